@@ -1,0 +1,37 @@
+package com.jiffoo.backup;
+
+import java.io.IOException;
+import java.io.InputStream;
+
+/**
+ * The way back for a source: consumes the plaintext of a backup (a tar into a directory, pg_restore into a
+ * database).
+ *
+ * <p>Restoring is two-phase so that integrity can be checked before anything changes: {@link #stage} consumes the
+ * stream into a staging place (a sibling directory, a new database) and returns a {@link StagedRestore}; the
+ * {@link RestorePipeline} then checks the checksums of everything it read and either {@linkplain
+ * StagedRestore#commit() commits} (swap into place) or {@linkplain StagedRestore#close() discards} the staged copy.
+ *
+ * <p>A target that cannot stage (it changes its target while reading) returns {@code false} from
+ * {@link #stagesSafely()}; the pipeline then verifies the whole stored backup before calling {@link #stage}.
+ */
+public interface RestoreTarget {
+
+    /** What this target restores into, for logs and errors (never with credentials). */
+    String describe();
+
+    /**
+     * Reads the plaintext of a backup into a staging place. The target may stop reading before the end of the
+     * stream (the pipeline drains the rest); it must not close {@code plaintext}.
+     *
+     * @param plaintext the decoded bytes of the backup, as its source wrote them
+     * @param manifest  the backup's manifest
+     * @throws RestoreException when the content is unsafe or cannot be restored; the target is left unchanged
+     */
+    StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException;
+
+    /** True (the default) when {@link #stage} leaves the real target untouched until {@link StagedRestore#commit()}. */
+    default boolean stagesSafely() {
+        return true;
+    }
+}

@@ -1,0 +1,41 @@
+package com.jiffoo.backup;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+
+/**
+ * Where backups live: a local directory, an S3 bucket, a MinIO bucket.
+ *
+ * <p>Keys are relative, {@code /}-separated paths such as {@code files/files_backup_20260111_030000.tar.gz.gpg};
+ * a sink maps them under its own root or prefix. A key never starts with {@code /} and never has a {@code .} or
+ * {@code ..} segment.
+ *
+ * <p>Visibility: an object written with {@link #create} becomes visible to {@link #open} and {@link #list} only
+ * once {@link SinkOutput#commit()} returns; closing the output without committing discards it, leaving nothing
+ * visible (no partial file, no open multipart upload).
+ *
+ * <p>Implementations are thread-safe. {@link #close()} frees clients and connections and is idempotent.
+ */
+public interface Sink extends Closeable {
+
+    /** Where this sink stores, for logs and errors: {@code file:/var/backups/jiffoo}, {@code s3://bucket/prefix}. */
+    String location();
+
+    /** Starts writing a new object. Replaces an existing object of the same key once committed. */
+    SinkOutput create(String key) throws IOException;
+
+    /**
+     * Opens a committed object for reading.
+     *
+     * @throws NotFoundException when no committed object has this key
+     */
+    InputStream open(String key) throws IOException;
+
+    /** The committed objects whose key starts with {@code prefix} ({@code ""} for all), sorted by key. */
+    List<StoredObject> list(String prefix) throws IOException;
+
+    /** Deletes an object. Deleting an absent key is not an error. */
+    void delete(String key) throws IOException;
+}
