@@ -44,4 +44,21 @@ public class BackupException extends RuntimeException {
     public Optional<String> location() {
         return Optional.ofNullable(location);
     }
+
+    /**
+     * An exception of the subclass that matches {@code code} ({@link StorageException} for
+     * {@link ErrorCode#STORAGE}, ...). {@code key} and {@code location} may be null.
+     */
+    public static BackupException of(ErrorCode code, String message, String key, String location, Throwable cause) {
+        return switch (code) {
+            case CONFIGURATION -> new ConfigurationException(message, key, location, cause);
+            case SOURCE -> new SourceException(message, key, location, cause);
+            case STORAGE -> new StorageException(message, key, location, cause);
+            case INTEGRITY -> new IntegrityException(message, key, location, cause);
+            case DECRYPTION -> new DecryptionException(message, key, location, cause);
+            case RESTORE -> new RestoreException(message, key, location, cause);
+            case NOT_FOUND -> new NotFoundException(message, key, location, cause);
+            case INTERNAL -> new BackupException(code, message, key, location, cause);
+        };
+    }
 }

@@ -1,0 +1,461 @@
+package com.jiffoo.backup;
+
+import com.jiffoo.backup.BackupListener.Operation;
+import com.jiffoo.backup.internal.CountingDigestOutputStream;
+import com.jiffoo.backup.internal.Pipe;
+import com.jiffoo.backup.internal.Sha256;
+import com.jiffoo.backup.internal.StageFailure;
+import com.jiffoo.backup.internal.StageStreams;
+import com.jiffoo.backup.internal.Support;
+import com.jiffoo.backup.internal.Support.ProgressTicker;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Runs one backup: {@code Source -> Transforms -> SHA-256 -> Sink}, then commits.
+ *
+ * <p>Order of writes (DESIGN promise 1, commit last): the data object, then its {@code .sha256} sidecar, then its
+ * {@code .manifest.json}. A backup exists only once its manifest does. When any step fails, the data object is
+ * discarded (or deleted if it was already committed), no manifest is written, and a {@link BackupException} names
+ * the failing step.
+ *
+ * <p>The source runs on a thread of its own and hands its bytes over through a bounded buffer
+ * ({@link Builder#bufferChunkSize} x {@link Builder#bufferChunks}), so the source's work (tar + compression, or
+ * pg_dump) and the transforms' work (encryption, hashing) run on two cores. Memory does not depend on the size of
+ * the backup.
+ *
+ * <p>Encryption is never silently off: the builder needs either {@link Builder#encryption(Transform)} or an explicit
+ * {@link Builder#unencrypted()}.
+ *
+ * <pre>{@code
+ * BackupPipeline pipeline = BackupPipeline.builder()
+ *         .source(DirectorySource.builder(Path.of("/srv/uploads")).build())
+ *         .encryption(OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build())
+ *         .sink(LocalDirectorySink.create(Path.of("/var/backups/jiffoo")))
+ *         .build();
+ * BackupManifest manifest = pipeline.run();
+ * }</pre>
+ *
+ * <p>A pipeline is immutable and may be {@link #run()} many times (one backup per call), also concurrently if its
+ * source allows it. It does not close the sink.
+ */
+public final class BackupPipeline {
+    private static final Logger log = LoggerFactory.getLogger(BackupPipeline.class);
+
+    private final Source source;
+    private final Sink sink;
+    private final List<Transform> transforms;
+    private final Transform encryption;
+    private final Clock clock;
+    private final BackupListener listener;
+    private final BackupNaming naming;
+    private final int chunkSize;
+    private final int chunks;
+
+    private BackupPipeline(Builder b) {
+        this.source = b.source;
+        this.sink = b.sink;
+        this.transforms = List.copyOf(b.transforms);
+        this.encryption = b.encryption;
+        this.clock = b.clock;
+        this.listener = b.listener;
+        this.naming = b.naming;
+        this.chunkSize = b.chunkSize;
+        this.chunks = b.chunks;
+    }
+
+    /** A new builder. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding this pipeline's settings. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.source = source;
+        b.sink = sink;
+        b.transforms.addAll(transforms);
+        b.encryption = encryption;
+        b.unencrypted = encryption == null;
+        b.clock = clock;
+        b.listener = listener;
+        b.naming = naming;
+        b.chunkSize = chunkSize;
+        b.chunks = chunks;
+        return b;
+    }
+
+    /** Every transform in encoding order: the configured ones, then encryption. */
+    private List<Transform> chain() {
+        List<Transform> all = new ArrayList<>(transforms);
+        if (encryption != null) {
+            all.add(encryption);
+        }
+        return all;
+    }
+
+    /**
+     * Runs one backup and returns its manifest once committed.
+     *
+     * @throws BackupException naming the failing step; nothing is committed then
+     */
+    public BackupManifest run() {
+        Instant started = clock.instant();
+        String id = naming.id(source, started);
+        if (id == null || id.isEmpty() || id.contains("/")) {
+            throw new ConfigurationException("The backup naming gave the id '" + id
+                    + "'; an id must be a non-empty file name without '/'.");
+        }
+        List<Transform> chain = chain();
+        StringBuilder key = new StringBuilder(source.kind()).append('/').append(id).append(source.suffix());
+        for (Transform t : chain) {
+            key.append(t.suffix());
+        }
+        String objectKey = key.toString();
+        ProgressTicker ticker = new ProgressTicker();
+        Support.notify(listener, l -> l.started(Operation.BACKUP, objectKey));
+        log.info("backup of {} to {} as {} started", source.describe(), sink.location(), objectKey);
+        long[] counts = new long[2];
+        try {
+            BackupManifest m = write(objectKey, id, started, chain, ticker, counts);
+            Progress done = Support.progress(objectKey, m.plaintextSize(), m.objectSize(), m.objectSize(), ticker);
+            Support.notify(listener, l -> l.finished(Operation.BACKUP, done));
+            log.info("backup {} committed: {} bytes stored ({} plaintext) in {} ms", objectKey, m.objectSize(),
+                    m.plaintextSize(), Duration.ofNanos(ticker.elapsedNanos()).toMillis());
+            return m;
+        } catch (BackupException e) {
+            Progress at = Support.progress(objectKey, counts[0], counts[1], -1, ticker);
+            Support.notify(listener, l -> l.failed(Operation.BACKUP, at, e));
+            log.warn("backup {} failed: {}", objectKey, e.getMessage());
+            throw e;
+        }
+    }
+
+    private BackupManifest write(String objectKey, String id, Instant started, List<Transform> chain,
+                                 ProgressTicker ticker, long[] counts) {
+        String where = " (backup of " + source.describe() + " to " + sink.location() + " as " + objectKey + ")";
+        try {
+            if (!sink.list(objectKey).isEmpty()) {
+                throw new ConfigurationException("A backup named " + objectKey + " already exists in "
+                        + sink.location() + "; backups started in the same second get the same name. Wait a"
+                        + " second, or configure a BackupNaming with finer ids.", objectKey, sink.location(), null);
+            }
+        } catch (IOException e) {
+            throw new StorageException("Cannot list " + sink.location() + ": " + e.getMessage() + where
+                    + ". Check that the store is reachable and writable.", objectKey, sink.location(), e);
+        }
+
+        SinkOutput data;
+        try {
+            data = sink.create(objectKey);
+        } catch (IOException e) {
+            throw new StorageException("Cannot create " + objectKey + " in " + sink.location() + ": " + e.getMessage()
+                    + ". Check that the store is reachable, writable and has space.", objectKey, sink.location(), e);
+        }
+        boolean dataCommitted = false;
+        Pipe pipe = new Pipe(chunkSize, chunks);
+        SourceRun sourceRun = new SourceRun(pipe);
+        Thread sourceThread = null;
+        try {
+            CountingDigestOutputStream stored = new CountingDigestOutputStream(StageStreams.output(
+                    StageStreams.closeShield(data), "store (" + sink.location() + ")", ErrorCode.STORAGE));
+            OutputStream out = stored;
+            for (int i = chain.size() - 1; i >= 0; i--) {
+                Transform t = chain.get(i);
+                String stage = "encode (" + t.describe().getOrDefault("type", t.suffix()) + ")";
+                out = StageStreams.output(encode(t, out, stage), stage, ErrorCode.INTERNAL);
+            }
+            CountingDigestOutputStream plain = new CountingDigestOutputStream(out);
+
+            sourceThread = new Thread(sourceRun, "jiffoo-backup-source-" + id);
+            sourceThread.setDaemon(true);
+            sourceThread.start();
+
+            byte[] buf = new byte[chunkSize];
+            InputStream in = pipe.inputStream();
+            int n;
+            while ((n = readSource(in, buf)) > 0) {
+                plain.write(buf, 0, n);
+                counts[0] = plain.count();
+                counts[1] = stored.count();
+                if (ticker.due()) {
+                    Progress p = Support.progress(objectKey, counts[0], counts[1], -1, ticker);
+                    Support.notify(listener, l -> l.progress(Operation.BACKUP, p));
+                }
+            }
+            join(sourceThread);
+            if (sourceRun.failure != null) {
+                throw sourceFailure(sourceRun.failure, objectKey, where);
+            }
+            plain.close(); // finishes every transform; the shield keeps the sink output open
+            counts[1] = stored.count();
+            data.commit();
+            dataCommitted = true;
+
+            BackupManifest manifest = BackupManifest.builder()
+                    .id(id)
+                    .kind(source.kind())
+                    .startedAt(started)
+                    .completedAt(clock.instant())
+                    .source(source.describe())
+                    .sourceFacts(sourceRun.facts == null ? Map.of() : sourceRun.facts)
+                    .transforms(chain.stream().map(Transform::describe).toList())
+                    .object(objectKey, stored.count(), stored.sha256())
+                    .plaintext(plain.count(), plain.sha256())
+                    .libraryVersion(Support.libraryVersion())
+                    .host(Support.hostName())
+                    .build();
+            writeSmall(manifest.sha256Key(),
+                    Sha256.sidecarLine(manifest.objectSha256(), objectKey).getBytes(StandardCharsets.UTF_8));
+            writeSmall(manifest.manifestKey(), manifest.toJson());
+            return manifest;
+        } catch (BackupException e) {
+            cleanUp(data, dataCommitted, objectKey, pipe, sourceThread, e);
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            BackupException be;
+            if (sourceRun.failure != null) {
+                be = sourceFailure(sourceRun.failure, objectKey, where);
+            } else if (e instanceof StageFailure sf) {
+                be = BackupException.of(sf.code(), "Backup failed at step '" + sf.stage() + "': "
+                        + sf.getCause().getMessage() + where + ". Nothing was committed. "
+                        + advice(sf.code()), objectKey, sink.location(), sf.getCause());
+            } else {
+                be = new BackupException(ErrorCode.INTERNAL, "Backup failed: " + e + where
+                        + ". Nothing was committed.", objectKey, sink.location(), e);
+            }
+            cleanUp(data, dataCommitted, objectKey, pipe, sourceThread, be);
+            throw be;
+        }
+    }
+
+    private static int readSource(InputStream in, byte[] buf) throws IOException {
+        int n = in.read(buf, 0, buf.length);
+        return n < 0 ? 0 : n;
+    }
+
+    private static OutputStream encode(Transform t, OutputStream out, String stage) throws IOException {
+        try {
+            return t.encode(out);
+        } catch (IOException e) {
+            throw new IOException(stage + " could not start: " + e.getMessage(), e);
+        }
+    }
+
+    private BackupException sourceFailure(Throwable t, String objectKey, String where) {
+        if (t instanceof BackupException be) {
+            return be;
+        }
+        return new SourceException("Reading the source failed: " + t.getMessage() + where
+                + ". Nothing was committed. Check that the source is readable and run the backup again.",
+                objectKey, source.describe(), t);
+    }
+
+    private static String advice(ErrorCode code) {
+        return switch (code) {
+            case STORAGE -> "Check that the store is reachable, writable and has space, then run the backup again.";
+            case SOURCE -> "Check the source and run the backup again.";
+            default -> "Run the backup again; if it keeps failing, report it with this message.";
+        };
+    }
+
+    private void writeSmall(String key, byte[] bytes) {
+        try (SinkOutput out = sink.create(key)) {
+            out.write(bytes);
+            out.commit();
+        } catch (IOException e) {
+            throw new StorageException("Cannot write " + key + " to " + sink.location() + ": " + e.getMessage()
+                    + ". The backup was not committed; check the store and run the backup again.",
+                    key, sink.location(), e);
+        }
+    }
+
+    private void cleanUp(SinkOutput data, boolean dataCommitted, String objectKey, Pipe pipe, Thread sourceThread,
+                         BackupException primary) {
+        pipe.closeReader();
+        if (sourceThread != null) {
+            sourceThread.interrupt();
+            try {
+                sourceThread.join(Duration.ofSeconds(30).toMillis());
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            data.close();
+        } catch (IOException | RuntimeException e) {
+            Support.addSuppressed(primary, e);
+        }
+        if (dataCommitted) {
+            for (String k : List.of(BackupManifest.sha256KeyOf(objectKey), objectKey)) {
+                try {
+                    sink.delete(k);
+                } catch (IOException | RuntimeException e) {
+                    log.warn("could not delete {} after a failed backup; it has no manifest and is not a backup: {}",
+                            k, e.toString());
+                }
+            }
+        }
+    }
+
+    private static void join(Thread t) throws IOException {
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while waiting for the source");
+        }
+    }
+
+    /** Runs the source on its own thread, writing into the pipe. */
+    private final class SourceRun implements Runnable {
+        private final Pipe pipe;
+        volatile Map<String, Object> facts;
+        volatile Throwable failure;
+
+        SourceRun(Pipe pipe) {
+            this.pipe = pipe;
+        }
+
+        @Override
+        public void run() {
+            OutputStream out = pipe.outputStream();
+            try {
+                Map<String, Object> f = source.writeTo(out);
+                facts = f == null ? Map.of() : f;
+                out.close();
+            } catch (Throwable t) {
+                if (!Pipe.isReaderClosed(t)) {
+                    failure = t;
+                }
+                pipe.fail(t);
+            }
+        }
+    }
+
+    /** Builds a {@link BackupPipeline}. Not thread-safe. */
+    public static final class Builder {
+        private Source source;
+        private Sink sink;
+        private final List<Transform> transforms = new ArrayList<>();
+        private Transform encryption;
+        private boolean unencrypted;
+        private Clock clock = Clock.systemUTC();
+        private BackupListener listener = BackupListener.NONE;
+        private BackupNaming naming = BackupNaming.DEFAULT;
+        private int chunkSize = 256 * 1024;
+        private int chunks = 8;
+
+        private Builder() {
+        }
+
+        /** Where the data comes from. Required. */
+        public Builder source(Source source) {
+            this.source = Objects.requireNonNull(source, "source");
+            return this;
+        }
+
+        /** Where the backup goes. Required. The pipeline does not close it. */
+        public Builder sink(Sink sink) {
+            this.sink = Objects.requireNonNull(sink, "sink");
+            return this;
+        }
+
+        /** Adds a non-encrypting transform (applied in the order added, before encryption). */
+        public Builder transform(Transform transform) {
+            Objects.requireNonNull(transform, "transform");
+            if (transform.encrypts()) {
+                throw new IllegalArgumentException("use encryption(...) for an encrypting transform");
+            }
+            transforms.add(transform);
+            return this;
+        }
+
+        /** The encrypting transform, applied last. Required unless {@link #unencrypted()} is called. */
+        public Builder encryption(Transform encryption) {
+            Objects.requireNonNull(encryption, "encryption");
+            if (!encryption.encrypts()) {
+                throw new IllegalArgumentException(encryption.describe().get("type")
+                        + " does not encrypt; use transform(...) for it");
+            }
+            this.encryption = encryption;
+            this.unencrypted = false;
+            return this;
+        }
+
+        /** Explicitly stores backups without encryption. Anyone who can read the store can then read the data. */
+        public Builder unencrypted() {
+            this.encryption = null;
+            this.unencrypted = true;
+            return this;
+        }
+
+        /** The clock for start and completion times; {@link Clock#systemUTC()} by default. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /** Progress and outcome callbacks; {@link BackupListener#NONE} by default. */
+        public Builder listener(BackupListener listener) {
+            this.listener = Objects.requireNonNull(listener, "listener");
+            return this;
+        }
+
+        /** How backups are named; {@link BackupNaming#DEFAULT} by default. */
+        public Builder naming(BackupNaming naming) {
+            this.naming = Objects.requireNonNull(naming, "naming");
+            return this;
+        }
+
+        /** Size of the chunks handed from the source thread to the encoding thread; 256 KiB by default. */
+        public Builder bufferChunkSize(int bytes) {
+            if (bytes < 4096 || bytes > 64 * 1024 * 1024) {
+                throw new IllegalArgumentException("bufferChunkSize must be 4 KiB..64 MiB, got " + bytes);
+            }
+            this.chunkSize = bytes;
+            return this;
+        }
+
+        /** How many chunks may wait between the source thread and the encoding thread; 8 by default. */
+        public Builder bufferChunks(int count) {
+            if (count < 1 || count > 1024) {
+                throw new IllegalArgumentException("bufferChunks must be 1..1024, got " + count);
+            }
+            this.chunks = count;
+            return this;
+        }
+
+        /**
+         * Builds the pipeline.
+         *
+         * @throws ConfigurationException when the source or sink is missing, or neither encryption nor
+         *                                {@link #unencrypted()} was chosen
+         */
+        public BackupPipeline build() {
+            if (source == null) {
+                throw new ConfigurationException("A backup pipeline needs a source: call source(...).");
+            }
+            if (sink == null) {
+                throw new ConfigurationException("A backup pipeline needs a sink: call sink(...).");
+            }
+            if (encryption == null && !unencrypted) {
+                throw new ConfigurationException("A backup pipeline needs encryption: call encryption(...) with an"
+                        + " OpenPgpTransform, or unencrypted() to store plaintext on purpose.");
+            }
+            return new BackupPipeline(this);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+package com.jiffoo.backup;
+
+import com.jiffoo.backup.BackupListener.Operation;
+import com.jiffoo.backup.internal.CountingDigestInputStream;
+import com.jiffoo.backup.internal.Support;
+import com.jiffoo.backup.internal.Support.ProgressTicker;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Checks stored backups without restoring them.
+ * <ul>
+ *   <li><b>Quick</b>: re-reads the stored bytes and compares their size and SHA-256 with the manifest and the
+ *       {@code .sha256} sidecar.</li>
+ *   <li><b>Deep</b>: also decodes (decrypts) the bytes, which checks the OpenPGP integrity packet, compares the
+ *       plaintext's size and SHA-256 with the manifest and, when an {@linkplain Builder#innerCheck inner check}
+ *       is configured, reads the inner format (a tar listing, {@code pg_restore --list}).</li>
+ * </ul>
+ * Deep verification needs the decryption key; it proves the key still opens the backup.
+ *
+ * <pre>{@code
+ * BackupVerifier verifier = BackupVerifier.builder().sink(sink).transforms(List.of(pgp)).build();
+ * verifier.verify("files/files_backup_20260111_030000.tar.gz.gpg", true);
+ * }</pre>
+ *
+ * <p>Immutable and thread-safe; does not close the sink.
+ */
+public final class BackupVerifier {
+    private static final Logger log = LoggerFactory.getLogger(BackupVerifier.class);
+
+    private final Sink sink;
+    private final List<Transform> transforms;
+    private final RestoreTarget innerCheck;
+    private final BackupListener listener;
+    private final Clock clock;
+
+    private BackupVerifier(Builder b) {
+        this.sink = b.sink;
+        this.transforms = List.copyOf(b.transforms);
+        this.innerCheck = b.innerCheck;
+        this.listener = b.listener;
+        this.clock = b.clock;
+    }
+
+    /** A new builder. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Verifies one backup, given its data, sidecar or manifest key.
+     *
+     * @param deep also decode and check the plaintext (needs the decryption key)
+     * @throws IntegrityException  when anything does not match, is missing or truncated
+     * @throws DecryptionException when a deep verification cannot decrypt it
+     */
+    public VerificationResult verify(String key, boolean deep) {
+        StoredBackups backups = StoredBackups.of(sink);
+        BackupManifest m = backups.manifest(key);
+        backups.checkSidecar(m);
+        ProgressTicker ticker = new ProgressTicker();
+        if (deep) {
+            List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
+            RestoreTarget check = innerCheck != null ? innerCheck : DiscardingTarget.INSTANCE;
+            try (StagedRestore staged = RestorePipeline.stream(backups, m, decoders, check, listener,
+                    Operation.VERIFY, ticker)) {
+                log.debug("deep check of {} gave {}", m.objectKey(), staged.facts());
+            }
+        } else {
+            quick(backups, m, ticker);
+        }
+        Duration elapsed = Duration.ofNanos(ticker.elapsedNanos());
+        Progress done = Support.progress(m.objectKey(), deep ? m.plaintextSize() : 0, m.objectSize(), m.objectSize(),
+                ticker);
+        Support.notify(listener, l -> l.finished(Operation.VERIFY, done));
+        log.info("{} verification of {} passed in {} ms", deep ? "deep" : "quick", m.objectKey(), elapsed.toMillis());
+        return new VerificationResult(m, deep, clock.instant(), elapsed);
+    }
+
+    private void quick(StoredBackups backups, BackupManifest m, ProgressTicker ticker) {
+        Support.notify(listener, l -> l.started(Operation.VERIFY, m.objectKey()));
+        try (InputStream raw = backups.openData(m);
+             CountingDigestInputStream in = new CountingDigestInputStream(raw)) {
+            byte[] buf = new byte[256 * 1024];
+            while (in.read(buf) >= 0) {
+                if (ticker.due()) {
+                    Progress p = Support.progress(m.objectKey(), 0, in.count(), m.objectSize(), ticker);
+                    Support.notify(listener, l -> l.progress(Operation.VERIFY, p));
+                }
+            }
+            if (in.count() != m.objectSize() || !in.sha256().equals(m.objectSha256())) {
+                throw new IntegrityException("The stored object " + m.objectKey() + " in " + sink.location()
+                        + " does not match its manifest and checksum file (" + in.count() + " bytes read, "
+                        + m.objectSize() + " expected; SHA-256 differs). The backup is damaged; do not rely on it"
+                        + " and make a new backup.", m.objectKey(), sink.location(), null);
+            }
+        } catch (IOException e) {
+            StorageException se = new StorageException("Reading " + m.objectKey() + " from " + sink.location()
+                    + " failed: " + e.getMessage() + ". Check that the store is reachable and verify again.",
+                    m.objectKey(), sink.location(), e);
+            fail(m, se, ticker);
+            throw se;
+        } catch (BackupException e) {
+            fail(m, e, ticker);
+            throw e;
+        }
+    }
+
+    private void fail(BackupManifest m, BackupException e, ProgressTicker ticker) {
+        Progress at = Support.progress(m.objectKey(), 0, 0, m.objectSize(), ticker);
+        Support.notify(listener, l -> l.failed(Operation.VERIFY, at, e));
+    }
+
+    /** Reads the plaintext to its end and keeps nothing. */
+    private enum DiscardingTarget implements RestoreTarget {
+        INSTANCE;
+
+        @Override
+        public String describe() {
+            return "verification (discarding)";
+        }
+
+        @Override
+        public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
+            long n = plaintext.transferTo(OutputStream.nullOutputStream());
+            return new StagedRestore() {
+                @Override
+                public Map<String, Object> facts() {
+                    return Map.of("bytes", n);
+                }
+
+                @Override
+                public void commit() {
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+        }
+    }
+
+    /** Builds a {@link BackupVerifier}. Not thread-safe. */
+    public static final class Builder {
+        private Sink sink;
+        private final List<Transform> transforms = new ArrayList<>();
+        private RestoreTarget innerCheck;
+        private BackupListener listener = BackupListener.NONE;
+        private Clock clock = Clock.systemUTC();
+
+        private Builder() {
+        }
+
+        /** Where the backups are. Required. */
+        public Builder sink(Sink sink) {
+            this.sink = Objects.requireNonNull(sink, "sink");
+            return this;
+        }
+
+        /** The transforms (with decryption keys) that deep verification decodes with. */
+        public Builder transforms(List<? extends Transform> transforms) {
+            this.transforms.clear();
+            this.transforms.addAll(transforms);
+            return this;
+        }
+
+        /**
+         * A target that reads the plaintext's inner format during deep verification and never changes anything
+         * (its staged restore's commit does nothing), e.g. a tar lister.
+         */
+        public Builder innerCheck(RestoreTarget innerCheck) {
+            this.innerCheck = Objects.requireNonNull(innerCheck, "innerCheck");
+            return this;
+        }
+
+        /** Progress callbacks. */
+        public Builder listener(BackupListener listener) {
+            this.listener = Objects.requireNonNull(listener, "listener");
+            return this;
+        }
+
+        /** The clock stamping results. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /** Builds the verifier. */
+        public BackupVerifier build() {
+            if (sink == null) {
+                throw new ConfigurationException("A verifier needs a sink: call sink(...).");
+            }
+            return new BackupVerifier(this);
+        }
+    }
+}

@@ -1,0 +1,337 @@
+package com.jiffoo.backup;
+
+import com.jiffoo.backup.BackupListener.Operation;
+import com.jiffoo.backup.internal.CountingDigestInputStream;
+import com.jiffoo.backup.internal.Pipe;
+import com.jiffoo.backup.internal.StageFailure;
+import com.jiffoo.backup.internal.StageStreams;
+import com.jiffoo.backup.internal.Support;
+import com.jiffoo.backup.internal.Support.ProgressTicker;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Restores one backup: {@code Sink -> SHA-256 -> Transforms reversed -> RestoreTarget}.
+ *
+ * <p>Verify before trust (DESIGN promise 5): the manifest and sidecar are read and cross-checked first; the stored
+ * bytes and the decoded plaintext are hashed as they stream and compared with the manifest; the target
+ * {@linkplain RestoreTarget#stage stages} the content (a sibling directory, a new database) and is
+ * {@linkplain StagedRestore#commit() committed} only when every check passed. Otherwise the staged copy is
+ * discarded and the target keeps its old content. A target that cannot stage safely gets a full verification pass
+ * over the stored bytes before it is touched.
+ *
+ * <p>Decoding (decryption) and the target (decompression, extraction) run on two threads joined by a bounded
+ * buffer; memory does not depend on the backup's size.
+ *
+ * <pre>{@code
+ * RestorePipeline restore = RestorePipeline.builder()
+ *         .sink(LocalDirectorySink.create(Path.of("/var/backups/jiffoo")))
+ *         .decryption(OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build())
+ *         .target(DirectoryRestoreTarget.builder(Path.of("/srv/uploads")).replaceExisting(true).build())
+ *         .build();
+ * RestoreResult result = restore.restore("files/files_backup_20260111_030000.tar.gz.gpg");
+ * }</pre>
+ *
+ * <p>Immutable; {@link #restore} may be called many times. It does not close the sink.
+ */
+public final class RestorePipeline {
+    private static final Logger log = LoggerFactory.getLogger(RestorePipeline.class);
+    private static final int CHUNK = 256 * 1024;
+    private static final int CHUNKS = 8;
+
+    private final Sink sink;
+    private final RestoreTarget target;
+    private final List<Transform> transforms;
+    private final BackupListener listener;
+
+    private RestorePipeline(Builder b) {
+        this.sink = b.sink;
+        this.target = b.target;
+        this.transforms = List.copyOf(b.transforms);
+        this.listener = b.listener;
+    }
+
+    /** A new builder. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding this pipeline's settings. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.sink = sink;
+        b.target = target;
+        b.transforms.addAll(transforms);
+        b.listener = listener;
+        return b;
+    }
+
+    /**
+     * Restores the backup with the given data, sidecar or manifest key.
+     *
+     * @throws BackupException when the backup is missing, damaged, cannot be decrypted, or the target fails; the
+     *                         target then keeps its previous content
+     */
+    public RestoreResult restore(String key) {
+        StoredBackups backups = StoredBackups.of(sink);
+        BackupManifest m = backups.manifest(key);
+        return restore(backups, m);
+    }
+
+    /**
+     * Restores the newest committed backup of one kind ({@code files}, {@code database}).
+     *
+     * @throws NotFoundException when the store holds no committed backup of that kind
+     */
+    public RestoreResult restoreLatest(String kind) {
+        StoredBackups backups = StoredBackups.of(sink);
+        BackupManifest m = backups.latest(kind).orElseThrow(() -> new NotFoundException(
+                "No committed " + kind + " backup in " + sink.location() + ". List the store to see what it holds.",
+                null, sink.location(), null));
+        return restore(backups, m);
+    }
+
+    private RestoreResult restore(StoredBackups backups, BackupManifest m) {
+        backups.checkSidecar(m);
+        List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
+        if (!target.stagesSafely()) {
+            log.info("{} cannot stage safely; verifying {} before touching it", target.describe(), m.objectKey());
+            BackupVerifier.builder().sink(sink).transforms(transforms).listener(listener).build().verify(m.objectKey(),
+                    true);
+        }
+        log.info("restore of {} from {} into {} started", m.objectKey(), sink.location(), target.describe());
+        ProgressTicker ticker = new ProgressTicker();
+        StagedRestore staged = stream(backups, m, decoders, target, listener, Operation.RESTORE, ticker);
+        try (StagedRestore s = staged) {
+            s.commit();
+            Map<String, Object> facts = s.facts();
+            Duration elapsed = Duration.ofNanos(ticker.elapsedNanos());
+            log.info("restore of {} into {} done in {} ms", m.objectKey(), target.describe(), elapsed.toMillis());
+            Progress done = Support.progress(m.objectKey(), m.plaintextSize(), m.objectSize(), m.objectSize(), ticker);
+            Support.notify(listener, l -> l.finished(Operation.RESTORE, done));
+            return new RestoreResult(m, facts, elapsed);
+        } catch (IOException | RuntimeException e) {
+            RestoreException re = e instanceof RestoreException r ? r : new RestoreException("The verified backup "
+                    + m.objectKey() + " could not be put in place in " + target.describe() + ": " + e.getMessage()
+                    + ". The staged copy was discarded; check the target's permissions and space.",
+                    m.objectKey(), target.describe(), e);
+            Progress at = Support.progress(m.objectKey(), m.plaintextSize(), m.objectSize(), m.objectSize(), ticker);
+            Support.notify(listener, l -> l.failed(Operation.RESTORE, at, re));
+            throw re;
+        }
+    }
+
+    /**
+     * Streams a stored backup through its decoders into {@code target}, verifying sizes and digests against the
+     * manifest. Returns the staged restore only when everything matched; otherwise discards it and throws. Emits
+     * started, progress and (on failure) failed events; the caller emits finished.
+     */
+    static StagedRestore stream(StoredBackups backups, BackupManifest m, List<Transform> decoders,
+                                RestoreTarget target, BackupListener listener, Operation op, ProgressTicker ticker) {
+        String key = m.objectKey();
+        String location = backups.sink().location();
+        Support.notify(listener, l -> l.started(op, key));
+        Pipe pipe = new Pipe(CHUNK, CHUNKS);
+        TargetRun run = new TargetRun(target, pipe, m);
+        Thread thread = new Thread(run, "jiffoo-restore-target");
+        thread.setDaemon(true);
+        long[] counts = new long[2];
+        try {
+            try (InputStream raw = backups.openData(m)) {
+                CountingDigestInputStream stored = new CountingDigestInputStream(
+                        StageStreams.input(raw, "read (" + location + ")", ErrorCode.STORAGE));
+                InputStream in = stored;
+                for (Transform t : decoders) {
+                    String stage = "decode (" + t.describe().get("type") + ")";
+                    in = StageStreams.input(t.decode(in), stage, ErrorCode.INTEGRITY);
+                }
+                CountingDigestInputStream plain = new CountingDigestInputStream(in);
+                thread.start();
+                OutputStream out = pipe.outputStream();
+                byte[] buf = new byte[CHUNK];
+                int n;
+                while ((n = plain.read(buf)) >= 0) {
+                    out.write(buf, 0, n);
+                    counts[0] = plain.count();
+                    counts[1] = stored.count();
+                    if (ticker.due()) {
+                        Progress p = Support.progress(key, counts[0], counts[1], m.objectSize(), ticker);
+                        Support.notify(listener, l -> l.progress(op, p));
+                    }
+                }
+                stored.transferTo(OutputStream.nullOutputStream()); // bytes after the encoded data count too
+                out.close();
+                join(thread);
+                if (run.failure != null) {
+                    throw run.failure;
+                }
+                counts[1] = stored.count();
+                check(m, "stored object", stored.count(), stored.sha256(), m.objectSize(), m.objectSha256(), location);
+                check(m, "decoded plaintext", plain.count(), plain.sha256(), m.plaintextSize(), m.plaintextSha256(),
+                        location);
+            }
+            return run.staged;
+        } catch (Throwable e) {
+            pipe.fail(e);
+            if (thread.isAlive()) {
+                try {
+                    join(thread);
+                } catch (IOException ie) {
+                    e.addSuppressed(ie);
+                }
+            }
+            if (run.staged != null) {
+                run.staged.close();
+            }
+            // the target's own failure is primary when it made the decoding side stop
+            Throwable primary = run.failure != null && (e == run.failure || Pipe.isReaderClosed(e)) ? run.failure : e;
+            BackupException be = translate(primary, m, target, location);
+            Progress at = Support.progress(key, counts[0], counts[1], m.objectSize(), ticker);
+            Support.notify(listener, l -> l.failed(op, at, be));
+            log.warn("{} of {} failed: {}", op.name().toLowerCase(java.util.Locale.ROOT), key, be.getMessage());
+            throw be;
+        }
+    }
+
+    private static BackupException translate(Throwable e, BackupManifest m, RestoreTarget target, String location) {
+        String key = m.objectKey();
+        if (e instanceof BackupException be) {
+            return be;
+        }
+        if (e instanceof StageFailure sf) {
+            Throwable cause = sf.getCause();
+            if (cause instanceof BackupException be) {
+                return be;
+            }
+            if (sf.code() == ErrorCode.STORAGE) {
+                return new StorageException("Reading " + key + " from " + location + " failed: " + cause.getMessage()
+                        + ". Nothing was restored; check that the store is reachable and try again.",
+                        key, location, cause);
+            }
+            return new IntegrityException("The backup " + key + " could not be decoded at step '" + sf.stage()
+                    + "': " + cause.getMessage() + ". It is damaged or truncated; nothing was restored."
+                    + " Restore another backup.", key, location, cause);
+        }
+        return new RestoreException("Restoring " + key + " into " + target.describe() + " failed: " + e
+                + ". The target keeps its previous content.", key, target.describe(), e);
+    }
+
+    private static void check(BackupManifest m, String what, long size, String sha, long wantSize, String wantSha,
+                              String location) {
+        if (size != wantSize || !sha.equals(wantSha)) {
+            throw new IntegrityException("The " + what + " of " + m.objectKey() + " in " + location
+                    + " does not match its manifest: " + size + " bytes with SHA-256 " + sha + ", expected "
+                    + wantSize + " bytes with SHA-256 " + wantSha + ". The backup is damaged or was replaced;"
+                    + " nothing was restored. Restore another backup.", m.objectKey(), location, null);
+        }
+    }
+
+    private static void join(Thread t) throws IOException {
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while waiting for the restore target");
+        }
+    }
+
+    /** Runs the target's stage on its own thread, reading from the pipe, then drains what it left. */
+    private static final class TargetRun implements Runnable {
+        private final RestoreTarget target;
+        private final Pipe pipe;
+        private final BackupManifest manifest;
+        volatile StagedRestore staged;
+        volatile Throwable failure;
+
+        TargetRun(RestoreTarget target, Pipe pipe, BackupManifest manifest) {
+            this.target = target;
+            this.pipe = pipe;
+            this.manifest = manifest;
+        }
+
+        @Override
+        public void run() {
+            InputStream in = pipe.inputStream();
+            try {
+                staged = target.stage(StageStreams.closeShield(in), manifest);
+                in.transferTo(OutputStream.nullOutputStream());
+            } catch (Throwable t) {
+                if (staged != null) {
+                    staged.close();
+                    staged = null;
+                }
+                if (!Pipe.isWriterFailed(t)) {
+                    failure = t;
+                }
+                pipe.closeReader();
+                return;
+            }
+            pipe.closeReader();
+        }
+    }
+
+    /** Builds a {@link RestorePipeline}. Not thread-safe. */
+    public static final class Builder {
+        private Sink sink;
+        private RestoreTarget target;
+        private final List<Transform> transforms = new ArrayList<>();
+        private BackupListener listener = BackupListener.NONE;
+
+        private Builder() {
+        }
+
+        /** Where the backups are. Required. Not closed by the pipeline. */
+        public Builder sink(Sink sink) {
+            this.sink = Objects.requireNonNull(sink, "sink");
+            return this;
+        }
+
+        /** Where to restore. Required. */
+        public Builder target(RestoreTarget target) {
+            this.target = Objects.requireNonNull(target, "target");
+            return this;
+        }
+
+        /** The decrypting transform (with the keys that open the backups). */
+        public Builder decryption(Transform decryption) {
+            Objects.requireNonNull(decryption, "decryption");
+            if (!decryption.encrypts()) {
+                throw new IllegalArgumentException(decryption.describe().get("type") + " does not decrypt");
+            }
+            transforms.add(decryption);
+            return this;
+        }
+
+        /** A non-encrypting transform that backups may have been encoded with. */
+        public Builder transform(Transform transform) {
+            transforms.add(Objects.requireNonNull(transform, "transform"));
+            return this;
+        }
+
+        /** Progress and outcome callbacks; {@link BackupListener#NONE} by default. */
+        public Builder listener(BackupListener listener) {
+            this.listener = Objects.requireNonNull(listener, "listener");
+            return this;
+        }
+
+        /** Builds the pipeline. */
+        public RestorePipeline build() {
+            if (sink == null) {
+                throw new ConfigurationException("A restore pipeline needs a sink: call sink(...).");
+            }
+            if (target == null) {
+                throw new ConfigurationException("A restore pipeline needs a target: call target(...).");
+            }
+            return new RestorePipeline(this);
+        }
+    }
+}

@@ -1,0 +1,18 @@
+package com.jiffoo.backup;
+
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * The outcome of a successful restore.
+ *
+ * @param manifest the manifest of the backup restored
+ * @param facts    what the target reported (files, bytes, tables ...)
+ * @param elapsed  how long it took, verification included
+ */
+public record RestoreResult(BackupManifest manifest, Map<String, Object> facts, Duration elapsed) {
+    /** Copies the facts. */
+    public RestoreResult {
+        facts = Map.copyOf(facts);
+    }
+}

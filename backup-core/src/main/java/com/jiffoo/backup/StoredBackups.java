@@ -1,0 +1,202 @@
+package com.jiffoo.backup;
+
+import com.jiffoo.backup.internal.Sha256;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Reads what a store holds: the committed backups (those with a manifest) and their manifests.
+ *
+ * <pre>{@code
+ * StoredBackups backups = StoredBackups.of(sink);
+ * BackupManifest newest = backups.latest("files").orElseThrow();
+ * }</pre>
+ *
+ * <p>Thread-safe; it holds only the sink, which it does not close.
+ */
+public final class StoredBackups {
+    private static final Logger log = LoggerFactory.getLogger(StoredBackups.class);
+    private static final int MAX_MANIFEST_BYTES = 1 << 20;
+    private static final int MAX_SIDECAR_BYTES = 4096;
+
+    private final Sink sink;
+
+    private StoredBackups(Sink sink) {
+        this.sink = Objects.requireNonNull(sink, "sink");
+    }
+
+    /** A view of the backups in {@code sink}. */
+    public static StoredBackups of(Sink sink) {
+        return new StoredBackups(sink);
+    }
+
+    /**
+     * The committed backups of one kind ({@code files}, {@code database}), newest first by the completion time in
+     * their manifests. A manifest that cannot be read is logged and skipped: it is not a backup one can trust.
+     */
+    public List<BackupManifest> committed(String kind) {
+        List<BackupManifest> out = new ArrayList<>();
+        List<StoredObject> objects;
+        try {
+            objects = sink.list(kind + "/");
+        } catch (IOException e) {
+            throw new StorageException("Cannot list " + kind + "/ in " + sink.location() + ": " + e.getMessage()
+                    + ". Check that the store is reachable.", null, sink.location(), e);
+        }
+        for (StoredObject o : objects) {
+            if (!o.key().endsWith(BackupManifest.MANIFEST_SUFFIX)) {
+                continue;
+            }
+            try {
+                out.add(manifest(o.key()));
+            } catch (IntegrityException | NotFoundException e) {
+                log.warn("skipping {}: {}", o.key(), e.getMessage());
+            }
+        }
+        out.sort(Comparator.comparing(BackupManifest::completedAt).reversed());
+        return out;
+    }
+
+    /** The newest committed backup of one kind. */
+    public java.util.Optional<BackupManifest> latest(String kind) {
+        return committed(kind).stream().findFirst();
+    }
+
+    /**
+     * The manifest of a backup, given its data, sidecar or manifest key.
+     *
+     * @throws NotFoundException  when neither the backup nor its data exists
+     * @throws IntegrityException when the data exists without a manifest (an incomplete backup), or the manifest
+     *                            is garbled or names another object
+     */
+    public BackupManifest manifest(String key) {
+        String objectKey = BackupManifest.objectKeyOf(key);
+        String manifestKey = BackupManifest.manifestKeyOf(objectKey);
+        byte[] json;
+        try {
+            json = readSmall(manifestKey, MAX_MANIFEST_BYTES);
+        } catch (NotFoundException e) {
+            if (exists(objectKey)) {
+                throw new IntegrityException("The backup " + objectKey + " in " + sink.location()
+                        + " has no manifest: it never completed (or is being written or deleted) and must not be"
+                        + " trusted. Restore another backup; retention removes such orphans.",
+                        objectKey, sink.location(), e);
+            }
+            throw new NotFoundException("No backup " + objectKey + " in " + sink.location()
+                    + ". List the store to see which backups exist.", objectKey, sink.location(), e);
+        }
+        BackupManifest m = BackupManifest.fromJson(json, manifestKey);
+        if (!m.objectKey().equals(objectKey)) {
+            throw new IntegrityException("The manifest " + manifestKey + " describes another object ("
+                    + m.objectKey() + "); it was copied or renamed and cannot be trusted.",
+                    objectKey, sink.location(), null);
+        }
+        return m;
+    }
+
+    /**
+     * Checks the {@code .sha256} sidecar against the manifest.
+     *
+     * @return the sidecar's digest
+     * @throws IntegrityException when the sidecar is missing, unreadable or disagrees with the manifest
+     */
+    public String checkSidecar(BackupManifest m) {
+        byte[] bytes;
+        try {
+            bytes = readSmall(m.sha256Key(), MAX_SIDECAR_BYTES);
+        } catch (NotFoundException e) {
+            throw new IntegrityException("The checksum file " + m.sha256Key() + " is missing although the backup"
+                    + " is committed; the store was changed by hand. Verify the backup before trusting it.",
+                    m.objectKey(), sink.location(), e);
+        }
+        String sha = Sha256.parseSidecar(new String(bytes, StandardCharsets.UTF_8), m.objectKey());
+        if (sha == null) {
+            throw new IntegrityException("The checksum file " + m.sha256Key() + " is not in sha256sum format for "
+                    + m.objectKey() + "; the store was changed by hand. Verify the backup before trusting it.",
+                    m.objectKey(), sink.location(), null);
+        }
+        if (!sha.equals(m.objectSha256())) {
+            throw new IntegrityException("The checksum file " + m.sha256Key() + " (" + sha
+                    + ") disagrees with the manifest (" + m.objectSha256() + "); one of them was replaced."
+                    + " Do not trust this backup until `verify` shows which one matches the data.",
+                    m.objectKey(), sink.location(), null);
+        }
+        return sha;
+    }
+
+    /** Opens the stored (encoded) bytes of a backup. */
+    InputStream openData(BackupManifest m) {
+        try {
+            return sink.open(m.objectKey());
+        } catch (NotFoundException e) {
+            throw new IntegrityException("The data object " + m.objectKey() + " is missing although its manifest"
+                    + " exists; the backup is lost. Restore another backup.", m.objectKey(), sink.location(), e);
+        } catch (IOException e) {
+            throw new StorageException("Cannot read " + m.objectKey() + " from " + sink.location() + ": "
+                    + e.getMessage() + ". Check that the store is reachable.", m.objectKey(), sink.location(), e);
+        }
+    }
+
+    /** The sink these backups are in. */
+    Sink sink() {
+        return sink;
+    }
+
+    /**
+     * Picks, for each transform a backup's manifest lists, the configured transform of the same type, in decoding
+     * order (last applied first).
+     */
+    static List<Transform> decoders(BackupManifest m, List<Transform> available, String location) {
+        List<Transform> out = new ArrayList<>();
+        List<Map<String, Object>> applied = m.transforms();
+        for (int i = applied.size() - 1; i >= 0; i--) {
+            Object type = applied.get(i).get("type");
+            Transform match = available.stream()
+                    .filter(t -> Objects.equals(t.describe().get("type"), type))
+                    .findFirst().orElse(null);
+            if (match == null) {
+                if (Boolean.TRUE.equals(applied.get(i).get("encrypts"))) {
+                    throw new ConfigurationException("The backup " + m.objectKey() + " is encrypted (" + type
+                            + "); configure its decryption key (the key file or secret key it was made with).",
+                            m.objectKey(), location, null);
+                }
+                throw new ConfigurationException("The backup " + m.objectKey() + " was encoded with '" + type
+                        + "', which is not configured here; add that transform.", m.objectKey(), location, null);
+            }
+            out.add(match);
+        }
+        return out;
+    }
+
+    private boolean exists(String key) {
+        try {
+            return sink.list(key).stream().anyMatch(o -> o.key().equals(key));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private byte[] readSmall(String key, int max) {
+        try (InputStream in = sink.open(key)) {
+            byte[] bytes = in.readNBytes(max + 1);
+            if (bytes.length > max) {
+                throw new IntegrityException("The object " + key + " is larger than " + max
+                        + " bytes; it is not a manifest or checksum file written by jiffoo-backup.",
+                        key, sink.location(), null);
+            }
+            return bytes;
+        } catch (IOException e) {
+            throw new StorageException("Cannot read " + key + " from " + sink.location() + ": " + e.getMessage()
+                    + ". Check that the store is reachable.", key, sink.location(), e);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+package com.jiffoo.backup.internal;
+
+import com.jiffoo.backup.BackupException;
+import com.jiffoo.backup.BackupListener;
+import com.jiffoo.backup.Progress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.util.Properties;
+
+/** Facts about the running library and safe listener calls. Not public API. */
+public final class Support {
+    private static final Logger log = LoggerFactory.getLogger(Support.class);
+    private static volatile String version;
+    private static volatile String host;
+
+    private Support() {
+    }
+
+    /** This library's version. */
+    public static String libraryVersion() {
+        String v = version;
+        if (v == null) {
+            v = "unknown";
+            try (InputStream in = Support.class.getResourceAsStream("/com/jiffoo/backup/version.properties")) {
+                if (in != null) {
+                    Properties p = new Properties();
+                    p.load(in);
+                    v = p.getProperty("version", v);
+                }
+            } catch (IOException e) {
+                log.debug("cannot read version.properties", e);
+            }
+            version = v;
+        }
+        return v;
+    }
+
+    /** This host's name (from {@code HOSTNAME}, else the resolver), or {@code unknown}. */
+    public static String hostName() {
+        String h = host;
+        if (h == null) {
+            h = System.getenv("HOSTNAME");
+            if (h == null || h.isBlank()) {
+                try {
+                    h = InetAddress.getLocalHost().getHostName();
+                } catch (IOException e) {
+                    h = "unknown";
+                }
+            }
+            host = h;
+        }
+        return h;
+    }
+
+    /** Calls a listener method, logging and swallowing what it throws. */
+    public static void notify(BackupListener listener, ListenerCall call) {
+        try {
+            call.run(listener);
+        } catch (RuntimeException e) {
+            log.warn("a BackupListener threw; ignored: {}", e.toString());
+        }
+    }
+
+    /** One listener call. */
+    @FunctionalInterface
+    public interface ListenerCall {
+        /** Calls the listener. */
+        void run(BackupListener l);
+    }
+
+    /** Rate-limits progress callbacks. */
+    public static final class ProgressTicker {
+        private static final long INTERVAL_NANOS = 250_000_000L;
+        private final long startNanos = System.nanoTime();
+        private long lastNanos = startNanos;
+
+        /** Nanoseconds since start. */
+        public long elapsedNanos() {
+            return System.nanoTime() - startNanos;
+        }
+
+        /** True when a progress call is due. */
+        public boolean due() {
+            long now = System.nanoTime();
+            if (now - lastNanos >= INTERVAL_NANOS) {
+                lastNanos = now;
+                return true;
+            }
+            return false;
+        }
+    }
+
+    /** A {@link Progress} now. */
+    public static Progress progress(String key, long plain, long stored, long expected, ProgressTicker t) {
+        return new Progress(key, plain, stored, expected, java.time.Duration.ofNanos(t.elapsedNanos()));
+    }
+
+    /** Suppresses {@code extra} into {@code primary} unless they are the same. */
+    public static <T extends Throwable> T addSuppressed(T primary, Throwable extra) {
+        if (extra != null && extra != primary && extra.getCause() != primary) {
+            primary.addSuppressed(extra);
+        }
+        return primary;
+    }
+
+    /** Rethrows a {@link BackupException} as is. */
+    public static void rethrowIfBackupException(Throwable t) {
+        if (t instanceof BackupException be) {
+            throw be;
+        }
+    }
+}

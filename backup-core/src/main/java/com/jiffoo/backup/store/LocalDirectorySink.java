@@ -1,0 +1,347 @@
+package com.jiffoo.backup.store;
+
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.NotFoundException;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.SinkOutput;
+import com.jiffoo.backup.StoredObject;
+import com.jiffoo.backup.internal.Keys;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * A {@link Sink} in a local directory (or a mounted volume). An object {@code a/b/c} is the file {@code root/a/b/c}.
+ *
+ * <p>Writes go to a temporary file {@code .tmp-<name>-<random>} in the object's directory; {@link SinkOutput#commit()}
+ * flushes it to disk ({@code fsync}), renames it atomically onto its name and syncs the directory, so a crash never
+ * leaves a half object under a real name. Temporary files are never listed. New files get the permissions set by
+ * {@link Builder#filePermissions} ({@code rw-------} by default), new directories {@code rwx------}.
+ *
+ * <pre>{@code
+ * try (Sink sink = LocalDirectorySink.create(Path.of("/var/backups/jiffoo"))) {
+ *     ...
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safe. {@link #close()} does nothing (there is nothing to free).
+ */
+public final class LocalDirectorySink implements Sink {
+    private static final Logger log = LoggerFactory.getLogger(LocalDirectorySink.class);
+    /** Name prefix of temporary files; keys may not have a segment starting with it. */
+    static final String TMP_PREFIX = ".tmp-";
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final Path root;
+    private final Set<PosixFilePermission> filePermissions;
+    private final boolean posix;
+
+    private LocalDirectorySink(Builder b) {
+        this.root = b.root.toAbsolutePath().normalize();
+        this.filePermissions = Set.copyOf(b.filePermissions);
+        this.posix = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+        try {
+            if (Files.exists(root) && !Files.isDirectory(root)) {
+                throw new ConfigurationException("The backup directory " + root
+                        + " exists but is not a directory; point the store at a directory.");
+            }
+            createDirectories(root);
+        } catch (IOException e) {
+            throw new ConfigurationException("Cannot create the backup directory " + root + ": " + e
+                    + ". Create it by hand or choose a writable location.", null, root.toString(), e);
+        }
+    }
+
+    /** A sink in {@code root} with default settings; the directory is created when missing. */
+    public static LocalDirectorySink create(Path root) {
+        return builder(root).build();
+    }
+
+    /** A builder for a sink in {@code root}. */
+    public static Builder builder(Path root) {
+        return new Builder(root);
+    }
+
+    /** A builder holding this sink's settings. */
+    public Builder toBuilder() {
+        return new Builder(root).filePermissions(filePermissions);
+    }
+
+    /** The root directory. */
+    public Path root() {
+        return root;
+    }
+
+    @Override
+    public String location() {
+        return "file:" + root;
+    }
+
+    /** The file of a key (checked to stay inside the root). */
+    public Path pathOf(String key) {
+        Keys.check(key);
+        for (String segment : key.split("/")) {
+            if (segment.startsWith(TMP_PREFIX)) {
+                throw new ConfigurationException("The object key '" + key + "' has a segment starting with '"
+                        + TMP_PREFIX + "', which this store reserves for temporary files.");
+            }
+        }
+        Path p = root.resolve(key).normalize();
+        if (!p.startsWith(root) || p.equals(root)) {
+            throw new ConfigurationException("The object key '" + key + "' does not name a file inside " + root);
+        }
+        return p;
+    }
+
+    @Override
+    public SinkOutput create(String key) throws IOException {
+        Path target = pathOf(key);
+        Path dir = target.getParent();
+        createDirectories(dir);
+        Path tmp = dir.resolve(TMP_PREFIX + target.getFileName() + "-" + HexFormat.of().formatHex(randomBytes()));
+        FileChannel ch = posix
+                ? FileChannel.open(tmp, EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                        PosixFilePermissions.asFileAttribute(filePermissions))
+                : FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        return new FileOutput(key, target, tmp, ch);
+    }
+
+    @Override
+    public InputStream open(String key) throws IOException {
+        Path p = pathOf(key);
+        try {
+            return Files.newInputStream(p);
+        } catch (NoSuchFileException e) {
+            throw new NotFoundException("No object '" + key + "' in " + location()
+                    + ". List the store to see which backups exist.", key, location(), e);
+        }
+    }
+
+    @Override
+    public List<StoredObject> list(String prefix) throws IOException {
+        Objects.requireNonNull(prefix, "prefix");
+        // start the walk at the deepest directory the prefix names
+        int slash = prefix.lastIndexOf('/');
+        Path start = slash < 0 ? root : root.resolve(prefix.substring(0, slash)).normalize();
+        if (!start.startsWith(root) || !Files.isDirectory(start)) {
+            return List.of();
+        }
+        List<StoredObject> out = new ArrayList<>();
+        try (Stream<Path> walk = Files.walk(start)) {
+            for (Path p : (Iterable<Path>) walk::iterator) {
+                if (p.getFileName().toString().startsWith(TMP_PREFIX)) {
+                    continue;
+                }
+                BasicFileAttributes a;
+                try {
+                    a = Files.readAttributes(p, BasicFileAttributes.class);
+                } catch (NoSuchFileException gone) {
+                    continue;
+                }
+                if (!a.isRegularFile()) {
+                    continue;
+                }
+                String key = keyOf(p);
+                if (key.startsWith(prefix)) {
+                    out.add(new StoredObject(key, a.size(), a.lastModifiedTime().toInstant()));
+                }
+            }
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
+        out.sort(Comparator.comparing(StoredObject::key));
+        return out;
+    }
+
+    /**
+     * Temporary files left by writers that never committed or discarded (a killed process), e.g. for a cleanup of
+     * orphans older than a grace period.
+     */
+    public List<Path> temporaryFiles() throws IOException {
+        List<Path> out = new ArrayList<>();
+        try (Stream<Path> walk = Files.walk(root)) {
+            walk.filter(p -> p.getFileName().toString().startsWith(TMP_PREFIX) && Files.isRegularFile(p))
+                    .forEach(out::add);
+        }
+        return out;
+    }
+
+    private String keyOf(Path p) {
+        StringBuilder sb = new StringBuilder();
+        for (Path part : root.relativize(p)) {
+            if (sb.length() > 0) {
+                sb.append('/');
+            }
+            sb.append(part);
+        }
+        return sb.toString();
+    }
+
+    @Override
+    public void delete(String key) throws IOException {
+        Path p = pathOf(key);
+        if (Files.deleteIfExists(p)) {
+            syncDirectory(p.getParent());
+        }
+    }
+
+    @Override
+    public void close() {
+    }
+
+    @Override
+    public String toString() {
+        return "LocalDirectorySink{" + root + "}";
+    }
+
+    private void createDirectories(Path dir) throws IOException {
+        if (Files.isDirectory(dir)) {
+            return;
+        }
+        if (posix) {
+            FileAttribute<Set<PosixFilePermission>> attr =
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
+            Files.createDirectories(dir, attr);
+        } else {
+            Files.createDirectories(dir);
+        }
+    }
+
+    private static byte[] randomBytes() {
+        byte[] b = new byte[6];
+        RANDOM.nextBytes(b);
+        return b;
+    }
+
+    private static void syncDirectory(Path dir) {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException | UnsupportedOperationException e) {
+            log.debug("cannot fsync directory {}: {}", dir, e.toString());
+        }
+    }
+
+    private final class FileOutput extends SinkOutput {
+        private final String key;
+        private final Path target;
+        private final Path tmp;
+        private final FileChannel channel;
+        private final OutputStream out;
+        private boolean committed;
+        private boolean closed;
+
+        FileOutput(String key, Path target, Path tmp, FileChannel channel) {
+            this.key = key;
+            this.target = target;
+            this.tmp = tmp;
+            this.channel = channel;
+            this.out = Channels.newOutputStream(channel);
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            if (closed || committed) {
+                throw new IOException("object " + key + " is already " + (committed ? "committed" : "closed"));
+            }
+            ByteBuffer buf = ByteBuffer.wrap(b, off, len);
+            while (buf.hasRemaining()) {
+                channel.write(buf);
+            }
+        }
+
+        @Override
+        public void commit() throws IOException {
+            if (committed) {
+                return;
+            }
+            if (closed) {
+                throw new IOException("object " + key + " was discarded and cannot be committed");
+            }
+            channel.force(true);
+            channel.close();
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new IOException("the file system of " + root + " cannot rename atomically", e);
+            }
+            committed = true;
+            syncDirectory(target.getParent());
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            if (!committed) {
+                try {
+                    out.close();
+                } finally {
+                    Files.deleteIfExists(tmp);
+                }
+            }
+        }
+    }
+
+    /** Builds a {@link LocalDirectorySink}. Not thread-safe. */
+    public static final class Builder {
+        private final Path root;
+        private Set<PosixFilePermission> filePermissions = PosixFilePermissions.fromString("rw-------");
+
+        private Builder(Path root) {
+            this.root = Objects.requireNonNull(root, "root");
+        }
+
+        /**
+         * Permissions of new files on POSIX file systems; {@code rw-------} by default. Group read
+         * ({@code rw-r-----}) lets a separate verify user read backups.
+         */
+        public Builder filePermissions(Set<PosixFilePermission> permissions) {
+            Objects.requireNonNull(permissions, "permissions");
+            if (!permissions.contains(PosixFilePermission.OWNER_READ)
+                    || !permissions.contains(PosixFilePermission.OWNER_WRITE)) {
+                throw new IllegalArgumentException("file permissions must include owner read and write, got "
+                        + PosixFilePermissions.toString(permissions));
+            }
+            this.filePermissions = Set.copyOf(permissions);
+            return this;
+        }
+
+        /** Builds the sink, creating the root directory when missing. */
+        public LocalDirectorySink build() {
+            return new LocalDirectorySink(this);
+        }
+    }
+}

@@ -1,0 +1,168 @@
+package com.jiffoo.backup;
+
+import com.jiffoo.backup.store.LocalDirectorySink;
+import com.jiffoo.backup.testutil.GeneratedSource;
+import com.jiffoo.backup.testutil.MemoryTarget;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.InputStream;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class RestorePipelineTest {
+    @TempDir
+    Path dir;
+    private LocalDirectorySink sink;
+    private GeneratedSource source;
+    private BackupManifest manifest;
+
+    @BeforeEach
+    void backUp() {
+        sink = LocalDirectorySink.create(dir);
+        source = new GeneratedSource("files", 2_000_000, 11);
+        manifest = BackupPipeline.builder().source(source).sink(sink).unencrypted()
+                .clock(Clock.fixed(Instant.parse("2026-01-11T03:00:00Z"), ZoneOffset.UTC)).build().run();
+    }
+
+    private RestoreResult restore(MemoryTarget target, String key) {
+        return RestorePipeline.builder().sink(sink).target(target).build().restore(key);
+    }
+
+    @Test
+    void restoresTheSameBytes() throws Exception {
+        MemoryTarget target = new MemoryTarget();
+        RestoreResult r = restore(target, manifest.objectKey());
+        try (InputStream expected = source.stream()) {
+            assertThat(target.committed()).isEqualTo(expected.readAllBytes());
+        }
+        assertThat(r.manifest().objectSha256()).isEqualTo(manifest.objectSha256());
+        assertThat(r.facts()).containsEntry("bytes", 2_000_000L);
+    }
+
+    @Test
+    void acceptsTheManifestOrSidecarKeyToo() {
+        assertThat(restore(new MemoryTarget(), manifest.manifestKey()).manifest().objectKey())
+                .isEqualTo(manifest.objectKey());
+        assertThat(restore(new MemoryTarget(), manifest.sha256Key()).manifest().objectKey())
+                .isEqualTo(manifest.objectKey());
+    }
+
+    @Test
+    void restoreLatestPicksTheNewestCommittedBackup() {
+        BackupManifest newer = BackupPipeline.builder().source(new GeneratedSource("files", 10, 12)).sink(sink)
+                .unencrypted().clock(Clock.fixed(Instant.parse("2026-01-12T03:00:00Z"), ZoneOffset.UTC)).build().run();
+        MemoryTarget target = new MemoryTarget();
+        RestoreResult r = RestorePipeline.builder().sink(sink).target(target).build().restoreLatest("files");
+        assertThat(r.manifest().objectKey()).isEqualTo(newer.objectKey());
+    }
+
+    @Test
+    void flippedByteIsCaughtAndNothingIsCommitted() throws Exception {
+        flipByte(dir.resolve(manifest.objectKey()), 1_000_000);
+        MemoryTarget target = new MemoryTarget();
+        assertThatThrownBy(() -> restore(target, manifest.objectKey()))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("does not match its manifest")
+                .hasMessageContaining("nothing was restored");
+        assertThat(target.committed()).isNull();
+        assertThat(target.discarded()).isTrue();
+    }
+
+    @Test
+    void truncatedObjectIsCaught() throws Exception {
+        try (RandomAccessFile f = new RandomAccessFile(dir.resolve(manifest.objectKey()).toFile(), "rw")) {
+            f.setLength(1_500_000);
+        }
+        MemoryTarget target = new MemoryTarget();
+        assertThatThrownBy(() -> restore(target, manifest.objectKey()))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("1500000 bytes");
+        assertThat(target.committed()).isNull();
+    }
+
+    @Test
+    void unsafeTargetIsNotTouchedWhenTheBackupIsDamaged() throws Exception {
+        flipByte(dir.resolve(manifest.objectKey()), 10);
+        MemoryTarget target = new MemoryTarget().unsafe();
+        assertThatThrownBy(() -> restore(target, manifest.objectKey())).isInstanceOf(IntegrityException.class);
+        assertThat(target.discarded()).isFalse(); // never staged: verification failed first
+        assertThat(target.committed()).isNull();
+    }
+
+    @Test
+    void missingManifestMeansTheBackupIsIncomplete() throws Exception {
+        Files.delete(dir.resolve(manifest.manifestKey()));
+        assertThatThrownBy(() -> restore(new MemoryTarget(), manifest.objectKey()))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("has no manifest")
+                .hasMessageContaining("never completed");
+    }
+
+    @Test
+    void unknownBackupIsNotFound() {
+        assertThatThrownBy(() -> restore(new MemoryTarget(), "files/files_backup_19990101_000000.bin"))
+                .isInstanceOf(NotFoundException.class)
+                .hasMessageContaining("List the store");
+    }
+
+    @Test
+    void garbledManifestIsRefusedWithAClearMessage() throws Exception {
+        Files.writeString(dir.resolve(manifest.manifestKey()), "{\"formatVersion\": 1, \"id\": ");
+        assertThatThrownBy(() -> restore(new MemoryTarget(), manifest.objectKey()))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("cannot be read")
+                .hasMessageContaining("not valid JSON");
+        Files.writeString(dir.resolve(manifest.manifestKey()), "{\"formatVersion\": 1}");
+        assertThatThrownBy(() -> restore(new MemoryTarget(), manifest.objectKey()))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("field 'object' is missing");
+    }
+
+    @Test
+    void swappedSidecarIsCaughtByTheManifest() throws Exception {
+        Files.writeString(dir.resolve(manifest.sha256Key()),
+                "0".repeat(64) + "  " + dir.resolve(manifest.objectKey()).getFileName() + "\n");
+        assertThatThrownBy(() -> restore(new MemoryTarget(), manifest.objectKey()))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("disagrees with the manifest");
+    }
+
+    @Test
+    void targetFailureIsReportedAndNothingCommitted() {
+        MemoryTarget target = new MemoryTarget().failingAfter(100_000);
+        assertThatThrownBy(() -> restore(target, manifest.objectKey()))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("refused the content on purpose");
+        assertThat(target.committed()).isNull();
+    }
+
+    @Test
+    void encryptedBackupWithoutAKeySaysWhichKeyIsNeeded() throws Exception {
+        byte[] json = Files.readAllBytes(dir.resolve(manifest.manifestKey()));
+        BackupManifest encrypted = BackupManifest.fromJson(json, "x").toBuilder()
+                .transforms(java.util.List.of(java.util.Map.of("type", "openpgp", "encrypts", true))).build();
+        Files.write(dir.resolve(manifest.manifestKey()), encrypted.toJson());
+        assertThatThrownBy(() -> restore(new MemoryTarget(), manifest.objectKey()))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("is encrypted (openpgp)")
+                .hasMessageContaining("decryption key");
+    }
+
+    static void flipByte(Path file, long offset) throws Exception {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            f.seek(offset);
+            int b = f.read();
+            f.seek(offset);
+            f.write(b ^ 0x01);
+        }
+    }
+}

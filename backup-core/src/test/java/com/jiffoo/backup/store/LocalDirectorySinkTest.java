@@ -1,0 +1,129 @@
+package com.jiffoo.backup.store;
+
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.NotFoundException;
+import com.jiffoo.backup.SinkOutput;
+import com.jiffoo.backup.StoredObject;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class LocalDirectorySinkTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void committedObjectIsVisibleAndReadable() throws Exception {
+        LocalDirectorySink sink = LocalDirectorySink.create(dir.resolve("store"));
+        try (SinkOutput out = sink.create("files/a b/ünïcode.bin")) {
+            out.write("hello".getBytes(StandardCharsets.UTF_8));
+            assertThat(sink.list("")).isEmpty();
+            out.commit();
+        }
+        assertThat(sink.list("")).extracting(StoredObject::key, StoredObject::size)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("files/a b/ünïcode.bin", 5L));
+        try (InputStream in = sink.open("files/a b/ünïcode.bin")) {
+            assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo("hello");
+        }
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(
+                dir.resolve("store/files/a b/ünïcode.bin")))).isEqualTo("rw-------");
+    }
+
+    @Test
+    void closeWithoutCommitLeavesNothingBehind() throws Exception {
+        LocalDirectorySink sink = LocalDirectorySink.create(dir);
+        try (SinkOutput out = sink.create("files/x.bin")) {
+            out.write(new byte[100_000]);
+        }
+        assertThat(sink.list("")).isEmpty();
+        assertThat(sink.temporaryFiles()).isEmpty();
+        try (Stream<Path> files = Files.walk(dir)) {
+            assertThat(files.filter(Files::isRegularFile)).isEmpty();
+        }
+    }
+
+    @Test
+    void temporaryFilesOfAnUnfinishedWriteAreNotListed() throws Exception {
+        LocalDirectorySink sink = LocalDirectorySink.create(dir);
+        SinkOutput out = sink.create("files/x.bin");
+        out.write(1);
+        out.flush();
+        assertThat(sink.list("files/")).isEmpty();
+        assertThat(sink.temporaryFiles()).hasSize(1);
+        out.close();
+        assertThat(sink.temporaryFiles()).isEmpty();
+    }
+
+    @Test
+    void listFiltersByPrefixAndSortsByKey() throws Exception {
+        LocalDirectorySink sink = LocalDirectorySink.create(dir);
+        for (String k : new String[] {"files/b", "files/a", "database/c", "filesystem/d"}) {
+            try (SinkOutput out = sink.create(k)) {
+                out.commit();
+            }
+        }
+        assertThat(sink.list("files/")).extracting(StoredObject::key).containsExactly("files/a", "files/b");
+        assertThat(sink.list("files")).extracting(StoredObject::key)
+                .containsExactly("files/a", "files/b", "filesystem/d");
+        assertThat(sink.list("nothing/")).isEmpty();
+    }
+
+    @Test
+    void commitReplacesAnExistingObjectAtomically() throws Exception {
+        LocalDirectorySink sink = LocalDirectorySink.create(dir);
+        for (String v : new String[] {"one", "two"}) {
+            try (SinkOutput out = sink.create("k")) {
+                out.write(v.getBytes(StandardCharsets.UTF_8));
+                out.commit();
+            }
+        }
+        try (InputStream in = sink.open("k")) {
+            assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo("two");
+        }
+    }
+
+    @Test
+    void deleteRemovesAndToleratesAbsentKeys() throws Exception {
+        LocalDirectorySink sink = LocalDirectorySink.create(dir);
+        try (SinkOutput out = sink.create("files/x")) {
+            out.commit();
+        }
+        sink.delete("files/x");
+        sink.delete("files/x");
+        assertThat(sink.list("")).isEmpty();
+    }
+
+    @Test
+    void openOfMissingKeySaysWhatToDo() {
+        LocalDirectorySink sink = LocalDirectorySink.create(dir);
+        assertThatThrownBy(() -> sink.open("files/none"))
+                .isInstanceOf(NotFoundException.class)
+                .hasMessageContaining("files/none")
+                .hasMessageContaining(dir.toString());
+    }
+
+    @Test
+    void refusesKeysThatEscapeTheRoot() {
+        LocalDirectorySink sink = LocalDirectorySink.create(dir);
+        for (String bad : new String[] {"../x", "/etc/passwd", "a/../../x", "a//b", "a/./b", ".tmp-x", ""}) {
+            assertThatThrownBy(() -> sink.create(bad)).as(bad).isInstanceOf(ConfigurationException.class);
+        }
+    }
+
+    @Test
+    void refusesARootThatIsAFile() throws Exception {
+        Path file = Files.writeString(dir.resolve("f"), "x");
+        assertThatThrownBy(() -> LocalDirectorySink.create(file))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("not a directory");
+    }
+}
