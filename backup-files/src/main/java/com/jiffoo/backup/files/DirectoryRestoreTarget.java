@@ -1,0 +1,669 @@
+package com.jiffoo.backup.files;
+
+import com.github.luben.zstd.ZstdInputStreamNoFinalizer;
+import com.jiffoo.backup.BackupException;
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.RestoreException;
+import com.jiffoo.backup.RestoreTarget;
+import com.jiffoo.backup.StagedRestore;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
+import java.security.SecureRandom;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * A {@link RestoreTarget} that extracts a tar archive, as written by {@link DirectorySource} or by GNU tar, into a
+ * directory.
+ *
+ * <p><b>Staging.</b> {@link #stage} never touches the target: it extracts into a new sibling directory
+ * {@code <parent>/.<name>.restore-<random>} (created with mode 0700) and returns a {@link StagedRestore}.
+ * {@link StagedRestore#commit()} swaps it into place: an existing target is renamed to
+ * {@code .<name>.old-<random>}, the staged tree is renamed to the target, then the old tree is deleted (if the second
+ * rename fails, the old tree is put back). {@link StagedRestore#close()} without a commit deletes the staged tree.
+ * So a failed, refused or rejected restore leaves the previous content as it was. Both renames are within one
+ * directory, so the target must not be a mount point. An existing non-empty target is refused unless
+ * {@link Builder#replaceExisting(boolean) replaceExisting(true)} is set. If the target is a symbolic link, the
+ * directory it points to is the one replaced.
+ *
+ * <p><b>Input.</b> The compression is recognised by its magic bytes: gzip ({@code 1f 8b}), zstd
+ * ({@code 28 b5 2f fd}), otherwise a plain tar. The stream is read up to the tar end-of-archive marker and is never
+ * closed: the caller owns it (the pipeline drains and closes it).
+ *
+ * <p><b>What is restored.</b> Regular files, directories, symbolic links (as links), hard links to files extracted
+ * earlier, permission bits (rwx for user, group, others and the sticky bit), modification times (of directories after
+ * their content, of links themselves). Not restored: ownership (files belong to the user running the restore, as
+ * with {@code tar --no-same-owner}), and therefore not the set-user-ID and set-group-ID bits either; access times,
+ * ACLs, extended attributes. Character and block devices and FIFOs are skipped with a warning and counted in the
+ * facts ({@code skipped}). The mode of the target directory itself comes from a {@code ./} entry when the archive has
+ * one (GNU tar's {@code tar -C dir -cf - .}), else from the existing target, else 0755.
+ *
+ * <p><b>Safety.</b> Nothing is ever written outside the staging directory, not even transiently. The whole restore
+ * is refused with a {@link RestoreException} naming the offending entry when the archive holds: an absolute path; a
+ * path with a {@code ..} component; a path whose parent goes through a symbolic link or a non-directory extracted
+ * earlier; a symbolic link whose target is absolute or, resolved from the link's directory (following links already
+ * extracted), leads outside the target; a hard link whose target is absolute, has a {@code ..} component or is not a
+ * regular file extracted earlier; an entry type that is not understood. Files are created with {@code O_EXCL} and
+ * without following links.
+ *
+ * <p>Memory is bounded apart from one small record per directory (their modes and times are set at the end) and
+ * per symbolic link (checked again at the end).
+ *
+ * <p>Instances are immutable and thread-safe. Do not run two restores into the same target at once.
+ *
+ * <pre>{@code
+ * RestoreTarget target = DirectoryRestoreTarget.builder(Path.of("/srv/uploads"))
+ *         .replaceExisting(true)
+ *         .build();
+ * try (StagedRestore staged = target.stage(plaintext, manifest)) {
+ *     // ... check integrity ...
+ *     staged.commit();
+ * }
+ * }</pre>
+ */
+public final class DirectoryRestoreTarget implements RestoreTarget {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DirectoryRestoreTarget.class);
+    private static final int BUFFER_SIZE = DirectorySource.BUFFER_SIZE;
+    private static final SecureRandom RANDOM = new SecureRandom();
+    /** The mode bits restored: rwx for all, and sticky; never set-user-ID or set-group-ID. */
+    private static final int RESTORED_MODE_BITS = 01777;
+
+    private final Path target;
+    private final boolean replaceExisting;
+
+    private DirectoryRestoreTarget(Builder b) {
+        this.target = b.target;
+        this.replaceExisting = b.replaceExisting;
+    }
+
+    /**
+     * A builder for a target restoring into {@code target}, absolute or relative to the working directory.
+     *
+     * @throws NullPointerException when {@code target} is null
+     * @throws IllegalArgumentException when {@code target} is a file-system root
+     */
+    public static Builder builder(Path target) {
+        return new Builder(target);
+    }
+
+    /** A builder holding this target's settings. */
+    public Builder toBuilder() {
+        return new Builder(target).replaceExisting(replaceExisting);
+    }
+
+    /** The directory restored into, absolute and normalised. */
+    public Path target() {
+        return target;
+    }
+
+    /** Whether an existing non-empty target may be replaced. */
+    public boolean replaceExisting() {
+        return replaceExisting;
+    }
+
+    /** E.g. {@code directory /srv/uploads}. */
+    @Override
+    public String describe() {
+        return "directory " + target;
+    }
+
+    /** Returns true: nothing changes before {@link StagedRestore#commit()}. */
+    @Override
+    public boolean stagesSafely() {
+        return true;
+    }
+
+    /**
+     * Extracts the archive in {@code plaintext} into a new staging directory next to the target.
+     *
+     * @param plaintext the tar stream, gzip- or zstd-compressed or plain; read up to the end-of-archive marker,
+     *                  not closed
+     * @param manifest  the backup's manifest, used for logging only; may be null
+     * @return the staged restore; the caller must {@linkplain StagedRestore#commit() commit} or
+     *         {@linkplain StagedRestore#close() close} it. Its facts: {@code target}, {@code files},
+     *         {@code directories}, {@code symlinks}, {@code hardLinks}, {@code bytes}, {@code skipped}
+     * @throws RestoreException when the target exists and is not a directory, exists and is not empty without
+     *                          {@code replaceExisting(true)}, or when the archive is unsafe or malformed; the
+     *                          staging directory is deleted and the target is unchanged
+     * @throws IOException when reading {@code plaintext} or writing the staging directory fails; the staging
+     *                     directory is deleted and the target is unchanged
+     */
+    @Override
+    public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
+        Objects.requireNonNull(plaintext, "plaintext");
+        Path dest = resolveTarget();
+        int targetMode = checkTarget(dest);
+        Path parent = dest.getParent();
+        Files.createDirectories(parent);
+        Path staging = Files.createTempDirectory(parent, "." + dest.getFileName() + ".restore-");
+        LOG.info("Restoring {}into {} (staging in {})", manifest == null ? "" : manifest.objectKey() + " ", dest,
+                staging);
+        boolean staged = false;
+        try {
+            Extraction x = new Extraction(dest, staging);
+            x.run(plaintext);
+            x.finish(targetMode);
+            Map<String, Object> facts = x.facts();
+            staged = true;
+            LOG.info("Staged {} files, {} directories, {} symlinks, {} bytes for {}", x.files, x.directoriesCount,
+                    x.symlinks, x.bytes, dest);
+            return new StagedDirectory(dest, staging, replaceExisting, facts);
+        } catch (BackupException | IOException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new RestoreException("The archive for " + dest + " is malformed: " + e
+                    + ". The backup may be corrupt; the target was not changed.", null, dest.toString(), e);
+        } finally {
+            if (!staged) {
+                FileTrees.deleteQuietly(staging);
+            }
+        }
+    }
+
+    private Path resolveTarget() throws IOException {
+        if (Files.isSymbolicLink(target)) {
+            try {
+                return target.toRealPath();
+            } catch (NoSuchFileException e) {
+                throw new RestoreException("The restore target " + target + " is a symbolic link to nothing. "
+                        + "Remove the link or point it at a directory.", null, target.toString(), e);
+            }
+        }
+        return target;
+    }
+
+    /** Checks the target may be (re)placed; returns its mode, or -1 when it does not exist. */
+    private int checkTarget(Path dest) throws IOException {
+        if (!Files.exists(dest, LinkOption.NOFOLLOW_LINKS)) {
+            return -1;
+        }
+        if (!Files.isDirectory(dest, LinkOption.NOFOLLOW_LINKS)) {
+            throw new RestoreException("The restore target " + dest + " exists and is not a directory. "
+                    + "Move it away or restore into another path.", null, dest.toString(), null);
+        }
+        if (!replaceExisting && !isEmptyDirectory(dest)) {
+            throw new RestoreException("The restore target " + dest + " exists and is not empty. Pass "
+                    + "replaceExisting(true) to replace its content, or restore into another path.", null,
+                    dest.toString(), null);
+        }
+        return FileTrees.mode(dest, 0755) & RESTORED_MODE_BITS;
+    }
+
+    private static boolean isEmptyDirectory(Path dir) throws IOException {
+        try (DirectoryStream<Path> children = Files.newDirectoryStream(dir)) {
+            return !children.iterator().hasNext();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "DirectoryRestoreTarget{" + target + (replaceExisting ? ", replaceExisting" : "") + "}";
+    }
+
+    /** Wraps {@code in} in a decompressor chosen by its first bytes. Closing the result leaves {@code in} open. */
+    static InputStream decompress(InputStream in) throws IOException {
+        BufferedInputStream buffered = new BufferedInputStream(new NonClosingInputStream(in), BUFFER_SIZE);
+        buffered.mark(4);
+        byte[] magic = buffered.readNBytes(4);
+        buffered.reset();
+        if (magic.length == 0) {
+            throw new RestoreException("The backup is empty: it holds no tar archive. The backup may be corrupt.");
+        }
+        if (magic.length >= 2 && (magic[0] & 0xff) == 0x1f && (magic[1] & 0xff) == 0x8b) {
+            return new GZIPInputStream(buffered, BUFFER_SIZE);
+        }
+        if (magic.length == 4 && (magic[0] & 0xff) == 0x28 && (magic[1] & 0xff) == 0xb5
+                && (magic[2] & 0xff) == 0x2f && (magic[3] & 0xff) == 0xfd) {
+            return new ZstdInputStreamNoFinalizer(buffered);
+        }
+        return buffered;
+    }
+
+    /** The state of one {@link #stage} call. */
+    private static final class Extraction {
+        private final Path dest;
+        private final Path staging;
+        private final byte[] buffer = new byte[BUFFER_SIZE];
+        private final List<DirectoryTimes> directories = new ArrayList<>();
+        private final List<String> links = new ArrayList<>();
+        private String verifiedParent = "";
+        private int rootMode = -1;
+        private FileTime rootTime;
+        long files;
+        long directoriesCount;
+        long symlinks;
+        long hardLinks;
+        long bytes;
+        long skipped;
+
+        Extraction(Path dest, Path staging) {
+            this.dest = dest;
+            this.staging = staging;
+        }
+
+        void run(InputStream plaintext) throws IOException {
+            try (InputStream in = decompress(plaintext);
+                 TarArchiveInputStream tar = new TarArchiveInputStream(in, "UTF-8")) {
+                TarArchiveEntry entry;
+                while ((entry = tar.getNextEntry()) != null) {
+                    extract(entry, tar);
+                }
+            }
+        }
+
+        private void extract(TarArchiveEntry entry, TarArchiveInputStream tar) throws IOException {
+            String name = entry.getName();
+            List<String> parts = components(name, name, "its path");
+            if (parts.isEmpty()) {
+                if (entry.isDirectory()) { // "./": the target directory itself
+                    rootMode = entry.getMode() & RESTORED_MODE_BITS;
+                    rootTime = entry.getLastModifiedTime();
+                    return;
+                }
+                throw refuse(name, "it has an empty path");
+            }
+            String rel = String.join("/", parts);
+            Path path = staging.resolve(rel);
+            createParents(parts, name);
+            if (entry.isDirectory()) {
+                BasicFileAttributes a = lstat(path);
+                if (a == null) {
+                    Files.createDirectory(path);
+                } else if (!a.isDirectory()) {
+                    throw refuse(name, "an earlier entry at the same path is not a directory");
+                }
+                directories.add(new DirectoryTimes(path, entry.getMode() & RESTORED_MODE_BITS,
+                        entry.getLastModifiedTime()));
+                directoriesCount++;
+            } else if (entry.isSymbolicLink()) {
+                String linkName = entry.getLinkName();
+                checkSymlinkTarget(parts, linkName, name);
+                removeNonDirectory(path, name);
+                Files.createSymbolicLink(path, staging.getFileSystem().getPath(linkName));
+                try {
+                    FileTrees.setModifiedTime(path, entry.getLastModifiedTime());
+                } catch (IOException | UnsupportedOperationException e) {
+                    LOG.debug("Cannot set the time of link {}: {}", path, e.toString());
+                }
+                links.add(rel);
+                symlinks++;
+            } else if (entry.isLink()) {
+                List<String> targetParts = components(entry.getLinkName(), name, "its hard-link target");
+                if (targetParts.isEmpty() || targetParts.equals(parts)) {
+                    throw refuse(name, "its hard-link target \"" + entry.getLinkName() + "\" is not a file");
+                }
+                Path linkTarget = staging.resolve(String.join("/", targetParts));
+                checkEarlierFile(targetParts, linkTarget, name, entry.getLinkName());
+                removeNonDirectory(path, name);
+                Files.createLink(path, linkTarget);
+                hardLinks++;
+            } else if (entry.isCharacterDevice() || entry.isBlockDevice() || entry.isFIFO()) {
+                LOG.warn("Skipping entry \"{}\": devices and FIFOs are not restored", name);
+                skipped++;
+            } else if (isRegularFile(entry)) {
+                if (!tar.canReadEntryData(entry)) {
+                    throw refuse(name, "its data is stored in a way this reader does not support (sparse?)");
+                }
+                removeNonDirectory(path, name);
+                try (OutputStream out = Files.newOutputStream(path, StandardOpenOption.CREATE_NEW,
+                        StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+                    int n;
+                    while ((n = tar.read(buffer)) >= 0) {
+                        out.write(buffer, 0, n);
+                        bytes += n;
+                    }
+                }
+                FileTrees.setMode(path, entry.getMode() & RESTORED_MODE_BITS);
+                FileTrees.setModifiedTime(path, entry.getLastModifiedTime());
+                files++;
+            } else {
+                throw refuse(name, "its type '" + (char) entry.getLinkFlag() + "' is not supported");
+            }
+        }
+
+        private static boolean isRegularFile(TarArchiveEntry entry) {
+            byte flag = entry.getLinkFlag();
+            return flag == TarConstants.LF_NORMAL || flag == TarConstants.LF_OLDNORM
+                    || flag == TarConstants.LF_CONTIG;
+        }
+
+        /** The path's components without empty and "." ones; refuses absolute paths and "..". */
+        private List<String> components(String path, String entryName, String what) {
+            if (path == null) {
+                return List.of();
+            }
+            if (path.startsWith("/")) {
+                throw refuse(entryName, what + " \"" + path + "\" is absolute");
+            }
+            if (path.indexOf('\0') >= 0) {
+                throw refuse(entryName, what + " contains a NUL character");
+            }
+            List<String> parts = new ArrayList<>();
+            for (String part : path.split("/")) {
+                if (part.isEmpty() || part.equals(".")) {
+                    continue;
+                }
+                if (part.equals("..")) {
+                    throw refuse(entryName, what + " \"" + path + "\" has a \"..\" component");
+                }
+                parts.add(part);
+            }
+            return parts;
+        }
+
+        /** Creates the missing parents of an entry; refuses parents that are links or not directories. */
+        private void createParents(List<String> parts, String entryName) throws IOException {
+            String parentRel = String.join("/", parts.subList(0, parts.size() - 1));
+            if (parentRel.equals(verifiedParent)) {
+                return; // directories we checked are never removed or replaced
+            }
+            Path p = staging;
+            for (int i = 0; i < parts.size() - 1; i++) {
+                p = p.resolve(parts.get(i));
+                BasicFileAttributes a = lstat(p);
+                if (a == null) {
+                    Files.createDirectory(p);
+                } else if (a.isSymbolicLink()) {
+                    throw refuse(entryName, "its parent \"" + String.join("/", parts.subList(0, i + 1))
+                            + "\" is a symbolic link extracted earlier; writing through it could leave the target");
+                } else if (!a.isDirectory()) {
+                    throw refuse(entryName, "its parent \"" + String.join("/", parts.subList(0, i + 1))
+                            + "\" is not a directory");
+                }
+            }
+            verifiedParent = parentRel;
+        }
+
+        /** Refuses a symlink whose target is absolute or leads, from the link's directory, outside the root. */
+        private void checkSymlinkTarget(List<String> parts, String linkName, String entryName) {
+            if (linkName == null || linkName.isEmpty()) {
+                throw refuse(entryName, "it is a symbolic link with an empty target");
+            }
+            if (linkName.startsWith("/")) {
+                throw refuse(entryName, "it is a symbolic link to the absolute path \"" + linkName
+                        + "\", outside the target");
+            }
+            if (linkName.indexOf('\0') >= 0) {
+                throw refuse(entryName, "its link target contains a NUL character");
+            }
+            int depth = parts.size() - 1;
+            for (String part : linkName.split("/")) {
+                if (part.equals("..")) {
+                    if (--depth < 0) {
+                        throw refuse(entryName, "it is a symbolic link to \"" + linkName
+                                + "\", which points outside the target");
+                    }
+                } else if (!part.isEmpty() && !part.equals(".")) {
+                    depth++;
+                }
+            }
+        }
+
+        /** Refuses a hard link unless its target is a regular file extracted earlier, reached without links. */
+        private void checkEarlierFile(List<String> targetParts, Path linkTarget, String entryName, String linkName)
+                throws IOException {
+            Path p = staging;
+            for (int i = 0; i < targetParts.size() - 1; i++) {
+                p = p.resolve(targetParts.get(i));
+                BasicFileAttributes a = lstat(p);
+                if (a == null || !a.isDirectory() || a.isSymbolicLink()) {
+                    throw refuse(entryName, "its hard-link target \"" + linkName
+                            + "\" is not a file extracted earlier");
+                }
+            }
+            BasicFileAttributes a = lstat(linkTarget);
+            if (a == null || !a.isRegularFile()) {
+                throw refuse(entryName, "its hard-link target \"" + linkName + "\" is not a file extracted earlier");
+            }
+        }
+
+        /** Makes room for a file or link: an earlier file or link at the path is replaced (tar semantics). */
+        private void removeNonDirectory(Path path, String entryName) throws IOException {
+            BasicFileAttributes a = lstat(path);
+            if (a == null) {
+                return;
+            }
+            if (a.isDirectory()) {
+                throw refuse(entryName, "an earlier entry at the same path is a directory");
+            }
+            Files.delete(path); // a link itself, never its target
+        }
+
+        /**
+         * Checks every extracted link again, now that all exist: resolving it inside the staging directory, following
+         * the links it meets as the kernel would, must never climb above the root.
+         */
+        private void checkLinksStayInside() throws IOException {
+            for (String link : links) {
+                List<String> resolved = new ArrayList<>();
+                Deque<String> pending = new ArrayDeque<>(List.of(link.split("/")));
+                int hops = 0;
+                while (!pending.isEmpty()) {
+                    String part = pending.pollFirst();
+                    if (part.isEmpty() || part.equals(".")) {
+                        continue;
+                    }
+                    if (part.equals("..")) {
+                        if (resolved.isEmpty()) {
+                            throw refuse(link, "the symbolic link, followed through the links it meets, "
+                                    + "points outside the target");
+                        }
+                        resolved.remove(resolved.size() - 1);
+                        continue;
+                    }
+                    resolved.add(part);
+                    Path p = staging.resolve(String.join("/", resolved));
+                    BasicFileAttributes a = lstat(p);
+                    if (a == null || !a.isSymbolicLink()) {
+                        continue;
+                    }
+                    if (++hops > 40) {
+                        break; // a loop: the kernel refuses to follow it (ELOOP)
+                    }
+                    String linkTarget = Files.readSymbolicLink(p).toString();
+                    if (linkTarget.startsWith("/")) {
+                        throw refuse(link, "it leads to the absolute link target \"" + linkTarget + "\"");
+                    }
+                    resolved.remove(resolved.size() - 1);
+                    String[] targetParts = linkTarget.split("/");
+                    for (int i = targetParts.length - 1; i >= 0; i--) {
+                        pending.addFirst(targetParts[i]);
+                    }
+                }
+            }
+        }
+
+        void finish(int targetMode) throws IOException {
+            checkLinksStayInside();
+            for (int i = directories.size() - 1; i >= 0; i--) {
+                DirectoryTimes d = directories.get(i);
+                FileTrees.setMode(d.path, d.mode);
+                FileTrees.setModifiedTime(d.path, d.time);
+            }
+            int mode = rootMode >= 0 ? rootMode : targetMode >= 0 ? targetMode : 0755;
+            FileTrees.setMode(staging, mode);
+            if (rootTime != null) {
+                FileTrees.setModifiedTime(staging, rootTime);
+            }
+        }
+
+        Map<String, Object> facts() {
+            Map<String, Object> facts = new LinkedHashMap<>();
+            facts.put("target", dest.toString());
+            facts.put("files", files);
+            facts.put("directories", directoriesCount);
+            facts.put("symlinks", symlinks);
+            facts.put("hardLinks", hardLinks);
+            facts.put("bytes", bytes);
+            facts.put("skipped", skipped);
+            return facts;
+        }
+
+        private RestoreException refuse(String entryName, String why) {
+            return new RestoreException("Refusing to restore entry \"" + entryName + "\" into " + dest + ": " + why
+                    + ". The backup may be malicious or corrupt; nothing was written outside the staging directory "
+                    + "and the target was not changed.", null, dest.toString(), null);
+        }
+
+        private static BasicFileAttributes lstat(Path p) throws IOException {
+            try {
+                return Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            } catch (NoSuchFileException e) {
+                return null;
+            }
+        }
+    }
+
+    private static final class DirectoryTimes {
+        final Path path;
+        final int mode;
+        final FileTime time;
+
+        DirectoryTimes(Path path, int mode, FileTime time) {
+            this.path = path;
+            this.mode = mode;
+            this.time = time;
+        }
+    }
+
+    /** A staged tree waiting for {@link #commit()} or {@link #close()}. Thread-safe. */
+    private static final class StagedDirectory implements StagedRestore {
+        private final Path target;
+        private final Path staging;
+        private final boolean replaceExisting;
+        private final Map<String, Object> facts;
+        private boolean committed;
+        private boolean closed;
+
+        StagedDirectory(Path target, Path staging, boolean replaceExisting, Map<String, Object> facts) {
+            this.target = target;
+            this.staging = staging;
+            this.replaceExisting = replaceExisting;
+            this.facts = Collections.unmodifiableMap(facts);
+        }
+
+        @Override
+        public Map<String, Object> facts() {
+            return facts;
+        }
+
+        @Override
+        public synchronized void commit() throws IOException {
+            if (committed) {
+                throw new IllegalStateException("This restore of " + target + " was already committed");
+            }
+            if (closed) {
+                throw new IllegalStateException("This restore of " + target + " was closed; stage it again");
+            }
+            if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                move(staging, target);
+                committed = true;
+                LOG.info("Restored {}", target);
+                return;
+            }
+            if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
+                throw new RestoreException("The restore target " + target + " is no longer a directory. "
+                        + "Move it away and restore again.", null, target.toString(), null);
+            }
+            if (!replaceExisting && !isEmptyDirectory(target)) {
+                throw new RestoreException("The restore target " + target + " is no longer empty. Pass "
+                        + "replaceExisting(true) to replace its content.", null, target.toString(), null);
+            }
+            Path old = target.resolveSibling("." + target.getFileName() + ".old-"
+                    + HexFormat.of().formatHex(randomBytes()));
+            move(target, old);
+            try {
+                move(staging, target);
+            } catch (IOException | RuntimeException e) {
+                try {
+                    move(old, target);
+                } catch (IOException | RuntimeException e2) {
+                    e.addSuppressed(e2);
+                    throw new RestoreException("Could not move the restored tree into " + target + " and could not "
+                            + "put the previous content back: it is in " + old + "; move it back by hand.",
+                            null, target.toString(), e);
+                }
+                throw new RestoreException("Could not move the restored tree into " + target + ": " + e
+                        + ". The previous content is back in place.", null, target.toString(), e);
+            }
+            committed = true;
+            LOG.info("Restored {} (replacing its previous content)", target);
+            FileTrees.deleteQuietly(old);
+        }
+
+        private static byte[] randomBytes() {
+            byte[] b = new byte[8];
+            RANDOM.nextBytes(b);
+            return b;
+        }
+
+        private static void move(Path from, Path to) throws IOException {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+        }
+
+        @Override
+        public synchronized void close() {
+            if (committed || closed) {
+                return;
+            }
+            closed = true;
+            FileTrees.deleteQuietly(staging);
+        }
+    }
+
+    /**
+     * Builds a {@link DirectoryRestoreTarget}. Setters check their arguments at once. Not thread-safe.
+     */
+    public static final class Builder {
+        private final Path target;
+        private boolean replaceExisting;
+
+        private Builder(Path target) {
+            Path t = Objects.requireNonNull(target, "target").toAbsolutePath().normalize();
+            if (t.getParent() == null || t.getFileName() == null) {
+                throw new IllegalArgumentException("Cannot restore into a file-system root: " + t);
+            }
+            this.target = t;
+        }
+
+        /**
+         * Whether an existing, non-empty target directory may be replaced (default false: such a target is refused).
+         * The previous content is removed only after the new content is in place.
+         */
+        public Builder replaceExisting(boolean replaceExisting) {
+            this.replaceExisting = replaceExisting;
+            return this;
+        }
+
+        /** Builds the target. */
+        public DirectoryRestoreTarget build() {
+            return new DirectoryRestoreTarget(this);
+        }
+    }
+}

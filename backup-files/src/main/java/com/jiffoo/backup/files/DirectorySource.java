@@ -1,0 +1,516 @@
+package com.jiffoo.backup.files;
+
+import com.github.luben.zstd.ZstdOutputStreamNoFinalizer;
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.Source;
+import com.jiffoo.backup.SourceException;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.Deflater;
+import java.util.zip.GZIPOutputStream;
+
+/**
+ * A {@link Source} that writes a tar archive of a directory's contents, compressed with gzip, zstd or not at all.
+ *
+ * <p>The archive is what {@code tar -C dir -cf - .} would write, without the {@code ./} prefix: entry names are
+ * relative to the directory ({@code a/b.txt}, directories end in {@code /}), the directory itself is not an entry.
+ * It uses POSIX (PAX) headers, so names and link targets longer than 100 bytes, UTF-8 names and large numbers
+ * survive, and GNU tar, bsdtar and {@link DirectoryRestoreTarget} read it:
+ * <pre>{@code
+ * tar -xzf files_backup_20260111_030000.tar.gz -C /srv/restored            # gzip
+ * tar --zstd -xf files_backup_20260111_030000.tar.zst -C /srv/restored     # zstd
+ * }</pre>
+ *
+ * <p>What is stored: regular files with their bytes, directories (empty ones too), symbolic links as links (never
+ * followed), the mode bits (including set-user-ID, set-group-ID and sticky), the modification time to the second
+ * and the numeric owner and group. Not stored: owner and group names, access and change times, ACLs, extended
+ * attributes, hard-link identity (each hard link is stored as a separate file). Sockets, devices and FIFOs are
+ * skipped with a warning and counted in the facts ({@code skipped}). Entries are written in a deterministic order
+ * (each directory's children sorted by name), so the same tree gives the same archive.
+ *
+ * <p>Files that change while being read are handled like GNU tar does: the header promises the size seen before
+ * reading; exactly that many bytes are written (padded with zeros if the file shrank, cut if it grew), a warning
+ * "file changed as we read it" is logged and the file is counted in {@code changedWhileReading}. A file that
+ * disappears before it is read is skipped with a warning ({@code vanished}). A file or directory that cannot be
+ * read fails the backup with a {@link SourceException} naming it.
+ *
+ * <p>Memory is constant in the size of the tree (one 64 KiB buffer plus the compressor's state), apart from the
+ * names of the children of the directories on the current path, which are sorted.
+ *
+ * <p>Compression happens here rather than in a separate transform on purpose: the pipeline runs the source on its
+ * own thread, so compressing and encrypting use separate cores.
+ *
+ * <p>Instances are immutable and thread-safe; {@link #writeTo} may be called any number of times, also
+ * concurrently.
+ *
+ * <pre>{@code
+ * DirectorySource source = DirectorySource.builder(Path.of("/srv/uploads"))
+ *         .compression(Compression.ZSTD, 6)
+ *         .build();
+ * Map<String, Object> facts = source.writeTo(out);   // out stays open
+ * }</pre>
+ */
+public final class DirectorySource implements Source {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DirectorySource.class);
+
+    /** Buffer size for reading files and for feeding the compressor. */
+    static final int BUFFER_SIZE = 64 * 1024;
+
+    private static final boolean UNIX_VIEW = FileSystems.getDefault().supportedFileAttributeViews().contains("unix");
+    private static final boolean POSIX_VIEW = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+    private static final String UNIX_ATTRIBUTES =
+            "unix:mode,uid,gid,size,lastModifiedTime,isDirectory,isRegularFile,isSymbolicLink,isOther";
+
+    private final Path directory;
+    private final Compression compression;
+    private final int compressionLevel;
+
+    private DirectorySource(Builder b) {
+        this.directory = b.directory;
+        this.compression = b.compression;
+        this.compressionLevel = b.compressionLevel;
+    }
+
+    /**
+     * A builder for a source backing up {@code directory}. The directory is checked when the backup runs, not here.
+     *
+     * @throws NullPointerException when {@code directory} is null
+     */
+    public static Builder builder(Path directory) {
+        return new Builder(directory);
+    }
+
+    /** A builder holding this source's settings. */
+    public Builder toBuilder() {
+        Builder b = new Builder(directory);
+        b.compression = compression;
+        b.compressionLevel = compressionLevel;
+        return b;
+    }
+
+    /** The directory whose contents are backed up, absolute and normalised. */
+    public Path directory() {
+        return directory;
+    }
+
+    /** The compression applied to the tar stream. */
+    public Compression compression() {
+        return compression;
+    }
+
+    /** The compression level ({@code 0} for {@link Compression#NONE}). */
+    public int compressionLevel() {
+        return compressionLevel;
+    }
+
+    /** Returns {@code "files"}. */
+    @Override
+    public String kind() {
+        return "files";
+    }
+
+    /** Returns {@code "files_backup"}. */
+    @Override
+    public String baseName() {
+        return "files_backup";
+    }
+
+    /** {@code .tar.gz}, {@code .tar.zst} or {@code .tar}, after the compression. */
+    @Override
+    public String suffix() {
+        return compression.suffix();
+    }
+
+    /** E.g. {@code directory /srv/uploads (tar, gzip level 6)}. */
+    @Override
+    public String describe() {
+        return "directory " + directory + " (tar, " + compression.id()
+                + (compression == Compression.NONE ? "" : " level " + compressionLevel) + ")";
+    }
+
+    /**
+     * Writes the (compressed) tar archive of the directory's contents to {@code out}. The compressor and the tar
+     * trailer are finished and {@code out} is flushed, but not closed: the caller closes it.
+     *
+     * @return facts: {@code directory}, {@code compression}, {@code level}, {@code fileCount},
+     *         {@code directoryCount} (not counting the directory itself), {@code symlinkCount}, {@code totalBytes}
+     *         (uncompressed bytes of the files), {@code skipped} (sockets, devices, FIFOs), {@code vanished}
+     *         (removed before being read), {@code changedWhileReading}
+     * @throws ConfigurationException when the directory does not exist or is not a directory
+     * @throws SourceException when a file or directory in the tree cannot be read
+     * @throws IOException when writing to {@code out} fails
+     */
+    @Override
+    public Map<String, Object> writeTo(OutputStream out) throws IOException {
+        Objects.requireNonNull(out, "out");
+        if (!Files.exists(directory)) {
+            throw new ConfigurationException("The directory to back up does not exist: " + directory
+                    + ". Check the configured path, or create the directory.", null, directory.toString(), null);
+        }
+        if (!Files.isDirectory(directory)) {
+            throw new ConfigurationException("The path to back up is not a directory: " + directory
+                    + ". Configure the directory that holds the files.", null, directory.toString(), null);
+        }
+        LOG.info("Backing up {}", describe());
+        Walk walk = new Walk();
+        OutputStream compressor = openCompressor(new NonClosingOutputStream(out));
+        boolean done = false;
+        try {
+            TarArchiveOutputStream tar = new TarArchiveOutputStream(
+                    new BufferedOutputStream(compressor, BUFFER_SIZE), "UTF-8");
+            tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+            tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
+            tar.setAddPaxHeadersForNonAsciiNames(true);
+            walkDirectory(directory, "", tar, walk);
+            tar.finish();
+            tar.close(); // finishes the compressor and flushes, but does not close out
+            done = true;
+        } finally {
+            if (!done) {
+                try {
+                    compressor.close(); // frees the native zstd context; out stays open
+                } catch (IOException | RuntimeException e) {
+                    LOG.debug("Closing the compressor after a failure also failed", e);
+                }
+            }
+        }
+        Map<String, Object> facts = new LinkedHashMap<>();
+        facts.put("directory", directory.toString());
+        facts.put("compression", compression.id());
+        facts.put("level", compressionLevel);
+        facts.put("fileCount", walk.files);
+        facts.put("directoryCount", walk.directories);
+        facts.put("symlinkCount", walk.symlinks);
+        facts.put("totalBytes", walk.bytes);
+        facts.put("skipped", walk.skipped);
+        facts.put("vanished", walk.vanished);
+        facts.put("changedWhileReading", walk.changed);
+        LOG.info("Backed up {}: {} files, {} directories, {} symlinks, {} bytes", directory, walk.files,
+                walk.directories, walk.symlinks, walk.bytes);
+        return facts;
+    }
+
+    private OutputStream openCompressor(OutputStream out) throws IOException {
+        switch (compression) {
+            case GZIP:
+                return new LevelGzipOutputStream(out, compressionLevel);
+            case ZSTD:
+                ZstdOutputStreamNoFinalizer zstd = new ZstdOutputStreamNoFinalizer(out, compressionLevel);
+                zstd.setChecksum(true);
+                return zstd;
+            case NONE:
+            default:
+                return out;
+        }
+    }
+
+    private void walkDirectory(Path dir, String prefix, TarArchiveOutputStream tar, Walk walk) throws IOException {
+        List<String> names = new ArrayList<>();
+        try (DirectoryStream<Path> children = Files.newDirectoryStream(dir)) {
+            for (Path child : children) {
+                names.add(child.getFileName().toString());
+            }
+        } catch (AccessDeniedException e) {
+            throw unreadable(dir, e);
+        } catch (NoSuchFileException e) {
+            if (dir.equals(directory)) {
+                throw e;
+            }
+            LOG.warn("{}: directory removed before we read it; skipped", dir);
+            walk.vanished++;
+            return;
+        } catch (IOException e) {
+            throw new SourceException("Could not list directory " + dir + ": " + e
+                    + ". Check the file system and that the backup user can read it.", null, dir.toString(), e);
+        }
+        names.sort(null);
+        for (String name : names) {
+            Path path = dir.resolve(name);
+            String entryName = prefix + name;
+            FileInfo info;
+            try {
+                info = FileInfo.read(path);
+            } catch (NoSuchFileException e) {
+                LOG.warn("{}: file removed before we read it; skipped", path);
+                walk.vanished++;
+                continue;
+            } catch (AccessDeniedException e) {
+                throw unreadable(path, e);
+            }
+            if (info.type == Type.DIRECTORY) {
+                TarArchiveEntry entry = new TarArchiveEntry(entryName + "/", TarConstants.LF_DIR);
+                info.applyTo(entry);
+                tar.putArchiveEntry(entry);
+                tar.closeArchiveEntry();
+                walk.directories++;
+                walkDirectory(path, entryName + "/", tar, walk);
+            } else if (info.type == Type.SYMLINK) {
+                String target;
+                try {
+                    target = Files.readSymbolicLink(path).toString();
+                } catch (NoSuchFileException e) {
+                    LOG.warn("{}: link removed before we read it; skipped", path);
+                    walk.vanished++;
+                    continue;
+                }
+                TarArchiveEntry entry = new TarArchiveEntry(entryName, TarConstants.LF_SYMLINK);
+                info.applyTo(entry);
+                entry.setLinkName(target);
+                tar.putArchiveEntry(entry);
+                tar.closeArchiveEntry();
+                walk.symlinks++;
+            } else if (info.type == Type.FILE) {
+                writeFile(path, entryName, info, tar, walk);
+            } else {
+                LOG.warn("{}: socket, device or FIFO; skipped (only files, directories and symlinks are backed up)",
+                        path);
+                walk.skipped++;
+            }
+        }
+    }
+
+    private void writeFile(Path path, String entryName, FileInfo info, TarArchiveOutputStream tar, Walk walk)
+            throws IOException {
+        InputStream in;
+        try {
+            in = Files.newInputStream(path, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            LOG.warn("{}: file removed before we read it; skipped", path);
+            walk.vanished++;
+            return;
+        } catch (IOException e) {
+            throw unreadable(path, e);
+        }
+        try (in) {
+            TarArchiveEntry entry = new TarArchiveEntry(entryName, TarConstants.LF_NORMAL);
+            info.applyTo(entry);
+            entry.setSize(info.size);
+            tar.putArchiveEntry(entry);
+            long read = copyExactly(in, tar, info.size, walk.buffer, path);
+            tar.closeArchiveEntry();
+            boolean changed = read != info.size;
+            if (!changed) {
+                try {
+                    FileInfo after = FileInfo.read(path);
+                    changed = after.size != info.size || !after.mtime.equals(info.mtime);
+                } catch (IOException e) {
+                    changed = true;
+                }
+            }
+            if (changed) {
+                LOG.warn("{}: file changed as we read it; stored {} bytes, its size when reading started", path,
+                        info.size);
+                walk.changed++;
+            }
+            walk.files++;
+            walk.bytes += info.size;
+        }
+    }
+
+    /**
+     * Copies exactly {@code size} bytes from {@code in} to {@code out}: when {@code in} ends early the rest is filled
+     * with zeros, when it has more the rest is not read.
+     *
+     * @return the number of bytes {@code in} had, up to {@code size + 1}: less than {@code size} when it shrank,
+     *         {@code size + 1} when it grew
+     * @throws SourceException when reading {@code in} fails (writing failures are thrown as they are)
+     */
+    static long copyExactly(InputStream in, OutputStream out, long size, byte[] buffer, Path path)
+            throws IOException {
+        long remaining = size;
+        long read = 0;
+        while (remaining > 0) {
+            int n;
+            try {
+                n = in.read(buffer, 0, (int) Math.min(buffer.length, remaining));
+            } catch (IOException e) {
+                throw unreadable(path, e);
+            }
+            if (n < 0) {
+                break;
+            }
+            out.write(buffer, 0, n);
+            remaining -= n;
+            read += n;
+        }
+        if (remaining > 0) {
+            Arrays.fill(buffer, (byte) 0);
+            while (remaining > 0) {
+                int n = (int) Math.min(buffer.length, remaining);
+                out.write(buffer, 0, n);
+                remaining -= n;
+            }
+            return read;
+        }
+        try {
+            return in.read() < 0 ? size : size + 1;
+        } catch (IOException e) {
+            throw unreadable(path, e);
+        }
+    }
+
+    /** The error for a file or directory the backup cannot read. */
+    static SourceException unreadable(Path path, IOException cause) {
+        String reason = cause instanceof AccessDeniedException ? "permission denied" : String.valueOf(cause);
+        return new SourceException("Cannot read " + path + " (" + reason + "). Run the backup as a user that can "
+                + "read the whole tree, or fix the file's permissions.", null, path.toString(), cause);
+    }
+
+    @Override
+    public String toString() {
+        return "DirectorySource{" + describe() + "}";
+    }
+
+    /** Counters and the buffer of one {@link #writeTo} call. */
+    private static final class Walk {
+        final byte[] buffer = new byte[BUFFER_SIZE];
+        long files;
+        long directories;
+        long symlinks;
+        long bytes;
+        long skipped;
+        long vanished;
+        long changed;
+    }
+
+    private enum Type { FILE, DIRECTORY, SYMLINK, OTHER }
+
+    /** What one lstat says about a path. */
+    private static final class FileInfo {
+        Type type;
+        int mode;
+        long uid;
+        long gid;
+        long size;
+        FileTime mtime;
+
+        static FileInfo read(Path path) throws IOException {
+            FileInfo info = new FileInfo();
+            if (UNIX_VIEW) {
+                Map<String, Object> a = Files.readAttributes(path, UNIX_ATTRIBUTES, LinkOption.NOFOLLOW_LINKS);
+                info.type = typeOf((Boolean) a.get("isRegularFile"), (Boolean) a.get("isDirectory"),
+                        (Boolean) a.get("isSymbolicLink"));
+                info.mode = ((Integer) a.get("mode")) & 07777;
+                info.uid = ((Integer) a.get("uid")) & 0xFFFFFFFFL;
+                info.gid = ((Integer) a.get("gid")) & 0xFFFFFFFFL;
+                info.size = (Long) a.get("size");
+                info.mtime = (FileTime) a.get("lastModifiedTime");
+            } else {
+                BasicFileAttributes a;
+                if (POSIX_VIEW) {
+                    PosixFileAttributes p = Files.readAttributes(path, PosixFileAttributes.class,
+                            LinkOption.NOFOLLOW_LINKS);
+                    info.mode = modeOf(p);
+                    a = p;
+                } else {
+                    a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    info.mode = a.isDirectory() ? 0755 : 0644;
+                }
+                info.type = typeOf(a.isRegularFile(), a.isDirectory(), a.isSymbolicLink());
+                info.size = a.size();
+                info.mtime = a.lastModifiedTime();
+            }
+            if (info.type != Type.FILE) {
+                info.size = 0;
+            }
+            return info;
+        }
+
+        private static Type typeOf(boolean file, boolean dir, boolean link) {
+            return file ? Type.FILE : dir ? Type.DIRECTORY : link ? Type.SYMLINK : Type.OTHER;
+        }
+
+        private static int modeOf(PosixFileAttributes p) {
+            int mode = 0;
+            for (PosixFilePermission perm : p.permissions()) {
+                mode |= 1 << (8 - perm.ordinal());
+            }
+            return mode;
+        }
+
+        void applyTo(TarArchiveEntry entry) {
+            entry.setMode(mode);
+            entry.setUserId(uid);
+            entry.setGroupId(gid);
+            // whole seconds, as GNU tar stores them: no per-entry PAX header for the fraction
+            entry.setModTime(FileTime.from(mtime.toInstant().getEpochSecond(), TimeUnit.SECONDS));
+        }
+    }
+
+    /** A {@link GZIPOutputStream} with a compression level and a 64 KiB buffer. */
+    private static final class LevelGzipOutputStream extends GZIPOutputStream {
+        LevelGzipOutputStream(OutputStream out, int level) throws IOException {
+            super(out, BUFFER_SIZE);
+            def.setLevel(level);
+        }
+    }
+
+    /**
+     * Builds a {@link DirectorySource}. Setters check their arguments and throw {@link IllegalArgumentException} or
+     * {@link NullPointerException} at once. Not thread-safe.
+     */
+    public static final class Builder {
+        private final Path directory;
+        private Compression compression = Compression.GZIP;
+        private int compressionLevel = Compression.GZIP.defaultLevel();
+
+        private Builder(Path directory) {
+            this.directory = Objects.requireNonNull(directory, "directory").toAbsolutePath().normalize();
+        }
+
+        /** Compresses with {@code compression} at its {@linkplain Compression#defaultLevel() default level}. */
+        public Builder compression(Compression compression) {
+            Objects.requireNonNull(compression, "compression");
+            return compression(compression, compression.defaultLevel());
+        }
+
+        /**
+         * Compresses with {@code compression} at {@code level}.
+         *
+         * @throws IllegalArgumentException when {@code level} is outside {@code compression}'s range (gzip 1-9,
+         *                                  zstd 1-22, none 0)
+         */
+        public Builder compression(Compression compression, int level) {
+            Objects.requireNonNull(compression, "compression");
+            if (level < compression.minLevel() || level > compression.maxLevel()) {
+                throw new IllegalArgumentException(compression.id() + " level must be between "
+                        + compression.minLevel() + " and " + compression.maxLevel() + ", got " + level);
+            }
+            this.compression = compression;
+            this.compressionLevel = level;
+            return this;
+        }
+
+        /** Builds the source. Defaults: gzip, level 6. */
+        public DirectorySource build() {
+            return new DirectorySource(this);
+        }
+    }
+}

@@ -1,0 +1,407 @@
+package com.jiffoo.backup.files;
+
+import com.jiffoo.backup.RestoreException;
+import com.jiffoo.backup.StagedRestore;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+import static com.jiffoo.backup.files.TestTrees.q;
+import static com.jiffoo.backup.files.TestTrees.sh;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class DirectoryRestoreTargetTest {
+
+    @TempDir
+    Path tmp;
+    Path source;
+    Path target;
+    Path outside;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        source = tmp.resolve("source");
+        target = tmp.resolve("target");
+        outside = Files.createDirectories(tmp.resolve("outside"));
+        Files.writeString(outside.resolve("victim"), "do not touch\n");
+    }
+
+    private byte[] backup(Compression c) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        DirectorySource.builder(source).compression(c).build().writeTo(out);
+        return out.toByteArray();
+    }
+
+    private Map<String, Object> restore(DirectoryRestoreTarget t, byte[] archive) throws IOException {
+        try (StagedRestore staged = t.stage(new ByteArrayInputStream(archive), null)) {
+            staged.commit();
+            return staged.facts();
+        }
+    }
+
+    private DirectoryRestoreTarget replacing() {
+        return DirectoryRestoreTarget.builder(target).replaceExisting(true).build();
+    }
+
+    /** The staging and old directories next to the target are gone. */
+    private void assertNoLeftovers() throws IOException {
+        assertThat(TestTrees.list(tmp)).allMatch(n -> !n.startsWith(".target."));
+    }
+
+    // ---- round trips and interop
+
+    @ParameterizedTest
+    @EnumSource(Compression.class)
+    void roundTripRestoresAnIdenticalTree(Compression c) throws IOException {
+        TestTrees.createSampleTree(source);
+        Map<String, Object> facts = restore(DirectoryRestoreTarget.builder(target).build(), backup(c));
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+        assertThat(facts).containsEntry("files", 8L).containsEntry("symlinks", 4L).containsEntry("directories", 10L)
+                .containsEntry("target", target.toString());
+        assertNoLeftovers();
+    }
+
+    @Test
+    void roundTripThroughAPipeWithTheSourceOnItsOwnThread() throws Exception {
+        TestTrees.createSampleTree(source);
+        PipedInputStream in = new PipedInputStream(64 * 1024);
+        PipedOutputStream out = new PipedOutputStream(in);
+        CompletableFuture<Map<String, Object>> written = CompletableFuture.supplyAsync(() -> {
+            try (out) {
+                return DirectorySource.builder(source).compression(Compression.ZSTD).build().writeTo(out);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        try (StagedRestore staged = DirectoryRestoreTarget.builder(target).build().stage(in, null)) {
+            in.transferTo(java.io.OutputStream.nullOutputStream()); // the pipeline drains the rest
+            staged.commit();
+        }
+        assertThat(written.get()).containsEntry("fileCount", 8L);
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+    }
+
+    @Test
+    void restoresAnArchiveMadeByGnuTar() throws IOException {
+        TestTrees.createSampleTree(source);
+        Path archive = tmp.resolve("gnu.tar.gz");
+        sh(tmp, "tar -C " + q(source) + " -czf " + q(archive) + " .");
+        restore(DirectoryRestoreTarget.builder(target).build(), Files.readAllBytes(archive));
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+    }
+
+    @Test
+    void restoresAZstdPosixArchiveMadeByGnuTar() throws IOException {
+        TestTrees.createSampleTree(source);
+        Path archive = tmp.resolve("gnu.tar.zst");
+        sh(tmp, "tar --format=posix --zstd -C " + q(source) + " -cf " + q(archive) + " .");
+        restore(DirectoryRestoreTarget.builder(target).build(), Files.readAllBytes(archive));
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+    }
+
+    @Test
+    void restoresHardLinksToEarlierFiles() throws IOException {
+        Files.createDirectories(source);
+        Files.writeString(source.resolve("a"), "shared\n");
+        Files.createLink(source.resolve("b"), source.resolve("a"));
+        Path archive = tmp.resolve("gnu.tar");
+        sh(tmp, "tar -C " + q(source) + " -cf " + q(archive) + " a b");
+        Map<String, Object> facts = restore(DirectoryRestoreTarget.builder(target).build(),
+                Files.readAllBytes(archive));
+        assertThat(facts).containsEntry("hardLinks", 1L);
+        assertThat(Files.isSameFile(target.resolve("a"), target.resolve("b"))).isTrue();
+    }
+
+    @Test
+    void stopsAtTheEndOfArchiveAndDoesNotCloseTheStream() throws IOException {
+        TestTrees.createSampleTree(source);
+        byte[] tar = backup(Compression.NONE);
+        byte[] withTrailer = Arrays.copyOf(tar, tar.length + 100_000); // zeros and more after the end marker
+        boolean[] closed = {false};
+        InputStream in = new FilterInputStream(new ByteArrayInputStream(withTrailer)) {
+            @Override
+            public void close() {
+                closed[0] = true;
+            }
+        };
+        try (StagedRestore staged = DirectoryRestoreTarget.builder(target).build().stage(in, null)) {
+            staged.commit();
+        }
+        assertThat(closed[0]).isFalse();
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+    }
+
+    @Test
+    void skipsFifoEntries() throws IOException {
+        byte[] tar = tar(e("fifo", TarConstants.LF_FIFO, null), file("ok.txt", "ok"));
+        Map<String, Object> facts = restore(DirectoryRestoreTarget.builder(target).build(), tar);
+        assertThat(facts).containsEntry("skipped", 1L).containsEntry("files", 1L);
+        assertThat(TestTrees.list(target)).containsExactly("ok.txt");
+    }
+
+    // ---- replace semantics
+
+    @Test
+    void existingNonEmptyTargetIsRefusedWithoutReplaceExisting() throws IOException {
+        TestTrees.createSampleTree(source);
+        Files.createDirectories(target);
+        Files.writeString(target.resolve("old.txt"), "old");
+        assertThatThrownBy(() -> DirectoryRestoreTarget.builder(target).build()
+                .stage(new ByteArrayInputStream(backup(Compression.GZIP)), null))
+                .isInstanceOf(RestoreException.class).hasMessageContaining("replaceExisting(true)")
+                .hasMessageContaining(target.toString());
+        assertThat(TestTrees.list(target)).containsExactly("old.txt");
+        assertNoLeftovers();
+    }
+
+    @Test
+    void emptyExistingTargetIsFilledWithoutReplaceExisting() throws IOException {
+        TestTrees.createSampleTree(source);
+        Files.createDirectories(target);
+        restore(DirectoryRestoreTarget.builder(target).build(), backup(Compression.GZIP));
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+        assertNoLeftovers();
+    }
+
+    @Test
+    void existingTargetIsReplacedWithReplaceExisting() throws IOException {
+        TestTrees.createSampleTree(source);
+        Files.createDirectories(target.resolve("old-dir"));
+        Files.writeString(target.resolve("old.txt"), "old");
+        restore(replacing(), backup(Compression.GZIP));
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+        assertNoLeftovers();
+    }
+
+    @Test
+    void targetIsUntouchedUntilCommitAndCloseDiscardsTheStagedTree() throws IOException {
+        TestTrees.createSampleTree(source);
+        Files.createDirectories(target);
+        Files.writeString(target.resolve("old.txt"), "old");
+        StagedRestore staged = replacing().stage(new ByteArrayInputStream(backup(Compression.GZIP)), null);
+        assertThat(TestTrees.list(target)).containsExactly("old.txt");
+        assertThat(TestTrees.list(tmp)).anyMatch(n -> n.startsWith(".target.restore-"));
+        staged.close();
+        staged.close(); // idempotent
+        assertThat(TestTrees.list(target)).containsExactly("old.txt");
+        assertNoLeftovers();
+        assertThatThrownBy(staged::commit).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void truncatedGzipLeavesOldContentAndNoStagingDirectory() throws IOException {
+        TestTrees.createSampleTree(source);
+        Files.createDirectories(target);
+        Files.writeString(target.resolve("old.txt"), "old");
+        byte[] gz = backup(Compression.GZIP);
+        byte[] truncated = Arrays.copyOf(gz, gz.length / 2);
+        assertThatThrownBy(() -> replacing().stage(new ByteArrayInputStream(truncated), null))
+                .isInstanceOf(IOException.class);
+        assertThat(TestTrees.list(target)).containsExactly("old.txt");
+        assertNoLeftovers();
+    }
+
+    @Test
+    void corruptGzipLeavesOldContentAndNoStagingDirectory() throws IOException {
+        TestTrees.createSampleTree(source);
+        Files.createDirectories(target);
+        Files.writeString(target.resolve("old.txt"), "old");
+        byte[] gz = backup(Compression.GZIP);
+        for (int i = gz.length / 3; i < gz.length / 3 + 64; i++) {
+            gz[i] ^= 0x5a;
+        }
+        assertThatThrownBy(() -> replacing().stage(new ByteArrayInputStream(gz), null))
+                .isInstanceOf(Exception.class);
+        assertThat(TestTrees.list(target)).containsExactly("old.txt");
+        assertNoLeftovers();
+    }
+
+    @Test
+    void truncatedPlainTarMidFileFails() throws IOException {
+        TestTrees.createSampleTree(source);
+        byte[] tar = backup(Compression.NONE);
+        byte[] truncated = Arrays.copyOf(tar, 100_000); // inside binary.dat
+        assertThatThrownBy(() -> DirectoryRestoreTarget.builder(target).build()
+                .stage(new ByteArrayInputStream(truncated), null)).isInstanceOf(IOException.class);
+        assertThat(target).doesNotExist();
+        assertNoLeftovers();
+    }
+
+    @Test
+    void emptyStreamIsRefused() {
+        assertThatThrownBy(() -> DirectoryRestoreTarget.builder(target).build()
+                .stage(new ByteArrayInputStream(new byte[0]), null)).isInstanceOf(RestoreException.class)
+                .hasMessageContaining("empty");
+        assertThat(target).doesNotExist();
+    }
+
+    @Test
+    void targetThatIsAFileIsRefused() throws IOException {
+        Files.writeString(target, "x");
+        assertThatThrownBy(() -> replacing().stage(new ByteArrayInputStream(tar(file("a", "a"))), null))
+                .isInstanceOf(RestoreException.class).hasMessageContaining("not a directory");
+        assertThat(Files.readString(target)).isEqualTo("x");
+    }
+
+    // ---- malicious archives
+
+    @Test
+    void restoreRefusesPathTraversal() throws IOException {
+        assertRefused(tar(file("ok.txt", "ok"), file("../outside/evil", "evil")), "../outside/evil");
+    }
+
+    @Test
+    void restoreRefusesNestedPathTraversal() throws IOException {
+        assertRefused(tar(file("a/b/../../../outside/evil", "evil")), "a/b/../../../outside/evil");
+    }
+
+    @Test
+    void restoreRefusesAbsolutePath() throws IOException {
+        String abs = outside.resolve("evil").toString();
+        assertRefused(tar(file(abs, "evil")), abs);
+    }
+
+    @Test
+    void restoreRefusesWritingThroughASymlinkToTheParent() throws IOException {
+        // the link itself is refused first: it points outside
+        assertRefused(tar(e("up", TarConstants.LF_SYMLINK, ".."), file("up/outside/evil", "evil")), "up");
+    }
+
+    @Test
+    void restoreRefusesWritingThroughAnInsideSymlink() throws IOException {
+        // a link that stays inside is fine, but entries are never written through it
+        assertRefused(tar(dir("real/"), e("alias", TarConstants.LF_SYMLINK, "real"), file("alias/x", "x")),
+                "alias/x");
+    }
+
+    @Test
+    void restoreRefusesSymlinkToAbsolutePath() throws IOException {
+        assertRefused(tar(e("etc", TarConstants.LF_SYMLINK, "/etc"), file("etc/evil", "evil")), "etc");
+    }
+
+    @Test
+    void restoreRefusesSymlinkPointingOutsideTarget() throws IOException {
+        assertRefused(tar(dir("d/"), e("d/out", TarConstants.LF_SYMLINK, "../../outside")), "d/out");
+    }
+
+    @Test
+    void restoreRefusesSymlinkThatEscapesThroughAnotherSymlink() throws IOException {
+        // "esc -> self/.." looks inside, but self -> "." makes it the target's parent
+        assertRefused(tar(e("self", TarConstants.LF_SYMLINK, "."), e("esc", TarConstants.LF_SYMLINK, "self/..")),
+                "esc");
+    }
+
+    @Test
+    void restoreRefusesHardLinkToAbsolutePath() throws IOException {
+        assertRefused(tar(e("passwd", TarConstants.LF_LINK, "/etc/passwd")), "passwd");
+    }
+
+    @Test
+    void restoreRefusesHardLinkOutsideTarget() throws IOException {
+        assertRefused(tar(e("victim", TarConstants.LF_LINK, "../outside/victim")), "victim");
+    }
+
+    @Test
+    void restoreRefusesHardLinkToAFileNotExtractedBefore() throws IOException {
+        assertRefused(tar(e("b", TarConstants.LF_LINK, "a"), file("a", "a")), "b");
+    }
+
+    @Test
+    void restoreRefusesHardLinkThroughASymlink() throws IOException {
+        assertRefused(tar(dir("d/"), file("d/f", "f"), e("l", TarConstants.LF_SYMLINK, "d"),
+                e("h", TarConstants.LF_LINK, "l/f")), "h");
+    }
+
+    @Test
+    void restoreRefusesDeviceAsNothingElse() throws IOException {
+        // devices are skipped, never created: the restore succeeds without them
+        byte[] tar = tar(e("dev", TarConstants.LF_CHR, null));
+        Map<String, Object> facts = restore(DirectoryRestoreTarget.builder(target).build(), tar);
+        assertThat(facts).containsEntry("skipped", 1L);
+        assertThat(TestTrees.list(target)).isEmpty();
+    }
+
+    private void assertRefused(byte[] tar, String entryName) throws IOException {
+        Files.createDirectories(target);
+        Files.writeString(target.resolve("old.txt"), "old");
+        Map<String, String> outsideBefore = TestTrees.snapshot(outside);
+        for (byte[] archive : List.of(tar, gzip(tar))) {
+            assertThatThrownBy(() -> replacing().stage(new ByteArrayInputStream(archive), null))
+                    .isInstanceOf(RestoreException.class).hasMessageContaining("\"" + entryName + "\"");
+            assertThat(TestTrees.snapshot(outside)).isEqualTo(outsideBefore);
+            assertThat(TestTrees.list(target)).containsExactly("old.txt");
+            assertThat(Files.readString(target.resolve("old.txt"))).isEqualTo("old");
+            assertThat(TestTrees.list(tmp)).containsExactlyInAnyOrder("outside", "target");
+        }
+    }
+
+    // ---- building archives
+
+    private static TarArchiveEntry e(String name, byte flag, String linkName) {
+        TarArchiveEntry entry = new TarArchiveEntry(name, flag, true);
+        if (linkName != null) {
+            entry.setLinkName(linkName);
+        }
+        return entry;
+    }
+
+    private static TarArchiveEntry dir(String name) {
+        return e(name, TarConstants.LF_DIR, null);
+    }
+
+    /** A file entry with its content. */
+    private record FileEntry(TarArchiveEntry entry, byte[] data) {
+    }
+
+    private static FileEntry file(String name, String content) {
+        return new FileEntry(e(name, TarConstants.LF_NORMAL, null), content.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** A plain tar of entries: {@link TarArchiveEntry} or {@link FileEntry}. */
+    private static byte[] tar(Object... entries) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (TarArchiveOutputStream out = new TarArchiveOutputStream(bytes, "UTF-8")) {
+            out.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+            for (Object o : entries) {
+                if (o instanceof FileEntry f) {
+                    f.entry().setSize(f.data().length);
+                    out.putArchiveEntry(f.entry());
+                    out.write(f.data());
+                } else {
+                    out.putArchiveEntry((TarArchiveEntry) o);
+                }
+                out.closeArchiveEntry();
+            }
+        }
+        return bytes.toByteArray();
+    }
+
+    private static byte[] gzip(byte[] data) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream out = new java.util.zip.GZIPOutputStream(bytes)) {
+            out.write(data);
+        }
+        return bytes.toByteArray();
+    }
+}
