@@ -6,6 +6,7 @@ import com.jiffoo.backup.IntegrityException;
 import org.bouncycastle.bcpg.ArmoredInputStream;
 import org.bouncycastle.bcpg.InputStreamPacket;
 import org.bouncycastle.bcpg.SymmetricEncIntegrityPacket;
+import org.bouncycastle.bcpg.SymmetricKeyAlgorithmTags;
 import org.bouncycastle.openpgp.PGPCompressedData;
 import org.bouncycastle.openpgp.PGPDataValidationException;
 import org.bouncycastle.openpgp.PGPEncryptedData;
@@ -150,7 +151,7 @@ final class PgpDecoder {
                         LOG.debug("secret key {} does not open the session key: {}", sk.label(), e.toString());
                         continue;
                     }
-                    InputStream clear = dataStream(ed, sessionKey);
+                    InputStream clear = dataStream(ed, sessionKey, false);
                     if (clear != null) {
                         LOG.debug("decrypting with secret key {}", sk.label());
                         return plaintext(raw, ed, clear);
@@ -168,7 +169,7 @@ final class PgpDecoder {
                         LOG.debug("passphrase {} does not open the session key: {}", p.label(), e.toString());
                         continue;
                     }
-                    InputStream clear = dataStream(ed, sessionKey);
+                    InputStream clear = dataStream(ed, sessionKey, true);
                     if (clear != null) {
                         LOG.debug("decrypting with passphrase {}", p.label());
                         return plaintext(raw, ed, clear);
@@ -183,8 +184,14 @@ final class PgpDecoder {
         throw noKey(fileKeyIds, passphraseEncrypted, passphrases, secretKeys);
     }
 
-    /** The decrypted packet stream, or null when the quick check says the session key is wrong. */
-    private static InputStream dataStream(PGPEncryptedData ed, PGPSessionKey sessionKey) {
+    /**
+     * The decrypted packet stream, or null when the session key is wrong: the quick check failed, or (passphrase
+     * mode, where a wrong passphrase decrypts the session-key packet to garbage) the session key is unusable.
+     */
+    private static InputStream dataStream(PGPEncryptedData ed, PGPSessionKey sessionKey, boolean fromPassphrase) {
+        if (fromPassphrase && !usableAlgorithm(sessionKey)) {
+            return null;
+        }
         try {
             var factory = new JceSessionKeyDataDecryptorFactoryBuilder().build(sessionKey);
             if (ed instanceof PGPPublicKeyEncryptedData pk) {
@@ -193,16 +200,34 @@ final class PgpDecoder {
             return ((PGPPBEEncryptedData) ed).getDataStream(factory);
         } catch (PGPDataValidationException e) {
             return null; // quick check failed: wrong key (BC has reset the stream to retry)
-        } catch (PGPException e) {
+        } catch (PGPException | RuntimeException e) {
             if (e.getCause() instanceof EOFException) {
                 throw new IntegrityException(TRUNCATED, e);
             }
-            if (e.getMessage() != null && e.getMessage().contains("data check failed")) {
+            if (fromPassphrase) {
+                LOG.debug("session key from passphrase unusable: {}", e.toString());
                 return null;
             }
             throw new IntegrityException("the encrypted data of the backup cannot be read: " + e.getMessage()
                     + "; the file is damaged", e);
         }
+    }
+
+    private static boolean usableAlgorithm(PGPSessionKey key) {
+        int keyBits;
+        switch (key.getAlgorithm()) {
+            case SymmetricKeyAlgorithmTags.AES_128, SymmetricKeyAlgorithmTags.CAMELLIA_128,
+                    SymmetricKeyAlgorithmTags.CAST5, SymmetricKeyAlgorithmTags.BLOWFISH,
+                    SymmetricKeyAlgorithmTags.IDEA -> keyBits = 128;
+            case SymmetricKeyAlgorithmTags.AES_192, SymmetricKeyAlgorithmTags.CAMELLIA_192,
+                    SymmetricKeyAlgorithmTags.TRIPLE_DES -> keyBits = 192;
+            case SymmetricKeyAlgorithmTags.AES_256, SymmetricKeyAlgorithmTags.CAMELLIA_256,
+                    SymmetricKeyAlgorithmTags.TWOFISH -> keyBits = 256;
+            default -> {
+                return false;
+            }
+        }
+        return key.getKey() != null && key.getKey().length * 8 == keyBits;
     }
 
     private static DecryptionException noKey(Set<String> fileKeyIds, boolean passphraseEncrypted,
