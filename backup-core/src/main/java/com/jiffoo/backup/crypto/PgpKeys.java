@@ -120,9 +120,17 @@ final class PgpKeys {
         return result;
     }
 
+    /** True when the data looks like a secret key: an armor header saying so, or a first packet of tag 5. */
     private static boolean looksSecret(byte[] data) {
         String head = new String(data, 0, Math.min(data.length, 64), java.nio.charset.StandardCharsets.ISO_8859_1);
-        return head.contains("PRIVATE KEY") || (data.length > 0 && ((data[0] & 0x3f) >> 2 == 5 || (data[0] & 0x3f) == 5));
+        if (head.contains("PRIVATE KEY")) {
+            return true;
+        }
+        if (data.length == 0 || (data[0] & 0x80) == 0) {
+            return false;
+        }
+        int tag = (data[0] & 0x40) != 0 ? data[0] & 0x3f : (data[0] & 0x3c) >> 2;
+        return tag == 5;
     }
 
     private static Recipient recipient(PGPPublicKeyRing ring, String source, Instant now) {

@@ -292,6 +292,21 @@ class OpenPgpTransformTest {
             assertThat(decode(passphraseTransform(keyFile), Files.readAllBytes(enc))).isEqualTo(data);
         }
 
+        @Test
+        void gpgSymmetricFilesMadeWithOldAndNewKeyFilesDecodeWithBothConfigured() throws IOException {
+            byte[] data = TestKeys.randomBytes(150_000, 17);
+            Path plain = write("gpg-rot.in", data);
+            OpenPgpTransform reader = OpenPgpTransform.builder()
+                    .passphrase(PassphraseKeyFile.read(keyFile))
+                    .decryptionPassphrase(PassphraseKeyFile.read(otherKeyFile))
+                    .build();
+            for (Path key : List.of(otherKeyFile, keyFile)) {
+                Path enc = dir.resolve("gpg-rot.gpg");
+                gpg.encryptSymmetric(plain, enc, key, "--compress-algo", "none").orThrow();
+                assertThat(decode(reader, Files.readAllBytes(enc))).as(key.toString()).isEqualTo(data);
+            }
+        }
+
         @ParameterizedTest
         @ValueSource(booleans = {true, false})
         void ourPublicKeyOutputDecryptsWithGpgForRsaAndCurve25519(boolean armoredKey) throws IOException {
@@ -353,6 +368,17 @@ class OpenPgpTransformTest {
         void wrongPassphraseIsDecryptionExceptionNamingTheKeyFile() throws IOException {
             byte[] enc = encode(passphraseTransform(keyFile), TestKeys.randomBytes(1000, 20));
             assertThatThrownBy(() -> passphraseTransform(otherKeyFile).decode(new ByteArrayInputStream(enc)))
+                    .isInstanceOf(DecryptionException.class)
+                    .hasMessageContaining("the key file " + otherKeyFile + " does not open this backup")
+                    .satisfies(OpenPgpTransformTest::assertNoSecretIn);
+        }
+
+        @Test
+        void wrongPassphraseForGpgSymmetricFileIsDecryptionException() throws IOException {
+            Path enc = dir.resolve("gpg-wrong.gpg");
+            gpg.encryptSymmetric(write("gpg-wrong.in", new byte[1000]), enc, keyFile).orThrow();
+            byte[] bytes = Files.readAllBytes(enc);
+            assertThatThrownBy(() -> decode(passphraseTransform(otherKeyFile), bytes))
                     .isInstanceOf(DecryptionException.class)
                     .hasMessageContaining("the key file " + otherKeyFile + " does not open this backup")
                     .satisfies(OpenPgpTransformTest::assertNoSecretIn);
