@@ -152,7 +152,13 @@ public final class RestorePipeline {
                 InputStream in = stored;
                 for (Transform t : decoders) {
                     String stage = "decode (" + t.describe().get("type") + ")";
-                    in = StageStreams.input(t.decode(in), stage, ErrorCode.INTEGRITY);
+                    InputStream decoded;
+                    try {
+                        decoded = t.decode(in);
+                    } catch (IOException e) {
+                        throw StageStreams.failure(stage, ErrorCode.INTEGRITY, e);
+                    }
+                    in = StageStreams.input(decoded, stage, ErrorCode.INTEGRITY);
                 }
                 CountingDigestInputStream plain = new CountingDigestInputStream(in);
                 thread.start();
@@ -204,14 +210,16 @@ public final class RestorePipeline {
 
     private static BackupException translate(Throwable e, BackupManifest m, RestoreTarget target, String location) {
         String key = m.objectKey();
+        if (e instanceof StageFailure sf && sf.getCause() instanceof BackupException be) {
+            e = be;
+        }
         if (e instanceof BackupException be) {
-            return be;
+            // a transform or target does not know which backup it works on: add that
+            return be.key().isPresent() ? be : BackupException.of(be.code(), be.getMessage() + " [backup " + key
+                    + " in " + location + "]", key, be.location().orElse(location), be);
         }
         if (e instanceof StageFailure sf) {
             Throwable cause = sf.getCause();
-            if (cause instanceof BackupException be) {
-                return be;
-            }
             if (sf.code() == ErrorCode.STORAGE) {
                 return new StorageException("Reading " + key + " from " + location + " failed: " + cause.getMessage()
                         + ". Nothing was restored; check that the store is reachable and try again.",

@@ -87,6 +87,11 @@ public final class StageStreams {
         };
     }
 
+    /** Tags a failure of {@code stage} that happened outside a stream call (e.g. while opening a decoder). */
+    public static IOException failure(String stage, ErrorCode code, IOException e) {
+        return StageFailure.tag(stage, code, e);
+    }
+
     /** A view of {@code out} whose {@code close()} only flushes, so a sink output can be committed afterwards. */
     public static OutputStream closeShield(OutputStream out) {
         return new FilterOutputStream(out) {
