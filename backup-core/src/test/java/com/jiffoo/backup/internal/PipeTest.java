@@ -20,7 +20,7 @@ class PipeTest {
         long size = 5_000_123;
         Thread writer = new Thread(() -> {
             try (InputStream in = GeneratedSource.stream(size, 7); OutputStream out = pipe.outputStream()) {
-                byte[] b = new byte[1000]; // not a multiple of the chunk size
+                byte[] b = new byte[999]; // neither a multiple of the chunk size nor of 8
                 int n;
                 while ((n = in.read(b)) > 0) {
                     out.write(b, 0, n);

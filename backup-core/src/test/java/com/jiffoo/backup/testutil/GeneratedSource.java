@@ -73,11 +73,16 @@ public final class GeneratedSource implements Source {
         return stream(size, seed);
     }
 
-    /** {@code size} pseudo-random bytes from {@code seed}, generated on the fly. */
+    /**
+     * {@code size} pseudo-random bytes from {@code seed}, generated on the fly. The bytes depend only on the seed and
+     * their position, not on how the stream is read.
+     */
     public static InputStream stream(long size, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         return new InputStream() {
             private long left = size;
+            private long word;
+            private int wordBytes; // bytes of {@code word} not yet returned
 
             @Override
             public int read() {
@@ -91,12 +96,14 @@ public final class GeneratedSource implements Source {
                     return -1;
                 }
                 int n = (int) Math.min(len, left);
-                // 8 bytes per random long; text-like bytes would compress, random bytes do not
-                for (int i = 0; i < n; i += 8) {
-                    long r = random.nextLong();
-                    for (int j = 0; j < 8 && i + j < n; j++) {
-                        b[off + i + j] = (byte) (r >>> (8 * j));
+                for (int i = 0; i < n; i++) {
+                    if (wordBytes == 0) {
+                        word = random.nextLong();
+                        wordBytes = 8;
                     }
+                    b[off + i] = (byte) word;
+                    word >>>= 8;
+                    wordBytes--;
                 }
                 left -= n;
                 return n;

@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.Base64;
-import java.util.SplittableRandom;
 
 /**
  * Test helpers for key files and data: key files with mode 0600 like the runbook's
@@ -54,49 +53,17 @@ public final class TestKeys {
         }
     }
 
-    /** {@code size} pseudo-random bytes, the same for the same seed. */
+    /** {@code size} pseudo-random bytes, the same for the same seed (see {@link GeneratedSource#stream}). */
     public static byte[] randomBytes(int size, long seed) {
-        byte[] b = new byte[size];
-        SplittableRandom r = new SplittableRandom(seed);
-        for (int i = 0; i < size; i += 8) {
-            long v = r.nextLong();
-            for (int j = 0; j < 8 && i + j < size; j++) {
-                b[i + j] = (byte) (v >>> (8 * j));
-            }
+        try (InputStream in = GeneratedSource.stream(size, seed)) {
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
-        return b;
     }
 
-    /** An endless-if-you-like stream of {@code size} pseudo-random bytes that is never held in memory. */
+    /** A stream of {@code size} pseudo-random bytes that is never held in memory. */
     public static InputStream randomStream(long size, long seed) {
-        return new InputStream() {
-            private final SplittableRandom r = new SplittableRandom(seed);
-            private long left = size;
-
-            @Override
-            public int read() {
-                if (left <= 0) {
-                    return -1;
-                }
-                left--;
-                return r.nextInt(256);
-            }
-
-            @Override
-            public int read(byte[] b, int off, int len) {
-                if (left <= 0) {
-                    return -1;
-                }
-                int n = (int) Math.min(len, left);
-                for (int i = 0; i < n; i += 8) {
-                    long v = r.nextLong();
-                    for (int j = 0; j < 8 && i + j < n; j++) {
-                        b[off + i + j] = (byte) (v >>> (8 * j));
-                    }
-                }
-                left -= n;
-                return n;
-            }
-        };
+        return GeneratedSource.stream(size, seed);
     }
 }

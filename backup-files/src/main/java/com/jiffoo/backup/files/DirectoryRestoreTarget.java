@@ -1,6 +1,7 @@
 package com.jiffoo.backup.files;
 
 import com.github.luben.zstd.ZstdInputStreamNoFinalizer;
+import com.jiffoo.backup.internal.StageStreams;
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.RestoreException;
@@ -228,7 +229,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
 
     /** Wraps {@code in} in a decompressor chosen by its first bytes. Closing the result leaves {@code in} open. */
     static InputStream decompress(InputStream in) throws IOException {
-        BufferedInputStream buffered = new BufferedInputStream(new NonClosingInputStream(in), BUFFER_SIZE);
+        BufferedInputStream buffered = new BufferedInputStream(StageStreams.closeShield(in), BUFFER_SIZE);
         buffered.mark(4);
         byte[] magic = buffered.readNBytes(4);
         buffered.reset();

@@ -1,6 +1,7 @@
 package com.jiffoo.backup.files;
 
 import com.github.luben.zstd.ZstdOutputStreamNoFinalizer;
+import com.jiffoo.backup.internal.StageStreams;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Source;
 import com.jiffoo.backup.SourceException;
@@ -180,7 +181,7 @@ public final class DirectorySource implements Source {
         }
         LOG.info("Backing up {}", describe());
         Walk walk = new Walk();
-        OutputStream compressor = openCompressor(new NonClosingOutputStream(out));
+        OutputStream compressor = openCompressor(StageStreams.closeShield(out));
         boolean done = false;
         try {
             TarArchiveOutputStream tar = new TarArchiveOutputStream(
