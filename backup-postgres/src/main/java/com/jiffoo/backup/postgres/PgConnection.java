@@ -169,6 +169,17 @@ public final class PgConnection {
         return h.contains(":") && !h.startsWith("[") ? "[" + h + "]" : h;
     }
 
+    /**
+     * {@code text} with every occurrence of the password replaced by {@code ***}: a last line of defence for
+     * messages built from a child's output or a driver's error. Package-private: the password never leaves.
+     */
+    String redact(String text) {
+        if (text == null || password == null || password.length == 0) {
+            return text;
+        }
+        return text.replace(new String(password), "***");
+    }
+
     /** {@code user@host:port/database}, without the password: for logs, errors and manifests. */
     public String describe() {
         return user + "@" + host + ":" + port + "/" + database;
