@@ -149,7 +149,7 @@ public final class PgToolLocator {
     public PgTool locate(String tool, int serverMajor) {
         List<PgTool> all = candidates(tool);
         if (all.isEmpty()) {
-            throw new ConfigurationException(tool + " was not found (searched " + searchPath() + "). Install the"
+            throw new ConfigurationException(tool + " was not found (searched " + searchPath() + "); install the"
                     + " Debian package postgresql-client (or postgresql-client-" + serverMajor + " to match the"
                     + " PostgreSQL " + serverMajor + " server), or configure the directory that holds " + tool + ".",
                     null, searchPath().toString(), null);

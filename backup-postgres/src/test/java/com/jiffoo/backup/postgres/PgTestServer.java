@@ -98,6 +98,16 @@ public final class PgTestServer {
         return "jdbc:postgresql://" + host + ":" + port + "/" + database;
     }
 
+    /** A {@link PgConnection} to {@code database} on this server as the test superuser. */
+    public PgConnection connection(String database) {
+        PgConnection.Builder b = PgConnection.builder().host(host).port(port).user(user).database(database)
+                .sslMode("disable");
+        if (password != null) {
+            b.password(password.toCharArray());
+        }
+        return b.build();
+    }
+
     public Connection connect(String database) throws SQLException {
         Properties p = new Properties();
         p.setProperty("user", user);

@@ -1,0 +1,91 @@
+package com.jiffoo.backup.postgres;
+
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/** Finds the pg_dump processes this JVM started, and streams that act on them once data flows. */
+final class ChildProcesses {
+    private ChildProcesses() {
+    }
+
+    /** The running pg_dump children (and grandchildren) of this JVM. */
+    static List<ProcessHandle> pgDumps() {
+        return ProcessHandle.current().descendants()
+                .filter(h -> h.info().command().map(c -> c.endsWith("/pg_dump")).orElse(false))
+                .toList();
+    }
+
+    /** Kills every pg_dump child with SIGKILL and waits until they are gone. */
+    static int killPgDumps() {
+        int n = 0;
+        for (ProcessHandle h : pgDumps()) {
+            h.destroyForcibly();
+            try {
+                h.onExit().get(10, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new AssertionError("pg_dump " + h.pid() + " did not exit", e);
+            }
+            n++;
+        }
+        return n;
+    }
+
+    /** A stream passing bytes to {@code out} that runs {@code action} once, after {@code after} bytes went by. */
+    static OutputStream onceAfter(OutputStream out, long after, Runnable action) {
+        return new FilterOutputStream(out) {
+            long count;
+            boolean done;
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                out.write(b, off, len);
+                count += len;
+                if (!done && count >= after) {
+                    done = true;
+                    action.run();
+                }
+            }
+
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+        };
+    }
+
+    /** Records the argument lists of running pg_dump children into {@code into}. */
+    static Runnable recordPgDumpArguments(List<List<String>> into) {
+        return () -> {
+            for (ProcessHandle h : pgDumps()) {
+                List<String> args = new ArrayList<>();
+                h.info().command().ifPresent(args::add);
+                h.info().arguments().ifPresent(a -> args.addAll(List.of(a)));
+                into.add(args);
+            }
+        };
+    }
+
+    /** Ignore-the-bytes stream. */
+    static OutputStream discard(Consumer<Long> total) {
+        return new OutputStream() {
+            long n;
+
+            @Override
+            public void write(int b) {
+                n++;
+                total.accept(n);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+                n += len;
+                total.accept(n);
+            }
+        };
+    }
+}

