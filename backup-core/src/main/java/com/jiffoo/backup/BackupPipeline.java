@@ -256,7 +256,9 @@ public final class BackupPipeline {
 
     private BackupException sourceFailure(Throwable t, String objectKey, String where) {
         if (t instanceof BackupException be) {
-            return be;
+            // a source does not know the backup's key or store: add them
+            return be.key().isPresent() ? be : BackupException.of(be.code(), be.getMessage() + " [backup " + objectKey
+                    + " to " + sink.location() + "]", objectKey, be.location().orElse(source.describe()), be);
         }
         return new SourceException("Reading the source failed: " + t.getMessage() + where
                 + ". Nothing was committed. Check that the source is readable and run the backup again.",
