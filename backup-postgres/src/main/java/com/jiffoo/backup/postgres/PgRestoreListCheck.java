@@ -95,7 +95,13 @@ public final class PgRestoreListCheck implements RestoreTarget {
         String what = manifest == null ? "the dump" : manifest.objectKey();
         Path bin = pgRestore != null ? pgRestore : PgRestoreBinary.locate();
         PgChild list = PgChild.start(List.of(bin.toString(), "--list"), null, true);
-        PgChild data = readData ? PgChild.start(List.of(bin.toString(), "--file=-"), null, true) : null;
+        PgChild data;
+        try {
+            data = readData ? PgChild.start(List.of(bin.toString(), "--file=-"), null, true) : null;
+        } catch (IOException | RuntimeException e) {
+            list.kill();
+            throw e;
+        }
         CompletableFuture<List<String>> toc = CompletableFuture.supplyAsync(() -> lines(list.stdout()));
         CompletableFuture<Long> sqlBytes = data == null ? CompletableFuture.completedFuture(-1L)
                 : CompletableFuture.supplyAsync(() -> count(data.stdout()));

@@ -246,4 +246,45 @@ class PostgresRestoreTargetTest {
         }
         assertThat(PgTools.hashes(db)).isEqualTo(original);
     }
+
+    /** A stand-in pg_restore that records its arguments and environment, prints warnings and exits with {@code exit}. */
+    private Path fakePgRestore(int exit) throws Exception {
+        Path script = tmp.resolve("fake_pg_restore");
+        Files.writeString(script, "#!/bin/bash\n"
+                + "printf '%s\\n' \"$@\" > " + tmp.resolve("args") + "\n"
+                + "{ [ -n \"$PGPASSWORD\" ] && echo password-set; echo \"db=$PGDATABASE\"; } > " + tmp.resolve("env") + "\n"
+                + "cat > /dev/null\n"
+                + "for i in $(seq 1 60); do echo \"pg_restore: warning: line $i\" >&2; done\n"
+                + "exit " + exit + "\n");
+        script.toFile().setExecutable(true);
+        return script;
+    }
+
+    @Test
+    void passwordReachesPgRestoreOnlyThroughItsEnvironmentAndWarningsAreCounted() throws Exception {
+        String db = PgTestServer.get().createDatabase("rt_fake");
+        created.add(db);
+        PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection(db))
+                .noOwner(true).noPrivileges(true).pgRestore(fakePgRestore(0)).build();
+        try (StagedRestore staged = stage(target, dump)) {
+            assertThat(staged.facts()).containsEntry("warnings", 60);
+        }
+        List<String> args = Files.readAllLines(tmp.resolve("args"));
+        assertThat(args).containsExactly("--dbname=dbname='" + db + "'", "--clean", "--if-exists",
+                "--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges");
+        assertThat(String.join(" ", args)).doesNotContain(PgTestServer.get().password());
+        assertThat(Files.readAllLines(tmp.resolve("env"))).containsExactly("password-set", "db=" + db);
+    }
+
+    @Test
+    void failureQuotesTheLastFiftyLinesOfPgRestore() throws Exception {
+        String db = newName("rt_fakefail");
+        PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
+                .pgRestore(fakePgRestore(3)).build();
+        assertThatThrownBy(() -> stage(target, dump)).isInstanceOf(RestoreException.class)
+                .hasMessageContaining("exit code 3").hasMessageContaining("warning: line 11\n")
+                .hasMessageEndingWith("warning: line 60")
+                .satisfies(e -> assertThat(e.getMessage()).doesNotContain("warning: line 10\n"));
+        assertThat(PgTestServer.get().databaseExists(db)).isFalse();
+    }
 }
