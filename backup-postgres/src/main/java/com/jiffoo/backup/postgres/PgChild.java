@@ -1,0 +1,122 @@
+package com.jiffoo.backup.postgres;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.InterruptedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One running PostgreSQL client process (pg_restore). Its environment carries the libpq settings of a
+ * {@link PgConnection} (the password only there, never in argv); stderr is drained on a daemon thread, which keeps
+ * the last {@value #KEPT_LINES} lines and counts warnings. Not thread-safe; private to this package.
+ */
+final class PgChild {
+    static final int KEPT_LINES = 50;
+
+    /** Inherited libpq variables that must not leak into the child beside the connection's own. */
+    private static final List<String> CLEARED = List.of("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER",
+            "PGPASSWORD", "PGSSLMODE", "PGSERVICE", "PGOPTIONS", "PGTARGETSESSIONATTRS");
+
+    private final Process process;
+    private final Thread drainer;
+    private final Deque<String> lastLines = new ArrayDeque<>();
+    private int warnings;
+    private long lines;
+
+    private PgChild(Process process, String name) {
+        this.process = process;
+        this.drainer = new Thread(this::drain, name + "-stderr");
+        this.drainer.setDaemon(true);
+        this.drainer.start();
+    }
+
+    /**
+     * Starts {@code command} with the connection's libpq environment (may be null for commands that need no server).
+     * stdout is discarded unless {@code keepStdout}.
+     */
+    static PgChild start(List<String> command, PgConnection connection, boolean keepStdout) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(command);
+        Map<String, String> env = pb.environment();
+        CLEARED.forEach(env::remove);
+        if (connection != null) {
+            env.putAll(connection.childEnvironment());
+        }
+        pb.redirectOutput(keepStdout ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.DISCARD);
+        return new PgChild(pb.start(), command.get(0).replaceAll(".*/", ""));
+    }
+
+    Process process() {
+        return process;
+    }
+
+    private void drain() {
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getErrorStream(),
+                StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                synchronized (this) {
+                    lines++;
+                    if (line.contains("warning:")) {
+                        warnings++;
+                    }
+                    lastLines.addLast(line);
+                    if (lastLines.size() > KEPT_LINES) {
+                        lastLines.removeFirst();
+                    }
+                }
+            }
+        } catch (IOException e) {
+            // the process went away; what we have is what there is
+        }
+    }
+
+    /** Waits for the process and for stderr to be drained; returns the exit code. */
+    int waitFor() throws InterruptedIOException {
+        try {
+            int code = process.waitFor();
+            drainer.join(TimeUnit.SECONDS.toMillis(30));
+            return code;
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for " + process.info().command().orElse("a child"));
+        }
+    }
+
+    /** Kills the process (if still running) and waits for it. Never throws. */
+    void kill() {
+        process.destroyForcibly();
+        try {
+            process.waitFor(30, TimeUnit.SECONDS);
+            drainer.join(TimeUnit.SECONDS.toMillis(5));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** stdout of the process (only when started with keepStdout). */
+    InputStream stdout() {
+        return process.getInputStream();
+    }
+
+    synchronized int warnings() {
+        return warnings;
+    }
+
+    /** The last lines of stderr, joined by newlines, or "(no output)". */
+    synchronized String lastLines() {
+        return lastLines.isEmpty() ? "(no output)" : String.join("\n", lastLines);
+    }
+
+    /** True when one of the kept stderr lines contains {@code text}. */
+    synchronized boolean said(String text) {
+        return lastLines.stream().anyMatch(l -> l.contains(text));
+    }
+}

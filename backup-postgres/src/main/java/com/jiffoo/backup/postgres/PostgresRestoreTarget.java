@@ -1,0 +1,694 @@
+package com.jiffoo.backup.postgres;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.RestoreException;
+import com.jiffoo.backup.RestorePipeline;
+import com.jiffoo.backup.RestoreTarget;
+import com.jiffoo.backup.StagedRestore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A {@link RestoreTarget} that runs {@code pg_restore} on the plaintext of a database backup (pg_dump's custom
+ * format, {@code pg_dump -Fc}), streamed into pg_restore's stdin: no temporary file unless {@link Builder#jobs(int)
+ * parallel restore} is asked for.
+ *
+ * <h2>Two modes</h2>
+ * <ul>
+ *   <li><b>Into a new database</b> ({@link #newDatabase(PgConnection, String)}, the default and the safe one: for
+ *       restore drills, tests, "restore into the test environment"). {@link #stage} refuses a name that already
+ *       exists, runs {@code CREATE DATABASE name TEMPLATE template0} (template and owner configurable), and runs
+ *       pg_restore into it. If pg_restore fails, the new database is dropped again before {@code stage} throws.
+ *       {@link StagedRestore#commit()} keeps it; {@link StagedRestore#close()} without a commit drops it. So
+ *       {@link #stagesSafely()} is true: when the {@link RestorePipeline} finds a checksum mismatch after the
+ *       stream, the database simply disappears.</li>
+ *   <li><b>Into an existing database</b> ({@link #existingDatabase(PgConnection)}), with
+ *       {@code pg_restore --clean --if-exists}: objects in the dump are dropped and recreated; objects that are
+ *       not in the dump stay. This changes the target while the stream is read, so {@link #stagesSafely()} is
+ *       <b>false</b>: the pipeline verifies the whole stored backup (decrypting it and checking its SHA-256) before
+ *       it calls {@code stage} (DESIGN promise 5). By default this mode runs {@code --single-transaction
+ *       --exit-on-error}: a failing restore (damaged dump, missing role, killed stream) is rolled back and leaves
+ *       the old content. {@code commit()} and {@code close()} do nothing here: once {@code stage} returned, the
+ *       restore is committed in the database. <b>Without single-transaction</b> (e.g. with {@code jobs > 1})
+ *       nothing can undo what pg_restore already did when it fails half-way; the database is then left partly
+ *       restored, and the exception says so.</li>
+ * </ul>
+ * The database restored into is the one of the {@link PgConnection} given, whatever host or database the backup
+ * came from: restoring production's backup into a test server just works.
+ *
+ * <h2>Parallel restore</h2>
+ * pg_restore cannot restore in parallel from stdin. With {@link Builder#jobs(int) jobs(n)}, n &gt; 1, the target
+ * first spools the stream into a temporary file (mode 0600) in {@link Builder#spoolDirectory(Path)} (default
+ * {@code java.io.tmpdir}), then runs {@code pg_restore -j n FILE}, and deletes the file afterwards in all cases.
+ * This is a plaintext copy of the dump on disk that costs disk space equal to the dump's size (the manifest's
+ * {@code plaintextSize}); the facts say so ({@code spooledBytes}). {@code --single-transaction} cannot be combined
+ * with {@code -j}; the builder refuses that combination.
+ *
+ * <h2>Secrets and output</h2>
+ * The password reaches pg_restore only through its environment ({@link PgConnection#childEnvironment()}), never its
+ * command line, and is never logged. pg_restore's stderr is drained concurrently; its last
+ * {@value PgChild#KEPT_LINES} lines are quoted in errors.
+ *
+ * <h2>Facts</h2>
+ * {@code database}, {@code host} ({@code host:port}), {@code mode} ({@code new-database}/{@code existing-database}),
+ * {@code jobs}, {@code singleTransaction}, {@code durationMillis}, {@code warnings} (pg_restore's warning lines),
+ * {@code spooledBytes} and {@code spool} (when parallel).
+ *
+ * <pre>{@code
+ * RestoreTarget drill = PostgresRestoreTarget.newDatabase(PgConnection.fromEnvironment(), "jiffoo_drill_20260111")
+ *         .toBuilder().noOwner(true).jobs(4).build();
+ * RestoreResult r = RestorePipeline.builder().sink(sink).decryption(pgp).target(drill).build()
+ *         .restoreLatest("database");
+ * }</pre>
+ *
+ * <p>Immutable and thread-safe; {@link #stage} may be called again for another restore (in new-database mode, the
+ * name must then be free again). Do not run two restores into the same database at once.
+ */
+public final class PostgresRestoreTarget implements RestoreTarget {
+    private static final Logger log = LoggerFactory.getLogger(PostgresRestoreTarget.class);
+
+    /** Where a restore goes. */
+    public enum Mode {
+        /** Create a new database and restore into it; drop it on failure or discard. */
+        NEW_DATABASE("new-database"),
+        /** Restore into an existing database with {@code --clean --if-exists}. */
+        EXISTING_DATABASE("existing-database");
+
+        private final String label;
+
+        Mode(String label) {
+            this.label = label;
+        }
+
+        /** The name used in facts and messages. */
+        public String label() {
+            return label;
+        }
+    }
+
+    private final Mode mode;
+    private final PgConnection connection;
+    private final String maintenanceDatabase;
+    private final String template;
+    private final String owner;
+    private final boolean noOwner;
+    private final String role;
+    private final boolean noPrivileges;
+    private final boolean exitOnError;
+    private final boolean singleTransaction;
+    private final int jobs;
+    private final Path spoolDirectory;
+    private final Path pgRestore;
+
+    private PostgresRestoreTarget(Builder b) {
+        this.mode = b.mode;
+        this.connection = b.connection;
+        this.maintenanceDatabase = b.maintenanceDatabase;
+        this.template = b.template;
+        this.owner = b.owner;
+        this.noOwner = b.noOwner;
+        this.role = b.role;
+        this.noPrivileges = b.noPrivileges;
+        this.exitOnError = b.exitOnError;
+        this.singleTransaction = b.singleTransaction != null ? b.singleTransaction : b.mode == Mode.EXISTING_DATABASE;
+        this.jobs = b.jobs;
+        this.spoolDirectory = b.spoolDirectory;
+        this.pgRestore = b.pgRestore;
+    }
+
+    /**
+     * A target that creates the database {@code name} on {@code server} and restores into it, with the defaults
+     * (template0, owner = the connecting user, exit-on-error, streamed, no single transaction). Customise with
+     * {@link #toBuilder()}.
+     *
+     * @param server how to reach the server; its database is not used (CREATE DATABASE runs while connected to
+     *               {@link Builder#maintenanceDatabase(String) postgres})
+     * @param name   the new database's name, 1..63 bytes; it must not exist when {@link #stage} runs
+     */
+    public static PostgresRestoreTarget newDatabase(PgConnection server, String name) {
+        return newDatabaseBuilder(server, name).build();
+    }
+
+    /** A builder for {@link #newDatabase(PgConnection, String)}. */
+    public static Builder newDatabaseBuilder(PgConnection server, String name) {
+        Objects.requireNonNull(server, "server");
+        Builder b = new Builder(Mode.NEW_DATABASE, server.withDatabase(checkName(name)));
+        return b;
+    }
+
+    /**
+     * A target that restores into the existing database of {@code database} with {@code --clean --if-exists
+     * --single-transaction --exit-on-error}. {@link #stagesSafely()} is false, so a {@link RestorePipeline}
+     * verifies the whole backup before it touches the database.
+     */
+    public static PostgresRestoreTarget existingDatabase(PgConnection database) {
+        return existingDatabaseBuilder(database).build();
+    }
+
+    /** A builder for {@link #existingDatabase(PgConnection)}. */
+    public static Builder existingDatabaseBuilder(PgConnection database) {
+        Objects.requireNonNull(database, "database");
+        return new Builder(Mode.EXISTING_DATABASE, database);
+    }
+
+    /** A builder holding this target's settings. */
+    public Builder toBuilder() {
+        Builder b = new Builder(mode, connection);
+        b.maintenanceDatabase = maintenanceDatabase;
+        b.template = template;
+        b.owner = owner;
+        b.noOwner = noOwner;
+        b.role = role;
+        b.noPrivileges = noPrivileges;
+        b.exitOnError = exitOnError;
+        b.singleTransaction = singleTransaction;
+        b.jobs = jobs;
+        b.spoolDirectory = spoolDirectory;
+        b.pgRestore = pgRestore;
+        return b;
+    }
+
+    /** The mode. */
+    public Mode mode() {
+        return mode;
+    }
+
+    /** The connection of the database restored into (its database is the target's name). */
+    public PgConnection connection() {
+        return connection;
+    }
+
+    /** The number of parallel pg_restore jobs; 1 streams. */
+    public int jobs() {
+        return jobs;
+    }
+
+    /** Whether pg_restore runs {@code --single-transaction}. */
+    public boolean singleTransaction() {
+        return singleTransaction;
+    }
+
+    /** E.g. {@code new PostgreSQL database jiffoo_test@db:5432/drill}; never with the password. */
+    @Override
+    public String describe() {
+        return (mode == Mode.NEW_DATABASE ? "new" : "existing") + " PostgreSQL database " + connection.describe();
+    }
+
+    /** True in new-database mode; false in existing-database mode (it changes the database while reading). */
+    @Override
+    public boolean stagesSafely() {
+        return mode == Mode.NEW_DATABASE;
+    }
+
+    /**
+     * Restores the dump in {@code plaintext} (pg_dump custom format) with pg_restore. Blocks until pg_restore ends.
+     * {@code plaintext} is read up to where pg_restore stops and not closed.
+     *
+     * @return the staged restore (see the class comment for what commit and close do per mode); the caller commits
+     *         or closes it
+     * @throws RestoreException when the database exists (new mode) or does not (existing mode), the server cannot be
+     *                          reached, or pg_restore fails; the message quotes pg_restore's last lines. In new mode
+     *                          the new database is dropped first.
+     * @throws IOException      when reading {@code plaintext} fails (pg_restore is stopped, a new database dropped)
+     */
+    @Override
+    public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
+        Objects.requireNonNull(plaintext, "plaintext");
+        String what = manifest == null ? "a dump" : manifest.objectKey();
+        long started = System.nanoTime();
+        if (mode == Mode.NEW_DATABASE) {
+            createDatabase();
+        } else {
+            requireExisting();
+        }
+        log.info("pg_restore of {} into {} started ({} job(s){})", what, describe(), jobs,
+                singleTransaction ? ", single transaction" : "");
+        boolean ok = false;
+        try {
+            Map<String, Object> facts = run(plaintext, what);
+            facts.put("durationMillis", (System.nanoTime() - started) / 1_000_000);
+            ok = true;
+            log.info("pg_restore of {} into {} done in {} ms, {} warning(s)", what, describe(),
+                    facts.get("durationMillis"), facts.get("warnings"));
+            return new Staged(Collections.unmodifiableMap(facts));
+        } finally {
+            if (!ok && mode == Mode.NEW_DATABASE) {
+                dropQuietly();
+            }
+        }
+    }
+
+    private Map<String, Object> run(InputStream plaintext, String what) throws IOException {
+        Path spool = null;
+        long spooled = -1;
+        try {
+            List<String> cmd = command();
+            if (jobs > 1) {
+                spool = createSpoolFile();
+                try (OutputStream out = Files.newOutputStream(spool)) {
+                    spooled = plaintext.transferTo(out);
+                }
+                cmd.add(spool.toString());
+            }
+            PgChild child = PgChild.start(cmd, connection, false);
+            if (spool == null) {
+                feed(child, plaintext);
+            } else {
+                child.process().getOutputStream().close();
+            }
+            int exit = child.waitFor();
+            if (exit != 0) {
+                throw failure(child, exit, what);
+            }
+            Map<String, Object> facts = new LinkedHashMap<>();
+            facts.put("database", connection.database());
+            facts.put("host", connection.host() + ":" + connection.port());
+            facts.put("mode", mode.label());
+            facts.put("jobs", jobs);
+            facts.put("singleTransaction", singleTransaction);
+            facts.put("warnings", child.warnings());
+            if (spool != null) {
+                facts.put("spooledBytes", spooled);
+                facts.put("spool", "temporary plaintext copy of the dump in " + spoolDirectory()
+                        + " for parallel restore, deleted");
+            }
+            return facts;
+        } finally {
+            if (spool != null) {
+                try {
+                    Files.deleteIfExists(spool);
+                } catch (IOException e) {
+                    log.error("could not delete the temporary dump copy {}: {}; delete it by hand", spool,
+                            e.toString());
+                }
+            }
+        }
+    }
+
+    /** Copies the stream into pg_restore's stdin; stops when pg_restore goes away (it failed, see its exit code). */
+    private static void feed(PgChild child, InputStream plaintext) throws IOException {
+        OutputStream stdin = child.process().getOutputStream();
+        byte[] buf = new byte[256 * 1024];
+        try {
+            int n;
+            while (true) {
+                n = plaintext.read(buf);
+                if (n < 0) {
+                    break;
+                }
+                try {
+                    stdin.write(buf, 0, n);
+                } catch (IOException e) {
+                    log.debug("pg_restore stopped reading: {}", e.toString());
+                    break; // pg_restore exited (broken pipe); its exit code and stderr tell why
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            child.kill(); // the stream failed: pg_restore must not commit a partial restore
+            throw e;
+        } finally {
+            try {
+                stdin.close();
+            } catch (IOException ignored) {
+                // pg_restore already closed its end
+            }
+        }
+    }
+
+    private List<String> command() {
+        Path bin = pgRestore != null ? pgRestore : PgRestoreBinary.locate();
+        List<String> cmd = new ArrayList<>();
+        cmd.add(bin.toString());
+        // a conninfo naming only the database: the name cannot be mistaken for a connection string, and host, user
+        // and password come from the environment
+        cmd.add("--dbname=dbname=" + conninfoQuote(connection.database()));
+        if (mode == Mode.EXISTING_DATABASE) {
+            cmd.add("--clean");
+            cmd.add("--if-exists");
+        }
+        if (exitOnError) {
+            cmd.add("--exit-on-error");
+        }
+        if (singleTransaction) {
+            cmd.add("--single-transaction");
+        }
+        if (noOwner) {
+            cmd.add("--no-owner");
+        }
+        if (noPrivileges) {
+            cmd.add("--no-privileges");
+        }
+        if (role != null) {
+            cmd.add("--role=" + role);
+        }
+        if (jobs > 1) {
+            cmd.add("--jobs=" + jobs);
+        }
+        return cmd;
+    }
+
+    private Path spoolDirectory() {
+        return spoolDirectory != null ? spoolDirectory : Path.of(System.getProperty("java.io.tmpdir"));
+    }
+
+    private Path createSpoolFile() throws IOException {
+        Path dir = spoolDirectory();
+        try {
+            return Files.createTempFile(dir, "jiffoo-pgrestore-", ".dump",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        } catch (UnsupportedOperationException e) {
+            throw new ConfigurationException("The spool directory " + dir + " does not support POSIX permissions,"
+                    + " so the temporary dump copy could not be made private. Choose another spoolDirectory(...).");
+        } catch (IOException e) {
+            throw new RestoreException("Cannot create the temporary dump copy for a parallel restore in " + dir
+                    + ": " + e.getMessage() + ". Set spoolDirectory(...) to a writable directory with room for the"
+                    + " whole dump, or restore with jobs(1) (streamed, no copy).", null, describe(), e);
+        }
+    }
+
+    private RestoreException failure(PgChild child, int exit, String what) {
+        String lines = child.lastLines();
+        String advice;
+        if (child.said("role \"") && child.said("does not exist")) {
+            advice = "A role named in the dump or in role(...) does not exist on " + connection.host() + ":"
+                    + connection.port() + ". Create it (CREATE ROLE ...), or restore with noOwner(true)"
+                    + " (and noPrivileges(true)), or choose an existing role(...).";
+        } else if (child.said("could not connect") || child.said("Connection refused")
+                || child.said("password authentication failed") || child.said("no pg_hba.conf entry")) {
+            advice = "pg_restore could not reach or log in to " + connection.describe() + ". Check host, port,"
+                    + " user, password and pg_hba.conf.";
+        } else if (child.said("did not find magic string") || child.said("end of file")
+                || child.said("could not read") || child.said("unexpected") || child.said("corrupt")) {
+            advice = "The dump is damaged, truncated or not in pg_dump's custom format (-Fc). Restore another"
+                    + " backup; verify it first with PgRestoreListCheck.";
+        } else {
+            advice = "See pg_restore's messages above; fix the cause and restore again.";
+        }
+        String state;
+        if (mode == Mode.NEW_DATABASE) {
+            state = "The new database " + connection.database() + " is dropped again.";
+        } else if (singleTransaction) {
+            state = "The restore ran in a single transaction, which was rolled back: " + connection.database()
+                    + " keeps its previous content.";
+        } else {
+            state = "The restore did not run in a single transaction: " + connection.database()
+                    + " may be partly restored now. Restore again into it, or into a new database.";
+        }
+        return new RestoreException("pg_restore of " + what + " into " + describe() + " failed with exit code "
+                + exit + ". " + state + " " + advice + "\npg_restore said:\n" + lines, null, describe(), null);
+    }
+
+    // --- database management over JDBC ---------------------------------------------------------------------------
+
+    private Connection maintenance() {
+        PgConnection admin = connection.withDatabase(maintenanceDatabase);
+        try {
+            return admin.openJdbc();
+        } catch (SQLException e) {
+            throw unreachable(admin, e);
+        }
+    }
+
+    private RestoreException unreachable(PgConnection c, SQLException e) {
+        return new RestoreException("Cannot connect to PostgreSQL at " + c.describe() + ": " + e.getMessage()
+                + ". Check that the server runs and that host, port, user, password and pg_hba.conf are right;"
+                + " nothing was restored.", null, describe(), e);
+    }
+
+    private boolean exists(Connection c) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM pg_database WHERE datname = ?")) {
+            s.setString(1, connection.database());
+            try (ResultSet r = s.executeQuery()) {
+                return r.next();
+            }
+        }
+    }
+
+    private void createDatabase() {
+        try (Connection c = maintenance(); Statement s = c.createStatement()) {
+            if (exists(c)) {
+                throw new RestoreException("The database " + connection.database() + " already exists on "
+                        + connection.host() + ":" + connection.port() + ". A restore into a new database never"
+                        + " touches an existing one: choose a name that does not exist, drop it first, or restore"
+                        + " with existingDatabase(...).", null, describe(), null);
+            }
+            StringBuilder sql = new StringBuilder("CREATE DATABASE ").append(ident(connection.database()))
+                    .append(" TEMPLATE ").append(ident(template));
+            if (owner != null) {
+                sql.append(" OWNER ").append(ident(owner));
+            }
+            s.execute(sql.toString());
+            log.info("created database {} on {}:{}", connection.database(), connection.host(), connection.port());
+        } catch (SQLException e) {
+            throw new RestoreException("Cannot create the database " + connection.database() + " on "
+                    + connection.host() + ":" + connection.port() + ": " + e.getMessage() + ". The user "
+                    + connection.user() + " needs CREATEDB (and membership in the owner role, if one is set);"
+                    + " the template " + template + " must exist.", null, describe(), e);
+        }
+    }
+
+    private void requireExisting() {
+        try (Connection c = maintenance()) {
+            if (!exists(c)) {
+                throw new RestoreException("The database " + connection.database() + " does not exist on "
+                        + connection.host() + ":" + connection.port() + ". Create it first, or restore with"
+                        + " newDatabase(...).", null, describe(), null);
+            }
+        } catch (SQLException e) {
+            throw unreachable(connection.withDatabase(maintenanceDatabase), e);
+        }
+    }
+
+    /** Drops the new database; logs (never throws) when that fails. */
+    private void dropQuietly() {
+        String name = connection.database();
+        try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc(); Statement s = c.createStatement()) {
+            try {
+                s.execute("DROP DATABASE IF EXISTS " + ident(name) + " WITH (FORCE)");
+            } catch (SQLException e) {
+                if (!"42601".equals(e.getSQLState())) { // WITH (FORCE) needs PostgreSQL 13
+                    throw e;
+                }
+                s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                        + literal(name));
+                s.execute("DROP DATABASE IF EXISTS " + ident(name));
+            }
+            log.info("dropped database {} on {}:{}", name, connection.host(), connection.port());
+        } catch (SQLException e) {
+            log.error("could not drop the partly restored database {} on {}:{}: {}; drop it by hand", name,
+                    connection.host(), connection.port(), e.getMessage());
+        }
+    }
+
+    static String ident(String name) {
+        return "\"" + name.replace("\"", "\"\"") + "\"";
+    }
+
+    private static String literal(String s) {
+        return "'" + s.replace("'", "''") + "'";
+    }
+
+    private static String conninfoQuote(String v) {
+        return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'";
+    }
+
+    private static String checkName(String name) {
+        if (name == null || name.isBlank()) {
+            throw new ConfigurationException("The name of the database to restore into must not be empty.");
+        }
+        if (name.getBytes(StandardCharsets.UTF_8).length > 63 || name.indexOf('\0') >= 0) {
+            throw new ConfigurationException("The database name '" + name + "' is longer than PostgreSQL's 63 bytes"
+                    + " or holds a NUL character; choose a shorter name.");
+        }
+        return name;
+    }
+
+    @Override
+    public String toString() {
+        return "PostgresRestoreTarget{" + describe() + ", jobs=" + jobs + (singleTransaction ? ", single-transaction"
+                : "") + "}";
+    }
+
+    /** The result of one stage. */
+    private final class Staged implements StagedRestore {
+        private final Map<String, Object> facts;
+        private boolean committed;
+        private boolean closed;
+
+        Staged(Map<String, Object> facts) {
+            this.facts = facts;
+        }
+
+        @Override
+        public Map<String, Object> facts() {
+            return facts;
+        }
+
+        @Override
+        public synchronized void commit() {
+            if (closed) {
+                throw new IllegalStateException("the staged restore into " + describe() + " was already discarded");
+            }
+            committed = true;
+        }
+
+        @Override
+        public synchronized void close() {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            if (!committed && mode == Mode.NEW_DATABASE) {
+                log.info("discarding the staged restore into {}", describe());
+                dropQuietly();
+            }
+        }
+    }
+
+    /** Builds a {@link PostgresRestoreTarget}. Not thread-safe. */
+    public static final class Builder {
+        private final Mode mode;
+        private PgConnection connection;
+        private String maintenanceDatabase = "postgres";
+        private String template = "template0";
+        private String owner;
+        private boolean noOwner;
+        private String role;
+        private boolean noPrivileges;
+        private boolean exitOnError = true;
+        private Boolean singleTransaction;
+        private int jobs = 1;
+        private Path spoolDirectory;
+        private Path pgRestore;
+
+        private Builder(Mode mode, PgConnection connection) {
+            this.mode = mode;
+            this.connection = connection;
+        }
+
+        /** The database restored into, for this mode (a new name in new-database mode). */
+        public Builder connection(PgConnection connection) {
+            Objects.requireNonNull(connection, "connection");
+            this.connection = mode == Mode.NEW_DATABASE ? connection.withDatabase(checkName(connection.database()))
+                    : connection;
+            return this;
+        }
+
+        /** The database connected to for CREATE/DROP DATABASE and existence checks; {@code postgres} by default. */
+        public Builder maintenanceDatabase(String name) {
+            this.maintenanceDatabase = checkName(name);
+            return this;
+        }
+
+        /** New-database mode: the template; {@code template0} by default (an empty database, as pg_dump expects). */
+        public Builder template(String template) {
+            this.template = checkName(template);
+            return this;
+        }
+
+        /** New-database mode: the new database's owner role; null (default) for the connecting user. */
+        public Builder owner(String owner) {
+            this.owner = owner == null ? null : checkName(owner);
+            return this;
+        }
+
+        /** {@code --no-owner}: objects belong to the restoring user instead of their original owners. */
+        public Builder noOwner(boolean noOwner) {
+            this.noOwner = noOwner;
+            return this;
+        }
+
+        /** {@code --role}: pg_restore runs {@code SET ROLE role} after connecting; null for none. */
+        public Builder role(String role) {
+            if (role != null && (role.isBlank() || role.startsWith("-"))) {
+                throw new ConfigurationException("The role '" + role + "' is not a valid role name.");
+            }
+            this.role = role;
+            return this;
+        }
+
+        /** {@code --no-privileges}: skip GRANT/REVOKE. */
+        public Builder noPrivileges(boolean noPrivileges) {
+            this.noPrivileges = noPrivileges;
+            return this;
+        }
+
+        /** {@code --exit-on-error} (default on): stop at the first SQL error instead of counting errors. */
+        public Builder exitOnError(boolean exitOnError) {
+            this.exitOnError = exitOnError;
+            return this;
+        }
+
+        /**
+         * {@code --single-transaction}: all or nothing. Default on in existing-database mode, off in new-database
+         * mode (a failed new database is dropped anyway). Cannot be combined with {@code jobs > 1}.
+         */
+        public Builder singleTransaction(boolean singleTransaction) {
+            this.singleTransaction = singleTransaction;
+            return this;
+        }
+
+        /**
+         * Parallel restore with {@code n} pg_restore jobs (default 1 = streamed from stdin). With n &gt; 1 the
+         * stream is first copied to a temporary 0600 file of the dump's size in {@link #spoolDirectory(Path)},
+         * deleted afterwards; single-transaction must then be off.
+         */
+        public Builder jobs(int n) {
+            if (n < 1 || n > 64) {
+                throw new ConfigurationException("pg_restore jobs must be 1..64, got " + n + ".");
+            }
+            this.jobs = n;
+            return this;
+        }
+
+        /** Where the temporary dump copy of a parallel restore goes; {@code java.io.tmpdir} by default. */
+        public Builder spoolDirectory(Path dir) {
+            this.spoolDirectory = Objects.requireNonNull(dir, "dir").toAbsolutePath();
+            return this;
+        }
+
+        /** The pg_restore binary; by default found on PATH or in /usr/lib/postgresql/N/bin (newest N). */
+        public Builder pgRestore(Path binary) {
+            this.pgRestore = Objects.requireNonNull(binary, "binary");
+            return this;
+        }
+
+        /**
+         * Builds the target.
+         *
+         * @throws ConfigurationException when single-transaction is combined with {@code jobs > 1}
+         */
+        public PostgresRestoreTarget build() {
+            boolean single = singleTransaction != null ? singleTransaction : mode == Mode.EXISTING_DATABASE;
+            if (single && jobs > 1) {
+                throw new ConfigurationException("pg_restore cannot combine --single-transaction with -j " + jobs
+                        + ". Call singleTransaction(false) to restore in parallel (a failure half-way then leaves "
+                        + connection.database() + " partly restored), or keep jobs(1).");
+            }
+            if (spoolDirectory != null && jobs > 1 && !Files.isDirectory(spoolDirectory)) {
+                throw new ConfigurationException("The spool directory " + spoolDirectory + " does not exist.");
+            }
+            return new PostgresRestoreTarget(this);
+        }
+    }
+}

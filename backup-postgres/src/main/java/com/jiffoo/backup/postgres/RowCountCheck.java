@@ -1,0 +1,191 @@
+package com.jiffoo.backup.postgres;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.IntegrityException;
+import com.jiffoo.backup.RestoreException;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * Compares the row counts of a restored database with those the backup recorded: the manifest's source facts
+ * {@code rowCounts} (a map {@code "schema.table" -> count}) and {@code rowCountsExact} (true when the counts are
+ * exact {@code count(*)}, false or absent when they are planner estimates).
+ *
+ * <p>Each ordinary and partitioned table of the restored database outside {@code pg_catalog},
+ * {@code information_schema} and {@code pg_toast*} is counted exactly with {@code SELECT count(*)} (a partitioned
+ * table's count includes its partitions, as pg_dump's source side counts it). The {@link Report} lists matches,
+ * differences, tables the backup has and the database lacks, and tables the database has beyond the backup.
+ *
+ * <pre>{@code
+ * RowCountCheck.Report r = RowCountCheck.compare(drillDb, result.manifest());
+ * r.orThrow();   // IntegrityException when exact counts differ or tables are missing
+ * }</pre>
+ *
+ * <p>Stateless and thread-safe. Counting reads every table: it takes about as long as a sequential scan of the
+ * database.
+ */
+public final class RowCountCheck {
+
+    /** The source fact holding the counts. */
+    public static final String ROW_COUNTS = "rowCounts";
+    /** The source fact saying whether the counts are exact. */
+    public static final String ROW_COUNTS_EXACT = "rowCountsExact";
+
+    private RowCountCheck() {
+    }
+
+    /** A table whose count differs. */
+    public record Difference(String table, long expected, long actual) {
+    }
+
+    /**
+     * The outcome of a comparison. Immutable.
+     *
+     * @param database      the restored database ({@code user@host:port/db})
+     * @param exact         whether the backup's counts were exact
+     * @param matches       tables whose counts are equal, with the count
+     * @param differences   tables whose counts differ
+     * @param missingTables tables in the backup's counts but not in the database
+     * @param extraTables   tables in the database but not in the backup's counts
+     */
+    public record Report(String database, boolean exact, Map<String, Long> matches, List<Difference> differences,
+                         List<String> missingTables, List<String> extraTables) {
+        /** Copies the collections. */
+        public Report {
+            matches = Map.copyOf(matches);
+            differences = List.copyOf(differences);
+            missingTables = List.copyOf(missingTables);
+            extraTables = List.copyOf(extraTables);
+        }
+
+        /**
+         * True when the restore is as the backup recorded: no table missing and, for exact counts, no difference and
+         * no extra table. With estimates only missing tables fail (differences are reported, not judged).
+         */
+        public boolean passed() {
+            return missingTables.isEmpty() && (!exact || (differences.isEmpty() && extraTables.isEmpty()));
+        }
+
+        /** Returns this report when {@link #passed()}, else throws an IntegrityException describing the mismatch. */
+        public Report orThrow() {
+            if (!passed()) {
+                throw new IntegrityException("The restored database " + database + " does not match the backup's "
+                        + (exact ? "exact" : "estimated") + " row counts: " + summary() + ". The restore is"
+                        + " incomplete or the backup recorded other data; do not rely on it.");
+            }
+            return this;
+        }
+
+        /** A one-line summary for logs. */
+        public String summary() {
+            StringBuilder s = new StringBuilder(matches.size() + " table(s) match");
+            if (!differences.isEmpty()) {
+                s.append("; differ: ");
+                differences.stream().limit(10).forEach(d -> s.append(d.table()).append(" ").append(d.expected())
+                        .append(" -> ").append(d.actual()).append(", "));
+                s.setLength(s.length() - 2);
+                if (differences.size() > 10) {
+                    s.append(" and ").append(differences.size() - 10).append(" more");
+                }
+            }
+            if (!missingTables.isEmpty()) {
+                s.append("; missing: ").append(missingTables);
+            }
+            if (!extraTables.isEmpty()) {
+                s.append("; not in the backup: ").append(extraTables);
+            }
+            return s.toString();
+        }
+    }
+
+    /**
+     * Counts the rows of every table in {@code restored} and compares them with {@code manifest}'s recorded counts.
+     *
+     * @throws ConfigurationException when the manifest records no {@code rowCounts}
+     * @throws RestoreException       when the database cannot be reached or counted
+     */
+    public static Report compare(PgConnection restored, BackupManifest manifest) {
+        Objects.requireNonNull(restored, "restored");
+        Map<String, Long> expected = expected(manifest);
+        Object exactFact = manifest.sourceFacts().get(ROW_COUNTS_EXACT);
+        boolean exact = Boolean.TRUE.equals(exactFact) || "true".equals(String.valueOf(exactFact));
+        Map<String, Long> actual;
+        try (Connection c = restored.openJdbc()) {
+            actual = count(c);
+        } catch (SQLException e) {
+            throw new RestoreException("Cannot count the rows of " + restored.describe() + ": " + e.getMessage()
+                    + ". Check that the database exists and is reachable.", manifest.objectKey(), restored.describe(),
+                    e);
+        }
+        Map<String, Long> matches = new TreeMap<>();
+        List<Difference> differences = new ArrayList<>();
+        List<String> missing = new ArrayList<>();
+        for (Map.Entry<String, Long> e : expected.entrySet()) {
+            Long got = actual.get(e.getKey());
+            if (got == null) {
+                missing.add(e.getKey());
+            } else if (got.equals(e.getValue())) {
+                matches.put(e.getKey(), got);
+            } else {
+                differences.add(new Difference(e.getKey(), e.getValue(), got));
+            }
+        }
+        List<String> extra = new ArrayList<>(new TreeSet<>(actual.keySet()));
+        extra.removeAll(expected.keySet());
+        return new Report(restored.describe(), exact, matches, differences, missing, extra);
+    }
+
+    private static Map<String, Long> expected(BackupManifest manifest) {
+        Object counts = manifest.sourceFacts().get(ROW_COUNTS);
+        if (!(counts instanceof Map<?, ?> map)) {
+            throw new ConfigurationException("The backup " + manifest.objectKey() + " records no row counts (source"
+                    + " fact '" + ROW_COUNTS + "'), so there is nothing to compare with. Make backups with row counts"
+                    + " enabled.", manifest.objectKey(), null, null);
+        }
+        Map<String, Long> out = new TreeMap<>();
+        for (Map.Entry<?, ?> e : map.entrySet()) {
+            if (!(e.getValue() instanceof Number n)) {
+                throw new IntegrityException("The row count of " + e.getKey() + " in the manifest of "
+                        + manifest.objectKey() + " is not a number: " + e.getValue() + ".", manifest.objectKey(),
+                        null, null);
+            }
+            out.put(String.valueOf(e.getKey()), n.longValue());
+        }
+        return out;
+    }
+
+    private static Map<String, Long> count(Connection c) throws SQLException {
+        List<String[]> tables = new ArrayList<>();
+        try (Statement s = c.createStatement();
+             ResultSet r = s.executeQuery("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n"
+                     + " ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
+                     + " AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'"
+                     + " AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1, 2")) {
+            while (r.next()) {
+                tables.add(new String[]{r.getString(1), r.getString(2)});
+            }
+        }
+        Map<String, Long> counts = new LinkedHashMap<>();
+        try (Statement s = c.createStatement()) {
+            for (String[] t : tables) {
+                try (ResultSet r = s.executeQuery("SELECT count(*) FROM " + PostgresRestoreTarget.ident(t[0]) + "."
+                        + PostgresRestoreTarget.ident(t[1]))) {
+                    r.next();
+                    counts.put(t[0] + "." + t[1], r.getLong(1));
+                }
+            }
+        }
+        return counts;
+    }
+}
