@@ -93,7 +93,7 @@ public final class PgRestoreListCheck implements RestoreTarget {
     public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
         Objects.requireNonNull(plaintext, "plaintext");
         String what = manifest == null ? "the dump" : manifest.objectKey();
-        Path bin = pgRestore != null ? pgRestore : PgRestoreBinary.locate();
+        Path bin = pgRestore != null ? pgRestore : PgToolLocator.system().locateNewest("pg_restore").path();
         PgChild list = PgChild.start(List.of(bin.toString(), "--list"), null, true);
         PgChild data;
         try {

@@ -140,6 +140,22 @@ public final class PgToolLocator {
     }
 
     /**
+     * The newest installed copy of {@code tool}, for work that needs no server (reading a dump) or where the newest
+     * is right (pg_restore must be at least as new as the pg_dump that wrote the archive).
+     *
+     * @throws ConfigurationException when the tool is not installed
+     */
+    public PgTool locateNewest(String tool) {
+        List<PgTool> all = candidates(tool);
+        if (all.isEmpty()) {
+            throw new ConfigurationException(tool + " was not found (searched " + searchPath() + "); install the"
+                    + " Debian package postgresql-client, or configure the directory that holds " + tool + ".",
+                    null, searchPath().toString(), null);
+        }
+        return all.stream().max(PgTool::compareTo).orElseThrow();
+    }
+
+    /**
      * The copy of {@code tool} to use with a server of major version {@code serverMajor}: the highest version among
      * those whose major version is {@code >= serverMajor}.
      *

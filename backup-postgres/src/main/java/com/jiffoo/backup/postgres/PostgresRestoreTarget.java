@@ -336,7 +336,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     }
 
     private List<String> command() {
-        Path bin = pgRestore != null ? pgRestore : PgRestoreBinary.locate();
+        Path bin = pgRestore != null ? pgRestore : PgToolLocator.system().locateNewest("pg_restore").path();
         List<String> cmd = new ArrayList<>();
         cmd.add(bin.toString());
         // a conninfo naming only the database: the name cannot be mistaken for a connection string, and host, user

@@ -15,8 +15,13 @@ final class ChildProcesses {
 
     /** The running pg_dump children (and grandchildren) of this JVM. */
     static List<ProcessHandle> pgDumps() {
+        return children("pg_dump");
+    }
+
+    /** The running children (and grandchildren) of this JVM whose executable is named {@code tool}. */
+    static List<ProcessHandle> children(String tool) {
         return ProcessHandle.current().descendants()
-                .filter(h -> h.info().command().map(c -> c.endsWith("/pg_dump")).orElse(false))
+                .filter(h -> h.info().command().map(c -> c.endsWith("/" + tool)).orElse(false))
                 .toList();
     }
 
@@ -60,12 +65,45 @@ final class ChildProcesses {
 
     /** Records the argument lists of running pg_dump children into {@code into}. */
     static Runnable recordPgDumpArguments(List<List<String>> into) {
+        return recordArguments("pg_dump", into);
+    }
+
+    /** Records the argument lists of running {@code tool} children into {@code into}. */
+    static Runnable recordArguments(String tool, List<List<String>> into) {
         return () -> {
-            for (ProcessHandle h : pgDumps()) {
+            for (ProcessHandle h : children(tool)) {
                 List<String> args = new ArrayList<>();
                 h.info().command().ifPresent(args::add);
                 h.info().arguments().ifPresent(a -> args.addAll(List.of(a)));
                 into.add(args);
+            }
+        };
+    }
+
+    /** A stream reading from {@code in} that runs {@code action} once, after {@code after} bytes were read. */
+    static java.io.InputStream onceAfterRead(java.io.InputStream in, long after, Runnable action) {
+        return new java.io.FilterInputStream(in) {
+            long count;
+            boolean done;
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = in.read(b, off, len);
+                if (n > 0) {
+                    count += n;
+                    if (!done && count >= after) {
+                        done = true;
+                        action.run();
+                    }
+                }
+                return n;
+            }
+
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                int n = read(one, 0, 1);
+                return n < 0 ? -1 : one[0] & 0xff;
             }
         };
     }

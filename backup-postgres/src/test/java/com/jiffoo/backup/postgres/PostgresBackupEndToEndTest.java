@@ -90,59 +90,6 @@ class PostgresBackupEndToEndTest {
         return db;
     }
 
-    /** A database source for these tests: pg_dump -Fc to the stream, with exact row counts as facts. */
-    static final class DumpSource implements Source {
-        private final String database;
-
-        DumpSource(String database) {
-            this.database = database;
-        }
-
-        @Override
-        public String kind() {
-            return "database";
-        }
-
-        @Override
-        public String baseName() {
-            return "db_backup";
-        }
-
-        @Override
-        public String suffix() {
-            return ".sql";
-        }
-
-        @Override
-        public String describe() {
-            return "test database " + database;
-        }
-
-        @Override
-        public Map<String, Object> writeTo(OutputStream out) throws IOException {
-            ProcessBuilder pb = new ProcessBuilder("pg_dump", "-Fc", database)
-                    .redirectError(ProcessBuilder.Redirect.DISCARD);
-            pb.environment().putAll(PgTools.connection(database).childEnvironment());
-            Process p = pb.start();
-            try (InputStream in = p.getInputStream()) {
-                in.transferTo(out);
-            }
-            try {
-                if (p.waitFor() != 0) {
-                    throw new SourceException("pg_dump failed with exit code " + p.exitValue());
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException(e);
-            }
-            Map<String, Object> facts = new LinkedHashMap<>();
-            facts.put("database", database);
-            facts.put("rowCounts", rowCounts);
-            facts.put("rowCountsExact", true);
-            return facts;
-        }
-    }
-
     private record Stored(LocalDirectorySink sink, OpenPgpTransform pgp, BackupManifest manifest, Path keyFile,
                           Path object) {
     }
@@ -151,7 +98,8 @@ class PostgresBackupEndToEndTest {
         Path keyFile = TestKeys.keyFile(tmp, "backup.key");
         OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build();
         LocalDirectorySink sink = LocalDirectorySink.create(tmp.resolve("store"));
-        BackupManifest m = BackupPipeline.builder().source(new DumpSource(source)).encryption(pgp).sink(sink)
+        BackupManifest m = BackupPipeline.builder()
+                .source(PostgresSource.builder(PgTools.connection(source)).build()).encryption(pgp).sink(sink)
                 .build().run();
         return new Stored(sink, pgp, m, keyFile, sink.root().resolve(m.objectKey()));
     }
@@ -180,7 +128,10 @@ class PostgresBackupEndToEndTest {
     void pipelineBackupRestoresWithGpgAndPgRestoreByHandAndThroughRestorePipeline() throws Exception {
         Stored s = backUp();
         assertThat(s.object()).exists();
-        assertThat(s.manifest().sourceFacts()).containsKey("rowCounts");
+        assertThat(s.manifest().sourceFacts())
+                .containsEntry("rowCountsExact", true)
+                .containsEntry("database", source)
+                .containsEntry("rowCounts", rowCounts);
 
         try (GpgCli gpg = GpgCli.create(tmp)) {
             String byHand = emptyDatabase("e2e_hand");
