@@ -148,9 +148,7 @@ public final class BackupPipeline {
         String where = " (backup of " + source.describe() + " to " + sink.location() + " as " + objectKey + ")";
         try {
             if (!sink.list(objectKey).isEmpty()) {
-                throw new ConfigurationException("A backup named " + objectKey + " already exists in "
-                        + sink.location() + "; backups started in the same second get the same name. Wait a"
-                        + " second, or configure a BackupNaming with finer ids.", objectKey, sink.location(), null);
+                throw sameName(objectKey, null);
             }
         } catch (IOException e) {
             throw new StorageException("Cannot list " + sink.location() + ": " + e.getMessage() + where
@@ -201,7 +199,11 @@ public final class BackupPipeline {
             }
             plain.close(); // finishes every transform; the shield keeps the sink output open
             counts[1] = stored.count();
-            data.commit();
+            try {
+                data.commit();
+            } catch (ObjectExistsException e) {
+                throw sameName(objectKey, e);
+            }
             dataCommitted = true;
 
             BackupManifest manifest = BackupManifest.builder()
@@ -239,6 +241,13 @@ public final class BackupPipeline {
             cleanUp(data, dataCommitted, objectKey, pipe, sourceThread, be);
             throw be;
         }
+    }
+
+    private ConfigurationException sameName(String objectKey, Throwable cause) {
+        return new ConfigurationException("A backup named " + objectKey + " already exists in " + sink.location()
+                + "; backups started in the same second get the same name (is another backup of this kind running?)."
+                + " Nothing was overwritten. Run one backup of a kind at a time (cron/Kubernetes: forbid concurrent"
+                + " runs), or configure a BackupNaming with finer ids.", objectKey, sink.location(), cause);
     }
 
     private static int readSource(InputStream in, byte[] buf) throws IOException {

@@ -23,7 +23,10 @@ public interface Sink extends Closeable {
     /** Where this sink stores, for logs and errors: {@code file:/var/backups/jiffoo}, {@code s3://bucket/prefix}. */
     String location();
 
-    /** Starts writing a new object. Replaces an existing object of the same key once committed. */
+    /**
+     * Starts writing a new object. Objects are write-once: {@link SinkOutput#commit()} throws
+     * {@link ObjectExistsException} when a committed object of that key exists (delete it first to replace it).
+     */
     SinkOutput create(String key) throws IOException;
 
     /**

@@ -13,6 +13,8 @@ public abstract class SinkOutput extends OutputStream {
     /**
      * Makes the object durable and visible under its key, atomically: readers see the whole object or none.
      * After a commit no more bytes may be written.
+     *
+     * @throws ObjectExistsException when a committed object of this key exists already; nothing is changed then
      */
     public abstract void commit() throws IOException;
 

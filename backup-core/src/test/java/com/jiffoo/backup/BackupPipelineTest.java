@@ -126,6 +126,44 @@ class BackupPipelineTest {
     }
 
     @Test
+    void concurrentBackupsOfTheSameNameNeverOverwriteEachOther() throws Exception {
+        LocalDirectorySink sink = LocalDirectorySink.create(dir);
+        BackupPipeline p = pipeline(new GeneratedSource("files", 3_000_000, 21), sink).build();
+        int runs = 4;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(runs);
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        List<java.util.concurrent.Future<BackupManifest>> results = new java.util.ArrayList<>();
+        for (int i = 0; i < runs; i++) {
+            results.add(pool.submit(() -> {
+                go.await();
+                return p.run();
+            }));
+        }
+        go.countDown();
+        int ok = 0;
+        int refused = 0;
+        for (java.util.concurrent.Future<BackupManifest> f : results) {
+            try {
+                f.get();
+                ok++;
+            } catch (java.util.concurrent.ExecutionException e) {
+                assertThat(e.getCause()).isInstanceOf(ConfigurationException.class)
+                        .hasMessageContaining("already exists").hasMessageContaining("Nothing was overwritten");
+                refused++;
+            }
+        }
+        pool.shutdown();
+        assertThat(ok).isEqualTo(1);
+        assertThat(refused).isEqualTo(runs - 1);
+        BackupManifest m = StoredBackups.of(sink).latest("files").orElseThrow();
+        BackupVerifier.builder().sink(sink).build().verify(m.objectKey(), true);
+        Cli.run(dir.resolve("files").toFile(), List.of("sha256sum", "-c", dir.resolve(m.sha256Key()).toString()))
+                .assertOk();
+        assertThat(sink.list("")).hasSize(3);
+        assertThat(sink.temporaryFiles()).isEmpty();
+    }
+
+    @Test
     void listenerSeesStartProgressAndFinishAndMayThrow() {
         List<String> events = new CopyOnWriteArrayList<>();
         BackupListener listener = new BackupListener() {

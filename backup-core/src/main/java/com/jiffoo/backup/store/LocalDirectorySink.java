@@ -2,6 +2,7 @@ package com.jiffoo.backup.store;
 
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.NotFoundException;
+import com.jiffoo.backup.ObjectExistsException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StoredObject;
@@ -15,7 +16,9 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.LinkOption;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -40,8 +43,9 @@ import java.util.stream.Stream;
  * A {@link Sink} in a local directory (or a mounted volume). An object {@code a/b/c} is the file {@code root/a/b/c}.
  *
  * <p>Writes go to a temporary file {@code .tmp-<name>-<random>} in the object's directory; {@link SinkOutput#commit()}
- * flushes it to disk ({@code fsync}), renames it atomically onto its name and syncs the directory, so a crash never
- * leaves a half object under a real name. Temporary files are never listed. New files get the permissions set by
+ * flushes it to disk ({@code fsync}), publishes it atomically under its name (a hard link, which fails if the name
+ * exists) and syncs the directory, so a crash never leaves a half object under a real name and two writers of one
+ * key never overwrite each other. Temporary files are never listed. New files get the permissions set by
  * {@link Builder#filePermissions} ({@code rw-------} by default), new directories {@code rwx------}.
  *
  * <pre>{@code
@@ -239,6 +243,11 @@ public final class LocalDirectorySink implements Sink {
         return b;
     }
 
+    /** True when a hard link failed because the file system has none (EPERM), not for another reason. */
+    private static boolean noHardLinks(FileSystemException e) {
+        return e.getReason() != null && e.getReason().contains("not permitted");
+    }
+
     private static void syncDirectory(Path dir) {
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
@@ -291,10 +300,26 @@ public final class LocalDirectorySink implements Sink {
             channel.force(true);
             channel.close();
             try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new IOException("the file system of " + root + " cannot rename atomically", e);
+                // a hard link publishes the file atomically and fails if the name exists: objects are write-once,
+                // so two writers of the same key cannot overwrite each other
+                Files.createLink(target, tmp);
+            } catch (FileAlreadyExistsException e) {
+                Files.deleteIfExists(tmp);
+                closed = true;
+                throw new ObjectExistsException(key, location());
+            } catch (UnsupportedOperationException | FileSystemException e) {
+                if (e instanceof FileSystemException fse && !noHardLinks(fse)) {
+                    throw fse;
+                }
+                // a file system without hard links (vfat, some FUSE): rename, refusing an existing name (not atomic)
+                if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.deleteIfExists(tmp);
+                    closed = true;
+                    throw new ObjectExistsException(key, location());
+                }
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             }
+            Files.deleteIfExists(tmp);
             committed = true;
             syncDirectory(target.getParent());
         }

@@ -2,6 +2,7 @@ package com.jiffoo.backup.store;
 
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.NotFoundException;
+import com.jiffoo.backup.ObjectExistsException;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StoredObject;
 import org.junit.jupiter.api.Test;
@@ -78,16 +79,27 @@ class LocalDirectorySinkTest {
     }
 
     @Test
-    void commitReplacesAnExistingObjectAtomically() throws Exception {
+    void objectsAreWriteOnceAndALaterWriterCannotReplaceThem() throws Exception {
         LocalDirectorySink sink = LocalDirectorySink.create(dir);
-        for (String v : new String[] {"one", "two"}) {
-            try (SinkOutput out = sink.create("k")) {
-                out.write(v.getBytes(StandardCharsets.UTF_8));
-                out.commit();
-            }
+        SinkOutput first = sink.create("k");
+        SinkOutput second = sink.create("k");
+        first.write("one".getBytes(StandardCharsets.UTF_8));
+        second.write("two".getBytes(StandardCharsets.UTF_8));
+        first.commit();
+        assertThatThrownBy(second::commit).isInstanceOf(ObjectExistsException.class).hasMessageContaining("k");
+        second.close();
+        first.close();
+        try (InputStream in = sink.open("k")) {
+            assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo("one");
+        }
+        assertThat(sink.temporaryFiles()).isEmpty();
+        sink.delete("k");
+        try (SinkOutput out = sink.create("k")) {
+            out.write("three".getBytes(StandardCharsets.UTF_8));
+            out.commit();
         }
         try (InputStream in = sink.open("k")) {
-            assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo("two");
+            assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo("three");
         }
     }
 
