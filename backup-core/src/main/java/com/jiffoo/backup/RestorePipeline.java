@@ -101,6 +101,7 @@ public final class RestorePipeline {
     }
 
     private RestoreResult restore(StoredBackups backups, BackupManifest m) {
+        refuseOverlap();
         backups.checkSidecar(m);
         List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
         if (!target.stagesSafely()) {
@@ -127,6 +128,35 @@ public final class RestorePipeline {
             Progress at = Support.progress(m.objectKey(), m.plaintextSize(), m.objectSize(), m.objectSize(), ticker);
             Support.notify(listener, l -> l.failed(Operation.RESTORE, at, re));
             throw re;
+        }
+    }
+
+    /** Refuses a target that is, contains or lies inside the store: replacing it would destroy the backups. */
+    private void refuseOverlap() {
+        java.util.Optional<java.nio.file.Path> store = sink.localRoot().map(RestorePipeline::canonical);
+        java.util.Optional<java.nio.file.Path> into = target.localPath().map(RestorePipeline::canonical);
+        if (store.isPresent() && into.isPresent()
+                && (store.get().startsWith(into.get()) || into.get().startsWith(store.get()))) {
+            throw new ConfigurationException("Refusing to restore into " + into.get() + ": it overlaps the backup"
+                    + " store " + store.get() + ", and replacing it would destroy the backups. Restore into a"
+                    + " directory outside the store.", null, into.get().toString(), null);
+        }
+    }
+
+    private static java.nio.file.Path canonical(java.nio.file.Path p) {
+        java.nio.file.Path abs = p.toAbsolutePath().normalize();
+        // resolve symlinks of the deepest existing ancestor, so /var/backups via a link is recognised
+        java.nio.file.Path existing = abs;
+        while (existing != null && !java.nio.file.Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return abs;
+        }
+        try {
+            return existing.toRealPath().resolve(existing.relativize(abs));
+        } catch (IOException e) {
+            return abs;
         }
     }
 

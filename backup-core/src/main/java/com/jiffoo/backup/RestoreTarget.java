@@ -30,6 +30,14 @@ public interface RestoreTarget {
      */
     StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException;
 
+    /**
+     * The local directory this target replaces, when it is one (so a restore can refuse a target that overlaps the
+     * store it reads from). Empty by default.
+     */
+    default java.util.Optional<java.nio.file.Path> localPath() {
+        return java.util.Optional.empty();
+    }
+
     /** True (the default) when {@link #stage} leaves the real target untouched until {@link StagedRestore#commit()}. */
     default boolean stagesSafely() {
         return true;

@@ -39,6 +39,14 @@ public interface Sink extends Closeable {
     /** The committed objects whose key starts with {@code prefix} ({@code ""} for all), sorted by key. */
     List<StoredObject> list(String prefix) throws IOException;
 
+    /**
+     * The local directory this sink stores in, when it is one (so a restore can refuse to write over the store).
+     * Empty for remote stores.
+     */
+    default java.util.Optional<java.nio.file.Path> localRoot() {
+        return java.util.Optional.empty();
+    }
+
     /** Deletes an object. Deleting an absent key is not an error. */
     void delete(String key) throws IOException;
 }

@@ -103,6 +103,11 @@ public final class LocalDirectorySink implements Sink {
     }
 
     @Override
+    public java.util.Optional<Path> localRoot() {
+        return java.util.Optional.of(root);
+    }
+
+    @Override
     public String location() {
         return "file:" + root;
     }

@@ -129,6 +129,12 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
     }
 
     /** E.g. {@code directory /srv/uploads}. */
+    /** The target directory. */
+    @Override
+    public java.util.Optional<Path> localPath() {
+        return java.util.Optional.of(target);
+    }
+
     @Override
     public String describe() {
         return "directory " + target;

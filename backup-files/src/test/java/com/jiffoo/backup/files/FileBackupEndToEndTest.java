@@ -205,6 +205,19 @@ class FileBackupEndToEndTest {
         assertThat(store.temporaryFiles()).isEmpty();
     }
 
+    @Test
+    void restoreRefusesATargetThatOverlapsTheStore() throws Exception {
+        BackupManifest m = backUp(Compression.GZIP, pgp);
+        for (Path bad : List.of(store.root(), dir, store.root().resolve("files/restored-here"))) {
+            assertThatThrownBy(() -> restoreInto(bad, pgp).restore(m.objectKey()))
+                    .as(bad.toString())
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("overlaps the backup store");
+        }
+        assertThat(store.list("")).hasSize(3);
+        BackupVerifier.builder().sink(store).transforms(List.of(pgp)).build().verify(m.objectKey(), true);
+    }
+
     private Path secretKeyOfAFreshGpgKey() throws Exception {
         Path pass = TestKeys.keyFile(dir, "pw", "pw\n");
         try (GpgCli gpg = GpgCli.create(dir.resolve("gpg2"))) {
