@@ -97,10 +97,12 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
 
     private final Path target;
     private final boolean replaceExisting;
+    private final boolean allowSymlinksOutsideTarget;
 
     private DirectoryRestoreTarget(Builder b) {
         this.target = b.target;
         this.replaceExisting = b.replaceExisting;
+        this.allowSymlinksOutsideTarget = b.allowSymlinksOutsideTarget;
     }
 
     /**
@@ -115,7 +117,8 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
 
     /** A builder holding this target's settings. */
     public Builder toBuilder() {
-        return new Builder(target).replaceExisting(replaceExisting);
+        return new Builder(target).replaceExisting(replaceExisting)
+                .allowSymlinksOutsideTarget(allowSymlinksOutsideTarget);
     }
 
     /** The directory restored into, absolute and normalised. */
@@ -173,7 +176,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                 staging);
         boolean staged = false;
         try {
-            Extraction x = new Extraction(dest, staging);
+            Extraction x = new Extraction(dest, staging, allowSymlinksOutsideTarget);
             x.run(plaintext);
             x.finish(targetMode);
             Map<String, Object> facts = x.facts();
@@ -253,9 +256,14 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
     }
 
     /** The state of one {@link #stage} call. */
+    private static final String OUTSIDE_LINK_HINT = " (if the backed-up tree really had such a link, e.g."
+            + " current -> /srv/shared, restore with allowSymlinksOutsideTarget(true): links are then restored as"
+            + " links and nothing is ever written through them)";
+
     private static final class Extraction {
         private final Path dest;
         private final Path staging;
+        private final boolean allowOutsideLinks;
         private final byte[] buffer = new byte[BUFFER_SIZE];
         private final List<DirectoryTimes> directories = new ArrayList<>();
         private final List<String> links = new ArrayList<>();
@@ -269,9 +277,10 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         long bytes;
         long skipped;
 
-        Extraction(Path dest, Path staging) {
+        Extraction(Path dest, Path staging, boolean allowOutsideLinks) {
             this.dest = dest;
             this.staging = staging;
+            this.allowOutsideLinks = allowOutsideLinks;
         }
 
         void run(InputStream plaintext) throws IOException {
@@ -412,19 +421,22 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
             if (linkName == null || linkName.isEmpty()) {
                 throw refuse(entryName, "it is a symbolic link with an empty target");
             }
-            if (linkName.startsWith("/")) {
+            if (linkName.startsWith("/") && !allowOutsideLinks) {
                 throw refuse(entryName, "it is a symbolic link to the absolute path \"" + linkName
-                        + "\", outside the target");
+                        + "\", outside the target" + OUTSIDE_LINK_HINT);
             }
             if (linkName.indexOf('\0') >= 0) {
                 throw refuse(entryName, "its link target contains a NUL character");
+            }
+            if (allowOutsideLinks) {
+                return; // allowed: extraction never writes through a link, so such a link cannot leak data out
             }
             int depth = parts.size() - 1;
             for (String part : linkName.split("/")) {
                 if (part.equals("..")) {
                     if (--depth < 0) {
                         throw refuse(entryName, "it is a symbolic link to \"" + linkName
-                                + "\", which points outside the target");
+                                + "\", which points outside the target" + OUTSIDE_LINK_HINT);
                     }
                 } else if (!part.isEmpty() && !part.equals(".")) {
                     depth++;
@@ -507,7 +519,9 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         }
 
         void finish(int targetMode) throws IOException {
-            checkLinksStayInside();
+            if (!allowOutsideLinks) {
+                checkLinksStayInside();
+            }
             for (int i = directories.size() - 1; i >= 0; i--) {
                 DirectoryTimes d = directories.get(i);
                 FileTrees.setMode(d.path, d.mode);
@@ -650,6 +664,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
     public static final class Builder {
         private final Path target;
         private boolean replaceExisting;
+        private boolean allowSymlinksOutsideTarget;
 
         private Builder(Path target) {
             Path t = Objects.requireNonNull(target, "target").toAbsolutePath().normalize();
@@ -665,6 +680,16 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
          */
         public Builder replaceExisting(boolean replaceExisting) {
             this.replaceExisting = replaceExisting;
+            return this;
+        }
+
+        /**
+         * Whether symbolic links that point outside the target (absolute, or climbing above it) are restored as links
+         * (default false: such an archive is refused, naming the link). Safe to allow for trees that have such links:
+         * extraction never writes through a link, and entries below a link are still refused.
+         */
+        public Builder allowSymlinksOutsideTarget(boolean allow) {
+            this.allowSymlinksOutsideTarget = allow;
             return this;
         }
 

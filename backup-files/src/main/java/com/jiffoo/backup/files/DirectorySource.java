@@ -209,6 +209,7 @@ public final class DirectorySource implements Source {
         facts.put("fileCount", walk.files);
         facts.put("directoryCount", walk.directories);
         facts.put("symlinkCount", walk.symlinks);
+        facts.put("symlinksOutsideTree", walk.symlinksOutside);
         facts.put("totalBytes", walk.bytes);
         facts.put("skipped", walk.skipped);
         facts.put("vanished", walk.vanished);
@@ -287,6 +288,13 @@ public final class DirectorySource implements Source {
                 tar.putArchiveEntry(entry);
                 tar.closeArchiveEntry();
                 walk.symlinks++;
+                if (pointsOutside(entryName, target)) {
+                    if (walk.symlinksOutside++ == 0) {
+                        LOG.warn("{} -> {} points outside {}; restoring this backup with DirectoryRestoreTarget needs"
+                                + " allowSymlinksOutsideTarget(true) (GNU tar restores it as is)", path, target,
+                                directory);
+                    }
+                }
             } else if (info.type == Type.FILE) {
                 writeFile(path, entryName, info, tar, walk);
             } else {
@@ -390,11 +398,30 @@ public final class DirectorySource implements Source {
     }
 
     /** Counters and the buffer of one {@link #writeTo} call. */
+    /** True when a link at {@code entryName} with target {@code target} leads outside the backed-up tree. */
+    static boolean pointsOutside(String entryName, String target) {
+        if (target.startsWith("/")) {
+            return true;
+        }
+        int depth = entryName.split("/").length - 1;
+        for (String part : target.split("/")) {
+            if (part.equals("..")) {
+                if (--depth < 0) {
+                    return true;
+                }
+            } else if (!part.isEmpty() && !part.equals(".")) {
+                depth++;
+            }
+        }
+        return false;
+    }
+
     private static final class Walk {
         final byte[] buffer = new byte[BUFFER_SIZE];
         long files;
         long directories;
         long symlinks;
+        long symlinksOutside;
         long bytes;
         long skipped;
         long vanished;

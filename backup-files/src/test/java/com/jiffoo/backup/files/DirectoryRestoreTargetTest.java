@@ -342,12 +342,27 @@ class DirectoryRestoreTargetTest {
         assertThat(TestTrees.list(target)).isEmpty();
     }
 
+    @Test
+    void allowingOutsideLinksStillRefusesWritingThroughThem() throws IOException {
+        DirectoryRestoreTarget lenient = replacing().toBuilder().allowSymlinksOutsideTarget(true).build();
+        assertRefused(lenient, tar(e("etc", TarConstants.LF_SYMLINK, "/etc"), file("etc/evil", "evil")), "etc/evil");
+        assertRefused(lenient, tar(e("up", TarConstants.LF_SYMLINK, ".."), file("up/outside/evil", "evil")),
+                "up/outside/evil");
+        assertRefused(lenient, tar(e("out", TarConstants.LF_SYMLINK, outside.toString()),
+                e("out/x", TarConstants.LF_LINK, "/etc/passwd")), "out/x");
+    }
+
     private void assertRefused(byte[] tar, String entryName) throws IOException {
+        assertRefused(replacing(), tar, entryName);
+    }
+
+    private void assertRefused(DirectoryRestoreTarget restoreTarget, byte[] tar, String entryName)
+            throws IOException {
         Files.createDirectories(target);
         Files.writeString(target.resolve("old.txt"), "old");
         Map<String, String> outsideBefore = TestTrees.snapshot(outside);
         for (byte[] archive : List.of(tar, gzip(tar))) {
-            assertThatThrownBy(() -> replacing().stage(new ByteArrayInputStream(archive), null))
+            assertThatThrownBy(() -> restoreTarget.stage(new ByteArrayInputStream(archive), null))
                     .isInstanceOf(RestoreException.class).hasMessageContaining("\"" + entryName + "\"");
             assertThat(TestTrees.snapshot(outside)).isEqualTo(outsideBefore);
             assertThat(TestTrees.list(target)).containsExactly("old.txt");

@@ -218,6 +218,27 @@ class FileBackupEndToEndTest {
         BackupVerifier.builder().sink(store).transforms(List.of(pgp)).build().verify(m.objectKey(), true);
     }
 
+    @Test
+    void aTreeWithLinksPointingOutsideIsRestorableWhenAllowed() throws Exception {
+        Files.createSymbolicLink(tree.resolve("shared"), Path.of("/srv/shared/uploads"));
+        Files.createSymbolicLink(tree.resolve("up"), Path.of("../elsewhere"));
+        Map<String, String> withLinks = TestTrees.snapshot(tree);
+        BackupManifest m = backUp(Compression.GZIP, pgp);
+        assertThat(m.sourceFacts()).containsEntry("symlinksOutsideTree", 2L);
+
+        Path strict = dir.resolve("strict");
+        assertThatThrownBy(() -> restoreInto(strict, pgp).restore(m.objectKey()))
+                .isInstanceOf(com.jiffoo.backup.RestoreException.class)
+                .hasMessageContaining("allowSymlinksOutsideTarget(true)");
+        assertThat(strict).doesNotExist();
+
+        Path restored = dir.resolve("restored");
+        RestorePipeline.builder().sink(store).decryption(pgp)
+                .target(DirectoryRestoreTarget.builder(restored).allowSymlinksOutsideTarget(true).build())
+                .build().restore(m.objectKey());
+        assertThat(TestTrees.snapshot(restored)).isEqualTo(withLinks);
+    }
+
     private Path secretKeyOfAFreshGpgKey() throws Exception {
         Path pass = TestKeys.keyFile(dir, "pw", "pw\n");
         try (GpgCli gpg = GpgCli.create(dir.resolve("gpg2"))) {
