@@ -114,14 +114,22 @@ public final class PassphraseKeyFile {
             while (end < bytes.length && bytes[end] != '\n') {
                 end++;
             }
+            // exactly gpg's rule (--passphrase-file reads up to the first '\n'): a '\r' before it belongs to the
+            // passphrase, so files with Windows line endings open the same backups with us and with gpg
             int lineEnd = end;
-            while (lineEnd > 0 && bytes[lineEnd - 1] == '\r') {
-                lineEnd--;
+            int visible = end;
+            while (visible > 0 && bytes[visible - 1] == '\r') {
+                visible--;
             }
-            if (lineEnd == 0) {
+            if (visible == 0) {
                 throw new ConfigurationException("key file " + abs + (bytes.length == 0 ? " is empty" : "'s first "
                         + "line is empty") + "; the passphrase is the first line of the key file (create one with "
                         + "`openssl rand -base64 32 > " + abs + "`)");
+            }
+            if (visible != lineEnd) {
+                LOG.warn("key file {} has a Windows line ending: the '\\r' is part of the passphrase, as gpg"
+                        + " --passphrase-file reads it; keep the file exactly as it is (converting it with dos2unix"
+                        + " would change the passphrase)", abs);
             }
             char[] chars = decodeUtf8(bytes, lineEnd, abs);
             if (chars.length < 16) {

@@ -1,6 +1,7 @@
 package com.jiffoo.backup.crypto;
 
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.testutil.GpgCli;
 import com.jiffoo.backup.testutil.TestKeys;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,9 +21,33 @@ class PassphraseKeyFileTest {
     Path dir;
 
     @Test
-    void passphraseIsTheFirstLineWithoutItsLineEnd() {
-        Path f = TestKeys.keyFile(dir, "k", "first line secret\r\nsecond line\n");
+    void passphraseIsTheFirstLineWithoutItsNewline() {
+        Path f = TestKeys.keyFile(dir, "k", "first line secret\nsecond line\n");
         assertThat(new String(PassphraseKeyFile.read(f).passphrase())).isEqualTo("first line secret");
+    }
+
+    @Test
+    void aCarriageReturnBeforeTheNewlineIsPartOfThePassphraseAsForGpg() throws Exception {
+        Path f = TestKeys.keyFile(dir, "k", "windows-line-ending\r\nsecond line\n");
+        PassphraseKeyFile key = PassphraseKeyFile.read(f);
+        assertThat(new String(key.passphrase())).isEqualTo("windows-line-ending\r");
+
+        // the proof that this is gpg's rule: what we encrypt with the file, gpg decrypts with it, and back
+        OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(key).build();
+        Path plain = Files.write(dir.resolve("plain"), TestKeys.randomBytes(10_000, 3));
+        Path ours = dir.resolve("ours.gpg");
+        try (var in = Files.newInputStream(plain); var out = pgp.encode(Files.newOutputStream(ours))) {
+            in.transferTo(out);
+        }
+        try (GpgCli gpg = GpgCli.create(dir.resolve("gnupg"))) {
+            gpg.decrypt(ours, dir.resolve("by-gpg"), f).orThrow();
+            assertThat(Files.readAllBytes(dir.resolve("by-gpg"))).isEqualTo(Files.readAllBytes(plain));
+            Path theirs = dir.resolve("theirs.gpg");
+            gpg.encryptSymmetric(plain, theirs, f).orThrow();
+            try (var in = pgp.decode(Files.newInputStream(theirs))) {
+                assertThat(in.readAllBytes()).isEqualTo(Files.readAllBytes(plain));
+            }
+        }
     }
 
     @Test
