@@ -41,7 +41,6 @@ import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 @SuppressWarnings("unchecked")
 class OpenPgpTransformTest {
@@ -60,7 +59,8 @@ class OpenPgpTransformTest {
 
     @BeforeAll
     static void setUp() {
-        assumeTrue(GpgCli.available(), "gpg is not installed");
+        assertThat(GpgCli.available()).as("the gpg CLI is the interop referee: install it (apt-get install gnupg)")
+                .isTrue();
         gpg = GpgCli.create(dir);
         keyFile = TestKeys.keyFile(dir, "backup.key");
         otherKeyFile = TestKeys.keyFile(dir, "other.key");

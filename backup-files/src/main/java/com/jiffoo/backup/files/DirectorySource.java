@@ -254,12 +254,20 @@ public final class DirectorySource implements Source {
         }
         names.sort(null);
         for (String name : names) {
-            Path path = dir.resolve(name);
+            Path path;
+            try {
+                path = dir.resolve(name);
+            } catch (java.nio.file.InvalidPathException e) {
+                throw undecodableName(dir, name, e);
+            }
             String entryName = prefix + name;
             FileInfo info;
             try {
                 info = FileInfo.read(path);
             } catch (NoSuchFileException e) {
+                if (name.indexOf('\uFFFD') >= 0) {
+                    throw undecodableName(dir, name, e); // bytes that are not UTF-8: Java cannot name this file
+                }
                 LOG.warn("{}: file removed before we read it; skipped", path);
                 walk.vanished++;
                 continue;
@@ -398,6 +406,18 @@ public final class DirectorySource implements Source {
     }
 
     /** Counters and the buffer of one {@link #writeTo} call. */
+    /**
+     * A file whose name this JVM cannot represent: refusing is better than a backup that silently lacks it.
+     */
+    private static SourceException undecodableName(Path dir, String name, Exception cause) {
+        String encoding = System.getProperty("sun.jnu.encoding", "?");
+        return new SourceException("A file name in " + dir + " cannot be read as " + encoding + " ('"
+                + name.replaceAll("[\\p{Cntrl}\uFFFD]", "?") + "'), so it cannot be backed up faithfully. "
+                + ("UTF-8".equalsIgnoreCase(encoding)
+                ? "The name is not valid UTF-8: rename the file (e.g. convmv -f latin1 -t utf8 --notest)."
+                : "Run the backup with a UTF-8 locale (LANG=C.UTF-8)."), null, dir.toString(), cause);
+    }
+
     /** True when a link at {@code entryName} with target {@code target} leads outside the backed-up tree. */
     static boolean pointsOutside(String entryName, String target) {
         if (target.startsWith("/")) {

@@ -262,4 +262,15 @@ class DirectorySourceTest {
                 .hasMessageContaining("Run the backup as a user that can read");
         assertThat(e.location()).contains(p.toString());
     }
+
+    @Test
+    void aFileNameThatIsNotValidUtf8FailsTheBackupInsteadOfBeingSkipped() throws Exception {
+        Path tree = Files.createDirectories(tmp.resolve("badnames"));
+        Files.writeString(tree.resolve("good.txt"), "ok");
+        TestTrees.sh(tree, "printf x > $'bad\\xffname'");
+        assertThatThrownBy(() -> DirectorySource.builder(tree).build().writeTo(OutputStream.nullOutputStream()))
+                .isInstanceOf(com.jiffoo.backup.SourceException.class)
+                .hasMessageContaining(tree.toString())
+                .hasMessageContaining("cannot be backed up faithfully");
+    }
 }

@@ -151,9 +151,9 @@ public final class QuickStart {
                     out.put(rel, "link " + Files.readSymbolicLink(p));
                 } else if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
                     out.put(rel, "dir");
-                } else {
+                } else if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
                     out.put(rel, "file " + sha256(p) + " " + Files.getPosixFilePermissions(p));
-                }
+                } // sockets, devices and FIFOs are not backed up, and opening a FIFO would block
             }
         }
         return out;
