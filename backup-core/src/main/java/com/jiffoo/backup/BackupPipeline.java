@@ -303,6 +303,10 @@ public final class BackupPipeline {
             } catch (InterruptedException ie) {
                 Thread.currentThread().interrupt();
             }
+            if (sourceThread.isAlive()) {
+                log.warn("the source {} did not stop within 30 s after the failure of {}; leaving its thread",
+                        source.describe(), objectKey);
+            }
         }
         try {
             data.close();

@@ -57,6 +57,17 @@ public final class BackupVerifier {
         return new Builder();
     }
 
+    /** A builder holding this verifier's settings. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.sink = sink;
+        b.transforms.addAll(transforms);
+        b.innerCheck = innerCheck;
+        b.listener = listener;
+        b.clock = clock;
+        return b;
+    }
+
     /**
      * Verifies one backup, given its data, sidecar or manifest key.
      *
@@ -65,30 +76,37 @@ public final class BackupVerifier {
      * @throws DecryptionException when a deep verification cannot decrypt it
      */
     public VerificationResult verify(String key, boolean deep) {
-        StoredBackups backups = StoredBackups.of(sink);
-        BackupManifest m = backups.manifest(key);
-        backups.checkSidecar(m);
         ProgressTicker ticker = new ProgressTicker();
-        if (deep) {
-            List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
-            RestoreTarget check = innerCheck != null ? innerCheck : DiscardingTarget.INSTANCE;
-            try (StagedRestore staged = RestorePipeline.stream(backups, m, decoders, check, listener,
-                    Operation.VERIFY, ticker)) {
-                log.debug("deep check of {} gave {}", m.objectKey(), staged.facts());
+        Support.notify(listener, l -> l.started(Operation.VERIFY, key));
+        try {
+            StoredBackups backups = StoredBackups.of(sink);
+            BackupManifest m = backups.manifest(key);
+            backups.checkSidecar(m);
+            if (deep) {
+                List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
+                RestoreTarget check = innerCheck != null ? innerCheck : DiscardingTarget.INSTANCE;
+                try (StagedRestore staged = RestorePipeline.stream(backups, m, decoders, check, listener,
+                        Operation.VERIFY, ticker)) {
+                    log.debug("deep check of {} gave {}", m.objectKey(), staged.facts());
+                }
+            } else {
+                quick(backups, m, ticker);
             }
-        } else {
-            quick(backups, m, ticker);
+            Duration elapsed = Duration.ofNanos(ticker.elapsedNanos());
+            Progress done = Support.progress(m.objectKey(), deep ? m.plaintextSize() : 0, m.objectSize(),
+                    m.objectSize(), ticker);
+            Support.notify(listener, l -> l.finished(Operation.VERIFY, done));
+            log.info("{} verification of {} passed in {} ms", deep ? "deep" : "quick", m.objectKey(),
+                    elapsed.toMillis());
+            return new VerificationResult(m, deep, clock.instant(), elapsed);
+        } catch (BackupException e) {
+            Progress at = Support.progress(key, 0, 0, -1, ticker);
+            Support.notify(listener, l -> l.failed(Operation.VERIFY, at, e));
+            throw e;
         }
-        Duration elapsed = Duration.ofNanos(ticker.elapsedNanos());
-        Progress done = Support.progress(m.objectKey(), deep ? m.plaintextSize() : 0, m.objectSize(), m.objectSize(),
-                ticker);
-        Support.notify(listener, l -> l.finished(Operation.VERIFY, done));
-        log.info("{} verification of {} passed in {} ms", deep ? "deep" : "quick", m.objectKey(), elapsed.toMillis());
-        return new VerificationResult(m, deep, clock.instant(), elapsed);
     }
 
     private void quick(StoredBackups backups, BackupManifest m, ProgressTicker ticker) {
-        Support.notify(listener, l -> l.started(Operation.VERIFY, m.objectKey()));
         try (InputStream raw = backups.openData(m);
              CountingDigestInputStream in = new CountingDigestInputStream(raw)) {
             byte[] buf = new byte[256 * 1024];
@@ -105,20 +123,10 @@ public final class BackupVerifier {
                         + " and make a new backup.", m.objectKey(), sink.location(), null);
             }
         } catch (IOException e) {
-            StorageException se = new StorageException("Reading " + m.objectKey() + " from " + sink.location()
+            throw new StorageException("Reading " + m.objectKey() + " from " + sink.location()
                     + " failed: " + e.getMessage() + ". Check that the store is reachable and verify again.",
                     m.objectKey(), sink.location(), e);
-            fail(m, se, ticker);
-            throw se;
-        } catch (BackupException e) {
-            fail(m, e, ticker);
-            throw e;
         }
-    }
-
-    private void fail(BackupManifest m, BackupException e, ProgressTicker ticker) {
-        Progress at = Support.progress(m.objectKey(), 0, 0, m.objectSize(), ticker);
-        Support.notify(listener, l -> l.failed(Operation.VERIFY, at, e));
     }
 
     /** Reads the plaintext to its end and keeps nothing. */

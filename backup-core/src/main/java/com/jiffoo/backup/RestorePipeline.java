@@ -47,6 +47,8 @@ public final class RestorePipeline {
     private static final Logger log = LoggerFactory.getLogger(RestorePipeline.class);
     private static final int CHUNK = 256 * 1024;
     private static final int CHUNKS = 8;
+    /** How long a failed restore waits for its target to notice the failure and stop. */
+    private static final Duration TARGET_STOP_WAIT = Duration.ofSeconds(60);
 
     private final Sink sink;
     private final RestoreTarget target;
@@ -82,9 +84,7 @@ public final class RestorePipeline {
      *                         target then keeps its previous content
      */
     public RestoreResult restore(String key) {
-        StoredBackups backups = StoredBackups.of(sink);
-        BackupManifest m = backups.manifest(key);
-        return restore(backups, m);
+        return run(key, backups -> backups.manifest(key));
     }
 
     /**
@@ -93,41 +93,52 @@ public final class RestorePipeline {
      * @throws NotFoundException when the store holds no committed backup of that kind
      */
     public RestoreResult restoreLatest(String kind) {
-        StoredBackups backups = StoredBackups.of(sink);
-        BackupManifest m = backups.latest(kind).orElseThrow(() -> new NotFoundException(
+        return run(kind + "/ (latest)", backups -> backups.latest(kind).orElseThrow(() -> new NotFoundException(
                 "No committed " + kind + " backup in " + sink.location() + ". List the store to see what it holds.",
-                null, sink.location(), null));
-        return restore(backups, m);
+                null, sink.location(), null)));
     }
 
-    private RestoreResult restore(StoredBackups backups, BackupManifest m) {
-        refuseOverlap();
+    /** One restore, with exactly one started and one finished or failed event, whatever fails. */
+    private RestoreResult run(String label, java.util.function.Function<StoredBackups, BackupManifest> pick) {
+        ProgressTicker ticker = new ProgressTicker();
+        Support.notify(listener, l -> l.started(Operation.RESTORE, label));
+        long[] size = {-1};
+        try {
+            refuseOverlap();
+            StoredBackups backups = StoredBackups.of(sink);
+            BackupManifest m = pick.apply(backups);
+            size[0] = m.objectSize();
+            RestoreResult result = restore(backups, m, ticker);
+            Progress done = Support.progress(m.objectKey(), m.plaintextSize(), m.objectSize(), m.objectSize(), ticker);
+            Support.notify(listener, l -> l.finished(Operation.RESTORE, done));
+            return result;
+        } catch (BackupException e) {
+            Progress at = Support.progress(label, 0, 0, size[0], ticker);
+            Support.notify(listener, l -> l.failed(Operation.RESTORE, at, e));
+            throw e;
+        }
+    }
+
+    private RestoreResult restore(StoredBackups backups, BackupManifest m, ProgressTicker ticker) {
         backups.checkSidecar(m);
         List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
         if (!target.stagesSafely()) {
             log.info("{} cannot stage safely; verifying {} before touching it", target.describe(), m.objectKey());
-            BackupVerifier.builder().sink(sink).transforms(transforms).listener(listener).build().verify(m.objectKey(),
-                    true);
+            BackupVerifier.builder().sink(sink).transforms(transforms).build().verify(m.objectKey(), true);
         }
         log.info("restore of {} from {} into {} started", m.objectKey(), sink.location(), target.describe());
-        ProgressTicker ticker = new ProgressTicker();
         StagedRestore staged = stream(backups, m, decoders, target, listener, Operation.RESTORE, ticker);
         try (StagedRestore s = staged) {
             s.commit();
             Map<String, Object> facts = s.facts();
             Duration elapsed = Duration.ofNanos(ticker.elapsedNanos());
             log.info("restore of {} into {} done in {} ms", m.objectKey(), target.describe(), elapsed.toMillis());
-            Progress done = Support.progress(m.objectKey(), m.plaintextSize(), m.objectSize(), m.objectSize(), ticker);
-            Support.notify(listener, l -> l.finished(Operation.RESTORE, done));
             return new RestoreResult(m, facts, elapsed);
         } catch (IOException | RuntimeException e) {
-            RestoreException re = e instanceof RestoreException r ? r : new RestoreException("The verified backup "
+            throw e instanceof RestoreException r ? r : new RestoreException("The verified backup "
                     + m.objectKey() + " could not be put in place in " + target.describe() + ": " + e.getMessage()
                     + ". The staged copy was discarded; check the target's permissions and space.",
                     m.objectKey(), target.describe(), e);
-            Progress at = Support.progress(m.objectKey(), m.plaintextSize(), m.objectSize(), m.objectSize(), ticker);
-            Support.notify(listener, l -> l.failed(Operation.RESTORE, at, re));
-            throw re;
         }
     }
 
@@ -163,13 +174,12 @@ public final class RestorePipeline {
     /**
      * Streams a stored backup through its decoders into {@code target}, verifying sizes and digests against the
      * manifest. Returns the staged restore only when everything matched; otherwise discards it and throws. Emits
-     * started, progress and (on failure) failed events; the caller emits finished.
+     * progress events; the caller emits started and finished or failed.
      */
     static StagedRestore stream(StoredBackups backups, BackupManifest m, List<Transform> decoders,
                                 RestoreTarget target, BackupListener listener, Operation op, ProgressTicker ticker) {
         String key = m.objectKey();
         String location = backups.sink().location();
-        Support.notify(listener, l -> l.started(op, key));
         Pipe pipe = new Pipe(CHUNK, CHUNKS);
         TargetRun run = new TargetRun(target, pipe, m);
         Thread thread = new Thread(run, "jiffoo-restore-target");
@@ -220,9 +230,14 @@ public final class RestorePipeline {
             pipe.fail(e);
             if (thread.isAlive()) {
                 try {
-                    join(thread);
-                } catch (IOException ie) {
-                    e.addSuppressed(ie);
+                    thread.join(TARGET_STOP_WAIT.toMillis());
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                }
+                if (thread.isAlive()) {
+                    log.warn("the restore target {} did not stop within {} s after the failure; leaving it",
+                            target.describe(), TARGET_STOP_WAIT.toSeconds());
+                    thread.interrupt();
                 }
             }
             if (run.staged != null) {
@@ -231,8 +246,6 @@ public final class RestorePipeline {
             // the target's own failure is primary when it made the decoding side stop
             Throwable primary = run.failure != null && (e == run.failure || Pipe.isReaderClosed(e)) ? run.failure : e;
             BackupException be = translate(primary, m, target, location);
-            Progress at = Support.progress(key, counts[0], counts[1], m.objectSize(), ticker);
-            Support.notify(listener, l -> l.failed(op, at, be));
             log.warn("{} of {} failed: {}", op.name().toLowerCase(java.util.Locale.ROOT), key, be.getMessage());
             throw be;
         }

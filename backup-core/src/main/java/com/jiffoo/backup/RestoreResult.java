@@ -11,8 +11,8 @@ import java.util.Map;
  * @param elapsed  how long it took, verification included
  */
 public record RestoreResult(BackupManifest manifest, Map<String, Object> facts, Duration elapsed) {
-    /** Copies the facts. */
+    /** Copies the facts, keeping their order. */
     public RestoreResult {
-        facts = Map.copyOf(facts);
+        facts = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(facts));
     }
 }

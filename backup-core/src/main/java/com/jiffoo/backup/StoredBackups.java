@@ -91,8 +91,9 @@ public final class StoredBackups {
                         + " trusted. Restore another backup; retention removes such orphans.",
                         objectKey, sink.location(), e);
             }
-            throw new NotFoundException("No backup " + objectKey + " in " + sink.location()
-                    + ". List the store to see which backups exist.", objectKey, sink.location(), e);
+            throw new NotFoundException("No backup " + objectKey + " in " + sink.location() + ". Name a backup by"
+                    + " its object key, e.g. files/files_backup_20260111_030000.tar.gz.gpg (the manifest or .sha256"
+                    + " key works too); list the store to see which backups exist.", objectKey, sink.location(), e);
         }
         BackupManifest m = BackupManifest.fromJson(json, manifestKey);
         if (!m.objectKey().equals(objectKey)) {
@@ -181,7 +182,8 @@ public final class StoredBackups {
         try {
             return sink.list(key).stream().anyMatch(o -> o.key().equals(key));
         } catch (IOException e) {
-            return false;
+            throw new StorageException("Cannot list " + key + " in " + sink.location() + ": " + e.getMessage()
+                    + ". Check that the store is reachable.", key, sink.location(), e);
         }
     }
 

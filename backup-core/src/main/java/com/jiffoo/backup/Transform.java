@@ -33,7 +33,9 @@ public interface Transform {
 
     /**
      * A description for the manifest, with a {@code "type"} entry ({@code "openpgp"}, {@code "gzip"}) and the
-     * parameters a reader needs to know (algorithm, key ids). Never contains secrets.
+     * parameters a reader needs to know (algorithm, key ids). Never contains secrets. A restore picks, for each
+     * transform a manifest lists, the configured transform with the same {@code "type"}; an encrypting transform
+     * also puts {@code "encrypts": true}.
      */
     Map<String, Object> describe();
 

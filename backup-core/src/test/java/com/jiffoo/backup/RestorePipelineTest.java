@@ -111,7 +111,7 @@ class RestorePipelineTest {
     void unknownBackupIsNotFound() {
         assertThatThrownBy(() -> restore(new MemoryTarget(), "files/files_backup_19990101_000000.bin"))
                 .isInstanceOf(NotFoundException.class)
-                .hasMessageContaining("List the store");
+                .hasMessageContaining("list the store");
     }
 
     @Test
@@ -155,6 +155,35 @@ class RestorePipelineTest {
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("is encrypted (openpgp)")
                 .hasMessageContaining("decryption key");
+    }
+
+    @Test
+    void listenerGetsPairedEventsAlsoWhenTheBackupCannotBeFound() {
+        java.util.List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        BackupListener listener = new BackupListener() {
+            @Override
+            public void started(Operation operation, String key) {
+                events.add("started " + operation);
+            }
+
+            @Override
+            public void finished(Operation operation, Progress progress) {
+                events.add("finished " + operation);
+            }
+
+            @Override
+            public void failed(Operation operation, Progress progress, BackupException error) {
+                events.add("failed " + operation + " " + error.code());
+            }
+        };
+        RestorePipeline p = RestorePipeline.builder().sink(sink).target(new MemoryTarget()).listener(listener).build();
+        assertThatThrownBy(() -> p.restore("files/none.bin")).isInstanceOf(NotFoundException.class);
+        p.restore(manifest.objectKey());
+        BackupVerifier v = BackupVerifier.builder().sink(sink).listener(listener).build();
+        assertThatThrownBy(() -> v.verify("files/none.bin", true)).isInstanceOf(NotFoundException.class);
+        v.verify(manifest.objectKey(), true);
+        assertThat(events).containsExactly("started RESTORE", "failed RESTORE NOT_FOUND", "started RESTORE",
+                "finished RESTORE", "started VERIFY", "failed VERIFY NOT_FOUND", "started VERIFY", "finished VERIFY");
     }
 
     static void flipByte(Path file, long offset) throws Exception {
