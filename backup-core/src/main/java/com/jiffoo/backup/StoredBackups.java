@@ -88,7 +88,7 @@ public final class StoredBackups {
             if (exists(objectKey)) {
                 throw new IntegrityException("The backup " + objectKey + " in " + sink.location()
                         + " has no manifest: it never completed (or is being written or deleted) and must not be"
-                        + " trusted. Restore another backup; retention removes such orphans.",
+                        + " trusted. Restore another backup, and delete the orphaned object once no backup is running.",
                         objectKey, sink.location(), e);
             }
             throw new NotFoundException("No backup " + objectKey + " in " + sink.location() + ". Name a backup by"
