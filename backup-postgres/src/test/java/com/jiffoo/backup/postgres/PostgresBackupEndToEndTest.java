@@ -51,7 +51,7 @@ class PostgresBackupEndToEndTest {
 
     @TempDir
     Path tmp;
-    private final List<String> created = new ArrayList<>();
+    private final TestDatabases dbs = new TestDatabases();
 
     @BeforeAll
     static void makeSource() throws Exception {
@@ -73,21 +73,7 @@ class PostgresBackupEndToEndTest {
 
     @AfterEach
     void dropCreated() throws Exception {
-        for (String db : created) {
-            PgTestServer.get().dropDatabase(db);
-        }
-    }
-
-    private String name(String prefix) {
-        String n = "jb_" + prefix + "_" + Long.toHexString(System.nanoTime());
-        created.add(n);
-        return n;
-    }
-
-    private String emptyDatabase(String prefix) throws Exception {
-        String db = PgTestServer.get().createDatabase(prefix);
-        created.add(db);
-        return db;
+        dbs.dropAll();
     }
 
     private record Stored(LocalDirectorySink sink, OpenPgpTransform pgp, BackupManifest manifest, Path keyFile,
@@ -113,7 +99,7 @@ class PostgresBackupEndToEndTest {
         try (GpgCli gpg = GpgCli.create(tmp)) {
             Path key = TestKeys.keyFile(tmp, "backup.key");
             Path out = tmp.resolve("db_backup.sql.gpg");
-            String db = emptyDatabase("e2e_cli");
+            String db = dbs.create("e2e_cli");
             Map<String, String> env = Map.of("GNUPGHOME", gpg.home().toString(), "KEY", key.toString(),
                     "OUT", out.toString(), "SRC", source, "DST", db, "GPG", GpgCli.GPG);
             PgTools.bash("pg_dump -Fc \"$SRC\" | \"$GPG\" --batch --pinentry-mode loopback --passphrase-file \"$KEY\""
@@ -134,14 +120,14 @@ class PostgresBackupEndToEndTest {
                 .containsEntry("rowCounts", rowCounts);
 
         try (GpgCli gpg = GpgCli.create(tmp)) {
-            String byHand = emptyDatabase("e2e_hand");
+            String byHand = dbs.create("e2e_hand");
             PgTools.bash("\"$GPG\" --batch --pinentry-mode loopback --passphrase-file \"$KEY\" -d \"$OBJ\""
                     + " | pg_restore -d \"$DST\"", source, Map.of("GNUPGHOME", gpg.home().toString(),
                     "KEY", s.keyFile().toString(), "OBJ", s.object().toString(), "DST", byHand, "GPG", GpgCli.GPG));
             assertThat(PgTools.hashes(byHand)).isEqualTo(original);
         }
 
-        String db = name("e2e_pipe");
+        String db = dbs.newName("e2e_pipe");
         RestoreResult r = restorePipeline(s, PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db))
                 .restore(s.manifest().objectKey());
         assertThat(r.facts()).containsEntry("database", db).containsEntry("warnings", 0);
@@ -157,7 +143,7 @@ class PostgresBackupEndToEndTest {
     @Test
     void restorePipelineReplacesAnExistingDatabaseAfterVerifyingTheBackup() throws Exception {
         Stored s = backUp();
-        String db = emptyDatabase("e2e_exist");
+        String db = dbs.create("e2e_exist");
         try (Connection c = PgTestServer.get().connect(db)) {
             ShopSchema.create(c, 50);
         }
@@ -176,7 +162,7 @@ class PostgresBackupEndToEndTest {
             f.seek(at);
             f.write(b ^ 0xff);
         }
-        String db = emptyDatabase("e2e_damaged");
+        String db = dbs.create("e2e_damaged");
         try (Connection c = PgTestServer.get().connect(db); Statement st = c.createStatement()) {
             ShopSchema.create(c, 50);
             st.execute("UPDATE customers SET name = 'before'");
@@ -186,7 +172,7 @@ class PostgresBackupEndToEndTest {
                 .restore(s.manifest().objectKey())).isInstanceOf(IntegrityException.class);
         assertThat(PgTools.hashes(db)).isEqualTo(before);
 
-        String fresh = name("e2e_damaged_new");
+        String fresh = dbs.newName("e2e_damaged_new");
         assertThatThrownBy(() -> restorePipeline(s, PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"),
                 fresh)).restore(s.manifest().objectKey())).isInstanceOf(IntegrityException.class);
         assertThat(PgTestServer.get().databaseExists(fresh)).isFalse();
@@ -205,7 +191,7 @@ class PostgresBackupEndToEndTest {
         }
         Stored s = backUp();
         long p0 = System.nanoTime();
-        String db = name("e2e_timed_pipe");
+        String db = dbs.newName("e2e_timed_pipe");
         restorePipeline(s, PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db))
                 .restore(s.manifest().objectKey());
         long pipelineMs = (System.nanoTime() - p0) / 1_000_000;
@@ -217,7 +203,7 @@ class PostgresBackupEndToEndTest {
     }
 
     private long timedRestore(Path dump, int jobs) throws Exception {
-        String db = name("e2e_timed_" + jobs);
+        String db = dbs.newName("e2e_timed_" + jobs);
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
                 .jobs(jobs).spoolDirectory(tmp).build();
         long t0 = System.nanoTime();

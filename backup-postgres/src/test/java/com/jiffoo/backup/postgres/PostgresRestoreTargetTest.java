@@ -31,7 +31,7 @@ class PostgresRestoreTargetTest {
 
     @TempDir
     Path tmp;
-    private final List<String> created = new ArrayList<>();
+    private final TestDatabases dbs = new TestDatabases();
 
     @BeforeAll
     static void makeSourceAndDump() throws Exception {
@@ -53,20 +53,11 @@ class PostgresRestoreTargetTest {
 
     @AfterEach
     void dropCreated() throws Exception {
-        for (String db : created) {
-            PgTestServer.get().dropDatabase(db);
-        }
-    }
-
-    private String newName(String prefix) {
-        String name = "jb_" + prefix + "_" + Long.toHexString(System.nanoTime());
-        created.add(name);
-        return name;
+        dbs.dropAll();
     }
 
     private String existing(String prefix, int orders) throws Exception {
-        String db = PgTestServer.get().createDatabase(prefix);
-        created.add(db);
+        String db = dbs.create(prefix);
         try (Connection c = PgTestServer.get().connect(db)) {
             ShopSchema.create(c, orders);
         }
@@ -81,7 +72,7 @@ class PostgresRestoreTargetTest {
 
     @Test
     void restoresIntoNewDatabaseWithEqualContent() throws Exception {
-        String db = newName("rt_new");
+        String db = dbs.newName("rt_new");
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db);
         assertThat(target.stagesSafely()).isTrue();
         try (StagedRestore staged = stage(target, dump)) {
@@ -116,7 +107,7 @@ class PostgresRestoreTargetTest {
 
     @Test
     void discardingAStagedRestoreDropsTheNewDatabase() throws Exception {
-        String db = newName("rt_discard");
+        String db = dbs.newName("rt_discard");
         StagedRestore staged = stage(PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db), dump);
         assertThat(PgTestServer.get().databaseExists(db)).isTrue();
         staged.close();
@@ -126,7 +117,7 @@ class PostgresRestoreTargetTest {
 
     @Test
     void truncatedDumpIntoNewDatabaseLeavesNoDatabase() throws Exception {
-        String db = newName("rt_trunc");
+        String db = dbs.newName("rt_trunc");
         Path bad = PgTools.truncated(dump, 0.6, tmp.resolve("bad.dump"));
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db);
         assertThatThrownBy(() -> stage(target, bad)).isInstanceOf(RestoreException.class)
@@ -137,7 +128,7 @@ class PostgresRestoreTargetTest {
 
     @Test
     void unknownRoleIntoNewDatabaseLeavesNoDatabaseAndSaysWhatToDo() throws Exception {
-        String db = newName("rt_role");
+        String db = dbs.newName("rt_role");
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
                 .role("jb_no_such_role").build();
         assertThatThrownBy(() -> stage(target, dump)).isInstanceOf(RestoreException.class)
@@ -184,7 +175,7 @@ class PostgresRestoreTargetTest {
 
     @Test
     void parallelRestoreGivesEqualContentAndDeletesTheSpoolFile() throws Exception {
-        String db = newName("rt_par");
+        String db = dbs.newName("rt_par");
         Path spool = Files.createDirectory(tmp.resolve("spool"));
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
                 .jobs(2).spoolDirectory(spool).build();
@@ -199,7 +190,7 @@ class PostgresRestoreTargetTest {
 
     @Test
     void failedParallelRestoreDeletesTheSpoolFileAndTheDatabase() throws Exception {
-        String db = newName("rt_parfail");
+        String db = dbs.newName("rt_parfail");
         Path spool = Files.createDirectory(tmp.resolve("spool"));
         Path bad = PgTools.truncated(dump, 0.6, tmp.resolve("bad.dump"));
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
@@ -228,7 +219,7 @@ class PostgresRestoreTargetTest {
     void unreachableServerIsReportedWithoutThePassword() {
         PgConnection nowhere = PgTools.connection("postgres").toBuilder().port(1).password("s3cret-pw".toCharArray())
                 .build();
-        PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(nowhere, newName("rt_unreach"));
+        PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(nowhere, dbs.newName("rt_unreach"));
         assertThat(target.describe()).doesNotContain("s3cret-pw");
         assertThat(target.toString()).doesNotContain("s3cret-pw");
         assertThatThrownBy(() -> stage(target, dump)).isInstanceOf(RestoreException.class)
@@ -238,8 +229,7 @@ class PostgresRestoreTargetTest {
 
     @Test
     void restoresIntoADatabaseWithAnAwkwardName() throws Exception {
-        String db = newName("rt_odd") + " it's=\"x\"";
-        created.set(created.size() - 1, db);
+        String db = dbs.remember("jb_rt_odd_" + Long.toHexString(System.nanoTime()) + " it's=\"x\"");
         try (StagedRestore staged = stage(PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db),
                 dump)) {
             staged.commit();
@@ -254,7 +244,7 @@ class PostgresRestoreTargetTest {
         // pg_hba.conf makes this role use scram even where other roles are trusted (.ci/run sets that up), so the
         // restore below only succeeds if pg_restore really received the password
         String password = "s3cret-Rs-" + Long.toHexString(System.nanoTime());
-        String db = newName("rt_pw");
+        String db = dbs.newName("rt_pw");
         PgTools.bash("psql -v ON_ERROR_STOP=1 -q -c 'DROP ROLE IF EXISTS jiffoo_pw_test' -c \"CREATE ROLE"
                 + " jiffoo_pw_test LOGIN CREATEDB PASSWORD '" + password + "'\"", "postgres", java.util.Map.of());
         try {
@@ -273,7 +263,7 @@ class PostgresRestoreTargetTest {
             assertThat(PgTools.hashes(db).tables()).isEqualTo(original.tables());
 
             PgConnection wrong = conn.toBuilder().password("not-the-password".toCharArray()).build();
-            String other = newName("rt_pw_wrong");
+            String other = dbs.newName("rt_pw_wrong");
             assertThatThrownBy(() -> stage(PostgresRestoreTarget.newDatabase(wrong, other), dump))
                     .isInstanceOf(com.jiffoo.backup.BackupException.class)
                     .hasMessageContaining("jiffoo_pw_test")
@@ -291,7 +281,7 @@ class PostgresRestoreTargetTest {
         // pg_restore reports an error (3 lines) for each ALTER ... OWNER TO and exits 1
         String role = "jb_gone_" + Long.toHexString(System.nanoTime());
         String src = PgTestServer.get().createDatabase("rt_owned");
-        created.add(src);
+        dbs.remember(src);
         StringBuilder sql = new StringBuilder("CREATE ROLE " + role + ";");
         for (int i = 1; i <= 60; i++) {
             sql.append(String.format("CREATE TABLE t%03d (id int); ALTER TABLE t%03d OWNER TO %s;", i, i, role));
@@ -301,7 +291,7 @@ class PostgresRestoreTargetTest {
         PgTestServer.get().dropDatabase(src);
         PgTools.bash("psql -v ON_ERROR_STOP=1 -q -c 'DROP ROLE " + role + "'", "postgres", java.util.Map.of());
 
-        String db = newName("rt_owned_restore");
+        String db = dbs.newName("rt_owned_restore");
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
                 .exitOnError(false).build();
         assertThatThrownBy(() -> stage(target, owned)).isInstanceOf(RestoreException.class)
