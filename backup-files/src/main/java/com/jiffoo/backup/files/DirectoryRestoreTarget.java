@@ -255,10 +255,11 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         return buffered;
     }
 
-    /** The state of one {@link #stage} call. */
     private static final String OUTSIDE_LINK_HINT = " (if the backed-up tree really had such a link, e.g."
             + " current -> /srv/shared, restore with allowSymlinksOutsideTarget(true): links are then restored as"
             + " links and nothing is ever written through them)";
+
+    /** The state of one {@link #stage} call. */
 
     private static final class Extraction {
         private final Path dest;

@@ -9,6 +9,7 @@ import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.files.DirectoryRestoreTarget;
 import com.jiffoo.backup.files.DirectorySource;
+import com.jiffoo.backup.files.TarListCheck;
 import com.jiffoo.backup.store.LocalDirectorySink;
 
 import java.io.IOException;
@@ -64,8 +65,9 @@ public final class QuickStart {
             System.out.printf("backed up           %s -> %s/%s (%d bytes, sha256 %s)%n", sourceDir, store.root(),
                     m.objectKey(), m.objectSize(), m.objectSha256());
 
-            BackupVerifier.builder().sink(store).transforms(List.of(pgp)).build().verify(m.objectKey(), true);
-            System.out.println("verified (deep)     checksums, OpenPGP integrity and plaintext hash match");
+            BackupVerifier.builder().sink(store).transforms(List.of(pgp)).innerCheck(TarListCheck.create()).build()
+                    .verify(m.objectKey(), true);
+            System.out.println("verified (deep)     checksums, OpenPGP integrity, plaintext hash and every tar entry");
 
             Path restored = work.resolve("restored");
             RestoreResult r = RestorePipeline.builder()
