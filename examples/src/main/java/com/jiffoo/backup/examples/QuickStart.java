@@ -88,8 +88,8 @@ public final class QuickStart {
             System.out.println();
             System.out.println("Emergency restore with standard tools only (no Java):");
             System.out.println("  (cd " + data.getParent() + " && sha256sum -c " + data.getFileName() + ".sha256)");
-            System.out.println("  mkdir -p /tmp/restore && gpg --batch --pinentry-mode loopback --passphrase-file "
-                    + keyFile + " -d " + data + " | tar xz -C /tmp/restore");
+            System.out.println("  set -o pipefail; mkdir -p /tmp/restore && gpg --batch --pinentry-mode loopback"
+                    + " --passphrase-file " + keyFile + " -d " + data + " | tar xz -C /tmp/restore");
         }
     }
 
