@@ -86,7 +86,7 @@ public final class BackupVerifier {
                 List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
                 RestoreTarget check = innerCheck != null ? innerCheck : DiscardingTarget.INSTANCE;
                 try (StagedRestore staged = RestorePipeline.stream(backups, m, decoders, check, listener,
-                        Operation.VERIFY, ticker)) {
+                        Operation.VERIFY, ticker, RestorePipeline.DEFAULT_CHUNK, RestorePipeline.DEFAULT_CHUNKS)) {
                     log.debug("deep check of {} gave {}", m.objectKey(), staged.facts());
                 }
             } else {

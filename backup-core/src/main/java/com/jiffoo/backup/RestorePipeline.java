@@ -45,8 +45,10 @@ import java.util.Objects;
  */
 public final class RestorePipeline {
     private static final Logger log = LoggerFactory.getLogger(RestorePipeline.class);
-    private static final int CHUNK = 256 * 1024;
-    private static final int CHUNKS = 8;
+    /** Default size of the chunks handed from the decoding thread to the target thread. */
+    static final int DEFAULT_CHUNK = 256 * 1024;
+    /** Default number of chunks that may wait between the two threads. */
+    static final int DEFAULT_CHUNKS = 8;
     /** How long a failed restore waits for its target to notice the failure and stop. */
     private static final Duration TARGET_STOP_WAIT = Duration.ofSeconds(60);
 
@@ -54,12 +56,16 @@ public final class RestorePipeline {
     private final RestoreTarget target;
     private final List<Transform> transforms;
     private final BackupListener listener;
+    private final int chunkSize;
+    private final int chunks;
 
     private RestorePipeline(Builder b) {
         this.sink = b.sink;
         this.target = b.target;
         this.transforms = List.copyOf(b.transforms);
         this.listener = b.listener;
+        this.chunkSize = b.chunkSize;
+        this.chunks = b.chunks;
     }
 
     /** A new builder. */
@@ -74,6 +80,8 @@ public final class RestorePipeline {
         b.target = target;
         b.transforms.addAll(transforms);
         b.listener = listener;
+        b.chunkSize = chunkSize;
+        b.chunks = chunks;
         return b;
     }
 
@@ -127,7 +135,8 @@ public final class RestorePipeline {
             BackupVerifier.builder().sink(sink).transforms(transforms).build().verify(m.objectKey(), true);
         }
         log.info("restore of {} from {} into {} started", m.objectKey(), sink.location(), target.describe());
-        StagedRestore staged = stream(backups, m, decoders, target, listener, Operation.RESTORE, ticker);
+        StagedRestore staged = stream(backups, m, decoders, target, listener, Operation.RESTORE, ticker, chunkSize,
+                chunks);
         try (StagedRestore s = staged) {
             s.commit();
             Map<String, Object> facts = s.facts();
@@ -177,10 +186,11 @@ public final class RestorePipeline {
      * progress events; the caller emits started and finished or failed.
      */
     static StagedRestore stream(StoredBackups backups, BackupManifest m, List<Transform> decoders,
-                                RestoreTarget target, BackupListener listener, Operation op, ProgressTicker ticker) {
+                                RestoreTarget target, BackupListener listener, Operation op, ProgressTicker ticker,
+                                int chunkSize, int chunks) {
         String key = m.objectKey();
         String location = backups.sink().location();
-        Pipe pipe = new Pipe(CHUNK, CHUNKS);
+        Pipe pipe = new Pipe(chunkSize, chunks);
         TargetRun run = new TargetRun(target, pipe, m);
         Thread thread = new Thread(run, "jiffoo-restore-target");
         thread.setDaemon(true);
@@ -203,7 +213,7 @@ public final class RestorePipeline {
                 CountingDigestInputStream plain = new CountingDigestInputStream(in);
                 thread.start();
                 OutputStream out = pipe.outputStream();
-                byte[] buf = new byte[CHUNK];
+                byte[] buf = new byte[chunkSize];
                 int n;
                 while ((n = plain.read(buf)) >= 0) {
                     out.write(buf, 0, n);
@@ -336,8 +346,28 @@ public final class RestorePipeline {
         private RestoreTarget target;
         private final List<Transform> transforms = new ArrayList<>();
         private BackupListener listener = BackupListener.NONE;
+        private int chunkSize = DEFAULT_CHUNK;
+        private int chunks = DEFAULT_CHUNKS;
 
         private Builder() {
+        }
+
+        /** Size of the chunks handed from the decoding thread to the target thread; 256 KiB by default. */
+        public Builder bufferChunkSize(int bytes) {
+            if (bytes < 4096 || bytes > 64 * 1024 * 1024) {
+                throw new IllegalArgumentException("bufferChunkSize must be 4 KiB..64 MiB, got " + bytes);
+            }
+            this.chunkSize = bytes;
+            return this;
+        }
+
+        /** How many chunks may wait between the decoding thread and the target thread; 8 by default. */
+        public Builder bufferChunks(int count) {
+            if (count < 1 || count > 1024) {
+                throw new IllegalArgumentException("bufferChunks must be 1..1024, got " + count);
+            }
+            this.chunks = count;
+            return this;
         }
 
         /** Where the backups are. Required. Not closed by the pipeline. */
