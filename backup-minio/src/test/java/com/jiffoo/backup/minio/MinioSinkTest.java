@@ -1,0 +1,300 @@
+package com.jiffoo.backup.minio;
+
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.NotFoundException;
+import com.jiffoo.backup.ObjectExistsException;
+import com.jiffoo.backup.SinkOutput;
+import com.jiffoo.backup.StorageException;
+import com.jiffoo.backup.StoredObject;
+import com.jiffoo.backup.testutil.TestKeys;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.groups.Tuple.tuple;
+
+class MinioSinkTest {
+    private static S3ProxyFixture s3;
+    private String bucket;
+    private MinioSink sink;
+
+    @BeforeAll
+    static void startServer() throws Exception {
+        s3 = S3ProxyFixture.start();
+    }
+
+    @AfterAll
+    static void stopServer() throws Exception {
+        s3.close();
+    }
+
+    @BeforeEach
+    void newBucket() {
+        bucket = s3.createBucket();
+        sink = s3.sink(bucket).prefix("jiffoo/prod").build();
+    }
+
+    @AfterEach
+    void closeSink() {
+        sink.close();
+    }
+
+    private void put(String key, byte[] data) throws Exception {
+        try (SinkOutput out = sink.create(key)) {
+            out.write(data);
+            out.commit();
+        }
+    }
+
+    private byte[] read(String key) throws Exception {
+        try (InputStream in = sink.open(key)) {
+            return in.readAllBytes();
+        }
+    }
+
+    @Test
+    void writesReadsListsAndDeletes() throws Exception {
+        put("database/a.sql.gpg", "hello".getBytes(StandardCharsets.UTF_8));
+        put("files/b.tar.gz.gpg", new byte[0]);
+        assertThat(read("database/a.sql.gpg")).asString(StandardCharsets.UTF_8).isEqualTo("hello");
+        assertThat(read("files/b.tar.gz.gpg")).isEmpty();
+        assertThat(sink.list("")).extracting(StoredObject::key, StoredObject::size)
+                .containsExactly(tuple("database/a.sql.gpg", 5L), tuple("files/b.tar.gz.gpg", 0L));
+        assertThat(sink.list("files/")).extracting(StoredObject::key).containsExactly("files/b.tar.gz.gpg");
+        assertThat(sink.list("nothing/")).isEmpty();
+        sink.delete("database/a.sql.gpg");
+        sink.delete("database/a.sql.gpg");
+        assertThat(sink.list("")).extracting(StoredObject::key).containsExactly("files/b.tar.gz.gpg");
+    }
+
+    @Test
+    void storesUnderThePrefixInTheBucket() throws Exception {
+        put("files/x", new byte[] {1});
+        try (MinioSink whole = s3.sink(bucket).build()) {
+            assertThat(whole.list("")).extracting(StoredObject::key).containsExactly("jiffoo/prod/files/x");
+        }
+        assertThat(sink.location()).isEqualTo("minio://127.0.0.1:" + s3.endpoint().replaceAll(".*:", "")
+                + "/" + bucket + "/jiffoo/prod");
+    }
+
+    @Test
+    void nothingIsVisibleBeforeCommit() throws Exception {
+        try (SinkOutput out = sink.create("files/late.bin")) {
+            out.write(TestKeys.randomBytes(12 * 1024 * 1024, 1)); // multipart: parts are uploaded already
+            assertThat(sink.list("")).isEmpty();
+            assertThatThrownBy(() -> sink.open("files/late.bin")).isInstanceOf(NotFoundException.class);
+            out.commit();
+        }
+        assertThat(sink.list("")).extracting(StoredObject::key).containsExactly("files/late.bin");
+    }
+
+    @Test
+    void closeWithoutCommitLeavesNoObjectAndNoOpenUpload() throws Exception {
+        try (SinkOutput out = sink.create("files/small.bin")) {
+            out.write(new byte[1000]);
+        }
+        try (SinkOutput out = sink.create("files/big.bin")) {
+            out.write(TestKeys.randomBytes(17 * 1024 * 1024, 2)); // 3 full parts sent, the 4th buffered
+            assertThat(s3.openUploads(bucket)).hasSize(1);
+        }
+        assertThat(sink.list("")).isEmpty();
+        assertThat(s3.openUploads(bucket)).isEmpty();
+        assertThat(s3.openUploadsInBlobStore(bucket)).isEmpty();
+        try (MinioSink whole = s3.sink(bucket).build()) {
+            assertThat(whole.list("")).isEmpty();
+        }
+    }
+
+    @Test
+    void largeObjectRoundTripsByteForByteInSeveralParts() throws Exception {
+        int size = 16 * 1024 * 1024 + 12345; // 4 parts of 5 MiB, the last short
+        MessageDigest expected = MessageDigest.getInstance("SHA-256");
+        try (SinkOutput out = sink.create("database/big.sql.gpg");
+             InputStream in = TestKeys.randomStream(size, 7)) {
+            byte[] buf = new byte[100_000]; // writes that straddle part boundaries
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                out.write(buf, 0, n);
+                expected.update(buf, 0, n);
+            }
+            assertThat(s3.openUploads(bucket)).hasSize(1);
+            out.commit();
+        }
+        assertThat(s3.openUploads(bucket)).isEmpty();
+        MessageDigest actual = MessageDigest.getInstance("SHA-256");
+        long total = 0;
+        try (InputStream in = sink.open("database/big.sql.gpg")) {
+            byte[] buf = new byte[64 * 1024];
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                actual.update(buf, 0, n);
+                total += n;
+            }
+        }
+        assertThat(total).isEqualTo(size);
+        assertThat(actual.digest()).isEqualTo(expected.digest());
+        assertThat(sink.list("database/")).extracting(StoredObject::size).containsExactly((long) size);
+    }
+
+    @Test
+    void anObjectOfExactlyOnePartIsASinglePut() throws Exception {
+        byte[] data = TestKeys.randomBytes((int) MinioSink.MIN_PART_SIZE, 3);
+        try (SinkOutput out = sink.create("files/one-part.bin")) {
+            out.write(data);
+            assertThat(s3.openUploads(bucket)).isEmpty();
+            out.commit();
+        }
+        assertThat(read("files/one-part.bin")).isEqualTo(data);
+    }
+
+    @Test
+    void objectsAreWriteOnce() throws Exception {
+        SinkOutput first = sink.create("k");
+        SinkOutput second = sink.create("k");
+        first.write("one".getBytes(StandardCharsets.UTF_8));
+        second.write("two".getBytes(StandardCharsets.UTF_8));
+        first.commit();
+        assertThatThrownBy(second::commit).isInstanceOf(ObjectExistsException.class).hasMessageContaining("k");
+        second.close();
+        first.close();
+        assertThat(read("k")).asString(StandardCharsets.UTF_8).isEqualTo("one");
+        sink.delete("k");
+        put("k", "three".getBytes(StandardCharsets.UTF_8));
+        assertThat(read("k")).asString(StandardCharsets.UTF_8).isEqualTo("three");
+    }
+
+    @Test
+    void aMultipartWriteOfAnExistingKeyIsRefusedAndAborted() throws Exception {
+        put("big", new byte[] {1});
+        try (SinkOutput out = sink.create("big")) {
+            out.write(TestKeys.randomBytes(11 * 1024 * 1024, 4));
+            assertThatThrownBy(out::commit).isInstanceOf(ObjectExistsException.class);
+        }
+        assertThat(read("big")).containsExactly(1);
+        assertThat(s3.openUploads(bucket)).isEmpty();
+    }
+
+    @Test
+    void listsMoreThanOnePageOfKeys() throws Exception {
+        int count = 1_050;
+        List<String> keys = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            String key = String.format("files/k%05d", i);
+            keys.add(key);
+            put(key, new byte[] {(byte) i});
+        }
+        assertThat(sink.list("files/")).extracting(StoredObject::key).containsExactlyElementsOf(keys);
+        sink.deleteAll(keys); // two batches
+        assertThat(sink.list("")).isEmpty();
+    }
+
+    @Test
+    void keysWithSpacesAndUnicodeRoundTrip() throws Exception {
+        String key = "files/a b/ünïcødé 日本 +%&=.bin";
+        put(key, "x".getBytes(StandardCharsets.UTF_8));
+        assertThat(sink.list("files/a b/")).extracting(StoredObject::key).containsExactly(key);
+        assertThat(read(key)).asString(StandardCharsets.UTF_8).isEqualTo("x");
+        sink.deleteAll(List.of(key));
+        assertThat(sink.list("")).isEmpty();
+    }
+
+    @Test
+    void storesUserMetadataAndServerSideEncryptionHeaders() throws Exception {
+        try (MinioSink sse = s3.sink(bucket).serverSideEncryptionS3().metadata(Map.of("host", "db1")).build()) {
+            try (SinkOutput out = sse.create("m/one", Map.of("Backup-Id", "20260111T020000Z-1"))) {
+                out.write(1);
+                out.commit();
+            }
+            try (SinkOutput out = sse.create("m/many", Map.of("backup-id", "b2"))) {
+                out.write(TestKeys.randomBytes(6 * 1024 * 1024, 5));
+                out.commit();
+            }
+            assertThat(sse.metadataOf("m/one")).containsEntry("backup-id", "20260111T020000Z-1")
+                    .containsEntry("host", "db1");
+            assertThat(sse.metadataOf("m/many")).containsEntry("backup-id", "b2").containsEntry("host", "db1");
+        }
+    }
+
+    @Test
+    void openOfAMissingKeyIsNotFound() {
+        assertThatThrownBy(() -> sink.open("files/none"))
+                .isInstanceOf(NotFoundException.class)
+                .hasMessageContaining("files/none")
+                .hasMessageContaining(bucket);
+    }
+
+    @Test
+    void aMissingBucketSaysSo() throws Exception {
+        try (MinioSink missing = s3.sink("no-such-bucket").build()) {
+            assertThatThrownBy(missing::checkBucket).isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("'no-such-bucket' does not exist");
+            assertThatThrownBy(() -> missing.list("")).isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("does not exist");
+            SinkOutput out = missing.create("x");
+            out.write(1);
+            assertThatThrownBy(out::commit).isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("does not exist");
+            out.close();
+        }
+    }
+
+    @Test
+    void aWrongSecretIsAConfigurationErrorThatDoesNotShowTheSecret() {
+        String wrong = "wrong-secret-7d2e";
+        try (MinioSink bad = s3.sink(bucket).credentials(S3ProxyFixture.ACCESS_KEY, wrong.toCharArray()).build()) {
+            Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> bad.list(""));
+            assertThat(t).isInstanceOf(ConfigurationException.class).hasMessageContaining("rejected the credentials");
+            StringWriter trace = new StringWriter();
+            t.printStackTrace(new PrintWriter(trace));
+            assertThat(trace.toString()).doesNotContain(wrong).doesNotContain(S3ProxyFixture.SECRET_KEY);
+            assertThat(bad.toString()).doesNotContain(wrong);
+            assertThat(bad.toBuilder().toString()).doesNotContain(wrong).contains("***");
+        }
+    }
+
+    @Test
+    void missingCredentialsAreAClearError() {
+        assertThatThrownBy(() -> MinioSink.builder().endpoint(s3.endpoint()).bucket(bucket).build())
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("No credentials")
+                .hasMessageContaining("credentials(accessKey, secretKey)");
+        assertThatThrownBy(() -> MinioSink.builder().bucket(bucket).credentials("a", "b").build())
+                .isInstanceOf(ConfigurationException.class).hasMessageContaining("No MinIO endpoint");
+    }
+
+    @Test
+    void anUnreachableEndpointSaysSo() {
+        try (MinioSink away = MinioSink.builder().endpoint("http://127.0.0.1:1").bucket(bucket)
+                .credentials("a", "b").retries(2, Duration.ofMillis(1), Duration.ofMillis(5)).build()) {
+            assertThatThrownBy(() -> away.list("")).isInstanceOf(StorageException.class)
+                    .hasMessageContaining("Cannot reach the MinIO endpoint http://127.0.0.1:1");
+        }
+    }
+
+    @Test
+    void refusesBadKeysAndSettings() {
+        for (String bad : new String[] {"../x", "/etc/passwd", "a//b", "a/./b", ""}) {
+            assertThatThrownBy(() -> sink.create(bad)).as(bad).isInstanceOf(ConfigurationException.class);
+        }
+        assertThatThrownBy(() -> MinioSink.builder().partSize(4 * 1024 * 1024))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> MinioSink.builder().bucket("Bad_Bucket"))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> s3.sink(bucket).serverSideEncryptionKms("key-1").build())
+                .isInstanceOf(ConfigurationException.class).hasMessageContaining("https");
+    }
+}

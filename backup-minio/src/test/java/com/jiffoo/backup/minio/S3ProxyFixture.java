@@ -1,0 +1,98 @@
+package com.jiffoo.backup.minio;
+
+import io.minio.MinioAsyncClient;
+import io.minio.messages.Upload;
+import org.gaul.s3proxy.S3Proxy;
+import org.gaul.s3proxy.auth.AuthenticationType;
+import org.gaul.s3proxy.blobstore.BlobStore;
+import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
+
+import java.net.URI;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * An S3Proxy server on 127.0.0.1 (a free port) with an in-memory ({@code transient-nio2}) blob store and AWS
+ * Signature V4 authentication, for tests against a real S3 protocol server without Docker.
+ *
+ * <pre>{@code
+ * try (S3ProxyFixture s3 = S3ProxyFixture.start()) {
+ *     String bucket = s3.createBucket();
+ *     MinioSink sink = s3.sink(bucket).build();
+ * }
+ * }</pre>
+ */
+final class S3ProxyFixture implements AutoCloseable {
+    static final String ACCESS_KEY = "jiffoo-test-access";
+    static final String SECRET_KEY = "jiffoo-test-secret-3f9a1c";
+    private static final AtomicInteger BUCKETS = new AtomicInteger();
+
+    private final BlobStore blobStore;
+    private final S3Proxy proxy;
+    private final MinioAsyncClient client;
+
+    private S3ProxyFixture() throws Exception {
+        blobStore = new TransientNio2BlobStore();
+        proxy = S3Proxy.builder()
+                .blobStore(blobStore)
+                .endpoint(URI.create("http://127.0.0.1:0"))
+                .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
+                .ignoreUnknownHeaders(true)
+                .build();
+        proxy.start();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!"STARTED".equals(proxy.getState())) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("S3Proxy did not start: " + proxy.getState());
+            }
+            Thread.sleep(10);
+        }
+        client = MinioAsyncClient.builder().endpoint(endpoint()).region("us-east-1")
+                .credentials(ACCESS_KEY, SECRET_KEY).build();
+        client.disableVirtualStyleEndpoint();
+    }
+
+    /** Starts a server. */
+    static S3ProxyFixture start() throws Exception {
+        return new S3ProxyFixture();
+    }
+
+    /** {@code http://127.0.0.1:PORT}. */
+    String endpoint() {
+        return "http://127.0.0.1:" + proxy.getPort();
+    }
+
+    /** Creates a fresh bucket and returns its name. */
+    String createBucket() {
+        String name = "bucket-" + BUCKETS.incrementAndGet();
+        blobStore.createContainer(name);
+        return name;
+    }
+
+    /** A sink builder for {@code bucket} with the server's endpoint and credentials and the minimum part size. */
+    MinioSink.Builder sink(String bucket) {
+        return MinioSink.builder().endpoint(endpoint()).bucket(bucket)
+                .credentials(ACCESS_KEY, SECRET_KEY.toCharArray())
+                .partSize(MinioSink.MIN_PART_SIZE);
+    }
+
+    /** The multipart uploads still open in {@code bucket}, through the S3 API (ListMultipartUploads). */
+    List<Upload> openUploads(String bucket) throws Exception {
+        return client.listMultipartUploadsAsync(bucket, null, null, null, null, 1000, null, null, null, null)
+                .get().result().uploads();
+    }
+
+    /** The multipart uploads still open in {@code bucket}, asked of the blob store behind the server. */
+    List<?> openUploadsInBlobStore(String bucket) {
+        return blobStore.listMultipartUploads(bucket);
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            client.close();
+        } finally {
+            proxy.stop();
+        }
+    }
+}
