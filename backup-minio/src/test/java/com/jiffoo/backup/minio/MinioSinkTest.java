@@ -151,6 +151,44 @@ class MinioSinkTest {
     }
 
     @Test
+    void failedPartUploadsAreRetried() throws Exception {
+        byte[] data = TestKeys.randomBytes(12 * 1024 * 1024, 8);
+        try (MinioSink retrying = s3.sink(bucket).retries(4, Duration.ofMillis(1), Duration.ofMillis(10)).build()) {
+            s3.failNextPartUploads(2);
+            try (SinkOutput out = retrying.create("files/retried.bin")) {
+                out.write(data);
+                out.commit();
+            }
+            assertThat(s3.pendingPartFailures()).isZero();
+            try (InputStream in = retrying.open("files/retried.bin")) {
+                assertThat(in.readAllBytes()).isEqualTo(data);
+            }
+        } finally {
+            s3.failNextPartUploads(0);
+        }
+    }
+
+    @Test
+    void aPartThatKeepsFailingAbortsTheUploadAndLeavesNothing() throws Exception {
+        try (MinioSink fragile = s3.sink(bucket).retries(2, Duration.ofMillis(1), Duration.ofMillis(5)).build()) {
+            s3.failNextPartUploads(1_000);
+            SinkOutput out = fragile.create("files/doomed.bin");
+            Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> {
+                out.write(TestKeys.randomBytes(16 * 1024 * 1024, 9));
+                out.commit();
+            });
+            out.close();
+            assertThat(t).isInstanceOf(StorageException.class).hasMessageContaining("files/doomed.bin")
+                    .hasMessageContaining("503");
+            assertThat(fragile.list("")).isEmpty();
+            assertThat(s3.openUploads(bucket)).isEmpty();
+            assertThat(s3.openUploadsInBlobStore(bucket)).isEmpty();
+        } finally {
+            s3.failNextPartUploads(0);
+        }
+    }
+
+    @Test
     void anObjectOfExactlyOnePartIsASinglePut() throws Exception {
         byte[] data = TestKeys.randomBytes((int) MinioSink.MIN_PART_SIZE, 3);
         try (SinkOutput out = sink.create("files/one-part.bin")) {

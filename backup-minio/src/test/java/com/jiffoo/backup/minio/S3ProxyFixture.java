@@ -5,8 +5,15 @@ import io.minio.messages.Upload;
 import org.gaul.s3proxy.S3Proxy;
 import org.gaul.s3proxy.auth.AuthenticationType;
 import org.gaul.s3proxy.blobstore.BlobStore;
+import org.gaul.s3proxy.blobstore.ForwardingBlobStore;
+import org.gaul.s3proxy.blobstore.domain.MultipartUpload;
+import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.UploadPartRequest;
+import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
 
+import java.io.InputStream;
 import java.net.URI;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -27,12 +34,24 @@ final class S3ProxyFixture implements AutoCloseable {
     static final String SECRET_KEY = "jiffoo-test-secret-3f9a1c";
     private static final AtomicInteger BUCKETS = new AtomicInteger();
 
+    private final AtomicInteger failingParts = new AtomicInteger();
     private final BlobStore blobStore;
     private final S3Proxy proxy;
     private final MinioAsyncClient client;
 
     private S3ProxyFixture() throws Exception {
-        blobStore = new TransientNio2BlobStore();
+        blobStore = new ForwardingBlobStore(new TransientNio2BlobStore()) {
+            @Override
+            public UploadPartResponse uploadMultipartPart(MultipartUpload upload, UploadPartRequest request,
+                                                          InputStream in) {
+                if (failingParts.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                    throw S3Exception.builder().statusCode(503).message("injected failure")
+                            .awsErrorDetails(AwsErrorDetails.builder().errorCode("ServiceUnavailable")
+                                    .errorMessage("injected failure").build()).build();
+                }
+                return super.uploadMultipartPart(upload, request, in);
+            }
+        };
         proxy = S3Proxy.builder()
                 .blobStore(blobStore)
                 .endpoint(URI.create("http://127.0.0.1:0"))
@@ -74,6 +93,16 @@ final class S3ProxyFixture implements AutoCloseable {
         return MinioSink.builder().endpoint(endpoint()).bucket(bucket)
                 .credentials(ACCESS_KEY, SECRET_KEY.toCharArray())
                 .partSize(MinioSink.MIN_PART_SIZE);
+    }
+
+    /** Makes the next {@code count} part uploads fail with a 503. */
+    void failNextPartUploads(int count) {
+        failingParts.set(count);
+    }
+
+    /** How many injected part failures are still to come. */
+    int pendingPartFailures() {
+        return failingParts.get();
     }
 
     /** The multipart uploads still open in {@code bucket}, through the S3 API (ListMultipartUploads). */
