@@ -1,5 +1,7 @@
 package com.jiffoo.backup.minio;
 
+import com.google.common.collect.HashMultimap;
+import com.google.common.collect.Multimap;
 import com.jiffoo.backup.ObjectExistsException;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StorageException;
@@ -26,6 +28,7 @@ import java.util.concurrent.Semaphore;
 final class MinioOutput extends SinkOutput {
     private static final Logger log = LoggerFactory.getLogger(MinioOutput.class);
     private static final int FIRST_BUFFER = 64 * 1024;
+    private static final String IF_NONE_MATCH = "If-None-Match";
 
     private final MinioSink sink;
     private final MinioAsyncClient client;
@@ -147,11 +150,17 @@ final class MinioOutput extends SinkOutput {
             PutObjectArgs.Builder args = PutObjectArgs.builder().bucket(sink.bucket()).region(sink.region())
                     .object(name).contentType("application/octet-stream").userMetadata(metadata);
             sink.sse().ifPresent(args::sse);
+            if (sink.conditionalWrites()) {
+                args.headers(Map.of(IF_NONE_MATCH, "*"));
+            }
             sink.retry().run("upload " + key, () -> client.putObject(
                     args.stream(new ByteArrayInputStream(data, 0, n), n, -1).build()).get());
         } catch (ObjectExistsException e) {
             throw e;
         } catch (Exception e) {
+            if (MinioSink.preconditionFailed(e)) {
+                throw new ObjectExistsException(key, sink.location());
+            }
             throw sink.translate(e, "upload", key);
         }
     }
@@ -168,11 +177,18 @@ final class MinioOutput extends SinkOutput {
                 throw new ObjectExistsException(key, sink.location());
             }
             Part[] list = parts.values().toArray(new Part[0]);
+            Multimap<String, String> headers = HashMultimap.create();
+            if (sink.conditionalWrites()) {
+                headers.put(IF_NONE_MATCH, "*");
+            }
             sink.retry().run("complete the upload of " + key, () -> client.completeMultipartUploadAsync(
-                    sink.bucket(), sink.region(), name, uploadId, list, null, null).get());
+                    sink.bucket(), sink.region(), name, uploadId, list, headers, null).get());
         } catch (ObjectExistsException e) {
             throw e;
         } catch (Exception e) {
+            if (MinioSink.preconditionFailed(e)) {
+                throw new ObjectExistsException(key, sink.location());
+            }
             throw sink.translate(e, "complete the upload of", key);
         }
     }

@@ -69,11 +69,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Each request is retried with exponential backoff on 5xx, throttling and connection failures (a part is replayable
  * because it is held in memory); client errors fail at once.
  *
- * <p><b>Write-once is check-then-act.</b> S3 has no atomic "create if absent" that every server supports, so
- * {@code commit()} asks for the key ({@code HEAD}) right before the PUT or the completion and throws
- * {@link ObjectExistsException} if it exists. Two writers committing the same key at the same instant can both
- * pass the check; the last one wins. Backup keys carry a timestamp, so this needs two runs of one kind in one
- * second.
+ * <p><b>Write-once.</b> {@code commit()} asks for the key ({@code HEAD}) right before the PUT or the completion and
+ * throws {@link ObjectExistsException} if it exists. That alone is check-then-act: two writers committing the same
+ * key at the same instant could both pass it. So the PUT and the CompleteMultipartUpload also carry the conditional
+ * header {@code If-None-Match: *} ({@link Builder#conditionalWrites}, on by default), which makes the server refuse
+ * ({@code 412}) to create a key that exists: atomic on servers that honour it (AWS S3 since 2024, recent MinIO,
+ * S3Proxy 4.1). A server that ignores the header leaves only the check; one that rejects it fails the write with
+ * a message saying to turn conditional writes off.
  *
  * <h2>Reading, listing, deleting</h2>
  * {@link #open} streams the object ({@code GET}); a missing key is a {@link NotFoundException}. {@link #list}
@@ -199,6 +201,11 @@ public final class MinioSink implements Sink, AutoCloseable {
     /** The prefix in the bucket under which keys are stored, {@code ""} for none (no trailing {@code /}). */
     public String prefix() {
         return root.isEmpty() ? "" : root.substring(0, root.length() - 1);
+    }
+
+    /** Whether writes carry {@code If-None-Match: *} (see {@link Builder#conditionalWrites}). */
+    public boolean conditionalWrites() {
+        return config.conditionalWrites;
     }
 
     /** The configured (first) part size in bytes. */
@@ -479,6 +486,12 @@ public final class MinioSink implements Sink, AutoCloseable {
                             + " rejected the credentials (" + code + ") when trying to " + what
                             + ". Check the access key and the secret key.", key, location(), e);
                 }
+                case "NotImplemented" -> {
+                    return new StorageException("The server at " + endpoint.host() + ":" + endpoint.port()
+                            + " does not implement a request needed to " + what + " (" + Retry.describe(e)
+                            + "). If it rejects conditional writes (If-None-Match), build the sink with "
+                            + "conditionalWrites(false).", key, location(), e);
+                }
                 case "AccessDenied" -> {
                     return new ConfigurationException("Access denied when trying to " + what
                             + ". Check the credentials and that the user may read, write, list and delete in bucket '"
@@ -499,6 +512,14 @@ public final class MinioSink implements Sink, AutoCloseable {
         }
         return new StorageException("Failed to " + what + ": " + Retry.describe(e)
                 + ". Check the MinIO server and the network, and run again.", key, location(), e);
+    }
+
+    /** True for a 412 answer to {@code If-None-Match: *}: the key exists. */
+    static boolean preconditionFailed(Throwable failure) {
+        Exception e = Retry.unwrap(failure);
+        return e instanceof ErrorResponseException er
+                && ((er.response() != null && er.response().code() == 412)
+                || (er.errorResponse() != null && "PreconditionFailed".equals(er.errorResponse().code())));
     }
 
     private static ServerSideEncryption kms(String keyId) {
@@ -557,6 +578,7 @@ public final class MinioSink implements Sink, AutoCloseable {
         private Duration retryMaxDelay = Duration.ofSeconds(10);
         private Duration connectTimeout = Duration.ofSeconds(10);
         private Duration requestTimeout = Duration.ofMinutes(5);
+        private boolean conditionalWrites = true;
 
         private Builder() {
         }
@@ -579,6 +601,7 @@ public final class MinioSink implements Sink, AutoCloseable {
             b.retryMaxDelay = retryMaxDelay;
             b.connectTimeout = connectTimeout;
             b.requestTimeout = requestTimeout;
+            b.conditionalWrites = conditionalWrites;
             return b;
         }
 
@@ -716,6 +739,16 @@ public final class MinioSink implements Sink, AutoCloseable {
             }
             this.connectTimeout = connect;
             this.requestTimeout = request;
+            return this;
+        }
+
+        /**
+         * Whether a commit sends {@code If-None-Match: *} so that the server itself refuses to replace an existing
+         * key (on by default). Turn it off only for a server that rejects the header; write-once then rests on the
+         * {@code HEAD} check alone (check-then-act, not atomic).
+         */
+        public Builder conditionalWrites(boolean enabled) {
+            this.conditionalWrites = enabled;
             return this;
         }
 

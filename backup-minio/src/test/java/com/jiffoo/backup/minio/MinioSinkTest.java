@@ -216,6 +216,34 @@ class MinioSinkTest {
     }
 
     @Test
+    void aWriterThatCommitsBetweenTheCheckAndThePutStillWinsWithConditionalWrites() throws Exception {
+        for (int size : new int[] {3, 11 * 1024 * 1024}) { // single PUT, then multipart completion
+            String key = "race/" + size;
+            s3.writeRightAfterNextLookup(bucket, "jiffoo/prod/" + key, "first writer");
+            try (SinkOutput out = sink.create(key)) {
+                out.write(TestKeys.randomBytes(size, 6));
+                assertThatThrownBy(out::commit).as("size %d", size).isInstanceOf(ObjectExistsException.class);
+            }
+            assertThat(read(key)).asString(StandardCharsets.UTF_8).isEqualTo("first writer");
+        }
+        assertThat(s3.openUploads(bucket)).isEmpty();
+    }
+
+    @Test
+    void withoutConditionalWritesTheCheckAloneIsNotAtomic() throws Exception {
+        try (MinioSink unconditional = s3.sink(bucket).conditionalWrites(false).build()) {
+            s3.writeRightAfterNextLookup(bucket, "late", "first writer");
+            try (SinkOutput out = unconditional.create("late")) {
+                out.write("second writer".getBytes(StandardCharsets.UTF_8));
+                out.commit(); // the race this test stages: the check passed, the first writer's object is replaced
+            }
+            try (InputStream in = unconditional.open("late")) {
+                assertThat(in.readAllBytes()).asString(StandardCharsets.UTF_8).isEqualTo("second writer");
+            }
+        }
+    }
+
+    @Test
     void aMultipartWriteOfAnExistingKeyIsRefusedAndAborted() throws Exception {
         put("big", new byte[] {1});
         try (SinkOutput out = sink.create("big")) {

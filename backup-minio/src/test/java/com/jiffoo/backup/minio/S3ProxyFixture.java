@@ -8,15 +8,21 @@ import org.gaul.s3proxy.blobstore.BlobStore;
 import org.gaul.s3proxy.blobstore.ForwardingBlobStore;
 import org.gaul.s3proxy.blobstore.domain.MultipartUpload;
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
+import software.amazon.awssdk.services.s3.model.HeadObjectRequest;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.PutObjectRequest;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.UploadPartRequest;
 import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
 
+import java.io.ByteArrayInputStream;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.net.URI;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * An S3Proxy server on 127.0.0.1 (a free port) with an in-memory ({@code transient-nio2}) blob store and AWS
@@ -35,6 +41,7 @@ final class S3ProxyFixture implements AutoCloseable {
     private static final AtomicInteger BUCKETS = new AtomicInteger();
 
     private final AtomicInteger failingParts = new AtomicInteger();
+    private final AtomicReference<String[]> intruder = new AtomicReference<>();
     private final BlobStore blobStore;
     private final S3Proxy proxy;
     private final MinioAsyncClient client;
@@ -50,6 +57,35 @@ final class S3ProxyFixture implements AutoCloseable {
                                     .errorMessage("injected failure").build()).build();
                 }
                 return super.uploadMultipartPart(upload, request, in);
+            }
+
+            @Override
+            public HeadObjectResponse blobMetadata(HeadObjectRequest request) {
+                try {
+                    return super.blobMetadata(request);
+                } finally {
+                    intrude(request.bucket(), request.key());
+                }
+            }
+
+            @Override
+            public HeadObjectResponse blobMetadataIfPresent(HeadObjectRequest request) {
+                try {
+                    return super.blobMetadataIfPresent(request);
+                } finally {
+                    intrude(request.bucket(), request.key());
+                }
+            }
+
+            /** Writes the armed intruder right after a writer looked the key up: the race of two writers. */
+            private void intrude(String bucket, String key) {
+                String[] armed = intruder.get();
+                if (armed != null && armed[0].equals(bucket) && armed[1].equals(key)
+                        && intruder.compareAndSet(armed, null)) {
+                    byte[] data = armed[2].getBytes(StandardCharsets.UTF_8);
+                    delegate().putBlob(PutObjectRequest.builder().bucket(bucket).key(key)
+                            .contentLength((long) data.length).build(), new ByteArrayInputStream(data));
+                }
             }
         };
         proxy = S3Proxy.builder()
@@ -98,6 +134,14 @@ final class S3ProxyFixture implements AutoCloseable {
     /** Makes the next {@code count} part uploads fail with a 503. */
     void failNextPartUploads(int count) {
         failingParts.set(count);
+    }
+
+    /**
+     * Arms a race: right after the next lookup of {@code objectName} in {@code bucket} (a writer's existence check),
+     * another "writer" stores {@code content} under it.
+     */
+    void writeRightAfterNextLookup(String bucket, String objectName, String content) {
+        intruder.set(new String[] {bucket, objectName, content});
     }
 
     /** How many injected part failures are still to come. */
