@@ -111,6 +111,8 @@ public final class MinioSink implements Sink, AutoCloseable {
     public static final int DEFAULT_PARTS_IN_FLIGHT = 4;
     /** S3's maximum number of keys in one batched delete. */
     static final int DELETE_BATCH = 1000;
+    /** Keys asked for per listing request (S3's maximum). */
+    static final int LIST_PAGE = 1000;
     private static final AtomicInteger POOL = new AtomicInteger();
 
     private final Builder config;
@@ -311,20 +313,24 @@ public final class MinioSink implements Sink, AutoCloseable {
     public List<StoredObject> list(String prefix) throws IOException {
         Objects.requireNonNull(prefix, "prefix");
         ensureOpen();
-        Iterable<Result<Item>> results = client.listObjects(ListObjectsArgs.builder()
-                .bucket(bucket).region(region).prefix(root + prefix).recursive(true).build());
-        List<StoredObject> out = new ArrayList<>();
+        List<StoredObject> out;
         try {
-            for (Result<Item> r : results) {
-                Item item = r.get();
-                if (item.isDir() || !item.objectName().startsWith(root)) {
-                    continue;
+            // the client fetches the pages (1,000 keys each) lazily while iterating; a failed page restarts the
+            // listing, which is idempotent
+            out = retry.run("list '" + prefix + "'", () -> {
+                List<StoredObject> objects = new ArrayList<>();
+                for (Result<Item> r : client.listObjects(ListObjectsArgs.builder().bucket(bucket).region(region)
+                        .prefix(root + prefix).recursive(true).maxKeys(LIST_PAGE).build())) {
+                    Item item = r.get();
+                    if (item.isDir() || !item.objectName().startsWith(root)) {
+                        continue;
+                    }
+                    objects.add(new StoredObject(item.objectName().substring(root.length()), item.size(),
+                            item.lastModified().toInstant()));
                 }
-                out.add(new StoredObject(item.objectName().substring(root.length()), item.size(),
-                        item.lastModified().toInstant()));
-            }
+                return objects;
+            });
         } catch (Exception e) {
-            // the client fetches the next page lazily inside the iterator; a page failure is not retried here
             throw translate(e, "list '" + prefix + "' in", null);
         }
         out.sort(Comparator.comparing(StoredObject::key));
