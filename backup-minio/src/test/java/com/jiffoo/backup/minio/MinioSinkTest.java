@@ -22,6 +22,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -148,6 +150,46 @@ class MinioSinkTest {
         assertThat(total).isEqualTo(size);
         assertThat(actual.digest()).isEqualTo(expected.digest());
         assertThat(sink.list("database/")).extracting(StoredObject::size).containsExactly((long) size);
+    }
+
+    @Test
+    void aWriterBlocksWhenPartsInFlightAreFullSoMemoryStaysBounded() throws Exception {
+        long part = MinioSink.MIN_PART_SIZE;
+        int chunk = 256 * 1024;
+        AtomicLong accepted = new AtomicLong();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        try (MinioSink bounded = s3.sink(bucket).partsInFlight(2).build()) {
+            s3.holdPartUploads();
+            SinkOutput out = bounded.create("files/bounded.bin");
+            Thread writer = new Thread(() -> {
+                try (InputStream in = TestKeys.randomStream(6 * part, 12)) {
+                    byte[] buf = new byte[chunk];
+                    int n;
+                    while ((n = in.read(buf)) > 0) {
+                        out.write(buf, 0, n);
+                        accepted.addAndGet(n);
+                    }
+                    out.commit();
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            writer.start();
+            long last = -1;
+            while (accepted.get() != last) { // wait until the writer stops making progress
+                last = accepted.get();
+                Thread.sleep(300);
+            }
+            // two parts held by the server, a third full in the buffer: the writer waits to send it
+            assertThat(writer.isAlive()).isTrue();
+            assertThat(accepted.get()).isEqualTo(3 * part);
+            s3.releasePartUploads();
+            writer.join(30_000);
+            assertThat(failure.get()).isNull();
+            assertThat(bounded.list("files/")).extracting(StoredObject::size).containsExactly(6 * part);
+        } finally {
+            s3.releasePartUploads();
+        }
     }
 
     @Test
