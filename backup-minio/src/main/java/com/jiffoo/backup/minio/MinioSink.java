@@ -667,12 +667,12 @@ public final class MinioSink implements Sink, AutoCloseable {
 
         /**
          * The size of the first parts, and of the largest object sent with a single PUT: 8 MiB by default, at least
-         * 5 MiB, at most 5 GiB. Memory per writer is at most this &times; (parts in flight + 1) until the object
+         * 5 MiB, at most 2047 MiB (one Java array). Memory per writer is at most this &times; (parts in flight + 1) until the object
          * passes 900 parts (then parts double).
          */
         public Builder partSize(long bytes) {
-            if (bytes < PartSizes.MIN_PART_SIZE || bytes > Integer.MAX_VALUE - 64) {
-                throw new IllegalArgumentException("part size must be between 5 MiB and 2 GiB, got " + bytes);
+            if (bytes < PartSizes.MIN_PART_SIZE || bytes > PartSizes.MAX_PART_SIZE) {
+                throw new IllegalArgumentException("part size must be between 5 MiB and 2047 MiB, got " + bytes);
             }
             this.partSize = bytes;
             return this;
