@@ -13,6 +13,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -321,8 +322,11 @@ class MinioSinkTest {
     }
 
     @Test
-    void storesUserMetadataAndServerSideEncryptionHeaders() throws Exception {
+    void storesUserMetadataAndAsksForServerSideEncryption() throws Exception {
         try (MinioSink sse = s3.sink(bucket).serverSideEncryptionS3().metadata(Map.of("host", "db1")).build()) {
+            // S3Proxy reports AES256 for every object, so check what the sink sends: the client's HTTP trace
+            ByteArrayOutputStream trace = new ByteArrayOutputStream();
+            sse.client().traceOn(trace);
             try (SinkOutput out = sse.create("m/one", Map.of("Backup-Id", "20260111T020000Z-1"))) {
                 out.write(1);
                 out.commit();
@@ -331,6 +335,17 @@ class MinioSinkTest {
                 out.write(TestKeys.randomBytes(6 * 1024 * 1024, 5));
                 out.commit();
             }
+            sse.client().traceOff();
+            String sent = trace.toString(StandardCharsets.UTF_8);
+            // the header among the request's own header lines (they end at the first empty line)
+            assertThat(sent).containsPattern("(?i)PUT /" + bucket + "/m/one[^\\n]*\\n([^\\n]+\\n)*?"
+                    + "x-amz-server-side-encryption: AES256");
+            assertThat(sent).containsPattern("PUT /" + bucket + "/m/one[^\\n]*\\n([^\\n]+\\n)*?"
+                    + "If-None-Match: \\*");
+            assertThat(sent).containsPattern("(?i)POST /" + bucket + "/m/many\\?uploads[^\\n]*\\n([^\\n]+\\n)*?"
+                    + "x-amz-server-side-encryption: AES256");
+            assertThat(sent).containsPattern("PUT /" + bucket + "/m/one[^\\n]*\\n([^\\n]+\\n)*?"
+                    + "x-amz-meta-backup-id: 20260111T020000Z-1");
             assertThat(sse.metadataOf("m/one")).containsEntry("backup-id", "20260111T020000Z-1")
                     .containsEntry("host", "db1");
             assertThat(sse.metadataOf("m/many")).containsEntry("backup-id", "b2").containsEntry("host", "db1");

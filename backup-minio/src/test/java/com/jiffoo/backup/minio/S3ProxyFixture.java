@@ -172,6 +172,12 @@ final class S3ProxyFixture implements AutoCloseable {
         return failingParts.get();
     }
 
+    /** The response headers of a HEAD of {@code objectName} in {@code bucket}, e.g. the SSE the server reports. */
+    okhttp3.Headers head(String bucket, String objectName) throws Exception {
+        return client.statObject(io.minio.StatObjectArgs.builder().bucket(bucket).object(objectName).build())
+                .get().headers();
+    }
+
     /** The multipart uploads still open in {@code bucket}, through the S3 API (ListMultipartUploads). */
     List<Upload> openUploads(String bucket) throws Exception {
         return client.listMultipartUploadsAsync(bucket, null, null, null, null, 1000, null, null, null, null)
