@@ -7,6 +7,9 @@ import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StorageException;
 import io.minio.MinioAsyncClient;
 import io.minio.PutObjectArgs;
+import io.minio.StatObjectArgs;
+import io.minio.StatObjectResponse;
+import io.minio.errors.ErrorResponseException;
 import io.minio.messages.Part;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,6 +21,7 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The stream of one new object in a {@link MinioSink}: buffers a part, sends a single PUT at commit when the object
@@ -181,8 +185,23 @@ final class MinioOutput extends SinkOutput {
             if (sink.conditionalWrites()) {
                 headers.put(IF_NONE_MATCH, "*");
             }
-            sink.retry().run("complete the upload of " + key, () -> client.completeMultipartUploadAsync(
-                    sink.bucket(), sink.region(), name, uploadId, list, headers, null).get());
+            AtomicInteger attempts = new AtomicInteger();
+            try {
+                sink.retry().run("complete the upload of " + key, () -> {
+                    attempts.incrementAndGet();
+                    return client.completeMultipartUploadAsync(
+                            sink.bucket(), sink.region(), name, uploadId, list, headers, null).get();
+                });
+            } catch (Exception e) {
+                // a completion whose answer was lost is retried and then refused (NoSuchUpload, or 412 with
+                // If-None-Match) although it worked: accept the object if it is ours by size and part count
+                if (attempts.get() > 1 && (MinioSink.preconditionFailed(e) || noSuchUpload(e))
+                        && completedEarlier(list.length)) {
+                    log.info("the completion of {} was retried after a lost answer; the first attempt had worked", key);
+                    return;
+                }
+                throw e;
+            }
         } catch (ObjectExistsException e) {
             throw e;
         } catch (Exception e) {
@@ -190,6 +209,28 @@ final class MinioOutput extends SinkOutput {
                 throw new ObjectExistsException(key, sink.location());
             }
             throw sink.translate(e, "complete the upload of", key);
+        }
+    }
+
+    private static boolean noSuchUpload(Exception failure) {
+        Exception e = Retry.unwrap(failure);
+        return e instanceof ErrorResponseException er && er.errorResponse() != null
+                && "NoSuchUpload".equals(er.errorResponse().code());
+    }
+
+    /**
+     * True when the key holds an object of the size written with a multipart ETag of {@code partCount} parts: the
+     * object a lost completion answer hid. (Another writer's object of the same size and part count would pass too.)
+     */
+    private boolean completedEarlier(int partCount) {
+        try {
+            StatObjectResponse r = sink.retry().run("check the completed upload of " + key, () -> client.statObject(
+                    StatObjectArgs.builder().bucket(sink.bucket()).region(sink.region()).object(name).build()).get());
+            String etag = r.etag() == null ? "" : r.etag().replace("\"", "");
+            return r.size() == written && etag.endsWith("-" + partCount);
+        } catch (Exception e) {
+            log.debug("cannot check whether {} was completed: {}", key, Retry.describe(Retry.unwrap(e)));
+            return false;
         }
     }
 

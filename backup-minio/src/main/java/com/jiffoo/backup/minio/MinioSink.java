@@ -159,11 +159,14 @@ public final class MinioSink implements Sink, AutoCloseable {
         this.sse = b.sseKmsKeyId != null ? kms(b.sseKmsKeyId) : b.sseS3 ? new ServerSideEncryptionS3() : null;
         this.metadata = Map.copyOf(b.metadata);
         this.retry = new Retry(b.maxAttempts, b.retryBaseDelay, b.retryMaxDelay);
-        this.client = MinioAsyncClient.builder()
+        MinioAsyncClient.Builder cb = MinioAsyncClient.builder()
                 .endpoint(url)
                 .region(region)
-                .credentials(b.accessKey, new String(b.secretKey))
-                .build();
+                .credentials(b.accessKey, new String(b.secretKey));
+        if (b.httpClient != null) {
+            cb.httpClient(b.httpClient);
+        }
+        this.client = cb.build();
         this.client.disableVirtualStyleEndpoint();
         this.client.setTimeout(b.connectTimeout.toMillis(), b.requestTimeout.toMillis(), b.requestTimeout.toMillis());
         int pool = POOL.incrementAndGet();
@@ -585,6 +588,7 @@ public final class MinioSink implements Sink, AutoCloseable {
         private Duration connectTimeout = Duration.ofSeconds(10);
         private Duration requestTimeout = Duration.ofMinutes(5);
         private boolean conditionalWrites = true;
+        private okhttp3.OkHttpClient httpClient;
 
         private Builder() {
         }
@@ -608,6 +612,7 @@ public final class MinioSink implements Sink, AutoCloseable {
             b.connectTimeout = connectTimeout;
             b.requestTimeout = requestTimeout;
             b.conditionalWrites = conditionalWrites;
+            b.httpClient = httpClient;
             return b;
         }
 
@@ -755,6 +760,12 @@ public final class MinioSink implements Sink, AutoCloseable {
          */
         public Builder conditionalWrites(boolean enabled) {
             this.conditionalWrites = enabled;
+            return this;
+        }
+
+        /** The HTTP client to use (tests stage failures with interceptors); the sink's own by default. */
+        Builder httpClient(okhttp3.OkHttpClient client) {
+            this.httpClient = Objects.requireNonNull(client, "client");
             return this;
         }
 

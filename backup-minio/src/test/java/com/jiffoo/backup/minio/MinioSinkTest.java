@@ -7,6 +7,12 @@ import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.testutil.TestKeys;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Protocol;
+import okhttp3.Request;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -23,6 +29,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -229,6 +236,69 @@ class MinioSinkTest {
         } finally {
             s3.failNextPartUploads(0);
         }
+    }
+
+    @Test
+    void aCompletionWhoseAnswerWasLostIsRecognisedOnRetry() throws Exception {
+        // S3Proxy answers a repeated completion with 200 itself, so the lost answer and the refusal of the retry
+        // (as AWS S3 or MinIO may answer) are staged in the HTTP client
+        byte[] data = TestKeys.randomBytes(11 * 1024 * 1024, 13);
+        for (String retryAnswer : new String[] {"NoSuchUpload", "PreconditionFailed"}) {
+            String key = "lost/" + retryAnswer;
+            AtomicInteger completions = new AtomicInteger();
+            OkHttpClient http = new OkHttpClient.Builder().addInterceptor(chain -> {
+                Request request = chain.request();
+                if (!request.method().equals("POST") || request.url().queryParameter("uploadId") == null) {
+                    return chain.proceed(request);
+                }
+                if (completions.incrementAndGet() == 1) {
+                    chain.proceed(request).close(); // it works, but the answer is lost
+                    return errorResponse(request, 500, "InternalError");
+                }
+                return errorResponse(request, retryAnswer.equals("NoSuchUpload") ? 404 : 412, retryAnswer);
+            }).build();
+            try (MinioSink retrying = s3.sink(bucket).retries(3, Duration.ofMillis(1), Duration.ofMillis(5))
+                    .httpClient(http).build()) {
+                try (SinkOutput out = retrying.create(key)) {
+                    out.write(data);
+                    out.commit();
+                }
+                assertThat(completions).hasValue(2);
+                try (InputStream in = retrying.open(key)) {
+                    assertThat(in.readAllBytes()).as(key).isEqualTo(data);
+                }
+            }
+        }
+        assertThat(s3.openUploads(bucket)).isEmpty();
+    }
+
+    @Test
+    void aRefusedRetryOfACompletionThatDidNotHappenIsAFailure() throws Exception {
+        OkHttpClient http = new OkHttpClient.Builder().addInterceptor(chain -> {
+            Request request = chain.request();
+            if (request.method().equals("POST") && request.url().queryParameter("uploadId") != null) {
+                return errorResponse(request, 503, "ServiceUnavailable"); // never reaches the server
+            }
+            return chain.proceed(request);
+        }).build();
+        try (MinioSink failing = s3.sink(bucket).retries(2, Duration.ofMillis(1), Duration.ofMillis(5))
+                .httpClient(http).build()) {
+            SinkOutput out = failing.create("never");
+            out.write(TestKeys.randomBytes(11 * 1024 * 1024, 14));
+            assertThatThrownBy(out::commit).isInstanceOf(StorageException.class).hasMessageContaining("503");
+            out.close();
+        }
+        assertThat(sink.list("")).isEmpty();
+        assertThat(s3.openUploads(bucket)).isEmpty();
+    }
+
+    private static Response errorResponse(Request request, int status, String code) {
+        String xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + code + "</Code><Message>staged "
+                + code + "</Message><Resource>" + request.url().encodedPath() + "</Resource><RequestId>1</RequestId>"
+                + "</Error>";
+        return new Response.Builder().request(request).protocol(Protocol.HTTP_1_1).code(status).message(code)
+                .header("Content-Type", "application/xml")
+                .body(ResponseBody.create(xml, MediaType.get("application/xml"))).build();
     }
 
     @Test
