@@ -157,8 +157,20 @@ final class MinioOutput extends SinkOutput {
             if (sink.conditionalWrites()) {
                 args.headers(Map.of(IF_NONE_MATCH, "*"));
             }
-            sink.retry().run("upload " + key, () -> client.putObject(
-                    args.stream(new ByteArrayInputStream(data, 0, n), n, -1).build()).get());
+            AtomicInteger attempts = new AtomicInteger();
+            try {
+                sink.retry().run("upload " + key, () -> {
+                    attempts.incrementAndGet();
+                    return client.putObject(args.stream(new ByteArrayInputStream(data, 0, n), n, -1).build()).get();
+                });
+            } catch (Exception e) {
+                // a PUT whose answer was lost is retried and refused (412): accept the object if it is ours
+                if (attempts.get() > 1 && MinioSink.preconditionFailed(e) && isOurs(data, n)) {
+                    log.info("the upload of {} was retried after a lost answer; the first attempt had worked", key);
+                    return;
+                }
+                throw e;
+            }
         } catch (ObjectExistsException e) {
             throw e;
         } catch (Exception e) {
@@ -166,6 +178,27 @@ final class MinioOutput extends SinkOutput {
                 throw new ObjectExistsException(key, sink.location());
             }
             throw sink.translate(e, "upload", key);
+        }
+    }
+
+    /** True when the key holds these bytes: same size and, where the ETag is the MD5 of the content, same MD5. */
+    private boolean isOurs(byte[] data, int n) {
+        try {
+            StatObjectResponse r = sink.retry().run("check the upload of " + key, () -> client.statObject(
+                    StatObjectArgs.builder().bucket(sink.bucket()).region(sink.region()).object(name).build()).get());
+            String etag = r.etag() == null ? "" : r.etag().replace("\"", "");
+            if (r.size() != n) {
+                return false;
+            }
+            if (!etag.matches("[0-9a-fA-F]{32}")) {
+                return true; // an ETag that is not an MD5 (SSE-KMS): the size is all there is to compare
+            }
+            java.security.MessageDigest md5 = java.security.MessageDigest.getInstance("MD5");
+            md5.update(data, 0, n);
+            return java.util.HexFormat.of().formatHex(md5.digest()).equalsIgnoreCase(etag);
+        } catch (Exception e) {
+            log.debug("cannot check whether {} was uploaded: {}", key, Retry.describe(Retry.unwrap(e)));
+            return false;
         }
     }
 

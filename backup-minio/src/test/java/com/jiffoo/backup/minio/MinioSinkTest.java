@@ -273,6 +273,43 @@ class MinioSinkTest {
     }
 
     @Test
+    void aSinglePutWhoseAnswerWasLostIsRecognisedOnRetryButAnotherWritersObjectIsNot() throws Exception {
+        for (boolean lostAnswer : new boolean[] {true, false}) {
+            String key = "lost-put/" + lostAnswer;
+            AtomicInteger puts = new AtomicInteger();
+            OkHttpClient http = new OkHttpClient.Builder().addInterceptor(chain -> {
+                Request request = chain.request();
+                if (!request.method().equals("PUT") || puts.incrementAndGet() > 1) {
+                    return chain.proceed(request);
+                }
+                if (lostAnswer) {
+                    chain.proceed(request).close(); // stored, but the answer is lost
+                } else {
+                    try { // another writer got there first
+                        put(key, "other writer".getBytes(StandardCharsets.UTF_8));
+                    } catch (Exception e) {
+                        throw new java.io.IOException(e);
+                    }
+                }
+                return errorResponse(request, 500, "InternalError");
+            }).build();
+            try (MinioSink retrying = s3.sink(bucket).prefix("jiffoo/prod")
+                    .retries(3, Duration.ofMillis(1), Duration.ofMillis(5)).httpClient(http).build()) {
+                SinkOutput out = retrying.create(key);
+                out.write("mine".getBytes(StandardCharsets.UTF_8));
+                if (lostAnswer) {
+                    out.commit();
+                    assertThat(read(key)).asString(StandardCharsets.UTF_8).isEqualTo("mine");
+                } else {
+                    assertThatThrownBy(out::commit).isInstanceOf(ObjectExistsException.class);
+                    assertThat(read(key)).asString(StandardCharsets.UTF_8).isEqualTo("other writer");
+                }
+                out.close();
+            }
+        }
+    }
+
+    @Test
     void aRefusedRetryOfACompletionThatDidNotHappenIsAFailure() throws Exception {
         OkHttpClient http = new OkHttpClient.Builder().addInterceptor(chain -> {
             Request request = chain.request();
