@@ -1,0 +1,530 @@
+package com.jiffoo.backup.minio;
+
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.NotFoundException;
+import com.jiffoo.backup.ObjectExistsException;
+import com.jiffoo.backup.SinkOutput;
+import com.jiffoo.backup.StorageException;
+import com.jiffoo.backup.StoredObject;
+import com.jiffoo.backup.testutil.TestKeys;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Protocol;
+import okhttp3.Request;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.groups.Tuple.tuple;
+
+class MinioSinkTest {
+    private static S3ProxyFixture s3;
+    private String bucket;
+    private MinioSink sink;
+
+    @BeforeAll
+    static void startServer() throws Exception {
+        s3 = S3ProxyFixture.start();
+    }
+
+    @AfterAll
+    static void stopServer() throws Exception {
+        s3.close();
+    }
+
+    @BeforeEach
+    void newBucket() {
+        bucket = s3.createBucket();
+        sink = s3.sink(bucket).prefix("jiffoo/prod").build();
+    }
+
+    @AfterEach
+    void closeSink() {
+        sink.close();
+    }
+
+    private void put(String key, byte[] data) throws Exception {
+        try (SinkOutput out = sink.create(key)) {
+            out.write(data);
+            out.commit();
+        }
+    }
+
+    private byte[] read(String key) throws Exception {
+        try (InputStream in = sink.open(key)) {
+            return in.readAllBytes();
+        }
+    }
+
+    @Test
+    void writesReadsListsAndDeletes() throws Exception {
+        put("database/a.sql.gpg", "hello".getBytes(StandardCharsets.UTF_8));
+        put("files/b.tar.gz.gpg", new byte[0]);
+        assertThat(read("database/a.sql.gpg")).asString(StandardCharsets.UTF_8).isEqualTo("hello");
+        assertThat(read("files/b.tar.gz.gpg")).isEmpty();
+        assertThat(sink.list("")).extracting(StoredObject::key, StoredObject::size)
+                .containsExactly(tuple("database/a.sql.gpg", 5L), tuple("files/b.tar.gz.gpg", 0L));
+        assertThat(sink.list("files/")).extracting(StoredObject::key).containsExactly("files/b.tar.gz.gpg");
+        assertThat(sink.list("nothing/")).isEmpty();
+        sink.delete("database/a.sql.gpg");
+        sink.delete("database/a.sql.gpg");
+        assertThat(sink.list("")).extracting(StoredObject::key).containsExactly("files/b.tar.gz.gpg");
+    }
+
+    @Test
+    void storesUnderThePrefixInTheBucket() throws Exception {
+        put("files/x", new byte[] {1});
+        try (MinioSink whole = s3.sink(bucket).build()) {
+            assertThat(whole.list("")).extracting(StoredObject::key).containsExactly("jiffoo/prod/files/x");
+        }
+        assertThat(sink.location()).isEqualTo("minio://127.0.0.1:" + s3.endpoint().replaceAll(".*:", "")
+                + "/" + bucket + "/jiffoo/prod");
+    }
+
+    @Test
+    void nothingIsVisibleBeforeCommit() throws Exception {
+        try (SinkOutput out = sink.create("files/late.bin")) {
+            out.write(TestKeys.randomBytes(12 * 1024 * 1024, 1)); // multipart: parts are uploaded already
+            assertThat(sink.list("")).isEmpty();
+            assertThatThrownBy(() -> sink.open("files/late.bin")).isInstanceOf(NotFoundException.class);
+            out.commit();
+        }
+        assertThat(sink.list("")).extracting(StoredObject::key).containsExactly("files/late.bin");
+    }
+
+    @Test
+    void closeWithoutCommitLeavesNoObjectAndNoOpenUpload() throws Exception {
+        try (SinkOutput out = sink.create("files/small.bin")) {
+            out.write(new byte[1000]);
+        }
+        try (SinkOutput out = sink.create("files/big.bin")) {
+            out.write(TestKeys.randomBytes(17 * 1024 * 1024, 2)); // 3 full parts sent, the 4th buffered
+            assertThat(s3.openUploads(bucket)).hasSize(1);
+        }
+        assertThat(sink.list("")).isEmpty();
+        assertThat(s3.openUploads(bucket)).isEmpty();
+        assertThat(s3.openUploadsInBlobStore(bucket)).isEmpty();
+        try (MinioSink whole = s3.sink(bucket).build()) {
+            assertThat(whole.list("")).isEmpty();
+        }
+    }
+
+    @Test
+    void largeObjectRoundTripsByteForByteInSeveralParts() throws Exception {
+        int size = 16 * 1024 * 1024 + 12345; // 4 parts of 5 MiB, the last short
+        MessageDigest expected = MessageDigest.getInstance("SHA-256");
+        try (SinkOutput out = sink.create("database/big.sql.gpg");
+             InputStream in = TestKeys.randomStream(size, 7)) {
+            byte[] buf = new byte[100_000]; // writes that straddle part boundaries
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                out.write(buf, 0, n);
+                expected.update(buf, 0, n);
+            }
+            assertThat(s3.openUploads(bucket)).hasSize(1);
+            out.commit();
+        }
+        assertThat(s3.openUploads(bucket)).isEmpty();
+        MessageDigest actual = MessageDigest.getInstance("SHA-256");
+        long total = 0;
+        try (InputStream in = sink.open("database/big.sql.gpg")) {
+            byte[] buf = new byte[64 * 1024];
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                actual.update(buf, 0, n);
+                total += n;
+            }
+        }
+        assertThat(total).isEqualTo(size);
+        assertThat(actual.digest()).isEqualTo(expected.digest());
+        assertThat(sink.list("database/")).extracting(StoredObject::size).containsExactly((long) size);
+    }
+
+    @Test
+    void aWriterBlocksWhenPartsInFlightAreFullSoMemoryStaysBounded() throws Exception {
+        long part = MinioSink.MIN_PART_SIZE;
+        int chunk = 256 * 1024;
+        AtomicLong accepted = new AtomicLong();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        try (MinioSink bounded = s3.sink(bucket).partsInFlight(2).build()) {
+            s3.holdPartUploads();
+            SinkOutput out = bounded.create("files/bounded.bin");
+            Thread writer = new Thread(() -> {
+                try (InputStream in = TestKeys.randomStream(6 * part, 12)) {
+                    byte[] buf = new byte[chunk];
+                    int n;
+                    while ((n = in.read(buf)) > 0) {
+                        out.write(buf, 0, n);
+                        accepted.addAndGet(n);
+                    }
+                    out.commit();
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            writer.start();
+            long last = -1;
+            while (accepted.get() != last) { // wait until the writer stops making progress
+                last = accepted.get();
+                Thread.sleep(300);
+            }
+            // two parts held by the server, a third full in the buffer: the writer waits to send it
+            assertThat(writer.isAlive()).isTrue();
+            assertThat(accepted.get()).isEqualTo(3 * part);
+            s3.releasePartUploads();
+            writer.join(30_000);
+            assertThat(failure.get()).isNull();
+            assertThat(bounded.list("files/")).extracting(StoredObject::size).containsExactly(6 * part);
+        } finally {
+            s3.releasePartUploads();
+        }
+    }
+
+    @Test
+    void failedPartUploadsAreRetried() throws Exception {
+        byte[] data = TestKeys.randomBytes(12 * 1024 * 1024, 8);
+        try (MinioSink retrying = s3.sink(bucket).retries(4, Duration.ofMillis(1), Duration.ofMillis(10)).build()) {
+            s3.failNextPartUploads(2);
+            try (SinkOutput out = retrying.create("files/retried.bin")) {
+                out.write(data);
+                out.commit();
+            }
+            assertThat(s3.pendingPartFailures()).isZero();
+            try (InputStream in = retrying.open("files/retried.bin")) {
+                assertThat(in.readAllBytes()).isEqualTo(data);
+            }
+        } finally {
+            s3.failNextPartUploads(0);
+        }
+    }
+
+    @Test
+    void aPartThatKeepsFailingAbortsTheUploadAndLeavesNothing() throws Exception {
+        try (MinioSink fragile = s3.sink(bucket).retries(2, Duration.ofMillis(1), Duration.ofMillis(5)).build()) {
+            s3.failNextPartUploads(1_000);
+            SinkOutput out = fragile.create("files/doomed.bin");
+            Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> {
+                out.write(TestKeys.randomBytes(16 * 1024 * 1024, 9));
+                out.commit();
+            });
+            out.close();
+            assertThat(t).isInstanceOf(StorageException.class).hasMessageContaining("files/doomed.bin")
+                    .hasMessageContaining("503");
+            assertThat(fragile.list("")).isEmpty();
+            assertThat(s3.openUploads(bucket)).isEmpty();
+            assertThat(s3.openUploadsInBlobStore(bucket)).isEmpty();
+        } finally {
+            s3.failNextPartUploads(0);
+        }
+    }
+
+    @Test
+    void aCompletionWhoseAnswerWasLostIsRecognisedOnRetry() throws Exception {
+        // S3Proxy answers a repeated completion with 200 itself, so the lost answer and the refusal of the retry
+        // (as AWS S3 or MinIO may answer) are staged in the HTTP client
+        byte[] data = TestKeys.randomBytes(11 * 1024 * 1024, 13);
+        for (String retryAnswer : new String[] {"NoSuchUpload", "PreconditionFailed"}) {
+            String key = "lost/" + retryAnswer;
+            AtomicInteger completions = new AtomicInteger();
+            OkHttpClient http = new OkHttpClient.Builder().addInterceptor(chain -> {
+                Request request = chain.request();
+                if (!request.method().equals("POST") || request.url().queryParameter("uploadId") == null) {
+                    return chain.proceed(request);
+                }
+                if (completions.incrementAndGet() == 1) {
+                    chain.proceed(request).close(); // it works, but the answer is lost
+                    return errorResponse(request, 500, "InternalError");
+                }
+                return errorResponse(request, retryAnswer.equals("NoSuchUpload") ? 404 : 412, retryAnswer);
+            }).build();
+            try (MinioSink retrying = s3.sink(bucket).retries(3, Duration.ofMillis(1), Duration.ofMillis(5))
+                    .httpClient(http).build()) {
+                try (SinkOutput out = retrying.create(key)) {
+                    out.write(data);
+                    out.commit();
+                }
+                assertThat(completions).hasValue(2);
+                try (InputStream in = retrying.open(key)) {
+                    assertThat(in.readAllBytes()).as(key).isEqualTo(data);
+                }
+            }
+        }
+        assertThat(s3.openUploads(bucket)).isEmpty();
+    }
+
+    @Test
+    void aSinglePutWhoseAnswerWasLostIsRecognisedOnRetryButAnotherWritersObjectIsNot() throws Exception {
+        for (boolean lostAnswer : new boolean[] {true, false}) {
+            String key = "lost-put/" + lostAnswer;
+            AtomicInteger puts = new AtomicInteger();
+            OkHttpClient http = new OkHttpClient.Builder().addInterceptor(chain -> {
+                Request request = chain.request();
+                if (!request.method().equals("PUT") || puts.incrementAndGet() > 1) {
+                    return chain.proceed(request);
+                }
+                if (lostAnswer) {
+                    chain.proceed(request).close(); // stored, but the answer is lost
+                } else {
+                    try { // another writer got there first
+                        put(key, "other writer".getBytes(StandardCharsets.UTF_8));
+                    } catch (Exception e) {
+                        throw new java.io.IOException(e);
+                    }
+                }
+                return errorResponse(request, 500, "InternalError");
+            }).build();
+            try (MinioSink retrying = s3.sink(bucket).prefix("jiffoo/prod")
+                    .retries(3, Duration.ofMillis(1), Duration.ofMillis(5)).httpClient(http).build()) {
+                SinkOutput out = retrying.create(key);
+                out.write("mine".getBytes(StandardCharsets.UTF_8));
+                if (lostAnswer) {
+                    out.commit();
+                    assertThat(read(key)).asString(StandardCharsets.UTF_8).isEqualTo("mine");
+                } else {
+                    assertThatThrownBy(out::commit).isInstanceOf(ObjectExistsException.class);
+                    assertThat(read(key)).asString(StandardCharsets.UTF_8).isEqualTo("other writer");
+                }
+                out.close();
+            }
+        }
+    }
+
+    @Test
+    void aRefusedRetryOfACompletionThatDidNotHappenIsAFailure() throws Exception {
+        OkHttpClient http = new OkHttpClient.Builder().addInterceptor(chain -> {
+            Request request = chain.request();
+            if (request.method().equals("POST") && request.url().queryParameter("uploadId") != null) {
+                return errorResponse(request, 503, "ServiceUnavailable"); // never reaches the server
+            }
+            return chain.proceed(request);
+        }).build();
+        try (MinioSink failing = s3.sink(bucket).retries(2, Duration.ofMillis(1), Duration.ofMillis(5))
+                .httpClient(http).build()) {
+            SinkOutput out = failing.create("never");
+            out.write(TestKeys.randomBytes(11 * 1024 * 1024, 14));
+            assertThatThrownBy(out::commit).isInstanceOf(StorageException.class).hasMessageContaining("503");
+            out.close();
+        }
+        assertThat(sink.list("")).isEmpty();
+        assertThat(s3.openUploads(bucket)).isEmpty();
+    }
+
+    private static Response errorResponse(Request request, int status, String code) {
+        String xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + code + "</Code><Message>staged "
+                + code + "</Message><Resource>" + request.url().encodedPath() + "</Resource><RequestId>1</RequestId>"
+                + "</Error>";
+        return new Response.Builder().request(request).protocol(Protocol.HTTP_1_1).code(status).message(code)
+                .header("Content-Type", "application/xml")
+                .body(ResponseBody.create(xml, MediaType.get("application/xml"))).build();
+    }
+
+    @Test
+    void anObjectOfExactlyOnePartIsASinglePut() throws Exception {
+        byte[] data = TestKeys.randomBytes((int) MinioSink.MIN_PART_SIZE, 3);
+        try (SinkOutput out = sink.create("files/one-part.bin")) {
+            out.write(data);
+            assertThat(s3.openUploads(bucket)).isEmpty();
+            out.commit();
+        }
+        assertThat(read("files/one-part.bin")).isEqualTo(data);
+    }
+
+    @Test
+    void objectsAreWriteOnce() throws Exception {
+        SinkOutput first = sink.create("k");
+        SinkOutput second = sink.create("k");
+        first.write("one".getBytes(StandardCharsets.UTF_8));
+        second.write("two".getBytes(StandardCharsets.UTF_8));
+        first.commit();
+        assertThatThrownBy(second::commit).isInstanceOf(ObjectExistsException.class).hasMessageContaining("k");
+        second.close();
+        first.close();
+        assertThat(read("k")).asString(StandardCharsets.UTF_8).isEqualTo("one");
+        sink.delete("k");
+        put("k", "three".getBytes(StandardCharsets.UTF_8));
+        assertThat(read("k")).asString(StandardCharsets.UTF_8).isEqualTo("three");
+    }
+
+    @Test
+    void aWriterThatCommitsBetweenTheCheckAndThePutStillWinsWithConditionalWrites() throws Exception {
+        for (int size : new int[] {3, 11 * 1024 * 1024}) { // single PUT, then multipart completion
+            String key = "race/" + size;
+            s3.writeRightAfterNextLookup(bucket, "jiffoo/prod/" + key, "first writer");
+            try (SinkOutput out = sink.create(key)) {
+                out.write(TestKeys.randomBytes(size, 6));
+                assertThatThrownBy(out::commit).as("size %d", size).isInstanceOf(ObjectExistsException.class);
+            }
+            assertThat(read(key)).asString(StandardCharsets.UTF_8).isEqualTo("first writer");
+        }
+        assertThat(s3.openUploads(bucket)).isEmpty();
+    }
+
+    @Test
+    void withoutConditionalWritesTheCheckAloneIsNotAtomic() throws Exception {
+        try (MinioSink unconditional = s3.sink(bucket).conditionalWrites(false).build()) {
+            s3.writeRightAfterNextLookup(bucket, "late", "first writer");
+            try (SinkOutput out = unconditional.create("late")) {
+                out.write("second writer".getBytes(StandardCharsets.UTF_8));
+                out.commit(); // the race this test stages: the check passed, the first writer's object is replaced
+            }
+            try (InputStream in = unconditional.open("late")) {
+                assertThat(in.readAllBytes()).asString(StandardCharsets.UTF_8).isEqualTo("second writer");
+            }
+        }
+    }
+
+    @Test
+    void aMultipartWriteOfAnExistingKeyIsRefusedAndAborted() throws Exception {
+        put("big", new byte[] {1});
+        try (SinkOutput out = sink.create("big")) {
+            out.write(TestKeys.randomBytes(11 * 1024 * 1024, 4));
+            assertThatThrownBy(out::commit).isInstanceOf(ObjectExistsException.class);
+        }
+        assertThat(read("big")).containsExactly(1);
+        assertThat(s3.openUploads(bucket)).isEmpty();
+    }
+
+    @Test
+    void listsMoreThanOnePageOfKeys() throws Exception {
+        int count = 1_050;
+        List<String> keys = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            String key = String.format("files/k%05d", i);
+            keys.add(key);
+            put(key, new byte[] {(byte) i});
+        }
+        assertThat(sink.list("files/")).extracting(StoredObject::key).containsExactlyElementsOf(keys);
+        sink.deleteAll(keys); // two batches
+        assertThat(sink.list("")).isEmpty();
+    }
+
+    @Test
+    void keysWithSpacesAndUnicodeRoundTrip() throws Exception {
+        String key = "files/a b/ünïcødé 日本 +%&=.bin";
+        put(key, "x".getBytes(StandardCharsets.UTF_8));
+        assertThat(sink.list("files/a b/")).extracting(StoredObject::key).containsExactly(key);
+        assertThat(read(key)).asString(StandardCharsets.UTF_8).isEqualTo("x");
+        sink.deleteAll(List.of(key));
+        assertThat(sink.list("")).isEmpty();
+    }
+
+    @Test
+    void storesUserMetadataAndAsksForServerSideEncryption() throws Exception {
+        try (MinioSink sse = s3.sink(bucket).serverSideEncryptionS3().metadata(Map.of("host", "db1")).build()) {
+            // S3Proxy reports AES256 for every object, so check what the sink sends: the client's HTTP trace
+            ByteArrayOutputStream trace = new ByteArrayOutputStream();
+            sse.client().traceOn(trace);
+            try (SinkOutput out = sse.create("m/one", Map.of("Backup-Id", "20260111T020000Z-1"))) {
+                out.write(1);
+                out.commit();
+            }
+            try (SinkOutput out = sse.create("m/many", Map.of("backup-id", "b2"))) {
+                out.write(TestKeys.randomBytes(6 * 1024 * 1024, 5));
+                out.commit();
+            }
+            sse.client().traceOff();
+            String sent = trace.toString(StandardCharsets.UTF_8);
+            // the header among the request's own header lines (they end at the first empty line)
+            assertThat(sent).containsPattern("(?i)PUT /" + bucket + "/m/one[^\\n]*\\n([^\\n]+\\n)*?"
+                    + "x-amz-server-side-encryption: AES256");
+            assertThat(sent).containsPattern("PUT /" + bucket + "/m/one[^\\n]*\\n([^\\n]+\\n)*?"
+                    + "If-None-Match: \\*");
+            assertThat(sent).containsPattern("(?i)POST /" + bucket + "/m/many\\?uploads[^\\n]*\\n([^\\n]+\\n)*?"
+                    + "x-amz-server-side-encryption: AES256");
+            assertThat(sent).containsPattern("PUT /" + bucket + "/m/one[^\\n]*\\n([^\\n]+\\n)*?"
+                    + "x-amz-meta-backup-id: 20260111T020000Z-1");
+            assertThat(sse.metadataOf("m/one")).containsEntry("backup-id", "20260111T020000Z-1")
+                    .containsEntry("host", "db1");
+            assertThat(sse.metadataOf("m/many")).containsEntry("backup-id", "b2").containsEntry("host", "db1");
+        }
+    }
+
+    @Test
+    void openOfAMissingKeyIsNotFound() {
+        assertThatThrownBy(() -> sink.open("files/none"))
+                .isInstanceOf(NotFoundException.class)
+                .hasMessageContaining("files/none")
+                .hasMessageContaining(bucket);
+    }
+
+    @Test
+    void aMissingBucketSaysSo() throws Exception {
+        try (MinioSink missing = s3.sink("no-such-bucket").build()) {
+            assertThatThrownBy(missing::checkBucket).isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("'no-such-bucket' does not exist");
+            assertThatThrownBy(() -> missing.list("")).isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("does not exist");
+            SinkOutput out = missing.create("x");
+            out.write(1);
+            assertThatThrownBy(out::commit).isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("does not exist");
+            out.close();
+        }
+    }
+
+    @Test
+    void aWrongSecretIsAConfigurationErrorThatDoesNotShowTheSecret() {
+        String wrong = "wrong-secret-7d2e";
+        try (MinioSink bad = s3.sink(bucket).credentials(S3ProxyFixture.ACCESS_KEY, wrong.toCharArray()).build()) {
+            Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> bad.list(""));
+            assertThat(t).isInstanceOf(ConfigurationException.class).hasMessageContaining("rejected the credentials");
+            StringWriter trace = new StringWriter();
+            t.printStackTrace(new PrintWriter(trace));
+            assertThat(trace.toString()).doesNotContain(wrong).doesNotContain(S3ProxyFixture.SECRET_KEY);
+            assertThat(bad.toString()).doesNotContain(wrong);
+            assertThat(bad.toBuilder().toString()).doesNotContain(wrong).contains("***");
+        }
+    }
+
+    @Test
+    void missingCredentialsAreAClearError() {
+        assertThatThrownBy(() -> MinioSink.builder().endpoint(s3.endpoint()).bucket(bucket).build())
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("No credentials")
+                .hasMessageContaining("credentials(accessKey, secretKey)");
+        assertThatThrownBy(() -> MinioSink.builder().bucket(bucket).credentials("a", "b").build())
+                .isInstanceOf(ConfigurationException.class).hasMessageContaining("No MinIO endpoint");
+    }
+
+    @Test
+    void anUnreachableEndpointSaysSo() {
+        try (MinioSink away = MinioSink.builder().endpoint("http://127.0.0.1:1").bucket(bucket)
+                .credentials("a", "b").retries(2, Duration.ofMillis(1), Duration.ofMillis(5)).build()) {
+            assertThatThrownBy(() -> away.list("")).isInstanceOf(StorageException.class)
+                    .hasMessageContaining("Cannot reach the MinIO endpoint http://127.0.0.1:1");
+        }
+    }
+
+    @Test
+    void refusesBadKeysAndSettings() {
+        for (String bad : new String[] {"../x", "/etc/passwd", "a//b", "a/./b", ""}) {
+            assertThatThrownBy(() -> sink.create(bad)).as(bad).isInstanceOf(ConfigurationException.class);
+        }
+        assertThatThrownBy(() -> MinioSink.builder().partSize(4 * 1024 * 1024))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> MinioSink.builder().bucket("Bad_Bucket"))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> s3.sink(bucket).serverSideEncryptionKms("key-1").build())
+                .isInstanceOf(ConfigurationException.class).hasMessageContaining("https");
+    }
+}
