@@ -493,8 +493,8 @@ public final class S3Sink implements Sink {
                 r.storageClass(config.storageClass);
             }
             try {
-                s3.putObject(r.build(), RequestBody.fromContentProvider(whole::newInputStream, whole.size(),
-                        "application/octet-stream"));
+                s3.putObject(r.build(), whole.size() == 0 ? RequestBody.empty() : RequestBody.fromContentProvider(
+                        whole::newInputStream, whole.size(), "application/octet-stream"));
             } catch (SdkException e) {
                 if (preconditionFailed(e)) {
                     close();
