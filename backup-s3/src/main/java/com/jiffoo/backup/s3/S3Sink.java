@@ -13,6 +13,8 @@ import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.apache.ApacheHttpClient;
@@ -136,6 +138,10 @@ public final class S3Sink implements Sink {
                         .socketTimeout(Duration.ofSeconds(60)))
                 .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder()
                         .maxAttempts(b.maxAttempts).build()));
+        if (!b.requestChecksums) {
+            client.requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+                    .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED);
+        }
         if (b.endpointOverride != null) {
             client.endpointOverride(b.endpointOverride);
         }
@@ -149,6 +155,12 @@ public final class S3Sink implements Sink {
                 });
         pool.allowCoreThreadTimeOut(true);
         this.uploads = pool;
+        long budget = b.partSize * b.partsInFlight;
+        if (budget > Runtime.getRuntime().maxMemory() / 2) {
+            log.warn("part buffers of one upload to {} may take {} MiB ({} MiB parts x {} in flight), more than half "
+                    + "of the {} MiB heap: lower partSize or partsInFlight, or raise -Xmx", location, budget >> 20,
+                    b.partSize >> 20, b.partsInFlight, Runtime.getRuntime().maxMemory() >> 20);
+        }
     }
 
     private static Region resolveRegion(Builder b) {
@@ -226,8 +238,6 @@ public final class S3Sink implements Sink {
         String s3Key = s3Key(key);
         try {
             return s3.getObject(r -> r.bucket(bucket).key(s3Key));
-        } catch (NoSuchKeyException e) {
-            throw S3Errors.map(e, "read of", key, location, bucket, endpoint());
         } catch (SdkException e) {
             throw S3Errors.map(e, "read of", key, location, bucket, endpoint());
         }
@@ -298,7 +308,11 @@ public final class S3Sink implements Sink {
     /** Closes the S3 client and the upload threads. Idempotent. Writers still open fail. */
     @Override
     public void close() {
-        uploads.shutdownNow();
+        for (Runnable queued : uploads.shutdownNow()) {
+            if (queued instanceof Future<?> f) {
+                f.cancel(false); // so a writer's close() does not wait for a part that will never run
+            }
+        }
         s3.close();
     }
 
@@ -593,6 +607,7 @@ public final class S3Sink implements Sink {
         private long partSize = DEFAULT_PART_SIZE;
         private int partsInFlight = DEFAULT_PARTS_IN_FLIGHT;
         private int maxAttempts = DEFAULT_MAX_ATTEMPTS;
+        private boolean requestChecksums = true;
         private ServerSideEncryption serverSideEncryption = ServerSideEncryption.NONE;
         private String storageClass;
         private Map<String, String> metadata = Map.of();
@@ -611,6 +626,7 @@ public final class S3Sink implements Sink {
             b.partSize = partSize;
             b.partsInFlight = partsInFlight;
             b.maxAttempts = maxAttempts;
+            b.requestChecksums = requestChecksums;
             b.serverSideEncryption = serverSideEncryption;
             b.storageClass = storageClass;
             b.metadata = metadata;
@@ -696,6 +712,17 @@ public final class S3Sink implements Sink {
                 throw new IllegalArgumentException("max attempts must be between 1 and 20, got " + attempts);
             }
             this.maxAttempts = attempts;
+            return this;
+        }
+
+        /**
+         * Whether the SDK adds a CRC32 checksum to every upload and checks those of downloads where S3 supports
+         * them (the SDK's default, {@code true}). {@code false} sends checksums only where S3 requires them: the
+         * backup's own SHA-256 still checks the stored bytes end to end, and SigV4 signs the payload over plain
+         * HTTP. Against S3Proxy over HTTP the two measured alike (2 GiB, 8 MiB parts: 65.9 and 68.7 MiB/s).
+         */
+        public Builder requestChecksums(boolean enabled) {
+            this.requestChecksums = enabled;
             return this;
         }
 
