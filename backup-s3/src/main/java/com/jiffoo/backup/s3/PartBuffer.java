@@ -5,11 +5,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The bytes of one part, in 1 MiB chunks allocated as they fill (a part may be larger than a Java array can be).
+ * The bytes of one part, in 256 KiB chunks allocated as they fill (a part may be larger than a Java array can be).
  * Written by one thread, then read any number of times (an upload attempt and its retries).
  */
 final class PartBuffer {
-    private static final int CHUNK = 1 << 20;
+    /** 256 KiB: below half a G1 region even in small heaps, so chunks are never "humongous" objects. */
+    private static final int CHUNK = 256 << 10;
     private final List<byte[]> chunks = new ArrayList<>();
     private final long capacity;
     private long size;

@@ -39,7 +39,10 @@ import java.util.stream.Stream;
  * java -Xmx128m -cp benchmarks/target/benchmarks.jar com.jiffoo.backup.bench.S3BackupRun 2 32 /var/tmp/jiffoo-s3-bench
  * </pre>
  *
- * Arguments: GiB of data, part size in MiB, work directory, parts in flight (default 4), SDK request checksums
+ * With {@code -Ds3=endpoint,accessKey,secretKey,bucket} it uses an S3Proxy in another JVM ({@link S3ProxyServe})
+ * instead, so the heap figures are the backup side's alone.
+ *
+ * <p>Arguments: GiB of data, part size in MiB, work directory, parts in flight (default 4), SDK request checksums
  * ({@code true} by default, see {@link S3Sink.Builder#requestChecksums}).
  */
 public final class S3BackupRun {
@@ -64,13 +67,16 @@ public final class S3BackupRun {
         System.out.printf("max heap %.0f MiB, %d CPUs, data %.2f GiB, part size %d MiB, %d parts in flight, "
                 + "SDK checksums %s%n", Runtime.getRuntime().maxMemory() / MIB,
                 Runtime.getRuntime().availableProcessors(), gib, partMiB, inFlight, checksums ? "on" : "off");
-        try (S3ProxyServer server = S3ProxyServer.startFilesystem(work.resolve("blobs"));
+        // -Ds3=endpoint,accessKey,secretKey,bucket uses a server in another JVM (S3ProxyServe), so this heap
+        // holds only the backup side; without it an S3Proxy runs in this JVM
+        String[] ext = System.getProperty("s3", "").isEmpty() ? null : System.getProperty("s3").split(",");
+        try (S3ProxyServer server = ext != null ? null : S3ProxyServer.startFilesystem(work.resolve("blobs"));
              S3Sink sink = S3Sink.builder()
-                     .uri("s3://" + server.bucket() + "/bench")
-                     .endpointOverride(server.endpoint())
+                     .uri("s3://" + (ext != null ? ext[3] : server.bucket()) + "/bench")
+                     .endpointOverride(java.net.URI.create(ext != null ? ext[0] : server.endpoint().toString()))
                      .pathStyleAccess(true)
-                     .credentialsProvider(StaticCredentialsProvider.create(
-                             AwsBasicCredentials.create(server.accessKey(), server.secretKey())))
+                     .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
+                             ext != null ? ext[1] : server.accessKey(), ext != null ? ext[2] : server.secretKey())))
                      .partSize(partMiB << 20)
                      .partsInFlight(inFlight)
                      .requestChecksums(checksums)
@@ -99,7 +105,7 @@ public final class S3BackupRun {
             }
             System.out.printf("stored %d bytes; restored %d bytes -> %s; open multipart uploads: %d%n",
                     m.objectSize(), target.bytes, expected.equals(target.sha256) ? "MATCH" : "MISMATCH",
-                    server.openMultipartUploads().size());
+                    server == null ? -1 : server.openMultipartUploads().size());
             System.out.printf("peak RSS of the process: %s%n", vmHwm());
             if (!expected.equals(target.sha256)) {
                 System.exit(1);
