@@ -1,0 +1,345 @@
+package com.jiffoo.backup.s3;
+
+import com.jiffoo.backup.BackupException;
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.RestorePipeline;
+import com.jiffoo.backup.SinkOutput;
+import com.jiffoo.backup.StorageException;
+import com.jiffoo.backup.StoredObject;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.testing.S3ProxyServer;
+import com.jiffoo.backup.testutil.GeneratedSource;
+import com.jiffoo.backup.testutil.MemoryTarget;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProviderChain;
+import software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class S3SinkTest {
+    private static final long MIB = 1 << 20;
+    private static S3ProxyServer server;
+    private static final AtomicInteger RUN = new AtomicInteger();
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void startServer() throws Exception {
+        server = S3ProxyServer.startTransient();
+    }
+
+    @AfterAll
+    static void stopServer() throws Exception {
+        server.close();
+    }
+
+    private static String newPrefix() {
+        return "t" + RUN.incrementAndGet();
+    }
+
+    private static S3Sink.Builder sinkAt(String prefix) {
+        return S3Sink.builder()
+                .uri("s3://" + server.bucket() + "/" + prefix)
+                .endpointOverride(server.endpoint())
+                .pathStyleAccess(true)
+                .credentialsProvider(StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create(server.accessKey(), server.secretKey())))
+                .partSize(S3Sink.MIN_PART_SIZE);
+    }
+
+    private static S3Client rawClient() {
+        return S3Client.builder().region(Region.US_EAST_1).endpointOverride(server.endpoint()).forcePathStyle(true)
+                .credentialsProvider(StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create(server.accessKey(), server.secretKey())))
+                .build();
+    }
+
+    private static List<String> openUploads(String prefix) {
+        return server.openMultipartUploads().stream().filter(k -> k.startsWith(prefix + "/")).toList();
+    }
+
+    @Test
+    void partSizeDoublesEvery1000PartsSo10000PartsHoldFiveTebibytes() {
+        long fiveTiB = 5L << 40;
+        for (long base : new long[] {5 * MIB, 8 * MIB, 32 * MIB, 1L << 30}) {
+            assertThat(PartSizes.capacity(base)).as("base %d", base).isGreaterThanOrEqualTo(fiveTiB);
+            for (int n = 1; n <= PartSizes.MAX_PARTS; n++) {
+                assertThat(PartSizes.sizeOf(n, base)).isBetween(PartSizes.MIN_PART, PartSizes.MAX_PART);
+            }
+        }
+        assertThat(PartSizes.sizeOf(1, 8 * MIB)).isEqualTo(8 * MIB);
+        assertThat(PartSizes.sizeOf(1000, 8 * MIB)).isEqualTo(8 * MIB);
+        assertThat(PartSizes.sizeOf(1001, 8 * MIB)).isEqualTo(16 * MIB);
+        assertThat(PartSizes.sizeOf(2001, 8 * MIB)).isEqualTo(32 * MIB);
+        assertThat(PartSizes.sizeOf(9001, 8 * MIB)).isEqualTo(5L << 30);
+        assertThat(PartSizes.capacity(5 * MIB)).isEqualTo(
+                5 * MIB * 1000 * ((1 << 9) - 1) + 1000 * (5L << 30));
+        assertThatThrownBy(() -> PartSizes.sizeOf(10_001, 8 * MIB)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void memoryBudgetLetsAPartLargerThanTheBudgetThroughAlone() throws Exception {
+        MemoryBudget budget = new MemoryBudget(32 * MIB);
+        assertThat(budget.charge(8 * MIB)).isEqualTo(8 * MIB);
+        assertThat(budget.charge(64 * MIB)).isEqualTo(32 * MIB);
+        long taken = budget.acquire(64 * MIB);
+        assertThat(taken).isEqualTo(32 * MIB);
+        budget.release(taken);
+        assertThat(budget.acquire(8 * MIB)).isEqualTo(8 * MIB);
+    }
+
+    @Test
+    void builderChecksSettings() {
+        assertThatThrownBy(() -> S3Sink.builder().partSize(4 * MIB)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> S3Sink.builder().partsInFlight(0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> S3Sink.builder().uri("http://bucket/x")).isInstanceOf(ConfigurationException.class);
+        assertThatThrownBy(() -> S3Sink.builder().uri("s3://Bad_Bucket/x")).isInstanceOf(ConfigurationException.class);
+        assertThatThrownBy(() -> S3Sink.builder().storageClass("COLD")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> S3Sink.builder().build()).isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("s3://bucket/prefix");
+        try (S3Sink sink = sinkAt("x/y/").build()) {
+            assertThat(sink.location()).isEqualTo("s3://" + server.bucket() + "/x/y");
+            assertThat(sink.prefix()).isEqualTo("x/y/");
+            assertThat(sink.toBuilder().build().location()).isEqualTo(sink.location());
+        }
+    }
+
+    @Test
+    void multipartUploadOfFourPartsRoundTripsAndLeavesNoUploadOpen() throws Exception {
+        String prefix = newPrefix();
+        GeneratedSource data = new GeneratedSource("x", 3 * S3Sink.MIN_PART_SIZE + 777, 5);
+        try (S3Sink sink = sinkAt(prefix).partsInFlight(2).build()) {
+            try (SinkOutput out = sink.create("big.bin", Map.of("backup-id", "b-1"))) {
+                data.writeTo(out);
+                out.commit();
+            }
+            try (InputStream in = sink.open("big.bin"); InputStream expected = data.stream()) {
+                assertThat(in).hasSameContentAs(expected);
+            }
+        }
+        try (S3Client s3 = rawClient()) {
+            HeadObjectResponse head = s3.headObject(r -> r.bucket(server.bucket()).key(prefix + "/big.bin"));
+            assertThat(head.contentLength()).isEqualTo(3 * S3Sink.MIN_PART_SIZE + 777);
+            assertThat(head.eTag()).endsWith("-4\"");
+            assertThat(head.metadata()).containsEntry("backup-id", "b-1");
+        }
+        assertThat(openUploads(prefix)).isEmpty();
+    }
+
+    @Test
+    void sseAndStorageClassAndMetadataAreSent() throws Exception {
+        String prefix = newPrefix();
+        try (S3Sink sink = sinkAt(prefix).serverSideEncryption(ServerSideEncryption.SSE_S3)
+                .storageClass("STANDARD").metadata(Map.of("app", "jiffoo")).build()) {
+            try (SinkOutput out = sink.create("small.bin")) {
+                out.write(new byte[] {1, 2, 3});
+                out.commit();
+            }
+        }
+        try (S3Client s3 = rawClient()) {
+            HeadObjectResponse head = s3.headObject(r -> r.bucket(server.bucket()).key(prefix + "/small.bin"));
+            assertThat(head.metadata()).containsEntry("app", "jiffoo");
+        }
+    }
+
+    @Test
+    void s3ProxyRefusesACompletionOverAnExistingKeyWithIfNoneMatch() {
+        String key = newPrefix() + "/cond.bin";
+        try (S3Client s3 = rawClient()) {
+            s3.putObject(r -> r.bucket(server.bucket()).key(key), RequestBody.fromBytes(new byte[] {1}));
+            String id = s3.createMultipartUpload(r -> r.bucket(server.bucket()).key(key)).uploadId();
+            String etag = s3.uploadPart(r -> r.bucket(server.bucket()).key(key).uploadId(id).partNumber(1),
+                    RequestBody.fromBytes(new byte[] {2})).eTag();
+            assertThatThrownBy(() -> s3.completeMultipartUpload(r -> r.bucket(server.bucket()).key(key)
+                    .uploadId(id).ifNoneMatch("*").multipartUpload(m -> m.parts(
+                            CompletedPart.builder().partNumber(1).eTag(etag).build()))))
+                    .isInstanceOf(S3Exception.class)
+                    .satisfies(e -> assertThat(((S3Exception) e).statusCode()).isEqualTo(412));
+            s3.abortMultipartUpload(r -> r.bucket(server.bucket()).key(key).uploadId(id));
+        }
+    }
+
+    @Test
+    void aSecondMultipartWriterOfOneKeyGetsObjectExistsAndItsUploadIsAborted() throws Exception {
+        String prefix = newPrefix();
+        try (S3Sink sink = sinkAt(prefix).build()) {
+            SinkOutput first = sink.create("k");
+            SinkOutput second = sink.create("k");
+            new GeneratedSource("x", S3Sink.MIN_PART_SIZE + 1, 1).writeTo(first);
+            new GeneratedSource("x", S3Sink.MIN_PART_SIZE + 1, 2).writeTo(second);
+            first.commit();
+            assertThatThrownBy(second::commit).isInstanceOf(com.jiffoo.backup.ObjectExistsException.class);
+            first.close();
+            second.close();
+            try (InputStream in = sink.open("k")) {
+                assertThat(in).hasSameContentAs(GeneratedSource.stream(S3Sink.MIN_PART_SIZE + 1, 1));
+            }
+        }
+        assertThat(openUploads(prefix)).isEmpty();
+    }
+
+    @Test
+    void failedSourceThroughTheBackupPipelineLeavesNothingVisibleAndNoUploadOpen() throws Exception {
+        String prefix = newPrefix();
+        OpenPgpTransform pgp = pgp();
+        try (S3Sink sink = sinkAt(prefix).build()) {
+            GeneratedSource failing = new GeneratedSource("database", 40 * MIB, 3).failingAfter(17 * MIB);
+            assertThatThrownBy(() -> BackupPipeline.builder().source(failing).encryption(pgp).sink(sink).build()
+                    .run()).isInstanceOf(BackupException.class);
+            assertThat(sink.list("")).isEmpty();
+        }
+        assertThat(openUploads(prefix)).isEmpty();
+    }
+
+    @Test
+    void backupWithOpenPgpToS3RestoresByteIdentical() throws Exception {
+        String prefix = newPrefix();
+        OpenPgpTransform pgp = pgp();
+        GeneratedSource source = new GeneratedSource("database", 17 * MIB + 5, 11);
+        try (S3Sink sink = sinkAt(prefix).build()) {
+            BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(sink).build().run();
+            assertThat(sink.list("")).extracting(StoredObject::key).containsExactlyInAnyOrder(m.objectKey(),
+                    BackupManifest.sha256KeyOf(m.objectKey()), BackupManifest.manifestKeyOf(m.objectKey()));
+            MemoryTarget target = new MemoryTarget();
+            RestorePipeline.builder().sink(sink).decryption(pgp).target(target).build().restore(m.objectKey());
+            try (InputStream expected = source.stream()) {
+                assertThat(target.committed()).isEqualTo(expected.readAllBytes());
+            }
+        }
+        assertThat(openUploads(prefix)).isEmpty();
+    }
+
+    @Test
+    void batchedDeleteRemovesMoreThan1000Keys() throws Exception {
+        String prefix = newPrefix();
+        try (S3Sink sink = sinkAt(prefix).build()) {
+            List<String> keys = new ArrayList<>();
+            for (int i = 0; i < 1_005; i++) {
+                String k = "d/" + i;
+                try (SinkOutput out = sink.create(k)) {
+                    out.write(1);
+                    out.commit();
+                }
+                keys.add(k);
+            }
+            keys.add("d/absent");
+            sink.delete(keys);
+            assertThat(sink.list("")).isEmpty();
+        }
+    }
+
+    @Test
+    void missingCredentialsSayWhatToSet() {
+        try (S3Sink sink = sinkAt(newPrefix()).credentialsProvider(AwsCredentialsProviderChain.builder()
+                .credentialsProviders(ProfileCredentialsProvider.create("jiffoo-no-such-profile")).build()).build()) {
+            assertThatThrownBy(() -> sink.list(""))
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("Unable to locate credentials")
+                    .hasMessageContaining("AWS_ACCESS_KEY_ID")
+                    .hasMessageContaining("IAM role");
+        }
+    }
+
+    @Test
+    void wrongSecretIsRejectedWithoutShowingIt() {
+        String wrong = "wrong-secret-" + System.nanoTime();
+        try (S3Sink sink = sinkAt(newPrefix()).credentialsProvider(StaticCredentialsProvider.create(
+                AwsBasicCredentials.create(server.accessKey(), wrong))).maxAttempts(1).build()) {
+            assertThatThrownBy(() -> sink.list(""))
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("secret access key")
+                    .satisfies(e -> assertThat(e.getMessage()).doesNotContain(wrong).doesNotContain(
+                            server.secretKey()));
+        }
+    }
+
+    @Test
+    void missingBucketIsNamed() {
+        try (S3Sink sink = sinkAt("x").uri("s3://no-such-bucket-jiffoo/x").build()) {
+            assertThatThrownBy(() -> sink.list(""))
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("no-such-bucket-jiffoo")
+                    .hasMessageContaining("does not exist");
+        }
+    }
+
+    @Test
+    void unreachableEndpointIsNamed() throws IOException {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        URI dead = URI.create("http://127.0.0.1:" + port);
+        try (S3Sink sink = sinkAt("x").endpointOverride(dead).maxAttempts(2).build()) {
+            assertThatThrownBy(() -> sink.list(""))
+                    .isInstanceOf(StorageException.class)
+                    .hasMessageContaining("Cannot reach the S3 endpoint " + dead);
+        }
+    }
+
+    @Test
+    void aConnectionCutDuringAPartIsRetriedAndTheBackupSucceeds() throws Exception {
+        String prefix = newPrefix();
+        try (CuttingProxy proxy = new CuttingProxy(server.endpoint().getPort(), 2 * MIB, 1);
+             S3Sink sink = sinkAt(prefix).endpointOverride(URI.create("http://127.0.0.1:" + proxy.port())).build()) {
+            GeneratedSource data = new GeneratedSource("x", 3 * S3Sink.MIN_PART_SIZE + 99, 21);
+            try (SinkOutput out = sink.create("cut.bin")) {
+                data.writeTo(out);
+                out.commit();
+            }
+            assertThat(proxy.cutsDone()).isEqualTo(1);
+            try (InputStream in = sink.open("cut.bin"); InputStream expected = data.stream()) {
+                assertThat(in).hasSameContentAs(expected);
+            }
+        }
+        assertThat(openUploads(prefix)).isEmpty();
+    }
+
+    @Test
+    void partsThatAlwaysFailFailTheBackupWithNothingVisibleAndNoUploadOpen() throws Exception {
+        String prefix = newPrefix();
+        try (CuttingProxy proxy = new CuttingProxy(server.endpoint().getPort(), 1 * MIB, -1);
+             S3Sink sink = sinkAt(prefix).endpointOverride(URI.create("http://127.0.0.1:" + proxy.port()))
+                     .maxAttempts(3).build()) {
+            GeneratedSource source = new GeneratedSource("database", 3 * S3Sink.MIN_PART_SIZE, 4);
+            assertThatThrownBy(() -> BackupPipeline.builder().source(source).encryption(pgp()).sink(sink).build()
+                    .run()).isInstanceOf(StorageException.class);
+            assertThat(proxy.cutsDone()).isGreaterThanOrEqualTo(3);
+            assertThat(sink.list("")).isEmpty();
+        }
+        assertThat(openUploads(prefix)).isEmpty();
+    }
+
+    private OpenPgpTransform pgp() {
+        Path key = tmp.resolve("backup.key");
+        if (!key.toFile().exists()) {
+            PassphraseKeyFile.generate(key);
+        }
+        return OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(key)).build();
+    }
+}

@@ -1,0 +1,136 @@
+package com.jiffoo.backup.testing;
+
+import org.gaul.s3proxy.S3Proxy;
+import org.gaul.s3proxy.auth.AuthenticationType;
+import org.gaul.s3proxy.blobstore.BlobStore;
+import org.gaul.s3proxy.nio2blob.FilesystemNio2BlobStore;
+import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
+import software.amazon.awssdk.services.s3.model.MultipartUpload;
+
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * An S3Proxy server started in-process on {@code 127.0.0.1} on a free port, for tests of S3 and S3-compatible sinks:
+ * AWS SigV4 authentication with random credentials, an in-memory ({@link #startTransient()}) or file-system
+ * ({@link #startFilesystem(Path)}) blob store, unknown request headers ignored (the AWS SDK's multipart completion
+ * sends {@code x-amz-mp-object-size}, which S3Proxy otherwise answers with 501), and one bucket created.
+ * Clients must use path-style access.
+ *
+ * <pre>{@code
+ * try (S3ProxyServer s3 = S3ProxyServer.startTransient()) {
+ *     URI endpoint = s3.endpoint();   // http://127.0.0.1:PORT
+ *     ... s3.accessKey(), s3.secretKey(), s3.bucket()
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safe. {@link #close()} stops the server; an in-memory store's content is gone then.
+ */
+public final class S3ProxyServer implements AutoCloseable {
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final S3Proxy proxy;
+    private final BlobStore blobStore;
+    private final String accessKey;
+    private final String secretKey;
+    private final String bucket;
+    private final URI endpoint;
+    private boolean closed;
+
+    private S3ProxyServer(BlobStore blobStore) throws Exception {
+        this.blobStore = blobStore;
+        this.accessKey = "AK" + hex(8).toUpperCase(java.util.Locale.ROOT);
+        this.secretKey = hex(20);
+        this.bucket = "jiffoo-test-" + hex(4);
+        this.proxy = S3Proxy.builder()
+                .blobStore(blobStore)
+                .endpoint(URI.create("http://127.0.0.1:0"))
+                .awsAuthentication(AuthenticationType.AWS_V4, accessKey, secretKey)
+                .ignoreUnknownHeaders(true)
+                .stopTimeout(0)
+                .build();
+        proxy.start();
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (!"STARTED".equals(proxy.getState())) {
+            if (System.nanoTime() > deadline) {
+                proxy.stop();
+                throw new IllegalStateException("S3Proxy did not start within 30 s, state " + proxy.getState());
+            }
+            Thread.sleep(10);
+        }
+        this.endpoint = URI.create("http://127.0.0.1:" + proxy.getPort());
+        blobStore.createContainer(bucket);
+    }
+
+    /** Starts a server whose objects live in memory. */
+    public static S3ProxyServer startTransient() throws Exception {
+        return new S3ProxyServer(new TransientNio2BlobStore());
+    }
+
+    /** Starts a server whose objects live as files under {@code baseDir} (created when missing). */
+    public static S3ProxyServer startFilesystem(Path baseDir) throws Exception {
+        Objects.requireNonNull(baseDir, "baseDir");
+        Files.createDirectories(baseDir);
+        return new S3ProxyServer(new FilesystemNio2BlobStore(baseDir.toAbsolutePath().toString()));
+    }
+
+    /** The server's base URI, {@code http://127.0.0.1:PORT}. */
+    public URI endpoint() {
+        return endpoint;
+    }
+
+    /** The access key id the server accepts. */
+    public String accessKey() {
+        return accessKey;
+    }
+
+    /** The secret key the server accepts. */
+    public String secretKey() {
+        return secretKey;
+    }
+
+    /** The bucket created at start. */
+    public String bucket() {
+        return bucket;
+    }
+
+    /** Creates another bucket. */
+    public void createBucket(String name) {
+        blobStore.createContainer(name);
+    }
+
+    /** The keys of multipart uploads started in {@link #bucket()} and neither completed nor aborted. */
+    public List<String> openMultipartUploads() {
+        return blobStore.listMultipartUploads(bucket).stream().map(MultipartUpload::key).toList();
+    }
+
+    /** Stops the server. Idempotent. */
+    @Override
+    public synchronized void close() throws Exception {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            proxy.stop();
+        } finally {
+            blobStore.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "S3ProxyServer{" + endpoint + ", bucket " + bucket + "}";
+    }
+
+    private static String hex(int bytes) {
+        byte[] b = new byte[bytes];
+        RANDOM.nextBytes(b);
+        return HexFormat.of().formatHex(b);
+    }
+}

@@ -1,0 +1,25 @@
+package com.jiffoo.backup.testing;
+
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.store.LocalDirectorySink;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+
+class LocalDirectorySinkContractTest extends SinkContractTest {
+    @TempDir
+    Path dir;
+    private LocalDirectorySink local;
+
+    @Override
+    protected Sink createSink() {
+        local = LocalDirectorySink.create(dir.resolve("store"));
+        return local;
+    }
+
+    @Override
+    protected List<String> openUploads() throws Exception {
+        return local.temporaryFiles().stream().map(Path::toString).toList();
+    }
+}

@@ -1,0 +1,192 @@
+package com.jiffoo.backup.bench;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.RestorePipeline;
+import com.jiffoo.backup.RestoreTarget;
+import com.jiffoo.backup.StagedRestore;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.internal.Sha256;
+import com.jiffoo.backup.s3.S3Sink;
+import com.jiffoo.backup.testing.S3ProxyServer;
+import com.jiffoo.backup.testutil.GeneratedSource;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * Upload throughput and peak heap of a backup to S3: a generated stream of N GiB (default 2), OpenPGP-encrypted
+ * (passphrase mode), through {@link BackupPipeline} into an {@link S3Sink} on an in-process S3Proxy whose blob store
+ * is a directory (default under /var/tmp), at a given part size; then a restore through {@link RestorePipeline}
+ * into a target that hashes the plaintext, compared with the generator's hash. Heap figures include S3Proxy's own,
+ * since it runs in the same JVM.
+ *
+ * <pre>
+ * mvn -q -B -ntp -DskipTests package -pl benchmarks -am
+ * java -Xmx128m -cp benchmarks/target/benchmarks.jar com.jiffoo.backup.bench.S3BackupRun 2 8 /var/tmp/jiffoo-s3-bench
+ * java -Xmx128m -cp benchmarks/target/benchmarks.jar com.jiffoo.backup.bench.S3BackupRun 2 32 /var/tmp/jiffoo-s3-bench
+ * </pre>
+ *
+ * With {@code -Ds3=endpoint,accessKey,secretKey,bucket} it uses an S3Proxy in another JVM ({@link S3ProxyServe})
+ * instead, so the heap figures are the backup side's alone.
+ *
+ * <p>Arguments: GiB of data, part size in MiB, work directory, parts in flight (default 4), SDK request checksums
+ * ({@code true} by default, see {@link S3Sink.Builder#requestChecksums}).
+ */
+public final class S3BackupRun {
+    private static final double MIB = 1024.0 * 1024.0;
+
+    private S3BackupRun() {
+    }
+
+    /** Runs the measurement; see the class comment for the arguments. */
+    public static void main(String[] args) throws Exception {
+        double gib = args.length > 0 ? Double.parseDouble(args[0]) : 2;
+        long partMiB = args.length > 1 ? Long.parseLong(args[1]) : 8;
+        Path work = Path.of(args.length > 2 ? args[2] : "/var/tmp/jiffoo-s3-bench");
+        int inFlight = args.length > 3 ? Integer.parseInt(args[3]) : S3Sink.DEFAULT_PARTS_IN_FLIGHT;
+        boolean checksums = args.length <= 4 || Boolean.parseBoolean(args[4]);
+        long size = (long) (gib * 1024 * 1024 * 1024);
+        Files.createDirectories(work);
+        Path keyFile = work.resolve("bench.key");
+        Files.deleteIfExists(keyFile);
+        PassphraseKeyFile.generate(keyFile);
+        OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build();
+        System.out.printf("max heap %.0f MiB, %d CPUs, data %.2f GiB, part size %d MiB, %d parts in flight, "
+                + "SDK checksums %s%n", Runtime.getRuntime().maxMemory() / MIB,
+                Runtime.getRuntime().availableProcessors(), gib, partMiB, inFlight, checksums ? "on" : "off");
+        // -Ds3=endpoint,accessKey,secretKey,bucket uses a server in another JVM (S3ProxyServe), so this heap
+        // holds only the backup side; without it an S3Proxy runs in this JVM
+        String[] ext = System.getProperty("s3", "").isEmpty() ? null : System.getProperty("s3").split(",");
+        try (S3ProxyServer server = ext != null ? null : S3ProxyServer.startFilesystem(work.resolve("blobs"));
+             S3Sink sink = S3Sink.builder()
+                     .uri("s3://" + (ext != null ? ext[3] : server.bucket()) + "/bench")
+                     .endpointOverride(java.net.URI.create(ext != null ? ext[0] : server.endpoint().toString()))
+                     .pathStyleAccess(true)
+                     .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
+                             ext != null ? ext[1] : server.accessKey(), ext != null ? ext[2] : server.secretKey())))
+                     .partSize(partMiB << 20)
+                     .partsInFlight(inFlight)
+                     .requestChecksums(checksums)
+                     .build()) {
+            GeneratedSource source = new GeneratedSource("bench", size, 20260111L);
+            resetPeaks();
+            long t0 = System.nanoTime();
+            BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(sink).build().run();
+            report("backup ", size, System.nanoTime() - t0);
+
+            HashingTarget target = new HashingTarget();
+            resetPeaks();
+            t0 = System.nanoTime();
+            RestorePipeline.builder().sink(sink).decryption(pgp).target(target).build().restore(m.objectKey());
+            report("restore", size, System.nanoTime() - t0);
+
+            String expected;
+            try (InputStream in = source.stream()) {
+                MessageDigest d = Sha256.newDigest();
+                byte[] buf = new byte[1 << 16];
+                int n;
+                while ((n = in.read(buf)) > 0) {
+                    d.update(buf, 0, n);
+                }
+                expected = Sha256.hex(d.digest());
+            }
+            System.out.printf("stored %d bytes; restored %d bytes -> %s; open multipart uploads: %d%n",
+                    m.objectSize(), target.bytes, expected.equals(target.sha256) ? "MATCH" : "MISMATCH",
+                    server == null ? -1 : server.openMultipartUploads().size());
+            System.out.printf("peak RSS of the process: %s%n", vmHwm());
+            if (!expected.equals(target.sha256)) {
+                System.exit(1);
+            }
+        } finally {
+            try (Stream<Path> walk = Files.walk(work)) {
+                walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private static void resetPeaks() {
+        System.gc();
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            pool.resetPeakUsage();
+        }
+    }
+
+    private static void report(String what, long bytes, long nanos) {
+        long peakHeap = 0;
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP) {
+                peakHeap += pool.getPeakUsage().getUsed();
+            }
+        }
+        double secs = nanos / 1e9;
+        System.out.printf("%s %.1f s, %.1f MiB/s, peak heap used %.1f MiB (sum of pool peaks)%n",
+                what, secs, bytes / MIB / secs, peakHeap / MIB);
+    }
+
+    private static String vmHwm() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return line.substring(6).trim();
+                }
+            }
+        } catch (IOException e) {
+            return "unknown (" + e + ")";
+        }
+        return "unknown";
+    }
+
+    /** Hashes the plaintext it receives and keeps nothing. */
+    private static final class HashingTarget implements RestoreTarget {
+        volatile String sha256;
+        volatile long bytes;
+
+        @Override
+        public String describe() {
+            return "hashing target";
+        }
+
+        @Override
+        public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
+            MessageDigest d = Sha256.newDigest();
+            byte[] buf = new byte[1 << 16];
+            long total = 0;
+            int n;
+            while ((n = plaintext.read(buf)) >= 0) {
+                d.update(buf, 0, n);
+                total += n;
+            }
+            String hex = Sha256.hex(d.digest());
+            long count = total;
+            return new StagedRestore() {
+                @Override
+                public Map<String, Object> facts() {
+                    return Map.of("bytes", count);
+                }
+
+                @Override
+                public void commit() {
+                    sha256 = hex;
+                    bytes = count;
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+        }
+    }
+}
