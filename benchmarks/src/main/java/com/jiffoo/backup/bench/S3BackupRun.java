@@ -3,8 +3,6 @@ package com.jiffoo.backup.bench;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.RestorePipeline;
-import com.jiffoo.backup.RestoreTarget;
-import com.jiffoo.backup.StagedRestore;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.internal.Sha256;
@@ -14,16 +12,11 @@ import com.jiffoo.backup.testutil.GeneratedSource;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 
-import java.io.IOException;
 import java.io.InputStream;
-import java.lang.management.ManagementFactory;
-import java.lang.management.MemoryPoolMXBean;
-import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Comparator;
-import java.util.Map;
 import java.util.stream.Stream;
 
 /**
@@ -82,16 +75,16 @@ public final class S3BackupRun {
                      .requestChecksums(checksums)
                      .build()) {
             GeneratedSource source = new GeneratedSource("bench", size, 20260111L);
-            resetPeaks();
+            Measure.resetPeaks();
             long t0 = System.nanoTime();
             BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(sink).build().run();
-            report("backup ", size, System.nanoTime() - t0);
+            Measure.report("backup ", size, System.nanoTime() - t0);
 
-            HashingTarget target = new HashingTarget();
-            resetPeaks();
+            Measure.HashingTarget target = new Measure.HashingTarget();
+            Measure.resetPeaks();
             t0 = System.nanoTime();
             RestorePipeline.builder().sink(sink).decryption(pgp).target(target).build().restore(m.objectKey());
-            report("restore", size, System.nanoTime() - t0);
+            Measure.report("restore", size, System.nanoTime() - t0);
 
             String expected;
             try (InputStream in = source.stream()) {
@@ -106,7 +99,7 @@ public final class S3BackupRun {
             System.out.printf("stored %d bytes; restored %d bytes -> %s; open multipart uploads: %d%n",
                     m.objectSize(), target.bytes, expected.equals(target.sha256) ? "MATCH" : "MISMATCH",
                     server == null ? -1 : server.openMultipartUploads().size());
-            System.out.printf("peak RSS of the process: %s%n", vmHwm());
+            System.out.printf("peak RSS of the process: %s%n", Measure.vmHwm());
             if (!expected.equals(target.sha256)) {
                 System.exit(1);
             }
@@ -114,79 +107,6 @@ public final class S3BackupRun {
             try (Stream<Path> walk = Files.walk(work)) {
                 walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
-        }
-    }
-
-    private static void resetPeaks() {
-        System.gc();
-        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
-            pool.resetPeakUsage();
-        }
-    }
-
-    private static void report(String what, long bytes, long nanos) {
-        long peakHeap = 0;
-        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
-            if (pool.getType() == MemoryType.HEAP) {
-                peakHeap += pool.getPeakUsage().getUsed();
-            }
-        }
-        double secs = nanos / 1e9;
-        System.out.printf("%s %.1f s, %.1f MiB/s, peak heap used %.1f MiB (sum of pool peaks)%n",
-                what, secs, bytes / MIB / secs, peakHeap / MIB);
-    }
-
-    private static String vmHwm() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
-                    return line.substring(6).trim();
-                }
-            }
-        } catch (IOException e) {
-            return "unknown (" + e + ")";
-        }
-        return "unknown";
-    }
-
-    /** Hashes the plaintext it receives and keeps nothing. */
-    private static final class HashingTarget implements RestoreTarget {
-        volatile String sha256;
-        volatile long bytes;
-
-        @Override
-        public String describe() {
-            return "hashing target";
-        }
-
-        @Override
-        public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
-            MessageDigest d = Sha256.newDigest();
-            byte[] buf = new byte[1 << 16];
-            long total = 0;
-            int n;
-            while ((n = plaintext.read(buf)) >= 0) {
-                d.update(buf, 0, n);
-                total += n;
-            }
-            String hex = Sha256.hex(d.digest());
-            long count = total;
-            return new StagedRestore() {
-                @Override
-                public Map<String, Object> facts() {
-                    return Map.of("bytes", count);
-                }
-
-                @Override
-                public void commit() {
-                    sha256 = hex;
-                    bytes = count;
-                }
-
-                @Override
-                public void close() {
-                }
-            };
         }
     }
 }
