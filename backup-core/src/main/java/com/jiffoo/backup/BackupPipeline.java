@@ -53,6 +53,15 @@ import java.util.Objects;
  */
 public final class BackupPipeline {
     private static final Logger log = LoggerFactory.getLogger(BackupPipeline.class);
+    /** Object metadata naming the backup's id ({@code files_backup_20260111_030000}), on all three objects. */
+    public static final String META_BACKUP_ID = "jiffoo-backup-id";
+    /** Object metadata naming the backup's kind. */
+    public static final String META_KIND = "jiffoo-backup-kind";
+    /**
+     * Object metadata with the data object's SHA-256, on the sidecar and manifest (the data object's own metadata
+     * is sent before its digest is known).
+     */
+    public static final String META_OBJECT_SHA256 = "jiffoo-object-sha256";
 
     private final Source source;
     private final Sink sink;
@@ -157,7 +166,7 @@ public final class BackupPipeline {
 
         SinkOutput data;
         try {
-            data = sink.create(objectKey);
+            data = sink.create(objectKey, Map.of(META_BACKUP_ID, id, META_KIND, source.kind()));
         } catch (IOException e) {
             throw new StorageException("Cannot create " + objectKey + " in " + sink.location() + ": " + e.getMessage()
                     + ". Check that the store is reachable, writable and has space.", objectKey, sink.location(), e);
@@ -219,9 +228,11 @@ public final class BackupPipeline {
                     .libraryVersion(Support.libraryVersion())
                     .host(Support.hostName())
                     .build();
+            Map<String, String> meta = Map.of(META_BACKUP_ID, id, META_KIND, source.kind(),
+                    META_OBJECT_SHA256, manifest.objectSha256());
             writeSmall(manifest.sha256Key(),
-                    Sha256.sidecarLine(manifest.objectSha256(), objectKey).getBytes(StandardCharsets.UTF_8));
-            writeSmall(manifest.manifestKey(), manifest.toJson());
+                    Sha256.sidecarLine(manifest.objectSha256(), objectKey).getBytes(StandardCharsets.UTF_8), meta);
+            writeSmall(manifest.manifestKey(), manifest.toJson(), meta);
             return manifest;
         } catch (BackupException e) {
             cleanUp(data, dataCommitted, objectKey, pipe, sourceThread, e);
@@ -282,8 +293,8 @@ public final class BackupPipeline {
         };
     }
 
-    private void writeSmall(String key, byte[] bytes) {
-        try (SinkOutput out = sink.create(key)) {
+    private void writeSmall(String key, byte[] bytes, Map<String, String> metadata) {
+        try (SinkOutput out = sink.create(key, metadata)) {
             out.write(bytes);
             out.commit();
         } catch (IOException e) {

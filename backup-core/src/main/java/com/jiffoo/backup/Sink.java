@@ -30,6 +30,14 @@ public interface Sink extends Closeable {
     SinkOutput create(String key) throws IOException;
 
     /**
+     * Starts writing a new object with user metadata (S3 {@code x-amz-meta-*}), e.g. the backup's id. Stores
+     * without metadata ignore it (the default). Keys and values are short ASCII text; never secrets.
+     */
+    default SinkOutput create(String key, java.util.Map<String, String> metadata) throws IOException {
+        return create(key);
+    }
+
+    /**
      * Opens a committed object for reading.
      *
      * @throws NotFoundException when no committed object has this key

@@ -254,6 +254,7 @@ public final class MinioSink implements Sink, AutoCloseable {
      * it cannot hold a digest of the data being written; the SHA-256 lives in the {@code .sha256} object and the
      * manifest.
      */
+    @Override
     public SinkOutput create(String key, Map<String, String> objectMetadata) throws IOException {
         ensureOpen();
         String name = objectName(key);

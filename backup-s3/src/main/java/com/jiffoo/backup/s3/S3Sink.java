@@ -227,6 +227,7 @@ public final class S3Sink implements Sink {
      * Starts writing a new object with user metadata ({@code x-amz-meta-*}) in addition to the sink's
      * {@link Builder#metadata(Map)}, e.g. a backup id.
      */
+    @Override
     public SinkOutput create(String key, Map<String, String> metadata) {
         Map<String, String> all = new LinkedHashMap<>(config.metadata);
         all.putAll(metadata);

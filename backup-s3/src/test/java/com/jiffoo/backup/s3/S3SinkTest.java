@@ -84,6 +84,26 @@ class S3SinkTest {
     }
 
     @Test
+    void backupObjectsCarryTheBackupIdAndTheSidecarAndManifestTheDataSha256() throws Exception {
+        String prefix = newPrefix();
+        BackupManifest m;
+        try (S3Sink sink = sinkAt(prefix).build()) {
+            m = BackupPipeline.builder().source(new GeneratedSource("files", 100_000, 9)).unencrypted().sink(sink)
+                    .build().run();
+        }
+        try (S3Client s3 = rawClient()) {
+            HeadObjectResponse data = s3.headObject(r -> r.bucket(server.bucket()).key(prefix + "/" + m.objectKey()));
+            assertThat(data.metadata()).containsEntry(BackupPipeline.META_BACKUP_ID, m.id())
+                    .containsEntry(BackupPipeline.META_KIND, "files");
+            for (String k : List.of(m.sha256Key(), m.manifestKey())) {
+                HeadObjectResponse h = s3.headObject(r -> r.bucket(server.bucket()).key(prefix + "/" + k));
+                assertThat(h.metadata()).as(k).containsEntry(BackupPipeline.META_BACKUP_ID, m.id())
+                        .containsEntry(BackupPipeline.META_OBJECT_SHA256, m.objectSha256());
+            }
+        }
+    }
+
+    @Test
     void partSizeDoublesEvery1000PartsSo10000PartsHoldFiveTebibytes() {
         long fiveTiB = 5L << 40;
         for (long base : new long[] {5 * MIB, 8 * MIB, 32 * MIB, 1L << 30}) {
