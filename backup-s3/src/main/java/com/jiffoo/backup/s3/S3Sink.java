@@ -335,6 +335,11 @@ public final class S3Sink implements Sink {
                 || (s.awsErrorDetails() != null && "PreconditionFailed".equals(s.awsErrorDetails().errorCode())));
     }
 
+    private static boolean noSuchUpload(SdkException e) {
+        return e instanceof S3Exception s && s.awsErrorDetails() != null
+                && "NoSuchUpload".equals(s.awsErrorDetails().errorCode());
+    }
+
     /** One object being written. Not thread-safe (one writer); parts upload on the sink's pool. */
     private final class S3Output extends SinkOutput {
         private final String key;
@@ -536,11 +541,33 @@ public final class S3Sink implements Sink {
                         .uploadId(uploadId).ifNoneMatch("*")
                         .multipartUpload(CompletedMultipartUpload.builder().parts(done).build()).build());
             } catch (SdkException e) {
+                // a refusal may answer the SDK's retry of a completion that succeeded but whose answer was lost:
+                // then the object stored is ours, which its ETag (MD5 of the parts' MD5s, "-N") proves
+                if ((preconditionFailed(e) || noSuchUpload(e)) && storedIsOurs(done)) {
+                    log.info("the answer to completing {} in {} was lost; the stored object is ours", key, location);
+                    return;
+                }
                 if (preconditionFailed(e)) {
                     close();
                     throw new ObjectExistsException(key, location);
                 }
                 throw map(e, "completion of the upload of", key);
+            }
+        }
+
+        /** True when the object now stored under the key has the multipart ETag our parts make. */
+        private boolean storedIsOurs(List<CompletedPart> done) {
+            try {
+                java.security.MessageDigest md5 = java.security.MessageDigest.getInstance("MD5");
+                for (CompletedPart p : done) {
+                    md5.update(java.util.HexFormat.of().parseHex(p.eTag().replace("\"", "")));
+                }
+                String expected = java.util.HexFormat.of().formatHex(md5.digest()) + "-" + done.size();
+                String stored = s3.headObject(r -> r.bucket(bucket).key(s3Key)).eTag().replace("\"", "");
+                return expected.equalsIgnoreCase(stored);
+            } catch (RuntimeException | java.security.NoSuchAlgorithmException e) {
+                log.debug("cannot tell whether {} is ours: {}", key, e.toString());
+                return false;
             }
         }
 

@@ -1,0 +1,149 @@
+package com.jiffoo.backup.s3;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A TCP proxy on 127.0.0.1 that lets the first multipart completion ({@code POST …?uploadId=}) reach the server,
+ * then drops the server's answer and resets the client's connection: the client cannot know the completion
+ * succeeded, and retries it.
+ */
+final class AnswerLosingProxy implements AutoCloseable {
+    private static final byte[] MARK = "POST ".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] UPLOAD_ID = "?uploadId=".getBytes(StandardCharsets.US_ASCII);
+    private final ServerSocket server;
+    private final int targetPort;
+    private final AtomicBoolean armed = new AtomicBoolean(true);
+    private final AtomicInteger answersLost = new AtomicInteger();
+
+    AnswerLosingProxy(int targetPort) throws IOException {
+        this.targetPort = targetPort;
+        this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread t = new Thread(this::acceptLoop, "answer-losing-proxy");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    int port() {
+        return server.getLocalPort();
+    }
+
+    int answersLost() {
+        return answersLost.get();
+    }
+
+    private void acceptLoop() {
+        while (!server.isClosed()) {
+            try {
+                Socket client = server.accept();
+                Socket upstream = new Socket();
+                upstream.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), targetPort), 5000);
+                AtomicBoolean dropNextAnswer = new AtomicBoolean();
+                start(() -> pumpUp(client, upstream, dropNextAnswer));
+                start(() -> pumpDown(upstream, client, dropNextAnswer));
+            } catch (IOException e) {
+                return;
+            }
+        }
+    }
+
+    /** Client to server: a POST whose request line has {@code ?uploadId=} marks this connection, once. */
+    private void pumpUp(Socket client, Socket upstream, AtomicBoolean dropNextAnswer) {
+        byte[] buf = new byte[16 * 1024];
+        try (InputStream in = client.getInputStream(); OutputStream out = upstream.getOutputStream()) {
+            int n;
+            while ((n = in.read(buf)) >= 0) {
+                if (armed.get() && startsWith(buf, n, MARK) && lineContains(buf, n, UPLOAD_ID)
+                        && armed.compareAndSet(true, false)) {
+                    dropNextAnswer.set(true);
+                }
+                out.write(buf, 0, n);
+                out.flush();
+            }
+        } catch (IOException e) {
+            // a side went away
+        } finally {
+            close(client);
+            close(upstream);
+        }
+    }
+
+    /** Server to client: a marked connection's answer is read from the server, then the client is reset. */
+    private void pumpDown(Socket upstream, Socket client, AtomicBoolean dropNextAnswer) {
+        byte[] buf = new byte[16 * 1024];
+        try (InputStream in = upstream.getInputStream(); OutputStream out = client.getOutputStream()) {
+            int n;
+            while ((n = in.read(buf)) >= 0) {
+                if (dropNextAnswer.get()) {
+                    answersLost.incrementAndGet();
+                    client.setSoLinger(true, 0);
+                    close(client);
+                    close(upstream);
+                    return;
+                }
+                out.write(buf, 0, n);
+            }
+        } catch (IOException e) {
+            // a side went away
+        } finally {
+            close(client);
+            close(upstream);
+        }
+    }
+
+    private static boolean startsWith(byte[] b, int n, byte[] prefix) {
+        if (n < prefix.length) {
+            return false;
+        }
+        for (int i = 0; i < prefix.length; i++) {
+            if (b[i] != prefix[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean lineContains(byte[] b, int n, byte[] needle) {
+        int end = 0;
+        while (end < n && b[end] != '\n') {
+            end++;
+        }
+        outer:
+        for (int i = 0; i + needle.length <= end; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (b[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return true;
+        }
+        return false;
+    }
+
+    private static void start(Runnable r) {
+        Thread t = new Thread(r, "answer-losing-proxy-pump");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static void close(Socket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        server.close();
+    }
+}
