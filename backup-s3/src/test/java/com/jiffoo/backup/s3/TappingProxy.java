@@ -12,20 +12,23 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A TCP proxy on 127.0.0.1 that lets the first multipart completion ({@code POST …?uploadId=}) reach the server,
- * then drops the server's answer and resets the client's connection: the client cannot know the completion
+ * A TCP proxy on 127.0.0.1 in front of a local server that records the head (request line and headers) of every
+ * request it forwards and, when asked, lets the first multipart completion ({@code POST …?uploadId=}) reach the
+ * server, then drops the server's answer and resets the client's connection: the client cannot know the completion
  * succeeded, and retries it.
  */
-final class AnswerLosingProxy implements AutoCloseable {
+final class TappingProxy implements AutoCloseable {
     private static final byte[] MARK = "POST ".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] UPLOAD_ID = "?uploadId=".getBytes(StandardCharsets.US_ASCII);
     private final ServerSocket server;
     private final int targetPort;
-    private final AtomicBoolean armed = new AtomicBoolean(true);
+    private final AtomicBoolean armed;
+    private final java.util.List<String> heads = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final AtomicInteger answersLost = new AtomicInteger();
 
-    AnswerLosingProxy(int targetPort) throws IOException {
+    TappingProxy(int targetPort, boolean loseFirstCompletionAnswer) throws IOException {
         this.targetPort = targetPort;
+        this.armed = new AtomicBoolean(loseFirstCompletionAnswer);
         this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         Thread t = new Thread(this::acceptLoop, "answer-losing-proxy");
         t.setDaemon(true);
@@ -38,6 +41,11 @@ final class AnswerLosingProxy implements AutoCloseable {
 
     int answersLost() {
         return answersLost.get();
+    }
+
+    /** The heads of the requests forwarded so far (lower-cased header names as sent). */
+    java.util.List<String> requestHeads() {
+        return heads;
     }
 
     private void acceptLoop() {
@@ -61,6 +69,11 @@ final class AnswerLosingProxy implements AutoCloseable {
         try (InputStream in = client.getInputStream(); OutputStream out = upstream.getOutputStream()) {
             int n;
             while ((n = in.read(buf)) >= 0) {
+                String text = new String(buf, 0, n, StandardCharsets.ISO_8859_1);
+                int end = text.indexOf("\r\n\r\n");
+                if (end > 0 && text.matches("(?s)^(GET|PUT|POST|HEAD|DELETE) .*")) {
+                    heads.add(text.substring(0, end));
+                }
                 if (armed.get() && startsWith(buf, n, MARK) && lineContains(buf, n, UPLOAD_ID)
                         && armed.compareAndSet(true, false)) {
                     dropNextAnswer.set(true);
