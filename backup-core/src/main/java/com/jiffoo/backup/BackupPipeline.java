@@ -448,19 +448,13 @@ public final class BackupPipeline {
 
         /** Size of the chunks handed from the source thread to the encoding thread; 256 KiB by default. */
         public Builder bufferChunkSize(int bytes) {
-            if (bytes < 4096 || bytes > 64 * 1024 * 1024) {
-                throw new IllegalArgumentException("bufferChunkSize must be 4 KiB..64 MiB, got " + bytes);
-            }
-            this.chunkSize = bytes;
+            this.chunkSize = Pipe.checkChunkSize(bytes);
             return this;
         }
 
         /** How many chunks may wait between the source thread and the encoding thread; 8 by default. */
         public Builder bufferChunks(int count) {
-            if (count < 1 || count > 1024) {
-                throw new IllegalArgumentException("bufferChunks must be 1..1024, got " + count);
-            }
-            this.chunks = count;
+            this.chunks = Pipe.checkChunks(count);
             return this;
         }
 

@@ -40,6 +40,22 @@ public final class Pipe {
         this.free = new ArrayBlockingQueue<>(depth + 2);
     }
 
+    /** Checks a chunk size for a pipeline's buffer: 4 KiB..64 MiB. */
+    public static int checkChunkSize(int bytes) {
+        if (bytes < 4096 || bytes > 64 * 1024 * 1024) {
+            throw new IllegalArgumentException("bufferChunkSize must be 4 KiB..64 MiB, got " + bytes);
+        }
+        return bytes;
+    }
+
+    /** Checks a chunk count for a pipeline's buffer: 1..1024. */
+    public static int checkChunks(int count) {
+        if (count < 1 || count > 1024) {
+            throw new IllegalArgumentException("bufferChunks must be 1..1024, got " + count);
+        }
+        return count;
+    }
+
     /** The writer's end. Closing it signals end of data. */
     public OutputStream outputStream() {
         return out;

@@ -3,9 +3,6 @@ package com.jiffoo.backup.s3;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -17,26 +14,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  * server, then drops the server's answer and resets the client's connection: the client cannot know the completion
  * succeeded, and retries it.
  */
-final class TappingProxy implements AutoCloseable {
+final class TappingProxy extends LoopbackProxy {
     private static final byte[] MARK = "POST ".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] UPLOAD_ID = "?uploadId=".getBytes(StandardCharsets.US_ASCII);
-    private final ServerSocket server;
-    private final int targetPort;
     private final AtomicBoolean armed;
     private final java.util.List<String> heads = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final AtomicInteger answersLost = new AtomicInteger();
 
     TappingProxy(int targetPort, boolean loseFirstCompletionAnswer) throws IOException {
-        this.targetPort = targetPort;
+        super(targetPort, "tapping-proxy");
         this.armed = new AtomicBoolean(loseFirstCompletionAnswer);
-        this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-        Thread t = new Thread(this::acceptLoop, "answer-losing-proxy");
-        t.setDaemon(true);
-        t.start();
-    }
-
-    int port() {
-        return server.getLocalPort();
     }
 
     int answersLost() {
@@ -48,19 +35,11 @@ final class TappingProxy implements AutoCloseable {
         return heads;
     }
 
-    private void acceptLoop() {
-        while (!server.isClosed()) {
-            try {
-                Socket client = server.accept();
-                Socket upstream = new Socket();
-                upstream.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), targetPort), 5000);
-                AtomicBoolean dropNextAnswer = new AtomicBoolean();
-                start(() -> pumpUp(client, upstream, dropNextAnswer));
-                start(() -> pumpDown(upstream, client, dropNextAnswer));
-            } catch (IOException e) {
-                return;
-            }
-        }
+    @Override
+    void serve(Socket client, Socket upstream) {
+        AtomicBoolean dropNextAnswer = new AtomicBoolean();
+        start(() -> pumpUp(client, upstream, dropNextAnswer), "tapping-proxy-up");
+        start(() -> pumpDown(upstream, client, dropNextAnswer), "tapping-proxy-down");
     }
 
     /** Client to server: a POST whose request line has {@code ?uploadId=} marks this connection, once. */
@@ -84,8 +63,8 @@ final class TappingProxy implements AutoCloseable {
         } catch (IOException e) {
             // a side went away
         } finally {
-            close(client);
-            close(upstream);
+            closeQuietly(client);
+            closeQuietly(upstream);
         }
     }
 
@@ -97,9 +76,8 @@ final class TappingProxy implements AutoCloseable {
             while ((n = in.read(buf)) >= 0) {
                 if (dropNextAnswer.get()) {
                     answersLost.incrementAndGet();
-                    client.setSoLinger(true, 0);
-                    close(client);
-                    close(upstream);
+                    reset(client);
+                    closeQuietly(upstream);
                     return;
                 }
                 out.write(buf, 0, n);
@@ -107,8 +85,8 @@ final class TappingProxy implements AutoCloseable {
         } catch (IOException e) {
             // a side went away
         } finally {
-            close(client);
-            close(upstream);
+            closeQuietly(client);
+            closeQuietly(upstream);
         }
     }
 
@@ -139,24 +117,5 @@ final class TappingProxy implements AutoCloseable {
             return true;
         }
         return false;
-    }
-
-    private static void start(Runnable r) {
-        Thread t = new Thread(r, "answer-losing-proxy-pump");
-        t.setDaemon(true);
-        t.start();
-    }
-
-    private static void close(Socket s) {
-        try {
-            s.close();
-        } catch (IOException ignored) {
-            // closing
-        }
-    }
-
-    @Override
-    public void close() throws IOException {
-        server.close();
     }
 }

@@ -1,0 +1,91 @@
+package com.jiffoo.backup.s3;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of a local server, for fault tests: each accepted connection gets its own
+ * upstream connection, and the subclass decides how bytes flow ({@link #serve}). Threads are daemons;
+ * {@link #close()} stops accepting.
+ */
+abstract class LoopbackProxy implements AutoCloseable {
+    private final ServerSocket server;
+    private final int targetPort;
+
+    LoopbackProxy(int targetPort, String name) throws IOException {
+        this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this.targetPort = targetPort;
+        start(this::acceptLoop, name);
+    }
+
+    /** The port clients connect to. */
+    final int port() {
+        return server.getLocalPort();
+    }
+
+    /** Starts the pumps of one connection pair. */
+    abstract void serve(Socket client, Socket upstream);
+
+    private void acceptLoop() {
+        while (!server.isClosed()) {
+            try {
+                Socket client = server.accept();
+                Socket upstream = new Socket();
+                upstream.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), targetPort), 5000);
+                serve(client, upstream);
+            } catch (IOException e) {
+                return;
+            }
+        }
+    }
+
+    static void start(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** Copies {@code from} to {@code to} until either side goes away, then closes both. */
+    static void pump(Socket from, Socket to) {
+        byte[] buf = new byte[16 * 1024];
+        try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+            int n;
+            while ((n = in.read(buf)) >= 0) {
+                out.write(buf, 0, n);
+            }
+        } catch (IOException e) {
+            // the other side went away
+        } finally {
+            closeQuietly(from);
+            closeQuietly(to);
+        }
+    }
+
+    /** Closes with a TCP reset, as a dropped connection looks to the peer. */
+    static void reset(Socket s) {
+        try {
+            s.setSoLinger(true, 0);
+            s.close();
+        } catch (IOException ignored) {
+            // closing anyway
+        }
+    }
+
+    static void closeQuietly(Socket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // closing anyway
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        server.close();
+    }
+}
