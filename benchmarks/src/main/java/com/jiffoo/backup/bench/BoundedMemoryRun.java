@@ -1,18 +1,11 @@
 package com.jiffoo.backup.bench;
 
-import com.jiffoo.backup.BackupManifest;
-import com.jiffoo.backup.BackupPipeline;
-import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
-import com.jiffoo.backup.internal.Sha256;
 import com.jiffoo.backup.store.LocalDirectorySink;
-import com.jiffoo.backup.testutil.GeneratedSource;
 
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.Comparator;
 import java.util.stream.Stream;
 
@@ -47,35 +40,7 @@ public final class BoundedMemoryRun {
                 Runtime.getRuntime().maxMemory() / MIB, Runtime.getRuntime().availableProcessors(), gib);
 
         try (LocalDirectorySink store = LocalDirectorySink.create(storeDir)) {
-            GeneratedSource source = new GeneratedSource("bench", size, 20260111L);
-            Measure.resetPeaks();
-            long t0 = System.nanoTime();
-            BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(store).build().run();
-            Measure.report("backup ", size, System.nanoTime() - t0);
-
-            Measure.HashingTarget target = new Measure.HashingTarget();
-            Measure.resetPeaks();
-            t0 = System.nanoTime();
-            RestorePipeline.builder().sink(store).decryption(pgp).target(target).build().restore(m.objectKey());
-            Measure.report("restore", size, System.nanoTime() - t0);
-
-            String expected;
-            try (InputStream in = source.stream()) {
-                MessageDigest d = Sha256.newDigest();
-                byte[] buf = new byte[1 << 16];
-                int n;
-                while ((n = in.read(buf)) > 0) {
-                    d.update(buf, 0, n);
-                }
-                expected = Sha256.hex(d.digest());
-            }
-            System.out.printf("stored %d bytes; restored %d bytes, sha256 %s; generator's sha256 %s -> %s%n",
-                    m.objectSize(), target.bytes, target.sha256, expected,
-                    expected.equals(target.sha256) ? "MATCH" : "MISMATCH");
-            System.out.printf("peak RSS of the process: %s%n", Measure.vmHwm());
-            if (!expected.equals(target.sha256)) {
-                System.exit(1);
-            }
+            Measure.backupAndRestore(store, pgp, size);
         } finally {
             try (Stream<Path> walk = Files.walk(work)) {
                 walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

@@ -1,6 +1,10 @@
 package com.jiffoo.backup.bench;
 
 import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.RestorePipeline;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.Transform;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.StagedRestore;
 import com.jiffoo.backup.internal.Sha256;
@@ -93,5 +97,45 @@ final class Measure {
                 }
             };
         }
+    }
+
+    /**
+     * Backs up a generated stream of {@code size} bytes into {@code sink} and restores it into a hashing target,
+     * reporting time and heap of each, and whether the restored bytes hash like the generator's.
+     *
+     * @return the backup's manifest, or exits the JVM with status 1 when the hashes differ
+     */
+    static BackupManifest backupAndRestore(Sink sink, Transform encryption, long size) throws IOException {
+        com.jiffoo.backup.testutil.GeneratedSource source =
+                new com.jiffoo.backup.testutil.GeneratedSource("bench", size, 20260111L);
+        resetPeaks();
+        long t0 = System.nanoTime();
+        BackupManifest m = BackupPipeline.builder().source(source).encryption(encryption).sink(sink).build().run();
+        report("backup ", size, System.nanoTime() - t0);
+
+        HashingTarget target = new HashingTarget();
+        resetPeaks();
+        t0 = System.nanoTime();
+        RestorePipeline.builder().sink(sink).decryption(encryption).target(target).build().restore(m.objectKey());
+        report("restore", size, System.nanoTime() - t0);
+
+        String expected;
+        try (InputStream in = source.stream()) {
+            MessageDigest d = Sha256.newDigest();
+            byte[] buf = new byte[1 << 16];
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                d.update(buf, 0, n);
+            }
+            expected = Sha256.hex(d.digest());
+        }
+        System.out.printf("stored %d bytes; restored %d bytes, sha256 %s; generator's sha256 %s -> %s%n",
+                m.objectSize(), target.bytes, target.sha256, expected,
+                expected.equals(target.sha256) ? "MATCH" : "MISMATCH");
+        System.out.printf("peak RSS of the process: %s%n", vmHwm());
+        if (!expected.equals(target.sha256)) {
+            System.exit(1);
+        }
+        return m;
     }
 }

@@ -1,21 +1,16 @@
 package com.jiffoo.backup.bench;
 
-import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
-import com.jiffoo.backup.internal.Sha256;
 import com.jiffoo.backup.s3.S3Sink;
 import com.jiffoo.backup.testing.S3ProxyServer;
-import com.jiffoo.backup.testutil.GeneratedSource;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.Comparator;
 import java.util.stream.Stream;
 
@@ -74,35 +69,8 @@ public final class S3BackupRun {
                      .partsInFlight(inFlight)
                      .requestChecksums(checksums)
                      .build()) {
-            GeneratedSource source = new GeneratedSource("bench", size, 20260111L);
-            Measure.resetPeaks();
-            long t0 = System.nanoTime();
-            BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(sink).build().run();
-            Measure.report("backup ", size, System.nanoTime() - t0);
-
-            Measure.HashingTarget target = new Measure.HashingTarget();
-            Measure.resetPeaks();
-            t0 = System.nanoTime();
-            RestorePipeline.builder().sink(sink).decryption(pgp).target(target).build().restore(m.objectKey());
-            Measure.report("restore", size, System.nanoTime() - t0);
-
-            String expected;
-            try (InputStream in = source.stream()) {
-                MessageDigest d = Sha256.newDigest();
-                byte[] buf = new byte[1 << 16];
-                int n;
-                while ((n = in.read(buf)) > 0) {
-                    d.update(buf, 0, n);
-                }
-                expected = Sha256.hex(d.digest());
-            }
-            System.out.printf("stored %d bytes; restored %d bytes -> %s; open multipart uploads: %d%n",
-                    m.objectSize(), target.bytes, expected.equals(target.sha256) ? "MATCH" : "MISMATCH",
-                    server == null ? -1 : server.openMultipartUploads().size());
-            System.out.printf("peak RSS of the process: %s%n", Measure.vmHwm());
-            if (!expected.equals(target.sha256)) {
-                System.exit(1);
-            }
+            Measure.backupAndRestore(sink, pgp, size);
+            System.out.printf("open multipart uploads: %d%n", server == null ? -1 : server.openMultipartUploads().size());
         } finally {
             try (Stream<Path> walk = Files.walk(work)) {
                 walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
