@@ -1,0 +1,110 @@
+package com.jiffoo.backup.retention;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.SinkOutput;
+import com.jiffoo.backup.StoredBackups;
+import com.jiffoo.backup.StoredObject;
+import com.jiffoo.backup.store.LocalDirectorySink;
+import com.jiffoo.backup.testutil.GeneratedSource;
+import com.jiffoo.backup.testutil.ScriptedSink;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class PrunerTest {
+    private static final Instant NOW = Instant.parse("2026-03-31T12:00:00Z");
+
+    @TempDir
+    Path dir;
+    private LocalDirectorySink local;
+    private ScriptedSink sink;
+    private final List<BackupManifest> made = new ArrayList<>();
+
+    @BeforeEach
+    void tenDailyBackups() throws Exception {
+        local = LocalDirectorySink.create(dir);
+        sink = new ScriptedSink(local);
+        for (int day = 22; day <= 31; day++) {
+            Instant at = Instant.parse(String.format("2026-03-%02dT02:00:00Z", day));
+            made.add(BackupPipeline.builder().source(new GeneratedSource("database", 1000, day)).sink(sink)
+                    .unencrypted().clock(Clock.fixed(at, ZoneOffset.UTC)).build().run());
+        }
+    }
+
+    private Pruner pruner() {
+        return Pruner.builder().sink(sink).policy(Retention.builder().keepLast(3).build())
+                .clock(Clock.fixed(NOW, ZoneOffset.UTC)).build();
+    }
+
+    private void orphan(String key, Instant lastWritten) throws Exception {
+        try (SinkOutput out = local.create(key)) {
+            out.write(new byte[] {1, 2, 3});
+            out.commit();
+        }
+        Files.setLastModifiedTime(local.pathOf(key), FileTime.from(lastWritten));
+    }
+
+    @Test
+    void aDryRunDeletesNothingAndSaysWhatWouldGoAndWhy() throws Exception {
+        Pruner.PruneReport report = pruner().prune("database", true);
+        assertThat(report.dryRun()).isTrue();
+        assertThat(report.deleted()).hasSize(7).contains(made.get(0).objectKey()).doesNotContain(made.get(9).objectKey());
+        assertThat(report.verdicts()).filteredOn(v -> !v.keep()).allSatisfy(v ->
+                assertThat(v.reason()).contains("no rule keeps it"));
+        assertThat(local.list("")).hasSize(30);
+    }
+
+    @Test
+    void deletesManifestFirstThenSidecarThenDataAndKeepsTheNewest() throws Exception {
+        Pruner.PruneReport report = pruner().prune("database", false);
+        assertThat(report.deleted()).hasSize(7);
+        List<String> deletes = sink.events().stream().filter(e -> e.startsWith("delete ")).toList();
+        assertThat(deletes).hasSize(21);
+        for (int i = 0; i < deletes.size(); i += 3) {
+            String data = deletes.get(i + 2).substring("delete ".length());
+            assertThat(deletes.subList(i, i + 3)).containsExactly("delete " + data + ".manifest.json",
+                    "delete " + data + ".sha256", "delete " + data);
+        }
+        assertThat(StoredBackups.of(local).committed("database")).extracting(BackupManifest::objectKey)
+                .containsExactly(made.get(9).objectKey(), made.get(8).objectKey(), made.get(7).objectKey());
+        assertThat(local.list("")).hasSize(9);
+    }
+
+    @Test
+    void orphansOfFailedRunsGoOnlyAfterTheGracePeriod() throws Exception {
+        orphan("database/db_backup_20260301_020000.sql", NOW.minusSeconds(3 * 86_400));       // a failed run
+        orphan("database/db_backup_20260302_020000.sql.sha256", NOW.minusSeconds(3 * 86_400)); // half deleted
+        orphan("database/db_backup_20260331_110000.sql", NOW.minusSeconds(3600));              // maybe running
+        Pruner.PruneReport dry = pruner().prune("database", true);
+        assertThat(dry.orphansDeleted()).containsExactly("database/db_backup_20260301_020000.sql",
+                "database/db_backup_20260302_020000.sql.sha256");
+        assertThat(dry.orphansTooYoung()).containsExactly("database/db_backup_20260331_110000.sql");
+        assertThat(local.list("")).hasSize(33);
+
+        pruner().prune("database", false);
+        assertThat(local.list("")).extracting(StoredObject::key)
+                .contains("database/db_backup_20260331_110000.sql")
+                .doesNotContain("database/db_backup_20260301_020000.sql",
+                        "database/db_backup_20260302_020000.sql.sha256")
+                .hasSize(10);
+    }
+
+    @Test
+    void anEmptyKindIsNothingToDo() {
+        Pruner.PruneReport report = pruner().prune("files", false);
+        assertThat(report.verdicts()).isEmpty();
+        assertThat(report.deleted()).isEmpty();
+    }
+}
