@@ -325,12 +325,17 @@ public final class BackupPipeline {
             Support.addSuppressed(primary, e);
         }
         if (dataCommitted) {
-            for (String k : List.of(BackupManifest.sha256KeyOf(objectKey), objectKey)) {
+            // The manifest may be stored although its write failed (a lost answer), so it goes first, then the
+            // sidecar, then the data; if a delete fails, stop: never leave a manifest pointing at deleted data.
+            // What stays is an orphan without manifest, which retention removes after its grace period.
+            for (String k : List.of(BackupManifest.manifestKeyOf(objectKey), BackupManifest.sha256KeyOf(objectKey),
+                    objectKey)) {
                 try {
                     sink.delete(k);
                 } catch (IOException | RuntimeException e) {
-                    log.warn("could not delete {} after a failed backup; it has no manifest and is not a backup: {}",
-                            k, e.toString());
+                    log.warn("could not delete {} after the failed backup {}; leaving it (and the objects after it)"
+                            + " for retention's orphan clean-up: {}", k, objectKey, e.toString());
+                    break;
                 }
             }
         }

@@ -109,6 +109,23 @@ class BackupPipelineTest {
     }
 
     @Test
+    void aManifestStoredDespiteAFailedWriteIsDeletedBeforeTheData() throws Exception {
+        // the manifest is stored but the answer is lost: the run reports failure, so nothing of it may stay
+        // visible, and above all no manifest pointing at deleted data
+        LocalDirectorySink local = LocalDirectorySink.create(dir);
+        ScriptedSink sink = new ScriptedSink(local).loseCommitAnswerOf(k -> k.endsWith(".manifest.json"));
+        assertThatThrownBy(() -> pipeline(new GeneratedSource("database", 1000, 31), sink).build().run())
+                .isInstanceOf(StorageException.class);
+        assertThat(local.list("")).isEmpty();
+        assertThat(StoredBackups.of(local).committed("database")).isEmpty();
+        List<String> deletes = sink.events().stream().filter(e -> e.startsWith("delete ")).toList();
+        assertThat(deletes).hasSize(3);
+        assertThat(deletes.get(0)).endsWith(".manifest.json");
+        assertThat(deletes.get(1)).endsWith(".sha256");
+        assertThat(deletes.get(2)).endsWith(".bin");
+    }
+
+    @Test
     void refusesToRunWithoutEncryptionUnlessAskedExplicitly() {
         assertThatThrownBy(() -> BackupPipeline.builder()
                 .source(new GeneratedSource("files", 1, 1)).sink(LocalDirectorySink.create(dir)).build())

@@ -20,6 +20,7 @@ public final class ScriptedSink implements Sink {
     private volatile Predicate<String> failWritesOf = k -> false;
     private volatile long failAfterBytes = Long.MAX_VALUE;
     private volatile Predicate<String> failCommitOf = k -> false;
+    private volatile Predicate<String> loseCommitAnswerOf = k -> false;
 
     public ScriptedSink(Sink delegate) {
         this.delegate = delegate;
@@ -35,6 +36,12 @@ public final class ScriptedSink implements Sink {
     /** Commits of keys matching {@code keys} fail. */
     public ScriptedSink failCommitOf(Predicate<String> keys) {
         this.failCommitOf = keys;
+        return this;
+    }
+
+    /** Commits of keys matching {@code keys} store the object, then fail as if the store's answer was lost. */
+    public ScriptedSink loseCommitAnswerOf(Predicate<String> keys) {
+        this.loseCommitAnswerOf = keys;
         return this;
     }
 
@@ -76,6 +83,9 @@ public final class ScriptedSink implements Sink {
                 }
                 out.commit();
                 events.add("commit " + key);
+                if (loseCommitAnswerOf.test(key)) {
+                    throw new IOException("scripted failure: connection reset before the answer to committing " + key);
+                }
             }
 
             @Override
