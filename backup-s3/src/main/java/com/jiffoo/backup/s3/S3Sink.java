@@ -120,6 +120,9 @@ public final class S3Sink implements Sink {
     private final String location;
     private final S3Client s3;
     private final ExecutorService uploads;
+    /** Writers not yet committed or closed, so close() can wake and wait for them. */
+    private final java.util.Set<S3Output> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile boolean closing;
 
     private S3Sink(Builder b) {
         this.config = b.copy();
@@ -231,7 +234,12 @@ public final class S3Sink implements Sink {
     public SinkOutput create(String key, Map<String, String> metadata) {
         Map<String, String> all = new LinkedHashMap<>(config.metadata);
         all.putAll(metadata);
-        return new S3Output(key, s3Key(key), Map.copyOf(all));
+        if (closing) {
+            throw new IllegalStateException("the S3 sink for " + location + " is closed");
+        }
+        S3Output out = new S3Output(key, s3Key(key), Map.copyOf(all));
+        live.add(out);
+        return out;
     }
 
     @Override
@@ -306,13 +314,34 @@ public final class S3Sink implements Sink {
         }
     }
 
-    /** Closes the S3 client and the upload threads. Idempotent. Writers still open fail. */
+    /**
+     * Closes the S3 client and the upload threads. Idempotent. Writers still open fail: a writer waiting for a part
+     * upload wakes with an IOException, queued parts are cancelled, and open writers get up to 30 s to abort their
+     * multipart uploads (while the client still works) before it closes.
+     */
     @Override
     public void close() {
+        closing = true;
+        for (S3Output out : live) {
+            out.budget.close();
+        }
         for (Runnable queued : uploads.shutdownNow()) {
             if (queued instanceof Future<?> f) {
                 f.cancel(false); // so a writer's close() does not wait for a part that will never run
             }
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!live.isEmpty() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (!live.isEmpty()) {
+            log.warn("{} writer(s) of {} were still open when the sink closed; their multipart uploads may stay open"
+                    + " until a bucket lifecycle rule aborts them", live.size(), location);
         }
         s3.close();
     }
@@ -367,6 +396,8 @@ public final class S3Sink implements Sink {
                 budget.acquire(size); // never waits: the budget is fresh
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+            } catch (IOException e) {
+                throw new IllegalStateException(e.getMessage(), e);
             }
         }
 
@@ -500,6 +531,7 @@ public final class S3Sink implements Sink {
                 completeMultipart();
             }
             committed = true;
+            live.remove(this);
             log.debug("committed {} in {}", key, location);
         }
 
@@ -595,7 +627,20 @@ public final class S3Sink implements Sink {
             if (committed) {
                 return;
             }
+            try {
+                discard();
+            } finally {
+                live.remove(this);
+            }
+        }
+
+        private void discard() {
             discarding = true;
+            if (closing) {
+                for (Future<CompletedPart> f : parts) {
+                    f.cancel(true); // the sink is closing: do not wait for parts, abort while the client works
+                }
+            }
             for (Future<CompletedPart> f : parts) {
                 try {
                     f.get(5, TimeUnit.MINUTES);
