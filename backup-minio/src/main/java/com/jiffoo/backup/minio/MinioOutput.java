@@ -181,7 +181,7 @@ final class MinioOutput extends SinkOutput {
         }
     }
 
-    /** True when the key holds these bytes: same size and, where the ETag is the MD5 of the content, same MD5. */
+    /** True when the key holds these bytes: same size and an MD5 ETag equal to the MD5 of the content. */
     private boolean isOurs(byte[] data, int n) {
         try {
             StatObjectResponse r = sink.retry().run("check the upload of " + key, () -> client.statObject(
@@ -191,7 +191,9 @@ final class MinioOutput extends SinkOutput {
                 return false;
             }
             if (!etag.matches("[0-9a-fA-F]{32}")) {
-                return true; // an ETag that is not an MD5 (SSE-KMS): the size is all there is to compare
+                // an ETag that is not an MD5 (SSE-KMS) cannot prove the bytes are ours: refuse, so the backup fails
+                // cleanly instead of committing a manifest over another writer's object
+                return false;
             }
             java.security.MessageDigest md5 = java.security.MessageDigest.getInstance("MD5");
             md5.update(data, 0, n);
@@ -227,9 +229,9 @@ final class MinioOutput extends SinkOutput {
                 });
             } catch (Exception e) {
                 // a completion whose answer was lost is retried and then refused (NoSuchUpload, or 412 with
-                // If-None-Match) although it worked: accept the object if it is ours by size and part count
+                // If-None-Match) although it worked: accept the object if its ETag is the one our parts make
                 if (attempts.get() > 1 && (MinioSink.preconditionFailed(e) || noSuchUpload(e))
-                        && completedEarlier(list.length)) {
+                        && completedEarlier(list)) {
                     log.info("the completion of {} was retried after a lost answer; the first attempt had worked", key);
                     return;
                 }
@@ -252,15 +254,20 @@ final class MinioOutput extends SinkOutput {
     }
 
     /**
-     * True when the key holds an object of the size written with a multipart ETag of {@code partCount} parts: the
-     * object a lost completion answer hid. (Another writer's object of the same size and part count would pass too.)
+     * True when the key holds the object a lost completion answer hid: its size is what was written and its ETag is
+     * the multipart ETag our parts make (the MD5 of the parts' MD5s, {@code -N}). Another writer's object differs.
      */
-    private boolean completedEarlier(int partCount) {
+    private boolean completedEarlier(Part[] completed) {
         try {
+            java.security.MessageDigest md5 = java.security.MessageDigest.getInstance("MD5");
+            for (Part p : completed) {
+                md5.update(java.util.HexFormat.of().parseHex(p.etag().replace("\"", "")));
+            }
+            String expected = java.util.HexFormat.of().formatHex(md5.digest()) + "-" + completed.length;
             StatObjectResponse r = sink.retry().run("check the completed upload of " + key, () -> client.statObject(
                     StatObjectArgs.builder().bucket(sink.bucket()).region(sink.region()).object(name).build()).get());
             String etag = r.etag() == null ? "" : r.etag().replace("\"", "");
-            return r.size() == written && etag.endsWith("-" + partCount);
+            return r.size() == written && etag.equalsIgnoreCase(expected);
         } catch (Exception e) {
             log.debug("cannot check whether {} was completed: {}", key, Retry.describe(Retry.unwrap(e)));
             return false;
