@@ -172,6 +172,7 @@ public final class BackupPipeline {
                     + ". Check that the store is reachable, writable and has space.", objectKey, sink.location(), e);
         }
         boolean dataCommitted = false;
+        List<String> attempted = new ArrayList<>(); // the sidecar and manifest keys this run tried to write
         Pipe pipe = new Pipe(chunkSize, chunks);
         SourceRun sourceRun = new SourceRun(pipe);
         Thread sourceThread = null;
@@ -230,12 +231,14 @@ public final class BackupPipeline {
                     .build();
             Map<String, String> meta = Map.of(META_BACKUP_ID, id, META_KIND, source.kind(),
                     META_OBJECT_SHA256, manifest.objectSha256());
+            attempted.add(manifest.sha256Key());
             writeSmall(manifest.sha256Key(),
                     Sha256.sidecarLine(manifest.objectSha256(), objectKey).getBytes(StandardCharsets.UTF_8), meta);
+            attempted.add(0, manifest.manifestKey()); // deleted first on failure
             writeSmall(manifest.manifestKey(), manifest.toJson(), meta);
             return manifest;
         } catch (BackupException e) {
-            cleanUp(data, dataCommitted, objectKey, pipe, sourceThread, e);
+            cleanUp(data, dataCommitted, attempted, objectKey, pipe, sourceThread, e);
             throw e;
         } catch (IOException | RuntimeException e) {
             BackupException be;
@@ -249,7 +252,7 @@ public final class BackupPipeline {
                 be = new BackupException(ErrorCode.INTERNAL, "Backup failed: " + e + where
                         + ". Nothing was committed.", objectKey, sink.location(), e);
             }
-            cleanUp(data, dataCommitted, objectKey, pipe, sourceThread, be);
+            cleanUp(data, dataCommitted, attempted, objectKey, pipe, sourceThread, be);
             throw be;
         }
     }
@@ -304,8 +307,8 @@ public final class BackupPipeline {
         }
     }
 
-    private void cleanUp(SinkOutput data, boolean dataCommitted, String objectKey, Pipe pipe, Thread sourceThread,
-                         BackupException primary) {
+    private void cleanUp(SinkOutput data, boolean dataCommitted, List<String> attempted, String objectKey, Pipe pipe,
+                         Thread sourceThread, BackupException primary) {
         pipe.closeReader();
         if (sourceThread != null) {
             sourceThread.interrupt();
@@ -326,10 +329,11 @@ public final class BackupPipeline {
         }
         if (dataCommitted) {
             // The manifest may be stored although its write failed (a lost answer), so it goes first, then the
-            // sidecar, then the data; if a delete fails, stop: never leave a manifest pointing at deleted data.
-            // What stays is an orphan without manifest, which retention removes after its grace period.
-            for (String k : List.of(BackupManifest.manifestKeyOf(objectKey), BackupManifest.sha256KeyOf(objectKey),
-                    objectKey)) {
+            // sidecar, then the data — only keys this run tried to write; if a delete fails, stop: never leave a
+            // manifest pointing at deleted data. What stays is an orphan, removed by retention after its grace.
+            List<String> keys = new ArrayList<>(attempted);
+            keys.add(objectKey);
+            for (String k : keys) {
                 try {
                     sink.delete(k);
                 } catch (IOException | RuntimeException e) {

@@ -24,6 +24,7 @@ import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.CompleteMultipartUploadRequest;
 import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest;
 import software.amazon.awssdk.services.s3.model.Delete;
 import software.amazon.awssdk.services.s3.model.DeleteObjectsResponse;
@@ -548,6 +549,14 @@ public final class S3Sink implements Sink {
                 s3.putObject(r.build(), whole.size() == 0 ? RequestBody.empty() : RequestBody.fromContentProvider(
                         whole::newInputStream, whole.size(), "application/octet-stream"));
             } catch (SdkException e) {
+                // a refusal may answer the SDK's retry of a PUT that worked but whose answer was lost: accept the
+                // object only if it is provably ours (an MD5 ETag equal to the MD5 of what we sent)
+                if (preconditionFailed(e) && storedIsOurs(whole)) {
+                    log.info("the answer to storing {} in {} was lost; the stored object is ours", key, location);
+                    budget.release(currentCharge);
+                    current = null;
+                    return;
+                }
                 if (preconditionFailed(e)) {
                     close();
                     throw new ObjectExistsException(key, location);
@@ -584,6 +593,24 @@ public final class S3Sink implements Sink {
                     throw new ObjectExistsException(key, location);
                 }
                 throw map(e, "completion of the upload of", key);
+            }
+        }
+
+        /** True when the object now stored under the key has our size and an MD5 ETag equal to our bytes' MD5. */
+        private boolean storedIsOurs(PartBuffer whole) {
+            try (InputStream in = whole.newInputStream()) {
+                java.security.MessageDigest md5 = java.security.MessageDigest.getInstance("MD5");
+                byte[] buf = new byte[64 * 1024];
+                int n;
+                while ((n = in.read(buf)) > 0) {
+                    md5.update(buf, 0, n);
+                }
+                HeadObjectResponse head = s3.headObject(r -> r.bucket(bucket).key(s3Key));
+                return head.contentLength() == whole.size() && java.util.HexFormat.of().formatHex(md5.digest())
+                        .equalsIgnoreCase(head.eTag().replace("\"", ""));
+            } catch (IOException | RuntimeException | java.security.NoSuchAlgorithmException e) {
+                log.debug("cannot tell whether {} is ours: {}", key, e.toString());
+                return false;
             }
         }
 
