@@ -1,5 +1,7 @@
 package com.jiffoo.backup.minio;
 
+import com.jiffoo.backup.internal.ETags;
+
 import com.google.common.collect.HashMultimap;
 import com.google.common.collect.Multimap;
 import com.jiffoo.backup.ObjectExistsException;
@@ -195,9 +197,9 @@ final class MinioOutput extends SinkOutput {
                 // cleanly instead of committing a manifest over another writer's object
                 return false;
             }
-            java.security.MessageDigest md5 = java.security.MessageDigest.getInstance("MD5");
+            java.security.MessageDigest md5 = ETags.md5();
             md5.update(data, 0, n);
-            return java.util.HexFormat.of().formatHex(md5.digest()).equalsIgnoreCase(etag);
+            return ETags.same(java.util.HexFormat.of().formatHex(md5.digest()), etag);
         } catch (Exception e) {
             log.debug("cannot check whether {} was uploaded: {}", key, Retry.describe(Retry.unwrap(e)));
             return false;
@@ -259,15 +261,11 @@ final class MinioOutput extends SinkOutput {
      */
     private boolean completedEarlier(Part[] completed) {
         try {
-            java.security.MessageDigest md5 = java.security.MessageDigest.getInstance("MD5");
-            for (Part p : completed) {
-                md5.update(java.util.HexFormat.of().parseHex(p.etag().replace("\"", "")));
-            }
-            String expected = java.util.HexFormat.of().formatHex(md5.digest()) + "-" + completed.length;
+            String expected = ETags.multipart(java.util.Arrays.stream(completed).map(Part::etag).toList());
             StatObjectResponse r = sink.retry().run("check the completed upload of " + key, () -> client.statObject(
                     StatObjectArgs.builder().bucket(sink.bucket()).region(sink.region()).object(name).build()).get());
             String etag = r.etag() == null ? "" : r.etag().replace("\"", "");
-            return r.size() == written && etag.equalsIgnoreCase(expected);
+            return r.size() == written && ETags.same(expected, etag);
         } catch (Exception e) {
             log.debug("cannot check whether {} was completed: {}", key, Retry.describe(Retry.unwrap(e)));
             return false;

@@ -6,6 +6,7 @@ import com.jiffoo.backup.ObjectExistsException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StorageException;
+import com.jiffoo.backup.internal.ETags;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.internal.Keys;
 import org.slf4j.Logger;
@@ -599,16 +600,16 @@ public final class S3Sink implements Sink {
         /** True when the object now stored under the key has our size and an MD5 ETag equal to our bytes' MD5. */
         private boolean storedIsOurs(PartBuffer whole) {
             try (InputStream in = whole.newInputStream()) {
-                java.security.MessageDigest md5 = java.security.MessageDigest.getInstance("MD5");
+                java.security.MessageDigest md5 = ETags.md5();
                 byte[] buf = new byte[64 * 1024];
                 int n;
                 while ((n = in.read(buf)) > 0) {
                     md5.update(buf, 0, n);
                 }
                 HeadObjectResponse head = s3.headObject(r -> r.bucket(bucket).key(s3Key));
-                return head.contentLength() == whole.size() && java.util.HexFormat.of().formatHex(md5.digest())
-                        .equalsIgnoreCase(head.eTag().replace("\"", ""));
-            } catch (IOException | RuntimeException | java.security.NoSuchAlgorithmException e) {
+                return head.contentLength() == whole.size()
+                        && ETags.same(java.util.HexFormat.of().formatHex(md5.digest()), head.eTag());
+            } catch (IOException | RuntimeException e) {
                 log.debug("cannot tell whether {} is ours: {}", key, e.toString());
                 return false;
             }
@@ -617,14 +618,9 @@ public final class S3Sink implements Sink {
         /** True when the object now stored under the key has the multipart ETag our parts make. */
         private boolean storedIsOurs(List<CompletedPart> done) {
             try {
-                java.security.MessageDigest md5 = java.security.MessageDigest.getInstance("MD5");
-                for (CompletedPart p : done) {
-                    md5.update(java.util.HexFormat.of().parseHex(p.eTag().replace("\"", "")));
-                }
-                String expected = java.util.HexFormat.of().formatHex(md5.digest()) + "-" + done.size();
-                String stored = s3.headObject(r -> r.bucket(bucket).key(s3Key)).eTag().replace("\"", "");
-                return expected.equalsIgnoreCase(stored);
-            } catch (RuntimeException | java.security.NoSuchAlgorithmException e) {
+                String expected = ETags.multipart(done.stream().map(CompletedPart::eTag).toList());
+                return ETags.same(expected, s3.headObject(r -> r.bucket(bucket).key(s3Key)).eTag());
+            } catch (RuntimeException e) {
                 log.debug("cannot tell whether {} is ours: {}", key, e.toString());
                 return false;
             }
