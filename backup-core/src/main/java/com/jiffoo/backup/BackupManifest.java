@@ -138,6 +138,9 @@ public final class BackupManifest {
 
     /** The data object key of a manifest, sidecar or data key. */
     public static String objectKeyOf(String key) {
+        if (VerificationRecord.isRecordKey(key)) {
+            return VerificationRecord.objectKeyOf(key);
+        }
         if (key.endsWith(MANIFEST_SUFFIX)) {
             return key.substring(0, key.length() - MANIFEST_SUFFIX.length());
         }

@@ -28,6 +28,10 @@ import java.util.Objects;
  * </ul>
  * Deep verification needs the decryption key; it proves the key still opens the backup.
  *
+ * <p>Each outcome — passed, or failed because the backup is damaged or cannot be decrypted — is recorded in the store
+ * next to the backup as a {@link VerificationRecord} (unless {@link Builder#recordResults(boolean)} says not to), so
+ * a monitor and retention know when each backup was last proven good.
+ *
  * <pre>{@code
  * BackupVerifier verifier = BackupVerifier.builder().sink(sink).transforms(List.of(pgp)).build();
  * verifier.verify("files/files_backup_20260111_030000.tar.gz.gpg", true);
@@ -43,6 +47,7 @@ public final class BackupVerifier {
     private final RestoreTarget innerCheck;
     private final BackupListener listener;
     private final Clock clock;
+    private final boolean recordResults;
 
     private BackupVerifier(Builder b) {
         this.sink = b.sink;
@@ -50,6 +55,7 @@ public final class BackupVerifier {
         this.innerCheck = b.innerCheck;
         this.listener = b.listener;
         this.clock = b.clock;
+        this.recordResults = b.recordResults;
     }
 
     /** A new builder. */
@@ -65,6 +71,7 @@ public final class BackupVerifier {
         b.innerCheck = innerCheck;
         b.listener = listener;
         b.clock = clock;
+        b.recordResults = recordResults;
         return b;
     }
 
@@ -78,9 +85,10 @@ public final class BackupVerifier {
     public VerificationResult verify(String key, boolean deep) {
         ProgressTicker ticker = new ProgressTicker();
         Support.notify(listener, l -> l.started(Operation.VERIFY, key));
+        StoredBackups backups = StoredBackups.of(sink);
+        BackupManifest m = null;
         try {
-            StoredBackups backups = StoredBackups.of(sink);
-            BackupManifest m = backups.manifest(key);
+            m = backups.manifest(key);
             backups.checkSidecar(m);
             if (deep) {
                 List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
@@ -98,11 +106,60 @@ public final class BackupVerifier {
             Support.notify(listener, l -> l.finished(Operation.VERIFY, done));
             log.info("{} verification of {} passed in {} ms", deep ? "deep" : "quick", m.objectKey(),
                     elapsed.toMillis());
-            return new VerificationResult(m, deep, clock.instant(), elapsed);
+            VerificationResult result = new VerificationResult(m, deep, clock.instant(), elapsed);
+            record(backups, VerificationRecord.passed(result, Support.hostName()));
+            return result;
         } catch (BackupException e) {
             Progress at = Support.progress(key, 0, 0, -1, ticker);
             Support.notify(listener, l -> l.failed(Operation.VERIFY, at, e));
+            if (m != null && (e instanceof IntegrityException || e instanceof DecryptionException)) {
+                // a verdict on the backup itself (not on the store's reachability or our configuration)
+                record(backups, new VerificationRecord(m.objectKey(), m.id(), clock.instant(), deep, false,
+                        e.code().name(), e.getMessage(), Duration.ofNanos(ticker.elapsedNanos()),
+                        Support.hostName()));
+            }
             throw e;
+        }
+    }
+
+    /**
+     * Decrypts the first {@code bytes} bytes of a backup's plaintext and nothing more: proves that the configured
+     * key still opens it (a lost key is a lost archive) without reading the whole backup. It does not prove the
+     * rest of the backup is intact; {@link #verify deep verification} does.
+     *
+     * @return how many plaintext bytes were decrypted (fewer than {@code bytes} only for a smaller backup)
+     * @throws DecryptionException    when the configured keys cannot open the backup
+     * @throws ConfigurationException when the backup is encrypted and no decryption key is configured
+     * @throws IntegrityException     when the stored bytes are not a readable backup
+     */
+    public long checkKey(String key, int bytes) {
+        StoredBackups backups = StoredBackups.of(sink);
+        BackupManifest m = backups.manifest(key);
+        List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
+        try (InputStream raw = backups.openData(m)) {
+            InputStream in = raw;
+            for (Transform t : decoders) {
+                in = t.decode(in);
+            }
+            try (InputStream plain = in) {
+                return plain.readNBytes(bytes).length;
+            }
+        } catch (IOException e) {
+            throw new StorageException("Reading " + m.objectKey() + " from " + sink.location()
+                    + " failed: " + e.getMessage() + ". Check that the store is reachable and try again.",
+                    m.objectKey(), sink.location(), e);
+        }
+    }
+
+    private void record(StoredBackups backups, VerificationRecord r) {
+        if (!recordResults) {
+            return;
+        }
+        try {
+            backups.record(r);
+        } catch (BackupException e) {
+            log.warn("the {} verification of {} {} but could not be recorded: {}", r.mode(), r.objectKey(),
+                    r.passed() ? "passed" : "failed", e.getMessage());
         }
     }
 
@@ -165,8 +222,19 @@ public final class BackupVerifier {
         private RestoreTarget innerCheck;
         private BackupListener listener = BackupListener.NONE;
         private Clock clock = Clock.systemUTC();
+        private boolean recordResults = true;
 
         private Builder() {
+        }
+
+        /**
+         * Whether each verification's outcome is recorded in the store next to the backup (a
+         * {@link VerificationRecord}); true by default. Recording needs write access; when it fails, the verification
+         * still returns (or throws) as usual and the failure to record is logged.
+         */
+        public Builder recordResults(boolean recordResults) {
+            this.recordResults = recordResults;
+            return this;
         }
 
         /** Where the backups are. Required. */

@@ -134,6 +134,82 @@ public final class StoredBackups {
         return sha;
     }
 
+    /**
+     * The recorded verifications of a backup, newest first (see {@link VerificationRecord}). A record that cannot
+     * be read is logged and skipped.
+     */
+    public List<VerificationRecord> verifications(BackupManifest m) {
+        List<StoredObject> objects;
+        try {
+            objects = recordObjects(m.objectKey());
+        } catch (IOException e) {
+            throw new StorageException("Cannot list the verification records of " + m.objectKey() + " in "
+                    + sink.location() + ": " + e.getMessage() + ". Check that the store is reachable.",
+                    m.objectKey(), sink.location(), e);
+        }
+        List<VerificationRecord> out = new ArrayList<>();
+        for (StoredObject o : objects) {
+            try {
+                VerificationRecord r = VerificationRecord.fromJson(readSmall(o.key(), MAX_SIDECAR_BYTES * 4), o.key());
+                if (r.objectKey().equals(m.objectKey())) {
+                    out.add(r);
+                } else {
+                    log.warn("skipping {}: it records a verification of {}", o.key(), r.objectKey());
+                }
+            } catch (IntegrityException | NotFoundException e) {
+                log.warn("skipping {}: {}", o.key(), e.getMessage());
+            }
+        }
+        out.sort(Comparator.comparing(VerificationRecord::verifiedAt).reversed());
+        return out;
+    }
+
+    /** The newest recorded verification of a backup, if it was ever verified. */
+    public java.util.Optional<VerificationRecord> lastVerification(BackupManifest m) {
+        return verifications(m).stream().findFirst();
+    }
+
+    /**
+     * Stores a verification record next to its backup and deletes the backup's records beyond the newest
+     * {@link VerificationRecord#RECORDS_KEPT}.
+     *
+     * @throws StorageException when the record cannot be written
+     */
+    void record(VerificationRecord r) {
+        String key = r.newKey();
+        try (SinkOutput out = sink.create(key)) {
+            out.write(r.toJson());
+            out.commit();
+        } catch (IOException e) {
+            throw new StorageException("Cannot record the verification of " + r.objectKey() + " in "
+                    + sink.location() + ": " + e.getMessage() + ". The verification itself "
+                    + (r.passed() ? "passed" : "failed") + "; give the verifier write access to record it.",
+                    key, sink.location(), e);
+        }
+        try {
+            List<StoredObject> records = recordObjects(r.objectKey());
+            // record keys end with a fixed-width UTC time stamp, so their names sort by time
+            records.sort(Comparator.comparing(StoredObject::key).reversed());
+            for (StoredObject old : records.subList(Math.min(records.size(), VerificationRecord.RECORDS_KEPT),
+                    records.size())) {
+                sink.delete(old.key());
+            }
+        } catch (IOException e) {
+            log.warn("could not delete old verification records of {}: {}", r.objectKey(), e.getMessage());
+        }
+    }
+
+    /**
+     * The stored objects holding the verification records of the backup stored under {@code objectKey}, so they can
+     * be deleted with it.
+     */
+    public List<StoredObject> recordObjects(String objectKey) throws IOException {
+        List<StoredObject> records = new ArrayList<>(sink.list(VerificationRecord.prefixOf(objectKey)));
+        records.removeIf(o -> !VerificationRecord.isRecordKey(o.key())
+                || !VerificationRecord.objectKeyOf(o.key()).equals(objectKey));
+        return records;
+    }
+
     /** Opens the stored (encoded) bytes of a backup. */
     InputStream openData(BackupManifest m) {
         try {

@@ -176,7 +176,10 @@ class BackupPipelineTest {
         BackupVerifier.builder().sink(sink).build().verify(m.objectKey(), true);
         Cli.run(dir.resolve("files").toFile(), List.of("sha256sum", "-c", dir.resolve(m.sha256Key()).toString()))
                 .assertOk();
-        assertThat(sink.list("")).hasSize(3);
+        // data, sidecar, manifest, and the verification's record
+        assertThat(sink.list("")).hasSize(4);
+        assertThat(StoredBackups.of(sink).verifications(m)).singleElement()
+                .satisfies(r -> assertThat(r.passed()).isTrue());
         assertThat(sink.temporaryFiles()).isEmpty();
     }
 

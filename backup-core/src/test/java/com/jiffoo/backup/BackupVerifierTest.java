@@ -1,11 +1,18 @@
 package com.jiffoo.backup;
 
+import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testutil.GeneratedSource;
+import com.jiffoo.backup.testutil.ScriptedSink;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -28,5 +35,67 @@ class BackupVerifierTest {
                 .isInstanceOf(IntegrityException.class).hasMessageContaining("damaged");
         assertThatThrownBy(() -> verifier.verify(m.objectKey(), true))
                 .isInstanceOf(IntegrityException.class).hasMessageContaining("does not match its manifest");
+    }
+
+    @Test
+    void eachOutcomeIsRecordedNextToTheBackupAndOnlyTheNewestTenAreKept() throws Exception {
+        LocalDirectorySink sink = LocalDirectorySink.create(dir);
+        BackupManifest m = BackupPipeline.builder().source(new GeneratedSource("files", 10_000, 1)).sink(sink)
+                .unencrypted().build().run();
+        Instant t0 = Instant.parse("2026-02-01T04:00:00Z");
+        for (int i = 0; i < 12; i++) {
+            BackupVerifier.builder().sink(sink).clock(Clock.fixed(t0.plus(Duration.ofDays(i)), ZoneOffset.UTC))
+                    .build().verify(m.objectKey(), i % 2 == 0);
+        }
+        List<VerificationRecord> records = StoredBackups.of(sink).verifications(m);
+        assertThat(records).hasSize(VerificationRecord.RECORDS_KEPT);
+        assertThat(records.get(0).verifiedAt()).isEqualTo(t0.plus(Duration.ofDays(11)));
+        assertThat(records.get(0).deep()).isFalse();
+        assertThat(records.get(9).verifiedAt()).isEqualTo(t0.plus(Duration.ofDays(2)));
+        assertThat(records).allSatisfy(r -> assertThat(r.passed()).isTrue());
+        assertThat(sink.list(m.objectKey())).hasSize(3 + 10);
+
+        RestorePipelineTest.flipByte(dir.resolve(m.objectKey()), 5);
+        BackupVerifier late = BackupVerifier.builder().sink(sink)
+                .clock(Clock.fixed(t0.plus(Duration.ofDays(20)), ZoneOffset.UTC)).build();
+        assertThatThrownBy(() -> late.verify(m.objectKey(), false)).isInstanceOf(IntegrityException.class);
+        VerificationRecord failed = StoredBackups.of(sink).lastVerification(m).orElseThrow();
+        assertThat(failed.passed()).isFalse();
+        assertThat(failed.errorCode()).isEqualTo("INTEGRITY");
+        assertThat(failed.message()).contains("damaged");
+        assertThat(failed.backupId()).isEqualTo(m.id());
+
+        assertThatThrownBy(() -> BackupVerifier.builder().sink(sink).recordResults(false).build()
+                .verify(m.manifestKey(), true)).isInstanceOf(IntegrityException.class);
+        assertThat(StoredBackups.of(sink).lastVerification(m).orElseThrow()).isEqualTo(failed);
+        // a record cannot be mistaken for a backup, nor hide one
+        assertThat(StoredBackups.of(sink).committed("files")).extracting(BackupManifest::id).containsExactly(m.id());
+    }
+
+    @Test
+    void aVerifierThatCannotWriteStillVerifies() throws Exception {
+        LocalDirectorySink local = LocalDirectorySink.create(dir);
+        BackupManifest m = BackupPipeline.builder().source(new GeneratedSource("files", 10_000, 2)).sink(local)
+                .unencrypted().build().run();
+        ScriptedSink readOnly = new ScriptedSink(local).failCommitOf(k -> true);
+        VerificationResult r = BackupVerifier.builder().sink(readOnly).build().verify(m.objectKey(), true);
+        assertThat(r.deep()).isTrue();
+        assertThat(StoredBackups.of(local).verifications(m)).isEmpty();
+    }
+
+    @Test
+    void theKeyCheckDecryptsOnlyTheFirstBlocksAndTellsAWrongKey() throws Exception {
+        LocalDirectorySink sink = LocalDirectorySink.create(dir);
+        OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase("right".toCharArray(), "k").build();
+        BackupManifest m = BackupPipeline.builder().source(new GeneratedSource("files", 3_000_000, 3)).sink(sink)
+                .encryption(pgp).build().run();
+        assertThat(BackupVerifier.builder().sink(sink).transforms(List.of(pgp)).build().checkKey(m.objectKey(), 4096))
+                .isEqualTo(4096);
+        OpenPgpTransform wrong = OpenPgpTransform.builder().passphrase("wrong".toCharArray(), "k").build();
+        assertThatThrownBy(() -> BackupVerifier.builder().sink(sink).transforms(List.of(wrong)).build()
+                .checkKey(m.objectKey(), 4096)).isInstanceOf(DecryptionException.class);
+        assertThatThrownBy(() -> BackupVerifier.builder().sink(sink).build().checkKey(m.objectKey(), 4096))
+                .isInstanceOf(ConfigurationException.class).hasMessageContaining("decryption key");
+        assertThat(sink.list(m.objectKey())).hasSize(3); // the key check records nothing
     }
 }

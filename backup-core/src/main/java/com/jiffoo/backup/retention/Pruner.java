@@ -8,6 +8,7 @@ import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.StoredObject;
+import com.jiffoo.backup.VerificationRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,8 +27,11 @@ import java.util.Set;
  *
  * <ul>
  *   <li>Only committed backups (with a readable manifest) are judged; the policy keeps the newest and the minimum.</li>
+ *   <li>The newest backup whose last recorded verification passed ({@link VerificationRecord}) is always kept,
+ *       even when the policy would drop it (e.g. every newer backup is damaged).</li>
  *   <li>A backup that goes is deleted <b>manifest first</b>, then its {@code .sha256}, then its data, so a
- *       half-deleted backup is never mistaken for a good one (without its manifest it is not a backup).</li>
+ *       half-deleted backup is never mistaken for a good one (without its manifest it is not a backup); its
+ *       verification records go last.</li>
  *   <li>Orphans — data or sidecars without a manifest, as an interrupted run or deletion leaves them — are deleted
  *       once older than the grace period (default 24 h), so a backup still being written is never touched.</li>
  *   <li>A dry run deletes nothing and reports what would go, with the rule that keeps or drops each backup.</li>
@@ -68,12 +72,14 @@ public final class Pruner {
      *                          before stays deleted; every backup still listed is whole or invisible)
      */
     public PruneReport prune(String kind, boolean dryRun) {
-        List<BackupManifest> committed = StoredBackups.of(sink).committed(kind);
-        List<Verdict> verdicts = policy.evaluate(committed, clock);
+        StoredBackups backups = StoredBackups.of(sink);
+        List<BackupManifest> committed = backups.committed(kind);
+        List<Verdict> verdicts = new ArrayList<>(policy.evaluate(committed, clock));
         if (!committed.isEmpty() && verdicts.stream().noneMatch(Verdict::keep)) {
             throw new IllegalStateException("the retention policy " + policy + " would delete every " + kind
                     + " backup; refusing (a policy must keep the newest)");
         }
+        keepNewestVerifiedGood(backups, committed, verdicts);
         List<String> deleted = new ArrayList<>();
         for (Verdict v : verdicts) {
             if (v.keep()) {
@@ -84,6 +90,9 @@ public final class Pruner {
             if (!dryRun) {
                 for (String key : List.of(m.manifestKey(), m.sha256Key(), m.objectKey())) {
                     delete(key);
+                }
+                for (StoredObject r : records(backups, m)) {
+                    delete(r.key());
                 }
             }
             deleted.add(m.objectKey());
@@ -107,7 +116,40 @@ public final class Pruner {
         return new PruneReport(kind, dryRun, verdicts, deleted, orphansDeleted, orphansTooYoung);
     }
 
-    /** Data objects and sidecars of {@code kind} whose manifest does not exist. */
+    /**
+     * Never delete the newest backup that verified good: when every newer backup failed its verification or was
+     * never verified, the policy may drop the last one proven restorable, so it is kept whatever the policy says.
+     */
+    private static void keepNewestVerifiedGood(StoredBackups backups, List<BackupManifest> committed,
+                                               List<Verdict> verdicts) {
+        for (BackupManifest m : committed) { // newest first
+            VerificationRecord last = backups.lastVerification(m).orElse(null);
+            if (last == null || !last.passed()) {
+                continue;
+            }
+            for (int i = 0; i < verdicts.size(); i++) {
+                Verdict v = verdicts.get(i);
+                if (v.backup() == m && !v.keep()) {
+                    verdicts.set(i, new Verdict(m, true, "newest backup that passed verification ("
+                            + last.mode() + ", " + last.verifiedAt() + "); the policy would drop it: " + v.reason()));
+                }
+            }
+            return;
+        }
+    }
+
+    private List<StoredObject> records(StoredBackups backups, BackupManifest m) {
+        try {
+            return backups.recordObjects(m.objectKey());
+        } catch (IOException e) {
+            throw new StorageException("Cannot list the verification records of " + m.objectKey() + " in "
+                    + sink.location() + ": " + e.getMessage() + ". Run the prune again once the store is reachable"
+                    + " (the backup itself is already deleted; its records are orphans).", m.objectKey(),
+                    sink.location(), e);
+        }
+    }
+
+    /** Data objects, sidecars and verification records of {@code kind} whose manifest does not exist. */
     private List<StoredObject> orphans(String kind) {
         List<StoredObject> objects;
         try {

@@ -1,0 +1,132 @@
+package com.jiffoo.backup;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.Objects;
+
+/**
+ * The outcome of one verification of one backup, as {@link BackupVerifier} records it in the store next to the
+ * backup, so that a monitor knows when each backup was last proven good (or found bad).
+ *
+ * <p>A record is a small JSON object stored under
+ * {@code <object key>.verified-<yyyyMMdd'T'HHmmssSSS'Z'>-<random>.json}, e.g.
+ * {@code database/db_backup_20260111_020000.sql.gpg.verified-20260111T040000123Z-3f9a2c.json}. Store objects are
+ * write-once, so every verification adds a record; the verifier keeps the newest {@value #RECORDS_KEPT} per backup
+ * and retention deletes them with their backup.
+ *
+ * @param objectKey      the verified backup's data key
+ * @param backupId       the backup's id
+ * @param verifiedAt     when the verification finished
+ * @param deep           true for a deep verification (decrypted, plaintext and inner format checked)
+ * @param passed         true when every check passed
+ * @param errorCode      the failure's {@link ErrorCode} name, {@code null} when passed
+ * @param message        what failed and what to do, {@code null} when passed
+ * @param elapsed        how long it took
+ * @param host           the host that verified
+ */
+public record VerificationRecord(String objectKey, String backupId, Instant verifiedAt, boolean deep, boolean passed,
+                                 String errorCode, String message, Duration elapsed, String host) {
+    /** What separates the object key from the record's time stamp in a record's key. */
+    public static final String INFIX = ".verified-";
+    /** How many records the verifier keeps per backup; older ones are deleted when a new one is written. */
+    public static final int RECORDS_KEPT = 10;
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final DateTimeFormatter STAMP =
+            DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmssSSS'Z'").withZone(ZoneOffset.UTC);
+
+    /** Checks the required fields. */
+    public VerificationRecord {
+        Objects.requireNonNull(objectKey, "objectKey");
+        Objects.requireNonNull(verifiedAt, "verifiedAt");
+        Objects.requireNonNull(elapsed, "elapsed");
+    }
+
+    /** A passed verification. */
+    static VerificationRecord passed(VerificationResult r, String host) {
+        return new VerificationRecord(r.manifest().objectKey(), r.manifest().id(), r.verifiedAt(), r.deep(), true,
+                null, null, r.elapsed(), host);
+    }
+
+    /**
+     * A new key for this record: the backup's record prefix, the verification time and a random tag, so that two
+     * verifications in the same millisecond do not collide (names still sort by time).
+     */
+    String newKey() {
+        return prefixOf(objectKey) + STAMP.format(verifiedAt) + "-"
+                + Integer.toHexString(0x100000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(0xF00000))
+                + ".json";
+    }
+
+    /** The key prefix of every record of the backup stored under {@code objectKey}. */
+    public static String prefixOf(String objectKey) {
+        return objectKey + INFIX;
+    }
+
+    /** True when {@code key} names a verification record. */
+    public static boolean isRecordKey(String key) {
+        int i = key.lastIndexOf(INFIX);
+        return i > 0 && key.endsWith(".json") && key.indexOf('/', i) < 0;
+    }
+
+    /** The data key of the backup a record key belongs to; {@code key} itself when it is not a record key. */
+    public static String objectKeyOf(String key) {
+        return isRecordKey(key) ? key.substring(0, key.lastIndexOf(INFIX)) : key;
+    }
+
+    /** "deep" or "quick". */
+    public String mode() {
+        return deep ? "deep" : "quick";
+    }
+
+    /** The record as JSON. */
+    public byte[] toJson() {
+        ObjectNode n = MAPPER.createObjectNode();
+        n.put("formatVersion", 1);
+        n.put("objectKey", objectKey);
+        n.put("backupId", backupId);
+        n.put("verifiedAt", verifiedAt.toString());
+        n.put("mode", mode());
+        n.put("result", passed ? "passed" : "failed");
+        if (!passed) {
+            n.put("errorCode", errorCode);
+            n.put("message", message);
+        }
+        n.put("elapsedMillis", elapsed.toMillis());
+        n.put("host", host);
+        try {
+            return MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(n);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot serialise the verification record of " + objectKey, e);
+        }
+    }
+
+    /**
+     * Parses a record.
+     *
+     * @throws IntegrityException when it is not a verification record
+     */
+    public static VerificationRecord fromJson(byte[] json, String key) {
+        try {
+            JsonNode n = MAPPER.readTree(json);
+            String result = n.path("result").asText();
+            if (n.path("formatVersion").asInt() != 1 || !(result.equals("passed") || result.equals("failed"))) {
+                throw new IOException("not a version 1 verification record");
+            }
+            return new VerificationRecord(n.path("objectKey").asText(), n.path("backupId").asText(null),
+                    Instant.parse(n.path("verifiedAt").asText()), n.path("mode").asText().equals("deep"),
+                    result.equals("passed"), n.path("errorCode").asText(null), n.path("message").asText(null),
+                    Duration.ofMillis(n.path("elapsedMillis").asLong()), n.path("host").asText(null));
+        } catch (IOException | RuntimeException e) {
+            throw new IntegrityException("The verification record " + key + " cannot be read (" + e.getMessage()
+                    + "); it was changed by hand. Delete it and verify the backup again.", key, null, e);
+        }
+    }
+}

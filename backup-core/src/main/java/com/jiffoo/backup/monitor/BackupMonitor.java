@@ -1,0 +1,531 @@
+package com.jiffoo.backup.monitor;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.jiffoo.backup.BackupException;
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupVerifier;
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.DecryptionException;
+import com.jiffoo.backup.IntegrityException;
+import com.jiffoo.backup.RestoreTarget;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.SinkOutput;
+import com.jiffoo.backup.StoredBackups;
+import com.jiffoo.backup.StoredObject;
+import com.jiffoo.backup.Transform;
+import com.jiffoo.backup.VerificationRecord;
+import com.jiffoo.backup.VerificationResult;
+import com.jiffoo.backup.internal.Support;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Watches a store: are there fresh backups of each kind, do they verify, does the key still open them — and tells
+ * someone ({@link Notifier}s, e.g. {@link SlackNotifier}) when not.
+ *
+ * <pre>{@code
+ * BackupMonitor monitor = BackupMonitor.builder()
+ *         .sink(store)
+ *         .kinds("database", "files")
+ *         .maxAge(Duration.ofHours(26))                  // the default: a daily backup plus slack
+ *         .transforms(List.of(pgp))                      // the decryption key, to prove it still opens the newest
+ *         .notifier(SlackNotifier.builder().webhookUrl(System.getenv("SLACK_WEBHOOK_URL")).build())
+ *         .build();
+ * HealthReport report = monitor.runHealthChecks();      // alerts on WARNING/CRITICAL, recovery when OK again
+ * System.out.println(report.toJson());
+ * }</pre>
+ *
+ * <ul>
+ *   <li>{@link #checkBackupFreshness()}: the newest committed backup of each kind is younger than its maximum age
+ *       (default 26 h). Cheap: lists the store and reads manifests.</li>
+ *   <li>{@link #verifyBackupIntegrity(String)}: verifies one backup (deep when a decryption key is configured),
+ *       records the outcome in the store, alerts when it fails.</li>
+ *   <li>{@link #runHealthChecks()}: freshness, plus per kind the count and total size, the newest backup's checksum
+ *       file against its manifest, the recorded verifications (the newest backup's last one must not have failed;
+ *       some backup must have passed one within {@link Builder#requireVerificationWithin(Duration) 7 days}), and
+ *       a key check: the configured key decrypts the first blocks of the newest backup. It records its report in
+ *       the store under {@code _monitor/} so that the next run, even in another process, can tell a recovery.</li>
+ * </ul>
+ *
+ * <p>A notifier that fails (webhook down) is logged and noted in the report's {@code notifications}; the report is
+ * returned all the same. Thread-safe; does not close the sink.
+ */
+public final class BackupMonitor {
+    /** The key prefix of the monitor's recorded reports. */
+    public static final String REPORT_PREFIX = "_monitor/health-";
+    private static final int REPORTS_KEPT = 30;
+    private static final Logger log = LoggerFactory.getLogger(BackupMonitor.class);
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final DateTimeFormatter STAMP =
+            DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmssSSS'Z'").withZone(ZoneOffset.UTC);
+
+    private final Sink sink;
+    private final List<String> kinds;
+    private final Duration defaultMaxAge;
+    private final Map<String, Duration> maxAges;
+    private final Duration verificationWithin;
+    private final List<Transform> transforms;
+    private final Map<String, RestoreTarget> innerChecks;
+    private final List<Notifier> notifiers;
+    private final boolean notifyOnRecovery;
+    private final boolean recordReports;
+    private final int keyCheckBytes;
+    private final Clock clock;
+    private final Object lock = new Object();
+    private HealthStatus lastStatus; // guarded by lock; the last full report's status in this process
+
+    private BackupMonitor(Builder b) {
+        this.sink = b.sink;
+        this.kinds = List.copyOf(b.kinds);
+        this.defaultMaxAge = b.maxAge;
+        this.maxAges = Map.copyOf(b.maxAges);
+        this.verificationWithin = b.verificationWithin;
+        this.transforms = List.copyOf(b.transforms);
+        this.innerChecks = Map.copyOf(b.innerChecks);
+        this.notifiers = List.copyOf(b.notifiers);
+        this.notifyOnRecovery = b.notifyOnRecovery;
+        this.recordReports = b.recordReports;
+        this.keyCheckBytes = b.keyCheckBytes;
+        this.clock = b.clock;
+    }
+
+    /** A new builder. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The kinds watched, in order. */
+    public List<String> kinds() {
+        return kinds;
+    }
+
+    /**
+     * Checks that the newest committed backup of each kind completed within its maximum age. Alerts when a kind is
+     * stale or has no backup; does not record anything in the store.
+     */
+    public HealthReport checkBackupFreshness() {
+        Instant now = clock.instant();
+        List<KindHealth> out = new ArrayList<>();
+        for (String kind : kinds) {
+            out.add(check(kind, now, false));
+        }
+        HealthReport report = new HealthReport(now, sink.location(), Support.hostName(), false, out, List.of());
+        return report.healthy() ? report : report.withNotifications(send(alertFor(report, false)));
+    }
+
+    /**
+     * Runs every check (see the class description), records the report in the store, alerts when the status is not
+     * OK, and — when {@link Builder#notifyOnRecovery(boolean) enabled} — says so when it is OK again after a
+     * report that was not.
+     */
+    public HealthReport runHealthChecks() {
+        Instant now = clock.instant();
+        List<KindHealth> out = new ArrayList<>();
+        for (String kind : kinds) {
+            out.add(check(kind, now, true));
+        }
+        HealthReport report = new HealthReport(now, sink.location(), Support.hostName(), true, out, List.of());
+        HealthStatus previous = previousStatus();
+        List<String> notes = new ArrayList<>();
+        if (!report.healthy()) {
+            notes.addAll(send(alertFor(report, false)));
+        } else if (notifyOnRecovery && previous != null && previous != HealthStatus.OK) {
+            notes.addAll(send(alertFor(report, true)));
+        }
+        report = report.withNotifications(notes);
+        synchronized (lock) {
+            lastStatus = report.status();
+        }
+        recordReport(report);
+        log.info("health checks of {}: {}", sink.location(), report.status());
+        return report;
+    }
+
+    /**
+     * Verifies one backup — deep (decrypted, plaintext and inner format checked) when a decryption key is
+     * configured, quick (stored bytes against checksum and manifest) otherwise — records the outcome in the store
+     * and alerts when it fails.
+     *
+     * @param key the backup's data, sidecar or manifest key
+     * @return the outcome; a failed verification is returned, not thrown
+     * @throws BackupException when the verification could not run at all (store unreachable, no such backup)
+     */
+    public VerificationRecord verifyBackupIntegrity(String key) {
+        return verifyBackupIntegrity(key, !transforms.isEmpty());
+    }
+
+    /**
+     * Verifies one backup, quick or deep; see {@link #verifyBackupIntegrity(String)}.
+     *
+     * @throws BackupException when the verification could not run at all (store unreachable, no such backup, deep
+     *                         without a configured key)
+     */
+    public VerificationRecord verifyBackupIntegrity(String key, boolean deep) {
+        String kind = BackupManifest.objectKeyOf(key).split("/", 2)[0];
+        BackupVerifier.Builder vb = BackupVerifier.builder().sink(sink).transforms(transforms).clock(clock);
+        RestoreTarget inner = innerChecks.get(kind);
+        if (inner != null) {
+            vb.innerCheck(inner);
+        }
+        BackupVerifier verifier = vb.build();
+        long started = System.nanoTime();
+        try {
+            VerificationResult r = verifier.verify(key, deep);
+            return new VerificationRecord(r.manifest().objectKey(), r.manifest().id(), r.verifiedAt(), deep, true,
+                    null, null, r.elapsed(), Support.hostName());
+        } catch (IntegrityException | DecryptionException e) {
+            String objectKey = e.key().orElse(BackupManifest.objectKeyOf(key));
+            VerificationRecord failed = new VerificationRecord(objectKey, backupIdOf(objectKey), clock.instant(),
+                    deep, false, e.code().name(), e.getMessage(), Duration.ofNanos(System.nanoTime() - started),
+                    Support.hostName());
+            send(new Alert(HealthStatus.CRITICAL, false, "jiffoo-backup: " + (deep ? "deep" : "quick")
+                    + " verification FAILED in " + sink.location(), List.of(objectKey + ": " + e.getMessage()),
+                    null));
+            return failed;
+        }
+    }
+
+    /** The id of a backup whose manifest can be read, else null (a backup without manifest has no id). */
+    private String backupIdOf(String objectKey) {
+        try {
+            return StoredBackups.of(sink).manifest(objectKey).id();
+        } catch (BackupException e) {
+            return null;
+        }
+    }
+
+    private KindHealth check(String kind, Instant now, boolean full) {
+        List<String> problems = new ArrayList<>();
+        HealthStatus status = HealthStatus.OK;
+        StoredBackups backups = StoredBackups.of(sink);
+        List<BackupManifest> committed;
+        try {
+            committed = backups.committed(kind);
+        } catch (BackupException e) {
+            problems.add("cannot read the store: " + e.getMessage());
+            return new KindHealth(kind, HealthStatus.CRITICAL, problems, 0, 0, null, null, null, null,
+                    KindHealth.KeyCheck.NOT_CHECKED, "store unreadable");
+        }
+        long total = committed.stream().mapToLong(BackupManifest::objectSize).sum();
+        Duration maxAge = maxAges.getOrDefault(kind, defaultMaxAge);
+        if (committed.isEmpty()) {
+            problems.add("no " + kind + " backup in " + sink.location() + ": the backup job has never succeeded"
+                    + " here. Run it and read its log.");
+            return new KindHealth(kind, HealthStatus.CRITICAL, problems, 0, 0, null, null, null, null,
+                    KindHealth.KeyCheck.NOT_CHECKED, "no backup");
+        }
+        BackupManifest newest = committed.get(0);
+        Duration age = Duration.between(newest.completedAt(), now);
+        if (age.compareTo(maxAge) > 0) {
+            status = HealthStatus.CRITICAL;
+            problems.add("the newest backup " + newest.id() + " completed " + HealthReport.human(age)
+                    + " ago, more than the limit of " + HealthReport.human(maxAge) + ": backups have stopped."
+                    + " Check the backup job (cron or CronJob) and its log, then run it by hand.");
+        }
+        if (!full) {
+            return new KindHealth(kind, status, problems, committed.size(), total, newest, age, null, null,
+                    KindHealth.KeyCheck.NOT_CHECKED, "freshness check only");
+        }
+
+        try {
+            backups.checkSidecar(newest);
+        } catch (BackupException e) {
+            status = HealthStatus.CRITICAL;
+            problems.add("the newest backup " + newest.id() + " fails its checksum check: " + e.getMessage());
+        }
+
+        VerificationRecord lastAny = null;
+        VerificationRecord lastPassed = null;
+        for (BackupManifest m : committed) {
+            List<VerificationRecord> records;
+            try {
+                records = backups.verifications(m);
+            } catch (BackupException e) {
+                status = HealthStatus.CRITICAL;
+                problems.add("cannot read the verification records of " + m.id() + ": " + e.getMessage());
+                break;
+            }
+            for (VerificationRecord r : records) {
+                if (lastAny == null || r.verifiedAt().isAfter(lastAny.verifiedAt())) {
+                    lastAny = r;
+                }
+                if (r.passed() && (lastPassed == null || r.verifiedAt().isAfter(lastPassed.verifiedAt()))) {
+                    lastPassed = r;
+                }
+            }
+            if (!records.isEmpty() && !records.get(0).passed()) {
+                VerificationRecord r = records.get(0);
+                boolean isNewest = m == newest;
+                status = status.worst(isNewest ? HealthStatus.CRITICAL : HealthStatus.WARNING);
+                problems.add((isNewest ? "the newest backup " : "the backup ") + m.id() + " failed its last "
+                        + r.mode() + " verification (" + r.verifiedAt() + "): " + r.message()
+                        + (isNewest ? " Make a new backup now and find out what damaged this one."
+                        : " Do not restore it; retention will delete it in time, or delete it by hand."));
+            }
+        }
+        if (verificationWithin != null && (lastPassed == null
+                || Duration.between(lastPassed.verifiedAt(), now).compareTo(verificationWithin) > 0)) {
+            status = status.worst(HealthStatus.WARNING);
+            problems.add((lastPassed == null ? "no " + kind + " backup has ever passed a verification"
+                    : "the last passed verification of a " + kind + " backup was "
+                    + HealthReport.human(Duration.between(lastPassed.verifiedAt(), now)) + " ago")
+                    + " (limit " + HealthReport.human(verificationWithin) + "). Run a deep verification of the"
+                    + " newest backup (verify --deep --latest) and a restore drill: a backup nobody has restored is"
+                    + " not a backup.");
+        }
+
+        KindHealth.KeyCheck keyCheck;
+        String keyDetail;
+        if (!newest.encrypted()) {
+            keyCheck = KindHealth.KeyCheck.NOT_ENCRYPTED;
+            keyDetail = "the newest backup is not encrypted";
+        } else if (transforms.isEmpty()) {
+            keyCheck = KindHealth.KeyCheck.NO_KEY;
+            keyDetail = "no decryption key configured here; run the key check where the key is kept";
+        } else {
+            try {
+                long n = BackupVerifier.builder().sink(sink).transforms(transforms).recordResults(false).build()
+                        .checkKey(newest.objectKey(), keyCheckBytes);
+                keyCheck = KindHealth.KeyCheck.PASSED;
+                keyDetail = "the configured key decrypted the first " + n + " bytes of " + newest.id();
+            } catch (DecryptionException | ConfigurationException e) {
+                keyCheck = KindHealth.KeyCheck.FAILED;
+                keyDetail = e.getMessage();
+                status = HealthStatus.CRITICAL;
+                problems.add("the configured decryption key cannot open the newest backup " + newest.id() + ": "
+                        + e.getMessage() + " A lost key is a lost archive: find the key these backups were made"
+                        + " with, or fix the backup job's key, now.");
+            } catch (BackupException e) {
+                keyCheck = KindHealth.KeyCheck.FAILED;
+                keyDetail = e.getMessage();
+                status = HealthStatus.CRITICAL;
+                problems.add("the key check could not read the newest backup " + newest.id() + ": "
+                        + e.getMessage());
+            }
+        }
+        return new KindHealth(kind, status, problems, committed.size(), total, newest, age, lastAny, lastPassed,
+                keyCheck, keyDetail);
+    }
+
+    private Alert alertFor(HealthReport report, boolean recovery) {
+        String title = recovery
+                ? "jiffoo-backup recovered: backups in " + report.store() + " are healthy again"
+                : "jiffoo-backup " + report.status() + ": " + report.store();
+        return new Alert(report.status(), recovery, title, report.summaryLines(), report);
+    }
+
+    /** Sends to every notifier; returns what happened to each, never throws. */
+    private List<String> send(Alert alert) {
+        List<String> notes = new ArrayList<>();
+        for (Notifier n : notifiers) {
+            try {
+                n.send(alert);
+                notes.add(n.describe() + ": sent");
+            } catch (IOException | RuntimeException e) {
+                log.warn("could not send the {} alert through {}: {}", alert.recovery() ? "recovery"
+                        : alert.status().name(), n.describe(), e.getMessage());
+                notes.add(n.describe() + ": failed (" + e.getMessage() + ")");
+            }
+        }
+        return notes;
+    }
+
+    /** The status of the previous full report: this process's, or the newest one recorded in the store. */
+    private HealthStatus previousStatus() {
+        synchronized (lock) {
+            if (lastStatus != null) {
+                return lastStatus;
+            }
+        }
+        if (!recordReports) {
+            return null;
+        }
+        try {
+            List<StoredObject> reports = new ArrayList<>(sink.list(REPORT_PREFIX));
+            if (reports.isEmpty()) {
+                return null;
+            }
+            // report keys end with a fixed-width UTC time stamp, so their names sort by time
+            reports.sort(Comparator.comparing(StoredObject::key).reversed());
+            try (InputStream in = sink.open(reports.get(0).key())) {
+                JsonNode n = MAPPER.readTree(in.readNBytes(1 << 20));
+                return HealthStatus.valueOf(n.path("status").asText());
+            }
+        } catch (IOException | RuntimeException e) {
+            log.warn("could not read the previous health report from {}: {}", sink.location(), e.getMessage());
+            return null;
+        }
+    }
+
+    private void recordReport(HealthReport report) {
+        if (!recordReports) {
+            return;
+        }
+        // time first, so names sort by time; a random tag so two monitors in the same millisecond do not collide
+        String key = REPORT_PREFIX + STAMP.format(report.checkedAt()) + "-"
+                + Integer.toHexString(0x100000 + ThreadLocalRandom.current().nextInt(0xF00000)) + ".json";
+        try {
+            try (SinkOutput out = sink.create(key)) {
+                out.write(report.toJsonBytes());
+                out.commit();
+            }
+            List<StoredObject> reports = new ArrayList<>(sink.list(REPORT_PREFIX));
+            reports.sort(Comparator.comparing(StoredObject::key).reversed());
+            for (StoredObject old : reports.subList(Math.min(REPORTS_KEPT, reports.size()), reports.size())) {
+                sink.delete(old.key());
+            }
+        } catch (IOException | RuntimeException e) {
+            log.warn("could not record the health report in {} (give the monitor write access to {}* to get"
+                    + " recovery alerts across runs): {}", sink.location(), REPORT_PREFIX, e.getMessage());
+        }
+    }
+
+    /** Builds a {@link BackupMonitor}. Not thread-safe. */
+    public static final class Builder {
+        private Sink sink;
+        private final List<String> kinds = new ArrayList<>();
+        private Duration maxAge = Duration.ofHours(26);
+        private final Map<String, Duration> maxAges = new LinkedHashMap<>();
+        private Duration verificationWithin = Duration.ofDays(7);
+        private final List<Transform> transforms = new ArrayList<>();
+        private final Map<String, RestoreTarget> innerChecks = new LinkedHashMap<>();
+        private final List<Notifier> notifiers = new ArrayList<>();
+        private boolean notifyOnRecovery = true;
+        private boolean recordReports = true;
+        private int keyCheckBytes = 64 * 1024;
+        private Clock clock = Clock.systemUTC();
+
+        private Builder() {
+        }
+
+        /** The store to watch. Required. */
+        public Builder sink(Sink sink) {
+            this.sink = Objects.requireNonNull(sink, "sink");
+            return this;
+        }
+
+        /**
+         * The kinds of backup to watch, e.g. {@code "database", "files"}. Required: a kind that has no backup at all
+         * is CRITICAL, which is how a backup job that never ran is noticed.
+         */
+        public Builder kinds(String... kinds) {
+            for (String k : kinds) {
+                if (k == null || k.isBlank() || k.contains("/")) {
+                    throw new IllegalArgumentException("a kind is a plain name such as database or files, got '"
+                            + k + "'");
+                }
+                if (!this.kinds.contains(k)) {
+                    this.kinds.add(k);
+                }
+            }
+            return this;
+        }
+
+        /** How old the newest backup of every kind may be; 26 hours by default (a daily backup plus slack). */
+        public Builder maxAge(Duration maxAge) {
+            this.maxAge = positive(maxAge, "maxAge");
+            return this;
+        }
+
+        /** How old the newest backup of one kind may be, e.g. 8 days for a weekly files backup. */
+        public Builder maxAge(String kind, Duration maxAge) {
+            this.maxAges.put(Objects.requireNonNull(kind, "kind"), positive(maxAge, "maxAge"));
+            return this;
+        }
+
+        /**
+         * Some backup of each kind must have passed a verification within this period, else WARNING; 7 days by
+         * default. {@code null} switches the rule off.
+         */
+        public Builder requireVerificationWithin(Duration period) {
+            this.verificationWithin = period == null ? null : positive(period, "period");
+            return this;
+        }
+
+        /** The decoding transforms with their keys: used for the key check and deep verification. */
+        public Builder transforms(List<? extends Transform> transforms) {
+            this.transforms.clear();
+            this.transforms.addAll(transforms);
+            return this;
+        }
+
+        /** The inner-format check deep verification uses for one kind (a tar listing, {@code pg_restore --list}). */
+        public Builder innerCheck(String kind, RestoreTarget check) {
+            this.innerChecks.put(Objects.requireNonNull(kind, "kind"), Objects.requireNonNull(check, "check"));
+            return this;
+        }
+
+        /** Adds a notifier; alerts go to each in turn. */
+        public Builder notifier(Notifier notifier) {
+            this.notifiers.add(Objects.requireNonNull(notifier, "notifier"));
+            return this;
+        }
+
+        /** Whether a healthy report after one that was not sends a recovery message; true by default. */
+        public Builder notifyOnRecovery(boolean notifyOnRecovery) {
+            this.notifyOnRecovery = notifyOnRecovery;
+            return this;
+        }
+
+        /**
+         * Whether {@link #runHealthChecks()} records its report in the store under {@value #REPORT_PREFIX}* (the newest
+         * {@value #REPORTS_KEPT} are kept), which lets the next run in another process tell a recovery; true by
+         * default. A monitor without write access logs a warning and carries on.
+         */
+        public Builder recordReports(boolean recordReports) {
+            this.recordReports = recordReports;
+            return this;
+        }
+
+        /** How many plaintext bytes the key check decrypts; 64 KiB by default. */
+        public Builder keyCheckBytes(int bytes) {
+            if (bytes < 1) {
+                throw new IllegalArgumentException("keyCheckBytes must be positive, got " + bytes);
+            }
+            this.keyCheckBytes = bytes;
+            return this;
+        }
+
+        /** The clock ages are measured with; {@link Clock#systemUTC()} by default. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /** Builds the monitor. */
+        public BackupMonitor build() {
+            if (sink == null) {
+                throw new ConfigurationException("A monitor needs a store: call sink(...).");
+            }
+            if (kinds.isEmpty()) {
+                throw new ConfigurationException("A monitor needs the kinds of backup to watch: call"
+                        + " kinds(\"database\", \"files\") with the kinds your backup jobs write.");
+            }
+            return new BackupMonitor(this);
+        }
+
+        private static Duration positive(Duration d, String name) {
+            Objects.requireNonNull(d, name);
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException(name + " must be positive, got " + d);
+            }
+            return d;
+        }
+    }
+}

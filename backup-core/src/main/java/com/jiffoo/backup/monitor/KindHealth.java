@@ -1,0 +1,49 @@
+package com.jiffoo.backup.monitor;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.VerificationRecord;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The health of one kind of backup ({@code database}, {@code files}) in a store.
+ *
+ * @param kind                   the kind
+ * @param status                 the worst finding
+ * @param problems               each finding that is not OK: what is wrong and what to do
+ * @param count                  how many committed backups there are
+ * @param totalBytes             their stored size together
+ * @param newest                 the newest committed backup, {@code null} when there is none
+ * @param newestAge              how long ago the newest completed, {@code null} when there is none
+ * @param lastVerification       the most recent recorded verification of any backup of this kind, or {@code null}
+ * @param lastPassedVerification the most recent one that passed, or {@code null}
+ * @param keyCheck               whether the configured decryption key opens the newest backup
+ * @param keyCheckDetail         what the key check found, in words
+ */
+public record KindHealth(String kind, HealthStatus status, List<String> problems, int count, long totalBytes,
+                         BackupManifest newest, Duration newestAge, VerificationRecord lastVerification,
+                         VerificationRecord lastPassedVerification, KeyCheck keyCheck, String keyCheckDetail) {
+    /** Copies the problems. */
+    public KindHealth {
+        Objects.requireNonNull(kind, "kind");
+        Objects.requireNonNull(status, "status");
+        Objects.requireNonNull(keyCheck, "keyCheck");
+        problems = List.copyOf(problems);
+    }
+
+    /** The outcome of proving that the configured key still opens the newest backup. */
+    public enum KeyCheck {
+        /** The key decrypted the first blocks of the newest backup. */
+        PASSED,
+        /** The key did not open it: the archive may be lost if this key is the only one. */
+        FAILED,
+        /** The newest backup is encrypted, but no decryption key is configured here (e.g. a public-key-only host). */
+        NO_KEY,
+        /** The newest backup is not encrypted. */
+        NOT_ENCRYPTED,
+        /** Not checked: a freshness-only check, or there is no backup. */
+        NOT_CHECKED
+    }
+}

@@ -1,0 +1,70 @@
+package com.jiffoo.backup.testing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.monitor.Alert;
+import com.jiffoo.backup.monitor.HealthStatus;
+import com.jiffoo.backup.monitor.SlackNotifier;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class SlackNotifierTest {
+    private static final Alert ALERT = new Alert(HealthStatus.WARNING, false, "jiffoo-backup WARNING: s3://b/p",
+            List.of("database: WARNING — newest db_backup_20260111_020000, 3h 0m old", "  database: <never> verified & co"),
+            null);
+
+    @Test
+    void postsAReadableMessageAsJson() throws Exception {
+        try (WebhookServer slack = WebhookServer.start()) {
+            SlackNotifier n = SlackNotifier.builder().webhookUrl(slack.url()).prefix("[prod] ").build();
+            n.send(ALERT);
+            JsonNode body = new ObjectMapper().readTree(slack.bodies().get(0));
+            assertEquals(":large_yellow_circle: [prod] jiffoo-backup WARNING: s3://b/p", body.get("text").asText());
+            String details = body.get("blocks").get(1).get("text").get("text").asText();
+            assertEquals("• database: WARNING — newest db_backup_20260111_020000, 3h 0m old\n"
+                    + "    ◦ database: &lt;never&gt; verified &amp; co", details);
+        }
+    }
+
+    @Test
+    void retriesServerErrorsButNotARevokedWebhook() throws Exception {
+        try (WebhookServer slack = WebhookServer.start()) {
+            SlackNotifier n = SlackNotifier.builder().webhookUrl(slack.url()).backoff(Duration.ofMillis(5)).build();
+            slack.answer(503, 500);
+            n.send(ALERT); // third attempt gets 200
+            assertEquals(3, slack.bodies().size());
+
+            slack.answer(404);
+            IOException e = assertThrows(IOException.class, () -> n.send(ALERT));
+            assertEquals(4, slack.bodies().size(), "a 404 is not retried");
+            assertTrue(e.getMessage().contains("HTTP 404 (no_service)"), e.getMessage());
+            assertFalse(e.getMessage().contains(WebhookServer.PATH), "the webhook URL is a secret");
+        }
+    }
+
+    @Test
+    void theWebhookUrlIsASecretAndMustUseHttps() {
+        String secret = "http://hooks.slack.com/services/T1/B2/topsecret";
+        ConfigurationException plain = assertThrows(ConfigurationException.class,
+                () -> SlackNotifier.builder().webhookUrl(secret));
+        assertTrue(plain.getMessage().contains("must travel over https"), plain.getMessage());
+        assertFalse(plain.getMessage().contains("topsecret"));
+        ConfigurationException garbage = assertThrows(ConfigurationException.class,
+                () -> SlackNotifier.builder().webhookUrl("hooks.slack.com/services/topsecret"));
+        assertFalse(garbage.getMessage().contains("topsecret"));
+        assertThrows(ConfigurationException.class, () -> SlackNotifier.builder().webhookUrl(" "));
+
+        SlackNotifier n = SlackNotifier.builder().webhookUrl("https://hooks.slack.com/services/T1/B2/topsecret").build();
+        assertEquals("Slack webhook (hooks.slack.com)", n.describe());
+        assertFalse(n.toString().contains("topsecret"));
+    }
+}
