@@ -311,6 +311,13 @@ public final class BackupPipeline {
                          Thread sourceThread, BackupException primary) {
         pipe.closeReader();
         if (sourceThread != null) {
+            if (sourceThread.isAlive()) {
+                try {
+                    source.cancel();
+                } catch (RuntimeException e) {
+                    log.debug("cancelling the source {} failed: {}", source.describe(), e.toString());
+                }
+            }
             sourceThread.interrupt();
             try {
                 sourceThread.join(Duration.ofSeconds(30).toMillis());

@@ -40,4 +40,17 @@ public interface Source {
      * @throws BackupException when the source fails in a way it can explain (e.g. {@link SourceException})
      */
     Map<String, Object> writeTo(OutputStream out) throws IOException;
+
+    /**
+     * Asks a {@link #writeTo} in progress on another thread to stop now: the backup has failed or was interrupted.
+     * A source that waits on something the thread interrupt cannot reach — a child process that writes nothing
+     * while it waits for a lock, a blocking socket — stops it here (kills the process), so that
+     * {@code writeTo} returns or throws promptly and nothing is left running. The default does nothing; the pipeline
+     * also interrupts the source's thread and closes the stream it writes to.
+     *
+     * <p>Called from another thread, possibly more than once, possibly after {@code writeTo} returned; must not
+     * throw. It affects every {@code writeTo} of this instance still running.
+     */
+    default void cancel() {
+    }
 }

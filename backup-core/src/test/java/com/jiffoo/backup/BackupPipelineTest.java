@@ -227,4 +227,64 @@ class BackupPipelineTest {
                 "\"startedAt\" : \"2026-01-11T03:00:00Z\"", "\"libraryVersion\" : \"0.1.0-SNAPSHOT\"");
         assertThat(m.host()).isNotBlank();
     }
+
+    @Test
+    void aFailedOrInterruptedBackupCancelsASourceThatIgnoresInterrupts() throws Exception {
+        java.util.concurrent.CountDownLatch cancelled = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch writing = new java.util.concurrent.CountDownLatch(1);
+        Source silent = new Source() {
+            @Override
+            public String kind() {
+                return "database";
+            }
+
+            @Override
+            public String suffix() {
+                return ".sql";
+            }
+
+            @Override
+            public String describe() {
+                return "a child process waiting for a lock";
+            }
+
+            @Override
+            public java.util.Map<String, Object> writeTo(java.io.OutputStream out) throws java.io.IOException {
+                writing.countDown();
+                while (true) { // like a blocking read of a child's stdout: deaf to interrupts
+                    try {
+                        if (cancelled.await(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                            throw new java.io.IOException("the child was killed");
+                        }
+                    } catch (InterruptedException ignored) {
+                        // keep waiting
+                    }
+                }
+            }
+
+            @Override
+            public void cancel() {
+                cancelled.countDown();
+            }
+        };
+        LocalDirectorySink sink = LocalDirectorySink.create(dir);
+        BackupPipeline pipeline = BackupPipeline.builder().source(silent).unencrypted().sink(sink).build();
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread job = new Thread(() -> {
+            try {
+                pipeline.run();
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        job.start();
+        assertThat(writing.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        job.interrupt();
+        job.join(20_000);
+        assertThat(job.isAlive()).isFalse();
+        assertThat(cancelled.getCount()).as("cancel() was called").isZero();
+        assertThat(failure.get()).isInstanceOf(BackupException.class);
+        assertThat(sink.list("")).isEmpty();
+        assertThat(sink.temporaryFiles()).isEmpty();
+    }
 }

@@ -19,6 +19,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -29,6 +30,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A {@link Source} that streams {@code pg_dump} of one PostgreSQL database.
@@ -80,6 +82,8 @@ public final class PostgresSource implements Source {
 
     /** Bytes copied from pg_dump's stdout per read. */
     static final int BUFFER_SIZE = 128 * 1024;
+    /** The default of {@link Builder#lockWaitTimeout(Duration)}. */
+    public static final Duration DEFAULT_LOCK_WAIT_TIMEOUT = Duration.ofMinutes(15);
     /** Lines of pg_dump's stderr kept for the error message. */
     static final int STDERR_LINES = 50;
 
@@ -124,6 +128,9 @@ public final class PostgresSource implements Source {
     private final PgToolLocator locator;
     private final Path binDirectory;
     private final RowCounts rowCounts;
+    private final Duration lockWaitTimeout;
+    /** The runs of {@link #writeTo} in progress, for {@link #cancel()}. */
+    private final Set<Run> running = ConcurrentHashMap.newKeySet();
 
     private PostgresSource(Builder b) {
         this.connection = b.connection;
@@ -139,6 +146,7 @@ public final class PostgresSource implements Source {
         this.locator = b.locator != null ? b.locator
                 : b.binDirectory != null ? PgToolLocator.inDirectory(b.binDirectory) : PgToolLocator.system();
         this.rowCounts = b.rowCounts;
+        this.lockWaitTimeout = b.lockWaitTimeout;
     }
 
     /**
@@ -164,6 +172,7 @@ public final class PostgresSource implements Source {
         b.binDirectory = binDirectory;
         b.locator = binDirectory == null ? locator : null;
         b.rowCounts = rowCounts;
+        b.lockWaitTimeout = lockWaitTimeout;
         return b;
     }
 
@@ -229,7 +238,15 @@ public final class PostgresSource implements Source {
     public Map<String, Object> writeTo(OutputStream out) throws IOException {
         Objects.requireNonNull(out, "out");
         long started = System.nanoTime();
-        Connection jdbc = openJdbc();
+        Run run = new Run();
+        running.add(run);
+        Connection jdbc;
+        try {
+            jdbc = openJdbc();
+        } catch (RuntimeException e) {
+            running.remove(run);
+            throw e;
+        }
         Process process = null;
         RowCounter counter = null;
         try {
@@ -259,6 +276,8 @@ public final class PostgresSource implements Source {
             String snapshot;
             try (Statement s = jdbc.createStatement()) {
                 s.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+                // the row counts take the same share locks as pg_dump: they must not wait longer than it does
+                s.execute("SET LOCAL lock_timeout = " + lockWaitTimeout.toMillis());
                 try (ResultSet r = s.executeQuery("SELECT pg_export_snapshot()")) {
                     r.next();
                     snapshot = r.getString(1);
@@ -272,11 +291,13 @@ public final class PostgresSource implements Source {
             ProcessBuilder pb = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.PIPE);
             childEnvironment(pb.environment());
             process = pb.start();
+            run.started(process);
             process.getOutputStream().close();
             StderrDrain stderr = new StderrDrain(process.getErrorStream(), process.pid());
             stderr.start();
             if (rowCounts == RowCounts.EXACT) {
                 counter = new RowCounter(jdbc, tables);
+                run.counting(counter);
                 counter.start();
             }
 
@@ -285,7 +306,7 @@ public final class PostgresSource implements Source {
             join(stderr);
             long dumpMillis = (System.nanoTime() - started) / 1_000_000;
             if (exit != 0) {
-                throw failure(exit, stderr.lastLines(), bytes);
+                throw failure(exit, stderr.lastLines(), bytes, run.cancelled);
             }
             if (!stderr.lastLines().isEmpty()) {
                 LOG.info("pg_dump of {} succeeded with messages: {}", connection.database(),
@@ -323,13 +344,18 @@ public final class PostgresSource implements Source {
         } catch (SQLException e) {
             throw sqlFailure(e);
         } finally {
-            if (process != null && process.isAlive()) {
-                process.destroyForcibly();
-                waitQuietly(process);
+            running.remove(run);
+            if (process != null) {
+                if (process.isAlive()) {
+                    process.destroyForcibly();
+                    waitQuietly(process);
+                }
             }
-            if (counter != null && counter.isAlive()) {
-                counter.cancel();
-                joinQuietly(counter);
+            if (counter != null) {
+                if (counter.isAlive()) {
+                    counter.cancel();
+                    joinQuietly(counter);
+                }
             }
             try {
                 jdbc.rollback(); // read-only: ends the transaction that held the snapshot
@@ -340,6 +366,50 @@ public final class PostgresSource implements Source {
                 jdbc.close();
             } catch (SQLException e) {
                 LOG.debug("closing the JDBC connection failed: {}", e.toString());
+            }
+        }
+    }
+
+    /**
+     * Kills the pg_dump of every backup of this source in progress and cancels its row counts: the pipeline calls it
+     * when the backup failed or was interrupted, so that a pg_dump that writes nothing (waiting for a lock) does not
+     * outlive the backup. The interrupted {@code writeTo} then fails; later backups with this source are not affected.
+     */
+    @Override
+    public void cancel() {
+        for (Run run : running) {
+            run.cancel();
+        }
+    }
+
+    /** One {@link #writeTo} in progress: what {@link #cancel()} must stop, also if it starts after the cancel. */
+    private final class Run {
+        private Process process; // guarded by this
+        private RowCounter counter; // guarded by this
+        volatile boolean cancelled;
+
+        synchronized void started(Process p) {
+            process = p;
+            if (cancelled) {
+                p.destroyForcibly();
+            }
+        }
+
+        synchronized void counting(RowCounter c) {
+            counter = c;
+            if (cancelled) {
+                c.cancel();
+            }
+        }
+
+        synchronized void cancel() {
+            cancelled = true;
+            if (process != null && process.isAlive()) {
+                LOG.info("cancelling the backup of {}: killing pg_dump (pid {})", describe(), process.pid());
+                process.destroyForcibly();
+            }
+            if (counter != null) {
+                counter.cancel();
             }
         }
     }
@@ -401,9 +471,24 @@ public final class PostgresSource implements Source {
         }
     }
 
-    private SourceException failure(int exit, List<String> lines, long bytes) {
+    private SourceException failure(int exit, List<String> lines, long bytes, boolean cancelled) {
         String tail = lines.isEmpty() ? "" : ": " + connection.redact(String.join(" | ", lines));
         String db = "database " + connection.database() + " on " + where();
+        if (cancelled) {
+            return new SourceException("pg_dump of " + db + " was stopped (exit code " + exit + ") because the backup"
+                    + " was cancelled or failed elsewhere, after " + bytes + " bytes. Nothing was committed.",
+                    null, where(), null);
+        }
+        // pg_dump implements --lock-wait-timeout with statement_timeout around its LOCK TABLE statements
+        if (lines.stream().anyMatch(l -> l.contains("lock timeout"))
+                || (lines.stream().anyMatch(l -> l.contains("statement timeout"))
+                && lines.stream().anyMatch(l -> l.contains("LOCK TABLE")))) {
+            return new SourceException("pg_dump could not lock a table of " + db + " within the lock wait timeout of "
+                    + lockWaitTimeout.toSeconds() + " s" + tail + ". Another session holds a conflicting lock (a"
+                    + " migration, VACUUM FULL, ALTER TABLE): find it in pg_locks and pg_stat_activity, let it finish,"
+                    + " and run the backup again; or raise lockWaitTimeout(...). Nothing was committed.",
+                    null, where(), null);
+        }
         if (exit > 128 && exit < 128 + 65) {
             int signal = exit - 128;
             return new SourceException("pg_dump was killed by signal " + signal + " (" + signalName(signal)
@@ -436,6 +521,9 @@ public final class PostgresSource implements Source {
         cmd.add("--format=custom");
         cmd.add("--compress=" + compressionLevel);
         cmd.add("--no-password"); // never prompt: a missing password fails instead of hanging
+        if (!lockWaitTimeout.isZero() && extraArgs.stream().noneMatch(a -> a.startsWith("--lock-wait-timeout"))) {
+            cmd.add("--lock-wait-timeout=" + lockWaitTimeout.toMillis());
+        }
         if (snapshot != null) {
             cmd.add("--snapshot=" + snapshot);
         }
@@ -655,6 +743,7 @@ public final class PostgresSource implements Source {
         private Path binDirectory;
         private PgToolLocator locator;
         private RowCounts rowCounts = RowCounts.EXACT;
+        private Duration lockWaitTimeout = DEFAULT_LOCK_WAIT_TIMEOUT;
 
         private Builder(PgConnection connection) {
             connection(connection);
@@ -699,6 +788,23 @@ public final class PostgresSource implements Source {
         /** Leaves out tables matching this pattern ({@code -T}); may be called several times. */
         public Builder excludeTable(String pattern) {
             excludeTables.add(PgNamePattern.table(pattern));
+            return this;
+        }
+
+        /**
+         * How long pg_dump (and the row counts) may wait for a table's share lock before the backup fails
+         * ({@code --lock-wait-timeout}); 15 minutes by default, so that a migration or {@code VACUUM FULL} holding
+         * an exclusive lock fails the backup with a clear message instead of hanging the job (a hung job also blocks
+         * the next run of a CronJob with {@code concurrencyPolicy: Forbid}). {@link Duration#ZERO} waits forever,
+         * as pg_dump does by default.
+         */
+        public Builder lockWaitTimeout(Duration timeout) {
+            Objects.requireNonNull(timeout, "timeout");
+            if (timeout.isNegative() || (!timeout.isZero() && timeout.toMillis() < 1)) {
+                throw new ConfigurationException("The lock wait timeout must be zero (wait forever) or at least"
+                        + " 1 ms, got " + timeout + ".");
+            }
+            this.lockWaitTimeout = timeout;
             return this;
         }
 

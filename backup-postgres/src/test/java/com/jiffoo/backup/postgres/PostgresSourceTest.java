@@ -215,6 +215,8 @@ class PostgresSourceTest {
     @Test
     void passwordTravelsOnlyInTheEnvironmentNeverArgvLogsOrErrors() throws Exception {
         String password = "s3cret-Pw-" + Long.toHexString(System.nanoTime());
+        // big enough that pg_dump is still running when its first bytes arrive and its argv is read
+        sql(db, "CREATE TABLE public.big AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 300000) g");
         sql("postgres", "DROP ROLE IF EXISTS jiffoo_pw_test",
                 "CREATE ROLE jiffoo_pw_test LOGIN PASSWORD '" + password + "'",
                 "GRANT CONNECT ON DATABASE " + db + " TO jiffoo_pw_test");
@@ -309,6 +311,67 @@ class PostgresSourceTest {
                 .hasMessageContaining("pg_dump failed with exit code 1 while dumping database " + db + " on "
                         + PG.host() + ":" + PG.port())
                 .hasMessageContaining("no matching tables were found for pattern \"no_such_table\"");
+    }
+
+    @Test
+    void aTableLockedLongerThanTheLockWaitTimeoutFailsTheBackupSayingWhatToDo() throws Exception {
+        try (Connection migration = PG.connect(db); Statement s = migration.createStatement()) {
+            migration.setAutoCommit(false);
+            s.execute("LOCK TABLE shop.orders IN ACCESS EXCLUSIVE MODE"); // as ALTER TABLE or VACUUM FULL would
+            assertThat(source().build().command(Path.of("pg_dump"), "snap"))
+                    .contains("--lock-wait-timeout=" + PostgresSource.DEFAULT_LOCK_WAIT_TIMEOUT.toMillis());
+            long t0 = System.nanoTime();
+            assertThatThrownBy(() -> source().lockWaitTimeout(java.time.Duration.ofSeconds(1)).build()
+                    .writeTo(OutputStream.nullOutputStream()))
+                    .isInstanceOf(SourceException.class)
+                    .hasMessageContaining("could not lock a table of database " + db)
+                    .hasMessageContaining("lock wait timeout of 1 s")
+                    .hasMessageContaining("pg_locks");
+            assertThat(java.time.Duration.ofNanos(System.nanoTime() - t0)).isLessThan(java.time.Duration.ofSeconds(60));
+            migration.rollback();
+        }
+        assertThat(ChildProcesses.pgDumps()).isEmpty();
+        assertThat(source().lockWaitTimeout(java.time.Duration.ZERO).build().command(Path.of("pg_dump"), "s"))
+                .noneMatch(a -> a.startsWith("--lock-wait-timeout"));
+        assertThat(source().extraArgs(List.of("--lock-wait-timeout=5s")).build().command(Path.of("pg_dump"), "s"))
+                .filteredOn(a -> a.startsWith("--lock-wait-timeout")).containsExactly("--lock-wait-timeout=5s");
+    }
+
+    @Test
+    void anInterruptedBackupKillsAPgDumpThatWaitsSilentlyForALock() throws Exception {
+        LocalDirectorySink store = LocalDirectorySink.create(dir.resolve("store"));
+        try (Connection migration = PG.connect(db); Statement s = migration.createStatement()) {
+            migration.setAutoCommit(false);
+            s.execute("LOCK TABLE shop.orders IN ACCESS EXCLUSIVE MODE");
+            BackupPipeline pipeline = BackupPipeline.builder()
+                    .source(source().lockWaitTimeout(java.time.Duration.ZERO).build()) // would wait forever
+                    .unencrypted().sink(store).build();
+            java.util.concurrent.atomic.AtomicReference<Throwable> failure =
+                    new java.util.concurrent.atomic.AtomicReference<>();
+            Thread job = new Thread(() -> {
+                try {
+                    pipeline.run();
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            }, "backup-job");
+            job.start();
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (ChildProcesses.pgDumps().isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertThat(ChildProcesses.pgDumps()).as("pg_dump started").hasSize(1);
+            Thread.sleep(500); // pg_dump is now waiting for the lock and writes nothing
+            job.interrupt(); // e.g. the job's shutdown hook on SIGTERM
+            job.join(20_000);
+            assertThat(job.isAlive()).as("the backup returned").isFalse();
+            assertThat(failure.get()).isInstanceOf(BackupException.class);
+            assertThat(ChildProcesses.pgDumps()).as("no pg_dump left").isEmpty();
+            migration.rollback();
+        }
+        assertThat(store.list("")).isEmpty();
+        // the source works again for the next backup
+        assertThat(source().build().writeTo(OutputStream.nullOutputStream())).containsEntry("database", db);
     }
 
     @Test
