@@ -225,15 +225,19 @@ public final class RestorePipeline {
                     }
                 }
                 stored.transferTo(OutputStream.nullOutputStream()); // bytes after the encoded data count too
+                counts[1] = stored.count();
+                // Checked before the target sees the end of its stream: a target that applies as it reads (pg_restore
+                // into an existing database, one transaction committed at end of input) then gets an error instead
+                // of the end, and rolls back. So even bytes that changed in the store after a verification pass
+                // cannot be applied.
+                check(m, "stored object", stored.count(), stored.sha256(), m.objectSize(), m.objectSha256(), location);
+                check(m, "decoded plaintext", plain.count(), plain.sha256(), m.plaintextSize(), m.plaintextSha256(),
+                        location);
                 out.close();
                 join(thread);
                 if (run.failure != null) {
                     throw run.failure;
                 }
-                counts[1] = stored.count();
-                check(m, "stored object", stored.count(), stored.sha256(), m.objectSize(), m.objectSha256(), location);
-                check(m, "decoded plaintext", plain.count(), plain.sha256(), m.plaintextSize(), m.plaintextSha256(),
-                        location);
             }
             return run.staged;
         } catch (Throwable e) {

@@ -74,7 +74,9 @@ class RestorePipelineTest {
                 .hasMessageContaining("does not match its manifest")
                 .hasMessageContaining("nothing was restored");
         assertThat(target.committed()).isNull();
-        assertThat(target.discarded()).isTrue();
+        // the check runs before the target sees the end of its stream: it got an error, not an end, so it never
+        // finished staging (a pg_restore in one transaction is killed and rolls back)
+        assertThat(target.discarded()).isFalse();
     }
 
     @Test

@@ -179,6 +179,66 @@ class PostgresBackupEndToEndTest {
     }
 
     @Test
+    void aBackupReplacedInTheStoreBetweenVerificationAndRestoreIsNeverApplied() throws Exception {
+        Stored s = backUp();
+        // another whole, valid backup (same key, so OpenPGP's integrity check passes): a small other database
+        String other = dbs.create("e2e_other");
+        try (Connection c = PgTestServer.get().connect(other)) {
+            ShopSchema.create(c, 10);
+        }
+        BackupManifest otherBackup = BackupPipeline.builder()
+                .source(PostgresSource.builder(PgTools.connection(other)).build()).encryption(s.pgp())
+                .sink(LocalDirectorySink.create(tmp.resolve("other-store"))).build().run();
+        byte[] damaged = Files.readAllBytes(tmp.resolve("other-store").resolve(otherBackup.objectKey()));
+        java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
+        // the store answers the verification pass with the right bytes, then the restore pass with the other backup
+        com.jiffoo.backup.Sink store = new com.jiffoo.backup.Sink() {
+            @Override
+            public String location() {
+                return s.sink().location();
+            }
+
+            @Override
+            public com.jiffoo.backup.SinkOutput create(String key) throws java.io.IOException {
+                return s.sink().create(key);
+            }
+
+            @Override
+            public java.io.InputStream open(String key) throws java.io.IOException {
+                if (key.equals(s.manifest().objectKey()) && opens.incrementAndGet() == 2) {
+                    return new java.io.ByteArrayInputStream(damaged);
+                }
+                return s.sink().open(key);
+            }
+
+            @Override
+            public List<com.jiffoo.backup.StoredObject> list(String prefix) throws java.io.IOException {
+                return s.sink().list(prefix);
+            }
+
+            @Override
+            public void delete(String key) throws java.io.IOException {
+                s.sink().delete(key);
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        String db = dbs.create("e2e_swapped");
+        try (Connection c = PgTestServer.get().connect(db); Statement st = c.createStatement()) {
+            ShopSchema.create(c, 50);
+            st.execute("UPDATE customers SET name = 'before'");
+        }
+        TableHashes before = PgTools.hashes(db);
+        assertThatThrownBy(() -> RestorePipeline.builder().sink(store).decryption(s.pgp())
+                .target(PostgresRestoreTarget.existingDatabase(PgTools.connection(db))).build()
+                .restore(s.manifest().objectKey())).isInstanceOf(IntegrityException.class);
+        assertThat(opens.get()).as("verified, then read again for the restore").isEqualTo(2);
+        assertThat(PgTools.hashes(db)).isEqualTo(before);
+    }
+
+    @Test
     void restoreTimingsStreamedAndParallel() throws Exception {
         long t0 = System.nanoTime();
         Path dump = PgTools.dump(source, tmp.resolve("shop.dump"));
