@@ -47,8 +47,9 @@ import java.util.zip.GZIPInputStream;
  * {@link StagedRestore#commit()} swaps it into place: an existing target is renamed to
  * {@code .<name>.old-<random>}, the staged tree is renamed to the target, then the old tree is deleted (if the second
  * rename fails, the old tree is put back). {@link StagedRestore#close()} without a commit deletes the staged tree.
- * So a failed, refused or rejected restore leaves the previous content as it was. Both renames are within one
- * directory, so the target must not be a mount point. An existing non-empty target is refused unless
+ * So a failed, refused or rejected restore leaves the previous content as it was. A target that is a mount point
+ * (which cannot be renamed) is restored {@linkplain Builder#inPlace(boolean) in place} instead: staged in
+ * {@code <target>/.jiffoo-restore-<random>}, its entries swapped on commit. An existing non-empty target is refused unless
  * {@link Builder#replaceExisting(boolean) replaceExisting(true)} is set. If the target is a symbolic link, the
  * directory it points to is the one replaced.
  *
@@ -94,15 +95,19 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
     private static final SecureRandom RANDOM = new SecureRandom();
     /** The mode bits restored: rwx for all, and sticky; never set-user-ID or set-group-ID. */
     private static final int RESTORED_MODE_BITS = 01777;
+    private static final String IN_PLACE_STAGING = ".jiffoo-restore-";
+    private static final String IN_PLACE_OLD = ".jiffoo-old-";
 
     private final Path target;
     private final boolean replaceExisting;
     private final boolean allowSymlinksOutsideTarget;
+    private final Boolean inPlace; // null: decide by whether the target is a mount point
 
     private DirectoryRestoreTarget(Builder b) {
         this.target = b.target;
         this.replaceExisting = b.replaceExisting;
         this.allowSymlinksOutsideTarget = b.allowSymlinksOutsideTarget;
+        this.inPlace = b.inPlace;
     }
 
     /**
@@ -117,8 +122,10 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
 
     /** A builder holding this target's settings. */
     public Builder toBuilder() {
-        return new Builder(target).replaceExisting(replaceExisting)
+        Builder b = new Builder(target).replaceExisting(replaceExisting)
                 .allowSymlinksOutsideTarget(allowSymlinksOutsideTarget);
+        b.inPlace = inPlace;
+        return b;
     }
 
     /** The directory restored into, absolute and normalised. */
@@ -171,7 +178,12 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         int targetMode = checkTarget(dest);
         Path parent = dest.getParent();
         Files.createDirectories(parent);
-        Path staging = Files.createTempDirectory(parent, "." + dest.getFileName() + ".restore-");
+        boolean inside = inPlace != null ? inPlace : isMountPoint(dest);
+        if (inside) {
+            Files.createDirectories(dest);
+        }
+        Path staging = inside ? Files.createTempDirectory(dest, IN_PLACE_STAGING)
+                : Files.createTempDirectory(parent, "." + dest.getFileName() + ".restore-");
         LOG.info("Restoring {}into {} (staging in {})", manifest == null ? "" : manifest.objectKey() + " ", dest,
                 staging);
         boolean staged = false;
@@ -183,7 +195,11 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
             staged = true;
             LOG.info("Staged {} files, {} directories, {} symlinks, {} bytes for {}", x.files, x.directoriesCount,
                     x.symlinks, x.bytes, dest);
-            return new StagedDirectory(dest, staging, replaceExisting, facts);
+            if (inside) {
+                facts.put("inPlace", true);
+            }
+            return inside ? new StagedInPlace(dest, staging, replaceExisting, facts)
+                    : new StagedDirectory(dest, staging, replaceExisting, facts);
         } catch (BackupException | IOException e) {
             throw e;
         } catch (RuntimeException e) {
@@ -223,6 +239,22 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                     dest.toString(), null);
         }
         return FileTrees.mode(dest, 0755) & RESTORED_MODE_BITS;
+    }
+
+    /** True when {@code dir} is a directory on another file system than its parent: a mount point. */
+    static boolean isMountPoint(Path dir) throws IOException {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS) || dir.getParent() == null) {
+            return false;
+        }
+        Object here = Files.readAttributes(dir, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+        Object up = Files.readAttributes(dir.getParent(), BasicFileAttributes.class).fileKey();
+        if (here != null && up != null) {
+            // on Unix the file key is "(dev=…,ino=…)": a different device is another file system
+            String dev = here.toString().replaceAll(",ino=.*", "");
+            String parentDev = up.toString().replaceAll(",ino=.*", "");
+            return !dev.equals(parentDev);
+        }
+        return !Files.getFileStore(dir).equals(Files.getFileStore(dir.getParent()));
     }
 
     private static boolean isEmptyDirectory(Path dir) throws IOException {
@@ -574,6 +606,104 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         }
     }
 
+    /**
+     * A tree staged inside the target ({@code <target>/.jiffoo-restore-<random>}) for a target that cannot be renamed
+     * (a mount point). Commit moves the target's entries into {@code <target>/.jiffoo-old-<random>}, the staged
+     * entries up into the target, then deletes the old ones; any failure moves everything back. Every move is a
+     * rename within the target's file system, but the swap as a whole is not atomic: a reader of the directory during
+     * commit may see a mix. Thread-safe.
+     */
+    private static final class StagedInPlace implements StagedRestore {
+        private final Path target;
+        private final Path staging;
+        private final boolean replaceExisting;
+        private final Map<String, Object> facts;
+        private boolean committed;
+        private boolean closed;
+
+        StagedInPlace(Path target, Path staging, boolean replaceExisting, Map<String, Object> facts) {
+            this.target = target;
+            this.staging = staging;
+            this.replaceExisting = replaceExisting;
+            this.facts = Collections.unmodifiableMap(facts);
+        }
+
+        @Override
+        public Map<String, Object> facts() {
+            return facts;
+        }
+
+        @Override
+        public synchronized void commit() throws IOException {
+            if (committed || closed) {
+                throw new IllegalStateException("This restore of " + target + " was already "
+                        + (committed ? "committed" : "closed"));
+            }
+            List<Path> existing = entries(target, staging);
+            if (!existing.isEmpty() && !replaceExisting) {
+                throw new RestoreException("The restore target " + target + " is no longer empty. Pass "
+                        + "replaceExisting(true) to replace its content.", null, target.toString(), null);
+            }
+            Path old = Files.createTempDirectory(target, IN_PLACE_OLD);
+            List<Path> movedOut = new ArrayList<>();
+            List<Path> movedIn = new ArrayList<>();
+            try {
+                for (Path p : existing) {
+                    StagedDirectory.move(p, old.resolve(p.getFileName()));
+                    movedOut.add(p);
+                }
+                for (Path p : entries(staging, null)) {
+                    Path to = target.resolve(p.getFileName());
+                    StagedDirectory.move(p, to);
+                    movedIn.add(to);
+                }
+            } catch (IOException | RuntimeException e) {
+                try {
+                    for (Path p : movedIn) {
+                        StagedDirectory.move(p, staging.resolve(p.getFileName()));
+                    }
+                    for (Path p : movedOut) {
+                        StagedDirectory.move(old.resolve(p.getFileName()), p);
+                    }
+                    Files.delete(old);
+                } catch (IOException | RuntimeException e2) {
+                    e.addSuppressed(e2);
+                    throw new RestoreException("Could not move the restored entries into " + target + " and could"
+                            + " not put all of the previous content back: what is missing is in " + old
+                            + " (the restored entries in " + staging + "); move it back by hand.", null,
+                            target.toString(), e);
+                }
+                throw new RestoreException("Could not move the restored entries into " + target + ": " + e
+                        + ". The previous content is back in place.", null, target.toString(), e);
+            }
+            committed = true;
+            LOG.info("Restored {} in place ({} previous entries replaced)", target, existing.size());
+            FileTrees.deleteQuietly(old);
+            FileTrees.deleteQuietly(staging);
+        }
+
+        private static List<Path> entries(Path dir, Path except) throws IOException {
+            List<Path> out = new ArrayList<>();
+            try (DirectoryStream<Path> children = Files.newDirectoryStream(dir)) {
+                for (Path c : children) {
+                    if (!c.equals(except)) {
+                        out.add(c);
+                    }
+                }
+            }
+            return out;
+        }
+
+        @Override
+        public synchronized void close() {
+            if (committed || closed) {
+                return;
+            }
+            closed = true;
+            FileTrees.deleteQuietly(staging);
+        }
+    }
+
     /** A staged tree waiting for {@link #commit()} or {@link #close()}. Thread-safe. */
     private static final class StagedDirectory implements StagedRestore {
         private final Path target;
@@ -666,6 +796,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         private final Path target;
         private boolean replaceExisting;
         private boolean allowSymlinksOutsideTarget;
+        private Boolean inPlace;
 
         private Builder(Path target) {
             Path t = Objects.requireNonNull(target, "target").toAbsolutePath().normalize();
@@ -691,6 +822,18 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
          */
         public Builder allowSymlinksOutsideTarget(boolean allow) {
             this.allowSymlinksOutsideTarget = allow;
+            return this;
+        }
+
+        /**
+         * Whether to stage inside the target and swap its entries on commit, instead of staging next to it and
+         * swapping the directory itself. By default this is chosen per restore: in place when the target is a
+         * mount point (a Docker or Kubernetes volume mounted at {@code /srv/uploads}, which cannot be renamed, and
+         * whose parent may be another, smaller file system), next to it otherwise. In place, the swap is a series of
+         * renames inside the target, not one atomic rename; a failure still puts the previous content back.
+         */
+        public Builder inPlace(boolean inPlace) {
+            this.inPlace = inPlace;
             return this;
         }
 

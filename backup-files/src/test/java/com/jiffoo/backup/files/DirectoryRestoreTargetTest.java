@@ -195,6 +195,67 @@ class DirectoryRestoreTargetTest {
     }
 
     @Test
+    void inPlaceStagesInsideTheTargetAndSwapsItsEntries() throws IOException {
+        TestTrees.createSampleTree(source);
+        Files.createDirectories(target.resolve("old-dir"));
+        Files.writeString(target.resolve("old.txt"), "old");
+        DirectoryRestoreTarget t = DirectoryRestoreTarget.builder(target).replaceExisting(true).inPlace(true).build();
+        StagedRestore staged = t.stage(new ByteArrayInputStream(backup(Compression.GZIP)), null);
+        // staged on the target's own file system, inside it
+        assertThat(TestTrees.list(target)).hasSize(3).contains("old-dir", "old.txt")
+                .anyMatch(n -> n.startsWith(".jiffoo-restore-"));
+        assertThat(staged.facts()).containsEntry("inPlace", true);
+        staged.commit();
+        staged.close();
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+        assertThat(TestTrees.list(target))
+                .noneMatch(n -> n.startsWith(".jiffoo-"));
+        assertNoLeftovers();
+    }
+
+    @Test
+    void inPlaceKeepsTheOldContentWhenClosedWithoutCommitOrRefused() throws IOException {
+        TestTrees.createSampleTree(source);
+        Files.createDirectories(target);
+        Files.writeString(target.resolve("old.txt"), "old");
+        DirectoryRestoreTarget t = DirectoryRestoreTarget.builder(target).replaceExisting(true).inPlace(true).build();
+        t.stage(new ByteArrayInputStream(backup(Compression.GZIP)), null).close();
+        assertThat(TestTrees.list(target)).containsExactly("old.txt");
+
+        byte[] archive = backup(Compression.GZIP);
+        byte[] truncated = java.util.Arrays.copyOf(archive, archive.length / 2);
+        assertThatThrownBy(() -> t.stage(new ByteArrayInputStream(truncated), null)).isInstanceOf(IOException.class);
+        assertThat(TestTrees.list(target)).containsExactly("old.txt");
+
+        assertThatThrownBy(() -> DirectoryRestoreTarget.builder(target).inPlace(true).build()
+                .stage(new ByteArrayInputStream(archive), null))
+                .isInstanceOf(RestoreException.class).hasMessageContaining("not empty");
+        assertThat(Files.readString(target.resolve("old.txt"))).isEqualTo("old");
+    }
+
+    /** A real mount point (tmpfs; needs root, as CI runs): it cannot be renamed, so the default restores in place. */
+    @Test
+    void aMountPointIsRestoredInPlaceByDefault() throws Exception {
+        TestTrees.createSampleTree(source);
+        Files.createDirectories(target);
+        String mount = sh(tmp, "mount -t tmpfs -o size=64m tmpfs " + q(target) + " 2>&1 && echo MOUNTED || true");
+        org.junit.jupiter.api.Assumptions.assumeTrue(mount.contains("MOUNTED"),
+                "mounting a tmpfs needs root (CI runs as root): " + mount);
+        try {
+            Files.writeString(target.resolve("old.txt"), "old");
+            assertThat(DirectoryRestoreTarget.isMountPoint(target)).isTrue();
+            assertThat(DirectoryRestoreTarget.isMountPoint(source)).isFalse();
+            Map<String, Object> facts = restore(replacing(), backup(Compression.ZSTD));
+            assertThat(facts).containsEntry("inPlace", true);
+            assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+            assertThat(DirectoryRestoreTarget.isMountPoint(target)).as("still the mount point").isTrue();
+            assertNoLeftovers();
+        } finally {
+            sh(tmp, "umount " + q(target));
+        }
+    }
+
+    @Test
     void targetIsUntouchedUntilCommitAndCloseDiscardsTheStagedTree() throws IOException {
         TestTrees.createSampleTree(source);
         Files.createDirectories(target);
