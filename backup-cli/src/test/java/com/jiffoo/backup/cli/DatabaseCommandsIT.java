@@ -1,0 +1,139 @@
+package com.jiffoo.backup.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.jiffoo.backup.postgres.PgTestServer;
+import com.jiffoo.backup.postgres.ShopSchema;
+import com.jiffoo.backup.postgres.TableHashes;
+import com.jiffoo.backup.testing.S3ProxyServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.util.HashMap;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The runbook's database procedures with the real jar as a process: a backup to S3 (S3Proxy) configured by the
+ * runbook's environment variables alone, list, quick and deep verification, and the restore test — into a new
+ * database, compared table by table with the source.
+ */
+class DatabaseCommandsIT {
+    private static S3ProxyServer s3;
+    private static PgTestServer pg;
+    private static String sourceDb;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void start() throws Exception {
+        s3 = S3ProxyServer.startTransient();
+        pg = PgTestServer.get();
+        sourceDb = pg.createDatabase("cli_src");
+        try (Connection c = pg.connect(sourceDb)) {
+            ShopSchema.create(c, 300);
+        }
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        pg.dropDatabase(sourceDb);
+        s3.close();
+    }
+
+    /** Only the runbook's variables (and the endpoint of the S3-compatible test server). */
+    private Map<String, String> runbookEnv(Path key) {
+        Map<String, String> env = new HashMap<>();
+        env.put("DB_HOST", pg.host());
+        env.put("DB_PORT", Integer.toString(pg.port()));
+        env.put("DB_NAME", sourceDb);
+        env.put("DB_USER", pg.user());
+        if (pg.password() != null) {
+            env.put("DB_PASSWORD", pg.password());
+        }
+        env.put("ENCRYPTION_KEY_FILE", key.toString());
+        env.put("S3_BUCKET", "s3://" + s3.bucket() + "/prod");
+        env.put("S3_ENDPOINT", s3.endpoint().toString());
+        env.put("AWS_REGION", "us-east-1");
+        env.put("AWS_ACCESS_KEY_ID", s3.accessKey());
+        env.put("AWS_SECRET_ACCESS_KEY", s3.secretKey());
+        env.put("RETENTION_DAYS", "30");
+        return env;
+    }
+
+    @Test
+    void backupListVerifyAndRestoreIntoANewDatabaseAsTheRunbookDoes() throws Exception {
+        Path key = dir.resolve("backup.key");
+        Jar.Run keygen = Jar.run(dir, Map.of(), "keygen", key.toString());
+        assertThat(keygen.exitCode()).as(keygen.toString()).isZero();
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(key))).isEqualTo("rw-------");
+        Map<String, String> env = runbookEnv(key);
+
+        Jar.Run backup = Jar.run(dir, env, "backup", "database", "--json");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+        JsonNode b = backup.json();
+        assertThat(b.get("status").asText()).isEqualTo("ok");
+        String objectKey = b.get("key").asText();
+        assertThat(objectKey).matches("database/db_backup_\\d{8}_\\d{6}\\.sql\\.gpg");
+        assertThat(b.get("location").asText()).isEqualTo("s3://" + s3.bucket() + "/prod");
+        assertNoSecrets(backup);
+
+        Jar.Run list = Jar.run(dir, env, "list", "--json");
+        assertThat(list.exitCode()).as(list.toString()).isZero();
+        assertThat(list.json().get("backups").get(0).get("key").asText()).isEqualTo(objectKey);
+        Jar.Run listText = Jar.run(dir, env, "list", "--check");
+        assertThat(listText.exitCode()).as(listText.toString()).isZero();
+        assertThat(listText.stdout()).contains(b.get("id").asText()).contains("ok");
+
+        Jar.Run quick = Jar.run(dir, env, "verify", "--latest");
+        assertThat(quick.exitCode()).as(quick.toString()).isZero();
+        assertThat(quick.stdout()).contains("quick verification passed").contains(objectKey);
+        String uri = "s3://" + s3.bucket() + "/prod/" + objectKey;
+        Jar.Run deep = Jar.run(dir, env, "verify", "--deep", uri, "--json");
+        assertThat(deep.exitCode()).as(deep.toString()).isZero();
+        assertThat(deep.json().get("results").get(0).get("verified").asText()).isEqualTo("deep");
+
+        String restored = "jb_cli_restored_" + Long.toHexString(System.nanoTime());
+        try {
+            Jar.Run restore = Jar.run(dir, env, "restore", "database", uri, "--into", restored, "--json");
+            assertThat(restore.exitCode()).as(restore.toString()).isZero();
+            assertThat(restore.json().get("rowCountsMatch").asBoolean()).isTrue();
+            assertNoSecrets(restore);
+            try (Connection src = pg.connect(sourceDb); Connection dst = pg.connect(restored)) {
+                assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
+            }
+            Jar.Run again = Jar.run(dir, env, "restore", "database", "--latest", "--into", restored);
+            assertThat(again.exitCode()).as(again.toString()).isEqualTo(7);
+            assertThat(again.stderr()).contains("already exists");
+        } finally {
+            pg.dropDatabase(restored);
+        }
+    }
+
+    @Test
+    void wrongStoreCredentialsAreNamedWithoutShowingThem() throws Exception {
+        Path key = dir.resolve("backup.key");
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Map<String, String> env = runbookEnv(key);
+        env.put("AWS_SECRET_ACCESS_KEY", "wrong-secret-0123456789abcdef");
+        Jar.Run r = Jar.run(dir, env, "list", "--json");
+        assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
+        assertThat(r.json().get("error").asText()).isEqualTo("CONFIGURATION");
+        assertThat(r.stderr()).contains("AWS_SECRET_ACCESS_KEY");
+        assertThat(r.all()).doesNotContain("wrong-secret-0123456789abcdef").doesNotContain(s3.secretKey());
+    }
+
+    private void assertNoSecrets(Jar.Run r) {
+        assertThat(r.all()).doesNotContain(s3.secretKey());
+        if (pg.password() != null && pg.password().length() > 6) {
+            assertThat(r.all()).doesNotContain("PASSWORD=" + pg.password());
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package com.jiffoo.backup.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs the real launcher, {@code target/jiffoo-backup.jar}, as a separate {@code java -jar} process with exactly the
+ * environment given (plus {@code PATH}, {@code HOME} and a UTF-8 locale), as cron or Kubernetes would.
+ */
+final class Jar {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** What one run printed and returned. */
+    record Run(int exitCode, String stdout, String stderr) {
+        /** The one JSON line --json prints. */
+        JsonNode json() {
+            try {
+                return JSON.readTree(stdout.strip());
+            } catch (IOException e) {
+                throw new AssertionError("stdout is not one JSON document: " + stdout + "\nstderr: " + stderr, e);
+            }
+        }
+
+        /** Everything printed, for checks that nothing secret leaked. */
+        String all() {
+            return stdout + stderr;
+        }
+
+        @Override
+        public String toString() {
+            return "exit " + exitCode + "\n--- stdout\n" + stdout + "--- stderr\n" + stderr;
+        }
+    }
+
+    private Jar() {
+    }
+
+    /** The jar that `package` built. */
+    static Path path() {
+        String p = System.getProperty("jiffoo.cli.jar", "target/jiffoo-backup.jar");
+        Path jar = Path.of(p).toAbsolutePath();
+        if (!Files.isRegularFile(jar)) {
+            throw new AssertionError(jar + " is missing: these tests run in `mvn verify`, after `package` built it");
+        }
+        return jar;
+    }
+
+    /** Runs {@code java -jar jiffoo-backup.jar ARGS} in {@code dir} with {@code env}. */
+    static Run run(Path dir, Map<String, String> env, String... args) {
+        List<String> command = new ArrayList<>(List.of(javaBinary(), "-jar", path().toString()));
+        command.addAll(List.of(args));
+        return exec(dir, env, command);
+    }
+
+    /** Runs any command with {@code env} (plus PATH, HOME, LANG). */
+    static Run exec(Path dir, Map<String, String> env, List<String> command) {
+        ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
+        pb.environment().clear();
+        pb.environment().putAll(baseEnvironment());
+        pb.environment().putAll(env);
+        try {
+            Path out = Files.createTempFile(dir, ".stdout", ".txt");
+            Path err = Files.createTempFile(dir, ".stderr", ".txt");
+            pb.redirectOutput(out.toFile()).redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.from(
+                    new java.io.File("/dev/null")));
+            Process p = pb.start();
+            if (!p.waitFor(10, TimeUnit.MINUTES)) {
+                p.destroyForcibly();
+                throw new AssertionError("hung: " + command);
+            }
+            Run r = new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+                    Files.readString(err, StandardCharsets.UTF_8));
+            Files.delete(out);
+            Files.delete(err);
+            return r;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    private static Map<String, String> baseEnvironment() {
+        Map<String, String> env = new HashMap<>();
+        env.put("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
+        env.put("HOME", System.getProperty("java.io.tmpdir"));
+        env.put("LANG", "C.UTF-8");
+        return env;
+    }
+
+    private static String javaBinary() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+}
