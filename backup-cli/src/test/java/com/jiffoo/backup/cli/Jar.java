@@ -18,13 +18,13 @@ import java.util.concurrent.TimeUnit;
  * Runs the real launcher, {@code target/jiffoo-backup.jar}, as a separate {@code java -jar} process with exactly the
  * environment given (plus {@code PATH}, {@code HOME} and a UTF-8 locale), as cron or Kubernetes would.
  */
-final class Jar {
+public final class Jar {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What one run printed and returned. */
-    record Run(int exitCode, String stdout, String stderr) {
+    public record Run(int exitCode, String stdout, String stderr) {
         /** The one JSON line --json prints. */
-        JsonNode json() {
+        public JsonNode json() {
             try {
                 return JSON.readTree(stdout.strip());
             } catch (IOException e) {
@@ -33,7 +33,7 @@ final class Jar {
         }
 
         /** Everything printed, for checks that nothing secret leaked. */
-        String all() {
+        public String all() {
             return stdout + stderr;
         }
 
@@ -47,7 +47,7 @@ final class Jar {
     }
 
     /** The jar that `package` built. */
-    static Path path() {
+    public static Path path() {
         String p = System.getProperty("jiffoo.cli.jar", "target/jiffoo-backup.jar");
         Path jar = Path.of(p).toAbsolutePath();
         if (!Files.isRegularFile(jar)) {
@@ -57,14 +57,14 @@ final class Jar {
     }
 
     /** Runs {@code java -jar jiffoo-backup.jar ARGS} in {@code dir} with {@code env}. */
-    static Run run(Path dir, Map<String, String> env, String... args) {
+    public static Run run(Path dir, Map<String, String> env, String... args) {
         List<String> command = new ArrayList<>(List.of(javaBinary(), "-jar", path().toString()));
         command.addAll(List.of(args));
         return exec(dir, env, command);
     }
 
     /** Runs any command with {@code env} (plus PATH, HOME, LANG). */
-    static Run exec(Path dir, Map<String, String> env, List<String> command) {
+    public static Run exec(Path dir, Map<String, String> env, List<String> command) {
         ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
         pb.environment().clear();
         pb.environment().putAll(baseEnvironment());
