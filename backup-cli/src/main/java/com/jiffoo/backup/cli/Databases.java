@@ -2,6 +2,7 @@ package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.postgres.PgConnection;
 
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -25,9 +26,10 @@ final class Databases {
     static PgConnection server(Settings s) {
         PgConnection.Builder b = PgConnection.builder().database("postgres");
         setting(s, "DB_HOST", "PGHOST").ifPresent(b::host);
-        if (setting(s, "DB_PORT", "PGPORT").isPresent()) {
-            b.port(s.get("DB_PORT").isPresent() ? s.integer("DB_PORT", 5432, 1)
-                    : Integer.parseInt(s.environment().get("PGPORT").trim()));
+        if (s.get("DB_PORT").isPresent()) {
+            b.port(s.integer("DB_PORT", 5432, 1));
+        } else if (setting(s, "DB_PORT", "PGPORT").isPresent()) {
+            b.port(PgConnection.fromEnvironment(Map.of("PGPORT", s.environment().get("PGPORT"))).port());
         }
         setting(s, "DB_USER", "PGUSER").ifPresent(b::user);
         setting(s, "DB_PASSWORD", "PGPASSWORD").ifPresent(p -> b.password(p.toCharArray()));

@@ -83,6 +83,7 @@ class DatabaseCommandsIT {
         String objectKey = b.get("key").asText();
         assertThat(objectKey).matches("database/db_backup_\\d{8}_\\d{6}\\.sql\\.gpg");
         assertThat(b.get("location").asText()).isEqualTo("s3://" + s3.bucket() + "/prod");
+        assertThat(backup.stderr()).as("quiet: no progress and no log lines when not on a terminal").isEmpty();
         assertNoSecrets(backup);
 
         Jar.Run list = Jar.run(dir, env, "list", "--json");
@@ -115,6 +116,45 @@ class DatabaseCommandsIT {
         } finally {
             pg.dropDatabase(restored);
         }
+
+        // over an existing database (DB_NAME), as after losing production data
+        String existing = pg.createDatabase("cli_existing");
+        try {
+            try (Connection c = pg.connect(existing)) {
+                ShopSchema.create(c, 5);
+            }
+            Map<String, String> over = new HashMap<>(env);
+            over.put("DB_NAME", existing);
+            Jar.Run restore = Jar.run(dir, over, "restore", "database", objectKey, "--existing");
+            assertThat(restore.exitCode()).as(restore.toString()).isZero();
+            try (Connection src = pg.connect(sourceDb); Connection dst = pg.connect(existing)) {
+                assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
+            }
+        } finally {
+            pg.dropDatabase(existing);
+        }
+    }
+
+    @Test
+    void minioEndpointSelectsTheMinioClient() throws Exception {
+        Path key = dir.resolve("backup.key");
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Path uploads = dir.resolve("uploads");
+        Files.createDirectories(uploads);
+        Files.writeString(uploads.resolve("a.txt"), "a");
+        Map<String, String> env = runbookEnv(key);
+        env.remove("S3_ENDPOINT");
+        env.put("MINIO_ENDPOINT", s3.endpoint().toString());
+        env.put("S3_BUCKET", s3.bucket() + "/minio");
+        env.put("SOURCE_DIR", uploads.toString());
+        Jar.Run backup = Jar.run(dir, env, "backup", "files", "--json");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+        String objectKey = backup.json().get("key").asText();
+        Jar.Run verify = Jar.run(dir, env, "verify", "--deep", "s3://" + s3.bucket() + "/minio/" + objectKey);
+        assertThat(verify.exitCode()).as(verify.toString()).isZero();
+        Jar.Run missing = Jar.run(dir, env, "verify", "files/files_backup_20200101_000000.tar.gz.gpg", "--json");
+        assertThat(missing.exitCode()).as(missing.toString()).isEqualTo(8);
+        assertThat(missing.json().get("error").asText()).isEqualTo("NOT_FOUND");
     }
 
     @Test
