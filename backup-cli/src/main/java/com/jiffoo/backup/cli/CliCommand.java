@@ -49,6 +49,9 @@ abstract class CliCommand implements Callable<Integer> {
         GlobalOptions.Values v = options.values();
         String name = spec.qualifiedName(" ").replaceFirst("^jiffoo-backup ", "");
         summary.put("command", name);
+        java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
+        Thread stop = new Thread(() -> stopped(name, finished), "jiffoo-backup-shutdown");
+        Runtime.getRuntime().addShutdownHook(stop);
         try {
             Logging.configure(v.verbose, v.logFile);
             settings = Settings.load(System.getenv(), v.config).flag("STORE", v.store)
@@ -68,6 +71,31 @@ abstract class CliCommand implements Callable<Integer> {
             return fail(ErrorCode.STORAGE, e.getMessage(), e);
         } catch (Exception e) {
             return fail(ErrorCode.INTERNAL, e + " (a bug: rerun with --verbose and report it)", e);
+        } finally {
+            finished.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(stop);
+            } catch (IllegalStateException e) {
+                // the process is shutting down: the hook is running
+            }
+        }
+    }
+
+    /**
+     * The process is being stopped (SIGTERM from Kubernetes or systemd, Ctrl-C) while the command runs: close the
+     * stores so that the work fails the way the library cleans up after (multipart uploads aborted, a new database
+     * dropped, temporary files deleted), and give it up to 30 s to do so.
+     */
+    private static void stopped(String name, java.util.concurrent.CountDownLatch finished) {
+        if (finished.getCount() == 0) {
+            return;
+        }
+        Terminal.err().println("error: " + name + " was stopped; cleaning up (nothing is committed)");
+        Stores.closeAll();
+        try {
+            finished.await(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -141,7 +169,7 @@ abstract class CliCommand implements Callable<Integer> {
     /** Closes a store, turning its failure into a storage error. */
     static void close(Sink store) {
         try {
-            store.close();
+            Stores.close(store);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

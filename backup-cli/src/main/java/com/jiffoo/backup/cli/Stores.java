@@ -33,6 +33,9 @@ final class Stores {
     static final String NO_STORE = "no store configured: set S3_BUCKET=s3://bucket/prefix or"
             + " BACKUP_DIR=/var/backups/jiffoo, or pass --store";
 
+    /** The stores open in this process, closed by the shutdown hook when the process is stopped mid-way. */
+    private static final java.util.Set<Sink> OPEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     /** One backup: the store it lives in and its key there. */
     record Located(Sink sink, String key) {
     }
@@ -42,6 +45,10 @@ final class Stores {
 
     /** The configured store. */
     static Sink open(Settings s) {
+        return track(select(s));
+    }
+
+    private static Sink select(Settings s) {
         Optional<String> store = s.get("STORE");
         if (store.isPresent()) {
             String v = store.get();
@@ -66,14 +73,40 @@ final class Stores {
     static Located locate(Settings s, String ref) {
         if (ref.startsWith("s3://")) {
             S3BackupUri uri = S3BackupUri.parse(ref);
-            return new Located(remote(s, uri.storeUri()), uri.key());
+            return new Located(track(remote(s, uri.storeUri())), uri.key());
         }
         Path path = Path.of(ref.startsWith("file:") ? ref.substring(5) : ref);
         if (ref.startsWith("/") || ref.startsWith(".") || ref.startsWith("file:") || Files.isRegularFile(path)) {
             BackupFileSink sink = BackupFileSink.open(path);
-            return new Located(sink, sink.objectKey());
+            return new Located(track(sink), sink.objectKey());
         }
         return new Located(open(s), ref);
+    }
+
+    private static Sink track(Sink sink) {
+        OPEN.add(sink);
+        return sink;
+    }
+
+    /** Closes a store opened here. */
+    static void close(Sink sink) throws java.io.IOException {
+        OPEN.remove(sink);
+        sink.close();
+    }
+
+    /**
+     * Closes every store still open, from a shutdown hook (SIGTERM, Ctrl-C): an S3 or MinIO writer then fails and
+     * aborts its multipart upload, a restore's reads fail and its target is dropped, so a stopped run leaves no
+     * half-written state behind that the store would keep.
+     */
+    static void closeAll() {
+        for (Sink sink : OPEN) {
+            try {
+                close(sink);
+            } catch (java.io.IOException | RuntimeException e) {
+                log.warn("closing {} on shutdown failed: {}", sink.location(), e.toString());
+            }
+        }
     }
 
     private static Sink local(Path dir) {

@@ -170,6 +170,37 @@ class DatabaseCommandsIT {
         assertThat(r.all()).doesNotContain("wrong-secret-0123456789abcdef").doesNotContain(s3.secretKey());
     }
 
+    @Test
+    void aStoppedBackupAbortsItsUploadAndCommitsNothing() throws Exception {
+        Path key = dir.resolve("backup.key");
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Path uploads = dir.resolve("uploads");
+        Files.createDirectories(uploads);
+        byte[] chunk = new byte[1 << 20];
+        java.util.Random random = new java.util.Random(11);
+        try (java.io.OutputStream out = Files.newOutputStream(uploads.resolve("big.bin"))) {
+            for (int i = 0; i < 256; i++) { // incompressible: gzip makes the backup take seconds
+                random.nextBytes(chunk);
+                out.write(chunk);
+            }
+        }
+        Map<String, String> env = runbookEnv(key);
+        env.put("S3_BUCKET", "s3://" + s3.bucket() + "/stopped");
+        env.put("SOURCE_DIR", uploads.toString());
+        Jar.Started backup = Jar.start(dir, env, "backup", "files");
+        while (s3.openMultipartUploads().stream().noneMatch(k -> k.startsWith("stopped/")) && backup.process().isAlive()) {
+            Thread.sleep(20);
+        }
+        assertThat(backup.process().isAlive()).as("the upload started before the backup ended").isTrue();
+        backup.process().destroy(); // SIGTERM, as Kubernetes and systemd stop a job
+        Jar.Run stopped = backup.await();
+        assertThat(stopped.exitCode()).as(stopped.toString()).isNotZero();
+        assertThat(stopped.stderr()).contains("was stopped; cleaning up");
+        assertThat(s3.openMultipartUploads()).noneMatch(k -> k.startsWith("stopped/"));
+        Jar.Run list = Jar.run(dir, env, "list", "--json");
+        assertThat(list.json().get("backups")).isEmpty();
+    }
+
     private void assertNoSecrets(Jar.Run r) {
         assertThat(r.all()).doesNotContain(s3.secretKey());
         if (pg.password() != null && pg.password().length() > 6) {

@@ -58,13 +58,22 @@ public final class Jar {
 
     /** Runs {@code java -jar jiffoo-backup.jar ARGS} in {@code dir} with {@code env}. */
     public static Run run(Path dir, Map<String, String> env, String... args) {
-        List<String> command = new ArrayList<>(List.of(javaBinary(), "-jar", path().toString()));
-        command.addAll(List.of(args));
-        return exec(dir, env, command);
+        return start(dir, env, args).await();
     }
 
     /** Runs any command with {@code env} (plus PATH, HOME, LANG). */
     public static Run exec(Path dir, Map<String, String> env, List<String> command) {
+        return start(dir, env, command).await();
+    }
+
+    /** Starts {@code java -jar jiffoo-backup.jar ARGS} without waiting for it. */
+    public static Started start(Path dir, Map<String, String> env, String... args) {
+        List<String> command = new ArrayList<>(List.of(javaBinary(), "-jar", path().toString()));
+        command.addAll(List.of(args));
+        return start(dir, env, command);
+    }
+
+    private static Started start(Path dir, Map<String, String> env, List<String> command) {
         ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
         pb.environment().clear();
         pb.environment().putAll(baseEnvironment());
@@ -74,21 +83,32 @@ public final class Jar {
             Path err = Files.createTempFile(dir, ".stderr", ".txt");
             pb.redirectOutput(out.toFile()).redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.from(
                     new java.io.File("/dev/null")));
-            Process p = pb.start();
-            if (!p.waitFor(10, TimeUnit.MINUTES)) {
-                p.destroyForcibly();
-                throw new AssertionError("hung: " + command);
-            }
-            Run r = new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
-                    Files.readString(err, StandardCharsets.UTF_8));
-            Files.delete(out);
-            Files.delete(err);
-            return r;
+            return new Started(pb.start(), out, err, command);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
+        }
+    }
+
+    /** A running process whose output goes to files. */
+    public record Started(Process process, Path out, Path err, List<String> command) {
+        /** Waits for the process to end (at most 10 minutes, then it is killed and the test fails). */
+        public Run await() {
+            try {
+                if (!process.waitFor(10, TimeUnit.MINUTES)) {
+                    process.destroyForcibly();
+                    throw new AssertionError("hung: " + command);
+                }
+                Run r = new Run(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+                        Files.readString(err, StandardCharsets.UTF_8));
+                Files.delete(out);
+                Files.delete(err);
+                return r;
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
         }
     }
 
