@@ -54,14 +54,8 @@ final class BackupCommands {
             exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:backed up", " 2:bad or missing setting",
                     " 3:pg_dump failed", " 4:the store failed", " 1:internal error"})
     static final class Database extends CliCommand {
-        @Option(names = "--db-host", paramLabel = "HOST", description = "Default DB_HOST, else PGHOST, else 127.0.0.1.")
-        String host;
-        @Option(names = "--db-port", paramLabel = "PORT", description = "Default DB_PORT, else PGPORT, else 5432.")
-        String port;
-        @Option(names = "--db-name", paramLabel = "NAME", description = "Default DB_NAME.")
-        String name;
-        @Option(names = "--db-user", paramLabel = "USER", description = "Default DB_USER, else PGUSER.")
-        String user;
+        @picocli.CommandLine.Mixin
+        DbOptions db;
         @Option(names = "--compression-level", paramLabel = "0-9", description = "pg_dump -Z (default 9, the"
                 + " runbook's; 1 is much faster for a slightly larger file).")
         Integer compressionLevel;
@@ -72,13 +66,13 @@ final class BackupCommands {
 
         @Override
         void flags(Settings s) {
-            s.flag("DB_HOST", host).flag("DB_PORT", port).flag("DB_NAME", name).flag("DB_USER", user);
+            db.apply(s);
         }
 
         @Override
         void run(Map<String, Object> summary) {
-            PgConnection db = Databases.connection(settings);
-            PostgresSource.Builder b = PostgresSource.builder(db).noOwner(noOwner).noPrivileges(noOwner);
+            PgConnection connection = Databases.connection(settings);
+            PostgresSource.Builder b = PostgresSource.builder(connection).noOwner(noOwner).noPrivileges(noOwner);
             if (compressionLevel != null) {
                 b.compressionLevel(compressionLevel);
             }

@@ -48,6 +48,12 @@ final class PruneCommand extends CliCommand {
             + " e.g. Europe/Berlin.")
     ZoneId zone;
 
+    private static void keep(Integer n, java.util.function.IntFunction<Retention.Builder> rule) {
+        if (n != null) {
+            rule.apply(n);
+        }
+    }
+
     @Override
     void flags(Settings s) {
         s.flag("RETENTION_DAYS", retentionDays);
@@ -60,24 +66,12 @@ final class PruneCommand extends CliCommand {
         if (days > 0) {
             b.keepWithin(Duration.ofDays(days));
         }
-        if (keepLast != null) {
-            b.keepLast(keepLast);
-        }
-        if (keepDaily != null) {
-            b.keepDaily(keepDaily);
-        }
-        if (keepWeekly != null) {
-            b.keepWeekly(keepWeekly);
-        }
-        if (keepMonthly != null) {
-            b.keepMonthly(keepMonthly);
-        }
-        if (keepYearly != null) {
-            b.keepYearly(keepYearly);
-        }
-        if (minimum != null) {
-            b.minimum(minimum);
-        }
+        keep(keepLast, b::keepLast);
+        keep(keepDaily, b::keepDaily);
+        keep(keepWeekly, b::keepWeekly);
+        keep(keepMonthly, b::keepMonthly);
+        keep(keepYearly, b::keepYearly);
+        keep(minimum, b::minimum);
         if (zone != null) {
             b.zone(zone);
         }

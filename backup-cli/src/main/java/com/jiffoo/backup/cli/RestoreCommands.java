@@ -90,15 +90,12 @@ final class RestoreCommands {
         @Option(names = "--no-owner", description = "pg_restore --no-owner --no-privileges (when the dump's roles do"
                 + " not exist on this server).")
         boolean noOwner;
-        @Option(names = "--db-host", paramLabel = "HOST") String host;
-        @Option(names = "--db-port", paramLabel = "PORT") String port;
-        @Option(names = "--db-name", paramLabel = "NAME", description = "The database for --existing (default"
-                + " DB_NAME).") String name;
-        @Option(names = "--db-user", paramLabel = "USER") String user;
+        @picocli.CommandLine.Mixin
+        DbOptions db;
 
         @Override
         void flags(Settings s) {
-            s.flag("DB_HOST", host).flag("DB_PORT", port).flag("DB_NAME", name).flag("DB_USER", user);
+            db.apply(s);
         }
 
         @Override
@@ -110,9 +107,9 @@ final class RestoreCommands {
             PostgresRestoreTarget.Builder b;
             String database;
             if (existing) {
-                PgConnection db = Databases.connection(settings);
-                database = db.database();
-                b = PostgresRestoreTarget.existingDatabaseBuilder(db);
+                PgConnection connection = Databases.connection(settings);
+                database = connection.database();
+                b = PostgresRestoreTarget.existingDatabaseBuilder(connection);
             } else {
                 database = into != null ? into : settings.get("DB_NAME").orElse("jiffoo") + "_restore_"
                         + ZonedDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss"));

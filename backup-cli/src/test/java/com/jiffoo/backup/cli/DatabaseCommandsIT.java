@@ -25,6 +25,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * database, compared table by table with the source.
  */
 class DatabaseCommandsIT {
+    private static RunbookFixture rb;
     private static S3ProxyServer s3;
     private static PgTestServer pg;
     private static String sourceDb;
@@ -34,45 +35,48 @@ class DatabaseCommandsIT {
 
     @BeforeAll
     static void start() throws Exception {
-        s3 = S3ProxyServer.startTransient();
-        pg = PgTestServer.get();
-        sourceDb = pg.createDatabase("cli_src");
-        try (Connection c = pg.connect(sourceDb)) {
-            ShopSchema.create(c, 300);
-        }
+        rb = RunbookFixture.start("cli_src");
+        s3 = rb.s3();
+        pg = rb.pg();
+        sourceDb = rb.sourceDb();
     }
 
     @AfterAll
     static void stop() throws Exception {
-        pg.dropDatabase(sourceDb);
-        s3.close();
+        rb.close();
     }
 
-    /** Only the runbook's variables (and the endpoint of the S3-compatible test server). */
     private Map<String, String> runbookEnv(Path key) {
-        Map<String, String> env = new HashMap<>();
-        env.put("DB_HOST", pg.host());
-        env.put("DB_PORT", Integer.toString(pg.port()));
-        env.put("DB_NAME", sourceDb);
-        env.put("DB_USER", pg.user());
-        if (pg.password() != null) {
-            env.put("DB_PASSWORD", pg.password());
+        return rb.env(key, "prod");
+    }
+
+    /** A key file made by `keygen`. */
+    private Path keygen() {
+        Path key = dir.resolve("backup.key");
+        Jar.Run keygen = Jar.run(dir, Map.of(), "keygen", key.toString());
+        assertThat(keygen.exitCode()).as(keygen.toString()).isZero();
+        return key;
+    }
+
+    /** An uploads directory holding {@code mib} MiB of incompressible data in one file (0: a small file). */
+    private Path uploads(int mib) throws Exception {
+        Path uploads = dir.resolve("uploads");
+        Files.createDirectories(uploads);
+        byte[] chunk = new byte[1 << 20];
+        java.util.Random random = new java.util.Random(11);
+        try (java.io.OutputStream out = Files.newOutputStream(uploads.resolve("big.bin"))) {
+            for (int i = 0; i < mib; i++) {
+                random.nextBytes(chunk);
+                out.write(chunk);
+            }
+            out.write('a');
         }
-        env.put("ENCRYPTION_KEY_FILE", key.toString());
-        env.put("S3_BUCKET", "s3://" + s3.bucket() + "/prod");
-        env.put("S3_ENDPOINT", s3.endpoint().toString());
-        env.put("AWS_REGION", "us-east-1");
-        env.put("AWS_ACCESS_KEY_ID", s3.accessKey());
-        env.put("AWS_SECRET_ACCESS_KEY", s3.secretKey());
-        env.put("RETENTION_DAYS", "30");
-        return env;
+        return uploads;
     }
 
     @Test
     void backupListVerifyAndRestoreIntoANewDatabaseAsTheRunbookDoes() throws Exception {
-        Path key = dir.resolve("backup.key");
-        Jar.Run keygen = Jar.run(dir, Map.of(), "keygen", key.toString());
-        assertThat(keygen.exitCode()).as(keygen.toString()).isZero();
+        Path key = keygen();
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(key))).isEqualTo("rw-------");
         Map<String, String> env = runbookEnv(key);
 
@@ -137,12 +141,8 @@ class DatabaseCommandsIT {
 
     @Test
     void minioEndpointSelectsTheMinioClient() throws Exception {
-        Path key = dir.resolve("backup.key");
-        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
-        Path uploads = dir.resolve("uploads");
-        Files.createDirectories(uploads);
-        Files.writeString(uploads.resolve("a.txt"), "a");
-        Map<String, String> env = runbookEnv(key);
+        Path uploads = uploads(0);
+        Map<String, String> env = runbookEnv(keygen());
         env.remove("S3_ENDPOINT");
         env.put("MINIO_ENDPOINT", s3.endpoint().toString());
         env.put("S3_BUCKET", s3.bucket() + "/minio");
@@ -159,9 +159,7 @@ class DatabaseCommandsIT {
 
     @Test
     void wrongStoreCredentialsAreNamedWithoutShowingThem() throws Exception {
-        Path key = dir.resolve("backup.key");
-        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
-        Map<String, String> env = runbookEnv(key);
+        Map<String, String> env = runbookEnv(keygen());
         env.put("AWS_SECRET_ACCESS_KEY", "wrong-secret-0123456789abcdef");
         Jar.Run r = Jar.run(dir, env, "list", "--json");
         assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
@@ -172,20 +170,8 @@ class DatabaseCommandsIT {
 
     @Test
     void aStoppedBackupAbortsItsUploadAndCommitsNothing() throws Exception {
-        Path key = dir.resolve("backup.key");
-        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
-        Path uploads = dir.resolve("uploads");
-        Files.createDirectories(uploads);
-        byte[] chunk = new byte[1 << 20];
-        java.util.Random random = new java.util.Random(11);
-        try (java.io.OutputStream out = Files.newOutputStream(uploads.resolve("big.bin"))) {
-            for (int i = 0; i < 256; i++) { // incompressible: gzip makes the backup take seconds
-                random.nextBytes(chunk);
-                out.write(chunk);
-            }
-        }
-        Map<String, String> env = runbookEnv(key);
-        env.put("S3_BUCKET", "s3://" + s3.bucket() + "/stopped");
+        Path uploads = uploads(256); // incompressible: gzip makes the backup take seconds
+        Map<String, String> env = rb.env(keygen(), "stopped");
         env.put("SOURCE_DIR", uploads.toString());
         Jar.Started backup = Jar.start(dir, env, "backup", "files");
         while (s3.openMultipartUploads().stream().noneMatch(k -> k.startsWith("stopped/")) && backup.process().isAlive()) {

@@ -3,10 +3,10 @@ package com.jiffoo.backup.examples;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.cli.Jar;
+import com.jiffoo.backup.cli.RunbookFixture;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.postgres.PgTestServer;
-import com.jiffoo.backup.postgres.ShopSchema;
 import com.jiffoo.backup.postgres.TableHashes;
 import com.jiffoo.backup.s3.S3Sink;
 import com.jiffoo.backup.testing.S3ProxyServer;
@@ -37,6 +37,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class ScriptsTest {
     private static final Path SCRIPTS = Path.of(System.getProperty("jiffoo.scripts", "scripts")).toAbsolutePath();
+    private static RunbookFixture rb;
     private static S3ProxyServer s3;
     private static PgTestServer pg;
     private static String sourceDb;
@@ -46,18 +47,15 @@ class ScriptsTest {
 
     @BeforeAll
     static void start() throws Exception {
-        s3 = S3ProxyServer.startTransient();
-        pg = PgTestServer.get();
-        sourceDb = pg.createDatabase("scripts_src");
-        try (Connection c = pg.connect(sourceDb)) {
-            ShopSchema.create(c, 200);
-        }
+        rb = RunbookFixture.start("scripts_src");
+        s3 = rb.s3();
+        pg = rb.pg();
+        sourceDb = rb.sourceDb();
     }
 
     @AfterAll
     static void stop() throws Exception {
-        pg.dropDatabase(sourceDb);
-        s3.close();
+        rb.close();
     }
 
     @Test
@@ -80,22 +78,8 @@ class ScriptsTest {
         Path uploads = dir.resolve("uploads");
         Files.createDirectories(uploads);
         Files.writeString(uploads.resolve("a.txt"), "a");
-        Map<String, String> env = new HashMap<>();
+        Map<String, String> env = rb.env(key, "scripts");
         env.put("JIFFOO_BACKUP_JAR", Jar.path().toString());
-        env.put("DB_HOST", pg.host());
-        env.put("DB_PORT", Integer.toString(pg.port()));
-        env.put("DB_NAME", sourceDb);
-        env.put("DB_USER", pg.user());
-        if (pg.password() != null) {
-            env.put("DB_PASSWORD", pg.password());
-        }
-        env.put("ENCRYPTION_KEY_FILE", key.toString());
-        env.put("S3_BUCKET", "s3://" + s3.bucket() + "/scripts");
-        env.put("S3_ENDPOINT", s3.endpoint().toString());
-        env.put("AWS_REGION", "us-east-1");
-        env.put("AWS_ACCESS_KEY_ID", s3.accessKey());
-        env.put("AWS_SECRET_ACCESS_KEY", s3.secretKey());
-        env.put("RETENTION_DAYS", "30");
         env.put("SOURCE_DIR", uploads.toString());
         Path log = dir.resolve("jiffoo-backup.log");
         env.put("LOG_FILE", log.toString());
@@ -111,7 +95,7 @@ class ScriptsTest {
                 .contains("files_backup_");
 
         Jar.Run list = Jar.run(dir, env, "list", "--kind", "database", "--json");
-        String uri = "s3://" + s3.bucket() + "/scripts/" + list.json().get("backups").get(0).get("key").asText();
+        String uri = rb.store("scripts") + "/" + list.json().get("backups").get(0).get("key").asText();
         String restored = "jb_scripts_restored_" + Long.toHexString(System.nanoTime());
         try {
             Jar.Run restore = script(env, "restore-database.sh", uri, restored);
