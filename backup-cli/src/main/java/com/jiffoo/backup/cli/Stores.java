@@ -128,7 +128,13 @@ final class Stores {
         if (minio.isPresent()) {
             return minio(s, minio.get(), uri);
         }
-        S3Sink.Builder b = S3Sink.builder().uri(uri);
+        S3Sink.Builder b = S3Sink.builder();
+        try {
+            b.uri(uri);
+        } catch (ConfigurationException e) {
+            throw new ConfigurationException("S3_BUCKET (or --store): " + e.getMessage()
+                    + " Set S3_BUCKET=s3://bucket/prefix, e.g. S3_BUCKET=s3://jiffoo-backups/prod.", e);
+        }
         s.get("AWS_REGION").ifPresent(b::region);
         if (endpoint.isPresent()) {
             b.endpointOverride(endpointUri("S3_ENDPOINT", endpoint.get())).pathStyleAccess(true);

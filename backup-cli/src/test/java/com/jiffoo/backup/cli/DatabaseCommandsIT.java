@@ -1,10 +1,8 @@
 package com.jiffoo.backup.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.jiffoo.backup.postgres.PgTestServer;
 import com.jiffoo.backup.postgres.ShopSchema;
 import com.jiffoo.backup.postgres.TableHashes;
-import com.jiffoo.backup.testing.S3ProxyServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -26,9 +24,6 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class DatabaseCommandsIT {
     private static RunbookFixture rb;
-    private static S3ProxyServer s3;
-    private static PgTestServer pg;
-    private static String sourceDb;
 
     @TempDir
     Path dir;
@@ -36,9 +31,6 @@ class DatabaseCommandsIT {
     @BeforeAll
     static void start() throws Exception {
         rb = RunbookFixture.start("cli_src");
-        s3 = rb.s3();
-        pg = rb.pg();
-        sourceDb = rb.sourceDb();
     }
 
     @AfterAll
@@ -86,7 +78,7 @@ class DatabaseCommandsIT {
         assertThat(b.get("status").asText()).isEqualTo("ok");
         String objectKey = b.get("key").asText();
         assertThat(objectKey).matches("database/db_backup_\\d{8}_\\d{6}\\.sql\\.gpg");
-        assertThat(b.get("location").asText()).isEqualTo("s3://" + s3.bucket() + "/prod");
+        assertThat(b.get("location").asText()).isEqualTo("s3://" + rb.s3().bucket() + "/prod");
         assertThat(backup.stderr()).as("quiet: no progress and no log lines when not on a terminal").isEmpty();
         assertNoSecrets(backup);
 
@@ -100,7 +92,7 @@ class DatabaseCommandsIT {
         Jar.Run quick = Jar.run(dir, env, "verify", "--latest");
         assertThat(quick.exitCode()).as(quick.toString()).isZero();
         assertThat(quick.stdout()).contains("quick verification passed").contains(objectKey);
-        String uri = "s3://" + s3.bucket() + "/prod/" + objectKey;
+        String uri = "s3://" + rb.s3().bucket() + "/prod/" + objectKey;
         Jar.Run deep = Jar.run(dir, env, "verify", "--deep", uri, "--json");
         assertThat(deep.exitCode()).as(deep.toString()).isZero();
         assertThat(deep.json().get("results").get(0).get("verified").asText()).isEqualTo("deep");
@@ -111,31 +103,31 @@ class DatabaseCommandsIT {
             assertThat(restore.exitCode()).as(restore.toString()).isZero();
             assertThat(restore.json().get("rowCountsMatch").asBoolean()).isTrue();
             assertNoSecrets(restore);
-            try (Connection src = pg.connect(sourceDb); Connection dst = pg.connect(restored)) {
+            try (Connection src = rb.pg().connect(rb.sourceDb()); Connection dst = rb.pg().connect(restored)) {
                 assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
             }
             Jar.Run again = Jar.run(dir, env, "restore", "database", "--latest", "--into", restored);
             assertThat(again.exitCode()).as(again.toString()).isEqualTo(7);
             assertThat(again.stderr()).contains("already exists");
         } finally {
-            pg.dropDatabase(restored);
+            rb.pg().dropDatabase(restored);
         }
 
         // over an existing database (DB_NAME), as after losing production data
-        String existing = pg.createDatabase("cli_existing");
+        String existing = rb.pg().createDatabase("cli_existing");
         try {
-            try (Connection c = pg.connect(existing)) {
+            try (Connection c = rb.pg().connect(existing)) {
                 ShopSchema.create(c, 5);
             }
             Map<String, String> over = new HashMap<>(env);
             over.put("DB_NAME", existing);
             Jar.Run restore = Jar.run(dir, over, "restore", "database", objectKey, "--existing");
             assertThat(restore.exitCode()).as(restore.toString()).isZero();
-            try (Connection src = pg.connect(sourceDb); Connection dst = pg.connect(existing)) {
+            try (Connection src = rb.pg().connect(rb.sourceDb()); Connection dst = rb.pg().connect(existing)) {
                 assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
             }
         } finally {
-            pg.dropDatabase(existing);
+            rb.pg().dropDatabase(existing);
         }
     }
 
@@ -144,13 +136,13 @@ class DatabaseCommandsIT {
         Path uploads = uploads(0);
         Map<String, String> env = runbookEnv(keygen());
         env.remove("S3_ENDPOINT");
-        env.put("MINIO_ENDPOINT", s3.endpoint().toString());
-        env.put("S3_BUCKET", s3.bucket() + "/minio");
+        env.put("MINIO_ENDPOINT", rb.s3().endpoint().toString());
+        env.put("S3_BUCKET", rb.s3().bucket() + "/minio");
         env.put("SOURCE_DIR", uploads.toString());
         Jar.Run backup = Jar.run(dir, env, "backup", "files", "--json");
         assertThat(backup.exitCode()).as(backup.toString()).isZero();
         String objectKey = backup.json().get("key").asText();
-        Jar.Run verify = Jar.run(dir, env, "verify", "--deep", "s3://" + s3.bucket() + "/minio/" + objectKey);
+        Jar.Run verify = Jar.run(dir, env, "verify", "--deep", "s3://" + rb.s3().bucket() + "/minio/" + objectKey);
         assertThat(verify.exitCode()).as(verify.toString()).isZero();
         Jar.Run missing = Jar.run(dir, env, "verify", "files/files_backup_20200101_000000.tar.gz.gpg", "--json");
         assertThat(missing.exitCode()).as(missing.toString()).isEqualTo(8);
@@ -165,7 +157,7 @@ class DatabaseCommandsIT {
         assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
         assertThat(r.json().get("error").asText()).isEqualTo("CONFIGURATION");
         assertThat(r.stderr()).contains("AWS_SECRET_ACCESS_KEY");
-        assertThat(r.all()).doesNotContain("wrong-secret-0123456789abcdef").doesNotContain(s3.secretKey());
+        assertThat(r.all()).doesNotContain("wrong-secret-0123456789abcdef").doesNotContain(rb.s3().secretKey());
     }
 
     @Test
@@ -174,7 +166,7 @@ class DatabaseCommandsIT {
         Map<String, String> env = rb.env(keygen(), "stopped");
         env.put("SOURCE_DIR", uploads.toString());
         Jar.Started backup = Jar.start(dir, env, "backup", "files");
-        while (s3.openMultipartUploads().stream().noneMatch(k -> k.startsWith("stopped/")) && backup.process().isAlive()) {
+        while (rb.s3().openMultipartUploads().stream().noneMatch(k -> k.startsWith("stopped/")) && backup.process().isAlive()) {
             Thread.sleep(20);
         }
         assertThat(backup.process().isAlive()).as("the upload started before the backup ended").isTrue();
@@ -182,15 +174,15 @@ class DatabaseCommandsIT {
         Jar.Run stopped = backup.await();
         assertThat(stopped.exitCode()).as(stopped.toString()).isNotZero();
         assertThat(stopped.stderr()).contains("was stopped; cleaning up");
-        assertThat(s3.openMultipartUploads()).noneMatch(k -> k.startsWith("stopped/"));
+        assertThat(rb.s3().openMultipartUploads()).noneMatch(k -> k.startsWith("stopped/"));
         Jar.Run list = Jar.run(dir, env, "list", "--json");
         assertThat(list.json().get("backups")).isEmpty();
     }
 
     private void assertNoSecrets(Jar.Run r) {
-        assertThat(r.all()).doesNotContain(s3.secretKey());
-        if (pg.password() != null && pg.password().length() > 6) {
-            assertThat(r.all()).doesNotContain("PASSWORD=" + pg.password());
+        assertThat(r.all()).doesNotContain(rb.s3().secretKey());
+        if (rb.pg().password() != null && rb.pg().password().length() > 6) {
+            assertThat(r.all()).doesNotContain("PASSWORD=" + rb.pg().password());
         }
     }
 }

@@ -149,6 +149,39 @@ class FilesCommandsIT {
         Jar.Run restore = Jar.run(dir, restoreHost, "restore", "files", "--latest", "--target", restored.toString());
         assertThat(restore.exitCode()).as(restore.toString()).isZero();
         assertThat(tree(restored)).isEqualTo(tree(uploads));
+
+        // gpg reads the key pair keygen made: the secret key imports, and opens the backup
+        try (GpgCli gpg = GpgCli.create(dir)) {
+            gpg.gpg("--passphrase-file", pass.toString(), "--import", sec.toString()).orThrow();
+            Path stored;
+            try (Stream<Path> s = Files.list(store.resolve("files"))) {
+                stored = s.filter(p -> p.toString().endsWith(".gpg")).findFirst().orElseThrow();
+            }
+            Path tarGz = dir.resolve("public-mode.tar.gz");
+            gpg.decrypt(stored, tarGz, pass).orThrow();
+            assertThat(Jar.exec(dir, Map.of(), List.of("tar", "tzf", tarGz.toString())).stdout())
+                    .contains("2026/01/photo.jpg");
+        }
+    }
+
+    @Test
+    void progressLineOnATerminalOnly() throws Exception {
+        Path key = dir.resolve("backup.key");
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Map<String, String> env = env(key);
+        byte[] chunk = new byte[1 << 20];
+        java.util.Random random = new java.util.Random(5);
+        try (java.io.OutputStream out = Files.newOutputStream(uploads.resolve("big.bin"))) {
+            for (int i = 0; i < 128; i++) { // incompressible: gzip takes seconds, long enough to draw progress
+                random.nextBytes(chunk);
+                out.write(chunk);
+            }
+        }
+        // `script` runs the jar on a pseudo-terminal, as a person at a shell would
+        String command = String.join(" ", Jar.javaBinary(), "-jar", Jar.path().toString(), "backup", "files");
+        Jar.Run onTerminal = Jar.exec(dir, env, List.of("script", "-qefc", command, "/dev/null"));
+        assertThat(onTerminal.exitCode()).as(onTerminal.toString()).isZero();
+        assertThat(onTerminal.stdout()).contains("\rbackup  ").containsPattern("MiB/s").contains("backed up");
     }
 
     /** Relative path -> content (files) or "dir". */

@@ -120,7 +120,8 @@ public final class Jar {
         return env;
     }
 
-    private static String javaBinary() {
+    /** The java binary running the tests. */
+    public static String javaBinary() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 }

@@ -71,6 +71,8 @@ class SettingsIT {
         env.put("BACKUP_DIR", dir.resolve("no-such-store").toString());
         assertFailsNaming(Jar.run(dir, env, "list"), "BACKUP_DIR", "does not exist");
         env.remove("BACKUP_DIR");
+        env.put("S3_BUCKET", "Jiffoo_Backups/prod");
+        assertFailsNaming(Jar.run(dir, env, "list"), "S3_BUCKET", "Jiffoo_Backups");
         env.put("S3_BUCKET", "jiffoo-backups/prod");
         env.put("MINIO_ENDPOINT", "minio.internal:9000");
         assertFailsNaming(Jar.run(dir, env, "list"), "MINIO_ENDPOINT", "https://");

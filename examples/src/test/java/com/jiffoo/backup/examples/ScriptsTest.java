@@ -6,10 +6,8 @@ import com.jiffoo.backup.cli.Jar;
 import com.jiffoo.backup.cli.RunbookFixture;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
-import com.jiffoo.backup.postgres.PgTestServer;
 import com.jiffoo.backup.postgres.TableHashes;
 import com.jiffoo.backup.s3.S3Sink;
-import com.jiffoo.backup.testing.S3ProxyServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -38,9 +36,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ScriptsTest {
     private static final Path SCRIPTS = Path.of(System.getProperty("jiffoo.scripts", "scripts")).toAbsolutePath();
     private static RunbookFixture rb;
-    private static S3ProxyServer s3;
-    private static PgTestServer pg;
-    private static String sourceDb;
 
     @TempDir
     Path dir;
@@ -48,9 +43,6 @@ class ScriptsTest {
     @BeforeAll
     static void start() throws Exception {
         rb = RunbookFixture.start("scripts_src");
-        s3 = rb.s3();
-        pg = rb.pg();
-        sourceDb = rb.sourceDb();
     }
 
     @AfterAll
@@ -100,11 +92,11 @@ class ScriptsTest {
         try {
             Jar.Run restore = script(env, "restore-database.sh", uri, restored);
             assertThat(restore.exitCode()).as(restore.toString()).isZero();
-            try (Connection src = pg.connect(sourceDb); Connection dst = pg.connect(restored)) {
+            try (Connection src = rb.pg().connect(rb.sourceDb()); Connection dst = rb.pg().connect(restored)) {
                 assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
             }
         } finally {
-            pg.dropDatabase(restored);
+            rb.pg().dropDatabase(restored);
         }
         Jar.Run usage = script(env, "restore-database.sh");
         assertThat(usage.exitCode()).isEqualTo(2);
@@ -120,12 +112,12 @@ class ScriptsTest {
     void embeddingExampleBacksUpVerifiesAndPrunes() throws Exception {
         Path key = dir.resolve("backup.key");
         OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.generate(key)).build();
-        try (S3Sink store = S3Sink.builder().uri("s3://" + s3.bucket() + "/embedded")
-                .endpointOverride(s3.endpoint()).pathStyleAccess(true).region("us-east-1")
+        try (S3Sink store = S3Sink.builder().uri("s3://" + rb.s3().bucket() + "/embedded")
+                .endpointOverride(rb.s3().endpoint()).pathStyleAccess(true).region("us-east-1")
                 .credentialsProvider(StaticCredentialsProvider.create(
-                        AwsBasicCredentials.create(s3.accessKey(), s3.secretKey())))
+                        AwsBasicCredentials.create(rb.s3().accessKey(), rb.s3().secretKey())))
                 .build()) {
-            BackupManifest m = DatabaseBackupToS3.run(pg.connection(sourceDb), pgp, store, 30);
+            BackupManifest m = DatabaseBackupToS3.run(rb.pg().connection(rb.sourceDb()), pgp, store, 30);
             assertThat(StoredBackups.of(store).latest("database")).contains(m);
         }
     }
