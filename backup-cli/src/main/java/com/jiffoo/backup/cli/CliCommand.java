@@ -1,0 +1,186 @@
+package com.jiffoo.backup.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.jiffoo.backup.BackupException;
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.ErrorCode;
+import com.jiffoo.backup.Sink;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * What every command does around its work: set up logging, read the settings, print people's lines (or, with
+ * {@code --json}, one JSON line), and turn a failure into its message and exit code — with every secret's value
+ * replaced, whatever the message holds.
+ */
+abstract class CliCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper().disable(SerializationFeature.INDENT_OUTPUT);
+
+    @Mixin
+    GlobalOptions options;
+
+    @Spec
+    CommandSpec spec;
+
+    /** The settings of this run; set before {@link #run}. */
+    Settings settings;
+
+    private final Map<String, Object> summary = new LinkedHashMap<>();
+
+    /** Does the work, putting the facts of the result into {@code summary} and printing with {@link #say}. */
+    abstract void run(Map<String, Object> summary) throws Exception;
+
+    /** Adds this command's flags to the settings (the flags that stand for settings, e.g. {@code --db-name}). */
+    void flags(Settings s) {
+    }
+
+    @Override
+    public final Integer call() {
+        GlobalOptions.Values v = options.values();
+        String name = spec.qualifiedName(" ").replaceFirst("^jiffoo-backup ", "");
+        summary.put("command", name);
+        java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
+        Thread stop = new Thread(() -> stopped(name, finished), "jiffoo-backup-shutdown");
+        Runtime.getRuntime().addShutdownHook(stop);
+        try {
+            Logging.configure(v.verbose, v.logFile);
+            settings = Settings.load(System.getenv(), v.config).flag("STORE", v.store)
+                    .flag("ENCRYPTION_KEY_FILE", v.keyFile);
+            flags(settings);
+            run(summary);
+            summary.put("status", "ok");
+            if (v.json) {
+                System.out.println(json(summary));
+            }
+            return 0;
+        } catch (BackupException e) {
+            return fail(e.code(), e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            return fail(ErrorCode.CONFIGURATION, e.getMessage(), e);
+        } catch (IOException | UncheckedIOException e) {
+            return fail(ErrorCode.STORAGE, e.getMessage(), e);
+        } catch (Exception e) {
+            return fail(ErrorCode.INTERNAL, e + " (a bug: rerun with --verbose and report it)", e);
+        } finally {
+            finished.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(stop);
+            } catch (IllegalStateException e) {
+                // the process is shutting down: the hook is running
+            }
+        }
+    }
+
+    /**
+     * The process is being stopped (SIGTERM from Kubernetes or systemd, Ctrl-C) while the command runs: close the
+     * stores so that the work fails the way the library cleans up after (multipart uploads aborted, a new database
+     * dropped, temporary files deleted), and give it up to 30 s to do so.
+     */
+    private static void stopped(String name, java.util.concurrent.CountDownLatch finished) {
+        if (finished.getCount() == 0) {
+            return;
+        }
+        Terminal.err().println("error: " + name + " was stopped; cleaning up (nothing is committed)");
+        Stores.closeAll();
+        try {
+            finished.await(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private int fail(ErrorCode code, String message, Throwable e) {
+        String text = settings == null ? message : settings.redact(message);
+        org.slf4j.LoggerFactory.getLogger(CliCommand.class).debug("{} failed", summary.get("command"),
+                options.values().verbose ? redacted(e) : null);
+        if (options.values().logFile != null) {
+            org.slf4j.LoggerFactory.getLogger(CliCommand.class).error("{} failed ({}): {}", summary.get("command"),
+                    code, text);
+        }
+        Terminal.err().println("error: " + text);
+        if (options.values().json) {
+            summary.put("status", "error");
+            summary.put("error", code.name());
+            summary.put("exitCode", code.exitCode());
+            summary.put("message", text);
+            System.out.println(json(summary));
+        }
+        return code.exitCode();
+    }
+
+    /** The exception with secrets taken out of its messages, for a --verbose stack trace. */
+    private Throwable redacted(Throwable e) {
+        if (e == null || settings == null) {
+            return null;
+        }
+        Throwable r = new Throwable(e.getClass().getName() + ": " + settings.redact(e.getMessage()), redacted(e.getCause()));
+        r.setStackTrace(e.getStackTrace());
+        return r;
+    }
+
+    /** Prints a line for people on stdout, unless --json is on. */
+    void say(String line) {
+        if (!options.values().json) {
+            PrintStream out = System.out;
+            out.println(settings == null ? line : settings.redact(line));
+        }
+    }
+
+    /** Whether --json is on. */
+    boolean json() {
+        return options.values().json;
+    }
+
+    /** The progress listener: a line on a terminal, nothing otherwise (or with --json). */
+    Terminal progress() {
+        return Terminal.progress(json());
+    }
+
+    /** Where a backup is, for people: its local file, or the store's location and its key. */
+    static String where(Sink store, String key) {
+        return store instanceof BackupFileSink f ? f.pathOf(key).map(Object::toString).orElse(key)
+                : store.location() + "/" + key;
+    }
+
+    /** The facts of one backup for a summary. */
+    static Map<String, Object> describe(BackupManifest m, Sink store) {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("kind", m.kind());
+        d.put("id", m.id());
+        d.put("key", m.objectKey());
+        d.put("location", store.location());
+        d.put("completedAt", m.completedAt().toString());
+        d.put("sizeBytes", m.objectSize());
+        d.put("sha256", m.objectSha256());
+        d.put("plaintextBytes", m.plaintextSize());
+        return d;
+    }
+
+    /** Closes a store, turning its failure into a storage error. */
+    static void close(Sink store) {
+        try {
+            Stores.close(store);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private String json(Map<String, Object> map) {
+        try {
+            String line = JSON.writeValueAsString(map);
+            return settings == null ? line : settings.redact(line);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+package com.jiffoo.backup.cli;
+
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.nio.file.Path;
+
+/**
+ * The options every command accepts, before or after the command's name ({@code --json backup database} and
+ * {@code backup database --json} alike): the values are kept on the root command (picocli's mixin pattern).
+ */
+final class GlobalOptions {
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec mixee;
+
+    /** The values given. */
+    static final class Values {
+        Path config;
+        boolean verbose;
+        Path logFile;
+        boolean json;
+        String store;
+        String keyFile;
+    }
+
+    Values values() {
+        return ((Main) mixee.root().userObject()).values;
+    }
+
+    @Option(names = "--config", paramLabel = "FILE", description = "A properties file of settings (NAME=value, the"
+            + " environment variables' names); flags and the environment win over it. Refused when it holds a"
+            + " secret and group or others can read it.")
+    void config(Path file) {
+        values().config = file;
+    }
+
+    @Option(names = {"-v", "--verbose"}, description = "Log what the library does (info and debug), not just warnings.")
+    void verbose(boolean v) {
+        values().verbose = v;
+    }
+
+    @Option(names = "--log-file", paramLabel = "PATH", description = "Append timestamped log lines (info and up) to"
+            + " PATH, e.g. /var/log/jiffoo-backup.log, instead of warnings on stderr.")
+    void logFile(Path file) {
+        values().logFile = file;
+    }
+
+    @Option(names = "--json", description = "Print one line of JSON (the result or the error) on stdout, for scripts.")
+    void json(boolean v) {
+        values().json = v;
+    }
+
+    @Option(names = "--store", paramLabel = "STORE", description = "The store: s3://bucket/prefix or a directory."
+            + " Default: S3_BUCKET, else BACKUP_DIR.")
+    void store(String store) {
+        values().store = store;
+    }
+
+    @Option(names = "--key-file", paramLabel = "FILE", description = "The passphrase key file (its first line);"
+            + " default ENCRYPTION_KEY_FILE.")
+    void keyFile(String file) {
+        values().keyFile = file;
+    }
+}

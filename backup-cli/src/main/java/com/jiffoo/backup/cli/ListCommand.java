@@ -1,0 +1,76 @@
+package com.jiffoo.backup.cli;
+
+import com.jiffoo.backup.BackupException;
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupVerifier;
+import com.jiffoo.backup.IntegrityException;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.StoredBackups;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** {@code list}: the committed backups in the store, newest first. */
+@Command(name = "list", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Lists the backups in the store.", "Lists the committed backups (those with a manifest) of each kind, newest first: kind, id,"
+                + " completion time (UTC), stored size, and whether a quick verification passed (with --check;"
+                + " '-' otherwise)."},
+        exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:listed (and, with --check, all verified)",
+                " 2:bad or missing setting", " 4:the store failed", " 5:with --check: a backup is damaged",
+                " 1:internal error"})
+final class ListCommand extends CliCommand {
+    /** The kinds of backup this launcher makes. */
+    static final List<String> KINDS = List.of("database", "files");
+
+    @Option(names = "--kind", paramLabel = "KIND", description = "Only this kind (database, files).")
+    String kind;
+    @Option(names = "--check", description = "Quick-verify each backup (re-reads every stored byte).")
+    boolean check;
+
+    @Override
+    void run(Map<String, Object> summary) {
+        Sink store = Stores.open(settings);
+        List<Map<String, Object>> rows = new ArrayList<>();
+        BackupException firstFailure = null;
+        try {
+            StoredBackups backups = StoredBackups.of(store);
+            say(String.format("%-9s %-33s %-21s %10s  %s", "KIND", "ID", "COMPLETED (UTC)", "SIZE", "VERIFIED"));
+            for (String k : kind != null ? List.of(kind) : KINDS) {
+                for (BackupManifest m : backups.committed(k)) {
+                    Map<String, Object> row = new LinkedHashMap<>(describe(m, store));
+                    String verified = "-";
+                    if (check) {
+                        try {
+                            BackupVerifier.builder().sink(store).build().verify(m.objectKey(), false);
+                            verified = "ok";
+                        } catch (IntegrityException e) {
+                            verified = "FAILED";
+                            row.put("error", e.getMessage());
+                            firstFailure = firstFailure == null ? e : firstFailure;
+                        }
+                    }
+                    row.put("verified", verified);
+                    rows.add(row);
+                    say(String.format("%-9s %-33s %-21s %10s  %s", m.kind(), m.id(),
+                            m.completedAt().toString().replaceFirst("\\.\\d+Z$", "Z"), Terminal.bytes(m.objectSize()),
+                            verified));
+                }
+            }
+            summary.put("location", store.location());
+            summary.put("backups", rows);
+            if (rows.isEmpty()) {
+                say("(no committed backups in " + store.location() + ")");
+            }
+        } finally {
+            CliCommand.close(store);
+        }
+        if (firstFailure != null) {
+            throw new IntegrityException("at least one backup failed its quick verification (marked FAILED), first: "
+                    + firstFailure.getMessage(), firstFailure.key().orElse(null), store.location(), firstFailure);
+        }
+    }
+}

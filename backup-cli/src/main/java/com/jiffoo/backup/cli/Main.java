@@ -1,0 +1,96 @@
+package com.jiffoo.backup.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.HelpCommand;
+import picocli.CommandLine.Mixin;
+
+/**
+ * The {@code jiffoo-backup} command line: {@code java -jar jiffoo-backup.jar COMMAND ...}. Configuration comes from
+ * flags, then the runbook's environment variables, then an optional {@code --config} file (see {@link Settings});
+ * exit codes come from the library's {@link com.jiffoo.backup.ErrorCode}.
+ *
+ * <p>Commands: {@code backup database|files}, {@code restore database|files}, {@code verify}, {@code list},
+ * {@code prune}, {@code keygen}. A new command is one more class in the {@code subcommands} list below.
+ */
+@Command(name = "jiffoo-backup", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Backs up PostgreSQL databases and directories as encrypted, checksummed streams into a local"
+                + " directory, S3 or MinIO; verifies, lists, prunes and restores them.",
+        subcommands = {
+                BackupCommands.class,
+                RestoreCommands.class,
+                VerifyCommand.class,
+                ListCommand.class,
+                PruneCommand.class,
+                KeygenCommand.class,
+                // monitor: BackupMonitor's health checks and alerts, added with the monitor
+                HelpCommand.class,
+        },
+        footerHeading = "%nSettings (flags, then environment, then --config FILE):%n",
+        footer = {
+                "  Store:      S3_BUCKET=s3://bucket/prefix (or a bucket name), S3_ENDPOINT (S3-compatible),",
+                "              MINIO_ENDPOINT (MinIO client), AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,",
+                "              AWS_SESSION_TOKEN, AWS_PROFILE; or BACKUP_DIR=/var/backups/jiffoo; or --store",
+                "  Database:   DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, DB_SSLMODE (else PGHOST, ...)",
+                "  Keys:       ENCRYPTION_KEY_FILE (passphrase), ENCRYPTION_PUBLIC_KEY_FILE, ENCRYPTION_SECRET_KEY_FILE,",
+                "              ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE",
+                "  Other:      SOURCE_DIR, RETENTION_DAYS (30), SLACK_WEBHOOK_URL",
+                "Secrets (DB_PASSWORD, AWS keys, SLACK_WEBHOOK_URL) are read from the environment or the config",
+                "file only, and never printed. Guide: docs/runbook.md."},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+                " 0:success",
+                " 1:internal error (a bug; rerun with --verbose and report it)",
+                " 2:bad or missing setting or usage (the message names what to set)",
+                " 3:the source failed (pg_dump, reading the directory)",
+                " 4:the store failed (disk, network, permissions, credentials)",
+                " 5:a backup is damaged, incomplete or does not match its manifest",
+                " 6:a backup cannot be decrypted with the configured key",
+                " 7:the restore target failed; it keeps its previous content",
+                " 8:the backup or object does not exist"})
+public final class Main implements java.util.concurrent.Callable<Integer> {
+
+    @Mixin
+    GlobalOptions options;
+
+    /** Holds the global options' values for every subcommand. */
+    final GlobalOptions.Values values = new GlobalOptions.Values();
+
+    /** Runs the command line and exits with its exit code. */
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns its exit code. */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setParameterExceptionHandler((ex, a) -> {
+            CommandLine c = ex.getCommandLine();
+            Terminal.err().println("error: " + ex.getMessage());
+            Terminal.err().println("Run `jiffoo-backup " + (c.getCommandSpec().qualifiedName(" ")
+                    .replaceFirst("^jiffoo-backup ?", "") + " --help").trim() + "` for usage.");
+            return com.jiffoo.backup.ErrorCode.CONFIGURATION.exitCode();
+        });
+        return cl.execute(args);
+    }
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    /** Without a command: the usage, and exit code 2. */
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(Terminal.err());
+        return com.jiffoo.backup.ErrorCode.CONFIGURATION.exitCode();
+    }
+
+    /** The version of the launcher and library. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"jiffoo-backup " + (v == null ? "(development build)" : v)};
+        }
+    }
+}

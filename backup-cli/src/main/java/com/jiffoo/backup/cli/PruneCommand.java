@@ -1,0 +1,111 @@
+package com.jiffoo.backup.cli;
+
+import com.jiffoo.backup.RetentionPolicy.Verdict;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.retention.Pruner;
+import com.jiffoo.backup.retention.Retention;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.time.Duration;
+import java.time.ZoneId;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** {@code prune [--dry-run]}: deletes the backups no retention rule keeps. */
+@Command(name = "prune", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Deletes old backups by the retention rules (RETENTION_DAYS).", "Deletes the backups that no retention rule keeps, manifest first; never the newest backup"
+                + " and never below --minimum. A backup is kept when any rule keeps it: completed within RETENTION_DAYS"
+                + " (default 30), or one of the --keep-* rules. Orphans of failed runs (data without a manifest) older"
+                + " than a day are deleted too.",
+                "--dry-run prints each backup's verdict and why, and deletes nothing."},
+        exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:pruned (or dry run)", " 2:bad or missing"
+                + " setting", " 4:the store failed (a prune can be rerun)", " 1:internal error"})
+final class PruneCommand extends CliCommand {
+    @Option(names = "--dry-run", description = "Show what would be deleted; delete nothing.")
+    boolean dryRun;
+    @Option(names = "--kind", paramLabel = "KIND", description = "Only this kind (database, files); default both.")
+    String kind;
+    @Option(names = "--retention-days", paramLabel = "DAYS", description = "Keep backups completed within DAYS"
+            + " days; default RETENTION_DAYS, else 30. 0 turns the rule off (then give a --keep-* rule).")
+    String retentionDays;
+    @Option(names = "--keep-last", paramLabel = "N", description = "Also keep the N newest.")
+    Integer keepLast;
+    @Option(names = "--keep-daily", paramLabel = "N", description = "Also keep the newest of each of the last N days"
+            + " that have backups.")
+    Integer keepDaily;
+    @Option(names = "--keep-weekly", paramLabel = "N", description = "... of the last N ISO weeks.")
+    Integer keepWeekly;
+    @Option(names = "--keep-monthly", paramLabel = "N", description = "... of the last N months.")
+    Integer keepMonthly;
+    @Option(names = "--keep-yearly", paramLabel = "N", description = "... of the last N years.")
+    Integer keepYearly;
+    @Option(names = "--minimum", paramLabel = "N", description = "Never keep fewer than N backups (default 1).")
+    Integer minimum;
+    @Option(names = "--zone", paramLabel = "ZONE", description = "Time zone of days/weeks/months (default UTC),"
+            + " e.g. Europe/Berlin.")
+    ZoneId zone;
+
+    private static void keep(Integer n, java.util.function.IntFunction<Retention.Builder> rule) {
+        if (n != null) {
+            rule.apply(n);
+        }
+    }
+
+    @Override
+    void flags(Settings s) {
+        s.flag("RETENTION_DAYS", retentionDays);
+    }
+
+    @Override
+    void run(Map<String, Object> summary) {
+        int days = settings.integer("RETENTION_DAYS", 30, 0);
+        Retention.Builder b = Retention.builder();
+        if (days > 0) {
+            b.keepWithin(Duration.ofDays(days));
+        }
+        keep(keepLast, b::keepLast);
+        keep(keepDaily, b::keepDaily);
+        keep(keepWeekly, b::keepWeekly);
+        keep(keepMonthly, b::keepMonthly);
+        keep(keepYearly, b::keepYearly);
+        keep(minimum, b::minimum);
+        if (zone != null) {
+            b.zone(zone);
+        }
+        if (days == 0 && keepLast == null && keepDaily == null && keepWeekly == null && keepMonthly == null
+                && keepYearly == null) {
+            throw new com.jiffoo.backup.ConfigurationException("RETENTION_DAYS is 0 and no --keep-* rule is given:"
+                    + " prune would keep only the newest backup. Set RETENTION_DAYS=30 (days to keep) or give a"
+                    + " --keep-last/--keep-daily/... rule.");
+        }
+        Retention policy = b.build();
+        Sink store = Stores.open(settings);
+        List<Map<String, Object>> kinds = new ArrayList<>();
+        try {
+            Pruner pruner = Pruner.builder().sink(store).policy(policy).build();
+            say((dryRun ? "dry run: " : "") + "pruning " + store.location() + " by " + policy.describeRules());
+            for (String k : kind != null ? List.of(kind) : ListCommand.KINDS) {
+                Pruner.PruneReport r = pruner.prune(k, dryRun);
+                for (Verdict v : r.verdicts()) {
+                    say(String.format("  %-12s %-8s %-33s %s", v.keep() ? "keep" : (dryRun ? "would delete" : "deleted"),
+                            k, v.backup().id(), v.reason()));
+                }
+                r.orphansDeleted().forEach(o -> say("  " + (dryRun ? "would delete" : "deleted") + " orphan " + o));
+                Map<String, Object> d = new LinkedHashMap<>();
+                d.put("kind", k);
+                d.put("kept", r.verdicts().stream().filter(Verdict::keep).map(v -> v.backup().objectKey()).toList());
+                d.put("deleted", r.deleted());
+                d.put("orphansDeleted", r.orphansDeleted());
+                kinds.add(d);
+            }
+        } finally {
+            summary.put("dryRun", dryRun);
+            summary.put("rules", policy.describeRules());
+            summary.put("kinds", kinds);
+            CliCommand.close(store);
+        }
+    }
+}

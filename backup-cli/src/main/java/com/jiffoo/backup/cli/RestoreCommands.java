@@ -1,0 +1,159 @@
+package com.jiffoo.backup.cli;
+
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.RestorePipeline;
+import com.jiffoo.backup.RestoreResult;
+import com.jiffoo.backup.RestoreTarget;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.files.DirectoryRestoreTarget;
+import com.jiffoo.backup.postgres.PgConnection;
+import com.jiffoo.backup.postgres.PostgresRestoreTarget;
+import com.jiffoo.backup.postgres.RowCountCheck;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.Locale;
+import java.util.Map;
+
+/** {@code restore database} and {@code restore files}. */
+@Command(name = "restore", description = "Restores a backup: `restore database` or `restore files`.",
+        mixinStandardHelpOptions = true, subcommands = {RestoreCommands.Database.class, RestoreCommands.Files.class})
+final class RestoreCommands {
+    private static final String BACKUP_HELP = "The backup: its s3:// URI (s3://bucket/prefix/database/db_backup_…"
+            + ".sql.gpg), its key in the store (database/db_backup_….sql.gpg), or a local file with its .sha256 and"
+            + " .manifest.json next to it.";
+
+    private RestoreCommands() {
+    }
+
+    /** The options naming which backup to restore. */
+    static final class Which {
+        @Parameters(arity = "0..1", paramLabel = "BACKUP", description = BACKUP_HELP)
+        String backup;
+        @Option(names = "--latest", description = "The newest committed backup of this kind in the store.")
+        boolean latest;
+    }
+
+    /** Restores the backup {@code which} names into {@code target} and reports it. */
+    static RestoreResult restore(CliCommand cmd, Which which, String kind, RestoreTarget target,
+                                 Map<String, Object> summary) {
+        if ((which.backup == null) == !which.latest) {
+            throw new ConfigurationException("name the backup to restore (its s3:// URI, key or file), or pass"
+                    + " --latest for the newest " + kind + " backup; not both.");
+        }
+        Stores.Located at = which.latest ? new Stores.Located(Stores.open(cmd.settings), null)
+                : Stores.locate(cmd.settings, which.backup);
+        Sink store = at.sink();
+        try {
+            RestorePipeline p = RestorePipeline.builder().sink(store).decryption(Encryption.forRestore(cmd.settings))
+                    .target(target).listener(cmd.progress()).build();
+            RestoreResult r = which.latest ? p.restoreLatest(kind) : p.restore(at.key());
+            summary.put("backup", CliCommand.describe(r.manifest(), store));
+            summary.put("target", target.describe());
+            summary.put("durationMs", r.elapsed().toMillis());
+            cmd.say("restored " + CliCommand.where(store, r.manifest().objectKey()) + " into " + target.describe()
+                    + String.format(Locale.ROOT, " in %.1f s", r.elapsed().toMillis() / 1000.0));
+            return r;
+        } finally {
+            CliCommand.close(store);
+        }
+    }
+
+    /** {@code restore database}: into a new database (default) or, with --existing, over DB_NAME. */
+    @Command(name = "database", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"Restores a database backup with pg_restore. The backup is checked (manifest, checksum,"
+                    + " decryption) while it streams; a new database is created first and dropped again if anything"
+                    + " fails, then every table's row count is compared with the backup's manifest.",
+                    "With --existing the backup is verified completely before pg_restore --clean --if-exists touches"
+                            + " DB_NAME, in one transaction: a failure leaves the old content. Stop the application"
+                            + " first."},
+            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:restored and row counts match",
+                    " 2:bad or missing setting", " 4:the store failed", " 5:the backup is damaged, or the restored"
+                    + " row counts differ", " 6:the key does not open it", " 7:pg_restore failed (target unchanged)",
+                    " 8:no such backup", " 1:internal error"})
+    static final class Database extends CliCommand {
+        @picocli.CommandLine.Mixin
+        Which which;
+        @Option(names = "--into", paramLabel = "NAME", description = "The new database's name (it must not exist);"
+                + " default DB_NAME_restore_YYYYMMDD_HHMMSS.")
+        String into;
+        @Option(names = "--existing", description = "Restore over the existing database DB_NAME instead.")
+        boolean existing;
+        @Option(names = "--jobs", paramLabel = "N", description = "pg_restore -j N (spools the decrypted dump to a"
+                + " 0600 temporary file first; not with --existing).", defaultValue = "1")
+        int jobs;
+        @Option(names = "--no-owner", description = "pg_restore --no-owner --no-privileges (when the dump's roles do"
+                + " not exist on this server).")
+        boolean noOwner;
+        @picocli.CommandLine.Mixin
+        DbOptions db;
+
+        @Override
+        void flags(Settings s) {
+            db.apply(s);
+        }
+
+        @Override
+        void run(Map<String, Object> summary) {
+            if (existing && into != null) {
+                throw new ConfigurationException("--existing restores over DB_NAME and --into names a new database;"
+                        + " pass one of them.");
+            }
+            PostgresRestoreTarget.Builder b;
+            String database;
+            if (existing) {
+                PgConnection connection = Databases.connection(settings);
+                database = connection.database();
+                b = PostgresRestoreTarget.existingDatabaseBuilder(connection);
+            } else {
+                database = into != null ? into : settings.get("DB_NAME").orElse("jiffoo") + "_restore_"
+                        + ZonedDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss"));
+                b = PostgresRestoreTarget.newDatabaseBuilder(Databases.server(settings), database);
+            }
+            b.noOwner(noOwner).noPrivileges(noOwner);
+            if (jobs != 1) {
+                b.jobs(jobs);
+            }
+            RestoreResult r = restore(this, which, "database", b.build(), summary);
+            summary.put("database", database);
+            RowCountCheck.Report counts = RowCountCheck.compare(Databases.server(settings).toBuilder()
+                    .database(database).build(), r.manifest());
+            summary.put("rowCountsMatch", counts.passed());
+            say("  " + counts.summary());
+            counts.orThrow();
+        }
+    }
+
+    /** {@code restore files}: into a directory, replacing it only with --replace. */
+    @Command(name = "files", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"Restores a files backup into --target DIR. It is extracted into a new sibling directory"
+                    + " and swapped in only when every check passed; on any failure DIR is untouched.",
+                    "A non-empty DIR is refused unless --replace is given (to restore in place:"
+                            + " --target \"$SOURCE_DIR\" --replace)."},
+            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:restored", " 2:bad or missing setting",
+                    " 4:the store failed", " 5:the backup is damaged", " 6:the key does not open it",
+                    " 7:the target refused (unsafe entry, non-empty); unchanged", " 8:no such backup",
+                    " 1:internal error"})
+    static final class Files extends CliCommand {
+        @picocli.CommandLine.Mixin
+        Which which;
+        @Option(names = "--target", paramLabel = "DIR", required = true, description = "Where to restore.")
+        Path target;
+        @Option(names = "--replace", description = "Replace DIR's current content.")
+        boolean replace;
+        @Option(names = "--allow-symlinks-outside-target", description = "Restore symbolic links that point outside"
+                + " DIR (refused by default).")
+        boolean allowSymlinks;
+
+        @Override
+        void run(Map<String, Object> summary) {
+            restore(this, which, "files", DirectoryRestoreTarget.builder(target).replaceExisting(replace)
+                    .allowSymlinksOutsideTarget(allowSymlinks).build(), summary);
+        }
+    }
+}

@@ -1,0 +1,188 @@
+package com.jiffoo.backup.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.jiffoo.backup.postgres.ShopSchema;
+import com.jiffoo.backup.postgres.TableHashes;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.util.HashMap;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The runbook's database procedures with the real jar as a process: a backup to S3 (S3Proxy) configured by the
+ * runbook's environment variables alone, list, quick and deep verification, and the restore test — into a new
+ * database, compared table by table with the source.
+ */
+class DatabaseCommandsIT {
+    private static RunbookFixture rb;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void start() throws Exception {
+        rb = RunbookFixture.start("cli_src");
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        rb.close();
+    }
+
+    private Map<String, String> runbookEnv(Path key) {
+        return rb.env(key, "prod");
+    }
+
+    /** A key file made by `keygen`. */
+    private Path keygen() {
+        Path key = dir.resolve("backup.key");
+        Jar.Run keygen = Jar.run(dir, Map.of(), "keygen", key.toString());
+        assertThat(keygen.exitCode()).as(keygen.toString()).isZero();
+        return key;
+    }
+
+    /** An uploads directory holding {@code mib} MiB of incompressible data in one file (0: a small file). */
+    private Path uploads(int mib) throws Exception {
+        Path uploads = dir.resolve("uploads");
+        Files.createDirectories(uploads);
+        byte[] chunk = new byte[1 << 20];
+        java.util.Random random = new java.util.Random(11);
+        try (java.io.OutputStream out = Files.newOutputStream(uploads.resolve("big.bin"))) {
+            for (int i = 0; i < mib; i++) {
+                random.nextBytes(chunk);
+                out.write(chunk);
+            }
+            out.write('a');
+        }
+        return uploads;
+    }
+
+    @Test
+    void backupListVerifyAndRestoreIntoANewDatabaseAsTheRunbookDoes() throws Exception {
+        Path key = keygen();
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(key))).isEqualTo("rw-------");
+        Map<String, String> env = runbookEnv(key);
+
+        Jar.Run backup = Jar.run(dir, env, "backup", "database", "--json");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+        JsonNode b = backup.json();
+        assertThat(b.get("status").asText()).isEqualTo("ok");
+        String objectKey = b.get("key").asText();
+        assertThat(objectKey).matches("database/db_backup_\\d{8}_\\d{6}\\.sql\\.gpg");
+        assertThat(b.get("location").asText()).isEqualTo("s3://" + rb.s3().bucket() + "/prod");
+        assertThat(backup.stderr()).as("quiet: no progress and no log lines when not on a terminal").isEmpty();
+        assertNoSecrets(backup);
+
+        Jar.Run list = Jar.run(dir, env, "list", "--json");
+        assertThat(list.exitCode()).as(list.toString()).isZero();
+        assertThat(list.json().get("backups").get(0).get("key").asText()).isEqualTo(objectKey);
+        Jar.Run listText = Jar.run(dir, env, "list", "--check");
+        assertThat(listText.exitCode()).as(listText.toString()).isZero();
+        assertThat(listText.stdout()).contains(b.get("id").asText()).contains("ok");
+
+        Jar.Run quick = Jar.run(dir, env, "verify", "--latest");
+        assertThat(quick.exitCode()).as(quick.toString()).isZero();
+        assertThat(quick.stdout()).contains("quick verification passed").contains(objectKey);
+        String uri = "s3://" + rb.s3().bucket() + "/prod/" + objectKey;
+        Jar.Run deep = Jar.run(dir, env, "verify", "--deep", uri, "--json");
+        assertThat(deep.exitCode()).as(deep.toString()).isZero();
+        assertThat(deep.json().get("results").get(0).get("verified").asText()).isEqualTo("deep");
+
+        String restored = "jb_cli_restored_" + Long.toHexString(System.nanoTime());
+        try {
+            Jar.Run restore = Jar.run(dir, env, "restore", "database", uri, "--into", restored, "--json");
+            assertThat(restore.exitCode()).as(restore.toString()).isZero();
+            assertThat(restore.json().get("rowCountsMatch").asBoolean()).isTrue();
+            assertNoSecrets(restore);
+            try (Connection src = rb.pg().connect(rb.sourceDb()); Connection dst = rb.pg().connect(restored)) {
+                assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
+            }
+            Jar.Run again = Jar.run(dir, env, "restore", "database", "--latest", "--into", restored);
+            assertThat(again.exitCode()).as(again.toString()).isEqualTo(7);
+            assertThat(again.stderr()).contains("already exists");
+        } finally {
+            rb.pg().dropDatabase(restored);
+        }
+
+        // over an existing database (DB_NAME), as after losing production data
+        String existing = rb.pg().createDatabase("cli_existing");
+        try {
+            try (Connection c = rb.pg().connect(existing)) {
+                ShopSchema.create(c, 5);
+            }
+            Map<String, String> over = new HashMap<>(env);
+            over.put("DB_NAME", existing);
+            Jar.Run restore = Jar.run(dir, over, "restore", "database", objectKey, "--existing");
+            assertThat(restore.exitCode()).as(restore.toString()).isZero();
+            try (Connection src = rb.pg().connect(rb.sourceDb()); Connection dst = rb.pg().connect(existing)) {
+                assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
+            }
+        } finally {
+            rb.pg().dropDatabase(existing);
+        }
+    }
+
+    @Test
+    void minioEndpointSelectsTheMinioClient() throws Exception {
+        Path uploads = uploads(0);
+        Map<String, String> env = runbookEnv(keygen());
+        env.remove("S3_ENDPOINT");
+        env.put("MINIO_ENDPOINT", rb.s3().endpoint().toString());
+        env.put("S3_BUCKET", rb.s3().bucket() + "/minio");
+        env.put("SOURCE_DIR", uploads.toString());
+        Jar.Run backup = Jar.run(dir, env, "backup", "files", "--json");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+        String objectKey = backup.json().get("key").asText();
+        Jar.Run verify = Jar.run(dir, env, "verify", "--deep", "s3://" + rb.s3().bucket() + "/minio/" + objectKey);
+        assertThat(verify.exitCode()).as(verify.toString()).isZero();
+        Jar.Run missing = Jar.run(dir, env, "verify", "files/files_backup_20200101_000000.tar.gz.gpg", "--json");
+        assertThat(missing.exitCode()).as(missing.toString()).isEqualTo(8);
+        assertThat(missing.json().get("error").asText()).isEqualTo("NOT_FOUND");
+    }
+
+    @Test
+    void wrongStoreCredentialsAreNamedWithoutShowingThem() throws Exception {
+        Map<String, String> env = runbookEnv(keygen());
+        env.put("AWS_SECRET_ACCESS_KEY", "wrong-secret-0123456789abcdef");
+        Jar.Run r = Jar.run(dir, env, "list", "--json");
+        assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
+        assertThat(r.json().get("error").asText()).isEqualTo("CONFIGURATION");
+        assertThat(r.stderr()).contains("AWS_SECRET_ACCESS_KEY");
+        assertThat(r.all()).doesNotContain("wrong-secret-0123456789abcdef").doesNotContain(rb.s3().secretKey());
+    }
+
+    @Test
+    void aStoppedBackupAbortsItsUploadAndCommitsNothing() throws Exception {
+        Path uploads = uploads(256); // incompressible: gzip makes the backup take seconds
+        Map<String, String> env = rb.env(keygen(), "stopped");
+        env.put("SOURCE_DIR", uploads.toString());
+        Jar.Started backup = Jar.start(dir, env, "backup", "files");
+        while (rb.s3().openMultipartUploads().stream().noneMatch(k -> k.startsWith("stopped/")) && backup.process().isAlive()) {
+            Thread.sleep(20);
+        }
+        assertThat(backup.process().isAlive()).as("the upload started before the backup ended").isTrue();
+        backup.process().destroy(); // SIGTERM, as Kubernetes and systemd stop a job
+        Jar.Run stopped = backup.await();
+        assertThat(stopped.exitCode()).as(stopped.toString()).isNotZero();
+        assertThat(stopped.stderr()).contains("was stopped; cleaning up");
+        assertThat(rb.s3().openMultipartUploads()).noneMatch(k -> k.startsWith("stopped/"));
+        Jar.Run list = Jar.run(dir, env, "list", "--json");
+        assertThat(list.json().get("backups")).isEmpty();
+    }
+
+    private void assertNoSecrets(Jar.Run r) {
+        assertThat(r.all()).doesNotContain(rb.s3().secretKey());
+        if (rb.pg().password() != null && rb.pg().password().length() > 6) {
+            assertThat(r.all()).doesNotContain("PASSWORD=" + rb.pg().password());
+        }
+    }
+}

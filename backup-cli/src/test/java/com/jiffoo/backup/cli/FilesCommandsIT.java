@@ -1,0 +1,198 @@
+package com.jiffoo.backup.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.jiffoo.backup.testutil.GpgCli;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * File backups with the real jar to a local directory store: keygen, backup, gpg opens what it wrote, list,
+ * deep verification, restore (latest, and from a local copy of one backup), and public-key mode.
+ */
+class FilesCommandsIT {
+    @TempDir
+    Path dir;
+
+    private Path uploads;
+    private Path store;
+
+    private Map<String, String> env(Path key) throws IOException {
+        uploads = dir.resolve("uploads");
+        Files.createDirectories(uploads.resolve("2026/01"));
+        Files.writeString(uploads.resolve("2026/01/photo.jpg"), "not really a photo".repeat(1000));
+        Files.writeString(uploads.resolve("ünïcode name.txt"), "hello");
+        Files.createDirectories(uploads.resolve("empty"));
+        store = dir.resolve("store");
+        Files.createDirectories(store);
+        Map<String, String> env = new HashMap<>();
+        env.put("SOURCE_DIR", uploads.toString());
+        env.put("BACKUP_DIR", store.toString());
+        if (key != null) {
+            env.put("ENCRYPTION_KEY_FILE", key.toString());
+        }
+        return env;
+    }
+
+    @Test
+    void backupThatGpgOpensVerifyAndRestore() throws Exception {
+        Path key = dir.resolve("backup.key");
+        Jar.Run keygen = Jar.run(dir, Map.of("ENCRYPTION_KEY_FILE", key.toString()), "keygen");
+        assertThat(keygen.exitCode()).as(keygen.toString()).isZero();
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(key))).isEqualTo("rw-------");
+        assertThat(Files.readAllLines(key)).singleElement().asString().hasSize(44);
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).as("never overwrites").isEqualTo(2);
+        Map<String, String> env = env(key);
+
+        Jar.Run backup = Jar.run(dir, env, "backup", "files", "--json");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+        assertThat(backup.stderr()).as("quiet when not a terminal").isEmpty();
+        String objectKey = backup.json().get("key").asText();
+        assertThat(objectKey).matches("files/files_backup_\\d{8}_\\d{6}\\.tar\\.gz\\.gpg");
+        Path stored = store.resolve(objectKey);
+
+        // the key works with gpg: the runbook's emergency path
+        try (GpgCli gpg = GpgCli.create(dir)) {
+            Path tarGz = dir.resolve("backup.tar.gz");
+            gpg.decrypt(stored, tarGz, key).orThrow();
+            Jar.Run tar = Jar.exec(dir, Map.of(), List.of("tar", "tzf", tarGz.toString()));
+            assertThat(tar.stdout()).contains("2026/01/photo.jpg").contains("ünïcode name.txt");
+        }
+
+        Jar.Run deep = Jar.run(dir, env, "verify", "--deep", "--latest");
+        assertThat(deep.exitCode()).as(deep.toString()).isZero();
+        assertThat(deep.stdout()).contains("deep verification passed");
+
+        Path restored = dir.resolve("restored");
+        Jar.Run restore = Jar.run(dir, env, "restore", "files", "--latest", "--target", restored.toString());
+        assertThat(restore.exitCode()).as(restore.toString()).isZero();
+        assertThat(tree(restored)).isEqualTo(tree(uploads));
+
+        // one backup copied out of the store (as `aws s3 cp` of its three objects would): restored from the file
+        Path copy = dir.resolve("download");
+        Files.createDirectories(copy);
+        String name = stored.getFileName().toString();
+        for (String suffix : List.of("", ".sha256", ".manifest.json")) {
+            Files.copy(store.resolve(objectKey + suffix), copy.resolve(name + suffix));
+        }
+        Path fromFile = dir.resolve("from-file");
+        Jar.Run local = Jar.run(dir, env, "restore", "files", copy.resolve(name).toString(), "--target",
+                fromFile.toString());
+        assertThat(local.exitCode()).as(local.toString()).isZero();
+        assertThat(tree(fromFile)).isEqualTo(tree(uploads));
+
+        Files.delete(copy.resolve(name + ".manifest.json"));
+        Jar.Run noManifest = Jar.run(dir, env, "verify", copy.resolve(name).toString());
+        assertThat(noManifest.exitCode()).as(noManifest.toString()).isEqualTo(2);
+        assertThat(noManifest.stderr()).contains(name + ".manifest.json").contains("copy");
+
+        Jar.Run replaceRefused = Jar.run(dir, env, "restore", "files", "--latest", "--target", restored.toString());
+        assertThat(replaceRefused.exitCode()).as(replaceRefused.toString()).isEqualTo(7);
+        assertThat(replaceRefused.stderr()).contains("replace");
+    }
+
+    @Test
+    void damagedBackupFailsVerificationWithExitCode5() throws Exception {
+        Path key = dir.resolve("backup.key");
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Map<String, String> env = env(key);
+        JsonNode b = Jar.run(dir, env, "backup", "files", "--json").json();
+        Path stored = store.resolve(b.get("key").asText());
+        byte[] bytes = Files.readAllBytes(stored);
+        bytes[bytes.length / 2] ^= 1;
+        Files.write(stored, bytes);
+        Jar.Run verify = Jar.run(dir, env, "verify", "--json");
+        assertThat(verify.exitCode()).as(verify.toString()).isEqualTo(5);
+        assertThat(verify.json().get("error").asText()).isEqualTo("INTEGRITY");
+        Jar.Run list = Jar.run(dir, env, "list", "--check");
+        assertThat(list.exitCode()).as(list.toString()).isEqualTo(5);
+        assertThat(list.stdout()).contains("FAILED");
+    }
+
+    @Test
+    void publicKeyModeBackupHostCannotReadWhatItWrote() throws Exception {
+        Path pub = dir.resolve("backup-public.asc");
+        Path sec = dir.resolve("backup-secret.asc");
+        Path pass = dir.resolve("secret-key.pass");
+        assertThat(Jar.run(dir, Map.of(), "keygen", pass.toString()).exitCode()).isZero();
+        Jar.Run keygen = Jar.run(dir, Map.of(), "keygen", "--openpgp", "--public", pub.toString(), "--secret",
+                sec.toString(), "--passphrase-file", pass.toString(), "--json");
+        assertThat(keygen.exitCode()).as(keygen.toString()).isZero();
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sec))).isEqualTo("rw-------");
+        assertThat(Files.readString(pub, StandardCharsets.US_ASCII)).startsWith("-----BEGIN PGP PUBLIC KEY BLOCK-----");
+
+        Map<String, String> backupHost = env(null);
+        backupHost.put("ENCRYPTION_PUBLIC_KEY_FILE", pub.toString());
+        Jar.Run backup = Jar.run(dir, backupHost, "backup", "files");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+        Jar.Run cannot = Jar.run(dir, backupHost, "verify", "--deep");
+        assertThat(cannot.exitCode()).as(cannot.toString()).isEqualTo(2);
+        assertThat(cannot.stderr()).contains("ENCRYPTION_SECRET_KEY_FILE");
+
+        Map<String, String> restoreHost = new HashMap<>(backupHost);
+        restoreHost.remove("ENCRYPTION_PUBLIC_KEY_FILE");
+        restoreHost.put("ENCRYPTION_SECRET_KEY_FILE", sec.toString());
+        restoreHost.put("ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE", pass.toString());
+        Path restored = dir.resolve("restored");
+        Jar.Run restore = Jar.run(dir, restoreHost, "restore", "files", "--latest", "--target", restored.toString());
+        assertThat(restore.exitCode()).as(restore.toString()).isZero();
+        assertThat(tree(restored)).isEqualTo(tree(uploads));
+
+        // gpg reads the key pair keygen made: the secret key imports, and opens the backup
+        try (GpgCli gpg = GpgCli.create(dir)) {
+            gpg.gpg("--passphrase-file", pass.toString(), "--import", sec.toString()).orThrow();
+            Path stored;
+            try (Stream<Path> s = Files.list(store.resolve("files"))) {
+                stored = s.filter(p -> p.toString().endsWith(".gpg")).findFirst().orElseThrow();
+            }
+            Path tarGz = dir.resolve("public-mode.tar.gz");
+            gpg.decrypt(stored, tarGz, pass).orThrow();
+            assertThat(Jar.exec(dir, Map.of(), List.of("tar", "tzf", tarGz.toString())).stdout())
+                    .contains("2026/01/photo.jpg");
+        }
+    }
+
+    @Test
+    void progressLineOnATerminalOnly() throws Exception {
+        Path key = dir.resolve("backup.key");
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Map<String, String> env = env(key);
+        byte[] chunk = new byte[1 << 20];
+        java.util.Random random = new java.util.Random(5);
+        try (java.io.OutputStream out = Files.newOutputStream(uploads.resolve("big.bin"))) {
+            for (int i = 0; i < 128; i++) { // incompressible: gzip takes seconds, long enough to draw progress
+                random.nextBytes(chunk);
+                out.write(chunk);
+            }
+        }
+        // `script` runs the jar on a pseudo-terminal, as a person at a shell would
+        String command = String.join(" ", Jar.javaBinary(), "-jar", Jar.path().toString(), "backup", "files");
+        Jar.Run onTerminal = Jar.exec(dir, env, List.of("script", "-qefc", command, "/dev/null"));
+        assertThat(onTerminal.exitCode()).as(onTerminal.toString()).isZero();
+        assertThat(onTerminal.stdout()).contains("\rbackup  ").containsPattern("MiB/s").contains("backed up");
+    }
+
+    /** Relative path -> content (files) or "dir". */
+    static Map<String, String> tree(Path root) throws IOException {
+        Map<String, String> out = new TreeMap<>();
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String rel = root.relativize(p).toString();
+                out.put(rel, Files.isDirectory(p) ? "dir" : Files.readString(p));
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,142 @@
+package com.jiffoo.backup.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Bad and missing settings with the real jar: the exit code is 2, the message names the setting and what to set,
+ * and no secret's value is ever printed. Also --help everywhere, and the precedence flag > environment > file.
+ */
+class SettingsIT {
+    private static final String PASSWORD = "Sup3r-Secret-Pa55word";
+    private static final String AWS_SECRET = "aws-secret-Zm9vYmFyYmF6cXV4";
+
+    @TempDir
+    Path dir;
+
+    private Map<String, String> secrets() {
+        Map<String, String> env = new HashMap<>();
+        env.put("DB_PASSWORD", PASSWORD);
+        env.put("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEYID1234");
+        env.put("AWS_SECRET_ACCESS_KEY", AWS_SECRET);
+        env.put("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX");
+        return env;
+    }
+
+    private void assertFailsNaming(Jar.Run r, String... names) {
+        assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
+        assertThat(r.stderr()).as(r.toString()).startsWith("error: ").contains(names);
+        assertThat(r.all()).doesNotContain(PASSWORD).doesNotContain(AWS_SECRET).doesNotContain("XXXXSECRETXXXX")
+                .doesNotContain("AKIAEXAMPLEKEYID1234");
+    }
+
+    @Test
+    void noStoreNamesBothVariables() {
+        Map<String, String> env = secrets();
+        env.put("ENCRYPTION_KEY_FILE", dir.resolve("k").toString());
+        assertFailsNaming(Jar.run(dir, env, "list"), "no store configured", "S3_BUCKET=s3://bucket/prefix",
+                "BACKUP_DIR=", "--store");
+        Jar.Run json = Jar.run(dir, env, "list", "--json");
+        assertThat(json.json().get("error").asText()).isEqualTo("CONFIGURATION");
+        assertThat(json.json().get("exitCode").asInt()).isEqualTo(2);
+    }
+
+    @Test
+    void missingAndBadValuesAreNamed() throws Exception {
+        Map<String, String> env = secrets();
+        env.put("BACKUP_DIR", dir.toString());
+        assertFailsNaming(Jar.run(dir, env, "backup", "database"), "DB_NAME");
+        env.put("DB_NAME", "jiffoo_mall");
+        env.put("DB_PORT", "fivefourthreetwo");
+        Path key = dir.resolve("backup.key");
+        env.put("ENCRYPTION_KEY_FILE", key.toString());
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        assertFailsNaming(Jar.run(dir, env, "backup", "database"), "DB_PORT", "fivefourthreetwo");
+        env.put("RETENTION_DAYS", "thirty");
+        assertFailsNaming(Jar.run(dir, env, "prune"), "RETENTION_DAYS", "thirty");
+        env.remove("ENCRYPTION_KEY_FILE");
+        env.put("SOURCE_DIR", dir.toString());
+        assertFailsNaming(Jar.run(dir, env, "backup", "files"), "ENCRYPTION_KEY_FILE", "keygen");
+        env.put("SOURCE_DIR", dir.resolve("missing").toString());
+        assertFailsNaming(Jar.run(dir, env, "backup", "files"), "SOURCE_DIR");
+        env.put("BACKUP_DIR", dir.resolve("no-such-store").toString());
+        assertFailsNaming(Jar.run(dir, env, "list"), "BACKUP_DIR", "does not exist");
+        env.remove("BACKUP_DIR");
+        env.put("S3_BUCKET", "Jiffoo_Backups/prod");
+        assertFailsNaming(Jar.run(dir, env, "list"), "S3_BUCKET", "Jiffoo_Backups");
+        env.put("S3_BUCKET", "jiffoo-backups/prod");
+        env.put("MINIO_ENDPOINT", "minio.internal:9000");
+        assertFailsNaming(Jar.run(dir, env, "list"), "MINIO_ENDPOINT", "https://");
+    }
+
+    @Test
+    void keyFileReadableByOthersIsRefused() throws Exception {
+        Path key = dir.resolve("backup.key");
+        Files.writeString(key, "c2VjcmV0LXBhc3NwaHJhc2UtdmFsdWU=\n");
+        Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-r--r--"));
+        Map<String, String> env = secrets();
+        env.put("BACKUP_DIR", dir.toString());
+        env.put("SOURCE_DIR", dir.toString());
+        env.put("ENCRYPTION_KEY_FILE", key.toString());
+        Jar.Run r = Jar.run(dir, env, "backup", "files");
+        assertFailsNaming(r, "ENCRYPTION_KEY_FILE", "chmod 600");
+        assertThat(r.all()).doesNotContain("c2VjcmV0LXBhc3NwaHJhc2UtdmFsdWU");
+    }
+
+    @Test
+    void configFileHoldingSecretsMustBePrivateAndLosesToTheEnvironment() throws Exception {
+        Path store = dir.resolve("from-file");
+        Files.createDirectories(store);
+        Path config = dir.resolve("jiffoo-backup.properties");
+        Files.writeString(config, "BACKUP_DIR=" + store + "\nDB_PASSWORD=" + PASSWORD + "\n");
+        Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-r-----"));
+        assertFailsNaming(Jar.run(dir, Map.of(), "--config", config.toString(), "list"), "chmod 600",
+                config.toString());
+
+        Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-------"));
+        Jar.Run fromFile = Jar.run(dir, Map.of(), "list", "--json", "--config", config.toString());
+        assertThat(fromFile.exitCode()).as(fromFile.toString()).isZero();
+        assertThat(fromFile.json().get("location").asText()).isEqualTo("file:" + store);
+
+        Path envStore = dir.resolve("from-env");
+        Files.createDirectories(envStore);
+        Jar.Run fromEnv = Jar.run(dir, Map.of("BACKUP_DIR", envStore.toString()), "--config", config.toString(),
+                "--json", "list");
+        assertThat(fromEnv.json().get("location").asText()).isEqualTo("file:" + envStore);
+        Jar.Run fromFlag = Jar.run(dir, Map.of("BACKUP_DIR", envStore.toString()), "--config", config.toString(),
+                "--json", "list", "--store", store.toString());
+        assertThat(fromFlag.json().get("location").asText()).isEqualTo("file:" + store);
+
+        Files.writeString(config, "DB_PASSWROD=x\n");
+        assertFailsNaming(Jar.run(dir, Map.of(), "--config", config.toString(), "list"), "DB_PASSWROD",
+                "not a setting");
+    }
+
+    @Test
+    void everyCommandHasHelpAndUsageErrorsExitWith2() {
+        for (List<String> cmd : List.<List<String>>of(List.of(), List.of("backup"), List.of("backup", "database"),
+                List.of("backup", "files"), List.of("restore"), List.of("restore", "database"),
+                List.of("restore", "files"), List.of("verify"), List.of("list"), List.of("prune"),
+                List.of("keygen"))) {
+            List<String> args = new java.util.ArrayList<>(cmd);
+            args.add("--help");
+            Jar.Run r = Jar.run(dir, Map.of(), args.toArray(String[]::new));
+            assertThat(r.exitCode()).as(cmd + "\n" + r).isZero();
+            assertThat(r.stdout()).as(cmd.toString()).contains("Usage: jiffoo-backup");
+        }
+        assertThat(Jar.run(dir, Map.of(), "--help").stdout()).contains("Exit codes:").contains("S3_BUCKET");
+        Jar.Run unknown = Jar.run(dir, Map.of(), "list", "--no-such-option");
+        assertThat(unknown.exitCode()).isEqualTo(2);
+        assertThat(unknown.stderr()).contains("--no-such-option").contains("--help");
+        assertThat(Jar.run(dir, Map.of(), "restore", "database").exitCode()).isEqualTo(2);
+    }
+}

@@ -1,0 +1,62 @@
+package com.jiffoo.backup.cli;
+
+import com.jiffoo.backup.ConfigurationException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Precedence (flag, environment, file), secrets kept off flags and out of printed text. */
+class SettingsTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void flagBeatsEnvironmentBeatsFile() throws Exception {
+        Path file = dir.resolve("c.properties");
+        Files.writeString(file, "DB_NAME=from_file\nDB_HOST=file-host\nDB_USER=file_user\n");
+        Settings s = Settings.load(Map.of("DB_NAME", "from_env", "DB_HOST", "env-host"), file).flag("DB_NAME", "flag");
+        assertThat(s.get("DB_NAME")).contains("flag");
+        assertThat(s.get("DB_HOST")).contains("env-host");
+        assertThat(s.get("DB_USER")).contains("file_user");
+        assertThat(s.get("DB_PORT")).isEmpty();
+    }
+
+    @Test
+    void blankCountsAsUnset() {
+        Settings s = Settings.load(Map.of("BACKUP_DIR", "  "), null);
+        assertThat(s.get("BACKUP_DIR")).isEmpty();
+        assertThatThrownBy(() -> s.require("BACKUP_DIR", "set BACKUP_DIR=/var/backups/jiffoo"))
+                .isInstanceOf(ConfigurationException.class).hasMessageContaining("BACKUP_DIR is not set");
+    }
+
+    @Test
+    void secretsAreNeverFlagsAndAreRedacted() {
+        Settings s = Settings.load(Map.of("DB_PASSWORD", "hunter2-long", "AWS_SECRET_ACCESS_KEY", "abc/def+ghi"), null);
+        assertThatThrownBy(() -> s.flag("DB_PASSWORD", "x")).isInstanceOf(IllegalArgumentException.class);
+        assertThat(s.redact("auth failed for hunter2-long at abc/def+ghi")).isEqualTo("auth failed for *** at ***");
+    }
+
+    @Test
+    void badNumberIsNamedWithItsOrigin() {
+        Settings s = Settings.load(Map.of("RETENTION_DAYS", "-3"), null);
+        assertThatThrownBy(() -> s.integer("RETENTION_DAYS", 30, 0)).hasMessageContaining("RETENTION_DAYS is '-3'")
+                .hasMessageContaining("the environment");
+    }
+
+    @Test
+    void privateConfigFileWithSecretsIsAccepted() throws Exception {
+        Path file = dir.resolve("c.properties");
+        Files.writeString(file, "DB_PASSWORD=pw-from-file\n");
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        assertThat(Settings.load(Map.of(), file).get("DB_PASSWORD")).contains("pw-from-file");
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw----r--"));
+        assertThatThrownBy(() -> Settings.load(Map.of(), file)).hasMessageContaining("chmod 600");
+    }
+}

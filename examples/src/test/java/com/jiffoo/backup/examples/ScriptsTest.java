@@ -1,0 +1,130 @@
+package com.jiffoo.backup.examples;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.StoredBackups;
+import com.jiffoo.backup.cli.Jar;
+import com.jiffoo.backup.cli.RunbookFixture;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.postgres.TableHashes;
+import com.jiffoo.backup.s3.S3Sink;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The runbook's shell scripts in {@code examples/scripts} over the real jar: database and files backups to S3
+ * (S3Proxy) with the runbook's variables, the daily verification, and {@code restore-database.sh} of an
+ * {@code s3://} URI into a new database compared with the source. Plus shellcheck, when it is installed, and the
+ * embedding example {@link DatabaseBackupToS3}.
+ */
+class ScriptsTest {
+    private static final Path SCRIPTS = Path.of(System.getProperty("jiffoo.scripts", "scripts")).toAbsolutePath();
+    private static RunbookFixture rb;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void start() throws Exception {
+        rb = RunbookFixture.start("scripts_src");
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        rb.close();
+    }
+
+    @Test
+    void scriptsAreShellcheckClean() throws Exception {
+        boolean installed = Stream.of(System.getenv("PATH").split(":"))
+                .anyMatch(d -> Files.isExecutable(Path.of(d, "shellcheck")));
+        Assumptions.assumeTrue(installed, "shellcheck is not installed (apt-get install -y shellcheck): not checked");
+        List<String> cmd = new ArrayList<>(List.of("shellcheck", "--shell=bash"));
+        try (Stream<Path> s = Files.list(SCRIPTS)) {
+            s.sorted().forEach(p -> cmd.add(p.toString()));
+        }
+        Jar.Run r = Jar.exec(dir, Map.of(), cmd);
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+    }
+
+    @Test
+    void backupVerifyAndRestoreWithTheRunbooksScripts() throws Exception {
+        Path key = dir.resolve("backup.key");
+        PassphraseKeyFile.generate(key);
+        Path uploads = dir.resolve("uploads");
+        Files.createDirectories(uploads);
+        Files.writeString(uploads.resolve("a.txt"), "a");
+        Map<String, String> env = rb.env(key, "scripts");
+        env.put("JIFFOO_BACKUP_JAR", Jar.path().toString());
+        env.put("SOURCE_DIR", uploads.toString());
+        Path log = dir.resolve("jiffoo-backup.log");
+        env.put("LOG_FILE", log.toString());
+
+        Jar.Run db = script(env, "backup-database.sh");
+        assertThat(db.exitCode()).as(db.toString()).isZero();
+        Jar.Run files = script(env, "backup-files.sh");
+        assertThat(files.exitCode()).as(files.toString()).isZero();
+        assertThat(Files.readString(log)).contains("database/db_backup_").contains("files/files_backup_");
+        Jar.Run verify = script(env, "verify-backups.sh");
+        assertThat(verify.exitCode()).as(verify.toString()).isZero();
+        assertThat(verify.stdout()).contains("deep verification passed").contains("db_backup_")
+                .contains("files_backup_");
+
+        Jar.Run list = Jar.run(dir, env, "list", "--kind", "database", "--json");
+        String uri = rb.store("scripts") + "/" + list.json().get("backups").get(0).get("key").asText();
+        String restored = "jb_scripts_restored_" + Long.toHexString(System.nanoTime());
+        try {
+            Jar.Run restore = script(env, "restore-database.sh", uri, restored);
+            assertThat(restore.exitCode()).as(restore.toString()).isZero();
+            try (Connection src = rb.pg().connect(rb.sourceDb()); Connection dst = rb.pg().connect(restored)) {
+                assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
+            }
+        } finally {
+            rb.pg().dropDatabase(restored);
+        }
+        Jar.Run usage = script(env, "restore-database.sh");
+        assertThat(usage.exitCode()).isEqualTo(2);
+        assertThat(usage.stderr()).contains("usage:");
+        Map<String, String> noJar = new HashMap<>(env);
+        noJar.put("JIFFOO_BACKUP_JAR", dir.resolve("missing.jar").toString());
+        Jar.Run missing = script(noJar, "backup-files.sh");
+        assertThat(missing.exitCode()).isEqualTo(2);
+        assertThat(missing.stderr()).contains("JIFFOO_BACKUP_JAR");
+    }
+
+    @Test
+    void embeddingExampleBacksUpVerifiesAndPrunes() throws Exception {
+        Path key = dir.resolve("backup.key");
+        OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.generate(key)).build();
+        try (S3Sink store = S3Sink.builder().uri("s3://" + rb.s3().bucket() + "/embedded")
+                .endpointOverride(rb.s3().endpoint()).pathStyleAccess(true).region("us-east-1")
+                .credentialsProvider(StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create(rb.s3().accessKey(), rb.s3().secretKey())))
+                .build()) {
+            BackupManifest m = DatabaseBackupToS3.run(rb.pg().connection(rb.sourceDb()), pgp, store, 30);
+            assertThat(StoredBackups.of(store).latest("database")).contains(m);
+        }
+    }
+
+    private Jar.Run script(Map<String, String> env, String name, String... args) {
+        List<String> cmd = new ArrayList<>(List.of("bash", SCRIPTS.resolve(name).toString()));
+        cmd.addAll(List.of(args));
+        return Jar.exec(dir, env, cmd);
+    }
+}
