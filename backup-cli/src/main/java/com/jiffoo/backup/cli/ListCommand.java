@@ -17,8 +17,8 @@ import java.util.Map;
 /** {@code list}: the committed backups in the store, newest first. */
 @Command(name = "list", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Lists the backups in the store.", "Lists the committed backups (those with a manifest) of each kind, newest first: kind, id,"
-                + " completion time (UTC), stored size, and whether a quick verification passed (with --check;"
-                + " '-' otherwise)."},
+                + " completion time (UTC), stored size, and the last recorded verification (mode, result, time;"
+                + " '-' when never verified). --check quick-verifies each one now (and records it)."},
         exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:listed (and, with --check, all verified)",
                 " 2:bad or missing setting", " 4:the store failed", " 5:with --check: a backup is damaged",
                 " 1:internal error"})
@@ -38,11 +38,15 @@ final class ListCommand extends CliCommand {
         BackupException firstFailure = null;
         try {
             StoredBackups backups = StoredBackups.of(store);
-            say(String.format("%-9s %-33s %-21s %10s  %s", "KIND", "ID", "COMPLETED (UTC)", "SIZE", "VERIFIED"));
+            say(String.format("%-9s %-33s %-21s %10s  %s", "KIND", "ID", "COMPLETED (UTC)", "SIZE",
+                    "LAST VERIFIED (UTC)"));
             for (String k : kind != null ? List.of(kind) : KINDS) {
                 for (BackupManifest m : backups.committed(k)) {
                     Map<String, Object> row = new LinkedHashMap<>(describe(m, store));
-                    String verified = "-";
+                    String verified = backups.lastVerification(m)
+                            .map(r -> (r.passed() ? r.mode() + " ok " : "FAILED " + r.mode() + " ")
+                                    + r.verifiedAt().toString().replaceFirst("\\.\\d+Z$", "Z").replace('T', ' '))
+                            .orElse("-");
                     if (check) {
                         try {
                             BackupVerifier.builder().sink(store).build().verify(m.objectKey(), false);

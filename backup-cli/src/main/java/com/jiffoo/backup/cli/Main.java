@@ -11,7 +11,7 @@ import picocli.CommandLine.Mixin;
  * exit codes come from the library's {@link com.jiffoo.backup.ErrorCode}.
  *
  * <p>Commands: {@code backup database|files}, {@code restore database|files}, {@code verify}, {@code list},
- * {@code prune}, {@code keygen}. A new command is one more class in the {@code subcommands} list below.
+ * {@code prune}, {@code keygen}, {@code monitor}. A new command is one more class in the {@code subcommands} list below.
  */
 @Command(name = "jiffoo-backup", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Backs up PostgreSQL databases and directories as encrypted, checksummed streams into a local"
@@ -23,7 +23,7 @@ import picocli.CommandLine.Mixin;
                 ListCommand.class,
                 PruneCommand.class,
                 KeygenCommand.class,
-                // monitor: BackupMonitor's health checks and alerts, added with the monitor
+                MonitorCommand.class,
                 HelpCommand.class,
         },
         footerHeading = "%nSettings (flags, then environment, then --config FILE):%n",
@@ -34,7 +34,7 @@ import picocli.CommandLine.Mixin;
                 "  Database:   DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, DB_SSLMODE (else PGHOST, ...)",
                 "  Keys:       ENCRYPTION_KEY_FILE (passphrase), ENCRYPTION_PUBLIC_KEY_FILE, ENCRYPTION_SECRET_KEY_FILE,",
                 "              ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE",
-                "  Other:      SOURCE_DIR, RETENTION_DAYS (30), SLACK_WEBHOOK_URL",
+                "  Other:      SOURCE_DIR, RETENTION_DAYS (30), SLACK_WEBHOOK_URL, MAX_BACKUP_AGE_HOURS (26)",
                 "Secrets (DB_PASSWORD, AWS keys, SLACK_WEBHOOK_URL) are read from the environment or the config",
                 "file only, and never printed. Guide: docs/runbook.md."},
         exitCodeListHeading = "%nExit codes:%n",
@@ -47,7 +47,9 @@ import picocli.CommandLine.Mixin;
                 " 5:a backup is damaged, incomplete or does not match its manifest",
                 " 6:a backup cannot be decrypted with the configured key",
                 " 7:the restore target failed; it keeps its previous content",
-                " 8:the backup or object does not exist"})
+                " 8:the backup or object does not exist",
+                " 9:monitor: WARNING",
+                "10:monitor: CRITICAL"})
 public final class Main implements java.util.concurrent.Callable<Integer> {
 
     @Mixin

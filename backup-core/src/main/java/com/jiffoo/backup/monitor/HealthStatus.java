@@ -18,8 +18,11 @@ public enum HealthStatus {
         this.exitCode = exitCode;
     }
 
-    /** The exit code a command-line monitor returns for this status (0, 1, 2), as Nagios-style checks do. */
-    public int exitCode() {
+    /**
+     * The exit code of a Nagios-style check for this status: 0, 1, 2. (The {@code jiffoo-backup monitor} command
+     * uses 0, 9 and 10 instead, apart from its error codes 1-8.)
+     */
+    public int nagiosExitCode() {
         return exitCode;
     }
 

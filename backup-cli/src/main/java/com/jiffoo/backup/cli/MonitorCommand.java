@@ -1,0 +1,155 @@
+package com.jiffoo.backup.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.RestoreTarget;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.StoredBackups;
+import com.jiffoo.backup.Transform;
+import com.jiffoo.backup.VerificationRecord;
+import com.jiffoo.backup.monitor.BackupMonitor;
+import com.jiffoo.backup.monitor.HealthReport;
+import com.jiffoo.backup.monitor.HealthStatus;
+import com.jiffoo.backup.monitor.SlackNotifier;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** {@code monitor}: BackupMonitor's health checks, alerts to Slack, and an exit code for the scheduler. */
+@Command(name = "monitor", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Checks the health of the backups and alerts (Slack) when they are not healthy.",
+                "Per kind: the newest backup is younger than --max-age-hours (default 26), its checksum file agrees"
+                        + " with its manifest, its last recorded verification did not fail, some backup passed a"
+                        + " verification within 7 days, and the configured key decrypts its first blocks (skipped"
+                        + " when no key is configured). With --verify, first verifies the newest backup of each kind"
+                        + " (deep when a key is configured) and records the result. Sends an alert to"
+                        + " SLACK_WEBHOOK_URL when the status is WARNING or CRITICAL, and a recovery message when it"
+                        + " is OK again; a failed alert is reported, never fatal. See docs/monitoring.md."},
+        exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:healthy (OK)",
+                " 9:WARNING: needs attention soon (e.g. no recent passed verification)",
+                "10:CRITICAL: no or stale backup, damaged newest backup, key cannot open it, store unreadable",
+                " 2:bad or missing setting", " 1:internal error"})
+final class MonitorCommand extends CliCommand {
+    /** Exit code of a WARNING report. */
+    static final int EXIT_WARNING = 9;
+    /** Exit code of a CRITICAL report. */
+    static final int EXIT_CRITICAL = 10;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Option(names = "--kind", paramLabel = "KIND", description = "Watch only these kinds (repeatable; default:"
+            + " database and files).")
+    List<String> kinds = new ArrayList<>();
+    @Option(names = "--max-age-hours", paramLabel = "HOURS", description = "How old the newest backup may be"
+            + " (default: MAX_BACKUP_AGE_HOURS, else 26).")
+    Integer maxAgeHours;
+    @Option(names = "--max-age", paramLabel = "KIND=HOURS", description = "A limit for one kind, e.g. files=170"
+            + " for a weekly job (repeatable).")
+    Map<String, Integer> maxAgePerKind = new LinkedHashMap<>();
+    @Option(names = "--verify", description = "First verify the newest backup of each kind (deep when a key is"
+            + " configured) and record the result.")
+    boolean verify;
+    @Option(names = "--freshness-only", description = "Only check that fresh backups exist (lists the store; reads"
+            + " no backup).")
+    boolean freshnessOnly;
+    @Option(names = "--no-alert", description = "Send nothing to Slack, even when SLACK_WEBHOOK_URL is set.")
+    boolean noAlert;
+    @Option(names = "--no-recovery-alert", description = "Do not announce that the backups are healthy again.")
+    boolean noRecoveryAlert;
+
+    private int exit;
+
+    @Override
+    void flags(Settings s) {
+        if (maxAgeHours != null) {
+            s.flag("MAX_BACKUP_AGE_HOURS", maxAgeHours.toString());
+        }
+    }
+
+    @Override
+    void run(Map<String, Object> summary) throws Exception {
+        List<String> watched = kinds.isEmpty() ? ListCommand.KINDS : kinds;
+        Sink store = Stores.open(settings);
+        try {
+            BackupMonitor.Builder b = BackupMonitor.builder().sink(store).kinds(watched.toArray(String[]::new))
+                    .maxAge(Duration.ofHours(settings.integer("MAX_BACKUP_AGE_HOURS", 26, 1)))
+                    .notifyOnRecovery(!noRecoveryAlert);
+            maxAgePerKind.forEach((kind, hours) -> {
+                if (hours == null || hours < 1) {
+                    throw new ConfigurationException("--max-age " + kind + "=" + hours + ": give a whole number of"
+                            + " hours of at least 1, e.g. --max-age files=170.");
+                }
+                b.maxAge(kind, Duration.ofHours(hours));
+            });
+            Optional<Transform> key = decryptionKey();
+            key.ifPresent(k -> b.transforms(List.of(k)));
+            for (String kind : watched) {
+                RestoreTarget check = VerifyCommand.innerCheck(kind);
+                if (check != null) {
+                    b.innerCheck(kind, check);
+                }
+            }
+            Optional<String> webhook = settings.get("SLACK_WEBHOOK_URL");
+            if (webhook.isPresent() && !noAlert) {
+                b.notifier(SlackNotifier.builder().webhookUrl(webhook.get()).build());
+            }
+            BackupMonitor monitor = b.build();
+
+            List<Map<String, Object>> verified = new ArrayList<>();
+            if (verify) {
+                StoredBackups backups = StoredBackups.of(store);
+                for (String kind : watched) {
+                    Optional<BackupManifest> newest = backups.latest(kind);
+                    if (newest.isEmpty()) {
+                        continue; // the health check reports the missing kind
+                    }
+                    VerificationRecord r = monitor.verifyBackupIntegrity(newest.get().objectKey());
+                    Map<String, Object> v = new LinkedHashMap<>();
+                    v.put("key", r.objectKey());
+                    v.put("mode", r.mode());
+                    v.put("passed", r.passed());
+                    if (!r.passed()) {
+                        v.put("message", r.message());
+                    }
+                    verified.add(v);
+                    say(r.mode() + " verification of " + where(store, r.objectKey()) + ": "
+                            + (r.passed() ? "passed" : "FAILED: " + r.message()));
+                }
+                summary.put("verified", verified);
+            }
+
+            HealthReport report = freshnessOnly ? monitor.checkBackupFreshness() : monitor.runHealthChecks();
+            say((report.full() ? "health" : "freshness") + " of " + store.location() + ": " + report.status());
+            report.summaryLines().forEach(this::say);
+            report.notifications().forEach(n -> say("alert: " + n));
+            if (webhook.isEmpty() && !noAlert && !report.healthy()) {
+                say("alert: none sent (SLACK_WEBHOOK_URL is not set)");
+            }
+            summary.put("status", report.status().name());
+            summary.put("report", JSON.readTree(report.toJson()));
+            exit = report.status() == HealthStatus.OK ? 0
+                    : report.status() == HealthStatus.WARNING ? EXIT_WARNING : EXIT_CRITICAL;
+        } finally {
+            CliCommand.close(store);
+        }
+    }
+
+    /** The decryption key when one is configured: the key check and deep verification need it. */
+    private Optional<Transform> decryptionKey() {
+        if (settings.get("ENCRYPTION_KEY_FILE").isEmpty() && settings.get("ENCRYPTION_SECRET_KEY_FILE").isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(Encryption.forRestore(settings));
+    }
+
+    @Override
+    int exitCode() {
+        return exit;
+    }
+}

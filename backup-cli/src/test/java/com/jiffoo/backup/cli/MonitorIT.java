@@ -1,0 +1,115 @@
+package com.jiffoo.backup.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.files.DirectorySource;
+import com.jiffoo.backup.store.LocalDirectorySink;
+import com.jiffoo.backup.testing.WebhookServer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.HashMap;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@code monitor} with the real jar: a stale store exits CRITICAL and Slack (a local webhook server) receives the
+ * alert; after a fresh backup and {@code --verify} it exits 0 and Slack receives the recovery; without a verification
+ * it warns; a webhook that is down does not change the exit code.
+ */
+class MonitorIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aStaleStoreAlertsSlackAndExitsCriticalThenRecovers() throws Exception {
+        Path store = Files.createDirectories(dir.resolve("store"));
+        Path uploads = Files.createDirectories(dir.resolve("uploads"));
+        Files.writeString(uploads.resolve("a.txt"), "a");
+        Path key = dir.resolve("backup.key");
+        PassphraseKeyFile pass = PassphraseKeyFile.generate(key);
+        try (LocalDirectorySink sink = LocalDirectorySink.create(store)) {
+            BackupPipeline.builder().source(DirectorySource.builder(uploads).build())
+                    .encryption(OpenPgpTransform.builder().passphrase(pass).build()).sink(sink)
+                    .clock(Clock.fixed(Instant.now().minus(Duration.ofHours(27)), ZoneOffset.UTC)).build().run();
+        }
+        try (WebhookServer slack = WebhookServer.start()) {
+            Map<String, String> env = new HashMap<>(Map.of("BACKUP_DIR", store.toString(), "ENCRYPTION_KEY_FILE",
+                    key.toString(), "SOURCE_DIR", uploads.toString(), "SLACK_WEBHOOK_URL", slack.url()));
+
+            Jar.Run stale = Jar.run(dir, env, "monitor", "--kind", "files");
+            assertThat(stale.exitCode()).as(stale.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
+            assertThat(stale.stdout()).contains("files: CRITICAL").contains("27h 0m ago")
+                    .contains("alert: Slack webhook (127.0.0.1): sent");
+            assertThat(slack.bodies()).hasSize(1);
+            JsonNode alert = JSON.readTree(slack.bodies().get(0));
+            assertThat(alert.get("text").asText()).contains("CRITICAL").contains(store.toString());
+            assertThat(alert.get("blocks").get(1).get("text").get("text").asText())
+                    .contains("files: CRITICAL").contains("backups have stopped");
+            assertThat(stale.all()).doesNotContain(WebhookServer.PATH);
+
+            Jar.Run backup = Jar.run(dir, env, "backup", "files");
+            assertThat(backup.exitCode()).as(backup.toString()).isZero();
+
+            Jar.Run unverified = Jar.run(dir, env, "monitor", "--kind", "files", "--json");
+            assertThat(unverified.exitCode()).as(unverified.toString()).isEqualTo(MonitorCommand.EXIT_WARNING);
+            JsonNode report = unverified.json().get("report");
+            assertThat(report.get("status").asText()).isEqualTo("WARNING");
+            assertThat(report.get("kinds").get(0).get("keyCheck").get("result").asText()).isEqualTo("PASSED");
+            assertThat(slack.bodies()).hasSize(2);
+
+            Jar.Run healthy = Jar.run(dir, env, "monitor", "--kind", "files", "--verify");
+            assertThat(healthy.exitCode()).as(healthy.toString()).isZero();
+            assertThat(healthy.stdout()).contains("deep verification of").contains("passed").contains("files: OK");
+            assertThat(slack.bodies()).hasSize(3);
+            assertThat(JSON.readTree(slack.bodies().get(2)).get("text").asText()).contains("recovered");
+            try (var files = Files.list(store.resolve("files"))) {
+                assertThat(files.map(p -> p.getFileName().toString())).anyMatch(n -> n.contains(".verified-"));
+            }
+
+            Jar.Run list = Jar.run(dir, env, "list", "--kind", "files");
+            assertThat(list.stdout()).contains("deep ok ");
+
+            Jar.Run quiet = Jar.run(dir, env, "monitor", "--kind", "files");
+            assertThat(quiet.exitCode()).as(quiet.toString()).isZero();
+            assertThat(slack.bodies()).as("healthy twice: nothing to say").hasSize(3);
+
+            Jar.Run bothKinds = Jar.run(dir, env, "monitor", "--freshness-only");
+            assertThat(bothKinds.exitCode()).as(bothKinds.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
+            assertThat(bothKinds.stdout()).contains("no database backup");
+        }
+    }
+
+    @Test
+    void aWebhookThatIsDownIsReportedAndTheExitCodeStillTellsTheHealth() throws Exception {
+        Path store = Files.createDirectories(dir.resolve("store"));
+        String url;
+        try (WebhookServer slack = WebhookServer.start()) {
+            url = slack.url();
+        }
+        Jar.Run run = Jar.run(dir, Map.of("BACKUP_DIR", store.toString(), "SLACK_WEBHOOK_URL", url), "monitor",
+                "--json");
+        assertThat(run.exitCode()).as(run.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
+        JsonNode notes = run.json().get("report").get("notifications");
+        assertThat(notes.get(0).asText()).contains("failed").contains("cannot reach");
+        assertThat(run.all()).doesNotContain(WebhookServer.PATH).contains("could not send the CRITICAL alert");
+
+        Jar.Run insecure = Jar.run(dir, Map.of("BACKUP_DIR", store.toString(), "SLACK_WEBHOOK_URL",
+                "http://hooks.slack.com/services/T1/B2/topsecret"), "monitor");
+        assertThat(insecure.exitCode()).as(insecure.toString()).isEqualTo(2);
+        assertThat(insecure.stderr()).contains("https");
+        assertThat(insecure.all()).doesNotContain("topsecret");
+    }
+}
