@@ -13,8 +13,8 @@
 #         1g    = pgbench -s 50 + wide tables (~1 GiB database), 1 GiB file tree, memory rows at 1 GiB and 4 GiB.
 # Data is generated deterministically and reused when present (database jb_bench_data_SCALE, WORK/tree-SCALE).
 # pgBackRest runs on a throwaway cluster "15 bench" (port BENCH_PGPORT) that this script creates and configures
-# for WAL archiving; the main cluster is never reconfigured. --cleanup drops the jb_bench_* databases, the bench
-# cluster and WORK, then exits.
+# for WAL archiving; the main cluster is never reconfigured. --cleanup drops the databases this script creates
+# (jb_bench_data_*, jb_bench_r_*), the bench cluster and WORK, then exits.
 #
 # Every row is one process tree measured by /usr/bin/time: wall, CPU (user+sys of the tree), peak RSS (of the
 # largest single process of the tree). "server CPU" adds what the PostgreSQL cluster (all its processes, so other
@@ -72,8 +72,10 @@ log() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 has_group() { [[ ",$BENCH_GROUPS," == *",$1,"* ]]; }
 
 if [ "$CLEANUP" = 1 ]; then
-    for d in $(psql -d postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'jb\_bench\_%'"); do
-        dropdb --if-exists "$d"
+    # only the databases this script creates (other harnesses use jb_bench_<hex> names, maybe right now)
+    for d in jb_bench_data_small jb_bench_data_1g jb_bench_r_plain jb_bench_r_plain2 jb_bench_r_ours1 \
+        jb_bench_r_ours2; do
+        dropdb --if-exists "$d" 2> /dev/null
     done
     if pg_lsclusters -h | awk '$1 == 15 && $2 == "bench"' | grep -q .; then
         pg_dropcluster 15 bench --stop
@@ -152,6 +154,7 @@ run_row() {
             rm -f "$tf"
             return 0
         fi
+        if [ -n "$SERVER_PIDS" ]; then sleep 0.3; fi   # let the postmaster reap the backend that served the row
         s1=$(server_ticks)
         if [ -n "${POST:-}" ]; then eval "$POST" >> "$lf" 2>&1; fi
         read -r wall user sys rss < <(tail -1 "$tf")
@@ -345,7 +348,8 @@ CONF
         log "copying $DB into cluster 15/bench"
         bpsql dropdb --if-exists "$DB" || return 1
         bpsql createdb "$DB" || return 1
-        pg_dump -Fc -Z0 "$DB" | bpsql pg_restore --no-owner --no-privileges -d "$DB" || { echo "copying the data failed"; return 1; }
+        pg_dump -Fc -Z0 "$DB" | bpsql pg_restore --no-owner --no-privileges -d "$DB" \
+            || { echo "copying the data failed"; return 1; }
         bpsql psql -q -d "$DB" -c 'VACUUM ANALYZE' || return 1
     fi
     pgbr check > /dev/null 2>&1 \
@@ -414,7 +418,8 @@ if has_group db; then
     fi
     if setup_pgbackrest > "$LOGS/pgbackrest-setup.log" 2>&1; then
         SERVER_PIDS=$(head -1 /var/lib/postgresql/15/bench/postmaster.pid)
-        POST=pgbackrest_out run_row db "pgBackRest full backup (gz-6, aes-256-cbc, 2 processes; cluster of $((BENCH_CLUSTER_BYTES / 1048576)) MiB)" \
+        POST=pgbackrest_out run_row db \
+            "pgBackRest full backup (gz-6, aes-256-cbc, 2 processes; cluster of $((BENCH_CLUSTER_BYTES / 1048576)) MiB)" \
             0 "$size" row_pgbackrest
         pg_ctlcluster 15 bench stop || true      # idle until the next run
     else
@@ -434,7 +439,8 @@ if has_group files; then
         "$size" row_ours_files gzip
     PRE='rm -rf "$WORK/out/store"' run_row files 'ours zstd-3: DirectorySource + OpenPGP + SHA-256 + local store' 0 \
         "$size" row_ours_files zstd
-    PRE='rm -rf "$WORK/out/restic" "$WORK/out/restic-cache"; RESTIC_PASSWORD_FILE=$KEY restic --repo "$WORK/out/restic" init > /dev/null' \
+    PRE='rm -rf "$WORK/out/restic" "$WORK/out/restic-cache"
+         RESTIC_PASSWORD_FILE=$KEY restic --repo "$WORK/out/restic" init > /dev/null' \
         POST='echo "OUT $(du -sb "$WORK/out/restic" | cut -f1)"' \
         run_row files 'restic backup, first run (local repository)' 0 "$size" row_restic
 fi
