@@ -343,6 +343,11 @@ CONF
     fi
     pgbr stanza-create > /dev/null 2>&1 \
         || { echo "pgbackrest stanza-create failed (log in $WORK/pgbackrest/log)"; return 1; }
+    # the cluster holds this scale's database only (pgBackRest copies all of it)
+    for other in $(bpsql psql -d postgres -Atc \
+        "SELECT datname FROM pg_database WHERE datname LIKE 'jb\_bench\_data\_%' AND datname <> '$DB'"); do
+        bpsql dropdb "$other" || return 1
+    done
     have=$(bpsql psql -d "$DB" -Atc 'SELECT spec FROM jb_bench_meta' 2> /dev/null || true)
     if [ "$have" != "$DB_SPEC" ]; then
         log "copying $DB into cluster 15/bench"
