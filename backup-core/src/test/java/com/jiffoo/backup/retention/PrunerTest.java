@@ -102,6 +102,24 @@ class PrunerTest {
     }
 
     @Test
+    void aBackupWhoseNameContainsTheRecordInfixIsABackupNotARecordAndNotAnOrphan() throws Exception {
+        // a custom naming may put ".verified-" in an id; its manifest ends with .json, like a verification record
+        BackupManifest odd = BackupPipeline.builder().source(new GeneratedSource("database", 1000, 99)).sink(sink)
+                .naming((s, t) -> "customers.verified-accounts_20260331").unencrypted()
+                .clock(Clock.fixed(NOW.minusSeconds(60), ZoneOffset.UTC)).build().run();
+        assertThat(StoredBackups.of(local).committed("database")).extracting(BackupManifest::objectKey)
+                .first().isEqualTo(odd.objectKey());
+
+        // long after the grace period: nothing of a committed backup is an orphan
+        Pruner.PruneReport report = Pruner.builder().sink(sink).policy(Retention.builder().keepLast(20).build())
+                .clock(Clock.fixed(Instant.now().plusSeconds(30 * 86_400), ZoneOffset.UTC)).build()
+                .prune("database", false);
+        assertThat(report.orphansDeleted()).isEmpty();
+        assertThat(local.list(odd.objectKey())).extracting(StoredObject::key)
+                .contains(odd.objectKey(), odd.manifestKey(), odd.sha256Key());
+    }
+
+    @Test
     void anEmptyKindIsNothingToDo() {
         Pruner.PruneReport report = pruner().prune("files", false);
         assertThat(report.verdicts()).isEmpty();
