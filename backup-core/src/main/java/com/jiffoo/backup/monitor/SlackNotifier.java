@@ -17,6 +17,10 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Posts alerts to a Slack <a href="https://api.slack.com/messaging/webhooks">incoming webhook</a> with
@@ -67,15 +71,21 @@ public final class SlackNotifier implements Notifier {
         for (int attempt = 1; attempt <= attempts; attempt++) {
             Duration wait = backoff.multipliedBy(1L << (attempt - 1));
             HttpResponse<String> r;
+            // the request timeout ends when the headers arrive; bound the whole exchange, body included
+            CompletableFuture<HttpResponse<String>> pending =
+                    client.sendAsync(request, HttpResponse.BodyHandlers.ofString());
             try {
-                r = client.send(request, HttpResponse.BodyHandlers.ofString());
+                r = pending.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
+                pending.cancel(true);
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("interrupted while posting to " + describe());
-            } catch (IOException e) {
+            } catch (ExecutionException | TimeoutException e) {
+                pending.cancel(true);
                 // the client's messages can quote the request URI: keep only the exception's type
+                Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
                 r = null;
-                last = "cannot reach " + describe() + " (" + e.getClass().getSimpleName() + ")";
+                last = "cannot reach " + describe() + " (" + cause.getClass().getSimpleName() + ")";
             }
             if (r != null) {
                 int code = r.statusCode();

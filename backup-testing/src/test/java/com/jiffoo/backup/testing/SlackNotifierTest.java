@@ -6,15 +6,19 @@ import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.monitor.Alert;
 import com.jiffoo.backup.monitor.HealthStatus;
 import com.jiffoo.backup.monitor.SlackNotifier;
+import com.sun.net.httpserver.HttpServer;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class SlackNotifierTest {
@@ -66,5 +70,30 @@ class SlackNotifierTest {
         SlackNotifier n = SlackNotifier.builder().webhookUrl("https://hooks.slack.com/services/T1/B2/topsecret").build();
         assertEquals("Slack webhook (hooks.slack.com)", n.describe());
         assertFalse(n.toString().contains("topsecret"));
+    }
+
+    @Test
+    void aWebhookThatSendsHeadersAndThenStallsDoesNotHangTheMonitor() throws Exception {
+        HttpServer http = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        http.createContext("/services/", exchange -> {
+            exchange.getRequestBody().readAllBytes();
+            exchange.sendResponseHeaders(200, 100); // promises 100 bytes of body, sends none
+            try {
+                Thread.sleep(30_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            exchange.close();
+        });
+        http.start();
+        try {
+            SlackNotifier n = SlackNotifier.builder().timeout(Duration.ofSeconds(1)).attempts(1)
+                    .webhookUrl("http://127.0.0.1:" + http.getAddress().getPort() + WebhookServer.PATH).build();
+            IOException e = assertTimeoutPreemptively(Duration.ofSeconds(10),
+                    () -> assertThrows(IOException.class, () -> n.send(ALERT)));
+            assertFalse(e.getMessage().contains(WebhookServer.PATH), e.getMessage());
+        } finally {
+            http.stop(0);
+        }
     }
 }
