@@ -92,7 +92,7 @@ public final class SlackNotifier implements Notifier {
                 if (code / 100 == 2) {
                     return;
                 }
-                String answer = clip(r.body());
+                String answer = clip(redact(r.body()));
                 last = "Slack answered HTTP " + code + (answer.isEmpty() ? "" : " (" + answer + ")");
                 if (code != 429 && code / 100 != 5) {
                     throw new IOException(last + " from " + describe() + "; check that the webhook URL is current"
@@ -171,6 +171,24 @@ public final class SlackNotifier implements Notifier {
     /** Slack's mrkdwn treats {@code & < >} as control characters. */
     private static String escape(String s) {
         return s == null ? "" : s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
+    }
+
+    /** An error page may quote the requested URL (a web server's or a proxy's 404): the path is the secret. */
+    private String redact(String answer) {
+        if (answer == null) {
+            return null;
+        }
+        String out = answer;
+        for (String secret : new String[] {webhook.getRawPath(), webhook.getPath()}) {
+            if (secret != null && secret.length() > 1) {
+                out = out.replace(secret, "…");
+                String token = secret.substring(secret.lastIndexOf('/') + 1);
+                if (!token.isEmpty()) {
+                    out = out.replace(token, "…");
+                }
+            }
+        }
+        return out;
     }
 
     private static String clip(String body) {

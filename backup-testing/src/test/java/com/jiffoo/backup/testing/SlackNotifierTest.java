@@ -10,8 +10,10 @@ import com.sun.net.httpserver.HttpServer;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 
@@ -92,6 +94,31 @@ class SlackNotifierTest {
             IOException e = assertTimeoutPreemptively(Duration.ofSeconds(10),
                     () -> assertThrows(IOException.class, () -> n.send(ALERT)));
             assertFalse(e.getMessage().contains(WebhookServer.PATH), e.getMessage());
+        } finally {
+            http.stop(0);
+        }
+    }
+
+    @Test
+    void anErrorPageQuotingTheRequestedUrlDoesNotLeakTheWebhook() throws Exception {
+        HttpServer http = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        http.createContext("/services/", exchange -> {
+            exchange.getRequestBody().readAllBytes();
+            // what a web server's default 404 page (or a proxy's) says
+            byte[] page = ("<h1>Not Found</h1><p>The requested URL " + exchange.getRequestURI().getRawPath()
+                    + " was not found on this server.</p>").getBytes(StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(404, page.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(page);
+            }
+        });
+        http.start();
+        try {
+            SlackNotifier n = SlackNotifier.builder().attempts(1)
+                    .webhookUrl("http://127.0.0.1:" + http.getAddress().getPort() + WebhookServer.PATH).build();
+            IOException e = assertThrows(IOException.class, () -> n.send(ALERT));
+            assertTrue(e.getMessage().contains("HTTP 404"), e.getMessage());
+            assertFalse(e.getMessage().contains("s3cr3tW3bh00kT0k3n"), e.getMessage());
         } finally {
             http.stop(0);
         }
