@@ -16,6 +16,7 @@ import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.Transform;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.VerificationResult;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.internal.Support;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -167,7 +168,7 @@ public final class BackupMonitor {
      * @throws BackupException when the verification could not run at all (store unreachable, no such backup)
      */
     public VerificationRecord verifyBackupIntegrity(String key) {
-        return verifyBackupIntegrity(key, !transforms.isEmpty());
+        return verifyBackupIntegrity(key, hasDecryptionKey());
     }
 
     /**
@@ -295,7 +296,7 @@ public final class BackupMonitor {
         if (!newest.encrypted()) {
             keyCheck = KindHealth.KeyCheck.NOT_ENCRYPTED;
             keyDetail = "the newest backup is not encrypted";
-        } else if (transforms.isEmpty()) {
+        } else if (!hasDecryptionKey()) {
             keyCheck = KindHealth.KeyCheck.NO_KEY;
             keyDetail = "no decryption key configured here; run the key check where the key is kept";
         } else {
@@ -321,6 +322,14 @@ public final class BackupMonitor {
         }
         return new KindHealth(kind, status, problems, committed.size(), total, newest, age, lastAny, lastPassed,
                 keyCheck, keyDetail);
+    }
+
+    /**
+     * True when a configured transform can decrypt: an OpenPGP transform holding only public keys (a backup host's)
+     * cannot, and is no decryption key.
+     */
+    private boolean hasDecryptionKey() {
+        return transforms.stream().anyMatch(t -> !(t instanceof OpenPgpTransform p) || p.canDecrypt());
     }
 
     private Alert alertFor(HealthReport report, boolean recovery) {

@@ -1,0 +1,55 @@
+package com.jiffoo.backup.monitor;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.VerificationRecord;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.store.LocalDirectorySink;
+import com.jiffoo.backup.testutil.GeneratedSource;
+import com.jiffoo.backup.testutil.GpgCli;
+import com.jiffoo.backup.testutil.TestKeys;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class BackupMonitorTest {
+    private static final Instant AT = Instant.parse("2026-01-11T02:00:00Z");
+    private static final Clock LATER = Clock.fixed(AT.plus(Duration.ofHours(1)), ZoneOffset.UTC);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aPublicKeyOnlyHostReportsNoKeyNotALostKey() {
+        assertThat(GpgCli.available()).as("needs the gpg CLI").isTrue();
+        try (GpgCli gpg = GpgCli.create(dir.resolve("gnupg"))) {
+            Path keyPass = TestKeys.keyFile(dir, "keypass");
+            GpgCli.Key key = gpg.generateCurve25519Key("backup@example.com", keyPass);
+            Path pub = gpg.exportPublicKey(key, dir.resolve("backup.pub.asc"), true);
+            OpenPgpTransform publicOnly = OpenPgpTransform.builder().recipient(pub).build();
+            LocalDirectorySink store = LocalDirectorySink.create(dir.resolve("store"));
+            BackupManifest m = BackupPipeline.builder().source(new GeneratedSource("database", 100_000, 1))
+                    .sink(store).encryption(publicOnly).clock(Clock.fixed(AT, ZoneOffset.UTC)).build().run();
+
+            // the backup host configures the monitor with the transform it backs up with
+            BackupMonitor monitor = BackupMonitor.builder().sink(store).kinds("database").clock(LATER)
+                    .requireVerificationWithin(null).transforms(List.of(publicOnly)).build();
+            HealthReport report = monitor.runHealthChecks();
+            assertThat(report.kinds().get(0).keyCheck()).isEqualTo(KindHealth.KeyCheck.NO_KEY);
+            assertThat(report.status()).as(report.summaryLines().toString()).isEqualTo(HealthStatus.OK);
+
+            // and verification is quick, as without a key, rather than failing to decrypt
+            VerificationRecord v = monitor.verifyBackupIntegrity(m.objectKey());
+            assertThat(v.passed()).isTrue();
+            assertThat(v.deep()).isFalse();
+        }
+    }
+}
