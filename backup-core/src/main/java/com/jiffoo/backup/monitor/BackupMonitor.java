@@ -250,6 +250,25 @@ public final class BackupMonitor {
             status = HealthStatus.CRITICAL;
             problems.add("the newest backup " + newest.id() + " fails its checksum check: " + e.getMessage());
         }
+        try {
+            // cheap too: the data object must be there, with the size its manifest says (one list call)
+            StoredObject data = sink.list(newest.objectKey()).stream()
+                    .filter(o -> o.key().equals(newest.objectKey())).findFirst().orElse(null);
+            if (data == null) {
+                status = HealthStatus.CRITICAL;
+                problems.add("the newest backup " + newest.id() + " is missing its data object "
+                        + newest.objectKey() + " although its manifest exists: the backup is lost. Make a new backup"
+                        + " now and find out who deletes from the store.");
+            } else if (data.size() != newest.objectSize()) {
+                status = HealthStatus.CRITICAL;
+                problems.add("the newest backup " + newest.id() + " has " + data.size() + " bytes in the store, its"
+                        + " manifest says " + newest.objectSize() + ": it is damaged. Make a new backup now and"
+                        + " verify the one before.");
+            }
+        } catch (IOException e) {
+            status = HealthStatus.CRITICAL;
+            problems.add("cannot read the store: listing " + newest.objectKey() + " failed: " + e.getMessage());
+        }
 
         VerificationRecord lastAny = null;
         VerificationRecord lastPassed = null;

@@ -52,4 +52,32 @@ class BackupMonitorTest {
             assertThat(v.deep()).isFalse();
         }
     }
+
+    @Test
+    void aNewestBackupWhoseDataIsGoneOrCutShortIsNotReportedOk() throws Exception {
+        LocalDirectorySink store = LocalDirectorySink.create(dir.resolve("store"));
+        BackupManifest m = BackupPipeline.builder().source(new GeneratedSource("files", 100_000, 1)).sink(store)
+                .unencrypted().clock(Clock.fixed(AT, ZoneOffset.UTC)).build().run();
+        BackupMonitor monitor = BackupMonitor.builder().sink(store).kinds("files").clock(LATER).build();
+        assertThat(monitor.verifyBackupIntegrity(m.objectKey()).passed()).isTrue();
+        assertThat(monitor.runHealthChecks().status()).isEqualTo(HealthStatus.OK);
+
+        // the data object is cut short in the store (manifest, sidecar and the passed record are untouched)
+        byte[] data;
+        try (var in = store.open(m.objectKey())) {
+            data = in.readAllBytes();
+        }
+        store.delete(m.objectKey());
+        try (var out = store.create(m.objectKey())) {
+            out.write(java.util.Arrays.copyOf(data, data.length / 2));
+            out.commit();
+        }
+        HealthReport cut = monitor.runHealthChecks();
+        assertThat(cut.status()).as(cut.summaryLines().toString()).isEqualTo(HealthStatus.CRITICAL);
+
+        store.delete(m.objectKey());
+        HealthReport gone = monitor.runHealthChecks();
+        assertThat(gone.status()).as(gone.summaryLines().toString()).isEqualTo(HealthStatus.CRITICAL);
+        assertThat(gone.kinds().get(0).problems()).anySatisfy(p -> assertThat(p).contains("missing"));
+    }
 }
