@@ -391,10 +391,18 @@ public final class BackupMonitor {
             }
             // report keys end with a fixed-width UTC time stamp, so their names sort by time
             reports.sort(Comparator.comparing(StoredObject::key).reversed());
-            try (InputStream in = sink.open(reports.get(0).key())) {
-                JsonNode n = MAPPER.readTree(in.readNBytes(1 << 20));
-                return HealthStatus.valueOf(n.path("status").asText());
+            for (StoredObject report : reports) {
+                try (InputStream in = sink.open(report.key())) {
+                    JsonNode n = MAPPER.readTree(in.readNBytes(1 << 20));
+                    // another monitor of the same store may watch other kinds: its status is not ours
+                    List<String> watched = new ArrayList<>();
+                    n.path("kinds").forEach(k -> watched.add(k.path("kind").asText()));
+                    if (watched.equals(kinds)) {
+                        return HealthStatus.valueOf(n.path("status").asText());
+                    }
+                }
             }
+            return null;
         } catch (IOException | RuntimeException e) {
             log.warn("could not read the previous health report from {}: {}", sink.location(), e.getMessage());
             return null;

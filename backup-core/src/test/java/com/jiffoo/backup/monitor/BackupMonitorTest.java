@@ -80,4 +80,34 @@ class BackupMonitorTest {
         assertThat(gone.status()).as(gone.summaryLines().toString()).isEqualTo(HealthStatus.CRITICAL);
         assertThat(gone.kinds().get(0).problems()).anySatisfy(p -> assertThat(p).contains("missing"));
     }
+
+    @Test
+    void aMonitorOfOtherKindsInTheSameStoreIsNoRecovery() {
+        LocalDirectorySink store = LocalDirectorySink.create(dir.resolve("store"));
+        BackupPipeline.builder().source(new GeneratedSource("database", 1000, 1)).sink(store).unencrypted()
+                .clock(Clock.fixed(AT.minus(Duration.ofDays(3)), ZoneOffset.UTC)).build().run(); // stale
+        BackupPipeline.builder().source(new GeneratedSource("files", 1000, 2)).sink(store).unencrypted()
+                .clock(Clock.fixed(AT, ZoneOffset.UTC)).build().run();
+        List<Alert> sent = new java.util.ArrayList<>();
+        Notifier recording = new Notifier() {
+            @Override
+            public void send(Alert alert) {
+                sent.add(alert);
+            }
+
+            @Override
+            public String describe() {
+                return "recording";
+            }
+        };
+        // two jobs watch one store: one the database backups, one the files backups
+        HealthReport db = BackupMonitor.builder().sink(store).kinds("database").clock(LATER)
+                .requireVerificationWithin(null).notifier(recording).build().runHealthChecks();
+        assertThat(db.status()).isEqualTo(HealthStatus.CRITICAL);
+        HealthReport files = BackupMonitor.builder().sink(store).kinds("files").clock(LATER)
+                .requireVerificationWithin(null).notifier(recording).build().runHealthChecks();
+        assertThat(files.status()).isEqualTo(HealthStatus.OK);
+        assertThat(sent).extracting(Alert::recovery).as("the database backups have not recovered")
+                .containsExactly(false);
+    }
 }
