@@ -124,7 +124,7 @@ public final class BackupMonitor {
         Instant now = clock.instant();
         List<KindHealth> out = new ArrayList<>();
         for (String kind : kinds) {
-            out.add(check(kind, now, false));
+            out.add(checkOrReport(kind, now, false));
         }
         HealthReport report = new HealthReport(now, sink.location(), Support.hostName(), false, out, List.of());
         return report.healthy() ? report : report.withNotifications(send(alertFor(report, false)));
@@ -139,7 +139,7 @@ public final class BackupMonitor {
         Instant now = clock.instant();
         List<KindHealth> out = new ArrayList<>();
         for (String kind : kinds) {
-            out.add(check(kind, now, true));
+            out.add(checkOrReport(kind, now, true));
         }
         HealthReport report = new HealthReport(now, sink.location(), Support.hostName(), true, out, List.of());
         HealthStatus previous = previousStatus();
@@ -208,6 +208,18 @@ public final class BackupMonitor {
             return StoredBackups.of(sink).manifest(objectKey).id();
         } catch (BackupException e) {
             return null;
+        }
+    }
+
+    /** {@link #check}, with an unexpected failure (a sink's unchecked exception) reported, not thrown. */
+    private KindHealth checkOrReport(String kind, Instant now, boolean full) {
+        try {
+            return check(kind, now, full);
+        } catch (RuntimeException e) {
+            log.warn("the health check of {} in {} failed", kind, sink.location(), e);
+            return new KindHealth(kind, HealthStatus.CRITICAL, List.of("the check could not run: "
+                    + e.getClass().getSimpleName() + ": " + e.getMessage() + ". Check the store and the monitor's"
+                    + " log."), 0, 0, null, null, null, null, KindHealth.KeyCheck.NOT_CHECKED, "check failed");
         }
     }
 

@@ -110,4 +110,48 @@ class BackupMonitorTest {
         assertThat(sent).extracting(Alert::recovery).as("the database backups have not recovered")
                 .containsExactly(false);
     }
+
+    @Test
+    void aSinkThatFailsWithAnUncheckedExceptionStillGivesAReport() {
+        LocalDirectorySink local = LocalDirectorySink.create(dir.resolve("store"));
+        BackupPipeline.builder().source(new GeneratedSource("files", 1000, 2)).sink(local).unencrypted()
+                .clock(Clock.fixed(AT, ZoneOffset.UTC)).build().run();
+        // e.g. a sink that was closed, or a client library's unchecked error
+        com.jiffoo.backup.Sink broken = new com.jiffoo.backup.Sink() {
+            @Override
+            public String location() {
+                return local.location();
+            }
+
+            @Override
+            public com.jiffoo.backup.SinkOutput create(String key) throws java.io.IOException {
+                return local.create(key);
+            }
+
+            @Override
+            public java.io.InputStream open(String key) {
+                throw new IllegalStateException("the sink for " + location() + " is closed");
+            }
+
+            @Override
+            public List<com.jiffoo.backup.StoredObject> list(String prefix) throws java.io.IOException {
+                return local.list(prefix);
+            }
+
+            @Override
+            public void delete(String key) throws java.io.IOException {
+                local.delete(key);
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        HealthReport report = BackupMonitor.builder().sink(broken).kinds("files").clock(LATER).build()
+                .runHealthChecks();
+        assertThat(report.status()).isEqualTo(HealthStatus.CRITICAL);
+        assertThat(report.kinds().get(0).problems()).anySatisfy(p -> assertThat(p).contains("is closed"));
+        assertThat(BackupMonitor.builder().sink(broken).kinds("files").clock(LATER).build()
+                .checkBackupFreshness().status()).isEqualTo(HealthStatus.CRITICAL);
+    }
 }
