@@ -76,12 +76,13 @@ class SlackNotifierTest {
 
     @Test
     void aWebhookThatSendsHeadersAndThenStallsDoesNotHangTheMonitor() throws Exception {
+        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
         HttpServer http = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         http.createContext("/services/", exchange -> {
             exchange.getRequestBody().readAllBytes();
             exchange.sendResponseHeaders(200, 100); // promises 100 bytes of body, sends none
             try {
-                Thread.sleep(30_000);
+                done.await(30, java.util.concurrent.TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -95,6 +96,7 @@ class SlackNotifierTest {
                     () -> assertThrows(IOException.class, () -> n.send(ALERT)));
             assertFalse(e.getMessage().contains(WebhookServer.PATH), e.getMessage());
         } finally {
+            done.countDown();
             http.stop(0);
         }
     }
