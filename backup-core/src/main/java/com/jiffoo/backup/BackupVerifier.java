@@ -2,6 +2,7 @@ package com.jiffoo.backup;
 
 import com.jiffoo.backup.BackupListener.Operation;
 import com.jiffoo.backup.internal.CountingDigestInputStream;
+import com.jiffoo.backup.internal.StageStreams;
 import com.jiffoo.backup.internal.Support;
 import com.jiffoo.backup.internal.Support.ProgressTicker;
 import org.slf4j.Logger;
@@ -137,7 +138,8 @@ public final class BackupVerifier {
         BackupManifest m = backups.manifest(key);
         List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
         try (InputStream raw = backups.openData(m)) {
-            InputStream in = raw;
+            // tagged, so a decoder does not take a failing store for a damaged backup
+            InputStream in = StageStreams.input(raw, "read (" + sink.location() + ")", ErrorCode.STORAGE);
             for (Transform t : decoders) {
                 in = t.decode(in);
             }

@@ -41,6 +41,9 @@ public record VerificationRecord(String objectKey, String backupId, Instant veri
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final DateTimeFormatter STAMP =
             DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmssSSS'Z'").withZone(ZoneOffset.UTC);
+    /** What follows {@link #INFIX} in a record key: the time stamp, the random tag, {@code .json}. */
+    private static final java.util.regex.Pattern RECORD_TAIL =
+            java.util.regex.Pattern.compile("[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}\\.json");
 
     /** Checks the required fields. */
     public VerificationRecord {
@@ -70,10 +73,14 @@ public record VerificationRecord(String objectKey, String backupId, Instant veri
         return objectKey + INFIX;
     }
 
-    /** True when {@code key} names a verification record. */
+    /**
+     * True when {@code key} names a verification record: it ends with exactly what {@link #newKey()} appends
+     * ({@code .verified-<yyyyMMdd'T'HHmmssSSS'Z'>-<6 hex>.json}), so a backup whose own name contains
+     * {@value #INFIX} (its manifest ends with {@code .json} too) is never taken for a record.
+     */
     public static boolean isRecordKey(String key) {
         int i = key.lastIndexOf(INFIX);
-        return i > 0 && key.endsWith(".json") && key.indexOf('/', i) < 0;
+        return i > 0 && RECORD_TAIL.matcher(key.substring(i + INFIX.length())).matches();
     }
 
     /** The data key of the backup a record key belongs to; {@code key} itself when it is not a record key. */

@@ -98,4 +98,64 @@ class BackupVerifierTest {
                 .isInstanceOf(ConfigurationException.class).hasMessageContaining("decryption key");
         assertThat(sink.list(m.objectKey())).hasSize(3); // the key check records nothing
     }
+
+    @Test
+    void aStoreThatFailsMidReadIsNoVerdictOnTheBackup() throws Exception {
+        LocalDirectorySink local = LocalDirectorySink.create(dir);
+        OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase("k".repeat(20).toCharArray(), "test").build();
+        BackupManifest m = BackupPipeline.builder().source(new GeneratedSource("files", 1_000_000, 3)).sink(local)
+                .encryption(pgp).build().run();
+        // the connection to the store drops after 300 kB (a reset, a timeout)
+        Sink flaky = new Sink() {
+            @Override
+            public String location() {
+                return local.location();
+            }
+
+            @Override
+            public SinkOutput create(String key) throws java.io.IOException {
+                return local.create(key);
+            }
+
+            @Override
+            public java.io.InputStream open(String key) throws java.io.IOException {
+                java.io.InputStream in = local.open(key);
+                if (!key.equals(m.objectKey())) {
+                    return in;
+                }
+                return new java.io.FilterInputStream(in) {
+                    private long read;
+
+                    @Override
+                    public int read(byte[] b, int off, int len) throws java.io.IOException {
+                        if (read > 300_000) {
+                            throw new java.net.SocketException("Connection reset");
+                        }
+                        int n = super.read(b, off, len);
+                        read += Math.max(n, 0);
+                        return n;
+                    }
+                };
+            }
+
+            @Override
+            public List<StoredObject> list(String prefix) throws java.io.IOException {
+                return local.list(prefix);
+            }
+
+            @Override
+            public void delete(String key) throws java.io.IOException {
+                local.delete(key);
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        BackupVerifier verifier = BackupVerifier.builder().sink(flaky).transforms(List.of(pgp)).build();
+        assertThatThrownBy(() -> verifier.verify(m.objectKey(), true)).isInstanceOf(StorageException.class);
+        assertThat(StoredBackups.of(local).verifications(m)).as("no failed verdict on an intact backup").isEmpty();
+        assertThatThrownBy(() -> verifier.checkKey(m.objectKey(), 500_000)).isInstanceOf(StorageException.class)
+                .hasMessageContaining("Check that the store is reachable");
+    }
 }

@@ -2,7 +2,9 @@ package com.jiffoo.backup.crypto;
 
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.DecryptionException;
+import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.IntegrityException;
+import com.jiffoo.backup.internal.StageFailure;
 import org.bouncycastle.bcpg.ArmoredInputStream;
 import org.bouncycastle.bcpg.InputStreamPacket;
 import org.bouncycastle.bcpg.SymmetricEncIntegrityPacket;
@@ -295,6 +297,19 @@ final class PgpDecoder {
         }
     }
 
+    /**
+     * The failure of reading the store ({@link StageFailure} tagged {@link ErrorCode#STORAGE} by the pipeline) in
+     * {@code e} or its causes, else null: it says nothing about the backup, so it must not become "damaged".
+     */
+    private static StageFailure storeFailure(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof StageFailure sf && sf.code() == ErrorCode.STORAGE) {
+                return sf;
+            }
+        }
+        return null;
+    }
+
     private static String hexHead(byte[] head) {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < Math.min(8, head.length); i++) {
@@ -348,6 +363,9 @@ final class PgpDecoder {
                 if (e instanceof BackupException be) {
                     throw fail(be);
                 }
+                if (storeFailure(e) != null) {
+                    throw storeFailure(e); // the store failed (a reset, a timeout): no verdict on the backup
+                }
                 throw fail(new IntegrityException("the encrypted backup is damaged: its data cannot be decrypted ("
                         + e.getMessage() + "); do not use the data read from it; restore from another backup", e));
             }
@@ -358,13 +376,16 @@ final class PgpDecoder {
             return n;
         }
 
-        private void verify() {
+        private void verify() throws IOException {
             boolean ok;
             try {
                 ok = ed.verify();
             } catch (EOFException e) {
                 throw fail(new IntegrityException(TRUNCATED, e));
             } catch (IOException | PGPException | RuntimeException e) {
+                if (storeFailure(e) != null) {
+                    throw storeFailure(e);
+                }
                 throw fail(new IntegrityException("the encrypted backup's integrity check (MDC) cannot be read ("
                         + e.getMessage() + "); the file is damaged or truncated; do not use the data read from it",
                         e));

@@ -16,6 +16,7 @@ import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.Transform;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.VerificationResult;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.internal.Support;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -123,7 +124,7 @@ public final class BackupMonitor {
         Instant now = clock.instant();
         List<KindHealth> out = new ArrayList<>();
         for (String kind : kinds) {
-            out.add(check(kind, now, false));
+            out.add(checkOrReport(kind, now, false));
         }
         HealthReport report = new HealthReport(now, sink.location(), Support.hostName(), false, out, List.of());
         return report.healthy() ? report : report.withNotifications(send(alertFor(report, false)));
@@ -138,7 +139,7 @@ public final class BackupMonitor {
         Instant now = clock.instant();
         List<KindHealth> out = new ArrayList<>();
         for (String kind : kinds) {
-            out.add(check(kind, now, true));
+            out.add(checkOrReport(kind, now, true));
         }
         HealthReport report = new HealthReport(now, sink.location(), Support.hostName(), true, out, List.of());
         HealthStatus previous = previousStatus();
@@ -167,7 +168,7 @@ public final class BackupMonitor {
      * @throws BackupException when the verification could not run at all (store unreachable, no such backup)
      */
     public VerificationRecord verifyBackupIntegrity(String key) {
-        return verifyBackupIntegrity(key, !transforms.isEmpty());
+        return verifyBackupIntegrity(key, hasDecryptionKey());
     }
 
     /**
@@ -210,6 +211,18 @@ public final class BackupMonitor {
         }
     }
 
+    /** {@link #check}, with an unexpected failure (a sink's unchecked exception) reported, not thrown. */
+    private KindHealth checkOrReport(String kind, Instant now, boolean full) {
+        try {
+            return check(kind, now, full);
+        } catch (RuntimeException e) {
+            log.warn("the health check of {} in {} failed", kind, sink.location(), e);
+            return new KindHealth(kind, HealthStatus.CRITICAL, List.of("the check could not run: "
+                    + e.getClass().getSimpleName() + ": " + e.getMessage() + ". Check the store and the monitor's"
+                    + " log."), 0, 0, null, null, null, null, KindHealth.KeyCheck.NOT_CHECKED, "check failed");
+        }
+    }
+
     private KindHealth check(String kind, Instant now, boolean full) {
         List<String> problems = new ArrayList<>();
         HealthStatus status = HealthStatus.OK;
@@ -248,6 +261,25 @@ public final class BackupMonitor {
         } catch (BackupException e) {
             status = HealthStatus.CRITICAL;
             problems.add("the newest backup " + newest.id() + " fails its checksum check: " + e.getMessage());
+        }
+        try {
+            // cheap too: the data object must be there, with the size its manifest says (one list call)
+            StoredObject data = sink.list(newest.objectKey()).stream()
+                    .filter(o -> o.key().equals(newest.objectKey())).findFirst().orElse(null);
+            if (data == null) {
+                status = HealthStatus.CRITICAL;
+                problems.add("the newest backup " + newest.id() + " is missing its data object "
+                        + newest.objectKey() + " although its manifest exists: the backup is lost. Make a new backup"
+                        + " now and find out who deletes from the store.");
+            } else if (data.size() != newest.objectSize()) {
+                status = HealthStatus.CRITICAL;
+                problems.add("the newest backup " + newest.id() + " has " + data.size() + " bytes in the store, its"
+                        + " manifest says " + newest.objectSize() + ": it is damaged. Make a new backup now and"
+                        + " verify the one before.");
+            }
+        } catch (IOException e) {
+            status = HealthStatus.CRITICAL;
+            problems.add("cannot read the store: listing " + newest.objectKey() + " failed: " + e.getMessage());
         }
 
         VerificationRecord lastAny = null;
@@ -295,7 +327,7 @@ public final class BackupMonitor {
         if (!newest.encrypted()) {
             keyCheck = KindHealth.KeyCheck.NOT_ENCRYPTED;
             keyDetail = "the newest backup is not encrypted";
-        } else if (transforms.isEmpty()) {
+        } else if (!hasDecryptionKey()) {
             keyCheck = KindHealth.KeyCheck.NO_KEY;
             keyDetail = "no decryption key configured here; run the key check where the key is kept";
         } else {
@@ -321,6 +353,14 @@ public final class BackupMonitor {
         }
         return new KindHealth(kind, status, problems, committed.size(), total, newest, age, lastAny, lastPassed,
                 keyCheck, keyDetail);
+    }
+
+    /**
+     * True when a configured transform can decrypt: an OpenPGP transform holding only public keys (a backup host's)
+     * cannot, and is no decryption key.
+     */
+    private boolean hasDecryptionKey() {
+        return transforms.stream().anyMatch(t -> !(t instanceof OpenPgpTransform p) || p.canDecrypt());
     }
 
     private Alert alertFor(HealthReport report, boolean recovery) {
@@ -363,10 +403,18 @@ public final class BackupMonitor {
             }
             // report keys end with a fixed-width UTC time stamp, so their names sort by time
             reports.sort(Comparator.comparing(StoredObject::key).reversed());
-            try (InputStream in = sink.open(reports.get(0).key())) {
-                JsonNode n = MAPPER.readTree(in.readNBytes(1 << 20));
-                return HealthStatus.valueOf(n.path("status").asText());
+            for (StoredObject report : reports) {
+                try (InputStream in = sink.open(report.key())) {
+                    JsonNode n = MAPPER.readTree(in.readNBytes(1 << 20));
+                    // another monitor of the same store may watch other kinds: its status is not ours
+                    List<String> watched = new ArrayList<>();
+                    n.path("kinds").forEach(k -> watched.add(k.path("kind").asText()));
+                    if (watched.equals(kinds)) {
+                        return HealthStatus.valueOf(n.path("status").asText());
+                    }
+                }
             }
+            return null;
         } catch (IOException | RuntimeException e) {
             log.warn("could not read the previous health report from {}: {}", sink.location(), e.getMessage());
             return null;

@@ -17,6 +17,10 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Posts alerts to a Slack <a href="https://api.slack.com/messaging/webhooks">incoming webhook</a> with
@@ -67,22 +71,28 @@ public final class SlackNotifier implements Notifier {
         for (int attempt = 1; attempt <= attempts; attempt++) {
             Duration wait = backoff.multipliedBy(1L << (attempt - 1));
             HttpResponse<String> r;
+            // the request timeout ends when the headers arrive; bound the whole exchange, body included
+            CompletableFuture<HttpResponse<String>> pending =
+                    client.sendAsync(request, HttpResponse.BodyHandlers.ofString());
             try {
-                r = client.send(request, HttpResponse.BodyHandlers.ofString());
+                r = pending.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
+                pending.cancel(true);
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("interrupted while posting to " + describe());
-            } catch (IOException e) {
+            } catch (ExecutionException | TimeoutException e) {
+                pending.cancel(true);
                 // the client's messages can quote the request URI: keep only the exception's type
+                Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
                 r = null;
-                last = "cannot reach " + describe() + " (" + e.getClass().getSimpleName() + ")";
+                last = "cannot reach " + describe() + " (" + cause.getClass().getSimpleName() + ")";
             }
             if (r != null) {
                 int code = r.statusCode();
                 if (code / 100 == 2) {
                     return;
                 }
-                String answer = clip(r.body());
+                String answer = clip(redact(r.body()));
                 last = "Slack answered HTTP " + code + (answer.isEmpty() ? "" : " (" + answer + ")");
                 if (code != 429 && code / 100 != 5) {
                     throw new IOException(last + " from " + describe() + "; check that the webhook URL is current"
@@ -161,6 +171,24 @@ public final class SlackNotifier implements Notifier {
     /** Slack's mrkdwn treats {@code & < >} as control characters. */
     private static String escape(String s) {
         return s == null ? "" : s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
+    }
+
+    /** An error page may quote the requested URL (a web server's or a proxy's 404): the path is the secret. */
+    private String redact(String answer) {
+        if (answer == null) {
+            return null;
+        }
+        String out = answer;
+        for (String secret : new String[] {webhook.getRawPath(), webhook.getPath()}) {
+            if (secret != null && secret.length() > 1) {
+                out = out.replace(secret, "…");
+                String token = secret.substring(secret.lastIndexOf('/') + 1);
+                if (!token.isEmpty()) {
+                    out = out.replace(token, "…");
+                }
+            }
+        }
+        return out;
     }
 
     private static String clip(String body) {

@@ -129,7 +129,8 @@ public final class Pruner {
             }
             for (int i = 0; i < verdicts.size(); i++) {
                 Verdict v = verdicts.get(i);
-                if (v.backup() == m && !v.keep()) {
+                // by key: a policy may hand back equal manifests, not the very objects it was given
+                if (v.backup().objectKey().equals(m.objectKey()) && !v.keep()) {
                     verdicts.set(i, new Verdict(m, true, "newest backup that passed verification ("
                             + last.mode() + ", " + last.verifiedAt() + "); the policy would drop it: " + v.reason()));
                 }

@@ -2,6 +2,8 @@ package com.jiffoo.backup.retention;
 
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.BackupVerifier;
+import com.jiffoo.backup.RetentionPolicy;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.StoredObject;
@@ -99,6 +101,37 @@ class PrunerTest {
                 .doesNotContain("database/db_backup_20260301_020000.sql",
                         "database/db_backup_20260302_020000.sql.sha256")
                 .hasSize(10);
+    }
+
+    @Test
+    void aBackupWhoseNameContainsTheRecordInfixIsABackupNotARecordAndNotAnOrphan() throws Exception {
+        // a custom naming may put ".verified-" in an id; its manifest ends with .json, like a verification record
+        BackupManifest odd = BackupPipeline.builder().source(new GeneratedSource("database", 1000, 99)).sink(sink)
+                .naming((s, t) -> "customers.verified-accounts_20260331").unencrypted()
+                .clock(Clock.fixed(NOW.minusSeconds(60), ZoneOffset.UTC)).build().run();
+        assertThat(StoredBackups.of(local).committed("database")).extracting(BackupManifest::objectKey)
+                .first().isEqualTo(odd.objectKey());
+
+        // long after the grace period: nothing of a committed backup is an orphan
+        Pruner.PruneReport report = Pruner.builder().sink(sink).policy(Retention.builder().keepLast(20).build())
+                .clock(Clock.fixed(Instant.now().plusSeconds(30 * 86_400), ZoneOffset.UTC)).build()
+                .prune("database", false);
+        assertThat(report.orphansDeleted()).isEmpty();
+        assertThat(local.list(odd.objectKey())).extracting(StoredObject::key)
+                .contains(odd.objectKey(), odd.manifestKey(), odd.sha256Key());
+    }
+
+    @Test
+    void theNewestBackupThatVerifiedGoodIsKeptWhateverManifestObjectsAPolicyReturns() throws Exception {
+        BackupVerifier.builder().sink(local).build().verify(made.get(5).objectKey(), false);
+        // a policy of one's own that keeps only the newest and hands back equal, not identical, manifests
+        RetentionPolicy copying = (backups, clock) -> backups.stream().map(m -> new RetentionPolicy.Verdict(
+                BackupManifest.fromJson(m.toJson(), m.manifestKey()), m == backups.get(0), "mine")).toList();
+        Pruner.PruneReport report = Pruner.builder().sink(sink).policy(copying)
+                .clock(Clock.fixed(NOW, ZoneOffset.UTC)).build().prune("database", false);
+        assertThat(report.deleted()).hasSize(8).doesNotContain(made.get(5).objectKey());
+        assertThat(StoredBackups.of(local).committed("database")).extracting(BackupManifest::objectKey)
+                .containsExactly(made.get(9).objectKey(), made.get(5).objectKey());
     }
 
     @Test

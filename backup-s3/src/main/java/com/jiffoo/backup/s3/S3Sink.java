@@ -248,9 +248,46 @@ public final class S3Sink implements Sink {
     public InputStream open(String key) {
         String s3Key = s3Key(key);
         try {
-            return s3.getObject(r -> r.bucket(bucket).key(s3Key));
+            return new AbortingStream(s3.getObject(r -> r.bucket(bucket).key(s3Key)));
         } catch (SdkException e) {
             throw S3Errors.map(e, "read of", key, location, bucket, endpoint());
+        }
+    }
+
+    /**
+     * Closing an SDK response stream before its end reads (downloads) the rest of the object so the connection can
+     * be reused; a reader that stops early (the monitor's key check reads 64 KiB, a restore that fails) must not
+     * download gigabytes, so closing before the end aborts the connection instead.
+     */
+    private static final class AbortingStream extends java.io.FilterInputStream {
+        private final software.amazon.awssdk.core.ResponseInputStream<?> response;
+        private boolean ended;
+
+        AbortingStream(software.amazon.awssdk.core.ResponseInputStream<?> response) {
+            super(response);
+            this.response = response;
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            ended |= b < 0;
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            ended |= n < 0;
+            return n;
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (!ended) {
+                response.abort();
+            }
+            super.close();
         }
     }
 

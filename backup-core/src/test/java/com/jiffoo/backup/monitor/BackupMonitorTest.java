@@ -1,0 +1,157 @@
+package com.jiffoo.backup.monitor;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.VerificationRecord;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.store.LocalDirectorySink;
+import com.jiffoo.backup.testutil.GeneratedSource;
+import com.jiffoo.backup.testutil.GpgCli;
+import com.jiffoo.backup.testutil.TestKeys;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class BackupMonitorTest {
+    private static final Instant AT = Instant.parse("2026-01-11T02:00:00Z");
+    private static final Clock LATER = Clock.fixed(AT.plus(Duration.ofHours(1)), ZoneOffset.UTC);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aPublicKeyOnlyHostReportsNoKeyNotALostKey() {
+        assertThat(GpgCli.available()).as("needs the gpg CLI").isTrue();
+        try (GpgCli gpg = GpgCli.create(dir.resolve("gnupg"))) {
+            Path keyPass = TestKeys.keyFile(dir, "keypass");
+            GpgCli.Key key = gpg.generateCurve25519Key("backup@example.com", keyPass);
+            Path pub = gpg.exportPublicKey(key, dir.resolve("backup.pub.asc"), true);
+            OpenPgpTransform publicOnly = OpenPgpTransform.builder().recipient(pub).build();
+            LocalDirectorySink store = LocalDirectorySink.create(dir.resolve("store"));
+            BackupManifest m = BackupPipeline.builder().source(new GeneratedSource("database", 100_000, 1))
+                    .sink(store).encryption(publicOnly).clock(Clock.fixed(AT, ZoneOffset.UTC)).build().run();
+
+            // the backup host configures the monitor with the transform it backs up with
+            BackupMonitor monitor = BackupMonitor.builder().sink(store).kinds("database").clock(LATER)
+                    .requireVerificationWithin(null).transforms(List.of(publicOnly)).build();
+            HealthReport report = monitor.runHealthChecks();
+            assertThat(report.kinds().get(0).keyCheck()).isEqualTo(KindHealth.KeyCheck.NO_KEY);
+            assertThat(report.status()).as(report.summaryLines().toString()).isEqualTo(HealthStatus.OK);
+
+            // and verification is quick, as without a key, rather than failing to decrypt
+            VerificationRecord v = monitor.verifyBackupIntegrity(m.objectKey());
+            assertThat(v.passed()).isTrue();
+            assertThat(v.deep()).isFalse();
+        }
+    }
+
+    @Test
+    void aNewestBackupWhoseDataIsGoneOrCutShortIsNotReportedOk() throws Exception {
+        LocalDirectorySink store = LocalDirectorySink.create(dir.resolve("store"));
+        BackupManifest m = BackupPipeline.builder().source(new GeneratedSource("files", 100_000, 1)).sink(store)
+                .unencrypted().clock(Clock.fixed(AT, ZoneOffset.UTC)).build().run();
+        BackupMonitor monitor = BackupMonitor.builder().sink(store).kinds("files").clock(LATER).build();
+        assertThat(monitor.verifyBackupIntegrity(m.objectKey()).passed()).isTrue();
+        assertThat(monitor.runHealthChecks().status()).isEqualTo(HealthStatus.OK);
+
+        // the data object is cut short in the store (manifest, sidecar and the passed record are untouched)
+        byte[] data;
+        try (var in = store.open(m.objectKey())) {
+            data = in.readAllBytes();
+        }
+        store.delete(m.objectKey());
+        try (var out = store.create(m.objectKey())) {
+            out.write(java.util.Arrays.copyOf(data, data.length / 2));
+            out.commit();
+        }
+        HealthReport cut = monitor.runHealthChecks();
+        assertThat(cut.status()).as(cut.summaryLines().toString()).isEqualTo(HealthStatus.CRITICAL);
+
+        store.delete(m.objectKey());
+        HealthReport gone = monitor.runHealthChecks();
+        assertThat(gone.status()).as(gone.summaryLines().toString()).isEqualTo(HealthStatus.CRITICAL);
+        assertThat(gone.kinds().get(0).problems()).anySatisfy(p -> assertThat(p).contains("missing"));
+    }
+
+    @Test
+    void aMonitorOfOtherKindsInTheSameStoreIsNoRecovery() {
+        LocalDirectorySink store = LocalDirectorySink.create(dir.resolve("store"));
+        BackupPipeline.builder().source(new GeneratedSource("database", 1000, 1)).sink(store).unencrypted()
+                .clock(Clock.fixed(AT.minus(Duration.ofDays(3)), ZoneOffset.UTC)).build().run(); // stale
+        BackupPipeline.builder().source(new GeneratedSource("files", 1000, 2)).sink(store).unencrypted()
+                .clock(Clock.fixed(AT, ZoneOffset.UTC)).build().run();
+        List<Alert> sent = new java.util.ArrayList<>();
+        Notifier recording = new Notifier() {
+            @Override
+            public void send(Alert alert) {
+                sent.add(alert);
+            }
+
+            @Override
+            public String describe() {
+                return "recording";
+            }
+        };
+        // two jobs watch one store: one the database backups, one the files backups
+        HealthReport db = BackupMonitor.builder().sink(store).kinds("database").clock(LATER)
+                .requireVerificationWithin(null).notifier(recording).build().runHealthChecks();
+        assertThat(db.status()).isEqualTo(HealthStatus.CRITICAL);
+        HealthReport files = BackupMonitor.builder().sink(store).kinds("files").clock(LATER)
+                .requireVerificationWithin(null).notifier(recording).build().runHealthChecks();
+        assertThat(files.status()).isEqualTo(HealthStatus.OK);
+        assertThat(sent).extracting(Alert::recovery).as("the database backups have not recovered")
+                .containsExactly(false);
+    }
+
+    @Test
+    void aSinkThatFailsWithAnUncheckedExceptionStillGivesAReport() {
+        LocalDirectorySink local = LocalDirectorySink.create(dir.resolve("store"));
+        BackupPipeline.builder().source(new GeneratedSource("files", 1000, 2)).sink(local).unencrypted()
+                .clock(Clock.fixed(AT, ZoneOffset.UTC)).build().run();
+        // e.g. a sink that was closed, or a client library's unchecked error
+        com.jiffoo.backup.Sink broken = new com.jiffoo.backup.Sink() {
+            @Override
+            public String location() {
+                return local.location();
+            }
+
+            @Override
+            public com.jiffoo.backup.SinkOutput create(String key) throws java.io.IOException {
+                return local.create(key);
+            }
+
+            @Override
+            public java.io.InputStream open(String key) {
+                throw new IllegalStateException("the sink for " + location() + " is closed");
+            }
+
+            @Override
+            public List<com.jiffoo.backup.StoredObject> list(String prefix) throws java.io.IOException {
+                return local.list(prefix);
+            }
+
+            @Override
+            public void delete(String key) throws java.io.IOException {
+                local.delete(key);
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        HealthReport report = BackupMonitor.builder().sink(broken).kinds("files").clock(LATER).build()
+                .runHealthChecks();
+        assertThat(report.status()).isEqualTo(HealthStatus.CRITICAL);
+        assertThat(report.kinds().get(0).problems()).anySatisfy(p -> assertThat(p).contains("is closed"));
+        assertThat(BackupMonitor.builder().sink(broken).kinds("files").clock(LATER).build()
+                .checkBackupFreshness().status()).isEqualTo(HealthStatus.CRITICAL);
+    }
+}
