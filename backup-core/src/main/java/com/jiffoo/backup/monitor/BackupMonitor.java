@@ -305,9 +305,12 @@ public final class BackupMonitor {
                 VerificationRecord r = records.get(0);
                 boolean isNewest = m == newest;
                 status = status.worst(isNewest ? HealthStatus.CRITICAL : HealthStatus.WARNING);
+                boolean keyProblem = "DECRYPTION".equals(r.errorCode());
                 problems.add((isNewest ? "the newest backup " : "the backup ") + m.id() + " failed its last "
                         + r.mode() + " verification (" + r.verifiedAt() + "): " + r.message()
-                        + (isNewest ? " Make a new backup now and find out what damaged this one."
+                        + (keyProblem ? " The key the verifier had could not open it: check that the verification"
+                        + " uses the key the backups are made with; if it does, that key is lost for this backup."
+                        : isNewest ? " Make a new backup now and find out what damaged this one."
                         : " Do not restore it; retention will delete it in time, or delete it by hand."));
             }
         }
