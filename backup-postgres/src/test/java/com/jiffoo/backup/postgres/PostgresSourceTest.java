@@ -356,11 +356,15 @@ class PostgresSourceTest {
                 }
             }, "backup-job");
             job.start();
+            // the dump itself (the tool locator's short `pg_dump --version` run is a pg_dump child too)
+            java.util.function.Supplier<List<ProcessHandle>> dumping = () -> ChildProcesses.pgDumps().stream()
+                    .filter(h -> h.info().arguments().map(a -> java.util.Arrays.stream(a)
+                            .anyMatch(x -> x.startsWith("--snapshot="))).orElse(false)).toList();
             long deadline = System.nanoTime() + 30_000_000_000L;
-            while (ChildProcesses.pgDumps().isEmpty() && System.nanoTime() < deadline) {
+            while (dumping.get().isEmpty() && System.nanoTime() < deadline) {
                 Thread.sleep(20);
             }
-            assertThat(ChildProcesses.pgDumps()).as("pg_dump started").hasSize(1);
+            assertThat(dumping.get()).as(() -> "pg_dump started; the backup: " + failure.get()).hasSize(1);
             Thread.sleep(500); // pg_dump is now waiting for the lock and writes nothing
             job.interrupt(); // e.g. the job's shutdown hook on SIGTERM
             job.join(20_000);
