@@ -35,8 +35,13 @@ final class AesCfb {
     /** The AES block size in bytes. */
     static final int BLOCK = 16;
 
-    /** Bytes processed per JCE call at most (the size of the keystream buffer, less one block). */
-    static final int CHUNK = 1 << 16;
+    /**
+     * Bytes processed per JCE call at most (the size of the keystream buffer, less one block). Small enough that
+     * the calls soon reach C2's compile thresholds, which is when the AES-NI stubs replace SunJCE's Java loops: with
+     * 64 KiB calls, CBC ran at 400 MiB/s for the first 350 MiB; with 8 KiB calls for the first 64 MiB, and as fast
+     * afterwards (950 MiB/s).
+     */
+    static final int CHUNK = 1 << 13;
 
     /** Eight bytes of a byte array as one {@code long}, at any offset. */
     private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class,
