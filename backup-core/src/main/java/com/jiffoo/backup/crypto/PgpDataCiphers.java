@@ -95,7 +95,7 @@ final class PgpDataCiphers {
             if (!AesCfb.isAesKey(keyBytes)) {
                 throw new PGPException("an AES key has 16, 24 or 32 bytes, not " + keyBytes.length);
             }
-            return new Encryptor(keyBytes.clone(), sha1());
+            return new CfbData(keyBytes.clone(), sha1());
         }
 
         @Override
@@ -132,12 +132,12 @@ final class PgpDataCiphers {
         }
     }
 
-    /** One message's encryptor: the CFB stream and the MDC's SHA-1. */
-    private static final class Encryptor implements PGPDataEncryptor {
+    /** One message's bulk data cipher, either way: the {@link AesCfb} stream and the MDC's SHA-1. */
+    private static final class CfbData implements PGPDataEncryptor, PGPDataDecryptor {
         private final byte[] key;
         private final PGPDigestCalculator mdc;
 
-        Encryptor(byte[] key, PGPDigestCalculator mdc) {
+        CfbData(byte[] key, PGPDigestCalculator mdc) {
             this.key = key;
             this.mdc = mdc;
         }
@@ -148,6 +148,15 @@ final class PgpDataCiphers {
                 return AesCfb.encrypting(out, key, ZERO_IV);
             } catch (GeneralSecurityException e) {
                 throw new IllegalStateException("this JVM cannot run AES/CBC/NoPadding: " + e.getMessage(), e);
+            }
+        }
+
+        @Override
+        public InputStream getInputStream(InputStream in) {
+            try {
+                return AesCfb.decrypting(in, key, ZERO_IV);
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("this JVM cannot run AES/ECB/NoPadding: " + e.getMessage(), e);
             }
         }
 
@@ -181,7 +190,7 @@ final class PgpDataCiphers {
             if (!withIntegrityPacket || !isAes(encAlgorithm) || !AesCfb.isAesKey(key)) {
                 return jce.createDataDecryptor(withIntegrityPacket, encAlgorithm, key);
             }
-            return new Decryptor(key.clone(), sha1());
+            return new CfbData(key.clone(), sha1());
         }
 
         @Override
@@ -194,36 +203,6 @@ final class PgpDataCiphers {
         public PGPDataDecryptor createDataDecryptor(SymmetricEncIntegrityPacket packet, PGPSessionKey sessionKey)
                 throws PGPException {
             return jce.createDataDecryptor(packet, sessionKey);
-        }
-    }
-
-    /** One message's decryptor: the CFB stream and the MDC's SHA-1. */
-    private static final class Decryptor implements PGPDataDecryptor {
-        private final byte[] key;
-        private final PGPDigestCalculator mdc;
-
-        Decryptor(byte[] key, PGPDigestCalculator mdc) {
-            this.key = key;
-            this.mdc = mdc;
-        }
-
-        @Override
-        public InputStream getInputStream(InputStream in) {
-            try {
-                return AesCfb.decrypting(in, key, ZERO_IV);
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("this JVM cannot run AES/ECB/NoPadding: " + e.getMessage(), e);
-            }
-        }
-
-        @Override
-        public int getBlockSize() {
-            return AesCfb.BLOCK;
-        }
-
-        @Override
-        public PGPDigestCalculator getIntegrityCalculator() {
-            return mdc;
         }
     }
 }

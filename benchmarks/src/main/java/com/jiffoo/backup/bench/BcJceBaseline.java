@@ -62,7 +62,7 @@ public final class BcJceBaseline {
         }
     }
 
-    /** The plaintext of a passphrase-encrypted message; the MDC is not checked (the reader stops at the end). */
+    /** The plaintext of a passphrase-encrypted message; the MDC is hashed as it is read but not compared at the end. */
     public static InputStream decrypt(InputStream in, char[] passphrase) throws IOException {
         try {
             JcaPGPObjectFactory f = new JcaPGPObjectFactory(in);
