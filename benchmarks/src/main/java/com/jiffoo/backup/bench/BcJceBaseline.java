@@ -34,12 +34,17 @@ public final class BcJceBaseline {
 
     /** Wraps {@code out}; closing the result finishes the message and closes {@code out}. */
     public static OutputStream encrypt(OutputStream out, char[] passphrase) throws IOException {
+        return encrypt(out, passphrase, OpenPgpTransform.S2K_COUNT_BYTE);
+    }
+
+    /** Like {@link #encrypt(OutputStream, char[])} with another S2K count byte (a low one opens fast). */
+    public static OutputStream encrypt(OutputStream out, char[] passphrase, int s2kCountByte) throws IOException {
         try {
             PGPEncryptedDataGenerator gen = new PGPEncryptedDataGenerator(
                     new JcePGPDataEncryptorBuilder(SymmetricKeyAlgorithmTags.AES_256).setWithIntegrityPacket(true));
             gen.addMethod(new JcePBEKeyEncryptionMethodGenerator(passphrase,
                     new JcaPGPDigestCalculatorProviderBuilder().build().get(HashAlgorithmTags.SHA256),
-                    OpenPgpTransform.S2K_COUNT_BYTE));
+                    s2kCountByte));
             OutputStream encrypted = gen.open(out, new byte[BUFFER]);
             PGPLiteralDataGenerator lit = new PGPLiteralDataGenerator();
             OutputStream literal = lit.open(encrypted, PGPLiteralData.BINARY, "", PGPLiteralData.NOW,
