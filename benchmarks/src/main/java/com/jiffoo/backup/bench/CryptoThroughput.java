@@ -26,6 +26,7 @@ import java.util.Map;
  * {@link BcJceBaseline} (the same message through Bouncy Castle's JCE operators, as before our own AES-CFB). The
  * compared runs are interleaved, ours, baseline and gpg in turn, the order reversed every round, so that load from
  * other processes falls on all of them alike; a first round warms the JIT and the page cache and is not counted.
+ * Encryption also runs to {@code /dev/null}, which leaves out the cost of writing the file (page cache, writeback).
  * Each step is timed by the wall clock and by CPU time (this thread's, or gpg's from the kernel's children
  * accounting), and the summary gives the median and range per step and of the ratio ours / gpg per round.
  *
@@ -75,7 +76,10 @@ public final class CryptoThroughput {
                     new Step("encrypt, ours", () -> encryptOurs(plain, work.resolve("ours.gpg"))),
                     new Step("encrypt, baseline (BC JCE)", () -> encryptBaseline(plain, work.resolve("base.gpg"))),
                     new Step("encrypt, gpg", () -> gpg("--symmetric", "--cipher-algo", "AES256", "-z", "0", "-o",
-                            work.resolve("gpg.gpg").toString(), plain.toString())));
+                            work.resolve("gpg.gpg").toString(), plain.toString())),
+                    new Step("encrypt to /dev/null, ours", () -> encryptOurs(plain, Path.of("/dev/null"))),
+                    new Step("encrypt to /dev/null, gpg", () -> gpg("--symmetric", "--cipher-algo", "AES256", "-z",
+                            "0", "-o", "/dev/null", plain.toString())));
             List<Step> decrypt = List.of(
                     new Step("decrypt ours.gpg, ours", () -> decryptOurs(work.resolve("ours.gpg"))),
                     new Step("decrypt ours.gpg, baseline (BC JCE)", () -> decryptBaseline(work.resolve("ours.gpg"))),
@@ -115,6 +119,7 @@ public final class CryptoThroughput {
                     stats(e.getValue(), 1, null));
         }
         ratio("encrypt, ours", "encrypt, gpg");
+        ratio("encrypt to /dev/null, ours", "encrypt to /dev/null, gpg");
         ratio("encrypt, baseline (BC JCE)", "encrypt, gpg");
         ratio("decrypt ours.gpg, ours", "decrypt ours.gpg, baseline (BC JCE)");
     }
