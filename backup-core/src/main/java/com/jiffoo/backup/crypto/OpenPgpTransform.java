@@ -10,7 +10,6 @@ import org.bouncycastle.openpgp.PGPLiteralData;
 import org.bouncycastle.openpgp.PGPLiteralDataGenerator;
 import org.bouncycastle.openpgp.operator.jcajce.JcaPGPDigestCalculatorProviderBuilder;
 import org.bouncycastle.openpgp.operator.jcajce.JcePBEKeyEncryptionMethodGenerator;
-import org.bouncycastle.openpgp.operator.jcajce.JcePGPDataEncryptorBuilder;
 import org.bouncycastle.openpgp.operator.bc.BcPublicKeyKeyEncryptionMethodGenerator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -167,10 +166,8 @@ public final class OpenPgpTransform implements Transform {
                         + r.source() + " expired on " + r.expires() + "; ask its owner to extend it and export it again");
             }
         }
-        JcePGPDataEncryptorBuilder data = new JcePGPDataEncryptorBuilder(SymmetricKeyAlgorithmTags.AES_256)
-                .setWithIntegrityPacket(true)
-                .setSecureRandom(random);
-        PGPEncryptedDataGenerator gen = new PGPEncryptedDataGenerator(data);
+        PGPEncryptedDataGenerator gen = new PGPEncryptedDataGenerator(
+                PgpDataCiphers.encryptorBuilder(SymmetricKeyAlgorithmTags.AES_256, random));
         try {
             if (encryptionPassphrase != null) {
                 gen.addMethod(new JcePBEKeyEncryptionMethodGenerator(encryptionPassphrase.passphrase(),

@@ -26,7 +26,6 @@ import org.bouncycastle.openpgp.operator.PGPDigestCalculatorProvider;
 import org.bouncycastle.openpgp.operator.bc.BcPublicKeyDataDecryptorFactory;
 import org.bouncycastle.openpgp.operator.jcajce.JcaPGPDigestCalculatorProviderBuilder;
 import org.bouncycastle.openpgp.operator.jcajce.JcePBEDataDecryptorFactoryBuilder;
-import org.bouncycastle.openpgp.operator.jcajce.JceSessionKeyDataDecryptorFactoryBuilder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -195,7 +194,7 @@ final class PgpDecoder {
             return null;
         }
         try {
-            var factory = new JceSessionKeyDataDecryptorFactoryBuilder().build(sessionKey);
+            var factory = PgpDataCiphers.decryptorFactory(sessionKey);
             if (ed instanceof PGPPublicKeyEncryptedData pk) {
                 return pk.getDataStream(factory);
             }

@@ -333,6 +333,51 @@ class OpenPgpTransformTest {
             }
         }
 
+        @ParameterizedTest
+        @ValueSource(ints = {15, 16, 17, 65_535, 65_536, 65_537, 2 * 1024 * 1024 + 13})
+        void ourOutputWrittenInIrregularPiecesDecryptsWithGpg(int size) throws IOException {
+            // writes of 1 byte, parts of a block, whole blocks and more than one 8 KiB cipher call, in turn
+            byte[] data = TestKeys.randomBytes(size, size + 2);
+            ByteArrayOutputStream bos = new ByteArrayOutputStream();
+            try (OutputStream out = passphraseTransform(keyFile).encode(bos)) {
+                int[] pieces = {1, 7, 16, 33, 8192, 20_000, 3};
+                for (int off = 0, i = 0; off < size; i++) {
+                    int n = Math.min(pieces[i % pieces.length], size - off);
+                    if (n == 1) {
+                        out.write(data[off]);
+                    } else {
+                        out.write(data, off, n);
+                    }
+                    off += n;
+                }
+            }
+            Path enc = write("ours-pieces-" + size + ".gpg", bos.toByteArray());
+            Path out = dir.resolve("ours-pieces-" + size + ".out");
+            gpg.decrypt(enc, out, keyFile).orThrow();
+            assertThat(Files.readAllBytes(out)).isEqualTo(data);
+        }
+
+        @Test
+        void gpgOutputReadInIrregularPiecesDecodes() throws IOException {
+            byte[] data = TestKeys.randomBytes(3 * 1024 * 1024 + 5, 21);
+            Path plain = write("gpg-pieces.in", data);
+            Path enc = dir.resolve("gpg-pieces.gpg");
+            gpg.encryptSymmetric(plain, enc, keyFile, "--compress-algo=none").orThrow();
+            ByteArrayOutputStream got = new ByteArrayOutputStream();
+            try (InputStream in = passphraseTransform(keyFile).decode(Files.newInputStream(enc))) {
+                int[] pieces = {1, 15, 16, 100_000, 17, 8192};
+                byte[] buf = new byte[100_000];
+                for (int i = 0; ; i++) {
+                    int n = in.read(buf, 0, pieces[i % pieces.length]);
+                    if (n < 0) {
+                        break;
+                    }
+                    got.write(buf, 0, n);
+                }
+            }
+            assertThat(got.toByteArray()).isEqualTo(data);
+        }
+
         @Test
         void passphraseOutputIsSeipdWithMdcAes256AndStrongS2kWithoutCompression() throws IOException {
             // larger than the 64 KiB buffer: written in partial-length chunks ("length: unknown")
