@@ -55,7 +55,8 @@ abstract class CliCommand implements Callable<Integer> {
         String name = spec.qualifiedName(" ").replaceFirst("^jiffoo-backup ", "");
         summary.put("command", name);
         java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
-        Thread stop = new Thread(() -> stopped(name, finished), "jiffoo-backup-shutdown");
+        Thread worker = Thread.currentThread();
+        Thread stop = new Thread(() -> stopped(name, finished, worker), "jiffoo-backup-shutdown");
         Runtime.getRuntime().addShutdownHook(stop);
         try {
             Logging.configure(v.verbose, v.logFile);
@@ -89,14 +90,17 @@ abstract class CliCommand implements Callable<Integer> {
     /**
      * The process is being stopped (SIGTERM from Kubernetes or systemd, Ctrl-C) while the command runs: close the
      * stores so that the work fails the way the library cleans up after (multipart uploads aborted, a new database
-     * dropped, temporary files deleted), and give it up to 30 s to do so.
+     * dropped, temporary files deleted), and give it up to 30 s to do so. Closing a local directory store does not
+     * stop a write into it, so the command's thread is interrupted too: without that a backup to BACKUP_DIR ran on
+     * and committed while the message said nothing was committed.
      */
-    private static void stopped(String name, java.util.concurrent.CountDownLatch finished) {
+    private static void stopped(String name, java.util.concurrent.CountDownLatch finished, Thread worker) {
         if (finished.getCount() == 0) {
             return;
         }
         Terminal.err().println("error: " + name + " was stopped; cleaning up (nothing is committed)");
         Stores.closeAll();
+        worker.interrupt();
         try {
             finished.await(30, java.util.concurrent.TimeUnit.SECONDS);
         } catch (InterruptedException e) {
