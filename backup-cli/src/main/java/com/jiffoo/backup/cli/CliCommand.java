@@ -108,7 +108,34 @@ abstract class CliCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * The library's advice names its Java API (replaceExisting(true), PGUSER or PgConnection ...): an operator needs
+     * the launcher's flag or setting instead.
+     */
+    private static final String[][] FOR_OPERATORS = {
+            {"Pass replaceExisting(true) to replace its content", "Pass --replace to replace its content"},
+            {"or restore with existingDatabase(...)", "or restore over it with --existing"},
+            {"or restore with newDatabase(...)", "or restore into a new database with --into NAME"},
+            {"restore with allowSymlinksOutsideTarget(true)", "restore with --allow-symlinks-outside-target"},
+            {"(PGUSER/PGPASSWORD or PgConnection)", "(DB_USER/DB_PASSWORD, or --db-user)"},
+            {"(PGDATABASE or PgConnection.database)", "(DB_NAME or --db-name)"},
+            {"(PGHOST/PGPORT)", "(DB_HOST/DB_PORT)"},
+    };
+
+    /** The message with the library's API names replaced by the launcher's flags and settings. */
+    static String forOperators(String message) {
+        if (message == null) {
+            return null;
+        }
+        String out = message;
+        for (String[] r : FOR_OPERATORS) {
+            out = out.replace(r[0], r[1]);
+        }
+        return out;
+    }
+
     private int fail(ErrorCode code, String message, Throwable e) {
+        message = forOperators(message);
         String text = settings == null ? message : settings.redact(message);
         org.slf4j.LoggerFactory.getLogger(CliCommand.class).debug("{} failed", summary.get("command"),
                 options.values().verbose ? redacted(e) : null);

@@ -109,6 +109,8 @@ class DatabaseCommandsIT {
             Jar.Run again = Jar.run(dir, env, "restore", "database", "--latest", "--into", restored);
             assertThat(again.exitCode()).as(again.toString()).isEqualTo(7);
             assertThat(again.stderr()).contains("already exists");
+            assertThat(again.stderr().lines().filter(l -> l.startsWith("error: "))).singleElement().asString()
+                    .contains("--existing").doesNotContain("existingDatabase(...)");
         } finally {
             rb.pg().dropDatabase(restored);
         }

@@ -101,6 +101,9 @@ class FilesCommandsIT {
         Jar.Run replaceRefused = Jar.run(dir, env, "restore", "files", "--latest", "--target", restored.toString());
         assertThat(replaceRefused.exitCode()).as(replaceRefused.toString()).isEqualTo(7);
         assertThat(replaceRefused.stderr()).contains("replace");
+        assertThat(replaceRefused.stderr().lines().filter(l -> l.startsWith("error: ")))
+                .as("the launcher's flag, not the library's API").singleElement().asString()
+                .contains("The restore target").contains("Pass --replace").doesNotContain("replaceExisting(true)");
     }
 
     @Test
