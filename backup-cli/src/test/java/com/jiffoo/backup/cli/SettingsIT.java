@@ -137,6 +137,11 @@ class SettingsIT {
         Jar.Run unknown = Jar.run(dir, Map.of(), "list", "--no-such-option");
         assertThat(unknown.exitCode()).isEqualTo(2);
         assertThat(unknown.stderr()).contains("--no-such-option").contains("--help");
+        Jar.Run unknownJson = Jar.run(dir, Map.of(), "list", "--json", "--no-such-option");
+        assertThat(unknownJson.exitCode()).isEqualTo(2);
+        assertThat(unknownJson.json().get("error").asText()).as(unknownJson.toString()).isEqualTo("CONFIGURATION");
+        assertThat(unknownJson.json().get("exitCode").asInt()).isEqualTo(2);
+        assertThat(unknownJson.json().get("message").asText()).contains("--no-such-option");
         assertThat(Jar.run(dir, Map.of(), "restore", "database").exitCode()).isEqualTo(2);
     }
 }
