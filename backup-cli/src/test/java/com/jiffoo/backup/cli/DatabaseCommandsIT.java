@@ -190,6 +190,41 @@ class DatabaseCommandsIT {
         assertThat(list.json().get("backups")).isEmpty();
     }
 
+    @Test
+    void aStoppedRestoreFromALocalStoreDropsTheNewDatabase() throws Exception {
+        String big = rb.pg().createDatabase("cli_big");
+        String into = "jb_cli_stopped_" + Long.toHexString(System.nanoTime());
+        try {
+            try (Connection c = rb.pg().connect(big); java.sql.Statement st = c.createStatement()) {
+                st.execute("CREATE TABLE t AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS s"
+                        + " FROM generate_series(1, 1500000) g");
+            }
+            Path store = Files.createDirectories(dir.resolve("store"));
+            Map<String, String> env = runbookEnv(keygen());
+            env.remove("S3_BUCKET");
+            env.put("BACKUP_DIR", store.toString());
+            env.put("DB_NAME", big);
+            Jar.Run backup = Jar.run(dir, env, "backup", "database", "--compression-level", "1");
+            assertThat(backup.exitCode()).as(backup.toString()).isZero();
+            Jar.Started restore = Jar.start(dir, env, "restore", "database", "--latest", "--into", into);
+            while (restore.process().isAlive() && !rb.pg().databaseExists(into)) {
+                Thread.sleep(10);
+            }
+            Thread.sleep(300); // pg_restore is loading
+            assertThat(restore.process().isAlive()).as("the restore started before it ended").isTrue();
+            restore.process().destroy(); // SIGTERM
+            Jar.Run stopped = restore.await();
+            assertThat(stopped.exitCode()).as(stopped.toString()).isNotZero();
+            assertThat(stopped.stdout()).as(stopped.toString()).doesNotContain("restored");
+            assertThat(rb.pg().databaseExists(into)).as("the half-restored database is dropped: " + stopped).isFalse();
+        } finally {
+            if (rb.pg().databaseExists(into)) {
+                rb.pg().dropDatabase(into);
+            }
+            rb.pg().dropDatabase(big);
+        }
+    }
+
     private void assertNoSecrets(Jar.Run r) {
         assertThat(r.all()).doesNotContain(rb.s3().secretKey());
         if (rb.pg().password() != null && rb.pg().password().length() > 6) {

@@ -231,6 +231,43 @@ class FilesCommandsIT {
         }
     }
 
+    @Test
+    void aStoppedRestoreLeavesNeitherTheTargetNorItsStagingDirectory() throws Exception {
+        Path key = dir.resolve("backup.key");
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Map<String, String> env = env(key);
+        byte[] chunk = new byte[1 << 20];
+        java.util.Random random = new java.util.Random(7);
+        try (java.io.OutputStream out = Files.newOutputStream(uploads.resolve("big.bin"))) {
+            for (int i = 0; i < 200; i++) {
+                random.nextBytes(chunk);
+                out.write(chunk);
+            }
+        }
+        Jar.Run backup = Jar.run(dir, env, "backup", "files");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+        Path parent = Files.createDirectories(dir.resolve("restores"));
+        Path target = parent.resolve("uploads");
+        Jar.Started restore = Jar.start(dir, env, "restore", "files", "--latest", "--target", target.toString());
+        while (restore.process().isAlive() && !hasEntries(parent)) {
+            Thread.sleep(10);
+        }
+        assertThat(restore.process().isAlive()).as("the extraction started before the restore ended").isTrue();
+        restore.process().destroy(); // SIGTERM
+        Jar.Run stopped = restore.await();
+        assertThat(stopped.exitCode()).as(stopped.toString()).isNotZero();
+        assertThat(stopped.stdout()).as(stopped.toString()).doesNotContain("restored");
+        try (Stream<Path> left = Files.list(parent)) {
+            assertThat(left).as("no target and no staging directory: " + stopped).isEmpty();
+        }
+    }
+
+    private static boolean hasEntries(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.findAny().isPresent();
+        }
+    }
+
     private static boolean hasTempFile(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.anyMatch(p -> p.getFileName().toString().startsWith(".tmp-"));
