@@ -104,6 +104,12 @@ final class RestoreCommands {
                 throw new ConfigurationException("--existing restores over DB_NAME and --into names a new database;"
                         + " pass one of them.");
             }
+            if (existing && jobs != 1) {
+                throw new ConfigurationException("--jobs restores in parallel, which pg_restore cannot do in the one"
+                        + " transaction --existing restores in (a failure half-way would leave DB_NAME partly"
+                        + " restored); drop --jobs, or restore into a new database with --into NAME --jobs " + jobs
+                        + ".");
+            }
             PostgresRestoreTarget.Builder b;
             String database;
             if (existing) {
