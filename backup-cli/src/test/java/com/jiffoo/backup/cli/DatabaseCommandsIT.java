@@ -155,6 +155,11 @@ class DatabaseCommandsIT {
         String objectKey = backup.json().get("key").asText();
         Jar.Run verify = Jar.run(dir, env, "verify", "--deep", "s3://" + rb.s3().bucket() + "/minio/" + objectKey);
         assertThat(verify.exitCode()).as(verify.toString()).isZero();
+        // the location the tool prints for a MinIO store names the backup too
+        String printed = backup.json().get("location").asText() + "/" + objectKey;
+        assertThat(printed).startsWith("minio://");
+        Jar.Run byPrinted = Jar.run(dir, env, "verify", printed);
+        assertThat(byPrinted.exitCode()).as(byPrinted.toString()).isZero();
         Jar.Run missing = Jar.run(dir, env, "verify", "files/files_backup_20200101_000000.tar.gz.gpg", "--json");
         assertThat(missing.exitCode()).as(missing.toString()).isEqualTo(8);
         assertThat(missing.json().get("error").asText()).isEqualTo("NOT_FOUND");
