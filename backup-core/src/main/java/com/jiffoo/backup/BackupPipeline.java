@@ -319,9 +319,14 @@ public final class BackupPipeline {
                 }
             }
             sourceThread.interrupt();
+            // an interrupted run (the launcher stopped by SIGTERM) still waits for its source to stop
+            boolean interrupted = Thread.interrupted();
             try {
                 sourceThread.join(Duration.ofSeconds(30).toMillis());
             } catch (InterruptedException ie) {
+                interrupted = true;
+            }
+            if (interrupted) {
                 Thread.currentThread().interrupt();
             }
             if (sourceThread.isAlive()) {

@@ -243,9 +243,15 @@ public final class RestorePipeline {
         } catch (Throwable e) {
             pipe.fail(e);
             if (thread.isAlive()) {
+                // an interrupted restore (the launcher stopped by SIGTERM) still waits for its target to clean up
+                // (drop the new database, delete the staging directory) instead of leaving it half-restored
+                boolean interrupted = Thread.interrupted();
                 try {
                     thread.join(TARGET_STOP_WAIT.toMillis());
                 } catch (InterruptedException ie) {
+                    interrupted = true;
+                }
+                if (interrupted) {
                     Thread.currentThread().interrupt();
                 }
                 if (thread.isAlive()) {

@@ -55,7 +55,8 @@ abstract class CliCommand implements Callable<Integer> {
         String name = spec.qualifiedName(" ").replaceFirst("^jiffoo-backup ", "");
         summary.put("command", name);
         java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
-        Thread stop = new Thread(() -> stopped(name, finished), "jiffoo-backup-shutdown");
+        Thread worker = Thread.currentThread();
+        Thread stop = new Thread(() -> stopped(name, finished, worker), "jiffoo-backup-shutdown");
         Runtime.getRuntime().addShutdownHook(stop);
         try {
             Logging.configure(v.verbose, v.logFile);
@@ -89,14 +90,17 @@ abstract class CliCommand implements Callable<Integer> {
     /**
      * The process is being stopped (SIGTERM from Kubernetes or systemd, Ctrl-C) while the command runs: close the
      * stores so that the work fails the way the library cleans up after (multipart uploads aborted, a new database
-     * dropped, temporary files deleted), and give it up to 30 s to do so.
+     * dropped, temporary files deleted), and give it up to 30 s to do so. Closing a local directory store does not
+     * stop a write into it, so the command's thread is interrupted too: without that a backup to BACKUP_DIR ran on
+     * and committed while the message said nothing was committed.
      */
-    private static void stopped(String name, java.util.concurrent.CountDownLatch finished) {
+    private static void stopped(String name, java.util.concurrent.CountDownLatch finished, Thread worker) {
         if (finished.getCount() == 0) {
             return;
         }
         Terminal.err().println("error: " + name + " was stopped; cleaning up (nothing is committed)");
         Stores.closeAll();
+        worker.interrupt();
         try {
             finished.await(30, java.util.concurrent.TimeUnit.SECONDS);
         } catch (InterruptedException e) {
@@ -104,7 +108,34 @@ abstract class CliCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * The library's advice names its Java API (replaceExisting(true), PGUSER or PgConnection ...): an operator needs
+     * the launcher's flag or setting instead.
+     */
+    private static final String[][] FOR_OPERATORS = {
+            {"Pass replaceExisting(true) to replace its content", "Pass --replace to replace its content"},
+            {"or restore with existingDatabase(...)", "or restore over it with --existing"},
+            {"or restore with newDatabase(...)", "or restore into a new database with --into NAME"},
+            {"restore with allowSymlinksOutsideTarget(true)", "restore with --allow-symlinks-outside-target"},
+            {"(PGUSER/PGPASSWORD or PgConnection)", "(DB_USER/DB_PASSWORD, or --db-user)"},
+            {"(PGDATABASE or PgConnection.database)", "(DB_NAME or --db-name)"},
+            {"(PGHOST/PGPORT)", "(DB_HOST/DB_PORT)"},
+    };
+
+    /** The message with the library's API names replaced by the launcher's flags and settings. */
+    static String forOperators(String message) {
+        if (message == null) {
+            return null;
+        }
+        String out = message;
+        for (String[] r : FOR_OPERATORS) {
+            out = out.replace(r[0], r[1]);
+        }
+        return out;
+    }
+
     private int fail(ErrorCode code, String message, Throwable e) {
+        message = forOperators(message);
         String text = settings == null ? message : settings.redact(message);
         org.slf4j.LoggerFactory.getLogger(CliCommand.class).debug("{} failed", summary.get("command"),
                 options.values().verbose ? redacted(e) : null);

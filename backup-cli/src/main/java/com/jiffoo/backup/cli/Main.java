@@ -72,6 +72,20 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             Terminal.err().println("error: " + ex.getMessage());
             Terminal.err().println("Run `jiffoo-backup " + (c.getCommandSpec().qualifiedName(" ")
                     .replaceFirst("^jiffoo-backup ?", "") + " --help").trim() + "` for usage.");
+            if (java.util.Arrays.asList(a).contains("--json")) {
+                // --json promises one JSON line on stdout, the error included, also for a usage error
+                java.util.Map<String, Object> error = new java.util.LinkedHashMap<>();
+                error.put("command", c.getCommandSpec().qualifiedName(" ").replaceFirst("^jiffoo-backup ?", ""));
+                error.put("status", "error");
+                error.put("error", com.jiffoo.backup.ErrorCode.CONFIGURATION.name());
+                error.put("exitCode", com.jiffoo.backup.ErrorCode.CONFIGURATION.exitCode());
+                error.put("message", ex.getMessage());
+                try {
+                    System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(error));
+                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
             return com.jiffoo.backup.ErrorCode.CONFIGURATION.exitCode();
         });
         return cl.execute(args);

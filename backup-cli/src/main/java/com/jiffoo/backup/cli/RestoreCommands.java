@@ -104,6 +104,12 @@ final class RestoreCommands {
                 throw new ConfigurationException("--existing restores over DB_NAME and --into names a new database;"
                         + " pass one of them.");
             }
+            if (existing && jobs != 1) {
+                throw new ConfigurationException("--jobs restores in parallel, which pg_restore cannot do in the one"
+                        + " transaction --existing restores in (a failure half-way would leave DB_NAME partly"
+                        + " restored); drop --jobs, or restore into a new database with --into NAME --jobs " + jobs
+                        + ".");
+            }
             PostgresRestoreTarget.Builder b;
             String database;
             if (existing) {
@@ -123,6 +129,15 @@ final class RestoreCommands {
             summary.put("database", database);
             RowCountCheck.Report counts = RowCountCheck.compare(Databases.server(settings).toBuilder()
                     .database(database).build(), r.manifest());
+            if (existing && !counts.extraTables().isEmpty()) {
+                // pg_restore --clean drops and recreates only the backup's own tables: tables created after the
+                // backup stay, which says nothing about whether the restore is complete
+                summary.put("tablesNotInBackup", counts.extraTables());
+                say("  kept " + counts.extraTables().size() + " table(s) that are not in the backup (pg_restore"
+                        + " --clean drops only the backup's tables): " + counts.extraTables());
+                counts = new RowCountCheck.Report(counts.database(), counts.exact(), counts.matches(),
+                        counts.differences(), counts.missingTables(), java.util.List.of());
+            }
             summary.put("rowCountsMatch", counts.passed());
             say("  " + counts.summary());
             counts.orThrow();

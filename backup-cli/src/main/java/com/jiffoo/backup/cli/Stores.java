@@ -71,6 +71,10 @@ final class Stores {
      * next to it), or a key such as {@code database/db_backup_20260111_020000.sql.gpg} in the configured store.
      */
     static Located locate(Settings s, String ref) {
+        if (ref.startsWith("minio://")) {
+            // the location a MinIO store prints (list, backup --json): minio://host:port/bucket/prefix/kind/file
+            ref = minioToS3(s, ref);
+        }
         if (ref.startsWith("s3://")) {
             S3BackupUri uri = S3BackupUri.parse(ref);
             return new Located(track(remote(s, uri.storeUri())), uri.key());
@@ -81,6 +85,20 @@ final class Stores {
             return new Located(track(sink), sink.objectKey());
         }
         return new Located(open(s), ref);
+    }
+
+    private static String minioToS3(Settings s, String ref) {
+        String rest = ref.substring("minio://".length());
+        int slash = rest.indexOf('/');
+        String endpoint = s.get("MINIO_ENDPOINT").orElseThrow(() -> new ConfigurationException("the backup " + ref
+                + " is in a MinIO store: set MINIO_ENDPOINT (and the MinIO keys in AWS_ACCESS_KEY_ID and"
+                + " AWS_SECRET_ACCESS_KEY), or name it as s3://bucket/prefix/…"));
+        String authority = java.net.URI.create(endpoint).getRawAuthority();
+        if (slash <= 0 || !rest.substring(0, slash).equals(authority)) {
+            throw new ConfigurationException("the backup " + ref + " is not in the MinIO store at MINIO_ENDPOINT ("
+                    + endpoint + "); set MINIO_ENDPOINT to that server, or name the backup as s3://bucket/prefix/….");
+        }
+        return "s3://" + rest.substring(slash + 1);
     }
 
     private static Sink track(Sink sink) {

@@ -109,6 +109,8 @@ class DatabaseCommandsIT {
             Jar.Run again = Jar.run(dir, env, "restore", "database", "--latest", "--into", restored);
             assertThat(again.exitCode()).as(again.toString()).isEqualTo(7);
             assertThat(again.stderr()).contains("already exists");
+            assertThat(again.stderr().lines().filter(l -> l.startsWith("error: "))).singleElement().asString()
+                    .contains("--existing").doesNotContain("existingDatabase(...)");
         } finally {
             rb.pg().dropDatabase(restored);
         }
@@ -126,6 +128,15 @@ class DatabaseCommandsIT {
             try (Connection src = rb.pg().connect(rb.sourceDb()); Connection dst = rb.pg().connect(existing)) {
                 assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
             }
+            // a table created after the backup: pg_restore --clean drops only the backup's tables, so it stays;
+            // that is no reason to call a complete restore damaged (it exited 5, "do not rely on it")
+            try (Connection c = rb.pg().connect(existing); java.sql.Statement st = c.createStatement()) {
+                st.execute("CREATE TABLE public.made_after_the_backup (x int)");
+            }
+            Jar.Run again = Jar.run(dir, over, "restore", "database", objectKey, "--existing", "--json");
+            assertThat(again.exitCode()).as(again.toString()).isZero();
+            assertThat(again.json().get("rowCountsMatch").asBoolean()).isTrue();
+            assertThat(again.json().get("tablesNotInBackup").toString()).contains("public.made_after_the_backup");
         } finally {
             rb.pg().dropDatabase(existing);
         }
@@ -144,6 +155,11 @@ class DatabaseCommandsIT {
         String objectKey = backup.json().get("key").asText();
         Jar.Run verify = Jar.run(dir, env, "verify", "--deep", "s3://" + rb.s3().bucket() + "/minio/" + objectKey);
         assertThat(verify.exitCode()).as(verify.toString()).isZero();
+        // the location the tool prints for a MinIO store names the backup too
+        String printed = backup.json().get("location").asText() + "/" + objectKey;
+        assertThat(printed).startsWith("minio://");
+        Jar.Run byPrinted = Jar.run(dir, env, "verify", printed);
+        assertThat(byPrinted.exitCode()).as(byPrinted.toString()).isZero();
         Jar.Run missing = Jar.run(dir, env, "verify", "files/files_backup_20200101_000000.tar.gz.gpg", "--json");
         assertThat(missing.exitCode()).as(missing.toString()).isEqualTo(8);
         assertThat(missing.json().get("error").asText()).isEqualTo("NOT_FOUND");
@@ -177,6 +193,41 @@ class DatabaseCommandsIT {
         assertThat(rb.s3().openMultipartUploads()).noneMatch(k -> k.startsWith("stopped/"));
         Jar.Run list = Jar.run(dir, env, "list", "--json");
         assertThat(list.json().get("backups")).isEmpty();
+    }
+
+    @Test
+    void aStoppedRestoreFromALocalStoreDropsTheNewDatabase() throws Exception {
+        String big = rb.pg().createDatabase("cli_big");
+        String into = "jb_cli_stopped_" + Long.toHexString(System.nanoTime());
+        try {
+            try (Connection c = rb.pg().connect(big); java.sql.Statement st = c.createStatement()) {
+                st.execute("CREATE TABLE t AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS s"
+                        + " FROM generate_series(1, 1500000) g");
+            }
+            Path store = Files.createDirectories(dir.resolve("store"));
+            Map<String, String> env = runbookEnv(keygen());
+            env.remove("S3_BUCKET");
+            env.put("BACKUP_DIR", store.toString());
+            env.put("DB_NAME", big);
+            Jar.Run backup = Jar.run(dir, env, "backup", "database", "--compression-level", "1");
+            assertThat(backup.exitCode()).as(backup.toString()).isZero();
+            Jar.Started restore = Jar.start(dir, env, "restore", "database", "--latest", "--into", into);
+            while (restore.process().isAlive() && !rb.pg().databaseExists(into)) {
+                Thread.sleep(10);
+            }
+            Thread.sleep(300); // pg_restore is loading
+            assertThat(restore.process().isAlive()).as("the restore started before it ended").isTrue();
+            restore.process().destroy(); // SIGTERM
+            Jar.Run stopped = restore.await();
+            assertThat(stopped.exitCode()).as(stopped.toString()).isNotZero();
+            assertThat(stopped.stdout()).as(stopped.toString()).doesNotContain("restored");
+            assertThat(rb.pg().databaseExists(into)).as("the half-restored database is dropped: " + stopped).isFalse();
+        } finally {
+            if (rb.pg().databaseExists(into)) {
+                rb.pg().dropDatabase(into);
+            }
+            rb.pg().dropDatabase(big);
+        }
     }
 
     private void assertNoSecrets(Jar.Run r) {

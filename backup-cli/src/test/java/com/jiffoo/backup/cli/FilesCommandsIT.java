@@ -101,6 +101,9 @@ class FilesCommandsIT {
         Jar.Run replaceRefused = Jar.run(dir, env, "restore", "files", "--latest", "--target", restored.toString());
         assertThat(replaceRefused.exitCode()).as(replaceRefused.toString()).isEqualTo(7);
         assertThat(replaceRefused.stderr()).contains("replace");
+        assertThat(replaceRefused.stderr().lines().filter(l -> l.startsWith("error: ")))
+                .as("the launcher's flag, not the library's API").singleElement().asString()
+                .contains("The restore target").contains("Pass --replace").doesNotContain("replaceExisting(true)");
     }
 
     @Test
@@ -194,5 +197,80 @@ class FilesCommandsIT {
             }
         }
         return out;
+    }
+
+    @Test
+    void aStoppedBackupToALocalStoreCommitsNothing() throws Exception {
+        Path key = dir.resolve("backup.key");
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Map<String, String> env = env(key);
+        // incompressible: gzip makes the backup take seconds
+        byte[] chunk = new byte[1 << 20];
+        java.util.Random random = new java.util.Random(5);
+        try (java.io.OutputStream out = Files.newOutputStream(uploads.resolve("big.bin"))) {
+            for (int i = 0; i < 200; i++) {
+                random.nextBytes(chunk);
+                out.write(chunk);
+            }
+        }
+        Jar.Started backup = Jar.start(dir, env, "backup", "files");
+        Path files = store.resolve("files");
+        while (backup.process().isAlive() && !(Files.isDirectory(files) && hasTempFile(files))) {
+            Thread.sleep(20);
+        }
+        assertThat(backup.process().isAlive()).as("the write started before the backup ended").isTrue();
+        backup.process().destroy(); // SIGTERM, as Kubernetes and systemd stop a job
+        Jar.Run stopped = backup.await();
+        assertThat(stopped.exitCode()).as(stopped.toString()).isNotZero();
+        assertThat(stopped.stderr()).contains("was stopped; cleaning up (nothing is committed)");
+        assertThat(stopped.stdout()).as(stopped.toString()).doesNotContain("backed up");
+        Jar.Run list = Jar.run(dir, env, "list", "--json");
+        assertThat(list.json().get("backups")).as(list.toString()).isEmpty();
+        try (Stream<Path> left = Files.list(files)) {
+            assertThat(left).as("no temporary file left").isEmpty();
+        }
+    }
+
+    @Test
+    void aStoppedRestoreLeavesNeitherTheTargetNorItsStagingDirectory() throws Exception {
+        Path key = dir.resolve("backup.key");
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Map<String, String> env = env(key);
+        byte[] chunk = new byte[1 << 20];
+        java.util.Random random = new java.util.Random(7);
+        try (java.io.OutputStream out = Files.newOutputStream(uploads.resolve("big.bin"))) {
+            for (int i = 0; i < 200; i++) {
+                random.nextBytes(chunk);
+                out.write(chunk);
+            }
+        }
+        Jar.Run backup = Jar.run(dir, env, "backup", "files");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+        Path parent = Files.createDirectories(dir.resolve("restores"));
+        Path target = parent.resolve("uploads");
+        Jar.Started restore = Jar.start(dir, env, "restore", "files", "--latest", "--target", target.toString());
+        while (restore.process().isAlive() && !hasEntries(parent)) {
+            Thread.sleep(10);
+        }
+        assertThat(restore.process().isAlive()).as("the extraction started before the restore ended").isTrue();
+        restore.process().destroy(); // SIGTERM
+        Jar.Run stopped = restore.await();
+        assertThat(stopped.exitCode()).as(stopped.toString()).isNotZero();
+        assertThat(stopped.stdout()).as(stopped.toString()).doesNotContain("restored");
+        try (Stream<Path> left = Files.list(parent)) {
+            assertThat(left).as("no target and no staging directory: " + stopped).isEmpty();
+        }
+    }
+
+    private static boolean hasEntries(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.findAny().isPresent();
+        }
+    }
+
+    private static boolean hasTempFile(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.anyMatch(p -> p.getFileName().toString().startsWith(".tmp-"));
+        }
     }
 }

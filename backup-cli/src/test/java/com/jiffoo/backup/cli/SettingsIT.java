@@ -137,6 +137,16 @@ class SettingsIT {
         Jar.Run unknown = Jar.run(dir, Map.of(), "list", "--no-such-option");
         assertThat(unknown.exitCode()).isEqualTo(2);
         assertThat(unknown.stderr()).contains("--no-such-option").contains("--help");
+        Jar.Run unknownJson = Jar.run(dir, Map.of(), "list", "--json", "--no-such-option");
+        assertThat(unknownJson.exitCode()).isEqualTo(2);
+        assertThat(unknownJson.json().get("error").asText()).as(unknownJson.toString()).isEqualTo("CONFIGURATION");
+        assertThat(unknownJson.json().get("exitCode").asInt()).isEqualTo(2);
+        assertThat(unknownJson.json().get("message").asText()).contains("--no-such-option");
         assertThat(Jar.run(dir, Map.of(), "restore", "database").exitCode()).isEqualTo(2);
+        // the help says --jobs is "not with --existing": the refusal names the launcher's flags, not the library's API
+        Jar.Run parallelOver = Jar.run(dir, Map.of("BACKUP_DIR", dir.toString(), "DB_NAME", "jb_never_touched"),
+                "restore", "database", "--latest", "--existing", "--jobs", "2");
+        assertThat(parallelOver.exitCode()).as(parallelOver.toString()).isEqualTo(2);
+        assertThat(parallelOver.stderr()).contains("--jobs").contains("--existing").doesNotContain("singleTransaction");
     }
 }
