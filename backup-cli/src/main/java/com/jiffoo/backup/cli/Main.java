@@ -69,7 +69,8 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setParameterExceptionHandler((ex, a) -> {
             CommandLine c = ex.getCommandLine();
-            Terminal.err().println("error: " + ex.getMessage());
+            String message = usageMessage(ex.getMessage());
+            Terminal.err().println("error: " + message);
             Terminal.err().println("Run `jiffoo-backup " + (c.getCommandSpec().qualifiedName(" ")
                     .replaceFirst("^jiffoo-backup ?", "") + " --help").trim() + "` for usage.");
             if (java.util.Arrays.asList(a).contains("--json")) {
@@ -79,7 +80,7 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
                 error.put("status", "error");
                 error.put("error", com.jiffoo.backup.ErrorCode.CONFIGURATION.name());
                 error.put("exitCode", com.jiffoo.backup.ErrorCode.CONFIGURATION.exitCode());
-                error.put("message", ex.getMessage());
+                error.put("message", message);
                 try {
                     System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(error));
                 } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -89,6 +90,20 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             return com.jiffoo.backup.ErrorCode.CONFIGURATION.exitCode();
         });
         return cl.execute(args);
+    }
+
+    /**
+     * A usage error's message without secrets: a value given to an unknown option (someone typed
+     * {@code --db-password=…}, which does not exist because secrets have no flags) is replaced, and so is the value
+     * of every secret set in the environment.
+     */
+    static String usageMessage(String message) {
+        String m = message == null ? "" : message.replaceAll("(--?[A-Za-z0-9][\\w-]*)=[^'\\s,]*", "$1=***");
+        try {
+            return Settings.load(System.getenv(), null).redact(m);
+        } catch (RuntimeException e) {
+            return m;
+        }
     }
 
     @picocli.CommandLine.Spec

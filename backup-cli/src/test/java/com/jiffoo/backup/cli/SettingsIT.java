@@ -126,7 +126,7 @@ class SettingsIT {
         for (List<String> cmd : List.<List<String>>of(List.of(), List.of("backup"), List.of("backup", "database"),
                 List.of("backup", "files"), List.of("restore"), List.of("restore", "database"),
                 List.of("restore", "files"), List.of("verify"), List.of("list"), List.of("prune"),
-                List.of("keygen"))) {
+                List.of("keygen"), List.of("monitor"))) {
             List<String> args = new java.util.ArrayList<>(cmd);
             args.add("--help");
             Jar.Run r = Jar.run(dir, Map.of(), args.toArray(String[]::new));
@@ -142,6 +142,12 @@ class SettingsIT {
         assertThat(unknownJson.json().get("error").asText()).as(unknownJson.toString()).isEqualTo("CONFIGURATION");
         assertThat(unknownJson.json().get("exitCode").asInt()).isEqualTo(2);
         assertThat(unknownJson.json().get("message").asText()).contains("--no-such-option");
+        // secrets have no flags: a password typed as one is not echoed back
+        Jar.Run typedSecret = Jar.run(dir, Map.of("DB_PASSWORD", "Env-S3cret-pw"), "backup", "database",
+                "--db-password=Typed-S3cret-pw", "--json");
+        assertThat(typedSecret.exitCode()).isEqualTo(2);
+        assertThat(typedSecret.all()).contains("--db-password=***").doesNotContain("Typed-S3cret-pw")
+                .doesNotContain("Env-S3cret-pw");
         assertThat(Jar.run(dir, Map.of(), "restore", "database").exitCode()).isEqualTo(2);
         // the help says --jobs is "not with --existing": the refusal names the launcher's flags, not the library's API
         Jar.Run parallelOver = Jar.run(dir, Map.of("BACKUP_DIR", dir.toString(), "DB_NAME", "jb_never_touched"),
