@@ -575,11 +575,11 @@ public final class DirectorySource implements Source {
         }
 
         /**
-         * Deflates a gzip stream on {@code threads} threads (a parallel gzip, like pigz, that still writes one
-         * standard gzip stream: 128 KiB blocks, each deflated with the 32 KiB before it as
-         * its dictionary, so the ratio stays within about 1% of a single thread). {@code 1} compresses on the source's own
-         * thread with {@link GZIPOutputStream}. Memory grows with the threads: about 1 MiB per thread (two blocks
-         * in flight per thread, plus each thread's deflater). Has no effect on zstd or no compression.
+         * Deflates a gzip stream on {@code threads} threads: a parallel gzip, like pigz, that still writes one
+         * standard gzip stream (128 KiB blocks, each deflated with the 32 KiB before it as its dictionary, so the
+         * output is within about 0.1% of a single thread's). {@code 1} compresses on the source's own thread with
+         * {@link GZIPOutputStream}. Memory grows with the threads: about 1 MiB per thread (two blocks in flight per
+         * thread, plus each thread's deflater). Has no effect on zstd or no compression.
          *
          * @throws IllegalArgumentException when {@code threads} is below 1
          */

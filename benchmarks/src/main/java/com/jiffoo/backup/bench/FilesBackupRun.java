@@ -35,14 +35,15 @@ import java.util.stream.Stream;
  * relative to the shell pipeline of the same round.
  * <ol>
  *   <li>{@code tar czf - DIR | gpg --symmetric --cipher-algo AES256 > f; sha256sum f}, the runbook's way;</li>
- *   <li>for each gzip thread count: {@code DirectorySource} to /dev/null (tar + gzip only), and our backup
+ *   <li>for each gzip thread count: {@code DirectorySource} to /dev/null (tar + gzip only; not with
+ *       {@code -Dalone=false}), and our backup
  *       (tar + gzip, then OpenPGP + SHA-256 + local store on another thread);</li>
  *   <li>the same for zstd (level 3);</li>
  *   <li>after the rounds, once: our restore of the last gzip and zstd backups into a new directory.</li>
  * </ol>
  *
  * <pre>
- * java -Xmx64m [-Drounds=5] [-Dthreads=1,2] [-Dzstd=true] -cp benchmarks/target/benchmarks.jar \
+ * java -Xmx64m [-Drounds=5] [-Dthreads=1,2] [-Dzstd=true] [-Dalone=true] -cp benchmarks/target/benchmarks.jar \
  *      com.jiffoo.backup.bench.FilesBackupRun 512 /var/tmp/bench
  * </pre>
  * A first round (warm-up: JIT, page cache) runs every variant and is not counted.
@@ -63,6 +64,7 @@ public final class FilesBackupRun {
         List<Integer> threads = Arrays.stream(System.getProperty("threads", "1," + Runtime.getRuntime()
                 .availableProcessors()).split(",")).map(String::trim).map(Integer::valueOf).distinct().toList();
         boolean zstd = Boolean.parseBoolean(System.getProperty("zstd", "true"));
+        boolean alone = Boolean.parseBoolean(System.getProperty("alone", "true"));
         Path tree = work.resolve("tree");
         Path storeDir = work.resolve("store");
         try {
@@ -97,11 +99,13 @@ public final class FilesBackupRun {
             for (DirectorySource source : sources) {
                 String name = source.compression() == Compression.GZIP
                         ? "gzip-6 x" + source.compressionThreads() : "zstd-3";
-                variants.put(name + " source alone", () -> {
-                    CountingOutputStream out = new CountingOutputStream();
-                    source.writeTo(out);
-                    return out.count;
-                });
+                if (alone) {
+                    variants.put(name + " source alone", () -> {
+                        CountingOutputStream out = new CountingOutputStream();
+                        source.writeTo(out);
+                        return out.count;
+                    });
+                }
                 variants.put(name + " our backup", () -> {
                     try (LocalDirectorySink store = LocalDirectorySink.create(storeDir)) {
                         BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(store)
