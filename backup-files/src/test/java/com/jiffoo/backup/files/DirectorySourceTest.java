@@ -171,6 +171,36 @@ class DirectorySourceTest {
                 .hasMessageContaining("at least 1");
     }
 
+    @Test
+    void aFailingOutputStopsTheGzipThreads() throws IOException {
+        Path root = tmp.resolve("tree");
+        TestTrees.createSampleTree(root);
+        byte[] noise = new byte[3_000_000];
+        new java.util.Random(3).nextBytes(noise);
+        Files.write(root.resolve("big.bin"), noise);
+        IOException broken = new IOException("Broken pipe");
+        OutputStream out = new OutputStream() {
+            private long written;
+
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                written += len;
+                if (written > 500_000) {
+                    throw broken;
+                }
+            }
+        };
+        assertThatThrownBy(() -> DirectorySource.builder(root).compressionThreads(4).build().writeTo(out))
+                .isSameAs(broken);
+        assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.isAlive()
+                && t.getName().startsWith("jiffoo-gzip-"));
+    }
+
     private static byte[] gunzip(byte[] gz) throws IOException {
         try (GZIPInputStream in = new GZIPInputStream(new ByteArrayInputStream(gz))) {
             return in.readAllBytes();
