@@ -179,22 +179,7 @@ class DirectorySourceTest {
         new java.util.Random(3).nextBytes(noise);
         Files.write(root.resolve("big.bin"), noise);
         IOException broken = new IOException("Broken pipe");
-        OutputStream out = new OutputStream() {
-            private long written;
-
-            @Override
-            public void write(int b) throws IOException {
-                write(new byte[] {(byte) b}, 0, 1);
-            }
-
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                written += len;
-                if (written > 500_000) {
-                    throw broken;
-                }
-            }
-        };
+        OutputStream out = ParallelGzipOutputStreamTest.failingAfter(500_000, broken);
         assertThatThrownBy(() -> DirectorySource.builder(root).compressionThreads(4).build().writeTo(out))
                 .isSameAs(broken);
         assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.isAlive()

@@ -9,7 +9,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -146,19 +145,7 @@ class ParallelGzipOutputStreamTest {
     @Test
     void failingWriterFailsTheStreamAndLeavesNoThreads() throws IOException {
         IOException full = new IOException("No space left on device");
-        OutputStream sink = new FilterOutputStream(new ByteArrayOutputStream()) {
-            private long written;
-
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                written += len;
-                if (written > 3 * BLOCK) {
-                    throw full;
-                }
-                out.write(b, off, len);
-            }
-        };
-        ParallelGzipOutputStream out = new ParallelGzipOutputStream(sink, 6, 2);
+        ParallelGzipOutputStream out = new ParallelGzipOutputStream(failingAfter(3 * BLOCK, full), 6, 2);
         byte[] block = random(BLOCK, 9);
         assertThatThrownBy(() -> {
             for (int i = 0; i < 100; i++) {
@@ -203,6 +190,26 @@ class ParallelGzipOutputStreamTest {
     static int liveWorkers(ParallelGzipOutputStream out) {
         return (int) Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.isAlive() && t.getName().startsWith(out.threadNamePrefix())).count();
+    }
+
+    /** A stream that drops what it is given and throws {@code failure} once more than {@code bytes} came. */
+    static OutputStream failingAfter(long bytes, IOException failure) {
+        return new OutputStream() {
+            private long written;
+
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                written += len;
+                if (written > bytes) {
+                    throw failure;
+                }
+            }
+        };
     }
 
     private static byte[] compress(byte[] data, int level, int threads, int blockSize, int chunk) throws IOException {
