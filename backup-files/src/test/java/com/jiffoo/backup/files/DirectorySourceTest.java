@@ -6,6 +6,8 @@ import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -19,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.zip.GZIPInputStream;
 
 import static com.jiffoo.backup.files.TestTrees.q;
 import static com.jiffoo.backup.files.TestTrees.sh;
@@ -135,9 +138,58 @@ class DirectorySourceTest {
         assertThat(backup(source)).isEqualTo(backup(source));
     }
 
+    @ParameterizedTest(name = "{0} threads")
+    @ValueSource(ints = {1, 4})
+    void gnuTarExtractsTheGzipArchiveToAnIdenticalTree(int threads) throws IOException {
+        extractWithGnuTarAndCompare(DirectorySource.builder(tmp.resolve("tree")).compressionThreads(threads),
+                "tar -xzf");
+    }
+
     @Test
-    void gnuTarExtractsTheGzipArchiveToAnIdenticalTree() throws IOException {
-        extractWithGnuTarAndCompare(Compression.GZIP, "tar -xzf");
+    void parallelGzipHoldsTheSameTarAsSingleThreadedGzip() throws IOException {
+        Path root = tmp.resolve("tree");
+        TestTrees.createSampleTree(root);
+        Files.write(root.resolve("big.txt"), ParallelGzipOutputStreamTest.text(2_000_000, 5));
+        DirectorySource parallel = DirectorySource.builder(root).compressionThreads(3).build();
+        DirectorySource single = parallel.toBuilder().compressionThreads(1).build();
+        byte[] tar = backup(parallel.toBuilder().compression(Compression.NONE).build());
+        assertThat(gunzip(backup(parallel))).isEqualTo(tar);
+        assertThat(gunzip(backup(single))).isEqualTo(tar);
+        assertThat(parallel.describe()).endsWith("(tar, gzip level 6, 3 threads)");
+        assertThat(single.describe()).endsWith("(tar, gzip level 6, 1 thread)");
+        assertThat(parallel.writeTo(OutputStream.nullOutputStream())).containsEntry("compressionThreads", 3);
+        assertThat(parallel.toBuilder().compression(Compression.ZSTD).build().writeTo(OutputStream.nullOutputStream()))
+                .doesNotContainKey("compressionThreads");
+    }
+
+    @Test
+    void compressionThreadsDefaultToTheProcessorsAndMustBePositive() {
+        DirectorySource.Builder b = DirectorySource.builder(tmp);
+        assertThat(b.build().compressionThreads()).isEqualTo(Runtime.getRuntime().availableProcessors());
+        assertThat(b.compressionThreads(5).build().toBuilder().build().compressionThreads()).isEqualTo(5);
+        assertThatThrownBy(() -> b.compressionThreads(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("at least 1");
+    }
+
+    @Test
+    void aFailingOutputStopsTheGzipThreads() throws IOException {
+        Path root = tmp.resolve("tree");
+        TestTrees.createSampleTree(root);
+        byte[] noise = new byte[3_000_000];
+        new java.util.Random(3).nextBytes(noise);
+        Files.write(root.resolve("big.bin"), noise);
+        IOException broken = new IOException("Broken pipe");
+        OutputStream out = ParallelGzipOutputStreamTest.failingAfter(500_000, broken);
+        assertThatThrownBy(() -> DirectorySource.builder(root).compressionThreads(4).build().writeTo(out))
+                .isSameAs(broken);
+        assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.isAlive()
+                && t.getName().startsWith("jiffoo-gzip-"));
+    }
+
+    private static byte[] gunzip(byte[] gz) throws IOException {
+        try (GZIPInputStream in = new GZIPInputStream(new ByteArrayInputStream(gz))) {
+            return in.readAllBytes();
+        }
     }
 
     @Test
@@ -162,9 +214,13 @@ class DirectorySourceTest {
     }
 
     private void extractWithGnuTarAndCompare(Compression compression, String tarCommand) throws IOException {
+        extractWithGnuTarAndCompare(DirectorySource.builder(tmp.resolve("tree")).compression(compression), tarCommand);
+    }
+
+    private void extractWithGnuTarAndCompare(DirectorySource.Builder builder, String tarCommand) throws IOException {
         Path root = tmp.resolve("tree");
         TestTrees.createSampleTree(root);
-        DirectorySource source = DirectorySource.builder(root).compression(compression).build();
+        DirectorySource source = builder.build();
         Path archive = Files.write(tmp.resolve("b" + source.suffix()), backup(source));
         Path out = Files.createDirectories(tmp.resolve("out"));
         String log = sh(tmp, tarCommand + " " + q(archive) + " -C " + q(out) + " 2>&1");
