@@ -164,7 +164,7 @@ public final class DirectorySource implements Source {
     public String describe() {
         return "directory " + directory + " (tar, " + compression.id()
                 + (compression == Compression.NONE ? "" : " level " + compressionLevel)
-                + (compression == Compression.GZIP ? ", " + compressionThreads
+                + (compression != Compression.NONE ? ", " + compressionThreads
                 + (compressionThreads == 1 ? " thread" : " threads") : "") + ")";
     }
 
@@ -172,7 +172,7 @@ public final class DirectorySource implements Source {
      * Writes the (compressed) tar archive of the directory's contents to {@code out}. The compressor and the tar
      * trailer are finished and {@code out} is flushed, but not closed: the caller closes it.
      *
-     * @return facts: {@code directory}, {@code compression}, {@code level}, {@code compressionThreads} (gzip only),
+     * @return facts: {@code directory}, {@code compression}, {@code level}, {@code compressionThreads} (gzip and zstd),
      *         {@code fileCount},
      *         {@code directoryCount} (not counting the directory itself), {@code symlinkCount}, {@code totalBytes}
      *         (uncompressed bytes of the files), {@code skipped} (sockets, devices, FIFOs), {@code vanished}
@@ -219,7 +219,7 @@ public final class DirectorySource implements Source {
         facts.put("directory", directory.toString());
         facts.put("compression", compression.id());
         facts.put("level", compressionLevel);
-        if (compression == Compression.GZIP) {
+        if (compression != Compression.NONE) {
             facts.put("compressionThreads", compressionThreads);
         }
         facts.put("fileCount", walk.files);
@@ -243,6 +243,10 @@ public final class DirectorySource implements Source {
             case ZSTD:
                 ZstdOutputStreamNoFinalizer zstd = new ZstdOutputStreamNoFinalizer(out, compressionLevel);
                 zstd.setChecksum(true);
+                if (compressionThreads > 1) {
+                    // zstd's own multi-threaded mode: still one standard frame, jobs of a few MiB (native memory)
+                    zstd.setWorkers(compressionThreads);
+                }
                 return zstd;
             case NONE:
             default:
@@ -579,7 +583,9 @@ public final class DirectorySource implements Source {
          * standard gzip stream (128 KiB blocks, each deflated with the 32 KiB before it as its dictionary, so the
          * output is within about 0.1% of a single thread's). {@code 1} compresses on the source's own thread with
          * {@link GZIPOutputStream}. Memory grows with the threads: about 1 MiB per thread (two blocks in flight per
-         * thread, plus each thread's deflater). Has no effect on zstd or no compression.
+         * thread, plus each thread's deflater). zstd uses its own multi-threaded mode with as many workers (one
+         * standard frame; each worker compresses jobs of a few MiB in native memory: about 8 MiB of input per worker
+         * at the default level). Has no effect without compression.
          *
          * @throws IllegalArgumentException when {@code threads} is below 1
          */

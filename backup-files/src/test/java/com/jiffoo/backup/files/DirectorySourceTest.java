@@ -158,8 +158,27 @@ class DirectorySourceTest {
         assertThat(parallel.describe()).endsWith("(tar, gzip level 6, 3 threads)");
         assertThat(single.describe()).endsWith("(tar, gzip level 6, 1 thread)");
         assertThat(parallel.writeTo(OutputStream.nullOutputStream())).containsEntry("compressionThreads", 3);
-        assertThat(parallel.toBuilder().compression(Compression.ZSTD).build().writeTo(OutputStream.nullOutputStream()))
+        assertThat(parallel.toBuilder().compression(Compression.NONE).build().writeTo(OutputStream.nullOutputStream()))
                 .doesNotContainKey("compressionThreads");
+    }
+
+    @Test
+    void multiThreadedZstdWritesOneStandardFrameThatTheZstdCliReads() throws IOException {
+        Path root = tmp.resolve("tree");
+        TestTrees.createSampleTree(root);
+        byte[] big = new byte[12 << 20]; // several zstd jobs
+        new java.util.Random(7).nextBytes(big);
+        Files.write(root.resolve("big.bin"), big);
+        DirectorySource zstd = DirectorySource.builder(root).compression(Compression.ZSTD).compressionThreads(3)
+                .build();
+        assertThat(zstd.describe()).endsWith("(tar, zstd level 3, 3 threads)");
+        Path archive = tmp.resolve("tree.tar.zst");
+        try (OutputStream out = Files.newOutputStream(archive)) {
+            assertThat(zstd.writeTo(out)).containsEntry("compressionThreads", 3);
+        }
+        Path out = Files.createDirectories(tmp.resolve("by-zstd-cli"));
+        sh(tmp, "zstd -t -q " + q(archive) + " && zstd -dc " + q(archive) + " | tar -xf - -C " + q(out));
+        assertThat(TestTrees.snapshot(out)).isEqualTo(TestTrees.snapshot(root));
     }
 
     @Test

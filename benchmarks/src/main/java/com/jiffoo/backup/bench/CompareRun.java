@@ -142,7 +142,10 @@ public final class CompareRun {
 
     private static BackupManifest dbBackup(String db, int level, Sink sink, Path keyFile) {
         PgConnection source = PgConnection.fromEnvironment().withDatabase(db);
-        return BackupPipeline.builder().source(PostgresSource.builder(source).compressionLevel(level).build())
+        // -Djb.rowCounts=ESTIMATE|NONE measures what the exact in-snapshot row counts cost (default EXACT)
+        PostgresSource.RowCounts counts = PostgresSource.RowCounts.valueOf(System.getProperty("jb.rowCounts", "EXACT"));
+        return BackupPipeline.builder().source(PostgresSource.builder(source).compressionLevel(level)
+                        .rowCounts(counts).build())
                 .encryption(pgp(keyFile)).sink(sink).build().run();
     }
 
