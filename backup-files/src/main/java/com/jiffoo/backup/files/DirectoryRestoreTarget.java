@@ -613,32 +613,13 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
      * rename within the target's file system, but the swap as a whole is not atomic: a reader of the directory during
      * commit may see a mix. Thread-safe.
      */
-    private static final class StagedInPlace implements StagedRestore {
-        private final Path target;
-        private final Path staging;
-        private final boolean replaceExisting;
-        private final Map<String, Object> facts;
-        private boolean committed;
-        private boolean closed;
-
+    private static final class StagedInPlace extends Staged {
         StagedInPlace(Path target, Path staging, boolean replaceExisting, Map<String, Object> facts) {
-            this.target = target;
-            this.staging = staging;
-            this.replaceExisting = replaceExisting;
-            this.facts = Collections.unmodifiableMap(facts);
+            super(target, staging, replaceExisting, facts);
         }
 
         @Override
-        public Map<String, Object> facts() {
-            return facts;
-        }
-
-        @Override
-        public synchronized void commit() throws IOException {
-            if (committed || closed) {
-                throw new IllegalStateException("This restore of " + target + " was already "
-                        + (committed ? "committed" : "closed"));
-            }
+        void swap() throws IOException {
             List<Path> existing = entries(target, staging);
             if (!existing.isEmpty() && !replaceExisting) {
                 throw new RestoreException("The restore target " + target + " is no longer empty. Pass "
@@ -676,7 +657,6 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                 throw new RestoreException("Could not move the restored entries into " + target + ": " + e
                         + ". The previous content is back in place.", null, target.toString(), e);
             }
-            committed = true;
             LOG.info("Restored {} in place ({} previous entries replaced)", target, existing.size());
             FileTrees.deleteQuietly(old);
             FileTrees.deleteQuietly(staging);
@@ -694,31 +674,26 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
             return out;
         }
 
-        @Override
-        public synchronized void close() {
-            if (committed || closed) {
-                return;
-            }
-            closed = true;
-            FileTrees.deleteQuietly(staging);
-        }
     }
 
-    /** A staged tree waiting for {@link #commit()} or {@link #close()}. Thread-safe. */
-    private static final class StagedDirectory implements StagedRestore {
-        private final Path target;
-        private final Path staging;
-        private final boolean replaceExisting;
+    /** What both ways of staging share: the facts, commit once, close without commit deletes the staged tree. */
+    private abstract static class Staged implements StagedRestore {
+        final Path target;
+        final Path staging;
+        final boolean replaceExisting;
         private final Map<String, Object> facts;
         private boolean committed;
         private boolean closed;
 
-        StagedDirectory(Path target, Path staging, boolean replaceExisting, Map<String, Object> facts) {
+        Staged(Path target, Path staging, boolean replaceExisting, Map<String, Object> facts) {
             this.target = target;
             this.staging = staging;
             this.replaceExisting = replaceExisting;
             this.facts = Collections.unmodifiableMap(facts);
         }
+
+        /** Puts the staged tree in place of the target's content; on failure the previous content stays. */
+        abstract void swap() throws IOException;
 
         @Override
         public Map<String, Object> facts() {
@@ -733,9 +708,30 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
             if (closed) {
                 throw new IllegalStateException("This restore of " + target + " was closed; stage it again");
             }
+            swap();
+            committed = true;
+        }
+
+        @Override
+        public synchronized void close() {
+            if (committed || closed) {
+                return;
+            }
+            closed = true;
+            FileTrees.deleteQuietly(staging);
+        }
+    }
+
+    /** A staged tree next to the target, swapped in by two renames. Thread-safe. */
+    private static final class StagedDirectory extends Staged {
+        StagedDirectory(Path target, Path staging, boolean replaceExisting, Map<String, Object> facts) {
+            super(target, staging, replaceExisting, facts);
+        }
+
+        @Override
+        void swap() throws IOException {
             if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
                 move(staging, target);
-                committed = true;
                 LOG.info("Restored {}", target);
                 return;
             }
@@ -764,7 +760,6 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                 throw new RestoreException("Could not move the restored tree into " + target + ": " + e
                         + ". The previous content is back in place.", null, target.toString(), e);
             }
-            committed = true;
             LOG.info("Restored {} (replacing its previous content)", target);
             FileTrees.deleteQuietly(old);
         }
@@ -779,14 +774,6 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
         }
 
-        @Override
-        public synchronized void close() {
-            if (committed || closed) {
-                return;
-            }
-            closed = true;
-            FileTrees.deleteQuietly(staging);
-        }
     }
 
     /**
