@@ -1,5 +1,6 @@
 package com.jiffoo.backup;
 
+import com.jiffoo.backup.internal.Keys;
 import com.jiffoo.backup.internal.Sha256;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -187,13 +188,7 @@ public final class StoredBackups {
                     key, sink.location(), e);
         }
         try {
-            List<StoredObject> records = recordObjects(r.objectKey());
-            // record keys end with a fixed-width UTC time stamp, so their names sort by time
-            records.sort(Comparator.comparing(StoredObject::key).reversed());
-            for (StoredObject old : records.subList(Math.min(records.size(), VerificationRecord.RECORDS_KEPT),
-                    records.size())) {
-                sink.delete(old.key());
-            }
+            Keys.keepNewest(sink, recordObjects(r.objectKey()), VerificationRecord.RECORDS_KEPT);
         } catch (IOException e) {
             log.warn("could not delete old verification records of {}: {}", r.objectKey(), e.getMessage());
         }

@@ -3,12 +3,11 @@ package com.jiffoo.backup;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.jiffoo.backup.internal.Keys;
 
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.Objects;
 
 /**
@@ -39,8 +38,6 @@ public record VerificationRecord(String objectKey, String backupId, Instant veri
     public static final int RECORDS_KEPT = 10;
 
     private static final ObjectMapper MAPPER = new ObjectMapper();
-    private static final DateTimeFormatter STAMP =
-            DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmssSSS'Z'").withZone(ZoneOffset.UTC);
     /** What follows {@link #INFIX} in a record key: the time stamp, the random tag, {@code .json}. */
     private static final java.util.regex.Pattern RECORD_TAIL =
             java.util.regex.Pattern.compile("[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}\\.json");
@@ -63,9 +60,7 @@ public record VerificationRecord(String objectKey, String backupId, Instant veri
      * verifications in the same millisecond do not collide (names still sort by time).
      */
     String newKey() {
-        return prefixOf(objectKey) + STAMP.format(verifiedAt) + "-"
-                + Integer.toHexString(0x100000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(0xF00000))
-                + ".json";
+        return Keys.timeTagged(prefixOf(objectKey), verifiedAt);
     }
 
     /** The key prefix of every record of the backup stored under {@code objectKey}. */

@@ -87,16 +87,6 @@ final class Terminal implements BackupListener {
 
     /** Bytes in binary units: {@code 512 B}, {@code 1.5 KiB}, {@code 70.8 MiB}. */
     static String bytes(long n) {
-        if (n < 1024) {
-            return n + " B";
-        }
-        String[] units = {"KiB", "MiB", "GiB", "TiB"};
-        double v = n;
-        int i = -1;
-        while (v >= 1024 && i < units.length - 1) {
-            v /= 1024;
-            i++;
-        }
-        return String.format(Locale.ROOT, "%.1f %s", v, units[i]);
+        return com.jiffoo.backup.internal.Support.humanBytes(n);
     }
 }

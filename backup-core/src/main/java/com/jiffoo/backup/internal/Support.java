@@ -20,6 +20,18 @@ public final class Support {
     private Support() {
     }
 
+    /** A byte count for people: {@code 512 B}, {@code 1.5 KiB}, {@code 70.8 MiB} (binary units, one decimal). */
+    public static String humanBytes(long n) {
+        String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
+        double v = n;
+        int u = 0;
+        while (v >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return u == 0 ? n + " B" : String.format(java.util.Locale.ROOT, "%.1f %s", v, units[u]);
+    }
+
     /** This library's version. */
     public static String libraryVersion() {
         String v = version;

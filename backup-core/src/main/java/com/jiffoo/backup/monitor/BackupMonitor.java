@@ -17,6 +17,7 @@ import com.jiffoo.backup.Transform;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.VerificationResult;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.internal.Keys;
 import com.jiffoo.backup.internal.Support;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,15 +27,11 @@ import java.io.InputStream;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Watches a store: are there fresh backups of each kind, do they verify, does the key still open them — and tells
@@ -73,8 +70,6 @@ public final class BackupMonitor {
     private static final int REPORTS_KEPT = 30;
     private static final Logger log = LoggerFactory.getLogger(BackupMonitor.class);
     private static final ObjectMapper MAPPER = new ObjectMapper();
-    private static final DateTimeFormatter STAMP =
-            DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmssSSS'Z'").withZone(ZoneOffset.UTC);
 
     private final Sink sink;
     private final List<String> kinds;
@@ -400,13 +395,7 @@ public final class BackupMonitor {
             return null;
         }
         try {
-            List<StoredObject> reports = new ArrayList<>(sink.list(REPORT_PREFIX));
-            if (reports.isEmpty()) {
-                return null;
-            }
-            // report keys end with a fixed-width UTC time stamp, so their names sort by time
-            reports.sort(Comparator.comparing(StoredObject::key).reversed());
-            for (StoredObject report : reports) {
+            for (StoredObject report : Keys.newestFirst(sink.list(REPORT_PREFIX))) {
                 try (InputStream in = sink.open(report.key())) {
                     JsonNode n = MAPPER.readTree(in.readNBytes(1 << 20));
                     // another monitor of the same store may watch other kinds: its status is not ours
@@ -428,19 +417,13 @@ public final class BackupMonitor {
         if (!recordReports) {
             return;
         }
-        // time first, so names sort by time; a random tag so two monitors in the same millisecond do not collide
-        String key = REPORT_PREFIX + STAMP.format(report.checkedAt()) + "-"
-                + Integer.toHexString(0x100000 + ThreadLocalRandom.current().nextInt(0xF00000)) + ".json";
+        String key = Keys.timeTagged(REPORT_PREFIX, report.checkedAt());
         try {
             try (SinkOutput out = sink.create(key)) {
                 out.write(report.toJsonBytes());
                 out.commit();
             }
-            List<StoredObject> reports = new ArrayList<>(sink.list(REPORT_PREFIX));
-            reports.sort(Comparator.comparing(StoredObject::key).reversed());
-            for (StoredObject old : reports.subList(Math.min(REPORTS_KEPT, reports.size()), reports.size())) {
-                sink.delete(old.key());
-            }
+            Keys.keepNewest(sink, sink.list(REPORT_PREFIX), REPORTS_KEPT);
         } catch (IOException | RuntimeException e) {
             log.warn("could not record the health report in {} (give the monitor write access to {}* to get"
                     + " recovery alerts across runs): {}", sink.location(), REPORT_PREFIX, e.getMessage());

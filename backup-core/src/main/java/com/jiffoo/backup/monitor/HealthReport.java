@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.jiffoo.backup.VerificationRecord;
+import com.jiffoo.backup.internal.Support;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -63,7 +64,7 @@ public record HealthReport(Instant checkedAt, String store, String host, boolean
             if (k.newest() != null) {
                 b.append(" — newest ").append(k.newest().id()).append(", ").append(human(k.newestAge()))
                         .append(" old; ").append(k.count()).append(k.count() == 1 ? " backup, " : " backups, ")
-                        .append(bytes(k.totalBytes()));
+                        .append(Support.humanBytes(k.totalBytes()));
             }
             VerificationRecord v = k.lastPassedVerification();
             if (full) {
@@ -156,17 +157,5 @@ public record HealthReport(Instant checkedAt, String store, String host, boolean
             return (minutes / 60) + "h " + (minutes % 60) + "m";
         }
         return minutes + "m";
-    }
-
-    /** E.g. {@code 2.1 GiB}. */
-    static String bytes(long n) {
-        String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
-        double v = n;
-        int u = 0;
-        while (v >= 1024 && u < units.length - 1) {
-            v /= 1024;
-            u++;
-        }
-        return u == 0 ? n + " B" : String.format(java.util.Locale.ROOT, "%.1f %s", v, units[u]);
     }
 }
