@@ -54,15 +54,9 @@ class DatabaseCommandsIT {
     private Path uploads(int mib) throws Exception {
         Path uploads = dir.resolve("uploads");
         Files.createDirectories(uploads);
-        byte[] chunk = new byte[1 << 20];
-        java.util.Random random = new java.util.Random(11);
-        try (java.io.OutputStream out = Files.newOutputStream(uploads.resolve("big.bin"))) {
-            for (int i = 0; i < mib; i++) {
-                random.nextBytes(chunk);
-                out.write(chunk);
-            }
-            out.write('a');
-        }
+        Path big = uploads.resolve("big.bin");
+        RunbookFixture.writeRandom(big, mib, 11);
+        Files.write(big, new byte[] {'a'}, java.nio.file.StandardOpenOption.APPEND);
         return uploads;
     }
 

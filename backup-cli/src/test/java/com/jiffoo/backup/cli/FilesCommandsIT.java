@@ -172,14 +172,8 @@ class FilesCommandsIT {
         Path key = dir.resolve("backup.key");
         assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
         Map<String, String> env = env(key);
-        byte[] chunk = new byte[1 << 20];
-        java.util.Random random = new java.util.Random(5);
-        try (java.io.OutputStream out = Files.newOutputStream(uploads.resolve("big.bin"))) {
-            for (int i = 0; i < 128; i++) { // incompressible: gzip takes seconds, long enough to draw progress
-                random.nextBytes(chunk);
-                out.write(chunk);
-            }
-        }
+        // incompressible: gzip takes seconds, long enough to draw progress
+        RunbookFixture.writeRandom(uploads.resolve("big.bin"), 128, 5);
         // `script` runs the jar on a pseudo-terminal, as a person at a shell would
         String command = String.join(" ", Jar.javaBinary(), "-jar", Jar.path().toString(), "backup", "files");
         Jar.Run onTerminal = Jar.exec(dir, env, List.of("script", "-qefc", command, "/dev/null"));
@@ -205,14 +199,7 @@ class FilesCommandsIT {
         assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
         Map<String, String> env = env(key);
         // incompressible: gzip makes the backup take seconds
-        byte[] chunk = new byte[1 << 20];
-        java.util.Random random = new java.util.Random(5);
-        try (java.io.OutputStream out = Files.newOutputStream(uploads.resolve("big.bin"))) {
-            for (int i = 0; i < 200; i++) {
-                random.nextBytes(chunk);
-                out.write(chunk);
-            }
-        }
+        RunbookFixture.writeRandom(uploads.resolve("big.bin"), 200, 5);
         Jar.Started backup = Jar.start(dir, env, "backup", "files");
         Path files = store.resolve("files");
         while (backup.process().isAlive() && !(Files.isDirectory(files) && hasTempFile(files))) {
@@ -236,14 +223,7 @@ class FilesCommandsIT {
         Path key = dir.resolve("backup.key");
         assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
         Map<String, String> env = env(key);
-        byte[] chunk = new byte[1 << 20];
-        java.util.Random random = new java.util.Random(7);
-        try (java.io.OutputStream out = Files.newOutputStream(uploads.resolve("big.bin"))) {
-            for (int i = 0; i < 200; i++) {
-                random.nextBytes(chunk);
-                out.write(chunk);
-            }
-        }
+        RunbookFixture.writeRandom(uploads.resolve("big.bin"), 200, 7);
         Jar.Run backup = Jar.run(dir, env, "backup", "files");
         assertThat(backup.exitCode()).as(backup.toString()).isZero();
         Path parent = Files.createDirectories(dir.resolve("restores"));

@@ -31,6 +31,18 @@ public final class RunbookFixture implements AutoCloseable {
     }
 
     /** Starts S3Proxy and creates a shop database {@code jb_<name>_…} with 200 orders. */
+    /** Writes {@code mib} MiB of seeded random (incompressible) bytes to {@code file}: a backup of it takes seconds. */
+    public static void writeRandom(Path file, int mib, long seed) throws java.io.IOException {
+        byte[] chunk = new byte[1 << 20];
+        java.util.Random random = new java.util.Random(seed);
+        try (java.io.OutputStream out = java.nio.file.Files.newOutputStream(file)) {
+            for (int i = 0; i < mib; i++) {
+                random.nextBytes(chunk);
+                out.write(chunk);
+            }
+        }
+    }
+
     public static RunbookFixture start(String name) throws Exception {
         S3ProxyServer s3 = S3ProxyServer.startTransient();
         PgTestServer pg = PgTestServer.get();
