@@ -44,6 +44,8 @@ public final class BackupManifest {
     private final String plaintextSha256;
     private final String libraryVersion;
     private final String host;
+    private final BackupTrust.Authenticity authenticity;
+    private final String signedBy;
 
     private BackupManifest(Builder b) {
         this.formatVersion = b.formatVersion;
@@ -65,6 +67,8 @@ public final class BackupManifest {
         this.plaintextSha256 = requireSha(b.plaintextSha256, "plaintextSha256");
         this.libraryVersion = b.libraryVersion == null ? "unknown" : b.libraryVersion;
         this.host = b.host == null ? "unknown" : b.host;
+        this.authenticity = b.authenticity;
+        this.signedBy = b.signedBy;
         if (objectSize < 0 || plaintextSize < 0) {
             throw new IllegalArgumentException("sizes must be >= 0");
         }
@@ -107,6 +111,8 @@ public final class BackupManifest {
         b.plaintextSha256 = plaintextSha256;
         b.libraryVersion = libraryVersion;
         b.host = host;
+        b.authenticity = authenticity;
+        b.signedBy = signedBy;
         return b;
     }
 
@@ -136,10 +142,18 @@ public final class BackupManifest {
         return objectKey + SHA256_SUFFIX;
     }
 
-    /** The data object key of a manifest, sidecar or data key. */
+    /** The key of the signature object of a data object's manifest ({@code X.manifest.json.sig}). */
+    public static String signatureKeyOf(String objectKey) {
+        return manifestKeyOf(objectKey) + Authenticator.SIGNATURE_SUFFIX;
+    }
+
+    /** The data object key of a manifest, signature, sidecar, verification record or data key. */
     public static String objectKeyOf(String key) {
         if (VerificationRecord.isRecordKey(key)) {
             return VerificationRecord.objectKeyOf(key);
+        }
+        if (key.endsWith(MANIFEST_SUFFIX + Authenticator.SIGNATURE_SUFFIX)) {
+            return key.substring(0, key.length() - MANIFEST_SUFFIX.length() - Authenticator.SIGNATURE_SUFFIX.length());
         }
         if (key.endsWith(MANIFEST_SUFFIX)) {
             return key.substring(0, key.length() - MANIFEST_SUFFIX.length());
@@ -209,6 +223,34 @@ public final class BackupManifest {
     /** The key of this backup's sidecar. */
     public String sha256Key() { return sha256KeyOf(objectKey); }
 
+    /** The key of this backup's manifest signature. */
+    public String signatureKey() { return signatureKeyOf(objectKey); }
+
+    /**
+     * Every key of this backup except its verification records, in the order they are deleted: the manifest first
+     * (so a half-deleted backup is invisible), then its signature, the sidecar and the data.
+     */
+    public java.util.List<String> keys() {
+        return java.util.List.of(manifestKey(), signatureKey(), sha256Key(), objectKey);
+    }
+
+    /**
+     * How this manifest was accepted when it was read from a store ({@link StoredBackups}); {@code NOT_CHECKED} for
+     * one built or parsed without a {@link BackupTrust}. Not part of the stored JSON.
+     */
+    public BackupTrust.Authenticity authenticity() { return authenticity; }
+
+    /** Who signed it, when {@link #authenticity()} is {@code AUTHENTICATED}. */
+    public java.util.Optional<String> signedBy() { return java.util.Optional.ofNullable(signedBy); }
+
+    /** This manifest, marked with how it was accepted. */
+    BackupManifest withAuthenticity(BackupTrust.Authenticity a, String by) {
+        Builder b = toBuilder();
+        b.authenticity = Objects.requireNonNull(a, "a");
+        b.signedBy = by;
+        return b.build();
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof BackupManifest m && java.util.Arrays.equals(toJson(), m.toJson());
@@ -242,6 +284,8 @@ public final class BackupManifest {
         private String plaintextSha256;
         private String libraryVersion;
         private String host;
+        private BackupTrust.Authenticity authenticity = BackupTrust.Authenticity.NOT_CHECKED;
+        private String signedBy;
 
         private Builder() {
         }

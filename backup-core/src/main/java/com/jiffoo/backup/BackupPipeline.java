@@ -116,6 +116,24 @@ public final class BackupPipeline {
     }
 
     /**
+     * The authenticator that signs this backup's manifest: the encryption's (DESIGN promise 8), or none when the
+     * backup is explicitly unencrypted. Checked before anything is written, so a backup that readers would refuse
+     * is never made.
+     */
+    private static Authenticator signer(List<Transform> chain) {
+        for (Transform t : chain) {
+            java.util.Optional<Authenticator> a = t.authenticator();
+            if (a.isPresent()) {
+                if (!a.get().canSign()) {
+                    a.get().sign(new byte[0]); // throws the ConfigurationException that says what to set
+                }
+                return a.get();
+            }
+        }
+        return null;
+    }
+
+    /**
      * Runs one backup and returns its manifest once committed.
      *
      * @throws BackupException naming the failing step; nothing is committed then
@@ -128,6 +146,7 @@ public final class BackupPipeline {
                     + "'; an id must be a non-empty file name without '/'.");
         }
         List<Transform> chain = chain();
+        Authenticator signer = signer(chain);
         StringBuilder key = new StringBuilder(source.kind()).append('/').append(id).append(source.suffix());
         for (Transform t : chain) {
             key.append(t.suffix());
@@ -138,7 +157,7 @@ public final class BackupPipeline {
         log.info("backup of {} to {} as {} started", source.describe(), sink.location(), objectKey);
         long[] counts = new long[2];
         try {
-            BackupManifest m = write(objectKey, id, started, chain, ticker, counts);
+            BackupManifest m = write(objectKey, id, started, chain, signer, ticker, counts);
             Progress done = Support.progress(objectKey, m.plaintextSize(), m.objectSize(), m.objectSize(), ticker);
             Support.notify(listener, l -> l.finished(Operation.BACKUP, done));
             log.info("backup {} committed: {} bytes stored ({} plaintext) in {} ms", objectKey, m.objectSize(),
@@ -153,7 +172,7 @@ public final class BackupPipeline {
     }
 
     private BackupManifest write(String objectKey, String id, Instant started, List<Transform> chain,
-                                 ProgressTicker ticker, long[] counts) {
+                                 Authenticator signer, ProgressTicker ticker, long[] counts) {
         String where = " (backup of " + source.describe() + " to " + sink.location() + " as " + objectKey + ")";
         try {
             if (!sink.list(objectKey).isEmpty()) {
@@ -234,8 +253,13 @@ public final class BackupPipeline {
             attempted.add(manifest.sha256Key());
             writeSmall(manifest.sha256Key(),
                     Sha256.sidecarLine(manifest.objectSha256(), objectKey).getBytes(StandardCharsets.UTF_8), meta);
+            byte[] json = manifest.toJson();
+            if (signer != null) {
+                attempted.add(manifest.signatureKey());
+                writeSmall(manifest.signatureKey(), signer.sign(json), meta);
+            }
             attempted.add(0, manifest.manifestKey()); // deleted first on failure
-            writeSmall(manifest.manifestKey(), manifest.toJson(), meta);
+            writeSmall(manifest.manifestKey(), json, meta);
             return manifest;
         } catch (BackupException e) {
             cleanUp(data, dataCommitted, attempted, objectKey, pipe, sourceThread, e);

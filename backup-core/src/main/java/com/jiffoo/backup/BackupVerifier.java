@@ -45,6 +45,7 @@ public final class BackupVerifier {
 
     private final Sink sink;
     private final List<Transform> transforms;
+    private final BackupTrust trust;
     private final RestoreTarget innerCheck;
     private final BackupListener listener;
     private final Clock clock;
@@ -53,6 +54,7 @@ public final class BackupVerifier {
     private BackupVerifier(Builder b) {
         this.sink = b.sink;
         this.transforms = List.copyOf(b.transforms);
+        this.trust = b.trust != null ? b.trust : BackupTrust.of(this.transforms);
         this.innerCheck = b.innerCheck;
         this.listener = b.listener;
         this.clock = b.clock;
@@ -69,6 +71,7 @@ public final class BackupVerifier {
         Builder b = new Builder();
         b.sink = sink;
         b.transforms.addAll(transforms);
+        b.trust = trust;
         b.innerCheck = innerCheck;
         b.listener = listener;
         b.clock = clock;
@@ -86,7 +89,7 @@ public final class BackupVerifier {
     public VerificationResult verify(String key, boolean deep) {
         ProgressTicker ticker = new ProgressTicker();
         Support.notify(listener, l -> l.started(Operation.VERIFY, key));
-        StoredBackups backups = StoredBackups.of(sink);
+        StoredBackups backups = StoredBackups.of(sink, trust);
         BackupManifest m = null;
         try {
             m = backups.manifest(key);
@@ -134,7 +137,7 @@ public final class BackupVerifier {
      * @throws IntegrityException     when the stored bytes are not a readable backup
      */
     public long checkKey(String key, int bytes) {
-        StoredBackups backups = StoredBackups.of(sink);
+        StoredBackups backups = StoredBackups.of(sink, trust);
         BackupManifest m = backups.manifest(key);
         List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
         try (InputStream raw = backups.openData(m)) {
@@ -221,6 +224,7 @@ public final class BackupVerifier {
     public static final class Builder {
         private Sink sink;
         private final List<Transform> transforms = new ArrayList<>();
+        private BackupTrust trust;
         private RestoreTarget innerCheck;
         private BackupListener listener = BackupListener.NONE;
         private Clock clock = Clock.systemUTC();
@@ -236,6 +240,15 @@ public final class BackupVerifier {
          */
         public Builder recordResults(boolean recordResults) {
             this.recordResults = recordResults;
+            return this;
+        }
+
+        /**
+         * What is accepted as a backup. Default: {@link BackupTrust#of} the configured transforms, so configuring
+         * decryption also refuses backups that are not encrypted and authenticated with its keys.
+         */
+        public Builder trust(BackupTrust trust) {
+            this.trust = Objects.requireNonNull(trust, "trust");
             return this;
         }
 

@@ -55,6 +55,7 @@ public final class RestorePipeline {
     private final Sink sink;
     private final RestoreTarget target;
     private final List<Transform> transforms;
+    private final BackupTrust trust;
     private final BackupListener listener;
     private final int chunkSize;
     private final int chunks;
@@ -63,6 +64,7 @@ public final class RestorePipeline {
         this.sink = b.sink;
         this.target = b.target;
         this.transforms = List.copyOf(b.transforms);
+        this.trust = b.trust != null ? b.trust : BackupTrust.of(this.transforms);
         this.listener = b.listener;
         this.chunkSize = b.chunkSize;
         this.chunks = b.chunks;
@@ -79,6 +81,7 @@ public final class RestorePipeline {
         b.sink = sink;
         b.target = target;
         b.transforms.addAll(transforms);
+        b.trust = trust;
         b.listener = listener;
         b.chunkSize = chunkSize;
         b.chunks = chunks;
@@ -98,12 +101,14 @@ public final class RestorePipeline {
     /**
      * Restores the newest committed backup of one kind ({@code files}, {@code database}).
      *
-     * @throws NotFoundException when the store holds no committed backup of that kind
+     * @throws NotFoundException  when the store holds no committed backup of that kind
+     * @throws IntegrityException when the newest manifest cannot be read or trusted: the message names it and the
+     *                            newest backup that can be trusted, which is not restored silently in its place
      */
     public RestoreResult restoreLatest(String kind) {
-        return run(kind + "/ (latest)", backups -> backups.latest(kind).orElseThrow(() -> new NotFoundException(
-                "No committed " + kind + " backup in " + sink.location() + ". List the store to see what it holds.",
-                null, sink.location(), null)));
+        return run(kind + "/ (latest)", backups -> backups.scan(kind).latestTrusted().orElseThrow(() ->
+                new NotFoundException("No committed " + kind + " backup in " + sink.location() + ". List the store"
+                        + " to see what it holds.", null, sink.location(), null)));
     }
 
     /** One restore, with exactly one started and one finished or failed event, whatever fails. */
@@ -113,7 +118,7 @@ public final class RestorePipeline {
         long[] size = {-1};
         try {
             refuseOverlap();
-            StoredBackups backups = StoredBackups.of(sink);
+            StoredBackups backups = StoredBackups.of(sink, trust);
             BackupManifest m = pick.apply(backups);
             size[0] = m.objectSize();
             RestoreResult result = restore(backups, m, ticker);
@@ -132,7 +137,8 @@ public final class RestorePipeline {
         List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
         if (!target.stagesSafely()) {
             log.info("{} cannot stage safely; verifying {} before touching it", target.describe(), m.objectKey());
-            BackupVerifier.builder().sink(sink).transforms(transforms).build().verify(m.objectKey(), true);
+            BackupVerifier.builder().sink(sink).transforms(transforms).trust(trust).build()
+                    .verify(m.objectKey(), true);
         }
         log.info("restore of {} from {} into {} started", m.objectKey(), sink.location(), target.describe());
         StagedRestore staged = stream(backups, m, decoders, target, listener, Operation.RESTORE, ticker, chunkSize,
@@ -355,6 +361,7 @@ public final class RestorePipeline {
         private Sink sink;
         private RestoreTarget target;
         private final List<Transform> transforms = new ArrayList<>();
+        private BackupTrust trust;
         private BackupListener listener = BackupListener.NONE;
         private int chunkSize = DEFAULT_CHUNK;
         private int chunks = DEFAULT_CHUNKS;
@@ -371,6 +378,15 @@ public final class RestorePipeline {
         /** How many chunks may wait between the decoding thread and the target thread; 8 by default. */
         public Builder bufferChunks(int count) {
             this.chunks = Pipe.checkChunks(count);
+            return this;
+        }
+
+        /**
+         * What is accepted as a backup. Default: {@link BackupTrust#of} the configured transforms, so configuring
+         * decryption also refuses backups that are not encrypted and authenticated with its keys.
+         */
+        public Builder trust(BackupTrust trust) {
+            this.trust = Objects.requireNonNull(trust, "trust");
             return this;
         }
 

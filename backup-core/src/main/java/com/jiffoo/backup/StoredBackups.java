@@ -22,30 +22,62 @@ import java.util.Objects;
  * BackupManifest newest = backups.latest("files").orElseThrow();
  * }</pre>
  *
+ * <p>What it accepts depends on the {@link BackupTrust}: with key material, a manifest whose signature does not
+ * check out (or that is missing, or a backup not encrypted as configured) is not a backup; {@link #scan(String)}
+ * reports such objects so that a monitor can say so.
+ *
  * <p>Thread-safe; it holds only the sink, which it does not close.
  */
 public final class StoredBackups {
     private static final Logger log = LoggerFactory.getLogger(StoredBackups.class);
     private static final int MAX_MANIFEST_BYTES = 1 << 20;
     private static final int MAX_SIDECAR_BYTES = 4096;
+    private static final int MAX_SIGNATURE_BYTES = 64 * 1024;
 
     private final Sink sink;
+    private final BackupTrust trust;
 
-    private StoredBackups(Sink sink) {
+    private StoredBackups(Sink sink, BackupTrust trust) {
         this.sink = Objects.requireNonNull(sink, "sink");
+        this.trust = Objects.requireNonNull(trust, "trust");
     }
 
-    /** A view of the backups in {@code sink}. */
+    /**
+     * A view of the backups in {@code sink} that trusts what the store says ({@link BackupTrust#STORE}): for stores
+     * written without a key. With a key, use {@link #of(Sink, BackupTrust)}.
+     */
     public static StoredBackups of(Sink sink) {
-        return new StoredBackups(sink);
+        return new StoredBackups(sink, BackupTrust.STORE);
+    }
+
+    /** A view of the backups in {@code sink} that accepts only what {@code trust} accepts. */
+    public static StoredBackups of(Sink sink, BackupTrust trust) {
+        return new StoredBackups(sink, trust);
+    }
+
+    /** The trust this view applies. */
+    public BackupTrust trust() {
+        return trust;
     }
 
     /**
      * The committed backups of one kind ({@code files}, {@code database}), newest first by the completion time in
-     * their manifests. A manifest that cannot be read is logged and skipped: it is not a backup one can trust.
+     * their manifests. A manifest that cannot be read or is not accepted is logged and skipped: it is not a backup
+     * one can trust ({@link #scan(String)} reports it).
      */
     public List<BackupManifest> committed(String kind) {
+        return scan(kind).committed();
+    }
+
+    /**
+     * Every manifest of one kind: the accepted ones (as {@link #committed}) and the refused ones with the reason.
+     *
+     * @throws StorageException when the store cannot be listed
+     */
+    public Scan scan(String kind) {
         List<BackupManifest> out = new ArrayList<>();
+        List<Refused> refused = new ArrayList<>();
+        java.util.Map<String, java.time.Instant> written = new java.util.HashMap<>();
         List<StoredObject> objects;
         try {
             objects = sink.list(kind + "/");
@@ -58,13 +90,68 @@ public final class StoredBackups {
                 continue;
             }
             try {
-                out.add(manifest(o.key()));
-            } catch (IntegrityException | NotFoundException e) {
+                BackupManifest m = manifest(o.key());
+                out.add(m);
+                written.put(m.manifestKey(), o.lastModified());
+            } catch (IntegrityException | NotFoundException | ConfigurationException e) {
                 log.warn("skipping {}: {}", o.key(), e.getMessage());
+                refused.add(new Refused(o.key(), o.lastModified(), e));
             }
         }
         out.sort(Comparator.comparing(BackupManifest::completedAt).reversed());
-        return out;
+        java.time.Instant newest = out.isEmpty() ? null : written.get(out.get(0).manifestKey());
+        List<Refused> newer = refused.stream()
+                .filter(r -> newest == null || !r.lastModified().isBefore(newest)).toList();
+        return new Scan(kind, out, refused, newer);
+    }
+
+    /**
+     * What {@link #scan(String)} found.
+     *
+     * @param kind          the kind scanned
+     * @param committed     the accepted backups, newest first
+     * @param refused       every manifest that could not be read or was not accepted
+     * @param refusedNewest the refused manifests the store wrote no earlier than the newest accepted one (all of
+     *                      them when none was accepted): a newest backup that cannot be trusted
+     */
+    public record Scan(String kind, List<BackupManifest> committed, List<Refused> refused,
+                       List<Refused> refusedNewest) {
+        /** Copies the lists. */
+        public Scan {
+            committed = List.copyOf(committed);
+            refused = List.copyOf(refused);
+            refusedNewest = List.copyOf(refusedNewest);
+        }
+
+        /** The newest accepted backup. */
+        public java.util.Optional<BackupManifest> latest() {
+            return committed.stream().findFirst();
+        }
+
+        /**
+         * The newest accepted backup, or an {@link IntegrityException} naming the manifest that is newer but cannot
+         * be read or trusted (what {@code verify --latest} and {@code list --check} report).
+         */
+        public java.util.Optional<BackupManifest> latestTrusted() {
+            if (!refusedNewest.isEmpty()) {
+                Refused r = refusedNewest.get(0);
+                throw new IntegrityException("The newest " + kind + " backup's manifest " + r.key()
+                        + " cannot be trusted: " + r.reason().getMessage() + latest().map(m -> " The newest backup"
+                        + " that can be trusted is " + m.objectKey() + "; name it to use it.").orElse(" No " + kind
+                        + " backup here can be trusted."), r.key(), null, r.reason());
+            }
+            return latest();
+        }
+    }
+
+    /**
+     * A manifest that was not accepted.
+     *
+     * @param key          the manifest's key
+     * @param lastModified when the store wrote it
+     * @param reason       why it was refused
+     */
+    public record Refused(String key, java.time.Instant lastModified, BackupException reason) {
     }
 
     /** The newest committed backup of one kind. */
@@ -102,7 +189,15 @@ public final class StoredBackups {
                     + m.objectKey() + "); it was copied or renamed and cannot be trusted.",
                     objectKey, sink.location(), null);
         }
-        return m;
+        byte[] signature = null;
+        if (trust.checks()) {
+            try {
+                signature = readSmall(m.signatureKey(), MAX_SIGNATURE_BYTES);
+            } catch (NotFoundException e) {
+                signature = null;
+            }
+        }
+        return trust.check(m, json, signature, sink.location());
     }
 
     /**
@@ -151,13 +246,17 @@ public final class StoredBackups {
         List<VerificationRecord> out = new ArrayList<>();
         for (StoredObject o : objects) {
             try {
-                VerificationRecord r = VerificationRecord.fromJson(readSmall(o.key(), MAX_SIDECAR_BYTES * 4), o.key());
+                byte[] json = readSmall(o.key(), MAX_SIDECAR_BYTES * 4);
+                VerificationRecord r = VerificationRecord.fromJson(json, o.key());
+                if (!authentic(r, json, o.key())) {
+                    continue;
+                }
                 if (r.objectKey().equals(m.objectKey())) {
                     out.add(r);
                 } else {
                     log.warn("skipping {}: it records a verification of {}", o.key(), r.objectKey());
                 }
-            } catch (IntegrityException | NotFoundException e) {
+            } catch (IntegrityException | NotFoundException | ConfigurationException e) {
                 log.warn("skipping {}: {}", o.key(), e.getMessage());
             }
         }
@@ -178,8 +277,16 @@ public final class StoredBackups {
      */
     void record(VerificationRecord r) {
         String key = r.newKey();
+        byte[] json = r.toJson();
+        java.util.Optional<Authenticator> auth = trust.authenticator().filter(Authenticator::canSign);
+        if (auth.isPresent()) {
+            json = r.toSignedJson(auth.get().sign(json));
+        } else if (trust.checks()) {
+            log.warn("the verification record {} is not signed (no signing key here); readers that check"
+                    + " authenticity will ignore it", key);
+        }
         try (SinkOutput out = sink.create(key)) {
-            out.write(r.toJson());
+            out.write(json);
             out.commit();
         } catch (IOException e) {
             throw new StorageException("Cannot record the verification of " + r.objectKey() + " in "
@@ -192,6 +299,27 @@ public final class StoredBackups {
         } catch (IOException e) {
             log.warn("could not delete old verification records of {}: {}", r.objectKey(), e.getMessage());
         }
+    }
+
+    /**
+     * True when a verification record may be believed: its embedded signature checks out, or nothing is checked, or
+     * unauthenticated objects are allowed. A record that fails is logged and ignored (a planted "passed" record must
+     * not keep a damaged backup looking good).
+     */
+    private boolean authentic(VerificationRecord r, byte[] json, String key) {
+        if (!trust.checks()) {
+            return true;
+        }
+        byte[] signature = VerificationRecord.signatureOf(json);
+        if (signature == null || trust.authenticator().isEmpty()) {
+            if (!trust.requiresAuthentication()) {
+                return true;
+            }
+            log.warn("ignoring the verification record {}: it is not signed", key);
+            return false;
+        }
+        trust.authenticator().get().verify(r.toJson(), signature, key); // throws IntegrityException: skipped
+        return true;
     }
 
     /**

@@ -43,4 +43,13 @@ public interface Transform {
     default boolean encrypts() {
         return false;
     }
+
+    /**
+     * How backups written through this stage are authenticated, when it has key material: an encrypting stage
+     * authenticates its manifests with the same keys, so that configuring encryption also refuses backups planted
+     * by someone without them (see {@link Authenticator}). Empty by default.
+     */
+    default java.util.Optional<Authenticator> authenticator() {
+        return java.util.Optional.empty();
+    }
 }

@@ -111,6 +111,30 @@ public record VerificationRecord(String objectKey, String backupId, Instant veri
     }
 
     /**
+     * The record as JSON with its signature embedded as a {@code "signature"} field (base64); the signature is over
+     * {@link #toJson()}, which a reader rebuilds from the parsed fields.
+     */
+    public byte[] toSignedJson(byte[] signature) {
+        try {
+            ObjectNode n = (ObjectNode) MAPPER.readTree(toJson());
+            n.put("signature", java.util.Base64.getEncoder().encodeToString(signature));
+            return MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(n);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot serialise the verification record of " + objectKey, e);
+        }
+    }
+
+    /** The signature embedded in a record's JSON, or {@code null} when it has none (or is not JSON). */
+    public static byte[] signatureOf(byte[] json) {
+        try {
+            JsonNode sig = MAPPER.readTree(json).get("signature");
+            return sig == null || !sig.isTextual() ? null : java.util.Base64.getDecoder().decode(sig.asText());
+        } catch (IOException | IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    /**
      * Parses a record.
      *
      * @throws IntegrityException when it is not a verification record

@@ -92,11 +92,17 @@ class BackupVerifierTest {
         assertThat(BackupVerifier.builder().sink(sink).transforms(List.of(pgp)).build().checkKey(m.objectKey(), 4096))
                 .isEqualTo(4096);
         OpenPgpTransform wrong = OpenPgpTransform.builder().passphrase("wrong".toCharArray(), "k").build();
+        // a wrong key file cannot authenticate the manifest either: refused before decryption, naming the key file
         assertThatThrownBy(() -> BackupVerifier.builder().sink(sink).transforms(List.of(wrong)).build()
+                .checkKey(m.objectKey(), 4096)).isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("not the one the backups are made with");
+        // authenticated by one key (a signer's), decrypted with another: the key check tells the wrong key
+        assertThatThrownBy(() -> BackupVerifier.builder().sink(sink).transforms(List.of(wrong))
+                .trust(BackupTrust.of(List.of(pgp))).build()
                 .checkKey(m.objectKey(), 4096)).isInstanceOf(DecryptionException.class);
         assertThatThrownBy(() -> BackupVerifier.builder().sink(sink).build().checkKey(m.objectKey(), 4096))
                 .isInstanceOf(ConfigurationException.class).hasMessageContaining("decryption key");
-        assertThat(sink.list(m.objectKey())).hasSize(3); // the key check records nothing
+        assertThat(sink.list(m.objectKey())).hasSize(4); // data, sidecar, manifest, signature: the key check records nothing
     }
 
     @Test

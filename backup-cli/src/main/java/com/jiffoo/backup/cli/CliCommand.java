@@ -61,7 +61,9 @@ abstract class CliCommand implements Callable<Integer> {
         try {
             Logging.configure(v.verbose, v.logFile);
             settings = Settings.load(System.getenv(), v.config).flag("STORE", v.store)
-                    .flag("ENCRYPTION_KEY_FILE", v.keyFile);
+                    .flag("ENCRYPTION_KEY_FILE", v.keyFile)
+                    .flag("ALLOW_UNAUTHENTICATED", v.allowUnauthenticated ? "true" : null)
+                    .flag("ALLOW_UNENCRYPTED", v.allowUnencrypted ? "true" : null);
             flags(settings);
             run(summary);
             summary.putIfAbsent("status", "ok");
@@ -199,6 +201,8 @@ abstract class CliCommand implements Callable<Integer> {
         d.put("sizeBytes", m.objectSize());
         d.put("sha256", m.objectSha256());
         d.put("plaintextBytes", m.plaintextSize());
+        d.put("authenticity", m.authenticity().name().toLowerCase(java.util.Locale.ROOT));
+        m.signedBy().ifPresent(by -> d.put("signedBy", by));
         return d;
     }
 

@@ -1,10 +1,12 @@
 package com.jiffoo.backup.cli;
 
+import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -13,6 +15,12 @@ import java.util.Optional;
  * restores and deep verifications decrypt with {@code ENCRYPTION_KEY_FILE} and/or the secret key in
  * {@code ENCRYPTION_SECRET_KEY_FILE} (unlocked with the first line of {@code ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE},
  * when the key has a passphrase). Error messages name the setting; no key material is ever printed.
+ *
+ * <p>Authentication (DESIGN promise 8): passphrase mode signs and checks manifests with the key file; public-key
+ * mode signs with {@code ENCRYPTION_SIGNING_KEY_FILE} (unlocked with {@code ENCRYPTION_SIGNING_KEY_PASSPHRASE_FILE})
+ * and checks against {@code ENCRYPTION_SIGNER_PUBLIC_KEY_FILE} (comma-separated files). {@link #trust} is what
+ * every command that reads the store accepts; {@code --allow-unauthenticated} / {@code --allow-unencrypted}
+ * ({@code ALLOW_UNAUTHENTICATED}, {@code ALLOW_UNENCRYPTED}) loosen it explicitly.
  */
 final class Encryption {
     static final String NO_KEY = "ENCRYPTION_KEY_FILE is not set: set ENCRYPTION_KEY_FILE=/etc/jiffoo/backup.key"
@@ -32,6 +40,7 @@ final class Encryption {
         }
         if (publicKey.isPresent()) {
             named("ENCRYPTION_PUBLIC_KEY_FILE", () -> b.recipient(Path.of(publicKey.get())));
+            signing(s, b);
         } else {
             b.passphrase(keyFile(s, keyFile.orElseThrow(() -> new ConfigurationException(NO_KEY
                     + "; or ENCRYPTION_PUBLIC_KEY_FILE for public-key mode."))));
@@ -57,7 +66,84 @@ final class Encryption {
             named("ENCRYPTION_SECRET_KEY_FILE", () -> b.secretKey(Path.of(secretKey.get()), pass));
             java.util.Arrays.fill(pass, '\0');
         }
+        signers(s, b);
+        signing(s, b);
         return b.build();
+    }
+
+    /**
+     * What the commands that read the store accept as a backup: backups authenticated with the configured key file
+     * or by a configured signer, and encrypted; loosened only by {@code --allow-unauthenticated} and
+     * {@code --allow-unencrypted}. Needs no decryption key in public-key mode (the signers' public keys suffice).
+     *
+     * @throws ConfigurationException when no key material is configured at all: nothing could tell a planted
+     *                                backup from a real one
+     */
+    static BackupTrust trust(Settings s) {
+        OpenPgpTransform.Builder b = OpenPgpTransform.builder();
+        s.get("ENCRYPTION_KEY_FILE").ifPresent(f -> b.decryptionPassphrase(keyFile(s, f)));
+        signers(s, b);
+        signing(s, b);
+        boolean allowUnauthenticated = on(s, "ALLOW_UNAUTHENTICATED");
+        BackupTrust.Builder trust;
+        try {
+            trust = BackupTrust.of(List.of(b.build())).toBuilder();
+        } catch (ConfigurationException e) {
+            if (!allowUnauthenticated) {
+                throw new ConfigurationException("No key is configured to tell real backups from planted ones: set"
+                        + " ENCRYPTION_KEY_FILE (passphrase mode) or ENCRYPTION_SIGNER_PUBLIC_KEY_FILE (public-key"
+                        + " mode: the backup host's signing public key, not secret), or pass --allow-unauthenticated"
+                        + " to trust whatever the store holds.", e);
+            }
+            trust = BackupTrust.builder();
+        }
+        return trust.allowUnauthenticated(allowUnauthenticated).allowUnencrypted(on(s, "ALLOW_UNENCRYPTED")).build();
+    }
+
+    /** {@link #trust} for readers that also decrypt with {@code pgp} (restore, deep verification). */
+    static BackupTrust trust(Settings s, OpenPgpTransform pgp) {
+        return BackupTrust.of(List.of(pgp)).toBuilder().allowUnauthenticated(on(s, "ALLOW_UNAUTHENTICATED"))
+                .allowUnencrypted(on(s, "ALLOW_UNENCRYPTED")).build();
+    }
+
+    private static boolean on(Settings s, String name) {
+        String v = s.get(name).orElse("false").toLowerCase(java.util.Locale.ROOT);
+        if (v.equals("true") || v.equals("1") || v.equals("yes")) {
+            return true;
+        }
+        if (v.equals("false") || v.equals("0") || v.equals("no")) {
+            return false;
+        }
+        throw new ConfigurationException(name + " is '" + v + "' (from " + s.origin(name) + "); set it to true or"
+                + " false.");
+    }
+
+    /** The signers' public keys of ENCRYPTION_SIGNER_PUBLIC_KEY_FILE (comma-separated files). */
+    private static void signers(Settings s, OpenPgpTransform.Builder b) {
+        s.get("ENCRYPTION_SIGNER_PUBLIC_KEY_FILE").ifPresent(files -> {
+            for (String f : files.split(",")) {
+                if (!f.isBlank()) {
+                    named("ENCRYPTION_SIGNER_PUBLIC_KEY_FILE", () -> b.signer(Path.of(f.trim())));
+                }
+            }
+        });
+    }
+
+    /** The signing key of ENCRYPTION_SIGNING_KEY_FILE, unlocked with ENCRYPTION_SIGNING_KEY_PASSPHRASE_FILE. */
+    private static void signing(Settings s, OpenPgpTransform.Builder b) {
+        Optional<String> file = s.get("ENCRYPTION_SIGNING_KEY_FILE");
+        if (file.isEmpty()) {
+            return;
+        }
+        char[] pass = s.get("ENCRYPTION_SIGNING_KEY_PASSPHRASE_FILE")
+                .map(f -> named("ENCRYPTION_SIGNING_KEY_PASSPHRASE_FILE", () -> PassphraseKeyFile.read(Path.of(f)))
+                        .passphrase())
+                .orElse(new char[0]);
+        try {
+            named("ENCRYPTION_SIGNING_KEY_FILE", () -> b.signingKey(Path.of(file.get()), pass));
+        } finally {
+            java.util.Arrays.fill(pass, '\0');
+        }
     }
 
     private static PassphraseKeyFile keyFile(Settings s, String path) {

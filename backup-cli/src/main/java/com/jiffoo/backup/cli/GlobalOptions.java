@@ -22,6 +22,8 @@ final class GlobalOptions {
         boolean json;
         String store;
         String keyFile;
+        boolean allowUnauthenticated;
+        boolean allowUnencrypted;
     }
 
     Values values() {
@@ -61,5 +63,18 @@ final class GlobalOptions {
             + " default ENCRYPTION_KEY_FILE.")
     void keyFile(String file) {
         values().keyFile = file;
+    }
+
+    @Option(names = "--allow-unauthenticated", description = "Accept backups whose manifest has no signature (written"
+            + " before backups were signed). A signature that does not check out is refused all the same. Also"
+            + " ALLOW_UNAUTHENTICATED=true.")
+    void allowUnauthenticated(boolean v) {
+        values().allowUnauthenticated = v;
+    }
+
+    @Option(names = "--allow-unencrypted", description = "Accept backups that are not encrypted although a key is"
+            + " configured. Also ALLOW_UNENCRYPTED=true.")
+    void allowUnencrypted(boolean v) {
+        values().allowUnencrypted = v;
     }
 }

@@ -5,6 +5,7 @@ import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupVerifier;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.StoredBackups;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -37,11 +38,28 @@ final class ListCommand extends CliCommand {
         List<Map<String, Object>> rows = new ArrayList<>();
         BackupException firstFailure = null;
         try {
-            StoredBackups backups = StoredBackups.of(store);
+            BackupTrust trust = Encryption.trust(settings);
+            StoredBackups backups = StoredBackups.of(store, trust);
             say(String.format("%-9s %-33s %-21s %10s  %s", "KIND", "ID", "COMPLETED (UTC)", "SIZE",
                     "LAST VERIFIED (UTC)"));
             for (String k : kind != null ? List.of(kind) : KINDS) {
-                for (BackupManifest m : backups.committed(k)) {
+                StoredBackups.Scan scan = backups.scan(k);
+                for (StoredBackups.Refused r : scan.refused()) {
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    row.put("kind", k);
+                    row.put("key", r.key());
+                    row.put("refused", r.reason().getMessage());
+                    row.put("newest", scan.refusedNewest().contains(r));
+                    rows.add(row);
+                    say(String.format("%-9s %-33s %-21s %10s  %s", k, BackupManifest.objectKeyOf(r.key())
+                            .replaceFirst("^.*/", ""), "-", "-", "REFUSED: " + r.reason().getMessage()));
+                    if (check && scan.refusedNewest().contains(r) && firstFailure == null) {
+                        firstFailure = new IntegrityException("The newest " + k + " backup's manifest " + r.key()
+                                + " cannot be trusted: " + r.reason().getMessage(), r.key(), store.location(),
+                                r.reason());
+                    }
+                }
+                for (BackupManifest m : scan.committed()) {
                     Map<String, Object> row = new LinkedHashMap<>(describe(m, store));
                     String verified = backups.lastVerification(m)
                             .map(r -> (r.passed() ? r.mode() + " ok " : "FAILED " + r.mode() + " ")
@@ -49,7 +67,7 @@ final class ListCommand extends CliCommand {
                             .orElse("-");
                     if (check) {
                         try {
-                            BackupVerifier.builder().sink(store).build().verify(m.objectKey(), false);
+                            BackupVerifier.builder().sink(store).trust(trust).build().verify(m.objectKey(), false);
                             verified = "ok";
                         } catch (IntegrityException e) {
                             verified = "FAILED";
@@ -59,9 +77,10 @@ final class ListCommand extends CliCommand {
                     }
                     row.put("verified", verified);
                     rows.add(row);
-                    say(String.format("%-9s %-33s %-21s %10s  %s", m.kind(), m.id(),
+                    say(String.format("%-9s %-33s %-21s %10s  %s%s", m.kind(), m.id(),
                             m.completedAt().toString().replaceFirst("\\.\\d+Z$", "Z"), Terminal.bytes(m.objectSize()),
-                            verified));
+                            verified, m.authenticity() == BackupTrust.Authenticity.UNAUTHENTICATED
+                                    ? "  (UNAUTHENTICATED)" : ""));
                 }
             }
             summary.put("location", store.location());

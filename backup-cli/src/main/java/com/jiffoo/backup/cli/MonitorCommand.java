@@ -5,6 +5,7 @@ import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.Transform;
 import com.jiffoo.backup.VerificationRecord;
@@ -87,8 +88,10 @@ final class MonitorCommand extends CliCommand {
                 }
                 b.maxAge(kind, Duration.ofHours(hours));
             });
-            Optional<Transform> key = decryptionKey();
+            Optional<com.jiffoo.backup.crypto.OpenPgpTransform> key = decryptionKey();
             key.ifPresent(k -> b.transforms(List.of(k)));
+            BackupTrust trust = key.map(k -> Encryption.trust(settings, k)).orElseGet(() -> Encryption.trust(settings));
+            b.trust(trust);
             for (String kind : watched) {
                 RestoreTarget check = VerifyCommand.innerCheck(kind);
                 if (check != null) {
@@ -103,7 +106,7 @@ final class MonitorCommand extends CliCommand {
 
             List<Map<String, Object>> verified = new ArrayList<>();
             if (verify) {
-                StoredBackups backups = StoredBackups.of(store);
+                StoredBackups backups = StoredBackups.of(store, trust);
                 for (String kind : watched) {
                     Optional<BackupManifest> newest = backups.latest(kind);
                     if (newest.isEmpty()) {
@@ -141,7 +144,7 @@ final class MonitorCommand extends CliCommand {
     }
 
     /** The decryption key when one is configured: the key check and deep verification need it. */
-    private Optional<Transform> decryptionKey() {
+    private Optional<com.jiffoo.backup.crypto.OpenPgpTransform> decryptionKey() {
         if (settings.get("ENCRYPTION_KEY_FILE").isEmpty() && settings.get("ENCRYPTION_SECRET_KEY_FILE").isEmpty()) {
             return Optional.empty();
         }

@@ -85,7 +85,8 @@ final class PruneCommand extends CliCommand {
         Sink store = Stores.open(settings);
         List<Map<String, Object>> kinds = new ArrayList<>();
         try {
-            Pruner pruner = Pruner.builder().sink(store).policy(policy).build();
+            Pruner pruner = Pruner.builder().sink(store).policy(policy).trust(Encryption.trust(settings))
+                    .build();
             say((dryRun ? "dry run: " : "") + "pruning " + store.location() + " by " + policy.describeRules());
             for (String k : kind != null ? List.of(kind) : ListCommand.KINDS) {
                 Pruner.PruneReport r = pruner.prune(k, dryRun);

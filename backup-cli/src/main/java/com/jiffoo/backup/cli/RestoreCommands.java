@@ -1,6 +1,7 @@
 package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.RestoreResult;
 import com.jiffoo.backup.RestoreTarget;
@@ -50,8 +51,9 @@ final class RestoreCommands {
                 : Stores.locate(cmd.settings, which.backup);
         Sink store = at.sink();
         try {
-            RestorePipeline p = RestorePipeline.builder().sink(store).decryption(Encryption.forRestore(cmd.settings))
-                    .target(target).listener(cmd.progress()).build();
+            OpenPgpTransform pgp = Encryption.forRestore(cmd.settings);
+            RestorePipeline p = RestorePipeline.builder().sink(store).decryption(pgp)
+                    .trust(Encryption.trust(cmd.settings, pgp)).target(target).listener(cmd.progress()).build();
             RestoreResult r = which.latest ? p.restoreLatest(kind) : p.restore(at.key());
             summary.put("backup", CliCommand.describe(r.manifest(), store));
             summary.put("target", target.describe());

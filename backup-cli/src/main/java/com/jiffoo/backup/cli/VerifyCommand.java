@@ -6,7 +6,9 @@ import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.NotFoundException;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.StoredBackups;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.VerificationResult;
 import com.jiffoo.backup.files.TarListCheck;
 import com.jiffoo.backup.postgres.PgRestoreListCheck;
@@ -55,9 +57,9 @@ final class VerifyCommand extends CliCommand {
             if (at.key() != null) {
                 keys.add(at.key());
             } else {
-                StoredBackups backups = StoredBackups.of(store);
+                StoredBackups backups = StoredBackups.of(store, Encryption.trust(settings));
                 for (String k : kind != null ? List.of(kind) : ListCommand.KINDS) {
-                    Optional<BackupManifest> newest = backups.latest(k);
+                    Optional<BackupManifest> newest = backups.scan(k).latestTrusted();
                     newest.ifPresent(m -> keys.add(m.objectKey()));
                     if (newest.isEmpty() && kind != null) {
                         throw new NotFoundException("No committed " + kind + " backup in " + store.location()
@@ -81,11 +83,20 @@ final class VerifyCommand extends CliCommand {
     }
 
     private Map<String, Object> verify(Sink store, String key) {
-        BackupManifest m = StoredBackups.of(store).manifest(key);
         BackupVerifier.Builder b = BackupVerifier.builder().sink(store).listener(progress());
+        BackupTrust trust;
         if (deep) {
-            b.transforms(List.of(Encryption.forRestore(settings))).innerCheck(innerCheck(m.kind()));
+            OpenPgpTransform pgp = Encryption.forRestore(settings);
+            trust = Encryption.trust(settings, pgp);
+            b.transforms(List.of(pgp));
+        } else {
+            trust = Encryption.trust(settings);
         }
+        BackupManifest m = StoredBackups.of(store, trust).manifest(key);
+        if (deep) {
+            b.innerCheck(innerCheck(m.kind()));
+        }
+        b.trust(trust);
         VerificationResult r = b.build().verify(key, deep);
         Map<String, Object> d = new LinkedHashMap<>(describe(m, store));
         d.put("verified", deep ? "deep" : "quick");

@@ -83,6 +83,7 @@ public final class OpenPgpTransform implements Transform {
     private final Clock clock;
     private final SecureRandom random;
     private final Builder builderState;
+    private final PgpAuthenticator authenticator;
 
     /** A passphrase and where it came from (a key file path or a caller-given label), never printed itself. */
     record PassphraseEntry(char[] passphrase, String label) {
@@ -105,6 +106,20 @@ public final class OpenPgpTransform implements Transform {
         this.clock = b.clock;
         this.random = new SecureRandom();
         this.builderState = b.copy();
+        this.authenticator = new PgpAuthenticator(dec.isEmpty() ? null : dec.get(0), dec, b.signingKey,
+                b.signers);
+    }
+
+    /**
+     * Authenticates manifests and verification records with this transform's keys: passphrase mode signs with an
+     * HMAC keyed from the encryption passphrase (and checks with every configured passphrase); public-key mode signs
+     * with the {@linkplain Builder#signingKey(Path, char[]) signing key} and checks against the
+     * {@linkplain Builder#signer(Path) signers} (the signing key's own public part included). Always present: an
+     * encrypting stage never accepts unauthenticated backups by itself.
+     */
+    @Override
+    public java.util.Optional<com.jiffoo.backup.Authenticator> authenticator() {
+        return java.util.Optional.of(authenticator);
     }
 
     /** A new builder. */
@@ -358,6 +373,8 @@ public final class OpenPgpTransform implements Transform {
         private final List<PassphraseEntry> decryptionPassphrases = new ArrayList<>();
         private final List<PgpKeys.Recipient> recipients = new ArrayList<>();
         private final List<PgpKeys.SecretKey> secretKeys = new ArrayList<>();
+        private final List<PgpKeys.Signer> signers = new ArrayList<>();
+        private PgpKeys.SigningKey signingKey;
         private Clock clock = Clock.systemUTC();
 
         private Builder() {
@@ -369,6 +386,8 @@ public final class OpenPgpTransform implements Transform {
             b.decryptionPassphrases.addAll(decryptionPassphrases);
             b.recipients.addAll(recipients);
             b.secretKeys.addAll(secretKeys);
+            b.signers.addAll(signers);
+            b.signingKey = signingKey;
             b.clock = clock;
             return b;
         }
@@ -473,6 +492,56 @@ public final class OpenPgpTransform implements Transform {
         }
 
         /**
+         * Signs manifests and verification records with the OpenPGP secret signing key in a file (as
+         * {@code keygen --openpgp} or {@code gpg --export-secret-keys [--armor] KEYID} writes it), unlocked now with
+         * {@code keyPassphrase} (copied, then not kept). Public-key mode needs one on the backup host: the public
+         * encryption key is public, so only a signature proves who made a backup. Replaces an earlier one; its
+         * public part is also a trusted {@linkplain #signer(Path) signer}.
+         *
+         * @throws ConfigurationException when the file is missing, holds no signing key, or the passphrase does not
+         *                                unlock it
+         */
+        public Builder signingKey(Path secretKeyFile, char[] keyPassphrase) {
+            Objects.requireNonNull(secretKeyFile, "secretKeyFile");
+            byte[] data = PgpKeys.readFile(secretKeyFile, "signing key file");
+            try {
+                return signingKey(data, keyPassphrase, "signing key file " + secretKeyFile.toAbsolutePath());
+            } finally {
+                Arrays.fill(data, (byte) 0);
+            }
+        }
+
+        /** Like {@link #signingKey(Path, char[])}, from the key's bytes; {@code label} names it in messages. */
+        public Builder signingKey(byte[] secretKey, char[] keyPassphrase, String label) {
+            Objects.requireNonNull(secretKey, "secretKey");
+            Objects.requireNonNull(keyPassphrase, "keyPassphrase");
+            Objects.requireNonNull(label, "label");
+            this.signingKey = PgpKeys.signingKey(secretKey, keyPassphrase, label);
+            return this;
+        }
+
+        /**
+         * Trusts the OpenPGP public key(s) in a file as signers of backups: a backup signed by any of them is
+         * accepted, one signed by another key is refused. Give the backup host's signing public key to every host
+         * that verifies, restores, prunes or monitors in public-key mode.
+         *
+         * @throws ConfigurationException when the file is missing or holds no signing-capable public key
+         */
+        public Builder signer(Path publicKeyFile) {
+            Objects.requireNonNull(publicKeyFile, "publicKeyFile");
+            byte[] data = PgpKeys.readFile(publicKeyFile, "signer public key file");
+            return signer(data, "signer public key file " + publicKeyFile.toAbsolutePath());
+        }
+
+        /** Like {@link #signer(Path)}, from the key's bytes (armored or binary); {@code label} names it. */
+        public Builder signer(byte[] publicKey, String label) {
+            Objects.requireNonNull(publicKey, "publicKey");
+            Objects.requireNonNull(label, "label");
+            signers.addAll(PgpKeys.signers(publicKey, label));
+            return this;
+        }
+
+        /**
          * The clock against which key expiry is checked, when a recipient is added and again at each
          * {@link OpenPgpTransform#encode}. Set it before adding recipients. Default: {@link Clock#systemUTC()}.
          */
@@ -488,7 +557,7 @@ public final class OpenPgpTransform implements Transform {
          */
         public OpenPgpTransform build() {
             if (encryptionPassphrase == null && decryptionPassphrases.isEmpty() && recipients.isEmpty()
-                    && secretKeys.isEmpty()) {
+                    && secretKeys.isEmpty() && signers.isEmpty() && signingKey == null) {
                 throw new ConfigurationException("the OpenPGP transform has no key: set a passphrase key file "
                         + "(e.g. `openssl rand -base64 32 > backup.key && chmod 600 backup.key`) or a recipient's "
                         + "public key");

@@ -261,4 +261,112 @@ final class PgpKeys {
         }
         return result;
     }
+
+    /** A trusted signer's signing-capable (sub)key, from a public key file. */
+    record Signer(PGPPublicKey key, String fingerprint, String userId, String source) {
+    }
+
+    /** An unlocked secret signing (sub)key and its public part. */
+    record SigningKey(PGPPrivateKey privateKey, PGPPublicKey publicKey, String fingerprint, String userId,
+                      String source) {
+        Signer asSigner() {
+            return new Signer(publicKey, fingerprint, userId, source);
+        }
+    }
+
+    /** True when the key's algorithm can sign and its self-signature's key flags (if any) allow signing data. */
+    static boolean canSign(PGPPublicKey key) {
+        switch (key.getAlgorithm()) {
+            case PublicKeyAlgorithmTags.RSA_GENERAL:
+            case PublicKeyAlgorithmTags.RSA_SIGN:
+            case PublicKeyAlgorithmTags.DSA:
+            case PublicKeyAlgorithmTags.ECDSA:
+            case PublicKeyAlgorithmTags.EDDSA_LEGACY:
+            case PublicKeyAlgorithmTags.Ed25519:
+            case PublicKeyAlgorithmTags.Ed448:
+                break;
+            default:
+                return false;
+        }
+        int flags = keyFlags(key);
+        return flags == 0 ? key.isMasterKey() : (flags & KeyFlags.SIGN_DATA) != 0;
+    }
+
+    /**
+     * Parses every public key ring in {@code data} and keeps each ring's signing-capable keys (primary and
+     * subkeys), skipping revoked ones.
+     */
+    static List<Signer> signers(byte[] data, String source) {
+        PGPPublicKeyRingCollection rings;
+        try (InputStream in = PGPUtil.getDecoderStream(new java.io.ByteArrayInputStream(data))) {
+            rings = new PGPPublicKeyRingCollection(in, new JcaKeyFingerprintCalculator());
+        } catch (IOException | PGPException | RuntimeException e) {
+            throw new ConfigurationException(source + " is not an OpenPGP public key (as `gpg --export [--armor] "
+                    + "KEYID` writes it): " + e.getMessage(), e);
+        }
+        List<Signer> result = new ArrayList<>();
+        for (PGPPublicKeyRing ring : rings) {
+            PGPPublicKey primary = ring.getPublicKey();
+            if (primary.hasRevocation()) {
+                continue;
+            }
+            String fpr = hex(primary.getFingerprint());
+            String uid = firstUserId(primary);
+            for (PGPPublicKey k : ring) {
+                if (canSign(k) && (k.isMasterKey() || !k.hasRevocation())) {
+                    result.add(new Signer(k, fpr, uid, source));
+                }
+            }
+        }
+        if (result.isEmpty()) {
+            throw new ConfigurationException(source + " holds no usable OpenPGP signing key; give the public key"
+                    + " of the backup host's signing key (`keygen --openpgp` writes one, or `gpg --export --armor"
+                    + " KEYID > FILE`)" + (looksSecret(data) ? " (it seems to hold a secret key: give the public"
+                    + " key here)" : ""));
+        }
+        return result;
+    }
+
+    /** Parses the secret key ring(s) in {@code data} and unlocks the newest signing-capable key. */
+    static SigningKey signingKey(byte[] data, char[] keyPassphrase, String source) {
+        PGPSecretKeyRingCollection rings;
+        try (InputStream in = PGPUtil.getDecoderStream(new java.io.ByteArrayInputStream(data))) {
+            rings = new PGPSecretKeyRingCollection(in, new JcaKeyFingerprintCalculator());
+        } catch (IOException | PGPException | RuntimeException e) {
+            throw new ConfigurationException(source + " is not an OpenPGP secret key (as `keygen --openpgp` or"
+                    + " `gpg --export-secret-keys [--armor] KEYID` writes it): " + e.getMessage(), e);
+        }
+        PGPSecretKey best = null;
+        PGPPublicKey bestPrimary = null;
+        for (PGPSecretKeyRing ring : rings) {
+            for (PGPSecretKey sk : ring) {
+                PGPPublicKey pk = sk.getPublicKey();
+                if (sk.isPrivateKeyEmpty() || !canSign(pk) || (!pk.isMasterKey() && pk.hasRevocation())) {
+                    continue;
+                }
+                if (best == null || pk.getCreationTime().after(best.getPublicKey().getCreationTime())) {
+                    best = sk;
+                    bestPrimary = ring.getPublicKey();
+                }
+            }
+        }
+        if (best == null) {
+            throw new ConfigurationException(source + " holds no usable OpenPGP signing key; create one with"
+                    + " `keygen --openpgp --public signer-public.asc --secret signer-secret.asc`");
+        }
+        PGPPrivateKey priv;
+        try {
+            priv = best.extractPrivateKey(
+                    new BcPBESecretKeyDecryptorBuilder(new BcPGPDigestCalculatorProvider()).build(keyPassphrase));
+        } catch (PGPException | RuntimeException e) {
+            throw new ConfigurationException("the passphrase given for " + source + " does not unlock its signing"
+                    + " key " + keyIdHex(best.getKeyID()) + "; give the passphrase the key was made with", e);
+        }
+        if (priv == null) {
+            throw new ConfigurationException(source + " has no secret part for its signing key "
+                    + keyIdHex(best.getKeyID()));
+        }
+        return new SigningKey(priv, best.getPublicKey(), hex(bestPrimary.getFingerprint()), firstUserId(bestPrimary),
+                source);
+    }
 }

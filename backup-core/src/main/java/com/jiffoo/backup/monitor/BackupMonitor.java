@@ -11,6 +11,7 @@ import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.SinkOutput;
+import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.Transform;
@@ -77,6 +78,7 @@ public final class BackupMonitor {
     private final Map<String, Duration> maxAges;
     private final Duration verificationWithin;
     private final List<Transform> transforms;
+    private final BackupTrust trust;
     private final Map<String, RestoreTarget> innerChecks;
     private final List<Notifier> notifiers;
     private final boolean notifyOnRecovery;
@@ -93,6 +95,7 @@ public final class BackupMonitor {
         this.maxAges = Map.copyOf(b.maxAges);
         this.verificationWithin = b.verificationWithin;
         this.transforms = List.copyOf(b.transforms);
+        this.trust = b.trust != null ? b.trust : BackupTrust.of(this.transforms);
         this.innerChecks = Map.copyOf(b.innerChecks);
         this.notifiers = List.copyOf(b.notifiers);
         this.notifyOnRecovery = b.notifyOnRecovery;
@@ -200,10 +203,32 @@ public final class BackupMonitor {
     /** The id of a backup whose manifest can be read, else null (a backup without manifest has no id). */
     private String backupIdOf(String objectKey) {
         try {
-            return StoredBackups.of(sink).manifest(objectKey).id();
+            return StoredBackups.of(sink, trust).manifest(objectKey).id();
         } catch (BackupException e) {
             return null;
         }
+    }
+
+    /**
+     * Manifests that cannot be read or trusted: the newest one is CRITICAL (the monitor cannot say the newest backup
+     * is good when it cannot read or trust it), older ones a WARNING (e.g. backups written before signing).
+     */
+    private static HealthStatus refusedProblems(StoredBackups.Scan scan, List<String> problems) {
+        HealthStatus status = HealthStatus.OK;
+        for (StoredBackups.Refused r : scan.refusedNewest()) {
+            status = HealthStatus.CRITICAL;
+            problems.add("the newest " + scan.kind() + " manifest " + r.key() + " cannot be trusted: "
+                    + r.reason().getMessage());
+        }
+        int older = scan.refused().size() - scan.refusedNewest().size();
+        if (older > 0) {
+            status = status.worst(HealthStatus.WARNING);
+            problems.add(older + " older " + scan.kind() + " manifest(s) cannot be read or trusted (first: "
+                    + scan.refused().stream().filter(r -> !scan.refusedNewest().contains(r)).findFirst()
+                    .map(StoredBackups.Refused::key).orElse("?") + "); they are not counted as backups. Run"
+                    + " `list --check` to see each reason.");
+        }
+        return status;
     }
 
     /** {@link #check}, with an unexpected failure (a sink's unchecked exception) reported, not thrown. */
@@ -221,10 +246,12 @@ public final class BackupMonitor {
     private KindHealth check(String kind, Instant now, boolean full) {
         List<String> problems = new ArrayList<>();
         HealthStatus status = HealthStatus.OK;
-        StoredBackups backups = StoredBackups.of(sink);
+        StoredBackups backups = StoredBackups.of(sink, trust);
         List<BackupManifest> committed;
+        StoredBackups.Scan scan;
         try {
-            committed = backups.committed(kind);
+            scan = backups.scan(kind);
+            committed = scan.committed();
         } catch (BackupException e) {
             problems.add("cannot read the store: " + e.getMessage());
             return new KindHealth(kind, HealthStatus.CRITICAL, problems, 0, 0, null, null, null, null,
@@ -232,9 +259,10 @@ public final class BackupMonitor {
         }
         long total = committed.stream().mapToLong(BackupManifest::objectSize).sum();
         Duration maxAge = maxAges.getOrDefault(kind, defaultMaxAge);
+        status = status.worst(refusedProblems(scan, problems));
         if (committed.isEmpty()) {
-            problems.add("no " + kind + " backup in " + sink.location() + ": the backup job has never succeeded"
-                    + " here. Run it and read its log.");
+            problems.add("no " + kind + " backup " + (scan.refused().isEmpty() ? "" : "that can be trusted ")
+                    + "in " + sink.location() + ": the backup job has never succeeded here. Run it and read its log.");
             return new KindHealth(kind, HealthStatus.CRITICAL, problems, 0, 0, null, null, null, null,
                     KindHealth.KeyCheck.NOT_CHECKED, "no backup");
         }
@@ -330,7 +358,8 @@ public final class BackupMonitor {
             keyDetail = "no decryption key configured here; run the key check where the key is kept";
         } else {
             try {
-                long n = BackupVerifier.builder().sink(sink).transforms(transforms).recordResults(false).build()
+                long n = BackupVerifier.builder().sink(sink).transforms(transforms).trust(trust)
+                        .recordResults(false).build()
                         .checkKey(newest.objectKey(), keyCheckBytes);
                 keyCheck = KindHealth.KeyCheck.PASSED;
                 keyDetail = "the configured key decrypted the first " + n + " bytes of " + newest.id();
@@ -432,6 +461,7 @@ public final class BackupMonitor {
 
     /** Builds a {@link BackupMonitor}. Not thread-safe. */
     public static final class Builder {
+        private BackupTrust trust;
         private Sink sink;
         private final List<String> kinds = new ArrayList<>();
         private Duration maxAge = Duration.ofHours(26);
@@ -533,6 +563,16 @@ public final class BackupMonitor {
                 throw new IllegalArgumentException("keyCheckBytes must be positive, got " + bytes);
             }
             this.keyCheckBytes = bytes;
+            return this;
+        }
+
+        /**
+         * What is accepted as a backup. Default: {@link BackupTrust#of} the configured transforms. A monitor that
+         * holds no key cannot tell a planted backup from a real one: give it the key file, or in public-key mode the
+         * signers' public keys.
+         */
+        public Builder trust(BackupTrust trust) {
+            this.trust = java.util.Objects.requireNonNull(trust, "trust");
             return this;
         }
 

@@ -1,6 +1,7 @@
 package com.jiffoo.backup.retention;
 
 import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.RetentionPolicy;
 import com.jiffoo.backup.RetentionPolicy.Verdict;
@@ -51,10 +52,12 @@ public final class Pruner {
     private final RetentionPolicy policy;
     private final Clock clock;
     private final Duration orphanGrace;
+    private final BackupTrust trust;
 
     private Pruner(Builder b) {
         this.sink = b.sink;
         this.policy = b.policy;
+        this.trust = b.trust;
         this.clock = b.clock;
         this.orphanGrace = b.orphanGrace;
     }
@@ -72,7 +75,7 @@ public final class Pruner {
      *                          before stays deleted; every backup still listed is whole or invisible)
      */
     public PruneReport prune(String kind, boolean dryRun) {
-        StoredBackups backups = StoredBackups.of(sink);
+        StoredBackups backups = StoredBackups.of(sink, trust);
         List<BackupManifest> committed = backups.committed(kind);
         List<Verdict> verdicts = new ArrayList<>(policy.evaluate(committed, clock));
         if (!committed.isEmpty() && verdicts.stream().noneMatch(Verdict::keep)) {
@@ -88,7 +91,7 @@ public final class Pruner {
             BackupManifest m = v.backup();
             log.info("{} {} ({})", dryRun ? "would delete" : "deleting", m.objectKey(), v.reason());
             if (!dryRun) {
-                for (String key : List.of(m.manifestKey(), m.sha256Key(), m.objectKey())) {
+                for (String key : m.keys()) {
                     delete(key);
                 }
                 for (StoredObject r : records(backups, m)) {
@@ -209,6 +212,7 @@ public final class Pruner {
     /** Builds a {@link Pruner}. Not thread-safe. */
     public static final class Builder {
         private Sink sink;
+        private BackupTrust trust = BackupTrust.STORE;
         private RetentionPolicy policy;
         private Clock clock = Clock.systemUTC();
         private Duration orphanGrace = Duration.ofHours(24);
@@ -219,6 +223,16 @@ public final class Pruner {
         /** The store. Required. */
         public Builder sink(Sink sink) {
             this.sink = Objects.requireNonNull(sink, "sink");
+            return this;
+        }
+
+        /**
+         * What is accepted as a backup; {@link BackupTrust#STORE} by default (a store written without a key). With
+         * a key, pass {@code BackupTrust.of(List.of(pgp))}: a manifest that is not accepted is neither counted by
+         * the policy (a planted backup cannot push real ones out) nor deleted.
+         */
+        public Builder trust(BackupTrust trust) {
+            this.trust = Objects.requireNonNull(trust, "trust");
             return this;
         }
 

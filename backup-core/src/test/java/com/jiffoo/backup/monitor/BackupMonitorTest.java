@@ -28,13 +28,18 @@ class BackupMonitorTest {
     Path dir;
 
     @Test
-    void aPublicKeyOnlyHostReportsNoKeyNotALostKey() {
+    void aPublicKeyOnlyHostReportsNoKeyNotALostKey() throws Exception {
         assertThat(GpgCli.available()).as("needs the gpg CLI").isTrue();
         try (GpgCli gpg = GpgCli.create(dir.resolve("gnupg"))) {
             Path keyPass = TestKeys.keyFile(dir, "keypass");
             GpgCli.Key key = gpg.generateCurve25519Key("backup@example.com", keyPass);
             Path pub = gpg.exportPublicKey(key, dir.resolve("backup.pub.asc"), true);
-            OpenPgpTransform publicOnly = OpenPgpTransform.builder().recipient(pub).build();
+            Path signer = TestKeys.keyFile(dir, "signpass");
+            GpgCli.Key signing = gpg.generateSigningOnlyKey("backup-host@example.com", signer);
+            Path signingSecret = gpg.exportSecretKey(signing, dir.resolve("signing.sec.asc"), true, signer);
+            // the backup host: the recipients' public key and its own signing key, no decryption key
+            OpenPgpTransform publicOnly = OpenPgpTransform.builder().recipient(pub)
+                    .signingKey(signingSecret, java.nio.file.Files.readString(signer).strip().toCharArray()).build();
             LocalDirectorySink store = LocalDirectorySink.create(dir.resolve("store"));
             BackupManifest m = BackupPipeline.builder().source(new GeneratedSource("database", 100_000, 1))
                     .sink(store).encryption(publicOnly).clock(Clock.fixed(AT, ZoneOffset.UTC)).build().run();

@@ -73,11 +73,11 @@ class PrunerTest {
         Pruner.PruneReport report = pruner().prune("database", false);
         assertThat(report.deleted()).hasSize(7);
         List<String> deletes = sink.events().stream().filter(e -> e.startsWith("delete ")).toList();
-        assertThat(deletes).hasSize(21);
-        for (int i = 0; i < deletes.size(); i += 3) {
-            String data = deletes.get(i + 2).substring("delete ".length());
-            assertThat(deletes.subList(i, i + 3)).containsExactly("delete " + data + ".manifest.json",
-                    "delete " + data + ".sha256", "delete " + data);
+        assertThat(deletes).hasSize(28); // the manifest's signature is deleted too (absent here: unencrypted)
+        for (int i = 0; i < deletes.size(); i += 4) {
+            String data = deletes.get(i + 3).substring("delete ".length());
+            assertThat(deletes.subList(i, i + 4)).containsExactly("delete " + data + ".manifest.json",
+                    "delete " + data + ".manifest.json.sig", "delete " + data + ".sha256", "delete " + data);
         }
         assertThat(StoredBackups.of(local).committed("database")).extracting(BackupManifest::objectKey)
                 .containsExactly(made.get(9).objectKey(), made.get(8).objectKey(), made.get(7).objectKey());
