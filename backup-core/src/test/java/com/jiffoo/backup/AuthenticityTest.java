@@ -172,6 +172,20 @@ class AuthenticityTest {
                 .substring(0, 64);
         assertThat(Files.readString(root.resolve(real.signatureKey())))
                 .isEqualTo("jiffoo-backup-hmac-sha256-v1 " + mac + "\n");
+
+        // and docs/security.md's python3 recipe, where python3 is installed
+        org.junit.jupiter.api.Assumptions.assumeTrue(Cli.run(dir.toFile(), List.of("sh", "-c",
+                "command -v python3")).exitCode() == 0, "python3 is not installed");
+        String script = "import hashlib, hmac, sys\n"
+                + "p = open(sys.argv[1], 'rb').read().split(b'\\n')[0].rstrip(b'\\r')\n"
+                + "k = hashlib.pbkdf2_hmac('sha256', p, b'jiffoo-backup manifest authentication v1', 200000)\n"
+                + "print('jiffoo-backup-hmac-sha256-v1', hmac.new(k, open(sys.argv[2], 'rb').read(), 'sha256')"
+                + ".hexdigest())\n";
+        Path py = dir.resolve("check.py");
+        Files.writeString(py, script);
+        assertThat(Cli.run(dir.toFile(), List.of("python3", py.toString(), keyFile.toString(),
+                root.resolve(real.manifestKey()).toString())).assertOk().stdout())
+                .isEqualTo(Files.readString(root.resolve(real.signatureKey())));
     }
 
     @Test

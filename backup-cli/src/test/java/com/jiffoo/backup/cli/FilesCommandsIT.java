@@ -138,6 +138,15 @@ class FilesCommandsIT {
 
         Map<String, String> backupHost = env(null);
         backupHost.put("ENCRYPTION_PUBLIC_KEY_FILE", pub.toString());
+        // public-key mode signs its backups: without a signing key, no backup (readers would refuse it)
+        Jar.Run unsigned = Jar.run(dir, backupHost, "backup", "files");
+        assertThat(unsigned.exitCode()).as(unsigned.toString()).isEqualTo(2);
+        assertThat(unsigned.stderr()).contains("ENCRYPTION_SIGNING_KEY_FILE").contains("keygen --openpgp");
+        Path signerPub = dir.resolve("signer-public.asc");
+        Path signerSec = dir.resolve("signer-secret.asc");
+        assertThat(Jar.run(dir, Map.of(), "keygen", "--openpgp", "--public", signerPub.toString(), "--secret",
+                signerSec.toString(), "--uid", "backup-host").exitCode()).isZero();
+        backupHost.put("ENCRYPTION_SIGNING_KEY_FILE", signerSec.toString());
         Jar.Run backup = Jar.run(dir, backupHost, "backup", "files");
         assertThat(backup.exitCode()).as(backup.toString()).isZero();
         Jar.Run cannot = Jar.run(dir, backupHost, "verify", "--deep");
@@ -148,7 +157,19 @@ class FilesCommandsIT {
         restoreHost.remove("ENCRYPTION_PUBLIC_KEY_FILE");
         restoreHost.put("ENCRYPTION_SECRET_KEY_FILE", sec.toString());
         restoreHost.put("ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE", pass.toString());
+        restoreHost.remove("ENCRYPTION_SIGNING_KEY_FILE");
         Path restored = dir.resolve("restored");
+        Jar.Run noSigner = Jar.run(dir, restoreHost, "restore", "files", "--latest", "--target", restored.toString());
+        assertThat(noSigner.exitCode()).as(noSigner.toString()).isEqualTo(2);
+        assertThat(noSigner.stderr()).contains("ENCRYPTION_SIGNER_PUBLIC_KEY_FILE");
+        assertThat(restored).doesNotExist();
+        restoreHost.put("ENCRYPTION_SIGNER_PUBLIC_KEY_FILE", signerPub.toString());
+        // a monitor needs no secret in public-key mode: the signer's public key tells real backups from planted
+        Map<String, String> monitorHost = new HashMap<>(env(null));
+        monitorHost.put("ENCRYPTION_SIGNER_PUBLIC_KEY_FILE", signerPub.toString());
+        Jar.Run list = Jar.run(dir, monitorHost, "list", "--check", "--json");
+        assertThat(list.exitCode()).as(list.toString()).isZero();
+        assertThat(list.json().get("backups").get(0).get("authenticity").asText()).isEqualTo("authenticated");
         Jar.Run restore = Jar.run(dir, restoreHost, "restore", "files", "--latest", "--target", restored.toString());
         assertThat(restore.exitCode()).as(restore.toString()).isZero();
         assertThat(tree(restored)).isEqualTo(tree(uploads));
