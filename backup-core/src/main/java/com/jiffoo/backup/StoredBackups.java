@@ -93,7 +93,8 @@ public final class StoredBackups {
                 BackupManifest m = manifest(o.key());
                 out.add(m);
                 written.put(m.manifestKey(), o.lastModified());
-            } catch (IntegrityException | NotFoundException | ConfigurationException e) {
+            } catch (IntegrityException | NotFoundException e) {
+                // a ConfigurationException (no key here to check it with) is not a verdict on the backup: thrown
                 log.warn("skipping {}: {}", o.key(), e.getMessage());
                 refused.add(new Refused(o.key(), o.lastModified(), e));
             }
@@ -282,8 +283,9 @@ public final class StoredBackups {
         if (auth.isPresent()) {
             json = r.toSignedJson(auth.get().sign(json));
         } else if (trust.checks()) {
-            log.warn("the verification record {} is not signed (no signing key here); readers that check"
-                    + " authenticity will ignore it", key);
+            log.warn("the verification record {} is not signed (no signing key here): monitors that check"
+                    + " authenticity ignore it. In public-key mode give the verifying host a signing key whose public"
+                    + " key the monitor trusts (ENCRYPTION_SIGNING_KEY_FILE)", key);
         }
         try (SinkOutput out = sink.create(key)) {
             out.write(json);

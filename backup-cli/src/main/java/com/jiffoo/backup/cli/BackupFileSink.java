@@ -18,7 +18,7 @@ import java.util.Optional;
 
 /**
  * A read-only store of one backup given as a local file — e.g. downloaded with {@code aws s3 cp} — whose
- * {@code .sha256} and {@code .manifest.json} lie in the same directory. The directory need not be laid out as a
+ * {@code .sha256}, {@code .manifest.json} and {@code .manifest.json.sig} lie in the same directory. The directory need not be laid out as a
  * store ({@code database/…}): the keys are those the manifest names, mapped to the three files by their names.
  */
 final class BackupFileSink implements Sink {
@@ -52,7 +52,7 @@ final class BackupFileSink implements Sink {
             json = Files.readAllBytes(manifest);
         } catch (NoSuchFileException e) {
             throw new ConfigurationException("the backup file " + data + " has no " + manifest.getFileName()
-                    + " next to it: copy the backup's .manifest.json and .sha256 from the store into " + dir
+                    + " next to it: copy the backup's .manifest.json, .manifest.json.sig and .sha256 from the store into " + dir
                     + " too (e.g. `aws s3 cp s3://BUCKET/PREFIX/KIND/" + name + ".manifest.json " + dir + "/`). Without"
                     + " its manifest a backup cannot be checked; docs/runbook.md shows the restore by hand with gpg.", e);
         } catch (IOException e) {
@@ -92,7 +92,7 @@ final class BackupFileSink implements Sink {
     public List<StoredObject> list(String prefix) throws IOException {
         List<StoredObject> out = new ArrayList<>();
         for (String key : List.of(objectKey, BackupManifest.manifestKeyOf(objectKey),
-                BackupManifest.sha256KeyOf(objectKey))) {
+                BackupManifest.signatureKeyOf(objectKey), BackupManifest.sha256KeyOf(objectKey))) {
             Path p = pathOf(key).orElseThrow();
             if (key.startsWith(prefix) && Files.isRegularFile(p)) {
                 out.add(new StoredObject(key, Files.size(p), Files.getLastModifiedTime(p).toInstant()));
@@ -121,9 +121,10 @@ final class BackupFileSink implements Sink {
         return "BackupFileSink{" + dir + "/" + fileName + "}";
     }
 
-    /** The file of a key: one of the backup's three objects, else empty. */
+    /** The file of a key: one of the backup's four objects, else empty. */
     Optional<Path> pathOf(String key) {
         if (key.equals(objectKey) || key.equals(BackupManifest.manifestKeyOf(objectKey))
+                || key.equals(BackupManifest.signatureKeyOf(objectKey))
                 || key.equals(BackupManifest.sha256KeyOf(objectKey))) {
             return Optional.of(dir.resolve(fileName + key.substring(objectKey.length())));
         }

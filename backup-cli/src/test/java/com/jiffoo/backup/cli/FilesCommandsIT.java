@@ -80,11 +80,11 @@ class FilesCommandsIT {
         assertThat(restore.exitCode()).as(restore.toString()).isZero();
         assertThat(tree(restored)).isEqualTo(tree(uploads));
 
-        // one backup copied out of the store (as `aws s3 cp` of its three objects would): restored from the file
+        // one backup copied out of the store (as `aws s3 cp` of its four objects would): restored from the file
         Path copy = dir.resolve("download");
         Files.createDirectories(copy);
         String name = stored.getFileName().toString();
-        for (String suffix : List.of("", ".sha256", ".manifest.json")) {
+        for (String suffix : List.of("", ".sha256", ".manifest.json", ".manifest.json.sig")) {
             Files.copy(store.resolve(objectKey + suffix), copy.resolve(name + suffix));
         }
         Path fromFile = dir.resolve("from-file");
