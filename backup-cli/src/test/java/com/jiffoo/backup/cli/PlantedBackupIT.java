@@ -54,6 +54,8 @@ class PlantedBackupIT {
         String hex = sum.substring(0, 64);
         String manifest = Files.readString(store.resolve(realKey + ".manifest.json"))
                 .replace(realKey, key).replace(real.get("id").asText(), id)
+                .replace(real.get("completedAt").asText(), java.time.Instant.parse(real.get("completedAt").asText())
+                        .plusSeconds(3600).toString())
                 .replace(real.get("sha256").asText(), hex)
                 .replaceAll("\"sha256\" : \"[0-9a-f]{64}\"", "\"sha256\" : \"" + hex + "\"")
                 .replaceAll("\"size\" : [0-9]+", "\"size\" : " + Files.size(data))

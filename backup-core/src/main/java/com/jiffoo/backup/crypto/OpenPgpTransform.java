@@ -473,10 +473,16 @@ public final class OpenPgpTransform implements Transform {
          *                                does not unlock it
          */
         public Builder secretKey(Path secretKeyFile, char[] keyPassphrase) {
-            Objects.requireNonNull(secretKeyFile, "secretKeyFile");
-            byte[] data = PgpKeys.readFile(secretKeyFile, "secret key file");
+            return fromSecretFile(secretKeyFile, "secret key file", data -> secretKey(data, keyPassphrase,
+                    "secret key file " + secretKeyFile.toAbsolutePath()));
+        }
+
+        /** Reads a secret key file, hands its bytes to {@code use}, and wipes them whatever happens. */
+        private Builder fromSecretFile(Path file, String what, java.util.function.Function<byte[], Builder> use) {
+            Objects.requireNonNull(file, what);
+            byte[] data = PgpKeys.readFile(file, what);
             try {
-                return secretKey(data, keyPassphrase, "secret key file " + secretKeyFile.toAbsolutePath());
+                return use.apply(data);
             } finally {
                 Arrays.fill(data, (byte) 0);
             }
@@ -502,13 +508,8 @@ public final class OpenPgpTransform implements Transform {
          *                                unlock it
          */
         public Builder signingKey(Path secretKeyFile, char[] keyPassphrase) {
-            Objects.requireNonNull(secretKeyFile, "secretKeyFile");
-            byte[] data = PgpKeys.readFile(secretKeyFile, "signing key file");
-            try {
-                return signingKey(data, keyPassphrase, "signing key file " + secretKeyFile.toAbsolutePath());
-            } finally {
-                Arrays.fill(data, (byte) 0);
-            }
+            return fromSecretFile(secretKeyFile, "signing key file", data -> signingKey(data, keyPassphrase,
+                    "signing key file " + secretKeyFile.toAbsolutePath()));
         }
 
         /** Like {@link #signingKey(Path, char[])}, from the key's bytes; {@code label} names it in messages. */

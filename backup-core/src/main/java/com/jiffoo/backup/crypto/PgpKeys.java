@@ -99,15 +99,29 @@ final class PgpKeys {
         }
     }
 
-    /** Parses every public key ring in {@code data} and picks each ring's encryption key. */
-    static List<Recipient> recipients(byte[] data, String source, Instant now) {
-        PGPPublicKeyRingCollection rings;
+    /** The public key rings in {@code data} (armored or binary), or a configuration error naming {@code source}. */
+    private static PGPPublicKeyRingCollection publicRings(byte[] data, String source) {
         try (InputStream in = PGPUtil.getDecoderStream(new java.io.ByteArrayInputStream(data))) {
-            rings = new PGPPublicKeyRingCollection(in, new JcaKeyFingerprintCalculator());
+            return new PGPPublicKeyRingCollection(in, new JcaKeyFingerprintCalculator());
         } catch (IOException | PGPException | RuntimeException e) {
             throw new ConfigurationException(source + " is not an OpenPGP public key (as `gpg --export [--armor] "
                     + "KEYID` writes it): " + e.getMessage(), e);
         }
+    }
+
+    /** The secret key rings in {@code data} (armored or binary), or a configuration error naming {@code source}. */
+    private static PGPSecretKeyRingCollection secretRings(byte[] data, String source) {
+        try (InputStream in = PGPUtil.getDecoderStream(new java.io.ByteArrayInputStream(data))) {
+            return new PGPSecretKeyRingCollection(in, new JcaKeyFingerprintCalculator());
+        } catch (IOException | PGPException | RuntimeException e) {
+            throw new ConfigurationException(source + " is not an OpenPGP secret key (as `keygen --openpgp` or "
+                    + "`gpg --export-secret-keys [--armor] KEYID` writes it): " + e.getMessage(), e);
+        }
+    }
+
+    /** Parses every public key ring in {@code data} and picks each ring's encryption key. */
+    static List<Recipient> recipients(byte[] data, String source, Instant now) {
+        PGPPublicKeyRingCollection rings = publicRings(data, source);
         List<Recipient> result = new ArrayList<>();
         for (PGPPublicKeyRing ring : rings) {
             result.add(recipient(ring, source, now));
@@ -218,13 +232,7 @@ final class PgpKeys {
 
     /** Parses every secret key ring in {@code data} and unlocks its decryption-capable keys. */
     static List<SecretKey> secretKeys(byte[] data, char[] keyPassphrase, String source) {
-        PGPSecretKeyRingCollection rings;
-        try (InputStream in = PGPUtil.getDecoderStream(new java.io.ByteArrayInputStream(data))) {
-            rings = new PGPSecretKeyRingCollection(in, new JcaKeyFingerprintCalculator());
-        } catch (IOException | PGPException | RuntimeException e) {
-            throw new ConfigurationException(source + " is not an OpenPGP secret key (as `gpg --export-secret-keys "
-                    + "[--armor] KEYID` writes it): " + e.getMessage(), e);
-        }
+        PGPSecretKeyRingCollection rings = secretRings(data, source);
         List<SecretKey> result = new ArrayList<>();
         List<String> skipped = new ArrayList<>();
         for (PGPSecretKeyRing ring : rings) {
@@ -297,13 +305,7 @@ final class PgpKeys {
      * subkeys), skipping revoked ones.
      */
     static List<Signer> signers(byte[] data, String source) {
-        PGPPublicKeyRingCollection rings;
-        try (InputStream in = PGPUtil.getDecoderStream(new java.io.ByteArrayInputStream(data))) {
-            rings = new PGPPublicKeyRingCollection(in, new JcaKeyFingerprintCalculator());
-        } catch (IOException | PGPException | RuntimeException e) {
-            throw new ConfigurationException(source + " is not an OpenPGP public key (as `gpg --export [--armor] "
-                    + "KEYID` writes it): " + e.getMessage(), e);
-        }
+        PGPPublicKeyRingCollection rings = publicRings(data, source);
         List<Signer> result = new ArrayList<>();
         for (PGPPublicKeyRing ring : rings) {
             PGPPublicKey primary = ring.getPublicKey();
@@ -329,13 +331,7 @@ final class PgpKeys {
 
     /** Parses the secret key ring(s) in {@code data} and unlocks the newest signing-capable key. */
     static SigningKey signingKey(byte[] data, char[] keyPassphrase, String source) {
-        PGPSecretKeyRingCollection rings;
-        try (InputStream in = PGPUtil.getDecoderStream(new java.io.ByteArrayInputStream(data))) {
-            rings = new PGPSecretKeyRingCollection(in, new JcaKeyFingerprintCalculator());
-        } catch (IOException | PGPException | RuntimeException e) {
-            throw new ConfigurationException(source + " is not an OpenPGP secret key (as `keygen --openpgp` or"
-                    + " `gpg --export-secret-keys [--armor] KEYID` writes it): " + e.getMessage(), e);
-        }
+        PGPSecretKeyRingCollection rings = secretRings(data, source);
         PGPSecretKey best = null;
         PGPPublicKey bestPrimary = null;
         for (PGPSecretKeyRing ring : rings) {
