@@ -9,7 +9,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -18,7 +17,6 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -36,13 +34,6 @@ class ChildEnvironmentTest {
     /** Set by this module's pom (surefire's environmentVariables) in the JVM that runs the tests. */
     static final List<String> PARENT_SECRETS = List.of("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
             "SLACK_WEBHOOK_URL", "DB_PASSWORD", "ENCRYPTION_KEY_FILE", "JIFFOO_UNRELATED_PROBE");
-    /** What a child may receive: what the tools need, nothing else (LC_* too). */
-    static final java.util.Set<String> ALLOWED = java.util.Set.of("PATH", "HOME", "LANG", "LANGUAGE", "TZ",
-            "TMPDIR", "LD_LIBRARY_PATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "KRB5CCNAME", "KRB5_CONFIG", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE",
-            "PGSSLMODE", "PGPASSWORD", "PGAPPNAME", "PGPASSFILE", "PGSSLCERT", "PGSSLKEY", "PGSSLROOTCERT",
-            "PGSSLCRL", "PGSSLCRLDIR", "PGSSLSNI", "PGSSLCERTMODE", "PGSSLNEGOTIATION", "PGSSLMINPROTOCOLVERSION",
-            "PGSSLMAXPROTOCOLVERSION", "PGCHANNELBINDING", "PGREQUIREAUTH", "PGCONNECT_TIMEOUT", "PGKRBSRVNAME",
-            "PGGSSLIB", "PGGSSENCMODE", "PGGSSDELEGATION", "PGTZ", "PGLOCALEDIR");
     private static final PgTestServer PG = PgTestServer.get();
     private static final String PASSWORD = "Deliberate-child-pw-1"; // trust auth: the server ignores it
 
@@ -94,7 +85,7 @@ class ChildEnvironmentTest {
             ProcessHandle pgDump = await(() -> ChildProcesses.pgDumps().stream()
                     .filter(h -> arguments(h).stream().anyMatch(a -> a.startsWith("--snapshot="))).findFirst()
                     .orElse(null), result);
-            seen = environ(pgDump);
+            seen = ProcessEnvironments.of(pgDump);
             migration.rollback();
             job.join(60_000);
         }
@@ -109,7 +100,7 @@ class ChildEnvironmentTest {
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(withPassword("postgres"), into);
         List<Map<String, String>> seen = new CopyOnWriteArrayList<>();
         try (InputStream in = ChildProcesses.onceAfterRead(Files.newInputStream(dump), 1,
-                () -> ChildProcesses.children("pg_restore").forEach(h -> seen.add(environ(h))));
+                () -> ChildProcesses.children("pg_restore").forEach(h -> seen.add(ProcessEnvironments.of(h))));
              StagedRestore staged = target.stage(in, null)) {
             staged.commit();
         } finally {
@@ -127,7 +118,7 @@ class ChildEnvironmentTest {
         Path dump = PgTools.dump(db, dir.resolve("shop.dump"));
         List<Map<String, String>> seen = new CopyOnWriteArrayList<>();
         try (InputStream in = ChildProcesses.onceAfterRead(Files.newInputStream(dump), 1,
-                () -> ChildProcesses.children("pg_restore").forEach(h -> seen.add(environ(h))));
+                () -> ChildProcesses.children("pg_restore").forEach(h -> seen.add(ProcessEnvironments.of(h))));
              StagedRestore staged = PgRestoreListCheck.create().stage(in, null)) {
             staged.commit();
         }
@@ -152,7 +143,7 @@ class ChildEnvironmentTest {
         List<Map<String, String>> runs = new ArrayList<>();
         try (Stream<Path> files = Files.list(records)) {
             for (Path f : files.toList()) {
-                runs.add(parse(Files.readAllBytes(f)));
+                runs.add(ProcessEnvironments.parse(Files.readAllBytes(f)));
             }
         }
         assertThat(runs).as("pg_dump --version, then the dump").hasSize(2);
@@ -220,7 +211,7 @@ class ChildEnvironmentTest {
                 assertThat(env.values()).as("the value of " + name).doesNotContain(value);
             }
         }
-        assertThat(env.keySet()).as("only allowlisted names").allMatch(k -> ALLOWED.contains(k) || k.startsWith("LC_"));
+        assertThat(env.keySet()).as("only allowlisted names").allMatch(ProcessEnvironments::allowlisted);
     }
 
     private static ProcessHandle await(java.util.function.Supplier<ProcessHandle> find, AtomicReference<Object> job)
@@ -236,25 +227,5 @@ class ChildEnvironmentTest {
 
     private static List<String> arguments(ProcessHandle h) {
         return h.info().arguments().map(Arrays::asList).orElse(List.of());
-    }
-
-    /** The environment the kernel holds for a running process. */
-    static Map<String, String> environ(ProcessHandle h) {
-        try {
-            return parse(Files.readAllBytes(Path.of("/proc", Long.toString(h.pid()), "environ")));
-        } catch (IOException e) {
-            throw new AssertionError("cannot read the environment of " + h.pid(), e);
-        }
-    }
-
-    private static Map<String, String> parse(byte[] nulSeparated) {
-        Map<String, String> env = new LinkedHashMap<>();
-        for (String entry : new String(nulSeparated, StandardCharsets.UTF_8).split("\0")) {
-            int eq = entry.indexOf('=');
-            if (eq > 0) {
-                env.put(entry.substring(0, eq), entry.substring(eq + 1));
-            }
-        }
-        return env;
     }
 }
