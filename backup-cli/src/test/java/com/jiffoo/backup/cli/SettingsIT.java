@@ -155,7 +155,8 @@ class SettingsIT {
                 List.of("restore", "database", "--latest", "--aws-secret-access-key", "Typed-S3cret-pw"),
                 List.of("monitor", "--slack-webhook-url", "https://hooks.slack.com/services/T/B/Typed-S3cret-pw"),
                 List.of("verify", "--latest", "--passphrase", "Typed-S3cret-pw", "--json"),
-                List.of("list", "-P", "Typed-S3cret-pw"))) {
+                List.of("list", "-P", "Typed-S3cret-pw"),
+                List.of("list", "--store", "s3://AKIAX:Typed-S3cret-pw@bucket/prod"))) {
             Jar.Run spaced = Jar.run(dir, Map.of("DB_PASSWORD", "Env-S3cret-pw"), typed.toArray(String[]::new));
             assertThat(spaced.exitCode()).as(typed + "\n" + spaced).isEqualTo(2);
             assertThat(spaced.all()).as(typed.toString()).doesNotContain("Typed-S3cret-pw")
