@@ -125,7 +125,7 @@ public final class Settings {
         return env;
     }
 
-    /** The user information of a URI ({@code s3://KEY:SECRET@bucket}, also after a path made it {@code minio:/u:p@h}). */
+    /** The credentials in a URI ({@code s3://KEY:SECRET@bucket}; also {@code minio:/u:p@h} once a path ate a slash). */
     private static final java.util.regex.Pattern URI_CREDENTIALS =
             java.util.regex.Pattern.compile("\\b([a-zA-Z][a-zA-Z0-9+.-]*:/+)[^/@\\s'\"]*:[^/@\\s'\"]*@");
 

@@ -13,8 +13,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One running PostgreSQL client process (pg_restore). Its environment is {@link ChildEnvironment}'s allowlist with
- * the libpq settings of a {@link PgConnection} (the password only there, never in argv); stderr is drained on a daemon thread, which keeps
- * the last {@value #KEPT_LINES} lines and counts warnings. Not thread-safe; private to this package.
+ * the libpq settings of a {@link PgConnection} (the password only there, never in argv); stderr is drained on a
+ * daemon thread, which keeps the last {@value #KEPT_LINES} lines and counts warnings. Not thread-safe; private to
+ * this package.
  */
 final class PgChild {
     static final int KEPT_LINES = 50;

@@ -137,7 +137,8 @@ class ChildEnvironmentTest {
         Path records = Files.createDirectories(dir.resolve("env"));
         Path real = PgToolLocator.system().locateNewest("pg_dump").path();
         Path wrapper = bin.resolve("pg_dump");
-        Files.writeString(wrapper, "#!/bin/sh\ncat /proc/$$/environ > \"" + records + "/$$\"\nexec '" + real + "' \"$@\"\n");
+        Files.writeString(wrapper, "#!/bin/sh\ncat /proc/$$/environ > \"" + records + "/$$\"\n"
+                + "exec '" + real + "' \"$@\"\n");
         Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwx------"));
         PostgresSource.builder(withPassword(db)).binDirectory(bin).build().writeTo(OutputStream.nullOutputStream());
         List<Map<String, String>> runs = new ArrayList<>();
