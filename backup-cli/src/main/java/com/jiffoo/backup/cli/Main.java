@@ -69,7 +69,7 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setParameterExceptionHandler((ex, a) -> {
             CommandLine c = ex.getCommandLine();
-            String message = usageMessage(ex.getMessage());
+            String message = usageMessage(ex.getMessage(), a, c.getCommandSpec());
             Terminal.err().println("error: " + message);
             Terminal.err().println("Run `jiffoo-backup " + (c.getCommandSpec().qualifiedName(" ")
                     .replaceFirst("^jiffoo-backup ?", "") + " --help").trim() + "` for usage.");
@@ -93,17 +93,41 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
     }
 
     /**
-     * A usage error's message without secrets: a value given to an unknown option (someone typed
-     * {@code --db-password=…}, which does not exist because secrets have no flags) is replaced, and so is the value
-     * of every secret set in the environment.
+     * A usage error's message without secrets. Secrets have no flags, so someone who types one types an unknown
+     * option: its value is replaced by {@code ***}, given as {@code --db-password=…} or as the next argument
+     * ({@code --db-password …}, as a shell user gives an option's value), and so is the value of every secret set in
+     * the environment.
+     *
+     * @param args the command line
+     * @param spec the command whose arguments failed to parse (its parents' options are known too)
      */
-    static String usageMessage(String message) {
+    static String usageMessage(String message, String[] args, CommandLine.Model.CommandSpec spec) {
         String m = message == null ? "" : message.replaceAll("(--?[A-Za-z0-9][\\w-]*)=[^'\\s,]*", "$1=***");
+        for (int i = 0; i + 1 < args.length; i++) {
+            if (args[i].startsWith("-") && !args[i].equals("--") && !args[i].contains("=") && !known(spec, args[i])
+                    && !known(spec, args[i + 1])) {
+                String value = args[i + 1];
+                m = m.replace("'" + value + "'", "'***'");
+                if (value.length() >= 4) {
+                    m = m.replace(value, "***");
+                }
+            }
+        }
         try {
             return Settings.load(System.getenv(), null).redact(m);
         } catch (RuntimeException e) {
             return m;
         }
+    }
+
+    /** Whether {@code arg} is an option of {@code spec} or of a command above it. */
+    private static boolean known(CommandLine.Model.CommandSpec spec, String arg) {
+        for (CommandLine.Model.CommandSpec s = spec; s != null; s = s.parent()) {
+            if (arg.startsWith("-") && s.findOption(arg) != null) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @picocli.CommandLine.Spec

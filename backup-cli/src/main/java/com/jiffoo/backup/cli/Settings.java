@@ -127,12 +127,19 @@ public final class Settings {
         return env;
     }
 
-    /** {@code text} with every secret's value replaced by {@code ***}. */
+    /** The credentials in a URI ({@code s3://KEY:SECRET@bucket}; also {@code minio:/u:p@h} once a path ate a slash). */
+    private static final java.util.regex.Pattern URI_CREDENTIALS =
+            java.util.regex.Pattern.compile("\\b([a-zA-Z][a-zA-Z0-9+.-]*:/+)[^/@\\s'\"]*:[^/@\\s'\"]*@");
+
+    /**
+     * {@code text} with every secret's value replaced by {@code ***}, and so are credentials written into a URI
+     * ({@code s3://KEY:SECRET@bucket} becomes {@code s3://***@bucket}).
+     */
     public String redact(String text) {
         if (text == null) {
             return null;
         }
-        String out = text;
+        String out = URI_CREDENTIALS.matcher(text).replaceAll("$1***@");
         List<String> values = new ArrayList<>();
         for (String name : SECRETS) {
             get(name).filter(v -> v.length() >= 4).ifPresent(values::add);

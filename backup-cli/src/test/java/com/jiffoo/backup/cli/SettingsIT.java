@@ -148,6 +148,21 @@ class SettingsIT {
         assertThat(typedSecret.exitCode()).isEqualTo(2);
         assertThat(typedSecret.all()).contains("--db-password=***").doesNotContain("Typed-S3cret-pw")
                 .doesNotContain("Env-S3cret-pw");
+        // ... nor as the next argument, the way a shell user types an option's value, wherever the flag goes
+        for (List<String> typed : List.of(List.of("backup", "database", "--db-password", "Typed-S3cret-pw"),
+                List.of("backup", "database", "--json", "--db-password", "Typed-S3cret-pw"),
+                List.of("--db-password", "Typed-S3cret-pw", "backup", "database"),
+                List.of("restore", "database", "--latest", "--aws-secret-access-key", "Typed-S3cret-pw"),
+                List.of("monitor", "--slack-webhook-url", "https://hooks.slack.com/services/T/B/Typed-S3cret-pw"),
+                List.of("verify", "--latest", "--passphrase", "Typed-S3cret-pw", "--json"),
+                List.of("list", "-P", "Typed-S3cret-pw"),
+                List.of("list", "--store", "s3://AKIAX:Typed-S3cret-pw@bucket/prod"))) {
+            Jar.Run spaced = Jar.run(dir, Map.of("DB_PASSWORD", "Env-S3cret-pw"), typed.toArray(String[]::new));
+            assertThat(spaced.exitCode()).as(typed + "\n" + spaced).isEqualTo(2);
+            assertThat(spaced.all()).as(typed.toString()).doesNotContain("Typed-S3cret-pw")
+                    .doesNotContain("Env-S3cret-pw").contains(typed.stream().filter(a -> a.startsWith("-")
+                            && !a.equals("--json") && !a.equals("--latest")).findFirst().orElseThrow());
+        }
         assertThat(Jar.run(dir, Map.of(), "restore", "database").exitCode()).isEqualTo(2);
         // the help says --jobs is "not with --existing": the refusal names the launcher's flags, not the library's API
         Jar.Run parallelOver = Jar.run(dir, Map.of("BACKUP_DIR", dir.toString(), "DB_NAME", "jb_never_touched"),

@@ -41,6 +41,13 @@ class SettingsTest {
         Settings s = Settings.load(Map.of("DB_PASSWORD", "hunter2-long", "AWS_SECRET_ACCESS_KEY", "abc/def+ghi"), null);
         assertThatThrownBy(() -> s.flag("DB_PASSWORD", "x")).isInstanceOf(IllegalArgumentException.class);
         assertThat(s.redact("auth failed for hunter2-long at abc/def+ghi")).isEqualTo("auth failed for *** at ***");
+        // credentials typed into a URI (--store s3://KEY:SECRET@bucket) are not echoed either
+        assertThat(s.redact("The store URI 's3://AKIAX:Typed-secret@bucket/p' names no valid bucket"))
+                .isEqualTo("The store URI 's3://***@bucket/p' names no valid bucket");
+        assertThat(s.redact("directory /tmp/minio:/u:Typed-secret@host:9000/b does not exist"))
+                .isEqualTo("directory /tmp/minio:/***@host:9000/b does not exist");
+        assertThat(s.redact("see https://example.com/a@b and mail ops@example.com"))
+                .isEqualTo("see https://example.com/a@b and mail ops@example.com");
     }
 
     @Test

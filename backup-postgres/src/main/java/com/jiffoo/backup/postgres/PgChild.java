@@ -9,20 +9,16 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One running PostgreSQL client process (pg_restore). Its environment carries the libpq settings of a
- * {@link PgConnection} (the password only there, never in argv); stderr is drained on a daemon thread, which keeps
- * the last {@value #KEPT_LINES} lines and counts warnings. Not thread-safe; private to this package.
+ * One running PostgreSQL client process (pg_restore). Its environment is {@link ChildEnvironment}'s allowlist with
+ * the libpq settings of a {@link PgConnection} (the password only there, never in argv); stderr is drained on a
+ * daemon thread, which keeps the last {@value #KEPT_LINES} lines and counts warnings. Not thread-safe; private to
+ * this package.
  */
 final class PgChild {
     static final int KEPT_LINES = 50;
-
-    /** Inherited libpq variables that must not leak into the child beside the connection's own. */
-    private static final List<String> CLEARED = List.of("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER",
-            "PGPASSWORD", "PGSSLMODE", "PGSERVICE", "PGOPTIONS", "PGTARGETSESSIONATTRS");
 
     private final Process process;
     private final Thread drainer;
@@ -38,16 +34,12 @@ final class PgChild {
     }
 
     /**
-     * Starts {@code command} with the connection's libpq environment (may be null for commands that need no server).
+     * Starts {@code command} with {@link ChildEnvironment}'s environment for the connection (null for commands that
+     * need no server).
      * stdout is discarded unless {@code keepStdout}.
      */
     static PgChild start(List<String> command, PgConnection connection, boolean keepStdout) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(command);
-        Map<String, String> env = pb.environment();
-        CLEARED.forEach(env::remove);
-        if (connection != null) {
-            env.putAll(connection.childEnvironment());
-        }
+        ProcessBuilder pb = ChildEnvironment.processBuilder(command, connection);
         pb.redirectOutput(keepStdout ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.DISCARD);
         return new PgChild(pb.start(), command.get(0).replaceAll(".*/", ""));
     }

@@ -212,7 +212,8 @@ public final class PgToolLocator {
     /** Runs {@code path --version} and parses it; null when it cannot be run or read. */
     static PgTool probe(String tool, Path path) {
         try {
-            Process p = new ProcessBuilder(path.toString(), "--version").redirectErrorStream(true).start();
+            Process p = ChildEnvironment.processBuilder(List.of(path.toString(), "--version"), null)
+                    .redirectErrorStream(true).start();
             p.getOutputStream().close();
             String out;
             try (InputStream in = p.getInputStream()) {

@@ -54,10 +54,12 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p><b>Secrets.</b> pg_dump receives host, port, user, database and password only through libpq variables in its
  * environment ({@link PgConnection#childEnvironment()}); its command line has no connection settings at all, so the
- * password never shows in {@code ps}. The parent's own {@code PG*} variables that could redirect the connection
- * ({@code PGSERVICE}, {@code PGOPTIONS}, {@code PGHOSTADDR}, ...) are removed from the child's environment; SSL file
- * locations and {@code PGCONNECT_TIMEOUT} are kept, and {@code PGPASSFILE} too when the connection has no password.
- * Error messages and logs never contain the password.
+ * password never shows in {@code ps}. The rest of its environment is an allowlist, the same for every child process
+ * of this module ({@code ChildEnvironment}): nothing of the parent's {@code AWS_*}, {@code SLACK_*},
+ * {@code DB_PASSWORD}, {@code ENCRYPTION_*}, and none of its {@code PG*} variables that could redirect the connection
+ * ({@code PGSERVICE}, {@code PGOPTIONS}, {@code PGHOSTADDR}, ...); SSL file locations and {@code PGCONNECT_TIMEOUT}
+ * are kept, and {@code PGPASSFILE} too when the connection has no password. Error messages and logs never contain
+ * the password.
  *
  * <p><b>Errors.</b> A {@link ConfigurationException} when the login is refused, the database does not exist, the
  * options are invalid, or no fitting pg_dump is installed (saying what to install); a {@link SourceException} when
@@ -86,12 +88,6 @@ public final class PostgresSource implements Source {
     public static final Duration DEFAULT_LOCK_WAIT_TIMEOUT = Duration.ofMinutes(15);
     /** Lines of pg_dump's stderr kept for the error message. */
     static final int STDERR_LINES = 50;
-
-    /** Variables of the parent process passed on to pg_dump although they start with PG (none can redirect it). */
-    private static final Set<String> KEPT_PG_VARIABLES = Set.of("PGSSLCERT", "PGSSLKEY", "PGSSLROOTCERT", "PGSSLCRL",
-            "PGSSLCRLDIR", "PGSSLSNI", "PGSSLCERTMODE", "PGSSLMINPROTOCOLVERSION", "PGSSLMAXPROTOCOLVERSION",
-            "PGCONNECT_TIMEOUT", "PGKRBSRVNAME", "PGGSSLIB", "PGGSSENCMODE", "PGREQUIREAUTH", "PGTZ", "PGSYSCONFDIR",
-            "PGLOCALEDIR");
 
     /** Long options of pg_dump that extra arguments must not use (or abbreviate). */
     private static final List<String> FORBIDDEN_LONG = List.of("file", "format", "dbname", "host", "port", "username",
@@ -288,8 +284,8 @@ public final class PostgresSource implements Source {
             List<String> command = command(pgDump.path(), snapshot);
             LOG.info("dumping {} with {} {}", describe(), pgDump.path(), pgDump.version());
             LOG.debug("pg_dump command: {}", command);
-            ProcessBuilder pb = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.PIPE);
-            childEnvironment(pb.environment());
+            ProcessBuilder pb = ChildEnvironment.processBuilder(command, connection)
+                    .redirectInput(ProcessBuilder.Redirect.PIPE);
             process = pb.start();
             run.started(process);
             process.getOutputStream().close();
@@ -539,14 +535,6 @@ public final class PostgresSource implements Source {
         }
         cmd.addAll(extraArgs);
         return cmd;
-    }
-
-    /** Replaces the inherited libpq variables with this connection's. */
-    void childEnvironment(Map<String, String> env) {
-        env.keySet().removeIf(k -> k.startsWith("PG") && !KEPT_PG_VARIABLES.contains(k)
-                && !(k.equals("PGPASSFILE") && !connection.hasPassword()));
-        env.putAll(connection.childEnvironment());
-        env.put("PGAPPNAME", "jiffoo-backup pg_dump");
     }
 
     private Connection openJdbc() {

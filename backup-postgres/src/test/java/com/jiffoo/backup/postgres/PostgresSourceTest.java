@@ -239,9 +239,8 @@ class PostgresSourceTest {
             assertThat(source.command(Path.of("pg_dump"), "snap")).noneMatch(a -> a.contains(password));
             assertThat(facts.toString()).doesNotContain(password);
 
-            Map<String, String> env = new HashMap<>(Map.of("PGSERVICE", "evil", "PGHOSTADDR", "10.0.0.1",
-                    "PGPASSWORD", "inherited", "PGSSLROOTCERT", "/etc/ca.pem", "PATH", "/usr/bin"));
-            source.childEnvironment(env);
+            Map<String, String> env = ChildEnvironment.of(Map.of("PGSERVICE", "evil", "PGHOSTADDR", "10.0.0.1",
+                    "PGPASSWORD", "inherited", "PGSSLROOTCERT", "/etc/ca.pem", "PATH", "/usr/bin"), conn, "pg_dump");
             assertThat(env).doesNotContainKeys("PGSERVICE", "PGHOSTADDR")
                     .containsEntry("PGPASSWORD", password).containsEntry("PGUSER", "jiffoo_pw_test")
                     .containsEntry("PGDATABASE", db).containsEntry("PGSSLROOTCERT", "/etc/ca.pem")

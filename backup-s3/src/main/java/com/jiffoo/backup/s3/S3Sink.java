@@ -779,6 +779,11 @@ public final class S3Sink implements Sink {
             while (p.endsWith("/")) {
                 p = p.substring(0, p.length() - 1);
             }
+            if (b.contains("@")) { // s3://KEY:SECRET@bucket: never echo it
+                throw new ConfigurationException("The store URI 's3://***@" + b.substring(b.lastIndexOf('@') + 1)
+                        + "/...' carries credentials; they are not read from a URI (nor printed). Remove them and set"
+                        + " AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) instead.");
+            }
             if (!b.matches("[a-z0-9][a-z0-9.\\-]{1,61}[a-z0-9]")) {
                 throw new ConfigurationException("The store URI '" + uri + "' names no valid bucket ('" + b
                         + "'): 3 to 63 lower-case letters, digits, '.' and '-'.");
