@@ -126,7 +126,7 @@ public final class BackupTrust {
                     + " its manifest has no signature (" + m.manifestKey() + Authenticator.SIGNATURE_SUFFIX + "). It"
                     + " was written before backups were signed, or planted by someone who"
                     + " can write to the store. Restore a signed backup; if you know this one is yours, allow"
-                    + " unauthenticated backups explicitly (--allow-unauthenticated).", m.objectKey(), location, null);
+                    + " unauthenticated backups explicitly (allowUnauthenticated(true)).", m.objectKey(), location, null);
         } else {
             throw new ConfigurationException("The backup " + m.objectKey() + " is signed, but the configured"
                     + " encryption cannot check signatures; configure its key file or signer public key.",
@@ -136,7 +136,7 @@ public final class BackupTrust {
             throw new IntegrityException("The backup " + m.objectKey() + " in " + location + " is not encrypted,"
                     + " although encryption is configured here; a backup that is not encrypted as configured is"
                     + " refused (it may have been planted). If it is yours, allow it explicitly"
-                    + " (--allow-unencrypted).", m.objectKey(), location, null);
+                    + " (allowUnencrypted(true)).", m.objectKey(), location, null);
         }
         return result;
     }

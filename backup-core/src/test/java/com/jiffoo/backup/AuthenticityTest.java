@@ -106,7 +106,7 @@ class AuthenticityTest {
         MemoryTarget target = new MemoryTarget();
         RestorePipeline restore = RestorePipeline.builder().sink(store).decryption(pgp).target(target).build();
         assertThatThrownBy(() -> restore.restore(planted)).isInstanceOf(IntegrityException.class)
-                .hasMessageContaining("not authenticated").hasMessageContaining("--allow-unauthenticated");
+                .hasMessageContaining("not authenticated").hasMessageContaining("allowUnauthenticated(true)");
         assertThatThrownBy(() -> restore.restoreLatest("files")).isInstanceOf(IntegrityException.class)
                 .hasMessageContaining(planted).hasMessageContaining(real.objectKey());
         assertThat(target.committed()).isNull();

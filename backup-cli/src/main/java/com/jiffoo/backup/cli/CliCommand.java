@@ -122,6 +122,18 @@ abstract class CliCommand implements Callable<Integer> {
             {"(PGUSER/PGPASSWORD or PgConnection)", "(DB_USER/DB_PASSWORD, or --db-user)"},
             {"(PGDATABASE or PgConnection.database)", "(DB_NAME or --db-name)"},
             {"(PGHOST/PGPORT)", "(DB_HOST/DB_PORT)"},
+            {"(allowUnauthenticated(true))", "(--allow-unauthenticated)"},
+            {"(allowUnencrypted(true))", "(--allow-unencrypted)"},
+            {"give the backup host an OpenPGP signing key (signingKey(...)) and its public key to the hosts that"
+                    + " verify and restore (signer(...))", "set ENCRYPTION_SIGNING_KEY_FILE to the backup host's"
+                    + " OpenPGP secret key (create one with `keygen --openpgp --public signer-public.asc --secret"
+                    + " signer-secret.asc`) and give signer-public.asc to the hosts that verify and restore"
+                    + " (ENCRYPTION_SIGNER_PUBLIC_KEY_FILE)"},
+            {"configure the key file the backups are made with (passphrase(...))",
+                    "set ENCRYPTION_KEY_FILE (the key file the backups are made with)"},
+            {"add the backup host's signing public key (signer(...))",
+                    "set ENCRYPTION_SIGNER_PUBLIC_KEY_FILE to the backup host's signing public key"},
+            {"add its public key (signer(...))", "add its public key to ENCRYPTION_SIGNER_PUBLIC_KEY_FILE"},
     };
 
     /** The message with the library's API names replaced by the launcher's flags and settings. */

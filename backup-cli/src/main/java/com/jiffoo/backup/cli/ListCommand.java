@@ -48,11 +48,11 @@ final class ListCommand extends CliCommand {
                     Map<String, Object> row = new LinkedHashMap<>();
                     row.put("kind", k);
                     row.put("key", r.key());
-                    row.put("refused", r.reason().getMessage());
+                    row.put("refused", forOperators(r.reason().getMessage()));
                     row.put("newest", scan.refusedNewest().contains(r));
                     rows.add(row);
                     say(String.format("%-9s %-33s %-21s %10s  %s", k, BackupManifest.objectKeyOf(r.key())
-                            .replaceFirst("^.*/", ""), "-", "-", "REFUSED: " + r.reason().getMessage()));
+                            .replaceFirst("^.*/", ""), "-", "-", "REFUSED: " + forOperators(r.reason().getMessage())));
                     if (check && scan.refusedNewest().contains(r) && firstFailure == null) {
                         firstFailure = new IntegrityException("The newest " + k + " backup's manifest " + r.key()
                                 + " cannot be trusted: " + r.reason().getMessage(), r.key(), store.location(),

@@ -129,7 +129,7 @@ final class MonitorCommand extends CliCommand {
 
             HealthReport report = freshnessOnly ? monitor.checkBackupFreshness() : monitor.runHealthChecks();
             say((report.full() ? "health" : "freshness") + " of " + store.location() + ": " + report.status());
-            report.summaryLines().forEach(this::say);
+            report.summaryLines().forEach(l -> say(forOperators(l)));
             report.notifications().forEach(n -> say("alert: " + n));
             if (webhook.isEmpty() && !noAlert && !report.healthy()) {
                 say("alert: none sent (SLACK_WEBHOOK_URL is not set)");

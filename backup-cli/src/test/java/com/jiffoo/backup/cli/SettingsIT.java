@@ -97,7 +97,9 @@ class SettingsIT {
         Path store = dir.resolve("from-file");
         Files.createDirectories(store);
         Path config = dir.resolve("jiffoo-backup.properties");
-        Files.writeString(config, "BACKUP_DIR=" + store + "\nDB_PASSWORD=" + PASSWORD + "\n");
+        // no key here: this store is listed as it is, which must be said explicitly
+        Files.writeString(config, "BACKUP_DIR=" + store + "\nDB_PASSWORD=" + PASSWORD
+                + "\nALLOW_UNAUTHENTICATED=true\n");
         Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-r-----"));
         assertFailsNaming(Jar.run(dir, Map.of(), "--config", config.toString(), "list"), "chmod 600",
                 config.toString());

@@ -88,9 +88,8 @@ final class PgpAuthenticator implements Authenticator {
                     .getBytes(StandardCharsets.US_ASCII);
         }
         throw new ConfigurationException("Backups in public-key mode must be signed, and no signing key is"
-                + " configured: set ENCRYPTION_SIGNING_KEY_FILE to the backup host's OpenPGP secret key (create one"
-                + " with `keygen --openpgp --public signer-public.asc --secret signer-secret.asc`) and give"
-                + " signer-public.asc to the hosts that verify and restore (ENCRYPTION_SIGNER_PUBLIC_KEY_FILE).");
+                + " configured: give the backup host an OpenPGP signing key (signingKey(...)) and its public key to"
+                + " the hosts that verify and restore (signer(...)).");
     }
 
     @Override
@@ -112,8 +111,8 @@ final class PgpAuthenticator implements Authenticator {
         }
         if (passphrases.isEmpty()) {
             throw new ConfigurationException("The object " + key + " is authenticated with a key file's passphrase,"
-                    + " and no key file is configured here: set ENCRYPTION_KEY_FILE (the key file the backups are"
-                    + " made with) to check it.");
+                    + " and no key file is configured here: configure the key file the backups are made with"
+                    + " (passphrase(...)) to check it.");
         }
         byte[] given = HexFormat.of().parseHex(hex);
         for (OpenPgpTransform.PassphraseEntry p : passphrases) {
@@ -135,8 +134,8 @@ final class PgpAuthenticator implements Authenticator {
         }
         if (signers.isEmpty()) {
             throw new ConfigurationException("The object " + key + " is signed with OpenPGP key "
-                    + PgpKeys.keyIdHex(sig.getKeyID()) + ", and no signer's public key is configured here: set"
-                    + " ENCRYPTION_SIGNER_PUBLIC_KEY_FILE to the backup host's signing public key.");
+                    + PgpKeys.keyIdHex(sig.getKeyID()) + ", and no signer's public key is configured here: add the"
+                    + " backup host's signing public key (signer(...)).");
         }
         for (PgpKeys.Signer s : signers) {
             if (s.key().getKeyID() != sig.getKeyID()) {
@@ -156,7 +155,7 @@ final class PgpAuthenticator implements Authenticator {
         }
         throw bad(key, "it is signed by OpenPGP key " + PgpKeys.keyIdHex(sig.getKeyID()) + ", which is not a"
                 + " configured signer (" + signers.size() + " configured); if that key is yours, add its public key"
-                + " to ENCRYPTION_SIGNER_PUBLIC_KEY_FILE");
+                + " (signer(...))");
     }
 
     private static PGPSignature parse(byte[] signature, String key) {
