@@ -120,6 +120,7 @@ abstract class CliCommand implements Callable<Integer> {
             {"(PGUSER/PGPASSWORD or PgConnection)", "(DB_USER/DB_PASSWORD, or --db-user)"},
             {"(PGDATABASE or PgConnection.database)", "(DB_NAME or --db-name)"},
             {"(PGHOST/PGPORT)", "(DB_HOST/DB_PORT)"},
+            {"pass allowFutureDated(true)", "pass --allow-future-dated"},
     };
 
     /** The message with the library's API names replaced by the launcher's flags and settings. */

@@ -38,7 +38,8 @@ public final class Settings {
             "DB_SSLMODE", "ENCRYPTION_KEY_FILE", "ENCRYPTION_PUBLIC_KEY_FILE", "ENCRYPTION_SECRET_KEY_FILE",
             "ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE", "S3_BUCKET", "S3_ENDPOINT", "MINIO_ENDPOINT", "RETENTION_DAYS",
             "SOURCE_DIR", "BACKUP_DIR", "SLACK_WEBHOOK_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "MAX_BACKUP_AGE_HOURS");
+            "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "MAX_BACKUP_AGE_HOURS",
+            "CLOCK_SKEW_TOLERANCE_MINUTES");
 
     private final Map<String, String> flags = new LinkedHashMap<>();
     private final Map<String, String> env;

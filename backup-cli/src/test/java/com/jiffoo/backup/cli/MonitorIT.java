@@ -112,4 +112,31 @@ class MonitorIT {
         assertThat(insecure.stderr()).contains("https");
         assertThat(insecure.all()).doesNotContain("topsecret");
     }
+
+    @Test
+    void aBackupDatedInTheFutureIsCriticalNeverFresh() throws Exception {
+        Path store = Files.createDirectories(dir.resolve("store"));
+        Path uploads = Files.createDirectories(dir.resolve("uploads"));
+        Files.writeString(uploads.resolve("a.txt"), "a");
+        PassphraseKeyFile pass = PassphraseKeyFile.generate(dir.resolve("backup.key"));
+        Instant now = Instant.now();
+        // backups stopped two days ago, and the newest manifest was edited to a date two days ahead
+        String edited = StoreEdits.filesBackups(store, uploads, pass, now.minus(Duration.ofDays(2))).get(0);
+        StoreEdits.editManifestDate(store, edited, "completedAt", now.plus(Duration.ofDays(2)));
+        Map<String, String> env = Map.of("BACKUP_DIR", store.toString());
+
+        Jar.Run run = Jar.run(dir, env, "monitor", "--kind", "files", "--json");
+        assertThat(run.exitCode()).as(run.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
+        JsonNode problems = run.json().get("report").get("kinds").get(0).get("problems");
+        assertThat(problems.toString()).contains("dated in the future").contains(edited + ".manifest.json")
+                .contains("no files backup dated in the past");
+
+        Jar.Run text = Jar.run(dir, env, "monitor", "--kind", "files", "--freshness-only");
+        assertThat(text.exitCode()).as(text.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
+        assertThat(text.stdout()).contains("files: CRITICAL").contains("dated in the future");
+
+        Jar.Run tolerant = Jar.run(dir, env, "monitor", "--kind", "files", "--freshness-only",
+                "--clock-skew-tolerance", String.valueOf(3 * 24 * 60));
+        assertThat(tolerant.stdout()).doesNotContain("dated in the future");
+    }
 }

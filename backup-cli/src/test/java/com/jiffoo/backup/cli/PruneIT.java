@@ -81,4 +81,69 @@ class PruneIT {
         assertThat(none.exitCode()).as(none.toString()).isEqualTo(2);
         assertThat(none.stderr()).contains("RETENTION_DAYS");
     }
+
+    @Test
+    void aBackupDatedInTheFutureMakesPruneRefuseUntilAllowedAndCountsForNoRule() throws Exception {
+        Path store = Files.createDirectories(dir.resolve("store"));
+        Path src = Files.createDirectories(dir.resolve("uploads"));
+        Files.writeString(src.resolve("a.txt"), "a");
+        PassphraseKeyFile pass = PassphraseKeyFile.generate(dir.resolve("backup.key"));
+        Instant now = Instant.now();
+        List<String> keys = StoreEdits.filesBackups(store, src, pass, now.minus(Duration.ofDays(3)),
+                now.minus(Duration.ofDays(2)), now.minus(Duration.ofDays(1)));
+        String future = keys.get(0);
+        StoreEdits.editManifestDate(store, future, "completedAt", now.plus(Duration.ofDays(3)));
+        Map<String, String> env = Map.of("BACKUP_DIR", store.toString());
+
+        Jar.Run refused = Jar.run(dir, env, "prune", "--kind", "files", "--retention-days", "0", "--keep-last", "1");
+        assertThat(refused.exitCode()).as(refused.toString()).isEqualTo(5);
+        assertThat(refused.stderr()).contains("dated in the future").contains(future + ".manifest.json")
+                .contains("--allow-future-dated").contains("Nothing was deleted");
+        for (String k : keys) {
+            assertThat(store.resolve(k + ".manifest.json")).as("refused: nothing deleted").exists();
+        }
+
+        Jar.Run dry = Jar.run(dir, env, "prune", "--kind", "files", "--retention-days", "0", "--keep-last", "1",
+                "--dry-run");
+        assertThat(dry.exitCode()).as(dry.toString()).isZero();
+        assertThat(dry.stdout()).contains("dated in the future: " + future + ".manifest.json");
+
+        Jar.Run allowed = Jar.run(dir, env, "prune", "--kind", "files", "--retention-days", "0", "--keep-last", "1",
+                "--allow-future-dated", "--json");
+        assertThat(allowed.exitCode()).as(allowed.toString()).isZero();
+        JsonNode files = allowed.json().get("kinds").get(0);
+        assertThat(files.get("kept")).extracting(JsonNode::asText).containsExactly(future, keys.get(2));
+        assertThat(files.get("deleted")).extracting(JsonNode::asText).containsExactly(keys.get(1));
+
+        Jar.Run tolerant = Jar.run(dir, Map.of("BACKUP_DIR", store.toString(), "CLOCK_SKEW_TOLERANCE_MINUTES", "x"),
+                "prune", "--kind", "files");
+        assertThat(tolerant.exitCode()).as(tolerant.toString()).isEqualTo(2);
+        assertThat(tolerant.stderr()).contains("CLOCK_SKEW_TOLERANCE_MINUTES");
+    }
+
+    @Test
+    void aDamagedNewestBackupIsReportedAndTheNewestIntactOneIsKept() throws Exception {
+        Path store = Files.createDirectories(dir.resolve("store"));
+        Path src = Files.createDirectories(dir.resolve("uploads"));
+        RunbookFixture.writeRandom(src.resolve("a.bin"), 1, 7);
+        PassphraseKeyFile pass = PassphraseKeyFile.generate(dir.resolve("backup.key"));
+        Instant now = Instant.now();
+        List<String> keys = StoreEdits.filesBackups(store, src, pass, now.minus(Duration.ofDays(3)),
+                now.minus(Duration.ofDays(2)), now.minus(Duration.ofDays(1)));
+        String damaged = keys.get(2);
+        StoreEdits.damage(store.resolve(damaged), Files.size(store.resolve(damaged)) / 2);
+        Map<String, String> env = Map.of("BACKUP_DIR", store.toString(), "ENCRYPTION_KEY_FILE",
+                dir.resolve("backup.key").toString());
+
+        Jar.Run prune = Jar.run(dir, env, "prune", "--kind", "files", "--retention-days", "0", "--keep-last", "1");
+        assertThat(prune.exitCode()).as(prune.toString()).isZero();
+        assertThat(prune.stdout()).contains("DAMAGED " + damaged).contains("does not match")
+                .contains("newest backup that passed the intact check");
+        assertThat(store.resolve(keys.get(0) + ".manifest.json")).doesNotExist();
+        assertThat(store.resolve(damaged + ".manifest.json")).as("kept and reported").exists();
+        assertThat(store.resolve(keys.get(1) + ".manifest.json")).as("the newest intact backup").exists();
+
+        Jar.Run verify = Jar.run(dir, env, "verify", "--deep", keys.get(1));
+        assertThat(verify.exitCode()).as(verify.toString()).isZero();
+    }
 }

@@ -1,0 +1,61 @@
+package com.jiffoo.backup.cli;
+
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.files.DirectorySource;
+import com.jiffoo.backup.store.LocalDirectorySink;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A local directory store as the CLI tests find it: files backups written through the library at given times, and
+ * what a broken clock, a hand edit or a failing disk does to them afterwards — done to the files directly.
+ */
+final class StoreEdits {
+    private StoreEdits() {
+    }
+
+    /** One encrypted files backup of {@code src} per instant, each made with a clock standing there. */
+    static List<String> filesBackups(Path store, Path src, PassphraseKeyFile key, Instant... at) {
+        List<String> keys = new ArrayList<>();
+        try (LocalDirectorySink sink = LocalDirectorySink.create(store)) {
+            for (Instant t : at) {
+                keys.add(BackupPipeline.builder().source(DirectorySource.builder(src).build())
+                        .encryption(OpenPgpTransform.builder().passphrase(key).build()).sink(sink)
+                        .clock(Clock.fixed(t, ZoneOffset.UTC)).build().run().objectKey());
+            }
+        }
+        return keys;
+    }
+
+    /** Sets a date in a stored manifest's JSON text, as an editor would (string replace on the file). */
+    static void editManifestDate(Path store, String objectKey, String field, Instant value) throws IOException {
+        Path manifest = store.resolve(objectKey + ".manifest.json");
+        String json = Files.readString(manifest, StandardCharsets.UTF_8);
+        String edited = json.replaceFirst("(\"" + field + "\"\\s*:\\s*\")[^\"]+\"", "$1" + value + "\"");
+        if (edited.equals(json)) {
+            throw new IllegalStateException("no " + field + " in " + manifest);
+        }
+        Files.writeString(manifest, edited, StandardCharsets.UTF_8);
+    }
+
+    /** Flips one bit of the byte at {@code offset} of a stored file in place, as a failing disk would. */
+    static void damage(Path file, long offset) throws IOException {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            f.seek(offset);
+            int b = f.read();
+            f.seek(offset);
+            f.write(b ^ 0x40);
+        }
+    }
+}
