@@ -115,14 +115,10 @@ class MonitorIT {
 
     @Test
     void aBackupDatedInTheFutureIsCriticalNeverFresh() throws Exception {
-        Path store = Files.createDirectories(dir.resolve("store"));
-        Path uploads = Files.createDirectories(dir.resolve("uploads"));
-        Files.writeString(uploads.resolve("a.txt"), "a");
-        PassphraseKeyFile pass = PassphraseKeyFile.generate(dir.resolve("backup.key"));
-        Instant now = Instant.now();
         // backups stopped two days ago, and the newest manifest was edited to a date two days ahead
-        String edited = StoreEdits.filesBackups(store, uploads, pass, now.minus(Duration.ofDays(2))).get(0);
-        StoreEdits.editManifestDate(store, edited, "completedAt", now.plus(Duration.ofDays(2)));
+        String edited = StoreEdits.filesBackups(dir, Duration.ofDays(2)).get(0);
+        Path store = dir.resolve("store");
+        StoreEdits.editManifestDate(store, edited, "completedAt", Instant.now().plus(Duration.ofDays(2)));
         Map<String, String> env = Map.of("BACKUP_DIR", store.toString());
 
         Jar.Run run = Jar.run(dir, env, "monitor", "--kind", "files", "--json");

@@ -84,15 +84,10 @@ class PruneIT {
 
     @Test
     void aBackupDatedInTheFutureMakesPruneRefuseUntilAllowedAndCountsForNoRule() throws Exception {
-        Path store = Files.createDirectories(dir.resolve("store"));
-        Path src = Files.createDirectories(dir.resolve("uploads"));
-        Files.writeString(src.resolve("a.txt"), "a");
-        PassphraseKeyFile pass = PassphraseKeyFile.generate(dir.resolve("backup.key"));
-        Instant now = Instant.now();
-        List<String> keys = StoreEdits.filesBackups(store, src, pass, now.minus(Duration.ofDays(3)),
-                now.minus(Duration.ofDays(2)), now.minus(Duration.ofDays(1)));
+        List<String> keys = StoreEdits.filesBackups(dir, Duration.ofDays(3), Duration.ofDays(2), Duration.ofDays(1));
+        Path store = dir.resolve("store");
         String future = keys.get(0);
-        StoreEdits.editManifestDate(store, future, "completedAt", now.plus(Duration.ofDays(3)));
+        StoreEdits.editManifestDate(store, future, "completedAt", Instant.now().plus(Duration.ofDays(3)));
         Map<String, String> env = Map.of("BACKUP_DIR", store.toString());
 
         Jar.Run refused = Jar.run(dir, env, "prune", "--kind", "files", "--retention-days", "0", "--keep-last", "1");
@@ -123,13 +118,8 @@ class PruneIT {
 
     @Test
     void aDamagedNewestBackupIsReportedAndTheNewestIntactOneIsKept() throws Exception {
-        Path store = Files.createDirectories(dir.resolve("store"));
-        Path src = Files.createDirectories(dir.resolve("uploads"));
-        RunbookFixture.writeRandom(src.resolve("a.bin"), 1, 7);
-        PassphraseKeyFile pass = PassphraseKeyFile.generate(dir.resolve("backup.key"));
-        Instant now = Instant.now();
-        List<String> keys = StoreEdits.filesBackups(store, src, pass, now.minus(Duration.ofDays(3)),
-                now.minus(Duration.ofDays(2)), now.minus(Duration.ofDays(1)));
+        List<String> keys = StoreEdits.filesBackups(dir, Duration.ofDays(3), Duration.ofDays(2), Duration.ofDays(1));
+        Path store = dir.resolve("store");
         String damaged = keys.get(2);
         StoreEdits.damage(store.resolve(damaged), Files.size(store.resolve(damaged)) / 2);
         Map<String, String> env = Map.of("BACKUP_DIR", store.toString(), "ENCRYPTION_KEY_FILE",

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -25,14 +26,24 @@ final class StoreEdits {
     private StoreEdits() {
     }
 
-    /** One encrypted files backup of {@code src} per instant, each made with a clock standing there. */
-    static List<String> filesBackups(Path store, Path src, PassphraseKeyFile key, Instant... at) {
+    /**
+     * In {@code dir}: a store ({@code store/}), an uploads directory with 1 MiB of random bytes ({@code uploads/}) and
+     * a key file ({@code backup.key}); then one encrypted files backup per age, each made with a clock standing
+     * that long before now.
+     *
+     * @return the backups' data keys, in the order of {@code ago}
+     */
+    static List<String> filesBackups(Path dir, Duration... ago) throws Exception {
+        Path src = Files.createDirectories(dir.resolve("uploads"));
+        RunbookFixture.writeRandom(src.resolve("a.bin"), 1, 7);
+        PassphraseKeyFile key = PassphraseKeyFile.generate(dir.resolve("backup.key"));
+        Instant now = Instant.now();
         List<String> keys = new ArrayList<>();
-        try (LocalDirectorySink sink = LocalDirectorySink.create(store)) {
-            for (Instant t : at) {
+        try (LocalDirectorySink sink = LocalDirectorySink.create(Files.createDirectories(dir.resolve("store")))) {
+            for (Duration d : ago) {
                 keys.add(BackupPipeline.builder().source(DirectorySource.builder(src).build())
                         .encryption(OpenPgpTransform.builder().passphrase(key).build()).sink(sink)
-                        .clock(Clock.fixed(t, ZoneOffset.UTC)).build().run().objectKey());
+                        .clock(Clock.fixed(now.minus(d), ZoneOffset.UTC)).build().run().objectKey());
             }
         }
         return keys;

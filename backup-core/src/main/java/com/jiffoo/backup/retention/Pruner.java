@@ -95,16 +95,12 @@ public final class Pruner {
         List<BackupManifest> committed = backups.committed(kind);
         List<BackupManifest> real = committed.stream().filter(m -> !skew.isFuture(m.completedAt())).toList();
         List<Verdict> verdicts = judge(kind, committed, real, skew);
-        List<String> futureDated = new ArrayList<>();
-        for (BackupManifest m : committed) {
-            if (skew.isFuture(m.completedAt())) {
-                futureDated.add(m.manifestKey());
-            }
-        }
+        List<String> futureDated = new ArrayList<>(committed.stream().filter(m -> skew.isFuture(m.completedAt()))
+                .map(BackupManifest::manifestKey).toList());
         keepNewestVerifiedGood(backups, real, verdicts, skew, futureDated);
         if (!futureDated.isEmpty() && !dryRun && !allowFutureDated) {
             throw new IntegrityException("Refusing to prune " + kind + " in " + sink.location() + ": " + skew.finding(
-                    futureDated.size() + " object(s)", describe(backups, committed, skew, futureDated))
+                    futureDated.size() + " object(s)", describe(committed, skew, futureDated))
                     + " Nothing was deleted. To prune the other backups all the same (the future-dated ones are kept"
                     + " and satisfy no keep rule), pass allowFutureDated(true).", futureDated.get(0), sink.location(),
                     null);
@@ -246,8 +242,7 @@ public final class Pruner {
     }
 
     /** The future-dated objects, each with its date and how far ahead it is. */
-    private static List<String> describe(StoredBackups backups, List<BackupManifest> committed, ClockSkew skew,
-                                         List<String> futureDated) {
+    private static List<String> describe(List<BackupManifest> committed, ClockSkew skew, List<String> futureDated) {
         List<String> out = new ArrayList<>();
         for (BackupManifest m : committed) {
             if (futureDated.contains(m.manifestKey())) {
