@@ -134,6 +134,7 @@ abstract class CliCommand implements Callable<Integer> {
             {"add the backup host's signing public key (signer(...))",
                     "set ENCRYPTION_SIGNER_PUBLIC_KEY_FILE to the backup host's signing public key"},
             {"add its public key (signer(...))", "add its public key to ENCRYPTION_SIGNER_PUBLIC_KEY_FILE"},
+            {"pass allowFutureDated(true)", "pass --allow-future-dated"},
     };
 
     /** The message with the library's API names replaced by the launcher's flags and settings. */

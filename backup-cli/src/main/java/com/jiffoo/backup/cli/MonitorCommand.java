@@ -2,6 +2,7 @@ package com.jiffoo.backup.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.ClockSkew;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.Sink;
@@ -14,8 +15,10 @@ import com.jiffoo.backup.monitor.HealthReport;
 import com.jiffoo.backup.monitor.HealthStatus;
 import com.jiffoo.backup.monitor.SlackNotifier;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -28,14 +31,17 @@ import java.util.Optional;
         description = {"Checks the health of the backups and alerts (Slack) when they are not healthy.",
                 "Per kind: the newest backup is younger than --max-age-hours (default 26), its checksum file agrees"
                         + " with its manifest, its last recorded verification did not fail, some backup passed a"
-                        + " verification within 7 days, and the configured key decrypts its first blocks (skipped"
+                        + " verification within 7 days, no backup or verification is dated in the future (beyond"
+                        + " --clock-skew-tolerance; CRITICAL, never fresh), and the configured key decrypts its first"
+                        + " blocks (skipped"
                         + " when no key is configured). With --verify, first verifies the newest backup of each kind"
                         + " (deep when a key is configured) and records the result. Sends an alert to"
                         + " SLACK_WEBHOOK_URL when the status is WARNING or CRITICAL, and a recovery message when it"
                         + " is OK again; a failed alert is reported, never fatal. See docs/monitoring.md."},
         exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:healthy (OK)",
                 " 9:WARNING: needs attention soon (e.g. no recent passed verification)",
-                "10:CRITICAL: no or stale backup, damaged newest backup, key cannot open it, store unreadable",
+                "10:CRITICAL: no or stale backup, damaged newest backup, key cannot open it, store unreadable, a backup"
+                        + " or verification dated in the future",
                 " 2:bad or missing setting", " 1:internal error"})
 final class MonitorCommand extends CliCommand {
     /** Exit code of a WARNING report. */
@@ -61,6 +67,8 @@ final class MonitorCommand extends CliCommand {
     boolean freshnessOnly;
     @Option(names = "--no-alert", description = "Send nothing to Slack, even when SLACK_WEBHOOK_URL is set.")
     boolean noAlert;
+    @Mixin
+    ClockSkewOption clockSkew;
     @Option(names = "--no-recovery-alert", description = "Do not announce that the backups are healthy again.")
     boolean noRecoveryAlert;
 
@@ -71,6 +79,7 @@ final class MonitorCommand extends CliCommand {
         if (maxAgeHours != null) {
             s.flag("MAX_BACKUP_AGE_HOURS", maxAgeHours.toString());
         }
+        clockSkew.flag(s);
     }
 
     @Override
@@ -80,6 +89,7 @@ final class MonitorCommand extends CliCommand {
         try {
             BackupMonitor.Builder b = BackupMonitor.builder().sink(store).kinds(watched.toArray(String[]::new))
                     .maxAge(Duration.ofHours(settings.integer("MAX_BACKUP_AGE_HOURS", 26, 1)))
+                    .clockSkewTolerance(ClockSkewOption.tolerance(settings))
                     .notifyOnRecovery(!noRecoveryAlert);
             maxAgePerKind.forEach((kind, hours) -> {
                 if (hours == null || hours < 1) {
@@ -107,8 +117,11 @@ final class MonitorCommand extends CliCommand {
             List<Map<String, Object>> verified = new ArrayList<>();
             if (verify) {
                 StoredBackups backups = StoredBackups.of(store, trust);
+                ClockSkew skew = ClockSkew.of(Clock.systemUTC(), ClockSkewOption.tolerance(settings));
                 for (String kind : watched) {
-                    Optional<BackupManifest> newest = backups.latest(kind);
+                    // the newest dated in the past: the health check reports one dated in the future
+                    Optional<BackupManifest> newest = backups.committed(kind).stream()
+                            .filter(m -> !skew.isFuture(m.completedAt())).findFirst();
                     if (newest.isEmpty()) {
                         continue; // the health check reports the missing kind
                     }

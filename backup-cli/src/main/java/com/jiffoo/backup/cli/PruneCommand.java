@@ -5,6 +5,7 @@ import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.retention.Pruner;
 import com.jiffoo.backup.retention.Retention;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.time.Duration;
@@ -20,9 +21,16 @@ import java.util.Map;
                 + " and never below --minimum. A backup is kept when any rule keeps it: completed within RETENTION_DAYS"
                 + " (default 30), or one of the --keep-* rules. Orphans of failed runs (data without a manifest) older"
                 + " than a day are deleted too.",
+                "Before deleting, the backups are checked newest first (size and SHA-256 of the stored object"
+                        + " against its manifest, and the checksum file) until one passes: that one is kept whatever"
+                        + " the rules say, and a damaged one is reported (DAMAGED).",
+                "A backup dated in the future (beyond --clock-skew-tolerance) is kept but counted by no rule;"
+                        + " while one exists, prune refuses (exit 5, nothing deleted) unless --allow-future-dated.",
                 "--dry-run prints each backup's verdict and why, and deletes nothing."},
         exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:pruned (or dry run)", " 2:bad or missing"
-                + " setting", " 4:the store failed (a prune can be rerun)", " 1:internal error"})
+                + " setting", " 4:the store failed (a prune can be rerun)", " 5:refused, nothing deleted: a backup or"
+                + " verification dated in the future (see --allow-future-dated), or no backup passed the intact check",
+                " 1:internal error"})
 final class PruneCommand extends CliCommand {
     @Option(names = "--dry-run", description = "Show what would be deleted; delete nothing.")
     boolean dryRun;
@@ -44,6 +52,11 @@ final class PruneCommand extends CliCommand {
     Integer keepYearly;
     @Option(names = "--minimum", paramLabel = "N", description = "Never keep fewer than N backups (default 1).")
     Integer minimum;
+    @Option(names = "--allow-future-dated", description = "Prune although backups or verifications are dated in the"
+            + " future (they are kept all the same). Check the clocks first: see docs/retention.md.")
+    boolean allowFutureDated;
+    @Mixin
+    ClockSkewOption clockSkew;
     @Option(names = "--zone", paramLabel = "ZONE", description = "Time zone of days/weeks/months (default UTC),"
             + " e.g. Europe/Berlin.")
     ZoneId zone;
@@ -57,6 +70,7 @@ final class PruneCommand extends CliCommand {
     @Override
     void flags(Settings s) {
         s.flag("RETENTION_DAYS", retentionDays);
+        clockSkew.flag(s);
     }
 
     @Override
@@ -86,6 +100,7 @@ final class PruneCommand extends CliCommand {
         List<Map<String, Object>> kinds = new ArrayList<>();
         try {
             Pruner pruner = Pruner.builder().sink(store).policy(policy).trust(Encryption.trust(settings))
+                    .clockSkewTolerance(ClockSkewOption.tolerance(settings)).allowFutureDated(allowFutureDated)
                     .build();
             say((dryRun ? "dry run: " : "") + "pruning " + store.location() + " by " + policy.describeRules());
             for (String k : kind != null ? List.of(kind) : ListCommand.KINDS) {
@@ -95,11 +110,16 @@ final class PruneCommand extends CliCommand {
                             k, v.backup().id(), v.reason()));
                 }
                 r.orphansDeleted().forEach(o -> say("  " + (dryRun ? "would delete" : "deleted") + " orphan " + o));
+                r.damaged().forEach((key, why) -> say("  DAMAGED " + key + ": " + why));
+                r.futureDated().forEach(o -> say("  dated in the future: " + o + (dryRun && !allowFutureDated
+                        ? " (prune without --dry-run refuses while it exists; see --allow-future-dated)" : "")));
                 Map<String, Object> d = new LinkedHashMap<>();
                 d.put("kind", k);
                 d.put("kept", r.verdicts().stream().filter(Verdict::keep).map(v -> v.backup().objectKey()).toList());
                 d.put("deleted", r.deleted());
                 d.put("orphansDeleted", r.orphansDeleted());
+                d.put("damaged", r.damaged());
+                d.put("futureDated", r.futureDated());
                 kinds.add(d);
             }
         } finally {

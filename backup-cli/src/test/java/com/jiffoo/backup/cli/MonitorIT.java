@@ -100,16 +100,40 @@ class MonitorIT {
             url = slack.url();
         }
         Jar.Run run = Jar.run(dir, Map.of("BACKUP_DIR", store.toString(), "SLACK_WEBHOOK_URL", url), "monitor",
-                "--json");
+                "--json", "--allow-unauthenticated");
         assertThat(run.exitCode()).as(run.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
         JsonNode notes = run.json().get("report").get("notifications");
         assertThat(notes.get(0).asText()).contains("failed").contains("cannot reach");
         assertThat(run.all()).doesNotContain(WebhookServer.PATH).contains("could not send the CRITICAL alert");
 
         Jar.Run insecure = Jar.run(dir, Map.of("BACKUP_DIR", store.toString(), "SLACK_WEBHOOK_URL",
-                "http://hooks.slack.com/services/T1/B2/topsecret"), "monitor");
+                "http://hooks.slack.com/services/T1/B2/topsecret"), "monitor", "--allow-unauthenticated");
         assertThat(insecure.exitCode()).as(insecure.toString()).isEqualTo(2);
         assertThat(insecure.stderr()).contains("https");
         assertThat(insecure.all()).doesNotContain("topsecret");
+    }
+
+    @Test
+    void aBackupDatedInTheFutureIsCriticalNeverFresh() throws Exception {
+        // the last backup ran on a host whose clock was days ahead: its (authentic) manifest is dated two days
+        // from now, and no backup has run since
+        String edited = StoreEdits.filesBackups(dir, Duration.ofDays(-2)).get(0);
+        Path store = dir.resolve("store");
+        Map<String, String> env = Map.of("BACKUP_DIR", store.toString(), "ENCRYPTION_KEY_FILE",
+                dir.resolve("backup.key").toString());
+
+        Jar.Run run = Jar.run(dir, env, "monitor", "--kind", "files", "--json");
+        assertThat(run.exitCode()).as(run.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
+        JsonNode problems = run.json().get("report").get("kinds").get(0).get("problems");
+        assertThat(problems.toString()).contains("dated in the future").contains(edited + ".manifest.json")
+                .contains("no files backup dated in the past");
+
+        Jar.Run text = Jar.run(dir, env, "monitor", "--kind", "files", "--freshness-only");
+        assertThat(text.exitCode()).as(text.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
+        assertThat(text.stdout()).contains("files: CRITICAL").contains("dated in the future");
+
+        Jar.Run tolerant = Jar.run(dir, env, "monitor", "--kind", "files", "--freshness-only",
+                "--clock-skew-tolerance", String.valueOf(3 * 24 * 60));
+        assertThat(tolerant.stdout()).doesNotContain("dated in the future");
     }
 }

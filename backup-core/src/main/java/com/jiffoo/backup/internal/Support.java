@@ -32,6 +32,21 @@ public final class Support {
         return u == 0 ? n + " B" : String.format(java.util.Locale.ROOT, "%.1f %s", v, units[u]);
     }
 
+    /** A duration for people: {@code 3d 4h}, {@code 26h 5m}, {@code 12m} (negative counts as 0). */
+    public static String humanDuration(java.time.Duration d) {
+        if (d == null) {
+            return "?";
+        }
+        long minutes = Math.max(0, d.toMinutes());
+        if (minutes >= 72 * 60) {
+            return (minutes / 1440) + "d " + (minutes % 1440) / 60 + "h";
+        }
+        if (minutes >= 60) {
+            return (minutes / 60) + "h " + (minutes % 60) + "m";
+        }
+        return minutes + "m";
+    }
+
     /** This library's version. */
     public static String libraryVersion() {
         String v = version;

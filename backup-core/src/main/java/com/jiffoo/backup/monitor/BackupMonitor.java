@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupVerifier;
+import com.jiffoo.backup.ClockSkew;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.DecryptionException;
 import com.jiffoo.backup.IntegrityException;
@@ -52,7 +53,10 @@ import java.util.Objects;
  *
  * <ul>
  *   <li>{@link #checkBackupFreshness()}: the newest committed backup of each kind is younger than its maximum age
- *       (default 26 h). Cheap: lists the store and reads manifests.</li>
+ *       (default 26 h). Cheap: lists the store and reads manifests. Time from the store is not trusted
+ *       ({@link ClockSkew}): a backup dated in the future beyond the {@linkplain Builder#clockSkewTolerance
+ *       tolerance} is CRITICAL ("dated in the future") and never counts as fresh; nor does a verification record
+ *       dated in the future count as a verification.</li>
  *   <li>{@link #verifyBackupIntegrity(String)}: verifies one backup (deep when a decryption key is configured),
  *       records the outcome in the store, alerts when it fails.</li>
  *   <li>{@link #runHealthChecks()}: freshness, plus per kind the count and total size, the newest backup's checksum
@@ -85,6 +89,7 @@ public final class BackupMonitor {
     private final boolean recordReports;
     private final int keyCheckBytes;
     private final Clock clock;
+    private final Duration clockSkewTolerance;
     private final Object lock = new Object();
     private HealthStatus lastStatus; // guarded by lock; the last full report's status in this process
 
@@ -102,6 +107,7 @@ public final class BackupMonitor {
         this.recordReports = b.recordReports;
         this.keyCheckBytes = b.keyCheckBytes;
         this.clock = b.clock;
+        this.clockSkewTolerance = b.clockSkewTolerance;
     }
 
     /** A new builder. */
@@ -247,23 +253,33 @@ public final class BackupMonitor {
         List<String> problems = new ArrayList<>();
         HealthStatus status = HealthStatus.OK;
         StoredBackups backups = StoredBackups.of(sink, trust);
-        List<BackupManifest> committed;
+        List<BackupManifest> all;
         StoredBackups.Scan scan;
         try {
             scan = backups.scan(kind);
-            committed = scan.committed();
+            all = scan.committed();
         } catch (BackupException e) {
             problems.add("cannot read the store: " + e.getMessage());
             return new KindHealth(kind, HealthStatus.CRITICAL, problems, 0, 0, null, null, null, null,
                     KindHealth.KeyCheck.NOT_CHECKED, "store unreadable");
         }
-        long total = committed.stream().mapToLong(BackupManifest::objectSize).sum();
+        long total = all.stream().mapToLong(BackupManifest::objectSize).sum();
+        // a backup dated in the future is a finding, never the freshest: every check below uses the real ones
+        ClockSkew skew = ClockSkew.at(now, clockSkewTolerance);
+        List<BackupManifest> committed = all.stream().filter(m -> !skew.isFuture(m.completedAt())).toList();
+        if (committed.size() < all.size()) {
+            status = HealthStatus.CRITICAL;
+            problems.add(skew.finding((all.size() - committed.size()) + " " + kind + " backup(s)", all.stream()
+                    .filter(m -> skew.isFuture(m.completedAt()))
+                    .map(m -> skew.describe(m.manifestKey(), m.completedAt())).toList()));
+        }
         Duration maxAge = maxAges.getOrDefault(kind, defaultMaxAge);
         status = status.worst(refusedProblems(scan, problems));
         if (committed.isEmpty()) {
-            problems.add("no " + kind + " backup " + (scan.refused().isEmpty() ? "" : "that can be trusted ")
-                    + "in " + sink.location() + ": the backup job has never succeeded here. Run it and read its log.");
-            return new KindHealth(kind, HealthStatus.CRITICAL, problems, 0, 0, null, null, null, null,
+            problems.add("no " + kind + " backup " + (all.isEmpty() ? "" : "dated in the past ")
+                    + (scan.refused().isEmpty() ? "" : "that can be trusted ") + "in " + sink.location()
+                    + ": the backup job has never succeeded here. Run it and read its log.");
+            return new KindHealth(kind, HealthStatus.CRITICAL, problems, all.size(), total, null, null, null, null,
                     KindHealth.KeyCheck.NOT_CHECKED, "no backup");
         }
         BackupManifest newest = committed.get(0);
@@ -275,7 +291,7 @@ public final class BackupMonitor {
                     + " Check the backup job (cron or CronJob) and its log, then run it by hand.");
         }
         if (!full) {
-            return new KindHealth(kind, status, problems, committed.size(), total, newest, age, null, null,
+            return new KindHealth(kind, status, problems, all.size(), total, newest, age, null, null,
                     KindHealth.KeyCheck.NOT_CHECKED, "freshness check only");
         }
 
@@ -307,15 +323,24 @@ public final class BackupMonitor {
 
         VerificationRecord lastAny = null;
         VerificationRecord lastPassed = null;
+        List<String> futureRecords = new ArrayList<>();
         for (BackupManifest m : committed) {
             List<VerificationRecord> records;
             try {
-                records = backups.verifications(m);
+                records = new ArrayList<>(backups.verifications(m));
             } catch (BackupException e) {
                 status = HealthStatus.CRITICAL;
                 problems.add("cannot read the verification records of " + m.id() + ": " + e.getMessage());
                 break;
             }
+            // a record dated in the future never counts as a verification, least of all a passed one
+            for (VerificationRecord r : records) {
+                if (skew.isFuture(r.verifiedAt())) {
+                    futureRecords.add(skew.describe("a verification record of " + r.objectKey() + " ("
+                            + (r.passed() ? "passed" : "failed") + ")", r.verifiedAt()));
+                }
+            }
+            records.removeIf(r -> skew.isFuture(r.verifiedAt()));
             for (VerificationRecord r : records) {
                 if (lastAny == null || r.verifiedAt().isAfter(lastAny.verifiedAt())) {
                     lastAny = r;
@@ -336,6 +361,10 @@ public final class BackupMonitor {
                         : isNewest ? " Make a new backup now and find out what damaged this one."
                         : " Do not restore it; retention will delete it in time, or delete it by hand."));
             }
+        }
+        if (!futureRecords.isEmpty()) {
+            status = HealthStatus.CRITICAL;
+            problems.add(skew.finding(futureRecords.size() + " verification record(s)", futureRecords));
         }
         if (verificationWithin != null && (lastPassed == null
                 || Duration.between(lastPassed.verifiedAt(), now).compareTo(verificationWithin) > 0)) {
@@ -378,7 +407,7 @@ public final class BackupMonitor {
                         + e.getMessage());
             }
         }
-        return new KindHealth(kind, status, problems, committed.size(), total, newest, age, lastAny, lastPassed,
+        return new KindHealth(kind, status, problems, all.size(), total, newest, age, lastAny, lastPassed,
                 keyCheck, keyDetail);
     }
 
@@ -474,6 +503,7 @@ public final class BackupMonitor {
         private boolean recordReports = true;
         private int keyCheckBytes = 64 * 1024;
         private Clock clock = Clock.systemUTC();
+        private Duration clockSkewTolerance = ClockSkew.DEFAULT_TOLERANCE;
 
         private Builder() {
         }
@@ -579,6 +609,16 @@ public final class BackupMonitor {
         /** The clock ages are measured with; {@link Clock#systemUTC()} by default. */
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * How far in the future a manifest's completion time or a verification record's time may lie before it is
+         * a finding (CRITICAL, "dated in the future", never fresh nor a passed verification);
+         * {@link ClockSkew#DEFAULT_TOLERANCE 5 minutes} by default.
+         */
+        public Builder clockSkewTolerance(Duration tolerance) {
+            this.clockSkewTolerance = ClockSkew.checkTolerance(tolerance);
             return this;
         }
 

@@ -146,16 +146,6 @@ public record HealthReport(Instant checkedAt, String store, String host, boolean
 
     /** E.g. {@code 3d 4h}, {@code 26h 5m}, {@code 12m}. */
     static String human(Duration d) {
-        if (d == null) {
-            return "?";
-        }
-        long minutes = Math.max(0, d.toMinutes());
-        if (minutes >= 72 * 60) {
-            return (minutes / 1440) + "d " + (minutes % 1440) / 60 + "h";
-        }
-        if (minutes >= 60) {
-            return (minutes / 60) + "h " + (minutes % 60) + "m";
-        }
-        return minutes + "m";
+        return Support.humanDuration(d);
     }
 }

@@ -2,7 +2,10 @@ package com.jiffoo.backup.retention;
 
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupTrust;
+import com.jiffoo.backup.BackupVerifier;
+import com.jiffoo.backup.ClockSkew;
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RetentionPolicy;
 import com.jiffoo.backup.RetentionPolicy.Verdict;
 import com.jiffoo.backup.Sink;
@@ -19,7 +22,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
@@ -30,6 +35,15 @@ import java.util.Set;
  *   <li>Only committed backups (with a readable manifest) are judged; the policy keeps the newest and the minimum.</li>
  *   <li>The newest backup whose last recorded verification passed ({@link VerificationRecord}) is always kept,
  *       even when the policy would drop it (e.g. every newer backup is damaged).</li>
+ *   <li>The newest backup known to be intact is always kept: before deleting, the backups are checked newest first
+ *       ({@link BackupVerifier}'s quick verification: sidecar, size and SHA-256 of the stored object against the
+ *       manifest) until one passes — normally the newest, one extra read of one object per kind. Damaged ones are
+ *       reported ({@link PruneReport#damaged()}); when none passes, nothing is deleted.</li>
+ *   <li>Time from the store is not trusted ({@link ClockSkew}): a backup whose manifest is dated in the future
+ *       beyond the {@linkplain Builder#clockSkewTolerance tolerance} is kept but satisfies no keep rule (keep-last N
+ *       counts real backups), and while such a backup (or a verification record read) exists the prune refuses to
+ *       delete anything unless {@link Builder#allowFutureDated(boolean) allowed}; a future-dated verification
+ *       record never counts as a passed one.</li>
  *   <li>A backup that goes is deleted <b>manifest first</b>, then its {@code .sha256}, then its data, so a
  *       half-deleted backup is never mistaken for a good one (without its manifest it is not a backup); its
  *       verification records go last.</li>
@@ -53,6 +67,8 @@ public final class Pruner {
     private final Clock clock;
     private final Duration orphanGrace;
     private final BackupTrust trust;
+    private final Duration clockSkewTolerance;
+    private final boolean allowFutureDated;
 
     private Pruner(Builder b) {
         this.sink = b.sink;
@@ -60,6 +76,8 @@ public final class Pruner {
         this.trust = b.trust;
         this.clock = b.clock;
         this.orphanGrace = b.orphanGrace;
+        this.clockSkewTolerance = b.clockSkewTolerance;
+        this.allowFutureDated = b.allowFutureDated;
     }
 
     /** A new builder. */
@@ -76,13 +94,21 @@ public final class Pruner {
      */
     public PruneReport prune(String kind, boolean dryRun) {
         StoredBackups backups = StoredBackups.of(sink, trust);
+        ClockSkew skew = ClockSkew.of(clock, clockSkewTolerance);
         List<BackupManifest> committed = backups.committed(kind);
-        List<Verdict> verdicts = new ArrayList<>(policy.evaluate(committed, clock));
-        if (!committed.isEmpty() && verdicts.stream().noneMatch(Verdict::keep)) {
-            throw new IllegalStateException("the retention policy " + policy + " would delete every " + kind
-                    + " backup; refusing (a policy must keep the newest)");
+        List<BackupManifest> real = committed.stream().filter(m -> !skew.isFuture(m.completedAt())).toList();
+        List<Verdict> verdicts = judge(kind, committed, real, skew);
+        List<String> futureDated = new ArrayList<>(committed.stream().filter(m -> skew.isFuture(m.completedAt()))
+                .map(BackupManifest::manifestKey).toList());
+        keepNewestVerifiedGood(backups, real, verdicts, skew, futureDated);
+        if (!futureDated.isEmpty() && !dryRun && !allowFutureDated) {
+            throw new IntegrityException("Refusing to prune " + kind + " in " + sink.location() + ": " + skew.finding(
+                    futureDated.size() + " object(s)", describe(committed, skew, futureDated))
+                    + " Nothing was deleted. To prune the other backups all the same (the future-dated ones are kept"
+                    + " and satisfy no keep rule), pass allowFutureDated(true).", futureDated.get(0), sink.location(),
+                    null);
         }
-        keepNewestVerifiedGood(backups, committed, verdicts);
+        Map<String, String> damaged = keepNewestIntact(kind, real, verdicts);
         List<String> deleted = new ArrayList<>();
         for (Verdict v : verdicts) {
             if (v.keep()) {
@@ -116,30 +142,123 @@ public final class Pruner {
                 orphansTooYoung.add(o.key());
             }
         }
-        return new PruneReport(kind, dryRun, verdicts, deleted, orphansDeleted, orphansTooYoung);
+        return new PruneReport(kind, dryRun, verdicts, deleted, orphansDeleted, orphansTooYoung, futureDated,
+                damaged);
+    }
+
+    /**
+     * The policy's verdicts on the backups dated in the past, in the order of {@code committed}; a backup dated in
+     * the future is kept but judged by no rule, so that it never displaces a real one (keep-last N counts real ones).
+     */
+    private List<Verdict> judge(String kind, List<BackupManifest> committed, List<BackupManifest> real, ClockSkew skew) {
+        List<Verdict> judged = policy.evaluate(real, clock);
+        if (!real.isEmpty() && judged.stream().noneMatch(Verdict::keep)) {
+            throw new IllegalStateException("the retention policy " + policy + " would delete every " + kind
+                    + " backup; refusing (a policy must keep the newest)");
+        }
+        List<Verdict> out = new ArrayList<>();
+        int next = 0;
+        for (BackupManifest m : committed) {
+            out.add(skew.isFuture(m.completedAt()) ? new Verdict(m, true, "dated in the future ("
+                    + m.completedAt() + "): kept, but it satisfies no keep rule") : judged.get(next++));
+        }
+        return out;
     }
 
     /**
      * Never delete the newest backup that verified good: when every newer backup failed its verification or was
      * never verified, the policy may drop the last one proven restorable, so it is kept whatever the policy says.
+     * A verification record dated in the future never counts; it is added to {@code futureDated}.
      */
-    private static void keepNewestVerifiedGood(StoredBackups backups, List<BackupManifest> committed,
-                                               List<Verdict> verdicts) {
-        for (BackupManifest m : committed) { // newest first
-            VerificationRecord last = backups.lastVerification(m).orElse(null);
-            if (last == null || !last.passed()) {
-                continue;
-            }
-            for (int i = 0; i < verdicts.size(); i++) {
-                Verdict v = verdicts.get(i);
-                // by key: a policy may hand back equal manifests, not the very objects it was given
-                if (v.backup().objectKey().equals(m.objectKey()) && !v.keep()) {
-                    verdicts.set(i, new Verdict(m, true, "newest backup that passed verification ("
-                            + last.mode() + ", " + last.verifiedAt() + "); the policy would drop it: " + v.reason()));
+    private static void keepNewestVerifiedGood(StoredBackups backups, List<BackupManifest> real,
+                                               List<Verdict> verdicts, ClockSkew skew, List<String> futureDated) {
+        for (BackupManifest m : real) { // newest first
+            List<VerificationRecord> records = new ArrayList<>(backups.verifications(m));
+            for (VerificationRecord r : records) {
+                if (skew.isFuture(r.verifiedAt())) {
+                    futureDated.add(recordName(r));
                 }
             }
-            return;
+            records.removeIf(r -> skew.isFuture(r.verifiedAt()));
+            VerificationRecord last = records.isEmpty() ? null : records.get(0);
+            if (last != null && last.passed()) {
+                keepAnyway(verdicts, m, "newest backup that passed verification (" + last.mode() + ", "
+                        + last.verifiedAt() + ")");
+                return;
+            }
         }
+    }
+
+    /**
+     * Never delete the newest backup known to be intact: before anything is deleted, checks the backups dated in
+     * the past, newest first, with {@link BackupVerifier}'s quick verification (the {@code .sha256} against the
+     * manifest, then the stored object re-read: its size and SHA-256 against the manifest) until one passes — usually
+     * the newest, so one extra read of one object — and keeps that one whatever the policy says. Those that fail are
+     * kept or dropped by the policy as before, and reported. When none passes, nothing is deleted.
+     *
+     * @return the damaged backups' data keys with what their check found
+     */
+    private Map<String, String> keepNewestIntact(String kind, List<BackupManifest> real, List<Verdict> verdicts) {
+        Map<String, String> damaged = new LinkedHashMap<>();
+        if (verdicts.stream().allMatch(Verdict::keep)) {
+            return damaged; // nothing would be deleted: nothing to check
+        }
+        // the prune's own check is not recorded: a prune deletes, and writes nothing else (verify records)
+        BackupVerifier verifier = BackupVerifier.builder().sink(sink).trust(trust).clock(clock).recordResults(false)
+                .build();
+        for (BackupManifest m : real) { // newest first
+            try {
+                verifier.verify(m.objectKey(), false);
+            } catch (IntegrityException e) {
+                log.warn("the backup {} failed the intact check before pruning: {}", m.objectKey(), e.getMessage());
+                damaged.put(m.objectKey(), e.getMessage());
+                for (int i = 0; i < verdicts.size(); i++) {
+                    Verdict v = verdicts.get(i);
+                    if (v.backup().objectKey().equals(m.objectKey())) {
+                        verdicts.set(i, new Verdict(v.backup(), v.keep(), v.reason() + "; DAMAGED: " + e.getMessage()));
+                    }
+                }
+                continue;
+            }
+            keepAnyway(verdicts, m, "newest backup that passed the intact check (size and SHA-256 of the stored"
+                    + " object match its manifest and checksum file)");
+            return damaged;
+        }
+        throw new IntegrityException("Refusing to prune " + kind + " in " + sink.location() + ": no backup of it"
+                + " passed the intact check (size and SHA-256 of the stored object against its manifest), so none is"
+                + " known to be intact: " + damaged + ". Nothing was deleted. Make a new backup now, then prune again.",
+                real.isEmpty() ? null : real.get(0).objectKey(), sink.location(), null);
+    }
+
+    /** Turns the verdict on {@code m} into a keep, naming {@code why} and what the policy said. */
+    private static void keepAnyway(List<Verdict> verdicts, BackupManifest m, String why) {
+        for (int i = 0; i < verdicts.size(); i++) {
+            Verdict v = verdicts.get(i);
+            // by key: a policy may hand back equal manifests, not the very objects it was given
+            if (v.backup().objectKey().equals(m.objectKey()) && !v.keep()) {
+                verdicts.set(i, new Verdict(m, true, why + "; the policy would drop it: " + v.reason()));
+            }
+        }
+    }
+
+    private static String recordName(VerificationRecord r) {
+        return VerificationRecord.prefixOf(r.objectKey()) + "*";
+    }
+
+    /** The future-dated objects, each with its date and how far ahead it is. */
+    private static List<String> describe(List<BackupManifest> committed, ClockSkew skew, List<String> futureDated) {
+        List<String> out = new ArrayList<>();
+        for (BackupManifest m : committed) {
+            if (futureDated.contains(m.manifestKey())) {
+                out.add(skew.describe(m.manifestKey(), m.completedAt()));
+            }
+        }
+        for (String key : futureDated) {
+            if (key.endsWith("*")) {
+                out.add("a verification record " + key);
+            }
+        }
+        return out;
     }
 
     private List<StoredObject> records(StoredBackups backups, BackupManifest m) {
@@ -197,15 +316,22 @@ public final class Pruner {
      * @param deleted          data keys of the backups deleted (or that would be)
      * @param orphansDeleted   orphan objects deleted (or that would be)
      * @param orphansTooYoung  orphan objects left because they are younger than the grace period
+     * @param futureDated      objects dated in the future beyond the tolerance: manifest keys, and
+     *                         {@code <data key>.verified-*} for a backup's verification records among those read
+     * @param damaged          data keys of the backups that failed the intact check before pruning, with what it
+     *                         found (checked newest first until one passed)
      */
     public record PruneReport(String kind, boolean dryRun, List<Verdict> verdicts, List<String> deleted,
-                              List<String> orphansDeleted, List<String> orphansTooYoung) {
+                              List<String> orphansDeleted, List<String> orphansTooYoung, List<String> futureDated,
+                              Map<String, String> damaged) {
         /** Copies the lists. */
         public PruneReport {
             verdicts = List.copyOf(verdicts);
             deleted = List.copyOf(deleted);
             orphansDeleted = List.copyOf(orphansDeleted);
             orphansTooYoung = List.copyOf(orphansTooYoung);
+            futureDated = List.copyOf(futureDated);
+            damaged = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(damaged));
         }
     }
 
@@ -216,6 +342,8 @@ public final class Pruner {
         private RetentionPolicy policy;
         private Clock clock = Clock.systemUTC();
         private Duration orphanGrace = Duration.ofHours(24);
+        private Duration clockSkewTolerance = ClockSkew.DEFAULT_TOLERANCE;
+        private boolean allowFutureDated;
 
         private Builder() {
         }
@@ -259,6 +387,25 @@ public final class Pruner {
                         + " any backup), got " + grace);
             }
             this.orphanGrace = grace;
+            return this;
+        }
+
+        /**
+         * How far in the future a manifest's completion time (or a verification record's time) may lie before the
+         * backup counts as dated in the future; {@link ClockSkew#DEFAULT_TOLERANCE 5 minutes} by default.
+         */
+        public Builder clockSkewTolerance(Duration tolerance) {
+            this.clockSkewTolerance = ClockSkew.checkTolerance(tolerance);
+            return this;
+        }
+
+        /**
+         * Whether to prune while objects dated in the future exist; false by default: the prune then refuses with an
+         * {@link IntegrityException} naming them and deletes nothing. Allowed, the future-dated backups are still
+         * kept (and satisfy no keep rule); the others are pruned by the policy.
+         */
+        public Builder allowFutureDated(boolean allow) {
+            this.allowFutureDated = allow;
             return this;
         }
 

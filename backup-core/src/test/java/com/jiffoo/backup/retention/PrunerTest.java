@@ -123,7 +123,8 @@ class PrunerTest {
 
     @Test
     void theNewestBackupThatVerifiedGoodIsKeptWhateverManifestObjectsAPolicyReturns() throws Exception {
-        BackupVerifier.builder().sink(local).build().verify(made.get(5).objectKey(), false);
+        BackupVerifier.builder().sink(local).clock(Clock.fixed(NOW, ZoneOffset.UTC)).build()
+                .verify(made.get(5).objectKey(), false);
         // a policy of one's own that keeps only the newest and hands back equal, not identical, manifests
         RetentionPolicy copying = (backups, clock) -> backups.stream().map(m -> new RetentionPolicy.Verdict(
                 BackupManifest.fromJson(m.toJson(), m.manifestKey()), m == backups.get(0), "mine")).toList();

@@ -150,6 +150,106 @@ public abstract class StoreHealthContractTest {
         assertEquals(1, StoredBackups.of(sink).verifications(days.get(0)).size());
     }
 
+    // ---------------------------------------------------------------- a wrong clock, a damaged newest backup
+
+    @Test
+    void aBackupDatedInTheFutureIsCriticalNeverFresh() throws Exception {
+        Instant now = Instant.parse("2026-01-20T12:00:00Z");
+        backup("database", now.minus(Duration.ofDays(3)), true);
+        BackupManifest edited = backup("database", now.minus(Duration.ofDays(2)), true);
+        // backups stopped two days ago; someone (or a script) edited the newest manifest's date by hand
+        editManifest(edited, "completedAt", now.plus(Duration.ofDays(2)));
+        BackupMonitor monitor = monitor(MutableClock.at(now), null).kinds("database").build();
+
+        for (HealthReport report : List.of(monitor.checkBackupFreshness(), monitor.runHealthChecks())) {
+            assertEquals(HealthStatus.CRITICAL, report.status(), report.summaryLines().toString());
+            KindHealth db = report.kinds().get(0);
+            String problems = String.join("\n", db.problems());
+            assertTrue(problems.contains("dated in the future") && problems.contains(edited.manifestKey()),
+                    problems);
+            assertTrue(problems.contains("backups have stopped"), "the newest believable backup is 3 days old: "
+                    + problems);
+            assertFalse(db.newestAge().isNegative(), "never a negative age: " + db.newestAge());
+            assertFalse(db.newest().id().equals(edited.id()), "a future-dated backup is never the freshest");
+        }
+        // within the tolerance (a clock a little ahead) it is no finding; the tolerance is configurable
+        HealthReport tolerant = monitor(MutableClock.at(now), null).kinds("database")
+                .clockSkewTolerance(Duration.ofDays(3)).build().checkBackupFreshness();
+        assertFalse(String.join(" ", tolerant.kinds().get(0).problems()).contains("dated in the future"));
+    }
+
+    @Test
+    void aVerificationRecordDatedInTheFutureNeverCountsAsPassed() throws Exception {
+        Instant now = Instant.parse("2026-01-20T12:00:00Z");
+        BackupManifest m = backup("database", now.minus(Duration.ofHours(1)), true);
+        // a verifier on a host whose clock runs ten days ahead
+        BackupMonitor wrongClock = monitor(MutableClock.at(now.plus(Duration.ofDays(10))), null)
+                .kinds("database").build();
+        assertTrue(wrongClock.verifyBackupIntegrity(m.objectKey()).passed());
+
+        HealthReport report = monitor(MutableClock.at(now), null).kinds("database").build().runHealthChecks();
+        assertEquals(HealthStatus.CRITICAL, report.status(), report.summaryLines().toString());
+        KindHealth db = report.kinds().get(0);
+        assertNull(db.lastPassedVerification(), "a future-dated record is never the last passed verification");
+        String problems = String.join("\n", db.problems());
+        assertTrue(problems.contains("dated in the future") && problems.contains(m.objectKey()), problems);
+        assertTrue(problems.contains("has ever passed a verification"), problems);
+    }
+
+    @Test
+    void aFutureDatedBackupSatisfiesNoKeepRuleAndPruneRefusesUntilAllowed() throws Exception {
+        Instant now = Instant.parse("2026-01-20T12:00:00Z");
+        BackupManifest older = backup("database", now.minus(Duration.ofDays(2)), false);
+        BackupManifest newest = backup("database", now.minus(Duration.ofDays(1)), false);
+        BackupManifest future = backup("database", now.plus(Duration.ofDays(3)), false); // a run with a wrong clock
+        Pruner.Builder pruner = Pruner.builder().sink(sink).policy(Retention.builder().keepLast(1).build())
+                .clock(Clock.fixed(now, ZoneOffset.UTC));
+
+        IntegrityException refused = assertThrows(IntegrityException.class,
+                () -> pruner.build().prune("database", false));
+        assertTrue(refused.getMessage().contains("dated in the future")
+                && refused.getMessage().contains(future.manifestKey())
+                && refused.getMessage().contains("allowFutureDated(true)"), refused.getMessage());
+        assertEquals(3, StoredBackups.of(sink).committed("database").size(), "nothing deleted");
+
+        Pruner.PruneReport dry = pruner.build().prune("database", true);
+        assertEquals(List.of(future.manifestKey()), dry.futureDated());
+        assertEquals(List.of(older.objectKey()), dry.deleted(), "keep-last 1 counts only real backups");
+
+        Pruner.PruneReport report = pruner.allowFutureDated(true).build().prune("database", false);
+        assertEquals(List.of(older.objectKey()), report.deleted());
+        Verdict kept = report.verdicts().stream().filter(v -> v.backup().id().equals(future.id())).findFirst()
+                .orElseThrow();
+        assertTrue(kept.keep() && kept.reason().contains("dated in the future"), kept.reason());
+        assertEquals(List.of(future.id(), newest.id()),
+                StoredBackups.of(sink).committed("database").stream().map(BackupManifest::id).toList());
+    }
+
+    @Test
+    void pruneKeepsTheNewestIntactBackupWhenTheNewestIsDamaged() throws Exception {
+        Instant now = Instant.parse("2026-01-20T12:00:00Z");
+        BackupManifest oldest = backup("database", now.minus(Duration.ofDays(3)), true);
+        BackupManifest intact = backup("database", now.minus(Duration.ofDays(2)), true);
+        BackupManifest damaged = backup("database", now.minus(Duration.ofDays(1)), true);
+        flipByte(damaged.objectKey(), (int) (damaged.objectSize() / 2)); // never verified: nothing recorded says so
+        Pruner pruner = Pruner.builder().sink(sink).policy(Retention.builder().keepLast(1).build())
+                .clock(Clock.fixed(now, ZoneOffset.UTC)).build();
+
+        Pruner.PruneReport dry = pruner.prune("database", true);
+        assertEquals(List.of(oldest.objectKey()), dry.deleted());
+        Pruner.PruneReport report = pruner.prune("database", false);
+        assertEquals(List.of(oldest.objectKey()), report.deleted());
+        assertEquals(List.of(damaged.objectKey()), List.copyOf(report.damaged().keySet()));
+        assertTrue(report.damaged().get(damaged.objectKey()).contains("does not match"),
+                report.damaged().toString());
+        Verdict kept = report.verdicts().stream().filter(v -> v.backup().id().equals(intact.id())).findFirst()
+                .orElseThrow();
+        assertTrue(kept.keep() && kept.reason().contains("newest backup that passed the intact check"),
+                kept.reason());
+        assertEquals(List.of(damaged.id(), intact.id()),
+                StoredBackups.of(sink).committed("database").stream().map(BackupManifest::id).toList());
+    }
+
     // ---------------------------------------------------------------- verification
 
     @Test
@@ -397,6 +497,14 @@ public abstract class StoreHealthContractTest {
     private void replace(String key, byte[] bytes) throws IOException {
         sink.delete(key);
         put(key, bytes);
+    }
+
+    /** Edits a date in a stored manifest's JSON text, as a text editor would. */
+    private void editManifest(BackupManifest m, String field, Instant value) throws IOException {
+        String json = new String(read(m.manifestKey()), StandardCharsets.UTF_8);
+        String edited = json.replaceFirst("(\"" + field + "\"\\s*:\\s*\")[^\"]+\"", "$1" + value + "\"");
+        assertFalse(edited.equals(json), "no " + field + " in " + json);
+        replace(m.manifestKey(), edited.getBytes(StandardCharsets.UTF_8));
     }
 
     private void flipByte(String key, int at) throws IOException {
