@@ -2,6 +2,7 @@ package com.jiffoo.backup.files;
 
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.BackupVerifier;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.DecryptionException;
@@ -101,7 +102,11 @@ class FileBackupEndToEndTest {
             Path publicKey = gpg.exportPublicKey(key, dir.resolve("backup-public.asc"), true);
             Path secretKey = gpg.exportSecretKey(key, dir.resolve("backup-secret.gpg"), false, keyPass);
 
-            OpenPgpTransform backupHost = OpenPgpTransform.builder().recipient(publicKey).build();
+            GpgCli.Key host = gpg.generateSigningOnlyKey("Backup host <host@jiffoo.test>", keyPass);
+            Path hostSecret = gpg.exportSecretKey(host, dir.resolve("host-secret.asc"), true, keyPass);
+            Path hostPublic = gpg.exportPublicKey(host, dir.resolve("host-public.asc"), true);
+            OpenPgpTransform backupHost = OpenPgpTransform.builder().recipient(publicKey)
+                    .signingKey(hostSecret, TestKeys.passphraseOf(keyPass).toCharArray()).build();
             BackupManifest m = backUp(Compression.ZSTD, backupHost);
             assertThat(m.transforms().get(0)).containsEntry("mode", "public-key");
 
@@ -112,7 +117,7 @@ class FileBackupEndToEndTest {
             assertThat(restored).doesNotExist();
 
             OpenPgpTransform restoreHost = OpenPgpTransform.builder()
-                    .secretKey(secretKey, TestKeys.passphraseOf(keyPass).toCharArray()).build();
+                    .secretKey(secretKey, TestKeys.passphraseOf(keyPass).toCharArray()).signer(hostPublic).build();
             restoreInto(restored, restoreHost).restore(m.objectKey());
             assertThat(TestTrees.snapshot(restored)).isEqualTo(original);
 
@@ -131,10 +136,18 @@ class FileBackupEndToEndTest {
         Path target = existingTarget();
         OpenPgpTransform wrong = OpenPgpTransform.builder()
                 .passphrase(PassphraseKeyFile.read(TestKeys.keyFile(dir, "other.key"))).build();
+        // a key file that is not the backups' cannot authenticate the manifest either: refused before decrypting
         assertThatThrownBy(() -> restoreInto(target, wrong).restore(m.objectKey()))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("not the one the backups are made with")
+                .hasMessageContaining(m.objectKey())
+                .hasMessageNotContaining(TestKeys.passphraseOf(keyFile));
+        assertUntouched(target);
+        // authenticated (the manifest's signer is trusted), but the decryption key does not open it
+        assertThatThrownBy(() -> restoreInto(target, wrong).toBuilder().trust(BackupTrust.of(List.of(pgp))).build()
+                .restore(m.objectKey()))
                 .isInstanceOf(DecryptionException.class)
                 .hasMessageContaining("does not open this backup")
-                .hasMessageContaining(m.objectKey())
                 .hasMessageNotContaining(TestKeys.passphraseOf(keyFile));
         assertUntouched(target);
     }
@@ -214,7 +227,7 @@ class FileBackupEndToEndTest {
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("overlaps the backup store");
         }
-        assertThat(store.list("")).hasSize(3);
+        assertThat(store.list("")).hasSize(4); // data, sidecar, manifest's signature, manifest
         BackupVerifier.builder().sink(store).transforms(List.of(pgp)).build().verify(m.objectKey(), true);
     }
 

@@ -53,7 +53,7 @@ class MinioPipelineTest {
             BackupManifest manifest = BackupPipeline.builder().source(source).encryption(pgp).sink(sink).build().run();
 
             assertThat(sink.list("database/")).extracting(StoredObject::key).containsExactly(
-                    manifest.objectKey(), manifest.manifestKey(), manifest.sha256Key());
+                    manifest.objectKey(), manifest.manifestKey(), manifest.signatureKey(), manifest.sha256Key());
             assertThat(manifest.objectSize()).isGreaterThan(2 * MinioSink.MIN_PART_SIZE);
             assertThat(s3.openUploads(bucket)).isEmpty();
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RetentionPolicy.Verdict;
@@ -125,7 +126,7 @@ public abstract class StoreHealthContractTest {
     void retentionNeverDeletesTheNewestBackupThatVerifiedGood() throws Exception {
         List<BackupManifest> days = new ArrayList<>();
         for (int day = 1; day <= 5; day++) {
-            days.add(backup("database", Instant.parse("2026-02-0" + day + "T02:00:00Z"), false));
+            days.add(backup("database", Instant.parse("2026-02-0" + day + "T02:00:00Z"), true));
         }
         BackupMonitor monitor = monitor(MutableClock.at(Instant.parse("2026-02-05T03:00:00Z")), null)
                 .kinds("database").build();
@@ -150,15 +151,45 @@ public abstract class StoreHealthContractTest {
         assertEquals(1, StoredBackups.of(sink).verifications(days.get(0)).size());
     }
 
+    // ---------------------------------------------------------------- nothing in the store is trusted without the key
+
+    @Test
+    void aManifestEditedOrUnsignedInTheStoreIsRefusedAndTheMonitorSaysSo() throws Exception {
+        Instant now = Instant.parse("2026-03-10T12:00:00Z");
+        BackupManifest older = backup("database", now.minus(Duration.ofHours(30)), true);
+        BackupManifest newest = backup("database", now.minus(Duration.ofHours(2)), true);
+        BackupTrust trust = BackupTrust.of(List.of(pgp));
+        assertEquals(BackupTrust.Authenticity.AUTHENTICATED,
+                StoredBackups.of(sink, trust).manifest(newest.objectKey()).authenticity());
+
+        editManifest(newest, "completedAt", now.minus(Duration.ofMinutes(5)));
+        IntegrityException e = assertThrows(IntegrityException.class,
+                () -> StoredBackups.of(sink, trust).manifest(newest.objectKey()));
+        assertTrue(e.getMessage().contains("not authentic"), e.getMessage());
+        HealthReport report = monitor(MutableClock.at(now), null).kinds("database").build().runHealthChecks();
+        assertEquals(HealthStatus.CRITICAL, report.status());
+        assertTrue(String.join("\n", report.kinds().get(0).problems()).contains(newest.manifestKey()),
+                report.summaryLines().toString());
+        IntegrityException latest = assertThrows(IntegrityException.class, () -> StoredBackups.of(sink, trust)
+                .scan("database").latestTrusted());
+        assertTrue(latest.getMessage().contains(older.objectKey()), "names the newest trusted one: "
+                + latest.getMessage());
+
+        sink.delete(older.signatureKey()); // as a backup written before signing
+        assertThrows(IntegrityException.class, () -> StoredBackups.of(sink, trust).manifest(older.objectKey()));
+        assertEquals(BackupTrust.Authenticity.UNAUTHENTICATED, StoredBackups.of(sink, trust.toBuilder()
+                .allowUnauthenticated(true).build()).manifest(older.objectKey()).authenticity());
+    }
+
     // ---------------------------------------------------------------- a wrong clock, a damaged newest backup
 
     @Test
     void aBackupDatedInTheFutureIsCriticalNeverFresh() throws Exception {
         Instant now = Instant.parse("2026-01-20T12:00:00Z");
         backup("database", now.minus(Duration.ofDays(3)), true);
-        BackupManifest edited = backup("database", now.minus(Duration.ofDays(2)), true);
-        // backups stopped two days ago; someone (or a script) edited the newest manifest's date by hand
-        editManifest(edited, "completedAt", now.plus(Duration.ofDays(2)));
+        // backups stopped two days ago, and that last run's host had a clock four days ahead: its manifest, signed
+        // as any, says two days from now (a hand edit would break the signature: AuthenticityTest)
+        BackupManifest edited = backup("database", now.plus(Duration.ofDays(2)), true);
         BackupMonitor monitor = monitor(MutableClock.at(now), null).kinds("database").build();
 
         for (HealthReport report : List.of(monitor.checkBackupFreshness(), monitor.runHealthChecks())) {
@@ -378,8 +409,15 @@ public abstract class StoreHealthContractTest {
         assertEquals("PASSED", kind.get("keyCheck").get("result").asText());
 
         OpenPgpTransform wrong = OpenPgpTransform.builder().passphrase("not the key".toCharArray(), "wrong").build();
-        HealthReport lostKey = monitor(clock, null).kinds("database").transforms(List.of(wrong)).build()
+        // a monitor whose key file is not the backups': nothing it reads is authentic, and it says why
+        HealthReport wrongKeyFile = monitor(clock, null).kinds("database").transforms(List.of(wrong)).build()
                 .runHealthChecks();
+        assertEquals(HealthStatus.CRITICAL, wrongKeyFile.status());
+        assertTrue(String.join("\n", wrongKeyFile.kinds().get(0).problems())
+                .contains("not the one the backups are made with"), wrongKeyFile.summaryLines().toString());
+        // authenticated by the right signer, but its decryption key cannot open the backup (public-key mode)
+        HealthReport lostKey = monitor(clock, null).kinds("database").transforms(List.of(wrong))
+                .trust(BackupTrust.of(List.of(pgp))).build().runHealthChecks();
         assertEquals(HealthStatus.CRITICAL, lostKey.status());
         assertEquals(KindHealth.KeyCheck.FAILED, lostKey.kinds().get(0).keyCheck());
         assertTrue(lostKey.kinds().get(0).problems().get(0).contains("cannot open the newest backup"));
