@@ -50,8 +50,13 @@ import java.util.zip.GZIPInputStream;
  * So a failed, refused or rejected restore leaves the previous content as it was. A target that is a mount point
  * (which cannot be renamed) is restored {@linkplain Builder#inPlace(boolean) in place} instead: staged in
  * {@code <target>/.jiffoo-restore-<random>}, its entries swapped on commit. An existing non-empty target is refused unless
- * {@link Builder#replaceExisting(boolean) replaceExisting(true)} is set. If the target is a symbolic link, the
- * directory it points to is the one replaced.
+ * {@link Builder#replaceExisting(boolean) replaceExisting(true)} is set.
+ *
+ * <p><b>The target's path.</b> A restore never writes or deletes through a path another user controls: a target that
+ * is a symbolic link is refused (the message names the real path to restore into instead), and so is a target
+ * below a directory that someone other than root or the restoring user owns or can write (unless sticky, like
+ * {@code /tmp}, where entries owned by others are refused in turn). In place, the target itself must meet the same
+ * rule, as the staging directory lies inside it.
  *
  * <p><b>Input.</b> The compression is recognised by its magic bytes: gzip ({@code 1f 8b}), zstd
  * ({@code 28 b5 2f fd}), otherwise a plain tar. The stream is read up to the tar end-of-archive marker and is never
@@ -166,7 +171,8 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
      *         {@linkplain StagedRestore#close() close} it. Its facts: {@code target}, {@code files},
      *         {@code directories}, {@code symlinks}, {@code hardLinks}, {@code bytes}, {@code skipped}
      * @throws RestoreException when the target exists and is not a directory, exists and is not empty without
-     *                          {@code replaceExisting(true)}, or when the archive is unsafe or malformed; the
+     *                          {@code replaceExisting(true)}, is a symbolic link or lies on a path another user
+     *                          controls, or when the archive is unsafe or malformed; the
      *                          staging directory is deleted and the target is unchanged
      * @throws IOException when reading {@code plaintext} or writing the staging directory fails; the staging
      *                     directory is deleted and the target is unchanged
@@ -174,16 +180,17 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
     @Override
     public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
         Objects.requireNonNull(plaintext, "plaintext");
-        Path dest = resolveTarget();
-        int targetMode = checkTarget(dest);
-        Path parent = dest.getParent();
-        Files.createDirectories(parent);
+        Path dest = target;
         boolean inside = inPlace != null ? inPlace : isMountPoint(dest);
+        TargetPaths.check(dest, inside);
+        int targetMode = checkTarget(dest);
+        Files.createDirectories(dest.getParent());
+        TargetPaths.check(dest, inside); // again: the parents just created, and anything changed meanwhile
         if (inside) {
             Files.createDirectories(dest);
         }
         Path staging = inside ? Files.createTempDirectory(dest, IN_PLACE_STAGING)
-                : Files.createTempDirectory(parent, "." + dest.getFileName() + ".restore-");
+                : Files.createTempDirectory(dest.getParent(), "." + dest.getFileName() + ".restore-");
         LOG.info("Restoring {}into {} (staging in {})", manifest == null ? "" : manifest.objectKey() + " ", dest,
                 staging);
         boolean staged = false;
@@ -210,18 +217,6 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                 FileTrees.deleteQuietly(staging);
             }
         }
-    }
-
-    private Path resolveTarget() throws IOException {
-        if (Files.isSymbolicLink(target)) {
-            try {
-                return target.toRealPath();
-            } catch (NoSuchFileException e) {
-                throw new RestoreException("The restore target " + target + " is a symbolic link to nothing. "
-                        + "Remove the link or point it at a directory.", null, target.toString(), e);
-            }
-        }
-        return target;
     }
 
     /** Checks the target may be (re)placed; returns its mode, or -1 when it does not exist. */
