@@ -195,7 +195,8 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                 staging);
         boolean staged = false;
         try {
-            Extraction x = new Extraction(dest, staging, allowSymlinksOutsideTarget);
+            Extraction x = new Extraction(dest, staging, allowSymlinksOutsideTarget,
+                    BoundedTarInputStream.name(manifest));
             x.run(plaintext);
             x.finish(targetMode);
             Map<String, Object> facts = x.facts();
@@ -292,6 +293,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         private final Path dest;
         private final Path staging;
         private final boolean allowOutsideLinks;
+        private final String what;
         private final byte[] buffer = new byte[BUFFER_SIZE];
         private final List<DirectoryTimes> directories = new ArrayList<>();
         private final List<String> links = new ArrayList<>();
@@ -305,7 +307,8 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         long bytes;
         long skipped;
 
-        Extraction(Path dest, Path staging, boolean allowOutsideLinks) {
+        Extraction(Path dest, Path staging, boolean allowOutsideLinks, String what) {
+            this.what = what;
             this.dest = dest;
             this.staging = staging;
             this.allowOutsideLinks = allowOutsideLinks;
@@ -313,7 +316,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
 
         void run(InputStream plaintext) throws IOException {
             try (InputStream in = decompress(plaintext);
-                 TarArchiveInputStream tar = new TarArchiveInputStream(in, "UTF-8")) {
+                 TarArchiveInputStream tar = BoundedTarInputStream.open(in, what)) {
                 TarArchiveEntry entry;
                 while ((entry = tar.getNextEntry()) != null) {
                     extract(entry, tar);
