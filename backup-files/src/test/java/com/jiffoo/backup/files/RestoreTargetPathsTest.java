@@ -147,6 +147,48 @@ class RestoreTargetPathsTest {
         assertThat(TestTrees.list(target)).containsExactly("restored.txt");
     }
 
+    /**
+     * The old tree a restore deletes may belong to another user (the web server's uploads): while it is deleted,
+     * they swap a directory in it with a link to a root-only directory, over and over (renameat2 RENAME_EXCHANGE).
+     * Deleting by path, a walk that saw a directory listed and deleted through the link.
+     */
+    @Test
+    void deletingATreeAnotherUserOwnsNeverFollowsTheLinksTheySwapIn() throws Exception {
+        Assumptions.assumeTrue(root(), "another user's tree needs root");
+        Path victim = dir("victim", "700");
+        for (int i = 0; i < 200; i++) {
+            Files.writeString(victim.resolve("f" + i), "keep");
+        }
+        Path swapper = Files.writeString(tmp.resolve("swap.py"), String.join("\n",
+                "import ctypes, os, sys, time",
+                "libc = ctypes.CDLL(None, use_errno=True)",
+                "os.chdir(sys.argv[1]); end = time.time() + float(sys.argv[2])",
+                "while time.time() < end:",
+                "    libc.renameat2(-100, b'sub', -100, b'alt', 2)", ""));
+        for (int round = 0; round < 5; round++) {
+            Path old = dir("old", "755");
+            Path sub = Files.createDirectories(old.resolve("sub"));
+            for (int i = 0; i < 200; i++) {
+                Files.writeString(sub.resolve("f" + i), "theirs");
+            }
+            Files.createSymbolicLink(old.resolve("alt"), victim);
+            sh(tmp, "chown -R -h nobody " + q(old));
+            Process attacker = new ProcessBuilder("runuser", "-u", "nobody", "--", "python3", swapper.toString(),
+                    old.toString(), "0.5").redirectErrorStream(true).start();
+            try {
+                Thread.sleep(50);
+                FileTrees.deleteQuietly(old);
+            } finally {
+                if (!attacker.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) { // it stops after half a second
+                    attacker.destroyForcibly().waitFor();
+                }
+            }
+            FileTrees.deleteQuietly(old);
+            sh(tmp, "rm -rf " + q(old));
+            assertThat(TestTrees.list(victim)).as("round " + round).hasSize(200);
+        }
+    }
+
     @Test
     void safePathsAreRestoredIntoAsBefore() throws IOException {
         Path shared = dir("shared", "1777"); // like /tmp: a new target of our own there is fine
