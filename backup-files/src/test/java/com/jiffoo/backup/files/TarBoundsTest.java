@@ -147,6 +147,40 @@ class TarBoundsTest {
         assertRefusedByBoth(head, "0\n", "4 MiB");
     }
 
+    /**
+     * The report's case end to end, in a heap of 32 MiB: a gzip (about 1 MB) of a tar whose PAX header declares
+     * 1.9 GB and holds 256 MiB, restored in a child JVM. Unbounded, it ends in an OutOfMemoryError.
+     */
+    @Test
+    void aPaxBombFailsFastInASmallHeap() throws Exception {
+        byte[] head = craft("{\"entries\": [{\"name\": \"./PaxHeaders/big\", \"type\": \"x\", \"size\": 1900000000,"
+                + " \"body\": \"1900000000 path=\"}], \"end\": false}");
+        Path headFile = Files.write(tmp.resolve("head.tar"), head);
+        Path bomb = tmp.resolve("bomb.tar.gz");
+        sh(tmp, "{ cat " + q(headFile) + "; head -c 268435456 /dev/zero | tr '\\0' a; } | gzip -1 > " + q(bomb));
+        assertThat(Files.size(bomb)).isLessThan(2L << 20);
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx32m",
+                "-cp", System.getProperty("java.class.path"), RestoreInSmallHeap.class.getName(), bomb.toString(),
+                tmp.resolve("target").toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(out).contains("IntegrityException", "\"./PaxHeaders/big\" declares 1900000000 bytes", "1 MiB")
+                .doesNotContain("OutOfMemoryError");
+        assertThat(tmp.resolve("target")).doesNotExist();
+    }
+
+    /** The child of {@link #aPaxBombFailsFastInASmallHeap()}: restores args[0] into args[1], prints the outcome. */
+    static final class RestoreInSmallHeap {
+        public static void main(String[] args) throws Exception {
+            try (InputStream in = Files.newInputStream(Path.of(args[0]))) {
+                DirectoryRestoreTarget.builder(Path.of(args[1])).build().stage(in, null).close();
+                System.out.println("restored");
+            } catch (Throwable e) {
+                System.out.println(e);
+            }
+        }
+    }
+
     /** What GNU tar writes for real trees stays well inside the limits: a 100 kB PAX record, 4,000-byte names. */
     @Test
     void realArchivesWithLongNamesAndLargeRecordsPass() throws Exception {
