@@ -65,6 +65,12 @@ class RestoreTargetPathsTest {
         return d;
     }
 
+    /** Restoring into {@code target} is refused with a message containing {@code part}. */
+    private void assertRefused(Path target, String part) {
+        assertThatThrownBy(() -> restore(replacing(target))).isInstanceOf(RestoreException.class)
+                .hasMessageContaining(part);
+    }
+
     /** The reported attack: /tmp/T, a link planted by another user to a root-only directory, restored with --replace. */
     @Test
     void aTargetThatIsASymlinkPlantedByAnotherUserIsRefusedNamingTheRealPath() throws IOException {
@@ -99,9 +105,7 @@ class RestoreTargetPathsTest {
         assertThat(TestTrees.list(open)).isEmpty();
 
         Path below = Files.createDirectories(open.resolve("sub/deeper"));
-        assertThatThrownBy(() -> restore(replacing(below.resolve("T"))))
-                .isInstanceOf(RestoreException.class)
-                .hasMessageContaining(open + " is writable by others");
+        assertRefused(below.resolve("T"), open + " is writable by others");
         assertThat(TestTrees.list(below)).isEmpty();
     }
 
@@ -110,9 +114,7 @@ class RestoreTargetPathsTest {
         Assumptions.assumeTrue(root(), "changing a directory's group to one we are not in needs root");
         Path groupOpen = dir("group-open", "775");
         sh(tmp, "chgrp nogroup " + q(groupOpen));
-        assertThatThrownBy(() -> restore(replacing(groupOpen.resolve("T"))))
-                .isInstanceOf(RestoreException.class)
-                .hasMessageContaining(groupOpen + " is writable by others (group nogroup");
+        assertRefused(groupOpen.resolve("T"), groupOpen + " is writable by others (group nogroup");
     }
 
     @Test
@@ -120,16 +122,12 @@ class RestoreTargetPathsTest {
         Assumptions.assumeTrue(root(), "a directory owned by another user needs root");
         Path shared = dir("shared", "1777");
         asNobody("mkdir " + shared.resolve("T") + " && echo theirs > " + shared.resolve("T/theirs.txt"));
-        assertThatThrownBy(() -> restore(replacing(shared.resolve("T"))))
-                .isInstanceOf(RestoreException.class)
-                .hasMessageContaining(shared.resolve("T") + " is owned by nobody");
+        assertRefused(shared.resolve("T"), shared.resolve("T") + " is owned by nobody");
         assertThat(TestTrees.list(shared.resolve("T"))).containsExactly("theirs.txt");
 
         Path theirs = dir("theirs", "755");
         sh(tmp, "chown nobody " + q(theirs));
-        assertThatThrownBy(() -> restore(replacing(theirs.resolve("T"))))
-                .isInstanceOf(RestoreException.class)
-                .hasMessageContaining(theirs + " is owned by nobody");
+        assertRefused(theirs.resolve("T"), theirs + " is owned by nobody");
         assertThat(TestTrees.list(theirs)).isEmpty();
     }
 
