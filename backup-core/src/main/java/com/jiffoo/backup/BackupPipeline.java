@@ -2,6 +2,7 @@ package com.jiffoo.backup;
 
 import com.jiffoo.backup.BackupListener.Operation;
 import com.jiffoo.backup.internal.CountingDigestOutputStream;
+import com.jiffoo.backup.internal.LocalPaths;
 import com.jiffoo.backup.internal.Pipe;
 import com.jiffoo.backup.internal.Sha256;
 import com.jiffoo.backup.internal.StageFailure;
@@ -157,6 +158,9 @@ public final class BackupPipeline {
         log.info("backup of {} to {} as {} started", source.describe(), sink.location(), objectKey);
         long[] counts = new long[2];
         try {
+            LocalPaths.refuseOverlap(sink, source.localPath(), "back up", "the backup would read the store's own"
+                    + " output and earlier backups", "Back up a directory outside the store, or move the store"
+                    + " (BACKUP_DIR) out of it.");
             BackupManifest m = write(objectKey, id, started, chain, signer, ticker, counts);
             Progress done = Support.progress(objectKey, m.plaintextSize(), m.objectSize(), m.objectSize(), ticker);
             Support.notify(listener, l -> l.finished(Operation.BACKUP, done));

@@ -2,6 +2,7 @@ package com.jiffoo.backup;
 
 import com.jiffoo.backup.BackupListener.Operation;
 import com.jiffoo.backup.internal.CountingDigestInputStream;
+import com.jiffoo.backup.internal.LocalPaths;
 import com.jiffoo.backup.internal.Pipe;
 import com.jiffoo.backup.internal.StageFailure;
 import com.jiffoo.backup.internal.StageStreams;
@@ -159,31 +160,8 @@ public final class RestorePipeline {
 
     /** Refuses a target that is, contains or lies inside the store: replacing it would destroy the backups. */
     private void refuseOverlap() {
-        java.util.Optional<java.nio.file.Path> store = sink.localRoot().map(RestorePipeline::canonical);
-        java.util.Optional<java.nio.file.Path> into = target.localPath().map(RestorePipeline::canonical);
-        if (store.isPresent() && into.isPresent()
-                && (store.get().startsWith(into.get()) || into.get().startsWith(store.get()))) {
-            throw new ConfigurationException("Refusing to restore into " + into.get() + ": it overlaps the backup"
-                    + " store " + store.get() + ", and replacing it would destroy the backups. Restore into a"
-                    + " directory outside the store.", null, into.get().toString(), null);
-        }
-    }
-
-    private static java.nio.file.Path canonical(java.nio.file.Path p) {
-        java.nio.file.Path abs = p.toAbsolutePath().normalize();
-        // resolve symlinks of the deepest existing ancestor, so /var/backups via a link is recognised
-        java.nio.file.Path existing = abs;
-        while (existing != null && !java.nio.file.Files.exists(existing)) {
-            existing = existing.getParent();
-        }
-        if (existing == null) {
-            return abs;
-        }
-        try {
-            return existing.toRealPath().resolve(existing.relativize(abs));
-        } catch (IOException e) {
-            return abs;
-        }
+        LocalPaths.refuseOverlap(sink, target.localPath(), "restore into", "replacing it would destroy the backups",
+                "Restore into a directory outside the store.");
     }
 
     /**

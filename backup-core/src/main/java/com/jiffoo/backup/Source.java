@@ -33,6 +33,14 @@ public interface Source {
     String describe();
 
     /**
+     * The local directory this source reads, when it is one (so a backup can refuse a source that overlaps the store
+     * it writes to). Empty by default.
+     */
+    default java.util.Optional<java.nio.file.Path> localPath() {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * Writes the whole content to {@code out}, which the caller closes.
      *
      * @return facts for the manifest; values are strings, numbers, booleans, lists or maps of those

@@ -1,5 +1,6 @@
 package com.jiffoo.backup;
 
+import com.jiffoo.backup.internal.BoundedJson;
 import com.jiffoo.backup.internal.Keys;
 import com.jiffoo.backup.internal.Sha256;
 import org.slf4j.Logger;
@@ -30,7 +31,7 @@ import java.util.Objects;
  */
 public final class StoredBackups {
     private static final Logger log = LoggerFactory.getLogger(StoredBackups.class);
-    private static final int MAX_MANIFEST_BYTES = 1 << 20;
+    private static final int MAX_MANIFEST_BYTES = BoundedJson.MAX_DOCUMENT_BYTES;
     private static final int MAX_SIDECAR_BYTES = 4096;
     private static final int MAX_SIGNATURE_BYTES = 64 * 1024;
 

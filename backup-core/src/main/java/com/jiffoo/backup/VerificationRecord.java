@@ -3,6 +3,7 @@ package com.jiffoo.backup;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.jiffoo.backup.internal.BoundedJson;
 import com.jiffoo.backup.internal.Keys;
 
 import java.io.IOException;
@@ -37,7 +38,7 @@ public record VerificationRecord(String objectKey, String backupId, Instant veri
     /** How many records the verifier keeps per backup; older ones are deleted when a new one is written. */
     public static final int RECORDS_KEPT = 10;
 
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final ObjectMapper MAPPER = BoundedJson.mapper();
     /** What follows {@link #INFIX} in a record key: the time stamp, the random tag, {@code .json}. */
     private static final java.util.regex.Pattern RECORD_TAIL =
             java.util.regex.Pattern.compile("[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}\\.json");

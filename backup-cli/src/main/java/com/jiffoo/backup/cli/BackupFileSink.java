@@ -2,10 +2,12 @@ package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.NotFoundException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StoredObject;
+import com.jiffoo.backup.internal.BoundedJson;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -48,8 +50,8 @@ final class BackupFileSink implements Sink {
         }
         Path manifest = dir.resolve(BackupManifest.manifestKeyOf(name));
         byte[] json;
-        try {
-            json = Files.readAllBytes(manifest);
+        try (InputStream in = Files.newInputStream(manifest)) {
+            json = in.readNBytes(BoundedJson.MAX_DOCUMENT_BYTES + 1);
         } catch (NoSuchFileException e) {
             throw new ConfigurationException("the backup file " + data + " has no " + manifest.getFileName()
                     + " next to it: copy the backup's .manifest.json, .manifest.json.sig and .sha256 from the store into " + dir
@@ -57,6 +59,11 @@ final class BackupFileSink implements Sink {
                     + " its manifest a backup cannot be checked; docs/runbook.md shows the restore by hand with gpg.", e);
         } catch (IOException e) {
             throw new ConfigurationException("cannot read " + manifest + ": " + e.getMessage(), e);
+        }
+        if (json.length > BoundedJson.MAX_DOCUMENT_BYTES) {
+            throw new IntegrityException("The manifest " + manifest + " is larger than " + BoundedJson.MAX_DOCUMENT_BYTES
+                    + " bytes; it is not a manifest written by jiffoo-backup. Copy the backup's real .manifest.json"
+                    + " from the store.", manifest.toString(), null, null);
         }
         BackupManifest m = BackupManifest.fromJson(json, manifest.toString());
         return new BackupFileSink(dir, name, m.objectKey());

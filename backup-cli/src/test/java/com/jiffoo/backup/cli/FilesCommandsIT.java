@@ -263,6 +263,47 @@ class FilesCommandsIT {
         }
     }
 
+    /**
+     * Issue 11 item 6, as reported: {@code restore files --target /tmp/T --replace}, T a link another user planted in
+     * a shared sticky directory to a root-only one, emptied that directory and restored into it (exit 0). And a
+     * SOURCE_DIR holding the store was backed up, store and all.
+     */
+    @Test
+    void aPlantedLinkAsTargetAndASourceHoldingTheStoreAreRefused() throws Exception {
+        Path key = dir.resolve("backup.key");
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Map<String, String> env = env(key);
+        assertThat(Jar.run(dir, env, "backup", "files").exitCode()).isZero();
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x")); // nobody may look in
+        Path shared = Files.createDirectories(dir.resolve("shared"));
+        Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+        new ProcessBuilder("chmod", "+t", shared.toString()).start().waitFor();
+        Path secret = Files.createDirectories(dir.resolve("secret"));
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rwx------"));
+        Files.writeString(secret.resolve("keep.txt"), "root's");
+        Path link = shared.resolve("T");
+        boolean root = new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes(),
+                StandardCharsets.UTF_8).trim().equals("0");
+        if (root) {
+            assertThat(new ProcessBuilder("runuser", "-u", "nobody", "--", "ln", "-s", secret.toString(),
+                    link.toString()).inheritIO().start().waitFor()).isZero();
+        } else {
+            Files.createSymbolicLink(link, secret);
+        }
+        Jar.Run restore = Jar.run(dir, env, "restore", "files", "--latest", "--target", link.toString(), "--replace");
+        assertThat(restore.exitCode()).as(restore.toString()).isEqualTo(7);
+        assertThat(restore.stderr()).contains("is a symbolic link", "restore into the real path " + secret);
+        try (Stream<Path> left = Files.list(secret)) {
+            assertThat(left.map(p -> p.getFileName().toString())).containsExactly("keep.txt");
+        }
+
+        Map<String, String> holdsStore = new HashMap<>(env);
+        holdsStore.put("SOURCE_DIR", dir.toString());
+        Jar.Run backup = Jar.run(dir, holdsStore, "backup", "files");
+        assertThat(backup.exitCode()).as(backup.toString()).isEqualTo(2);
+        assertThat(backup.stderr()).contains("overlaps the backup store", "BACKUP_DIR");
+    }
+
     private static boolean hasEntries(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.findAny().isPresent();

@@ -19,7 +19,7 @@ import java.util.Map;
 
 /** Reads and writes {@link BackupManifest} as JSON. Not public API. */
 public final class ManifestJson {
-    private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper MAPPER = BoundedJson.mapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final TypeReference<LinkedHashMap<String, Object>> MAP = new TypeReference<>() {
     };
 

@@ -19,6 +19,7 @@ import com.jiffoo.backup.Transform;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.VerificationResult;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.internal.BoundedJson;
 import com.jiffoo.backup.internal.Keys;
 import com.jiffoo.backup.internal.Support;
 import org.slf4j.Logger;
@@ -74,7 +75,7 @@ public final class BackupMonitor {
     public static final String REPORT_PREFIX = "_monitor/health-";
     private static final int REPORTS_KEPT = 30;
     private static final Logger log = LoggerFactory.getLogger(BackupMonitor.class);
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final ObjectMapper MAPPER = BoundedJson.mapper();
 
     private final Sink sink;
     private final List<String> kinds;
@@ -455,7 +456,7 @@ public final class BackupMonitor {
         try {
             for (StoredObject report : Keys.newestFirst(sink.list(REPORT_PREFIX))) {
                 try (InputStream in = sink.open(report.key())) {
-                    JsonNode n = MAPPER.readTree(in.readNBytes(1 << 20));
+                    JsonNode n = MAPPER.readTree(in.readNBytes(BoundedJson.MAX_DOCUMENT_BYTES));
                     // another monitor of the same store may watch other kinds: its status is not ours
                     List<String> watched = new ArrayList<>();
                     n.path("kinds").forEach(k -> watched.add(k.path("kind").asText()));

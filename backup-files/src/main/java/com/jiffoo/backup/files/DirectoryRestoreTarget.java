@@ -17,7 +17,11 @@ import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -25,17 +29,19 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Deque;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.zip.GZIPInputStream;
 
 /**
@@ -43,15 +49,21 @@ import java.util.zip.GZIPInputStream;
  * directory.
  *
  * <p><b>Staging.</b> {@link #stage} never touches the target: it extracts into a new sibling directory
- * {@code <parent>/.<name>.restore-<random>} (created with mode 0700) and returns a {@link StagedRestore}.
- * {@link StagedRestore#commit()} swaps it into place: an existing target is renamed to
- * {@code .<name>.old-<random>}, the staged tree is renamed to the target, then the old tree is deleted (if the second
+ * {@code <parent>/.<random>} (created with mode 0700; its name never longer than the target's, so that a tree whose
+ * paths reach PATH_MAX under the target can be staged) and returns a {@link StagedRestore}.
+ * {@link StagedRestore#commit()} swaps it into place: an existing target is renamed to another such
+ * {@code .<random>}, the staged tree is renamed to the target, then the old tree is deleted (if the second
  * rename fails, the old tree is put back). {@link StagedRestore#close()} without a commit deletes the staged tree.
  * So a failed, refused or rejected restore leaves the previous content as it was. A target that is a mount point
  * (which cannot be renamed) is restored {@linkplain Builder#inPlace(boolean) in place} instead: staged in
  * {@code <target>/.jiffoo-restore-<random>}, its entries swapped on commit. An existing non-empty target is refused unless
- * {@link Builder#replaceExisting(boolean) replaceExisting(true)} is set. If the target is a symbolic link, the
- * directory it points to is the one replaced.
+ * {@link Builder#replaceExisting(boolean) replaceExisting(true)} is set.
+ *
+ * <p><b>The target's path.</b> A restore never writes or deletes through a path another user controls: a target that
+ * is a symbolic link is refused (the message names the real path to restore into instead), and so is a target
+ * below a directory that someone other than root or the restoring user owns or can write (unless sticky, like
+ * {@code /tmp}, where entries owned by others are refused in turn). In place, the target itself must meet the same
+ * rule, as the staging directory lies inside it.
  *
  * <p><b>Input.</b> The compression is recognised by its magic bytes: gzip ({@code 1f 8b}), zstd
  * ({@code 28 b5 2f fd}), otherwise a plain tar. The stream is read up to the tar end-of-archive marker and is never
@@ -97,6 +109,11 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
     private static final int RESTORED_MODE_BITS = 01777;
     private static final String IN_PLACE_STAGING = ".jiffoo-restore-";
     private static final String IN_PLACE_OLD = ".jiffoo-old-";
+    private static final String SIBLING_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789";
+    /** The longest path the kernel takes, in bytes, without the NUL (PATH_MAX 4096 on Linux). */
+    private static final int PATH_MAX = 4095;
+    /** The longest name of one path component, in bytes. */
+    private static final int NAME_MAX = 255;
 
     private final Path target;
     private final boolean replaceExisting;
@@ -166,7 +183,8 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
      *         {@linkplain StagedRestore#close() close} it. Its facts: {@code target}, {@code files},
      *         {@code directories}, {@code symlinks}, {@code hardLinks}, {@code bytes}, {@code skipped}
      * @throws RestoreException when the target exists and is not a directory, exists and is not empty without
-     *                          {@code replaceExisting(true)}, or when the archive is unsafe or malformed; the
+     *                          {@code replaceExisting(true)}, is a symbolic link or lies on a path another user
+     *                          controls, or when the archive is unsafe or malformed; the
      *                          staging directory is deleted and the target is unchanged
      * @throws IOException when reading {@code plaintext} or writing the staging directory fails; the staging
      *                     directory is deleted and the target is unchanged
@@ -174,21 +192,22 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
     @Override
     public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
         Objects.requireNonNull(plaintext, "plaintext");
-        Path dest = resolveTarget();
-        int targetMode = checkTarget(dest);
-        Path parent = dest.getParent();
-        Files.createDirectories(parent);
+        Path dest = target;
         boolean inside = inPlace != null ? inPlace : isMountPoint(dest);
+        TargetPaths.check(dest, inside);
+        int targetMode = checkTarget(dest);
+        Files.createDirectories(dest.getParent());
+        TargetPaths.check(dest, inside); // again: the parents just created, and anything changed meanwhile
         if (inside) {
             Files.createDirectories(dest);
         }
-        Path staging = inside ? Files.createTempDirectory(dest, IN_PLACE_STAGING)
-                : Files.createTempDirectory(parent, "." + dest.getFileName() + ".restore-");
+        Path staging = inside ? Files.createTempDirectory(dest, IN_PLACE_STAGING) : createSibling(dest);
         LOG.info("Restoring {}into {} (staging in {})", manifest == null ? "" : manifest.objectKey() + " ", dest,
                 staging);
         boolean staged = false;
         try {
-            Extraction x = new Extraction(dest, staging, allowSymlinksOutsideTarget);
+            Extraction x = new Extraction(dest, staging, allowSymlinksOutsideTarget,
+                    BoundedTarInputStream.name(manifest));
             x.run(plaintext);
             x.finish(targetMode);
             Map<String, Object> facts = x.facts();
@@ -212,18 +231,6 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         }
     }
 
-    private Path resolveTarget() throws IOException {
-        if (Files.isSymbolicLink(target)) {
-            try {
-                return target.toRealPath();
-            } catch (NoSuchFileException e) {
-                throw new RestoreException("The restore target " + target + " is a symbolic link to nothing. "
-                        + "Remove the link or point it at a directory.", null, target.toString(), e);
-            }
-        }
-        return target;
-    }
-
     /** Checks the target may be (re)placed; returns its mode, or -1 when it does not exist. */
     private int checkTarget(Path dest) throws IOException {
         if (!Files.exists(dest, LinkOption.NOFOLLOW_LINKS)) {
@@ -239,6 +246,37 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                     dest.toString(), null);
         }
         return FileTrees.mode(dest, 0755) & RESTORED_MODE_BITS;
+    }
+
+    /**
+     * Creates an empty directory (mode 0700) next to {@code target} whose name is no longer than the target's, so a
+     * tree that fits under the target fits under it too: a file whose path reaches PATH_MAX under the target can be
+     * staged, and the old tree moved aside can be deleted. The name is a dot and random letters and digits (one
+     * random character for a one-character target name), at most 16 characters.
+     */
+    static Path createSibling(Path target) throws IOException {
+        String own = target.getFileName().toString();
+        int length = Math.min(16, own.getBytes(StandardCharsets.UTF_8).length);
+        FileAttribute<?>[] ownerOnly = FileSystems.getDefault().supportedFileAttributeViews().contains("posix")
+                ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(
+                "rwx------"))} : new FileAttribute<?>[0];
+        for (int attempt = 0; attempt < 200; attempt++) {
+            StringBuilder name = new StringBuilder(length == 1 ? "" : ".");
+            while (name.length() < length) {
+                name.append(SIBLING_CHARS.charAt(RANDOM.nextInt(SIBLING_CHARS.length())));
+            }
+            if (name.toString().equals(own)) {
+                continue;
+            }
+            try {
+                return Files.createDirectory(target.resolveSibling(name.toString()), ownerOnly);
+            } catch (FileAlreadyExistsException e) {
+                // taken: draw another
+            }
+        }
+        throw new RestoreException("Could not find a free name of " + length + " characters next to " + target
+                + " for the restore's staging directory; restore into a target with a longer name.", null,
+                target.toString(), null);
     }
 
     /** True when {@code dir} is a directory on another file system than its parent: a mount point. */
@@ -297,6 +335,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         private final Path dest;
         private final Path staging;
         private final boolean allowOutsideLinks;
+        private final String what;
         private final byte[] buffer = new byte[BUFFER_SIZE];
         private final List<DirectoryTimes> directories = new ArrayList<>();
         private final List<String> links = new ArrayList<>();
@@ -310,7 +349,8 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         long bytes;
         long skipped;
 
-        Extraction(Path dest, Path staging, boolean allowOutsideLinks) {
+        Extraction(Path dest, Path staging, boolean allowOutsideLinks, String what) {
+            this.what = what;
             this.dest = dest;
             this.staging = staging;
             this.allowOutsideLinks = allowOutsideLinks;
@@ -318,10 +358,14 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
 
         void run(InputStream plaintext) throws IOException {
             try (InputStream in = decompress(plaintext);
-                 TarArchiveInputStream tar = new TarArchiveInputStream(in, "UTF-8")) {
+                 TarArchiveInputStream tar = BoundedTarInputStream.open(in, what)) {
                 TarArchiveEntry entry;
                 while ((entry = tar.getNextEntry()) != null) {
-                    extract(entry, tar);
+                    try {
+                        extract(entry, tar);
+                    } catch (FileSystemException e) {
+                        throw tooLong(entry.getName()).orElseThrow(() -> e);
+                    }
                 }
             }
         }
@@ -579,6 +623,28 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
             return facts;
         }
 
+        /** When the staged path of an entry is longer than the kernel takes, the error saying so and what to do. */
+        private Optional<RestoreException> tooLong(String entryName) {
+            List<String> parts = components(entryName, entryName, "its path");
+            Path staged = staging.resolve(String.join("/", parts));
+            int bytes = staged.toString().getBytes(StandardCharsets.UTF_8).length;
+            boolean longName = parts.stream().anyMatch(p -> p.getBytes(StandardCharsets.UTF_8).length > NAME_MAX);
+            if (bytes <= PATH_MAX && !longName) {
+                return Optional.empty();
+            }
+            int extra = staging.toString().length() - dest.toString().length();
+            String shown = entryName.length() <= 200 ? entryName
+                    : entryName.substring(0, 120) + "…" + entryName.substring(entryName.length() - 60);
+            return Optional.of(new RestoreException("Cannot restore entry \"" + shown + "\" into " + dest + ": "
+                    + (longName ? "one of its names is longer than " + NAME_MAX + " bytes"
+                    : "its path while staged is " + bytes + " bytes, too long for the system (at most " + PATH_MAX
+                    + ")") + (extra > 0 ? "; staging inside the target (in place) adds " + extra + " bytes to every"
+                    + " path. Restore into a directory with a path at least that much shorter (not a mount point, or"
+                    + " with inPlace(false)), then move the content into place"
+                    : ". Restore into a target with a shorter path") + ". The target was not changed.", null,
+                    dest.toString(), null));
+        }
+
         private RestoreException refuse(String entryName, String why) {
             return new RestoreException("Refusing to restore entry \"" + entryName + "\" into " + dest + ": " + why
                     + ". The backup may be malicious or corrupt; nothing was written outside the staging directory "
@@ -743,9 +809,8 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                 throw new RestoreException("The restore target " + target + " is no longer empty. Pass "
                         + "replaceExisting(true) to replace its content.", null, target.toString(), null);
             }
-            Path old = target.resolveSibling("." + target.getFileName() + ".old-"
-                    + HexFormat.of().formatHex(randomBytes()));
-            move(target, old);
+            Path old = createSibling(target);
+            move(target, old); // over the empty directory just made: a rename replaces it, and no other name
             try {
                 move(staging, target);
             } catch (IOException | RuntimeException e) {
@@ -762,12 +827,6 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
             }
             LOG.info("Restored {} (replacing its previous content)", target);
             FileTrees.deleteQuietly(old);
-        }
-
-        private static byte[] randomBytes() {
-            byte[] b = new byte[8];
-            RANDOM.nextBytes(b);
-            return b;
         }
 
         private static void move(Path from, Path to) throws IOException {

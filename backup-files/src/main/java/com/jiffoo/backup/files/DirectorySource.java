@@ -159,6 +159,12 @@ public final class DirectorySource implements Source {
         return compression.suffix();
     }
 
+    /** The directory backed up: a backup refuses it when it contains the local store or lies inside it. */
+    @Override
+    public java.util.Optional<Path> localPath() {
+        return java.util.Optional.of(directory);
+    }
+
     /** E.g. {@code directory /srv/uploads (tar, gzip level 6, 2 threads)}. */
     @Override
     public String describe() {

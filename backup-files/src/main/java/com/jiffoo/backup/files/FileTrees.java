@@ -4,18 +4,23 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystems;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.SecureDirectoryStream;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 
 /** File-system helpers of the restore target: modes, times and deleting trees without following links. */
@@ -25,6 +30,8 @@ final class FileTrees {
     private static final boolean UNIX_VIEW = FileSystems.getDefault().supportedFileAttributeViews().contains("unix");
     private static final boolean POSIX_VIEW = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
     private static final PosixFilePermission[] PERMISSIONS = PosixFilePermission.values();
+    private static final Set<PosixFilePermission> OWNER_ALL = EnumSet.of(PosixFilePermission.OWNER_READ,
+            PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE);
 
     private FileTrees() {
     }
@@ -67,50 +74,115 @@ final class FileTrees {
 
     /**
      * Deletes a tree without following symbolic links, first giving its owner access to directories that lack it.
-     * Never throws.
+     * Where the platform has {@link SecureDirectoryStream} (Linux), every step is relative to a directory already
+     * open and no link is ever followed (openat with O_NOFOLLOW, unlinkat): someone who owns part of the tree (the
+     * previous content of a target another user writes to) cannot make it delete elsewhere by swapping a directory
+     * for a link while it runs. Never throws.
      *
      * @return true when the tree is gone
      */
     static boolean deleteQuietly(Path root) {
         try {
-            if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
+            BasicFileAttributes a = attributes(root);
+            if (a == null) {
                 return true;
             }
-            Files.walkFileTree(root, new SimpleFileVisitor<>() {
-                @Override
-                public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
-                    int mode = mode(dir, 0700);
-                    if ((mode & 0700) != 0700) {
-                        setMode(dir, mode | 0700);
-                    }
-                    return FileVisitResult.CONTINUE;
+            if (!a.isDirectory()) {
+                Files.deleteIfExists(root);
+                return true;
+            }
+            Path abs = root.toAbsolutePath();
+            try (DirectoryStream<Path> parent = Files.newDirectoryStream(abs.getParent())) {
+                if (parent instanceof SecureDirectoryStream<Path> secure) {
+                    deleteBelow(secure, abs.getFileName());
+                    return true;
                 }
-
-                @Override
-                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                    Files.deleteIfExists(file);
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult visitFileFailed(Path file, IOException exc) throws IOException {
-                    if (exc instanceof NoSuchFileException) {
-                        return FileVisitResult.CONTINUE;
-                    }
-                    Files.deleteIfExists(file); // e.g. a directory we could not open: try anyway
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-                    Files.deleteIfExists(dir);
-                    return FileVisitResult.CONTINUE;
-                }
-            });
+            }
+            deleteByPath(root);
             return true;
         } catch (IOException | RuntimeException e) {
             LOG.warn("Could not delete {}: {}. Delete it by hand.", root, e.toString());
             return false;
+        }
+    }
+
+    /** Deletes the directory {@code name} of {@code parent} and all it holds, through open directories only. */
+    private static void deleteBelow(SecureDirectoryStream<Path> parent, Path name) throws IOException {
+        PosixFileAttributeView view = parent.getFileAttributeView(name, PosixFileAttributeView.class,
+                LinkOption.NOFOLLOW_LINKS);
+        if (view != null) {
+            Set<PosixFilePermission> perms = view.readAttributes().permissions();
+            if (!perms.containsAll(OWNER_ALL)) {
+                Set<PosixFilePermission> more = EnumSet.copyOf(OWNER_ALL);
+                more.addAll(perms);
+                view.setPermissions(more);
+            }
+        }
+        try (SecureDirectoryStream<Path> dir = parent.newDirectoryStream(name, LinkOption.NOFOLLOW_LINKS)) {
+            List<Path> children = new ArrayList<>();
+            dir.forEach(c -> children.add(c.getFileName()));
+            for (Path child : children) {
+                BasicFileAttributes a;
+                try {
+                    a = dir.getFileAttributeView(child, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                            .readAttributes();
+                } catch (NoSuchFileException e) {
+                    continue;
+                }
+                if (a.isDirectory()) {
+                    deleteBelow(dir, child);
+                } else {
+                    try {
+                        dir.deleteFile(child); // a link itself, never its target
+                    } catch (NoSuchFileException e) {
+                        // gone already
+                    }
+                }
+            }
+        }
+        parent.deleteDirectory(name);
+    }
+
+    /** The walk by path, where the platform has no {@link SecureDirectoryStream}. */
+    private static void deleteByPath(Path root) throws IOException {
+        Files.walkFileTree(root, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+                int mode = mode(dir, 0700);
+                if ((mode & 0700) != 0700) {
+                    setMode(dir, mode | 0700);
+                }
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.deleteIfExists(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFileFailed(Path file, IOException exc) throws IOException {
+                if (exc instanceof NoSuchFileException) {
+                    return FileVisitResult.CONTINUE;
+                }
+                Files.deleteIfExists(file); // e.g. a directory we could not open: try anyway
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
+                Files.deleteIfExists(dir);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    private static BasicFileAttributes attributes(Path p) throws IOException {
+        try {
+            return Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return null;
         }
     }
 }

@@ -17,7 +17,8 @@ import java.util.Map;
 /**
  * The inner check of a deep verification of file backups: decompresses the plaintext (gzip, zstd or plain, by its
  * magic bytes), reads every tar entry and its data — like {@code tar tzvf} and a full read — and writes nothing.
- * A damaged compressed stream (gzip CRC, zstd checksum) or tar header fails with an {@link IntegrityException}.
+ * A damaged compressed stream (gzip CRC, zstd checksum) or tar header fails with an {@link IntegrityException}, and
+ * so do headers beyond the bounds of {@link BoundedTarInputStream} (1 MiB per PAX header or GNU long name).
  *
  * <pre>{@code
  * BackupVerifier.builder().sink(store).transforms(List.of(pgp)).innerCheck(TarListCheck.create()).build()
@@ -44,12 +45,12 @@ public final class TarListCheck implements RestoreTarget {
 
     @Override
     public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
-        String what = manifest == null ? "the backup" : manifest.objectKey();
+        String what = BoundedTarInputStream.name(manifest);
         long entries = 0;
         long files = 0;
         long bytes = 0;
         try (InputStream in = DirectoryRestoreTarget.decompress(plaintext);
-             TarArchiveInputStream tar = new TarArchiveInputStream(in, "UTF-8")) {
+             TarArchiveInputStream tar = BoundedTarInputStream.open(in, what)) {
             TarArchiveEntry entry;
             while ((entry = tar.getNextEntry()) != null) {
                 entries++;

@@ -66,7 +66,7 @@ class DirectoryRestoreTargetTest {
 
     /** The staging and old directories next to the target are gone. */
     private void assertNoLeftovers() throws IOException {
-        assertThat(TestTrees.list(tmp)).allMatch(n -> !n.startsWith(".target."));
+        assertThat(TestTrees.list(tmp)).allMatch(n -> !n.startsWith("."));
     }
 
     // ---- round trips and interop
@@ -262,7 +262,7 @@ class DirectoryRestoreTargetTest {
         Files.writeString(target.resolve("old.txt"), "old");
         StagedRestore staged = replacing().stage(new ByteArrayInputStream(backup(Compression.GZIP)), null);
         assertThat(TestTrees.list(target)).containsExactly("old.txt");
-        assertThat(TestTrees.list(tmp)).anyMatch(n -> n.startsWith(".target.restore-"));
+        assertThat(TestTrees.list(tmp)).anyMatch(n -> n.startsWith(".") && n.length() <= "target".length());
         staged.close();
         staged.close(); // idempotent
         assertThat(TestTrees.list(target)).containsExactly("old.txt");

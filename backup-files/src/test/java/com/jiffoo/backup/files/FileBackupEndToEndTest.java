@@ -231,6 +231,24 @@ class FileBackupEndToEndTest {
         BackupVerifier.builder().sink(store).transforms(List.of(pgp)).build().verify(m.objectKey(), true);
     }
 
+    /** Issue 11 item 6: a source that holds the store would back up its own growing output (and old backups). */
+    @Test
+    void backupRefusesASourceThatContainsOrLiesInsideTheStore() throws Exception {
+        Path inside = Files.createDirectories(store.root().resolve("files/nested"));
+        Files.writeString(inside.resolve("a.txt"), "a");
+        for (Path bad : List.of(dir, store.root(), inside)) {
+            assertThatThrownBy(() -> BackupPipeline.builder()
+                    .source(DirectorySource.builder(bad).compression(Compression.GZIP).build())
+                    .encryption(pgp).sink(store).build().run())
+                    .as(bad.toString())
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("overlaps the backup store")
+                    .hasMessageContaining("Back up a directory outside the store");
+        }
+        assertThat(store.list("")).extracting(StoredObject::key).containsExactly("files/nested/a.txt");
+        assertThat(store.temporaryFiles()).isEmpty();
+    }
+
     @Test
     void aTreeWithLinksPointingOutsideIsRestorableWhenAllowed() throws Exception {
         Files.createSymbolicLink(tree.resolve("shared"), Path.of("/srv/shared/uploads"));
