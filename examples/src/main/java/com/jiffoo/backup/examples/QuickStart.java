@@ -90,6 +90,9 @@ public final class QuickStart {
             System.out.println("  (cd " + data.getParent() + " && sha256sum -c " + data.getFileName() + ".sha256)");
             System.out.println("  set -o pipefail; mkdir -p /tmp/restore && gpg --batch --pinentry-mode loopback"
                     + " --passphrase-file " + keyFile + " -d " + data + " | tar xz -C /tmp/restore");
+            System.out.println("  # that the manifest (" + data.getFileName() + ".manifest.json) is authentic:"
+                    + " its .sig is an HMAC keyed from " + keyFile.getFileName() + ", checked with python3 or openssl"
+                    + " as docs/security.md shows");
         }
     }
 
