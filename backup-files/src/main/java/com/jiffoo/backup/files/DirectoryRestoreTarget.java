@@ -746,25 +746,15 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
 
         @Override
         void swap() throws IOException {
-            List<Path> existing = entries(target, staging);
+            InPlaceJournal journal = new InPlaceJournal(target, staging,
+                    target.resolve(IN_PLACE_OLD + randomName(10)));
+            List<Path> existing = journal.entries(target);
             if (!existing.isEmpty() && !replaceExisting) {
                 throw new RestoreException("The restore target " + target + " is no longer empty. Pass "
                         + "replaceExisting(true) to replace its content.", null, target.toString(), null);
             }
-            new InPlaceJournal(target, staging, target.resolve(IN_PLACE_OLD + randomName(10))).swap();
+            journal.swap();
             LOG.info("{} previous entries replaced in {}", existing.size(), target);
-        }
-
-        private static List<Path> entries(Path dir, Path except) throws IOException {
-            List<Path> out = new ArrayList<>();
-            try (DirectoryStream<Path> children = Files.newDirectoryStream(dir)) {
-                for (Path c : children) {
-                    if (!c.equals(except)) {
-                        out.add(c);
-                    }
-                }
-            }
-            return out;
         }
 
     }

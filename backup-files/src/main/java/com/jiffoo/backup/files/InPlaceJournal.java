@@ -210,7 +210,7 @@ final class InPlaceJournal {
     }
 
     /** The entries of {@code dir}; in the target, without the staging and old directories and the journal. */
-    private List<Path> entries(Path dir) throws IOException {
+    List<Path> entries(Path dir) throws IOException {
         Set<Path> own = Set.of(staging, old, file(target), target.resolve(TEMP));
         List<Path> out = new ArrayList<>();
         try (DirectoryStream<Path> children = Files.newDirectoryStream(dir)) {
