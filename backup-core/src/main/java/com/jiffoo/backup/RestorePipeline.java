@@ -145,6 +145,7 @@ public final class RestorePipeline {
         StagedRestore staged = stream(backups, m, decoders, target, listener, Operation.RESTORE, ticker, chunkSize,
                 chunks);
         try (StagedRestore s = staged) {
+            listener.committing(Operation.RESTORE, m.objectKey()); // may refuse: nothing has changed yet
             s.commit();
             Map<String, Object> facts = s.facts();
             Duration elapsed = Duration.ofNanos(ticker.elapsedNanos());

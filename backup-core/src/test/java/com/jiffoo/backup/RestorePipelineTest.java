@@ -188,6 +188,25 @@ class RestorePipelineTest {
                 "finished RESTORE", "started VERIFY", "failed VERIFY NOT_FOUND", "started VERIFY", "finished VERIFY");
     }
 
+    /** The launcher refuses the commit once it is being stopped: the restore fails with its error, nothing changed. */
+    @Test
+    void aListenerCanRefuseTheCommitAndNothingIsCommitted() {
+        MemoryTarget target = new MemoryTarget();
+        java.util.List<String> committing = new java.util.ArrayList<>();
+        RestoreException stopped = new RestoreException("Stopped before the commit");
+        BackupListener refusing = new BackupListener() {
+            @Override
+            public void committing(Operation operation, String key) {
+                committing.add(operation + " " + key);
+                throw stopped;
+            }
+        };
+        assertThatThrownBy(() -> RestorePipeline.builder().sink(sink).target(target).listener(refusing).build()
+                .restore(manifest.objectKey())).isSameAs(stopped);
+        assertThat(target.committed()).isNull();
+        assertThat(committing).containsExactly("RESTORE " + manifest.objectKey());
+    }
+
     static void flipByte(Path file, long offset) throws Exception {
         try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
             f.seek(offset);

@@ -36,6 +36,9 @@ abstract class CliCommand implements Callable<Integer> {
     Settings settings;
 
     private final Map<String, Object> summary = new LinkedHashMap<>();
+    private final CommitGate gate = new CommitGate();
+    /** The exit code of the finished run, for a stop that let its commit finish. */
+    private volatile int exitStatus = ErrorCode.INTERNAL.exitCode();
 
     /** Does the work, putting the facts of the result into {@code summary} and printing with {@link #say}. */
     abstract void run(Map<String, Object> summary) throws Exception;
@@ -58,6 +61,22 @@ abstract class CliCommand implements Callable<Integer> {
         Thread worker = Thread.currentThread();
         Thread stop = new Thread(() -> stopped(name, finished, worker), "jiffoo-backup-shutdown");
         Runtime.getRuntime().addShutdownHook(stop);
+        int code = ErrorCode.INTERNAL.exitCode();
+        try {
+            code = execute(v);
+            return code;
+        } finally {
+            exitStatus = code;
+            finished.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(stop);
+            } catch (IllegalStateException e) {
+                // the process is shutting down: the hook is running
+            }
+        }
+    }
+
+    private int execute(GlobalOptions.Values v) {
         try {
             Logging.configure(v.verbose, v.logFile);
             settings = Settings.load(System.getenv(), v.config).flag("STORE", v.store)
@@ -79,13 +98,6 @@ abstract class CliCommand implements Callable<Integer> {
             return fail(ErrorCode.STORAGE, e.getMessage(), e);
         } catch (Exception e) {
             return fail(ErrorCode.INTERNAL, e + " (a bug: rerun with --verbose and report it)", e);
-        } finally {
-            finished.countDown();
-            try {
-                Runtime.getRuntime().removeShutdownHook(stop);
-            } catch (IllegalStateException e) {
-                // the process is shutting down: the hook is running
-            }
         }
     }
 
@@ -95,9 +107,31 @@ abstract class CliCommand implements Callable<Integer> {
      * dropped, temporary files deleted), and give it up to 30 s to do so. Closing a local directory store does not
      * stop a write into it, so the command's thread is interrupted too: without that a backup to BACKUP_DIR ran on
      * and committed while the message said nothing was committed.
+     *
+     * <p>Once a restore's commit has begun (the target is being swapped: see {@link CommitGate}), stopping it would
+     * leave the target half-swapped, so it is let finish instead, and the process exits with the code of the result
+     * it printed (restored, or the error saying the previous content is back). A commit that has not begun by then
+     * never begins.
      */
-    private static void stopped(String name, java.util.concurrent.CountDownLatch finished, Thread worker) {
+    private void stopped(String name, java.util.concurrent.CountDownLatch finished, Thread worker) {
         if (finished.getCount() == 0) {
+            return;
+        }
+        if (gate.stop()) {
+            Terminal.err().println("warning: " + name + " was stopped during the commit; letting it finish, so that"
+                    + " the target is either restored or back as it was (the result follows)");
+            boolean done = false;
+            try {
+                done = finished.await(5, java.util.concurrent.TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (done) {
+                System.out.flush();
+                Runtime.getRuntime().halt(exitStatus); // the code of the result printed, not that of the signal
+            }
+            Terminal.err().println("error: " + name + " did not finish its commit in 5 minutes; the next restore"
+                    + " into the same target finishes it (see the runbook: in-place restore journal)");
             return;
         }
         Terminal.err().println("error: " + name + " was stopped; cleaning up (nothing is committed)");
@@ -192,9 +226,37 @@ abstract class CliCommand implements Callable<Integer> {
         return options.values().json;
     }
 
-    /** The progress listener: a line on a terminal, nothing otherwise (or with --json). */
+    /**
+     * The progress listener: a line on a terminal, nothing otherwise (or with --json). It also holds a restore's
+     * commit to the {@link CommitGate}: refused once the process is being stopped.
+     */
     Terminal progress() {
-        return Terminal.progress(json());
+        return Terminal.progress(json(), gate);
+    }
+
+    /**
+     * Whether a restore's commit has begun, and whether the process is being stopped: decided under one lock, so
+     * that a stop either comes before the commit (which then never begins: "nothing is committed" is true) or
+     * after it began (and the commit is let finish).
+     */
+    static final class CommitGate {
+        private boolean stopping;
+        private boolean committing;
+
+        /** The commit of {@code key} is about to begin; refused once the process is being stopped. */
+        synchronized void begin(String key) {
+            if (stopping) {
+                throw new com.jiffoo.backup.RestoreException("Stopped before the commit: " + key + " was not put in"
+                        + " place, and the target was not changed.");
+            }
+            committing = true;
+        }
+
+        /** The process is being stopped; returns whether the commit had begun already. */
+        synchronized boolean stop() {
+            stopping = true;
+            return committing;
+        }
     }
 
     /** Where a backup is, for people: its local file, or the store's location and its key. */

@@ -151,7 +151,9 @@ final class RestoreCommands {
             description = {"Restores a files backup into --target DIR. It is extracted into a new sibling directory"
                     + " and swapped in only when every check passed; on any failure DIR is untouched.",
                     "A non-empty DIR is refused unless --replace is given (to restore in place:"
-                            + " --target \"$SOURCE_DIR\" --replace)."},
+                            + " --target \"$SOURCE_DIR\" --replace).",
+                    "A restore into a mount point (in place) that was killed during its swap is finished first, from"
+                            + " the journal DIR/.jiffoo-journal, and the line says so."},
             exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:restored", " 2:bad or missing setting",
                     " 4:the store failed", " 5:the backup is damaged", " 6:the key does not open it",
                     " 7:the target refused (unsafe entry, non-empty); unchanged", " 8:no such backup",
@@ -168,7 +170,13 @@ final class RestoreCommands {
         boolean allowSymlinks;
 
         @Override
-        void run(Map<String, Object> summary) {
+        void run(Map<String, Object> summary) throws java.io.IOException {
+            // an in-place restore into this target interrupted during its swap: finished (or rolled back) first
+            java.util.Optional<DirectoryRestoreTarget.Recovery> recovered = DirectoryRestoreTarget.recover(target);
+            if (recovered.isPresent()) {
+                summary.put("recovered", recovered.get().name().toLowerCase(Locale.ROOT));
+                say(recovered.get().describe(target.toAbsolutePath().normalize()));
+            }
             restore(this, which, "files", DirectoryRestoreTarget.builder(target).replaceExisting(replace)
                     .allowSymlinksOutsideTarget(allowSymlinks).build(), summary);
         }

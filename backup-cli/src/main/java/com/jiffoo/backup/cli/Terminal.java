@@ -16,11 +16,13 @@ final class Terminal implements BackupListener {
     private static PrintStream stderr = System.err;
 
     private final boolean enabled;
+    private final CliCommand.CommitGate gate;
     private long lastDraw;
     private boolean drawn;
 
-    private Terminal(boolean enabled) {
+    private Terminal(boolean enabled, CliCommand.CommitGate gate) {
         this.enabled = enabled;
+        this.gate = gate;
     }
 
     /** Remembers the real stderr before logging takes over {@code System.err}. */
@@ -33,9 +35,19 @@ final class Terminal implements BackupListener {
         return stderr;
     }
 
-    /** A progress listener that draws only when stdout and stderr are a terminal and {@code quiet} is false. */
-    static Terminal progress(boolean quiet) {
-        return new Terminal(!quiet && System.console() != null);
+    /**
+     * A progress listener that draws only when stdout and stderr are a terminal and {@code quiet} is false, and holds
+     * a restore's commit to {@code gate}.
+     */
+    static Terminal progress(boolean quiet, CliCommand.CommitGate gate) {
+        return new Terminal(!quiet && System.console() != null, gate);
+    }
+
+    @Override
+    public void committing(Operation operation, String key) {
+        if (gate != null) {
+            gate.begin(key);
+        }
     }
 
     @Override

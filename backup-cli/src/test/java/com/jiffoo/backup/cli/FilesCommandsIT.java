@@ -202,6 +202,19 @@ class FilesCommandsIT {
         assertThat(onTerminal.stdout()).contains("\rbackup  ").containsPattern("MiB/s").contains("backed up");
     }
 
+    /** Relative path -> SHA-256 of the content (files) or "dir", for every path below {@code root}. */
+    static Map<String, String> hashes(Path root) throws Exception {
+        java.util.HexFormat hex = java.util.HexFormat.of();
+        Map<String, String> out = new TreeMap<>();
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                out.put(root.relativize(p).toString(), Files.isDirectory(p) ? "dir" : hex.formatHex(
+                        java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p))));
+            }
+        }
+        return out;
+    }
+
     /** Relative path -> content (files) or "dir". */
     static Map<String, String> tree(Path root) throws IOException {
         Map<String, String> out = new TreeMap<>();
@@ -302,6 +315,136 @@ class FilesCommandsIT {
         Jar.Run backup = Jar.run(dir, holdsStore, "backup", "files");
         assertThat(backup.exitCode()).as(backup.toString()).isEqualTo(2);
         assertThat(backup.stderr()).contains("overlaps the backup store", "BACKUP_DIR");
+    }
+
+    /**
+     * Issue 11 item 9: a restore into a mount point swaps entries one by one. Killed (-9) in the middle of the swap,
+     * the target is a mix of old and new entries; the next {@code restore files} into it (here one that is then
+     * refused, without --replace) finishes the swap from the journal and says so: the target is then exactly the
+     * restored tree, with nothing of the old one and no leftover.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"moving out", "moving in"})
+    void aRestoreKilledDuringTheInPlaceSwapIsFinishedByTheNextRun(String when) throws Exception {
+        Map<String, String> env = inPlaceFixture();
+        Path target = mountTmpfs(dir.resolve("mnt"));
+        try {
+            Map<String, String> oldTree = oldContent(target);
+            Map<String, String> slow = new HashMap<>(env);
+            slow.put("JAVA_TOOL_OPTIONS", "-Djiffoo.test.inPlaceMovePauseMillis=150");
+            Jar.Started restore = Jar.start(dir, slow, "restore", "files", "--latest", "--target", target.toString(),
+                    "--replace");
+            awaitSwap(restore, target, when);
+            restore.process().destroyForcibly(); // SIGKILL: no shutdown hook, no clean-up
+            Jar.Run killed = restore.await();
+            assertThat(killed.exitCode()).as(killed.toString()).isEqualTo(137);
+            Map<String, String> mixed = hashes(target);
+            assertThat(mixed).as("killed mid-swap: neither tree").isNotEqualTo(oldTree).isNotEqualTo(hashes(uploads));
+
+            Jar.Run next = Jar.run(dir, env, "restore", "files", "--latest", "--target", target.toString());
+            assertThat(hashes(target)).as("after the next run: exactly the restored tree; " + next)
+                    .isEqualTo(hashes(uploads));
+            assertThat(next.stdout()).as(next.toString()).contains("finished the interrupted restore into " + target);
+            assertThat(next.exitCode()).as("then refused: not empty, no --replace; " + next).isEqualTo(7);
+        } finally {
+            umount(target);
+        }
+    }
+
+    /**
+     * Issue 11 item 9: stopped (SIGTERM) once the in-place swap has begun, the launcher said "nothing is committed"
+     * while --json said ok and the target was replaced. The swap is finished and the report says so, in the exit
+     * code, the message and the JSON alike.
+     */
+    @Test
+    void aRestoreStoppedDuringTheInPlaceSwapReportsWhatHappened() throws Exception {
+        Map<String, String> env = inPlaceFixture();
+        Path target = mountTmpfs(dir.resolve("mnt"));
+        try {
+            oldContent(target);
+            Map<String, String> slow = new HashMap<>(env);
+            slow.put("JAVA_TOOL_OPTIONS", "-Djiffoo.test.inPlaceMovePauseMillis=150");
+            Jar.Started restore = Jar.start(dir, slow, "restore", "files", "--latest", "--target", target.toString(),
+                    "--replace", "--json");
+            awaitSwap(restore, target, "moving out");
+            restore.process().destroy(); // SIGTERM
+            Jar.Run stopped = restore.await();
+            assertThat(stopped.stderr()).as(stopped.toString()).doesNotContain("nothing is committed")
+                    .contains("was stopped during the commit");
+            assertThat(stopped.json().get("status").asText()).as(stopped.toString()).isEqualTo("ok");
+            assertThat(stopped.exitCode()).as(stopped.toString()).isZero();
+            assertThat(hashes(target)).as("the swap was finished, as reported").isEqualTo(hashes(uploads));
+        } finally {
+            umount(target);
+        }
+    }
+
+    /** A backup of {@code uploads} holding twelve top-level entries (one, "shared", also in the old tree). */
+    private Map<String, String> inPlaceFixture() throws Exception {
+        Path key = dir.resolve("backup.key");
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Map<String, String> env = env(key);
+        for (int i = 0; i < 8; i++) {
+            Files.writeString(uploads.resolve("new-" + i + ".txt"), "new " + i);
+        }
+        Files.writeString(uploads.resolve("shared"), "new content");
+        Jar.Run backup = Jar.run(dir, env, "backup", "files");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+        return env;
+    }
+
+    /** Fills the target with an old tree of eleven entries; returns it. */
+    private static Map<String, String> oldContent(Path target) throws Exception {
+        for (int i = 0; i < 8; i++) {
+            Files.createDirectories(target.resolve("old-dir-" + i));
+            Files.writeString(target.resolve("old-dir-" + i).resolve("f"), "old " + i);
+        }
+        Files.writeString(target.resolve("shared"), "old content");
+        Files.createDirectories(target.resolve("2026"));
+        Files.writeString(target.resolve("2026/old.jpg"), "old photo");
+        return hashes(target);
+    }
+
+    /** Waits until the in-place swap has moved three entries out of the target, or (moving in) three into it. */
+    private static void awaitSwap(Jar.Started restore, Path target, String when) throws Exception {
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (restore.process().isAlive() && System.nanoTime() < deadline) {
+            long out = 0;
+            long in = 0;
+            try (Stream<Path> s = Files.list(target)) {
+                for (Path p : (Iterable<Path>) s::iterator) {
+                    String name = p.getFileName().toString();
+                    if (name.startsWith(".jiffoo-old-")) {
+                        try (Stream<Path> moved = Files.list(p)) {
+                            out = moved.count();
+                        }
+                    } else if (name.startsWith("new-")) {
+                        in++;
+                    }
+                }
+            } catch (java.nio.file.NoSuchFileException e) {
+                continue; // an entry moved while listed
+            }
+            if (when.equals("moving out") ? out >= 3 : in >= 3) {
+                return;
+            }
+            Thread.sleep(5);
+        }
+        throw new AssertionError("the swap was not seen " + when + ": " + restore.await());
+    }
+
+    private Path mountTmpfs(Path target) throws Exception {
+        Files.createDirectories(target);
+        Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", target.toString())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        org.junit.jupiter.api.Assumptions.assumeTrue(p.waitFor() == 0,
+                "mounting a tmpfs needs root (CI runs as root): " + out);
+        return target;
+    }
+
+    private static void umount(Path target) throws Exception {
+        new ProcessBuilder("umount", target.toString()).inheritIO().start().waitFor();
     }
 
     private static boolean hasEntries(Path dir) throws IOException {

@@ -8,8 +8,22 @@ import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The progress line's text: bytes, rate, and the ETA only when the size is known. */
+/** The progress line's text: bytes, rate, and the ETA only when the size is known; the commit gate. */
 class TerminalTest {
+
+    /** A stop before the commit refuses it (nothing is committed); a stop after it began lets it finish. */
+    @Test
+    void theCommitGateDecidesWhetherAStopCameBeforeOrDuringTheCommit() {
+        CliCommand.CommitGate before = new CliCommand.CommitGate();
+        assertThat(before.stop()).as("no commit had begun").isFalse();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Terminal.progress(true, before)
+                        .committing(Operation.RESTORE, "files/x.tar.gz.gpg"))
+                .isInstanceOf(com.jiffoo.backup.RestoreException.class).hasMessageContaining("not changed");
+
+        CliCommand.CommitGate during = new CliCommand.CommitGate();
+        Terminal.progress(true, during).committing(Operation.RESTORE, "files/x.tar.gz.gpg");
+        assertThat(during.stop()).as("the commit had begun").isTrue();
+    }
 
     @Test
     void knownSizeShowsShareRateAndEta() {

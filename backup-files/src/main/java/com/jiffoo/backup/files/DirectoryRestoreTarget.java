@@ -56,7 +56,10 @@ import java.util.zip.GZIPInputStream;
  * rename fails, the old tree is put back). {@link StagedRestore#close()} without a commit deletes the staged tree.
  * So a failed, refused or rejected restore leaves the previous content as it was. A target that is a mount point
  * (which cannot be renamed) is restored {@linkplain Builder#inPlace(boolean) in place} instead: staged in
- * {@code <target>/.jiffoo-restore-<random>}, its entries swapped on commit. An existing non-empty target is refused unless
+ * {@code <target>/.jiffoo-restore-<random>}, its entries swapped on commit under a journal
+ * ({@code <target>/.jiffoo-journal}): a swap interrupted by a kill or a crash is finished (or, when the staged tree
+ * is gone, rolled back) by {@link #recover}, which the next {@link #stage} into the target calls first. An existing
+ * non-empty target is refused unless
  * {@link Builder#replaceExisting(boolean) replaceExisting(true)} is set.
  *
  * <p><b>The target's path.</b> A restore never writes or deletes through a path another user controls: a target that
@@ -107,8 +110,8 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
     private static final SecureRandom RANDOM = new SecureRandom();
     /** The mode bits restored: rwx for all, and sticky; never set-user-ID or set-group-ID. */
     private static final int RESTORED_MODE_BITS = 01777;
-    private static final String IN_PLACE_STAGING = ".jiffoo-restore-";
-    private static final String IN_PLACE_OLD = ".jiffoo-old-";
+    private static final String IN_PLACE_STAGING = InPlaceJournal.STAGING_PREFIX;
+    private static final String IN_PLACE_OLD = InPlaceJournal.OLD_PREFIX;
     private static final String SIBLING_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789";
     /** The longest path the kernel takes, in bytes, without the NUL (PATH_MAX 4096 on Linux). */
     private static final int PATH_MAX = 4095;
@@ -195,6 +198,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         Path dest = target;
         boolean inside = inPlace != null ? inPlace : isMountPoint(dest);
         TargetPaths.check(dest, inside);
+        Optional<Recovery> recovered = recover(dest);
         int targetMode = checkTarget(dest);
         Files.createDirectories(dest.getParent());
         TargetPaths.check(dest, inside); // again: the parents just created, and anything changed meanwhile
@@ -217,6 +221,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
             if (inside) {
                 facts.put("inPlace", true);
             }
+            recovered.ifPresent(r -> facts.put("recovered", r.name().toLowerCase(java.util.Locale.ROOT)));
             return inside ? new StagedInPlace(dest, staging, replaceExisting, facts)
                     : new StagedDirectory(dest, staging, replaceExisting, facts);
         } catch (BackupException | IOException e) {
@@ -261,15 +266,12 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                 ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(
                 "rwx------"))} : new FileAttribute<?>[0];
         for (int attempt = 0; attempt < 200; attempt++) {
-            StringBuilder name = new StringBuilder(length == 1 ? "" : ".");
-            while (name.length() < length) {
-                name.append(SIBLING_CHARS.charAt(RANDOM.nextInt(SIBLING_CHARS.length())));
-            }
-            if (name.toString().equals(own)) {
+            String name = length == 1 ? randomName(1) : "." + randomName(length - 1);
+            if (name.equals(own)) {
                 continue;
             }
             try {
-                return Files.createDirectory(target.resolveSibling(name.toString()), ownerOnly);
+                return Files.createDirectory(target.resolveSibling(name), ownerOnly);
             } catch (FileAlreadyExistsException e) {
                 // taken: draw another
             }
@@ -277,6 +279,63 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         throw new RestoreException("Could not find a free name of " + length + " characters next to " + target
                 + " for the restore's staging directory; restore into a target with a longer name.", null,
                 target.toString(), null);
+    }
+
+    /** {@code length} random lower-case letters and digits. */
+    private static String randomName(int length) {
+        StringBuilder name = new StringBuilder(length);
+        while (name.length() < length) {
+            name.append(SIBLING_CHARS.charAt(RANDOM.nextInt(SIBLING_CHARS.length())));
+        }
+        return name.toString();
+    }
+
+    /** What {@link #recover} did with an interrupted in-place restore. */
+    public enum Recovery {
+        /** The swap was finished: the restored content is in place. */
+        FINISHED("finished", "the restored content is in place"),
+        /** The swap was rolled back: the previous content is back in place. */
+        ROLLED_BACK("rolled back", "the previous content is back in place");
+
+        private final String verb;
+        private final String result;
+
+        Recovery(String verb, String result) {
+            this.verb = verb;
+            this.result = result;
+        }
+
+        /** E.g. {@code finished the interrupted restore into /srv/uploads: the restored content is in place}. */
+        public String describe(Path target) {
+            return verb + " the interrupted restore into " + target + ": " + result;
+        }
+    }
+
+    /**
+     * Finishes or rolls back an in-place restore into {@code target} that was interrupted during its swap (the
+     * process killed, the machine down), as its journal {@code <target>/.jiffoo-journal} says; does nothing when there
+     * is no journal. {@link #stage} calls it first, so the next restore into the target does this by itself.
+     *
+     * <p>A journal exists only from the commit on, which comes after every integrity check passed: the staged tree is
+     * complete and verified, so the swap is <b>finished</b> (the previous entries still in the target moved aside, the
+     * rest of the staged ones moved in, the previous content deleted), as the interrupted restore would have. It is
+     * <b>rolled back</b> (the previous entries moved back, the restored ones deleted) only when the staged tree is gone.
+     *
+     * @param target the restore target, as given to {@link #builder}
+     * @return what was done, or empty when there was no interrupted restore
+     * @throws RestoreException when the target lies on a path another user controls, or the journal cannot be read
+     *                          (nothing is moved then: the runbook says how to recover by hand)
+     * @throws IOException when a move fails; the journal stays, so calling this again goes on from there
+     */
+    public static Optional<Recovery> recover(Path target) throws IOException {
+        Path dest = Objects.requireNonNull(target, "target").toAbsolutePath().normalize();
+        if (!InPlaceJournal.present(dest)) {
+            return Optional.empty();
+        }
+        TargetPaths.check(dest, true); // the journal lies inside the target: as trusted as an in-place staging
+        Optional<Recovery> done = InPlaceJournal.recover(dest);
+        done.ifPresent(r -> LOG.warn("{}", r.describe(dest)));
+        return done;
     }
 
     /** True when {@code dir} is a directory on another file system than its parent: a mount point. */
@@ -677,7 +736,8 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
      * (a mount point). Commit moves the target's entries into {@code <target>/.jiffoo-old-<random>}, the staged
      * entries up into the target, then deletes the old ones; any failure moves everything back. Every move is a
      * rename within the target's file system, but the swap as a whole is not atomic: a reader of the directory during
-     * commit may see a mix. Thread-safe.
+     * commit may see a mix, and a process killed meanwhile leaves one, which its journal lets the next run finish
+     * (see {@link InPlaceJournal}). Thread-safe.
      */
     private static final class StagedInPlace extends Staged {
         StagedInPlace(Path target, Path staging, boolean replaceExisting, Map<String, Object> facts) {
@@ -686,58 +746,15 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
 
         @Override
         void swap() throws IOException {
-            List<Path> existing = entries(target, staging);
+            InPlaceJournal journal = new InPlaceJournal(target, staging,
+                    target.resolve(IN_PLACE_OLD + randomName(10)));
+            List<Path> existing = journal.entries(target);
             if (!existing.isEmpty() && !replaceExisting) {
                 throw new RestoreException("The restore target " + target + " is no longer empty. Pass "
                         + "replaceExisting(true) to replace its content.", null, target.toString(), null);
             }
-            Path old = Files.createTempDirectory(target, IN_PLACE_OLD);
-            List<Path> movedOut = new ArrayList<>();
-            List<Path> movedIn = new ArrayList<>();
-            try {
-                for (Path p : existing) {
-                    StagedDirectory.move(p, old.resolve(p.getFileName()));
-                    movedOut.add(p);
-                }
-                for (Path p : entries(staging, null)) {
-                    Path to = target.resolve(p.getFileName());
-                    StagedDirectory.move(p, to);
-                    movedIn.add(to);
-                }
-            } catch (IOException | RuntimeException e) {
-                try {
-                    for (Path p : movedIn) {
-                        StagedDirectory.move(p, staging.resolve(p.getFileName()));
-                    }
-                    for (Path p : movedOut) {
-                        StagedDirectory.move(old.resolve(p.getFileName()), p);
-                    }
-                    Files.delete(old);
-                } catch (IOException | RuntimeException e2) {
-                    e.addSuppressed(e2);
-                    throw new RestoreException("Could not move the restored entries into " + target + " and could"
-                            + " not put all of the previous content back: what is missing is in " + old
-                            + " (the restored entries in " + staging + "); move it back by hand.", null,
-                            target.toString(), e);
-                }
-                throw new RestoreException("Could not move the restored entries into " + target + ": " + e
-                        + ". The previous content is back in place.", null, target.toString(), e);
-            }
-            LOG.info("Restored {} in place ({} previous entries replaced)", target, existing.size());
-            FileTrees.deleteQuietly(old);
-            FileTrees.deleteQuietly(staging);
-        }
-
-        private static List<Path> entries(Path dir, Path except) throws IOException {
-            List<Path> out = new ArrayList<>();
-            try (DirectoryStream<Path> children = Files.newDirectoryStream(dir)) {
-                for (Path c : children) {
-                    if (!c.equals(except)) {
-                        out.add(c);
-                    }
-                }
-            }
-            return out;
+            journal.swap();
+            LOG.info("{} previous entries replaced in {}", existing.size(), target);
         }
 
     }

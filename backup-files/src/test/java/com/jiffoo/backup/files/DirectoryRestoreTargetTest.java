@@ -233,6 +233,120 @@ class DirectoryRestoreTargetTest {
         assertThat(Files.readString(target.resolve("old.txt"))).isEqualTo("old");
     }
 
+    /** Stands for a kill -9 in the middle of a swap: thrown from the move hook, it skips every catch and finally. */
+    private static final class Killed extends Error {
+    }
+
+    /**
+     * Stages an in-place restore of {@code source} over an old tree in {@code target} and "kills" its swap after
+     * {@code moves} moves; returns the old tree's snapshot. The staged restore is not closed, as a killed process
+     * does not.
+     */
+    private Map<String, String> swapKilledAfter(int moves) throws IOException {
+        int[] left = {moves};
+        return swapKilledBy(() -> {
+            if (--left[0] == 0) {
+                throw new Killed();
+            }
+        });
+    }
+
+    /** As {@link #swapKilledAfter}, the swap killed by {@code afterMove}. */
+    private Map<String, String> swapKilledBy(Runnable afterMove) throws IOException {
+        if (!Files.exists(source)) {
+            TestTrees.createSampleTree(source);
+        }
+        Files.createDirectories(target.resolve("old-dir"));
+        Files.writeString(target.resolve("old-dir/f"), "old");
+        Files.writeString(target.resolve("old.txt"), "old");
+        Files.writeString(target.resolve("README.md"), "old readme"); // a name the new tree has too, maybe
+        Map<String, String> old = TestTrees.snapshot(target);
+        StagedRestore staged = DirectoryRestoreTarget.builder(target).replaceExisting(true).inPlace(true).build()
+                .stage(new ByteArrayInputStream(backup(Compression.GZIP)), null);
+        InPlaceJournal.afterMove = afterMove;
+        try {
+            assertThatThrownBy(staged::commit).isInstanceOf(Killed.class);
+        } finally {
+            InPlaceJournal.afterMove = () -> { };
+        }
+        assertThat(target.resolve(InPlaceJournal.NAME)).exists();
+        return old;
+    }
+
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2, 3, 4, 6})
+    void anInPlaceSwapKilledMidwayIsFinishedByRecover(int moves) throws IOException {
+        Map<String, String> old = swapKilledAfter(moves); // 3 moves out, then the new tree's entries in
+        assertThat(TestTrees.snapshot(target)).as("mixed").isNotEqualTo(old)
+                .isNotEqualTo(TestTrees.snapshot(source));
+        assertThat(DirectoryRestoreTarget.recover(target)).contains(DirectoryRestoreTarget.Recovery.FINISHED);
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+        assertThat(TestTrees.list(target)).noneMatch(n -> n.startsWith(".jiffoo-"));
+        assertThat(DirectoryRestoreTarget.recover(target)).as("nothing left to do").isEmpty();
+    }
+
+    @Test
+    void theNextRestoreIntoTheTargetRecoversFirstAndSaysSo() throws IOException {
+        swapKilledAfter(2);
+        // the next restore is refused (no replaceExisting): the interrupted one is finished all the same
+        assertThatThrownBy(() -> restore(DirectoryRestoreTarget.builder(target).inPlace(true).build(),
+                backup(Compression.GZIP))).isInstanceOf(RestoreException.class).hasMessageContaining("not empty");
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+
+        swapKilledAfter(4);
+        assertThat(restore(replacing().toBuilder().inPlace(true).build(), backup(Compression.ZSTD)))
+                .containsEntry("recovered", "finished");
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+        assertThat(TestTrees.list(target)).noneMatch(n -> n.startsWith(".jiffoo-"));
+    }
+
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {2, 5})
+    void withTheStagedTreeGoneTheSwapIsRolledBack(int moves) throws IOException {
+        Map<String, String> old = swapKilledAfter(moves);
+        try (var s = Files.list(target)) {
+            FileTrees.deleteQuietly(s.filter(p -> p.getFileName().toString().startsWith(".jiffoo-restore-"))
+                    .findFirst().orElseThrow());
+        }
+        assertThat(DirectoryRestoreTarget.recover(target)).contains(DirectoryRestoreTarget.Recovery.ROLLED_BACK);
+        assertThat(TestTrees.snapshot(target)).isEqualTo(old);
+    }
+
+    /** A rename refused in the middle of the swap rolls it back; killed while moving back, recover rolls back. */
+    @Test
+    void aRollBackKilledMidwayIsFinishedAsARollBack() throws IOException {
+        Path journal = target.resolve(InPlaceJournal.NAME);
+        int[] moves = {0};
+        Map<String, String> old = swapKilledBy(() -> {
+            if (++moves[0] == 5) { // 3 moved out, 2 in
+                throw new java.io.UncheckedIOException(new IOException("a rename refused"));
+            }
+            try {
+                if (Files.readString(journal).contains("phase moving-back")) {
+                    throw new Killed(); // one previous entry moved back
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        assertThat(TestTrees.snapshot(target)).as("mixed").isNotEqualTo(old);
+        assertThat(DirectoryRestoreTarget.recover(target)).contains(DirectoryRestoreTarget.Recovery.ROLLED_BACK);
+        assertThat(TestTrees.snapshot(target)).isEqualTo(old);
+    }
+
+    @Test
+    void aJournalNamingOtherPathsIsRefusedAndNothingMoves() throws IOException {
+        swapKilledAfter(2);
+        Path journal = target.resolve(InPlaceJournal.NAME);
+        String text = Files.readString(journal);
+        Files.writeString(journal, text.replaceFirst("old \\.jiffoo-old-\\w+", "old ../outside"));
+        Map<String, String> before = TestTrees.snapshot(target);
+        assertThatThrownBy(() -> DirectoryRestoreTarget.recover(target)).isInstanceOf(RestoreException.class)
+                .hasMessageContaining("cannot be read").hasMessageContaining("by hand");
+        assertThat(TestTrees.snapshot(target)).isEqualTo(before);
+        assertThat(Files.readString(outside.resolve("victim"))).isEqualTo("do not touch\n");
+    }
+
     /** A real mount point (tmpfs; needs root, as CI runs): it cannot be renamed, so the default restores in place. */
     @Test
     void aMountPointIsRestoredInPlaceByDefault() throws Exception {
