@@ -18,8 +18,9 @@ import java.util.Map;
 @Command(name = "prune", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Deletes old backups by the retention rules (RETENTION_DAYS).", "Deletes the backups that no retention rule keeps, manifest first; never the newest backup"
                 + " and never below --minimum. A backup is kept when any rule keeps it: completed within RETENTION_DAYS"
-                + " (default 30), or one of the --keep-* rules. Orphans of failed runs (data without a manifest) older"
-                + " than a day are deleted too.",
+                + " (default 30), or one of the --keep-* rules. Orphans of failed runs (data without a manifest) and"
+                + " what killed runs left (temporary files, open multipart uploads) older than a day are deleted"
+                + " too.",
                 "--dry-run prints each backup's verdict and why, and deletes nothing."},
         exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:pruned (or dry run)", " 2:bad or missing"
                 + " setting", " 4:the store failed (a prune can be rerun)", " 1:internal error"})
@@ -95,11 +96,18 @@ final class PruneCommand extends CliCommand {
                             k, v.backup().id(), v.reason()));
                 }
                 r.orphansDeleted().forEach(o -> say("  " + (dryRun ? "would delete" : "deleted") + " orphan " + o));
+                for (Sink.PartialWrite w : r.partialWritesDiscarded()) {
+                    say("  " + (dryRun ? "would discard" : (store.localRoot().isPresent() ? "deleted" : "aborted"))
+                            + " the unfinished write of " + w.key() + " (" + w.id() + ", last written "
+                            + w.lastActivity() + ")");
+                }
                 Map<String, Object> d = new LinkedHashMap<>();
                 d.put("kind", k);
                 d.put("kept", r.verdicts().stream().filter(Verdict::keep).map(v -> v.backup().objectKey()).toList());
                 d.put("deleted", r.deleted());
                 d.put("orphansDeleted", r.orphansDeleted());
+                d.put("unfinishedWritesDiscarded", r.partialWritesDiscarded().stream().map(w -> Map.of("key", w.key(),
+                        "id", w.id(), "lastActivity", w.lastActivity().toString())).toList());
                 kinds.add(d);
             }
         } finally {

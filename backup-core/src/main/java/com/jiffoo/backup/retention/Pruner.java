@@ -6,6 +6,7 @@ import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.RetentionPolicy;
 import com.jiffoo.backup.RetentionPolicy.Verdict;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.Sink.PartialWrite;
 import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.StoredObject;
@@ -35,6 +36,9 @@ import java.util.Set;
  *       verification records go last.</li>
  *   <li>Orphans — data or sidecars without a manifest, as an interrupted run or deletion leaves them — are deleted
  *       once older than the grace period (default 24 h), so a backup still being written is never touched.</li>
+ *   <li>Unfinished writes of killed runs ({@link Sink#partialWrites}: a local store's {@code .tmp-} files, open S3
+ *       and MinIO multipart uploads) older than the same grace period are discarded (files deleted, uploads
+ *       aborted).</li>
  *   <li>A dry run deletes nothing and reports what would go, with the rule that keeps or drops each backup.</li>
  * </ul>
  *
@@ -116,7 +120,41 @@ public final class Pruner {
                 orphansTooYoung.add(o.key());
             }
         }
-        return new PruneReport(kind, dryRun, verdicts, deleted, orphansDeleted, orphansTooYoung);
+        List<PartialWrite> partialDiscarded = new ArrayList<>();
+        List<PartialWrite> partialTooYoung = new ArrayList<>();
+        for (PartialWrite w : partialWrites(kind)) {
+            (w.lastActivity().isBefore(cutoff) ? partialDiscarded : partialTooYoung).add(w);
+        }
+        for (PartialWrite w : partialDiscarded) {
+            log.info("{} the unfinished write of {} ({}; last written {})", dryRun ? "would discard" : "discarding",
+                    w.key(), w.id(), w.lastActivity());
+            if (!dryRun) {
+                discard(w);
+            }
+        }
+        return new PruneReport(kind, dryRun, verdicts, deleted, orphansDeleted, orphansTooYoung, partialDiscarded,
+                partialTooYoung);
+    }
+
+    /** What killed writers of {@code kind} left: temporary files, open multipart uploads ({@link Sink#partialWrites}). */
+    private List<PartialWrite> partialWrites(String kind) {
+        try {
+            return sink.partialWrites(kind + "/");
+        } catch (IOException e) {
+            throw new StorageException("Cannot list the unfinished writes under " + kind + "/ in " + sink.location()
+                    + ": " + e.getMessage() + ". Check that the store is reachable.", null, sink.location(), e);
+        }
+    }
+
+    private void discard(PartialWrite w) {
+        try {
+            sink.discard(w);
+        } catch (IOException e) {
+            throw new StorageException("Cannot discard the unfinished write of " + w.key() + " (" + w.id() + ") in "
+                    + sink.location() + ": " + e.getMessage() + ". Run the prune again once the store is writable"
+                    + " (a bucket lifecycle rule AbortIncompleteMultipartUpload is the backstop).", w.key(),
+                    sink.location(), e);
+        }
     }
 
     /**
@@ -197,15 +235,28 @@ public final class Pruner {
      * @param deleted          data keys of the backups deleted (or that would be)
      * @param orphansDeleted   orphan objects deleted (or that would be)
      * @param orphansTooYoung  orphan objects left because they are younger than the grace period
+     * @param partialWritesDiscarded  unfinished writes of killed runs (temporary files, open multipart uploads;
+     *                         {@link Sink#partialWrites}) older than the grace period, discarded (or that would be)
+     * @param partialWritesTooYoung   unfinished writes left because they are younger than the grace period (a
+     *                         backup may still be running)
      */
     public record PruneReport(String kind, boolean dryRun, List<Verdict> verdicts, List<String> deleted,
-                              List<String> orphansDeleted, List<String> orphansTooYoung) {
+                              List<String> orphansDeleted, List<String> orphansTooYoung,
+                              List<PartialWrite> partialWritesDiscarded, List<PartialWrite> partialWritesTooYoung) {
         /** Copies the lists. */
         public PruneReport {
             verdicts = List.copyOf(verdicts);
             deleted = List.copyOf(deleted);
             orphansDeleted = List.copyOf(orphansDeleted);
             orphansTooYoung = List.copyOf(orphansTooYoung);
+            partialWritesDiscarded = List.copyOf(partialWritesDiscarded);
+            partialWritesTooYoung = List.copyOf(partialWritesTooYoung);
+        }
+
+        /** A report without unfinished writes. */
+        public PruneReport(String kind, boolean dryRun, List<Verdict> verdicts, List<String> deleted,
+                           List<String> orphansDeleted, List<String> orphansTooYoung) {
+            this(kind, dryRun, verdicts, deleted, orphansDeleted, orphansTooYoung, List.of(), List.of());
         }
     }
 

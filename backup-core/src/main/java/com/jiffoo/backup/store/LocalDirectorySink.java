@@ -155,10 +155,8 @@ public final class LocalDirectorySink implements Sink {
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         Objects.requireNonNull(prefix, "prefix");
-        // start the walk at the deepest directory the prefix names
-        int slash = prefix.lastIndexOf('/');
-        Path start = slash < 0 ? root : root.resolve(prefix.substring(0, slash)).normalize();
-        if (!start.startsWith(root) || !Files.isDirectory(start)) {
+        Path start = walkStart(prefix);
+        if (start == null) {
             return List.of();
         }
         List<StoredObject> out = new ArrayList<>();
@@ -188,17 +186,69 @@ public final class LocalDirectorySink implements Sink {
         return out;
     }
 
+    /** The deepest directory {@code prefix} names, where a walk for it starts; null when there is none. */
+    private Path walkStart(String prefix) {
+        int slash = prefix.lastIndexOf('/');
+        Path start = slash < 0 ? root : root.resolve(prefix.substring(0, slash)).normalize();
+        return start.startsWith(root) && Files.isDirectory(start) ? start : null;
+    }
+
     /**
-     * Temporary files left by writers that never committed or discarded (a killed process), e.g. for a cleanup of
-     * orphans older than a grace period.
+     * Temporary files left by writers that never committed or discarded (a killed process); see
+     * {@link #partialWrites}.
      */
     public List<Path> temporaryFiles() throws IOException {
-        List<Path> out = new ArrayList<>();
-        try (Stream<Path> walk = Files.walk(root)) {
-            walk.filter(p -> p.getFileName().toString().startsWith(TMP_PREFIX) && Files.isRegularFile(p))
-                    .forEach(out::add);
+        return partialWrites("").stream().map(w -> root.resolve(w.id())).toList();
+    }
+
+    /**
+     * The temporary files {@code .tmp-<name>-<random>} of writes to keys starting with {@code prefix}; the id is the
+     * file's path relative to the root, the last activity its modification time (a running write keeps it fresh).
+     */
+    @Override
+    public List<PartialWrite> partialWrites(String prefix) throws IOException {
+        Objects.requireNonNull(prefix, "prefix");
+        Path start = walkStart(prefix);
+        if (start == null) {
+            return List.of();
         }
+        List<PartialWrite> out = new ArrayList<>();
+        try (Stream<Path> walk = Files.walk(start)) {
+            for (Path p : (Iterable<Path>) walk::iterator) {
+                String name = p.getFileName().toString();
+                int dash = name.lastIndexOf('-');
+                if (!name.startsWith(TMP_PREFIX) || dash <= TMP_PREFIX.length()) {
+                    continue;
+                }
+                BasicFileAttributes a;
+                try {
+                    a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                } catch (NoSuchFileException gone) {
+                    continue;
+                }
+                String dir = keyOf(p.getParent());
+                String key = (dir.isEmpty() ? "" : dir + "/") + name.substring(TMP_PREFIX.length(), dash);
+                if (a.isRegularFile() && key.startsWith(prefix)) {
+                    out.add(new PartialWrite(key, keyOf(p), a.lastModifiedTime().toInstant()));
+                }
+            }
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
+        out.sort(Comparator.comparing(PartialWrite::id));
         return out;
+    }
+
+    /** Deletes the temporary file {@link #partialWrites} listed. */
+    @Override
+    public void discard(PartialWrite write) throws IOException {
+        Path p = root.resolve(write.id()).normalize();
+        if (!p.startsWith(root) || !p.getFileName().toString().startsWith(TMP_PREFIX)) {
+            throw new IllegalArgumentException("not a temporary file of " + location() + ": " + write.id());
+        }
+        if (Files.deleteIfExists(p)) {
+            syncDirectory(p.getParent());
+        }
     }
 
     private String keyOf(Path p) {
