@@ -43,10 +43,12 @@ import java.util.zip.GZIPInputStream;
  * directory.
  *
  * <p><b>Staging.</b> {@link #stage} never touches the target: it extracts into a new sibling directory
- * {@code <parent>/.<name>.restore-<random>} (created with mode 0700) and returns a {@link StagedRestore}.
+ * {@code <parent>/.<name>.restore-<pid>-<random>} (created with mode 0700) and returns a {@link StagedRestore}.
  * {@link StagedRestore#commit()} swaps it into place: an existing target is renamed to
- * {@code .<name>.old-<random>}, the staged tree is renamed to the target, then the old tree is deleted (if the second
- * rename fails, the old tree is put back). {@link StagedRestore#close()} without a commit deletes the staged tree.
+ * {@code .<name>.old-<pid>-<random>}, the staged tree is renamed to the target, then the old tree is deleted (if the
+ * second rename fails, the old tree is put back). {@link StagedRestore#close()} without a commit deletes the staged
+ * tree. What a killed restore left there (its pid is gone) is removed by the next restore into the same target, or
+ * reported when it may still be in use.
  * So a failed, refused or rejected restore leaves the previous content as it was. A target that is a mount point
  * (which cannot be renamed) is restored {@linkplain Builder#inPlace(boolean) in place} instead: staged in
  * {@code <target>/.jiffoo-restore-<random>}, its entries swapped on commit. An existing non-empty target is refused unless
@@ -182,8 +184,11 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         if (inside) {
             Files.createDirectories(dest);
         }
+        if (!inside) {
+            StagingLeftovers.clean(dest);
+        }
         Path staging = inside ? Files.createTempDirectory(dest, IN_PLACE_STAGING)
-                : Files.createTempDirectory(parent, "." + dest.getFileName() + ".restore-");
+                : Files.createTempDirectory(parent, StagingLeftovers.staging(dest));
         LOG.info("Restoring {}into {} (staging in {})", manifest == null ? "" : manifest.objectKey() + " ", dest,
                 staging);
         boolean staged = false;
@@ -743,8 +748,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                 throw new RestoreException("The restore target " + target + " is no longer empty. Pass "
                         + "replaceExisting(true) to replace its content.", null, target.toString(), null);
             }
-            Path old = target.resolveSibling("." + target.getFileName() + ".old-"
-                    + HexFormat.of().formatHex(randomBytes()));
+            Path old = target.resolveSibling(StagingLeftovers.old(target) + HexFormat.of().formatHex(randomBytes()));
             move(target, old);
             try {
                 move(staging, target);

@@ -271,6 +271,40 @@ class DirectoryRestoreTargetTest {
     }
 
     @Test
+    void whatAKilledRestoreLeftBesideTheTargetIsRemovedByTheNextUnlessItsProcessRuns() throws Exception {
+        TestTrees.createSampleTree(source);
+        Process gone = new ProcessBuilder("true").start();
+        gone.waitFor();
+        Path killedStaging = Files.createDirectories(tmp.resolve(".target.restore-" + gone.pid() + "-123/a"));
+        Path killedOld = Files.createDirectories(tmp.resolve(".target.old-" + gone.pid() + "-abc"));
+        Path running = Files.createDirectories(tmp.resolve(".target.restore-" + ProcessHandle.current().pid()
+                + "-456"));
+        Path unknown = Files.createDirectories(tmp.resolve(".target.restore-789"));
+        Files.createDirectories(target);
+        try (StagedRestore staged = replacing().stage(new ByteArrayInputStream(backup(Compression.GZIP)), null)) {
+            staged.commit();
+        }
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+        assertThat(killedStaging.getParent()).doesNotExist();
+        assertThat(killedOld).doesNotExist();
+        assertThat(running).as("a running restore's").exists();
+        assertThat(unknown).as("of an unknown process").exists();
+    }
+
+    @Test
+    void thePreviousContentOfAMissingTargetIsNeverDeleted() throws Exception {
+        TestTrees.createSampleTree(source);
+        Process gone = new ProcessBuilder("true").start();
+        gone.waitFor();
+        Path killedOld = Files.createDirectories(tmp.resolve(".target.old-" + gone.pid() + "-abc"));
+        Files.writeString(killedOld.resolve("only-copy.txt"), "old");
+        try (StagedRestore staged = replacing().stage(new ByteArrayInputStream(backup(Compression.GZIP)), null)) {
+            staged.close();
+        }
+        assertThat(killedOld.resolve("only-copy.txt")).hasContent("old");
+    }
+
+    @Test
     void truncatedGzipLeavesOldContentAndNoStagingDirectory() throws IOException {
         TestTrees.createSampleTree(source);
         Files.createDirectories(target);
