@@ -101,6 +101,11 @@ final class PruneCommand extends CliCommand {
                             + " the unfinished write of " + w.key() + " (" + w.id() + ", last written "
                             + w.lastActivity() + ")");
                 }
+                if (!r.partialWritesTooYoung().isEmpty()) {
+                    say("  left " + r.partialWritesTooYoung().size() + " unfinished write(s) younger than a day (a"
+                            + " backup may be writing them): " + r.partialWritesTooYoung().stream()
+                            .map(Sink.PartialWrite::key).toList());
+                }
                 Map<String, Object> d = new LinkedHashMap<>();
                 d.put("kind", k);
                 d.put("kept", r.verdicts().stream().filter(Verdict::keep).map(v -> v.backup().objectKey()).toList());

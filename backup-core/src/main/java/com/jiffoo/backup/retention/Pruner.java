@@ -300,8 +300,9 @@ public final class Pruner {
         }
 
         /**
-         * How old an orphan must be before it is deleted; 24 h by default. Longer than the longest backup, so an
-         * object of a backup still being written (its manifest comes last) is never deleted.
+         * How old an orphan, or an unfinished write ({@link Sink#partialWrites}), must be before it is deleted; 24 h
+         * by default. Longer than the longest backup, so an object of a backup still being written (its manifest
+         * comes last) is never deleted, nor the upload or temporary file it is writing.
          */
         public Builder orphanGracePeriod(Duration grace) {
             Objects.requireNonNull(grace, "grace");

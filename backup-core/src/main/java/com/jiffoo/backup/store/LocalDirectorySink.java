@@ -155,14 +155,31 @@ public final class LocalDirectorySink implements Sink {
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         Objects.requireNonNull(prefix, "prefix");
-        Path start = walkStart(prefix);
-        if (start == null) {
-            return List.of();
-        }
         List<StoredObject> out = new ArrayList<>();
+        walkFiles(prefix, false, (p, a) -> {
+            String key = keyOf(p);
+            if (key.startsWith(prefix)) {
+                out.add(new StoredObject(key, a.size(), a.lastModifiedTime().toInstant()));
+            }
+        });
+        out.sort(Comparator.comparing(StoredObject::key));
+        return out;
+    }
+
+    /**
+     * Calls {@code visit} for each regular file under the deepest directory {@code prefix} names: the temporary files
+     * when {@code temporary}, else the others.
+     */
+    private void walkFiles(String prefix, boolean temporary,
+                           java.util.function.BiConsumer<Path, BasicFileAttributes> visit) throws IOException {
+        int slash = prefix.lastIndexOf('/');
+        Path start = slash < 0 ? root : root.resolve(prefix.substring(0, slash)).normalize();
+        if (!start.startsWith(root) || !Files.isDirectory(start)) {
+            return;
+        }
         try (Stream<Path> walk = Files.walk(start)) {
             for (Path p : (Iterable<Path>) walk::iterator) {
-                if (p.getFileName().toString().startsWith(TMP_PREFIX)) {
+                if (p.getFileName().toString().startsWith(TMP_PREFIX) != temporary) {
                     continue;
                 }
                 BasicFileAttributes a;
@@ -171,26 +188,13 @@ public final class LocalDirectorySink implements Sink {
                 } catch (NoSuchFileException gone) {
                     continue;
                 }
-                if (!a.isRegularFile()) {
-                    continue;
-                }
-                String key = keyOf(p);
-                if (key.startsWith(prefix)) {
-                    out.add(new StoredObject(key, a.size(), a.lastModifiedTime().toInstant()));
+                if (a.isRegularFile()) {
+                    visit.accept(p, a);
                 }
             }
         } catch (java.io.UncheckedIOException e) {
             throw e.getCause();
         }
-        out.sort(Comparator.comparing(StoredObject::key));
-        return out;
-    }
-
-    /** The deepest directory {@code prefix} names, where a walk for it starts; null when there is none. */
-    private Path walkStart(String prefix) {
-        int slash = prefix.lastIndexOf('/');
-        Path start = slash < 0 ? root : root.resolve(prefix.substring(0, slash)).normalize();
-        return start.startsWith(root) && Files.isDirectory(start) ? start : null;
     }
 
     /**
@@ -208,33 +212,17 @@ public final class LocalDirectorySink implements Sink {
     @Override
     public List<PartialWrite> partialWrites(String prefix) throws IOException {
         Objects.requireNonNull(prefix, "prefix");
-        Path start = walkStart(prefix);
-        if (start == null) {
-            return List.of();
-        }
         List<PartialWrite> out = new ArrayList<>();
-        try (Stream<Path> walk = Files.walk(start)) {
-            for (Path p : (Iterable<Path>) walk::iterator) {
-                String name = p.getFileName().toString();
-                int dash = name.lastIndexOf('-');
-                if (!name.startsWith(TMP_PREFIX) || dash <= TMP_PREFIX.length()) {
-                    continue;
-                }
-                BasicFileAttributes a;
-                try {
-                    a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-                } catch (NoSuchFileException gone) {
-                    continue;
-                }
-                String dir = keyOf(p.getParent());
-                String key = (dir.isEmpty() ? "" : dir + "/") + name.substring(TMP_PREFIX.length(), dash);
-                if (a.isRegularFile() && key.startsWith(prefix)) {
-                    out.add(new PartialWrite(key, keyOf(p), a.lastModifiedTime().toInstant()));
-                }
+        walkFiles(prefix, true, (p, a) -> {
+            String name = p.getFileName().toString();
+            int dash = name.lastIndexOf('-');
+            String dir = keyOf(p.getParent());
+            String key = (dir.isEmpty() ? "" : dir + "/") + name.substring(TMP_PREFIX.length(), Math.max(dash,
+                    TMP_PREFIX.length()));
+            if (key.startsWith(prefix)) {
+                out.add(new PartialWrite(key, keyOf(p), a.lastModifiedTime().toInstant()));
             }
-        } catch (java.io.UncheckedIOException e) {
-            throw e.getCause();
-        }
+        });
         out.sort(Comparator.comparing(PartialWrite::id));
         return out;
     }

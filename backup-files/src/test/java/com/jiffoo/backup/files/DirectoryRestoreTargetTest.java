@@ -273,10 +273,9 @@ class DirectoryRestoreTargetTest {
     @Test
     void whatAKilledRestoreLeftBesideTheTargetIsRemovedByTheNextUnlessItsProcessRuns() throws Exception {
         TestTrees.createSampleTree(source);
-        Process gone = new ProcessBuilder("true").start();
-        gone.waitFor();
-        Path killedStaging = Files.createDirectories(tmp.resolve(".target.restore-" + gone.pid() + "-123/a"));
-        Path killedOld = Files.createDirectories(tmp.resolve(".target.old-" + gone.pid() + "-abc"));
+        long gone = deadPid();
+        Path killedStaging = Files.createDirectories(tmp.resolve(".target.restore-" + gone + "-123/a"));
+        Path killedOld = Files.createDirectories(tmp.resolve(".target.old-" + gone + "-abc"));
         Path running = Files.createDirectories(tmp.resolve(".target.restore-" + ProcessHandle.current().pid()
                 + "-456"));
         Path unknown = Files.createDirectories(tmp.resolve(".target.restore-789"));
@@ -294,9 +293,8 @@ class DirectoryRestoreTargetTest {
     @Test
     void thePreviousContentOfAMissingTargetIsNeverDeleted() throws Exception {
         TestTrees.createSampleTree(source);
-        Process gone = new ProcessBuilder("true").start();
-        gone.waitFor();
-        Path killedOld = Files.createDirectories(tmp.resolve(".target.old-" + gone.pid() + "-abc"));
+        long gone = deadPid();
+        Path killedOld = Files.createDirectories(tmp.resolve(".target.old-" + gone + "-abc"));
         Files.writeString(killedOld.resolve("only-copy.txt"), "old");
         try (StagedRestore staged = replacing().stage(new ByteArrayInputStream(backup(Compression.GZIP)), null)) {
             staged.close();
@@ -513,5 +511,12 @@ class DirectoryRestoreTargetTest {
             out.write(data);
         }
         return bytes.toByteArray();
+    }
+
+    /** The pid of a process that ran and ended: what a killed run's pid is. */
+    private static long deadPid() throws Exception {
+        Process p = new ProcessBuilder("true").start();
+        p.waitFor();
+        return p.pid();
     }
 }
