@@ -200,7 +200,8 @@ class KilledRunsIT {
                     "pg_restore runs");
             pgRestore = Optional.of(seen.get());
             Thread.sleep(300); // pg_restore is loading
-            assertThat(running(seen.get())).as("pg_restore is loading when the JVM is killed").isTrue();
+            assertThat(running(seen.get())).as("pg_restore is loading when the JVM is killed: "
+                    + Files.readString(restore.err())).isTrue();
             kill9(restore);
 
             try (Stream<Path> s = Files.walk(tmp)) {
@@ -243,7 +244,9 @@ class KilledRunsIT {
 
     private static Optional<ProcessHandle> pgRestoreOf(Jar.Started run) {
         return run.process().toHandle().children()
-                .filter(p -> p.info().command().orElse("").endsWith("pg_restore")).findFirst();
+                .filter(p -> p.info().command().orElse("").endsWith("pg_restore"))
+                // not the short `pg_restore --version` that finds the newest pg_restore
+                .filter(p -> p.info().commandLine().orElse("").contains("--dbname")).findFirst();
     }
 
     private static String comment(String database) throws Exception {

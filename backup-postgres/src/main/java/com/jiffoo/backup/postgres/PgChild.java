@@ -52,9 +52,10 @@ final class PgChild {
      */
     static PgChild start(List<String> command, PgConnection connection, boolean keepStdout,
                          ProcessBuilder.Redirect stdin) throws IOException {
+        ProcessBuilder pb = ChildEnvironment.processBuilder(command, connection); // the environment of the tool
         List<String> cmd = new ArrayList<>(DeathSignal.PREFIX);
         cmd.addAll(command);
-        ProcessBuilder pb = ChildEnvironment.processBuilder(cmd, connection);
+        pb.command(cmd);
         pb.redirectOutput(keepStdout ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.DISCARD);
         pb.redirectInput(stdin);
         return new PgChild(pb.start(), command.get(0).replaceAll(".*/", ""));
@@ -77,7 +78,7 @@ final class PgChild {
                 try {
                     List<String> probe = new ArrayList<>(prefix);
                     probe.add("true");
-                    Process p = new ProcessBuilder(probe).redirectErrorStream(true)
+                    Process p = ChildEnvironment.processBuilder(probe, null).redirectErrorStream(true)
                             .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
                     if (p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0) {
                         return prefix;
