@@ -57,4 +57,41 @@ public interface Sink extends Closeable {
 
     /** Deletes an object. Deleting an absent key is not an error. */
     void delete(String key) throws IOException;
+
+    /**
+     * Writes that were started and neither committed nor discarded, whose key starts with {@code prefix}: what a
+     * process killed mid-write ({@code kill -9}, an OOM kill, a lost node) leaves behind — a local store's temporary
+     * file, an S3 or MinIO multipart upload still open. Never listed by {@link #list}. Optional: the default (for
+     * stores that leave nothing, or cannot tell) is none.
+     *
+     * <p>A write that is still running is listed too: only the caller can tell by age (its
+     * {@link PartialWrite#lastActivity()}) that it was abandoned, e.g. {@code Pruner}'s orphan grace period.
+     */
+    default List<PartialWrite> partialWrites(String prefix) throws IOException {
+        return List.of();
+    }
+
+    /**
+     * Removes a partial write {@link #partialWrites} listed (deletes the temporary file, aborts the upload). One that
+     * is already gone is not an error. The default does nothing.
+     */
+    default void discard(PartialWrite write) throws IOException {
+    }
+
+    /**
+     * A write left unfinished.
+     *
+     * @param key          the key of the object it was writing
+     * @param id           what names it in the store: the temporary file's path, the multipart upload id
+     * @param lastActivity when it was last written to (a file's modification time) or started (an upload's
+     *                     initiation time; {@link java.time.Instant#EPOCH} when the store does not say)
+     */
+    record PartialWrite(String key, String id, java.time.Instant lastActivity) {
+        /** Checks the fields are present. */
+        public PartialWrite {
+            java.util.Objects.requireNonNull(key, "key");
+            java.util.Objects.requireNonNull(id, "id");
+            java.util.Objects.requireNonNull(lastActivity, "lastActivity");
+        }
+    }
 }

@@ -20,7 +20,8 @@ import java.util.Map;
         description = {"Deletes old backups by the retention rules (RETENTION_DAYS).", "Deletes the backups that no retention rule keeps, manifest first; never the newest backup"
                 + " and never below --minimum. A backup is kept when any rule keeps it: completed within RETENTION_DAYS"
                 + " (default 30), or one of the --keep-* rules. Orphans of failed runs (data without a manifest) older"
-                + " than a day are deleted too.",
+                + " than a day are deleted too, and so is what killed runs left (temporary files, open multipart uploads)"
+                + " older than a day.",
                 "Before deleting, the backups are checked newest first (size and SHA-256 of the stored object"
                         + " against its manifest, and the checksum file) until one passes: that one is kept whatever"
                         + " the rules say, and a damaged one is reported (DAMAGED).",
@@ -113,6 +114,16 @@ final class PruneCommand extends CliCommand {
                 r.damaged().forEach((key, why) -> say("  DAMAGED " + key + ": " + why));
                 r.futureDated().forEach(o -> say("  dated in the future: " + o + (dryRun && !allowFutureDated
                         ? " (prune without --dry-run refuses while it exists; see --allow-future-dated)" : "")));
+                for (Sink.PartialWrite w : r.partialWritesDiscarded()) {
+                    say("  " + (dryRun ? "would discard" : (store.localRoot().isPresent() ? "deleted" : "aborted"))
+                            + " the unfinished write of " + w.key() + " (" + w.id() + ", last written "
+                            + w.lastActivity() + ")");
+                }
+                if (!r.partialWritesTooYoung().isEmpty()) {
+                    say("  left " + r.partialWritesTooYoung().size() + " unfinished write(s) younger than a day (a"
+                            + " backup may be writing them): " + r.partialWritesTooYoung().stream()
+                            .map(Sink.PartialWrite::key).toList());
+                }
                 Map<String, Object> d = new LinkedHashMap<>();
                 d.put("kind", k);
                 d.put("kept", r.verdicts().stream().filter(Verdict::keep).map(v -> v.backup().objectKey()).toList());
@@ -120,6 +131,8 @@ final class PruneCommand extends CliCommand {
                 d.put("orphansDeleted", r.orphansDeleted());
                 d.put("damaged", r.damaged());
                 d.put("futureDated", r.futureDated());
+                d.put("unfinishedWritesDiscarded", r.partialWritesDiscarded().stream().map(w -> Map.of("key", w.key(),
+                        "id", w.id(), "lastActivity", w.lastActivity().toString())).toList());
                 kinds.add(d);
             }
         } finally {

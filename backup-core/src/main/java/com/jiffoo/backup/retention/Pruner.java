@@ -9,6 +9,7 @@ import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RetentionPolicy;
 import com.jiffoo.backup.RetentionPolicy.Verdict;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.Sink.PartialWrite;
 import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.StoredObject;
@@ -49,6 +50,9 @@ import java.util.Set;
  *       verification records go last.</li>
  *   <li>Orphans — data or sidecars without a manifest, as an interrupted run or deletion leaves them — are deleted
  *       once older than the grace period (default 24 h), so a backup still being written is never touched.</li>
+ *   <li>Unfinished writes of killed runs ({@link Sink#partialWrites}: a local store's {@code .tmp-} files, open S3
+ *       and MinIO multipart uploads) older than the same grace period are discarded (files deleted, uploads
+ *       aborted).</li>
  *   <li>A dry run deletes nothing and reports what would go, with the rule that keeps or drops each backup.</li>
  * </ul>
  *
@@ -142,8 +146,41 @@ public final class Pruner {
                 orphansTooYoung.add(o.key());
             }
         }
+        List<PartialWrite> partialDiscarded = new ArrayList<>();
+        List<PartialWrite> partialTooYoung = new ArrayList<>();
+        for (PartialWrite w : partialWrites(kind)) {
+            (w.lastActivity().isBefore(cutoff) ? partialDiscarded : partialTooYoung).add(w);
+        }
+        for (PartialWrite w : partialDiscarded) {
+            log.info("{} the unfinished write of {} ({}; last written {})", dryRun ? "would discard" : "discarding",
+                    w.key(), w.id(), w.lastActivity());
+            if (!dryRun) {
+                discard(w);
+            }
+        }
         return new PruneReport(kind, dryRun, verdicts, deleted, orphansDeleted, orphansTooYoung, futureDated,
-                damaged);
+                damaged, partialDiscarded, partialTooYoung);
+    }
+
+    /** What killed writers of {@code kind} left: temporary files, open multipart uploads ({@link Sink#partialWrites}). */
+    private List<PartialWrite> partialWrites(String kind) {
+        try {
+            return sink.partialWrites(kind + "/");
+        } catch (IOException e) {
+            throw new StorageException("Cannot list the unfinished writes under " + kind + "/ in " + sink.location()
+                    + ": " + e.getMessage() + ". Check that the store is reachable.", null, sink.location(), e);
+        }
+    }
+
+    private void discard(PartialWrite w) {
+        try {
+            sink.discard(w);
+        } catch (IOException e) {
+            throw new StorageException("Cannot discard the unfinished write of " + w.key() + " (" + w.id() + ") in "
+                    + sink.location() + ": " + e.getMessage() + ". Run the prune again once the store is writable"
+                    + " (a bucket lifecycle rule AbortIncompleteMultipartUpload is the backstop).", w.key(),
+                    sink.location(), e);
+        }
     }
 
     /**
@@ -320,10 +357,15 @@ public final class Pruner {
      *                         {@code <data key>.verified-*} for a backup's verification records among those read
      * @param damaged          data keys of the backups that failed the intact check before pruning, with what it
      *                         found (checked newest first until one passed)
+     * @param partialWritesDiscarded  unfinished writes of killed runs (temporary files, open multipart uploads;
+     *                         {@link Sink#partialWrites}) older than the grace period, discarded (or that would be)
+     * @param partialWritesTooYoung   unfinished writes left because they are younger than the grace period (a
+     *                         backup may still be running)
      */
     public record PruneReport(String kind, boolean dryRun, List<Verdict> verdicts, List<String> deleted,
                               List<String> orphansDeleted, List<String> orphansTooYoung, List<String> futureDated,
-                              Map<String, String> damaged) {
+                              Map<String, String> damaged, List<PartialWrite> partialWritesDiscarded,
+                              List<PartialWrite> partialWritesTooYoung) {
         /** Copies the lists. */
         public PruneReport {
             verdicts = List.copyOf(verdicts);
@@ -332,6 +374,8 @@ public final class Pruner {
             orphansTooYoung = List.copyOf(orphansTooYoung);
             futureDated = List.copyOf(futureDated);
             damaged = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(damaged));
+            partialWritesDiscarded = List.copyOf(partialWritesDiscarded);
+            partialWritesTooYoung = List.copyOf(partialWritesTooYoung);
         }
     }
 
@@ -377,8 +421,9 @@ public final class Pruner {
         }
 
         /**
-         * How old an orphan must be before it is deleted; 24 h by default. Longer than the longest backup, so an
-         * object of a backup still being written (its manifest comes last) is never deleted.
+         * How old an orphan, or an unfinished write ({@link Sink#partialWrites}), must be before it is deleted; 24 h
+         * by default. Longer than the longest backup, so an object of a backup still being written (its manifest
+         * comes last) is never deleted, nor the upload or temporary file it is writing.
          */
         public Builder orphanGracePeriod(Duration grace) {
             Objects.requireNonNull(grace, "grace");

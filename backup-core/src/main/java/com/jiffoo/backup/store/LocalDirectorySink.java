@@ -155,16 +155,31 @@ public final class LocalDirectorySink implements Sink {
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         Objects.requireNonNull(prefix, "prefix");
-        // start the walk at the deepest directory the prefix names
+        List<StoredObject> out = new ArrayList<>();
+        walkFiles(prefix, false, (p, a) -> {
+            String key = keyOf(p);
+            if (key.startsWith(prefix)) {
+                out.add(new StoredObject(key, a.size(), a.lastModifiedTime().toInstant()));
+            }
+        });
+        out.sort(Comparator.comparing(StoredObject::key));
+        return out;
+    }
+
+    /**
+     * Calls {@code visit} for each regular file under the deepest directory {@code prefix} names: the temporary files
+     * when {@code temporary}, else the others.
+     */
+    private void walkFiles(String prefix, boolean temporary,
+                           java.util.function.BiConsumer<Path, BasicFileAttributes> visit) throws IOException {
         int slash = prefix.lastIndexOf('/');
         Path start = slash < 0 ? root : root.resolve(prefix.substring(0, slash)).normalize();
         if (!start.startsWith(root) || !Files.isDirectory(start)) {
-            return List.of();
+            return;
         }
-        List<StoredObject> out = new ArrayList<>();
         try (Stream<Path> walk = Files.walk(start)) {
             for (Path p : (Iterable<Path>) walk::iterator) {
-                if (p.getFileName().toString().startsWith(TMP_PREFIX)) {
+                if (p.getFileName().toString().startsWith(TMP_PREFIX) != temporary) {
                     continue;
                 }
                 BasicFileAttributes a;
@@ -173,32 +188,55 @@ public final class LocalDirectorySink implements Sink {
                 } catch (NoSuchFileException gone) {
                     continue;
                 }
-                if (!a.isRegularFile()) {
-                    continue;
-                }
-                String key = keyOf(p);
-                if (key.startsWith(prefix)) {
-                    out.add(new StoredObject(key, a.size(), a.lastModifiedTime().toInstant()));
+                if (a.isRegularFile()) {
+                    visit.accept(p, a);
                 }
             }
         } catch (java.io.UncheckedIOException e) {
             throw e.getCause();
         }
-        out.sort(Comparator.comparing(StoredObject::key));
-        return out;
     }
 
     /**
-     * Temporary files left by writers that never committed or discarded (a killed process), e.g. for a cleanup of
-     * orphans older than a grace period.
+     * Temporary files left by writers that never committed or discarded (a killed process); see
+     * {@link #partialWrites}.
      */
     public List<Path> temporaryFiles() throws IOException {
-        List<Path> out = new ArrayList<>();
-        try (Stream<Path> walk = Files.walk(root)) {
-            walk.filter(p -> p.getFileName().toString().startsWith(TMP_PREFIX) && Files.isRegularFile(p))
-                    .forEach(out::add);
-        }
+        return partialWrites("").stream().map(w -> root.resolve(w.id())).toList();
+    }
+
+    /**
+     * The temporary files {@code .tmp-<name>-<random>} of writes to keys starting with {@code prefix}; the id is the
+     * file's path relative to the root, the last activity its modification time (a running write keeps it fresh).
+     */
+    @Override
+    public List<PartialWrite> partialWrites(String prefix) throws IOException {
+        Objects.requireNonNull(prefix, "prefix");
+        List<PartialWrite> out = new ArrayList<>();
+        walkFiles(prefix, true, (p, a) -> {
+            String name = p.getFileName().toString();
+            int dash = name.lastIndexOf('-');
+            String dir = keyOf(p.getParent());
+            String key = (dir.isEmpty() ? "" : dir + "/") + name.substring(TMP_PREFIX.length(), Math.max(dash,
+                    TMP_PREFIX.length()));
+            if (key.startsWith(prefix)) {
+                out.add(new PartialWrite(key, keyOf(p), a.lastModifiedTime().toInstant()));
+            }
+        });
+        out.sort(Comparator.comparing(PartialWrite::id));
         return out;
+    }
+
+    /** Deletes the temporary file {@link #partialWrites} listed. */
+    @Override
+    public void discard(PartialWrite write) throws IOException {
+        Path p = root.resolve(write.id()).normalize();
+        if (!p.startsWith(root) || !p.getFileName().toString().startsWith(TMP_PREFIX)) {
+            throw new IllegalArgumentException("not a temporary file of " + location() + ": " + write.id());
+        }
+        if (Files.deleteIfExists(p)) {
+            syncDirectory(p.getParent());
+        }
     }
 
     private String keyOf(Path p) {

@@ -104,6 +104,35 @@ class PrunerTest {
     }
 
     @Test
+    void temporaryFilesOfKilledWritersGoOnlyAfterTheGracePeriod() throws Exception {
+        SinkOutput killed = local.create("database/db_backup_20260301_020000.sql"); // never committed nor closed
+        killed.write(new byte[] {1, 2, 3});
+        SinkOutput running = local.create("database/db_backup_20260331_110000.sql");
+        running.write(new byte[] {4});
+        Path killedFile = local.temporaryFiles().stream()
+                .filter(p -> p.getFileName().toString().contains("20260301")).findFirst().orElseThrow();
+        Files.setLastModifiedTime(killedFile, FileTime.from(NOW.minusSeconds(3 * 86_400)));
+        Files.setLastModifiedTime(local.temporaryFiles().stream().filter(p -> !p.equals(killedFile)).findFirst()
+                .orElseThrow(), FileTime.from(NOW.minusSeconds(60)));
+
+        Pruner.PruneReport dry = pruner().prune("database", true);
+        assertThat(dry.partialWritesDiscarded()).extracting(w -> w.key())
+                .containsExactly("database/db_backup_20260301_020000.sql");
+        assertThat(dry.partialWritesDiscarded().get(0).id()).isEqualTo("database/" + killedFile.getFileName());
+        assertThat(dry.partialWritesTooYoung()).extracting(w -> w.key())
+                .containsExactly("database/db_backup_20260331_110000.sql");
+        assertThat(pruner().prune("files", true).partialWritesDiscarded()).isEmpty();
+        assertThat(killedFile).exists();
+
+        pruner().prune("database", false);
+        assertThat(killedFile).doesNotExist();
+        assertThat(local.temporaryFiles()).hasSize(1);
+        running.commit();
+        running.close();
+        assertThat(local.list("database/db_backup_20260331_110000.sql")).hasSize(1);
+    }
+
+    @Test
     void aBackupWhoseNameContainsTheRecordInfixIsABackupNotARecordAndNotAnOrphan() throws Exception {
         // a custom naming may put ".verified-" in an id; its manifest ends with .json, like a verification record
         BackupManifest odd = BackupPipeline.builder().source(new GeneratedSource("database", 1000, 99)).sink(sink)

@@ -112,6 +112,17 @@ public final class ScriptedSink implements Sink {
     }
 
     @Override
+    public List<PartialWrite> partialWrites(String prefix) throws IOException {
+        return delegate.partialWrites(prefix);
+    }
+
+    @Override
+    public void discard(PartialWrite write) throws IOException {
+        delegate.discard(write);
+        events.add("discard " + write.id());
+    }
+
+    @Override
     public void close() throws IOException {
         delegate.close();
     }

@@ -54,6 +54,9 @@ import java.util.zip.GZIPInputStream;
  * {@link StagedRestore#commit()} swaps it into place: an existing target is renamed to another such
  * {@code .<random>}, the staged tree is renamed to the target, then the old tree is deleted (if the second
  * rename fails, the old tree is put back). {@link StagedRestore#close()} without a commit deletes the staged tree.
+ * A marker file beside each of these directories names it and the process that made it (see
+ * {@link StagingLeftovers}), so the next restore into the same target removes what a killed restore left there, or
+ * reports it when it may still be in use.
  * So a failed, refused or rejected restore leaves the previous content as it was. A target that is a mount point
  * (which cannot be renamed) is restored {@linkplain Builder#inPlace(boolean) in place} instead: staged in
  * {@code <target>/.jiffoo-restore-<random>}, its entries swapped on commit under a journal
@@ -205,7 +208,11 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         if (inside) {
             Files.createDirectories(dest);
         }
-        Path staging = inside ? Files.createTempDirectory(dest, IN_PLACE_STAGING) : createSibling(dest);
+        if (!inside) {
+            StagingLeftovers.clean(dest);
+        }
+        Path staging = inside ? Files.createTempDirectory(dest, IN_PLACE_STAGING)
+                : StagingLeftovers.register(createSibling(dest), dest, StagingLeftovers.STAGING);
         LOG.info("Restoring {}into {} (staging in {})", manifest == null ? "" : manifest.objectKey() + " ", dest,
                 staging);
         boolean staged = false;
@@ -232,6 +239,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         } finally {
             if (!staged) {
                 FileTrees.deleteQuietly(staging);
+                StagingLeftovers.forget(staging, StagingLeftovers.STAGING);
             }
         }
     }
@@ -802,6 +810,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
             }
             closed = true;
             FileTrees.deleteQuietly(staging);
+            StagingLeftovers.forget(staging, StagingLeftovers.STAGING);
         }
     }
 
@@ -815,6 +824,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         void swap() throws IOException {
             if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
                 move(staging, target);
+                StagingLeftovers.forget(staging, StagingLeftovers.STAGING);
                 LOG.info("Restored {}", target);
                 return;
             }
@@ -826,13 +836,15 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                 throw new RestoreException("The restore target " + target + " is no longer empty. Pass "
                         + "replaceExisting(true) to replace its content.", null, target.toString(), null);
             }
-            Path old = createSibling(target);
+            Path old = StagingLeftovers.register(createSibling(target), target, StagingLeftovers.OLD);
             move(target, old); // over the empty directory just made: a rename replaces it, and no other name
             try {
                 move(staging, target);
+                StagingLeftovers.forget(staging, StagingLeftovers.STAGING);
             } catch (IOException | RuntimeException e) {
                 try {
                     move(old, target);
+                    StagingLeftovers.forget(old, StagingLeftovers.OLD);
                 } catch (IOException | RuntimeException e2) {
                     e.addSuppressed(e2);
                     throw new RestoreException("Could not move the restored tree into " + target + " and could not "
@@ -843,7 +855,9 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                         + ". The previous content is back in place.", null, target.toString(), e);
             }
             LOG.info("Restored {} (replacing its previous content)", target);
-            FileTrees.deleteQuietly(old);
+            if (FileTrees.deleteQuietly(old)) {
+                StagingLeftovers.forget(old, StagingLeftovers.OLD);
+            }
         }
 
         private static void move(Path from, Path to) throws IOException {

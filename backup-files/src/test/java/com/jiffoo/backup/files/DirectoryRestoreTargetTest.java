@@ -385,6 +385,46 @@ class DirectoryRestoreTargetTest {
     }
 
     @Test
+    void whatAKilledRestoreLeftBesideTheTargetIsRemovedByTheNextUnlessItsProcessRuns() throws Exception {
+        TestTrees.createSampleTree(source);
+        long gone = deadPid();
+        Path killedStaging = Files.createDirectories(leftover(".k1", "restore", gone).resolve("a"));
+        Path killedOld = leftover(".k2", "old", gone);
+        Path running = leftover(".k3", "restore", ProcessHandle.current().pid());
+        Path unknown = Files.createDirectories(tmp.resolve(".k4")); // no marker: not ours to judge
+        Files.createDirectories(target);
+        try (StagedRestore staged = replacing().stage(new ByteArrayInputStream(backup(Compression.GZIP)), null)) {
+            staged.commit();
+        }
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+        assertThat(killedStaging.getParent()).doesNotExist();
+        assertThat(killedOld).doesNotExist();
+        assertThat(running).as("a running restore's").exists();
+        assertThat(unknown).as("of an unknown process").exists();
+        assertThat(tmp.resolve(".k1.jiffoo-restore-" + gone)).as("its marker went with it").doesNotExist();
+        assertThat(tmp.resolve(".k2.jiffoo-old-" + gone)).doesNotExist();
+    }
+
+    /** What a killed restore into {@code target} leaves: a directory and its marker naming the target. */
+    private Path leftover(String name, String kind, long pid) throws IOException {
+        Path d = Files.createDirectories(tmp.resolve(name));
+        Files.writeString(tmp.resolve(name + ".jiffoo-" + kind + "-" + pid), target.getFileName().toString());
+        return d;
+    }
+
+    @Test
+    void thePreviousContentOfAMissingTargetIsNeverDeleted() throws Exception {
+        TestTrees.createSampleTree(source);
+        long gone = deadPid();
+        Path killedOld = leftover(".k5", "old", gone);
+        Files.writeString(killedOld.resolve("only-copy.txt"), "old");
+        try (StagedRestore staged = replacing().stage(new ByteArrayInputStream(backup(Compression.GZIP)), null)) {
+            staged.close();
+        }
+        assertThat(killedOld.resolve("only-copy.txt")).hasContent("old");
+    }
+
+    @Test
     void truncatedGzipLeavesOldContentAndNoStagingDirectory() throws IOException {
         TestTrees.createSampleTree(source);
         Files.createDirectories(target);
@@ -593,5 +633,12 @@ class DirectoryRestoreTargetTest {
             out.write(data);
         }
         return bytes.toByteArray();
+    }
+
+    /** The pid of a process that ran and ended: what a killed run's pid is. */
+    private static long deadPid() throws Exception {
+        Process p = new ProcessBuilder("true").start();
+        p.waitFor();
+        return p.pid();
     }
 }

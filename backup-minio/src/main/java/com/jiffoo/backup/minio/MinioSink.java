@@ -27,6 +27,8 @@ import io.minio.errors.ErrorResponseException;
 import io.minio.messages.DeleteError;
 import io.minio.messages.DeleteObject;
 import io.minio.messages.Item;
+import io.minio.messages.ListMultipartUploadsResult;
+import io.minio.messages.Upload;
 import okhttp3.HttpUrl;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -339,6 +341,56 @@ public final class MinioSink implements Sink, AutoCloseable {
         }
         out.sort(Comparator.comparing(StoredObject::key));
         return out;
+    }
+
+    /**
+     * The multipart uploads under this sink's root whose key starts with {@code prefix} and that were neither
+     * completed nor aborted ({@code ListMultipartUploads}, paged): the id is the upload id, the last activity its
+     * initiation time.
+     */
+    @Override
+    public List<PartialWrite> partialWrites(String prefix) throws IOException {
+        Objects.requireNonNull(prefix, "prefix");
+        ensureOpen();
+        try {
+            return retry.run("list the open uploads of '" + prefix + "'", () -> {
+                List<PartialWrite> out = new ArrayList<>();
+                String keyMarker = null;
+                String uploadIdMarker = null;
+                ListMultipartUploadsResult page;
+                do {
+                    page = client.listMultipartUploadsAsync(bucket, region, null, null, keyMarker, LIST_PAGE,
+                            root + prefix, uploadIdMarker, null, null).get().result();
+                    for (Upload u : page.uploads()) {
+                        if (u.objectName().startsWith(root)) {
+                            out.add(new PartialWrite(u.objectName().substring(root.length()), u.uploadId(),
+                                    u.initiated() != null ? u.initiated().toInstant() : java.time.Instant.EPOCH));
+                        }
+                    }
+                    keyMarker = page.nextKeyMarker();
+                    uploadIdMarker = page.nextUploadIdMarker();
+                } while (page.isTruncated());
+                return out;
+            });
+        } catch (Exception e) {
+            throw translate(e, "list the open uploads of '" + prefix + "' in", null);
+        }
+    }
+
+    /** Aborts the multipart upload; one that is already gone is not an error. */
+    @Override
+    public void discard(PartialWrite write) throws IOException {
+        ensureOpen();
+        String name = objectName(write.key());
+        try {
+            retry.run("abort the upload of " + write.key(), () -> client.abortMultipartUploadAsync(bucket, region, name,
+                    write.id(), null, null).get());
+        } catch (Exception e) {
+            if (Retry.unwrap(e) instanceof ErrorResponseException r && "NoSuchUpload".equals(r.errorResponse().code())) {
+                return;
+            }
+            throw translate(e, "abort the upload " + write.id() + " of", write.key());
+        }
     }
 
     @Override

@@ -6,7 +6,10 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -39,9 +42,56 @@ final class PgChild {
      * stdout is discarded unless {@code keepStdout}.
      */
     static PgChild start(List<String> command, PgConnection connection, boolean keepStdout) throws IOException {
-        ProcessBuilder pb = ChildEnvironment.processBuilder(command, connection);
+        return start(command, connection, keepStdout, ProcessBuilder.Redirect.PIPE);
+    }
+
+    /**
+     * Starts {@code command} as {@link #start(List, PgConnection, boolean)} does, with {@code stdin} as its standard
+     * input. Where {@code setpriv --pdeathsig} exists (util-linux), the child is started through it so that it is
+     * killed when this JVM dies, even by {@code kill -9}: a pg_restore must not go on into a database unchecked.
+     */
+    static PgChild start(List<String> command, PgConnection connection, boolean keepStdout,
+                         ProcessBuilder.Redirect stdin) throws IOException {
+        ProcessBuilder pb = ChildEnvironment.processBuilder(command, connection); // the environment of the tool
+        List<String> cmd = new ArrayList<>(DeathSignal.PREFIX);
+        cmd.addAll(command);
+        pb.command(cmd);
         pb.redirectOutput(keepStdout ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.DISCARD);
+        pb.redirectInput(stdin);
         return new PgChild(pb.start(), command.get(0).replaceAll(".*/", ""));
+    }
+
+    /**
+     * {@code setpriv --pdeathsig KILL}, when this system's setpriv has it (probed once), else nothing. The signal
+     * comes when the thread that started the child ends; callers wait for their child on that thread.
+     */
+    private static final class DeathSignal {
+        static final List<String> PREFIX = probe();
+
+        private static List<String> probe() {
+            for (String dir : new String[] {"/usr/bin", "/bin"}) {
+                Path setpriv = Path.of(dir, "setpriv");
+                if (!Files.isExecutable(setpriv)) {
+                    continue;
+                }
+                List<String> prefix = List.of(setpriv.toString(), "--pdeathsig", "KILL");
+                try {
+                    List<String> probe = new ArrayList<>(prefix);
+                    probe.add("true");
+                    Process p = ChildEnvironment.processBuilder(probe, null).redirectErrorStream(true)
+                            .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                    if (p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0) {
+                        return prefix;
+                    }
+                    p.destroyForcibly();
+                } catch (IOException e) {
+                    // not usable
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return List.of();
+        }
     }
 
     Process process() {

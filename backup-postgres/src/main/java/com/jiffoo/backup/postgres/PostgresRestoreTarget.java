@@ -15,7 +15,6 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -58,11 +57,23 @@ import java.util.Objects;
  *
  * <h2>Parallel restore</h2>
  * pg_restore cannot restore in parallel from stdin. With {@link Builder#jobs(int) jobs(n)}, n &gt; 1, the target
- * first spools the stream into a temporary file (mode 0600) in {@link Builder#spoolDirectory(Path)} (default
- * {@code java.io.tmpdir}), then runs {@code pg_restore -j n FILE}, and deletes the file afterwards in all cases.
- * This is a plaintext copy of the dump on disk that costs disk space equal to the dump's size (the manifest's
- * {@code plaintextSize}); the facts say so ({@code spooledBytes}). {@code --single-transaction} cannot be combined
- * with {@code -j}; the builder refuses that combination.
+ * first spools the stream into a temporary file (mode 0600, in a private 0700 directory
+ * {@code jiffoo-pgrestore-<pid>-<random>}) in {@link Builder#spoolDirectory(Path)} (default {@code java.io.tmpdir}),
+ * then runs {@code pg_restore -j n}. On Linux the file is unlinked as soon as it is opened, before a byte is
+ * written, and handed to pg_restore as its standard input ({@code /proc/self/fd/0}): it has no name on disk and
+ * disappears with the processes holding it, even after a {@code kill -9}. Elsewhere it is deleted afterwards, and a
+ * spool whose process is gone is deleted by the next parallel restore. Either way it is a plaintext copy of the dump
+ * that costs disk space equal to the dump's size (the manifest's {@code plaintextSize}); the facts say so
+ * ({@code spooledBytes}). {@code --single-transaction} cannot be combined with {@code -j}; the builder refuses that
+ * combination.
+ *
+ * <h2>Killed restores</h2>
+ * pg_restore is started through {@code setpriv --pdeathsig KILL} where util-linux has it, so it dies with the JVM
+ * instead of finishing into the database unchecked. A new database carries the comment {@code jiffoo-backup: restore
+ * in progress by pid N (started T) on host H ...} until {@link StagedRestore#commit()} clears it. Every
+ * {@link #stage} first drops the databases so marked whose process (on this host) is gone, and logs those it leaves
+ * (a restore still running, or one of another host); the facts name them ({@code abandonedDatabasesDropped},
+ * {@code markedDatabasesLeft}).
  *
  * <h2>Secrets and output</h2>
  * The password reaches pg_restore only through its environment ({@link PgConnection#childEnvironment()}), never its
@@ -236,6 +247,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         Objects.requireNonNull(plaintext, "plaintext");
         String what = manifest == null ? "a dump" : manifest.objectKey();
         long started = System.nanoTime();
+        Map<String, Object> leftovers = dropAbandonedDatabases();
         if (mode == Mode.NEW_DATABASE) {
             createDatabase();
         } else {
@@ -247,6 +259,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         try {
             Map<String, Object> facts = run(plaintext, what);
             facts.put("durationMillis", (System.nanoTime() - started) / 1_000_000);
+            facts.putAll(leftovers);
             ok = true;
             log.info("pg_restore of {} into {} done in {} ms, {} warning(s)", what, describe(),
                     facts.get("durationMillis"), facts.get("warnings"));
@@ -259,22 +272,23 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     }
 
     private Map<String, Object> run(InputStream plaintext, String what) throws IOException {
-        Path spool = null;
+        DumpSpool spool = null;
         long spooled = -1;
         try {
             List<String> cmd = command();
+            PgChild child;
             if (jobs > 1) {
-                spool = createSpoolFile();
-                try (OutputStream out = Files.newOutputStream(spool)) {
-                    spooled = plaintext.transferTo(out);
+                spool = createSpool();
+                spooled = spool.write(plaintext);
+                cmd.add(spool.argument());
+                child = PgChild.start(cmd, connection, false, spool.stdin());
+                if (spool.unlinked()) {
+                    spool.close(); // pg_restore holds the file: it goes when pg_restore ends
                 }
-                cmd.add(spool.toString());
-            }
-            PgChild child = PgChild.start(cmd, connection, false);
-            if (spool == null) {
-                feed(child, plaintext);
-            } else {
                 child.process().getOutputStream().close();
+            } else {
+                child = PgChild.start(cmd, connection, false);
+                feed(child, plaintext);
             }
             int exit = child.waitFor();
             if (exit != 0) {
@@ -290,16 +304,17 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             if (spool != null) {
                 facts.put("spooledBytes", spooled);
                 facts.put("spool", "temporary plaintext copy of the dump in " + spoolDirectory()
-                        + " for parallel restore, deleted");
+                        + " for parallel restore, " + (spool.unlinked() ? "unlinked while written (no name on disk)"
+                        : "deleted"));
             }
             return facts;
         } finally {
             if (spool != null) {
                 try {
-                    Files.deleteIfExists(spool);
+                    spool.close();
                 } catch (IOException e) {
-                    log.error("could not delete the temporary dump copy {}: {}; delete it by hand", spool,
-                            e.toString());
+                    log.error("could not delete the temporary dump copy in {}: {}; delete it by hand",
+                            spoolDirectory(), e.toString());
                 }
             }
         }
@@ -371,11 +386,10 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         return spoolDirectory != null ? spoolDirectory : Path.of(System.getProperty("java.io.tmpdir"));
     }
 
-    private Path createSpoolFile() throws IOException {
+    private DumpSpool createSpool() throws IOException {
         Path dir = spoolDirectory();
         try {
-            return Files.createTempFile(dir, "jiffoo-pgrestore-", ".dump",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            return DumpSpool.create(dir);
         } catch (UnsupportedOperationException e) {
             throw new ConfigurationException("The spool directory " + dir + " does not support POSIX permissions,"
                     + " so the temporary dump copy could not be made private. Choose another spoolDirectory(...).");
@@ -459,6 +473,13 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             }
             s.execute(sql.toString());
             log.info("created database {} on {}:{}", connection.database(), connection.host(), connection.port());
+            try {
+                s.execute("COMMENT ON DATABASE " + ident(connection.database()) + " IS "
+                        + literal(RestoreMarker.text()));
+            } catch (SQLException e) {
+                dropQuietly(connection.database());
+                throw e;
+            }
         } catch (SQLException e) {
             throw new RestoreException("Cannot create the database " + connection.database() + " on "
                     + connection.host() + ":" + connection.port() + ": " + e.getMessage() + ". The user "
@@ -479,9 +500,48 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         }
     }
 
+    /**
+     * Drops the databases that killed restores left, marked {@link RestoreMarker} by a process of this host that is
+     * gone; reports (logs) those whose restore may still run. Returns facts naming both; never throws.
+     */
+    private Map<String, Object> dropAbandonedDatabases() {
+        List<String> dropped = new ArrayList<>();
+        List<String> running = new ArrayList<>();
+        List<RestoreMarker.Marked> marked;
+        try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc()) {
+            marked = RestoreMarker.find(c);
+        } catch (SQLException e) {
+            log.debug("cannot look for databases left by killed restores: {}", e.toString());
+            return Map.of();
+        }
+        for (RestoreMarker.Marked m : marked) {
+            if (m.abandoned() && dropQuietly(m.database())) {
+                log.warn("dropped the database {} that a killed restore left half restored ({})", m.database(),
+                        m.marker());
+                dropped.add(m.database());
+            } else {
+                log.warn("the database {} is being restored or was left half restored by another host ({}); drop it"
+                        + " by hand once no restore runs into it", m.database(), m.marker());
+                running.add(m.database());
+            }
+        }
+        Map<String, Object> facts = new LinkedHashMap<>();
+        if (!dropped.isEmpty()) {
+            facts.put("abandonedDatabasesDropped", List.copyOf(dropped));
+        }
+        if (!running.isEmpty()) {
+            facts.put("markedDatabasesLeft", List.copyOf(running));
+        }
+        return facts;
+    }
+
     /** Drops the new database; logs (never throws) when that fails. */
     private void dropQuietly() {
-        String name = connection.database();
+        dropQuietly(connection.database());
+    }
+
+    /** Drops a database; logs (never throws) when that fails. Returns whether it is gone. */
+    private boolean dropQuietly(String name) {
         try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc(); Statement s = c.createStatement()) {
             try {
                 s.execute("DROP DATABASE IF EXISTS " + ident(name) + " WITH (FORCE)");
@@ -494,9 +554,11 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                 s.execute("DROP DATABASE IF EXISTS " + ident(name));
             }
             log.info("dropped database {} on {}:{}", name, connection.host(), connection.port());
+            return true;
         } catch (SQLException e) {
             log.error("could not drop the partly restored database {} on {}:{}: {}; drop it by hand", name,
                     connection.host(), connection.port(), e.getMessage());
+            return false;
         }
     }
 
@@ -548,6 +610,16 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         public synchronized void commit() {
             if (closed) {
                 throw new IllegalStateException("the staged restore into " + describe() + " was already discarded");
+            }
+            if (!committed && mode == Mode.NEW_DATABASE) {
+                try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc();
+                     Statement s = c.createStatement()) {
+                    s.execute("COMMENT ON DATABASE " + ident(connection.database()) + " IS NULL");
+                } catch (SQLException e) {
+                    throw new RestoreException("Cannot clear the in-progress mark of the restored database "
+                            + connection.database() + ": " + e.getMessage() + ". The restore is not committed (the"
+                            + " database is dropped); restore again.", null, describe(), e);
+                }
             }
             committed = true;
         }

@@ -189,6 +189,69 @@ class PostgresRestoreTargetTest {
     }
 
     @Test
+    void theSpoolHasNoNameOnDiskWhilePgRestoreRunsAndAKilledRunsSpoolIsRemoved() throws Exception {
+        String db = dbs.newName("rt_parspool");
+        Path spool = Files.createDirectory(tmp.resolve("spool"));
+        long gone = deadPid();
+        Path killed = Files.createDirectories(spool.resolve("jiffoo-pgrestore-" + gone + "-1"));
+        Files.writeString(killed.resolve("dump"), "plaintext of a killed run");
+        Path running = Files.createDirectories(spool.resolve("jiffoo-pgrestore-" + ProcessHandle.current().pid()
+                + "-2"));
+        PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
+                .jobs(2).spoolDirectory(spool).build();
+        try (StagedRestore staged = stage(target, dump)) {
+            assertThat(staged.facts()).hasEntrySatisfying("spool", v -> assertThat((String) v).contains("unlinked"));
+            staged.commit();
+        }
+        assertThat(killed).doesNotExist();
+        assertThat(running).as("a running restore's").exists();
+        assertThat(PgTools.hashes(db)).isEqualTo(original);
+    }
+
+    @Test
+    void aDatabaseMarkedByAGoneRestoreIsDroppedByTheNextAndACommittedOneIsNotMarked() throws Exception {
+        long gone = deadPid();
+        String abandoned = dbs.create("rt_abandoned");
+        String running = dbs.create("rt_running");
+        String other = dbs.create("rt_otherhost");
+        String host = com.jiffoo.backup.internal.Processes.host();
+        comment(abandoned, RestoreMarker.PREFIX + " by pid " + gone + " (started ) on host " + host + " since x");
+        comment(running, RestoreMarker.text());
+        comment(other, RestoreMarker.PREFIX + " by pid " + gone + " (started ) on host not-" + host + " x");
+        String db = dbs.newName("rt_marked");
+        PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db);
+        try (StagedRestore staged = stage(target, dump)) {
+            assertThat(comment(db)).as("marked until committed").startsWith(RestoreMarker.PREFIX + " by pid "
+                    + ProcessHandle.current().pid());
+            assertThat(staged.facts()).containsEntry("abandonedDatabasesDropped", List.of(abandoned))
+                    .hasEntrySatisfying("markedDatabasesLeft", v -> assertThat((List<Object>) v).contains(running, other));
+            staged.commit();
+        }
+        assertThat(PgTestServer.get().databaseExists(abandoned)).isFalse();
+        assertThat(PgTestServer.get().databaseExists(running)).isTrue();
+        assertThat(PgTestServer.get().databaseExists(other)).isTrue();
+        assertThat(comment(db)).isNull();
+    }
+
+    private static void comment(String db, String text) throws Exception {
+        try (Connection c = PgTestServer.get().connect("postgres"); Statement s = c.createStatement()) {
+            s.execute("COMMENT ON DATABASE " + PostgresRestoreTarget.ident(db) + " IS '" + text + "'");
+        }
+    }
+
+    private static String comment(String db) throws Exception {
+        try (Connection c = PgTestServer.get().connect("postgres");
+             java.sql.PreparedStatement s = c.prepareStatement("SELECT shobj_description(oid, 'pg_database')"
+                     + " FROM pg_database WHERE datname = ?")) {
+            s.setString(1, db);
+            try (java.sql.ResultSet r = s.executeQuery()) {
+                assertThat(r.next()).isTrue();
+                return r.getString(1);
+            }
+        }
+    }
+
+    @Test
     void failedParallelRestoreDeletesTheSpoolFileAndTheDatabase() throws Exception {
         String db = dbs.newName("rt_parfail");
         Path spool = Files.createDirectory(tmp.resolve("spool"));
@@ -307,5 +370,12 @@ class PostgresRestoreTargetTest {
         java.io.StringWriter w = new java.io.StringWriter();
         t.printStackTrace(new java.io.PrintWriter(w));
         return w.toString();
+    }
+
+    /** The pid of a process that ran and ended: what a killed run's pid is. */
+    private static long deadPid() throws Exception {
+        Process p = new ProcessBuilder("true").start();
+        p.waitFor();
+        return p.pid();
     }
 }

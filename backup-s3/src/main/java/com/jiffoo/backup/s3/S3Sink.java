@@ -30,6 +30,8 @@ import software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest;
 import software.amazon.awssdk.services.s3.model.Delete;
 import software.amazon.awssdk.services.s3.model.DeleteObjectsResponse;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
+import software.amazon.awssdk.services.s3.model.MultipartUpload;
+import software.amazon.awssdk.services.s3.model.NoSuchUploadException;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
 import software.amazon.awssdk.services.s3.model.PutObjectRequest;
@@ -319,6 +321,41 @@ public final class S3Sink implements Sink {
             s3.deleteObject(r -> r.bucket(bucket).key(s3Key));
         } catch (SdkException e) {
             throw S3Errors.map(e, "delete of", key, location, bucket, endpoint());
+        }
+    }
+
+    /**
+     * The multipart uploads under this sink's prefix whose key starts with {@code keyPrefix} and that were neither
+     * completed nor aborted ({@code ListMultipartUploads}, paged): the id is the upload id, the last activity its
+     * initiation time.
+     */
+    @Override
+    public List<PartialWrite> partialWrites(String keyPrefix) {
+        Objects.requireNonNull(keyPrefix, "prefix");
+        List<PartialWrite> out = new ArrayList<>();
+        try {
+            for (MultipartUpload u : s3.listMultipartUploadsPaginator(r -> r.bucket(bucket).prefix(prefix + keyPrefix))
+                    .uploads()) {
+                if (u.key().startsWith(prefix)) {
+                    out.add(new PartialWrite(u.key().substring(prefix.length()), u.uploadId(),
+                            u.initiated() != null ? u.initiated() : java.time.Instant.EPOCH));
+                }
+            }
+        } catch (SdkException e) {
+            throw map(e, "listing of the open multipart uploads of", keyPrefix.isEmpty() ? null : keyPrefix + "*");
+        }
+        return out;
+    }
+
+    /** Aborts the multipart upload ({@code AbortMultipartUpload}); one that is already gone is not an error. */
+    @Override
+    public void discard(PartialWrite write) {
+        try {
+            s3.abortMultipartUpload(r -> r.bucket(bucket).key(s3Key(write.key())).uploadId(write.id()));
+        } catch (NoSuchUploadException gone) {
+            log.debug("the upload {} of {} is already gone", write.id(), write.key());
+        } catch (SdkException e) {
+            throw map(e, "abort of the open multipart upload " + write.id() + " of", write.key());
         }
     }
 

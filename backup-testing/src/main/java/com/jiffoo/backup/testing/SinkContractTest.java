@@ -128,6 +128,35 @@ public abstract class SinkContractTest {
         assertNothingVisible("database/failed.bin");
     }
 
+    /** What a killed writer leaves (neither committed nor closed) is a partial write, and discarding removes it. */
+    @Test
+    void anAbandonedWriteIsAPartialWriteUntilDiscarded() throws Exception {
+        SinkOutput abandoned = sink.create("database/abandoned.bin");
+        try {
+            writeRandom(abandoned, 2 * partSize() + 1000, 9);
+            abandoned.flush();
+            List<Sink.PartialWrite> partial = sink.partialWrites("database/");
+            if (openUploads().isEmpty()) {
+                assertEquals(List.of(), partial, "a store that leaves nothing lists nothing");
+                return;
+            }
+            assertEquals(List.of("database/abandoned.bin"), partial.stream().map(Sink.PartialWrite::key).toList());
+            assertEquals(List.of(), sink.partialWrites("files/"));
+            assertTrue(sink.list("").isEmpty(), "a partial write is not listed as an object");
+            sink.discard(partial.get(0));
+            sink.discard(partial.get(0)); // already gone: not an error
+            assertEquals(List.of(), sink.partialWrites(""));
+            assertEquals(List.of(), openUploads());
+        } finally {
+            try {
+                abandoned.close();
+            } catch (IOException | RuntimeException discarded) {
+                // its upload was aborted under it, as prune does to a killed writer's
+            }
+        }
+        assertNothingVisible("database/abandoned.bin");
+    }
+
     @Test
     void objectsAreWriteOnce() throws Exception {
         SinkOutput first = sink.create("files/k.bin");
