@@ -410,6 +410,7 @@ class DatabaseCommandsIT {
             }
         } finally {
             Files.deleteIfExists(marker);
+            Files.deleteIfExists(Path.of("/tmp", "jb-pwned-" + evil)); // the attacker's own INSERT ran it there
             rb.pg().dropDatabase(evil);
             rb.pg().dropDatabase(live);
         }

@@ -100,7 +100,7 @@ class ChildEnvironmentTest {
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(withPassword("postgres"), into);
         List<Map<String, String>> seen = new CopyOnWriteArrayList<>();
         try (InputStream in = ChildProcesses.onceAfterRead(Files.newInputStream(dump), 1,
-                () -> ChildProcesses.children("pg_restore").forEach(h -> seen.add(ProcessEnvironments.of(h))));
+                () -> ChildProcesses.awaitChildren("pg_restore", 1).forEach(h -> seen.add(ProcessEnvironments.of(h))));
              StagedRestore staged = target.stage(in, null)) {
             staged.commit();
         } finally {
@@ -118,7 +118,7 @@ class ChildEnvironmentTest {
         Path dump = PgTools.dump(db, dir.resolve("shop.dump"));
         List<Map<String, String>> seen = new CopyOnWriteArrayList<>();
         try (InputStream in = ChildProcesses.onceAfterRead(Files.newInputStream(dump), 1,
-                () -> ChildProcesses.children("pg_restore").forEach(h -> seen.add(ProcessEnvironments.of(h))));
+                () -> ChildProcesses.awaitChildren("pg_restore", 2).forEach(h -> seen.add(ProcessEnvironments.of(h))));
              StagedRestore staged = PgRestoreListCheck.create().stage(in, null)) {
             staged.commit();
         }

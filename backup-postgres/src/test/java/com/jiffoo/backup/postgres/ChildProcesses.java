@@ -25,6 +25,26 @@ final class ChildProcesses {
                 .toList();
     }
 
+    /**
+     * {@link #children}, waiting up to 10 s for {@code count} of them: a tool started through {@code setpriv} is
+     * named {@code setpriv} until it has exec'd the tool, which may come after the first bytes were written to its
+     * stdin.
+     */
+    static List<ProcessHandle> awaitChildren(String tool, int count) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        List<ProcessHandle> found = children(tool);
+        while (found.size() < count && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            found = children(tool);
+        }
+        return found;
+    }
+
     /** Kills every pg_dump child with SIGKILL and waits until they are gone. */
     static int killPgDumps() {
         int n = 0;
