@@ -91,7 +91,7 @@ final class ChildProcesses {
     /** Records the argument lists of running {@code tool} children into {@code into}. */
     static Runnable recordArguments(String tool, List<List<String>> into) {
         return () -> {
-            for (ProcessHandle h : children(tool)) {
+            for (ProcessHandle h : awaitChildren(tool, 1)) {
                 List<String> args = new ArrayList<>();
                 h.info().command().ifPresent(args::add);
                 h.info().arguments().ifPresent(a -> args.addAll(List.of(a)));
