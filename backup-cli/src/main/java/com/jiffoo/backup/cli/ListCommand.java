@@ -53,10 +53,12 @@ final class ListCommand extends CliCommand {
                     rows.add(row);
                     say(String.format("%-9s %-33s %-21s %10s  %s", k, BackupManifest.objectKeyOf(r.key())
                             .replaceFirst("^.*/", ""), "-", "-", "REFUSED: " + forOperators(r.reason().getMessage())));
-                    if (check && scan.refusedNewest().contains(r) && firstFailure == null) {
-                        firstFailure = new IntegrityException("The newest " + k + " backup's manifest " + r.key()
-                                + " cannot be trusted: " + r.reason().getMessage(), r.key(), store.location(),
-                                r.reason());
+                }
+                if (check && firstFailure == null && !scan.refusedNewest().isEmpty()) {
+                    try {
+                        scan.latestTrusted(); // the same verdict (and wording) as verify --latest and restore --latest
+                    } catch (IntegrityException e) {
+                        firstFailure = e;
                     }
                 }
                 for (BackupManifest m : scan.committed()) {

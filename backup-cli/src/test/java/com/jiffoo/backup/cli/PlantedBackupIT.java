@@ -76,6 +76,7 @@ class PlantedBackupIT {
         Jar.Run list = Jar.run(dir, env, "list", "--check");
         assertThat(list.exitCode()).as(list.toString()).isEqualTo(5);
         assertThat(list.stdout()).contains("REFUSED");
+        assertThat(list.stderr()).contains(planted + ".manifest.json").contains(real.get("key").asText());
 
         Path target = dir.resolve("restored");
         Jar.Run latest = Jar.run(dir, env, "restore", "files", "--latest", "--target", target.toString());
