@@ -209,6 +209,21 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         return connection;
     }
 
+    /**
+     * Whether the database this target restores into exists on the server now: a new-database target refuses one
+     * that does, an existing-database target needs it. For callers that check before any backup is read (the
+     * launcher's {@code restore database}); {@link #stage} checks again.
+     *
+     * @throws RestoreException when the server cannot be reached
+     */
+    public boolean databaseExists() {
+        try (Connection c = maintenance()) {
+            return exists(c);
+        } catch (SQLException e) {
+            throw unreachable(connection.withDatabase(maintenanceDatabase), e);
+        }
+    }
+
     /** The number of parallel pg_restore jobs; 1 streams. */
     public int jobs() {
         return jobs;
