@@ -127,6 +127,31 @@ class RestoreIntoDbNameIT {
     }
 
     /**
+     * A restore into DB_NAME killed with {@code kill -9} leaves DB_NAME half restored, marked with the dead
+     * process's pid (made here with psql, as the tool writes it): running the runbook's restore again is not
+     * refused as "exists" — the half-restored database is dropped and DB_NAME restored anew.
+     */
+    @Test
+    void aDbNameAKilledRestoreLeftHalfRestoredIsRestoredAgain() throws Exception {
+        String target = rb.pg().createDatabase("dbname_killed");
+        try {
+            Process gone = new ProcessBuilder("true").start();
+            gone.waitFor();
+            try (Connection c = rb.pg().connect(target); Statement s = c.createStatement()) {
+                s.execute("CREATE TABLE public.orders (id int)"); // half restored
+                s.execute("COMMENT ON DATABASE " + target + " IS 'jiffoo-backup: restore in progress by pid "
+                        + gone.pid() + " (started ) on host " + java.net.InetAddress.getLocalHost().getHostName()
+                        + " since 2026-12-01T02:00:00Z'");
+            }
+            Jar.Run again = Jar.run(dir, envFor(target), "restore", "database", uri, "--json");
+            assertThat(again.exitCode()).as(again.toString()).isZero();
+            assertThat(hashes(target)).isEqualTo(hashes(rb.sourceDb()));
+        } finally {
+            rb.pg().dropDatabase(target);
+        }
+    }
+
+    /**
      * A backup damaged in the store (bytes overwritten near its end with dd, as a bad disk would), restored into a
      * DB_NAME that does not exist: the database is created, pg_restore loads into it, and when the damage shows it
      * is dropped again.
