@@ -96,6 +96,24 @@ class PostgresRestoreTargetTest {
     }
 
     @Test
+    void databaseExistsCountsNeitherAMissingDatabaseNorOneAKilledRestoreLeft() throws Exception {
+        PgConnection server = PgTools.connection("postgres");
+        assertThat(PostgresRestoreTarget.newDatabase(server, dbs.newName("rt_exists_missing")).databaseExists())
+                .isFalse();
+        String there = dbs.create("rt_exists_there");
+        assertThat(PostgresRestoreTarget.newDatabase(server, there).databaseExists()).isTrue();
+        assertThat(PostgresRestoreTarget.existingDatabase(PgTools.connection(there)).databaseExists()).isTrue();
+        String left = dbs.create("rt_exists_left");
+        comment(left, RestoreMarker.PREFIX + " by pid " + deadPid() + " (started ) on host "
+                + com.jiffoo.backup.internal.Processes.host() + " since x");
+        assertThat(PostgresRestoreTarget.newDatabase(server, left).databaseExists()).as("stage drops it first")
+                .isFalse();
+        String running = dbs.create("rt_exists_running");
+        comment(running, RestoreMarker.text());
+        assertThat(PostgresRestoreTarget.newDatabase(server, running).databaseExists()).isTrue();
+    }
+
+    @Test
     void refusesNewDatabaseThatAlreadyExists() throws Exception {
         String db = existing("rt_exists", 100);
         TableHashes before = PgTools.hashes(db);
