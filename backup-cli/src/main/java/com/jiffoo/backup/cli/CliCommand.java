@@ -265,12 +265,23 @@ abstract class CliCommand implements Callable<Integer> {
                 : store.location() + "/" + key;
     }
 
+    /**
+     * The full name of a backup that {@code restore} and {@code verify} take from any directory: its
+     * {@code s3://bucket/prefix/kind/file} or {@code minio://host:port/bucket/prefix/kind/file} URI, or
+     * {@code file:/path/kind/file} for a local store or file.
+     */
+    static String uri(Sink store, String key) {
+        String where = where(store, key);
+        return store instanceof BackupFileSink ? "file:" + where : where;
+    }
+
     /** The facts of one backup for a summary. */
     static Map<String, Object> describe(BackupManifest m, Sink store) {
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("kind", m.kind());
         d.put("id", m.id());
         d.put("key", m.objectKey());
+        d.put("uri", uri(store, m.objectKey()));
         d.put("location", store.location());
         d.put("completedAt", m.completedAt().toString());
         d.put("sizeBytes", m.objectSize());

@@ -17,15 +17,20 @@ import java.util.Map;
 
 /** {@code list}: the committed backups in the store, newest first. */
 @Command(name = "list", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Lists the backups in the store.", "Lists the committed backups (those with a manifest) of each kind, newest first: kind, id,"
-                + " completion time (UTC), stored size, and the last recorded verification (mode, result, time;"
-                + " '-' when never verified). --check quick-verifies each one now (and records it)."},
+        description = {"Lists the backups in the store.", "Lists the committed backups (those with a manifest) of each kind, newest first: kind, the"
+                + " backup's key in the store (the name `restore` and `verify` take), completion time (UTC), stored"
+                + " size, and the last recorded verification (mode, result, time; '-' when never verified)."
+                + " --check quick-verifies each one now (and records it).",
+                "--json adds each backup's full URI (\"uri\": s3://bucket/prefix/database/…, minio://…, or file:/…"
+                        + " for a local store), which `restore` and `verify` also take."},
         exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:listed (and, with --check, all verified)",
                 " 2:bad or missing setting", " 4:the store failed", " 5:with --check: a backup is damaged",
                 " 1:internal error"})
 final class ListCommand extends CliCommand {
     /** The kinds of backup this launcher makes. */
     static final List<String> KINDS = List.of("database", "files");
+    /** One line of the table; BACKUP is the key, as `restore` and `verify` take it. */
+    private static final String ROW = "%-9s %-45s %-21s %10s  %s";
 
     @Option(names = "--kind", paramLabel = "KIND", description = "Only this kind (database, files).")
     String kind;
@@ -40,8 +45,7 @@ final class ListCommand extends CliCommand {
         try {
             BackupTrust trust = Encryption.trust(settings);
             StoredBackups backups = StoredBackups.of(store, trust);
-            say(String.format("%-9s %-33s %-21s %10s  %s", "KIND", "ID", "COMPLETED (UTC)", "SIZE",
-                    "LAST VERIFIED (UTC)"));
+            say(String.format(ROW, "KIND", "BACKUP", "COMPLETED (UTC)", "SIZE", "LAST VERIFIED (UTC)"));
             for (String k : kind != null ? List.of(kind) : KINDS) {
                 StoredBackups.Scan scan = backups.scan(k);
                 for (StoredBackups.Refused r : scan.refused()) {
@@ -51,8 +55,8 @@ final class ListCommand extends CliCommand {
                     row.put("refused", forOperators(r.reason().getMessage()));
                     row.put("newest", scan.refusedNewest().contains(r));
                     rows.add(row);
-                    say(String.format("%-9s %-33s %-21s %10s  %s", k, BackupManifest.objectKeyOf(r.key())
-                            .replaceFirst("^.*/", ""), "-", "-", "REFUSED: " + forOperators(r.reason().getMessage())));
+                    say(String.format(ROW, k, BackupManifest.objectKeyOf(r.key()), "-", "-",
+                            "REFUSED: " + forOperators(r.reason().getMessage())));
                 }
                 if (check && firstFailure == null && !scan.refusedNewest().isEmpty()) {
                     try {
@@ -79,7 +83,7 @@ final class ListCommand extends CliCommand {
                     }
                     row.put("verified", verified);
                     rows.add(row);
-                    say(String.format("%-9s %-33s %-21s %10s  %s%s", m.kind(), m.id(),
+                    say(String.format(ROW + "%s", m.kind(), m.objectKey(),
                             m.completedAt().toString().replaceFirst("\\.\\d+Z$", "Z"), Terminal.bytes(m.objectSize()),
                             verified, m.authenticity() == BackupTrust.Authenticity.UNAUTHENTICATED
                                     ? "  (UNAUTHENTICATED)" : ""));

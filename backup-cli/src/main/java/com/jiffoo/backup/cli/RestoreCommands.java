@@ -15,9 +15,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
-import java.time.ZoneOffset;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.Locale;
 import java.util.Map;
 
@@ -38,15 +35,20 @@ final class RestoreCommands {
         String backup;
         @Option(names = "--latest", description = "The newest committed backup of this kind in the store.")
         boolean latest;
+
+        /** Refuses both or neither of BACKUP and --latest. */
+        void requireOne(String kind) {
+            if ((backup == null) == !latest) {
+                throw new ConfigurationException("name the backup to restore (its s3:// URI, key or file), or pass"
+                        + " --latest for the newest " + kind + " backup; not both.");
+            }
+        }
     }
 
     /** Restores the backup {@code which} names into {@code target} and reports it. */
     static RestoreResult restore(CliCommand cmd, Which which, String kind, RestoreTarget target,
                                  Map<String, Object> summary) {
-        if ((which.backup == null) == !which.latest) {
-            throw new ConfigurationException("name the backup to restore (its s3:// URI, key or file), or pass"
-                    + " --latest for the newest " + kind + " backup; not both.");
-        }
+        which.requireOne(kind);
         Stores.Located at = which.latest ? new Stores.Located(Stores.open(cmd.settings), null)
                 : Stores.locate(cmd.settings, which.backup);
         Sink store = at.sink();
@@ -66,25 +68,31 @@ final class RestoreCommands {
         }
     }
 
-    /** {@code restore database}: into a new database (default) or, with --existing, over DB_NAME. */
+    /**
+     * {@code restore database}: into DB_NAME, created when it does not exist and refused when it does, unless
+     * --existing (restore over it) or --into NAME (a new database NAME) says otherwise.
+     */
     @Command(name = "database", mixinStandardHelpOptions = true, sortOptions = false,
-            description = {"Restores a database backup with pg_restore. The backup is checked (manifest, checksum,"
-                    + " decryption) while it streams; a new database is created first and dropped again if anything"
-                    + " fails, then every table's row count is compared with the backup's manifest.",
-                    "With --existing the backup is verified completely before pg_restore --clean --if-exists touches"
-                            + " DB_NAME, in one transaction: a failure leaves the old content. Stop the application"
-                            + " first."},
+            description = {"Restores a database backup with pg_restore into DB_NAME (or --db-name), or into a new"
+                    + " database --into NAME. A database that does not exist is created first and dropped again if"
+                    + " anything fails; the backup is checked (manifest, checksum, decryption) while it streams, then"
+                    + " every table's row count is compared with the backup's manifest.",
+                    "A DB_NAME that exists is refused (exit 2, untouched) unless --existing is given: then the backup"
+                            + " is verified completely before pg_restore --clean --if-exists touches DB_NAME, in one"
+                            + " transaction: a failure leaves the old content. Stop the application first."},
             exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:restored and row counts match",
-                    " 2:bad or missing setting", " 4:the store failed", " 5:the backup is damaged, or the restored"
+                    " 2:bad or missing setting; the database exists (without --existing) or does not (with"
+                    + " --existing)", " 4:the store failed", " 5:the backup is damaged, or the restored"
                     + " row counts differ", " 6:the key does not open it", " 7:pg_restore failed (target unchanged)",
                     " 8:no such backup", " 1:internal error"})
     static final class Database extends CliCommand {
         @picocli.CommandLine.Mixin
         Which which;
-        @Option(names = "--into", paramLabel = "NAME", description = "The new database's name (it must not exist);"
-                + " default DB_NAME_restore_YYYYMMDD_HHMMSS.")
+        @Option(names = "--into", paramLabel = "NAME", description = "Restore into a new database NAME instead of"
+                + " DB_NAME (it must not exist; it is created, and dropped again on failure).")
         String into;
-        @Option(names = "--existing", description = "Restore over the existing database DB_NAME instead.")
+        @Option(names = "--existing", description = "DB_NAME exists: restore over it (pg_restore --clean, in one"
+                + " transaction).")
         boolean existing;
         @Option(names = "--jobs", paramLabel = "N", description = "pg_restore -j N (spools the decrypted dump to a"
                 + " 0600 temporary file first; not with --existing).", defaultValue = "1")
@@ -102,6 +110,7 @@ final class RestoreCommands {
 
         @Override
         void run(Map<String, Object> summary) {
+            which.requireOne("database");
             if (existing && into != null) {
                 throw new ConfigurationException("--existing restores over DB_NAME and --into names a new database;"
                         + " pass one of them.");
@@ -119,15 +128,16 @@ final class RestoreCommands {
                 database = connection.database();
                 b = PostgresRestoreTarget.existingDatabaseBuilder(connection);
             } else {
-                database = into != null ? into : settings.get("DB_NAME").orElse("jiffoo") + "_restore_"
-                        + ZonedDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss"));
+                database = into != null ? into : Databases.connection(settings).database();
                 b = PostgresRestoreTarget.newDatabaseBuilder(Databases.server(settings), database);
             }
             b.noOwner(noOwner).noPrivileges(noOwner);
             if (jobs != 1) {
                 b.jobs(jobs);
             }
-            RestoreResult r = restore(this, which, "database", b.build(), summary);
+            PostgresRestoreTarget target = b.build();
+            refuseUnlessAsked(target);
+            RestoreResult r = restore(this, which, "database", target, summary);
             summary.put("database", database);
             RowCountCheck.Report counts = RowCountCheck.compare(Databases.server(settings).toBuilder()
                     .database(database).build(), r.manifest());
@@ -143,6 +153,33 @@ final class RestoreCommands {
             summary.put("rowCountsMatch", counts.passed());
             say("  " + counts.summary());
             counts.orThrow();
+        }
+
+        /**
+         * Before any backup is read: a database that exists is restored over only with --existing, and --existing
+         * needs one that exists.
+         */
+        private void refuseUnlessAsked(PostgresRestoreTarget target) {
+            String name = target.connection().database();
+            String server = target.connection().host() + ":" + target.connection().port();
+            boolean exists = target.databaseExists();
+            if (existing && !exists) {
+                throw new ConfigurationException("The database " + name + " (DB_NAME) does not exist on " + server
+                        + ", so --existing has nothing to restore over: drop --existing, and restore creates " + name
+                        + " (and drops it again if the restore fails).");
+            }
+            if (!existing && exists && into != null) {
+                throw new ConfigurationException("The database " + name + " (--into) already exists on " + server
+                        + "; --into restores into a new database and never touches an existing one. Choose a name"
+                        + " that does not exist, or drop " + name + " first; to restore over it, set DB_NAME=" + name
+                        + " and pass --existing (stop the application first).");
+            }
+            if (!existing && exists) {
+                throw new ConfigurationException("The database " + name + " (DB_NAME) already exists on " + server
+                        + "; restore does not overwrite a database unless told to, and nothing was changed. Pass"
+                        + " --existing to restore over it (stop the application first; the whole backup is verified"
+                        + " before it is touched), or --into NAME to restore into a new database NAME.");
+            }
         }
     }
 

@@ -209,6 +209,26 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         return connection;
     }
 
+    /**
+     * Whether the database this target restores into exists on the server now: a new-database target refuses one
+     * that does, an existing-database target needs it. For callers that check before any backup is read (the
+     * launcher's {@code restore database}); {@link #stage} checks again. A database that a killed restore of this
+     * host left half restored (marked, its process gone) does not count: {@link #stage} drops it first.
+     *
+     * @throws RestoreException when the server cannot be reached
+     */
+    public boolean databaseExists() {
+        try (Connection c = maintenance()) {
+            if (!exists(c)) {
+                return false;
+            }
+            return RestoreMarker.find(c).stream()
+                    .noneMatch(m -> m.database().equals(connection.database()) && m.abandoned());
+        } catch (SQLException e) {
+            throw unreachable(connection.withDatabase(maintenanceDatabase), e);
+        }
+    }
+
     /** The number of parallel pg_restore jobs; 1 streams. */
     public int jobs() {
         return jobs;

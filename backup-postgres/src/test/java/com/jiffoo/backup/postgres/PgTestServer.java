@@ -64,6 +64,14 @@ public final class PgTestServer {
                 + " or set PGHOST, PGPORT, PGUSER, PGPASSWORD; `bash .ci/run` sets up a fresh machine.", failure);
     }
 
+    /**
+     * Another server the tests start themselves (see {@link ThrowawayCluster}), as {@code user} with
+     * {@code password} (null: none); {@link #get()} still names the shared server.
+     */
+    static PgTestServer at(String host, int port, String user, String password) {
+        return new PgTestServer(host, port, user, password);
+    }
+
     private static boolean dockerAvailable() {
         try {
             return DockerClientFactory.instance().isDockerAvailable();

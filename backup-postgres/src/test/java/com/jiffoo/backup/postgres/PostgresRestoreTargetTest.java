@@ -96,6 +96,24 @@ class PostgresRestoreTargetTest {
     }
 
     @Test
+    void databaseExistsCountsNeitherAMissingDatabaseNorOneAKilledRestoreLeft() throws Exception {
+        PgConnection server = PgTools.connection("postgres");
+        assertThat(PostgresRestoreTarget.newDatabase(server, dbs.newName("rt_exists_missing")).databaseExists())
+                .isFalse();
+        String there = dbs.create("rt_exists_there");
+        assertThat(PostgresRestoreTarget.newDatabase(server, there).databaseExists()).isTrue();
+        assertThat(PostgresRestoreTarget.existingDatabase(PgTools.connection(there)).databaseExists()).isTrue();
+        String left = dbs.create("rt_exists_left");
+        comment(left, RestoreMarker.PREFIX + " by pid " + deadPid() + " (started ) on host "
+                + com.jiffoo.backup.internal.Processes.host() + " since x");
+        assertThat(PostgresRestoreTarget.newDatabase(server, left).databaseExists()).as("stage drops it first")
+                .isFalse();
+        String running = dbs.create("rt_exists_running");
+        comment(running, RestoreMarker.text());
+        assertThat(PostgresRestoreTarget.newDatabase(server, running).databaseExists()).isTrue();
+    }
+
+    @Test
     void refusesNewDatabaseThatAlreadyExists() throws Exception {
         String db = existing("rt_exists", 100);
         TableHashes before = PgTools.hashes(db);
@@ -304,14 +322,16 @@ class PostgresRestoreTargetTest {
 
     @Test
     void passwordReachesPgRestoreOnlyThroughItsEnvironment() throws Exception {
-        // pg_hba.conf makes this role use scram even where other roles are trusted (.ci/run sets that up), so the
-        // restore below only succeeds if pg_restore really received the password
+        // a cluster of its own that asks every connection for a scram password (the shared server may trust local
+        // connections), so the restore below only succeeds if pg_restore really received the password
         String password = "s3cret-Rs-" + Long.toHexString(System.nanoTime());
         String db = dbs.newName("rt_pw");
-        PgTools.bash("psql -v ON_ERROR_STOP=1 -q -c 'DROP ROLE IF EXISTS jiffoo_pw_test' -c \"CREATE ROLE"
-                + " jiffoo_pw_test LOGIN CREATEDB PASSWORD '" + password + "'\"", "postgres", java.util.Map.of());
-        try {
-            PgConnection conn = PgTools.connection("postgres").toBuilder().user("jiffoo_pw_test")
+        try (ThrowawayCluster scram = ThrowawayCluster.withPasswords()) {
+            PgTestServer server = scram.server();
+            try (Connection c = server.connect("postgres"); Statement s = c.createStatement()) {
+                s.execute("CREATE ROLE jiffoo_pw_test LOGIN CREATEDB PASSWORD '" + password + "'");
+            }
+            PgConnection conn = server.connection("postgres").toBuilder().user("jiffoo_pw_test")
                     .password(password.toCharArray()).build();
             PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(conn, db)
                     .noOwner(true).noPrivileges(true).build();
@@ -323,18 +343,18 @@ class PostgresRestoreTargetTest {
             }
             assertThat(argv).singleElement().satisfies(a -> assertThat(a).isNotEmpty()
                     .noneMatch(arg -> arg.contains(password)).contains("--dbname=dbname='" + db + "'"));
-            assertThat(PgTools.hashes(db).tables()).isEqualTo(original.tables());
+            try (Connection c = server.connect(db)) {
+                assertThat(TableHashes.of(c).tables()).isEqualTo(original.tables());
+            }
 
             PgConnection wrong = conn.toBuilder().password("not-the-password".toCharArray()).build();
             String other = dbs.newName("rt_pw_wrong");
-            assertThatThrownBy(() -> stage(PostgresRestoreTarget.newDatabase(wrong, other), dump))
+            assertThatThrownBy(() -> stage(PostgresRestoreTarget.newDatabaseBuilder(wrong, other)
+                    .noOwner(true).noPrivileges(true).build(), dump))
                     .isInstanceOf(com.jiffoo.backup.BackupException.class)
-                    .hasMessageContaining("jiffoo_pw_test")
+                    .hasMessageContaining("jiffoo_pw_test").hasMessageContaining("password authentication failed")
                     .satisfies(e -> assertThat(stackTrace(e)).doesNotContain(password, "not-the-password"));
-            assertThat(PgTestServer.get().databaseExists(other)).isFalse();
-        } finally {
-            PgTestServer.get().dropDatabase(db);
-            PgTools.bash("psql -q -c 'DROP ROLE IF EXISTS jiffoo_pw_test'", "postgres", java.util.Map.of());
+            assertThat(server.databaseExists(other)).isFalse();
         }
     }
 

