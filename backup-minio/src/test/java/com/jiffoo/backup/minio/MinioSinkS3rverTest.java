@@ -1,0 +1,148 @@
+package com.jiffoo.backup.minio;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.ErrorCode;
+import com.jiffoo.backup.StorageException;
+import com.jiffoo.backup.StoredObject;
+import com.jiffoo.backup.testing.S3rverServer;
+import com.jiffoo.backup.testutil.GeneratedSource;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okio.Buffer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * MinioSink against s3rver, an S3 server written independently of S3Proxy. The MinIO client sends plain bodies, so
+ * backups round-trip; when something on the way wraps the bodies in aws-chunked framing (what the issue's server
+ * stored), the pipeline's check after the upload catches it through this sink too.
+ */
+class MinioSinkS3rverTest {
+    private static final long MIB = 1 << 20;
+    private static final AtomicInteger RUN = new AtomicInteger();
+    @TempDir
+    static Path data;
+    @TempDir
+    Path tmp;
+    private static S3rverServer server;
+
+    @BeforeAll
+    static void start() throws Exception {
+        S3rverServer.assumeAvailable();
+        server = S3rverServer.start(data);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    static MinioSink.Builder sinkAt(S3rverServer server, String prefix) {
+        return MinioSink.builder().endpoint(server.endpoint().toString()).bucket(server.bucket()).prefix(prefix)
+                .credentials(server.accessKey(), server.secretKey()).partSize(MinioSink.MIN_PART_SIZE);
+    }
+
+    /** A single PUT (100 kB) and a multipart upload of three parts (12 MiB). */
+    @ParameterizedTest
+    @ValueSource(longs = {100_000, 12 * MIB + 7})
+    void aBackupRoundTripsAndTheStoredFileMatchesItsSidecar(long size) throws Exception {
+        String prefix = "rt" + RUN.incrementAndGet();
+        GeneratedSource source = new GeneratedSource("files", size, 5);
+        try (MinioSink sink = sinkAt(server, prefix).build()) {
+            BackupManifest m = BackupPipeline.builder().source(source).unencrypted().sink(sink).build().run();
+            try (InputStream in = sink.open(m.objectKey()); InputStream expected = source.stream()) {
+                assertThat(sha256(in)).isEqualTo(sha256(expected));
+            }
+            Path stored = storedFile(prefix, m.objectKey());
+            Path dir = Files.createTempDirectory(tmp, "check");
+            Files.copy(stored, dir.resolve(Path.of(m.objectKey()).getFileName().toString()));
+            try (InputStream sidecar = sink.open(m.sha256Key())) {
+                Files.write(dir.resolve("sidecar.sha256"), sidecar.readAllBytes());
+            }
+            Process p = new ProcessBuilder("sha256sum", "-c", "sidecar.sha256").directory(dir.toFile())
+                    .redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).as(out).isZero();
+            assertThat(Files.size(stored)).isEqualTo(size);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {100_000, 12 * MIB + 7})
+    void bodiesWrappedInAwsChunkedFramingOnTheWayAreCaughtAndNothingIsCommitted(long size) throws Exception {
+        String prefix = "bad" + RUN.incrementAndGet();
+        OkHttpClient framing = new OkHttpClient.Builder().addNetworkInterceptor(chain -> {
+            Request r = chain.request();
+            if (!"PUT".equals(r.method()) || r.body() == null || r.body().contentLength() <= 0) {
+                return chain.proceed(r);
+            }
+            Buffer body = new Buffer();
+            r.body().writeTo(body);
+            Buffer framed = new Buffer().writeUtf8(Long.toHexString(body.size()) + "\r\n");
+            framed.writeAll(body);
+            framed.writeUtf8("\r\n0\r\n\r\n");
+            RequestBody changed = RequestBody.create(framed.readByteArray(), MediaType.get("application/octet-stream"));
+            return chain.proceed(r.newBuilder().method("PUT", changed)
+                    .header("Content-Length", Long.toString(changed.contentLength())).build());
+        }).build();
+        try (MinioSink sink = sinkAt(server, prefix).httpClient(framing).build()) {
+            BackupPipeline pipeline = BackupPipeline.builder().source(new GeneratedSource("files", size, 6))
+                    .unencrypted().sink(sink).build();
+            assertThatThrownBy(pipeline::run).isInstanceOfSatisfying(StorageException.class, e -> {
+                assertThat(e.code()).isEqualTo(ErrorCode.STORAGE);
+                assertThat(e.code().exitCode()).isEqualTo(4);
+                assertThat(e.getMessage()).contains("aws-chunked", "but " + size + " were sent",
+                        "The MinIO client sends plain request bodies", "Nothing was committed");
+            });
+        }
+        try (MinioSink sink = sinkAt(server, prefix).build()) {
+            assertThat(sink.list("")).extracting(StoredObject::key).isEmpty();
+        }
+        try (Stream<Path> files = Files.walk(data.resolve(server.bucket()))) {
+            assertThat(files.filter(Files::isRegularFile).map(Path::toString)
+                    .filter(f -> f.contains("/" + prefix + "/") && f.endsWith("._S3rver_object")).toList()).isEmpty();
+        }
+    }
+
+    private static Path storedFile(String prefix, String key) throws Exception {
+        try (Stream<Path> files = Files.walk(data.resolve(server.bucket()))) {
+            List<Path> found = files.filter(f -> f.toString().endsWith("/" + prefix + "/" + key + "._S3rver_object"))
+                    .toList();
+            assertThat(found).hasSize(1);
+            return found.get(0);
+        }
+    }
+
+    private static String sha256(InputStream in) throws Exception {
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
+        byte[] buf = new byte[64 * 1024];
+        int n;
+        while ((n = in.read(buf)) >= 0) {
+            md.update(buf, 0, n);
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+}

@@ -1,0 +1,169 @@
+package com.jiffoo.backup.s3;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.ErrorCode;
+import com.jiffoo.backup.StorageException;
+import com.jiffoo.backup.StoredObject;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.testing.S3rverServer;
+import com.jiffoo.backup.testutil.GeneratedSource;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * S3Sink against s3rver, an S3 server written independently of S3Proxy that does not decode {@code aws-chunked}
+ * bodies: it stores their framing as data. With the settings an endpoint override gets by default a backup
+ * round-trips; with the SDK's AWS defaults forced on, the pipeline's check after the upload catches the bad object.
+ */
+class S3SinkS3rverTest {
+    private static final long MIB = 1 << 20;
+    private static final AtomicInteger RUN = new AtomicInteger();
+    @TempDir
+    static Path data;
+    @TempDir
+    Path tmp;
+    private static S3rverServer server;
+
+    @BeforeAll
+    static void start() throws Exception {
+        S3rverServer.assumeAvailable();
+        server = S3rverServer.start(data);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    static S3Sink.Builder sinkAt(S3rverServer server, String prefix) {
+        return S3Sink.builder()
+                .uri("s3://" + server.bucket() + "/" + prefix)
+                .endpointOverride(server.endpoint())
+                .pathStyleAccess(true)
+                .credentialsProvider(StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create(server.accessKey(), server.secretKey())))
+                .partSize(S3Sink.MIN_PART_SIZE);
+    }
+
+    private OpenPgpTransform pgp() throws Exception {
+        Path key = tmp.resolve("backup.key");
+        Files.writeString(key, "s3rver-test-passphrase\n");
+        Files.setPosixFilePermissions(key, java.util.Set.of(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
+                java.nio.file.attribute.PosixFilePermission.OWNER_WRITE));
+        return OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(key)).build();
+    }
+
+    /** A single PUT (100 kB) and a multipart upload of three parts (12 MiB). */
+    @ParameterizedTest
+    @ValueSource(longs = {100_000, 12 * MIB + 7})
+    void aBackupThroughTheEndpointDefaultsRoundTripsAndTheStoredFileMatchesItsSidecar(long size) throws Exception {
+        String prefix = "rt" + RUN.incrementAndGet();
+        GeneratedSource source = new GeneratedSource("database", size, 5);
+        try (S3Sink sink = sinkAt(server, prefix).build()) {
+            assertThat(sink.requestSettings()).contains("when_required", "chunked encoding off");
+            BackupManifest m = BackupPipeline.builder().source(source).unencrypted().sink(sink).build().run();
+            try (InputStream in = sink.open(m.objectKey()); InputStream expected = source.stream()) {
+                assertThat(sha256(in)).isEqualTo(sha256(expected));
+            }
+            // the referee: sha256sum -c with the sidecar, on the file s3rver keeps on disk
+            Path stored = storedFile(prefix, m.objectKey());
+            Path dir = Files.createTempDirectory(tmp, "check");
+            Files.copy(stored, dir.resolve(Path.of(m.objectKey()).getFileName().toString()));
+            try (InputStream sidecar = sink.open(m.sha256Key())) {
+                Files.write(dir.resolve("sidecar.sha256"), sidecar.readAllBytes());
+            }
+            Process p = new ProcessBuilder("sha256sum", "-c", "sidecar.sha256").directory(dir.toFile())
+                    .redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).as(out).isZero();
+            assertThat(Files.size(stored)).isEqualTo(size);
+        }
+    }
+
+    @Test
+    void anEncryptedBackupRoundTripsThroughTheEndpointDefaults() throws Exception {
+        String prefix = "enc" + RUN.incrementAndGet();
+        GeneratedSource source = new GeneratedSource("files", 6 * MIB + 3, 8);
+        OpenPgpTransform pgp = pgp();
+        try (S3Sink sink = sinkAt(server, prefix).build()) {
+            BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(sink).build().run();
+            com.jiffoo.backup.testutil.MemoryTarget target = new com.jiffoo.backup.testutil.MemoryTarget();
+            com.jiffoo.backup.RestorePipeline.builder().sink(sink).decryption(pgp).target(target).build()
+                    .restore(m.objectKey());
+            try (InputStream expected = source.stream()) {
+                assertThat(sha256(new java.io.ByteArrayInputStream(target.committed())))
+                        .isEqualTo(sha256(expected));
+            }
+        }
+    }
+
+    /** The failure: the SDK's AWS defaults (aws-chunked with checksum trailers) against this server. */
+    @ParameterizedTest
+    @ValueSource(longs = {100_000, 12 * MIB + 7})
+    void withTheSdkAwsDefaultsForcedTheCheckCatchesTheStoredFramingAndNothingIsCommitted(long size) throws Exception {
+        String prefix = "bad" + RUN.incrementAndGet();
+        try (S3Sink sink = sinkAt(server, prefix)
+                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_SUPPORTED)
+                .chunkedEncoding(true).build()) {
+            BackupPipeline pipeline = BackupPipeline.builder().source(new GeneratedSource("database", size, 6))
+                    .unencrypted().sink(sink).build();
+            assertThatThrownBy(pipeline::run).isInstanceOfSatisfying(StorageException.class, e -> {
+                assertThat(e.code()).isEqualTo(ErrorCode.STORAGE);
+                assertThat(e.code().exitCode()).isEqualTo(4);
+                assertThat(e.getMessage()).contains("aws-chunked", "chunk-signature=", "but " + size + " were sent",
+                        "requestChecksumCalculation(WHEN_REQUIRED)", "chunkedEncoding(false)",
+                        "S3_CHUNKED_ENCODING=false", "Nothing was committed");
+            });
+            assertThat(sink.list("")).extracting(StoredObject::key).isEmpty();
+        }
+        try (Stream<Path> files = Files.walk(data.resolve(server.bucket()))) {
+            assertThat(files.filter(Files::isRegularFile).map(Path::toString)
+                    .filter(f -> f.contains("/" + prefix + "/") && f.endsWith("._S3rver_object")).toList()).isEmpty();
+        }
+    }
+
+    private static Path storedFile(String prefix, String key) throws Exception {
+        try (Stream<Path> files = Files.walk(data.resolve(server.bucket()))) {
+            List<Path> found = files.filter(f -> f.toString().endsWith("/" + prefix + "/" + key + "._S3rver_object"))
+                    .toList();
+            assertThat(found).hasSize(1);
+            return found.get(0);
+        }
+    }
+
+    static String sha256(InputStream in) throws Exception {
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
+        byte[] buf = new byte[64 * 1024];
+        int n;
+        while ((n = in.read(buf)) >= 0) {
+            md.update(buf, 0, n);
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+}
