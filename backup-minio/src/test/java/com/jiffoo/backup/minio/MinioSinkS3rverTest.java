@@ -12,22 +12,15 @@ import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.RequestBody;
 import okio.Buffer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -40,24 +33,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class MinioSinkS3rverTest {
     private static final long MIB = 1 << 20;
     private static final AtomicInteger RUN = new AtomicInteger();
-    @TempDir
-    static Path data;
-    @TempDir
-    Path tmp;
-    private static S3rverServer server;
-
-    @BeforeAll
-    static void start() throws Exception {
-        S3rverServer.assumeAvailable();
-        server = S3rverServer.start(data);
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        if (server != null) {
-            server.close();
-        }
-    }
+    @RegisterExtension
+    static final S3rverServer.PerClass S3RVER = S3rverServer.perClass();
 
     static MinioSink.Builder sinkAt(S3rverServer server, String prefix) {
         return MinioSink.builder().endpoint(server.endpoint().toString()).bucket(server.bucket()).prefix(prefix)
@@ -70,23 +47,16 @@ class MinioSinkS3rverTest {
     void aBackupRoundTripsAndTheStoredFileMatchesItsSidecar(long size) throws Exception {
         String prefix = "rt" + RUN.incrementAndGet();
         GeneratedSource source = new GeneratedSource("files", size, 5);
-        try (MinioSink sink = sinkAt(server, prefix).build()) {
+        try (MinioSink sink = sinkAt(S3RVER.server(), prefix).build()) {
             BackupManifest m = BackupPipeline.builder().source(source).unencrypted().sink(sink).build().run();
             try (InputStream in = sink.open(m.objectKey()); InputStream expected = source.stream()) {
                 assertThat(sha256(in)).isEqualTo(sha256(expected));
             }
-            Path stored = storedFile(prefix, m.objectKey());
-            Path dir = Files.createTempDirectory(tmp, "check");
-            Files.copy(stored, dir.resolve(Path.of(m.objectKey()).getFileName().toString()));
             try (InputStream sidecar = sink.open(m.sha256Key())) {
-                Files.write(dir.resolve("sidecar.sha256"), sidecar.readAllBytes());
+                assertThat(S3RVER.server().sha256sumCheck(prefix + "/" + m.objectKey(), sidecar.readAllBytes()))
+                        .endsWith(": OK\n");
             }
-            Process p = new ProcessBuilder("sha256sum", "-c", "sidecar.sha256").directory(dir.toFile())
-                    .redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-            assertThat(p.exitValue()).as(out).isZero();
-            assertThat(Files.size(stored)).isEqualTo(size);
+            assertThat(Files.size(S3RVER.server().storedFile(prefix + "/" + m.objectKey()))).isEqualTo(size);
         }
     }
 
@@ -108,7 +78,7 @@ class MinioSinkS3rverTest {
             return chain.proceed(r.newBuilder().method("PUT", changed)
                     .header("Content-Length", Long.toString(changed.contentLength())).build());
         }).build();
-        try (MinioSink sink = sinkAt(server, prefix).httpClient(framing).build()) {
+        try (MinioSink sink = sinkAt(S3RVER.server(), prefix).httpClient(framing).build()) {
             BackupPipeline pipeline = BackupPipeline.builder().source(new GeneratedSource("files", size, 6))
                     .unencrypted().sink(sink).build();
             assertThatThrownBy(pipeline::run).isInstanceOfSatisfying(StorageException.class, e -> {
@@ -118,22 +88,10 @@ class MinioSinkS3rverTest {
                         "The MinIO client sends plain request bodies", "Nothing was committed");
             });
         }
-        try (MinioSink sink = sinkAt(server, prefix).build()) {
+        try (MinioSink sink = sinkAt(S3RVER.server(), prefix).build()) {
             assertThat(sink.list("")).extracting(StoredObject::key).isEmpty();
         }
-        try (Stream<Path> files = Files.walk(data.resolve(server.bucket()))) {
-            assertThat(files.filter(Files::isRegularFile).map(Path::toString)
-                    .filter(f -> f.contains("/" + prefix + "/") && f.endsWith("._S3rver_object")).toList()).isEmpty();
-        }
-    }
-
-    private static Path storedFile(String prefix, String key) throws Exception {
-        try (Stream<Path> files = Files.walk(data.resolve(server.bucket()))) {
-            List<Path> found = files.filter(f -> f.toString().endsWith("/" + prefix + "/" + key + "._S3rver_object"))
-                    .toList();
-            assertThat(found).hasSize(1);
-            return found.get(0);
-        }
+        assertThat(S3RVER.server().storedKeys(prefix + "/")).isEmpty();
     }
 
     private static String sha256(InputStream in) throws Exception {

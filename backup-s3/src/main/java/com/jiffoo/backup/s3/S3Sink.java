@@ -66,7 +66,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A {@link Sink} in an S3 bucket under a key prefix, or in an S3-compatible store (MinIO, Ceph, S3Proxy) through
  * {@link Builder#endpointOverride(URI)} and {@link Builder#pathStyleAccess(boolean)}. An object {@code a/b} is the
- * S3 object {@code prefix/a/b}.
+ * S3 object {@code prefix/a/b}. With an endpoint override the client sends checksums only where S3 requires them and
+ * no {@code aws-chunked} bodies, which S3-compatible servers may not decode ({@link Builder#chunkedEncoding});
+ * AWS S3 keeps the SDK's defaults.
  *
  * <p><b>Writes</b> take a stream of unknown length. Bytes are buffered in memory one part at a time; a stream that
  * ends within the first part is stored with one {@code PutObject} at {@link SinkOutput#commit()}, a longer one as a

@@ -3,36 +3,19 @@ package com.jiffoo.backup.s3;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.testing.S3rverServer;
 import com.jiffoo.backup.testing.SinkContractTest;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** S3Sink, with the settings an endpoint override gets by default, keeps the Sink contract on s3rver. */
 class S3SinkS3rverContractTest extends SinkContractTest {
     private static final AtomicInteger RUN = new AtomicInteger();
-    @TempDir
-    static Path data;
-    private static S3rverServer server;
-
-    @BeforeAll
-    static void start() throws Exception {
-        S3rverServer.assumeAvailable();
-        server = S3rverServer.start(data);
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        if (server != null) {
-            server.close();
-        }
-    }
+    @RegisterExtension
+    static final S3rverServer.PerClass S3RVER = S3rverServer.perClass();
 
     @Override
     protected Sink createSink() {
-        return S3SinkS3rverTest.sinkAt(server, "contract/run" + RUN.incrementAndGet()).build();
+        return S3SinkS3rverTest.sinkAt(S3RVER.server(), "contract/run" + RUN.incrementAndGet()).build();
     }
 
     @Override

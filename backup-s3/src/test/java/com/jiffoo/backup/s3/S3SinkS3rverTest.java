@@ -9,9 +9,8 @@ import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.testing.S3rverServer;
 import com.jiffoo.backup.testutil.GeneratedSource;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -20,15 +19,11 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -41,24 +36,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class S3SinkS3rverTest {
     private static final long MIB = 1 << 20;
     private static final AtomicInteger RUN = new AtomicInteger();
-    @TempDir
-    static Path data;
+    @RegisterExtension
+    static final S3rverServer.PerClass S3RVER = S3rverServer.perClass();
     @TempDir
     Path tmp;
-    private static S3rverServer server;
-
-    @BeforeAll
-    static void start() throws Exception {
-        S3rverServer.assumeAvailable();
-        server = S3rverServer.start(data);
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        if (server != null) {
-            server.close();
-        }
-    }
 
     static S3Sink.Builder sinkAt(S3rverServer server, String prefix) {
         return S3Sink.builder()
@@ -84,25 +65,18 @@ class S3SinkS3rverTest {
     void aBackupThroughTheEndpointDefaultsRoundTripsAndTheStoredFileMatchesItsSidecar(long size) throws Exception {
         String prefix = "rt" + RUN.incrementAndGet();
         GeneratedSource source = new GeneratedSource("database", size, 5);
-        try (S3Sink sink = sinkAt(server, prefix).build()) {
+        try (S3Sink sink = sinkAt(S3RVER.server(), prefix).build()) {
             assertThat(sink.requestSettings()).contains("when_required", "chunked encoding off");
             BackupManifest m = BackupPipeline.builder().source(source).unencrypted().sink(sink).build().run();
             try (InputStream in = sink.open(m.objectKey()); InputStream expected = source.stream()) {
                 assertThat(sha256(in)).isEqualTo(sha256(expected));
             }
             // the referee: sha256sum -c with the sidecar, on the file s3rver keeps on disk
-            Path stored = storedFile(prefix, m.objectKey());
-            Path dir = Files.createTempDirectory(tmp, "check");
-            Files.copy(stored, dir.resolve(Path.of(m.objectKey()).getFileName().toString()));
             try (InputStream sidecar = sink.open(m.sha256Key())) {
-                Files.write(dir.resolve("sidecar.sha256"), sidecar.readAllBytes());
+                assertThat(S3RVER.server().sha256sumCheck(prefix + "/" + m.objectKey(), sidecar.readAllBytes()))
+                        .endsWith(": OK\n");
             }
-            Process p = new ProcessBuilder("sha256sum", "-c", "sidecar.sha256").directory(dir.toFile())
-                    .redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-            assertThat(p.exitValue()).as(out).isZero();
-            assertThat(Files.size(stored)).isEqualTo(size);
+            assertThat(Files.size(S3RVER.server().storedFile(prefix + "/" + m.objectKey()))).isEqualTo(size);
         }
     }
 
@@ -111,7 +85,7 @@ class S3SinkS3rverTest {
         String prefix = "enc" + RUN.incrementAndGet();
         GeneratedSource source = new GeneratedSource("files", 6 * MIB + 3, 8);
         OpenPgpTransform pgp = pgp();
-        try (S3Sink sink = sinkAt(server, prefix).build()) {
+        try (S3Sink sink = sinkAt(S3RVER.server(), prefix).build()) {
             BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(sink).build().run();
             com.jiffoo.backup.testutil.MemoryTarget target = new com.jiffoo.backup.testutil.MemoryTarget();
             com.jiffoo.backup.RestorePipeline.builder().sink(sink).decryption(pgp).target(target).build()
@@ -128,7 +102,7 @@ class S3SinkS3rverTest {
     @ValueSource(longs = {100_000, 12 * MIB + 7})
     void withTheSdkAwsDefaultsForcedTheCheckCatchesTheStoredFramingAndNothingIsCommitted(long size) throws Exception {
         String prefix = "bad" + RUN.incrementAndGet();
-        try (S3Sink sink = sinkAt(server, prefix)
+        try (S3Sink sink = sinkAt(S3RVER.server(), prefix)
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_SUPPORTED)
                 .chunkedEncoding(true).build()) {
             BackupPipeline pipeline = BackupPipeline.builder().source(new GeneratedSource("database", size, 6))
@@ -142,19 +116,7 @@ class S3SinkS3rverTest {
             });
             assertThat(sink.list("")).extracting(StoredObject::key).isEmpty();
         }
-        try (Stream<Path> files = Files.walk(data.resolve(server.bucket()))) {
-            assertThat(files.filter(Files::isRegularFile).map(Path::toString)
-                    .filter(f -> f.contains("/" + prefix + "/") && f.endsWith("._S3rver_object")).toList()).isEmpty();
-        }
-    }
-
-    private static Path storedFile(String prefix, String key) throws Exception {
-        try (Stream<Path> files = Files.walk(data.resolve(server.bucket()))) {
-            List<Path> found = files.filter(f -> f.toString().endsWith("/" + prefix + "/" + key + "._S3rver_object"))
-                    .toList();
-            assertThat(found).hasSize(1);
-            return found.get(0);
-        }
+        assertThat(S3RVER.server().storedKeys(prefix + "/")).isEmpty();
     }
 
     static String sha256(InputStream in) throws Exception {

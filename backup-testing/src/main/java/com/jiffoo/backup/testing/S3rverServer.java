@@ -1,6 +1,9 @@
 package com.jiffoo.backup.testing;
 
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -34,11 +37,12 @@ import java.util.concurrent.TimeUnit;
  * when node or npm is missing.
  *
  * <pre>{@code
- * S3rverServer.assumeAvailable();
- * try (S3rverServer s3 = S3rverServer.start(tempDir)) {
- *     URI endpoint = s3.endpoint();   // http://127.0.0.1:PORT, path-style
- *     ... s3.accessKey(), s3.secretKey(), s3.bucket()
- * }
+ * @RegisterExtension
+ * static final S3rverServer.PerClass S3RVER = S3rverServer.perClass(); // skips the class without node/npm
+ * ...
+ * S3rverServer s3 = S3RVER.server();
+ * URI endpoint = s3.endpoint();   // http://127.0.0.1:PORT, path-style
+ * ... s3.accessKey(), s3.secretKey(), s3.bucket(), s3.storedFile(key)
  * }</pre>
  *
  * <p>The server stops when {@link #close()} is called or when this JVM's end closes its standard input. Thread-safe.
@@ -58,12 +62,14 @@ public final class S3rverServer implements AutoCloseable {
             "process.stdin.resume();");
 
     private final Process process;
+    private final Path dataDir;
     private final String bucket;
     private final URI endpoint;
     private boolean closed;
 
-    private S3rverServer(Process process, String bucket, int port) {
+    private S3rverServer(Process process, Path dataDir, String bucket, int port) {
         this.process = process;
+        this.dataDir = dataDir;
         this.bucket = bucket;
         this.endpoint = URI.create("http://127.0.0.1:" + port);
     }
@@ -122,7 +128,7 @@ public final class S3rverServer implements AutoCloseable {
                 Thread drain = new Thread(() -> drain(out), "s3rver-output");
                 drain.setDaemon(true);
                 drain.start();
-                return new S3rverServer(p, bucket, port);
+                return new S3rverServer(p, dataDir.toAbsolutePath(), bucket, port);
             }
             seen.add(line);
         }
@@ -206,6 +212,103 @@ public final class S3rverServer implements AutoCloseable {
     /** The bucket created at start. */
     public String bucket() {
         return bucket;
+    }
+
+    /** The file in which s3rver keeps the object {@code key} of {@link #bucket()} (it may not exist). */
+    public Path storedFile(String key) {
+        return dataDir.resolve(bucket).resolve(key + "._S3rver_object");
+    }
+
+    /** The keys of the objects s3rver keeps on disk in {@link #bucket()} under {@code prefix}, sorted. */
+    public List<String> storedKeys(String prefix) throws IOException {
+        Path root = dataDir.resolve(bucket);
+        if (!Files.isDirectory(root)) {
+            return List.of();
+        }
+        try (java.util.stream.Stream<Path> files = Files.walk(root)) {
+            return files.filter(Files::isRegularFile).map(f -> root.relativize(f).toString())
+                    .filter(k -> k.endsWith("._S3rver_object"))
+                    .map(k -> k.substring(0, k.length() - "._S3rver_object".length()))
+                    .filter(k -> k.startsWith(prefix)).sorted().toList();
+        }
+    }
+
+    /**
+     * Runs the referee {@code sha256sum -c} with {@code sidecar} (a {@code .sha256} file's bytes) on the file s3rver
+     * keeps for {@code key}, copied under the name the sidecar gives, and returns its output.
+     *
+     * @throws AssertionError when sha256sum does not accept it
+     */
+    public String sha256sumCheck(String key, byte[] sidecar) throws IOException, InterruptedException {
+        Path dir = Files.createTempDirectory("sha256sum-check");
+        try {
+            String name = key.substring(key.lastIndexOf('/') + 1);
+            Files.copy(storedFile(key), dir.resolve(name));
+            Files.write(dir.resolve(name + ".sha256"), sidecar);
+            Process p = new ProcessBuilder("sha256sum", "-c", name + ".sha256").directory(dir.toFile())
+                    .redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                throw new AssertionError("sha256sum -c refused the stored " + key + ": " + out);
+            }
+            return out;
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
+            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(f);
+            }
+        }
+    }
+
+    /** One server for the test class that registers it; see {@link PerClass}. */
+    public static PerClass perClass() {
+        return new PerClass();
+    }
+
+    /**
+     * A JUnit 5 extension ({@code @RegisterExtension static}) that starts one s3rver before the class's tests, with
+     * its objects in a temporary directory, and stops it and removes the directory after them. The class is skipped,
+     * with the reason, when node or npm is missing.
+     */
+    public static final class PerClass implements BeforeAllCallback, AfterAllCallback {
+        private S3rverServer server;
+        private Path dir;
+
+        private PerClass() {
+        }
+
+        /** The running server. */
+        public S3rverServer server() {
+            if (server == null) {
+                throw new IllegalStateException("s3rver is not running: register PerClass as a static extension");
+            }
+            return server;
+        }
+
+        @Override
+        public void beforeAll(ExtensionContext context) throws Exception {
+            assumeAvailable();
+            dir = Files.createTempDirectory("s3rver-");
+            server = start(dir);
+        }
+
+        @Override
+        public void afterAll(ExtensionContext context) throws Exception {
+            try {
+                if (server != null) {
+                    server.close();
+                }
+            } finally {
+                if (dir != null) {
+                    deleteTree(dir);
+                }
+            }
+        }
     }
 
     /** Stops the server. Idempotent. */
