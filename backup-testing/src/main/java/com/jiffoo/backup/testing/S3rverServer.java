@@ -257,6 +257,26 @@ public final class S3rverServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Checks, with the referees, a backup that {@code sink} (rooted at {@code prefix} in {@link #bucket()}) committed:
+     * the file s3rver keeps for the data object has the manifest's size, and {@code sha256sum -c} accepts it with the
+     * sidecar read from the store.
+     *
+     * @throws AssertionError when either does not hold
+     */
+    public void assertStoredAsCommitted(com.jiffoo.backup.Sink sink, String prefix, com.jiffoo.backup.BackupManifest m)
+            throws IOException, InterruptedException {
+        String key = prefix + "/" + m.objectKey();
+        long size = Files.size(storedFile(key));
+        if (size != m.objectSize()) {
+            throw new AssertionError("s3rver keeps " + size + " bytes for " + key + ", the manifest says "
+                    + m.objectSize());
+        }
+        try (java.io.InputStream sidecar = sink.open(m.sha256Key())) {
+            sha256sumCheck(key, sidecar.readAllBytes());
+        }
+    }
+
     private static void deleteTree(Path dir) throws IOException {
         try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
             for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
