@@ -109,7 +109,7 @@ public final class UploadCheck {
     public static void confirm(Sink sink, String key, Recorder sent) {
         String where = key + " in " + sink.location();
         try {
-            StoredObject stored = sink.list(key).stream().filter(o -> o.key().equals(key)).findFirst().orElse(null);
+            StoredObject stored = listed(sink, key);
             if (stored == null) {
                 throw mismatch(sink, key, "the store does not list " + where + " right after its upload was"
                         + " committed", false);
@@ -136,6 +136,25 @@ public final class UploadCheck {
             throw new StorageException("Cannot confirm the upload of " + where + ": " + e.getMessage()
                     + ". Check that the store is reachable and readable (the backup reads back the size and the"
                     + " first and last bytes of what it wrote), then run the backup again.", key, sink.location(), e);
+        }
+    }
+
+    /**
+     * The listing of {@code key}, asked up to three times within about a second: a store whose listings lag behind
+     * its writes (not AWS S3, which is consistent) gets that long before the check calls the object missing.
+     */
+    private static StoredObject listed(Sink sink, String key) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            StoredObject o = sink.list(key).stream().filter(x -> x.key().equals(key)).findFirst().orElse(null);
+            if (o != null || attempt == 2) {
+                return o;
+            }
+            try {
+                Thread.sleep(250L << attempt);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while confirming the upload of " + key);
+            }
         }
     }
 
