@@ -1010,8 +1010,8 @@ public final class S3Sink implements Sink {
         }
 
         String describeRequestSettings() {
-            return "checksums " + effectiveChecksumCalculation().map(c -> c.toString().toLowerCase(java.util.Locale.ROOT))
-                    .orElse("as the SDK's defaults say") + ", chunked encoding "
+            return "checksums " + effectiveChecksumCalculation()
+                    .map(c -> c.toString().toLowerCase(java.util.Locale.ROOT)).orElse("as the SDK's defaults say") + ", chunked encoding "
                     + (effectiveChunkedEncoding() ? "on" : "off") + (pathStyleAccess ? ", path-style" : "")
                     + (endpointOverride == null ? "" : ", to " + endpointOverride);
         }

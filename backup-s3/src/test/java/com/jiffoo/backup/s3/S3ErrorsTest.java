@@ -9,7 +9,7 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class S3ErrorsTest {
-    /** S3 answers a request signed at a time 15 minutes off with 403 RequestTimeTooSkewed: the fix is this host's clock. */
+    /** S3 answers a request signed 15 minutes off its clock with 403 RequestTimeTooSkewed: fix this host's clock. */
     @Test
     void requestTimeTooSkewedTellsToFixThisHostsClockNotTheServersOrTheCredentials() {
         S3Exception skewed = (S3Exception) S3Exception.builder().statusCode(403)

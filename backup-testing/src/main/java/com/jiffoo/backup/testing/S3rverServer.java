@@ -74,7 +74,7 @@ public final class S3rverServer implements AutoCloseable {
         this.endpoint = URI.create("http://127.0.0.1:" + port);
     }
 
-    /** Where s3rver is (or will be) installed: {@code S3RVER_HOME}, else {@code ~/.cache/jiffoo-backup/s3rver-VERSION}. */
+    /** Where s3rver is installed: {@code S3RVER_HOME}, else {@code ~/.cache/jiffoo-backup/s3rver-VERSION}. */
     public static Path home() {
         String env = System.getenv("S3RVER_HOME");
         if (env != null && !env.isBlank()) {
@@ -116,14 +116,28 @@ public final class S3rverServer implements AutoCloseable {
         install();
         Files.createDirectories(dataDir);
         String bucket = "jiffoo-s3rver-" + HexFormat.of().formatHex(bytes(4));
-        ProcessBuilder pb = new ProcessBuilder("node", "--openssl-legacy-provider", "-e", LAUNCHER, library().getParent().getParent().toString(),
-                dataDir.toAbsolutePath().toString(), bucket).redirectErrorStream(true);
+        ProcessBuilder pb = new ProcessBuilder("node", "--openssl-legacy-provider", "-e", LAUNCHER,
+                library().getParent().getParent().toString(), dataDir.toAbsolutePath().toString(), bucket)
+                .redirectErrorStream(true);
         Process p = pb.start();
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+        Thread watchdog = new Thread(() -> {
+            try {
+                if (!started.await(60, TimeUnit.SECONDS)) {
+                    p.destroyForcibly(); // a server that never says its port ends the read below
+                }
+            } catch (InterruptedException ignored) {
+                // the JVM is ending
+            }
+        }, "s3rver-start-watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         List<String> seen = new ArrayList<>();
         String line;
         while ((line = out.readLine()) != null) {
             if (line.startsWith("S3RVER-PORT ")) {
+                started.countDown();
                 int port = Integer.parseInt(line.substring("S3RVER-PORT ".length()).trim());
                 Thread drain = new Thread(() -> drain(out), "s3rver-output");
                 drain.setDaemon(true);
@@ -132,9 +146,10 @@ public final class S3rverServer implements AutoCloseable {
             }
             seen.add(line);
         }
+        started.countDown();
         p.waitFor(10, TimeUnit.SECONDS);
-        throw new IllegalStateException("s3rver did not start (exit " + (p.isAlive() ? "none" : p.exitValue())
-                + "): " + String.join("\n", seen));
+        throw new IllegalStateException("s3rver did not start within 60 s (exit "
+                + (p.isAlive() ? "none" : p.exitValue()) + "): " + String.join("\n", seen));
     }
 
     private static void install() throws IOException, InterruptedException {
