@@ -9,6 +9,7 @@ import com.jiffoo.backup.internal.StageFailure;
 import com.jiffoo.backup.internal.StageStreams;
 import com.jiffoo.backup.internal.Support;
 import com.jiffoo.backup.internal.Support.ProgressTicker;
+import com.jiffoo.backup.internal.UploadCheck;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,9 +29,11 @@ import java.util.Objects;
  * Runs one backup: {@code Source -> Transforms -> SHA-256 -> Sink}, then commits.
  *
  * <p>Order of writes (DESIGN promise 1, commit last): the data object, then its {@code .sha256} sidecar, then its
- * {@code .manifest.json}. A backup exists only once its manifest does. When any step fails, the data object is
- * discarded (or deleted if it was already committed), no manifest is written, and a {@link BackupException} names
- * the failing step.
+ * {@code .manifest.json}. A backup exists only once its manifest does. Each object is confirmed right after its
+ * commit, before the next is written: the store must list the size that was sent and hold the same first and last
+ * bytes (ranged reads; a server that kept the upload's framing as data fails here, exit 4). When any step fails,
+ * the data object is discarded (or deleted if it was already committed), no manifest is written, and a
+ * {@link BackupException} names the failing step.
  *
  * <p>The source runs on a thread of its own and hands its bytes over through a bounded buffer
  * ({@link Builder#bufferChunkSize} x {@link Builder#bufferChunks}), so the source's work (tar + compression, or
@@ -200,8 +203,9 @@ public final class BackupPipeline {
         SourceRun sourceRun = new SourceRun(pipe);
         Thread sourceThread = null;
         try {
-            CountingDigestOutputStream stored = new CountingDigestOutputStream(StageStreams.output(
+            UploadCheck.Recorder sent = new UploadCheck.Recorder(StageStreams.output(
                     StageStreams.closeShield(data), "store (" + sink.location() + ")", ErrorCode.STORAGE));
+            CountingDigestOutputStream stored = new CountingDigestOutputStream(sent);
             OutputStream out = stored;
             for (int i = chain.size() - 1; i >= 0; i--) {
                 Transform t = chain.get(i);
@@ -238,6 +242,7 @@ public final class BackupPipeline {
                 throw sameName(objectKey, e);
             }
             dataCommitted = true;
+            UploadCheck.confirm(sink, objectKey, sent); // before anything refers to the object
 
             BackupManifest manifest = BackupManifest.builder()
                     .id(id)
@@ -333,6 +338,7 @@ public final class BackupPipeline {
                     + ". The backup was not committed; check the store and run the backup again.",
                     key, sink.location(), e);
         }
+        UploadCheck.confirm(sink, key, UploadCheck.Recorder.of(bytes));
     }
 
     private void cleanUp(SinkOutput data, boolean dataCommitted, List<String> attempted, String objectKey, Pipe pipe,

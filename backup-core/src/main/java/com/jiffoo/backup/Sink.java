@@ -44,6 +44,38 @@ public interface Sink extends Closeable {
      */
     InputStream open(String key) throws IOException;
 
+    /**
+     * Opens at most {@code length} bytes of a committed object, from byte {@code offset} on (S3: a ranged
+     * {@code GET}). The backup pipeline reads the first and last bytes of each object it wrote this way, to confirm
+     * the store holds what was sent. The default opens the whole object and skips to {@code offset}; remote stores
+     * override it so that nothing before {@code offset} or after the range is downloaded.
+     *
+     * @throws NotFoundException when no committed object has this key
+     * @throws java.io.EOFException when the object is shorter than {@code offset}
+     */
+    default InputStream open(String key, long offset, long length) throws IOException {
+        if (offset < 0 || length < 0) {
+            throw new IllegalArgumentException("offset and length must not be negative: " + offset + ", " + length);
+        }
+        InputStream in = open(key);
+        try {
+            in.skipNBytes(offset);
+        } catch (IOException | RuntimeException e) {
+            in.close();
+            throw e;
+        }
+        return com.jiffoo.backup.internal.Support.limit(in, length);
+    }
+
+    /**
+     * What to change when an object this sink committed does not hold what was sent (found by the check the backup
+     * pipeline runs after every upload), e.g. request settings the server does not support: one or two sentences, or
+     * {@code ""} (the default) when the sink has nothing particular to suggest.
+     */
+    default String mismatchAdvice() {
+        return "";
+    }
+
     /** The committed objects whose key starts with {@code prefix} ({@code ""} for all), sorted by key. */
     List<StoredObject> list(String prefix) throws IOException;
 

@@ -107,15 +107,7 @@ final class Encryption {
     }
 
     private static boolean on(Settings s, String name) {
-        String v = s.get(name).orElse("false").toLowerCase(java.util.Locale.ROOT);
-        if (v.equals("true") || v.equals("1") || v.equals("yes")) {
-            return true;
-        }
-        if (v.equals("false") || v.equals("0") || v.equals("no")) {
-            return false;
-        }
-        throw new ConfigurationException(name + " is '" + v + "' (from " + s.origin(name) + "); set it to true or"
-                + " false.");
+        return s.bool(name).orElse(false);
     }
 
     /** The signers' public keys of ENCRYPTION_SIGNER_PUBLIC_KEY_FILE (comma-separated files). */

@@ -39,6 +39,8 @@ public final class Settings {
             "ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE", "ENCRYPTION_SIGNING_KEY_FILE",
             "ENCRYPTION_SIGNING_KEY_PASSPHRASE_FILE", "ENCRYPTION_SIGNER_PUBLIC_KEY_FILE", "ALLOW_UNAUTHENTICATED",
             "ALLOW_UNENCRYPTED", "S3_BUCKET", "S3_ENDPOINT", "MINIO_ENDPOINT", "RETENTION_DAYS",
+            "AWS_REQUEST_CHECKSUM_CALCULATION", "AWS_RESPONSE_CHECKSUM_VALIDATION", "S3_CHUNKED_ENCODING",
+            "S3_PATH_STYLE",
             "SOURCE_DIR", "BACKUP_DIR", "SLACK_WEBHOOK_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "MAX_BACKUP_AGE_HOURS",
             "CLOCK_SKEW_TOLERANCE_MINUTES");
@@ -73,6 +75,20 @@ public final class Settings {
             flags.put(name, value);
         }
         return this;
+    }
+
+    /**
+     * A yes/no setting ({@code true}/{@code false}, {@code yes}/{@code no}, {@code 1}/{@code 0}), when set.
+     *
+     * @throws ConfigurationException for any other value, naming where it came from
+     */
+    public Optional<Boolean> bool(String name) {
+        return get(name).map(value -> switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "true", "1", "yes" -> true;
+            case "false", "0", "no" -> false;
+            default -> throw new ConfigurationException(name + " is '" + value + "' (from " + origin(name)
+                    + "); set it to true or false.");
+        });
     }
 
     /** The value of a setting, when set and not blank. */

@@ -12,6 +12,8 @@ import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
 import software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 
 import java.net.URI;
 import java.nio.file.Files;
@@ -23,7 +25,8 @@ import java.util.Optional;
  *
  * <p>The store: {@code --store}, else {@code S3_BUCKET} ({@code s3://bucket/prefix} or a bare bucket name), else
  * {@code BACKUP_DIR} (a local directory). An S3 store goes through {@link S3Sink} to AWS, or to any S3-compatible
- * endpoint with {@code S3_ENDPOINT} (path-style); with {@code MINIO_ENDPOINT} it goes through {@link MinioSink}
+ * endpoint with {@code S3_ENDPOINT} (path-style, and request settings such servers accept: see
+ * {@code requestSettings}); with {@code MINIO_ENDPOINT} it goes through {@link MinioSink}
  * instead. Credentials: {@code AWS_ACCESS_KEY_ID}/{@code AWS_SECRET_ACCESS_KEY} (+ {@code AWS_SESSION_TOKEN}),
  * else {@code AWS_PROFILE}, else the SDK's default chain (web identity, instance roles); MinIO needs the keys.
  */
@@ -155,8 +158,9 @@ final class Stores {
         }
         s.get("AWS_REGION").ifPresent(b::region);
         if (endpoint.isPresent()) {
-            b.endpointOverride(endpointUri("S3_ENDPOINT", endpoint.get())).pathStyleAccess(true);
+            b.endpointOverride(endpointUri("S3_ENDPOINT", endpoint.get()));
         }
+        requestSettings(s, b, endpoint.isPresent());
         Optional<String> id = s.get("AWS_ACCESS_KEY_ID");
         Optional<String> secret = s.get("AWS_SECRET_ACCESS_KEY");
         if (id.isPresent() != secret.isPresent()) {
@@ -173,6 +177,33 @@ final class Stores {
             s.get("AWS_PROFILE").ifPresent(p -> b.credentialsProvider(ProfileCredentialsProvider.create(p)));
         }
         return b.build();
+    }
+
+    /**
+     * The AWS SDK's request settings. Unset, AWS S3 keeps the SDK's defaults (which also read the two
+     * {@code AWS_*_CHECKSUM_*} variables and the profile) and an {@code S3_ENDPOINT} gets the settings that work with
+     * servers lacking {@code aws-chunked} and the newer checksum headers: checksums when required, no chunked
+     * encoding, path-style.
+     */
+    private static void requestSettings(Settings s, S3Sink.Builder b, boolean customEndpoint) {
+        s.get("AWS_REQUEST_CHECKSUM_CALCULATION").ifPresent(v -> b.requestChecksumCalculation(
+                whenSupportedOrRequired("AWS_REQUEST_CHECKSUM_CALCULATION", v)
+                        ? RequestChecksumCalculation.WHEN_SUPPORTED : RequestChecksumCalculation.WHEN_REQUIRED));
+        s.get("AWS_RESPONSE_CHECKSUM_VALIDATION").ifPresent(v -> b.responseChecksumValidation(
+                whenSupportedOrRequired("AWS_RESPONSE_CHECKSUM_VALIDATION", v)
+                        ? ResponseChecksumValidation.WHEN_SUPPORTED : ResponseChecksumValidation.WHEN_REQUIRED));
+        s.bool("S3_CHUNKED_ENCODING").ifPresent(b::chunkedEncoding);
+        b.pathStyleAccess(s.bool("S3_PATH_STYLE").orElse(customEndpoint));
+    }
+
+    /** True for {@code when_supported}, false for {@code when_required} (the SDK's spelling, any case). */
+    private static boolean whenSupportedOrRequired(String name, String value) {
+        return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "when_supported" -> true;
+            case "when_required" -> false;
+            default -> throw new ConfigurationException(name + " is '" + value + "'; set it to when_required (for"
+                    + " S3-compatible servers) or when_supported (the AWS SDK's default for AWS S3).");
+        };
     }
 
     private static Sink minio(Settings s, String endpoint, String uri) {

@@ -50,6 +50,22 @@ class SettingsTest {
                 .isEqualTo("see https://example.com/a@b and mail ops@example.com");
     }
 
+    /** The AWS SDK's request settings for S3_ENDPOINT may come from the config file; yes/no values are checked. */
+    @Test
+    void theS3RequestSettingsAreKnownAndYesNoValuesAreChecked() throws Exception {
+        Path file = dir.resolve("c.properties");
+        Files.writeString(file, "S3_CHUNKED_ENCODING=false\nS3_PATH_STYLE=yes\n"
+                + "AWS_REQUEST_CHECKSUM_CALCULATION=when_required\nAWS_RESPONSE_CHECKSUM_VALIDATION=when_required\n");
+        Settings s = Settings.load(Map.of(), file);
+        assertThat(s.bool("S3_CHUNKED_ENCODING")).contains(false);
+        assertThat(s.bool("S3_PATH_STYLE")).contains(true);
+        assertThat(s.bool("ALLOW_UNENCRYPTED")).isEmpty();
+        assertThat(s.get("AWS_REQUEST_CHECKSUM_CALCULATION")).contains("when_required");
+        Settings bad = Settings.load(Map.of("S3_CHUNKED_ENCODING", "maybe"), null);
+        assertThatThrownBy(() -> bad.bool("S3_CHUNKED_ENCODING")).hasMessageContaining("S3_CHUNKED_ENCODING is 'maybe'")
+                .hasMessageContaining("the environment").hasMessageContaining("true or false");
+    }
+
     @Test
     void badNumberIsNamedWithItsOrigin() {
         Settings s = Settings.load(Map.of("RETENTION_DAYS", "-3"), null);

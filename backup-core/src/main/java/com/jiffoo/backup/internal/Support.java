@@ -20,6 +20,44 @@ public final class Support {
     private Support() {
     }
 
+    /**
+     * What to do when a store refuses a request as signed at the wrong time ({@code RequestTimeTooSkewed}): the
+     * backup host's clock is wrong, not the server's.
+     */
+    public static final String HOST_CLOCK_ADVICE = "Fix the clock of this host, the one running the backup:"
+            + " `timedatectl` should say 'System clock synchronized: yes'; turn NTP on with `timedatectl set-ntp true`"
+            + " (or chrony), then run again. The server's clock is not the one to change.";
+
+    /** A stream giving at most {@code length} bytes of {@code in}; closing it closes {@code in}. */
+    public static InputStream limit(InputStream in, long length) {
+        return new java.io.FilterInputStream(in) {
+            private long left = length;
+
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                return read(one, 0, 1) <= 0 ? -1 : one[0] & 0xff;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                if (left <= 0) {
+                    return len == 0 ? 0 : -1;
+                }
+                int n = super.read(b, off, (int) Math.min(len, left));
+                left -= Math.max(n, 0);
+                return n;
+            }
+
+            @Override
+            public long skip(long n) throws IOException {
+                long skipped = super.skip(Math.min(n, left));
+                left -= skipped;
+                return skipped;
+            }
+        };
+    }
+
     /** A byte count for people: {@code 512 B}, {@code 1.5 KiB}, {@code 70.8 MiB} (binary units, one decimal). */
     public static String humanBytes(long n) {
         String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};

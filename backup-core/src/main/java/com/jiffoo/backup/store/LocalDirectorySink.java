@@ -152,6 +152,34 @@ public final class LocalDirectorySink implements Sink {
         }
     }
 
+    /** Opens a range of the file: positions its channel at {@code offset} instead of reading up to it. */
+    @Override
+    public InputStream open(String key, long offset, long length) throws IOException {
+        if (offset < 0 || length < 0) {
+            throw new IllegalArgumentException("offset and length must not be negative: " + offset + ", " + length);
+        }
+        Path p = pathOf(key);
+        java.nio.channels.SeekableByteChannel ch;
+        try {
+            ch = Files.newByteChannel(p);
+        } catch (NoSuchFileException e) {
+            throw new NotFoundException("No object '" + key + "' in " + location()
+                    + ". List the store to see which backups exist.", key, location(), e);
+        }
+        try {
+            if (offset > ch.size()) {
+                throw new java.io.EOFException(key + " in " + location() + " has " + ch.size() + " bytes, fewer than"
+                        + " the offset " + offset);
+            }
+            ch.position(offset);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        InputStream in = java.nio.channels.Channels.newInputStream(ch);
+        return com.jiffoo.backup.internal.Support.limit(in, length);
+    }
+
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         Objects.requireNonNull(prefix, "prefix");

@@ -297,6 +297,36 @@ public final class MinioSink implements Sink, AutoCloseable {
         };
     }
 
+    /** A ranged {@code GET}: only the bytes of the range are downloaded. */
+    @Override
+    public InputStream open(String key, long offset, long length) throws IOException {
+        if (offset < 0 || length < 0) {
+            throw new IllegalArgumentException("offset and length must not be negative: " + offset + ", " + length);
+        }
+        ensureOpen();
+        if (length == 0) {
+            return InputStream.nullInputStream();
+        }
+        String name = objectName(key);
+        try {
+            return retry.run("open " + key, () -> client.getObject(GetObjectArgs.builder().bucket(bucket)
+                    .region(region).object(name).offset(offset).length(length).build()).get());
+        } catch (Exception e) {
+            throw translate(e, "open", key);
+        }
+    }
+
+    /**
+     * The MinIO client sends plain bodies (no {@code aws-chunked} framing, no checksum trailers), so a mismatch
+     * points at the server or a proxy in between.
+     */
+    @Override
+    public String mismatchAdvice() {
+        return "The MinIO client sends plain request bodies, so the server at " + endpoint.host() + ":"
+                + endpoint.port() + " or a proxy in front of it changed the object: check the proxy (it must pass"
+                + " request bodies through unchanged) and the server's logs, and run `list` and `verify` on the store.";
+    }
+
     private IOException readFailure(String key, IOException e) {
         return new IOException("Reading " + key + " from " + location() + " failed: " + e
                 + ". Check the network and run the restore again.", e);
@@ -373,6 +403,13 @@ public final class MinioSink implements Sink, AutoCloseable {
                 return out;
             });
         } catch (Exception e) {
+            if (Retry.unwrap(e) instanceof ErrorResponseException r && r.errorResponse() != null
+                    && "NotImplemented".equals(r.errorResponse().code())) {
+                log.warn("{} does not list open multipart uploads (ListMultipartUploads: NotImplemented); uploads "
+                        + "left by killed runs cannot be found and discarded here: a bucket lifecycle rule that "
+                        + "aborts incomplete uploads removes them", location());
+                return List.of();
+            }
             throw translate(e, "list the open uploads of '" + prefix + "' in", null);
         }
     }
@@ -547,6 +584,12 @@ public final class MinioSink implements Sink, AutoCloseable {
                     return new ConfigurationException("The MinIO server at " + endpoint.host() + ":" + endpoint.port()
                             + " rejected the credentials (" + code + ") when trying to " + what
                             + ". Check the access key and the secret key.", key, location(), e);
+                }
+                case "RequestTimeTooSkewed" -> {
+                    return new StorageException("The server at " + endpoint.host() + ":" + endpoint.port()
+                            + " refused to " + what + " because this host's clock differs from the server's by more"
+                            + " than 15 minutes (RequestTimeTooSkewed). "
+                            + com.jiffoo.backup.internal.Support.HOST_CLOCK_ADVICE, key, location(), e);
                 }
                 case "NotImplemented" -> {
                     return new StorageException("The server at " + endpoint.host() + ":" + endpoint.port()

@@ -23,7 +23,7 @@ import java.util.concurrent.ThreadLocalRandom;
 final class Retry {
     private static final Logger log = LoggerFactory.getLogger(Retry.class);
     private static final Set<String> RETRYABLE_CODES = Set.of("SlowDown", "Throttling", "ThrottlingException",
-            "RequestTimeout", "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable", "XMinioServerNotInitialized",
+            "RequestTimeout", "InternalError", "ServiceUnavailable", "XMinioServerNotInitialized",
             "ConditionalRequestConflict");
 
     /** A request. */

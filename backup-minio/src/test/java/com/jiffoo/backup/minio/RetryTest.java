@@ -51,6 +51,25 @@ class RetryTest {
         assertThat(calls).hasValue(4);
     }
 
+    /** A skewed clock on this host stays skewed between attempts: fail at once, naming this host's clock. */
+    @Test
+    void requestTimeTooSkewedFailsAtOnceAndTellsToFixThisHostsClock() {
+        AtomicInteger calls = new AtomicInteger();
+        assertThatThrownBy(() -> retry.run("test", () -> {
+            calls.incrementAndGet();
+            throw new ExecutionException(error(403, "RequestTimeTooSkewed"));
+        })).isInstanceOf(ErrorResponseException.class);
+        assertThat(calls).hasValue(1);
+        try (MinioSink sink = MinioSink.builder().endpoint("http://127.0.0.1:9").bucket("backups")
+                .credentials("access", "secret-not-shown").build()) {
+            RuntimeException e = sink.translate(error(403, "RequestTimeTooSkewed"), "upload", "database/x.gpg");
+            assertThat(e).isInstanceOf(com.jiffoo.backup.StorageException.class);
+            assertThat(e.getMessage()).contains("this host's clock", "timedatectl", "NTP",
+                    "The server's clock is not the one to change").doesNotContain("Access denied")
+                    .doesNotContain("secret-not-shown");
+        }
+    }
+
     @Test
     void clientErrorsFailAtOnce() {
         for (String code : new String[] {"NoSuchKey", "NoSuchBucket", "AccessDenied", "SignatureDoesNotMatch"}) {

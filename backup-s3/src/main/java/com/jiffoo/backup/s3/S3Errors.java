@@ -48,6 +48,11 @@ final class S3Errors {
                         + "): the secret access key does not match the access key id. Check AWS_SECRET_ACCESS_KEY "
                         + "or the profile's credentials.", key, location, e);
             }
+            if ("RequestTimeTooSkewed".equals(code)) {
+                return new StorageException("The S3 endpoint " + endpoint + " refused the request because this "
+                        + "host's clock differs from the server's by more than 15 minutes" + detail + " (" + subject
+                        + "). " + com.jiffoo.backup.internal.Support.HOST_CLOCK_ADVICE, key, location, e);
+            }
             if (status == 403) {
                 return new ConfigurationException("Access denied" + detail + " (" + subject + "). Check that the "
                         + "credentials' policy allows s3:PutObject, s3:GetObject, s3:ListBucket, s3:DeleteObject "

@@ -1,0 +1,112 @@
+package com.jiffoo.backup.s3;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.ErrorCode;
+import com.jiffoo.backup.StorageException;
+import com.jiffoo.backup.StoredObject;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.testing.S3rverServer;
+import com.jiffoo.backup.testutil.GeneratedSource;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+
+import java.io.InputStream;
+import java.util.Arrays;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * S3Sink against s3rver, an S3 server written independently of S3Proxy that does not decode {@code aws-chunked}
+ * bodies: it stores their framing as data. With the settings an endpoint override gets by default a backup
+ * round-trips; with the SDK's AWS defaults forced on, the pipeline's check after the upload catches the bad object.
+ */
+class S3SinkS3rverTest {
+    private static final long MIB = 1 << 20;
+    private static final AtomicInteger RUN = new AtomicInteger();
+    @RegisterExtension
+    static final S3rverServer.PerClass S3RVER = S3rverServer.perClass();
+    @TempDir
+    Path tmp;
+
+    static S3Sink.Builder sinkAt(S3rverServer server, String prefix) {
+        return S3Sink.builder()
+                .uri("s3://" + server.bucket() + "/" + prefix)
+                .endpointOverride(server.endpoint())
+                .pathStyleAccess(true)
+                .credentialsProvider(StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create(server.accessKey(), server.secretKey())))
+                .partSize(S3Sink.MIN_PART_SIZE);
+    }
+
+    private OpenPgpTransform pgp() {
+        Path key = tmp.resolve("backup.key");
+        PassphraseKeyFile.generate(key);
+        return OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(key)).build();
+    }
+
+    /** A single PUT (100 kB) and a multipart upload of three parts (12 MiB). */
+    @ParameterizedTest
+    @ValueSource(longs = {100_000, 12 * MIB + 7})
+    void aBackupThroughTheEndpointDefaultsRoundTripsAndTheStoredFileMatchesItsSidecar(long size) throws Exception {
+        String prefix = "rt" + RUN.incrementAndGet();
+        GeneratedSource source = new GeneratedSource("database", size, 5);
+        try (S3Sink sink = sinkAt(S3RVER.server(), prefix).build()) {
+            assertThat(sink.requestSettings()).contains("when_required", "chunked encoding off");
+            BackupManifest m = BackupPipeline.builder().source(source).unencrypted().sink(sink).build().run();
+            try (InputStream in = sink.open(m.objectKey()); InputStream expected = source.stream()) {
+                assertThat(Arrays.equals(in.readAllBytes(), expected.readAllBytes())).as("read back as sent").isTrue();
+            }
+            S3RVER.server().assertStoredAsCommitted(sink, prefix, m); // sha256sum -c on the file s3rver keeps
+            assertThat(m.objectSize()).isEqualTo(size);
+        }
+    }
+
+    @Test
+    void anEncryptedBackupRoundTripsThroughTheEndpointDefaults() throws Exception {
+        String prefix = "enc" + RUN.incrementAndGet();
+        GeneratedSource source = new GeneratedSource("files", 6 * MIB + 3, 8);
+        OpenPgpTransform pgp = pgp();
+        try (S3Sink sink = sinkAt(S3RVER.server(), prefix).build()) {
+            BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(sink).build().run();
+            com.jiffoo.backup.testutil.MemoryTarget target = new com.jiffoo.backup.testutil.MemoryTarget();
+            com.jiffoo.backup.RestorePipeline.builder().sink(sink).decryption(pgp).target(target).build()
+                    .restore(m.objectKey());
+            try (InputStream expected = source.stream()) {
+                assertThat(Arrays.equals(target.committed(), expected.readAllBytes())).as("restored as sent").isTrue();
+            }
+        }
+    }
+
+    /** The failure: the SDK's AWS defaults (aws-chunked with checksum trailers) against this server. */
+    @ParameterizedTest
+    @ValueSource(longs = {100_000, 12 * MIB + 7})
+    void withTheSdkAwsDefaultsForcedTheCheckCatchesTheStoredFramingAndNothingIsCommitted(long size) throws Exception {
+        String prefix = "bad" + RUN.incrementAndGet();
+        try (S3Sink sink = sinkAt(S3RVER.server(), prefix)
+                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_SUPPORTED)
+                .chunkedEncoding(true).build()) {
+            BackupPipeline pipeline = BackupPipeline.builder().source(new GeneratedSource("database", size, 6))
+                    .unencrypted().sink(sink).build();
+            assertThatThrownBy(pipeline::run).isInstanceOfSatisfying(StorageException.class, e -> {
+                assertThat(e.code()).isEqualTo(ErrorCode.STORAGE);
+                assertThat(e.code().exitCode()).isEqualTo(4);
+                assertThat(e.getMessage()).contains("aws-chunked", "chunk-signature=", "but " + size + " were sent",
+                        "requestChecksumCalculation(WHEN_REQUIRED)", "chunkedEncoding(false)",
+                        "S3_CHUNKED_ENCODING=false", "Nothing was committed");
+            });
+            assertThat(sink.list("")).extracting(StoredObject::key).isEmpty();
+        }
+        assertThat(S3RVER.server().storedKeys(prefix + "/")).isEmpty();
+    }
+}
