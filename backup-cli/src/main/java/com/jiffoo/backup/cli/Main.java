@@ -63,10 +63,16 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
         System.exit(run(args));
     }
 
+    /** The command line, with its help wrapped at spaces ({@link UsageHelp}). */
+    static CommandLine commandLine() {
+        CommandLine cl = UsageHelp.install(new CommandLine(new Main()));
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        return cl;
+    }
+
     /** Runs the command line and returns its exit code. */
     public static int run(String... args) {
-        CommandLine cl = new CommandLine(new Main());
-        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        CommandLine cl = commandLine();
         cl.setParameterExceptionHandler((ex, a) -> {
             CommandLine c = ex.getCommandLine();
             String message = usageMessage(ex.getMessage(), a, c.getCommandSpec());
