@@ -106,7 +106,8 @@ final class Encryption {
                 .allowUnencrypted(on(s, "ALLOW_UNENCRYPTED")).build();
     }
 
-    private static boolean on(Settings s, String name) {
+    /** A true/false setting (true, 1, yes; false, 0, no; unset: false). */
+    static boolean on(Settings s, String name) {
         String v = s.get(name).orElse("false").toLowerCase(java.util.Locale.ROOT);
         if (v.equals("true") || v.equals("1") || v.equals("yes")) {
             return true;

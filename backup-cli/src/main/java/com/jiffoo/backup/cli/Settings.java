@@ -41,7 +41,7 @@ public final class Settings {
             "ALLOW_UNENCRYPTED", "S3_BUCKET", "S3_ENDPOINT", "MINIO_ENDPOINT", "RETENTION_DAYS",
             "SOURCE_DIR", "BACKUP_DIR", "SLACK_WEBHOOK_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "MAX_BACKUP_AGE_HOURS",
-            "CLOCK_SKEW_TOLERANCE_MINUTES");
+            "CLOCK_SKEW_TOLERANCE_MINUTES", "LOG_DIR", "LOG_FILE", "QUIET");
 
     private final Map<String, String> flags = new LinkedHashMap<>();
     private final Map<String, String> env;
