@@ -36,7 +36,16 @@ final class UsageHelp extends Help {
     /** The command's description, wrapped at spaces (picocli's own {@code join} is not overridable). */
     @Override
     public String description(Object... params) {
-        String[] values = commandSpec().usageMessage().description();
+        return join(commandSpec().usageMessage().description(), params);
+    }
+
+    /** The footer (the settings), wrapped at spaces. */
+    @Override
+    public String footer(Object... params) {
+        return join(commandSpec().usageMessage().footer(), params);
+    }
+
+    private String join(String[] values, Object... params) {
         TextTable table = new WordTable(colorScheme(), TextTable.forColumnWidths(colorScheme(),
                 commandSpec().usageMessage().width()));
         table.indentWrappedLines = 0;
@@ -78,11 +87,6 @@ final class UsageHelp extends Help {
         } catch (java.util.IllegalFormatException e) {
             return value;
         }
-    }
-
-    @Override
-    public TextTable createTextTable(Map<?, ?> map) {
-        return new WordTable(colorScheme(), super.createTextTable(map));
     }
 
     /** A text table whose wrapping columns break lines at spaces. */

@@ -16,7 +16,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** {@code --help} at 80 columns breaks lines between words only, so that URIs and file names can be copied. */
 class UsageHelpTest {
 
-    /** Every word of every description appears whole in the help of every command (none is cut at a '.' or ':'). */
+    /**
+     * Every word of every description, footer and exit code appears whole in the help of every command (none is cut
+     * at a '.' or ':', none is left out).
+     */
     @Test
     void everyCommandsHelpBreaksLinesBetweenWordsOnly() {
         List<CommandLine> all = new ArrayList<>();
@@ -28,6 +31,8 @@ class UsageHelpTest {
             Set<String> shown = new HashSet<>(Arrays.asList(help.split("\\s+")));
             CommandSpec spec = cl.getCommandSpec();
             List<String> texts = new ArrayList<>(Arrays.asList(spec.usageMessage().description()));
+            texts.addAll(Arrays.asList(spec.usageMessage().footer()));
+            texts.addAll(spec.usageMessage().exitCodeList().values());
             for (ArgSpec arg : spec.args()) {
                 if (!arg.hidden()) {
                     texts.addAll(Arrays.asList(arg.description()));
