@@ -206,6 +206,8 @@ abstract class CliCommand implements Callable<Integer> {
     private int fail(ErrorCode code, String message, Throwable e) {
         message = forOperators(message);
         String text = settings == null ? message : settings.redact(message);
+        // a failure before logging was set up (a bad setting): warnings on stderr, as always; else nothing changes
+        Logging.configure(options.values().verbose, null, null, "", CliCommand::forOperators);
         org.slf4j.LoggerFactory.getLogger(CliCommand.class).debug("{} failed", summary.get("command"),
                 options.values().verbose ? redacted(e) : null);
         if (logged) {

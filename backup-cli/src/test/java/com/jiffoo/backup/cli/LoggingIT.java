@@ -125,6 +125,14 @@ class LoggingIT {
                 .doesNotContain("allowSymlinksOutsideTarget(true)").contains("backed up directory " + tree);
     }
 
+    /** cron mails what a job prints: a quiet monitor prints its report only when the backups are not healthy. */
+    @Test
+    void aQuietMonitorPrintsItsReportOnlyWhenNotHealthy() {
+        Jar.Run critical = Jar.run(dir, env, "--quiet", "monitor", "--no-alert");
+        assertThat(critical.exitCode()).as(critical.toString()).isEqualTo(10);
+        assertThat(critical.stdout()).contains("CRITICAL").contains("database");
+    }
+
     @Test
     void aFailingQuietBackupPrintsTheErrorOnceInTheLaunchersWords() throws Exception {
         Jar.Run missing = Jar.run(dir, env, "--quiet", "backup", "files", dir.resolve("gone").toString());
