@@ -20,7 +20,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class LoggingIT {
     /** A line of a log file: time, {@code job[pid]} (the %s), level, logger, message. */
-    private static final String LINE = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}[^ ]* (%s) (INFO|WARN|ERROR|DEBUG) .*";
+    private static final String LINE = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}[^ ]*"
+            + " (%s) (INFO|WARN|ERROR|DEBUG) .*";
 
     private static String tag(String job, long pid) {
         return java.util.regex.Pattern.quote(job + "[" + pid + "]");

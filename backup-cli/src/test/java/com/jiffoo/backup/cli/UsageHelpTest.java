@@ -60,7 +60,8 @@ class UsageHelpTest {
     @Test
     void wrapCutsAtSpacesAndOnlyCutsAWordLongerThanALine() {
         String text = "the s3://bucket/prefix/database/db_backup_x.sql.gpg key";
-        assertThat(lines(text, 20, 18)).containsExactly("the", "s3://bucket/prefix", "/database/db_backu", "p_x.sql.gpg key");
+        assertThat(lines(text, 20, 18))
+                .containsExactly("the", "s3://bucket/prefix", "/database/db_backu", "p_x.sql.gpg key");
         assertThat(lines("one two three", 7, 7)).containsExactly("one two", "three");
         assertThat(lines("short", 80, 78)).containsExactly("short");
     }
