@@ -5,7 +5,7 @@
 #
 #   DB_HOST DB_PORT DB_NAME DB_USER DB_PASSWORD ENCRYPTION_KEY_FILE S3_BUCKET (or BACKUP_DIR) AWS_REGION
 #   AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the instance role) RETENTION_DAYS
-#   JIFFOO_BACKUP_JAR LOG_FILE JAVA_OPTS (see ./jiffoo-backup)
+#   JIFFOO_BACKUP_JAR LOG_DIR (or LOG_FILE) QUIET JAVA_OPTS (see ./jiffoo-backup)
 #
 # Extra arguments go to `backup database` (e.g. --compression-level 1).
 set -euo pipefail

@@ -4,7 +4,7 @@
 # RETENTION_DAYS (30) are pruned. Cron: 0 3 * * *.
 #
 #   SOURCE_DIR ENCRYPTION_KEY_FILE S3_BUCKET (or BACKUP_DIR) AWS_REGION, AWS credentials, RETENTION_DAYS
-#   JIFFOO_BACKUP_JAR LOG_FILE JAVA_OPTS (see ./jiffoo-backup)
+#   JIFFOO_BACKUP_JAR LOG_DIR (or LOG_FILE) QUIET JAVA_OPTS (see ./jiffoo-backup)
 #
 # Extra arguments go to `backup files` (e.g. --compression zstd).
 set -euo pipefail

@@ -12,7 +12,7 @@
 # .manifest.json.sig next to it) or a key in S3_BUCKET (the BACKUP column of `list`) works in its place.
 #
 #   DB_HOST DB_PORT DB_NAME DB_USER DB_PASSWORD ENCRYPTION_KEY_FILE AWS_REGION, AWS credentials (S3_ENDPOINT or
-#   MINIO_ENDPOINT for S3-compatible stores); JIFFOO_BACKUP_JAR LOG_FILE JAVA_OPTS
+#   MINIO_ENDPOINT for S3-compatible stores); JIFFOO_BACKUP_JAR LOG_DIR (or LOG_FILE) QUIET JAVA_OPTS
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 

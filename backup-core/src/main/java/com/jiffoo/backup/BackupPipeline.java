@@ -173,7 +173,8 @@ public final class BackupPipeline {
         } catch (BackupException e) {
             Progress at = Support.progress(objectKey, counts[0], counts[1], -1, ticker);
             Support.notify(listener, l -> l.failed(Operation.BACKUP, at, e));
-            log.warn("backup {} failed: {}", objectKey, e.getMessage());
+            // info, not warn: the caller gets the exception and reports it (a launcher prints it once)
+            log.info("backup {} failed: {}", objectKey, e.getMessage());
             throw e;
         }
     }

@@ -251,7 +251,8 @@ public final class RestorePipeline {
             // the target's own failure is primary when it made the decoding side stop
             Throwable primary = run.failure != null && (e == run.failure || Pipe.isReaderClosed(e)) ? run.failure : e;
             BackupException be = translate(primary, m, target, location);
-            log.warn("{} of {} failed: {}", op.name().toLowerCase(java.util.Locale.ROOT), key, be.getMessage());
+            // info, not warn: the caller gets the exception and reports it (a launcher prints it once)
+            log.info("{} of {} failed: {}", op.name().toLowerCase(java.util.Locale.ROOT), key, be.getMessage());
             throw be;
         }
     }

@@ -14,6 +14,7 @@ import picocli.CommandLine.Spec;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -37,6 +38,11 @@ abstract class CliCommand implements Callable<Integer> {
 
     private final Map<String, Object> summary = new LinkedHashMap<>();
     private final CommitGate gate = new CommitGate();
+    /** --quiet: what {@link #say} held back, printed only when the command does not succeed. */
+    private final java.util.List<String> heldBack = new java.util.ArrayList<>();
+    private boolean quiet;
+    /** Whether log lines go to a file (LOG_FILE or LOG_DIR). */
+    private boolean logged;
     /** The exit code of the finished run, for a stop that let its commit finish. */
     private volatile int exitStatus = ErrorCode.INTERNAL.exitCode();
 
@@ -78,18 +84,30 @@ abstract class CliCommand implements Callable<Integer> {
 
     private int execute(GlobalOptions.Values v) {
         try {
-            Logging.configure(v.verbose, v.logFile);
             settings = Settings.load(System.getenv(), v.config).flag("STORE", v.store)
                     .flag("ENCRYPTION_KEY_FILE", v.keyFile)
                     .flag("ALLOW_UNAUTHENTICATED", v.allowUnauthenticated ? "true" : null)
-                    .flag("ALLOW_UNENCRYPTED", v.allowUnencrypted ? "true" : null);
+                    .flag("ALLOW_UNENCRYPTED", v.allowUnencrypted ? "true" : null)
+                    .flag("LOG_FILE", v.logFile == null ? null : v.logFile.toString())
+                    .flag("LOG_DIR", v.logDir == null ? null : v.logDir.toString())
+                    .flag("QUIET", v.quiet ? "true" : null);
+            quiet = Encryption.on(settings, "QUIET");
+            Settings s = settings;
+            Logging.configure(v.verbose, s.get("LOG_FILE").map(Path::of).orElse(null),
+                    s.get("LOG_DIR").map(Path::of).orElse(null), Logging.jobName(summary.get("command").toString()),
+                    line -> s.redact(forOperators(line)));
+            logged = s.get("LOG_FILE").isPresent() || s.get("LOG_DIR").isPresent();
             flags(settings);
             run(summary);
             summary.putIfAbsent("status", "ok");
             if (v.json) {
                 System.out.println(json(summary));
             }
-            return exitCode();
+            int code = exitCode();
+            if (code != 0) {
+                printHeldBack();
+            }
+            return code;
         } catch (BackupException e) {
             return fail(e.code(), e.getMessage(), e);
         } catch (IllegalArgumentException e) {
@@ -153,6 +171,8 @@ abstract class CliCommand implements Callable<Integer> {
             {"or restore with existingDatabase(...)", "or restore over it with --existing"},
             {"or restore with newDatabase(...)", "or restore into a new database with --into NAME"},
             {"restore with allowSymlinksOutsideTarget(true)", "restore with --allow-symlinks-outside-target"},
+            {"restoring this backup with DirectoryRestoreTarget needs allowSymlinksOutsideTarget(true)",
+                    "restoring this backup needs `restore files --allow-symlinks-outside-target`"},
             {"(PGUSER/PGPASSWORD or PgConnection)", "(DB_USER/DB_PASSWORD, or --db-user)"},
             {"(PGDATABASE or PgConnection.database)", "(DB_NAME or --db-name)"},
             {"(PGHOST/PGPORT)", "(DB_HOST/DB_PORT)"},
@@ -186,12 +206,15 @@ abstract class CliCommand implements Callable<Integer> {
     private int fail(ErrorCode code, String message, Throwable e) {
         message = forOperators(message);
         String text = settings == null ? message : settings.redact(message);
+        // a failure before logging was set up (a bad setting): warnings on stderr, as always; else nothing changes
+        Logging.configure(options.values().verbose, null, null, "", CliCommand::forOperators);
         org.slf4j.LoggerFactory.getLogger(CliCommand.class).debug("{} failed", summary.get("command"),
                 options.values().verbose ? redacted(e) : null);
-        if (options.values().logFile != null) {
+        if (logged) {
             org.slf4j.LoggerFactory.getLogger(CliCommand.class).error("{} failed ({}): {}", summary.get("command"),
                     code, text);
         }
+        printHeldBack();
         Terminal.err().println("error: " + text);
         if (options.values().json) {
             summary.put("status", "error");
@@ -213,12 +236,28 @@ abstract class CliCommand implements Callable<Integer> {
         return r;
     }
 
-    /** Prints a line for people on stdout, unless --json is on. */
+    /**
+     * Prints a line for people on stdout, unless --json is on; with --quiet it is held back, and printed only when
+     * the command does not succeed. It goes to the log too (when there is one).
+     */
     void say(String line) {
-        if (!options.values().json) {
-            PrintStream out = System.out;
-            out.println(settings == null ? line : settings.redact(line));
+        String text = settings == null ? line : settings.redact(line);
+        if (logged) {
+            org.slf4j.LoggerFactory.getLogger(CliCommand.class).info("{}", text);
         }
+        if (!options.values().json) {
+            if (quiet) {
+                heldBack.add(text);
+            } else {
+                PrintStream out = System.out;
+                out.println(text);
+            }
+        }
+    }
+
+    private void printHeldBack() {
+        heldBack.forEach(System.out::println);
+        heldBack.clear();
     }
 
     /** Whether --json is on. */

@@ -19,6 +19,8 @@ final class GlobalOptions {
         Path config;
         boolean verbose;
         Path logFile;
+        Path logDir;
+        boolean quiet;
         boolean json;
         String store;
         String keyFile;
@@ -42,10 +44,24 @@ final class GlobalOptions {
         values().verbose = v;
     }
 
-    @Option(names = "--log-file", paramLabel = "PATH", description = "Append timestamped log lines (info and up) to"
-            + " PATH, e.g. /var/log/jiffoo-backup.log, instead of warnings on stderr.")
+    @Option(names = "--log-file", paramLabel = "PATH", description = "Append log lines (info and up, each with its"
+            + " time and job[pid]) to PATH, e.g. /var/log/jiffoo-backup.log, instead of warnings on stderr. Also"
+            + " LOG_FILE; wins over LOG_DIR.")
     void logFile(Path file) {
         values().logFile = file;
+    }
+
+    @Option(names = "--log-dir", paramLabel = "DIR", description = "Append log lines to one file per job in DIR:"
+            + " backup-db.log, backup-files.log, backup-verify.log, backup-prune.log, backup-monitor.log, ..."
+            + " (created 0750 when missing; files 0640). Also LOG_DIR, e.g. LOG_DIR=/var/log/jiffoo.")
+    void logDir(Path dir) {
+        values().logDir = dir;
+    }
+
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing when the command succeeds (for cron, which mails"
+            + " what a job prints); otherwise print what it held back, and the error on stderr. Also QUIET=true.")
+    void quiet(boolean v) {
+        values().quiet = v;
     }
 
     @Option(names = "--json", description = "Print one line of JSON (the result or the error) on stdout, for scripts.")

@@ -28,15 +28,20 @@ import picocli.CommandLine.Mixin;
         },
         footerHeading = "%nSettings (flags, then environment, then --config FILE):%n",
         footer = {
-                "  Store:      S3_BUCKET=s3://bucket/prefix (or a bucket name), S3_ENDPOINT (S3-compatible),",
-                "              MINIO_ENDPOINT (MinIO client), AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,",
-                "              AWS_SESSION_TOKEN, AWS_PROFILE; or BACKUP_DIR=/var/backups/jiffoo; or --store",
-                "  Database:   DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, DB_SSLMODE (else PGHOST, ...)",
-                "  Keys:       ENCRYPTION_KEY_FILE (passphrase), ENCRYPTION_PUBLIC_KEY_FILE, ENCRYPTION_SECRET_KEY_FILE,",
-                "              ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE",
-                "  Other:      SOURCE_DIR, RETENTION_DAYS (30), SLACK_WEBHOOK_URL, MAX_BACKUP_AGE_HOURS (26)",
-                "Secrets (DB_PASSWORD, AWS keys, SLACK_WEBHOOK_URL) are read from the environment or the config",
-                "file only, and never printed. Guide: docs/runbook.md."},
+                "  Store:      S3_BUCKET=s3://bucket/prefix or a bucket name",
+                "              (S3_BACKUP_BUCKET too), S3_ENDPOINT (S3-compatible),",
+                "              MINIO_ENDPOINT (MinIO client), AWS_REGION, AWS_ACCESS_KEY_ID,",
+                "              AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE;",
+                "              or BACKUP_DIR=/var/backups/jiffoo; or --store",
+                "  Database:   DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, DB_SSLMODE",
+                "              (else PGHOST, ...)",
+                "  Keys:       ENCRYPTION_KEY_FILE (passphrase), ENCRYPTION_PUBLIC_KEY_FILE,",
+                "              ENCRYPTION_SECRET_KEY_FILE, ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE",
+                "  Other:      SOURCE_DIR, RETENTION_DAYS (30), SLACK_WEBHOOK_URL,",
+                "              MAX_BACKUP_AGE_HOURS (26)",
+                "  Logs:       LOG_DIR (a file per job), LOG_FILE, QUIET=true (quiet on success)",
+                "Secrets (DB_PASSWORD, AWS keys, SLACK_WEBHOOK_URL) are read from the",
+                "environment or the config file only, and never printed. Guide: docs/runbook.md."},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
                 " 0:success",
@@ -63,10 +68,16 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
         System.exit(run(args));
     }
 
+    /** The command line, with its help wrapped at spaces ({@link UsageHelp}). */
+    static CommandLine commandLine() {
+        CommandLine cl = UsageHelp.install(new CommandLine(new Main()));
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        return cl;
+    }
+
     /** Runs the command line and returns its exit code. */
     public static int run(String... args) {
-        CommandLine cl = new CommandLine(new Main());
-        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        CommandLine cl = commandLine();
         cl.setParameterExceptionHandler((ex, a) -> {
             CommandLine c = ex.getCommandLine();
             String message = usageMessage(ex.getMessage(), a, c.getCommandSpec());

@@ -43,7 +43,10 @@ public final class Settings {
             "S3_PATH_STYLE",
             "SOURCE_DIR", "BACKUP_DIR", "SLACK_WEBHOOK_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "MAX_BACKUP_AGE_HOURS",
-            "CLOCK_SKEW_TOLERANCE_MINUTES");
+            "CLOCK_SKEW_TOLERANCE_MINUTES", "LOG_DIR", "LOG_FILE", "QUIET", "S3_BACKUP_BUCKET");
+
+    /** Other names of a setting, read when the setting itself is not set: the runbook's monitor calls S3_BUCKET so. */
+    private static final Map<String, String> ALIASES = Map.of("S3_BUCKET", "S3_BACKUP_BUCKET");
 
     private final Map<String, String> flags = new LinkedHashMap<>();
     private final Map<String, String> env;
@@ -91,12 +94,18 @@ public final class Settings {
         });
     }
 
-    /** The value of a setting, when set and not blank. */
+    /**
+     * The value of a setting, when set and not blank. A layer (flags, environment, file) that does not set it may set
+     * its alias instead ({@code S3_BACKUP_BUCKET} for {@code S3_BUCKET}).
+     */
     public Optional<String> get(String name) {
+        List<String> names = ALIASES.containsKey(name) ? List.of(name, ALIASES.get(name)) : List.of(name);
         for (Map<String, String> layer : List.of(flags, env, file)) {
-            String v = layer.get(name);
-            if (v != null && !v.isBlank()) {
-                return Optional.of(v.trim());
+            for (String n : names) {
+                String v = layer.get(n);
+                if (v != null && !v.isBlank()) {
+                    return Optional.of(v.trim());
+                }
             }
         }
         return Optional.empty();

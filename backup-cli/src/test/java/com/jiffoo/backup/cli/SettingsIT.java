@@ -78,6 +78,17 @@ class SettingsIT {
         assertFailsNaming(Jar.run(dir, env, "list"), "MINIO_ENDPOINT", "https://");
     }
 
+    /** The runbook's monitor names its bucket S3_BACKUP_BUCKET: the jar reads it from the environment and --config. */
+    @Test
+    void s3BackupBucketNamesTheStoreInTheEnvironmentAndTheConfigFile() throws Exception {
+        Map<String, String> env = secrets();
+        env.put("S3_BACKUP_BUCKET", "Jiffoo_Env_Bucket/prod"); // not a valid name: the error shows it was read
+        assertFailsNaming(Jar.run(dir, env, "list"), "Jiffoo_Env_Bucket");
+        Path config = dir.resolve("monitor.properties");
+        Files.writeString(config, "S3_BACKUP_BUCKET=Jiffoo_File_Bucket/prod\n");
+        assertFailsNaming(Jar.run(dir, Map.of(), "--config", config.toString(), "monitor"), "Jiffoo_File_Bucket");
+    }
+
     @Test
     void keyFileReadableByOthersIsRefused() throws Exception {
         Path key = dir.resolve("backup.key");

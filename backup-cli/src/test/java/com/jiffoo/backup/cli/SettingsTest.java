@@ -28,6 +28,21 @@ class SettingsTest {
         assertThat(s.get("DB_PORT")).isEmpty();
     }
 
+    /** The runbook names the monitor's bucket S3_BACKUP_BUCKET: read as S3_BUCKET, from the environment or the file. */
+    @Test
+    void s3BackupBucketIsReadAsS3BucketFromTheEnvironmentAndTheConfigFile() throws Exception {
+        assertThat(Settings.load(Map.of("S3_BACKUP_BUCKET", "s3://jiffoo-backups/prod"), null).get("S3_BUCKET"))
+                .contains("s3://jiffoo-backups/prod");
+        Path file = dir.resolve("monitor.properties");
+        Files.writeString(file, "S3_BACKUP_BUCKET=s3://from-file/prod\n");
+        assertThat(Settings.load(Map.of(), file).get("S3_BUCKET")).contains("s3://from-file/prod");
+        // S3_BUCKET wins in the same place; the environment still wins over the file
+        assertThat(Settings.load(Map.of("S3_BUCKET", "s3://a/x", "S3_BACKUP_BUCKET", "s3://b/y"), null)
+                .get("S3_BUCKET")).contains("s3://a/x");
+        assertThat(Settings.load(Map.of("S3_BACKUP_BUCKET", "s3://env/y"), file).get("S3_BUCKET"))
+                .contains("s3://env/y");
+    }
+
     @Test
     void blankCountsAsUnset() {
         Settings s = Settings.load(Map.of("BACKUP_DIR", "  "), null);

@@ -1,8 +1,11 @@
 package com.jiffoo.backup.examples;
 
+import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.BackupVerifier;
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.RestoreResult;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
@@ -43,11 +46,30 @@ public final class QuickStart {
     private QuickStart() {
     }
 
-    /** Runs the demo; exits 1 when the restored tree differs. */
+    /**
+     * Runs the demo; exits 1 when the restored tree differs, and with the error's exit code (2 for a bad setting or
+     * path, ...) and a one-line {@code error: ...} message, no stack trace, when a step fails.
+     */
     public static void main(String[] args) throws IOException {
+        try {
+            run(args);
+        } catch (BackupException e) {
+            System.err.println("error: " + e.getMessage());
+            System.exit(e.code().exitCode());
+        } catch (IOException | java.io.UncheckedIOException e) {
+            System.err.println("error: " + e.getMessage());
+            System.exit(ErrorCode.STORAGE.exitCode());
+        }
+    }
+
+    private static void run(String[] args) throws IOException {
         Path work = Path.of(args.length > 1 ? args[1] : "jiffoo-backup-demo").toAbsolutePath();
         Files.createDirectories(work);
         Path sourceDir = args.length > 0 ? Path.of(args[0]).toAbsolutePath() : makeSample(work.resolve("sample"));
+        if (!Files.isDirectory(sourceDir)) {
+            throw new ConfigurationException(sourceDir + " is not a directory: give the directory to back up as the"
+                    + " first argument, or none for the sample tree.");
+        }
         Path keyFile = work.resolve("backup.key");
         if (!Files.exists(keyFile)) {
             PassphraseKeyFile.generate(keyFile); // like `openssl rand -base64 32 > backup.key`, mode 0600
@@ -69,11 +91,14 @@ public final class QuickStart {
                     .verify(m.objectKey(), true);
             System.out.println("verified (deep)     checksums, OpenPGP integrity, plaintext hash and every tar entry");
 
+            // links restored as links, as tar does, also absolute ones (/usr/share/zoneinfo has them); nothing is
+            // ever written through a link. This backup was made here a moment ago, so its links are the tree's own.
             Path restored = work.resolve("restored");
             RestoreResult r = RestorePipeline.builder()
                     .sink(store)
                     .decryption(pgp)
-                    .target(DirectoryRestoreTarget.builder(restored).replaceExisting(true).build())
+                    .target(DirectoryRestoreTarget.builder(restored).replaceExisting(true)
+                            .allowSymlinksOutsideTarget(true).build())
                     .build()
                     .restore(m.objectKey());
             System.out.println("restored            " + restored + " " + r.facts());

@@ -160,6 +160,60 @@ class ScriptsTest {
         }
     }
 
+    /**
+     * The cron example's lines as cron runs them: through bash, with the cron file's variables and an environment
+     * file like /etc/jiffoo/backup.env. On success they print nothing (cron mails only failures), and each job has
+     * its own log in LOG_DIR; a failing one prints the error.
+     */
+    @Test
+    void theCronLinesPrintNothingOnSuccessAndTheErrorOnFailure() throws Exception {
+        Path key = dir.resolve("backup.key");
+        PassphraseKeyFile.generate(key);
+        Path uploads = Files.createDirectories(dir.resolve("uploads"));
+        Files.writeString(uploads.resolve("a.txt"), "a");
+        Files.createSymbolicLink(uploads.resolve("tz"), Path.of("/usr/share/zoneinfo/UTC")); // a warning: to the log
+        Path logs = dir.resolve("log-jiffoo");
+        Map<String, String> settings = rb.env(key, "cron");
+        settings.put("JIFFOO_BACKUP_JAR", Jar.path().toString());
+        settings.put("SOURCE_DIR", uploads.toString());
+        settings.put("LOG_DIR", logs.toString());
+        Path envFile = dir.resolve("backup.env");
+        StringBuilder lines = new StringBuilder();
+        settings.forEach((k, v) -> lines.append(k).append("='").append(v.replace("'", "'\\''")).append("'\n"));
+        Files.writeString(envFile, lines);
+        Files.setPosixFilePermissions(envFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+
+        Map<String, String> cronEnv = new HashMap<>();
+        List<String> jobs = new ArrayList<>();
+        for (String line : Files.readAllLines(SCRIPTS.resolveSibling("cron").resolve("jiffoo-backup.cron"))) {
+            if (line.matches("[A-Z_]+=.*")) {
+                cronEnv.put(line.substring(0, line.indexOf('=')), line.substring(line.indexOf('=') + 1));
+            } else if (!line.isBlank() && !line.startsWith("#")) {
+                // minute hour day month weekday user command
+                String command = line.trim().split("\\s+", 7)[6];
+                jobs.add(command.replace("/etc/jiffoo/backup.env", envFile.toString())
+                        .replace("/opt/jiffoo-backup/scripts", SCRIPTS.toString()));
+            }
+        }
+        assertThat(jobs).hasSize(4);
+        for (String job : jobs) {
+            Jar.Run r = Jar.exec(dir, cronEnv, List.of("bash", "-c", job));
+            assertThat(r.exitCode()).as(job + "\n" + r).isZero();
+            assertThat(r.stdout() + r.stderr()).as("what cron would mail for: " + job).isEmpty();
+        }
+        try (Stream<Path> files = Files.list(logs)) {
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("backup-db.log",
+                    "backup-prune.log", "backup-files.log", "backup-verify.log", "backup-list.log",
+                    "backup-monitor.log");
+        }
+        assertThat(Files.readString(logs.resolve("backup-files.log"))).contains("WARN").contains("tz");
+
+        Files.writeString(envFile, "DB_NAME='jb_no_such_database'\n", java.nio.file.StandardOpenOption.APPEND);
+        Jar.Run failed = Jar.exec(dir, cronEnv, List.of("bash", "-c", jobs.get(0)));
+        assertThat(failed.exitCode()).isNotZero();
+        assertThat(failed.stderr()).as(failed.toString()).startsWith("error: ").contains("jb_no_such_database");
+    }
+
     @Test
     void embeddingExampleBacksUpVerifiesAndPrunes() throws Exception {
         Path key = dir.resolve("backup.key");
