@@ -91,7 +91,7 @@ abstract class CliCommand implements Callable<Integer> {
                     .flag("LOG_FILE", v.logFile == null ? null : v.logFile.toString())
                     .flag("LOG_DIR", v.logDir == null ? null : v.logDir.toString())
                     .flag("QUIET", v.quiet ? "true" : null);
-            quiet = Encryption.on(settings, "QUIET");
+            quiet = settings.bool("QUIET").orElse(false);
             Settings s = settings;
             Logging.configure(v.verbose, s.get("LOG_FILE").map(Path::of).orElse(null),
                     s.get("LOG_DIR").map(Path::of).orElse(null), Logging.jobName(summary.get("command").toString()),
