@@ -18,7 +18,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.Statement;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -61,14 +60,7 @@ class DamagedBackupIT {
             Jar.Run keygen = Jar.run(dir, Map.of(), "keygen", key.toString());
             assertThat(keygen.exitCode()).as(keygen.toString()).isZero();
         }
-        Map<String, String> env = new HashMap<>();
-        env.put("DB_HOST", pg.host());
-        env.put("DB_PORT", Integer.toString(pg.port()));
-        env.put("DB_NAME", sourceDb);
-        env.put("DB_USER", pg.user());
-        if (pg.password() != null) {
-            env.put("DB_PASSWORD", pg.password());
-        }
+        Map<String, String> env = RunbookFixture.databaseEnv(pg, sourceDb);
         env.put("ENCRYPTION_KEY_FILE", key.toString());
         env.put("BACKUP_DIR", dir.resolve("store").toString());
         return env;
@@ -89,6 +81,13 @@ class DamagedBackupIT {
         Jar.Run backup = Jar.run(dir, env, "backup", kind, "--json");
         assertThat(backup.exitCode()).as(backup.toString()).isZero();
         return Path.of(env.get("BACKUP_DIR")).resolve(backup.json().get("key").asText());
+    }
+
+    /** Drops {@code db} when a failed test left it (the assertions say it must not exist). */
+    private static void dropIfLeft(String db) throws Exception {
+        if (pg.databaseExists(db)) {
+            pg.dropDatabase(db);
+        }
     }
 
     private String newDatabaseName() {
@@ -113,9 +112,7 @@ class DamagedBackupIT {
             Jar.Run deep = Jar.run(dir, env, "verify", "--deep", "--latest");
             assertThat(deep.exitCode()).as(deep.toString()).isEqualTo(5);
         } finally {
-            if (pg.databaseExists(into)) {
-                pg.dropDatabase(into);
-            }
+            dropIfLeft(into);
         }
     }
 
@@ -131,9 +128,7 @@ class DamagedBackupIT {
             assertThat(restore.stderr()).contains("truncated");
             assertThat(pg.databaseExists(into)).as("the half-restored database is dropped").isFalse();
         } finally {
-            if (pg.databaseExists(into)) {
-                pg.dropDatabase(into);
-            }
+            dropIfLeft(into);
         }
     }
 
@@ -174,9 +169,7 @@ class DamagedBackupIT {
                     .contains("passed its integrity checks").doesNotContain("does not match its manifest");
             assertThat(pg.databaseExists(into)).as("the half-restored database is dropped").isFalse();
         } finally {
-            if (pg.databaseExists(into)) {
-                pg.dropDatabase(into);
-            }
+            dropIfLeft(into);
         }
     }
 
