@@ -30,6 +30,11 @@ import java.util.Objects;
  * discarded and the target keeps its old content. A target that cannot stage safely gets a full verification pass
  * over the stored bytes before it is touched.
  *
+ * <p>Integrity wins: when the target fails before the end of its stream (pg_restore or tar choking on damaged data),
+ * the rest of the stored object is still read through the decoders, keeping nothing, and checked; when a check fails,
+ * the restore fails with an {@link IntegrityException} (the backup is damaged) carrying the target's error as detail.
+ * Only a target failure on a backup that passed every check is reported as the target's.
+ *
  * <p>Decoding (decryption) and the target (decompression, extraction) run on two threads joined by a bounded
  * buffer; memory does not depend on the backup's size.
  *
@@ -197,30 +202,51 @@ public final class RestorePipeline {
                 }
                 CountingDigestInputStream plain = new CountingDigestInputStream(in);
                 thread.start();
-                OutputStream out = pipe.outputStream();
-                byte[] buf = new byte[chunkSize];
-                int n;
-                while ((n = plain.read(buf)) >= 0) {
-                    out.write(buf, 0, n);
-                    counts[0] = plain.count();
-                    counts[1] = stored.count();
-                    if (ticker.due()) {
-                        Progress p = Support.progress(key, counts[0], counts[1], m.objectSize(), ticker);
-                        Support.notify(listener, l -> l.progress(op, p));
+                boolean checked = false;
+                try {
+                    OutputStream out = pipe.outputStream();
+                    byte[] buf = new byte[chunkSize];
+                    int n;
+                    while ((n = plain.read(buf)) >= 0) {
+                        out.write(buf, 0, n);
+                        counts[0] = plain.count();
+                        counts[1] = stored.count();
+                        if (ticker.due()) {
+                            Progress p = Support.progress(key, counts[0], counts[1], m.objectSize(), ticker);
+                            Support.notify(listener, l -> l.progress(op, p));
+                        }
                     }
+                    stored.transferTo(OutputStream.nullOutputStream()); // bytes after the encoded data count too
+                    counts[1] = stored.count();
+                    // Checked before the target sees the end of its stream: a target that applies as it reads
+                    // (pg_restore into an existing database, one transaction committed at end of input) then gets an
+                    // error instead of the end, and rolls back. So even bytes that changed in the store after a
+                    // verification pass cannot be applied.
+                    check(m, stored, plain, location);
+                    checked = true;
+                    out.close();
+                } catch (IOException | RuntimeException e) {
+                    Throwable targetFailure = run.failure;
+                    if (targetFailure == null || !Pipe.isReaderClosed(e)) {
+                        throw e;
+                    }
+                    // The target stopped first. A target choking on damaged data (pg_restore: "could not
+                    // uncompress data") must not hide the damage: finish the checks, then decide whose error it is.
+                    BackupException unconfirmed = checked ? null
+                            : readRest(plain, stored, m, target, location);
+                    if (unconfirmed == null) {
+                        run.backupIntact = true;
+                    } else if (unconfirmed.code() == ErrorCode.INTEGRITY) {
+                        throw unconfirmed; // the backup is damaged: that is the error, the target's is detail
+                    } else {
+                        log.warn("the restore target failed, and whether {} is damaged could not be checked: {}",
+                                key, unconfirmed.getMessage());
+                    }
+                    throw e;
                 }
-                stored.transferTo(OutputStream.nullOutputStream()); // bytes after the encoded data count too
-                counts[1] = stored.count();
-                // Checked before the target sees the end of its stream: a target that applies as it reads (pg_restore
-                // into an existing database, one transaction committed at end of input) then gets an error instead
-                // of the end, and rolls back. So even bytes that changed in the store after a verification pass
-                // cannot be applied.
-                check(m, "stored object", stored.count(), stored.sha256(), m.objectSize(), m.objectSha256(), location);
-                check(m, "decoded plaintext", plain.count(), plain.sha256(), m.plaintextSize(), m.plaintextSha256(),
-                        location);
-                out.close();
                 join(thread);
                 if (run.failure != null) {
+                    run.backupIntact = true; // every check passed before the target saw the end of its stream
                     throw run.failure;
                 }
             }
@@ -251,6 +277,16 @@ public final class RestorePipeline {
             // the target's own failure is primary when it made the decoding side stop
             Throwable primary = run.failure != null && (e == run.failure || Pipe.isReaderClosed(e)) ? run.failure : e;
             BackupException be = translate(primary, m, target, location);
+            if (primary != run.failure && run.failure != null && be.code() == ErrorCode.INTEGRITY) {
+                be = new IntegrityException(be.getMessage() + " (The restore target failed too, as it would on"
+                        + " damaged data: " + translate(run.failure, m, target, location).getMessage() + ")",
+                        key, be.location().orElse(location), be);
+                be.addSuppressed(run.failure);
+            } else if (primary == run.failure && run.backupIntact) {
+                be = BackupException.of(be.code(), be.getMessage() + " The backup itself passed its integrity"
+                        + " checks (the stored object and its decoded content match the manifest): this is not"
+                        + " damage in the store.", key, be.location().orElse(location), be);
+            }
             // info, not warn: the caller gets the exception and reports it (a launcher prints it once)
             log.info("{} of {} failed: {}", op.name().toLowerCase(java.util.Locale.ROOT), key, be.getMessage());
             throw be;
@@ -282,6 +318,44 @@ public final class RestorePipeline {
                 + ". The target keeps its previous content.", key, target.describe(), e);
     }
 
+    /**
+     * After the target stopped early: reads the rest of the stored object through the decoders, keeping nothing,
+     * so that the stored object's SHA-256, the decryption's integrity check and the plaintext's SHA-256 each see
+     * every byte, and compares them with the manifest.
+     *
+     * @return {@code null} when the backup is intact; otherwise why it is not confirmed: an {@link ErrorCode#INTEGRITY}
+     * failure when it is damaged, any other failure (the store failed, the restore was interrupted) when this could
+     * not be decided
+     */
+    private static BackupException readRest(CountingDigestInputStream plain, CountingDigestInputStream stored,
+                                            BackupManifest m, RestoreTarget target, String location) {
+        log.info("the restore target {} stopped before the end of {}; reading the rest to tell a damaged backup from"
+                + " a failing target", target.describe(), m.objectKey());
+        byte[] buf = new byte[64 * 1024];
+        try {
+            for (InputStream in : List.of(plain, stored)) {
+                while (in.read(buf) >= 0) {
+                    if (Thread.currentThread().isInterrupted()) {
+                        return new RestoreException("the restore was interrupted", m.objectKey(), location, null);
+                    }
+                }
+            }
+            check(m, stored, plain, location);
+            return null;
+        } catch (IOException | RuntimeException e) {
+            BackupException be = translate(e, m, target, location);
+            return be.code() == ErrorCode.DECRYPTION ? new IntegrityException(be.getMessage(), m.objectKey(),
+                    location, be) : be; // mid-stream, after the key opened it: the encryption layer is damaged
+        }
+    }
+
+    /** Compares the stored object's and the plaintext's sizes and SHA-256 (read to their end) with the manifest. */
+    private static void check(BackupManifest m, CountingDigestInputStream stored, CountingDigestInputStream plain,
+                              String location) {
+        check(m, "stored object", stored.count(), stored.sha256(), m.objectSize(), m.objectSha256(), location);
+        check(m, "decoded plaintext", plain.count(), plain.sha256(), m.plaintextSize(), m.plaintextSha256(), location);
+    }
+
     private static void check(BackupManifest m, String what, long size, String sha, long wantSize, String wantSha,
                               String location) {
         if (size != wantSize || !sha.equals(wantSha)) {
@@ -308,6 +382,8 @@ public final class RestorePipeline {
         private final BackupManifest manifest;
         volatile StagedRestore staged;
         volatile Throwable failure;
+        /** Set when the target failed although every integrity check of the backup passed. */
+        volatile boolean backupIntact;
 
         TargetRun(RestoreTarget target, Pipe pipe, BackupManifest manifest) {
             this.target = target;

@@ -272,6 +272,14 @@ public final class StoredBackups {
     }
 
     /**
+     * The recorded verification that stands for a backup ({@link VerificationRecord#standing}): a failed deep
+     * verification stays the verdict until a later deep one passes, whatever quick ones passed since.
+     */
+    public java.util.Optional<VerificationRecord> standingVerification(BackupManifest m) {
+        return VerificationRecord.standing(verifications(m));
+    }
+
+    /**
      * Stores a verification record next to its backup and deletes the backup's records beyond the newest
      * {@link VerificationRecord#RECORDS_KEPT}.
      *

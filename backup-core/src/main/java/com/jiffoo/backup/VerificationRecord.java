@@ -9,6 +9,9 @@ import com.jiffoo.backup.internal.Keys;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -82,6 +85,46 @@ public record VerificationRecord(String objectKey, String backupId, Instant veri
     /** The data key of the backup a record key belongs to; {@code key} itself when it is not a record key. */
     public static String objectKeyOf(String key) {
         return isRecordKey(key) ? key.substring(0, key.lastIndexOf(INFIX)) : key;
+    }
+
+    /**
+     * True when this verification checks at least what {@code other} checks: a deep verification covers deep and
+     * quick ones, a quick verification only quick ones (it never decrypts, so it cannot clear what a deep one found).
+     */
+    public boolean covers(VerificationRecord other) {
+        return deep || !other.deep;
+    }
+
+    /**
+     * The verdict that stands among the records of one backup: a failure stands until a later verification that
+     * {@linkplain #covers covers} it passes, so a later passing quick verification does not clear a failed deep one,
+     * while a later passing deep one clears any failure. Among several failures still standing, the newest. When no
+     * failure stands, the newest record (a pass).
+     *
+     * <table>
+     *   <caption>earlier, then later record of the same backup</caption>
+     *   <tr><th>earlier</th><th>later</th><th>stands</th></tr>
+     *   <tr><td>deep failed</td><td>quick passed</td><td>deep failed</td></tr>
+     *   <tr><td>deep failed</td><td>deep passed</td><td>deep passed</td></tr>
+     *   <tr><td>quick failed</td><td>quick or deep passed</td><td>the pass</td></tr>
+     *   <tr><td>any passed</td><td>any failed</td><td>the failure</td></tr>
+     * </table>
+     *
+     * @param records the records of one backup, in any order
+     * @return the standing record, empty when there is none
+     */
+    public static java.util.Optional<VerificationRecord> standing(java.util.Collection<VerificationRecord> records) {
+        List<VerificationRecord> newestFirst = new ArrayList<>(records);
+        newestFirst.sort(Comparator.comparing(VerificationRecord::verifiedAt).reversed());
+        List<VerificationRecord> laterPasses = new ArrayList<>();
+        for (VerificationRecord r : newestFirst) {
+            if (r.passed()) {
+                laterPasses.add(r);
+            } else if (laterPasses.stream().noneMatch(p -> p.covers(r))) {
+                return java.util.Optional.of(r);
+            }
+        }
+        return newestFirst.stream().findFirst();
     }
 
     /** "deep" or "quick". */

@@ -7,6 +7,7 @@ import com.jiffoo.backup.testutil.ScriptedSink;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -70,6 +71,43 @@ class BackupVerifierTest {
         assertThat(StoredBackups.of(sink).lastVerification(m).orElseThrow()).isEqualTo(failed);
         // a record cannot be mistaken for a backup, nor hide one
         assertThat(StoredBackups.of(sink).committed("files")).extracting(BackupManifest::id).containsExactly(m.id());
+    }
+
+    @Test
+    void aPassingQuickVerificationDoesNotClearAFailedDeepOneButAPassingDeepOneDoes() throws Exception {
+        LocalDirectorySink sink = LocalDirectorySink.create(dir);
+        BackupManifest m = BackupPipeline.builder().source(new GeneratedSource("files", 100_000, 4)).sink(sink)
+                .unencrypted().build().run();
+        Path object = dir.resolve(m.objectKey());
+        byte[] intact = Files.readAllBytes(object);
+        Instant t0 = Instant.parse("2026-02-01T04:00:00Z");
+        java.util.function.IntFunction<BackupVerifier> at = h -> BackupVerifier.builder().sink(sink)
+                .clock(Clock.fixed(t0.plus(Duration.ofHours(h)), ZoneOffset.UTC)).build();
+        StoredBackups backups = StoredBackups.of(sink);
+
+        RestorePipelineTest.flipByte(object, 50_000);
+        assertThatThrownBy(() -> at.apply(1).verify(m.objectKey(), true)).isInstanceOf(IntegrityException.class);
+        Files.write(object, intact); // put back from a copy, say; a quick check cannot tell what the deep one saw
+        at.apply(2).verify(m.objectKey(), false);
+        assertThat(backups.lastVerification(m).orElseThrow().passed()).isTrue();
+        VerificationRecord standing = backups.standingVerification(m).orElseThrow();
+        assertThat(standing.passed()).isFalse();
+        assertThat(standing.deep()).isTrue();
+        assertThat(standing.verifiedAt()).isEqualTo(t0.plus(Duration.ofHours(1)));
+
+        at.apply(3).verify(m.objectKey(), true);
+        assertThat(backups.standingVerification(m).orElseThrow())
+                .satisfies(r -> assertThat(r.passed()).isTrue()).satisfies(r -> assertThat(r.deep()).isTrue());
+
+        // a later failure of any mode stands over an earlier pass; a quick failure is cleared by a quick pass
+        RestorePipelineTest.flipByte(object, 50_000);
+        assertThatThrownBy(() -> at.apply(4).verify(m.objectKey(), false)).isInstanceOf(IntegrityException.class);
+        assertThat(backups.standingVerification(m).orElseThrow())
+                .satisfies(r -> assertThat(r.passed()).isFalse()).satisfies(r -> assertThat(r.deep()).isFalse());
+        Files.write(object, intact);
+        at.apply(5).verify(m.objectKey(), false);
+        assertThat(backups.standingVerification(m).orElseThrow().verifiedAt())
+                .isEqualTo(t0.plus(Duration.ofHours(5)));
     }
 
     @Test

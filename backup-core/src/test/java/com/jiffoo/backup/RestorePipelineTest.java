@@ -37,6 +37,12 @@ class RestorePipelineTest {
         return RestorePipeline.builder().sink(sink).target(target).build().restore(key);
     }
 
+    /** As {@link #restore}, with a 4 KiB buffer: a target that fails early stops the pipeline mid-stream. */
+    private RestoreResult restoreSmallBuffer(MemoryTarget target, String key) {
+        return RestorePipeline.builder().sink(sink).target(target).bufferChunkSize(4096).bufferChunks(1).build()
+                .restore(key);
+    }
+
     @Test
     void restoresTheSameBytes() throws Exception {
         MemoryTarget target = new MemoryTarget();
@@ -145,6 +151,62 @@ class RestorePipelineTest {
                 .isInstanceOf(RestoreException.class)
                 .hasMessageContaining("refused the content on purpose");
         assertThat(target.committed()).isNull();
+    }
+
+    @Test
+    void aTargetChokingOnDamagedDataDoesNotHideTheDamage() throws Exception {
+        // the damage lies after the point where the target gives up, as pg_restore gives up at a garbled block
+        flipByte(dir.resolve(manifest.objectKey()), 1_500_000);
+        MemoryTarget target = new MemoryTarget().failingAfter(100_000);
+        assertThatThrownBy(() -> restoreSmallBuffer(target, manifest.objectKey()))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("stored object of " + manifest.objectKey())
+                .hasMessageContaining("does not match its manifest")
+                .hasMessageContaining("The restore target failed too")
+                .hasMessageContaining("refused the content on purpose");
+        assertThat(target.committed()).isNull();
+    }
+
+    @Test
+    void aTargetChokingOnATruncatedObjectDoesNotHideTheTruncation() throws Exception {
+        try (RandomAccessFile f = new RandomAccessFile(dir.resolve(manifest.objectKey()).toFile(), "rw")) {
+            f.setLength(1_200_000);
+        }
+        MemoryTarget target = new MemoryTarget().failingAfter(0);
+        assertThatThrownBy(() -> restoreSmallBuffer(target, manifest.objectKey()))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("1200000 bytes")
+                .hasMessageContaining("refused the content on purpose");
+        assertThat(target.committed()).isNull();
+    }
+
+    @Test
+    void aTargetChokingOnADamagedEncryptedBackupGetsTheIntegrityCheckOfTheEncryption(@TempDir Path keys)
+            throws Exception {
+        Path keyFile = com.jiffoo.backup.testutil.TestKeys.keyFile(keys, "backup.key");
+        com.jiffoo.backup.crypto.OpenPgpTransform pgp = com.jiffoo.backup.crypto.OpenPgpTransform.builder()
+                .passphrase(com.jiffoo.backup.crypto.PassphraseKeyFile.read(keyFile)).build();
+        BackupManifest encrypted = BackupPipeline.builder().source(new GeneratedSource("files", 3_000_000, 21))
+                .sink(sink).encryption(pgp)
+                .clock(Clock.fixed(Instant.parse("2026-01-12T03:00:00Z"), ZoneOffset.UTC)).build().run();
+        flipByte(dir.resolve(encrypted.objectKey()), 2_500_000);
+        MemoryTarget target = new MemoryTarget().failingAfter(200_000);
+        assertThatThrownBy(() -> RestorePipeline.builder().sink(sink).decryption(pgp).target(target)
+                .bufferChunkSize(4096).bufferChunks(1).build().restore(encrypted.objectKey()))
+                .isInstanceOf(IntegrityException.class)
+                .satisfies(e -> assertThat(((BackupException) e).code()).isEqualTo(ErrorCode.INTEGRITY))
+                .hasMessageContaining("refused the content on purpose");
+        assertThat(target.committed()).isNull();
+    }
+
+    @Test
+    void aTargetFailingOnAnIntactBackupKeepsItsErrorAndSaysTheBackupIsIntact() {
+        MemoryTarget target = new MemoryTarget().failingAfter(100_000);
+        assertThatThrownBy(() -> restoreSmallBuffer(target, manifest.objectKey()))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("refused the content on purpose")
+                .hasMessageContaining("passed its integrity checks")
+                .hasMessageContaining("not damage in the store");
     }
 
     @Test

@@ -7,6 +7,7 @@ import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.StoredBackups;
+import com.jiffoo.backup.VerificationRecord;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -14,12 +15,14 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /** {@code list}: the committed backups in the store, newest first. */
 @Command(name = "list", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Lists the backups in the store.", "Lists the committed backups (those with a manifest) of each kind, newest first: kind, the"
                 + " backup's key in the store (the name `restore` and `verify` take), completion time (UTC), stored"
-                + " size, and the last recorded verification (mode, result, time; '-' when never verified)."
+                + " size, and the recorded verification that stands (mode, result, time; a failed deep verification"
+                + " stays until a deep one passes; '-' when never verified)."
                 + " --check quick-verifies each one now (and records it).",
                 "--json adds each backup's full URI (\"uri\": s3://bucket/prefix/database/…, minio://…, or file:/…"
                         + " for a local store), which `restore` and `verify` also take."},
@@ -67,14 +70,22 @@ final class ListCommand extends CliCommand {
                 }
                 for (BackupManifest m : scan.committed()) {
                     Map<String, Object> row = new LinkedHashMap<>(describe(m, store));
-                    String verified = backups.lastVerification(m)
-                            .map(r -> (r.passed() ? r.mode() + " ok " : "FAILED " + r.mode() + " ")
-                                    + r.verifiedAt().toString().replaceFirst("\\.\\d+Z$", "Z").replace('T', ' '))
-                            .orElse("-");
+                    // the verdict that stands: a later quick pass does not hide a failed deep verification
+                    Optional<VerificationRecord> standing = backups.standingVerification(m);
+                    String verified = standing.map(ListCommand::verdict).orElse("-");
                     if (check) {
                         try {
                             BackupVerifier.builder().sink(store).trust(trust).build().verify(m.objectKey(), false);
                             verified = "ok";
+                            if (standing.isPresent() && !standing.get().passed() && standing.get().deep()) {
+                                VerificationRecord r = standing.get();
+                                verified = verdict(r) + " (quick ok now)";
+                                row.put("error", r.message());
+                                firstFailure = firstFailure == null ? new IntegrityException("the backup " + m.id()
+                                        + " failed its deep verification (" + r.verifiedAt() + "): " + r.message()
+                                        + " A quick check does not clear that; a passing `verify --deep` does.",
+                                        m.objectKey(), store.location(), null) : firstFailure;
+                            }
                         } catch (IntegrityException e) {
                             verified = "FAILED";
                             row.put("error", e.getMessage());
@@ -98,8 +109,14 @@ final class ListCommand extends CliCommand {
             CliCommand.close(store);
         }
         if (firstFailure != null) {
-            throw new IntegrityException("at least one backup failed its quick verification (marked FAILED), first: "
+            throw new IntegrityException("at least one backup failed its verification (marked FAILED), first: "
                     + firstFailure.getMessage(), firstFailure.key().orElse(null), store.location(), firstFailure);
         }
+    }
+
+    /** A recorded verification as the LAST VERIFIED column shows it, e.g. {@code FAILED deep 2026-01-11 04:00:00Z}. */
+    private static String verdict(VerificationRecord r) {
+        return (r.passed() ? r.mode() + " ok " : "FAILED " + r.mode() + " ")
+                + r.verifiedAt().toString().replaceFirst("\\.\\d+Z$", "Z").replace('T', ' ');
     }
 }

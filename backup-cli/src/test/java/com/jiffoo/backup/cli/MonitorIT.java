@@ -136,4 +136,57 @@ class MonitorIT {
                 "--clock-skew-tolerance", String.valueOf(3 * 24 * 60));
         assertThat(tolerant.stdout()).doesNotContain("dated in the future");
     }
+
+    /**
+     * A deep verification finds the newest backup damaged; the bytes are put back (from a copy, say) and the nightly
+     * quick verification passes. That quick pass checks less: `list` still shows the failed deep verification and
+     * the monitor stays CRITICAL until a deep verification passes.
+     */
+    @Test
+    void aPassingQuickVerificationDoesNotHideAFailedDeepOneInListOrMonitor() throws Exception {
+        Path store = Files.createDirectories(dir.resolve("store"));
+        Path uploads = Files.createDirectories(dir.resolve("uploads"));
+        RunbookFixture.writeRandom(uploads.resolve("a.bin"), 1, 3);
+        Path key = dir.resolve("backup.key");
+        PassphraseKeyFile.generate(key);
+        Map<String, String> env = Map.of("BACKUP_DIR", store.toString(), "ENCRYPTION_KEY_FILE", key.toString(),
+                "SOURCE_DIR", uploads.toString());
+        Jar.Run backup = Jar.run(dir, env, "backup", "files", "--json");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+        Path object = store.resolve(backup.json().get("key").asText());
+        Path copy = dir.resolve("copy-of-the-object");
+        Files.copy(object, copy);
+
+        python("f = open('" + object + "', 'r+b'); f.seek(500000); b = f.read(1); f.seek(500000);"
+                + " f.write(bytes([b[0] ^ 0x10])); f.close()");
+        Jar.Run deep = Jar.run(dir, env, "verify", "--deep", "--latest");
+        assertThat(deep.exitCode()).as(deep.toString()).isEqualTo(5);
+        python("import shutil; shutil.copyfile('" + copy + "', '" + object + "')"); // put back
+        Jar.Run quick = Jar.run(dir, env, "verify", "--latest");
+        assertThat(quick.exitCode()).as(quick.toString()).isZero();
+
+        Jar.Run list = Jar.run(dir, env, "list", "--kind", "files");
+        assertThat(list.exitCode()).as(list.toString()).isZero();
+        assertThat(list.stdout()).as(list.toString()).contains("FAILED deep ").doesNotContain("quick ok");
+        Jar.Run check = Jar.run(dir, env, "list", "--kind", "files", "--check");
+        assertThat(check.exitCode()).as(check.toString()).isEqualTo(5);
+        assertThat(check.stdout()).contains("FAILED deep ").contains("(quick ok now)");
+        assertThat(check.stderr()).contains("verify --deep");
+        Jar.Run monitor = Jar.run(dir, env, "monitor", "--kind", "files");
+        assertThat(monitor.exitCode()).as(monitor.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
+        assertThat(monitor.stdout()).contains("failed its last deep verification")
+                .contains("A later quick verification passed");
+
+        Jar.Run deepAgain = Jar.run(dir, env, "verify", "--deep", "--latest");
+        assertThat(deepAgain.exitCode()).as(deepAgain.toString()).isZero();
+        assertThat(Jar.run(dir, env, "list", "--kind", "files").stdout()).contains("deep ok ")
+                .doesNotContain("FAILED");
+        Jar.Run healthy = Jar.run(dir, env, "monitor", "--kind", "files");
+        assertThat(healthy.exitCode()).as(healthy.toString()).isZero();
+    }
+
+    private void python(String code) {
+        Jar.Run r = Jar.exec(dir, Map.of(), java.util.List.of("python3", "-c", code));
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+    }
 }

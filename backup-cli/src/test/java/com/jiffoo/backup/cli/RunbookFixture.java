@@ -78,14 +78,7 @@ public final class RunbookFixture implements AutoCloseable {
      * the bucket under {@code prefix}, the region and credentials, RETENTION_DAYS.
      */
     public Map<String, String> env(Path keyFile, String prefix) {
-        Map<String, String> env = new HashMap<>();
-        env.put("DB_HOST", pg.host());
-        env.put("DB_PORT", Integer.toString(pg.port()));
-        env.put("DB_NAME", sourceDb);
-        env.put("DB_USER", pg.user());
-        if (pg.password() != null) {
-            env.put("DB_PASSWORD", pg.password());
-        }
+        Map<String, String> env = databaseEnv(pg, sourceDb);
         env.put("ENCRYPTION_KEY_FILE", keyFile.toString());
         env.put("S3_BUCKET", store(prefix));
         env.put("S3_ENDPOINT", s3.endpoint().toString());
@@ -93,6 +86,19 @@ public final class RunbookFixture implements AutoCloseable {
         env.put("AWS_ACCESS_KEY_ID", s3.accessKey());
         env.put("AWS_SECRET_ACCESS_KEY", s3.secretKey());
         env.put("RETENTION_DAYS", "30");
+        return env;
+    }
+
+    /** The runbook's database variables (DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD) for {@code db}. */
+    public static Map<String, String> databaseEnv(PgTestServer pg, String db) {
+        Map<String, String> env = new HashMap<>();
+        env.put("DB_HOST", pg.host());
+        env.put("DB_PORT", Integer.toString(pg.port()));
+        env.put("DB_NAME", db);
+        env.put("DB_USER", pg.user());
+        if (pg.password() != null) {
+            env.put("DB_PASSWORD", pg.password());
+        }
         return env;
     }
 

@@ -342,21 +342,27 @@ public final class BackupMonitor {
                 }
             }
             records.removeIf(r -> skew.isFuture(r.verifiedAt()));
+            // a failed deep verification stands until a deep one passes: a later quick pass checks less
+            VerificationRecord standing = VerificationRecord.standing(records).orElse(null);
             for (VerificationRecord r : records) {
                 if (lastAny == null || r.verifiedAt().isAfter(lastAny.verifiedAt())) {
                     lastAny = r;
                 }
-                if (r.passed() && (lastPassed == null || r.verifiedAt().isAfter(lastPassed.verifiedAt()))) {
+                if (r.passed() && standing.passed()
+                        && (lastPassed == null || r.verifiedAt().isAfter(lastPassed.verifiedAt()))) {
                     lastPassed = r;
                 }
             }
-            if (!records.isEmpty() && !records.get(0).passed()) {
-                VerificationRecord r = records.get(0);
+            if (standing != null && !standing.passed()) {
+                VerificationRecord r = standing;
                 boolean isNewest = m == newest;
                 status = status.worst(isNewest ? HealthStatus.CRITICAL : HealthStatus.WARNING);
                 boolean keyProblem = "DECRYPTION".equals(r.errorCode());
                 problems.add((isNewest ? "the newest backup " : "the backup ") + m.id() + " failed its last "
                         + r.mode() + " verification (" + r.verifiedAt() + "): " + r.message()
+                        + (r != records.get(0) ? " A later " + records.get(0).mode() + " verification passed ("
+                        + records.get(0).verifiedAt() + "), but it checks less and does not clear this; only a"
+                        + " passing deep verification (verify --deep) does." : "")
                         + (keyProblem ? " The key the verifier had could not open it: check that the verification"
                         + " uses the key the backups are made with; if it does, that key is lost for this backup."
                         : isNewest ? " Make a new backup now and find out what damaged this one."

@@ -18,7 +18,9 @@ import java.util.Objects;
  * @param newest                 the newest committed backup, {@code null} when there is none
  * @param newestAge              how long ago the newest completed, {@code null} when there is none
  * @param lastVerification       the most recent recorded verification of any backup of this kind, or {@code null}
- * @param lastPassedVerification the most recent one that passed, or {@code null}
+ * @param lastPassedVerification the most recent one that passed, of a backup whose standing verification passed
+ *                               ({@link VerificationRecord#standing}: a quick pass after a failed deep verification
+ *                               does not count), or {@code null}
  * @param keyCheck               whether the configured decryption key opens the newest backup
  * @param keyCheckDetail         what the key check found, in words
  */

@@ -217,7 +217,8 @@ public final class Pruner {
                 }
             }
             records.removeIf(r -> skew.isFuture(r.verifiedAt()));
-            VerificationRecord last = records.isEmpty() ? null : records.get(0);
+            // a failed deep verification stands until a deep one passes, whatever quick ones passed since
+            VerificationRecord last = VerificationRecord.standing(records).orElse(null);
             if (last != null && last.passed()) {
                 keepAnyway(verdicts, m, "newest backup that passed verification (" + last.mode() + ", "
                         + last.verifiedAt() + ")");

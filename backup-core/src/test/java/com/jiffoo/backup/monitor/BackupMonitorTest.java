@@ -87,6 +87,34 @@ class BackupMonitorTest {
     }
 
     @Test
+    void aPassingQuickVerificationAfterAFailedDeepOneDoesNotMakeTheNewestBackupOk() throws Exception {
+        LocalDirectorySink store = LocalDirectorySink.create(dir.resolve("store"));
+        BackupManifest m = BackupPipeline.builder().source(new GeneratedSource("files", 100_000, 1)).sink(store)
+                .unencrypted().clock(Clock.fixed(AT, ZoneOffset.UTC)).build().run();
+        Path object = dir.resolve("store").resolve(m.objectKey());
+        byte[] intact = java.nio.file.Files.readAllBytes(object);
+        java.util.function.IntFunction<BackupMonitor> at = minutes -> BackupMonitor.builder().sink(store)
+                .kinds("files").clock(Clock.fixed(AT.plus(Duration.ofMinutes(minutes)), ZoneOffset.UTC)).build();
+
+        byte[] damaged = intact.clone();
+        damaged[50_000] ^= 0x01; // one bit, as a failing disk flips it
+        java.nio.file.Files.write(object, damaged);
+        assertThat(at.apply(10).verifyBackupIntegrity(m.objectKey(), true).passed()).isFalse();
+        java.nio.file.Files.write(object, intact); // the bytes are back, but nobody has decrypted them since
+        assertThat(at.apply(20).verifyBackupIntegrity(m.objectKey(), false).passed()).isTrue();
+        HealthReport masked = at.apply(30).runHealthChecks();
+        assertThat(masked.status()).as(masked.summaryLines().toString()).isEqualTo(HealthStatus.CRITICAL);
+        assertThat(masked.kinds().get(0).problems()).anySatisfy(p -> assertThat(p)
+                .contains("failed its last deep verification").contains("A later quick verification passed")
+                .contains("verify --deep"));
+        assertThat(masked.kinds().get(0).lastPassedVerification()).as("a pass that a failure outweighs").isNull();
+
+        assertThat(at.apply(40).verifyBackupIntegrity(m.objectKey(), true).passed()).isTrue();
+        HealthReport cleared = at.apply(50).runHealthChecks();
+        assertThat(cleared.status()).as(cleared.summaryLines().toString()).isEqualTo(HealthStatus.OK);
+    }
+
+    @Test
     void aMonitorOfOtherKindsInTheSameStoreIsNoRecovery() {
         LocalDirectorySink store = LocalDirectorySink.create(dir.resolve("store"));
         BackupPipeline.builder().source(new GeneratedSource("database", 1000, 1)).sink(store).unencrypted()

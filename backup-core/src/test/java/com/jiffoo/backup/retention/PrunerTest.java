@@ -165,6 +165,31 @@ class PrunerTest {
     }
 
     @Test
+    void aBackupWhoseDeepVerificationFailedIsNotTheNewestVerifiedGoodBecauseAQuickOnePassedLater() throws Exception {
+        Instant t = NOW.minus(java.time.Duration.ofHours(3));
+        java.util.function.IntFunction<BackupVerifier> at = h -> BackupVerifier.builder().sink(local)
+                .clock(Clock.fixed(t.plus(java.time.Duration.ofHours(h)), ZoneOffset.UTC)).build();
+        at.apply(0).verify(made.get(5).objectKey(), true);
+        Path seven = dir.resolve(made.get(7).objectKey());
+        byte[] intact = Files.readAllBytes(seven);
+        byte[] damaged = intact.clone();
+        damaged[100] ^= 0x01;
+        Files.write(seven, damaged);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> at.apply(1).verify(made.get(7).objectKey(), true))
+                .isInstanceOf(com.jiffoo.backup.IntegrityException.class);
+        Files.write(seven, intact);
+        at.apply(2).verify(made.get(7).objectKey(), false);
+
+        RetentionPolicy newestOnly = (backups, clock) -> backups.stream()
+                .map(m -> new RetentionPolicy.Verdict(m, m == backups.get(0), "mine")).toList();
+        Pruner.PruneReport report = Pruner.builder().sink(sink).policy(newestOnly)
+                .clock(Clock.fixed(NOW, ZoneOffset.UTC)).build().prune("database", false);
+        assertThat(report.deleted()).contains(made.get(7).objectKey()).doesNotContain(made.get(5).objectKey());
+        assertThat(StoredBackups.of(local).committed("database")).extracting(BackupManifest::objectKey)
+                .containsExactly(made.get(9).objectKey(), made.get(5).objectKey());
+    }
+
+    @Test
     void anEmptyKindIsNothingToDo() {
         Pruner.PruneReport report = pruner().prune("files", false);
         assertThat(report.verdicts()).isEmpty();
