@@ -136,6 +136,49 @@ class RealisticSchemaRoundTripTest {
     }
 
     @Test
+    void restoreOverAChangedCopyWithExistingGivesTheBackupsContentAndCountsBack() throws Exception {
+        String db = restoreIntoNewDatabase();
+        // an operator's day: rows gone from a partition, a partition detached and dropped, a new one, changed rows,
+        // a sequence moved on, a materialized view refreshed over other data, a large object removed
+        sql(db, """
+                DELETE FROM sales.orders_2026_01 WHERE id % 3 = 0;
+                ALTER TABLE sales.orders DETACH PARTITION sales.orders_2025_11;
+                DROP TABLE sales.orders_2025_11;
+                CREATE TABLE sales.orders_2027_01 PARTITION OF sales.orders
+                    FOR VALUES FROM ('2027-01-01 00:00:00+00') TO ('2027-02-01 00:00:00+00');
+                UPDATE public.customers SET prefs = prefs || hstore('lang', 'fr') WHERE id < 40;
+                DELETE FROM ops.notes WHERE id = 1;
+                INSERT INTO ops.order_notes (id, body, written, order_id) VALUES (5000, 'neu', now(), 1);
+                SELECT setval('sales.invoice_no', 99999);
+                REFRESH MATERIALIZED VIEW reporting.revenue_by_month;
+                REFRESH MATERIALIZED VIEW reporting.top_customers;
+                SELECT lo_unlink(manual) FROM sales.products WHERE id = 10;
+                """);
+        assertThat(PgTools.hashes(db)).isNotEqualTo(original);
+
+        // pg_restore --clean in place cannot drop a partition's inherited constraint; it rolls back untouched
+        TableHashes changed = PgTools.hashes(db);
+        assertThatThrownBy(() -> restore(PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection(db))
+                .cleanInPlace(true).build())).hasMessageContaining("cannot drop inherited constraint")
+                .hasMessageContaining("keeps its previous content");
+        assertThat(PgTools.hashes(db)).isEqualTo(changed);
+
+        RestoreResult r = restore(PostgresRestoreTarget.existingDatabase(PgTools.connection(db)));
+        // the partition made after the backup is not in it: the previous content is kept, not silently dropped
+        String previous = dbs.remember(String.valueOf(r.facts().get("previousDatabase")));
+        assertThat(r.facts()).containsEntry("method", "swap")
+                .containsEntry("relationsOnlyInPrevious", List.of("sales.orders_2027_01"));
+        assertThat(PgTools.hashes(previous)).isEqualTo(changed);
+        assertThat(PgTools.hashes(db)).isEqualTo(original);
+        try (Connection c = PgTestServer.get().connect(db)) {
+            assertThat(MallSchema.extras(c)).isEqualTo(originalExtras);
+        }
+        RowCountCheck.Report counts = RowCountCheck.compare(PgTools.connection(db), manifest).orThrow();
+        assertThat(counts.matches()).hasSize(MallSchema.TABLES_WITH_DATA.size());
+        assertThat(counts.extraTables()).isEmpty();
+    }
+
+    @Test
     void aManifestWrittenBeforeTheCountingRuleChangedStillCompares() throws Exception {
         String db = restoreIntoNewDatabase();
         // what backups recorded up to now: every ordinary table (leaf partitions too), counted with its inheritance
