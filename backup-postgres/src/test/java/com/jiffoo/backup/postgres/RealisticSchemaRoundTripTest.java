@@ -222,6 +222,26 @@ class RealisticSchemaRoundTripTest {
         assertThat(RowCountCheck.compare(PgTools.connection(db), m).passed()).isTrue();
     }
 
+    @Test
+    void tablesLeftOutByPatternsAreNeitherCountedNorMissedAfterTheRestore() throws Exception {
+        LocalDirectorySink store = LocalDirectorySink.create(shared.resolve("store-filtered"));
+        BackupManifest m = BackupPipeline.builder().source(PostgresSource.builder(PgTools.connection(source))
+                        .excludeTable("sales.orders_2025_11").excludeTable("ops.session_*").build())
+                .encryption(pgp).sink(store).build().run();
+        @SuppressWarnings("unchecked")
+        Map<String, Long> counts = (Map<String, Long>) m.sourceFacts().get("rowCounts");
+        assertThat(counts).doesNotContainKeys("sales.orders_2025_11", "ops.session_cache")
+                .hasSize(MallSchema.TABLES_WITH_DATA.size() - 2);
+
+        String db = dbs.newName("mall_filtered");
+        RestorePipeline.builder().sink(store).decryption(pgp)
+                .target(PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db)).build()
+                .restore(m.objectKey());
+        RowCountCheck.Report r = RowCountCheck.compare(PgTools.connection(db), m).orThrow();
+        assertThat(r.matches()).hasSize(MallSchema.TABLES_WITH_DATA.size() - 2);
+        assertThat(r.extraTables()).isEmpty();
+    }
+
     private static long count(String db, String table) throws Exception {
         return count(db, table, true);
     }
