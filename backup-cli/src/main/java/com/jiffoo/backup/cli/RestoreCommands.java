@@ -145,8 +145,10 @@ final class RestoreCommands {
                         + r.facts().get("relationsOnlyInPrevious") + ", which the backup lacks; copy what you need,"
                         + " then DROP DATABASE \"" + previous + "\"");
             }
-            RowCountCheck.Report counts = RowCountCheck.compare(Databases.server(settings).toBuilder()
-                    .database(database).build(), r.manifest());
+            // a swap (--existing) compared the counts on the restored copy before it replaced DB_NAME
+            RowCountCheck.Report counts = r.facts().get(PostgresRestoreTarget.ROW_COUNT_CHECK)
+                    instanceof RowCountCheck.Report before ? before : RowCountCheck.compare(Databases.server(settings)
+                    .toBuilder().database(database).build(), r.manifest());
             summary.put("rowCountsMatch", counts.passed());
             say("  " + counts.summary());
             counts.orThrow();

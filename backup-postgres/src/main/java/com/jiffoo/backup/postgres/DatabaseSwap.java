@@ -261,19 +261,22 @@ final class DatabaseSwap {
     }
 
     /**
-     * Throws when client sessions other than this one are connected to the database (a rename would fail). Waits up
-     * to 5 s for them to go first, as PostgreSQL's rename does: a session just closed (ours, which compared the
-     * relations) may still be listed for a moment.
+     * Throws when client sessions other than this one are connected to the database or the restored copy (a rename
+     * would fail). Waits up to 5 s for them to go first, as PostgreSQL's rename does; and up to 30 s more while the
+     * only ones left are idle sessions of this library (those just closed, which compared the relations and counted
+     * the rows, may still be listed for a while on a busy server).
      */
     private void refuseOtherSessions(Connection c) throws SQLException {
-        String[] who = {"0", ""};
-        for (int i = 0; i < 50; i++) {
+        String[] who = {"0", "", "0"};
+        for (int i = 0; i < 350; i++) {
             who = rows(c, "SELECT count(*)::text, string_agg(DISTINCT coalesce(nullif(application_name, ''),"
-                    + " usename::text, 'unknown'), ', ') FROM pg_catalog.pg_stat_activity WHERE datname IN (?, ?)"
+                    + " usename::text, 'unknown') || ' on ' || datname, '; '), count(*) FILTER (WHERE"
+                    + " application_name = 'jiffoo-backup' AND state = 'idle')::text"
+                    + " FROM pg_catalog.pg_stat_activity WHERE datname IN (?, ?)"
                     + " AND backend_type = 'client backend' AND pid <> pg_catalog.pg_backend_pid()", name, staging)
                     .get(0);
-            if ("0".equals(who[0])) {
-                return;
+            if ("0".equals(who[0]) || (i >= 50 && !who[0].equals(who[2]))) {
+                break;
             }
             try {
                 Thread.sleep(100);
@@ -281,6 +284,9 @@ final class DatabaseSwap {
                 Thread.currentThread().interrupt();
                 break;
             }
+        }
+        if ("0".equals(who[0])) {
+            return;
         }
         throw new RestoreException(who[0] + " session(s) are connected to " + name + " (" + who[1] + "). A restore"
                 + " over an existing database swaps in a restored copy by name, which PostgreSQL refuses while the"

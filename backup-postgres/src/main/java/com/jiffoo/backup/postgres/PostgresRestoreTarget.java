@@ -46,7 +46,9 @@ import java.util.Objects;
  *       {@code <name>_jbr_<hex>} with the existing one's owner, encoding, locale, tablespace, connection limit,
  *       privileges and settings, and restores into it (dropped on failure, exactly like a new database: the
  *       existing database is not touched, so {@link #stagesSafely()} is true and parallel jobs work).
- *       {@link StagedRestore#commit()} renames both in one transaction (the existing one to
+ *       When the manifest records row counts, {@link RowCountCheck} compares them on the restored copy before
+ *       anything is swapped (an {@code IntegrityException} when they do not match; the fact
+ *       {@value #ROW_COUNT_CHECK} holds the report). {@link StagedRestore#commit()} renames both in one transaction (the existing one to
  *       {@code <name>_jbp_<hex>}, the fresh one to its name) and drops the previous database, unless it holds
  *       relations the restore lacks (tables made after the backup, or left out of it): then it is kept under that
  *       name, logged and named in the facts ({@code previousDatabase}, {@code relationsOnlyInPrevious}). This works
@@ -130,6 +132,12 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             return label;
         }
     }
+
+    /**
+     * The fact holding the {@link RowCountCheck.Report} of a swap, compared on the restored copy before it replaced
+     * the database (when the manifest records row counts); the swap does not happen when it fails.
+     */
+    public static final String ROW_COUNT_CHECK = "rowCountCheck";
 
     private final Mode mode;
     private final PgConnection connection;
@@ -315,6 +323,12 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         boolean ok = false;
         try {
             Map<String, Object> facts = run(plaintext, what, into);
+            if (swap != null && manifest != null && manifest.sourceFacts().get(RowCountCheck.ROW_COUNTS) != null) {
+                // judged before the swap, so that a restore the backup's counts reject never replaces the database
+                RowCountCheck.Report counts = RowCountCheck.compare(into, manifest);
+                facts.put(ROW_COUNT_CHECK, counts);
+                counts.orThrow();
+            }
             facts.put("durationMillis", (System.nanoTime() - started) / 1_000_000);
             if (mode == Mode.EXISTING_DATABASE) {
                 facts.put("method", swap == null ? "clean-in-place" : "swap");

@@ -1,6 +1,7 @@
 package com.jiffoo.backup.postgres;
 
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.StagedRestore;
 import org.junit.jupiter.api.AfterAll;
@@ -16,6 +17,7 @@ import java.sql.Connection;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -282,6 +284,27 @@ class PostgresRestoreTargetTest {
     }
 
     @Test
+    void aSwapWhoseCopyDoesNotMatchTheBackupsRowCountsNeverReplacesTheDatabase() throws Exception {
+        String db = existing("rt_swapcounts", 300);
+        TableHashes before = PgTools.hashes(db);
+        Map<String, Object> counts = new java.util.TreeMap<>();
+        original.tables().forEach((t, v) -> counts.put(t.replace("\"", ""), original.count(t)));
+        PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabase(PgTools.connection(db));
+
+        try (StagedRestore staged = target.stage(Files.newInputStream(dump),
+                RowCountCheckTest.manifest(counts, true))) {
+            assertThat(staged.facts().get(PostgresRestoreTarget.ROW_COUNT_CHECK))
+                    .isInstanceOfSatisfying(RowCountCheck.Report.class, r -> assertThat(r.passed()).isTrue());
+        }
+        counts.put("public.orders", (long) counts.get("public.orders") + 1);
+        assertThatThrownBy(() -> target.stage(Files.newInputStream(dump), RowCountCheckTest.manifest(counts, true)))
+                .isInstanceOf(IntegrityException.class).hasMessageContaining("public.orders " + (ORDERS + 1) + " -> "
+                        + ORDERS);
+        assertThat(PgTools.hashes(db)).isEqualTo(before);
+        assertThat(databasesStartingWith(db + "_jb")).isEmpty();
+    }
+
+    @Test
     void aSwapIsRefusedWhileTheApplicationIsConnectedAndChangesNothing() throws Exception {
         String db = existing("rt_swapbusy", 300);
         TableHashes before = PgTools.hashes(db);
@@ -289,7 +312,7 @@ class PostgresRestoreTargetTest {
         try (Connection app = PgTestServer.get().connect(db); Statement s = app.createStatement()) {
             s.execute("SET application_name = 'shop-frontend'");
             assertThatThrownBy(() -> stage(target, dump)).isInstanceOf(RestoreException.class)
-                    .hasMessageContaining("1 session(s) are connected to " + db + " (shop-frontend)")
+                    .hasMessageContaining("1 session(s) are connected to " + db + " (shop-frontend on " + db + ")")
                     .hasMessageContaining("Stop the application").hasMessageContaining("is unchanged");
             assertThat(databasesStartingWith(db + "_jb")).isEmpty();
 
