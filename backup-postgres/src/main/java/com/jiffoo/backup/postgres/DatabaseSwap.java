@@ -60,6 +60,8 @@ final class DatabaseSwap {
     private final String comment;
     private final List<String[]> grants;
     private final List<String[]> settings;
+    /** The backends this swap itself opened on the database (to compare relations), ended before the rename. */
+    private final List<Integer> ownPids = new ArrayList<>();
 
     private DatabaseSwap(PostgresRestoreTarget target, PgConnection connection, String owner, String createOptions,
                          String comment, List<String[]> grants, List<String[]> settings) {
@@ -261,22 +263,28 @@ final class DatabaseSwap {
     }
 
     /**
-     * Throws when client sessions other than this one are connected to the database or the restored copy (a rename
-     * would fail). Waits up to 5 s for them to go first, as PostgreSQL's rename does; and up to 30 s more while the
-     * only ones left are idle sessions of this library (those just closed, which compared the relations and counted
-     * the rows, may still be listed for a while on a busy server).
+     * Throws when client sessions other than this one are connected to the database (a rename would fail). Sessions
+     * of this restore itself that a busy server still lists after they were closed — on the restored copy, whose
+     * name nobody else knows, and the ones that compared the relations — are ended first; the others get 5 s to go,
+     * as PostgreSQL's rename gives them.
      */
     private void refuseOtherSessions(Connection c) throws SQLException {
-        String[] who = {"0", "", "0"};
-        for (int i = 0; i < 350; i++) {
+        try (PreparedStatement s = c.prepareStatement("SELECT pg_catalog.pg_terminate_backend(pid)"
+                + " FROM pg_catalog.pg_stat_activity WHERE (datname = ? OR pid = ANY (?))"
+                + " AND pid <> pg_catalog.pg_backend_pid()")) {
+            s.setString(1, staging);
+            s.setArray(2, c.createArrayOf("int4", ownPids.toArray()));
+            s.executeQuery().close();
+        }
+        String[] who = {"0", ""};
+        for (int i = 0; i < 50; i++) {
             who = rows(c, "SELECT count(*)::text, string_agg(DISTINCT coalesce(nullif(application_name, ''),"
-                    + " usename::text, 'unknown') || ' on ' || datname, '; '), count(*) FILTER (WHERE"
-                    + " application_name = 'jiffoo-backup' AND state = 'idle')::text"
+                    + " usename::text, 'unknown') || ' on ' || datname, '; ')"
                     + " FROM pg_catalog.pg_stat_activity WHERE datname IN (?, ?)"
                     + " AND backend_type = 'client backend' AND pid <> pg_catalog.pg_backend_pid()", name, staging)
                     .get(0);
-            if ("0".equals(who[0]) || (i >= 50 && !who[0].equals(who[2]))) {
-                break;
+            if ("0".equals(who[0])) {
+                return;
             }
             try {
                 Thread.sleep(100);
@@ -284,9 +292,6 @@ final class DatabaseSwap {
                 Thread.currentThread().interrupt();
                 break;
             }
-        }
-        if ("0".equals(who[0])) {
-            return;
         }
         throw new RestoreException(who[0] + " session(s) are connected to " + name + " (" + who[1] + "). A restore"
                 + " over an existing database swaps in a restored copy by name, which PostgreSQL refuses while the"
@@ -298,12 +303,17 @@ final class DatabaseSwap {
     /** The user relations (tables, partitioned tables, views, materialized views, foreign tables) of a database. */
     private List<String> relations(String database) throws SQLException {
         List<String> out = new ArrayList<>();
-        try (Connection c = connection.withDatabase(database).openJdbc(); Statement s = c.createStatement();
-             ResultSet r = s.executeQuery("SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c"
-                     + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN"
-                     + " ('r', 'p', 'v', 'm', 'f') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'")) {
-            while (r.next()) {
-                out.add(r.getString(1));
+        try (Connection c = connection.withDatabase(database).openJdbc(); Statement s = c.createStatement()) {
+            try (ResultSet pid = s.executeQuery("SELECT pg_catalog.pg_backend_pid()")) {
+                pid.next();
+                ownPids.add(pid.getInt(1));
+            }
+            try (ResultSet r = s.executeQuery("SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c"
+                    + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN"
+                    + " ('r', 'p', 'v', 'm', 'f') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'")) {
+                while (r.next()) {
+                    out.add(r.getString(1));
+                }
             }
         }
         return new ArrayList<>(new TreeSet<>(out));
