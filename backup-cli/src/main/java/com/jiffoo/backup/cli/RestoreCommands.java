@@ -78,8 +78,11 @@ final class RestoreCommands {
                     + " anything fails; the backup is checked (manifest, checksum, decryption) while it streams, then"
                     + " every table's row count is compared with the backup's manifest.",
                     "A DB_NAME that exists is refused (exit 2, untouched) unless --existing is given: then the backup"
-                            + " is verified completely before pg_restore --clean --if-exists touches DB_NAME, in one"
-                            + " transaction: a failure leaves the old content. Stop the application first."},
+                            + " is restored into a fresh database next to DB_NAME (same owner, encoding, locale,"
+                            + " privileges, settings), which replaces DB_NAME by a rename only when every check"
+                            + " passed: a failure leaves the old content. The old database is dropped, or kept (and"
+                            + " named) when it holds tables the backup lacks. Works for partitioned schemas. Stop the"
+                            + " application first: no session may be connected."},
             exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:restored and row counts match",
                     " 2:bad or missing setting; the database exists (without --existing) or does not (with"
                     + " --existing)", " 4:the store failed", " 5:the backup is damaged, or the restored"
@@ -91,11 +94,11 @@ final class RestoreCommands {
         @Option(names = "--into", paramLabel = "NAME", description = "Restore into a new database NAME instead of"
                 + " DB_NAME (it must not exist; it is created, and dropped again on failure).")
         String into;
-        @Option(names = "--existing", description = "DB_NAME exists: restore over it (pg_restore --clean, in one"
-                + " transaction).")
+        @Option(names = "--existing", description = "DB_NAME exists: replace it by the restored backup (restored"
+                + " next to it, swapped in by name when every check passed).")
         boolean existing;
         @Option(names = "--jobs", paramLabel = "N", description = "pg_restore -j N (spools the decrypted dump to a"
-                + " 0600 temporary file first; not with --existing).", defaultValue = "1")
+                + " 0600 temporary file first).", defaultValue = "1")
         int jobs;
         @Option(names = "--no-owner", description = "pg_restore --no-owner --no-privileges (when the dump's roles do"
                 + " not exist on this server).")
@@ -115,12 +118,6 @@ final class RestoreCommands {
                 throw new ConfigurationException("--existing restores over DB_NAME and --into names a new database;"
                         + " pass one of them.");
             }
-            if (existing && jobs != 1) {
-                throw new ConfigurationException("--jobs restores in parallel, which pg_restore cannot do in the one"
-                        + " transaction --existing restores in (a failure half-way would leave DB_NAME partly"
-                        + " restored); drop --jobs, or restore into a new database with --into NAME --jobs " + jobs
-                        + ".");
-            }
             PostgresRestoreTarget.Builder b;
             String database;
             if (existing) {
@@ -139,17 +136,19 @@ final class RestoreCommands {
             refuseUnlessAsked(target);
             RestoreResult r = restore(this, which, "database", target, summary);
             summary.put("database", database);
-            RowCountCheck.Report counts = RowCountCheck.compare(Databases.server(settings).toBuilder()
-                    .database(database).build(), r.manifest());
-            if (existing && !counts.extraTables().isEmpty()) {
-                // pg_restore --clean drops and recreates only the backup's own tables: tables created after the
-                // backup stay, which says nothing about whether the restore is complete
-                summary.put("tablesNotInBackup", counts.extraTables());
-                say("  kept " + counts.extraTables().size() + " table(s) that are not in the backup (pg_restore"
-                        + " --clean drops only the backup's tables): " + counts.extraTables());
-                counts = new RowCountCheck.Report(counts.database(), counts.exact(), counts.matches(),
-                        counts.differences(), counts.missingTables(), java.util.List.of());
+            Object previous = r.facts().get("previousDatabase");
+            if (previous != null && !"dropped".equals(previous)) {
+                // the database replaced held tables the backup lacks (made after it, or left out of it)
+                summary.put("previousDatabaseKept", previous);
+                summary.put("relationsOnlyInPrevious", r.facts().get("relationsOnlyInPrevious"));
+                say("  kept the previous content of " + database + " as database " + previous + ": it holds "
+                        + r.facts().get("relationsOnlyInPrevious") + ", which the backup lacks; copy what you need,"
+                        + " then DROP DATABASE \"" + previous + "\"");
             }
+            // a swap (--existing) compared the counts on the restored copy before it replaced DB_NAME
+            RowCountCheck.Report counts = r.facts().get(PostgresRestoreTarget.ROW_COUNT_CHECK)
+                    instanceof RowCountCheck.Report before ? before : RowCountCheck.compare(Databases.server(settings)
+                    .toBuilder().database(database).build(), r.manifest());
             summary.put("rowCountsMatch", counts.passed());
             say("  " + counts.summary());
             counts.orThrow();

@@ -177,10 +177,11 @@ class SettingsIT {
                             && !a.equals("--json") && !a.equals("--latest")).findFirst().orElseThrow());
         }
         assertThat(Jar.run(dir, Map.of(), "restore", "database").exitCode()).isEqualTo(2);
-        // the help says --jobs is "not with --existing": the refusal names the launcher's flags, not the library's API
+        // --existing restores into a fresh database swapped in by name, so --jobs is accepted with it: this one is
+        // refused for another reason (no such database, or no key file), not for its flags
         Jar.Run parallelOver = Jar.run(dir, Map.of("BACKUP_DIR", dir.toString(), "DB_NAME", "jb_never_touched"),
                 "restore", "database", "--latest", "--existing", "--jobs", "2");
         assertThat(parallelOver.exitCode()).as(parallelOver.toString()).isEqualTo(2);
-        assertThat(parallelOver.stderr()).contains("--jobs").contains("--existing").doesNotContain("singleTransaction");
+        assertThat(parallelOver.stderr()).doesNotContain("--jobs").doesNotContain("singleTransaction");
     }
 }

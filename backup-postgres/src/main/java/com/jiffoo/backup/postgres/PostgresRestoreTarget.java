@@ -41,16 +41,30 @@ import java.util.Objects;
  *       {@link StagedRestore#commit()} keeps it; {@link StagedRestore#close()} without a commit drops it. So
  *       {@link #stagesSafely()} is true: when the {@link RestorePipeline} finds a checksum mismatch after the
  *       stream, the database simply disappears.</li>
- *   <li><b>Into an existing database</b> ({@link #existingDatabase(PgConnection)}), with
- *       {@code pg_restore --clean --if-exists}: objects in the dump are dropped and recreated; objects that are
- *       not in the dump stay. This changes the target while the stream is read, so {@link #stagesSafely()} is
+ *   <li><b>Into an existing database</b> ({@link #existingDatabase(PgConnection)}). By default <b>by a swap</b>
+ *       ({@link DatabaseSwap}): {@link #stage} refuses while other sessions are connected, creates a fresh database
+ *       {@code <name>_jbr_<hex>} with the existing one's owner, encoding, locale, tablespace, connection limit,
+ *       privileges and settings, and restores into it (dropped on failure, exactly like a new database: the
+ *       existing database is not touched, so {@link #stagesSafely()} is true and parallel jobs work).
+ *       When the manifest records row counts, {@link RowCountCheck} compares them on the restored copy before
+ *       anything is swapped (an {@code IntegrityException} when they do not match; the fact
+ *       {@value #ROW_COUNT_CHECK} holds the report). {@link StagedRestore#commit()} renames both in one transaction (the existing one to
+ *       {@code <name>_jbp_<hex>}, the fresh one to its name) and drops the previous database, unless it holds
+ *       relations the restore lacks (tables made after the backup, or left out of it): then it is kept under that
+ *       name, logged and named in the facts ({@code previousDatabase}, {@code relationsOnlyInPrevious}). This works
+ *       for every schema, partitioned ones included, and needs CREATEDB, ownership of the database and room for a
+ *       second copy while it runs.
+ *       <br>With {@link Builder#cleanInPlace(boolean) cleanInPlace(true)}, pg_restore runs {@code --clean
+ *       --if-exists} in the database itself: objects in the dump are dropped and recreated; objects that are not
+ *       in the dump stay. This changes the target while the stream is read, so {@link #stagesSafely()} is
  *       <b>false</b>: the pipeline verifies the whole stored backup (decrypting it and checking its SHA-256) before
- *       it calls {@code stage} (DESIGN promise 5). By default this mode runs {@code --single-transaction
- *       --exit-on-error}: a failing restore (damaged dump, missing role, killed stream) is rolled back and leaves
- *       the old content. {@code commit()} and {@code close()} do nothing here: once {@code stage} returned, the
- *       restore is committed in the database. <b>Without single-transaction</b> (e.g. with {@code jobs > 1})
- *       nothing can undo what pg_restore already did when it fails half-way; the database is then left partly
- *       restored, and the exception says so.</li>
+ *       it calls {@code stage} (DESIGN promise 5). It runs {@code --single-transaction --exit-on-error}: a failing
+ *       restore (damaged dump, missing role, killed stream) is rolled back and leaves the old content.
+ *       {@code commit()} and {@code close()} do nothing then. It cannot restore partitioned tables: pg_restore drops
+ *       a partition's inherited constraint before its parent's, which PostgreSQL refuses ("cannot drop inherited
+ *       constraint"), and the transaction is rolled back. <b>Without single-transaction</b> (e.g. with
+ *       {@code jobs > 1}) nothing can undo what pg_restore already did when it fails half-way; the database is
+ *       then left partly restored, and the exception says so.</li>
  * </ul>
  * The database restored into is the one of the {@link PgConnection} given, whatever host or database the backup
  * came from: restoring production's backup into a test server just works.
@@ -82,6 +96,8 @@ import java.util.Objects;
  *
  * <h2>Facts</h2>
  * {@code database}, {@code host} ({@code host:port}), {@code mode} ({@code new-database}/{@code existing-database}),
+ * {@code method} (existing database: {@code swap}/{@code clean-in-place}; after a swap's commit also
+ * {@code previousDatabase}, {@code relationsOnlyInPrevious}),
  * {@code jobs}, {@code singleTransaction}, {@code durationMillis}, {@code warnings} (pg_restore's warning lines),
  * {@code spooledBytes} and {@code spool} (when parallel).
  *
@@ -102,7 +118,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     public enum Mode {
         /** Create a new database and restore into it; drop it on failure or discard. */
         NEW_DATABASE("new-database"),
-        /** Restore into an existing database with {@code --clean --if-exists}. */
+        /** Replace an existing database: by a swap (default) or with {@code pg_restore --clean} in place. */
         EXISTING_DATABASE("existing-database");
 
         private final String label;
@@ -117,6 +133,12 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         }
     }
 
+    /**
+     * The fact holding the {@link RowCountCheck.Report} of a swap, compared on the restored copy before it replaced
+     * the database (when the manifest records row counts); the swap does not happen when it fails.
+     */
+    public static final String ROW_COUNT_CHECK = "rowCountCheck";
+
     private final Mode mode;
     private final PgConnection connection;
     private final String maintenanceDatabase;
@@ -130,6 +152,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     private final int jobs;
     private final Path spoolDirectory;
     private final Path pgRestore;
+    private final boolean cleanInPlace;
 
     private PostgresRestoreTarget(Builder b) {
         this.mode = b.mode;
@@ -141,7 +164,8 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         this.role = b.role;
         this.noPrivileges = b.noPrivileges;
         this.exitOnError = b.exitOnError;
-        this.singleTransaction = b.singleTransaction != null ? b.singleTransaction : b.mode == Mode.EXISTING_DATABASE;
+        this.cleanInPlace = b.mode == Mode.EXISTING_DATABASE && b.cleanInPlace;
+        this.singleTransaction = b.singleTransaction != null ? b.singleTransaction : cleanInPlace;
         this.jobs = b.jobs;
         this.spoolDirectory = b.spoolDirectory;
         this.pgRestore = b.pgRestore;
@@ -168,9 +192,9 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     }
 
     /**
-     * A target that restores into the existing database of {@code database} with {@code --clean --if-exists
-     * --single-transaction --exit-on-error}. {@link #stagesSafely()} is false, so a {@link RestorePipeline}
-     * verifies the whole backup before it touches the database.
+     * A target that replaces the existing database of {@code database} by a restored copy swapped in by name when
+     * every check passed (see the class comment); {@link Builder#cleanInPlace(boolean)} restores in place with
+     * {@code pg_restore --clean} instead.
      */
     public static PostgresRestoreTarget existingDatabase(PgConnection database) {
         return existingDatabaseBuilder(database).build();
@@ -196,6 +220,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         b.jobs = jobs;
         b.spoolDirectory = spoolDirectory;
         b.pgRestore = pgRestore;
+        b.cleanInPlace = cleanInPlace;
         return b;
     }
 
@@ -239,16 +264,29 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         return singleTransaction;
     }
 
+    /**
+     * Existing-database mode only: true when pg_restore {@code --clean} works in the database itself
+     * ({@link Builder#cleanInPlace(boolean)}), false (the default) when the restore goes into a fresh database that
+     * is swapped in by name.
+     */
+    public boolean cleanInPlace() {
+        return cleanInPlace;
+    }
+
     /** E.g. {@code new PostgreSQL database jiffoo_test@db:5432/drill}; never with the password. */
     @Override
     public String describe() {
         return (mode == Mode.NEW_DATABASE ? "new" : "existing") + " PostgreSQL database " + connection.describe();
     }
 
-    /** True in new-database mode; false in existing-database mode (it changes the database while reading). */
+    /**
+     * True in new-database mode and when an existing database is replaced by a swap (nothing changes before
+     * {@link StagedRestore#commit()}); false with {@link Builder#cleanInPlace(boolean)} (it changes the database while
+     * reading).
+     */
     @Override
     public boolean stagesSafely() {
-        return mode == Mode.NEW_DATABASE;
+        return !cleanInPlace;
     }
 
     /**
@@ -268,46 +306,64 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         String what = manifest == null ? "a dump" : manifest.objectKey();
         long started = System.nanoTime();
         Map<String, Object> leftovers = dropAbandonedDatabases();
+        PgConnection into = connection;
+        DatabaseSwap swap = null;
         if (mode == Mode.NEW_DATABASE) {
-            createDatabase();
-        } else {
+            createDatabase(connection.database(), null);
+        } else if (cleanInPlace) {
             requireExisting();
+        } else {
+            swap = DatabaseSwap.prepare(this, connection, maintenanceDatabase);
+            createDatabase(swap.staging(), swap);
+            into = connection.withDatabase(swap.staging());
         }
-        log.info("pg_restore of {} into {} started ({} job(s){})", what, describe(), jobs,
-                singleTransaction ? ", single transaction" : "");
+        log.info("pg_restore of {} into {} started ({} job(s){}{})", what, describe(), jobs,
+                singleTransaction ? ", single transaction" : "", swap == null ? "" : ", into " + swap.staging()
+                        + " to be swapped in by name");
         boolean ok = false;
         try {
-            Map<String, Object> facts = run(plaintext, what);
+            Map<String, Object> facts = run(plaintext, what, into);
+            if (swap != null && manifest != null && manifest.sourceFacts().get(RowCountCheck.ROW_COUNTS) != null) {
+                // judged before the swap, so that a restore the backup's counts reject never replaces the database
+                RowCountCheck.Report counts = RowCountCheck.compare(into, manifest);
+                facts.put(ROW_COUNT_CHECK, counts);
+                counts.orThrow();
+            }
             facts.put("durationMillis", (System.nanoTime() - started) / 1_000_000);
+            if (mode == Mode.EXISTING_DATABASE) {
+                facts.put("method", swap == null ? "clean-in-place" : "swap");
+            }
             facts.putAll(leftovers);
             ok = true;
             log.info("pg_restore of {} into {} done in {} ms, {} warning(s)", what, describe(),
                     facts.get("durationMillis"), facts.get("warnings"));
-            return new Staged(Collections.unmodifiableMap(facts));
+            return new Staged(facts, swap);
         } finally {
             if (!ok && mode == Mode.NEW_DATABASE) {
                 dropQuietly();
+            } else if (!ok && swap != null) {
+                dropQuietly(swap.staging());
             }
         }
     }
 
-    private Map<String, Object> run(InputStream plaintext, String what) throws IOException {
+    private Map<String, Object> run(InputStream plaintext, String what, PgConnection into) throws IOException {
         DumpSpool spool = null;
         long spooled = -1;
         try {
-            List<String> cmd = command();
+            List<String> cmd = command(into);
             PgChild child;
             if (jobs > 1) {
                 spool = createSpool();
                 spooled = spool.write(plaintext);
                 cmd.add(spool.argument());
-                child = PgChild.start(cmd, connection, false, spool.stdin());
+                child = PgChild.start(cmd, into, false, spool.stdin());
                 if (spool.unlinked()) {
                     spool.close(); // pg_restore holds the file: it goes when pg_restore ends
                 }
                 child.process().getOutputStream().close();
             } else {
-                child = PgChild.start(cmd, connection, false);
+                child = PgChild.start(cmd, into, false);
                 feed(child, plaintext);
             }
             int exit = child.waitFor();
@@ -370,14 +426,14 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         }
     }
 
-    private List<String> command() {
+    private List<String> command(PgConnection into) {
         Path bin = pgRestore != null ? pgRestore : PgToolLocator.system().locateNewest("pg_restore").path();
         List<String> cmd = new ArrayList<>();
         cmd.add(bin.toString());
         // a conninfo naming only the database: the name cannot be mistaken for a connection string, and host, user
         // and password come from the environment
-        cmd.add("--dbname=dbname=" + conninfoQuote(connection.database()));
-        if (mode == Mode.EXISTING_DATABASE) {
+        cmd.add("--dbname=dbname=" + conninfoQuote(into.database()));
+        if (cleanInPlace) {
             cmd.add("--clean");
             cmd.add("--if-exists");
         }
@@ -441,6 +497,9 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         String state;
         if (mode == Mode.NEW_DATABASE) {
             state = "The new database " + connection.database() + " is dropped again.";
+        } else if (!cleanInPlace) {
+            state = "The restore went into a fresh database, which is dropped again: " + connection.database()
+                    + " was not touched and keeps its previous content.";
         } else if (singleTransaction) {
             state = "The restore ran in a single transaction, which was rolled back: " + connection.database()
                     + " keeps its previous content.";
@@ -454,7 +513,8 @@ public final class PostgresRestoreTarget implements RestoreTarget {
 
     // --- database management over JDBC ---------------------------------------------------------------------------
 
-    private Connection maintenance() {
+    /** A connection to the maintenance database. */
+    Connection maintenance() {
         PgConnection admin = connection.withDatabase(maintenanceDatabase);
         try {
             return admin.openJdbc();
@@ -470,41 +530,58 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     }
 
     private boolean exists(Connection c) throws SQLException {
+        return exists(c, connection.database());
+    }
+
+    private static boolean exists(Connection c, String name) throws SQLException {
         try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM pg_database WHERE datname = ?")) {
-            s.setString(1, connection.database());
+            s.setString(1, name);
             try (ResultSet r = s.executeQuery()) {
                 return r.next();
             }
         }
     }
 
-    private void createDatabase() {
+    /**
+     * Creates the database {@code name} from the template, marked as a restore in progress; with a swap, with the
+     * owner, encoding, locale, tablespace, connection limit, privileges and settings of the database it replaces.
+     */
+    private void createDatabase(String name, DatabaseSwap swap) {
         try (Connection c = maintenance(); Statement s = c.createStatement()) {
-            if (exists(c)) {
-                throw new RestoreException("The database " + connection.database() + " already exists on "
+            if (exists(c, name)) {
+                throw new RestoreException("The database " + name + " already exists on "
                         + connection.host() + ":" + connection.port() + ". A restore into a new database never"
                         + " touches an existing one: choose a name that does not exist, drop it first, or restore"
                         + " with existingDatabase(...).", null, describe(), null);
             }
-            StringBuilder sql = new StringBuilder("CREATE DATABASE ").append(ident(connection.database()))
+            StringBuilder sql = new StringBuilder("CREATE DATABASE ").append(ident(name))
                     .append(" TEMPLATE ").append(ident(template));
-            if (owner != null) {
-                sql.append(" OWNER ").append(ident(owner));
+            String dbOwner = owner != null ? owner : swap != null ? swap.owner() : null;
+            if (dbOwner != null) {
+                sql.append(" OWNER ").append(ident(dbOwner));
+            }
+            if (swap != null) {
+                sql.append(swap.createOptions());
             }
             s.execute(sql.toString());
-            log.info("created database {} on {}:{}", connection.database(), connection.host(), connection.port());
+            log.info("created database {} on {}:{}", name, connection.host(), connection.port());
             try {
-                s.execute("COMMENT ON DATABASE " + ident(connection.database()) + " IS "
-                        + literal(RestoreMarker.text()));
+                s.execute("COMMENT ON DATABASE " + ident(name) + " IS " + literal(RestoreMarker.text()));
+                if (swap != null) {
+                    for (String statement : swap.copyStatements(name)) {
+                        s.execute(statement);
+                    }
+                }
             } catch (SQLException e) {
-                dropQuietly(connection.database());
+                dropQuietly(name);
                 throw e;
             }
         } catch (SQLException e) {
-            throw new RestoreException("Cannot create the database " + connection.database() + " on "
+            throw new RestoreException("Cannot create the database " + name + " on "
                     + connection.host() + ":" + connection.port() + ": " + e.getMessage() + ". The user "
                     + connection.user() + " needs CREATEDB (and membership in the owner role, if one is set);"
-                    + " the template " + template + " must exist.", null, describe(), e);
+                    + " the template " + template + " must exist." + (swap == null ? "" : " Nothing was restored; "
+                    + connection.database() + " is unchanged."), null, describe(), e);
         }
     }
 
@@ -561,7 +638,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     }
 
     /** Drops a database; logs (never throws) when that fails. Returns whether it is gone. */
-    private boolean dropQuietly(String name) {
+    boolean dropQuietly(String name) {
         try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc(); Statement s = c.createStatement()) {
             try {
                 s.execute("DROP DATABASE IF EXISTS " + ident(name) + " WITH (FORCE)");
@@ -586,7 +663,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         return "\"" + name.replace("\"", "\"\"") + "\"";
     }
 
-    private static String literal(String s) {
+    static String literal(String s) {
         return "'" + s.replace("'", "''") + "'";
     }
 
@@ -614,16 +691,18 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     /** The result of one stage. */
     private final class Staged implements StagedRestore {
         private final Map<String, Object> facts;
+        private final DatabaseSwap swap;
         private boolean committed;
         private boolean closed;
 
-        Staged(Map<String, Object> facts) {
+        Staged(Map<String, Object> facts, DatabaseSwap swap) {
             this.facts = facts;
+            this.swap = swap;
         }
 
         @Override
-        public Map<String, Object> facts() {
-            return facts;
+        public synchronized Map<String, Object> facts() {
+            return Collections.unmodifiableMap(new LinkedHashMap<>(facts));
         }
 
         @Override
@@ -631,7 +710,12 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             if (closed) {
                 throw new IllegalStateException("the staged restore into " + describe() + " was already discarded");
             }
-            if (!committed && mode == Mode.NEW_DATABASE) {
+            if (committed) {
+                return;
+            }
+            if (swap != null) {
+                facts.putAll(swap.swapIn());
+            } else if (mode == Mode.NEW_DATABASE) {
                 try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc();
                      Statement s = c.createStatement()) {
                     s.execute("COMMENT ON DATABASE " + ident(connection.database()) + " IS NULL");
@@ -653,6 +737,10 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             if (!committed && mode == Mode.NEW_DATABASE) {
                 log.info("discarding the staged restore into {}", describe());
                 dropQuietly();
+            } else if (!committed && swap != null) {
+                log.info("discarding the staged restore into {} (database {}); {} is unchanged", describe(),
+                        swap.staging(), connection.database());
+                dropQuietly(swap.staging());
             }
         }
     }
@@ -672,6 +760,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         private int jobs = 1;
         private Path spoolDirectory;
         private Path pgRestore;
+        private boolean cleanInPlace;
 
         private Builder(Mode mode, PgConnection connection) {
             this.mode = mode;
@@ -732,8 +821,23 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         }
 
         /**
-         * {@code --single-transaction}: all or nothing. Default on in existing-database mode, off in new-database
-         * mode (a failed new database is dropped anyway). Cannot be combined with {@code jobs > 1}.
+         * Existing-database mode: {@code true} runs {@code pg_restore --clean --if-exists} in the database itself, in
+         * one transaction (objects that are not in the dump stay; fails on partitioned tables, where pg_restore
+         * cannot drop a partition's inherited constraints); {@code false} (the default) restores into a fresh
+         * database and swaps it in by name when every check passed (see the class comment).
+         */
+        public Builder cleanInPlace(boolean cleanInPlace) {
+            if (cleanInPlace && mode != Mode.EXISTING_DATABASE) {
+                throw new ConfigurationException("cleanInPlace applies only to existingDatabase(...): a new database"
+                        + " has nothing to clean.");
+            }
+            this.cleanInPlace = cleanInPlace;
+            return this;
+        }
+
+        /**
+         * {@code --single-transaction}: all or nothing. Default on with {@link #cleanInPlace(boolean)}, off otherwise
+         * (a failed new or fresh database is dropped anyway). Cannot be combined with {@code jobs > 1}.
          */
         public Builder singleTransaction(boolean singleTransaction) {
             this.singleTransaction = singleTransaction;
@@ -771,7 +875,8 @@ public final class PostgresRestoreTarget implements RestoreTarget {
          * @throws ConfigurationException when single-transaction is combined with {@code jobs > 1}
          */
         public PostgresRestoreTarget build() {
-            boolean single = singleTransaction != null ? singleTransaction : mode == Mode.EXISTING_DATABASE;
+            boolean single = singleTransaction != null ? singleTransaction
+                    : mode == Mode.EXISTING_DATABASE && cleanInPlace;
             if (single && jobs > 1) {
                 throw new ConfigurationException("pg_restore cannot combine --single-transaction with -j " + jobs
                         + ". Call singleTransaction(false) to restore in parallel (a failure half-way then leaves "

@@ -50,6 +50,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * size, opens a {@code REPEATABLE READ READ ONLY} transaction and exports its snapshot
  * ({@code pg_export_snapshot()}); pg_dump runs with {@code --snapshot=<id>}, so the row counts reported in the facts
  * (exact {@code count(*)} per table, by default, counted while pg_dump runs) describe exactly the data in the dump.
+ * Which tables are counted, and how, is {@code CountedTables}'s rule, shared with {@link RowCountCheck}: every table
+ * whose rows pg_dump dumps (leaf partitions, inheritance parents and children, unlogged tables), each
+ * {@code FROM ONLY}; not partitioned parents, materialized views or foreign tables. A table whose rows pg_dump leaves
+ * out ({@code --exclude-table-data}, {@code --no-unlogged-table-data}, {@code --schema-only} among the extra
+ * arguments) is recorded with 0 rows, which is what the dump holds.
  * The transaction stays open until pg_dump has exited. See {@link RowCounts} for the cost and the cheaper options.
  *
  * <p><b>Secrets.</b> pg_dump receives host, port, user, database and password only through libpq variables in its
@@ -222,7 +227,8 @@ public final class PostgresSource implements Source {
      * @return facts: {@code database}, {@code host}, {@code port}, {@code user}, {@code serverVersion},
      *         {@code serverVersionNum}, {@code pgDumpVersion}, {@code pgDumpPath}, {@code databaseSizeBytes},
      *         {@code format} ({@code custom}), {@code compressionLevel}, {@code rowCountMode}
-     *         ({@code exact|estimate|none}), {@code rowCountsExact}, {@code tableCount} and {@code rowCounts}
+     *         ({@code exact|estimate|none}), {@code rowCountsExact}, {@code tableCount}, {@code rowCountScope}
+     *         ({@code only}: each table counted {@code FROM ONLY}) and {@code rowCounts}
      *         ({@code "schema.table" -> rows}, unless {@link RowCounts#NONE}), {@code rowCountMillis},
      *         {@code dumpBytes}, {@code dumpMillis}
      * @throws ConfigurationException when login is refused, the database does not exist or no fitting pg_dump is
@@ -279,7 +285,13 @@ public final class PostgresSource implements Source {
                     snapshot = r.getString(1);
                 }
             }
-            List<DumpedTable> tables = rowCounts == RowCounts.NONE ? List.of() : dumpedTables(jdbc);
+            List<CountedTables.Table> tables = new ArrayList<>();
+            List<CountedTables.Table> withoutData = new ArrayList<>();
+            if (rowCounts != RowCounts.NONE) {
+                for (CountedTables.Table t : dumpedTables(jdbc)) {
+                    (dataLeftOut(t) ? withoutData : tables).add(t);
+                }
+            }
 
             List<String> command = command(pgDump.path(), snapshot);
             LOG.info("dumping {} with {} {}", describe(), pgDump.path(), pgDump.version());
@@ -313,6 +325,7 @@ public final class PostgresSource implements Source {
             facts.put("rowCountsExact", rowCounts == RowCounts.EXACT);
             if (rowCounts != RowCounts.NONE) {
                 Map<String, Long> counts = new TreeMap<>();
+                withoutData.forEach(t -> counts.put(t.qualified(), 0L));
                 long countMillis = 0;
                 if (counter != null) {
                     join(counter);
@@ -325,11 +338,12 @@ public final class PostgresSource implements Source {
                     counter.counts.forEach(counts::put);
                     countMillis = counter.millis;
                 } else {
-                    for (DumpedTable t : tables) {
+                    for (CountedTables.Table t : tables) {
                         counts.put(t.qualified(), t.estimate());
                     }
                 }
                 facts.put("tableCount", counts.size());
+                facts.put(CountedTables.SCOPE_FACT, CountedTables.Scope.ONLY.fact());
                 facts.put("rowCounts", counts);
                 facts.put("rowCountMillis", countMillis);
             }
@@ -569,41 +583,36 @@ public final class PostgresSource implements Source {
                 + " the backup again.", null, where(), null);
     }
 
-    /** A table pg_dump dumps the data of, with the planner's row estimate. */
-    record DumpedTable(String schema, String name, long estimate) {
-        String qualified() {
-            return schema + "." + name;
-        }
-
-        String quoted() {
-            return quote(schema) + "." + quote(name);
-        }
-
-        private static String quote(String id) {
-            return "\"" + id.replace("\"", "\"\"") + "\"";
-        }
-    }
-
-    /** The ordinary tables pg_dump dumps with the configured -n/-N/-t/-T, like pg_dump selects them. */
-    List<DumpedTable> dumpedTables(Connection jdbc) throws SQLException {
-        List<DumpedTable> out = new ArrayList<>();
-        String sql = "SELECT n.nspname, c.relname, c.reltuples::bigint, pg_catalog.pg_table_is_visible(c.oid)"
-                + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                + " WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"
-                + " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass"
-                + "   AND d.objid = c.oid AND d.deptype = 'e')"
-                + " ORDER BY 1, 2";
-        try (Statement s = jdbc.createStatement(); ResultSet r = s.executeQuery(sql)) {
-            while (r.next()) {
-                String schema = r.getString(1);
-                String name = r.getString(2);
-                boolean visible = r.getBoolean(4);
-                if (selected(schema, name, visible)) {
-                    out.add(new DumpedTable(schema, name, r.getLong(3)));
-                }
+    /**
+     * The tables pg_dump dumps with the configured -n/-N/-t/-T, like pg_dump selects them, of those
+     * {@link CountedTables} counts (which relations count, and how, is defined there for both sides).
+     */
+    List<CountedTables.Table> dumpedTables(Connection jdbc) throws SQLException {
+        List<CountedTables.Table> out = new ArrayList<>();
+        for (CountedTables.Table t : CountedTables.list(jdbc)) {
+            if (selected(t.schema(), t.name(), t.visible())) {
+                out.add(t);
             }
         }
         return out;
+    }
+
+    /**
+     * True when pg_dump, with the configured extra arguments, dumps the definition of {@code t} but none of its rows
+     * ({@code --exclude-table-data}, {@code --no-unlogged-table-data}, {@code --schema-only}): its recorded count is
+     * then 0, the rows the dump holds and a restore gives back.
+     */
+    boolean dataLeftOut(CountedTables.Table t) {
+        for (String a : extraArgs) {
+            if (a.equals("--schema-only") || a.equals("-s") || (a.equals("--no-unlogged-table-data") && t.unlogged())) {
+                return true;
+            }
+            if (a.startsWith("--exclude-table-data=") && PgNamePattern.table(a.substring(a.indexOf('=') + 1))
+                    .matchesTable(t.schema(), t.name(), t.visible())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private boolean selected(String schema, String name, boolean visible) {
@@ -660,14 +669,14 @@ public final class PostgresSource implements Source {
     /** Counts rows of the dumped tables on the snapshot connection while pg_dump runs. */
     private static final class RowCounter extends Thread {
         private final Connection jdbc;
-        private final List<DumpedTable> tables;
+        private final List<CountedTables.Table> tables;
         final Map<String, Long> counts = new LinkedHashMap<>();
         volatile Exception failure;
         volatile long millis;
         private volatile Statement current;
         private volatile boolean cancelled;
 
-        RowCounter(Connection jdbc, List<DumpedTable> tables) {
+        RowCounter(Connection jdbc, List<CountedTables.Table> tables) {
             super("jiffoo-pg-rowcount");
             setDaemon(true);
             this.jdbc = jdbc;
@@ -678,13 +687,13 @@ public final class PostgresSource implements Source {
         public void run() {
             long t0 = System.nanoTime();
             try {
-                for (DumpedTable t : tables) {
+                for (CountedTables.Table t : tables) {
                     if (cancelled) {
                         return;
                     }
                     try (Statement s = jdbc.createStatement()) {
                         current = s;
-                        try (ResultSet r = s.executeQuery("SELECT count(*) FROM " + t.quoted())) {
+                        try (ResultSet r = s.executeQuery(t.countSql())) {
                             r.next();
                             counts.put(t.qualified(), r.getLong(1));
                         }

@@ -22,10 +22,13 @@ import java.util.TreeSet;
  * {@code rowCounts} (a map {@code "schema.table" -> count}) and {@code rowCountsExact} (true when the counts are
  * exact {@code count(*)}, false or absent when they are planner estimates).
  *
- * <p>Each ordinary and partitioned table of the restored database outside {@code pg_catalog},
- * {@code information_schema} and {@code pg_toast*} is counted exactly with {@code SELECT count(*)} (a partitioned
- * table's count includes its partitions, as pg_dump's source side counts it). The {@link Report} lists matches,
- * differences, tables the backup has and the database lacks, and tables the database has beyond the backup.
+ * <p>The restored database's tables are listed and counted exactly by the same rule the backup recorded them with
+ * ({@code CountedTables}): every table whose rows pg_dump dumps — plain tables, leaf partitions (so a partitioned
+ * table is judged partition by partition), inheritance parents and children, unlogged tables — each with
+ * {@code SELECT count(*) FROM ONLY}; not partitioned parents, materialized views, foreign tables or extensions' tables.
+ * A manifest from before that rule (no {@code rowCountScope} fact) is compared the way it was recorded, counting
+ * inheritance children's rows in their parents' counts. The {@link Report} lists matches, differences, tables the
+ * backup has and the database lacks, and tables the database has beyond the backup.
  *
  * <pre>{@code
  * RowCountCheck.Report r = RowCountCheck.compare(drillDb, result.manifest());
@@ -120,9 +123,10 @@ public final class RowCountCheck {
         Map<String, Long> expected = expected(manifest);
         Object exactFact = manifest.sourceFacts().get(ROW_COUNTS_EXACT);
         boolean exact = Boolean.TRUE.equals(exactFact) || "true".equals(String.valueOf(exactFact));
+        CountedTables.Scope scope = CountedTables.Scope.of(manifest.sourceFacts());
         Map<String, Long> actual;
         try (Connection c = restored.openJdbc()) {
-            actual = count(c);
+            actual = count(c, scope);
         } catch (SQLException e) {
             throw new RestoreException("Cannot count the rows of " + restored.describe() + ": " + e.getMessage()
                     + ". Check that the database exists and is reachable.", manifest.objectKey(), restored.describe(),
@@ -165,24 +169,13 @@ public final class RowCountCheck {
         return out;
     }
 
-    private static Map<String, Long> count(Connection c) throws SQLException {
-        List<String[]> tables = new ArrayList<>();
-        try (Statement s = c.createStatement();
-             ResultSet r = s.executeQuery("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n"
-                     + " ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
-                     + " AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'"
-                     + " AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1, 2")) {
-            while (r.next()) {
-                tables.add(new String[]{r.getString(1), r.getString(2)});
-            }
-        }
+    private static Map<String, Long> count(Connection c, CountedTables.Scope scope) throws SQLException {
         Map<String, Long> counts = new LinkedHashMap<>();
         try (Statement s = c.createStatement()) {
-            for (String[] t : tables) {
-                try (ResultSet r = s.executeQuery("SELECT count(*) FROM " + PostgresRestoreTarget.ident(t[0]) + "."
-                        + PostgresRestoreTarget.ident(t[1]))) {
+            for (CountedTables.Table t : CountedTables.list(c)) {
+                try (ResultSet r = s.executeQuery(t.countSql(scope))) {
                     r.next();
-                    counts.put(t[0] + "." + t[1], r.getLong(1));
+                    counts.put(t.qualified(), r.getLong(1));
                 }
             }
         }

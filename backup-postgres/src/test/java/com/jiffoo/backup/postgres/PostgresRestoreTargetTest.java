@@ -1,6 +1,7 @@
 package com.jiffoo.backup.postgres;
 
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.StagedRestore;
 import org.junit.jupiter.api.AfterAll;
@@ -16,6 +17,7 @@ import java.sql.Connection;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -156,18 +158,19 @@ class PostgresRestoreTargetTest {
     }
 
     @Test
-    void replacesContentOfExistingDatabase() throws Exception {
+    void replacesContentOfExistingDatabaseInPlaceWithClean() throws Exception {
         String db = existing("rt_replace", 300);
         try (Connection c = PgTestServer.get().connect(db); Statement s = c.createStatement()) {
             s.execute("UPDATE customers SET name = 'changed'; SELECT setval('invoice_no_seq', 7)");
         }
         assertThat(PgTools.hashes(db)).isNotEqualTo(original);
-        PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabase(PgTools.connection(db));
+        PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection(db))
+                .cleanInPlace(true).build();
         assertThat(target.stagesSafely()).isFalse();
         assertThat(target.singleTransaction()).isTrue();
         try (StagedRestore staged = stage(target, dump)) {
             assertThat(staged.facts()).containsEntry("mode", "existing-database")
-                    .containsEntry("singleTransaction", true);
+                    .containsEntry("method", "clean-in-place").containsEntry("singleTransaction", true);
             staged.commit();
         }
         assertThat(PgTools.hashes(db)).isEqualTo(original);
@@ -178,10 +181,175 @@ class PostgresRestoreTargetTest {
         String db = existing("rt_keep", 300);
         TableHashes before = PgTools.hashes(db);
         Path bad = PgTools.truncated(dump, 0.6, tmp.resolve("bad.dump"));
-        PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabase(PgTools.connection(db));
+        PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection(db))
+                .cleanInPlace(true).build();
         assertThatThrownBy(() -> stage(target, bad)).isInstanceOf(RestoreException.class)
                 .hasMessageContaining("rolled back").hasMessageContaining("keeps its previous content");
         assertThat(PgTools.hashes(db)).isEqualTo(before);
+    }
+
+    /** Databases whose names start with {@code prefix}. */
+    private static List<String> databasesStartingWith(String prefix) throws Exception {
+        List<String> out = new ArrayList<>();
+        try (Connection c = PgTestServer.get().connect("postgres");
+             java.sql.PreparedStatement s = c.prepareStatement("SELECT datname FROM pg_database WHERE"
+                     + " starts_with(datname, ?) ORDER BY 1")) {
+            s.setString(1, prefix);
+            try (java.sql.ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    out.add(r.getString(1));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The properties of a database a swap must carry over, as one comparable string. */
+    private static String databaseProperties(String db) throws Exception {
+        try (Connection c = PgTestServer.get().connect("postgres");
+             java.sql.PreparedStatement s = c.prepareStatement("SELECT pg_get_userbyid(d.datdba) || ' '"
+                     + " || pg_encoding_to_char(d.encoding) || ' ' || d.datcollate || ' ' || d.datconnlimit || ' '"
+                     + " || coalesce(d.datacl::text, '-') || ' ' || coalesce(shobj_description(d.oid, 'pg_database'),"
+                     + " '-') || ' ' || coalesce((SELECT string_agg(array_to_string(setconfig, ';'), '|' ORDER BY"
+                     + " setrole) FROM pg_db_role_setting WHERE setdatabase = d.oid), '-')"
+                     + " FROM pg_database d WHERE datname = ?")) {
+            s.setString(1, db);
+            try (java.sql.ResultSet r = s.executeQuery()) {
+                r.next();
+                return r.getString(1);
+            }
+        }
+    }
+
+    @Test
+    void replacesAnExistingDatabaseByASwapThatKeepsItsPropertiesAndLeavesNothingBehind() throws Exception {
+        String db = existing("rt_swap", 300);
+        String role = "jb_rt_reader_" + Long.toHexString(System.nanoTime());
+        try (Connection c = PgTestServer.get().connect("postgres"); Statement s = c.createStatement()) {
+            s.execute("CREATE ROLE " + role + " NOLOGIN");
+            s.execute("ALTER DATABASE " + db + " SET search_path = \"$user\", public, \"Odd, name\"");
+            s.execute("ALTER DATABASE " + db + " SET work_mem = '7MB'");
+            s.execute("ALTER ROLE " + role + " IN DATABASE " + db + " SET statement_timeout = '5s'");
+            s.execute("ALTER DATABASE " + db + " CONNECTION LIMIT 40");
+            s.execute("REVOKE CONNECT, TEMPORARY ON DATABASE " + db + " FROM PUBLIC");
+            s.execute("GRANT CONNECT ON DATABASE " + db + " TO " + role + " WITH GRANT OPTION");
+            s.execute("COMMENT ON DATABASE " + db + " IS 'the shop''s live database'");
+        }
+        try {
+            try (Connection c = PgTestServer.get().connect(db); Statement s = c.createStatement()) {
+                s.execute("UPDATE customers SET name = 'changed'; DELETE FROM order_items WHERE order_id < 50");
+            }
+            String properties = databaseProperties(db);
+            PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabase(PgTools.connection(db));
+            assertThat(target.stagesSafely()).isTrue();
+            assertThat(target.singleTransaction()).isFalse();
+            try (StagedRestore staged = stage(target, dump)) {
+                assertThat(staged.facts()).containsEntry("mode", "existing-database").containsEntry("method", "swap");
+                assertThat(databasesStartingWith(db + "_jbr_")).hasSize(1);
+                assertThat(PgTools.hashes(db)).as("untouched until the commit").isNotEqualTo(original);
+                staged.commit();
+                assertThat(staged.facts()).containsEntry("previousDatabase", "dropped");
+            }
+            assertThat(PgTools.hashes(db)).isEqualTo(original);
+            assertThat(databaseProperties(db)).isEqualTo(properties).contains("40").contains("Odd, name")
+                    .contains(role + "=c*/").contains("work_mem=7MB").contains("statement_timeout=5s")
+                    .contains("the shop's live database");
+            assertThat(databasesStartingWith(db + "_jb")).isEmpty();
+        } finally {
+            dbs.dropAll();
+            try (Connection c = PgTestServer.get().connect("postgres"); Statement s = c.createStatement()) {
+                s.execute("DROP ROLE " + role);
+            }
+        }
+    }
+
+    @Test
+    void aFailedSwapRestoreLeavesTheExistingDatabaseAndNoCopy() throws Exception {
+        String db = existing("rt_swapfail", 300);
+        TableHashes before = PgTools.hashes(db);
+        Path bad = PgTools.truncated(dump, 0.6, tmp.resolve("bad.dump"));
+        PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabase(PgTools.connection(db));
+        assertThatThrownBy(() -> stage(target, bad)).isInstanceOf(RestoreException.class)
+                .hasMessageContaining("fresh database, which is dropped again")
+                .hasMessageContaining(db + " was not touched");
+        assertThat(PgTools.hashes(db)).isEqualTo(before);
+        assertThat(databasesStartingWith(db + "_jb")).isEmpty();
+
+        // discarded after staging (the pipeline found a checksum mismatch at the end): the same
+        try (StagedRestore staged = stage(target, dump)) {
+            assertThat(databasesStartingWith(db + "_jbr_")).hasSize(1);
+        }
+        assertThat(PgTools.hashes(db)).isEqualTo(before);
+        assertThat(databasesStartingWith(db + "_jb")).isEmpty();
+    }
+
+    @Test
+    void aSwapWhoseCopyDoesNotMatchTheBackupsRowCountsNeverReplacesTheDatabase() throws Exception {
+        String db = existing("rt_swapcounts", 300);
+        TableHashes before = PgTools.hashes(db);
+        Map<String, Object> counts = new java.util.TreeMap<>();
+        original.tables().forEach((t, v) -> counts.put(t.replace("\"", ""), original.count(t)));
+        PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabase(PgTools.connection(db));
+
+        try (StagedRestore staged = target.stage(Files.newInputStream(dump),
+                RowCountCheckTest.manifest(counts, true))) {
+            assertThat(staged.facts().get(PostgresRestoreTarget.ROW_COUNT_CHECK))
+                    .isInstanceOfSatisfying(RowCountCheck.Report.class, r -> assertThat(r.passed()).isTrue());
+        }
+        counts.put("public.orders", (long) counts.get("public.orders") + 1);
+        assertThatThrownBy(() -> target.stage(Files.newInputStream(dump), RowCountCheckTest.manifest(counts, true)))
+                .isInstanceOf(IntegrityException.class).hasMessageContaining("public.orders " + (ORDERS + 1) + " -> "
+                        + ORDERS);
+        assertThat(PgTools.hashes(db)).isEqualTo(before);
+        assertThat(databasesStartingWith(db + "_jb")).isEmpty();
+    }
+
+    @Test
+    void aSwapIsRefusedWhileTheApplicationIsConnectedAndChangesNothing() throws Exception {
+        String db = existing("rt_swapbusy", 300);
+        TableHashes before = PgTools.hashes(db);
+        PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabase(PgTools.connection(db));
+        try (Connection app = PgTestServer.get().connect(db); Statement s = app.createStatement()) {
+            s.execute("SET application_name = 'shop-frontend'");
+            assertThatThrownBy(() -> stage(target, dump)).isInstanceOf(RestoreException.class)
+                    .hasMessageContaining("1 session(s) are connected to " + db + " (shop-frontend on " + db + ")")
+                    .hasMessageContaining("Stop the application").hasMessageContaining("is unchanged");
+            assertThat(databasesStartingWith(db + "_jb")).isEmpty();
+
+            // connected after the restore began: the swap at commit is refused, the copy dropped
+            app.close();
+            try (StagedRestore staged = stage(target, dump);
+                 Connection late = PgTestServer.get().connect(db)) {
+                assertThatThrownBy(staged::commit).isInstanceOf(RestoreException.class)
+                        .hasMessageContaining("session(s) are connected to " + db);
+            }
+        }
+        assertThat(PgTools.hashes(db)).isEqualTo(before);
+        assertThat(databasesStartingWith(db + "_jb")).isEmpty();
+    }
+
+    @Test
+    void aSwapKeepsThePreviousDatabaseWhenItHoldsTablesTheBackupLacks() throws Exception {
+        String db = existing("rt_swapkeep", 300);
+        try (Connection c = PgTestServer.get().connect(db); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE public.made_after_the_backup (x int); INSERT INTO made_after_the_backup VALUES (1)");
+        }
+        String previous;
+        try (StagedRestore staged = stage(PostgresRestoreTarget.existingDatabase(PgTools.connection(db)), dump)) {
+            staged.commit();
+            previous = String.valueOf(staged.facts().get("previousDatabase"));
+            assertThat(staged.facts().get("relationsOnlyInPrevious"))
+                    .isEqualTo(List.of("public.made_after_the_backup"));
+        }
+        dbs.remember(previous);
+        assertThat(previous).startsWith(db + "_jbp_");
+        assertThat(PgTools.hashes(db)).isEqualTo(original);
+        assertThat(PgTools.hashes(previous).tables()).containsEntry("public.made_after_the_backup", "1:"
+                + PgTools.hashes(previous).tables().get("public.made_after_the_backup").split(":")[1]);
+        // not mistaken for a half-restored database by the next restore
+        try (Connection c = PgTestServer.get().connect("postgres")) {
+            assertThat(RestoreMarker.find(c)).noneMatch(m -> m.database().equals(previous));
+        }
     }
 
     @Test
@@ -283,11 +451,18 @@ class PostgresRestoreTargetTest {
 
     @Test
     void singleTransactionCannotBeCombinedWithJobs() {
-        assertThatThrownBy(() -> PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection("x")).jobs(2)
-                .build()).isInstanceOf(ConfigurationException.class).hasMessageContaining("singleTransaction(false)");
-        PostgresRestoreTarget t = PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection("x")).jobs(2)
-                .singleTransaction(false).build();
+        assertThatThrownBy(() -> PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection("x"))
+                .cleanInPlace(true).jobs(2).build()).isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("singleTransaction(false)");
+        PostgresRestoreTarget t = PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection("x"))
+                .cleanInPlace(true).jobs(2).singleTransaction(false).build();
         assertThat(t.toBuilder().build().jobs()).isEqualTo(2);
+        assertThat(t.toBuilder().build().cleanInPlace()).isTrue();
+        // a swap restores into a fresh database: parallel jobs need no single transaction
+        assertThat(PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection("x")).jobs(2).build().jobs())
+                .isEqualTo(2);
+        assertThatThrownBy(() -> PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), "x")
+                .cleanInPlace(true)).isInstanceOf(ConfigurationException.class);
         assertThatThrownBy(() -> PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), ""))
                 .isInstanceOf(ConfigurationException.class);
         assertThatThrownBy(() -> PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), "x".repeat(64)))
