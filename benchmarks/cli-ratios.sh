@@ -14,7 +14,7 @@
 #   restore  java $JAVA_OPTS -jar JAR restore database --latest --into R2             (all its checks included)
 # --rows takes a comma-separated subset (default all five). With --jar-b JAR2 (A/B comparison of two builds, e.g.
 # before and after a change) the rows backup_b and restore_b run JAR2 with JAVA_OPTS_B (default JAVA_OPTS) right
-# after backup and restore in every round.
+# next to backup and restore in every round (after them in odd rounds, before them in even ones).
 #
 # Sizes: 300m = pgbench -s 10 + a 1,000,000-row orders table with jsonb (~340 MB, pg_database_size);
 #        1g   = pgbench -s 50 + the same orders table (~1 GiB). Database bench_cli_SIZE, reused when present.
@@ -229,7 +229,13 @@ pg_dump -Fc -Z0 "$DB" > /dev/null
 : > "$TSV"
 IFS=, read -r -a rows <<< "$ROWS"
 for ((round = 1; round <= ROUNDS; round++)); do
-    for row in "${rows[@]}"; do run_row "$round" "$row"; done
+    order=("${rows[@]}")
+    if ((round % 2 == 0)); then # A/B pairs run B first in even rounds: neither always follows the other's writes
+        for ((i = 0; i + 1 < ${#order[@]}; i++)); do
+            if [ "${order[i + 1]}" = "${order[i]}_b" ]; then order[i]=${rows[i + 1]}; order[i + 1]=${rows[i]}; fi
+        done
+    fi
+    for row in "${order[@]}"; do run_row "$round" "$row"; done
 done
 for d in "$R_PLAIN" "$R_OURS"; do dropdb --if-exists "$d" 2> /dev/null; done
 rm -rf "$OUT"
