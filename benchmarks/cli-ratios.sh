@@ -54,7 +54,7 @@ while [ $# -gt 0 ]; do
         --jar-b) JAR_B=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --cleanup) CLEANUP=1; shift ;;
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
     esac
 done
