@@ -119,7 +119,6 @@ public final class OpenPgpTransform implements Transform {
      */
     @Override
     public java.util.Optional<com.jiffoo.backup.Authenticator> authenticator() {
-        authenticator.deriveAhead(); // whoever asks signs or checks soon: start the slow key derivation now
         return java.util.Optional.of(authenticator);
     }
 

@@ -31,8 +31,6 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -60,8 +58,7 @@ final class PgpAuthenticator implements Authenticator {
     private final List<OpenPgpTransform.PassphraseEntry> passphrases;
     private final PgpKeys.SigningKey signingKey;
     private final List<PgpKeys.Signer> signers;
-    /** The HMAC keys, derived once per passphrase (on a thread of their own when {@link #deriveAhead()} ran). */
-    private final Map<OpenPgpTransform.PassphraseEntry, CompletableFuture<byte[]>> derived = new ConcurrentHashMap<>();
+    private final Map<OpenPgpTransform.PassphraseEntry, byte[]> derived = new ConcurrentHashMap<>();
 
     PgpAuthenticator(OpenPgpTransform.PassphraseEntry signingPassphrase,
                      List<OpenPgpTransform.PassphraseEntry> passphrases, PgpKeys.SigningKey signingKey,
@@ -202,38 +199,8 @@ final class PgpAuthenticator implements Authenticator {
         }
     }
 
-    /**
-     * Starts deriving the first passphrase's HMAC key on a daemon thread, once: a PBKDF2 of 200,000 iterations takes
-     * about 0.1 s in a warm JVM but up to 1-2 s in one that has just started (interpreted until compiled), and the
-     * first manifest to check or sign comes soon after start-up. Signing and checking wait for it; the result is the
-     * same as without.
-     */
-    void deriveAhead() {
-        if (signingPassphrase == null) {
-            return;
-        }
-        derived.computeIfAbsent(signingPassphrase, p -> {
-            CompletableFuture<byte[]> f = new CompletableFuture<>();
-            Thread t = new Thread(() -> {
-                try {
-                    f.complete(derive(p));
-                } catch (Throwable e) {
-                    f.completeExceptionally(e);
-                }
-            }, "jiffoo-hmac-key");
-            t.setDaemon(true);
-            t.start();
-            return f;
-        });
-    }
-
     private byte[] hmac(OpenPgpTransform.PassphraseEntry p, byte[] content) {
-        byte[] k;
-        try {
-            k = derived.computeIfAbsent(p, q -> CompletableFuture.completedFuture(derive(q))).join();
-        } catch (CompletionException e) {
-            throw e.getCause() instanceof RuntimeException r ? r : e;
-        }
+        byte[] k = derived.computeIfAbsent(p, PgpAuthenticator::derive);
         try {
             Mac mac = Mac.getInstance("HmacSHA256");
             mac.init(new SecretKeySpec(k, "HmacSHA256"));
