@@ -38,7 +38,9 @@ import java.util.Objects;
  * <p>The source runs on a thread of its own and hands its bytes over through a bounded buffer
  * ({@link Builder#bufferChunkSize} x {@link Builder#bufferChunks}), so the source's work (tar + compression, or
  * pg_dump) and the transforms' work (encryption, hashing) run on two cores. Memory does not depend on the size of
- * the backup.
+ * the backup. The source starts before the transforms are set up, so that their set-up (a passphrase's key
+ * derivation) overlaps the source's start; if a transform cannot start, the source is cancelled and the transform's
+ * error is reported.
  *
  * <p>Encryption is never silently off: the builder needs either {@link Builder#encryption(Transform)} or an explicit
  * {@link Builder#unencrypted()}.
@@ -203,7 +205,13 @@ public final class BackupPipeline {
         Pipe pipe = new Pipe(chunkSize, chunks);
         SourceRun sourceRun = new SourceRun(pipe);
         Thread sourceThread = null;
+        boolean streaming = false;
         try {
+            // The source starts first: pg_dump connects and reads its catalogs while the transforms set up (the
+            // OpenPGP key derivation hashes 64 MiB), filling the bounded pipe until the loop below reads it.
+            sourceThread = new Thread(sourceRun, "jiffoo-backup-source-" + id);
+            sourceThread.setDaemon(true);
+            sourceThread.start();
             UploadCheck.Recorder sent = new UploadCheck.Recorder(StageStreams.output(
                     StageStreams.closeShield(data), "store (" + sink.location() + ")", ErrorCode.STORAGE));
             CountingDigestOutputStream stored = new CountingDigestOutputStream(sent);
@@ -214,10 +222,7 @@ public final class BackupPipeline {
                 out = StageStreams.output(encode(t, out, stage), stage, ErrorCode.INTERNAL);
             }
             CountingDigestOutputStream plain = new CountingDigestOutputStream(out);
-
-            sourceThread = new Thread(sourceRun, "jiffoo-backup-source-" + id);
-            sourceThread.setDaemon(true);
-            sourceThread.start();
+            streaming = true;
 
             byte[] buf = new byte[chunkSize];
             InputStream in = pipe.inputStream();
@@ -276,7 +281,7 @@ public final class BackupPipeline {
             throw e;
         } catch (IOException | RuntimeException e) {
             BackupException be;
-            if (sourceRun.failure != null) {
+            if (sourceRun.failure != null && streaming) { // a transform that cannot even start is the cause
                 be = sourceFailure(sourceRun.failure, objectKey, where);
             } else if (e instanceof StageFailure sf) {
                 be = BackupException.of(sf.code(), "Backup failed at step '" + sf.stage() + "': "

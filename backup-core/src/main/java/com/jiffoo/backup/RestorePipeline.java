@@ -187,6 +187,9 @@ public final class RestorePipeline {
         long[] counts = new long[2];
         try {
             try (InputStream raw = backups.openData(m)) {
+                // The target starts first: it prepares (CREATE DATABASE, starting pg_restore) while the decoders set
+                // up (the OpenPGP key derivation hashes 64 MiB); it reads nothing before the first decoded byte.
+                thread.start();
                 CountingDigestInputStream stored = new CountingDigestInputStream(
                         StageStreams.input(raw, "read (" + location + ")", ErrorCode.STORAGE));
                 InputStream in = stored;
@@ -201,7 +204,6 @@ public final class RestorePipeline {
                     in = StageStreams.input(decoded, stage, ErrorCode.INTEGRITY);
                 }
                 CountingDigestInputStream plain = new CountingDigestInputStream(in);
-                thread.start();
                 boolean checked = false;
                 try {
                     OutputStream out = pipe.outputStream();

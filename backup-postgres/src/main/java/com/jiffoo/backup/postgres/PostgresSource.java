@@ -280,6 +280,9 @@ public final class PostgresSource implements Source {
                 s.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
                 // the row counts take the same share locks as pg_dump: they must not wait longer than it does
                 s.execute("SET LOCAL lock_timeout = " + lockWaitTimeout.toMillis());
+                if (rowCounts == RowCounts.EXACT) {
+                    leanCounts(s, serverVersionNum);
+                }
                 try (ResultSet r = s.executeQuery("SELECT pg_export_snapshot()")) {
                     r.next();
                     snapshot = r.getString(1);
@@ -663,6 +666,19 @@ public final class PostgresSource implements Source {
             synchronized (last) {
                 return List.copyOf(last);
             }
+        }
+    }
+
+    /**
+     * Makes the exact counts of this transaction cheap for the server: they run beside pg_dump, whose compression
+     * takes a whole core, so each count is one process (no parallel workers, which would compete with pg_dump and
+     * the dump's own COPY for the remaining core) and is not JIT-compiled (compiling a one-line aggregate cost more
+     * than it saved). The counts stay {@code count(*)} in the dump's snapshot: exactly as exact.
+     */
+    static void leanCounts(Statement s, int serverVersionNum) throws SQLException {
+        s.execute("SET LOCAL max_parallel_workers_per_gather = 0");
+        if (serverVersionNum >= 110000) { // jit exists since PostgreSQL 11
+            s.execute("SET LOCAL jit = off");
         }
     }
 
