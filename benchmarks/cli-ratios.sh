@@ -9,9 +9,11 @@
 # machine falls on every row alike:
 #   dump     pg_dump -Fc -Z9 DB > /dev/null                                  (anchor of the backup)
 #   shell    pg_dump -Fc -Z9 DB | gpg --symmetric ... > f; sha256sum f        (the runbook's shell pipeline)
-#   backup   java $JAVA_OPTS -jar JAR backup database                         (to a local BACKUP_DIR)
+#   backup   jiffoo-backup backup database                                    (to a local BACKUP_DIR)
 #   pgrest   createdb R; gpg -d f | pg_restore -d R                           (anchor of the restore)
-#   restore  java $JAVA_OPTS -jar JAR restore database --latest --into R2             (all its checks included)
+#   restore  jiffoo-backup restore database --latest --into R2                (all its checks included)
+#   (jiffoo-backup: the launcher next to JAR, with its class-data-sharing archive and JAVA_OPTS; else
+#   java $JAVA_OPTS -jar JAR)
 # --rows takes a comma-separated subset (default all five). With --jar-b JAR2 (A/B comparison of two builds, e.g.
 # before and after a change) the rows backup_b and restore_b run JAR2 with JAVA_OPTS_B (default JAVA_OPTS) right
 # next to backup and restore in every round (after them in odd rounds, before them in even ones).
@@ -178,16 +180,20 @@ row_shell() {
     pg_dump -Fc -Z9 "$DB" | gpg_sym > "$OUT/shell.sql.gpg"
     sha256sum "$OUT/shell.sql.gpg" > "$OUT/shell.sql.gpg.sha256"
 }
+# The command line as operators run it: the launcher next to the jar (with its class-data-sharing archive) when
+# there is one, else java -jar. jb OPTS JAR ARGS...
 # shellcheck disable=SC2086 # JAVA_OPTS is a list of flags
-row_backup() { jar_env DB_NAME="$DB" java $JAVA_OPTS -jar "$JAR" backup database; }
+jb() {
+    local opts=$1 jar=$2; shift 2
+    if [ -x "$(dirname "$jar")/jiffoo-backup" ]; then JAVA_OPTS="$opts" "$(dirname "$jar")/jiffoo-backup" "$@"
+    else java $opts -jar "$jar" "$@"; fi
+}
+row_backup() { jar_env DB_NAME="$DB" jb "$JAVA_OPTS" "$JAR" backup database; }
 row_pgrest() { createdb "$R_PLAIN" && gpg_dec < "$OUT/shell.sql.gpg" | pg_restore -d "$R_PLAIN"; }
-# shellcheck disable=SC2086
-row_restore() { jar_env DB_NAME="$DB" java $JAVA_OPTS -jar "$JAR" restore database --latest --into "$R_OURS"; }
-# shellcheck disable=SC2086
-row_backup_b() { jar_env DB_NAME="$DB" java $JAVA_OPTS_B -jar "$JAR_B" backup database; }
-# shellcheck disable=SC2086
-row_restore_b() { jar_env DB_NAME="$DB" java $JAVA_OPTS_B -jar "$JAR_B" restore database --latest --into "$R_OURS"; }
-export -f gpg_sym gpg_dec jar_env row_dump row_shell row_backup row_pgrest row_restore row_backup_b row_restore_b
+row_restore() { jar_env DB_NAME="$DB" jb "$JAVA_OPTS" "$JAR" restore database --latest --into "$R_OURS"; }
+row_backup_b() { jar_env DB_NAME="$DB" jb "$JAVA_OPTS_B" "$JAR_B" backup database; }
+row_restore_b() { jar_env DB_NAME="$DB" jb "$JAVA_OPTS_B" "$JAR_B" restore database --latest --into "$R_OURS"; }
+export -f gpg_sym gpg_dec jar_env jb row_dump row_shell row_backup row_pgrest row_restore row_backup_b row_restore_b
 export DB R_PLAIN R_OURS KEY OUT WORK JAR JAVA_OPTS JAR_B JAVA_OPTS_B PGHOST PGPORT PGUSER
 
 before_row() {

@@ -47,6 +47,14 @@ public interface Authenticator {
      */
     String verify(byte[] content, byte[] signature, String key);
 
+    /**
+     * Starts deriving key material in the background (a key file's HMAC key costs a PBKDF2 of 200,000 iterations),
+     * so that the first {@link #sign} or {@link #verify} does not wait for it. Optional and idempotent; the pipelines
+     * call it when they start.
+     */
+    default void prepare() {
+    }
+
     /** A description for reports (mode, key ids, fingerprints); never a secret. */
     Map<String, Object> describe();
 }

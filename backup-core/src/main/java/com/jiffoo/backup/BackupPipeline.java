@@ -212,6 +212,9 @@ public final class BackupPipeline {
             sourceThread = new Thread(sourceRun, "jiffoo-backup-source-" + id);
             sourceThread.setDaemon(true);
             sourceThread.start();
+            if (signer != null) {
+                signer.prepare(); // the manifest's HMAC key derives on another core while the data streams
+            }
             UploadCheck.Recorder sent = new UploadCheck.Recorder(StageStreams.output(
                     StageStreams.closeShield(data), "store (" + sink.location() + ")", ErrorCode.STORAGE));
             CountingDigestOutputStream stored = new CountingDigestOutputStream(sent);

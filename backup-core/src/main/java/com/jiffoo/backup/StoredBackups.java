@@ -41,6 +41,7 @@ public final class StoredBackups {
     private StoredBackups(Sink sink, BackupTrust trust) {
         this.sink = Objects.requireNonNull(sink, "sink");
         this.trust = Objects.requireNonNull(trust, "trust");
+        trust.authenticator().ifPresent(Authenticator::prepare); // the manifests' HMAC key derives while we list
     }
 
     /**

@@ -1,5 +1,7 @@
 package com.jiffoo.backup.cli;
 
+import java.util.Arrays;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.HelpCommand;
@@ -11,21 +13,16 @@ import picocli.CommandLine.Mixin;
  * exit codes come from the library's {@link com.jiffoo.backup.ErrorCode}.
  *
  * <p>Commands: {@code backup database|files}, {@code restore database|files}, {@code verify}, {@code list},
- * {@code prune}, {@code keygen}, {@code monitor}. A new command is one more class in the {@code subcommands} list below.
+ * {@code prune}, {@code keygen}, {@code monitor}. A new command is one more class in {@link #COMMANDS}.
+ *
+ * <p>Start-up: picocli builds a command's model by reflection, which costs more than the JVM's own start. A run builds
+ * only the command its arguments name ({@code backup database ...} builds {@code backup}); the whole tree is built for
+ * help, for a usage error (so the message can list every command) and when no command is named but arguments are
+ * given that the top level does not take.
  */
 @Command(name = "jiffoo-backup", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Backs up PostgreSQL databases and directories as encrypted, checksummed streams into a local"
                 + " directory, S3 or MinIO; verifies, lists, prunes and restores them.",
-        subcommands = {
-                BackupCommands.class,
-                RestoreCommands.class,
-                VerifyCommand.class,
-                ListCommand.class,
-                PruneCommand.class,
-                KeygenCommand.class,
-                MonitorCommand.class,
-                HelpCommand.class,
-        },
         footerHeading = "%nSettings (flags, then environment, then --config FILE):%n",
         footer = {
                 "  Store:      S3_BUCKET=s3://bucket/prefix or a bucket name",
@@ -68,39 +65,86 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
         System.exit(run(args));
     }
 
-    /** The command line, with its help wrapped at spaces ({@link UsageHelp}). */
+    /** The commands, in the order help lists them. */
+    static final List<Class<?>> COMMANDS = List.of(BackupCommands.class, RestoreCommands.class, VerifyCommand.class,
+            ListCommand.class, PruneCommand.class, KeygenCommand.class, MonitorCommand.class, HelpCommand.class);
+
+    /** The whole command line, with its help wrapped at spaces ({@link UsageHelp}). */
     static CommandLine commandLine() {
-        CommandLine cl = UsageHelp.install(new CommandLine(new Main()));
+        return commandLine(COMMANDS);
+    }
+
+    /** The command line with only {@code commands} below the top level. */
+    private static CommandLine commandLine(List<Class<?>> commands) {
+        CommandLine cl = new CommandLine(new Main());
+        for (Class<?> command : commands) {
+            cl.addSubcommand(command);
+        }
+        UsageHelp.install(cl);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         return cl;
     }
 
+    /**
+     * The commands a run of {@code args} needs: the one named by the first argument that is a command's name, none for
+     * {@code --version} alone, all of them otherwise (help, no arguments, anything the top level does not know).
+     */
+    static List<Class<?>> commandsFor(String... args) {
+        for (String arg : args) {
+            if (arg.equals("--") || arg.equals("help")) {
+                break;
+            }
+            for (Class<?> command : COMMANDS) {
+                if (command != HelpCommand.class && command.getAnnotation(Command.class).name().equals(arg)) {
+                    return List.of(command);
+                }
+            }
+        }
+        return args.length > 0 && !Arrays.asList(args).contains("help") && Arrays.stream(args).allMatch(a -> a.equals("--version") || a.equals("-V"))
+                ? List.of() : COMMANDS;
+    }
+
     /** Runs the command line and returns its exit code. */
     public static int run(String... args) {
-        CommandLine cl = commandLine();
+        List<Class<?>> commands = commandsFor(args);
+        CommandLine cl = commandLine(commands);
+        if (commands != COMMANDS) {
+            // a usage error is reported by the whole tree, as if it had been built from the start (nothing has run)
+            cl.setParameterExceptionHandler((ex, a) -> run(commandLine(), a));
+            return cl.execute(args);
+        }
+        return run(cl, args);
+    }
+
+    /** Runs {@code args} on the whole command line {@code cl}. */
+    private static int run(CommandLine cl, String... args) {
         cl.setParameterExceptionHandler((ex, a) -> {
             CommandLine c = ex.getCommandLine();
             String message = usageMessage(ex.getMessage(), a, c.getCommandSpec());
             Terminal.err().println("error: " + message);
             Terminal.err().println("Run `jiffoo-backup " + (c.getCommandSpec().qualifiedName(" ")
                     .replaceFirst("^jiffoo-backup ?", "") + " --help").trim() + "` for usage.");
-            if (java.util.Arrays.asList(a).contains("--json")) {
-                // --json promises one JSON line on stdout, the error included, also for a usage error
-                java.util.Map<String, Object> error = new java.util.LinkedHashMap<>();
-                error.put("command", c.getCommandSpec().qualifiedName(" ").replaceFirst("^jiffoo-backup ?", ""));
-                error.put("status", "error");
-                error.put("error", com.jiffoo.backup.ErrorCode.CONFIGURATION.name());
-                error.put("exitCode", com.jiffoo.backup.ErrorCode.CONFIGURATION.exitCode());
-                error.put("message", message);
-                try {
-                    System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(error));
-                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                    throw new IllegalStateException(e);
-                }
+            if (Arrays.asList(a).contains("--json")) {
+                printJsonError(c, message);
             }
             return com.jiffoo.backup.ErrorCode.CONFIGURATION.exitCode();
         });
         return cl.execute(args);
+    }
+
+    /** {@code --json} promises one JSON line on stdout, the error included, also for a usage error. */
+    private static void printJsonError(CommandLine c, String message) {
+        java.util.Map<String, Object> error = new java.util.LinkedHashMap<>();
+        error.put("command", c.getCommandSpec().qualifiedName(" ").replaceFirst("^jiffoo-backup ?", ""));
+        error.put("status", "error");
+        error.put("error", com.jiffoo.backup.ErrorCode.CONFIGURATION.name());
+        error.put("exitCode", com.jiffoo.backup.ErrorCode.CONFIGURATION.exitCode());
+        error.put("message", message);
+        try {
+            System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(error));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /**

@@ -48,12 +48,18 @@ final class RestoreCommands {
     /** Restores the backup {@code which} names into {@code target} and reports it. */
     static RestoreResult restore(CliCommand cmd, Which which, String kind, RestoreTarget target,
                                  Map<String, Object> summary) {
+        return restore(cmd, which, kind, target, summary, null);
+    }
+
+    /** {@link #restore(CliCommand, Which, String, RestoreTarget, Map)} with the decryption set up already. */
+    static RestoreResult restore(CliCommand cmd, Which which, String kind, RestoreTarget target,
+                                 Map<String, Object> summary, OpenPgpTransform decryption) {
         which.requireOne(kind);
         Stores.Located at = which.latest ? new Stores.Located(Stores.open(cmd.settings), null)
                 : Stores.locate(cmd.settings, which.backup);
         Sink store = at.sink();
         try {
-            OpenPgpTransform pgp = Encryption.forRestore(cmd.settings);
+            OpenPgpTransform pgp = decryption != null ? decryption : Encryption.forRestore(cmd.settings);
             RestorePipeline p = RestorePipeline.builder().sink(store).decryption(pgp)
                     .trust(Encryption.trust(cmd.settings, pgp)).target(target).listener(cmd.progress()).build();
             RestoreResult r = which.latest ? p.restoreLatest(kind) : p.restore(at.key());
@@ -133,8 +139,11 @@ final class RestoreCommands {
                 b.jobs(jobs);
             }
             PostgresRestoreTarget target = b.build();
+            // the manifests' HMAC key (a PBKDF2) derives on another core while the database and the store are asked
+            OpenPgpTransform pgp = Encryption.forRestore(settings);
+            pgp.authenticator().ifPresent(com.jiffoo.backup.Authenticator::prepare);
             refuseUnlessAsked(target);
-            RestoreResult r = restore(this, which, "database", target, summary);
+            RestoreResult r = restore(this, which, "database", target, summary, pgp);
             summary.put("database", database);
             Object previous = r.facts().get("previousDatabase");
             if (previous != null && !"dropped".equals(previous)) {

@@ -66,9 +66,15 @@ public final class Jar {
         return start(dir, env, command).await();
     }
 
-    /** Starts {@code java -jar jiffoo-backup.jar ARGS} without waiting for it. */
+    /**
+     * Starts {@code jiffoo-backup ARGS} without waiting for it: the launcher {@code package} made next to the jar (as
+     * operators run it, with its class-data-sharing archive; it execs {@code java -jar}, so the pid is the JVM's), or
+     * {@code java -jar jiffoo-backup.jar ARGS} where there is none.
+     */
     public static Started start(Path dir, Map<String, String> env, String... args) {
-        List<String> command = new ArrayList<>(List.of(javaBinary(), "-jar", path().toString()));
+        Path launcher = path().resolveSibling("jiffoo-backup");
+        List<String> command = new ArrayList<>(Files.isExecutable(launcher) ? List.of(launcher.toString())
+                : List.of(javaBinary(), "-jar", path().toString()));
         command.addAll(List.of(args));
         return start(dir, env, command);
     }
@@ -117,6 +123,7 @@ public final class Jar {
         env.put("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
         env.put("HOME", System.getProperty("java.io.tmpdir"));
         env.put("LANG", "C.UTF-8");
+        env.put("JAVA_HOME", System.getProperty("java.home")); // the launcher runs the JDK running the tests
         return env;
     }
 

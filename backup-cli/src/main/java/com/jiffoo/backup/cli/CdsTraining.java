@@ -1,0 +1,96 @@
+package com.jiffoo.backup.cli;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * Not an API: the training run from which {@code mvn package} (and {@code jiffoo-backup cds-archive}) makes the
+ * class-data-sharing archive {@code jiffoo-backup.jsa} that the {@code jiffoo-backup} launcher starts the JVM with.
+ *
+ * <p>It runs, in one JVM and on a temporary directory only, what the commands load: a key file, a files backup into a
+ * local store, {@code list}, a deep {@code verify}, a restore, an S3 store that is not reachable (127.0.0.1, port 9:
+ * only the client's classes matter), and it loads the PostgreSQL classes without connecting. The JVM started with
+ * {@code -XX:ArchiveClassesAtExit} then writes every class it loaded into the archive. A step that fails makes the
+ * archive smaller, never wrong: the JVM checks the archive against the jar and the JDK each time it starts and ignores
+ * it when they differ.
+ */
+public final class CdsTraining {
+
+    private CdsTraining() {
+    }
+
+    /** Runs the training; prints one line per step that failed and exits 0. */
+    public static void main(String[] args) throws IOException {
+        Path dir = Files.createTempDirectory("jiffoo-backup-cds-");
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        PrintStream quiet = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
+        List<String> failed = new ArrayList<>();
+        try {
+            Path key = dir.resolve("backup.key");
+            Path store = Files.createDirectories(dir.resolve("store"));
+            Path source = Files.createDirectories(dir.resolve("source/sub"));
+            Files.writeString(source.resolve("a.txt"), "jiffoo-backup\n".repeat(1000));
+            Files.write(source.resolve("b.bin"), new byte[70_000]);
+            Path config = dir.resolve("s3.properties");
+            Files.writeString(config, "S3_ENDPOINT=http://127.0.0.1:9\nAWS_REGION=us-east-1\n"
+                    + "AWS_ACCESS_KEY_ID=training\nAWS_SECRET_ACCESS_KEY=training\n");
+            Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-------"));
+            String k = "--key-file=" + key;
+            String s = "--store=" + store;
+            System.setOut(quiet);
+            System.setErr(quiet);
+            step(failed, 0, "keygen", key.toString());
+            step(failed, 0, "backup", "files", source.getParent().toString(), s, k, "--quiet");
+            step(failed, 0, "list", s, k, "--json");
+            step(failed, 0, "verify", "--deep", "--latest", s, k, "--json");
+            step(failed, 0, "restore", "files", "--latest", "--target=" + dir.resolve("restored"), s, k, "--quiet");
+            step(failed, -1, "monitor", s, k, "--json"); // no database backup here: WARNING or CRITICAL
+            step(failed, 0, "prune", "--dry-run", s, k, "--json");
+            step(failed, 0, "backup", "database", "--help");
+            step(failed, 0, "restore", "database", "--help");
+            if (System.getenv("S3_ENDPOINT") == null && System.getenv("S3_BUCKET") == null) {
+                // only the S3 client's classes matter; the store is unreachable, so the exit code is the store's (4)
+                step(failed, 4, "list", "--store=s3://jiffoo-backup-cds-training", "--config=" + config, k, "--json");
+            }
+            for (String name : List.of("com.jiffoo.backup.postgres.PostgresSource",
+                    "com.jiffoo.backup.postgres.PostgresRestoreTarget", "org.postgresql.Driver",
+                    "com.jiffoo.backup.minio.MinioSink")) {
+                try {
+                    Class.forName(name, true, CdsTraining.class.getClassLoader());
+                } catch (ClassNotFoundException | LinkageError e) {
+                    failed.add("load " + name + ": " + e);
+                }
+            }
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+            try (Stream<Path> walk = Files.walk(dir)) {
+                walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+        for (String f : failed) {
+            err.println("cds training: " + f + " (the archive holds fewer classes; start-up is slower, nothing else)");
+        }
+    }
+
+    private static void step(List<String> failed, int expected, String... args) {
+        try {
+            int code = Main.run(args);
+            if (expected >= 0 && code != expected) {
+                failed.add(String.join(" ", args[0], args.length > 1 ? args[1] : "") + ": exit " + code);
+            }
+        } catch (RuntimeException e) {
+            failed.add(args[0] + ": " + e);
+        }
+    }
+}
