@@ -18,7 +18,6 @@ import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.Transform;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.VerificationResult;
-import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.internal.BoundedJson;
 import com.jiffoo.backup.internal.Keys;
 import com.jiffoo.backup.internal.Support;
@@ -53,18 +52,19 @@ import java.util.Objects;
  * }</pre>
  *
  * <ul>
- *   <li>{@link #checkBackupFreshness()}: the newest committed backup of each kind is younger than its maximum age
- *       (default 26 h). Cheap: lists the store and reads manifests. Time from the store is not trusted
- *       ({@link ClockSkew}): a backup dated in the future beyond the {@linkplain Builder#clockSkewTolerance
- *       tolerance} is CRITICAL ("dated in the future") and never counts as fresh; nor does a verification record
- *       dated in the future count as a verification.</li>
+ *   <li>{@link #checkBackupFreshness()}: the cheap checks, which list the store and read manifests:
+ *       {@code future-dates}, {@code trust} and {@code freshness} (the newest committed backup of each kind is
+ *       younger than its maximum age, default 26 h). Time from the store is not trusted ({@link ClockSkew}): a backup
+ *       dated in the future beyond the {@linkplain Builder#clockSkewTolerance tolerance} is CRITICAL and never
+ *       counts as fresh; nor does a verification record dated in the future count as a verification.</li>
  *   <li>{@link #verifyBackupIntegrity(String)}: verifies one backup (deep when a decryption key is configured),
  *       records the outcome in the store, alerts when it fails.</li>
- *   <li>{@link #runHealthChecks()}: freshness, plus per kind the count and total size, the newest backup's checksum
- *       file against its manifest, the recorded verifications (the newest backup's last one must not have failed;
- *       some backup must have passed one within {@link Builder#requireVerificationWithin(Duration) 7 days}), and
- *       a key check: the configured key decrypts the first blocks of the newest backup. It records its report in
- *       the store under {@code _monitor/} so that the next run, even in another process, can tell a recovery.</li>
+ *   <li>{@link #runHealthChecks()}: every check, in this order — the cheap ones, then on the newest backup
+ *       {@code checksum-file}, {@code data-object}, {@code verifications} (the newest backup's standing one must not
+ *       have failed; some backup must have passed one within {@link Builder#requireVerificationWithin(Duration)
+ *       7 days}) and {@code key} (the configured key decrypts its first blocks); each check is a small class, and
+ *       each finding names its check. It records its report in the store under {@code _monitor/} so that the next
+ *       run, even in another process, can tell a recovery.</li>
  * </ul>
  *
  * <p>A notifier that fails (webhook down) is logged and noted in the report's {@code notifications}; the report is
@@ -79,16 +79,13 @@ public final class BackupMonitor {
 
     private final Sink sink;
     private final List<String> kinds;
-    private final Duration defaultMaxAge;
-    private final Map<String, Duration> maxAges;
-    private final Duration verificationWithin;
     private final List<Transform> transforms;
     private final BackupTrust trust;
     private final Map<String, RestoreTarget> innerChecks;
     private final List<Notifier> notifiers;
     private final boolean notifyOnRecovery;
     private final boolean recordReports;
-    private final int keyCheckBytes;
+    private final List<HealthCheck> checks;
     private final Clock clock;
     private final Duration clockSkewTolerance;
     private final Object lock = new Object();
@@ -97,16 +94,15 @@ public final class BackupMonitor {
     private BackupMonitor(Builder b) {
         this.sink = b.sink;
         this.kinds = List.copyOf(b.kinds);
-        this.defaultMaxAge = b.maxAge;
-        this.maxAges = Map.copyOf(b.maxAges);
-        this.verificationWithin = b.verificationWithin;
         this.transforms = List.copyOf(b.transforms);
         this.trust = b.trust != null ? b.trust : BackupTrust.of(this.transforms);
         this.innerChecks = Map.copyOf(b.innerChecks);
         this.notifiers = List.copyOf(b.notifiers);
         this.notifyOnRecovery = b.notifyOnRecovery;
         this.recordReports = b.recordReports;
-        this.keyCheckBytes = b.keyCheckBytes;
+        this.checks = List.of(new FutureDatesCheck(), new TrustCheck(), new FreshnessCheck(b.maxAge, b.maxAges),
+                new ChecksumFileCheck(), new DataObjectCheck(), new VerificationHistoryCheck(b.verificationWithin),
+                new DecryptionKeyCheck(this.transforms, this.trust, b.keyCheckBytes));
         this.clock = b.clock;
         this.clockSkewTolerance = b.clockSkewTolerance;
     }
@@ -126,12 +122,7 @@ public final class BackupMonitor {
      * stale or has no backup; does not record anything in the store.
      */
     public HealthReport checkBackupFreshness() {
-        Instant now = clock.instant();
-        List<KindHealth> out = new ArrayList<>();
-        for (String kind : kinds) {
-            out.add(checkOrReport(kind, now, false));
-        }
-        HealthReport report = new HealthReport(now, sink.location(), Support.hostName(), false, out, List.of());
+        HealthReport report = inspect(false);
         return report.healthy() ? report : report.withNotifications(send(alertFor(report, false)));
     }
 
@@ -141,12 +132,7 @@ public final class BackupMonitor {
      * report that was not.
      */
     public HealthReport runHealthChecks() {
-        Instant now = clock.instant();
-        List<KindHealth> out = new ArrayList<>();
-        for (String kind : kinds) {
-            out.add(checkOrReport(kind, now, true));
-        }
-        HealthReport report = new HealthReport(now, sink.location(), Support.hostName(), true, out, List.of());
+        HealthReport report = inspect(true);
         HealthStatus previous = previousStatus();
         List<String> notes = new ArrayList<>();
         if (!report.healthy()) {
@@ -173,7 +159,7 @@ public final class BackupMonitor {
      * @throws BackupException when the verification could not run at all (store unreachable, no such backup)
      */
     public VerificationRecord verifyBackupIntegrity(String key) {
-        return verifyBackupIntegrity(key, hasDecryptionKey());
+        return verifyBackupIntegrity(key, DecryptionKeyCheck.canDecrypt(transforms));
     }
 
     /**
@@ -216,214 +202,26 @@ public final class BackupMonitor {
         }
     }
 
-    /**
-     * Manifests that cannot be read or trusted: the newest one is CRITICAL (the monitor cannot say the newest backup
-     * is good when it cannot read or trust it), older ones a WARNING (e.g. backups written before signing).
-     */
-    private static HealthStatus refusedProblems(StoredBackups.Scan scan, List<String> problems) {
-        HealthStatus status = HealthStatus.OK;
-        for (StoredBackups.Refused r : scan.refusedNewest()) {
-            status = HealthStatus.CRITICAL;
-            problems.add("the newest " + scan.kind() + " manifest " + r.key() + " cannot be trusted: "
-                    + r.reason().getMessage());
-        }
-        int older = scan.refused().size() - scan.refusedNewest().size();
-        if (older > 0) {
-            status = status.worst(HealthStatus.WARNING);
-            problems.add(older + " older " + scan.kind() + " manifest(s) cannot be read or trusted (first: "
-                    + scan.refused().stream().filter(r -> !scan.refusedNewest().contains(r)).findFirst()
-                    .map(StoredBackups.Refused::key).orElse("?") + "); they are not counted as backups. Run"
-                    + " `list --check` to see each reason.");
-        }
-        return status;
+    /** Runs the checks on every kind: all of them, or only those that {@linkplain HealthCheck.When#ALWAYS always} run. */
+    private HealthReport inspect(boolean full) {
+        Instant now = clock.instant();
+        List<KindHealth> out = kinds.stream().map(kind -> inspect(kind, now, full)).toList();
+        return new HealthReport(now, sink.location(), Support.hostName(), full, out, List.of());
     }
 
-    /** {@link #check}, with an unexpected failure (a sink's unchecked exception) reported, not thrown. */
-    private KindHealth checkOrReport(String kind, Instant now, boolean full) {
-        try {
-            return check(kind, now, full);
-        } catch (RuntimeException e) {
-            log.warn("the health check of {} in {} failed", kind, sink.location(), e);
-            return new KindHealth(kind, HealthStatus.CRITICAL, List.of("the check could not run: "
-                    + e.getClass().getSimpleName() + ": " + e.getMessage() + ". Check the store and the monitor's"
-                    + " log."), 0, 0, null, null, null, null, KindHealth.KeyCheck.NOT_CHECKED, "check failed");
+    private KindHealth inspect(String kind, Instant now, boolean full) {
+        KindInspection k = new KindInspection(kind, sink, StoredBackups.of(sink, trust),
+                ClockSkew.at(now, clockSkewTolerance));
+        if (!k.read()) {
+            return k.health("store unreadable");
         }
-    }
-
-    private KindHealth check(String kind, Instant now, boolean full) {
-        List<String> problems = new ArrayList<>();
-        HealthStatus status = HealthStatus.OK;
-        StoredBackups backups = StoredBackups.of(sink, trust);
-        List<BackupManifest> all;
-        StoredBackups.Scan scan;
-        try {
-            scan = backups.scan(kind);
-            all = scan.committed();
-        } catch (BackupException e) {
-            problems.add("cannot read the store: " + e.getMessage());
-            return new KindHealth(kind, HealthStatus.CRITICAL, problems, 0, 0, null, null, null, null,
-                    KindHealth.KeyCheck.NOT_CHECKED, "store unreadable");
-        }
-        long total = all.stream().mapToLong(BackupManifest::objectSize).sum();
-        // a backup dated in the future is a finding, never the freshest: every check below uses the real ones
-        ClockSkew skew = ClockSkew.at(now, clockSkewTolerance);
-        List<BackupManifest> committed = all.stream().filter(m -> !skew.isFuture(m.completedAt())).toList();
-        if (committed.size() < all.size()) {
-            status = HealthStatus.CRITICAL;
-            problems.add(skew.finding((all.size() - committed.size()) + " " + kind + " backup(s)", all.stream()
-                    .filter(m -> skew.isFuture(m.completedAt()))
-                    .map(m -> skew.describe(m.manifestKey(), m.completedAt())).toList()));
-        }
-        Duration maxAge = maxAges.getOrDefault(kind, defaultMaxAge);
-        status = status.worst(refusedProblems(scan, problems));
-        if (committed.isEmpty()) {
-            problems.add("no " + kind + " backup " + (all.isEmpty() ? "" : "dated in the past ")
-                    + (scan.refused().isEmpty() ? "" : "that can be trusted ") + "in " + sink.location()
-                    + ": the backup job has never succeeded here. Run it and read its log.");
-            return new KindHealth(kind, HealthStatus.CRITICAL, problems, all.size(), total, null, null, null, null,
-                    KindHealth.KeyCheck.NOT_CHECKED, "no backup");
-        }
-        BackupManifest newest = committed.get(0);
-        Duration age = Duration.between(newest.completedAt(), now);
-        if (age.compareTo(maxAge) > 0) {
-            status = HealthStatus.CRITICAL;
-            problems.add("the newest backup " + newest.id() + " completed " + HealthReport.human(age)
-                    + " ago, more than the limit of " + HealthReport.human(maxAge) + ": backups have stopped."
-                    + " Check the backup job (cron or CronJob) and its log, then run it by hand.");
-        }
-        if (!full) {
-            return new KindHealth(kind, status, problems, all.size(), total, newest, age, null, null,
-                    KindHealth.KeyCheck.NOT_CHECKED, "freshness check only");
-        }
-
-        try {
-            backups.checkSidecar(newest);
-        } catch (BackupException e) {
-            status = HealthStatus.CRITICAL;
-            problems.add("the newest backup " + newest.id() + " fails its checksum check: " + e.getMessage());
-        }
-        try {
-            // cheap too: the data object must be there, with the size its manifest says (one list call)
-            StoredObject data = sink.list(newest.objectKey()).stream()
-                    .filter(o -> o.key().equals(newest.objectKey())).findFirst().orElse(null);
-            if (data == null) {
-                status = HealthStatus.CRITICAL;
-                problems.add("the newest backup " + newest.id() + " is missing its data object "
-                        + newest.objectKey() + " although its manifest exists: the backup is lost. Make a new backup"
-                        + " now and find out who deletes from the store.");
-            } else if (data.size() != newest.objectSize()) {
-                status = HealthStatus.CRITICAL;
-                problems.add("the newest backup " + newest.id() + " has " + data.size() + " bytes in the store, its"
-                        + " manifest says " + newest.objectSize() + ": it is damaged. Make a new backup now and"
-                        + " verify the one before.");
-            }
-        } catch (IOException e) {
-            status = HealthStatus.CRITICAL;
-            problems.add("cannot read the store: listing " + newest.objectKey() + " failed: " + e.getMessage());
-        }
-
-        VerificationRecord lastAny = null;
-        VerificationRecord lastPassed = null;
-        List<String> futureRecords = new ArrayList<>();
-        for (BackupManifest m : committed) {
-            List<VerificationRecord> records;
-            try {
-                records = new ArrayList<>(backups.verifications(m));
-            } catch (BackupException e) {
-                status = HealthStatus.CRITICAL;
-                problems.add("cannot read the verification records of " + m.id() + ": " + e.getMessage());
-                break;
-            }
-            // a record dated in the future never counts as a verification, least of all a passed one
-            for (VerificationRecord r : records) {
-                if (skew.isFuture(r.verifiedAt())) {
-                    futureRecords.add(skew.describe("a verification record of " + r.objectKey() + " ("
-                            + (r.passed() ? "passed" : "failed") + ")", r.verifiedAt()));
-                }
-            }
-            records.removeIf(r -> skew.isFuture(r.verifiedAt()));
-            // a failed deep verification stands until a deep one passes: a later quick pass checks less
-            VerificationRecord standing = VerificationRecord.standing(records).orElse(null);
-            for (VerificationRecord r : records) {
-                if (lastAny == null || r.verifiedAt().isAfter(lastAny.verifiedAt())) {
-                    lastAny = r;
-                }
-                if (r.passed() && standing.passed()
-                        && (lastPassed == null || r.verifiedAt().isAfter(lastPassed.verifiedAt()))) {
-                    lastPassed = r;
-                }
-            }
-            if (standing != null && !standing.passed()) {
-                VerificationRecord r = standing;
-                boolean isNewest = m == newest;
-                status = status.worst(isNewest ? HealthStatus.CRITICAL : HealthStatus.WARNING);
-                boolean keyProblem = "DECRYPTION".equals(r.errorCode());
-                problems.add((isNewest ? "the newest backup " : "the backup ") + m.id() + " failed its last "
-                        + r.mode() + " verification (" + r.verifiedAt() + "): " + r.message()
-                        + (r != records.get(0) ? " A later " + records.get(0).mode() + " verification passed ("
-                        + records.get(0).verifiedAt() + "), but it checks less and does not clear this; only a"
-                        + " passing deep verification (verify --deep) does." : "")
-                        + (keyProblem ? " The key the verifier had could not open it: check that the verification"
-                        + " uses the key the backups are made with; if it does, that key is lost for this backup."
-                        : isNewest ? " Make a new backup now and find out what damaged this one."
-                        : " Do not restore it; retention will delete it in time, or delete it by hand."));
+        boolean failed = false;
+        for (HealthCheck check : checks) {
+            if (check.applies(k, full)) {
+                failed |= !k.run(check);
             }
         }
-        if (!futureRecords.isEmpty()) {
-            status = HealthStatus.CRITICAL;
-            problems.add(skew.finding(futureRecords.size() + " verification record(s)", futureRecords));
-        }
-        if (verificationWithin != null && (lastPassed == null
-                || Duration.between(lastPassed.verifiedAt(), now).compareTo(verificationWithin) > 0)) {
-            status = status.worst(HealthStatus.WARNING);
-            problems.add((lastPassed == null ? "no " + kind + " backup has ever passed a verification"
-                    : "the last passed verification of a " + kind + " backup was "
-                    + HealthReport.human(Duration.between(lastPassed.verifiedAt(), now)) + " ago")
-                    + " (limit " + HealthReport.human(verificationWithin) + "). Run a deep verification of the"
-                    + " newest backup (verify --deep --latest) and a restore drill: a backup nobody has restored is"
-                    + " not a backup.");
-        }
-
-        KindHealth.KeyCheck keyCheck;
-        String keyDetail;
-        if (!newest.encrypted()) {
-            keyCheck = KindHealth.KeyCheck.NOT_ENCRYPTED;
-            keyDetail = "the newest backup is not encrypted";
-        } else if (!hasDecryptionKey()) {
-            keyCheck = KindHealth.KeyCheck.NO_KEY;
-            keyDetail = "no decryption key configured here; run the key check where the key is kept";
-        } else {
-            try {
-                long n = BackupVerifier.builder().sink(sink).transforms(transforms).trust(trust)
-                        .recordResults(false).build()
-                        .checkKey(newest.objectKey(), keyCheckBytes);
-                keyCheck = KindHealth.KeyCheck.PASSED;
-                keyDetail = "the configured key decrypted the first " + n + " bytes of " + newest.id();
-            } catch (DecryptionException | ConfigurationException e) {
-                keyCheck = KindHealth.KeyCheck.FAILED;
-                keyDetail = e.getMessage();
-                status = HealthStatus.CRITICAL;
-                problems.add("the configured decryption key cannot open the newest backup " + newest.id() + ": "
-                        + e.getMessage() + " A lost key is a lost archive: find the key these backups were made"
-                        + " with, or fix the backup job's key, now.");
-            } catch (BackupException e) {
-                keyCheck = KindHealth.KeyCheck.FAILED;
-                keyDetail = e.getMessage();
-                status = HealthStatus.CRITICAL;
-                problems.add("the key check could not read the newest backup " + newest.id() + ": "
-                        + e.getMessage());
-            }
-        }
-        return new KindHealth(kind, status, problems, all.size(), total, newest, age, lastAny, lastPassed,
-                keyCheck, keyDetail);
-    }
-
-    /**
-     * True when a configured transform can decrypt: an OpenPGP transform holding only public keys (a backup host's)
-     * cannot, and is no decryption key.
-     */
-    private boolean hasDecryptionKey() {
-        return transforms.stream().anyMatch(t -> !(t instanceof OpenPgpTransform p) || p.canDecrypt());
+        return k.health(failed ? "check failed" : k.newest() == null ? "no backup" : "freshness check only");
     }
 
     private Alert alertFor(HealthReport report, boolean recovery) {

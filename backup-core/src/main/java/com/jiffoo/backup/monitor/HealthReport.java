@@ -95,6 +95,9 @@ public record HealthReport(Instant checkedAt, String store, String host, boolean
             n.put("status", k.status().name());
             ArrayNode problems = n.putArray("problems");
             k.problems().forEach(problems::add);
+            ArrayNode findings = n.putArray("findings");
+            k.findings().forEach(f -> findings.addObject().put("check", f.check()).put("status", f.status().name())
+                    .put("message", f.message()));
             n.put("count", k.count());
             n.put("totalBytes", k.totalBytes());
             if (k.newest() != null) {

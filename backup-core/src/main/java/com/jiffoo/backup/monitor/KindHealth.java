@@ -11,8 +11,7 @@ import java.util.Objects;
  * The health of one kind of backup ({@code database}, {@code files}) in a store.
  *
  * @param kind                   the kind
- * @param status                 the worst finding
- * @param problems               each finding that is not OK: what is wrong and what to do
+ * @param findings               what the checks found wrong, in the order they ran (none: {@link HealthStatus#OK})
  * @param count                  how many committed backups there are
  * @param totalBytes             their stored size together
  * @param newest                 the newest committed backup, {@code null} when there is none
@@ -24,15 +23,24 @@ import java.util.Objects;
  * @param keyCheck               whether the configured decryption key opens the newest backup
  * @param keyCheckDetail         what the key check found, in words
  */
-public record KindHealth(String kind, HealthStatus status, List<String> problems, int count, long totalBytes,
+public record KindHealth(String kind, List<Finding> findings, int count, long totalBytes,
                          BackupManifest newest, Duration newestAge, VerificationRecord lastVerification,
                          VerificationRecord lastPassedVerification, KeyCheck keyCheck, String keyCheckDetail) {
-    /** Copies the problems. */
+    /** Copies the findings. */
     public KindHealth {
         Objects.requireNonNull(kind, "kind");
-        Objects.requireNonNull(status, "status");
         Objects.requireNonNull(keyCheck, "keyCheck");
-        problems = List.copyOf(problems);
+        findings = List.copyOf(findings);
+    }
+
+    /** The worst finding's status; {@link HealthStatus#OK} when there is none. */
+    public HealthStatus status() {
+        return findings.stream().map(Finding::status).reduce(HealthStatus.OK, HealthStatus::worst);
+    }
+
+    /** Each finding's message: what is wrong and what to do. */
+    public List<String> problems() {
+        return findings.stream().map(Finding::message).toList();
     }
 
     /** The outcome of proving that the configured key still opens the newest backup. */

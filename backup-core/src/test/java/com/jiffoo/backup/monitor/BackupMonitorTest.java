@@ -83,7 +83,12 @@ class BackupMonitorTest {
         store.delete(m.objectKey());
         HealthReport gone = monitor.runHealthChecks();
         assertThat(gone.status()).as(gone.summaryLines().toString()).isEqualTo(HealthStatus.CRITICAL);
-        assertThat(gone.kinds().get(0).problems()).anySatisfy(p -> assertThat(p).contains("missing"));
+        assertThat(gone.kinds().get(0).findings()).anySatisfy(f -> {
+            assertThat(f.check()).isEqualTo("data-object");
+            assertThat(f.status()).isEqualTo(HealthStatus.CRITICAL);
+            assertThat(f.message()).contains("missing");
+        });
+        assertThat(gone.toJson()).contains("{\"check\":\"data-object\",\"status\":\"CRITICAL\",");
     }
 
     @Test
@@ -183,7 +188,8 @@ class BackupMonitorTest {
         HealthReport report = BackupMonitor.builder().sink(broken).kinds("files").clock(LATER).build()
                 .runHealthChecks();
         assertThat(report.status()).isEqualTo(HealthStatus.CRITICAL);
-        assertThat(report.kinds().get(0).problems()).anySatisfy(p -> assertThat(p).contains("is closed"));
+        assertThat(report.kinds().get(0).findings()).as("names the check that could not run").anySatisfy(f ->
+                assertThat(f.message()).startsWith("the " + f.check() + " check could not run").contains("is closed"));
         assertThat(BackupMonitor.builder().sink(broken).kinds("files").clock(LATER).build()
                 .checkBackupFreshness().status()).isEqualTo(HealthStatus.CRITICAL);
     }

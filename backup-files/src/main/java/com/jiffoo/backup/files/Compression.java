@@ -1,9 +1,23 @@
 package com.jiffoo.backup.files;
 
+import com.github.luben.zstd.ZstdInputStreamNoFinalizer;
+import com.github.luben.zstd.ZstdOutputStreamNoFinalizer;
+import com.jiffoo.backup.RestoreException;
+import com.jiffoo.backup.internal.StageStreams;
+
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.GZIPOutputStream;
+
 /**
- * How a {@link DirectorySource} compresses its tar stream.
+ * How a {@link DirectorySource} compresses its tar stream, and the one place that compresses, recognises and
+ * decompresses it.
  *
- * <p>{@link DirectoryRestoreTarget} does not need to be told: it recognises all three by their magic bytes.
+ * <p>{@link DirectoryRestoreTarget} and {@link TarListCheck} do not need to be told: they recognise all three by
+ * their magic bytes (gzip {@code 1f 8b}, zstd {@code 28 b5 2f fd}, anything else is a plain tar).
  *
  * <pre>{@code
  * DirectorySource.builder(dir).compression(Compression.ZSTD, 9).build();
@@ -54,5 +68,70 @@ public enum Compression {
     /** The level used when none is given. */
     public int defaultLevel() {
         return defaultLevel;
+    }
+
+    /**
+     * Wraps {@code out} in this compressor. gzip on several threads deflates in parallel ({@link
+     * ParallelGzipOutputStream}), zstd uses its own workers; both still write one standard stream with a checksum.
+     * Closing the result finishes the stream and closes {@code out}; for zstd it also frees the native context.
+     */
+    OutputStream compress(OutputStream out, int level, int threads) throws IOException {
+        switch (this) {
+            case GZIP:
+                return threads == 1 ? new LevelGzipOutputStream(out, level)
+                        : new ParallelGzipOutputStream(out, level, threads);
+            case ZSTD:
+                ZstdOutputStreamNoFinalizer zstd = new ZstdOutputStreamNoFinalizer(out, level);
+                zstd.setChecksum(true);
+                if (threads > 1) {
+                    // zstd's own multi-threaded mode: still one standard frame, jobs of a few MiB (native memory)
+                    zstd.setWorkers(threads);
+                }
+                return zstd;
+            default:
+                return out;
+        }
+    }
+
+    /** The compression whose magic bytes {@code head} (the first four bytes, or fewer) starts with. */
+    static Compression detect(byte[] head) {
+        if (head.length >= 2 && (head[0] & 0xff) == 0x1f && (head[1] & 0xff) == 0x8b) {
+            return GZIP;
+        }
+        if (head.length >= 4 && (head[0] & 0xff) == 0x28 && (head[1] & 0xff) == 0xb5 && (head[2] & 0xff) == 0x2f
+                && (head[3] & 0xff) == 0xfd) {
+            return ZSTD;
+        }
+        return NONE;
+    }
+
+    /**
+     * Wraps {@code in} in the decompressor its first bytes call for ({@link #detect}). Closing the result leaves
+     * {@code in} open; reading it to the end checks the gzip CRC or the zstd checksum.
+     *
+     * @throws RestoreException when {@code in} is empty
+     */
+    static InputStream decompress(InputStream in) throws IOException {
+        BufferedInputStream buffered = new BufferedInputStream(StageStreams.closeShield(in),
+                DirectorySource.BUFFER_SIZE);
+        buffered.mark(4);
+        byte[] head = buffered.readNBytes(4);
+        buffered.reset();
+        if (head.length == 0) {
+            throw new RestoreException("The backup is empty: it holds no tar archive. The backup may be corrupt.");
+        }
+        return switch (detect(head)) {
+            case GZIP -> new GZIPInputStream(buffered, DirectorySource.BUFFER_SIZE);
+            case ZSTD -> new ZstdInputStreamNoFinalizer(buffered);
+            case NONE -> buffered;
+        };
+    }
+
+    /** A {@link GZIPOutputStream} with a compression level and a 64 KiB buffer. */
+    private static final class LevelGzipOutputStream extends GZIPOutputStream {
+        LevelGzipOutputStream(OutputStream out, int level) throws IOException {
+            super(out, DirectorySource.BUFFER_SIZE);
+            def.setLevel(level);
+        }
     }
 }

@@ -1,6 +1,5 @@
 package com.jiffoo.backup.files;
 
-import com.github.luben.zstd.ZstdOutputStreamNoFinalizer;
 import com.jiffoo.backup.internal.StageStreams;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Source;
@@ -33,7 +32,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
-import java.util.zip.Deflater;
 import java.util.zip.GZIPOutputStream;
 
 /**
@@ -200,7 +198,8 @@ public final class DirectorySource implements Source {
         }
         LOG.info("Backing up {}", describe());
         Walk walk = new Walk();
-        OutputStream compressor = openCompressor(StageStreams.closeShield(out));
+        OutputStream compressor = compression.compress(StageStreams.closeShield(out), compressionLevel,
+                compressionThreads);
         boolean done = false;
         try {
             TarArchiveOutputStream tar = new TarArchiveOutputStream(
@@ -239,25 +238,6 @@ public final class DirectorySource implements Source {
         LOG.info("Backed up {}: {} files, {} directories, {} symlinks, {} bytes", directory, walk.files,
                 walk.directories, walk.symlinks, walk.bytes);
         return facts;
-    }
-
-    private OutputStream openCompressor(OutputStream out) throws IOException {
-        switch (compression) {
-            case GZIP:
-                return compressionThreads == 1 ? new LevelGzipOutputStream(out, compressionLevel)
-                        : new ParallelGzipOutputStream(out, compressionLevel, compressionThreads);
-            case ZSTD:
-                ZstdOutputStreamNoFinalizer zstd = new ZstdOutputStreamNoFinalizer(out, compressionLevel);
-                zstd.setChecksum(true);
-                if (compressionThreads > 1) {
-                    // zstd's own multi-threaded mode: still one standard frame, jobs of a few MiB (native memory)
-                    zstd.setWorkers(compressionThreads);
-                }
-                return zstd;
-            case NONE:
-            default:
-                return out;
-        }
     }
 
     private void walkDirectory(Path dir, String prefix, TarArchiveOutputStream tar, Walk walk) throws IOException {
@@ -536,14 +516,6 @@ public final class DirectorySource implements Source {
             entry.setGroupId(gid);
             // whole seconds, as GNU tar stores them: no per-entry PAX header for the fraction
             entry.setModTime(FileTime.from(mtime.toInstant().getEpochSecond(), TimeUnit.SECONDS));
-        }
-    }
-
-    /** A {@link GZIPOutputStream} with a compression level and a 64 KiB buffer. */
-    private static final class LevelGzipOutputStream extends GZIPOutputStream {
-        LevelGzipOutputStream(OutputStream out, int level) throws IOException {
-            super(out, BUFFER_SIZE);
-            def.setLevel(level);
         }
     }
 

@@ -49,7 +49,7 @@ public final class TarListCheck implements RestoreTarget {
         long entries = 0;
         long files = 0;
         long bytes = 0;
-        try (InputStream in = DirectoryRestoreTarget.decompress(plaintext);
+        try (InputStream in = Compression.decompress(plaintext);
              TarArchiveInputStream tar = BoundedTarInputStream.open(in, what)) {
             TarArchiveEntry entry;
             while ((entry = tar.getNextEntry()) != null) {

@@ -1,0 +1,139 @@
+package com.jiffoo.backup.monitor;
+
+import com.jiffoo.backup.BackupException;
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.ClockSkew;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.StoredBackups;
+import com.jiffoo.backup.VerificationRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One kind's health check in progress: what the {@link HealthCheck}s share (the store, the kind's manifests, the
+ * clock) and what they find. {@link BackupMonitor} makes one per kind and run; not thread-safe.
+ */
+final class KindInspection {
+    private static final Logger log = LoggerFactory.getLogger(BackupMonitor.class);
+
+    private final String kind;
+    private final Sink sink;
+    private final StoredBackups backups;
+    private final ClockSkew skew;
+    private final List<Finding> findings = new ArrayList<>();
+    private String check = "store";
+    private StoredBackups.Scan scan;
+    private List<BackupManifest> all = List.of();
+    private List<BackupManifest> committed = List.of();
+    private VerificationRecord lastVerification;
+    private VerificationRecord lastPassedVerification;
+    private KindHealth.KeyCheck keyCheck = KindHealth.KeyCheck.NOT_CHECKED;
+    private String keyCheckDetail;
+
+    KindInspection(String kind, Sink sink, StoredBackups backups, ClockSkew skew) {
+        this.kind = kind;
+        this.sink = sink;
+        this.backups = backups;
+        this.skew = skew;
+    }
+
+    /**
+     * Reads the kind's manifests; false, with a CRITICAL finding, when the store cannot be read. A backup dated in
+     * the future is in {@link #all()} but never in {@link #committed()}: every check uses the real ones.
+     */
+    boolean read() {
+        return run("store", () -> {
+            try {
+                scan = backups.scan(kind);
+                all = scan.committed();
+                committed = all.stream().filter(m -> !skew.isFuture(m.completedAt())).toList();
+            } catch (BackupException e) {
+                find(HealthStatus.CRITICAL, "cannot read the store: " + e.getMessage());
+            }
+        }) && scan != null;
+    }
+
+    /** Runs one check; an unchecked exception becomes its CRITICAL finding. False when it threw. */
+    boolean run(HealthCheck c) {
+        return run(c.name, () -> c.check(this));
+    }
+
+    private boolean run(String name, Runnable body) {
+        check = name;
+        try {
+            body.run();
+            return true;
+        } catch (RuntimeException e) {
+            log.warn("the {} check of {} in {} failed", name, kind, sink.location(), e);
+            find(HealthStatus.CRITICAL, "the " + name + " check could not run: " + e.getClass().getSimpleName()
+                    + ": " + e.getMessage() + ". Check the store and the monitor's log.");
+            return false;
+        }
+    }
+
+    /** Adds a finding of the running check. */
+    void find(HealthStatus status, String message) {
+        findings.add(new Finding(check, status, message));
+    }
+
+    String kind() {
+        return kind;
+    }
+
+    Sink sink() {
+        return sink;
+    }
+
+    StoredBackups backups() {
+        return backups;
+    }
+
+    ClockSkew skew() {
+        return skew;
+    }
+
+    /** The scan of the kind's manifests (with those refused). */
+    StoredBackups.Scan scan() {
+        return scan;
+    }
+
+    /** Every committed backup of the kind, newest first, those dated in the future included. */
+    List<BackupManifest> all() {
+        return all;
+    }
+
+    /** The committed backups dated in the past, newest first. */
+    List<BackupManifest> committed() {
+        return committed;
+    }
+
+    /** The newest committed backup dated in the past, or null. */
+    BackupManifest newest() {
+        return committed.isEmpty() ? null : committed.get(0);
+    }
+
+    /** What the verification history check found: the last recorded verification, and the last that counts. */
+    void verifications(VerificationRecord last, VerificationRecord lastPassed) {
+        this.lastVerification = last;
+        this.lastPassedVerification = lastPassed;
+    }
+
+    /** What the key check found. */
+    void keyCheck(KindHealth.KeyCheck result, String detail) {
+        this.keyCheck = result;
+        this.keyCheckDetail = detail;
+    }
+
+    /** The outcome; {@code notChecked} says why the key was not checked, when it was not. */
+    KindHealth health(String notChecked) {
+        BackupManifest newest = newest();
+        return new KindHealth(kind, findings, all.size(), all.stream().mapToLong(BackupManifest::objectSize).sum(),
+                newest, newest == null ? null : Duration.between(newest.completedAt(), skew.now()),
+                lastVerification, lastPassedVerification, keyCheck,
+                keyCheck == KindHealth.KeyCheck.NOT_CHECKED ? notChecked : keyCheckDetail);
+    }
+}
