@@ -150,36 +150,6 @@ class S3SinkTest {
     }
 
     @Test
-    void partSizeDoublesEvery1000PartsSo10000PartsHoldFiveTebibytes() {
-        long fiveTiB = 5L << 40;
-        for (long base : new long[] {5 * MIB, 8 * MIB, 32 * MIB, 1L << 30}) {
-            assertThat(PartSizes.capacity(base)).as("base %d", base).isGreaterThanOrEqualTo(fiveTiB);
-            for (int n = 1; n <= PartSizes.MAX_PARTS; n++) {
-                assertThat(PartSizes.sizeOf(n, base)).isBetween(PartSizes.MIN_PART, PartSizes.MAX_PART);
-            }
-        }
-        assertThat(PartSizes.sizeOf(1, 8 * MIB)).isEqualTo(8 * MIB);
-        assertThat(PartSizes.sizeOf(1000, 8 * MIB)).isEqualTo(8 * MIB);
-        assertThat(PartSizes.sizeOf(1001, 8 * MIB)).isEqualTo(16 * MIB);
-        assertThat(PartSizes.sizeOf(2001, 8 * MIB)).isEqualTo(32 * MIB);
-        assertThat(PartSizes.sizeOf(9001, 8 * MIB)).isEqualTo(5L << 30);
-        assertThat(PartSizes.capacity(5 * MIB)).isEqualTo(
-                5 * MIB * 1000 * ((1 << 9) - 1) + 1000 * (5L << 30));
-        assertThatThrownBy(() -> PartSizes.sizeOf(10_001, 8 * MIB)).isInstanceOf(IllegalArgumentException.class);
-    }
-
-    @Test
-    void memoryBudgetLetsAPartLargerThanTheBudgetThroughAlone() throws Exception {
-        MemoryBudget budget = new MemoryBudget(32 * MIB);
-        assertThat(budget.charge(8 * MIB)).isEqualTo(8 * MIB);
-        assertThat(budget.charge(64 * MIB)).isEqualTo(32 * MIB);
-        long taken = budget.acquire(64 * MIB);
-        assertThat(taken).isEqualTo(32 * MIB);
-        budget.release(taken);
-        assertThat(budget.acquire(8 * MIB)).isEqualTo(8 * MIB);
-    }
-
-    @Test
     void builderChecksSettings() {
         assertThatThrownBy(() -> S3Sink.builder().partSize(4 * MIB)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> S3Sink.builder().partsInFlight(0)).isInstanceOf(IllegalArgumentException.class);
@@ -315,7 +285,7 @@ class S3SinkTest {
                 keys.add(k);
             }
             keys.add("d/absent");
-            sink.delete(keys);
+            sink.deleteAll(keys);
             assertThat(sink.list("")).isEmpty();
         }
     }
