@@ -343,7 +343,7 @@ class S3SinkTest {
     void sseKmsAndStorageClassAreSentOnSinglePutsAndMultipartUploads() throws Exception {
         String prefix = newPrefix();
         String keyId = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-        try (TappingProxy proxy = new TappingProxy(server.endpoint().getPort(), false);
+        try (TappingProxy proxy = new TappingProxy(server.endpoint().getPort());
              S3Sink sink = sinkAt(prefix).endpointOverride(URI.create("http://127.0.0.1:" + proxy.port()))
                      .serverSideEncryption(ServerSideEncryption.sseKms(keyId)).storageClass("STANDARD_IA").build()) {
             for (long size : new long[] {1000, 2 * S3Sink.MIN_PART_SIZE + 1}) {
@@ -365,32 +365,6 @@ class S3SinkTest {
     }
 
     @Test
-    void aLostAnswerToTheCompletionIsRecognisedAsOurOwnObject() throws Exception {
-        String prefix = newPrefix();
-        try (TappingProxy proxy = new TappingProxy(server.endpoint().getPort(), true);
-             S3Sink sink = sinkAt(prefix).endpointOverride(URI.create("http://127.0.0.1:" + proxy.port())).build()) {
-            GeneratedSource data = new GeneratedSource("x", 2 * S3Sink.MIN_PART_SIZE + 5, 22);
-            try (SinkOutput out = sink.create("lost.bin")) {
-                data.writeTo(out);
-                // the first completion's answer is dropped and the SDK retries it. S3Proxy answers the retry with
-                // success; a store that answers 412 instead is handled by comparing the stored ETag with ours
-                // (S3Sink.storedIsOurs) — a path S3Proxy cannot provoke, so this test does not prove it
-                out.commit();
-            }
-            assertThat(proxy.answersLost()).isEqualTo(1);
-            try (InputStream in = sink.open("lost.bin"); InputStream expected = data.stream()) {
-                assertThat(in).hasSameContentAs(expected);
-            }
-            // and another writer of the same key is still refused
-            try (SinkOutput out = sink.create("lost.bin")) {
-                data.writeTo(out);
-                assertThatThrownBy(out::commit).isInstanceOf(com.jiffoo.backup.ObjectExistsException.class);
-            }
-        }
-        assertThat(openUploads(prefix)).isEmpty();
-    }
-
-    @Test
     void aConnectionCutDuringAPartIsRetriedAndTheBackupSucceeds() throws Exception {
         String prefix = newPrefix();
         try (CuttingProxy proxy = new CuttingProxy(server.endpoint().getPort(), 2 * MIB, 1);
@@ -404,21 +378,6 @@ class S3SinkTest {
             try (InputStream in = sink.open("cut.bin"); InputStream expected = data.stream()) {
                 assertThat(in).hasSameContentAs(expected);
             }
-        }
-        assertThat(openUploads(prefix)).isEmpty();
-    }
-
-    @Test
-    void partsThatAlwaysFailFailTheBackupWithNothingVisibleAndNoUploadOpen() throws Exception {
-        String prefix = newPrefix();
-        try (CuttingProxy proxy = new CuttingProxy(server.endpoint().getPort(), 1 * MIB, -1);
-             S3Sink sink = sinkAt(prefix).endpointOverride(URI.create("http://127.0.0.1:" + proxy.port()))
-                     .maxAttempts(3).build()) {
-            GeneratedSource source = new GeneratedSource("database", 3 * S3Sink.MIN_PART_SIZE, 4);
-            assertThatThrownBy(() -> BackupPipeline.builder().source(source).encryption(pgp()).sink(sink).build()
-                    .run()).isInstanceOf(StorageException.class);
-            assertThat(proxy.cutsDone()).isGreaterThanOrEqualTo(3);
-            assertThat(sink.list("")).isEmpty();
         }
         assertThat(openUploads(prefix)).isEmpty();
     }
