@@ -40,26 +40,19 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
 /** The S3 requests of a {@link MinioSink}, through the MinIO Java client. */
-final class MinioObjects implements ObjectStore {
-    private static final int LIST_PAGE = 1000;
+record MinioObjects(MinioAsyncClient client, String bucket, String region, ServerSideEncryption sse,
+        String location) implements ObjectStore {
+    static final int LIST_PAGE = 1000;
 
     /** A MinIO client call. */
     interface Call<T> {
         T call() throws Exception;
     }
 
-    private final MinioAsyncClient client;
-    private final String bucket;
-    private final String region;
-    private final ServerSideEncryption sse;
-    private final String location;
-
-    MinioObjects(MinioAsyncClient client, String bucket, String region, ServerSideEncryption sse, String location) {
-        this.client = client;
-        this.bucket = bucket;
-        this.region = region;
-        this.sse = sse;
-        this.location = location;
+    /** The MinIO client sends a part from one array without copying it (it would copy a stream). */
+    @Override
+    public boolean contiguousParts() {
+        return true;
     }
 
     @Override

@@ -107,16 +107,6 @@ public final class MinioSink extends ObjectStoreSink {
         return config.copy();
     }
 
-    /** The bucket. */
-    public String bucket() {
-        return config.bucket;
-    }
-
-    /** The prefix in the bucket under which keys are stored, {@code ""} for none (no trailing {@code /}). */
-    public String prefix() {
-        return config.prefix;
-    }
-
     /**
      * Checks that the endpoint answers, the credentials are accepted and the bucket exists, for a clear error at
      * start-up rather than at the first write.
@@ -197,23 +187,9 @@ public final class MinioSink extends ObjectStoreSink {
         }
 
         @Override
-        protected Builder self() {
-            return this;
-        }
-
-        private Builder copy() {
-            Builder b = copyTo(new Builder());
-            b.endpoint = endpoint;
-            b.bucket = bucket;
-            b.prefix = prefix;
-            b.accessKey = accessKey;
+        public Builder copy() {
+            Builder b = super.copy();
             b.secretKey = secretKey == null ? null : secretKey.clone();
-            b.region = region;
-            b.sseS3 = sseS3;
-            b.sseKmsKeyId = sseKmsKeyId;
-            b.connectTimeout = connectTimeout;
-            b.requestTimeout = requestTimeout;
-            b.httpClient = httpClient;
             return b;
         }
 

@@ -32,25 +32,12 @@ import java.util.Optional;
 import java.util.function.Supplier;
 
 /** The S3 requests of an {@link S3Sink}, through the AWS SDK for Java v2. */
-final class S3Objects implements ObjectStore {
+record S3Objects(S3Client s3, String bucket, String location, ServerSideEncryption sse, String storageClass)
+        implements ObjectStore {
     static final String NO_CREDENTIALS_HELP = "Unable to locate credentials for %s. Set AWS_ACCESS_KEY_ID and "
             + "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with a profile in ~/.aws/credentials, or run with an IAM role "
             + "(EC2 instance profile, ECS task role, EKS IRSA / pod identity).";
     private static final String OCTETS = "application/octet-stream";
-
-    private final S3Client s3;
-    private final String bucket;
-    private final String location;
-    private final ServerSideEncryption sse;
-    private final String storageClass;
-
-    S3Objects(S3Client s3, String bucket, String location, ServerSideEncryption sse, String storageClass) {
-        this.s3 = s3;
-        this.bucket = bucket;
-        this.location = location;
-        this.sse = sse;
-        this.storageClass = storageClass;
-    }
 
     @Override
     public String startUpload(String name, Map<String, String> metadata) throws IOException {

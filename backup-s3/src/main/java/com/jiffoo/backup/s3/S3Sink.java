@@ -53,7 +53,7 @@ public final class S3Sink extends ObjectStoreSink {
     private S3Sink(Builder b, S3Client s3, String endpoint) {
         super(b, new S3Objects(s3, b.bucket, locationOf(b), b.serverSideEncryption, b.storageClass), "S3",
                 endpoint, locationOf(b), b.bucket, b.prefix);
-        this.config = b.copy();
+        this.config = b;
         this.s3 = s3;
     }
 
@@ -110,16 +110,6 @@ public final class S3Sink extends ObjectStoreSink {
         return config.copy();
     }
 
-    /** The bucket. */
-    public String bucket() {
-        return config.bucket;
-    }
-
-    /** The key prefix of every object, {@code ""} or ending with {@code /}. */
-    public String prefix() {
-        return config.prefix;
-    }
-
     /**
      * Names the request settings this sink used and the ones that work with S3-compatible servers that lack
      * {@code aws-chunked} bodies and the newer checksum headers.
@@ -166,27 +156,6 @@ public final class S3Sink extends ObjectStoreSink {
         private String storageClass;
 
         private Builder() {
-        }
-
-        @Override
-        protected Builder self() {
-            return this;
-        }
-
-        private Builder copy() {
-            Builder b = copyTo(new Builder());
-            b.bucket = bucket;
-            b.prefix = prefix;
-            b.region = region;
-            b.endpointOverride = endpointOverride;
-            b.pathStyleAccess = pathStyleAccess;
-            b.credentialsProvider = credentialsProvider;
-            b.checksumCalculation = checksumCalculation;
-            b.checksumValidation = checksumValidation;
-            b.chunkedEncoding = chunkedEncoding;
-            b.serverSideEncryption = serverSideEncryption;
-            b.storageClass = storageClass;
-            return b;
         }
 
         /** Where to store: {@code s3://bucket} or {@code s3://bucket/prefix} (required). */

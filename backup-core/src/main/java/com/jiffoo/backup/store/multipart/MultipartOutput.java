@@ -85,7 +85,7 @@ final class MultipartOutput extends SinkOutput {
             throw new InterruptedIOException("interrupted while waiting for a part upload to " + sink.location());
         }
         partNumber++;
-        current = new PartBuffer(size);
+        current = new PartBuffer(size, store.contiguousParts());
     }
 
     private void submitCurrent() throws IOException {
@@ -140,7 +140,7 @@ final class MultipartOutput extends SinkOutput {
     @Override
     protected void publish() throws IOException {
         if (uploadId == null) {
-            PartBuffer whole = current != null ? current : new PartBuffer(0);
+            PartBuffer whole = current != null ? current : new PartBuffer(0, false);
             refuseExisting();
             sendRefusable("upload of", whole.md5Hex(), () -> store.put(name, whole, metadata, sink.conditionalWrites));
             budget.release(currentCharge);

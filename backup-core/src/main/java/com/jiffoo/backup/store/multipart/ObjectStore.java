@@ -62,6 +62,14 @@ public interface ObjectStore {
      */
     List<String> deleteBatch(List<String> names) throws IOException;
 
+    /**
+     * Whether parts should be single arrays ({@link PartBuffer#array()}) for a client that sends arrays without
+     * copying them; by default (false) they are 256 KiB chunks, which a large part needs in a small heap.
+     */
+    default boolean contiguousParts() {
+        return false;
+    }
+
     /** What an object's head holds: its size in bytes and its ETag (quotes allowed). */
     record ObjectHead(long size, String eTag) {
     }

@@ -90,6 +90,7 @@ public abstract class ObjectStoreSink implements Sink {
     volatile boolean closing;
     private final Map<String, String> metadata;
     private final int maxAttempts;
+    private final String bucket;
     private final String root;
     private final String location;
 
@@ -114,6 +115,7 @@ public abstract class ObjectStoreSink implements Sink {
         this.maxAttempts = settings.maxAttempts;
         this.retry = new Retry(settings.maxAttempts, settings.retryBaseDelay, settings.retryMaxDelay);
         this.errors = new StoreErrors(service, endpoint, location, bucket);
+        this.bucket = bucket;
         this.root = prefix;
         this.location = location;
         int pool = POOLS.incrementAndGet();
@@ -143,6 +145,16 @@ public abstract class ObjectStoreSink implements Sink {
     @Override
     public final String location() {
         return location;
+    }
+
+    /** The bucket. */
+    public final String bucket() {
+        return bucket;
+    }
+
+    /** The prefix in the bucket under which keys are stored, {@code ""} for none (no trailing {@code /}). */
+    public final String prefix() {
+        return root.isEmpty() ? "" : root.substring(0, root.length() - 1);
     }
 
     /** The configured base part size in bytes. */
@@ -388,7 +400,7 @@ public abstract class ObjectStoreSink implements Sink {
      *
      * @param <B> the store's builder
      */
-    public abstract static class Builder<B extends Builder<B>> {
+    public abstract static class Builder<B extends Builder<B>> implements Cloneable {
         private long partSize = DEFAULT_PART_SIZE;
         private int partsInFlight = DEFAULT_PARTS_IN_FLIGHT;
         private int maxAttempts = DEFAULT_MAX_ATTEMPTS;
@@ -401,20 +413,19 @@ public abstract class ObjectStoreSink implements Sink {
         protected Builder() {
         }
 
-        /** This builder, typed. */
-        protected abstract B self();
+        @SuppressWarnings("unchecked")
+        private B self() {
+            return (B) this;
+        }
 
-        /** Copies these settings into {@code to}; for {@code toBuilder()}. */
-        protected final B copyTo(B to) {
-            Builder<B> t = to;
-            t.partSize = partSize;
-            t.partsInFlight = partsInFlight;
-            t.maxAttempts = maxAttempts;
-            t.retryBaseDelay = retryBaseDelay;
-            t.retryMaxDelay = retryMaxDelay;
-            t.conditionalWrites = conditionalWrites;
-            t.metadata = metadata;
-            return to;
+        /** A copy of this builder, for {@code toBuilder()}; a store's builder deep-copies its mutable fields. */
+        @SuppressWarnings("unchecked")
+        public B copy() {
+            try {
+                return (B) clone();
+            } catch (CloneNotSupportedException e) {
+                throw new AssertionError(e);
+            }
         }
 
         /**

@@ -7,19 +7,23 @@ import java.util.List;
 
 /**
  * The bytes of one part (or of a whole small object), held in memory so that a failed upload can be sent again.
- * A part up to 2047 MiB is one array, grown as it fills (64 KiB first, then doubling), so a store client can send
- * it as it is ({@link #array()}); a larger part is several. Written by one thread, then read by any number of
- * streams (an upload attempt and its retries).
+ * By default in 256 KiB chunks allocated as they fill: below half a G1 region even in small heaps, so never
+ * "humongous" objects. For a store client that sends arrays ({@link ObjectStore#contiguousParts()}) a part up to
+ * 2047 MiB is one array grown as it fills (64 KiB first, then doubling), sent as it is ({@link #array()}). Written
+ * by one thread, then read by any number of streams (an upload attempt and its retries).
  */
 public final class PartBuffer {
-    private static final int MAX_CHUNK = 2047 << 20;
+    private static final int CHUNK = 256 << 10;
+    private static final int MAX_ARRAY = 2047 << 20;
     private static final int FIRST = 64 << 10;
     private final List<byte[]> chunks = new ArrayList<>();
     private final long capacity;
+    private final int chunk;
     private long size;
 
-    PartBuffer(long capacity) {
+    PartBuffer(long capacity, boolean contiguous) {
         this.capacity = capacity;
+        this.chunk = contiguous ? MAX_ARRAY : CHUNK;
     }
 
     /** The number of bytes written. */
@@ -36,11 +40,11 @@ public final class PartBuffer {
         int n = (int) Math.min(len, remaining());
         int done = 0;
         while (done < n) {
-            int index = (int) (size / MAX_CHUNK);
-            int at = (int) (size % MAX_CHUNK);
-            int cap = (int) Math.min(MAX_CHUNK, capacity - (long) index * MAX_CHUNK);
+            int index = (int) (size / chunk);
+            int at = (int) (size % chunk);
+            int cap = (int) Math.min(chunk, capacity - (long) index * chunk);
             if (index == chunks.size()) {
-                chunks.add(new byte[Math.min(FIRST, cap)]);
+                chunks.add(new byte[chunk == CHUNK ? cap : Math.min(FIRST, cap)]);
             }
             byte[] chunk = chunks.get(index);
             if (at == chunk.length) {
@@ -55,7 +59,7 @@ public final class PartBuffer {
         return n;
     }
 
-    /** The array holding the bytes at {@code [0, size())} when they are in one (possibly longer), else null. */
+    /** The array holding the bytes at {@code [0, size())} when they are in one (it may be longer), else null. */
     public byte[] array() {
         return chunks.isEmpty() ? new byte[0] : chunks.size() == 1 ? chunks.get(0) : null;
     }
@@ -79,10 +83,10 @@ public final class PartBuffer {
                 if (pos >= size) {
                     return -1;
                 }
-                byte[] chunk = chunks.get((int) (pos / MAX_CHUNK));
-                int at = (int) (pos % MAX_CHUNK);
-                int m = (int) Math.min(Math.min(len, chunk.length - at), size - pos);
-                System.arraycopy(chunk, at, b, off, m);
+                byte[] c = chunks.get((int) (pos / chunk));
+                int at = (int) (pos % chunk);
+                int m = (int) Math.min(Math.min(len, c.length - at), size - pos);
+                System.arraycopy(c, at, b, off, m);
                 pos += m;
                 return m;
             }
@@ -98,7 +102,7 @@ public final class PartBuffer {
     String md5Hex() {
         java.security.MessageDigest md5 = com.jiffoo.backup.internal.ETags.md5();
         for (int i = 0; i < chunks.size(); i++) {
-            md5.update(chunks.get(i), 0, (int) Math.min(chunks.get(i).length, size - (long) i * MAX_CHUNK));
+            md5.update(chunks.get(i), 0, (int) Math.min(chunks.get(i).length, size - (long) i * chunk));
         }
         return java.util.HexFormat.of().formatHex(md5.digest());
     }

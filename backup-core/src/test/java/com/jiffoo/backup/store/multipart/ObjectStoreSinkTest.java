@@ -41,11 +41,6 @@ class ObjectStoreSinkTest {
         Settings() {
             partSize(PART).retryDelays(Duration.ZERO, Duration.ZERO);
         }
-
-        @Override
-        protected Settings self() {
-            return this;
-        }
     }
 
     private TestSink sink(Settings settings) {
