@@ -54,9 +54,7 @@ public interface Sink extends Closeable {
      * @throws java.io.EOFException when the object is shorter than {@code offset}
      */
     default InputStream open(String key, long offset, long length) throws IOException {
-        if (offset < 0 || length < 0) {
-            throw new IllegalArgumentException("offset and length must not be negative: " + offset + ", " + length);
-        }
+        com.jiffoo.backup.internal.Support.checkRange(offset, length);
         InputStream in = open(key);
         try {
             in.skipNBytes(offset);

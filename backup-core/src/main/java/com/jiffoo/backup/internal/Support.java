@@ -28,6 +28,13 @@ public final class Support {
             + " `timedatectl` should say 'System clock synchronized: yes'; turn NTP on with `timedatectl set-ntp true`"
             + " (or chrony), then run again. The server's clock is not the one to change.";
 
+    /** Checks the range of {@code Sink.open(key, offset, length)}: neither may be negative. */
+    public static void checkRange(long offset, long length) {
+        if (offset < 0 || length < 0) {
+            throw new IllegalArgumentException("offset and length must not be negative: " + offset + ", " + length);
+        }
+    }
+
     /** A stream giving at most {@code length} bytes of {@code in}; closing it closes {@code in}. */
     public static InputStream limit(InputStream in, long length) {
         return new java.io.FilterInputStream(in) {

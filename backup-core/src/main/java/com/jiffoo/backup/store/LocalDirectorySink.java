@@ -12,9 +12,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
@@ -155,9 +153,7 @@ public final class LocalDirectorySink implements Sink {
     /** Opens a range of the file: positions its channel at {@code offset} instead of reading up to it. */
     @Override
     public InputStream open(String key, long offset, long length) throws IOException {
-        if (offset < 0 || length < 0) {
-            throw new IllegalArgumentException("offset and length must not be negative: " + offset + ", " + length);
-        }
+        com.jiffoo.backup.internal.Support.checkRange(offset, length);
         Path p = pathOf(key);
         java.nio.channels.SeekableByteChannel ch;
         try {
@@ -332,28 +328,17 @@ public final class LocalDirectorySink implements Sink {
         private final Path target;
         private final Path tmp;
         private final FileChannel channel;
-        private final OutputStream out;
-        private boolean committed;
-        private boolean closed;
 
         FileOutput(String key, Path target, Path tmp, FileChannel channel) {
+            super(key);
             this.key = key;
             this.target = target;
             this.tmp = tmp;
             this.channel = channel;
-            this.out = Channels.newOutputStream(channel);
         }
 
         @Override
-        public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            if (closed || committed) {
-                throw new IOException("object " + key + " is already " + (committed ? "committed" : "closed"));
-            }
+        protected void writeBytes(byte[] b, int off, int len) throws IOException {
             ByteBuffer buf = ByteBuffer.wrap(b, off, len);
             while (buf.hasRemaining()) {
                 channel.write(buf);
@@ -361,13 +346,7 @@ public final class LocalDirectorySink implements Sink {
         }
 
         @Override
-        public void commit() throws IOException {
-            if (committed) {
-                return;
-            }
-            if (closed) {
-                throw new IOException("object " + key + " was discarded and cannot be committed");
-            }
+        protected void publish() throws IOException {
             channel.force(true);
             channel.close();
             try {
@@ -375,8 +354,6 @@ public final class LocalDirectorySink implements Sink {
                 // so two writers of the same key cannot overwrite each other
                 Files.createLink(target, tmp);
             } catch (FileAlreadyExistsException e) {
-                Files.deleteIfExists(tmp);
-                closed = true;
                 throw new ObjectExistsException(key, location());
             } catch (UnsupportedOperationException | FileSystemException e) {
                 if (e instanceof FileSystemException fse && !noHardLinks(fse)) {
@@ -384,29 +361,20 @@ public final class LocalDirectorySink implements Sink {
                 }
                 // a file system without hard links (vfat, some FUSE): rename, refusing an existing name (not atomic)
                 if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-                    Files.deleteIfExists(tmp);
-                    closed = true;
                     throw new ObjectExistsException(key, location());
                 }
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             }
             Files.deleteIfExists(tmp);
-            committed = true;
             syncDirectory(target.getParent());
         }
 
         @Override
-        public void close() throws IOException {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            if (!committed) {
-                try {
-                    out.close();
-                } finally {
-                    Files.deleteIfExists(tmp);
-                }
+        protected void discard() throws IOException {
+            try {
+                channel.close();
+            } finally {
+                Files.deleteIfExists(tmp);
             }
         }
     }

@@ -59,16 +59,11 @@ public final class ScriptedSink implements Sink {
     public SinkOutput create(String key) throws IOException {
         SinkOutput out = delegate.create(key);
         boolean failWrites = failWritesOf.test(key);
-        return new SinkOutput() {
+        return new SinkOutput(key) {
             private long written;
 
             @Override
-            public void write(int b) throws IOException {
-                write(new byte[] {(byte) b}, 0, 1);
-            }
-
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
+            protected void writeBytes(byte[] b, int off, int len) throws IOException {
                 if (failWrites && written + len > failAfterBytes) {
                     throw new IOException("scripted failure: disk full after " + written + " bytes");
                 }
@@ -77,7 +72,7 @@ public final class ScriptedSink implements Sink {
             }
 
             @Override
-            public void commit() throws IOException {
+            protected void publish() throws IOException {
                 if (failCommitOf.test(key)) {
                     throw new IOException("scripted failure: commit of " + key);
                 }
@@ -89,7 +84,7 @@ public final class ScriptedSink implements Sink {
             }
 
             @Override
-            public void close() throws IOException {
+            protected void discard() throws IOException {
                 out.close();
             }
         };

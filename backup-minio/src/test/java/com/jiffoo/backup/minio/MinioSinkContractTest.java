@@ -1,49 +1,20 @@
 package com.jiffoo.backup.minio;
 
 import com.jiffoo.backup.Sink;
-import com.jiffoo.backup.testing.S3ProxyServer;
-import com.jiffoo.backup.testing.SinkContractTest;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import com.jiffoo.backup.testing.S3Endpoint;
+import com.jiffoo.backup.testing.S3ProxyContractTest;
 
-import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
+/** MinioSink keeps the Sink contract and the store-health suite on the in-process S3Proxy. */
+class MinioSinkContractTest extends S3ProxyContractTest {
 
-/** MinioSink passes the contract every sink passes, on the shared in-process S3Proxy. */
-class MinioSinkContractTest extends SinkContractTest {
-    private static S3ProxyServer server;
-    private static final AtomicInteger RUN = new AtomicInteger();
-    private String prefix;
-
-    @BeforeAll
-    static void startServer() throws Exception {
-        server = S3ProxyServer.startTransient();
-    }
-
-    @AfterAll
-    static void stopServer() throws Exception {
-        server.close();
+    /** A MinioSink on a test server under {@code prefix}, with 5 MiB parts. */
+    static MinioSink.Builder sinkAt(S3Endpoint server, String prefix) {
+        return MinioSink.builder().endpoint(server.endpoint().toString()).bucket(server.bucket()).prefix(prefix)
+                .credentials(server.accessKey(), server.secretKey()).partSize(MinioSink.MIN_PART_SIZE);
     }
 
     @Override
-    protected Sink createSink() {
-        prefix = "contract/run" + RUN.incrementAndGet();
-        return MinioSink.builder()
-                .endpoint(server.endpoint().toString())
-                .bucket(server.bucket())
-                .prefix(prefix)
-                .credentials(server.accessKey(), server.secretKey())
-                .partSize(MinioSink.MIN_PART_SIZE)
-                .build();
-    }
-
-    @Override
-    protected long partSize() {
-        return MinioSink.MIN_PART_SIZE;
-    }
-
-    @Override
-    protected List<String> openUploads() {
-        return server.openMultipartUploads().stream().filter(k -> k.startsWith(prefix + "/")).toList();
+    protected Sink createSink(S3Endpoint server, String prefix) {
+        return sinkAt(server, prefix).build();
     }
 }

@@ -1,30 +1,13 @@
 package com.jiffoo.backup.minio;
 
 import com.jiffoo.backup.Sink;
-import com.jiffoo.backup.testing.S3rverServer;
-import com.jiffoo.backup.testing.SinkContractTest;
-import org.junit.jupiter.api.extension.RegisterExtension;
-
-import java.util.concurrent.atomic.AtomicInteger;
+import com.jiffoo.backup.testing.S3Endpoint;
+import com.jiffoo.backup.testing.S3rverContractTest;
 
 /** MinioSink keeps the Sink contract on s3rver, a second S3 implementation besides S3Proxy. */
-class MinioSinkS3rverContractTest extends SinkContractTest {
-    private static final AtomicInteger RUN = new AtomicInteger();
-    @RegisterExtension
-    static final S3rverServer.PerClass S3RVER = S3rverServer.perClass();
-
+class MinioSinkS3rverContractTest extends S3rverContractTest {
     @Override
-    protected Sink createSink() {
-        return MinioSinkS3rverTest.sinkAt(S3RVER.server(), "contract/run" + RUN.incrementAndGet()).build();
-    }
-
-    @Override
-    protected long partSize() {
-        return MinioSink.MIN_PART_SIZE;
-    }
-
-    @Override
-    protected int manyKeys() {
-        return 1_010;
+    protected Sink createSink(S3Endpoint server, String prefix) {
+        return MinioSinkContractTest.sinkAt(server, prefix).build();
     }
 }

@@ -1,6 +1,5 @@
 package com.jiffoo.backup.minio;
 
-import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.StorageException;
@@ -16,8 +15,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.InputStream;
-import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -35,24 +32,7 @@ class MinioSinkS3rverTest {
     static final S3rverServer.PerClass S3RVER = S3rverServer.perClass();
 
     static MinioSink.Builder sinkAt(S3rverServer server, String prefix) {
-        return MinioSink.builder().endpoint(server.endpoint().toString()).bucket(server.bucket()).prefix(prefix)
-                .credentials(server.accessKey(), server.secretKey()).partSize(MinioSink.MIN_PART_SIZE);
-    }
-
-    /** A single PUT (100 kB) and a multipart upload of three parts (12 MiB). */
-    @ParameterizedTest
-    @ValueSource(longs = {100_000, 12 * MIB + 7})
-    void aBackupRoundTripsAndTheStoredFileMatchesItsSidecar(long size) throws Exception {
-        String prefix = "rt" + RUN.incrementAndGet();
-        GeneratedSource source = new GeneratedSource("files", size, 5);
-        try (MinioSink sink = sinkAt(S3RVER.server(), prefix).build()) {
-            BackupManifest m = BackupPipeline.builder().source(source).unencrypted().sink(sink).build().run();
-            try (InputStream in = sink.open(m.objectKey()); InputStream expected = source.stream()) {
-                assertThat(Arrays.equals(in.readAllBytes(), expected.readAllBytes())).as("read back as sent").isTrue();
-            }
-            S3RVER.server().assertStoredAsCommitted(sink, prefix, m); // sha256sum -c on the file s3rver keeps
-            assertThat(m.objectSize()).isEqualTo(size);
-        }
+        return MinioSinkContractTest.sinkAt(server, prefix);
     }
 
     @ParameterizedTest

@@ -21,7 +21,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.net.URI;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -43,7 +42,6 @@ final class S3ProxyFixture implements AutoCloseable {
 
     private final AtomicInteger failingParts = new AtomicInteger();
     private final AtomicReference<String[]> intruder = new AtomicReference<>();
-    private final AtomicReference<CountDownLatch> partGate = new AtomicReference<>();
     private final BlobStore blobStore;
     private final S3Proxy proxy;
     private final MinioAsyncClient client;
@@ -53,14 +51,6 @@ final class S3ProxyFixture implements AutoCloseable {
             @Override
             public UploadPartResponse uploadMultipartPart(MultipartUpload upload, UploadPartRequest request,
                                                           InputStream in) {
-                CountDownLatch gate = partGate.get();
-                if (gate != null) {
-                    try {
-                        gate.await();
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                }
                 if (failingParts.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
                     throw S3Exception.builder().statusCode(503).message("injected failure")
                             .awsErrorDetails(AwsErrorDetails.builder().errorCode("ServiceUnavailable")
@@ -152,19 +142,6 @@ final class S3ProxyFixture implements AutoCloseable {
      */
     void writeRightAfterNextLookup(String bucket, String objectName, String content) {
         intruder.set(new String[] {bucket, objectName, content});
-    }
-
-    /** Holds every part upload in the server until {@link #releasePartUploads()}. */
-    void holdPartUploads() {
-        partGate.set(new CountDownLatch(1));
-    }
-
-    /** Lets held and further part uploads through. */
-    void releasePartUploads() {
-        CountDownLatch gate = partGate.getAndSet(null);
-        if (gate != null) {
-            gate.countDown();
-        }
     }
 
     /** How many injected part failures are still to come. */

@@ -1,51 +1,27 @@
 package com.jiffoo.backup.s3;
 
 import com.jiffoo.backup.Sink;
-import com.jiffoo.backup.testing.S3ProxyServer;
-import com.jiffoo.backup.testing.SinkContractTest;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import com.jiffoo.backup.testing.S3Endpoint;
+import com.jiffoo.backup.testing.S3ProxyContractTest;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 
-import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
+/** S3Sink keeps the Sink contract and the store-health suite on the in-process S3Proxy. */
+class S3SinkContractTest extends S3ProxyContractTest {
 
-class S3SinkContractTest extends SinkContractTest {
-    private static S3ProxyServer server;
-    private static final AtomicInteger RUN = new AtomicInteger();
-    private String prefix;
-
-    @BeforeAll
-    static void startServer() throws Exception {
-        server = S3ProxyServer.startTransient();
-    }
-
-    @AfterAll
-    static void stopServer() throws Exception {
-        server.close();
-    }
-
-    @Override
-    protected Sink createSink() {
-        prefix = "contract/run" + RUN.incrementAndGet();
+    /** An S3Sink on a test server under {@code prefix}, path-style, with 5 MiB parts. */
+    static S3Sink.Builder sinkAt(S3Endpoint server, String prefix) {
         return S3Sink.builder()
                 .uri("s3://" + server.bucket() + "/" + prefix)
                 .endpointOverride(server.endpoint())
                 .pathStyleAccess(true)
                 .credentialsProvider(StaticCredentialsProvider.create(
                         AwsBasicCredentials.create(server.accessKey(), server.secretKey())))
-                .partSize(S3Sink.MIN_PART_SIZE)
-                .build();
+                .partSize(S3Sink.MIN_PART_SIZE);
     }
 
     @Override
-    protected long partSize() {
-        return S3Sink.MIN_PART_SIZE;
-    }
-
-    @Override
-    protected List<String> openUploads() {
-        return server.openMultipartUploads().stream().filter(k -> k.startsWith(prefix + "/")).toList();
+    protected Sink createSink(S3Endpoint server, String prefix) {
+        return sinkAt(server, prefix).build();
     }
 }

@@ -14,8 +14,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 
 import java.io.InputStream;
@@ -40,13 +38,7 @@ class S3SinkS3rverTest {
     Path tmp;
 
     static S3Sink.Builder sinkAt(S3rverServer server, String prefix) {
-        return S3Sink.builder()
-                .uri("s3://" + server.bucket() + "/" + prefix)
-                .endpointOverride(server.endpoint())
-                .pathStyleAccess(true)
-                .credentialsProvider(StaticCredentialsProvider.create(
-                        AwsBasicCredentials.create(server.accessKey(), server.secretKey())))
-                .partSize(S3Sink.MIN_PART_SIZE);
+        return S3SinkContractTest.sinkAt(server, prefix);
     }
 
     private OpenPgpTransform pgp() {
@@ -55,29 +47,13 @@ class S3SinkS3rverTest {
         return OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(key)).build();
     }
 
-    /** A single PUT (100 kB) and a multipart upload of three parts (12 MiB). */
-    @ParameterizedTest
-    @ValueSource(longs = {100_000, 12 * MIB + 7})
-    void aBackupThroughTheEndpointDefaultsRoundTripsAndTheStoredFileMatchesItsSidecar(long size) throws Exception {
-        String prefix = "rt" + RUN.incrementAndGet();
-        GeneratedSource source = new GeneratedSource("database", size, 5);
-        try (S3Sink sink = sinkAt(S3RVER.server(), prefix).build()) {
-            assertThat(sink.requestSettings()).contains("when_required", "chunked encoding off");
-            BackupManifest m = BackupPipeline.builder().source(source).unencrypted().sink(sink).build().run();
-            try (InputStream in = sink.open(m.objectKey()); InputStream expected = source.stream()) {
-                assertThat(Arrays.equals(in.readAllBytes(), expected.readAllBytes())).as("read back as sent").isTrue();
-            }
-            S3RVER.server().assertStoredAsCommitted(sink, prefix, m); // sha256sum -c on the file s3rver keeps
-            assertThat(m.objectSize()).isEqualTo(size);
-        }
-    }
-
     @Test
     void anEncryptedBackupRoundTripsThroughTheEndpointDefaults() throws Exception {
         String prefix = "enc" + RUN.incrementAndGet();
         GeneratedSource source = new GeneratedSource("files", 6 * MIB + 3, 8);
         OpenPgpTransform pgp = pgp();
         try (S3Sink sink = sinkAt(S3RVER.server(), prefix).build()) {
+            assertThat(sink.requestSettings()).contains("when_required", "chunked encoding off");
             BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(sink).build().run();
             com.jiffoo.backup.testutil.MemoryTarget target = new com.jiffoo.backup.testutil.MemoryTarget();
             com.jiffoo.backup.RestorePipeline.builder().sink(sink).decryption(pgp).target(target).build()

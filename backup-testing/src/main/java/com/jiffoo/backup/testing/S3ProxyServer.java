@@ -31,7 +31,7 @@ import java.util.Objects;
  *
  * <p>Thread-safe. {@link #close()} stops the server; an in-memory store's content is gone then.
  */
-public final class S3ProxyServer implements AutoCloseable {
+public final class S3ProxyServer implements S3Endpoint, AutoCloseable {
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final S3Proxy proxy;
@@ -120,6 +120,47 @@ public final class S3ProxyServer implements AutoCloseable {
             proxy.stop();
         } finally {
             blobStore.close();
+        }
+    }
+
+    /** One in-memory server for the test class that registers it; see {@link PerClass}. */
+    public static PerClass perClass() {
+        return new PerClass();
+    }
+
+    /**
+     * A JUnit 5 extension ({@code @RegisterExtension static}) that starts one in-memory server before the class's
+     * tests and stops it after them.
+     */
+    public static final class PerClass implements org.junit.jupiter.api.extension.BeforeAllCallback,
+            org.junit.jupiter.api.extension.AfterAllCallback {
+        private S3ProxyServer server;
+
+        private PerClass() {
+        }
+
+        /** The running server. */
+        public S3ProxyServer server() {
+            if (server == null) {
+                throw new IllegalStateException("S3Proxy is not running: register PerClass as a static extension");
+            }
+            return server;
+        }
+
+        @Override
+        public void beforeAll(org.junit.jupiter.api.extension.ExtensionContext context) throws Exception {
+            if (server == null) { // a @Nested class runs inside its outer class's server
+                server = startTransient();
+            }
+        }
+
+        @Override
+        public void afterAll(org.junit.jupiter.api.extension.ExtensionContext context) throws Exception {
+            if (server != null && context.getTestClass().map(c -> c.getEnclosingClass() == null
+                    || !c.isAnnotationPresent(org.junit.jupiter.api.Nested.class)).orElse(true)) {
+                server.close();
+                server = null;
+            }
         }
     }
 

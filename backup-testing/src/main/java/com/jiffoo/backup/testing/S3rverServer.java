@@ -47,7 +47,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>The server stops when {@link #close()} is called or when this JVM's end closes its standard input. Thread-safe.
  */
-public final class S3rverServer implements AutoCloseable {
+public final class S3rverServer implements S3Endpoint, AutoCloseable {
     /** The s3rver version installed and run. */
     public static final String VERSION = "3.7.1";
     private static final SecureRandom RANDOM = new SecureRandom();

@@ -10,7 +10,6 @@ import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RetentionPolicy.Verdict;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.SinkOutput;
-import com.jiffoo.backup.Source;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.VerificationRecord;
@@ -28,7 +27,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -37,9 +35,7 @@ import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -505,7 +501,7 @@ public abstract class StoreHealthContractTest {
     }
 
     private BackupManifest backup(String kind, Instant at, boolean encrypted) {
-        BackupPipeline.Builder b = BackupPipeline.builder().source(new BytesSource(kind, at.getEpochSecond()))
+        BackupPipeline.Builder b = BackupPipeline.builder().source(new BytesSource(kind, at.getEpochSecond(), 20 * 1024))
                 .sink(sink).clock(Clock.fixed(at, ZoneOffset.UTC));
         return (encrypted ? b.encryption(pgp) : b.unencrypted()).build().run();
     }
@@ -549,44 +545,5 @@ public abstract class StoreHealthContractTest {
         byte[] bytes = read(key);
         bytes[at] ^= 0x40;
         replace(key, bytes);
-    }
-
-    /** 20 KiB of seeded random bytes. */
-    private static final class BytesSource implements Source {
-        private final String kind;
-        private final long seed;
-
-        BytesSource(String kind, long seed) {
-            this.kind = kind;
-            this.seed = seed;
-        }
-
-        @Override
-        public String kind() {
-            return kind;
-        }
-
-        @Override
-        public String baseName() {
-            return kind.equals("database") ? "db_backup" : kind + "_backup";
-        }
-
-        @Override
-        public String suffix() {
-            return kind.equals("database") ? ".sql" : ".tar.gz";
-        }
-
-        @Override
-        public String describe() {
-            return "test bytes " + seed;
-        }
-
-        @Override
-        public Map<String, Object> writeTo(OutputStream out) throws IOException {
-            byte[] b = new byte[20 * 1024];
-            new SplittableRandom(seed).nextBytes(b);
-            out.write(b);
-            return Map.of("seed", seed);
-        }
     }
 }

@@ -1,10 +1,10 @@
-package com.jiffoo.backup.s3;
+package com.jiffoo.backup.store.multipart;
 
 /**
- * The size of each part of a multipart upload of unknown length. Parts 1 to 1,000 have the configured size, and
- * the size doubles every 1,000 parts (capped at S3's 5 GiB maximum); parts 9,001 to 10,000 have the maximum. So
- * S3's 10,000 parts hold at least 5 TiB (the S3 object limit) for any base size of 5 MiB or more, while backups up
- * to {@code 1,000 x base} (7.8 GiB at 8 MiB) use the base size only.
+ * The size of each part of a multipart upload of unknown length, the one policy of every S3-like store: parts 1 to
+ * 1,000 have the configured size, and the size doubles every 1,000 parts (capped at S3's 5 GiB maximum); parts 9,001
+ * to 10,000 have the maximum. So S3's 10,000 parts hold at least 5 TiB (the S3 object limit) for any base size of
+ * 5 MiB or more, while backups up to {@code 1,000 x base} (7.8 GiB at 8 MiB) use the base size only.
  */
 final class PartSizes {
     /** S3's smallest part (all but the last). */
@@ -25,11 +25,7 @@ final class PartSizes {
             throw new IllegalArgumentException("part number " + partNumber + " outside 1.." + MAX_PARTS);
         }
         int step = (partNumber - 1) / PARTS_PER_STEP;
-        if (step >= 9) {
-            return MAX_PART;
-        }
-        long size = base << step;
-        return Math.min(size, MAX_PART);
+        return step >= 9 ? MAX_PART : Math.min(base << step, MAX_PART);
     }
 
     /** The most bytes 10,000 parts of this base size can hold. */

@@ -1,0 +1,210 @@
+package com.jiffoo.backup.s3;
+
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.Sink.PartialWrite;
+import com.jiffoo.backup.StoredObject;
+import com.jiffoo.backup.store.multipart.ObjectStore;
+import com.jiffoo.backup.store.multipart.PartBuffer;
+import com.jiffoo.backup.store.multipart.StoreFailure;
+import software.amazon.awssdk.core.ResponseInputStream;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest;
+import software.amazon.awssdk.services.s3.model.Delete;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.MultipartUpload;
+import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
+import software.amazon.awssdk.services.s3.model.PutObjectRequest;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.S3Object;
+import software.amazon.awssdk.services.s3.model.UploadPartResponse;
+
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/** The S3 requests of an {@link S3Sink}, through the AWS SDK for Java v2. */
+record S3Objects(S3Client s3, String bucket, String location, ServerSideEncryption sse, String storageClass)
+        implements ObjectStore {
+    static final String NO_CREDENTIALS_HELP = "Unable to locate credentials for %s. Set AWS_ACCESS_KEY_ID and "
+            + "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with a profile in ~/.aws/credentials, or run with an IAM role "
+            + "(EC2 instance profile, ECS task role, EKS IRSA / pod identity).";
+    private static final String OCTETS = "application/octet-stream";
+
+    @Override
+    public String startUpload(String name, Map<String, String> metadata) throws IOException {
+        CreateMultipartUploadRequest.Builder r = CreateMultipartUploadRequest.builder().bucket(bucket).key(name)
+                .metadata(metadata).contentType(OCTETS).storageClass(storageClass);
+        sse.mode().ifPresent(r::serverSideEncryption);
+        sse.kmsKeyId().ifPresent(r::ssekmsKeyId);
+        return sdk(() -> s3.createMultipartUpload(r.build()).uploadId());
+    }
+
+    @Override
+    public UploadedPart uploadPart(String name, String uploadId, int number, PartBuffer part) throws IOException {
+        UploadPartResponse r = sdk(() -> s3.uploadPart(p -> p.bucket(bucket).key(name).uploadId(uploadId)
+                .partNumber(number).contentLength(part.size()), body(part)));
+        Map<String, String> sums = new LinkedHashMap<>();
+        putIfSet(sums, "CRC32", r.checksumCRC32());
+        putIfSet(sums, "CRC32C", r.checksumCRC32C());
+        putIfSet(sums, "CRC64NVME", r.checksumCRC64NVME());
+        putIfSet(sums, "SHA1", r.checksumSHA1());
+        putIfSet(sums, "SHA256", r.checksumSHA256());
+        return new UploadedPart(number, r.eTag(), sums);
+    }
+
+    private static void putIfSet(Map<String, String> m, String k, String v) {
+        if (v != null) {
+            m.put(k, v);
+        }
+    }
+
+    @Override
+    public void completeUpload(String name, String uploadId, List<UploadedPart> parts, boolean ifNoneMatch)
+            throws IOException {
+        List<CompletedPart> done = parts.stream().map(p -> CompletedPart.builder().partNumber(p.number())
+                .eTag(p.eTag()).checksumCRC32(p.checksums().get("CRC32")).checksumCRC32C(p.checksums().get("CRC32C"))
+                .checksumCRC64NVME(p.checksums().get("CRC64NVME")).checksumSHA1(p.checksums().get("SHA1"))
+                .checksumSHA256(p.checksums().get("SHA256")).build()).toList();
+        sdk(() -> s3.completeMultipartUpload(r -> r.bucket(bucket).key(name).uploadId(uploadId)
+                .ifNoneMatch(ifNoneMatch ? "*" : null).multipartUpload(u -> u.parts(done))));
+    }
+
+    @Override
+    public void abortUpload(String name, String uploadId) throws IOException {
+        sdk(() -> s3.abortMultipartUpload(r -> r.bucket(bucket).key(name).uploadId(uploadId)));
+    }
+
+    @Override
+    public void put(String name, PartBuffer data, Map<String, String> metadata, boolean ifNoneMatch)
+            throws IOException {
+        PutObjectRequest.Builder r = PutObjectRequest.builder().bucket(bucket).key(name)
+                .ifNoneMatch(ifNoneMatch ? "*" : null).metadata(metadata).contentType(OCTETS)
+                .contentLength(data.size()).storageClass(storageClass);
+        sse.mode().ifPresent(r::serverSideEncryption);
+        sse.kmsKeyId().ifPresent(r::ssekmsKeyId);
+        sdk(() -> s3.putObject(r.build(), data.size() == 0 ? RequestBody.empty() : body(data)));
+    }
+
+    private static RequestBody body(PartBuffer part) {
+        return RequestBody.fromContentProvider(part::newInputStream, part.size(), OCTETS);
+    }
+
+    @Override
+    public Optional<ObjectHead> head(String name) throws IOException {
+        try {
+            HeadObjectResponse r = sdk(() -> s3.headObject(h -> h.bucket(bucket).key(name)));
+            return Optional.of(new ObjectHead(r.contentLength(), r.eTag()));
+        } catch (StoreFailure f) {
+            if (f.status() == 404) {
+                return Optional.empty();
+            }
+            throw f;
+        }
+    }
+
+    @Override
+    public InputStream get(String name, long offset, long length) throws IOException {
+        String range = length < 0 ? (offset == 0 ? null : "bytes=" + offset + "-")
+                : "bytes=" + offset + "-" + (offset + length - 1);
+        return new AbortingStream(sdk(() -> s3.getObject(r -> r.bucket(bucket).key(name).range(range))));
+    }
+
+    @Override
+    public List<StoredObject> list(String prefix) throws IOException {
+        return sdk(() -> s3.listObjectsV2Paginator(r -> r.bucket(bucket).prefix(prefix)).contents().stream()
+                .map((S3Object o) -> new StoredObject(o.key(), o.size(), o.lastModified())).toList());
+    }
+
+    @Override
+    public List<PartialWrite> listUploads(String prefix) throws IOException {
+        return sdk(() -> s3.listMultipartUploadsPaginator(r -> r.bucket(bucket).prefix(prefix)).uploads().stream()
+                .map((MultipartUpload u) -> new PartialWrite(u.key(), u.uploadId(),
+                        u.initiated() != null ? u.initiated() : Instant.EPOCH)).toList());
+    }
+
+    @Override
+    public void delete(String name) throws IOException {
+        sdk(() -> s3.deleteObject(r -> r.bucket(bucket).key(name)));
+    }
+
+    @Override
+    public List<String> deleteBatch(List<String> names) throws IOException {
+        List<ObjectIdentifier> ids = names.stream().map(n -> ObjectIdentifier.builder().key(n).build()).toList();
+        return sdk(() -> s3.deleteObjects(d -> d.bucket(bucket).delete(Delete.builder().objects(ids).quiet(true)
+                .build())).errors().stream().map(e -> e.key() + " (" + e.code() + ": " + e.message() + ")").toList());
+    }
+
+    /** Runs an SDK call, turning its failures into an {@link ObjectStore}'s. */
+    private <T> T sdk(Supplier<T> call) throws IOException {
+        try {
+            return call.get();
+        } catch (SdkException e) {
+            throw failure(e, location);
+        }
+    }
+
+    /** An S3 answer as a {@link StoreFailure}; no answer as an IOException; missing settings as configuration. */
+    static IOException failure(SdkException e, String location) {
+        if (e instanceof S3Exception s) {
+            var details = s.awsErrorDetails();
+            return new StoreFailure(s.statusCode(), details == null ? null : details.errorCode(),
+                    details != null && details.errorMessage() != null ? details.errorMessage()
+                            : String.valueOf(s.getMessage()), s.requestId(), s);
+        }
+        String message = String.valueOf(e.getMessage());
+        if (message.contains("Unable to load credentials") || message.contains("Unable to locate credentials")) {
+            throw new ConfigurationException(String.format(NO_CREDENTIALS_HELP, location), null, location, e);
+        }
+        if (message.contains("Unable to load region")) {
+            throw new ConfigurationException("No AWS region for " + location + ". Set AWS_REGION, a region in "
+                    + "the profile, or the sink's region.", null, location, e);
+        }
+        return new IOException(message, e);
+    }
+
+    /**
+     * Closing an SDK response stream before its end reads (downloads) the rest of the object so the connection can
+     * be reused; a reader that stops early (the monitor's key check reads 64 KiB, a restore that fails) must not
+     * download gigabytes, so closing before the end aborts the connection instead.
+     */
+    private static final class AbortingStream extends FilterInputStream {
+        private final ResponseInputStream<?> response;
+        private boolean ended;
+
+        AbortingStream(ResponseInputStream<?> response) {
+            super(response);
+            this.response = response;
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            ended |= b < 0;
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            ended |= n < 0;
+            return n;
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (!ended) {
+                response.abort();
+            }
+            super.close();
+        }
+    }
+}
