@@ -9,7 +9,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
-/** Object keys: the checks every sink shares, and keeping the time-tagged series of small JSON objects. Not public API. */
+/** Object keys: the checks every sink shares, and the pruning of time-tagged series. Not public API. */
 public final class Keys {
     private Keys() {
     }

@@ -172,7 +172,7 @@ public final class StoreLayout {
         return dataKey(BASE_BACKUP_KIND, id, suffixes);
     }
 
-    /** Reserved (restore drills): a new key for a drill report made at {@code at}, under {@value #DRILL_REPORT_PREFIX}. */
+    /** Reserved (restore drills): a new key for a drill report made at {@code at}. */
     public static String newDrillReportKey(Instant at) {
         return timeTagged(DRILL_REPORT_PREFIX, at);
     }

@@ -22,7 +22,8 @@ class StoreLayoutTest {
         assertThat(StoreLayout.signatureKey(DATA)).isEqualTo(DATA + ".manifest.json.sig");
         assertThat(StoreLayout.newVerificationKey(DATA, AT))
                 .matches("\\Q" + DATA + ".verified-20260111T040000123Z-\\E[0-9a-f]{6}\\.json");
-        assertThat(StoreLayout.newMonitorReportKey(AT)).matches("_monitor/health-20260111T040000123Z-[0-9a-f]{6}\\.json");
+        assertThat(StoreLayout.newMonitorReportKey(AT))
+                .matches("_monitor/health-20260111T040000123Z-[0-9a-f]{6}\\.json");
     }
 
     @Test
