@@ -23,7 +23,8 @@ import java.util.regex.Pattern;
  *
  * <p>Reserved for what comes next, each with its key method here and no feature yet: WAL segments and timeline
  * history files under {@code wal/}, base backups as the kind {@code base}, drill reports under {@code _drills/}.
- * A kind never starts with {@code _} and is never {@code wal}: those prefixes belong to the layout.
+ * A kind never starts with {@code _} and is never {@code wal}: those prefixes belong to the layout
+ * ({@link #dataKey} refuses them).
  *
  * <p>Series of small write-once JSON objects (verification records, monitor reports, drill reports) are named
  * {@code <prefix><yyyyMMdd'T'HHmmssSSS'Z'>-<6 hex>.json}: the fixed-width UTC time first makes names sort by time,
@@ -71,6 +72,10 @@ public final class StoreLayout {
      * {@code db_backup_20260111_020000} and suffixes {@code .sql.gpg}.
      */
     public static String dataKey(String kind, String id, String suffixes) {
+        if (kind.isEmpty() || kind.contains("/") || kind.startsWith("_") || kind.equals("wal")) {
+            throw new ConfigurationException("The kind '" + kind + "' cannot name backups: a kind is one path segment"
+                    + " that does not start with '_' and is not 'wal' (the store layout keeps those).");
+        }
         return kindPrefix(kind) + id + suffixes;
     }
 

@@ -53,6 +53,10 @@ class StoreLayoutTest {
         assertThatThrownBy(() -> StoreLayout.walSegmentKey("00000001000000000000003", "")) // 23 digits
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> StoreLayout.timelineHistoryKey("2", "")).isInstanceOf(IllegalArgumentException.class);
+        for (String kind : new String[] {"wal", "_monitor", "a/b", ""}) {
+            assertThatThrownBy(() -> StoreLayout.dataKey(kind, "id", ".gpg")).as(kind)
+                    .isInstanceOf(ConfigurationException.class);
+        }
     }
 
     @Test
