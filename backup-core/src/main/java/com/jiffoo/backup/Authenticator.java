@@ -15,15 +15,12 @@ import java.util.Map;
  *       configured signers' public keys; {@code gpg --verify X.manifest.json.sig X.manifest.json} checks it by
  *       hand.</li>
  * </ul>
- * The signature of a manifest is stored beside it as {@code <manifest key>}{@value #SIGNATURE_SUFFIX}, written
- * before the manifest (which stays the commit marker).
+ * The signature of a manifest is stored beside it
+ * ({@link com.jiffoo.backup.store.StoreLayout#signatureKey}), written before the manifest (which stays the commit marker).
  *
  * <p>Implementations are immutable and thread-safe and never show key material in messages.
  */
 public interface Authenticator {
-
-    /** Suffix of a manifest's signature object: {@code X.manifest.json.sig}. */
-    String SIGNATURE_SUFFIX = ".sig";
 
     /** True when {@link #sign} works here (a key file's passphrase, or a signing key, is configured). */
     boolean canSign();

@@ -1,6 +1,7 @@
 package com.jiffoo.backup;
 
 import com.jiffoo.backup.internal.ManifestJson;
+import com.jiffoo.backup.store.StoreLayout;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -12,7 +13,7 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * The commit marker of a backup, stored last as {@code <object key>.manifest.json}: a backup exists only when its
+ * The commit marker of a backup, stored last under {@link StoreLayout#manifestKey}: a backup exists only when its
  * manifest does. It records what was backed up, how it was encoded and the size and SHA-256 of both the stored
  * object and the plaintext, so that a reader can verify every byte.
  *
@@ -22,12 +23,6 @@ public final class BackupManifest {
 
     /** The version of the manifest format this library writes. */
     public static final int FORMAT_VERSION = 1;
-
-    /** Suffix of the manifest object, appended to the data object's key. */
-    public static final String MANIFEST_SUFFIX = ".manifest.json";
-
-    /** Suffix of the {@code sha256sum}-format sidecar, appended to the data object's key. */
-    public static final String SHA256_SUFFIX = ".sha256";
 
     private final int formatVersion;
     private final String id;
@@ -132,38 +127,6 @@ public final class BackupManifest {
         return ManifestJson.read(json, key);
     }
 
-    /** The manifest key of a data object key. */
-    public static String manifestKeyOf(String objectKey) {
-        return objectKey + MANIFEST_SUFFIX;
-    }
-
-    /** The sidecar key of a data object key. */
-    public static String sha256KeyOf(String objectKey) {
-        return objectKey + SHA256_SUFFIX;
-    }
-
-    /** The key of the signature object of a data object's manifest ({@code X.manifest.json.sig}). */
-    public static String signatureKeyOf(String objectKey) {
-        return manifestKeyOf(objectKey) + Authenticator.SIGNATURE_SUFFIX;
-    }
-
-    /** The data object key of a manifest, signature, sidecar, verification record or data key. */
-    public static String objectKeyOf(String key) {
-        if (VerificationRecord.isRecordKey(key)) {
-            return VerificationRecord.objectKeyOf(key);
-        }
-        if (key.endsWith(MANIFEST_SUFFIX + Authenticator.SIGNATURE_SUFFIX)) {
-            return key.substring(0, key.length() - MANIFEST_SUFFIX.length() - Authenticator.SIGNATURE_SUFFIX.length());
-        }
-        if (key.endsWith(MANIFEST_SUFFIX)) {
-            return key.substring(0, key.length() - MANIFEST_SUFFIX.length());
-        }
-        if (key.endsWith(SHA256_SUFFIX)) {
-            return key.substring(0, key.length() - SHA256_SUFFIX.length());
-        }
-        return key;
-    }
-
     /** The manifest format version. */
     public int formatVersion() { return formatVersion; }
 
@@ -218,13 +181,13 @@ public final class BackupManifest {
     public String host() { return host; }
 
     /** The key of this backup's manifest. */
-    public String manifestKey() { return manifestKeyOf(objectKey); }
+    public String manifestKey() { return StoreLayout.manifestKey(objectKey); }
 
     /** The key of this backup's sidecar. */
-    public String sha256Key() { return sha256KeyOf(objectKey); }
+    public String sha256Key() { return StoreLayout.sidecarKey(objectKey); }
 
     /** The key of this backup's manifest signature. */
-    public String signatureKey() { return signatureKeyOf(objectKey); }
+    public String signatureKey() { return StoreLayout.signatureKey(objectKey); }
 
     /**
      * Every key of this backup except its verification records, in the order they are deleted: the manifest first

@@ -6,7 +6,8 @@ import java.time.format.DateTimeFormatter;
 
 /**
  * Names a new backup: its id, the file name without suffixes. The object key is then
- * {@code <kind>/<id><source suffix><transform suffixes>}, e.g. {@code database/db_backup_20260111_020000.sql.gpg}.
+ * {@code <kind>/<id><source suffix><transform suffixes>} ({@link com.jiffoo.backup.store.StoreLayout#dataKey}), e.g.
+ * {@code database/db_backup_20260111_020000.sql.gpg}.
  */
 @FunctionalInterface
 public interface BackupNaming {

@@ -10,6 +10,7 @@ import com.jiffoo.backup.internal.StageStreams;
 import com.jiffoo.backup.internal.Support;
 import com.jiffoo.backup.internal.Support.ProgressTicker;
 import com.jiffoo.backup.internal.UploadCheck;
+import com.jiffoo.backup.store.StoreLayout;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -153,11 +154,11 @@ public final class BackupPipeline {
         }
         List<Transform> chain = chain();
         Authenticator signer = signer(chain);
-        StringBuilder key = new StringBuilder(source.kind()).append('/').append(id).append(source.suffix());
+        StringBuilder suffixes = new StringBuilder(source.suffix());
         for (Transform t : chain) {
-            key.append(t.suffix());
+            suffixes.append(t.suffix());
         }
-        String objectKey = key.toString();
+        String objectKey = StoreLayout.dataKey(source.kind(), id, suffixes.toString());
         ProgressTicker ticker = new ProgressTicker();
         Support.notify(listener, l -> l.started(Operation.BACKUP, objectKey));
         log.info("backup of {} to {} as {} started", source.describe(), sink.location(), objectKey);

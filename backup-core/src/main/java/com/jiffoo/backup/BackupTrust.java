@@ -123,7 +123,7 @@ public final class BackupTrust {
             result = m.withAuthenticity(Authenticity.UNAUTHENTICATED, null);
         } else if (signature == null) {
             throw new IntegrityException("The backup " + m.objectKey() + " in " + location + " is not authenticated:"
-                    + " its manifest has no signature (" + m.manifestKey() + Authenticator.SIGNATURE_SUFFIX + "). It"
+                    + " its manifest has no signature (" + m.signatureKey() + "). It"
                     + " was written before backups were signed, or planted by someone who"
                     + " can write to the store. Restore a signed backup; if you know this one is yours, allow"
                     + " unauthenticated backups explicitly (allowUnauthenticated(true)).", m.objectKey(), location, null);

@@ -3,6 +3,7 @@ package com.jiffoo.backup;
 import com.jiffoo.backup.internal.BoundedJson;
 import com.jiffoo.backup.internal.Keys;
 import com.jiffoo.backup.internal.Sha256;
+import com.jiffoo.backup.store.StoreLayout;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -82,13 +83,13 @@ public final class StoredBackups {
         java.util.Map<String, java.time.Instant> written = new java.util.HashMap<>();
         List<StoredObject> objects;
         try {
-            objects = sink.list(kind + "/");
+            objects = sink.list(StoreLayout.kindPrefix(kind));
         } catch (IOException e) {
             throw new StorageException("Cannot list " + kind + "/ in " + sink.location() + ": " + e.getMessage()
                     + ". Check that the store is reachable.", null, sink.location(), e);
         }
         for (StoredObject o : objects) {
-            if (!o.key().endsWith(BackupManifest.MANIFEST_SUFFIX)) {
+            if (!StoreLayout.isManifestKey(o.key())) {
                 continue;
             }
             try {
@@ -170,8 +171,8 @@ public final class StoredBackups {
      *                            is garbled or names another object
      */
     public BackupManifest manifest(String key) {
-        String objectKey = BackupManifest.objectKeyOf(key);
-        String manifestKey = BackupManifest.manifestKeyOf(objectKey);
+        String objectKey = StoreLayout.dataKeyOf(key);
+        String manifestKey = StoreLayout.manifestKey(objectKey);
         byte[] json;
         try {
             json = readSmall(manifestKey, MAX_MANIFEST_BYTES);
@@ -339,9 +340,9 @@ public final class StoredBackups {
      * be deleted with it.
      */
     public List<StoredObject> recordObjects(String objectKey) throws IOException {
-        List<StoredObject> records = new ArrayList<>(sink.list(VerificationRecord.prefixOf(objectKey)));
-        records.removeIf(o -> !VerificationRecord.isRecordKey(o.key())
-                || !VerificationRecord.objectKeyOf(o.key()).equals(objectKey));
+        List<StoredObject> records = new ArrayList<>(sink.list(StoreLayout.verificationPrefix(objectKey)));
+        records.removeIf(o -> !StoreLayout.isVerificationKey(o.key())
+                || !StoreLayout.dataKeyOf(o.key()).equals(objectKey));
         return records;
     }
 

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.jiffoo.backup.internal.BoundedJson;
-import com.jiffoo.backup.internal.Keys;
+import com.jiffoo.backup.store.StoreLayout;
 
 import java.io.IOException;
 import java.time.Duration;
@@ -18,8 +18,7 @@ import java.util.Objects;
  * The outcome of one verification of one backup, as {@link BackupVerifier} records it in the store next to the
  * backup, so that a monitor knows when each backup was last proven good (or found bad).
  *
- * <p>A record is a small JSON object stored under
- * {@code <object key>.verified-<yyyyMMdd'T'HHmmssSSS'Z'>-<random>.json}, e.g.
+ * <p>A record is a small JSON object stored under {@link StoreLayout#newVerificationKey}, e.g.
  * {@code database/db_backup_20260111_020000.sql.gpg.verified-20260111T040000123Z-3f9a2c.json}. Store objects are
  * write-once, so every verification adds a record; the verifier keeps the newest {@value #RECORDS_KEPT} per backup
  * and retention deletes them with their backup.
@@ -36,16 +35,10 @@ import java.util.Objects;
  */
 public record VerificationRecord(String objectKey, String backupId, Instant verifiedAt, boolean deep, boolean passed,
                                  String errorCode, String message, Duration elapsed, String host) {
-    /** What separates the object key from the record's time stamp in a record's key. */
-    public static final String INFIX = ".verified-";
     /** How many records the verifier keeps per backup; older ones are deleted when a new one is written. */
     public static final int RECORDS_KEPT = 10;
 
     private static final ObjectMapper MAPPER = BoundedJson.mapper();
-    /** What follows {@link #INFIX} in a record key: the time stamp, the random tag, {@code .json}. */
-    private static final java.util.regex.Pattern RECORD_TAIL =
-            java.util.regex.Pattern.compile("[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}\\.json");
-
     /** Checks the required fields. */
     public VerificationRecord {
         Objects.requireNonNull(objectKey, "objectKey");
@@ -59,32 +52,9 @@ public record VerificationRecord(String objectKey, String backupId, Instant veri
                 null, null, r.elapsed(), host);
     }
 
-    /**
-     * A new key for this record: the backup's record prefix, the verification time and a random tag, so that two
-     * verifications in the same millisecond do not collide (names still sort by time).
-     */
+    /** A new key for this record ({@link StoreLayout#newVerificationKey}). */
     String newKey() {
-        return Keys.timeTagged(prefixOf(objectKey), verifiedAt);
-    }
-
-    /** The key prefix of every record of the backup stored under {@code objectKey}. */
-    public static String prefixOf(String objectKey) {
-        return objectKey + INFIX;
-    }
-
-    /**
-     * True when {@code key} names a verification record: it ends with exactly what {@link #newKey()} appends
-     * ({@code .verified-<yyyyMMdd'T'HHmmssSSS'Z'>-<6 hex>.json}), so a backup whose own name contains
-     * {@value #INFIX} (its manifest ends with {@code .json} too) is never taken for a record.
-     */
-    public static boolean isRecordKey(String key) {
-        int i = key.lastIndexOf(INFIX);
-        return i > 0 && RECORD_TAIL.matcher(key.substring(i + INFIX.length())).matches();
-    }
-
-    /** The data key of the backup a record key belongs to; {@code key} itself when it is not a record key. */
-    public static String objectKeyOf(String key) {
-        return isRecordKey(key) ? key.substring(0, key.lastIndexOf(INFIX)) : key;
+        return StoreLayout.newVerificationKey(objectKey, verifiedAt);
     }
 
     /**

@@ -8,6 +8,7 @@ import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.internal.BoundedJson;
+import com.jiffoo.backup.store.StoreLayout;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -42,13 +43,13 @@ final class BackupFileSink implements Sink {
     static BackupFileSink open(Path path) {
         Path abs = path.toAbsolutePath().normalize();
         Path dir = abs.getParent();
-        String name = BackupManifest.objectKeyOf(abs.getFileName().toString());
+        String name = StoreLayout.dataKeyOf(abs.getFileName().toString());
         Path data = dir.resolve(name);
         if (!Files.isRegularFile(data)) {
             throw new ConfigurationException("the backup file " + data + " does not exist; give the path of a backup's"
                     + " data file (…sql.gpg or …tar.gz.gpg), or its key or s3:// URI.");
         }
-        Path manifest = dir.resolve(BackupManifest.manifestKeyOf(name));
+        Path manifest = dir.resolve(StoreLayout.manifestKey(name));
         byte[] json;
         try (InputStream in = Files.newInputStream(manifest)) {
             json = in.readNBytes(BoundedJson.MAX_DOCUMENT_BYTES + 1);
@@ -98,8 +99,8 @@ final class BackupFileSink implements Sink {
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         List<StoredObject> out = new ArrayList<>();
-        for (String key : List.of(objectKey, BackupManifest.manifestKeyOf(objectKey),
-                BackupManifest.signatureKeyOf(objectKey), BackupManifest.sha256KeyOf(objectKey))) {
+        for (String key : List.of(objectKey, StoreLayout.manifestKey(objectKey),
+                StoreLayout.signatureKey(objectKey), StoreLayout.sidecarKey(objectKey))) {
             Path p = pathOf(key).orElseThrow();
             if (key.startsWith(prefix) && Files.isRegularFile(p)) {
                 out.add(new StoredObject(key, Files.size(p), Files.getLastModifiedTime(p).toInstant()));
@@ -130,9 +131,9 @@ final class BackupFileSink implements Sink {
 
     /** The file of a key: one of the backup's four objects, else empty. */
     Optional<Path> pathOf(String key) {
-        if (key.equals(objectKey) || key.equals(BackupManifest.manifestKeyOf(objectKey))
-                || key.equals(BackupManifest.signatureKeyOf(objectKey))
-                || key.equals(BackupManifest.sha256KeyOf(objectKey))) {
+        if (key.equals(objectKey) || key.equals(StoreLayout.manifestKey(objectKey))
+                || key.equals(StoreLayout.signatureKey(objectKey))
+                || key.equals(StoreLayout.sidecarKey(objectKey))) {
             return Optional.of(dir.resolve(fileName + key.substring(objectKey.length())));
         }
         return Optional.empty();

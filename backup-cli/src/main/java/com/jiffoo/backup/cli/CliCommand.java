@@ -7,6 +7,7 @@ import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.store.StoreProviders;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -310,8 +311,7 @@ abstract class CliCommand implements Callable<Integer> {
      * {@code file:/path/kind/file} for a local store or file.
      */
     static String uri(Sink store, String key) {
-        String where = where(store, key);
-        return store instanceof BackupFileSink ? "file:" + where : where;
+        return store instanceof BackupFileSink ? "file:" + where(store, key) : StoreProviders.backupUri(store, key);
     }
 
     /** The facts of one backup for a summary. */

@@ -69,8 +69,8 @@ final class GlobalOptions {
         values().json = v;
     }
 
-    @Option(names = "--store", paramLabel = "STORE", description = "The store: s3://bucket/prefix or a directory."
-            + " Default: S3_BUCKET, else BACKUP_DIR.")
+    @Option(names = "--store", paramLabel = "STORE", description = "The store: a directory or a store URI"
+            + " (s3://bucket/prefix, minio://host:port/bucket/prefix, file:/dir). Default: S3_BUCKET, else BACKUP_DIR.")
     void store(String store) {
         values().store = store;
     }

@@ -8,6 +8,7 @@ import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.VerificationRecord;
+import com.jiffoo.backup.store.StoreLayout;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -58,7 +59,7 @@ final class ListCommand extends CliCommand {
                     row.put("refused", forOperators(r.reason().getMessage()));
                     row.put("newest", scan.refusedNewest().contains(r));
                     rows.add(row);
-                    say(String.format(ROW, k, BackupManifest.objectKeyOf(r.key()), "-", "-",
+                    say(String.format(ROW, k, StoreLayout.dataKeyOf(r.key()), "-", "-",
                             "REFUSED: " + forOperators(r.reason().getMessage())));
                 }
                 if (check && firstFailure == null && !scan.refusedNewest().isEmpty()) {

@@ -1,6 +1,7 @@
 package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.store.StoreSettings;
 
 import java.io.IOException;
 import java.io.Reader;
@@ -25,10 +26,12 @@ import java.util.Set;
  * with the same names). Secrets ({@link #SECRETS}) never come from flags (they would show in {@code ps}); a config
  * file that holds one is refused when group or others can read it.
  *
+ * <p>The stores read their settings from here ({@link StoreSettings}).
+ *
  * <p>{@link #redact(String)} replaces the value of every secret in a text, as a last guard on what is printed.
  * Not thread-safe; one per run.
  */
-public final class Settings {
+public final class Settings implements StoreSettings {
     /** Settings whose values are never printed, logged or passed on a command line. */
     public static final Set<String> SECRETS = Set.of("DB_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
             "AWS_SESSION_TOKEN", "SLACK_WEBHOOK_URL");
@@ -85,6 +88,7 @@ public final class Settings {
      *
      * @throws ConfigurationException for any other value, naming where it came from
      */
+    @Override
     public Optional<Boolean> bool(String name) {
         return get(name).map(value -> switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
             case "true", "1", "yes" -> true;
@@ -98,6 +102,7 @@ public final class Settings {
      * The value of a setting, when set and not blank. A layer (flags, environment, file) that does not set it may set
      * its alias instead ({@code S3_BACKUP_BUCKET} for {@code S3_BUCKET}).
      */
+    @Override
     public Optional<String> get(String name) {
         List<String> names = ALIASES.containsKey(name) ? List.of(name, ALIASES.get(name)) : List.of(name);
         for (Map<String, String> layer : List.of(flags, env, file)) {
@@ -124,6 +129,7 @@ public final class Settings {
     }
 
     /** The value of a required setting; {@code hint} says what to set, e.g. "DB_NAME=jiffoo_mall". */
+    @Override
     public String require(String name, String hint) {
         return get(name).orElseThrow(() -> new ConfigurationException(name + " is not set: " + hint + "."));
     }

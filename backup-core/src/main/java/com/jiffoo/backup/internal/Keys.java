@@ -5,40 +5,23 @@ import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.StoredObject;
 
 import java.io.IOException;
-import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 
-/** Object keys: the checks every sink shares, and the time-tagged series of small JSON objects. Not public API. */
+/** Object keys: the checks every sink shares, and the pruning of time-tagged series. Not public API. */
 public final class Keys {
-    private static final DateTimeFormatter STAMP =
-            DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmssSSS'Z'").withZone(ZoneOffset.UTC);
-
     private Keys() {
     }
 
-    /**
-     * A new key for a small write-once JSON object kept as a series (verification records, monitor reports):
-     * {@code prefix + yyyyMMdd'T'HHmmssSSS'Z' + "-" + 6 random hex + ".json"}. The fixed-width UTC time first makes
-     * the names sort by time; the random tag keeps two writers in the same millisecond apart.
-     */
-    public static String timeTagged(String prefix, Instant at) {
-        return prefix + STAMP.format(at) + "-"
-                + Integer.toHexString(0x100000 + ThreadLocalRandom.current().nextInt(0xF00000)) + ".json";
-    }
-
-    /** The objects of a {@link #timeTagged} series, newest first (by name, which sorts by time). */
+    /** The objects of a time-tagged series ({@link com.jiffoo.backup.store.StoreLayout}), newest first (by name, which sorts by time). */
     public static List<StoredObject> newestFirst(List<StoredObject> series) {
         List<StoredObject> out = new ArrayList<>(series);
         out.sort(Comparator.comparing(StoredObject::key).reversed());
         return out;
     }
 
-    /** Deletes the objects of a {@link #timeTagged} series beyond the newest {@code keep}. */
+    /** Deletes the objects of a time-tagged series ({@link com.jiffoo.backup.store.StoreLayout}) beyond the newest {@code keep}. */
     public static void keepNewest(Sink sink, List<StoredObject> series, int keep) throws IOException {
         List<StoredObject> sorted = newestFirst(series);
         for (StoredObject old : sorted.subList(Math.min(keep, sorted.size()), sorted.size())) {

@@ -21,6 +21,7 @@ import com.jiffoo.backup.VerificationResult;
 import com.jiffoo.backup.internal.BoundedJson;
 import com.jiffoo.backup.internal.Keys;
 import com.jiffoo.backup.internal.Support;
+import com.jiffoo.backup.store.StoreLayout;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,7 +73,7 @@ import java.util.Objects;
  */
 public final class BackupMonitor {
     /** The key prefix of the monitor's recorded reports. */
-    public static final String REPORT_PREFIX = "_monitor/health-";
+    public static final String REPORT_PREFIX = StoreLayout.MONITOR_REPORT_PREFIX;
     private static final int REPORTS_KEPT = 30;
     private static final Logger log = LoggerFactory.getLogger(BackupMonitor.class);
     private static final ObjectMapper MAPPER = BoundedJson.mapper();
@@ -169,7 +170,7 @@ public final class BackupMonitor {
      *                         without a configured key)
      */
     public VerificationRecord verifyBackupIntegrity(String key, boolean deep) {
-        String kind = BackupManifest.objectKeyOf(key).split("/", 2)[0];
+        String kind = StoreLayout.kindOf(StoreLayout.dataKeyOf(key));
         BackupVerifier.Builder vb = BackupVerifier.builder().sink(sink).transforms(transforms).clock(clock);
         RestoreTarget inner = innerChecks.get(kind);
         if (inner != null) {
@@ -182,7 +183,7 @@ public final class BackupMonitor {
             return new VerificationRecord(r.manifest().objectKey(), r.manifest().id(), r.verifiedAt(), deep, true,
                     null, null, r.elapsed(), Support.hostName());
         } catch (IntegrityException | DecryptionException e) {
-            String objectKey = e.key().orElse(BackupManifest.objectKeyOf(key));
+            String objectKey = e.key().orElse(StoreLayout.dataKeyOf(key));
             VerificationRecord failed = new VerificationRecord(objectKey, backupIdOf(objectKey), clock.instant(),
                     deep, false, e.code().name(), e.getMessage(), Duration.ofNanos(System.nanoTime() - started),
                     Support.hostName());
@@ -280,7 +281,7 @@ public final class BackupMonitor {
         if (!recordReports) {
             return;
         }
-        String key = Keys.timeTagged(REPORT_PREFIX, report.checkedAt());
+        String key = StoreLayout.newMonitorReportKey(report.checkedAt());
         try {
             try (SinkOutput out = sink.create(key)) {
                 out.write(report.toJsonBytes());

@@ -14,6 +14,7 @@ import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.VerificationRecord;
+import com.jiffoo.backup.store.StoreLayout;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -165,7 +166,7 @@ public final class Pruner {
     /** What killed writers of {@code kind} left: temporary files, open multipart uploads ({@link Sink#partialWrites}). */
     private List<PartialWrite> partialWrites(String kind) {
         try {
-            return sink.partialWrites(kind + "/");
+            return sink.partialWrites(StoreLayout.kindPrefix(kind));
         } catch (IOException e) {
             throw new StorageException("Cannot list the unfinished writes under " + kind + "/ in " + sink.location()
                     + ": " + e.getMessage() + ". Check that the store is reachable.", null, sink.location(), e);
@@ -280,7 +281,7 @@ public final class Pruner {
     }
 
     private static String recordName(VerificationRecord r) {
-        return VerificationRecord.prefixOf(r.objectKey()) + "*";
+        return StoreLayout.verificationPrefix(r.objectKey()) + "*";
     }
 
     /** The future-dated objects, each with its date and how far ahead it is. */
@@ -314,21 +315,21 @@ public final class Pruner {
     private List<StoredObject> orphans(String kind) {
         List<StoredObject> objects;
         try {
-            objects = sink.list(kind + "/");
+            objects = sink.list(StoreLayout.kindPrefix(kind));
         } catch (IOException e) {
             throw new StorageException("Cannot list " + kind + "/ in " + sink.location() + ": " + e.getMessage()
                     + ". Check that the store is reachable.", null, sink.location(), e);
         }
         Set<String> manifests = new HashSet<>();
         for (StoredObject o : objects) {
-            if (o.key().endsWith(BackupManifest.MANIFEST_SUFFIX)) {
-                manifests.add(BackupManifest.objectKeyOf(o.key()));
+            if (StoreLayout.isManifestKey(o.key())) {
+                manifests.add(StoreLayout.dataKeyOf(o.key()));
             }
         }
         List<StoredObject> out = new ArrayList<>();
         for (StoredObject o : objects) {
-            String objectKey = BackupManifest.objectKeyOf(o.key());
-            if (!o.key().endsWith(BackupManifest.MANIFEST_SUFFIX) && !manifests.contains(objectKey)) {
+            String objectKey = StoreLayout.dataKeyOf(o.key());
+            if (!StoreLayout.isManifestKey(o.key()) && !manifests.contains(objectKey)) {
                 out.add(o);
             }
         }

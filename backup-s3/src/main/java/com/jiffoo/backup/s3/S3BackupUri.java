@@ -1,6 +1,7 @@
 package com.jiffoo.backup.s3;
 
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.store.StoreLayout;
 
 import java.util.Objects;
 
@@ -8,7 +9,7 @@ import java.util.Objects;
  * The {@code s3://} URI of one backup, as an operator copies it from a listing
  * ({@code s3://jiffoo-backups/prod/database/db_backup_20260111_020000.sql.gpg}), split into the store it lives in
  * ({@code s3://jiffoo-backups/prod}) and its key there ({@code database/db_backup_20260111_020000.sql.gpg}): the key
- * is the last two path segments, {@code <kind>/<file>}, as every store of this library lays backups out. The
+ * is the last two path segments, {@code <kind>/<file>} ({@link StoreLayout#backupKeyAtEndOf}). The
  * {@code .sha256} or {@code .manifest.json} URI of a backup works too.
  *
  * <pre>{@code
@@ -50,12 +51,13 @@ public record S3BackupUri(String bucket, String prefix, String key) {
         if (path.endsWith("/")) {
             throw bad(uri, "it names a folder, not one backup");
         }
-        String[] parts = path.split("/", -1);
-        if (parts.length < 2 || parts[parts.length - 1].isEmpty() || parts[parts.length - 2].isEmpty()) {
+        String key;
+        try {
+            key = StoreLayout.backupKeyAtEndOf(path);
+        } catch (ConfigurationException e) {
             throw bad(uri, "a backup's key is <kind>/<file>, e.g. database/db_backup_20260111_020000.sql.gpg");
         }
-        String key = parts[parts.length - 2] + "/" + parts[parts.length - 1];
-        String prefix = String.join("/", java.util.Arrays.copyOf(parts, parts.length - 2));
+        String prefix = path.substring(0, path.length() - key.length()).replaceAll("/+$", "");
         return new S3BackupUri(bucket, prefix, key);
     }
 

@@ -244,7 +244,7 @@ class S3SinkTest {
         try (S3Sink sink = sinkAt(prefix).build()) {
             BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(sink).build().run();
             assertThat(sink.list("")).extracting(StoredObject::key).containsExactlyInAnyOrder(m.objectKey(),
-                    BackupManifest.sha256KeyOf(m.objectKey()), BackupManifest.manifestKeyOf(m.objectKey()),
+                    m.sha256Key(), m.manifestKey(),
                     m.signatureKey());
             MemoryTarget target = new MemoryTarget();
             RestorePipeline.builder().sink(sink).decryption(pgp).target(target).build().restore(m.objectKey());
