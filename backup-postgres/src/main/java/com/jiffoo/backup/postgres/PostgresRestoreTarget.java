@@ -11,7 +11,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -357,14 +356,14 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                 spool = createSpool();
                 spooled = spool.write(plaintext);
                 cmd.add(spool.argument());
-                child = PgChild.start(cmd, into, false, spool.stdin());
+                child = PgChild.start(cmd, into, spool.stdin(), false);
                 if (spool.unlinked()) {
                     spool.close(); // pg_restore holds the file: it goes when pg_restore ends
                 }
-                child.process().getOutputStream().close();
+                child.stdin().close();
             } else {
-                child = PgChild.start(cmd, into, false);
-                feed(child, plaintext);
+                child = PgChild.start(cmd, into, ProcessBuilder.Redirect.PIPE, false);
+                child.feed(plaintext); // a failing stream kills pg_restore: it must not commit a partial restore
             }
             int exit = child.waitFor();
             if (exit != 0) {
@@ -392,36 +391,6 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                     log.error("could not delete the temporary dump copy in {}: {}; delete it by hand",
                             spoolDirectory(), e.toString());
                 }
-            }
-        }
-    }
-
-    /** Copies the stream into pg_restore's stdin; stops when pg_restore goes away (it failed, see its exit code). */
-    private static void feed(PgChild child, InputStream plaintext) throws IOException {
-        OutputStream stdin = child.process().getOutputStream();
-        byte[] buf = new byte[256 * 1024];
-        try {
-            int n;
-            while (true) {
-                n = plaintext.read(buf);
-                if (n < 0) {
-                    break;
-                }
-                try {
-                    stdin.write(buf, 0, n);
-                } catch (IOException e) {
-                    log.debug("pg_restore stopped reading: {}", e.toString());
-                    break; // pg_restore exited (broken pipe); its exit code and stderr tell why
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            child.kill(); // the stream failed: pg_restore must not commit a partial restore
-            throw e;
-        } finally {
-            try {
-                stdin.close();
-            } catch (IOException ignored) {
-                // pg_restore already closed its end
             }
         }
     }
@@ -507,8 +476,8 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             state = "The restore did not run in a single transaction: " + connection.database()
                     + " may be partly restored now. Restore again into it, or into a new database.";
         }
-        return new RestoreException("pg_restore of " + what + " into " + describe() + " failed with exit code "
-                + exit + ". " + state + " " + advice + "\npg_restore said:\n" + lines, null, describe(), null);
+        return new RestoreException("pg_restore of " + what + " into " + describe() + " " + PgChild.exitText(exit)
+                + ". " + state + " " + advice + "\npg_restore said:\n" + lines, null, describe(), null);
     }
 
     // --- database management over JDBC ---------------------------------------------------------------------------
