@@ -249,13 +249,15 @@ final class PgChild {
 
     /**
      * Kills the tool from another thread because the work it serves was cancelled or failed elsewhere; the thread
-     * that waits for it then sees {@link #cancelled()}. Never throws, never waits.
+     * that waits for it then sees the end of its output, its exit code and {@link #cancelled()}. Never throws, never
+     * waits. (SIGKILL through the process handle: {@link Process#destroyForcibly()} would also close our ends of its
+     * pipes under the reading thread, which would then fail with "Stream closed" instead.)
      */
     void cancel() {
         cancelled = true;
         if (process.isAlive()) {
             LOG.info("cancelled: killing {} (pid {})", name, pid());
-            process.destroyForcibly();
+            process.toHandle().destroyForcibly();
         }
     }
 
