@@ -1,16 +1,14 @@
 package com.jiffoo.backup.postgres;
 
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * The one place that starts child processes ({@code pg_dump}, {@code pg_restore}, {@code pg_dump --version}, and
- * every PostgreSQL tool to come): {@link #processBuilder} gives a {@link ProcessBuilder} whose environment is built
- * from an <b>allowlist</b>, never inherited. A backup job's environment holds {@code AWS_SECRET_ACCESS_KEY},
- * {@code SLACK_WEBHOOK_URL}, {@code DB_PASSWORD}, {@code ENCRYPTION_*}, {@code JAVA_TOOL_OPTIONS}; no child sees any of
- * them (DESIGN promise 7).
+ * The environment of every child process ({@code pg_dump}, {@code pg_restore}, {@code pg_dump --version}, and every
+ * PostgreSQL tool to come; {@link PgChild} starts them all): built from an <b>allowlist</b>, never inherited. A
+ * backup job's environment holds {@code AWS_SECRET_ACCESS_KEY}, {@code SLACK_WEBHOOK_URL}, {@code DB_PASSWORD},
+ * {@code ENCRYPTION_*}, {@code JAVA_TOOL_OPTIONS}; no child sees any of them (DESIGN promise 7).
  *
  * <p>A child receives:
  * <ul>
@@ -51,20 +49,6 @@ final class ChildEnvironment {
             "PGGSSDELEGATION", "PGTZ", "PGLOCALEDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "KRB5CCNAME", "KRB5_CONFIG");
 
     private ChildEnvironment() {
-    }
-
-    /**
-     * A process builder for {@code command} whose environment is {@link #of} this process's environment: the
-     * connection's libpq settings (none when {@code connection} is null, for a child that connects nowhere) and the
-     * allowlisted rest.
-     */
-    static ProcessBuilder processBuilder(List<String> command, PgConnection connection) {
-        ProcessBuilder pb = new ProcessBuilder(command);
-        Map<String, String> env = pb.environment();
-        Map<String, String> allowed = of(System.getenv(), connection, command.get(0).replaceAll(".*/", ""));
-        env.clear();
-        env.putAll(allowed);
-        return pb;
     }
 
     /**

@@ -50,7 +50,7 @@ final class DatabaseSwap {
     private static final Set<String> LIST_SETTINGS = Set.of("local_preload_libraries", "search_path",
             "session_preload_libraries", "shared_preload_libraries", "temp_tablespaces", "unix_socket_directories");
 
-    private final PostgresRestoreTarget target;
+    private final RestoreDatabases target;
     private final PgConnection connection;
     private final String name;
     private final String staging;
@@ -63,7 +63,7 @@ final class DatabaseSwap {
     /** The backends this swap itself opened on the database (to compare relations), ended before the rename. */
     private final List<Integer> ownPids = new ArrayList<>();
 
-    private DatabaseSwap(PostgresRestoreTarget target, PgConnection connection, String owner, String createOptions,
+    private DatabaseSwap(RestoreDatabases target, PgConnection connection, String owner, String createOptions,
                          String comment, List<String[]> grants, List<String[]> settings) {
         this.target = target;
         this.connection = connection;
@@ -84,7 +84,7 @@ final class DatabaseSwap {
      * @throws RestoreException when the database does not exist, other sessions are connected to it, or the server
      *                          cannot be reached; nothing has changed then
      */
-    static DatabaseSwap prepare(PostgresRestoreTarget target, PgConnection connection, String maintenanceDatabase) {
+    static DatabaseSwap prepare(RestoreDatabases target, PgConnection connection, String maintenanceDatabase) {
         String db = connection.database();
         try (Connection c = target.maintenance()) {
             int version = Integer.parseInt(one(c, "SHOW server_version_num"));

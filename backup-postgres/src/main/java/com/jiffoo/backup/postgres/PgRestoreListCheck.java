@@ -94,10 +94,11 @@ public final class PgRestoreListCheck implements RestoreTarget {
         Objects.requireNonNull(plaintext, "plaintext");
         String what = manifest == null ? "the dump" : manifest.objectKey();
         Path bin = pgRestore != null ? pgRestore : PgToolLocator.system().locateNewest("pg_restore").path();
-        PgChild list = PgChild.start(List.of(bin.toString(), "--list"), null, true);
+        PgChild list = PgChild.start(List.of(bin.toString(), "--list"), null, ProcessBuilder.Redirect.PIPE, true);
         PgChild data;
         try {
-            data = readData ? PgChild.start(List.of(bin.toString(), "--file=-"), null, true) : null;
+            data = readData ? PgChild.start(List.of(bin.toString(), "--file=-"), null, ProcessBuilder.Redirect.PIPE,
+                    true) : null;
         } catch (IOException | RuntimeException e) {
             list.kill();
             throw e;
@@ -133,8 +134,8 @@ public final class PgRestoreListCheck implements RestoreTarget {
 
     /** Feeds the stream to both processes; the listing stops reading after the table of contents. */
     private static void tee(InputStream in, PgChild list, PgChild data) throws IOException {
-        OutputStream a = list.process().getOutputStream();
-        OutputStream b = data == null ? null : data.process().getOutputStream();
+        OutputStream a = list.stdin();
+        OutputStream b = data == null ? null : data.stdin();
         byte[] buf = new byte[256 * 1024];
         int n;
         try {
@@ -143,7 +144,7 @@ public final class PgRestoreListCheck implements RestoreTarget {
                     try {
                         a.write(buf, 0, n);
                     } catch (IOException e) {
-                        closeQuietly(a); // pg_restore --list is done (or failed: its exit code says)
+                        PgChild.closeQuietly(a); // pg_restore --list is done (or failed: its exit code says)
                         a = null;
                     }
                 }
@@ -151,24 +152,14 @@ public final class PgRestoreListCheck implements RestoreTarget {
                     try {
                         b.write(buf, 0, n);
                     } catch (IOException e) {
-                        closeQuietly(b);
+                        PgChild.closeQuietly(b);
                         b = null;
                     }
                 }
             }
         } finally {
-            closeQuietly(a);
-            closeQuietly(b);
-        }
-    }
-
-    private static void closeQuietly(OutputStream out) {
-        if (out != null) {
-            try {
-                out.close();
-            } catch (IOException ignored) {
-                // the process closed its end first
-            }
+            PgChild.closeQuietly(a);
+            PgChild.closeQuietly(b);
         }
     }
 

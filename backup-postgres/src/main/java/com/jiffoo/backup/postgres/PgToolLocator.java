@@ -211,21 +211,21 @@ public final class PgToolLocator {
 
     /** Runs {@code path --version} and parses it; null when it cannot be run or read. */
     static PgTool probe(String tool, Path path) {
+        PgChild p = null;
         try {
-            Process p = ChildEnvironment.processBuilder(List.of(path.toString(), "--version"), null)
-                    .redirectErrorStream(true).start();
-            p.getOutputStream().close();
+            p = PgChild.start(List.of(path.toString(), "--version"), null, ProcessBuilder.Redirect.PIPE, true);
+            p.stdin().close();
             String out;
-            try (InputStream in = p.getInputStream()) {
+            try (InputStream in = p.stdout()) {
                 out = new String(in.readNBytes(4096), StandardCharsets.UTF_8).trim();
             }
             if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
                 LOG.debug("{} --version did not answer in 30 s", path);
                 return null;
             }
-            if (p.exitValue() != 0) {
-                LOG.debug("{} --version exited with {}: {}", path, p.exitValue(), out);
+            int exit = p.waitFor();
+            if (exit != 0) {
+                LOG.debug("{} --version {}: {} {}", path, PgChild.exitText(exit), out, p.tail());
                 return null;
             }
             PgTool t = parse(tool, path, out);
@@ -239,6 +239,10 @@ public final class PgToolLocator {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return null;
+        } finally {
+            if (p != null) {
+                p.kill();
+            }
         }
     }
 

@@ -11,16 +11,12 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -91,8 +87,9 @@ import java.util.Objects;
  *
  * <h2>Secrets and output</h2>
  * The password reaches pg_restore only through its environment ({@link PgConnection#childEnvironment()}), never its
- * command line, and is never logged. pg_restore's stderr is drained concurrently; its last
- * {@value PgChild#KEPT_LINES} lines are quoted in errors.
+ * command line ({@link RestoreCommand}), and is never logged. pg_restore is started by {@link PgChild}, the module's
+ * one launcher: its stderr is drained concurrently; its last {@value PgChild#KEPT_LINES} lines are quoted in errors.
+ * The databases are created, checked and dropped by {@link RestoreDatabases}.
  *
  * <h2>Facts</h2>
  * {@code database}, {@code host} ({@code host:port}), {@code mode} ({@code new-database}/{@code existing-database}),
@@ -144,15 +141,9 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     private final String maintenanceDatabase;
     private final String template;
     private final String owner;
-    private final boolean noOwner;
-    private final String role;
-    private final boolean noPrivileges;
-    private final boolean exitOnError;
-    private final boolean singleTransaction;
-    private final int jobs;
+    private final RestoreCommand command;
     private final Path spoolDirectory;
-    private final Path pgRestore;
-    private final boolean cleanInPlace;
+    private final RestoreDatabases databases;
 
     private PostgresRestoreTarget(Builder b) {
         this.mode = b.mode;
@@ -160,15 +151,12 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         this.maintenanceDatabase = b.maintenanceDatabase;
         this.template = b.template;
         this.owner = b.owner;
-        this.noOwner = b.noOwner;
-        this.role = b.role;
-        this.noPrivileges = b.noPrivileges;
-        this.exitOnError = b.exitOnError;
-        this.cleanInPlace = b.mode == Mode.EXISTING_DATABASE && b.cleanInPlace;
-        this.singleTransaction = b.singleTransaction != null ? b.singleTransaction : cleanInPlace;
-        this.jobs = b.jobs;
+        boolean cleanInPlace = b.mode == Mode.EXISTING_DATABASE && b.cleanInPlace;
+        this.command = new RestoreCommand(b.pgRestore, cleanInPlace, b.exitOnError,
+                b.singleTransaction != null ? b.singleTransaction : cleanInPlace, b.noOwner, b.noPrivileges, b.role,
+                b.jobs);
         this.spoolDirectory = b.spoolDirectory;
-        this.pgRestore = b.pgRestore;
+        this.databases = new RestoreDatabases(connection, maintenanceDatabase, template, owner, describe());
     }
 
     /**
@@ -212,15 +200,15 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         b.maintenanceDatabase = maintenanceDatabase;
         b.template = template;
         b.owner = owner;
-        b.noOwner = noOwner;
-        b.role = role;
-        b.noPrivileges = noPrivileges;
-        b.exitOnError = exitOnError;
-        b.singleTransaction = singleTransaction;
-        b.jobs = jobs;
+        b.noOwner = command.noOwner();
+        b.role = command.role();
+        b.noPrivileges = command.noPrivileges();
+        b.exitOnError = command.exitOnError();
+        b.singleTransaction = command.singleTransaction();
+        b.jobs = command.jobs();
         b.spoolDirectory = spoolDirectory;
-        b.pgRestore = pgRestore;
-        b.cleanInPlace = cleanInPlace;
+        b.pgRestore = command.pgRestore();
+        b.cleanInPlace = command.cleanInPlace();
         return b;
     }
 
@@ -243,25 +231,17 @@ public final class PostgresRestoreTarget implements RestoreTarget {
      * @throws RestoreException when the server cannot be reached
      */
     public boolean databaseExists() {
-        try (Connection c = maintenance()) {
-            if (!exists(c)) {
-                return false;
-            }
-            return RestoreMarker.find(c).stream()
-                    .noneMatch(m -> m.database().equals(connection.database()) && m.abandoned());
-        } catch (SQLException e) {
-            throw unreachable(connection.withDatabase(maintenanceDatabase), e);
-        }
+        return databases.existsUnabandoned();
     }
 
     /** The number of parallel pg_restore jobs; 1 streams. */
     public int jobs() {
-        return jobs;
+        return command.jobs();
     }
 
     /** Whether pg_restore runs {@code --single-transaction}. */
     public boolean singleTransaction() {
-        return singleTransaction;
+        return command.singleTransaction();
     }
 
     /**
@@ -270,7 +250,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
      * is swapped in by name.
      */
     public boolean cleanInPlace() {
-        return cleanInPlace;
+        return command.cleanInPlace();
     }
 
     /** E.g. {@code new PostgreSQL database jiffoo_test@db:5432/drill}; never with the password. */
@@ -286,7 +266,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
      */
     @Override
     public boolean stagesSafely() {
-        return !cleanInPlace;
+        return !command.cleanInPlace();
     }
 
     /**
@@ -305,21 +285,21 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         Objects.requireNonNull(plaintext, "plaintext");
         String what = manifest == null ? "a dump" : manifest.objectKey();
         long started = System.nanoTime();
-        Map<String, Object> leftovers = dropAbandonedDatabases();
+        Map<String, Object> leftovers = databases.dropAbandoned();
         PgConnection into = connection;
         DatabaseSwap swap = null;
         if (mode == Mode.NEW_DATABASE) {
-            createDatabase(connection.database(), null);
-        } else if (cleanInPlace) {
-            requireExisting();
+            databases.create(connection.database(), null);
+        } else if (command.cleanInPlace()) {
+            databases.requireExisting();
         } else {
-            swap = DatabaseSwap.prepare(this, connection, maintenanceDatabase);
-            createDatabase(swap.staging(), swap);
+            swap = DatabaseSwap.prepare(databases, connection, maintenanceDatabase);
+            databases.create(swap.staging(), swap);
             into = connection.withDatabase(swap.staging());
         }
-        log.info("pg_restore of {} into {} started ({} job(s){}{})", what, describe(), jobs,
-                singleTransaction ? ", single transaction" : "", swap == null ? "" : ", into " + swap.staging()
-                        + " to be swapped in by name");
+        log.info("pg_restore of {} into {} started ({} job(s){}{})", what, describe(), command.jobs(),
+                command.singleTransaction() ? ", single transaction" : "",
+                swap == null ? "" : ", into " + swap.staging() + " to be swapped in by name");
         boolean ok = false;
         try {
             Map<String, Object> facts = run(plaintext, what, into);
@@ -340,9 +320,9 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             return new Staged(facts, swap);
         } finally {
             if (!ok && mode == Mode.NEW_DATABASE) {
-                dropQuietly();
+                databases.dropQuietly(connection.database());
             } else if (!ok && swap != null) {
-                dropQuietly(swap.staging());
+                databases.dropQuietly(swap.staging());
             }
         }
     }
@@ -351,20 +331,20 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         DumpSpool spool = null;
         long spooled = -1;
         try {
-            List<String> cmd = command(into);
+            List<String> cmd = command.argv(into);
             PgChild child;
-            if (jobs > 1) {
+            if (command.jobs() > 1) {
                 spool = createSpool();
                 spooled = spool.write(plaintext);
                 cmd.add(spool.argument());
-                child = PgChild.start(cmd, into, false, spool.stdin());
+                child = PgChild.start(cmd, into, spool.stdin(), false);
                 if (spool.unlinked()) {
                     spool.close(); // pg_restore holds the file: it goes when pg_restore ends
                 }
-                child.process().getOutputStream().close();
+                child.stdin().close();
             } else {
-                child = PgChild.start(cmd, into, false);
-                feed(child, plaintext);
+                child = PgChild.start(cmd, into, ProcessBuilder.Redirect.PIPE, false);
+                child.feed(plaintext); // a failing stream kills pg_restore: it must not commit a partial restore
             }
             int exit = child.waitFor();
             if (exit != 0) {
@@ -374,8 +354,8 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             facts.put("database", connection.database());
             facts.put("host", connection.host() + ":" + connection.port());
             facts.put("mode", mode.label());
-            facts.put("jobs", jobs);
-            facts.put("singleTransaction", singleTransaction);
+            facts.put("jobs", command.jobs());
+            facts.put("singleTransaction", command.singleTransaction());
             facts.put("warnings", child.warnings());
             if (spool != null) {
                 facts.put("spooledBytes", spooled);
@@ -394,68 +374,6 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                 }
             }
         }
-    }
-
-    /** Copies the stream into pg_restore's stdin; stops when pg_restore goes away (it failed, see its exit code). */
-    private static void feed(PgChild child, InputStream plaintext) throws IOException {
-        OutputStream stdin = child.process().getOutputStream();
-        byte[] buf = new byte[256 * 1024];
-        try {
-            int n;
-            while (true) {
-                n = plaintext.read(buf);
-                if (n < 0) {
-                    break;
-                }
-                try {
-                    stdin.write(buf, 0, n);
-                } catch (IOException e) {
-                    log.debug("pg_restore stopped reading: {}", e.toString());
-                    break; // pg_restore exited (broken pipe); its exit code and stderr tell why
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            child.kill(); // the stream failed: pg_restore must not commit a partial restore
-            throw e;
-        } finally {
-            try {
-                stdin.close();
-            } catch (IOException ignored) {
-                // pg_restore already closed its end
-            }
-        }
-    }
-
-    private List<String> command(PgConnection into) {
-        Path bin = pgRestore != null ? pgRestore : PgToolLocator.system().locateNewest("pg_restore").path();
-        List<String> cmd = new ArrayList<>();
-        cmd.add(bin.toString());
-        // a conninfo naming only the database: the name cannot be mistaken for a connection string, and host, user
-        // and password come from the environment
-        cmd.add("--dbname=dbname=" + conninfoQuote(into.database()));
-        if (cleanInPlace) {
-            cmd.add("--clean");
-            cmd.add("--if-exists");
-        }
-        if (exitOnError) {
-            cmd.add("--exit-on-error");
-        }
-        if (singleTransaction) {
-            cmd.add("--single-transaction");
-        }
-        if (noOwner) {
-            cmd.add("--no-owner");
-        }
-        if (noPrivileges) {
-            cmd.add("--no-privileges");
-        }
-        if (role != null) {
-            cmd.add("--role=" + role);
-        }
-        if (jobs > 1) {
-            cmd.add("--jobs=" + jobs);
-        }
-        return cmd;
     }
 
     private Path spoolDirectory() {
@@ -478,185 +396,22 @@ public final class PostgresRestoreTarget implements RestoreTarget {
 
     private RestoreException failure(PgChild child, int exit, String what) {
         String lines = child.lastLines();
-        String advice;
-        if (child.said("role \"") && child.said("does not exist")) {
-            advice = "A role named in the dump or in role(...) does not exist on " + connection.host() + ":"
-                    + connection.port() + ". Create it (CREATE ROLE ...), or restore with noOwner(true)"
-                    + " (and noPrivileges(true)), or choose an existing role(...).";
-        } else if (child.said("could not connect") || child.said("Connection refused")
-                || child.said("password authentication failed") || child.said("no pg_hba.conf entry")) {
-            advice = "pg_restore could not reach or log in to " + connection.describe() + ". Check host, port,"
-                    + " user, password and pg_hba.conf.";
-        } else if (child.said("did not find magic string") || child.said("end of file")
-                || child.said("could not read") || child.said("unexpected") || child.said("corrupt")) {
-            advice = "The dump is damaged, truncated or not in pg_dump's custom format (-Fc). Restore another"
-                    + " backup; verify it first with PgRestoreListCheck.";
-        } else {
-            advice = "See pg_restore's messages above; fix the cause and restore again.";
-        }
+        String advice = RestoreCommand.advice(child, connection);
         String state;
         if (mode == Mode.NEW_DATABASE) {
             state = "The new database " + connection.database() + " is dropped again.";
-        } else if (!cleanInPlace) {
+        } else if (!command.cleanInPlace()) {
             state = "The restore went into a fresh database, which is dropped again: " + connection.database()
                     + " was not touched and keeps its previous content.";
-        } else if (singleTransaction) {
+        } else if (command.singleTransaction()) {
             state = "The restore ran in a single transaction, which was rolled back: " + connection.database()
                     + " keeps its previous content.";
         } else {
             state = "The restore did not run in a single transaction: " + connection.database()
                     + " may be partly restored now. Restore again into it, or into a new database.";
         }
-        return new RestoreException("pg_restore of " + what + " into " + describe() + " failed with exit code "
-                + exit + ". " + state + " " + advice + "\npg_restore said:\n" + lines, null, describe(), null);
-    }
-
-    // --- database management over JDBC ---------------------------------------------------------------------------
-
-    /** A connection to the maintenance database. */
-    Connection maintenance() {
-        PgConnection admin = connection.withDatabase(maintenanceDatabase);
-        try {
-            return admin.openJdbc();
-        } catch (SQLException e) {
-            throw unreachable(admin, e);
-        }
-    }
-
-    private RestoreException unreachable(PgConnection c, SQLException e) {
-        return new RestoreException("Cannot connect to PostgreSQL at " + c.describe() + ": " + e.getMessage()
-                + ". Check that the server runs and that host, port, user, password and pg_hba.conf are right;"
-                + " nothing was restored.", null, describe(), e);
-    }
-
-    private boolean exists(Connection c) throws SQLException {
-        return exists(c, connection.database());
-    }
-
-    private static boolean exists(Connection c, String name) throws SQLException {
-        try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM pg_database WHERE datname = ?")) {
-            s.setString(1, name);
-            try (ResultSet r = s.executeQuery()) {
-                return r.next();
-            }
-        }
-    }
-
-    /**
-     * Creates the database {@code name} from the template, marked as a restore in progress; with a swap, with the
-     * owner, encoding, locale, tablespace, connection limit, privileges and settings of the database it replaces.
-     */
-    private void createDatabase(String name, DatabaseSwap swap) {
-        try (Connection c = maintenance(); Statement s = c.createStatement()) {
-            if (exists(c, name)) {
-                throw new RestoreException("The database " + name + " already exists on "
-                        + connection.host() + ":" + connection.port() + ". A restore into a new database never"
-                        + " touches an existing one: choose a name that does not exist, drop it first, or restore"
-                        + " with existingDatabase(...).", null, describe(), null);
-            }
-            StringBuilder sql = new StringBuilder("CREATE DATABASE ").append(ident(name))
-                    .append(" TEMPLATE ").append(ident(template));
-            String dbOwner = owner != null ? owner : swap != null ? swap.owner() : null;
-            if (dbOwner != null) {
-                sql.append(" OWNER ").append(ident(dbOwner));
-            }
-            if (swap != null) {
-                sql.append(swap.createOptions());
-            }
-            s.execute(sql.toString());
-            log.info("created database {} on {}:{}", name, connection.host(), connection.port());
-            try {
-                s.execute("COMMENT ON DATABASE " + ident(name) + " IS " + literal(RestoreMarker.text()));
-                if (swap != null) {
-                    for (String statement : swap.copyStatements(name)) {
-                        s.execute(statement);
-                    }
-                }
-            } catch (SQLException e) {
-                dropQuietly(name);
-                throw e;
-            }
-        } catch (SQLException e) {
-            throw new RestoreException("Cannot create the database " + name + " on "
-                    + connection.host() + ":" + connection.port() + ": " + e.getMessage() + ". The user "
-                    + connection.user() + " needs CREATEDB (and membership in the owner role, if one is set);"
-                    + " the template " + template + " must exist." + (swap == null ? "" : " Nothing was restored; "
-                    + connection.database() + " is unchanged."), null, describe(), e);
-        }
-    }
-
-    private void requireExisting() {
-        try (Connection c = maintenance()) {
-            if (!exists(c)) {
-                throw new RestoreException("The database " + connection.database() + " does not exist on "
-                        + connection.host() + ":" + connection.port() + ". Create it first, or restore with"
-                        + " newDatabase(...).", null, describe(), null);
-            }
-        } catch (SQLException e) {
-            throw unreachable(connection.withDatabase(maintenanceDatabase), e);
-        }
-    }
-
-    /**
-     * Drops the databases that killed restores left, marked {@link RestoreMarker} by a process of this host that is
-     * gone; reports (logs) those whose restore may still run. Returns facts naming both; never throws.
-     */
-    private Map<String, Object> dropAbandonedDatabases() {
-        List<String> dropped = new ArrayList<>();
-        List<String> running = new ArrayList<>();
-        List<RestoreMarker.Marked> marked;
-        try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc()) {
-            marked = RestoreMarker.find(c);
-        } catch (SQLException e) {
-            log.debug("cannot look for databases left by killed restores: {}", e.toString());
-            return Map.of();
-        }
-        for (RestoreMarker.Marked m : marked) {
-            if (m.abandoned() && dropQuietly(m.database())) {
-                log.warn("dropped the database {} that a killed restore left half restored ({})", m.database(),
-                        m.marker());
-                dropped.add(m.database());
-            } else {
-                log.warn("the database {} is being restored or was left half restored by another host ({}); drop it"
-                        + " by hand once no restore runs into it", m.database(), m.marker());
-                running.add(m.database());
-            }
-        }
-        Map<String, Object> facts = new LinkedHashMap<>();
-        if (!dropped.isEmpty()) {
-            facts.put("abandonedDatabasesDropped", List.copyOf(dropped));
-        }
-        if (!running.isEmpty()) {
-            facts.put("markedDatabasesLeft", List.copyOf(running));
-        }
-        return facts;
-    }
-
-    /** Drops the new database; logs (never throws) when that fails. */
-    private void dropQuietly() {
-        dropQuietly(connection.database());
-    }
-
-    /** Drops a database; logs (never throws) when that fails. Returns whether it is gone. */
-    boolean dropQuietly(String name) {
-        try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc(); Statement s = c.createStatement()) {
-            try {
-                s.execute("DROP DATABASE IF EXISTS " + ident(name) + " WITH (FORCE)");
-            } catch (SQLException e) {
-                if (!"42601".equals(e.getSQLState())) { // WITH (FORCE) needs PostgreSQL 13
-                    throw e;
-                }
-                s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
-                        + literal(name));
-                s.execute("DROP DATABASE IF EXISTS " + ident(name));
-            }
-            log.info("dropped database {} on {}:{}", name, connection.host(), connection.port());
-            return true;
-        } catch (SQLException e) {
-            log.error("could not drop the partly restored database {} on {}:{}: {}; drop it by hand", name,
-                    connection.host(), connection.port(), e.getMessage());
-            return false;
-        }
+        return new RestoreException("pg_restore of " + what + " into " + describe() + " " + PgChild.exitText(exit)
+                + ". " + state + " " + advice + "\npg_restore said:\n" + lines, null, describe(), null);
     }
 
     static String ident(String name) {
@@ -665,10 +420,6 @@ public final class PostgresRestoreTarget implements RestoreTarget {
 
     static String literal(String s) {
         return "'" + s.replace("'", "''") + "'";
-    }
-
-    private static String conninfoQuote(String v) {
-        return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'";
     }
 
     private static String checkName(String name) {
@@ -684,8 +435,8 @@ public final class PostgresRestoreTarget implements RestoreTarget {
 
     @Override
     public String toString() {
-        return "PostgresRestoreTarget{" + describe() + ", jobs=" + jobs + (singleTransaction ? ", single-transaction"
-                : "") + "}";
+        return "PostgresRestoreTarget{" + describe() + ", jobs=" + command.jobs()
+                + (command.singleTransaction() ? ", single-transaction" : "") + "}";
     }
 
     /** The result of one stage. */
@@ -736,11 +487,11 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             closed = true;
             if (!committed && mode == Mode.NEW_DATABASE) {
                 log.info("discarding the staged restore into {}", describe());
-                dropQuietly();
+                databases.dropQuietly(connection.database());
             } else if (!committed && swap != null) {
                 log.info("discarding the staged restore into {} (database {}); {} is unchanged", describe(),
                         swap.staging(), connection.database());
-                dropQuietly(swap.staging());
+                databases.dropQuietly(swap.staging());
             }
         }
     }

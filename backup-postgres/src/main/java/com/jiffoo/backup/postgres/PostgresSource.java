@@ -7,29 +7,18 @@ import com.jiffoo.backup.SourceException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.ConnectException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -41,30 +30,24 @@ import java.util.concurrent.ConcurrentHashMap;
  * it with {@code pg_restore -d DB db_backup_....sql} (after {@code gpg -d}), list it with {@code pg_restore --list}.
  *
  * <p><b>Streaming.</b> pg_dump's stdout goes straight into the stream given to {@link #writeTo}, through one
- * 128 KiB buffer: no temporary file, memory independent of the database size. Its stderr is read on another thread;
- * the last 50 lines are kept for the error message, every line is logged at debug. When writing to the stream fails
- * (the store or encryption failed downstream), pg_dump is killed and the write's exception is rethrown. The stream is
- * never closed here.
+ * 128 KiB buffer: no temporary file, memory independent of the database size. pg_dump is started by {@link PgChild},
+ * the module's one launcher: its stderr's last 50 lines are kept for the error message, every line is logged at
+ * debug; when writing to the stream fails (the store or encryption failed downstream), pg_dump is killed and the
+ * write's exception is rethrown. The stream is never closed here.
  *
- * <p><b>Consistency and facts.</b> Before pg_dump starts, a JDBC connection reads the server version and database
- * size, opens a {@code REPEATABLE READ READ ONLY} transaction and exports its snapshot
- * ({@code pg_export_snapshot()}); pg_dump runs with {@code --snapshot=<id>}, so the row counts reported in the facts
- * (exact {@code count(*)} per table, by default, counted while pg_dump runs) describe exactly the data in the dump.
- * Which tables are counted, and how, is {@code CountedTables}'s rule, shared with {@link RowCountCheck}: every table
- * whose rows pg_dump dumps (leaf partitions, inheritance parents and children, unlogged tables), each
- * {@code FROM ONLY}; not partitioned parents, materialized views or foreign tables. A table whose rows pg_dump leaves
- * out ({@code --exclude-table-data}, {@code --no-unlogged-table-data}, {@code --schema-only} among the extra
- * arguments) is recorded with 0 rows, which is what the dump holds.
- * The transaction stays open until pg_dump has exited. See {@link RowCounts} for the cost and the cheaper options.
+ * <p><b>Consistency and facts.</b> Before pg_dump starts, a {@link DumpSnapshot} reads the server version and
+ * database size, opens a {@code REPEATABLE READ READ ONLY} transaction and exports its snapshot; pg_dump runs with
+ * {@code --snapshot=<id>} ({@link DumpCommand}), so the row counts reported in the facts ({@link RowCounter}: exact
+ * {@code count(*)} per table, by default, counted while pg_dump runs) describe exactly the data in the dump. Which
+ * tables are counted, and how, is {@code CountedTables}'s rule, shared with {@link RowCountCheck}; a table whose rows
+ * pg_dump leaves out ({@code --exclude-table-data}, {@code --no-unlogged-table-data}, {@code --schema-only} among the
+ * extra arguments) is recorded with 0 rows, which is what the dump holds. The transaction stays open until pg_dump
+ * has exited. See {@link RowCounts} for the cost and the cheaper options.
  *
  * <p><b>Secrets.</b> pg_dump receives host, port, user, database and password only through libpq variables in its
  * environment ({@link PgConnection#childEnvironment()}); its command line has no connection settings at all, so the
- * password never shows in {@code ps}. The rest of its environment is an allowlist, the same for every child process
- * of this module ({@code ChildEnvironment}): nothing of the parent's {@code AWS_*}, {@code SLACK_*},
- * {@code DB_PASSWORD}, {@code ENCRYPTION_*}, and none of its {@code PG*} variables that could redirect the connection
- * ({@code PGSERVICE}, {@code PGOPTIONS}, {@code PGHOSTADDR}, ...); SSL file locations and {@code PGCONNECT_TIMEOUT}
- * are kept, and {@code PGPASSFILE} too when the connection has no password. Error messages and logs never contain
- * the password.
+ * password never shows in {@code ps}. The rest of its environment is the allowlist of every child process of this
+ * module ({@code ChildEnvironment}). Error messages and logs never contain the password.
  *
  * <p><b>Errors.</b> A {@link ConfigurationException} when the login is refused, the database does not exist, the
  * options are invalid, or no fitting pg_dump is installed (saying what to install); a {@link SourceException} when
@@ -87,20 +70,8 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class PostgresSource implements Source {
     private static final Logger LOG = LoggerFactory.getLogger(PostgresSource.class);
 
-    /** Bytes copied from pg_dump's stdout per read. */
-    static final int BUFFER_SIZE = 128 * 1024;
     /** The default of {@link Builder#lockWaitTimeout(Duration)}. */
     public static final Duration DEFAULT_LOCK_WAIT_TIMEOUT = Duration.ofMinutes(15);
-    /** Lines of pg_dump's stderr kept for the error message. */
-    static final int STDERR_LINES = 50;
-
-    /** Long options of pg_dump that extra arguments must not use (or abbreviate). */
-    private static final List<String> FORBIDDEN_LONG = List.of("file", "format", "dbname", "host", "port", "username",
-            "password", "snapshot", "compress", "jobs", "version", "help", "role");
-    /** Short options of pg_dump that extra arguments must not use. */
-    private static final String FORBIDDEN_SHORT = "fFdhpUWjZV?";
-    /** Short options of pg_dump that take an argument (the rest of a bundle is that argument). */
-    private static final String SHORT_WITH_ARGUMENT = "defFhjnNpStTUZ";
 
     /** How the facts count the rows of each dumped table. */
     public enum RowCounts {
@@ -118,36 +89,21 @@ public final class PostgresSource implements Source {
     }
 
     private final PgConnection connection;
-    private final int compressionLevel;
-    private final List<PgNamePattern> includeSchemas;
-    private final List<PgNamePattern> excludeSchemas;
-    private final List<PgNamePattern> includeTables;
-    private final List<PgNamePattern> excludeTables;
-    private final boolean noOwner;
-    private final boolean noPrivileges;
-    private final List<String> extraArgs;
+    private final DumpCommand command;
     private final PgToolLocator locator;
     private final Path binDirectory;
     private final RowCounts rowCounts;
-    private final Duration lockWaitTimeout;
     /** The runs of {@link #writeTo} in progress, for {@link #cancel()}. */
     private final Set<Run> running = ConcurrentHashMap.newKeySet();
 
     private PostgresSource(Builder b) {
         this.connection = b.connection;
-        this.compressionLevel = b.compressionLevel;
-        this.includeSchemas = List.copyOf(b.includeSchemas);
-        this.excludeSchemas = List.copyOf(b.excludeSchemas);
-        this.includeTables = List.copyOf(b.includeTables);
-        this.excludeTables = List.copyOf(b.excludeTables);
-        this.noOwner = b.noOwner;
-        this.noPrivileges = b.noPrivileges;
-        this.extraArgs = List.copyOf(b.extraArgs);
+        this.command = new DumpCommand(b.compressionLevel, b.includeSchemas, b.excludeSchemas, b.includeTables,
+                b.excludeTables, b.noOwner, b.noPrivileges, b.extraArgs, b.lockWaitTimeout);
         this.binDirectory = b.binDirectory;
         this.locator = b.locator != null ? b.locator
                 : b.binDirectory != null ? PgToolLocator.inDirectory(b.binDirectory) : PgToolLocator.system();
         this.rowCounts = b.rowCounts;
-        this.lockWaitTimeout = b.lockWaitTimeout;
     }
 
     /**
@@ -162,18 +118,18 @@ public final class PostgresSource implements Source {
     /** A builder holding this source's settings. */
     public Builder toBuilder() {
         Builder b = new Builder(connection);
-        b.compressionLevel = compressionLevel;
-        b.includeSchemas.addAll(includeSchemas);
-        b.excludeSchemas.addAll(excludeSchemas);
-        b.includeTables.addAll(includeTables);
-        b.excludeTables.addAll(excludeTables);
-        b.noOwner = noOwner;
-        b.noPrivileges = noPrivileges;
-        b.extraArgs.addAll(extraArgs);
+        b.compressionLevel = command.compressionLevel();
+        b.includeSchemas.addAll(command.includeSchemas());
+        b.excludeSchemas.addAll(command.excludeSchemas());
+        b.includeTables.addAll(command.includeTables());
+        b.excludeTables.addAll(command.excludeTables());
+        b.noOwner = command.noOwner();
+        b.noPrivileges = command.noPrivileges();
+        b.extraArgs.addAll(command.extraArgs());
         b.binDirectory = binDirectory;
         b.locator = binDirectory == null ? locator : null;
         b.rowCounts = rowCounts;
-        b.lockWaitTimeout = lockWaitTimeout;
+        b.lockWaitTimeout = command.lockWaitTimeout();
         return b;
     }
 
@@ -184,7 +140,7 @@ public final class PostgresSource implements Source {
 
     /** pg_dump's {@code -Z} level, 0..9. */
     public int compressionLevel() {
-        return compressionLevel;
+        return command.compressionLevel();
     }
 
     /** How row counts are taken. */
@@ -214,7 +170,7 @@ public final class PostgresSource implements Source {
     @Override
     public String describe() {
         return "PostgreSQL database " + connection.database() + " on " + where() + " as " + connection.user()
-                + " (pg_dump custom, -Z " + compressionLevel + ")";
+                + " (pg_dump custom, -Z " + command.compressionLevel() + ")";
     }
 
     private String where() {
@@ -242,144 +198,51 @@ public final class PostgresSource implements Source {
         long started = System.nanoTime();
         Run run = new Run();
         running.add(run);
-        Connection jdbc;
-        try {
-            jdbc = openJdbc();
-        } catch (RuntimeException e) {
-            running.remove(run);
-            throw e;
-        }
-        Process process = null;
-        RowCounter counter = null;
-        try {
+        try (DumpSnapshot snapshot = DumpSnapshot.open(connection, command.lockWaitTimeout())) {
             Map<String, Object> facts = new LinkedHashMap<>();
-            int serverVersionNum;
-            try (Statement s = jdbc.createStatement();
-                 ResultSet r = s.executeQuery("SELECT current_setting('server_version_num')::int,"
-                         + " current_setting('server_version'), pg_database_size(current_database())")) {
-                r.next();
-                serverVersionNum = r.getInt(1);
-                facts.put("database", connection.database());
-                facts.put("host", connection.host());
-                facts.put("port", connection.port());
-                facts.put("user", connection.user());
-                facts.put("serverVersion", r.getString(2));
-                facts.put("serverVersionNum", serverVersionNum);
-                facts.put("databaseSizeBytes", r.getLong(3));
-            }
-            int serverMajor = serverVersionNum / 10000;
-            PgTool pgDump = locator.locate("pg_dump", serverMajor);
+            facts.put("database", connection.database());
+            facts.put("host", connection.host());
+            facts.put("port", connection.port());
+            facts.put("user", connection.user());
+            facts.putAll(snapshot.facts());
+            PgTool pgDump = locator.locate("pg_dump", snapshot.serverVersionNum() / 10000);
             facts.put("pgDumpVersion", pgDump.version());
             facts.put("pgDumpPath", pgDump.path().toString());
             facts.put("format", "custom");
-            facts.put("compressionLevel", compressionLevel);
+            facts.put("compressionLevel", command.compressionLevel());
+            RowCounter counter = RowCounter.plan(rowCounts, snapshot, command, connection);
 
-            jdbc.setAutoCommit(false);
-            String snapshot;
-            try (Statement s = jdbc.createStatement()) {
-                s.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-                // the row counts take the same share locks as pg_dump: they must not wait longer than it does
-                s.execute("SET LOCAL lock_timeout = " + lockWaitTimeout.toMillis());
-                if (rowCounts == RowCounts.EXACT) {
-                    leanCounts(s, serverVersionNum);
-                }
-                try (ResultSet r = s.executeQuery("SELECT pg_export_snapshot()")) {
-                    r.next();
-                    snapshot = r.getString(1);
-                }
-            }
-            List<CountedTables.Table> tables = new ArrayList<>();
-            List<CountedTables.Table> withoutData = new ArrayList<>();
-            if (rowCounts != RowCounts.NONE) {
-                for (CountedTables.Table t : dumpedTables(jdbc)) {
-                    (dataLeftOut(t) ? withoutData : tables).add(t);
-                }
-            }
-
-            List<String> command = command(pgDump.path(), snapshot);
+            List<String> argv = command.argv(pgDump.path(), snapshot.id());
             LOG.info("dumping {} with {} {}", describe(), pgDump.path(), pgDump.version());
-            LOG.debug("pg_dump command: {}", command);
-            ProcessBuilder pb = ChildEnvironment.processBuilder(command, connection)
-                    .redirectInput(ProcessBuilder.Redirect.PIPE);
-            process = pb.start();
-            run.started(process);
-            process.getOutputStream().close();
-            StderrDrain stderr = new StderrDrain(process.getErrorStream(), process.pid());
-            stderr.start();
-            if (rowCounts == RowCounts.EXACT) {
-                counter = new RowCounter(jdbc, tables);
-                run.counting(counter);
+            LOG.debug("pg_dump command: {}", argv);
+            PgChild child = PgChild.start(argv, connection, ProcessBuilder.Redirect.PIPE, true);
+            try {
+                run.started(child, counter);
+                child.stdin().close();
                 counter.start();
-            }
-
-            long bytes = pump(process, out);
-            int exit = waitFor(process);
-            join(stderr);
-            long dumpMillis = (System.nanoTime() - started) / 1_000_000;
-            if (exit != 0) {
-                throw failure(exit, stderr.lastLines(), bytes, run.cancelled);
-            }
-            if (!stderr.lastLines().isEmpty()) {
-                LOG.info("pg_dump of {} succeeded with messages: {}", connection.database(),
-                        String.join(" | ", stderr.lastLines()));
-            }
-
-            facts.put("rowCountMode", rowCounts.name().toLowerCase(Locale.ROOT));
-            facts.put("rowCountsExact", rowCounts == RowCounts.EXACT);
-            if (rowCounts != RowCounts.NONE) {
-                Map<String, Long> counts = new TreeMap<>();
-                withoutData.forEach(t -> counts.put(t.qualified(), 0L));
-                long countMillis = 0;
-                if (counter != null) {
-                    join(counter);
-                    if (counter.failure != null) {
-                        throw new SourceException("Counting the rows of " + connection.database() + " on " + where()
-                                + " failed: " + connection.redact(counter.failure.getMessage()) + ". The dump itself"
-                                + " succeeded but was not committed; set rowCounts(ESTIMATE or NONE) to skip exact"
-                                + " counts, or fix the cause.", null, where(), null);
-                    }
-                    counter.counts.forEach(counts::put);
-                    countMillis = counter.millis;
-                } else {
-                    for (CountedTables.Table t : tables) {
-                        counts.put(t.qualified(), t.estimate());
-                    }
+                long bytes = child.copyStdoutTo(out);
+                int exit = child.waitFor();
+                long dumpMillis = (System.nanoTime() - started) / 1_000_000;
+                if (exit != 0) {
+                    throw failure(exit, child.tail(), bytes, child.cancelled());
                 }
-                facts.put("tableCount", counts.size());
-                facts.put(CountedTables.SCOPE_FACT, CountedTables.Scope.ONLY.fact());
-                facts.put("rowCounts", counts);
-                facts.put("rowCountMillis", countMillis);
+                if (!child.tail().isEmpty()) {
+                    LOG.info("pg_dump of {} succeeded with messages: {}", connection.database(),
+                            String.join(" | ", child.tail()));
+                }
+                facts.putAll(counter.facts());
+                facts.put("dumpBytes", bytes);
+                facts.put("dumpMillis", dumpMillis);
+                LOG.info("dumped {}: {} bytes in {} ms", describe(), bytes, dumpMillis);
+                return facts;
+            } finally {
+                child.kill();
+                counter.stop();
             }
-            facts.put("dumpBytes", bytes);
-            facts.put("dumpMillis", dumpMillis);
-            LOG.info("dumped {}: {} bytes in {} ms", describe(), bytes, dumpMillis);
-            return facts;
         } catch (SQLException e) {
             throw sqlFailure(e);
         } finally {
             running.remove(run);
-            if (process != null) {
-                if (process.isAlive()) {
-                    process.destroyForcibly();
-                    waitQuietly(process);
-                }
-            }
-            if (counter != null) {
-                if (counter.isAlive()) {
-                    counter.cancel();
-                    joinQuietly(counter);
-                }
-            }
-            try {
-                jdbc.rollback(); // read-only: ends the transaction that held the snapshot
-            } catch (SQLException e) {
-                LOG.debug("ending the snapshot transaction failed: {}", e.toString());
-            }
-            try {
-                jdbc.close();
-            } catch (SQLException e) {
-                LOG.debug("closing the JDBC connection failed: {}", e.toString());
-            }
         }
     }
 
@@ -396,91 +259,25 @@ public final class PostgresSource implements Source {
     }
 
     /** One {@link #writeTo} in progress: what {@link #cancel()} must stop, also if it starts after the cancel. */
-    private final class Run {
-        private Process process; // guarded by this
+    private static final class Run {
+        private PgChild child; // guarded by this
         private RowCounter counter; // guarded by this
-        volatile boolean cancelled;
+        private boolean cancelled; // guarded by this
 
-        synchronized void started(Process p) {
-            process = p;
+        synchronized void started(PgChild c, RowCounter r) {
+            child = c;
+            counter = r;
             if (cancelled) {
-                p.destroyForcibly();
-            }
-        }
-
-        synchronized void counting(RowCounter c) {
-            counter = c;
-            if (cancelled) {
-                c.cancel();
+                cancel();
             }
         }
 
         synchronized void cancel() {
             cancelled = true;
-            if (process != null && process.isAlive()) {
-                LOG.info("cancelling the backup of {}: killing pg_dump (pid {})", describe(), process.pid());
-                process.destroyForcibly();
-            }
-            if (counter != null) {
+            if (child != null) {
+                child.cancel();
                 counter.cancel();
             }
-        }
-    }
-
-    /** Copies pg_dump's stdout into {@code out}; on a write failure kills pg_dump and rethrows. */
-    private long pump(Process process, OutputStream out) throws IOException {
-        byte[] buf = new byte[BUFFER_SIZE];
-        long total = 0;
-        try (InputStream in = process.getInputStream()) {
-            int n;
-            while ((n = in.read(buf)) > 0) {
-                try {
-                    out.write(buf, 0, n);
-                } catch (IOException | RuntimeException e) {
-                    LOG.debug("writing the dump failed downstream after {} bytes; killing pg_dump (pid {})", total,
-                            process.pid());
-                    process.destroyForcibly();
-                    throw e;
-                }
-                total += n;
-            }
-        }
-        out.flush();
-        return total;
-    }
-
-    private static int waitFor(Process p) throws IOException {
-        try {
-            return p.waitFor();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            p.destroyForcibly();
-            throw new java.io.InterruptedIOException("interrupted while waiting for pg_dump");
-        }
-    }
-
-    private static void join(Thread t) throws IOException {
-        try {
-            t.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new java.io.InterruptedIOException("interrupted while waiting for " + t.getName());
-        }
-    }
-
-    private static void waitQuietly(Process p) {
-        try {
-            p.waitFor();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private static void joinQuietly(Thread t) {
-        try {
-            t.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 
@@ -497,69 +294,24 @@ public final class PostgresSource implements Source {
                 || (lines.stream().anyMatch(l -> l.contains("statement timeout"))
                 && lines.stream().anyMatch(l -> l.contains("LOCK TABLE")))) {
             return new SourceException("pg_dump could not lock a table of " + db + " within the lock wait timeout of "
-                    + lockWaitTimeout.toSeconds() + " s" + tail + ". Another session holds a conflicting lock (a"
-                    + " migration, VACUUM FULL, ALTER TABLE): find it in pg_locks and pg_stat_activity, let it finish,"
-                    + " and run the backup again; or raise lockWaitTimeout(...). Nothing was committed.",
+                    + command.lockWaitTimeout().toSeconds() + " s" + tail + ". Another session holds a conflicting"
+                    + " lock (a migration, VACUUM FULL, ALTER TABLE): find it in pg_locks and pg_stat_activity, let it"
+                    + " finish, and run the backup again; or raise lockWaitTimeout(...). Nothing was committed.",
                     null, where(), null);
         }
-        if (exit > 128 && exit < 128 + 65) {
-            int signal = exit - 128;
-            return new SourceException("pg_dump was killed by signal " + signal + " (" + signalName(signal)
-                    + ", exit code " + exit + ") while dumping " + db + " after " + bytes + " bytes" + tail
-                    + ". The dump is incomplete and nothing was committed. Find out who stopped it (the kernel's"
-                    + " out-of-memory killer sends SIGKILL; see dmesg) and run the backup again.", null, where(), null);
+        if (PgChild.signal(exit) != 0) {
+            return new SourceException("pg_dump " + PgChild.exitText(exit) + " while dumping " + db + " after " + bytes
+                    + " bytes" + tail + ". The dump is incomplete and nothing was committed. Find out who stopped it"
+                    + " (the kernel's out-of-memory killer sends SIGKILL; see dmesg) and run the backup again.", null,
+                    where(), null);
         }
-        return new SourceException("pg_dump failed with exit code " + exit + " while dumping " + db + tail
+        return new SourceException("pg_dump " + PgChild.exitText(exit) + " while dumping " + db + tail
                 + ". Nothing was committed; fix what pg_dump reports and run the backup again.", null, where(), null);
     }
 
-    private static String signalName(int signal) {
-        return switch (signal) {
-            case 1 -> "SIGHUP";
-            case 2 -> "SIGINT";
-            case 3 -> "SIGQUIT";
-            case 6 -> "SIGABRT";
-            case 9 -> "SIGKILL";
-            case 11 -> "SIGSEGV";
-            case 13 -> "SIGPIPE";
-            case 15 -> "SIGTERM";
-            default -> "signal " + signal;
-        };
-    }
-
-    /** The command line: no connection settings and no secret (they travel in the environment). */
-    List<String> command(Path pgDump, String snapshot) {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(pgDump.toString());
-        cmd.add("--format=custom");
-        cmd.add("--compress=" + compressionLevel);
-        cmd.add("--no-password"); // never prompt: a missing password fails instead of hanging
-        if (!lockWaitTimeout.isZero() && extraArgs.stream().noneMatch(a -> a.startsWith("--lock-wait-timeout"))) {
-            cmd.add("--lock-wait-timeout=" + lockWaitTimeout.toMillis());
-        }
-        if (snapshot != null) {
-            cmd.add("--snapshot=" + snapshot);
-        }
-        includeSchemas.forEach(p -> cmd.add("--schema=" + p.text()));
-        excludeSchemas.forEach(p -> cmd.add("--exclude-schema=" + p.text()));
-        includeTables.forEach(p -> cmd.add("--table=" + p.text()));
-        excludeTables.forEach(p -> cmd.add("--exclude-table=" + p.text()));
-        if (noOwner) {
-            cmd.add("--no-owner");
-        }
-        if (noPrivileges) {
-            cmd.add("--no-privileges");
-        }
-        cmd.addAll(extraArgs);
-        return cmd;
-    }
-
-    private Connection openJdbc() {
-        try {
-            return connection.openJdbc();
-        } catch (SQLException e) {
-            throw sqlFailure(e);
-        }
+    /** pg_dump's command line and what it selects. */
+    DumpCommand command() {
+        return command;
     }
 
     private BackupException sqlFailure(SQLException e) {
@@ -584,159 +336,6 @@ public final class PostgresSource implements Source {
         return new SourceException("Querying database " + db + " on " + where() + " before the dump failed (" + msg
                 + (state.isEmpty() ? "" : ", SQLSTATE " + state) + "). Nothing was committed; fix the cause and run"
                 + " the backup again.", null, where(), null);
-    }
-
-    /**
-     * The tables pg_dump dumps with the configured -n/-N/-t/-T, like pg_dump selects them, of those
-     * {@link CountedTables} counts (which relations count, and how, is defined there for both sides).
-     */
-    List<CountedTables.Table> dumpedTables(Connection jdbc) throws SQLException {
-        List<CountedTables.Table> out = new ArrayList<>();
-        for (CountedTables.Table t : CountedTables.list(jdbc)) {
-            if (selected(t.schema(), t.name(), t.visible())) {
-                out.add(t);
-            }
-        }
-        return out;
-    }
-
-    /**
-     * True when pg_dump, with the configured extra arguments, dumps the definition of {@code t} but none of its rows
-     * ({@code --exclude-table-data}, {@code --no-unlogged-table-data}, {@code --schema-only}): its recorded count is
-     * then 0, the rows the dump holds and a restore gives back.
-     */
-    boolean dataLeftOut(CountedTables.Table t) {
-        for (String a : extraArgs) {
-            if (a.equals("--schema-only") || a.equals("-s") || (a.equals("--no-unlogged-table-data") && t.unlogged())) {
-                return true;
-            }
-            if (a.startsWith("--exclude-table-data=") && PgNamePattern.table(a.substring(a.indexOf('=') + 1))
-                    .matchesTable(t.schema(), t.name(), t.visible())) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private boolean selected(String schema, String name, boolean visible) {
-        for (PgNamePattern p : excludeTables) {
-            if (p.matchesTable(schema, name, visible)) {
-                return false;
-            }
-        }
-        if (!includeTables.isEmpty()) { // -n and -N have no effect when -t is used (pg_dump's documentation)
-            return includeTables.stream().anyMatch(p -> p.matchesTable(schema, name, visible));
-        }
-        if (excludeSchemas.stream().anyMatch(p -> p.matchesSchema(schema))) {
-            return false;
-        }
-        return includeSchemas.isEmpty() || includeSchemas.stream().anyMatch(p -> p.matchesSchema(schema));
-    }
-
-    /** Reads pg_dump's stderr: keeps the last lines, logs every line at debug. */
-    private static final class StderrDrain extends Thread {
-        private final InputStream in;
-        private final Deque<String> last = new ArrayDeque<>();
-
-        StderrDrain(InputStream in, long pid) {
-            super("jiffoo-pg_dump-stderr-" + pid);
-            setDaemon(true);
-            this.in = in;
-        }
-
-        @Override
-        public void run() {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    LOG.debug("pg_dump: {}", line);
-                    synchronized (last) {
-                        if (last.size() == STDERR_LINES) {
-                            last.removeFirst();
-                        }
-                        last.addLast(line.length() > 1000 ? line.substring(0, 1000) + "..." : line);
-                    }
-                }
-            } catch (IOException e) {
-                LOG.debug("reading pg_dump's stderr failed: {}", e.toString());
-            }
-        }
-
-        List<String> lastLines() {
-            synchronized (last) {
-                return List.copyOf(last);
-            }
-        }
-    }
-
-    /**
-     * Makes the exact counts of this transaction cheap for the server: they run beside pg_dump, whose compression
-     * takes a whole core, so each count is one process (no parallel workers, which would compete with pg_dump and
-     * the dump's own COPY for the remaining core) and is not JIT-compiled (compiling a one-line aggregate cost more
-     * than it saved). The counts stay {@code count(*)} in the dump's snapshot: exactly as exact.
-     */
-    static void leanCounts(Statement s, int serverVersionNum) throws SQLException {
-        s.execute("SET LOCAL max_parallel_workers_per_gather = 0");
-        if (serverVersionNum >= 110000) { // jit exists since PostgreSQL 11
-            s.execute("SET LOCAL jit = off");
-        }
-    }
-
-    /** Counts rows of the dumped tables on the snapshot connection while pg_dump runs. */
-    private static final class RowCounter extends Thread {
-        private final Connection jdbc;
-        private final List<CountedTables.Table> tables;
-        final Map<String, Long> counts = new LinkedHashMap<>();
-        volatile Exception failure;
-        volatile long millis;
-        private volatile Statement current;
-        private volatile boolean cancelled;
-
-        RowCounter(Connection jdbc, List<CountedTables.Table> tables) {
-            super("jiffoo-pg-rowcount");
-            setDaemon(true);
-            this.jdbc = jdbc;
-            this.tables = tables;
-        }
-
-        @Override
-        public void run() {
-            long t0 = System.nanoTime();
-            try {
-                for (CountedTables.Table t : tables) {
-                    if (cancelled) {
-                        return;
-                    }
-                    try (Statement s = jdbc.createStatement()) {
-                        current = s;
-                        try (ResultSet r = s.executeQuery(t.countSql())) {
-                            r.next();
-                            counts.put(t.qualified(), r.getLong(1));
-                        }
-                    } finally {
-                        current = null;
-                    }
-                }
-            } catch (SQLException | RuntimeException e) {
-                if (!cancelled) {
-                    failure = e;
-                }
-            } finally {
-                millis = (System.nanoTime() - t0) / 1_000_000;
-            }
-        }
-
-        void cancel() {
-            cancelled = true;
-            Statement s = current;
-            if (s != null) {
-                try {
-                    s.cancel();
-                } catch (SQLException e) {
-                    LOG.debug("cancelling a row count failed: {}", e.toString());
-                }
-            }
-        }
     }
 
     /**
@@ -845,58 +444,12 @@ public final class PostgresSource implements Source {
             Objects.requireNonNull(args, "args");
             List<String> copy = new ArrayList<>();
             for (String a : args) {
-                validateExtraArg(a);
+                DumpCommand.checkExtraArg(a, connection);
                 copy.add(a);
             }
             extraArgs.clear();
             extraArgs.addAll(copy);
             return this;
-        }
-
-        private void validateExtraArg(String a) {
-            if (a == null || a.isEmpty() || !a.startsWith("-") || a.equals("-") || a.equals("--")) {
-                throw new ConfigurationException("The extra pg_dump argument '" + a + "' is not an option; give each"
-                        + " as --option=value (the database comes from the connection).");
-            }
-            String lower = a.toLowerCase(Locale.ROOT);
-            if (lower.contains("password=") || lower.matches(".*://[^/@\\s]*:[^/@\\s]*@.*")
-                    || (connection.hasPassword() && connection.redact(a).contains("***"))) {
-                throw new ConfigurationException("An extra pg_dump argument carries a password; passwords go only"
-                        + " through PgConnection (the child's environment), never the command line.");
-            }
-            if (a.startsWith("--")) {
-                String name = a.substring(2).split("=", 2)[0];
-                for (String f : FORBIDDEN_LONG) {
-                    if (f.startsWith(name)) {
-                        throw new ConfigurationException("The extra pg_dump argument --" + name + " is not allowed: "
-                                + why(f) + ".");
-                    }
-                }
-                return;
-            }
-            for (int i = 1; i < a.length(); i++) {
-                char c = a.charAt(i);
-                if (FORBIDDEN_SHORT.indexOf(c) >= 0) {
-                    throw new ConfigurationException("The extra pg_dump argument -" + c + " (in '" + a + "') is not"
-                            + " allowed: " + why(String.valueOf(c)) + ".");
-                }
-                if (SHORT_WITH_ARGUMENT.indexOf(c) >= 0) {
-                    return; // the rest of the bundle is this option's value
-                }
-            }
-        }
-
-        private static String why(String option) {
-            return switch (option) {
-                case "file", "f", "format", "F", "jobs", "j" -> "the dump is always custom format on stdout, streamed"
-                        + " into the backup";
-                case "compress", "Z" -> "use compressionLevel(...)";
-                case "dbname", "d", "host", "h", "port", "p", "username", "U", "role" -> "the connection comes from"
-                        + " PgConnection";
-                case "password", "W" -> "pg_dump must never prompt; the password comes from PgConnection";
-                case "snapshot" -> "the source sets the snapshot itself, to count rows consistently";
-                default -> "it does not write a dump";
-            };
         }
 
         /** Uses pg_dump from this directory only (e.g. {@code /usr/lib/postgresql/16/bin}), instead of searching. */

@@ -189,12 +189,12 @@ class ChildEnvironmentTest {
                     && !p.startsWith(root.resolve("backup-testing"))).toList()) {
                 String text = Files.readString(f);
                 if ((text.contains("new ProcessBuilder(") || text.contains(".exec("))
-                        && !f.getFileName().toString().equals("ChildEnvironment.java")) {
+                        && !f.getFileName().toString().equals("PgChild.java")) {
                     starters.add(root.relativize(f).toString());
                 }
             }
         }
-        assertThat(starters).as("child processes are started by ChildEnvironment.processBuilder only").isEmpty();
+        assertThat(starters).as("child processes are started by PgChild only").isEmpty();
     }
 
     private static void assertConnectingChild(Map<String, String> env, String database, String application) {

@@ -83,6 +83,30 @@ final class ChildProcesses {
         };
     }
 
+    /**
+     * A stream that takes {@code after} bytes, then runs {@code before} and fails every write with
+     * {@code IOException("disk full (test)")}, as a full store does.
+     */
+    static OutputStream failingAfter(long after, Runnable before) {
+        return new OutputStream() {
+            long n;
+
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                n += len;
+                if (n > after) {
+                    before.run();
+                    throw new IOException("disk full (test)");
+                }
+            }
+        };
+    }
+
     /** Records the argument lists of running pg_dump children into {@code into}. */
     static Runnable recordPgDumpArguments(List<List<String>> into) {
         return recordArguments("pg_dump", into);

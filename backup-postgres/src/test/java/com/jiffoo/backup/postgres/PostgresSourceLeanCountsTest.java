@@ -63,7 +63,7 @@ class PostgresSourceLeanCountsTest {
             String jit = show(s, "jit");
 
             c.setAutoCommit(false);
-            PostgresSource.leanCounts(s, c.getMetaData().getDatabaseMajorVersion() * 10000);
+            RowCounter.leanCounts(s, c.getMetaData().getDatabaseMajorVersion() * 10000);
             assertThat(plan(s)).doesNotContain("Gather").doesNotContain("Parallel");
             assertThat(show(s, "jit")).isEqualTo("off");
             c.rollback();

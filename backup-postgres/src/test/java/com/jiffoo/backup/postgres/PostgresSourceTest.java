@@ -241,7 +241,7 @@ class PostgresSourceTest {
             assertThat(argv).hasSize(1);
             assertThat(argv.get(0)).isNotEmpty().noneMatch(a -> a.contains(password))
                     .anyMatch(a -> a.startsWith("--snapshot="));
-            assertThat(source.command(Path.of("pg_dump"), "snap")).noneMatch(a -> a.contains(password));
+            assertThat(source.command().argv(Path.of("pg_dump"), "snap")).noneMatch(a -> a.contains(password));
             assertThat(facts.toString()).doesNotContain(password);
 
             Map<String, String> env = ChildEnvironment.of(Map.of("PGSERVICE", "evil", "PGHOSTADDR", "10.0.0.1",
@@ -319,7 +319,7 @@ class PostgresSourceTest {
         try (Connection migration = PG.connect(db); Statement s = migration.createStatement()) {
             migration.setAutoCommit(false);
             s.execute("LOCK TABLE shop.orders IN ACCESS EXCLUSIVE MODE"); // as ALTER TABLE or VACUUM FULL would
-            assertThat(source().build().command(Path.of("pg_dump"), "snap"))
+            assertThat(source().build().command().argv(Path.of("pg_dump"), "snap"))
                     .contains("--lock-wait-timeout=" + PostgresSource.DEFAULT_LOCK_WAIT_TIMEOUT.toMillis());
             long t0 = System.nanoTime();
             assertThatThrownBy(() -> source().lockWaitTimeout(java.time.Duration.ofSeconds(1)).build()
@@ -332,9 +332,10 @@ class PostgresSourceTest {
             migration.rollback();
         }
         assertThat(ChildProcesses.pgDumps()).isEmpty();
-        assertThat(source().lockWaitTimeout(java.time.Duration.ZERO).build().command(Path.of("pg_dump"), "s"))
+        assertThat(source().lockWaitTimeout(java.time.Duration.ZERO).build().command().argv(Path.of("pg_dump"), "s"))
                 .noneMatch(a -> a.startsWith("--lock-wait-timeout"));
-        assertThat(source().extraArgs(List.of("--lock-wait-timeout=5s")).build().command(Path.of("pg_dump"), "s"))
+        assertThat(source().extraArgs(List.of("--lock-wait-timeout=5s")).build().command()
+                .argv(Path.of("pg_dump"), "s"))
                 .filteredOn(a -> a.startsWith("--lock-wait-timeout")).containsExactly("--lock-wait-timeout=5s");
     }
 
@@ -437,23 +438,8 @@ class PostgresSourceTest {
     void downstreamFailureKillsPgDumpAndRethrows() throws Exception {
         sql(db, "CREATE TABLE public.big AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 300000) g");
         List<Long> pids = new CopyOnWriteArrayList<>();
-        OutputStream failing = new OutputStream() {
-            long n;
-
-            @Override
-            public void write(int b) throws IOException {
-                write(new byte[] {(byte) b}, 0, 1);
-            }
-
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                n += len;
-                if (n > 100_000) {
-                    ChildProcesses.pgDumps().forEach(h -> pids.add(h.pid()));
-                    throw new IOException("disk full (test)");
-                }
-            }
-        };
+        OutputStream failing = ChildProcesses.failingAfter(100_000,
+                () -> ChildProcesses.pgDumps().forEach(h -> pids.add(h.pid())));
         assertThatThrownBy(() -> source().compressionLevel(0).build().writeTo(failing))
                 .isInstanceOf(IOException.class).hasMessage("disk full (test)");
         assertThat(pids).hasSize(1);
@@ -474,8 +460,8 @@ class PostgresSourceTest {
         }
         PostgresSource ok = source().extraArgs(List.of("--exclude-table-data=audit", "-Ox", "-tfoo",
                 "--lock-wait-timeout=60s", "--no-comments")).build();
-        assertThat(ok.command(Path.of("/bin/pg_dump"), "S1")).containsSubsequence("--format=custom", "--compress=9",
-                "--no-password", "--snapshot=S1", "--exclude-table-data=audit", "-Ox", "-tfoo");
+        assertThat(ok.command().argv(Path.of("/bin/pg_dump"), "S1")).containsSubsequence("--format=custom",
+                "--compress=9", "--no-password", "--snapshot=S1", "--exclude-table-data=audit", "-Ox", "-tfoo");
         assertThatThrownBy(() -> source().includeTable("a.b.c")).isInstanceOf(ConfigurationException.class);
         assertThatThrownBy(() -> source().includeSchema("a.b")).isInstanceOf(ConfigurationException.class);
         assertThatThrownBy(() -> source().includeTable("\"open")).isInstanceOf(ConfigurationException.class);
@@ -487,11 +473,11 @@ class PostgresSourceTest {
                 .noPrivileges(true).rowCounts(PostgresSource.RowCounts.NONE)
                 .extraArgs(List.of("--no-comments")).build();
         PostgresSource b = a.toBuilder().build();
-        assertThat(b.command(Path.of("pg_dump"), "s")).isEqualTo(a.command(Path.of("pg_dump"), "s"));
+        assertThat(b.command().argv(Path.of("pg_dump"), "s")).isEqualTo(a.command().argv(Path.of("pg_dump"), "s"));
         assertThat(b.rowCounts()).isEqualTo(PostgresSource.RowCounts.NONE);
         assertThat(b.compressionLevel()).isEqualTo(3);
-        assertThat(a.command(Path.of("pg_dump"), "s")).contains("--schema=shop", "--exclude-table=x", "--no-owner",
-                "--no-privileges", "--no-comments");
+        assertThat(a.command().argv(Path.of("pg_dump"), "s")).contains("--schema=shop", "--exclude-table=x",
+                "--no-owner", "--no-privileges", "--no-comments");
     }
 
     @Test
