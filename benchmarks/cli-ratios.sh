@@ -96,7 +96,7 @@ done
 if [ "$BUILD" = 1 ]; then
     log "building $JAR"
     # shellcheck disable=SC2086 # MVN_FLAGS is a list of flags
-    (cd "$repo" && mvn -q -B -ntp $MVN_FLAGS -DskipTests package -pl backup-cli -am)
+    (cd "$repo" && ./mvnw -q -B -ntp $MVN_FLAGS -DskipTests package -pl backup-cli -am)
 fi
 [ -r "$JAR" ] || { echo "no jar at $JAR (build it, or pass --jar)" >&2; exit 1; }
 

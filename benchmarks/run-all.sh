@@ -99,7 +99,7 @@ fi
 if [ "$BUILD" = 1 ]; then
     log "building $JAR"
     # shellcheck disable=SC2086 # MVN_FLAGS is a list of flags
-    (cd "$repo" && mvn -q -B -ntp $MVN_FLAGS -DskipTests package -pl benchmarks -am)
+    (cd "$repo" && ./mvnw -q -B -ntp $MVN_FLAGS -DskipTests package -pl benchmarks -am)
 fi
 
 # ---- measuring ---------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import java.util.stream.Stream;
  * the JVM's peak heap use and the process's peak RSS. Run it with a small heap to prove the point:
  *
  * <pre>
- * mvn -q -B -ntp -DskipTests package -pl benchmarks -am
+ * ./mvnw -q -B -ntp -DskipTests package -pl benchmarks -am
  * java -Xmx64m -cp benchmarks/target/benchmarks.jar com.jiffoo.backup.bench.BoundedMemoryRun 2 /var/tmp/bench
  * </pre>
  */

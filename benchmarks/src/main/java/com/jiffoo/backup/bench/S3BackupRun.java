@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  * since it runs in the same JVM.
  *
  * <pre>
- * mvn -q -B -ntp -DskipTests package -pl benchmarks -am
+ * ./mvnw -q -B -ntp -DskipTests package -pl benchmarks -am
  * java -Xmx128m -cp benchmarks/target/benchmarks.jar com.jiffoo.backup.bench.S3BackupRun 2 8 /var/tmp/jiffoo-s3-bench
  * java -Xmx128m -cp benchmarks/target/benchmarks.jar com.jiffoo.backup.bench.S3BackupRun 2 32 /var/tmp/jiffoo-s3-bench
  * </pre>
