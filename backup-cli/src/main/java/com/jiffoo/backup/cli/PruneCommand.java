@@ -62,9 +62,9 @@ final class PruneCommand extends CliCommand {
             + " e.g. Europe/Berlin.")
     ZoneId zone;
 
-    private static void keep(Integer n, java.util.function.IntFunction<Retention.Builder> rule) {
+    private static void keep(Integer n, java.util.function.IntConsumer rule) {
         if (n != null) {
-            rule.apply(n);
+            rule.accept(n);
         }
     }
 
