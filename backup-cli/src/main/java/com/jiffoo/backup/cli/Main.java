@@ -69,6 +69,12 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
     static final List<Class<?>> COMMANDS = List.of(BackupCommands.class, RestoreCommands.class, VerifyCommand.class,
             ListCommand.class, PruneCommand.class, KeygenCommand.class, MonitorCommand.class, HelpCommand.class);
 
+    /**
+     * The names of {@link #COMMANDS} but help, in the same order: written out, because reading a command's annotation
+     * costs the start-up a dynamic proxy (a test checks that they agree).
+     */
+    static final List<String> NAMES = List.of("backup", "restore", "verify", "list", "prune", "keygen", "monitor");
+
     /** The whole command line, with its help wrapped at spaces ({@link UsageHelp}). */
     static CommandLine commandLine() {
         return commandLine(COMMANDS);
@@ -94,10 +100,9 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             if (arg.equals("--") || arg.equals("help")) {
                 break;
             }
-            for (Class<?> command : COMMANDS) {
-                if (command != HelpCommand.class && command.getAnnotation(Command.class).name().equals(arg)) {
-                    return List.of(command);
-                }
+            int i = NAMES.indexOf(arg);
+            if (i >= 0) {
+                return List.of(COMMANDS.get(i));
             }
         }
         return args.length > 0 && !Arrays.asList(args).contains("help") && Arrays.stream(args).allMatch(a -> a.equals("--version") || a.equals("-V"))
