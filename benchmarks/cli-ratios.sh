@@ -181,18 +181,18 @@ row_shell() {
     sha256sum "$OUT/shell.sql.gpg" > "$OUT/shell.sql.gpg.sha256"
 }
 # The command line as operators run it: the launcher next to the jar (with its class-data-sharing archive) when
-# there is one, else java -jar. jb OPTS JAR ARGS...
+# there is one, else java -jar. jb OPTS JAR ARGS... (a function: jar_env's env runs it through bash -c)
 # shellcheck disable=SC2086 # JAVA_OPTS is a list of flags
 jb() {
     local opts=$1 jar=$2; shift 2
     if [ -x "$(dirname "$jar")/jiffoo-backup" ]; then JAVA_OPTS="$opts" "$(dirname "$jar")/jiffoo-backup" "$@"
     else java $opts -jar "$jar" "$@"; fi
 }
-row_backup() { jar_env DB_NAME="$DB" jb "$JAVA_OPTS" "$JAR" backup database; }
+row_backup() { jar_env DB_NAME="$DB" bash -c 'jb "$@"' jb "$JAVA_OPTS" "$JAR" backup database; }
 row_pgrest() { createdb "$R_PLAIN" && gpg_dec < "$OUT/shell.sql.gpg" | pg_restore -d "$R_PLAIN"; }
-row_restore() { jar_env DB_NAME="$DB" jb "$JAVA_OPTS" "$JAR" restore database --latest --into "$R_OURS"; }
-row_backup_b() { jar_env DB_NAME="$DB" jb "$JAVA_OPTS_B" "$JAR_B" backup database; }
-row_restore_b() { jar_env DB_NAME="$DB" jb "$JAVA_OPTS_B" "$JAR_B" restore database --latest --into "$R_OURS"; }
+row_restore() { jar_env DB_NAME="$DB" bash -c 'jb "$@"' jb "$JAVA_OPTS" "$JAR" restore database --latest --into "$R_OURS"; }
+row_backup_b() { jar_env DB_NAME="$DB" bash -c 'jb "$@"' jb "$JAVA_OPTS_B" "$JAR_B" backup database; }
+row_restore_b() { jar_env DB_NAME="$DB" bash -c 'jb "$@"' jb "$JAVA_OPTS_B" "$JAR_B" restore database --latest --into "$R_OURS"; }
 export -f gpg_sym gpg_dec jar_env jb row_dump row_shell row_backup row_pgrest row_restore row_backup_b row_restore_b
 export DB R_PLAIN R_OURS KEY OUT WORK JAR JAVA_OPTS JAR_B JAVA_OPTS_B PGHOST PGPORT PGUSER
 
