@@ -21,7 +21,8 @@ import java.util.stream.Stream;
  * only the client's classes matter), and it loads the PostgreSQL classes without connecting. The JVM started with
  * {@code -XX:ArchiveClassesAtExit} then writes every class it loaded into the archive. A step that fails makes the
  * archive smaller, never wrong: the JVM checks the archive against the jar and the JDK each time it starts and ignores
- * it when they differ.
+ * it when they differ. The launcher runs it with an empty environment (PATH, HOME, LANG and TMPDIR only), so that
+ * no setting of the host (a Slack webhook, a log directory, a store, credentials) reaches it.
  */
 public final class CdsTraining {
 
@@ -54,7 +55,7 @@ public final class CdsTraining {
             step(failed, 0, "list", s, k, "--json");
             step(failed, 0, "verify", "--deep", "--latest", s, k, "--json");
             step(failed, 0, "restore", "files", "--latest", "--target=" + dir.resolve("restored"), s, k, "--quiet");
-            step(failed, -1, "monitor", s, k, "--json"); // no database backup here: WARNING or CRITICAL
+            step(failed, -1, "monitor", s, k, "--json", "--no-alert"); // no database backup: never alert
             step(failed, 0, "prune", "--dry-run", s, k, "--json");
             step(failed, 0, "backup", "database", "--help");
             step(failed, 0, "restore", "database", "--help");

@@ -97,15 +97,15 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
      */
     static List<Class<?>> commandsFor(String... args) {
         for (String arg : args) {
-            if (arg.equals("--") || arg.equals("help")) {
-                break;
+            if (arg.equals("--") || arg.equals("help") || arg.equals("-h") || arg.equals("--help")) {
+                break; // help lists what it finds below: the whole tree
             }
             int i = NAMES.indexOf(arg);
             if (i >= 0) {
                 return List.of(COMMANDS.get(i));
             }
         }
-        return args.length > 0 && !Arrays.asList(args).contains("help") && Arrays.stream(args).allMatch(a -> a.equals("--version") || a.equals("-V"))
+        return args.length > 0 && Arrays.stream(args).allMatch(a -> a.equals("--version") || a.equals("-V"))
                 ? List.of() : COMMANDS;
     }
 
@@ -190,13 +190,10 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
         return false;
     }
 
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     /** Without a command: the usage, and exit code 2. */
     @Override
     public Integer call() {
-        spec.commandLine().usage(Terminal.err());
+        commandLine().usage(Terminal.err()); // the whole tree's, also when this run built only part of it
         return com.jiffoo.backup.ErrorCode.CONFIGURATION.exitCode();
     }
 

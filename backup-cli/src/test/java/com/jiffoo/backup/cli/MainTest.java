@@ -32,6 +32,8 @@ class MainTest {
         assertThat(Main.commandsFor()).isEqualTo(Main.COMMANDS);
         assertThat(Main.commandsFor("--help")).isEqualTo(Main.COMMANDS);
         assertThat(Main.commandsFor("help", "backup")).isEqualTo(Main.COMMANDS);
+        assertThat(Main.commandsFor("-h", "list")).isEqualTo(Main.COMMANDS);
+        assertThat(Main.commandsFor("--help")).isEqualTo(Main.COMMANDS);
         assertThat(Main.commandsFor("bogus")).isEqualTo(Main.COMMANDS);
         assertThat(Main.commandsFor("--", "list")).isEqualTo(Main.COMMANDS);
     }

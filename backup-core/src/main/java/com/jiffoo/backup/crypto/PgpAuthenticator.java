@@ -74,22 +74,34 @@ final class PgpAuthenticator implements Authenticator {
         this.signers = List.copyOf(all);
     }
 
+    /**
+     * Derives the key the HMACs most likely need ahead: the signing key file's, else the first key file's (further
+     * ones, rotated out, are derived when a signature needs them). Nothing when an OpenPGP key signs. A thread that
+     * cannot be started leaves the derivation to the first use.
+     */
     @Override
     public void prepare() {
-        for (OpenPgpTransform.PassphraseEntry p : passphrases) {
-            derived.computeIfAbsent(p, e -> {
-                CompletableFuture<byte[]> key = new CompletableFuture<>();
-                Thread t = new Thread(() -> {
-                    try {
-                        key.complete(derive(e));
-                    } catch (RuntimeException | Error x) {
-                        key.completeExceptionally(x);
-                    }
-                }, "jiffoo-backup-hmac-key");
-                t.setDaemon(true);
-                t.start();
-                return key;
-            });
+        OpenPgpTransform.PassphraseEntry first = signingKey != null ? null
+                : signingPassphrase != null ? signingPassphrase : passphrases.isEmpty() ? null : passphrases.get(0);
+        if (first == null) {
+            return;
+        }
+        CompletableFuture<byte[]> key = new CompletableFuture<>();
+        if (derived.putIfAbsent(first, key) != null) {
+            return;
+        }
+        Thread t = new Thread(() -> {
+            try {
+                key.complete(derive(first));
+            } catch (RuntimeException | Error x) {
+                key.completeExceptionally(x);
+            }
+        }, "jiffoo-backup-hmac-key");
+        t.setDaemon(true);
+        try {
+            t.start();
+        } catch (OutOfMemoryError | RuntimeException e) {
+            derived.remove(first, key);
         }
     }
 

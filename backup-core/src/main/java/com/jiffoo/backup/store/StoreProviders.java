@@ -59,10 +59,8 @@ public final class StoreProviders {
     /** Opens the store {@code uri} names; see {@link #open(String, StoreSettings)}. */
     public static Sink open(URI uri, StoreSettings settings) {
         Objects.requireNonNull(settings, "settings");
-        if (uri.getRawUserInfo() != null) {
-            throw new ConfigurationException("A store URI must not hold credentials (" + uri.getScheme() + "://***@…):"
-                    + " they would show in listings and logs. Give them as settings instead (for S3 and MinIO:"
-                    + " AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).");
+        if (uri.getRawUserInfo() != null || holdsCredentials(uri.toString())) {
+            throw credentials(uri.getScheme());
         }
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
         StoreProvider provider = find(scheme).orElseThrow(() -> new ConfigurationException("No store provider opens '"
@@ -116,9 +114,26 @@ public final class StoreProviders {
         return SCHEME.matcher(location).find();
     }
 
+    private static ConfigurationException credentials(String scheme) {
+        return new ConfigurationException("A store URI must not hold credentials (" + scheme + "://***@…): they would"
+                + " show in listings and logs. Give them as settings instead (for S3 and MinIO: AWS_ACCESS_KEY_ID and"
+                + " AWS_SECRET_ACCESS_KEY).");
+    }
+
     /** {@code location} with any user info replaced: {@code s3://***@bucket/prefix}, for messages. */
     public static String redact(String location) {
-        return location.replaceAll("//[^/@]*@", "//***@");
+        return location.replaceAll("//[^?#@]*@", "//***@");
+    }
+
+    /**
+     * Whether {@code location} (not a {@code file:} URI) holds user info: an {@code @} after {@code scheme://} and before
+     * any query (so also one in the path: refused rather than risked). Read from the
+     * raw text, because a secret with a {@code /} in it (AWS secrets often have one) ends the URI's authority early,
+     * so that {@link URI#getRawUserInfo()} does not see it.
+     */
+    private static boolean holdsCredentials(String location) {
+        return !location.regionMatches(true, 0, "file:", 0, 5)
+                && location.matches("(?s)[A-Za-z][A-Za-z0-9+.-]*://[^?#]*@.*");
     }
 
     /** A location as a URI: a path becomes a {@code file:} URI; so does a {@code file:} location that no URI parses. */
@@ -127,14 +142,18 @@ public final class StoreProviders {
         if (!m.find()) {
             return Path.of(location).toAbsolutePath().toUri();
         }
+        if (holdsCredentials(location)) {
+            throw credentials(m.group(1));
+        }
         try {
-            return URI.create(location);
-        } catch (IllegalArgumentException e) {
+            return new URI(location);
+        } catch (java.net.URISyntaxException e) {
             if (m.group(1).equalsIgnoreCase("file")) {
                 return Path.of(location.substring(m.end())).toAbsolutePath().toUri();
             }
-            throw new ConfigurationException("The store location '" + redact(location)
-                    + "' is not a valid URI: " + e.getMessage() + ".", e);
+            // the reason and index only: the exception's message repeats the whole location
+            throw new ConfigurationException("The store location '" + redact(location) + "' is not a valid URI: "
+                    + e.getReason() + " at index " + e.getIndex() + ".");
         }
     }
 }

@@ -64,6 +64,23 @@ class StoreProvidersTest {
         assertThat(StoreProviders.redact("s3://KEY:S3cret@bucket/p")).isEqualTo("s3://***@bucket/p");
     }
 
+    /**
+     * An AWS secret often holds a {@code /}, which ends a URI's authority early (so the URI sees no user info), and
+     * one with a character a URI may not hold makes the URI's own error message repeat it: neither gets through.
+     */
+    @Test
+    void refusesCredentialsThatAUriParserDoesNotSee() {
+        for (String location : new String[] {"s3://AKIAKEY:abc/S3cret+x@bucket/p", "s3://AKIAKEY:S3cret x@bucket/p",
+                "minio://AKIAKEY:S3cret|x@host:9000/bucket"}) {
+            assertThatThrownBy(() -> StoreProviders.open(location, StoreSettings.NONE)).as(location)
+                    .isInstanceOf(ConfigurationException.class).hasMessageContaining("credentials")
+                    .hasMessageNotContaining("S3cret").hasMessageNotContaining("AKIAKEY");
+            assertThat(StoreProviders.redact(location)).as(location).doesNotContain("S3cret").doesNotContain("AKIAKEY");
+        }
+        assertThatThrownBy(() -> StoreProviders.open("s3://bucket/a b^c", StoreSettings.NONE))
+                .isInstanceOf(ConfigurationException.class).hasMessageContaining("is not a valid URI");
+    }
+
     @Test
     void refusesAMissingDirectory() {
         assertThatThrownBy(() -> StoreProviders.open(dir.resolve("absent").toString(), StoreSettings.NONE))
