@@ -49,8 +49,7 @@ public interface Authenticator {
      * so that the first {@link #sign} or {@link #verify} does not wait for it. Optional and idempotent; the pipelines
      * call it when they start.
      */
-    default void prepare() {
-    }
+    default void prepare() {}
 
     /** A description for reports (mode, key ids, fingerprints); never a secret. */
     Map<String, Object> describe();

@@ -9,8 +9,7 @@ package com.jiffoo.backup;
 public interface BackupListener {
 
     /** A listener that does nothing. */
-    BackupListener NONE = new BackupListener() {
-    };
+    BackupListener NONE = new BackupListener() {};
 
     /** What is being done. */
     enum Operation {
@@ -23,16 +22,13 @@ public interface BackupListener {
     }
 
     /** An operation on the object {@code key} starts. */
-    default void started(Operation operation, String key) {
-    }
+    default void started(Operation operation, String key) {}
 
     /** Bytes moved so far. Called at most every few hundred milliseconds. */
-    default void progress(Operation operation, Progress progress) {
-    }
+    default void progress(Operation operation, Progress progress) {}
 
     /** The operation completed successfully. */
-    default void finished(Operation operation, Progress progress) {
-    }
+    default void finished(Operation operation, Progress progress) {}
 
     /**
      * A restore's verified content of {@code key} is about to be put in place: from here on the target changes, and
@@ -40,10 +36,8 @@ public interface BackupListener {
      * stopped throws here to refuse: a {@link BackupException} thrown fails the restore before anything changes, and
      * is what the restore throws (a {@link RestoreException} as it is, any other wrapped in one). Called at most once per operation, after every integrity check passed.
      */
-    default void committing(Operation operation, String key) {
-    }
+    default void committing(Operation operation, String key) {}
 
     /** The operation failed with {@code error}; nothing was committed. */
-    default void failed(Operation operation, Progress progress, BackupException error) {
-    }
+    default void failed(Operation operation, Progress progress, BackupException error) {}
 }

@@ -2,7 +2,6 @@ package com.jiffoo.backup;
 
 import com.jiffoo.backup.internal.ManifestJson;
 import com.jiffoo.backup.store.StoreLayout;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -128,31 +127,49 @@ public final class BackupManifest {
     }
 
     /** The manifest format version. */
-    public int formatVersion() { return formatVersion; }
+    public int formatVersion() {
+        return formatVersion;
+    }
 
     /** The backup's id, its file name without suffixes: {@code files_backup_20260111_030000}. */
-    public String id() { return id; }
+    public String id() {
+        return id;
+    }
 
     /** The kind of data ({@code files}, {@code database}), also its folder in the store. */
-    public String kind() { return kind; }
+    public String kind() {
+        return kind;
+    }
 
     /** When the backup started. */
-    public Instant startedAt() { return startedAt; }
+    public Instant startedAt() {
+        return startedAt;
+    }
 
     /** When it was committed; retention and freshness order backups by this. */
-    public Instant completedAt() { return completedAt; }
+    public Instant completedAt() {
+        return completedAt;
+    }
 
     /** How long the backup took. */
-    public Duration duration() { return Duration.between(startedAt, completedAt); }
+    public Duration duration() {
+        return Duration.between(startedAt, completedAt);
+    }
 
     /** The source's description (directory, database). */
-    public String source() { return source; }
+    public String source() {
+        return source;
+    }
 
     /** Facts the source reported (file count, server version, ...). */
-    public Map<String, Object> sourceFacts() { return sourceFacts; }
+    public Map<String, Object> sourceFacts() {
+        return sourceFacts;
+    }
 
     /** The transforms applied, in encoding order, each as {@link Transform#describe()} gave it. */
-    public List<Map<String, Object>> transforms() { return transforms; }
+    public List<Map<String, Object>> transforms() {
+        return transforms;
+    }
 
     /** True when one of the transforms encrypts. */
     public boolean encrypted() {
@@ -160,34 +177,54 @@ public final class BackupManifest {
     }
 
     /** The stored data object's key. */
-    public String objectKey() { return objectKey; }
+    public String objectKey() {
+        return objectKey;
+    }
 
     /** The stored data object's size in bytes. */
-    public long objectSize() { return objectSize; }
+    public long objectSize() {
+        return objectSize;
+    }
 
     /** The stored data object's SHA-256, lower-case hex. */
-    public String objectSha256() { return objectSha256; }
+    public String objectSha256() {
+        return objectSha256;
+    }
 
     /** The plaintext's size (the source's output before transforms). */
-    public long plaintextSize() { return plaintextSize; }
+    public long plaintextSize() {
+        return plaintextSize;
+    }
 
     /** The plaintext's SHA-256, lower-case hex. */
-    public String plaintextSha256() { return plaintextSha256; }
+    public String plaintextSha256() {
+        return plaintextSha256;
+    }
 
     /** The version of jiffoo-backup that wrote it. */
-    public String libraryVersion() { return libraryVersion; }
+    public String libraryVersion() {
+        return libraryVersion;
+    }
 
     /** The host that wrote it. */
-    public String host() { return host; }
+    public String host() {
+        return host;
+    }
 
     /** The key of this backup's manifest. */
-    public String manifestKey() { return StoreLayout.manifestKey(objectKey); }
+    public String manifestKey() {
+        return StoreLayout.manifestKey(objectKey);
+    }
 
     /** The key of this backup's sidecar. */
-    public String sha256Key() { return StoreLayout.sidecarKey(objectKey); }
+    public String sha256Key() {
+        return StoreLayout.sidecarKey(objectKey);
+    }
 
     /** The key of this backup's manifest signature. */
-    public String signatureKey() { return StoreLayout.signatureKey(objectKey); }
+    public String signatureKey() {
+        return StoreLayout.signatureKey(objectKey);
+    }
 
     /**
      * Every key of this backup except its verification records, in the order they are deleted: the manifest first
@@ -201,10 +238,14 @@ public final class BackupManifest {
      * How this manifest was accepted when it was read from a store ({@link StoredBackups}); {@code NOT_CHECKED} for
      * one built or parsed without a {@link BackupTrust}. Not part of the stored JSON.
      */
-    public BackupTrust.Authenticity authenticity() { return authenticity; }
+    public BackupTrust.Authenticity authenticity() {
+        return authenticity;
+    }
 
     /** Who signed it, when {@link #authenticity()} is {@code AUTHENTICATED}. */
-    public java.util.Optional<String> signedBy() { return java.util.Optional.ofNullable(signedBy); }
+    public java.util.Optional<String> signedBy() {
+        return java.util.Optional.ofNullable(signedBy);
+    }
 
     /** This manifest, marked with how it was accepted. */
     BackupManifest withAuthenticity(BackupTrust.Authenticity a, String by) {
@@ -226,8 +267,8 @@ public final class BackupManifest {
 
     @Override
     public String toString() {
-        return "BackupManifest{" + objectKey + ", " + objectSize + " bytes, sha256=" + objectSha256
-                + ", completed " + completedAt + "}";
+        return "BackupManifest{" + objectKey + ", " + objectSize + " bytes, sha256=" + objectSha256 + ", completed "
+                + completedAt + "}";
     }
 
     /** Builds a {@link BackupManifest}. Not thread-safe. */
@@ -250,26 +291,43 @@ public final class BackupManifest {
         private BackupTrust.Authenticity authenticity = BackupTrust.Authenticity.NOT_CHECKED;
         private String signedBy;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** Sets the format version (readers only; writers use {@link #FORMAT_VERSION}). */
-        public Builder formatVersion(int v) { this.formatVersion = v; return this; }
+        public Builder formatVersion(int v) {
+            this.formatVersion = v;
+            return this;
+        }
 
         /** Sets the id. */
-        public Builder id(String v) { this.id = v; return this; }
+        public Builder id(String v) {
+            this.id = v;
+            return this;
+        }
 
         /** Sets the kind. */
-        public Builder kind(String v) { this.kind = v; return this; }
+        public Builder kind(String v) {
+            this.kind = v;
+            return this;
+        }
 
         /** Sets the start time. */
-        public Builder startedAt(Instant v) { this.startedAt = v; return this; }
+        public Builder startedAt(Instant v) {
+            this.startedAt = v;
+            return this;
+        }
 
         /** Sets the completion time. */
-        public Builder completedAt(Instant v) { this.completedAt = v; return this; }
+        public Builder completedAt(Instant v) {
+            this.completedAt = v;
+            return this;
+        }
 
         /** Sets the source's description. */
-        public Builder source(String v) { this.source = v; return this; }
+        public Builder source(String v) {
+            this.source = v;
+            return this;
+        }
 
         /** Replaces the source facts. */
         public Builder sourceFacts(Map<String, Object> v) {
@@ -301,10 +359,16 @@ public final class BackupManifest {
         }
 
         /** Sets the library version. */
-        public Builder libraryVersion(String v) { this.libraryVersion = v; return this; }
+        public Builder libraryVersion(String v) {
+            this.libraryVersion = v;
+            return this;
+        }
 
         /** Sets the host name. */
-        public Builder host(String v) { this.host = v; return this; }
+        public Builder host(String v) {
+            this.host = v;
+            return this;
+        }
 
         /** Builds the manifest, checking required fields. */
         public BackupManifest build() {

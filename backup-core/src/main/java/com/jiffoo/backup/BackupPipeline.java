@@ -11,9 +11,6 @@ import com.jiffoo.backup.internal.Support;
 import com.jiffoo.backup.internal.Support.ProgressTicker;
 import com.jiffoo.backup.internal.UploadCheck;
 import com.jiffoo.backup.store.StoreLayout;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -25,6 +22,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs one backup: {@code Source -> Transforms -> SHA-256 -> Sink}, then commits.
@@ -149,8 +148,8 @@ public final class BackupPipeline {
         Instant started = clock.instant();
         String id = naming.id(source, started);
         if (id == null || id.isEmpty() || id.contains("/")) {
-            throw new ConfigurationException("The backup naming gave the id '" + id
-                    + "'; an id must be a non-empty file name without '/'.");
+            throw new ConfigurationException(
+                    "The backup naming gave the id '" + id + "'; an id must be a non-empty file name without '/'.");
         }
         List<Transform> chain = chain();
         Authenticator signer = signer(chain);
@@ -164,14 +163,21 @@ public final class BackupPipeline {
         log.info("backup of {} to {} as {} started", source.describe(), sink.location(), objectKey);
         long[] counts = new long[2];
         try {
-            LocalPaths.refuseOverlap(sink, source.localPath(), "back up", "the backup would read the store's own"
-                    + " output and earlier backups", "Back up a directory outside the store, or move the store"
-                    + " (BACKUP_DIR) out of it.");
+            LocalPaths.refuseOverlap(
+                    sink,
+                    source.localPath(),
+                    "back up",
+                    "the backup would read the store's own" + " output and earlier backups",
+                    "Back up a directory outside the store, or move the store" + " (BACKUP_DIR) out of it.");
             BackupManifest m = write(objectKey, id, started, chain, signer, ticker, counts);
             Progress done = Support.progress(objectKey, m.plaintextSize(), m.objectSize(), m.objectSize(), ticker);
             Support.notify(listener, l -> l.finished(Operation.BACKUP, done));
-            log.info("backup {} committed: {} bytes stored ({} plaintext) in {} ms", objectKey, m.objectSize(),
-                    m.plaintextSize(), Duration.ofNanos(ticker.elapsedNanos()).toMillis());
+            log.info(
+                    "backup {} committed: {} bytes stored ({} plaintext) in {} ms",
+                    objectKey,
+                    m.objectSize(),
+                    m.plaintextSize(),
+                    Duration.ofNanos(ticker.elapsedNanos()).toMillis());
             return m;
         } catch (BackupException e) {
             Progress at = Support.progress(objectKey, counts[0], counts[1], -1, ticker);
@@ -182,24 +188,38 @@ public final class BackupPipeline {
         }
     }
 
-    private BackupManifest write(String objectKey, String id, Instant started, List<Transform> chain,
-                                 Authenticator signer, ProgressTicker ticker, long[] counts) {
+    private BackupManifest write(
+            String objectKey,
+            String id,
+            Instant started,
+            List<Transform> chain,
+            Authenticator signer,
+            ProgressTicker ticker,
+            long[] counts) {
         String where = " (backup of " + source.describe() + " to " + sink.location() + " as " + objectKey + ")";
         try {
             if (!sink.list(objectKey).isEmpty()) {
                 throw sameName(objectKey, null);
             }
         } catch (IOException e) {
-            throw new StorageException("Cannot list " + sink.location() + ": " + e.getMessage() + where
-                    + ". Check that the store is reachable and writable.", objectKey, sink.location(), e);
+            throw new StorageException(
+                    "Cannot list " + sink.location() + ": " + e.getMessage() + where
+                            + ". Check that the store is reachable and writable.",
+                    objectKey,
+                    sink.location(),
+                    e);
         }
 
         SinkOutput data;
         try {
             data = sink.create(objectKey, Map.of(META_BACKUP_ID, id, META_KIND, source.kind()));
         } catch (IOException e) {
-            throw new StorageException("Cannot create " + objectKey + " in " + sink.location() + ": " + e.getMessage()
-                    + ". Check that the store is reachable, writable and has space.", objectKey, sink.location(), e);
+            throw new StorageException(
+                    "Cannot create " + objectKey + " in " + sink.location() + ": " + e.getMessage()
+                            + ". Check that the store is reachable, writable and has space.",
+                    objectKey,
+                    sink.location(),
+                    e);
         }
         boolean dataCommitted = false;
         List<String> attempted = new ArrayList<>(); // the sidecar and manifest keys this run tried to write
@@ -267,11 +287,13 @@ public final class BackupPipeline {
                     .libraryVersion(Support.libraryVersion())
                     .host(Support.hostName())
                     .build();
-            Map<String, String> meta = Map.of(META_BACKUP_ID, id, META_KIND, source.kind(),
-                    META_OBJECT_SHA256, manifest.objectSha256());
+            Map<String, String> meta =
+                    Map.of(META_BACKUP_ID, id, META_KIND, source.kind(), META_OBJECT_SHA256, manifest.objectSha256());
             attempted.add(manifest.sha256Key());
-            writeSmall(manifest.sha256Key(),
-                    Sha256.sidecarLine(manifest.objectSha256(), objectKey).getBytes(StandardCharsets.UTF_8), meta);
+            writeSmall(
+                    manifest.sha256Key(),
+                    Sha256.sidecarLine(manifest.objectSha256(), objectKey).getBytes(StandardCharsets.UTF_8),
+                    meta);
             byte[] json = manifest.toJson();
             if (signer != null) {
                 attempted.add(manifest.signatureKey());
@@ -288,12 +310,21 @@ public final class BackupPipeline {
             if (sourceRun.failure != null && streaming) { // a transform that cannot even start is the cause
                 be = sourceFailure(sourceRun.failure, objectKey, where);
             } else if (e instanceof StageFailure sf) {
-                be = BackupException.of(sf.code(), "Backup failed at step '" + sf.stage() + "': "
-                        + sf.getCause().getMessage() + where + ". Nothing was committed. "
-                        + advice(sf.code()), objectKey, sink.location(), sf.getCause());
+                be = BackupException.of(
+                        sf.code(),
+                        "Backup failed at step '" + sf.stage() + "': "
+                                + sf.getCause().getMessage() + where + ". Nothing was committed. "
+                                + advice(sf.code()),
+                        objectKey,
+                        sink.location(),
+                        sf.getCause());
             } else {
-                be = new BackupException(ErrorCode.INTERNAL, "Backup failed: " + e + where
-                        + ". Nothing was committed.", objectKey, sink.location(), e);
+                be = new BackupException(
+                        ErrorCode.INTERNAL,
+                        "Backup failed: " + e + where + ". Nothing was committed.",
+                        objectKey,
+                        sink.location(),
+                        e);
             }
             cleanUp(data, dataCommitted, attempted, objectKey, pipe, sourceThread, be);
             throw be;
@@ -301,10 +332,14 @@ public final class BackupPipeline {
     }
 
     private ConfigurationException sameName(String objectKey, Throwable cause) {
-        return new ConfigurationException("A backup named " + objectKey + " already exists in " + sink.location()
-                + "; backups started in the same second get the same name (is another backup of this kind running?)."
-                + " Nothing was overwritten. Run one backup of a kind at a time (cron/Kubernetes: forbid concurrent"
-                + " runs), or configure a BackupNaming with finer ids.", objectKey, sink.location(), cause);
+        return new ConfigurationException(
+                "A backup named " + objectKey + " already exists in " + sink.location()
+                        + "; backups started in the same second get the same name (is another backup of this kind running?)."
+                        + " Nothing was overwritten. Run one backup of a kind at a time (cron/Kubernetes: forbid concurrent"
+                        + " runs), or configure a BackupNaming with finer ids.",
+                objectKey,
+                sink.location(),
+                cause);
     }
 
     private static int readSource(InputStream in, byte[] buf) throws IOException {
@@ -323,12 +358,21 @@ public final class BackupPipeline {
     private BackupException sourceFailure(Throwable t, String objectKey, String where) {
         if (t instanceof BackupException be) {
             // a source does not know the backup's key or store: add them
-            return be.key().isPresent() ? be : BackupException.of(be.code(), be.getMessage() + " [backup " + objectKey
-                    + " to " + sink.location() + "]", objectKey, be.location().orElse(source.describe()), be);
+            return be.key().isPresent()
+                    ? be
+                    : BackupException.of(
+                            be.code(),
+                            be.getMessage() + " [backup " + objectKey + " to " + sink.location() + "]",
+                            objectKey,
+                            be.location().orElse(source.describe()),
+                            be);
         }
-        return new SourceException("Reading the source failed: " + t.getMessage() + where
-                + ". Nothing was committed. Check that the source is readable and run the backup again.",
-                objectKey, source.describe(), t);
+        return new SourceException(
+                "Reading the source failed: " + t.getMessage() + where
+                        + ". Nothing was committed. Check that the source is readable and run the backup again.",
+                objectKey,
+                source.describe(),
+                t);
     }
 
     private static String advice(ErrorCode code) {
@@ -344,15 +388,24 @@ public final class BackupPipeline {
             out.write(bytes);
             out.commit();
         } catch (IOException e) {
-            throw new StorageException("Cannot write " + key + " to " + sink.location() + ": " + e.getMessage()
-                    + ". The backup was not committed; check the store and run the backup again.",
-                    key, sink.location(), e);
+            throw new StorageException(
+                    "Cannot write " + key + " to " + sink.location() + ": " + e.getMessage()
+                            + ". The backup was not committed; check the store and run the backup again.",
+                    key,
+                    sink.location(),
+                    e);
         }
         UploadCheck.confirm(sink, key, UploadCheck.Recorder.of(bytes));
     }
 
-    private void cleanUp(SinkOutput data, boolean dataCommitted, List<String> attempted, String objectKey, Pipe pipe,
-                         Thread sourceThread, BackupException primary) {
+    private void cleanUp(
+            SinkOutput data,
+            boolean dataCommitted,
+            List<String> attempted,
+            String objectKey,
+            Pipe pipe,
+            Thread sourceThread,
+            BackupException primary) {
         pipe.closeReader();
         if (sourceThread != null) {
             if (sourceThread.isAlive()) {
@@ -374,8 +427,10 @@ public final class BackupPipeline {
                 Thread.currentThread().interrupt();
             }
             if (sourceThread.isAlive()) {
-                log.warn("the source {} did not stop within 30 s after the failure of {}; leaving its thread",
-                        source.describe(), objectKey);
+                log.warn(
+                        "the source {} did not stop within 30 s after the failure of {}; leaving its thread",
+                        source.describe(),
+                        objectKey);
             }
         }
         try {
@@ -393,8 +448,12 @@ public final class BackupPipeline {
                 try {
                     sink.delete(k);
                 } catch (IOException | RuntimeException e) {
-                    log.warn("could not delete {} after the failed backup {}; leaving it (and the objects after it)"
-                            + " for retention's orphan clean-up: {}", k, objectKey, e.toString());
+                    log.warn(
+                            "could not delete {} after the failed backup {}; leaving it (and the objects after it)"
+                                    + " for retention's orphan clean-up: {}",
+                            k,
+                            objectKey,
+                            e.toString());
                     break;
                 }
             }
@@ -449,8 +508,7 @@ public final class BackupPipeline {
         private int chunkSize = 256 * 1024;
         private int chunks = 8;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** Where the data comes from. Required. */
         public Builder source(Source source) {
@@ -478,8 +536,8 @@ public final class BackupPipeline {
         public Builder encryption(Transform encryption) {
             Objects.requireNonNull(encryption, "encryption");
             if (!encryption.encrypts()) {
-                throw new IllegalArgumentException(encryption.describe().get("type")
-                        + " does not encrypt; use transform(...) for it");
+                throw new IllegalArgumentException(
+                        encryption.describe().get("type") + " does not encrypt; use transform(...) for it");
             }
             this.encryption = encryption;
             this.unencrypted = false;

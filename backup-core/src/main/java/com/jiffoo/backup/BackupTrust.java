@@ -117,26 +117,37 @@ public final class BackupTrust {
         BackupManifest result;
         if (signature != null && authenticator != null) {
             // a bad signature is never allowed
-            result = m.withAuthenticity(Authenticity.AUTHENTICATED, authenticator.verify(json, signature,
-                    m.manifestKey()));
+            result = m.withAuthenticity(
+                    Authenticity.AUTHENTICATED, authenticator.verify(json, signature, m.manifestKey()));
         } else if (allowUnauthenticated) {
             result = m.withAuthenticity(Authenticity.UNAUTHENTICATED, null);
         } else if (signature == null) {
-            throw new IntegrityException("The backup " + m.objectKey() + " in " + location + " is not authenticated:"
-                    + " its manifest has no signature (" + m.signatureKey() + "). It"
-                    + " was written before backups were signed, or planted by someone who"
-                    + " can write to the store. Restore a signed backup; if you know this one is yours, allow"
-                    + " unauthenticated backups explicitly (allowUnauthenticated(true)).", m.objectKey(), location, null);
+            throw new IntegrityException(
+                    "The backup " + m.objectKey() + " in " + location + " is not authenticated:"
+                            + " its manifest has no signature (" + m.signatureKey() + "). It"
+                            + " was written before backups were signed, or planted by someone who"
+                            + " can write to the store. Restore a signed backup; if you know this one is yours, allow"
+                            + " unauthenticated backups explicitly (allowUnauthenticated(true)).",
+                    m.objectKey(),
+                    location,
+                    null);
         } else {
-            throw new ConfigurationException("The backup " + m.objectKey() + " is signed, but the configured"
-                    + " encryption cannot check signatures; configure its key file or signer public key.",
-                    m.objectKey(), location, null);
+            throw new ConfigurationException(
+                    "The backup " + m.objectKey() + " is signed, but the configured"
+                            + " encryption cannot check signatures; configure its key file or signer public key.",
+                    m.objectKey(),
+                    location,
+                    null);
         }
         if (requireEncryption && !m.encrypted() && !allowUnencrypted) {
-            throw new IntegrityException("The backup " + m.objectKey() + " in " + location + " is not encrypted,"
-                    + " although encryption is configured here; a backup that is not encrypted as configured is"
-                    + " refused (it may have been planted). If it is yours, allow it explicitly"
-                    + " (allowUnencrypted(true)).", m.objectKey(), location, null);
+            throw new IntegrityException(
+                    "The backup " + m.objectKey() + " in " + location + " is not encrypted,"
+                            + " although encryption is configured here; a backup that is not encrypted as configured is"
+                            + " refused (it may have been planted). If it is yours, allow it explicitly"
+                            + " (allowUnencrypted(true)).",
+                    m.objectKey(),
+                    location,
+                    null);
         }
         return result;
     }
@@ -163,8 +174,7 @@ public final class BackupTrust {
         private boolean allowUnauthenticated;
         private boolean allowUnencrypted;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** Checks manifests with this authenticator (null: none). */
         public Builder authenticator(Authenticator a) {

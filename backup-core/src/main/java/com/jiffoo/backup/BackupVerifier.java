@@ -5,9 +5,6 @@ import com.jiffoo.backup.internal.CountingDigestInputStream;
 import com.jiffoo.backup.internal.StageStreams;
 import com.jiffoo.backup.internal.Support;
 import com.jiffoo.backup.internal.Support.ProgressTicker;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -17,6 +14,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Checks stored backups without restoring them.
@@ -97,18 +96,29 @@ public final class BackupVerifier {
             if (deep) {
                 List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
                 RestoreTarget check = innerCheck != null ? innerCheck : DiscardingTarget.INSTANCE;
-                try (StagedRestore staged = RestorePipeline.stream(backups, m, decoders, check, listener,
-                        Operation.VERIFY, ticker, RestorePipeline.DEFAULT_CHUNK, RestorePipeline.DEFAULT_CHUNKS)) {
+                try (StagedRestore staged = RestorePipeline.stream(
+                        backups,
+                        m,
+                        decoders,
+                        check,
+                        listener,
+                        Operation.VERIFY,
+                        ticker,
+                        RestorePipeline.DEFAULT_CHUNK,
+                        RestorePipeline.DEFAULT_CHUNKS)) {
                     log.debug("deep check of {} gave {}", m.objectKey(), staged.facts());
                 }
             } else {
                 quick(backups, m, ticker);
             }
             Duration elapsed = Duration.ofNanos(ticker.elapsedNanos());
-            Progress done = Support.progress(m.objectKey(), deep ? m.plaintextSize() : 0, m.objectSize(),
-                    m.objectSize(), ticker);
+            Progress done = Support.progress(
+                    m.objectKey(), deep ? m.plaintextSize() : 0, m.objectSize(), m.objectSize(), ticker);
             Support.notify(listener, l -> l.finished(Operation.VERIFY, done));
-            log.info("{} verification of {} passed in {} ms", deep ? "deep" : "quick", m.objectKey(),
+            log.info(
+                    "{} verification of {} passed in {} ms",
+                    deep ? "deep" : "quick",
+                    m.objectKey(),
                     elapsed.toMillis());
             VerificationResult result = new VerificationResult(m, deep, clock.instant(), elapsed);
             record(backups, VerificationRecord.passed(result, Support.hostName()));
@@ -118,9 +128,18 @@ public final class BackupVerifier {
             Support.notify(listener, l -> l.failed(Operation.VERIFY, at, e));
             if (m != null && (e instanceof IntegrityException || e instanceof DecryptionException)) {
                 // a verdict on the backup itself (not on the store's reachability or our configuration)
-                record(backups, new VerificationRecord(m.objectKey(), m.id(), clock.instant(), deep, false,
-                        e.code().name(), e.getMessage(), Duration.ofNanos(ticker.elapsedNanos()),
-                        Support.hostName()));
+                record(
+                        backups,
+                        new VerificationRecord(
+                                m.objectKey(),
+                                m.id(),
+                                clock.instant(),
+                                deep,
+                                false,
+                                e.code().name(),
+                                e.getMessage(),
+                                Duration.ofNanos(ticker.elapsedNanos()),
+                                Support.hostName()));
             }
             throw e;
         }
@@ -150,9 +169,12 @@ public final class BackupVerifier {
                 return plain.readNBytes(bytes).length;
             }
         } catch (IOException e) {
-            throw new StorageException("Reading " + m.objectKey() + " from " + sink.location()
-                    + " failed: " + e.getMessage() + ". Check that the store is reachable and try again.",
-                    m.objectKey(), sink.location(), e);
+            throw new StorageException(
+                    "Reading " + m.objectKey() + " from " + sink.location() + " failed: " + e.getMessage()
+                            + ". Check that the store is reachable and try again.",
+                    m.objectKey(),
+                    sink.location(),
+                    e);
         }
     }
 
@@ -163,14 +185,18 @@ public final class BackupVerifier {
         try {
             backups.record(r);
         } catch (BackupException e) {
-            log.warn("the {} verification of {} {} but could not be recorded: {}", r.mode(), r.objectKey(),
-                    r.passed() ? "passed" : "failed", e.getMessage());
+            log.warn(
+                    "the {} verification of {} {} but could not be recorded: {}",
+                    r.mode(),
+                    r.objectKey(),
+                    r.passed() ? "passed" : "failed",
+                    e.getMessage());
         }
     }
 
     private void quick(StoredBackups backups, BackupManifest m, ProgressTicker ticker) {
         try (InputStream raw = backups.openData(m);
-             CountingDigestInputStream in = new CountingDigestInputStream(raw)) {
+                CountingDigestInputStream in = new CountingDigestInputStream(raw)) {
             byte[] buf = new byte[256 * 1024];
             while (in.read(buf) >= 0) {
                 if (ticker.due()) {
@@ -179,15 +205,23 @@ public final class BackupVerifier {
                 }
             }
             if (in.count() != m.objectSize() || !in.sha256().equals(m.objectSha256())) {
-                throw new IntegrityException("The stored object " + m.objectKey() + " in " + sink.location()
-                        + " does not match its manifest and checksum file (" + in.count() + " bytes read, "
-                        + m.objectSize() + " expected; SHA-256 differs). The backup is damaged; do not rely on it"
-                        + " and make a new backup.", m.objectKey(), sink.location(), null);
+                throw new IntegrityException(
+                        "The stored object " + m.objectKey() + " in " + sink.location()
+                                + " does not match its manifest and checksum file (" + in.count() + " bytes read, "
+                                + m.objectSize()
+                                + " expected; SHA-256 differs). The backup is damaged; do not rely on it"
+                                + " and make a new backup.",
+                        m.objectKey(),
+                        sink.location(),
+                        null);
             }
         } catch (IOException e) {
-            throw new StorageException("Reading " + m.objectKey() + " from " + sink.location()
-                    + " failed: " + e.getMessage() + ". Check that the store is reachable and verify again.",
-                    m.objectKey(), sink.location(), e);
+            throw new StorageException(
+                    "Reading " + m.objectKey() + " from " + sink.location() + " failed: " + e.getMessage()
+                            + ". Check that the store is reachable and verify again.",
+                    m.objectKey(),
+                    sink.location(),
+                    e);
         }
     }
 
@@ -210,12 +244,10 @@ public final class BackupVerifier {
                 }
 
                 @Override
-                public void commit() {
-                }
+                public void commit() {}
 
                 @Override
-                public void close() {
-                }
+                public void close() {}
             };
         }
     }
@@ -230,8 +262,7 @@ public final class BackupVerifier {
         private Clock clock = Clock.systemUTC();
         private boolean recordResults = true;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /**
          * Whether each verification's outcome is recorded in the store next to the backup (a

@@ -1,7 +1,6 @@
 package com.jiffoo.backup;
 
 import com.jiffoo.backup.internal.Support;
-
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;

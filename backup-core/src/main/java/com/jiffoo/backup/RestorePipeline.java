@@ -8,9 +8,6 @@ import com.jiffoo.backup.internal.StageFailure;
 import com.jiffoo.backup.internal.StageStreams;
 import com.jiffoo.backup.internal.Support;
 import com.jiffoo.backup.internal.Support.ProgressTicker;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -19,6 +16,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Restores one backup: {@code Sink -> SHA-256 -> Transforms reversed -> RestoreTarget}.
@@ -112,9 +111,16 @@ public final class RestorePipeline {
      *                            newest backup that can be trusted, which is not restored silently in its place
      */
     public RestoreResult restoreLatest(String kind) {
-        return run(kind + "/ (latest)", backups -> backups.scan(kind).latestTrusted().orElseThrow(() ->
-                new NotFoundException("No committed " + kind + " backup in " + sink.location() + ". List the store"
-                        + " to see what it holds.", null, sink.location(), null)));
+        return run(
+                kind + "/ (latest)",
+                backups -> backups.scan(kind)
+                        .latestTrusted()
+                        .orElseThrow(() -> new NotFoundException(
+                                "No committed " + kind + " backup in " + sink.location() + ". List the store"
+                                        + " to see what it holds.",
+                                null,
+                                sink.location(),
+                                null)));
     }
 
     /** One restore, with exactly one started and one finished or failed event, whatever fails. */
@@ -143,12 +149,16 @@ public final class RestorePipeline {
         List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
         if (!target.stagesSafely()) {
             log.info("{} cannot stage safely; verifying {} before touching it", target.describe(), m.objectKey());
-            BackupVerifier.builder().sink(sink).transforms(transforms).trust(trust).build()
+            BackupVerifier.builder()
+                    .sink(sink)
+                    .transforms(transforms)
+                    .trust(trust)
+                    .build()
                     .verify(m.objectKey(), true);
         }
         log.info("restore of {} from {} into {} started", m.objectKey(), sink.location(), target.describe());
-        StagedRestore staged = stream(backups, m, decoders, target, listener, Operation.RESTORE, ticker, chunkSize,
-                chunks);
+        StagedRestore staged =
+                stream(backups, m, decoders, target, listener, Operation.RESTORE, ticker, chunkSize, chunks);
         try (StagedRestore s = staged) {
             listener.committing(Operation.RESTORE, m.objectKey()); // may refuse: nothing has changed yet
             s.commit();
@@ -157,16 +167,26 @@ public final class RestorePipeline {
             log.info("restore of {} into {} done in {} ms", m.objectKey(), target.describe(), elapsed.toMillis());
             return new RestoreResult(m, facts, elapsed);
         } catch (IOException | RuntimeException e) {
-            throw e instanceof RestoreException r ? r : new RestoreException("The verified backup "
-                    + m.objectKey() + " could not be put in place in " + target.describe() + ": " + e.getMessage()
-                    + ". The staged copy was discarded; check the target's permissions and space.",
-                    m.objectKey(), target.describe(), e);
+            throw e instanceof RestoreException r
+                    ? r
+                    : new RestoreException(
+                            "The verified backup "
+                                    + m.objectKey() + " could not be put in place in " + target.describe() + ": "
+                                    + e.getMessage()
+                                    + ". The staged copy was discarded; check the target's permissions and space.",
+                            m.objectKey(),
+                            target.describe(),
+                            e);
         }
     }
 
     /** Refuses a target that is, contains or lies inside the store: replacing it would destroy the backups. */
     private void refuseOverlap() {
-        LocalPaths.refuseOverlap(sink, target.localPath(), "restore into", "replacing it would destroy the backups",
+        LocalPaths.refuseOverlap(
+                sink,
+                target.localPath(),
+                "restore into",
+                "replacing it would destroy the backups",
                 "Restore into a directory outside the store.");
     }
 
@@ -175,9 +195,16 @@ public final class RestorePipeline {
      * manifest. Returns the staged restore only when everything matched; otherwise discards it and throws. Emits
      * progress events; the caller emits started and finished or failed.
      */
-    static StagedRestore stream(StoredBackups backups, BackupManifest m, List<Transform> decoders,
-                                RestoreTarget target, BackupListener listener, Operation op, ProgressTicker ticker,
-                                int chunkSize, int chunks) {
+    static StagedRestore stream(
+            StoredBackups backups,
+            BackupManifest m,
+            List<Transform> decoders,
+            RestoreTarget target,
+            BackupListener listener,
+            Operation op,
+            ProgressTicker ticker,
+            int chunkSize,
+            int chunks) {
         String key = m.objectKey();
         String location = backups.sink().location();
         Pipe pipe = new Pipe(chunkSize, chunks);
@@ -234,15 +261,16 @@ public final class RestorePipeline {
                     }
                     // The target stopped first. A target choking on damaged data (pg_restore: "could not
                     // uncompress data") must not hide the damage: finish the checks, then decide whose error it is.
-                    BackupException unconfirmed = checked ? null
-                            : readRest(plain, stored, m, target, location);
+                    BackupException unconfirmed = checked ? null : readRest(plain, stored, m, target, location);
                     if (unconfirmed == null) {
                         run.backupIntact = true;
                     } else if (unconfirmed.code() == ErrorCode.INTEGRITY) {
                         throw unconfirmed; // the backup is damaged: that is the error, the target's is detail
                     } else {
-                        log.warn("the restore target failed, and whether {} is damaged could not be checked: {}",
-                                key, unconfirmed.getMessage());
+                        log.warn(
+                                "the restore target failed, and whether {} is damaged could not be checked: {}",
+                                key,
+                                unconfirmed.getMessage());
                     }
                     throw e;
                 }
@@ -268,8 +296,10 @@ public final class RestorePipeline {
                     Thread.currentThread().interrupt();
                 }
                 if (thread.isAlive()) {
-                    log.warn("the restore target {} did not stop within {} s after the failure; leaving it",
-                            target.describe(), TARGET_STOP_WAIT.toSeconds());
+                    log.warn(
+                            "the restore target {} did not stop within {} s after the failure; leaving it",
+                            target.describe(),
+                            TARGET_STOP_WAIT.toSeconds());
                     thread.interrupt();
                 }
             }
@@ -280,14 +310,22 @@ public final class RestorePipeline {
             Throwable primary = run.failure != null && (e == run.failure || Pipe.isReaderClosed(e)) ? run.failure : e;
             BackupException be = translate(primary, m, target, location);
             if (primary != run.failure && run.failure != null && be.code() == ErrorCode.INTEGRITY) {
-                be = new IntegrityException(be.getMessage() + " (The restore target failed too, as it would on"
-                        + " damaged data: " + translate(run.failure, m, target, location).getMessage() + ")",
-                        key, be.location().orElse(location), be);
+                be = new IntegrityException(
+                        be.getMessage() + " (The restore target failed too, as it would on" + " damaged data: "
+                                + translate(run.failure, m, target, location).getMessage() + ")",
+                        key,
+                        be.location().orElse(location),
+                        be);
                 be.addSuppressed(run.failure);
             } else if (primary == run.failure && run.backupIntact) {
-                be = BackupException.of(be.code(), be.getMessage() + " The backup itself passed its integrity"
-                        + " checks (the stored object and its decoded content match the manifest): this is not"
-                        + " damage in the store.", key, be.location().orElse(location), be);
+                be = BackupException.of(
+                        be.code(),
+                        be.getMessage() + " The backup itself passed its integrity"
+                                + " checks (the stored object and its decoded content match the manifest): this is not"
+                                + " damage in the store.",
+                        key,
+                        be.location().orElse(location),
+                        be);
             }
             // info, not warn: the caller gets the exception and reports it (a launcher prints it once)
             log.info("{} of {} failed: {}", op.name().toLowerCase(java.util.Locale.ROOT), key, be.getMessage());
@@ -302,22 +340,39 @@ public final class RestorePipeline {
         }
         if (e instanceof BackupException be) {
             // a transform or target does not know which backup it works on: add that
-            return be.key().isPresent() ? be : BackupException.of(be.code(), be.getMessage() + " [backup " + key
-                    + " in " + location + "]", key, be.location().orElse(location), be);
+            return be.key().isPresent()
+                    ? be
+                    : BackupException.of(
+                            be.code(),
+                            be.getMessage() + " [backup " + key + " in " + location + "]",
+                            key,
+                            be.location().orElse(location),
+                            be);
         }
         if (e instanceof StageFailure sf) {
             Throwable cause = sf.getCause();
             if (sf.code() == ErrorCode.STORAGE) {
-                return new StorageException("Reading " + key + " from " + location + " failed: " + cause.getMessage()
-                        + ". Nothing was restored; check that the store is reachable and try again.",
-                        key, location, cause);
+                return new StorageException(
+                        "Reading " + key + " from " + location + " failed: " + cause.getMessage()
+                                + ". Nothing was restored; check that the store is reachable and try again.",
+                        key,
+                        location,
+                        cause);
             }
-            return new IntegrityException("The backup " + key + " could not be decoded at step '" + sf.stage()
-                    + "': " + cause.getMessage() + ". It is damaged or truncated; nothing was restored."
-                    + " Restore another backup.", key, location, cause);
+            return new IntegrityException(
+                    "The backup " + key + " could not be decoded at step '" + sf.stage()
+                            + "': " + cause.getMessage() + ". It is damaged or truncated; nothing was restored."
+                            + " Restore another backup.",
+                    key,
+                    location,
+                    cause);
         }
-        return new RestoreException("Restoring " + key + " into " + target.describe() + " failed: " + e
-                + ". The target keeps its previous content.", key, target.describe(), e);
+        return new RestoreException(
+                "Restoring " + key + " into " + target.describe() + " failed: " + e
+                        + ". The target keeps its previous content.",
+                key,
+                target.describe(),
+                e);
     }
 
     /**
@@ -329,10 +384,17 @@ public final class RestorePipeline {
      * failure when it is damaged, any other failure (the store failed, the restore was interrupted) when this could
      * not be decided
      */
-    private static BackupException readRest(CountingDigestInputStream plain, CountingDigestInputStream stored,
-                                            BackupManifest m, RestoreTarget target, String location) {
-        log.info("the restore target {} stopped before the end of {}; reading the rest to tell a damaged backup from"
-                + " a failing target", target.describe(), m.objectKey());
+    private static BackupException readRest(
+            CountingDigestInputStream plain,
+            CountingDigestInputStream stored,
+            BackupManifest m,
+            RestoreTarget target,
+            String location) {
+        log.info(
+                "the restore target {} stopped before the end of {}; reading the rest to tell a damaged backup from"
+                        + " a failing target",
+                target.describe(),
+                m.objectKey());
         byte[] buf = new byte[64 * 1024];
         try {
             for (InputStream in : List.of(plain, stored)) {
@@ -346,25 +408,30 @@ public final class RestorePipeline {
             return null;
         } catch (IOException | RuntimeException e) {
             BackupException be = translate(e, m, target, location);
-            return be.code() == ErrorCode.DECRYPTION ? new IntegrityException(be.getMessage(), m.objectKey(),
-                    location, be) : be; // mid-stream, after the key opened it: the encryption layer is damaged
+            return be.code() == ErrorCode.DECRYPTION
+                    ? new IntegrityException(be.getMessage(), m.objectKey(), location, be)
+                    : be; // mid-stream, after the key opened it: the encryption layer is damaged
         }
     }
 
     /** Compares the stored object's and the plaintext's sizes and SHA-256 (read to their end) with the manifest. */
-    private static void check(BackupManifest m, CountingDigestInputStream stored, CountingDigestInputStream plain,
-                              String location) {
+    private static void check(
+            BackupManifest m, CountingDigestInputStream stored, CountingDigestInputStream plain, String location) {
         check(m, "stored object", stored.count(), stored.sha256(), m.objectSize(), m.objectSha256(), location);
         check(m, "decoded plaintext", plain.count(), plain.sha256(), m.plaintextSize(), m.plaintextSha256(), location);
     }
 
-    private static void check(BackupManifest m, String what, long size, String sha, long wantSize, String wantSha,
-                              String location) {
+    private static void check(
+            BackupManifest m, String what, long size, String sha, long wantSize, String wantSha, String location) {
         if (size != wantSize || !sha.equals(wantSha)) {
-            throw new IntegrityException("The " + what + " of " + m.objectKey() + " in " + location
-                    + " does not match its manifest: " + size + " bytes with SHA-256 " + sha + ", expected "
-                    + wantSize + " bytes with SHA-256 " + wantSha + ". The backup is damaged or was replaced;"
-                    + " nothing was restored. Restore another backup.", m.objectKey(), location, null);
+            throw new IntegrityException(
+                    "The " + what + " of " + m.objectKey() + " in " + location
+                            + " does not match its manifest: " + size + " bytes with SHA-256 " + sha + ", expected "
+                            + wantSize + " bytes with SHA-256 " + wantSha + ". The backup is damaged or was replaced;"
+                            + " nothing was restored. Restore another backup.",
+                    m.objectKey(),
+                    location,
+                    null);
         }
     }
 
@@ -424,8 +491,7 @@ public final class RestorePipeline {
         private int chunkSize = DEFAULT_CHUNK;
         private int chunks = DEFAULT_CHUNKS;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** Size of the chunks handed from the decoding thread to the target thread; 256 KiB by default. */
         public Builder bufferChunkSize(int bytes) {

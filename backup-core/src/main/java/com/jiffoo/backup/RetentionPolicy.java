@@ -36,6 +36,5 @@ public interface RetentionPolicy {
      * @param keep   true to keep it
      * @param reason the rule that kept or dropped it, for dry runs and logs
      */
-    record Verdict(BackupManifest backup, boolean keep, String reason) {
-    }
+    record Verdict(BackupManifest backup, boolean keep, String reason) {}
 }

@@ -105,8 +105,7 @@ public interface Sink extends Closeable {
      * Removes a partial write {@link #partialWrites} listed (deletes the temporary file, aborts the upload). One that
      * is already gone is not an error. The default does nothing.
      */
-    default void discard(PartialWrite write) throws IOException {
-    }
+    default void discard(PartialWrite write) throws IOException {}
 
     /**
      * A write left unfinished.

@@ -15,7 +15,11 @@ import java.util.Objects;
  * {@link #writeBytes}, {@link #publish} and {@link #discard}.
  */
 public abstract class SinkOutput extends OutputStream {
-    private enum State { OPEN, COMMITTED, DISCARDED }
+    private enum State {
+        OPEN,
+        COMMITTED,
+        DISCARDED
+    }
 
     private final String name;
     private State state = State.OPEN;
@@ -47,8 +51,8 @@ public abstract class SinkOutput extends OutputStream {
     public final void write(byte[] b, int off, int len) throws IOException {
         Objects.checkFromIndexSize(off, len, b.length);
         if (state != State.OPEN) {
-            throw new IOException("object " + name + " is already "
-                    + (state == State.COMMITTED ? "committed" : "closed"));
+            throw new IOException(
+                    "object " + name + " is already " + (state == State.COMMITTED ? "committed" : "closed"));
         }
         try {
             writeBytes(b, off, len);

@@ -59,6 +59,5 @@ public interface Source {
      * <p>Called from another thread, possibly more than once, possibly after {@code writeTo} returned; must not
      * throw. It affects every {@code writeTo} of this instance still running.
      */
-    default void cancel() {
-    }
+    default void cancel() {}
 }

@@ -4,9 +4,6 @@ import com.jiffoo.backup.internal.BoundedJson;
 import com.jiffoo.backup.internal.Keys;
 import com.jiffoo.backup.internal.Sha256;
 import com.jiffoo.backup.store.StoreLayout;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -15,6 +12,8 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Reads what a store holds: the committed backups (those with a manifest) and their manifests.
@@ -85,8 +84,12 @@ public final class StoredBackups {
         try {
             objects = sink.list(StoreLayout.kindPrefix(kind));
         } catch (IOException e) {
-            throw new StorageException("Cannot list " + kind + "/ in " + sink.location() + ": " + e.getMessage()
-                    + ". Check that the store is reachable.", null, sink.location(), e);
+            throw new StorageException(
+                    "Cannot list " + kind + "/ in " + sink.location() + ": " + e.getMessage()
+                            + ". Check that the store is reachable.",
+                    null,
+                    sink.location(),
+                    e);
         }
         for (StoredObject o : objects) {
             if (!StoreLayout.isManifestKey(o.key())) {
@@ -105,7 +108,8 @@ public final class StoredBackups {
         out.sort(Comparator.comparing(BackupManifest::completedAt).reversed());
         java.time.Instant newest = out.isEmpty() ? null : written.get(out.get(0).manifestKey());
         List<Refused> newer = refused.stream()
-                .filter(r -> newest == null || !r.lastModified().isBefore(newest)).toList();
+                .filter(r -> newest == null || !r.lastModified().isBefore(newest))
+                .toList();
         return new Scan(kind, out, refused, newer);
     }
 
@@ -118,8 +122,8 @@ public final class StoredBackups {
      * @param refusedNewest the refused manifests the store wrote no earlier than the newest accepted one (all of
      *                      them when none was accepted): a newest backup that cannot be trusted
      */
-    public record Scan(String kind, List<BackupManifest> committed, List<Refused> refused,
-                       List<Refused> refusedNewest) {
+    public record Scan(
+            String kind, List<BackupManifest> committed, List<Refused> refused, List<Refused> refusedNewest) {
         /** Copies the lists. */
         public Scan {
             committed = List.copyOf(committed);
@@ -139,10 +143,15 @@ public final class StoredBackups {
         public java.util.Optional<BackupManifest> latestTrusted() {
             if (!refusedNewest.isEmpty()) {
                 Refused r = refusedNewest.get(0);
-                throw new IntegrityException("The newest " + kind + " backup's manifest " + r.key()
-                        + " cannot be trusted: " + r.reason().getMessage() + latest().map(m -> " The newest backup"
-                        + " that can be trusted is " + m.objectKey() + "; name it to use it.").orElse(" No " + kind
-                        + " backup here can be trusted."), r.key(), null, r.reason());
+                throw new IntegrityException(
+                        "The newest " + kind + " backup's manifest " + r.key()
+                                + " cannot be trusted: " + r.reason().getMessage()
+                                + latest().map(m -> " The newest backup" + " that can be trusted is " + m.objectKey()
+                                                + "; name it to use it.")
+                                        .orElse(" No " + kind + " backup here can be trusted."),
+                        r.key(),
+                        null,
+                        r.reason());
             }
             return latest();
         }
@@ -155,8 +164,7 @@ public final class StoredBackups {
      * @param lastModified when the store wrote it
      * @param reason       why it was refused
      */
-    public record Refused(String key, java.time.Instant lastModified, BackupException reason) {
-    }
+    public record Refused(String key, java.time.Instant lastModified, BackupException reason) {}
 
     /** The newest committed backup of one kind. */
     public java.util.Optional<BackupManifest> latest(String kind) {
@@ -178,20 +186,30 @@ public final class StoredBackups {
             json = readSmall(manifestKey, MAX_MANIFEST_BYTES);
         } catch (NotFoundException e) {
             if (exists(objectKey)) {
-                throw new IntegrityException("The backup " + objectKey + " in " + sink.location()
-                        + " has no manifest: it never completed (or is being written or deleted) and must not be"
-                        + " trusted. Restore another backup, and delete the orphaned object once no backup is running.",
-                        objectKey, sink.location(), e);
+                throw new IntegrityException(
+                        "The backup " + objectKey + " in " + sink.location()
+                                + " has no manifest: it never completed (or is being written or deleted) and must not be"
+                                + " trusted. Restore another backup, and delete the orphaned object once no backup is running.",
+                        objectKey,
+                        sink.location(),
+                        e);
             }
-            throw new NotFoundException("No backup " + objectKey + " in " + sink.location() + ". Name a backup by"
-                    + " its object key, e.g. files/files_backup_20260111_030000.tar.gz.gpg (the manifest or .sha256"
-                    + " key works too); list the store to see which backups exist.", objectKey, sink.location(), e);
+            throw new NotFoundException(
+                    "No backup " + objectKey + " in " + sink.location() + ". Name a backup by"
+                            + " its object key, e.g. files/files_backup_20260111_030000.tar.gz.gpg (the manifest or .sha256"
+                            + " key works too); list the store to see which backups exist.",
+                    objectKey,
+                    sink.location(),
+                    e);
         }
         BackupManifest m = BackupManifest.fromJson(json, manifestKey);
         if (!m.objectKey().equals(objectKey)) {
-            throw new IntegrityException("The manifest " + manifestKey + " describes another object ("
-                    + m.objectKey() + "); it was copied or renamed and cannot be trusted.",
-                    objectKey, sink.location(), null);
+            throw new IntegrityException(
+                    "The manifest " + manifestKey + " describes another object (" + m.objectKey()
+                            + "); it was copied or renamed and cannot be trusted.",
+                    objectKey,
+                    sink.location(),
+                    null);
         }
         byte[] signature = null;
         if (trust.checks()) {
@@ -215,21 +233,30 @@ public final class StoredBackups {
         try {
             bytes = readSmall(m.sha256Key(), MAX_SIDECAR_BYTES);
         } catch (NotFoundException e) {
-            throw new IntegrityException("The checksum file " + m.sha256Key() + " is missing although the backup"
-                    + " is committed; the store was changed by hand. Verify the backup before trusting it.",
-                    m.objectKey(), sink.location(), e);
+            throw new IntegrityException(
+                    "The checksum file " + m.sha256Key() + " is missing although the backup"
+                            + " is committed; the store was changed by hand. Verify the backup before trusting it.",
+                    m.objectKey(),
+                    sink.location(),
+                    e);
         }
         String sha = Sha256.parseSidecar(new String(bytes, StandardCharsets.UTF_8), m.objectKey());
         if (sha == null) {
-            throw new IntegrityException("The checksum file " + m.sha256Key() + " is not in sha256sum format for "
-                    + m.objectKey() + "; the store was changed by hand. Verify the backup before trusting it.",
-                    m.objectKey(), sink.location(), null);
+            throw new IntegrityException(
+                    "The checksum file " + m.sha256Key() + " is not in sha256sum format for " + m.objectKey()
+                            + "; the store was changed by hand. Verify the backup before trusting it.",
+                    m.objectKey(),
+                    sink.location(),
+                    null);
         }
         if (!sha.equals(m.objectSha256())) {
-            throw new IntegrityException("The checksum file " + m.sha256Key() + " (" + sha
-                    + ") disagrees with the manifest (" + m.objectSha256() + "); one of them was replaced."
-                    + " Do not trust this backup until `verify` shows which one matches the data.",
-                    m.objectKey(), sink.location(), null);
+            throw new IntegrityException(
+                    "The checksum file " + m.sha256Key() + " (" + sha
+                            + ") disagrees with the manifest (" + m.objectSha256() + "); one of them was replaced."
+                            + " Do not trust this backup until `verify` shows which one matches the data.",
+                    m.objectKey(),
+                    sink.location(),
+                    null);
         }
         return sha;
     }
@@ -243,9 +270,12 @@ public final class StoredBackups {
         try {
             objects = recordObjects(m.objectKey());
         } catch (IOException e) {
-            throw new StorageException("Cannot list the verification records of " + m.objectKey() + " in "
-                    + sink.location() + ": " + e.getMessage() + ". Check that the store is reachable.",
-                    m.objectKey(), sink.location(), e);
+            throw new StorageException(
+                    "Cannot list the verification records of " + m.objectKey() + " in " + sink.location() + ": "
+                            + e.getMessage() + ". Check that the store is reachable.",
+                    m.objectKey(),
+                    sink.location(),
+                    e);
         }
         List<VerificationRecord> out = new ArrayList<>();
         for (StoredObject o : objects) {
@@ -294,18 +324,23 @@ public final class StoredBackups {
         if (auth.isPresent()) {
             json = r.toSignedJson(auth.get().sign(json));
         } else if (trust.checks()) {
-            log.warn("the verification record {} is not signed (no signing key here): monitors that check"
-                    + " authenticity ignore it. In public-key mode give the verifying host a signing key whose public"
-                    + " key the monitor trusts (ENCRYPTION_SIGNING_KEY_FILE)", key);
+            log.warn(
+                    "the verification record {} is not signed (no signing key here): monitors that check"
+                            + " authenticity ignore it. In public-key mode give the verifying host a signing key whose public"
+                            + " key the monitor trusts (ENCRYPTION_SIGNING_KEY_FILE)",
+                    key);
         }
         try (SinkOutput out = sink.create(key)) {
             out.write(json);
             out.commit();
         } catch (IOException e) {
-            throw new StorageException("Cannot record the verification of " + r.objectKey() + " in "
-                    + sink.location() + ": " + e.getMessage() + ". The verification itself "
-                    + (r.passed() ? "passed" : "failed") + "; give the verifier write access to record it.",
-                    key, sink.location(), e);
+            throw new StorageException(
+                    "Cannot record the verification of " + r.objectKey() + " in "
+                            + sink.location() + ": " + e.getMessage() + ". The verification itself "
+                            + (r.passed() ? "passed" : "failed") + "; give the verifier write access to record it.",
+                    key,
+                    sink.location(),
+                    e);
         }
         try {
             Keys.keepNewest(sink, recordObjects(r.objectKey()), VerificationRecord.RECORDS_KEPT);
@@ -351,11 +386,19 @@ public final class StoredBackups {
         try {
             return sink.open(m.objectKey());
         } catch (NotFoundException e) {
-            throw new IntegrityException("The data object " + m.objectKey() + " is missing although its manifest"
-                    + " exists; the backup is lost. Restore another backup.", m.objectKey(), sink.location(), e);
+            throw new IntegrityException(
+                    "The data object " + m.objectKey() + " is missing although its manifest"
+                            + " exists; the backup is lost. Restore another backup.",
+                    m.objectKey(),
+                    sink.location(),
+                    e);
         } catch (IOException e) {
-            throw new StorageException("Cannot read " + m.objectKey() + " from " + sink.location() + ": "
-                    + e.getMessage() + ". Check that the store is reachable.", m.objectKey(), sink.location(), e);
+            throw new StorageException(
+                    "Cannot read " + m.objectKey() + " from " + sink.location() + ": " + e.getMessage()
+                            + ". Check that the store is reachable.",
+                    m.objectKey(),
+                    sink.location(),
+                    e);
         }
     }
 
@@ -375,15 +418,23 @@ public final class StoredBackups {
             Object type = applied.get(i).get("type");
             Transform match = available.stream()
                     .filter(t -> Objects.equals(t.describe().get("type"), type))
-                    .findFirst().orElse(null);
+                    .findFirst()
+                    .orElse(null);
             if (match == null) {
                 if (Boolean.TRUE.equals(applied.get(i).get("encrypts"))) {
-                    throw new ConfigurationException("The backup " + m.objectKey() + " is encrypted (" + type
-                            + "); configure its decryption key (the key file or secret key it was made with).",
-                            m.objectKey(), location, null);
+                    throw new ConfigurationException(
+                            "The backup " + m.objectKey() + " is encrypted (" + type
+                                    + "); configure its decryption key (the key file or secret key it was made with).",
+                            m.objectKey(),
+                            location,
+                            null);
                 }
-                throw new ConfigurationException("The backup " + m.objectKey() + " was encoded with '" + type
-                        + "', which is not configured here; add that transform.", m.objectKey(), location, null);
+                throw new ConfigurationException(
+                        "The backup " + m.objectKey() + " was encoded with '" + type
+                                + "', which is not configured here; add that transform.",
+                        m.objectKey(),
+                        location,
+                        null);
             }
             out.add(match);
         }
@@ -394,8 +445,12 @@ public final class StoredBackups {
         try {
             return sink.list(key).stream().anyMatch(o -> o.key().equals(key));
         } catch (IOException e) {
-            throw new StorageException("Cannot list " + key + " in " + sink.location() + ": " + e.getMessage()
-                    + ". Check that the store is reachable.", key, sink.location(), e);
+            throw new StorageException(
+                    "Cannot list " + key + " in " + sink.location() + ": " + e.getMessage()
+                            + ". Check that the store is reachable.",
+                    key,
+                    sink.location(),
+                    e);
         }
     }
 
@@ -403,14 +458,21 @@ public final class StoredBackups {
         try (InputStream in = sink.open(key)) {
             byte[] bytes = in.readNBytes(max + 1);
             if (bytes.length > max) {
-                throw new IntegrityException("The object " + key + " is larger than " + max
-                        + " bytes; it is not a manifest or checksum file written by jiffoo-backup.",
-                        key, sink.location(), null);
+                throw new IntegrityException(
+                        "The object " + key + " is larger than " + max
+                                + " bytes; it is not a manifest or checksum file written by jiffoo-backup.",
+                        key,
+                        sink.location(),
+                        null);
             }
             return bytes;
         } catch (IOException e) {
-            throw new StorageException("Cannot read " + key + " from " + sink.location() + ": " + e.getMessage()
-                    + ". Check that the store is reachable.", key, sink.location(), e);
+            throw new StorageException(
+                    "Cannot read " + key + " from " + sink.location() + ": " + e.getMessage()
+                            + ". Check that the store is reachable.",
+                    key,
+                    sink.location(),
+                    e);
         }
     }
 }

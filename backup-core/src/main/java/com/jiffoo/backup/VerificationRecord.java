@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.jiffoo.backup.internal.BoundedJson;
 import com.jiffoo.backup.store.StoreLayout;
-
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -33,8 +32,16 @@ import java.util.Objects;
  * @param elapsed        how long it took
  * @param host           the host that verified
  */
-public record VerificationRecord(String objectKey, String backupId, Instant verifiedAt, boolean deep, boolean passed,
-                                 String errorCode, String message, Duration elapsed, String host) {
+public record VerificationRecord(
+        String objectKey,
+        String backupId,
+        Instant verifiedAt,
+        boolean deep,
+        boolean passed,
+        String errorCode,
+        String message,
+        Duration elapsed,
+        String host) {
     /** How many records the verifier keeps per backup; older ones are deleted when a new one is written. */
     public static final int RECORDS_KEPT = 10;
 
@@ -48,8 +55,16 @@ public record VerificationRecord(String objectKey, String backupId, Instant veri
 
     /** A passed verification. */
     static VerificationRecord passed(VerificationResult r, String host) {
-        return new VerificationRecord(r.manifest().objectKey(), r.manifest().id(), r.verifiedAt(), r.deep(), true,
-                null, null, r.elapsed(), host);
+        return new VerificationRecord(
+                r.manifest().objectKey(),
+                r.manifest().id(),
+                r.verifiedAt(),
+                r.deep(),
+                true,
+                null,
+                null,
+                r.elapsed(),
+                host);
     }
 
     /** A new key for this record ({@link StoreLayout#newVerificationKey}). */
@@ -142,7 +157,9 @@ public record VerificationRecord(String objectKey, String backupId, Instant veri
     public static byte[] signatureOf(byte[] json) {
         try {
             JsonNode sig = MAPPER.readTree(json).get("signature");
-            return sig == null || !sig.isTextual() ? null : java.util.Base64.getDecoder().decode(sig.asText());
+            return sig == null || !sig.isTextual()
+                    ? null
+                    : java.util.Base64.getDecoder().decode(sig.asText());
         } catch (IOException | IllegalArgumentException e) {
             return null;
         }
@@ -160,13 +177,23 @@ public record VerificationRecord(String objectKey, String backupId, Instant veri
             if (n.path("formatVersion").asInt() != 1 || !(result.equals("passed") || result.equals("failed"))) {
                 throw new IOException("not a version 1 verification record");
             }
-            return new VerificationRecord(n.path("objectKey").asText(), n.path("backupId").asText(null),
-                    Instant.parse(n.path("verifiedAt").asText()), n.path("mode").asText().equals("deep"),
-                    result.equals("passed"), n.path("errorCode").asText(null), n.path("message").asText(null),
-                    Duration.ofMillis(n.path("elapsedMillis").asLong()), n.path("host").asText(null));
+            return new VerificationRecord(
+                    n.path("objectKey").asText(),
+                    n.path("backupId").asText(null),
+                    Instant.parse(n.path("verifiedAt").asText()),
+                    n.path("mode").asText().equals("deep"),
+                    result.equals("passed"),
+                    n.path("errorCode").asText(null),
+                    n.path("message").asText(null),
+                    Duration.ofMillis(n.path("elapsedMillis").asLong()),
+                    n.path("host").asText(null));
         } catch (IOException | RuntimeException e) {
-            throw new IntegrityException("The verification record " + key + " cannot be read (" + e.getMessage()
-                    + "); it was changed by hand. Delete it and verify the backup again.", key, null, e);
+            throw new IntegrityException(
+                    "The verification record " + key + " cannot be read (" + e.getMessage()
+                            + "); it was changed by hand. Delete it and verify the backup again.",
+                    key,
+                    null,
+                    e);
         }
     }
 }

@@ -11,5 +11,4 @@ import java.time.Instant;
  * @param verifiedAt when the verification finished
  * @param elapsed    how long it took
  */
-public record VerificationResult(BackupManifest manifest, boolean deep, Instant verifiedAt, Duration elapsed) {
-}
+public record VerificationResult(BackupManifest manifest, boolean deep, Instant verifiedAt, Duration elapsed) {}

@@ -1,5 +1,8 @@
 package com.jiffoo.backup;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.monitor.BackupMonitor;
@@ -11,20 +14,15 @@ import com.jiffoo.backup.testutil.GeneratedSource;
 import com.jiffoo.backup.testutil.GpgCli;
 import com.jiffoo.backup.testutil.MemoryTarget;
 import com.jiffoo.backup.testutil.TestKeys;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Someone who can write to the store but holds no key cannot plant a backup that verify, restore, list or the monitor
@@ -36,6 +34,7 @@ class AuthenticityTest {
 
     @TempDir
     Path dir;
+
     private Path keyFile;
     private OpenPgpTransform pgp;
     private LocalDirectorySink store;
@@ -44,14 +43,21 @@ class AuthenticityTest {
     @BeforeEach
     void setUp() {
         keyFile = TestKeys.keyFile(dir, "backup.key");
-        pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build();
+        pgp = OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(keyFile))
+                .build();
         root = dir.resolve("store");
         store = LocalDirectorySink.create(root);
     }
 
     private BackupManifest backup(OpenPgpTransform with, Instant at) {
-        return BackupPipeline.builder().source(new GeneratedSource("files", 200_000, at.getEpochSecond()))
-                .sink(store).encryption(with).clock(Clock.fixed(at, ZoneOffset.UTC)).build().run();
+        return BackupPipeline.builder()
+                .source(new GeneratedSource("files", 200_000, at.getEpochSecond()))
+                .sink(store)
+                .encryption(with)
+                .clock(Clock.fixed(at, ZoneOffset.UTC))
+                .build()
+                .run();
     }
 
     /**
@@ -62,8 +68,11 @@ class AuthenticityTest {
         String objectKey = "files/" + id + suffix;
         Path target = root.resolve(objectKey);
         Files.copy(data, target);
-        String sha = Cli.run(root.resolve("files").toFile(), List.of("sha256sum", target.getFileName().toString()))
-                .assertOk().stdout();
+        String sha = Cli.run(
+                        root.resolve("files").toFile(),
+                        List.of("sha256sum", target.getFileName().toString()))
+                .assertOk()
+                .stdout();
         Files.writeString(root.resolve(objectKey + ".sha256"), sha);
         String hex = sha.substring(0, 64);
         String json = Files.readString(root.resolve(real.manifestKey()))
@@ -73,7 +82,9 @@ class AuthenticityTest {
                 .replace(real.plaintextSha256(), hex)
                 .replace("\"size\" : " + real.objectSize(), "\"size\" : " + Files.size(data))
                 .replace("\"size\" : " + real.plaintextSize(), "\"size\" : " + Files.size(data))
-                .replace(real.completedAt().toString(), real.completedAt().plusSeconds(3600).toString());
+                .replace(
+                        real.completedAt().toString(),
+                        real.completedAt().plusSeconds(3600).toString());
         if (!encrypted) {
             json = json.replaceAll("(?s)\"transforms\" : \\[.*?\\],", "\"transforms\" : [ ],")
                     .replace("\"encrypted\" : true", "\"encrypted\" : false");
@@ -86,7 +97,8 @@ class AuthenticityTest {
         Path evil = Files.createDirectories(dir.resolve("evil"));
         Files.writeString(evil.resolve("index.php"), "<?php system($_GET['c']); ?>");
         Path tgz = dir.resolve("evil.tar.gz");
-        Cli.run(dir.toFile(), List.of("tar", "czf", tgz.toString(), "-C", evil.toString(), ".")).assertOk();
+        Cli.run(dir.toFile(), List.of("tar", "czf", tgz.toString(), "-C", evil.toString(), "."))
+                .assertOk();
         return tgz;
     }
 
@@ -98,28 +110,42 @@ class AuthenticityTest {
         BackupTrust trust = BackupTrust.of(List.of(pgp));
         StoredBackups.Scan scan = StoredBackups.of(store, trust).scan("files");
         assertThat(scan.committed()).extracting(BackupManifest::objectKey).containsExactly(real.objectKey());
-        assertThat(scan.refusedNewest()).extracting(StoredBackups.Refused::key).containsExactly(planted
-                + ".manifest.json");
-        assertThatThrownBy(scan::latestTrusted).isInstanceOf(IntegrityException.class)
-                .hasMessageContaining(planted + ".manifest.json").hasMessageContaining("not authenticated");
+        assertThat(scan.refusedNewest())
+                .extracting(StoredBackups.Refused::key)
+                .containsExactly(planted + ".manifest.json");
+        assertThatThrownBy(scan::latestTrusted)
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining(planted + ".manifest.json")
+                .hasMessageContaining("not authenticated");
 
         MemoryTarget target = new MemoryTarget();
-        RestorePipeline restore = RestorePipeline.builder().sink(store).decryption(pgp).target(target).build();
-        assertThatThrownBy(() -> restore.restore(planted)).isInstanceOf(IntegrityException.class)
-                .hasMessageContaining("not authenticated").hasMessageContaining("allowUnauthenticated(true)");
-        assertThatThrownBy(() -> restore.restoreLatest("files")).isInstanceOf(IntegrityException.class)
-                .hasMessageContaining(planted).hasMessageContaining(real.objectKey());
+        RestorePipeline restore = RestorePipeline.builder()
+                .sink(store)
+                .decryption(pgp)
+                .target(target)
+                .build();
+        assertThatThrownBy(() -> restore.restore(planted))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("not authenticated")
+                .hasMessageContaining("allowUnauthenticated(true)");
+        assertThatThrownBy(() -> restore.restoreLatest("files"))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining(planted)
+                .hasMessageContaining(real.objectKey());
         assertThat(target.committed()).isNull();
-        BackupVerifier verifier = BackupVerifier.builder().sink(store).transforms(List.of(pgp)).build();
+        BackupVerifier verifier =
+                BackupVerifier.builder().sink(store).transforms(List.of(pgp)).build();
         assertThatThrownBy(() -> verifier.verify(planted, true)).isInstanceOf(IntegrityException.class);
         assertThatThrownBy(() -> verifier.verify(planted, false)).isInstanceOf(IntegrityException.class);
 
         // allowing unauthenticated backups still refuses one that is not encrypted as configured: no downgrade
         BackupTrust legacy = trust.toBuilder().allowUnauthenticated(true).build();
         assertThatThrownBy(() -> restore.toBuilder().trust(legacy).build().restore(planted))
-                .isInstanceOf(IntegrityException.class).hasMessageContaining("not encrypted");
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("not encrypted");
         // both loosened explicitly: the operator's own choice, and the backup is marked as unauthenticated
-        BackupManifest loose = StoredBackups.of(store, legacy.toBuilder().allowUnencrypted(true).build())
+        BackupManifest loose = StoredBackups.of(
+                        store, legacy.toBuilder().allowUnencrypted(true).build())
                 .manifest(planted);
         assertThat(loose.authenticity()).isEqualTo(BackupTrust.Authenticity.UNAUTHENTICATED);
         assertThat(StoredBackups.of(store, trust).manifest(real.objectKey()).authenticity())
@@ -137,26 +163,41 @@ class AuthenticityTest {
         String planted = plant(real, gpgOut, "files_backup_20261130_030000", ".tar.gz.gpg", true);
         // the attacker copies the real backup's signature, and also tries a hand-made HMAC line
         Files.copy(root.resolve(real.signatureKey()), root.resolve(planted + ".manifest.json.sig"));
-        assertThatThrownBy(() -> StoredBackups.of(store, BackupTrust.of(List.of(pgp))).manifest(planted))
-                .isInstanceOf(IntegrityException.class).hasMessageContaining("not authentic")
+        assertThatThrownBy(() ->
+                        StoredBackups.of(store, BackupTrust.of(List.of(pgp))).manifest(planted))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("not authentic")
                 .hasMessageContaining("HMAC does not match");
-        Files.writeString(root.resolve(planted + ".manifest.json.sig"),
-                "jiffoo-backup-hmac-sha256-v1 " + "ab".repeat(32) + "\n");
-        assertThatThrownBy(() -> StoredBackups.of(store, BackupTrust.of(List.of(pgp))).manifest(planted))
-                .isInstanceOf(IntegrityException.class).hasMessageContaining("not authentic");
+        Files.writeString(
+                root.resolve(planted + ".manifest.json.sig"), "jiffoo-backup-hmac-sha256-v1 " + "ab".repeat(32) + "\n");
+        assertThatThrownBy(() ->
+                        StoredBackups.of(store, BackupTrust.of(List.of(pgp))).manifest(planted))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("not authentic");
         // a bad signature is refused even when unauthenticated backups are allowed
-        assertThatThrownBy(() -> StoredBackups.of(store, BackupTrust.of(List.of(pgp)).toBuilder()
-                .allowUnauthenticated(true).build()).manifest(planted)).isInstanceOf(IntegrityException.class);
+        assertThatThrownBy(() -> StoredBackups.of(
+                                store,
+                                BackupTrust.of(List.of(pgp)).toBuilder()
+                                        .allowUnauthenticated(true)
+                                        .build())
+                        .manifest(planted))
+                .isInstanceOf(IntegrityException.class);
     }
 
     @Test
     void aManifestEditedAfterSigningIsRefused() throws Exception {
         BackupManifest real = backup(pgp, AT);
         Path manifest = root.resolve(real.manifestKey());
-        Files.writeString(manifest, Files.readString(manifest).replace(real.completedAt().toString(),
-                real.completedAt().plusSeconds(86_400).toString()));
-        assertThatThrownBy(() -> StoredBackups.of(store, BackupTrust.of(List.of(pgp))).manifest(real.objectKey()))
-                .isInstanceOf(IntegrityException.class).hasMessageContaining("HMAC does not match");
+        Files.writeString(
+                manifest,
+                Files.readString(manifest)
+                        .replace(
+                                real.completedAt().toString(),
+                                real.completedAt().plusSeconds(86_400).toString()));
+        assertThatThrownBy(() ->
+                        StoredBackups.of(store, BackupTrust.of(List.of(pgp))).manifest(real.objectKey()))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("HMAC does not match");
     }
 
     @Test
@@ -164,18 +205,48 @@ class AuthenticityTest {
         BackupManifest real = backup(pgp, AT);
         String passphrase = Files.readString(keyFile).lines().findFirst().orElseThrow();
         // as docs/security.md says: the key with `openssl kdf`, then the HMAC with `openssl dgst`
-        String k = Cli.run(dir.toFile(), List.of("openssl", "kdf", "-keylen", "32", "-kdfopt", "digest:SHA256",
-                "-kdfopt", "pass:" + passphrase, "-kdfopt", "salt:jiffoo-backup manifest authentication v1",
-                "-kdfopt", "iter:200000", "PBKDF2")).assertOk().stdout().strip().replace(":", "");
-        String mac = Cli.run(dir.toFile(), List.of("openssl", "dgst", "-sha256", "-mac", "HMAC", "-macopt",
-                "hexkey:" + k, "-r", root.resolve(real.manifestKey()).toString())).assertOk().stdout()
+        String k = Cli.run(
+                        dir.toFile(),
+                        List.of(
+                                "openssl",
+                                "kdf",
+                                "-keylen",
+                                "32",
+                                "-kdfopt",
+                                "digest:SHA256",
+                                "-kdfopt",
+                                "pass:" + passphrase,
+                                "-kdfopt",
+                                "salt:jiffoo-backup manifest authentication v1",
+                                "-kdfopt",
+                                "iter:200000",
+                                "PBKDF2"))
+                .assertOk()
+                .stdout()
+                .strip()
+                .replace(":", "");
+        String mac = Cli.run(
+                        dir.toFile(),
+                        List.of(
+                                "openssl",
+                                "dgst",
+                                "-sha256",
+                                "-mac",
+                                "HMAC",
+                                "-macopt",
+                                "hexkey:" + k,
+                                "-r",
+                                root.resolve(real.manifestKey()).toString()))
+                .assertOk()
+                .stdout()
                 .substring(0, 64);
         assertThat(Files.readString(root.resolve(real.signatureKey())))
                 .isEqualTo("jiffoo-backup-hmac-sha256-v1 " + mac + "\n");
 
         // and docs/security.md's python3 recipe, where python3 is installed
-        org.junit.jupiter.api.Assumptions.assumeTrue(Cli.run(dir.toFile(), List.of("sh", "-c",
-                "command -v python3")).exitCode() == 0, "python3 is not installed");
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                Cli.run(dir.toFile(), List.of("sh", "-c", "command -v python3")).exitCode() == 0,
+                "python3 is not installed");
         String script = "import hashlib, hmac, sys\n"
                 + "p = open(sys.argv[1], 'rb').read().split(b'\\n')[0].rstrip(b'\\r')\n"
                 + "k = hashlib.pbkdf2_hmac('sha256', p, b'jiffoo-backup manifest authentication v1', 200000)\n"
@@ -183,8 +254,15 @@ class AuthenticityTest {
                 + ".hexdigest())\n";
         Path py = dir.resolve("check.py");
         Files.writeString(py, script);
-        assertThat(Cli.run(dir.toFile(), List.of("python3", py.toString(), keyFile.toString(),
-                root.resolve(real.manifestKey()).toString())).assertOk().stdout())
+        assertThat(Cli.run(
+                                dir.toFile(),
+                                List.of(
+                                        "python3",
+                                        py.toString(),
+                                        keyFile.toString(),
+                                        root.resolve(real.manifestKey()).toString()))
+                        .assertOk()
+                        .stdout())
                 .isEqualTo(Files.readString(root.resolve(real.signatureKey())));
     }
 
@@ -202,20 +280,35 @@ class AuthenticityTest {
             Path hostPublic = gpg.exportPublicKey(host, dir.resolve("host.pub.asc"), true);
             char[] passphrase = Files.readString(pass).strip().toCharArray();
 
-            OpenPgpTransform backupHost = OpenPgpTransform.builder().recipient(opsPublic)
-                    .signingKey(hostSecret, passphrase).build();
-            OpenPgpTransform restoreHost = OpenPgpTransform.builder().secretKey(opsSecret, passphrase)
-                    .signer(hostPublic).build();
+            OpenPgpTransform backupHost = OpenPgpTransform.builder()
+                    .recipient(opsPublic)
+                    .signingKey(hostSecret, passphrase)
+                    .build();
+            OpenPgpTransform restoreHost = OpenPgpTransform.builder()
+                    .secretKey(opsSecret, passphrase)
+                    .signer(hostPublic)
+                    .build();
             BackupManifest real = backup(backupHost, AT);
 
             // our signature is a standard detached signature: gpg --verify checks it
-            Cli.Result verified = Cli.run(dir.toFile(), List.of(GpgCli.GPG, "--homedir", gpg.home().toString(),
-                    "--batch", "--verify", root.resolve(real.signatureKey()).toString(),
-                    root.resolve(real.manifestKey()).toString()));
+            Cli.Result verified = Cli.run(
+                    dir.toFile(),
+                    List.of(
+                            GpgCli.GPG,
+                            "--homedir",
+                            gpg.home().toString(),
+                            "--batch",
+                            "--verify",
+                            root.resolve(real.signatureKey()).toString(),
+                            root.resolve(real.manifestKey()).toString()));
             assertThat(verified.exitCode()).as(verified.stderr()).isZero();
             assertThat(verified.stderr()).contains("Good signature").contains("backup-host@example.com");
             MemoryTarget target = new MemoryTarget();
-            RestorePipeline.builder().sink(store).decryption(restoreHost).target(target).build()
+            RestorePipeline.builder()
+                    .sink(store)
+                    .decryption(restoreHost)
+                    .target(target)
+                    .build()
                     .restore(real.objectKey());
             assertThat(target.committed()).hasSize((int) real.plaintextSize());
 
@@ -226,26 +319,47 @@ class AuthenticityTest {
             Path manifest = root.resolve(key + ".manifest.json");
             BackupTrust trust = BackupTrust.of(List.of(restoreHost));
             assertThatThrownBy(() -> StoredBackups.of(store, trust).manifest(key))
-                    .isInstanceOf(IntegrityException.class).hasMessageContaining("no signature");
+                    .isInstanceOf(IntegrityException.class)
+                    .hasMessageContaining("no signature");
 
             // ... signed with the attacker's own key
-            gpg.gpg("--passphrase-file", pass.toString(), "--local-user", attacker.fingerprint(), "--armor",
-                    "--output", manifest + ".sig", "--detach-sign", manifest.toString()).orThrow();
+            gpg.gpg(
+                            "--passphrase-file",
+                            pass.toString(),
+                            "--local-user",
+                            attacker.fingerprint(),
+                            "--armor",
+                            "--output",
+                            manifest + ".sig",
+                            "--detach-sign",
+                            manifest.toString())
+                    .orThrow();
             assertThatThrownBy(() -> StoredBackups.of(store, trust).manifest(key))
-                    .isInstanceOf(IntegrityException.class).hasMessageContaining("not a configured signer");
+                    .isInstanceOf(IntegrityException.class)
+                    .hasMessageContaining("not a configured signer");
 
             // the holder of the signing key can sign a manifest with gpg by hand, and we accept it
             Files.delete(Path.of(manifest + ".sig"));
-            gpg.gpg("--passphrase-file", pass.toString(), "--local-user", host.fingerprint(),
-                    "--output", manifest + ".sig", "--detach-sign", manifest.toString()).orThrow();
+            gpg.gpg(
+                            "--passphrase-file",
+                            pass.toString(),
+                            "--local-user",
+                            host.fingerprint(),
+                            "--output",
+                            manifest + ".sig",
+                            "--detach-sign",
+                            manifest.toString())
+                    .orThrow();
             BackupManifest accepted = StoredBackups.of(store, trust).manifest(key);
             assertThat(accepted.authenticity()).isEqualTo(BackupTrust.Authenticity.AUTHENTICATED);
             assertThat(accepted.signedBy().orElseThrow()).contains(host.fingerprint());
 
             // a backup host without a signing key makes no backup at all (readers would refuse it)
-            OpenPgpTransform unsigned = OpenPgpTransform.builder().recipient(opsPublic).build();
+            OpenPgpTransform unsigned =
+                    OpenPgpTransform.builder().recipient(opsPublic).build();
             assertThatThrownBy(() -> backup(unsigned, AT.plusSeconds(7200)))
-                    .isInstanceOf(ConfigurationException.class).hasMessageContaining("signing key");
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("signing key");
             assertThat(store.list("files/files_backup_20261130_04")).isEmpty();
         }
     }
@@ -263,9 +377,14 @@ class AuthenticityTest {
         assertThat(StoredBackups.of(store).verifications(real)).hasSize(1); // trusting the store, as before
 
         // a record the verifier signs is believed
-        BackupVerifier.builder().sink(store).transforms(List.of(pgp)).clock(Clock.fixed(AT.plusSeconds(60),
-                ZoneOffset.UTC)).build().verify(real.objectKey(), true);
-        assertThat(StoredBackups.of(store, trust).verifications(real)).singleElement()
+        BackupVerifier.builder()
+                .sink(store)
+                .transforms(List.of(pgp))
+                .clock(Clock.fixed(AT.plusSeconds(60), ZoneOffset.UTC))
+                .build()
+                .verify(real.objectKey(), true);
+        assertThat(StoredBackups.of(store, trust).verifications(real))
+                .singleElement()
                 .satisfies(r -> assertThat(r.host()).isNotEqualTo("attacker"));
     }
 
@@ -274,8 +393,13 @@ class AuthenticityTest {
         BackupManifest older = backup(pgp, AT.minusSeconds(86_400));
         BackupManifest real = backup(pgp, AT);
         Clock now = Clock.fixed(AT.plusSeconds(3600), ZoneOffset.UTC);
-        BackupMonitor monitor = BackupMonitor.builder().sink(store).kinds("files").clock(now)
-                .requireVerificationWithin(null).transforms(List.of(pgp)).build();
+        BackupMonitor monitor = BackupMonitor.builder()
+                .sink(store)
+                .kinds("files")
+                .clock(now)
+                .requireVerificationWithin(null)
+                .transforms(List.of(pgp))
+                .build();
         assertThat(monitor.runHealthChecks().status()).isEqualTo(HealthStatus.OK);
 
         // a newer manifest that is not JSON at all (a broken upload, an editor accident)
@@ -284,7 +408,8 @@ class AuthenticityTest {
         Files.writeString(garbled, "{ \"formatVersion\" : 1, \"id\" : ");
         HealthReport report = monitor.runHealthChecks();
         assertThat(report.status()).isEqualTo(HealthStatus.CRITICAL);
-        assertThat(String.join("\n", report.summaryLines())).contains("files_backup_20261130_030000.bin.gpg.manifest.json")
+        assertThat(String.join("\n", report.summaryLines()))
+                .contains("files_backup_20261130_030000.bin.gpg.manifest.json")
                 .contains("cannot be trusted");
         Files.delete(garbled);
 
@@ -298,6 +423,8 @@ class AuthenticityTest {
         Files.delete(root.resolve(real.signatureKey()));
         report = monitor.runHealthChecks();
         assertThat(report.status()).isEqualTo(HealthStatus.CRITICAL);
-        assertThat(String.join("\n", report.summaryLines())).contains(real.manifestKey()).contains("no signature");
+        assertThat(String.join("\n", report.summaryLines()))
+                .contains(real.manifestKey())
+                .contains("no signature");
     }
 }

@@ -1,12 +1,12 @@
 package com.jiffoo.backup;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testutil.Cli;
 import com.jiffoo.backup.testutil.GeneratedSource;
 import com.jiffoo.backup.testutil.ScriptedSink;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,9 +18,8 @@ import java.time.ZoneOffset;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class BackupPipelineTest {
     private static final Clock CLOCK = Clock.fixed(Instant.parse("2026-01-11T03:00:00Z"), ZoneOffset.UTC);
@@ -39,15 +38,18 @@ class BackupPipelineTest {
         BackupManifest m = pipeline(source, sink).build().run();
 
         assertThat(m.objectKey()).isEqualTo("files/files_backup_20260111_030000.bin");
-        assertThat(sink.list("")).extracting(StoredObject::key).containsExactly(
-                "files/files_backup_20260111_030000.bin",
-                "files/files_backup_20260111_030000.bin.manifest.json",
-                "files/files_backup_20260111_030000.bin.sha256");
+        assertThat(sink.list(""))
+                .extracting(StoredObject::key)
+                .containsExactly(
+                        "files/files_backup_20260111_030000.bin",
+                        "files/files_backup_20260111_030000.bin.manifest.json",
+                        "files/files_backup_20260111_030000.bin.sha256");
         byte[] stored = Files.readAllBytes(dir.resolve(m.objectKey()));
         try (InputStream expected = source.stream()) {
             assertThat(stored).isEqualTo(expected.readAllBytes());
         }
-        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(stored));
+        String sha =
+                HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(stored));
         assertThat(m.objectSha256()).isEqualTo(sha);
         assertThat(m.plaintextSha256()).isEqualTo(sha);
         assertThat(m.objectSize()).isEqualTo(3_000_000);
@@ -62,17 +64,21 @@ class BackupPipelineTest {
     @Test
     void sha256sumAcceptsTheSidecar() {
         LocalDirectorySink sink = LocalDirectorySink.create(dir);
-        BackupManifest m = pipeline(new GeneratedSource("files", 100_000, 2), sink).build().run();
-        Cli.run(dir.resolve("files").toFile(), List.of("sha256sum", "-c", dir.resolve(m.sha256Key()).toString()))
+        BackupManifest m =
+                pipeline(new GeneratedSource("files", 100_000, 2), sink).build().run();
+        Cli.run(
+                        dir.resolve("files").toFile(),
+                        List.of("sha256sum", "-c", dir.resolve(m.sha256Key()).toString()))
                 .assertOk();
     }
 
     @Test
     void commitsDataThenSidecarThenManifest() {
         ScriptedSink sink = new ScriptedSink(LocalDirectorySink.create(dir));
-        BackupManifest m = pipeline(new GeneratedSource("files", 10, 3), sink).build().run();
-        assertThat(sink.events()).containsExactly(
-                "commit " + m.objectKey(), "commit " + m.sha256Key(), "commit " + m.manifestKey());
+        BackupManifest m =
+                pipeline(new GeneratedSource("files", 10, 3), sink).build().run();
+        assertThat(sink.events())
+                .containsExactly("commit " + m.objectKey(), "commit " + m.sha256Key(), "commit " + m.manifestKey());
     }
 
     @Test
@@ -90,7 +96,9 @@ class BackupPipelineTest {
     void storeFailingMidwayNamesTheStepAndLeavesNothing() throws Exception {
         LocalDirectorySink local = LocalDirectorySink.create(dir);
         ScriptedSink sink = new ScriptedSink(local).failWritesAfter(k -> !k.endsWith(".json"), 1_000_000);
-        assertThatThrownBy(() -> pipeline(new GeneratedSource("files", 5_000_000, 5), sink).build().run())
+        assertThatThrownBy(() -> pipeline(new GeneratedSource("files", 5_000_000, 5), sink)
+                        .build()
+                        .run())
                 .isInstanceOf(StorageException.class)
                 .hasMessageContaining("step 'store")
                 .hasMessageContaining("disk full");
@@ -102,7 +110,9 @@ class BackupPipelineTest {
     void failedManifestWriteRemovesTheCommittedData() throws Exception {
         LocalDirectorySink local = LocalDirectorySink.create(dir);
         ScriptedSink sink = new ScriptedSink(local).failCommitOf(k -> k.endsWith(".manifest.json"));
-        assertThatThrownBy(() -> pipeline(new GeneratedSource("files", 1000, 6), sink).build().run())
+        assertThatThrownBy(() -> pipeline(new GeneratedSource("files", 1000, 6), sink)
+                        .build()
+                        .run())
                 .isInstanceOf(StorageException.class)
                 .hasMessageContaining("manifest.json");
         assertThat(local.list("")).isEmpty();
@@ -114,11 +124,14 @@ class BackupPipelineTest {
         // visible, and above all no manifest pointing at deleted data
         LocalDirectorySink local = LocalDirectorySink.create(dir);
         ScriptedSink sink = new ScriptedSink(local).loseCommitAnswerOf(k -> k.endsWith(".manifest.json"));
-        assertThatThrownBy(() -> pipeline(new GeneratedSource("database", 1000, 31), sink).build().run())
+        assertThatThrownBy(() -> pipeline(new GeneratedSource("database", 1000, 31), sink)
+                        .build()
+                        .run())
                 .isInstanceOf(StorageException.class);
         assertThat(local.list("")).isEmpty();
         assertThat(StoredBackups.of(local).committed("database")).isEmpty();
-        List<String> deletes = sink.events().stream().filter(e -> e.startsWith("delete ")).toList();
+        List<String> deletes =
+                sink.events().stream().filter(e -> e.startsWith("delete ")).toList();
         assertThat(deletes).hasSize(3);
         assertThat(deletes.get(0)).endsWith(".manifest.json");
         assertThat(deletes.get(1)).endsWith(".sha256");
@@ -128,7 +141,9 @@ class BackupPipelineTest {
     @Test
     void refusesToRunWithoutEncryptionUnlessAskedExplicitly() {
         assertThatThrownBy(() -> BackupPipeline.builder()
-                .source(new GeneratedSource("files", 1, 1)).sink(LocalDirectorySink.create(dir)).build())
+                        .source(new GeneratedSource("files", 1, 1))
+                        .sink(LocalDirectorySink.create(dir))
+                        .build())
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("encryption(...)")
                 .hasMessageContaining("unencrypted()");
@@ -145,7 +160,8 @@ class BackupPipelineTest {
     @Test
     void concurrentBackupsOfTheSameNameNeverOverwriteEachOther() throws Exception {
         LocalDirectorySink sink = LocalDirectorySink.create(dir);
-        BackupPipeline p = pipeline(new GeneratedSource("files", 3_000_000, 21), sink).build();
+        BackupPipeline p =
+                pipeline(new GeneratedSource("files", 3_000_000, 21), sink).build();
         int runs = 4;
         java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(runs);
         java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
@@ -164,8 +180,10 @@ class BackupPipelineTest {
                 f.get();
                 ok++;
             } catch (java.util.concurrent.ExecutionException e) {
-                assertThat(e.getCause()).isInstanceOf(ConfigurationException.class)
-                        .hasMessageContaining("already exists").hasMessageContaining("Nothing was overwritten");
+                assertThat(e.getCause())
+                        .isInstanceOf(ConfigurationException.class)
+                        .hasMessageContaining("already exists")
+                        .hasMessageContaining("Nothing was overwritten");
                 refused++;
             }
         }
@@ -174,11 +192,14 @@ class BackupPipelineTest {
         assertThat(refused).isEqualTo(runs - 1);
         BackupManifest m = StoredBackups.of(sink).latest("files").orElseThrow();
         BackupVerifier.builder().sink(sink).build().verify(m.objectKey(), true);
-        Cli.run(dir.resolve("files").toFile(), List.of("sha256sum", "-c", dir.resolve(m.sha256Key()).toString()))
+        Cli.run(
+                        dir.resolve("files").toFile(),
+                        List.of("sha256sum", "-c", dir.resolve(m.sha256Key()).toString()))
                 .assertOk();
         // data, sidecar, manifest, and the verification's record
         assertThat(sink.list("")).hasSize(4);
-        assertThat(StoredBackups.of(sink).verifications(m)).singleElement()
+        assertThat(StoredBackups.of(sink).verifications(m))
+                .singleElement()
                 .satisfies(r -> assertThat(r.passed()).isTrue());
         assertThat(sink.temporaryFiles()).isEmpty();
     }
@@ -198,8 +219,10 @@ class BackupPipelineTest {
                 events.add("finished " + progress.plaintextBytes() + " " + progress.storedBytes());
             }
         };
-        pipeline(new GeneratedSource("files", 12345, 8), LocalDirectorySink.create(dir)).listener(listener)
-                .build().run();
+        pipeline(new GeneratedSource("files", 12345, 8), LocalDirectorySink.create(dir))
+                .listener(listener)
+                .build()
+                .run();
         assertThat(events).containsExactly("started BACKUP", "finished 12345 12345");
     }
 
@@ -213,7 +236,10 @@ class BackupPipelineTest {
             }
         };
         GeneratedSource source = new GeneratedSource("files", 100_000, 9).failingAfter(10);
-        assertThatThrownBy(() -> pipeline(source, LocalDirectorySink.create(dir)).listener(listener).build().run())
+        assertThatThrownBy(() -> pipeline(source, LocalDirectorySink.create(dir))
+                        .listener(listener)
+                        .build()
+                        .run())
                 .isInstanceOf(SourceException.class);
         assertThat(failures).singleElement().isInstanceOf(SourceException.class);
     }
@@ -221,10 +247,15 @@ class BackupPipelineTest {
     @Test
     void manifestRecordsHostVersionAndTimes() throws Exception {
         LocalDirectorySink sink = LocalDirectorySink.create(dir);
-        BackupManifest m = pipeline(new GeneratedSource("database", 10, 10), sink).build().run();
+        BackupManifest m =
+                pipeline(new GeneratedSource("database", 10, 10), sink).build().run();
         String json = Files.readString(dir.resolve(m.manifestKey()), StandardCharsets.UTF_8);
-        assertThat(json).contains("\"formatVersion\" : 1", "\"kind\" : \"database\"",
-                "\"startedAt\" : \"2026-01-11T03:00:00Z\"", "\"libraryVersion\" : \"0.1.0-SNAPSHOT\"");
+        assertThat(json)
+                .contains(
+                        "\"formatVersion\" : 1",
+                        "\"kind\" : \"database\"",
+                        "\"startedAt\" : \"2026-01-11T03:00:00Z\"",
+                        "\"libraryVersion\" : \"0.1.0-SNAPSHOT\"");
         assertThat(m.host()).isNotBlank();
     }
 
@@ -268,8 +299,10 @@ class BackupPipelineTest {
             }
         };
         LocalDirectorySink sink = LocalDirectorySink.create(dir);
-        BackupPipeline pipeline = BackupPipeline.builder().source(silent).unencrypted().sink(sink).build();
-        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        BackupPipeline pipeline =
+                BackupPipeline.builder().source(silent).unencrypted().sink(sink).build();
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure =
+                new java.util.concurrent.atomic.AtomicReference<>();
         Thread job = new Thread(() -> {
             try {
                 pipeline.run();

@@ -1,11 +1,11 @@
 package com.jiffoo.backup;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testutil.GeneratedSource;
 import com.jiffoo.backup.testutil.MemoryTarget;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -16,9 +16,8 @@ import java.time.ZoneOffset;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The slow set-up of a transform (an OpenPGP key derivation: 64 MiB hashed) overlaps the start of the other end of
@@ -101,9 +100,16 @@ class PipelineOverlapTest {
         WaitingTransform t = new WaitingTransform();
         BackupManifest m = BackupPipeline.builder()
                 .source(signalling(new GeneratedSource("files", 2_000_000, 7), t.started))
-                .sink(LocalDirectorySink.create(dir)).transform(t).unencrypted().clock(CLOCK).build().run();
+                .sink(LocalDirectorySink.create(dir))
+                .transform(t)
+                .unencrypted()
+                .clock(CLOCK)
+                .build()
+                .run();
 
-        assertThat(t.sawStart).as("the source started before the transform's set-up ended").isTrue();
+        assertThat(t.sawStart)
+                .as("the source started before the transform's set-up ended")
+                .isTrue();
         assertThat(m.plaintextSize()).isEqualTo(2_000_000);
     }
 
@@ -118,9 +124,15 @@ class PipelineOverlapTest {
         };
         LocalDirectorySink sink = LocalDirectorySink.create(dir);
         assertThatThrownBy(() -> BackupPipeline.builder()
-                .source(signalling(new GeneratedSource("files", 50_000_000, 8), started))
-                .sink(sink).transform(broken).unencrypted().clock(CLOCK).build().run())
-                .isInstanceOf(BackupException.class).hasMessageContaining("no key material");
+                        .source(signalling(new GeneratedSource("files", 50_000_000, 8), started))
+                        .sink(sink)
+                        .transform(broken)
+                        .unencrypted()
+                        .clock(CLOCK)
+                        .build()
+                        .run())
+                .isInstanceOf(BackupException.class)
+                .hasMessageContaining("no key material");
         assertThat(sink.list("")).isEmpty();
     }
 
@@ -130,8 +142,14 @@ class PipelineOverlapTest {
         WaitingTransform t = new WaitingTransform();
         t.started.countDown(); // the backup side is not under test here
         GeneratedSource source = new GeneratedSource("files", 2_000_000, 9);
-        BackupManifest m = BackupPipeline.builder().source(source).sink(sink).transform(t).unencrypted().clock(CLOCK)
-                .build().run();
+        BackupManifest m = BackupPipeline.builder()
+                .source(source)
+                .sink(sink)
+                .transform(t)
+                .unencrypted()
+                .clock(CLOCK)
+                .build()
+                .run();
 
         WaitingTransform decoder = new WaitingTransform();
         MemoryTarget memory = new MemoryTarget();
@@ -147,9 +165,16 @@ class PipelineOverlapTest {
                 return memory.stage(plaintext, manifest);
             }
         };
-        RestorePipeline.builder().sink(sink).transform(decoder).target(target).build().restore(m.objectKey());
+        RestorePipeline.builder()
+                .sink(sink)
+                .transform(decoder)
+                .target(target)
+                .build()
+                .restore(m.objectKey());
 
-        assertThat(decoder.sawStart).as("the target started before the decoder's set-up ended").isTrue();
+        assertThat(decoder.sawStart)
+                .as("the target started before the decoder's set-up ended")
+                .isTrue();
         try (InputStream expected = source.stream()) {
             assertThat(memory.committed()).isEqualTo(expected.readAllBytes());
         }

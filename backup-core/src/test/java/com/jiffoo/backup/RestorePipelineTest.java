@@ -1,12 +1,11 @@
 package com.jiffoo.backup;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testutil.GeneratedSource;
 import com.jiffoo.backup.testutil.MemoryTarget;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.InputStream;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -14,13 +13,14 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class RestorePipelineTest {
     @TempDir
     Path dir;
+
     private LocalDirectorySink sink;
     private GeneratedSource source;
     private BackupManifest manifest;
@@ -29,8 +29,13 @@ class RestorePipelineTest {
     void backUp() {
         sink = LocalDirectorySink.create(dir);
         source = new GeneratedSource("files", 2_000_000, 11);
-        manifest = BackupPipeline.builder().source(source).sink(sink).unencrypted()
-                .clock(Clock.fixed(Instant.parse("2026-01-11T03:00:00Z"), ZoneOffset.UTC)).build().run();
+        manifest = BackupPipeline.builder()
+                .source(source)
+                .sink(sink)
+                .unencrypted()
+                .clock(Clock.fixed(Instant.parse("2026-01-11T03:00:00Z"), ZoneOffset.UTC))
+                .build()
+                .run();
     }
 
     private RestoreResult restore(MemoryTarget target, String key) {
@@ -39,7 +44,12 @@ class RestorePipelineTest {
 
     /** As {@link #restore}, with a 4 KiB buffer: a target that fails early stops the pipeline mid-stream. */
     private RestoreResult restoreSmallBuffer(MemoryTarget target, String key) {
-        return RestorePipeline.builder().sink(sink).target(target).bufferChunkSize(4096).bufferChunks(1).build()
+        return RestorePipeline.builder()
+                .sink(sink)
+                .target(target)
+                .bufferChunkSize(4096)
+                .bufferChunks(1)
+                .build()
                 .restore(key);
     }
 
@@ -56,7 +66,9 @@ class RestorePipelineTest {
 
     @Test
     void acceptsTheManifestOrSidecarKeyToo() {
-        assertThat(restore(new MemoryTarget(), manifest.manifestKey()).manifest().objectKey())
+        assertThat(restore(new MemoryTarget(), manifest.manifestKey())
+                        .manifest()
+                        .objectKey())
                 .isEqualTo(manifest.objectKey());
         assertThat(restore(new MemoryTarget(), manifest.sha256Key()).manifest().objectKey())
                 .isEqualTo(manifest.objectKey());
@@ -64,10 +76,16 @@ class RestorePipelineTest {
 
     @Test
     void restoreLatestPicksTheNewestCommittedBackup() {
-        BackupManifest newer = BackupPipeline.builder().source(new GeneratedSource("files", 10, 12)).sink(sink)
-                .unencrypted().clock(Clock.fixed(Instant.parse("2026-01-12T03:00:00Z"), ZoneOffset.UTC)).build().run();
+        BackupManifest newer = BackupPipeline.builder()
+                .source(new GeneratedSource("files", 10, 12))
+                .sink(sink)
+                .unencrypted()
+                .clock(Clock.fixed(Instant.parse("2026-01-12T03:00:00Z"), ZoneOffset.UTC))
+                .build()
+                .run();
         MemoryTarget target = new MemoryTarget();
-        RestoreResult r = RestorePipeline.builder().sink(sink).target(target).build().restoreLatest("files");
+        RestoreResult r =
+                RestorePipeline.builder().sink(sink).target(target).build().restoreLatest("files");
         assertThat(r.manifest().objectKey()).isEqualTo(newer.objectKey());
     }
 
@@ -87,7 +105,8 @@ class RestorePipelineTest {
 
     @Test
     void truncatedObjectIsCaught() throws Exception {
-        try (RandomAccessFile f = new RandomAccessFile(dir.resolve(manifest.objectKey()).toFile(), "rw")) {
+        try (RandomAccessFile f =
+                new RandomAccessFile(dir.resolve(manifest.objectKey()).toFile(), "rw")) {
             f.setLength(1_500_000);
         }
         MemoryTarget target = new MemoryTarget();
@@ -137,7 +156,8 @@ class RestorePipelineTest {
 
     @Test
     void swappedSidecarIsCaughtByTheManifest() throws Exception {
-        Files.writeString(dir.resolve(manifest.sha256Key()),
+        Files.writeString(
+                dir.resolve(manifest.sha256Key()),
                 "0".repeat(64) + "  " + dir.resolve(manifest.objectKey()).getFileName() + "\n");
         assertThatThrownBy(() -> restore(new MemoryTarget(), manifest.objectKey()))
                 .isInstanceOf(IntegrityException.class)
@@ -169,7 +189,8 @@ class RestorePipelineTest {
 
     @Test
     void aTargetChokingOnATruncatedObjectDoesNotHideTheTruncation() throws Exception {
-        try (RandomAccessFile f = new RandomAccessFile(dir.resolve(manifest.objectKey()).toFile(), "rw")) {
+        try (RandomAccessFile f =
+                new RandomAccessFile(dir.resolve(manifest.objectKey()).toFile(), "rw")) {
             f.setLength(1_200_000);
         }
         MemoryTarget target = new MemoryTarget().failingAfter(0);
@@ -185,14 +206,25 @@ class RestorePipelineTest {
             throws Exception {
         Path keyFile = com.jiffoo.backup.testutil.TestKeys.keyFile(keys, "backup.key");
         com.jiffoo.backup.crypto.OpenPgpTransform pgp = com.jiffoo.backup.crypto.OpenPgpTransform.builder()
-                .passphrase(com.jiffoo.backup.crypto.PassphraseKeyFile.read(keyFile)).build();
-        BackupManifest encrypted = BackupPipeline.builder().source(new GeneratedSource("files", 3_000_000, 21))
-                .sink(sink).encryption(pgp)
-                .clock(Clock.fixed(Instant.parse("2026-01-12T03:00:00Z"), ZoneOffset.UTC)).build().run();
+                .passphrase(com.jiffoo.backup.crypto.PassphraseKeyFile.read(keyFile))
+                .build();
+        BackupManifest encrypted = BackupPipeline.builder()
+                .source(new GeneratedSource("files", 3_000_000, 21))
+                .sink(sink)
+                .encryption(pgp)
+                .clock(Clock.fixed(Instant.parse("2026-01-12T03:00:00Z"), ZoneOffset.UTC))
+                .build()
+                .run();
         flipByte(dir.resolve(encrypted.objectKey()), 2_500_000);
         MemoryTarget target = new MemoryTarget().failingAfter(200_000);
-        assertThatThrownBy(() -> RestorePipeline.builder().sink(sink).decryption(pgp).target(target)
-                .bufferChunkSize(4096).bufferChunks(1).build().restore(encrypted.objectKey()))
+        assertThatThrownBy(() -> RestorePipeline.builder()
+                        .sink(sink)
+                        .decryption(pgp)
+                        .target(target)
+                        .bufferChunkSize(4096)
+                        .bufferChunks(1)
+                        .build()
+                        .restore(encrypted.objectKey()))
                 .isInstanceOf(IntegrityException.class)
                 .satisfies(e -> assertThat(((BackupException) e).code()).isEqualTo(ErrorCode.INTEGRITY))
                 .hasMessageContaining("refused the content on purpose");
@@ -213,7 +245,8 @@ class RestorePipelineTest {
     void encryptedBackupWithoutAKeySaysWhichKeyIsNeeded() throws Exception {
         byte[] json = Files.readAllBytes(dir.resolve(manifest.manifestKey()));
         BackupManifest encrypted = BackupManifest.fromJson(json, "x").toBuilder()
-                .transforms(java.util.List.of(java.util.Map.of("type", "openpgp", "encrypts", true))).build();
+                .transforms(java.util.List.of(java.util.Map.of("type", "openpgp", "encrypts", true)))
+                .build();
         Files.write(dir.resolve(manifest.manifestKey()), encrypted.toJson());
         assertThatThrownBy(() -> restore(new MemoryTarget(), manifest.objectKey()))
                 .isInstanceOf(ConfigurationException.class)
@@ -240,14 +273,27 @@ class RestorePipelineTest {
                 events.add("failed " + operation + " " + error.code());
             }
         };
-        RestorePipeline p = RestorePipeline.builder().sink(sink).target(new MemoryTarget()).listener(listener).build();
+        RestorePipeline p = RestorePipeline.builder()
+                .sink(sink)
+                .target(new MemoryTarget())
+                .listener(listener)
+                .build();
         assertThatThrownBy(() -> p.restore("files/none.bin")).isInstanceOf(NotFoundException.class);
         p.restore(manifest.objectKey());
-        BackupVerifier v = BackupVerifier.builder().sink(sink).listener(listener).build();
+        BackupVerifier v =
+                BackupVerifier.builder().sink(sink).listener(listener).build();
         assertThatThrownBy(() -> v.verify("files/none.bin", true)).isInstanceOf(NotFoundException.class);
         v.verify(manifest.objectKey(), true);
-        assertThat(events).containsExactly("started RESTORE", "failed RESTORE NOT_FOUND", "started RESTORE",
-                "finished RESTORE", "started VERIFY", "failed VERIFY NOT_FOUND", "started VERIFY", "finished VERIFY");
+        assertThat(events)
+                .containsExactly(
+                        "started RESTORE",
+                        "failed RESTORE NOT_FOUND",
+                        "started RESTORE",
+                        "finished RESTORE",
+                        "started VERIFY",
+                        "failed VERIFY NOT_FOUND",
+                        "started VERIFY",
+                        "finished VERIFY");
     }
 
     /** The launcher refuses the commit once it is being stopped: the restore fails with its error, nothing changed. */
@@ -263,8 +309,13 @@ class RestorePipelineTest {
                 throw stopped;
             }
         };
-        assertThatThrownBy(() -> RestorePipeline.builder().sink(sink).target(target).listener(refusing).build()
-                .restore(manifest.objectKey())).isSameAs(stopped);
+        assertThatThrownBy(() -> RestorePipeline.builder()
+                        .sink(sink)
+                        .target(target)
+                        .listener(refusing)
+                        .build()
+                        .restore(manifest.objectKey()))
+                .isSameAs(stopped);
         assertThat(target.committed()).isNull();
         assertThat(committing).containsExactly("RESTORE " + manifest.objectKey());
     }

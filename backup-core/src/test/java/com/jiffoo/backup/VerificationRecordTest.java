@@ -1,21 +1,27 @@
 package com.jiffoo.backup;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 /** Which recorded verification stands for a backup (the rule documented in docs/monitoring.md). */
 class VerificationRecordTest {
     private static final Instant T0 = Instant.parse("2026-02-01T04:00:00Z");
 
     private static VerificationRecord record(int hour, boolean deep, boolean passed) {
-        return new VerificationRecord("files/files_backup_20260201_030000.tar.gz.gpg", "files_backup_20260201_030000",
-                T0.plus(Duration.ofHours(hour)), deep, passed, passed ? null : "INTEGRITY",
-                passed ? null : "damaged", Duration.ofSeconds(1), "host");
+        return new VerificationRecord(
+                "files/files_backup_20260201_030000.tar.gz.gpg",
+                "files_backup_20260201_030000",
+                T0.plus(Duration.ofHours(hour)),
+                deep,
+                passed,
+                passed ? null : "INTEGRITY",
+                passed ? null : "damaged",
+                Duration.ofSeconds(1),
+                "host");
     }
 
     private static VerificationRecord standing(VerificationRecord... records) {
@@ -26,7 +32,8 @@ class VerificationRecordTest {
     void aLaterQuickPassDoesNotClearAFailedDeepVerification() {
         VerificationRecord deepFailed = record(1, true, false);
         assertThat(standing(deepFailed, record(2, false, true))).isEqualTo(deepFailed);
-        assertThat(standing(record(3, false, true), deepFailed, record(2, false, true))).isEqualTo(deepFailed);
+        assertThat(standing(record(3, false, true), deepFailed, record(2, false, true)))
+                .isEqualTo(deepFailed);
     }
 
     @Test
@@ -35,7 +42,8 @@ class VerificationRecordTest {
         assertThat(standing(record(1, true, false), deepPassed)).isEqualTo(deepPassed);
         assertThat(standing(record(1, false, false), deepPassed)).isEqualTo(deepPassed);
         assertThat(standing(record(1, true, false), record(2, false, false), deepPassed, record(4, false, true)))
-                .as("the newest pass once nothing stands against it").isEqualTo(record(4, false, true));
+                .as("the newest pass once nothing stands against it")
+                .isEqualTo(record(4, false, true));
     }
 
     @Test
@@ -55,7 +63,8 @@ class VerificationRecordTest {
     @Test
     void ofSeveralStandingFailuresTheNewestStandsAndNoRecordsMeanNone() {
         VerificationRecord quickFailed = record(3, false, false);
-        assertThat(standing(record(1, true, false), record(2, false, true), quickFailed)).isEqualTo(quickFailed);
+        assertThat(standing(record(1, true, false), record(2, false, true), quickFailed))
+                .isEqualTo(quickFailed);
         assertThat(standing(record(1, true, false), quickFailed, record(4, false, true)))
                 .as("the quick failure is cleared by the quick pass; the deep one is not")
                 .isEqualTo(record(1, true, false));

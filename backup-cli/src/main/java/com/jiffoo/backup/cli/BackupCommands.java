@@ -9,36 +9,46 @@ import com.jiffoo.backup.files.Compression;
 import com.jiffoo.backup.files.DirectorySource;
 import com.jiffoo.backup.postgres.PgConnection;
 import com.jiffoo.backup.postgres.PostgresSource;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /** {@code backup database} and {@code backup files}. */
-@Command(name = "backup", description = "Makes a new backup: `backup database` or `backup files`.",
-        mixinStandardHelpOptions = true, subcommands = {BackupCommands.Database.class, BackupCommands.Files.class})
+@Command(
+        name = "backup",
+        description = "Makes a new backup: `backup database` or `backup files`.",
+        mixinStandardHelpOptions = true,
+        subcommands = {BackupCommands.Database.class, BackupCommands.Files.class})
 final class BackupCommands {
 
-    private BackupCommands() {
-    }
+    private BackupCommands() {}
 
     /** Runs one backup of {@code source} into the configured store and reports it. */
     static void backup(CliCommand cmd, Source source, Map<String, Object> summary) {
         OpenPgpTransform pgp = Encryption.forBackup(cmd.settings);
         Sink store = Stores.open(cmd.settings);
         try {
-            BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(store)
-                    .listener(cmd.progress()).build().run();
+            BackupManifest m = BackupPipeline.builder()
+                    .source(source)
+                    .encryption(pgp)
+                    .sink(store)
+                    .listener(cmd.progress())
+                    .build()
+                    .run();
             summary.putAll(CliCommand.describe(m, store));
             summary.put("durationMs", m.duration().toMillis());
             cmd.say("backed up " + source.describe() + " to " + CliCommand.where(store, m.objectKey()));
-            cmd.say(String.format(Locale.ROOT, "  %s stored (%s plaintext) in %.1f s, sha256 %s",
-                    Terminal.bytes(m.objectSize()), Terminal.bytes(m.plaintextSize()), m.duration().toMillis() / 1000.0,
+            cmd.say(String.format(
+                    Locale.ROOT,
+                    "  %s stored (%s plaintext) in %.1f s, sha256 %s",
+                    Terminal.bytes(m.objectSize()),
+                    Terminal.bytes(m.plaintextSize()),
+                    m.duration().toMillis() / 1000.0,
                     m.objectSha256()));
         } finally {
             CliCommand.close(store);
@@ -46,21 +56,41 @@ final class BackupCommands {
     }
 
     /** {@code backup database}: pg_dump -Fc of DB_NAME, encrypted, into the store. */
-    @Command(name = "database", mixinStandardHelpOptions = true, sortOptions = false,
-            description = {"Backs up the database DB_NAME on DB_HOST:DB_PORT as DB_USER with pg_dump (custom format),"
-                    + " encrypted with ENCRYPTION_KEY_FILE, into the store as database/db_backup_YYYYMMDD_HHMMSS.sql.gpg"
-                    + " (+ .sha256, + .manifest.json written last).",
-                    "The password (DB_PASSWORD) reaches pg_dump through its environment only."},
-            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:backed up", " 2:bad or missing setting",
-                    " 3:pg_dump failed", " 4:the store failed", " 1:internal error"})
+    @Command(
+            name = "database",
+            mixinStandardHelpOptions = true,
+            sortOptions = false,
+            description = {
+                "Backs up the database DB_NAME on DB_HOST:DB_PORT as DB_USER with pg_dump (custom format),"
+                        + " encrypted with ENCRYPTION_KEY_FILE, into the store as database/db_backup_YYYYMMDD_HHMMSS.sql.gpg"
+                        + " (+ .sha256, + .manifest.json written last).",
+                "The password (DB_PASSWORD) reaches pg_dump through its environment only."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {
+                " 0:backed up",
+                " 2:bad or missing setting",
+                " 3:pg_dump failed",
+                " 4:the store failed",
+                " 1:internal error"
+            })
     static final class Database extends CliCommand {
         @picocli.CommandLine.Mixin
         DbOptions db;
-        @Option(names = "--compression-level", paramLabel = "0-9", description = "pg_dump -Z (default 9, the"
-                + " runbook's; 1 is much faster for a slightly larger file).")
+
+        @Option(
+                names = "--compression-level",
+                paramLabel = "0-9",
+                description =
+                        "pg_dump -Z (default 9, the" + " runbook's; 1 is much faster for a slightly larger file).")
         Integer compressionLevel;
-        @Option(names = "--exclude-table", paramLabel = "PATTERN", description = "pg_dump --exclude-table (repeatable).")
+
+        @Option(
+                names = "--exclude-table",
+                paramLabel = "PATTERN",
+                description = "pg_dump --exclude-table (repeatable).")
         List<String> excludeTables = new ArrayList<>();
+
         @Option(names = "--no-owner", description = "pg_dump --no-owner --no-privileges.")
         boolean noOwner;
 
@@ -72,7 +102,8 @@ final class BackupCommands {
         @Override
         void run(Map<String, Object> summary) {
             PgConnection connection = Databases.connection(settings);
-            PostgresSource.Builder b = PostgresSource.builder(connection).noOwner(noOwner).noPrivileges(noOwner);
+            PostgresSource.Builder b =
+                    PostgresSource.builder(connection).noOwner(noOwner).noPrivileges(noOwner);
             if (compressionLevel != null) {
                 b.compressionLevel(compressionLevel);
             }
@@ -82,14 +113,24 @@ final class BackupCommands {
     }
 
     /** {@code backup files}: a tar of SOURCE_DIR, compressed and encrypted, into the store. */
-    @Command(name = "files", mixinStandardHelpOptions = true, sortOptions = false,
+    @Command(
+            name = "files",
+            mixinStandardHelpOptions = true,
+            sortOptions = false,
             description = "Backs up the directory SOURCE_DIR (or DIR) as a tar (gzip, or zstd), encrypted with"
                     + " ENCRYPTION_KEY_FILE, into the store as files/files_backup_YYYYMMDD_HHMMSS.tar.gz.gpg.",
-            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:backed up", " 2:bad or missing setting",
-                    " 3:the directory could not be read", " 4:the store failed", " 1:internal error"})
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {
+                " 0:backed up",
+                " 2:bad or missing setting",
+                " 3:the directory could not be read",
+                " 4:the store failed",
+                " 1:internal error"
+            })
     static final class Files extends CliCommand {
         @Parameters(arity = "0..1", paramLabel = "DIR", description = "The directory; default SOURCE_DIR.")
         String dir;
+
         @Option(names = "--compression", paramLabel = "gzip|zstd", description = "Default gzip (.tar.gz).")
         Compression compression;
 
@@ -100,8 +141,10 @@ final class BackupCommands {
 
         @Override
         void run(Map<String, Object> summary) {
-            Path source = Path.of(settings.require("SOURCE_DIR", "set SOURCE_DIR to the directory to back up, e.g."
-                    + " SOURCE_DIR=/srv/jiffoo/uploads, or give it as an argument"));
+            Path source = Path.of(settings.require(
+                    "SOURCE_DIR",
+                    "set SOURCE_DIR to the directory to back up, e.g."
+                            + " SOURCE_DIR=/srv/jiffoo/uploads, or give it as an argument"));
             if (!java.nio.file.Files.isDirectory(source)) {
                 throw new com.jiffoo.backup.ConfigurationException("SOURCE_DIR is " + source.toAbsolutePath()
                         + ", which is not a directory; set SOURCE_DIR to the directory to back up.");

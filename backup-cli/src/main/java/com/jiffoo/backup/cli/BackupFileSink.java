@@ -9,7 +9,6 @@ import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.internal.BoundedJson;
 import com.jiffoo.backup.store.StoreLayout;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -54,17 +53,25 @@ final class BackupFileSink implements Sink {
         try (InputStream in = Files.newInputStream(manifest)) {
             json = in.readNBytes(BoundedJson.MAX_DOCUMENT_BYTES + 1);
         } catch (NoSuchFileException e) {
-            throw new ConfigurationException("the backup file " + data + " has no " + manifest.getFileName()
-                    + " next to it: copy the backup's .manifest.json, .manifest.json.sig and .sha256 from the store into " + dir
-                    + " too (e.g. `aws s3 cp s3://BUCKET/PREFIX/KIND/" + name + ".manifest.json " + dir + "/`). Without"
-                    + " its manifest a backup cannot be checked; docs/runbook.md shows the restore by hand with gpg.", e);
+            throw new ConfigurationException(
+                    "the backup file " + data + " has no " + manifest.getFileName()
+                            + " next to it: copy the backup's .manifest.json, .manifest.json.sig and .sha256 from the store into "
+                            + dir
+                            + " too (e.g. `aws s3 cp s3://BUCKET/PREFIX/KIND/" + name + ".manifest.json " + dir
+                            + "/`). Without"
+                            + " its manifest a backup cannot be checked; docs/runbook.md shows the restore by hand with gpg.",
+                    e);
         } catch (IOException e) {
             throw new ConfigurationException("cannot read " + manifest + ": " + e.getMessage(), e);
         }
         if (json.length > BoundedJson.MAX_DOCUMENT_BYTES) {
-            throw new IntegrityException("The manifest " + manifest + " is larger than " + BoundedJson.MAX_DOCUMENT_BYTES
-                    + " bytes; it is not a manifest written by jiffoo-backup. Copy the backup's real .manifest.json"
-                    + " from the store.", manifest.toString(), null, null);
+            throw new IntegrityException(
+                    "The manifest " + manifest + " is larger than " + BoundedJson.MAX_DOCUMENT_BYTES
+                            + " bytes; it is not a manifest written by jiffoo-backup. Copy the backup's real .manifest.json"
+                            + " from the store.",
+                    manifest.toString(),
+                    null,
+                    null);
         }
         BackupManifest m = BackupManifest.fromJson(json, manifest.toString());
         return new BackupFileSink(dir, name, m.objectKey());
@@ -87,8 +94,9 @@ final class BackupFileSink implements Sink {
 
     @Override
     public InputStream open(String key) throws IOException {
-        Path p = pathOf(key).orElseThrow(() -> new NotFoundException("No object " + key + " in " + location(), key,
-                location(), null));
+        Path p = pathOf(key)
+                .orElseThrow(
+                        () -> new NotFoundException("No object " + key + " in " + location(), key, location(), null));
         try {
             return Files.newInputStream(p);
         } catch (NoSuchFileException e) {
@@ -99,11 +107,15 @@ final class BackupFileSink implements Sink {
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         List<StoredObject> out = new ArrayList<>();
-        for (String key : List.of(objectKey, StoreLayout.manifestKey(objectKey),
-                StoreLayout.signatureKey(objectKey), StoreLayout.sidecarKey(objectKey))) {
+        for (String key : List.of(
+                objectKey,
+                StoreLayout.manifestKey(objectKey),
+                StoreLayout.signatureKey(objectKey),
+                StoreLayout.sidecarKey(objectKey))) {
             Path p = pathOf(key).orElseThrow();
             if (key.startsWith(prefix) && Files.isRegularFile(p)) {
-                out.add(new StoredObject(key, Files.size(p), Files.getLastModifiedTime(p).toInstant()));
+                out.add(new StoredObject(
+                        key, Files.size(p), Files.getLastModifiedTime(p).toInstant()));
             }
         }
         out.sort(java.util.Comparator.comparing(StoredObject::key));
@@ -121,8 +133,7 @@ final class BackupFileSink implements Sink {
     }
 
     @Override
-    public void close() {
-    }
+    public void close() {}
 
     @Override
     public String toString() {
@@ -131,7 +142,8 @@ final class BackupFileSink implements Sink {
 
     /** The file of a key: one of the backup's four objects, else empty. */
     Optional<Path> pathOf(String key) {
-        if (key.equals(objectKey) || key.equals(StoreLayout.manifestKey(objectKey))
+        if (key.equals(objectKey)
+                || key.equals(StoreLayout.manifestKey(objectKey))
                 || key.equals(StoreLayout.signatureKey(objectKey))
                 || key.equals(StoreLayout.sidecarKey(objectKey))) {
             return Optional.of(dir.resolve(fileName + key.substring(objectKey.length())));

@@ -26,8 +26,7 @@ import java.util.stream.Stream;
  */
 public final class CdsTraining {
 
-    private CdsTraining() {
-    }
+    private CdsTraining() {}
 
     /** Runs the training; prints one line per step that failed and exits 0. */
     public static void main(String[] args) throws IOException {
@@ -43,8 +42,10 @@ public final class CdsTraining {
             Files.writeString(source.resolve("a.txt"), "jiffoo-backup\n".repeat(1000));
             Files.write(source.resolve("b.bin"), new byte[70_000]);
             Path config = dir.resolve("s3.properties");
-            Files.writeString(config, "S3_ENDPOINT=http://127.0.0.1:9\nAWS_REGION=us-east-1\n"
-                    + "AWS_ACCESS_KEY_ID=training\nAWS_SECRET_ACCESS_KEY=training\n");
+            Files.writeString(
+                    config,
+                    "S3_ENDPOINT=http://127.0.0.1:9\nAWS_REGION=us-east-1\n"
+                            + "AWS_ACCESS_KEY_ID=training\nAWS_SECRET_ACCESS_KEY=training\n");
             Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-------"));
             String k = "--key-file=" + key;
             String s = "--store=" + store;
@@ -63,8 +64,10 @@ public final class CdsTraining {
                 // only the S3 client's classes matter; the store is unreachable, so the exit code is the store's (4)
                 step(failed, 4, "list", "--store=s3://jiffoo-backup-cds-training", "--config=" + config, k, "--json");
             }
-            for (String name : List.of("com.jiffoo.backup.postgres.PostgresSource",
-                    "com.jiffoo.backup.postgres.PostgresRestoreTarget", "org.postgresql.Driver",
+            for (String name : List.of(
+                    "com.jiffoo.backup.postgres.PostgresSource",
+                    "com.jiffoo.backup.postgres.PostgresRestoreTarget",
+                    "org.postgresql.Driver",
                     "com.jiffoo.backup.minio.MinioSink")) {
                 try {
                     Class.forName(name, true, CdsTraining.class.getClassLoader());

@@ -8,10 +8,6 @@ import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.store.StoreProviders;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Spec;
-
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -19,6 +15,9 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 /**
  * What every command does around its work: set up logging, read the settings, print people's lines (or, with
@@ -41,6 +40,7 @@ abstract class CliCommand implements Callable<Integer> {
     private final CommitGate gate = new CommitGate();
     /** --quiet: what {@link #say} held back, printed only when the command does not succeed. */
     private final java.util.List<String> heldBack = new java.util.ArrayList<>();
+
     private boolean quiet;
     /** Whether log lines go to a file (LOG_FILE or LOG_DIR). */
     private boolean logged;
@@ -56,8 +56,7 @@ abstract class CliCommand implements Callable<Integer> {
     }
 
     /** Adds this command's flags to the settings (the flags that stand for settings, e.g. {@code --db-name}). */
-    void flags(Settings s) {
-    }
+    void flags(Settings s) {}
 
     @Override
     public final Integer call() {
@@ -85,7 +84,8 @@ abstract class CliCommand implements Callable<Integer> {
 
     private int execute(GlobalOptions.Values v) {
         try {
-            settings = Settings.load(System.getenv(), v.config).flag("STORE", v.store)
+            settings = Settings.load(System.getenv(), v.config)
+                    .flag("STORE", v.store)
                     .flag("ENCRYPTION_KEY_FILE", v.keyFile)
                     .flag("ALLOW_UNAUTHENTICATED", v.allowUnauthenticated ? "true" : null)
                     .flag("ALLOW_UNENCRYPTED", v.allowUnencrypted ? "true" : null)
@@ -94,8 +94,11 @@ abstract class CliCommand implements Callable<Integer> {
                     .flag("QUIET", v.quiet ? "true" : null);
             quiet = settings.bool("QUIET").orElse(false);
             Settings s = settings;
-            Logging.configure(v.verbose, s.get("LOG_FILE").map(Path::of).orElse(null),
-                    s.get("LOG_DIR").map(Path::of).orElse(null), Logging.jobName(summary.get("command").toString()),
+            Logging.configure(
+                    v.verbose,
+                    s.get("LOG_FILE").map(Path::of).orElse(null),
+                    s.get("LOG_DIR").map(Path::of).orElse(null),
+                    Logging.jobName(summary.get("command").toString()),
                     line -> s.redact(forOperators(line)));
             logged = s.get("LOG_FILE").isPresent() || s.get("LOG_DIR").isPresent();
             flags(settings);
@@ -137,8 +140,9 @@ abstract class CliCommand implements Callable<Integer> {
             return;
         }
         if (gate.stop()) {
-            Terminal.err().println("warning: " + name + " was stopped during the commit; letting it finish, so that"
-                    + " the target is either restored or back as it was (the result follows)");
+            Terminal.err()
+                    .println("warning: " + name + " was stopped during the commit; letting it finish, so that"
+                            + " the target is either restored or back as it was (the result follows)");
             boolean done = false;
             try {
                 done = finished.await(5, java.util.concurrent.TimeUnit.MINUTES);
@@ -149,8 +153,9 @@ abstract class CliCommand implements Callable<Integer> {
                 System.out.flush();
                 Runtime.getRuntime().halt(exitStatus); // the code of the result printed, not that of the signal
             }
-            Terminal.err().println("error: " + name + " did not finish its commit in 5 minutes; the next restore"
-                    + " into the same target finishes it (see the runbook: in-place restore journal)");
+            Terminal.err()
+                    .println("error: " + name + " did not finish its commit in 5 minutes; the next restore"
+                            + " into the same target finishes it (see the runbook: in-place restore journal)");
             return;
         }
         Terminal.err().println("error: " + name + " was stopped; cleaning up (nothing is committed)");
@@ -168,28 +173,37 @@ abstract class CliCommand implements Callable<Integer> {
      * the launcher's flag or setting instead.
      */
     private static final String[][] FOR_OPERATORS = {
-            {"Pass replaceExisting(true) to replace its content", "Pass --replace to replace its content"},
-            {"or restore with existingDatabase(...)", "or restore over it with --existing"},
-            {"or restore with newDatabase(...)", "or restore into a new database with --into NAME"},
-            {"restore with allowSymlinksOutsideTarget(true)", "restore with --allow-symlinks-outside-target"},
-            {"restoring this backup with DirectoryRestoreTarget needs allowSymlinksOutsideTarget(true)",
-                    "restoring this backup needs `restore files --allow-symlinks-outside-target`"},
-            {"(PGUSER/PGPASSWORD or PgConnection)", "(DB_USER/DB_PASSWORD, or --db-user)"},
-            {"(PGDATABASE or PgConnection.database)", "(DB_NAME or --db-name)"},
-            {"(PGHOST/PGPORT)", "(DB_HOST/DB_PORT)"},
-            {"(allowUnauthenticated(true))", "(--allow-unauthenticated)"},
-            {"(allowUnencrypted(true))", "(--allow-unencrypted)"},
-            {"give the backup host an OpenPGP signing key (signingKey(...)) and its public key to the hosts that"
-                    + " verify and restore (signer(...))", "set ENCRYPTION_SIGNING_KEY_FILE to the backup host's"
+        {"Pass replaceExisting(true) to replace its content", "Pass --replace to replace its content"},
+        {"or restore with existingDatabase(...)", "or restore over it with --existing"},
+        {"or restore with newDatabase(...)", "or restore into a new database with --into NAME"},
+        {"restore with allowSymlinksOutsideTarget(true)", "restore with --allow-symlinks-outside-target"},
+        {
+            "restoring this backup with DirectoryRestoreTarget needs allowSymlinksOutsideTarget(true)",
+            "restoring this backup needs `restore files --allow-symlinks-outside-target`"
+        },
+        {"(PGUSER/PGPASSWORD or PgConnection)", "(DB_USER/DB_PASSWORD, or --db-user)"},
+        {"(PGDATABASE or PgConnection.database)", "(DB_NAME or --db-name)"},
+        {"(PGHOST/PGPORT)", "(DB_HOST/DB_PORT)"},
+        {"(allowUnauthenticated(true))", "(--allow-unauthenticated)"},
+        {"(allowUnencrypted(true))", "(--allow-unencrypted)"},
+        {
+            "give the backup host an OpenPGP signing key (signingKey(...)) and its public key to the hosts that"
+                    + " verify and restore (signer(...))",
+            "set ENCRYPTION_SIGNING_KEY_FILE to the backup host's"
                     + " OpenPGP secret key (create one with `keygen --openpgp --public signer-public.asc --secret"
                     + " signer-secret.asc`) and give signer-public.asc to the hosts that verify and restore"
-                    + " (ENCRYPTION_SIGNER_PUBLIC_KEY_FILE)"},
-            {"configure the key file the backups are made with (passphrase(...))",
-                    "set ENCRYPTION_KEY_FILE (the key file the backups are made with)"},
-            {"add the backup host's signing public key (signer(...))",
-                    "set ENCRYPTION_SIGNER_PUBLIC_KEY_FILE to the backup host's signing public key"},
-            {"add its public key (signer(...))", "add its public key to ENCRYPTION_SIGNER_PUBLIC_KEY_FILE"},
-            {"pass allowFutureDated(true)", "pass --allow-future-dated"},
+                    + " (ENCRYPTION_SIGNER_PUBLIC_KEY_FILE)"
+        },
+        {
+            "configure the key file the backups are made with (passphrase(...))",
+            "set ENCRYPTION_KEY_FILE (the key file the backups are made with)"
+        },
+        {
+            "add the backup host's signing public key (signer(...))",
+            "set ENCRYPTION_SIGNER_PUBLIC_KEY_FILE to the backup host's signing public key"
+        },
+        {"add its public key (signer(...))", "add its public key to ENCRYPTION_SIGNER_PUBLIC_KEY_FILE"},
+        {"pass allowFutureDated(true)", "pass --allow-future-dated"},
     };
 
     /** The message with the library's API names replaced by the launcher's flags and settings. */
@@ -209,11 +223,11 @@ abstract class CliCommand implements Callable<Integer> {
         String text = settings == null ? message : settings.redact(message);
         // a failure before logging was set up (a bad setting): warnings on stderr, as always; else nothing changes
         Logging.configure(options.values().verbose, null, null, "", CliCommand::forOperators);
-        org.slf4j.LoggerFactory.getLogger(CliCommand.class).debug("{} failed", summary.get("command"),
-                options.values().verbose ? redacted(e) : null);
+        org.slf4j.LoggerFactory.getLogger(CliCommand.class)
+                .debug("{} failed", summary.get("command"), options.values().verbose ? redacted(e) : null);
         if (logged) {
-            org.slf4j.LoggerFactory.getLogger(CliCommand.class).error("{} failed ({}): {}", summary.get("command"),
-                    code, text);
+            org.slf4j.LoggerFactory.getLogger(CliCommand.class)
+                    .error("{} failed ({}): {}", summary.get("command"), code, text);
         }
         printHeldBack();
         Terminal.err().println("error: " + text);
@@ -232,7 +246,8 @@ abstract class CliCommand implements Callable<Integer> {
         if (e == null || settings == null) {
             return null;
         }
-        Throwable r = new Throwable(e.getClass().getName() + ": " + settings.redact(e.getMessage()), redacted(e.getCause()));
+        Throwable r =
+                new Throwable(e.getClass().getName() + ": " + settings.redact(e.getMessage()), redacted(e.getCause()));
         r.setStackTrace(e.getStackTrace());
         return r;
     }
@@ -301,7 +316,8 @@ abstract class CliCommand implements Callable<Integer> {
 
     /** Where a backup is, for people: its local file, or the store's location and its key. */
     static String where(Sink store, String key) {
-        return store instanceof BackupFileSink f ? f.pathOf(key).map(Object::toString).orElse(key)
+        return store instanceof BackupFileSink f
+                ? f.pathOf(key).map(Object::toString).orElse(key)
                 : store.location() + "/" + key;
     }
 

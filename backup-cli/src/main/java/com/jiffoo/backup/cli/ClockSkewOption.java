@@ -1,9 +1,8 @@
 package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.ClockSkew;
-import picocli.CommandLine.Option;
-
 import java.time.Duration;
+import picocli.CommandLine.Option;
 
 /**
  * {@code --clock-skew-tolerance MINUTES} (setting {@code CLOCK_SKEW_TOLERANCE_MINUTES}), for the commands that judge
@@ -14,8 +13,12 @@ final class ClockSkewOption {
     /** The setting's name. */
     static final String SETTING = "CLOCK_SKEW_TOLERANCE_MINUTES";
 
-    @Option(names = "--clock-skew-tolerance", paramLabel = "MINUTES", description = "How far in the future a"
-            + " backup's or a verification's date may lie before it is a finding (default: " + SETTING + ", else 5).")
+    @Option(
+            names = "--clock-skew-tolerance",
+            paramLabel = "MINUTES",
+            description = "How far in the future a"
+                    + " backup's or a verification's date may lie before it is a finding (default: " + SETTING
+                    + ", else 5).")
     Integer minutes;
 
     /** Adds the flag to the settings. */

@@ -1,7 +1,6 @@
 package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.postgres.PgConnection;
-
 import java.util.Map;
 import java.util.Optional;
 
@@ -11,14 +10,14 @@ import java.util.Optional;
  * ...) and then libpq's default. The password reaches pg_dump and pg_restore only through their environment.
  */
 final class Databases {
-    private Databases() {
-    }
+    private Databases() {}
 
     /** The connection to the configured database ({@code DB_NAME} or {@code PGDATABASE} required). */
     static PgConnection connection(Settings s) {
-        String name = setting(s, "DB_NAME", "PGDATABASE").orElseThrow(() -> new com.jiffoo.backup.ConfigurationException(
-                "DB_NAME is not set: set DB_NAME to the database to back up or restore, e.g. DB_NAME=jiffoo_mall,"
-                        + " or pass --db-name."));
+        String name = setting(s, "DB_NAME", "PGDATABASE")
+                .orElseThrow(() -> new com.jiffoo.backup.ConfigurationException(
+                        "DB_NAME is not set: set DB_NAME to the database to back up or restore, e.g. DB_NAME=jiffoo_mall,"
+                                + " or pass --db-name."));
         return server(s).toBuilder().database(name).build();
     }
 
@@ -29,7 +28,8 @@ final class Databases {
         if (s.get("DB_PORT").isPresent()) {
             b.port(s.integer("DB_PORT", 5432, 1));
         } else if (setting(s, "DB_PORT", "PGPORT").isPresent()) {
-            b.port(PgConnection.fromEnvironment(Map.of("PGPORT", s.environment().get("PGPORT"))).port());
+            b.port(PgConnection.fromEnvironment(Map.of("PGPORT", s.environment().get("PGPORT")))
+                    .port());
         }
         setting(s, "DB_USER", "PGUSER").ifPresent(b::user);
         setting(s, "DB_PASSWORD", "PGPASSWORD").ifPresent(p -> b.password(p.toCharArray()));

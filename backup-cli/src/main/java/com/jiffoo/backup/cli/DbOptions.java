@@ -6,10 +6,13 @@ import picocli.CommandLine.Option;
 final class DbOptions {
     @Option(names = "--db-host", paramLabel = "HOST", description = "Default DB_HOST, else PGHOST, else 127.0.0.1.")
     String host;
+
     @Option(names = "--db-port", paramLabel = "PORT", description = "Default DB_PORT, else PGPORT, else 5432.")
     String port;
+
     @Option(names = "--db-name", paramLabel = "NAME", description = "Default DB_NAME, else PGDATABASE.")
     String name;
+
     @Option(names = "--db-user", paramLabel = "USER", description = "Default DB_USER, else PGUSER.")
     String user;
 

@@ -4,7 +4,6 @@ import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
-
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -26,8 +25,7 @@ final class Encryption {
     static final String NO_KEY = "ENCRYPTION_KEY_FILE is not set: set ENCRYPTION_KEY_FILE=/etc/jiffoo/backup.key"
             + " (create one with `java -jar jiffoo-backup.jar keygen /etc/jiffoo/backup.key`), or pass --key-file";
 
-    private Encryption() {
-    }
+    private Encryption() {}
 
     /** The transform that encrypts new backups. */
     static OpenPgpTransform forBackup(Settings s) {
@@ -42,8 +40,10 @@ final class Encryption {
             named("ENCRYPTION_PUBLIC_KEY_FILE", () -> b.recipient(Path.of(publicKey.get())));
             signing(s, b);
         } else {
-            b.passphrase(keyFile(s, keyFile.orElseThrow(() -> new ConfigurationException(NO_KEY
-                    + "; or ENCRYPTION_PUBLIC_KEY_FILE for public-key mode."))));
+            b.passphrase(keyFile(
+                    s,
+                    keyFile.orElseThrow(() -> new ConfigurationException(
+                            NO_KEY + "; or ENCRYPTION_PUBLIC_KEY_FILE for public-key mode."))));
         }
         return b.build();
     }
@@ -54,8 +54,8 @@ final class Encryption {
         Optional<String> keyFile = s.get("ENCRYPTION_KEY_FILE");
         Optional<String> secretKey = s.get("ENCRYPTION_SECRET_KEY_FILE");
         if (keyFile.isEmpty() && secretKey.isEmpty()) {
-            throw new ConfigurationException(NO_KEY + "; or ENCRYPTION_SECRET_KEY_FILE for backups made to a public"
-                    + " key.");
+            throw new ConfigurationException(
+                    NO_KEY + "; or ENCRYPTION_SECRET_KEY_FILE for backups made to a public" + " key.");
         }
         keyFile.ifPresent(f -> b.decryptionPassphrase(keyFile(s, f)));
         if (secretKey.isPresent()) {
@@ -90,20 +90,26 @@ final class Encryption {
             trust = BackupTrust.of(List.of(b.build())).toBuilder();
         } catch (ConfigurationException e) {
             if (!allowUnauthenticated) {
-                throw new ConfigurationException("No key is configured to tell real backups from planted ones: set"
-                        + " ENCRYPTION_KEY_FILE (passphrase mode) or ENCRYPTION_SIGNER_PUBLIC_KEY_FILE (public-key"
-                        + " mode: the backup host's signing public key, not secret), or pass --allow-unauthenticated"
-                        + " to trust whatever the store holds.", e);
+                throw new ConfigurationException(
+                        "No key is configured to tell real backups from planted ones: set"
+                                + " ENCRYPTION_KEY_FILE (passphrase mode) or ENCRYPTION_SIGNER_PUBLIC_KEY_FILE (public-key"
+                                + " mode: the backup host's signing public key, not secret), or pass --allow-unauthenticated"
+                                + " to trust whatever the store holds.",
+                        e);
             }
             trust = BackupTrust.builder();
         }
-        return trust.allowUnauthenticated(allowUnauthenticated).allowUnencrypted(on(s, "ALLOW_UNENCRYPTED")).build();
+        return trust.allowUnauthenticated(allowUnauthenticated)
+                .allowUnencrypted(on(s, "ALLOW_UNENCRYPTED"))
+                .build();
     }
 
     /** {@link #trust} for readers that also decrypt with {@code pgp} (restore, deep verification). */
     static BackupTrust trust(Settings s, OpenPgpTransform pgp) {
-        return BackupTrust.of(List.of(pgp)).toBuilder().allowUnauthenticated(on(s, "ALLOW_UNAUTHENTICATED"))
-                .allowUnencrypted(on(s, "ALLOW_UNENCRYPTED")).build();
+        return BackupTrust.of(List.of(pgp)).toBuilder()
+                .allowUnauthenticated(on(s, "ALLOW_UNAUTHENTICATED"))
+                .allowUnencrypted(on(s, "ALLOW_UNENCRYPTED"))
+                .build();
     }
 
     private static boolean on(Settings s, String name) {

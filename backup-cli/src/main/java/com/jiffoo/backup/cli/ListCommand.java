@@ -2,34 +2,44 @@ package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.BackupVerifier;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.Sink;
-import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.store.StoreLayout;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /** {@code list}: the committed backups in the store, newest first. */
-@Command(name = "list", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Lists the backups in the store.", "Lists the committed backups (those with a manifest) of each kind, newest first: kind, the"
-                + " backup's key in the store (the name `restore` and `verify` take), completion time (UTC), stored"
-                + " size, and the recorded verification that stands (mode, result, time; a failed deep verification"
-                + " stays until a deep one passes; '-' when never verified)."
-                + " --check quick-verifies each one now (and records it).",
-                "--json adds each backup's full URI (\"uri\": s3://bucket/prefix/database/…, minio://…, or file:/…"
-                        + " for a local store), which `restore` and `verify` also take."},
-        exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:listed (and, with --check, all verified)",
-                " 2:bad or missing setting", " 4:the store failed", " 5:with --check: a backup is damaged",
-                " 1:internal error"})
+@Command(
+        name = "list",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Lists the backups in the store.",
+            "Lists the committed backups (those with a manifest) of each kind, newest first: kind, the"
+                    + " backup's key in the store (the name `restore` and `verify` take), completion time (UTC), stored"
+                    + " size, and the recorded verification that stands (mode, result, time; a failed deep verification"
+                    + " stays until a deep one passes; '-' when never verified)."
+                    + " --check quick-verifies each one now (and records it).",
+            "--json adds each backup's full URI (\"uri\": s3://bucket/prefix/database/…, minio://…, or file:/…"
+                    + " for a local store), which `restore` and `verify` also take."
+        },
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+            " 0:listed (and, with --check, all verified)",
+            " 2:bad or missing setting",
+            " 4:the store failed",
+            " 5:with --check: a backup is damaged",
+            " 1:internal error"
+        })
 final class ListCommand extends CliCommand {
     /** The kinds of backup this launcher makes. */
     static final List<String> KINDS = List.of("database", "files");
@@ -38,6 +48,7 @@ final class ListCommand extends CliCommand {
 
     @Option(names = "--kind", paramLabel = "KIND", description = "Only this kind (database, files).")
     String kind;
+
     @Option(names = "--check", description = "Quick-verify each backup (re-reads every stored byte).")
     boolean check;
 
@@ -59,7 +70,12 @@ final class ListCommand extends CliCommand {
                     row.put("refused", forOperators(r.reason().getMessage()));
                     row.put("newest", scan.refusedNewest().contains(r));
                     rows.add(row);
-                    say(String.format(ROW, k, StoreLayout.dataKeyOf(r.key()), "-", "-",
+                    say(String.format(
+                            ROW,
+                            k,
+                            StoreLayout.dataKeyOf(r.key()),
+                            "-",
+                            "-",
                             "REFUSED: " + forOperators(r.reason().getMessage())));
                 }
                 if (check && firstFailure == null && !scan.refusedNewest().isEmpty()) {
@@ -76,16 +92,28 @@ final class ListCommand extends CliCommand {
                     String verified = standing.map(ListCommand::verdict).orElse("-");
                     if (check) {
                         try {
-                            BackupVerifier.builder().sink(store).trust(trust).build().verify(m.objectKey(), false);
+                            BackupVerifier.builder()
+                                    .sink(store)
+                                    .trust(trust)
+                                    .build()
+                                    .verify(m.objectKey(), false);
                             verified = "ok";
-                            if (standing.isPresent() && !standing.get().passed() && standing.get().deep()) {
+                            if (standing.isPresent()
+                                    && !standing.get().passed()
+                                    && standing.get().deep()) {
                                 VerificationRecord r = standing.get();
                                 verified = verdict(r) + " (quick ok now)";
                                 row.put("error", r.message());
-                                firstFailure = firstFailure == null ? new IntegrityException("the backup " + m.id()
-                                        + " failed its deep verification (" + r.verifiedAt() + "): " + r.message()
-                                        + " A quick check does not clear that; a passing `verify --deep` does.",
-                                        m.objectKey(), store.location(), null) : firstFailure;
+                                firstFailure = firstFailure == null
+                                        ? new IntegrityException(
+                                                "the backup " + m.id()
+                                                        + " failed its deep verification (" + r.verifiedAt() + "): "
+                                                        + r.message()
+                                                        + " A quick check does not clear that; a passing `verify --deep` does.",
+                                                m.objectKey(),
+                                                store.location(),
+                                                null)
+                                        : firstFailure;
                             }
                         } catch (IntegrityException e) {
                             verified = "FAILED";
@@ -95,10 +123,14 @@ final class ListCommand extends CliCommand {
                     }
                     row.put("verified", verified);
                     rows.add(row);
-                    say(String.format(ROW + "%s", m.kind(), m.objectKey(),
-                            m.completedAt().toString().replaceFirst("\\.\\d+Z$", "Z"), Terminal.bytes(m.objectSize()),
-                            verified, m.authenticity() == BackupTrust.Authenticity.UNAUTHENTICATED
-                                    ? "  (UNAUTHENTICATED)" : ""));
+                    say(String.format(
+                            ROW + "%s",
+                            m.kind(),
+                            m.objectKey(),
+                            m.completedAt().toString().replaceFirst("\\.\\d+Z$", "Z"),
+                            Terminal.bytes(m.objectSize()),
+                            verified,
+                            m.authenticity() == BackupTrust.Authenticity.UNAUTHENTICATED ? "  (UNAUTHENTICATED)" : ""));
                 }
             }
             summary.put("location", store.location());
@@ -110,8 +142,11 @@ final class ListCommand extends CliCommand {
             CliCommand.close(store);
         }
         if (firstFailure != null) {
-            throw new IntegrityException("at least one backup failed its verification (marked FAILED), first: "
-                    + firstFailure.getMessage(), firstFailure.key().orElse(null), store.location(), firstFailure);
+            throw new IntegrityException(
+                    "at least one backup failed its verification (marked FAILED), first: " + firstFailure.getMessage(),
+                    firstFailure.key().orElse(null),
+                    store.location(),
+                    firstFailure);
         }
     }
 

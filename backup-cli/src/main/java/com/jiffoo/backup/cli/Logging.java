@@ -1,7 +1,6 @@
 package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.ConfigurationException;
-
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -35,12 +34,11 @@ import java.util.function.UnaryOperator;
  * ({@link Terminal#err()}).
  */
 final class Logging {
-    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
-            Locale.ROOT);
+    private static final DateTimeFormatter TIME =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSXXX", Locale.ROOT);
     private static boolean configured;
 
-    private Logging() {
-    }
+    private Logging() {}
 
     /**
      * The job's name, for its log file and its lines: {@code backup-db}, {@code backup-files}, {@code backup-verify},
@@ -64,8 +62,8 @@ final class Logging {
      * @param filter  applied to every line before it is written
      * @throws ConfigurationException when the log file cannot be opened for appending
      */
-    static synchronized void configure(boolean verbose, Path logFile, Path logDir, String job,
-                                       UnaryOperator<String> filter) {
+    static synchronized void configure(
+            boolean verbose, Path logFile, Path logDir, String job, UnaryOperator<String> filter) {
         if (configured) {
             return;
         }
@@ -84,7 +82,8 @@ final class Logging {
         System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
         String setting = logFile != null ? "LOG_FILE (--log-file)" : "LOG_DIR (--log-dir)";
         OutputStream out = file == null ? System.err : open(file, setting);
-        String tag = file == null ? null : " " + job + "[" + ProcessHandle.current().pid() + "] ";
+        String tag =
+                file == null ? null : " " + job + "[" + ProcessHandle.current().pid() + "] ";
         Terminal.keepStderr();
         System.setErr(new PrintStream(new Lines(out, tag, filter), true, StandardCharsets.UTF_8));
     }
@@ -101,12 +100,17 @@ final class Logging {
         } catch (FileAlreadyExistsException e) {
             // another job created it first, or it is a file: opening the log file below says which
         } catch (NoSuchFileException e) {
-            throw new ConfigurationException("cannot create the log directory " + dir + " (" + setting + "): its"
-                    + " parent " + dir.getParent() + " does not exist. Create it (only the last directory is created"
-                    + " for you), or fix " + setting.substring(0, setting.indexOf(' ')) + ".", e);
+            throw new ConfigurationException(
+                    "cannot create the log directory " + dir + " (" + setting + "): its"
+                            + " parent " + dir.getParent()
+                            + " does not exist. Create it (only the last directory is created"
+                            + " for you), or fix " + setting.substring(0, setting.indexOf(' ')) + ".",
+                    e);
         } catch (IOException | UnsupportedOperationException e) {
-            throw new ConfigurationException("cannot create the log directory " + dir + " (" + setting + "): " + e
-                    + "; create it (install -d -m 750 " + dir + ") or choose another.", e);
+            throw new ConfigurationException(
+                    "cannot create the log directory " + dir + " (" + setting + "): " + e
+                            + "; create it (install -d -m 750 " + dir + ") or choose another.",
+                    e);
         }
         try {
             try {
@@ -117,8 +121,10 @@ final class Logging {
             }
             return Files.newOutputStream(abs, StandardOpenOption.APPEND, StandardOpenOption.WRITE);
         } catch (IOException | UnsupportedOperationException e) {
-            throw new ConfigurationException("cannot append to the log file " + abs + " (" + setting + "): " + e
-                    + "; fix its permissions or choose another.", e);
+            throw new ConfigurationException(
+                    "cannot append to the log file " + abs + " (" + setting + "): " + e
+                            + "; fix its permissions or choose another.",
+                    e);
         }
     }
 

@@ -20,38 +20,43 @@ import picocli.CommandLine.Mixin;
  * help, for a usage error (so the message can list every command) and when no command is named but arguments are
  * given that the top level does not take.
  */
-@Command(name = "jiffoo-backup", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+@Command(
+        name = "jiffoo-backup",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
         description = "Backs up PostgreSQL databases and directories as encrypted, checksummed streams into a local"
                 + " directory, S3 or MinIO; verifies, lists, prunes and restores them.",
         footerHeading = "%nSettings (flags, then environment, then --config FILE):%n",
         footer = {
-                "  Store:      S3_BUCKET=s3://bucket/prefix or a bucket name",
-                "              (S3_BACKUP_BUCKET too), S3_ENDPOINT (S3-compatible),",
-                "              MINIO_ENDPOINT (MinIO client), AWS_REGION, AWS_ACCESS_KEY_ID,",
-                "              AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE;",
-                "              or BACKUP_DIR=/var/backups/jiffoo; or --store",
-                "  Database:   DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, DB_SSLMODE",
-                "              (else PGHOST, ...)",
-                "  Keys:       ENCRYPTION_KEY_FILE (passphrase), ENCRYPTION_PUBLIC_KEY_FILE,",
-                "              ENCRYPTION_SECRET_KEY_FILE, ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE",
-                "  Other:      SOURCE_DIR, RETENTION_DAYS (30), SLACK_WEBHOOK_URL,",
-                "              MAX_BACKUP_AGE_HOURS (26)",
-                "  Logs:       LOG_DIR (a file per job), LOG_FILE, QUIET=true (quiet on success)",
-                "Secrets (DB_PASSWORD, AWS keys, SLACK_WEBHOOK_URL) are read from the",
-                "environment or the config file only, and never printed. Guide: docs/runbook.md."},
+            "  Store:      S3_BUCKET=s3://bucket/prefix or a bucket name",
+            "              (S3_BACKUP_BUCKET too), S3_ENDPOINT (S3-compatible),",
+            "              MINIO_ENDPOINT (MinIO client), AWS_REGION, AWS_ACCESS_KEY_ID,",
+            "              AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE;",
+            "              or BACKUP_DIR=/var/backups/jiffoo; or --store",
+            "  Database:   DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, DB_SSLMODE",
+            "              (else PGHOST, ...)",
+            "  Keys:       ENCRYPTION_KEY_FILE (passphrase), ENCRYPTION_PUBLIC_KEY_FILE,",
+            "              ENCRYPTION_SECRET_KEY_FILE, ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE",
+            "  Other:      SOURCE_DIR, RETENTION_DAYS (30), SLACK_WEBHOOK_URL,",
+            "              MAX_BACKUP_AGE_HOURS (26)",
+            "  Logs:       LOG_DIR (a file per job), LOG_FILE, QUIET=true (quiet on success)",
+            "Secrets (DB_PASSWORD, AWS keys, SLACK_WEBHOOK_URL) are read from the",
+            "environment or the config file only, and never printed. Guide: docs/runbook.md."
+        },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
-                " 0:success",
-                " 1:internal error (a bug; rerun with --verbose and report it)",
-                " 2:bad or missing setting or usage (the message names what to set)",
-                " 3:the source failed (pg_dump, reading the directory)",
-                " 4:the store failed (disk, network, permissions, credentials)",
-                " 5:a backup is damaged, incomplete or does not match its manifest",
-                " 6:a backup cannot be decrypted with the configured key",
-                " 7:the restore target failed; it keeps its previous content",
-                " 8:the backup or object does not exist",
-                " 9:monitor: WARNING",
-                "10:monitor: CRITICAL"})
+            " 0:success",
+            " 1:internal error (a bug; rerun with --verbose and report it)",
+            " 2:bad or missing setting or usage (the message names what to set)",
+            " 3:the source failed (pg_dump, reading the directory)",
+            " 4:the store failed (disk, network, permissions, credentials)",
+            " 5:a backup is damaged, incomplete or does not match its manifest",
+            " 6:a backup cannot be decrypted with the configured key",
+            " 7:the restore target failed; it keeps its previous content",
+            " 8:the backup or object does not exist",
+            " 9:monitor: WARNING",
+            "10:monitor: CRITICAL"
+        })
 public final class Main implements java.util.concurrent.Callable<Integer> {
 
     @Mixin
@@ -66,8 +71,15 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
     }
 
     /** The commands, in the order help lists them. */
-    static final List<Class<?>> COMMANDS = List.of(BackupCommands.class, RestoreCommands.class, VerifyCommand.class,
-            ListCommand.class, PruneCommand.class, KeygenCommand.class, MonitorCommand.class, HelpCommand.class);
+    static final List<Class<?>> COMMANDS = List.of(
+            BackupCommands.class,
+            RestoreCommands.class,
+            VerifyCommand.class,
+            ListCommand.class,
+            PruneCommand.class,
+            KeygenCommand.class,
+            MonitorCommand.class,
+            HelpCommand.class);
 
     /**
      * The names of {@link #COMMANDS} but help, in the same order: written out, because reading a command's annotation
@@ -106,7 +118,8 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             }
         }
         return args.length > 0 && Arrays.stream(args).allMatch(a -> a.equals("--version") || a.equals("-V"))
-                ? List.of() : COMMANDS;
+                ? List.of()
+                : COMMANDS;
     }
 
     /** Runs the command line and returns its exit code. */
@@ -127,8 +140,11 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             CommandLine c = ex.getCommandLine();
             String message = usageMessage(ex.getMessage(), a, c.getCommandSpec());
             Terminal.err().println("error: " + message);
-            Terminal.err().println("Run `jiffoo-backup " + (c.getCommandSpec().qualifiedName(" ")
-                    .replaceFirst("^jiffoo-backup ?", "") + " --help").trim() + "` for usage.");
+            Terminal.err()
+                    .println("Run `jiffoo-backup "
+                            + (c.getCommandSpec().qualifiedName(" ").replaceFirst("^jiffoo-backup ?", "") + " --help")
+                                    .trim()
+                            + "` for usage.");
             if (Arrays.asList(a).contains("--json")) {
                 printJsonError(c, message);
             }
@@ -164,7 +180,10 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
     static String usageMessage(String message, String[] args, CommandLine.Model.CommandSpec spec) {
         String m = message == null ? "" : message.replaceAll("(--?[A-Za-z0-9][\\w-]*)=[^'\\s,]*", "$1=***");
         for (int i = 0; i + 1 < args.length; i++) {
-            if (args[i].startsWith("-") && !args[i].equals("--") && !args[i].contains("=") && !known(spec, args[i])
+            if (args[i].startsWith("-")
+                    && !args[i].equals("--")
+                    && !args[i].contains("=")
+                    && !known(spec, args[i])
                     && !known(spec, args[i + 1])) {
                 String value = args[i + 1];
                 m = m.replace("'" + value + "'", "'***'");

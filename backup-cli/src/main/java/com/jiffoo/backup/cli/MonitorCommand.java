@@ -2,22 +2,17 @@ package com.jiffoo.backup.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ClockSkew;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.Sink;
-import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.StoredBackups;
-import com.jiffoo.backup.Transform;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.monitor.BackupMonitor;
 import com.jiffoo.backup.monitor.HealthReport;
 import com.jiffoo.backup.monitor.HealthStatus;
 import com.jiffoo.backup.monitor.SlackNotifier;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,50 +20,79 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /** {@code monitor}: BackupMonitor's health checks, alerts to Slack, and an exit code for the scheduler. */
-@Command(name = "monitor", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Checks the health of the backups and alerts (Slack) when they are not healthy.",
-                "Per kind: the newest backup is younger than --max-age-hours (default 26), its checksum file agrees"
-                        + " with its manifest, its last recorded verification did not fail, some backup passed a"
-                        + " verification within 7 days, no backup or verification is dated in the future (beyond"
-                        + " --clock-skew-tolerance; CRITICAL, never fresh), and the configured key decrypts its first"
-                        + " blocks (skipped"
-                        + " when no key is configured). With --verify, first verifies the newest backup of each kind"
-                        + " (deep when a key is configured) and records the result. Sends an alert to"
-                        + " SLACK_WEBHOOK_URL when the status is WARNING or CRITICAL, and a recovery message when it"
-                        + " is OK again; a failed alert is reported, never fatal. See docs/monitoring.md."},
-        exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:healthy (OK)",
-                " 9:WARNING: needs attention soon (e.g. no recent passed verification)",
-                "10:CRITICAL: no or stale backup, damaged newest backup, key cannot open it, store unreadable, a backup"
-                        + " or verification dated in the future",
-                " 2:bad or missing setting", " 1:internal error"})
+@Command(
+        name = "monitor",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Checks the health of the backups and alerts (Slack) when they are not healthy.",
+            "Per kind: the newest backup is younger than --max-age-hours (default 26), its checksum file agrees"
+                    + " with its manifest, its last recorded verification did not fail, some backup passed a"
+                    + " verification within 7 days, no backup or verification is dated in the future (beyond"
+                    + " --clock-skew-tolerance; CRITICAL, never fresh), and the configured key decrypts its first"
+                    + " blocks (skipped"
+                    + " when no key is configured). With --verify, first verifies the newest backup of each kind"
+                    + " (deep when a key is configured) and records the result. Sends an alert to"
+                    + " SLACK_WEBHOOK_URL when the status is WARNING or CRITICAL, and a recovery message when it"
+                    + " is OK again; a failed alert is reported, never fatal. See docs/monitoring.md."
+        },
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+            " 0:healthy (OK)",
+            " 9:WARNING: needs attention soon (e.g. no recent passed verification)",
+            "10:CRITICAL: no or stale backup, damaged newest backup, key cannot open it, store unreadable, a backup"
+                    + " or verification dated in the future",
+            " 2:bad or missing setting",
+            " 1:internal error"
+        })
 final class MonitorCommand extends CliCommand {
     /** Exit code of a WARNING report. */
     static final int EXIT_WARNING = 9;
     /** Exit code of a CRITICAL report. */
     static final int EXIT_CRITICAL = 10;
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @Option(names = "--kind", paramLabel = "KIND", description = "Watch only these kinds (repeatable; default:"
-            + " database and files).")
+    @Option(
+            names = "--kind",
+            paramLabel = "KIND",
+            description = "Watch only these kinds (repeatable; default:" + " database and files).")
     List<String> kinds = new ArrayList<>();
-    @Option(names = "--max-age-hours", paramLabel = "HOURS", description = "How old the newest backup may be"
-            + " (default: MAX_BACKUP_AGE_HOURS, else 26).")
+
+    @Option(
+            names = "--max-age-hours",
+            paramLabel = "HOURS",
+            description = "How old the newest backup may be" + " (default: MAX_BACKUP_AGE_HOURS, else 26).")
     Integer maxAgeHours;
-    @Option(names = "--max-age", paramLabel = "KIND=HOURS", description = "A limit for one kind, e.g. files=170"
-            + " for a weekly job (repeatable).")
+
+    @Option(
+            names = "--max-age",
+            paramLabel = "KIND=HOURS",
+            description = "A limit for one kind, e.g. files=170" + " for a weekly job (repeatable).")
     Map<String, Integer> maxAgePerKind = new LinkedHashMap<>();
-    @Option(names = "--verify", description = "First verify the newest backup of each kind (deep when a key is"
-            + " configured) and record the result.")
+
+    @Option(
+            names = "--verify",
+            description = "First verify the newest backup of each kind (deep when a key is"
+                    + " configured) and record the result.")
     boolean verify;
-    @Option(names = "--freshness-only", description = "Only check that fresh backups exist (lists the store; reads"
-            + " no backup).")
+
+    @Option(
+            names = "--freshness-only",
+            description = "Only check that fresh backups exist (lists the store; reads" + " no backup).")
     boolean freshnessOnly;
+
     @Option(names = "--no-alert", description = "Send nothing to Slack, even when SLACK_WEBHOOK_URL is set.")
     boolean noAlert;
+
     @Mixin
     ClockSkewOption clockSkew;
+
     @Option(names = "--no-recovery-alert", description = "Do not announce that the backups are healthy again.")
     boolean noRecoveryAlert;
 
@@ -87,7 +111,9 @@ final class MonitorCommand extends CliCommand {
         List<String> watched = kinds.isEmpty() ? ListCommand.KINDS : kinds;
         Sink store = Stores.open(settings);
         try {
-            BackupMonitor.Builder b = BackupMonitor.builder().sink(store).kinds(watched.toArray(String[]::new))
+            BackupMonitor.Builder b = BackupMonitor.builder()
+                    .sink(store)
+                    .kinds(watched.toArray(String[]::new))
                     .maxAge(Duration.ofHours(settings.integer("MAX_BACKUP_AGE_HOURS", 26, 1)))
                     .clockSkewTolerance(ClockSkewOption.tolerance(settings))
                     .notifyOnRecovery(!noRecoveryAlert);
@@ -121,11 +147,13 @@ final class MonitorCommand extends CliCommand {
                 for (String kind : watched) {
                     // the newest dated in the past: the health check reports one dated in the future
                     Optional<BackupManifest> newest = backups.committed(kind).stream()
-                            .filter(m -> !skew.isFuture(m.completedAt())).findFirst();
+                            .filter(m -> !skew.isFuture(m.completedAt()))
+                            .findFirst();
                     if (newest.isEmpty()) {
                         continue; // the health check reports the missing kind
                     }
-                    VerificationRecord r = monitor.verifyBackupIntegrity(newest.get().objectKey());
+                    VerificationRecord r =
+                            monitor.verifyBackupIntegrity(newest.get().objectKey());
                     Map<String, Object> v = new LinkedHashMap<>();
                     v.put("key", r.objectKey());
                     v.put("mode", r.mode());
@@ -149,7 +177,8 @@ final class MonitorCommand extends CliCommand {
             }
             summary.put("status", report.status().name());
             summary.put("report", JSON.readTree(report.toJson()));
-            exit = report.status() == HealthStatus.OK ? 0
+            exit = report.status() == HealthStatus.OK
+                    ? 0
                     : report.status() == HealthStatus.WARNING ? EXIT_WARNING : EXIT_CRITICAL;
         } finally {
             CliCommand.close(store);
@@ -158,7 +187,8 @@ final class MonitorCommand extends CliCommand {
 
     /** The decryption key when one is configured: the key check and deep verification need it. */
     private Optional<com.jiffoo.backup.crypto.OpenPgpTransform> decryptionKey() {
-        if (settings.get("ENCRYPTION_KEY_FILE").isEmpty() && settings.get("ENCRYPTION_SECRET_KEY_FILE").isEmpty()) {
+        if (settings.get("ENCRYPTION_KEY_FILE").isEmpty()
+                && settings.get("ENCRYPTION_SECRET_KEY_FILE").isEmpty()) {
             return Optional.empty();
         }
         return Optional.of(Encryption.forRestore(settings));

@@ -4,62 +4,92 @@ import com.jiffoo.backup.RetentionPolicy.Verdict;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.retention.Pruner;
 import com.jiffoo.backup.retention.Retention;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-
 import java.time.Duration;
 import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /** {@code prune [--dry-run]}: deletes the backups no retention rule keeps. */
-@Command(name = "prune", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Deletes old backups by the retention rules (RETENTION_DAYS).", "Deletes the backups that no retention rule keeps, manifest first; never the newest backup"
-                + " and never below --minimum. A backup is kept when any rule keeps it: completed within RETENTION_DAYS"
-                + " (default 30), or one of the --keep-* rules. Orphans of failed runs (data without a manifest) older"
-                + " than a day are deleted too, and so is what killed runs left (temporary files, open multipart uploads)"
-                + " older than a day.",
-                "Before deleting, the backups are checked newest first (size and SHA-256 of the stored object"
-                        + " against its manifest, and the checksum file) until one passes: that one is kept whatever"
-                        + " the rules say, and a damaged one is reported (DAMAGED).",
-                "A backup dated in the future (beyond --clock-skew-tolerance) is kept but counted by no rule;"
-                        + " while one exists, prune refuses (exit 5, nothing deleted) unless --allow-future-dated.",
-                "--dry-run prints each backup's verdict and why, and deletes nothing."},
-        exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:pruned (or dry run)", " 2:bad or missing"
-                + " setting", " 4:the store failed (a prune can be rerun)", " 5:refused, nothing deleted: a backup or"
-                + " verification dated in the future (see --allow-future-dated), or no backup passed the intact check",
-                " 1:internal error"})
+@Command(
+        name = "prune",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Deletes old backups by the retention rules (RETENTION_DAYS).",
+            "Deletes the backups that no retention rule keeps, manifest first; never the newest backup"
+                    + " and never below --minimum. A backup is kept when any rule keeps it: completed within RETENTION_DAYS"
+                    + " (default 30), or one of the --keep-* rules. Orphans of failed runs (data without a manifest) older"
+                    + " than a day are deleted too, and so is what killed runs left (temporary files, open multipart uploads)"
+                    + " older than a day.",
+            "Before deleting, the backups are checked newest first (size and SHA-256 of the stored object"
+                    + " against its manifest, and the checksum file) until one passes: that one is kept whatever"
+                    + " the rules say, and a damaged one is reported (DAMAGED).",
+            "A backup dated in the future (beyond --clock-skew-tolerance) is kept but counted by no rule;"
+                    + " while one exists, prune refuses (exit 5, nothing deleted) unless --allow-future-dated.",
+            "--dry-run prints each backup's verdict and why, and deletes nothing."
+        },
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+            " 0:pruned (or dry run)",
+            " 2:bad or missing" + " setting",
+            " 4:the store failed (a prune can be rerun)",
+            " 5:refused, nothing deleted: a backup or"
+                    + " verification dated in the future (see --allow-future-dated), or no backup passed the intact check",
+            " 1:internal error"
+        })
 final class PruneCommand extends CliCommand {
     @Option(names = "--dry-run", description = "Show what would be deleted; delete nothing.")
     boolean dryRun;
+
     @Option(names = "--kind", paramLabel = "KIND", description = "Only this kind (database, files); default both.")
     String kind;
-    @Option(names = "--retention-days", paramLabel = "DAYS", description = "Keep backups completed within DAYS"
-            + " days; default RETENTION_DAYS, else 30. 0 turns the rule off (then give a --keep-* rule).")
+
+    @Option(
+            names = "--retention-days",
+            paramLabel = "DAYS",
+            description = "Keep backups completed within DAYS"
+                    + " days; default RETENTION_DAYS, else 30. 0 turns the rule off (then give a --keep-* rule).")
     String retentionDays;
+
     @Option(names = "--keep-last", paramLabel = "N", description = "Also keep the N newest.")
     Integer keepLast;
-    @Option(names = "--keep-daily", paramLabel = "N", description = "Also keep the newest of each of the last N days"
-            + " that have backups.")
+
+    @Option(
+            names = "--keep-daily",
+            paramLabel = "N",
+            description = "Also keep the newest of each of the last N days" + " that have backups.")
     Integer keepDaily;
+
     @Option(names = "--keep-weekly", paramLabel = "N", description = "... of the last N ISO weeks.")
     Integer keepWeekly;
+
     @Option(names = "--keep-monthly", paramLabel = "N", description = "... of the last N months.")
     Integer keepMonthly;
+
     @Option(names = "--keep-yearly", paramLabel = "N", description = "... of the last N years.")
     Integer keepYearly;
+
     @Option(names = "--minimum", paramLabel = "N", description = "Never keep fewer than N backups (default 1).")
     Integer minimum;
-    @Option(names = "--allow-future-dated", description = "Prune although backups or verifications are dated in the"
-            + " future (they are kept all the same). Check the clocks first: see docs/retention.md.")
+
+    @Option(
+            names = "--allow-future-dated",
+            description = "Prune although backups or verifications are dated in the"
+                    + " future (they are kept all the same). Check the clocks first: see docs/retention.md.")
     boolean allowFutureDated;
+
     @Mixin
     ClockSkewOption clockSkew;
-    @Option(names = "--zone", paramLabel = "ZONE", description = "Time zone of days/weeks/months (default UTC),"
-            + " e.g. Europe/Berlin.")
+
+    @Option(
+            names = "--zone",
+            paramLabel = "ZONE",
+            description = "Time zone of days/weeks/months (default UTC)," + " e.g. Europe/Berlin.")
     ZoneId zone;
 
     private static void keep(Integer n, java.util.function.IntConsumer rule) {
@@ -90,7 +120,11 @@ final class PruneCommand extends CliCommand {
         if (zone != null) {
             b.zone(zone);
         }
-        if (days == 0 && keepLast == null && keepDaily == null && keepWeekly == null && keepMonthly == null
+        if (days == 0
+                && keepLast == null
+                && keepDaily == null
+                && keepWeekly == null
+                && keepMonthly == null
                 && keepYearly == null) {
             throw new com.jiffoo.backup.ConfigurationException("RETENTION_DAYS is 0 and no --keep-* rule is given:"
                     + " prune would keep only the newest backup. Set RETENTION_DAYS=30 (days to keep) or give a"
@@ -100,20 +134,31 @@ final class PruneCommand extends CliCommand {
         Sink store = Stores.open(settings);
         List<Map<String, Object>> kinds = new ArrayList<>();
         try {
-            Pruner pruner = Pruner.builder().sink(store).policy(policy).trust(Encryption.trust(settings))
-                    .clockSkewTolerance(ClockSkewOption.tolerance(settings)).allowFutureDated(allowFutureDated)
+            Pruner pruner = Pruner.builder()
+                    .sink(store)
+                    .policy(policy)
+                    .trust(Encryption.trust(settings))
+                    .clockSkewTolerance(ClockSkewOption.tolerance(settings))
+                    .allowFutureDated(allowFutureDated)
                     .build();
             say((dryRun ? "dry run: " : "") + "pruning " + store.location() + " by " + policy.describeRules());
             for (String k : kind != null ? List.of(kind) : ListCommand.KINDS) {
                 Pruner.PruneReport r = pruner.prune(k, dryRun);
                 for (Verdict v : r.verdicts()) {
-                    say(String.format("  %-12s %-8s %-33s %s", v.keep() ? "keep" : (dryRun ? "would delete" : "deleted"),
-                            k, v.backup().id(), v.reason()));
+                    say(String.format(
+                            "  %-12s %-8s %-33s %s",
+                            v.keep() ? "keep" : (dryRun ? "would delete" : "deleted"),
+                            k,
+                            v.backup().id(),
+                            v.reason()));
                 }
                 r.orphansDeleted().forEach(o -> say("  " + (dryRun ? "would delete" : "deleted") + " orphan " + o));
                 r.damaged().forEach((key, why) -> say("  DAMAGED " + key + ": " + why));
-                r.futureDated().forEach(o -> say("  dated in the future: " + o + (dryRun && !allowFutureDated
-                        ? " (prune without --dry-run refuses while it exists; see --allow-future-dated)" : "")));
+                r.futureDated()
+                        .forEach(o -> say("  dated in the future: " + o
+                                + (dryRun && !allowFutureDated
+                                        ? " (prune without --dry-run refuses while it exists; see --allow-future-dated)"
+                                        : "")));
                 for (Sink.PartialWrite w : r.partialWritesDiscarded()) {
                     say("  " + (dryRun ? "would discard" : (store.localRoot().isPresent() ? "deleted" : "aborted"))
                             + " the unfinished write of " + w.key() + " (" + w.id() + ", last written "
@@ -121,18 +166,34 @@ final class PruneCommand extends CliCommand {
                 }
                 if (!r.partialWritesTooYoung().isEmpty()) {
                     say("  left " + r.partialWritesTooYoung().size() + " unfinished write(s) younger than a day (a"
-                            + " backup may be writing them): " + r.partialWritesTooYoung().stream()
-                            .map(Sink.PartialWrite::key).toList());
+                            + " backup may be writing them): "
+                            + r.partialWritesTooYoung().stream()
+                                    .map(Sink.PartialWrite::key)
+                                    .toList());
                 }
                 Map<String, Object> d = new LinkedHashMap<>();
                 d.put("kind", k);
-                d.put("kept", r.verdicts().stream().filter(Verdict::keep).map(v -> v.backup().objectKey()).toList());
+                d.put(
+                        "kept",
+                        r.verdicts().stream()
+                                .filter(Verdict::keep)
+                                .map(v -> v.backup().objectKey())
+                                .toList());
                 d.put("deleted", r.deleted());
                 d.put("orphansDeleted", r.orphansDeleted());
                 d.put("damaged", r.damaged());
                 d.put("futureDated", r.futureDated());
-                d.put("unfinishedWritesDiscarded", r.partialWritesDiscarded().stream().map(w -> Map.of("key", w.key(),
-                        "id", w.id(), "lastActivity", w.lastActivity().toString())).toList());
+                d.put(
+                        "unfinishedWritesDiscarded",
+                        r.partialWritesDiscarded().stream()
+                                .map(w -> Map.of(
+                                        "key",
+                                        w.key(),
+                                        "id",
+                                        w.id(),
+                                        "lastActivity",
+                                        w.lastActivity().toString()))
+                                .toList());
                 kinds.add(d);
             }
         } finally {

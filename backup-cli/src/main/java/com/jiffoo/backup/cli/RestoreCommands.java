@@ -1,38 +1,40 @@
 package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.ConfigurationException;
-import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.RestoreResult;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.files.DirectoryRestoreTarget;
 import com.jiffoo.backup.postgres.PgConnection;
 import com.jiffoo.backup.postgres.PostgresRestoreTarget;
 import com.jiffoo.backup.postgres.RowCountCheck;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.nio.file.Path;
-import java.util.Locale;
-import java.util.Map;
-
 /** {@code restore database} and {@code restore files}. */
-@Command(name = "restore", description = "Restores a backup: `restore database` or `restore files`.",
-        mixinStandardHelpOptions = true, subcommands = {RestoreCommands.Database.class, RestoreCommands.Files.class})
+@Command(
+        name = "restore",
+        description = "Restores a backup: `restore database` or `restore files`.",
+        mixinStandardHelpOptions = true,
+        subcommands = {RestoreCommands.Database.class, RestoreCommands.Files.class})
 final class RestoreCommands {
     private static final String BACKUP_HELP = "The backup: its s3:// URI (s3://bucket/prefix/database/db_backup_…"
             + ".sql.gpg), its key in the store (database/db_backup_….sql.gpg), or a local file with its .sha256 and"
             + " .manifest.json next to it.";
 
-    private RestoreCommands() {
-    }
+    private RestoreCommands() {}
 
     /** The options naming which backup to restore. */
     static final class Which {
         @Parameters(arity = "0..1", paramLabel = "BACKUP", description = BACKUP_HELP)
         String backup;
+
         @Option(names = "--latest", description = "The newest committed backup of this kind in the store.")
         boolean latest;
 
@@ -46,22 +48,33 @@ final class RestoreCommands {
     }
 
     /** Restores the backup {@code which} names into {@code target} and reports it. */
-    static RestoreResult restore(CliCommand cmd, Which which, String kind, RestoreTarget target,
-                                 Map<String, Object> summary) {
+    static RestoreResult restore(
+            CliCommand cmd, Which which, String kind, RestoreTarget target, Map<String, Object> summary) {
         return restore(cmd, which, kind, target, summary, null);
     }
 
     /** {@link #restore(CliCommand, Which, String, RestoreTarget, Map)} with the decryption set up already. */
-    static RestoreResult restore(CliCommand cmd, Which which, String kind, RestoreTarget target,
-                                 Map<String, Object> summary, OpenPgpTransform decryption) {
+    static RestoreResult restore(
+            CliCommand cmd,
+            Which which,
+            String kind,
+            RestoreTarget target,
+            Map<String, Object> summary,
+            OpenPgpTransform decryption) {
         which.requireOne(kind);
-        Stores.Located at = which.latest ? new Stores.Located(Stores.open(cmd.settings), null)
+        Stores.Located at = which.latest
+                ? new Stores.Located(Stores.open(cmd.settings), null)
                 : Stores.locate(cmd.settings, which.backup);
         Sink store = at.sink();
         try {
             OpenPgpTransform pgp = decryption != null ? decryption : Encryption.forRestore(cmd.settings);
-            RestorePipeline p = RestorePipeline.builder().sink(store).decryption(pgp)
-                    .trust(Encryption.trust(cmd.settings, pgp)).target(target).listener(cmd.progress()).build();
+            RestorePipeline p = RestorePipeline.builder()
+                    .sink(store)
+                    .decryption(pgp)
+                    .trust(Encryption.trust(cmd.settings, pgp))
+                    .target(target)
+                    .listener(cmd.progress())
+                    .build();
             RestoreResult r = which.latest ? p.restoreLatest(kind) : p.restore(at.key());
             summary.put("backup", CliCommand.describe(r.manifest(), store));
             summary.put("target", target.describe());
@@ -78,37 +91,64 @@ final class RestoreCommands {
      * {@code restore database}: into DB_NAME, created when it does not exist and refused when it does, unless
      * --existing (restore over it) or --into NAME (a new database NAME) says otherwise.
      */
-    @Command(name = "database", mixinStandardHelpOptions = true, sortOptions = false,
-            description = {"Restores a database backup with pg_restore into DB_NAME (or --db-name), or into a new"
-                    + " database --into NAME. A database that does not exist is created first and dropped again if"
-                    + " anything fails; the backup is checked (manifest, checksum, decryption) while it streams, then"
-                    + " every table's row count is compared with the backup's manifest.",
-                    "A DB_NAME that exists is refused (exit 2, untouched) unless --existing is given: then the backup"
-                            + " is restored into a fresh database next to DB_NAME (same owner, encoding, locale,"
-                            + " privileges, settings), which replaces DB_NAME by a rename only when every check"
-                            + " passed: a failure leaves the old content. The old database is dropped, or kept (and"
-                            + " named) when it holds tables the backup lacks. Works for partitioned schemas. Stop the"
-                            + " application first: no session may be connected."},
-            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:restored and row counts match",
-                    " 2:bad or missing setting; the database exists (without --existing) or does not (with"
-                    + " --existing)", " 4:the store failed", " 5:the backup is damaged, or the restored"
-                    + " row counts differ", " 6:the key does not open it", " 7:pg_restore failed (target unchanged)",
-                    " 8:no such backup", " 1:internal error"})
+    @Command(
+            name = "database",
+            mixinStandardHelpOptions = true,
+            sortOptions = false,
+            description = {
+                "Restores a database backup with pg_restore into DB_NAME (or --db-name), or into a new"
+                        + " database --into NAME. A database that does not exist is created first and dropped again if"
+                        + " anything fails; the backup is checked (manifest, checksum, decryption) while it streams, then"
+                        + " every table's row count is compared with the backup's manifest.",
+                "A DB_NAME that exists is refused (exit 2, untouched) unless --existing is given: then the backup"
+                        + " is restored into a fresh database next to DB_NAME (same owner, encoding, locale,"
+                        + " privileges, settings), which replaces DB_NAME by a rename only when every check"
+                        + " passed: a failure leaves the old content. The old database is dropped, or kept (and"
+                        + " named) when it holds tables the backup lacks. Works for partitioned schemas. Stop the"
+                        + " application first: no session may be connected."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {
+                " 0:restored and row counts match",
+                " 2:bad or missing setting; the database exists (without --existing) or does not (with"
+                        + " --existing)",
+                " 4:the store failed",
+                " 5:the backup is damaged, or the restored" + " row counts differ",
+                " 6:the key does not open it",
+                " 7:pg_restore failed (target unchanged)",
+                " 8:no such backup",
+                " 1:internal error"
+            })
     static final class Database extends CliCommand {
         @picocli.CommandLine.Mixin
         Which which;
-        @Option(names = "--into", paramLabel = "NAME", description = "Restore into a new database NAME instead of"
-                + " DB_NAME (it must not exist; it is created, and dropped again on failure).")
+
+        @Option(
+                names = "--into",
+                paramLabel = "NAME",
+                description = "Restore into a new database NAME instead of"
+                        + " DB_NAME (it must not exist; it is created, and dropped again on failure).")
         String into;
-        @Option(names = "--existing", description = "DB_NAME exists: replace it by the restored backup (restored"
-                + " next to it, swapped in by name when every check passed).")
+
+        @Option(
+                names = "--existing",
+                description = "DB_NAME exists: replace it by the restored backup (restored"
+                        + " next to it, swapped in by name when every check passed).")
         boolean existing;
-        @Option(names = "--jobs", paramLabel = "N", description = "pg_restore -j N (spools the decrypted dump to a"
-                + " 0600 temporary file first).", defaultValue = "1")
+
+        @Option(
+                names = "--jobs",
+                paramLabel = "N",
+                description = "pg_restore -j N (spools the decrypted dump to a" + " 0600 temporary file first).",
+                defaultValue = "1")
         int jobs;
-        @Option(names = "--no-owner", description = "pg_restore --no-owner --no-privileges (when the dump's roles do"
-                + " not exist on this server).")
+
+        @Option(
+                names = "--no-owner",
+                description = "pg_restore --no-owner --no-privileges (when the dump's roles do"
+                        + " not exist on this server).")
         boolean noOwner;
+
         @picocli.CommandLine.Mixin
         DbOptions db;
 
@@ -121,8 +161,8 @@ final class RestoreCommands {
         void run(Map<String, Object> summary) {
             which.requireOne("database");
             if (existing && into != null) {
-                throw new ConfigurationException("--existing restores over DB_NAME and --into names a new database;"
-                        + " pass one of them.");
+                throw new ConfigurationException(
+                        "--existing restores over DB_NAME and --into names a new database;" + " pass one of them.");
             }
             PostgresRestoreTarget.Builder b;
             String database;
@@ -155,9 +195,14 @@ final class RestoreCommands {
                         + " then DROP DATABASE \"" + previous + "\"");
             }
             // a swap (--existing) compared the counts on the restored copy before it replaced DB_NAME
-            RowCountCheck.Report counts = r.facts().get(PostgresRestoreTarget.ROW_COUNT_CHECK)
-                    instanceof RowCountCheck.Report before ? before : RowCountCheck.compare(Databases.server(settings)
-                    .toBuilder().database(database).build(), r.manifest());
+            RowCountCheck.Report counts =
+                    r.facts().get(PostgresRestoreTarget.ROW_COUNT_CHECK) instanceof RowCountCheck.Report before
+                            ? before
+                            : RowCountCheck.compare(
+                                    Databases.server(settings).toBuilder()
+                                            .database(database)
+                                            .build(),
+                                    r.manifest());
             summary.put("rowCountsMatch", counts.passed());
             say("  " + counts.summary());
             counts.orThrow();
@@ -169,7 +214,8 @@ final class RestoreCommands {
          */
         private void refuseUnlessAsked(PostgresRestoreTarget target) {
             String name = target.connection().database();
-            String server = target.connection().host() + ":" + target.connection().port();
+            String server =
+                    target.connection().host() + ":" + target.connection().port();
             boolean exists = target.databaseExists();
             if (existing && !exists) {
                 throw new ConfigurationException("The database " + name + " (DB_NAME) does not exist on " + server
@@ -192,26 +238,42 @@ final class RestoreCommands {
     }
 
     /** {@code restore files}: into a directory, replacing it only with --replace. */
-    @Command(name = "files", mixinStandardHelpOptions = true, sortOptions = false,
-            description = {"Restores a files backup into --target DIR. It is extracted into a new sibling directory"
-                    + " and swapped in only when every check passed; on any failure DIR is untouched.",
-                    "A non-empty DIR is refused unless --replace is given (to restore in place:"
-                            + " --target \"$SOURCE_DIR\" --replace).",
-                    "A restore into a mount point (in place) that was killed during its swap is finished first, from"
-                            + " the journal DIR/.jiffoo-journal, and the line says so."},
-            exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:restored", " 2:bad or missing setting",
-                    " 4:the store failed", " 5:the backup is damaged", " 6:the key does not open it",
-                    " 7:the target refused (unsafe entry, non-empty); unchanged", " 8:no such backup",
-                    " 1:internal error"})
+    @Command(
+            name = "files",
+            mixinStandardHelpOptions = true,
+            sortOptions = false,
+            description = {
+                "Restores a files backup into --target DIR. It is extracted into a new sibling directory"
+                        + " and swapped in only when every check passed; on any failure DIR is untouched.",
+                "A non-empty DIR is refused unless --replace is given (to restore in place:"
+                        + " --target \"$SOURCE_DIR\" --replace).",
+                "A restore into a mount point (in place) that was killed during its swap is finished first, from"
+                        + " the journal DIR/.jiffoo-journal, and the line says so."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {
+                " 0:restored",
+                " 2:bad or missing setting",
+                " 4:the store failed",
+                " 5:the backup is damaged",
+                " 6:the key does not open it",
+                " 7:the target refused (unsafe entry, non-empty); unchanged",
+                " 8:no such backup",
+                " 1:internal error"
+            })
     static final class Files extends CliCommand {
         @picocli.CommandLine.Mixin
         Which which;
+
         @Option(names = "--target", paramLabel = "DIR", required = true, description = "Where to restore.")
         Path target;
+
         @Option(names = "--replace", description = "Replace DIR's current content.")
         boolean replace;
-        @Option(names = "--allow-symlinks-outside-target", description = "Restore symbolic links that point outside"
-                + " DIR (refused by default).")
+
+        @Option(
+                names = "--allow-symlinks-outside-target",
+                description = "Restore symbolic links that point outside" + " DIR (refused by default).")
         boolean allowSymlinks;
 
         @Override
@@ -222,8 +284,15 @@ final class RestoreCommands {
                 summary.put("recovered", recovered.get().name().toLowerCase(Locale.ROOT));
                 say(recovered.get().describe(target.toAbsolutePath().normalize()));
             }
-            restore(this, which, "files", DirectoryRestoreTarget.builder(target).replaceExisting(replace)
-                    .allowSymlinksOutsideTarget(allowSymlinks).build(), summary);
+            restore(
+                    this,
+                    which,
+                    "files",
+                    DirectoryRestoreTarget.builder(target)
+                            .replaceExisting(replace)
+                            .allowSymlinksOutsideTarget(allowSymlinks)
+                            .build(),
+                    summary);
         }
     }
 }

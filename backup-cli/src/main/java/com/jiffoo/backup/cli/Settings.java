@@ -2,7 +2,6 @@ package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.store.StoreSettings;
-
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -33,20 +32,48 @@ import java.util.Set;
  */
 public final class Settings implements StoreSettings {
     /** Settings whose values are never printed, logged or passed on a command line. */
-    public static final Set<String> SECRETS = Set.of("DB_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN", "SLACK_WEBHOOK_URL");
+    public static final Set<String> SECRETS = Set.of(
+            "DB_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SLACK_WEBHOOK_URL");
 
     /** Every name the launcher reads, for the config file's check and the documentation. */
-    public static final Set<String> NAMES = Set.of("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD",
-            "DB_SSLMODE", "ENCRYPTION_KEY_FILE", "ENCRYPTION_PUBLIC_KEY_FILE", "ENCRYPTION_SECRET_KEY_FILE",
-            "ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE", "ENCRYPTION_SIGNING_KEY_FILE",
-            "ENCRYPTION_SIGNING_KEY_PASSPHRASE_FILE", "ENCRYPTION_SIGNER_PUBLIC_KEY_FILE", "ALLOW_UNAUTHENTICATED",
-            "ALLOW_UNENCRYPTED", "S3_BUCKET", "S3_ENDPOINT", "MINIO_ENDPOINT", "RETENTION_DAYS",
-            "AWS_REQUEST_CHECKSUM_CALCULATION", "AWS_RESPONSE_CHECKSUM_VALIDATION", "S3_CHUNKED_ENCODING",
+    public static final Set<String> NAMES = Set.of(
+            "DB_HOST",
+            "DB_PORT",
+            "DB_NAME",
+            "DB_USER",
+            "DB_PASSWORD",
+            "DB_SSLMODE",
+            "ENCRYPTION_KEY_FILE",
+            "ENCRYPTION_PUBLIC_KEY_FILE",
+            "ENCRYPTION_SECRET_KEY_FILE",
+            "ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE",
+            "ENCRYPTION_SIGNING_KEY_FILE",
+            "ENCRYPTION_SIGNING_KEY_PASSPHRASE_FILE",
+            "ENCRYPTION_SIGNER_PUBLIC_KEY_FILE",
+            "ALLOW_UNAUTHENTICATED",
+            "ALLOW_UNENCRYPTED",
+            "S3_BUCKET",
+            "S3_ENDPOINT",
+            "MINIO_ENDPOINT",
+            "RETENTION_DAYS",
+            "AWS_REQUEST_CHECKSUM_CALCULATION",
+            "AWS_RESPONSE_CHECKSUM_VALIDATION",
+            "S3_CHUNKED_ENCODING",
             "S3_PATH_STYLE",
-            "SOURCE_DIR", "BACKUP_DIR", "SLACK_WEBHOOK_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "MAX_BACKUP_AGE_HOURS",
-            "CLOCK_SKEW_TOLERANCE_MINUTES", "LOG_DIR", "LOG_FILE", "QUIET", "S3_BACKUP_BUCKET");
+            "SOURCE_DIR",
+            "BACKUP_DIR",
+            "SLACK_WEBHOOK_URL",
+            "AWS_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_PROFILE",
+            "MAX_BACKUP_AGE_HOURS",
+            "CLOCK_SKEW_TOLERANCE_MINUTES",
+            "LOG_DIR",
+            "LOG_FILE",
+            "QUIET",
+            "S3_BACKUP_BUCKET");
 
     /** Other names of a setting, read when the setting itself is not set: the runbook's monitor calls S3_BUCKET so. */
     private static final Map<String, String> ALIASES = Map.of("S3_BUCKET", "S3_BACKUP_BUCKET");
@@ -93,8 +120,9 @@ public final class Settings implements StoreSettings {
         return get(name).map(value -> switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
             case "true", "1", "yes" -> true;
             case "false", "0", "no" -> false;
-            default -> throw new ConfigurationException(name + " is '" + value + "' (from " + origin(name)
-                    + "); set it to true or false.");
+            default ->
+                throw new ConfigurationException(
+                        name + " is '" + value + "' (from " + origin(name) + "); set it to true or false.");
         });
     }
 
@@ -150,7 +178,8 @@ public final class Settings implements StoreSettings {
         }
         String shown = SECRETS.contains(name) ? "(hidden)" : "'" + v.get() + "'";
         throw new ConfigurationException(name + " is " + shown + " (from " + origin(name) + "), which is not a whole"
-                + " number of at least " + min + "; set " + name + " to one, e.g. " + name + "=" + Math.max(min, fallback)
+                + " number of at least " + min + "; set " + name + " to one, e.g. " + name + "="
+                + Math.max(min, fallback)
                 + ".");
     }
 
@@ -191,8 +220,10 @@ public final class Settings implements StoreSettings {
             throw new ConfigurationException("the config file " + file.toAbsolutePath() + " (--config) does not"
                     + " exist; create it (NAME=value lines with the environment variables' names) or drop --config.");
         } catch (IOException | IllegalArgumentException e) {
-            throw new ConfigurationException("the config file " + file.toAbsolutePath() + " (--config) cannot be"
-                    + " read: " + e.getMessage() + ". It is a properties file of NAME=value lines.", e);
+            throw new ConfigurationException(
+                    "the config file " + file.toAbsolutePath() + " (--config) cannot be" + " read: " + e.getMessage()
+                            + ". It is a properties file of NAME=value lines.",
+                    e);
         }
         Map<String, String> out = new HashMap<>();
         boolean secret = false;
@@ -220,11 +251,15 @@ public final class Settings implements StoreSettings {
         try {
             perms = view.readAttributes().permissions();
         } catch (IOException e) {
-            throw new ConfigurationException("cannot read the permissions of the config file " + file.toAbsolutePath()
-                    + ": " + e.getMessage(), e);
+            throw new ConfigurationException(
+                    "cannot read the permissions of the config file " + file.toAbsolutePath() + ": " + e.getMessage(),
+                    e);
         }
-        for (PosixFilePermission bad : List.of(PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE,
-                PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE)) {
+        for (PosixFilePermission bad : List.of(
+                PosixFilePermission.GROUP_READ,
+                PosixFilePermission.GROUP_WRITE,
+                PosixFilePermission.OTHERS_READ,
+                PosixFilePermission.OTHERS_WRITE)) {
             if (perms.contains(bad)) {
                 throw new ConfigurationException("the config file " + file.toAbsolutePath() + " holds secrets (one of "
                         + String.join(", ", new java.util.TreeSet<>(SECRETS)) + ") and group or others can access it;"

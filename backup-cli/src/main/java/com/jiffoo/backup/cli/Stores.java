@@ -3,13 +3,12 @@ package com.jiffoo.backup.cli;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.store.StoreProviders;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Which store the settings name, and where one backup named on the command line lives. Stores are opened by URI
@@ -31,11 +30,9 @@ final class Stores {
     private static final java.util.Set<Sink> OPEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /** One backup: the store it lives in and its key there. */
-    record Located(Sink sink, String key) {
-    }
+    record Located(Sink sink, String key) {}
 
-    private Stores() {
-    }
+    private Stores() {}
 
     /** The configured store. */
     static Sink open(Settings s) {
@@ -51,8 +48,11 @@ final class Stores {
             where = "--store";
             location = store.get();
         } else if (bucket.isPresent()) {
-            s.get("BACKUP_DIR").ifPresent(dir -> log.info("S3_BUCKET and BACKUP_DIR are both set: using S3_BUCKET;"
-                    + " BACKUP_DIR ({}) is not needed (backups stream straight to the bucket)", dir));
+            s.get("BACKUP_DIR")
+                    .ifPresent(dir -> log.info(
+                            "S3_BUCKET and BACKUP_DIR are both set: using S3_BUCKET;"
+                                    + " BACKUP_DIR ({}) is not needed (backups stream straight to the bucket)",
+                            dir));
             where = "S3_BUCKET";
             location = bucket.get().startsWith("s3://") ? bucket.get() : "s3://" + bucket.get();
         } else {
@@ -66,8 +66,8 @@ final class Stores {
         try {
             return StoreProviders.open(location, s);
         } catch (ConfigurationException e) {
-            throw new ConfigurationException("the store " + StoreProviders.redact(location) + " (" + where + "): "
-                    + e.getMessage(), e);
+            throw new ConfigurationException(
+                    "the store " + StoreProviders.redact(location) + " (" + where + "): " + e.getMessage(), e);
         }
     }
 
@@ -81,8 +81,10 @@ final class Stores {
             throw new ConfigurationException("S3_ENDPOINT and MINIO_ENDPOINT are both set: set MINIO_ENDPOINT to use"
                     + " the MinIO client, or S3_ENDPOINT to use the AWS SDK with an S3-compatible store, not both.");
         }
-        return minio.map(m -> "minio://" + m.getHost() + ":" + (m.getPort() >= 0 ? m.getPort()
-                : "https".equals(m.getScheme()) ? 443 : 80) + "/" + s3.substring("s3://".length())).orElse(s3);
+        return minio.map(m -> "minio://" + m.getHost() + ":"
+                        + (m.getPort() >= 0 ? m.getPort() : "https".equals(m.getScheme()) ? 443 : 80) + "/"
+                        + s3.substring("s3://".length()))
+                .orElse(s3);
     }
 
     /**

@@ -3,7 +3,6 @@ package com.jiffoo.backup.cli;
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupListener;
 import com.jiffoo.backup.Progress;
-
 import java.io.PrintStream;
 import java.util.Locale;
 
@@ -84,7 +83,9 @@ final class Terminal implements BackupListener {
         double rate = p.storedBytesPerSecond();
         StringBuilder sb = new StringBuilder(operation.name().toLowerCase(Locale.ROOT)).append("  ");
         if (p.expectedBytes() > 0) {
-            sb.append(bytes(p.storedBytes())).append(" of ").append(bytes(p.expectedBytes()))
+            sb.append(bytes(p.storedBytes()))
+                    .append(" of ")
+                    .append(bytes(p.expectedBytes()))
                     .append(String.format(Locale.ROOT, " (%d%%)", p.storedBytes() * 100 / p.expectedBytes()));
         } else {
             sb.append(bytes(p.storedBytes()));

@@ -1,5 +1,7 @@
 package com.jiffoo.backup.cli;
 
+import java.util.List;
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Help;
 import picocli.CommandLine.Help.Ansi.Text;
@@ -8,9 +10,6 @@ import picocli.CommandLine.Help.TextTable;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Model.PositionalParamSpec;
-
-import java.util.List;
-import java.util.Map;
 
 /**
  * {@code --help} that wraps descriptions at spaces only. picocli wraps at every break the JDK's line
@@ -26,11 +25,11 @@ final class UsageHelp extends Help {
     }
 
     @Override
-    public Layout createDefaultLayout(List<OptionSpec> options, List<PositionalParamSpec> positionals,
-                                      ColorScheme scheme) {
+    public Layout createDefaultLayout(
+            List<OptionSpec> options, List<PositionalParamSpec> positionals, ColorScheme scheme) {
         Layout layout = super.createDefaultLayout(options, positionals, scheme);
-        return new Layout(scheme, new WordTable(scheme, layout.textTable()), layout.optionRenderer(),
-                layout.parameterRenderer());
+        return new Layout(
+                scheme, new WordTable(scheme, layout.textTable()), layout.optionRenderer(), layout.parameterRenderer());
     }
 
     /** The command's description, wrapped at spaces (picocli's own {@code join} is not overridable). */
@@ -46,8 +45,10 @@ final class UsageHelp extends Help {
     }
 
     private String join(String[] values, Object... params) {
-        TextTable table = new WordTable(colorScheme(), TextTable.forColumnWidths(colorScheme(),
-                commandSpec().usageMessage().width()));
+        TextTable table = new WordTable(
+                colorScheme(),
+                TextTable.forColumnWidths(
+                        colorScheme(), commandSpec().usageMessage().width()));
         table.indentWrappedLines = 0;
         for (String value : values) {
             for (Text line : colorScheme().text(format(value, params)).splitLines()) {
@@ -64,17 +65,23 @@ final class UsageHelp extends Help {
             return "";
         }
         int width = commandSpec().usageMessage().width();
-        int names = Math.min(subcommands.keySet().stream().mapToInt(String::length).max().orElse(0), width / 2);
-        TextTable table = new WordTable(colorScheme(), TextTable.forColumns(colorScheme(),
-                new Column(names + 2, 2, Column.Overflow.SPAN), new Column(width - (names + 2), 2,
-                        Column.Overflow.WRAP)));
+        int names = Math.min(
+                subcommands.keySet().stream().mapToInt(String::length).max().orElse(0), width / 2);
+        TextTable table = new WordTable(
+                colorScheme(),
+                TextTable.forColumns(
+                        colorScheme(),
+                        new Column(names + 2, 2, Column.Overflow.SPAN),
+                        new Column(width - (names + 2), 2, Column.Overflow.WRAP)));
         for (Help help : subcommands.values()) {
             CommandLine.Model.UsageMessageSpec usage = help.commandSpec().usageMessage();
-            String first = usage.header().length > 0 ? usage.header()[0]
+            String first = usage.header().length > 0
+                    ? usage.header()[0]
                     : usage.description().length > 0 ? usage.description()[0] : "";
             Text[] lines = colorScheme().text(format(first)).splitLines();
             for (int i = 0; i < lines.length; i++) {
-                table.addRowValues(i == 0 ? help.commandNamesText(", ") : colorScheme().text(""), lines[i]);
+                table.addRowValues(
+                        i == 0 ? help.commandNamesText(", ") : colorScheme().text(""), lines[i]);
             }
         }
         return table.toString();
@@ -112,8 +119,8 @@ final class UsageHelp extends Help {
                 return super.putValue(row, col, value);
             }
             int indent = column.indent;
-            List<int[]> lines = wrap(value.plainString(), column.width - indent, column.width - indent
-                    - indentWrappedLines);
+            List<int[]> lines =
+                    wrap(value.plainString(), column.width - indent, column.width - indent - indentWrappedLines);
             Cell cell = null;
             try {
                 for (int i = 0; i < lines.size(); i++) {

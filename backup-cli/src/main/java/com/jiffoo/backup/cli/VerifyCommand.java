@@ -1,45 +1,60 @@
 package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.BackupVerifier;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.NotFoundException;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.Sink;
-import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.StoredBackups;
-import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.VerificationResult;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.files.TarListCheck;
 import com.jiffoo.backup.postgres.PgRestoreListCheck;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /** {@code verify [--deep] [--latest | BACKUP]}: re-reads stored backups and checks them. */
-@Command(name = "verify", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Verifies backups: quick (stored bytes) or --deep (decrypt and read).", "Quick (default): re-reads the stored bytes and checks their SHA-256 against"
-                + " the .sha256 file and the manifest; needs no key. --deep: also decrypts with the configured key"
-                + " (checking OpenPGP's integrity code), checks the plaintext's SHA-256 and reads the inner format"
-                + " (pg_restore --list and all table data for databases, every tar entry for files).",
-                "Without BACKUP: the newest backup of each kind (or of --kind)."},
-        exitCodeListHeading = "%nExit codes:%n", exitCodeList = {" 0:every backup verified", " 2:bad or missing"
-                + " setting (e.g. no key for --deep)", " 4:the store failed", " 5:a backup is damaged or incomplete",
-                " 6:the key does not open it", " 8:no such backup, or no backup at all", " 1:internal error"})
+@Command(
+        name = "verify",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Verifies backups: quick (stored bytes) or --deep (decrypt and read).",
+            "Quick (default): re-reads the stored bytes and checks their SHA-256 against"
+                    + " the .sha256 file and the manifest; needs no key. --deep: also decrypts with the configured key"
+                    + " (checking OpenPGP's integrity code), checks the plaintext's SHA-256 and reads the inner format"
+                    + " (pg_restore --list and all table data for databases, every tar entry for files).",
+            "Without BACKUP: the newest backup of each kind (or of --kind)."
+        },
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+            " 0:every backup verified",
+            " 2:bad or missing" + " setting (e.g. no key for --deep)",
+            " 4:the store failed",
+            " 5:a backup is damaged or incomplete",
+            " 6:the key does not open it",
+            " 8:no such backup, or no backup at all",
+            " 1:internal error"
+        })
 final class VerifyCommand extends CliCommand {
     @Parameters(arity = "0..1", paramLabel = "BACKUP", description = "An s3:// URI, key or local file of one backup.")
     String backup;
+
     @Option(names = "--latest", description = "The newest backup of each kind (the default without BACKUP).")
     boolean latest;
+
     @Option(names = "--deep", description = "Also decrypt and read the inner format (needs the key).")
     boolean deep;
+
     @Option(names = "--kind", paramLabel = "KIND", description = "With --latest: only this kind (database, files).")
     String kind;
 
@@ -48,8 +63,8 @@ final class VerifyCommand extends CliCommand {
         if (backup != null && (latest || kind != null)) {
             throw new ConfigurationException("name one BACKUP, or use --latest [--kind KIND]; not both.");
         }
-        Stores.Located at = backup == null ? new Stores.Located(Stores.open(settings), null)
-                : Stores.locate(settings, backup);
+        Stores.Located at =
+                backup == null ? new Stores.Located(Stores.open(settings), null) : Stores.locate(settings, backup);
         Sink store = at.sink();
         List<Map<String, Object>> results = new ArrayList<>();
         try {
@@ -62,14 +77,21 @@ final class VerifyCommand extends CliCommand {
                     Optional<BackupManifest> newest = backups.scan(k).latestTrusted();
                     newest.ifPresent(m -> keys.add(m.objectKey()));
                     if (newest.isEmpty() && kind != null) {
-                        throw new NotFoundException("No committed " + kind + " backup in " + store.location()
-                                + ". Run `backup " + kind + "` first, or check S3_BUCKET/BACKUP_DIR.", null,
-                                store.location(), null);
+                        throw new NotFoundException(
+                                "No committed " + kind + " backup in " + store.location() + ". Run `backup " + kind
+                                        + "` first, or check S3_BUCKET/BACKUP_DIR.",
+                                null,
+                                store.location(),
+                                null);
                     }
                 }
                 if (keys.isEmpty()) {
-                    throw new NotFoundException("No committed backup in " + store.location() + ". Check that"
-                            + " S3_BUCKET or BACKUP_DIR names the store the backups go to.", null, store.location(), null);
+                    throw new NotFoundException(
+                            "No committed backup in " + store.location() + ". Check that"
+                                    + " S3_BUCKET or BACKUP_DIR names the store the backups go to.",
+                            null,
+                            store.location(),
+                            null);
                 }
             }
             for (String key : keys) {
@@ -101,8 +123,13 @@ final class VerifyCommand extends CliCommand {
         Map<String, Object> d = new LinkedHashMap<>(describe(m, store));
         d.put("verified", deep ? "deep" : "quick");
         d.put("durationMs", r.elapsed().toMillis());
-        say(String.format(Locale.ROOT, "%s verification passed: %s (%s, %.1f s)", deep ? "deep" : "quick",
-                where(store, m.objectKey()), Terminal.bytes(m.objectSize()), r.elapsed().toMillis() / 1000.0));
+        say(String.format(
+                Locale.ROOT,
+                "%s verification passed: %s (%s, %.1f s)",
+                deep ? "deep" : "quick",
+                where(store, m.objectKey()),
+                Terminal.bytes(m.objectSize()),
+                r.elapsed().toMillis() / 1000.0));
         return d;
     }
 

@@ -1,5 +1,7 @@
 package com.jiffoo.backup.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
@@ -8,11 +10,6 @@ import com.jiffoo.backup.postgres.PgTestServer;
 import com.jiffoo.backup.postgres.PgToolLocator;
 import com.jiffoo.backup.postgres.PostgresSource;
 import com.jiffoo.backup.store.LocalDirectorySink;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -21,8 +18,10 @@ import java.sql.Statement;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Integrity wins: a backup damaged in the store (bytes flipped by python as bit rot would, or cut short) makes
@@ -42,7 +41,8 @@ class DamagedBackupIT {
     static void start() throws Exception {
         pg = PgTestServer.get();
         sourceDb = pg.createDatabase("cli_damaged");
-        try (Connection c = pg.connect(sourceDb); Statement st = c.createStatement()) {
+        try (Connection c = pg.connect(sourceDb);
+                Statement st = c.createStatement()) {
             // compressible, so pg_dump's zlib streams fail on garbled bytes (not only the sizes at the end)
             st.execute("CREATE TABLE t AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 200000) g");
         }
@@ -103,11 +103,15 @@ class DamagedBackupIT {
         try {
             Jar.Run restore = Jar.run(dir, env, "restore", "database", "--latest", "--into", into);
             assertThat(restore.exitCode()).as(restore.toString()).isEqualTo(5);
-            assertThat(restore.stderr()).as(restore.toString())
+            assertThat(restore.stderr())
+                    .as(restore.toString())
                     .containsAnyOf("does not match its manifest", "failed its integrity check (MDC)")
-                    .contains("The restore target failed too").contains("could not uncompress data");
+                    .contains("The restore target failed too")
+                    .contains("could not uncompress data");
             assertThat(restore.stdout()).doesNotContain("restored");
-            assertThat(pg.databaseExists(into)).as("the half-restored database is dropped").isFalse();
+            assertThat(pg.databaseExists(into))
+                    .as("the half-restored database is dropped")
+                    .isFalse();
 
             Jar.Run deep = Jar.run(dir, env, "verify", "--deep", "--latest");
             assertThat(deep.exitCode()).as(deep.toString()).isEqualTo(5);
@@ -126,7 +130,9 @@ class DamagedBackupIT {
             Jar.Run restore = Jar.run(dir, env, "restore", "database", "--latest", "--into", into);
             assertThat(restore.exitCode()).as(restore.toString()).isEqualTo(5);
             assertThat(restore.stderr()).contains("truncated");
-            assertThat(pg.databaseExists(into)).as("the half-restored database is dropped").isFalse();
+            assertThat(pg.databaseExists(into))
+                    .as("the half-restored database is dropped")
+                    .isFalse();
         } finally {
             dropIfLeft(into);
         }
@@ -142,32 +148,46 @@ class DamagedBackupIT {
         Path realPgDump = PgToolLocator.system().locate("pg_dump", 15).path();
         Path bin = Files.createDirectories(dir.resolve("garbling-bin"));
         Path wrapper = bin.resolve("pg_dump");
-        Files.writeString(wrapper, "#!/bin/sh\n"
-                + "case \"$1\" in --version) exec '" + realPgDump + "' --version;; esac\n"
-                + "'" + realPgDump + "' \"$@\" | python3 -c '\n"
-                + "import sys\n"
-                + "data = sys.stdin.buffer.read()\n"
-                + "at = len(data) // 100\n"
-                + "sys.stdout.buffer.write(data[:at] + bytes(x ^ 0xff for x in data[at:at + 16]) + data[at + 16:])\n"
-                + "'\n");
+        Files.writeString(
+                wrapper,
+                "#!/bin/sh\n"
+                        + "case \"$1\" in --version) exec '" + realPgDump + "' --version;; esac\n"
+                        + "'" + realPgDump + "' \"$@\" | python3 -c '\n"
+                        + "import sys\n"
+                        + "data = sys.stdin.buffer.read()\n"
+                        + "at = len(data) // 100\n"
+                        + "sys.stdout.buffer.write(data[:at] + bytes(x ^ 0xff for x in data[at:at + 16]) + data[at + 16:])\n"
+                        + "'\n");
         Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwx------"));
         BackupManifest m;
         try (LocalDirectorySink sink = LocalDirectorySink.create(Files.createDirectories(dir.resolve("store")))) {
             m = BackupPipeline.builder()
-                    .source(PostgresSource.builder(pg.connection(sourceDb)).binDirectory(bin).build())
+                    .source(PostgresSource.builder(pg.connection(sourceDb))
+                            .binDirectory(bin)
+                            .build())
                     .encryption(OpenPgpTransform.builder()
-                            .passphrase(PassphraseKeyFile.read(Path.of(env.get("ENCRYPTION_KEY_FILE")))).build())
-                    .sink(sink).build().run();
+                            .passphrase(PassphraseKeyFile.read(Path.of(env.get("ENCRYPTION_KEY_FILE"))))
+                            .build())
+                    .sink(sink)
+                    .build()
+                    .run();
         }
         String into = newDatabaseName();
         try {
             Jar.Run quick = Jar.run(dir, env, "verify", m.objectKey());
-            assertThat(quick.exitCode()).as("the store holds what was written: " + quick).isZero();
+            assertThat(quick.exitCode())
+                    .as("the store holds what was written: " + quick)
+                    .isZero();
             Jar.Run restore = Jar.run(dir, env, "restore", "database", m.objectKey(), "--into", into);
             assertThat(restore.exitCode()).as(restore.toString()).isEqualTo(7);
-            assertThat(restore.stderr()).as(restore.toString()).contains("pg_restore")
-                    .contains("passed its integrity checks").doesNotContain("does not match its manifest");
-            assertThat(pg.databaseExists(into)).as("the half-restored database is dropped").isFalse();
+            assertThat(restore.stderr())
+                    .as(restore.toString())
+                    .contains("pg_restore")
+                    .contains("passed its integrity checks")
+                    .doesNotContain("does not match its manifest");
+            assertThat(pg.databaseExists(into))
+                    .as("the half-restored database is dropped")
+                    .isFalse();
         } finally {
             dropIfLeft(into);
         }
@@ -191,7 +211,8 @@ class DamagedBackupIT {
         List<Path> before = list(dir);
         Jar.Run restore = Jar.run(dir, env, "restore", "files", "--latest", "--target", target.toString());
         assertThat(restore.exitCode()).as(restore.toString()).isEqualTo(5);
-        assertThat(restore.stderr()).as(restore.toString())
+        assertThat(restore.stderr())
+                .as(restore.toString())
                 .containsAnyOf("does not match its manifest", "failed its integrity check (MDC)")
                 .contains("The restore target failed too");
         assertThat(target).as("nothing restored").doesNotExist();

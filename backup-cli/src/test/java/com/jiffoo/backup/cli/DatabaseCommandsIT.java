@@ -1,21 +1,13 @@
 package com.jiffoo.backup.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.jiffoo.backup.postgres.MallSchema;
 import com.jiffoo.backup.postgres.PgToolLocator;
 import com.jiffoo.backup.postgres.ProcessEnvironments;
 import com.jiffoo.backup.postgres.ShopSchema;
 import com.jiffoo.backup.postgres.TableHashes;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.regions.Region;
-import software.amazon.awssdk.services.s3.S3Client;
-
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,8 +18,15 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
 
 /**
  * The runbook's database procedures with the real jar as a process: a backup to S3 (S3Proxy) configured by the
@@ -75,7 +74,8 @@ class DatabaseCommandsIT {
     @Test
     void backupListVerifyAndRestoreIntoANewDatabaseAsTheRunbookDoes() throws Exception {
         Path key = keygen();
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(key))).isEqualTo("rw-------");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(key)))
+                .isEqualTo("rw-------");
         Map<String, String> env = runbookEnv(key);
 
         Jar.Run backup = Jar.run(dir, env, "backup", "database", "--json");
@@ -85,7 +85,9 @@ class DatabaseCommandsIT {
         String objectKey = b.get("key").asText();
         assertThat(objectKey).matches("database/db_backup_\\d{8}_\\d{6}\\.sql\\.gpg");
         assertThat(b.get("location").asText()).isEqualTo("s3://" + rb.s3().bucket() + "/prod");
-        assertThat(backup.stderr()).as("quiet: no progress and no log lines when not on a terminal").isEmpty();
+        assertThat(backup.stderr())
+                .as("quiet: no progress and no log lines when not on a terminal")
+                .isEmpty();
         assertNoSecrets(backup);
 
         Jar.Run list = Jar.run(dir, env, "list", "--json");
@@ -109,14 +111,18 @@ class DatabaseCommandsIT {
             assertThat(restore.exitCode()).as(restore.toString()).isZero();
             assertThat(restore.json().get("rowCountsMatch").asBoolean()).isTrue();
             assertNoSecrets(restore);
-            try (Connection src = rb.pg().connect(rb.sourceDb()); Connection dst = rb.pg().connect(restored)) {
+            try (Connection src = rb.pg().connect(rb.sourceDb());
+                    Connection dst = rb.pg().connect(restored)) {
                 assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
             }
             Jar.Run again = Jar.run(dir, env, "restore", "database", "--latest", "--into", restored);
             assertThat(again.exitCode()).as(again.toString()).isEqualTo(2); // refused before the store is read
             assertThat(again.stderr()).contains("already exists");
-            assertThat(again.stderr().lines().filter(l -> l.startsWith("error: "))).singleElement().asString()
-                    .contains("--existing").doesNotContain("existingDatabase(...)");
+            assertThat(again.stderr().lines().filter(l -> l.startsWith("error: ")))
+                    .singleElement()
+                    .asString()
+                    .contains("--existing")
+                    .doesNotContain("existingDatabase(...)");
         } finally {
             rb.pg().dropDatabase(restored);
         }
@@ -132,13 +138,15 @@ class DatabaseCommandsIT {
             over.put("DB_NAME", existing);
             Jar.Run restore = Jar.run(dir, over, "restore", "database", objectKey, "--existing");
             assertThat(restore.exitCode()).as(restore.toString()).isZero();
-            try (Connection src = rb.pg().connect(rb.sourceDb()); Connection dst = rb.pg().connect(existing)) {
+            try (Connection src = rb.pg().connect(rb.sourceDb());
+                    Connection dst = rb.pg().connect(existing)) {
                 assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
             }
             // a table created after the backup is not in it: the restored database replaces DB_NAME, and the
             // previous content is kept under another name (and named), not silently dropped; that is no reason to
             // call a complete restore damaged (it exited 5, "do not rely on it")
-            try (Connection c = rb.pg().connect(existing); java.sql.Statement st = c.createStatement()) {
+            try (Connection c = rb.pg().connect(existing);
+                    java.sql.Statement st = c.createStatement()) {
                 st.execute("CREATE TABLE public.made_after_the_backup (x int)");
             }
             Jar.Run again = Jar.run(dir, over, "restore", "database", objectKey, "--existing", "--json");
@@ -146,10 +154,10 @@ class DatabaseCommandsIT {
             assertThat(again.json().get("rowCountsMatch").asBoolean()).isTrue();
             previous = again.json().get("previousDatabaseKept").asText();
             assertThat(previous).startsWith(existing + "_jbp_");
-            assertThat(again.json().get("relationsOnlyInPrevious").toString())
-                    .contains("public.made_after_the_backup");
-            try (Connection src = rb.pg().connect(rb.sourceDb()); Connection dst = rb.pg().connect(existing);
-                 Connection kept = rb.pg().connect(previous)) {
+            assertThat(again.json().get("relationsOnlyInPrevious").toString()).contains("public.made_after_the_backup");
+            try (Connection src = rb.pg().connect(rb.sourceDb());
+                    Connection dst = rb.pg().connect(existing);
+                    Connection kept = rb.pg().connect(previous)) {
                 assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
                 assertThat(TableHashes.of(kept).tables()).containsKey("public.made_after_the_backup");
             }
@@ -181,12 +189,14 @@ class DatabaseCommandsIT {
             Jar.Run restore = Jar.run(dir, env, "restore", "database", "--latest", "--into", restored, "--json");
             assertThat(restore.exitCode()).as(restore.toString()).isZero();
             assertThat(restore.json().get("rowCountsMatch").asBoolean()).isTrue();
-            try (Connection src = rb.pg().connect(mall); Connection dst = rb.pg().connect(restored)) {
+            try (Connection src = rb.pg().connect(mall);
+                    Connection dst = rb.pg().connect(restored)) {
                 assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
                 assertThat(MallSchema.extras(dst)).isEqualTo(MallSchema.extras(src));
             }
 
-            try (Connection c = rb.pg().connect(restored); Statement st = c.createStatement()) {
+            try (Connection c = rb.pg().connect(restored);
+                    Statement st = c.createStatement()) {
                 st.execute("DELETE FROM sales.orders_2025_12 WHERE id % 2 = 0; UPDATE ops.notes SET body = 'x'");
             }
             Map<String, String> over = new HashMap<>(env);
@@ -195,7 +205,8 @@ class DatabaseCommandsIT {
             assertThat(again.exitCode()).as(again.toString()).isZero();
             assertThat(again.json().get("rowCountsMatch").asBoolean()).isTrue();
             assertThat(again.json().has("previousDatabaseKept")).isFalse();
-            try (Connection src = rb.pg().connect(mall); Connection dst = rb.pg().connect(restored)) {
+            try (Connection src = rb.pg().connect(mall);
+                    Connection dst = rb.pg().connect(restored)) {
                 assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
             }
         } finally {
@@ -235,7 +246,9 @@ class DatabaseCommandsIT {
         assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
         assertThat(r.json().get("error").asText()).isEqualTo("CONFIGURATION");
         assertThat(r.stderr()).contains("AWS_SECRET_ACCESS_KEY");
-        assertThat(r.all()).doesNotContain("wrong-secret-0123456789abcdef").doesNotContain(rb.s3().secretKey());
+        assertThat(r.all())
+                .doesNotContain("wrong-secret-0123456789abcdef")
+                .doesNotContain(rb.s3().secretKey());
     }
 
     @Test
@@ -244,10 +257,13 @@ class DatabaseCommandsIT {
         Map<String, String> env = rb.env(keygen(), "stopped");
         env.put("SOURCE_DIR", uploads.toString());
         Jar.Started backup = Jar.start(dir, env, "backup", "files");
-        while (rb.s3().openMultipartUploads().stream().noneMatch(k -> k.startsWith("stopped/")) && backup.process().isAlive()) {
+        while (rb.s3().openMultipartUploads().stream().noneMatch(k -> k.startsWith("stopped/"))
+                && backup.process().isAlive()) {
             Thread.sleep(20);
         }
-        assertThat(backup.process().isAlive()).as("the upload started before the backup ended").isTrue();
+        assertThat(backup.process().isAlive())
+                .as("the upload started before the backup ended")
+                .isTrue();
         backup.process().destroy(); // SIGTERM, as Kubernetes and systemd stop a job
         Jar.Run stopped = backup.await();
         assertThat(stopped.exitCode()).as(stopped.toString()).isNotZero();
@@ -262,7 +278,8 @@ class DatabaseCommandsIT {
         String big = rb.pg().createDatabase("cli_big");
         String into = "jb_cli_stopped_" + Long.toHexString(System.nanoTime());
         try {
-            try (Connection c = rb.pg().connect(big); java.sql.Statement st = c.createStatement()) {
+            try (Connection c = rb.pg().connect(big);
+                    java.sql.Statement st = c.createStatement()) {
                 st.execute("CREATE TABLE t AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS s"
                         + " FROM generate_series(1, 1500000) g");
             }
@@ -278,12 +295,16 @@ class DatabaseCommandsIT {
                 Thread.sleep(10);
             }
             Thread.sleep(300); // pg_restore is loading
-            assertThat(restore.process().isAlive()).as("the restore started before it ended").isTrue();
+            assertThat(restore.process().isAlive())
+                    .as("the restore started before it ended")
+                    .isTrue();
             restore.process().destroy(); // SIGTERM
             Jar.Run stopped = restore.await();
             assertThat(stopped.exitCode()).as(stopped.toString()).isNotZero();
             assertThat(stopped.stdout()).as(stopped.toString()).doesNotContain("restored");
-            assertThat(rb.pg().databaseExists(into)).as("the half-restored database is dropped: " + stopped).isFalse();
+            assertThat(rb.pg().databaseExists(into))
+                    .as("the half-restored database is dropped: " + stopped)
+                    .isFalse();
         } finally {
             if (rb.pg().databaseExists(into)) {
                 rb.pg().dropDatabase(into);
@@ -304,11 +325,18 @@ class DatabaseCommandsIT {
         env.put("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0JAR/B0ONLY/jarOnlyWebhookPath");
         env.put("JAVA_TOOL_OPTIONS", "-Djiffoo.child.env.probe=1");
         env.put("JIFFOO_UNRELATED_PROBE", "jar-only-unrelated-value");
-        List<String> secrets = List.of("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "SLACK_WEBHOOK_URL",
-                "DB_PASSWORD", "ENCRYPTION_KEY_FILE", "JAVA_TOOL_OPTIONS", "JIFFOO_UNRELATED_PROBE");
+        List<String> secrets = List.of(
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "SLACK_WEBHOOK_URL",
+                "DB_PASSWORD",
+                "ENCRYPTION_KEY_FILE",
+                "JAVA_TOOL_OPTIONS",
+                "JIFFOO_UNRELATED_PROBE");
 
         Map<String, String> dumpEnv;
-        try (Connection migration = rb.pg().connect(rb.sourceDb()); Statement s = migration.createStatement()) {
+        try (Connection migration = rb.pg().connect(rb.sourceDb());
+                Statement s = migration.createStatement()) {
             migration.setAutoCommit(false);
             s.execute("LOCK TABLE public.orders IN ACCESS EXCLUSIVE MODE"); // pg_dump waits, alive
             Jar.Started backup = Jar.start(dir, env, "backup", "database", "--json");
@@ -328,8 +356,10 @@ class DatabaseCommandsIT {
         Path bin = Files.createDirectory(dir.resolve("bin"));
         Path saved = dir.resolve("pg_restore.environ");
         Path wrapper = bin.resolve("pg_restore");
-        Files.writeString(wrapper, "#!/bin/sh\ncase \"$*\" in *--dbname=*) cat /proc/$$/environ > '" + saved
-                + "' ;; esac\nexec '" + PgToolLocator.system().locateNewest("pg_restore").path() + "' \"$@\"\n");
+        Files.writeString(
+                wrapper,
+                "#!/bin/sh\ncase \"$*\" in *--dbname=*) cat /proc/$$/environ > '" + saved + "' ;; esac\nexec '"
+                        + PgToolLocator.system().locateNewest("pg_restore").path() + "' \"$@\"\n");
         Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwx------"));
         over.put("PATH", bin + ":" + System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
         try {
@@ -342,18 +372,29 @@ class DatabaseCommandsIT {
             rb.pg().dropDatabase(existing);
         }
         Map<String, String> restoreEnv = new HashMap<>(ProcessEnvironments.parse(Files.readAllBytes(saved)));
-        assertThat(restoreEnv.get("PGDATABASE")).as("the fresh database swapped in").startsWith(existing + "_jbr_");
+        assertThat(restoreEnv.get("PGDATABASE"))
+                .as("the fresh database swapped in")
+                .startsWith(existing + "_jbr_");
         restoreEnv.put("PGDATABASE", existing);
         assertChild(restoreEnv, over, secrets, existing, "jiffoo-backup pg_restore");
     }
 
-    private static void assertChild(Map<String, String> child, Map<String, String> parent, List<String> secrets,
-            String db, String application) {
-        assertThat(child).as("the child's environment").doesNotContainKeys(secrets.toArray(String[]::new))
-                .containsEntry("PGDATABASE", db).containsEntry("PGHOST", parent.get("DB_HOST"))
-                .containsEntry("PGPORT", parent.get("DB_PORT")).containsEntry("PGUSER", parent.get("DB_USER"))
+    private static void assertChild(
+            Map<String, String> child,
+            Map<String, String> parent,
+            List<String> secrets,
+            String db,
+            String application) {
+        assertThat(child)
+                .as("the child's environment")
+                .doesNotContainKeys(secrets.toArray(String[]::new))
+                .containsEntry("PGDATABASE", db)
+                .containsEntry("PGHOST", parent.get("DB_HOST"))
+                .containsEntry("PGPORT", parent.get("DB_PORT"))
+                .containsEntry("PGUSER", parent.get("DB_USER"))
                 .containsEntry("PGPASSWORD", parent.get("DB_PASSWORD")) // the one secret it needs, deliberately
-                .containsEntry("PGAPPNAME", application).containsKey("PATH");
+                .containsEntry("PGAPPNAME", application)
+                .containsKey("PATH");
         for (String name : secrets) {
             if (!name.equals("DB_PASSWORD")) {
                 assertThat(child.values()).as("the value of " + name).doesNotContain(parent.get(name));
@@ -366,11 +407,16 @@ class DatabaseCommandsIT {
     private static ProcessHandle child(Jar.Started jar, String tool, String argument) throws InterruptedException {
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (System.nanoTime() < deadline && jar.process().isAlive()) {
-            ProcessHandle found = jar.process().descendants()
-                    .filter(h -> h.info().command().map(c -> c.endsWith("/" + tool)).orElse(false))
-                    .filter(h -> h.info().arguments().map(a -> Arrays.stream(a).anyMatch(x -> x.startsWith(argument)))
+            ProcessHandle found = jar.process()
+                    .descendants()
+                    .filter(h ->
+                            h.info().command().map(c -> c.endsWith("/" + tool)).orElse(false))
+                    .filter(h -> h.info()
+                            .arguments()
+                            .map(a -> Arrays.stream(a).anyMatch(x -> x.startsWith(argument)))
                             .orElse(false))
-                    .findFirst().orElse(null);
+                    .findFirst()
+                    .orElse(null);
             if (found != null) {
                 return found;
             }
@@ -410,7 +456,8 @@ class DatabaseCommandsIT {
             try (Connection c = rb.pg().connect(live)) {
                 ShopSchema.create(c, 20);
             }
-            try (Connection c = rb.pg().connect(evil); Statement s = c.createStatement()) {
+            try (Connection c = rb.pg().connect(evil);
+                    Statement s = c.createStatement()) {
                 s.execute("CREATE FUNCTION pwn() RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN"
                         + " EXECUTE 'COPY (SELECT 1) TO PROGRAM ''touch /tmp/jb-pwned-' || current_database() || '''';"
                         + " RETURN true; END $$");
@@ -428,22 +475,45 @@ class DatabaseCommandsIT {
             if (rb.pg().password() != null) {
                 pgEnv.put("PGPASSWORD", rb.pg().password());
             }
-            Jar.Run pgDump = Jar.exec(dir, pgEnv, List.of("pg_dump", "-Fc", "-h", rb.pg().host(), "-p",
-                    Integer.toString(rb.pg().port()), "-U", rb.pg().user(), "-f", dump.toString(), evil));
+            Jar.Run pgDump = Jar.exec(
+                    dir,
+                    pgEnv,
+                    List.of(
+                            "pg_dump",
+                            "-Fc",
+                            "-h",
+                            rb.pg().host(),
+                            "-p",
+                            Integer.toString(rb.pg().port()),
+                            "-U",
+                            rb.pg().user(),
+                            "-f",
+                            dump.toString(),
+                            evil));
             assertThat(pgDump.exitCode()).as(pgDump.toString()).isZero();
             String id = "db_backup_20991231_235959";
             String plantedKey = "database/" + id + ".sql";
-            String sum = Jar.exec(dir, Map.of(), List.of("sha256sum", dump.toString())).stdout();
+            String sum = Jar.exec(dir, Map.of(), List.of("sha256sum", dump.toString()))
+                    .stdout();
             String hex = sum.substring(0, 64);
             String realKey = real.get("key").asText();
-            try (S3Client s3 = S3Client.builder().endpointOverride(rb.s3().endpoint()).region(Region.US_EAST_1)
-                    .forcePathStyle(true).credentialsProvider(StaticCredentialsProvider.create(
-                            AwsBasicCredentials.create(rb.s3().accessKey(), rb.s3().secretKey()))).build()) {
-                String manifest = s3.getObjectAsBytes(b -> b.bucket(rb.s3().bucket())
-                        .key("planted/" + realKey + ".manifest.json")).asUtf8String()
-                        .replace(realKey, plantedKey).replace(real.get("id").asText(), id)
-                        .replace(real.get("completedAt").asText(), java.time.Instant.parse(
-                                real.get("completedAt").asText()).plusSeconds(3600).toString())
+            try (S3Client s3 = S3Client.builder()
+                    .endpointOverride(rb.s3().endpoint())
+                    .region(Region.US_EAST_1)
+                    .forcePathStyle(true)
+                    .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
+                            rb.s3().accessKey(), rb.s3().secretKey())))
+                    .build()) {
+                String manifest = s3.getObjectAsBytes(
+                                b -> b.bucket(rb.s3().bucket()).key("planted/" + realKey + ".manifest.json"))
+                        .asUtf8String()
+                        .replace(realKey, plantedKey)
+                        .replace(real.get("id").asText(), id)
+                        .replace(
+                                real.get("completedAt").asText(),
+                                java.time.Instant.parse(real.get("completedAt").asText())
+                                        .plusSeconds(3600)
+                                        .toString())
                         .replaceAll("\"sha256\" : \"[0-9a-f]{64}\"", "\"sha256\" : \"" + hex + "\"")
                         .replaceAll("\"size\" : [0-9]+", "\"size\" : " + Files.size(dump))
                         .replaceAll("(?s)\"transforms\" : \\[.*?\\],", "\"transforms\" : [ ],")
@@ -461,8 +531,8 @@ class DatabaseCommandsIT {
             over.put("DB_NAME", live);
             Jar.Run restore = Jar.run(dir, over, "restore", "database", "--latest", "--existing");
             assertThat(restore.exitCode()).as(restore.toString()).isEqualTo(5);
-            Jar.Run named = Jar.run(dir, over, "restore", "database",
-                    rb.store("planted") + "/" + plantedKey, "--existing");
+            Jar.Run named =
+                    Jar.run(dir, over, "restore", "database", rb.store("planted") + "/" + plantedKey, "--existing");
             assertThat(named.exitCode()).as(named.toString()).isEqualTo(5);
             assertThat(named.stderr()).contains("not authenticated");
 

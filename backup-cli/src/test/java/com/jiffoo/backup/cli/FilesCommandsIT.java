@@ -1,10 +1,9 @@
 package com.jiffoo.backup.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.jiffoo.backup.testutil.GpgCli;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,8 +14,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * File backups with the real jar to a local directory store: keygen, backup, gpg opens what it wrote, list,
@@ -51,9 +50,12 @@ class FilesCommandsIT {
         Path key = dir.resolve("backup.key");
         Jar.Run keygen = Jar.run(dir, Map.of("ENCRYPTION_KEY_FILE", key.toString()), "keygen");
         assertThat(keygen.exitCode()).as(keygen.toString()).isZero();
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(key))).isEqualTo("rw-------");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(key)))
+                .isEqualTo("rw-------");
         assertThat(Files.readAllLines(key)).singleElement().asString().hasSize(44);
-        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).as("never overwrites").isEqualTo(2);
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode())
+                .as("never overwrites")
+                .isEqualTo(2);
         Map<String, String> env = env(key);
 
         Jar.Run backup = Jar.run(dir, env, "backup", "files", "--json");
@@ -88,8 +90,8 @@ class FilesCommandsIT {
             Files.copy(store.resolve(objectKey + suffix), copy.resolve(name + suffix));
         }
         Path fromFile = dir.resolve("from-file");
-        Jar.Run local = Jar.run(dir, env, "restore", "files", copy.resolve(name).toString(), "--target",
-                fromFile.toString());
+        Jar.Run local =
+                Jar.run(dir, env, "restore", "files", copy.resolve(name).toString(), "--target", fromFile.toString());
         assertThat(local.exitCode()).as(local.toString()).isZero();
         assertThat(tree(fromFile)).isEqualTo(tree(uploads));
 
@@ -102,8 +104,12 @@ class FilesCommandsIT {
         assertThat(replaceRefused.exitCode()).as(replaceRefused.toString()).isEqualTo(7);
         assertThat(replaceRefused.stderr()).contains("replace");
         assertThat(replaceRefused.stderr().lines().filter(l -> l.startsWith("error: ")))
-                .as("the launcher's flag, not the library's API").singleElement().asString()
-                .contains("The restore target").contains("Pass --replace").doesNotContain("replaceExisting(true)");
+                .as("the launcher's flag, not the library's API")
+                .singleElement()
+                .asString()
+                .contains("The restore target")
+                .contains("Pass --replace")
+                .doesNotContain("replaceExisting(true)");
     }
 
     @Test
@@ -130,10 +136,21 @@ class FilesCommandsIT {
         Path sec = dir.resolve("backup-secret.asc");
         Path pass = dir.resolve("secret-key.pass");
         assertThat(Jar.run(dir, Map.of(), "keygen", pass.toString()).exitCode()).isZero();
-        Jar.Run keygen = Jar.run(dir, Map.of(), "keygen", "--openpgp", "--public", pub.toString(), "--secret",
-                sec.toString(), "--passphrase-file", pass.toString(), "--json");
+        Jar.Run keygen = Jar.run(
+                dir,
+                Map.of(),
+                "keygen",
+                "--openpgp",
+                "--public",
+                pub.toString(),
+                "--secret",
+                sec.toString(),
+                "--passphrase-file",
+                pass.toString(),
+                "--json");
         assertThat(keygen.exitCode()).as(keygen.toString()).isZero();
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sec))).isEqualTo("rw-------");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sec)))
+                .isEqualTo("rw-------");
         assertThat(Files.readString(pub, StandardCharsets.US_ASCII)).startsWith("-----BEGIN PGP PUBLIC KEY BLOCK-----");
 
         Map<String, String> backupHost = env(null);
@@ -144,8 +161,19 @@ class FilesCommandsIT {
         assertThat(unsigned.stderr()).contains("ENCRYPTION_SIGNING_KEY_FILE").contains("keygen --openpgp");
         Path signerPub = dir.resolve("signer-public.asc");
         Path signerSec = dir.resolve("signer-secret.asc");
-        assertThat(Jar.run(dir, Map.of(), "keygen", "--openpgp", "--public", signerPub.toString(), "--secret",
-                signerSec.toString(), "--uid", "backup-host").exitCode()).isZero();
+        assertThat(Jar.run(
+                                dir,
+                                Map.of(),
+                                "keygen",
+                                "--openpgp",
+                                "--public",
+                                signerPub.toString(),
+                                "--secret",
+                                signerSec.toString(),
+                                "--uid",
+                                "backup-host")
+                        .exitCode())
+                .isZero();
         backupHost.put("ENCRYPTION_SIGNING_KEY_FILE", signerSec.toString());
         Jar.Run backup = Jar.run(dir, backupHost, "backup", "files");
         assertThat(backup.exitCode()).as(backup.toString()).isZero();
@@ -169,21 +197,25 @@ class FilesCommandsIT {
         monitorHost.put("ENCRYPTION_SIGNER_PUBLIC_KEY_FILE", signerPub.toString());
         Jar.Run list = Jar.run(dir, monitorHost, "list", "--check", "--json");
         assertThat(list.exitCode()).as(list.toString()).isZero();
-        assertThat(list.json().get("backups").get(0).get("authenticity").asText()).isEqualTo("authenticated");
+        assertThat(list.json().get("backups").get(0).get("authenticity").asText())
+                .isEqualTo("authenticated");
         Jar.Run restore = Jar.run(dir, restoreHost, "restore", "files", "--latest", "--target", restored.toString());
         assertThat(restore.exitCode()).as(restore.toString()).isZero();
         assertThat(tree(restored)).isEqualTo(tree(uploads));
 
         // gpg reads the key pair keygen made: the secret key imports, and opens the backup
         try (GpgCli gpg = GpgCli.create(dir)) {
-            gpg.gpg("--passphrase-file", pass.toString(), "--import", sec.toString()).orThrow();
+            gpg.gpg("--passphrase-file", pass.toString(), "--import", sec.toString())
+                    .orThrow();
             Path stored;
             try (Stream<Path> s = Files.list(store.resolve("files"))) {
-                stored = s.filter(p -> p.toString().endsWith(".gpg")).findFirst().orElseThrow();
+                stored =
+                        s.filter(p -> p.toString().endsWith(".gpg")).findFirst().orElseThrow();
             }
             Path tarGz = dir.resolve("public-mode.tar.gz");
             gpg.decrypt(stored, tarGz, pass).orThrow();
-            assertThat(Jar.exec(dir, Map.of(), List.of("tar", "tzf", tarGz.toString())).stdout())
+            assertThat(Jar.exec(dir, Map.of(), List.of("tar", "tzf", tarGz.toString()))
+                            .stdout())
                     .contains("2026/01/photo.jpg");
         }
     }
@@ -199,7 +231,10 @@ class FilesCommandsIT {
         String command = String.join(" ", Jar.javaBinary(), "-jar", Jar.path().toString(), "backup", "files");
         Jar.Run onTerminal = Jar.exec(dir, env, List.of("script", "-qefc", command, "/dev/null"));
         assertThat(onTerminal.exitCode()).as(onTerminal.toString()).isZero();
-        assertThat(onTerminal.stdout()).contains("\rbackup  ").containsPattern("MiB/s").contains("backed up");
+        assertThat(onTerminal.stdout())
+                .contains("\rbackup  ")
+                .containsPattern("MiB/s")
+                .contains("backed up");
     }
 
     /** Relative path -> SHA-256 of the content (files) or "dir", for every path below {@code root}. */
@@ -208,8 +243,12 @@ class FilesCommandsIT {
         Map<String, String> out = new TreeMap<>();
         try (Stream<Path> s = Files.walk(root)) {
             for (Path p : (Iterable<Path>) s::iterator) {
-                out.put(root.relativize(p).toString(), Files.isDirectory(p) ? "dir" : hex.formatHex(
-                        java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p))));
+                out.put(
+                        root.relativize(p).toString(),
+                        Files.isDirectory(p)
+                                ? "dir"
+                                : hex.formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                                        .digest(Files.readAllBytes(p))));
             }
         }
         return out;
@@ -239,7 +278,9 @@ class FilesCommandsIT {
         while (backup.process().isAlive() && !(Files.isDirectory(files) && hasTempFile(files))) {
             Thread.sleep(20);
         }
-        assertThat(backup.process().isAlive()).as("the write started before the backup ended").isTrue();
+        assertThat(backup.process().isAlive())
+                .as("the write started before the backup ended")
+                .isTrue();
         backup.process().destroy(); // SIGTERM, as Kubernetes and systemd stop a job
         Jar.Run stopped = backup.await();
         assertThat(stopped.exitCode()).as(stopped.toString()).isNotZero();
@@ -266,13 +307,17 @@ class FilesCommandsIT {
         while (restore.process().isAlive() && !hasEntries(parent)) {
             Thread.sleep(10);
         }
-        assertThat(restore.process().isAlive()).as("the extraction started before the restore ended").isTrue();
+        assertThat(restore.process().isAlive())
+                .as("the extraction started before the restore ended")
+                .isTrue();
         restore.process().destroy(); // SIGTERM
         Jar.Run stopped = restore.await();
         assertThat(stopped.exitCode()).as(stopped.toString()).isNotZero();
         assertThat(stopped.stdout()).as(stopped.toString()).doesNotContain("restored");
         try (Stream<Path> left = Files.list(parent)) {
-            assertThat(left).as("no target and no staging directory: " + stopped).isEmpty();
+            assertThat(left)
+                    .as("no target and no staging directory: " + stopped)
+                    .isEmpty();
         }
     }
 
@@ -295,11 +340,17 @@ class FilesCommandsIT {
         Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rwx------"));
         Files.writeString(secret.resolve("keep.txt"), "root's");
         Path link = shared.resolve("T");
-        boolean root = new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes(),
-                StandardCharsets.UTF_8).trim().equals("0");
+        boolean root = new String(
+                        new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes(), StandardCharsets.UTF_8)
+                .trim()
+                .equals("0");
         if (root) {
-            assertThat(new ProcessBuilder("runuser", "-u", "nobody", "--", "ln", "-s", secret.toString(),
-                    link.toString()).inheritIO().start().waitFor()).isZero();
+            assertThat(new ProcessBuilder(
+                                    "runuser", "-u", "nobody", "--", "ln", "-s", secret.toString(), link.toString())
+                            .inheritIO()
+                            .start()
+                            .waitFor())
+                    .isZero();
         } else {
             Files.createSymbolicLink(link, secret);
         }
@@ -332,20 +383,26 @@ class FilesCommandsIT {
             Map<String, String> oldTree = oldContent(target);
             Map<String, String> slow = new HashMap<>(env);
             slow.put("JAVA_TOOL_OPTIONS", "-Djiffoo.test.inPlaceMovePauseMillis=150");
-            Jar.Started restore = Jar.start(dir, slow, "restore", "files", "--latest", "--target", target.toString(),
-                    "--replace");
+            Jar.Started restore =
+                    Jar.start(dir, slow, "restore", "files", "--latest", "--target", target.toString(), "--replace");
             awaitSwap(restore, target, when);
             restore.process().destroyForcibly(); // SIGKILL: no shutdown hook, no clean-up
             Jar.Run killed = restore.await();
             assertThat(killed.exitCode()).as(killed.toString()).isEqualTo(137);
             Map<String, String> mixed = hashes(target);
-            assertThat(mixed).as("killed mid-swap: neither tree").isNotEqualTo(oldTree).isNotEqualTo(hashes(uploads));
+            assertThat(mixed)
+                    .as("killed mid-swap: neither tree")
+                    .isNotEqualTo(oldTree)
+                    .isNotEqualTo(hashes(uploads));
 
             Jar.Run next = Jar.run(dir, env, "restore", "files", "--latest", "--target", target.toString());
-            assertThat(hashes(target)).as("after the next run: exactly the restored tree; " + next)
+            assertThat(hashes(target))
+                    .as("after the next run: exactly the restored tree; " + next)
                     .isEqualTo(hashes(uploads));
             assertThat(next.stdout()).as(next.toString()).contains("finished the interrupted restore into " + target);
-            assertThat(next.exitCode()).as("then refused: not empty, no --replace; " + next).isEqualTo(7);
+            assertThat(next.exitCode())
+                    .as("then refused: not empty, no --replace; " + next)
+                    .isEqualTo(7);
         } finally {
             umount(target);
         }
@@ -364,14 +421,18 @@ class FilesCommandsIT {
             oldContent(target);
             Map<String, String> slow = new HashMap<>(env);
             slow.put("JAVA_TOOL_OPTIONS", "-Djiffoo.test.inPlaceMovePauseMillis=150");
-            Jar.Started restore = Jar.start(dir, slow, "restore", "files", "--latest", "--target", target.toString(),
-                    "--replace", "--json");
+            Jar.Started restore = Jar.start(
+                    dir, slow, "restore", "files", "--latest", "--target", target.toString(), "--replace", "--json");
             awaitSwap(restore, target, "moving out");
             restore.process().destroy(); // SIGTERM
             Jar.Run stopped = restore.await();
-            assertThat(stopped.stderr()).as(stopped.toString()).doesNotContain("nothing is committed")
+            assertThat(stopped.stderr())
+                    .as(stopped.toString())
+                    .doesNotContain("nothing is committed")
                     .contains("was stopped during the commit");
-            assertThat(stopped.json().get("status").asText()).as(stopped.toString()).isEqualTo("ok");
+            assertThat(stopped.json().get("status").asText())
+                    .as(stopped.toString())
+                    .isEqualTo("ok");
             assertThat(stopped.exitCode()).as(stopped.toString()).isZero();
             assertThat(hashes(target)).as("the swap was finished, as reported").isEqualTo(hashes(uploads));
         } finally {
@@ -436,10 +497,11 @@ class FilesCommandsIT {
     private Path mountTmpfs(Path target) throws Exception {
         Files.createDirectories(target);
         Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", target.toString())
-                .redirectErrorStream(true).start();
+                .redirectErrorStream(true)
+                .start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        org.junit.jupiter.api.Assumptions.assumeTrue(p.waitFor() == 0,
-                "mounting a tmpfs needs root (CI runs as root): " + out);
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                p.waitFor() == 0, "mounting a tmpfs needs root (CI runs as root): " + out);
         return target;
     }
 

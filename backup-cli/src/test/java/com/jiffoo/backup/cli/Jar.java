@@ -2,7 +2,6 @@ package com.jiffoo.backup.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -43,8 +42,7 @@ public final class Jar {
         }
     }
 
-    private Jar() {
-    }
+    private Jar() {}
 
     /** The jar that `package` built. */
     public static Path path() {
@@ -73,8 +71,10 @@ public final class Jar {
      */
     public static Started start(Path dir, Map<String, String> env, String... args) {
         Path launcher = path().resolveSibling("jiffoo-backup");
-        List<String> command = new ArrayList<>(Files.isExecutable(launcher) ? List.of(launcher.toString())
-                : List.of(javaBinary(), "-jar", path().toString()));
+        List<String> command = new ArrayList<>(
+                Files.isExecutable(launcher)
+                        ? List.of(launcher.toString())
+                        : List.of(javaBinary(), "-jar", path().toString()));
         command.addAll(List.of(args));
         return start(dir, env, command);
     }
@@ -87,8 +87,9 @@ public final class Jar {
         try {
             Path out = Files.createTempFile(dir, ".stdout", ".txt");
             Path err = Files.createTempFile(dir, ".stderr", ".txt");
-            pb.redirectOutput(out.toFile()).redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.from(
-                    new java.io.File("/dev/null")));
+            pb.redirectOutput(out.toFile())
+                    .redirectError(err.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
             return new Started(pb.start(), out, err, command);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -104,7 +105,9 @@ public final class Jar {
                     process.destroyForcibly();
                     throw new AssertionError("hung: " + command);
                 }
-                Run r = new Run(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+                Run r = new Run(
+                        process.exitValue(),
+                        Files.readString(out, StandardCharsets.UTF_8),
                         Files.readString(err, StandardCharsets.UTF_8));
                 Files.delete(out);
                 Files.delete(err);

@@ -1,13 +1,10 @@
 package com.jiffoo.backup.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.jiffoo.backup.retention.Pruner;
 import com.jiffoo.backup.retention.Retention;
 import com.jiffoo.backup.s3.S3Sink;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,11 +21,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
-
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Nothing left behind after a {@code kill -9} (issue 11, item 8): the jar is started as a process, killed with
@@ -79,7 +77,9 @@ class KilledRunsIT {
         while (!reached.getAsBoolean() && run.process().isAlive() && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
-        assertThat(run.process().isAlive()).as("the run is still going when " + what).isTrue();
+        assertThat(run.process().isAlive())
+                .as("the run is still going when " + what)
+                .isTrue();
         assertThat(reached.getAsBoolean()).as(what).isTrue();
     }
 
@@ -93,9 +93,11 @@ class KilledRunsIT {
 
     /** The staging directories of restores beside a target: each has a marker {@code <dir>.jiffoo-restore-<pid>}. */
     private static List<Path> staging(Path parent) {
-        return named(parent, ".").stream().filter(p -> p.getFileName().toString().matches(".+\\.jiffoo-restore-[0-9]+"))
+        return named(parent, ".").stream()
+                .filter(p -> p.getFileName().toString().matches(".+\\.jiffoo-restore-[0-9]+"))
                 .map(p -> p.resolveSibling(p.getFileName().toString().replaceFirst("\\.jiffoo-restore-[0-9]+$", "")))
-                .filter(Files::isDirectory).toList();
+                .filter(Files::isDirectory)
+                .toList();
     }
 
     private static List<Path> named(Path dir, String start) {
@@ -119,13 +121,17 @@ class KilledRunsIT {
 
         Jar.Run young = Jar.run(dir, env, "prune");
         assertThat(young.exitCode()).as(young.toString()).isZero();
-        assertThat(left.get(0)).as("younger than the grace period: kept, it may be a running backup").exists();
+        assertThat(left.get(0))
+                .as("younger than the grace period: kept, it may be a running backup")
+                .exists();
 
         Files.setLastModifiedTime(left.get(0), FileTime.from(Instant.now().minus(Duration.ofDays(2))));
         Jar.Run prune = Jar.run(dir, env, "prune", "--json");
         assertThat(prune.exitCode()).as(prune.toString()).isZero();
         assertThat(left.get(0)).as(prune.toString()).doesNotExist();
-        assertThat(prune.stdout()).as(prune.toString()).contains(left.get(0).getFileName().toString());
+        assertThat(prune.stdout())
+                .as(prune.toString())
+                .contains(left.get(0).getFileName().toString());
     }
 
     @Test
@@ -133,25 +139,40 @@ class KilledRunsIT {
         Map<String, String> env = env("killed");
         env.put("SOURCE_DIR", uploads(200).toString());
         Jar.Started backup = Jar.start(dir, env, "backup", "files");
-        await(backup, () -> rb.s3().openMultipartUploads().stream().anyMatch(k -> k.startsWith("killed/")),
+        await(
+                backup,
+                () -> rb.s3().openMultipartUploads().stream().anyMatch(k -> k.startsWith("killed/")),
                 "a multipart upload is open");
         kill9(backup);
-        assertThat(rb.s3().openMultipartUploads()).as("kill -9 leaves the upload open")
+        assertThat(rb.s3().openMultipartUploads())
+                .as("kill -9 leaves the upload open")
                 .anyMatch(k -> k.startsWith("killed/"));
 
         Jar.Run young = Jar.run(dir, env, "prune");
         assertThat(young.exitCode()).as(young.toString()).isZero();
-        assertThat(rb.s3().openMultipartUploads()).as("younger than the grace period: it may be a running backup")
+        assertThat(rb.s3().openMultipartUploads())
+                .as("younger than the grace period: it may be a running backup")
                 .anyMatch(k -> k.startsWith("killed/"));
 
         // the jar's clock cannot be moved: prune as the jar does, a day and a half later
-        try (S3Sink store = S3Sink.builder().uri(rb.store("killed")).endpointOverride(rb.s3().endpoint())
-                .pathStyleAccess(true).credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
-                        rb.s3().accessKey(), rb.s3().secretKey()))).build()) {
-            Pruner.PruneReport report = Pruner.builder().sink(store).policy(Retention.builder().keepLast(1).build())
-                    .clock(Clock.offset(Clock.systemUTC(), Duration.ofHours(36))).build().prune("files", false);
-            assertThat(report.partialWritesDiscarded()).extracting(w -> w.key())
-                    .singleElement().asString().startsWith("files/files_backup_");
+        try (S3Sink store = S3Sink.builder()
+                .uri(rb.store("killed"))
+                .endpointOverride(rb.s3().endpoint())
+                .pathStyleAccess(true)
+                .credentialsProvider(StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create(rb.s3().accessKey(), rb.s3().secretKey())))
+                .build()) {
+            Pruner.PruneReport report = Pruner.builder()
+                    .sink(store)
+                    .policy(Retention.builder().keepLast(1).build())
+                    .clock(Clock.offset(Clock.systemUTC(), Duration.ofHours(36)))
+                    .build()
+                    .prune("files", false);
+            assertThat(report.partialWritesDiscarded())
+                    .extracting(w -> w.key())
+                    .singleElement()
+                    .asString()
+                    .startsWith("files/files_backup_");
         }
         assertThat(rb.s3().openMultipartUploads()).noneMatch(k -> k.startsWith("killed/"));
     }
@@ -165,7 +186,9 @@ class KilledRunsIT {
         Path parent = Files.createDirectories(dir.resolve("restores"));
         Path target = parent.resolve("uploads");
         Jar.Started restore = Jar.start(dir, env, "restore", "files", "--latest", "--target", target.toString());
-        await(restore, () -> staging(parent).stream().anyMatch(p -> !named(p, "big").isEmpty()),
+        await(
+                restore,
+                () -> staging(parent).stream().anyMatch(p -> !named(p, "big").isEmpty()),
                 "the staging directory is being filled");
         kill9(restore);
         List<Path> left = staging(parent);
@@ -175,7 +198,9 @@ class KilledRunsIT {
         assertThat(again.exitCode()).as(again.toString()).isZero();
         assertThat(target.resolve("big.bin")).hasSameBinaryContentAs(Path.of(env.get("SOURCE_DIR"), "big.bin"));
         try (Stream<Path> s = Files.list(parent)) {
-            assertThat(s.map(p -> p.getFileName().toString())).as(again.toString()).containsExactly("uploads");
+            assertThat(s.map(p -> p.getFileName().toString()))
+                    .as(again.toString())
+                    .containsExactly("uploads");
         }
         assertThat(again.all()).contains("removed").contains(left.get(0).toString());
     }
@@ -192,7 +217,8 @@ class KilledRunsIT {
         env.put("JAVA_TOOL_OPTIONS", "-Djava.io.tmpdir=" + tmp);
         Optional<ProcessHandle> pgRestore = Optional.empty();
         try {
-            try (Connection c = rb.pg().connect(big); Statement st = c.createStatement()) {
+            try (Connection c = rb.pg().connect(big);
+                    Statement st = c.createStatement()) {
                 st.execute("CREATE TABLE t AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS s"
                         + " FROM generate_series(1, 1500000) g");
                 st.execute("CREATE TABLE u AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 1500000) g");
@@ -200,34 +226,45 @@ class KilledRunsIT {
             Jar.Run backup = Jar.run(dir, env, "backup", "database", "--compression-level", "1");
             assertThat(backup.exitCode()).as(backup.toString()).isZero();
 
-            Jar.Started restore = Jar.start(dir, env, "restore", "database", "--latest", "--into", into, "--jobs",
-                    "2");
-            java.util.concurrent.atomic.AtomicReference<ProcessHandle> seen = new java.util.concurrent.atomic
-                    .AtomicReference<>();
-            await(restore, () -> pgRestoreOf(restore).map(p -> seen.compareAndSet(null, p)).isPresent(),
+            Jar.Started restore = Jar.start(dir, env, "restore", "database", "--latest", "--into", into, "--jobs", "2");
+            java.util.concurrent.atomic.AtomicReference<ProcessHandle> seen =
+                    new java.util.concurrent.atomic.AtomicReference<>();
+            await(
+                    restore,
+                    () -> pgRestoreOf(restore)
+                            .map(p -> seen.compareAndSet(null, p))
+                            .isPresent(),
                     "pg_restore runs");
             pgRestore = Optional.of(seen.get());
             Thread.sleep(300); // pg_restore is loading
-            assertThat(running(seen.get())).as("pg_restore is loading when the JVM is killed: "
-                    + Files.readString(restore.err())).isTrue();
+            assertThat(running(seen.get()))
+                    .as("pg_restore is loading when the JVM is killed: " + Files.readString(restore.err()))
+                    .isTrue();
             kill9(restore);
 
             try (Stream<Path> s = Files.walk(tmp)) {
                 assertThat(s.filter(Files::isRegularFile).map(Path::toString))
-                        .as("no plaintext spool outlives the process").noneMatch(p -> p.contains("pgrestore"));
+                        .as("no plaintext spool outlives the process")
+                        .noneMatch(p -> p.contains("pgrestore"));
             }
             ProcessHandle orphan = pgRestore.orElseThrow();
             long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
             while (running(orphan) && System.nanoTime() < deadline) {
                 Thread.sleep(50);
             }
-            assertThat(running(orphan)).as("pg_restore dies with the JVM, it does not finish unchecked").isFalse();
-            assertThat(rb.pg().databaseExists(into)).as("the half-restored database is left").isTrue();
+            assertThat(running(orphan))
+                    .as("pg_restore dies with the JVM, it does not finish unchecked")
+                    .isFalse();
+            assertThat(rb.pg().databaseExists(into))
+                    .as("the half-restored database is left")
+                    .isTrue();
             assertThat(comment(into)).as("and marked").startsWith("jiffoo-backup: restore in progress");
 
             Jar.Run again = Jar.run(dir, env, "restore", "database", "--latest", "--into", next);
             assertThat(again.exitCode()).as(again.toString()).isZero();
-            assertThat(rb.pg().databaseExists(into)).as("dropped by the next restore: " + again).isFalse();
+            assertThat(rb.pg().databaseExists(into))
+                    .as("dropped by the next restore: " + again)
+                    .isFalse();
             assertThat(again.all()).contains("dropped").contains(into);
             assertThat(comment(next)).as("a committed restore is not marked").isNull();
         } finally {
@@ -251,16 +288,19 @@ class KilledRunsIT {
     }
 
     private static Optional<ProcessHandle> pgRestoreOf(Jar.Started run) {
-        return run.process().toHandle().children()
+        return run.process()
+                .toHandle()
+                .children()
                 .filter(p -> p.info().command().orElse("").endsWith("pg_restore"))
                 // not the short `pg_restore --version` that finds the newest pg_restore
-                .filter(p -> p.info().commandLine().orElse("").contains("--dbname")).findFirst();
+                .filter(p -> p.info().commandLine().orElse("").contains("--dbname"))
+                .findFirst();
     }
 
     private static String comment(String database) throws Exception {
         try (Connection c = rb.pg().connect("postgres");
-             PreparedStatement s = c.prepareStatement("SELECT shobj_description(oid, 'pg_database') FROM pg_database"
-                     + " WHERE datname = ?")) {
+                PreparedStatement s = c.prepareStatement(
+                        "SELECT shobj_description(oid, 'pg_database') FROM pg_database" + " WHERE datname = ?")) {
             s.setString(1, database);
             try (ResultSet r = s.executeQuery()) {
                 assertThat(r.next()).isTrue();

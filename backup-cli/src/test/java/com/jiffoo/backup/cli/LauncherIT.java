@@ -1,15 +1,14 @@
 package com.jiffoo.backup.cli;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The launcher {@code target/jiffoo-backup} and the class-data-sharing archive {@code mvn package} made for it. The
@@ -32,7 +31,9 @@ class LauncherIT {
     @Test
     void theBuiltArchiveIsUsedByTheLauncher() {
         Path built = Jar.path().getParent();
-        assertThat(built.resolve("jiffoo-backup.jsa")).as("mvn package made the archive").isRegularFile();
+        assertThat(built.resolve("jiffoo-backup.jsa"))
+                .as("mvn package made the archive")
+                .isRegularFile();
         Jar.Run run = Jar.exec(dir, env("-Xshare:on"), List.of(launcher(built).toString(), "--version"));
         assertThat(run.stderr()).isEmpty();
         assertThat(run.exitCode()).isZero();
@@ -50,14 +51,19 @@ class LauncherIT {
 
         Jar.Run plain = Jar.exec(dir, env(""), List.of(launcher(moved).toString(), "--version"));
         assertThat(plain.exitCode()).isZero();
-        assertThat(plain.stderr()).as("a mismatching archive is ignored without a warning").isEmpty();
-        assertThat(Jar.exec(dir, env("-Xshare:on"), List.of(launcher(moved).toString(), "--version")).exitCode())
-                .as("the archive made for target/ does not fit the moved jar").isNotZero();
+        assertThat(plain.stderr())
+                .as("a mismatching archive is ignored without a warning")
+                .isEmpty();
+        assertThat(Jar.exec(dir, env("-Xshare:on"), List.of(launcher(moved).toString(), "--version"))
+                        .exitCode())
+                .as("the archive made for target/ does not fit the moved jar")
+                .isNotZero();
 
         Jar.Run remade = Jar.exec(dir, env(""), List.of(launcher(moved).toString(), "cds-archive"));
         assertThat(remade.exitCode()).as(remade.stderr()).isZero();
         assertThat(remade.stdout()).contains(moved.resolve("jiffoo-backup.jsa").toString());
-        Jar.Run shared = Jar.exec(dir, env("-Xshare:on"), List.of(launcher(moved).toString(), "--version"));
+        Jar.Run shared =
+                Jar.exec(dir, env("-Xshare:on"), List.of(launcher(moved).toString(), "--version"));
         assertThat(shared.exitCode()).as(shared.stderr()).isZero();
         assertThat(shared.stdout()).startsWith("jiffoo-backup ");
     }

@@ -1,18 +1,17 @@
 package com.jiffoo.backup.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.jiffoo.backup.postgres.TableHashes;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What {@code list} prints is what {@code restore} and {@code verify} take: the name in its BACKUP column, and the
@@ -42,7 +41,9 @@ class ListToRestoreIT {
         env.remove("S3_BUCKET");
         env.put("BACKUP_DIR", store.toString());
         String uri = backUpAndRestoreByListedNames(env);
-        assertThat(uri).startsWith("file:" + store.toAbsolutePath() + "/database/db_backup_").endsWith(".sql.gpg");
+        assertThat(uri)
+                .startsWith("file:" + store.toAbsolutePath() + "/database/db_backup_")
+                .endsWith(".sql.gpg");
     }
 
     @Test
@@ -66,7 +67,11 @@ class ListToRestoreIT {
         Jar.Run list = Jar.run(dir, env, "list", "--kind", "database");
         assertThat(list.exitCode()).as(list.toString()).isZero();
         assertThat(list.stdout().lines().findFirst().orElseThrow()).contains("BACKUP");
-        String name = list.stdout().lines().filter(l -> l.startsWith("database ")).findFirst().orElseThrow()
+        String name = list.stdout()
+                .lines()
+                .filter(l -> l.startsWith("database "))
+                .findFirst()
+                .orElseThrow()
                 .split("\\s+")[1];
         Jar.Run verifyByName = Jar.run(dir, env, "verify", name);
         assertThat(verifyByName.exitCode()).as(verifyByName.toString()).isZero();
@@ -91,7 +96,8 @@ class ListToRestoreIT {
             Jar.Run restore = Jar.run(cwd, env, "restore", "database", backup, "--into", into, "--json");
             assertThat(restore.exitCode()).as(restore.toString()).isZero();
             assertThat(restore.json().get("rowCountsMatch").asBoolean()).isTrue();
-            try (Connection src = rb.pg().connect(rb.sourceDb()); Connection dst = rb.pg().connect(into)) {
+            try (Connection src = rb.pg().connect(rb.sourceDb());
+                    Connection dst = rb.pg().connect(into)) {
                 assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
             }
         } finally {

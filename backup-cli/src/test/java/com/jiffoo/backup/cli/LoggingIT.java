@@ -1,8 +1,6 @@
 package com.jiffoo.backup.cli;
 
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,8 +8,9 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The runbook's logs with the real jar: one file per job in LOG_DIR (created 0750 when missing), every line tagged
@@ -20,8 +19,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class LoggingIT {
     /** A line of a log file: time, {@code job[pid]} (the %s), level, logger, message. */
-    private static final String LINE = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}[^ ]*"
-            + " (%s) (INFO|WARN|ERROR|DEBUG) .*";
+    private static final String LINE =
+            "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}[^ ]*" + " (%s) (INFO|WARN|ERROR|DEBUG) .*";
 
     private static String tag(String job, long pid) {
         return java.util.regex.Pattern.quote(job + "[" + pid + "]");
@@ -29,6 +28,7 @@ class LoggingIT {
 
     @TempDir
     Path dir;
+
     private Map<String, String> env;
     private Path tree;
 
@@ -40,14 +40,15 @@ class LoggingIT {
         tree = Files.createDirectories(dir.resolve("uploads"));
         Files.writeString(tree.resolve("a.txt"), "a\n");
         RunbookFixture.writeRandom(tree.resolve("big.bin"), 8, 1);
-        env = new HashMap<>(Map.of("BACKUP_DIR", store.toString(), "ENCRYPTION_KEY_FILE", key.toString(),
-                "SOURCE_DIR", tree.toString()));
+        env = new HashMap<>(Map.of(
+                "BACKUP_DIR", store.toString(), "ENCRYPTION_KEY_FILE", key.toString(), "SOURCE_DIR", tree.toString()));
     }
 
     private static void assertTagged(Path log, String job, long pid) throws Exception {
         List<String> lines = Files.readAllLines(log);
         assertThat(lines).as(log.toString()).isNotEmpty();
-        assertThat(lines).as(log + ": every line carries its time, job and pid")
+        assertThat(lines)
+                .as(log + ": every line carries its time, job and pid")
                 .allMatch(l -> l.matches(String.format(LINE, tag(job, pid))));
     }
 
@@ -91,8 +92,12 @@ class LoggingIT {
         Jar.Run v = verify.await();
         assertThat(b.exitCode()).as(b.toString()).isZero();
         assertThat(v.exitCode()).as(v.toString()).isZero();
-        assertTagged(logs.resolve("backup-files.log"), "backup-files", backup.process().pid());
-        assertTagged(logs.resolve("backup-list.log"), "backup-list", verify.process().pid());
+        assertTagged(
+                logs.resolve("backup-files.log"),
+                "backup-files",
+                backup.process().pid());
+        assertTagged(
+                logs.resolve("backup-list.log"), "backup-list", verify.process().pid());
 
         // one file for both (LOG_FILE wins over LOG_DIR): each line whole, each job's lines with its own pid
         Path shared = dir.resolve("shared/jiffoo-backup.log");
@@ -101,11 +106,14 @@ class LoggingIT {
         Jar.Started two = Jar.start(dir, env, "--verbose", "verify", "--deep", "--latest");
         assertThat(one.await().exitCode()).isZero();
         assertThat(two.await().exitCode()).isZero();
-        String pattern = String.format(LINE, tag("backup-files", one.process().pid()) + "|"
-                + tag("backup-verify", two.process().pid()));
+        String pattern = String.format(
+                LINE,
+                tag("backup-files", one.process().pid()) + "|"
+                        + tag("backup-verify", two.process().pid()));
         List<String> lines = Files.readAllLines(shared);
         assertThat(lines).allMatch(l -> l.matches(pattern));
-        assertThat(lines).anyMatch(l -> l.contains("backup-files[" + one.process().pid() + "]"))
+        assertThat(lines)
+                .anyMatch(l -> l.contains("backup-files[" + one.process().pid() + "]"))
                 .anyMatch(l -> l.contains("backup-verify[" + two.process().pid() + "]"));
     }
 
@@ -122,8 +130,11 @@ class LoggingIT {
         assertThat(r.stdout()).isEmpty();
         assertThat(r.stderr()).isEmpty();
         String log = Files.readString(logs.resolve("backup-files.log"));
-        assertThat(log).contains("WARN").contains("--allow-symlinks-outside-target")
-                .doesNotContain("allowSymlinksOutsideTarget(true)").contains("backed up directory " + tree);
+        assertThat(log)
+                .contains("WARN")
+                .contains("--allow-symlinks-outside-target")
+                .doesNotContain("allowSymlinksOutsideTarget(true)")
+                .contains("backed up directory " + tree);
     }
 
     /** cron mails what a job prints: a quiet monitor prints its report only when the backups are not healthy. */
@@ -136,10 +147,13 @@ class LoggingIT {
 
     @Test
     void aFailingQuietBackupPrintsTheErrorOnceInTheLaunchersWords() throws Exception {
-        Jar.Run missing = Jar.run(dir, env, "--quiet", "backup", "files", dir.resolve("gone").toString());
+        Jar.Run missing = Jar.run(
+                dir, env, "--quiet", "backup", "files", dir.resolve("gone").toString());
         assertThat(missing.exitCode()).as(missing.toString()).isEqualTo(2);
         assertThat(missing.stdout()).isEmpty();
-        assertThat(missing.stderr().lines()).as(missing.toString()).hasSize(1)
+        assertThat(missing.stderr().lines())
+                .as(missing.toString())
+                .hasSize(1)
                 .allMatch(l -> l.startsWith("error: ") && l.contains("gone"));
 
         assertThat(Jar.run(dir, env, "backup", "files").exitCode()).isZero();
@@ -148,7 +162,9 @@ class LoggingIT {
         Jar.Run r = Jar.run(dir, env, "--quiet", "restore", "files", "--latest", "--target", target.toString());
         assertThat(r.exitCode()).as(r.toString()).isEqualTo(7);
         assertThat(r.stdout()).isEmpty();
-        assertThat(r.stderr().lines()).as(r.toString()).hasSize(1)
+        assertThat(r.stderr().lines())
+                .as(r.toString())
+                .hasSize(1)
                 .allMatch(l -> l.startsWith("error: ") && l.contains("--replace"));
         assertThat(r.stderr()).doesNotContain("replaceExisting");
         Jar.Run loud = Jar.run(dir, env, "restore", "files", "--latest", "--target", target.toString());

@@ -1,20 +1,21 @@
 package com.jiffoo.backup.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 import picocli.CommandLine.HelpCommand;
-
-import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /** The command tree a run builds: only the command its arguments name, the whole tree when it cannot tell. */
 class MainTest {
 
     @Test
     void namesAgreeWithTheCommandsAnnotations() {
-        List<String> annotated = Main.COMMANDS.stream().filter(c -> c != HelpCommand.class)
-                .map(c -> c.getAnnotation(CommandLine.Command.class).name()).toList();
+        List<String> annotated = Main.COMMANDS.stream()
+                .filter(c -> c != HelpCommand.class)
+                .map(c -> c.getAnnotation(CommandLine.Command.class).name())
+                .toList();
         assertThat(Main.NAMES).isEqualTo(annotated);
         assertThat(Main.commandLine().getSubcommands().keySet()).containsAll(Main.NAMES);
     }

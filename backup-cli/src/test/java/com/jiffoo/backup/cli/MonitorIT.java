@@ -1,5 +1,7 @@
 package com.jiffoo.backup.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.jiffoo.backup.BackupPipeline;
@@ -8,9 +10,6 @@ import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.files.DirectorySource;
 import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testing.WebhookServer;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -19,8 +18,8 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.HashMap;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code monitor} with the real jar: a stale store exits CRITICAL and Slack (a local webhook server) receives the
@@ -41,23 +40,37 @@ class MonitorIT {
         Path key = dir.resolve("backup.key");
         PassphraseKeyFile pass = PassphraseKeyFile.generate(key);
         try (LocalDirectorySink sink = LocalDirectorySink.create(store)) {
-            BackupPipeline.builder().source(DirectorySource.builder(uploads).build())
-                    .encryption(OpenPgpTransform.builder().passphrase(pass).build()).sink(sink)
-                    .clock(Clock.fixed(Instant.now().minus(Duration.ofHours(27)), ZoneOffset.UTC)).build().run();
+            BackupPipeline.builder()
+                    .source(DirectorySource.builder(uploads).build())
+                    .encryption(OpenPgpTransform.builder().passphrase(pass).build())
+                    .sink(sink)
+                    .clock(Clock.fixed(Instant.now().minus(Duration.ofHours(27)), ZoneOffset.UTC))
+                    .build()
+                    .run();
         }
         try (WebhookServer slack = WebhookServer.start()) {
-            Map<String, String> env = new HashMap<>(Map.of("BACKUP_DIR", store.toString(), "ENCRYPTION_KEY_FILE",
-                    key.toString(), "SOURCE_DIR", uploads.toString(), "SLACK_WEBHOOK_URL", slack.url()));
+            Map<String, String> env = new HashMap<>(Map.of(
+                    "BACKUP_DIR",
+                    store.toString(),
+                    "ENCRYPTION_KEY_FILE",
+                    key.toString(),
+                    "SOURCE_DIR",
+                    uploads.toString(),
+                    "SLACK_WEBHOOK_URL",
+                    slack.url()));
 
             Jar.Run stale = Jar.run(dir, env, "monitor", "--kind", "files");
             assertThat(stale.exitCode()).as(stale.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
-            assertThat(stale.stdout()).contains("files: CRITICAL").contains("27h 0m ago")
+            assertThat(stale.stdout())
+                    .contains("files: CRITICAL")
+                    .contains("27h 0m ago")
                     .contains("alert: Slack webhook (127.0.0.1): sent");
             assertThat(slack.bodies()).hasSize(1);
             JsonNode alert = JSON.readTree(slack.bodies().get(0));
             assertThat(alert.get("text").asText()).contains("CRITICAL").contains(store.toString());
             assertThat(alert.get("blocks").get(1).get("text").get("text").asText())
-                    .contains("files: CRITICAL").contains("backups have stopped");
+                    .contains("files: CRITICAL")
+                    .contains("backups have stopped");
             assertThat(stale.all()).doesNotContain(WebhookServer.PATH);
 
             Jar.Run backup = Jar.run(dir, env, "backup", "files");
@@ -67,14 +80,19 @@ class MonitorIT {
             assertThat(unverified.exitCode()).as(unverified.toString()).isEqualTo(MonitorCommand.EXIT_WARNING);
             JsonNode report = unverified.json().get("report");
             assertThat(report.get("status").asText()).isEqualTo("WARNING");
-            assertThat(report.get("kinds").get(0).get("keyCheck").get("result").asText()).isEqualTo("PASSED");
+            assertThat(report.get("kinds").get(0).get("keyCheck").get("result").asText())
+                    .isEqualTo("PASSED");
             assertThat(slack.bodies()).hasSize(2);
 
             Jar.Run healthy = Jar.run(dir, env, "monitor", "--kind", "files", "--verify");
             assertThat(healthy.exitCode()).as(healthy.toString()).isZero();
-            assertThat(healthy.stdout()).contains("deep verification of").contains("passed").contains("files: OK");
+            assertThat(healthy.stdout())
+                    .contains("deep verification of")
+                    .contains("passed")
+                    .contains("files: OK");
             assertThat(slack.bodies()).hasSize(3);
-            assertThat(JSON.readTree(slack.bodies().get(2)).get("text").asText()).contains("recovered");
+            assertThat(JSON.readTree(slack.bodies().get(2)).get("text").asText())
+                    .contains("recovered");
             try (var files = Files.list(store.resolve("files"))) {
                 assertThat(files.map(p -> p.getFileName().toString())).anyMatch(n -> n.contains(".verified-"));
             }
@@ -99,15 +117,26 @@ class MonitorIT {
         try (WebhookServer slack = WebhookServer.start()) {
             url = slack.url();
         }
-        Jar.Run run = Jar.run(dir, Map.of("BACKUP_DIR", store.toString(), "SLACK_WEBHOOK_URL", url), "monitor",
-                "--json", "--allow-unauthenticated");
+        Jar.Run run = Jar.run(
+                dir,
+                Map.of("BACKUP_DIR", store.toString(), "SLACK_WEBHOOK_URL", url),
+                "monitor",
+                "--json",
+                "--allow-unauthenticated");
         assertThat(run.exitCode()).as(run.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
         JsonNode notes = run.json().get("report").get("notifications");
         assertThat(notes.get(0).asText()).contains("failed").contains("cannot reach");
         assertThat(run.all()).doesNotContain(WebhookServer.PATH).contains("could not send the CRITICAL alert");
 
-        Jar.Run insecure = Jar.run(dir, Map.of("BACKUP_DIR", store.toString(), "SLACK_WEBHOOK_URL",
-                "http://hooks.slack.com/services/T1/B2/topsecret"), "monitor", "--allow-unauthenticated");
+        Jar.Run insecure = Jar.run(
+                dir,
+                Map.of(
+                        "BACKUP_DIR",
+                        store.toString(),
+                        "SLACK_WEBHOOK_URL",
+                        "http://hooks.slack.com/services/T1/B2/topsecret"),
+                "monitor",
+                "--allow-unauthenticated");
         assertThat(insecure.exitCode()).as(insecure.toString()).isEqualTo(2);
         assertThat(insecure.stderr()).contains("https");
         assertThat(insecure.all()).doesNotContain("topsecret");
@@ -119,21 +148,33 @@ class MonitorIT {
         // from now, and no backup has run since
         String edited = StoreEdits.filesBackups(dir, Duration.ofDays(-2)).get(0);
         Path store = dir.resolve("store");
-        Map<String, String> env = Map.of("BACKUP_DIR", store.toString(), "ENCRYPTION_KEY_FILE",
+        Map<String, String> env = Map.of(
+                "BACKUP_DIR",
+                store.toString(),
+                "ENCRYPTION_KEY_FILE",
                 dir.resolve("backup.key").toString());
 
         Jar.Run run = Jar.run(dir, env, "monitor", "--kind", "files", "--json");
         assertThat(run.exitCode()).as(run.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
         JsonNode problems = run.json().get("report").get("kinds").get(0).get("problems");
-        assertThat(problems.toString()).contains("dated in the future").contains(edited + ".manifest.json")
+        assertThat(problems.toString())
+                .contains("dated in the future")
+                .contains(edited + ".manifest.json")
                 .contains("no files backup dated in the past");
 
         Jar.Run text = Jar.run(dir, env, "monitor", "--kind", "files", "--freshness-only");
         assertThat(text.exitCode()).as(text.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
         assertThat(text.stdout()).contains("files: CRITICAL").contains("dated in the future");
 
-        Jar.Run tolerant = Jar.run(dir, env, "monitor", "--kind", "files", "--freshness-only",
-                "--clock-skew-tolerance", String.valueOf(3 * 24 * 60));
+        Jar.Run tolerant = Jar.run(
+                dir,
+                env,
+                "monitor",
+                "--kind",
+                "files",
+                "--freshness-only",
+                "--clock-skew-tolerance",
+                String.valueOf(3 * 24 * 60));
         assertThat(tolerant.stdout()).doesNotContain("dated in the future");
     }
 
@@ -149,8 +190,13 @@ class MonitorIT {
         RunbookFixture.writeRandom(uploads.resolve("a.bin"), 1, 3);
         Path key = dir.resolve("backup.key");
         PassphraseKeyFile.generate(key);
-        Map<String, String> env = Map.of("BACKUP_DIR", store.toString(), "ENCRYPTION_KEY_FILE", key.toString(),
-                "SOURCE_DIR", uploads.toString());
+        Map<String, String> env = Map.of(
+                "BACKUP_DIR",
+                store.toString(),
+                "ENCRYPTION_KEY_FILE",
+                key.toString(),
+                "SOURCE_DIR",
+                uploads.toString());
         Jar.Run backup = Jar.run(dir, env, "backup", "files", "--json");
         assertThat(backup.exitCode()).as(backup.toString()).isZero();
         Path object = store.resolve(backup.json().get("key").asText());
@@ -174,12 +220,14 @@ class MonitorIT {
         assertThat(check.stderr()).contains("verify --deep");
         Jar.Run monitor = Jar.run(dir, env, "monitor", "--kind", "files");
         assertThat(monitor.exitCode()).as(monitor.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
-        assertThat(monitor.stdout()).contains("failed its last deep verification")
+        assertThat(monitor.stdout())
+                .contains("failed its last deep verification")
                 .contains("A later quick verification passed");
 
         Jar.Run deepAgain = Jar.run(dir, env, "verify", "--deep", "--latest");
         assertThat(deepAgain.exitCode()).as(deepAgain.toString()).isZero();
-        assertThat(Jar.run(dir, env, "list", "--kind", "files").stdout()).contains("deep ok ")
+        assertThat(Jar.run(dir, env, "list", "--kind", "files").stdout())
+                .contains("deep ok ")
                 .doesNotContain("FAILED");
         Jar.Run healthy = Jar.run(dir, env, "monitor", "--kind", "files");
         assertThat(healthy.exitCode()).as(healthy.toString()).isZero();

@@ -1,17 +1,16 @@
 package com.jiffoo.backup.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * An attacker who can write to the store but holds no key plants a backup the way one would: GNU tar, sha256sum and
@@ -21,6 +20,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class PlantedBackupIT {
     @TempDir
     Path dir;
+
     private Path store;
     private Map<String, String> env;
     private JsonNode real;
@@ -32,8 +32,13 @@ class PlantedBackupIT {
         store = Files.createDirectories(dir.resolve("store"));
         Path key = dir.resolve("backup.key");
         assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
-        env = new HashMap<>(Map.of("SOURCE_DIR", uploads.toString(), "BACKUP_DIR", store.toString(),
-                "ENCRYPTION_KEY_FILE", key.toString()));
+        env = new HashMap<>(Map.of(
+                "SOURCE_DIR",
+                uploads.toString(),
+                "BACKUP_DIR",
+                store.toString(),
+                "ENCRYPTION_KEY_FILE",
+                key.toString()));
         Jar.Run b = Jar.run(dir, env, "backup", "files", "--json");
         assertThat(b.exitCode()).as(b.toString()).isZero();
         real = b.json();
@@ -47,15 +52,21 @@ class PlantedBackupIT {
         String key = "files/" + id + ".tar.gz";
         Path data = store.resolve(key);
         assertThat(Jar.exec(dir, Map.of(), List.of("tar", "czf", data.toString(), "-C", evil.toString(), "."))
-                .exitCode()).isZero();
-        String sum = Jar.exec(store.resolve("files"), Map.of(), List.of("sha256sum", id + ".tar.gz")).stdout();
+                        .exitCode())
+                .isZero();
+        String sum = Jar.exec(store.resolve("files"), Map.of(), List.of("sha256sum", id + ".tar.gz"))
+                .stdout();
         Files.writeString(store.resolve(key + ".sha256"), sum);
         String realKey = real.get("key").asText();
         String hex = sum.substring(0, 64);
         String manifest = Files.readString(store.resolve(realKey + ".manifest.json"))
-                .replace(realKey, key).replace(real.get("id").asText(), id)
-                .replace(real.get("completedAt").asText(), java.time.Instant.parse(real.get("completedAt").asText())
-                        .plusSeconds(3600).toString())
+                .replace(realKey, key)
+                .replace(real.get("id").asText(), id)
+                .replace(
+                        real.get("completedAt").asText(),
+                        java.time.Instant.parse(real.get("completedAt").asText())
+                                .plusSeconds(3600)
+                                .toString())
                 .replace(real.get("sha256").asText(), hex)
                 .replaceAll("\"sha256\" : \"[0-9a-f]{64}\"", "\"sha256\" : \"" + hex + "\"")
                 .replaceAll("\"size\" : [0-9]+", "\"size\" : " + Files.size(data))
@@ -71,12 +82,16 @@ class PlantedBackupIT {
 
         Jar.Run verify = Jar.run(dir, env, "verify", "--deep", "--latest", "--json");
         assertThat(verify.exitCode()).as(verify.toString()).isEqualTo(5);
-        assertThat(verify.json().get("message").asText()).contains(planted + ".manifest.json")
-                .contains("not authenticated").contains(real.get("key").asText());
+        assertThat(verify.json().get("message").asText())
+                .contains(planted + ".manifest.json")
+                .contains("not authenticated")
+                .contains(real.get("key").asText());
         Jar.Run list = Jar.run(dir, env, "list", "--check");
         assertThat(list.exitCode()).as(list.toString()).isEqualTo(5);
         assertThat(list.stdout()).contains("REFUSED");
-        assertThat(list.stderr()).contains(planted + ".manifest.json").contains(real.get("key").asText());
+        assertThat(list.stderr())
+                .contains(planted + ".manifest.json")
+                .contains(real.get("key").asText());
 
         Path target = dir.resolve("restored");
         Jar.Run latest = Jar.run(dir, env, "restore", "files", "--latest", "--target", target.toString());
@@ -86,8 +101,8 @@ class PlantedBackupIT {
         assertThat(named.stderr()).contains("not authenticated");
         assertThat(target).doesNotExist();
         // allowing unauthenticated backups does not allow a plaintext one where a key is configured
-        Jar.Run loose = Jar.run(dir, env, "restore", "files", planted, "--target", target.toString(),
-                "--allow-unauthenticated");
+        Jar.Run loose = Jar.run(
+                dir, env, "restore", "files", planted, "--target", target.toString(), "--allow-unauthenticated");
         assertThat(loose.exitCode()).as(loose.toString()).isEqualTo(5);
         assertThat(loose.stderr()).contains("not encrypted");
         assertThat(target).doesNotExist();
@@ -116,8 +131,8 @@ class PlantedBackupIT {
         Jar.Run list = Jar.run(dir, env, "list", "--allow-unauthenticated");
         assertThat(list.exitCode()).as(list.toString()).isZero();
         assertThat(list.stdout()).contains("(UNAUTHENTICATED)");
-        Jar.Run allowed = Jar.run(dir, env, "restore", "files", "--latest", "--target", target.toString(),
-                "--allow-unauthenticated");
+        Jar.Run allowed = Jar.run(
+                dir, env, "restore", "files", "--latest", "--target", target.toString(), "--allow-unauthenticated");
         assertThat(allowed.exitCode()).as(allowed.toString()).isZero();
         assertThat(target.resolve("invoice.pdf")).exists();
     }

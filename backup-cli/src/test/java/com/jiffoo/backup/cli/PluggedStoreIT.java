@@ -1,18 +1,17 @@
 package com.jiffoo.backup.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.jiffoo.backup.testutil.ScriptedSink;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A store scheme added by a module on the class path, here this test module's {@link ScriptedStoreProvider}: the
@@ -30,8 +29,8 @@ class PluggedStoreIT {
         Files.writeString(source.resolve("a.txt"), "plugged in".repeat(100));
         Path key = dir.resolve("backup.key");
         assertThat(run(Map.of(), "keygen", key.toString()).exitCode()).isZero();
-        Map<String, String> env = new HashMap<>(Map.of("SOURCE_DIR", source.toString(),
-                "ENCRYPTION_KEY_FILE", key.toString()));
+        Map<String, String> env =
+                new HashMap<>(Map.of("SOURCE_DIR", source.toString(), "ENCRYPTION_KEY_FILE", key.toString()));
         String scripted = "scripted:file:" + store;
 
         Jar.Run backup = run(env, "backup", "files", "--store", scripted);
@@ -41,7 +40,8 @@ class PluggedStoreIT {
         JsonNode row = list.json().get("backups").get(0);
         String uri = row.get("uri").asText();
         assertThat(uri).startsWith(scripted + "/files/files_backup_").endsWith(".tar.gz.gpg");
-        assertThat(Files.isRegularFile(store.resolve(row.get("key").asText() + ".manifest.json"))).isTrue();
+        assertThat(Files.isRegularFile(store.resolve(row.get("key").asText() + ".manifest.json")))
+                .isTrue();
 
         Path target = dir.resolve("restored");
         Jar.Run restore = run(env, "restore", "files", uri, "--target", target.toString());
@@ -55,11 +55,18 @@ class PluggedStoreIT {
 
     /** The jar with this module's test classes (and so the provider) and the ScriptedSink on the class path. */
     private Jar.Run run(Map<String, String> env, String... args) throws Exception {
-        String classPath = String.join(java.io.File.pathSeparator, Jar.path().toString(),
+        String classPath = String.join(
+                java.io.File.pathSeparator,
+                Jar.path().toString(),
                 Path.of("target/test-classes").toAbsolutePath().toString(),
-                Path.of(ScriptedSink.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
-        List<String> command = new ArrayList<>(List.of(Jar.javaBinary(), "-cp", classPath,
-                "com.jiffoo.backup.cli.Main"));
+                Path.of(ScriptedSink.class
+                                .getProtectionDomain()
+                                .getCodeSource()
+                                .getLocation()
+                                .toURI())
+                        .toString());
+        List<String> command =
+                new ArrayList<>(List.of(Jar.javaBinary(), "-cp", classPath, "com.jiffoo.backup.cli.Main"));
         command.addAll(List.of(args));
         return Jar.exec(dir, env, command);
     }

@@ -1,14 +1,13 @@
 package com.jiffoo.backup.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.files.DirectorySource;
 import com.jiffoo.backup.store.LocalDirectorySink;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -18,8 +17,8 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code prune} with the real jar over a store holding backups written through the library with old clocks:
@@ -44,14 +43,19 @@ class PruneIT {
         try (LocalDirectorySink sink = LocalDirectorySink.create(store)) {
             for (int daysAgo : new int[] {90, 45, 31, 10, 1}) {
                 Clock clock = Clock.fixed(now.minus(Duration.ofDays(daysAgo)), ZoneOffset.UTC);
-                String k = BackupPipeline.builder().source(DirectorySource.builder(src).build())
-                        .encryption(OpenPgpTransform.builder().passphrase(pass).build()).sink(sink).clock(clock)
-                        .build().run().objectKey();
+                String k = BackupPipeline.builder()
+                        .source(DirectorySource.builder(src).build())
+                        .encryption(OpenPgpTransform.builder().passphrase(pass).build())
+                        .sink(sink)
+                        .clock(clock)
+                        .build()
+                        .run()
+                        .objectKey();
                 (daysAgo > 30 ? old : recent).add(k);
             }
         }
-        Map<String, String> env = Map.of("BACKUP_DIR", store.toString(), "RETENTION_DAYS", "30",
-                "ENCRYPTION_KEY_FILE", key.toString());
+        Map<String, String> env =
+                Map.of("BACKUP_DIR", store.toString(), "RETENTION_DAYS", "30", "ENCRYPTION_KEY_FILE", key.toString());
 
         Jar.Run dry = Jar.run(dir, env, "prune", "--dry-run", "--json");
         assertThat(dry.exitCode()).as(dry.toString()).isZero();
@@ -75,7 +79,8 @@ class PruneIT {
 
         Jar.Run flagWins = Jar.run(dir, env, "prune", "--retention-days", "0", "--keep-last", "1", "--json");
         assertThat(flagWins.exitCode()).as(flagWins.toString()).isZero();
-        assertThat(flagWins.json().get("kinds").get(1).get("kept")).extracting(JsonNode::asText)
+        assertThat(flagWins.json().get("kinds").get(1).get("kept"))
+                .extracting(JsonNode::asText)
                 .containsExactly(recent.get(recent.size() - 1));
 
         Jar.Run none = Jar.run(dir, Map.of("BACKUP_DIR", store.toString(), "RETENTION_DAYS", "0"), "prune");
@@ -89,31 +94,59 @@ class PruneIT {
         List<String> keys = StoreEdits.filesBackups(dir, Duration.ofDays(-3), Duration.ofDays(2), Duration.ofDays(1));
         Path store = dir.resolve("store");
         String future = keys.get(0);
-        Map<String, String> env = Map.of("BACKUP_DIR", store.toString(), "ENCRYPTION_KEY_FILE",
+        Map<String, String> env = Map.of(
+                "BACKUP_DIR",
+                store.toString(),
+                "ENCRYPTION_KEY_FILE",
                 dir.resolve("backup.key").toString());
 
         Jar.Run refused = Jar.run(dir, env, "prune", "--kind", "files", "--retention-days", "0", "--keep-last", "1");
         assertThat(refused.exitCode()).as(refused.toString()).isEqualTo(5);
-        assertThat(refused.stderr()).contains("dated in the future").contains(future + ".manifest.json")
-                .contains("--allow-future-dated").contains("Nothing was deleted");
+        assertThat(refused.stderr())
+                .contains("dated in the future")
+                .contains(future + ".manifest.json")
+                .contains("--allow-future-dated")
+                .contains("Nothing was deleted");
         for (String k : keys) {
-            assertThat(store.resolve(k + ".manifest.json")).as("refused: nothing deleted").exists();
+            assertThat(store.resolve(k + ".manifest.json"))
+                    .as("refused: nothing deleted")
+                    .exists();
         }
 
-        Jar.Run dry = Jar.run(dir, env, "prune", "--kind", "files", "--retention-days", "0", "--keep-last", "1",
-                "--dry-run");
+        Jar.Run dry =
+                Jar.run(dir, env, "prune", "--kind", "files", "--retention-days", "0", "--keep-last", "1", "--dry-run");
         assertThat(dry.exitCode()).as(dry.toString()).isZero();
         assertThat(dry.stdout()).contains("dated in the future: " + future + ".manifest.json");
 
-        Jar.Run allowed = Jar.run(dir, env, "prune", "--kind", "files", "--retention-days", "0", "--keep-last", "1",
-                "--allow-future-dated", "--json");
+        Jar.Run allowed = Jar.run(
+                dir,
+                env,
+                "prune",
+                "--kind",
+                "files",
+                "--retention-days",
+                "0",
+                "--keep-last",
+                "1",
+                "--allow-future-dated",
+                "--json");
         assertThat(allowed.exitCode()).as(allowed.toString()).isZero();
         JsonNode files = allowed.json().get("kinds").get(0);
         assertThat(files.get("kept")).extracting(JsonNode::asText).containsExactly(future, keys.get(2));
         assertThat(files.get("deleted")).extracting(JsonNode::asText).containsExactly(keys.get(1));
 
-        Jar.Run tolerant = Jar.run(dir, Map.of("BACKUP_DIR", store.toString(), "CLOCK_SKEW_TOLERANCE_MINUTES", "x",
-                "ENCRYPTION_KEY_FILE", dir.resolve("backup.key").toString()), "prune", "--kind", "files");
+        Jar.Run tolerant = Jar.run(
+                dir,
+                Map.of(
+                        "BACKUP_DIR",
+                        store.toString(),
+                        "CLOCK_SKEW_TOLERANCE_MINUTES",
+                        "x",
+                        "ENCRYPTION_KEY_FILE",
+                        dir.resolve("backup.key").toString()),
+                "prune",
+                "--kind",
+                "files");
         assertThat(tolerant.exitCode()).as(tolerant.toString()).isEqualTo(2);
         assertThat(tolerant.stderr()).contains("CLOCK_SKEW_TOLERANCE_MINUTES");
     }
@@ -124,16 +157,25 @@ class PruneIT {
         Path store = dir.resolve("store");
         String damaged = keys.get(2);
         StoreEdits.damage(store.resolve(damaged), Files.size(store.resolve(damaged)) / 2);
-        Map<String, String> env = Map.of("BACKUP_DIR", store.toString(), "ENCRYPTION_KEY_FILE",
+        Map<String, String> env = Map.of(
+                "BACKUP_DIR",
+                store.toString(),
+                "ENCRYPTION_KEY_FILE",
                 dir.resolve("backup.key").toString());
 
         Jar.Run prune = Jar.run(dir, env, "prune", "--kind", "files", "--retention-days", "0", "--keep-last", "1");
         assertThat(prune.exitCode()).as(prune.toString()).isZero();
-        assertThat(prune.stdout()).contains("DAMAGED " + damaged).contains("does not match")
+        assertThat(prune.stdout())
+                .contains("DAMAGED " + damaged)
+                .contains("does not match")
                 .contains("newest backup that passed the intact check");
         assertThat(store.resolve(keys.get(0) + ".manifest.json")).doesNotExist();
-        assertThat(store.resolve(damaged + ".manifest.json")).as("kept and reported").exists();
-        assertThat(store.resolve(keys.get(1) + ".manifest.json")).as("the newest intact backup").exists();
+        assertThat(store.resolve(damaged + ".manifest.json"))
+                .as("kept and reported")
+                .exists();
+        assertThat(store.resolve(keys.get(1) + ".manifest.json"))
+                .as("the newest intact backup")
+                .exists();
 
         Jar.Run verify = Jar.run(dir, env, "verify", "--deep", keys.get(1));
         assertThat(verify.exitCode()).as(verify.toString()).isZero();

@@ -1,22 +1,20 @@
 package com.jiffoo.backup.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.jiffoo.backup.postgres.ShopSchema;
 import com.jiffoo.backup.postgres.TableHashes;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The runbook's restore semantics with the real jar: {@code restore database BACKUP} restores into {@code DB_NAME},
@@ -75,7 +73,9 @@ class RestoreIntoDbNameIT {
             assertThat(r.get("rowCountsMatch").asBoolean()).isTrue();
             TableHashes source = hashes(rb.sourceDb());
             TableHashes restored = hashes(target);
-            assertThat(restored.count("public.orders")).isEqualTo(source.count("public.orders")).isEqualTo(200);
+            assertThat(restored.count("public.orders"))
+                    .isEqualTo(source.count("public.orders"))
+                    .isEqualTo(200);
             assertThat(restored.totalRows()).isEqualTo(source.totalRows());
             assertThat(restored).isEqualTo(source);
         } finally {
@@ -95,8 +95,10 @@ class RestoreIntoDbNameIT {
 
             Jar.Run refused = Jar.run(dir, envFor(live), "restore", "database", uri);
             assertThat(refused.exitCode()).as(refused.toString()).isEqualTo(2);
-            assertThat(refused.stderr()).contains("The database " + live + " (DB_NAME) already exists")
-                    .contains("--existing").contains("--into NAME");
+            assertThat(refused.stderr())
+                    .contains("The database " + live + " (DB_NAME) already exists")
+                    .contains("--existing")
+                    .contains("--into NAME");
             assertThat(refused.stdout()).doesNotContain("restored");
             assertThat(hashes(live)).isEqualTo(before);
 
@@ -121,7 +123,8 @@ class RestoreIntoDbNameIT {
         String target = absentName("dbname_missing");
         Jar.Run r = Jar.run(dir, envFor(target), "restore", "database", uri, "--existing");
         assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
-        assertThat(r.stderr()).contains("The database " + target + " (DB_NAME) does not exist")
+        assertThat(r.stderr())
+                .contains("The database " + target + " (DB_NAME) does not exist")
                 .contains("drop --existing");
         assertThat(rb.pg().databaseExists(target)).isFalse();
     }
@@ -137,10 +140,12 @@ class RestoreIntoDbNameIT {
         try {
             Process gone = new ProcessBuilder("true").start();
             gone.waitFor();
-            try (Connection c = rb.pg().connect(target); Statement s = c.createStatement()) {
+            try (Connection c = rb.pg().connect(target);
+                    Statement s = c.createStatement()) {
                 s.execute("CREATE TABLE public.orders (id int)"); // half restored
                 s.execute("COMMENT ON DATABASE " + target + " IS 'jiffoo-backup: restore in progress by pid "
-                        + gone.pid() + " (started ) on host " + java.net.InetAddress.getLocalHost().getHostName()
+                        + gone.pid() + " (started ) on host "
+                        + java.net.InetAddress.getLocalHost().getHostName()
                         + " since 2026-12-01T02:00:00Z'");
             }
             Jar.Run again = Jar.run(dir, envFor(target), "restore", "database", uri, "--json");
@@ -161,7 +166,8 @@ class RestoreIntoDbNameIT {
         String big = rb.pg().createDatabase("dbname_big");
         String target = absentName("dbname_damaged");
         try {
-            try (Connection c = rb.pg().connect(big); Statement s = c.createStatement()) {
+            try (Connection c = rb.pg().connect(big);
+                    Statement s = c.createStatement()) {
                 s.execute("CREATE TABLE t AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS s"
                         + " FROM generate_series(1, 600000) g");
             }
@@ -173,8 +179,17 @@ class RestoreIntoDbNameIT {
             assertThat(backup.exitCode()).as(backup.toString()).isZero();
             Path data = store.resolve(backup.json().get("key").asText());
             long offset = Files.size(data) * 9 / 10;
-            Jar.Run dd = Jar.exec(dir, Map.of(), List.of("dd", "if=/dev/urandom", "of=" + data, "bs=1",
-                    "seek=" + offset, "count=4096", "conv=notrunc"));
+            Jar.Run dd = Jar.exec(
+                    dir,
+                    Map.of(),
+                    List.of(
+                            "dd",
+                            "if=/dev/urandom",
+                            "of=" + data,
+                            "bs=1",
+                            "seek=" + offset,
+                            "count=4096",
+                            "conv=notrunc"));
             assertThat(dd.exitCode()).as(dd.toString()).isZero();
 
             env.put("DB_NAME", target);
@@ -187,8 +202,12 @@ class RestoreIntoDbNameIT {
             Jar.Run failed = restore.await();
             assertThat(failed.exitCode()).as(failed.toString()).isIn(5, 7);
             assertThat(failed.stdout()).doesNotContain("restored");
-            assertThat(seen).as("DB_NAME was created for the restore: " + failed).isTrue();
-            assertThat(rb.pg().databaseExists(target)).as("dropped after the failure: " + failed).isFalse();
+            assertThat(seen)
+                    .as("DB_NAME was created for the restore: " + failed)
+                    .isTrue();
+            assertThat(rb.pg().databaseExists(target))
+                    .as("dropped after the failure: " + failed)
+                    .isFalse();
         } finally {
             rb.pg().dropDatabase(target);
             rb.pg().dropDatabase(big);

@@ -3,7 +3,6 @@ package com.jiffoo.backup.cli;
 import com.jiffoo.backup.postgres.PgTestServer;
 import com.jiffoo.backup.postgres.ShopSchema;
 import com.jiffoo.backup.testing.S3ProxyServer;
-
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.util.HashMap;

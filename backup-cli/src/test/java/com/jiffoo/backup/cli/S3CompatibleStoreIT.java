@@ -1,17 +1,16 @@
 package com.jiffoo.backup.cli;
 
-import com.jiffoo.backup.testing.S3rverServer;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import com.jiffoo.backup.testing.S3rverServer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The real jar with {@code S3_ENDPOINT} pointed at s3rver, an S3 server that stores aws-chunked framing as data: the
@@ -21,6 +20,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class S3CompatibleStoreIT {
     @RegisterExtension
     static final S3rverServer.PerClass S3RVER = S3rverServer.perClass();
+
     @TempDir
     Path dir;
 
@@ -67,8 +67,9 @@ class S3CompatibleStoreIT {
 
         // the referee: sha256sum -c with the stored sidecar, on the file s3rver keeps
         S3rverServer server = S3RVER.server();
-        assertThat(server.sha256sumCheck("good/" + key,
-                Files.readAllBytes(server.storedFile("good/" + key + ".sha256")))).endsWith(": OK\n");
+        assertThat(server.sha256sumCheck(
+                        "good/" + key, Files.readAllBytes(server.storedFile("good/" + key + ".sha256"))))
+                .endsWith(": OK\n");
     }
 
     @Test
@@ -82,12 +83,13 @@ class S3CompatibleStoreIT {
         Jar.Run bad = Jar.run(dir, env, "backup", "files", "--json");
         assertThat(bad.exitCode()).as(bad.toString()).isEqualTo(4);
         assertThat(bad.json().get("error").asText()).isEqualTo("STORAGE");
-        assertThat(bad.stderr()).contains("aws-chunked", "S3_CHUNKED_ENCODING=false",
-                "AWS_REQUEST_CHECKSUM_CALCULATION=when_required");
+        assertThat(bad.stderr())
+                .contains("aws-chunked", "S3_CHUNKED_ENCODING=false", "AWS_REQUEST_CHECKSUM_CALCULATION=when_required");
         Jar.Run list = Jar.run(dir, env, "list", "--json");
         assertThat(list.exitCode()).as(list.toString()).isZero();
         assertThat(list.json().get("backups")).hasSize(1);
         assertThat(S3RVER.server().storedKeys("forced/"))
-                .as("only the first backup's data, sidecar, signature and manifest").hasSize(4);
+                .as("only the first backup's data, sidecar, signature and manifest")
+                .hasSize(4);
     }
 }

@@ -5,7 +5,6 @@ import com.jiffoo.backup.store.StoreProvider;
 import com.jiffoo.backup.store.StoreProviders;
 import com.jiffoo.backup.store.StoreSettings;
 import com.jiffoo.backup.testutil.ScriptedSink;
-
 import java.net.URI;
 import java.util.Set;
 

@@ -1,7 +1,6 @@
 package com.jiffoo.backup.cli;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,8 +8,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Bad and missing settings with the real jar: the exit code is 2, the message names the setting and what to set,
@@ -35,7 +34,10 @@ class SettingsIT {
     private void assertFailsNaming(Jar.Run r, String... names) {
         assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
         assertThat(r.stderr()).as(r.toString()).startsWith("error: ").contains(names);
-        assertThat(r.all()).doesNotContain(PASSWORD).doesNotContain(AWS_SECRET).doesNotContain("XXXXSECRETXXXX")
+        assertThat(r.all())
+                .doesNotContain(PASSWORD)
+                .doesNotContain(AWS_SECRET)
+                .doesNotContain("XXXXSECRETXXXX")
                 .doesNotContain("AKIAEXAMPLEKEYID1234");
     }
 
@@ -43,8 +45,12 @@ class SettingsIT {
     void noStoreNamesBothVariables() {
         Map<String, String> env = secrets();
         env.put("ENCRYPTION_KEY_FILE", dir.resolve("k").toString());
-        assertFailsNaming(Jar.run(dir, env, "list"), "no store configured", "S3_BUCKET=s3://bucket/prefix",
-                "BACKUP_DIR=", "--store");
+        assertFailsNaming(
+                Jar.run(dir, env, "list"),
+                "no store configured",
+                "S3_BUCKET=s3://bucket/prefix",
+                "BACKUP_DIR=",
+                "--store");
         Jar.Run json = Jar.run(dir, env, "list", "--json");
         assertThat(json.json().get("error").asText()).isEqualTo("CONFIGURATION");
         assertThat(json.json().get("exitCode").asInt()).isEqualTo(2);
@@ -109,11 +115,11 @@ class SettingsIT {
         Files.createDirectories(store);
         Path config = dir.resolve("jiffoo-backup.properties");
         // no key here: this store is listed as it is, which must be said explicitly
-        Files.writeString(config, "BACKUP_DIR=" + store + "\nDB_PASSWORD=" + PASSWORD
-                + "\nALLOW_UNAUTHENTICATED=true\n");
+        Files.writeString(
+                config, "BACKUP_DIR=" + store + "\nDB_PASSWORD=" + PASSWORD + "\nALLOW_UNAUTHENTICATED=true\n");
         Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-r-----"));
-        assertFailsNaming(Jar.run(dir, Map.of(), "--config", config.toString(), "list"), "chmod 600",
-                config.toString());
+        assertFailsNaming(
+                Jar.run(dir, Map.of(), "--config", config.toString(), "list"), "chmod 600", config.toString());
 
         Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-------"));
         Jar.Run fromFile = Jar.run(dir, Map.of(), "list", "--json", "--config", config.toString());
@@ -122,47 +128,75 @@ class SettingsIT {
 
         Path envStore = dir.resolve("from-env");
         Files.createDirectories(envStore);
-        Jar.Run fromEnv = Jar.run(dir, Map.of("BACKUP_DIR", envStore.toString()), "--config", config.toString(),
-                "--json", "list");
+        Jar.Run fromEnv = Jar.run(
+                dir, Map.of("BACKUP_DIR", envStore.toString()), "--config", config.toString(), "--json", "list");
         assertThat(fromEnv.json().get("location").asText()).isEqualTo("file:" + envStore);
-        Jar.Run fromFlag = Jar.run(dir, Map.of("BACKUP_DIR", envStore.toString()), "--config", config.toString(),
-                "--json", "list", "--store", store.toString());
+        Jar.Run fromFlag = Jar.run(
+                dir,
+                Map.of("BACKUP_DIR", envStore.toString()),
+                "--config",
+                config.toString(),
+                "--json",
+                "list",
+                "--store",
+                store.toString());
         assertThat(fromFlag.json().get("location").asText()).isEqualTo("file:" + store);
 
         Files.writeString(config, "DB_PASSWROD=x\n");
-        assertFailsNaming(Jar.run(dir, Map.of(), "--config", config.toString(), "list"), "DB_PASSWROD",
-                "not a setting");
+        assertFailsNaming(
+                Jar.run(dir, Map.of(), "--config", config.toString(), "list"), "DB_PASSWROD", "not a setting");
     }
 
     @Test
     void everyCommandHasHelpAndUsageErrorsExitWith2() {
-        for (List<String> cmd : List.<List<String>>of(List.of(), List.of("backup"), List.of("backup", "database"),
-                List.of("backup", "files"), List.of("restore"), List.of("restore", "database"),
-                List.of("restore", "files"), List.of("verify"), List.of("list"), List.of("prune"),
-                List.of("keygen"), List.of("monitor"))) {
+        for (List<String> cmd : List.<List<String>>of(
+                List.of(),
+                List.of("backup"),
+                List.of("backup", "database"),
+                List.of("backup", "files"),
+                List.of("restore"),
+                List.of("restore", "database"),
+                List.of("restore", "files"),
+                List.of("verify"),
+                List.of("list"),
+                List.of("prune"),
+                List.of("keygen"),
+                List.of("monitor"))) {
             List<String> args = new java.util.ArrayList<>(cmd);
             args.add("--help");
             Jar.Run r = Jar.run(dir, Map.of(), args.toArray(String[]::new));
             assertThat(r.exitCode()).as(cmd + "\n" + r).isZero();
             assertThat(r.stdout()).as(cmd.toString()).contains("Usage: jiffoo-backup");
         }
-        assertThat(Jar.run(dir, Map.of(), "--help").stdout()).contains("Exit codes:").contains("S3_BUCKET");
+        assertThat(Jar.run(dir, Map.of(), "--help").stdout())
+                .contains("Exit codes:")
+                .contains("S3_BUCKET");
         Jar.Run unknown = Jar.run(dir, Map.of(), "list", "--no-such-option");
         assertThat(unknown.exitCode()).isEqualTo(2);
         assertThat(unknown.stderr()).contains("--no-such-option").contains("--help");
         Jar.Run unknownJson = Jar.run(dir, Map.of(), "list", "--json", "--no-such-option");
         assertThat(unknownJson.exitCode()).isEqualTo(2);
-        assertThat(unknownJson.json().get("error").asText()).as(unknownJson.toString()).isEqualTo("CONFIGURATION");
+        assertThat(unknownJson.json().get("error").asText())
+                .as(unknownJson.toString())
+                .isEqualTo("CONFIGURATION");
         assertThat(unknownJson.json().get("exitCode").asInt()).isEqualTo(2);
         assertThat(unknownJson.json().get("message").asText()).contains("--no-such-option");
         // secrets have no flags: a password typed as one is not echoed back
-        Jar.Run typedSecret = Jar.run(dir, Map.of("DB_PASSWORD", "Env-S3cret-pw"), "backup", "database",
-                "--db-password=Typed-S3cret-pw", "--json");
+        Jar.Run typedSecret = Jar.run(
+                dir,
+                Map.of("DB_PASSWORD", "Env-S3cret-pw"),
+                "backup",
+                "database",
+                "--db-password=Typed-S3cret-pw",
+                "--json");
         assertThat(typedSecret.exitCode()).isEqualTo(2);
-        assertThat(typedSecret.all()).contains("--db-password=***").doesNotContain("Typed-S3cret-pw")
+        assertThat(typedSecret.all())
+                .contains("--db-password=***")
+                .doesNotContain("Typed-S3cret-pw")
                 .doesNotContain("Env-S3cret-pw");
         // ... nor as the next argument, the way a shell user types an option's value, wherever the flag goes
-        for (List<String> typed : List.of(List.of("backup", "database", "--db-password", "Typed-S3cret-pw"),
+        for (List<String> typed : List.of(
+                List.of("backup", "database", "--db-password", "Typed-S3cret-pw"),
                 List.of("backup", "database", "--json", "--db-password", "Typed-S3cret-pw"),
                 List.of("--db-password", "Typed-S3cret-pw", "backup", "database"),
                 List.of("restore", "database", "--latest", "--aws-secret-access-key", "Typed-S3cret-pw"),
@@ -172,15 +206,27 @@ class SettingsIT {
                 List.of("list", "--store", "s3://AKIAX:Typed-S3cret-pw@bucket/prod"))) {
             Jar.Run spaced = Jar.run(dir, Map.of("DB_PASSWORD", "Env-S3cret-pw"), typed.toArray(String[]::new));
             assertThat(spaced.exitCode()).as(typed + "\n" + spaced).isEqualTo(2);
-            assertThat(spaced.all()).as(typed.toString()).doesNotContain("Typed-S3cret-pw")
-                    .doesNotContain("Env-S3cret-pw").contains(typed.stream().filter(a -> a.startsWith("-")
-                            && !a.equals("--json") && !a.equals("--latest")).findFirst().orElseThrow());
+            assertThat(spaced.all())
+                    .as(typed.toString())
+                    .doesNotContain("Typed-S3cret-pw")
+                    .doesNotContain("Env-S3cret-pw")
+                    .contains(typed.stream()
+                            .filter(a -> a.startsWith("-") && !a.equals("--json") && !a.equals("--latest"))
+                            .findFirst()
+                            .orElseThrow());
         }
         assertThat(Jar.run(dir, Map.of(), "restore", "database").exitCode()).isEqualTo(2);
         // --existing restores into a fresh database swapped in by name, so --jobs is accepted with it: this one is
         // refused for another reason (no such database, or no key file), not for its flags
-        Jar.Run parallelOver = Jar.run(dir, Map.of("BACKUP_DIR", dir.toString(), "DB_NAME", "jb_never_touched"),
-                "restore", "database", "--latest", "--existing", "--jobs", "2");
+        Jar.Run parallelOver = Jar.run(
+                dir,
+                Map.of("BACKUP_DIR", dir.toString(), "DB_NAME", "jb_never_touched"),
+                "restore",
+                "database",
+                "--latest",
+                "--existing",
+                "--jobs",
+                "2");
         assertThat(parallelOver.exitCode()).as(parallelOver.toString()).isEqualTo(2);
         assertThat(parallelOver.stderr()).doesNotContain("--jobs").doesNotContain("singleTransaction");
     }

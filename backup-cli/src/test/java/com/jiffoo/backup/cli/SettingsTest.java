@@ -1,16 +1,15 @@
 package com.jiffoo.backup.cli;
 
-import com.jiffoo.backup.ConfigurationException;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.jiffoo.backup.ConfigurationException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Precedence (flag, environment, file), secrets kept off flags and out of printed text. */
 class SettingsTest {
@@ -21,7 +20,8 @@ class SettingsTest {
     void flagBeatsEnvironmentBeatsFile() throws Exception {
         Path file = dir.resolve("c.properties");
         Files.writeString(file, "DB_NAME=from_file\nDB_HOST=file-host\nDB_USER=file_user\n");
-        Settings s = Settings.load(Map.of("DB_NAME", "from_env", "DB_HOST", "env-host"), file).flag("DB_NAME", "flag");
+        Settings s = Settings.load(Map.of("DB_NAME", "from_env", "DB_HOST", "env-host"), file)
+                .flag("DB_NAME", "flag");
         assertThat(s.get("DB_NAME")).contains("flag");
         assertThat(s.get("DB_HOST")).contains("env-host");
         assertThat(s.get("DB_USER")).contains("file_user");
@@ -31,14 +31,16 @@ class SettingsTest {
     /** The runbook names the monitor's bucket S3_BACKUP_BUCKET: read as S3_BUCKET, from the environment or the file. */
     @Test
     void s3BackupBucketIsReadAsS3BucketFromTheEnvironmentAndTheConfigFile() throws Exception {
-        assertThat(Settings.load(Map.of("S3_BACKUP_BUCKET", "s3://jiffoo-backups/prod"), null).get("S3_BUCKET"))
+        assertThat(Settings.load(Map.of("S3_BACKUP_BUCKET", "s3://jiffoo-backups/prod"), null)
+                        .get("S3_BUCKET"))
                 .contains("s3://jiffoo-backups/prod");
         Path file = dir.resolve("monitor.properties");
         Files.writeString(file, "S3_BACKUP_BUCKET=s3://from-file/prod\n");
         assertThat(Settings.load(Map.of(), file).get("S3_BUCKET")).contains("s3://from-file/prod");
         // S3_BUCKET wins in the same place; the environment still wins over the file
         assertThat(Settings.load(Map.of("S3_BUCKET", "s3://a/x", "S3_BACKUP_BUCKET", "s3://b/y"), null)
-                .get("S3_BUCKET")).contains("s3://a/x");
+                        .get("S3_BUCKET"))
+                .contains("s3://a/x");
         assertThat(Settings.load(Map.of("S3_BACKUP_BUCKET", "s3://env/y"), file).get("S3_BUCKET"))
                 .contains("s3://env/y");
     }
@@ -48,7 +50,8 @@ class SettingsTest {
         Settings s = Settings.load(Map.of("BACKUP_DIR", "  "), null);
         assertThat(s.get("BACKUP_DIR")).isEmpty();
         assertThatThrownBy(() -> s.require("BACKUP_DIR", "set BACKUP_DIR=/var/backups/jiffoo"))
-                .isInstanceOf(ConfigurationException.class).hasMessageContaining("BACKUP_DIR is not set");
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("BACKUP_DIR is not set");
     }
 
     @Test
@@ -69,22 +72,27 @@ class SettingsTest {
     @Test
     void theS3RequestSettingsAreKnownAndYesNoValuesAreChecked() throws Exception {
         Path file = dir.resolve("c.properties");
-        Files.writeString(file, "S3_CHUNKED_ENCODING=false\nS3_PATH_STYLE=yes\n"
-                + "AWS_REQUEST_CHECKSUM_CALCULATION=when_required\nAWS_RESPONSE_CHECKSUM_VALIDATION=when_required\n");
+        Files.writeString(
+                file,
+                "S3_CHUNKED_ENCODING=false\nS3_PATH_STYLE=yes\n"
+                        + "AWS_REQUEST_CHECKSUM_CALCULATION=when_required\nAWS_RESPONSE_CHECKSUM_VALIDATION=when_required\n");
         Settings s = Settings.load(Map.of(), file);
         assertThat(s.bool("S3_CHUNKED_ENCODING")).contains(false);
         assertThat(s.bool("S3_PATH_STYLE")).contains(true);
         assertThat(s.bool("ALLOW_UNENCRYPTED")).isEmpty();
         assertThat(s.get("AWS_REQUEST_CHECKSUM_CALCULATION")).contains("when_required");
         Settings bad = Settings.load(Map.of("S3_CHUNKED_ENCODING", "maybe"), null);
-        assertThatThrownBy(() -> bad.bool("S3_CHUNKED_ENCODING")).hasMessageContaining("S3_CHUNKED_ENCODING is 'maybe'")
-                .hasMessageContaining("the environment").hasMessageContaining("true or false");
+        assertThatThrownBy(() -> bad.bool("S3_CHUNKED_ENCODING"))
+                .hasMessageContaining("S3_CHUNKED_ENCODING is 'maybe'")
+                .hasMessageContaining("the environment")
+                .hasMessageContaining("true or false");
     }
 
     @Test
     void badNumberIsNamedWithItsOrigin() {
         Settings s = Settings.load(Map.of("RETENTION_DAYS", "-3"), null);
-        assertThatThrownBy(() -> s.integer("RETENTION_DAYS", 30, 0)).hasMessageContaining("RETENTION_DAYS is '-3'")
+        assertThatThrownBy(() -> s.integer("RETENTION_DAYS", 30, 0))
+                .hasMessageContaining("RETENTION_DAYS is '-3'")
                 .hasMessageContaining("the environment");
     }
 

@@ -5,7 +5,6 @@ import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.files.DirectorySource;
 import com.jiffoo.backup.store.LocalDirectorySink;
-
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -22,8 +21,7 @@ import java.util.List;
  * what a broken clock, a hand edit or a failing disk does to them afterwards — done to the files directly.
  */
 final class StoreEdits {
-    private StoreEdits() {
-    }
+    private StoreEdits() {}
 
     /**
      * In {@code dir}: a store ({@code store/}), an uploads directory with 1 MiB of random bytes ({@code uploads/}) and
@@ -40,9 +38,14 @@ final class StoreEdits {
         List<String> keys = new ArrayList<>();
         try (LocalDirectorySink sink = LocalDirectorySink.create(Files.createDirectories(dir.resolve("store")))) {
             for (Duration d : ago) {
-                keys.add(BackupPipeline.builder().source(DirectorySource.builder(src).build())
-                        .encryption(OpenPgpTransform.builder().passphrase(key).build()).sink(sink)
-                        .clock(Clock.fixed(now.minus(d), ZoneOffset.UTC)).build().run().objectKey());
+                keys.add(BackupPipeline.builder()
+                        .source(DirectorySource.builder(src).build())
+                        .encryption(OpenPgpTransform.builder().passphrase(key).build())
+                        .sink(sink)
+                        .clock(Clock.fixed(now.minus(d), ZoneOffset.UTC))
+                        .build()
+                        .run()
+                        .objectKey());
             }
         }
         return keys;

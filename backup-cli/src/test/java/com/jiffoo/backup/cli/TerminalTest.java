@@ -1,12 +1,11 @@
 package com.jiffoo.backup.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.jiffoo.backup.BackupListener.Operation;
 import com.jiffoo.backup.Progress;
-import org.junit.jupiter.api.Test;
-
 import java.time.Duration;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 /** The progress line's text: bytes, rate, and the ETA only when the size is known; the commit gate. */
 class TerminalTest {
@@ -16,9 +15,10 @@ class TerminalTest {
     void theCommitGateDecidesWhetherAStopCameBeforeOrDuringTheCommit() {
         CliCommand.CommitGate before = new CliCommand.CommitGate();
         assertThat(before.stop()).as("no commit had begun").isFalse();
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Terminal.progress(true, before)
-                        .committing(Operation.RESTORE, "files/x.tar.gz.gpg"))
-                .isInstanceOf(com.jiffoo.backup.RestoreException.class).hasMessageContaining("not changed");
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> Terminal.progress(true, before).committing(Operation.RESTORE, "files/x.tar.gz.gpg"))
+                .isInstanceOf(com.jiffoo.backup.RestoreException.class)
+                .hasMessageContaining("not changed");
 
         CliCommand.CommitGate during = new CliCommand.CommitGate();
         Terminal.progress(true, during).committing(Operation.RESTORE, "files/x.tar.gz.gpg");

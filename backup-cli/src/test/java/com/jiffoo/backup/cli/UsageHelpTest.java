@@ -1,17 +1,16 @@
 package com.jiffoo.backup.cli;
 
-import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
-import picocli.CommandLine.Model.ArgSpec;
-import picocli.CommandLine.Model.CommandSpec;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code --help} at 80 columns breaks lines between words only, so that URIs and file names can be copied. */
 class UsageHelpTest {
@@ -30,7 +29,8 @@ class UsageHelpTest {
             String help = cl.getUsageMessage(CommandLine.Help.Ansi.OFF);
             Set<String> shown = new HashSet<>(Arrays.asList(help.split("\\s+")));
             CommandSpec spec = cl.getCommandSpec();
-            List<String> texts = new ArrayList<>(Arrays.asList(spec.usageMessage().description()));
+            List<String> texts =
+                    new ArrayList<>(Arrays.asList(spec.usageMessage().description()));
             texts.addAll(Arrays.asList(spec.usageMessage().footer()));
             texts.addAll(spec.usageMessage().exitCodeList().values());
             for (ArgSpec arg : spec.args()) {
@@ -48,7 +48,8 @@ class UsageHelpTest {
             for (String text : texts) {
                 for (String word : text.split("\\s+")) {
                     if (!word.isEmpty() && !word.contains("%") && word.length() <= 46) {
-                        assertThat(shown).as("'%s' in the help of `%s`:%n%s", word, spec.qualifiedName(), help)
+                        assertThat(shown)
+                                .as("'%s' in the help of `%s`:%n%s", word, spec.qualifiedName(), help)
                                 .contains(word);
                     }
                 }
@@ -67,7 +68,9 @@ class UsageHelpTest {
     }
 
     private static List<String> lines(String text, int first, int rest) {
-        return UsageHelp.wrap(text, first, rest).stream().map(r -> text.substring(r[0], r[1])).toList();
+        return UsageHelp.wrap(text, first, rest).stream()
+                .map(r -> text.substring(r[0], r[1]))
+                .toList();
     }
 
     private static void collect(CommandLine cl, List<CommandLine> out) {

@@ -1,8 +1,5 @@
 package com.jiffoo.backup.crypto;
 
-import javax.crypto.Cipher;
-import javax.crypto.spec.IvParameterSpec;
-import javax.crypto.spec.SecretKeySpec;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -11,6 +8,9 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.security.GeneralSecurityException;
 import java.util.Objects;
+import javax.crypto.Cipher;
+import javax.crypto.spec.IvParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
 
 /**
  * AES in full-block CFB mode (CFB-128, as OpenPGP's integrity-protected data packet uses it: no resynchronisation)
@@ -44,11 +44,9 @@ final class AesCfb {
     static final int CHUNK = 1 << 13;
 
     /** Eight bytes of a byte array as one {@code long}, at any offset. */
-    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class,
-            ByteOrder.nativeOrder());
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.nativeOrder());
 
-    private AesCfb() {
-    }
+    private AesCfb() {}
 
     /** True for the key lengths AES takes: 16, 24 or 32 bytes. */
     static boolean isAesKey(byte[] key) {
@@ -126,6 +124,7 @@ final class AesCfb {
         private final byte[] partial = new byte[BLOCK];
         /** Keystream for up to {@link #CHUNK} bytes plus the next keystream block. */
         private final byte[] ks = new byte[CHUNK + BLOCK];
+
         private int pos;
 
         Keystream(Cipher cipher, byte[] z) {

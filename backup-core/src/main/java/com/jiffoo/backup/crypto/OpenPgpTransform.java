@@ -2,18 +2,6 @@ package com.jiffoo.backup.crypto;
 
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Transform;
-import org.bouncycastle.bcpg.HashAlgorithmTags;
-import org.bouncycastle.bcpg.SymmetricKeyAlgorithmTags;
-import org.bouncycastle.openpgp.PGPEncryptedDataGenerator;
-import org.bouncycastle.openpgp.PGPException;
-import org.bouncycastle.openpgp.PGPLiteralData;
-import org.bouncycastle.openpgp.PGPLiteralDataGenerator;
-import org.bouncycastle.openpgp.operator.jcajce.JcaPGPDigestCalculatorProviderBuilder;
-import org.bouncycastle.openpgp.operator.jcajce.JcePBEKeyEncryptionMethodGenerator;
-import org.bouncycastle.openpgp.operator.bc.BcPublicKeyKeyEncryptionMethodGenerator;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -28,6 +16,17 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.bouncycastle.bcpg.HashAlgorithmTags;
+import org.bouncycastle.bcpg.SymmetricKeyAlgorithmTags;
+import org.bouncycastle.openpgp.PGPEncryptedDataGenerator;
+import org.bouncycastle.openpgp.PGPException;
+import org.bouncycastle.openpgp.PGPLiteralData;
+import org.bouncycastle.openpgp.PGPLiteralDataGenerator;
+import org.bouncycastle.openpgp.operator.bc.BcPublicKeyKeyEncryptionMethodGenerator;
+import org.bouncycastle.openpgp.operator.jcajce.JcaPGPDigestCalculatorProviderBuilder;
+import org.bouncycastle.openpgp.operator.jcajce.JcePBEKeyEncryptionMethodGenerator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * OpenPGP encryption of backups, readable by GnuPG 2.2 and later: what {@link #encode} writes decrypts with
@@ -106,8 +105,7 @@ public final class OpenPgpTransform implements Transform {
         this.clock = b.clock;
         this.random = new SecureRandom();
         this.builderState = b.copy();
-        this.authenticator = new PgpAuthenticator(dec.isEmpty() ? null : dec.get(0), dec, b.signingKey,
-                b.signers);
+        this.authenticator = new PgpAuthenticator(dec.isEmpty() ? null : dec.get(0), dec, b.signingKey, b.signers);
     }
 
     /**
@@ -177,26 +175,32 @@ public final class OpenPgpTransform implements Transform {
         Instant now = clock.instant();
         for (PgpKeys.Recipient r : recipients) {
             if (r.expires() != null && !now.isBefore(r.expires())) {
-                throw new ConfigurationException("recipient key " + r.keyId() + " (" + r.userId() + ") from "
-                        + r.source() + " expired on " + r.expires() + "; ask its owner to extend it and export it again");
+                throw new ConfigurationException(
+                        "recipient key " + r.keyId() + " (" + r.userId() + ") from " + r.source() + " expired on "
+                                + r.expires() + "; ask its owner to extend it and export it again");
             }
         }
         PGPEncryptedDataGenerator gen = new PGPEncryptedDataGenerator(
                 PgpDataCiphers.encryptorBuilder(SymmetricKeyAlgorithmTags.AES_256, random));
         try {
             if (encryptionPassphrase != null) {
-                gen.addMethod(new JcePBEKeyEncryptionMethodGenerator(encryptionPassphrase.passphrase(),
-                        new JcaPGPDigestCalculatorProviderBuilder().build().get(HashAlgorithmTags.SHA256),
-                        S2K_COUNT_BYTE).setSecureRandom(random));
+                gen.addMethod(new JcePBEKeyEncryptionMethodGenerator(
+                                encryptionPassphrase.passphrase(),
+                                new JcaPGPDigestCalculatorProviderBuilder()
+                                        .build()
+                                        .get(HashAlgorithmTags.SHA256),
+                                S2K_COUNT_BYTE)
+                        .setSecureRandom(random));
             }
             for (PgpKeys.Recipient r : recipients) {
                 gen.addMethod(new BcPublicKeyKeyEncryptionMethodGenerator(r.encryptionKey()).setSecureRandom(random));
             }
             OutputStream encrypted = gen.open(out, new byte[BUFFER_SIZE]);
             PGPLiteralDataGenerator lit = new PGPLiteralDataGenerator();
-            OutputStream literal = lit.open(encrypted, PGPLiteralData.BINARY, "", PGPLiteralData.NOW,
-                    new byte[BUFFER_SIZE]);
-            LOG.debug("encrypting with AES-256 ({}{} recipient(s))",
+            OutputStream literal =
+                    lit.open(encrypted, PGPLiteralData.BINARY, "", PGPLiteralData.NOW, new byte[BUFFER_SIZE]);
+            LOG.debug(
+                    "encrypting with AES-256 ({}{} recipient(s))",
                     encryptionPassphrase != null ? "passphrase " + encryptionPassphrase.label() + ", " : "",
                     recipients.size());
             return new EncodingStream(literal, lit, gen, out);
@@ -245,7 +249,8 @@ public final class OpenPgpTransform implements Transform {
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("type", "openpgp");
         d.put("encrypts", true);
-        String mode = encryptionPassphrase != null && !recipients.isEmpty() ? "passphrase+public-key"
+        String mode = encryptionPassphrase != null && !recipients.isEmpty()
+                ? "passphrase+public-key"
                 : encryptionPassphrase != null ? "passphrase" : recipients.isEmpty() ? "none" : "public-key";
         d.put("mode", mode);
         d.put("cipher", "AES-256");
@@ -286,9 +291,11 @@ public final class OpenPgpTransform implements Transform {
     /** Shows the configuration without secrets. */
     @Override
     public String toString() {
-        return "OpenPgpTransform{" + describe().get("mode") + ", recipients=" + recipients.stream()
-                .map(PgpKeys.Recipient::keyId).toList() + ", decryptionPassphrases=" + decryptionPassphrases
-                + ", secretKeys=" + secretKeys.stream().map(k -> PgpKeys.keyIdHex(k.keyId())).toList() + "}";
+        return "OpenPgpTransform{" + describe().get("mode") + ", recipients="
+                + recipients.stream().map(PgpKeys.Recipient::keyId).toList() + ", decryptionPassphrases="
+                + decryptionPassphrases
+                + ", secretKeys="
+                + secretKeys.stream().map(k -> PgpKeys.keyIdHex(k.keyId())).toList() + "}";
     }
 
     /** Literal -> encrypted -> out; close finishes each layer and closes {@code out}, keeping the first error. */
@@ -299,8 +306,8 @@ public final class OpenPgpTransform implements Transform {
         private final OutputStream out;
         private boolean closed;
 
-        EncodingStream(OutputStream literal, PGPLiteralDataGenerator lit, PGPEncryptedDataGenerator gen,
-                       OutputStream out) {
+        EncodingStream(
+                OutputStream literal, PGPLiteralDataGenerator lit, PGPEncryptedDataGenerator gen, OutputStream out) {
             this.literal = literal;
             this.lit = lit;
             this.gen = gen;
@@ -377,8 +384,7 @@ public final class OpenPgpTransform implements Transform {
         private PgpKeys.SigningKey signingKey;
         private Clock clock = Clock.systemUTC();
 
-        private Builder() {
-        }
+        private Builder() {}
 
         private Builder copy() {
             Builder b = new Builder();
@@ -450,8 +456,8 @@ public final class OpenPgpTransform implements Transform {
         public Builder recipient(Path publicKeyFile) {
             Objects.requireNonNull(publicKeyFile, "publicKeyFile");
             byte[] data = PgpKeys.readFile(publicKeyFile, "public key file");
-            recipients.addAll(PgpKeys.recipients(data, "public key file " + publicKeyFile.toAbsolutePath(),
-                    clock.instant()));
+            recipients.addAll(
+                    PgpKeys.recipients(data, "public key file " + publicKeyFile.toAbsolutePath(), clock.instant()));
             return this;
         }
 
@@ -473,8 +479,10 @@ public final class OpenPgpTransform implements Transform {
          *                                does not unlock it
          */
         public Builder secretKey(Path secretKeyFile, char[] keyPassphrase) {
-            return fromSecretFile(secretKeyFile, "secret key file", data -> secretKey(data, keyPassphrase,
-                    "secret key file " + secretKeyFile.toAbsolutePath()));
+            return fromSecretFile(
+                    secretKeyFile,
+                    "secret key file",
+                    data -> secretKey(data, keyPassphrase, "secret key file " + secretKeyFile.toAbsolutePath()));
         }
 
         /** Reads a secret key file, hands its bytes to {@code use}, and wipes them whatever happens. */
@@ -508,8 +516,10 @@ public final class OpenPgpTransform implements Transform {
          *                                unlock it
          */
         public Builder signingKey(Path secretKeyFile, char[] keyPassphrase) {
-            return fromSecretFile(secretKeyFile, "signing key file", data -> signingKey(data, keyPassphrase,
-                    "signing key file " + secretKeyFile.toAbsolutePath()));
+            return fromSecretFile(
+                    secretKeyFile,
+                    "signing key file",
+                    data -> signingKey(data, keyPassphrase, "signing key file " + secretKeyFile.toAbsolutePath()));
         }
 
         /** Like {@link #signingKey(Path, char[])}, from the key's bytes; {@code label} names it in messages. */
@@ -557,8 +567,12 @@ public final class OpenPgpTransform implements Transform {
          * @throws ConfigurationException when no key at all is configured
          */
         public OpenPgpTransform build() {
-            if (encryptionPassphrase == null && decryptionPassphrases.isEmpty() && recipients.isEmpty()
-                    && secretKeys.isEmpty() && signers.isEmpty() && signingKey == null) {
+            if (encryptionPassphrase == null
+                    && decryptionPassphrases.isEmpty()
+                    && recipients.isEmpty()
+                    && secretKeys.isEmpty()
+                    && signers.isEmpty()
+                    && signingKey == null) {
                 throw new ConfigurationException("the OpenPGP transform has no key: set a passphrase key file "
                         + "(e.g. `openssl rand -base64 32 > backup.key && chmod 600 backup.key`) or a recipient's "
                         + "public key");

@@ -1,9 +1,6 @@
 package com.jiffoo.backup.crypto;
 
 import com.jiffoo.backup.ConfigurationException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -28,6 +25,8 @@ import java.util.Base64;
 import java.util.EnumSet;
 import java.util.Objects;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A passphrase read from a key file, the way {@code gpg --passphrase-file} reads it: the passphrase is the file's
@@ -53,8 +52,12 @@ public final class PassphraseKeyFile {
     public static final int GENERATED_KEY_BYTES = 32;
 
     private static final Set<PosixFilePermission> GROUP_OR_OTHER = EnumSet.of(
-            PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_EXECUTE,
-            PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_EXECUTE);
+            PosixFilePermission.GROUP_READ,
+            PosixFilePermission.GROUP_WRITE,
+            PosixFilePermission.GROUP_EXECUTE,
+            PosixFilePermission.OTHERS_READ,
+            PosixFilePermission.OTHERS_WRITE,
+            PosixFilePermission.OTHERS_EXECUTE);
 
     private final Path path;
     private final char[] passphrase;
@@ -100,12 +103,16 @@ public final class PassphraseKeyFile {
         try {
             bytes = Files.readAllBytes(abs);
         } catch (NoSuchFileException e) {
-            throw new ConfigurationException("key file " + abs + " does not exist; fix the path, or create a key with "
-                    + "`openssl rand -base64 32 > " + abs + " && chmod 600 " + abs + "` (and keep a copy of it "
-                    + "somewhere safe: without it no backup can be read)", e);
+            throw new ConfigurationException(
+                    "key file " + abs + " does not exist; fix the path, or create a key with "
+                            + "`openssl rand -base64 32 > " + abs + " && chmod 600 " + abs + "` (and keep a copy of it "
+                            + "somewhere safe: without it no backup can be read)",
+                    e);
         } catch (AccessDeniedException e) {
-            throw new ConfigurationException("key file " + abs + " cannot be read by this user (permission denied); "
-                    + "run the backup as the key file's owner or fix its ownership", e);
+            throw new ConfigurationException(
+                    "key file " + abs + " cannot be read by this user (permission denied); "
+                            + "run the backup as the key file's owner or fix its ownership",
+                    e);
         } catch (IOException e) {
             throw new ConfigurationException("key file " + abs + " cannot be read: " + e.getMessage(), e);
         }
@@ -122,19 +129,25 @@ public final class PassphraseKeyFile {
                 visible--;
             }
             if (visible == 0) {
-                throw new ConfigurationException("key file " + abs + (bytes.length == 0 ? " is empty" : "'s first "
-                        + "line is empty") + "; the passphrase is the first line of the key file (create one with "
-                        + "`openssl rand -base64 32 > " + abs + "`)");
+                throw new ConfigurationException(
+                        "key file " + abs + (bytes.length == 0 ? " is empty" : "'s first " + "line is empty")
+                                + "; the passphrase is the first line of the key file (create one with "
+                                + "`openssl rand -base64 32 > " + abs + "`)");
             }
             if (visible != lineEnd) {
-                LOG.warn("key file {} has a Windows line ending: the '\\r' is part of the passphrase, as gpg"
-                        + " --passphrase-file reads it; keep the file exactly as it is (converting it with dos2unix"
-                        + " would change the passphrase)", abs);
+                LOG.warn(
+                        "key file {} has a Windows line ending: the '\\r' is part of the passphrase, as gpg"
+                                + " --passphrase-file reads it; keep the file exactly as it is (converting it with dos2unix"
+                                + " would change the passphrase)",
+                        abs);
             }
             char[] chars = decodeUtf8(bytes, lineEnd, abs);
             if (chars.length < 16) {
-                LOG.warn("key file {} holds a short passphrase ({} characters); use a random one such as "
-                        + "`openssl rand -base64 32` makes", abs, chars.length);
+                LOG.warn(
+                        "key file {} holds a short passphrase ({} characters); use a random one such as "
+                                + "`openssl rand -base64 32` makes",
+                        abs,
+                        chars.length);
             }
             return new PassphraseKeyFile(abs, chars);
         } finally {
@@ -144,7 +157,8 @@ public final class PassphraseKeyFile {
 
     private static char[] decodeUtf8(byte[] bytes, int length, Path file) {
         try {
-            CharBuffer cb = StandardCharsets.UTF_8.newDecoder()
+            CharBuffer cb = StandardCharsets.UTF_8
+                    .newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
                     .decode(ByteBuffer.wrap(bytes, 0, length));
@@ -153,8 +167,10 @@ public final class PassphraseKeyFile {
             Arrays.fill(cb.array(), '\0');
             return chars;
         } catch (CharacterCodingException e) {
-            throw new ConfigurationException("key file " + file + " is not UTF-8 text; its first line must be the "
-                    + "passphrase (e.g. what `openssl rand -base64 32` prints)", e);
+            throw new ConfigurationException(
+                    "key file " + file + " is not UTF-8 text; its first line must be the "
+                            + "passphrase (e.g. what `openssl rand -base64 32` prints)",
+                    e);
         }
     }
 
@@ -177,8 +193,11 @@ public final class PassphraseKeyFile {
         }
         String mode = PosixFilePermissions.toString(perms) + " (" + octal(perms) + ")";
         if (allowInsecure) {
-            LOG.warn("key file {} is accessible by group or others (mode {}); accepted because insecure "
-                    + "permissions were allowed explicitly", file, mode);
+            LOG.warn(
+                    "key file {} is accessible by group or others (mode {}); accepted because insecure "
+                            + "permissions were allowed explicitly",
+                    file,
+                    mode);
             return;
         }
         throw new ConfigurationException("key file " + file + " is accessible by group or others (mode " + mode
@@ -218,7 +237,9 @@ public final class PassphraseKeyFile {
         Path dir = abs.getParent();
         boolean posix = Files.getFileAttributeView(dir, PosixFileAttributeView.class) != null;
         FileAttribute<?>[] attrs = posix
-                ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))}
+                ? new FileAttribute<?>[] {
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))
+                }
                 : new FileAttribute<?>[0];
         Path tmp = null;
         try {
@@ -236,8 +257,10 @@ public final class PassphraseKeyFile {
         } catch (FileAlreadyExistsException e) {
             throw refuseOverwrite(abs, e);
         } catch (IOException e) {
-            throw new ConfigurationException("cannot create key file " + abs + ": " + e.getMessage()
-                    + "; check that its directory exists and is writable", e);
+            throw new ConfigurationException(
+                    "cannot create key file " + abs + ": " + e.getMessage()
+                            + "; check that its directory exists and is writable",
+                    e);
         } finally {
             if (tmp != null) {
                 try {
@@ -256,8 +279,10 @@ public final class PassphraseKeyFile {
     }
 
     private static ConfigurationException refuseOverwrite(Path file, Throwable cause) {
-        return new ConfigurationException("key file " + file + " already exists; refusing to overwrite it (the "
-                + "backups made with it could no longer be read). Remove it yourself or choose another path", cause);
+        return new ConfigurationException(
+                "key file " + file + " already exists; refusing to overwrite it (the "
+                        + "backups made with it could no longer be read). Remove it yourself or choose another path",
+                cause);
     }
 
     /** The key file's absolute path. */

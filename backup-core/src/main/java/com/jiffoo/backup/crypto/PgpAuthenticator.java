@@ -3,20 +3,6 @@ package com.jiffoo.backup.crypto;
 import com.jiffoo.backup.Authenticator;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.IntegrityException;
-import org.bouncycastle.bcpg.ArmoredOutputStream;
-import org.bouncycastle.bcpg.HashAlgorithmTags;
-import org.bouncycastle.openpgp.PGPException;
-import org.bouncycastle.openpgp.PGPSignature;
-import org.bouncycastle.openpgp.PGPSignatureGenerator;
-import org.bouncycastle.openpgp.PGPSignatureList;
-import org.bouncycastle.openpgp.PGPSignatureSubpacketGenerator;
-import org.bouncycastle.openpgp.PGPUtil;
-import org.bouncycastle.openpgp.jcajce.JcaPGPObjectFactory;
-import org.bouncycastle.openpgp.operator.bc.BcPGPContentSignerBuilder;
-import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
-
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -32,6 +18,19 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import org.bouncycastle.bcpg.ArmoredOutputStream;
+import org.bouncycastle.bcpg.HashAlgorithmTags;
+import org.bouncycastle.openpgp.PGPException;
+import org.bouncycastle.openpgp.PGPSignature;
+import org.bouncycastle.openpgp.PGPSignatureGenerator;
+import org.bouncycastle.openpgp.PGPSignatureList;
+import org.bouncycastle.openpgp.PGPSignatureSubpacketGenerator;
+import org.bouncycastle.openpgp.PGPUtil;
+import org.bouncycastle.openpgp.jcajce.JcaPGPObjectFactory;
+import org.bouncycastle.openpgp.operator.bc.BcPGPContentSignerBuilder;
+import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
 
 /**
  * The {@link Authenticator} of an {@link OpenPgpTransform}: HMAC-SHA256 with material derived from the key files'
@@ -52,18 +51,20 @@ final class PgpAuthenticator implements Authenticator {
     static final String HMAC_SALT = "jiffoo-backup manifest authentication v1";
     /** PBKDF2 iterations of the HMAC key; documented for checks by hand. */
     static final int HMAC_ITERATIONS = 200_000;
+
     private static final int MAX_SIGNATURE_BYTES = 64 * 1024;
 
     private final OpenPgpTransform.PassphraseEntry signingPassphrase;
     private final List<OpenPgpTransform.PassphraseEntry> passphrases;
     private final PgpKeys.SigningKey signingKey;
     private final List<PgpKeys.Signer> signers;
-    private final Map<OpenPgpTransform.PassphraseEntry, CompletableFuture<byte[]>> derived =
-            new ConcurrentHashMap<>();
+    private final Map<OpenPgpTransform.PassphraseEntry, CompletableFuture<byte[]>> derived = new ConcurrentHashMap<>();
 
-    PgpAuthenticator(OpenPgpTransform.PassphraseEntry signingPassphrase,
-                     List<OpenPgpTransform.PassphraseEntry> passphrases, PgpKeys.SigningKey signingKey,
-                     List<PgpKeys.Signer> signers) {
+    PgpAuthenticator(
+            OpenPgpTransform.PassphraseEntry signingPassphrase,
+            List<OpenPgpTransform.PassphraseEntry> passphrases,
+            PgpKeys.SigningKey signingKey,
+            List<PgpKeys.Signer> signers) {
         this.signingPassphrase = signingPassphrase;
         this.passphrases = List.copyOf(passphrases);
         this.signingKey = signingKey;
@@ -81,7 +82,8 @@ final class PgpAuthenticator implements Authenticator {
      */
     @Override
     public void prepare() {
-        OpenPgpTransform.PassphraseEntry first = signingKey != null ? null
+        OpenPgpTransform.PassphraseEntry first = signingKey != null
+                ? null
                 : signingPassphrase != null ? signingPassphrase : passphrases.isEmpty() ? null : passphrases.get(0);
         if (first == null) {
             return;
@@ -90,13 +92,15 @@ final class PgpAuthenticator implements Authenticator {
         if (derived.putIfAbsent(first, key) != null) {
             return;
         }
-        Thread t = new Thread(() -> {
-            try {
-                key.complete(derive(first));
-            } catch (RuntimeException | Error x) {
-                key.completeExceptionally(x);
-            }
-        }, "jiffoo-backup-hmac-key");
+        Thread t = new Thread(
+                () -> {
+                    try {
+                        key.complete(derive(first));
+                    } catch (RuntimeException | Error x) {
+                        key.completeExceptionally(x);
+                    }
+                },
+                "jiffoo-backup-hmac-key");
         t.setDaemon(true);
         try {
             t.start();
@@ -152,17 +156,24 @@ final class PgpAuthenticator implements Authenticator {
                 return p.label();
             }
         }
-        throw bad(key, "its HMAC does not match the configured key file" + (passphrases.size() > 1 ? "s ("
-                + passphrases.size() + " tried)" : " (" + passphrases.get(0).label() + ")") + ". Either this"
-                + " host's key file is not the one the backups are made with (compare them), or the object was"
-                + " changed or written by someone without the key file");
+        throw bad(
+                key,
+                "its HMAC does not match the configured key file"
+                        + (passphrases.size() > 1
+                                ? "s (" + passphrases.size() + " tried)"
+                                : " (" + passphrases.get(0).label() + ")")
+                        + ". Either this"
+                        + " host's key file is not the one the backups are made with (compare them), or the object was"
+                        + " changed or written by someone without the key file");
     }
 
     private String verifyOpenPgp(byte[] content, byte[] signature, String key) {
         PGPSignature sig = parse(signature, key);
         if (sig.getSignatureType() != PGPSignature.BINARY_DOCUMENT) {
-            throw bad(key, "its OpenPGP signature is of type " + sig.getSignatureType()
-                    + ", not a signature of a binary document (type 0, as `gpg --detach-sign` makes)");
+            throw bad(
+                    key,
+                    "its OpenPGP signature is of type " + sig.getSignatureType()
+                            + ", not a signature of a binary document (type 0, as `gpg --detach-sign` makes)");
         }
         if (signers.isEmpty()) {
             throw new ConfigurationException("The object " + key + " is signed with OpenPGP key "
@@ -182,12 +193,17 @@ final class PgpAuthenticator implements Authenticator {
             } catch (PGPException | RuntimeException e) {
                 throw bad(key, "its OpenPGP signature cannot be checked (" + e.getMessage() + ")");
             }
-            throw bad(key, "its OpenPGP signature by key " + s.fingerprint() + " does not match: it was changed"
-                    + " after it was signed");
+            throw bad(
+                    key,
+                    "its OpenPGP signature by key " + s.fingerprint() + " does not match: it was changed"
+                            + " after it was signed");
         }
-        throw bad(key, "it is signed by OpenPGP key " + PgpKeys.keyIdHex(sig.getKeyID()) + ", which is not a"
-                + " configured signer (" + signers.size() + " configured); if that key is yours, add its public key"
-                + " (signer(...))");
+        throw bad(
+                key,
+                "it is signed by OpenPGP key " + PgpKeys.keyIdHex(sig.getKeyID()) + ", which is not a"
+                        + " configured signer (" + signers.size()
+                        + " configured); if that key is yours, add its public key"
+                        + " (signer(...))");
     }
 
     private static PGPSignature parse(byte[] signature, String key) {
@@ -201,15 +217,17 @@ final class PgpAuthenticator implements Authenticator {
             if (e instanceof IntegrityException ie) {
                 throw ie;
             }
-            throw bad(key, "its signature object is neither an HMAC line nor an OpenPGP signature ("
-                    + e.getMessage() + ")");
+            throw bad(
+                    key,
+                    "its signature object is neither an HMAC line nor an OpenPGP signature (" + e.getMessage() + ")");
         }
     }
 
     private byte[] openPgpSignature(byte[] content) {
         try {
-            PGPSignatureGenerator gen = new PGPSignatureGenerator(new BcPGPContentSignerBuilder(
-                    signingKey.publicKey().getAlgorithm(), HashAlgorithmTags.SHA256), signingKey.publicKey());
+            PGPSignatureGenerator gen = new PGPSignatureGenerator(
+                    new BcPGPContentSignerBuilder(signingKey.publicKey().getAlgorithm(), HashAlgorithmTags.SHA256),
+                    signingKey.publicKey());
             gen.init(PGPSignature.BINARY_DOCUMENT, signingKey.privateKey());
             PGPSignatureSubpacketGenerator hashed = new PGPSignatureSubpacketGenerator();
             hashed.setSignatureCreationTime(true, new java.util.Date());
@@ -221,20 +239,22 @@ final class PgpAuthenticator implements Authenticator {
             gen.update(content);
             PGPSignature sig = gen.generate();
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-            try (ArmoredOutputStream armor = ArmoredOutputStream.builder().clearHeaders().build(bytes)) {
+            try (ArmoredOutputStream armor =
+                    ArmoredOutputStream.builder().clearHeaders().build(bytes)) {
                 sig.encode(armor);
             }
             return bytes.toByteArray();
         } catch (PGPException | IOException e) {
-            throw new IllegalStateException("cannot sign with OpenPGP key " + signingKey.fingerprint() + ": "
-                    + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "cannot sign with OpenPGP key " + signingKey.fingerprint() + ": " + e.getMessage(), e);
         }
     }
 
     private byte[] hmac(OpenPgpTransform.PassphraseEntry p, byte[] content) {
         byte[] k;
         try {
-            k = derived.computeIfAbsent(p, e -> CompletableFuture.completedFuture(derive(e))).join();
+            k = derived.computeIfAbsent(p, e -> CompletableFuture.completedFuture(derive(e)))
+                    .join();
         } catch (CompletionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
         }
@@ -271,7 +291,8 @@ final class PgpAuthenticator implements Authenticator {
         try {
             MessageDigest inner = MessageDigest.getInstance("SHA-256");
             MessageDigest outer = MessageDigest.getInstance("SHA-256");
-            byte[] key = password.length > 64 ? MessageDigest.getInstance("SHA-256").digest(password) : password;
+            byte[] key =
+                    password.length > 64 ? MessageDigest.getInstance("SHA-256").digest(password) : password;
             byte[] pad = new byte[64];
             for (int i = 0; i < 64; i++) {
                 pad[i] = (byte) ((i < key.length ? key[i] : 0) ^ 0x36);
@@ -308,18 +329,26 @@ final class PgpAuthenticator implements Authenticator {
     }
 
     private static IntegrityException bad(String key, String why) {
-        return new IntegrityException("The object " + key + " is not authentic: " + why + ". Someone who can write"
-                + " to the store may have planted or changed it; do not restore it. See docs/security.md.",
-                key, null, null);
+        return new IntegrityException(
+                "The object " + key + " is not authentic: " + why + ". Someone who can write"
+                        + " to the store may have planted or changed it; do not restore it. See docs/security.md.",
+                key,
+                null,
+                null);
     }
 
     @Override
     public Map<String, Object> describe() {
         Map<String, Object> d = new LinkedHashMap<>();
-        d.put("signs", signingKey != null ? "openpgp " + signingKey.fingerprint()
-                : signingPassphrase != null ? "hmac-sha256 (" + signingPassphrase.label() + ")" : "no");
+        d.put(
+                "signs",
+                signingKey != null
+                        ? "openpgp " + signingKey.fingerprint()
+                        : signingPassphrase != null ? "hmac-sha256 (" + signingPassphrase.label() + ")" : "no");
         d.put("keyFiles", passphrases.size());
-        d.put("signers", signers.stream().map(PgpKeys.Signer::fingerprint).distinct().toList());
+        d.put(
+                "signers",
+                signers.stream().map(PgpKeys.Signer::fingerprint).distinct().toList());
         return d;
     }
 

@@ -1,5 +1,10 @@
 package com.jiffoo.backup.crypto;
 
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
+import java.util.Objects;
 import org.bouncycastle.bcpg.AEADEncDataPacket;
 import org.bouncycastle.bcpg.HashAlgorithmTags;
 import org.bouncycastle.bcpg.SymmetricEncIntegrityPacket;
@@ -14,12 +19,6 @@ import org.bouncycastle.openpgp.operator.SessionKeyDataDecryptorFactory;
 import org.bouncycastle.openpgp.operator.jcajce.JcaPGPDigestCalculatorProviderBuilder;
 import org.bouncycastle.openpgp.operator.jcajce.JceSessionKeyDataDecryptorFactoryBuilder;
 
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.security.GeneralSecurityException;
-import java.security.SecureRandom;
-import java.util.Objects;
-
 /**
  * Bouncy Castle data encryptor and decryptor for OpenPGP's symmetrically encrypted integrity-protected data packet
  * version 1 (CFB + MDC) with AES, running the bulk data through {@link AesCfb} instead of through
@@ -31,8 +30,7 @@ final class PgpDataCiphers {
     /** OpenPGP's CFB for SEIPD v1 starts from an all-zero IV; the random prefix takes the IV's place. */
     private static final byte[] ZERO_IV = new byte[AesCfb.BLOCK];
 
-    private PgpDataCiphers() {
-    }
+    private PgpDataCiphers() {}
 
     /** Encrypts SEIPD v1 packets with {@code algorithm}, an AES variant, taking randomness from {@code random}. */
     static PGPDataEncryptorBuilder encryptorBuilder(int algorithm, SecureRandom random) {
@@ -51,7 +49,8 @@ final class PgpDataCiphers {
     }
 
     private static boolean isAes(int algorithm) {
-        return algorithm == SymmetricKeyAlgorithmTags.AES_128 || algorithm == SymmetricKeyAlgorithmTags.AES_192
+        return algorithm == SymmetricKeyAlgorithmTags.AES_128
+                || algorithm == SymmetricKeyAlgorithmTags.AES_192
                 || algorithm == SymmetricKeyAlgorithmTags.AES_256;
     }
 

@@ -5,6 +5,15 @@ import com.jiffoo.backup.DecryptionException;
 import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.internal.StageFailure;
+import java.io.BufferedInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
 import org.bouncycastle.bcpg.ArmoredInputStream;
 import org.bouncycastle.bcpg.InputStreamPacket;
 import org.bouncycastle.bcpg.SymmetricEncIntegrityPacket;
@@ -29,16 +38,6 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePBEDataDecryptorFactoryBuilde
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.BufferedInputStream;
-import java.io.EOFException;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.LinkedHashSet;
-import java.util.List;
-import java.util.Set;
-
 /**
  * Opens an OpenPGP message with the first configured key that fits and returns the verifying plaintext stream.
  * Package-private helper of {@link OpenPgpTransform}.
@@ -50,11 +49,11 @@ final class PgpDecoder {
             + "integrity check (MDC); the file was cut short (an interrupted upload or copy?). Do not use the data "
             + "read from it; restore from another backup";
 
-    private PgpDecoder() {
-    }
+    private PgpDecoder() {}
 
-    static InputStream open(InputStream raw, List<OpenPgpTransform.PassphraseEntry> passphrases,
-                            List<PgpKeys.SecretKey> secretKeys) throws IOException {
+    static InputStream open(
+            InputStream raw, List<OpenPgpTransform.PassphraseEntry> passphrases, List<PgpKeys.SecretKey> secretKeys)
+            throws IOException {
         BufferedInputStream bin = new BufferedInputStream(raw, OpenPgpTransform.BUFFER_SIZE);
         bin.mark(64);
         byte[] head = bin.readNBytes(32);
@@ -83,8 +82,8 @@ final class PgpDecoder {
                         + "be detected. Decrypt it with `gpg --ignore-mdc-error` by hand if you must, and re-encrypt "
                         + "it with gpg 2.2 or later");
             }
-            throw new IntegrityException("the OpenPGP message uses AEAD encryption (" + packet.getClass()
-                    .getSimpleName() + "), which this version does not read; decrypt it with gpg");
+            throw new IntegrityException("the OpenPGP message uses AEAD encryption ("
+                    + packet.getClass().getSimpleName() + "), which this version does not read; decrypt it with gpg");
         }
         if (sip.getVersion() != SymmetricEncIntegrityPacket.VERSION_1) {
             throw new IntegrityException("the OpenPGP message is a version " + sip.getVersion() + " integrity "
@@ -120,14 +119,18 @@ final class PgpDecoder {
             if (e instanceof BackupException be) {
                 throw be;
             }
-            throw new IntegrityException("not an OpenPGP encrypted file, or its header is damaged (it starts with "
-                    + hexHead(head) + "): " + e.getMessage(), e);
+            throw new IntegrityException(
+                    "not an OpenPGP encrypted file, or its header is damaged (it starts with " + hexHead(head) + "): "
+                            + e.getMessage(),
+                    e);
         }
     }
 
-    private static InputStream decrypt(InputStream raw, PGPEncryptedDataList list,
-                                       List<OpenPgpTransform.PassphraseEntry> passphrases,
-                                       List<PgpKeys.SecretKey> secretKeys) {
+    private static InputStream decrypt(
+            InputStream raw,
+            PGPEncryptedDataList list,
+            List<OpenPgpTransform.PassphraseEntry> passphrases,
+            List<PgpKeys.SecretKey> secretKeys) {
         Set<String> fileKeyIds = new LinkedHashSet<>();
         boolean passphraseEncrypted = false;
         boolean sessionKeyButBadData = false;
@@ -164,8 +167,8 @@ final class PgpDecoder {
                 for (OpenPgpTransform.PassphraseEntry p : passphrases) {
                     PGPSessionKey sessionKey;
                     try {
-                        sessionKey = pbe.getSessionKey(
-                                new JcePBEDataDecryptorFactoryBuilder(digests).build(p.passphrase()));
+                        sessionKey =
+                                pbe.getSessionKey(new JcePBEDataDecryptorFactoryBuilder(digests).build(p.passphrase()));
                     } catch (PGPException | RuntimeException e) {
                         LOG.debug("passphrase {} does not open the session key: {}", p.label(), e.toString());
                         continue;
@@ -209,20 +212,24 @@ final class PgpDecoder {
                 LOG.debug("session key from passphrase unusable: {}", e.toString());
                 return null;
             }
-            throw new IntegrityException("the encrypted data of the backup cannot be read: " + e.getMessage()
-                    + "; the file is damaged", e);
+            throw new IntegrityException(
+                    "the encrypted data of the backup cannot be read: " + e.getMessage() + "; the file is damaged", e);
         }
     }
 
     private static boolean usableAlgorithm(PGPSessionKey key) {
         int keyBits;
         switch (key.getAlgorithm()) {
-            case SymmetricKeyAlgorithmTags.AES_128, SymmetricKeyAlgorithmTags.CAMELLIA_128,
-                    SymmetricKeyAlgorithmTags.CAST5, SymmetricKeyAlgorithmTags.BLOWFISH,
+            case SymmetricKeyAlgorithmTags.AES_128,
+                    SymmetricKeyAlgorithmTags.CAMELLIA_128,
+                    SymmetricKeyAlgorithmTags.CAST5,
+                    SymmetricKeyAlgorithmTags.BLOWFISH,
                     SymmetricKeyAlgorithmTags.IDEA -> keyBits = 128;
-            case SymmetricKeyAlgorithmTags.AES_192, SymmetricKeyAlgorithmTags.CAMELLIA_192,
+            case SymmetricKeyAlgorithmTags.AES_192,
+                    SymmetricKeyAlgorithmTags.CAMELLIA_192,
                     SymmetricKeyAlgorithmTags.TRIPLE_DES -> keyBits = 192;
-            case SymmetricKeyAlgorithmTags.AES_256, SymmetricKeyAlgorithmTags.CAMELLIA_256,
+            case SymmetricKeyAlgorithmTags.AES_256,
+                    SymmetricKeyAlgorithmTags.CAMELLIA_256,
                     SymmetricKeyAlgorithmTags.TWOFISH -> keyBits = 256;
             default -> {
                 return false;
@@ -231,9 +238,11 @@ final class PgpDecoder {
         return key.getKey() != null && key.getKey().length * 8 == keyBits;
     }
 
-    private static DecryptionException noKey(Set<String> fileKeyIds, boolean passphraseEncrypted,
-                                             List<OpenPgpTransform.PassphraseEntry> passphrases,
-                                             List<PgpKeys.SecretKey> secretKeys) {
+    private static DecryptionException noKey(
+            Set<String> fileKeyIds,
+            boolean passphraseEncrypted,
+            List<OpenPgpTransform.PassphraseEntry> passphrases,
+            List<PgpKeys.SecretKey> secretKeys) {
         StringBuilder m = new StringBuilder();
         List<String> configuredKeys = new ArrayList<>();
         for (PgpKeys.SecretKey sk : secretKeys) {
@@ -241,10 +250,13 @@ final class PgpDecoder {
         }
         if (passphraseEncrypted && !passphrases.isEmpty()) {
             if (passphrases.size() == 1) {
-                m.append("the ").append(passphrases.get(0).label()).append(" does not open this backup; it was "
-                        + "encrypted with another passphrase");
+                m.append("the ")
+                        .append(passphrases.get(0).label())
+                        .append(" does not open this backup; it was " + "encrypted with another passphrase");
             } else {
-                m.append("none of the configured passphrases (").append(passphrases).append(") opens this backup");
+                m.append("none of the configured passphrases (")
+                        .append(passphrases)
+                        .append(") opens this backup");
             }
         } else if (passphraseEncrypted) {
             m.append("this backup is encrypted with a passphrase, and no passphrase is configured");
@@ -253,12 +265,14 @@ final class PgpDecoder {
             if (m.length() > 0) {
                 m.append("; ");
             }
-            m.append("this backup is encrypted to the public key(s) ").append(fileKeyIds)
+            m.append("this backup is encrypted to the public key(s) ")
+                    .append(fileKeyIds)
                     .append(", and the configured secret keys are ")
                     .append(configuredKeys.isEmpty() ? "none" : configuredKeys.toString());
         } else if (!secretKeys.isEmpty()) {
             m.append(" (it is not encrypted to any public key; the configured secret keys ")
-                    .append(configuredKeys).append(" cannot open it)");
+                    .append(configuredKeys)
+                    .append(" cannot open it)");
         }
         m.append(". Configure the key file or secret key the backup was made with (after a key rotation, add the "
                 + "old key for decryption), or check that this is the right file");
@@ -274,12 +288,13 @@ final class PgpDecoder {
                     f = new JcaPGPObjectFactory(cd.getDataStream());
                 } else if (o instanceof PGPLiteralData ld) {
                     return new DecodingStream(raw, ed, ld.getInputStream());
-                } else if (o instanceof PGPMarker || o instanceof PGPOnePassSignatureList
+                } else if (o instanceof PGPMarker
+                        || o instanceof PGPOnePassSignatureList
                         || o instanceof PGPSignatureList) {
                     continue;
                 } else if (o == null) {
-                    throw new IntegrityException("the decrypted backup holds no literal data packet; the file is "
-                            + "damaged or truncated");
+                    throw new IntegrityException(
+                            "the decrypted backup holds no literal data packet; the file is " + "damaged or truncated");
                 } else {
                     throw new IntegrityException("the decrypted backup holds an unexpected "
                             + o.getClass().getSimpleName() + " where its data should be; the file is damaged");
@@ -291,8 +306,8 @@ final class PgpDecoder {
             if (e instanceof BackupException be) {
                 throw be;
             }
-            throw new IntegrityException("the decrypted backup cannot be parsed (" + e.getMessage() + "); the file "
-                    + "is damaged", e);
+            throw new IntegrityException(
+                    "the decrypted backup cannot be parsed (" + e.getMessage() + "); the file " + "is damaged", e);
         }
     }
 
@@ -365,8 +380,10 @@ final class PgpDecoder {
                 if (storeFailure(e) != null) {
                     throw storeFailure(e); // the store failed (a reset, a timeout): no verdict on the backup
                 }
-                throw fail(new IntegrityException("the encrypted backup is damaged: its data cannot be decrypted ("
-                        + e.getMessage() + "); do not use the data read from it; restore from another backup", e));
+                throw fail(new IntegrityException(
+                        "the encrypted backup is damaged: its data cannot be decrypted (" + e.getMessage()
+                                + "); do not use the data read from it; restore from another backup",
+                        e));
             }
             if (n < 0) {
                 verify();
@@ -385,8 +402,9 @@ final class PgpDecoder {
                 if (storeFailure(e) != null) {
                     throw storeFailure(e);
                 }
-                throw fail(new IntegrityException("the encrypted backup's integrity check (MDC) cannot be read ("
-                        + e.getMessage() + "); the file is damaged or truncated; do not use the data read from it",
+                throw fail(new IntegrityException(
+                        "the encrypted backup's integrity check (MDC) cannot be read (" + e.getMessage()
+                                + "); the file is damaged or truncated; do not use the data read from it",
                         e));
             }
             if (!ok) {

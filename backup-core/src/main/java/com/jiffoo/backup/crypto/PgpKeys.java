@@ -1,6 +1,16 @@
 package com.jiffoo.backup.crypto;
 
 import com.jiffoo.backup.ConfigurationException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
 import org.bouncycastle.bcpg.PublicKeyAlgorithmTags;
 import org.bouncycastle.bcpg.sig.KeyFlags;
 import org.bouncycastle.openpgp.PGPException;
@@ -18,26 +28,14 @@ import org.bouncycastle.openpgp.operator.bc.BcPBESecretKeyDecryptorBuilder;
 import org.bouncycastle.openpgp.operator.bc.BcPGPDigestCalculatorProvider;
 import org.bouncycastle.openpgp.operator.jcajce.JcaKeyFingerprintCalculator;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.List;
-import java.util.Locale;
-
 /** Loading and checking OpenPGP key files as gpg exports them. Package-private helper of {@link OpenPgpTransform}. */
 final class PgpKeys {
 
-    private PgpKeys() {
-    }
+    private PgpKeys() {}
 
     /** A recipient's encryption (sub)key chosen from its key ring. */
-    record Recipient(PGPPublicKey encryptionKey, PGPPublicKey primaryKey, String userId, Instant expires,
-                     String source) {
+    record Recipient(
+            PGPPublicKey encryptionKey, PGPPublicKey primaryKey, String userId, Instant expires, String source) {
         String keyId() {
             return keyIdHex(encryptionKey.getKeyID());
         }
@@ -91,11 +89,13 @@ final class PgpKeys {
         try {
             return Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
-            throw new ConfigurationException(what + " " + file.toAbsolutePath() + " does not exist; fix the path "
-                    + "(export a key with `gpg --export --armor KEYID > FILE`)", e);
+            throw new ConfigurationException(
+                    what + " " + file.toAbsolutePath() + " does not exist; fix the path "
+                            + "(export a key with `gpg --export --armor KEYID > FILE`)",
+                    e);
         } catch (IOException e) {
-            throw new ConfigurationException(what + " " + file.toAbsolutePath() + " cannot be read: "
-                    + e.getMessage(), e);
+            throw new ConfigurationException(
+                    what + " " + file.toAbsolutePath() + " cannot be read: " + e.getMessage(), e);
         }
     }
 
@@ -104,8 +104,10 @@ final class PgpKeys {
         try (InputStream in = PGPUtil.getDecoderStream(new java.io.ByteArrayInputStream(data))) {
             return new PGPPublicKeyRingCollection(in, new JcaKeyFingerprintCalculator());
         } catch (IOException | PGPException | RuntimeException e) {
-            throw new ConfigurationException(source + " is not an OpenPGP public key (as `gpg --export [--armor] "
-                    + "KEYID` writes it): " + e.getMessage(), e);
+            throw new ConfigurationException(
+                    source + " is not an OpenPGP public key (as `gpg --export [--armor] " + "KEYID` writes it): "
+                            + e.getMessage(),
+                    e);
         }
     }
 
@@ -114,8 +116,10 @@ final class PgpKeys {
         try (InputStream in = PGPUtil.getDecoderStream(new java.io.ByteArrayInputStream(data))) {
             return new PGPSecretKeyRingCollection(in, new JcaKeyFingerprintCalculator());
         } catch (IOException | PGPException | RuntimeException e) {
-            throw new ConfigurationException(source + " is not an OpenPGP secret key (as `keygen --openpgp` or "
-                    + "`gpg --export-secret-keys [--armor] KEYID` writes it): " + e.getMessage(), e);
+            throw new ConfigurationException(
+                    source + " is not an OpenPGP secret key (as `keygen --openpgp` or "
+                            + "`gpg --export-secret-keys [--armor] KEYID` writes it): " + e.getMessage(),
+                    e);
         }
     }
 
@@ -128,8 +132,11 @@ final class PgpKeys {
         }
         if (result.isEmpty()) {
             throw new ConfigurationException(source + " holds no OpenPGP public key; export one with "
-                    + "`gpg --export --armor KEYID > FILE`" + (looksSecret(data) ? " (it seems to hold a secret key: "
-                    + "a secret key is for decryption, give it as a secret key instead)" : ""));
+                    + "`gpg --export --armor KEYID > FILE`"
+                    + (looksSecret(data)
+                            ? " (it seems to hold a secret key: "
+                                    + "a secret key is for decryption, give it as a secret key instead)"
+                            : ""));
         }
         return result;
     }
@@ -186,7 +193,8 @@ final class PgpKeys {
                     + (rejected.isEmpty() ? "" : " (" + String.join(", ", rejected) + ")")
                     + "; add one with `gpg --quick-add-key FPR cv25519 encr` (or rsa3072) and export the key again");
         }
-        Instant expires = bestExpiry == null ? primaryExpiry
+        Instant expires = bestExpiry == null
+                ? primaryExpiry
                 : primaryExpiry == null || bestExpiry.isBefore(primaryExpiry) ? bestExpiry : primaryExpiry;
         return new Recipient(best, primary, uid, expires, source);
     }
@@ -211,8 +219,8 @@ final class PgpKeys {
     }
 
     private static int keyFlags(PGPPublicKey key) {
-        Iterator<PGPSignature> sigs = key.isMasterKey() ? key.getSignatures()
-                : key.getSignaturesOfType(PGPSignature.SUBKEY_BINDING);
+        Iterator<PGPSignature> sigs =
+                key.isMasterKey() ? key.getSignatures() : key.getSignaturesOfType(PGPSignature.SUBKEY_BINDING);
         PGPSignature latest = null;
         while (sigs.hasNext()) {
             PGPSignature s = sigs.next();
@@ -247,11 +255,13 @@ final class PgpKeys {
                 }
                 PGPPrivateKey priv;
                 try {
-                    priv = sk.extractPrivateKey(
-                            new BcPBESecretKeyDecryptorBuilder(new BcPGPDigestCalculatorProvider()).build(keyPassphrase));
+                    priv = sk.extractPrivateKey(new BcPBESecretKeyDecryptorBuilder(new BcPGPDigestCalculatorProvider())
+                            .build(keyPassphrase));
                 } catch (PGPException | RuntimeException e) {
-                    throw new ConfigurationException("the passphrase given for " + source + " does not unlock its "
-                            + "secret key " + id + "; give the passphrase the key was exported with", e);
+                    throw new ConfigurationException(
+                            "the passphrase given for " + source + " does not unlock its " + "secret key " + id
+                                    + "; give the passphrase the key was exported with",
+                            e);
                 }
                 if (priv == null) {
                     skipped.add(id + " (no secret part)");
@@ -263,20 +273,21 @@ final class PgpKeys {
         if (result.isEmpty()) {
             throw new ConfigurationException(source + " holds no usable secret decryption key"
                     + (skipped.isEmpty() ? "" : " (" + String.join(", ", skipped) + ")")
-                    + (rings.size() == 0 && data.length > 0 ? " (is it a public key? decryption needs the secret "
-                    + "key: `gpg --export-secret-keys --armor KEYID > FILE`)" : "")
+                    + (rings.size() == 0 && data.length > 0
+                            ? " (is it a public key? decryption needs the secret "
+                                    + "key: `gpg --export-secret-keys --armor KEYID > FILE`)"
+                            : "")
                     + "; export it with `gpg --export-secret-keys --armor KEYID > FILE`");
         }
         return result;
     }
 
     /** A trusted signer's signing-capable (sub)key, from a public key file. */
-    record Signer(PGPPublicKey key, String fingerprint, String userId, String source) {
-    }
+    record Signer(PGPPublicKey key, String fingerprint, String userId, String source) {}
 
     /** An unlocked secret signing (sub)key and its public part. */
-    record SigningKey(PGPPrivateKey privateKey, PGPPublicKey publicKey, String fingerprint, String userId,
-                      String source) {
+    record SigningKey(
+            PGPPrivateKey privateKey, PGPPublicKey publicKey, String fingerprint, String userId, String source) {
         Signer asSigner() {
             return new Signer(publicKey, fingerprint, userId, source);
         }
@@ -323,8 +334,8 @@ final class PgpKeys {
         if (result.isEmpty()) {
             throw new ConfigurationException(source + " holds no usable OpenPGP signing key; give the public key"
                     + " of the backup host's signing key (`keygen --openpgp` writes one, or `gpg --export --armor"
-                    + " KEYID > FILE`)" + (looksSecret(data) ? " (it seems to hold a secret key: give the public"
-                    + " key here)" : ""));
+                    + " KEYID > FILE`)"
+                    + (looksSecret(data) ? " (it seems to hold a secret key: give the public" + " key here)" : ""));
         }
         return result;
     }
@@ -340,7 +351,8 @@ final class PgpKeys {
                 if (sk.isPrivateKeyEmpty() || !canSign(pk) || (!pk.isMasterKey() && pk.hasRevocation())) {
                     continue;
                 }
-                if (best == null || pk.getCreationTime().after(best.getPublicKey().getCreationTime())) {
+                if (best == null
+                        || pk.getCreationTime().after(best.getPublicKey().getCreationTime())) {
                     best = sk;
                     bestPrimary = ring.getPublicKey();
                 }
@@ -355,14 +367,16 @@ final class PgpKeys {
             priv = best.extractPrivateKey(
                     new BcPBESecretKeyDecryptorBuilder(new BcPGPDigestCalculatorProvider()).build(keyPassphrase));
         } catch (PGPException | RuntimeException e) {
-            throw new ConfigurationException("the passphrase given for " + source + " does not unlock its signing"
-                    + " key " + keyIdHex(best.getKeyID()) + "; give the passphrase the key was made with", e);
+            throw new ConfigurationException(
+                    "the passphrase given for " + source + " does not unlock its signing" + " key "
+                            + keyIdHex(best.getKeyID()) + "; give the passphrase the key was made with",
+                    e);
         }
         if (priv == null) {
-            throw new ConfigurationException(source + " has no secret part for its signing key "
-                    + keyIdHex(best.getKeyID()));
+            throw new ConfigurationException(
+                    source + " has no secret part for its signing key " + keyIdHex(best.getKeyID()));
         }
-        return new SigningKey(priv, best.getPublicKey(), hex(bestPrimary.getFingerprint()), firstUserId(bestPrimary),
-                source);
+        return new SigningKey(
+                priv, best.getPublicKey(), hex(bestPrimary.getFingerprint()), firstUserId(bestPrimary), source);
     }
 }

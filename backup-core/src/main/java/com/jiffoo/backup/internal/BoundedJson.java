@@ -21,14 +21,18 @@ public final class BoundedJson {
     static final int MAX_NUMBER = 64;
 
     private static final StreamReadConstraints LIMITS = StreamReadConstraints.builder()
-            .maxDocumentLength(MAX_DOCUMENT_BYTES).maxNestingDepth(MAX_DEPTH).maxStringLength(MAX_STRING)
-            .maxNameLength(MAX_NAME).maxNumberLength(MAX_NUMBER).build();
+            .maxDocumentLength(MAX_DOCUMENT_BYTES)
+            .maxNestingDepth(MAX_DEPTH)
+            .maxStringLength(MAX_STRING)
+            .maxNameLength(MAX_NAME)
+            .maxNumberLength(MAX_NUMBER)
+            .build();
 
-    private BoundedJson() {
-    }
+    private BoundedJson() {}
 
     /** A new mapper whose parser has these limits; a document beyond them fails with Jackson's message naming the limit. */
     public static ObjectMapper mapper() {
-        return new ObjectMapper(JsonFactory.builder().streamReadConstraints(LIMITS).build());
+        return new ObjectMapper(
+                JsonFactory.builder().streamReadConstraints(LIMITS).build());
     }
 }

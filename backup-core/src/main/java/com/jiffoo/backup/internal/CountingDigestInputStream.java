@@ -60,8 +60,7 @@ public final class CountingDigestInputStream extends FilterInputStream {
     }
 
     @Override
-    public synchronized void mark(int readlimit) {
-    }
+    public synchronized void mark(int readlimit) {}
 
     @Override
     public synchronized void reset() throws IOException {

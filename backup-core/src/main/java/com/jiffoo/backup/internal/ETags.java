@@ -9,8 +9,7 @@ import java.util.List;
  * S3 ETags, for proving that an object a store holds is the one a writer sent (after a lost answer). Not public API.
  */
 public final class ETags {
-    private ETags() {
-    }
+    private ETags() {}
 
     /** The ETag S3 gives a multipart upload: the hex MD5 of the parts' binary MD5s, {@code -} the part count. */
     public static String multipart(List<String> partETags) {

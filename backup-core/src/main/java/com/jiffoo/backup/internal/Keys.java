@@ -3,7 +3,6 @@ package com.jiffoo.backup.internal;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.StoredObject;
-
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -11,8 +10,7 @@ import java.util.List;
 
 /** Object keys: the checks every sink shares, and the pruning of time-tagged series. Not public API. */
 public final class Keys {
-    private Keys() {
-    }
+    private Keys() {}
 
     /** The objects of a time-tagged series ({@link com.jiffoo.backup.store.StoreLayout}), newest first (by name, which sorts by time). */
     public static List<StoredObject> newestFirst(List<StoredObject> series) {
@@ -41,8 +39,9 @@ public final class Keys {
             throw new ConfigurationException("An object key must not be empty.");
         }
         if (key.startsWith("/") || key.endsWith("/")) {
-            throw new ConfigurationException("The object key '" + key
-                    + "' must be relative (no leading or trailing '/'), e.g. files/files_backup_20260111_030000.tar.gz.gpg");
+            throw new ConfigurationException(
+                    "The object key '" + key
+                            + "' must be relative (no leading or trailing '/'), e.g. files/files_backup_20260111_030000.tar.gz.gpg");
         }
         for (String segment : key.split("/", -1)) {
             if (segment.isEmpty() || segment.equals(".") || segment.equals("..")) {
@@ -52,8 +51,8 @@ public final class Keys {
         }
         for (int i = 0; i < key.length(); i++) {
             if (Character.isISOControl(key.charAt(i))) {
-                throw new ConfigurationException("The object key '" + key.replaceAll("\\p{Cntrl}", "?")
-                        + "' contains a control character.");
+                throw new ConfigurationException(
+                        "The object key '" + key.replaceAll("\\p{Cntrl}", "?") + "' contains a control character.");
             }
         }
         return key;

@@ -2,7 +2,6 @@ package com.jiffoo.backup.internal;
 
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Sink;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,8 +9,7 @@ import java.util.Optional;
 
 /** The one check that a local directory a pipeline reads or replaces stays apart from a local store. Not public API. */
 public final class LocalPaths {
-    private LocalPaths() {
-    }
+    private LocalPaths() {}
 
     /**
      * Refuses a directory that is, contains or lies inside the sink's local root: backing it up would read the
@@ -25,10 +23,15 @@ public final class LocalPaths {
     public static void refuseOverlap(Sink sink, Optional<Path> directory, String doing, String why, String advice) {
         Optional<Path> store = sink.localRoot().map(LocalPaths::canonical);
         Optional<Path> local = directory.map(LocalPaths::canonical);
-        if (store.isPresent() && local.isPresent()
+        if (store.isPresent()
+                && local.isPresent()
                 && (store.get().startsWith(local.get()) || local.get().startsWith(store.get()))) {
-            throw new ConfigurationException("Refusing to " + doing + " " + local.get() + ": it overlaps the backup"
-                    + " store " + store.get() + ", and " + why + ". " + advice, null, local.get().toString(), null);
+            throw new ConfigurationException(
+                    "Refusing to " + doing + " " + local.get() + ": it overlaps the backup" + " store " + store.get()
+                            + ", and " + why + ". " + advice,
+                    null,
+                    local.get().toString(),
+                    null);
         }
     }
 

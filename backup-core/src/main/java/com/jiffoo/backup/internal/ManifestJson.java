@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.IntegrityException;
-
 import java.io.IOException;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -20,11 +19,9 @@ import java.util.Map;
 /** Reads and writes {@link BackupManifest} as JSON. Not public API. */
 public final class ManifestJson {
     private static final ObjectMapper MAPPER = BoundedJson.mapper().enable(SerializationFeature.INDENT_OUTPUT);
-    private static final TypeReference<LinkedHashMap<String, Object>> MAP = new TypeReference<>() {
-    };
+    private static final TypeReference<LinkedHashMap<String, Object>> MAP = new TypeReference<>() {};
 
-    private ManifestJson() {
-    }
+    private ManifestJson() {}
 
     /** The manifest as pretty-printed UTF-8 JSON. */
     public static byte[] write(BackupManifest m) {
@@ -61,7 +58,11 @@ public final class ManifestJson {
         try {
             root = MAPPER.readTree(json);
         } catch (IOException e) {
-            throw garbled(key, "it is not valid JSON (" + (e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()) + ")", e);
+            throw garbled(
+                    key,
+                    "it is not valid JSON ("
+                            + (e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()) + ")",
+                    e);
         }
         if (root == null || !root.isObject()) {
             throw garbled(key, "it is not a JSON object", null);
@@ -69,9 +70,12 @@ public final class ManifestJson {
         try {
             int version = field(root, "formatVersion").asInt(-1);
             if (version < 1 || version > BackupManifest.FORMAT_VERSION) {
-                throw garbled(key, "its format version " + field(root, "formatVersion")
-                        + " is not one this library reads (1.." + BackupManifest.FORMAT_VERSION
-                        + "); use a newer jiffoo-backup", null);
+                throw garbled(
+                        key,
+                        "its format version " + field(root, "formatVersion")
+                                + " is not one this library reads (1.." + BackupManifest.FORMAT_VERSION
+                                + "); use a newer jiffoo-backup",
+                        null);
             }
             JsonNode source = root.path("source");
             JsonNode object = field(root, "object");
@@ -80,8 +84,7 @@ public final class ManifestJson {
             for (JsonNode t : root.path("transforms")) {
                 transforms.add(MAPPER.convertValue(t, MAP));
             }
-            Map<String, Object> facts = source.has("facts")
-                    ? MAPPER.convertValue(source.get("facts"), MAP) : Map.of();
+            Map<String, Object> facts = source.has("facts") ? MAPPER.convertValue(source.get("facts"), MAP) : Map.of();
             return BackupManifest.builder()
                     .formatVersion(version)
                     .id(text(root, "id"))
@@ -116,8 +119,12 @@ public final class ManifestJson {
     }
 
     private static IntegrityException garbled(String key, String why, Throwable cause) {
-        return new IntegrityException("The manifest " + key + " cannot be read: " + why
-                + ". Without a valid manifest the backup cannot be trusted; restore another backup, or recover"
-                + " this one by hand with gpg and sha256sum (see docs/runbook-files.md).", key, null, cause);
+        return new IntegrityException(
+                "The manifest " + key + " cannot be read: " + why
+                        + ". Without a valid manifest the backup cannot be trusted; restore another backup, or recover"
+                        + " this one by hand with gpg and sha256sum (see docs/runbook-files.md).",
+                key,
+                null,
+                cause);
     }
 }

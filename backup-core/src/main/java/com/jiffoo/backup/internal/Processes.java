@@ -14,8 +14,7 @@ import java.util.Optional;
 public final class Processes {
     private static final Duration START_TOLERANCE = Duration.ofSeconds(1);
 
-    private Processes() {
-    }
+    private Processes() {}
 
     /** This process's id. */
     public static long pid() {

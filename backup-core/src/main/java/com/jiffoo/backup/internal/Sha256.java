@@ -6,8 +6,7 @@ import java.util.HexFormat;
 
 /** SHA-256 helpers. Not public API. */
 public final class Sha256 {
-    private Sha256() {
-    }
+    private Sha256() {}
 
     /** A new SHA-256 digest. */
     public static MessageDigest newDigest() {

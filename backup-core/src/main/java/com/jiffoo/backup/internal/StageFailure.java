@@ -1,7 +1,6 @@
 package com.jiffoo.backup.internal;
 
 import com.jiffoo.backup.ErrorCode;
-
 import java.io.IOException;
 
 /**

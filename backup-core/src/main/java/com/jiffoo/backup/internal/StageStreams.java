@@ -2,7 +2,6 @@ package com.jiffoo.backup.internal;
 
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.ErrorCode;
-
 import java.io.FilterInputStream;
 import java.io.FilterOutputStream;
 import java.io.IOException;
@@ -11,8 +10,7 @@ import java.io.OutputStream;
 
 /** Stream wrappers that tag failures with the pipeline step they come from. Not public API. */
 public final class StageStreams {
-    private StageStreams() {
-    }
+    private StageStreams() {}
 
     /** Tags I/O failures of {@code out} with {@code stage}. {@link BackupException}s pass unchanged. */
     public static OutputStream output(OutputStream out, String stage, ErrorCode code) {
@@ -111,8 +109,7 @@ public final class StageStreams {
     public static InputStream closeShield(InputStream in) {
         return new FilterInputStream(in) {
             @Override
-            public void close() {
-            }
+            public void close() {}
         };
     }
 }

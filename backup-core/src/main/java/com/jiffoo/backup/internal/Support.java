@@ -3,13 +3,12 @@ package com.jiffoo.backup.internal;
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupListener;
 import com.jiffoo.backup.Progress;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.util.Properties;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Facts about the running library and safe listener calls. Not public API. */
 public final class Support {
@@ -17,8 +16,7 @@ public final class Support {
     private static volatile String version;
     private static volatile String host;
 
-    private Support() {
-    }
+    private Support() {}
 
     /**
      * What to do when a store refuses a request as signed at the wrong time ({@code RequestTimeTooSkewed}): the

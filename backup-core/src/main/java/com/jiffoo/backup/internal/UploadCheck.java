@@ -3,7 +3,6 @@ package com.jiffoo.backup.internal;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.StoredObject;
-
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -26,8 +25,7 @@ public final class UploadCheck {
     /** The start of an aws-chunked body: a hex chunk size, optional extensions ({@code ;chunk-signature=}), CRLF. */
     private static final Pattern CHUNK_HEADER = Pattern.compile("^[0-9a-fA-F]{1,16}(;[\\x21-\\x7e]*)?\r\n");
 
-    private UploadCheck() {
-    }
+    private UploadCheck() {}
 
     /**
      * Passes bytes through and keeps what the check compares: the count, the first and the last {@value #EDGE}
@@ -111,31 +109,44 @@ public final class UploadCheck {
         try {
             StoredObject stored = listed(sink, key);
             if (stored == null) {
-                throw mismatch(sink, key, "the store does not list " + where + " right after its upload was"
-                        + " committed", false);
+                throw mismatch(
+                        sink,
+                        key,
+                        "the store does not list " + where + " right after its upload was" + " committed",
+                        false);
             }
             byte[] head = read(sink, key, 0, Math.min(stored.size(), EDGE));
             boolean framing = looksFramed(head) && !looksFramed(sent.head());
             if (stored.size() != sent.count()) {
-                throw mismatch(sink, key, "the store holds " + stored.size() + " bytes for " + where + ", but "
-                        + sent.count() + " were sent" + firstBytes(head, sent.head()), framing);
+                throw mismatch(
+                        sink,
+                        key,
+                        "the store holds " + stored.size() + " bytes for " + where + ", but " + sent.count()
+                                + " were sent" + firstBytes(head, sent.head()),
+                        framing);
             }
             if (!Arrays.equals(head, sent.head())) {
-                throw mismatch(sink, key, "the first bytes " + where + " holds differ from those sent"
-                        + firstBytes(head, sent.head()), framing);
+                throw mismatch(
+                        sink,
+                        key,
+                        "the first bytes " + where + " holds differ from those sent" + firstBytes(head, sent.head()),
+                        framing);
             }
             int n = (int) Math.min(stored.size(), EDGE);
             if (!Arrays.equals(read(sink, key, stored.size() - n, n), sent.tail())) {
-                throw mismatch(sink, key, "the last " + n + " bytes " + where + " holds differ from those sent",
-                        false);
+                throw mismatch(sink, key, "the last " + n + " bytes " + where + " holds differ from those sent", false);
             }
         } catch (IOException | RuntimeException e) {
             if (e instanceof StorageException se) {
                 throw se;
             }
-            throw new StorageException("Cannot confirm the upload of " + where + ": " + e.getMessage()
-                    + ". Check that the store is reachable and readable (the backup reads back the size and the"
-                    + " first and last bytes of what it wrote), then run the backup again.", key, sink.location(), e);
+            throw new StorageException(
+                    "Cannot confirm the upload of " + where + ": " + e.getMessage()
+                            + ". Check that the store is reachable and readable (the backup reads back the size and the"
+                            + " first and last bytes of what it wrote), then run the backup again.",
+                    key,
+                    sink.location(),
+                    e);
         }
     }
 
@@ -145,7 +156,10 @@ public final class UploadCheck {
      */
     private static StoredObject listed(Sink sink, String key) throws IOException {
         for (int attempt = 0; ; attempt++) {
-            StoredObject o = sink.list(key).stream().filter(x -> x.key().equals(key)).findFirst().orElse(null);
+            StoredObject o = sink.list(key).stream()
+                    .filter(x -> x.key().equals(key))
+                    .findFirst()
+                    .orElse(null);
             if (o != null || attempt == 2) {
                 return o;
             }
@@ -183,7 +197,9 @@ public final class UploadCheck {
             text &= c >= 0x20 && c < 0x7f || c == '\r' || c == '\n';
         }
         if (text) {
-            String s = new String(bytes, 0, n, StandardCharsets.ISO_8859_1).replace("\r", "\\r").replace("\n", "\\n");
+            String s = new String(bytes, 0, n, StandardCharsets.ISO_8859_1)
+                    .replace("\r", "\\r")
+                    .replace("\n", "\\n");
             return "'" + s + (bytes.length > n ? "…'" : "'");
         }
         return "0x" + HexFormat.of().formatHex(bytes, 0, n) + (bytes.length > n ? "…" : "");
@@ -192,11 +208,14 @@ public final class UploadCheck {
     private static StorageException mismatch(Sink sink, String key, String what, boolean framing) {
         String cause = framing
                 ? " The server stored the upload's aws-chunked framing (chunk sizes, signatures, checksum trailers) as"
-                + " data: it does not decode 'Content-Encoding: aws-chunked'."
+                        + " data: it does not decode 'Content-Encoding: aws-chunked'."
                 : " The server, or a proxy in between, did not store the bytes that were sent.";
         String advice = sink.mismatchAdvice();
-        return new StorageException("The upload was not stored as sent: " + what + "." + cause
-                + (advice.isEmpty() ? "" : " " + advice) + " Nothing was committed; the backup did not happen.",
-                key, sink.location(), null);
+        return new StorageException(
+                "The upload was not stored as sent: " + what + "." + cause + (advice.isEmpty() ? "" : " " + advice)
+                        + " Nothing was committed; the backup did not happen.",
+                key,
+                sink.location(),
+                null);
     }
 }

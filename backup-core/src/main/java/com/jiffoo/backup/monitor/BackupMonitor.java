@@ -3,7 +3,7 @@ package com.jiffoo.backup.monitor;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.jiffoo.backup.BackupException;
-import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.BackupVerifier;
 import com.jiffoo.backup.ClockSkew;
 import com.jiffoo.backup.ConfigurationException;
@@ -12,7 +12,6 @@ import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.SinkOutput;
-import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.Transform;
@@ -22,9 +21,6 @@ import com.jiffoo.backup.internal.BoundedJson;
 import com.jiffoo.backup.internal.Keys;
 import com.jiffoo.backup.internal.Support;
 import com.jiffoo.backup.store.StoreLayout;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Clock;
@@ -35,6 +31,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Watches a store: are there fresh backups of each kind, do they verify, does the key still open them — and tells
@@ -74,6 +72,7 @@ import java.util.Objects;
 public final class BackupMonitor {
     /** The key prefix of the monitor's recorded reports. */
     public static final String REPORT_PREFIX = StoreLayout.MONITOR_REPORT_PREFIX;
+
     private static final int REPORTS_KEPT = 30;
     private static final Logger log = LoggerFactory.getLogger(BackupMonitor.class);
     private static final ObjectMapper MAPPER = BoundedJson.mapper();
@@ -101,8 +100,13 @@ public final class BackupMonitor {
         this.notifiers = List.copyOf(b.notifiers);
         this.notifyOnRecovery = b.notifyOnRecovery;
         this.recordReports = b.recordReports;
-        this.checks = List.of(new FutureDatesCheck(), new TrustCheck(), new FreshnessCheck(b.maxAge, b.maxAges),
-                new ChecksumFileCheck(), new DataObjectCheck(), new VerificationHistoryCheck(b.verificationWithin),
+        this.checks = List.of(
+                new FutureDatesCheck(),
+                new TrustCheck(),
+                new FreshnessCheck(b.maxAge, b.maxAges),
+                new ChecksumFileCheck(),
+                new DataObjectCheck(),
+                new VerificationHistoryCheck(b.verificationWithin),
                 new DecryptionKeyCheck(this.transforms, this.trust, b.keyCheckBytes));
         this.clock = b.clock;
         this.clockSkewTolerance = b.clockSkewTolerance;
@@ -171,7 +175,8 @@ public final class BackupMonitor {
      */
     public VerificationRecord verifyBackupIntegrity(String key, boolean deep) {
         String kind = StoreLayout.kindOf(StoreLayout.dataKeyOf(key));
-        BackupVerifier.Builder vb = BackupVerifier.builder().sink(sink).transforms(transforms).clock(clock);
+        BackupVerifier.Builder vb =
+                BackupVerifier.builder().sink(sink).transforms(transforms).clock(clock);
         RestoreTarget inner = innerChecks.get(kind);
         if (inner != null) {
             vb.innerCheck(inner);
@@ -180,15 +185,33 @@ public final class BackupMonitor {
         long started = System.nanoTime();
         try {
             VerificationResult r = verifier.verify(key, deep);
-            return new VerificationRecord(r.manifest().objectKey(), r.manifest().id(), r.verifiedAt(), deep, true,
-                    null, null, r.elapsed(), Support.hostName());
+            return new VerificationRecord(
+                    r.manifest().objectKey(),
+                    r.manifest().id(),
+                    r.verifiedAt(),
+                    deep,
+                    true,
+                    null,
+                    null,
+                    r.elapsed(),
+                    Support.hostName());
         } catch (IntegrityException | DecryptionException e) {
             String objectKey = e.key().orElse(StoreLayout.dataKeyOf(key));
-            VerificationRecord failed = new VerificationRecord(objectKey, backupIdOf(objectKey), clock.instant(),
-                    deep, false, e.code().name(), e.getMessage(), Duration.ofNanos(System.nanoTime() - started),
+            VerificationRecord failed = new VerificationRecord(
+                    objectKey,
+                    backupIdOf(objectKey),
+                    clock.instant(),
+                    deep,
+                    false,
+                    e.code().name(),
+                    e.getMessage(),
+                    Duration.ofNanos(System.nanoTime() - started),
                     Support.hostName());
-            send(new Alert(HealthStatus.CRITICAL, false, "jiffoo-backup: " + (deep ? "deep" : "quick")
-                    + " verification FAILED in " + sink.location(), List.of(objectKey + ": " + e.getMessage()),
+            send(new Alert(
+                    HealthStatus.CRITICAL,
+                    false,
+                    "jiffoo-backup: " + (deep ? "deep" : "quick") + " verification FAILED in " + sink.location(),
+                    List.of(objectKey + ": " + e.getMessage()),
                     null));
             return failed;
         }
@@ -206,13 +229,14 @@ public final class BackupMonitor {
     /** Runs the checks on every kind: all of them, or only those that {@linkplain HealthCheck.When#ALWAYS always} run. */
     private HealthReport inspect(boolean full) {
         Instant now = clock.instant();
-        List<KindHealth> out = kinds.stream().map(kind -> inspect(kind, now, full)).toList();
+        List<KindHealth> out =
+                kinds.stream().map(kind -> inspect(kind, now, full)).toList();
         return new HealthReport(now, sink.location(), Support.hostName(), full, out, List.of());
     }
 
     private KindHealth inspect(String kind, Instant now, boolean full) {
-        KindInspection k = new KindInspection(kind, sink, StoredBackups.of(sink, trust),
-                ClockSkew.at(now, clockSkewTolerance));
+        KindInspection k =
+                new KindInspection(kind, sink, StoredBackups.of(sink, trust), ClockSkew.at(now, clockSkewTolerance));
         if (!k.read()) {
             return k.health("store unreadable");
         }
@@ -240,8 +264,11 @@ public final class BackupMonitor {
                 n.send(alert);
                 notes.add(n.describe() + ": sent");
             } catch (IOException | RuntimeException e) {
-                log.warn("could not send the {} alert through {}: {}", alert.recovery() ? "recovery"
-                        : alert.status().name(), n.describe(), e.getMessage());
+                log.warn(
+                        "could not send the {} alert through {}: {}",
+                        alert.recovery() ? "recovery" : alert.status().name(),
+                        n.describe(),
+                        e.getMessage());
                 notes.add(n.describe() + ": failed (" + e.getMessage() + ")");
             }
         }
@@ -289,8 +316,12 @@ public final class BackupMonitor {
             }
             Keys.keepNewest(sink, sink.list(REPORT_PREFIX), REPORTS_KEPT);
         } catch (IOException | RuntimeException e) {
-            log.warn("could not record the health report in {} (give the monitor write access to {}* to get"
-                    + " recovery alerts across runs): {}", sink.location(), REPORT_PREFIX, e.getMessage());
+            log.warn(
+                    "could not record the health report in {} (give the monitor write access to {}* to get"
+                            + " recovery alerts across runs): {}",
+                    sink.location(),
+                    REPORT_PREFIX,
+                    e.getMessage());
         }
     }
 
@@ -311,8 +342,7 @@ public final class BackupMonitor {
         private Clock clock = Clock.systemUTC();
         private Duration clockSkewTolerance = ClockSkew.DEFAULT_TOLERANCE;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** The store to watch. Required. */
         public Builder sink(Sink sink) {
@@ -327,8 +357,8 @@ public final class BackupMonitor {
         public Builder kinds(String... kinds) {
             for (String k : kinds) {
                 if (k == null || k.isBlank() || k.contains("/")) {
-                    throw new IllegalArgumentException("a kind is a plain name such as database or files, got '"
-                            + k + "'");
+                    throw new IllegalArgumentException(
+                            "a kind is a plain name such as database or files, got '" + k + "'");
                 }
                 if (!this.kinds.contains(k)) {
                     this.kinds.add(k);

@@ -13,8 +13,9 @@ final class ChecksumFileCheck extends HealthCheck {
         try {
             k.backups().checkSidecar(k.newest());
         } catch (BackupException e) {
-            k.find(HealthStatus.CRITICAL, "the newest backup " + k.newest().id() + " fails its checksum check: "
-                    + e.getMessage());
+            k.find(
+                    HealthStatus.CRITICAL,
+                    "the newest backup " + k.newest().id() + " fails its checksum check: " + e.getMessage());
         }
     }
 }

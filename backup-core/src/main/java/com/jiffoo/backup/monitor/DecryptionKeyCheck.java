@@ -8,7 +8,6 @@ import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.DecryptionException;
 import com.jiffoo.backup.Transform;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
-
 import java.util.List;
 
 /**
@@ -44,24 +43,34 @@ final class DecryptionKeyCheck extends HealthCheck {
             return;
         }
         if (!canDecrypt(transforms)) {
-            k.keyCheck(KindHealth.KeyCheck.NO_KEY, "no decryption key configured here; run the key check where"
-                    + " the key is kept");
+            k.keyCheck(
+                    KindHealth.KeyCheck.NO_KEY,
+                    "no decryption key configured here; run the key check where" + " the key is kept");
             return;
         }
         try {
-            long n = BackupVerifier.builder().sink(k.sink()).transforms(transforms).trust(trust).recordResults(false)
-                    .build().checkKey(newest.objectKey(), bytes);
-            k.keyCheck(KindHealth.KeyCheck.PASSED, "the configured key decrypted the first " + n + " bytes of "
-                    + newest.id());
+            long n = BackupVerifier.builder()
+                    .sink(k.sink())
+                    .transforms(transforms)
+                    .trust(trust)
+                    .recordResults(false)
+                    .build()
+                    .checkKey(newest.objectKey(), bytes);
+            k.keyCheck(
+                    KindHealth.KeyCheck.PASSED,
+                    "the configured key decrypted the first " + n + " bytes of " + newest.id());
         } catch (DecryptionException | ConfigurationException e) {
             k.keyCheck(KindHealth.KeyCheck.FAILED, e.getMessage());
-            k.find(HealthStatus.CRITICAL, "the configured decryption key cannot open the newest backup "
-                    + newest.id() + ": " + e.getMessage() + " A lost key is a lost archive: find the key these"
-                    + " backups were made with, or fix the backup job's key, now.");
+            k.find(
+                    HealthStatus.CRITICAL,
+                    "the configured decryption key cannot open the newest backup "
+                            + newest.id() + ": " + e.getMessage() + " A lost key is a lost archive: find the key these"
+                            + " backups were made with, or fix the backup job's key, now.");
         } catch (BackupException e) {
             k.keyCheck(KindHealth.KeyCheck.FAILED, e.getMessage());
-            k.find(HealthStatus.CRITICAL, "the key check could not read the newest backup " + newest.id() + ": "
-                    + e.getMessage());
+            k.find(
+                    HealthStatus.CRITICAL,
+                    "the key check could not read the newest backup " + newest.id() + ": " + e.getMessage());
         }
     }
 }

@@ -13,8 +13,10 @@ final class FutureDatesCheck extends HealthCheck {
 
     @Override
     void check(KindInspection k) {
-        List<String> future = k.all().stream().filter(m -> k.skew().isFuture(m.completedAt()))
-                .map(m -> k.skew().describe(m.manifestKey(), m.completedAt())).toList();
+        List<String> future = k.all().stream()
+                .filter(m -> k.skew().isFuture(m.completedAt()))
+                .map(m -> k.skew().describe(m.manifestKey(), m.completedAt()))
+                .toList();
         if (!future.isEmpty()) {
             k.find(HealthStatus.CRITICAL, k.skew().finding(future.size() + " " + k.kind() + " backup(s)", future));
         }

@@ -20,6 +20,7 @@ abstract class HealthCheck {
 
     /** The name its findings carry in the report, e.g. {@code freshness}. */
     final String name;
+
     final When when;
 
     HealthCheck(String name, When when) {

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.internal.Support;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -26,8 +25,13 @@ import java.util.Objects;
  * @param notifications what happened to the alerts this report caused, e.g. {@code "Slack webhook (hooks.slack.com):
  *                      sent"}
  */
-public record HealthReport(Instant checkedAt, String store, String host, boolean full, List<KindHealth> kinds,
-                           List<String> notifications) {
+public record HealthReport(
+        Instant checkedAt,
+        String store,
+        String host,
+        boolean full,
+        List<KindHealth> kinds,
+        List<String> notifications) {
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     /** Copies the lists. */
@@ -62,15 +66,22 @@ public record HealthReport(Instant checkedAt, String store, String host, boolean
         for (KindHealth k : kinds) {
             StringBuilder b = new StringBuilder(k.kind()).append(": ").append(k.status());
             if (k.newest() != null) {
-                b.append(" — newest ").append(k.newest().id()).append(", ").append(human(k.newestAge()))
-                        .append(" old; ").append(k.count()).append(k.count() == 1 ? " backup, " : " backups, ")
+                b.append(" — newest ")
+                        .append(k.newest().id())
+                        .append(", ")
+                        .append(human(k.newestAge()))
+                        .append(" old; ")
+                        .append(k.count())
+                        .append(k.count() == 1 ? " backup, " : " backups, ")
                         .append(Support.humanBytes(k.totalBytes()));
             }
             VerificationRecord v = k.lastPassedVerification();
             if (full) {
-                b.append(v == null ? "; never verified"
-                        : "; last passed verification " + human(Duration.between(v.verifiedAt(), checkedAt))
-                        + " ago (" + v.mode() + ")");
+                b.append(
+                        v == null
+                                ? "; never verified"
+                                : "; last passed verification " + human(Duration.between(v.verifiedAt(), checkedAt))
+                                        + " ago (" + v.mode() + ")");
             }
             out.add(b.toString());
             for (String p : k.problems()) {
@@ -96,8 +107,11 @@ public record HealthReport(Instant checkedAt, String store, String host, boolean
             ArrayNode problems = n.putArray("problems");
             k.problems().forEach(problems::add);
             ArrayNode findings = n.putArray("findings");
-            k.findings().forEach(f -> findings.addObject().put("check", f.check()).put("status", f.status().name())
-                    .put("message", f.message()));
+            k.findings()
+                    .forEach(f -> findings.addObject()
+                            .put("check", f.check())
+                            .put("status", f.status().name())
+                            .put("message", f.message()));
             n.put("count", k.count());
             n.put("totalBytes", k.totalBytes());
             if (k.newest() != null) {

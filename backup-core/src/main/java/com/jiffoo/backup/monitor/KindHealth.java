@@ -2,7 +2,6 @@ package com.jiffoo.backup.monitor;
 
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.VerificationRecord;
-
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -23,9 +22,17 @@ import java.util.Objects;
  * @param keyCheck               whether the configured decryption key opens the newest backup
  * @param keyCheckDetail         what the key check found, in words
  */
-public record KindHealth(String kind, List<Finding> findings, int count, long totalBytes,
-                         BackupManifest newest, Duration newestAge, VerificationRecord lastVerification,
-                         VerificationRecord lastPassedVerification, KeyCheck keyCheck, String keyCheckDetail) {
+public record KindHealth(
+        String kind,
+        List<Finding> findings,
+        int count,
+        long totalBytes,
+        BackupManifest newest,
+        Duration newestAge,
+        VerificationRecord lastVerification,
+        VerificationRecord lastPassedVerification,
+        KeyCheck keyCheck,
+        String keyCheckDetail) {
     /** Copies the findings. */
     public KindHealth {
         Objects.requireNonNull(kind, "kind");

@@ -6,12 +6,11 @@ import com.jiffoo.backup.ClockSkew;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.VerificationRecord;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One kind's health check in progress: what the {@link HealthCheck}s share (the store, the kind's manifests, the
@@ -47,14 +46,17 @@ final class KindInspection {
      */
     boolean read() {
         return run("store", () -> {
-            try {
-                scan = backups.scan(kind);
-                all = scan.committed();
-                committed = all.stream().filter(m -> !skew.isFuture(m.completedAt())).toList();
-            } catch (BackupException e) {
-                find(HealthStatus.CRITICAL, "cannot read the store: " + e.getMessage());
-            }
-        }) && scan != null;
+                    try {
+                        scan = backups.scan(kind);
+                        all = scan.committed();
+                        committed = all.stream()
+                                .filter(m -> !skew.isFuture(m.completedAt()))
+                                .toList();
+                    } catch (BackupException e) {
+                        find(HealthStatus.CRITICAL, "cannot read the store: " + e.getMessage());
+                    }
+                })
+                && scan != null;
     }
 
     /** Runs one check; an unchecked exception becomes its CRITICAL finding. False when it threw. */
@@ -69,8 +71,10 @@ final class KindInspection {
             return true;
         } catch (RuntimeException e) {
             log.warn("the {} check of {} in {} failed", name, kind, sink.location(), e);
-            find(HealthStatus.CRITICAL, "the " + name + " check could not run: " + e.getClass().getSimpleName()
-                    + ": " + e.getMessage() + ". Check the store and the monitor's log.");
+            find(
+                    HealthStatus.CRITICAL,
+                    "the " + name + " check could not run: " + e.getClass().getSimpleName() + ": " + e.getMessage()
+                            + ". Check the store and the monitor's log.");
             return false;
         }
     }
@@ -131,9 +135,16 @@ final class KindInspection {
     /** The outcome; {@code notChecked} says why the key was not checked, when it was not. */
     KindHealth health(String notChecked) {
         BackupManifest newest = newest();
-        return new KindHealth(kind, findings, all.size(), all.stream().mapToLong(BackupManifest::objectSize).sum(),
-                newest, newest == null ? null : Duration.between(newest.completedAt(), skew.now()),
-                lastVerification, lastPassedVerification, keyCheck,
+        return new KindHealth(
+                kind,
+                findings,
+                all.size(),
+                all.stream().mapToLong(BackupManifest::objectSize).sum(),
+                newest,
+                newest == null ? null : Duration.between(newest.completedAt(), skew.now()),
+                lastVerification,
+                lastPassedVerification,
+                keyCheck,
                 keyCheck == KindHealth.KeyCheck.NOT_CHECKED ? notChecked : keyCheckDetail);
     }
 }

@@ -13,8 +13,7 @@ public interface Notifier {
     /** Sends nothing. */
     Notifier NONE = new Notifier() {
         @Override
-        public void send(Alert alert) {
-        }
+        public void send(Alert alert) {}
 
         @Override
         public String describe() {

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.jiffoo.backup.ConfigurationException;
-
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.InetAddress;
@@ -14,7 +13,6 @@ import java.net.UnknownHostException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -52,8 +50,10 @@ public final class SlackNotifier implements Notifier {
         this.attempts = b.attempts;
         this.backoff = b.backoff;
         this.prefix = b.prefix;
-        this.client = HttpClient.newBuilder().connectTimeout(b.timeout)
-                .followRedirects(HttpClient.Redirect.NEVER).build();
+        this.client = HttpClient.newBuilder()
+                .connectTimeout(b.timeout)
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .build();
     }
 
     /** A new builder. */
@@ -64,9 +64,11 @@ public final class SlackNotifier implements Notifier {
     @Override
     public void send(Alert alert) throws IOException {
         byte[] body = payload(alert);
-        HttpRequest request = HttpRequest.newBuilder(webhook).timeout(timeout)
+        HttpRequest request = HttpRequest.newBuilder(webhook)
+                .timeout(timeout)
                 .header("Content-Type", "application/json; charset=utf-8")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build();
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                .build();
         String last = null;
         for (int attempt = 1; attempt <= attempts; attempt++) {
             Duration wait = backoff.multipliedBy(1L << (attempt - 1));
@@ -98,8 +100,11 @@ public final class SlackNotifier implements Notifier {
                     throw new IOException(last + " from " + describe() + "; check that the webhook URL is current"
                             + " (Slack's app settings, Incoming Webhooks).");
                 }
-                wait = r.headers().firstValue("Retry-After").map(SlackNotifier::seconds)
-                        .map(s -> Duration.ofSeconds(Math.min(30, s))).orElse(wait);
+                wait = r.headers()
+                        .firstValue("Retry-After")
+                        .map(SlackNotifier::seconds)
+                        .map(s -> Duration.ofSeconds(Math.min(30, s)))
+                        .orElse(wait);
             }
             if (attempt < attempts) {
                 try {
@@ -115,11 +120,13 @@ public final class SlackNotifier implements Notifier {
 
     /** The JSON message Slack receives: {@code text} (shown in notifications) and {@code blocks} (the message). */
     byte[] payload(Alert alert) {
-        String icon = alert.recovery() ? ":large_green_circle:" : switch (alert.status()) {
-            case OK -> ":large_green_circle:";
-            case WARNING -> ":large_yellow_circle:";
-            case CRITICAL -> ":red_circle:";
-        };
+        String icon = alert.recovery()
+                ? ":large_green_circle:"
+                : switch (alert.status()) {
+                    case OK -> ":large_green_circle:";
+                    case WARNING -> ":large_yellow_circle:";
+                    case CRITICAL -> ":red_circle:";
+                };
         String headline = prefix + alert.title();
         StringBuilder details = new StringBuilder();
         for (String line : alert.lines()) {
@@ -149,7 +156,10 @@ public final class SlackNotifier implements Notifier {
             context.put("type", "context");
             ObjectNode el = context.putArray("elements").addObject();
             el.put("type", "mrkdwn");
-            el.put("text", "checked " + alert.report().checkedAt() + " on " + escape(alert.report().host()));
+            el.put(
+                    "text",
+                    "checked " + alert.report().checkedAt() + " on "
+                            + escape(alert.report().host()));
         }
         try {
             return MAPPER.writeValueAsBytes(root);
@@ -212,8 +222,7 @@ public final class SlackNotifier implements Notifier {
         private Duration backoff = Duration.ofSeconds(1);
         private String prefix = "";
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /**
          * The incoming webhook URL ({@code https://hooks.slack.com/services/...}, e.g. from SLACK_WEBHOOK_URL).
@@ -287,8 +296,8 @@ public final class SlackNotifier implements Notifier {
         /** Builds the notifier. */
         public SlackNotifier build() {
             if (webhook == null) {
-                throw new ConfigurationException("A Slack notifier needs the webhook URL: set SLACK_WEBHOOK_URL"
-                        + " or call webhookUrl(...).");
+                throw new ConfigurationException(
+                        "A Slack notifier needs the webhook URL: set SLACK_WEBHOOK_URL" + " or call webhookUrl(...).");
             }
             return new SlackNotifier(this);
         }
@@ -296,7 +305,8 @@ public final class SlackNotifier implements Notifier {
         private static boolean loopback(String host) {
             try {
                 String h = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
-                return h.equalsIgnoreCase("localhost") || InetAddress.getByName(h).isLoopbackAddress();
+                return h.equalsIgnoreCase("localhost")
+                        || InetAddress.getByName(h).isLoopbackAddress();
             } catch (UnknownHostException e) {
                 return false;
             }

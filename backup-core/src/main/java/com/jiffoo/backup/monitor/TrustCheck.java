@@ -16,12 +16,19 @@ final class TrustCheck extends HealthCheck {
     void check(KindInspection k) {
         StoredBackups.Scan scan = k.scan();
         for (StoredBackups.Refused r : scan.refusedNewest()) {
-            k.find(HealthStatus.CRITICAL, "the newest " + scan.kind() + " manifest " + r.key()
-                    + " cannot be trusted: " + r.reason().getMessage());
+            k.find(
+                    HealthStatus.CRITICAL,
+                    "the newest " + scan.kind() + " manifest " + r.key() + " cannot be trusted: "
+                            + r.reason().getMessage());
         }
-        scan.refused().stream().filter(r -> !scan.refusedNewest().contains(r)).findFirst().ifPresent(first ->
-                k.find(HealthStatus.WARNING, (scan.refused().size() - scan.refusedNewest().size()) + " older "
-                        + scan.kind() + " manifest(s) cannot be read or trusted (first: " + first.key() + "); they"
-                        + " are not counted as backups. Run `list --check` to see each reason."));
+        scan.refused().stream()
+                .filter(r -> !scan.refusedNewest().contains(r))
+                .findFirst()
+                .ifPresent(first -> k.find(
+                        HealthStatus.WARNING,
+                        (scan.refused().size() - scan.refusedNewest().size()) + " older "
+                                + scan.kind() + " manifest(s) cannot be read or trusted (first: " + first.key()
+                                + "); they"
+                                + " are not counted as backups. Run `list --check` to see each reason."));
     }
 }

@@ -4,7 +4,6 @@ import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.ClockSkew;
 import com.jiffoo.backup.VerificationRecord;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,14 +33,17 @@ final class VerificationHistoryCheck extends HealthCheck {
             try {
                 records = new ArrayList<>(k.backups().verifications(m));
             } catch (BackupException e) {
-                k.find(HealthStatus.CRITICAL, "cannot read the verification records of " + m.id() + ": "
-                        + e.getMessage());
+                k.find(
+                        HealthStatus.CRITICAL,
+                        "cannot read the verification records of " + m.id() + ": " + e.getMessage());
                 break;
             }
             for (VerificationRecord r : records) {
                 if (skew.isFuture(r.verifiedAt())) {
-                    futureRecords.add(skew.describe("a verification record of " + r.objectKey() + " ("
-                            + (r.passed() ? "passed" : "failed") + ")", r.verifiedAt()));
+                    futureRecords.add(skew.describe(
+                            "a verification record of " + r.objectKey() + " (" + (r.passed() ? "passed" : "failed")
+                                    + ")",
+                            r.verifiedAt()));
                 }
             }
             records.removeIf(r -> skew.isFuture(r.verifiedAt()));
@@ -50,7 +52,8 @@ final class VerificationHistoryCheck extends HealthCheck {
                 if (lastAny == null || r.verifiedAt().isAfter(lastAny.verifiedAt())) {
                     lastAny = r;
                 }
-                if (r.passed() && standing.passed()
+                if (r.passed()
+                        && standing.passed()
                         && (lastPassed == null || r.verifiedAt().isAfter(lastPassed.verifiedAt()))) {
                     lastPassed = r;
                 }
@@ -61,33 +64,44 @@ final class VerificationHistoryCheck extends HealthCheck {
         }
         k.verifications(lastAny, lastPassed);
         if (!futureRecords.isEmpty()) {
-            k.find(HealthStatus.CRITICAL, skew.finding(futureRecords.size() + " verification record(s)",
-                    futureRecords));
+            k.find(
+                    HealthStatus.CRITICAL,
+                    skew.finding(futureRecords.size() + " verification record(s)", futureRecords));
         }
         Duration since = lastPassed == null ? null : Duration.between(lastPassed.verifiedAt(), skew.now());
         if (within != null && (since == null || since.compareTo(within) > 0)) {
-            k.find(HealthStatus.WARNING, (since == null ? "no " + k.kind() + " backup has ever passed a verification"
-                    : "the last passed verification of a " + k.kind() + " backup was " + HealthReport.human(since)
-                    + " ago") + " (limit " + HealthReport.human(within) + "). Run a deep verification of the newest"
-                    + " backup (verify --deep --latest) and a restore drill: a backup nobody has restored is not a"
-                    + " backup.");
+            k.find(
+                    HealthStatus.WARNING,
+                    (since == null
+                                    ? "no " + k.kind() + " backup has ever passed a verification"
+                                    : "the last passed verification of a " + k.kind() + " backup was "
+                                            + HealthReport.human(since) + " ago")
+                            + " (limit " + HealthReport.human(within) + "). Run a deep verification of the newest"
+                            + " backup (verify --deep --latest) and a restore drill: a backup nobody has restored is not a"
+                            + " backup.");
         }
     }
 
     /** The finding of a backup whose standing verification failed; {@code latest} is its latest record. */
-    private static void failed(KindInspection k, BackupManifest m, VerificationRecord standing,
-                               VerificationRecord latest) {
+    private static void failed(
+            KindInspection k, BackupManifest m, VerificationRecord standing, VerificationRecord latest) {
         boolean isNewest = m == k.newest();
         boolean keyProblem = "DECRYPTION".equals(standing.errorCode());
-        k.find(isNewest ? HealthStatus.CRITICAL : HealthStatus.WARNING, (isNewest ? "the newest backup "
-                : "the backup ") + m.id() + " failed its last " + standing.mode() + " verification ("
-                + standing.verifiedAt() + "): " + standing.message()
-                + (standing != latest ? " A later " + latest.mode() + " verification passed (" + latest.verifiedAt()
-                + "), but it checks less and does not clear this; only a passing deep verification (verify --deep)"
-                + " does." : "")
-                + (keyProblem ? " The key the verifier had could not open it: check that the verification uses the"
-                + " key the backups are made with; if it does, that key is lost for this backup."
-                : isNewest ? " Make a new backup now and find out what damaged this one."
-                : " Do not restore it; retention will delete it in time, or delete it by hand."));
+        k.find(
+                isNewest ? HealthStatus.CRITICAL : HealthStatus.WARNING,
+                (isNewest ? "the newest backup " : "the backup ") + m.id() + " failed its last " + standing.mode()
+                        + " verification ("
+                        + standing.verifiedAt() + "): " + standing.message()
+                        + (standing != latest
+                                ? " A later " + latest.mode() + " verification passed (" + latest.verifiedAt()
+                                        + "), but it checks less and does not clear this; only a passing deep verification (verify --deep)"
+                                        + " does."
+                                : "")
+                        + (keyProblem
+                                ? " The key the verifier had could not open it: check that the verification uses the"
+                                        + " key the backups are made with; if it does, that key is lost for this backup."
+                                : isNewest
+                                        ? " Make a new backup now and find out what damaged this one."
+                                        : " Do not restore it; retention will delete it in time, or delete it by hand."));
     }
 }

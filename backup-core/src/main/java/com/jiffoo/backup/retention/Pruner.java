@@ -15,9 +15,6 @@ import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.store.StoreLayout;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -29,6 +26,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Applies a {@link RetentionPolicy} to the backups of one kind in a store, and removes what failed runs left behind.
@@ -101,16 +100,22 @@ public final class Pruner {
         StoredBackups backups = StoredBackups.of(sink, trust);
         ClockSkew skew = ClockSkew.of(clock, clockSkewTolerance);
         List<BackupManifest> committed = backups.committed(kind);
-        List<BackupManifest> real = committed.stream().filter(m -> !skew.isFuture(m.completedAt())).toList();
+        List<BackupManifest> real =
+                committed.stream().filter(m -> !skew.isFuture(m.completedAt())).toList();
         List<Verdict> verdicts = judge(kind, committed, real, skew);
-        List<String> futureDated = new ArrayList<>(committed.stream().filter(m -> skew.isFuture(m.completedAt()))
-                .map(BackupManifest::manifestKey).toList());
+        List<String> futureDated = new ArrayList<>(committed.stream()
+                .filter(m -> skew.isFuture(m.completedAt()))
+                .map(BackupManifest::manifestKey)
+                .toList());
         keepNewestVerifiedGood(backups, real, verdicts, skew, futureDated);
         if (!futureDated.isEmpty() && !dryRun && !allowFutureDated) {
-            throw new IntegrityException("Refusing to prune " + kind + " in " + sink.location() + ": " + skew.finding(
-                    futureDated.size() + " object(s)", describe(committed, skew, futureDated))
-                    + " Nothing was deleted. To prune the other backups all the same (the future-dated ones are kept"
-                    + " and satisfy no keep rule), pass allowFutureDated(true).", futureDated.get(0), sink.location(),
+            throw new IntegrityException(
+                    "Refusing to prune " + kind + " in " + sink.location() + ": "
+                            + skew.finding(futureDated.size() + " object(s)", describe(committed, skew, futureDated))
+                            + " Nothing was deleted. To prune the other backups all the same (the future-dated ones are kept"
+                            + " and satisfy no keep rule), pass allowFutureDated(true).",
+                    futureDated.get(0),
+                    sink.location(),
                     null);
         }
         Map<String, String> damaged = keepNewestIntact(kind, real, verdicts);
@@ -137,8 +142,11 @@ public final class Pruner {
         Instant cutoff = clock.instant().minus(orphanGrace);
         for (StoredObject o : orphans(kind)) {
             if (o.lastModified().isBefore(cutoff)) {
-                log.info("{} orphan {} (no manifest; last written {})", dryRun ? "would delete" : "deleting",
-                        o.key(), o.lastModified());
+                log.info(
+                        "{} orphan {} (no manifest; last written {})",
+                        dryRun ? "would delete" : "deleting",
+                        o.key(),
+                        o.lastModified());
                 if (!dryRun) {
                     delete(o.key());
                 }
@@ -153,14 +161,27 @@ public final class Pruner {
             (w.lastActivity().isBefore(cutoff) ? partialDiscarded : partialTooYoung).add(w);
         }
         for (PartialWrite w : partialDiscarded) {
-            log.info("{} the unfinished write of {} ({}; last written {})", dryRun ? "would discard" : "discarding",
-                    w.key(), w.id(), w.lastActivity());
+            log.info(
+                    "{} the unfinished write of {} ({}; last written {})",
+                    dryRun ? "would discard" : "discarding",
+                    w.key(),
+                    w.id(),
+                    w.lastActivity());
             if (!dryRun) {
                 discard(w);
             }
         }
-        return new PruneReport(kind, dryRun, verdicts, deleted, orphansDeleted, orphansTooYoung, futureDated,
-                damaged, partialDiscarded, partialTooYoung);
+        return new PruneReport(
+                kind,
+                dryRun,
+                verdicts,
+                deleted,
+                orphansDeleted,
+                orphansTooYoung,
+                futureDated,
+                damaged,
+                partialDiscarded,
+                partialTooYoung);
     }
 
     /** What killed writers of {@code kind} left: temporary files, open multipart uploads ({@link Sink#partialWrites}). */
@@ -168,8 +189,12 @@ public final class Pruner {
         try {
             return sink.partialWrites(StoreLayout.kindPrefix(kind));
         } catch (IOException e) {
-            throw new StorageException("Cannot list the unfinished writes under " + kind + "/ in " + sink.location()
-                    + ": " + e.getMessage() + ". Check that the store is reachable.", null, sink.location(), e);
+            throw new StorageException(
+                    "Cannot list the unfinished writes under " + kind + "/ in " + sink.location() + ": "
+                            + e.getMessage() + ". Check that the store is reachable.",
+                    null,
+                    sink.location(),
+                    e);
         }
     }
 
@@ -177,10 +202,14 @@ public final class Pruner {
         try {
             sink.discard(w);
         } catch (IOException e) {
-            throw new StorageException("Cannot discard the unfinished write of " + w.key() + " (" + w.id() + ") in "
-                    + sink.location() + ": " + e.getMessage() + ". Run the prune again once the store is writable"
-                    + " (a bucket lifecycle rule AbortIncompleteMultipartUpload is the backstop).", w.key(),
-                    sink.location(), e);
+            throw new StorageException(
+                    "Cannot discard the unfinished write of " + w.key() + " (" + w.id() + ") in "
+                            + sink.location() + ": " + e.getMessage()
+                            + ". Run the prune again once the store is writable"
+                            + " (a bucket lifecycle rule AbortIncompleteMultipartUpload is the backstop).",
+                    w.key(),
+                    sink.location(),
+                    e);
         }
     }
 
@@ -188,7 +217,8 @@ public final class Pruner {
      * The policy's verdicts on the backups dated in the past, in the order of {@code committed}; a backup dated in
      * the future is kept but judged by no rule, so that it never displaces a real one (keep-last N counts real ones).
      */
-    private List<Verdict> judge(String kind, List<BackupManifest> committed, List<BackupManifest> real, ClockSkew skew) {
+    private List<Verdict> judge(
+            String kind, List<BackupManifest> committed, List<BackupManifest> real, ClockSkew skew) {
         List<Verdict> judged = policy.evaluate(real, clock);
         if (!real.isEmpty() && judged.stream().noneMatch(Verdict::keep)) {
             throw new IllegalStateException("the retention policy " + policy + " would delete every " + kind
@@ -197,8 +227,14 @@ public final class Pruner {
         List<Verdict> out = new ArrayList<>();
         int next = 0;
         for (BackupManifest m : committed) {
-            out.add(skew.isFuture(m.completedAt()) ? new Verdict(m, true, "dated in the future ("
-                    + m.completedAt() + "): kept, but it satisfies no keep rule") : judged.get(next++));
+            out.add(
+                    skew.isFuture(m.completedAt())
+                            ? new Verdict(
+                                    m,
+                                    true,
+                                    "dated in the future (" + m.completedAt()
+                                            + "): kept, but it satisfies no keep rule")
+                            : judged.get(next++));
         }
         return out;
     }
@@ -208,8 +244,12 @@ public final class Pruner {
      * never verified, the policy may drop the last one proven restorable, so it is kept whatever the policy says.
      * A verification record dated in the future never counts; it is added to {@code futureDated}.
      */
-    private static void keepNewestVerifiedGood(StoredBackups backups, List<BackupManifest> real,
-                                               List<Verdict> verdicts, ClockSkew skew, List<String> futureDated) {
+    private static void keepNewestVerifiedGood(
+            StoredBackups backups,
+            List<BackupManifest> real,
+            List<Verdict> verdicts,
+            ClockSkew skew,
+            List<String> futureDated) {
         for (BackupManifest m : real) { // newest first
             List<VerificationRecord> records = new ArrayList<>(backups.verifications(m));
             for (VerificationRecord r : records) {
@@ -221,8 +261,10 @@ public final class Pruner {
             // a failed deep verification stands until a deep one passes, whatever quick ones passed since
             VerificationRecord last = VerificationRecord.standing(records).orElse(null);
             if (last != null && last.passed()) {
-                keepAnyway(verdicts, m, "newest backup that passed verification (" + last.mode() + ", "
-                        + last.verifiedAt() + ")");
+                keepAnyway(
+                        verdicts,
+                        m,
+                        "newest backup that passed verification (" + last.mode() + ", " + last.verifiedAt() + ")");
                 return;
             }
         }
@@ -243,7 +285,11 @@ public final class Pruner {
             return damaged; // nothing would be deleted: nothing to check
         }
         // the prune's own check is not recorded: a prune deletes, and writes nothing else (verify records)
-        BackupVerifier verifier = BackupVerifier.builder().sink(sink).trust(trust).clock(clock).recordResults(false)
+        BackupVerifier verifier = BackupVerifier.builder()
+                .sink(sink)
+                .trust(trust)
+                .clock(clock)
+                .recordResults(false)
                 .build();
         for (BackupManifest m : real) { // newest first
             try {
@@ -259,14 +305,21 @@ public final class Pruner {
                 }
                 continue;
             }
-            keepAnyway(verdicts, m, "newest backup that passed the intact check (size and SHA-256 of the stored"
-                    + " object match its manifest and checksum file)");
+            keepAnyway(
+                    verdicts,
+                    m,
+                    "newest backup that passed the intact check (size and SHA-256 of the stored"
+                            + " object match its manifest and checksum file)");
             return damaged;
         }
-        throw new IntegrityException("Refusing to prune " + kind + " in " + sink.location() + ": no backup of it"
-                + " passed the intact check (size and SHA-256 of the stored object against its manifest), so none is"
-                + " known to be intact: " + damaged + ". Nothing was deleted. Make a new backup now, then prune again.",
-                real.isEmpty() ? null : real.get(0).objectKey(), sink.location(), null);
+        throw new IntegrityException(
+                "Refusing to prune " + kind + " in " + sink.location() + ": no backup of it"
+                        + " passed the intact check (size and SHA-256 of the stored object against its manifest), so none is"
+                        + " known to be intact: " + damaged
+                        + ". Nothing was deleted. Make a new backup now, then prune again.",
+                real.isEmpty() ? null : real.get(0).objectKey(),
+                sink.location(),
+                null);
     }
 
     /** Turns the verdict on {@code m} into a keep, naming {@code why} and what the policy said. */
@@ -304,10 +357,14 @@ public final class Pruner {
         try {
             return backups.recordObjects(m.objectKey());
         } catch (IOException e) {
-            throw new StorageException("Cannot list the verification records of " + m.objectKey() + " in "
-                    + sink.location() + ": " + e.getMessage() + ". Run the prune again once the store is reachable"
-                    + " (the backup itself is already deleted; its records are orphans).", m.objectKey(),
-                    sink.location(), e);
+            throw new StorageException(
+                    "Cannot list the verification records of " + m.objectKey() + " in "
+                            + sink.location() + ": " + e.getMessage()
+                            + ". Run the prune again once the store is reachable"
+                            + " (the backup itself is already deleted; its records are orphans).",
+                    m.objectKey(),
+                    sink.location(),
+                    e);
         }
     }
 
@@ -317,8 +374,12 @@ public final class Pruner {
         try {
             objects = sink.list(StoreLayout.kindPrefix(kind));
         } catch (IOException e) {
-            throw new StorageException("Cannot list " + kind + "/ in " + sink.location() + ": " + e.getMessage()
-                    + ". Check that the store is reachable.", null, sink.location(), e);
+            throw new StorageException(
+                    "Cannot list " + kind + "/ in " + sink.location() + ": " + e.getMessage()
+                            + ". Check that the store is reachable.",
+                    null,
+                    sink.location(),
+                    e);
         }
         Set<String> manifests = new HashSet<>();
         for (StoredObject o : objects) {
@@ -340,9 +401,12 @@ public final class Pruner {
         try {
             sink.delete(key);
         } catch (IOException e) {
-            throw new StorageException("Cannot delete " + key + " from " + sink.location() + ": " + e.getMessage()
-                    + ". Objects deleted before it stay deleted; run the prune again once the store is writable.",
-                    key, sink.location(), e);
+            throw new StorageException(
+                    "Cannot delete " + key + " from " + sink.location() + ": " + e.getMessage()
+                            + ". Objects deleted before it stay deleted; run the prune again once the store is writable.",
+                    key,
+                    sink.location(),
+                    e);
         }
     }
 
@@ -364,10 +428,17 @@ public final class Pruner {
      * @param partialWritesTooYoung   unfinished writes left because they are younger than the grace period (a
      *                         backup may still be running)
      */
-    public record PruneReport(String kind, boolean dryRun, List<Verdict> verdicts, List<String> deleted,
-                              List<String> orphansDeleted, List<String> orphansTooYoung, List<String> futureDated,
-                              Map<String, String> damaged, List<PartialWrite> partialWritesDiscarded,
-                              List<PartialWrite> partialWritesTooYoung) {
+    public record PruneReport(
+            String kind,
+            boolean dryRun,
+            List<Verdict> verdicts,
+            List<String> deleted,
+            List<String> orphansDeleted,
+            List<String> orphansTooYoung,
+            List<String> futureDated,
+            Map<String, String> damaged,
+            List<PartialWrite> partialWritesDiscarded,
+            List<PartialWrite> partialWritesTooYoung) {
         /** Copies the lists. */
         public PruneReport {
             verdicts = List.copyOf(verdicts);
@@ -391,8 +462,7 @@ public final class Pruner {
         private Duration clockSkewTolerance = ClockSkew.DEFAULT_TOLERANCE;
         private boolean allowFutureDated;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** The store. Required. */
         public Builder sink(Sink sink) {
@@ -459,8 +529,8 @@ public final class Pruner {
         /** Builds the pruner. */
         public Pruner build() {
             if (sink == null || policy == null) {
-                throw new ConfigurationException("A pruner needs a sink and a retention policy: call sink(...) and"
-                        + " policy(...).");
+                throw new ConfigurationException(
+                        "A pruner needs a sink and a retention policy: call sink(...) and" + " policy(...).");
             }
             return new Pruner(this);
         }

@@ -2,7 +2,6 @@ package com.jiffoo.backup.retention;
 
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.RetentionPolicy;
-
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -106,8 +105,13 @@ public final class Retention implements RetentionPolicy {
             reasons.get(newestFirst.get(i)).add("last " + last);
         }
         bucket(newestFirst, reasons, daily, "daily", ZonedDateTime::toLocalDate);
-        bucket(newestFirst, reasons, weekly, "weekly", t -> t.get(IsoFields.WEEK_BASED_YEAR) + "-W"
-                + String.format("%02d", t.get(IsoFields.WEEK_OF_WEEK_BASED_YEAR)));
+        bucket(
+                newestFirst,
+                reasons,
+                weekly,
+                "weekly",
+                t -> t.get(IsoFields.WEEK_BASED_YEAR) + "-W"
+                        + String.format("%02d", t.get(IsoFields.WEEK_OF_WEEK_BASED_YEAR)));
         bucket(newestFirst, reasons, monthly, "monthly", t -> java.time.YearMonth.from(t));
         bucket(newestFirst, reasons, yearly, "yearly", t -> java.time.Year.from(t));
 
@@ -129,9 +133,11 @@ public final class Retention implements RetentionPolicy {
         Map<BackupManifest, Verdict> byBackup = new IdentityHashMap<>();
         for (BackupManifest b : newestFirst) {
             List<String> r = reasons.get(b);
-            byBackup.put(b, r.isEmpty()
-                    ? new Verdict(b, false, "no rule keeps it (" + describeRules() + ")")
-                    : new Verdict(b, true, String.join(", ", r)));
+            byBackup.put(
+                    b,
+                    r.isEmpty()
+                            ? new Verdict(b, false, "no rule keeps it (" + describeRules() + ")")
+                            : new Verdict(b, true, String.join(", ", r)));
         }
         List<Verdict> out = new ArrayList<>();
         for (BackupManifest b : backups) {
@@ -141,8 +147,12 @@ public final class Retention implements RetentionPolicy {
     }
 
     /** Keeps the newest backup of each of the last {@code n} periods that have backups. */
-    private void bucket(List<BackupManifest> newestFirst, Map<BackupManifest, List<String>> reasons, int n,
-                        String rule, Function<ZonedDateTime, Object> period) {
+    private void bucket(
+            List<BackupManifest> newestFirst,
+            Map<BackupManifest, List<String>> reasons,
+            int n,
+            String rule,
+            Function<ZonedDateTime, Object> period) {
         Object lastPeriod = null;
         int left = n;
         for (BackupManifest b : newestFirst) {
@@ -181,7 +191,8 @@ public final class Retention implements RetentionPolicy {
         }
         rules.put("minimum", minimum);
         StringBuilder sb = new StringBuilder();
-        rules.forEach((k, v) -> sb.append(sb.length() == 0 ? "" : ", ").append(k).append(' ').append(v));
+        rules.forEach((k, v) ->
+                sb.append(sb.length() == 0 ? "" : ", ").append(k).append(' ').append(v));
         return sb.toString();
     }
 
@@ -205,8 +216,7 @@ public final class Retention implements RetentionPolicy {
         private int minimum = 1;
         private ZoneId zone = ZoneOffset.UTC;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** Keeps every backup that completed within {@code period} of now. */
         public Builder keepWithin(Duration period) {
@@ -251,8 +261,8 @@ public final class Retention implements RetentionPolicy {
         /** Never keeps fewer than {@code n} backups (the newest ones), whatever the rules say; 1 by default. */
         public Builder minimum(int n) {
             if (n < 1) {
-                throw new IllegalArgumentException("minimum must be at least 1 (the newest backup is never deleted),"
-                        + " got " + n);
+                throw new IllegalArgumentException(
+                        "minimum must be at least 1 (the newest backup is never deleted)," + " got " + n);
             }
             this.minimum = n;
             return this;

@@ -7,18 +7,15 @@ import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.internal.Keys;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
-import java.nio.file.LinkOption;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -36,6 +33,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@link Sink} in a local directory (or a mounted volume). An object {@code a/b/c} is the file {@code root/a/b/c}.
@@ -58,6 +57,7 @@ public final class LocalDirectorySink implements Sink {
     private static final Logger log = LoggerFactory.getLogger(LocalDirectorySink.class);
     /** Name prefix of temporary files; keys may not have a segment starting with it. */
     static final String TMP_PREFIX = ".tmp-";
+
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final Path root;
@@ -75,8 +75,12 @@ public final class LocalDirectorySink implements Sink {
             }
             createDirectories(root);
         } catch (IOException e) {
-            throw new ConfigurationException("Cannot create the backup directory " + root + ": " + e
-                    + ". Create it by hand or choose a writable location.", null, root.toString(), e);
+            throw new ConfigurationException(
+                    "Cannot create the backup directory " + root + ": " + e
+                            + ". Create it by hand or choose a writable location.",
+                    null,
+                    root.toString(),
+                    e);
         }
     }
 
@@ -131,9 +135,12 @@ public final class LocalDirectorySink implements Sink {
         Path target = pathOf(key);
         Path dir = target.getParent();
         createDirectories(dir);
-        Path tmp = dir.resolve(TMP_PREFIX + target.getFileName() + "-" + HexFormat.of().formatHex(randomBytes()));
+        Path tmp = dir.resolve(
+                TMP_PREFIX + target.getFileName() + "-" + HexFormat.of().formatHex(randomBytes()));
         FileChannel ch = posix
-                ? FileChannel.open(tmp, EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                ? FileChannel.open(
+                        tmp,
+                        EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
                         PosixFilePermissions.asFileAttribute(filePermissions))
                 : FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         return new FileOutput(key, target, tmp, ch);
@@ -145,8 +152,11 @@ public final class LocalDirectorySink implements Sink {
         try {
             return Files.newInputStream(p);
         } catch (NoSuchFileException e) {
-            throw new NotFoundException("No object '" + key + "' in " + location()
-                    + ". List the store to see which backups exist.", key, location(), e);
+            throw new NotFoundException(
+                    "No object '" + key + "' in " + location() + ". List the store to see which backups exist.",
+                    key,
+                    location(),
+                    e);
         }
     }
 
@@ -159,8 +169,11 @@ public final class LocalDirectorySink implements Sink {
         try {
             ch = Files.newByteChannel(p);
         } catch (NoSuchFileException e) {
-            throw new NotFoundException("No object '" + key + "' in " + location()
-                    + ". List the store to see which backups exist.", key, location(), e);
+            throw new NotFoundException(
+                    "No object '" + key + "' in " + location() + ". List the store to see which backups exist.",
+                    key,
+                    location(),
+                    e);
         }
         try {
             if (offset > ch.size()) {
@@ -194,8 +207,9 @@ public final class LocalDirectorySink implements Sink {
      * Calls {@code visit} for each regular file under the deepest directory {@code prefix} names: the temporary files
      * when {@code temporary}, else the others.
      */
-    private void walkFiles(String prefix, boolean temporary,
-                           java.util.function.BiConsumer<Path, BasicFileAttributes> visit) throws IOException {
+    private void walkFiles(
+            String prefix, boolean temporary, java.util.function.BiConsumer<Path, BasicFileAttributes> visit)
+            throws IOException {
         int slash = prefix.lastIndexOf('/');
         Path start = slash < 0 ? root : root.resolve(prefix.substring(0, slash)).normalize();
         if (!start.startsWith(root) || !Files.isDirectory(start)) {
@@ -241,8 +255,8 @@ public final class LocalDirectorySink implements Sink {
             String name = p.getFileName().toString();
             int dash = name.lastIndexOf('-');
             String dir = keyOf(p.getParent());
-            String key = (dir.isEmpty() ? "" : dir + "/") + name.substring(TMP_PREFIX.length(), Math.max(dash,
-                    TMP_PREFIX.length()));
+            String key = (dir.isEmpty() ? "" : dir + "/")
+                    + name.substring(TMP_PREFIX.length(), Math.max(dash, TMP_PREFIX.length()));
             if (key.startsWith(prefix)) {
                 out.add(new PartialWrite(key, keyOf(p), a.lastModifiedTime().toInstant()));
             }
@@ -283,8 +297,7 @@ public final class LocalDirectorySink implements Sink {
     }
 
     @Override
-    public void close() {
-    }
+    public void close() {}
 
     @Override
     public String toString() {

@@ -2,7 +2,6 @@ package com.jiffoo.backup.store;
 
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Sink;
-
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;

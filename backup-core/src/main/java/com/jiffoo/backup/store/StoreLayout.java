@@ -1,7 +1,6 @@
 package com.jiffoo.backup.store;
 
 import com.jiffoo.backup.ConfigurationException;
-
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -55,11 +54,11 @@ public final class StoreLayout {
             DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmssSSS'Z'").withZone(ZoneOffset.UTC);
     /** What follows a series' prefix: the time stamp, the random tag, {@code .json}. */
     private static final Pattern SERIES_TAIL = Pattern.compile("[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}\\.json");
+
     private static final Pattern WAL_SEGMENT = Pattern.compile("[0-9A-F]{24}");
     private static final Pattern TIMELINE = Pattern.compile("[0-9A-F]{8}");
 
-    private StoreLayout() {
-    }
+    private StoreLayout() {}
 
     /** The prefix every object of one kind of backup starts with: {@code database/}. */
     public static String kindPrefix(String kind) {
@@ -138,7 +137,10 @@ public final class StoreLayout {
      */
     public static boolean isVerificationKey(String key) {
         int i = key.lastIndexOf(VERIFICATION_INFIX);
-        return i > 0 && SERIES_TAIL.matcher(key.substring(i + VERIFICATION_INFIX.length())).matches();
+        return i > 0
+                && SERIES_TAIL
+                        .matcher(key.substring(i + VERIFICATION_INFIX.length()))
+                        .matches();
     }
 
     /** A new key for a monitor report made at {@code at}, under {@value #MONITOR_REPORT_PREFIX}. */

@@ -1,7 +1,6 @@
 package com.jiffoo.backup.store;
 
 import com.jiffoo.backup.Sink;
-
 import java.net.URI;
 import java.util.Map;
 import java.util.Set;

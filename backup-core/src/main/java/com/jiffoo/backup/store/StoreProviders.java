@@ -2,7 +2,6 @@ package com.jiffoo.backup.store;
 
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Sink;
-
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -43,8 +42,7 @@ public final class StoreProviders {
         }
     }
 
-    private StoreProviders() {
-    }
+    private StoreProviders() {}
 
     /**
      * Opens the store at {@code location}: a URI whose scheme a provider opens, or a local directory's path.
@@ -63,9 +61,12 @@ public final class StoreProviders {
             throw credentials(uri.getScheme());
         }
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-        StoreProvider provider = find(scheme).orElseThrow(() -> new ConfigurationException("No store provider opens '"
-                + scheme + ":' URIs; the known schemes are " + String.join(", ", schemes()) + " (and plain local"
-                + " paths). Put the module that provides '" + scheme + ":' on the class path, or check the store URI."));
+        StoreProvider provider = find(scheme)
+                .orElseThrow(() -> new ConfigurationException("No store provider opens '"
+                        + scheme + ":' URIs; the known schemes are " + String.join(", ", schemes())
+                        + " (and plain local"
+                        + " paths). Put the module that provides '" + scheme
+                        + ":' on the class path, or check the store URI."));
         return provider.open(uri, settings.withQuery(uri, provider.queryParameters()));
     }
 

@@ -1,7 +1,6 @@
 package com.jiffoo.backup.store;
 
 import com.jiffoo.backup.ConfigurationException;
-
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -95,7 +94,7 @@ public interface StoreSettings {
             given.put(setting, eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
         }
         StoreSettings rest = this;
-        return name -> given.containsKey(name) ? Optional.of(given.get(name)).filter(v -> !v.isBlank())
-                : rest.get(name);
+        return name ->
+                given.containsKey(name) ? Optional.of(given.get(name)).filter(v -> !v.isBlank()) : rest.get(name);
     }
 }

@@ -1,22 +1,21 @@
 package com.jiffoo.backup.crypto;
 
-import com.jiffoo.backup.testutil.TestKeys;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import javax.crypto.Cipher;
-import javax.crypto.spec.IvParameterSpec;
-import javax.crypto.spec.SecretKeySpec;
+import com.jiffoo.backup.testutil.TestKeys;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.Random;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import javax.crypto.Cipher;
+import javax.crypto.spec.IvParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@link AesCfb} against the JCE's own {@code AES/CFB/NoPadding}, the reference it must equal byte for byte. */
 class AesCfbTest {
@@ -109,21 +108,27 @@ class AesCfbTest {
     void closeClosesTheWrappedStreamsOnceAndWritesAfterCloseFail() throws Exception {
         byte[] key = TestKeys.randomBytes(32, 2);
         int[] closes = new int[2];
-        OutputStream enc = AesCfb.encrypting(new ByteArrayOutputStream() {
-            @Override
-            public void close() {
-                closes[0]++;
-            }
-        }, key, new byte[16]);
+        OutputStream enc = AesCfb.encrypting(
+                new ByteArrayOutputStream() {
+                    @Override
+                    public void close() {
+                        closes[0]++;
+                    }
+                },
+                key,
+                new byte[16]);
         enc.close();
         enc.close();
         assertThatThrownBy(() -> enc.write(1)).isInstanceOf(IOException.class);
-        InputStream dec = AesCfb.decrypting(new ByteArrayInputStream(new byte[0]) {
-            @Override
-            public void close() {
-                closes[1]++;
-            }
-        }, key, new byte[16]);
+        InputStream dec = AesCfb.decrypting(
+                new ByteArrayInputStream(new byte[0]) {
+                    @Override
+                    public void close() {
+                        closes[1]++;
+                    }
+                },
+                key,
+                new byte[16]);
         dec.close();
         dec.close();
         assertThatThrownBy(dec::read).isInstanceOf(IOException.class);
@@ -133,9 +138,11 @@ class AesCfbTest {
     @Test
     void keyAndIvLengthsAreChecked() {
         assertThatThrownBy(() -> AesCfb.encrypting(OutputStream.nullOutputStream(), new byte[20], new byte[16]))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("16, 24 or 32");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("16, 24 or 32");
         assertThatThrownBy(() -> AesCfb.decrypting(InputStream.nullInputStream(), new byte[32], new byte[8]))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("one block");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("one block");
     }
 
     /** Gives back at most a random number of bytes per read, as a network or partial-packet stream does. */

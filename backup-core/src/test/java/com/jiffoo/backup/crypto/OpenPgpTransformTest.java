@@ -1,26 +1,13 @@
 package com.jiffoo.backup.crypto;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.DecryptionException;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.testutil.GpgCli;
 import com.jiffoo.backup.testutil.TestKeys;
-import org.bouncycastle.bcpg.HashAlgorithmTags;
-import org.bouncycastle.bcpg.SymmetricKeyAlgorithmTags;
-import org.bouncycastle.openpgp.PGPEncryptedDataGenerator;
-import org.bouncycastle.openpgp.PGPLiteralData;
-import org.bouncycastle.openpgp.PGPLiteralDataGenerator;
-import org.bouncycastle.openpgp.operator.jcajce.JcaPGPDigestCalculatorProviderBuilder;
-import org.bouncycastle.openpgp.operator.jcajce.JcePBEKeyEncryptionMethodGenerator;
-import org.bouncycastle.openpgp.operator.bc.BcPGPDataEncryptorBuilder;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Nested;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
-
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -38,9 +25,21 @@ import java.time.ZoneOffset;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.bouncycastle.bcpg.HashAlgorithmTags;
+import org.bouncycastle.bcpg.SymmetricKeyAlgorithmTags;
+import org.bouncycastle.openpgp.PGPEncryptedDataGenerator;
+import org.bouncycastle.openpgp.PGPLiteralData;
+import org.bouncycastle.openpgp.PGPLiteralDataGenerator;
+import org.bouncycastle.openpgp.operator.bc.BcPGPDataEncryptorBuilder;
+import org.bouncycastle.openpgp.operator.jcajce.JcaPGPDigestCalculatorProviderBuilder;
+import org.bouncycastle.openpgp.operator.jcajce.JcePBEKeyEncryptionMethodGenerator;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 @SuppressWarnings("unchecked")
 class OpenPgpTransformTest {
@@ -59,7 +58,8 @@ class OpenPgpTransformTest {
 
     @BeforeAll
     static void setUp() {
-        assertThat(GpgCli.available()).as("the gpg CLI is the interop referee: install it (apt-get install gnupg)")
+        assertThat(GpgCli.available())
+                .as("the gpg CLI is the interop referee: install it (apt-get install gnupg)")
                 .isTrue();
         gpg = GpgCli.create(dir);
         keyFile = TestKeys.keyFile(dir, "backup.key");
@@ -79,7 +79,9 @@ class OpenPgpTransformTest {
     }
 
     static OpenPgpTransform passphraseTransform(Path key) {
-        return OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(key)).build();
+        return OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(key))
+                .build();
     }
 
     static Path publicKey(GpgCli.Key key, boolean armor) {
@@ -87,8 +89,8 @@ class OpenPgpTransformTest {
     }
 
     static Path secretKey(GpgCli.Key key, boolean armor) {
-        return gpg.exportSecretKey(key, dir.resolve(key.keyId() + (armor ? ".sec.asc" : ".sec.gpg")), armor,
-                keyPassFile);
+        return gpg.exportSecretKey(
+                key, dir.resolve(key.keyId() + (armor ? ".sec.asc" : ".sec.gpg")), armor, keyPassFile);
     }
 
     static OpenPgpTransform publicKeyTransform(GpgCli.Key key, boolean armor) {
@@ -96,12 +98,16 @@ class OpenPgpTransformTest {
     }
 
     static OpenPgpTransform secretKeyTransform(GpgCli.Key key, boolean armor) {
-        return OpenPgpTransform.builder().secretKey(secretKey(key, armor), keyPass.toCharArray()).build();
+        return OpenPgpTransform.builder()
+                .secretKey(secretKey(key, armor), keyPass.toCharArray())
+                .build();
     }
 
     static String encryptionKeyId(GpgCli.Key key) {
-        return (String) ((List<Map<String, Object>>) publicKeyTransform(key, true).describe().get("recipients"))
-                .get(0).get("keyId");
+        return (String) ((List<Map<String, Object>>)
+                        publicKeyTransform(key, true).describe().get("recipients"))
+                .get(0)
+                .get("keyId");
     }
 
     static byte[] encode(OpenPgpTransform t, byte[] data) throws IOException {
@@ -125,7 +131,8 @@ class OpenPgpTransformTest {
     static void assertNoSecretIn(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             String m = String.valueOf(t.getMessage());
-            assertThat(m).doesNotContain(TestKeys.passphraseOf(keyFile))
+            assertThat(m)
+                    .doesNotContain(TestKeys.passphraseOf(keyFile))
                     .doesNotContain(TestKeys.passphraseOf(otherKeyFile))
                     .doesNotContain(keyPass);
         }
@@ -149,7 +156,9 @@ class OpenPgpTransformTest {
             byte[] data = TestKeys.randomBytes(size, size + 1);
             for (GpgCli.Key key : List.of(rsa, cv25519)) {
                 byte[] enc = encode(publicKeyTransform(key, true), data);
-                assertThat(decode(secretKeyTransform(key, false), enc)).as(key.userId()).isEqualTo(data);
+                assertThat(decode(secretKeyTransform(key, false), enc))
+                        .as(key.userId())
+                        .isEqualTo(data);
             }
         }
 
@@ -201,7 +210,8 @@ class OpenPgpTransformTest {
         @Test
         void decryptionOnlyTransformCannotEncode() {
             OpenPgpTransform reader = OpenPgpTransform.builder()
-                    .decryptionPassphrase(PassphraseKeyFile.read(keyFile)).build();
+                    .decryptionPassphrase(PassphraseKeyFile.read(keyFile))
+                    .build();
             assertThatThrownBy(() -> reader.encode(new ByteArrayOutputStream()))
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("no encryption key");
@@ -249,7 +259,7 @@ class OpenPgpTransformTest {
             MessageDigest inDigest = MessageDigest.getInstance("SHA-256");
             long start = System.nanoTime();
             try (InputStream src = new DigestInputStream(TestKeys.randomStream(size, 99), inDigest);
-                 OutputStream out = t.encode(Files.newOutputStream(file))) {
+                    OutputStream out = t.encode(Files.newOutputStream(file))) {
                 src.transferTo(out);
             }
             long encoded = System.nanoTime();
@@ -262,8 +272,9 @@ class OpenPgpTransformTest {
             Files.delete(file);
             assertThat(read).isEqualTo(size);
             assertThat(outDigest.digest()).isEqualTo(inDigest.digest());
-            System.out.printf("200 MiB: encode %d ms, decode %d ms%n", (encoded - start) / 1_000_000,
-                    (decoded - encoded) / 1_000_000);
+            System.out.printf(
+                    "200 MiB: encode %d ms, decode %d ms%n",
+                    (encoded - start) / 1_000_000, (decoded - encoded) / 1_000_000);
         }
     }
 
@@ -280,8 +291,14 @@ class OpenPgpTransformTest {
         }
 
         @ParameterizedTest
-        @ValueSource(strings = {"default-compression", "--compress-algo=none", "--compress-algo=zlib",
-                "--compress-algo=bzip2", "--armor"})
+        @ValueSource(
+                strings = {
+                    "default-compression",
+                    "--compress-algo=none",
+                    "--compress-algo=zlib",
+                    "--compress-algo=bzip2",
+                    "--armor"
+                })
         void gpgSymmetricOutputDecodes(String option) throws IOException {
             byte[] data = TestKeys.randomBytes(200_000, 12);
             Arrays.fill(data, 0, 100_000, (byte) 'a'); // compressible half
@@ -289,7 +306,8 @@ class OpenPgpTransformTest {
             Path enc = dir.resolve("gpg-sym.gpg");
             String[] extra = option.startsWith("--") ? new String[] {option} : new String[0];
             gpg.encryptSymmetric(plain, enc, keyFile, extra).orThrow();
-            assertThat(decode(passphraseTransform(keyFile), Files.readAllBytes(enc))).isEqualTo(data);
+            assertThat(decode(passphraseTransform(keyFile), Files.readAllBytes(enc)))
+                    .isEqualTo(data);
         }
 
         @Test
@@ -303,7 +321,9 @@ class OpenPgpTransformTest {
             for (Path key : List.of(otherKeyFile, keyFile)) {
                 Path enc = dir.resolve("gpg-rot.gpg");
                 gpg.encryptSymmetric(plain, enc, key, "--compress-algo", "none").orThrow();
-                assertThat(decode(reader, Files.readAllBytes(enc))).as(key.toString()).isEqualTo(data);
+                assertThat(decode(reader, Files.readAllBytes(enc)))
+                        .as(key.toString())
+                        .isEqualTo(data);
             }
         }
 
@@ -329,7 +349,8 @@ class OpenPgpTransformTest {
                 Path enc = dir.resolve("gpg-pk.gpg");
                 gpg.encryptTo(key.fingerprint(), plain, enc).orThrow();
                 assertThat(decode(secretKeyTransform(key, armoredKey), Files.readAllBytes(enc)))
-                        .as(key.userId()).isEqualTo(data);
+                        .as(key.userId())
+                        .isEqualTo(data);
             }
         }
 
@@ -390,19 +411,31 @@ class OpenPgpTransformTest {
                     .contains(":literal data packet:")
                     .doesNotContain("compressed packet");
             assertThat(gpg.gpg("--passphrase-file", keyFile.toString(), "-v", "-o", "/dev/null", "-d", enc.toString())
-                    .orThrow().stderr()).contains("AES256");
+                            .orThrow()
+                            .stderr())
+                    .contains("AES256");
         }
 
         @Test
         void publicKeyOutputIsSeipdWithMdcAndPkeskToTheEncryptionSubkey() throws IOException {
-            Path enc = write("ours-pk-list.gpg",
-                    encode(publicKeyTransform(cv25519, true), TestKeys.randomBytes(1000, 16)));
+            Path enc = write(
+                    "ours-pk-list.gpg", encode(publicKeyTransform(cv25519, true), TestKeys.randomBytes(1000, 16)));
             GpgCli.Result r = gpg.listPackets(enc, keyPassFile).orThrow();
-            assertThat(r.out()).contains(":pubkey enc packet: version 3, algo 18, keyid " + encryptionKeyId(cv25519))
+            assertThat(r.out())
+                    .contains(":pubkey enc packet: version 3, algo 18, keyid " + encryptionKeyId(cv25519))
                     .contains("mdc_method: 2")
                     .doesNotContain("compressed packet");
-            assertThat(gpg.gpg("--passphrase-file", keyPassFile.toString(), "-v", "-o", "/dev/null", "-d",
-                    enc.toString()).orThrow().stderr()).contains("AES256");
+            assertThat(gpg.gpg(
+                                    "--passphrase-file",
+                                    keyPassFile.toString(),
+                                    "-v",
+                                    "-o",
+                                    "/dev/null",
+                                    "-d",
+                                    enc.toString())
+                            .orThrow()
+                            .stderr())
+                    .contains("AES256");
         }
     }
 
@@ -421,7 +454,8 @@ class OpenPgpTransformTest {
         @Test
         void wrongPassphraseForGpgSymmetricFileIsDecryptionException() throws IOException {
             Path enc = dir.resolve("gpg-wrong.gpg");
-            gpg.encryptSymmetric(write("gpg-wrong.in", new byte[1000]), enc, keyFile).orThrow();
+            gpg.encryptSymmetric(write("gpg-wrong.in", new byte[1000]), enc, keyFile)
+                    .orThrow();
             byte[] bytes = Files.readAllBytes(enc);
             assertThatThrownBy(() -> decode(passphraseTransform(otherKeyFile), bytes))
                     .isInstanceOf(DecryptionException.class)
@@ -483,8 +517,9 @@ class OpenPgpTransformTest {
         @Test
         void truncatedFileIsIntegrityExceptionSayingTruncated() throws IOException {
             byte[] enc = encode(passphraseTransform(keyFile), TestKeys.randomBytes(200_000, 25));
-            for (int cut : new int[] {enc.length - 1, enc.length - 10, enc.length - 22, enc.length - 30,
-                    enc.length / 2, 65_536 + 60, 100, 60}) {
+            for (int cut : new int[] {
+                enc.length - 1, enc.length - 10, enc.length - 22, enc.length - 30, enc.length / 2, 65_536 + 60, 100, 60
+            }) {
                 byte[] truncated = Arrays.copyOf(enc, cut);
                 assertThatThrownBy(() -> decode(passphraseTransform(keyFile), truncated))
                         .as("cut at %d of %d", cut, enc.length)
@@ -519,11 +554,13 @@ class OpenPgpTransformTest {
             ByteArrayOutputStream bos = new ByteArrayOutputStream();
             PGPEncryptedDataGenerator gen = new PGPEncryptedDataGenerator(
                     new BcPGPDataEncryptorBuilder(SymmetricKeyAlgorithmTags.AES_256).setWithIntegrityPacket(false));
-            gen.addMethod(new JcePBEKeyEncryptionMethodGenerator(TestKeys.passphraseOf(keyFile).toCharArray(),
-                    new JcaPGPDigestCalculatorProviderBuilder().build().get(HashAlgorithmTags.SHA256), 0x60));
+            gen.addMethod(new JcePBEKeyEncryptionMethodGenerator(
+                    TestKeys.passphraseOf(keyFile).toCharArray(),
+                    new JcaPGPDigestCalculatorProviderBuilder().build().get(HashAlgorithmTags.SHA256),
+                    0x60));
             try (OutputStream enc = gen.open(bos, new byte[1 << 12]);
-                 OutputStream lit = new PGPLiteralDataGenerator().open(enc, PGPLiteralData.BINARY, "",
-                         PGPLiteralData.NOW, new byte[1 << 12])) {
+                    OutputStream lit = new PGPLiteralDataGenerator()
+                            .open(enc, PGPLiteralData.BINARY, "", PGPLiteralData.NOW, new byte[1 << 12])) {
                 lit.write("unprotected".getBytes(StandardCharsets.UTF_8));
             }
             assertThatThrownBy(() -> decode(passphraseTransform(keyFile), bos.toByteArray()))
@@ -534,7 +571,11 @@ class OpenPgpTransformTest {
         @Test
         void unencryptedOpenPgpMessageIsRefused() throws IOException {
             Path out = dir.resolve("stored.gpg");
-            gpg.gpg("--output", out.toString(), "--store", write("stored.in", new byte[] {1, 2, 3}).toString())
+            gpg.gpg(
+                            "--output",
+                            out.toString(),
+                            "--store",
+                            write("stored.in", new byte[] {1, 2, 3}).toString())
                     .orThrow();
             assertThatThrownBy(() -> decode(passphraseTransform(keyFile), Files.readAllBytes(out)))
                     .isInstanceOf(IntegrityException.class)
@@ -557,7 +598,8 @@ class OpenPgpTransformTest {
             GpgCli.Key expiring = gpg.generateCurve25519Key("expiring@example.com", keyPassFile, "1d");
             Path pub = publicKey(expiring, true);
             Clock inTwoDays = Clock.fixed(Instant.now().plus(Duration.ofDays(2)), ZoneOffset.UTC);
-            assertThat(OpenPgpTransform.builder().recipient(pub).build().canEncrypt()).isTrue();
+            assertThat(OpenPgpTransform.builder().recipient(pub).build().canEncrypt())
+                    .isTrue();
             assertThatThrownBy(() -> OpenPgpTransform.builder().clock(inTwoDays).recipient(pub))
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("expired");
@@ -579,7 +621,8 @@ class OpenPgpTransformTest {
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("does not unlock")
                     .hasMessageContaining(sec.toString())
-                    .message().doesNotContain("not-the-pass");
+                    .message()
+                    .doesNotContain("not-the-pass");
         }
 
         @Test
@@ -609,7 +652,8 @@ class OpenPgpTransformTest {
                     .satisfies(OpenPgpTransformTest::assertNoSecretIn);
             byte[] enc = encode(passphraseTransform(keyFile), new byte[] {42});
             OpenPgpTransform allowed = OpenPgpTransform.builder()
-                    .passphrase(PassphraseKeyFile.read(loose, true)).build();
+                    .passphrase(PassphraseKeyFile.read(loose, true))
+                    .build();
             assertThat(decode(allowed, enc)).containsExactly(42);
         }
     }
@@ -620,36 +664,52 @@ class OpenPgpTransformTest {
         @Test
         void passphraseModeDescribesCipherIntegrityAndS2k() {
             Map<String, Object> d = passphraseTransform(keyFile).describe();
-            assertThat(d).containsEntry("type", "openpgp").containsEntry("encrypts", true)
-                    .containsEntry("mode", "passphrase").containsEntry("cipher", "AES-256")
-                    .containsEntry("integrity", "MDC").containsEntry("compression", "none");
-            assertThat((Map<String, Object>) d.get("s2k")).containsEntry("hash", "SHA-256")
-                    .containsEntry("countByte", 255).containsEntry("iterations", 65011712L);
+            assertThat(d)
+                    .containsEntry("type", "openpgp")
+                    .containsEntry("encrypts", true)
+                    .containsEntry("mode", "passphrase")
+                    .containsEntry("cipher", "AES-256")
+                    .containsEntry("integrity", "MDC")
+                    .containsEntry("compression", "none");
+            assertThat((Map<String, Object>) d.get("s2k"))
+                    .containsEntry("hash", "SHA-256")
+                    .containsEntry("countByte", 255)
+                    .containsEntry("iterations", 65011712L);
             assertThat(d.toString()).doesNotContain(TestKeys.passphraseOf(keyFile));
-            assertThat(passphraseTransform(keyFile).toString()).doesNotContain(TestKeys.passphraseOf(keyFile))
+            assertThat(passphraseTransform(keyFile).toString())
+                    .doesNotContain(TestKeys.passphraseOf(keyFile))
                     .contains(keyFile.toString());
         }
 
         @Test
         void publicKeyModeDescribesRecipientsKeyIdsAndFingerprints() {
-            Map<String, Object> d = OpenPgpTransform.builder().recipient(publicKey(rsa, true))
-                    .recipient(publicKey(cv25519, false)).build().describe();
-            assertThat(d).containsEntry("mode", "public-key").containsEntry("encrypts", true)
+            Map<String, Object> d = OpenPgpTransform.builder()
+                    .recipient(publicKey(rsa, true))
+                    .recipient(publicKey(cv25519, false))
+                    .build()
+                    .describe();
+            assertThat(d)
+                    .containsEntry("mode", "public-key")
+                    .containsEntry("encrypts", true)
                     .doesNotContainKey("s2k");
             List<Map<String, Object>> rs = (List<Map<String, Object>>) d.get("recipients");
             assertThat(rs).hasSize(2);
-            assertThat(rs.get(0)).containsEntry("primaryFingerprint", rsa.fingerprint())
+            assertThat(rs.get(0))
+                    .containsEntry("primaryFingerprint", rsa.fingerprint())
                     .containsKeys("keyId", "fingerprint", "algorithm");
-            assertThat((String) rs.get(0).get("fingerprint")).matches("[0-9A-F]{40}")
+            assertThat((String) rs.get(0).get("fingerprint"))
+                    .matches("[0-9A-F]{40}")
                     .endsWith((String) rs.get(0).get("keyId"));
-            assertThat(rs.get(1)).containsEntry("primaryFingerprint", cv25519.fingerprint())
+            assertThat(rs.get(1))
+                    .containsEntry("primaryFingerprint", cv25519.fingerprint())
                     .containsEntry("algorithm", "ECDH");
         }
 
         @Test
         void toBuilderCopiesTheKeys() throws IOException {
             OpenPgpTransform t = passphraseTransform(keyFile);
-            OpenPgpTransform copy = t.toBuilder().recipient(publicKey(rsa, true)).build();
+            OpenPgpTransform copy =
+                    t.toBuilder().recipient(publicKey(rsa, true)).build();
             assertThat(copy.describe()).containsEntry("mode", "passphrase+public-key");
             assertThat(t.describe()).containsEntry("mode", "passphrase");
             byte[] data = {1, 2, 3};

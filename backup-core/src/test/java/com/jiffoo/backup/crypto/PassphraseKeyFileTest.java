@@ -1,19 +1,18 @@
 package com.jiffoo.backup.crypto;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.testutil.GpgCli;
 import com.jiffoo.backup.testutil.TestKeys;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Base64;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class PassphraseKeyFileTest {
 
@@ -36,7 +35,8 @@ class PassphraseKeyFileTest {
         OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(key).build();
         Path plain = Files.write(dir.resolve("plain"), TestKeys.randomBytes(10_000, 3));
         Path ours = dir.resolve("ours.gpg");
-        try (var in = Files.newInputStream(plain); var out = pgp.encode(Files.newOutputStream(ours))) {
+        try (var in = Files.newInputStream(plain);
+                var out = pgp.encode(Files.newOutputStream(ours))) {
             in.transferTo(out);
         }
         try (GpgCli gpg = GpgCli.create(dir.resolve("gnupg"))) {
@@ -82,7 +82,8 @@ class PassphraseKeyFileTest {
                 .hasMessageContaining("640")
                 .hasMessageContaining("rw-r-----")
                 .hasMessageContaining("chmod 600 " + f)
-                .message().doesNotContain("group-readable-secret-xyz");
+                .message()
+                .doesNotContain("group-readable-secret-xyz");
     }
 
     @Test
@@ -117,7 +118,8 @@ class PassphraseKeyFileTest {
         assertThatThrownBy(() -> PassphraseKeyFile.read(f))
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("first line is empty")
-                .message().doesNotContain("second");
+                .message()
+                .doesNotContain("second");
     }
 
     @Test
@@ -146,7 +148,8 @@ class PassphraseKeyFileTest {
         assertThat(content).endsWith("\n").hasLineCount(1);
         assertThat(Base64.getDecoder().decode(content.trim())).hasSize(32);
         assertThat(new String(key.passphrase())).isEqualTo(content.trim());
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(f))).isEqualTo("rw-------");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(f)))
+                .isEqualTo("rw-------");
         try (var files = Files.list(dir)) {
             assertThat(files).containsExactly(f); // no temporary file left behind
         }

@@ -1,47 +1,53 @@
 package com.jiffoo.backup.crypto;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.jiffoo.backup.Authenticator;
 import com.jiffoo.backup.testutil.TestKeys;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import javax.crypto.SecretKeyFactory;
+import javax.crypto.spec.PBEKeySpec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import javax.crypto.SecretKeyFactory;
-import javax.crypto.spec.PBEKeySpec;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.HexFormat;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 /** The HMAC key derivation against the JDK's {@code PBKDF2WithHmacSHA256}, the reference it must equal. */
 class PgpAuthenticatorTest {
 
     private static byte[] jdk(String password, String salt, int iterations) throws Exception {
-        return SecretKeyFactory.getInstance("PBKDF2WithHmacSHA256").generateSecret(new PBEKeySpec(
-                password.toCharArray(), salt.getBytes(StandardCharsets.UTF_8), iterations, 256)).getEncoded();
+        return SecretKeyFactory.getInstance("PBKDF2WithHmacSHA256")
+                .generateSecret(
+                        new PBEKeySpec(password.toCharArray(), salt.getBytes(StandardCharsets.UTF_8), iterations, 256))
+                .getEncoded();
     }
 
     /** Short, long (over HMAC's 64-byte block: the key is hashed first) and non-ASCII passwords. */
     @ParameterizedTest
     @CsvSource({
-            "passwd, salt, 1",
-            "passwd, salt, 2",
-            "dGhpcyBpcyBhIGJhc2U2NCBrZXkgZmlsZSBsaWtlIG9wZW5zc2wgcmFuZCBt, jiffoo-backup manifest authentication v1, 1000",
-            "'a passphrase that is longer than sixty-four bytes, so HMAC hashes it first to make its key', salt, 777",
-            "pässwörd ✓ 鍵, jiffoo-backup manifest authentication v1, 3",
-            "x, s, 5"})
+        "passwd, salt, 1",
+        "passwd, salt, 2",
+        "dGhpcyBpcyBhIGJhc2U2NCBrZXkgZmlsZSBsaWtlIG9wZW5zc2wgcmFuZCBt, jiffoo-backup manifest authentication v1, 1000",
+        "'a passphrase that is longer than sixty-four bytes, so HMAC hashes it first to make its key', salt, 777",
+        "pässwörd ✓ 鍵, jiffoo-backup manifest authentication v1, 3",
+        "x, s, 5"
+    })
     void equalsTheJdk(String password, String salt, int iterations) throws Exception {
-        assertThat(PgpAuthenticator.pbkdf2HmacSha256(password.getBytes(StandardCharsets.UTF_8),
-                salt.getBytes(StandardCharsets.UTF_8), iterations)).isEqualTo(jdk(password, salt, iterations));
+        assertThat(PgpAuthenticator.pbkdf2HmacSha256(
+                        password.getBytes(StandardCharsets.UTF_8), salt.getBytes(StandardCharsets.UTF_8), iterations))
+                .isEqualTo(jdk(password, salt, iterations));
     }
 
     /** RFC 7914 section 11's PBKDF2-HMAC-SHA256 vector (its first 32 bytes). */
     @Test
     void rfc7914Vector() {
-        assertThat(HexFormat.of().formatHex(PgpAuthenticator.pbkdf2HmacSha256(
-                "passwd".getBytes(StandardCharsets.US_ASCII), "salt".getBytes(StandardCharsets.US_ASCII), 1)))
+        assertThat(HexFormat.of()
+                        .formatHex(PgpAuthenticator.pbkdf2HmacSha256(
+                                "passwd".getBytes(StandardCharsets.US_ASCII),
+                                "salt".getBytes(StandardCharsets.US_ASCII),
+                                1)))
                 .isEqualTo("55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc");
     }
 
@@ -51,23 +57,30 @@ class PgpAuthenticatorTest {
         Path keyFile = TestKeys.keyFile(dir, "k.key");
         String passphrase = TestKeys.passphraseOf(keyFile);
         OpenPgpTransform.PassphraseEntry entry = new OpenPgpTransform.PassphraseEntry(passphrase.toCharArray(), "k");
-        assertThat(PgpAuthenticator.derive(entry)).isEqualTo(jdk(passphrase, PgpAuthenticator.HMAC_SALT,
-                PgpAuthenticator.HMAC_ITERATIONS));
+        assertThat(PgpAuthenticator.derive(entry))
+                .isEqualTo(jdk(passphrase, PgpAuthenticator.HMAC_SALT, PgpAuthenticator.HMAC_ITERATIONS));
     }
 
     /** A key derived ahead by {@link Authenticator#prepare()} signs and checks exactly as one derived on demand. */
     @Test
     void preparedKeySignsTheSame(@TempDir Path dir) {
         Path keyFile = TestKeys.keyFile(dir, "k.key");
-        Authenticator prepared = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build()
-                .authenticator().orElseThrow();
-        Authenticator onDemand = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build()
-                .authenticator().orElseThrow();
+        Authenticator prepared = OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(keyFile))
+                .build()
+                .authenticator()
+                .orElseThrow();
+        Authenticator onDemand = OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(keyFile))
+                .build()
+                .authenticator()
+                .orElseThrow();
         prepared.prepare();
         prepared.prepare();
         byte[] content = "{\"manifest\":1}".getBytes(StandardCharsets.UTF_8);
         byte[] signature = prepared.sign(content);
         assertThat(signature).isEqualTo(onDemand.sign(content));
-        assertThat(onDemand.verify(content, signature, "m")).contains(keyFile.getFileName().toString());
+        assertThat(onDemand.verify(content, signature, "m"))
+                .contains(keyFile.getFileName().toString());
     }
 }

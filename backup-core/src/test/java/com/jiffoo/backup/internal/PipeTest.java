@@ -1,16 +1,15 @@
 package com.jiffoo.backup.internal;
 
-import com.jiffoo.backup.testutil.GeneratedSource;
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.jiffoo.backup.testutil.GeneratedSource;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.security.MessageDigest;
 import java.util.concurrent.atomic.AtomicReference;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
 
 class PipeTest {
 
@@ -19,7 +18,8 @@ class PipeTest {
         Pipe pipe = new Pipe(4096, 2);
         long size = 5_000_123;
         Thread writer = new Thread(() -> {
-            try (InputStream in = GeneratedSource.stream(size, 7); OutputStream out = pipe.outputStream()) {
+            try (InputStream in = GeneratedSource.stream(size, 7);
+                    OutputStream out = pipe.outputStream()) {
                 byte[] b = new byte[999]; // neither a multiple of the chunk size nor of 8
                 int n;
                 while ((n = in.read(b)) > 0) {

@@ -1,5 +1,7 @@
 package com.jiffoo.backup.retention;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.BackupVerifier;
@@ -10,10 +12,6 @@ import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testutil.GeneratedSource;
 import com.jiffoo.backup.testutil.ScriptedSink;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -22,14 +20,16 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class PrunerTest {
     private static final Instant NOW = Instant.parse("2026-03-31T12:00:00Z");
 
     @TempDir
     Path dir;
+
     private LocalDirectorySink local;
     private ScriptedSink sink;
     private final List<BackupManifest> made = new ArrayList<>();
@@ -40,14 +40,22 @@ class PrunerTest {
         sink = new ScriptedSink(local);
         for (int day = 22; day <= 31; day++) {
             Instant at = Instant.parse(String.format("2026-03-%02dT02:00:00Z", day));
-            made.add(BackupPipeline.builder().source(new GeneratedSource("database", 1000, day)).sink(sink)
-                    .unencrypted().clock(Clock.fixed(at, ZoneOffset.UTC)).build().run());
+            made.add(BackupPipeline.builder()
+                    .source(new GeneratedSource("database", 1000, day))
+                    .sink(sink)
+                    .unencrypted()
+                    .clock(Clock.fixed(at, ZoneOffset.UTC))
+                    .build()
+                    .run());
         }
     }
 
     private Pruner pruner() {
-        return Pruner.builder().sink(sink).policy(Retention.builder().keepLast(3).build())
-                .clock(Clock.fixed(NOW, ZoneOffset.UTC)).build();
+        return Pruner.builder()
+                .sink(sink)
+                .policy(Retention.builder().keepLast(3).build())
+                .clock(Clock.fixed(NOW, ZoneOffset.UTC))
+                .build();
     }
 
     private void orphan(String key, Instant lastWritten) throws Exception {
@@ -62,9 +70,13 @@ class PrunerTest {
     void aDryRunDeletesNothingAndSaysWhatWouldGoAndWhy() throws Exception {
         Pruner.PruneReport report = pruner().prune("database", true);
         assertThat(report.dryRun()).isTrue();
-        assertThat(report.deleted()).hasSize(7).contains(made.get(0).objectKey()).doesNotContain(made.get(9).objectKey());
-        assertThat(report.verdicts()).filteredOn(v -> !v.keep()).allSatisfy(v ->
-                assertThat(v.reason()).contains("no rule keeps it"));
+        assertThat(report.deleted())
+                .hasSize(7)
+                .contains(made.get(0).objectKey())
+                .doesNotContain(made.get(9).objectKey());
+        assertThat(report.verdicts())
+                .filteredOn(v -> !v.keep())
+                .allSatisfy(v -> assertThat(v.reason()).contains("no rule keeps it"));
         assertThat(local.list("")).hasSize(30);
     }
 
@@ -72,34 +84,45 @@ class PrunerTest {
     void deletesManifestFirstThenSidecarThenDataAndKeepsTheNewest() throws Exception {
         Pruner.PruneReport report = pruner().prune("database", false);
         assertThat(report.deleted()).hasSize(7);
-        List<String> deletes = sink.events().stream().filter(e -> e.startsWith("delete ")).toList();
+        List<String> deletes =
+                sink.events().stream().filter(e -> e.startsWith("delete ")).toList();
         assertThat(deletes).hasSize(28); // the manifest's signature is deleted too (absent here: unencrypted)
         for (int i = 0; i < deletes.size(); i += 4) {
             String data = deletes.get(i + 3).substring("delete ".length());
-            assertThat(deletes.subList(i, i + 4)).containsExactly("delete " + data + ".manifest.json",
-                    "delete " + data + ".manifest.json.sig", "delete " + data + ".sha256", "delete " + data);
+            assertThat(deletes.subList(i, i + 4))
+                    .containsExactly(
+                            "delete " + data + ".manifest.json",
+                            "delete " + data + ".manifest.json.sig",
+                            "delete " + data + ".sha256",
+                            "delete " + data);
         }
-        assertThat(StoredBackups.of(local).committed("database")).extracting(BackupManifest::objectKey)
-                .containsExactly(made.get(9).objectKey(), made.get(8).objectKey(), made.get(7).objectKey());
+        assertThat(StoredBackups.of(local).committed("database"))
+                .extracting(BackupManifest::objectKey)
+                .containsExactly(
+                        made.get(9).objectKey(),
+                        made.get(8).objectKey(),
+                        made.get(7).objectKey());
         assertThat(local.list("")).hasSize(9);
     }
 
     @Test
     void orphansOfFailedRunsGoOnlyAfterTheGracePeriod() throws Exception {
-        orphan("database/db_backup_20260301_020000.sql", NOW.minusSeconds(3 * 86_400));       // a failed run
+        orphan("database/db_backup_20260301_020000.sql", NOW.minusSeconds(3 * 86_400)); // a failed run
         orphan("database/db_backup_20260302_020000.sql.sha256", NOW.minusSeconds(3 * 86_400)); // half deleted
-        orphan("database/db_backup_20260331_110000.sql", NOW.minusSeconds(3600));              // maybe running
+        orphan("database/db_backup_20260331_110000.sql", NOW.minusSeconds(3600)); // maybe running
         Pruner.PruneReport dry = pruner().prune("database", true);
-        assertThat(dry.orphansDeleted()).containsExactly("database/db_backup_20260301_020000.sql",
-                "database/db_backup_20260302_020000.sql.sha256");
+        assertThat(dry.orphansDeleted())
+                .containsExactly(
+                        "database/db_backup_20260301_020000.sql", "database/db_backup_20260302_020000.sql.sha256");
         assertThat(dry.orphansTooYoung()).containsExactly("database/db_backup_20260331_110000.sql");
         assertThat(local.list("")).hasSize(33);
 
         pruner().prune("database", false);
-        assertThat(local.list("")).extracting(StoredObject::key)
+        assertThat(local.list(""))
+                .extracting(StoredObject::key)
                 .contains("database/db_backup_20260331_110000.sql")
-                .doesNotContain("database/db_backup_20260301_020000.sql",
-                        "database/db_backup_20260302_020000.sql.sha256")
+                .doesNotContain(
+                        "database/db_backup_20260301_020000.sql", "database/db_backup_20260302_020000.sql.sha256")
                 .hasSize(10);
     }
 
@@ -110,16 +133,24 @@ class PrunerTest {
         SinkOutput running = local.create("database/db_backup_20260331_110000.sql");
         running.write(new byte[] {4});
         Path killedFile = local.temporaryFiles().stream()
-                .filter(p -> p.getFileName().toString().contains("20260301")).findFirst().orElseThrow();
+                .filter(p -> p.getFileName().toString().contains("20260301"))
+                .findFirst()
+                .orElseThrow();
         Files.setLastModifiedTime(killedFile, FileTime.from(NOW.minusSeconds(3 * 86_400)));
-        Files.setLastModifiedTime(local.temporaryFiles().stream().filter(p -> !p.equals(killedFile)).findFirst()
-                .orElseThrow(), FileTime.from(NOW.minusSeconds(60)));
+        Files.setLastModifiedTime(
+                local.temporaryFiles().stream()
+                        .filter(p -> !p.equals(killedFile))
+                        .findFirst()
+                        .orElseThrow(),
+                FileTime.from(NOW.minusSeconds(60)));
 
         Pruner.PruneReport dry = pruner().prune("database", true);
-        assertThat(dry.partialWritesDiscarded()).extracting(w -> w.key())
+        assertThat(dry.partialWritesDiscarded())
+                .extracting(w -> w.key())
                 .containsExactly("database/db_backup_20260301_020000.sql");
         assertThat(dry.partialWritesDiscarded().get(0).id()).isEqualTo("database/" + killedFile.getFileName());
-        assertThat(dry.partialWritesTooYoung()).extracting(w -> w.key())
+        assertThat(dry.partialWritesTooYoung())
+                .extracting(w -> w.key())
                 .containsExactly("database/db_backup_20260331_110000.sql");
         assertThat(pruner().prune("files", true).partialWritesDiscarded()).isEmpty();
         assertThat(killedFile).exists();
@@ -135,57 +166,89 @@ class PrunerTest {
     @Test
     void aBackupWhoseNameContainsTheRecordInfixIsABackupNotARecordAndNotAnOrphan() throws Exception {
         // a custom naming may put ".verified-" in an id; its manifest ends with .json, like a verification record
-        BackupManifest odd = BackupPipeline.builder().source(new GeneratedSource("database", 1000, 99)).sink(sink)
-                .naming((s, t) -> "customers.verified-accounts_20260331").unencrypted()
-                .clock(Clock.fixed(NOW.minusSeconds(60), ZoneOffset.UTC)).build().run();
-        assertThat(StoredBackups.of(local).committed("database")).extracting(BackupManifest::objectKey)
-                .first().isEqualTo(odd.objectKey());
+        BackupManifest odd = BackupPipeline.builder()
+                .source(new GeneratedSource("database", 1000, 99))
+                .sink(sink)
+                .naming((s, t) -> "customers.verified-accounts_20260331")
+                .unencrypted()
+                .clock(Clock.fixed(NOW.minusSeconds(60), ZoneOffset.UTC))
+                .build()
+                .run();
+        assertThat(StoredBackups.of(local).committed("database"))
+                .extracting(BackupManifest::objectKey)
+                .first()
+                .isEqualTo(odd.objectKey());
 
         // long after the grace period: nothing of a committed backup is an orphan
-        Pruner.PruneReport report = Pruner.builder().sink(sink).policy(Retention.builder().keepLast(20).build())
-                .clock(Clock.fixed(Instant.now().plusSeconds(30 * 86_400), ZoneOffset.UTC)).build()
+        Pruner.PruneReport report = Pruner.builder()
+                .sink(sink)
+                .policy(Retention.builder().keepLast(20).build())
+                .clock(Clock.fixed(Instant.now().plusSeconds(30 * 86_400), ZoneOffset.UTC))
+                .build()
                 .prune("database", false);
         assertThat(report.orphansDeleted()).isEmpty();
-        assertThat(local.list(odd.objectKey())).extracting(StoredObject::key)
+        assertThat(local.list(odd.objectKey()))
+                .extracting(StoredObject::key)
                 .contains(odd.objectKey(), odd.manifestKey(), odd.sha256Key());
     }
 
     @Test
     void theNewestBackupThatVerifiedGoodIsKeptWhateverManifestObjectsAPolicyReturns() throws Exception {
-        BackupVerifier.builder().sink(local).clock(Clock.fixed(NOW, ZoneOffset.UTC)).build()
+        BackupVerifier.builder()
+                .sink(local)
+                .clock(Clock.fixed(NOW, ZoneOffset.UTC))
+                .build()
                 .verify(made.get(5).objectKey(), false);
         // a policy of one's own that keeps only the newest and hands back equal, not identical, manifests
-        RetentionPolicy copying = (backups, clock) -> backups.stream().map(m -> new RetentionPolicy.Verdict(
-                BackupManifest.fromJson(m.toJson(), m.manifestKey()), m == backups.get(0), "mine")).toList();
-        Pruner.PruneReport report = Pruner.builder().sink(sink).policy(copying)
-                .clock(Clock.fixed(NOW, ZoneOffset.UTC)).build().prune("database", false);
+        RetentionPolicy copying = (backups, clock) -> backups.stream()
+                .map(m -> new RetentionPolicy.Verdict(
+                        BackupManifest.fromJson(m.toJson(), m.manifestKey()), m == backups.get(0), "mine"))
+                .toList();
+        Pruner.PruneReport report = Pruner.builder()
+                .sink(sink)
+                .policy(copying)
+                .clock(Clock.fixed(NOW, ZoneOffset.UTC))
+                .build()
+                .prune("database", false);
         assertThat(report.deleted()).hasSize(8).doesNotContain(made.get(5).objectKey());
-        assertThat(StoredBackups.of(local).committed("database")).extracting(BackupManifest::objectKey)
+        assertThat(StoredBackups.of(local).committed("database"))
+                .extracting(BackupManifest::objectKey)
                 .containsExactly(made.get(9).objectKey(), made.get(5).objectKey());
     }
 
     @Test
     void aBackupWhoseDeepVerificationFailedIsNotTheNewestVerifiedGoodBecauseAQuickOnePassedLater() throws Exception {
         Instant t = NOW.minus(java.time.Duration.ofHours(3));
-        java.util.function.IntFunction<BackupVerifier> at = h -> BackupVerifier.builder().sink(local)
-                .clock(Clock.fixed(t.plus(java.time.Duration.ofHours(h)), ZoneOffset.UTC)).build();
+        java.util.function.IntFunction<BackupVerifier> at = h -> BackupVerifier.builder()
+                .sink(local)
+                .clock(Clock.fixed(t.plus(java.time.Duration.ofHours(h)), ZoneOffset.UTC))
+                .build();
         at.apply(0).verify(made.get(5).objectKey(), true);
         Path seven = dir.resolve(made.get(7).objectKey());
         byte[] intact = Files.readAllBytes(seven);
         byte[] damaged = intact.clone();
         damaged[100] ^= 0x01;
         Files.write(seven, damaged);
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> at.apply(1).verify(made.get(7).objectKey(), true))
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> at.apply(1).verify(made.get(7).objectKey(), true))
                 .isInstanceOf(com.jiffoo.backup.IntegrityException.class);
         Files.write(seven, intact);
         at.apply(2).verify(made.get(7).objectKey(), false);
 
         RetentionPolicy newestOnly = (backups, clock) -> backups.stream()
-                .map(m -> new RetentionPolicy.Verdict(m, m == backups.get(0), "mine")).toList();
-        Pruner.PruneReport report = Pruner.builder().sink(sink).policy(newestOnly)
-                .clock(Clock.fixed(NOW, ZoneOffset.UTC)).build().prune("database", false);
-        assertThat(report.deleted()).contains(made.get(7).objectKey()).doesNotContain(made.get(5).objectKey());
-        assertThat(StoredBackups.of(local).committed("database")).extracting(BackupManifest::objectKey)
+                .map(m -> new RetentionPolicy.Verdict(m, m == backups.get(0), "mine"))
+                .toList();
+        Pruner.PruneReport report = Pruner.builder()
+                .sink(sink)
+                .policy(newestOnly)
+                .clock(Clock.fixed(NOW, ZoneOffset.UTC))
+                .build()
+                .prune("database", false);
+        assertThat(report.deleted())
+                .contains(made.get(7).objectKey())
+                .doesNotContain(made.get(5).objectKey());
+        assertThat(StoredBackups.of(local).committed("database"))
+                .extracting(BackupManifest::objectKey)
                 .containsExactly(made.get(9).objectKey(), made.get(5).objectKey());
     }
 

@@ -1,22 +1,21 @@
 package com.jiffoo.backup.store;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.NotFoundException;
 import com.jiffoo.backup.ObjectExistsException;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StoredObject;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class LocalDirectorySinkTest {
     @TempDir
@@ -30,13 +29,15 @@ class LocalDirectorySinkTest {
             assertThat(sink.list("")).isEmpty();
             out.commit();
         }
-        assertThat(sink.list("")).extracting(StoredObject::key, StoredObject::size)
+        assertThat(sink.list(""))
+                .extracting(StoredObject::key, StoredObject::size)
                 .containsExactly(org.assertj.core.groups.Tuple.tuple("files/a b/ünïcode.bin", 5L));
         try (InputStream in = sink.open("files/a b/ünïcode.bin")) {
             assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo("hello");
         }
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(
-                dir.resolve("store/files/a b/ünïcode.bin")))).isEqualTo("rw-------");
+        assertThat(PosixFilePermissions.toString(
+                        Files.getPosixFilePermissions(dir.resolve("store/files/a b/ünïcode.bin"))))
+                .isEqualTo("rw-------");
     }
 
     @Test
@@ -73,7 +74,8 @@ class LocalDirectorySinkTest {
             }
         }
         assertThat(sink.list("files/")).extracting(StoredObject::key).containsExactly("files/a", "files/b");
-        assertThat(sink.list("files")).extracting(StoredObject::key)
+        assertThat(sink.list("files"))
+                .extracting(StoredObject::key)
                 .containsExactly("files/a", "files/b", "filesystem/d");
         assertThat(sink.list("nothing/")).isEmpty();
     }
@@ -86,7 +88,9 @@ class LocalDirectorySinkTest {
         first.write("one".getBytes(StandardCharsets.UTF_8));
         second.write("two".getBytes(StandardCharsets.UTF_8));
         first.commit();
-        assertThatThrownBy(second::commit).isInstanceOf(ObjectExistsException.class).hasMessageContaining("k");
+        assertThatThrownBy(second::commit)
+                .isInstanceOf(ObjectExistsException.class)
+                .hasMessageContaining("k");
         second.close();
         first.close();
         try (InputStream in = sink.open("k")) {

@@ -1,12 +1,11 @@
 package com.jiffoo.backup.store;
 
-import com.jiffoo.backup.ConfigurationException;
-import org.junit.jupiter.api.Test;
-
-import java.time.Instant;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.jiffoo.backup.ConfigurationException;
+import java.time.Instant;
+import org.junit.jupiter.api.Test;
 
 class StoreLayoutTest {
     private static final String DATA = "database/db_backup_20260111_020000.sql.gpg";
@@ -14,7 +13,8 @@ class StoreLayoutTest {
 
     @Test
     void namesEveryObjectOfABackupAsStoresHoldThem() {
-        assertThat(StoreLayout.dataKey("database", "db_backup_20260111_020000", ".sql.gpg")).isEqualTo(DATA);
+        assertThat(StoreLayout.dataKey("database", "db_backup_20260111_020000", ".sql.gpg"))
+                .isEqualTo(DATA);
         assertThat(StoreLayout.kindPrefix("files")).isEqualTo("files/");
         assertThat(StoreLayout.kindOf(DATA)).isEqualTo("database");
         assertThat(StoreLayout.sidecarKey(DATA)).isEqualTo(DATA + ".sha256");
@@ -28,12 +28,18 @@ class StoreLayoutTest {
 
     @Test
     void findsTheDataKeyOfEachObjectOfABackup() {
-        for (String key : new String[] {DATA, DATA + ".sha256", DATA + ".manifest.json", DATA + ".manifest.json.sig",
-                StoreLayout.newVerificationKey(DATA, AT)}) {
+        for (String key : new String[] {
+            DATA,
+            DATA + ".sha256",
+            DATA + ".manifest.json",
+            DATA + ".manifest.json.sig",
+            StoreLayout.newVerificationKey(DATA, AT)
+        }) {
             assertThat(StoreLayout.dataKeyOf(key)).as(key).isEqualTo(DATA);
         }
         assertThat(StoreLayout.isManifestKey(DATA + ".manifest.json")).isTrue();
-        assertThat(StoreLayout.isVerificationKey(StoreLayout.newVerificationKey(DATA, AT))).isTrue();
+        assertThat(StoreLayout.isVerificationKey(StoreLayout.newVerificationKey(DATA, AT)))
+                .isTrue();
         // a backup whose own name holds the infix is no record
         String odd = "files/x.verified-backup.tar.gz.gpg";
         assertThat(StoreLayout.isVerificationKey(StoreLayout.manifestKey(odd))).isFalse();
@@ -54,7 +60,8 @@ class StoreLayoutTest {
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> StoreLayout.timelineHistoryKey("2", "")).isInstanceOf(IllegalArgumentException.class);
         for (String kind : new String[] {"wal", "_monitor", "a/b", ""}) {
-            assertThatThrownBy(() -> StoreLayout.dataKey(kind, "id", ".gpg")).as(kind)
+            assertThatThrownBy(() -> StoreLayout.dataKey(kind, "id", ".gpg"))
+                    .as(kind)
                     .isInstanceOf(ConfigurationException.class);
         }
     }
@@ -64,8 +71,10 @@ class StoreLayoutTest {
         assertThat(StoreLayout.backupKeyAtEndOf("prod/eu/" + DATA)).isEqualTo(DATA);
         assertThat(StoreLayout.backupKeyAtEndOf(DATA)).isEqualTo(DATA);
         for (String bad : new String[] {"x.sql.gpg", "prod/database/", "/x"}) {
-            assertThatThrownBy(() -> StoreLayout.backupKeyAtEndOf(bad)).as(bad)
-                    .isInstanceOf(ConfigurationException.class).hasMessageContaining("<kind>/<file>");
+            assertThatThrownBy(() -> StoreLayout.backupKeyAtEndOf(bad))
+                    .as(bad)
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("<kind>/<file>");
         }
     }
 }

@@ -1,19 +1,18 @@
 package com.jiffoo.backup.store;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.SinkOutput;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.InputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class StoreProvidersTest {
     @TempDir
@@ -21,7 +20,8 @@ class StoreProvidersTest {
 
     @Test
     void opensALocalDirectoryByPathOrFileUri() throws Exception {
-        for (String location : new String[] {dir.toString(), "file:" + dir, dir.toUri().toString()}) {
+        for (String location :
+                new String[] {dir.toString(), "file:" + dir, dir.toUri().toString()}) {
             try (Sink store = StoreProviders.open(location, StoreSettings.NONE)) {
                 assertThat(store).as(location).isInstanceOf(LocalDirectorySink.class);
                 assertThat(store.location()).isEqualTo("file:" + dir);
@@ -36,13 +36,14 @@ class StoreProvidersTest {
         String key = "files/files_backup_20260111_030000.tar.gz.gpg";
         String uri;
         try (Sink store = StoreProviders.open(dir.toString(), StoreSettings.NONE);
-             SinkOutput out = store.create(key)) {
+                SinkOutput out = store.create(key)) {
             out.write("data".getBytes(StandardCharsets.UTF_8));
             out.commit();
             uri = StoreProviders.backupUri(store, key);
         }
         StoreProviders.Located at = StoreProviders.locate(uri, StoreSettings.NONE);
-        try (Sink store = at.store(); InputStream in = store.open(at.key())) {
+        try (Sink store = at.store();
+                InputStream in = store.open(at.key())) {
             assertThat(at.key()).isEqualTo(key);
             assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo("data");
         }
@@ -52,14 +53,16 @@ class StoreProvidersTest {
     void refusesAnUnknownSchemeNamingTheKnownOnes() {
         assertThatThrownBy(() -> StoreProviders.open("nosuch://bucket/prefix", StoreSettings.NONE))
                 .isInstanceOf(ConfigurationException.class)
-                .hasMessageContaining("'nosuch:'").hasMessageContaining("file");
+                .hasMessageContaining("'nosuch:'")
+                .hasMessageContaining("file");
     }
 
     @Test
     void refusesCredentialsInAUriWithoutShowingThem() {
         assertThatThrownBy(() -> StoreProviders.open("file://Someone:S3cret@host/x", StoreSettings.NONE))
                 .isInstanceOf(ConfigurationException.class)
-                .hasMessageContaining("credentials").hasMessageNotContaining("S3cret")
+                .hasMessageContaining("credentials")
+                .hasMessageNotContaining("S3cret")
                 .hasMessageNotContaining("Someone");
         assertThat(StoreProviders.redact("s3://KEY:S3cret@bucket/p")).isEqualTo("s3://***@bucket/p");
     }
@@ -70,33 +73,46 @@ class StoreProvidersTest {
      */
     @Test
     void refusesCredentialsThatAUriParserDoesNotSee() {
-        for (String location : new String[] {"s3://AKIAKEY:abc/S3cret+x@bucket/p", "s3://AKIAKEY:S3cret x@bucket/p",
-                "minio://AKIAKEY:S3cret|x@host:9000/bucket"}) {
-            assertThatThrownBy(() -> StoreProviders.open(location, StoreSettings.NONE)).as(location)
-                    .isInstanceOf(ConfigurationException.class).hasMessageContaining("credentials")
-                    .hasMessageNotContaining("S3cret").hasMessageNotContaining("AKIAKEY");
-            assertThat(StoreProviders.redact(location)).as(location).doesNotContain("S3cret").doesNotContain("AKIAKEY");
+        for (String location : new String[] {
+            "s3://AKIAKEY:abc/S3cret+x@bucket/p",
+            "s3://AKIAKEY:S3cret x@bucket/p",
+            "minio://AKIAKEY:S3cret|x@host:9000/bucket"
+        }) {
+            assertThatThrownBy(() -> StoreProviders.open(location, StoreSettings.NONE))
+                    .as(location)
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("credentials")
+                    .hasMessageNotContaining("S3cret")
+                    .hasMessageNotContaining("AKIAKEY");
+            assertThat(StoreProviders.redact(location))
+                    .as(location)
+                    .doesNotContain("S3cret")
+                    .doesNotContain("AKIAKEY");
         }
         assertThatThrownBy(() -> StoreProviders.open("s3://bucket/a b^c", StoreSettings.NONE))
-                .isInstanceOf(ConfigurationException.class).hasMessageContaining("is not a valid URI");
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("is not a valid URI");
     }
 
     @Test
     void refusesAMissingDirectory() {
         assertThatThrownBy(() -> StoreProviders.open(dir.resolve("absent").toString(), StoreSettings.NONE))
-                .isInstanceOf(ConfigurationException.class).hasMessageContaining("does not exist");
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("does not exist");
     }
 
     @Test
     void queryParametersOverrideSettingsAndUnknownOnesAreNamed() {
         StoreSettings settings = StoreSettings.of(Map.of("AWS_REGION", "eu-west-1", "S3_PATH_STYLE", "yes"));
-        StoreSettings merged = settings.withQuery(URI.create("s3://b/p?region=us-east-1"),
-                Map.of("region", "AWS_REGION"));
+        StoreSettings merged =
+                settings.withQuery(URI.create("s3://b/p?region=us-east-1"), Map.of("region", "AWS_REGION"));
         assertThat(merged.get("AWS_REGION")).contains("us-east-1");
         assertThat(merged.bool("S3_PATH_STYLE")).contains(true);
         assertThatThrownBy(() -> settings.withQuery(URI.create("s3://b/p?secret=x"), Map.of("region", "AWS_REGION")))
-                .isInstanceOf(ConfigurationException.class).hasMessageContaining("region");
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("region");
         assertThatThrownBy(() -> StoreSettings.of(Map.of("E", "ftp://x")).httpUrl("E"))
-                .isInstanceOf(ConfigurationException.class).hasMessageContaining("E=https://");
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("E=https://");
     }
 }

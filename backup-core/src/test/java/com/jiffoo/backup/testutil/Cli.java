@@ -12,8 +12,7 @@ import java.util.concurrent.TimeUnit;
 
 /** Runs a command-line tool (sha256sum, tar, ...) and captures its output. */
 public final class Cli {
-    private Cli() {
-    }
+    private Cli() {}
 
     /** The outcome of a command. */
     public record Result(int exitCode, String stdout, String stderr) {
@@ -29,7 +28,10 @@ public final class Cli {
     /** Runs {@code command} in {@code dir} (or the current directory when null), with a 5 minute limit. */
     public static Result run(File dir, List<String> command) {
         try {
-            Process p = new ProcessBuilder(command).directory(dir).redirectInput(ProcessBuilder.Redirect.PIPE).start();
+            Process p = new ProcessBuilder(command)
+                    .directory(dir)
+                    .redirectInput(ProcessBuilder.Redirect.PIPE)
+                    .start();
             p.getOutputStream().close();
             CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> slurp(p.getInputStream()));
             CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> slurp(p.getErrorStream()));

@@ -2,7 +2,6 @@ package com.jiffoo.backup.testutil;
 
 import com.jiffoo.backup.Source;
 import com.jiffoo.backup.SourceException;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -72,7 +72,9 @@ public final class GpgCli implements AutoCloseable {
     /** True when a gpg binary can be run. */
     public static boolean available() {
         try {
-            Process p = new ProcessBuilder(GPG, "--version").redirectErrorStream(true).start();
+            Process p = new ProcessBuilder(GPG, "--version")
+                    .redirectErrorStream(true)
+                    .start();
             p.getInputStream().readAllBytes();
             return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
         } catch (IOException e) {
@@ -91,9 +93,11 @@ public final class GpgCli implements AutoCloseable {
     public static GpgCli create(Path dir) {
         try {
             Path home = dir.resolve("gnupg");
-            Files.createDirectories(home, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-            Files.writeString(home.resolve("gpg.conf"), "no-auto-key-retrieve\nno-auto-key-locate\n"
-                    + "keyserver-options no-auto-key-retrieve\n");
+            Files.createDirectories(
+                    home, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            Files.writeString(
+                    home.resolve("gpg.conf"),
+                    "no-auto-key-retrieve\nno-auto-key-locate\n" + "keyserver-options no-auto-key-retrieve\n");
             Files.writeString(home.resolve("gpg-agent.conf"), "allow-loopback-pinentry\n");
             return new GpgCli(home);
         } catch (IOException e) {
@@ -113,8 +117,8 @@ public final class GpgCli implements AutoCloseable {
 
     /** Like {@link #gpg(String...)} with {@code stdin} fed to gpg. */
     public Result gpg(byte[] stdin, String... args) {
-        List<String> cmd = new ArrayList<>(List.of(GPG, "--homedir", home.toString(), "--batch",
-                "--pinentry-mode", "loopback", "--no-tty", "--yes"));
+        List<String> cmd = new ArrayList<>(List.of(
+                GPG, "--homedir", home.toString(), "--batch", "--pinentry-mode", "loopback", "--no-tty", "--yes"));
         cmd.addAll(Arrays.asList(args));
         return run(cmd, stdin);
     }
@@ -134,8 +138,8 @@ public final class GpgCli implements AutoCloseable {
                 p.destroyForcibly();
                 throw new AssertionError("timeout after " + TIMEOUT_SECONDS + " s: " + cmd);
             }
-            return new Result(List.copyOf(cmd), p.exitValue(), out.join(),
-                    new String(err.join(), StandardCharsets.UTF_8));
+            return new Result(
+                    List.copyOf(cmd), p.exitValue(), out.join(), new String(err.join(), StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
@@ -154,11 +158,18 @@ public final class GpgCli implements AutoCloseable {
 
     /** Generates an RSA-3072 signing primary key with an RSA-3072 encryption subkey, protected by the passphrase. */
     public Key generateRsaKey(String userId, Path passphraseFile) {
-        gpg("--passphrase-file", passphraseFile.toString(), "--quick-gen-key", userId, "rsa3072", "sign,cert",
-                "never").orThrow();
+        gpg("--passphrase-file", passphraseFile.toString(), "--quick-gen-key", userId, "rsa3072", "sign,cert", "never")
+                .orThrow();
         Key key = new Key(userId, fingerprint(userId));
-        gpg("--passphrase-file", passphraseFile.toString(), "--quick-add-key", key.fingerprint(), "rsa3072", "encr",
-                "never").orThrow();
+        gpg(
+                        "--passphrase-file",
+                        passphraseFile.toString(),
+                        "--quick-add-key",
+                        key.fingerprint(),
+                        "rsa3072",
+                        "encr",
+                        "never")
+                .orThrow();
         return key;
     }
 
@@ -169,11 +180,18 @@ public final class GpgCli implements AutoCloseable {
      * @param expire gpg's expiry ({@code never}, {@code 1d}, ...) for both keys
      */
     public Key generateCurve25519Key(String userId, Path passphraseFile, String expire) {
-        gpg("--passphrase-file", passphraseFile.toString(), "--quick-gen-key", userId, "ed25519", "sign,cert",
-                expire).orThrow();
+        gpg("--passphrase-file", passphraseFile.toString(), "--quick-gen-key", userId, "ed25519", "sign,cert", expire)
+                .orThrow();
         Key key = new Key(userId, fingerprint(userId));
-        gpg("--passphrase-file", passphraseFile.toString(), "--quick-add-key", key.fingerprint(), "cv25519", "encr",
-                expire).orThrow();
+        gpg(
+                        "--passphrase-file",
+                        passphraseFile.toString(),
+                        "--quick-add-key",
+                        key.fingerprint(),
+                        "cv25519",
+                        "encr",
+                        expire)
+                .orThrow();
         return key;
     }
 
@@ -184,8 +202,8 @@ public final class GpgCli implements AutoCloseable {
 
     /** Generates an Ed25519 key that can only sign (no encryption subkey). */
     public Key generateSigningOnlyKey(String userId, Path passphraseFile) {
-        gpg("--passphrase-file", passphraseFile.toString(), "--quick-gen-key", userId, "ed25519", "sign,cert",
-                "never").orThrow();
+        gpg("--passphrase-file", passphraseFile.toString(), "--quick-gen-key", userId, "ed25519", "sign,cert", "never")
+                .orThrow();
         return new Key(userId, fingerprint(userId));
     }
 
@@ -193,8 +211,8 @@ public final class GpgCli implements AutoCloseable {
     public void revoke(Key key) {
         try {
             Path rev = home.resolve("openpgp-revocs.d").resolve(key.fingerprint() + ".rev");
-            String cert = Files.readString(rev).replace(":-----BEGIN PGP PUBLIC KEY BLOCK-----",
-                    "-----BEGIN PGP PUBLIC KEY BLOCK-----");
+            String cert = Files.readString(rev)
+                    .replace(":-----BEGIN PGP PUBLIC KEY BLOCK-----", "-----BEGIN PGP PUBLIC KEY BLOCK-----");
             gpg(cert.getBytes(StandardCharsets.US_ASCII), "--import").orThrow();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -203,7 +221,8 @@ public final class GpgCli implements AutoCloseable {
 
     /** The fingerprint of the (only) key with this user id. */
     public String fingerprint(String userId) {
-        String listing = gpg("--with-colons", "--list-keys", "=" + userId).orThrow().out();
+        String listing =
+                gpg("--with-colons", "--list-keys", "=" + userId).orThrow().out();
         for (String line : listing.split("\n")) {
             if (line.startsWith("fpr:")) {
                 return line.split(":")[9];
@@ -225,8 +244,8 @@ public final class GpgCli implements AutoCloseable {
 
     /** Writes {@code gpg --export-secret-keys [--armor] FPR} to {@code out}, unlocking with the passphrase file. */
     public Path exportSecretKey(Key key, Path out, boolean armor, Path passphraseFile) {
-        List<String> args = new ArrayList<>(List.of("--passphrase-file", passphraseFile.toString(),
-                "--output", out.toString()));
+        List<String> args =
+                new ArrayList<>(List.of("--passphrase-file", passphraseFile.toString(), "--output", out.toString()));
         if (armor) {
             args.add("--armor");
         }
@@ -240,8 +259,8 @@ public final class GpgCli implements AutoCloseable {
      * {@code "--compress-algo", "none"} in {@code extra} to turn off gpg's default compression.
      */
     public Result encryptSymmetric(Path in, Path out, Path keyFile, String... extra) {
-        List<String> args = new ArrayList<>(List.of("--passphrase-file", keyFile.toString(), "--symmetric",
-                "--cipher-algo", "AES256"));
+        List<String> args = new ArrayList<>(
+                List.of("--passphrase-file", keyFile.toString(), "--symmetric", "--cipher-algo", "AES256"));
         args.addAll(Arrays.asList(extra));
         args.addAll(List.of("--output", out.toString(), in.toString()));
         return gpg(args.toArray(String[]::new));

@@ -4,7 +4,6 @@ import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.StagedRestore;
-
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -3,7 +3,6 @@ package com.jiffoo.backup.testutil;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StoredObject;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;

@@ -21,8 +21,7 @@ import java.util.Base64;
  */
 public final class TestKeys {
 
-    private TestKeys() {
-    }
+    private TestKeys() {}
 
     /** Writes a key file holding a fresh random passphrase (base64 of 32 bytes and a newline), mode 0600. */
     public static Path keyFile(Path dir, String name) {

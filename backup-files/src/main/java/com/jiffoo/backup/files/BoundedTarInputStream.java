@@ -2,15 +2,14 @@ package com.jiffoo.backup.files;
 
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.IntegrityException;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
-import org.apache.commons.compress.archivers.tar.TarConstants;
-import org.apache.commons.compress.archivers.tar.TarUtils;
-
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
+import org.apache.commons.compress.archivers.tar.TarUtils;
 
 /**
  * A tar reader with bounded headers, for every tar this library reads back. Commons Compress (1.28) reads a PAX
@@ -92,15 +91,23 @@ final class BoundedTarInputStream extends TarArchiveInputStream {
         if (record == null || record.length < TarConstants.DEFAULT_RCDSIZE || depth == 0) {
             return record;
         }
-        String kind = kind(record[TarConstants.NAMELEN + TarConstants.MODELEN + TarConstants.UIDLEN
-                + TarConstants.GIDLEN + TarConstants.SIZELEN + TarConstants.MODTIMELEN + TarConstants.CHKSUMLEN]);
+        String kind = kind(record[
+                TarConstants.NAMELEN
+                        + TarConstants.MODELEN
+                        + TarConstants.UIDLEN
+                        + TarConstants.GIDLEN
+                        + TarConstants.SIZELEN
+                        + TarConstants.MODTIMELEN
+                        + TarConstants.CHKSUMLEN]);
         if (kind == null || !TarUtils.verifyCheckSum(record)) {
             return record;
         }
         long size;
         try {
-            size = TarUtils.parseOctalOrBinary(record, TarConstants.NAMELEN + TarConstants.MODELEN
-                    + TarConstants.UIDLEN + TarConstants.GIDLEN, TarConstants.SIZELEN);
+            size = TarUtils.parseOctalOrBinary(
+                    record,
+                    TarConstants.NAMELEN + TarConstants.MODELEN + TarConstants.UIDLEN + TarConstants.GIDLEN,
+                    TarConstants.SIZELEN);
         } catch (IllegalArgumentException e) {
             return record; // the parent refuses the header itself
         }
@@ -110,8 +117,8 @@ final class BoundedTarInputStream extends TarArchiveInputStream {
                     + "precede one entry, the last " + header + "; the limit is " + MAX_HEADERS_PER_ENTRY + " headers");
         }
         if (size > MAX_HEADER_BYTES) {
-            throw refuse("the " + header + " declares " + size + " bytes; the limit is 1 MiB ("
-                    + MAX_HEADER_BYTES + " bytes)");
+            throw refuse("the " + header + " declares " + size + " bytes; the limit is 1 MiB (" + MAX_HEADER_BYTES
+                    + " bytes)");
         }
         if (kind.startsWith("global") && (globalBytes += size) > MAX_HEADER_BYTES) {
             throw refuse("the global PAX headers take " + globalBytes + " bytes with " + header

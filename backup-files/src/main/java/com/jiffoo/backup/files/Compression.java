@@ -4,7 +4,6 @@ import com.github.luben.zstd.ZstdInputStreamNoFinalizer;
 import com.github.luben.zstd.ZstdOutputStreamNoFinalizer;
 import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.internal.StageStreams;
-
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -78,7 +77,8 @@ public enum Compression {
     OutputStream compress(OutputStream out, int level, int threads) throws IOException {
         switch (this) {
             case GZIP:
-                return threads == 1 ? new LevelGzipOutputStream(out, level)
+                return threads == 1
+                        ? new LevelGzipOutputStream(out, level)
                         : new ParallelGzipOutputStream(out, level, threads);
             case ZSTD:
                 ZstdOutputStreamNoFinalizer zstd = new ZstdOutputStreamNoFinalizer(out, level);
@@ -98,7 +98,10 @@ public enum Compression {
         if (head.length >= 2 && (head[0] & 0xff) == 0x1f && (head[1] & 0xff) == 0x8b) {
             return GZIP;
         }
-        if (head.length >= 4 && (head[0] & 0xff) == 0x28 && (head[1] & 0xff) == 0xb5 && (head[2] & 0xff) == 0x2f
+        if (head.length >= 4
+                && (head[0] & 0xff) == 0x28
+                && (head[1] & 0xff) == 0xb5
+                && (head[2] & 0xff) == 0x2f
                 && (head[3] & 0xff) == 0xfd) {
             return ZSTD;
         }
@@ -112,8 +115,8 @@ public enum Compression {
      * @throws RestoreException when {@code in} is empty
      */
     static InputStream decompress(InputStream in) throws IOException {
-        BufferedInputStream buffered = new BufferedInputStream(StageStreams.closeShield(in),
-                DirectorySource.BUFFER_SIZE);
+        BufferedInputStream buffered =
+                new BufferedInputStream(StageStreams.closeShield(in), DirectorySource.BUFFER_SIZE);
         buffered.mark(4);
         byte[] head = buffered.readNBytes(4);
         buffered.reset();

@@ -5,9 +5,6 @@ import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.StagedRestore;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -27,6 +24,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@link RestoreTarget} that extracts a tar archive, as written by {@link DirectorySource} or by GNU tar, into a
@@ -116,7 +115,8 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
 
     /** A builder holding this target's settings. */
     public Builder toBuilder() {
-        Builder b = new Builder(target).replaceExisting(replaceExisting)
+        Builder b = new Builder(target)
+                .replaceExisting(replaceExisting)
                 .allowSymlinksOutsideTarget(allowSymlinksOutsideTarget);
         b.inPlace = inPlace;
         return b;
@@ -181,31 +181,45 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         } else {
             StagingLeftovers.clean(dest);
         }
-        Path staging = inside ? Files.createTempDirectory(dest, IN_PLACE_STAGING)
+        Path staging = inside
+                ? Files.createTempDirectory(dest, IN_PLACE_STAGING)
                 : StagingLeftovers.register(createSibling(dest), dest, StagingLeftovers.STAGING);
-        LOG.info("Restoring {}into {} (staging in {})", manifest == null ? "" : manifest.objectKey() + " ", dest,
+        LOG.info(
+                "Restoring {}into {} (staging in {})",
+                manifest == null ? "" : manifest.objectKey() + " ",
+                dest,
                 staging);
         boolean staged = false;
         try {
-            TarExtraction x = new TarExtraction(dest, staging, allowSymlinksOutsideTarget,
-                    BoundedTarInputStream.name(manifest));
+            TarExtraction x =
+                    new TarExtraction(dest, staging, allowSymlinksOutsideTarget, BoundedTarInputStream.name(manifest));
             x.run(plaintext);
             x.finish(targetMode);
             Map<String, Object> facts = x.facts();
             staged = true;
-            LOG.info("Staged {} files, {} directories, {} symlinks, {} bytes for {}", x.files, x.directoriesCount,
-                    x.symlinks, x.bytes, dest);
+            LOG.info(
+                    "Staged {} files, {} directories, {} symlinks, {} bytes for {}",
+                    x.files,
+                    x.directoriesCount,
+                    x.symlinks,
+                    x.bytes,
+                    dest);
             if (inside) {
                 facts.put("inPlace", true);
             }
             recovered.ifPresent(r -> facts.put("recovered", r.name().toLowerCase(java.util.Locale.ROOT)));
-            return inside ? new StagedInPlace(dest, staging, replaceExisting, facts)
+            return inside
+                    ? new StagedInPlace(dest, staging, replaceExisting, facts)
                     : new StagedDirectory(dest, staging, replaceExisting, facts);
         } catch (BackupException | IOException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw new RestoreException("The archive for " + dest + " is malformed: " + e
-                    + ". The backup may be corrupt; the target was not changed.", null, dest.toString(), e);
+            throw new RestoreException(
+                    "The archive for " + dest + " is malformed: " + e
+                            + ". The backup may be corrupt; the target was not changed.",
+                    null,
+                    dest.toString(),
+                    e);
         } finally {
             if (!staged) {
                 FileTrees.deleteQuietly(staging);
@@ -220,13 +234,20 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
             return -1;
         }
         if (!Files.isDirectory(dest, LinkOption.NOFOLLOW_LINKS)) {
-            throw new RestoreException("The restore target " + dest + " exists and is not a directory. "
-                    + "Move it away or restore into another path.", null, dest.toString(), null);
+            throw new RestoreException(
+                    "The restore target " + dest + " exists and is not a directory. "
+                            + "Move it away or restore into another path.",
+                    null,
+                    dest.toString(),
+                    null);
         }
         if (!replaceExisting && !isEmptyDirectory(dest)) {
-            throw new RestoreException("The restore target " + dest + " exists and is not empty. Pass "
-                    + "replaceExisting(true) to replace its content, or restore into another path.", null,
-                    dest.toString(), null);
+            throw new RestoreException(
+                    "The restore target " + dest + " exists and is not empty. Pass "
+                            + "replaceExisting(true) to replace its content, or restore into another path.",
+                    null,
+                    dest.toString(),
+                    null);
         }
         return FileTrees.mode(dest, 0755) & TarExtraction.RESTORED_MODE_BITS;
     }
@@ -240,9 +261,12 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
     static Path createSibling(Path target) throws IOException {
         String own = target.getFileName().toString();
         int length = Math.min(16, own.getBytes(StandardCharsets.UTF_8).length);
-        FileAttribute<?>[] ownerOnly = FileSystems.getDefault().supportedFileAttributeViews().contains("posix")
-                ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(
-                "rwx------"))} : new FileAttribute<?>[0];
+        FileAttribute<?>[] ownerOnly =
+                FileSystems.getDefault().supportedFileAttributeViews().contains("posix")
+                        ? new FileAttribute<?>[] {
+                            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"))
+                        }
+                        : new FileAttribute<?>[0];
         for (int attempt = 0; attempt < 200; attempt++) {
             String name = length == 1 ? randomName(1) : "." + randomName(length - 1);
             if (name.equals(own)) {
@@ -254,9 +278,12 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                 // taken: draw another
             }
         }
-        throw new RestoreException("Could not find a free name of " + length + " characters next to " + target
-                + " for the restore's staging directory; restore into a target with a longer name.", null,
-                target.toString(), null);
+        throw new RestoreException(
+                "Could not find a free name of " + length + " characters next to " + target
+                        + " for the restore's staging directory; restore into a target with a longer name.",
+                null,
+                target.toString(),
+                null);
     }
 
     /** {@code length} random lower-case letters and digits. */
@@ -321,8 +348,10 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS) || dir.getParent() == null) {
             return false;
         }
-        Object here = Files.readAttributes(dir, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
-        Object up = Files.readAttributes(dir.getParent(), BasicFileAttributes.class).fileKey();
+        Object here = Files.readAttributes(dir, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+                .fileKey();
+        Object up =
+                Files.readAttributes(dir.getParent(), BasicFileAttributes.class).fileKey();
         if (here != null && up != null) {
             // on Unix the file key is "(dev=…,ino=…)": a different device is another file system
             String dev = here.toString().replaceAll(",ino=.*", "");
@@ -358,17 +387,19 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
 
         @Override
         void swap() throws IOException {
-            InPlaceJournal journal = new InPlaceJournal(target, staging,
-                    target.resolve(IN_PLACE_OLD + randomName(10)));
+            InPlaceJournal journal = new InPlaceJournal(target, staging, target.resolve(IN_PLACE_OLD + randomName(10)));
             List<Path> existing = journal.entries(target);
             if (!existing.isEmpty() && !replaceExisting) {
-                throw new RestoreException("The restore target " + target + " is no longer empty. Pass "
-                        + "replaceExisting(true) to replace its content.", null, target.toString(), null);
+                throw new RestoreException(
+                        "The restore target " + target + " is no longer empty. Pass "
+                                + "replaceExisting(true) to replace its content.",
+                        null,
+                        target.toString(),
+                        null);
             }
             journal.swap();
             LOG.info("{} previous entries replaced in {}", existing.size(), target);
         }
-
     }
 
     /** What both ways of staging share: the facts, commit once, close without commit deletes the staged tree. */
@@ -433,12 +464,20 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                 return;
             }
             if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
-                throw new RestoreException("The restore target " + target + " is no longer a directory. "
-                        + "Move it away and restore again.", null, target.toString(), null);
+                throw new RestoreException(
+                        "The restore target " + target + " is no longer a directory. "
+                                + "Move it away and restore again.",
+                        null,
+                        target.toString(),
+                        null);
             }
             if (!replaceExisting && !isEmptyDirectory(target)) {
-                throw new RestoreException("The restore target " + target + " is no longer empty. Pass "
-                        + "replaceExisting(true) to replace its content.", null, target.toString(), null);
+                throw new RestoreException(
+                        "The restore target " + target + " is no longer empty. Pass "
+                                + "replaceExisting(true) to replace its content.",
+                        null,
+                        target.toString(),
+                        null);
             }
             Path old = StagingLeftovers.register(createSibling(target), target, StagingLeftovers.OLD);
             move(target, old); // over the empty directory just made: a rename replaces it, and no other name
@@ -451,12 +490,19 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
                     StagingLeftovers.forget(old, StagingLeftovers.OLD);
                 } catch (IOException | RuntimeException e2) {
                     e.addSuppressed(e2);
-                    throw new RestoreException("Could not move the restored tree into " + target + " and could not "
-                            + "put the previous content back: it is in " + old + "; move it back by hand.",
-                            null, target.toString(), e);
+                    throw new RestoreException(
+                            "Could not move the restored tree into " + target + " and could not "
+                                    + "put the previous content back: it is in " + old + "; move it back by hand.",
+                            null,
+                            target.toString(),
+                            e);
                 }
-                throw new RestoreException("Could not move the restored tree into " + target + ": " + e
-                        + ". The previous content is back in place.", null, target.toString(), e);
+                throw new RestoreException(
+                        "Could not move the restored tree into " + target + ": " + e
+                                + ". The previous content is back in place.",
+                        null,
+                        target.toString(),
+                        e);
             }
             LOG.info("Restored {} (replacing its previous content)", target);
             if (FileTrees.deleteQuietly(old)) {
@@ -467,7 +513,6 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         private static void move(Path from, Path to) throws IOException {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
         }
-
     }
 
     /**

@@ -1,15 +1,9 @@
 package com.jiffoo.backup.files;
 
-import com.jiffoo.backup.internal.StageStreams;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Source;
 import com.jiffoo.backup.SourceException;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
-import org.apache.commons.compress.archivers.tar.TarConstants;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
+import com.jiffoo.backup.internal.StageStreams;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -21,8 +15,8 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
@@ -33,6 +27,11 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.GZIPOutputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@link Source} that writes a tar archive of a directory's contents, compressed with gzip, zstd or not at all.
@@ -84,8 +83,10 @@ public final class DirectorySource implements Source {
     /** Buffer size for reading files and for feeding the compressor. */
     static final int BUFFER_SIZE = 64 * 1024;
 
-    private static final boolean UNIX_VIEW = FileSystems.getDefault().supportedFileAttributeViews().contains("unix");
-    private static final boolean POSIX_VIEW = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+    private static final boolean UNIX_VIEW =
+            FileSystems.getDefault().supportedFileAttributeViews().contains("unix");
+    private static final boolean POSIX_VIEW =
+            FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
     private static final String UNIX_ATTRIBUTES =
             "unix:mode,uid,gid,size,lastModifiedTime,isDirectory,isRegularFile,isSymbolicLink,isOther";
 
@@ -168,8 +169,10 @@ public final class DirectorySource implements Source {
     public String describe() {
         return "directory " + directory + " (tar, " + compression.id()
                 + (compression == Compression.NONE ? "" : " level " + compressionLevel)
-                + (compression != Compression.NONE ? ", " + compressionThreads
-                + (compressionThreads == 1 ? " thread" : " threads") : "") + ")";
+                + (compression != Compression.NONE
+                        ? ", " + compressionThreads + (compressionThreads == 1 ? " thread" : " threads")
+                        : "")
+                + ")";
     }
 
     /**
@@ -189,21 +192,29 @@ public final class DirectorySource implements Source {
     public Map<String, Object> writeTo(OutputStream out) throws IOException {
         Objects.requireNonNull(out, "out");
         if (!Files.exists(directory)) {
-            throw new ConfigurationException("The directory to back up does not exist: " + directory
-                    + ". Check the configured path, or create the directory.", null, directory.toString(), null);
+            throw new ConfigurationException(
+                    "The directory to back up does not exist: " + directory
+                            + ". Check the configured path, or create the directory.",
+                    null,
+                    directory.toString(),
+                    null);
         }
         if (!Files.isDirectory(directory)) {
-            throw new ConfigurationException("The path to back up is not a directory: " + directory
-                    + ". Configure the directory that holds the files.", null, directory.toString(), null);
+            throw new ConfigurationException(
+                    "The path to back up is not a directory: " + directory
+                            + ". Configure the directory that holds the files.",
+                    null,
+                    directory.toString(),
+                    null);
         }
         LOG.info("Backing up {}", describe());
         Walk walk = new Walk();
-        OutputStream compressor = compression.compress(StageStreams.closeShield(out), compressionLevel,
-                compressionThreads);
+        OutputStream compressor =
+                compression.compress(StageStreams.closeShield(out), compressionLevel, compressionThreads);
         boolean done = false;
         try {
-            TarArchiveOutputStream tar = new TarArchiveOutputStream(
-                    new BufferedOutputStream(compressor, BUFFER_SIZE), "UTF-8");
+            TarArchiveOutputStream tar =
+                    new TarArchiveOutputStream(new BufferedOutputStream(compressor, BUFFER_SIZE), "UTF-8");
             tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
             tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
             tar.setAddPaxHeadersForNonAsciiNames(true);
@@ -235,8 +246,13 @@ public final class DirectorySource implements Source {
         facts.put("skipped", walk.skipped);
         facts.put("vanished", walk.vanished);
         facts.put("changedWhileReading", walk.changed);
-        LOG.info("Backed up {}: {} files, {} directories, {} symlinks, {} bytes", directory, walk.files,
-                walk.directories, walk.symlinks, walk.bytes);
+        LOG.info(
+                "Backed up {}: {} files, {} directories, {} symlinks, {} bytes",
+                directory,
+                walk.files,
+                walk.directories,
+                walk.symlinks,
+                walk.bytes);
         return facts;
     }
 
@@ -256,8 +272,12 @@ public final class DirectorySource implements Source {
             walk.vanished++;
             return;
         } catch (IOException e) {
-            throw new SourceException("Could not list directory " + dir + ": " + e
-                    + ". Check the file system and that the backup user can read it.", null, dir.toString(), e);
+            throw new SourceException(
+                    "Could not list directory " + dir + ": " + e
+                            + ". Check the file system and that the backup user can read it.",
+                    null,
+                    dir.toString(),
+                    e);
         }
         names.sort(null);
         for (String name : names) {
@@ -305,15 +325,19 @@ public final class DirectorySource implements Source {
                 walk.symlinks++;
                 if (pointsOutside(entryName, target)) {
                     if (walk.symlinksOutside++ == 0) {
-                        LOG.warn("{} -> {} points outside {}; restoring this backup with DirectoryRestoreTarget needs"
-                                + " allowSymlinksOutsideTarget(true) (GNU tar restores it as is)", path, target,
+                        LOG.warn(
+                                "{} -> {} points outside {}; restoring this backup with DirectoryRestoreTarget needs"
+                                        + " allowSymlinksOutsideTarget(true) (GNU tar restores it as is)",
+                                path,
+                                target,
                                 directory);
                     }
                 }
             } else if (info.type == Type.FILE) {
                 writeFile(path, entryName, info, tar, walk);
             } else {
-                LOG.warn("{}: socket, device or FIFO; skipped (only files, directories and symlinks are backed up)",
+                LOG.warn(
+                        "{}: socket, device or FIFO; skipped (only files, directories and symlinks are backed up)",
                         path);
                 walk.skipped++;
             }
@@ -349,7 +373,9 @@ public final class DirectorySource implements Source {
                 }
             }
             if (changed) {
-                LOG.warn("{}: file changed as we read it; stored {} bytes, its size when reading started", path,
+                LOG.warn(
+                        "{}: file changed as we read it; stored {} bytes, its size when reading started",
+                        path,
                         info.size);
                 walk.changed++;
             }
@@ -366,8 +392,7 @@ public final class DirectorySource implements Source {
      *         {@code size + 1} when it grew
      * @throws SourceException when reading {@code in} fails (writing failures are thrown as they are)
      */
-    static long copyExactly(InputStream in, OutputStream out, long size, byte[] buffer, Path path)
-            throws IOException {
+    static long copyExactly(InputStream in, OutputStream out, long size, byte[] buffer, Path path) throws IOException {
         long remaining = size;
         long read = 0;
         while (remaining > 0) {
@@ -403,8 +428,12 @@ public final class DirectorySource implements Source {
     /** The error for a file or directory the backup cannot read. */
     static SourceException unreadable(Path path, IOException cause) {
         String reason = cause instanceof AccessDeniedException ? "permission denied" : String.valueOf(cause);
-        return new SourceException("Cannot read " + path + " (" + reason + "). Run the backup as a user that can "
-                + "read the whole tree, or fix the file's permissions.", null, path.toString(), cause);
+        return new SourceException(
+                "Cannot read " + path + " (" + reason + "). Run the backup as a user that can "
+                        + "read the whole tree, or fix the file's permissions.",
+                null,
+                path.toString(),
+                cause);
     }
 
     @Override
@@ -418,11 +447,15 @@ public final class DirectorySource implements Source {
      */
     private static SourceException undecodableName(Path dir, String name, Exception cause) {
         String encoding = System.getProperty("sun.jnu.encoding", "?");
-        return new SourceException("A file name in " + dir + " cannot be read as " + encoding + " ('"
-                + name.replaceAll("[\\p{Cntrl}\uFFFD]", "?") + "'), so it cannot be backed up faithfully. "
-                + ("UTF-8".equalsIgnoreCase(encoding)
-                ? "The name is not valid UTF-8: rename the file (e.g. convmv -f latin1 -t utf8 --notest)."
-                : "Run the backup with a UTF-8 locale (LANG=C.UTF-8)."), null, dir.toString(), cause);
+        return new SourceException(
+                "A file name in " + dir + " cannot be read as " + encoding + " ('"
+                        + name.replaceAll("[\\p{Cntrl}\uFFFD]", "?") + "'), so it cannot be backed up faithfully. "
+                        + ("UTF-8".equalsIgnoreCase(encoding)
+                                ? "The name is not valid UTF-8: rename the file (e.g. convmv -f latin1 -t utf8 --notest)."
+                                : "Run the backup with a UTF-8 locale (LANG=C.UTF-8)."),
+                null,
+                dir.toString(),
+                cause);
     }
 
     /** True when a link at {@code entryName} with target {@code target} leads outside the backed-up tree. */
@@ -455,7 +488,12 @@ public final class DirectorySource implements Source {
         long changed;
     }
 
-    private enum Type { FILE, DIRECTORY, SYMLINK, OTHER }
+    private enum Type {
+        FILE,
+        DIRECTORY,
+        SYMLINK,
+        OTHER
+    }
 
     /** What one lstat says about a path. */
     private static final class FileInfo {
@@ -470,8 +508,8 @@ public final class DirectorySource implements Source {
             FileInfo info = new FileInfo();
             if (UNIX_VIEW) {
                 Map<String, Object> a = Files.readAttributes(path, UNIX_ATTRIBUTES, LinkOption.NOFOLLOW_LINKS);
-                info.type = typeOf((Boolean) a.get("isRegularFile"), (Boolean) a.get("isDirectory"),
-                        (Boolean) a.get("isSymbolicLink"));
+                info.type = typeOf((Boolean) a.get("isRegularFile"), (Boolean) a.get("isDirectory"), (Boolean)
+                        a.get("isSymbolicLink"));
                 info.mode = ((Integer) a.get("mode")) & 07777;
                 info.uid = ((Integer) a.get("uid")) & 0xFFFFFFFFL;
                 info.gid = ((Integer) a.get("gid")) & 0xFFFFFFFFL;
@@ -480,8 +518,8 @@ public final class DirectorySource implements Source {
             } else {
                 BasicFileAttributes a;
                 if (POSIX_VIEW) {
-                    PosixFileAttributes p = Files.readAttributes(path, PosixFileAttributes.class,
-                            LinkOption.NOFOLLOW_LINKS);
+                    PosixFileAttributes p =
+                            Files.readAttributes(path, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
                     info.mode = modeOf(p);
                     a = p;
                 } else {
@@ -530,7 +568,9 @@ public final class DirectorySource implements Source {
         private int compressionThreads = Runtime.getRuntime().availableProcessors();
 
         private Builder(Path directory) {
-            this.directory = Objects.requireNonNull(directory, "directory").toAbsolutePath().normalize();
+            this.directory = Objects.requireNonNull(directory, "directory")
+                    .toAbsolutePath()
+                    .normalize();
         }
 
         /** Compresses with {@code compression} at its {@linkplain Compression#defaultLevel() default level}. */
@@ -548,8 +588,8 @@ public final class DirectorySource implements Source {
         public Builder compression(Compression compression, int level) {
             Objects.requireNonNull(compression, "compression");
             if (level < compression.minLevel() || level > compression.maxLevel()) {
-                throw new IllegalArgumentException(compression.id() + " level must be between "
-                        + compression.minLevel() + " and " + compression.maxLevel() + ", got " + level);
+                throw new IllegalArgumentException(compression.id() + " level must be between " + compression.minLevel()
+                        + " and " + compression.maxLevel() + ", got " + level);
             }
             this.compression = compression;
             this.compressionLevel = level;

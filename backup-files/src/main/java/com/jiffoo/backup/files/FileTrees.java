@@ -1,8 +1,5 @@
 package com.jiffoo.backup.files;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystems;
@@ -22,19 +19,22 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** File-system helpers of the restore target: modes, times and deleting trees without following links. */
 final class FileTrees {
 
     private static final Logger LOG = LoggerFactory.getLogger(FileTrees.class);
-    private static final boolean UNIX_VIEW = FileSystems.getDefault().supportedFileAttributeViews().contains("unix");
-    private static final boolean POSIX_VIEW = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+    private static final boolean UNIX_VIEW =
+            FileSystems.getDefault().supportedFileAttributeViews().contains("unix");
+    private static final boolean POSIX_VIEW =
+            FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
     private static final PosixFilePermission[] PERMISSIONS = PosixFilePermission.values();
-    private static final Set<PosixFilePermission> OWNER_ALL = EnumSet.of(PosixFilePermission.OWNER_READ,
-            PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE);
+    private static final Set<PosixFilePermission> OWNER_ALL = EnumSet.of(
+            PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE);
 
-    private FileTrees() {
-    }
+    private FileTrees() {}
 
     /** Sets the permission bits (and the sticky bit where possible) of a file or directory, not following links. */
     static void setMode(Path path, int mode) throws IOException {
@@ -108,8 +108,8 @@ final class FileTrees {
 
     /** Deletes the directory {@code name} of {@code parent} and all it holds, through open directories only. */
     private static void deleteBelow(SecureDirectoryStream<Path> parent, Path name) throws IOException {
-        PosixFileAttributeView view = parent.getFileAttributeView(name, PosixFileAttributeView.class,
-                LinkOption.NOFOLLOW_LINKS);
+        PosixFileAttributeView view =
+                parent.getFileAttributeView(name, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
         if (view != null) {
             Set<PosixFilePermission> perms = view.readAttributes().permissions();
             if (!perms.containsAll(OWNER_ALL)) {

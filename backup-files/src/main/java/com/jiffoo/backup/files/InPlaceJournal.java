@@ -2,9 +2,6 @@ package com.jiffoo.backup.files;
 
 import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.files.DirectoryRestoreTarget.Recovery;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -23,6 +20,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The swap of an in-place restore and its journal, {@code <target>/.jiffoo-journal}: a few lines of text naming the
@@ -62,7 +61,10 @@ final class InPlaceJournal {
 
     /** Where a swap is. */
     enum Phase {
-        MOVING_OUT, MOVING_IN, CLEANING, MOVING_BACK;
+        MOVING_OUT,
+        MOVING_IN,
+        CLEANING,
+        MOVING_BACK;
 
         String label() {
             return name().toLowerCase(Locale.ROOT).replace('_', '-');
@@ -105,14 +107,23 @@ final class InPlaceJournal {
                 rollBack();
             } catch (IOException | RuntimeException e2) {
                 e.addSuppressed(e2);
-                throw new RestoreException("Could not move the restored entries into " + target + " and could not"
-                        + " put all of the previous content back: what is missing is in " + old + " (the restored"
-                        + " entries in " + staging + "); the journal " + file(target) + " is kept: the next restore"
-                        + " into " + target + " goes on from there, or see the runbook to do it by hand.", null,
-                        target.toString(), e);
+                throw new RestoreException(
+                        "Could not move the restored entries into " + target + " and could not"
+                                + " put all of the previous content back: what is missing is in " + old
+                                + " (the restored"
+                                + " entries in " + staging + "); the journal " + file(target)
+                                + " is kept: the next restore"
+                                + " into " + target + " goes on from there, or see the runbook to do it by hand.",
+                        null,
+                        target.toString(),
+                        e);
             }
-            throw new RestoreException("Could not move the restored entries into " + target + ": " + e
-                    + ". The previous content is back in place.", null, target.toString(), e);
+            throw new RestoreException(
+                    "Could not move the restored entries into " + target + ": " + e
+                            + ". The previous content is back in place.",
+                    null,
+                    target.toString(),
+                    e);
         }
     }
 
@@ -131,20 +142,33 @@ final class InPlaceJournal {
             FileTrees.deleteQuietly(target.resolve(TEMP)); // killed while writing the first journal: nothing moved
             return Optional.empty();
         }
-        InPlaceJournal j = parse(target, lines).orElseThrow(() -> new RestoreException("The in-place restore"
-                + " journal " + file + " cannot be read: " + lines.size() + " lines, not the " + HEADER + " this"
-                + " version writes. Nothing was moved; see the runbook (\"In-place restore journal\") to finish or roll"
-                + " back the interrupted restore by hand, then delete the journal.", null, target.toString(), null));
+        InPlaceJournal j = parse(target, lines)
+                .orElseThrow(() -> new RestoreException(
+                        "The in-place restore"
+                                + " journal " + file + " cannot be read: " + lines.size() + " lines, not the " + HEADER
+                                + " this"
+                                + " version writes. Nothing was moved; see the runbook (\"In-place restore journal\") to finish or roll"
+                                + " back the interrupted restore by hand, then delete the journal.",
+                        null,
+                        target.toString(),
+                        null));
         if (j.phase == Phase.CLEANING
                 || j.phase != Phase.MOVING_BACK && Files.isDirectory(j.staging, LinkOption.NOFOLLOW_LINKS)) {
-            LOG.warn("Finishing the interrupted in-place restore into {} (journal {}, phase {})", target, file,
+            LOG.warn(
+                    "Finishing the interrupted in-place restore into {} (journal {}, phase {})",
+                    target,
+                    file,
                     j.phase.label());
             j.run();
             return Optional.of(Recovery.FINISHED);
         }
-        LOG.warn("Rolling back the interrupted in-place restore into {} (journal {}, phase {}; the staged tree {} {})",
-                target, file, j.phase.label(), j.staging, j.phase == Phase.MOVING_BACK ? "was being rolled back"
-                        : "is gone");
+        LOG.warn(
+                "Rolling back the interrupted in-place restore into {} (journal {}, phase {}; the staged tree {} {})",
+                target,
+                file,
+                j.phase.label(),
+                j.staging,
+                j.phase == Phase.MOVING_BACK ? "was being rolled back" : "is gone");
         j.rollBack();
         return Optional.of(Recovery.ROLLED_BACK);
     }
@@ -169,8 +193,12 @@ final class InPlaceJournal {
         try {
             Files.deleteIfExists(file(target));
         } catch (IOException e) {
-            LOG.warn("Restored {} in place, but could not delete its journal {}: {}. The next restore into it"
-                    + " deletes it.", target, file(target), e.toString());
+            LOG.warn(
+                    "Restored {} in place, but could not delete its journal {}: {}. The next restore into it"
+                            + " deletes it.",
+                    target,
+                    file(target),
+                    e.toString());
         }
         sync(target);
         LOG.info("Restored {} in place", target);
@@ -234,8 +262,12 @@ final class InPlaceJournal {
         StringBuilder text = new StringBuilder(HEADER).append('\n');
         fields.forEach((k, v) -> text.append(k).append(' ').append(v).append('\n'));
         Path temp = target.resolve(TEMP);
-        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+        try (FileChannel ch = FileChannel.open(
+                temp,
+                StandardOpenOption.CREATE,
+                StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.WRITE,
+                LinkOption.NOFOLLOW_LINKS)) {
             ByteBuffer b = ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.UTF_8));
             while (b.hasRemaining()) {
                 ch.write(b);

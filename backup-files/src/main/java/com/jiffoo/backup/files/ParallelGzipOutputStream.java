@@ -1,8 +1,5 @@
 package com.jiffoo.backup.files;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
@@ -22,6 +19,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import java.util.zip.CRC32;
 import java.util.zip.Deflater;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A gzip stream that deflates on several threads, the way pigz does, and still writes one standard gzip member
@@ -82,6 +81,7 @@ final class ParallelGzipOutputStream extends OutputStream {
     private int dictionaryLength;
     /** Data bytes from {@link #DICTIONARY_SIZE} in {@link #buffer}. */
     private int length;
+
     private long totalIn;
     private IOException failure;
     private boolean closed;
@@ -117,15 +117,19 @@ final class ParallelGzipOutputStream extends OutputStream {
         this.threadPrefix = "jiffoo-gzip-" + STREAMS.incrementAndGet() + "-";
         // the header first, so that a failing out leaves no pool behind
         out.write(new byte[] {
-                0x1f, (byte) 0x8b, // magic
-                8,                 // CM: deflate
-                0,                 // FLG: no name, comment or extra field
-                0, 0, 0, 0,        // MTIME: none
-                (byte) (level == 9 ? 2 : level == 1 ? 4 : 0), // XFL: as gzip sets it
-                (byte) 255,        // OS: unknown
+            0x1f,
+            (byte) 0x8b, // magic
+            8, // CM: deflate
+            0, // FLG: no name, comment or extra field
+            0,
+            0,
+            0,
+            0, // MTIME: none
+            (byte) (level == 9 ? 2 : level == 1 ? 4 : 0), // XFL: as gzip sets it
+            (byte) 255, // OS: unknown
         });
-        this.pool = new ThreadPoolExecutor(threads, threads, KEEP_ALIVE_SECONDS, TimeUnit.SECONDS,
-                new LinkedBlockingQueue<>(), Worker::new);
+        this.pool = new ThreadPoolExecutor(
+                threads, threads, KEEP_ALIVE_SECONDS, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), Worker::new);
         pool.allowCoreThreadTimeOut(true);
     }
 
@@ -239,8 +243,12 @@ final class ParallelGzipOutputStream extends OutputStream {
         if (!last) {
             buffer = new byte[DICTIONARY_SIZE + blockSize];
             dictionaryLength = Math.min(DICTIONARY_SIZE, dictionary + n);
-            System.arraycopy(block, DICTIONARY_SIZE + n - dictionaryLength, buffer,
-                    DICTIONARY_SIZE - dictionaryLength, dictionaryLength);
+            System.arraycopy(
+                    block,
+                    DICTIONARY_SIZE + n - dictionaryLength,
+                    buffer,
+                    DICTIONARY_SIZE - dictionaryLength,
+                    dictionaryLength);
             length = 0;
         }
     }
@@ -319,8 +327,7 @@ final class ParallelGzipOutputStream extends OutputStream {
     /** Records the first failure, stops the workers and returns the failure to throw. */
     private IOException fail(Throwable t) {
         if (failure == null) {
-            failure = t instanceof IOException ? (IOException) t
-                    : new IOException("gzip compression failed: " + t, t);
+            failure = t instanceof IOException ? (IOException) t : new IOException("gzip compression failed: " + t, t);
             stopWorkers();
         }
         return failure;
@@ -345,7 +352,9 @@ final class ParallelGzipOutputStream extends OutputStream {
                 }
             }
             if (w.isAlive()) {
-                LOG.warn("gzip worker {} did not stop within {} ms; it ends when its block is done", w.getName(),
+                LOG.warn(
+                        "gzip worker {} did not stop within {} ms; it ends when its block is done",
+                        w.getName(),
                         JOIN_MILLIS);
             }
         }

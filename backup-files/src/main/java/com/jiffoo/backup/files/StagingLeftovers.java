@@ -1,9 +1,6 @@
 package com.jiffoo.backup.files;
 
 import com.jiffoo.backup.internal.Processes;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -13,6 +10,8 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The sibling directories a restore into {@code <parent>/<name>} makes — the staged tree, and the previous content
@@ -29,15 +28,16 @@ final class StagingLeftovers {
     static final String STAGING = "restore";
     /** The previous content. */
     static final String OLD = "old";
+
     private static final Pattern MARKER = Pattern.compile("(\\..+)\\.jiffoo-(restore|old)-([0-9]+)");
     private static final int MAX_MARKER_BYTES = 4096;
 
-    private StagingLeftovers() {
-    }
+    private StagingLeftovers() {}
 
     /** Marks {@code dir} (beside {@code target}) as this process's {@code kind}; returns {@code dir}. */
     static Path register(Path dir, Path target, String kind) throws IOException {
-        Files.writeString(marker(dir, kind, Processes.pid()), target.getFileName().toString(), StandardCharsets.UTF_8);
+        Files.writeString(
+                marker(dir, kind, Processes.pid()), target.getFileName().toString(), StandardCharsets.UTF_8);
         return dir;
     }
 
@@ -57,11 +57,13 @@ final class StagingLeftovers {
     /** Removes (or reports) what killed restores into {@code target} left beside it. Never throws. */
     static void clean(Path target) {
         String name = target.getFileName().toString();
-        try (DirectoryStream<Path> siblings = Files.newDirectoryStream(target.getParent(),
+        try (DirectoryStream<Path> siblings = Files.newDirectoryStream(
+                target.getParent(),
                 p -> MARKER.matcher(p.getFileName().toString()).matches())) {
             for (Path marker : siblings) {
                 Matcher m = MARKER.matcher(marker.getFileName().toString());
-                if (!m.matches() || !Files.isRegularFile(marker, LinkOption.NOFOLLOW_LINKS)
+                if (!m.matches()
+                        || !Files.isRegularFile(marker, LinkOption.NOFOLLOW_LINKS)
                         || !name.equals(read(marker))) {
                     continue;
                 }
@@ -69,18 +71,31 @@ final class StagingLeftovers {
                 boolean isStaging = m.group(2).equals(STAGING);
                 long pid = Long.parseLong(m.group(3));
                 if (Processes.running(pid, null)) {
-                    LOG.warn("left {} beside the restore target: process {} that made it is running (another"
-                            + " restore into {}?)", dir, pid, target);
+                    LOG.warn(
+                            "left {} beside the restore target: process {} that made it is running (another"
+                                    + " restore into {}?)",
+                            dir,
+                            pid,
+                            target);
                 } else if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
                     Files.deleteIfExists(marker); // its directory went (renamed into place, or deleted)
                 } else if (!isStaging && !Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-                    LOG.warn("{} holds the previous content of {}, which is missing: a restore (process {}) was killed"
-                            + " while swapping them. Move it back by hand (mv {} {}) or delete it.", dir, target, pid,
-                            dir, target);
+                    LOG.warn(
+                            "{} holds the previous content of {}, which is missing: a restore (process {}) was killed"
+                                    + " while swapping them. Move it back by hand (mv {} {}) or delete it.",
+                            dir,
+                            target,
+                            pid,
+                            dir,
+                            target);
                 } else if (FileTrees.deleteQuietly(dir)) {
                     Files.deleteIfExists(marker);
-                    LOG.warn("removed {}, the {} that a killed restore (process {}) left beside {}", dir,
-                            isStaging ? "staging directory" : "previous content", pid, target);
+                    LOG.warn(
+                            "removed {}, the {} that a killed restore (process {}) left beside {}",
+                            dir,
+                            isStaging ? "staging directory" : "previous content",
+                            pid,
+                            target);
                 }
             }
         } catch (IOException | RuntimeException e) {

@@ -1,12 +1,6 @@
 package com.jiffoo.backup.files;
 
 import com.jiffoo.backup.RestoreException;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
-import org.apache.commons.compress.archivers.tar.TarConstants;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -26,6 +20,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Extracts one tar archive into a staging directory for {@link DirectoryRestoreTarget}: the security-critical path
@@ -74,6 +73,7 @@ final class TarExtraction {
     static final int PATH_MAX = 4095;
     /** The longest name of one path component, in bytes. */
     static final int NAME_MAX = 255;
+
     private static final int BUFFER_SIZE = DirectorySource.BUFFER_SIZE;
     private static final String OUTSIDE_LINK_HINT = " (if the backed-up tree really had such a link, e.g."
             + " current -> /srv/shared, restore with allowSymlinksOutsideTarget(true): links are then restored as"
@@ -105,7 +105,7 @@ final class TarExtraction {
 
     void run(InputStream plaintext) throws IOException {
         try (InputStream in = Compression.decompress(plaintext);
-             TarArchiveInputStream tar = BoundedTarInputStream.open(in, what)) {
+                TarArchiveInputStream tar = BoundedTarInputStream.open(in, what)) {
             TarArchiveEntry entry;
             while ((entry = tar.getNextEntry()) != null) {
                 try {
@@ -138,8 +138,8 @@ final class TarExtraction {
             } else if (!a.isDirectory()) {
                 throw refuse(name, "an earlier entry at the same path is not a directory");
             }
-            directories.add(new DirectoryTimes(path, entry.getMode() & RESTORED_MODE_BITS,
-                    entry.getLastModifiedTime()));
+            directories.add(
+                    new DirectoryTimes(path, entry.getMode() & RESTORED_MODE_BITS, entry.getLastModifiedTime()));
             directoriesCount++;
         } else if (entry.isSymbolicLink()) {
             String linkName = entry.getLinkName();
@@ -171,8 +171,8 @@ final class TarExtraction {
                 throw refuse(name, "its data is stored in a way this reader does not support (sparse?)");
             }
             removeNonDirectory(path, name);
-            try (OutputStream out = Files.newOutputStream(path, StandardOpenOption.CREATE_NEW,
-                    StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+            try (OutputStream out = Files.newOutputStream(
+                    path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
                 int n;
                 while ((n = tar.read(buffer)) >= 0) {
                     out.write(buffer, 0, n);
@@ -189,8 +189,7 @@ final class TarExtraction {
 
     private static boolean isRegularFile(TarArchiveEntry entry) {
         byte flag = entry.getLinkFlag();
-        return flag == TarConstants.LF_NORMAL || flag == TarConstants.LF_OLDNORM
-                || flag == TarConstants.LF_CONTIG;
+        return flag == TarConstants.LF_NORMAL || flag == TarConstants.LF_OLDNORM || flag == TarConstants.LF_CONTIG;
     }
 
     /** The path's components without empty and "." ones; refuses absolute paths and "..". */
@@ -230,11 +229,14 @@ final class TarExtraction {
             if (a == null) {
                 Files.createDirectory(p);
             } else if (a.isSymbolicLink()) {
-                throw refuse(entryName, "its parent \"" + String.join("/", parts.subList(0, i + 1))
-                        + "\" is a symbolic link extracted earlier; writing through it could leave the target");
+                throw refuse(
+                        entryName,
+                        "its parent \"" + String.join("/", parts.subList(0, i + 1))
+                                + "\" is a symbolic link extracted earlier; writing through it could leave the target");
             } else if (!a.isDirectory()) {
-                throw refuse(entryName, "its parent \"" + String.join("/", parts.subList(0, i + 1))
-                        + "\" is not a directory");
+                throw refuse(
+                        entryName,
+                        "its parent \"" + String.join("/", parts.subList(0, i + 1)) + "\" is not a directory");
             }
         }
         verifiedParent = parentRel;
@@ -246,8 +248,10 @@ final class TarExtraction {
             throw refuse(entryName, "it is a symbolic link with an empty target");
         }
         if (linkName.startsWith("/") && !allowOutsideLinks) {
-            throw refuse(entryName, "it is a symbolic link to the absolute path \"" + linkName
-                    + "\", outside the target" + OUTSIDE_LINK_HINT);
+            throw refuse(
+                    entryName,
+                    "it is a symbolic link to the absolute path \"" + linkName + "\", outside the target"
+                            + OUTSIDE_LINK_HINT);
         }
         if (linkName.indexOf('\0') >= 0) {
             throw refuse(entryName, "its link target contains a NUL character");
@@ -259,8 +263,10 @@ final class TarExtraction {
         for (String part : linkName.split("/")) {
             if (part.equals("..")) {
                 if (--depth < 0) {
-                    throw refuse(entryName, "it is a symbolic link to \"" + linkName
-                            + "\", which points outside the target" + OUTSIDE_LINK_HINT);
+                    throw refuse(
+                            entryName,
+                            "it is a symbolic link to \"" + linkName + "\", which points outside the target"
+                                    + OUTSIDE_LINK_HINT);
                 }
             } else if (!part.isEmpty() && !part.equals(".")) {
                 depth++;
@@ -276,8 +282,7 @@ final class TarExtraction {
             p = p.resolve(targetParts.get(i));
             BasicFileAttributes a = lstat(p);
             if (a == null || !a.isDirectory() || a.isSymbolicLink()) {
-                throw refuse(entryName, "its hard-link target \"" + linkName
-                        + "\" is not a file extracted earlier");
+                throw refuse(entryName, "its hard-link target \"" + linkName + "\" is not a file extracted earlier");
             }
         }
         BasicFileAttributes a = lstat(linkTarget);
@@ -314,8 +319,10 @@ final class TarExtraction {
                 }
                 if (part.equals("..")) {
                     if (resolved.isEmpty()) {
-                        throw refuse(link, "the symbolic link, followed through the links it meets, "
-                                + "points outside the target");
+                        throw refuse(
+                                link,
+                                "the symbolic link, followed through the links it meets, "
+                                        + "points outside the target");
                     }
                     resolved.remove(resolved.size() - 1);
                     continue;
@@ -380,22 +387,34 @@ final class TarExtraction {
             return Optional.empty();
         }
         int extra = staging.toString().length() - dest.toString().length();
-        String shown = entryName.length() <= 200 ? entryName
+        String shown = entryName.length() <= 200
+                ? entryName
                 : entryName.substring(0, 120) + "…" + entryName.substring(entryName.length() - 60);
-        return Optional.of(new RestoreException("Cannot restore entry \"" + shown + "\" into " + dest + ": "
-                + (longName ? "one of its names is longer than " + NAME_MAX + " bytes"
-                : "its path while staged is " + bytes + " bytes, too long for the system (at most " + PATH_MAX
-                + ")") + (extra > 0 ? "; staging inside the target (in place) adds " + extra + " bytes to every"
-                + " path. Restore into a directory with a path at least that much shorter (not a mount point, or"
-                + " with inPlace(false)), then move the content into place"
-                : ". Restore into a target with a shorter path") + ". The target was not changed.", null,
-                dest.toString(), null));
+        return Optional.of(new RestoreException(
+                "Cannot restore entry \"" + shown + "\" into " + dest + ": "
+                        + (longName
+                                ? "one of its names is longer than " + NAME_MAX + " bytes"
+                                : "its path while staged is " + bytes + " bytes, too long for the system (at most "
+                                        + PATH_MAX + ")")
+                        + (extra > 0
+                                ? "; staging inside the target (in place) adds " + extra + " bytes to every"
+                                        + " path. Restore into a directory with a path at least that much shorter (not a mount point, or"
+                                        + " with inPlace(false)), then move the content into place"
+                                : ". Restore into a target with a shorter path")
+                        + ". The target was not changed.",
+                null,
+                dest.toString(),
+                null));
     }
 
     private RestoreException refuse(String entryName, String why) {
-        return new RestoreException("Refusing to restore entry \"" + entryName + "\" into " + dest + ": " + why
-                + ". The backup may be malicious or corrupt; nothing was written outside the staging directory "
-                + "and the target was not changed.", null, dest.toString(), null);
+        return new RestoreException(
+                "Refusing to restore entry \"" + entryName + "\" into " + dest + ": " + why
+                        + ". The backup may be malicious or corrupt; nothing was written outside the staging directory "
+                        + "and the target was not changed.",
+                null,
+                dest.toString(),
+                null);
     }
 
     private static BasicFileAttributes lstat(Path p) throws IOException {
@@ -406,6 +425,5 @@ final class TarExtraction {
         }
     }
 
-    private record DirectoryTimes(Path path, int mode, FileTime time) {
-    }
+    private record DirectoryTimes(Path path, int mode, FileTime time) {}
 }

@@ -4,15 +4,14 @@ import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.StagedRestore;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
 /**
  * The inner check of a deep verification of file backups: decompresses the plaintext (gzip, zstd or plain, by its
@@ -30,8 +29,7 @@ import java.util.Map;
 public final class TarListCheck implements RestoreTarget {
     private static final TarListCheck INSTANCE = new TarListCheck();
 
-    private TarListCheck() {
-    }
+    private TarListCheck() {}
 
     /** The check. */
     public static TarListCheck create() {
@@ -50,7 +48,7 @@ public final class TarListCheck implements RestoreTarget {
         long files = 0;
         long bytes = 0;
         try (InputStream in = Compression.decompress(plaintext);
-             TarArchiveInputStream tar = BoundedTarInputStream.open(in, what)) {
+                TarArchiveInputStream tar = BoundedTarInputStream.open(in, what)) {
             TarArchiveEntry entry;
             while ((entry = tar.getNextEntry()) != null) {
                 entries++;
@@ -61,8 +59,10 @@ public final class TarListCheck implements RestoreTarget {
             }
             in.transferTo(OutputStream.nullOutputStream()); // to the end: the gzip CRC / zstd checksum is checked
         } catch (IOException e) {
-            throw new IntegrityException("The tar archive inside " + what + " cannot be read after " + entries
-                    + " entries: " + e.getMessage() + ". The backup is damaged; do not rely on it.", e);
+            throw new IntegrityException(
+                    "The tar archive inside " + what + " cannot be read after " + entries + " entries: "
+                            + e.getMessage() + ". The backup is damaged; do not rely on it.",
+                    e);
         }
         Map<String, Object> facts = new LinkedHashMap<>();
         facts.put("entries", entries);
@@ -76,12 +76,10 @@ public final class TarListCheck implements RestoreTarget {
             }
 
             @Override
-            public void commit() {
-            }
+            public void commit() {}
 
             @Override
-            public void close() {
-            }
+            public void close() {}
         };
     }
 }

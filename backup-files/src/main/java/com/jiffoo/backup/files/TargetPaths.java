@@ -1,7 +1,6 @@
 package com.jiffoo.backup.files;
 
 import com.jiffoo.backup.RestoreException;
-
 import java.io.IOException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -29,11 +28,11 @@ import java.util.Map;
  * <p>Only on file systems with Unix attributes; elsewhere nothing is checked.
  */
 final class TargetPaths {
-    private static final boolean UNIX = FileSystems.getDefault().supportedFileAttributeViews().contains("unix");
+    private static final boolean UNIX =
+            FileSystems.getDefault().supportedFileAttributeViews().contains("unix");
     private static final int MAX_LINKS = 40; // as the kernel: ELOOP after 40 links
 
-    private TargetPaths() {
-    }
+    private TargetPaths() {}
 
     /**
      * Checks the target's path.
@@ -58,9 +57,11 @@ final class TargetPaths {
                 advice = "It points to " + Files.readSymbolicLink(target) + ", which does not resolve; remove the"
                         + " link, or restore into a real directory";
             }
-            throw refuse(target, target + " is a symbolic link (owned by " + owner(t) + "). A restore never replaces "
-                    + "a directory through a link: whoever can change the link would choose what is deleted. "
-                    + advice);
+            throw refuse(
+                    target,
+                    target + " is a symbolic link (owned by " + owner(t) + "). A restore never replaces "
+                            + "a directory through a link: whoever can change the link would choose what is deleted. "
+                            + advice);
         }
         Path parent = walk(target.getParent(), me);
         if (t != null && (inside || shared(attributes(parent), me))) {
@@ -127,9 +128,11 @@ final class TargetPaths {
     private static void checkOwner(Path p, Map<String, Object> a, Ids me) {
         int uid = (Integer) a.get("uid");
         if (uid != 0 && uid != me.uid) {
-            throw refuse(p, p + " is owned by " + owner(a) + ", who could replace it (or what it holds) with a link "
-                    + "while the restore runs. Restore as that user, or into a directory that only root or you "
-                    + "control (then move it into place)");
+            throw refuse(
+                    p,
+                    p + " is owned by " + owner(a) + ", who could replace it (or what it holds) with a link "
+                            + "while the restore runs. Restore as that user, or into a directory that only root or you "
+                            + "control (then move it into place)");
         }
     }
 
@@ -141,10 +144,13 @@ final class TargetPaths {
         boolean world = (mode & 0002) != 0;
         boolean group = (mode & 0020) != 0 && (Integer) a.get("gid") != me.gid;
         if (world || group) {
-            throw refuse(dir, dir + " is writable by others (" + (world ? "everyone" : "group " + group(a))
-                    + "), who could replace what the restore goes through with a link. Make it safe with chmod o-w,g-w "
-                    + dir + " (or chmod +t for a shared directory like /tmp), or restore into a directory that only "
-                    + "root or you can write");
+            throw refuse(
+                    dir,
+                    dir + " is writable by others (" + (world ? "everyone" : "group " + group(a))
+                            + "), who could replace what the restore goes through with a link. Make it safe with chmod o-w,g-w "
+                            + dir
+                            + " (or chmod +t for a shared directory like /tmp), or restore into a directory that only "
+                            + "root or you can write");
         }
     }
 
@@ -160,8 +166,8 @@ final class TargetPaths {
 
     private static Map<String, Object> attributes(Path p) throws IOException {
         try {
-            return Files.readAttributes(p, "unix:uid,gid,mode,owner,group,isSymbolicLink,isDirectory",
-                    LinkOption.NOFOLLOW_LINKS);
+            return Files.readAttributes(
+                    p, "unix:uid,gid,mode,owner,group,isSymbolicLink,isDirectory", LinkOption.NOFOLLOW_LINKS);
         } catch (NoSuchFileException e) {
             return null;
         }
@@ -178,8 +184,11 @@ final class TargetPaths {
     }
 
     private static RestoreException refuse(Path where, String why) {
-        return new RestoreException("Refusing to restore into " + where + ": " + why + ". Nothing was changed.",
-                null, where.toString(), null);
+        return new RestoreException(
+                "Refusing to restore into " + where + ": " + why + ". Nothing was changed.",
+                null,
+                where.toString(),
+                null);
     }
 
     /** The user and primary group running this process. */

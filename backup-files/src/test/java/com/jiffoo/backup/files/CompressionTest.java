@@ -1,21 +1,21 @@
 package com.jiffoo.backup.files;
 
-import com.jiffoo.backup.RestoreException;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.jiffoo.backup.RestoreException;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class CompressionTest {
-    private static final byte[] DATA = "a tar archive, or anything else\n".repeat(5000).getBytes(StandardCharsets.UTF_8);
+    private static final byte[] DATA =
+            "a tar archive, or anything else\n".repeat(5000).getBytes(StandardCharsets.UTF_8);
 
     @ParameterizedTest
     @EnumSource(Compression.class)
@@ -37,8 +37,10 @@ class CompressionTest {
     void shortOrUnknownHeadsArePlainAndAnEmptyStreamIsRefused() {
         assertThat(Compression.detect(new byte[] {0x1f})).isEqualTo(Compression.NONE);
         assertThat(Compression.detect(new byte[] {0x28, (byte) 0xb5, 0x2f})).isEqualTo(Compression.NONE);
-        assertThat(Compression.detect("ustar".getBytes(StandardCharsets.US_ASCII))).isEqualTo(Compression.NONE);
+        assertThat(Compression.detect("ustar".getBytes(StandardCharsets.US_ASCII)))
+                .isEqualTo(Compression.NONE);
         assertThatThrownBy(() -> Compression.decompress(new ByteArrayInputStream(new byte[0])))
-                .isInstanceOf(RestoreException.class).hasMessageContaining("empty");
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("empty");
     }
 }

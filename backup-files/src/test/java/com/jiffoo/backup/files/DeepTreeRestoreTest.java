@@ -1,20 +1,19 @@
 package com.jiffoo.backup.files;
 
+import static com.jiffoo.backup.files.TestTrees.q;
+import static com.jiffoo.backup.files.TestTrees.sh;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.StagedRestore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-
-import static com.jiffoo.backup.files.TestTrees.q;
-import static com.jiffoo.backup.files.TestTrees.sh;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 11 item 10: a path that backs up must restore. A file whose absolute path is just inside PATH_MAX (4,096
@@ -60,7 +59,8 @@ class DeepTreeRestoreTest {
         byte[] archive = backup(source);
 
         Path target = tmp.resolve("t");
-        DirectoryRestoreTarget t = DirectoryRestoreTarget.builder(target).replaceExisting(true).build();
+        DirectoryRestoreTarget t =
+                DirectoryRestoreTarget.builder(target).replaceExisting(true).build();
         restore(t, archive);
         assertThat(Files.readString(target.resolve(rel))).isEqualTo("deep");
         restore(t, archive); // again, replacing it: the old tree is moved aside and deleted, no longer either
@@ -76,8 +76,12 @@ class DeepTreeRestoreTest {
         byte[] archive = backup(source);
         Path target = Files.createDirectories(tmp.resolve("t"));
         Files.writeString(target.resolve("old.txt"), "old");
-        assertThatThrownBy(() -> restore(DirectoryRestoreTarget.builder(target).replaceExisting(true).inPlace(true)
-                .build(), archive))
+        assertThatThrownBy(() -> restore(
+                        DirectoryRestoreTarget.builder(target)
+                                .replaceExisting(true)
+                                .inPlace(true)
+                                .build(),
+                        archive))
                 .isInstanceOf(RestoreException.class)
                 .hasMessageContaining(rel.substring(0, 50))
                 .hasMessageContaining("too long")

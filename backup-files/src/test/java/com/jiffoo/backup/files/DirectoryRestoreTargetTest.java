@@ -1,16 +1,12 @@
 package com.jiffoo.backup.files;
 
+import static com.jiffoo.backup.files.TestTrees.q;
+import static com.jiffoo.backup.files.TestTrees.sh;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.StagedRestore;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
-import org.apache.commons.compress.archivers.tar.TarConstants;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
-
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.FilterInputStream;
@@ -25,16 +21,20 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-
-import static com.jiffoo.backup.files.TestTrees.q;
-import static com.jiffoo.backup.files.TestTrees.sh;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class DirectoryRestoreTargetTest {
 
     @TempDir
     Path tmp;
+
     Path source;
     Path target;
     Path outside;
@@ -75,9 +75,13 @@ class DirectoryRestoreTargetTest {
     @EnumSource(Compression.class)
     void roundTripRestoresAnIdenticalTree(Compression c) throws IOException {
         TestTrees.createSampleTree(source);
-        Map<String, Object> facts = restore(DirectoryRestoreTarget.builder(target).build(), backup(c));
+        Map<String, Object> facts =
+                restore(DirectoryRestoreTarget.builder(target).build(), backup(c));
         assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
-        assertThat(facts).containsEntry("files", 8L).containsEntry("symlinks", 4L).containsEntry("directories", 10L)
+        assertThat(facts)
+                .containsEntry("files", 8L)
+                .containsEntry("symlinks", 4L)
+                .containsEntry("directories", 10L)
                 .containsEntry("target", target.toString());
         assertNoLeftovers();
     }
@@ -89,12 +93,16 @@ class DirectoryRestoreTargetTest {
         PipedOutputStream out = new PipedOutputStream(in);
         CompletableFuture<Map<String, Object>> written = CompletableFuture.supplyAsync(() -> {
             try (out) {
-                return DirectorySource.builder(source).compression(Compression.ZSTD).build().writeTo(out);
+                return DirectorySource.builder(source)
+                        .compression(Compression.ZSTD)
+                        .build()
+                        .writeTo(out);
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
         });
-        try (StagedRestore staged = DirectoryRestoreTarget.builder(target).build().stage(in, null)) {
+        try (StagedRestore staged =
+                DirectoryRestoreTarget.builder(target).build().stage(in, null)) {
             in.transferTo(java.io.OutputStream.nullOutputStream()); // the pipeline drains the rest
             staged.commit();
         }
@@ -127,8 +135,8 @@ class DirectoryRestoreTargetTest {
         Files.createLink(source.resolve("b"), source.resolve("a"));
         Path archive = tmp.resolve("gnu.tar");
         sh(tmp, "tar -C " + q(source) + " -cf " + q(archive) + " a b");
-        Map<String, Object> facts = restore(DirectoryRestoreTarget.builder(target).build(),
-                Files.readAllBytes(archive));
+        Map<String, Object> facts =
+                restore(DirectoryRestoreTarget.builder(target).build(), Files.readAllBytes(archive));
         assertThat(facts).containsEntry("hardLinks", 1L);
         assertThat(Files.isSameFile(target.resolve("a"), target.resolve("b"))).isTrue();
     }
@@ -145,7 +153,8 @@ class DirectoryRestoreTargetTest {
                 closed[0] = true;
             }
         };
-        try (StagedRestore staged = DirectoryRestoreTarget.builder(target).build().stage(in, null)) {
+        try (StagedRestore staged =
+                DirectoryRestoreTarget.builder(target).build().stage(in, null)) {
             staged.commit();
         }
         assertThat(closed[0]).isFalse();
@@ -155,7 +164,8 @@ class DirectoryRestoreTargetTest {
     @Test
     void skipsFifoEntries() throws IOException {
         byte[] tar = tar(e("fifo", TarConstants.LF_FIFO, null), file("ok.txt", "ok"));
-        Map<String, Object> facts = restore(DirectoryRestoreTarget.builder(target).build(), tar);
+        Map<String, Object> facts =
+                restore(DirectoryRestoreTarget.builder(target).build(), tar);
         assertThat(facts).containsEntry("skipped", 1L).containsEntry("files", 1L);
         assertThat(TestTrees.list(target)).containsExactly("ok.txt");
     }
@@ -167,9 +177,11 @@ class DirectoryRestoreTargetTest {
         TestTrees.createSampleTree(source);
         Files.createDirectories(target);
         Files.writeString(target.resolve("old.txt"), "old");
-        assertThatThrownBy(() -> DirectoryRestoreTarget.builder(target).build()
-                .stage(new ByteArrayInputStream(backup(Compression.GZIP)), null))
-                .isInstanceOf(RestoreException.class).hasMessageContaining("replaceExisting(true)")
+        assertThatThrownBy(() -> DirectoryRestoreTarget.builder(target)
+                        .build()
+                        .stage(new ByteArrayInputStream(backup(Compression.GZIP)), null))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("replaceExisting(true)")
                 .hasMessageContaining(target.toString());
         assertThat(TestTrees.list(target)).containsExactly("old.txt");
         assertNoLeftovers();
@@ -199,17 +211,21 @@ class DirectoryRestoreTargetTest {
         TestTrees.createSampleTree(source);
         Files.createDirectories(target.resolve("old-dir"));
         Files.writeString(target.resolve("old.txt"), "old");
-        DirectoryRestoreTarget t = DirectoryRestoreTarget.builder(target).replaceExisting(true).inPlace(true).build();
+        DirectoryRestoreTarget t = DirectoryRestoreTarget.builder(target)
+                .replaceExisting(true)
+                .inPlace(true)
+                .build();
         StagedRestore staged = t.stage(new ByteArrayInputStream(backup(Compression.GZIP)), null);
         // staged on the target's own file system, inside it
-        assertThat(TestTrees.list(target)).hasSize(3).contains("old-dir", "old.txt")
+        assertThat(TestTrees.list(target))
+                .hasSize(3)
+                .contains("old-dir", "old.txt")
                 .anyMatch(n -> n.startsWith(".jiffoo-restore-"));
         assertThat(staged.facts()).containsEntry("inPlace", true);
         staged.commit();
         staged.close();
         assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
-        assertThat(TestTrees.list(target))
-                .noneMatch(n -> n.startsWith(".jiffoo-"));
+        assertThat(TestTrees.list(target)).noneMatch(n -> n.startsWith(".jiffoo-"));
         assertNoLeftovers();
     }
 
@@ -218,24 +234,30 @@ class DirectoryRestoreTargetTest {
         TestTrees.createSampleTree(source);
         Files.createDirectories(target);
         Files.writeString(target.resolve("old.txt"), "old");
-        DirectoryRestoreTarget t = DirectoryRestoreTarget.builder(target).replaceExisting(true).inPlace(true).build();
+        DirectoryRestoreTarget t = DirectoryRestoreTarget.builder(target)
+                .replaceExisting(true)
+                .inPlace(true)
+                .build();
         t.stage(new ByteArrayInputStream(backup(Compression.GZIP)), null).close();
         assertThat(TestTrees.list(target)).containsExactly("old.txt");
 
         byte[] archive = backup(Compression.GZIP);
         byte[] truncated = java.util.Arrays.copyOf(archive, archive.length / 2);
-        assertThatThrownBy(() -> t.stage(new ByteArrayInputStream(truncated), null)).isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> t.stage(new ByteArrayInputStream(truncated), null))
+                .isInstanceOf(IOException.class);
         assertThat(TestTrees.list(target)).containsExactly("old.txt");
 
-        assertThatThrownBy(() -> DirectoryRestoreTarget.builder(target).inPlace(true).build()
-                .stage(new ByteArrayInputStream(archive), null))
-                .isInstanceOf(RestoreException.class).hasMessageContaining("not empty");
+        assertThatThrownBy(() -> DirectoryRestoreTarget.builder(target)
+                        .inPlace(true)
+                        .build()
+                        .stage(new ByteArrayInputStream(archive), null))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("not empty");
         assertThat(Files.readString(target.resolve("old.txt"))).isEqualTo("old");
     }
 
     /** Stands for a kill -9 in the middle of a swap: thrown from the move hook, it skips every catch and finally. */
-    private static final class Killed extends Error {
-    }
+    private static final class Killed extends Error {}
 
     /**
      * Stages an in-place restore of {@code source} over an old tree in {@code target} and "kills" its swap after
@@ -261,13 +283,16 @@ class DirectoryRestoreTargetTest {
         Files.writeString(target.resolve("old.txt"), "old");
         Files.writeString(target.resolve("README.md"), "old readme"); // a name the new tree has too, maybe
         Map<String, String> old = TestTrees.snapshot(target);
-        StagedRestore staged = DirectoryRestoreTarget.builder(target).replaceExisting(true).inPlace(true).build()
+        StagedRestore staged = DirectoryRestoreTarget.builder(target)
+                .replaceExisting(true)
+                .inPlace(true)
+                .build()
                 .stage(new ByteArrayInputStream(backup(Compression.GZIP)), null);
         InPlaceJournal.afterMove = afterMove;
         try {
             assertThatThrownBy(staged::commit).isInstanceOf(Killed.class);
         } finally {
-            InPlaceJournal.afterMove = () -> { };
+            InPlaceJournal.afterMove = () -> {};
         }
         assertThat(target.resolve(InPlaceJournal.NAME)).exists();
         return old;
@@ -277,20 +302,23 @@ class DirectoryRestoreTargetTest {
     @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2, 3, 4, 6})
     void anInPlaceSwapKilledMidwayIsFinishedByRecover(int moves) throws IOException {
         Map<String, String> old = swapKilledAfter(moves); // 3 moves out, then the new tree's entries in
-        assertThat(TestTrees.snapshot(target)).as("mixed").isNotEqualTo(old)
-                .isNotEqualTo(TestTrees.snapshot(source));
+        assertThat(TestTrees.snapshot(target)).as("mixed").isNotEqualTo(old).isNotEqualTo(TestTrees.snapshot(source));
         assertThat(DirectoryRestoreTarget.recover(target)).contains(DirectoryRestoreTarget.Recovery.FINISHED);
         assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
         assertThat(TestTrees.list(target)).noneMatch(n -> n.startsWith(".jiffoo-"));
-        assertThat(DirectoryRestoreTarget.recover(target)).as("nothing left to do").isEmpty();
+        assertThat(DirectoryRestoreTarget.recover(target))
+                .as("nothing left to do")
+                .isEmpty();
     }
 
     @Test
     void theNextRestoreIntoTheTargetRecoversFirstAndSaysSo() throws IOException {
         swapKilledAfter(2);
         // the next restore is refused (no replaceExisting): the interrupted one is finished all the same
-        assertThatThrownBy(() -> restore(DirectoryRestoreTarget.builder(target).inPlace(true).build(),
-                backup(Compression.GZIP))).isInstanceOf(RestoreException.class).hasMessageContaining("not empty");
+        assertThatThrownBy(() -> restore(
+                        DirectoryRestoreTarget.builder(target).inPlace(true).build(), backup(Compression.GZIP)))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("not empty");
         assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
 
         swapKilledAfter(4);
@@ -306,7 +334,8 @@ class DirectoryRestoreTargetTest {
         Map<String, String> old = swapKilledAfter(moves);
         try (var s = Files.list(target)) {
             FileTrees.deleteQuietly(s.filter(p -> p.getFileName().toString().startsWith(".jiffoo-restore-"))
-                    .findFirst().orElseThrow());
+                    .findFirst()
+                    .orElseThrow());
         }
         assertThat(DirectoryRestoreTarget.recover(target)).contains(DirectoryRestoreTarget.Recovery.ROLLED_BACK);
         assertThat(TestTrees.snapshot(target)).isEqualTo(old);
@@ -341,8 +370,10 @@ class DirectoryRestoreTargetTest {
         String text = Files.readString(journal);
         Files.writeString(journal, text.replaceFirst("old \\.jiffoo-old-\\w+", "old ../outside"));
         Map<String, String> before = TestTrees.snapshot(target);
-        assertThatThrownBy(() -> DirectoryRestoreTarget.recover(target)).isInstanceOf(RestoreException.class)
-                .hasMessageContaining("cannot be read").hasMessageContaining("by hand");
+        assertThatThrownBy(() -> DirectoryRestoreTarget.recover(target))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("cannot be read")
+                .hasMessageContaining("by hand");
         assertThat(TestTrees.snapshot(target)).isEqualTo(before);
         assertThat(Files.readString(outside.resolve("victim"))).isEqualTo("do not touch\n");
     }
@@ -353,8 +384,8 @@ class DirectoryRestoreTargetTest {
         TestTrees.createSampleTree(source);
         Files.createDirectories(target);
         String mount = sh(tmp, "mount -t tmpfs -o size=64m tmpfs " + q(target) + " 2>&1 && echo MOUNTED || true");
-        org.junit.jupiter.api.Assumptions.assumeTrue(mount.contains("MOUNTED"),
-                "mounting a tmpfs needs root (CI runs as root): " + mount);
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                mount.contains("MOUNTED"), "mounting a tmpfs needs root (CI runs as root): " + mount);
         try {
             Files.writeString(target.resolve("old.txt"), "old");
             assertThat(DirectoryRestoreTarget.isMountPoint(target)).isTrue();
@@ -362,7 +393,9 @@ class DirectoryRestoreTargetTest {
             Map<String, Object> facts = restore(replacing(), backup(Compression.ZSTD));
             assertThat(facts).containsEntry("inPlace", true);
             assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
-            assertThat(DirectoryRestoreTarget.isMountPoint(target)).as("still the mount point").isTrue();
+            assertThat(DirectoryRestoreTarget.isMountPoint(target))
+                    .as("still the mount point")
+                    .isTrue();
             assertNoLeftovers();
         } finally {
             sh(tmp, "umount " + q(target));
@@ -388,7 +421,8 @@ class DirectoryRestoreTargetTest {
     void whatAKilledRestoreLeftBesideTheTargetIsRemovedByTheNextUnlessItsProcessRuns() throws Exception {
         TestTrees.createSampleTree(source);
         long gone = deadPid();
-        Path killedStaging = Files.createDirectories(leftover(".k1", "restore", gone).resolve("a"));
+        Path killedStaging =
+                Files.createDirectories(leftover(".k1", "restore", gone).resolve("a"));
         Path killedOld = leftover(".k2", "old", gone);
         Path running = leftover(".k3", "restore", ProcessHandle.current().pid());
         Path unknown = Files.createDirectories(tmp.resolve(".k4")); // no marker: not ours to judge
@@ -401,14 +435,18 @@ class DirectoryRestoreTargetTest {
         assertThat(killedOld).doesNotExist();
         assertThat(running).as("a running restore's").exists();
         assertThat(unknown).as("of an unknown process").exists();
-        assertThat(tmp.resolve(".k1.jiffoo-restore-" + gone)).as("its marker went with it").doesNotExist();
+        assertThat(tmp.resolve(".k1.jiffoo-restore-" + gone))
+                .as("its marker went with it")
+                .doesNotExist();
         assertThat(tmp.resolve(".k2.jiffoo-old-" + gone)).doesNotExist();
     }
 
     /** What a killed restore into {@code target} leaves: a directory and its marker naming the target. */
     private Path leftover(String name, String kind, long pid) throws IOException {
         Path d = Files.createDirectories(tmp.resolve(name));
-        Files.writeString(tmp.resolve(name + ".jiffoo-" + kind + "-" + pid), target.getFileName().toString());
+        Files.writeString(
+                tmp.resolve(name + ".jiffoo-" + kind + "-" + pid),
+                target.getFileName().toString());
         return d;
     }
 
@@ -457,16 +495,19 @@ class DirectoryRestoreTargetTest {
         TestTrees.createSampleTree(source);
         byte[] tar = backup(Compression.NONE);
         byte[] truncated = Arrays.copyOf(tar, 100_000); // inside binary.dat
-        assertThatThrownBy(() -> DirectoryRestoreTarget.builder(target).build()
-                .stage(new ByteArrayInputStream(truncated), null)).isInstanceOf(IOException.class);
+        assertThatThrownBy(() ->
+                        DirectoryRestoreTarget.builder(target).build().stage(new ByteArrayInputStream(truncated), null))
+                .isInstanceOf(IOException.class);
         assertThat(target).doesNotExist();
         assertNoLeftovers();
     }
 
     @Test
     void emptyStreamIsRefused() {
-        assertThatThrownBy(() -> DirectoryRestoreTarget.builder(target).build()
-                .stage(new ByteArrayInputStream(new byte[0]), null)).isInstanceOf(RestoreException.class)
+        assertThatThrownBy(() -> DirectoryRestoreTarget.builder(target)
+                        .build()
+                        .stage(new ByteArrayInputStream(new byte[0]), null))
+                .isInstanceOf(RestoreException.class)
                 .hasMessageContaining("empty");
         assertThat(target).doesNotExist();
     }
@@ -475,7 +516,8 @@ class DirectoryRestoreTargetTest {
     void targetThatIsAFileIsRefused() throws IOException {
         Files.writeString(target, "x");
         assertThatThrownBy(() -> replacing().stage(new ByteArrayInputStream(tar(file("a", "a"))), null))
-                .isInstanceOf(RestoreException.class).hasMessageContaining("not a directory");
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("not a directory");
         assertThat(Files.readString(target)).isEqualTo("x");
     }
 
@@ -506,8 +548,7 @@ class DirectoryRestoreTargetTest {
     @Test
     void restoreRefusesWritingThroughAnInsideSymlink() throws IOException {
         // a link that stays inside is fine, but entries are never written through it
-        assertRefused(tar(dir("real/"), e("alias", TarConstants.LF_SYMLINK, "real"), file("alias/x", "x")),
-                "alias/x");
+        assertRefused(tar(dir("real/"), e("alias", TarConstants.LF_SYMLINK, "real"), file("alias/x", "x")), "alias/x");
     }
 
     @Test
@@ -523,8 +564,8 @@ class DirectoryRestoreTargetTest {
     @Test
     void restoreRefusesSymlinkThatEscapesThroughAnotherSymlink() throws IOException {
         // "esc -> self/.." looks inside, but self -> "." makes it the target's parent
-        assertRefused(tar(e("self", TarConstants.LF_SYMLINK, "."), e("esc", TarConstants.LF_SYMLINK, "self/..")),
-                "esc");
+        assertRefused(
+                tar(e("self", TarConstants.LF_SYMLINK, "."), e("esc", TarConstants.LF_SYMLINK, "self/..")), "esc");
     }
 
     @Test
@@ -544,41 +585,54 @@ class DirectoryRestoreTargetTest {
 
     @Test
     void restoreRefusesHardLinkThroughASymlink() throws IOException {
-        assertRefused(tar(dir("d/"), file("d/f", "f"), e("l", TarConstants.LF_SYMLINK, "d"),
-                e("h", TarConstants.LF_LINK, "l/f")), "h");
+        assertRefused(
+                tar(
+                        dir("d/"),
+                        file("d/f", "f"),
+                        e("l", TarConstants.LF_SYMLINK, "d"),
+                        e("h", TarConstants.LF_LINK, "l/f")),
+                "h");
     }
 
     @Test
     void restoreRefusesDeviceAsNothingElse() throws IOException {
         // devices are skipped, never created: the restore succeeds without them
         byte[] tar = tar(e("dev", TarConstants.LF_CHR, null));
-        Map<String, Object> facts = restore(DirectoryRestoreTarget.builder(target).build(), tar);
+        Map<String, Object> facts =
+                restore(DirectoryRestoreTarget.builder(target).build(), tar);
         assertThat(facts).containsEntry("skipped", 1L);
         assertThat(TestTrees.list(target)).isEmpty();
     }
 
     @Test
     void allowingOutsideLinksStillRefusesWritingThroughThem() throws IOException {
-        DirectoryRestoreTarget lenient = replacing().toBuilder().allowSymlinksOutsideTarget(true).build();
+        DirectoryRestoreTarget lenient =
+                replacing().toBuilder().allowSymlinksOutsideTarget(true).build();
         assertRefused(lenient, tar(e("etc", TarConstants.LF_SYMLINK, "/etc"), file("etc/evil", "evil")), "etc/evil");
-        assertRefused(lenient, tar(e("up", TarConstants.LF_SYMLINK, ".."), file("up/outside/evil", "evil")),
+        assertRefused(
+                lenient,
+                tar(e("up", TarConstants.LF_SYMLINK, ".."), file("up/outside/evil", "evil")),
                 "up/outside/evil");
-        assertRefused(lenient, tar(e("out", TarConstants.LF_SYMLINK, outside.toString()),
-                e("out/x", TarConstants.LF_LINK, "/etc/passwd")), "out/x");
+        assertRefused(
+                lenient,
+                tar(
+                        e("out", TarConstants.LF_SYMLINK, outside.toString()),
+                        e("out/x", TarConstants.LF_LINK, "/etc/passwd")),
+                "out/x");
     }
 
     private void assertRefused(byte[] tar, String entryName) throws IOException {
         assertRefused(replacing(), tar, entryName);
     }
 
-    private void assertRefused(DirectoryRestoreTarget restoreTarget, byte[] tar, String entryName)
-            throws IOException {
+    private void assertRefused(DirectoryRestoreTarget restoreTarget, byte[] tar, String entryName) throws IOException {
         Files.createDirectories(target);
         Files.writeString(target.resolve("old.txt"), "old");
         Map<String, String> outsideBefore = TestTrees.snapshot(outside);
         for (byte[] archive : List.of(tar, gzip(tar))) {
             assertThatThrownBy(() -> restoreTarget.stage(new ByteArrayInputStream(archive), null))
-                    .isInstanceOf(RestoreException.class).hasMessageContaining("\"" + entryName + "\"");
+                    .isInstanceOf(RestoreException.class)
+                    .hasMessageContaining("\"" + entryName + "\"");
             assertThat(TestTrees.snapshot(outside)).isEqualTo(outsideBefore);
             assertThat(TestTrees.list(target)).containsExactly("old.txt");
             assertThat(Files.readString(target.resolve("old.txt"))).isEqualTo("old");
@@ -601,8 +655,7 @@ class DirectoryRestoreTargetTest {
     }
 
     /** A file entry with its content. */
-    private record FileEntry(TarArchiveEntry entry, byte[] data) {
-    }
+    private record FileEntry(TarArchiveEntry entry, byte[] data) {}
 
     private static FileEntry file(String name, String content) {
         return new FileEntry(e(name, TarConstants.LF_NORMAL, null), content.getBytes(StandardCharsets.UTF_8));

@@ -1,5 +1,10 @@
 package com.jiffoo.backup.files;
 
+import static com.jiffoo.backup.files.TestTrees.q;
+import static com.jiffoo.backup.files.TestTrees.sh;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.BackupTrust;
@@ -14,23 +19,17 @@ import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testutil.GpgCli;
 import com.jiffoo.backup.testutil.TestKeys;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
-
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Map;
-
-import static com.jiffoo.backup.files.TestTrees.q;
-import static com.jiffoo.backup.files.TestTrees.sh;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * A directory backed up through the whole pipeline (tar, compression, OpenPGP, SHA-256, local store) and restored,
@@ -39,6 +38,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class FileBackupEndToEndTest {
     @TempDir
     Path dir;
+
     private Path tree;
     private Path keyFile;
     private LocalDirectorySink store;
@@ -52,7 +52,9 @@ class FileBackupEndToEndTest {
         original = TestTrees.snapshot(tree);
         keyFile = TestKeys.keyFile(dir, "backup.key");
         store = LocalDirectorySink.create(dir.resolve("store"));
-        pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build();
+        pgp = OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(keyFile))
+                .build();
     }
 
     private BackupManifest backUp(Compression compression, OpenPgpTransform encryption) {
@@ -65,16 +67,22 @@ class FileBackupEndToEndTest {
     }
 
     private RestorePipeline restoreInto(Path target, OpenPgpTransform decryption) {
-        return RestorePipeline.builder().sink(store).decryption(decryption)
-                .target(DirectoryRestoreTarget.builder(target).replaceExisting(true).build()).build();
+        return RestorePipeline.builder()
+                .sink(store)
+                .decryption(decryption)
+                .target(DirectoryRestoreTarget.builder(target)
+                        .replaceExisting(true)
+                        .build())
+                .build();
     }
 
     @ParameterizedTest
     @EnumSource(Compression.class)
     void encryptedBackupRestoresAnIdenticalTree(Compression compression) throws Exception {
         BackupManifest m = backUp(compression, pgp);
-        assertThat(m.objectKey()).matches("files/files_backup_\\d{8}_\\d{6}" + compression.suffix().replace(".", "\\.")
-                + "\\.gpg");
+        assertThat(m.objectKey())
+                .matches("files/files_backup_\\d{8}_\\d{6}"
+                        + compression.suffix().replace(".", "\\.") + "\\.gpg");
         assertThat(m.encrypted()).isTrue();
         assertThat(m.sourceFacts()).containsEntry("compression", compression.id());
 
@@ -89,8 +97,10 @@ class FileBackupEndToEndTest {
         Path data = store.pathOf(m.objectKey());
         sh(data.getParent(), "sha256sum -c " + q(store.pathOf(m.sha256Key())));
         Path out = Files.createDirectory(dir.resolve("by-hand"));
-        sh(dir, "gpg --homedir " + q(Files.createDirectories(dir.resolve("gnupg"))) + " --batch --pinentry-mode"
-                + " loopback --passphrase-file " + q(keyFile) + " -d " + q(data) + " | tar xz -C " + q(out));
+        sh(
+                dir,
+                "gpg --homedir " + q(Files.createDirectories(dir.resolve("gnupg"))) + " --batch --pinentry-mode"
+                        + " loopback --passphrase-file " + q(keyFile) + " -d " + q(data) + " | tar xz -C " + q(out));
         assertThat(TestTrees.snapshot(out)).isEqualTo(original);
     }
 
@@ -105,8 +115,10 @@ class FileBackupEndToEndTest {
             GpgCli.Key host = gpg.generateSigningOnlyKey("Backup host <host@jiffoo.test>", keyPass);
             Path hostSecret = gpg.exportSecretKey(host, dir.resolve("host-secret.asc"), true, keyPass);
             Path hostPublic = gpg.exportPublicKey(host, dir.resolve("host-public.asc"), true);
-            OpenPgpTransform backupHost = OpenPgpTransform.builder().recipient(publicKey)
-                    .signingKey(hostSecret, TestKeys.passphraseOf(keyPass).toCharArray()).build();
+            OpenPgpTransform backupHost = OpenPgpTransform.builder()
+                    .recipient(publicKey)
+                    .signingKey(hostSecret, TestKeys.passphraseOf(keyPass).toCharArray())
+                    .build();
             BackupManifest m = backUp(Compression.ZSTD, backupHost);
             assertThat(m.transforms().get(0)).containsEntry("mode", "public-key");
 
@@ -117,7 +129,9 @@ class FileBackupEndToEndTest {
             assertThat(restored).doesNotExist();
 
             OpenPgpTransform restoreHost = OpenPgpTransform.builder()
-                    .secretKey(secretKey, TestKeys.passphraseOf(keyPass).toCharArray()).signer(hostPublic).build();
+                    .secretKey(secretKey, TestKeys.passphraseOf(keyPass).toCharArray())
+                    .signer(hostPublic)
+                    .build();
             restoreInto(restored, restoreHost).restore(m.objectKey());
             assertThat(TestTrees.snapshot(restored)).isEqualTo(original);
 
@@ -135,7 +149,8 @@ class FileBackupEndToEndTest {
         BackupManifest m = backUp(Compression.GZIP, pgp);
         Path target = existingTarget();
         OpenPgpTransform wrong = OpenPgpTransform.builder()
-                .passphrase(PassphraseKeyFile.read(TestKeys.keyFile(dir, "other.key"))).build();
+                .passphrase(PassphraseKeyFile.read(TestKeys.keyFile(dir, "other.key")))
+                .build();
         // a key file that is not the backups' cannot authenticate the manifest either: refused before decrypting
         assertThatThrownBy(() -> restoreInto(target, wrong).restore(m.objectKey()))
                 .isInstanceOf(IntegrityException.class)
@@ -144,8 +159,10 @@ class FileBackupEndToEndTest {
                 .hasMessageNotContaining(TestKeys.passphraseOf(keyFile));
         assertUntouched(target);
         // authenticated (the manifest's signer is trusted), but the decryption key does not open it
-        assertThatThrownBy(() -> restoreInto(target, wrong).toBuilder().trust(BackupTrust.of(List.of(pgp))).build()
-                .restore(m.objectKey()))
+        assertThatThrownBy(() -> restoreInto(target, wrong).toBuilder()
+                        .trust(BackupTrust.of(List.of(pgp)))
+                        .build()
+                        .restore(m.objectKey()))
                 .isInstanceOf(DecryptionException.class)
                 .hasMessageContaining("does not open this backup")
                 .hasMessageNotContaining(TestKeys.passphraseOf(keyFile));
@@ -160,7 +177,8 @@ class FileBackupEndToEndTest {
         assertThatThrownBy(() -> restoreInto(target, pgp).restore(m.objectKey()))
                 .isInstanceOf(IntegrityException.class);
         assertUntouched(target);
-        BackupVerifier verifier = BackupVerifier.builder().sink(store).transforms(List.of(pgp)).build();
+        BackupVerifier verifier =
+                BackupVerifier.builder().sink(store).transforms(List.of(pgp)).build();
         assertThatThrownBy(() -> verifier.verify(m.objectKey(), false)).isInstanceOf(IntegrityException.class);
         assertThatThrownBy(() -> verifier.verify(m.objectKey(), true)).isInstanceOf(IntegrityException.class);
     }
@@ -172,7 +190,8 @@ class FileBackupEndToEndTest {
         Path data = store.pathOf(m.objectKey());
         flipByte(data, m.objectSize() / 2);
         String sha = TestTrees.sha256(Files.readAllBytes(data));
-        BackupManifest forged = m.toBuilder().object(m.objectKey(), m.objectSize(), sha).build();
+        BackupManifest forged =
+                m.toBuilder().object(m.objectKey(), m.objectSize(), sha).build();
         Files.write(store.pathOf(m.manifestKey()), forged.toJson());
         Files.writeString(store.pathOf(m.sha256Key()), sha + "  " + data.getFileName() + "\n");
         Path target = existingTarget();
@@ -185,7 +204,8 @@ class FileBackupEndToEndTest {
     @Test
     void truncatedBackupIsCaughtAndTheTargetIsUntouched() throws Exception {
         BackupManifest m = backUp(Compression.GZIP, pgp);
-        try (RandomAccessFile f = new RandomAccessFile(store.pathOf(m.objectKey()).toFile(), "rw")) {
+        try (RandomAccessFile f =
+                new RandomAccessFile(store.pathOf(m.objectKey()).toFile(), "rw")) {
             f.setLength(m.objectSize() - 100);
         }
         Path target = existingTarget();
@@ -198,12 +218,18 @@ class FileBackupEndToEndTest {
     void aKeyThatCannotBeLoadedStopsTheBackupBeforeAnythingIsWritten() throws Exception {
         Path loose = TestKeys.keyFile(dir, "loose.key");
         Files.setPosixFilePermissions(loose, PosixFilePermissions.fromString("rw-r--r--"));
-        assertThatThrownBy(() -> backUp(Compression.GZIP,
-                OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(loose)).build()))
+        assertThatThrownBy(() -> backUp(
+                        Compression.GZIP,
+                        OpenPgpTransform.builder()
+                                .passphrase(PassphraseKeyFile.read(loose))
+                                .build()))
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("chmod 600");
-        assertThatThrownBy(() -> backUp(Compression.GZIP,
-                OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(dir.resolve("missing.key"))).build()))
+        assertThatThrownBy(() -> backUp(
+                        Compression.GZIP,
+                        OpenPgpTransform.builder()
+                                .passphrase(PassphraseKeyFile.read(dir.resolve("missing.key")))
+                                .build()))
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("missing.key");
         assertThat(store.list("")).isEmpty();
@@ -212,7 +238,8 @@ class FileBackupEndToEndTest {
     @Test
     void aFailedBackupLeavesNoVisibleObject() throws Exception {
         OpenPgpTransform decryptOnly = OpenPgpTransform.builder()
-                .secretKey(Files.readAllBytes(secretKeyOfAFreshGpgKey()), "pw".toCharArray(), "k").build();
+                .secretKey(Files.readAllBytes(secretKeyOfAFreshGpgKey()), "pw".toCharArray(), "k")
+                .build();
         assertThatThrownBy(() -> backUp(Compression.GZIP, decryptOnly)).isInstanceOf(ConfigurationException.class);
         assertThat(store.list("")).extracting(StoredObject::key).isEmpty();
         assertThat(store.temporaryFiles()).isEmpty();
@@ -238,8 +265,13 @@ class FileBackupEndToEndTest {
         Files.writeString(inside.resolve("a.txt"), "a");
         for (Path bad : List.of(dir, store.root(), inside)) {
             assertThatThrownBy(() -> BackupPipeline.builder()
-                    .source(DirectorySource.builder(bad).compression(Compression.GZIP).build())
-                    .encryption(pgp).sink(store).build().run())
+                            .source(DirectorySource.builder(bad)
+                                    .compression(Compression.GZIP)
+                                    .build())
+                            .encryption(pgp)
+                            .sink(store)
+                            .build()
+                            .run())
                     .as(bad.toString())
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("overlaps the backup store")
@@ -264,9 +296,14 @@ class FileBackupEndToEndTest {
         assertThat(strict).doesNotExist();
 
         Path restored = dir.resolve("restored");
-        RestorePipeline.builder().sink(store).decryption(pgp)
-                .target(DirectoryRestoreTarget.builder(restored).allowSymlinksOutsideTarget(true).build())
-                .build().restore(m.objectKey());
+        RestorePipeline.builder()
+                .sink(store)
+                .decryption(pgp)
+                .target(DirectoryRestoreTarget.builder(restored)
+                        .allowSymlinksOutsideTarget(true)
+                        .build())
+                .build()
+                .restore(m.objectKey());
         assertThat(TestTrees.snapshot(restored)).isEqualTo(withLinks);
     }
 

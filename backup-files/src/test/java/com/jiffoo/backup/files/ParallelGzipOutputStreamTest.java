@@ -1,11 +1,10 @@
 package com.jiffoo.backup.files;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.params.provider.ValueSource;
+import static com.jiffoo.backup.files.TestTrees.q;
+import static com.jiffoo.backup.files.TestTrees.sh;
+import static com.jiffoo.backup.files.TestTrees.sha256;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -21,18 +20,18 @@ import java.util.stream.Stream;
 import java.util.zip.Deflater;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
-
-import static com.jiffoo.backup.files.TestTrees.q;
-import static com.jiffoo.backup.files.TestTrees.sh;
-import static com.jiffoo.backup.files.TestTrees.sha256;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class ParallelGzipOutputStreamTest {
 
     private static final int BLOCK = ParallelGzipOutputStream.DEFAULT_BLOCK_SIZE;
     private static final String[] WORDS = ("order customer product price shipping invoice payment refund cart "
-            + "discount coupon address warehouse stock category review rating image thumbnail session token user")
+                    + "discount coupon address warehouse stock category review rating image thumbnail session token user")
             .split(" ");
 
     @TempDir
@@ -116,16 +115,21 @@ class ParallelGzipOutputStreamTest {
     @Test
     void workerFailureSurfacesAsIOExceptionOnWriteAndLeavesNoThreads() throws IOException {
         IllegalStateException boom = new IllegalStateException("deflater broke");
-        ParallelGzipOutputStream out = new ParallelGzipOutputStream(new ByteArrayOutputStream(), 6, 2, BLOCK,
-                failingAfter(3, boom));
+        ParallelGzipOutputStream out =
+                new ParallelGzipOutputStream(new ByteArrayOutputStream(), 6, 2, BLOCK, failingAfter(3, boom));
         byte[] block = random(BLOCK, 1);
         assertThatThrownBy(() -> {
-            for (int i = 0; i < 100; i++) {
-                out.write(block);
-            }
-        }).isInstanceOf(IOException.class).hasMessageContaining("worker thread").hasRootCause(boom);
+                    for (int i = 0; i < 100; i++) {
+                        out.write(block);
+                    }
+                })
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("worker thread")
+                .hasRootCause(boom);
         assertThat(liveWorkers(out)).isZero();
-        assertThatThrownBy(() -> out.write(block)).isInstanceOf(IOException.class).hasRootCause(boom);
+        assertThatThrownBy(() -> out.write(block))
+                .isInstanceOf(IOException.class)
+                .hasRootCause(boom);
         out.close(); // the failure was reported by write: close frees, does not throw it again
         out.close();
         assertThat(liveWorkers(out)).isZero();
@@ -134,8 +138,8 @@ class ParallelGzipOutputStreamTest {
     @Test
     void workerFailureInTheLastBlockSurfacesOnClose() throws IOException {
         IllegalStateException boom = new IllegalStateException("deflater broke");
-        ParallelGzipOutputStream out = new ParallelGzipOutputStream(new ByteArrayOutputStream(), 6, 2, BLOCK,
-                failingAfter(0, boom));
+        ParallelGzipOutputStream out =
+                new ParallelGzipOutputStream(new ByteArrayOutputStream(), 6, 2, BLOCK, failingAfter(0, boom));
         out.write(text(1000, 2));
         assertThatThrownBy(out::close).isInstanceOf(IOException.class).hasRootCause(boom);
         assertThat(liveWorkers(out)).isZero();
@@ -148,10 +152,11 @@ class ParallelGzipOutputStreamTest {
         ParallelGzipOutputStream out = new ParallelGzipOutputStream(failingAfter(3 * BLOCK, full), 6, 2);
         byte[] block = random(BLOCK, 9);
         assertThatThrownBy(() -> {
-            for (int i = 0; i < 100; i++) {
-                out.write(block);
-            }
-        }).isSameAs(full);
+                    for (int i = 0; i < 100; i++) {
+                        out.write(block);
+                    }
+                })
+                .isSameAs(full);
         assertThat(liveWorkers(out)).isZero();
         assertThatThrownBy(out::flush).isSameAs(full);
         out.close();
@@ -165,10 +170,11 @@ class ParallelGzipOutputStreamTest {
         Thread.currentThread().interrupt();
         try {
             assertThatThrownBy(() -> {
-                for (int i = 0; i < 50; i++) {
-                    out.write(data); // one worker, two blocks in flight: the writer must wait
-                }
-            }).isInstanceOf(java.io.InterruptedIOException.class);
+                        for (int i = 0; i < 50; i++) {
+                            out.write(data); // one worker, two blocks in flight: the writer must wait
+                        }
+                    })
+                    .isInstanceOf(java.io.InterruptedIOException.class);
             assertThat(Thread.currentThread().isInterrupted()).isTrue();
         } finally {
             Thread.interrupted();
@@ -180,16 +186,19 @@ class ParallelGzipOutputStreamTest {
     @Test
     void rejectsBadArguments() {
         OutputStream sink = OutputStream.nullOutputStream();
-        assertThatThrownBy(() -> new ParallelGzipOutputStream(sink, 0, 2)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> new ParallelGzipOutputStream(sink, 0, 2))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("between 1 and 9");
-        assertThatThrownBy(() -> new ParallelGzipOutputStream(sink, 6, 0)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> new ParallelGzipOutputStream(sink, 6, 0))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("threads");
     }
 
     /** Threads of {@code out}'s pool that are alive. */
     static int liveWorkers(ParallelGzipOutputStream out) {
         return (int) Thread.getAllStackTraces().keySet().stream()
-                .filter(t -> t.isAlive() && t.getName().startsWith(out.threadNamePrefix())).count();
+                .filter(t -> t.isAlive() && t.getName().startsWith(out.threadNamePrefix()))
+                .count();
     }
 
     /** A stream that drops what it is given and throws {@code failure} once more than {@code bytes} came. */
@@ -214,8 +223,8 @@ class ParallelGzipOutputStreamTest {
 
     private static byte[] compress(byte[] data, int level, int threads, int blockSize, int chunk) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (ParallelGzipOutputStream out = new ParallelGzipOutputStream(bytes, level, threads, blockSize,
-                () -> raw(level))) {
+        try (ParallelGzipOutputStream out =
+                new ParallelGzipOutputStream(bytes, level, threads, blockSize, () -> raw(level))) {
             for (int off = 0; off < data.length; off += chunk) {
                 out.write(data, off, Math.min(chunk, data.length - off));
             }
@@ -273,7 +282,8 @@ class ParallelGzipOutputStreamTest {
     private static byte[] mixed(int size) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(size);
         Random random = new Random(99);
-        List<Supplier<byte[]>> kinds = List.of(() -> text(10_000 + random.nextInt(400_000), random.nextLong()),
+        List<Supplier<byte[]>> kinds = List.of(
+                () -> text(10_000 + random.nextInt(400_000), random.nextLong()),
                 () -> random(1 + random.nextInt(300_000), random.nextLong()));
         while (out.size() < size) {
             byte[] run = kinds.get(random.nextInt(2)).get();

@@ -1,23 +1,22 @@
 package com.jiffoo.backup.files;
 
+import static com.jiffoo.backup.files.TestTrees.q;
+import static com.jiffoo.backup.files.TestTrees.sh;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.StagedRestore;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
-
-import static com.jiffoo.backup.files.TestTrees.q;
-import static com.jiffoo.backup.files.TestTrees.sh;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 11 item 6: a restore never writes or deletes through a path another user controls. The hostile paths are
@@ -27,6 +26,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class RestoreTargetPathsTest {
     @TempDir
     Path tmp;
+
     private byte[] archive;
 
     @BeforeEach
@@ -35,8 +35,9 @@ class RestoreTargetPathsTest {
         Path source = tmp.resolve("source");
         Files.createDirectories(source);
         Files.writeString(source.resolve("restored.txt"), "from the backup\n");
-        archive = Files.readAllBytes(Path.of(sh(tmp, "tar -C " + q(source) + " -czf backup.tar.gz . && echo "
-                + q(tmp.resolve("backup.tar.gz"))).trim()));
+        archive = Files.readAllBytes(Path.of(
+                sh(tmp, "tar -C " + q(source) + " -czf backup.tar.gz . && echo " + q(tmp.resolve("backup.tar.gz")))
+                        .trim()));
     }
 
     private static boolean root() {
@@ -67,7 +68,8 @@ class RestoreTargetPathsTest {
 
     /** Restoring into {@code target} is refused with a message containing {@code part}. */
     private void assertRefused(Path target, String part) {
-        assertThatThrownBy(() -> restore(replacing(target))).isInstanceOf(RestoreException.class)
+        assertThatThrownBy(() -> restore(replacing(target)))
+                .isInstanceOf(RestoreException.class)
                 .hasMessageContaining(part);
     }
 
@@ -136,7 +138,8 @@ class RestoreTargetPathsTest {
     void inPlaceATargetWritableByOthersIsRefused() throws IOException {
         Path target = dir("volume", "777");
         Files.writeString(target.resolve("old.txt"), "old");
-        assertThatThrownBy(() -> restore(replacing(target).toBuilder().inPlace(true).build()))
+        assertThatThrownBy(() ->
+                        restore(replacing(target).toBuilder().inPlace(true).build()))
                 .isInstanceOf(RestoreException.class)
                 .hasMessageContaining(target + " is writable by others");
         assertThat(TestTrees.list(target)).containsExactly("old.txt");
@@ -157,12 +160,16 @@ class RestoreTargetPathsTest {
         for (int i = 0; i < 200; i++) {
             Files.writeString(victim.resolve("f" + i), "keep");
         }
-        Path swapper = Files.writeString(tmp.resolve("swap.py"), String.join("\n",
-                "import ctypes, os, sys, time",
-                "libc = ctypes.CDLL(None, use_errno=True)",
-                "os.chdir(sys.argv[1]); end = time.time() + float(sys.argv[2])",
-                "while time.time() < end:",
-                "    libc.renameat2(-100, b'sub', -100, b'alt', 2)", ""));
+        Path swapper = Files.writeString(
+                tmp.resolve("swap.py"),
+                String.join(
+                        "\n",
+                        "import ctypes, os, sys, time",
+                        "libc = ctypes.CDLL(None, use_errno=True)",
+                        "os.chdir(sys.argv[1]); end = time.time() + float(sys.argv[2])",
+                        "while time.time() < end:",
+                        "    libc.renameat2(-100, b'sub', -100, b'alt', 2)",
+                        ""));
         for (int round = 0; round < 5; round++) {
             Path old = dir("old", "755");
             Path sub = Files.createDirectories(old.resolve("sub"));
@@ -171,8 +178,10 @@ class RestoreTargetPathsTest {
             }
             Files.createSymbolicLink(old.resolve("alt"), victim);
             sh(tmp, "chown -R -h nobody " + q(old));
-            Process attacker = new ProcessBuilder("runuser", "-u", "nobody", "--", "python3", swapper.toString(),
-                    old.toString(), "0.5").redirectErrorStream(true).start();
+            Process attacker = new ProcessBuilder(
+                            "runuser", "-u", "nobody", "--", "python3", swapper.toString(), old.toString(), "0.5")
+                    .redirectErrorStream(true)
+                    .start();
             try {
                 Thread.sleep(50);
                 FileTrees.deleteQuietly(old);

@@ -1,10 +1,12 @@
 package com.jiffoo.backup.files;
 
+import static com.jiffoo.backup.files.TestTrees.q;
+import static com.jiffoo.backup.files.TestTrees.sh;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.StagedRestore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -14,11 +16,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;
-
-import static com.jiffoo.backup.files.TestTrees.q;
-import static com.jiffoo.backup.files.TestTrees.sh;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 11 item 10: a small backup must not make a restore or a deep verification read a huge header into memory.
@@ -35,7 +34,8 @@ class TarBoundsTest {
 
     /** The archive described by {@code json} (see craft-tar.py). */
     private byte[] craft(String json) throws IOException, URISyntaxException {
-        Path script = Path.of(Objects.requireNonNull(getClass().getResource("craft-tar.py")).toURI());
+        Path script = Path.of(
+                Objects.requireNonNull(getClass().getResource("craft-tar.py")).toURI());
         Path spec = Files.writeString(tmp.resolve("spec.json"), json);
         Path out = tmp.resolve("crafted.tar");
         sh(tmp, "python3 " + q(script) + " " + q(spec) + " " + q(out));
@@ -65,20 +65,23 @@ class TarBoundsTest {
                 throw new AssertionError("read more than " + TRIPWIRE + " bytes of a crafted header: unbounded");
             }
             for (int i = 0; i < len; i++, read++) {
-                b[off + i] = read < head.length ? head[(int) read] : filler[(int) ((read - head.length) % filler.length)];
+                b[off + i] =
+                        read < head.length ? head[(int) read] : filler[(int) ((read - head.length) % filler.length)];
             }
             return len;
         }
     }
 
     private static Endless endless(byte[] head, String filler) {
-        return filler == null ? new Endless(head, "") {
-            @Override
-            public int read(byte[] b, int off, int len) {
-                int n = (int) Math.min(len, head.length - read);
-                return n <= 0 ? -1 : super.read(b, off, n);
-            }
-        } : new Endless(head, filler);
+        return filler == null
+                ? new Endless(head, "") {
+                    @Override
+                    public int read(byte[] b, int off, int len) {
+                        int n = (int) Math.min(len, head.length - read);
+                        return n <= 0 ? -1 : super.read(b, off, n);
+                    }
+                }
+                : new Endless(head, filler);
     }
 
     /**
@@ -88,14 +91,18 @@ class TarBoundsTest {
     private void assertRefusedByBoth(byte[] head, String filler, String... messageParts) throws IOException {
         Endless listed = endless(head, filler);
         assertThatThrownBy(() -> TarListCheck.create().stage(listed, null))
-                .isInstanceOf(IntegrityException.class).hasMessageContaining("limit").message()
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("limit")
+                .message()
                 .contains(messageParts);
         assertThat(listed.read).as("bytes read before refusing").isLessThan(5L << 20);
 
         Path target = tmp.resolve("target");
         Endless restored = endless(head, filler);
         assertThatThrownBy(() -> DirectoryRestoreTarget.builder(target).build().stage(restored, null))
-                .isInstanceOf(IntegrityException.class).hasMessageContaining("limit").message()
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("limit")
+                .message()
                 .contains(messageParts);
         assertThat(restored.read).isLessThan(5L << 20);
         assertThat(target).doesNotExist();
@@ -114,8 +121,13 @@ class TarBoundsTest {
         for (String type : new String[] {"L", "K"}) {
             byte[] head = craft("{\"entries\": [{\"name\": \"first\", \"body\": \"ok\"}, {\"name\": \"././@LongLink\","
                     + " \"type\": \"" + type + "\", \"size\": 1900000000}], \"end\": false}");
-            assertRefusedByBoth(head, "n", type.equals("L") ? "GNU long name" : "GNU long link name",
-                    "\"././@LongLink\"", "after entry \"first\"", "1 MiB");
+            assertRefusedByBoth(
+                    head,
+                    "n",
+                    type.equals("L") ? "GNU long name" : "GNU long link name",
+                    "\"././@LongLink\"",
+                    "after entry \"first\"",
+                    "1 MiB");
         }
     }
 
@@ -159,12 +171,20 @@ class TarBoundsTest {
         Path bomb = tmp.resolve("bomb.tar.gz");
         sh(tmp, "{ cat " + q(headFile) + "; head -c 268435456 /dev/zero | tr '\\0' a; } | gzip -1 > " + q(bomb));
         assertThat(Files.size(bomb)).isLessThan(2L << 20);
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx32m",
-                "-cp", System.getProperty("java.class.path"), RestoreInSmallHeap.class.getName(), bomb.toString(),
-                tmp.resolve("target").toString()).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-Xmx32m",
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        RestoreInSmallHeap.class.getName(),
+                        bomb.toString(),
+                        tmp.resolve("target").toString())
+                .redirectErrorStream(true)
+                .start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
-        assertThat(out).contains("IntegrityException", "\"./PaxHeaders/big\" declares 1900000000 bytes", "1 MiB")
+        assertThat(out)
+                .contains("IntegrityException", "\"./PaxHeaders/big\" declares 1900000000 bytes", "1 MiB")
                 .doesNotContain("OutOfMemoryError");
         assertThat(tmp.resolve("target")).doesNotExist();
     }
@@ -173,7 +193,10 @@ class TarBoundsTest {
     static final class RestoreInSmallHeap {
         public static void main(String[] args) throws Exception {
             try (InputStream in = Files.newInputStream(Path.of(args[0]))) {
-                DirectoryRestoreTarget.builder(Path.of(args[1])).build().stage(in, null).close();
+                DirectoryRestoreTarget.builder(Path.of(args[1]))
+                        .build()
+                        .stage(in, null)
+                        .close();
                 System.out.println("restored");
             } catch (Throwable e) {
                 System.out.println(e);
@@ -189,7 +212,8 @@ class TarBoundsTest {
         Files.createDirectories(src.resolve(deep).getParent());
         Files.writeString(src.resolve(deep), "deep\n");
         Files.createSymbolicLink(src.resolve("link"), Path.of(deep));
-        for (String format : new String[] {"--format=pax --pax-option=comment=" + "c".repeat(100_000), "--format=gnu"}) {
+        for (String format :
+                new String[] {"--format=pax --pax-option=comment=" + "c".repeat(100_000), "--format=gnu"}) {
             Path tar = tmp.resolve("real.tar");
             sh(tmp, "tar " + format + " -C " + q(src) + " -cf " + q(tar) + " .");
             byte[] bytes = Files.readAllBytes(tar);
@@ -197,13 +221,17 @@ class TarBoundsTest {
                 assertThat((Long) listed.facts().get("files")).isPositive();
             }
             Path target = tmp.resolve("restored");
-            try (StagedRestore staged = DirectoryRestoreTarget.builder(target).replaceExisting(true).build()
-                    .stage(new SequenceInputStream(new ByteArrayInputStream(bytes), InputStream.nullInputStream()),
+            try (StagedRestore staged = DirectoryRestoreTarget.builder(target)
+                    .replaceExisting(true)
+                    .build()
+                    .stage(
+                            new SequenceInputStream(new ByteArrayInputStream(bytes), InputStream.nullInputStream()),
                             null)) {
                 staged.commit();
             }
             assertThat(Files.readString(target.resolve(deep))).isEqualTo("deep\n");
-            assertThat(Files.readSymbolicLink(target.resolve("link")).toString()).isEqualTo(deep);
+            assertThat(Files.readSymbolicLink(target.resolve("link")).toString())
+                    .isEqualTo(deep);
         }
     }
 }

@@ -1,19 +1,18 @@
 package com.jiffoo.backup.files;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.StagedRestore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
-
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Path;
 import java.util.Arrays;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class TarListCheckTest {
     @TempDir
@@ -39,12 +38,15 @@ class TarListCheckTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = Compression.class, names = {"GZIP", "ZSTD"})
+    @EnumSource(
+            value = Compression.class,
+            names = {"GZIP", "ZSTD"})
     void damagedCompressedDataIsAnIntegrityError(Compression c) throws Exception {
         byte[] tar = archive(c);
         tar[tar.length / 2] ^= 0x20;
         assertThatThrownBy(() -> TarListCheck.create().stage(new ByteArrayInputStream(tar), null))
-                .isInstanceOf(IntegrityException.class).hasMessageContaining("cannot be read");
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("cannot be read");
     }
 
     @Test

@@ -25,8 +25,7 @@ final class TestTrees {
 
     static final Instant BASE_TIME = Instant.parse("2021-03-04T05:06:07Z");
 
-    private TestTrees() {
-    }
+    private TestTrees() {}
 
     /** Deep path: > 100 characters in all. */
     static final String DEEP_DIR = "deep/" + "segment-number-0123456789/".repeat(5) + "end";
@@ -69,7 +68,9 @@ final class TestTrees {
     static void setTimes(Path root) throws IOException {
         List<Path> all;
         try (Stream<Path> s = Files.walk(root)) {
-            all = s.filter(p -> !p.equals(root)).sorted((a, b) -> b.toString().compareTo(a.toString())).toList();
+            all = s.filter(p -> !p.equals(root))
+                    .sorted((a, b) -> b.toString().compareTo(a.toString()))
+                    .toList();
         }
         long t = BASE_TIME.getEpochSecond();
         for (Path p : all) {
@@ -90,7 +91,9 @@ final class TestTrees {
                     continue;
                 }
                 String rel = root.relativize(p).toString();
-                long mtime = Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toInstant().getEpochSecond();
+                long mtime = Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS)
+                        .toInstant()
+                        .getEpochSecond();
                 String d;
                 if (Files.isSymbolicLink(p)) {
                     d = "link -> " + Files.readSymbolicLink(p);
@@ -123,7 +126,9 @@ final class TestTrees {
     /** Runs {@code bash -c script} in {@code dir}, fails unless it exits 0; returns stdout+stderr. */
     static String sh(Path dir, String script) {
         try {
-            Process p = new ProcessBuilder("bash", "-c", script).directory(dir.toFile()).redirectErrorStream(true)
+            Process p = new ProcessBuilder("bash", "-c", script)
+                    .directory(dir.toFile())
+                    .redirectErrorStream(true)
                     .start();
             p.getOutputStream().close();
             ByteArrayOutputStream out = new ByteArrayOutputStream();

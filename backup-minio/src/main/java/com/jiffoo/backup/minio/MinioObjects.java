@@ -25,7 +25,6 @@ import io.minio.messages.Item;
 import io.minio.messages.ListMultipartUploadsResult;
 import io.minio.messages.Part;
 import io.minio.messages.Upload;
-
 import java.io.ByteArrayInputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -40,8 +39,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
 /** The S3 requests of a {@link MinioSink}, through the MinIO Java client. */
-record MinioObjects(MinioAsyncClient client, String bucket, String region, ServerSideEncryption sse,
-        String location) implements ObjectStore {
+record MinioObjects(MinioAsyncClient client, String bucket, String region, ServerSideEncryption sse, String location)
+        implements ObjectStore {
     static final int LIST_PAGE = 1000;
 
     /** A MinIO client call. */
@@ -63,15 +62,22 @@ record MinioObjects(MinioAsyncClient client, String bucket, String region, Serve
             sse.headers().forEach(h::put);
         }
         metadata.forEach((k, v) -> h.put("x-amz-meta-" + k, v));
-        return minio(() -> client.createMultipartUploadAsync(bucket, region, name, h, null).get().result()
+        return minio(() -> client.createMultipartUploadAsync(bucket, region, name, h, null)
+                .get()
+                .result()
                 .uploadId());
     }
 
     @Override
     public UploadedPart uploadPart(String name, String uploadId, int number, PartBuffer part) throws IOException {
         Object data = part.array() != null ? part.array() : part.newInputStream();
-        return new UploadedPart(number, minio(() -> client.uploadPartAsync(bucket, region, name, data, part.size(),
-                uploadId, number, null, null).get().etag()), Map.of());
+        return new UploadedPart(
+                number,
+                minio(() -> client.uploadPartAsync(
+                                bucket, region, name, data, part.size(), uploadId, number, null, null)
+                        .get()
+                        .etag()),
+                Map.of());
     }
 
     @Override
@@ -82,12 +88,14 @@ record MinioObjects(MinioAsyncClient client, String bucket, String region, Serve
         if (ifNoneMatch) {
             h.put("If-None-Match", "*");
         }
-        minio(() -> client.completeMultipartUploadAsync(bucket, region, name, uploadId, list, h, null).get());
+        minio(() -> client.completeMultipartUploadAsync(bucket, region, name, uploadId, list, h, null)
+                .get());
     }
 
     @Override
     public void abortUpload(String name, String uploadId) throws IOException {
-        minio(() -> client.abortMultipartUploadAsync(bucket, region, name, uploadId, null, null).get());
+        minio(() -> client.abortMultipartUploadAsync(bucket, region, name, uploadId, null, null)
+                .get());
     }
 
     @Override
@@ -95,10 +103,15 @@ record MinioObjects(MinioAsyncClient client, String bucket, String region, Serve
             throws IOException {
         long n = data.size();
         minio(() -> {
-            InputStream in = data.array() != null ? new ByteArrayInputStream(data.array(), 0, (int) n)
-                    : data.newInputStream();
-            PutObjectArgs.Builder args = PutObjectArgs.builder().bucket(bucket).region(region).object(name)
-                    .contentType("application/octet-stream").userMetadata(metadata).stream(in, n, -1);
+            InputStream in =
+                    data.array() != null ? new ByteArrayInputStream(data.array(), 0, (int) n) : data.newInputStream();
+            PutObjectArgs.Builder args = PutObjectArgs.builder()
+                    .bucket(bucket)
+                    .region(region)
+                    .object(name)
+                    .contentType("application/octet-stream")
+                    .userMetadata(metadata)
+                    .stream(in, n, -1);
             if (sse != null) {
                 args.sse(sse);
             }
@@ -112,8 +125,12 @@ record MinioObjects(MinioAsyncClient client, String bucket, String region, Serve
     @Override
     public Optional<ObjectHead> head(String name) throws IOException {
         try {
-            StatObjectResponse r = minio(() -> client.statObject(StatObjectArgs.builder().bucket(bucket)
-                    .region(region).object(name).build()).get());
+            StatObjectResponse r = minio(() -> client.statObject(StatObjectArgs.builder()
+                            .bucket(bucket)
+                            .region(region)
+                            .object(name)
+                            .build())
+                    .get());
             return Optional.of(new ObjectHead(r.size(), r.etag()));
         } catch (StoreFailure f) {
             if (f.is("NoSuchKey") || f.is("NoSuchObject") || (f.status() == 404 && !f.is("NoSuchBucket"))) {
@@ -125,13 +142,19 @@ record MinioObjects(MinioAsyncClient client, String bucket, String region, Serve
 
     /** The user metadata of an object ({@code x-amz-meta-*} names without the prefix, lower case). */
     Map<String, String> metadataOf(String name) throws IOException {
-        return Map.copyOf(minio(() -> client.statObject(StatObjectArgs.builder().bucket(bucket).region(region)
-                .object(name).build()).get()).userMetadata());
+        return Map.copyOf(minio(() -> client.statObject(StatObjectArgs.builder()
+                                .bucket(bucket)
+                                .region(region)
+                                .object(name)
+                                .build())
+                        .get())
+                .userMetadata());
     }
 
     @Override
     public InputStream get(String name, long offset, long length) throws IOException {
-        GetObjectArgs.Builder args = GetObjectArgs.builder().bucket(bucket).region(region).object(name);
+        GetObjectArgs.Builder args =
+                GetObjectArgs.builder().bucket(bucket).region(region).object(name);
         if (offset > 0 || length >= 0) {
             args.offset(offset);
         }
@@ -145,8 +168,10 @@ record MinioObjects(MinioAsyncClient client, String bucket, String region, Serve
                 try {
                     return super.read(b, off, len);
                 } catch (IOException e) {
-                    throw new IOException("Reading " + name + " from " + location + " failed: " + e
-                            + ". Check the network and run the restore again.", e);
+                    throw new IOException(
+                            "Reading " + name + " from " + location + " failed: " + e
+                                    + ". Check the network and run the restore again.",
+                            e);
                 }
             }
 
@@ -162,11 +187,17 @@ record MinioObjects(MinioAsyncClient client, String bucket, String region, Serve
     public List<StoredObject> list(String prefix) throws IOException {
         return minio(() -> {
             List<StoredObject> out = new ArrayList<>();
-            for (Result<Item> r : client.listObjects(ListObjectsArgs.builder().bucket(bucket).region(region)
-                    .prefix(prefix).recursive(true).maxKeys(LIST_PAGE).build())) {
+            for (Result<Item> r : client.listObjects(ListObjectsArgs.builder()
+                    .bucket(bucket)
+                    .region(region)
+                    .prefix(prefix)
+                    .recursive(true)
+                    .maxKeys(LIST_PAGE)
+                    .build())) {
                 Item item = r.get();
                 if (!item.isDir()) {
-                    out.add(new StoredObject(item.objectName(), item.size(), item.lastModified().toInstant()));
+                    out.add(new StoredObject(
+                            item.objectName(), item.size(), item.lastModified().toInstant()));
                 }
             }
             return out;
@@ -181,10 +212,14 @@ record MinioObjects(MinioAsyncClient client, String bucket, String region, Serve
             String uploadIdMarker = null;
             ListMultipartUploadsResult page;
             do {
-                page = client.listMultipartUploadsAsync(bucket, region, null, null, keyMarker, LIST_PAGE, prefix,
-                        uploadIdMarker, null, null).get().result();
+                page = client.listMultipartUploadsAsync(
+                                bucket, region, null, null, keyMarker, LIST_PAGE, prefix, uploadIdMarker, null, null)
+                        .get()
+                        .result();
                 for (Upload u : page.uploads()) {
-                    out.add(new PartialWrite(u.objectName(), u.uploadId(),
+                    out.add(new PartialWrite(
+                            u.objectName(),
+                            u.uploadId(),
                             u.initiated() != null ? u.initiated().toInstant() : Instant.EPOCH));
                 }
                 keyMarker = page.nextKeyMarker();
@@ -196,8 +231,12 @@ record MinioObjects(MinioAsyncClient client, String bucket, String region, Serve
 
     @Override
     public void delete(String name) throws IOException {
-        minio(() -> client.removeObject(RemoveObjectArgs.builder().bucket(bucket).region(region).object(name)
-                .build()).get());
+        minio(() -> client.removeObject(RemoveObjectArgs.builder()
+                        .bucket(bucket)
+                        .region(region)
+                        .object(name)
+                        .build())
+                .get());
     }
 
     @Override
@@ -205,8 +244,11 @@ record MinioObjects(MinioAsyncClient client, String bucket, String region, Serve
         return minio(() -> {
             List<String> failed = new ArrayList<>();
             // lazy: the request is sent while the result iterator is consumed
-            for (Result<DeleteError> r : client.removeObjects(RemoveObjectsArgs.builder().bucket(bucket)
-                    .region(region).objects(names.stream().map(DeleteObject::new).toList()).build())) {
+            for (Result<DeleteError> r : client.removeObjects(RemoveObjectsArgs.builder()
+                    .bucket(bucket)
+                    .region(region)
+                    .objects(names.stream().map(DeleteObject::new).toList())
+                    .build())) {
                 DeleteError e = r.get();
                 failed.add(e.objectName() + " (" + e.code() + ": " + e.message() + ")");
             }
@@ -230,8 +272,12 @@ record MinioObjects(MinioAsyncClient client, String bucket, String region, Serve
         }
         if (t instanceof ErrorResponseException e) {
             var r = e.errorResponse();
-            return new StoreFailure(e.response() == null ? 0 : e.response().code(), r == null ? null : r.code(),
-                    r == null ? e.getMessage() : r.message(), r == null ? null : r.requestId(), e);
+            return new StoreFailure(
+                    e.response() == null ? 0 : e.response().code(),
+                    r == null ? null : r.code(),
+                    r == null ? e.getMessage() : r.message(),
+                    r == null ? null : r.requestId(),
+                    e);
         }
         if (t instanceof ServerException e) {
             return new StoreFailure(e.statusCode(), null, "an error answer from the server", null, e);

@@ -9,14 +9,13 @@ import io.minio.MinioAsyncClient;
 import io.minio.ServerSideEncryption;
 import io.minio.ServerSideEncryptionKms;
 import io.minio.ServerSideEncryptionS3;
-import okhttp3.HttpUrl;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Objects;
+import okhttp3.HttpUrl;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An {@link ObjectStoreSink} in a MinIO (or other S3-compatible) bucket, through the MinIO Java client. An object
@@ -49,8 +48,14 @@ public final class MinioSink extends ObjectStoreSink {
     private final MinioObjects objects;
 
     private MinioSink(Builder b, HttpUrl url, MinioAsyncClient client, MinioObjects objects) {
-        super(b, objects, "MinIO", url.scheme() + "://" + url.host() + ":" + url.port(), locationOf(url, b),
-                b.bucket, b.prefix.isEmpty() ? "" : b.prefix + "/");
+        super(
+                b,
+                objects,
+                "MinIO",
+                url.scheme() + "://" + url.host() + ":" + url.port(),
+                locationOf(url, b),
+                b.bucket,
+                b.prefix.isEmpty() ? "" : b.prefix + "/");
         this.config = b;
         this.endpoint = url;
         this.client = client;
@@ -84,9 +89,11 @@ public final class MinioSink extends ObjectStoreSink {
                     + "clear text, and the MinIO client refuses it), but the endpoint is " + url.scheme()
                     + "://" + url.host() + ":" + url.port() + ".");
         }
-        ServerSideEncryption sse = b.sseKmsKeyId != null ? kms(b.sseKmsKeyId) : b.sseS3
-                ? new ServerSideEncryptionS3() : null;
-        MinioAsyncClient.Builder cb = MinioAsyncClient.builder().endpoint(url).region(b.region)
+        ServerSideEncryption sse =
+                b.sseKmsKeyId != null ? kms(b.sseKmsKeyId) : b.sseS3 ? new ServerSideEncryptionS3() : null;
+        MinioAsyncClient.Builder cb = MinioAsyncClient.builder()
+                .endpoint(url)
+                .region(b.region)
                 .credentials(b.accessKey, new String(b.secretKey));
         if (b.httpClient != null) {
             cb.httpClient(b.httpClient);
@@ -116,8 +123,12 @@ public final class MinioSink extends ObjectStoreSink {
      */
     public void checkBucket() {
         String bucket = config.bucket;
-        if (!call("check of the bucket", null, () -> MinioObjects.minio(() -> client.bucketExists(
-                BucketExistsArgs.builder().bucket(bucket).build()).get()))) {
+        if (!call(
+                "check of the bucket",
+                null,
+                () -> MinioObjects.minio(() -> client.bucketExists(
+                                BucketExistsArgs.builder().bucket(bucket).build())
+                        .get()))) {
             throw missingBucket();
         }
     }
@@ -183,8 +194,7 @@ public final class MinioSink extends ObjectStoreSink {
         private Duration requestTimeout = Duration.ofMinutes(5);
         private okhttp3.OkHttpClient httpClient;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         @Override
         public Builder copy() {
@@ -203,8 +213,8 @@ public final class MinioSink extends ObjectStoreSink {
         public Builder bucket(String bucket) {
             Objects.requireNonNull(bucket, "bucket");
             if (!bucket.matches("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")) {
-                throw new IllegalArgumentException("not a valid bucket name (3-63 lower-case letters, digits, "
-                        + "'.' and '-'): " + bucket);
+                throw new IllegalArgumentException(
+                        "not a valid bucket name (3-63 lower-case letters, digits, " + "'.' and '-'): " + bucket);
             }
             this.bucket = bucket;
             return this;
@@ -238,7 +248,8 @@ public final class MinioSink extends ObjectStoreSink {
 
         /** Like {@link #credentials(String, char[])}, for a secret held in a {@code String}. */
         public Builder credentials(String accessKey, String secretKey) {
-            return credentials(accessKey, Objects.requireNonNull(secretKey, "secretKey").toCharArray());
+            return credentials(
+                    accessKey, Objects.requireNonNull(secretKey, "secretKey").toCharArray());
         }
 
         /** The region the bucket lives in; {@code us-east-1} by default (MinIO's default). */
@@ -297,7 +308,8 @@ public final class MinioSink extends ObjectStoreSink {
         public String toString() {
             return "MinioSink.Builder{endpoint=" + endpoint + ", bucket=" + bucket + ", prefix=" + prefix
                     + ", accessKey=" + accessKey + ", secretKey=" + (secretKey == null ? "unset" : "***")
-                    + ", region=" + region + ", " + describeSettings() + ", sse=" + (sseKmsKeyId != null ? "kms" : sseS3 ? "s3" : "none") + "}";
+                    + ", region=" + region + ", " + describeSettings() + ", sse="
+                    + (sseKmsKeyId != null ? "kms" : sseS3 ? "s3" : "none") + "}";
         }
 
         /** Clears the secret key held by this builder. */

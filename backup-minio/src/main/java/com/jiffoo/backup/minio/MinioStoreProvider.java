@@ -4,7 +4,6 @@ import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.store.StoreProvider;
 import com.jiffoo.backup.store.StoreSettings;
-
 import java.net.URI;
 import java.util.Map;
 import java.util.Set;
@@ -32,10 +31,11 @@ public final class MinioStoreProvider implements StoreProvider {
 
     @Override
     public Sink open(URI uri, StoreSettings s) {
-        URI endpoint = s.httpUrl("MINIO_ENDPOINT").orElseThrow(() -> new ConfigurationException("the store "
-                + where(uri) + " is a MinIO store: set MINIO_ENDPOINT to its server's URL (http://"
-                + uri.getRawAuthority() + " or https://…), and its keys in AWS_ACCESS_KEY_ID and"
-                + " AWS_SECRET_ACCESS_KEY."));
+        URI endpoint = s.httpUrl("MINIO_ENDPOINT")
+                .orElseThrow(() -> new ConfigurationException("the store "
+                        + where(uri) + " is a MinIO store: set MINIO_ENDPOINT to its server's URL (http://"
+                        + uri.getRawAuthority() + " or https://…), and its keys in AWS_ACCESS_KEY_ID and"
+                        + " AWS_SECRET_ACCESS_KEY."));
         if (!endpoint.getHost().equalsIgnoreCase(String.valueOf(uri.getHost()))
                 || uri.getPort() >= 0 && port(endpoint) != uri.getPort()) {
             throw new ConfigurationException("the store " + where(uri) + " is not on the MinIO server at"
@@ -45,15 +45,18 @@ public final class MinioStoreProvider implements StoreProvider {
         String path = uri.getPath() == null ? "" : uri.getPath().replaceAll("^/+|/+$", "");
         int slash = path.indexOf('/');
         if (path.isEmpty()) {
-            throw new ConfigurationException("the store " + where(uri) + " names no bucket: use"
-                    + " minio://host:port/bucket/prefix.");
+            throw new ConfigurationException(
+                    "the store " + where(uri) + " names no bucket: use" + " minio://host:port/bucket/prefix.");
         }
-        String id = s.require("AWS_ACCESS_KEY_ID", "a MinIO store needs the access key in AWS_ACCESS_KEY_ID and its"
-                + " secret in AWS_SECRET_ACCESS_KEY");
-        String secret = s.require("AWS_SECRET_ACCESS_KEY", "a MinIO store needs the secret key in"
-                + " AWS_SECRET_ACCESS_KEY");
-        MinioSink.Builder b = MinioSink.builder().endpoint(endpoint.toString())
-                .bucket(slash < 0 ? path : path.substring(0, slash)).credentials(id, secret.toCharArray())
+        String id = s.require(
+                "AWS_ACCESS_KEY_ID",
+                "a MinIO store needs the access key in AWS_ACCESS_KEY_ID and its" + " secret in AWS_SECRET_ACCESS_KEY");
+        String secret =
+                s.require("AWS_SECRET_ACCESS_KEY", "a MinIO store needs the secret key in" + " AWS_SECRET_ACCESS_KEY");
+        MinioSink.Builder b = MinioSink.builder()
+                .endpoint(endpoint.toString())
+                .bucket(slash < 0 ? path : path.substring(0, slash))
+                .credentials(id, secret.toCharArray())
                 .prefix(slash < 0 ? "" : path.substring(slash + 1));
         s.get("AWS_REGION").ifPresent(b::region);
         return b.build();

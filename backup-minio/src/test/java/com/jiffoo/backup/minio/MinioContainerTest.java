@@ -1,11 +1,16 @@
 package com.jiffoo.backup.minio;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.ObjectExistsException;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.testutil.TestKeys;
 import io.minio.MakeBucketArgs;
 import io.minio.MinioAsyncClient;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -13,12 +18,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.testcontainers.DockerClientFactory;
 import org.testcontainers.containers.MinIOContainer;
-
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The sink against a real MinIO server in a container. Skipped where Docker is not available (the S3Proxy tests in
@@ -42,15 +41,19 @@ class MinioContainerTest {
         }
         minio = new MinIOContainer(IMAGE);
         minio.start();
-        admin = MinioAsyncClient.builder().endpoint(minio.getS3URL())
-                .credentials(minio.getUserName(), minio.getPassword()).build();
+        admin = MinioAsyncClient.builder()
+                .endpoint(minio.getS3URL())
+                .credentials(minio.getUserName(), minio.getPassword())
+                .build();
     }
 
     /** Per test, so that each skipped test carries the reason in the report (a class-level skip loses it). */
     @BeforeEach
     void needsDocker() {
-        Assumptions.assumeTrue(docker, "Docker is not available, so this MinIO container test is skipped; "
-                + "MinioSinkTest covers the same behaviour against S3Proxy");
+        Assumptions.assumeTrue(
+                docker,
+                "Docker is not available, so this MinIO container test is skipped; "
+                        + "MinioSinkTest covers the same behaviour against S3Proxy");
     }
 
     @AfterAll
@@ -65,9 +68,12 @@ class MinioContainerTest {
 
     private static MinioSink sink(String bucket) throws Exception {
         admin.makeBucket(MakeBucketArgs.builder().bucket(bucket).build()).get();
-        return MinioSink.builder().endpoint(minio.getS3URL()).bucket(bucket)
+        return MinioSink.builder()
+                .endpoint(minio.getS3URL())
+                .bucket(bucket)
                 .credentials(minio.getUserName(), minio.getPassword().toCharArray())
-                .partSize(MinioSink.MIN_PART_SIZE).build();
+                .partSize(MinioSink.MIN_PART_SIZE)
+                .build();
     }
 
     @Test
@@ -98,7 +104,10 @@ class MinioContainerTest {
             }
             assertThat(sink.list("")).isEmpty();
             assertThat(admin.listMultipartUploadsAsync("abort", null, null, null, null, 1000, null, null, null, null)
-                    .get().result().uploads()).isEmpty();
+                            .get()
+                            .result()
+                            .uploads())
+                    .isEmpty();
         }
     }
 }

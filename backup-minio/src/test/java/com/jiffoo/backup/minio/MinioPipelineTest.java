@@ -1,5 +1,8 @@
 package com.jiffoo.backup.minio;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
@@ -11,16 +14,12 @@ import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.testutil.GeneratedSource;
 import com.jiffoo.backup.testutil.MemoryTarget;
 import com.jiffoo.backup.testutil.TestKeys;
+import java.io.InputStream;
+import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.io.InputStream;
-import java.nio.file.Path;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Backups through the whole pipeline (OpenPGP, SHA-256, manifest) into a MinioSink on S3Proxy, and back. */
 class MinioPipelineTest {
@@ -40,7 +39,8 @@ class MinioPipelineTest {
     }
 
     private OpenPgpTransform pgp() {
-        return OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(TestKeys.keyFile(dir, "backup.key")))
+        return OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(TestKeys.keyFile(dir, "backup.key")))
                 .build();
     }
 
@@ -50,15 +50,29 @@ class MinioPipelineTest {
         OpenPgpTransform pgp = pgp();
         GeneratedSource source = new GeneratedSource("database", 12L * 1024 * 1024 + 7, 42);
         try (MinioSink sink = s3.sink(bucket).prefix("prod").partsInFlight(2).build()) {
-            BackupManifest manifest = BackupPipeline.builder().source(source).encryption(pgp).sink(sink).build().run();
+            BackupManifest manifest = BackupPipeline.builder()
+                    .source(source)
+                    .encryption(pgp)
+                    .sink(sink)
+                    .build()
+                    .run();
 
-            assertThat(sink.list("database/")).extracting(StoredObject::key).containsExactly(
-                    manifest.objectKey(), manifest.manifestKey(), manifest.signatureKey(), manifest.sha256Key());
+            assertThat(sink.list("database/"))
+                    .extracting(StoredObject::key)
+                    .containsExactly(
+                            manifest.objectKey(),
+                            manifest.manifestKey(),
+                            manifest.signatureKey(),
+                            manifest.sha256Key());
             assertThat(manifest.objectSize()).isGreaterThan(2 * MinioSink.MIN_PART_SIZE);
             assertThat(s3.openUploads(bucket)).isEmpty();
 
             MemoryTarget target = new MemoryTarget();
-            RestoreResult r = RestorePipeline.builder().sink(sink).target(target).decryption(pgp).build()
+            RestoreResult r = RestorePipeline.builder()
+                    .sink(sink)
+                    .target(target)
+                    .decryption(pgp)
+                    .build()
                     .restore(manifest.objectKey());
             try (InputStream expected = source.stream()) {
                 assertThat(target.committed()).isEqualTo(expected.readAllBytes());
@@ -72,8 +86,14 @@ class MinioPipelineTest {
         String bucket = s3.createBucket();
         GeneratedSource failing = new GeneratedSource("files", 20L * 1024 * 1024, 5).failingAfter(11L * 1024 * 1024);
         try (MinioSink sink = s3.sink(bucket).build()) {
-            assertThatThrownBy(() -> BackupPipeline.builder().source(failing).encryption(pgp()).sink(sink).build()
-                    .run()).isInstanceOf(BackupException.class).hasMessageContaining("failed on purpose");
+            assertThatThrownBy(() -> BackupPipeline.builder()
+                            .source(failing)
+                            .encryption(pgp())
+                            .sink(sink)
+                            .build()
+                            .run())
+                    .isInstanceOf(BackupException.class)
+                    .hasMessageContaining("failed on purpose");
             assertThat(sink.list("")).isEmpty();
             assertThat(s3.openUploads(bucket)).isEmpty();
             assertThat(s3.openUploadsInBlobStore(bucket)).isEmpty();

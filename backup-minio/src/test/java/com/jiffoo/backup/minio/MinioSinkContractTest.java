@@ -9,8 +9,12 @@ class MinioSinkContractTest extends S3ProxyContractTest {
 
     /** A MinioSink on a test server under {@code prefix}, with 5 MiB parts. */
     static MinioSink.Builder sinkAt(S3Endpoint server, String prefix) {
-        return MinioSink.builder().endpoint(server.endpoint().toString()).bucket(server.bucket()).prefix(prefix)
-                .credentials(server.accessKey(), server.secretKey()).partSize(MinioSink.MIN_PART_SIZE);
+        return MinioSink.builder()
+                .endpoint(server.endpoint().toString())
+                .bucket(server.bucket())
+                .prefix(prefix)
+                .credentials(server.accessKey(), server.secretKey())
+                .partSize(MinioSink.MIN_PART_SIZE);
     }
 
     @Override

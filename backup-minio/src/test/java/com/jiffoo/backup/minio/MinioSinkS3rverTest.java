@@ -1,11 +1,15 @@
 package com.jiffoo.backup.minio;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.testing.S3rverServer;
 import com.jiffoo.backup.testutil.GeneratedSource;
+import java.util.concurrent.atomic.AtomicInteger;
 import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
@@ -15,11 +19,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.util.concurrent.atomic.AtomicInteger;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 /**
  * MinioSink against s3rver, an S3 server written independently of S3Proxy. The MinIO client sends plain bodies, so
  * backups round-trip; when something on the way wraps the bodies in aws-chunked framing (what the issue's server
@@ -28,6 +27,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class MinioSinkS3rverTest {
     private static final long MIB = 1 << 20;
     private static final AtomicInteger RUN = new AtomicInteger();
+
     @RegisterExtension
     static final S3rverServer.PerClass S3RVER = S3rverServer.perClass();
 
@@ -39,28 +39,43 @@ class MinioSinkS3rverTest {
     @ValueSource(longs = {100_000, 12 * MIB + 7})
     void bodiesWrappedInAwsChunkedFramingOnTheWayAreCaughtAndNothingIsCommitted(long size) throws Exception {
         String prefix = "bad" + RUN.incrementAndGet();
-        OkHttpClient framing = new OkHttpClient.Builder().addNetworkInterceptor(chain -> {
-            Request r = chain.request();
-            if (!"PUT".equals(r.method()) || r.body() == null || r.body().contentLength() <= 0) {
-                return chain.proceed(r);
-            }
-            Buffer body = new Buffer();
-            r.body().writeTo(body);
-            Buffer framed = new Buffer().writeUtf8(Long.toHexString(body.size()) + "\r\n");
-            framed.writeAll(body);
-            framed.writeUtf8("\r\n0\r\n\r\n");
-            RequestBody changed = RequestBody.create(framed.readByteArray(), MediaType.get("application/octet-stream"));
-            return chain.proceed(r.newBuilder().method("PUT", changed)
-                    .header("Content-Length", Long.toString(changed.contentLength())).build());
-        }).build();
-        try (MinioSink sink = sinkAt(S3RVER.server(), prefix).httpClient(framing).build()) {
-            BackupPipeline pipeline = BackupPipeline.builder().source(new GeneratedSource("files", size, 6))
-                    .unencrypted().sink(sink).build();
+        OkHttpClient framing = new OkHttpClient.Builder()
+                .addNetworkInterceptor(chain -> {
+                    Request r = chain.request();
+                    if (!"PUT".equals(r.method())
+                            || r.body() == null
+                            || r.body().contentLength() <= 0) {
+                        return chain.proceed(r);
+                    }
+                    Buffer body = new Buffer();
+                    r.body().writeTo(body);
+                    Buffer framed = new Buffer().writeUtf8(Long.toHexString(body.size()) + "\r\n");
+                    framed.writeAll(body);
+                    framed.writeUtf8("\r\n0\r\n\r\n");
+                    RequestBody changed =
+                            RequestBody.create(framed.readByteArray(), MediaType.get("application/octet-stream"));
+                    return chain.proceed(r.newBuilder()
+                            .method("PUT", changed)
+                            .header("Content-Length", Long.toString(changed.contentLength()))
+                            .build());
+                })
+                .build();
+        try (MinioSink sink =
+                sinkAt(S3RVER.server(), prefix).httpClient(framing).build()) {
+            BackupPipeline pipeline = BackupPipeline.builder()
+                    .source(new GeneratedSource("files", size, 6))
+                    .unencrypted()
+                    .sink(sink)
+                    .build();
             assertThatThrownBy(pipeline::run).isInstanceOfSatisfying(StorageException.class, e -> {
                 assertThat(e.code()).isEqualTo(ErrorCode.STORAGE);
                 assertThat(e.code().exitCode()).isEqualTo(4);
-                assertThat(e.getMessage()).contains("aws-chunked", "but " + size + " were sent",
-                        "The MinIO client sends plain request bodies", "Nothing was committed");
+                assertThat(e.getMessage())
+                        .contains(
+                                "aws-chunked",
+                                "but " + size + " were sent",
+                                "The MinIO client sends plain request bodies",
+                                "Nothing was committed");
             });
         }
         try (MinioSink sink = sinkAt(S3RVER.server(), prefix).build()) {

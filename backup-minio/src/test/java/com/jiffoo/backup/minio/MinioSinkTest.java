@@ -1,22 +1,15 @@
 package com.jiffoo.backup.minio;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.groups.Tuple.tuple;
+
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.NotFoundException;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.testutil.TestKeys;
-import okhttp3.MediaType;
-import okhttp3.Protocol;
-import okhttp3.Request;
-import okhttp3.Response;
-import okhttp3.ResponseBody;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -27,10 +20,16 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.assertj.core.groups.Tuple.tuple;
+import okhttp3.MediaType;
+import okhttp3.Protocol;
+import okhttp3.Request;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 
 class MinioSinkTest {
     private static S3ProxyFixture s3;
@@ -77,7 +76,8 @@ class MinioSinkTest {
         put("files/b.tar.gz.gpg", new byte[0]);
         assertThat(read("database/a.sql.gpg")).asString(StandardCharsets.UTF_8).isEqualTo("hello");
         assertThat(read("files/b.tar.gz.gpg")).isEmpty();
-        assertThat(sink.list("")).extracting(StoredObject::key, StoredObject::size)
+        assertThat(sink.list(""))
+                .extracting(StoredObject::key, StoredObject::size)
                 .containsExactly(tuple("database/a.sql.gpg", 5L), tuple("files/b.tar.gz.gpg", 0L));
         assertThat(sink.list("files/")).extracting(StoredObject::key).containsExactly("files/b.tar.gz.gpg");
         assertThat(sink.list("nothing/")).isEmpty();
@@ -92,8 +92,8 @@ class MinioSinkTest {
         try (MinioSink whole = s3.sink(bucket).build()) {
             assertThat(whole.list("")).extracting(StoredObject::key).containsExactly("jiffoo/prod/files/x");
         }
-        assertThat(sink.location()).isEqualTo("minio://127.0.0.1:" + s3.endpoint().replaceAll(".*:", "")
-                + "/" + bucket + "/jiffoo/prod");
+        assertThat(sink.location())
+                .isEqualTo("minio://127.0.0.1:" + s3.endpoint().replaceAll(".*:", "") + "/" + bucket + "/jiffoo/prod");
     }
 
     @Test
@@ -118,7 +118,7 @@ class MinioSinkTest {
         int size = 16 * 1024 * 1024 + 12345; // 4 parts of 5 MiB, the last short
         MessageDigest expected = MessageDigest.getInstance("SHA-256");
         try (SinkOutput out = sink.create("database/big.sql.gpg");
-             InputStream in = TestKeys.randomStream(size, 7)) {
+                InputStream in = TestKeys.randomStream(size, 7)) {
             byte[] buf = new byte[100_000]; // writes that straddle part boundaries
             int n;
             while ((n = in.read(buf)) > 0) {
@@ -147,7 +147,10 @@ class MinioSinkTest {
     @Test
     void failedPartUploadsAreRetried() throws Exception {
         byte[] data = TestKeys.randomBytes(12 * 1024 * 1024, 8);
-        try (MinioSink retrying = s3.sink(bucket).maxAttempts(4).retryDelays(Duration.ofMillis(1), Duration.ofMillis(10)).build()) {
+        try (MinioSink retrying = s3.sink(bucket)
+                .maxAttempts(4)
+                .retryDelays(Duration.ofMillis(1), Duration.ofMillis(10))
+                .build()) {
             s3.failNextPartUploads(2);
             try (SinkOutput out = retrying.create("files/retried.bin")) {
                 out.write(data);
@@ -166,9 +169,14 @@ class MinioSinkTest {
         String xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + code + "</Code><Message>staged "
                 + code + "</Message><Resource>" + request.url().encodedPath() + "</Resource><RequestId>1</RequestId>"
                 + "</Error>";
-        return new Response.Builder().request(request).protocol(Protocol.HTTP_1_1).code(status).message(code)
+        return new Response.Builder()
+                .request(request)
+                .protocol(Protocol.HTTP_1_1)
+                .code(status)
+                .message(code)
                 .header("Content-Type", "application/xml")
-                .body(ResponseBody.create(xml, MediaType.get("application/xml"))).build();
+                .body(ResponseBody.create(xml, MediaType.get("application/xml")))
+                .build();
     }
 
     @Test
@@ -212,7 +220,10 @@ class MinioSinkTest {
 
     @Test
     void storesUserMetadataAndAsksForServerSideEncryption() throws Exception {
-        try (MinioSink sse = s3.sink(bucket).serverSideEncryptionS3().metadata(Map.of("host", "db1")).build()) {
+        try (MinioSink sse = s3.sink(bucket)
+                .serverSideEncryptionS3()
+                .metadata(Map.of("host", "db1"))
+                .build()) {
             // S3Proxy reports AES256 for every object, so check what the sink sends: the client's HTTP trace
             ByteArrayOutputStream trace = new ByteArrayOutputStream();
             sse.client().traceOn(trace);
@@ -227,17 +238,23 @@ class MinioSinkTest {
             sse.client().traceOff();
             String sent = trace.toString(StandardCharsets.UTF_8);
             // the header among the request's own header lines (they end at the first empty line)
-            assertThat(sent).containsPattern("(?i)PUT /" + bucket + "/m/one[^\\n]*\\n([^\\n]+\\n)*?"
-                    + "x-amz-server-side-encryption: AES256");
-            assertThat(sent).containsPattern("PUT /" + bucket + "/m/one[^\\n]*\\n([^\\n]+\\n)*?"
-                    + "If-None-Match: \\*");
-            assertThat(sent).containsPattern("(?i)POST /" + bucket + "/m/many\\?uploads[^\\n]*\\n([^\\n]+\\n)*?"
-                    + "x-amz-server-side-encryption: AES256");
-            assertThat(sent).containsPattern("PUT /" + bucket + "/m/one[^\\n]*\\n([^\\n]+\\n)*?"
-                    + "x-amz-meta-backup-id: 20260111T020000Z-1");
-            assertThat(sse.metadataOf("m/one")).containsEntry("backup-id", "20260111T020000Z-1")
+            assertThat(sent)
+                    .containsPattern("(?i)PUT /" + bucket + "/m/one[^\\n]*\\n([^\\n]+\\n)*?"
+                            + "x-amz-server-side-encryption: AES256");
+            assertThat(sent)
+                    .containsPattern("PUT /" + bucket + "/m/one[^\\n]*\\n([^\\n]+\\n)*?" + "If-None-Match: \\*");
+            assertThat(sent)
+                    .containsPattern("(?i)POST /" + bucket + "/m/many\\?uploads[^\\n]*\\n([^\\n]+\\n)*?"
+                            + "x-amz-server-side-encryption: AES256");
+            assertThat(sent)
+                    .containsPattern("PUT /" + bucket + "/m/one[^\\n]*\\n([^\\n]+\\n)*?"
+                            + "x-amz-meta-backup-id: 20260111T020000Z-1");
+            assertThat(sse.metadataOf("m/one"))
+                    .containsEntry("backup-id", "20260111T020000Z-1")
                     .containsEntry("host", "db1");
-            assertThat(sse.metadataOf("m/many")).containsEntry("backup-id", "b2").containsEntry("host", "db1");
+            assertThat(sse.metadataOf("m/many"))
+                    .containsEntry("backup-id", "b2")
+                    .containsEntry("host", "db1");
         }
     }
 
@@ -252,13 +269,16 @@ class MinioSinkTest {
     @Test
     void aMissingBucketSaysSo() throws Exception {
         try (MinioSink missing = s3.sink("no-such-bucket").build()) {
-            assertThatThrownBy(missing::checkBucket).isInstanceOf(ConfigurationException.class)
+            assertThatThrownBy(missing::checkBucket)
+                    .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("'no-such-bucket' does not exist");
-            assertThatThrownBy(() -> missing.list("")).isInstanceOf(ConfigurationException.class)
+            assertThatThrownBy(() -> missing.list(""))
+                    .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("does not exist");
             SinkOutput out = missing.create("x");
             out.write(1);
-            assertThatThrownBy(out::commit).isInstanceOf(ConfigurationException.class)
+            assertThatThrownBy(out::commit)
+                    .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("does not exist");
             out.close();
         }
@@ -267,7 +287,9 @@ class MinioSinkTest {
     @Test
     void aWrongSecretIsAConfigurationErrorThatDoesNotShowTheSecret() {
         String wrong = "wrong-secret-7d2e";
-        try (MinioSink bad = s3.sink(bucket).credentials(S3ProxyFixture.ACCESS_KEY, wrong.toCharArray()).build()) {
+        try (MinioSink bad = s3.sink(bucket)
+                .credentials(S3ProxyFixture.ACCESS_KEY, wrong.toCharArray())
+                .build()) {
             Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> bad.list(""));
             assertThat(t).isInstanceOf(ConfigurationException.class).hasMessageContaining("rejected the credentials");
             StringWriter trace = new StringWriter();
@@ -280,19 +302,30 @@ class MinioSinkTest {
 
     @Test
     void missingCredentialsAreAClearError() {
-        assertThatThrownBy(() -> MinioSink.builder().endpoint(s3.endpoint()).bucket(bucket).build())
+        assertThatThrownBy(() -> MinioSink.builder()
+                        .endpoint(s3.endpoint())
+                        .bucket(bucket)
+                        .build())
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("No credentials")
                 .hasMessageContaining("credentials(accessKey, secretKey)");
-        assertThatThrownBy(() -> MinioSink.builder().bucket(bucket).credentials("a", "b").build())
-                .isInstanceOf(ConfigurationException.class).hasMessageContaining("No MinIO endpoint");
+        assertThatThrownBy(() ->
+                        MinioSink.builder().bucket(bucket).credentials("a", "b").build())
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("No MinIO endpoint");
     }
 
     @Test
     void anUnreachableEndpointSaysSo() {
-        try (MinioSink away = MinioSink.builder().endpoint("http://127.0.0.1:1").bucket(bucket)
-                .credentials("a", "b").maxAttempts(2).retryDelays(Duration.ofMillis(1), Duration.ofMillis(5)).build()) {
-            assertThatThrownBy(() -> away.list("")).isInstanceOf(StorageException.class)
+        try (MinioSink away = MinioSink.builder()
+                .endpoint("http://127.0.0.1:1")
+                .bucket(bucket)
+                .credentials("a", "b")
+                .maxAttempts(2)
+                .retryDelays(Duration.ofMillis(1), Duration.ofMillis(5))
+                .build()) {
+            assertThatThrownBy(() -> away.list(""))
+                    .isInstanceOf(StorageException.class)
                     .hasMessageContaining("Cannot reach the MinIO endpoint http://127.0.0.1:1");
         }
     }
@@ -304,9 +337,10 @@ class MinioSinkTest {
         }
         assertThatThrownBy(() -> MinioSink.builder().partSize(4 * 1024 * 1024))
                 .isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> MinioSink.builder().bucket("Bad_Bucket"))
-                .isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> s3.sink(bucket).serverSideEncryptionKms("key-1").build())
-                .isInstanceOf(ConfigurationException.class).hasMessageContaining("https");
+        assertThatThrownBy(() -> MinioSink.builder().bucket("Bad_Bucket")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(
+                        () -> s3.sink(bucket).serverSideEncryptionKms("key-1").build())
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("https");
     }
 }

@@ -2,11 +2,19 @@ package com.jiffoo.backup.minio;
 
 import io.minio.MinioAsyncClient;
 import io.minio.messages.Upload;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.gaul.s3proxy.S3Proxy;
 import org.gaul.s3proxy.auth.AuthenticationType;
 import org.gaul.s3proxy.blobstore.BlobStore;
 import org.gaul.s3proxy.blobstore.ForwardingBlobStore;
 import org.gaul.s3proxy.blobstore.domain.MultipartUpload;
+import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
 import software.amazon.awssdk.services.s3.model.HeadObjectRequest;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
@@ -14,15 +22,6 @@ import software.amazon.awssdk.services.s3.model.PutObjectRequest;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.UploadPartRequest;
 import software.amazon.awssdk.services.s3.model.UploadPartResponse;
-import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
-
-import java.io.ByteArrayInputStream;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.net.URI;
-import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * An S3Proxy server on 127.0.0.1 (a free port) with an in-memory ({@code transient-nio2}) blob store and AWS
@@ -49,12 +48,17 @@ final class S3ProxyFixture implements AutoCloseable {
     private S3ProxyFixture() throws Exception {
         blobStore = new ForwardingBlobStore(new TransientNio2BlobStore()) {
             @Override
-            public UploadPartResponse uploadMultipartPart(MultipartUpload upload, UploadPartRequest request,
-                                                          InputStream in) {
+            public UploadPartResponse uploadMultipartPart(
+                    MultipartUpload upload, UploadPartRequest request, InputStream in) {
                 if (failingParts.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
-                    throw S3Exception.builder().statusCode(503).message("injected failure")
-                            .awsErrorDetails(AwsErrorDetails.builder().errorCode("ServiceUnavailable")
-                                    .errorMessage("injected failure").build()).build();
+                    throw S3Exception.builder()
+                            .statusCode(503)
+                            .message("injected failure")
+                            .awsErrorDetails(AwsErrorDetails.builder()
+                                    .errorCode("ServiceUnavailable")
+                                    .errorMessage("injected failure")
+                                    .build())
+                            .build();
                 }
                 return super.uploadMultipartPart(upload, request, in);
             }
@@ -80,11 +84,19 @@ final class S3ProxyFixture implements AutoCloseable {
             /** Writes the armed intruder right after a writer looked the key up: the race of two writers. */
             private void intrude(String bucket, String key) {
                 String[] armed = intruder.get();
-                if (armed != null && armed[0].equals(bucket) && armed[1].equals(key)
+                if (armed != null
+                        && armed[0].equals(bucket)
+                        && armed[1].equals(key)
                         && intruder.compareAndSet(armed, null)) {
                     byte[] data = armed[2].getBytes(StandardCharsets.UTF_8);
-                    delegate().putBlob(PutObjectRequest.builder().bucket(bucket).key(key)
-                            .contentLength((long) data.length).build(), new ByteArrayInputStream(data));
+                    delegate()
+                            .putBlob(
+                                    PutObjectRequest.builder()
+                                            .bucket(bucket)
+                                            .key(key)
+                                            .contentLength((long) data.length)
+                                            .build(),
+                                    new ByteArrayInputStream(data));
                 }
             }
         };
@@ -102,8 +114,11 @@ final class S3ProxyFixture implements AutoCloseable {
             }
             Thread.sleep(10);
         }
-        client = MinioAsyncClient.builder().endpoint(endpoint()).region("us-east-1")
-                .credentials(ACCESS_KEY, SECRET_KEY).build();
+        client = MinioAsyncClient.builder()
+                .endpoint(endpoint())
+                .region("us-east-1")
+                .credentials(ACCESS_KEY, SECRET_KEY)
+                .build();
         client.disableVirtualStyleEndpoint();
     }
 
@@ -126,7 +141,9 @@ final class S3ProxyFixture implements AutoCloseable {
 
     /** A sink builder for {@code bucket} with the server's endpoint and credentials and the minimum part size. */
     MinioSink.Builder sink(String bucket) {
-        return MinioSink.builder().endpoint(endpoint()).bucket(bucket)
+        return MinioSink.builder()
+                .endpoint(endpoint())
+                .bucket(bucket)
                 .credentials(ACCESS_KEY, SECRET_KEY.toCharArray())
                 .partSize(MinioSink.MIN_PART_SIZE);
     }
@@ -151,14 +168,20 @@ final class S3ProxyFixture implements AutoCloseable {
 
     /** The response headers of a HEAD of {@code objectName} in {@code bucket}, e.g. the SSE the server reports. */
     okhttp3.Headers head(String bucket, String objectName) throws Exception {
-        return client.statObject(io.minio.StatObjectArgs.builder().bucket(bucket).object(objectName).build())
-                .get().headers();
+        return client.statObject(io.minio.StatObjectArgs.builder()
+                        .bucket(bucket)
+                        .object(objectName)
+                        .build())
+                .get()
+                .headers();
     }
 
     /** The multipart uploads still open in {@code bucket}, through the S3 API (ListMultipartUploads). */
     List<Upload> openUploads(String bucket) throws Exception {
         return client.listMultipartUploadsAsync(bucket, null, null, null, null, 1000, null, null, null, null)
-                .get().result().uploads();
+                .get()
+                .result()
+                .uploads();
     }
 
     /** The multipart uploads still open in {@code bucket}, asked of the blob store behind the server. */

@@ -39,17 +39,36 @@ import java.util.Set;
  */
 final class ChildEnvironment {
     /** Inherited by every child: what a program needs to run, and nothing secret. */
-    private static final Set<String> BASE = Set.of("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
-            "LD_LIBRARY_PATH");
+    private static final Set<String> BASE =
+            Set.of("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "LD_LIBRARY_PATH");
 
     /** Inherited by a child that connects: how to authenticate and secure that connection, not where it goes. */
-    static final Set<String> LIBPQ = Set.of("PGSSLCERT", "PGSSLKEY", "PGSSLROOTCERT", "PGSSLCRL", "PGSSLCRLDIR",
-            "PGSSLSNI", "PGSSLCERTMODE", "PGSSLNEGOTIATION", "PGSSLMINPROTOCOLVERSION", "PGSSLMAXPROTOCOLVERSION",
-            "PGCHANNELBINDING", "PGREQUIREAUTH", "PGCONNECT_TIMEOUT", "PGKRBSRVNAME", "PGGSSLIB", "PGGSSENCMODE",
-            "PGGSSDELEGATION", "PGTZ", "PGLOCALEDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "KRB5CCNAME", "KRB5_CONFIG");
+    static final Set<String> LIBPQ = Set.of(
+            "PGSSLCERT",
+            "PGSSLKEY",
+            "PGSSLROOTCERT",
+            "PGSSLCRL",
+            "PGSSLCRLDIR",
+            "PGSSLSNI",
+            "PGSSLCERTMODE",
+            "PGSSLNEGOTIATION",
+            "PGSSLMINPROTOCOLVERSION",
+            "PGSSLMAXPROTOCOLVERSION",
+            "PGCHANNELBINDING",
+            "PGREQUIREAUTH",
+            "PGCONNECT_TIMEOUT",
+            "PGKRBSRVNAME",
+            "PGGSSLIB",
+            "PGGSSENCMODE",
+            "PGGSSDELEGATION",
+            "PGTZ",
+            "PGLOCALEDIR",
+            "SSL_CERT_FILE",
+            "SSL_CERT_DIR",
+            "KRB5CCNAME",
+            "KRB5_CONFIG");
 
-    private ChildEnvironment() {
-    }
+    private ChildEnvironment() {}
 
     /**
      * The environment of a child named {@code tool} started by a process whose environment is {@code parent}.
@@ -59,8 +78,10 @@ final class ChildEnvironment {
     static Map<String, String> of(Map<String, String> parent, PgConnection connection, String tool) {
         Map<String, String> env = new LinkedHashMap<>();
         parent.forEach((k, v) -> {
-            if (BASE.contains(k) || k.startsWith("LC_") || (connection != null && (LIBPQ.contains(k)
-                    || (k.equals("PGPASSFILE") && !connection.hasPassword())))) {
+            if (BASE.contains(k)
+                    || k.startsWith("LC_")
+                    || (connection != null
+                            && (LIBPQ.contains(k) || (k.equals("PGPASSFILE") && !connection.hasPassword())))) {
                 env.put(k, v);
             }
         });

@@ -36,8 +36,7 @@ final class CountedTables {
     /** The source fact that says how the counts were taken. */
     static final String SCOPE_FACT = "rowCountScope";
 
-    private CountedTables() {
-    }
+    private CountedTables() {}
 
     /** How a table's rows are counted. */
     enum Scope {
@@ -103,7 +102,8 @@ final class CountedTables {
                 + " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass"
                 + "   AND d.objid = c.oid AND d.deptype = 'e')"
                 + " ORDER BY 1, 2";
-        try (Statement s = c.createStatement(); ResultSet r = s.executeQuery(sql)) {
+        try (Statement s = c.createStatement();
+                ResultSet r = s.executeQuery(sql)) {
             while (r.next()) {
                 out.add(new Table(r.getString(1), r.getString(2), r.getLong(3), r.getBoolean(4), r.getBoolean(5)));
             }

@@ -1,9 +1,6 @@
 package com.jiffoo.backup.postgres;
 
 import com.jiffoo.backup.RestoreException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.sql.Array;
@@ -19,6 +16,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Replaces an existing database by a fresh one restored next to it, by name: the way
@@ -47,8 +46,13 @@ final class DatabaseSwap {
     private static final Logger log = LoggerFactory.getLogger(DatabaseSwap.class);
     private static final SecureRandom RANDOM = new SecureRandom();
     /** Settings whose value is a list of names (pg_dump's {@code variable_is_guc_list_quote}). */
-    private static final Set<String> LIST_SETTINGS = Set.of("local_preload_libraries", "search_path",
-            "session_preload_libraries", "shared_preload_libraries", "temp_tablespaces", "unix_socket_directories");
+    private static final Set<String> LIST_SETTINGS = Set.of(
+            "local_preload_libraries",
+            "search_path",
+            "session_preload_libraries",
+            "shared_preload_libraries",
+            "temp_tablespaces",
+            "unix_socket_directories");
 
     private final RestoreDatabases target;
     private final PgConnection connection;
@@ -63,8 +67,14 @@ final class DatabaseSwap {
     /** The backends this swap itself opened on the database (to compare relations), ended before the rename. */
     private final List<Integer> ownPids = new ArrayList<>();
 
-    private DatabaseSwap(RestoreDatabases target, PgConnection connection, String owner, String createOptions,
-                         String comment, List<String[]> grants, List<String[]> settings) {
+    private DatabaseSwap(
+            RestoreDatabases target,
+            PgConnection connection,
+            String owner,
+            String createOptions,
+            String comment,
+            List<String[]> grants,
+            List<String[]> settings) {
         this.target = target;
         this.connection = connection;
         this.name = connection.database();
@@ -88,7 +98,8 @@ final class DatabaseSwap {
         String db = connection.database();
         try (Connection c = target.maintenance()) {
             int version = Integer.parseInt(one(c, "SHOW server_version_num"));
-            String locale = version >= 170000 ? "d.datlocprovider, d.datlocale"
+            String locale = version >= 170000
+                    ? "d.datlocprovider, d.datlocale"
                     : version >= 150000 ? "d.datlocprovider, d.daticulocale" : "'c', NULL";
             String owner;
             StringBuilder options = new StringBuilder();
@@ -101,19 +112,27 @@ final class DatabaseSwap {
                 s.setString(1, db);
                 try (ResultSet r = s.executeQuery()) {
                     if (!r.next()) {
-                        throw new RestoreException("The database " + db + " does not exist on " + connection.host()
-                                + ":" + connection.port() + ". Create it first, or restore with newDatabase(...).",
-                                null, target.describe(), null);
+                        throw new RestoreException(
+                                "The database " + db + " does not exist on " + connection.host() + ":"
+                                        + connection.port() + ". Create it first, or restore with newDatabase(...).",
+                                null,
+                                target.describe(),
+                                null);
                     }
                     owner = r.getString(1);
-                    options.append(" ENCODING ").append(PostgresRestoreTarget.literal(r.getString(2)))
-                            .append(" LC_COLLATE ").append(PostgresRestoreTarget.literal(r.getString(3)))
-                            .append(" LC_CTYPE ").append(PostgresRestoreTarget.literal(r.getString(4)));
+                    options.append(" ENCODING ")
+                            .append(PostgresRestoreTarget.literal(r.getString(2)))
+                            .append(" LC_COLLATE ")
+                            .append(PostgresRestoreTarget.literal(r.getString(3)))
+                            .append(" LC_CTYPE ")
+                            .append(PostgresRestoreTarget.literal(r.getString(4)));
                     switch (r.getString(5)) {
-                        case "i" -> options.append(" LOCALE_PROVIDER icu ICU_LOCALE ")
-                                .append(PostgresRestoreTarget.literal(r.getString(6)));
-                        case "b" -> options.append(" LOCALE_PROVIDER builtin BUILTIN_LOCALE ")
-                                .append(PostgresRestoreTarget.literal(r.getString(6)));
+                        case "i" ->
+                            options.append(" LOCALE_PROVIDER icu ICU_LOCALE ")
+                                    .append(PostgresRestoreTarget.literal(r.getString(6)));
+                        case "b" ->
+                            options.append(" LOCALE_PROVIDER builtin BUILTIN_LOCALE ")
+                                    .append(PostgresRestoreTarget.literal(r.getString(6)));
                         default -> {
                             if (version >= 150000) {
                                 options.append(" LOCALE_PROVIDER libc");
@@ -129,9 +148,12 @@ final class DatabaseSwap {
                     comment = r.getString(9);
                 }
             }
-            List<String[]> grants = rows(c, "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE"
-                    + " quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, a.is_grantable::text"
-                    + " FROM pg_catalog.pg_database d, aclexplode(d.datacl) a WHERE d.datname = ?", db);
+            List<String[]> grants = rows(
+                    c,
+                    "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE"
+                            + " quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, a.is_grantable::text"
+                            + " FROM pg_catalog.pg_database d, aclexplode(d.datacl) a WHERE d.datname = ?",
+                    db);
             List<String[]> settings = new ArrayList<>();
             try (PreparedStatement s = c.prepareStatement("SELECT r.rolname, s.setconfig"
                     + " FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase"
@@ -141,19 +163,23 @@ final class DatabaseSwap {
                     while (r.next()) {
                         Array a = r.getArray(2);
                         for (Object setting : (Object[]) a.getArray()) {
-                            settings.add(new String[]{r.getString(1), String.valueOf(setting)});
+                            settings.add(new String[] {r.getString(1), String.valueOf(setting)});
                         }
                     }
                 }
             }
-            DatabaseSwap swap = new DatabaseSwap(target, connection, owner, options.toString(), comment, grants,
-                    settings);
+            DatabaseSwap swap =
+                    new DatabaseSwap(target, connection, owner, options.toString(), comment, grants, settings);
             swap.refuseOtherSessions(c);
             return swap;
         } catch (SQLException e) {
-            throw new RestoreException("Cannot read the properties of the database " + db + " on "
-                    + connection.host() + ":" + connection.port() + " (via " + maintenanceDatabase + "): "
-                    + e.getMessage() + ". Nothing was restored; " + db + " is unchanged.", null, target.describe(), e);
+            throw new RestoreException(
+                    "Cannot read the properties of the database " + db + " on "
+                            + connection.host() + ":" + connection.port() + " (via " + maintenanceDatabase + "): "
+                            + e.getMessage() + ". Nothing was restored; " + db + " is unchanged.",
+                    null,
+                    target.describe(),
+                    e);
         }
     }
 
@@ -180,20 +206,28 @@ final class DatabaseSwap {
             out.add("REVOKE ALL ON DATABASE " + db + " FROM PUBLIC");
         }
         for (String[] g : grants) {
-            out.add("GRANT " + g[0] + " ON DATABASE " + db + " TO " + g[1] + ("true".equals(g[2])
-                    ? " WITH GRANT OPTION" : ""));
+            out.add("GRANT " + g[0] + " ON DATABASE " + db + " TO " + g[1]
+                    + ("true".equals(g[2]) ? " WITH GRANT OPTION" : ""));
         }
         for (String[] setting : settings) {
             int eq = setting[1].indexOf('=');
             String variable = setting[1].substring(0, eq);
             String value = setting[1].substring(eq + 1);
-            StringBuilder sql = new StringBuilder(setting[0] == null ? "ALTER DATABASE " + db
-                    : "ALTER ROLE " + PostgresRestoreTarget.ident(setting[0]) + " IN DATABASE " + db);
+            StringBuilder sql = new StringBuilder(
+                    setting[0] == null
+                            ? "ALTER DATABASE " + db
+                            : "ALTER ROLE " + PostgresRestoreTarget.ident(setting[0]) + " IN DATABASE " + db);
             sql.append(" SET ").append(PostgresRestoreTarget.ident(variable)).append(" TO ");
             if (LIST_SETTINGS.contains(variable.toLowerCase(java.util.Locale.ROOT))) {
                 List<String> items = listItems(value);
-                sql.append(items.isEmpty() ? "''" : String.join(", ", items.stream()
-                        .map(PostgresRestoreTarget::literal).toList()));
+                sql.append(
+                        items.isEmpty()
+                                ? "''"
+                                : String.join(
+                                        ", ",
+                                        items.stream()
+                                                .map(PostgresRestoreTarget::literal)
+                                                .toList()));
             } else {
                 sql.append(PostgresRestoreTarget.literal(value));
             }
@@ -218,7 +252,8 @@ final class DatabaseSwap {
             throw failure("Cannot compare the relations of " + name + " and " + staging, e);
         }
         boolean keep = !onlyInPrevious.isEmpty();
-        try (Connection c = target.maintenance(); Statement s = c.createStatement()) {
+        try (Connection c = target.maintenance();
+                Statement s = c.createStatement()) {
             c.setAutoCommit(false);
             refuseOtherSessions(c);
             s.execute("ALTER DATABASE " + PostgresRestoreTarget.ident(name) + " RENAME TO "
@@ -229,24 +264,37 @@ final class DatabaseSwap {
                     + (comment == null ? "NULL" : PostgresRestoreTarget.literal(comment)));
             // marked like a half-restored database: if this process dies before the drop, the next restore drops it
             s.execute("COMMENT ON DATABASE " + PostgresRestoreTarget.ident(previous) + " IS "
-                    + PostgresRestoreTarget.literal(keep ? "jiffoo-backup: the content of " + name + " before a"
-                    + " restore replaced it; it holds relations the backup lacks: " + onlyInPrevious
-                    : RestoreMarker.text()));
+                    + PostgresRestoreTarget.literal(
+                            keep
+                                    ? "jiffoo-backup: the content of " + name + " before a"
+                                            + " restore replaced it; it holds relations the backup lacks: "
+                                            + onlyInPrevious
+                                    : RestoreMarker.text()));
             c.commit();
         } catch (SQLException e) {
             if ("55006".equals(e.getSQLState())) {
-                throw new RestoreException("Another session connected to " + name + " while it was restored, so it"
-                        + " cannot be swapped (PostgreSQL renames only databases nobody uses): " + e.getMessage()
-                        + ". " + name + " is unchanged; the restored copy is dropped. Stop the application and"
-                        + " restore again.", null, target.describe(), e);
+                throw new RestoreException(
+                        "Another session connected to " + name + " while it was restored, so it"
+                                + " cannot be swapped (PostgreSQL renames only databases nobody uses): "
+                                + e.getMessage()
+                                + ". " + name + " is unchanged; the restored copy is dropped. Stop the application and"
+                                + " restore again.",
+                        null,
+                        target.describe(),
+                        e);
             }
             throw failure("Cannot swap the restored database " + staging + " in for " + name, e);
         }
         log.info("swapped the restored database in for {} on {}:{}", name, connection.host(), connection.port());
         Map<String, Object> facts = new LinkedHashMap<>();
         if (keep) {
-            log.warn("kept the previous content of {} as database {}: it holds relations the backup lacks: {}; copy"
-                    + " what you need, then DROP DATABASE \"{}\"", name, previous, onlyInPrevious, previous);
+            log.warn(
+                    "kept the previous content of {} as database {}: it holds relations the backup lacks: {}; copy"
+                            + " what you need, then DROP DATABASE \"{}\"",
+                    name,
+                    previous,
+                    onlyInPrevious,
+                    previous);
             facts.put("previousDatabase", previous);
             facts.put("relationsOnlyInPrevious", List.copyOf(onlyInPrevious));
         } else {
@@ -257,9 +305,12 @@ final class DatabaseSwap {
     }
 
     private RestoreException failure(String what, SQLException e) {
-        return new RestoreException(what + ": " + e.getMessage() + ". " + name + " is unchanged; the restored copy is"
-                + " dropped. The user " + connection.user() + " needs to own " + name + " and hold CREATEDB.", null,
-                target.describe(), e);
+        return new RestoreException(
+                what + ": " + e.getMessage() + ". " + name + " is unchanged; the restored copy is"
+                        + " dropped. The user " + connection.user() + " needs to own " + name + " and hold CREATEDB.",
+                null,
+                target.describe(),
+                e);
     }
 
     /**
@@ -278,10 +329,14 @@ final class DatabaseSwap {
         }
         String[] who = {"0", ""};
         for (int i = 0; i < 50; i++) {
-            who = rows(c, "SELECT count(*)::text, string_agg(DISTINCT coalesce(nullif(application_name, ''),"
-                    + " usename::text, 'unknown') || ' on ' || datname, '; ')"
-                    + " FROM pg_catalog.pg_stat_activity WHERE datname IN (?, ?)"
-                    + " AND backend_type = 'client backend' AND pid <> pg_catalog.pg_backend_pid()", name, staging)
+            who = rows(
+                            c,
+                            "SELECT count(*)::text, string_agg(DISTINCT coalesce(nullif(application_name, ''),"
+                                    + " usename::text, 'unknown') || ' on ' || datname, '; ')"
+                                    + " FROM pg_catalog.pg_stat_activity WHERE datname IN (?, ?)"
+                                    + " AND backend_type = 'client backend' AND pid <> pg_catalog.pg_backend_pid()",
+                            name,
+                            staging)
                     .get(0);
             if ("0".equals(who[0])) {
                 return;
@@ -293,17 +348,23 @@ final class DatabaseSwap {
                 break;
             }
         }
-        throw new RestoreException(who[0] + " session(s) are connected to " + name + " (" + who[1] + "). A restore"
-                + " over an existing database swaps in a restored copy by name, which PostgreSQL refuses while the"
-                + " database is in use. Stop the application (or end the sessions: SELECT pg_terminate_backend(pid)"
-                + " FROM pg_stat_activity WHERE datname = '" + name.replace("'", "''") + "') and restore again; "
-                + name + " is unchanged.", null, target.describe(), null);
+        throw new RestoreException(
+                who[0] + " session(s) are connected to " + name + " (" + who[1] + "). A restore"
+                        + " over an existing database swaps in a restored copy by name, which PostgreSQL refuses while the"
+                        + " database is in use. Stop the application (or end the sessions: SELECT pg_terminate_backend(pid)"
+                        + " FROM pg_stat_activity WHERE datname = '" + name.replace("'", "''")
+                        + "') and restore again; "
+                        + name + " is unchanged.",
+                null,
+                target.describe(),
+                null);
     }
 
     /** The user relations (tables, partitioned tables, views, materialized views, foreign tables) of a database. */
     private List<String> relations(String database) throws SQLException {
         List<String> out = new ArrayList<>();
-        try (Connection c = connection.withDatabase(database).openJdbc(); Statement s = c.createStatement()) {
+        try (Connection c = connection.withDatabase(database).openJdbc();
+                Statement s = c.createStatement()) {
             try (ResultSet pid = s.executeQuery("SELECT pg_catalog.pg_backend_pid()")) {
                 pid.next();
                 ownPids.add(pid.getInt(1));
@@ -394,7 +455,8 @@ final class DatabaseSwap {
     }
 
     private static String one(Connection c, String sql) throws SQLException {
-        try (Statement s = c.createStatement(); ResultSet r = s.executeQuery(sql)) {
+        try (Statement s = c.createStatement();
+                ResultSet r = s.executeQuery(sql)) {
             r.next();
             return r.getString(1);
         }

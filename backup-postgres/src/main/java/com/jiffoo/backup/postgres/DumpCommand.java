@@ -1,7 +1,6 @@
 package com.jiffoo.backup.postgres;
 
 import com.jiffoo.backup.ConfigurationException;
-
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -19,13 +18,32 @@ import java.util.Locale;
  * @param extraArgs        further options, each checked by {@link #checkExtraArg}
  * @param lockWaitTimeout  {@code --lock-wait-timeout}; zero waits forever
  */
-record DumpCommand(int compressionLevel, List<PgNamePattern> includeSchemas, List<PgNamePattern> excludeSchemas,
-                   List<PgNamePattern> includeTables, List<PgNamePattern> excludeTables, boolean noOwner,
-                   boolean noPrivileges, List<String> extraArgs, Duration lockWaitTimeout) {
+record DumpCommand(
+        int compressionLevel,
+        List<PgNamePattern> includeSchemas,
+        List<PgNamePattern> excludeSchemas,
+        List<PgNamePattern> includeTables,
+        List<PgNamePattern> excludeTables,
+        boolean noOwner,
+        boolean noPrivileges,
+        List<String> extraArgs,
+        Duration lockWaitTimeout) {
 
     /** Long options of pg_dump that extra arguments must not use (or abbreviate). */
-    private static final List<String> FORBIDDEN_LONG = List.of("file", "format", "dbname", "host", "port", "username",
-            "password", "snapshot", "compress", "jobs", "version", "help", "role");
+    private static final List<String> FORBIDDEN_LONG = List.of(
+            "file",
+            "format",
+            "dbname",
+            "host",
+            "port",
+            "username",
+            "password",
+            "snapshot",
+            "compress",
+            "jobs",
+            "version",
+            "help",
+            "role");
     /** Short options of pg_dump that extra arguments must not use. */
     private static final String FORBIDDEN_SHORT = "fFdhpUWjZV?";
     /** Short options of pg_dump that take an argument (the rest of a bundle is that argument). */
@@ -91,8 +109,9 @@ record DumpCommand(int compressionLevel, List<PgNamePattern> includeSchemas, Lis
             if (a.equals("--schema-only") || a.equals("-s") || (a.equals("--no-unlogged-table-data") && t.unlogged())) {
                 return true;
             }
-            if (a.startsWith("--exclude-table-data=") && PgNamePattern.table(a.substring(a.indexOf('=') + 1))
-                    .matchesTable(t.schema(), t.name(), t.visible())) {
+            if (a.startsWith("--exclude-table-data=")
+                    && PgNamePattern.table(a.substring(a.indexOf('=') + 1))
+                            .matchesTable(t.schema(), t.name(), t.visible())) {
                 return true;
             }
         }
@@ -126,7 +145,8 @@ record DumpCommand(int compressionLevel, List<PgNamePattern> includeSchemas, Lis
                     + " as --option=value (the database comes from the connection).");
         }
         String lower = a.toLowerCase(Locale.ROOT);
-        if (lower.contains("password=") || lower.matches(".*://[^/@\\s]*:[^/@\\s]*@.*")
+        if (lower.contains("password=")
+                || lower.matches(".*://[^/@\\s]*:[^/@\\s]*@.*")
                 || (connection.hasPassword() && connection.redact(a).contains("***"))) {
             throw new ConfigurationException("An extra pg_dump argument carries a password; passwords go only"
                     + " through PgConnection (the child's environment), never the command line.");
@@ -135,8 +155,8 @@ record DumpCommand(int compressionLevel, List<PgNamePattern> includeSchemas, Lis
             String name = a.substring(2).split("=", 2)[0];
             for (String f : FORBIDDEN_LONG) {
                 if (f.startsWith(name)) {
-                    throw new ConfigurationException("The extra pg_dump argument --" + name + " is not allowed: "
-                            + why(f) + ".");
+                    throw new ConfigurationException(
+                            "The extra pg_dump argument --" + name + " is not allowed: " + why(f) + ".");
                 }
             }
             return;
@@ -155,11 +175,11 @@ record DumpCommand(int compressionLevel, List<PgNamePattern> includeSchemas, Lis
 
     private static String why(String option) {
         return switch (option) {
-            case "file", "f", "format", "F", "jobs", "j" -> "the dump is always custom format on stdout, streamed"
-                    + " into the backup";
+            case "file", "f", "format", "F", "jobs", "j" ->
+                "the dump is always custom format on stdout, streamed" + " into the backup";
             case "compress", "Z" -> "use compressionLevel(...)";
-            case "dbname", "d", "host", "h", "port", "p", "username", "U", "role" -> "the connection comes from"
-                    + " PgConnection";
+            case "dbname", "d", "host", "h", "port", "p", "username", "U", "role" ->
+                "the connection comes from" + " PgConnection";
             case "password", "W" -> "pg_dump must never prompt; the password comes from PgConnection";
             case "snapshot" -> "the source sets the snapshot itself, to count rows consistently";
             default -> "it does not write a dump";

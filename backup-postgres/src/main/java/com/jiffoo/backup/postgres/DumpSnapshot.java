@@ -1,8 +1,5 @@
 package com.jiffoo.backup.postgres;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -10,6 +7,8 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The snapshot a dump is taken in, and the JDBC transaction that holds it: {@link #open} reads the server's version
@@ -53,8 +52,8 @@ final class DumpSnapshot implements AutoCloseable {
 
     private void export(Duration lockWaitTimeout) throws SQLException {
         try (Statement s = jdbc.createStatement();
-             ResultSet r = s.executeQuery("SELECT current_setting('server_version_num')::int,"
-                     + " current_setting('server_version'), pg_database_size(current_database())")) {
+                ResultSet r = s.executeQuery("SELECT current_setting('server_version_num')::int,"
+                        + " current_setting('server_version'), pg_database_size(current_database())")) {
             r.next();
             serverVersionNum = r.getInt(1);
             facts.put("serverVersion", r.getString(2));

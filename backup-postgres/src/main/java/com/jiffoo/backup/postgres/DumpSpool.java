@@ -1,9 +1,6 @@
 package com.jiffoo.backup.postgres;
 
 import com.jiffoo.backup.internal.Processes;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
@@ -21,6 +18,8 @@ import java.time.Instant;
 import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The plaintext copy of a dump that {@code pg_restore -j} needs (it cannot restore in parallel from a pipe), made so
@@ -38,6 +37,7 @@ final class DumpSpool implements Closeable {
     static final String PREFIX = "jiffoo-pgrestore-";
     /** A spool file of a version that named it {@code jiffoo-pgrestore-<random>.dump}, without its owner. */
     private static final String LEGACY_SUFFIX = ".dump";
+
     private static final Duration LEGACY_GRACE = Duration.ofHours(24);
     private static final Path PROC_FD = Path.of("/proc/self/fd");
 
@@ -57,12 +57,15 @@ final class DumpSpool implements Closeable {
     /** Creates the spool in {@code parent} (after removing what killed runs left there). */
     static DumpSpool create(Path parent) throws IOException {
         removeStale(parent);
-        Path dir = Files.createTempDirectory(parent, PREFIX + Processes.pid() + "-",
+        Path dir = Files.createTempDirectory(
+                parent,
+                PREFIX + Processes.pid() + "-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         Path file = dir.resolve("dump");
-        FileChannel ch = FileChannel.open(file, EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
-                StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(
-                "rw-------")));
+        FileChannel ch = FileChannel.open(
+                file,
+                EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         Path fd = openDescriptor(file);
         if (fd != null) {
             Files.delete(file);
@@ -80,7 +83,11 @@ final class DumpSpool implements Closeable {
             for (Path fd : fds) {
                 try {
                     if (Files.readSymbolicLink(fd).equals(file)) {
-                        return Path.of("/proc", Long.toString(Processes.pid()), "fd", fd.getFileName().toString());
+                        return Path.of(
+                                "/proc",
+                                Long.toString(Processes.pid()),
+                                "fd",
+                                fd.getFileName().toString());
                     }
                 } catch (IOException closedMeanwhile) {
                     // another thread's descriptor, gone
@@ -135,21 +142,29 @@ final class DumpSpool implements Closeable {
                 if (pid < 0 && !name.endsWith(LEGACY_SUFFIX)) {
                     continue;
                 }
-                boolean inUse = pid >= 0 ? Processes.running(pid, null) : Files.getLastModifiedTime(p,
-                        LinkOption.NOFOLLOW_LINKS).compareTo(FileTime.from(Instant.now().minus(LEGACY_GRACE))) > 0;
+                boolean inUse = pid >= 0
+                        ? Processes.running(pid, null)
+                        : Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS)
+                                        .compareTo(FileTime.from(Instant.now().minus(LEGACY_GRACE)))
+                                > 0;
                 if (inUse) {
-                    log.warn("left the restore spool {}: {}", p, pid >= 0 ? "process " + pid + " that made it is"
-                            + " running" : "it may belong to a running restore; it is removed once untouched for a"
-                            + " day");
+                    log.warn(
+                            "left the restore spool {}: {}",
+                            p,
+                            pid >= 0
+                                    ? "process " + pid + " that made it is" + " running"
+                                    : "it may belong to a running restore; it is removed once untouched for a"
+                                            + " day");
                     continue;
                 }
                 deleteTree(p);
-                log.warn("removed the plaintext restore spool {} that a killed restore{} left", p,
+                log.warn(
+                        "removed the plaintext restore spool {} that a killed restore{} left",
+                        p,
                         pid >= 0 ? " (process " + pid + ")" : "");
             }
         } catch (IOException e) {
-            log.warn("could not remove the restore spools that killed restores left in {}: {}", parent,
-                    e.toString());
+            log.warn("could not remove the restore spools that killed restores left in {}: {}", parent, e.toString());
         }
     }
 

@@ -1,8 +1,5 @@
 package com.jiffoo.backup.postgres;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,6 +14,8 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one launcher of PostgreSQL client tools (pg_dump, pg_restore, {@code --version} probes, and the tools to come):
@@ -45,6 +44,7 @@ final class PgChild {
     static final int KEPT_LINES = 50;
     /** Characters of one stderr line kept. */
     static final int MAX_LINE = 1000;
+
     private static final int BUFFER_SIZE = 128 * 1024;
 
     private final Process process;
@@ -67,8 +67,9 @@ final class PgChild {
      * for a tool that connects nowhere) and {@code stdin} as its standard input; stdout is discarded unless
      * {@code keepStdout}.
      */
-    static PgChild start(List<String> command, PgConnection connection, ProcessBuilder.Redirect stdin,
-                         boolean keepStdout) throws IOException {
+    static PgChild start(
+            List<String> command, PgConnection connection, ProcessBuilder.Redirect stdin, boolean keepStdout)
+            throws IOException {
         List<String> cmd = new ArrayList<>(DeathSignal.PREFIX);
         cmd.addAll(command);
         ProcessBuilder pb = processBuilder(cmd, connection, toolName(command))
@@ -103,8 +104,10 @@ final class PgChild {
                 try {
                     List<String> probe = new ArrayList<>(prefix);
                     probe.add("true");
-                    Process p = processBuilder(probe, null, "setpriv").redirectErrorStream(true)
-                            .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                    Process p = processBuilder(probe, null, "setpriv")
+                            .redirectErrorStream(true)
+                            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                            .start();
                     if (p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0) {
                         return prefix;
                     }
@@ -135,8 +138,8 @@ final class PgChild {
     }
 
     private void drain() {
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getErrorStream(),
-                StandardCharsets.UTF_8))) {
+        try (BufferedReader r =
+                new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8))) {
             String line;
             while ((line = r.readLine()) != null) {
                 LOG.debug("{}: {}", name, line);
@@ -170,8 +173,11 @@ final class PgChild {
                 try {
                     out.write(buf, 0, n);
                 } catch (IOException | RuntimeException e) {
-                    LOG.debug("writing the output of {} failed downstream after {} bytes; killing it (pid {})", name,
-                            total, pid());
+                    LOG.debug(
+                            "writing the output of {} failed downstream after {} bytes; killing it (pid {})",
+                            name,
+                            total,
+                            pid());
                     process.destroyForcibly();
                     throw e;
                 }
@@ -297,7 +303,8 @@ final class PgChild {
      */
     static String exitText(int exit) {
         int signal = signal(exit);
-        return signal == 0 ? "failed with exit code " + exit
+        return signal == 0
+                ? "failed with exit code " + exit
                 : "was killed by signal " + signal + " (" + signalName(signal) + ", exit code " + exit + ")";
     }
 

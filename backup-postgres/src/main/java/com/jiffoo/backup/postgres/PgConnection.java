@@ -1,7 +1,6 @@
 package com.jiffoo.backup.postgres;
 
 import com.jiffoo.backup.ConfigurationException;
-
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -192,8 +191,13 @@ public final class PgConnection {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof PgConnection c && host.equals(c.host) && port == c.port && database.equals(c.database)
-                && user.equals(c.user) && Arrays.equals(password, c.password) && sslMode.equals(c.sslMode);
+        return o instanceof PgConnection c
+                && host.equals(c.host)
+                && port == c.port
+                && database.equals(c.database)
+                && user.equals(c.user)
+                && Arrays.equals(password, c.password)
+                && sslMode.equals(c.sslMode);
     }
 
     @Override
@@ -210,8 +214,7 @@ public final class PgConnection {
         private char[] password;
         private String sslMode = "prefer";
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** The host name, address, or Unix socket directory (for pg_dump; JDBC checks then use localhost). */
         public Builder host(String host) {
@@ -249,7 +252,8 @@ public final class PgConnection {
         /** libpq's sslmode: disable, allow, prefer (default), require, verify-ca, verify-full. */
         public Builder sslMode(String sslMode) {
             String m = requireText(sslMode, "sslmode");
-            if (!java.util.Set.of("disable", "allow", "prefer", "require", "verify-ca", "verify-full").contains(m)) {
+            if (!java.util.Set.of("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+                    .contains(m)) {
                 throw new ConfigurationException("sslmode '" + m + "' is not one of disable, allow, prefer, require,"
                         + " verify-ca, verify-full.");
             }

@@ -1,7 +1,6 @@
 package com.jiffoo.backup.postgres;
 
 import com.jiffoo.backup.ConfigurationException;
-
 import java.util.Locale;
 import java.util.regex.Pattern;
 
@@ -61,9 +60,11 @@ record PgNamePattern(String text, Pattern schema, Pattern name) {
             } else if (c == '.') {
                 dots++;
                 if (!qualified || dots > 1) {
-                    throw new ConfigurationException("The pattern '" + text + "' has " + (qualified
-                            ? "more than one dot; use schema.table (database-qualified patterns are not supported)"
-                            : "a dot; a schema pattern is a single name") + ".");
+                    throw new ConfigurationException("The pattern '" + text + "' has "
+                            + (qualified
+                                    ? "more than one dot; use schema.table (database-qualified patterns are not supported)"
+                                    : "a dot; a schema pattern is a single name")
+                            + ".");
                 }
                 first = current.toString();
                 current.setLength(0);

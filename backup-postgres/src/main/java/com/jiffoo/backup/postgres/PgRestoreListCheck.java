@@ -5,9 +5,6 @@ import com.jiffoo.backup.BackupVerifier;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.StagedRestore;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -23,6 +20,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The inner check of a database backup for {@link BackupVerifier.Builder#innerCheck(RestoreTarget) deep
@@ -93,18 +92,22 @@ public final class PgRestoreListCheck implements RestoreTarget {
     public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
         Objects.requireNonNull(plaintext, "plaintext");
         String what = manifest == null ? "the dump" : manifest.objectKey();
-        Path bin = pgRestore != null ? pgRestore : PgToolLocator.system().locateNewest("pg_restore").path();
+        Path bin = pgRestore != null
+                ? pgRestore
+                : PgToolLocator.system().locateNewest("pg_restore").path();
         PgChild list = PgChild.start(List.of(bin.toString(), "--list"), null, ProcessBuilder.Redirect.PIPE, true);
         PgChild data;
         try {
-            data = readData ? PgChild.start(List.of(bin.toString(), "--file=-"), null, ProcessBuilder.Redirect.PIPE,
-                    true) : null;
+            data = readData
+                    ? PgChild.start(List.of(bin.toString(), "--file=-"), null, ProcessBuilder.Redirect.PIPE, true)
+                    : null;
         } catch (IOException | RuntimeException e) {
             list.kill();
             throw e;
         }
         CompletableFuture<List<String>> toc = CompletableFuture.supplyAsync(() -> lines(list.stdout()));
-        CompletableFuture<Long> sqlBytes = data == null ? CompletableFuture.completedFuture(-1L)
+        CompletableFuture<Long> sqlBytes = data == null
+                ? CompletableFuture.completedFuture(-1L)
                 : CompletableFuture.supplyAsync(() -> count(data.stdout()));
         try {
             tee(plaintext, list, data);
@@ -112,11 +115,15 @@ public final class PgRestoreListCheck implements RestoreTarget {
             int dataExit = data == null ? 0 : data.waitFor();
             if (listExit != 0 || dataExit != 0) {
                 PgChild failed = listExit != 0 ? list : data;
-                throw new IntegrityException("pg_restore cannot read " + what + " (exit code "
-                        + (listExit != 0 ? listExit : dataExit) + "): it is not a pg_dump custom-format archive, or it"
-                        + " is damaged or truncated. Do not rely on this backup; restore another one and make a new"
-                        + " backup.\npg_restore said:\n" + failed.lastLines(), manifest == null ? null
-                        : manifest.objectKey(), null, null);
+                throw new IntegrityException(
+                        "pg_restore cannot read " + what + " (exit code "
+                                + (listExit != 0 ? listExit : dataExit)
+                                + "): it is not a pg_dump custom-format archive, or it"
+                                + " is damaged or truncated. Do not rely on this backup; restore another one and make a new"
+                                + " backup.\npg_restore said:\n" + failed.lastLines(),
+                        manifest == null ? null : manifest.objectKey(),
+                        null,
+                        null);
             }
             Map<String, Object> facts = facts(join(toc));
             if (data != null) {
@@ -206,8 +213,11 @@ public final class PgRestoreListCheck implements RestoreTarget {
                 if (parts.length >= 5) {
                     String type = parts[3];
                     String two = parts[3] + " " + parts[4];
-                    if (two.equals("TABLE DATA") || two.equals("FK CONSTRAINT") || two.equals("SEQUENCE SET")
-                            || two.equals("SEQUENCE OWNED") || two.equals("MATERIALIZED VIEW")) {
+                    if (two.equals("TABLE DATA")
+                            || two.equals("FK CONSTRAINT")
+                            || two.equals("SEQUENCE SET")
+                            || two.equals("SEQUENCE OWNED")
+                            || two.equals("MATERIALIZED VIEW")) {
                         type = two;
                     }
                     types.merge(type, 1, Integer::sum);
@@ -247,12 +257,10 @@ public final class PgRestoreListCheck implements RestoreTarget {
     /** Nothing to commit or discard. */
     private record Checked(Map<String, Object> facts) implements StagedRestore {
         @Override
-        public void commit() {
-        }
+        public void commit() {}
 
         @Override
-        public void close() {
-        }
+        public void close() {}
     }
 
     /** Builds a {@link PgRestoreListCheck}. Not thread-safe. */
@@ -260,8 +268,7 @@ public final class PgRestoreListCheck implements RestoreTarget {
         private boolean readData = true;
         private Path pgRestore;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /**
          * Also decode all table data (default true; costs CPU about like a restore without the database work).

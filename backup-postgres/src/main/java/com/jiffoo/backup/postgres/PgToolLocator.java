@@ -1,9 +1,6 @@
 package com.jiffoo.backup.postgres;
 
 import com.jiffoo.backup.ConfigurationException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,6 +17,8 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Finds a PostgreSQL client tool ({@code pg_dump}, {@code pg_restore}, {@code psql}, ...) whose major version fits a
@@ -148,9 +147,12 @@ public final class PgToolLocator {
     public PgTool locateNewest(String tool) {
         List<PgTool> all = candidates(tool);
         if (all.isEmpty()) {
-            throw new ConfigurationException(tool + " was not found (searched " + searchPath() + "); install the"
-                    + " Debian package postgresql-client, or configure the directory that holds " + tool + ".",
-                    null, searchPath().toString(), null);
+            throw new ConfigurationException(
+                    tool + " was not found (searched " + searchPath() + "); install the"
+                            + " Debian package postgresql-client, or configure the directory that holds " + tool + ".",
+                    null,
+                    searchPath().toString(),
+                    null);
         }
         return all.stream().max(PgTool::compareTo).orElseThrow();
     }
@@ -165,10 +167,14 @@ public final class PgToolLocator {
     public PgTool locate(String tool, int serverMajor) {
         List<PgTool> all = candidates(tool);
         if (all.isEmpty()) {
-            throw new ConfigurationException(tool + " was not found (searched " + searchPath() + "); install the"
-                    + " Debian package postgresql-client (or postgresql-client-" + serverMajor + " to match the"
-                    + " PostgreSQL " + serverMajor + " server), or configure the directory that holds " + tool + ".",
-                    null, searchPath().toString(), null);
+            throw new ConfigurationException(
+                    tool + " was not found (searched " + searchPath() + "); install the"
+                            + " Debian package postgresql-client (or postgresql-client-" + serverMajor + " to match the"
+                            + " PostgreSQL " + serverMajor + " server), or configure the directory that holds " + tool
+                            + ".",
+                    null,
+                    searchPath().toString(),
+                    null);
         }
         PgTool best = null;
         for (PgTool t : all) {
@@ -178,10 +184,14 @@ public final class PgToolLocator {
         }
         if (best == null) {
             PgTool newest = all.stream().max(PgTool::compareTo).orElseThrow();
-            throw new ConfigurationException(tool + " " + newest.major() + " cannot " + verb(tool) + " a PostgreSQL "
-                    + serverMajor + " server (found " + describe(all) + "); install postgresql-client-" + serverMajor
-                    + " (apt.postgresql.org) or put a " + tool + " >= " + serverMajor + " on PATH.",
-                    null, newest.path().toString(), null);
+            throw new ConfigurationException(
+                    tool + " " + newest.major() + " cannot " + verb(tool) + " a PostgreSQL "
+                            + serverMajor + " server (found " + describe(all) + "); install postgresql-client-"
+                            + serverMajor
+                            + " (apt.postgresql.org) or put a " + tool + " >= " + serverMajor + " on PATH.",
+                    null,
+                    newest.path().toString(),
+                    null);
         }
         LOG.debug("using {} {} at {} for a PostgreSQL {} server", tool, best.version(), best.path(), serverMajor);
         return best;

@@ -6,9 +6,6 @@ import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.StagedRestore;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -22,6 +19,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@link RestoreTarget} that runs {@code pg_restore} on the plaintext of a database backup (pg_dump's custom
@@ -152,8 +151,14 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         this.template = b.template;
         this.owner = b.owner;
         boolean cleanInPlace = b.mode == Mode.EXISTING_DATABASE && b.cleanInPlace;
-        this.command = new RestoreCommand(b.pgRestore, cleanInPlace, b.exitOnError,
-                b.singleTransaction != null ? b.singleTransaction : cleanInPlace, b.noOwner, b.noPrivileges, b.role,
+        this.command = new RestoreCommand(
+                b.pgRestore,
+                cleanInPlace,
+                b.exitOnError,
+                b.singleTransaction != null ? b.singleTransaction : cleanInPlace,
+                b.noOwner,
+                b.noPrivileges,
+                b.role,
                 b.jobs);
         this.spoolDirectory = b.spoolDirectory;
         this.databases = new RestoreDatabases(connection, maintenanceDatabase, template, owner, describe());
@@ -297,7 +302,11 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             databases.create(swap.staging(), swap);
             into = connection.withDatabase(swap.staging());
         }
-        log.info("pg_restore of {} into {} started ({} job(s){}{})", what, describe(), command.jobs(),
+        log.info(
+                "pg_restore of {} into {} started ({} job(s){}{})",
+                what,
+                describe(),
+                command.jobs(),
                 command.singleTransaction() ? ", single transaction" : "",
                 swap == null ? "" : ", into " + swap.staging() + " to be swapped in by name");
         boolean ok = false;
@@ -315,8 +324,12 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             }
             facts.putAll(leftovers);
             ok = true;
-            log.info("pg_restore of {} into {} done in {} ms, {} warning(s)", what, describe(),
-                    facts.get("durationMillis"), facts.get("warnings"));
+            log.info(
+                    "pg_restore of {} into {} done in {} ms, {} warning(s)",
+                    what,
+                    describe(),
+                    facts.get("durationMillis"),
+                    facts.get("warnings"));
             return new Staged(facts, swap);
         } finally {
             if (!ok && mode == Mode.NEW_DATABASE) {
@@ -359,9 +372,11 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             facts.put("warnings", child.warnings());
             if (spool != null) {
                 facts.put("spooledBytes", spooled);
-                facts.put("spool", "temporary plaintext copy of the dump in " + spoolDirectory()
-                        + " for parallel restore, " + (spool.unlinked() ? "unlinked while written (no name on disk)"
-                        : "deleted"));
+                facts.put(
+                        "spool",
+                        "temporary plaintext copy of the dump in " + spoolDirectory()
+                                + " for parallel restore, "
+                                + (spool.unlinked() ? "unlinked while written (no name on disk)" : "deleted"));
             }
             return facts;
         } finally {
@@ -369,8 +384,10 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                 try {
                     spool.close();
                 } catch (IOException e) {
-                    log.error("could not delete the temporary dump copy in {}: {}; delete it by hand",
-                            spoolDirectory(), e.toString());
+                    log.error(
+                            "could not delete the temporary dump copy in {}: {}; delete it by hand",
+                            spoolDirectory(),
+                            e.toString());
                 }
             }
         }
@@ -388,9 +405,14 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             throw new ConfigurationException("The spool directory " + dir + " does not support POSIX permissions,"
                     + " so the temporary dump copy could not be made private. Choose another spoolDirectory(...).");
         } catch (IOException e) {
-            throw new RestoreException("Cannot create the temporary dump copy for a parallel restore in " + dir
-                    + ": " + e.getMessage() + ". Set spoolDirectory(...) to a writable directory with room for the"
-                    + " whole dump, or restore with jobs(1) (streamed, no copy).", null, describe(), e);
+            throw new RestoreException(
+                    "Cannot create the temporary dump copy for a parallel restore in " + dir
+                            + ": " + e.getMessage()
+                            + ". Set spoolDirectory(...) to a writable directory with room for the"
+                            + " whole dump, or restore with jobs(1) (streamed, no copy).",
+                    null,
+                    describe(),
+                    e);
         }
     }
 
@@ -410,8 +432,12 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             state = "The restore did not run in a single transaction: " + connection.database()
                     + " may be partly restored now. Restore again into it, or into a new database.";
         }
-        return new RestoreException("pg_restore of " + what + " into " + describe() + " " + PgChild.exitText(exit)
-                + ". " + state + " " + advice + "\npg_restore said:\n" + lines, null, describe(), null);
+        return new RestoreException(
+                "pg_restore of " + what + " into " + describe() + " " + PgChild.exitText(exit) + ". " + state + " "
+                        + advice + "\npg_restore said:\n" + lines,
+                null,
+                describe(),
+                null);
     }
 
     static String ident(String name) {
@@ -468,12 +494,17 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                 facts.putAll(swap.swapIn());
             } else if (mode == Mode.NEW_DATABASE) {
                 try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc();
-                     Statement s = c.createStatement()) {
+                        Statement s = c.createStatement()) {
                     s.execute("COMMENT ON DATABASE " + ident(connection.database()) + " IS NULL");
                 } catch (SQLException e) {
-                    throw new RestoreException("Cannot clear the in-progress mark of the restored database "
-                            + connection.database() + ": " + e.getMessage() + ". The restore is not committed (the"
-                            + " database is dropped); restore again.", null, describe(), e);
+                    throw new RestoreException(
+                            "Cannot clear the in-progress mark of the restored database "
+                                    + connection.database() + ": " + e.getMessage()
+                                    + ". The restore is not committed (the"
+                                    + " database is dropped); restore again.",
+                            null,
+                            describe(),
+                            e);
                 }
             }
             committed = true;
@@ -489,8 +520,11 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                 log.info("discarding the staged restore into {}", describe());
                 databases.dropQuietly(connection.database());
             } else if (!committed && swap != null) {
-                log.info("discarding the staged restore into {} (database {}); {} is unchanged", describe(),
-                        swap.staging(), connection.database());
+                log.info(
+                        "discarding the staged restore into {} (database {}); {} is unchanged",
+                        describe(),
+                        swap.staging(),
+                        connection.database());
                 databases.dropQuietly(swap.staging());
             }
         }
@@ -521,8 +555,8 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         /** The database restored into, for this mode (a new name in new-database mode). */
         public Builder connection(PgConnection connection) {
             Objects.requireNonNull(connection, "connection");
-            this.connection = mode == Mode.NEW_DATABASE ? connection.withDatabase(checkName(connection.database()))
-                    : connection;
+            this.connection =
+                    mode == Mode.NEW_DATABASE ? connection.withDatabase(checkName(connection.database())) : connection;
             return this;
         }
 
@@ -626,8 +660,8 @@ public final class PostgresRestoreTarget implements RestoreTarget {
          * @throws ConfigurationException when single-transaction is combined with {@code jobs > 1}
          */
         public PostgresRestoreTarget build() {
-            boolean single = singleTransaction != null ? singleTransaction
-                    : mode == Mode.EXISTING_DATABASE && cleanInPlace;
+            boolean single =
+                    singleTransaction != null ? singleTransaction : mode == Mode.EXISTING_DATABASE && cleanInPlace;
             if (single && jobs > 1) {
                 throw new ConfigurationException("pg_restore cannot combine --single-transaction with -j " + jobs
                         + ". Call singleTransaction(false) to restore in parallel (a failure half-way then leaves "

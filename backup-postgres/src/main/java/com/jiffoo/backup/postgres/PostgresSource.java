@@ -4,9 +4,6 @@ import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Source;
 import com.jiffoo.backup.SourceException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.ConnectException;
@@ -20,6 +17,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@link Source} that streams {@code pg_dump} of one PostgreSQL database.
@@ -98,10 +97,19 @@ public final class PostgresSource implements Source {
 
     private PostgresSource(Builder b) {
         this.connection = b.connection;
-        this.command = new DumpCommand(b.compressionLevel, b.includeSchemas, b.excludeSchemas, b.includeTables,
-                b.excludeTables, b.noOwner, b.noPrivileges, b.extraArgs, b.lockWaitTimeout);
+        this.command = new DumpCommand(
+                b.compressionLevel,
+                b.includeSchemas,
+                b.excludeSchemas,
+                b.includeTables,
+                b.excludeTables,
+                b.noOwner,
+                b.noPrivileges,
+                b.extraArgs,
+                b.lockWaitTimeout);
         this.binDirectory = b.binDirectory;
-        this.locator = b.locator != null ? b.locator
+        this.locator = b.locator != null
+                ? b.locator
                 : b.binDirectory != null ? PgToolLocator.inDirectory(b.binDirectory) : PgToolLocator.system();
         this.rowCounts = b.rowCounts;
     }
@@ -227,7 +235,9 @@ public final class PostgresSource implements Source {
                     throw failure(exit, child.tail(), bytes, child.cancelled());
                 }
                 if (!child.tail().isEmpty()) {
-                    LOG.info("pg_dump of {} succeeded with messages: {}", connection.database(),
+                    LOG.info(
+                            "pg_dump of {} succeeded with messages: {}",
+                            connection.database(),
                             String.join(" | ", child.tail()));
                 }
                 facts.putAll(counter.facts());
@@ -285,28 +295,43 @@ public final class PostgresSource implements Source {
         String tail = lines.isEmpty() ? "" : ": " + connection.redact(String.join(" | ", lines));
         String db = "database " + connection.database() + " on " + where();
         if (cancelled) {
-            return new SourceException("pg_dump of " + db + " was stopped (exit code " + exit + ") because the backup"
-                    + " was cancelled or failed elsewhere, after " + bytes + " bytes. Nothing was committed.",
-                    null, where(), null);
+            return new SourceException(
+                    "pg_dump of " + db + " was stopped (exit code " + exit + ") because the backup"
+                            + " was cancelled or failed elsewhere, after " + bytes + " bytes. Nothing was committed.",
+                    null,
+                    where(),
+                    null);
         }
         // pg_dump implements --lock-wait-timeout with statement_timeout around its LOCK TABLE statements
         if (lines.stream().anyMatch(l -> l.contains("lock timeout"))
                 || (lines.stream().anyMatch(l -> l.contains("statement timeout"))
-                && lines.stream().anyMatch(l -> l.contains("LOCK TABLE")))) {
-            return new SourceException("pg_dump could not lock a table of " + db + " within the lock wait timeout of "
-                    + command.lockWaitTimeout().toSeconds() + " s" + tail + ". Another session holds a conflicting"
-                    + " lock (a migration, VACUUM FULL, ALTER TABLE): find it in pg_locks and pg_stat_activity, let it"
-                    + " finish, and run the backup again; or raise lockWaitTimeout(...). Nothing was committed.",
-                    null, where(), null);
+                        && lines.stream().anyMatch(l -> l.contains("LOCK TABLE")))) {
+            return new SourceException(
+                    "pg_dump could not lock a table of " + db + " within the lock wait timeout of "
+                            + command.lockWaitTimeout().toSeconds() + " s" + tail
+                            + ". Another session holds a conflicting"
+                            + " lock (a migration, VACUUM FULL, ALTER TABLE): find it in pg_locks and pg_stat_activity, let it"
+                            + " finish, and run the backup again; or raise lockWaitTimeout(...). Nothing was committed.",
+                    null,
+                    where(),
+                    null);
         }
         if (PgChild.signal(exit) != 0) {
-            return new SourceException("pg_dump " + PgChild.exitText(exit) + " while dumping " + db + " after " + bytes
-                    + " bytes" + tail + ". The dump is incomplete and nothing was committed. Find out who stopped it"
-                    + " (the kernel's out-of-memory killer sends SIGKILL; see dmesg) and run the backup again.", null,
-                    where(), null);
+            return new SourceException(
+                    "pg_dump " + PgChild.exitText(exit) + " while dumping " + db + " after " + bytes
+                            + " bytes" + tail
+                            + ". The dump is incomplete and nothing was committed. Find out who stopped it"
+                            + " (the kernel's out-of-memory killer sends SIGKILL; see dmesg) and run the backup again.",
+                    null,
+                    where(),
+                    null);
         }
-        return new SourceException("pg_dump " + PgChild.exitText(exit) + " while dumping " + db + tail
-                + ". Nothing was committed; fix what pg_dump reports and run the backup again.", null, where(), null);
+        return new SourceException(
+                "pg_dump " + PgChild.exitText(exit) + " while dumping " + db + tail
+                        + ". Nothing was committed; fix what pg_dump reports and run the backup again.",
+                null,
+                where(),
+                null);
     }
 
     /** pg_dump's command line and what it selects. */
@@ -320,22 +345,39 @@ public final class PostgresSource implements Source {
         String user = connection.user();
         String db = connection.database();
         if (state.equals("28P01") || state.equals("28000")) {
-            return new ConfigurationException("PostgreSQL at " + where() + " refused the login of user " + user
-                    + " to database " + db + " (" + msg + "). Check the user and password (PGUSER/PGPASSWORD or"
-                    + " PgConnection) and the server's pg_hba.conf.", null, where(), null);
+            return new ConfigurationException(
+                    "PostgreSQL at " + where() + " refused the login of user " + user
+                            + " to database " + db + " (" + msg + "). Check the user and password (PGUSER/PGPASSWORD or"
+                            + " PgConnection) and the server's pg_hba.conf.",
+                    null,
+                    where(),
+                    null);
         }
         if (state.equals("3D000")) {
-            return new ConfigurationException("The database " + db + " does not exist on " + where() + " (" + msg
-                    + "). Check the database name (PGDATABASE or PgConnection.database).", null, where(), null);
+            return new ConfigurationException(
+                    "The database " + db + " does not exist on " + where() + " (" + msg
+                            + "). Check the database name (PGDATABASE or PgConnection.database).",
+                    null,
+                    where(),
+                    null);
         }
         if (state.startsWith("08") || e.getCause() instanceof ConnectException) {
-            return new SourceException("Cannot reach the PostgreSQL server at " + where() + " to back up database "
-                    + db + " (" + msg + "). Check that the server is running and that host and port are right"
-                    + " (PGHOST/PGPORT), then run the backup again.", null, where(), null);
+            return new SourceException(
+                    "Cannot reach the PostgreSQL server at " + where() + " to back up database "
+                            + db + " (" + msg + "). Check that the server is running and that host and port are right"
+                            + " (PGHOST/PGPORT), then run the backup again.",
+                    null,
+                    where(),
+                    null);
         }
-        return new SourceException("Querying database " + db + " on " + where() + " before the dump failed (" + msg
-                + (state.isEmpty() ? "" : ", SQLSTATE " + state) + "). Nothing was committed; fix the cause and run"
-                + " the backup again.", null, where(), null);
+        return new SourceException(
+                "Querying database " + db + " on " + where() + " before the dump failed (" + msg
+                        + (state.isEmpty() ? "" : ", SQLSTATE " + state)
+                        + "). Nothing was committed; fix the cause and run"
+                        + " the backup again.",
+                null,
+                where(),
+                null);
     }
 
     /**

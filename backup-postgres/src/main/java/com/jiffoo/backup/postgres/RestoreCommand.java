@@ -13,12 +13,21 @@ import java.util.List;
  * @param role      {@code --role}, or null
  * @param jobs      {@code --jobs} when above 1
  */
-record RestoreCommand(Path pgRestore, boolean cleanInPlace, boolean exitOnError, boolean singleTransaction,
-                      boolean noOwner, boolean noPrivileges, String role, int jobs) {
+record RestoreCommand(
+        Path pgRestore,
+        boolean cleanInPlace,
+        boolean exitOnError,
+        boolean singleTransaction,
+        boolean noOwner,
+        boolean noPrivileges,
+        String role,
+        int jobs) {
 
     /** The command line restoring into {@code into}'s database. */
     List<String> argv(PgConnection into) {
-        Path bin = pgRestore != null ? pgRestore : PgToolLocator.system().locateNewest("pg_restore").path();
+        Path bin = pgRestore != null
+                ? pgRestore
+                : PgToolLocator.system().locateNewest("pg_restore").path();
         List<String> cmd = new ArrayList<>();
         cmd.add(bin.toString());
         cmd.add("--dbname=dbname=" + conninfoQuote(into.database()));
@@ -58,13 +67,18 @@ record RestoreCommand(Path pgRestore, boolean cleanInPlace, boolean exitOnError,
                     + connection.port() + ". Create it (CREATE ROLE ...), or restore with noOwner(true)"
                     + " (and noPrivileges(true)), or choose an existing role(...).";
         }
-        if (child.said("could not connect") || child.said("Connection refused")
-                || child.said("password authentication failed") || child.said("no pg_hba.conf entry")) {
+        if (child.said("could not connect")
+                || child.said("Connection refused")
+                || child.said("password authentication failed")
+                || child.said("no pg_hba.conf entry")) {
             return "pg_restore could not reach or log in to " + connection.describe() + ". Check host, port,"
                     + " user, password and pg_hba.conf.";
         }
-        if (child.said("did not find magic string") || child.said("end of file")
-                || child.said("could not read") || child.said("unexpected") || child.said("corrupt")) {
+        if (child.said("did not find magic string")
+                || child.said("end of file")
+                || child.said("could not read")
+                || child.said("unexpected")
+                || child.said("corrupt")) {
             return "The dump is damaged, truncated or not in pg_dump's custom format (-Fc). Restore another"
                     + " backup; verify it first with PgRestoreListCheck.";
         }

@@ -1,9 +1,6 @@
 package com.jiffoo.backup.postgres;
 
 import com.jiffoo.backup.RestoreException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -13,6 +10,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The databases on the server a {@link PostgresRestoreTarget} restores to, managed over JDBC from the maintenance
@@ -34,8 +33,8 @@ final class RestoreDatabases {
      * @param owner      a new database's owner, or null for the connecting user (or, in a swap, the replaced one's)
      * @param describe   the target's description, for errors
      */
-    RestoreDatabases(PgConnection connection, String maintenanceDatabase, String template, String owner,
-                     String describe) {
+    RestoreDatabases(
+            PgConnection connection, String maintenanceDatabase, String template, String owner, String describe) {
         this.connection = connection;
         this.maintenanceDatabase = maintenanceDatabase;
         this.template = template;
@@ -75,9 +74,13 @@ final class RestoreDatabases {
     }
 
     private RestoreException unreachable(PgConnection c, SQLException e) {
-        return new RestoreException("Cannot connect to PostgreSQL at " + c.describe() + ": " + e.getMessage()
-                + ". Check that the server runs and that host, port, user, password and pg_hba.conf are right;"
-                + " nothing was restored.", null, describe, e);
+        return new RestoreException(
+                "Cannot connect to PostgreSQL at " + c.describe() + ": " + e.getMessage()
+                        + ". Check that the server runs and that host, port, user, password and pg_hba.conf are right;"
+                        + " nothing was restored.",
+                null,
+                describe,
+                e);
     }
 
     private static boolean exists(Connection c, String name) throws SQLException {
@@ -94,15 +97,22 @@ final class RestoreDatabases {
      * owner, encoding, locale, tablespace, connection limit, privileges and settings of the database it replaces.
      */
     void create(String name, DatabaseSwap swap) {
-        try (Connection c = maintenance(); Statement s = c.createStatement()) {
+        try (Connection c = maintenance();
+                Statement s = c.createStatement()) {
             if (exists(c, name)) {
-                throw new RestoreException("The database " + name + " already exists on "
-                        + connection.host() + ":" + connection.port() + ". A restore into a new database never"
-                        + " touches an existing one: choose a name that does not exist, drop it first, or restore"
-                        + " with existingDatabase(...).", null, describe, null);
+                throw new RestoreException(
+                        "The database " + name + " already exists on "
+                                + connection.host() + ":" + connection.port() + ". A restore into a new database never"
+                                + " touches an existing one: choose a name that does not exist, drop it first, or restore"
+                                + " with existingDatabase(...).",
+                        null,
+                        describe,
+                        null);
             }
-            StringBuilder sql = new StringBuilder("CREATE DATABASE ").append(PostgresRestoreTarget.ident(name))
-                    .append(" TEMPLATE ").append(PostgresRestoreTarget.ident(template));
+            StringBuilder sql = new StringBuilder("CREATE DATABASE ")
+                    .append(PostgresRestoreTarget.ident(name))
+                    .append(" TEMPLATE ")
+                    .append(PostgresRestoreTarget.ident(template));
             String dbOwner = owner != null ? owner : swap != null ? swap.owner() : null;
             if (dbOwner != null) {
                 sql.append(" OWNER ").append(PostgresRestoreTarget.ident(dbOwner));
@@ -113,7 +123,8 @@ final class RestoreDatabases {
             s.execute(sql.toString());
             log.info("created database {} on {}:{}", name, connection.host(), connection.port());
             try {
-                s.execute("COMMENT ON DATABASE " + PostgresRestoreTarget.ident(name) + " IS " + PostgresRestoreTarget.literal(RestoreMarker.text()));
+                s.execute("COMMENT ON DATABASE " + PostgresRestoreTarget.ident(name) + " IS "
+                        + PostgresRestoreTarget.literal(RestoreMarker.text()));
                 if (swap != null) {
                     for (String statement : swap.copyStatements(name)) {
                         s.execute(statement);
@@ -124,20 +135,30 @@ final class RestoreDatabases {
                 throw e;
             }
         } catch (SQLException e) {
-            throw new RestoreException("Cannot create the database " + name + " on "
-                    + connection.host() + ":" + connection.port() + ": " + e.getMessage() + ". The user "
-                    + connection.user() + " needs CREATEDB (and membership in the owner role, if one is set);"
-                    + " the template " + template + " must exist." + (swap == null ? "" : " Nothing was restored; "
-                    + connection.database() + " is unchanged."), null, describe, e);
+            throw new RestoreException(
+                    "Cannot create the database " + name + " on "
+                            + connection.host() + ":" + connection.port() + ": " + e.getMessage() + ". The user "
+                            + connection.user() + " needs CREATEDB (and membership in the owner role, if one is set);"
+                            + " the template " + template + " must exist."
+                            + (swap == null
+                                    ? ""
+                                    : " Nothing was restored; " + connection.database() + " is unchanged."),
+                    null,
+                    describe,
+                    e);
         }
     }
 
     void requireExisting() {
         try (Connection c = maintenance()) {
             if (!exists(c, connection.database())) {
-                throw new RestoreException("The database " + connection.database() + " does not exist on "
-                        + connection.host() + ":" + connection.port() + ". Create it first, or restore with"
-                        + " newDatabase(...).", null, describe, null);
+                throw new RestoreException(
+                        "The database " + connection.database() + " does not exist on "
+                                + connection.host() + ":" + connection.port() + ". Create it first, or restore with"
+                                + " newDatabase(...).",
+                        null,
+                        describe,
+                        null);
             }
         } catch (SQLException e) {
             throw unreachable(connection.withDatabase(maintenanceDatabase), e);
@@ -160,12 +181,17 @@ final class RestoreDatabases {
         }
         for (RestoreMarker.Marked m : marked) {
             if (m.abandoned() && dropQuietly(m.database())) {
-                log.warn("dropped the database {} that a killed restore left half restored ({})", m.database(),
+                log.warn(
+                        "dropped the database {} that a killed restore left half restored ({})",
+                        m.database(),
                         m.marker());
                 dropped.add(m.database());
             } else {
-                log.warn("the database {} is being restored or was left half restored by another host ({}); drop it"
-                        + " by hand once no restore runs into it", m.database(), m.marker());
+                log.warn(
+                        "the database {} is being restored or was left half restored by another host ({}); drop it"
+                                + " by hand once no restore runs into it",
+                        m.database(),
+                        m.marker());
                 running.add(m.database());
             }
         }
@@ -182,7 +208,7 @@ final class RestoreDatabases {
     /** Drops a database; logs (never throws) when that fails. Returns whether it is gone. */
     boolean dropQuietly(String name) {
         try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc();
-             Statement s = c.createStatement()) {
+                Statement s = c.createStatement()) {
             try {
                 s.execute("DROP DATABASE IF EXISTS " + PostgresRestoreTarget.ident(name) + " WITH (FORCE)");
             } catch (SQLException e) {
@@ -196,8 +222,12 @@ final class RestoreDatabases {
             log.info("dropped database {} on {}:{}", name, connection.host(), connection.port());
             return true;
         } catch (SQLException e) {
-            log.error("could not drop the partly restored database {} on {}:{}: {}; drop it by hand", name,
-                    connection.host(), connection.port(), e.getMessage());
+            log.error(
+                    "could not drop the partly restored database {} on {}:{}: {}; drop it by hand",
+                    name,
+                    connection.host(),
+                    connection.port(),
+                    e.getMessage());
             return false;
         }
     }

@@ -1,7 +1,6 @@
 package com.jiffoo.backup.postgres;
 
 import com.jiffoo.backup.internal.Processes;
-
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -41,13 +40,13 @@ final class RestoreMarker {
         }
     }
 
-    private RestoreMarker() {
-    }
+    private RestoreMarker() {}
 
     /** The marker of a restore run by this process, now. */
     static String text() {
-        return PREFIX + " by pid " + Processes.pid() + " (started " + Processes.started().map(Instant::toString)
-                .orElse("") + ") on host " + Processes.host() + " since " + Instant.now()
+        return PREFIX + " by pid " + Processes.pid() + " (started "
+                + Processes.started().map(Instant::toString).orElse("") + ") on host " + Processes.host() + " since "
+                + Instant.now()
                 + "; a database still marked when that process is gone is half restored and dropped by the next"
                 + " restore";
     }
@@ -56,9 +55,9 @@ final class RestoreMarker {
     static List<Marked> find(Connection c) throws SQLException {
         List<Marked> out = new ArrayList<>();
         try (Statement s = c.createStatement();
-             ResultSet r = s.executeQuery("SELECT datname, d FROM (SELECT datname, shobj_description(oid,"
-                     + " 'pg_database') AS d FROM pg_database) m WHERE d LIKE 'jiffoo-backup: restore in progress%'"
-                     + " ORDER BY datname")) {
+                ResultSet r = s.executeQuery("SELECT datname, d FROM (SELECT datname, shobj_description(oid,"
+                        + " 'pg_database') AS d FROM pg_database) m WHERE d LIKE 'jiffoo-backup: restore in progress%'"
+                        + " ORDER BY datname")) {
             while (r.next()) {
                 out.add(new Marked(r.getString(1), r.getString(2)));
             }

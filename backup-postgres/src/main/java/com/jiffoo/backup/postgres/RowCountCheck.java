@@ -4,7 +4,6 @@ import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RestoreException;
-
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -45,12 +44,10 @@ public final class RowCountCheck {
     /** The source fact saying whether the counts are exact. */
     public static final String ROW_COUNTS_EXACT = "rowCountsExact";
 
-    private RowCountCheck() {
-    }
+    private RowCountCheck() {}
 
     /** A table whose count differs. */
-    public record Difference(String table, long expected, long actual) {
-    }
+    public record Difference(String table, long expected, long actual) {}
 
     /**
      * The outcome of a comparison. Immutable.
@@ -62,8 +59,13 @@ public final class RowCountCheck {
      * @param missingTables tables in the backup's counts but not in the database
      * @param extraTables   tables in the database but not in the backup's counts
      */
-    public record Report(String database, boolean exact, Map<String, Long> matches, List<Difference> differences,
-                         List<String> missingTables, List<String> extraTables) {
+    public record Report(
+            String database,
+            boolean exact,
+            Map<String, Long> matches,
+            List<Difference> differences,
+            List<String> missingTables,
+            List<String> extraTables) {
         /** Copies the collections. */
         public Report {
             matches = Map.copyOf(matches);
@@ -95,8 +97,14 @@ public final class RowCountCheck {
             StringBuilder s = new StringBuilder(matches.size() + " table(s) match");
             if (!differences.isEmpty()) {
                 s.append("; differ: ");
-                differences.stream().limit(10).forEach(d -> s.append(d.table()).append(" ").append(d.expected())
-                        .append(" -> ").append(d.actual()).append(", "));
+                differences.stream()
+                        .limit(10)
+                        .forEach(d -> s.append(d.table())
+                                .append(" ")
+                                .append(d.expected())
+                                .append(" -> ")
+                                .append(d.actual())
+                                .append(", "));
                 s.setLength(s.length() - 2);
                 if (differences.size() > 10) {
                     s.append(" and ").append(differences.size() - 10).append(" more");
@@ -128,8 +136,11 @@ public final class RowCountCheck {
         try (Connection c = restored.openJdbc()) {
             actual = count(c, scope);
         } catch (SQLException e) {
-            throw new RestoreException("Cannot count the rows of " + restored.describe() + ": " + e.getMessage()
-                    + ". Check that the database exists and is reachable.", manifest.objectKey(), restored.describe(),
+            throw new RestoreException(
+                    "Cannot count the rows of " + restored.describe() + ": " + e.getMessage()
+                            + ". Check that the database exists and is reachable.",
+                    manifest.objectKey(),
+                    restored.describe(),
                     e);
         }
         Map<String, Long> matches = new TreeMap<>();
@@ -153,16 +164,24 @@ public final class RowCountCheck {
     private static Map<String, Long> expected(BackupManifest manifest) {
         Object counts = manifest.sourceFacts().get(ROW_COUNTS);
         if (!(counts instanceof Map<?, ?> map)) {
-            throw new ConfigurationException("The backup " + manifest.objectKey() + " records no row counts (source"
-                    + " fact '" + ROW_COUNTS + "'), so there is nothing to compare with. Make backups with row counts"
-                    + " enabled.", manifest.objectKey(), null, null);
+            throw new ConfigurationException(
+                    "The backup " + manifest.objectKey() + " records no row counts (source"
+                            + " fact '" + ROW_COUNTS
+                            + "'), so there is nothing to compare with. Make backups with row counts"
+                            + " enabled.",
+                    manifest.objectKey(),
+                    null,
+                    null);
         }
         Map<String, Long> out = new TreeMap<>();
         for (Map.Entry<?, ?> e : map.entrySet()) {
             if (!(e.getValue() instanceof Number n)) {
-                throw new IntegrityException("The row count of " + e.getKey() + " in the manifest of "
-                        + manifest.objectKey() + " is not a number: " + e.getValue() + ".", manifest.objectKey(),
-                        null, null);
+                throw new IntegrityException(
+                        "The row count of " + e.getKey() + " in the manifest of " + manifest.objectKey()
+                                + " is not a number: " + e.getValue() + ".",
+                        manifest.objectKey(),
+                        null,
+                        null);
             }
             out.put(String.valueOf(e.getKey()), n.longValue());
         }

@@ -1,9 +1,6 @@
 package com.jiffoo.backup.postgres;
 
 import com.jiffoo.backup.SourceException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.InterruptedIOException;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -15,6 +12,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The row counts in a dump's facts, taken in the dump's snapshot ({@link DumpSnapshot}): which tables count, and
@@ -41,8 +40,12 @@ final class RowCounter {
     private volatile Statement current;
     private volatile boolean stopped;
 
-    private RowCounter(PostgresSource.RowCounts mode, DumpSnapshot snapshot, PgConnection connection,
-                       List<CountedTables.Table> counted, List<CountedTables.Table> withoutData) {
+    private RowCounter(
+            PostgresSource.RowCounts mode,
+            DumpSnapshot snapshot,
+            PgConnection connection,
+            List<CountedTables.Table> counted,
+            List<CountedTables.Table> withoutData) {
         this.mode = mode;
         this.snapshot = snapshot;
         this.connection = connection;
@@ -52,8 +55,9 @@ final class RowCounter {
     }
 
     /** Lists, in the snapshot, the tables {@code command} dumps (none in mode NONE). */
-    static RowCounter plan(PostgresSource.RowCounts mode, DumpSnapshot snapshot, DumpCommand command,
-                           PgConnection connection) throws SQLException {
+    static RowCounter plan(
+            PostgresSource.RowCounts mode, DumpSnapshot snapshot, DumpCommand command, PgConnection connection)
+            throws SQLException {
         List<CountedTables.Table> counted = new ArrayList<>();
         List<CountedTables.Table> withoutData = new ArrayList<>();
         if (mode != PostgresSource.RowCounts.NONE) {
@@ -164,10 +168,14 @@ final class RowCounter {
             }
             if (failure != null) {
                 String where = connection.host() + ":" + connection.port();
-                throw new SourceException("Counting the rows of " + connection.database() + " on " + where
-                        + " failed: " + connection.redact(failure.getMessage()) + ". The dump itself succeeded but was"
-                        + " not committed; set rowCounts(ESTIMATE or NONE) to skip exact counts, or fix the cause.",
-                        null, where, null);
+                throw new SourceException(
+                        "Counting the rows of " + connection.database() + " on " + where
+                                + " failed: " + connection.redact(failure.getMessage())
+                                + ". The dump itself succeeded but was"
+                                + " not committed; set rowCounts(ESTIMATE or NONE) to skip exact counts, or fix the cause.",
+                        null,
+                        where,
+                        null);
             }
             all.putAll(counts);
         } else {

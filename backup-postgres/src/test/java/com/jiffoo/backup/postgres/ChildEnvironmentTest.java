@@ -1,11 +1,8 @@
 package com.jiffoo.backup.postgres;
 
-import com.jiffoo.backup.StagedRestore;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import com.jiffoo.backup.StagedRestore;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -22,8 +19,10 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What the real pg_dump and pg_restore children see in their environment ({@code /proc/PID/environ}), while the
@@ -32,13 +31,20 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class ChildEnvironmentTest {
     /** Set by this module's pom (surefire's environmentVariables) in the JVM that runs the tests. */
-    static final List<String> PARENT_SECRETS = List.of("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-            "SLACK_WEBHOOK_URL", "DB_PASSWORD", "ENCRYPTION_KEY_FILE", "JIFFOO_UNRELATED_PROBE");
+    static final List<String> PARENT_SECRETS = List.of(
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "SLACK_WEBHOOK_URL",
+            "DB_PASSWORD",
+            "ENCRYPTION_KEY_FILE",
+            "JIFFOO_UNRELATED_PROBE");
+
     private static final PgTestServer PG = PgTestServer.get();
     private static final String PASSWORD = "Deliberate-child-pw-1"; // trust auth: the server ignores it
 
     @TempDir
     Path dir;
+
     static String db;
 
     @BeforeAll
@@ -55,14 +61,18 @@ class ChildEnvironmentTest {
     }
 
     private static PgConnection withPassword(String database) {
-        return PG.connection(database).toBuilder().password(PASSWORD.toCharArray()).build();
+        return PG.connection(database).toBuilder()
+                .password(PASSWORD.toCharArray())
+                .build();
     }
 
     @Test
     void theTestJvmReallyHoldsTheSecrets() {
         for (String name : PARENT_SECRETS) {
-            assertThat(System.getenv(name)).as(name + " must be set for these tests (backup-postgres/pom.xml sets"
-                    + " it for surefire; set it when running them elsewhere)").isNotBlank();
+            assertThat(System.getenv(name))
+                    .as(name + " must be set for these tests (backup-postgres/pom.xml sets"
+                            + " it for surefire; set it when running them elsewhere)")
+                    .isNotBlank();
         }
     }
 
@@ -71,25 +81,33 @@ class ChildEnvironmentTest {
         PostgresSource source = PostgresSource.builder(withPassword(db)).build();
         AtomicReference<Object> result = new AtomicReference<>();
         Map<String, String> seen;
-        try (Connection migration = PG.connect(db); Statement s = migration.createStatement()) {
+        try (Connection migration = PG.connect(db);
+                Statement s = migration.createStatement()) {
             migration.setAutoCommit(false);
             s.execute("LOCK TABLE public.orders IN ACCESS EXCLUSIVE MODE"); // pg_dump waits for it, alive
-            Thread job = new Thread(() -> {
-                try {
-                    result.set(source.writeTo(OutputStream.nullOutputStream()));
-                } catch (Throwable t) {
-                    result.set(t);
-                }
-            }, "env-backup");
+            Thread job = new Thread(
+                    () -> {
+                        try {
+                            result.set(source.writeTo(OutputStream.nullOutputStream()));
+                        } catch (Throwable t) {
+                            result.set(t);
+                        }
+                    },
+                    "env-backup");
             job.start();
-            ProcessHandle pgDump = await(() -> ChildProcesses.pgDumps().stream()
-                    .filter(h -> arguments(h).stream().anyMatch(a -> a.startsWith("--snapshot="))).findFirst()
-                    .orElse(null), result);
+            ProcessHandle pgDump = await(
+                    () -> ChildProcesses.pgDumps().stream()
+                            .filter(h -> arguments(h).stream().anyMatch(a -> a.startsWith("--snapshot=")))
+                            .findFirst()
+                            .orElse(null),
+                    result);
             seen = ProcessEnvironments.of(pgDump);
             migration.rollback();
             job.join(60_000);
         }
-        assertThat(result.get()).as("the backup succeeded once the lock was gone").isInstanceOf(Map.class);
+        assertThat(result.get())
+                .as("the backup succeeded once the lock was gone")
+                .isInstanceOf(Map.class);
         assertConnectingChild(seen, db, "jiffoo-backup pg_dump");
     }
 
@@ -99,9 +117,12 @@ class ChildEnvironmentTest {
         String into = "jb_env_restored_" + Long.toHexString(System.nanoTime());
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(withPassword("postgres"), into);
         List<Map<String, String>> seen = new CopyOnWriteArrayList<>();
-        try (InputStream in = ChildProcesses.onceAfterRead(Files.newInputStream(dump), 1,
-                () -> ChildProcesses.awaitChildren("pg_restore", 1).forEach(h -> seen.add(ProcessEnvironments.of(h))));
-             StagedRestore staged = target.stage(in, null)) {
+        try (InputStream in = ChildProcesses.onceAfterRead(
+                        Files.newInputStream(dump),
+                        1,
+                        () -> ChildProcesses.awaitChildren("pg_restore", 1)
+                                .forEach(h -> seen.add(ProcessEnvironments.of(h))));
+                StagedRestore staged = target.stage(in, null)) {
             staged.commit();
         } finally {
             if (PG.databaseExists(into)) {
@@ -117,15 +138,19 @@ class ChildEnvironmentTest {
     void pgRestoreListCheckHasNoConnectionAndNoSecrets() throws Exception {
         Path dump = PgTools.dump(db, dir.resolve("shop.dump"));
         List<Map<String, String>> seen = new CopyOnWriteArrayList<>();
-        try (InputStream in = ChildProcesses.onceAfterRead(Files.newInputStream(dump), 1,
-                () -> ChildProcesses.awaitChildren("pg_restore", 2).forEach(h -> seen.add(ProcessEnvironments.of(h))));
-             StagedRestore staged = PgRestoreListCheck.create().stage(in, null)) {
+        try (InputStream in = ChildProcesses.onceAfterRead(
+                        Files.newInputStream(dump),
+                        1,
+                        () -> ChildProcesses.awaitChildren("pg_restore", 2)
+                                .forEach(h -> seen.add(ProcessEnvironments.of(h))));
+                StagedRestore staged = PgRestoreListCheck.create().stage(in, null)) {
             staged.commit();
         }
         assertThat(seen).hasSize(2); // pg_restore --list and pg_restore --file=-
         for (Map<String, String> env : seen) {
             assertOnlyAllowlisted(env);
-            assertThat(env.keySet()).as("no libpq settings for a child that connects nowhere")
+            assertThat(env.keySet())
+                    .as("no libpq settings for a child that connects nowhere")
                     .noneMatch(k -> k.startsWith("PG"));
         }
     }
@@ -137,8 +162,8 @@ class ChildEnvironmentTest {
         Path records = Files.createDirectories(dir.resolve("env"));
         Path real = PgToolLocator.system().locateNewest("pg_dump").path();
         Path wrapper = bin.resolve("pg_dump");
-        Files.writeString(wrapper, "#!/bin/sh\ncat /proc/$$/environ > \"" + records + "/$$\"\n"
-                + "exec '" + real + "' \"$@\"\n");
+        Files.writeString(
+                wrapper, "#!/bin/sh\ncat /proc/$$/environ > \"" + records + "/$$\"\n" + "exec '" + real + "' \"$@\"\n");
         Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwx------"));
         PostgresSource.builder(withPassword(db)).binDirectory(bin).build().writeTo(OutputStream.nullOutputStream());
         List<Map<String, String>> runs = new ArrayList<>();
@@ -148,7 +173,8 @@ class ChildEnvironmentTest {
             }
         }
         assertThat(runs).as("pg_dump --version, then the dump").hasSize(2);
-        List<Map<String, String>> probes = runs.stream().filter(e -> !e.containsKey("PGDATABASE")).toList();
+        List<Map<String, String>> probes =
+                runs.stream().filter(e -> !e.containsKey("PGDATABASE")).toList();
         assertThat(probes).hasSize(1);
         assertOnlyAllowlisted(probes.get(0));
         assertThat(probes.get(0).keySet()).noneMatch(k -> k.startsWith("PG"));
@@ -156,22 +182,52 @@ class ChildEnvironmentTest {
 
     @Test
     void inheritedLibpqVariablesAreReplacedOrDropped() {
-        Map<String, String> parent = new HashMap<>(Map.of("PGSERVICE", "evil", "PGHOSTADDR", "10.0.0.1",
-                "PGPASSWORD", "inherited", "PGSSLROOTCERT", "/etc/ca.pem", "PATH", "/usr/bin",
-                "PGOPTIONS", "-c role=admin", "PGPASSFILE", "/home/u/.pgpass", "LC_ALL", "C.UTF-8",
-                "AWS_SECRET_ACCESS_KEY", "s", "JAVA_TOOL_OPTIONS", "-Dx=y"));
+        Map<String, String> parent = new HashMap<>(Map.of(
+                "PGSERVICE",
+                "evil",
+                "PGHOSTADDR",
+                "10.0.0.1",
+                "PGPASSWORD",
+                "inherited",
+                "PGSSLROOTCERT",
+                "/etc/ca.pem",
+                "PATH",
+                "/usr/bin",
+                "PGOPTIONS",
+                "-c role=admin",
+                "PGPASSFILE",
+                "/home/u/.pgpass",
+                "LC_ALL",
+                "C.UTF-8",
+                "AWS_SECRET_ACCESS_KEY",
+                "s",
+                "JAVA_TOOL_OPTIONS",
+                "-Dx=y"));
         parent.put("PGCLIENTENCODING", "LATIN1");
         parent.put("PGSERVICEFILE", "/etc/evil.conf");
         parent.put("PGHOST", "evil.example.com");
         Map<String, String> env = ChildEnvironment.of(parent, withPassword(db), "pg_dump");
-        assertThat(env).containsOnlyKeys("PATH", "LC_ALL", "PGSSLROOTCERT", "PGHOST", "PGPORT", "PGUSER",
-                        "PGDATABASE", "PGSSLMODE", "PGPASSWORD", "PGAPPNAME")
-                .containsEntry("PGPASSWORD", PASSWORD).containsEntry("PGDATABASE", db)
-                .containsEntry("PGHOST", PG.host()).containsEntry("PGAPPNAME", "jiffoo-backup pg_dump")
-                .containsEntry("PGSSLROOTCERT", "/etc/ca.pem").containsEntry("PATH", "/usr/bin");
+        assertThat(env)
+                .containsOnlyKeys(
+                        "PATH",
+                        "LC_ALL",
+                        "PGSSLROOTCERT",
+                        "PGHOST",
+                        "PGPORT",
+                        "PGUSER",
+                        "PGDATABASE",
+                        "PGSSLMODE",
+                        "PGPASSWORD",
+                        "PGAPPNAME")
+                .containsEntry("PGPASSWORD", PASSWORD)
+                .containsEntry("PGDATABASE", db)
+                .containsEntry("PGHOST", PG.host())
+                .containsEntry("PGAPPNAME", "jiffoo-backup pg_dump")
+                .containsEntry("PGSSLROOTCERT", "/etc/ca.pem")
+                .containsEntry("PATH", "/usr/bin");
         // without a password of its own, the connection may use the operator's pgpass file
-        Map<String, String> noPassword = ChildEnvironment.of(parent, PG.connection(db).toBuilder().password(null)
-                .build(), "pg_restore");
+        Map<String, String> noPassword = ChildEnvironment.of(
+                parent, PG.connection(db).toBuilder().password(null).build(), "pg_restore");
         assertThat(noPassword).containsEntry("PGPASSFILE", "/home/u/.pgpass").doesNotContainKey("PGPASSWORD");
         // a child that connects nowhere gets no libpq variables at all
         assertThat(ChildEnvironment.of(parent, null, "pg_restore")).containsOnlyKeys("PATH", "LC_ALL");
@@ -183,10 +239,11 @@ class ChildEnvironmentTest {
         List<String> starters = new ArrayList<>();
         try (Stream<Path> files = Files.walk(root, 12)) {
             for (Path f : files.filter(p -> p.toString().endsWith(".java")
-                    && p.toString().contains("/src/main/java/")
-                    // test support (s3rver, throwaway servers) and benchmarks ship in no product jar
-                    && !p.startsWith(root.resolve("benchmarks"))
-                    && !p.startsWith(root.resolve("backup-testing"))).toList()) {
+                            && p.toString().contains("/src/main/java/")
+                            // test support (s3rver, throwaway servers) and benchmarks ship in no product jar
+                            && !p.startsWith(root.resolve("benchmarks"))
+                            && !p.startsWith(root.resolve("backup-testing")))
+                    .toList()) {
                 String text = Files.readString(f);
                 if ((text.contains("new ProcessBuilder(") || text.contains(".exec("))
                         && !f.getFileName().toString().equals("PgChild.java")) {
@@ -199,14 +256,19 @@ class ChildEnvironmentTest {
 
     private static void assertConnectingChild(Map<String, String> env, String database, String application) {
         assertOnlyAllowlisted(env);
-        assertThat(env).containsEntry("PGDATABASE", database).containsEntry("PGHOST", PG.host())
-                .containsEntry("PGPORT", Integer.toString(PG.port())).containsEntry("PGUSER", PG.user())
-                .containsEntry("PGPASSWORD", PASSWORD).containsEntry("PGAPPNAME", application)
+        assertThat(env)
+                .containsEntry("PGDATABASE", database)
+                .containsEntry("PGHOST", PG.host())
+                .containsEntry("PGPORT", Integer.toString(PG.port()))
+                .containsEntry("PGUSER", PG.user())
+                .containsEntry("PGPASSWORD", PASSWORD)
+                .containsEntry("PGAPPNAME", application)
                 .containsKey("PATH");
     }
 
     private static void assertOnlyAllowlisted(Map<String, String> env) {
-        assertThat(env).doesNotContainKeys(PARENT_SECRETS.toArray(String[]::new))
+        assertThat(env)
+                .doesNotContainKeys(PARENT_SECRETS.toArray(String[]::new))
                 .doesNotContainKeys("JAVA_TOOL_OPTIONS", "JAVA_HOME", "MAVEN_OPTS");
         for (String name : PARENT_SECRETS) {
             String value = System.getenv(name);

@@ -10,8 +10,7 @@ import java.util.function.Consumer;
 
 /** Finds the pg_dump processes this JVM started, and streams that act on them once data flows. */
 final class ChildProcesses {
-    private ChildProcesses() {
-    }
+    private ChildProcesses() {}
 
     /** The running pg_dump children (and grandchildren) of this JVM. */
     static List<ProcessHandle> pgDumps() {
@@ -20,7 +19,8 @@ final class ChildProcesses {
 
     /** The running children (and grandchildren) of this JVM whose executable is named {@code tool}. */
     static List<ProcessHandle> children(String tool) {
-        return ProcessHandle.current().descendants()
+        return ProcessHandle.current()
+                .descendants()
                 .filter(h -> h.info().command().map(c -> c.endsWith("/" + tool)).orElse(false))
                 .toList();
     }

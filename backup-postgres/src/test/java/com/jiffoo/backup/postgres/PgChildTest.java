@@ -1,7 +1,7 @@
 package com.jiffoo.backup.postgres;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -13,9 +13,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The launcher with real children: small shell scripts in place of the PostgreSQL tools, started exactly as pg_dump
@@ -38,8 +37,13 @@ class PgChildTest {
     }
 
     private static PgConnection connection() {
-        return PgConnection.builder().host("db.example.com").port(5433).database("shop").user("backup")
-                .password(PASSWORD.toCharArray()).build();
+        return PgConnection.builder()
+                .host("db.example.com")
+                .port(5433)
+                .database("shop")
+                .user("backup")
+                .password(PASSWORD.toCharArray())
+                .build();
     }
 
     private static Map<String, String> environmentOf(Path tool, PgConnection connection) throws IOException {
@@ -57,11 +61,15 @@ class PgChildTest {
     void aSecretOfOurEnvironmentNeverReachesTheTool() throws Exception {
         Path pgDump = tool("pg_dump", "cat /proc/$$/environ");
         Map<String, String> env = environmentOf(pgDump, connection());
-        assertThat(env).doesNotContainKeys(ChildEnvironmentTest.PARENT_SECRETS.toArray(String[]::new))
+        assertThat(env)
+                .doesNotContainKeys(ChildEnvironmentTest.PARENT_SECRETS.toArray(String[]::new))
                 .doesNotContainKeys("JAVA_TOOL_OPTIONS", "JAVA_HOME", "MAVEN_OPTS")
-                .containsEntry("PGHOST", "db.example.com").containsEntry("PGPORT", "5433")
-                .containsEntry("PGDATABASE", "shop").containsEntry("PGUSER", "backup")
-                .containsEntry("PGPASSWORD", PASSWORD).containsEntry("PGAPPNAME", "jiffoo-backup pg_dump")
+                .containsEntry("PGHOST", "db.example.com")
+                .containsEntry("PGPORT", "5433")
+                .containsEntry("PGDATABASE", "shop")
+                .containsEntry("PGUSER", "backup")
+                .containsEntry("PGPASSWORD", PASSWORD)
+                .containsEntry("PGAPPNAME", "jiffoo-backup pg_dump")
                 .containsKey("PATH");
         for (String name : ChildEnvironmentTest.PARENT_SECRETS) {
             assertThat(env.values()).as("the value of " + name).doesNotContain(System.getenv(name));
@@ -69,15 +77,17 @@ class PgChildTest {
         assertThat(env.keySet()).allMatch(ProcessEnvironments::allowlisted);
 
         Map<String, String> unconnected = environmentOf(tool("pg_restore", "cat /proc/$$/environ"), null);
-        assertThat(unconnected.keySet()).as("a tool that connects nowhere gets no libpq settings")
-                .noneMatch(k -> k.startsWith("PG")).allMatch(ProcessEnvironments::allowlisted);
+        assertThat(unconnected.keySet())
+                .as("a tool that connects nowhere gets no libpq settings")
+                .noneMatch(k -> k.startsWith("PG"))
+                .allMatch(ProcessEnvironments::allowlisted);
     }
 
     @Test
     void thePasswordIsNotOnTheCommandLine() throws Exception {
         Path pgDump = tool("pg_dump", "cat /proc/$$/cmdline");
-        PgChild child = PgChild.start(List.of(pgDump.toString(), "--format=custom"), connection(),
-                ProcessBuilder.Redirect.PIPE, true);
+        PgChild child = PgChild.start(
+                List.of(pgDump.toString(), "--format=custom"), connection(), ProcessBuilder.Redirect.PIPE, true);
         String argv = new String(child.stdout().readAllBytes());
         assertThat(child.waitFor()).isZero();
         assertThat(argv).contains("--format=custom").doesNotContain(PASSWORD);
@@ -85,10 +95,12 @@ class PgChildTest {
 
     @Test
     void stderrKeepsABoundedTailAndCountsWarnings() throws Exception {
-        Path pgRestore = tool("pg_restore", "i=1; while [ $i -le 200 ]; do echo \"line $i\" >&2; i=$((i+1)); done\n"
-                + "printf '%05000d\\n' 0 >&2\n"
-                + "echo 'pg_restore: warning: errors ignored on restore: 1' >&2\n"
-                + "exit 3");
+        Path pgRestore = tool(
+                "pg_restore",
+                "i=1; while [ $i -le 200 ]; do echo \"line $i\" >&2; i=$((i+1)); done\n"
+                        + "printf '%05000d\\n' 0 >&2\n"
+                        + "echo 'pg_restore: warning: errors ignored on restore: 1' >&2\n"
+                        + "exit 3");
         PgChild child = PgChild.start(List.of(pgRestore.toString()), null, ProcessBuilder.Redirect.PIPE, false);
         int exit = child.waitFor();
         assertThat(exit).isEqualTo(3);
@@ -112,8 +124,8 @@ class PgChildTest {
         assertThat(PgChild.signal(exit)).isEqualTo(9);
         assertThat(PgChild.exitText(exit)).isEqualTo("was killed by signal 9 (SIGKILL, exit code 137)");
 
-        PgChild terminated = PgChild.start(List.of(tool("pg_restore", "kill -TERM $$").toString()), null,
-                ProcessBuilder.Redirect.PIPE, false);
+        PgChild terminated = PgChild.start(
+                List.of(tool("pg_restore", "kill -TERM $$").toString()), null, ProcessBuilder.Redirect.PIPE, false);
         assertThat(PgChild.exitText(terminated.waitFor()))
                 .isEqualTo("was killed by signal 15 (SIGTERM, exit code 143)");
     }
@@ -123,8 +135,11 @@ class PgChildTest {
         Path pgDump = tool("pg_dump", "exec yes dump");
         PgChild child = PgChild.start(List.of(pgDump.toString()), null, ProcessBuilder.Redirect.PIPE, true);
         child.stdin().close();
-        assertThatThrownBy(() -> child.copyStdoutTo(ChildProcesses.failingAfter(1 << 20, () -> { }))).hasMessage("disk full (test)");
-        assertThat(child.waitFor(10, TimeUnit.SECONDS)).as("the tool was killed").isTrue();
+        assertThatThrownBy(() -> child.copyStdoutTo(ChildProcesses.failingAfter(1 << 20, () -> {})))
+                .hasMessage("disk full (test)");
+        assertThat(child.waitFor(10, TimeUnit.SECONDS))
+                .as("the tool was killed")
+                .isTrue();
         assertThat(PgChild.signal(child.waitFor())).isEqualTo(9);
     }
 

@@ -1,26 +1,26 @@
 package com.jiffoo.backup.postgres;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.StagedRestore;
 import com.jiffoo.backup.testutil.TestKeys;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class PgRestoreListCheckTest {
     @TempDir
     static Path shared;
+
     static String source;
     static Path dump;
 
@@ -42,7 +42,8 @@ class PgRestoreListCheckTest {
     }
 
     private static Map<String, Object> check(PgRestoreListCheck check, Path file) throws Exception {
-        try (InputStream in = Files.newInputStream(file); StagedRestore staged = check.stage(in, null)) {
+        try (InputStream in = Files.newInputStream(file);
+                StagedRestore staged = check.stage(in, null)) {
             staged.commit();
             return staged.facts();
         }
@@ -51,8 +52,12 @@ class PgRestoreListCheckTest {
     @Test
     void goodDumpPassesAndReportsItsTableOfContents() throws Exception {
         Map<String, Object> facts = check(PgRestoreListCheck.create(), dump);
-        assertThat(facts).containsEntry("tables", 5).containsEntry("tableData", 5).containsEntry("views", 1)
-                .containsEntry("functions", 2).containsEntry("dumpedDatabase", source)
+        assertThat(facts)
+                .containsEntry("tables", 5)
+                .containsEntry("tableData", 5)
+                .containsEntry("views", 1)
+                .containsEntry("functions", 2)
+                .containsEntry("dumpedDatabase", source)
                 .containsEntry("format", "CUSTOM");
         assertThat((Integer) facts.get("tocEntries")).isGreaterThan(20);
         assertThat((Integer) facts.get("indexes")).isEqualTo(4);
@@ -65,14 +70,17 @@ class PgRestoreListCheckTest {
     @Test
     void dumpTruncatedInItsDataFailsWithIntegrityException() throws Exception {
         Path bad = PgTools.truncated(dump, 0.6, tmp.resolve("bad.dump"));
-        assertThatThrownBy(() -> check(PgRestoreListCheck.create(), bad)).isInstanceOf(IntegrityException.class)
-                .hasMessageContaining("pg_restore cannot read").hasMessageContaining("pg_restore said:");
+        assertThatThrownBy(() -> check(PgRestoreListCheck.create(), bad))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("pg_restore cannot read")
+                .hasMessageContaining("pg_restore said:");
     }
 
     @Test
     void listingAloneDoesNotNoticeDamageAfterTheTableOfContents() throws Exception {
         Path bad = PgTools.truncated(dump, 0.6, tmp.resolve("bad.dump"));
-        Map<String, Object> facts = check(PgRestoreListCheck.builder().readData(false).build(), bad);
+        Map<String, Object> facts =
+                check(PgRestoreListCheck.builder().readData(false).build(), bad);
         assertThat(facts).containsEntry("tables", 5).doesNotContainKey("sqlBytes");
     }
 
@@ -90,7 +98,8 @@ class PgRestoreListCheckTest {
     void somethingElseThanADumpFailsWithIntegrityException() {
         byte[] random = TestKeys.randomBytes(300_000, 7);
         assertThatThrownBy(() -> PgRestoreListCheck.create().stage(new ByteArrayInputStream(random), null))
-                .isInstanceOf(IntegrityException.class).hasMessageContaining("not a pg_dump custom-format archive");
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("not a pg_dump custom-format archive");
         assertThatThrownBy(() -> PgRestoreListCheck.create().stage(new ByteArrayInputStream(new byte[0]), null))
                 .isInstanceOf(IntegrityException.class);
     }

@@ -1,8 +1,5 @@
 package com.jiffoo.backup.postgres;
 
-import org.testcontainers.DockerClientFactory;
-import org.testcontainers.containers.PostgreSQLContainer;
-
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -10,6 +7,8 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.HexFormat;
 import java.util.Properties;
+import org.testcontainers.DockerClientFactory;
+import org.testcontainers.containers.PostgreSQLContainer;
 
 /**
  * The real PostgreSQL server the tests use: the one the standard libpq variables name (PGHOST, PGPORT, PGUSER,
@@ -59,9 +58,11 @@ public final class PgTestServer {
             instance = new PgTestServer(pg.getHost(), pg.getFirstMappedPort(), pg.getUsername(), pg.getPassword());
             return instance;
         }
-        throw new AssertionError("No PostgreSQL server at " + host + ":" + port + " as " + user + " (" + failure.getMessage()
-                + ") and no Docker for Testcontainers. Start one (pg_ctlcluster --skip-systemctl-redirect 15 main start)"
-                + " or set PGHOST, PGPORT, PGUSER, PGPASSWORD; `bash .ci/run` sets up a fresh machine.", failure);
+        throw new AssertionError(
+                "No PostgreSQL server at " + host + ":" + port + " as " + user + " (" + failure.getMessage()
+                        + ") and no Docker for Testcontainers. Start one (pg_ctlcluster --skip-systemctl-redirect 15 main start)"
+                        + " or set PGHOST, PGPORT, PGUSER, PGPASSWORD; `bash .ci/run` sets up a fresh machine.",
+                failure);
     }
 
     /**
@@ -108,7 +109,11 @@ public final class PgTestServer {
 
     /** A {@link PgConnection} to {@code database} on this server as the test superuser. */
     public PgConnection connection(String database) {
-        PgConnection.Builder b = PgConnection.builder().host(host).port(port).user(user).database(database)
+        PgConnection.Builder b = PgConnection.builder()
+                .host(host)
+                .port(port)
+                .user(user)
+                .database(database)
                 .sslMode("disable");
         if (password != null) {
             b.password(password.toCharArray());
@@ -129,7 +134,8 @@ public final class PgTestServer {
     public String createDatabase(String prefix) throws SQLException {
         String name = "jb_" + prefix.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9_]", "_") + "_"
                 + HexFormat.of().formatHex(randomBytes());
-        try (Connection c = connect("postgres"); Statement s = c.createStatement()) {
+        try (Connection c = connect("postgres");
+                Statement s = c.createStatement()) {
             s.execute("CREATE DATABASE " + name + " TEMPLATE template0 ENCODING 'UTF8'");
         }
         return name;
@@ -137,7 +143,8 @@ public final class PgTestServer {
 
     /** Drops a database if it exists, disconnecting its sessions. */
     public void dropDatabase(String name) throws SQLException {
-        try (Connection c = connect("postgres"); Statement s = c.createStatement()) {
+        try (Connection c = connect("postgres");
+                Statement s = c.createStatement()) {
             s.execute("DROP DATABASE IF EXISTS \"" + name.replace("\"", "\"\"") + "\" WITH (FORCE)");
         }
     }
@@ -145,7 +152,7 @@ public final class PgTestServer {
     /** True when a database of that name exists. */
     public boolean databaseExists(String name) throws SQLException {
         try (Connection c = connect("postgres");
-             java.sql.PreparedStatement s = c.prepareStatement("SELECT 1 FROM pg_database WHERE datname = ?")) {
+                java.sql.PreparedStatement s = c.prepareStatement("SELECT 1 FROM pg_database WHERE datname = ?")) {
             s.setString(1, name);
             try (java.sql.ResultSet r = s.executeQuery()) {
                 return r.next();

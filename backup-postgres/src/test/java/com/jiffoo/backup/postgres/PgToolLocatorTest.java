@@ -1,15 +1,14 @@
 package com.jiffoo.backup.postgres;
 
-import com.jiffoo.backup.ConfigurationException;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.jiffoo.backup.ConfigurationException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class PgToolLocatorTest {
     @TempDir
@@ -19,8 +18,9 @@ class PgToolLocatorTest {
     void systemLocatorFindsTheInstalledPgDumpAndSkipsDebiansWrapper() {
         List<PgTool> found = PgToolLocator.system().candidates("pg_dump");
         assertThat(found).isNotEmpty();
-        assertThat(found).noneMatch(t -> t.path().toString().equals("/usr/bin/pg_dump")
-                && t.path().toAbsolutePath().toString().contains("pg_wrapper"));
+        assertThat(found)
+                .noneMatch(t -> t.path().toString().equals("/usr/bin/pg_dump")
+                        && t.path().toAbsolutePath().toString().contains("pg_wrapper"));
         PgTool t = PgToolLocator.system().locate("pg_dump", 15);
         assertThat(t.major()).isEqualTo(15);
         assertThat(t.path().toString()).isEqualTo("/usr/lib/postgresql/15/bin/pg_dump");
@@ -47,8 +47,8 @@ class PgToolLocatorTest {
         assertThatThrownBy(() -> PgToolLocator.system().locate("pg_dump", 16))
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("pg_dump 15 cannot dump a PostgreSQL 16 server")
-                .hasMessageContaining("install postgresql-client-16 (apt.postgresql.org) or put a pg_dump >= 16 on"
-                        + " PATH");
+                .hasMessageContaining(
+                        "install postgresql-client-16 (apt.postgresql.org) or put a pg_dump >= 16 on" + " PATH");
     }
 
     @Test
@@ -71,8 +71,8 @@ class PgToolLocatorTest {
     @Test
     void parsesOldAndNewVersionLines() {
         Path p = Path.of("/x/pg_dump");
-        assertThat(PgToolLocator.parse("pg_dump", p, "pg_dump (PostgreSQL) 9.6.24")).isEqualTo(
-                new PgTool("pg_dump", p, "9.6.24", 9, 24));
+        assertThat(PgToolLocator.parse("pg_dump", p, "pg_dump (PostgreSQL) 9.6.24"))
+                .isEqualTo(new PgTool("pg_dump", p, "9.6.24", 9, 24));
         assertThat(PgToolLocator.parse("pg_dump", p, "pg_dump (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)"))
                 .isEqualTo(new PgTool("pg_dump", p, "15.14", 15, 14));
         assertThat(PgToolLocator.parse("pg_dump", p, "nope")).isNull();

@@ -14,14 +14,18 @@ import java.util.concurrent.TimeUnit;
  * through the environment; the password never on a command line).
  */
 final class PgTools {
-    private PgTools() {
-    }
+    private PgTools() {}
 
     /** The test server's connection settings for {@code database}. */
     static PgConnection connection(String database) {
         PgTestServer s = PgTestServer.get();
-        return PgConnection.builder().host(s.host()).port(s.port()).user(s.user())
-                .password(s.password() == null ? null : s.password().toCharArray()).database(database).build();
+        return PgConnection.builder()
+                .host(s.host())
+                .port(s.port())
+                .user(s.user())
+                .password(s.password() == null ? null : s.password().toCharArray())
+                .database(database)
+                .build();
     }
 
     /** {@code pg_dump -Fc -f file database}. */
@@ -39,7 +43,8 @@ final class PgTools {
         try {
             Path err = Files.createTempFile("jb-cli-", ".err");
             try {
-                ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(err.toFile())
+                ProcessBuilder pb = new ProcessBuilder(cmd)
+                        .redirectError(err.toFile())
                         .redirectOutput(ProcessBuilder.Redirect.DISCARD);
                 pb.environment().putAll(connection(database).childEnvironment());
                 if (extraEnv != null) {

@@ -1,13 +1,14 @@
 package com.jiffoo.backup.postgres;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.BackupVerifier;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.RestoreResult;
-import com.jiffoo.backup.Source;
-import com.jiffoo.backup.SourceException;
 import com.jiffoo.backup.StagedRestore;
 import com.jiffoo.backup.VerificationResult;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
@@ -15,27 +16,19 @@ import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testutil.GpgCli;
 import com.jiffoo.backup.testutil.TestKeys;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Database backups end to end with the realistic fixture (about 311,000 rows): the emergency path with CLIs only,
@@ -51,6 +44,7 @@ class PostgresBackupEndToEndTest {
 
     @TempDir
     Path tmp;
+
     private final TestDatabases dbs = new TestDatabases();
 
     @BeforeAll
@@ -62,8 +56,9 @@ class PostgresBackupEndToEndTest {
             rowCounts = ShopSchema.rowCounts(c);
         }
         original = PgTools.hashes(source);
-        System.out.printf("fixture: %d rows in %d tables, created in %d ms%n", original.totalRows(),
-                original.tables().size(), (System.nanoTime() - t0) / 1_000_000);
+        System.out.printf(
+                "fixture: %d rows in %d tables, created in %d ms%n",
+                original.totalRows(), original.tables().size(), (System.nanoTime() - t0) / 1_000_000);
     }
 
     @AfterAll
@@ -76,22 +71,30 @@ class PostgresBackupEndToEndTest {
         dbs.dropAll();
     }
 
-    private record Stored(LocalDirectorySink sink, OpenPgpTransform pgp, BackupManifest manifest, Path keyFile,
-                          Path object) {
-    }
+    private record Stored(
+            LocalDirectorySink sink, OpenPgpTransform pgp, BackupManifest manifest, Path keyFile, Path object) {}
 
     private Stored backUp() {
         Path keyFile = TestKeys.keyFile(tmp, "backup.key");
-        OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build();
+        OpenPgpTransform pgp = OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(keyFile))
+                .build();
         LocalDirectorySink sink = LocalDirectorySink.create(tmp.resolve("store"));
         BackupManifest m = BackupPipeline.builder()
-                .source(PostgresSource.builder(PgTools.connection(source)).build()).encryption(pgp).sink(sink)
-                .build().run();
+                .source(PostgresSource.builder(PgTools.connection(source)).build())
+                .encryption(pgp)
+                .sink(sink)
+                .build()
+                .run();
         return new Stored(sink, pgp, m, keyFile, sink.root().resolve(m.objectKey()));
     }
 
     private RestorePipeline restorePipeline(Stored s, PostgresRestoreTarget target) {
-        return RestorePipeline.builder().sink(s.sink()).decryption(s.pgp()).target(target).build();
+        return RestorePipeline.builder()
+                .sink(s.sink())
+                .decryption(s.pgp())
+                .target(target)
+                .build();
     }
 
     @Test
@@ -100,12 +103,29 @@ class PostgresBackupEndToEndTest {
             Path key = TestKeys.keyFile(tmp, "backup.key");
             Path out = tmp.resolve("db_backup.sql.gpg");
             String db = dbs.create("e2e_cli");
-            Map<String, String> env = Map.of("GNUPGHOME", gpg.home().toString(), "KEY", key.toString(),
-                    "OUT", out.toString(), "SRC", source, "DST", db, "GPG", GpgCli.GPG);
-            PgTools.bash("pg_dump -Fc \"$SRC\" | \"$GPG\" --batch --pinentry-mode loopback --passphrase-file \"$KEY\""
-                    + " --symmetric --cipher-algo AES256 -o \"$OUT\"", source, env);
-            PgTools.bash("\"$GPG\" --batch --pinentry-mode loopback --passphrase-file \"$KEY\" -d \"$OUT\""
-                    + " | pg_restore -d \"$DST\"", source, env);
+            Map<String, String> env = Map.of(
+                    "GNUPGHOME",
+                    gpg.home().toString(),
+                    "KEY",
+                    key.toString(),
+                    "OUT",
+                    out.toString(),
+                    "SRC",
+                    source,
+                    "DST",
+                    db,
+                    "GPG",
+                    GpgCli.GPG);
+            PgTools.bash(
+                    "pg_dump -Fc \"$SRC\" | \"$GPG\" --batch --pinentry-mode loopback --passphrase-file \"$KEY\""
+                            + " --symmetric --cipher-algo AES256 -o \"$OUT\"",
+                    source,
+                    env);
+            PgTools.bash(
+                    "\"$GPG\" --batch --pinentry-mode loopback --passphrase-file \"$KEY\" -d \"$OUT\""
+                            + " | pg_restore -d \"$DST\"",
+                    source,
+                    env);
             assertThat(PgTools.hashes(db)).isEqualTo(original);
         }
     }
@@ -121,9 +141,21 @@ class PostgresBackupEndToEndTest {
 
         try (GpgCli gpg = GpgCli.create(tmp)) {
             String byHand = dbs.create("e2e_hand");
-            PgTools.bash("\"$GPG\" --batch --pinentry-mode loopback --passphrase-file \"$KEY\" -d \"$OBJ\""
-                    + " | pg_restore -d \"$DST\"", source, Map.of("GNUPGHOME", gpg.home().toString(),
-                    "KEY", s.keyFile().toString(), "OBJ", s.object().toString(), "DST", byHand, "GPG", GpgCli.GPG));
+            PgTools.bash(
+                    "\"$GPG\" --batch --pinentry-mode loopback --passphrase-file \"$KEY\" -d \"$OBJ\""
+                            + " | pg_restore -d \"$DST\"",
+                    source,
+                    Map.of(
+                            "GNUPGHOME",
+                            gpg.home().toString(),
+                            "KEY",
+                            s.keyFile().toString(),
+                            "OBJ",
+                            s.object().toString(),
+                            "DST",
+                            byHand,
+                            "GPG",
+                            GpgCli.GPG));
             assertThat(PgTools.hashes(byHand)).isEqualTo(original);
         }
 
@@ -132,11 +164,16 @@ class PostgresBackupEndToEndTest {
                 .restore(s.manifest().objectKey());
         assertThat(r.facts()).containsEntry("database", db).containsEntry("warnings", 0);
         assertThat(PgTools.hashes(db)).isEqualTo(original);
-        RowCountCheck.Report counts = RowCountCheck.compare(PgTools.connection(db), r.manifest()).orThrow();
+        RowCountCheck.Report counts =
+                RowCountCheck.compare(PgTools.connection(db), r.manifest()).orThrow();
         assertThat(counts.matches()).hasSize(5);
 
-        VerificationResult v = BackupVerifier.builder().sink(s.sink()).transforms(List.of(s.pgp()))
-                .innerCheck(PgRestoreListCheck.create()).build().verify(s.manifest().objectKey(), true);
+        VerificationResult v = BackupVerifier.builder()
+                .sink(s.sink())
+                .transforms(List.of(s.pgp()))
+                .innerCheck(PgRestoreListCheck.create())
+                .build()
+                .verify(s.manifest().objectKey(), true);
         assertThat(v.deep()).isTrue();
     }
 
@@ -163,18 +200,22 @@ class PostgresBackupEndToEndTest {
             f.write(b ^ 0xff);
         }
         String db = dbs.create("e2e_damaged");
-        try (Connection c = PgTestServer.get().connect(db); Statement st = c.createStatement()) {
+        try (Connection c = PgTestServer.get().connect(db);
+                Statement st = c.createStatement()) {
             ShopSchema.create(c, 50);
             st.execute("UPDATE customers SET name = 'before'");
         }
         TableHashes before = PgTools.hashes(db);
         assertThatThrownBy(() -> restorePipeline(s, PostgresRestoreTarget.existingDatabase(PgTools.connection(db)))
-                .restore(s.manifest().objectKey())).isInstanceOf(IntegrityException.class);
+                        .restore(s.manifest().objectKey()))
+                .isInstanceOf(IntegrityException.class);
         assertThat(PgTools.hashes(db)).isEqualTo(before);
 
         String fresh = dbs.newName("e2e_damaged_new");
-        assertThatThrownBy(() -> restorePipeline(s, PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"),
-                fresh)).restore(s.manifest().objectKey())).isInstanceOf(IntegrityException.class);
+        assertThatThrownBy(() -> restorePipeline(
+                                s, PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), fresh))
+                        .restore(s.manifest().objectKey()))
+                .isInstanceOf(IntegrityException.class);
         assertThat(PgTestServer.get().databaseExists(fresh)).isFalse();
     }
 
@@ -187,8 +228,11 @@ class PostgresBackupEndToEndTest {
             ShopSchema.create(c, 10);
         }
         BackupManifest otherBackup = BackupPipeline.builder()
-                .source(PostgresSource.builder(PgTools.connection(other)).build()).encryption(s.pgp())
-                .sink(LocalDirectorySink.create(tmp.resolve("other-store"))).build().run();
+                .source(PostgresSource.builder(PgTools.connection(other)).build())
+                .encryption(s.pgp())
+                .sink(LocalDirectorySink.create(tmp.resolve("other-store")))
+                .build()
+                .run();
         byte[] damaged = Files.readAllBytes(tmp.resolve("other-store").resolve(otherBackup.objectKey()));
         java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
         // the store answers the verification pass with the right bytes, then the restore pass with the other backup
@@ -222,20 +266,25 @@ class PostgresBackupEndToEndTest {
             }
 
             @Override
-            public void close() {
-            }
+            public void close() {}
         };
         String db = dbs.create("e2e_swapped");
-        try (Connection c = PgTestServer.get().connect(db); Statement st = c.createStatement()) {
+        try (Connection c = PgTestServer.get().connect(db);
+                Statement st = c.createStatement()) {
             ShopSchema.create(c, 50);
             st.execute("UPDATE customers SET name = 'before'");
         }
         TableHashes before = PgTools.hashes(db);
         // in place (pg_restore --clean) the target changes while it reads, so the pipeline verifies first
-        assertThatThrownBy(() -> RestorePipeline.builder().sink(store).decryption(s.pgp())
-                .target(PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection(db)).cleanInPlace(true)
-                        .build()).build()
-                .restore(s.manifest().objectKey())).isInstanceOf(IntegrityException.class);
+        assertThatThrownBy(() -> RestorePipeline.builder()
+                        .sink(store)
+                        .decryption(s.pgp())
+                        .target(PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection(db))
+                                .cleanInPlace(true)
+                                .build())
+                        .build()
+                        .restore(s.manifest().objectKey()))
+                .isInstanceOf(IntegrityException.class);
         assertThat(opens.get()).as("verified, then read again for the restore").isEqualTo(2);
         assertThat(PgTools.hashes(db)).isEqualTo(before);
     }
@@ -257,19 +306,28 @@ class PostgresBackupEndToEndTest {
         restorePipeline(s, PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db))
                 .restore(s.manifest().objectKey());
         long pipelineMs = (System.nanoTime() - p0) / 1_000_000;
-        System.out.printf("TIMING rows=%d dump=%d bytes (pg_dump -Fc %d ms) stored=%d bytes; restore streamed ms=%s;"
+        System.out.printf(
+                "TIMING rows=%d dump=%d bytes (pg_dump -Fc %d ms) stored=%d bytes; restore streamed ms=%s;"
                         + " restore -j 2 ms=%s; RestorePipeline (decrypt+verify+restore, streamed) ms=%d%n",
-                original.totalRows(), Files.size(dump), dumpMs, s.manifest().objectSize(),
-                java.util.Arrays.toString(streamed), java.util.Arrays.toString(parallel), pipelineMs);
+                original.totalRows(),
+                Files.size(dump),
+                dumpMs,
+                s.manifest().objectSize(),
+                java.util.Arrays.toString(streamed),
+                java.util.Arrays.toString(parallel),
+                pipelineMs);
         assertThat(PgTools.hashes(db)).isEqualTo(original);
     }
 
     private long timedRestore(Path dump, int jobs) throws Exception {
         String db = dbs.newName("e2e_timed_" + jobs);
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
-                .jobs(jobs).spoolDirectory(tmp).build();
+                .jobs(jobs)
+                .spoolDirectory(tmp)
+                .build();
         long t0 = System.nanoTime();
-        try (InputStream in = Files.newInputStream(dump); StagedRestore staged = target.stage(in, null)) {
+        try (InputStream in = Files.newInputStream(dump);
+                StagedRestore staged = target.stage(in, null)) {
             staged.commit();
         }
         long ms = (System.nanoTime() - t0) / 1_000_000;

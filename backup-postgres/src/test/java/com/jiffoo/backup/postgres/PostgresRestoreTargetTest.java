@@ -1,15 +1,12 @@
 package com.jiffoo.backup.postgres;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.StagedRestore;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,21 +15,25 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class PostgresRestoreTargetTest {
     private static final int ORDERS = 20_000;
 
     @TempDir
     static Path shared;
+
     static String source;
     static Path dump;
     static TableHashes original;
 
     @TempDir
     Path tmp;
+
     private final TestDatabases dbs = new TestDatabases();
 
     @BeforeAll
@@ -78,8 +79,12 @@ class PostgresRestoreTargetTest {
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db);
         assertThat(target.stagesSafely()).isTrue();
         try (StagedRestore staged = stage(target, dump)) {
-            assertThat(staged.facts()).containsEntry("database", db).containsEntry("mode", "new-database")
-                    .containsEntry("jobs", 1).containsEntry("warnings", 0).containsKey("durationMillis")
+            assertThat(staged.facts())
+                    .containsEntry("database", db)
+                    .containsEntry("mode", "new-database")
+                    .containsEntry("jobs", 1)
+                    .containsEntry("warnings", 0)
+                    .containsKey("durationMillis")
                     .doesNotContainKey("spooledBytes");
             staged.commit();
         }
@@ -89,8 +94,9 @@ class PostgresRestoreTargetTest {
         assertThat(restored.sequences()).containsEntry("public.invoice_no_seq", "4242/true");
         assertThat(restored.views()).containsKey("public.order_totals");
         assertThat(restored.functions()).containsKeys("public.order_total(oid bigint)", "shop_audit.greet(who text)");
-        try (Connection c = PgTestServer.get().connect(db); Statement s = c.createStatement();
-             var r = s.executeQuery("SELECT shop_audit.greet('Zoë'), order_total(1) > 0")) {
+        try (Connection c = PgTestServer.get().connect(db);
+                Statement s = c.createStatement();
+                var r = s.executeQuery("SELECT shop_audit.greet('Zoë'), order_total(1) > 0")) {
             r.next();
             assertThat(r.getString(1)).isEqualTo("こんにちは Zoë 👋");
             assertThat(r.getBoolean(2)).isTrue();
@@ -100,19 +106,27 @@ class PostgresRestoreTargetTest {
     @Test
     void databaseExistsCountsNeitherAMissingDatabaseNorOneAKilledRestoreLeft() throws Exception {
         PgConnection server = PgTools.connection("postgres");
-        assertThat(PostgresRestoreTarget.newDatabase(server, dbs.newName("rt_exists_missing")).databaseExists())
+        assertThat(PostgresRestoreTarget.newDatabase(server, dbs.newName("rt_exists_missing"))
+                        .databaseExists())
                 .isFalse();
         String there = dbs.create("rt_exists_there");
-        assertThat(PostgresRestoreTarget.newDatabase(server, there).databaseExists()).isTrue();
-        assertThat(PostgresRestoreTarget.existingDatabase(PgTools.connection(there)).databaseExists()).isTrue();
+        assertThat(PostgresRestoreTarget.newDatabase(server, there).databaseExists())
+                .isTrue();
+        assertThat(PostgresRestoreTarget.existingDatabase(PgTools.connection(there))
+                        .databaseExists())
+                .isTrue();
         String left = dbs.create("rt_exists_left");
-        comment(left, RestoreMarker.PREFIX + " by pid " + deadPid() + " (started ) on host "
-                + com.jiffoo.backup.internal.Processes.host() + " since x");
-        assertThat(PostgresRestoreTarget.newDatabase(server, left).databaseExists()).as("stage drops it first")
+        comment(
+                left,
+                RestoreMarker.PREFIX + " by pid " + deadPid() + " (started ) on host "
+                        + com.jiffoo.backup.internal.Processes.host() + " since x");
+        assertThat(PostgresRestoreTarget.newDatabase(server, left).databaseExists())
+                .as("stage drops it first")
                 .isFalse();
         String running = dbs.create("rt_exists_running");
         comment(running, RestoreMarker.text());
-        assertThat(PostgresRestoreTarget.newDatabase(server, running).databaseExists()).isTrue();
+        assertThat(PostgresRestoreTarget.newDatabase(server, running).databaseExists())
+                .isTrue();
     }
 
     @Test
@@ -120,8 +134,10 @@ class PostgresRestoreTargetTest {
         String db = existing("rt_exists", 100);
         TableHashes before = PgTools.hashes(db);
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db);
-        assertThatThrownBy(() -> stage(target, dump)).isInstanceOf(RestoreException.class)
-                .hasMessageContaining("already exists").hasMessageContaining("existingDatabase");
+        assertThatThrownBy(() -> stage(target, dump))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("already exists")
+                .hasMessageContaining("existingDatabase");
         assertThat(PgTools.hashes(db)).isEqualTo(before);
     }
 
@@ -140,9 +156,12 @@ class PostgresRestoreTargetTest {
         String db = dbs.newName("rt_trunc");
         Path bad = PgTools.truncated(dump, 0.6, tmp.resolve("bad.dump"));
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db);
-        assertThatThrownBy(() -> stage(target, bad)).isInstanceOf(RestoreException.class)
-                .hasMessageContaining("pg_restore said:").hasMessageContaining("is dropped again")
-                .hasMessageContaining("damaged, truncated").hasMessageContaining("input file");
+        assertThatThrownBy(() -> stage(target, bad))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("pg_restore said:")
+                .hasMessageContaining("is dropped again")
+                .hasMessageContaining("damaged, truncated")
+                .hasMessageContaining("input file");
         assertThat(PgTestServer.get().databaseExists(db)).isFalse();
     }
 
@@ -150,27 +169,35 @@ class PostgresRestoreTargetTest {
     void unknownRoleIntoNewDatabaseLeavesNoDatabaseAndSaysWhatToDo() throws Exception {
         String db = dbs.newName("rt_role");
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
-                .role("jb_no_such_role").build();
-        assertThatThrownBy(() -> stage(target, dump)).isInstanceOf(RestoreException.class)
-                .hasMessageContaining("jb_no_such_role").hasMessageContaining("does not exist")
-                .hasMessageContaining("CREATE ROLE").hasMessageContaining("noOwner(true)");
+                .role("jb_no_such_role")
+                .build();
+        assertThatThrownBy(() -> stage(target, dump))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("jb_no_such_role")
+                .hasMessageContaining("does not exist")
+                .hasMessageContaining("CREATE ROLE")
+                .hasMessageContaining("noOwner(true)");
         assertThat(PgTestServer.get().databaseExists(db)).isFalse();
     }
 
     @Test
     void replacesContentOfExistingDatabaseInPlaceWithClean() throws Exception {
         String db = existing("rt_replace", 300);
-        try (Connection c = PgTestServer.get().connect(db); Statement s = c.createStatement()) {
+        try (Connection c = PgTestServer.get().connect(db);
+                Statement s = c.createStatement()) {
             s.execute("UPDATE customers SET name = 'changed'; SELECT setval('invoice_no_seq', 7)");
         }
         assertThat(PgTools.hashes(db)).isNotEqualTo(original);
         PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection(db))
-                .cleanInPlace(true).build();
+                .cleanInPlace(true)
+                .build();
         assertThat(target.stagesSafely()).isFalse();
         assertThat(target.singleTransaction()).isTrue();
         try (StagedRestore staged = stage(target, dump)) {
-            assertThat(staged.facts()).containsEntry("mode", "existing-database")
-                    .containsEntry("method", "clean-in-place").containsEntry("singleTransaction", true);
+            assertThat(staged.facts())
+                    .containsEntry("mode", "existing-database")
+                    .containsEntry("method", "clean-in-place")
+                    .containsEntry("singleTransaction", true);
             staged.commit();
         }
         assertThat(PgTools.hashes(db)).isEqualTo(original);
@@ -182,9 +209,12 @@ class PostgresRestoreTargetTest {
         TableHashes before = PgTools.hashes(db);
         Path bad = PgTools.truncated(dump, 0.6, tmp.resolve("bad.dump"));
         PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection(db))
-                .cleanInPlace(true).build();
-        assertThatThrownBy(() -> stage(target, bad)).isInstanceOf(RestoreException.class)
-                .hasMessageContaining("rolled back").hasMessageContaining("keeps its previous content");
+                .cleanInPlace(true)
+                .build();
+        assertThatThrownBy(() -> stage(target, bad))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("rolled back")
+                .hasMessageContaining("keeps its previous content");
         assertThat(PgTools.hashes(db)).isEqualTo(before);
     }
 
@@ -192,8 +222,8 @@ class PostgresRestoreTargetTest {
     private static List<String> databasesStartingWith(String prefix) throws Exception {
         List<String> out = new ArrayList<>();
         try (Connection c = PgTestServer.get().connect("postgres");
-             java.sql.PreparedStatement s = c.prepareStatement("SELECT datname FROM pg_database WHERE"
-                     + " starts_with(datname, ?) ORDER BY 1")) {
+                java.sql.PreparedStatement s = c.prepareStatement(
+                        "SELECT datname FROM pg_database WHERE" + " starts_with(datname, ?) ORDER BY 1")) {
             s.setString(1, prefix);
             try (java.sql.ResultSet r = s.executeQuery()) {
                 while (r.next()) {
@@ -207,12 +237,12 @@ class PostgresRestoreTargetTest {
     /** The properties of a database a swap must carry over, as one comparable string. */
     private static String databaseProperties(String db) throws Exception {
         try (Connection c = PgTestServer.get().connect("postgres");
-             java.sql.PreparedStatement s = c.prepareStatement("SELECT pg_get_userbyid(d.datdba) || ' '"
-                     + " || pg_encoding_to_char(d.encoding) || ' ' || d.datcollate || ' ' || d.datconnlimit || ' '"
-                     + " || coalesce(d.datacl::text, '-') || ' ' || coalesce(shobj_description(d.oid, 'pg_database'),"
-                     + " '-') || ' ' || coalesce((SELECT string_agg(array_to_string(setconfig, ';'), '|' ORDER BY"
-                     + " setrole) FROM pg_db_role_setting WHERE setdatabase = d.oid), '-')"
-                     + " FROM pg_database d WHERE datname = ?")) {
+                java.sql.PreparedStatement s = c.prepareStatement("SELECT pg_get_userbyid(d.datdba) || ' '"
+                        + " || pg_encoding_to_char(d.encoding) || ' ' || d.datcollate || ' ' || d.datconnlimit || ' '"
+                        + " || coalesce(d.datacl::text, '-') || ' ' || coalesce(shobj_description(d.oid, 'pg_database'),"
+                        + " '-') || ' ' || coalesce((SELECT string_agg(array_to_string(setconfig, ';'), '|' ORDER BY"
+                        + " setrole) FROM pg_db_role_setting WHERE setdatabase = d.oid), '-')"
+                        + " FROM pg_database d WHERE datname = ?")) {
             s.setString(1, db);
             try (java.sql.ResultSet r = s.executeQuery()) {
                 r.next();
@@ -225,7 +255,8 @@ class PostgresRestoreTargetTest {
     void replacesAnExistingDatabaseByASwapThatKeepsItsPropertiesAndLeavesNothingBehind() throws Exception {
         String db = existing("rt_swap", 300);
         String role = "jb_rt_reader_" + Long.toHexString(System.nanoTime());
-        try (Connection c = PgTestServer.get().connect("postgres"); Statement s = c.createStatement()) {
+        try (Connection c = PgTestServer.get().connect("postgres");
+                Statement s = c.createStatement()) {
             s.execute("CREATE ROLE " + role + " NOLOGIN");
             s.execute("ALTER DATABASE " + db + " SET search_path = \"$user\", public, \"Odd, name\"");
             s.execute("ALTER DATABASE " + db + " SET work_mem = '7MB'");
@@ -236,7 +267,8 @@ class PostgresRestoreTargetTest {
             s.execute("COMMENT ON DATABASE " + db + " IS 'the shop''s live database'");
         }
         try {
-            try (Connection c = PgTestServer.get().connect(db); Statement s = c.createStatement()) {
+            try (Connection c = PgTestServer.get().connect(db);
+                    Statement s = c.createStatement()) {
                 s.execute("UPDATE customers SET name = 'changed'; DELETE FROM order_items WHERE order_id < 50");
             }
             String properties = databaseProperties(db);
@@ -244,20 +276,28 @@ class PostgresRestoreTargetTest {
             assertThat(target.stagesSafely()).isTrue();
             assertThat(target.singleTransaction()).isFalse();
             try (StagedRestore staged = stage(target, dump)) {
-                assertThat(staged.facts()).containsEntry("mode", "existing-database").containsEntry("method", "swap");
+                assertThat(staged.facts())
+                        .containsEntry("mode", "existing-database")
+                        .containsEntry("method", "swap");
                 assertThat(databasesStartingWith(db + "_jbr_")).hasSize(1);
                 assertThat(PgTools.hashes(db)).as("untouched until the commit").isNotEqualTo(original);
                 staged.commit();
                 assertThat(staged.facts()).containsEntry("previousDatabase", "dropped");
             }
             assertThat(PgTools.hashes(db)).isEqualTo(original);
-            assertThat(databaseProperties(db)).isEqualTo(properties).contains("40").contains("Odd, name")
-                    .contains(role + "=c*/").contains("work_mem=7MB").contains("statement_timeout=5s")
+            assertThat(databaseProperties(db))
+                    .isEqualTo(properties)
+                    .contains("40")
+                    .contains("Odd, name")
+                    .contains(role + "=c*/")
+                    .contains("work_mem=7MB")
+                    .contains("statement_timeout=5s")
                     .contains("the shop's live database");
             assertThat(databasesStartingWith(db + "_jb")).isEmpty();
         } finally {
             dbs.dropAll();
-            try (Connection c = PgTestServer.get().connect("postgres"); Statement s = c.createStatement()) {
+            try (Connection c = PgTestServer.get().connect("postgres");
+                    Statement s = c.createStatement()) {
                 s.execute("DROP ROLE " + role);
             }
         }
@@ -269,7 +309,8 @@ class PostgresRestoreTargetTest {
         TableHashes before = PgTools.hashes(db);
         Path bad = PgTools.truncated(dump, 0.6, tmp.resolve("bad.dump"));
         PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabase(PgTools.connection(db));
-        assertThatThrownBy(() -> stage(target, bad)).isInstanceOf(RestoreException.class)
+        assertThatThrownBy(() -> stage(target, bad))
+                .isInstanceOf(RestoreException.class)
                 .hasMessageContaining("fresh database, which is dropped again")
                 .hasMessageContaining(db + " was not touched");
         assertThat(PgTools.hashes(db)).isEqualTo(before);
@@ -291,15 +332,17 @@ class PostgresRestoreTargetTest {
         original.tables().forEach((t, v) -> counts.put(t.replace("\"", ""), original.count(t)));
         PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabase(PgTools.connection(db));
 
-        try (StagedRestore staged = target.stage(Files.newInputStream(dump),
-                RowCountCheckTest.manifest(counts, true))) {
+        try (StagedRestore staged =
+                target.stage(Files.newInputStream(dump), RowCountCheckTest.manifest(counts, true))) {
             assertThat(staged.facts().get(PostgresRestoreTarget.ROW_COUNT_CHECK))
-                    .isInstanceOfSatisfying(RowCountCheck.Report.class, r -> assertThat(r.passed()).isTrue());
+                    .isInstanceOfSatisfying(
+                            RowCountCheck.Report.class,
+                            r -> assertThat(r.passed()).isTrue());
         }
         counts.put("public.orders", (long) counts.get("public.orders") + 1);
         assertThatThrownBy(() -> target.stage(Files.newInputStream(dump), RowCountCheckTest.manifest(counts, true)))
-                .isInstanceOf(IntegrityException.class).hasMessageContaining("public.orders " + (ORDERS + 1) + " -> "
-                        + ORDERS);
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("public.orders " + (ORDERS + 1) + " -> " + ORDERS);
         assertThat(PgTools.hashes(db)).isEqualTo(before);
         assertThat(databasesStartingWith(db + "_jb")).isEmpty();
     }
@@ -309,18 +352,22 @@ class PostgresRestoreTargetTest {
         String db = existing("rt_swapbusy", 300);
         TableHashes before = PgTools.hashes(db);
         PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabase(PgTools.connection(db));
-        try (Connection app = PgTestServer.get().connect(db); Statement s = app.createStatement()) {
+        try (Connection app = PgTestServer.get().connect(db);
+                Statement s = app.createStatement()) {
             s.execute("SET application_name = 'shop-frontend'");
-            assertThatThrownBy(() -> stage(target, dump)).isInstanceOf(RestoreException.class)
+            assertThatThrownBy(() -> stage(target, dump))
+                    .isInstanceOf(RestoreException.class)
                     .hasMessageContaining("1 session(s) are connected to " + db + " (shop-frontend on " + db + ")")
-                    .hasMessageContaining("Stop the application").hasMessageContaining("is unchanged");
+                    .hasMessageContaining("Stop the application")
+                    .hasMessageContaining("is unchanged");
             assertThat(databasesStartingWith(db + "_jb")).isEmpty();
 
             // connected after the restore began: the swap at commit is refused, the copy dropped
             app.close();
             try (StagedRestore staged = stage(target, dump);
-                 Connection late = PgTestServer.get().connect(db)) {
-                assertThatThrownBy(staged::commit).isInstanceOf(RestoreException.class)
+                    Connection late = PgTestServer.get().connect(db)) {
+                assertThatThrownBy(staged::commit)
+                        .isInstanceOf(RestoreException.class)
                         .hasMessageContaining("session(s) are connected to " + db);
             }
         }
@@ -331,8 +378,10 @@ class PostgresRestoreTargetTest {
     @Test
     void aSwapKeepsThePreviousDatabaseWhenItHoldsTablesTheBackupLacks() throws Exception {
         String db = existing("rt_swapkeep", 300);
-        try (Connection c = PgTestServer.get().connect(db); Statement s = c.createStatement()) {
-            s.execute("CREATE TABLE public.made_after_the_backup (x int); INSERT INTO made_after_the_backup VALUES (1)");
+        try (Connection c = PgTestServer.get().connect(db);
+                Statement s = c.createStatement()) {
+            s.execute(
+                    "CREATE TABLE public.made_after_the_backup (x int); INSERT INTO made_after_the_backup VALUES (1)");
         }
         String previous;
         try (StagedRestore staged = stage(PostgresRestoreTarget.existingDatabase(PgTools.connection(db)), dump)) {
@@ -344,8 +393,14 @@ class PostgresRestoreTargetTest {
         dbs.remember(previous);
         assertThat(previous).startsWith(db + "_jbp_");
         assertThat(PgTools.hashes(db)).isEqualTo(original);
-        assertThat(PgTools.hashes(previous).tables()).containsEntry("public.made_after_the_backup", "1:"
-                + PgTools.hashes(previous).tables().get("public.made_after_the_backup").split(":")[1]);
+        assertThat(PgTools.hashes(previous).tables())
+                .containsEntry(
+                        "public.made_after_the_backup",
+                        "1:"
+                                + PgTools.hashes(previous)
+                                        .tables()
+                                        .get("public.made_after_the_backup")
+                                        .split(":")[1]);
         // not mistaken for a half-restored database by the next restore
         try (Connection c = PgTestServer.get().connect("postgres")) {
             assertThat(RestoreMarker.find(c)).noneMatch(m -> m.database().equals(previous));
@@ -355,8 +410,10 @@ class PostgresRestoreTargetTest {
     @Test
     void existingDatabaseThatDoesNotExistIsRefused() {
         PostgresRestoreTarget target = PostgresRestoreTarget.existingDatabase(PgTools.connection("jb_absent_x1"));
-        assertThatThrownBy(() -> stage(target, dump)).isInstanceOf(RestoreException.class)
-                .hasMessageContaining("does not exist").hasMessageContaining("newDatabase");
+        assertThatThrownBy(() -> stage(target, dump))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("does not exist")
+                .hasMessageContaining("newDatabase");
     }
 
     @Test
@@ -364,9 +421,13 @@ class PostgresRestoreTargetTest {
         String db = dbs.newName("rt_par");
         Path spool = Files.createDirectory(tmp.resolve("spool"));
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
-                .jobs(2).spoolDirectory(spool).build();
+                .jobs(2)
+                .spoolDirectory(spool)
+                .build();
         try (StagedRestore staged = stage(target, dump)) {
-            assertThat(staged.facts()).containsEntry("jobs", 2).containsEntry("spooledBytes", Files.size(dump))
+            assertThat(staged.facts())
+                    .containsEntry("jobs", 2)
+                    .containsEntry("spooledBytes", Files.size(dump))
                     .hasEntrySatisfying("spool", v -> assertThat((String) v).contains("temporary"));
             assertThat(spool).isEmptyDirectory();
             staged.commit();
@@ -381,12 +442,15 @@ class PostgresRestoreTargetTest {
         long gone = deadPid();
         Path killed = Files.createDirectories(spool.resolve("jiffoo-pgrestore-" + gone + "-1"));
         Files.writeString(killed.resolve("dump"), "plaintext of a killed run");
-        Path running = Files.createDirectories(spool.resolve("jiffoo-pgrestore-" + ProcessHandle.current().pid()
-                + "-2"));
+        Path running = Files.createDirectories(
+                spool.resolve("jiffoo-pgrestore-" + ProcessHandle.current().pid() + "-2"));
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
-                .jobs(2).spoolDirectory(spool).build();
+                .jobs(2)
+                .spoolDirectory(spool)
+                .build();
         try (StagedRestore staged = stage(target, dump)) {
-            assertThat(staged.facts()).hasEntrySatisfying("spool", v -> assertThat((String) v).contains("unlinked"));
+            assertThat(staged.facts())
+                    .hasEntrySatisfying("spool", v -> assertThat((String) v).contains("unlinked"));
             staged.commit();
         }
         assertThat(killed).doesNotExist();
@@ -407,10 +471,15 @@ class PostgresRestoreTargetTest {
         String db = dbs.newName("rt_marked");
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db);
         try (StagedRestore staged = stage(target, dump)) {
-            assertThat(comment(db)).as("marked until committed").startsWith(RestoreMarker.PREFIX + " by pid "
-                    + ProcessHandle.current().pid());
-            assertThat(staged.facts()).containsEntry("abandonedDatabasesDropped", List.of(abandoned))
-                    .hasEntrySatisfying("markedDatabasesLeft", v -> assertThat((List<Object>) v).contains(running, other));
+            assertThat(comment(db))
+                    .as("marked until committed")
+                    .startsWith(RestoreMarker.PREFIX + " by pid "
+                            + ProcessHandle.current().pid());
+            assertThat(staged.facts())
+                    .containsEntry("abandonedDatabasesDropped", List.of(abandoned))
+                    .hasEntrySatisfying(
+                            "markedDatabasesLeft",
+                            v -> assertThat((List<Object>) v).contains(running, other));
             staged.commit();
         }
         assertThat(PgTestServer.get().databaseExists(abandoned)).isFalse();
@@ -420,15 +489,16 @@ class PostgresRestoreTargetTest {
     }
 
     private static void comment(String db, String text) throws Exception {
-        try (Connection c = PgTestServer.get().connect("postgres"); Statement s = c.createStatement()) {
+        try (Connection c = PgTestServer.get().connect("postgres");
+                Statement s = c.createStatement()) {
             s.execute("COMMENT ON DATABASE " + PostgresRestoreTarget.ident(db) + " IS '" + text + "'");
         }
     }
 
     private static String comment(String db) throws Exception {
         try (Connection c = PgTestServer.get().connect("postgres");
-             java.sql.PreparedStatement s = c.prepareStatement("SELECT shobj_description(oid, 'pg_database')"
-                     + " FROM pg_database WHERE datname = ?")) {
+                java.sql.PreparedStatement s = c.prepareStatement(
+                        "SELECT shobj_description(oid, 'pg_database')" + " FROM pg_database WHERE datname = ?")) {
             s.setString(1, db);
             try (java.sql.ResultSet r = s.executeQuery()) {
                 assertThat(r.next()).isTrue();
@@ -443,7 +513,9 @@ class PostgresRestoreTargetTest {
         Path spool = Files.createDirectory(tmp.resolve("spool"));
         Path bad = PgTools.truncated(dump, 0.6, tmp.resolve("bad.dump"));
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
-                .jobs(2).spoolDirectory(spool).build();
+                .jobs(2)
+                .spoolDirectory(spool)
+                .build();
         assertThatThrownBy(() -> stage(target, bad)).isInstanceOf(RestoreException.class);
         assertThat(spool).isEmptyDirectory();
         assertThat(PgTestServer.get().databaseExists(db)).isFalse();
@@ -452,49 +524,63 @@ class PostgresRestoreTargetTest {
     @Test
     void singleTransactionCannotBeCombinedWithJobs() {
         assertThatThrownBy(() -> PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection("x"))
-                .cleanInPlace(true).jobs(2).build()).isInstanceOf(ConfigurationException.class)
+                        .cleanInPlace(true)
+                        .jobs(2)
+                        .build())
+                .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("singleTransaction(false)");
         PostgresRestoreTarget t = PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection("x"))
-                .cleanInPlace(true).jobs(2).singleTransaction(false).build();
+                .cleanInPlace(true)
+                .jobs(2)
+                .singleTransaction(false)
+                .build();
         assertThat(t.toBuilder().build().jobs()).isEqualTo(2);
         assertThat(t.toBuilder().build().cleanInPlace()).isTrue();
         // a swap restores into a fresh database: parallel jobs need no single transaction
-        assertThat(PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection("x")).jobs(2).build().jobs())
+        assertThat(PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection("x"))
+                        .jobs(2)
+                        .build()
+                        .jobs())
                 .isEqualTo(2);
         assertThatThrownBy(() -> PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), "x")
-                .cleanInPlace(true)).isInstanceOf(ConfigurationException.class);
+                        .cleanInPlace(true))
+                .isInstanceOf(ConfigurationException.class);
         assertThatThrownBy(() -> PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), ""))
                 .isInstanceOf(ConfigurationException.class);
         assertThatThrownBy(() -> PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), "x".repeat(64)))
                 .isInstanceOf(ConfigurationException.class);
         assertThatThrownBy(() -> PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), "x")
-                .jobs(0)).isInstanceOf(ConfigurationException.class);
+                        .jobs(0))
+                .isInstanceOf(ConfigurationException.class);
     }
 
     @Test
     void unreachableServerIsReportedWithoutThePassword() {
-        PgConnection nowhere = PgTools.connection("postgres").toBuilder().port(1).password("s3cret-pw".toCharArray())
+        PgConnection nowhere = PgTools.connection("postgres").toBuilder()
+                .port(1)
+                .password("s3cret-pw".toCharArray())
                 .build();
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(nowhere, dbs.newName("rt_unreach"));
         assertThat(target.describe()).doesNotContain("s3cret-pw");
         assertThat(target.toString()).doesNotContain("s3cret-pw");
-        assertThatThrownBy(() -> stage(target, dump)).isInstanceOf(RestoreException.class)
-                .hasMessageContaining("Cannot connect").hasMessageContaining(":1/")
+        assertThatThrownBy(() -> stage(target, dump))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("Cannot connect")
+                .hasMessageContaining(":1/")
                 .satisfies(e -> assertThat(e.getMessage()).doesNotContain("s3cret-pw"));
     }
 
     @Test
     void restoresIntoADatabaseWithAnAwkwardName() throws Exception {
         String db = dbs.remember("jb_rt_odd_" + Long.toHexString(System.nanoTime()) + " it's=\"x\"");
-        try (StagedRestore staged = stage(PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db),
-                dump)) {
+        try (StagedRestore staged =
+                stage(PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db), dump)) {
             staged.commit();
         }
         assertThat(PgTools.hashes(db)).isEqualTo(original);
     }
 
     /** A stand-in pg_restore that records its arguments and environment, prints warnings and exits with {@code exit}. */
-
     @Test
     void passwordReachesPgRestoreOnlyThroughItsEnvironment() throws Exception {
         // a cluster of its own that asks every connection for a scram password (the shared server may trust local
@@ -503,31 +589,46 @@ class PostgresRestoreTargetTest {
         String db = dbs.newName("rt_pw");
         try (ThrowawayCluster scram = ThrowawayCluster.withPasswords()) {
             PgTestServer server = scram.server();
-            try (Connection c = server.connect("postgres"); Statement s = c.createStatement()) {
+            try (Connection c = server.connect("postgres");
+                    Statement s = c.createStatement()) {
                 s.execute("CREATE ROLE jiffoo_pw_test LOGIN CREATEDB PASSWORD '" + password + "'");
             }
-            PgConnection conn = server.connection("postgres").toBuilder().user("jiffoo_pw_test")
-                    .password(password.toCharArray()).build();
+            PgConnection conn = server.connection("postgres").toBuilder()
+                    .user("jiffoo_pw_test")
+                    .password(password.toCharArray())
+                    .build();
             PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(conn, db)
-                    .noOwner(true).noPrivileges(true).build();
+                    .noOwner(true)
+                    .noPrivileges(true)
+                    .build();
             List<List<String>> argv = new java.util.concurrent.CopyOnWriteArrayList<>();
-            try (InputStream in = ChildProcesses.onceAfterRead(Files.newInputStream(dump), 64 * 1024,
-                    ChildProcesses.recordArguments("pg_restore", argv));
-                 StagedRestore staged = target.stage(in, null)) {
+            try (InputStream in = ChildProcesses.onceAfterRead(
+                            Files.newInputStream(dump), 64 * 1024, ChildProcesses.recordArguments("pg_restore", argv));
+                    StagedRestore staged = target.stage(in, null)) {
                 staged.commit();
             }
-            assertThat(argv).singleElement().satisfies(a -> assertThat(a).isNotEmpty()
-                    .noneMatch(arg -> arg.contains(password)).contains("--dbname=dbname='" + db + "'"));
+            assertThat(argv)
+                    .singleElement()
+                    .satisfies(a -> assertThat(a)
+                            .isNotEmpty()
+                            .noneMatch(arg -> arg.contains(password))
+                            .contains("--dbname=dbname='" + db + "'"));
             try (Connection c = server.connect(db)) {
                 assertThat(TableHashes.of(c).tables()).isEqualTo(original.tables());
             }
 
-            PgConnection wrong = conn.toBuilder().password("not-the-password".toCharArray()).build();
+            PgConnection wrong =
+                    conn.toBuilder().password("not-the-password".toCharArray()).build();
             String other = dbs.newName("rt_pw_wrong");
-            assertThatThrownBy(() -> stage(PostgresRestoreTarget.newDatabaseBuilder(wrong, other)
-                    .noOwner(true).noPrivileges(true).build(), dump))
+            assertThatThrownBy(() -> stage(
+                            PostgresRestoreTarget.newDatabaseBuilder(wrong, other)
+                                    .noOwner(true)
+                                    .noPrivileges(true)
+                                    .build(),
+                            dump))
                     .isInstanceOf(com.jiffoo.backup.BackupException.class)
-                    .hasMessageContaining("jiffoo_pw_test").hasMessageContaining("password authentication failed")
+                    .hasMessageContaining("jiffoo_pw_test")
+                    .hasMessageContaining("password authentication failed")
                     .satisfies(e -> assertThat(stackTrace(e)).doesNotContain(password, "not-the-password"));
             assertThat(server.databaseExists(other)).isFalse();
         }
@@ -551,8 +652,10 @@ class PostgresRestoreTargetTest {
 
         String db = dbs.newName("rt_owned_restore");
         PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
-                .exitOnError(false).build();
-        assertThatThrownBy(() -> stage(target, owned)).isInstanceOf(RestoreException.class)
+                .exitOnError(false)
+                .build();
+        assertThatThrownBy(() -> stage(target, owned))
+                .isInstanceOf(RestoreException.class)
                 .hasMessageContaining("exit code 1")
                 .hasMessageContaining("role \"" + role + "\" does not exist")
                 .hasMessageContaining("t060")

@@ -1,8 +1,6 @@
 package com.jiffoo.backup.postgres;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.OutputStream;
 import java.sql.Connection;
@@ -10,8 +8,9 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 
 /**
  * The exact counts of a backup run beside pg_dump's compression: one process per count, no parallel workers and no
@@ -24,7 +23,8 @@ class PostgresSourceLeanCountsTest {
     @BeforeEach
     void createTable() throws SQLException {
         db = PG.createDatabase("leancount");
-        try (Connection c = PG.connect(db); Statement s = c.createStatement()) {
+        try (Connection c = PG.connect(db);
+                Statement s = c.createStatement()) {
             // large enough that the planner would count it with parallel workers
             s.execute("CREATE TABLE big AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 300000) g");
             s.execute("ANALYZE big");
@@ -55,7 +55,8 @@ class PostgresSourceLeanCountsTest {
 
     @Test
     void countsInTheDumpTransactionUseOneProcessAndNoJitAndOnlyThere() throws SQLException {
-        try (Connection c = PG.connect(db); Statement s = c.createStatement()) {
+        try (Connection c = PG.connect(db);
+                Statement s = c.createStatement()) {
             s.execute("SET max_parallel_workers_per_gather = 2");
             s.execute("SET parallel_setup_cost = 0");
             s.execute("SET parallel_tuple_cost = 0");
@@ -75,11 +76,12 @@ class PostgresSourceLeanCountsTest {
 
     @Test
     void countsStayExact() throws Exception {
-        try (Connection c = PG.connect(db); Statement s = c.createStatement()) {
+        try (Connection c = PG.connect(db);
+                Statement s = c.createStatement()) {
             s.execute("DELETE FROM big WHERE id % 7 = 0");
         }
-        Map<String, Object> facts = PostgresSource.builder(PG.connection(db)).build()
-                .writeTo(OutputStream.nullOutputStream());
+        Map<String, Object> facts =
+                PostgresSource.builder(PG.connection(db)).build().writeTo(OutputStream.nullOutputStream());
         assertThat(facts.get("rowCounts")).isEqualTo(Map.of("public.big", 300000L - 300000L / 7));
     }
 }

@@ -1,8 +1,6 @@
 package com.jiffoo.backup.postgres;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.OutputStream;
 import java.sql.Connection;
@@ -12,8 +10,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /**
  * Measurements for the docs: dump size and time of a generated ~200k-row table at -Z 0, 1, 6, 9, and the cost of
@@ -26,7 +25,8 @@ class PostgresSourceMeasurementTest {
     @BeforeAll
     static void createTable() throws Exception {
         db = PG.createDatabase("pgmeasure");
-        try (Connection c = PG.connect(db); Statement s = c.createStatement()) {
+        try (Connection c = PG.connect(db);
+                Statement s = c.createStatement()) {
             s.execute("CREATE TABLE public.orders (id bigint PRIMARY KEY, customer_id int NOT NULL,"
                     + " status text NOT NULL, total numeric(12,2) NOT NULL, created_at timestamptz NOT NULL,"
                     + " note text)");
@@ -50,8 +50,11 @@ class PostgresSourceMeasurementTest {
         List<String> rows = new ArrayList<>();
         long previousSize = Long.MAX_VALUE;
         for (int level : new int[] {0, 1, 6, 9}) {
-            PostgresSource s = PostgresSource.builder(PG.connection(db)).includeTable("public.orders")
-                    .compressionLevel(level).rowCounts(PostgresSource.RowCounts.NONE).build();
+            PostgresSource s = PostgresSource.builder(PG.connection(db))
+                    .includeTable("public.orders")
+                    .compressionLevel(level)
+                    .rowCounts(PostgresSource.RowCounts.NONE)
+                    .build();
             s.writeTo(OutputStream.nullOutputStream()); // warm up the cache
             long best = Long.MAX_VALUE;
             long size = 0;
@@ -76,8 +79,11 @@ class PostgresSourceMeasurementTest {
     void exactRowCountCost() throws Exception {
         List<String> rows = new ArrayList<>();
         for (PostgresSource.RowCounts mode : PostgresSource.RowCounts.values()) {
-            PostgresSource s = PostgresSource.builder(PG.connection(db)).includeTable("public.events")
-                    .compressionLevel(1).rowCounts(mode).build();
+            PostgresSource s = PostgresSource.builder(PG.connection(db))
+                    .includeTable("public.events")
+                    .compressionLevel(1)
+                    .rowCounts(mode)
+                    .build();
             s.writeTo(OutputStream.nullOutputStream());
             long best = Long.MAX_VALUE;
             Map<String, Object> facts = null;
@@ -86,15 +92,17 @@ class PostgresSourceMeasurementTest {
                 facts = s.writeTo(OutputStream.nullOutputStream());
                 best = Math.min(best, (System.nanoTime() - t0) / 1_000_000);
             }
-            rows.add(String.format("%-8s total %5d ms, counting %s ms, counts %s", mode, best,
-                    facts.getOrDefault("rowCountMillis", "-"), facts.get("rowCounts")));
+            rows.add(String.format(
+                    "%-8s total %5d ms, counting %s ms, counts %s",
+                    mode, best, facts.getOrDefault("rowCountMillis", "-"), facts.get("rowCounts")));
             if (mode == PostgresSource.RowCounts.EXACT) {
                 assertThat(facts.get("rowCounts")).isEqualTo(Map.of("public.events", 400000L));
             }
         }
         long t0 = System.nanoTime();
-        try (Connection c = PG.connect(db); Statement st = c.createStatement();
-             ResultSet r = st.executeQuery("SELECT count(*) FROM public.events")) {
+        try (Connection c = PG.connect(db);
+                Statement st = c.createStatement();
+                ResultSet r = st.executeQuery("SELECT count(*) FROM public.events")) {
             r.next();
         }
         System.out.println("row counts on 400,000 rows (public.events, " + tableSize("public.events")
@@ -103,8 +111,9 @@ class PostgresSourceMeasurementTest {
     }
 
     private static String tableSize(String table) throws Exception {
-        try (Connection c = PG.connect(db); Statement st = c.createStatement();
-             ResultSet r = st.executeQuery("SELECT pg_size_pretty(pg_table_size('" + table + "'))")) {
+        try (Connection c = PG.connect(db);
+                Statement st = c.createStatement();
+                ResultSet r = st.executeQuery("SELECT pg_size_pretty(pg_table_size('" + table + "'))")) {
             r.next();
             return r.getString(1);
         }

@@ -1,5 +1,8 @@
 package com.jiffoo.backup.postgres;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
@@ -12,11 +15,6 @@ import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testutil.Cli;
 import com.jiffoo.backup.testutil.GpgCli;
 import com.jiffoo.backup.testutil.TestKeys;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -30,27 +28,30 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class PostgresSourceTest {
     private static final PgTestServer PG = PgTestServer.get();
 
     @TempDir
     Path dir;
+
     private String db;
     private final List<String> extraDatabases = new ArrayList<>();
 
     @BeforeEach
     void createDatabase() throws Exception {
         db = PG.createDatabase("pgsrc");
-        sql(db, "CREATE TABLE public.customers (id int PRIMARY KEY, name text NOT NULL)",
+        sql(
+                db,
+                "CREATE TABLE public.customers (id int PRIMARY KEY, name text NOT NULL)",
                 "INSERT INTO public.customers SELECT g, 'customer ' || g FROM generate_series(1, 137) g",
                 "CREATE SCHEMA shop",
                 "CREATE TABLE shop.orders (id bigint PRIMARY KEY, customer int, total numeric(10,2))",
@@ -71,7 +72,8 @@ class PostgresSourceTest {
     }
 
     private static void sql(String database, String... statements) throws Exception {
-        try (Connection c = PG.connect(database); Statement s = c.createStatement()) {
+        try (Connection c = PG.connect(database);
+                Statement s = c.createStatement()) {
             for (String st : statements) {
                 s.execute(st);
             }
@@ -79,8 +81,9 @@ class PostgresSourceTest {
     }
 
     private static long count(String database, String table) throws Exception {
-        try (Connection c = PG.connect(database); Statement s = c.createStatement();
-             ResultSet r = s.executeQuery("SELECT count(*) FROM " + table)) {
+        try (Connection c = PG.connect(database);
+                Statement s = c.createStatement();
+                ResultSet r = s.executeQuery("SELECT count(*) FROM " + table)) {
             r.next();
             return r.getLong(1);
         }
@@ -97,9 +100,14 @@ class PostgresSourceTest {
         assertThat(s.baseName()).isEqualTo("db_backup");
         assertThat(s.suffix()).isEqualTo(".sql");
         assertThat(s.compressionLevel()).isEqualTo(9);
-        assertThat(s.describe()).contains(db).contains(PG.host() + ":" + PG.port()).contains("-Z 9");
+        assertThat(s.describe())
+                .contains(db)
+                .contains(PG.host() + ":" + PG.port())
+                .contains("-Z 9");
         PostgresSource withPassword = PostgresSource.builder(PG.connection(db).toBuilder()
-                .password("Pw-never-shown".toCharArray()).build()).build();
+                        .password("Pw-never-shown".toCharArray())
+                        .build())
+                .build();
         assertThat(withPassword.describe() + withPassword).doesNotContain("Pw-never-shown");
     }
 
@@ -109,7 +117,9 @@ class PostgresSourceTest {
         LocalDirectorySink store = LocalDirectorySink.create(dir.resolve("store"));
         BackupManifest m = BackupPipeline.builder()
                 .source(source().build())
-                .encryption(OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build())
+                .encryption(OpenPgpTransform.builder()
+                        .passphrase(PassphraseKeyFile.read(keyFile))
+                        .build())
                 .sink(store)
                 .build()
                 .run();
@@ -121,9 +131,13 @@ class PostgresSourceTest {
             gpg.decrypt(store.pathOf(m.objectKey()), plain, keyFile).orThrow();
         }
         assertThat(Files.size(plain)).isEqualTo(m.plaintextSize());
-        assertThat(new String(Files.readAllBytes(plain), 0, 5, StandardCharsets.US_ASCII)).isEqualTo("PGDMP");
-        Cli.Result list = Cli.run(null, List.of(pgRestore(), "--list", plain.toString())).assertOk();
-        assertThat(list.stdout()).contains("TABLE DATA public customers").contains("TABLE DATA shop orders")
+        assertThat(new String(Files.readAllBytes(plain), 0, 5, StandardCharsets.US_ASCII))
+                .isEqualTo("PGDMP");
+        Cli.Result list =
+                Cli.run(null, List.of(pgRestore(), "--list", plain.toString())).assertOk();
+        assertThat(list.stdout())
+                .contains("TABLE DATA public customers")
+                .contains("TABLE DATA shop orders")
                 .contains("Format: CUSTOM");
     }
 
@@ -136,7 +150,8 @@ class PostgresSourceTest {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         Map<String, Object> facts = source().build().writeTo(out);
 
-        assertThat(facts).containsEntry("database", db)
+        assertThat(facts)
+                .containsEntry("database", db)
                 .containsEntry("host", PG.host())
                 .containsEntry("format", "custom")
                 .containsEntry("compressionLevel", 9)
@@ -148,33 +163,45 @@ class PostgresSourceTest {
         assertThat((String) facts.get("pgDumpVersion")).startsWith("15.");
         assertThat((String) facts.get("pgDumpPath")).endsWith("/pg_dump");
         assertThat((Long) facts.get("databaseSizeBytes")).isGreaterThan(1_000_000L);
-        assertThat(facts.get("rowCounts")).isEqualTo(Map.of(
-                "public.customers", count(db, "public.customers"),
-                "shop.orders", count(db, "shop.orders"),
-                "shop.Audit Log", count(db, "shop.\"Audit Log\""),
-                "scratch.tmp", count(db, "scratch.tmp")));
-        assertThat(facts.get("rowCounts")).isEqualTo(Map.of("public.customers", 137L, "shop.orders", 2500L,
-                "shop.Audit Log", 42L, "scratch.tmp", 7L));
+        assertThat(facts.get("rowCounts"))
+                .isEqualTo(Map.of(
+                        "public.customers", count(db, "public.customers"),
+                        "shop.orders", count(db, "shop.orders"),
+                        "shop.Audit Log", count(db, "shop.\"Audit Log\""),
+                        "scratch.tmp", count(db, "scratch.tmp")));
+        assertThat(facts.get("rowCounts"))
+                .isEqualTo(Map.of(
+                        "public.customers", 137L, "shop.orders", 2500L, "shop.Audit Log", 42L, "scratch.tmp", 7L));
     }
 
     @Test
     void rowCountsFollowTheSchemaAndTableFilters() throws Exception {
-        Map<String, Object> facts = source().includeSchema("shop").excludeTable("shop.\"Audit Log\"").build()
+        Map<String, Object> facts = source().includeSchema("shop")
+                .excludeTable("shop.\"Audit Log\"")
+                .build()
                 .writeTo(OutputStream.nullOutputStream());
         assertThat(facts.get("rowCounts")).isEqualTo(Map.of("shop.orders", 2500L));
 
         facts = source().excludeSchema("scr*").build().writeTo(OutputStream.nullOutputStream());
-        assertThat(facts.get("rowCounts")).isEqualTo(Map.of("public.customers", 137L, "shop.orders", 2500L,
-                "shop.Audit Log", 42L));
+        assertThat(facts.get("rowCounts"))
+                .isEqualTo(Map.of("public.customers", 137L, "shop.orders", 2500L, "shop.Audit Log", 42L));
 
         ByteArrayOutputStream dump = new ByteArrayOutputStream();
-        facts = source().includeTable("customers").includeTable("shop.ord?rs").build().writeTo(dump);
+        facts = source().includeTable("customers")
+                .includeTable("shop.ord?rs")
+                .build()
+                .writeTo(dump);
         assertThat(facts.get("rowCounts")).isEqualTo(Map.of("public.customers", 137L, "shop.orders", 2500L));
         Path f = dir.resolve("t.dump");
         Files.write(f, dump.toByteArray());
-        String list = Cli.run(null, List.of(pgRestore(), "--list", f.toString())).assertOk().stdout();
-        assertThat(list).contains("TABLE DATA public customers").contains("TABLE DATA shop orders")
-                .doesNotContain("scratch").doesNotContain("Audit Log");
+        String list = Cli.run(null, List.of(pgRestore(), "--list", f.toString()))
+                .assertOk()
+                .stdout();
+        assertThat(list)
+                .contains("TABLE DATA public customers")
+                .contains("TABLE DATA shop orders")
+                .doesNotContain("scratch")
+                .doesNotContain("Audit Log");
     }
 
     @Test
@@ -201,14 +228,17 @@ class PostgresSourceTest {
     @Test
     void estimateAndNoneRowCountModes() throws Exception {
         sql(db, "ANALYZE");
-        Map<String, Object> facts = source().rowCounts(PostgresSource.RowCounts.ESTIMATE).build()
-                .writeTo(OutputStream.nullOutputStream());
+        Map<String, Object> facts =
+                source().rowCounts(PostgresSource.RowCounts.ESTIMATE).build().writeTo(OutputStream.nullOutputStream());
         assertThat(facts).containsEntry("rowCountMode", "estimate").containsEntry("rowCountsExact", false);
-        assertThat(facts.get("rowCounts")).isEqualTo(Map.of("public.customers", 137L, "shop.orders", 2500L,
-                "shop.Audit Log", 42L, "scratch.tmp", 7L));
+        assertThat(facts.get("rowCounts"))
+                .isEqualTo(Map.of(
+                        "public.customers", 137L, "shop.orders", 2500L, "shop.Audit Log", 42L, "scratch.tmp", 7L));
 
         facts = source().rowCounts(PostgresSource.RowCounts.NONE).build().writeTo(OutputStream.nullOutputStream());
-        assertThat(facts).containsEntry("rowCountMode", "none").containsEntry("rowCountsExact", false)
+        assertThat(facts)
+                .containsEntry("rowCountMode", "none")
+                .containsEntry("rowCountsExact", false)
                 .doesNotContainKey("rowCounts");
     }
 
@@ -224,34 +254,57 @@ class PostgresSourceTest {
         try (ThrowawayCluster scram = ThrowawayCluster.withPasswords()) {
             PgTestServer server = scram.server();
             String pwDb = server.createDatabase("pgsrc_pw");
-            try (Connection c = server.connect(pwDb); Statement s = c.createStatement()) {
+            try (Connection c = server.connect(pwDb);
+                    Statement s = c.createStatement()) {
                 // big enough that pg_dump is still running when its first bytes arrive and its argv is read
-                s.execute("CREATE TABLE public.big AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 300000) g");
+                s.execute(
+                        "CREATE TABLE public.big AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 300000) g");
                 s.execute("CREATE ROLE jiffoo_pw_test LOGIN PASSWORD '" + password + "'");
                 s.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO jiffoo_pw_test");
             }
             System.setErr(new PrintStream(logs, true, StandardCharsets.UTF_8));
-            PgConnection conn = server.connection(pwDb).toBuilder().user("jiffoo_pw_test")
-                    .password(password.toCharArray()).build();
+            PgConnection conn = server.connection(pwDb).toBuilder()
+                    .user("jiffoo_pw_test")
+                    .password(password.toCharArray())
+                    .build();
             PostgresSource source = PostgresSource.builder(conn).build();
 
             List<List<String>> argv = new CopyOnWriteArrayList<>();
-            Map<String, Object> facts = source.writeTo(ChildProcesses.onceAfter(OutputStream.nullOutputStream(), 1,
-                    ChildProcesses.recordPgDumpArguments(argv)));
+            Map<String, Object> facts = source.writeTo(ChildProcesses.onceAfter(
+                    OutputStream.nullOutputStream(), 1, ChildProcesses.recordPgDumpArguments(argv)));
             assertThat(argv).hasSize(1);
-            assertThat(argv.get(0)).isNotEmpty().noneMatch(a -> a.contains(password))
+            assertThat(argv.get(0))
+                    .isNotEmpty()
+                    .noneMatch(a -> a.contains(password))
                     .anyMatch(a -> a.startsWith("--snapshot="));
             assertThat(source.command().argv(Path.of("pg_dump"), "snap")).noneMatch(a -> a.contains(password));
             assertThat(facts.toString()).doesNotContain(password);
 
-            Map<String, String> env = ChildEnvironment.of(Map.of("PGSERVICE", "evil", "PGHOSTADDR", "10.0.0.1",
-                    "PGPASSWORD", "inherited", "PGSSLROOTCERT", "/etc/ca.pem", "PATH", "/usr/bin"), conn, "pg_dump");
-            assertThat(env).doesNotContainKeys("PGSERVICE", "PGHOSTADDR")
-                    .containsEntry("PGPASSWORD", password).containsEntry("PGUSER", "jiffoo_pw_test")
-                    .containsEntry("PGDATABASE", pwDb).containsEntry("PGSSLROOTCERT", "/etc/ca.pem")
+            Map<String, String> env = ChildEnvironment.of(
+                    Map.of(
+                            "PGSERVICE",
+                            "evil",
+                            "PGHOSTADDR",
+                            "10.0.0.1",
+                            "PGPASSWORD",
+                            "inherited",
+                            "PGSSLROOTCERT",
+                            "/etc/ca.pem",
+                            "PATH",
+                            "/usr/bin"),
+                    conn,
+                    "pg_dump");
+            assertThat(env)
+                    .doesNotContainKeys("PGSERVICE", "PGHOSTADDR")
+                    .containsEntry("PGPASSWORD", password)
+                    .containsEntry("PGUSER", "jiffoo_pw_test")
+                    .containsEntry("PGDATABASE", pwDb)
+                    .containsEntry("PGSSLROOTCERT", "/etc/ca.pem")
                     .containsEntry("PATH", "/usr/bin");
 
-            PgConnection wrong = conn.toBuilder().password((password + "-wrong").toCharArray()).build();
+            PgConnection wrong = conn.toBuilder()
+                    .password((password + "-wrong").toCharArray())
+                    .build();
             assertThatThrownBy(() -> PostgresSource.builder(wrong).build().writeTo(OutputStream.nullOutputStream()))
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("refused the login of user jiffoo_pw_test")
@@ -273,7 +326,8 @@ class PostgresSourceTest {
 
     @Test
     void unknownDatabaseIsAConfigurationError() {
-        PostgresSource s = PostgresSource.builder(PG.connection(db + "_missing")).build();
+        PostgresSource s =
+                PostgresSource.builder(PG.connection(db + "_missing")).build();
         assertThatThrownBy(() -> s.writeTo(OutputStream.nullOutputStream()))
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("The database " + db + "_missing does not exist on " + PG.host());
@@ -285,7 +339,8 @@ class PostgresSourceTest {
         try (ServerSocket s = new ServerSocket(0)) {
             closed = s.getLocalPort();
         }
-        PgConnection c = PG.connection(db).toBuilder().host("127.0.0.1").port(closed).build();
+        PgConnection c =
+                PG.connection(db).toBuilder().host("127.0.0.1").port(closed).build();
         assertThatThrownBy(() -> PostgresSource.builder(c).build().writeTo(OutputStream.nullOutputStream()))
                 .isInstanceOf(SourceException.class)
                 .hasMessageContaining("Cannot reach the PostgreSQL server at 127.0.0.1:" + closed)
@@ -306,7 +361,9 @@ class PostgresSourceTest {
     @Test
     void pgDumpErrorIsQuotedWithExitCode() {
         // a table pattern that matches nothing with --strict-names: pg_dump exits 1 with a clear message
-        PostgresSource s = source().includeTable("no_such_table").extraArgs(List.of("--strict-names")).build();
+        PostgresSource s = source().includeTable("no_such_table")
+                .extraArgs(List.of("--strict-names"))
+                .build();
         assertThatThrownBy(() -> s.writeTo(OutputStream.nullOutputStream()))
                 .isInstanceOf(SourceException.class)
                 .hasMessageContaining("pg_dump failed with exit code 1 while dumping database " + db + " on "
@@ -316,14 +373,16 @@ class PostgresSourceTest {
 
     @Test
     void aTableLockedLongerThanTheLockWaitTimeoutFailsTheBackupSayingWhatToDo() throws Exception {
-        try (Connection migration = PG.connect(db); Statement s = migration.createStatement()) {
+        try (Connection migration = PG.connect(db);
+                Statement s = migration.createStatement()) {
             migration.setAutoCommit(false);
             s.execute("LOCK TABLE shop.orders IN ACCESS EXCLUSIVE MODE"); // as ALTER TABLE or VACUUM FULL would
             assertThat(source().build().command().argv(Path.of("pg_dump"), "snap"))
                     .contains("--lock-wait-timeout=" + PostgresSource.DEFAULT_LOCK_WAIT_TIMEOUT.toMillis());
             long t0 = System.nanoTime();
-            assertThatThrownBy(() -> source().lockWaitTimeout(java.time.Duration.ofSeconds(1)).build()
-                    .writeTo(OutputStream.nullOutputStream()))
+            assertThatThrownBy(() -> source().lockWaitTimeout(java.time.Duration.ofSeconds(1))
+                            .build()
+                            .writeTo(OutputStream.nullOutputStream()))
                     .isInstanceOf(SourceException.class)
                     .hasMessageContaining("could not lock a table of database " + db)
                     .hasMessageContaining("lock wait timeout of 1 s")
@@ -332,41 +391,57 @@ class PostgresSourceTest {
             migration.rollback();
         }
         assertThat(ChildProcesses.pgDumps()).isEmpty();
-        assertThat(source().lockWaitTimeout(java.time.Duration.ZERO).build().command().argv(Path.of("pg_dump"), "s"))
+        assertThat(source().lockWaitTimeout(java.time.Duration.ZERO)
+                        .build()
+                        .command()
+                        .argv(Path.of("pg_dump"), "s"))
                 .noneMatch(a -> a.startsWith("--lock-wait-timeout"));
-        assertThat(source().extraArgs(List.of("--lock-wait-timeout=5s")).build().command()
-                .argv(Path.of("pg_dump"), "s"))
-                .filteredOn(a -> a.startsWith("--lock-wait-timeout")).containsExactly("--lock-wait-timeout=5s");
+        assertThat(source().extraArgs(List.of("--lock-wait-timeout=5s"))
+                        .build()
+                        .command()
+                        .argv(Path.of("pg_dump"), "s"))
+                .filteredOn(a -> a.startsWith("--lock-wait-timeout"))
+                .containsExactly("--lock-wait-timeout=5s");
     }
 
     @Test
     void anInterruptedBackupKillsAPgDumpThatWaitsSilentlyForALock() throws Exception {
         LocalDirectorySink store = LocalDirectorySink.create(dir.resolve("store"));
-        try (Connection migration = PG.connect(db); Statement s = migration.createStatement()) {
+        try (Connection migration = PG.connect(db);
+                Statement s = migration.createStatement()) {
             migration.setAutoCommit(false);
             s.execute("LOCK TABLE shop.orders IN ACCESS EXCLUSIVE MODE");
             BackupPipeline pipeline = BackupPipeline.builder()
                     .source(source().lockWaitTimeout(java.time.Duration.ZERO).build()) // would wait forever
-                    .unencrypted().sink(store).build();
+                    .unencrypted()
+                    .sink(store)
+                    .build();
             java.util.concurrent.atomic.AtomicReference<Throwable> failure =
                     new java.util.concurrent.atomic.AtomicReference<>();
-            Thread job = new Thread(() -> {
-                try {
-                    pipeline.run();
-                } catch (Throwable t) {
-                    failure.set(t);
-                }
-            }, "backup-job");
+            Thread job = new Thread(
+                    () -> {
+                        try {
+                            pipeline.run();
+                        } catch (Throwable t) {
+                            failure.set(t);
+                        }
+                    },
+                    "backup-job");
             job.start();
             // the dump itself (the tool locator's short `pg_dump --version` run is a pg_dump child too)
             java.util.function.Supplier<List<ProcessHandle>> dumping = () -> ChildProcesses.pgDumps().stream()
-                    .filter(h -> h.info().arguments().map(a -> java.util.Arrays.stream(a)
-                            .anyMatch(x -> x.startsWith("--snapshot="))).orElse(false)).toList();
+                    .filter(h -> h.info()
+                            .arguments()
+                            .map(a -> java.util.Arrays.stream(a).anyMatch(x -> x.startsWith("--snapshot=")))
+                            .orElse(false))
+                    .toList();
             long deadline = System.nanoTime() + 30_000_000_000L;
             while (dumping.get().isEmpty() && System.nanoTime() < deadline) {
                 Thread.sleep(20);
             }
-            assertThat(dumping.get()).as(() -> "pg_dump started; the backup: " + failure.get()).hasSize(1);
+            assertThat(dumping.get())
+                    .as(() -> "pg_dump started; the backup: " + failure.get())
+                    .hasSize(1);
             Thread.sleep(500); // pg_dump is now waiting for the lock and writes nothing
             job.interrupt(); // e.g. the job's shutdown hook on SIGTERM
             job.join(20_000);
@@ -386,8 +461,8 @@ class PostgresSourceTest {
         OutputStream out = ChildProcesses.onceAfter(OutputStream.nullOutputStream(), 1, ChildProcesses::killPgDumps);
         assertThatThrownBy(() -> source().compressionLevel(0).build().writeTo(out))
                 .isInstanceOf(SourceException.class)
-                .hasMessageContaining("pg_dump was killed by signal 9 (SIGKILL, exit code 137) while dumping database "
-                        + db);
+                .hasMessageContaining(
+                        "pg_dump was killed by signal 9 (SIGKILL, exit code 137) while dumping database " + db);
         assertThat(ChildProcesses.pgDumps()).isEmpty();
     }
 
@@ -405,8 +480,10 @@ class PostgresSourceTest {
 
             @Override
             public OutputStream encode(OutputStream out) {
-                return ChildProcesses.onceAfter(out, 256 * 1024, () -> assertThat(ChildProcesses.killPgDumps())
-                        .isEqualTo(1));
+                return ChildProcesses.onceAfter(
+                        out,
+                        256 * 1024,
+                        () -> assertThat(ChildProcesses.killPgDumps()).isEqualTo(1));
             }
 
             @Override
@@ -422,7 +499,9 @@ class PostgresSourceTest {
         BackupPipeline pipeline = BackupPipeline.builder()
                 .source(source().compressionLevel(0).build())
                 .transform(killer)
-                .encryption(OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build())
+                .encryption(OpenPgpTransform.builder()
+                        .passphrase(PassphraseKeyFile.read(keyFile))
+                        .build())
                 .sink(store)
                 .build();
         assertThatThrownBy(pipeline::run)
@@ -438,30 +517,60 @@ class PostgresSourceTest {
     void downstreamFailureKillsPgDumpAndRethrows() throws Exception {
         sql(db, "CREATE TABLE public.big AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 300000) g");
         List<Long> pids = new CopyOnWriteArrayList<>();
-        OutputStream failing = ChildProcesses.failingAfter(100_000,
-                () -> ChildProcesses.pgDumps().forEach(h -> pids.add(h.pid())));
+        OutputStream failing = ChildProcesses.failingAfter(
+                100_000, () -> ChildProcesses.pgDumps().forEach(h -> pids.add(h.pid())));
         assertThatThrownBy(() -> source().compressionLevel(0).build().writeTo(failing))
-                .isInstanceOf(IOException.class).hasMessage("disk full (test)");
+                .isInstanceOf(IOException.class)
+                .hasMessage("disk full (test)");
         assertThat(pids).hasSize(1);
-        assertThat(ProcessHandle.of(pids.get(0)).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+        assertThat(ProcessHandle.of(pids.get(0)).map(ProcessHandle::isAlive).orElse(false))
+                .isFalse();
     }
 
     @Test
     void builderRefusesBadSettings() {
-        assertThatThrownBy(() -> source().compressionLevel(10)).isInstanceOf(ConfigurationException.class)
+        assertThatThrownBy(() -> source().compressionLevel(10))
+                .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("0..9");
         assertThatThrownBy(() -> source().compressionLevel(-1)).isInstanceOf(ConfigurationException.class);
-        for (String bad : List.of("-f", "-fout.sql", "--file=x", "--fi=x", "-Fp", "--format=plain", "-Z5",
-                "--compress=3", "-j4", "--jobs=2", "-W", "--password", "-h", "--host=x", "-dpostgres",
-                "--dbname=postgresql://u:pw@h/db", "--snapshot=1", "-xOf", "--version", "plain",
+        for (String bad : List.of(
+                "-f",
+                "-fout.sql",
+                "--file=x",
+                "--fi=x",
+                "-Fp",
+                "--format=plain",
+                "-Z5",
+                "--compress=3",
+                "-j4",
+                "--jobs=2",
+                "-W",
+                "--password",
+                "-h",
+                "--host=x",
+                "-dpostgres",
+                "--dbname=postgresql://u:pw@h/db",
+                "--snapshot=1",
+                "-xOf",
+                "--version",
+                "plain",
                 "--lock-wait-timeout=password=1")) {
-            assertThatThrownBy(() -> source().extraArgs(List.of(bad))).as(bad)
+            assertThatThrownBy(() -> source().extraArgs(List.of(bad)))
+                    .as(bad)
                     .isInstanceOf(ConfigurationException.class);
         }
-        PostgresSource ok = source().extraArgs(List.of("--exclude-table-data=audit", "-Ox", "-tfoo",
-                "--lock-wait-timeout=60s", "--no-comments")).build();
-        assertThat(ok.command().argv(Path.of("/bin/pg_dump"), "S1")).containsSubsequence("--format=custom",
-                "--compress=9", "--no-password", "--snapshot=S1", "--exclude-table-data=audit", "-Ox", "-tfoo");
+        PostgresSource ok = source().extraArgs(List.of(
+                        "--exclude-table-data=audit", "-Ox", "-tfoo", "--lock-wait-timeout=60s", "--no-comments"))
+                .build();
+        assertThat(ok.command().argv(Path.of("/bin/pg_dump"), "S1"))
+                .containsSubsequence(
+                        "--format=custom",
+                        "--compress=9",
+                        "--no-password",
+                        "--snapshot=S1",
+                        "--exclude-table-data=audit",
+                        "-Ox",
+                        "-tfoo");
         assertThatThrownBy(() -> source().includeTable("a.b.c")).isInstanceOf(ConfigurationException.class);
         assertThatThrownBy(() -> source().includeSchema("a.b")).isInstanceOf(ConfigurationException.class);
         assertThatThrownBy(() -> source().includeTable("\"open")).isInstanceOf(ConfigurationException.class);
@@ -469,15 +578,21 @@ class PostgresSourceTest {
 
     @Test
     void toBuilderCopiesEverySetting() {
-        PostgresSource a = source().compressionLevel(3).includeSchema("shop").excludeTable("x").noOwner(true)
-                .noPrivileges(true).rowCounts(PostgresSource.RowCounts.NONE)
-                .extraArgs(List.of("--no-comments")).build();
+        PostgresSource a = source().compressionLevel(3)
+                .includeSchema("shop")
+                .excludeTable("x")
+                .noOwner(true)
+                .noPrivileges(true)
+                .rowCounts(PostgresSource.RowCounts.NONE)
+                .extraArgs(List.of("--no-comments"))
+                .build();
         PostgresSource b = a.toBuilder().build();
-        assertThat(b.command().argv(Path.of("pg_dump"), "s")).isEqualTo(a.command().argv(Path.of("pg_dump"), "s"));
+        assertThat(b.command().argv(Path.of("pg_dump"), "s"))
+                .isEqualTo(a.command().argv(Path.of("pg_dump"), "s"));
         assertThat(b.rowCounts()).isEqualTo(PostgresSource.RowCounts.NONE);
         assertThat(b.compressionLevel()).isEqualTo(3);
-        assertThat(a.command().argv(Path.of("pg_dump"), "s")).contains("--schema=shop", "--exclude-table=x",
-                "--no-owner", "--no-privileges", "--no-comments");
+        assertThat(a.command().argv(Path.of("pg_dump"), "s"))
+                .contains("--schema=shop", "--exclude-table=x", "--no-owner", "--no-privileges", "--no-comments");
     }
 
     @Test

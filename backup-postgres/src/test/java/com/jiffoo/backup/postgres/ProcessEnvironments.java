@@ -11,15 +11,47 @@ import java.util.Set;
 /** The environment a running process was started with, as the kernel holds it ({@code /proc/PID/environ}). */
 public final class ProcessEnvironments {
     /** What a child process may receive: what the tools need, nothing else (and LC_*); the tests' expectation. */
-    private static final Set<String> ALLOWED = Set.of("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
-            "LD_LIBRARY_PATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "KRB5CCNAME", "KRB5_CONFIG", "PGHOST", "PGPORT",
-            "PGUSER", "PGDATABASE", "PGSSLMODE", "PGPASSWORD", "PGAPPNAME", "PGPASSFILE", "PGSSLCERT", "PGSSLKEY",
-            "PGSSLROOTCERT", "PGSSLCRL", "PGSSLCRLDIR", "PGSSLSNI", "PGSSLCERTMODE", "PGSSLNEGOTIATION",
-            "PGSSLMINPROTOCOLVERSION", "PGSSLMAXPROTOCOLVERSION", "PGCHANNELBINDING", "PGREQUIREAUTH",
-            "PGCONNECT_TIMEOUT", "PGKRBSRVNAME", "PGGSSLIB", "PGGSSENCMODE", "PGGSSDELEGATION", "PGTZ", "PGLOCALEDIR");
+    private static final Set<String> ALLOWED = Set.of(
+            "PATH",
+            "HOME",
+            "LANG",
+            "LANGUAGE",
+            "TZ",
+            "TMPDIR",
+            "LD_LIBRARY_PATH",
+            "SSL_CERT_FILE",
+            "SSL_CERT_DIR",
+            "KRB5CCNAME",
+            "KRB5_CONFIG",
+            "PGHOST",
+            "PGPORT",
+            "PGUSER",
+            "PGDATABASE",
+            "PGSSLMODE",
+            "PGPASSWORD",
+            "PGAPPNAME",
+            "PGPASSFILE",
+            "PGSSLCERT",
+            "PGSSLKEY",
+            "PGSSLROOTCERT",
+            "PGSSLCRL",
+            "PGSSLCRLDIR",
+            "PGSSLSNI",
+            "PGSSLCERTMODE",
+            "PGSSLNEGOTIATION",
+            "PGSSLMINPROTOCOLVERSION",
+            "PGSSLMAXPROTOCOLVERSION",
+            "PGCHANNELBINDING",
+            "PGREQUIREAUTH",
+            "PGCONNECT_TIMEOUT",
+            "PGKRBSRVNAME",
+            "PGGSSLIB",
+            "PGGSSENCMODE",
+            "PGGSSDELEGATION",
+            "PGTZ",
+            "PGLOCALEDIR");
 
-    private ProcessEnvironments() {
-    }
+    private ProcessEnvironments() {}
 
     /** Whether a child process may receive a variable of this name. */
     public static boolean allowlisted(String name) {

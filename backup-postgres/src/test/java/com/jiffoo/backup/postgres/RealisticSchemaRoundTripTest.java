@@ -1,5 +1,8 @@
 package com.jiffoo.backup.postgres;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.IntegrityException;
@@ -9,12 +12,6 @@ import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testutil.TestKeys;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -23,9 +20,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The hand-written operator schema ({@link MallSchema}: partitions, inheritance, materialized views, extensions, large
@@ -36,6 +35,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class RealisticSchemaRoundTripTest {
     @TempDir
     static Path shared;
+
     static String source;
     static TableHashes original;
     static Map<String, String> originalExtras;
@@ -53,11 +53,16 @@ class RealisticSchemaRoundTripTest {
         try (Connection c = PgTestServer.get().connect(source)) {
             originalExtras = MallSchema.extras(c);
         }
-        pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(TestKeys.keyFile(shared, "backup.key")))
+        pgp = OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(TestKeys.keyFile(shared, "backup.key")))
                 .build();
         sink = LocalDirectorySink.create(shared.resolve("store"));
-        manifest = BackupPipeline.builder().source(PostgresSource.builder(PgTools.connection(source)).build())
-                .encryption(pgp).sink(sink).build().run();
+        manifest = BackupPipeline.builder()
+                .source(PostgresSource.builder(PgTools.connection(source)).build())
+                .encryption(pgp)
+                .sink(sink)
+                .build()
+                .run();
     }
 
     @AfterAll
@@ -71,7 +76,11 @@ class RealisticSchemaRoundTripTest {
     }
 
     private static RestoreResult restore(PostgresRestoreTarget target) {
-        return RestorePipeline.builder().sink(sink).decryption(pgp).target(target).build()
+        return RestorePipeline.builder()
+                .sink(sink)
+                .decryption(pgp)
+                .target(target)
+                .build()
                 .restore(manifest.objectKey());
     }
 
@@ -82,7 +91,8 @@ class RealisticSchemaRoundTripTest {
     }
 
     private static void sql(String db, String sql) throws Exception {
-        try (Connection c = PgTestServer.get().connect(db); Statement s = c.createStatement()) {
+        try (Connection c = PgTestServer.get().connect(db);
+                Statement s = c.createStatement()) {
             s.execute(sql);
         }
     }
@@ -93,15 +103,21 @@ class RealisticSchemaRoundTripTest {
         try (Connection c = PgTestServer.get().connect(source)) {
             expected = MallSchema.countsOnly(c);
         }
-        assertThat(manifest.sourceFacts()).containsEntry("rowCountScope", "only")
+        assertThat(manifest.sourceFacts())
+                .containsEntry("rowCountScope", "only")
                 .containsEntry("tableCount", MallSchema.TABLES_WITH_DATA.size());
         assertThat(manifest.sourceFacts().get("rowCounts")).isEqualTo(new TreeMap<>(expected));
         // a partitioned table's rows are in its partitions, an inheritance parent's own rows in the parent only
-        long orders = expected.entrySet().stream().filter(e -> e.getKey().startsWith("sales.orders_"))
-                .mapToLong(Map.Entry::getValue).sum();
+        long orders = expected.entrySet().stream()
+                .filter(e -> e.getKey().startsWith("sales.orders_"))
+                .mapToLong(Map.Entry::getValue)
+                .sum();
         assertThat(orders).isEqualTo(4500L).isEqualTo(original.count("sales.orders"));
-        assertThat(expected).containsEntry("ops.notes", 2L).containsEntry("ops.customer_notes", 25L)
-                .containsEntry("ops.order_notes", 40L).containsEntry("sales.orders_2026_12", 0L)
+        assertThat(expected)
+                .containsEntry("ops.notes", 2L)
+                .containsEntry("ops.customer_notes", 25L)
+                .containsEntry("ops.order_notes", 40L)
+                .containsEntry("sales.orders_2026_12", 0L)
                 .containsEntry("ops.session_cache", 60L);
         assertThat(expected.get("sales.orders_default")).isPositive();
         assertThat(expected.get("sales.order_lines_other")).isPositive();
@@ -113,12 +129,14 @@ class RealisticSchemaRoundTripTest {
         assertThat(PgTools.hashes(db)).isEqualTo(original);
         try (Connection c = PgTestServer.get().connect(db)) {
             assertThat(MallSchema.extras(c)).isEqualTo(originalExtras);
-            assertThat(MallSchema.countsOnly(c)).isEqualTo(manifest.sourceFacts().get("rowCounts"));
+            assertThat(MallSchema.countsOnly(c))
+                    .isEqualTo(manifest.sourceFacts().get("rowCounts"));
         }
         assertThat(originalExtras.get("matview populated")).isEqualTo("revenue_by_month=true,top_customers=false");
         assertThat(originalExtras.get("large objects")).startsWith("12:");
 
-        RowCountCheck.Report ok = RowCountCheck.compare(PgTools.connection(db), manifest).orThrow();
+        RowCountCheck.Report ok =
+                RowCountCheck.compare(PgTools.connection(db), manifest).orThrow();
         assertThat(ok.matches()).hasSize(MallSchema.TABLES_WITH_DATA.size());
         assertThat(ok.extraTables()).isEmpty();
         assertThat(ok.missingTables()).isEmpty();
@@ -129,9 +147,10 @@ class RealisticSchemaRoundTripTest {
         assertThat(deleted).isPositive();
         RowCountCheck.Report bad = RowCountCheck.compare(PgTools.connection(db), manifest);
         assertThat(bad.passed()).isFalse();
-        assertThat(bad.differences()).containsExactly(
-                new RowCountCheck.Difference("sales.orders_2025_12", before, before - deleted));
-        assertThatThrownBy(bad::orThrow).isInstanceOf(IntegrityException.class)
+        assertThat(bad.differences())
+                .containsExactly(new RowCountCheck.Difference("sales.orders_2025_12", before, before - deleted));
+        assertThatThrownBy(bad::orThrow)
+                .isInstanceOf(IntegrityException.class)
                 .hasMessageContaining("sales.orders_2025_12 " + before + " -> " + (before - deleted));
     }
 
@@ -159,21 +178,25 @@ class RealisticSchemaRoundTripTest {
         // pg_restore --clean in place cannot drop a partition's inherited constraint; it rolls back untouched
         TableHashes changed = PgTools.hashes(db);
         assertThatThrownBy(() -> restore(PostgresRestoreTarget.existingDatabaseBuilder(PgTools.connection(db))
-                .cleanInPlace(true).build())).hasMessageContaining("cannot drop inherited constraint")
+                        .cleanInPlace(true)
+                        .build()))
+                .hasMessageContaining("cannot drop inherited constraint")
                 .hasMessageContaining("keeps its previous content");
         assertThat(PgTools.hashes(db)).isEqualTo(changed);
 
         RestoreResult r = restore(PostgresRestoreTarget.existingDatabase(PgTools.connection(db)));
         // the partition made after the backup is not in it: the previous content is kept, not silently dropped
         String previous = dbs.remember(String.valueOf(r.facts().get("previousDatabase")));
-        assertThat(r.facts()).containsEntry("method", "swap")
+        assertThat(r.facts())
+                .containsEntry("method", "swap")
                 .containsEntry("relationsOnlyInPrevious", List.of("sales.orders_2027_01"));
         assertThat(PgTools.hashes(previous)).isEqualTo(changed);
         assertThat(PgTools.hashes(db)).isEqualTo(original);
         try (Connection c = PgTestServer.get().connect(db)) {
             assertThat(MallSchema.extras(c)).isEqualTo(originalExtras);
         }
-        RowCountCheck.Report counts = RowCountCheck.compare(PgTools.connection(db), manifest).orThrow();
+        RowCountCheck.Report counts =
+                RowCountCheck.compare(PgTools.connection(db), manifest).orThrow();
         assertThat(counts.matches()).hasSize(MallSchema.TABLES_WITH_DATA.size());
         assertThat(counts.extraTables()).isEmpty();
     }
@@ -184,10 +207,11 @@ class RealisticSchemaRoundTripTest {
         // what backups recorded up to now: every ordinary table (leaf partitions too), counted with its inheritance
         // children, and no rowCountScope fact
         Map<String, Object> legacy = new TreeMap<>();
-        try (Connection c = PgTestServer.get().connect(source); Statement s = c.createStatement();
-             ResultSet r = s.executeQuery("SELECT n.nspname || '.' || c.relname, format('%I.%I', n.nspname,"
-                     + " c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                     + " WHERE c.relkind = 'r' AND n.nspname IN ('public', 'sales', 'ops')")) {
+        try (Connection c = PgTestServer.get().connect(source);
+                Statement s = c.createStatement();
+                ResultSet r = s.executeQuery("SELECT n.nspname || '.' || c.relname, format('%I.%I', n.nspname,"
+                        + " c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                        + " WHERE c.relkind = 'r' AND n.nspname IN ('public', 'sales', 'ops')")) {
             while (r.next()) {
                 legacy.put(r.getString(1), count(source, r.getString(2), false));
             }
@@ -196,27 +220,39 @@ class RealisticSchemaRoundTripTest {
         Map<String, Object> facts = new LinkedHashMap<>(manifest.sourceFacts());
         facts.remove("rowCountScope");
         facts.put("rowCounts", legacy);
-        BackupManifest old = BackupManifest.fromJson(manifest.toBuilder().sourceFacts(facts).build().toJson(),
-                manifest.manifestKey());
+        BackupManifest old = BackupManifest.fromJson(
+                manifest.toBuilder().sourceFacts(facts).build().toJson(), manifest.manifestKey());
 
-        RowCountCheck.Report r = RowCountCheck.compare(PgTools.connection(db), old).orThrow();
+        RowCountCheck.Report r =
+                RowCountCheck.compare(PgTools.connection(db), old).orThrow();
         assertThat(r.matches()).containsEntry("ops.notes", 67L).hasSize(MallSchema.TABLES_WITH_DATA.size());
     }
 
     @Test
     void tablesWhoseDataPgDumpLeavesOutAreRecordedWithTheirZeroRows() throws Exception {
         LocalDirectorySink store = LocalDirectorySink.create(shared.resolve("store-no-data"));
-        BackupManifest m = BackupPipeline.builder().source(PostgresSource.builder(PgTools.connection(source))
+        BackupManifest m = BackupPipeline.builder()
+                .source(PostgresSource.builder(PgTools.connection(source))
                         .extraArgs(List.of("--exclude-table-data=sales.order_audit", "--no-unlogged-table-data"))
-                        .build()).encryption(pgp).sink(store).build().run();
+                        .build())
+                .encryption(pgp)
+                .sink(store)
+                .build()
+                .run();
         @SuppressWarnings("unchecked")
         Map<String, Long> counts = (Map<String, Long>) m.sourceFacts().get("rowCounts");
-        assertThat(counts).containsEntry("sales.order_audit", 0L).containsEntry("ops.session_cache", 0L)
-                .containsEntry("ops.notes", 2L).hasSize(MallSchema.TABLES_WITH_DATA.size());
+        assertThat(counts)
+                .containsEntry("sales.order_audit", 0L)
+                .containsEntry("ops.session_cache", 0L)
+                .containsEntry("ops.notes", 2L)
+                .hasSize(MallSchema.TABLES_WITH_DATA.size());
 
         String db = dbs.newName("mall_nodata");
-        RestorePipeline.builder().sink(store).decryption(pgp)
-                .target(PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db)).build()
+        RestorePipeline.builder()
+                .sink(store)
+                .decryption(pgp)
+                .target(PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db))
+                .build()
                 .restore(m.objectKey());
         assertThat(count(db, "sales.order_audit")).isZero();
         assertThat(RowCountCheck.compare(PgTools.connection(db), m).passed()).isTrue();
@@ -225,19 +261,30 @@ class RealisticSchemaRoundTripTest {
     @Test
     void tablesLeftOutByPatternsAreNeitherCountedNorMissedAfterTheRestore() throws Exception {
         LocalDirectorySink store = LocalDirectorySink.create(shared.resolve("store-filtered"));
-        BackupManifest m = BackupPipeline.builder().source(PostgresSource.builder(PgTools.connection(source))
-                        .excludeTable("sales.orders_2025_11").excludeTable("ops.session_*").build())
-                .encryption(pgp).sink(store).build().run();
+        BackupManifest m = BackupPipeline.builder()
+                .source(PostgresSource.builder(PgTools.connection(source))
+                        .excludeTable("sales.orders_2025_11")
+                        .excludeTable("ops.session_*")
+                        .build())
+                .encryption(pgp)
+                .sink(store)
+                .build()
+                .run();
         @SuppressWarnings("unchecked")
         Map<String, Long> counts = (Map<String, Long>) m.sourceFacts().get("rowCounts");
-        assertThat(counts).doesNotContainKeys("sales.orders_2025_11", "ops.session_cache")
+        assertThat(counts)
+                .doesNotContainKeys("sales.orders_2025_11", "ops.session_cache")
                 .hasSize(MallSchema.TABLES_WITH_DATA.size() - 2);
 
         String db = dbs.newName("mall_filtered");
-        RestorePipeline.builder().sink(store).decryption(pgp)
-                .target(PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db)).build()
+        RestorePipeline.builder()
+                .sink(store)
+                .decryption(pgp)
+                .target(PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db))
+                .build()
                 .restore(m.objectKey());
-        RowCountCheck.Report r = RowCountCheck.compare(PgTools.connection(db), m).orThrow();
+        RowCountCheck.Report r =
+                RowCountCheck.compare(PgTools.connection(db), m).orThrow();
         assertThat(r.matches()).hasSize(MallSchema.TABLES_WITH_DATA.size() - 2);
         assertThat(r.extraTables()).isEmpty();
     }
@@ -247,8 +294,9 @@ class RealisticSchemaRoundTripTest {
     }
 
     private static long count(String db, String table, boolean only) throws Exception {
-        try (Connection c = PgTestServer.get().connect(db); Statement s = c.createStatement();
-             ResultSet r = s.executeQuery("SELECT count(*) FROM " + (only ? "ONLY " : "") + table)) {
+        try (Connection c = PgTestServer.get().connect(db);
+                Statement s = c.createStatement();
+                ResultSet r = s.executeQuery("SELECT count(*) FROM " + (only ? "ONLY " : "") + table)) {
             r.next();
             return r.getLong(1);
         }

@@ -1,13 +1,12 @@
 package com.jiffoo.backup.postgres;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.StagedRestore;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,13 +17,14 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class RowCountCheckTest {
     @TempDir
     Path tmp;
+
     private final List<String> created = new ArrayList<>();
 
     @AfterEach
@@ -51,15 +51,21 @@ class RowCountCheckTest {
         if (exact != null) {
             facts.put("rowCountsExact", exact);
         }
-        BackupManifest m = BackupManifest.builder().id("db_backup_20260111_020000").kind("database")
-                .startedAt(Instant.parse("2026-01-11T02:00:00Z")).completedAt(Instant.parse("2026-01-11T02:01:00Z"))
-                .sourceFacts(facts).object("database/db_backup_20260111_020000.sql.gpg", 1, "0".repeat(64))
-                .plaintext(1, "0".repeat(64)).build();
+        BackupManifest m = BackupManifest.builder()
+                .id("db_backup_20260111_020000")
+                .kind("database")
+                .startedAt(Instant.parse("2026-01-11T02:00:00Z"))
+                .completedAt(Instant.parse("2026-01-11T02:01:00Z"))
+                .sourceFacts(facts)
+                .object("database/db_backup_20260111_020000.sql.gpg", 1, "0".repeat(64))
+                .plaintext(1, "0".repeat(64))
+                .build();
         return BackupManifest.fromJson(m.toJson(), m.manifestKey());
     }
 
     private static void sql(String db, String sql) throws Exception {
-        try (Connection c = PgTestServer.get().connect(db); Statement s = c.createStatement()) {
+        try (Connection c = PgTestServer.get().connect(db);
+                Statement s = c.createStatement()) {
             s.execute(sql);
         }
     }
@@ -75,13 +81,14 @@ class RowCountCheckTest {
         String restored = "jb_rc_restored_" + Long.toHexString(System.nanoTime());
         created.add(restored);
         try (InputStream in = Files.newInputStream(dump);
-             StagedRestore staged = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), restored)
-                     .stage(in, null)) {
+                StagedRestore staged = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), restored)
+                        .stage(in, null)) {
             staged.commit();
         }
         BackupManifest m = manifest(counts, true);
 
-        RowCountCheck.Report ok = RowCountCheck.compare(PgTools.connection(restored), m).orThrow();
+        RowCountCheck.Report ok =
+                RowCountCheck.compare(PgTools.connection(restored), m).orThrow();
         assertThat(ok.passed()).isTrue();
         assertThat(ok.exact()).isTrue();
         assertThat(ok.matches()).hasSize(5).containsEntry("public.order_items", 10_000L);
@@ -92,10 +99,11 @@ class RowCountCheckTest {
         sql(restored, "DELETE FROM order_items WHERE order_id <= 10");
         RowCountCheck.Report bad = RowCountCheck.compare(PgTools.connection(restored), m);
         assertThat(bad.passed()).isFalse();
-        assertThat(bad.differences()).containsExactly(
-                new RowCountCheck.Difference("public.order_items", 10_000L, 9_980L));
+        assertThat(bad.differences())
+                .containsExactly(new RowCountCheck.Difference("public.order_items", 10_000L, 9_980L));
         assertThat(bad.matches()).hasSize(4);
-        assertThatThrownBy(bad::orThrow).isInstanceOf(IntegrityException.class)
+        assertThatThrownBy(bad::orThrow)
+                .isInstanceOf(IntegrityException.class)
                 .hasMessageContaining("public.order_items 10000 -> 9980");
     }
 
@@ -112,7 +120,9 @@ class RowCountCheckTest {
         assertThat(r.differences()).containsExactly(new RowCountCheck.Difference("public.orders", 480, 500));
         assertThat(r.passed()).isTrue();
         assertThat(r.orThrow()).isSameAs(r);
-        assertThat(RowCountCheck.compare(PgTools.connection(db), manifest(counts, null)).passed()).isTrue();
+        assertThat(RowCountCheck.compare(PgTools.connection(db), manifest(counts, null))
+                        .passed())
+                .isTrue();
     }
 
     @Test
@@ -133,8 +143,11 @@ class RowCountCheckTest {
 
     @Test
     void manifestWithoutRowCountsIsAConfigurationError() {
-        BackupManifest m = manifest(Map.of(), true).toBuilder().sourceFacts(Map.of("database", "shop")).build();
+        BackupManifest m = manifest(Map.of(), true).toBuilder()
+                .sourceFacts(Map.of("database", "shop"))
+                .build();
         assertThatThrownBy(() -> RowCountCheck.compare(PgTools.connection("postgres"), m))
-                .isInstanceOf(ConfigurationException.class).hasMessageContaining("rowCounts");
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("rowCounts");
     }
 }

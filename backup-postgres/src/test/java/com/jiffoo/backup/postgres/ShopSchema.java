@@ -15,11 +15,10 @@ import java.sql.Statement;
  */
 public final class ShopSchema {
     /** The tables, schema-qualified. */
-    public static final java.util.List<String> TABLES = java.util.List.of("public.customers", "public.products",
-            "public.orders", "public.order_items", "shop_audit.events");
+    public static final java.util.List<String> TABLES = java.util.List.of(
+            "public.customers", "public.products", "public.orders", "public.order_items", "shop_audit.events");
 
-    private ShopSchema() {
-    }
+    private ShopSchema() {}
 
     /** Creates the schema and {@code orders} orders (and the rows that go with them) in the connected database. */
     public static void create(Connection c, int orders) throws SQLException {

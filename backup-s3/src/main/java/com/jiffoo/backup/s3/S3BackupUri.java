@@ -2,7 +2,6 @@ package com.jiffoo.backup.s3;
 
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.store.StoreLayout;
-
 import java.util.Objects;
 
 /**
@@ -72,7 +71,8 @@ public record S3BackupUri(String bucket, String prefix, String key) {
     }
 
     private static ConfigurationException bad(String uri, String why) {
-        return new ConfigurationException("'" + uri + "' is not the s3:// URI of one backup: " + why + ". Expected"
-                + " s3://BUCKET/PREFIX/KIND/FILE, e.g. s3://jiffoo-backups/prod/database/db_backup_20260111_020000.sql.gpg.");
+        return new ConfigurationException(
+                "'" + uri + "' is not the s3:// URI of one backup: " + why + ". Expected"
+                        + " s3://BUCKET/PREFIX/KIND/FILE, e.g. s3://jiffoo-backups/prod/database/db_backup_20260111_020000.sql.gpg.");
     }
 }

@@ -6,6 +6,15 @@ import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.store.multipart.ObjectStore;
 import com.jiffoo.backup.store.multipart.PartBuffer;
 import com.jiffoo.backup.store.multipart.StoreFailure;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
@@ -21,16 +30,6 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
 import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 
-import java.io.FilterInputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.time.Instant;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-import java.util.function.Supplier;
-
 /** The S3 requests of an {@link S3Sink}, through the AWS SDK for Java v2. */
 record S3Objects(S3Client s3, String bucket, String location, ServerSideEncryption sse, String storageClass)
         implements ObjectStore {
@@ -41,8 +40,12 @@ record S3Objects(S3Client s3, String bucket, String location, ServerSideEncrypti
 
     @Override
     public String startUpload(String name, Map<String, String> metadata) throws IOException {
-        CreateMultipartUploadRequest.Builder r = CreateMultipartUploadRequest.builder().bucket(bucket).key(name)
-                .metadata(metadata).contentType(OCTETS).storageClass(storageClass);
+        CreateMultipartUploadRequest.Builder r = CreateMultipartUploadRequest.builder()
+                .bucket(bucket)
+                .key(name)
+                .metadata(metadata)
+                .contentType(OCTETS)
+                .storageClass(storageClass);
         sse.mode().ifPresent(r::serverSideEncryption);
         sse.kmsKeyId().ifPresent(r::ssekmsKeyId);
         return sdk(() -> s3.createMultipartUpload(r.build()).uploadId());
@@ -50,8 +53,13 @@ record S3Objects(S3Client s3, String bucket, String location, ServerSideEncrypti
 
     @Override
     public UploadedPart uploadPart(String name, String uploadId, int number, PartBuffer part) throws IOException {
-        UploadPartResponse r = sdk(() -> s3.uploadPart(p -> p.bucket(bucket).key(name).uploadId(uploadId)
-                .partNumber(number).contentLength(part.size()), body(part)));
+        UploadPartResponse r = sdk(() -> s3.uploadPart(
+                p -> p.bucket(bucket)
+                        .key(name)
+                        .uploadId(uploadId)
+                        .partNumber(number)
+                        .contentLength(part.size()),
+                body(part)));
         Map<String, String> sums = new LinkedHashMap<>();
         putIfSet(sums, "CRC32", r.checksumCRC32());
         putIfSet(sums, "CRC32C", r.checksumCRC32C());
@@ -70,12 +78,22 @@ record S3Objects(S3Client s3, String bucket, String location, ServerSideEncrypti
     @Override
     public void completeUpload(String name, String uploadId, List<UploadedPart> parts, boolean ifNoneMatch)
             throws IOException {
-        List<CompletedPart> done = parts.stream().map(p -> CompletedPart.builder().partNumber(p.number())
-                .eTag(p.eTag()).checksumCRC32(p.checksums().get("CRC32")).checksumCRC32C(p.checksums().get("CRC32C"))
-                .checksumCRC64NVME(p.checksums().get("CRC64NVME")).checksumSHA1(p.checksums().get("SHA1"))
-                .checksumSHA256(p.checksums().get("SHA256")).build()).toList();
-        sdk(() -> s3.completeMultipartUpload(r -> r.bucket(bucket).key(name).uploadId(uploadId)
-                .ifNoneMatch(ifNoneMatch ? "*" : null).multipartUpload(u -> u.parts(done))));
+        List<CompletedPart> done = parts.stream()
+                .map(p -> CompletedPart.builder()
+                        .partNumber(p.number())
+                        .eTag(p.eTag())
+                        .checksumCRC32(p.checksums().get("CRC32"))
+                        .checksumCRC32C(p.checksums().get("CRC32C"))
+                        .checksumCRC64NVME(p.checksums().get("CRC64NVME"))
+                        .checksumSHA1(p.checksums().get("SHA1"))
+                        .checksumSHA256(p.checksums().get("SHA256"))
+                        .build())
+                .toList();
+        sdk(() -> s3.completeMultipartUpload(r -> r.bucket(bucket)
+                .key(name)
+                .uploadId(uploadId)
+                .ifNoneMatch(ifNoneMatch ? "*" : null)
+                .multipartUpload(u -> u.parts(done))));
     }
 
     @Override
@@ -86,9 +104,14 @@ record S3Objects(S3Client s3, String bucket, String location, ServerSideEncrypti
     @Override
     public void put(String name, PartBuffer data, Map<String, String> metadata, boolean ifNoneMatch)
             throws IOException {
-        PutObjectRequest.Builder r = PutObjectRequest.builder().bucket(bucket).key(name)
-                .ifNoneMatch(ifNoneMatch ? "*" : null).metadata(metadata).contentType(OCTETS)
-                .contentLength(data.size()).storageClass(storageClass);
+        PutObjectRequest.Builder r = PutObjectRequest.builder()
+                .bucket(bucket)
+                .key(name)
+                .ifNoneMatch(ifNoneMatch ? "*" : null)
+                .metadata(metadata)
+                .contentType(OCTETS)
+                .contentLength(data.size())
+                .storageClass(storageClass);
         sse.mode().ifPresent(r::serverSideEncryption);
         sse.kmsKeyId().ifPresent(r::ssekmsKeyId);
         sdk(() -> s3.putObject(r.build(), data.size() == 0 ? RequestBody.empty() : body(data)));
@@ -113,22 +136,26 @@ record S3Objects(S3Client s3, String bucket, String location, ServerSideEncrypti
 
     @Override
     public InputStream get(String name, long offset, long length) throws IOException {
-        String range = length < 0 ? (offset == 0 ? null : "bytes=" + offset + "-")
+        String range = length < 0
+                ? (offset == 0 ? null : "bytes=" + offset + "-")
                 : "bytes=" + offset + "-" + (offset + length - 1);
-        return new AbortingStream(sdk(() -> s3.getObject(r -> r.bucket(bucket).key(name).range(range))));
+        return new AbortingStream(
+                sdk(() -> s3.getObject(r -> r.bucket(bucket).key(name).range(range))));
     }
 
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         return sdk(() -> s3.listObjectsV2Paginator(r -> r.bucket(bucket).prefix(prefix)).contents().stream()
-                .map((S3Object o) -> new StoredObject(o.key(), o.size(), o.lastModified())).toList());
+                .map((S3Object o) -> new StoredObject(o.key(), o.size(), o.lastModified()))
+                .toList());
     }
 
     @Override
     public List<PartialWrite> listUploads(String prefix) throws IOException {
         return sdk(() -> s3.listMultipartUploadsPaginator(r -> r.bucket(bucket).prefix(prefix)).uploads().stream()
-                .map((MultipartUpload u) -> new PartialWrite(u.key(), u.uploadId(),
-                        u.initiated() != null ? u.initiated() : Instant.EPOCH)).toList());
+                .map((MultipartUpload u) ->
+                        new PartialWrite(u.key(), u.uploadId(), u.initiated() != null ? u.initiated() : Instant.EPOCH))
+                .toList());
     }
 
     @Override
@@ -138,9 +165,16 @@ record S3Objects(S3Client s3, String bucket, String location, ServerSideEncrypti
 
     @Override
     public List<String> deleteBatch(List<String> names) throws IOException {
-        List<ObjectIdentifier> ids = names.stream().map(n -> ObjectIdentifier.builder().key(n).build()).toList();
-        return sdk(() -> s3.deleteObjects(d -> d.bucket(bucket).delete(Delete.builder().objects(ids).quiet(true)
-                .build())).errors().stream().map(e -> e.key() + " (" + e.code() + ": " + e.message() + ")").toList());
+        List<ObjectIdentifier> ids = names.stream()
+                .map(n -> ObjectIdentifier.builder().key(n).build())
+                .toList();
+        return sdk(() -> s3
+                .deleteObjects(d -> d.bucket(bucket)
+                        .delete(Delete.builder().objects(ids).quiet(true).build()))
+                .errors()
+                .stream()
+                .map(e -> e.key() + " (" + e.code() + ": " + e.message() + ")")
+                .toList());
     }
 
     /** Runs an SDK call, turning its failures into an {@link ObjectStore}'s. */
@@ -156,17 +190,26 @@ record S3Objects(S3Client s3, String bucket, String location, ServerSideEncrypti
     static IOException failure(SdkException e, String location) {
         if (e instanceof S3Exception s) {
             var details = s.awsErrorDetails();
-            return new StoreFailure(s.statusCode(), details == null ? null : details.errorCode(),
-                    details != null && details.errorMessage() != null ? details.errorMessage()
-                            : String.valueOf(s.getMessage()), s.requestId(), s);
+            return new StoreFailure(
+                    s.statusCode(),
+                    details == null ? null : details.errorCode(),
+                    details != null && details.errorMessage() != null
+                            ? details.errorMessage()
+                            : String.valueOf(s.getMessage()),
+                    s.requestId(),
+                    s);
         }
         String message = String.valueOf(e.getMessage());
         if (message.contains("Unable to load credentials") || message.contains("Unable to locate credentials")) {
             throw new ConfigurationException(String.format(NO_CREDENTIALS_HELP, location), null, location, e);
         }
         if (message.contains("Unable to load region")) {
-            throw new ConfigurationException("No AWS region for " + location + ". Set AWS_REGION, a region in "
-                    + "the profile, or the sink's region.", null, location, e);
+            throw new ConfigurationException(
+                    "No AWS region for " + location + ". Set AWS_REGION, a region in "
+                            + "the profile, or the sink's region.",
+                    null,
+                    location,
+                    e);
         }
         return new IOException(message, e);
     }

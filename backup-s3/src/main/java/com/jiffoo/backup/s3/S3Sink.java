@@ -3,6 +3,9 @@ package com.jiffoo.backup.s3;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.internal.Keys;
 import com.jiffoo.backup.store.multipart.ObjectStoreSink;
+import java.net.URI;
+import java.time.Duration;
+import java.util.Objects;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
@@ -15,10 +18,6 @@ import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3Configuration;
 import software.amazon.awssdk.services.s3.model.StorageClass;
-
-import java.net.URI;
-import java.time.Duration;
-import java.util.Objects;
 
 /**
  * An {@link ObjectStoreSink} in an S3 bucket under a key prefix, or in an S3-compatible store (MinIO, Ceph, S3Proxy)
@@ -51,8 +50,14 @@ public final class S3Sink extends ObjectStoreSink {
     private final S3Client s3;
 
     private S3Sink(Builder b, S3Client s3, String endpoint) {
-        super(b, new S3Objects(s3, b.bucket, locationOf(b), b.serverSideEncryption, b.storageClass), "S3",
-                endpoint, locationOf(b), b.bucket, b.prefix);
+        super(
+                b,
+                new S3Objects(s3, b.bucket, locationOf(b), b.serverSideEncryption, b.storageClass),
+                "S3",
+                endpoint,
+                locationOf(b),
+                b.bucket,
+                b.prefix);
         this.config = b;
         this.s3 = s3;
     }
@@ -65,8 +70,10 @@ public final class S3Sink extends ObjectStoreSink {
         Region region = resolveRegion(b);
         var client = S3Client.builder()
                 .region(region)
-                .credentialsProvider(b.credentialsProvider != null ? b.credentialsProvider
-                        : DefaultCredentialsProvider.builder().build())
+                .credentialsProvider(
+                        b.credentialsProvider != null
+                                ? b.credentialsProvider
+                                : DefaultCredentialsProvider.builder().build())
                 .forcePathStyle(b.pathStyleAccess)
                 .httpClientBuilder(ApacheHttpClient.builder()
                         .maxConnections(128) // opened as needed: parts in flight of concurrent writers
@@ -76,13 +83,18 @@ public final class S3Sink extends ObjectStoreSink {
         b.effectiveChecksumCalculation().ifPresent(client::requestChecksumCalculation);
         b.effectiveChecksumValidation().ifPresent(client::responseChecksumValidation);
         if (!b.effectiveChunkedEncoding()) {
-            client.serviceConfiguration(S3Configuration.builder().chunkedEncodingEnabled(false).build());
+            client.serviceConfiguration(
+                    S3Configuration.builder().chunkedEncodingEnabled(false).build());
         }
         if (b.endpointOverride != null) {
             client.endpointOverride(b.endpointOverride);
         }
-        return new S3Sink(b, client.build(), b.endpointOverride != null ? b.endpointOverride.toString()
-                : "https://s3." + region.id() + ".amazonaws.com");
+        return new S3Sink(
+                b,
+                client.build(),
+                b.endpointOverride != null
+                        ? b.endpointOverride.toString()
+                        : "https://s3." + region.id() + ".amazonaws.com");
     }
 
     private static Region resolveRegion(Builder b) {
@@ -95,8 +107,12 @@ public final class S3Sink extends ObjectStoreSink {
         try {
             return new DefaultAwsRegionProviderChain().getRegion();
         } catch (SdkException e) {
-            throw new ConfigurationException("No AWS region for s3://" + b.bucket + ". Set AWS_REGION, a region in "
-                    + "the AWS profile, or the sink's region.", null, "s3://" + b.bucket, e);
+            throw new ConfigurationException(
+                    "No AWS region for s3://" + b.bucket + ". Set AWS_REGION, a region in "
+                            + "the AWS profile, or the sink's region.",
+                    null,
+                    "s3://" + b.bucket,
+                    e);
         }
     }
 
@@ -135,8 +151,7 @@ public final class S3Sink extends ObjectStoreSink {
 
     @Override
     public String toString() {
-        return "S3Sink{" + location() + (config.endpointOverride == null ? "" : " at " + config.endpointOverride)
-                + "}";
+        return "S3Sink{" + location() + (config.endpointOverride == null ? "" : " at " + config.endpointOverride) + "}";
     }
 
     /**
@@ -155,8 +170,7 @@ public final class S3Sink extends ObjectStoreSink {
         private ServerSideEncryption serverSideEncryption = ServerSideEncryption.NONE;
         private String storageClass;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** Where to store: {@code s3://bucket} or {@code s3://bucket/prefix} (required). */
         public Builder uri(String uri) {
@@ -227,10 +241,14 @@ public final class S3Sink extends ObjectStoreSink {
          * in the same JVM: 65.9 MiB/s with, 68.7 without).
          */
         public Builder requestChecksums(boolean enabled) {
-            return requestChecksumCalculation(enabled ? RequestChecksumCalculation.WHEN_SUPPORTED
-                    : RequestChecksumCalculation.WHEN_REQUIRED)
-                    .responseChecksumValidation(enabled ? ResponseChecksumValidation.WHEN_SUPPORTED
-                            : ResponseChecksumValidation.WHEN_REQUIRED);
+            return requestChecksumCalculation(
+                            enabled
+                                    ? RequestChecksumCalculation.WHEN_SUPPORTED
+                                    : RequestChecksumCalculation.WHEN_REQUIRED)
+                    .responseChecksumValidation(
+                            enabled
+                                    ? ResponseChecksumValidation.WHEN_SUPPORTED
+                                    : ResponseChecksumValidation.WHEN_REQUIRED);
         }
 
         /**
@@ -266,13 +284,17 @@ public final class S3Sink extends ObjectStoreSink {
         }
 
         java.util.Optional<RequestChecksumCalculation> effectiveChecksumCalculation() {
-            return java.util.Optional.ofNullable(checksumCalculation != null ? checksumCalculation
-                    : endpointOverride != null ? RequestChecksumCalculation.WHEN_REQUIRED : null);
+            return java.util.Optional.ofNullable(
+                    checksumCalculation != null
+                            ? checksumCalculation
+                            : endpointOverride != null ? RequestChecksumCalculation.WHEN_REQUIRED : null);
         }
 
         java.util.Optional<ResponseChecksumValidation> effectiveChecksumValidation() {
-            return java.util.Optional.ofNullable(checksumValidation != null ? checksumValidation
-                    : endpointOverride != null ? ResponseChecksumValidation.WHEN_REQUIRED : null);
+            return java.util.Optional.ofNullable(
+                    checksumValidation != null
+                            ? checksumValidation
+                            : endpointOverride != null ? ResponseChecksumValidation.WHEN_REQUIRED : null);
         }
 
         boolean effectiveChunkedEncoding() {
@@ -280,8 +302,11 @@ public final class S3Sink extends ObjectStoreSink {
         }
 
         String describeRequestSettings() {
-            return "checksums " + effectiveChecksumCalculation()
-                    .map(c -> c.toString().toLowerCase(java.util.Locale.ROOT)).orElse("as the SDK's defaults say") + ", chunked encoding "
+            return "checksums "
+                    + effectiveChecksumCalculation()
+                            .map(c -> c.toString().toLowerCase(java.util.Locale.ROOT))
+                            .orElse("as the SDK's defaults say")
+                    + ", chunked encoding "
                     + (effectiveChunkedEncoding() ? "on" : "off") + (pathStyleAccess ? ", path-style" : "")
                     + (endpointOverride == null ? "" : ", to " + endpointOverride);
         }
@@ -295,8 +320,8 @@ public final class S3Sink extends ObjectStoreSink {
         /** The storage class of new objects, e.g. {@code STANDARD_IA}; null for the bucket default. */
         public Builder storageClass(String storageClass) {
             if (storageClass != null && StorageClass.fromValue(storageClass) == StorageClass.UNKNOWN_TO_SDK_VERSION) {
-                throw new IllegalArgumentException("unknown storage class '" + storageClass + "'; one of "
-                        + StorageClass.knownValues());
+                throw new IllegalArgumentException(
+                        "unknown storage class '" + storageClass + "'; one of " + StorageClass.knownValues());
             }
             this.storageClass = storageClass;
             return this;

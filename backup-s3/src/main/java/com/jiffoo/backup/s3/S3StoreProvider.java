@@ -4,6 +4,11 @@ import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.store.StoreProvider;
 import com.jiffoo.backup.store.StoreSettings;
+import java.net.URI;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
@@ -11,12 +16,6 @@ import software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
-
-import java.net.URI;
-import java.util.Locale;
-import java.util.Map;
-import java.util.Optional;
-import java.util.Set;
 
 /**
  * Opens {@code s3://bucket/prefix} stores as an {@link S3Sink}: AWS S3, or any S3-compatible server at an endpoint.
@@ -38,23 +37,35 @@ public final class S3StoreProvider implements StoreProvider {
 
     @Override
     public Map<String, String> queryParameters() {
-        return Map.of("endpoint", "S3_ENDPOINT", "region", "AWS_REGION", "profile", "AWS_PROFILE",
-                "pathStyle", "S3_PATH_STYLE");
+        return Map.of(
+                "endpoint",
+                "S3_ENDPOINT",
+                "region",
+                "AWS_REGION",
+                "profile",
+                "AWS_PROFILE",
+                "pathStyle",
+                "S3_PATH_STYLE");
     }
 
     @Override
     public Sink open(URI uri, StoreSettings s) {
         Optional<URI> endpoint = s.httpUrl("S3_ENDPOINT");
-        S3Sink.Builder b = S3Sink.builder().uri("s3://" + uri.getRawAuthority() + Optional.ofNullable(uri.getRawPath())
-                .orElse(""));
+        S3Sink.Builder b = S3Sink.builder()
+                .uri("s3://" + uri.getRawAuthority()
+                        + Optional.ofNullable(uri.getRawPath()).orElse(""));
         s.get("AWS_REGION").ifPresent(b::region);
         endpoint.ifPresent(b::endpointOverride);
-        s.get("AWS_REQUEST_CHECKSUM_CALCULATION").ifPresent(v -> b.requestChecksumCalculation(
-                whenSupported("AWS_REQUEST_CHECKSUM_CALCULATION", v)
-                        ? RequestChecksumCalculation.WHEN_SUPPORTED : RequestChecksumCalculation.WHEN_REQUIRED));
-        s.get("AWS_RESPONSE_CHECKSUM_VALIDATION").ifPresent(v -> b.responseChecksumValidation(
-                whenSupported("AWS_RESPONSE_CHECKSUM_VALIDATION", v)
-                        ? ResponseChecksumValidation.WHEN_SUPPORTED : ResponseChecksumValidation.WHEN_REQUIRED));
+        s.get("AWS_REQUEST_CHECKSUM_CALCULATION")
+                .ifPresent(v -> b.requestChecksumCalculation(
+                        whenSupported("AWS_REQUEST_CHECKSUM_CALCULATION", v)
+                                ? RequestChecksumCalculation.WHEN_SUPPORTED
+                                : RequestChecksumCalculation.WHEN_REQUIRED));
+        s.get("AWS_RESPONSE_CHECKSUM_VALIDATION")
+                .ifPresent(v -> b.responseChecksumValidation(
+                        whenSupported("AWS_RESPONSE_CHECKSUM_VALIDATION", v)
+                                ? ResponseChecksumValidation.WHEN_SUPPORTED
+                                : ResponseChecksumValidation.WHEN_REQUIRED));
         s.bool("S3_CHUNKED_ENCODING").ifPresent(b::chunkedEncoding);
         b.pathStyleAccess(s.bool("S3_PATH_STYLE").orElse(endpoint.isPresent()));
         credentials(s).ifPresent(b::credentialsProvider);
@@ -71,9 +82,10 @@ public final class S3StoreProvider implements StoreProvider {
         }
         if (id.isPresent()) {
             Optional<String> token = s.get("AWS_SESSION_TOKEN");
-            return Optional.of(StaticCredentialsProvider.create(token.isPresent()
-                    ? AwsSessionCredentials.create(id.get(), secret.get(), token.get())
-                    : AwsBasicCredentials.create(id.get(), secret.get())));
+            return Optional.of(StaticCredentialsProvider.create(
+                    token.isPresent()
+                            ? AwsSessionCredentials.create(id.get(), secret.get(), token.get())
+                            : AwsBasicCredentials.create(id.get(), secret.get())));
         }
         return s.get("AWS_PROFILE").map(ProfileCredentialsProvider::create);
     }
@@ -83,8 +95,9 @@ public final class S3StoreProvider implements StoreProvider {
         return switch (value.trim().toLowerCase(Locale.ROOT)) {
             case "when_supported" -> true;
             case "when_required" -> false;
-            default -> throw new ConfigurationException(name + " is '" + value + "'; set it to when_required (for"
-                    + " S3-compatible servers) or when_supported (the AWS SDK's default for AWS S3).");
+            default ->
+                throw new ConfigurationException(name + " is '" + value + "'; set it to when_required (for"
+                        + " S3-compatible servers) or when_supported (the AWS SDK's default for AWS S3).");
         };
     }
 }

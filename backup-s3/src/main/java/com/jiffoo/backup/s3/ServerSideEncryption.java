@@ -12,8 +12,8 @@ public final class ServerSideEncryption {
     /** No header sent: the bucket's default encryption applies. */
     public static final ServerSideEncryption NONE = new ServerSideEncryption(null, null);
     /** SSE-S3: S3-managed keys ({@code x-amz-server-side-encryption: AES256}). */
-    public static final ServerSideEncryption SSE_S3 = new ServerSideEncryption(
-            software.amazon.awssdk.services.s3.model.ServerSideEncryption.AES256, null);
+    public static final ServerSideEncryption SSE_S3 =
+            new ServerSideEncryption(software.amazon.awssdk.services.s3.model.ServerSideEncryption.AES256, null);
 
     private final software.amazon.awssdk.services.s3.model.ServerSideEncryption mode;
     private final String kmsKeyId;
@@ -31,8 +31,8 @@ public final class ServerSideEncryption {
         if (kmsKeyId != null && kmsKeyId.isBlank()) {
             throw new IllegalArgumentException("KMS key id must not be blank (use null for the aws/s3 key)");
         }
-        return new ServerSideEncryption(software.amazon.awssdk.services.s3.model.ServerSideEncryption.AWS_KMS,
-                kmsKeyId);
+        return new ServerSideEncryption(
+                software.amazon.awssdk.services.s3.model.ServerSideEncryption.AWS_KMS, kmsKeyId);
     }
 
     /** The S3 header value, empty for {@link #NONE}. */
@@ -47,7 +47,8 @@ public final class ServerSideEncryption {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof ServerSideEncryption s && Objects.equals(mode, s.mode)
+        return o instanceof ServerSideEncryption s
+                && Objects.equals(mode, s.mode)
                 && Objects.equals(kmsKeyId, s.kmsKeyId);
     }
 

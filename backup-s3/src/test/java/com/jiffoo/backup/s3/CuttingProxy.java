@@ -41,7 +41,8 @@ final class CuttingProxy extends LoopbackProxy {
         byte[] buf = new byte[16 * 1024];
         int matched = 0;
         long sinceMark = -1; // bytes forwarded since a part request was seen, -1 when none is being cut
-        try (InputStream in = client.getInputStream(); OutputStream out = upstream.getOutputStream()) {
+        try (InputStream in = client.getInputStream();
+                OutputStream out = upstream.getOutputStream()) {
             int n;
             while ((n = in.read(buf)) >= 0) {
                 for (int i = 0; i < n; i++) {

@@ -53,7 +53,8 @@ abstract class LoopbackProxy implements AutoCloseable {
     /** Copies {@code from} to {@code to} until either side goes away, then closes both. */
     static void pump(Socket from, Socket to) {
         byte[] buf = new byte[16 * 1024];
-        try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+        try (InputStream in = from.getInputStream();
+                OutputStream out = to.getOutputStream()) {
             int n;
             while ((n = in.read(buf)) >= 0) {
                 out.write(buf, 0, n);

@@ -1,5 +1,8 @@
 package com.jiffoo.backup.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.ConfigurationException;
@@ -10,16 +13,12 @@ import com.jiffoo.backup.testing.S3ProxyServer;
 import com.jiffoo.backup.testutil.GeneratedSource;
 import com.jiffoo.backup.testutil.MemoryTarget;
 import com.jiffoo.backup.testutil.TestKeys;
+import java.io.InputStream;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-
-import java.io.InputStream;
-import java.nio.file.Path;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class S3BackupUriTest {
     @TempDir
@@ -37,9 +36,11 @@ class S3BackupUriTest {
 
     @Test
     void refusesWhatIsNotOneBackupSayingTheExpectedForm() {
-        for (String bad : new String[] {"https://b/x/y", "s3://bucket", "s3://bucket/only", "s3://b/prod/database/",
-                "s3:///database/x"}) {
-            assertThatThrownBy(() -> S3BackupUri.parse(bad)).as(bad)
+        for (String bad : new String[] {
+            "https://b/x/y", "s3://bucket", "s3://bucket/only", "s3://b/prod/database/", "s3:///database/x"
+        }) {
+            assertThatThrownBy(() -> S3BackupUri.parse(bad))
+                    .as(bad)
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("s3://BUCKET/PREFIX/KIND/FILE");
         }
@@ -48,18 +49,29 @@ class S3BackupUriTest {
     @Test
     void restoresStraightFromTheUriOfOneBackup() throws Exception {
         OpenPgpTransform pgp = OpenPgpTransform.builder()
-                .passphrase(PassphraseKeyFile.read(TestKeys.keyFile(dir, "k"))).build();
+                .passphrase(PassphraseKeyFile.read(TestKeys.keyFile(dir, "k")))
+                .build();
         GeneratedSource source = new GeneratedSource("database", 7_000_000, 4);
         try (S3ProxyServer server = S3ProxyServer.startTransient()) {
             String uri;
             try (S3Sink store = sink(server, "s3://" + server.bucket() + "/prod")) {
-                BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(store).build().run();
+                BackupManifest m = BackupPipeline.builder()
+                        .source(source)
+                        .encryption(pgp)
+                        .sink(store)
+                        .build()
+                        .run();
                 uri = store.location() + "/" + m.objectKey();
             }
             S3BackupUri parsed = S3BackupUri.parse(uri);
             MemoryTarget target = new MemoryTarget();
             try (S3Sink store = sink(server, parsed.storeUri())) {
-                RestorePipeline.builder().sink(store).decryption(pgp).target(target).build().restore(parsed.key());
+                RestorePipeline.builder()
+                        .sink(store)
+                        .decryption(pgp)
+                        .target(target)
+                        .build()
+                        .restore(parsed.key());
             }
             try (InputStream expected = source.stream()) {
                 assertThat(target.committed()).isEqualTo(expected.readAllBytes());
@@ -68,7 +80,10 @@ class S3BackupUriTest {
     }
 
     private static S3Sink sink(S3ProxyServer server, String uri) {
-        return S3Sink.builder().uri(uri).endpointOverride(server.endpoint()).pathStyleAccess(true)
+        return S3Sink.builder()
+                .uri(uri)
+                .endpointOverride(server.endpoint())
+                .pathStyleAccess(true)
                 .credentialsProvider(StaticCredentialsProvider.create(
                         AwsBasicCredentials.create(server.accessKey(), server.secretKey())))
                 .build();

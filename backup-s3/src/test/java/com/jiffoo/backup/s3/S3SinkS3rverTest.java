@@ -1,5 +1,8 @@
 package com.jiffoo.backup.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.ErrorCode;
@@ -9,20 +12,16 @@ import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.testing.S3rverServer;
 import com.jiffoo.backup.testutil.GeneratedSource;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
-
-import java.io.InputStream;
-import java.util.Arrays;
-import java.nio.file.Path;
-import java.util.concurrent.atomic.AtomicInteger;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * S3Sink against s3rver, an S3 server written independently of S3Proxy that does not decode {@code aws-chunked}
@@ -32,8 +31,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class S3SinkS3rverTest {
     private static final long MIB = 1 << 20;
     private static final AtomicInteger RUN = new AtomicInteger();
+
     @RegisterExtension
     static final S3rverServer.PerClass S3RVER = S3rverServer.perClass();
+
     @TempDir
     Path tmp;
 
@@ -44,7 +45,9 @@ class S3SinkS3rverTest {
     private OpenPgpTransform pgp() {
         Path key = tmp.resolve("backup.key");
         PassphraseKeyFile.generate(key);
-        return OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(key)).build();
+        return OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(key))
+                .build();
     }
 
     @Test
@@ -54,12 +57,23 @@ class S3SinkS3rverTest {
         OpenPgpTransform pgp = pgp();
         try (S3Sink sink = sinkAt(S3RVER.server(), prefix).build()) {
             assertThat(sink.requestSettings()).contains("when_required", "chunked encoding off");
-            BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(sink).build().run();
+            BackupManifest m = BackupPipeline.builder()
+                    .source(source)
+                    .encryption(pgp)
+                    .sink(sink)
+                    .build()
+                    .run();
             com.jiffoo.backup.testutil.MemoryTarget target = new com.jiffoo.backup.testutil.MemoryTarget();
-            com.jiffoo.backup.RestorePipeline.builder().sink(sink).decryption(pgp).target(target).build()
+            com.jiffoo.backup.RestorePipeline.builder()
+                    .sink(sink)
+                    .decryption(pgp)
+                    .target(target)
+                    .build()
                     .restore(m.objectKey());
             try (InputStream expected = source.stream()) {
-                assertThat(Arrays.equals(target.committed(), expected.readAllBytes())).as("restored as sent").isTrue();
+                assertThat(Arrays.equals(target.committed(), expected.readAllBytes()))
+                        .as("restored as sent")
+                        .isTrue();
             }
         }
     }
@@ -71,15 +85,25 @@ class S3SinkS3rverTest {
         String prefix = "bad" + RUN.incrementAndGet();
         try (S3Sink sink = sinkAt(S3RVER.server(), prefix)
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_SUPPORTED)
-                .chunkedEncoding(true).build()) {
-            BackupPipeline pipeline = BackupPipeline.builder().source(new GeneratedSource("database", size, 6))
-                    .unencrypted().sink(sink).build();
+                .chunkedEncoding(true)
+                .build()) {
+            BackupPipeline pipeline = BackupPipeline.builder()
+                    .source(new GeneratedSource("database", size, 6))
+                    .unencrypted()
+                    .sink(sink)
+                    .build();
             assertThatThrownBy(pipeline::run).isInstanceOfSatisfying(StorageException.class, e -> {
                 assertThat(e.code()).isEqualTo(ErrorCode.STORAGE);
                 assertThat(e.code().exitCode()).isEqualTo(4);
-                assertThat(e.getMessage()).contains("aws-chunked", "chunk-signature=", "but " + size + " were sent",
-                        "requestChecksumCalculation(WHEN_REQUIRED)", "chunkedEncoding(false)",
-                        "S3_CHUNKED_ENCODING=false", "Nothing was committed");
+                assertThat(e.getMessage())
+                        .contains(
+                                "aws-chunked",
+                                "chunk-signature=",
+                                "but " + size + " were sent",
+                                "requestChecksumCalculation(WHEN_REQUIRED)",
+                                "chunkedEncoding(false)",
+                                "S3_CHUNKED_ENCODING=false",
+                                "Nothing was committed");
             });
             assertThat(sink.list("")).extracting(StoredObject::key).isEmpty();
         }

@@ -1,5 +1,8 @@
 package com.jiffoo.backup.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
@@ -13,6 +16,14 @@ import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.testing.S3ProxyServer;
 import com.jiffoo.backup.testutil.GeneratedSource;
 import com.jiffoo.backup.testutil.MemoryTarget;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,22 +38,12 @@ import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.net.URI;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 class S3SinkTest {
     private static final long MIB = 1 << 20;
+
     @RegisterExtension
     static final S3ProxyServer.PerClass S3PROXY = S3ProxyServer.perClass();
+
     private static final AtomicInteger RUN = new AtomicInteger();
 
     @TempDir
@@ -63,29 +64,34 @@ class S3SinkTest {
             }
         }
         java.util.concurrent.atomic.AtomicLong down = new java.util.concurrent.atomic.AtomicLong();
-        try (LoopbackProxy counting = new LoopbackProxy(S3PROXY.server().endpoint().getPort(), "counting-proxy") {
-                @Override
-                void serve(java.net.Socket client, java.net.Socket upstream) {
-                    start(() -> pump(client, upstream), "counting-up");
-                    start(() -> {
-                        byte[] buf = new byte[16 * 1024];
-                        try (InputStream in = upstream.getInputStream();
-                             java.io.OutputStream o = client.getOutputStream()) {
-                            int n;
-                            while ((n = in.read(buf)) >= 0) {
-                                down.addAndGet(n);
-                                o.write(buf, 0, n);
+        try (LoopbackProxy counting =
+                        new LoopbackProxy(S3PROXY.server().endpoint().getPort(), "counting-proxy") {
+                            @Override
+                            void serve(java.net.Socket client, java.net.Socket upstream) {
+                                start(() -> pump(client, upstream), "counting-up");
+                                start(
+                                        () -> {
+                                            byte[] buf = new byte[16 * 1024];
+                                            try (InputStream in = upstream.getInputStream();
+                                                    java.io.OutputStream o = client.getOutputStream()) {
+                                                int n;
+                                                while ((n = in.read(buf)) >= 0) {
+                                                    down.addAndGet(n);
+                                                    o.write(buf, 0, n);
+                                                }
+                                            } catch (IOException e) {
+                                                // a side went away
+                                            } finally {
+                                                closeQuietly(client);
+                                                closeQuietly(upstream);
+                                            }
+                                        },
+                                        "counting-down");
                             }
-                        } catch (IOException e) {
-                            // a side went away
-                        } finally {
-                            closeQuietly(client);
-                            closeQuietly(upstream);
-                        }
-                    }, "counting-down");
-                }
-            };
-             S3Sink sink = sinkAt(prefix).endpointOverride(URI.create("http://127.0.0.1:" + counting.port())).build()) {
+                        };
+                S3Sink sink = sinkAt(prefix)
+                        .endpointOverride(URI.create("http://127.0.0.1:" + counting.port()))
+                        .build()) {
             try (InputStream in = sink.open("big.bin")) {
                 assertThat(in.readNBytes(64 * 1024)).hasSize(64 * 1024);
             }
@@ -103,14 +109,19 @@ class S3SinkTest {
     }
 
     private static S3Client rawClient() {
-        return S3Client.builder().region(Region.US_EAST_1).endpointOverride(S3PROXY.server().endpoint()).forcePathStyle(true)
-                .credentialsProvider(StaticCredentialsProvider.create(
-                        AwsBasicCredentials.create(S3PROXY.server().accessKey(), S3PROXY.server().secretKey())))
+        return S3Client.builder()
+                .region(Region.US_EAST_1)
+                .endpointOverride(S3PROXY.server().endpoint())
+                .forcePathStyle(true)
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
+                        S3PROXY.server().accessKey(), S3PROXY.server().secretKey())))
                 .build();
     }
 
     private static List<String> openUploads(String prefix) {
-        return S3PROXY.server().openMultipartUploads().stream().filter(k -> k.startsWith(prefix + "/")).toList();
+        return S3PROXY.server().openMultipartUploads().stream()
+                .filter(k -> k.startsWith(prefix + "/"))
+                .toList();
     }
 
     @Test
@@ -118,16 +129,25 @@ class S3SinkTest {
         String prefix = newPrefix();
         BackupManifest m;
         try (S3Sink sink = sinkAt(prefix).build()) {
-            m = BackupPipeline.builder().source(new GeneratedSource("files", 100_000, 9)).unencrypted().sink(sink)
-                    .build().run();
+            m = BackupPipeline.builder()
+                    .source(new GeneratedSource("files", 100_000, 9))
+                    .unencrypted()
+                    .sink(sink)
+                    .build()
+                    .run();
         }
         try (S3Client s3 = rawClient()) {
-            HeadObjectResponse data = s3.headObject(r -> r.bucket(S3PROXY.server().bucket()).key(prefix + "/" + m.objectKey()));
-            assertThat(data.metadata()).containsEntry(BackupPipeline.META_BACKUP_ID, m.id())
+            HeadObjectResponse data =
+                    s3.headObject(r -> r.bucket(S3PROXY.server().bucket()).key(prefix + "/" + m.objectKey()));
+            assertThat(data.metadata())
+                    .containsEntry(BackupPipeline.META_BACKUP_ID, m.id())
                     .containsEntry(BackupPipeline.META_KIND, "files");
             for (String k : List.of(m.sha256Key(), m.manifestKey())) {
-                HeadObjectResponse h = s3.headObject(r -> r.bucket(S3PROXY.server().bucket()).key(prefix + "/" + k));
-                assertThat(h.metadata()).as(k).containsEntry(BackupPipeline.META_BACKUP_ID, m.id())
+                HeadObjectResponse h =
+                        s3.headObject(r -> r.bucket(S3PROXY.server().bucket()).key(prefix + "/" + k));
+                assertThat(h.metadata())
+                        .as(k)
+                        .containsEntry(BackupPipeline.META_BACKUP_ID, m.id())
                         .containsEntry(BackupPipeline.META_OBJECT_SHA256, m.objectSha256());
             }
         }
@@ -140,7 +160,8 @@ class S3SinkTest {
         assertThatThrownBy(() -> S3Sink.builder().uri("http://bucket/x")).isInstanceOf(ConfigurationException.class);
         assertThatThrownBy(() -> S3Sink.builder().uri("s3://Bad_Bucket/x")).isInstanceOf(ConfigurationException.class);
         assertThatThrownBy(() -> S3Sink.builder().storageClass("COLD")).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> S3Sink.builder().build()).isInstanceOf(ConfigurationException.class)
+        assertThatThrownBy(() -> S3Sink.builder().build())
+                .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("s3://bucket/prefix");
         try (S3Sink sink = sinkAt("x/y/").build()) {
             assertThat(sink.location()).isEqualTo("s3://" + S3PROXY.server().bucket() + "/x/y");
@@ -158,12 +179,14 @@ class S3SinkTest {
                 data.writeTo(out);
                 out.commit();
             }
-            try (InputStream in = sink.open("big.bin"); InputStream expected = data.stream()) {
+            try (InputStream in = sink.open("big.bin");
+                    InputStream expected = data.stream()) {
                 assertThat(in).hasSameContentAs(expected);
             }
         }
         try (S3Client s3 = rawClient()) {
-            HeadObjectResponse head = s3.headObject(r -> r.bucket(S3PROXY.server().bucket()).key(prefix + "/big.bin"));
+            HeadObjectResponse head =
+                    s3.headObject(r -> r.bucket(S3PROXY.server().bucket()).key(prefix + "/big.bin"));
             assertThat(head.contentLength()).isEqualTo(3 * S3Sink.MIN_PART_SIZE + 777);
             assertThat(head.eTag()).endsWith("-4\"");
             assertThat(head.metadata()).containsEntry("backup-id", "b-1");
@@ -174,15 +197,19 @@ class S3SinkTest {
     @Test
     void sseAndStorageClassAndMetadataAreSent() throws Exception {
         String prefix = newPrefix();
-        try (S3Sink sink = sinkAt(prefix).serverSideEncryption(ServerSideEncryption.SSE_S3)
-                .storageClass("STANDARD").metadata(Map.of("app", "jiffoo")).build()) {
+        try (S3Sink sink = sinkAt(prefix)
+                .serverSideEncryption(ServerSideEncryption.SSE_S3)
+                .storageClass("STANDARD")
+                .metadata(Map.of("app", "jiffoo"))
+                .build()) {
             try (SinkOutput out = sink.create("small.bin")) {
                 out.write(new byte[] {1, 2, 3});
                 out.commit();
             }
         }
         try (S3Client s3 = rawClient()) {
-            HeadObjectResponse head = s3.headObject(r -> r.bucket(S3PROXY.server().bucket()).key(prefix + "/small.bin"));
+            HeadObjectResponse head =
+                    s3.headObject(r -> r.bucket(S3PROXY.server().bucket()).key(prefix + "/small.bin"));
             assertThat(head.metadata()).containsEntry("app", "jiffoo");
         }
     }
@@ -192,15 +219,29 @@ class S3SinkTest {
         String key = newPrefix() + "/cond.bin";
         try (S3Client s3 = rawClient()) {
             s3.putObject(r -> r.bucket(S3PROXY.server().bucket()).key(key), RequestBody.fromBytes(new byte[] {1}));
-            String id = s3.createMultipartUpload(r -> r.bucket(S3PROXY.server().bucket()).key(key)).uploadId();
-            String etag = s3.uploadPart(r -> r.bucket(S3PROXY.server().bucket()).key(key).uploadId(id).partNumber(1),
-                    RequestBody.fromBytes(new byte[] {2})).eTag();
-            assertThatThrownBy(() -> s3.completeMultipartUpload(r -> r.bucket(S3PROXY.server().bucket()).key(key)
-                    .uploadId(id).ifNoneMatch("*").multipartUpload(m -> m.parts(
-                            CompletedPart.builder().partNumber(1).eTag(etag).build()))))
+            String id = s3.createMultipartUpload(
+                            r -> r.bucket(S3PROXY.server().bucket()).key(key))
+                    .uploadId();
+            String etag = s3.uploadPart(
+                            r -> r.bucket(S3PROXY.server().bucket())
+                                    .key(key)
+                                    .uploadId(id)
+                                    .partNumber(1),
+                            RequestBody.fromBytes(new byte[] {2}))
+                    .eTag();
+            assertThatThrownBy(() -> s3.completeMultipartUpload(
+                            r -> r.bucket(S3PROXY.server().bucket())
+                                    .key(key)
+                                    .uploadId(id)
+                                    .ifNoneMatch("*")
+                                    .multipartUpload(m -> m.parts(CompletedPart.builder()
+                                            .partNumber(1)
+                                            .eTag(etag)
+                                            .build()))))
                     .isInstanceOf(S3Exception.class)
                     .satisfies(e -> assertThat(((S3Exception) e).statusCode()).isEqualTo(412));
-            s3.abortMultipartUpload(r -> r.bucket(S3PROXY.server().bucket()).key(key).uploadId(id));
+            s3.abortMultipartUpload(
+                    r -> r.bucket(S3PROXY.server().bucket()).key(key).uploadId(id));
         }
     }
 
@@ -229,8 +270,13 @@ class S3SinkTest {
         OpenPgpTransform pgp = pgp();
         try (S3Sink sink = sinkAt(prefix).build()) {
             GeneratedSource failing = new GeneratedSource("database", 40 * MIB, 3).failingAfter(17 * MIB);
-            assertThatThrownBy(() -> BackupPipeline.builder().source(failing).encryption(pgp).sink(sink).build()
-                    .run()).isInstanceOf(BackupException.class);
+            assertThatThrownBy(() -> BackupPipeline.builder()
+                            .source(failing)
+                            .encryption(pgp)
+                            .sink(sink)
+                            .build()
+                            .run())
+                    .isInstanceOf(BackupException.class);
             assertThat(sink.list("")).isEmpty();
         }
         assertThat(openUploads(prefix)).isEmpty();
@@ -242,12 +288,22 @@ class S3SinkTest {
         OpenPgpTransform pgp = pgp();
         GeneratedSource source = new GeneratedSource("database", 17 * MIB + 5, 11);
         try (S3Sink sink = sinkAt(prefix).build()) {
-            BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(sink).build().run();
-            assertThat(sink.list("")).extracting(StoredObject::key).containsExactlyInAnyOrder(m.objectKey(),
-                    m.sha256Key(), m.manifestKey(),
-                    m.signatureKey());
+            BackupManifest m = BackupPipeline.builder()
+                    .source(source)
+                    .encryption(pgp)
+                    .sink(sink)
+                    .build()
+                    .run();
+            assertThat(sink.list(""))
+                    .extracting(StoredObject::key)
+                    .containsExactlyInAnyOrder(m.objectKey(), m.sha256Key(), m.manifestKey(), m.signatureKey());
             MemoryTarget target = new MemoryTarget();
-            RestorePipeline.builder().sink(sink).decryption(pgp).target(target).build().restore(m.objectKey());
+            RestorePipeline.builder()
+                    .sink(sink)
+                    .decryption(pgp)
+                    .target(target)
+                    .build()
+                    .restore(m.objectKey());
             try (InputStream expected = source.stream()) {
                 assertThat(target.committed()).isEqualTo(expected.readAllBytes());
             }
@@ -276,8 +332,11 @@ class S3SinkTest {
 
     @Test
     void missingCredentialsSayWhatToSet() {
-        try (S3Sink sink = sinkAt(newPrefix()).credentialsProvider(AwsCredentialsProviderChain.builder()
-                .credentialsProviders(ProfileCredentialsProvider.create("jiffoo-no-such-profile")).build()).build()) {
+        try (S3Sink sink = sinkAt(newPrefix())
+                .credentialsProvider(AwsCredentialsProviderChain.builder()
+                        .credentialsProviders(ProfileCredentialsProvider.create("jiffoo-no-such-profile"))
+                        .build())
+                .build()) {
             assertThatThrownBy(() -> sink.list(""))
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("Unable to locate credentials")
@@ -289,13 +348,17 @@ class S3SinkTest {
     @Test
     void wrongSecretIsRejectedWithoutShowingIt() {
         String wrong = "wrong-secret-" + System.nanoTime();
-        try (S3Sink sink = sinkAt(newPrefix()).credentialsProvider(StaticCredentialsProvider.create(
-                AwsBasicCredentials.create(S3PROXY.server().accessKey(), wrong))).maxAttempts(1).build()) {
+        try (S3Sink sink = sinkAt(newPrefix())
+                .credentialsProvider(StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create(S3PROXY.server().accessKey(), wrong)))
+                .maxAttempts(1)
+                .build()) {
             assertThatThrownBy(() -> sink.list(""))
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("secret access key")
-                    .satisfies(e -> assertThat(e.getMessage()).doesNotContain(wrong).doesNotContain(
-                            S3PROXY.server().secretKey()));
+                    .satisfies(e -> assertThat(e.getMessage())
+                            .doesNotContain(wrong)
+                            .doesNotContain(S3PROXY.server().secretKey()));
         }
     }
 
@@ -328,8 +391,11 @@ class S3SinkTest {
         String prefix = newPrefix();
         String keyId = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
         try (TappingProxy proxy = new TappingProxy(S3PROXY.server().endpoint().getPort());
-             S3Sink sink = sinkAt(prefix).endpointOverride(URI.create("http://127.0.0.1:" + proxy.port()))
-                     .serverSideEncryption(ServerSideEncryption.sseKms(keyId)).storageClass("STANDARD_IA").build()) {
+                S3Sink sink = sinkAt(prefix)
+                        .endpointOverride(URI.create("http://127.0.0.1:" + proxy.port()))
+                        .serverSideEncryption(ServerSideEncryption.sseKms(keyId))
+                        .storageClass("STANDARD_IA")
+                        .build()) {
             for (long size : new long[] {1000, 2 * S3Sink.MIN_PART_SIZE + 1}) {
                 try (SinkOutput out = sink.create("kms-" + size)) {
                     new GeneratedSource("x", size, 23).writeTo(out);
@@ -339,12 +405,17 @@ class S3SinkTest {
                 }
             }
             java.util.List<String> writes = proxy.requestHeads().stream()
-                    .filter(h -> h.startsWith("PUT /") && !h.contains("partNumber=") || h.matches("(?s)POST /[^ ]*\\?uploads .*"))
-                    .map(h -> h.toLowerCase(java.util.Locale.ROOT)).toList();
-            assertThat(writes).hasSize(2).allSatisfy(h -> assertThat(h)
-                    .contains("x-amz-server-side-encryption: aws:kms")
-                    .contains("x-amz-server-side-encryption-aws-kms-key-id: " + keyId.toLowerCase(java.util.Locale.ROOT))
-                    .contains("x-amz-storage-class: standard_ia"));
+                    .filter(h -> h.startsWith("PUT /") && !h.contains("partNumber=")
+                            || h.matches("(?s)POST /[^ ]*\\?uploads .*"))
+                    .map(h -> h.toLowerCase(java.util.Locale.ROOT))
+                    .toList();
+            assertThat(writes)
+                    .hasSize(2)
+                    .allSatisfy(h -> assertThat(h)
+                            .contains("x-amz-server-side-encryption: aws:kms")
+                            .contains("x-amz-server-side-encryption-aws-kms-key-id: "
+                                    + keyId.toLowerCase(java.util.Locale.ROOT))
+                            .contains("x-amz-storage-class: standard_ia"));
         }
     }
 
@@ -352,14 +423,17 @@ class S3SinkTest {
     void aConnectionCutDuringAPartIsRetriedAndTheBackupSucceeds() throws Exception {
         String prefix = newPrefix();
         try (CuttingProxy proxy = new CuttingProxy(S3PROXY.server().endpoint().getPort(), 2 * MIB, 1);
-             S3Sink sink = sinkAt(prefix).endpointOverride(URI.create("http://127.0.0.1:" + proxy.port())).build()) {
+                S3Sink sink = sinkAt(prefix)
+                        .endpointOverride(URI.create("http://127.0.0.1:" + proxy.port()))
+                        .build()) {
             GeneratedSource data = new GeneratedSource("x", 3 * S3Sink.MIN_PART_SIZE + 99, 21);
             try (SinkOutput out = sink.create("cut.bin")) {
                 data.writeTo(out);
                 out.commit();
             }
             assertThat(proxy.cutsDone()).isEqualTo(1);
-            try (InputStream in = sink.open("cut.bin"); InputStream expected = data.stream()) {
+            try (InputStream in = sink.open("cut.bin");
+                    InputStream expected = data.stream()) {
                 assertThat(in).hasSameContentAs(expected);
             }
         }
@@ -371,6 +445,8 @@ class S3SinkTest {
         if (!key.toFile().exists()) {
             PassphraseKeyFile.generate(key);
         }
-        return OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(key)).build();
+        return OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(key))
+                .build();
     }
 }

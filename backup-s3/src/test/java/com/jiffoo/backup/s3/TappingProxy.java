@@ -32,7 +32,8 @@ final class TappingProxy extends LoopbackProxy {
 
     private void pumpUp(Socket client, Socket upstream) {
         byte[] buf = new byte[16 * 1024];
-        try (InputStream in = client.getInputStream(); OutputStream out = upstream.getOutputStream()) {
+        try (InputStream in = client.getInputStream();
+                OutputStream out = upstream.getOutputStream()) {
             int n;
             while ((n = in.read(buf)) >= 0) {
                 String text = new String(buf, 0, n, StandardCharsets.ISO_8859_1);

@@ -1,7 +1,6 @@
 package com.jiffoo.backup.testing;
 
 import com.jiffoo.backup.Source;
-
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.Map;

@@ -1,11 +1,10 @@
 package com.jiffoo.backup.testing;
 
 import com.jiffoo.backup.Sink;
-import org.junit.jupiter.api.Nested;
-import org.junit.jupiter.api.extension.RegisterExtension;
-
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The {@link SinkContractTest} and, nested, the {@link StoreHealthContractTest} for a sink on an in-process
@@ -24,6 +23,7 @@ public abstract class S3ProxyContractTest extends SinkContractTest {
     /** The server of the class's tests. */
     @RegisterExtension
     protected static final S3ProxyServer.PerClass S3PROXY = S3ProxyServer.perClass();
+
     private static final AtomicInteger RUN = new AtomicInteger();
     private String prefix;
 
@@ -43,7 +43,9 @@ public abstract class S3ProxyContractTest extends SinkContractTest {
 
     @Override
     protected List<String> openUploads() {
-        return S3PROXY.server().openMultipartUploads().stream().filter(k -> k.startsWith(prefix + "/")).toList();
+        return S3PROXY.server().openMultipartUploads().stream()
+                .filter(k -> k.startsWith(prefix + "/"))
+                .toList();
     }
 
     /** Retention, verification records and the monitor on the same kind of sink. */

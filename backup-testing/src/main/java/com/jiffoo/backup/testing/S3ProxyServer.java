@@ -1,12 +1,5 @@
 package com.jiffoo.backup.testing;
 
-import org.gaul.s3proxy.S3Proxy;
-import org.gaul.s3proxy.auth.AuthenticationType;
-import org.gaul.s3proxy.blobstore.BlobStore;
-import org.gaul.s3proxy.nio2blob.FilesystemNio2BlobStore;
-import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
-import software.amazon.awssdk.services.s3.model.MultipartUpload;
-
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,6 +7,12 @@ import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import org.gaul.s3proxy.S3Proxy;
+import org.gaul.s3proxy.auth.AuthenticationType;
+import org.gaul.s3proxy.blobstore.BlobStore;
+import org.gaul.s3proxy.nio2blob.FilesystemNio2BlobStore;
+import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
+import software.amazon.awssdk.services.s3.model.MultipartUpload;
 
 /**
  * An S3Proxy server started in-process on {@code 127.0.0.1} on a free port, for tests of S3 and S3-compatible sinks:
@@ -76,7 +75,8 @@ public final class S3ProxyServer implements S3Endpoint, AutoCloseable {
     public static S3ProxyServer startFilesystem(Path baseDir) throws Exception {
         Objects.requireNonNull(baseDir, "baseDir");
         Files.createDirectories(baseDir);
-        return new S3ProxyServer(new FilesystemNio2BlobStore(baseDir.toAbsolutePath().toString()));
+        return new S3ProxyServer(
+                new FilesystemNio2BlobStore(baseDir.toAbsolutePath().toString()));
     }
 
     /** The server's base URI, {@code http://127.0.0.1:PORT}. */
@@ -106,7 +106,9 @@ public final class S3ProxyServer implements S3Endpoint, AutoCloseable {
 
     /** The keys of multipart uploads started in {@link #bucket()} and neither completed nor aborted. */
     public List<String> openMultipartUploads() {
-        return blobStore.listMultipartUploads(bucket).stream().map(MultipartUpload::key).toList();
+        return blobStore.listMultipartUploads(bucket).stream()
+                .map(MultipartUpload::key)
+                .toList();
     }
 
     /** Stops the server. Idempotent. */
@@ -132,12 +134,12 @@ public final class S3ProxyServer implements S3Endpoint, AutoCloseable {
      * A JUnit 5 extension ({@code @RegisterExtension static}) that starts one in-memory server before the class's
      * tests and stops it after them.
      */
-    public static final class PerClass implements org.junit.jupiter.api.extension.BeforeAllCallback,
-            org.junit.jupiter.api.extension.AfterAllCallback {
+    public static final class PerClass
+            implements org.junit.jupiter.api.extension.BeforeAllCallback,
+                    org.junit.jupiter.api.extension.AfterAllCallback {
         private S3ProxyServer server;
 
-        private PerClass() {
-        }
+        private PerClass() {}
 
         /** The running server. */
         public S3ProxyServer server() {
@@ -156,8 +158,11 @@ public final class S3ProxyServer implements S3Endpoint, AutoCloseable {
 
         @Override
         public void afterAll(org.junit.jupiter.api.extension.ExtensionContext context) throws Exception {
-            if (server != null && context.getTestClass().map(c -> c.getEnclosingClass() == null
-                    || !c.isAnnotationPresent(org.junit.jupiter.api.Nested.class)).orElse(true)) {
+            if (server != null
+                    && context.getTestClass()
+                            .map(c -> c.getEnclosingClass() == null
+                                    || !c.isAnnotationPresent(org.junit.jupiter.api.Nested.class))
+                            .orElse(true)) {
                 server.close();
                 server = null;
             }

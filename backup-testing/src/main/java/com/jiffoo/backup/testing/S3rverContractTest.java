@@ -1,15 +1,14 @@
 package com.jiffoo.backup.testing;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.Sink;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
-
 import java.io.InputStream;
 import java.util.concurrent.atomic.AtomicInteger;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The {@link SinkContractTest} for a sink on s3rver (a second S3 implementation besides S3Proxy, which stores
@@ -21,6 +20,7 @@ public abstract class S3rverContractTest extends SinkContractTest {
     /** The server of the class's tests. */
     @RegisterExtension
     protected static final S3rverServer.PerClass S3RVER = S3rverServer.perClass();
+
     private static final AtomicInteger RUN = new AtomicInteger();
 
     /** A new, empty sink on {@code server} under {@code prefix}, with 5 MiB parts. */
@@ -43,7 +43,12 @@ public abstract class S3rverContractTest extends SinkContractTest {
             String prefix = "rt" + RUN.incrementAndGet();
             BytesSource source = new BytesSource("files", size, size);
             try (Sink sink = createSink(S3RVER.server(), prefix)) {
-                BackupManifest m = BackupPipeline.builder().source(source).unencrypted().sink(sink).build().run();
+                BackupManifest m = BackupPipeline.builder()
+                        .source(source)
+                        .unencrypted()
+                        .sink(sink)
+                        .build()
+                        .run();
                 try (InputStream in = sink.open(m.objectKey())) {
                     assertArrayEquals(source.bytes(), in.readAllBytes(), "read back as sent");
                 }

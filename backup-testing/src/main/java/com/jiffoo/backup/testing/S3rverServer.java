@@ -1,10 +1,5 @@
 package com.jiffoo.backup.testing;
 
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.extension.AfterAllCallback;
-import org.junit.jupiter.api.extension.BeforeAllCallback;
-import org.junit.jupiter.api.extension.ExtensionContext;
-
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -22,6 +17,10 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * The npm package {@code s3rver} ({@value #VERSION}), an S3 server written independently of S3Proxy, run by node on
@@ -50,9 +49,11 @@ import java.util.concurrent.TimeUnit;
 public final class S3rverServer implements S3Endpoint, AutoCloseable {
     /** The s3rver version installed and run. */
     public static final String VERSION = "3.7.1";
+
     private static final SecureRandom RANDOM = new SecureRandom();
     /** Starts the server from s3rver's library: exits when stdin ends (the JVM is gone), prints the bound port. */
-    private static final String LAUNCHER = String.join("\n",
+    private static final String LAUNCHER = String.join(
+            "\n",
             "const S3rver = require(process.argv[1]);",
             "const server = new S3rver({address: '127.0.0.1', port: 0, silent: true, directory: process.argv[2],",
             "  vhostBuckets: false, configureBuckets: [{name: process.argv[3], configs: []}]});",
@@ -86,8 +87,10 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
     /** Why s3rver cannot run here (node or npm missing), or empty when it can. */
     public static Optional<String> unavailable() {
         if (Files.isRegularFile(library())) {
-            return onPath("node") ? Optional.empty() : Optional.of("node is not installed (s3rver is in " + home()
-                    + "); install nodejs (apt-get install nodejs) or run .ci/run");
+            return onPath("node")
+                    ? Optional.empty()
+                    : Optional.of("node is not installed (s3rver is in " + home()
+                            + "); install nodejs (apt-get install nodejs) or run .ci/run");
         }
         if (!onPath("node") || !onPath("npm")) {
             return Optional.of("node and npm are needed to install and run s3rver " + VERSION
@@ -116,20 +119,28 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
         install();
         Files.createDirectories(dataDir);
         String bucket = "jiffoo-s3rver-" + HexFormat.of().formatHex(bytes(4));
-        ProcessBuilder pb = new ProcessBuilder("node", "--openssl-legacy-provider", "-e", LAUNCHER,
-                library().getParent().getParent().toString(), dataDir.toAbsolutePath().toString(), bucket)
+        ProcessBuilder pb = new ProcessBuilder(
+                        "node",
+                        "--openssl-legacy-provider",
+                        "-e",
+                        LAUNCHER,
+                        library().getParent().getParent().toString(),
+                        dataDir.toAbsolutePath().toString(),
+                        bucket)
                 .redirectErrorStream(true);
         Process p = pb.start();
         java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
-        Thread watchdog = new Thread(() -> {
-            try {
-                if (!started.await(60, TimeUnit.SECONDS)) {
-                    p.destroyForcibly(); // a server that never says its port ends the read below
-                }
-            } catch (InterruptedException ignored) {
-                // the JVM is ending
-            }
-        }, "s3rver-start-watchdog");
+        Thread watchdog = new Thread(
+                () -> {
+                    try {
+                        if (!started.await(60, TimeUnit.SECONDS)) {
+                            p.destroyForcibly(); // a server that never says its port ends the read below
+                        }
+                    } catch (InterruptedException ignored) {
+                        // the JVM is ending
+                    }
+                },
+                "s3rver-start-watchdog");
         watchdog.setDaemon(true);
         watchdog.start();
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
@@ -138,7 +149,8 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
         while ((line = out.readLine()) != null) {
             if (line.startsWith("S3RVER-PORT ")) {
                 started.countDown();
-                int port = Integer.parseInt(line.substring("S3RVER-PORT ".length()).trim());
+                int port =
+                        Integer.parseInt(line.substring("S3RVER-PORT ".length()).trim());
                 Thread drain = new Thread(() -> drain(out), "s3rver-output");
                 drain.setDaemon(true);
                 drain.start();
@@ -158,19 +170,29 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
         }
         Path home = home();
         Files.createDirectories(home);
-        try (FileChannel lockFile = FileChannel.open(home.resolve(".install.lock"), StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE); FileLock ignored = lockFile.lock()) {
+        try (FileChannel lockFile = FileChannel.open(
+                        home.resolve(".install.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock ignored = lockFile.lock()) {
             if (Files.isRegularFile(library())) {
                 return;
             }
-            Process npm = new ProcessBuilder("npm", "install", "--no-audit", "--no-fund", "--no-save",
-                    "--loglevel=error", "--prefix", home.toString(), "s3rver@" + VERSION)
-                    .redirectErrorStream(true).start();
+            Process npm = new ProcessBuilder(
+                            "npm",
+                            "install",
+                            "--no-audit",
+                            "--no-fund",
+                            "--no-save",
+                            "--loglevel=error",
+                            "--prefix",
+                            home.toString(),
+                            "s3rver@" + VERSION)
+                    .redirectErrorStream(true)
+                    .start();
             String output = new String(npm.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (!npm.waitFor(5, TimeUnit.MINUTES) || npm.exitValue() != 0 || !Files.isRegularFile(library())) {
                 npm.destroyForcibly();
-                throw new IllegalStateException("npm could not install s3rver " + VERSION + " into " + home + ": "
-                        + output.strip());
+                throw new IllegalStateException(
+                        "npm could not install s3rver " + VERSION + " into " + home + ": " + output.strip());
             }
         }
     }
@@ -241,10 +263,13 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
             return List.of();
         }
         try (java.util.stream.Stream<Path> files = Files.walk(root)) {
-            return files.filter(Files::isRegularFile).map(f -> root.relativize(f).toString())
+            return files.filter(Files::isRegularFile)
+                    .map(f -> root.relativize(f).toString())
                     .filter(k -> k.endsWith("._S3rver_object"))
                     .map(k -> k.substring(0, k.length() - "._S3rver_object".length()))
-                    .filter(k -> k.startsWith(prefix)).sorted().toList();
+                    .filter(k -> k.startsWith(prefix))
+                    .sorted()
+                    .toList();
         }
     }
 
@@ -260,8 +285,10 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
             String name = key.substring(key.lastIndexOf('/') + 1);
             Files.copy(storedFile(key), dir.resolve(name));
             Files.write(dir.resolve(name + ".sha256"), sidecar);
-            Process p = new ProcessBuilder("sha256sum", "-c", name + ".sha256").directory(dir.toFile())
-                    .redirectErrorStream(true).start();
+            Process p = new ProcessBuilder("sha256sum", "-c", name + ".sha256")
+                    .directory(dir.toFile())
+                    .redirectErrorStream(true)
+                    .start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
                 throw new AssertionError("sha256sum -c refused the stored " + key + ": " + out);
@@ -284,8 +311,8 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
         String key = prefix + "/" + m.objectKey();
         long size = Files.size(storedFile(key));
         if (size != m.objectSize()) {
-            throw new AssertionError("s3rver keeps " + size + " bytes for " + key + ", the manifest says "
-                    + m.objectSize());
+            throw new AssertionError(
+                    "s3rver keeps " + size + " bytes for " + key + ", the manifest says " + m.objectSize());
         }
         try (java.io.InputStream sidecar = sink.open(m.sha256Key())) {
             sha256sumCheck(key, sidecar.readAllBytes());
@@ -314,8 +341,7 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
         private S3rverServer server;
         private Path dir;
 
-        private PerClass() {
-        }
+        private PerClass() {}
 
         /** The running server. */
         public S3rverServer server() {

@@ -1,14 +1,16 @@
 package com.jiffoo.backup.testing;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.jiffoo.backup.NotFoundException;
 import com.jiffoo.backup.ObjectExistsException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StoredObject;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -17,12 +19,9 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 
 /**
  * The contract every {@link Sink} keeps, as a JUnit 5 suite a sink's test extends in a few lines:
@@ -140,7 +139,9 @@ public abstract class SinkContractTest {
                 assertEquals(List.of(), partial, "a store that leaves nothing lists nothing");
                 return;
             }
-            assertEquals(List.of("database/abandoned.bin"), partial.stream().map(Sink.PartialWrite::key).toList());
+            assertEquals(
+                    List.of("database/abandoned.bin"),
+                    partial.stream().map(Sink.PartialWrite::key).toList());
             assertEquals(List.of(), sink.partialWrites("files/"));
             assertTrue(sink.list("").isEmpty(), "a partial write is not listed as an object");
             sink.discard(partial.get(0));
@@ -161,7 +162,8 @@ public abstract class SinkContractTest {
     void objectsAreWriteOnce() throws Exception {
         SinkOutput first = sink.create("files/k.bin");
         SinkOutput second = sink.create("files/k.bin");
-        try (first; second) {
+        try (first;
+                second) {
             first.write(bytes("one"));
             second.write(bytes("two"));
             first.commit();
@@ -234,17 +236,20 @@ public abstract class SinkContractTest {
         }
         assertEquals(size, sink.list("database/").get(0).size());
         MessageDigest expected = sha256();
-        writeRandom(new java.io.OutputStream() {
-            @Override
-            public void write(int b) {
-                expected.update((byte) b);
-            }
+        writeRandom(
+                new java.io.OutputStream() {
+                    @Override
+                    public void write(int b) {
+                        expected.update((byte) b);
+                    }
 
-            @Override
-            public void write(byte[] b, int off, int len) {
-                expected.update(b, off, len);
-            }
-        }, size, 42);
+                    @Override
+                    public void write(byte[] b, int off, int len) {
+                        expected.update(b, off, len);
+                    }
+                },
+                size,
+                42);
         MessageDigest actual = sha256();
         long count = 0;
         try (InputStream in = sink.open("database/large.bin")) {

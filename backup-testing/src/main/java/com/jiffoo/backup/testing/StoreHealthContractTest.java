@@ -1,5 +1,12 @@
 package com.jiffoo.backup.testing;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.jiffoo.backup.BackupManifest;
@@ -21,10 +28,6 @@ import com.jiffoo.backup.monitor.KindHealth;
 import com.jiffoo.backup.monitor.SlackNotifier;
 import com.jiffoo.backup.retention.Pruner;
 import com.jiffoo.backup.retention.Retention;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -36,13 +39,9 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 
 /**
  * Retention, verification records and {@link BackupMonitor} against a real store, as a JUnit 5 suite a sink's test
@@ -60,7 +59,10 @@ public abstract class StoreHealthContractTest {
 
     /** The sink under test. */
     protected Sink sink;
-    private final OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(PASSPHRASE.clone(), "test key").build();
+
+    private final OpenPgpTransform pgp = OpenPgpTransform.builder()
+            .passphrase(PASSPHRASE.clone(), "test key")
+            .build();
 
     /** Creates an empty sink for one test. */
     protected abstract Sink createSink() throws Exception;
@@ -81,8 +83,11 @@ public abstract class StoreHealthContractTest {
 
     @Test
     void pruningNinetyDaysOfDailyBackupsLeavesExactlyThePolicysSurvivors() throws Exception {
-        Set<LocalDate> neverRan = Set.of(LocalDate.of(2026, 1, 10), LocalDate.of(2026, 1, 11),
-                LocalDate.of(2026, 1, 12), LocalDate.of(2026, 2, 9));
+        Set<LocalDate> neverRan = Set.of(
+                LocalDate.of(2026, 1, 10),
+                LocalDate.of(2026, 1, 11),
+                LocalDate.of(2026, 1, 12),
+                LocalDate.of(2026, 2, 9));
         int made = 0;
         for (LocalDate d = LocalDate.of(2026, 1, 1); !d.isAfter(LocalDate.of(2026, 3, 31)); d = d.plusDays(1)) {
             if (neverRan.contains(d)) {
@@ -97,16 +102,37 @@ public abstract class StoreHealthContractTest {
             made++;
         }
         assertEquals(85, made);
-        Pruner pruner = Pruner.builder().sink(sink)
-                .policy(Retention.builder().keepDaily(7).keepWeekly(4).keepMonthly(3).build())
-                .clock(Clock.fixed(Instant.parse("2026-03-31T12:00:00Z"), ZoneOffset.UTC)).build();
-        List<String> expected = List.of("20260331", "20260330", "20260329", "20260328", "20260327", "20260326",
-                "20260324", "20260322", "20260315", "20260228", "20260131");
+        Pruner pruner = Pruner.builder()
+                .sink(sink)
+                .policy(Retention.builder()
+                        .keepDaily(7)
+                        .keepWeekly(4)
+                        .keepMonthly(3)
+                        .build())
+                .clock(Clock.fixed(Instant.parse("2026-03-31T12:00:00Z"), ZoneOffset.UTC))
+                .build();
+        List<String> expected = List.of(
+                "20260331",
+                "20260330",
+                "20260329",
+                "20260328",
+                "20260327",
+                "20260326",
+                "20260324",
+                "20260322",
+                "20260315",
+                "20260228",
+                "20260131");
 
         Pruner.PruneReport dry = pruner.prune("database", true);
         assertEquals(85, dry.verdicts().size());
         assertEquals(74, dry.deleted().size());
-        assertEquals(expected, dates(dry.verdicts().stream().filter(Verdict::keep).map(Verdict::backup).toList()));
+        assertEquals(
+                expected,
+                dates(dry.verdicts().stream()
+                        .filter(Verdict::keep)
+                        .map(Verdict::backup)
+                        .toList()));
         assertEquals(85, StoredBackups.of(sink).committed("database").size(), "a dry run deletes nothing");
 
         Pruner.PruneReport real = pruner.prune("database", false);
@@ -125,19 +151,26 @@ public abstract class StoreHealthContractTest {
             days.add(backup("database", Instant.parse("2026-02-0" + day + "T02:00:00Z"), true));
         }
         BackupMonitor monitor = monitor(MutableClock.at(Instant.parse("2026-02-05T03:00:00Z")), null)
-                .kinds("database").build();
+                .kinds("database")
+                .build();
         assertTrue(monitor.verifyBackupIntegrity(days.get(0).objectKey()).passed());
         for (BackupManifest m : days.subList(1, 4)) { // days 2-4 get damaged in the store and fail verification
             flipByte(m.objectKey(), 5);
             VerificationRecord r = monitor.verifyBackupIntegrity(m.objectKey());
             assertFalse(r.passed());
         }
-        Pruner.PruneReport report = Pruner.builder().sink(sink).policy(Retention.builder().keepLast(1).build())
-                .clock(Clock.fixed(Instant.parse("2026-02-05T12:00:00Z"), ZoneOffset.UTC)).build()
+        Pruner.PruneReport report = Pruner.builder()
+                .sink(sink)
+                .policy(Retention.builder().keepLast(1).build())
+                .clock(Clock.fixed(Instant.parse("2026-02-05T12:00:00Z"), ZoneOffset.UTC))
+                .build()
                 .prune("database", false);
-        assertEquals(List.of("20260205", "20260201"), dates(StoredBackups.of(sink).committed("database")));
-        Verdict kept = report.verdicts().stream().filter(v -> v.backup().id().equals(days.get(0).id()))
-                .findFirst().orElseThrow();
+        assertEquals(
+                List.of("20260205", "20260201"), dates(StoredBackups.of(sink).committed("database")));
+        Verdict kept = report.verdicts().stream()
+                .filter(v -> v.backup().id().equals(days.get(0).id()))
+                .findFirst()
+                .orElseThrow();
         assertTrue(kept.keep());
         assertTrue(kept.reason().contains("newest backup that passed verification"), kept.reason());
         // the deleted backups' verification records went with them
@@ -155,26 +188,37 @@ public abstract class StoreHealthContractTest {
         BackupManifest older = backup("database", now.minus(Duration.ofHours(30)), true);
         BackupManifest newest = backup("database", now.minus(Duration.ofHours(2)), true);
         BackupTrust trust = BackupTrust.of(List.of(pgp));
-        assertEquals(BackupTrust.Authenticity.AUTHENTICATED,
+        assertEquals(
+                BackupTrust.Authenticity.AUTHENTICATED,
                 StoredBackups.of(sink, trust).manifest(newest.objectKey()).authenticity());
 
         editManifest(newest, "completedAt", now.minus(Duration.ofMinutes(5)));
-        IntegrityException e = assertThrows(IntegrityException.class,
-                () -> StoredBackups.of(sink, trust).manifest(newest.objectKey()));
+        IntegrityException e = assertThrows(
+                IntegrityException.class, () -> StoredBackups.of(sink, trust).manifest(newest.objectKey()));
         assertTrue(e.getMessage().contains("not authentic"), e.getMessage());
-        HealthReport report = monitor(MutableClock.at(now), null).kinds("database").build().runHealthChecks();
+        HealthReport report =
+                monitor(MutableClock.at(now), null).kinds("database").build().runHealthChecks();
         assertEquals(HealthStatus.CRITICAL, report.status());
-        assertTrue(String.join("\n", report.kinds().get(0).problems()).contains(newest.manifestKey()),
+        assertTrue(
+                String.join("\n", report.kinds().get(0).problems()).contains(newest.manifestKey()),
                 report.summaryLines().toString());
-        IntegrityException latest = assertThrows(IntegrityException.class, () -> StoredBackups.of(sink, trust)
-                .scan("database").latestTrusted());
-        assertTrue(latest.getMessage().contains(older.objectKey()), "names the newest trusted one: "
-                + latest.getMessage());
+        IntegrityException latest = assertThrows(
+                IntegrityException.class,
+                () -> StoredBackups.of(sink, trust).scan("database").latestTrusted());
+        assertTrue(
+                latest.getMessage().contains(older.objectKey()),
+                "names the newest trusted one: " + latest.getMessage());
 
         sink.delete(older.signatureKey()); // as a backup written before signing
-        assertThrows(IntegrityException.class, () -> StoredBackups.of(sink, trust).manifest(older.objectKey()));
-        assertEquals(BackupTrust.Authenticity.UNAUTHENTICATED, StoredBackups.of(sink, trust.toBuilder()
-                .allowUnauthenticated(true).build()).manifest(older.objectKey()).authenticity());
+        assertThrows(
+                IntegrityException.class, () -> StoredBackups.of(sink, trust).manifest(older.objectKey()));
+        assertEquals(
+                BackupTrust.Authenticity.UNAUTHENTICATED,
+                StoredBackups.of(
+                                sink,
+                                trust.toBuilder().allowUnauthenticated(true).build())
+                        .manifest(older.objectKey())
+                        .authenticity());
     }
 
     // ---------------------------------------------------------------- a wrong clock, a damaged newest backup
@@ -186,22 +230,29 @@ public abstract class StoreHealthContractTest {
         // backups stopped two days ago, and that last run's host had a clock four days ahead: its manifest, signed
         // as any, says two days from now (a hand edit would break the signature: AuthenticityTest)
         BackupManifest edited = backup("database", now.plus(Duration.ofDays(2)), true);
-        BackupMonitor monitor = monitor(MutableClock.at(now), null).kinds("database").build();
+        BackupMonitor monitor =
+                monitor(MutableClock.at(now), null).kinds("database").build();
 
         for (HealthReport report : List.of(monitor.checkBackupFreshness(), monitor.runHealthChecks())) {
-            assertEquals(HealthStatus.CRITICAL, report.status(), report.summaryLines().toString());
+            assertEquals(
+                    HealthStatus.CRITICAL,
+                    report.status(),
+                    report.summaryLines().toString());
             KindHealth db = report.kinds().get(0);
             String problems = String.join("\n", db.problems());
-            assertTrue(problems.contains("dated in the future") && problems.contains(edited.manifestKey()),
-                    problems);
-            assertTrue(problems.contains("backups have stopped"), "the newest believable backup is 3 days old: "
-                    + problems);
+            assertTrue(problems.contains("dated in the future") && problems.contains(edited.manifestKey()), problems);
+            assertTrue(
+                    problems.contains("backups have stopped"),
+                    "the newest believable backup is 3 days old: " + problems);
             assertFalse(db.newestAge().isNegative(), "never a negative age: " + db.newestAge());
             assertFalse(db.newest().id().equals(edited.id()), "a future-dated backup is never the freshest");
         }
         // within the tolerance (a clock a little ahead) it is no finding; the tolerance is configurable
-        HealthReport tolerant = monitor(MutableClock.at(now), null).kinds("database")
-                .clockSkewTolerance(Duration.ofDays(3)).build().checkBackupFreshness();
+        HealthReport tolerant = monitor(MutableClock.at(now), null)
+                .kinds("database")
+                .clockSkewTolerance(Duration.ofDays(3))
+                .build()
+                .checkBackupFreshness();
         assertFalse(String.join(" ", tolerant.kinds().get(0).problems()).contains("dated in the future"));
     }
 
@@ -211,11 +262,14 @@ public abstract class StoreHealthContractTest {
         BackupManifest m = backup("database", now.minus(Duration.ofHours(1)), true);
         // a verifier on a host whose clock runs ten days ahead
         BackupMonitor wrongClock = monitor(MutableClock.at(now.plus(Duration.ofDays(10))), null)
-                .kinds("database").build();
+                .kinds("database")
+                .build();
         assertTrue(wrongClock.verifyBackupIntegrity(m.objectKey()).passed());
 
-        HealthReport report = monitor(MutableClock.at(now), null).kinds("database").build().runHealthChecks();
-        assertEquals(HealthStatus.CRITICAL, report.status(), report.summaryLines().toString());
+        HealthReport report =
+                monitor(MutableClock.at(now), null).kinds("database").build().runHealthChecks();
+        assertEquals(
+                HealthStatus.CRITICAL, report.status(), report.summaryLines().toString());
         KindHealth db = report.kinds().get(0);
         assertNull(db.lastPassedVerification(), "a future-dated record is never the last passed verification");
         String problems = String.join("\n", db.problems());
@@ -229,14 +283,18 @@ public abstract class StoreHealthContractTest {
         BackupManifest older = backup("database", now.minus(Duration.ofDays(2)), false);
         BackupManifest newest = backup("database", now.minus(Duration.ofDays(1)), false);
         BackupManifest future = backup("database", now.plus(Duration.ofDays(3)), false); // a run with a wrong clock
-        Pruner.Builder pruner = Pruner.builder().sink(sink).policy(Retention.builder().keepLast(1).build())
+        Pruner.Builder pruner = Pruner.builder()
+                .sink(sink)
+                .policy(Retention.builder().keepLast(1).build())
                 .clock(Clock.fixed(now, ZoneOffset.UTC));
 
-        IntegrityException refused = assertThrows(IntegrityException.class,
-                () -> pruner.build().prune("database", false));
-        assertTrue(refused.getMessage().contains("dated in the future")
-                && refused.getMessage().contains(future.manifestKey())
-                && refused.getMessage().contains("allowFutureDated(true)"), refused.getMessage());
+        IntegrityException refused =
+                assertThrows(IntegrityException.class, () -> pruner.build().prune("database", false));
+        assertTrue(
+                refused.getMessage().contains("dated in the future")
+                        && refused.getMessage().contains(future.manifestKey())
+                        && refused.getMessage().contains("allowFutureDated(true)"),
+                refused.getMessage());
         assertEquals(3, StoredBackups.of(sink).committed("database").size(), "nothing deleted");
 
         Pruner.PruneReport dry = pruner.build().prune("database", true);
@@ -245,11 +303,16 @@ public abstract class StoreHealthContractTest {
 
         Pruner.PruneReport report = pruner.allowFutureDated(true).build().prune("database", false);
         assertEquals(List.of(older.objectKey()), report.deleted());
-        Verdict kept = report.verdicts().stream().filter(v -> v.backup().id().equals(future.id())).findFirst()
+        Verdict kept = report.verdicts().stream()
+                .filter(v -> v.backup().id().equals(future.id()))
+                .findFirst()
                 .orElseThrow();
         assertTrue(kept.keep() && kept.reason().contains("dated in the future"), kept.reason());
-        assertEquals(List.of(future.id(), newest.id()),
-                StoredBackups.of(sink).committed("database").stream().map(BackupManifest::id).toList());
+        assertEquals(
+                List.of(future.id(), newest.id()),
+                StoredBackups.of(sink).committed("database").stream()
+                        .map(BackupManifest::id)
+                        .toList());
     }
 
     @Test
@@ -259,22 +322,30 @@ public abstract class StoreHealthContractTest {
         BackupManifest intact = backup("database", now.minus(Duration.ofDays(2)), true);
         BackupManifest damaged = backup("database", now.minus(Duration.ofDays(1)), true);
         flipByte(damaged.objectKey(), (int) (damaged.objectSize() / 2)); // never verified: nothing recorded says so
-        Pruner pruner = Pruner.builder().sink(sink).policy(Retention.builder().keepLast(1).build())
-                .clock(Clock.fixed(now, ZoneOffset.UTC)).build();
+        Pruner pruner = Pruner.builder()
+                .sink(sink)
+                .policy(Retention.builder().keepLast(1).build())
+                .clock(Clock.fixed(now, ZoneOffset.UTC))
+                .build();
 
         Pruner.PruneReport dry = pruner.prune("database", true);
         assertEquals(List.of(oldest.objectKey()), dry.deleted());
         Pruner.PruneReport report = pruner.prune("database", false);
         assertEquals(List.of(oldest.objectKey()), report.deleted());
         assertEquals(List.of(damaged.objectKey()), List.copyOf(report.damaged().keySet()));
-        assertTrue(report.damaged().get(damaged.objectKey()).contains("does not match"),
+        assertTrue(
+                report.damaged().get(damaged.objectKey()).contains("does not match"),
                 report.damaged().toString());
-        Verdict kept = report.verdicts().stream().filter(v -> v.backup().id().equals(intact.id())).findFirst()
+        Verdict kept = report.verdicts().stream()
+                .filter(v -> v.backup().id().equals(intact.id()))
+                .findFirst()
                 .orElseThrow();
-        assertTrue(kept.keep() && kept.reason().contains("newest backup that passed the intact check"),
-                kept.reason());
-        assertEquals(List.of(damaged.id(), intact.id()),
-                StoredBackups.of(sink).committed("database").stream().map(BackupManifest::id).toList());
+        assertTrue(kept.keep() && kept.reason().contains("newest backup that passed the intact check"), kept.reason());
+        assertEquals(
+                List.of(damaged.id(), intact.id()),
+                StoredBackups.of(sink).committed("database").stream()
+                        .map(BackupManifest::id)
+                        .toList());
     }
 
     // ---------------------------------------------------------------- verification
@@ -308,8 +379,9 @@ public abstract class StoreHealthContractTest {
 
         HealthReport report = monitor.runHealthChecks();
         assertEquals(HealthStatus.CRITICAL, report.status());
-        assertTrue(report.kinds().get(0).problems().stream()
-                .anyMatch(p -> p.contains("newest backup " + m.id() + " failed its last quick verification")),
+        assertTrue(
+                report.kinds().get(0).problems().stream()
+                        .anyMatch(p -> p.contains("newest backup " + m.id() + " failed its last quick verification")),
                 report.kinds().get(0).problems().toString());
     }
 
@@ -318,25 +390,35 @@ public abstract class StoreHealthContractTest {
         BackupManifest a = backup("files", Instant.parse("2026-01-10T03:00:00Z"), true);
         BackupManifest b = backup("files", Instant.parse("2026-01-11T03:00:00Z"), true);
         // someone regenerated a's checksum file from b's data (a's name, b's digest)
-        String forged = b.objectSha256() + "  " + a.objectKey().substring(a.objectKey().lastIndexOf('/') + 1) + "\n";
+        String forged =
+                b.objectSha256() + "  " + a.objectKey().substring(a.objectKey().lastIndexOf('/') + 1) + "\n";
         replace(a.sha256Key(), forged.getBytes(StandardCharsets.UTF_8));
 
         MutableClock clock = MutableClock.at(Instant.parse("2026-01-11T04:00:00Z"));
         VerificationRecord r = monitor(clock, null).kinds("files").build().verifyBackupIntegrity(a.objectKey());
         assertFalse(r.passed());
         assertTrue(r.message().contains("disagrees with the manifest"), r.message());
-        assertTrue(monitor(clock, null).kinds("files").build().verifyBackupIntegrity(b.objectKey()).passed());
+        assertTrue(monitor(clock, null)
+                .kinds("files")
+                .build()
+                .verifyBackupIntegrity(b.objectKey())
+                .passed());
 
         // and when the newest backup's sidecar is the one swapped, the health check says so
-        replace(b.sha256Key(), forged.replace(b.objectSha256(), a.objectSha256()).replace(
-                a.objectKey().substring(a.objectKey().lastIndexOf('/') + 1),
-                b.objectKey().substring(b.objectKey().lastIndexOf('/') + 1)).getBytes(StandardCharsets.UTF_8));
-        IntegrityException e = assertThrows(IntegrityException.class,
-                () -> StoredBackups.of(sink).checkSidecar(b));
+        replace(
+                b.sha256Key(),
+                forged.replace(b.objectSha256(), a.objectSha256())
+                        .replace(
+                                a.objectKey().substring(a.objectKey().lastIndexOf('/') + 1),
+                                b.objectKey().substring(b.objectKey().lastIndexOf('/') + 1))
+                        .getBytes(StandardCharsets.UTF_8));
+        IntegrityException e = assertThrows(
+                IntegrityException.class, () -> StoredBackups.of(sink).checkSidecar(b));
         assertTrue(e.getMessage().contains("disagrees with the manifest"));
         HealthReport report = monitor(clock, null).kinds("files").build().runHealthChecks();
         assertEquals(HealthStatus.CRITICAL, report.status());
-        assertTrue(report.kinds().get(0).problems().get(0).contains("fails its checksum check"),
+        assertTrue(
+                report.kinds().get(0).problems().get(0).contains("fails its checksum check"),
                 report.kinds().get(0).problems().toString());
     }
 
@@ -359,8 +441,11 @@ public abstract class StoreHealthContractTest {
         String problem = stale.kinds().get(0).problems().get(0);
         assertTrue(problem.contains("27h 0m ago") && problem.contains("limit of 26h 0m"), problem);
 
-        HealthReport withFiles = monitor(clock, null).kinds("database", "files").maxAge("database",
-                Duration.ofHours(30)).build().checkBackupFreshness();
+        HealthReport withFiles = monitor(clock, null)
+                .kinds("database", "files")
+                .maxAge("database", Duration.ofHours(30))
+                .build()
+                .checkBackupFreshness();
         assertEquals(HealthStatus.OK, withFiles.kinds().get(0).status(), "per-kind limit");
         assertEquals(HealthStatus.CRITICAL, withFiles.kinds().get(1).status());
         assertTrue(withFiles.kinds().get(1).problems().get(0).startsWith("no files backup"));
@@ -404,21 +489,36 @@ public abstract class StoreHealthContractTest {
         assertEquals("deep", kind.get("lastVerification").get("mode").asText());
         assertEquals("PASSED", kind.get("keyCheck").get("result").asText());
 
-        OpenPgpTransform wrong = OpenPgpTransform.builder().passphrase("not the key".toCharArray(), "wrong").build();
+        OpenPgpTransform wrong = OpenPgpTransform.builder()
+                .passphrase("not the key".toCharArray(), "wrong")
+                .build();
         // a monitor whose key file is not the backups': nothing it reads is authentic, and it says why
-        HealthReport wrongKeyFile = monitor(clock, null).kinds("database").transforms(List.of(wrong)).build()
+        HealthReport wrongKeyFile = monitor(clock, null)
+                .kinds("database")
+                .transforms(List.of(wrong))
+                .build()
                 .runHealthChecks();
         assertEquals(HealthStatus.CRITICAL, wrongKeyFile.status());
-        assertTrue(String.join("\n", wrongKeyFile.kinds().get(0).problems())
-                .contains("not the one the backups are made with"), wrongKeyFile.summaryLines().toString());
+        assertTrue(
+                String.join("\n", wrongKeyFile.kinds().get(0).problems())
+                        .contains("not the one the backups are made with"),
+                wrongKeyFile.summaryLines().toString());
         // authenticated by the right signer, but its decryption key cannot open the backup (public-key mode)
-        HealthReport lostKey = monitor(clock, null).kinds("database").transforms(List.of(wrong))
-                .trust(BackupTrust.of(List.of(pgp))).build().runHealthChecks();
+        HealthReport lostKey = monitor(clock, null)
+                .kinds("database")
+                .transforms(List.of(wrong))
+                .trust(BackupTrust.of(List.of(pgp)))
+                .build()
+                .runHealthChecks();
         assertEquals(HealthStatus.CRITICAL, lostKey.status());
         assertEquals(KindHealth.KeyCheck.FAILED, lostKey.kinds().get(0).keyCheck());
         assertTrue(lostKey.kinds().get(0).problems().get(0).contains("cannot open the newest backup"));
 
-        HealthReport noKey = monitor(clock, null).kinds("database").transforms(List.of()).build().runHealthChecks();
+        HealthReport noKey = monitor(clock, null)
+                .kinds("database")
+                .transforms(List.of())
+                .build()
+                .runHealthChecks();
         assertEquals(KindHealth.KeyCheck.NO_KEY, noKey.kinds().get(0).keyCheck());
         assertEquals(HealthStatus.OK, noKey.status(), "a public-key-only host cannot check the key, and says so");
     }
@@ -471,8 +571,14 @@ public abstract class StoreHealthContractTest {
         try (WebhookServer slack = WebhookServer.start()) {
             url = slack.url();
             slack.answer(500, 503);
-            BackupMonitor failing = monitor(clock, null).kinds("database").notifier(SlackNotifier.builder()
-                    .webhookUrl(url).attempts(2).backoff(Duration.ofMillis(10)).build()).build();
+            BackupMonitor failing = monitor(clock, null)
+                    .kinds("database")
+                    .notifier(SlackNotifier.builder()
+                            .webhookUrl(url)
+                            .attempts(2)
+                            .backoff(Duration.ofMillis(10))
+                            .build())
+                    .build();
             HealthReport report = failing.runHealthChecks();
             assertEquals(HealthStatus.CRITICAL, report.status());
             assertEquals(1, report.notifications().size());
@@ -482,32 +588,42 @@ public abstract class StoreHealthContractTest {
             assertEquals(2, slack.bodies().size(), "retried once");
         }
         // the server is gone: connection refused
-        HealthReport report = monitor(clock, null).kinds("database").notifier(SlackNotifier.builder()
-                .webhookUrl(url).attempts(1).build()).build().runHealthChecks();
+        HealthReport report = monitor(clock, null)
+                .kinds("database")
+                .notifier(SlackNotifier.builder().webhookUrl(url).attempts(1).build())
+                .build()
+                .runHealthChecks();
         assertEquals(HealthStatus.CRITICAL, report.status());
-        assertTrue(report.notifications().get(0).contains("cannot reach"), report.notifications().toString());
+        assertTrue(
+                report.notifications().get(0).contains("cannot reach"),
+                report.notifications().toString());
         assertFalse(report.toJson().contains(WebhookServer.PATH));
     }
 
     // ---------------------------------------------------------------- helpers
 
     private BackupMonitor.Builder monitor(Clock clock, WebhookServer slack) {
-        BackupMonitor.Builder b = BackupMonitor.builder().sink(sink).clock(clock)
-                .transforms(List.of(pgp));
+        BackupMonitor.Builder b =
+                BackupMonitor.builder().sink(sink).clock(clock).transforms(List.of(pgp));
         if (slack != null) {
-            b.notifier(SlackNotifier.builder().webhookUrl(slack.url()).attempts(1).build());
+            b.notifier(
+                    SlackNotifier.builder().webhookUrl(slack.url()).attempts(1).build());
         }
         return b;
     }
 
     private BackupManifest backup(String kind, Instant at, boolean encrypted) {
-        BackupPipeline.Builder b = BackupPipeline.builder().source(new BytesSource(kind, at.getEpochSecond(), 20 * 1024))
-                .sink(sink).clock(Clock.fixed(at, ZoneOffset.UTC));
+        BackupPipeline.Builder b = BackupPipeline.builder()
+                .source(new BytesSource(kind, at.getEpochSecond(), 20 * 1024))
+                .sink(sink)
+                .clock(Clock.fixed(at, ZoneOffset.UTC));
         return (encrypted ? b.encryption(pgp) : b.unencrypted()).build().run();
     }
 
     private static List<String> dates(List<BackupManifest> backups) {
-        return backups.stream().map(m -> m.id().replaceAll(".*_(\\d{8})_\\d{6}$", "$1")).toList();
+        return backups.stream()
+                .map(m -> m.id().replaceAll(".*_(\\d{8})_\\d{6}$", "$1"))
+                .toList();
     }
 
     private List<String> keys(String prefix) throws IOException {

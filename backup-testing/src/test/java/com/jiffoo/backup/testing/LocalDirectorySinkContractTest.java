@@ -2,14 +2,14 @@ package com.jiffoo.backup.testing;
 
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.store.LocalDirectorySink;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.io.TempDir;
 
 class LocalDirectorySinkContractTest extends SinkContractTest {
     @TempDir
     Path dir;
+
     private LocalDirectorySink local;
 
     @Override

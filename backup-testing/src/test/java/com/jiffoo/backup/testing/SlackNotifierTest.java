@@ -1,5 +1,11 @@
 package com.jiffoo.backup.testing;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.jiffoo.backup.ConfigurationException;
@@ -7,8 +13,6 @@ import com.jiffoo.backup.monitor.Alert;
 import com.jiffoo.backup.monitor.HealthStatus;
 import com.jiffoo.backup.monitor.SlackNotifier;
 import com.sun.net.httpserver.HttpServer;
-import org.junit.jupiter.api.Test;
-
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -16,35 +20,45 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
 
 class SlackNotifierTest {
-    private static final Alert ALERT = new Alert(HealthStatus.WARNING, false, "jiffoo-backup WARNING: s3://b/p",
-            List.of("database: WARNING — newest db_backup_20260111_020000, 3h 0m old", "  database: <never> verified & co"),
+    private static final Alert ALERT = new Alert(
+            HealthStatus.WARNING,
+            false,
+            "jiffoo-backup WARNING: s3://b/p",
+            List.of(
+                    "database: WARNING — newest db_backup_20260111_020000, 3h 0m old",
+                    "  database: <never> verified & co"),
             null);
 
     @Test
     void postsAReadableMessageAsJson() throws Exception {
         try (WebhookServer slack = WebhookServer.start()) {
-            SlackNotifier n = SlackNotifier.builder().webhookUrl(slack.url()).prefix("[prod] ").build();
+            SlackNotifier n = SlackNotifier.builder()
+                    .webhookUrl(slack.url())
+                    .prefix("[prod] ")
+                    .build();
             n.send(ALERT);
             JsonNode body = new ObjectMapper().readTree(slack.bodies().get(0));
-            assertEquals(":large_yellow_circle: [prod] jiffoo-backup WARNING: s3://b/p", body.get("text").asText());
+            assertEquals(
+                    ":large_yellow_circle: [prod] jiffoo-backup WARNING: s3://b/p",
+                    body.get("text").asText());
             String details = body.get("blocks").get(1).get("text").get("text").asText();
-            assertEquals("• database: WARNING — newest db_backup_20260111_020000, 3h 0m old\n"
-                    + "    ◦ database: &lt;never&gt; verified &amp; co", details);
+            assertEquals(
+                    "• database: WARNING — newest db_backup_20260111_020000, 3h 0m old\n"
+                            + "    ◦ database: &lt;never&gt; verified &amp; co",
+                    details);
         }
     }
 
     @Test
     void retriesServerErrorsButNotARevokedWebhook() throws Exception {
         try (WebhookServer slack = WebhookServer.start()) {
-            SlackNotifier n = SlackNotifier.builder().webhookUrl(slack.url()).backoff(Duration.ofMillis(5)).build();
+            SlackNotifier n = SlackNotifier.builder()
+                    .webhookUrl(slack.url())
+                    .backoff(Duration.ofMillis(5))
+                    .build();
             slack.answer(503, 500);
             n.send(ALERT); // third attempt gets 200
             assertEquals(3, slack.bodies().size());
@@ -60,16 +74,19 @@ class SlackNotifierTest {
     @Test
     void theWebhookUrlIsASecretAndMustUseHttps() {
         String secret = "http://hooks.slack.com/services/T1/B2/topsecret";
-        ConfigurationException plain = assertThrows(ConfigurationException.class,
-                () -> SlackNotifier.builder().webhookUrl(secret));
+        ConfigurationException plain = assertThrows(
+                ConfigurationException.class, () -> SlackNotifier.builder().webhookUrl(secret));
         assertTrue(plain.getMessage().contains("must travel over https"), plain.getMessage());
         assertFalse(plain.getMessage().contains("topsecret"));
-        ConfigurationException garbage = assertThrows(ConfigurationException.class,
+        ConfigurationException garbage = assertThrows(
+                ConfigurationException.class,
                 () -> SlackNotifier.builder().webhookUrl("hooks.slack.com/services/topsecret"));
         assertFalse(garbage.getMessage().contains("topsecret"));
         assertThrows(ConfigurationException.class, () -> SlackNotifier.builder().webhookUrl(" "));
 
-        SlackNotifier n = SlackNotifier.builder().webhookUrl("https://hooks.slack.com/services/T1/B2/topsecret").build();
+        SlackNotifier n = SlackNotifier.builder()
+                .webhookUrl("https://hooks.slack.com/services/T1/B2/topsecret")
+                .build();
         assertEquals("Slack webhook (hooks.slack.com)", n.describe());
         assertFalse(n.toString().contains("topsecret"));
     }
@@ -90,10 +107,13 @@ class SlackNotifierTest {
         });
         http.start();
         try {
-            SlackNotifier n = SlackNotifier.builder().timeout(Duration.ofSeconds(1)).attempts(1)
-                    .webhookUrl("http://127.0.0.1:" + http.getAddress().getPort() + WebhookServer.PATH).build();
-            IOException e = assertTimeoutPreemptively(Duration.ofSeconds(10),
-                    () -> assertThrows(IOException.class, () -> n.send(ALERT)));
+            SlackNotifier n = SlackNotifier.builder()
+                    .timeout(Duration.ofSeconds(1))
+                    .attempts(1)
+                    .webhookUrl("http://127.0.0.1:" + http.getAddress().getPort() + WebhookServer.PATH)
+                    .build();
+            IOException e = assertTimeoutPreemptively(
+                    Duration.ofSeconds(10), () -> assertThrows(IOException.class, () -> n.send(ALERT)));
             assertFalse(e.getMessage().contains(WebhookServer.PATH), e.getMessage());
         } finally {
             done.countDown();
@@ -107,8 +127,9 @@ class SlackNotifierTest {
         http.createContext("/services/", exchange -> {
             exchange.getRequestBody().readAllBytes();
             // what a web server's default 404 page (or a proxy's) says
-            byte[] page = ("<h1>Not Found</h1><p>The requested URL " + exchange.getRequestURI().getRawPath()
-                    + " was not found on this server.</p>").getBytes(StandardCharsets.UTF_8);
+            byte[] page = ("<h1>Not Found</h1><p>The requested URL "
+                            + exchange.getRequestURI().getRawPath() + " was not found on this server.</p>")
+                    .getBytes(StandardCharsets.UTF_8);
             exchange.sendResponseHeaders(404, page.length);
             try (OutputStream out = exchange.getResponseBody()) {
                 out.write(page);
@@ -116,8 +137,10 @@ class SlackNotifierTest {
         });
         http.start();
         try {
-            SlackNotifier n = SlackNotifier.builder().attempts(1)
-                    .webhookUrl("http://127.0.0.1:" + http.getAddress().getPort() + WebhookServer.PATH).build();
+            SlackNotifier n = SlackNotifier.builder()
+                    .attempts(1)
+                    .webhookUrl("http://127.0.0.1:" + http.getAddress().getPort() + WebhookServer.PATH)
+                    .build();
             IOException e = assertThrows(IOException.class, () -> n.send(ALERT));
             assertTrue(e.getMessage().contains("HTTP 404"), e.getMessage());
             assertFalse(e.getMessage().contains("s3cr3tW3bh00kT0k3n"), e.getMessage());

@@ -1,6 +1,10 @@
 package com.jiffoo.backup.bench;
 
 import com.jiffoo.backup.crypto.OpenPgpTransform;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import org.bouncycastle.bcpg.HashAlgorithmTags;
 import org.bouncycastle.bcpg.SymmetricKeyAlgorithmTags;
 import org.bouncycastle.openpgp.PGPEncryptedDataGenerator;
@@ -15,11 +19,6 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePBEDataDecryptorFactoryBuilde
 import org.bouncycastle.openpgp.operator.jcajce.JcePBEKeyEncryptionMethodGenerator;
 import org.bouncycastle.openpgp.operator.jcajce.JcePGPDataEncryptorBuilder;
 
-import java.io.FilterOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-
 /**
  * The baseline the OpenPGP figures are compared with: the same message as {@link OpenPgpTransform} writes
  * (AES-256, SEIPD v1 with MDC, S2K count byte 0xFF, no compression, 64 KiB partial packets), with the bulk data
@@ -29,8 +28,7 @@ import java.io.OutputStream;
 public final class BcJceBaseline {
     private static final int BUFFER = 1 << 16;
 
-    private BcJceBaseline() {
-    }
+    private BcJceBaseline() {}
 
     /** Wraps {@code out}; closing the result finishes the message and closes {@code out}. */
     public static OutputStream encrypt(OutputStream out, char[] passphrase) throws IOException {
@@ -42,13 +40,13 @@ public final class BcJceBaseline {
         try {
             PGPEncryptedDataGenerator gen = new PGPEncryptedDataGenerator(
                     new JcePGPDataEncryptorBuilder(SymmetricKeyAlgorithmTags.AES_256).setWithIntegrityPacket(true));
-            gen.addMethod(new JcePBEKeyEncryptionMethodGenerator(passphrase,
+            gen.addMethod(new JcePBEKeyEncryptionMethodGenerator(
+                    passphrase,
                     new JcaPGPDigestCalculatorProviderBuilder().build().get(HashAlgorithmTags.SHA256),
                     s2kCountByte));
             OutputStream encrypted = gen.open(out, new byte[BUFFER]);
             PGPLiteralDataGenerator lit = new PGPLiteralDataGenerator();
-            OutputStream literal = lit.open(encrypted, PGPLiteralData.BINARY, "", PGPLiteralData.NOW,
-                    new byte[BUFFER]);
+            OutputStream literal = lit.open(encrypted, PGPLiteralData.BINARY, "", PGPLiteralData.NOW, new byte[BUFFER]);
             return new FilterOutputStream(literal) {
                 @Override
                 public void write(byte[] b, int off, int len) throws IOException {
@@ -73,8 +71,9 @@ public final class BcJceBaseline {
             JcaPGPObjectFactory f = new JcaPGPObjectFactory(in);
             PGPEncryptedDataList list = (PGPEncryptedDataList) f.nextObject();
             PGPPBEEncryptedData pbe = (PGPPBEEncryptedData) list.get(0);
-            InputStream clear = pbe.getDataStream(new JcePBEDataDecryptorFactoryBuilder(
-                    new JcaPGPDigestCalculatorProviderBuilder().build()).build(passphrase));
+            InputStream clear = pbe.getDataStream(
+                    new JcePBEDataDecryptorFactoryBuilder(new JcaPGPDigestCalculatorProviderBuilder().build())
+                            .build(passphrase));
             return ((PGPLiteralData) new JcaPGPObjectFactory(clear).nextObject()).getInputStream();
         } catch (PGPException e) {
             throw new IOException(e);

@@ -3,7 +3,6 @@ package com.jiffoo.backup.bench;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.store.LocalDirectorySink;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -23,8 +22,7 @@ import java.util.stream.Stream;
 public final class BoundedMemoryRun {
     private static final double MIB = 1024.0 * 1024.0;
 
-    private BoundedMemoryRun() {
-    }
+    private BoundedMemoryRun() {}
 
     public static void main(String[] args) throws Exception {
         double gib = args.length > 0 ? Double.parseDouble(args[0]) : 2;
@@ -34,9 +32,12 @@ public final class BoundedMemoryRun {
         Path keyFile = work.resolve("bench.key");
         Files.deleteIfExists(keyFile);
         PassphraseKeyFile.generate(keyFile);
-        OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build();
+        OpenPgpTransform pgp = OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(keyFile))
+                .build();
         Path storeDir = work.resolve("store");
-        System.out.printf("max heap %.0f MiB, %d CPUs, data %.2f GiB of incompressible bytes%n",
+        System.out.printf(
+                "max heap %.0f MiB, %d CPUs, data %.2f GiB of incompressible bytes%n",
                 Runtime.getRuntime().maxMemory() / MIB, Runtime.getRuntime().availableProcessors(), gib);
 
         try (LocalDirectorySink store = LocalDirectorySink.create(storeDir)) {

@@ -16,11 +16,6 @@ import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testutil.GeneratedSource;
 import com.sun.management.GarbageCollectionNotificationInfo;
 import com.sun.management.GcInfo;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-
-import javax.management.NotificationEmitter;
-import javax.management.openmbean.CompositeData;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -39,6 +34,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicLong;
+import javax.management.NotificationEmitter;
+import javax.management.openmbean.CompositeData;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 
 /**
  * One operation per JVM, for {@code benchmarks/run-all.sh}: the script wraps each call in {@code /usr/bin/time}
@@ -64,8 +63,7 @@ public final class CompareRun {
     private static final AtomicLong PEAK = new AtomicLong();
     private static final AtomicLong LIVE = new AtomicLong();
 
-    private CompareRun() {
-    }
+    private CompareRun() {}
 
     public static void main(String[] args) throws Exception {
         if (args.length == 0) {
@@ -90,8 +88,10 @@ public final class CompareRun {
             case "db-backup-s3" -> {
                 need(args, 5);
                 String[] s3 = args[3].split(",");
-                try (S3Sink sink = S3Sink.builder().uri("s3://" + s3[3] + "/bench")
-                        .endpointOverride(URI.create(s3[0])).pathStyleAccess(true)
+                try (S3Sink sink = S3Sink.builder()
+                        .uri("s3://" + s3[3] + "/bench")
+                        .endpointOverride(URI.create(s3[0]))
+                        .pathStyleAccess(true)
                         .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(s3[1], s3[2])))
                         .build()) {
                     m = dbBackup(args[1], Integer.parseInt(args[2]), sink, Path.of(args[4]));
@@ -106,26 +106,40 @@ public final class CompareRun {
                 };
                 try (LocalDirectorySink store = LocalDirectorySink.create(Path.of(args[3]))) {
                     m = BackupPipeline.builder()
-                            .source(DirectorySource.builder(Path.of(args[1])).compression(c).build())
-                            .encryption(pgp(Path.of(args[4]))).sink(store).build().run();
+                            .source(DirectorySource.builder(Path.of(args[1]))
+                                    .compression(c)
+                                    .build())
+                            .encryption(pgp(Path.of(args[4])))
+                            .sink(store)
+                            .build()
+                            .run();
                 }
             }
             case "db-restore" -> {
                 need(args, 7);
                 PgConnection server = PgConnection.fromEnvironment().withDatabase("postgres");
                 try (LocalDirectorySink store = LocalDirectorySink.create(Path.of(args[1]))) {
-                    RestorePipeline.builder().sink(store).decryption(pgp(Path.of(args[5])))
+                    RestorePipeline.builder()
+                            .sink(store)
+                            .decryption(pgp(Path.of(args[5])))
                             .target(PostgresRestoreTarget.newDatabaseBuilder(server, args[3])
-                                    .jobs(Integer.parseInt(args[4])).spoolDirectory(Path.of(args[6])).build())
-                            .build().restore(args[2]);
+                                    .jobs(Integer.parseInt(args[4]))
+                                    .spoolDirectory(Path.of(args[6]))
+                                    .build())
+                            .build()
+                            .restore(args[2]);
                 }
             }
             case "generated-backup" -> {
                 need(args, 4);
                 long size = Long.parseLong(args[1]) << 20;
                 try (LocalDirectorySink store = LocalDirectorySink.create(Path.of(args[2]))) {
-                    m = BackupPipeline.builder().source(new GeneratedSource("bench", size, 20260111L))
-                            .encryption(pgp(Path.of(args[3]))).sink(store).build().run();
+                    m = BackupPipeline.builder()
+                            .source(new GeneratedSource("bench", size, 20260111L))
+                            .encryption(pgp(Path.of(args[3])))
+                            .sink(store)
+                            .build()
+                            .run();
                 }
             }
             default -> usage();
@@ -134,9 +148,15 @@ public final class CompareRun {
         Thread.sleep(200); // GC notifications arrive on a service thread
         long now = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
         PEAK.accumulateAndGet(now, Math::max);
-        System.out.printf(Locale.ROOT, "RESULT op_seconds=%.3f peak_heap_mib=%.1f live_heap_mib=%.1f out_bytes=%d"
-                        + " key=%s max_heap_mib=%.0f%n", nanos / 1e9, PEAK.get() / MIB, LIVE.get() / MIB,
-                m == null ? -1 : m.objectSize(), m == null ? "-" : m.objectKey(),
+        System.out.printf(
+                Locale.ROOT,
+                "RESULT op_seconds=%.3f peak_heap_mib=%.1f live_heap_mib=%.1f out_bytes=%d"
+                        + " key=%s max_heap_mib=%.0f%n",
+                nanos / 1e9,
+                PEAK.get() / MIB,
+                LIVE.get() / MIB,
+                m == null ? -1 : m.objectSize(),
+                m == null ? "-" : m.objectKey(),
                 Runtime.getRuntime().maxMemory() / MIB);
     }
 
@@ -144,13 +164,21 @@ public final class CompareRun {
         PgConnection source = PgConnection.fromEnvironment().withDatabase(db);
         // -Djb.rowCounts=ESTIMATE|NONE measures what the exact in-snapshot row counts cost (default EXACT)
         PostgresSource.RowCounts counts = PostgresSource.RowCounts.valueOf(System.getProperty("jb.rowCounts", "EXACT"));
-        return BackupPipeline.builder().source(PostgresSource.builder(source).compressionLevel(level)
-                        .rowCounts(counts).build())
-                .encryption(pgp(keyFile)).sink(sink).build().run();
+        return BackupPipeline.builder()
+                .source(PostgresSource.builder(source)
+                        .compressionLevel(level)
+                        .rowCounts(counts)
+                        .build())
+                .encryption(pgp(keyFile))
+                .sink(sink)
+                .build()
+                .run();
     }
 
     private static OpenPgpTransform pgp(Path keyFile) {
-        return OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build();
+        return OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(keyFile))
+                .build();
     }
 
     /** Records heap use before (peak) and after (live) every collection. */
@@ -162,14 +190,20 @@ public final class CompareRun {
             }
         }
         for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
-            ((NotificationEmitter) gc).addNotificationListener((n, h) -> {
-                if (!n.getType().equals(GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION)) {
-                    return;
-                }
-                GcInfo info = GarbageCollectionNotificationInfo.from((CompositeData) n.getUserData()).getGcInfo();
-                PEAK.accumulateAndGet(sum(info.getMemoryUsageBeforeGc(), heapPools), Math::max);
-                LIVE.accumulateAndGet(sum(info.getMemoryUsageAfterGc(), heapPools), Math::max);
-            }, null, null);
+            ((NotificationEmitter) gc)
+                    .addNotificationListener(
+                            (n, h) -> {
+                                if (!n.getType()
+                                        .equals(GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION)) {
+                                    return;
+                                }
+                                GcInfo info = GarbageCollectionNotificationInfo.from((CompositeData) n.getUserData())
+                                        .getGcInfo();
+                                PEAK.accumulateAndGet(sum(info.getMemoryUsageBeforeGc(), heapPools), Math::max);
+                                LIVE.accumulateAndGet(sum(info.getMemoryUsageAfterGc(), heapPools), Math::max);
+                            },
+                            null,
+                            null);
         }
     }
 
@@ -186,8 +220,9 @@ public final class CompareRun {
     // ---- the file tree ------------------------------------------------------------------------------------------
 
     private static final String[] WORDS = ("order customer product price shipping invoice payment refund cart "
-            + "discount coupon address warehouse stock category review rating image thumbnail session token user "
-            + "account email phone status pending paid shipped delivered cancelled currency amount tax total").split(" ");
+                    + "discount coupon address warehouse stock category review rating image thumbnail session token user "
+                    + "account email phone status pending paid shipped delivered cancelled currency amount tax total")
+            .split(" ");
 
     /**
      * A deterministic tree of about {@code mib} MiB: 40% text files (64 KiB-2 MiB, log-like lines), 40% "photos"
@@ -204,7 +239,8 @@ public final class CompareRun {
         }
         if (Files.exists(dir)) {
             try (var walk = Files.walk(dir)) {
-                walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                walk.sorted(java.util.Comparator.reverseOrder())
+                        .forEach(p -> p.toFile().delete());
             }
         }
         SplittableRandom random = new SplittableRandom(20260111L);
@@ -228,7 +264,8 @@ public final class CompareRun {
             Path f = Files.createDirectories(dir.resolve("media").resolve("album" + files % 12))
                     .resolve("IMG_" + files + ".jpg");
             try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(f), 1 << 16)) {
-                out.write(new byte[] {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, (byte) 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0});
+                out.write(
+                        new byte[] {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, (byte) 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0});
                 for (long n = 11; n < size; n += buf.length) {
                     random.nextBytes(buf);
                     out.write(buf, 0, (int) Math.min(buf.length, size - n));
@@ -242,7 +279,8 @@ public final class CompareRun {
             long size = 256 + random.nextLong(16 * 1024 - 256);
             int kind = random.nextInt(10);
             String ext = kind < 4 ? ".json" : kind < 7 ? ".csv" : kind < 9 ? ".txt" : ".bin";
-            Path f = Files.createDirectories(dir.resolve("src").resolve("m" + files % 40).resolve("p" + files % 23))
+            Path f = Files.createDirectories(
+                            dir.resolve("src").resolve("m" + files % 40).resolve("p" + files % 23))
                     .resolve("item-" + files + ext);
             try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(f), 1 << 14)) {
                 if (ext.equals(".bin")) {
@@ -255,7 +293,8 @@ public final class CompareRun {
                     out.write('[');
                     while (n < size) {
                         String rec = "{\"id\":" + random.nextInt(1_000_000) + ",\"status\":\""
-                                + WORDS[random.nextInt(WORDS.length)] + "\",\"amount\":" + random.nextInt(100_000) / 100.0
+                                + WORDS[random.nextInt(WORDS.length)] + "\",\"amount\":"
+                                + random.nextInt(100_000) / 100.0
                                 + ",\"tags\":[\"" + WORDS[random.nextInt(WORDS.length)] + "\",\""
                                 + WORDS[random.nextInt(WORDS.length)] + "\"]},\n";
                         byte[] b = rec.getBytes(StandardCharsets.UTF_8);

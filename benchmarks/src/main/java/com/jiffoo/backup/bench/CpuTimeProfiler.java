@@ -1,5 +1,8 @@
 package com.jiffoo.backup.bench;
 
+import java.lang.management.ManagementFactory;
+import java.util.Collection;
+import java.util.List;
 import org.openjdk.jmh.infra.BenchmarkParams;
 import org.openjdk.jmh.infra.IterationParams;
 import org.openjdk.jmh.profile.InternalProfiler;
@@ -7,10 +10,6 @@ import org.openjdk.jmh.results.AggregationPolicy;
 import org.openjdk.jmh.results.IterationResult;
 import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.ScalarResult;
-
-import java.lang.management.ManagementFactory;
-import java.util.Collection;
-import java.util.List;
 
 /**
  * A JMH profiler that divides each iteration's operations by the CPU time the benchmark's JVM used in it (all its
@@ -39,11 +38,11 @@ public final class CpuTimeProfiler implements InternalProfiler {
     }
 
     @Override
-    public Collection<? extends Result> afterIteration(BenchmarkParams benchmarkParams,
-                                                       IterationParams iterationParams, IterationResult result) {
+    public Collection<? extends Result> afterIteration(
+            BenchmarkParams benchmarkParams, IterationParams iterationParams, IterationResult result) {
         double cpuSeconds = (OS.getProcessCpuTime() - cpuAtStart) / 1e9;
         double ops = result.getMetadata().getMeasuredOps();
-        return List.of(new ScalarResult("ops/cpu-s", cpuSeconds > 0 ? ops / cpuSeconds : Double.NaN, "ops/cpu-s",
-                AggregationPolicy.AVG));
+        return List.of(new ScalarResult(
+                "ops/cpu-s", cpuSeconds > 0 ? ops / cpuSeconds : Double.NaN, "ops/cpu-s", AggregationPolicy.AVG));
     }
 }

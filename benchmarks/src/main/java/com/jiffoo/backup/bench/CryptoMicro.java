@@ -1,6 +1,18 @@
 package com.jiffoo.backup.bench;
 
 import com.jiffoo.backup.crypto.OpenPgpTransform;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import javax.crypto.Cipher;
+import javax.crypto.spec.IvParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -14,19 +26,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
-
-import javax.crypto.Cipher;
-import javax.crypto.spec.IvParameterSpec;
-import javax.crypto.spec.SecretKeySpec;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.security.GeneralSecurityException;
-import java.security.MessageDigest;
-import java.util.Random;
-import java.util.concurrent.TimeUnit;
 
 /**
  * JMH microbenchmarks of the OpenPGP stage and the primitives under it, each operation on one 1 MiB buffer of
@@ -68,7 +67,8 @@ public class CryptoMicro {
     public static class Data {
         final byte[] plain = new byte[SIZE];
         final byte[] out = new byte[SIZE + 16];
-        final OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(PASSPHRASE, "jmh").build();
+        final OpenPgpTransform pgp =
+                OpenPgpTransform.builder().passphrase(PASSPHRASE, "jmh").build();
 
         /** Fills the buffer with random bytes. */
         @Setup(Level.Trial)

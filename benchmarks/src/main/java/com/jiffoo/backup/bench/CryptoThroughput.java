@@ -3,7 +3,6 @@ package com.jiffoo.backup.bench;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.testutil.GeneratedSource;
-
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -53,7 +52,9 @@ public final class CryptoThroughput {
         this.keyFile = work.resolve("k.key");
         Files.deleteIfExists(keyFile);
         PassphraseKeyFile.generate(keyFile);
-        this.pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build();
+        this.pgp = OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(keyFile))
+                .build();
         this.passphrase = PassphraseKeyFile.read(keyFile).passphrase();
     }
 
@@ -68,23 +69,46 @@ public final class CryptoThroughput {
         Path plain = work.resolve("plain.bin");
         try {
             try (InputStream in = GeneratedSource.stream(mib << 20, 1);
-                 OutputStream out = Files.newOutputStream(plain)) {
+                    OutputStream out = Files.newOutputStream(plain)) {
                 in.transferTo(out);
             }
             Files.createDirectories(work.resolve("gnupg"));
             List<Step> encrypt = List.of(
                     new Step("encrypt, ours", () -> encryptOurs(plain, work.resolve("ours.gpg"))),
                     new Step("encrypt, baseline (BC JCE)", () -> encryptBaseline(plain, work.resolve("base.gpg"))),
-                    new Step("encrypt, gpg", () -> gpg("--symmetric", "--cipher-algo", "AES256", "-z", "0", "-o",
-                            work.resolve("gpg.gpg").toString(), plain.toString())),
+                    new Step(
+                            "encrypt, gpg",
+                            () -> gpg(
+                                    "--symmetric",
+                                    "--cipher-algo",
+                                    "AES256",
+                                    "-z",
+                                    "0",
+                                    "-o",
+                                    work.resolve("gpg.gpg").toString(),
+                                    plain.toString())),
                     new Step("encrypt to /dev/null, ours", () -> encryptOurs(plain, Path.of("/dev/null"))),
-                    new Step("encrypt to /dev/null, gpg", () -> gpg("--symmetric", "--cipher-algo", "AES256", "-z",
-                            "0", "-o", "/dev/null", plain.toString())));
+                    new Step(
+                            "encrypt to /dev/null, gpg",
+                            () -> gpg(
+                                    "--symmetric",
+                                    "--cipher-algo",
+                                    "AES256",
+                                    "-z",
+                                    "0",
+                                    "-o",
+                                    "/dev/null",
+                                    plain.toString())));
             List<Step> decrypt = List.of(
                     new Step("decrypt ours.gpg, ours", () -> decryptOurs(work.resolve("ours.gpg"))),
                     new Step("decrypt ours.gpg, baseline (BC JCE)", () -> decryptBaseline(work.resolve("ours.gpg"))),
-                    new Step("decrypt ours.gpg, gpg -d", () -> gpg("-o", "/dev/null", "-d",
-                            work.resolve("ours.gpg").toString())),
+                    new Step(
+                            "decrypt ours.gpg, gpg -d",
+                            () -> gpg(
+                                    "-o",
+                                    "/dev/null",
+                                    "-d",
+                                    work.resolve("ours.gpg").toString())),
                     new Step("decrypt gpg.gpg, ours", () -> decryptOurs(work.resolve("gpg.gpg"))));
             for (int round = 0; round <= rounds; round++) {
                 System.out.printf(Locale.ROOT, "-- round %d%s, %d MiB%n", round, round == 0 ? " (warm-up)" : "", mib);
@@ -95,10 +119,17 @@ public final class CryptoThroughput {
                     }
                     for (Step s : order) {
                         double[] t = s.time();
-                        System.out.printf(Locale.ROOT, "%-38s %6.2f s wall %7.1f MiB/s   %6.2f s cpu %7.1f MiB/s%n",
-                                s.name, t[0], mib / t[0], t[1], mib / t[1]);
+                        System.out.printf(
+                                Locale.ROOT,
+                                "%-38s %6.2f s wall %7.1f MiB/s   %6.2f s cpu %7.1f MiB/s%n",
+                                s.name,
+                                t[0],
+                                mib / t[0],
+                                t[1],
+                                mib / t[1]);
                         if (round > 0) {
-                            results.computeIfAbsent(s.name, k -> new ArrayList<>()).add(t);
+                            results.computeIfAbsent(s.name, k -> new ArrayList<>())
+                                    .add(t);
                         }
                     }
                 }
@@ -112,10 +143,16 @@ public final class CryptoThroughput {
     }
 
     private void summary() {
-        System.out.printf(Locale.ROOT, "-- summary over %d rounds: median [min - max] MiB/s%n",
+        System.out.printf(
+                Locale.ROOT,
+                "-- summary over %d rounds: median [min - max] MiB/s%n",
                 results.values().iterator().next().size());
         for (Map.Entry<String, List<double[]>> e : results.entrySet()) {
-            System.out.printf(Locale.ROOT, "%-38s wall %s   cpu %s%n", e.getKey(), stats(e.getValue(), 0, null),
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-38s wall %s   cpu %s%n",
+                    e.getKey(),
+                    stats(e.getValue(), 0, null),
                     stats(e.getValue(), 1, null));
         }
         ratio("encrypt, ours", "encrypt, gpg");
@@ -145,15 +182,15 @@ public final class CryptoThroughput {
 
     private void encryptOurs(Path in, Path out) throws IOException {
         try (InputStream src = Files.newInputStream(in);
-             OutputStream enc = pgp.encode(new BufferedOutputStream(Files.newOutputStream(out), 1 << 16))) {
+                OutputStream enc = pgp.encode(new BufferedOutputStream(Files.newOutputStream(out), 1 << 16))) {
             src.transferTo(enc);
         }
     }
 
     private void encryptBaseline(Path in, Path out) throws IOException {
         try (InputStream src = Files.newInputStream(in);
-             OutputStream enc = BcJceBaseline.encrypt(new BufferedOutputStream(Files.newOutputStream(out), 1 << 16),
-                     passphrase)) {
+                OutputStream enc = BcJceBaseline.encrypt(
+                        new BufferedOutputStream(Files.newOutputStream(out), 1 << 16), passphrase)) {
             src.transferTo(enc);
         }
     }
@@ -165,17 +202,28 @@ public final class CryptoThroughput {
     }
 
     private void decryptBaseline(Path in) throws IOException {
-        try (InputStream raw = Files.newInputStream(in); InputStream dec = BcJceBaseline.decrypt(raw, passphrase)) {
+        try (InputStream raw = Files.newInputStream(in);
+                InputStream dec = BcJceBaseline.decrypt(raw, passphrase)) {
             dec.transferTo(OutputStream.nullOutputStream());
         }
     }
 
     private void gpg(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("gpg", "--homedir", work.resolve("gnupg").toString(), "--batch",
-                "--yes", "--pinentry-mode", "loopback", "--passphrase-file", keyFile.toString()));
+        List<String> cmd = new ArrayList<>(List.of(
+                "gpg",
+                "--homedir",
+                work.resolve("gnupg").toString(),
+                "--batch",
+                "--yes",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase-file",
+                keyFile.toString()));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        Process p = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .start();
         if (p.waitFor() != 0) {
             throw new IllegalStateException("failed: " + cmd);
         }

@@ -9,7 +9,6 @@ import com.jiffoo.backup.postgres.PgConnection;
 import com.jiffoo.backup.postgres.PostgresRestoreTarget;
 import com.jiffoo.backup.postgres.PostgresSource;
 import com.jiffoo.backup.store.LocalDirectorySink;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -32,8 +31,7 @@ import java.util.stream.Stream;
  * </pre>
  */
 public final class DatabaseBackupRun {
-    private DatabaseBackupRun() {
-    }
+    private DatabaseBackupRun() {}
 
     public static void main(String[] args) throws Exception {
         int scale = args.length > 0 ? Integer.parseInt(args[0]) : 20;
@@ -46,23 +44,29 @@ public final class DatabaseBackupRun {
             sh(env, "createdb " + db + " && pgbench -i -q -s " + scale + " " + db + " 2>&1 | tail -1");
             // pgbench's own rows are mostly blank padding (they compress ~60:1); add a wide table of hex text,
             // timestamps and amounts, closer to a shop's orders
-            sh(env, "psql -q -d " + db + " -c \"CREATE TABLE orders AS SELECT g AS id, md5(g::text) AS customer,"
-                    + " md5((g * 7)::text) || md5((g * 13)::text) AS items, now() - g * interval '1 minute' AS placed,"
-                    + " (random() * 1000)::numeric(10,2) AS amount FROM generate_series(1, " + scale * 50_000
-                    + ") g; ALTER TABLE orders ADD PRIMARY KEY (id)\" -c \"VACUUM ANALYZE\"");
+            sh(
+                    env,
+                    "psql -q -d " + db + " -c \"CREATE TABLE orders AS SELECT g AS id, md5(g::text) AS customer,"
+                            + " md5((g * 7)::text) || md5((g * 13)::text) AS items, now() - g * interval '1 minute' AS placed,"
+                            + " (random() * 1000)::numeric(10,2) AS amount FROM generate_series(1, " + scale * 50_000
+                            + ") g; ALTER TABLE orders ADD PRIMARY KEY (id)\" -c \"VACUUM ANALYZE\"");
             PgConnection source = server.withDatabase(db);
             long size;
-            try (Connection c = source.openJdbc(); Statement s = c.createStatement();
-                 ResultSet r = s.executeQuery("SELECT pg_database_size(current_database())")) {
+            try (Connection c = source.openJdbc();
+                    Statement s = c.createStatement();
+                    ResultSet r = s.executeQuery("SELECT pg_database_size(current_database())")) {
                 r.next();
                 size = r.getLong(1);
             }
-            System.out.printf("pgbench scale %d: %,d rows in pgbench_accounts + %,d in orders, database size %.1f"
-                    + " MiB%n", scale, scale * 100_000L, scale * 50_000L, size / 1048576.0);
+            System.out.printf(
+                    "pgbench scale %d: %,d rows in pgbench_accounts + %,d in orders, database size %.1f" + " MiB%n",
+                    scale, scale * 100_000L, scale * 50_000L, size / 1048576.0);
             Path keyFile = work.resolve("k.key");
             Files.deleteIfExists(keyFile);
             PassphraseKeyFile.generate(keyFile);
-            OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build();
+            OpenPgpTransform pgp = OpenPgpTransform.builder()
+                    .passphrase(PassphraseKeyFile.read(keyFile))
+                    .build();
             Path gnupg = Files.createDirectories(work.resolve("gnupg"));
             Path dumpFile = work.resolve("plain.dump");
 
@@ -72,10 +76,12 @@ public final class DatabaseBackupRun {
                 print("pg_dump -Fc -Z" + level + " > /dev/null (floor)", t);
 
                 t = System.nanoTime();
-                sh(env, "set -o pipefail; pg_dump -Fc -Z" + level + " " + db + " | gpg --homedir " + gnupg
-                        + " --batch --pinentry-mode loopback --passphrase-file " + keyFile
-                        + " --symmetric --cipher-algo AES256 > " + work.resolve("shell.gpg") + " && sha256sum "
-                        + work.resolve("shell.gpg") + " > /dev/null");
+                sh(
+                        env,
+                        "set -o pipefail; pg_dump -Fc -Z" + level + " " + db + " | gpg --homedir " + gnupg
+                                + " --batch --pinentry-mode loopback --passphrase-file " + keyFile
+                                + " --symmetric --cipher-algo AES256 > " + work.resolve("shell.gpg") + " && sha256sum "
+                                + work.resolve("shell.gpg") + " > /dev/null");
                 print("shell: pg_dump -Z" + level + " | gpg --symmetric; sha256sum", t);
                 Files.deleteIfExists(work.resolve("shell.gpg"));
 
@@ -83,10 +89,18 @@ public final class DatabaseBackupRun {
                 try (LocalDirectorySink store = LocalDirectorySink.create(storeDir)) {
                     t = System.nanoTime();
                     BackupManifest m = BackupPipeline.builder()
-                            .source(PostgresSource.builder(source).compressionLevel(level).build())
-                            .encryption(pgp).sink(store).build().run();
-                    print(String.format("ours -Z%d (+exact row counts, OpenPGP, SHA-256, store): %.1f MiB", level,
-                            m.objectSize() / 1048576.0), t);
+                            .source(PostgresSource.builder(source)
+                                    .compressionLevel(level)
+                                    .build())
+                            .encryption(pgp)
+                            .sink(store)
+                            .build()
+                            .run();
+                    print(
+                            String.format(
+                                    "ours -Z%d (+exact row counts, OpenPGP, SHA-256, store): %.1f MiB",
+                                    level, m.objectSize() / 1048576.0),
+                            t);
                     if (level == 9 && Files.exists(work.resolve("warm"))) {
                         sh(env, "pg_dump -Fc -Z9 " + db + " > " + dumpFile);
                         String plain = "jb_bench_pgrestore_" + Long.toHexString(System.nanoTime());
@@ -99,12 +113,19 @@ public final class DatabaseBackupRun {
                             String into = "jb_bench_restore" + jobs + "_" + Long.toHexString(System.nanoTime());
                             created.add(into);
                             t = System.nanoTime();
-                            RestorePipeline.builder().sink(store).decryption(pgp)
-                                    .target(PostgresRestoreTarget.newDatabaseBuilder(server, into).jobs(jobs)
-                                            .spoolDirectory(work).build())
-                                    .build().restore(m.objectKey());
-                            print("ours restore into a new database, " + (jobs == 1 ? "streamed" : "-j 2 (spooled)")
-                                    + ", checksums + MDC verified", t);
+                            RestorePipeline.builder()
+                                    .sink(store)
+                                    .decryption(pgp)
+                                    .target(PostgresRestoreTarget.newDatabaseBuilder(server, into)
+                                            .jobs(jobs)
+                                            .spoolDirectory(work)
+                                            .build())
+                                    .build()
+                                    .restore(m.objectKey());
+                            print(
+                                    "ours restore into a new database, " + (jobs == 1 ? "streamed" : "-j 2 (spooled)")
+                                            + ", checksums + MDC verified",
+                                    t);
                         }
                     }
                 }
@@ -121,7 +142,8 @@ public final class DatabaseBackupRun {
     }
 
     private static void sh(Map<String, String> env, String script) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder("bash", "-c", script).redirectErrorStream(true)
+        ProcessBuilder pb = new ProcessBuilder("bash", "-c", script)
+                .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.INHERIT);
         pb.environment().putAll(env);
         Process p = pb.start();

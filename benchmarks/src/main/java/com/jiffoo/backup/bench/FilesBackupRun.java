@@ -9,7 +9,6 @@ import com.jiffoo.backup.files.Compression;
 import com.jiffoo.backup.files.DirectoryRestoreTarget;
 import com.jiffoo.backup.files.DirectorySource;
 import com.jiffoo.backup.store.LocalDirectorySink;
-
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -50,19 +49,24 @@ import java.util.stream.Stream;
  */
 public final class FilesBackupRun {
     private static final String[] WORDS = ("order customer product price shipping invoice payment refund cart "
-            + "discount coupon address warehouse stock category review rating image thumbnail session token user "
-            + "account email phone status pending paid shipped delivered cancelled currency amount tax total").split(" ");
+                    + "discount coupon address warehouse stock category review rating image thumbnail session token user "
+                    + "account email phone status pending paid shipped delivered cancelled currency amount tax total")
+            .split(" ");
     private static final String SHELL = "shell: tar czf | gpg --symmetric; sha256sum";
 
-    private FilesBackupRun() {
-    }
+    private FilesBackupRun() {}
 
     public static void main(String[] args) throws Exception {
         long mib = args.length > 0 ? Long.parseLong(args[0]) : 512;
         Path work = Files.createDirectories(Path.of(args.length > 1 ? args[1] : "/var/tmp/jiffoo-files-bench"));
         int rounds = Integer.getInteger("rounds", 5);
-        List<Integer> threads = Arrays.stream(System.getProperty("threads", "1," + Runtime.getRuntime()
-                .availableProcessors()).split(",")).map(String::trim).map(Integer::valueOf).distinct().toList();
+        List<Integer> threads = Arrays.stream(System.getProperty(
+                                "threads", "1," + Runtime.getRuntime().availableProcessors())
+                        .split(","))
+                .map(String::trim)
+                .map(Integer::valueOf)
+                .distinct()
+                .toList();
         boolean zstd = Boolean.parseBoolean(System.getProperty("zstd", "true"));
         boolean alone = Boolean.parseBoolean(System.getProperty("alone", "true"));
         Path tree = work.resolve("tree");
@@ -72,10 +76,13 @@ public final class FilesBackupRun {
             Path keyFile = work.resolve("k.key");
             Files.deleteIfExists(keyFile);
             PassphraseKeyFile.generate(keyFile);
-            OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build();
+            OpenPgpTransform pgp = OpenPgpTransform.builder()
+                    .passphrase(PassphraseKeyFile.read(keyFile))
+                    .build();
             Path gnupg = Files.createDirectories(work.resolve("gnupg"));
-            System.out.printf("tree of %d MiB (half text, half random), %d CPUs, %d rounds + 1 warm-up, "
-                    + "gzip threads %s%n", mib, Runtime.getRuntime().availableProcessors(), rounds, threads);
+            System.out.printf(
+                    "tree of %d MiB (half text, half random), %d CPUs, %d rounds + 1 warm-up, " + "gzip threads %s%n",
+                    mib, Runtime.getRuntime().availableProcessors(), rounds, threads);
 
             Map<String, BackupManifest> lastBackup = new LinkedHashMap<>();
             Map<String, Long> sizes = new LinkedHashMap<>();
@@ -94,11 +101,13 @@ public final class FilesBackupRun {
                 sources.add(DirectorySource.builder(tree).compressionThreads(t).build());
             }
             if (zstd) {
-                sources.add(DirectorySource.builder(tree).compression(Compression.ZSTD).build());
+                sources.add(DirectorySource.builder(tree)
+                        .compression(Compression.ZSTD)
+                        .build());
             }
             for (DirectorySource source : sources) {
-                String name = source.compression() == Compression.GZIP
-                        ? "gzip-6 x" + source.compressionThreads() : "zstd-3";
+                String name =
+                        source.compression() == Compression.GZIP ? "gzip-6 x" + source.compressionThreads() : "zstd-3";
                 if (alone) {
                     variants.put(name + " source alone", () -> {
                         CountingOutputStream out = new CountingOutputStream();
@@ -108,8 +117,13 @@ public final class FilesBackupRun {
                 }
                 variants.put(name + " our backup", () -> {
                     try (LocalDirectorySink store = LocalDirectorySink.create(storeDir)) {
-                        BackupManifest m = BackupPipeline.builder().source(source).encryption(pgp).sink(store)
-                                .naming((s, at) -> s.baseName() + "_" + System.nanoTime()).build().run();
+                        BackupManifest m = BackupPipeline.builder()
+                                .source(source)
+                                .encryption(pgp)
+                                .sink(store)
+                                .naming((s, at) -> s.baseName() + "_" + System.nanoTime())
+                                .build()
+                                .run();
                         BackupManifest previous = lastBackup.put(name, m);
                         if (previous != null) {
                             store.delete(previous.objectKey());
@@ -128,8 +142,9 @@ public final class FilesBackupRun {
                     long t = System.nanoTime();
                     long size = variants.get(name).call();
                     double s = (System.nanoTime() - t) / 1e9;
-                    System.out.printf("round %d%s  %-44s %6.2f s %7.1f MiB/s  out %,d bytes%n", round,
-                            round == 0 ? " (warm-up)" : "", name, s, mib / s, size);
+                    System.out.printf(
+                            "round %d%s  %-44s %6.2f s %7.1f MiB/s  out %,d bytes%n",
+                            round, round == 0 ? " (warm-up)" : "", name, s, mib / s, size);
                     if (round > 0) {
                         seconds.get(name).add(s);
                     }
@@ -141,9 +156,14 @@ public final class FilesBackupRun {
             try (LocalDirectorySink store = LocalDirectorySink.create(storeDir)) {
                 for (Map.Entry<String, BackupManifest> e : lastBackup.entrySet()) {
                     long t = System.nanoTime();
-                    RestorePipeline.builder().sink(store).decryption(pgp)
-                            .target(DirectoryRestoreTarget.builder(work.resolve("restored")).replaceExisting(true)
-                                    .build()).build().restore(e.getValue().objectKey());
+                    RestorePipeline.builder()
+                            .sink(store)
+                            .decryption(pgp)
+                            .target(DirectoryRestoreTarget.builder(work.resolve("restored"))
+                                    .replaceExisting(true)
+                                    .build())
+                            .build()
+                            .restore(e.getValue().objectKey());
                     double s = (System.nanoTime() - t) / 1e9;
                     System.out.printf("%-44s %6.2f s %7.1f MiB/s%n", e.getKey() + " our restore", s, mib / s);
                 }
@@ -156,20 +176,29 @@ public final class FilesBackupRun {
     }
 
     /** Per variant: median time and speed, the range of speeds, and the median and range of shell/variant. */
-    private static void summary(long mib, List<String> names, Map<String, List<Double>> seconds,
-                                Map<String, Long> sizes) {
+    private static void summary(
+            long mib, List<String> names, Map<String, List<Double>> seconds, Map<String, Long> sizes) {
         List<Double> shell = seconds.get(SHELL);
-        System.out.printf("%n%-44s %8s %9s %17s %7s %15s %14s%n", "variant", "median", "MiB/s", "MiB/s min-max",
-                "x shell", "x shell min-max", "output bytes");
+        System.out.printf(
+                "%n%-44s %8s %9s %17s %7s %15s %14s%n",
+                "variant", "median", "MiB/s", "MiB/s min-max", "x shell", "x shell min-max", "output bytes");
         for (String name : names) {
             List<Double> s = seconds.get(name);
             List<Double> ratios = new ArrayList<>();
             for (int i = 0; i < s.size(); i++) {
                 ratios.add(shell.get(i) / s.get(i));
             }
-            System.out.printf("%-44s %7.2fs %9.1f %8.1f-%-8.1f %6.2fx %7.2f-%-7.2f %,14d%n", name, median(s),
-                    mib / median(s), mib / Collections.max(s), mib / Collections.min(s), median(ratios),
-                    Collections.min(ratios), Collections.max(ratios), sizes.get(name));
+            System.out.printf(
+                    "%-44s %7.2fs %9.1f %8.1f-%-8.1f %6.2fx %7.2f-%-7.2f %,14d%n",
+                    name,
+                    median(s),
+                    mib / median(s),
+                    mib / Collections.max(s),
+                    mib / Collections.min(s),
+                    median(ratios),
+                    Collections.min(ratios),
+                    Collections.max(ratios),
+                    sizes.get(name));
         }
     }
 
@@ -203,8 +232,8 @@ public final class FilesBackupRun {
         while (written < bytes) {
             Path dir = Files.createDirectories(tree.resolve("d" + (i % 16)).resolve("sub" + (i % 7)));
             long size = 64 * 1024 + random.nextLong(4 * 1024 * 1024);
-            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(dir.resolve("f" + i
-                    + (i % 2 == 0 ? ".txt" : ".jpg"))), 1 << 16)) {
+            try (OutputStream out = new BufferedOutputStream(
+                    Files.newOutputStream(dir.resolve("f" + i + (i % 2 == 0 ? ".txt" : ".jpg"))), 1 << 16)) {
                 if (i % 2 == 0) {
                     StringBuilder sb = new StringBuilder();
                     for (long n = 0; n < size; ) {
@@ -231,8 +260,10 @@ public final class FilesBackupRun {
     }
 
     private static void sh(String script) throws Exception {
-        Process p = new ProcessBuilder("bash", "-c", "set -o pipefail; " + script).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        Process p = new ProcessBuilder("bash", "-c", "set -o pipefail; " + script)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .start();
         if (p.waitFor() != 0) {
             throw new IllegalStateException("failed: " + script);
         }

@@ -3,12 +3,11 @@ package com.jiffoo.backup.bench;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.RestorePipeline;
-import com.jiffoo.backup.Sink;
-import com.jiffoo.backup.Transform;
 import com.jiffoo.backup.RestoreTarget;
+import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.StagedRestore;
+import com.jiffoo.backup.Transform;
 import com.jiffoo.backup.internal.Sha256;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.management.ManagementFactory;
@@ -23,8 +22,7 @@ import java.util.Map;
 final class Measure {
     private static final double MIB = 1024.0 * 1024.0;
 
-    private Measure() {
-    }
+    private Measure() {}
 
     static void resetPeaks() {
         System.gc();
@@ -41,7 +39,8 @@ final class Measure {
             }
         }
         double secs = nanos / 1e9;
-        System.out.printf("%s %.1f s, %.1f MiB/s, peak heap used %.1f MiB (sum of pool peaks)%n",
+        System.out.printf(
+                "%s %.1f s, %.1f MiB/s, peak heap used %.1f MiB (sum of pool peaks)%n",
                 what, secs, bytes / MIB / secs, peakHeap / MIB);
     }
 
@@ -93,8 +92,7 @@ final class Measure {
                 }
 
                 @Override
-                public void close() {
-                }
+                public void close() {}
             };
         }
     }
@@ -110,13 +108,23 @@ final class Measure {
                 new com.jiffoo.backup.testutil.GeneratedSource("bench", size, 20260111L);
         resetPeaks();
         long t0 = System.nanoTime();
-        BackupManifest m = BackupPipeline.builder().source(source).encryption(encryption).sink(sink).build().run();
+        BackupManifest m = BackupPipeline.builder()
+                .source(source)
+                .encryption(encryption)
+                .sink(sink)
+                .build()
+                .run();
         report("backup ", size, System.nanoTime() - t0);
 
         HashingTarget target = new HashingTarget();
         resetPeaks();
         t0 = System.nanoTime();
-        RestorePipeline.builder().sink(sink).decryption(encryption).target(target).build().restore(m.objectKey());
+        RestorePipeline.builder()
+                .sink(sink)
+                .decryption(encryption)
+                .target(target)
+                .build()
+                .restore(m.objectKey());
         report("restore", size, System.nanoTime() - t0);
 
         String expected;
@@ -129,8 +137,12 @@ final class Measure {
             }
             expected = Sha256.hex(d.digest());
         }
-        System.out.printf("stored %d bytes; restored %d bytes, sha256 %s; generator's sha256 %s -> %s%n",
-                m.objectSize(), target.bytes, target.sha256, expected,
+        System.out.printf(
+                "stored %d bytes; restored %d bytes, sha256 %s; generator's sha256 %s -> %s%n",
+                m.objectSize(),
+                target.bytes,
+                target.sha256,
+                expected,
                 expected.equals(target.sha256) ? "MATCH" : "MISMATCH");
         System.out.printf("peak RSS of the process: %s%n", vmHwm());
         if (!expected.equals(target.sha256)) {

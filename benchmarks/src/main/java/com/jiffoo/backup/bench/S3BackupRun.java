@@ -6,13 +6,12 @@ import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.s3.S3Sink;
 import com.jiffoo.backup.testing.S3ProxyServer;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.stream.Stream;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 
 /**
  * Upload throughput and peak heap of a backup to S3: a generated stream of N GiB (default 2), OpenPGP-encrypted
@@ -36,8 +35,7 @@ import java.util.stream.Stream;
 public final class S3BackupRun {
     private static final double MIB = 1024.0 * 1024.0;
 
-    private S3BackupRun() {
-    }
+    private S3BackupRun() {}
 
     /** Runs the measurement; see the class comment for the arguments. */
     public static void main(String[] args) throws Exception {
@@ -51,26 +49,39 @@ public final class S3BackupRun {
         Path keyFile = work.resolve("bench.key");
         Files.deleteIfExists(keyFile);
         PassphraseKeyFile.generate(keyFile);
-        OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build();
-        System.out.printf("max heap %.0f MiB, %d CPUs, data %.2f GiB, part size %d MiB, %d parts in flight, "
-                + "SDK checksums %s%n", Runtime.getRuntime().maxMemory() / MIB,
-                Runtime.getRuntime().availableProcessors(), gib, partMiB, inFlight, checksums ? "on" : "off");
+        OpenPgpTransform pgp = OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(keyFile))
+                .build();
+        System.out.printf(
+                "max heap %.0f MiB, %d CPUs, data %.2f GiB, part size %d MiB, %d parts in flight, "
+                        + "SDK checksums %s%n",
+                Runtime.getRuntime().maxMemory() / MIB,
+                Runtime.getRuntime().availableProcessors(),
+                gib,
+                partMiB,
+                inFlight,
+                checksums ? "on" : "off");
         // -Ds3=endpoint,accessKey,secretKey,bucket uses a server in another JVM (S3ProxyServe), so this heap
         // holds only the backup side; without it an S3Proxy runs in this JVM
-        String[] ext = System.getProperty("s3", "").isEmpty() ? null : System.getProperty("s3").split(",");
+        String[] ext = System.getProperty("s3", "").isEmpty()
+                ? null
+                : System.getProperty("s3").split(",");
         try (S3ProxyServer server = ext != null ? null : S3ProxyServer.startFilesystem(work.resolve("blobs"));
-             S3Sink sink = S3Sink.builder()
-                     .uri("s3://" + (ext != null ? ext[3] : server.bucket()) + "/bench")
-                     .endpointOverride(java.net.URI.create(ext != null ? ext[0] : server.endpoint().toString()))
-                     .pathStyleAccess(true)
-                     .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
-                             ext != null ? ext[1] : server.accessKey(), ext != null ? ext[2] : server.secretKey())))
-                     .partSize(partMiB << 20)
-                     .partsInFlight(inFlight)
-                     .requestChecksums(checksums)
-                     .build()) {
+                S3Sink sink = S3Sink.builder()
+                        .uri("s3://" + (ext != null ? ext[3] : server.bucket()) + "/bench")
+                        .endpointOverride(java.net.URI.create(
+                                ext != null ? ext[0] : server.endpoint().toString()))
+                        .pathStyleAccess(true)
+                        .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
+                                ext != null ? ext[1] : server.accessKey(), ext != null ? ext[2] : server.secretKey())))
+                        .partSize(partMiB << 20)
+                        .partsInFlight(inFlight)
+                        .requestChecksums(checksums)
+                        .build()) {
             Measure.backupAndRestore(sink, pgp, size);
-            System.out.printf("open multipart uploads: %d%n", server == null ? -1 : server.openMultipartUploads().size());
+            System.out.printf(
+                    "open multipart uploads: %d%n",
+                    server == null ? -1 : server.openMultipartUploads().size());
         } finally {
             try (Stream<Path> walk = Files.walk(work)) {
                 walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

@@ -1,7 +1,6 @@
 package com.jiffoo.backup.bench;
 
 import com.jiffoo.backup.testing.S3ProxyServer;
-
 import java.nio.file.Path;
 
 /**
@@ -13,15 +12,14 @@ import java.nio.file.Path;
  * </pre>
  */
 public final class S3ProxyServe {
-    private S3ProxyServe() {
-    }
+    private S3ProxyServe() {}
 
     /** Starts the server in {@code args[0]} (default /var/tmp/jiffoo-s3-blobs) and waits for stdin to close. */
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args.length > 0 ? args[0] : "/var/tmp/jiffoo-s3-blobs");
         try (S3ProxyServer server = S3ProxyServer.startFilesystem(dir)) {
-            System.out.println(server.endpoint() + " " + server.accessKey() + " " + server.secretKey() + " "
-                    + server.bucket());
+            System.out.println(
+                    server.endpoint() + " " + server.accessKey() + " " + server.secretKey() + " " + server.bucket());
             System.out.flush();
             while (System.in.read() >= 0) {
                 // wait

@@ -12,7 +12,6 @@ import com.jiffoo.backup.postgres.PostgresSource;
 import com.jiffoo.backup.retention.Pruner;
 import com.jiffoo.backup.retention.Retention;
 import com.jiffoo.backup.s3.S3Sink;
-
 import java.nio.file.Path;
 import java.util.List;
 
@@ -34,8 +33,7 @@ import java.util.List;
  * ENCRYPTION_KEY_FILE, S3_BUCKET, AWS_REGION, RETENTION_DAYS) from the environment.
  */
 public final class DatabaseBackupToS3 {
-    private DatabaseBackupToS3() {
-    }
+    private DatabaseBackupToS3() {}
 
     /**
      * Backs up {@code db} into {@code store}, deep-verifies the new backup (decrypts it and has pg_restore read it),
@@ -45,16 +43,22 @@ public final class DatabaseBackupToS3 {
      */
     public static BackupManifest run(PgConnection db, OpenPgpTransform pgp, Sink store, int retentionDays) {
         BackupManifest m = BackupPipeline.builder()
-                .source(PostgresSource.builder(db).build())      // pg_dump -Fc -Z9; the password goes in its env
+                .source(PostgresSource.builder(db).build()) // pg_dump -Fc -Z9; the password goes in its env
                 .encryption(pgp)
                 .sink(store)
                 .build()
-                .run();                                          // data, then .sha256, then .manifest.json
-        BackupVerifier.builder().sink(store).transforms(List.of(pgp))
+                .run(); // data, then .sha256, then .manifest.json
+        BackupVerifier.builder()
+                .sink(store)
+                .transforms(List.of(pgp))
                 .innerCheck(PgRestoreListCheck.create())
                 .build()
                 .verify(m.objectKey(), true);
-        Pruner.builder().sink(store).policy(Retention.maxAgeDays(retentionDays)).build().prune("database", false);
+        Pruner.builder()
+                .sink(store)
+                .policy(Retention.maxAgeDays(retentionDays))
+                .build()
+                .prune("database", false);
         return m;
     }
 

@@ -14,14 +14,13 @@ import com.jiffoo.backup.files.DirectoryRestoreTarget;
 import com.jiffoo.backup.files.DirectorySource;
 import com.jiffoo.backup.files.TarListCheck;
 import com.jiffoo.backup.store.LocalDirectorySink;
-
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -43,8 +42,7 @@ import java.util.stream.Stream;
  * WORK_DIR (default {@code ./jiffoo-backup-demo}) receives {@code backup.key}, {@code store/} and {@code restored/}.
  */
 public final class QuickStart {
-    private QuickStart() {
-    }
+    private QuickStart() {}
 
     /**
      * Runs the demo; exits 1 when the restored tree differs, and with the error's exit code (2 for a bad setting or
@@ -75,7 +73,9 @@ public final class QuickStart {
             PassphraseKeyFile.generate(keyFile); // like `openssl rand -base64 32 > backup.key`, mode 0600
             System.out.println("generated key file  " + keyFile);
         }
-        OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(keyFile)).build();
+        OpenPgpTransform pgp = OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(keyFile))
+                .build();
 
         try (LocalDirectorySink store = LocalDirectorySink.create(work.resolve("store"))) {
             BackupManifest m = BackupPipeline.builder()
@@ -84,10 +84,15 @@ public final class QuickStart {
                     .sink(store)
                     .build()
                     .run();
-            System.out.printf("backed up           %s -> %s/%s (%d bytes, sha256 %s)%n", sourceDir, store.root(),
-                    m.objectKey(), m.objectSize(), m.objectSha256());
+            System.out.printf(
+                    "backed up           %s -> %s/%s (%d bytes, sha256 %s)%n",
+                    sourceDir, store.root(), m.objectKey(), m.objectSize(), m.objectSha256());
 
-            BackupVerifier.builder().sink(store).transforms(List.of(pgp)).innerCheck(TarListCheck.create()).build()
+            BackupVerifier.builder()
+                    .sink(store)
+                    .transforms(List.of(pgp))
+                    .innerCheck(TarListCheck.create())
+                    .build()
                     .verify(m.objectKey(), true);
             System.out.println("verified (deep)     checksums, OpenPGP integrity, plaintext hash and every tar entry");
 
@@ -97,8 +102,10 @@ public final class QuickStart {
             RestoreResult r = RestorePipeline.builder()
                     .sink(store)
                     .decryption(pgp)
-                    .target(DirectoryRestoreTarget.builder(restored).replaceExisting(true)
-                            .allowSymlinksOutsideTarget(true).build())
+                    .target(DirectoryRestoreTarget.builder(restored)
+                            .replaceExisting(true)
+                            .allowSymlinksOutsideTarget(true)
+                            .build())
                     .build()
                     .restore(m.objectKey());
             System.out.println("restored            " + restored + " " + r.facts());
@@ -166,7 +173,8 @@ public final class QuickStart {
     private static String sha256(Path file) throws IOException {
         try (InputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
             in.transferTo(OutputStream.nullOutputStream());
-            return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
+            return HexFormat.of()
+                    .formatHex(((DigestInputStream) in).getMessageDigest().digest());
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

@@ -1,15 +1,14 @@
 package com.jiffoo.backup.examples;
 
-import com.jiffoo.backup.cli.Jar;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import com.jiffoo.backup.cli.Jar;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * README's quick start as an operator runs it on a directory of their own, in its own JVM: a tree with absolute
@@ -21,8 +20,8 @@ class QuickStartTest {
     Path dir;
 
     private Jar.Run quickStart(String... args) {
-        List<String> cmd = new java.util.ArrayList<>(List.of(Jar.javaBinary(), "-cp",
-                System.getProperty("java.class.path"), QuickStart.class.getName()));
+        List<String> cmd = new java.util.ArrayList<>(
+                List.of(Jar.javaBinary(), "-cp", System.getProperty("java.class.path"), QuickStart.class.getName()));
         cmd.addAll(List.of(args));
         return Jar.exec(dir, Map.of(), cmd);
     }
@@ -33,10 +32,23 @@ class QuickStartTest {
         Files.createDirectories(tree.resolve("zone"));
         Files.writeString(tree.resolve("zone/local.txt"), "a file\n");
         // made with ln, as an operator's tree would have them: absolute, pointing outside the tree
-        Jar.Run ln = Jar.exec(dir, Map.of(), List.of("ln", "-s", "/usr/share/zoneinfo/UTC", tree.resolve("zone/UTC")
-                .toString()));
+        Jar.Run ln = Jar.exec(
+                dir,
+                Map.of(),
+                List.of(
+                        "ln",
+                        "-s",
+                        "/usr/share/zoneinfo/UTC",
+                        tree.resolve("zone/UTC").toString()));
         assertThat(ln.exitCode()).as(ln.toString()).isZero();
-        Jar.exec(dir, Map.of(), List.of("ln", "-s", "/nonexistent/elsewhere", tree.resolve("dangling").toString()));
+        Jar.exec(
+                dir,
+                Map.of(),
+                List.of(
+                        "ln",
+                        "-s",
+                        "/nonexistent/elsewhere",
+                        tree.resolve("dangling").toString()));
 
         Jar.Run r = quickStart(tree.toString(), dir.resolve("work").toString());
 
@@ -50,10 +62,15 @@ class QuickStartTest {
 
     @Test
     void aFailureIsOneErrorLineWithoutStackTrace() {
-        Jar.Run r = quickStart(dir.resolve("no-such-dir").toString(), dir.resolve("work").toString());
+        Jar.Run r = quickStart(
+                dir.resolve("no-such-dir").toString(), dir.resolve("work").toString());
 
         assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
-        assertThat(r.stderr()).as(r.toString()).startsWith("error: ").contains("no-such-dir")
-                .doesNotContain("\tat ").doesNotContain("Exception");
+        assertThat(r.stderr())
+                .as(r.toString())
+                .startsWith("error: ")
+                .contains("no-such-dir")
+                .doesNotContain("\tat ")
+                .doesNotContain("Exception");
     }
 }

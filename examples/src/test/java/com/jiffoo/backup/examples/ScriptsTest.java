@@ -1,5 +1,7 @@
 package com.jiffoo.backup.examples;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.cli.Jar;
@@ -8,14 +10,6 @@ import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.postgres.TableHashes;
 import com.jiffoo.backup.s3.S3Sink;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -24,8 +18,13 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 
 /**
  * The runbook's shell scripts in {@code examples/scripts} over the real jar: database and files backups to S3
@@ -34,7 +33,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * embedding example {@link DatabaseBackupToS3}.
  */
 class ScriptsTest {
-    private static final Path SCRIPTS = Path.of(System.getProperty("jiffoo.scripts", "scripts")).toAbsolutePath();
+    private static final Path SCRIPTS =
+            Path.of(System.getProperty("jiffoo.scripts", "scripts")).toAbsolutePath();
     private static RunbookFixture rb;
 
     @TempDir
@@ -52,8 +52,8 @@ class ScriptsTest {
 
     @Test
     void scriptsAreShellcheckClean() throws Exception {
-        boolean installed = Stream.of(System.getenv("PATH").split(":"))
-                .anyMatch(d -> Files.isExecutable(Path.of(d, "shellcheck")));
+        boolean installed =
+                Stream.of(System.getenv("PATH").split(":")).anyMatch(d -> Files.isExecutable(Path.of(d, "shellcheck")));
         Assumptions.assumeTrue(installed, "shellcheck is not installed (apt-get install -y shellcheck): not checked");
         List<String> cmd = new ArrayList<>(List.of("shellcheck", "--shell=bash"));
         try (Stream<Path> s = Files.list(SCRIPTS)) {
@@ -83,16 +83,20 @@ class ScriptsTest {
         assertThat(Files.readString(log)).contains("database/db_backup_").contains("files/files_backup_");
         Jar.Run verify = script(env, "verify-backups.sh");
         assertThat(verify.exitCode()).as(verify.toString()).isZero();
-        assertThat(verify.stdout()).contains("deep verification passed").contains("db_backup_")
+        assertThat(verify.stdout())
+                .contains("deep verification passed")
+                .contains("db_backup_")
                 .contains("files_backup_");
 
         Jar.Run list = Jar.run(dir, env, "list", "--kind", "database", "--json");
-        String uri = rb.store("scripts") + "/" + list.json().get("backups").get(0).get("key").asText();
+        String uri = rb.store("scripts") + "/"
+                + list.json().get("backups").get(0).get("key").asText();
         String restored = "jb_scripts_restored_" + Long.toHexString(System.nanoTime());
         try {
             Jar.Run restore = script(env, "restore-database.sh", uri, restored);
             assertThat(restore.exitCode()).as(restore.toString()).isZero();
-            try (Connection src = rb.pg().connect(rb.sourceDb()); Connection dst = rb.pg().connect(restored)) {
+            try (Connection src = rb.pg().connect(rb.sourceDb());
+                    Connection dst = rb.pg().connect(restored)) {
                 assertThat(TableHashes.of(dst)).isEqualTo(TableHashes.of(src));
             }
         } finally {
@@ -137,7 +141,8 @@ class ScriptsTest {
             TableHashes source = hashes(rb.sourceDb());
             assertThat(hashes(testDb)).isEqualTo(source);
 
-            try (Connection c = rb.pg().connect(testDb); java.sql.Statement st = c.createStatement()) {
+            try (Connection c = rb.pg().connect(testDb);
+                    java.sql.Statement st = c.createStatement()) {
                 st.execute("DELETE FROM public.order_items");
             }
             TableHashes changed = hashes(testDb);
@@ -179,7 +184,8 @@ class ScriptsTest {
         settings.put("LOG_DIR", logs.toString());
         Path envFile = dir.resolve("backup.env");
         StringBuilder lines = new StringBuilder();
-        settings.forEach((k, v) -> lines.append(k).append("='").append(v.replace("'", "'\\''")).append("'\n"));
+        settings.forEach((k, v) ->
+                lines.append(k).append("='").append(v.replace("'", "'\\''")).append("'\n"));
         Files.writeString(envFile, lines);
         Files.setPosixFilePermissions(envFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
 
@@ -199,14 +205,23 @@ class ScriptsTest {
         for (String job : jobs) {
             Jar.Run r = Jar.exec(dir, cronEnv, List.of("bash", "-c", job));
             assertThat(r.exitCode()).as(job + "\n" + r).isZero();
-            assertThat(r.stdout() + r.stderr()).as("what cron would mail for: " + job).isEmpty();
+            assertThat(r.stdout() + r.stderr())
+                    .as("what cron would mail for: " + job)
+                    .isEmpty();
         }
         try (Stream<Path> files = Files.list(logs)) {
-            assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("backup-db.log",
-                    "backup-prune.log", "backup-files.log", "backup-verify.log", "backup-list.log",
-                    "backup-monitor.log");
+            assertThat(files.map(p -> p.getFileName().toString()))
+                    .containsExactlyInAnyOrder(
+                            "backup-db.log",
+                            "backup-prune.log",
+                            "backup-files.log",
+                            "backup-verify.log",
+                            "backup-list.log",
+                            "backup-monitor.log");
         }
-        assertThat(Files.readString(logs.resolve("backup-files.log"))).contains("WARN").contains("tz");
+        assertThat(Files.readString(logs.resolve("backup-files.log")))
+                .contains("WARN")
+                .contains("tz");
 
         Files.writeString(envFile, "DB_NAME='jb_no_such_database'\n", java.nio.file.StandardOpenOption.APPEND);
         Jar.Run failed = Jar.exec(dir, cronEnv, List.of("bash", "-c", jobs.get(0)));
@@ -217,9 +232,14 @@ class ScriptsTest {
     @Test
     void embeddingExampleBacksUpVerifiesAndPrunes() throws Exception {
         Path key = dir.resolve("backup.key");
-        OpenPgpTransform pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.generate(key)).build();
-        try (S3Sink store = S3Sink.builder().uri("s3://" + rb.s3().bucket() + "/embedded")
-                .endpointOverride(rb.s3().endpoint()).pathStyleAccess(true).region("us-east-1")
+        OpenPgpTransform pgp = OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.generate(key))
+                .build();
+        try (S3Sink store = S3Sink.builder()
+                .uri("s3://" + rb.s3().bucket() + "/embedded")
+                .endpointOverride(rb.s3().endpoint())
+                .pathStyleAccess(true)
+                .region("us-east-1")
                 .credentialsProvider(StaticCredentialsProvider.create(
                         AwsBasicCredentials.create(rb.s3().accessKey(), rb.s3().secretKey())))
                 .build()) {

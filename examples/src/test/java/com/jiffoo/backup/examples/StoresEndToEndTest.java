@@ -1,5 +1,7 @@
 package com.jiffoo.backup.examples;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.RestorePipeline;
@@ -17,6 +19,12 @@ import com.jiffoo.backup.postgres.RowCountCheck;
 import com.jiffoo.backup.s3.S3Sink;
 import com.jiffoo.backup.testing.S3ProxyServer;
 import com.jiffoo.backup.testutil.TestKeys;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,15 +32,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.Statement;
-import java.util.Random;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The directory and PostgreSQL backups of the earlier modules, stored on S3 (S3Sink) and on MinIO's client
@@ -56,18 +55,27 @@ class StoresEndToEndTest {
 
     private Sink store(String kind, String prefix) {
         if (kind.equals("s3")) {
-            return S3Sink.builder().uri("s3://" + server.bucket() + "/" + prefix)
-                    .endpointOverride(server.endpoint()).pathStyleAccess(true)
+            return S3Sink.builder()
+                    .uri("s3://" + server.bucket() + "/" + prefix)
+                    .endpointOverride(server.endpoint())
+                    .pathStyleAccess(true)
                     .credentialsProvider(StaticCredentialsProvider.create(
                             AwsBasicCredentials.create(server.accessKey(), server.secretKey())))
-                    .partSize(S3Sink.MIN_PART_SIZE).build();
+                    .partSize(S3Sink.MIN_PART_SIZE)
+                    .build();
         }
-        return MinioSink.builder().endpoint(server.endpoint().toString()).bucket(server.bucket()).prefix(prefix)
-                .credentials(server.accessKey(), server.secretKey()).partSize(MinioSink.MIN_PART_SIZE).build();
+        return MinioSink.builder()
+                .endpoint(server.endpoint().toString())
+                .bucket(server.bucket())
+                .prefix(prefix)
+                .credentials(server.accessKey(), server.secretKey())
+                .partSize(MinioSink.MIN_PART_SIZE)
+                .build();
     }
 
     private OpenPgpTransform pgp() {
-        return OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(TestKeys.keyFile(dir, "backup.key")))
+        return OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(TestKeys.keyFile(dir, "backup.key")))
                 .build();
     }
 
@@ -83,11 +91,19 @@ class StoresEndToEndTest {
         Files.createSymbolicLink(tree.resolve("latest"), Path.of("2026/01/photo.jpg"));
         OpenPgpTransform pgp = pgp();
         try (Sink store = store(kind, "files-" + kind + "-" + System.nanoTime())) {
-            BackupManifest m = BackupPipeline.builder().source(DirectorySource.builder(tree).build())
-                    .encryption(pgp).sink(store).build().run();
+            BackupManifest m = BackupPipeline.builder()
+                    .source(DirectorySource.builder(tree).build())
+                    .encryption(pgp)
+                    .sink(store)
+                    .build()
+                    .run();
             Path restored = dir.resolve("restored");
-            RestorePipeline.builder().sink(store).decryption(pgp)
-                    .target(DirectoryRestoreTarget.builder(restored).build()).build().restore(m.objectKey());
+            RestorePipeline.builder()
+                    .sink(store)
+                    .decryption(pgp)
+                    .target(DirectoryRestoreTarget.builder(restored).build())
+                    .build()
+                    .restore(m.objectKey());
             assertThat(QuickStart.compare(tree, restored)).isEmpty();
             assertThat(m.objectSize()).isGreaterThan(2L * (5 << 20));
         }
@@ -100,7 +116,8 @@ class StoresEndToEndTest {
         String source = pg.createDatabase("stores_src");
         String restored = "jb_stores_dst_" + Long.toHexString(System.nanoTime());
         try {
-            try (Connection c = pg.connect(source); Statement s = c.createStatement()) {
+            try (Connection c = pg.connect(source);
+                    Statement s = c.createStatement()) {
                 s.execute("CREATE TABLE orders (id bigint PRIMARY KEY, customer text, total numeric(10,2),"
                         + " doc jsonb)");
                 s.execute("INSERT INTO orders SELECT g, md5(g::text), g % 1000, jsonb_build_object('n', g)"
@@ -109,11 +126,18 @@ class StoresEndToEndTest {
             PgConnection server = pg.connection(source);
             OpenPgpTransform pgp = pgp();
             try (Sink store = store(kind, "db-" + kind + "-" + System.nanoTime())) {
-                BackupManifest m = BackupPipeline.builder().source(PostgresSource.builder(server).build())
-                        .encryption(pgp).sink(store).build().run();
-                RestorePipeline.builder().sink(store).decryption(pgp)
+                BackupManifest m = BackupPipeline.builder()
+                        .source(PostgresSource.builder(server).build())
+                        .encryption(pgp)
+                        .sink(store)
+                        .build()
+                        .run();
+                RestorePipeline.builder()
+                        .sink(store)
+                        .decryption(pgp)
                         .target(PostgresRestoreTarget.newDatabase(server.withDatabase("postgres"), restored))
-                        .build().restore(m.objectKey());
+                        .build()
+                        .restore(m.objectKey());
                 RowCountCheck.compare(server.withDatabase(restored), m).orThrow();
                 assertThat(hash(pg, restored)).isEqualTo(hash(pg, source));
             }
@@ -124,8 +148,9 @@ class StoresEndToEndTest {
     }
 
     private static String hash(PgTestServer pg, String db) throws Exception {
-        try (Connection c = pg.connect(db); Statement s = c.createStatement();
-             ResultSet r = s.executeQuery("SELECT md5(string_agg(o::text, E'\\n' ORDER BY id)) FROM orders o")) {
+        try (Connection c = pg.connect(db);
+                Statement s = c.createStatement();
+                ResultSet r = s.executeQuery("SELECT md5(string_agg(o::text, E'\\n' ORDER BY id)) FROM orders o")) {
             r.next();
             return r.getString(1);
         }

@@ -6,9 +6,6 @@ import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.internal.ETags;
 import com.jiffoo.backup.store.multipart.ObjectStore.ObjectHead;
 import com.jiffoo.backup.store.multipart.ObjectStore.UploadedPart;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.util.ArrayList;
@@ -22,6 +19,8 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The multipart engine: one object being written to an {@link ObjectStoreSink} (see there for the rules). Not
@@ -41,6 +40,7 @@ final class MultipartOutput extends SinkOutput {
     private long currentCharge;
     /** The number of the part being filled (0 before the first). */
     private int partNumber;
+
     private String uploadId;
     private long written;
     private volatile boolean discarding;
@@ -73,9 +73,13 @@ final class MultipartOutput extends SinkOutput {
 
     private void newPart() throws IOException {
         if (partNumber == PartSizes.MAX_PARTS) {
-            throw new StorageException("The object " + key + " is larger than S3's 10,000 parts can hold ("
-                    + PartSizes.capacity(sink.partSize) + " bytes at a part size of " + sink.partSize
-                    + "); use a larger part size.", key, sink.location(), null);
+            throw new StorageException(
+                    "The object " + key + " is larger than S3's 10,000 parts can hold ("
+                            + PartSizes.capacity(sink.partSize) + " bytes at a part size of " + sink.partSize
+                            + "); use a larger part size.",
+                    key,
+                    sink.location(),
+                    null);
         }
         long size = PartSizes.sizeOf(partNumber + 1, sink.partSize);
         try {
@@ -102,16 +106,19 @@ final class MultipartOutput extends SinkOutput {
         try {
             parts.add(sink.uploads.submit(() -> {
                 try {
-                    return discarding ? null : sink.retry.run("upload of part " + number + " of " + key,
-                            () -> store.uploadPart(name, id, number, part));
+                    return discarding
+                            ? null
+                            : sink.retry.run(
+                                    "upload of part " + number + " of " + key,
+                                    () -> store.uploadPart(name, id, number, part));
                 } finally {
                     budget.release(charge);
                 }
             }));
         } catch (RejectedExecutionException e) {
             budget.release(charge);
-            throw new StorageException("The sink for " + sink.location() + " is closed; cannot upload " + key,
-                    key, sink.location(), e);
+            throw new StorageException(
+                    "The sink for " + sink.location() + " is closed; cannot upload " + key, key, sink.location(), e);
         }
     }
 
@@ -152,8 +159,11 @@ final class MultipartOutput extends SinkOutput {
                 done.add(result(f));
             }
             refuseExisting();
-            String expected = ETags.multipart(done.stream().map(UploadedPart::eTag).toList());
-            sendRefusable("completion of the upload of", expected,
+            String expected =
+                    ETags.multipart(done.stream().map(UploadedPart::eTag).toList());
+            sendRefusable(
+                    "completion of the upload of",
+                    expected,
                     () -> store.completeUpload(name, uploadId, done, sink.conditionalWrites));
         }
         sink.live.remove(this);
@@ -183,7 +193,10 @@ final class MultipartOutput extends SinkOutput {
             boolean exists = e instanceof StoreFailure f && (f.status() == 412 || f.is("PreconditionFailed"));
             boolean refused = exists || e instanceof StoreFailure f && f.is("NoSuchUpload");
             if (refused && attempts.get() > 1 && storedIsOurs(expectedETag)) {
-                log.info("the answer to the {} {} in {} was lost; the object stored is ours", what, key,
+                log.info(
+                        "the answer to the {} {} in {} was lost; the object stored is ours",
+                        what,
+                        key,
                         sink.location());
                 return;
             }
@@ -197,7 +210,9 @@ final class MultipartOutput extends SinkOutput {
     private boolean storedIsOurs(String expectedETag) {
         try {
             Optional<ObjectHead> head = sink.retry.run("check of " + key, () -> store.head(name));
-            return head.isPresent() && head.get().size() == written && ETags.same(expectedETag, head.get().eTag());
+            return head.isPresent()
+                    && head.get().size() == written
+                    && ETags.same(expectedETag, head.get().eTag());
         } catch (IOException | RuntimeException e) {
             log.debug("cannot tell whether {} is ours: {}", key, e.toString());
             return false;
@@ -223,7 +238,9 @@ final class MultipartOutput extends SinkOutput {
                 } catch (ExecutionException | CancellationException ignored) {
                     // the part failed: nothing to wait for
                 } catch (TimeoutException e) {
-                    log.warn("a part upload of {} to {} did not end within 5 minutes; aborting anyway", key,
+                    log.warn(
+                            "a part upload of {} to {} did not end within 5 minutes; aborting anyway",
+                            key,
                             sink.location());
                     break;
                 }
@@ -247,9 +264,14 @@ final class MultipartOutput extends SinkOutput {
             });
             log.debug("aborted the multipart upload {} of {} in {}", uploadId, key, sink.location());
         } catch (IOException | RuntimeException e) {
-            throw new StorageException("Could not abort the unfinished upload of " + key + " in " + sink.location()
-                    + " (upload id " + uploadId + "): " + e + ". Its parts stay billed until it is aborted: a bucket "
-                    + "lifecycle rule AbortIncompleteMultipartUpload removes them.", key, sink.location(), e);
+            throw new StorageException(
+                    "Could not abort the unfinished upload of " + key + " in " + sink.location()
+                            + " (upload id " + uploadId + "): " + e
+                            + ". Its parts stay billed until it is aborted: a bucket "
+                            + "lifecycle rule AbortIncompleteMultipartUpload removes them.",
+                    key,
+                    sink.location(),
+                    e);
         }
     }
 

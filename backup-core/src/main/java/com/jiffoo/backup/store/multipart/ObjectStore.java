@@ -2,7 +2,6 @@ package com.jiffoo.backup.store.multipart;
 
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.StoredObject;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
@@ -32,8 +31,7 @@ public interface ObjectStore {
      * Completes an upload from its parts in order; with {@code ifNoneMatch} the request carries
      * {@code If-None-Match: *} so the store refuses (412) to replace an existing object.
      */
-    void completeUpload(String name, String uploadId, List<UploadedPart> parts, boolean ifNoneMatch)
-            throws IOException;
+    void completeUpload(String name, String uploadId, List<UploadedPart> parts, boolean ifNoneMatch) throws IOException;
 
     /** Aborts an upload ({@code AbortMultipartUpload}), freeing its parts. */
     void abortUpload(String name, String uploadId) throws IOException;
@@ -71,8 +69,7 @@ public interface ObjectStore {
     }
 
     /** What an object's head holds: its size in bytes and its ETag (quotes allowed). */
-    record ObjectHead(long size, String eTag) {
-    }
+    record ObjectHead(long size, String eTag) {}
 
     /** A part uploaded: its number, its ETag and the checksums the store returned (algorithm name to value). */
     record UploadedPart(int number, String eTag, Map<String, String> checksums) {

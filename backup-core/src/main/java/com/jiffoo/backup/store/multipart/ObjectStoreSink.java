@@ -7,9 +7,6 @@ import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.internal.Keys;
 import com.jiffoo.backup.internal.Support;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Duration;
@@ -28,6 +25,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@link Sink} in a bucket of an S3-like store, written once over an {@link ObjectStore} that a store module
@@ -76,6 +75,7 @@ public abstract class ObjectStoreSink implements Sink {
     public static final int DEFAULT_PARTS_IN_FLIGHT = 4;
     /** The default number of attempts of each request (the first and up to 4 retries). */
     public static final int DEFAULT_MAX_ATTEMPTS = 5;
+
     private static final int DELETE_BATCH = 1_000;
     private static final AtomicInteger POOLS = new AtomicInteger();
 
@@ -105,8 +105,14 @@ public abstract class ObjectStoreSink implements Sink {
      * @param bucket   the bucket
      * @param prefix   the prefix of every object name, {@code ""} or ending with {@code /}
      */
-    protected ObjectStoreSink(Builder<?> settings, ObjectStore store, String service, String endpoint,
-            String location, String bucket, String prefix) {
+    protected ObjectStoreSink(
+            Builder<?> settings,
+            ObjectStore store,
+            String service,
+            String endpoint,
+            String location,
+            String bucket,
+            String prefix) {
         this.store = Objects.requireNonNull(store, "store");
         this.partSize = settings.partSize;
         this.partsInFlight = settings.partsInFlight;
@@ -129,9 +135,14 @@ public abstract class ObjectStoreSink implements Sink {
         });
         long bound = partSize * partsInFlight;
         if (bound > Runtime.getRuntime().maxMemory() / 2) {
-            log.warn("the parts of one upload to {} may take {} MiB ({} MiB parts x {} in flight), more than half of"
-                    + " the {} MiB heap: lower partSize or partsInFlight, or raise -Xmx", location, bound >> 20,
-                    partSize >> 20, partsInFlight, Runtime.getRuntime().maxMemory() >> 20);
+            log.warn(
+                    "the parts of one upload to {} may take {} MiB ({} MiB parts x {} in flight), more than half of"
+                            + " the {} MiB heap: lower partSize or partsInFlight, or raise -Xmx",
+                    location,
+                    bound >> 20,
+                    partSize >> 20,
+                    partsInFlight,
+                    Runtime.getRuntime().maxMemory() >> 20);
         }
     }
 
@@ -233,7 +244,8 @@ public abstract class ObjectStoreSink implements Sink {
         Support.checkRange(offset, length);
         ensureOpen();
         String name = name(key);
-        return length == 0 ? InputStream.nullInputStream()
+        return length == 0
+                ? InputStream.nullInputStream()
                 : call("read of", key, () -> store.get(name, offset, length));
     }
 
@@ -242,8 +254,8 @@ public abstract class ObjectStoreSink implements Sink {
         Objects.requireNonNull(prefix, "prefix");
         ensureOpen();
         List<StoredObject> out = new ArrayList<>();
-        for (StoredObject o : call("listing of", prefix.isEmpty() ? null : prefix + "*",
-                () -> store.list(root + prefix))) {
+        for (StoredObject o :
+                call("listing of", prefix.isEmpty() ? null : prefix + "*", () -> store.list(root + prefix))) {
             if (o.key().startsWith(root) && !o.key().endsWith("/")) { // not a "directory" marker of a console
                 out.add(new StoredObject(o.key().substring(root.length()), o.size(), o.lastModified()));
             }
@@ -266,9 +278,12 @@ public abstract class ObjectStoreSink implements Sink {
             uploads = retry.run("listing of the open uploads", () -> store.listUploads(root + prefix));
         } catch (IOException | RuntimeException e) {
             if (e instanceof StoreFailure f && (f.status() == 501 || f.is("NotImplemented"))) {
-                log.warn("{} does not list open multipart uploads (ListMultipartUploads: {}); uploads left by killed "
-                        + "runs cannot be found and discarded here: a bucket lifecycle rule "
-                        + "AbortIncompleteMultipartUpload removes them", location, f.describe());
+                log.warn(
+                        "{} does not list open multipart uploads (ListMultipartUploads: {}); uploads left by killed "
+                                + "runs cannot be found and discarded here: a bucket lifecycle rule "
+                                + "AbortIncompleteMultipartUpload removes them",
+                        location,
+                        f.describe());
                 return List.of();
             }
             throw errors.map(e, "listing of the open multipart uploads of", prefix.isEmpty() ? null : prefix + "*");
@@ -320,14 +335,20 @@ public abstract class ObjectStoreSink implements Sink {
         List<String> failed = new ArrayList<>();
         for (int from = 0; from < all.size(); from += DELETE_BATCH) {
             List<String> batch = all.subList(from, Math.min(all.size(), from + DELETE_BATCH)).stream()
-                    .map(this::name).toList();
+                    .map(this::name)
+                    .toList();
             failed.addAll(call("delete of " + batch.size() + " objects from", null, () -> store.deleteBatch(batch)));
         }
         if (!failed.isEmpty()) {
             String first = failed.get(0).startsWith(root) ? failed.get(0).substring(root.length()) : failed.get(0);
-            throw new StorageException("The store refused to delete " + failed.size() + " of " + all.size()
-                    + " objects in " + location + ", first " + first + ". Check the delete permission and run the "
-                    + "deletion again.", null, location, null);
+            throw new StorageException(
+                    "The store refused to delete " + failed.size() + " of " + all.size()
+                            + " objects in " + location + ", first " + first
+                            + ". Check the delete permission and run the "
+                            + "deletion again.",
+                    null,
+                    location,
+                    null);
         }
     }
 
@@ -360,8 +381,11 @@ public abstract class ObjectStoreSink implements Sink {
             }
         }
         if (!live.isEmpty()) {
-            log.warn("{} writer(s) of {} were still open when the sink closed; their multipart uploads may stay open"
-                    + " until a bucket lifecycle rule aborts them", live.size(), location);
+            log.warn(
+                    "{} writer(s) of {} were still open when the sink closed; their multipart uploads may stay open"
+                            + " until a bucket lifecycle rule aborts them",
+                    live.size(),
+                    location);
         }
         closeClient();
     }
@@ -382,12 +406,12 @@ public abstract class ObjectStoreSink implements Sink {
             Objects.requireNonNull(k, "metadata name");
             Objects.requireNonNull(v, "metadata value of " + k);
             if (!k.matches("[A-Za-z0-9][A-Za-z0-9-]*")) {
-                throw new ConfigurationException("The metadata name '" + k
-                        + "' is not allowed; use letters, digits and '-', e.g. backup-id.");
+                throw new ConfigurationException(
+                        "The metadata name '" + k + "' is not allowed; use letters, digits and '-', e.g. backup-id.");
             }
             if (!v.chars().allMatch(c -> c >= 0x20 && c <= 0x7e)) {
-                throw new ConfigurationException("The value of metadata '" + k
-                        + "' must be printable ASCII (HTTP headers carry it).");
+                throw new ConfigurationException(
+                        "The value of metadata '" + k + "' must be printable ASCII (HTTP headers carry it).");
             }
             out.put(k.toLowerCase(Locale.ROOT), v);
         });
@@ -410,8 +434,7 @@ public abstract class ObjectStoreSink implements Sink {
         private Map<String, String> metadata = Map.of();
 
         /** A builder with the defaults. */
-        protected Builder() {
-        }
+        protected Builder() {}
 
         @SuppressWarnings("unchecked")
         private B self() {

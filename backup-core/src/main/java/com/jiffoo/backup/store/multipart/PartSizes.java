@@ -16,8 +16,7 @@ final class PartSizes {
     /** Parts per size step. */
     static final int PARTS_PER_STEP = 1_000;
 
-    private PartSizes() {
-    }
+    private PartSizes() {}
 
     /** The size of part {@code partNumber} (1-based) for a base size of {@code base}. */
     static long sizeOf(int partNumber, long base) {

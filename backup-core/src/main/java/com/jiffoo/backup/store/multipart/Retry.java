@@ -1,14 +1,13 @@
 package com.jiffoo.backup.store.multipart;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Retries one request whose input is replayable (a part in memory, a head, a listing) with exponential backoff and
@@ -18,8 +17,14 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 final class Retry {
     private static final Logger log = LoggerFactory.getLogger(Retry.class);
-    private static final Set<String> RETRYABLE_CODES = Set.of("SlowDown", "Throttling", "ThrottlingException",
-            "RequestTimeout", "InternalError", "ServiceUnavailable", "XMinioServerNotInitialized",
+    private static final Set<String> RETRYABLE_CODES = Set.of(
+            "SlowDown",
+            "Throttling",
+            "ThrottlingException",
+            "RequestTimeout",
+            "InternalError",
+            "ServiceUnavailable",
+            "XMinioServerNotInitialized",
             "ConditionalRequestConflict");
 
     private final int maxAttempts;
@@ -47,7 +52,12 @@ final class Retry {
                 }
                 long cap = Math.min(maxDelay.toMillis(), baseDelay.toMillis() << Math.min(attempt - 1, 20));
                 long sleep = ThreadLocalRandom.current().nextLong(cap / 2, cap + 1);
-                log.warn("{} failed (attempt {} of {}), retrying in {} ms: {}", what, attempt, maxAttempts, sleep,
+                log.warn(
+                        "{} failed (attempt {} of {}), retrying in {} ms: {}",
+                        what,
+                        attempt,
+                        maxAttempts,
+                        sleep,
                         e instanceof StoreFailure f ? f.describe() : e.toString());
                 try {
                     Thread.sleep(sleep);
@@ -62,7 +72,9 @@ final class Retry {
     /** True for failures worth another attempt: 5xx, 429, throttling, no answer or an unreadable one. */
     static boolean retryable(IOException e) {
         if (e instanceof StoreFailure f) {
-            return f.status() >= 500 || f.status() == 429 || f.status() == 0
+            return f.status() >= 500
+                    || f.status() == 429
+                    || f.status() == 0
                     || (f.code() != null && RETRYABLE_CODES.contains(f.code()));
         }
         return !(e instanceof InterruptedIOException) || e instanceof SocketTimeoutException;

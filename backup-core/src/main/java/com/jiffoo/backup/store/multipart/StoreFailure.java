@@ -38,7 +38,7 @@ public final class StoreFailure extends IOException {
 
     /** {@code "HTTP 503, SlowDown, request id X"}: what names the answer in messages. */
     public String describe() {
-        return "HTTP " + status + (code == null ? "" : ", " + code) + (requestId == null ? "" : ", request id "
-                + requestId);
+        return "HTTP " + status + (code == null ? "" : ", " + code)
+                + (requestId == null ? "" : ", request id " + requestId);
     }
 }

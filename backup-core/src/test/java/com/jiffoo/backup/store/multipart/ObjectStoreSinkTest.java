@@ -1,12 +1,14 @@
 package com.jiffoo.backup.store.multipart;
 
+import static com.jiffoo.backup.store.multipart.ScriptedObjectStore.answer;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.ObjectExistsException;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.store.multipart.ScriptedObjectStore.Op;
-import org.junit.jupiter.api.Test;
-
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Arrays;
@@ -14,10 +16,7 @@ import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-
-import static com.jiffoo.backup.store.multipart.ScriptedObjectStore.answer;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
 
 /** The multipart engine's rules, once for every store, against a scripted {@link ObjectStore}. */
 class ObjectStoreSinkTest {
@@ -32,8 +31,7 @@ class ObjectStoreSinkTest {
         }
 
         @Override
-        protected void closeClient() {
-        }
+        protected void closeClient() {}
     }
 
     /** The shared builder settings. */
@@ -63,7 +61,8 @@ class ObjectStoreSinkTest {
     void aLostAnswerToTheCompletionIsAcceptedWhenTheStoredObjectHasOurSizeAndETag() throws Exception {
         store.loseAnswer(Op.COMPLETE, call -> call == 1 ? new IOException("connection reset") : null);
         byte[] data = bytes(2 * PART + 7);
-        try (TestSink sink = sink(new Settings()); SinkOutput out = sink.create("db/x")) {
+        try (TestSink sink = sink(new Settings());
+                SinkOutput out = sink.create("db/x")) {
             write(out, data);
             out.commit(); // the retry is answered NoSuchUpload: the object is ours
             assertThat(sink.open("db/x").readAllBytes()).isEqualTo(data);
@@ -84,7 +83,8 @@ class ObjectStoreSinkTest {
             }
             return null;
         });
-        try (TestSink sink = sink(new Settings()); SinkOutput out = sink.create("db/x")) {
+        try (TestSink sink = sink(new Settings());
+                SinkOutput out = sink.create("db/x")) {
             write(out, ours);
             assertThatThrownBy(out::commit).isInstanceOf(ObjectExistsException.class);
         }
@@ -95,7 +95,8 @@ class ObjectStoreSinkTest {
     void aLostAnswerToAPutIsAcceptedWhenTheStoredBytesAreOurs() throws Exception {
         store.loseAnswer(Op.PUT, call -> call == 1 ? new IOException("connection reset") : null);
         byte[] data = bytes(1000);
-        try (TestSink sink = sink(new Settings()); SinkOutput out = sink.create("db/x")) {
+        try (TestSink sink = sink(new Settings());
+                SinkOutput out = sink.create("db/x")) {
             write(out, data);
             out.commit();
         }
@@ -109,9 +110,12 @@ class ObjectStoreSinkTest {
         try (TestSink sink = sink(new Settings().maxAttempts(3))) {
             SinkOutput out = sink.create("db/x");
             assertThatThrownBy(() -> {
-                write(out, bytes(3 * PART));
-                out.commit();
-            }).isInstanceOf(StorageException.class).hasMessageContaining("HTTP 503").hasMessageContaining("db/x");
+                        write(out, bytes(3 * PART));
+                        out.commit();
+                    })
+                    .isInstanceOf(StorageException.class)
+                    .hasMessageContaining("HTTP 503")
+                    .hasMessageContaining("db/x");
             out.close();
             assertThat(sink.list("")).isEmpty();
             assertThat(sink.partialWrites("")).isEmpty();
@@ -123,21 +127,28 @@ class ObjectStoreSinkTest {
     @Test
     void retriesEndAfterMaxAttemptsAndOnlyForRetryableAnswers() throws Exception {
         store.failBefore(Op.PUT, call -> call <= 4 ? answer(500, "InternalError") : null);
-        try (TestSink sink = sink(new Settings().maxAttempts(4)); SinkOutput out = sink.create("a")) {
+        try (TestSink sink = sink(new Settings().maxAttempts(4));
+                SinkOutput out = sink.create("a")) {
             out.write(1);
             assertThatThrownBy(out::commit).isInstanceOf(StorageException.class).hasMessageContaining("HTTP 500");
         }
         assertThat(store.calls(Op.PUT)).isEqualTo(4);
-        try (TestSink sink = sink(new Settings().maxAttempts(5)); SinkOutput out = sink.create("b")) {
+        try (TestSink sink = sink(new Settings().maxAttempts(5));
+                SinkOutput out = sink.create("b")) {
             out.write(1);
             out.commit(); // the fifth attempt works
         }
         for (String code : new String[] {"AccessDenied", "SignatureDoesNotMatch", "RequestTimeTooSkewed"}) {
             ScriptedObjectStore refusing = new ScriptedObjectStore().failBefore(Op.PUT, call -> answer(403, code));
-            try (TestSink sink = new TestSink(refusing, new Settings()); SinkOutput out = sink.create("c")) {
+            try (TestSink sink = new TestSink(refusing, new Settings());
+                    SinkOutput out = sink.create("c")) {
                 out.write(1);
-                assertThatThrownBy(out::commit).as(code).isInstanceOf(code.equals("RequestTimeTooSkewed")
-                        ? StorageException.class : ConfigurationException.class);
+                assertThatThrownBy(out::commit)
+                        .as(code)
+                        .isInstanceOf(
+                                code.equals("RequestTimeTooSkewed")
+                                        ? StorageException.class
+                                        : ConfigurationException.class);
             }
             assertThat(refusing.calls(Op.PUT)).as(code).isEqualTo(1);
         }
@@ -146,7 +157,8 @@ class ObjectStoreSinkTest {
     @Test
     void anExistingKeyIsRefusedByTheHeadOrByTheConditionalWriteAndTheUploadAborted() throws Exception {
         store.objects.put("prefix/k", new byte[] {1});
-        try (TestSink sink = sink(new Settings()); SinkOutput out = sink.create("k")) {
+        try (TestSink sink = sink(new Settings());
+                SinkOutput out = sink.create("k")) {
             write(out, bytes(2 * PART));
             assertThatThrownBy(out::commit).isInstanceOf(ObjectExistsException.class);
         }
@@ -157,7 +169,8 @@ class ObjectStoreSinkTest {
             store.objects.put("prefix/k", new byte[] {2});
             return null;
         });
-        try (TestSink sink = sink(new Settings()); SinkOutput out = sink.create("k")) {
+        try (TestSink sink = sink(new Settings());
+                SinkOutput out = sink.create("k")) {
             out.write(3);
             assertThatThrownBy(out::commit).isInstanceOf(ObjectExistsException.class);
         }
@@ -214,8 +227,11 @@ class ObjectStoreSinkTest {
                 assertThat(PartSizes.sizeOf(n, base)).isBetween(PartSizes.MIN_PART, PartSizes.MAX_PART);
             }
         }
-        assertThat(Arrays.asList(PartSizes.sizeOf(1000, 8 * mib), PartSizes.sizeOf(1001, 8 * mib),
-                PartSizes.sizeOf(2001, 8 * mib), PartSizes.sizeOf(9001, 8 * mib)))
+        assertThat(Arrays.asList(
+                        PartSizes.sizeOf(1000, 8 * mib),
+                        PartSizes.sizeOf(1001, 8 * mib),
+                        PartSizes.sizeOf(2001, 8 * mib),
+                        PartSizes.sizeOf(9001, 8 * mib)))
                 .containsExactly(8 * mib, 16 * mib, 32 * mib, 5L << 30);
         assertThatThrownBy(() -> PartSizes.sizeOf(10_001, 8 * mib)).isInstanceOf(IllegalArgumentException.class);
         MemoryBudget budget = new MemoryBudget(32 * mib); // a part larger than the bound goes alone
@@ -231,11 +247,18 @@ class ObjectStoreSinkTest {
         var skewed = errors.map(answer(403, "RequestTimeTooSkewed"), "upload of", "database/x.sql.gpg");
         assertThat(skewed).isInstanceOf(StorageException.class);
         assertThat(skewed.code().exitCode()).isEqualTo(4);
-        assertThat(skewed.getMessage()).contains("this host's clock", "timedatectl", "set-ntp",
-                "The server's clock is not the one to change", "database/x.sql.gpg")
-                .doesNotContain("Access denied").doesNotContain("policy");
-        assertThat(errors.map(answer(404, "NoSuchBucket"), "listing of", null)).isInstanceOf(
-                ConfigurationException.class).hasMessageContaining("'backups' does not exist");
+        assertThat(skewed.getMessage())
+                .contains(
+                        "this host's clock",
+                        "timedatectl",
+                        "set-ntp",
+                        "The server's clock is not the one to change",
+                        "database/x.sql.gpg")
+                .doesNotContain("Access denied")
+                .doesNotContain("policy");
+        assertThat(errors.map(answer(404, "NoSuchBucket"), "listing of", null))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("'backups' does not exist");
         assertThat(errors.map(new java.net.ConnectException("refused"), "listing of", null))
                 .hasMessageContaining("Cannot reach the S3 endpoint http://127.0.0.1:9000");
         assertThat(Retry.retryable(new IOException("reset"))).isTrue();

@@ -3,7 +3,6 @@ package com.jiffoo.backup.store.multipart;
 import com.jiffoo.backup.Sink.PartialWrite;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.internal.ETags;
-
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -24,7 +23,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class ScriptedObjectStore implements ObjectStore {
     /** A request kind faults can be scripted for. */
-    enum Op { START, PART, COMPLETE, ABORT, PUT, HEAD, UPLOADS }
+    enum Op {
+        START,
+        PART,
+        COMPLETE,
+        ABORT,
+        PUT,
+        HEAD,
+        UPLOADS
+    }
 
     /** A fault: what to throw on a call, or null for none. */
     interface Fault {
@@ -40,7 +47,7 @@ final class ScriptedObjectStore implements ObjectStore {
     /** The part ETags of multipart objects, whose ETag is {@code md5(part md5s)-N}. */
     private final Map<String, List<String>> multipartETags = new ConcurrentHashMap<>();
     /** Run at the start of each part upload (a test may block it). */
-    volatile Runnable onPart = () -> { };
+    volatile Runnable onPart = () -> {};
 
     ScriptedObjectStore failBefore(Op op, Fault fault) {
         before.put(op, fault);
@@ -113,7 +120,8 @@ final class ScriptedObjectStore implements ObjectStore {
                 all.writeBytes(upload.get(p.number()));
             }
             objects.put(name, all.toByteArray());
-            multipartETags.put(name, parts.stream().map(p -> md5(upload.get(p.number()))).toList());
+            multipartETags.put(
+                    name, parts.stream().map(p -> md5(upload.get(p.number()))).toList());
             uploads.remove(uploadId);
             return null;
         });
@@ -138,10 +146,10 @@ final class ScriptedObjectStore implements ObjectStore {
 
     @Override
     public Optional<ObjectHead> head(String name) throws IOException {
-        return run(Op.HEAD, () -> Optional.ofNullable(objects.get(name)).map(b -> new ObjectHead(b.length,
-                eTagOf(name, b))));
+        return run(
+                Op.HEAD,
+                () -> Optional.ofNullable(objects.get(name)).map(b -> new ObjectHead(b.length, eTagOf(name, b))));
     }
-
 
     private String eTagOf(String name, byte[] bytes) {
         List<String> parts = multipartETags.get(name);
@@ -172,8 +180,12 @@ final class ScriptedObjectStore implements ObjectStore {
 
     @Override
     public List<PartialWrite> listUploads(String prefix) throws IOException {
-        return run(Op.UPLOADS, () -> uploads.keySet().stream().filter(id -> id.startsWith(prefix))
-                .map(id -> new PartialWrite(id.substring(0, id.indexOf('#')), id, Instant.EPOCH)).toList());
+        return run(
+                Op.UPLOADS,
+                () -> uploads.keySet().stream()
+                        .filter(id -> id.startsWith(prefix))
+                        .map(id -> new PartialWrite(id.substring(0, id.indexOf('#')), id, Instant.EPOCH))
+                        .toList());
     }
 
     @Override
