@@ -1,8 +1,8 @@
 package com.jiffoo.backup.minio;
 
 import com.jiffoo.backup.Sink;
-import com.jiffoo.backup.testing.S3Endpoint;
-import com.jiffoo.backup.testing.S3ProxyContractTest;
+import com.jiffoo.backup.testing.s3.S3Endpoint;
+import com.jiffoo.backup.testing.s3.S3ProxyContractTest;
 
 /** MinioSink keeps the Sink contract and the store-health suite on the in-process S3Proxy. */
 class MinioSinkContractTest extends S3ProxyContractTest {

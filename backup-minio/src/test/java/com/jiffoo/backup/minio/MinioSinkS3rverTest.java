@@ -7,7 +7,7 @@ import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.StoredObject;
-import com.jiffoo.backup.testing.S3rverServer;
+import com.jiffoo.backup.testing.s3.S3rverServer;
 import com.jiffoo.backup.testutil.GeneratedSource;
 import java.util.concurrent.atomic.AtomicInteger;
 import okhttp3.MediaType;

@@ -3,7 +3,7 @@ package com.jiffoo.backup.s3;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.jiffoo.backup.SinkOutput;
-import com.jiffoo.backup.testing.S3ProxyServer;
+import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

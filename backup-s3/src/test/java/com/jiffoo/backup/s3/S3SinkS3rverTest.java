@@ -10,7 +10,7 @@ import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
-import com.jiffoo.backup.testing.S3rverServer;
+import com.jiffoo.backup.testing.s3.S3rverServer;
 import com.jiffoo.backup.testutil.GeneratedSource;
 import java.io.InputStream;
 import java.nio.file.Path;

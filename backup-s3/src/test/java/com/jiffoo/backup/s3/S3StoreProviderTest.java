@@ -8,7 +8,7 @@ import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.store.StoreProviders;
 import com.jiffoo.backup.store.StoreSettings;
-import com.jiffoo.backup.testing.S3ProxyServer;
+import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
