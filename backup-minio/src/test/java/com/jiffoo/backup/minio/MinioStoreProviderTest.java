@@ -8,6 +8,7 @@ import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.store.StoreProviders;
 import com.jiffoo.backup.store.StoreSettings;
+import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import java.io.InputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -18,16 +19,16 @@ class MinioStoreProviderTest {
 
     @Test
     void opensTheStoreItsLocationNamesAndLocatesABackupInIt() throws Exception {
-        try (S3ProxyFixture s3 = S3ProxyFixture.start()) {
+        try (S3ProxyServer s3 = S3ProxyServer.startTransient()) {
             String bucket = s3.createBucket();
             StoreSettings settings = StoreSettings.of(Map.of(
                     "MINIO_ENDPOINT",
-                    s3.endpoint(),
+                    s3.endpoint().toString(),
                     "AWS_ACCESS_KEY_ID",
-                    S3ProxyFixture.ACCESS_KEY,
+                    s3.accessKey(),
                     "AWS_SECRET_ACCESS_KEY",
-                    S3ProxyFixture.SECRET_KEY));
-            URI endpoint = URI.create(s3.endpoint());
+                    s3.secretKey()));
+            URI endpoint = s3.endpoint();
             String location = "minio://" + endpoint.getHost() + ":" + endpoint.getPort() + "/" + bucket + "/prod";
             String key = "files/files_backup_20260111_030000.tar.gz.gpg";
             String uri;
