@@ -3,6 +3,7 @@ package com.jiffoo.backup.s3;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.jiffoo.backup.SinkOutput;
+import com.jiffoo.backup.testing.s3.LoopbackProxy;
 import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import java.io.IOException;
 import java.io.InputStream;
@@ -26,7 +27,7 @@ class S3SinkCloseTest {
         }
 
         @Override
-        void serve(Socket client, Socket upstream) {
+        protected void serve(Socket client, Socket upstream) {
             start(
                     () -> {
                         byte[] buf = new byte[16 * 1024];

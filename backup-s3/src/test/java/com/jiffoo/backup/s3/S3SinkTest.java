@@ -13,7 +13,10 @@ import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.testing.s3.CuttingProxy;
+import com.jiffoo.backup.testing.s3.LoopbackProxy;
 import com.jiffoo.backup.testing.s3.S3ProxyServer;
+import com.jiffoo.backup.testing.s3.TappingProxy;
 import com.jiffoo.backup.testutil.GeneratedSource;
 import com.jiffoo.backup.testutil.MemoryTarget;
 import java.io.IOException;
@@ -67,7 +70,7 @@ class S3SinkTest {
         try (LoopbackProxy counting =
                         new LoopbackProxy(S3PROXY.server().endpoint().getPort(), "counting-proxy") {
                             @Override
-                            void serve(java.net.Socket client, java.net.Socket upstream) {
+                            protected void serve(java.net.Socket client, java.net.Socket upstream) {
                                 start(() -> pump(client, upstream), "counting-up");
                                 start(
                                         () -> {

@@ -1,4 +1,4 @@
-package com.jiffoo.backup.s3;
+package com.jiffoo.backup.testing.s3;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,26 +12,31 @@ import java.util.concurrent.atomic.AtomicInteger;
  * bytes of an S3 part upload (a request whose line has {@code partNumber=}), {@code cuts} times (or always when
  * negative). Everything else passes. Threads are daemons; {@link #close()} stops accepting.
  */
-final class CuttingProxy extends LoopbackProxy {
+public final class CuttingProxy extends LoopbackProxy {
     private static final byte[] MARK = "partNumber=".getBytes(StandardCharsets.US_ASCII);
     private final long cutAfter;
     private final AtomicInteger cutsLeft;
     private final boolean always;
     private final AtomicInteger cutsDone = new AtomicInteger();
 
-    CuttingProxy(int targetPort, long cutAfter, int cuts) throws IOException {
+    /**
+     * A proxy to {@code targetPort} on 127.0.0.1 that cuts {@code cuts} part uploads (all when negative) after
+     * {@code cutAfter} bytes.
+     */
+    public CuttingProxy(int targetPort, long cutAfter, int cuts) throws IOException {
         super(targetPort, "cutting-proxy");
         this.cutAfter = cutAfter;
         this.always = cuts < 0;
         this.cutsLeft = new AtomicInteger(cuts);
     }
 
-    int cutsDone() {
+    /** How many connections it has cut so far. */
+    public int cutsDone() {
         return cutsDone.get();
     }
 
     @Override
-    void serve(Socket client, Socket upstream) {
+    protected void serve(Socket client, Socket upstream) {
         start(() -> pumpUp(client, upstream), "cutting-proxy-up");
         start(() -> pump(upstream, client), "cutting-proxy-down");
     }

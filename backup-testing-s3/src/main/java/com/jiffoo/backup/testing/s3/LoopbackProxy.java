@@ -1,4 +1,4 @@
-package com.jiffoo.backup.s3;
+package com.jiffoo.backup.testing.s3;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -9,27 +9,38 @@ import java.net.ServerSocket;
 import java.net.Socket;
 
 /**
- * A TCP proxy on 127.0.0.1 in front of a local server, for fault tests: each accepted connection gets its own
- * upstream connection, and the subclass decides how bytes flow ({@link #serve}). Threads are daemons;
- * {@link #close()} stops accepting.
+ * A TCP proxy on 127.0.0.1 in front of a local server (an {@link S3ProxyServer}, say), for fault tests on the
+ * connection: each accepted connection gets its own upstream connection, and the subclass decides how bytes flow
+ * ({@link #serve}): {@link TappingProxy} records request heads, {@link CuttingProxy} resets part uploads. Clients
+ * connect to {@code http://127.0.0.1:}{@link #port()}. Threads are daemons; {@link #close()} stops accepting.
+ *
+ * <pre>{@code
+ * new LoopbackProxy(server.endpoint().getPort(), "my-proxy") {
+ *     protected void serve(Socket client, Socket upstream) {
+ *         start(() -> pump(client, upstream), "my-proxy-up");
+ *         start(() -> pump(upstream, client), "my-proxy-down");
+ *     }
+ * };
+ * }</pre>
  */
-abstract class LoopbackProxy implements AutoCloseable {
+public abstract class LoopbackProxy implements AutoCloseable {
     private final ServerSocket server;
     private final int targetPort;
 
-    LoopbackProxy(int targetPort, String name) throws IOException {
+    /** Listens on a free port of 127.0.0.1 for connections to forward to {@code targetPort}; threads named {@code name}. */
+    protected LoopbackProxy(int targetPort, String name) throws IOException {
         this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         this.targetPort = targetPort;
         start(this::acceptLoop, name);
     }
 
     /** The port clients connect to. */
-    final int port() {
+    public final int port() {
         return server.getLocalPort();
     }
 
     /** Starts the pumps of one connection pair. */
-    abstract void serve(Socket client, Socket upstream);
+    protected abstract void serve(Socket client, Socket upstream);
 
     private void acceptLoop() {
         while (!server.isClosed()) {
@@ -44,14 +55,15 @@ abstract class LoopbackProxy implements AutoCloseable {
         }
     }
 
-    static void start(Runnable r, String name) {
+    /** Runs {@code r} on a new daemon thread named {@code name}. */
+    protected static void start(Runnable r, String name) {
         Thread t = new Thread(r, name);
         t.setDaemon(true);
         t.start();
     }
 
     /** Copies {@code from} to {@code to} until either side goes away, then closes both. */
-    static void pump(Socket from, Socket to) {
+    protected static void pump(Socket from, Socket to) {
         byte[] buf = new byte[16 * 1024];
         try (InputStream in = from.getInputStream();
                 OutputStream out = to.getOutputStream()) {
@@ -68,7 +80,7 @@ abstract class LoopbackProxy implements AutoCloseable {
     }
 
     /** Closes with a TCP reset, as a dropped connection looks to the peer. */
-    static void reset(Socket s) {
+    protected static void reset(Socket s) {
         try {
             s.setSoLinger(true, 0);
             s.close();
@@ -77,7 +89,8 @@ abstract class LoopbackProxy implements AutoCloseable {
         }
     }
 
-    static void closeQuietly(Socket s) {
+    /** Closes {@code s}, ignoring a failure. */
+    protected static void closeQuietly(Socket s) {
         try {
             s.close();
         } catch (IOException ignored) {
@@ -85,6 +98,7 @@ abstract class LoopbackProxy implements AutoCloseable {
         }
     }
 
+    /** Stops accepting connections; those accepted run on until a side goes away. */
     @Override
     public void close() throws IOException {
         server.close();

@@ -1,4 +1,4 @@
-package com.jiffoo.backup.s3;
+package com.jiffoo.backup.testing.s3;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,20 +12,21 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * A TCP proxy on 127.0.0.1 in front of a local server that records the head (request line and headers) of every
  * request it forwards.
  */
-final class TappingProxy extends LoopbackProxy {
+public final class TappingProxy extends LoopbackProxy {
     private final List<String> heads = new CopyOnWriteArrayList<>();
 
-    TappingProxy(int targetPort) throws IOException {
+    /** A proxy to {@code targetPort} on 127.0.0.1. */
+    public TappingProxy(int targetPort) throws IOException {
         super(targetPort, "tapping-proxy");
     }
 
     /** The heads of the requests forwarded so far (lower-cased header names as sent). */
-    List<String> requestHeads() {
+    public List<String> requestHeads() {
         return heads;
     }
 
     @Override
-    void serve(Socket client, Socket upstream) {
+    protected void serve(Socket client, Socket upstream) {
         start(() -> pumpUp(client, upstream), "tapping-proxy-up");
         start(() -> pump(upstream, client), "tapping-proxy-down");
     }
