@@ -73,22 +73,11 @@ class S3SinkTest {
                             protected void serve(java.net.Socket client, java.net.Socket upstream) {
                                 start(() -> pump(client, upstream), "counting-up");
                                 start(
-                                        () -> {
-                                            byte[] buf = new byte[16 * 1024];
-                                            try (InputStream in = upstream.getInputStream();
-                                                    java.io.OutputStream o = client.getOutputStream()) {
-                                                int n;
-                                                while ((n = in.read(buf)) >= 0) {
-                                                    down.addAndGet(n);
-                                                    o.write(buf, 0, n);
-                                                }
-                                            } catch (IOException e) {
-                                                // a side went away
-                                            } finally {
-                                                closeQuietly(client);
-                                                closeQuietly(upstream);
-                                            }
-                                        },
+                                        () -> pump(upstream, client, (buf, n, in, o) -> {
+                                            down.addAndGet(n);
+                                            o.write(buf, 0, n);
+                                            return true;
+                                        }),
                                         "counting-down");
                             }
                         };

@@ -37,48 +37,48 @@ public final class CuttingProxy extends LoopbackProxy {
 
     @Override
     protected void serve(Socket client, Socket upstream) {
-        start(() -> pumpUp(client, upstream), "cutting-proxy-up");
+        start(() -> pump(client, upstream, new Cutter(client, upstream)), "cutting-proxy-up");
         start(() -> pump(upstream, client), "cutting-proxy-down");
     }
 
-    /** Client to server, watching for part uploads. */
-    private void pumpUp(Socket client, Socket upstream) {
-        byte[] buf = new byte[16 * 1024];
-        int matched = 0;
-        long sinceMark = -1; // bytes forwarded since a part request was seen, -1 when none is being cut
-        try (InputStream in = client.getInputStream();
-                OutputStream out = upstream.getOutputStream()) {
-            int n;
-            while ((n = in.read(buf)) >= 0) {
-                for (int i = 0; i < n; i++) {
-                    if (sinceMark < 0) {
-                        matched = buf[i] == MARK[matched] ? matched + 1 : (buf[i] == MARK[0] ? 1 : 0);
-                        if (matched == MARK.length) {
-                            matched = 0;
-                            if (always || cutsLeft.getAndDecrement() > 0) {
-                                sinceMark = 0;
-                            }
+    /** Client to server on one connection, watching for part uploads. */
+    private final class Cutter implements Chunks {
+        private final Socket client;
+        private final Socket upstream;
+        private int matched;
+        private long sinceMark = -1; // bytes forwarded since a part request was seen, -1 when none is being cut
+
+        Cutter(Socket client, Socket upstream) {
+            this.client = client;
+            this.upstream = upstream;
+        }
+
+        @Override
+        public boolean handle(byte[] buf, int n, InputStream in, OutputStream out) throws IOException {
+            for (int i = 0; i < n; i++) {
+                if (sinceMark < 0) {
+                    matched = buf[i] == MARK[matched] ? matched + 1 : (buf[i] == MARK[0] ? 1 : 0);
+                    if (matched == MARK.length) {
+                        matched = 0;
+                        if (always || cutsLeft.getAndDecrement() > 0) {
+                            sinceMark = 0;
                         }
                     }
                 }
-                if (sinceMark >= 0) {
-                    if (sinceMark + n >= cutAfter) {
-                        out.write(buf, 0, (int) (cutAfter - sinceMark));
-                        out.flush();
-                        cutsDone.incrementAndGet();
-                        reset(client);
-                        reset(upstream);
-                        return;
-                    }
-                    sinceMark += n;
-                }
-                out.write(buf, 0, n);
             }
-        } catch (IOException e) {
-            // the other side went away
-        } finally {
-            closeQuietly(client);
-            closeQuietly(upstream);
+            if (sinceMark >= 0) {
+                if (sinceMark + n >= cutAfter) {
+                    out.write(buf, 0, (int) (cutAfter - sinceMark));
+                    out.flush();
+                    cutsDone.incrementAndGet();
+                    reset(client);
+                    reset(upstream);
+                    return false;
+                }
+                sinceMark += n;
+            }
+            out.write(buf, 0, n);
+            return true;
         }
     }
 }

@@ -64,19 +64,43 @@ public abstract class LoopbackProxy implements AutoCloseable {
 
     /** Copies {@code from} to {@code to} until either side goes away, then closes both. */
     protected static void pump(Socket from, Socket to) {
+        pump(from, to, (buf, n, in, out) -> {
+            out.write(buf, 0, n);
+            return true;
+        });
+    }
+
+    /**
+     * Hands what {@code from} sends, chunk by chunk, to {@code chunks}, which forwards it to {@code to} or not, until
+     * either side goes away or {@code chunks} says stop; then closes both.
+     */
+    protected static void pump(Socket from, Socket to, Chunks chunks) {
         byte[] buf = new byte[16 * 1024];
         try (InputStream in = from.getInputStream();
                 OutputStream out = to.getOutputStream()) {
             int n;
             while ((n = in.read(buf)) >= 0) {
-                out.write(buf, 0, n);
+                if (!chunks.handle(buf, n, in, out)) {
+                    return;
+                }
             }
         } catch (IOException e) {
-            // the other side went away
+            // a side went away
         } finally {
             closeQuietly(from);
             closeQuietly(to);
         }
+    }
+
+    /** What a proxy does with each chunk one side sends; see {@link #pump(Socket, Socket, Chunks)}. */
+    @FunctionalInterface
+    protected interface Chunks {
+        /**
+         * Handles the {@code n} bytes in {@code buf} read from {@code in}, usually by writing them to {@code out}.
+         *
+         * @return whether to go on; false closes both sides
+         */
+        boolean handle(byte[] buf, int n, InputStream in, OutputStream out) throws IOException;
     }
 
     /** Closes with a TCP reset, as a dropped connection looks to the peer. */

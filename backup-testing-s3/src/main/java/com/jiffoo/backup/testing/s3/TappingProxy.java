@@ -27,29 +27,18 @@ public final class TappingProxy extends LoopbackProxy {
 
     @Override
     protected void serve(Socket client, Socket upstream) {
-        start(() -> pumpUp(client, upstream), "tapping-proxy-up");
+        start(() -> pump(client, upstream, this::tap), "tapping-proxy-up");
         start(() -> pump(upstream, client), "tapping-proxy-down");
     }
 
-    private void pumpUp(Socket client, Socket upstream) {
-        byte[] buf = new byte[16 * 1024];
-        try (InputStream in = client.getInputStream();
-                OutputStream out = upstream.getOutputStream()) {
-            int n;
-            while ((n = in.read(buf)) >= 0) {
-                String text = new String(buf, 0, n, StandardCharsets.ISO_8859_1);
-                int end = text.indexOf("\r\n\r\n");
-                if (end > 0 && text.matches("(?s)^(GET|PUT|POST|HEAD|DELETE) .*")) {
-                    heads.add(text.substring(0, end));
-                }
-                out.write(buf, 0, n);
-                out.flush();
-            }
-        } catch (IOException e) {
-            // a side went away
-        } finally {
-            closeQuietly(client);
-            closeQuietly(upstream);
+    private boolean tap(byte[] buf, int n, InputStream in, OutputStream out) throws IOException {
+        String text = new String(buf, 0, n, StandardCharsets.ISO_8859_1);
+        int end = text.indexOf("\r\n\r\n");
+        if (end > 0 && text.matches("(?s)^(GET|PUT|POST|HEAD|DELETE) .*")) {
+            heads.add(text.substring(0, end));
         }
+        out.write(buf, 0, n);
+        out.flush();
+        return true;
     }
 }
