@@ -246,19 +246,11 @@ public final class S3ProxyServer implements S3Endpoint, AutoCloseable {
             return super.uploadMultipartPart(upload, request, in);
         }
 
+        /** Every lookup (BlobStore's {@code blobMetadataIfPresent} too) comes here. */
         @Override
         public HeadObjectResponse blobMetadata(HeadObjectRequest request) {
             try {
                 return super.blobMetadata(request);
-            } finally {
-                intrude(request.bucket(), request.key());
-            }
-        }
-
-        @Override
-        public HeadObjectResponse blobMetadataIfPresent(HeadObjectRequest request) {
-            try {
-                return super.blobMetadataIfPresent(request);
             } finally {
                 intrude(request.bucket(), request.key());
             }
