@@ -2,7 +2,7 @@ package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.postgres.PgTestServer;
 import com.jiffoo.backup.postgres.ShopSchema;
-import com.jiffoo.backup.testing.S3ProxyServer;
+import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.util.HashMap;

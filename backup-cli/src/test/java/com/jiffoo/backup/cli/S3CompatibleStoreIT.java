@@ -2,7 +2,7 @@ package com.jiffoo.backup.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.jiffoo.backup.testing.S3rverServer;
+import com.jiffoo.backup.testing.s3.S3rverServer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

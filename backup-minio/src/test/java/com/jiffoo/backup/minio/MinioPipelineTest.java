@@ -1,5 +1,7 @@
 package com.jiffoo.backup.minio;
 
+import static com.jiffoo.backup.minio.MinioSinkContractTest.openUploads;
+import static com.jiffoo.backup.minio.MinioSinkContractTest.sinkIn;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -11,6 +13,7 @@ import com.jiffoo.backup.RestoreResult;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import com.jiffoo.backup.testutil.GeneratedSource;
 import com.jiffoo.backup.testutil.MemoryTarget;
 import com.jiffoo.backup.testutil.TestKeys;
@@ -23,14 +26,14 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Backups through the whole pipeline (OpenPGP, SHA-256, manifest) into a MinioSink on S3Proxy, and back. */
 class MinioPipelineTest {
-    private static S3ProxyFixture s3;
+    private static S3ProxyServer s3;
 
     @TempDir
     Path dir;
 
     @BeforeAll
     static void startServer() throws Exception {
-        s3 = S3ProxyFixture.start();
+        s3 = S3ProxyServer.startTransient();
     }
 
     @AfterAll
@@ -49,7 +52,7 @@ class MinioPipelineTest {
         String bucket = s3.createBucket();
         OpenPgpTransform pgp = pgp();
         GeneratedSource source = new GeneratedSource("database", 12L * 1024 * 1024 + 7, 42);
-        try (MinioSink sink = s3.sink(bucket).prefix("prod").partsInFlight(2).build()) {
+        try (MinioSink sink = sinkIn(s3, bucket).prefix("prod").partsInFlight(2).build()) {
             BackupManifest manifest = BackupPipeline.builder()
                     .source(source)
                     .encryption(pgp)
@@ -65,7 +68,7 @@ class MinioPipelineTest {
                             manifest.signatureKey(),
                             manifest.sha256Key());
             assertThat(manifest.objectSize()).isGreaterThan(2 * MinioSink.MIN_PART_SIZE);
-            assertThat(s3.openUploads(bucket)).isEmpty();
+            assertThat(openUploads(s3, bucket)).isEmpty();
 
             MemoryTarget target = new MemoryTarget();
             RestoreResult r = RestorePipeline.builder()
@@ -85,7 +88,7 @@ class MinioPipelineTest {
     void aSourceFailingMidStreamLeavesNothingAndNoOpenUpload() throws Exception {
         String bucket = s3.createBucket();
         GeneratedSource failing = new GeneratedSource("files", 20L * 1024 * 1024, 5).failingAfter(11L * 1024 * 1024);
-        try (MinioSink sink = s3.sink(bucket).build()) {
+        try (MinioSink sink = sinkIn(s3, bucket).build()) {
             assertThatThrownBy(() -> BackupPipeline.builder()
                             .source(failing)
                             .encryption(pgp())
@@ -95,8 +98,8 @@ class MinioPipelineTest {
                     .isInstanceOf(BackupException.class)
                     .hasMessageContaining("failed on purpose");
             assertThat(sink.list("")).isEmpty();
-            assertThat(s3.openUploads(bucket)).isEmpty();
-            assertThat(s3.openUploadsInBlobStore(bucket)).isEmpty();
+            assertThat(openUploads(s3, bucket)).isEmpty();
+            assertThat(s3.openMultipartUploads(bucket)).isEmpty();
         }
     }
 }

@@ -1,8 +1,8 @@
 package com.jiffoo.backup.minio;
 
 import com.jiffoo.backup.Sink;
-import com.jiffoo.backup.testing.S3Endpoint;
-import com.jiffoo.backup.testing.S3rverContractTest;
+import com.jiffoo.backup.testing.s3.S3Endpoint;
+import com.jiffoo.backup.testing.s3.S3rverContractTest;
 
 /** MinioSink keeps the Sink contract on s3rver, a second S3 implementation besides S3Proxy. */
 class MinioSinkS3rverContractTest extends S3rverContractTest {

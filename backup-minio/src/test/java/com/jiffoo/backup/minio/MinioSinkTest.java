@@ -1,5 +1,7 @@
 package com.jiffoo.backup.minio;
 
+import static com.jiffoo.backup.minio.MinioSinkContractTest.openUploads;
+import static com.jiffoo.backup.minio.MinioSinkContractTest.sinkIn;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.groups.Tuple.tuple;
@@ -9,6 +11,7 @@ import com.jiffoo.backup.NotFoundException;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.StoredObject;
+import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import com.jiffoo.backup.testutil.TestKeys;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
@@ -32,13 +35,13 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 class MinioSinkTest {
-    private static S3ProxyFixture s3;
+    private static S3ProxyServer s3;
     private String bucket;
     private MinioSink sink;
 
     @BeforeAll
     static void startServer() throws Exception {
-        s3 = S3ProxyFixture.start();
+        s3 = S3ProxyServer.startTransient();
     }
 
     @AfterAll
@@ -49,7 +52,7 @@ class MinioSinkTest {
     @BeforeEach
     void newBucket() {
         bucket = s3.createBucket();
-        sink = s3.sink(bucket).prefix("jiffoo/prod").build();
+        sink = sinkIn(s3, bucket).prefix("jiffoo/prod").build();
     }
 
     @AfterEach
@@ -89,11 +92,11 @@ class MinioSinkTest {
     @Test
     void storesUnderThePrefixInTheBucket() throws Exception {
         put("files/x", new byte[] {1});
-        try (MinioSink whole = s3.sink(bucket).build()) {
+        try (MinioSink whole = sinkIn(s3, bucket).build()) {
             assertThat(whole.list("")).extracting(StoredObject::key).containsExactly("jiffoo/prod/files/x");
         }
         assertThat(sink.location())
-                .isEqualTo("minio://127.0.0.1:" + s3.endpoint().replaceAll(".*:", "") + "/" + bucket + "/jiffoo/prod");
+                .isEqualTo("minio://127.0.0.1:" + s3.endpoint().getPort() + "/" + bucket + "/jiffoo/prod");
     }
 
     @Test
@@ -103,12 +106,12 @@ class MinioSinkTest {
         }
         try (SinkOutput out = sink.create("files/big.bin")) {
             out.write(TestKeys.randomBytes(17 * 1024 * 1024, 2)); // 3 full parts sent, the 4th buffered
-            assertThat(s3.openUploads(bucket)).hasSize(1);
+            assertThat(openUploads(s3, bucket)).hasSize(1);
         }
         assertThat(sink.list("")).isEmpty();
-        assertThat(s3.openUploads(bucket)).isEmpty();
-        assertThat(s3.openUploadsInBlobStore(bucket)).isEmpty();
-        try (MinioSink whole = s3.sink(bucket).build()) {
+        assertThat(openUploads(s3, bucket)).isEmpty();
+        assertThat(s3.openMultipartUploads(bucket)).isEmpty();
+        try (MinioSink whole = sinkIn(s3, bucket).build()) {
             assertThat(whole.list("")).isEmpty();
         }
     }
@@ -125,10 +128,10 @@ class MinioSinkTest {
                 out.write(buf, 0, n);
                 expected.update(buf, 0, n);
             }
-            assertThat(s3.openUploads(bucket)).hasSize(1);
+            assertThat(openUploads(s3, bucket)).hasSize(1);
             out.commit();
         }
-        assertThat(s3.openUploads(bucket)).isEmpty();
+        assertThat(openUploads(s3, bucket)).isEmpty();
         MessageDigest actual = MessageDigest.getInstance("SHA-256");
         long total = 0;
         try (InputStream in = sink.open("database/big.sql.gpg")) {
@@ -147,7 +150,7 @@ class MinioSinkTest {
     @Test
     void failedPartUploadsAreRetried() throws Exception {
         byte[] data = TestKeys.randomBytes(12 * 1024 * 1024, 8);
-        try (MinioSink retrying = s3.sink(bucket)
+        try (MinioSink retrying = sinkIn(s3, bucket)
                 .maxAttempts(4)
                 .retryDelays(Duration.ofMillis(1), Duration.ofMillis(10))
                 .build()) {
@@ -184,7 +187,7 @@ class MinioSinkTest {
         byte[] data = TestKeys.randomBytes((int) MinioSink.MIN_PART_SIZE, 3);
         try (SinkOutput out = sink.create("files/one-part.bin")) {
             out.write(data);
-            assertThat(s3.openUploads(bucket)).isEmpty();
+            assertThat(openUploads(s3, bucket)).isEmpty();
             out.commit();
         }
         assertThat(read("files/one-part.bin")).isEqualTo(data);
@@ -192,7 +195,8 @@ class MinioSinkTest {
 
     @Test
     void withoutConditionalWritesTheCheckAloneIsNotAtomic() throws Exception {
-        try (MinioSink unconditional = s3.sink(bucket).conditionalWrites(false).build()) {
+        try (MinioSink unconditional =
+                sinkIn(s3, bucket).conditionalWrites(false).build()) {
             s3.writeRightAfterNextLookup(bucket, "late", "first writer");
             try (SinkOutput out = unconditional.create("late")) {
                 out.write("second writer".getBytes(StandardCharsets.UTF_8));
@@ -220,7 +224,7 @@ class MinioSinkTest {
 
     @Test
     void storesUserMetadataAndAsksForServerSideEncryption() throws Exception {
-        try (MinioSink sse = s3.sink(bucket)
+        try (MinioSink sse = sinkIn(s3, bucket)
                 .serverSideEncryptionS3()
                 .metadata(Map.of("host", "db1"))
                 .build()) {
@@ -268,7 +272,7 @@ class MinioSinkTest {
 
     @Test
     void aMissingBucketSaysSo() throws Exception {
-        try (MinioSink missing = s3.sink("no-such-bucket").build()) {
+        try (MinioSink missing = sinkIn(s3, "no-such-bucket").build()) {
             assertThatThrownBy(missing::checkBucket)
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("'no-such-bucket' does not exist");
@@ -287,14 +291,14 @@ class MinioSinkTest {
     @Test
     void aWrongSecretIsAConfigurationErrorThatDoesNotShowTheSecret() {
         String wrong = "wrong-secret-7d2e";
-        try (MinioSink bad = s3.sink(bucket)
-                .credentials(S3ProxyFixture.ACCESS_KEY, wrong.toCharArray())
+        try (MinioSink bad = sinkIn(s3, bucket)
+                .credentials(s3.accessKey(), wrong.toCharArray())
                 .build()) {
             Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> bad.list(""));
             assertThat(t).isInstanceOf(ConfigurationException.class).hasMessageContaining("rejected the credentials");
             StringWriter trace = new StringWriter();
             t.printStackTrace(new PrintWriter(trace));
-            assertThat(trace.toString()).doesNotContain(wrong).doesNotContain(S3ProxyFixture.SECRET_KEY);
+            assertThat(trace.toString()).doesNotContain(wrong).doesNotContain(s3.secretKey());
             assertThat(bad.toString()).doesNotContain(wrong);
             assertThat(bad.toBuilder().toString()).doesNotContain(wrong).contains("***");
         }
@@ -303,7 +307,7 @@ class MinioSinkTest {
     @Test
     void missingCredentialsAreAClearError() {
         assertThatThrownBy(() -> MinioSink.builder()
-                        .endpoint(s3.endpoint())
+                        .endpoint(s3.endpoint().toString())
                         .bucket(bucket)
                         .build())
                 .isInstanceOf(ConfigurationException.class)
@@ -338,8 +342,8 @@ class MinioSinkTest {
         assertThatThrownBy(() -> MinioSink.builder().partSize(4 * 1024 * 1024))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> MinioSink.builder().bucket("Bad_Bucket")).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(
-                        () -> s3.sink(bucket).serverSideEncryptionKms("key-1").build())
+        assertThatThrownBy(() ->
+                        sinkIn(s3, bucket).serverSideEncryptionKms("key-1").build())
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("https");
     }

@@ -9,7 +9,7 @@ import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
-import com.jiffoo.backup.testing.S3ProxyServer;
+import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import com.jiffoo.backup.testutil.GeneratedSource;
 import com.jiffoo.backup.testutil.MemoryTarget;
 import com.jiffoo.backup.testutil.TestKeys;

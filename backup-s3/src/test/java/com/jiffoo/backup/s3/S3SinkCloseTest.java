@@ -3,9 +3,9 @@ package com.jiffoo.backup.s3;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.jiffoo.backup.SinkOutput;
-import com.jiffoo.backup.testing.S3ProxyServer;
+import com.jiffoo.backup.testing.s3.LoopbackProxy;
+import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.URI;
@@ -26,33 +26,21 @@ class S3SinkCloseTest {
         }
 
         @Override
-        void serve(Socket client, Socket upstream) {
+        protected void serve(Socket client, Socket upstream) {
             start(
-                    () -> {
-                        byte[] buf = new byte[16 * 1024];
-                        try (InputStream in = client.getInputStream();
-                                OutputStream out = upstream.getOutputStream()) {
-                            int n;
-                            while ((n = in.read(buf)) >= 0) {
-                                String t = new String(buf, 0, n, StandardCharsets.ISO_8859_1);
-                                int eol = t.indexOf("\r\n");
-                                if (t.startsWith("PUT ")
-                                        && eol > 0
-                                        && t.substring(0, eol).contains("partNumber=")) {
-                                    in.transferTo(
-                                            OutputStream.nullOutputStream()); // swallow it until the client gives up
-                                    return;
-                                }
-                                out.write(buf, 0, n);
-                                out.flush();
-                            }
-                        } catch (IOException e) {
-                            // a side went away
-                        } finally {
-                            closeQuietly(client);
-                            closeQuietly(upstream);
+                    () -> pump(client, upstream, (buf, n, in, out) -> {
+                        String t = new String(buf, 0, n, StandardCharsets.ISO_8859_1);
+                        int eol = t.indexOf("\r\n");
+                        if (t.startsWith("PUT ")
+                                && eol > 0
+                                && t.substring(0, eol).contains("partNumber=")) {
+                            in.transferTo(OutputStream.nullOutputStream()); // swallow it until the client gives up
+                            return false;
                         }
-                    },
+                        out.write(buf, 0, n);
+                        out.flush();
+                        return true;
+                    }),
                     "stall-parts-up");
             start(() -> pump(upstream, client), "stall-parts-down");
         }

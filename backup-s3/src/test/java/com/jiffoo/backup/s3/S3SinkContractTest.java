@@ -1,8 +1,8 @@
 package com.jiffoo.backup.s3;
 
 import com.jiffoo.backup.Sink;
-import com.jiffoo.backup.testing.S3Endpoint;
-import com.jiffoo.backup.testing.S3ProxyContractTest;
+import com.jiffoo.backup.testing.s3.S3Endpoint;
+import com.jiffoo.backup.testing.s3.S3ProxyContractTest;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 

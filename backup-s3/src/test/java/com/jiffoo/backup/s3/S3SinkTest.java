@@ -13,7 +13,10 @@ import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
-import com.jiffoo.backup.testing.S3ProxyServer;
+import com.jiffoo.backup.testing.s3.CuttingProxy;
+import com.jiffoo.backup.testing.s3.LoopbackProxy;
+import com.jiffoo.backup.testing.s3.S3ProxyServer;
+import com.jiffoo.backup.testing.s3.TappingProxy;
 import com.jiffoo.backup.testutil.GeneratedSource;
 import com.jiffoo.backup.testutil.MemoryTarget;
 import java.io.IOException;
@@ -67,25 +70,14 @@ class S3SinkTest {
         try (LoopbackProxy counting =
                         new LoopbackProxy(S3PROXY.server().endpoint().getPort(), "counting-proxy") {
                             @Override
-                            void serve(java.net.Socket client, java.net.Socket upstream) {
+                            protected void serve(java.net.Socket client, java.net.Socket upstream) {
                                 start(() -> pump(client, upstream), "counting-up");
                                 start(
-                                        () -> {
-                                            byte[] buf = new byte[16 * 1024];
-                                            try (InputStream in = upstream.getInputStream();
-                                                    java.io.OutputStream o = client.getOutputStream()) {
-                                                int n;
-                                                while ((n = in.read(buf)) >= 0) {
-                                                    down.addAndGet(n);
-                                                    o.write(buf, 0, n);
-                                                }
-                                            } catch (IOException e) {
-                                                // a side went away
-                                            } finally {
-                                                closeQuietly(client);
-                                                closeQuietly(upstream);
-                                            }
-                                        },
+                                        () -> pump(upstream, client, (buf, n, in, o) -> {
+                                            down.addAndGet(n);
+                                            o.write(buf, 0, n);
+                                            return true;
+                                        }),
                                         "counting-down");
                             }
                         };

@@ -4,13 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.jiffoo.backup.ConfigurationException;
-import com.jiffoo.backup.Sink;
-import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.store.StoreProviders;
 import com.jiffoo.backup.store.StoreSettings;
-import com.jiffoo.backup.testing.S3ProxyServer;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
+import com.jiffoo.backup.testing.StoreUris;
+import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -26,24 +23,12 @@ class S3StoreProviderTest {
                     server.secretKey(),
                     "AWS_REGION",
                     "us-east-1"));
-            String query = "?endpoint=" + server.endpoint();
-            String key = "database/db_backup_20260111_020000.sql.gpg";
-            String uri;
-            try (Sink store = StoreProviders.open("s3://" + server.bucket() + "/prod/eu" + query, keys);
-                    SinkOutput out = store.create(key)) {
-                assertThat(store).isInstanceOf(S3Sink.class);
-                assertThat(store.location()).isEqualTo("s3://" + server.bucket() + "/prod/eu");
-                out.write("stored".getBytes(StandardCharsets.UTF_8));
-                out.commit();
-                uri = StoreProviders.backupUri(store, key);
-            }
-            StoreProviders.Located at = StoreProviders.locate(uri + query, keys);
-            try (Sink store = at.store();
-                    InputStream in = store.open(at.key())) {
-                assertThat(at.key()).isEqualTo(key);
-                assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8))
-                        .isEqualTo("stored");
-            }
+            StoreUris.assertOpensAndLocates(
+                    "s3://" + server.bucket() + "/prod/eu",
+                    "?endpoint=" + server.endpoint(),
+                    keys,
+                    S3Sink.class,
+                    "database/db_backup_20260111_020000.sql.gpg");
         }
     }
 

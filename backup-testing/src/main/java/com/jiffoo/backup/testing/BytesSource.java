@@ -7,19 +7,20 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /** A source of {@code size} seeded random bytes, of a kind ({@code database}, {@code files}). */
-final class BytesSource implements Source {
+public final class BytesSource implements Source {
     private final String kind;
     private final long seed;
     private final int size;
 
-    BytesSource(String kind, long seed, int size) {
+    /** A source of {@code kind} that writes {@code size} bytes drawn from {@code seed}. */
+    public BytesSource(String kind, long seed, int size) {
         this.kind = kind;
         this.seed = seed;
         this.size = size;
     }
 
     /** The bytes this source writes. */
-    byte[] bytes() {
+    public byte[] bytes() {
         byte[] b = new byte[size];
         new SplittableRandom(seed).nextBytes(b);
         return b;

@@ -5,7 +5,7 @@ import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.s3.S3Sink;
-import com.jiffoo.backup.testing.S3ProxyServer;
+import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;

@@ -1,6 +1,6 @@
 package com.jiffoo.backup.bench;
 
-import com.jiffoo.backup.testing.S3ProxyServer;
+import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import java.nio.file.Path;
 
 /**

@@ -17,7 +17,7 @@ import com.jiffoo.backup.postgres.PostgresRestoreTarget;
 import com.jiffoo.backup.postgres.PostgresSource;
 import com.jiffoo.backup.postgres.RowCountCheck;
 import com.jiffoo.backup.s3.S3Sink;
-import com.jiffoo.backup.testing.S3ProxyServer;
+import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import com.jiffoo.backup.testutil.TestKeys;
 import java.nio.file.Files;
 import java.nio.file.Path;

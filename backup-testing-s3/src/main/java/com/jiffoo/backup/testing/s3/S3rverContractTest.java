@@ -1,10 +1,12 @@
-package com.jiffoo.backup.testing;
+package com.jiffoo.backup.testing.s3;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.testing.BytesSource;
+import com.jiffoo.backup.testing.SinkContractTest;
 import java.io.InputStream;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package com.jiffoo.backup.testing;
+package com.jiffoo.backup.testing.s3;
 
 import java.net.URI;
 

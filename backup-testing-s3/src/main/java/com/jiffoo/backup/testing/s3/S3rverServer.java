@@ -1,5 +1,11 @@
-package com.jiffoo.backup.testing;
+package com.jiffoo.backup.testing.s3;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.ErrorCode;
+import com.jiffoo.backup.StorageException;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -316,6 +322,34 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
         }
         try (java.io.InputStream sidecar = sink.open(m.sha256Key())) {
             sha256sumCheck(key, sidecar.readAllBytes());
+        }
+    }
+
+    /**
+     * Runs {@code backup}, whose bodies reach this server in {@code aws-chunked} framing (which s3rver stores as
+     * data), and checks the outcome every S3-like sink promises: the check after the upload fails the run with a
+     * {@link StorageException} (exit code 4) whose message names the framing, the {@code size} sent,
+     * {@code hints} (how to fix it with this sink) and that nothing was committed; and s3rver keeps no object under
+     * {@code prefix} in {@link #bucket()}.
+     *
+     * @throws AssertionError when any of that does not hold
+     */
+    public void assertStoredFramingIsCaught(BackupPipeline backup, long size, String prefix, String... hints)
+            throws IOException {
+        StorageException e = assertThrows(StorageException.class, backup::run);
+        assertEquals(ErrorCode.STORAGE, e.code());
+        assertEquals(4, e.code().exitCode());
+        List<String> expected = new ArrayList<>(List.of("aws-chunked", "but " + size + " were sent"));
+        expected.addAll(List.of(hints));
+        expected.add("Nothing was committed");
+        for (String part : expected) {
+            if (!e.getMessage().contains(part)) {
+                throw new AssertionError("the message does not say \"" + part + "\": " + e.getMessage(), e);
+            }
+        }
+        List<String> left = storedKeys(prefix + "/");
+        if (!left.isEmpty()) {
+            throw new AssertionError("s3rver keeps " + left + " under " + prefix + "/ after the failed run");
         }
     }
 

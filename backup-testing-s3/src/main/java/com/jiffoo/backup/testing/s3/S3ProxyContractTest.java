@@ -1,6 +1,8 @@
-package com.jiffoo.backup.testing;
+package com.jiffoo.backup.testing.s3;
 
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.testing.SinkContractTest;
+import com.jiffoo.backup.testing.StoreHealthContractTest;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Nested;

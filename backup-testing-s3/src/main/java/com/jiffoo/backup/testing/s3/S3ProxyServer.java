@@ -1,25 +1,39 @@
-package com.jiffoo.backup.testing;
+package com.jiffoo.backup.testing.s3;
 
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.gaul.s3proxy.S3Proxy;
 import org.gaul.s3proxy.auth.AuthenticationType;
 import org.gaul.s3proxy.blobstore.BlobStore;
+import org.gaul.s3proxy.blobstore.ForwardingBlobStore;
 import org.gaul.s3proxy.nio2blob.FilesystemNio2BlobStore;
 import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
+import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
+import software.amazon.awssdk.services.s3.model.HeadObjectRequest;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
+import software.amazon.awssdk.services.s3.model.PutObjectRequest;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.UploadPartRequest;
+import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 
 /**
  * An S3Proxy server started in-process on {@code 127.0.0.1} on a free port, for tests of S3 and S3-compatible sinks:
  * AWS SigV4 authentication with random credentials, an in-memory ({@link #startTransient()}) or file-system
  * ({@link #startFilesystem(Path)}) blob store, unknown request headers ignored (the AWS SDK's multipart completion
  * sends {@code x-amz-mp-object-size}, which S3Proxy otherwise answers with 501), and one bucket created.
- * Clients must use path-style access.
+ * Clients must use path-style access. Faults for tests of retries and races are injected at the blob store, behind
+ * the S3 protocol: {@link #failNextPartUploads(int)}, {@link #writeRightAfterNextLookup(String, String, String)}.
  *
  * <pre>{@code
  * try (S3ProxyServer s3 = S3ProxyServer.startTransient()) {
@@ -33,6 +47,9 @@ import software.amazon.awssdk.services.s3.model.MultipartUpload;
 public final class S3ProxyServer implements S3Endpoint, AutoCloseable {
     private static final SecureRandom RANDOM = new SecureRandom();
 
+    private final AtomicInteger failingParts = new AtomicInteger();
+    private final AtomicReference<String[]> intruder = new AtomicReference<>();
+    private final AtomicInteger buckets = new AtomicInteger();
     private final S3Proxy proxy;
     private final BlobStore blobStore;
     private final String accessKey;
@@ -41,8 +58,8 @@ public final class S3ProxyServer implements S3Endpoint, AutoCloseable {
     private final URI endpoint;
     private boolean closed;
 
-    private S3ProxyServer(BlobStore blobStore) throws Exception {
-        this.blobStore = blobStore;
+    private S3ProxyServer(BlobStore store) throws Exception {
+        this.blobStore = new FaultyBlobStore(store);
         this.accessKey = "AK" + hex(8).toUpperCase(java.util.Locale.ROOT);
         this.secretKey = hex(20);
         this.bucket = "jiffoo-test-" + hex(4);
@@ -104,11 +121,44 @@ public final class S3ProxyServer implements S3Endpoint, AutoCloseable {
         blobStore.createContainer(name);
     }
 
+    /** Creates another bucket, with a name not used before on this server, and returns the name. */
+    public String createBucket() {
+        String name = bucket + "-" + buckets.incrementAndGet();
+        createBucket(name);
+        return name;
+    }
+
     /** The keys of multipart uploads started in {@link #bucket()} and neither completed nor aborted. */
     public List<String> openMultipartUploads() {
+        return openMultipartUploads(bucket);
+    }
+
+    /**
+     * The keys of multipart uploads started in {@code bucket} and neither completed nor aborted, asked of the blob
+     * store behind the server (not through the S3 API).
+     */
+    public List<String> openMultipartUploads(String bucket) {
         return blobStore.listMultipartUploads(bucket).stream()
                 .map(MultipartUpload::key)
                 .toList();
+    }
+
+    /** Makes the next {@code count} part uploads (to any bucket) fail with a 503 {@code ServiceUnavailable}. */
+    public void failNextPartUploads(int count) {
+        failingParts.set(count);
+    }
+
+    /** How many of the part upload failures {@link #failNextPartUploads(int)} asked for are still to come. */
+    public int pendingPartFailures() {
+        return failingParts.get();
+    }
+
+    /**
+     * Arms a race, once: right after the next lookup of {@code key} in {@code bucket} (a writer's existence check,
+     * HEAD), another "writer" stores {@code content} (UTF-8) under it.
+     */
+    public void writeRightAfterNextLookup(String bucket, String key, String content) {
+        intruder.set(new String[] {bucket, key, content});
     }
 
     /** Stops the server. Idempotent. */
@@ -172,6 +222,58 @@ public final class S3ProxyServer implements S3Endpoint, AutoCloseable {
     @Override
     public String toString() {
         return "S3ProxyServer{" + endpoint + ", bucket " + bucket + "}";
+    }
+
+    /** The blob store behind the server, with the faults that are armed injected. */
+    private final class FaultyBlobStore extends ForwardingBlobStore {
+        FaultyBlobStore(BlobStore delegate) {
+            super(delegate);
+        }
+
+        @Override
+        public UploadPartResponse uploadMultipartPart(
+                org.gaul.s3proxy.blobstore.domain.MultipartUpload upload, UploadPartRequest request, InputStream in) {
+            if (failingParts.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                throw S3Exception.builder()
+                        .statusCode(503)
+                        .message("injected failure")
+                        .awsErrorDetails(AwsErrorDetails.builder()
+                                .errorCode("ServiceUnavailable")
+                                .errorMessage("injected failure")
+                                .build())
+                        .build();
+            }
+            return super.uploadMultipartPart(upload, request, in);
+        }
+
+        /** Every lookup (BlobStore's {@code blobMetadataIfPresent} too) comes here. */
+        @Override
+        public HeadObjectResponse blobMetadata(HeadObjectRequest request) {
+            try {
+                return super.blobMetadata(request);
+            } finally {
+                intrude(request.bucket(), request.key());
+            }
+        }
+
+        /** Writes the armed intruder right after a writer looked the key up: the race of two writers. */
+        private void intrude(String bucket, String key) {
+            String[] armed = intruder.get();
+            if (armed != null
+                    && armed[0].equals(bucket)
+                    && armed[1].equals(key)
+                    && intruder.compareAndSet(armed, null)) {
+                byte[] data = armed[2].getBytes(StandardCharsets.UTF_8);
+                delegate()
+                        .putBlob(
+                                PutObjectRequest.builder()
+                                        .bucket(bucket)
+                                        .key(key)
+                                        .contentLength((long) data.length)
+                                        .build(),
+                                new ByteArrayInputStream(data));
+            }
+        }
     }
 
     private static String hex(int bytes) {
