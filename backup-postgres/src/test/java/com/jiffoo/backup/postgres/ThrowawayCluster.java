@@ -66,6 +66,11 @@ final class ThrowawayCluster implements AutoCloseable {
         return start(null, null);
     }
 
+    /** PostgreSQL 16 from the zonky binaries with extra server settings, e.g. {@code "archive_mode=on"}. */
+    static ThrowawayCluster postgres16(String... settings) throws IOException, InterruptedException {
+        return start(null, null, settings);
+    }
+
     /**
      * The machine's PostgreSQL server (else the zonky binaries) with {@code scram-sha-256} for every connection;
      * the superuser {@code postgres} has a random password ({@link #server()} knows it).
@@ -100,7 +105,8 @@ final class ThrowawayCluster implements AutoCloseable {
     }
 
     /** Starts a cluster from {@code bin} (null: the zonky binaries), with scram and this password unless null. */
-    private static ThrowawayCluster start(Path bin, String password) throws IOException, InterruptedException {
+    private static ThrowawayCluster start(Path bin, String password, String... settings)
+            throws IOException, InterruptedException {
         Path base = Files.createTempDirectory(
                 "jiffoo-pg-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
         try {
@@ -140,20 +146,23 @@ final class ThrowawayCluster implements AutoCloseable {
             try (ServerSocket s = new ServerSocket(0)) {
                 port = s.getLocalPort();
             }
-            ProcessBuilder pb = new ProcessBuilder(asServerUser(
-                            root,
-                            bin.resolve("postgres").toString(),
-                            "-D",
-                            data.toString(),
-                            "-p",
-                            Integer.toString(port),
-                            "-c",
-                            "listen_addresses=127.0.0.1",
-                            "-c",
-                            "unix_socket_directories=",
-                            "-c",
-                            "fsync=off"))
-                    .redirectErrorStream(true);
+            List<String> serverArgs = new ArrayList<>(List.of(
+                    bin.resolve("postgres").toString(),
+                    "-D",
+                    data.toString(),
+                    "-p",
+                    Integer.toString(port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "unix_socket_directories=",
+                    "-c",
+                    "fsync=off"));
+            for (String setting : settings) {
+                serverArgs.addAll(List.of("-c", setting));
+            }
+            ProcessBuilder pb =
+                    new ProcessBuilder(asServerUser(root, serverArgs.toArray(String[]::new))).redirectErrorStream(true);
             Process server = pb.start();
             StringBuilder log = new StringBuilder();
             Thread drain = new Thread(
