@@ -59,6 +59,25 @@ public final class WalContinuity {
          * @throws IOException when it cannot be read
          */
         String read(WalInventory.WalFile history) throws IOException;
+
+        /**
+         * Reads history files through {@code archive}: fetched (signature, checksum, decryption checked) into a
+         * private temporary file, read, deleted.
+         */
+        static HistoryReader of(WalArchive archive) {
+            Objects.requireNonNull(archive, "archive");
+            return history -> {
+                java.nio.file.Path tmp = java.nio.file.Files.createTempFile("jiffoo-history-", ".tmp");
+                try {
+                    if (archive.fetch(history.name(), tmp) != WalArchive.Fetched.FOUND) {
+                        throw new IOException(history.name() + " is no longer in the archive");
+                    }
+                    return java.nio.file.Files.readString(tmp, java.nio.charset.StandardCharsets.UTF_8);
+                } finally {
+                    java.nio.file.Files.deleteIfExists(tmp);
+                }
+            };
+        }
     }
 
     private final Sink sink;

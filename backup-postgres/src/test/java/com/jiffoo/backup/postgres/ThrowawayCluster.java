@@ -44,7 +44,7 @@ import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
  * }
  * }</pre>
  */
-final class ThrowawayCluster implements AutoCloseable {
+public final class ThrowawayCluster implements AutoCloseable {
     private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
 
     private final Path base;
@@ -63,12 +63,16 @@ final class ThrowawayCluster implements AutoCloseable {
 
     /** PostgreSQL 16 from the zonky binaries, trusting every connection. */
     static ThrowawayCluster postgres16() throws IOException, InterruptedException {
-        return start(null, null);
+        return start(null, null, List.of());
     }
 
-    /** PostgreSQL 16 from the zonky binaries with extra server settings, e.g. {@code "archive_mode=on"}. */
-    static ThrowawayCluster postgres16(String... settings) throws IOException, InterruptedException {
-        return start(null, null, settings);
+    /**
+     * PostgreSQL 16 from the zonky binaries, trusting every connection, with WAL archiving on: {@code wal_level=replica},
+     * {@code archive_mode=on} and this {@code archive_command} (run by the server, as the {@code postgres} OS user when
+     * the JVM runs as root: what it runs and writes must be open to that user).
+     */
+    public static ThrowawayCluster withArchiving(String archiveCommand) throws IOException, InterruptedException {
+        return start(null, null, List.of("wal_level=replica", "archive_mode=on", "archive_command=" + archiveCommand));
     }
 
     /**
@@ -78,7 +82,7 @@ final class ThrowawayCluster implements AutoCloseable {
     static ThrowawayCluster withPasswords() throws IOException, InterruptedException {
         byte[] random = new byte[12];
         RANDOM.nextBytes(random);
-        return start(installedBinaries(), "pw-" + java.util.HexFormat.of().formatHex(random));
+        return start(installedBinaries(), "pw-" + java.util.HexFormat.of().formatHex(random), List.of());
     }
 
     /** The bin directory of the newest PostgreSQL server installed the Debian way, or null. */
@@ -105,7 +109,7 @@ final class ThrowawayCluster implements AutoCloseable {
     }
 
     /** Starts a cluster from {@code bin} (null: the zonky binaries), with scram and this password unless null. */
-    private static ThrowawayCluster start(Path bin, String password, String... settings)
+    private static ThrowawayCluster start(Path bin, String password, List<String> settings)
             throws IOException, InterruptedException {
         Path base = Files.createTempDirectory(
                 "jiffoo-pg-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
@@ -146,7 +150,7 @@ final class ThrowawayCluster implements AutoCloseable {
             try (ServerSocket s = new ServerSocket(0)) {
                 port = s.getLocalPort();
             }
-            List<String> serverArgs = new ArrayList<>(List.of(
+            List<String> postgres = new ArrayList<>(List.of(
                     bin.resolve("postgres").toString(),
                     "-D",
                     data.toString(),
@@ -159,10 +163,10 @@ final class ThrowawayCluster implements AutoCloseable {
                     "-c",
                     "fsync=off"));
             for (String setting : settings) {
-                serverArgs.addAll(List.of("-c", setting));
+                postgres.addAll(List.of("-c", setting));
             }
             ProcessBuilder pb =
-                    new ProcessBuilder(asServerUser(root, serverArgs.toArray(String[]::new))).redirectErrorStream(true);
+                    new ProcessBuilder(asServerUser(root, postgres.toArray(String[]::new))).redirectErrorStream(true);
             Process server = pb.start();
             StringBuilder log = new StringBuilder();
             Thread drain = new Thread(
@@ -217,17 +221,25 @@ final class ThrowawayCluster implements AutoCloseable {
         throw new AssertionError("PostgreSQL did not accept connections in 60 s: " + last + "\n" + log());
     }
 
-    String log() {
+    /** What the server logged so far. */
+    public String log() {
         synchronized (log) {
             return log.toString();
         }
     }
 
-    int port() {
+    /** The port on 127.0.0.1. */
+    public int port() {
         return port;
     }
 
-    Connection connect() throws SQLException {
+    /** The data directory (its {@code pg_wal} holds the WAL). */
+    public Path dataDirectory() {
+        return base.resolve("data");
+    }
+
+    /** A JDBC connection to the {@code postgres} database as the superuser. */
+    public Connection connect() throws SQLException {
         return server().connect("postgres");
     }
 

@@ -5,9 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.jiffoo.backup.ClockSkew;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.StoredObject;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.store.StoreLayout;
 import com.jiffoo.backup.wal.ArchiverCheck;
+import com.jiffoo.backup.wal.WalArchive;
 import com.jiffoo.backup.wal.WalContinuity;
 import com.jiffoo.backup.wal.WalRetention;
 import com.jiffoo.backup.wal.WalSegment;
@@ -29,8 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Continuity and retention on a store built from a real archive: a throwaway PostgreSQL 16 with
- * {@code archive_command = 'cp %p DIR/%f'}, segments switched between inserts, each archived file put into a local
- * store under the layout's keys (committed by a placeholder manifest, as {@code wal-push} commits).
+ * {@code archive_command = 'cp %p DIR/%f'}, segments switched between inserts, each archived file pushed into a local
+ * store by {@link WalArchive} (as {@code wal-push} does).
  */
 class WalArchiveContinuityTest {
     @TempDir
@@ -55,8 +58,7 @@ class WalArchiveContinuityTest {
 
     private void check(Path archive) throws Exception {
         List<String> switched = new ArrayList<>();
-        try (ThrowawayCluster pg = ThrowawayCluster.postgres16(
-                        "wal_level=replica", "archive_mode=on", "archive_command=cp %p " + archive + "/%f");
+        try (ThrowawayCluster pg = ThrowawayCluster.withArchiving("cp %p " + archive + "/%f");
                 Connection c = pg.connect();
                 Statement st = c.createStatement()) {
             st.execute("CREATE TABLE orders (id int, note text)");
@@ -106,13 +108,22 @@ class WalArchiveContinuityTest {
         }
 
         Sink sink = LocalDirectorySink.create(tmp.resolve("store"));
+        Path keyFile = tmp.resolve("backup.key");
+        Files.writeString(keyFile, "correct horse battery staple for the WAL test\n");
+        Files.setPosixFilePermissions(keyFile, PosixFilePermissions.fromString("rw-------"));
+        WalArchive wal = WalArchive.builder()
+                .sink(sink)
+                .encryption(OpenPgpTransform.builder()
+                        .passphrase(PassphraseKeyFile.read(keyFile))
+                        .build())
+                .build();
         List<String> names = new ArrayList<>();
         try (var files = Files.list(archive)) {
             for (Path f : files.sorted().toList()) {
                 String name = f.getFileName().toString();
                 if (WalSegment.isName(name)) {
                     names.add(name);
-                    WalStores.push(sink, name, Files.readAllBytes(f));
+                    assertThat(wal.push(f)).isEqualTo(WalArchive.Pushed.STORED);
                 }
             }
         }
