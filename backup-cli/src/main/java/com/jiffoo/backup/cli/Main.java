@@ -79,13 +79,15 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             PruneCommand.class,
             KeygenCommand.class,
             MonitorCommand.class,
+            WalVerifyCommand.class,
             HelpCommand.class);
 
     /**
      * The names of {@link #COMMANDS} but help, in the same order: written out, because reading a command's annotation
      * costs the start-up a dynamic proxy (a test checks that they agree).
      */
-    static final List<String> NAMES = List.of("backup", "restore", "verify", "list", "prune", "keygen", "monitor");
+    static final List<String> NAMES =
+            List.of("backup", "restore", "verify", "list", "prune", "keygen", "monitor", "wal-verify");
 
     /** The whole command line, with its help wrapped at spaces ({@link UsageHelp}). */
     static CommandLine commandLine() {
