@@ -63,7 +63,7 @@ final class ThrowawayCluster implements AutoCloseable {
 
     /** PostgreSQL 16 from the zonky binaries, trusting every connection. */
     static ThrowawayCluster postgres16() throws IOException, InterruptedException {
-        return start(null, null);
+        return start(null, null, List.of());
     }
 
     /**
@@ -73,7 +73,21 @@ final class ThrowawayCluster implements AutoCloseable {
     static ThrowawayCluster withPasswords() throws IOException, InterruptedException {
         byte[] random = new byte[12];
         RANDOM.nextBytes(random);
-        return start(installedBinaries(), "pw-" + java.util.HexFormat.of().formatHex(random));
+        return start(installedBinaries(), "pw-" + java.util.HexFormat.of().formatHex(random), List.of());
+    }
+
+    /**
+     * The machine's PostgreSQL server (else the zonky binaries), trusting every connection (replication too, as
+     * initdb's pg_hba.conf does for 127.0.0.1), started with these extra settings ({@code "archive_mode=on"}, each
+     * passed as {@code -c}).
+     */
+    static ThrowawayCluster installed(String... settings) throws IOException, InterruptedException {
+        return start(installedBinaries(), null, List.of(settings));
+    }
+
+    /** The directory that holds the cluster's data directory ({@code data}); deleted by {@link #close()}. */
+    Path baseDirectory() {
+        return base;
     }
 
     /** The bin directory of the newest PostgreSQL server installed the Debian way, or null. */
@@ -100,7 +114,8 @@ final class ThrowawayCluster implements AutoCloseable {
     }
 
     /** Starts a cluster from {@code bin} (null: the zonky binaries), with scram and this password unless null. */
-    private static ThrowawayCluster start(Path bin, String password) throws IOException, InterruptedException {
+    private static ThrowawayCluster start(Path bin, String password, List<String> settings)
+            throws IOException, InterruptedException {
         Path base = Files.createTempDirectory(
                 "jiffoo-pg-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
         try {
@@ -140,20 +155,23 @@ final class ThrowawayCluster implements AutoCloseable {
             try (ServerSocket s = new ServerSocket(0)) {
                 port = s.getLocalPort();
             }
-            ProcessBuilder pb = new ProcessBuilder(asServerUser(
-                            root,
-                            bin.resolve("postgres").toString(),
-                            "-D",
-                            data.toString(),
-                            "-p",
-                            Integer.toString(port),
-                            "-c",
-                            "listen_addresses=127.0.0.1",
-                            "-c",
-                            "unix_socket_directories=",
-                            "-c",
-                            "fsync=off"))
-                    .redirectErrorStream(true);
+            List<String> postgres = new ArrayList<>(List.of(
+                    bin.resolve("postgres").toString(),
+                    "-D",
+                    data.toString(),
+                    "-p",
+                    Integer.toString(port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "unix_socket_directories=",
+                    "-c",
+                    "fsync=off"));
+            for (String setting : settings) {
+                postgres.addAll(List.of("-c", setting));
+            }
+            ProcessBuilder pb =
+                    new ProcessBuilder(asServerUser(root, postgres.toArray(String[]::new))).redirectErrorStream(true);
             Process server = pb.start();
             StringBuilder log = new StringBuilder();
             Thread drain = new Thread(
