@@ -44,7 +44,7 @@ import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
  * }
  * }</pre>
  */
-final class ThrowawayCluster implements AutoCloseable {
+public final class ThrowawayCluster implements AutoCloseable {
     private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
 
     private final Path base;
@@ -67,6 +67,15 @@ final class ThrowawayCluster implements AutoCloseable {
     }
 
     /**
+     * PostgreSQL 16 from the zonky binaries, trusting every connection, with WAL archiving on: {@code wal_level=replica},
+     * {@code archive_mode=on} and this {@code archive_command} (run by the server, as the {@code postgres} OS user when
+     * the JVM runs as root: what it runs and writes must be open to that user).
+     */
+    public static ThrowawayCluster withArchiving(String archiveCommand) throws IOException, InterruptedException {
+        return start(null, null, List.of("wal_level=replica", "archive_mode=on", "archive_command=" + archiveCommand));
+    }
+
+    /**
      * The machine's PostgreSQL server (else the zonky binaries) with {@code scram-sha-256} for every connection;
      * the superuser {@code postgres} has a random password ({@link #server()} knows it).
      */
@@ -81,12 +90,12 @@ final class ThrowawayCluster implements AutoCloseable {
      * initdb's pg_hba.conf does for 127.0.0.1), started with these extra settings ({@code "archive_mode=on"}, each
      * passed as {@code -c}).
      */
-    static ThrowawayCluster installed(String... settings) throws IOException, InterruptedException {
+    public static ThrowawayCluster installed(String... settings) throws IOException, InterruptedException {
         return start(installedBinaries(), null, List.of(settings));
     }
 
     /** The directory that holds the cluster's data directory ({@code data}); deleted by {@link #close()}. */
-    Path baseDirectory() {
+    public Path baseDirectory() {
         return base;
     }
 
@@ -226,17 +235,25 @@ final class ThrowawayCluster implements AutoCloseable {
         throw new AssertionError("PostgreSQL did not accept connections in 60 s: " + last + "\n" + log());
     }
 
-    String log() {
+    /** What the server logged so far. */
+    public String log() {
         synchronized (log) {
             return log.toString();
         }
     }
 
-    int port() {
+    /** The port on 127.0.0.1. */
+    public int port() {
         return port;
     }
 
-    Connection connect() throws SQLException {
+    /** The data directory (its {@code pg_wal} holds the WAL). */
+    public Path dataDirectory() {
+        return base.resolve("data");
+    }
+
+    /** A JDBC connection to the {@code postgres} database as the superuser. */
+    public Connection connect() throws SQLException {
         return server().connect("postgres");
     }
 
