@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
  * text is passed to PostgreSQL unchanged ({@code recovery_target_time}, {@code recovery_target_lsn},
  * {@code recovery_target_name}); this class only reads enough of it to choose a base backup that ends before it.
  *
- * <p><b>Times.</b> {@link #time(String)} accepts the forms PostgreSQL's own output and ISO 8601 use, always with a
+ * <p><b>Times.</b> {@link #time(String, boolean)} accepts the forms PostgreSQL's own output and ISO 8601 use, always with a
  * zone: {@code 2026-12-01 21:05:07.123456+00}, {@code 2026-12-01 21:05:07+01:00}, {@code 2026-12-01 21:05:07 UTC},
  * {@code 2026-12-01T21:05:07Z}. A time without a zone is refused: the restored server would read it in its own
  * {@code timezone} setting, which this tool cannot know before the server runs, and a wrong guess picks the wrong
