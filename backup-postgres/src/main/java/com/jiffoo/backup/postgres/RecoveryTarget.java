@@ -21,7 +21,9 @@ import java.util.regex.Pattern;
  *
  * <p><b>Times.</b> {@link #time(String, boolean)} accepts the forms PostgreSQL's own output and ISO 8601 use, always with a
  * zone: {@code 2026-12-01 21:05:07.123456+00}, {@code 2026-12-01 21:05:07+01:00}, {@code 2026-12-01 21:05:07 UTC},
- * {@code 2026-12-01T21:05:07Z}. A time without a zone is refused: the restored server would read it in its own
+ * {@code 2026-12-01T21:05:07Z}. A trailing {@code Z} is written as {@code +00}: PostgreSQL reads {@code Z} only once
+ * it runs, and refuses to start with it in {@code recovery_target_time} ("invalid value for parameter"). A time
+ * without a zone is refused: the restored server would read it in its own
  * {@code timezone} setting, which this tool cannot know before the server runs, and a wrong guess picks the wrong
  * base backup. (With {@code restore pitr --backup NAME} nothing is parsed, and any text PostgreSQL accepts is passed.)
  *
@@ -86,6 +88,9 @@ public final class RecoveryTarget {
      */
     public static RecoveryTarget time(String text, boolean requireZone) {
         String t = requireText(text, "--target-time");
+        if (t.matches(".*\\d[Zz]")) {
+            t = t.substring(0, t.length() - 1) + "+00";
+        }
         Optional<Instant> instant = parseInstant(t);
         if (instant.isEmpty() && requireZone) {
             throw new ConfigurationException("Cannot read the target time '" + t + "': write it with a zone, e.g."

@@ -118,6 +118,24 @@ class PitrRestoreTest {
     }
 
     @Test
+    void aTargetBeyondTheArchiveFailsSayingTheTargetWasNotReached() throws Exception {
+        Path dir = work.resolve("future");
+        String future = java.time.Instant.now().plusSeconds(3600).toString();
+        restore(dir, RecoveryTarget.time(future, true)).build().run();
+        try {
+            assertThatThrownBy(() -> RecoveryServer.builder(dir, freePort())
+                            .timeout(java.time.Duration.ofMinutes(2))
+                            .build()
+                            .startAndWait())
+                    .isInstanceOf(RestoreException.class)
+                    .hasMessageContaining("recovery ended before the configured recovery target was reached")
+                    .hasMessageContaining("nothing was promoted");
+        } finally {
+            stopServer(dir);
+        }
+    }
+
+    @Test
     void aNonEmptyDirectoryIsRefusedAndKeptAsItWas() throws Exception {
         Path dir = work.resolve("busy");
         Files.createDirectories(dir);
