@@ -146,16 +146,24 @@ class PitrIT {
     }
 
     private static void switchAndWait() throws Exception {
-        String last = query("SELECT pg_walfile_name(pg_current_wal_lsn())");
-        sql("SELECT pg_switch_wal()");
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!Files.exists(archive.resolve(last))) {
-            assertThat(System.nanoTime()).as("segment %s archived", last).isLessThan(deadline);
+        switchAndWait(pg, last -> Files.exists(archive.resolve(last)));
+    }
+
+    /** Switches to a new WAL segment and waits until {@code archived} says the previous one is archived. */
+    static void switchAndWait(ThrowawayCluster cluster, java.util.function.Predicate<String> archived)
+            throws Exception {
+        String last = query(cluster, "SELECT pg_walfile_name(pg_current_wal_lsn())");
+        sql(cluster, "SELECT pg_switch_wal()");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!archived.test(last)) {
+            assertThat(System.nanoTime())
+                    .as("segment %s archived; server log:\n%s", last, cluster.log())
+                    .isLessThan(deadline);
             Thread.sleep(200);
         }
     }
 
-    private static List<String> rows(int port) throws SQLException {
+    static List<String> rows(int port) throws SQLException {
         List<String> rows = new ArrayList<>();
         try (Connection c = DriverManager.getConnection(
                         "jdbc:postgresql://127.0.0.1:" + port + "/postgres", "postgres", "");
@@ -168,7 +176,7 @@ class PitrIT {
         return rows;
     }
 
-    private static void stop(Path dir) throws Exception {
+    static void stop(Path dir) throws Exception {
         if (Files.exists(dir.resolve("postmaster.pid"))) {
             root(
                     "setpriv",
@@ -186,14 +194,18 @@ class PitrIT {
         }
     }
 
-    private static int freePort() throws IOException {
+    static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }
     }
 
     private static void sql(String... statements) throws SQLException {
-        try (Connection c = pg.connect();
+        sql(pg, statements);
+    }
+
+    static void sql(ThrowawayCluster cluster, String... statements) throws SQLException {
+        try (Connection c = cluster.connect();
                 Statement s = c.createStatement()) {
             for (String q : statements) {
                 s.execute(q);
@@ -202,7 +214,11 @@ class PitrIT {
     }
 
     private static String query(String q) throws SQLException {
-        try (Connection c = pg.connect();
+        return query(pg, q);
+    }
+
+    static String query(ThrowawayCluster cluster, String q) throws SQLException {
+        try (Connection c = cluster.connect();
                 Statement s = c.createStatement();
                 ResultSet r = s.executeQuery(q)) {
             r.next();
@@ -210,7 +226,7 @@ class PitrIT {
         }
     }
 
-    private static void root(String... cmd) throws Exception {
+    static void root(String... cmd) throws Exception {
         Jar.Run r = Jar.exec(Path.of(System.getProperty("java.io.tmpdir")), Map.of(), List.of(cmd));
         assertThat(r.exitCode()).as(r.toString()).isZero();
     }
