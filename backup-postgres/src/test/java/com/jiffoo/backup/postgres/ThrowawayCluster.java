@@ -69,10 +69,15 @@ public final class ThrowawayCluster implements AutoCloseable {
     /**
      * PostgreSQL 16 from the zonky binaries, trusting every connection, with WAL archiving on: {@code wal_level=replica},
      * {@code archive_mode=on} and this {@code archive_command} (run by the server, as the {@code postgres} OS user when
-     * the JVM runs as root: what it runs and writes must be open to that user).
+     * the JVM runs as root: what it runs and writes must be open to that user), and any further settings
+     * ({@code "wal_keep_size=1GB"}).
      */
-    public static ThrowawayCluster withArchiving(String archiveCommand) throws IOException, InterruptedException {
-        return start(null, null, List.of("wal_level=replica", "archive_mode=on", "archive_command=" + archiveCommand));
+    public static ThrowawayCluster withArchiving(String archiveCommand, String... settings)
+            throws IOException, InterruptedException {
+        List<String> all =
+                new ArrayList<>(List.of("wal_level=replica", "archive_mode=on", "archive_command=" + archiveCommand));
+        all.addAll(List.of(settings));
+        return start(null, null, all);
     }
 
     /**
@@ -83,6 +88,20 @@ public final class ThrowawayCluster implements AutoCloseable {
         byte[] random = new byte[12];
         RANDOM.nextBytes(random);
         return start(installedBinaries(), "pw-" + java.util.HexFormat.of().formatHex(random), List.of());
+    }
+
+    /**
+     * The machine's PostgreSQL server (else the zonky binaries), trusting every connection (replication too, as
+     * initdb's pg_hba.conf does for 127.0.0.1), started with these extra settings ({@code "archive_mode=on"}, each
+     * passed as {@code -c}).
+     */
+    public static ThrowawayCluster installed(String... settings) throws IOException, InterruptedException {
+        return start(installedBinaries(), null, List.of(settings));
+    }
+
+    /** The directory that holds the cluster's data directory ({@code data}); deleted by {@link #close()}. */
+    public Path baseDirectory() {
+        return base;
     }
 
     /** The bin directory of the newest PostgreSQL server installed the Debian way, or null. */
