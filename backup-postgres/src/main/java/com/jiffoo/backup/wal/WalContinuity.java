@@ -274,6 +274,12 @@ public final class WalContinuity {
                 missingHistories.add(TimelineHistory.fileName(tl));
             }
         }
+        for (long tl : new TreeSet<>(histories.keySet())) {
+            if (tl > newestTimeline) {
+                notes.add("timeline " + tl + " has its history file but no archived segment yet: a server was"
+                        + " promoted moments ago, or the segments of that timeline are missing");
+            }
+        }
         boolean[] inferred = {false};
         List<Span> chain = chain(newestTimeline, segments, histories, size, inferred, notes);
 
