@@ -4,7 +4,6 @@ import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.internal.Support;
 import com.jiffoo.backup.wal.WalContinuity;
-import java.util.List;
 import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -103,36 +102,7 @@ final class WalVerifyCommand extends CliCommand {
                     + " history files)");
         }
         r.notes().forEach(n -> say("  note: " + n));
-        summary.put("start", r.start());
-        summary.put("startReason", r.startReason());
-        summary.put("newestSegment", r.newestSegment());
-        summary.put("newestArchived", r.newestArchived());
-        summary.put(
-                "newestArchivedAt",
-                r.newestArchivedAt() == null ? null : r.newestArchivedAt().toString());
-        summary.put("ageSeconds", r.newestAge() == null ? null : r.newestAge().toSeconds());
-        summary.put("segments", r.committedSegments());
-        summary.put("timelines", r.timelines());
-        summary.put(
-                "gaps",
-                r.gaps().stream()
-                        .map(g -> Map.of(
-                                "timeline", g.timeline(),
-                                "first", g.first(),
-                                "last", g.last(),
-                                "count", g.count(),
-                                "cut", g.cut()))
-                        .toList());
-        summary.put("missingHistories", r.missingHistories());
-        summary.put(
-                "unrestorable",
-                r.unrestorable().stream().map(WalContinuity.BaseBackup::id).toList());
-        summary.put(
-                "baseBackups",
-                r.bases().stream().map(WalContinuity.BaseBackup::id).toList());
-        summary.put("uncommitted", r.uncommitted());
-        summary.put("switchPointsInferred", r.switchPointsInferred());
-        summary.put("notes", List.copyOf(r.notes()));
+        summary.putAll(r.facts());
     }
 
     @Override

@@ -99,7 +99,7 @@ class WalCheckIT {
             JsonNode wal = late.json().get("report").get("storeChecks").get(0);
             assertThat(wal.get("name").asText()).isEqualTo("wal");
             assertThat(wal.get("findings").get(0).get("check").asText()).isEqualTo("wal-lag");
-            assertThat(wal.get("facts").get("lagSeconds").asLong()).isBetween(599L, 660L);
+            assertThat(wal.get("facts").get("ageSeconds").asLong()).isBetween(599L, 660L);
 
             Jar.Run tolerant =
                     Jar.run(dir, env, "monitor", "--kind", "base", "--freshness-only", "--wal-max-lag", "15m");

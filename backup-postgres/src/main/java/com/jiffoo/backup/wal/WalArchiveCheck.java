@@ -83,22 +83,8 @@ public final class WalArchiveCheck implements StoreCheck {
         }
         WalContinuity.Report r = b.build().check();
         List<Finding> findings = new ArrayList<>();
-        Map<String, Object> facts = new LinkedHashMap<>();
-        facts.put("newestSegment", r.newestSegment());
-        facts.put("newestArchived", r.newestArchived());
-        facts.put(
-                "newestArchivedAt",
-                r.newestArchivedAt() == null ? null : r.newestArchivedAt().toString());
-        facts.put("lagSeconds", r.newestAge() == null ? null : r.newestAge().toSeconds());
+        Map<String, Object> facts = new LinkedHashMap<>(r.facts());
         facts.put("maxLagSeconds", maxLag.toSeconds());
-        facts.put("start", r.start());
-        facts.put("segments", r.committedSegments());
-        facts.put("gaps", r.gaps().stream().map(WalContinuity.Gap::describe).toList());
-        facts.put("missingHistories", r.missingHistories());
-        facts.put(
-                "unrestorableBaseBackups",
-                r.unrestorable().stream().map(WalContinuity.BaseBackup::id).toList());
-        facts.put("uncommitted", r.uncommitted().size());
 
         if (r.newestArchivedAt() == null) {
             findings.add(new Finding(

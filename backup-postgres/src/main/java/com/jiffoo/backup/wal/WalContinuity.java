@@ -199,6 +199,42 @@ public final class WalContinuity {
             return bases.stream().filter(b -> !b.restorable()).toList();
         }
 
+        /**
+         * The report as plain values for JSON (strings, numbers, booleans, lists and maps of them), in a stable order:
+         * {@code start}, {@code startReason}, {@code newestSegment}, {@code newestArchived}, {@code newestArchivedAt},
+         * {@code ageSeconds}, {@code segments}, {@code timelines}, {@code gaps} (timeline, first, last, count, cut),
+         * {@code missingHistories}, {@code unrestorable}, {@code baseBackups}, {@code uncommitted},
+         * {@code switchPointsInferred}, {@code notes}.
+         */
+        public Map<String, Object> facts() {
+            Map<String, Object> f = new java.util.LinkedHashMap<>();
+            f.put("start", start);
+            f.put("startReason", startReason);
+            f.put("newestSegment", newestSegment);
+            f.put("newestArchived", newestArchived);
+            f.put("newestArchivedAt", newestArchivedAt == null ? null : newestArchivedAt.toString());
+            f.put("ageSeconds", newestAge() == null ? null : newestAge().toSeconds());
+            f.put("segments", committedSegments);
+            f.put("timelines", timelines);
+            f.put(
+                    "gaps",
+                    gaps.stream()
+                            .map(g -> Map.of(
+                                    "timeline", g.timeline(),
+                                    "first", g.first(),
+                                    "last", g.last(),
+                                    "count", g.count(),
+                                    "cut", g.cut()))
+                            .toList());
+            f.put("missingHistories", missingHistories);
+            f.put("unrestorable", unrestorable().stream().map(BaseBackup::id).toList());
+            f.put("baseBackups", bases.stream().map(BaseBackup::id).toList());
+            f.put("uncommitted", uncommitted);
+            f.put("switchPointsInferred", switchPointsInferred);
+            f.put("notes", notes);
+            return f;
+        }
+
         /** How long ago the newest WAL file was committed, or null; never negative. */
         public Duration newestAge() {
             if (newestArchivedAt == null) {
