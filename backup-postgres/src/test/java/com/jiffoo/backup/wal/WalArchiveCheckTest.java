@@ -94,6 +94,30 @@ class WalArchiveCheckTest {
         assertThat(wal(r).findings().get(0).message()).contains("could not run").contains("Cannot list the WAL");
     }
 
+    @Test
+    void aServerThatCannotBeAskedIsCriticalNotOk() throws IOException {
+        Sink sink = LocalDirectorySink.create(dir);
+        WalStores.base(sink, "base_1", 1, seg(1, 1), seg(1, 1), Instant.now());
+        HealthReport r = BackupMonitor.builder()
+                .sink(sink)
+                .kinds(StoreLayout.BASE_BACKUP_KIND)
+                .storeCheck(ArchiverCheck.create(
+                        com.jiffoo.backup.postgres.PgConnection.builder()
+                                .host("127.0.0.1")
+                                .port(1)
+                                .database("postgres")
+                                .user("postgres")
+                                .build(),
+                        10))
+                .build()
+                .checkBackupFreshness();
+        StoreCheckHealth archiver = r.storeChecks().get(0);
+        assertThat(archiver.name()).isEqualTo("archiver");
+        assertThat(archiver.status()).isEqualTo(HealthStatus.CRITICAL);
+        assertThat(archiver.findings().get(0).message()).contains("Cannot ask").contains("127.0.0.1");
+        assertThat(r.status()).isEqualTo(HealthStatus.CRITICAL);
+    }
+
     /** A store whose {@code wal/} listing fails, as an unreachable bucket's does. */
     private record WalUnreadable(Sink delegate) implements Sink {
         @Override

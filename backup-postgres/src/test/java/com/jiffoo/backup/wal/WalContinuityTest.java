@@ -92,6 +92,12 @@ class WalContinuityTest {
         assertThat(r.switchPointsInferred()).isFalse();
         assertThat(r.timelines()).containsExactly(1L, 2L);
         assertThat(r.newestSegment()).isEqualTo(seg(2, 7));
+        assertThat(r.notes()).isEmpty();
+
+        // promoted again moments ago: the history file is there, no segment of timeline 3 yet
+        WalStores.pushHistory(sink, 3, "1\t0/5000100\tx\n2\t0/8000000\ty\n");
+        assertThat(check(sink).notes()).singleElement().asString().contains("timeline 3 has its history file");
+        assertThat(check(sink).continuous()).isTrue();
 
         // the segment holding the switch point is replayed from the new timeline
         WalStores.deleteAll(sink, StoreLayout.walSegmentKey(seg(2, 5), WalStores.SUFFIXES));
