@@ -61,16 +61,7 @@ class WalCommandsIT {
                 Path pgWal = pg.dataDirectory().resolve("pg_wal");
                 for (String segment : archived) {
                     Path dest = tmp.resolve("RECOVERYXLOG");
-                    Jar.Run fetched = Jar.run(
-                            tmp,
-                            Map.of(),
-                            "wal-fetch",
-                            "--store",
-                            "file:" + store,
-                            "--key-file",
-                            key.toString(),
-                            segment,
-                            dest.toString());
+                    Jar.Run fetched = walFetch(store, key, segment, dest);
                     assertThat(fetched.exitCode()).as(fetched.toString()).isZero();
                     assertThat(Files.mismatch(dest, pgWal.resolve(segment)))
                             .as(segment)
@@ -93,16 +84,7 @@ class WalCommandsIT {
 
             Path dest = tmp.resolve("RECOVERYXLOG");
             for (String missing : new String[] {"0000000100000000000000FE", "00000002.history"}) {
-                Jar.Run notFound = Jar.run(
-                        tmp,
-                        Map.of(),
-                        "wal-fetch",
-                        "--store",
-                        "file:" + store,
-                        "--key-file",
-                        key.toString(),
-                        missing,
-                        dest.toString());
+                Jar.Run notFound = walFetch(store, key, missing, dest);
                 assertThat(notFound.exitCode()).as(notFound.toString()).isEqualTo(1);
                 assertThat(dest).doesNotExist();
             }
@@ -151,6 +133,20 @@ class WalCommandsIT {
         Jar.Run pushNoKey = Jar.run(tmp, Map.of(), "wal-push", "--store", "file:" + tmp, "000000010000000000000003");
         assertThat(pushNoKey.exitCode()).as(pushNoKey.toString()).isEqualTo(2);
         assertThat(pushNoKey.stderr().strip().lines()).hasSize(1);
+    }
+
+    /** {@code wal-fetch} as restore_command runs it: options first, then %f and %p. */
+    private Jar.Run walFetch(Path store, Path key, String name, Path dest) {
+        return Jar.run(
+                tmp,
+                Map.of(),
+                "wal-fetch",
+                "--store",
+                "file:" + store,
+                "--key-file",
+                key.toString(),
+                name,
+                dest.toString());
     }
 
     private static void awaitArchived(Statement st, ThrowawayCluster pg, int count) throws Exception {
