@@ -69,6 +69,33 @@ class WalCommandsIT {
                     Files.delete(dest);
                 }
 
+                // bounded memory: a 16 MiB segment through push and fetch with a 12 MiB heap
+                Path small = Files.createDirectory(tmp.resolve("small-heap-store"));
+                Map<String, String> smallHeap = Map.of("JAVA_OPTS", "-Xmx12m");
+                Jar.Run pushed = Jar.run(
+                        tmp,
+                        smallHeap,
+                        "wal-push",
+                        "--store",
+                        "file:" + small,
+                        "--key-file",
+                        key.toString(),
+                        pgWal.resolve(archived.get(0)).toString());
+                assertThat(pushed.exitCode()).as(pushed.toString()).isZero();
+                Path back = tmp.resolve("back");
+                Jar.Run fetchedBack = Jar.run(
+                        tmp,
+                        smallHeap,
+                        "wal-fetch",
+                        "--store",
+                        "file:" + small,
+                        "--key-file",
+                        key.toString(),
+                        archived.get(0),
+                        back.toString());
+                assertThat(fetchedBack.exitCode()).as(fetchedBack.toString()).isZero();
+                assertThat(Files.mismatch(back, pgWal.resolve(archived.get(0)))).isEqualTo(-1L);
+
                 // the same segment pushed again by hand: already archived, exit 0
                 Jar.Run again = Jar.run(
                         tmp,
