@@ -98,6 +98,61 @@ class PitrEndToEndIT {
         assertThat(restore("latest", "--latest")).containsExactly("1 A", "2 B", "customers gone");
     }
 
+    /** docs/pitr.md, "Emergency: a point-in-time restore without Java": gpg, zstd, tar and pg_ctl only. */
+    @Test
+    void emergencyRestoreWithoutJava() throws Exception {
+        Path dir = work.resolve("emergency");
+        Path gnupg = work.resolve("gnupg");
+        int port = freePort();
+        String restoreCommand = "f=" + store + "/wal/$(echo %f | cut -c1-16)/%f.zst.gpg; case %f in *.history) f="
+                + store + "/wal/%f.zst.gpg;; esac; [ -f \"$f.manifest.json\" ] || exit 1; gpg --homedir " + gnupg
+                + " --batch --quiet --pinentry-mode loopback --passphrase-file " + env.get("ENCRYPTION_KEY_FILE")
+                + " -d \"$f\" > \"%p.zst\" && zstd -d -q -f --rm \"%p.zst\" -o \"%p\" || exit 128";
+        String script = String.join(
+                "\n",
+                "set -euo pipefail",
+                "install -d -o postgres -g postgres -m 700 \"$GNUPG\" \"$DIR\"",
+                "B=$(ls \"$STORE\"/base/*.tar.zst.gpg | head -1)",
+                "(cd \"$STORE/base\" && sha256sum -c --quiet \"$(basename \"$B\")\".sha256)",
+                "gpg --homedir \"$GNUPG\" --batch --pinentry-mode loopback --passphrase-file \"$KEY\" -d \"$B\""
+                        + " | zstd -d | setpriv --reuid=postgres --regid=postgres --init-groups -- tar -x -C \"$DIR\"",
+                "printf '%s\\n' \"restore_command = '$RC'\" \"archive_mode = 'off'\" >> \"$DIR/postgresql.auto.conf\"",
+                "setpriv --reuid=postgres --regid=postgres --init-groups -- touch \"$DIR/recovery.signal\"",
+                "chown -R postgres:postgres \"$GNUPG\"",
+                "setpriv --reuid=postgres --regid=postgres --init-groups -- /usr/lib/postgresql/15/bin/pg_ctl -D"
+                        + " \"$DIR\" -o \"-p $PORT\" -l \"$DIR/recovery.log\" -w -t 120 start");
+        try {
+            Jar.Run r = Jar.exec(
+                    work,
+                    Map.of(
+                            "GNUPG", gnupg.toString(),
+                            "DIR", dir.toString(),
+                            "STORE", store.toString(),
+                            "KEY", env.get("ENCRYPTION_KEY_FILE"),
+                            "RC", restoreCommand.replace("'", "''"),
+                            "PORT", Integer.toString(port)),
+                    List.of("bash", "-c", script));
+            assertThat(r.exitCode()).as(r.toString()).isZero();
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(120);
+            while (true) {
+                try (Connection c = DriverManager.getConnection(
+                                "jdbc:postgresql://127.0.0.1:" + port + "/postgres", "postgres", "");
+                        Statement s = c.createStatement();
+                        ResultSet t = s.executeQuery("SELECT pg_is_in_recovery()")) {
+                    t.next();
+                    if (!t.getBoolean(1)) {
+                        break;
+                    }
+                }
+                assertThat(System.nanoTime()).as("recovery ended").isLessThan(deadline);
+                Thread.sleep(250);
+            }
+            assertThat(PitrIT.rows(port)).containsExactly("1 A", "2 B");
+        } finally {
+            PitrIT.stop(dir);
+        }
+    }
+
     private List<String> restore(String name, String... target) throws Exception {
         Path dir = work.resolve(name);
         int port = freePort();

@@ -98,6 +98,69 @@ class PitrRestoreTest {
     }
 
     @Test
+    void afterAPromotionARestoreToLatestFollowsTheNewTimeline() throws Exception {
+        // an archive of its own: timeline 2 must not reach the other tests' archive
+        Path archive2 = work.resolve("archive2");
+        asRoot("cp", "-a", archive.toString(), archive2.toString());
+        Path first = work.resolve("tl2-first");
+        PitrRestore.builder(sink, pgp, first)
+                .target(RecoveryTarget.time(timeT, true))
+                .restoreCommand("cp " + archive2 + "/%f %p")
+                .keepArchiving(true)
+                .build()
+                .run();
+        asRoot(
+                "sh",
+                "-c",
+                "echo \"archive_mode = 'on'\" >> " + first + "/postgresql.auto.conf; echo \"archive_command = 'cp %p "
+                        + archive2 + "/%f'\" >> " + first + "/postgresql.auto.conf");
+        int port = freePort();
+        try {
+            RecoveryServer.builder(first, port).build().startAndWait();
+            try (Connection c =
+                            PgTestServer.at("127.0.0.1", port, "postgres", null).connect("postgres");
+                    Statement s = c.createStatement()) {
+                s.execute("INSERT INTO orders VALUES (3, 'C on timeline 2')");
+                try (ResultSet r = s.executeQuery("SELECT pg_walfile_name(pg_current_wal_lsn())")) {
+                    r.next();
+                    String last = r.getString(1);
+                    assertThat(last).startsWith("00000002");
+                    s.execute("SELECT pg_switch_wal()");
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    while (!Files.exists(archive2.resolve(last))) {
+                        assertThat(System.nanoTime()).as("%s archived", last).isLessThan(deadline);
+                        Thread.sleep(200);
+                    }
+                }
+            }
+        } finally {
+            stopServer(first);
+        }
+        assertThat(archive2.resolve("00000002.history")).exists();
+
+        Path second = work.resolve("tl2-second");
+        PitrRestore.builder(sink, pgp, second)
+                .restoreCommand("cp " + archive2 + "/%f %p")
+                .build()
+                .run();
+        int port2 = freePort();
+        try {
+            RecoveryServer.builder(second, port2).build().startAndWait();
+            try (Connection c = PgTestServer.at("127.0.0.1", port2, "postgres", null)
+                            .connect("postgres");
+                    Statement s = c.createStatement();
+                    ResultSet r =
+                            s.executeQuery("SELECT string_agg(id || ' ' || note, ', ' ORDER BY id) FROM orders")) {
+                r.next();
+                // A, then C of timeline 2; B (timeline 1, after the branch point) is not on the way
+                assertThat(r.getString(1)).isEqualTo("1 A, 3 C on timeline 2");
+            }
+        } finally {
+            stopServer(second);
+        }
+    }
+
+    @Test
     void pausedRestoreStaysInRecoveryAtTheTarget() throws Exception {
         Path dir = work.resolve("paused");
         restore(dir, RecoveryTarget.time(timeT, true))
