@@ -7,6 +7,7 @@ import com.jiffoo.backup.Source;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.files.Compression;
 import com.jiffoo.backup.files.DirectorySource;
+import com.jiffoo.backup.postgres.BaseBackupSource;
 import com.jiffoo.backup.postgres.PgConnection;
 import com.jiffoo.backup.postgres.PostgresSource;
 import java.nio.file.Path;
@@ -21,9 +22,9 @@ import picocli.CommandLine.Parameters;
 /** {@code backup database} and {@code backup files}. */
 @Command(
         name = "backup",
-        description = "Makes a new backup: `backup database` or `backup files`.",
+        description = "Makes a new backup: `backup database`, `backup files` or `backup base`.",
         mixinStandardHelpOptions = true,
-        subcommands = {BackupCommands.Database.class, BackupCommands.Files.class})
+        subcommands = {BackupCommands.Database.class, BackupCommands.Files.class, BackupCommands.Base.class})
 final class BackupCommands {
 
     private BackupCommands() {}
@@ -152,6 +153,49 @@ final class BackupCommands {
             DirectorySource.Builder b = DirectorySource.builder(source);
             if (compression != null) {
                 b.compression(compression);
+            }
+            backup(this, b.build(), summary);
+        }
+    }
+
+    /** {@code backup base}: a physical base backup of the whole cluster, for point-in-time restores. */
+    @Command(
+            name = "base",
+            mixinStandardHelpOptions = true,
+            sortOptions = false,
+            description = {
+                "Backs up the whole PostgreSQL cluster on DB_HOST:DB_PORT with pg_basebackup (tar, no WAL),"
+                        + " compressed with zstd on all cores and encrypted with ENCRYPTION_KEY_FILE, into the store"
+                        + " as base/base_backup_YYYYMMDD_HHMMSS.tar.zst.gpg: the starting point of `restore pitr`,"
+                        + " with WAL archiving on (docs/pitr.md).",
+                "DB_USER needs the REPLICATION attribute and the server a pg_hba.conf line of type replication for"
+                        + " this host. The password (DB_PASSWORD) reaches pg_basebackup through its environment only."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {
+                " 0:backed up",
+                " 2:bad or missing setting; replication refused; tablespaces; pg_basebackup too old",
+                " 3:pg_basebackup failed",
+                " 4:the store failed",
+                " 1:internal error"
+            })
+    static final class Base extends CliCommand {
+        @picocli.CommandLine.Mixin
+        DbOptions db;
+
+        @Option(names = "--compression-level", paramLabel = "1-19", description = "zstd level (default 3).")
+        Integer compressionLevel;
+
+        @Override
+        void flags(Settings s) {
+            db.apply(s);
+        }
+
+        @Override
+        void run(Map<String, Object> summary) {
+            BaseBackupSource.Builder b = BaseBackupSource.builder(Databases.cluster(settings));
+            if (compressionLevel != null) {
+                b.compressionLevel(compressionLevel);
             }
             backup(this, b.build(), summary);
         }

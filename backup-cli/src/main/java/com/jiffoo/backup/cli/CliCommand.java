@@ -55,6 +55,11 @@ abstract class CliCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The exit code of a failure with {@code code}: the code's own, unless the command says otherwise. */
+    int failureExitCode(ErrorCode code) {
+        return code.exitCode();
+    }
+
     /** Adds this command's flags to the settings (the flags that stand for settings, e.g. {@code --db-name}). */
     void flags(Settings s) {}
 
@@ -82,16 +87,21 @@ abstract class CliCommand implements Callable<Integer> {
         }
     }
 
+    /** The settings of a run: the environment, the config file, and the global options' flags over them. */
+    static Settings settings(GlobalOptions.Values v) {
+        return Settings.load(System.getenv(), v.config)
+                .flag("STORE", v.store)
+                .flag("ENCRYPTION_KEY_FILE", v.keyFile)
+                .flag("ALLOW_UNAUTHENTICATED", v.allowUnauthenticated ? "true" : null)
+                .flag("ALLOW_UNENCRYPTED", v.allowUnencrypted ? "true" : null)
+                .flag("LOG_FILE", v.logFile == null ? null : v.logFile.toString())
+                .flag("LOG_DIR", v.logDir == null ? null : v.logDir.toString())
+                .flag("QUIET", v.quiet ? "true" : null);
+    }
+
     private int execute(GlobalOptions.Values v) {
         try {
-            settings = Settings.load(System.getenv(), v.config)
-                    .flag("STORE", v.store)
-                    .flag("ENCRYPTION_KEY_FILE", v.keyFile)
-                    .flag("ALLOW_UNAUTHENTICATED", v.allowUnauthenticated ? "true" : null)
-                    .flag("ALLOW_UNENCRYPTED", v.allowUnencrypted ? "true" : null)
-                    .flag("LOG_FILE", v.logFile == null ? null : v.logFile.toString())
-                    .flag("LOG_DIR", v.logDir == null ? null : v.logDir.toString())
-                    .flag("QUIET", v.quiet ? "true" : null);
+            settings = settings(v);
             quiet = settings.bool("QUIET").orElse(false);
             Settings s = settings;
             Logging.configure(
@@ -234,11 +244,11 @@ abstract class CliCommand implements Callable<Integer> {
         if (options.values().json) {
             summary.put("status", "error");
             summary.put("error", code.name());
-            summary.put("exitCode", code.exitCode());
+            summary.put("exitCode", failureExitCode(code));
             summary.put("message", text);
             System.out.println(json(summary));
         }
-        return code.exitCode();
+        return failureExitCode(code);
     }
 
     /** The exception with secrets taken out of its messages, for a --verbose stack trace. */

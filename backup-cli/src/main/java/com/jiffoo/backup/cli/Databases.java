@@ -21,6 +21,14 @@ final class Databases {
         return server(s).toBuilder().database(name).build();
     }
 
+    /** The connection for work on the whole cluster (a base backup): DB_NAME when set, else {@code postgres}. */
+    static PgConnection cluster(Settings s) {
+        PgConnection server = server(s);
+        return setting(s, "DB_NAME", "PGDATABASE")
+                .map(name -> server.toBuilder().database(name).build())
+                .orElse(server);
+    }
+
     /** The connection to the server's maintenance database {@code postgres}, for CREATE DATABASE. */
     static PgConnection server(Settings s) {
         PgConnection.Builder b = PgConnection.builder().database("postgres");

@@ -39,14 +39,18 @@ import picocli.CommandLine.Option;
                     + " when no key is configured). With --verify, first verifies the newest backup of each kind"
                     + " (deep when a key is configured) and records the result. Sends an alert to"
                     + " SLACK_WEBHOOK_URL when the status is WARNING or CRITICAL, and a recovery message when it"
-                    + " is OK again; a failed alert is reported, never fatal. See docs/monitoring.md."
+                    + " is OK again; a failed alert is reported, never fatal. See docs/monitoring.md.",
+            "WAL archive (when the store holds WAL, or --wal): the newest archived WAL file is younger than"
+                    + " --wal-max-lag (default 5m) and no segment is missing since the oldest base backup, else"
+                    + " CRITICAL; with DB_HOST (or PGHOST) set, the server's archiver too: not failing, at most"
+                    + " --wal-max-ready (10) segments waiting. See docs/pitr.md."
         },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             " 0:healthy (OK)",
             " 9:WARNING: needs attention soon (e.g. no recent passed verification)",
             "10:CRITICAL: no or stale backup, damaged newest backup, key cannot open it, store unreadable, a backup"
-                    + " or verification dated in the future",
+                    + " or verification dated in the future, WAL archive behind or with a gap",
             " 2:bad or missing setting",
             " 1:internal error"
         })
@@ -96,6 +100,26 @@ final class MonitorCommand extends CliCommand {
     @Option(names = "--no-recovery-alert", description = "Do not announce that the backups are healthy again.")
     boolean noRecoveryAlert;
 
+    @Option(
+            names = "--wal",
+            description = "Check the WAL archive (lag, continuity since the oldest base backup) even when the store"
+                    + " holds no WAL yet; it is checked anyway when the store holds WAL or WAL_MAX_LAG is set.")
+    boolean wal;
+
+    @Option(
+            names = "--wal-max-lag",
+            paramLabel = "DURATION",
+            description = "How old the newest archived WAL file may be, e.g. 5m, 90s, 1h (default: WAL_MAX_LAG, else"
+                    + " 5m).")
+    String walMaxLag;
+
+    @Option(
+            names = "--wal-max-ready",
+            paramLabel = "N",
+            description = "With the WAL check and a database configured (DB_HOST or PGHOST): how many segments may"
+                    + " wait to be archived on the server (default: WAL_MAX_READY, else 10).")
+    Integer walMaxReady;
+
     private int exit;
 
     @Override
@@ -104,6 +128,10 @@ final class MonitorCommand extends CliCommand {
             s.flag("MAX_BACKUP_AGE_HOURS", maxAgeHours.toString());
         }
         clockSkew.flag(s);
+        s.flag(WalChecks.MAX_LAG, walMaxLag);
+        if (walMaxReady != null) {
+            s.flag(WalChecks.MAX_READY, walMaxReady.toString());
+        }
     }
 
     @Override
@@ -133,6 +161,10 @@ final class MonitorCommand extends CliCommand {
                 if (check != null) {
                     b.innerCheck(kind, check);
                 }
+            }
+            List<String> storeChecks = walChecks(b, store, trust);
+            if (!storeChecks.isEmpty()) {
+                summary.put("storeChecks", storeChecks);
             }
             Optional<String> webhook = settings.get("SLACK_WEBHOOK_URL");
             if (webhook.isPresent() && !noAlert) {
@@ -183,6 +215,28 @@ final class MonitorCommand extends CliCommand {
         } finally {
             CliCommand.close(store);
         }
+    }
+
+    /**
+     * Registers the WAL archive check when asked ({@code --wal}, {@code WAL_MAX_LAG}) or when the store holds WAL, and
+     * with it the server's archiver check when a database server is configured ({@code DB_HOST} or {@code PGHOST}).
+     */
+    private List<String> walChecks(BackupMonitor.Builder b, Sink store, BackupTrust trust) throws java.io.IOException {
+        if (!wal && settings.get(WalChecks.MAX_LAG).isEmpty() && !WalChecks.hasWal(store)) {
+            return List.of();
+        }
+        b.storeCheck(com.jiffoo.backup.wal.WalArchiveCheck.create(
+                trust, WalChecks.maxLag(settings), WalChecks.historyReader(settings, store)));
+        if (settings.get("DB_HOST").isEmpty()
+                && Optional.ofNullable(settings.environment().get("PGHOST"))
+                        .orElse("")
+                        .isBlank()) {
+            return List.of("wal");
+        }
+        b.storeCheck(com.jiffoo.backup.wal.ArchiverCheck.create(
+                Databases.server(settings),
+                settings.integer(WalChecks.MAX_READY, com.jiffoo.backup.wal.ArchiverCheck.DEFAULT_MAX_READY, 0)));
+        return List.of("wal", "archiver");
     }
 
     /** The decryption key when one is configured: the key check and deep verification need it. */

@@ -1,9 +1,12 @@
 package com.jiffoo.backup.cli;
 
+import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.RetentionPolicy.Verdict;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.retention.Pruner;
 import com.jiffoo.backup.retention.Retention;
+import com.jiffoo.backup.store.StoreLayout;
+import com.jiffoo.backup.wal.WalRetention;
 import java.time.Duration;
 import java.time.ZoneId;
 import java.util.ArrayList;
@@ -31,6 +34,9 @@ import picocli.CommandLine.Option;
                     + " the rules say, and a damaged one is reported (DAMAGED).",
             "A backup dated in the future (beyond --clock-skew-tolerance) is kept but counted by no rule;"
                     + " while one exists, prune refuses (exit 5, nothing deleted) unless --allow-future-dated.",
+            "Base backups (kind base) are pruned by the same rules when the store holds any; then archived WAL"
+                    + " older than the start of the oldest kept base backup is deleted (timeline history files are"
+                    + " kept). Without a base backup, WAL is never deleted.",
             "--dry-run prints each backup's verdict and why, and deletes nothing."
         },
         exitCodeListHeading = "%nExit codes:%n",
@@ -98,6 +104,29 @@ final class PruneCommand extends CliCommand {
         }
     }
 
+    /** WAL older than the oldest kept base backup's start; nothing without a kept base backup. */
+    private Map<String, Object> pruneWal(Sink store, List<BackupManifest> keptBases) {
+        WalRetention.Report w = WalRetention.of(store).prune(keptBases, dryRun);
+        String verb = dryRun ? "would delete" : "deleted";
+        if (w.keepFrom() == null) {
+            say("  WAL: nothing deleted: " + w.reason());
+        } else {
+            say("  WAL: kept from " + w.keepFrom() + " (" + w.reason() + "); " + verb + " "
+                    + w.deleted().size()
+                    + " archived file(s)"
+                    + (w.deleted().isEmpty()
+                            ? ""
+                            : ", " + w.deleted().get(0) + " to "
+                                    + w.deleted().get(w.deleted().size() - 1)));
+        }
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("keepFrom", w.keepFrom());
+        d.put("reason", w.reason());
+        d.put("deleted", w.deleted());
+        d.put("kept", w.kept());
+        return d;
+    }
+
     @Override
     void flags(Settings s) {
         s.flag("RETENTION_DAYS", retentionDays);
@@ -105,7 +134,7 @@ final class PruneCommand extends CliCommand {
     }
 
     @Override
-    void run(Map<String, Object> summary) {
+    void run(Map<String, Object> summary) throws java.io.IOException {
         int days = settings.integer("RETENTION_DAYS", 30, 0);
         Retention.Builder b = Retention.builder();
         if (days > 0) {
@@ -142,8 +171,23 @@ final class PruneCommand extends CliCommand {
                     .allowFutureDated(allowFutureDated)
                     .build();
             say((dryRun ? "dry run: " : "") + "pruning " + store.location() + " by " + policy.describeRules());
-            for (String k : kind != null ? List.of(kind) : ListCommand.KINDS) {
+            List<String> pruned = new ArrayList<>(kind != null ? List.of(kind) : ListCommand.KINDS);
+            boolean wal = (kind == null || kind.equals(StoreLayout.BASE_BACKUP_KIND)) && WalChecks.hasWal(store);
+            if (kind == null
+                    && !pruned.contains(StoreLayout.BASE_BACKUP_KIND)
+                    && !store.list(StoreLayout.kindPrefix(StoreLayout.BASE_BACKUP_KIND))
+                            .isEmpty()) {
+                pruned.add(StoreLayout.BASE_BACKUP_KIND);
+            }
+            List<BackupManifest> keptBases = null;
+            for (String k : pruned) {
                 Pruner.PruneReport r = pruner.prune(k, dryRun);
+                if (k.equals(StoreLayout.BASE_BACKUP_KIND)) {
+                    keptBases = r.verdicts().stream()
+                            .filter(Verdict::keep)
+                            .map(Verdict::backup)
+                            .toList();
+                }
                 for (Verdict v : r.verdicts()) {
                     say(String.format(
                             "  %-12s %-8s %-33s %s",
@@ -195,6 +239,9 @@ final class PruneCommand extends CliCommand {
                                         w.lastActivity().toString()))
                                 .toList());
                 kinds.add(d);
+            }
+            if (wal) {
+                summary.put("wal", pruneWal(store, keptBases == null ? List.of() : keptBases));
             }
         } finally {
             summary.put("dryRun", dryRun);

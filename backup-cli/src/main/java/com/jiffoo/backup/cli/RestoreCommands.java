@@ -17,12 +17,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code restore database} and {@code restore files}. */
+/** {@code restore database}, {@code restore files} and {@code restore pitr}. */
 @Command(
         name = "restore",
-        description = "Restores a backup: `restore database` or `restore files`.",
+        description = "Restores a backup: `restore database`, `restore files` or `restore pitr` (a cluster to a point"
+                + " in time).",
         mixinStandardHelpOptions = true,
-        subcommands = {RestoreCommands.Database.class, RestoreCommands.Files.class})
+        subcommands = {RestoreCommands.Database.class, RestoreCommands.Files.class, PitrCommand.class})
 final class RestoreCommands {
     private static final String BACKUP_HELP = "The backup: its s3:// URI (s3://bucket/prefix/database/db_backup_…"
             + ".sql.gpg), its key in the store (database/db_backup_….sql.gpg), or a local file with its .sha256 and"

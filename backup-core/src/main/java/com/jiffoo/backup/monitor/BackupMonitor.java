@@ -86,6 +86,7 @@ public final class BackupMonitor {
     private final boolean notifyOnRecovery;
     private final boolean recordReports;
     private final List<HealthCheck> checks;
+    private final List<StoreCheck> storeChecks;
     private final Clock clock;
     private final Duration clockSkewTolerance;
     private final Object lock = new Object();
@@ -108,6 +109,7 @@ public final class BackupMonitor {
                 new DataObjectCheck(),
                 new VerificationHistoryCheck(b.verificationWithin),
                 new DecryptionKeyCheck(this.transforms, this.trust, b.keyCheckBytes));
+        this.storeChecks = List.copyOf(b.storeChecks);
         this.clock = b.clock;
         this.clockSkewTolerance = b.clockSkewTolerance;
     }
@@ -231,7 +233,30 @@ public final class BackupMonitor {
         Instant now = clock.instant();
         List<KindHealth> out =
                 kinds.stream().map(kind -> inspect(kind, now, full)).toList();
-        return new HealthReport(now, sink.location(), Support.hostName(), full, out, List.of());
+        ClockSkew skew = ClockSkew.at(now, clockSkewTolerance);
+        List<StoreCheckHealth> extra =
+                storeChecks.stream().map(c -> run(c, skew)).toList();
+        return new HealthReport(now, sink.location(), Support.hostName(), full, out, extra, List.of());
+    }
+
+    /** Runs one store check; an unchecked exception becomes its CRITICAL finding: the monitor never says OK blind. */
+    private StoreCheckHealth run(StoreCheck c, ClockSkew skew) {
+        try {
+            StoreCheck.Outcome o = c.check(sink, skew);
+            return new StoreCheckHealth(c.name(), o.summary(), o.findings(), o.facts());
+        } catch (RuntimeException e) {
+            log.warn("the {} check of {} failed", c.name(), sink.location(), e);
+            return new StoreCheckHealth(
+                    c.name(),
+                    "could not check",
+                    List.of(new Finding(
+                            c.name(),
+                            HealthStatus.CRITICAL,
+                            "the " + c.name() + " check could not run: "
+                                    + e.getClass().getSimpleName() + ": " + e.getMessage()
+                                    + ". Check the store and the monitor's log.")),
+                    Map.of());
+        }
     }
 
     private KindHealth inspect(String kind, Instant now, boolean full) {
@@ -336,6 +361,7 @@ public final class BackupMonitor {
         private final List<Transform> transforms = new ArrayList<>();
         private final Map<String, RestoreTarget> innerChecks = new LinkedHashMap<>();
         private final List<Notifier> notifiers = new ArrayList<>();
+        private final List<StoreCheck> storeChecks = new ArrayList<>();
         private boolean notifyOnRecovery = true;
         private boolean recordReports = true;
         private int keyCheckBytes = 64 * 1024;
@@ -404,6 +430,16 @@ public final class BackupMonitor {
         /** Adds a notifier; alerts go to each in turn. */
         public Builder notifier(Notifier notifier) {
             this.notifiers.add(Objects.requireNonNull(notifier, "notifier"));
+            return this;
+        }
+
+        /**
+         * Adds a check of something that is not a kind of backup, e.g. the WAL archive
+         * ({@code com.jiffoo.backup.wal.WalArchiveCheck} in backup-postgres); it runs after the kinds, in the full and
+         * the freshness-only check, and its findings count in the status and the alerts.
+         */
+        public Builder storeCheck(StoreCheck check) {
+            this.storeChecks.add(Objects.requireNonNull(check, "check"));
             return this;
         }
 

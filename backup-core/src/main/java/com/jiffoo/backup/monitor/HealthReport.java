@@ -22,6 +22,7 @@ import java.util.Objects;
  * @param host          the host that ran the checks
  * @param full          true for {@link BackupMonitor#runHealthChecks()}, false for a freshness-only check
  * @param kinds         per kind, in the order they were configured
+ * @param storeChecks   the outcome of each {@link StoreCheck} (the WAL archive, …), in the order they were added
  * @param notifications what happened to the alerts this report caused, e.g. {@code "Slack webhook (hooks.slack.com):
  *                      sent"}
  */
@@ -31,6 +32,7 @@ public record HealthReport(
         String host,
         boolean full,
         List<KindHealth> kinds,
+        List<StoreCheckHealth> storeChecks,
         List<String> notifications) {
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
@@ -38,14 +40,29 @@ public record HealthReport(
     public HealthReport {
         Objects.requireNonNull(checkedAt, "checkedAt");
         kinds = List.copyOf(kinds);
+        storeChecks = List.copyOf(storeChecks);
         notifications = List.copyOf(notifications);
     }
 
-    /** The worst status of any kind ({@link HealthStatus#OK} when nothing is watched). */
+    /** A report without store checks. */
+    public HealthReport(
+            Instant checkedAt,
+            String store,
+            String host,
+            boolean full,
+            List<KindHealth> kinds,
+            List<String> notifications) {
+        this(checkedAt, store, host, full, kinds, List.of(), notifications);
+    }
+
+    /** The worst status of any kind or store check ({@link HealthStatus#OK} when nothing is watched). */
     public HealthStatus status() {
         HealthStatus s = HealthStatus.OK;
         for (KindHealth k : kinds) {
             s = s.worst(k.status());
+        }
+        for (StoreCheckHealth c : storeChecks) {
+            s = s.worst(c.status());
         }
         return s;
     }
@@ -57,7 +74,7 @@ public record HealthReport(
 
     /** This report with the outcome of its alerts. */
     public HealthReport withNotifications(List<String> notifications) {
-        return new HealthReport(checkedAt, store, host, full, kinds, notifications);
+        return new HealthReport(checkedAt, store, host, full, kinds, storeChecks, notifications);
     }
 
     /** One readable line per kind, e.g. {@code database: OK — newest db_backup_… 3h 12m old, 14 backups, 2.1 GiB}. */
@@ -88,6 +105,12 @@ public record HealthReport(
                 out.add("  " + k.kind() + ": " + p);
             }
         }
+        for (StoreCheckHealth c : storeChecks) {
+            out.add(c.name() + ": " + c.status() + " — " + c.summary());
+            for (Finding f : c.findings()) {
+                out.add("  " + c.name() + ": " + f.message());
+            }
+        }
         return out;
     }
 
@@ -106,12 +129,7 @@ public record HealthReport(
             n.put("status", k.status().name());
             ArrayNode problems = n.putArray("problems");
             k.problems().forEach(problems::add);
-            ArrayNode findings = n.putArray("findings");
-            k.findings()
-                    .forEach(f -> findings.addObject()
-                            .put("check", f.check())
-                            .put("status", f.status().name())
-                            .put("message", f.message()));
+            findings(n, k.findings());
             n.put("count", k.count());
             n.put("totalBytes", k.totalBytes());
             if (k.newest() != null) {
@@ -131,6 +149,15 @@ public record HealthReport(
             key.put("result", k.keyCheck().name());
             key.put("detail", k.keyCheckDetail());
         }
+        ArrayNode checks = root.putArray("storeChecks");
+        for (StoreCheckHealth c : storeChecks) {
+            ObjectNode n = checks.addObject();
+            n.put("name", c.name());
+            n.put("status", c.status().name());
+            n.put("summary", c.summary());
+            findings(n, c.findings());
+            n.set("facts", MAPPER.valueToTree(c.facts()));
+        }
         ArrayNode notes = root.putArray("notifications");
         notifications.forEach(notes::add);
         try {
@@ -143,6 +170,14 @@ public record HealthReport(
     /** The report as UTF-8 JSON bytes. */
     byte[] toJsonBytes() {
         return toJson().getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static void findings(ObjectNode parent, List<Finding> list) {
+        ArrayNode findings = parent.putArray("findings");
+        list.forEach(f -> findings.addObject()
+                .put("check", f.check())
+                .put("status", f.status().name())
+                .put("message", f.message()));
     }
 
     private static void verification(ObjectNode parent, String field, VerificationRecord v) {

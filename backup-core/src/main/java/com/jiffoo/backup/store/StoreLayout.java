@@ -20,8 +20,10 @@ import java.util.regex.Pattern;
  * _monitor/health-20260111T040000123Z-3f9a2c.json                 a monitor report
  * </pre>
  *
- * <p>Reserved for what comes next, each with its key method here and no feature yet: WAL segments and timeline
- * history files under {@code wal/}, base backups as the kind {@code base}, drill reports under {@code _drills/}.
+ * <p>Archived WAL ({@code com.jiffoo.backup.wal.WalArchive}) lives under {@code wal/}: segments, partial segments
+ * and backup history files in one folder per 4 GiB of WAL ({@link #walFileKey}), timeline history files beside those
+ * folders; each data object is committed by a manifest and its signature as a backup is. Reserved for what comes
+ * next, each with its key method here and no feature yet: base backups as the kind {@code base}, drill reports under {@code _drills/}.
  * A kind never starts with {@code _} and is never {@code wal}: those prefixes belong to the layout
  * ({@link #dataKey} refuses them).
  *
@@ -43,7 +45,7 @@ public final class StoreLayout {
     public static final String VERIFICATION_INFIX = ".verified-";
     /** Prefix of every monitor report. */
     public static final String MONITOR_REPORT_PREFIX = "_monitor/health-";
-    /** Reserved: prefix of WAL segments and timeline history files. */
+    /** Prefix of archived WAL: segments, timeline and backup history files. */
     public static final String WAL_PREFIX = "wal/";
     /** Reserved: the kind of base backups (laid out as any kind: data, sidecar, manifest). */
     public static final String BASE_BACKUP_KIND = "base";
@@ -57,6 +59,9 @@ public final class StoreLayout {
 
     private static final Pattern WAL_SEGMENT = Pattern.compile("[0-9A-F]{24}");
     private static final Pattern TIMELINE = Pattern.compile("[0-9A-F]{8}");
+    private static final Pattern WAL_BACKUP_HISTORY = Pattern.compile("[0-9A-F]{24}\\.[0-9A-F]{8}\\.backup");
+    private static final String PARTIAL = ".partial";
+    private static final String HISTORY = ".history";
 
     private StoreLayout() {}
 
@@ -149,7 +154,7 @@ public final class StoreLayout {
     }
 
     /**
-     * Reserved (WAL archiving): the key of a WAL segment, {@code wal/<timeline and log, 16 hex>/<segment><suffixes>},
+     * The key of a WAL segment, {@code wal/<timeline and log, 16 hex>/<segment><suffixes>},
      * e.g. {@code wal/0000000100000000/000000010000000000000003.gpg}: one folder per 4 GiB of WAL keeps listings
      * short.
      *
@@ -163,7 +168,7 @@ public final class StoreLayout {
     }
 
     /**
-     * Reserved (WAL archiving): the key of a timeline history file, {@code wal/<timeline>.history<suffixes>}.
+     * The key of a timeline history file, {@code wal/<timeline>.history<suffixes>}.
      *
      * @throws IllegalArgumentException when {@code timeline} is not 8 upper-case hex digits
      */
@@ -172,6 +177,50 @@ public final class StoreLayout {
             throw new IllegalArgumentException("not a timeline (8 upper-case hex digits): " + timeline);
         }
         return WAL_PREFIX + timeline + ".history" + suffixes;
+    }
+
+    /**
+     * The key of a backup history file ({@code <segment>.<offset, 8 hex>.backup}, written by PostgreSQL when a base
+     * backup ends), beside its segment: {@code wal/<timeline and log, 16 hex>/<name><suffixes>}, e.g.
+     * {@code wal/0000000100000000/000000010000000000000003.00000028.backup.zst.gpg}.
+     *
+     * @throws IllegalArgumentException when {@code name} is not a backup history file's name
+     */
+    public static String walBackupHistoryKey(String name, String suffixes) {
+        if (!WAL_BACKUP_HISTORY.matcher(name).matches()) {
+            throw new IllegalArgumentException(
+                    "not a backup history file name (<24 hex digits>.<8 hex digits>.backup): " + name);
+        }
+        return WAL_PREFIX + name.substring(0, 16) + "/" + name + suffixes;
+    }
+
+    /**
+     * The key of any file PostgreSQL archives, by its name: a segment ({@link #walSegmentKey}), a partial segment
+     * ({@code <segment>.partial}, beside its segment), a timeline history file ({@link #timelineHistoryKey}) or a
+     * backup history file ({@link #walBackupHistoryKey}).
+     *
+     * @throws IllegalArgumentException when {@code name} is none of these
+     */
+    public static String walFileKey(String name, String suffixes) {
+        if (WAL_SEGMENT.matcher(name).matches()) {
+            return walSegmentKey(name, suffixes);
+        }
+        if (name.endsWith(PARTIAL)
+                && WAL_SEGMENT
+                        .matcher(name.substring(0, name.length() - PARTIAL.length()))
+                        .matches()) {
+            return WAL_PREFIX + name.substring(0, 16) + "/" + name + suffixes;
+        }
+        if (name.endsWith(HISTORY)
+                && TIMELINE.matcher(name.substring(0, name.length() - HISTORY.length()))
+                        .matches()) {
+            return timelineHistoryKey(name.substring(0, name.length() - HISTORY.length()), suffixes);
+        }
+        if (WAL_BACKUP_HISTORY.matcher(name).matches()) {
+            return walBackupHistoryKey(name, suffixes);
+        }
+        throw new IllegalArgumentException("not the name of a file PostgreSQL archives (a 24-hex-digit segment,"
+                + " <segment>.partial, <timeline>.history or <segment>.<offset>.backup): " + name);
     }
 
     /** Reserved (base backups): the data key of a base backup, {@code base/<id><suffixes>}, laid out as any kind. */

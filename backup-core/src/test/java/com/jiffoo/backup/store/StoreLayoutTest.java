@@ -67,6 +67,30 @@ class StoreLayoutTest {
     }
 
     @Test
+    void placesEveryFilePostgresArchivesUnderWal() {
+        assertThat(StoreLayout.walFileKey("000000010000000000000003", ".zst.gpg"))
+                .isEqualTo("wal/0000000100000000/000000010000000000000003.zst.gpg");
+        assertThat(StoreLayout.walFileKey("000000010000000000000003.partial", ".zst.gpg"))
+                .isEqualTo("wal/0000000100000000/000000010000000000000003.partial.zst.gpg");
+        assertThat(StoreLayout.walFileKey("000000010000000000000003.00000028.backup", ".zst.gpg"))
+                .isEqualTo("wal/0000000100000000/000000010000000000000003.00000028.backup.zst.gpg")
+                .isEqualTo(StoreLayout.walBackupHistoryKey("000000010000000000000003.00000028.backup", ".zst.gpg"));
+        assertThat(StoreLayout.walFileKey("00000002.history", ".zst.gpg")).isEqualTo("wal/00000002.history.zst.gpg");
+        for (String bad : new String[] {
+            "RECOVERYXLOG",
+            "00000002.history.x",
+            "0000000100000000000000030",
+            "000000010000000000000003.backup",
+            "00000001000000000000000a",
+            "../00000002.history"
+        }) {
+            assertThatThrownBy(() -> StoreLayout.walFileKey(bad, ""))
+                    .as(bad)
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
     void readsTheBackupKeyAtTheEndOfAPath() {
         assertThat(StoreLayout.backupKeyAtEndOf("prod/eu/" + DATA)).isEqualTo(DATA);
         assertThat(StoreLayout.backupKeyAtEndOf(DATA)).isEqualTo(DATA);

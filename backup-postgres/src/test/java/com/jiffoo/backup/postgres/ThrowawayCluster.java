@@ -44,7 +44,7 @@ import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
  * }
  * }</pre>
  */
-final class ThrowawayCluster implements AutoCloseable {
+public final class ThrowawayCluster implements AutoCloseable {
     private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
 
     private final Path base;
@@ -63,7 +63,21 @@ final class ThrowawayCluster implements AutoCloseable {
 
     /** PostgreSQL 16 from the zonky binaries, trusting every connection. */
     static ThrowawayCluster postgres16() throws IOException, InterruptedException {
-        return start(null, null);
+        return start(null, null, List.of());
+    }
+
+    /**
+     * PostgreSQL 16 from the zonky binaries, trusting every connection, with WAL archiving on: {@code wal_level=replica},
+     * {@code archive_mode=on} and this {@code archive_command} (run by the server, as the {@code postgres} OS user when
+     * the JVM runs as root: what it runs and writes must be open to that user), and any further settings
+     * ({@code "wal_keep_size=1GB"}).
+     */
+    public static ThrowawayCluster withArchiving(String archiveCommand, String... settings)
+            throws IOException, InterruptedException {
+        List<String> all =
+                new ArrayList<>(List.of("wal_level=replica", "archive_mode=on", "archive_command=" + archiveCommand));
+        all.addAll(List.of(settings));
+        return start(null, null, all);
     }
 
     /**
@@ -73,7 +87,21 @@ final class ThrowawayCluster implements AutoCloseable {
     static ThrowawayCluster withPasswords() throws IOException, InterruptedException {
         byte[] random = new byte[12];
         RANDOM.nextBytes(random);
-        return start(installedBinaries(), "pw-" + java.util.HexFormat.of().formatHex(random));
+        return start(installedBinaries(), "pw-" + java.util.HexFormat.of().formatHex(random), List.of());
+    }
+
+    /**
+     * The machine's PostgreSQL server (else the zonky binaries), trusting every connection (replication too, as
+     * initdb's pg_hba.conf does for 127.0.0.1), started with these extra settings ({@code "archive_mode=on"}, each
+     * passed as {@code -c}).
+     */
+    public static ThrowawayCluster installed(String... settings) throws IOException, InterruptedException {
+        return start(installedBinaries(), null, List.of(settings));
+    }
+
+    /** The directory that holds the cluster's data directory ({@code data}); deleted by {@link #close()}. */
+    public Path baseDirectory() {
+        return base;
     }
 
     /** The bin directory of the newest PostgreSQL server installed the Debian way, or null. */
@@ -100,7 +128,8 @@ final class ThrowawayCluster implements AutoCloseable {
     }
 
     /** Starts a cluster from {@code bin} (null: the zonky binaries), with scram and this password unless null. */
-    private static ThrowawayCluster start(Path bin, String password) throws IOException, InterruptedException {
+    private static ThrowawayCluster start(Path bin, String password, List<String> settings)
+            throws IOException, InterruptedException {
         Path base = Files.createTempDirectory(
                 "jiffoo-pg-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
         try {
@@ -140,20 +169,23 @@ final class ThrowawayCluster implements AutoCloseable {
             try (ServerSocket s = new ServerSocket(0)) {
                 port = s.getLocalPort();
             }
-            ProcessBuilder pb = new ProcessBuilder(asServerUser(
-                            root,
-                            bin.resolve("postgres").toString(),
-                            "-D",
-                            data.toString(),
-                            "-p",
-                            Integer.toString(port),
-                            "-c",
-                            "listen_addresses=127.0.0.1",
-                            "-c",
-                            "unix_socket_directories=",
-                            "-c",
-                            "fsync=off"))
-                    .redirectErrorStream(true);
+            List<String> postgres = new ArrayList<>(List.of(
+                    bin.resolve("postgres").toString(),
+                    "-D",
+                    data.toString(),
+                    "-p",
+                    Integer.toString(port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "unix_socket_directories=",
+                    "-c",
+                    "fsync=off"));
+            for (String setting : settings) {
+                postgres.addAll(List.of("-c", setting));
+            }
+            ProcessBuilder pb =
+                    new ProcessBuilder(asServerUser(root, postgres.toArray(String[]::new))).redirectErrorStream(true);
             Process server = pb.start();
             StringBuilder log = new StringBuilder();
             Thread drain = new Thread(
@@ -208,17 +240,25 @@ final class ThrowawayCluster implements AutoCloseable {
         throw new AssertionError("PostgreSQL did not accept connections in 60 s: " + last + "\n" + log());
     }
 
-    String log() {
+    /** What the server logged so far. */
+    public String log() {
         synchronized (log) {
             return log.toString();
         }
     }
 
-    int port() {
+    /** The port on 127.0.0.1. */
+    public int port() {
         return port;
     }
 
-    Connection connect() throws SQLException {
+    /** The data directory (its {@code pg_wal} holds the WAL). */
+    public Path dataDirectory() {
+        return base.resolve("data");
+    }
+
+    /** A JDBC connection to the {@code postgres} database as the superuser. */
+    public Connection connect() throws SQLException {
         return server().connect("postgres");
     }
 

@@ -1,0 +1,295 @@
+package com.jiffoo.backup.cli;
+
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.postgres.PgConnection;
+import com.jiffoo.backup.postgres.PitrRestore;
+import com.jiffoo.backup.postgres.RecoveryServer;
+import com.jiffoo.backup.postgres.RecoveryTarget;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code restore pitr}: a base backup and the archived WAL, to a point in time, into a new data directory. */
+@Command(
+        name = "pitr",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Restores the PostgreSQL cluster to a point in time into --pgdata DIR: the newest base backup (`backup"
+                    + " base`) that ended before the target, checked while it streams and extracted safely, then"
+                    + " restore_command, the recovery target and recovery.signal written into DIR, so that PostgreSQL"
+                    + " fetches the archived WAL (`wal-fetch`) and replays it up to the target.",
+            "restore_command names the launcher, the store and the key file, so a server started by hand (pg_ctl)"
+                    + " recovers too; the key file must be readable by the server's user. archive_mode is set off"
+                    + " (the copy must not archive into the original's archive) unless --keep-archiving.",
+            "With --start --port P the server is started (pg_ctl of the data's version) and the command waits until"
+                    + " recovery ends, then prints the last replayed transaction's time and WAL position."
+        },
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+            " 0:restored (and with --start: recovery ended at the target)",
+            " 2:bad or missing setting",
+            " 4:the store failed",
+            " 5:the backup is damaged",
+            " 6:the key does not open it",
+            " 7:DIR not empty (without --replace) or unsafe; or with --start: recovery failed, e.g. the archive ends"
+                    + " before the target ('recovery ended before configured recovery target was reached')",
+            " 8:no base backup ends before the target",
+            " 1:internal error"
+        })
+final class PitrCommand extends CliCommand {
+    private static final Pattern PLAIN = Pattern.compile("[A-Za-z0-9_./:=@%+,-]+");
+
+    @Option(names = "--pgdata", paramLabel = "DIR", required = true, description = "The new data directory.")
+    Path pgdata;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Target target;
+
+    /** Exactly one target. */
+    static final class Target {
+        @Option(
+                names = "--target-time",
+                paramLabel = "TIME",
+                description = "recovery_target_time, with a zone: '2026-12-01 21:05:07+00', '… UTC', ISO 8601.")
+        String time;
+
+        @Option(names = "--target-lsn", paramLabel = "LSN", description = "recovery_target_lsn, e.g. 0/3000060.")
+        String lsn;
+
+        @Option(
+                names = "--target-name",
+                paramLabel = "NAME",
+                description = "recovery_target_name: a pg_create_restore_point('NAME').")
+        String name;
+
+        @Option(names = "--latest", description = "Replay all the archived WAL.")
+        boolean latest;
+    }
+
+    @Option(
+            names = "--target-action",
+            paramLabel = "promote|pause",
+            defaultValue = "promote",
+            description = "At the target: promote (default) or pause (read-only, for inspection).")
+    String action;
+
+    @Option(
+            names = "--target-timeline",
+            paramLabel = "latest|current|N",
+            defaultValue = "latest",
+            description = "recovery_target_timeline (default latest).")
+    String timeline;
+
+    @Option(
+            names = "--backup",
+            paramLabel = "BACKUP",
+            description = "The base backup to start from (its key base/…); default: the newest that fits.")
+    String backup;
+
+    @Option(names = "--replace", description = "Replace the content of a non-empty DIR (never anything outside it).")
+    boolean replace;
+
+    @Option(
+            names = "--owner",
+            paramLabel = "USER",
+            description = "When run as root: the OS user the files are given to and the server runs as (default"
+                    + " postgres).")
+    String owner;
+
+    @Option(
+            names = "--restore-command",
+            paramLabel = "CMD",
+            description = "Your own restore_command (e.g. 'cp /archive/%f %p' for an archive of your own); default:"
+                    + " LAUNCHER wal-fetch --store STORE --key-file ENCRYPTION_KEY_FILE %f %p.")
+    String restoreCommand;
+
+    @Option(
+            names = "--launcher",
+            paramLabel = "PATH",
+            description = "The jiffoo-backup launcher named in restore_command (default: the one next to this jar).")
+    Path launcher;
+
+    @Option(
+            names = "--keep-archiving",
+            description = "Keep the backed-up archive_mode (when this copy becomes the production server).")
+    boolean keepArchiving;
+
+    @Option(names = "--start", description = "Start the server and wait until recovery ends.")
+    boolean start;
+
+    @Option(names = "--port", paramLabel = "P", description = "The port of the started server (with --start).")
+    Integer port;
+
+    @Option(
+            names = "--pg-bin",
+            paramLabel = "DIR",
+            description = "The bin directory of the data's PostgreSQL version (default /usr/lib/postgresql/N/bin).")
+    Path pgBin;
+
+    @Option(
+            names = "--timeout",
+            paramLabel = "SECONDS",
+            defaultValue = "3600",
+            description = "With --start: how long recovery may take (default 3600).")
+    long timeoutSeconds;
+
+    @picocli.CommandLine.Mixin
+    DbOptions db;
+
+    @Override
+    void flags(Settings s) {
+        db.apply(s);
+    }
+
+    @Override
+    void run(Map<String, Object> summary) throws Exception {
+        if (start && port == null) {
+            throw new ConfigurationException("--start needs --port P: the port the restored server listens on (not"
+                    + " the production server's).");
+        }
+        PitrRestore.Action act = switch (action.toLowerCase(Locale.ROOT)) {
+            case "promote" -> PitrRestore.Action.PROMOTE;
+            case "pause" -> PitrRestore.Action.PAUSE;
+            default -> throw new ConfigurationException("--target-action is promote or pause, not '" + action + "'.");
+        };
+        RecoveryTarget t = target.latest
+                ? RecoveryTarget.LATEST
+                : target.lsn != null
+                        ? RecoveryTarget.lsn(target.lsn)
+                        : target.name != null
+                                ? RecoveryTarget.name(target.name)
+                                : RecoveryTarget.time(target.time, backup == null);
+        OpenPgpTransform pgp = Encryption.forRestore(settings);
+        Sink store = Stores.open(settings);
+        try {
+            PitrRestore.Builder b = PitrRestore.builder(store, pgp, pgdata)
+                    .trust(Encryption.trust(settings, pgp))
+                    .target(t)
+                    .action(act)
+                    .timeline(timeline)
+                    .restoreCommand(restoreCommand != null ? restoreCommand : walFetch(store))
+                    .overwrite(replace)
+                    .keepArchiving(keepArchiving)
+                    .listener(progress());
+            if (backup != null) {
+                b.backup(backup);
+            }
+            if (owner != null) {
+                b.owner(owner);
+            }
+            PitrRestore.Result r = b.build().run();
+            summary.put("backup", CliCommand.describe(r.plan().manifest(), store));
+            summary.put("pgdata", r.dataDirectory().toString());
+            summary.put("target", t.toString());
+            summary.put("settings", r.settings());
+            say("restored " + CliCommand.where(store, r.plan().manifest().objectKey()) + " into " + r.dataDirectory()
+                    + String.format(
+                            Locale.ROOT, " in %.1f s", r.restore().elapsed().toMillis() / 1000.0));
+            if (!r.plan().note().isEmpty()) {
+                summary.put("note", r.plan().note());
+                say("  note: " + r.plan().note());
+            }
+            say("  recovery to " + t + ": restore_command = " + r.settings().get("restore_command"));
+            if (!start) {
+                say("  start it with: pg_ctl -D " + r.dataDirectory() + " -o '-p PORT' start (as the data's owner)");
+                return;
+            }
+        } finally {
+            CliCommand.close(store);
+        }
+        RecoveryServer.Builder server = RecoveryServer.builder(pgdata, port)
+                .action(act)
+                .timeout(Duration.ofSeconds(timeoutSeconds))
+                .connection(queryConnection());
+        if (pgBin != null) {
+            server.binDirectory(pgBin);
+        }
+        RecoveryServer.Outcome o = server.build().startAndWait();
+        Map<String, Object> reached = new LinkedHashMap<>();
+        reached.put("state", o.state().name().toLowerCase(Locale.ROOT));
+        reached.put("lastTransactionTime", o.lastTransactionTime());
+        reached.put("lastReplayedLsn", o.lastReplayedLsn());
+        reached.put("port", port);
+        reached.put("recoveryMs", o.elapsed().toMillis());
+        reached.put("log", o.log().toString());
+        summary.put("recovery", reached);
+        say("  recovery " + (o.state() == RecoveryServer.State.PROMOTED ? "ended, server promoted" : "paused")
+                + " on port " + port + ": last transaction " + o.lastTransactionTime() + ", WAL "
+                + o.lastReplayedLsn()
+                + String.format(Locale.ROOT, " (%.1f s)", o.elapsed().toMillis() / 1000.0));
+    }
+
+    /** Who asks the restored server whether recovery ended: DB_USER/DB_PASSWORD when set, database postgres. */
+    private PgConnection queryConnection() {
+        PgConnection.Builder c = PgConnection.builder().database("postgres");
+        PgConnection configured = Databases.server(settings);
+        if (settings.get("DB_USER").isPresent() || settings.environment().get("PGUSER") != null) {
+            c = configured.toBuilder().database("postgres");
+        } else if ("root".equals(System.getProperty("user.name"))) {
+            c.user(owner != null ? owner : "postgres");
+        }
+        return c.build();
+    }
+
+    /** The default restore_command: this launcher's wal-fetch from this store with this key file. */
+    private String walFetch(Sink store) {
+        String key = settings.get("ENCRYPTION_KEY_FILE")
+                .orElseThrow(() -> new ConfigurationException("The default restore_command fetches WAL with the key"
+                        + " file (ENCRYPTION_KEY_FILE or --key-file); set it, or give your own --restore-command."));
+        List<String> cmd = new ArrayList<>();
+        cmd.add(launcherPath().toString());
+        cmd.add("wal-fetch");
+        cmd.add("--store");
+        cmd.add(store.location()); // a URI without secrets: StoreProviders refuses credentials in one
+        cmd.add("--key-file");
+        cmd.add(Path.of(key).toAbsolutePath().normalize().toString());
+        if (options.values().config != null) {
+            cmd.add("--config");
+            cmd.add(options.values().config.toAbsolutePath().normalize().toString());
+        }
+        StringBuilder line = new StringBuilder();
+        for (String a : cmd) {
+            line.append(shellQuote(a)).append(' ');
+        }
+        return line.append("%f %p").toString();
+    }
+
+    private Path launcherPath() {
+        if (launcher != null) {
+            return launcher.toAbsolutePath().normalize();
+        }
+        try {
+            Path jar = Path.of(PitrCommand.class
+                    .getProtectionDomain()
+                    .getCodeSource()
+                    .getLocation()
+                    .toURI());
+            Path script = jar.resolveSibling("jiffoo-backup");
+            if (Files.isRegularFile(jar) && Files.isExecutable(script)) {
+                return script;
+            }
+        } catch (java.net.URISyntaxException | RuntimeException e) {
+            // not run from the jar
+        }
+        throw new ConfigurationException("Cannot find the jiffoo-backup launcher next to this jar for the"
+                + " restore_command; name it with --launcher /opt/jiffoo/jiffoo-backup, or give your own"
+                + " --restore-command.");
+    }
+
+    /** An argument for /bin/sh: as it is when plain, else in single quotes. */
+    static String shellQuote(String arg) {
+        return PLAIN.matcher(arg).matches() ? arg : "'" + arg.replace("'", "'\\''") + "'";
+    }
+}

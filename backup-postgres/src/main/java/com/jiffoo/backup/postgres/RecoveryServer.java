@@ -1,0 +1,339 @@
+package com.jiffoo.backup.postgres;
+
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.RestoreException;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starts PostgreSQL on a data directory a {@link PitrRestore} wrote, waits until recovery ends, and reports the point
+ * reached.
+ *
+ * <ul>
+ *   <li><b>Server</b>: {@code pg_ctl} of the major version in the directory's {@code PG_VERSION}, from
+ *       {@link Builder#binDirectory} or the installed versions ({@code /usr/lib/postgresql/N/bin}); started with
+ *       {@code -p PORT} and its log in {@code <data>/pitr-recovery.log}, through {@link PgChild}. When running as root,
+ *       as the directory's owner ({@code setpriv --reuid --regid --init-groups}). The server keeps running
+ *       afterwards.</li>
+ *   <li><b>Done</b>: with {@link PitrRestore.Action#PROMOTE} (and for a restore to the latest), when
+ *       {@code pg_is_in_recovery()} is false; with {@link PitrRestore.Action#PAUSE}, when
+ *       {@code pg_get_wal_replay_pause_state()} is {@code paused}. Asked over JDBC at 127.0.0.1:PORT with the
+ *       {@link Builder#connection} (a user the restored cluster lets in from 127.0.0.1).</li>
+ *   <li><b>Reported</b>: the last replayed transaction's commit time ({@code pg_last_xact_replay_timestamp()}) and
+ *       the last replayed WAL position ({@code pg_last_wal_replay_lsn()}).</li>
+ *   <li><b>Failures</b> (a {@link RestoreException}, exit code 7 on the command line, with the log's last lines):
+ *       "recovery ended before configured recovery target was reached" — the archive ends before the target (a
+ *       missing segment, a target in the future, the wrong timeline); "requested recovery stop point is before
+ *       consistent recovery point" — the target lies before the end of the base backup; any other exit of the
+ *       server; and no end of recovery within {@link Builder#timeout} (the server is then left running).</li>
+ * </ul>
+ */
+public final class RecoveryServer {
+    private static final Logger LOG = LoggerFactory.getLogger(RecoveryServer.class);
+    /** The server's log, in the data directory. */
+    public static final String LOG_FILE = "pitr-recovery.log";
+
+    private static final String NOT_REACHED = "recovery ended before configured recovery target was reached";
+    private static final String BEFORE_CONSISTENT = "requested recovery stop point is before consistent recovery point";
+
+    /** How recovery ended. */
+    public enum State {
+        /** Recovery finished and the server accepts writes. */
+        PROMOTED,
+        /** Replay is paused at the target; the server is read-only. */
+        PAUSED
+    }
+
+    /**
+     * The point recovery reached.
+     *
+     * @param state              promoted or paused
+     * @param lastTransactionTime the commit time of the last replayed transaction, as the server prints it, or null
+     * @param lastReplayedLsn    the last replayed WAL position, e.g. {@code 0/3000148}
+     * @param elapsed            from the start of the server to the end of recovery
+     * @param log                the server's log file
+     */
+    public record Outcome(
+            State state, String lastTransactionTime, String lastReplayedLsn, Duration elapsed, Path log) {}
+
+    private final Path dataDirectory;
+    private final int port;
+    private final Path binDirectory;
+    private final PgConnection connection;
+    private final PitrRestore.Action action;
+    private final Duration timeout;
+
+    private RecoveryServer(Builder b) {
+        this.dataDirectory = b.dataDirectory;
+        this.port = b.port;
+        this.binDirectory = b.binDirectory;
+        this.connection = (b.connection != null
+                        ? b.connection.toBuilder()
+                        : PgConnection.builder()
+                                .user(RecoveryFiles.runningAsRoot() ? "postgres" : System.getProperty("user.name"))
+                                .database("postgres"))
+                .host("127.0.0.1")
+                .port(b.port)
+                .build();
+        this.action = b.action;
+        this.timeout = b.timeout;
+    }
+
+    /** A builder for the server on {@code dataDirectory}, to listen on {@code port}. */
+    public static Builder builder(Path dataDirectory, int port) {
+        return new Builder(dataDirectory, port);
+    }
+
+    /**
+     * Starts the server and waits until recovery ends.
+     *
+     * @throws RestoreException when the server fails, the target is not reached, or recovery does not end in time
+     * @throws ConfigurationException when no pg_ctl of the data directory's version is found
+     */
+    public Outcome startAndWait() throws IOException {
+        int major = dataMajor();
+        PgTool pgCtl = pgCtl(major);
+        Path log = dataDirectory.resolve(LOG_FILE);
+        List<String> argv = new ArrayList<>();
+        if (RecoveryFiles.runningAsRoot()) {
+            PosixFileAttributes a =
+                    Files.readAttributes(dataDirectory, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if ("root".equals(a.owner().getName())) {
+                throw new ConfigurationException("The data directory " + dataDirectory + " belongs to root, and"
+                        + " PostgreSQL refuses to run as root; give it to the server's user (chown -R postgres:postgres)"
+                        + " or restore with --owner.");
+            }
+            argv.addAll(List.of(
+                    "setpriv",
+                    "--reuid=" + a.owner().getName(),
+                    "--regid=" + a.group().getName(),
+                    "--init-groups",
+                    "--"));
+        }
+        argv.addAll(List.of(
+                pgCtl.path().toString(),
+                "-D",
+                dataDirectory.toString(),
+                "-l",
+                log.toString(),
+                "-o",
+                "-p " + port,
+                "-W",
+                "start"));
+        long started = System.nanoTime();
+        LOG.info("starting PostgreSQL {} on {} (port {}) for recovery", major, dataDirectory, port);
+        PgChild child = PgChild.start(argv, null, ProcessBuilder.Redirect.PIPE, false);
+        child.stdin().close();
+        int exit = child.waitFor();
+        if (exit != 0) {
+            throw new RestoreException(
+                    "pg_ctl start on " + dataDirectory + " " + PgChild.exitText(exit) + ": " + child.lastLines()
+                            + tail(log),
+                    null,
+                    dataDirectory.toString(),
+                    null);
+        }
+        return await(log, started);
+    }
+
+    private Outcome await(Path log, long started) throws IOException {
+        long deadline = started + timeout.toNanos();
+        SQLException last = null;
+        while (System.nanoTime() < deadline) {
+            String text = read(log);
+            if (text.contains(NOT_REACHED)) {
+                throw failed(
+                        log,
+                        "recovery ended before the configured recovery target was reached: the archive holds no WAL up"
+                                + " to the target (a missing segment, a target in the future or on another timeline)."
+                                + " The server stopped; nothing was promoted. Check the archive (wal-verify), or"
+                                + " restore to an earlier target or --latest");
+            }
+            if (text.contains(BEFORE_CONSISTENT)) {
+                throw failed(
+                        log,
+                        "the target lies before the end of the base backup, where the data first becomes"
+                                + " consistent. Restore again from an older base backup (--backup)");
+            }
+            try (Connection c = connection.openJdbc();
+                    Statement s = c.createStatement();
+                    ResultSet r = s.executeQuery("SELECT pg_is_in_recovery(),"
+                            + " CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() END,"
+                            + " pg_last_xact_replay_timestamp()::text, pg_last_wal_replay_lsn()::text")) {
+                r.next();
+                boolean inRecovery = r.getBoolean(1);
+                Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
+                if (!inRecovery) {
+                    return new Outcome(State.PROMOTED, r.getString(3), r.getString(4), elapsed, log);
+                }
+                if (action == PitrRestore.Action.PAUSE && "paused".equals(r.getString(2))) {
+                    return new Outcome(State.PAUSED, r.getString(3), r.getString(4), elapsed, log);
+                }
+            } catch (SQLException e) {
+                last = e; // starting, or recovering before consistency: no connections yet
+            }
+            if (System.nanoTime() - started > TimeUnit.SECONDS.toNanos(5)
+                    && !Files.exists(dataDirectory.resolve("postmaster.pid"))) {
+                throw failed(log, "the server stopped during recovery");
+            }
+            sleep(500);
+        }
+        throw new RestoreException(
+                "Recovery on " + dataDirectory + " did not end within " + timeout.toSeconds() + " s (last connection"
+                        + " attempt: " + (last == null ? "connected, still recovering" : last.getMessage())
+                        + "). The server is still running (pg_ctl -D " + dataDirectory + " status); see " + log
+                        + tail(log),
+                null,
+                dataDirectory.toString(),
+                null);
+    }
+
+    private RestoreException failed(Path log, String why) {
+        return new RestoreException(
+                "Point-in-time recovery on " + dataDirectory + " failed: " + why + "." + tail(log),
+                null,
+                dataDirectory.toString(),
+                null);
+    }
+
+    private static void sleep(long millis) throws InterruptedIOException {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for recovery");
+        }
+    }
+
+    /** The last 4 KiB of the log, as lines for an error message. */
+    private static String tail(Path log) {
+        String text = read(log);
+        if (text.isEmpty()) {
+            return "";
+        }
+        List<String> lines = text.lines().toList();
+        return " Server log (" + log + "), last lines:\n  "
+                + String.join("\n  ", lines.subList(Math.max(0, lines.size() - 12), lines.size()));
+    }
+
+    /** The last 64 KiB of the log (it is the server's, written as another user; bounded). */
+    private static String read(Path log) {
+        try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "r")) {
+            long len = f.length();
+            long from = Math.max(0, len - 64 * 1024);
+            byte[] b = new byte[(int) (len - from)];
+            f.seek(from);
+            f.readFully(b);
+            return new String(b, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    private int dataMajor() throws IOException {
+        Path version = dataDirectory.resolve("PG_VERSION");
+        if (!Files.isRegularFile(version)) {
+            throw new ConfigurationException(
+                    dataDirectory + " holds no PG_VERSION: it is not a restored data directory.");
+        }
+        String v = Files.readString(version, StandardCharsets.US_ASCII).strip();
+        try {
+            return Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new ConfigurationException(dataDirectory + "/PG_VERSION reads '" + v + "', not a major version.");
+        }
+    }
+
+    private PgTool pgCtl(int major) {
+        PgToolLocator locator = binDirectory != null ? PgToolLocator.inDirectory(binDirectory) : PgToolLocator.system();
+        return locator.candidates("pg_ctl").stream()
+                .filter(t -> t.major() == major)
+                .findFirst()
+                .orElseThrow(() -> new ConfigurationException(
+                        "No pg_ctl of PostgreSQL " + major + " (the data directory's version) was found in "
+                                + locator.searchPath() + "; install postgresql-" + major + " or name its bin"
+                                + " directory (--pg-bin /usr/lib/postgresql/" + major + "/bin).",
+                        null,
+                        locator.searchPath().toString(),
+                        null));
+    }
+
+    /** Builds a {@link RecoveryServer}. Not thread-safe. */
+    public static final class Builder {
+        private final Path dataDirectory;
+        private final int port;
+        private Path binDirectory;
+        private PgConnection connection;
+        private PitrRestore.Action action = PitrRestore.Action.PROMOTE;
+        private Duration timeout = Duration.ofHours(1);
+
+        private Builder(Path dataDirectory, int port) {
+            this.dataDirectory = Objects.requireNonNull(dataDirectory, "dataDirectory")
+                    .toAbsolutePath()
+                    .normalize();
+            if (port < 1 || port > 65535) {
+                throw new ConfigurationException("The port must be 1..65535, got " + port + ".");
+            }
+            this.port = port;
+        }
+
+        /** The directory holding pg_ctl and postgres of the data directory's version. */
+        public Builder binDirectory(Path dir) {
+            this.binDirectory = Objects.requireNonNull(dir, "dir");
+            return this;
+        }
+
+        /**
+         * Who asks the server whether recovery ended (its user, password, database; host and port are replaced by
+         * 127.0.0.1 and the port). Default: user {@code postgres} when root, else the running user; database
+         * {@code postgres}.
+         */
+        public Builder connection(PgConnection connection) {
+            this.connection = Objects.requireNonNull(connection, "connection");
+            return this;
+        }
+
+        /** The recovery_target_action written (default promote): when to say recovery ended. */
+        public Builder action(PitrRestore.Action action) {
+            this.action = Objects.requireNonNull(action, "action");
+            return this;
+        }
+
+        /** How long recovery may take (default 1 hour). */
+        public Builder timeout(Duration timeout) {
+            if (timeout.isNegative() || timeout.isZero()) {
+                throw new ConfigurationException("The recovery timeout must be positive.");
+            }
+            this.timeout = timeout;
+            return this;
+        }
+
+        /** Builds it; nothing runs until {@link RecoveryServer#startAndWait()}. */
+        public RecoveryServer build() {
+            return new RecoveryServer(this);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return String.format(Locale.ROOT, "RecoveryServer{%s, port %d}", dataDirectory, port);
+    }
+}

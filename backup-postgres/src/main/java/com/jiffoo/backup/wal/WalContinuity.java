@@ -1,0 +1,565 @@
+package com.jiffoo.backup.wal;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupTrust;
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.NotFoundException;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.StoredBackups;
+import com.jiffoo.backup.store.StoreLayout;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableSet;
+import java.util.Objects;
+import java.util.TreeSet;
+
+/**
+ * Is the WAL archive in a store continuous — can every kept base backup be restored, and replayed to the newest
+ * archived segment? Reads the listing of {@code wal/} ({@link WalInventory}), the base backups' manifests (kind
+ * {@value StoreLayout#BASE_BACKUP_KIND}; source facts {@code timeline}, {@code startWalSegment},
+ * {@code stopWalSegment}) and, through a {@link HistoryReader}, the timeline history files.
+ *
+ * <p>The rules:
+ *
+ * <ul>
+ *   <li>The check runs from the start segment of the oldest base backup (or {@link Builder#since}) to the newest
+ *       committed segment of the newest timeline. A segment counts only when committed (its manifest exists).</li>
+ *   <li>Timeline switches are followed through the newest timeline's history file: a switch from timeline 1 to 2 at
+ *       position X needs the segments of timeline 1 before X's segment, then those of timeline 2 from X's segment on
+ *       (the segment holding X is replayed from the new timeline; the old one's copy is only archived as
+ *       {@code .partial}). Without a history reader (or when the history file is missing) the switch is inferred:
+ *       each timeline begins at its lowest archived segment ({@link Report#switchPointsInferred()}).</li>
+ *   <li>Every timeline above 1 that has archived segments needs its history file: recovery cannot follow the
+ *       switch without it.</li>
+ *   <li>A base backup is restorable when every segment from its start to its stop segment is archived on its
+ *       timeline.</li>
+ * </ul>
+ *
+ * <pre>{@code
+ * WalContinuity.Report r = WalContinuity.builder().sink(store).trust(trust).build().check();
+ * r.gaps().forEach(g -> System.out.println("missing " + g.first() + " .. " + g.last()));
+ * }</pre>
+ *
+ * <p>Immutable and thread-safe; does not close the sink.
+ */
+public final class WalContinuity {
+    /** Reads the text of a committed timeline history file (decrypted and decompressed). */
+    @FunctionalInterface
+    public interface HistoryReader {
+        /**
+         * The file's text.
+         *
+         * @throws IOException when it cannot be read
+         */
+        String read(WalInventory.WalFile history) throws IOException;
+
+        /**
+         * Reads history files through {@code archive}: fetched (signature, checksum, decryption checked) into a
+         * private temporary file, read, deleted.
+         */
+        static HistoryReader of(WalArchive archive) {
+            Objects.requireNonNull(archive, "archive");
+            return history -> {
+                java.nio.file.Path tmp = java.nio.file.Files.createTempFile("jiffoo-history-", ".tmp");
+                try {
+                    if (archive.fetch(history.name(), tmp) != WalArchive.Fetched.FOUND) {
+                        throw new IOException(history.name() + " is no longer in the archive");
+                    }
+                    return java.nio.file.Files.readString(tmp, java.nio.charset.StandardCharsets.UTF_8);
+                } finally {
+                    java.nio.file.Files.deleteIfExists(tmp);
+                }
+            };
+        }
+    }
+
+    private final Sink sink;
+    private final BackupTrust trust;
+    private final Long segmentSize;
+    private final HistoryReader historyReader;
+    private final String since;
+    private final Clock clock;
+
+    private WalContinuity(Builder b) {
+        this.sink = b.sink;
+        this.trust = b.trust;
+        this.segmentSize = b.segmentSize;
+        this.historyReader = b.historyReader;
+        this.since = b.since;
+        this.clock = b.clock;
+    }
+
+    /** A new builder. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * A missing stretch of WAL on one timeline.
+     *
+     * @param timeline the timeline
+     * @param first    the first missing segment's name
+     * @param last     the last missing segment's name
+     * @param count    how many segments are missing
+     * @param cut      the base backups that start before it: none of them can be replayed past it
+     */
+    public record Gap(long timeline, String first, String last, long count, List<String> cut) {
+        /** Copies the list. */
+        public Gap {
+            cut = List.copyOf(cut);
+        }
+
+        /** {@code 000000010000000000000004..000000010000000000000006 (3 segments)}. */
+        public String describe() {
+            return (count == 1 ? first : first + ".." + last) + " (" + count
+                    + (count == 1 ? " segment)" : " segments)");
+        }
+    }
+
+    /**
+     * A base backup and whether its WAL is archived.
+     *
+     * @param id         the base backup's id
+     * @param key        its data key
+     * @param timeline   its timeline, or 0 when its manifest does not say
+     * @param start      its start segment, or null
+     * @param stop       its stop segment, or null
+     * @param restorable whether every segment from start to stop is archived
+     * @param problem    why not, or null
+     */
+    public record BaseBackup(
+            String id, String key, long timeline, String start, String stop, boolean restorable, String problem) {}
+
+    /**
+     * What the check found.
+     *
+     * @param checkedAt            when
+     * @param segmentSize          the WAL segment size used
+     * @param start                the first segment checked, or null when there is no WAL
+     * @param startReason          where it comes from, e.g. {@code the oldest base backup base_20260111_020000}
+     * @param newestSegment        the newest committed segment of the newest timeline, or null
+     * @param newestArchived       the committed WAL file written last (any type), or null
+     * @param newestArchivedAt     when it was committed, or null
+     * @param timelines            the timelines followed, oldest first
+     * @param gaps                 missing segments, in replay order
+     * @param missingHistories     history files needed but not archived, e.g. {@code 00000002.history}
+     * @param uncommitted          data keys under {@code wal/} without a manifest (pushes that did not finish)
+     * @param bases                every base backup, oldest first
+     * @param committedSegments    how many committed segments the store holds
+     * @param switchPointsInferred true when a timeline switch was inferred from the segments, not read from its history
+     * @param notes                anything else worth saying
+     */
+    public record Report(
+            Instant checkedAt,
+            long segmentSize,
+            String start,
+            String startReason,
+            String newestSegment,
+            String newestArchived,
+            Instant newestArchivedAt,
+            List<Long> timelines,
+            List<Gap> gaps,
+            List<String> missingHistories,
+            List<String> uncommitted,
+            List<BaseBackup> bases,
+            int committedSegments,
+            boolean switchPointsInferred,
+            List<String> notes) {
+        /** Copies the lists. */
+        public Report {
+            timelines = List.copyOf(timelines);
+            gaps = List.copyOf(gaps);
+            missingHistories = List.copyOf(missingHistories);
+            uncommitted = List.copyOf(uncommitted);
+            bases = List.copyOf(bases);
+            notes = List.copyOf(notes);
+        }
+
+        /** True when no segment is archived at all. */
+        public boolean noWal() {
+            return newestSegment == null;
+        }
+
+        /** True when nothing is missing: no gap, no missing history file, every base backup restorable. */
+        public boolean continuous() {
+            return gaps.isEmpty()
+                    && missingHistories.isEmpty()
+                    && unrestorable().isEmpty();
+        }
+
+        /** The base backups that cannot be restored. */
+        public List<BaseBackup> unrestorable() {
+            return bases.stream().filter(b -> !b.restorable()).toList();
+        }
+
+        /**
+         * The report as plain values for JSON (strings, numbers, booleans, lists and maps of them), in a stable order:
+         * {@code start}, {@code startReason}, {@code newestSegment}, {@code newestArchived}, {@code newestArchivedAt},
+         * {@code ageSeconds}, {@code segments}, {@code timelines}, {@code gaps} (timeline, first, last, count, cut),
+         * {@code missingHistories}, {@code unrestorable}, {@code baseBackups}, {@code uncommitted},
+         * {@code switchPointsInferred}, {@code notes}.
+         */
+        public Map<String, Object> facts() {
+            Map<String, Object> f = new java.util.LinkedHashMap<>();
+            f.put("start", start);
+            f.put("startReason", startReason);
+            f.put("newestSegment", newestSegment);
+            f.put("newestArchived", newestArchived);
+            f.put("newestArchivedAt", newestArchivedAt == null ? null : newestArchivedAt.toString());
+            f.put("ageSeconds", newestAge() == null ? null : newestAge().toSeconds());
+            f.put("segments", committedSegments);
+            f.put("timelines", timelines);
+            f.put(
+                    "gaps",
+                    gaps.stream()
+                            .map(g -> Map.of(
+                                    "timeline", g.timeline(),
+                                    "first", g.first(),
+                                    "last", g.last(),
+                                    "count", g.count(),
+                                    "cut", g.cut()))
+                            .toList());
+            f.put("missingHistories", missingHistories);
+            f.put("unrestorable", unrestorable().stream().map(BaseBackup::id).toList());
+            f.put("baseBackups", bases.stream().map(BaseBackup::id).toList());
+            f.put("uncommitted", uncommitted);
+            f.put("switchPointsInferred", switchPointsInferred);
+            f.put("notes", notes);
+            return f;
+        }
+
+        /** How long ago the newest WAL file was committed, or null; never negative. */
+        public Duration newestAge() {
+            if (newestArchivedAt == null) {
+                return null;
+            }
+            Duration d = Duration.between(newestArchivedAt, checkedAt);
+            return d.isNegative() ? Duration.ZERO : d;
+        }
+    }
+
+    /** One timeline on the way to the newest: its segments from {@code begin} (inclusive) to {@code end} (exclusive). */
+    private record Span(long timeline, long begin, long end) {}
+
+    /**
+     * Checks the archive.
+     *
+     * @throws com.jiffoo.backup.StorageException when the store cannot be listed
+     * @throws NotFoundException                  when {@link Builder#since} names no base backup or segment
+     */
+    public Report check() {
+        Instant now = clock.instant();
+        WalInventory inv = WalInventory.read(sink);
+        List<BackupManifest> baseManifests =
+                new ArrayList<>(StoredBackups.of(sink, trust).committed(StoreLayout.BASE_BACKUP_KIND));
+        baseManifests.sort(Comparator.comparing(BackupManifest::completedAt));
+        long size = segmentSize != null ? segmentSize : WalRetention.sizeOf(baseManifests);
+        List<String> notes = new ArrayList<>();
+
+        Map<Long, NavigableSet<Long>> segments = new HashMap<>();
+        for (WalInventory.WalFile f : inv.committed(WalInventory.Type.SEGMENT)) {
+            WalSegment s = WalSegment.parse(f.segment(), size);
+            segments.computeIfAbsent(s.timeline(), t -> new TreeSet<>()).add(s.number());
+        }
+        int committedSegments =
+                segments.values().stream().mapToInt(NavigableSet::size).sum();
+        Map<Long, WalInventory.WalFile> histories = new HashMap<>();
+        for (WalInventory.WalFile f : inv.committed(WalInventory.Type.TIMELINE_HISTORY)) {
+            histories.put(f.timeline(), f);
+        }
+        List<String> uncommitted =
+                inv.uncommitted().stream().map(WalInventory.WalFile::dataKey).toList();
+        WalInventory.WalFile newestFile = inv.newest();
+
+        List<BaseBackup> bases = new ArrayList<>();
+        for (BackupManifest m : baseManifests) {
+            bases.add(base(m, segments, size));
+        }
+        if (segments.isEmpty()) {
+            return new Report(
+                    now,
+                    size,
+                    null,
+                    null,
+                    null,
+                    newestFile == null ? null : newestFile.name(),
+                    newestFile == null ? null : newestFile.lastModified(),
+                    List.of(),
+                    List.of(),
+                    List.of(),
+                    uncommitted,
+                    bases,
+                    0,
+                    false,
+                    notes);
+        }
+
+        long newestTimeline =
+                segments.keySet().stream().mapToLong(Long::longValue).max().orElseThrow();
+        long end = segments.get(newestTimeline).last();
+        List<String> missingHistories = new ArrayList<>();
+        for (long tl : new TreeSet<>(segments.keySet())) {
+            if (tl > 1 && !histories.containsKey(tl)) {
+                missingHistories.add(TimelineHistory.fileName(tl));
+            }
+        }
+        for (long tl : new TreeSet<>(histories.keySet())) {
+            if (tl > newestTimeline) {
+                notes.add("timeline " + tl + " has its history file but no archived segment yet: a server was"
+                        + " promoted moments ago, or the segments of that timeline are missing");
+            }
+        }
+        boolean[] inferred = {false};
+        List<Span> chain = chain(newestTimeline, segments, histories, size, inferred, notes);
+
+        // where to start
+        WalSegment start;
+        String startReason;
+        if (since != null) {
+            BaseBackup b = bases.stream()
+                    .filter(x -> x.id().equals(since) || x.key().equals(since))
+                    .findFirst()
+                    .orElse(null);
+            if (b != null && b.start() != null) {
+                start = WalSegment.parse(b.start(), size);
+                startReason = "the base backup " + b.id();
+            } else if (WalSegment.isName(since)) {
+                start = WalSegment.parse(since, size);
+                startReason = "the segment given";
+            } else {
+                throw new NotFoundException(
+                        "No base backup " + since + " with a start segment in " + sink.location()
+                                + ": give a base backup's id as `list` shows it, or a 24-hex-digit segment name.",
+                        since,
+                        sink.location(),
+                        null);
+            }
+        } else {
+            BaseBackup oldest = bases.stream()
+                    .filter(b -> b.start() != null)
+                    .min(Comparator.comparingLong(
+                            b -> WalSegment.parse(b.start(), size).number()))
+                    .orElse(null);
+            if (oldest != null) {
+                start = WalSegment.parse(oldest.start(), size);
+                startReason = "the oldest base backup " + oldest.id();
+            } else {
+                Span first = chain.get(0);
+                start = new WalSegment(
+                        first.timeline(), segments.get(first.timeline()).first(), size);
+                startReason = "the oldest archived segment (there is no base backup)";
+            }
+        }
+        int from = 0;
+        while (from < chain.size() && chain.get(from).timeline() != start.timeline()) {
+            from++;
+        }
+        if (from == chain.size()) {
+            notes.add("the start segment " + start.name() + " is on timeline " + start.timeline()
+                    + ", which does not lead to the newest timeline " + newestTimeline
+                    + ": a restore from it cannot reach the newest WAL");
+            from = 0;
+        }
+
+        List<Gap> gaps = new ArrayList<>();
+        List<Long> followed = new ArrayList<>();
+        for (int i = from; i < chain.size(); i++) {
+            Span span = chain.get(i);
+            boolean last = i == chain.size() - 1;
+            long lo = Math.max(start.number(), span.begin());
+            long hi = last ? end : span.end() - 1;
+            followed.add(span.timeline());
+            if (hi < lo) {
+                continue;
+            }
+            NavigableSet<Long> have = segments.getOrDefault(span.timeline(), new TreeSet<>());
+            long prev = lo - 1;
+            for (long n : have.subSet(lo, true, hi, true)) {
+                if (n > prev + 1) {
+                    gaps.add(gap(span.timeline(), prev + 1, n - 1, size, bases));
+                }
+                prev = n;
+            }
+            if (hi > prev) {
+                gaps.add(gap(span.timeline(), prev + 1, hi, size, bases));
+            }
+        }
+        return new Report(
+                now,
+                size,
+                start.name(),
+                startReason,
+                new WalSegment(newestTimeline, end, size).name(),
+                newestFile == null ? null : newestFile.name(),
+                newestFile == null ? null : newestFile.lastModified(),
+                followed,
+                gaps,
+                missingHistories,
+                uncommitted,
+                bases,
+                committedSegments,
+                inferred[0],
+                notes);
+    }
+
+    /** The timelines leading to {@code newest}, oldest first, from its history file or inferred from the segments. */
+    private List<Span> chain(
+            long newest,
+            Map<Long, NavigableSet<Long>> segments,
+            Map<Long, WalInventory.WalFile> histories,
+            long size,
+            boolean[] inferred,
+            List<String> notes) {
+        WalInventory.WalFile history = histories.get(newest);
+        if (newest > 1 && history != null && historyReader != null) {
+            try {
+                TimelineHistory h = TimelineHistory.parse(newest, historyReader.read(history));
+                List<Span> out = new ArrayList<>();
+                long begin = 0;
+                for (TimelineHistory.Switch s : h.switches()) {
+                    long switchSegment =
+                            WalSegment.containing(s.parent(), s.lsn(), size).number();
+                    out.add(new Span(s.parent(), begin, switchSegment));
+                    begin = switchSegment;
+                }
+                out.add(new Span(newest, begin, Long.MAX_VALUE));
+                return out;
+            } catch (IOException | RuntimeException e) {
+                notes.add("could not read " + history.name() + " (" + e.getMessage()
+                        + "); the timeline switches were inferred from the segments");
+            }
+        }
+        List<Long> timelines = new ArrayList<>(new TreeSet<>(segments.keySet()));
+        inferred[0] = timelines.size() > 1;
+        List<Span> out = new ArrayList<>();
+        for (int i = 0; i < timelines.size(); i++) {
+            long tl = timelines.get(i);
+            long begin = i == 0 ? 0 : segments.get(tl).first();
+            long endExclusive = i + 1 < timelines.size()
+                    ? segments.get(timelines.get(i + 1)).first()
+                    : Long.MAX_VALUE;
+            out.add(new Span(tl, begin, endExclusive));
+        }
+        return out;
+    }
+
+    private static Gap gap(long timeline, long first, long last, long size, List<BaseBackup> bases) {
+        List<String> cut = new ArrayList<>();
+        for (BaseBackup b : bases) {
+            if (b.start() != null && WalSegment.parse(b.start(), size).number() <= last) {
+                cut.add(b.id());
+            }
+        }
+        return new Gap(
+                timeline,
+                new WalSegment(timeline, first, size).name(),
+                new WalSegment(timeline, last, size).name(),
+                last - first + 1,
+                cut);
+    }
+
+    private static BaseBackup base(BackupManifest m, Map<Long, NavigableSet<Long>> segments, long size) {
+        Map<String, Object> facts = m.sourceFacts();
+        Object start = facts.get("startWalSegment");
+        Object stop = facts.get("stopWalSegment");
+        if (!(start instanceof String s)
+                || !WalSegment.isName(s)
+                || !(stop instanceof String e)
+                || !WalSegment.isName(e)) {
+            return new BaseBackup(
+                    m.id(),
+                    m.objectKey(),
+                    0,
+                    null,
+                    null,
+                    false,
+                    "its manifest names no start and stop WAL segment (startWalSegment, stopWalSegment)");
+        }
+        WalSegment first = WalSegment.parse(s, size);
+        WalSegment last = WalSegment.parse(e, size);
+        NavigableSet<Long> have = segments.getOrDefault(first.timeline(), new TreeSet<>());
+        List<String> missing = new ArrayList<>();
+        for (long n = first.number(); n <= last.number(); n++) {
+            if (!have.contains(n)) {
+                missing.add(new WalSegment(first.timeline(), n, size).name());
+            }
+        }
+        return new BaseBackup(
+                m.id(),
+                m.objectKey(),
+                first.timeline(),
+                s,
+                e,
+                missing.isEmpty(),
+                missing.isEmpty()
+                        ? null
+                        : "WAL it needs to be consistent is not archived: " + missing.size() + " segment(s) from "
+                                + missing.get(0));
+    }
+
+    /** Builds a {@link WalContinuity}. Not thread-safe. */
+    public static final class Builder {
+        private Sink sink;
+        private BackupTrust trust = BackupTrust.STORE;
+        private Long segmentSize;
+        private HistoryReader historyReader;
+        private String since;
+        private Clock clock = Clock.systemUTC();
+
+        private Builder() {}
+
+        /** The store. Required. */
+        public Builder sink(Sink sink) {
+            this.sink = Objects.requireNonNull(sink, "sink");
+            return this;
+        }
+
+        /** Which base backup manifests are accepted; {@link BackupTrust#STORE} by default. */
+        public Builder trust(BackupTrust trust) {
+            this.trust = Objects.requireNonNull(trust, "trust");
+            return this;
+        }
+
+        /**
+         * The WAL segment size ({@code wal_segment_size}); by default what a base backup's manifest records
+         * ({@code walSegmentSize}), else 16 MiB.
+         */
+        public Builder segmentSize(long bytes) {
+            this.segmentSize = WalSegment.checkSize(bytes);
+            return this;
+        }
+
+        /** How to read a timeline history file; without one, switch points are inferred from the segments. */
+        public Builder historyReader(HistoryReader reader) {
+            this.historyReader = reader;
+            return this;
+        }
+
+        /** Check from this base backup (id or data key) or this segment (24-hex name), not from the oldest one. */
+        public Builder since(String baseOrSegment) {
+            this.since = baseOrSegment;
+            return this;
+        }
+
+        /** The clock ages are measured with; {@link Clock#systemUTC()} by default. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /** Builds it. */
+        public WalContinuity build() {
+            if (sink == null) {
+                throw new ConfigurationException("WalContinuity needs a store: call sink(...).");
+            }
+            return new WalContinuity(this);
+        }
+    }
+}

@@ -1,0 +1,165 @@
+package com.jiffoo.backup.wal;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.StorageException;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Retention of the WAL archive: WAL is kept from the start segment of the oldest kept base backup; what is older
+ * goes. Run it after the base backups were pruned, with the base backups that were kept
+ * ({@link com.jiffoo.backup.retention.Pruner.PruneReport#verdicts()}).
+ *
+ * <ul>
+ *   <li>A segment, partial segment or backup history file whose segment number is below the oldest kept base
+ *       backup's start segment is deleted, on every timeline: no kept base backup replays WAL before its own start.
+ *       Everything from that number on is kept, on every timeline.</li>
+ *   <li>Timeline history files are always kept (they are small, and recovery needs them to follow a switch).</li>
+ *   <li>Without a kept base backup nothing is deleted; nor when a kept base backup's manifest names no start
+ *       segment (its WAL cannot be told).</li>
+ *   <li>Each file goes manifest first (it is no longer archived), then its signature, then its data — as a
+ *       backup is pruned.</li>
+ *   <li>A dry run deletes nothing and reports what would go.</li>
+ * </ul>
+ *
+ * <p>Immutable and thread-safe; do not prune one store from two processes at once. Does not close the sink.
+ */
+public final class WalRetention {
+    private static final Logger log = LoggerFactory.getLogger(WalRetention.class);
+
+    private final Sink sink;
+    private final Long segmentSize;
+
+    private WalRetention(Sink sink, Long segmentSize) {
+        this.sink = sink;
+        this.segmentSize = segmentSize;
+    }
+
+    /** Retention of the WAL in {@code sink}, with the segment size the base backups' manifests record (else 16 MiB). */
+    public static WalRetention of(Sink sink) {
+        return new WalRetention(Objects.requireNonNull(sink, "sink"), null);
+    }
+
+    /** This retention with a fixed WAL segment size. */
+    public WalRetention withSegmentSize(long bytes) {
+        return new WalRetention(sink, WalSegment.checkSize(bytes));
+    }
+
+    /**
+     * What a WAL prune did.
+     *
+     * @param keepFrom   the first segment kept (the oldest kept base backup's start), or null when nothing may go
+     * @param reason     why, in words (which base backup, or why nothing goes)
+     * @param dryRun     true when nothing was deleted
+     * @param deleted    the archived files deleted (or that would be), by name, oldest first
+     * @param deletedKeys every object key deleted (or that would be), in deletion order
+     * @param kept       how many archived files are kept
+     */
+    public record Report(
+            String keepFrom, String reason, boolean dryRun, List<String> deleted, List<String> deletedKeys, int kept) {
+        /** Copies the lists. */
+        public Report {
+            deleted = List.copyOf(deleted);
+            deletedKeys = List.copyOf(deletedKeys);
+        }
+    }
+
+    /**
+     * Deletes the WAL no kept base backup needs.
+     *
+     * @param keptBases the base backups kept (committed manifests); none: nothing is deleted
+     * @param dryRun    true to delete nothing and only report
+     * @throws StorageException when the store cannot be listed or an object cannot be deleted (what was deleted
+     *                          before stays deleted; a file whose manifest went is no longer archived)
+     */
+    public Report prune(List<BackupManifest> keptBases, boolean dryRun) {
+        WalInventory inv = WalInventory.read(sink);
+        long size = segmentSize != null ? segmentSize : sizeOf(keptBases);
+        if (keptBases.isEmpty()) {
+            return new Report(
+                    null,
+                    "no base backup is kept: WAL is never deleted without one",
+                    dryRun,
+                    List.of(),
+                    List.of(),
+                    inv.files().size());
+        }
+        WalSegment oldest = null;
+        String oldestId = null;
+        for (BackupManifest m : keptBases) {
+            Object start = m.sourceFacts().get("startWalSegment");
+            if (!(start instanceof String s) || !WalSegment.isName(s)) {
+                return new Report(
+                        null,
+                        "the kept base backup " + m.id() + " names no start WAL segment: nothing" + " is deleted",
+                        dryRun,
+                        List.of(),
+                        List.of(),
+                        inv.files().size());
+            }
+            WalSegment seg = WalSegment.parse(s, size);
+            if (oldest == null || seg.number() < oldest.number()) {
+                oldest = seg;
+                oldestId = m.id();
+            }
+        }
+        List<String> deleted = new ArrayList<>();
+        List<String> deletedKeys = new ArrayList<>();
+        int kept = 0;
+        for (WalInventory.WalFile f : inv.files()) {
+            if (f.type() == WalInventory.Type.TIMELINE_HISTORY
+                    || WalSegment.parse(f.segment(), size).number() >= oldest.number()) {
+                kept++;
+                continue;
+            }
+            log.info(
+                    "{} {} (before {}, the start of the oldest kept base backup {})",
+                    dryRun ? "would delete" : "deleting",
+                    f.dataKey(),
+                    oldest.name(),
+                    oldestId);
+            for (String key : f.deletionOrder()) {
+                if (!dryRun) {
+                    delete(key);
+                }
+                deletedKeys.add(key);
+            }
+            deleted.add(f.name());
+        }
+        return new Report(
+                oldest.name(),
+                "the start of the oldest kept base backup " + oldestId,
+                dryRun,
+                deleted,
+                deletedKeys,
+                kept);
+    }
+
+    private void delete(String key) {
+        try {
+            sink.delete(key);
+        } catch (IOException e) {
+            throw new StorageException(
+                    "Cannot delete " + key + " from " + sink.location() + ": " + e.getMessage()
+                            + ". What was deleted before stays deleted; run prune again once the store works.",
+                    key,
+                    sink.location(),
+                    e);
+        }
+    }
+
+    /** The {@code walSegmentSize} a base backup's manifest records, else 16 MiB. */
+    static long sizeOf(List<BackupManifest> bases) {
+        for (BackupManifest m : bases) {
+            if (m.sourceFacts().get("walSegmentSize") instanceof Number n) {
+                return WalSegment.checkSize(n.longValue());
+            }
+        }
+        return WalSegment.DEFAULT_SIZE;
+    }
+}

@@ -1,0 +1,328 @@
+package com.jiffoo.backup.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.NotFoundException;
+import com.jiffoo.backup.RestoreException;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.store.LocalDirectorySink;
+import com.jiffoo.backup.testutil.TestKeys;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Point-in-time restores of a throwaway cluster whose WAL is archived with {@code cp} (the store's own WAL archiving
+ * is tested with the command line): a base backup, transaction A, time T, transaction B, a restore point, an
+ * accidental DROP TABLE; restores to T, to the restore point and to the latest, each started and checked.
+ */
+class PitrRestoreTest {
+    static ThrowawayCluster pg;
+    static Path work;
+    static Path archive;
+    static LocalDirectorySink sink;
+    static OpenPgpTransform pgp;
+    static BackupManifest base;
+    static String timeT;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        work = Files.createTempDirectory(
+                "jiffoo-pitr-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        archive = work.resolve("archive");
+        Files.createDirectories(archive);
+        asRoot("chown", "postgres:postgres", archive.toString());
+        pg = ThrowawayCluster.installed("archive_mode=on", "archive_command=cp %p " + archive + "/%f");
+        sink = LocalDirectorySink.create(work.resolve("store"));
+        Path key = TestKeys.keyFile(work, "backup.key");
+        pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(key)).build();
+        sql("CREATE TABLE orders (id int PRIMARY KEY, note text)", "CREATE TABLE customers AS SELECT 1 AS id");
+        base = BaseBackupSourceTest.backUp(pg.connection(), sink, key);
+        sql("INSERT INTO orders VALUES (1, 'A')");
+        Thread.sleep(1100);
+        timeT = query("SELECT now()::text");
+        Thread.sleep(1100);
+        sql(
+                "INSERT INTO orders VALUES (2, 'B')",
+                "SELECT pg_create_restore_point('before_drop')",
+                "DROP TABLE customers");
+        String last = query("SELECT pg_walfile_name(pg_current_wal_lsn())");
+        sql("SELECT pg_switch_wal()");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!Files.exists(archive.resolve(last))) {
+            assertThat(System.nanoTime()).as("segment %s archived", last).isLessThan(deadline);
+            Thread.sleep(200);
+        }
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        if (pg != null) {
+            pg.close();
+        }
+        asRoot("rm", "-rf", work.toString());
+    }
+
+    @Test
+    void restoreToATimeBetweenTwoTransactionsHasTheFirstOnly() throws Exception {
+        List<String> rows = restoreAndQuery("t", RecoveryTarget.time(timeT, true), PitrRestore.Action.PROMOTE);
+        assertThat(rows).containsExactly("1 A", "customers 1");
+    }
+
+    @Test
+    void restoreToARestorePointBeforeADropTableHasTheTable() throws Exception {
+        List<String> rows = restoreAndQuery("name", RecoveryTarget.name("before_drop"), PitrRestore.Action.PROMOTE);
+        assertThat(rows).containsExactly("1 A", "2 B", "customers 1");
+    }
+
+    @Test
+    void restoreToLatestHasEverything() throws Exception {
+        List<String> rows = restoreAndQuery("latest", RecoveryTarget.LATEST, PitrRestore.Action.PROMOTE);
+        assertThat(rows).containsExactly("1 A", "2 B", "customers gone");
+    }
+
+    @Test
+    void afterAPromotionARestoreToLatestFollowsTheNewTimeline() throws Exception {
+        // an archive of its own: timeline 2 must not reach the other tests' archive
+        Path archive2 = work.resolve("archive2");
+        asRoot("cp", "-a", archive.toString(), archive2.toString());
+        Path first = work.resolve("tl2-first");
+        PitrRestore.builder(sink, pgp, first)
+                .target(RecoveryTarget.time(timeT, true))
+                .restoreCommand("cp " + archive2 + "/%f %p")
+                .keepArchiving(true)
+                .build()
+                .run();
+        asRoot(
+                "sh",
+                "-c",
+                "echo \"archive_mode = 'on'\" >> " + first + "/postgresql.auto.conf; echo \"archive_command = 'cp %p "
+                        + archive2 + "/%f'\" >> " + first + "/postgresql.auto.conf");
+        int port = freePort();
+        try {
+            RecoveryServer.builder(first, port).build().startAndWait();
+            try (Connection c =
+                            PgTestServer.at("127.0.0.1", port, "postgres", null).connect("postgres");
+                    Statement s = c.createStatement()) {
+                s.execute("INSERT INTO orders VALUES (3, 'C on timeline 2')");
+                try (ResultSet r = s.executeQuery("SELECT pg_walfile_name(pg_current_wal_lsn())")) {
+                    r.next();
+                    String last = r.getString(1);
+                    assertThat(last).startsWith("00000002");
+                    s.execute("SELECT pg_switch_wal()");
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    while (!Files.exists(archive2.resolve(last))) {
+                        assertThat(System.nanoTime()).as("%s archived", last).isLessThan(deadline);
+                        Thread.sleep(200);
+                    }
+                }
+            }
+        } finally {
+            stopServer(first);
+        }
+        assertThat(archive2.resolve("00000002.history")).exists();
+
+        Path second = work.resolve("tl2-second");
+        PitrRestore.builder(sink, pgp, second)
+                .restoreCommand("cp " + archive2 + "/%f %p")
+                .build()
+                .run();
+        int port2 = freePort();
+        try {
+            RecoveryServer.builder(second, port2).build().startAndWait();
+            try (Connection c = PgTestServer.at("127.0.0.1", port2, "postgres", null)
+                            .connect("postgres");
+                    Statement s = c.createStatement();
+                    ResultSet r =
+                            s.executeQuery("SELECT string_agg(id || ' ' || note, ', ' ORDER BY id) FROM orders")) {
+                r.next();
+                // A, then C of timeline 2; B (timeline 1, after the branch point) is not on the way
+                assertThat(r.getString(1)).isEqualTo("1 A, 3 C on timeline 2");
+            }
+        } finally {
+            stopServer(second);
+        }
+    }
+
+    @Test
+    void pausedRestoreStaysInRecoveryAtTheTarget() throws Exception {
+        Path dir = work.resolve("paused");
+        restore(dir, RecoveryTarget.time(timeT, true))
+                .action(PitrRestore.Action.PAUSE)
+                .build()
+                .run();
+        int port = freePort();
+        try {
+            RecoveryServer.Outcome o = RecoveryServer.builder(dir, port)
+                    .action(PitrRestore.Action.PAUSE)
+                    .build()
+                    .startAndWait();
+            assertThat(o.state()).isEqualTo(RecoveryServer.State.PAUSED);
+            assertThat(o.lastTransactionTime()).isNotNull();
+        } finally {
+            stopServer(dir);
+        }
+    }
+
+    @Test
+    void aTargetBeyondTheArchiveFailsSayingTheTargetWasNotReached() throws Exception {
+        Path dir = work.resolve("future");
+        String future = java.time.Instant.now().plusSeconds(3600).toString();
+        restore(dir, RecoveryTarget.time(future, true)).build().run();
+        try {
+            assertThatThrownBy(() -> RecoveryServer.builder(dir, freePort())
+                            .timeout(java.time.Duration.ofMinutes(2))
+                            .build()
+                            .startAndWait())
+                    .isInstanceOf(RestoreException.class)
+                    .hasMessageContaining("recovery ended before the configured recovery target was reached")
+                    .hasMessageContaining("nothing was promoted");
+        } finally {
+            stopServer(dir);
+        }
+    }
+
+    @Test
+    void aNonEmptyDirectoryIsRefusedAndKeptAsItWas() throws Exception {
+        Path dir = work.resolve("busy");
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("keep.txt"), "mine");
+        assertThatThrownBy(() -> restore(dir, RecoveryTarget.LATEST).build().run())
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("not empty");
+        try (var files = Files.list(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString()).toList()).containsExactly("keep.txt");
+        }
+    }
+
+    @Test
+    void aTargetBeforeEveryBaseBackupIsRefusedNamingTheOldest() {
+        assertThatThrownBy(() -> restore(work.resolve("early"), RecoveryTarget.time("2001-01-01 00:00:00+00", true))
+                        .build()
+                        .plan())
+                .isInstanceOf(NotFoundException.class)
+                .hasMessageContaining(base.objectKey());
+        assertThat(Files.exists(work.resolve("early"))).isFalse();
+    }
+
+    @Test
+    void theSettingsAreAppendedAndTheSignalWrittenLast() throws Exception {
+        Path dir = work.resolve("settings");
+        PitrRestore.Result r = restore(
+                        dir,
+                        RecoveryTarget.lsn(base.sourceFacts().get("stopLsn").toString()))
+                .build()
+                .run();
+        String auto = Files.readString(dir.resolve("postgresql.auto.conf"));
+        assertThat(auto)
+                .contains("restore_command = 'cp " + archive + "/%f %p'")
+                .contains("recovery_target_lsn = '" + base.sourceFacts().get("stopLsn") + "'")
+                .contains("recovery_target_action = 'promote'")
+                .contains("archive_mode = 'off'");
+        assertThat(r.plan().manifest().objectKey()).isEqualTo(base.objectKey());
+        assertThat(Files.exists(dir.resolve("recovery.signal"))).isTrue();
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)))
+                .isEqualTo("rwx------");
+        assertThat(Files.getOwner(dir.resolve("PG_VERSION")).getName()).isEqualTo("postgres");
+    }
+
+    private static PitrRestore.Builder restore(Path dir, RecoveryTarget target) {
+        return PitrRestore.builder(sink, pgp, dir).target(target).restoreCommand("cp " + archive + "/%f %p");
+    }
+
+    private static List<String> restoreAndQuery(String name, RecoveryTarget target, PitrRestore.Action action)
+            throws Exception {
+        Path dir = work.resolve(name);
+        restore(dir, target).action(action).build().run();
+        int port = freePort();
+        try {
+            RecoveryServer.Outcome o =
+                    RecoveryServer.builder(dir, port).action(action).build().startAndWait();
+            assertThat(o.state()).isEqualTo(RecoveryServer.State.PROMOTED);
+            assertThat(o.lastReplayedLsn()).matches("[0-9A-F]+/[0-9A-F]+");
+            List<String> rows = new ArrayList<>();
+            try (Connection c =
+                            PgTestServer.at("127.0.0.1", port, "postgres", null).connect("postgres");
+                    Statement s = c.createStatement()) {
+                try (ResultSet r = s.executeQuery("SELECT id, note FROM orders ORDER BY id")) {
+                    while (r.next()) {
+                        rows.add(r.getInt(1) + " " + r.getString(2));
+                    }
+                }
+                try (ResultSet r = s.executeQuery("SELECT to_regclass('customers') IS NOT NULL")) {
+                    r.next();
+                    rows.add(r.getBoolean(1) ? "customers 1" : "customers gone");
+                }
+            }
+            return rows;
+        } finally {
+            stopServer(dir);
+        }
+    }
+
+    private static void stopServer(Path dir) throws IOException, InterruptedException {
+        if (Files.exists(dir.resolve("postmaster.pid"))) {
+            asRoot(
+                    "setpriv",
+                    "--reuid=postgres",
+                    "--regid=postgres",
+                    "--init-groups",
+                    "--",
+                    "/usr/lib/postgresql/15/bin/pg_ctl",
+                    "-D",
+                    dir.toString(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop");
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static void sql(String... statements) throws SQLException {
+        try (Connection c = pg.connect();
+                Statement s = c.createStatement()) {
+            for (String q : statements) {
+                s.execute(q);
+            }
+        }
+    }
+
+    private static String query(String q) throws SQLException {
+        try (Connection c = pg.connect();
+                Statement s = c.createStatement();
+                ResultSet r = s.executeQuery(q)) {
+            r.next();
+            return r.getString(1);
+        }
+    }
+
+    private static void asRoot(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as("%s: %s", List.of(cmd), out).isZero();
+    }
+}
