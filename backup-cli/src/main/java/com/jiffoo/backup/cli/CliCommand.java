@@ -55,6 +55,11 @@ abstract class CliCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The exit code of a failure with {@code code}: the code's own, unless the command says otherwise. */
+    int failureExitCode(ErrorCode code) {
+        return code.exitCode();
+    }
+
     /** Adds this command's flags to the settings (the flags that stand for settings, e.g. {@code --db-name}). */
     void flags(Settings s) {}
 
@@ -234,11 +239,11 @@ abstract class CliCommand implements Callable<Integer> {
         if (options.values().json) {
             summary.put("status", "error");
             summary.put("error", code.name());
-            summary.put("exitCode", code.exitCode());
+            summary.put("exitCode", failureExitCode(code));
             summary.put("message", text);
             System.out.println(json(summary));
         }
-        return code.exitCode();
+        return failureExitCode(code);
     }
 
     /** The exception with secrets taken out of its messages, for a --verbose stack trace. */

@@ -79,13 +79,16 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             PruneCommand.class,
             KeygenCommand.class,
             MonitorCommand.class,
+            WalCommands.Push.class,
+            WalCommands.Fetch.class,
             HelpCommand.class);
 
     /**
      * The names of {@link #COMMANDS} but help, in the same order: written out, because reading a command's annotation
      * costs the start-up a dynamic proxy (a test checks that they agree).
      */
-    static final List<String> NAMES = List.of("backup", "restore", "verify", "list", "prune", "keygen", "monitor");
+    static final List<String> NAMES = List.of(
+            "backup", "restore", "verify", "list", "prune", "keygen", "monitor", WalCommands.PUSH, WalCommands.FETCH);
 
     /** The whole command line, with its help wrapped at spaces ({@link UsageHelp}). */
     static CommandLine commandLine() {
@@ -124,6 +127,14 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
 
     /** Runs the command line and returns its exit code. */
     public static int run(String... args) {
+        Integer fast = WalCommands.fastPath(args); // one process per WAL file: no picocli model
+        if (fast != null) {
+            return fast;
+        }
+        if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
+            System.out.println(Version.text());
+            return 0;
+        }
         List<Class<?>> commands = commandsFor(args);
         CommandLine cl = commandLine(commands);
         if (commands != COMMANDS) {
@@ -148,7 +159,8 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             if (Arrays.asList(a).contains("--json")) {
                 printJsonError(c, message);
             }
-            return com.jiffoo.backup.ErrorCode.CONFIGURATION.exitCode();
+            // a wal-fetch that cannot even start must stop recovery, not read as "not found"
+            return WalCommands.exitCode(c.getCommandName(), com.jiffoo.backup.ErrorCode.CONFIGURATION);
         });
         return cl.execute(args);
     }
@@ -220,8 +232,13 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
+            return new String[] {text()};
+        }
+
+        /** {@code jiffoo-backup VERSION}. */
+        static String text() {
             String v = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"jiffoo-backup " + (v == null ? "(development build)" : v)};
+            return "jiffoo-backup " + (v == null ? "(development build)" : v);
         }
     }
 }

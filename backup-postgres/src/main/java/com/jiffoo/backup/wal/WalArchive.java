@@ -191,14 +191,15 @@ public final class WalArchive {
         } catch (IOException e) {
             throw unreadable(file, e);
         }
-        if (in.sha256().equals(existing.plaintextSha256()) && in.count() == existing.plaintextSize()) {
-            log.info("{} is archived already with the same content (SHA-256 {})", name.name(), in.sha256());
+        String sha256 = in.sha256();
+        if (sha256.equals(existing.plaintextSha256()) && in.count() == existing.plaintextSize()) {
+            log.info("{} is archived already with the same content (SHA-256 {})", name.name(), sha256);
             return Pushed.ALREADY_ARCHIVED;
         }
         throw new ConfigurationException(
                 "The WAL file " + name.name() + " is archived already in " + sink.location() + " with other content"
                         + " (stored: " + existing.plaintextSize() + " bytes, SHA-256 " + existing.plaintextSha256()
-                        + "; " + file + ": " + in.count() + " bytes, SHA-256 " + in.sha256() + "). The stored file"
+                        + "; " + file + ": " + in.count() + " bytes, SHA-256 " + sha256 + "). The stored file"
                         + " was left as it is. Is another cluster archiving into this store, or was this cluster"
                         + " restored without a new timeline? Give each cluster its own store (or prefix).",
                 existing.objectKey(),
@@ -367,18 +368,20 @@ public final class WalArchive {
                     }
                 }
                 stored.transferTo(OutputStream.nullOutputStream()); // anything after the OpenPGP message counts too
-                if (stored.count() != m.objectSize() || !stored.sha256().equals(m.objectSha256())) {
+                String storedSha256 = stored.sha256(); // once: it ends the digest
+                String plainSha256 = plain.sha256();
+                if (stored.count() != m.objectSize() || !storedSha256.equals(m.objectSha256())) {
                     throw damaged(
                             m,
-                            "the stored object has " + stored.count() + " bytes with SHA-256 " + stored.sha256()
+                            "the stored object has " + stored.count() + " bytes with SHA-256 " + storedSha256
                                     + ", its manifest records " + m.objectSize() + " bytes with SHA-256 "
                                     + m.objectSha256(),
                             null);
                 }
-                if (plain.count() != m.plaintextSize() || !plain.sha256().equals(m.plaintextSha256())) {
+                if (plain.count() != m.plaintextSize() || !plainSha256.equals(m.plaintextSha256())) {
                     throw damaged(
                             m,
-                            "it decodes to " + plain.count() + " bytes with SHA-256 " + plain.sha256()
+                            "it decodes to " + plain.count() + " bytes with SHA-256 " + plainSha256
                                     + ", its manifest records " + m.plaintextSize() + " bytes with SHA-256 "
                                     + m.plaintextSha256(),
                             null);

@@ -69,10 +69,15 @@ public final class ThrowawayCluster implements AutoCloseable {
     /**
      * PostgreSQL 16 from the zonky binaries, trusting every connection, with WAL archiving on: {@code wal_level=replica},
      * {@code archive_mode=on} and this {@code archive_command} (run by the server, as the {@code postgres} OS user when
-     * the JVM runs as root: what it runs and writes must be open to that user).
+     * the JVM runs as root: what it runs and writes must be open to that user), and any further settings
+     * ({@code "wal_keep_size=1GB"}).
      */
-    public static ThrowawayCluster withArchiving(String archiveCommand) throws IOException, InterruptedException {
-        return start(null, null, List.of("wal_level=replica", "archive_mode=on", "archive_command=" + archiveCommand));
+    public static ThrowawayCluster withArchiving(String archiveCommand, String... settings)
+            throws IOException, InterruptedException {
+        List<String> all =
+                new ArrayList<>(List.of("wal_level=replica", "archive_mode=on", "archive_command=" + archiveCommand));
+        all.addAll(List.of(settings));
+        return start(null, null, all);
     }
 
     /**

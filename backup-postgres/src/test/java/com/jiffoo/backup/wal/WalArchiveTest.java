@@ -210,7 +210,9 @@ class WalArchiveTest {
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("archived already")
                     .hasMessageContaining("with other content")
-                    .hasMessageContaining("left as it is");
+                    .hasMessageContaining("left as it is")
+                    .hasMessageContaining("SHA-256 " + sha256(segment))
+                    .hasMessageContaining("SHA-256 " + sha256(other));
             assertThat(sink.open(dataKey).readAllBytes()).isEqualTo(stored);
             Path dest = tmp.resolve("RECOVERYXLOG");
             wal.fetch(name(segment), dest);
@@ -369,6 +371,11 @@ class WalArchiveTest {
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor()).as(output).isZero();
         assertThat(Files.mismatch(out, segment)).isEqualTo(-1L);
+    }
+
+    private static String sha256(Path file) throws Exception {
+        return java.util.HexFormat.of()
+                .formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
     }
 
     private static void python(String script, String arg) throws Exception {

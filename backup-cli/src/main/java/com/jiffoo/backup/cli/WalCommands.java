@@ -1,0 +1,263 @@
+package com.jiffoo.backup.cli;
+
+import com.jiffoo.backup.BackupException;
+import com.jiffoo.backup.ErrorCode;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.wal.WalArchive;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code wal-push %p} ({@code archive_command}) and {@code wal-fetch %f %p} ({@code restore_command}): PostgreSQL starts
+ * one process per WAL file, so their usual command lines take a fast path ({@link #fastPath}) that parses them by hand
+ * and never builds picocli's model; {@code --help}, {@code --json} and anything the fast path does not know go
+ * through picocli ({@link Push}, {@link Fetch}), which runs the same work.
+ *
+ * <p>Exit codes. {@code wal-push}: 0 only once the file is durable in the store (or was archived before with the same
+ * content); otherwise the error's code (2 a setting or another content under that name, 4 the store), with one line
+ * on stderr that PostgreSQL logs. {@code wal-fetch}: 0 found, 1 not found (PostgreSQL then tries its next source or
+ * ends recovery), and {@value #FETCH_ABORT} for every failure — the store unreachable after retries, a damaged or
+ * planted object, a wrong key, a bad setting, a usage error — because PostgreSQL aborts recovery on an exit code
+ * above 125 instead of taking the failure for the end of the archive.
+ */
+final class WalCommands {
+    /** The exit code of a failed {@code wal-fetch}: above 125, so that PostgreSQL aborts recovery. */
+    static final int FETCH_ABORT = 128;
+
+    static final String PUSH = "wal-push";
+    static final String FETCH = "wal-fetch";
+
+    /** The options with a value the fast path takes. */
+    private static final List<String> VALUED = List.of("--store", "--key-file", "--config", "--log-file", "--log-dir");
+
+    private WalCommands() {}
+
+    /** Archives one file: {@code wal-push}'s work. */
+    static WalArchive.Pushed push(Settings s, Path file) {
+        Sink sink = Stores.open(s);
+        try {
+            return WalArchive.builder()
+                    .sink(sink)
+                    .encryption(Encryption.forBackup(s))
+                    .build()
+                    .push(file);
+        } finally {
+            closeQuietly(sink);
+        }
+    }
+
+    /** Fetches one file: {@code wal-fetch}'s work. */
+    static WalArchive.Fetched fetch(Settings s, String name, Path destination) {
+        OpenPgpTransform pgp = Encryption.forRestore(s);
+        Sink sink = Stores.open(s);
+        try {
+            return WalArchive.builder()
+                    .sink(sink)
+                    .encryption(pgp)
+                    .trust(Encryption.trust(s, pgp))
+                    .build()
+                    .fetch(name, destination);
+        } finally {
+            closeQuietly(sink);
+        }
+    }
+
+    /** The work is done (or failed on its own): a store that then fails to close changes nothing. */
+    private static void closeQuietly(Sink sink) {
+        try {
+            Stores.close(sink);
+        } catch (IOException | RuntimeException e) {
+            org.slf4j.LoggerFactory.getLogger(WalCommands.class)
+                    .warn("closing {} failed: {}", sink.location(), e.toString());
+        }
+    }
+
+    /**
+     * Runs {@code wal-push} or {@code wal-fetch} given in the usual form — the command first, then any of
+     * {@code --store}, {@code --key-file}, {@code --config}, {@code --log-file}, {@code --log-dir} (with their value
+     * after a space or {@code =}), {@code --allow-unauthenticated}, {@code --allow-unencrypted}, {@code -v},
+     * {@code -q}, {@code --}, and the file arguments — without picocli.
+     *
+     * @return the exit code, or null when {@code args} are not of that form (picocli handles them: help, usage errors)
+     */
+    static Integer fastPath(String[] args) {
+        if (args.length == 0 || !(args[0].equals(PUSH) || args[0].equals(FETCH))) {
+            return null;
+        }
+        boolean fetch = args[0].equals(FETCH);
+        GlobalOptions.Values v = new GlobalOptions.Values();
+        List<String> files = new ArrayList<>();
+        boolean onlyFiles = false;
+        for (int i = 1; i < args.length; i++) {
+            String a = args[i];
+            if (onlyFiles || !a.startsWith("-") || a.equals("-")) {
+                files.add(a);
+                continue;
+            }
+            switch (a) {
+                case "--" -> onlyFiles = true;
+                case "--allow-unauthenticated" -> v.allowUnauthenticated = true;
+                case "--allow-unencrypted" -> v.allowUnencrypted = true;
+                case "-v", "--verbose" -> v.verbose = true;
+                case "-q", "--quiet" -> v.quiet = true;
+                default -> {
+                    int eq = a.indexOf('=');
+                    String option = eq > 0 ? a.substring(0, eq) : a;
+                    if (!VALUED.contains(option) || (eq < 0 && i + 1 >= args.length)) {
+                        return null; // --help, --json, -V, an unknown option, a missing value: picocli
+                    }
+                    String value = eq > 0 ? a.substring(eq + 1) : args[++i];
+                    switch (option) {
+                        case "--store" -> v.store = value;
+                        case "--key-file" -> v.keyFile = value;
+                        case "--config" -> v.config = Path.of(value);
+                        case "--log-file" -> v.logFile = Path.of(value);
+                        default -> v.logDir = Path.of(value);
+                    }
+                }
+            }
+        }
+        if (files.size() != (fetch ? 2 : 1)) {
+            return null;
+        }
+        return run(args[0], v, files);
+    }
+
+    private static int run(String command, GlobalOptions.Values v, List<String> files) {
+        Settings s = null;
+        Thread hook = new Thread(Stores::closeAll, "jiffoo-backup-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            s = Settings.load(System.getenv(), v.config)
+                    .flag("STORE", v.store)
+                    .flag("ENCRYPTION_KEY_FILE", v.keyFile)
+                    .flag("ALLOW_UNAUTHENTICATED", v.allowUnauthenticated ? "true" : null)
+                    .flag("ALLOW_UNENCRYPTED", v.allowUnencrypted ? "true" : null)
+                    .flag("LOG_FILE", v.logFile == null ? null : v.logFile.toString())
+                    .flag("LOG_DIR", v.logDir == null ? null : v.logDir.toString());
+            Settings settings = s;
+            Logging.configure(
+                    v.verbose,
+                    s.get("LOG_FILE").map(Path::of).orElse(null),
+                    s.get("LOG_DIR").map(Path::of).orElse(null),
+                    Logging.jobName(command),
+                    line -> settings.redact(CliCommand.forOperators(line)));
+            if (command.equals(PUSH)) {
+                push(s, Path.of(files.get(0)));
+                return 0;
+            }
+            return fetch(s, files.get(0), Path.of(files.get(1))) == WalArchive.Fetched.FOUND ? 0 : 1;
+        } catch (BackupException e) {
+            return fail(command, s, e.code(), e.getMessage());
+        } catch (IllegalArgumentException e) {
+            return fail(command, s, ErrorCode.CONFIGURATION, e.getMessage());
+        } catch (UncheckedIOException e) {
+            return fail(command, s, ErrorCode.STORAGE, e.getMessage());
+        } catch (RuntimeException e) {
+            return fail(command, s, ErrorCode.INTERNAL, e + " (a bug: rerun with --verbose and report it)");
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // shutting down: the hook runs
+            }
+        }
+    }
+
+    private static int fail(String command, Settings s, ErrorCode code, String message) {
+        String text = CliCommand.forOperators(message);
+        Terminal.err().println(command + ": error: " + (s == null ? text : s.redact(text)));
+        return exitCode(command, code);
+    }
+
+    /** The exit code of a failure: {@value #FETCH_ABORT} for {@code wal-fetch}, the error's own for the rest. */
+    static int exitCode(String command, ErrorCode code) {
+        return command.equals(FETCH) ? FETCH_ABORT : code.exitCode();
+    }
+
+    /** {@code wal-push PATH}: archive one WAL file ({@code archive_command}). */
+    @Command(
+            name = PUSH,
+            mixinStandardHelpOptions = true,
+            description = {
+                "Archives one WAL file: PostgreSQL's archive_command.",
+                "archive_command = '/opt/jiffoo-backup/jiffoo-backup wal-push --store URI --key-file FILE %%p'."
+                        + " Stores the segment, partial segment, timeline or backup history file compressed (zstd),"
+                        + " encrypted and committed by a signed manifest under wal/ in the store, and exits 0 only"
+                        + " once it is durable there. A name archived before with the same content is 0 again; with"
+                        + " other content the push fails and the stored file is left as it is. See docs/pitr.md."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {
+                " 0:archived (or archived before with the same content)",
+                " 2:bad setting, unreadable file, or other content archived under that name",
+                " 4:the store failed (PostgreSQL retries)",
+                " 5:the stored manifest of that name cannot be trusted",
+                " 1:internal error"
+            })
+    static final class Push extends CliCommand {
+        @Parameters(index = "0", paramLabel = "PATH", description = "The file to archive (%%p).")
+        Path file;
+
+        @Override
+        void run(Map<String, Object> summary) {
+            WalArchive.Pushed r = push(settings, file);
+            summary.put("file", String.valueOf(file.getFileName()));
+            summary.put("result", r == WalArchive.Pushed.STORED ? "stored" : "already-archived");
+        }
+    }
+
+    /** {@code wal-fetch NAME PATH}: restore one WAL file ({@code restore_command}). */
+    @Command(
+            name = FETCH,
+            mixinStandardHelpOptions = true,
+            description = {
+                "Restores one archived WAL file: PostgreSQL's restore_command.",
+                "restore_command = '/opt/jiffoo-backup/jiffoo-backup wal-fetch --store URI --key-file FILE %%f %%p'."
+                        + " Checks the file's signed manifest, decrypts and decompresses it next to PATH, checks its"
+                        + " size and SHA-256, and renames it into place. Exits 1 when the archive has no such file"
+                        + " (routine: recovery asks for files that do not exist yet), and " + FETCH_ABORT
+                        + " for every failure, so that PostgreSQL stops recovery instead of taking a store outage for"
+                        + " the end of the archive. See docs/pitr.md."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {
+                " 0:restored into PATH",
+                " 1:not in the archive",
+                FETCH_ABORT + ":failed: store unreachable after retries, damaged or planted object, wrong key, bad"
+                        + " setting (PostgreSQL aborts recovery)"
+            })
+    static final class Fetch extends CliCommand {
+        @Parameters(index = "0", paramLabel = "NAME", description = "The file's name (%%f).")
+        String name;
+
+        @Parameters(index = "1", paramLabel = "PATH", description = "Where to put it (%%p).")
+        Path destination;
+
+        private boolean found;
+
+        @Override
+        void run(Map<String, Object> summary) {
+            found = fetch(settings, name, destination) == WalArchive.Fetched.FOUND;
+            summary.put("file", name);
+            summary.put("result", found ? "found" : "not-found");
+        }
+
+        @Override
+        int exitCode() {
+            return found ? 0 : 1;
+        }
+
+        @Override
+        int failureExitCode(ErrorCode code) {
+            return FETCH_ABORT;
+        }
+    }
+}
