@@ -81,6 +81,7 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             MonitorCommand.class,
             WalCommands.Push.class,
             WalCommands.Fetch.class,
+            WalUploaderCommand.class,
             HelpCommand.class);
 
     /**
@@ -88,7 +89,16 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
      * costs the start-up a dynamic proxy (a test checks that they agree).
      */
     static final List<String> NAMES = List.of(
-            "backup", "restore", "verify", "list", "prune", "keygen", "monitor", WalCommands.PUSH, WalCommands.FETCH);
+            "backup",
+            "restore",
+            "verify",
+            "list",
+            "prune",
+            "keygen",
+            "monitor",
+            WalCommands.PUSH,
+            WalCommands.FETCH,
+            WalUploaderCommand.NAME);
 
     /** The whole command line, with its help wrapped at spaces ({@link UsageHelp}). */
     static CommandLine commandLine() {

@@ -70,6 +70,8 @@ public final class WalUploader implements AutoCloseable {
     public static final String LOCK = "uploader.lock";
     /** The file that names the cluster the spool belongs to (its system identifier). */
     public static final String CLUSTER = "cluster";
+    /** How often a backlog is logged. */
+    private static final Duration REPORT_EVERY = Duration.ofMinutes(1);
 
     private final WalArchive archive;
     private final Path pgWal;
@@ -109,6 +111,14 @@ public final class WalUploader implements AutoCloseable {
      * @throws ConfigurationException when another uploader holds the spool, or the directories are not usable
      */
     public int run() {
+        return run(() -> {});
+    }
+
+    /**
+     * As {@link #run()}, calling {@code started} once this uploader holds the spool (e.g. to write a pid file the
+     * launcher checks).
+     */
+    public int run(Runnable started) {
         try {
             Files.createDirectories(spool);
         } catch (IOException e) {
@@ -128,6 +138,7 @@ public final class WalUploader implements AutoCloseable {
                         "Another WAL uploader runs on " + spool + " (it holds " + LOCK + "); one uploader per spool.");
             }
             claimSpool();
+            started.run();
             return loop(status);
         } catch (IOException e) {
             throw new UncheckedIOException("WAL uploader on " + spool + ": " + e.getMessage(), e);
@@ -201,6 +212,7 @@ public final class WalUploader implements AutoCloseable {
         ExecutorService pool = Executors.newFixedThreadPool(parallel, daemons());
         Map<String, Future<?>> inFlight = new HashMap<>();
         Instant lastWork = clock.instant();
+        Instant lastReport = clock.instant();
         log.info(
                 "WAL uploader started: {} -> {} ({} in parallel, spool {})",
                 pgWal,
@@ -222,6 +234,17 @@ public final class WalUploader implements AutoCloseable {
                     }
                     work = true;
                     inFlight.put(name, pool.submit(() -> pushOne(name, done)));
+                }
+                if (clock.instant().isAfter(lastReport.plus(REPORT_EVERY))) {
+                    lastReport = clock.instant();
+                    Backlog b = backlog();
+                    if (b.files() > 0) {
+                        log.info(
+                                "WAL uploader backlog: {} files, the oldest ready for {} s, {} failing",
+                                b.files(),
+                                b.oldest().map(Duration::toSeconds).orElse(0L),
+                                b.failing());
+                    }
                 }
                 if (work) {
                     lastWork = clock.instant();
@@ -262,21 +285,22 @@ public final class WalUploader implements AutoCloseable {
             done.incrementAndGet();
             log.debug("WAL uploader: {} {}", name, result);
         } catch (BackupException | IOException | UncheckedIOException e) {
-            String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-            log.warn("WAL uploader: {} not archived, retrying in {}: {}", name, retryDelay, reason);
-            synchronized (failedAt) {
-                failedAt.put(name, clock.instant());
-            }
-            try {
-                writeStatus(name + ERROR, reason.replace('\n', ' ') + "\n");
-            } catch (IOException ignored) {
-                // the next attempt writes it again
-            }
+            failed(name, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
         } catch (RuntimeException e) {
             log.error("WAL uploader: {} failed unexpectedly", name, e);
-            synchronized (failedAt) {
-                failedAt.put(name, clock.instant());
-            }
+            failed(name, e.toString() + " (a bug: report it)");
+        }
+    }
+
+    private void failed(String name, String reason) {
+        log.warn("WAL uploader: {} not archived, retrying in {}: {}", name, retryDelay, reason);
+        synchronized (failedAt) {
+            failedAt.put(name, clock.instant());
+        }
+        try {
+            writeStatus(name + ERROR, reason.replace('\n', ' ') + "\n");
+        } catch (IOException ignored) {
+            // the next attempt writes it again
         }
     }
 
