@@ -17,7 +17,7 @@ import java.util.stream.Stream;
  * class-data-sharing archive {@code jiffoo-backup.jsa} that the {@code jiffoo-backup} launcher starts the JVM with.
  *
  * <p>It runs, in one JVM and on a temporary directory only, what the commands load: a key file, a files backup into a
- * local store, {@code list}, a deep {@code verify}, a restore, an S3 store that is not reachable (127.0.0.1, port 9:
+ * local store, {@code list}, a deep {@code verify}, a restore, {@code wal-push} and {@code wal-fetch}, an S3 store that is not reachable (127.0.0.1, port 9:
  * only the client's classes matter), and it loads the PostgreSQL classes without connecting. The JVM started with
  * {@code -XX:ArchiveClassesAtExit} then writes every class it loaded into the archive. A step that fails makes the
  * archive smaller, never wrong: the JVM checks the archive against the jar and the JDK each time it starts and ignores
@@ -58,6 +58,25 @@ public final class CdsTraining {
             step(failed, 0, "restore", "files", "--latest", "--target=" + dir.resolve("restored"), s, k, "--quiet");
             step(failed, -1, "monitor", s, k, "--json", "--no-alert"); // no database backup: never alert
             step(failed, 0, "prune", "--dry-run", s, k, "--json");
+            Path wal = Files.createDirectories(dir.resolve("pg_wal")).resolve("000000010000000000000001");
+            Files.write(wal, new byte[1 << 20]);
+            step(failed, 0, "wal-push", s, k, wal.toString()); // archive_command: one JVM per WAL file
+            step(
+                    failed,
+                    0,
+                    "wal-fetch",
+                    s,
+                    k,
+                    "000000010000000000000001",
+                    dir.resolve("RECOVERYXLOG").toString());
+            step(
+                    failed,
+                    1,
+                    "wal-fetch",
+                    s,
+                    k,
+                    "00000002.history",
+                    dir.resolve("RECOVERYHISTORY").toString());
             step(failed, 0, "backup", "database", "--help");
             step(failed, 0, "restore", "database", "--help");
             if (System.getenv("S3_ENDPOINT") == null && System.getenv("S3_BUCKET") == null) {
