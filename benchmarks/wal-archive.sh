@@ -134,10 +134,13 @@ for row in $ROWS; do
         n=$(ready)
     fi
     UPLOADER=
-    if [ "$row" = jb-async ]; then
+    start_uploader() {
         as_pg "$LAUNCHER" wal-uploader --pgdata "$WORK/data" --spool "$WORK/jb-spool" \
-            --store "file:$WORK/jb-store" --key-file "$WORK/backup.key" > "$WORK/uploader.log" 2>&1 &
+            --store "file:$WORK/jb-store" --key-file "$WORK/backup.key" >> "$WORK/uploader.log" 2>&1 &
         UPLOADER=$!
+    }
+    if [ "$row" = jb-async ] && [ "$WORKLOAD" != backlog ]; then
+        start_uploader
         sleep 2
     fi
     failed0=$("${PSQL[@]}" -c "select failed_count from pg_stat_archiver")
@@ -145,6 +148,8 @@ for row in $ROWS; do
         "${PSQL[@]}" -c "alter system set archive_command = '$(archive_command "$row")'" -c "select pg_reload_conf()" \
             > /dev/null
         start=$(date +%s.%N)
+        # the uploader starts with the clock, as pgBackRest's asynchronous process starts with its first push
+        [ "$row" = jb-async ] && start_uploader
         for _ in $(seq 3000); do [ "$(ready)" = 0 ] && break; sleep 0.2; done
         drain=$(echo "$(date +%s.%N) - $start" | bc)
         failed=$(( $("${PSQL[@]}" -c "select failed_count from pg_stat_archiver") - failed0 ))
