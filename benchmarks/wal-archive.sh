@@ -1,122 +1,194 @@
 #!/usr/bin/env bash
-# Issue 14: does wal-push (PostgreSQL's archive_command, one JVM per segment) keep up with pgbench at full speed?
-# Starts a throwaway PostgreSQL cluster (the machine's server, as the postgres OS user when run as root) with
-# archive_command = 'jiffoo-backup wal-push --store file:WORK/store --key-file WORK/backup.key %p', runs pgbench at
-# full speed (synchronous_commit=off, so that commits do not wait for the disk), and samples every few seconds: WAL generated (segments, from pg_current_wal_lsn), segments archived
-# (pg_stat_archiver), the backlog (.ready files in pg_wal/archive_status) and archive failures. After pgbench it waits
-# for the backlog to drain and reports how long that took.
+# Issue 14: WAL archiving under load (docs/benchmarks.md, "WAL archiving"). A throwaway PostgreSQL cluster (the
+# installed server, archive_mode on) runs a workload for DURATION seconds with each archive_command in turn; every
+# second the backlog (pg_wal/archive_status/*.ready) and pg_stat_archiver are sampled. Reported per row: WAL written,
+# segments archived per second while the workload ran, the largest backlog, and the time to drain it afterwards.
 #
-# With --backlog N it first measures the archiver's capacity alone: archiving paused (archive_command = ''), N
-# segments of table data written and switched, archiving resumed, and the time the N segments take to drain.
+#   benchmarks/wal-archive.sh [--duration S] [--workload pgbench|bulk|backlog] [--segments N]
+#                             [--rows "jb-sync jb-async pgbr-sync pgbr-async"] [--work DIR] [--jar JAR]
 #
-#   benchmarks/wal-archive.sh [--seconds 60] [--clients 4] [--scale 10] [--sample 5] [--work DIR] [--launcher PATH]
-#                             [--backlog N] [--command CMD]  (another archive_command to compare, e.g. 'cp %p /x/%f')
+# Rows:
+#   jb-sync      archive_command = jiffoo-backup wal-push --store file:... --key-file ... %p   (a JVM per file)
+#   jb-async     the same with --spool, and `jiffoo-backup wal-uploader` running beside the server
+#   pgbr-sync    pgbackrest archive-push %p   (zstd level 3, aes-256-cbc repository: the same work as ours)
+#   pgbr-async   the same with archive-async=y, process-max=2
+# Workloads:
+#   pgbench      pgbench -c 8 -j 2 at full speed (scale 50, TPC-B-like)
+#   bulk         two clients inserting 10,000 rows of 200 bytes per transaction: the fastest WAL a client makes here
+#   backlog      the archiver's capacity alone: archiving paused (archive_command = ''), N segments (--segments, 20)
+#                written and switched, then the row's command set; archived_per_s = N / drain time
+# Run as root (the server and the archivers run as postgres) on a quiet machine; talks only to a unix socket.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-SECONDS_RUN=60
-CLIENTS=4
-SCALE=10
-SAMPLE=5
-WORK=/var/tmp/jb-bench-walpush
-LAUNCHER=$repo/backup-cli/target/jiffoo-backup
-COMMAND=
-BACKLOG=0
+DURATION=60
+WORKLOAD=pgbench
+SEGMENTS=20
+ROWS="jb-sync jb-async pgbr-sync pgbr-async"
+WORK=/var/tmp/jb-bench-wal
+JAR=$repo/backup-cli/target/jiffoo-backup.jar
 while [ $# -gt 0 ]; do
     case $1 in
-        --seconds) SECONDS_RUN=$2; shift 2 ;;
-        --clients) CLIENTS=$2; shift 2 ;;
-        --scale) SCALE=$2; shift 2 ;;
-        --sample) SAMPLE=$2; shift 2 ;;
+        --duration) DURATION=$2; shift 2 ;;
+        --workload) WORKLOAD=$2; shift 2 ;;
+        --segments) SEGMENTS=$2; shift 2 ;;
+        --rows) ROWS=$2; shift 2 ;;
         --work) WORK=$2; shift 2 ;;
-        --launcher) LAUNCHER=$2; shift 2 ;;
-        --command) COMMAND=$2; shift 2 ;;
-        --backlog) BACKLOG=$2; shift 2 ;;
+        --jar) JAR=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
     esac
 done
-BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+LAUNCHER=$(dirname "$JAR")/jiffoo-backup
+[ -x "$LAUNCHER" ] || { echo "no launcher next to $JAR: build with ./mvnw package" >&2; exit 1; }
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+command -v pgbackrest > /dev/null || { echo "pgbackrest missing (apt-get install pgbackrest)" >&2; exit 1; }
 as_pg() { if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi; }
+log() { echo "[$(date +%T)] $*" >&2; }
+
+cleanup() {
+    [ -n "${UPLOADER:-}" ] && kill "$UPLOADER" 2> /dev/null || true
+    as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -m immediate stop > /dev/null 2>&1 || true
+}
+trap cleanup EXIT
 
 rm -rf "$WORK"
-mkdir -p "$WORK/store"
-chmod 755 "$WORK"
-chmod 700 "$WORK/store"
-openssl rand -base64 32 > "$WORK/backup.key"
-chmod 600 "$WORK/backup.key"
-[ "$(id -u)" = 0 ] && chown postgres:postgres "$WORK" "$WORK/store" "$WORK/backup.key"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as_pg "$BIN/initdb" -D "$WORK/data" -U postgres -A trust --no-sync > "$WORK/initdb.log"
-CMD=${COMMAND:-$LAUNCHER wal-push --store file:$WORK/store --key-file $WORK/backup.key %p}
-cat >> "$WORK/data/postgresql.conf" <<CONF
+mkdir -p "$WORK"
+chown postgres:postgres "$WORK" 2> /dev/null || true
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+as_pg "$PGBIN/initdb" -D "$WORK/data" -U postgres -A trust --locale=C -E UTF8 > /dev/null
+cat >> "$WORK/data/postgresql.conf" << EOF
 port = $PORT
-listen_addresses = '127.0.0.1'
-unix_socket_directories = ''
+listen_addresses = ''
+unix_socket_directories = '$WORK'
 wal_level = replica
 archive_mode = on
-archive_command = '$CMD'
+archive_command = '/bin/false'
 max_wal_size = 4GB
-synchronous_commit = off            # full speed: commits do not wait for the WAL flush (WAL is written all the same)
-CONF
-as_pg "$BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w start > /dev/null
-trap 'as_pg "$BIN/pg_ctl" -D "$WORK/data" -m immediate stop > /dev/null 2>&1 || true' EXIT
-PSQL=(psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -Atq)
-ready() { ls "$WORK/data/pg_wal/archive_status" | grep -c '\.ready$' || true; }
-pgbench -h 127.0.0.1 -p "$PORT" -U postgres -i -s "$SCALE" -q postgres > "$WORK/pgbench-init.log" 2>&1
-"${PSQL[@]}" -c "select pg_switch_wal()" > /dev/null
-# let the initial load's backlog drain first, so that the run measures pgbench alone
-while [ "$(ready)" -gt 0 ]; do sleep 1; done
+EOF
+as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w start > /dev/null
+PSQL=(as_pg psql -h "$WORK" -p "$PORT" -U postgres -X -q -At)
+as_pg pgbench -h "$WORK" -p "$PORT" -U postgres -q -i -s 50 postgres > /dev/null 2>&1
+"${PSQL[@]}" -c "create table bulk (id int, pad text)"
+printf "insert into bulk select g, repeat('x', 200) from generate_series(1, 10000) g;\n" > "$WORK/bulk.sql"
+chown postgres:postgres "$WORK/bulk.sql"
 
-if [ "$BACKLOG" -gt 0 ]; then
-    "${PSQL[@]}" -c "alter system set archive_command = ''" -c "select pg_reload_conf()" > /dev/null
-    "${PSQL[@]}" -c "create table filler (id int, pad text)"
-    while [ "$(ready)" -lt "$BACKLOG" ]; do
-        "${PSQL[@]}" -c "insert into filler select g, md5(g::text) || repeat(md5(random()::text), 8)
-            from generate_series(1, 40000) g" -c "select pg_switch_wal()" > /dev/null
-    done
-    N=$(ready)
-    B0=$(date +%s.%N)
-    "${PSQL[@]}" -c "alter system reset archive_command" -c "select pg_reload_conf()" > /dev/null
-    while [ "$(ready)" -gt 0 ]; do sleep 0.2; done
-    B1=$(date +%s.%N)
-    echo "capacity: $N segments archived in $(echo "$B1 - $B0" | bc) s:" \
-        "$(echo "scale=2; $N / ($B1 - $B0)" | bc) segments/s, $(echo "scale=2; ($B1 - $B0) / $N" | bc) s per segment;" \
-        "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-    "${PSQL[@]}" -c "drop table filler" -c "checkpoint" > /dev/null
-fi
-
-sample() { # seconds-since-start, WAL written (segments), archived, ready, failed
-    "${PSQL[@]}" -F' ' -c "select pg_wal_lsn_diff(pg_current_wal_lsn(), '$START_LSN') / 16777216.0,
-        archived_count - $START_ARCHIVED, failed_count - $START_FAILED from pg_stat_archiver" \
-        | awk -v t="$1" -v r="$(ready)" \
-            '{ printf "| %d | %.1f | %d | %d | %d |\n", t, $1, $2, r, $3 }'
+# ours: a key and a store the server's user owns
+as_pg java -jar "$JAR" keygen "$WORK/backup.key" > /dev/null
+as_pg mkdir -m 700 "$WORK/jb-store" "$WORK/jb-spool"
+JB="$LAUNCHER wal-push --store file:$WORK/jb-store --key-file $WORK/backup.key"
+# pgBackRest: the same work (zstd 3, AES-256 repository), its own repository
+as_pg mkdir -m 700 "$WORK/pgbr-repo" "$WORK/pgbr-spool"
+pgbr_conf() {
+    cat << EOF
+[global]
+repo1-path=$WORK/pgbr-repo
+repo1-cipher-type=aes-256-cbc
+repo1-cipher-pass=$(head -c 24 /dev/urandom | base64)
+compress-type=zst
+compress-level=3
+spool-path=$WORK/pgbr-spool
+archive-async=$1
+process-max=2
+log-level-console=warn
+log-path=$WORK
+lock-path=$WORK
+[bench]
+pg1-path=$WORK/data
+pg1-port=$PORT
+pg1-socket-path=$WORK
+EOF
 }
-read -r START_LSN START_ARCHIVED START_FAILED < <("${PSQL[@]}" -F' ' -c \
-    "select pg_current_wal_lsn(), archived_count, failed_count from pg_stat_archiver")
-echo "server $("$BIN/postgres" --version), archive_command: $CMD"
-echo "pgbench -c $CLIENTS -j $CLIENTS -T $SECONDS_RUN (scale $SCALE), samples every $SAMPLE s"
-echo
-echo "| s | WAL written (segments) | archived | backlog (.ready) | failed |"
-echo "|---|---|---|---|---|"
-pgbench -h 127.0.0.1 -p "$PORT" -U postgres -c "$CLIENTS" -j "$CLIENTS" -T "$SECONDS_RUN" postgres \
-    > "$WORK/pgbench.log" 2>&1 &
-BENCH=$!
-T0=$(date +%s)
-while kill -0 "$BENCH" 2> /dev/null; do
-    sample $(( $(date +%s) - T0 ))
-    sleep "$SAMPLE"
+pgbr_conf n > "$WORK/pgbr-sync.conf"
+sed 's/^archive-async=n/archive-async=y/' "$WORK/pgbr-sync.conf" > "$WORK/pgbr-async.conf"
+chown postgres:postgres "$WORK"/pgbr-*.conf
+chmod 600 "$WORK"/pgbr-*.conf
+as_pg pgbackrest --config="$WORK/pgbr-sync.conf" --stanza=bench stanza-create > /dev/null
+
+archive_command() {
+    case $1 in
+        jb-sync) echo "$JB %p" ;;
+        jb-async) echo "$JB --spool $WORK/jb-spool %p" ;;
+        pgbr-sync) echo "pgbackrest --config=$WORK/pgbr-sync.conf --stanza=bench archive-push %p" ;;
+        pgbr-async) echo "pgbackrest --config=$WORK/pgbr-async.conf --stanza=bench archive-push %p" ;;
+    esac
+}
+ready() { find "$WORK/data/pg_wal/archive_status" -name '*.ready' | wc -l; }
+archived() { "${PSQL[@]}" -c "select archived_count from pg_stat_archiver"; }
+lsn() { "${PSQL[@]}" -c "select pg_current_wal_lsn()"; }
+
+printf 'row\tworkload\tseconds\twal_mb\tsegments\tgenerated_per_s\tarchived_per_s\tmax_backlog\tdrain_s\tfailed\n'
+for row in $ROWS; do
+    log "row $row: $WORKLOAD"
+    "${PSQL[@]}" -c "alter system set archive_command = '$(archive_command "$row")'" -c "select pg_reload_conf()" > /dev/null
+    "${PSQL[@]}" -c "select pg_switch_wal()" -c "checkpoint" > /dev/null
+    # let the previous row's backlog drain before this one starts
+    for _ in $(seq 120); do [ "$(ready)" = 0 ] && break; sleep 1; done
+    if [ "$WORKLOAD" = backlog ]; then
+        "${PSQL[@]}" -c "alter system set archive_command = ''" -c "select pg_reload_conf()" > /dev/null
+        l0=$(lsn)
+        for _ in $(seq "$SEGMENTS"); do
+            "${PSQL[@]}" -c "insert into bulk select g, md5(g::text) from generate_series(1, 100000) g" \
+                -c "select pg_switch_wal()" > /dev/null
+        done
+        l1=$(lsn)
+        n=$(ready)
+    fi
+    UPLOADER=
+    start_uploader() {
+        as_pg "$LAUNCHER" wal-uploader --pgdata "$WORK/data" --spool "$WORK/jb-spool" \
+            --store "file:$WORK/jb-store" --key-file "$WORK/backup.key" >> "$WORK/uploader.log" 2>&1 &
+        UPLOADER=$!
+    }
+    if [ "$row" = jb-async ] && [ "$WORKLOAD" != backlog ]; then
+        start_uploader
+        sleep 2
+    fi
+    failed0=$("${PSQL[@]}" -c "select failed_count from pg_stat_archiver")
+    if [ "$WORKLOAD" = backlog ]; then
+        "${PSQL[@]}" -c "alter system set archive_command = '$(archive_command "$row")'" -c "select pg_reload_conf()" \
+            > /dev/null
+        start=$(date +%s.%N)
+        # the uploader starts with the clock, as pgBackRest's asynchronous process starts with its first push
+        [ "$row" = jb-async ] && start_uploader
+        for _ in $(seq 3000); do [ "$(ready)" = 0 ] && break; sleep 0.2; done
+        drain=$(echo "$(date +%s.%N) - $start" | bc)
+        failed=$(( $("${PSQL[@]}" -c "select failed_count from pg_stat_archiver") - failed0 ))
+        [ -n "$UPLOADER" ] && { kill "$UPLOADER"; wait "$UPLOADER" 2> /dev/null || true; UPLOADER=; }
+        bytes=$("${PSQL[@]}" -c "select pg_wal_lsn_diff('$l1', '$l0')")
+        printf '%s\t%s\t%s\t%.0f\t%s\t-\t%.2f\t%s\t%.1f\t%s\n' "$row" backlog "$drain" \
+            "$(echo "$bytes / 1048576" | bc -l)" "$n" "$(echo "$n / $drain" | bc -l)" "$n" "$drain" "$failed"
+        continue
+    fi
+    a0=$(archived)
+    l0=$(lsn)
+    if [ "$WORKLOAD" = bulk ]; then
+        as_pg pgbench -h "$WORK" -p "$PORT" -U postgres -n -c 2 -j 2 -T "$DURATION" -f "$WORK/bulk.sql" postgres \
+            > "$WORK/pgbench-$row.log" 2>&1 &
+    else
+        as_pg pgbench -h "$WORK" -p "$PORT" -U postgres -c 8 -j 2 -T "$DURATION" postgres \
+            > "$WORK/pgbench-$row.log" 2>&1 &
+    fi
+    bench=$!
+    max=0
+    while kill -0 "$bench" 2> /dev/null; do
+        r=$(ready)
+        [ "$r" -gt "$max" ] && max=$r
+        echo "$row $(date +%s) ready=$r archived=$(archived)" >> "$WORK/backlog.log"
+        sleep 1
+    done
+    wait "$bench" || true
+    a1=$(archived)
+    l1=$(lsn)
+    "${PSQL[@]}" -c "select pg_switch_wal()" > /dev/null
+    start=$(date +%s.%N)
+    for _ in $(seq 600); do [ "$(ready)" = 0 ] && break; sleep 0.2; done
+    drain=$(echo "$(date +%s.%N) - $start" | bc)
+    failed=$(( $("${PSQL[@]}" -c "select failed_count from pg_stat_archiver") - failed0 ))
+    [ -n "$UPLOADER" ] && { kill "$UPLOADER"; wait "$UPLOADER" 2> /dev/null || true; UPLOADER=; }
+    bytes=$("${PSQL[@]}" -c "select pg_wal_lsn_diff('$l1', '$l0')")
+    printf '%s\t%s\t%s\t%.0f\t%.1f\t%.2f\t%.2f\t%s\t%.1f\t%s\n' "$row" "$WORKLOAD" "$DURATION" \
+        "$(echo "$bytes / 1048576" | bc -l)" "$(echo "$bytes / 16777216" | bc -l)" \
+        "$(echo "$bytes / 16777216 / $DURATION" | bc -l)" "$(echo "($a1 - $a0) / $DURATION" | bc -l)" \
+        "$max" "$drain" "$failed"
 done
-wait "$BENCH"
-"${PSQL[@]}" -c "select pg_switch_wal()" > /dev/null
-T1=$(date +%s)
-sample $(( T1 - T0 ))
-while [ "$(ready)" -gt 0 ]; do
-    sleep "$SAMPLE"
-    sample $(( $(date +%s) - T0 ))
-done
-T2=$(date +%s)
-echo
-grep -E '^(tps|number of transactions actually processed)' "$WORK/pgbench.log" || tail -5 "$WORK/pgbench.log"
-echo "backlog drained $(( T2 - T1 )) s after pgbench ended; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "stored: $(find "$WORK/store/wal" -name '*.manifest.json' 2> /dev/null | wc -l) files," \
-    "$(du -sm "$WORK/store" | cut -f1) MiB"
+log "backlog samples: $WORK/backlog.log"

@@ -82,6 +82,7 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             WalCommands.Push.class,
             WalCommands.Fetch.class,
             WalVerifyCommand.class,
+            WalUploaderCommand.class,
             HelpCommand.class);
 
     /**
@@ -98,7 +99,8 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             "monitor",
             WalCommands.PUSH,
             WalCommands.FETCH,
-            "wal-verify");
+            "wal-verify",
+            WalUploaderCommand.NAME);
 
     /** The whole command line, with its help wrapped at spaces ({@link UsageHelp}). */
     static CommandLine commandLine() {

@@ -35,7 +35,8 @@ final class WalCommands {
     static final String FETCH = "wal-fetch";
 
     /** The options with a value the fast path takes. */
-    private static final List<String> VALUED = List.of("--store", "--key-file", "--config", "--log-file", "--log-dir");
+    private static final List<String> VALUED =
+            List.of("--store", "--key-file", "--config", "--log-file", "--log-dir", "--spool");
 
     private WalCommands() {}
 
@@ -94,6 +95,7 @@ final class WalCommands {
         boolean fetch = args[0].equals(FETCH);
         GlobalOptions.Values v = new GlobalOptions.Values();
         List<String> files = new ArrayList<>();
+        Path spool = null;
         boolean onlyFiles = false;
         for (int i = 1; i < args.length; i++) {
             String a = args[i];
@@ -119,18 +121,19 @@ final class WalCommands {
                         case "--key-file" -> v.keyFile = value;
                         case "--config" -> v.config = Path.of(value);
                         case "--log-file" -> v.logFile = Path.of(value);
+                        case "--spool" -> spool = Path.of(value);
                         default -> v.logDir = Path.of(value);
                     }
                 }
             }
         }
-        if (files.size() != (fetch ? 2 : 1)) {
+        if (files.size() != (fetch ? 2 : 1) || (fetch && spool != null)) {
             return null;
         }
-        return run(args[0], v, files);
+        return run(args[0], v, files, spool);
     }
 
-    private static int run(String command, GlobalOptions.Values v, List<String> files) {
+    private static int run(String command, GlobalOptions.Values v, List<String> files, Path spool) {
         Settings s = null;
         Thread hook = new Thread(Stores::closeAll, "jiffoo-backup-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -144,7 +147,9 @@ final class WalCommands {
                     Logging.jobName(command),
                     line -> settings.redact(CliCommand.forOperators(line)));
             if (command.equals(PUSH)) {
-                push(s, Path.of(files.get(0)));
+                if (spool == null || !WalUploaderCommand.answered(spool, Path.of(files.get(0)))) {
+                    push(s, Path.of(files.get(0)));
+                }
                 return 0;
             }
             return fetch(s, files.get(0), Path.of(files.get(1))) == WalArchive.Fetched.FOUND ? 0 : 1;
@@ -200,10 +205,21 @@ final class WalCommands {
         @Parameters(index = "0", paramLabel = "PATH", description = "The file to archive (%%p).")
         Path file;
 
+        @picocli.CommandLine.Option(
+                names = "--spool",
+                paramLabel = "DIR",
+                description = "Asynchronous mode: the spool of a running `wal-uploader`; its answer for this file is"
+                        + " taken (waiting for it a while), and without a running uploader the file is pushed here.")
+        Path spool;
+
         @Override
         void run(Map<String, Object> summary) {
-            WalArchive.Pushed r = push(settings, file);
             summary.put("file", String.valueOf(file.getFileName()));
+            if (spool != null && WalUploaderCommand.answered(spool, file)) {
+                summary.put("result", "archived-by-uploader");
+                return;
+            }
+            WalArchive.Pushed r = push(settings, file);
             summary.put("result", r == WalArchive.Pushed.STORED ? "stored" : "already-archived");
         }
     }

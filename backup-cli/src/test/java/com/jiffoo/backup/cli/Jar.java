@@ -79,7 +79,8 @@ public final class Jar {
         return start(dir, env, command);
     }
 
-    private static Started start(Path dir, Map<String, String> env, List<String> command) {
+    /** Starts any command with {@code env} (plus PATH, HOME, LANG, JAVA_HOME) without waiting for it. */
+    public static Started start(Path dir, Map<String, String> env, List<String> command) {
         ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
         pb.environment().clear();
         pb.environment().putAll(baseEnvironment());

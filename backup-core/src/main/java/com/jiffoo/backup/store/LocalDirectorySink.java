@@ -14,10 +14,12 @@ import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.FileSystems;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -32,7 +34,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -215,24 +216,25 @@ public final class LocalDirectorySink implements Sink {
         if (!start.startsWith(root) || !Files.isDirectory(start)) {
             return;
         }
-        try (Stream<Path> walk = Files.walk(start)) {
-            for (Path p : (Iterable<Path>) walk::iterator) {
-                if (p.getFileName().toString().startsWith(TMP_PREFIX) != temporary) {
-                    continue;
-                }
-                BasicFileAttributes a;
-                try {
-                    a = Files.readAttributes(p, BasicFileAttributes.class);
-                } catch (NoSuchFileException gone) {
-                    continue;
-                }
-                if (a.isRegularFile()) {
+        // walkFileTree, not Files.walk: a file another writer renames or deletes meanwhile (a temporary file being
+        // published) is skipped, where Files.walk would fail the whole listing
+        Files.walkFileTree(start, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path p, BasicFileAttributes a) {
+                if (p.getFileName().toString().startsWith(TMP_PREFIX) == temporary && a.isRegularFile()) {
                     visit.accept(p, a);
                 }
+                return FileVisitResult.CONTINUE;
             }
-        } catch (java.io.UncheckedIOException e) {
-            throw e.getCause();
-        }
+
+            @Override
+            public FileVisitResult visitFileFailed(Path p, IOException e) throws IOException {
+                if (e instanceof NoSuchFileException) {
+                    return FileVisitResult.CONTINUE;
+                }
+                throw e;
+            }
+        });
     }
 
     /**

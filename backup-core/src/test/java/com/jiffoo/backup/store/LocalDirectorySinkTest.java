@@ -142,4 +142,48 @@ class LocalDirectorySinkTest {
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("not a directory");
     }
+
+    @Test
+    void listingWhileOtherWritersPublishInTheSameDirectoryNeverFails() throws Exception {
+        // parallel WAL uploads publish temporary files in one directory while each one lists it to check its upload:
+        // a temporary file renamed between the directory read and its stat must be skipped, not fail the listing
+        try (LocalDirectorySink sink = LocalDirectorySink.create(dir)) {
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.List<Thread> writers = new java.util.ArrayList<>();
+            java.util.concurrent.atomic.AtomicReference<Throwable> failed =
+                    new java.util.concurrent.atomic.AtomicReference<>();
+            for (int w = 0; w < 3; w++) {
+                int id = w;
+                Thread t = new Thread(() -> {
+                    for (int n = 0; !stop.get(); n++) {
+                        try (SinkOutput out = sink.create("wal/x/w" + id + "-" + n)) {
+                            out.write(new byte[] {1, 2, 3});
+                            out.commit();
+                        } catch (Exception e) {
+                            failed.compareAndSet(null, e);
+                            return;
+                        }
+                    }
+                });
+                t.start();
+                writers.add(t);
+            }
+            try {
+                long until = System.nanoTime() + 3_000_000_000L;
+                int listings = 0;
+                while (System.nanoTime() < until && failed.get() == null) {
+                    sink.list("wal/x/");
+                    listings++;
+                }
+                assertThat(listings).isPositive();
+            } finally {
+                stop.set(true);
+                for (Thread t : writers) {
+                    t.join();
+                }
+            }
+            assertThat(failed.get()).isNull();
+            assertThat(sink.list("wal/x/")).isNotEmpty().allMatch(o -> !o.key().contains(".tmp-"));
+        }
+    }
 }
