@@ -14,7 +14,7 @@ import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.postgres.ThrowawayCluster;
 import com.jiffoo.backup.s3.S3Sink;
 import com.jiffoo.backup.store.LocalDirectorySink;
-import com.jiffoo.backup.testing.S3ProxyServer;
+import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import com.jiffoo.backup.testutil.TestKeys;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
