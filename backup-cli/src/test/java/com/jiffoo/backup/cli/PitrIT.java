@@ -177,21 +177,7 @@ class PitrIT {
     }
 
     static void stop(Path dir) throws Exception {
-        if (Files.exists(dir.resolve("postmaster.pid"))) {
-            root(
-                    "setpriv",
-                    "--reuid=postgres",
-                    "--regid=postgres",
-                    "--init-groups",
-                    "--",
-                    "/usr/lib/postgresql/15/bin/pg_ctl",
-                    "-D",
-                    dir.toString(),
-                    "-m",
-                    "immediate",
-                    "-w",
-                    "stop");
-        }
+        ThrowawayCluster.stopServer(dir);
     }
 
     static int freePort() throws IOException {
