@@ -70,6 +70,11 @@ class PitrIT {
         Jar.Run base = Jar.run(work, env, "backup", "base", "--json");
         assertThat(base.exitCode()).as(base.toString()).isZero();
         assertThat(base.json().toString()).contains("base/base_backup_");
+        Jar.Run list = Jar.run(work, env, "list");
+        assertThat(list.stdout()).contains("base      base/base_backup_");
+        Jar.Run deep = Jar.run(work, env, "verify", "--latest", "--kind", "base", "--deep");
+        assertThat(deep.exitCode()).as(deep.toString()).isZero();
+        assertThat(deep.stdout()).contains("deep verification passed");
         sql("INSERT INTO orders VALUES (1, 'A')");
         Thread.sleep(1100);
         String t = query("SELECT now()::text");
