@@ -87,16 +87,21 @@ abstract class CliCommand implements Callable<Integer> {
         }
     }
 
+    /** The settings of a run: the environment, the config file, and the global options' flags over them. */
+    static Settings settings(GlobalOptions.Values v) {
+        return Settings.load(System.getenv(), v.config)
+                .flag("STORE", v.store)
+                .flag("ENCRYPTION_KEY_FILE", v.keyFile)
+                .flag("ALLOW_UNAUTHENTICATED", v.allowUnauthenticated ? "true" : null)
+                .flag("ALLOW_UNENCRYPTED", v.allowUnencrypted ? "true" : null)
+                .flag("LOG_FILE", v.logFile == null ? null : v.logFile.toString())
+                .flag("LOG_DIR", v.logDir == null ? null : v.logDir.toString())
+                .flag("QUIET", v.quiet ? "true" : null);
+    }
+
     private int execute(GlobalOptions.Values v) {
         try {
-            settings = Settings.load(System.getenv(), v.config)
-                    .flag("STORE", v.store)
-                    .flag("ENCRYPTION_KEY_FILE", v.keyFile)
-                    .flag("ALLOW_UNAUTHENTICATED", v.allowUnauthenticated ? "true" : null)
-                    .flag("ALLOW_UNENCRYPTED", v.allowUnencrypted ? "true" : null)
-                    .flag("LOG_FILE", v.logFile == null ? null : v.logFile.toString())
-                    .flag("LOG_DIR", v.logDir == null ? null : v.logDir.toString())
-                    .flag("QUIET", v.quiet ? "true" : null);
+            settings = settings(v);
             quiet = settings.bool("QUIET").orElse(false);
             Settings s = settings;
             Logging.configure(

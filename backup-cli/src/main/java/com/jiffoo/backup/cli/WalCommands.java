@@ -135,13 +135,7 @@ final class WalCommands {
         Thread hook = new Thread(Stores::closeAll, "jiffoo-backup-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
-            s = Settings.load(System.getenv(), v.config)
-                    .flag("STORE", v.store)
-                    .flag("ENCRYPTION_KEY_FILE", v.keyFile)
-                    .flag("ALLOW_UNAUTHENTICATED", v.allowUnauthenticated ? "true" : null)
-                    .flag("ALLOW_UNENCRYPTED", v.allowUnencrypted ? "true" : null)
-                    .flag("LOG_FILE", v.logFile == null ? null : v.logFile.toString())
-                    .flag("LOG_DIR", v.logDir == null ? null : v.logDir.toString());
+            s = CliCommand.settings(v);
             Settings settings = s;
             Logging.configure(
                     v.verbose,

@@ -61,22 +61,40 @@ class WalCommandsIT {
                 Path pgWal = pg.dataDirectory().resolve("pg_wal");
                 for (String segment : archived) {
                     Path dest = tmp.resolve("RECOVERYXLOG");
-                    Jar.Run fetched = Jar.run(
-                            tmp,
-                            Map.of(),
-                            "wal-fetch",
-                            "--store",
-                            "file:" + store,
-                            "--key-file",
-                            key.toString(),
-                            segment,
-                            dest.toString());
+                    Jar.Run fetched = walFetch(store, key, segment, dest);
                     assertThat(fetched.exitCode()).as(fetched.toString()).isZero();
                     assertThat(Files.mismatch(dest, pgWal.resolve(segment)))
                             .as(segment)
                             .isEqualTo(-1L);
                     Files.delete(dest);
                 }
+
+                // bounded memory: a 16 MiB segment through push and fetch with a 12 MiB heap
+                Path small = Files.createDirectory(tmp.resolve("small-heap-store"));
+                Map<String, String> smallHeap = Map.of("JAVA_OPTS", "-Xmx12m");
+                Jar.Run pushed = Jar.run(
+                        tmp,
+                        smallHeap,
+                        "wal-push",
+                        "--store",
+                        "file:" + small,
+                        "--key-file",
+                        key.toString(),
+                        pgWal.resolve(archived.get(0)).toString());
+                assertThat(pushed.exitCode()).as(pushed.toString()).isZero();
+                Path back = tmp.resolve("back");
+                Jar.Run fetchedBack = Jar.run(
+                        tmp,
+                        smallHeap,
+                        "wal-fetch",
+                        "--store",
+                        "file:" + small,
+                        "--key-file",
+                        key.toString(),
+                        archived.get(0),
+                        back.toString());
+                assertThat(fetchedBack.exitCode()).as(fetchedBack.toString()).isZero();
+                assertThat(Files.mismatch(back, pgWal.resolve(archived.get(0)))).isEqualTo(-1L);
 
                 // the same segment pushed again by hand: already archived, exit 0
                 Jar.Run again = Jar.run(
@@ -93,16 +111,7 @@ class WalCommandsIT {
 
             Path dest = tmp.resolve("RECOVERYXLOG");
             for (String missing : new String[] {"0000000100000000000000FE", "00000002.history"}) {
-                Jar.Run notFound = Jar.run(
-                        tmp,
-                        Map.of(),
-                        "wal-fetch",
-                        "--store",
-                        "file:" + store,
-                        "--key-file",
-                        key.toString(),
-                        missing,
-                        dest.toString());
+                Jar.Run notFound = walFetch(store, key, missing, dest);
                 assertThat(notFound.exitCode()).as(notFound.toString()).isEqualTo(1);
                 assertThat(dest).doesNotExist();
             }
@@ -151,6 +160,20 @@ class WalCommandsIT {
         Jar.Run pushNoKey = Jar.run(tmp, Map.of(), "wal-push", "--store", "file:" + tmp, "000000010000000000000003");
         assertThat(pushNoKey.exitCode()).as(pushNoKey.toString()).isEqualTo(2);
         assertThat(pushNoKey.stderr().strip().lines()).hasSize(1);
+    }
+
+    /** {@code wal-fetch} as restore_command runs it: options first, then %f and %p. */
+    private Jar.Run walFetch(Path store, Path key, String name, Path dest) {
+        return Jar.run(
+                tmp,
+                Map.of(),
+                "wal-fetch",
+                "--store",
+                "file:" + store,
+                "--key-file",
+                key.toString(),
+                name,
+                dest.toString());
     }
 
     private static void awaitArchived(Statement st, ThrowawayCluster pg, int count) throws Exception {

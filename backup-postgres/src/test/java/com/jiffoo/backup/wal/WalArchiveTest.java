@@ -169,7 +169,7 @@ class WalArchiveTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"local", "s3"})
-    void historyAndBackupHistoryFilesRoundTrip(String kind) throws Exception {
+    void historyBackupHistoryAndPartialFilesRoundTrip(String kind) throws Exception {
         Path history = tmp.resolve(HISTORY);
         Files.writeString(history, "1\t0/3000158\tno recovery target specified\n");
         try (Sink sink = store(kind)) {
@@ -186,6 +186,14 @@ class WalArchiveTest {
             assertThat(Files.mismatch(dest, history)).isEqualTo(-1L);
             assertThat(wal.fetch(name(backupHistory), dest)).isEqualTo(WalArchive.Fetched.FOUND);
             assertThat(Files.mismatch(dest, backupHistory)).isEqualTo(-1L);
+
+            Path partial = Files.copy(segment, tmp.resolve(name(segment) + ".partial"));
+            assertThat(wal.push(partial)).isEqualTo(WalArchive.Pushed.STORED);
+            assertThat(wal.fetch(name(partial), dest)).isEqualTo(WalArchive.Fetched.FOUND);
+            assertThat(Files.mismatch(dest, segment)).isEqualTo(-1L);
+            assertThat(sink.list("wal/" + name(segment).substring(0, 16) + "/").stream()
+                            .map(o -> o.key()))
+                    .contains("wal/" + name(segment).substring(0, 16) + "/" + name(partial) + ".zst.gpg.manifest.json");
         }
     }
 
