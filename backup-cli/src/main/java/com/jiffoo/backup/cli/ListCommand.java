@@ -41,8 +41,14 @@ import picocli.CommandLine.Option;
             " 1:internal error"
         })
 final class ListCommand extends CliCommand {
-    /** The kinds of backup this launcher makes. */
+    /** The kinds of backup this launcher makes that prune and the monitor watch by default. */
     static final List<String> KINDS = List.of("database", "files");
+
+    /**
+     * The kinds list and verify show by default: {@link #KINDS} and base backups ({@code backup base}), which the
+     * monitor and prune watch only when named ({@code --kind base}): a store without them is not unhealthy.
+     */
+    static final List<String> LISTED_KINDS = List.of("database", "files", "base");
     /** One line of the table; BACKUP is the key, as `restore` and `verify` take it. */
     private static final String ROW = "%-9s %-45s %-21s %10s  %s";
 
@@ -61,7 +67,7 @@ final class ListCommand extends CliCommand {
             BackupTrust trust = Encryption.trust(settings);
             StoredBackups backups = StoredBackups.of(store, trust);
             say(String.format(ROW, "KIND", "BACKUP", "COMPLETED (UTC)", "SIZE", "LAST VERIFIED (UTC)"));
-            for (String k : kind != null ? List.of(kind) : KINDS) {
+            for (String k : kind != null ? List.of(kind) : LISTED_KINDS) {
                 StoredBackups.Scan scan = backups.scan(k);
                 for (StoredBackups.Refused r : scan.refused()) {
                     Map<String, Object> row = new LinkedHashMap<>();

@@ -171,6 +171,10 @@ final class PitrCommand extends CliCommand {
                         : target.name != null
                                 ? RecoveryTarget.name(target.name)
                                 : RecoveryTarget.time(target.time, backup == null);
+        if (t.type() == RecoveryTarget.Type.LATEST && act == PitrRestore.Action.PAUSE) {
+            throw new ConfigurationException("--target-action pause needs a target (--target-time, --target-lsn or"
+                    + " --target-name): with --latest the server replays all archived WAL and then promotes.");
+        }
         OpenPgpTransform pgp = Encryption.forRestore(settings);
         Sink store = Stores.open(settings);
         try {

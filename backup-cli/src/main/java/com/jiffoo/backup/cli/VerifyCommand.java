@@ -73,7 +73,7 @@ final class VerifyCommand extends CliCommand {
                 keys.add(at.key());
             } else {
                 StoredBackups backups = StoredBackups.of(store, Encryption.trust(settings));
-                for (String k : kind != null ? List.of(kind) : ListCommand.KINDS) {
+                for (String k : kind != null ? List.of(kind) : ListCommand.LISTED_KINDS) {
                     Optional<BackupManifest> newest = backups.scan(k).latestTrusted();
                     newest.ifPresent(m -> keys.add(m.objectKey()));
                     if (newest.isEmpty() && kind != null) {
@@ -137,7 +137,7 @@ final class VerifyCommand extends CliCommand {
     static RestoreTarget innerCheck(String kind) {
         return switch (kind) {
             case "database" -> PgRestoreListCheck.create();
-            case "files" -> TarListCheck.create();
+            case "files", "base" -> TarListCheck.create(); // base: the tar.zst of pg_basebackup
             default -> null;
         };
     }

@@ -70,6 +70,11 @@ class PitrIT {
         Jar.Run base = Jar.run(work, env, "backup", "base", "--json");
         assertThat(base.exitCode()).as(base.toString()).isZero();
         assertThat(base.json().toString()).contains("base/base_backup_");
+        Jar.Run list = Jar.run(work, env, "list");
+        assertThat(list.stdout()).contains("base      base/base_backup_");
+        Jar.Run deep = Jar.run(work, env, "verify", "--latest", "--kind", "base", "--deep");
+        assertThat(deep.exitCode()).as(deep.toString()).isZero();
+        assertThat(deep.stdout()).contains("deep verification passed");
         sql("INSERT INTO orders VALUES (1, 'A')");
         Thread.sleep(1100);
         String t = query("SELECT now()::text");
@@ -177,21 +182,7 @@ class PitrIT {
     }
 
     static void stop(Path dir) throws Exception {
-        if (Files.exists(dir.resolve("postmaster.pid"))) {
-            root(
-                    "setpriv",
-                    "--reuid=postgres",
-                    "--regid=postgres",
-                    "--init-groups",
-                    "--",
-                    "/usr/lib/postgresql/15/bin/pg_ctl",
-                    "-D",
-                    dir.toString(),
-                    "-m",
-                    "immediate",
-                    "-w",
-                    "stop");
-        }
+        ThrowawayCluster.stopServer(dir);
     }
 
     static int freePort() throws IOException {

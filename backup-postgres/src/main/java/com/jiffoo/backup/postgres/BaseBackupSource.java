@@ -5,8 +5,8 @@ import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Source;
 import com.jiffoo.backup.SourceException;
+import com.jiffoo.backup.internal.StageStreams;
 import com.jiffoo.backup.store.StoreLayout;
-import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.ConnectException;
@@ -167,7 +167,8 @@ public final class BaseBackupSource implements Source {
             running.add(child);
             try {
                 child.stdin().close();
-                ZstdOutputStreamNoFinalizer zstd = new ZstdOutputStreamNoFinalizer(new KeepOpen(out), compressionLevel);
+                ZstdOutputStreamNoFinalizer zstd =
+                        new ZstdOutputStreamNoFinalizer(StageStreams.closeShield(out), compressionLevel);
                 zstd.setChecksum(true);
                 if (workers > 1) {
                     zstd.setWorkers(workers);
@@ -396,23 +397,6 @@ public final class BaseBackupSource implements Source {
     @Override
     public void cancel() {
         running.forEach(PgChild::cancel);
-    }
-
-    /** Passes writes through and flushes on close, but never closes the stream it wraps (the caller's). */
-    private static final class KeepOpen extends FilterOutputStream {
-        KeepOpen(OutputStream out) {
-            super(out);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
-        }
-
-        @Override
-        public void close() throws IOException {
-            out.flush();
-        }
     }
 
     /** Builds a {@link BaseBackupSource}. Not thread-safe. */

@@ -125,6 +125,22 @@ class BaseBackupSourceTest {
     }
 
     @Test
+    void aNewerServerThanPgBasebackupIsRefusedSayingWhichVersionToInstall() throws Exception {
+        try (ThrowawayCluster pg16 = ThrowawayCluster.postgres16()) {
+            PgConnection c = pg16.connection();
+            int newest = PgToolLocator.system().locateNewest("pg_basebackup").major();
+            org.junit.jupiter.api.Assumptions.assumeTrue(newest < 16, "a pg_basebackup >= 16 is installed");
+            Path key = TestKeys.keyFile(tmp, "backup.key");
+            LocalDirectorySink sink = LocalDirectorySink.create(tmp.resolve("store"));
+            assertThatThrownBy(() -> backUp(c, sink, key))
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("PostgreSQL 16 server")
+                    .hasMessageContaining("major version (16) or newer");
+            assertThat(sink.list("base/")).isEmpty();
+        }
+    }
+
+    @Test
     void clusterWithATablespaceIsRefusedBeforeAnythingRuns() throws Exception {
         Path dir = pg.baseDirectory().resolve("ts");
         Files.createDirectories(dir);

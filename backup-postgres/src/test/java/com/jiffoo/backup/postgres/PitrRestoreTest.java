@@ -277,21 +277,7 @@ class PitrRestoreTest {
     }
 
     private static void stopServer(Path dir) throws IOException, InterruptedException {
-        if (Files.exists(dir.resolve("postmaster.pid"))) {
-            asRoot(
-                    "setpriv",
-                    "--reuid=postgres",
-                    "--regid=postgres",
-                    "--init-groups",
-                    "--",
-                    "/usr/lib/postgresql/15/bin/pg_ctl",
-                    "-D",
-                    dir.toString(),
-                    "-m",
-                    "immediate",
-                    "-w",
-                    "stop");
-        }
+        ThrowawayCluster.stopServer(dir);
     }
 
     private static int freePort() throws IOException {

@@ -104,6 +104,25 @@ public final class ThrowawayCluster implements AutoCloseable {
         return base;
     }
 
+    /**
+     * Stops ({@code pg_ctl -m immediate}) a server of the installed version running on {@code dataDirectory}, as the
+     * {@code postgres} user when root: the servers a point-in-time restore started. Does nothing when none runs.
+     */
+    public static void stopServer(Path dataDirectory) throws IOException, InterruptedException {
+        if (Files.exists(dataDirectory.resolve("postmaster.pid"))) {
+            boolean root = "root".equals(System.getProperty("user.name"));
+            run(asServerUser(
+                    root,
+                    installedBinaries().resolve("pg_ctl").toString(),
+                    "-D",
+                    dataDirectory.toString(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop"));
+        }
+    }
+
     /** The bin directory of the newest PostgreSQL server installed the Debian way, or null. */
     private static Path installedBinaries() throws IOException {
         Path root = Path.of("/usr/lib/postgresql");
