@@ -317,11 +317,12 @@ class WalArchiveTest {
             wal.push(segment);
             Path manifest = root.resolve(
                     "wal/" + name(segment).substring(0, 16) + "/" + name(segment) + ".zst.gpg.manifest.json");
-            // forged: another plaintext digest, the signature left as it was
+            // forged: another plaintext digest (its first digit changed), the signature left as it was
             manifest.toFile().setWritable(true);
             python(
                     "import sys,re; p=sys.argv[1]; t=open(p).read();"
-                            + " t=re.sub(r'(\"plaintext\" : \\{[^}]*\"sha256\" : \")[0-9a-f]', r'\\g<1>0', t, count=1);"
+                            + " t=re.sub(r'(\"plaintext\" : \\{[^}]*\"sha256\" : \")([0-9a-f])',"
+                            + " lambda m: m.group(1) + ('1' if m.group(2) == '0' else '0'), t, count=1);"
                             + " open(p,'w').write(t)",
                     manifest.toString());
             assertThatThrownBy(() -> wal.fetch(name(segment), tmp.resolve("x"))).isInstanceOf(IntegrityException.class);
