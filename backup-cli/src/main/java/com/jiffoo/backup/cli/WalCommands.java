@@ -147,12 +147,15 @@ final class WalCommands {
                     Logging.jobName(command),
                     line -> settings.redact(CliCommand.forOperators(line)));
             if (command.equals(PUSH)) {
-                if (spool == null || !WalUploaderCommand.answered(spool, Path.of(files.get(0)))) {
-                    push(s, Path.of(files.get(0)));
+                Path file = Path.of(files.get(0));
+                if (spool == null) {
+                    push(s, file);
+                } else {
+                    WalUploaderCommand.archive(spool, file, () -> push(settings, file));
                 }
                 return 0;
             }
-            return fetch(s, files.get(0), Path.of(files.get(1))) == WalArchive.Fetched.FOUND ? 0 : 1;
+            return fetch(s, files.get(0), Path.of(files.get(1))) == WalArchive.Fetched.FOUND ? 0 : notFoundExit();
         } catch (BackupException e) {
             return fail(command, s, e.code(), e.getMessage());
         } catch (IllegalArgumentException e) {
@@ -161,6 +164,9 @@ final class WalCommands {
             return fail(command, s, ErrorCode.STORAGE, e.getMessage());
         } catch (RuntimeException e) {
             return fail(command, s, ErrorCode.INTERNAL, e + " (a bug: rerun with --verbose and report it)");
+        } catch (Error e) {
+            // out of memory, a native library that cannot load: wal-fetch must abort recovery, never say "not found"
+            return fail(command, s, ErrorCode.INTERNAL, e.toString());
         } finally {
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
@@ -174,6 +180,19 @@ final class WalCommands {
         String text = CliCommand.forOperators(message);
         Terminal.err().println(command + ": error: " + (s == null ? text : s.redact(text)));
         return exitCode(command, code);
+    }
+
+    /**
+     * The exit code of "not found": 1, or what the launcher asks for in {@code -Djiffoo.walFetchNotFound} (it then
+     * turns that code into 1 and every other failure, a JVM that cannot even start included, into
+     * {@value #FETCH_ABORT}).
+     */
+    static int notFoundExit() {
+        try {
+            return Integer.parseInt(System.getProperty("jiffoo.walFetchNotFound", "1"));
+        } catch (NumberFormatException e) {
+            return 1;
+        }
     }
 
     /** The exit code of a failure: {@value #FETCH_ABORT} for {@code wal-fetch}, the error's own for the rest. */
@@ -215,8 +234,9 @@ final class WalCommands {
         @Override
         void run(Map<String, Object> summary) {
             summary.put("file", String.valueOf(file.getFileName()));
-            if (spool != null && WalUploaderCommand.answered(spool, file)) {
-                summary.put("result", "archived-by-uploader");
+            if (spool != null) {
+                WalUploaderCommand.archive(spool, file, () -> push(settings, file));
+                summary.put("result", "archived");
                 return;
             }
             WalArchive.Pushed r = push(settings, file);
@@ -262,7 +282,7 @@ final class WalCommands {
 
         @Override
         int exitCode() {
-            return found ? 0 : 1;
+            return found ? 0 : notFoundExit();
         }
 
         @Override

@@ -87,13 +87,26 @@ final class WalUploaderCommand extends CliCommand {
             int n = uploader.run(() -> writePid(pidFile));
             summary.put("archived", n);
         } finally {
-            Files.deleteIfExists(pidFile);
+            deleteIfOurs(pidFile);
             try {
                 Runtime.getRuntime().removeShutdownHook(stopper);
             } catch (IllegalStateException e) {
                 // shutting down
             }
             Stores.close(sink);
+        }
+    }
+
+    /** Removes the pid file only when it names this process (a refused second uploader leaves the first one's). */
+    private static void deleteIfOurs(Path pidFile) {
+        try {
+            if (Files.readString(pidFile, StandardCharsets.UTF_8)
+                    .trim()
+                    .equals(Long.toString(ProcessHandle.current().pid()))) {
+                Files.deleteIfExists(pidFile);
+            }
+        } catch (IOException e) {
+            // gone already
         }
     }
 
@@ -106,19 +119,19 @@ final class WalUploaderCommand extends CliCommand {
     }
 
     /**
-     * {@code wal-push --spool}'s question: has a running uploader archived {@code file}? Waits for its answer while
-     * one runs; false when none runs (the caller pushes the file itself).
+     * {@code wal-push --spool}: takes a running uploader's answer for {@code file} (waiting for it while the uploader
+     * runs), or, when none runs, runs {@code pushItself} holding the spool's lock, so that no uploader starts and
+     * pushes the same file meanwhile.
      *
      * @throws StorageException with the uploader's reason when its push failed, or when no answer came in time
      */
-    static boolean answered(Path spool, Path file) {
+    static void archive(Path spool, Path file, Runnable pushItself) {
         String name = file.getFileName().toString();
-        Path ok = spool.resolve(name + WalUploader.OK);
         Path error = spool.resolve(name + WalUploader.ERROR);
         long deadline = System.nanoTime() + WAIT.toNanos();
         while (true) {
-            if (Files.exists(ok)) {
-                return true;
+            if (WalUploader.archived(spool, file)) {
+                return;
             }
             if (Files.exists(error)) {
                 String reason;
@@ -134,8 +147,8 @@ final class WalUploaderCommand extends CliCommand {
                         spool.toString(),
                         null);
             }
-            if (!WalUploader.running(spool)) {
-                return false;
+            if (WalUploader.whileNoUploader(spool, pushItself)) {
+                return;
             }
             if (System.nanoTime() > deadline) {
                 throw new StorageException(
@@ -150,7 +163,8 @@ final class WalUploaderCommand extends CliCommand {
                 Thread.sleep(20);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                return false;
+                throw new StorageException(
+                        "interrupted while waiting for the WAL uploader", name, spool.toString(), null);
             }
         }
     }

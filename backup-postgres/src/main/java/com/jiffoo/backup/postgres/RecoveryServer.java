@@ -188,6 +188,15 @@ public final class RecoveryServer {
                     return new Outcome(State.PAUSED, r.getString(3), r.getString(4), elapsed, log);
                 }
             } catch (SQLException e) {
+                if (e.getSQLState() != null && e.getSQLState().startsWith("28")) {
+                    // the server answers, but refuses us: waiting longer changes nothing
+                    throw new RestoreException(
+                            "The recovering server on port " + connection.port() + " refuses the connection that checks"
+                                    + " its recovery (" + e.getMessage() + "). Recovery may well go on: connect with"
+                                    + " a user the server lets in from 127.0.0.1 (DB_USER, DB_PASSWORD) or check its log"
+                                    + " " + log + ".",
+                            e);
+                }
                 last = e; // starting, or recovering before consistency: no connections yet
             }
             if (System.nanoTime() - started > TimeUnit.SECONDS.toNanos(5)

@@ -90,6 +90,11 @@ public final class WalArchive {
     public static final String KIND = "wal";
     /** The size of the buffers a push or fetch streams through. */
     public static final int BUFFER = 64 * 1024;
+    /**
+     * How old a data object or signature without a manifest must be before a push replaces it as a killed push's
+     * leftover: younger, it may belong to a push still running (between its data and its manifest).
+     */
+    public static final Duration LEFTOVER_GRACE = Duration.ofSeconds(60);
     /** The largest manifest or signature read from the store. */
     private static final int SMALL_OBJECT_LIMIT = 1 << 20;
 
@@ -159,7 +164,23 @@ public final class WalArchive {
             return compare(file, name, existing);
         }
         try {
-            // a data object or signature without a manifest is what a killed push left: never visible, replaced here
+            // a data object or signature without a manifest is what a killed push left: never visible, replaced here;
+            // unless it is fresh: then another push of this file may be between its data and its manifest, and
+            // deleting its committed data would leave its manifest describing ours (never fetchable)
+            for (com.jiffoo.backup.StoredObject o : sink.list(dataKey)) {
+                boolean ours = o.key().equals(dataKey) || o.key().equals(StoreLayout.signatureKey(dataKey));
+                java.time.Duration age = java.time.Duration.between(o.lastModified(), clock.instant());
+                if (ours && age.compareTo(LEFTOVER_GRACE) < 0) {
+                    throw new StorageException(
+                            "Another push of " + name.name() + " is in progress (" + o.key() + " was written "
+                                    + Math.max(0, age.toSeconds()) + " s ago without a manifest yet); retrying later"
+                                    + " is safe: a leftover older than " + LEFTOVER_GRACE.toSeconds()
+                                    + " s is replaced.",
+                            dataKey,
+                            sink.location(),
+                            null);
+                }
+            }
             sink.delete(StoreLayout.signatureKey(dataKey));
             sink.delete(dataKey);
         } catch (IOException e) {

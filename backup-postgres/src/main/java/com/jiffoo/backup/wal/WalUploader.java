@@ -70,6 +70,8 @@ public final class WalUploader implements AutoCloseable {
     public static final String LOCK = "uploader.lock";
     /** The file that names the cluster the spool belongs to (its system identifier). */
     public static final String CLUSTER = "cluster";
+    /** How long a starting uploader tries for the spool's lock (a wal-push may hold it for one push). */
+    private static final Duration LOCK_WAIT = Duration.ofSeconds(60);
     /** How often a backlog is logged. */
     private static final Duration REPORT_EVERY = Duration.ofMinutes(1);
 
@@ -82,6 +84,7 @@ public final class WalUploader implements AutoCloseable {
     private final Duration retryDelay;
     private final Clock clock;
     private volatile boolean stopped;
+    private volatile String cluster = "";
     private final Map<String, Instant> failedAt = new HashMap<>();
 
     private WalUploader(Builder b) {
@@ -132,7 +135,7 @@ public final class WalUploader implements AutoCloseable {
         }
         try (FileChannel ch =
                         FileChannel.open(spool.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                FileLock lock = tryLock(ch)) {
+                FileLock lock = lockWithin(ch, LOCK_WAIT)) {
             if (lock == null) {
                 throw new ConfigurationException(
                         "Another WAL uploader runs on " + spool + " (it holds " + LOCK + "); one uploader per spool.");
@@ -155,6 +158,65 @@ public final class WalUploader implements AutoCloseable {
                 FileLock lock = tryLock(ch)) {
             return lock == null;
         } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Takes the spool's lock, trying for up to {@code wait}: a {@code wal-push} pushing a file itself, or checking
+     * whether an uploader runs, holds it for a moment.
+     */
+    static FileLock lockWithin(FileChannel ch, Duration wait) throws IOException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (true) {
+            FileLock lock = tryLock(ch);
+            if (lock != null || System.nanoTime() > deadline) {
+                return lock;
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return null;
+            }
+        }
+    }
+
+    /**
+     * Runs {@code work} while holding {@code spool}'s lock, so that no uploader starts meanwhile (two pushes of one
+     * file at once must not happen).
+     *
+     * @return false, without running it, when an uploader holds the lock (it does the work)
+     */
+    public static boolean whileNoUploader(Path spool, Runnable work) {
+        try {
+            Files.createDirectories(spool);
+            try (FileChannel ch =
+                            FileChannel.open(spool.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                    FileLock lock = tryLock(ch)) {
+                if (lock == null) {
+                    return false;
+                }
+                work.run();
+                return true;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot use the WAL spool " + spool + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * True when {@code spool} holds the uploader's answer that {@code file} is archived, for the cluster whose
+     * {@code pg_wal} holds it (the answer names the cluster's system identifier: a spool reused by another cluster
+     * never answers for it).
+     */
+    public static boolean archived(Path spool, Path file) {
+        Path ok = spool.resolve(file.getFileName() + OK);
+        try {
+            String answer = Files.readString(ok, StandardCharsets.UTF_8).trim();
+            return answer.equals(
+                    systemIdentifier(file.toAbsolutePath().getParent().getParent()));
+        } catch (IOException | RuntimeException e) {
             return false;
         }
     }
@@ -277,7 +339,7 @@ public final class WalUploader implements AutoCloseable {
         Path file = pgWal.resolve(name);
         try {
             WalArchive.Pushed result = archive.push(file);
-            writeStatus(name + OK, result.name() + "\n");
+            writeStatus(name + OK, cluster + "\n"); // the answer names the cluster: checked before it is taken
             Files.deleteIfExists(spool.resolve(name + ERROR));
             synchronized (failedAt) {
                 failedAt.remove(name);
@@ -352,6 +414,7 @@ public final class WalUploader implements AutoCloseable {
      */
     private void claimSpool() throws IOException {
         String id = systemIdentifier(pgWal.getParent());
+        cluster = id;
         Path file = spool.resolve(CLUSTER);
         String before = Files.exists(file)
                 ? Files.readString(file, StandardCharsets.UTF_8).trim()
@@ -376,8 +439,13 @@ public final class WalUploader implements AutoCloseable {
         }
     }
 
-    /** The system identifier in {@code pgdata/global/pg_control}: its first 8 bytes, little-endian. */
-    static String systemIdentifier(Path pgdata) throws IOException {
+    /**
+     * The system identifier of the cluster in {@code pgdata}, as {@code pg_control_system()} prints it: the first 8
+     * bytes of {@code global/pg_control}, in the host's (little-endian) byte order.
+     *
+     * @throws IOException when {@code global/pg_control} cannot be read
+     */
+    public static String systemIdentifier(Path pgdata) throws IOException {
         Path control = pgdata.resolve("global").resolve("pg_control");
         byte[] head = new byte[8];
         try (var in = Files.newInputStream(control)) {

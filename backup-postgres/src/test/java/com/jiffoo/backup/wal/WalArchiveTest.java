@@ -243,7 +243,21 @@ class WalArchiveTest {
                 out.commit();
             }
             assertThat(wal.fetch(name(segment), tmp.resolve("x"))).isEqualTo(WalArchive.Fetched.NOT_FOUND);
-            assertThat(wal.push(segment)).isEqualTo(WalArchive.Pushed.STORED);
+            // fresh: it may be another push between its data and its manifest; left alone, the push fails (retried)
+            assertThatThrownBy(() -> wal.push(segment))
+                    .isInstanceOf(StorageException.class)
+                    .hasMessageContaining("Another push of " + name(segment) + " is in progress");
+            assertThat(sink.open(dataKey).readAllBytes())
+                    .asString(StandardCharsets.UTF_8)
+                    .isEqualTo("half of something");
+            // older than the grace period: a killed push's leftover, replaced
+            WalArchive later = WalArchive.builder()
+                    .sink(sink)
+                    .encryption(pgp(keyFile))
+                    .clock(java.time.Clock.offset(
+                            java.time.Clock.systemUTC(), WalArchive.LEFTOVER_GRACE.plusSeconds(5)))
+                    .build();
+            assertThat(later.push(segment)).isEqualTo(WalArchive.Pushed.STORED);
             assertThat(wal.fetch(name(segment), tmp.resolve("x"))).isEqualTo(WalArchive.Fetched.FOUND);
             assertThat(Files.mismatch(tmp.resolve("x"), segment)).isEqualTo(-1L);
         }
