@@ -250,15 +250,18 @@ public final class PitrRestore {
     Map<String, String> settings(BackupManifest m) {
         Map<String, String> s = new LinkedHashMap<>();
         s.put("restore_command", restoreCommand);
-        // every target setting written, the unused ones empty: the base backup may carry another restore's target in
-        // its postgresql.auto.conf (a restored cluster backed up again), and two targets make PostgreSQL refuse
+        // every target setting written, the unused ones empty and BEFORE the one used: the base backup may carry
+        // another restore's target in its postgresql.auto.conf (a restored cluster backed up again); two targets make
+        // PostgreSQL refuse, and it refuses as well when an empty one is assigned after the one in use
         for (String name : List.of(
                 "recovery_target",
                 "recovery_target_time",
                 "recovery_target_lsn",
                 "recovery_target_name",
                 "recovery_target_xid")) {
-            s.put(name, "");
+            if (!target.setting().map(name::equals).orElse(false)) {
+                s.put(name, "");
+            }
         }
         s.put("recovery_target_inclusive", "on");
         s.put("recovery_min_apply_delay", "0");
