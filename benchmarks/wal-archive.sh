@@ -45,8 +45,14 @@ command -v pgbackrest > /dev/null || { echo "pgbackrest missing (apt-get install
 as_pg() { if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi; }
 log() { echo "[$(date +%T)] $*" >&2; }
 
+# the uploader runs under setpriv in a subshell: stop the JVM itself, by the pid it writes into the spool
+stop_uploader() {
+    [ -f "$WORK/jb-spool/uploader.pid" ] && kill "$(cat "$WORK/jb-spool/uploader.pid")" 2> /dev/null || true
+    [ -n "${UPLOADER:-}" ] && { kill "$UPLOADER" 2> /dev/null; wait "$UPLOADER" 2> /dev/null; } || true
+    UPLOADER=
+}
 cleanup() {
-    [ -n "${UPLOADER:-}" ] && kill "$UPLOADER" 2> /dev/null || true
+    stop_uploader
     as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -m immediate stop > /dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -153,7 +159,7 @@ for row in $ROWS; do
         for _ in $(seq 3000); do [ "$(ready)" = 0 ] && break; sleep 0.2; done
         drain=$(echo "$(date +%s.%N) - $start" | bc)
         failed=$(( $("${PSQL[@]}" -c "select failed_count from pg_stat_archiver") - failed0 ))
-        [ -n "$UPLOADER" ] && { kill "$UPLOADER"; wait "$UPLOADER" 2> /dev/null || true; UPLOADER=; }
+        stop_uploader
         bytes=$("${PSQL[@]}" -c "select pg_wal_lsn_diff('$l1', '$l0')")
         printf '%s\t%s\t%s\t%.0f\t%s\t-\t%.2f\t%s\t%.1f\t%s\n' "$row" backlog "$drain" \
             "$(echo "$bytes / 1048576" | bc -l)" "$n" "$(echo "$n / $drain" | bc -l)" "$n" "$drain" "$failed"
@@ -184,7 +190,7 @@ for row in $ROWS; do
     for _ in $(seq 600); do [ "$(ready)" = 0 ] && break; sleep 0.2; done
     drain=$(echo "$(date +%s.%N) - $start" | bc)
     failed=$(( $("${PSQL[@]}" -c "select failed_count from pg_stat_archiver") - failed0 ))
-    [ -n "$UPLOADER" ] && { kill "$UPLOADER"; wait "$UPLOADER" 2> /dev/null || true; UPLOADER=; }
+    stop_uploader
     bytes=$("${PSQL[@]}" -c "select pg_wal_lsn_diff('$l1', '$l0')")
     printf '%s\t%s\t%s\t%.0f\t%.1f\t%.2f\t%.2f\t%s\t%.1f\t%s\n' "$row" "$WORKLOAD" "$DURATION" \
         "$(echo "$bytes / 1048576" | bc -l)" "$(echo "$bytes / 16777216" | bc -l)" \
