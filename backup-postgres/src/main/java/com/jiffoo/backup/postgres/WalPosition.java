@@ -1,34 +1,30 @@
 package com.jiffoo.backup.postgres;
 
 import com.jiffoo.backup.ConfigurationException;
-import java.util.Locale;
-import java.util.regex.Pattern;
+import com.jiffoo.backup.wal.WalSegment;
 
 /**
  * A write-ahead log position (LSN) as PostgreSQL writes it ({@code 0/2000028}: the high and low 32 bits in hex), and
  * the name of the 16 MiB (or {@code wal_segment_size}) segment that holds it, as {@code pg_walfile_name} and the
- * {@code .backup} history file name it: timeline, log and segment number, 8 hex digits each.
+ * {@code .backup} history file name it. The arithmetic is {@link WalSegment}'s; this adds the operator's message for
+ * a position given on the command line.
  */
 record WalPosition(long value) implements Comparable<WalPosition> {
-    private static final Pattern TEXT = Pattern.compile("[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}");
 
     /** Parses {@code 0/2000028}. */
     static WalPosition parse(String text) {
-        if (text == null || !TEXT.matcher(text.trim()).matches()) {
+        try {
+            return new WalPosition(WalSegment.parseLsn(text));
+        } catch (IllegalArgumentException e) {
             throw new ConfigurationException("'" + text + "' is not a write-ahead log position (LSN): write it as"
                     + " PostgreSQL does, two hex numbers of up to 8 digits with a slash, e.g. 0/2000028"
                     + " (SELECT pg_current_wal_lsn()).");
         }
-        String[] parts = text.trim().split("/");
-        return new WalPosition((Long.parseLong(parts[0], 16) << 32) | Long.parseLong(parts[1], 16));
     }
 
     /** The segment (24 hex digits) on {@code timeline} that holds this position, for segments of {@code segmentSize}. */
     String segmentName(int timeline, long segmentSize) {
-        long segment = Long.divideUnsigned(value, segmentSize);
-        long perLog = 0x1_0000_0000L / segmentSize;
-        return String.format(
-                Locale.ROOT, "%08X%08X%08X", timeline, Long.divideUnsigned(segment, perLog), segment % perLog);
+        return WalSegment.containing(timeline, value, segmentSize).name();
     }
 
     @Override
@@ -39,6 +35,6 @@ record WalPosition(long value) implements Comparable<WalPosition> {
     /** {@code 0/2000028}. */
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "%X/%X", value >>> 32, value & 0xFFFF_FFFFL);
+        return WalSegment.formatLsn(value);
     }
 }
