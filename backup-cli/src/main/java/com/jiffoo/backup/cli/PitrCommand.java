@@ -267,7 +267,11 @@ final class PitrCommand extends CliCommand {
         for (String a : cmd) {
             line.append(shellQuote(a)).append(' ');
         }
-        return line.append("%f %p").toString();
+        // the chosen base backup's cluster: WAL of another cluster is refused (PitrRestore fills it in)
+        return line.append("--system-id ")
+                .append(PitrRestore.SYSTEM_ID_TOKEN)
+                .append(" %f %p")
+                .toString();
     }
 
     private Path launcherPath() {

@@ -36,7 +36,7 @@ final class WalCommands {
 
     /** The options with a value the fast path takes. */
     private static final List<String> VALUED =
-            List.of("--store", "--key-file", "--config", "--log-file", "--log-dir", "--spool");
+            List.of("--store", "--key-file", "--config", "--log-file", "--log-dir", "--spool", "--system-id");
 
     private WalCommands() {}
 
@@ -55,7 +55,7 @@ final class WalCommands {
     }
 
     /** Fetches one file: {@code wal-fetch}'s work. */
-    static WalArchive.Fetched fetch(Settings s, String name, Path destination) {
+    static WalArchive.Fetched fetch(Settings s, String name, Path destination, String systemId) {
         OpenPgpTransform pgp = Encryption.forRestore(s);
         Sink sink = Stores.open(s);
         try {
@@ -63,6 +63,7 @@ final class WalCommands {
                     .sink(sink)
                     .encryption(pgp)
                     .trust(Encryption.trust(s, pgp))
+                    .systemIdentifier(systemId)
                     .build()
                     .fetch(name, destination);
         } finally {
@@ -96,6 +97,7 @@ final class WalCommands {
         GlobalOptions.Values v = new GlobalOptions.Values();
         List<String> files = new ArrayList<>();
         Path spool = null;
+        String systemId = null;
         boolean onlyFiles = false;
         for (int i = 1; i < args.length; i++) {
             String a = args[i];
@@ -122,18 +124,19 @@ final class WalCommands {
                         case "--config" -> v.config = Path.of(value);
                         case "--log-file" -> v.logFile = Path.of(value);
                         case "--spool" -> spool = Path.of(value);
+                        case "--system-id" -> systemId = value;
                         default -> v.logDir = Path.of(value);
                     }
                 }
             }
         }
-        if (files.size() != (fetch ? 2 : 1) || (fetch && spool != null)) {
+        if (files.size() != (fetch ? 2 : 1) || (fetch && spool != null) || (!fetch && systemId != null)) {
             return null;
         }
-        return run(args[0], v, files, spool);
+        return run(args[0], v, files, spool, systemId);
     }
 
-    private static int run(String command, GlobalOptions.Values v, List<String> files, Path spool) {
+    private static int run(String command, GlobalOptions.Values v, List<String> files, Path spool, String systemId) {
         Settings s = null;
         Thread hook = new Thread(Stores::closeAll, "jiffoo-backup-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -155,7 +158,9 @@ final class WalCommands {
                 }
                 return 0;
             }
-            return fetch(s, files.get(0), Path.of(files.get(1))) == WalArchive.Fetched.FOUND ? 0 : notFoundExit();
+            return fetch(s, files.get(0), Path.of(files.get(1)), systemId) == WalArchive.Fetched.FOUND
+                    ? 0
+                    : notFoundExit();
         } catch (BackupException e) {
             return fail(command, s, e.code(), e.getMessage());
         } catch (IllegalArgumentException e) {
@@ -271,11 +276,18 @@ final class WalCommands {
         @Parameters(index = "1", paramLabel = "PATH", description = "Where to put it (%%p).")
         Path destination;
 
+        @picocli.CommandLine.Option(
+                names = "--system-id",
+                paramLabel = "ID",
+                description = "The cluster's system identifier (the base backup's): a WAL file recorded for another"
+                        + " cluster is refused (exit " + FETCH_ABORT + "). `restore pitr` writes it.")
+        String systemId;
+
         private boolean found;
 
         @Override
         void run(Map<String, Object> summary) {
-            found = fetch(settings, name, destination) == WalArchive.Fetched.FOUND;
+            found = fetch(settings, name, destination, systemId) == WalArchive.Fetched.FOUND;
             summary.put("file", name);
             summary.put("result", found ? "found" : "not-found");
         }

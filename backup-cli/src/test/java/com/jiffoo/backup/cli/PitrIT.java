@@ -133,8 +133,10 @@ class PitrIT {
         assertThat(r.exitCode()).as(r.toString()).isZero();
         String launcher = Jar.path().resolveSibling("jiffoo-backup").toString();
         assertThat(Files.readString(dir.resolve("postgresql.auto.conf")))
-                .contains("restore_command = '" + launcher + " wal-fetch --store file:" + work.resolve("store")
-                        + " --key-file " + key + " %f %p'")
+                .containsPattern(
+                        java.util.regex.Pattern.quote("restore_command = '" + launcher + " wal-fetch --store file:"
+                                        + work.resolve("store") + " --key-file " + key + " --system-id ")
+                                + "[0-9]+ %f %p'")
                 .contains("archive_mode = 'off'")
                 // --latest: every target cleared, so that one the base backup carries cannot apply (or clash)
                 .contains("recovery_target_time = ''", "recovery_target_lsn = ''", "recovery_target_name = ''")

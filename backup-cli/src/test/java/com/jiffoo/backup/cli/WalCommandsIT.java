@@ -58,6 +58,16 @@ class WalCommandsIT {
                             .forEach(archived::add);
                 }
                 assertThat(archived).hasSizeGreaterThanOrEqualTo(2);
+                // each manifest names the cluster (read from global/pg_control where the server ran the command)
+                String cluster;
+                try (ResultSet r = st.executeQuery("select system_identifier from pg_control_system()")) {
+                    r.next();
+                    cluster = Long.toUnsignedString(r.getLong(1));
+                }
+                String first = archived.get(0);
+                assertThat(Files.readString(store.resolve(
+                                "wal/" + first.substring(0, 16) + "/" + first + ".zst.gpg.manifest.json")))
+                        .contains("\"systemIdentifier\" : \"" + cluster + "\"");
                 Path pgWal = pg.dataDirectory().resolve("pg_wal");
                 for (String segment : archived) {
                     Path dest = tmp.resolve("RECOVERYXLOG");

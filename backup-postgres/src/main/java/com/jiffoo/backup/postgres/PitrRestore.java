@@ -88,6 +88,12 @@ public final class PitrRestore {
     private final RecoveryTarget target;
     private final Action action;
     private final String timeline;
+    /**
+     * In a {@linkplain Builder#restoreCommand restore_command}, stands for the chosen base backup's system identifier
+     * (e.g. {@code wal-fetch --system-id @SYSTEM_ID@ %f %p}, so that WAL of another cluster is refused).
+     */
+    public static final String SYSTEM_ID_TOKEN = "@SYSTEM_ID@";
+
     private final String restoreCommand;
     private final String backup;
     private final boolean overwrite;
@@ -249,7 +255,12 @@ public final class PitrRestore {
     /** The settings for postgresql.auto.conf, in order. */
     Map<String, String> settings(BackupManifest m) {
         Map<String, String> s = new LinkedHashMap<>();
-        s.put("restore_command", restoreCommand);
+        Object cluster = m.sourceFacts().get("systemIdentifier");
+        if (restoreCommand.contains(SYSTEM_ID_TOKEN) && cluster == null) {
+            throw new ConfigurationException("The base backup " + m.objectKey() + " records no systemIdentifier for"
+                    + " the restore_command's " + SYSTEM_ID_TOKEN + "; give a restore_command without it.");
+        }
+        s.put("restore_command", restoreCommand.replace(SYSTEM_ID_TOKEN, String.valueOf(cluster)));
         // every target setting written, the unused ones empty and BEFORE the one used: the base backup may carry
         // another restore's target in its postgresql.auto.conf (a restored cluster backed up again); two targets make
         // PostgreSQL refuse, and it refuses as well when an empty one is assigned after the one in use

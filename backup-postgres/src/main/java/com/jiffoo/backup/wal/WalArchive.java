@@ -95,6 +95,8 @@ public final class WalArchive {
      * leftover: younger, it may belong to a push still running (between its data and its manifest).
      */
     public static final Duration LEFTOVER_GRACE = Duration.ofSeconds(60);
+    /** The manifest fact naming the cluster a WAL file belongs to (as {@code pg_control_system()} prints it). */
+    public static final String SYSTEM_IDENTIFIER = "systemIdentifier";
     /** The largest manifest or signature read from the store. */
     private static final int SMALL_OBJECT_LIMIT = 1 << 20;
 
@@ -121,6 +123,7 @@ public final class WalArchive {
     private final int attempts;
     private final Duration retryDelay;
     private final Clock clock;
+    private final String systemIdentifier;
 
     private WalArchive(Builder b) {
         this.sink = b.sink;
@@ -130,6 +133,7 @@ public final class WalArchive {
         this.attempts = b.attempts;
         this.retryDelay = b.retryDelay;
         this.clock = b.clock;
+        this.systemIdentifier = b.systemIdentifier;
     }
 
     /** A new builder. */
@@ -228,6 +232,31 @@ public final class WalArchive {
                 null);
     }
 
+    /**
+     * The manifest's facts: the file's ({@link WalFileName#facts}) and the cluster's system identifier, read from
+     * {@code global/pg_control} of the data directory holding {@code pg_wal} (where PostgreSQL hands files over), or
+     * as configured; without either (a file copied elsewhere), none.
+     */
+    private Map<String, Object> facts(Path file, WalFileName name, long size) {
+        Map<String, Object> f = new LinkedHashMap<>(name.facts(size));
+        String id = systemIdentifier;
+        if (id == null) {
+            Path wal = file.toAbsolutePath().getParent();
+            Path pgdata = wal == null ? null : wal.getParent();
+            if (pgdata != null && "pg_wal".equals(String.valueOf(wal.getFileName()))) {
+                try {
+                    id = WalUploader.systemIdentifier(pgdata);
+                } catch (IOException | RuntimeException e) {
+                    log.debug("no system identifier for {}: {}", file, e.toString());
+                }
+            }
+        }
+        if (id != null) {
+            f.put(SYSTEM_IDENTIFIER, id);
+        }
+        return f;
+    }
+
     private BackupManifest write(Path file, WalFileName name, String dataKey, Instant started, Authenticator signer) {
         CountingDigestOutputStream plain;
         CountingDigestOutputStream stored;
@@ -274,7 +303,7 @@ public final class WalArchive {
                 .startedAt(started)
                 .completedAt(clock.instant())
                 .source("WAL file " + name.name())
-                .sourceFacts(name.facts(plain.count()))
+                .sourceFacts(facts(file, name, plain.count()))
                 .transforms(List.of(zstdDescription(), encryption.describe()))
                 .object(dataKey, stored.count(), stored.sha256())
                 .plaintext(plain.count(), plain.sha256())
@@ -505,6 +534,16 @@ public final class WalArchive {
         byte[] signature = readSmall(StoreLayout.signatureKey(dataKey));
         BackupManifest m = trust.check(BackupManifest.fromJson(json, manifestKey), json, signature, sink.location());
         // a signed manifest of another file, copied under this name, must not pass for this one
+        Object cluster = m.sourceFacts().get(SYSTEM_IDENTIFIER);
+        if (systemIdentifier != null && cluster != null && !systemIdentifier.equals(String.valueOf(cluster))) {
+            throw new IntegrityException(
+                    "The WAL file " + name.name() + " in " + sink.location() + " belongs to the cluster " + cluster
+                            + ", not to " + systemIdentifier + " (the base backup's): another cluster's file, planted"
+                            + " or archived into the wrong prefix. It is not used.",
+                    dataKey,
+                    sink.location(),
+                    null);
+        }
         if (!m.objectKey().equals(dataKey)
                 || !KIND.equals(m.kind())
                 || !name.name().equals(m.sourceFacts().get("walFile"))) {
@@ -566,6 +605,7 @@ public final class WalArchive {
         private int attempts = 3;
         private Duration retryDelay = Duration.ofSeconds(1);
         private Clock clock = Clock.systemUTC();
+        private String systemIdentifier;
 
         private Builder() {}
 
@@ -616,6 +656,20 @@ public final class WalArchive {
             }
             this.attempts = attempts;
             this.retryDelay = delay;
+            return this;
+        }
+
+        /**
+         * The cluster's system identifier ({@code pg_control_system()}, a base backup's {@code systemIdentifier}).
+         * A push records it (by default it reads it from the data directory holding the file's {@code pg_wal}); a
+         * fetch refuses a file recorded for another cluster (files recorded without one are accepted).
+         */
+        public Builder systemIdentifier(String id) {
+            if (id != null && !id.matches("[0-9]{1,20}")) {
+                throw new ConfigurationException("A system identifier is a decimal number (SELECT system_identifier"
+                        + " FROM pg_control_system()), not '" + id + "'.");
+            }
+            this.systemIdentifier = id;
             return this;
         }
 

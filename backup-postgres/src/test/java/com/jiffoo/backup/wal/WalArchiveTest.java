@@ -401,6 +401,39 @@ class WalArchiveTest {
                 .formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "s3"})
+    void aFileOfAnotherClusterIsRefusedWhenTheClusterIsKnown(String kind) throws Exception {
+        try (Sink sink = store(kind)) {
+            WalArchive.builder()
+                    .sink(sink)
+                    .encryption(pgp(keyFile))
+                    .systemIdentifier("7000000000000000001")
+                    .build()
+                    .push(segment);
+            Path dest = tmp.resolve("RECOVERYXLOG");
+            WalArchive other = WalArchive.builder()
+                    .sink(sink)
+                    .encryption(pgp(keyFile))
+                    .systemIdentifier("7000000000000000002")
+                    .fetchAttempts(1, Duration.ofMillis(1))
+                    .build();
+            assertThatThrownBy(() -> other.fetch(name(segment), dest))
+                    .isInstanceOf(IntegrityException.class)
+                    .hasMessageContaining("belongs to the cluster 7000000000000000001, not to 7000000000000000002");
+            assertThat(dest).doesNotExist();
+            // the right cluster, and a fetch that does not say which, get it
+            WalArchive same = WalArchive.builder()
+                    .sink(sink)
+                    .encryption(pgp(keyFile))
+                    .systemIdentifier("7000000000000000001")
+                    .build();
+            assertThat(same.fetch(name(segment), dest)).isEqualTo(WalArchive.Fetched.FOUND);
+            Files.delete(dest);
+            assertThat(archive(sink).fetch(name(segment), dest)).isEqualTo(WalArchive.Fetched.FOUND);
+        }
+    }
+
     private static void python(String script, String arg) throws Exception {
         Process p = new ProcessBuilder("python3", "-c", script, arg)
                 .redirectErrorStream(true)
