@@ -242,7 +242,8 @@ class ChildEnvironmentTest {
                             && p.toString().contains("/src/main/java/")
                             // test support (s3rver, throwaway servers) and benchmarks ship in no product jar
                             && !p.startsWith(root.resolve("benchmarks"))
-                            && !p.startsWith(root.resolve("backup-testing")))
+                            && !p.startsWith(root.resolve("backup-testing"))
+                            && !p.startsWith(root.resolve("backup-testing-s3")))
                     .toList()) {
                 String text = Files.readString(f);
                 if ((text.contains("new ProcessBuilder(") || text.contains(".exec("))
