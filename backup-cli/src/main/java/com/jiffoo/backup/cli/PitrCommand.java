@@ -49,6 +49,9 @@ import picocli.CommandLine.Option;
             " 1:internal error"
         })
 final class PitrCommand extends CliCommand {
+    /** Where the default restore_command reads ahead, relative to the data directory (where it runs). */
+    static final String PREFETCH_SPOOL = "pg_wal/jiffoo-prefetch";
+
     private static final Pattern PLAIN = Pattern.compile("[A-Za-z0-9_./:=@%+,-]+");
 
     @Option(names = "--pgdata", paramLabel = "DIR", required = true, description = "The new data directory.")
@@ -184,6 +187,7 @@ final class PitrCommand extends CliCommand {
                     .action(act)
                     .timeline(timeline)
                     .restoreCommand(restoreCommand != null ? restoreCommand : walFetch(store))
+                    .recoveryEndCommand(restoreCommand != null ? "" : "rm -rf " + PREFETCH_SPOOL)
                     .overwrite(replace)
                     .keepArchiving(keepArchiving)
                     .listener(progress());
@@ -267,8 +271,11 @@ final class PitrCommand extends CliCommand {
         for (String a : cmd) {
             line.append(shellQuote(a)).append(' ');
         }
-        // the chosen base backup's cluster: WAL of another cluster is refused (PitrRestore fills it in)
-        return line.append("--system-id ")
+        // segments read ahead into the data directory (the command runs there), removed when recovery ends; the
+        // chosen base backup's cluster: WAL of another cluster is refused (PitrRestore fills it in)
+        return line.append("--spool ")
+                .append(PREFETCH_SPOOL)
+                .append(" --system-id ")
                 .append(PitrRestore.SYSTEM_ID_TOKEN)
                 .append(" %f %p")
                 .toString();

@@ -1,10 +1,12 @@
 package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.BackupException;
+import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.wal.WalArchive;
+import com.jiffoo.backup.wal.WalPrefetch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -35,8 +37,8 @@ final class WalCommands {
     static final String FETCH = "wal-fetch";
 
     /** The options with a value the fast path takes. */
-    private static final List<String> VALUED =
-            List.of("--store", "--key-file", "--config", "--log-file", "--log-dir", "--spool", "--system-id");
+    private static final List<String> VALUED = List.of(
+            "--store", "--key-file", "--config", "--log-file", "--log-dir", "--spool", "--system-id", "--read-ahead");
 
     private WalCommands() {}
 
@@ -54,18 +56,30 @@ final class WalCommands {
         }
     }
 
-    /** Fetches one file: {@code wal-fetch}'s work. */
-    static WalArchive.Fetched fetch(Settings s, String name, Path destination, String systemId) {
+    /**
+     * Fetches one file: {@code wal-fetch}'s work; with a spool, through it and reading {@code readAhead} segments
+     * ahead ({@link WalPrefetch}).
+     */
+    static WalArchive.Fetched fetch(
+            Settings s, String name, Path destination, String systemId, Path spool, Integer readAhead) {
         OpenPgpTransform pgp = Encryption.forRestore(s);
         Sink sink = Stores.open(s);
         try {
-            return WalArchive.builder()
+            WalArchive archive = WalArchive.builder()
                     .sink(sink)
                     .encryption(pgp)
                     .trust(Encryption.trust(s, pgp))
                     .systemIdentifier(systemId)
-                    .build()
-                    .fetch(name, destination);
+                    .build();
+            if (spool == null) {
+                return archive.fetch(name, destination);
+            }
+            WalPrefetch.Builder b =
+                    WalPrefetch.builder().archive(archive).spool(spool).systemIdentifier(systemId);
+            if (readAhead != null) {
+                b.count(readAhead);
+            }
+            return b.build().fetch(name, destination);
         } finally {
             closeQuietly(sink);
         }
@@ -98,6 +112,7 @@ final class WalCommands {
         List<String> files = new ArrayList<>();
         Path spool = null;
         String systemId = null;
+        Integer readAhead = null;
         boolean onlyFiles = false;
         for (int i = 1; i < args.length; i++) {
             String a = args[i];
@@ -125,18 +140,31 @@ final class WalCommands {
                         case "--log-file" -> v.logFile = Path.of(value);
                         case "--spool" -> spool = Path.of(value);
                         case "--system-id" -> systemId = value;
+                        case "--read-ahead" -> {
+                            try {
+                                readAhead = Integer.valueOf(value);
+                            } catch (NumberFormatException e) {
+                                return null; // picocli says what is wrong
+                            }
+                        }
                         default -> v.logDir = Path.of(value);
                     }
                 }
             }
         }
-        if (files.size() != (fetch ? 2 : 1) || (fetch && spool != null) || (!fetch && systemId != null)) {
+        if (files.size() != (fetch ? 2 : 1) || (!fetch && (systemId != null || readAhead != null))) {
             return null;
         }
-        return run(args[0], v, files, spool, systemId);
+        return run(args[0], v, files, spool, systemId, readAhead);
     }
 
-    private static int run(String command, GlobalOptions.Values v, List<String> files, Path spool, String systemId) {
+    private static int run(
+            String command,
+            GlobalOptions.Values v,
+            List<String> files,
+            Path spool,
+            String systemId,
+            Integer readAhead) {
         Settings s = null;
         Thread hook = new Thread(Stores::closeAll, "jiffoo-backup-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -158,7 +186,7 @@ final class WalCommands {
                 }
                 return 0;
             }
-            return fetch(s, files.get(0), Path.of(files.get(1)), systemId) == WalArchive.Fetched.FOUND
+            return fetch(s, files.get(0), Path.of(files.get(1)), systemId, spool, readAhead) == WalArchive.Fetched.FOUND
                     ? 0
                     : notFoundExit();
         } catch (BackupException e) {
@@ -283,11 +311,29 @@ final class WalCommands {
                         + " cluster is refused (exit " + FETCH_ABORT + "). `restore pitr` writes it.")
         String systemId;
 
+        @picocli.CommandLine.Option(
+                names = "--spool",
+                paramLabel = "DIR",
+                description = "Read ahead: fetch the next segments into DIR at the same time, so that the next"
+                        + " requests are answered from it (by the launcher, without Java). `restore pitr` writes"
+                        + " DATADIR/pg_wal/jiffoo-prefetch.")
+        Path spool;
+
+        @picocli.CommandLine.Option(
+                names = "--read-ahead",
+                paramLabel = "N",
+                description = "With --spool: how many segments to read ahead (default " + WalPrefetch.DEFAULT_COUNT
+                        + ", 0 = none).")
+        Integer readAhead;
+
         private boolean found;
 
         @Override
         void run(Map<String, Object> summary) {
-            found = fetch(settings, name, destination, systemId) == WalArchive.Fetched.FOUND;
+            if (readAhead != null && spool == null) {
+                throw new ConfigurationException("--read-ahead needs --spool DIR: where the segments read ahead go.");
+            }
+            found = fetch(settings, name, destination, systemId, spool, readAhead) == WalArchive.Fetched.FOUND;
             summary.put("file", name);
             summary.put("result", found ? "found" : "not-found");
         }

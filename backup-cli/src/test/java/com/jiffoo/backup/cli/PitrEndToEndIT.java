@@ -164,7 +164,11 @@ class PitrEndToEndIT {
             assertThat(r.exitCode()).as(r.toString()).isZero();
             JsonNode recovery = r.json().path("recovery");
             assertThat(recovery.path("state").asText()).isEqualTo("promoted");
-            assertThat(Files.readString(dir.resolve("postgresql.auto.conf"))).contains(" wal-fetch --store file:");
+            assertThat(Files.readString(dir.resolve("postgresql.auto.conf")))
+                    .contains(" wal-fetch --store file:")
+                    .contains(" --spool pg_wal/jiffoo-prefetch ");
+            // recovery_end_command removed the segments read ahead
+            assertThat(dir.resolve("pg_wal/jiffoo-prefetch")).doesNotExist();
             List<String> rows = PitrIT.rows(port);
             try (Connection c = DriverManager.getConnection(
                             "jdbc:postgresql://127.0.0.1:" + port + "/postgres", "postgres", "");

@@ -135,8 +135,11 @@ class PitrIT {
         assertThat(Files.readString(dir.resolve("postgresql.auto.conf")))
                 .containsPattern(
                         java.util.regex.Pattern.quote("restore_command = '" + launcher + " wal-fetch --store file:"
-                                        + work.resolve("store") + " --key-file " + key + " --system-id ")
+                                        + work.resolve("store") + " --key-file " + key
+                                        + " --spool pg_wal/jiffoo-prefetch --system-id ")
                                 + "[0-9]+ %f %p'")
+                // the read-ahead spool goes when recovery ends (the command runs in the data directory)
+                .contains("recovery_end_command = 'rm -rf pg_wal/jiffoo-prefetch'")
                 .contains("archive_mode = 'off'")
                 // --latest: every target cleared, so that one the base backup carries cannot apply (or clash)
                 .contains("recovery_target_time = ''", "recovery_target_lsn = ''", "recovery_target_name = ''")

@@ -95,6 +95,7 @@ public final class PitrRestore {
     public static final String SYSTEM_ID_TOKEN = "@SYSTEM_ID@";
 
     private final String restoreCommand;
+    private final String recoveryEndCommand;
     private final String backup;
     private final boolean overwrite;
     private final String owner;
@@ -110,6 +111,7 @@ public final class PitrRestore {
         this.action = b.action;
         this.timeline = b.timeline;
         this.restoreCommand = b.restoreCommand;
+        this.recoveryEndCommand = b.recoveryEndCommand;
         this.backup = b.backup;
         this.overwrite = b.overwrite;
         this.owner = b.owner;
@@ -261,6 +263,8 @@ public final class PitrRestore {
                     + " the restore_command's " + SYSTEM_ID_TOKEN + "; give a restore_command without it.");
         }
         s.put("restore_command", restoreCommand.replace(SYSTEM_ID_TOKEN, String.valueOf(cluster)));
+        // always written: the base backup may carry another restore's in its postgresql.auto.conf
+        s.put("recovery_end_command", recoveryEndCommand);
         // every target setting written, the unused ones empty and BEFORE the one used: the base backup may carry
         // another restore's target in its postgresql.auto.conf (a restored cluster backed up again); two targets make
         // PostgreSQL refuse, and it refuses as well when an empty one is assigned after the one in use
@@ -332,6 +336,7 @@ public final class PitrRestore {
         private Action action = Action.PROMOTE;
         private String timeline = "latest";
         private String restoreCommand;
+        private String recoveryEndCommand = "";
         private String backup;
         private boolean overwrite;
         private String owner;
@@ -385,6 +390,18 @@ public final class PitrRestore {
                         + " and %p (where to put it), e.g. 'cp /archive/%f %p'.");
             }
             this.restoreCommand = command;
+            return this;
+        }
+
+        /**
+         * The {@code recovery_end_command} PostgreSQL runs once when recovery ends (e.g. removing a read-ahead spool:
+         * {@code rm -rf pg_wal/jiffoo-prefetch}; it runs in the data directory). Default: none (written empty).
+         */
+        public Builder recoveryEndCommand(String command) {
+            if (command == null || command.contains("\n")) {
+                throw new ConfigurationException("The recovery_end_command must be one line.");
+            }
+            this.recoveryEndCommand = command;
             return this;
         }
 

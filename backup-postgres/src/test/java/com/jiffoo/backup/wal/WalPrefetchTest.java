@@ -1,0 +1,166 @@
+package com.jiffoo.backup.wal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.postgres.ThrowawayCluster;
+import com.jiffoo.backup.store.LocalDirectorySink;
+import com.jiffoo.backup.testutil.TestKeys;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link WalPrefetch} over real WAL of a throwaway cluster (six segments archived by {@code cp}, pushed into a local
+ * store): what is asked for and what is read ahead are the server's bytes, the spool answers the next request, a spool
+ * of another cluster is never used.
+ */
+class WalPrefetchTest {
+    private static Path collected;
+    private static List<Path> segments;
+    private static Path keyFile;
+    private static Path store;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void realWal() throws Exception {
+        Path base = Files.createTempDirectory("jiffoo-prefetch-test-");
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxrwxrwx"));
+        collected = base.resolve("collected");
+        Files.createDirectory(collected);
+        Files.setPosixFilePermissions(collected, PosixFilePermissions.fromString("rwxrwxrwx"));
+        keyFile = TestKeys.keyFile(base, "backup.key");
+        try (ThrowawayCluster pg = ThrowawayCluster.withArchiving("cp %p " + collected + "/%f");
+                Connection c = pg.connect();
+                Statement st = c.createStatement()) {
+            st.execute("create table t (id int, pad text)");
+            for (int i = 0; i < 6; i++) {
+                st.execute("insert into t select g, md5(g::text) from generate_series(1, 2000) g");
+                st.execute("select pg_switch_wal()");
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (true) {
+                try (ResultSet r = st.executeQuery("select archived_count from pg_stat_archiver")) {
+                    r.next();
+                    if (r.getLong(1) >= 6) {
+                        break;
+                    }
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("six segments not archived in 60 s");
+                }
+                Thread.sleep(100);
+            }
+        }
+        try (Stream<Path> files = Files.list(collected)) {
+            segments = files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}"))
+                    .sorted()
+                    .toList();
+        }
+        assertThat(segments).hasSizeGreaterThanOrEqualTo(6);
+        store = base.resolve("store");
+        WalArchive archive = archive();
+        for (Path s : segments) {
+            archive.push(s);
+        }
+    }
+
+    private static WalArchive archive() {
+        return WalArchive.builder()
+                .sink(LocalDirectorySink.create(store))
+                .encryption(OpenPgpTransform.builder()
+                        .passphrase(PassphraseKeyFile.read(keyFile))
+                        .build())
+                .build();
+    }
+
+    private WalPrefetch prefetch(Path spool, int count, String systemId) {
+        return WalPrefetch.builder()
+                .archive(archive())
+                .spool(spool)
+                .count(count)
+                .systemIdentifier(systemId)
+                .build();
+    }
+
+    private static String name(Path p) {
+        return p.getFileName().toString();
+    }
+
+    @Test
+    void theFileAskedForAndTheNextOnesAreTheServersBytesAndTheSpoolAnswersNext() throws Exception {
+        Path spool = tmp.resolve("spool");
+        Path dest = tmp.resolve("RECOVERYXLOG");
+        WalPrefetch p = prefetch(spool, 3, "42");
+
+        assertThat(p.fetch(name(segments.get(0)), dest)).isEqualTo(WalArchive.Fetched.FOUND);
+        assertThat(Files.mismatch(dest, segments.get(0))).isEqualTo(-1L);
+        for (int i = 1; i <= 3; i++) {
+            Path ahead = spool.resolve(name(segments.get(i)));
+            assertThat(ahead).as("read ahead").exists();
+            assertThat(Files.mismatch(ahead, segments.get(i))).isEqualTo(-1L);
+        }
+        assertThat(spool.resolve(name(segments.get(4)))).doesNotExist(); // only 3 ahead
+        assertThat(Files.readString(spool.resolve(WalPrefetch.SYSTEM_ID_FILE))).isEqualTo("42");
+
+        // the next request comes from the spool (the file moves out of it) and reads further ahead only when asked
+        Files.delete(dest);
+        assertThat(p.fetch(name(segments.get(1)), dest)).isEqualTo(WalArchive.Fetched.FOUND);
+        assertThat(Files.mismatch(dest, segments.get(1))).isEqualTo(-1L);
+        assertThat(spool.resolve(name(segments.get(1)))).doesNotExist();
+
+        // asking for a later one drops what recovery passed
+        Files.delete(dest);
+        assertThat(p.fetch(name(segments.get(3)), dest)).isEqualTo(WalArchive.Fetched.FOUND);
+        assertThat(spool.resolve(name(segments.get(2)))).doesNotExist();
+        assertThat(Files.mismatch(dest, segments.get(3))).isEqualTo(-1L);
+    }
+
+    @Test
+    void aSpoolFilledForAnotherClusterIsEmptiedNotUsed() throws Exception {
+        Path spool = tmp.resolve("spool");
+        Files.createDirectories(spool);
+        // what a spool of another restore (or a planted file) holds: the right name, other bytes
+        Files.writeString(spool.resolve(WalPrefetch.SYSTEM_ID_FILE), "99", StandardCharsets.UTF_8);
+        Files.write(spool.resolve(name(segments.get(0))), new byte[16 << 20]);
+        Path dest = tmp.resolve("RECOVERYXLOG");
+
+        assertThat(prefetch(spool, 0, "42").fetch(name(segments.get(0)), dest)).isEqualTo(WalArchive.Fetched.FOUND);
+        assertThat(Files.mismatch(dest, segments.get(0))).isEqualTo(-1L);
+        assertThat(Files.readString(spool.resolve(WalPrefetch.SYSTEM_ID_FILE))).isEqualTo("42");
+    }
+
+    @Test
+    void theEndOfTheArchiveIsNotFoundAndLeavesNothingBehind() throws Exception {
+        Path spool = tmp.resolve("spool");
+        Path last = segments.get(segments.size() - 1);
+        Path dest = tmp.resolve("RECOVERYXLOG");
+        List<String> after = WalPrefetch.following(name(last), 2);
+
+        assertThat(prefetch(spool, 4, "42").fetch(after.get(0), dest)).isEqualTo(WalArchive.Fetched.NOT_FOUND);
+        assertThat(dest).doesNotExist();
+        try (Stream<Path> left = Files.list(spool)) {
+            assertThat(left.map(WalPrefetchTest::name)).containsExactly(WalPrefetch.SYSTEM_ID_FILE);
+        }
+    }
+
+    @Test
+    void followingStaysOnTheTimelineAndInTheLogFile() {
+        assertThat(WalPrefetch.following("00000002000000030000000E", 3))
+                .containsExactly("00000002000000030000000F", "000000020000000300000010", "000000020000000300000011");
+        assertThat(WalPrefetch.following("0000000100000003FFFFFFFE", 3)).containsExactly("0000000100000003FFFFFFFF");
+    }
+}
