@@ -52,7 +52,10 @@ final class PgpDecoder {
     private PgpDecoder() {}
 
     static InputStream open(
-            InputStream raw, List<OpenPgpTransform.PassphraseEntry> passphrases, List<PgpKeys.SecretKey> secretKeys)
+            InputStream raw,
+            List<OpenPgpTransform.PassphraseEntry> passphrases,
+            List<PgpKeys.SecretKey> secretKeys,
+            S2kCache s2kCache)
             throws IOException {
         BufferedInputStream bin = new BufferedInputStream(raw, OpenPgpTransform.BUFFER_SIZE);
         bin.mark(64);
@@ -89,7 +92,7 @@ final class PgpDecoder {
             throw new IntegrityException("the OpenPGP message is a version " + sip.getVersion() + " integrity "
                     + "protected packet (SEIPDv2), which this version does not read; decrypt it with gpg");
         }
-        return decrypt(bin, list, passphrases, secretKeys);
+        return decrypt(bin, list, passphrases, secretKeys, s2kCache);
     }
 
     private static PGPEncryptedDataList readEncryptedDataList(InputStream pgpIn, byte[] head) {
@@ -130,7 +133,8 @@ final class PgpDecoder {
             InputStream raw,
             PGPEncryptedDataList list,
             List<OpenPgpTransform.PassphraseEntry> passphrases,
-            List<PgpKeys.SecretKey> secretKeys) {
+            List<PgpKeys.SecretKey> secretKeys,
+            S2kCache s2kCache) {
         Set<String> fileKeyIds = new LinkedHashSet<>();
         boolean passphraseEncrypted = false;
         boolean sessionKeyButBadData = false;
@@ -167,8 +171,10 @@ final class PgpDecoder {
                 for (OpenPgpTransform.PassphraseEntry p : passphrases) {
                     PGPSessionKey sessionKey;
                     try {
-                        sessionKey =
-                                pbe.getSessionKey(new JcePBEDataDecryptorFactoryBuilder(digests).build(p.passphrase()));
+                        sessionKey = pbe.getSessionKey(s2kCache.decryptorFactory(
+                                p.passphrase(),
+                                digests,
+                                new JcePBEDataDecryptorFactoryBuilder(digests).build(p.passphrase())));
                     } catch (PGPException | RuntimeException e) {
                         LOG.debug("passphrase {} does not open the session key: {}", p.label(), e.toString());
                         continue;
