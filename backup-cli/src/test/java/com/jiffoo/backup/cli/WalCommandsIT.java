@@ -29,15 +29,12 @@ class WalCommandsIT {
 
     @Test
     void theServerArchivesThroughWalPushAndWalFetchGivesBackEverySegment() throws Exception {
-        Path dir = Files.createTempDirectory("jiffoo-wal-it-");
+        Archive a = archive("jiffoo-wal-it-");
+        Path dir = a.dir();
         try {
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-            Path store = Files.createDirectory(dir.resolve("store"));
-            Files.setPosixFilePermissions(store, PosixFilePermissions.fromString("rwx------"));
-            Path key = TestKeys.keyFile(dir, "backup.key");
-            ThrowawayCluster.serverOwns(store, key); // the server runs archive_command as its own user
-            Path launcher = Jar.path().resolveSibling("jiffoo-backup");
-            String archiveCommand = launcher + " wal-push --store file:" + store + " --key-file " + key + " %p";
+            Path store = a.store();
+            Path key = a.key();
+            String archiveCommand = a.archiveCommand();
             List<String> archived = new ArrayList<>();
             try (ThrowawayCluster pg = ThrowawayCluster.withArchiving(archiveCommand, "wal_keep_size=1GB");
                     Connection c = pg.connect();
@@ -179,15 +176,13 @@ class WalCommandsIT {
      */
     @Test
     void walVerifyAndTheMonitorCountOnlyAuthenticatedWalOfTheBaseBackupsCluster() throws Exception {
-        Path dir = Files.createTempDirectory("jiffoo-wal-verify-it-");
+        Archive a = archive("jiffoo-wal-verify-it-");
+        Path dir = a.dir();
         try {
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-            Path store = Files.createDirectory(dir.resolve("store"));
-            Files.setPosixFilePermissions(store, PosixFilePermissions.fromString("rwx------"));
-            Path key = TestKeys.keyFile(dir, "backup.key");
-            ThrowawayCluster.serverOwns(store, key);
+            Path store = a.store();
+            Path key = a.key();
             Path launcher = Jar.path().resolveSibling("jiffoo-backup");
-            String archiveCommand = launcher + " wal-push --store file:" + store + " --key-file " + key + " %p";
+            String archiveCommand = a.archiveCommand();
             try (ThrowawayCluster pg = ThrowawayCluster.installed(
                             "wal_level=replica",
                             "archive_mode=on",
@@ -356,6 +351,24 @@ class WalCommandsIT {
     private void shell(String script) {
         Jar.Run r = Jar.exec(tmp, Map.of(), List.of("sh", "-c", script));
         assertThat(r.exitCode()).as(r.toString()).isZero();
+    }
+
+    /**
+     * A temporary directory (open to the server's user) with a local store and a key file owned by that user, and the
+     * archive_command that pushes into it through the launcher.
+     */
+    private record Archive(Path dir, Path store, Path key, String archiveCommand) {}
+
+    private static Archive archive(String prefix) throws Exception {
+        Path dir = Files.createTempDirectory(prefix);
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path store = Files.createDirectory(dir.resolve("store"));
+        Files.setPosixFilePermissions(store, PosixFilePermissions.fromString("rwx------"));
+        Path key = TestKeys.keyFile(dir, "backup.key");
+        ThrowawayCluster.serverOwns(store, key); // the server runs archive_command as its own user
+        Path launcher = Jar.path().resolveSibling("jiffoo-backup");
+        return new Archive(
+                dir, store, key, launcher + " wal-push --store file:" + store + " --key-file " + key + " %p");
     }
 
     /** {@code wal-fetch} as restore_command runs it: options first, then %f and %p. */
