@@ -189,7 +189,8 @@ final class BackupCommands {
         @Option(
                 names = "--allow-no-archive",
                 description = "Take the base backup even though the server's archive_mode is off (refused by"
-                        + " default: it restores only to its own end, and WAL retention ignores it).")
+                        + " default: it holds no WAL and none is archived, so it restores only with WAL supplied by"
+                        + " other means; WAL retention ignores it).")
         boolean allowNoArchive;
 
         @Override

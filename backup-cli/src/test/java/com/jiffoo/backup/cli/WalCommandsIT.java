@@ -268,6 +268,28 @@ class WalCommandsIT {
                         sst.execute("select pg_switch_wal()");
                     }
                     assertThat(strangerWal.resolve(lost)).exists();
+                    // that cluster runs with archive_mode off: backup base refuses it unless told
+                    Path otherStore = Files.createDirectory(dir.resolve("other-store"));
+                    Map<String, String> strangerEnv = Map.of(
+                            "DB_HOST", "127.0.0.1",
+                            "DB_PORT", Integer.toString(stranger.port()),
+                            "DB_USER", "postgres",
+                            "BACKUP_DIR", otherStore.toString(),
+                            "ENCRYPTION_KEY_FILE", key.toString());
+                    Jar.Run refused = Jar.run(dir, strangerEnv, "backup", "base");
+                    assertThat(refused.exitCode()).as(refused.toString()).isEqualTo(2);
+                    assertThat(refused.stderr()).contains("archive_mode is off").contains("--allow-no-archive");
+                    try (Stream<Path> stored = Files.walk(otherStore)) {
+                        assertThat(stored.filter(Files::isRegularFile)).isEmpty();
+                    }
+                    Jar.Run allowed = Jar.run(dir, strangerEnv, "backup", "base", "--allow-no-archive", "--json");
+                    assertThat(allowed.exitCode()).as(allowed.toString()).isZero();
+                    try (Stream<Path> stored = Files.walk(otherStore)) {
+                        Path manifest = stored.filter(p -> p.toString().endsWith(".manifest.json"))
+                                .findFirst()
+                                .orElseThrow();
+                        assertThat(Files.readString(manifest)).contains("\"archiveMode\" : \"off\"");
+                    }
                     Jar.Run push = Jar.run(
                             dir,
                             Map.of(),

@@ -250,8 +250,9 @@ public final class BaseBackupSource implements Source {
             if (!allowNoArchive) {
                 throw new ConfigurationException(
                         "archive_mode is " + facts.get("archiveMode") + " on " + where() + ": no WAL of this server is"
-                                + " archived, so a base backup could never be replayed past its own end (no"
-                                + " point-in-time recovery) and nothing was backed up. Set archive_mode = on and"
+                                + " archived, and a base backup holds no WAL (-X none): it could not even be restored"
+                                + " to its own end without the WAL of its duration from elsewhere, let alone to a"
+                                + " point in time. Nothing was backed up. Set archive_mode = on and"
                                 + " archive_command = 'jiffoo-backup wal-push %p' and restart the server"
                                 + " (docs/pitr.md); to take such a backup all the same, allow it explicitly"
                                 + " (allowNoArchive, --allow-no-archive).",
@@ -460,7 +461,8 @@ public final class BaseBackupSource implements Source {
 
         /**
          * Takes the backup even when the server's {@code archive_mode} is off (default false: refused before anything
-         * runs, with a {@link ConfigurationException}). Such a backup restores only to its own end; its manifest
+         * runs, with a {@link ConfigurationException}). Such a backup holds no WAL and none is archived: it
+         * restores only with the WAL of its duration supplied by other means; its manifest
          * records {@code archiveMode} and WAL retention ignores it.
          */
         public Builder allowNoArchive(boolean allow) {

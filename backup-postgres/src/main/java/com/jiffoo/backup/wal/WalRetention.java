@@ -97,7 +97,7 @@ public final class WalRetention {
             return new Report(
                     null,
                     "no kept base backup was taken with archive_mode on (" + keptBases.size() + " taken with it off"
-                            + " restore only to their own end): WAL is never deleted on their account",
+                            + " cannot be replayed from the archive): WAL is never deleted on their account",
                     dryRun,
                     List.of(),
                     List.of(),
@@ -157,7 +157,7 @@ public final class WalRetention {
     /**
      * True when a base backup's facts say its server archived WAL ({@code archiveMode} {@code on} or {@code always}),
      * or do not say (manifests written before the fact was recorded). A base backup taken with archive_mode off
-     * ({@code backup base --allow-no-archive}) is good only up to its own end: it never decides what WAL may go.
+     * ({@code backup base --allow-no-archive}) has none of its WAL archived: it never decides what WAL may go.
      */
     public static boolean archivesWal(Map<String, Object> facts) {
         Object mode = facts.get("archiveMode");
