@@ -186,6 +186,13 @@ final class BackupCommands {
         @Option(names = "--compression-level", paramLabel = "1-19", description = "zstd level (default 3).")
         Integer compressionLevel;
 
+        @Option(
+                names = "--allow-no-archive",
+                description = "Take the base backup even though the server's archive_mode is off (refused by"
+                        + " default: it holds no WAL and none is archived, so it restores only with WAL supplied by"
+                        + " other means; WAL retention ignores it).")
+        boolean allowNoArchive;
+
         @Override
         void flags(Settings s) {
             db.apply(s);
@@ -193,7 +200,8 @@ final class BackupCommands {
 
         @Override
         void run(Map<String, Object> summary) {
-            BaseBackupSource.Builder b = BaseBackupSource.builder(Databases.cluster(settings));
+            BaseBackupSource.Builder b =
+                    BaseBackupSource.builder(Databases.cluster(settings)).allowNoArchive(allowNoArchive);
             if (compressionLevel != null) {
                 b.compressionLevel(compressionLevel);
             }

@@ -1,5 +1,6 @@
 package com.jiffoo.backup.cli;
 
+import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
@@ -56,15 +57,34 @@ final class WalChecks {
      * switch points are then inferred from the segments, and the output says so).
      */
     static WalContinuity.HistoryReader historyReader(Settings s, Sink store) {
+        return reading(s, store).historyReader();
+    }
+
+    /**
+     * What a reader of the WAL archive accepts, and the archive to fetch through (null without a decryption key),
+     * built on one transform: the key file's HMAC key is derived once for the base backups' manifests, every WAL
+     * manifest and the files fetched.
+     */
+    static Reading reading(Settings s, Sink store) {
         if (s.get("ENCRYPTION_KEY_FILE").isEmpty()
                 && s.get("ENCRYPTION_SECRET_KEY_FILE").isEmpty()) {
-            return null;
+            return new Reading(Encryption.trust(s), null);
         }
         OpenPgpTransform key = Encryption.forRestore(s);
-        return WalContinuity.HistoryReader.of(WalArchive.builder()
-                .sink(store)
-                .encryption(key)
-                .trust(Encryption.trust(s, key))
-                .build());
+        BackupTrust trust = Encryption.trust(s, key);
+        return new Reading(
+                trust,
+                WalArchive.builder().sink(store).encryption(key).trust(trust).build());
+    }
+
+    /**
+     * The trust manifests are checked with, and the archive that fetches (history files; every file for
+     * {@code wal-verify --deep}), or null when no decryption key is configured.
+     */
+    record Reading(BackupTrust trust, WalArchive archive) {
+        /** Reads history files through the archive; null without one. */
+        WalContinuity.HistoryReader historyReader() {
+            return archive == null ? null : WalContinuity.HistoryReader.of(archive);
+        }
     }
 }

@@ -1,5 +1,6 @@
 package com.jiffoo.backup.cli;
 
+import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.internal.Support;
@@ -19,13 +20,17 @@ import picocli.CommandLine.Option;
                     + " history files, is archived and committed (its manifest exists).",
             "Prints missing segments as ranges, missing history files, the base backups that cannot be restored or"
                     + " replayed past a gap, pushes that did not finish (data without manifest), and the newest"
-                    + " archived file and its age. Reads names and manifests only (history files too, when a key is"
-                    + " configured; without one the switch points are inferred from the segments). See docs/pitr.md."
+                    + " archived file and its age. Counts a WAL file only when its manifest is authenticated (signature),"
+                    + " names that very file, and records no other cluster than the newest base backup's; other files"
+                    + " are listed as rejected. Reads names, manifests and signatures only (history files too, when a"
+                    + " key is configured; without one the switch points are inferred from the segments); --deep also"
+                    + " downloads and decrypts every file. See docs/pitr.md."
         },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             " 0:continuous, and there is a base backup to restore from",
-            " 5:a gap: a segment or history file is missing, or a base backup cannot be restored",
+            " 5:a gap: a segment or history file is missing, a base backup cannot be restored, or a WAL file was"
+                    + " rejected (manifest not authenticated, copied, of another cluster; --deep: damaged)",
             " 8:no WAL is archived at all; or the WAL is continuous but there is no base backup to restore from",
             " 2:bad or missing setting",
             " 4:the store failed",
@@ -39,26 +44,45 @@ final class WalVerifyCommand extends CliCommand {
                     + " oldest base backup's.")
     String sinceBase;
 
+    @Option(
+            names = "--deep",
+            description = "Also download every counted WAL file, decrypt and decompress it and check its SHA-256"
+                    + " against the authenticated manifest (as wal-fetch does; nothing is written). Needs the"
+                    + " decryption key; reads the whole archive.")
+    boolean deep;
+
     private int exit;
 
     @Override
     void run(Map<String, Object> summary) throws Exception {
         Sink store = Stores.open(settings);
         try {
+            WalChecks.Reading reading = WalChecks.reading(settings, store);
+            if (deep && reading.archive() == null) {
+                throw new ConfigurationException("wal-verify --deep decrypts every WAL file: set ENCRYPTION_KEY_FILE"
+                        + " (--key-file) or ENCRYPTION_SECRET_KEY_FILE.");
+            }
             WalContinuity.Report r = WalContinuity.builder()
                     .sink(store)
-                    .trust(Encryption.trust(settings))
-                    .historyReader(WalChecks.historyReader(settings, store))
+                    .trust(reading.trust())
+                    .historyReader(reading.historyReader())
+                    .deep(deep ? reading.archive() : null)
                     .since(sinceBase)
                     .build()
                     .check();
             report(r, store, summary);
-            if (r.noWal()) {
+            if (r.noWal() && r.rejected().isEmpty()) {
                 exit = ErrorCode.NOT_FOUND.exitCode();
                 summary.put("status", "no-wal");
             } else if (!r.continuous()) {
                 exit = ErrorCode.INTEGRITY.exitCode();
-                summary.put("status", "gap");
+                summary.put(
+                        "status",
+                        r.gaps().isEmpty()
+                                        && r.missingHistories().isEmpty()
+                                        && r.unrestorable().isEmpty()
+                                ? "rejected"
+                                : "gap");
             } else if (r.bases().isEmpty()) {
                 exit = ErrorCode.NOT_FOUND.exitCode();
                 summary.put("status", "no-base-backup");
@@ -75,7 +99,10 @@ final class WalVerifyCommand extends CliCommand {
             say("no WAL is archived in " + store.location() + ": set archive_mode = on and archive_command ="
                     + " 'jiffoo-backup wal-push %p' (docs/pitr.md)");
         } else {
-            say("WAL archive in " + store.location() + ": " + r.committedSegments() + " segments; checked from "
+            say("WAL archive in " + store.location() + ": " + r.committedSegments() + " segments"
+                    + (r.deep() ? " (manifests, signatures and data checked)" : " (manifests and signatures checked)")
+                    + (r.systemIdentifier() == null ? "" : " of the cluster " + r.systemIdentifier())
+                    + "; checked from "
                     + r.start() + " (" + r.startReason() + ") to " + r.newestSegment() + ", timeline(s) "
                     + r.timelines() + (r.continuous() ? ": continuous" : ": NOT continuous"));
             say("newest archived file " + r.newestArchived() + ", committed " + r.newestArchivedAt() + " ("
@@ -86,6 +113,9 @@ final class WalVerifyCommand extends CliCommand {
                     + (g.cut().isEmpty() ? "" : "; cannot be replayed past it: " + String.join(", ", g.cut())));
         }
         r.missingHistories().forEach(h -> say("  MISSING history file " + h));
+        for (WalContinuity.Rejected x : r.rejected()) {
+            say("  REJECTED " + x.name() + " (not counted): " + x.reason());
+        }
         for (WalContinuity.BaseBackup b : r.bases()) {
             say("  base backup " + b.id() + (b.start() == null ? "" : " (" + b.start() + ".." + b.stop() + ")") + ": "
                     + (b.restorable() ? "restorable" : "CANNOT be restored: " + b.problem()));

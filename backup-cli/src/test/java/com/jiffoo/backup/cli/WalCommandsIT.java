@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.jiffoo.backup.postgres.ThrowawayCluster;
 import com.jiffoo.backup.testutil.TestKeys;
-import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,15 +29,12 @@ class WalCommandsIT {
 
     @Test
     void theServerArchivesThroughWalPushAndWalFetchGivesBackEverySegment() throws Exception {
-        Path dir = Files.createTempDirectory("jiffoo-wal-it-");
+        Archive a = archive("jiffoo-wal-it-");
+        Path dir = a.dir();
         try {
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-            Path store = Files.createDirectory(dir.resolve("store"));
-            Files.setPosixFilePermissions(store, PosixFilePermissions.fromString("rwx------"));
-            Path key = TestKeys.keyFile(dir, "backup.key");
-            serverOwns(store, key); // the server runs archive_command as its own user
-            Path launcher = Jar.path().resolveSibling("jiffoo-backup");
-            String archiveCommand = launcher + " wal-push --store file:" + store + " --key-file " + key + " %p";
+            Path store = a.store();
+            Path key = a.key();
+            String archiveCommand = a.archiveCommand();
             List<String> archived = new ArrayList<>();
             try (ThrowawayCluster pg = ThrowawayCluster.withArchiving(archiveCommand, "wal_keep_size=1GB");
                     Connection c = pg.connect();
@@ -126,7 +122,7 @@ class WalCommandsIT {
                 assertThat(dest).doesNotExist();
             }
         } finally {
-            deleteTree(dir);
+            ThrowawayCluster.deleteTree(dir);
         }
     }
 
@@ -172,6 +168,231 @@ class WalCommandsIT {
         assertThat(pushNoKey.stderr().strip().lines()).hasSize(1);
     }
 
+    /**
+     * {@code wal-verify} and the monitor count only WAL files whose manifest is authenticated, names that very file
+     * and belongs to the base backup's cluster: a segment deleted from the store is not hidden by another segment's
+     * signed manifest copied under its name ({@code cp}), by that copy edited to name it ({@code sed}), nor by the
+     * same-named segment of another cluster pushed with {@code wal-push}.
+     */
+    @Test
+    void walVerifyAndTheMonitorCountOnlyAuthenticatedWalOfTheBaseBackupsCluster() throws Exception {
+        Archive a = archive("jiffoo-wal-verify-it-");
+        Path dir = a.dir();
+        try {
+            Path store = a.store();
+            Path key = a.key();
+            Path launcher = Jar.path().resolveSibling("jiffoo-backup");
+            String archiveCommand = a.archiveCommand();
+            try (ThrowawayCluster pg = ThrowawayCluster.installed(
+                            "wal_level=replica",
+                            "archive_mode=on",
+                            "archive_command=" + archiveCommand,
+                            "wal_keep_size=1GB");
+                    Connection c = pg.connect();
+                    Statement st = c.createStatement()) {
+                Map<String, String> env = Map.of(
+                        "DB_HOST", "127.0.0.1",
+                        "DB_PORT", Integer.toString(pg.port()),
+                        "DB_USER", "postgres",
+                        "BACKUP_DIR", store.toString(),
+                        "ENCRYPTION_KEY_FILE", key.toString());
+                st.execute("create table orders (id int primary key, note text)");
+                Jar.Run base = Jar.run(dir, env, "backup", "base");
+                assertThat(base.exitCode()).as(base.toString()).isZero();
+                List<String> segments = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    st.execute("insert into orders values (" + i + ", 'x')");
+                    try (ResultSet r = st.executeQuery("select pg_walfile_name(pg_switch_wal())")) {
+                        r.next();
+                        segments.add(r.getString(1));
+                    }
+                }
+                String newest = segments.get(segments.size() - 1);
+                Path newestManifest =
+                        store.resolve("wal/" + newest.substring(0, 16) + "/" + newest + ".zst.gpg.manifest.json");
+                for (int i = 0; i < 600 && !Files.exists(newestManifest); i++) {
+                    Thread.sleep(200);
+                }
+                assertThat(newestManifest).as(pg.log()).exists();
+                Jar.Run ok = Jar.run(dir, env, "wal-verify", "--json");
+                assertThat(ok.exitCode()).as(ok.toString()).isZero();
+                assertThat(ok.json().get("rejected")).isEmpty();
+                String cluster = ok.json().get("systemIdentifier").asText();
+                assertThat(cluster).matches("[0-9]+");
+                Jar.Run deep = Jar.run(dir, env, "wal-verify", "--deep");
+                assertThat(deep.exitCode()).as(deep.toString()).isZero();
+                assertThat(deep.stdout()).contains("manifests, signatures and data checked");
+
+                // the segment before the newest goes; the newest one's signed manifest is copied under its name
+                String lost = segments.get(segments.size() - 2);
+                String other = segments.get(segments.size() - 1);
+                Path folder = store.resolve("wal/" + lost.substring(0, 16));
+                shell("rm " + folder + "/" + lost + ".zst.gpg*");
+                Jar.Run gap = Jar.run(dir, env, "wal-verify");
+                assertThat(gap.exitCode()).as(gap.toString()).isEqualTo(5);
+                assertThat(gap.stdout()).contains("MISSING on timeline 1: " + lost + " (1 segment)");
+                shell("cd " + folder + " && for s in '' .manifest.json .manifest.json.sig; do cp " + other
+                        + ".zst.gpg$s " + lost + ".zst.gpg$s; done");
+                Jar.Run copied = Jar.run(dir, env, "wal-verify");
+                assertThat(copied.exitCode()).as(copied.toString()).isEqualTo(5);
+                assertThat(copied.stdout())
+                        .contains("REJECTED " + lost + " (not counted)")
+                        .contains("describes another object")
+                        .contains("MISSING on timeline 1: " + lost + " (1 segment)");
+
+                // the copy edited to name the lost segment: its signature no longer checks out
+                shell("sed -i s/" + other + "/" + lost + "/g " + folder + "/" + lost + ".zst.gpg.manifest.json");
+                Jar.Run edited = Jar.run(dir, env, "wal-verify", "--json");
+                assertThat(edited.exitCode()).as(edited.toString()).isEqualTo(5);
+                assertThat(edited.json().get("rejected").get(0).get("name").asText())
+                        .isEqualTo(lost);
+                assertThat(edited.json().get("rejected").get(0).get("reason").asText())
+                        .contains("is not authentic");
+                assertThat(edited.json().get("gaps").get(0).get("first").asText())
+                        .isEqualTo(lost);
+
+                Jar.Run monitor = Jar.run(dir, env, "monitor", "--kind", "base", "--freshness-only", "--wal");
+                assertThat(monitor.exitCode()).as(monitor.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
+                assertThat(monitor.stdout())
+                        .contains("wal: CRITICAL")
+                        .contains("the WAL file " + lost + " is not counted");
+
+                // the same name from another cluster, archived with its key by wal-push: reported, not counted
+                shell("rm " + folder + "/" + lost + ".zst.gpg*");
+                try (ThrowawayCluster stranger = ThrowawayCluster.installed("wal_keep_size=1GB");
+                        Connection sc = stranger.connect();
+                        Statement sst = sc.createStatement()) {
+                    Path strangerWal = stranger.dataDirectory().resolve("pg_wal");
+                    for (int i = 0; i < 100 && !Files.exists(strangerWal.resolve(lost)); i++) {
+                        sst.execute("create table if not exists t (i int); insert into t values (" + i + ")");
+                        sst.execute("select pg_switch_wal()");
+                    }
+                    assertThat(strangerWal.resolve(lost)).exists();
+                    // that cluster runs with archive_mode off: backup base refuses it unless told
+                    Path otherStore = Files.createDirectory(dir.resolve("other-store"));
+                    Map<String, String> strangerEnv = Map.of(
+                            "DB_HOST", "127.0.0.1",
+                            "DB_PORT", Integer.toString(stranger.port()),
+                            "DB_USER", "postgres",
+                            "BACKUP_DIR", otherStore.toString(),
+                            "ENCRYPTION_KEY_FILE", key.toString());
+                    Jar.Run refused = Jar.run(dir, strangerEnv, "backup", "base");
+                    assertThat(refused.exitCode()).as(refused.toString()).isEqualTo(2);
+                    assertThat(refused.stderr()).contains("archive_mode is off").contains("--allow-no-archive");
+                    try (Stream<Path> stored = Files.walk(otherStore)) {
+                        assertThat(stored.filter(Files::isRegularFile)).isEmpty();
+                    }
+                    Jar.Run allowed = Jar.run(dir, strangerEnv, "backup", "base", "--allow-no-archive", "--json");
+                    assertThat(allowed.exitCode()).as(allowed.toString()).isZero();
+                    try (Stream<Path> stored = Files.walk(otherStore)) {
+                        Path manifest = stored.filter(p -> p.toString().endsWith(".manifest.json"))
+                                .findFirst()
+                                .orElseThrow();
+                        assertThat(Files.readString(manifest)).contains("\"archiveMode\" : \"off\"");
+                    }
+                    Jar.Run push = Jar.run(
+                            dir,
+                            Map.of(),
+                            "wal-push",
+                            "--store",
+                            "file:" + store,
+                            "--key-file",
+                            key.toString(),
+                            strangerWal.resolve(lost).toString());
+                    assertThat(push.exitCode()).as(push.toString()).isZero();
+                }
+                Jar.Run foreign = Jar.run(dir, env, "wal-verify");
+                assertThat(foreign.exitCode()).as(foreign.toString()).isEqualTo(5);
+                assertThat(foreign.stdout())
+                        .contains("REJECTED " + lost)
+                        .contains("not to " + cluster)
+                        .contains("MISSING on timeline 1: " + lost);
+
+                // the cluster's own copy pushed back: continuous again
+                shell("rm " + folder + "/" + lost + ".zst.gpg*");
+                Jar.Run back = Jar.run(
+                        dir,
+                        Map.of(),
+                        "wal-push",
+                        "--store",
+                        "file:" + store,
+                        "--key-file",
+                        key.toString(),
+                        pg.dataDirectory().resolve("pg_wal").resolve(lost).toString());
+                assertThat(back.exitCode()).as(back.toString()).isZero();
+                Jar.Run healed = Jar.run(dir, env, "wal-verify");
+                assertThat(healed.exitCode()).as(healed.toString()).isZero();
+
+                // a restore whose restore_command reads an unmounted local store (an empty mount point): wal-fetch
+                // aborts (128) instead of answering "not found", so recovery stops with an error, never promotes
+                Path mountPoint = Files.createDirectory(dir.resolve("mnt"));
+                Path restored = dir.resolve("restored");
+                String unmounted = launcher + " wal-fetch --store file:" + mountPoint + " --key-file " + key + " %f %p";
+                Jar.Run fetch = Jar.run(
+                        dir,
+                        Map.of(),
+                        "wal-fetch",
+                        "--store",
+                        "file:" + mountPoint,
+                        "--key-file",
+                        key.toString(),
+                        segments.get(0),
+                        dir.resolve("RECOVERYXLOG").toString());
+                assertThat(fetch.exitCode()).as(fetch.toString()).isEqualTo(128);
+                assertThat(fetch.stderr()).contains("unmounted");
+                try {
+                    Jar.Run r = Jar.run(
+                            dir,
+                            env,
+                            "restore",
+                            "pitr",
+                            "--pgdata",
+                            restored.toString(),
+                            "--latest",
+                            "--restore-command",
+                            unmounted,
+                            "--start",
+                            "--port",
+                            Integer.toString(PitrIT.freePort()));
+                    assertThat(r.exitCode()).as(r.toString()).isNotZero();
+                    assertThat(restored.resolve("recovery.signal"))
+                            .as("recovery did not end: " + r)
+                            .exists();
+                    try (Connection probe = pg.connect()) {
+                        assertThat(probe.isValid(1)).isTrue(); // the source cluster is untouched
+                    }
+                } finally {
+                    PitrIT.stop(restored);
+                }
+            }
+        } finally {
+            ThrowawayCluster.deleteTree(dir);
+        }
+    }
+
+    private void shell(String script) {
+        Jar.Run r = Jar.exec(tmp, Map.of(), List.of("sh", "-c", script));
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+    }
+
+    /**
+     * A temporary directory (open to the server's user) with a local store and a key file owned by that user, and the
+     * archive_command that pushes into it through the launcher.
+     */
+    private record Archive(Path dir, Path store, Path key, String archiveCommand) {}
+
+    private static Archive archive(String prefix) throws Exception {
+        Path dir = Files.createTempDirectory(prefix);
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path store = Files.createDirectory(dir.resolve("store"));
+        Files.setPosixFilePermissions(store, PosixFilePermissions.fromString("rwx------"));
+        Path key = TestKeys.keyFile(dir, "backup.key");
+        ThrowawayCluster.serverOwns(store, key); // the server runs archive_command as its own user
+        Path launcher = Jar.path().resolveSibling("jiffoo-backup");
+        return new Archive(
+                dir, store, key, launcher + " wal-push --store file:" + store + " --key-file " + key + " %p");
+    }
+
     /** {@code wal-fetch} as restore_command runs it: options first, then %f and %p. */
     private Jar.Run walFetch(Path store, Path key, String name, Path dest) {
         return Jar.run(
@@ -201,25 +422,5 @@ class WalCommandsIT {
             Thread.sleep(250);
         }
         throw new AssertionError("fewer than " + count + " files archived in 120 s; server log:\n" + pg.log());
-    }
-
-    private static void serverOwns(Path... paths) throws IOException, InterruptedException {
-        if (!"root".equals(System.getProperty("user.name"))) {
-            return;
-        }
-        for (Path p : paths) {
-            Process chown = new ProcessBuilder("chown", "postgres:postgres", p.toString())
-                    .inheritIO()
-                    .start();
-            assertThat(chown.waitFor()).isZero();
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 }

@@ -34,6 +34,12 @@ class WalCommandsTest {
         Path key = TestKeys.keyFile(tmp, "backup.key");
         Path store = Files.createDirectory(tmp.resolve("store"));
         Path dest = tmp.resolve("RECOVERYXLOG");
+        // a store without wal/ (nothing archived, or an unmounted volume): abort, never "not found"
+        assertThat(WalCommands.fastPath(new String[] {
+                    "wal-fetch", "--store", "file:" + store, "--key-file=" + key, "00000002.history", dest.toString()
+                }))
+                .isEqualTo(WalCommands.FETCH_ABORT);
+        Files.createDirectory(store.resolve("wal"));
         assertThat(WalCommands.fastPath(new String[] {
                     "wal-fetch", "--store", "file:" + store, "--key-file=" + key, "00000002.history", dest.toString()
                 }))

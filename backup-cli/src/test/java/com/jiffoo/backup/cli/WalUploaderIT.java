@@ -41,7 +41,7 @@ class WalUploaderIT {
             Files.setPosixFilePermissions(store, PosixFilePermissions.fromString("rwx------"));
             Files.setPosixFilePermissions(spool, PosixFilePermissions.fromString("rwx------"));
             Path key = TestKeys.keyFile(dir, "backup.key");
-            serverOwns(store, spool, key);
+            ThrowawayCluster.serverOwns(store, spool, key);
             Path launcher = Jar.path().resolveSibling("jiffoo-backup");
             List<String> storeArgs = List.of("--store", "file:" + store, "--key-file", key.toString());
             String archiveCommand = launcher + " wal-push --spool " + spool + " " + String.join(" ", storeArgs) + " %p";
@@ -117,7 +117,7 @@ class WalUploaderIT {
                 assertThat(spool.resolve("uploader.pid")).doesNotExist();
             }
         } finally {
-            deleteTree(dir);
+            ThrowawayCluster.deleteTree(dir);
         }
     }
 
@@ -220,25 +220,5 @@ class WalUploaderIT {
         }
         all.addAll(List.of(cmd));
         return all;
-    }
-
-    private static void serverOwns(Path... paths) throws IOException, InterruptedException {
-        if (!ROOT) {
-            return;
-        }
-        for (Path p : paths) {
-            Process chown = new ProcessBuilder("chown", "postgres:postgres", p.toString())
-                    .inheritIO()
-                    .start();
-            assertThat(chown.waitFor()).isZero();
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 }

@@ -398,6 +398,16 @@ public final class Pruner {
     }
 
     private void delete(String key) {
+        deleteObject(sink, key);
+    }
+
+    /**
+     * Deletes one object of a pruned backup (or archived WAL file) from {@code sink}: the one deletion every prune
+     * makes, with the one message that says what a failure leaves behind.
+     *
+     * @throws StorageException when the store cannot delete it; what was deleted before stays deleted
+     */
+    public static void deleteObject(Sink sink, String key) {
         try {
             sink.delete(key);
         } catch (IOException e) {

@@ -41,7 +41,9 @@ import org.slf4j.LoggerFactory;
  * {@code pg_hba.conf} line of type {@code replication} for this host; {@code max_wal_senders} &gt; 0 and
  * {@code wal_level} {@code replica} or {@code logical} (both defaults). pg_basebackup must be of the server's major
  * version or newer (it refuses a newer server). Only the main tablespace: {@code pg_basebackup -D -} cannot write
- * other tablespaces to one stream, so a cluster with tablespaces is refused before anything runs.
+ * other tablespaces to one stream, so a cluster with tablespaces is refused before anything runs. {@code archive_mode}
+ * must be {@code on} (or {@code always}) unless {@link Builder#allowNoArchive} says otherwise: without archived WAL a
+ * base backup is no point-in-time backup.
  *
  * <p><b>Facts</b> (their names are a contract: WAL verification and retention read them): {@code systemIdentifier}
  * (text, from {@code pg_control_system()}), {@code timeline} (int, the backup label's {@code START TIMELINE}),
@@ -83,6 +85,7 @@ public final class BaseBackupSource implements Source {
     private final PgToolLocator locator;
     private final int compressionLevel;
     private final int workers;
+    private final boolean allowNoArchive;
     private final Set<PgChild> running = ConcurrentHashMap.newKeySet();
 
     private BaseBackupSource(Builder b) {
@@ -90,6 +93,7 @@ public final class BaseBackupSource implements Source {
         this.locator = b.locator;
         this.compressionLevel = b.compressionLevel;
         this.workers = b.workers;
+        this.allowNoArchive = b.allowNoArchive;
     }
 
     /** A builder for a base backup of the cluster {@code connection} reaches (its database is used for queries). */
@@ -242,10 +246,24 @@ public final class BaseBackupSource implements Source {
                     null);
         }
         facts.put("tablespaces", List.of());
-        if (!"on".equals(facts.get("archiveMode")) && !"always".equals(facts.get("archiveMode"))) {
+        if (!com.jiffoo.backup.wal.WalRetention.archivesWal(facts)) {
+            if (!allowNoArchive) {
+                throw new ConfigurationException(
+                        "archive_mode is " + facts.get("archiveMode") + " on " + where() + ": no WAL of this server is"
+                                + " archived, and a base backup holds no WAL (-X none): it could not even be restored"
+                                + " to its own end without the WAL of its duration from elsewhere, let alone to a"
+                                + " point in time. Nothing was backed up. Set archive_mode = on and"
+                                + " archive_command = 'jiffoo-backup wal-push %p' and restart the server"
+                                + " (docs/pitr.md); to take such a backup all the same, allow it explicitly"
+                                + " (allowNoArchive, --allow-no-archive).",
+                        null,
+                        where(),
+                        null);
+            }
             LOG.warn(
                     "archive_mode is {} on {}: this base backup can only be restored with WAL archived from its"
-                            + " start on; set archive_mode = on and archive_command (docs/pitr.md)",
+                            + " start on, and WAL retention ignores it; set archive_mode = on and archive_command"
+                            + " (docs/pitr.md)",
                     facts.get("archiveMode"),
                     where());
         }
@@ -405,6 +423,7 @@ public final class BaseBackupSource implements Source {
         private PgToolLocator locator = PgToolLocator.system();
         private int compressionLevel = DEFAULT_COMPRESSION_LEVEL;
         private int workers = Runtime.getRuntime().availableProcessors();
+        private boolean allowNoArchive;
 
         private Builder(PgConnection connection) {
             this.connection = Objects.requireNonNull(connection, "connection");
@@ -437,6 +456,17 @@ public final class BaseBackupSource implements Source {
                 throw new ConfigurationException("zstd workers must be at least 1, got " + workers + ".");
             }
             this.workers = workers;
+            return this;
+        }
+
+        /**
+         * Takes the backup even when the server's {@code archive_mode} is off (default false: refused before anything
+         * runs, with a {@link ConfigurationException}). Such a backup holds no WAL and none is archived: it
+         * restores only with the WAL of its duration supplied by other means; its manifest
+         * records {@code archiveMode} and WAL retention ignores it.
+         */
+        public Builder allowNoArchive(boolean allow) {
+            this.allowNoArchive = allow;
             return this;
         }
 

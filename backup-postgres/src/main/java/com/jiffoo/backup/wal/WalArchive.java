@@ -68,7 +68,9 @@ import org.slf4j.LoggerFactory;
  * content it is refused and the stored file is left as it is.
  *
  * <p>{@link #fetch} gives {@link Fetched#FOUND} or {@link Fetched#NOT_FOUND} (no manifest under that name: recovery
- * asks for files that do not exist, e.g. the next timeline's history file); every other outcome is a
+ * asks for files that do not exist, e.g. the next timeline's history file; on a local store only when its
+ * {@code wal/} directory exists — a missing one is an unmounted volume, a {@link StorageException}); every other
+ * outcome is a
  * {@link BackupException}: the store failed after {@linkplain Builder#fetchAttempts retries}, the object is damaged
  * or does not match its authenticated manifest, the key does not decrypt it. A store failure is never reported as
  * not found.
@@ -388,6 +390,7 @@ public final class WalArchive {
         String dataKey = name.dataKey();
         BackupManifest m = readManifest(name, dataKey);
         if (m == null) {
+            checkMounted(dataKey);
             log.info("{} is not in the WAL archive {}", name.name(), sink.location());
             return Fetched.NOT_FOUND;
         }
@@ -462,6 +465,25 @@ public final class WalArchive {
         }
     }
 
+    /**
+     * On a local store, "not found" is an answer only when its {@code wal/} directory exists: a store directory that is
+     * missing or holds no {@code wal/} is an unmounted (or wrong) volume, and "not found" would end recovery early.
+     */
+    private void checkMounted(String dataKey) {
+        java.util.Optional<Path> root = sink.localRoot();
+        if (root.isPresent() && !Files.isDirectory(root.get().resolve(StoreLayout.WAL_PREFIX))) {
+            throw new StorageException(
+                    "The local store " + root.get() + " has no " + StoreLayout.WAL_PREFIX + " directory"
+                            + (Files.isDirectory(root.get()) ? "" : " (the store directory itself is missing)")
+                            + ": is its volume unmounted, or is the store path wrong? Nothing can be fetched from it,"
+                            + " and answering 'not found' would end recovery early; mount it (or fix the path) and"
+                            + " restart the server.",
+                    dataKey,
+                    sink.location(),
+                    null);
+        }
+    }
+
     private static int readDecoded(InputStream in, byte[] buf, BackupManifest m) throws IOException {
         try {
             return in.read(buf);
@@ -519,19 +541,38 @@ public final class WalArchive {
         }
     }
 
-    /**
-     * The committed, authenticated manifest of {@code name}, or null when there is none.
-     *
-     * @throws IntegrityException when it is garbled, its signature does not check out, or it describes another file
-     * @throws StorageException   when the store cannot be read
-     */
     private BackupManifest readManifest(WalFileName name, String dataKey) {
+        return manifest(sink, trust, name, systemIdentifier);
+    }
+
+    /**
+     * The committed, authenticated manifest of the archived file {@code walFileName} in {@code sink}, or null when
+     * there is none: what {@link #fetch} and {@link #push} check before they use a stored file, for readers that only
+     * count files ({@link WalContinuity}) and need no decryption key. Reads the manifest and its signature (two small
+     * objects), never the data.
+     *
+     * @param systemIdentifier the cluster the file must belong to, or null for any; a manifest that records no
+     *                         cluster is accepted (files pushed where {@code global/pg_control} could not be read)
+     * @throws IntegrityException     when the manifest is garbled, its signature does not check out with
+     *                                {@code trust}, it describes another object or file, or it belongs to another
+     *                                cluster
+     * @throws StorageException       when the store cannot be read
+     * @throws ConfigurationException when the name is not a WAL file's, or {@code trust} cannot check the signature
+     */
+    public static BackupManifest manifest(Sink sink, BackupTrust trust, String walFileName, String systemIdentifier) {
+        Objects.requireNonNull(sink, "sink");
+        Objects.requireNonNull(trust, "trust");
+        return manifest(sink, trust, WalFileName.parse(walFileName), systemIdentifier);
+    }
+
+    private static BackupManifest manifest(Sink sink, BackupTrust trust, WalFileName name, String systemIdentifier) {
+        String dataKey = name.dataKey();
         String manifestKey = StoreLayout.manifestKey(dataKey);
-        byte[] json = readSmall(manifestKey);
+        byte[] json = readSmall(sink, manifestKey);
         if (json == null) {
             return null;
         }
-        byte[] signature = readSmall(StoreLayout.signatureKey(dataKey));
+        byte[] signature = readSmall(sink, StoreLayout.signatureKey(dataKey));
         BackupManifest m = trust.check(BackupManifest.fromJson(json, manifestKey), json, signature, sink.location());
         // a signed manifest of another file, copied under this name, must not pass for this one
         Object cluster = m.sourceFacts().get(SYSTEM_IDENTIFIER);
@@ -559,7 +600,7 @@ public final class WalArchive {
     }
 
     /** A small object's bytes, or null when it does not exist. */
-    private byte[] readSmall(String key) {
+    private static byte[] readSmall(Sink sink, String key) {
         try (InputStream in = sink.open(key)) {
             byte[] b = in.readNBytes(SMALL_OBJECT_LIMIT + 1);
             if (b.length > SMALL_OBJECT_LIMIT) {
@@ -574,11 +615,15 @@ public final class WalArchive {
         } catch (NotFoundException e) {
             return null;
         } catch (IOException e) {
-            throw storage("read " + key, key, e);
+            throw storage(sink, "read " + key, key, e);
         }
     }
 
     private StorageException storage(String what, String key, IOException e) {
+        return storage(sink, what, key, e);
+    }
+
+    private static StorageException storage(Sink sink, String what, String key, IOException e) {
         return new StorageException(
                 "Cannot " + what + " in " + sink.location() + ": " + e.getMessage()
                         + ". Check that the store is reachable and writable.",

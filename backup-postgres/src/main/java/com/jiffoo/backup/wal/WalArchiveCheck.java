@@ -22,7 +22,8 @@ import java.util.Objects;
  *   <li>{@code wal-lag}: the newest committed WAL file is younger than the limit (5 minutes by default), else
  *       CRITICAL — archiving has stopped or fallen behind. No WAL at all is CRITICAL too.</li>
  *   <li>{@code wal-continuity}: {@link WalContinuity} from the oldest base backup finds no missing segment, no missing
- *       history file and no base backup that cannot be restored, else CRITICAL.</li>
+ *       history file, no base backup that cannot be restored and no WAL file whose manifest fails authentication
+ *       (signature, name, cluster), else CRITICAL. Only authenticated files count, for the lag too.</li>
  *   <li>{@code wal-uncommitted}: a data object without manifest older than the limit (a push that died and was not
  *       retried) is a WARNING.</li>
  * </ul>
@@ -118,6 +119,9 @@ public final class WalArchiveCheck implements StoreCheck {
         }
         for (WalContinuity.BaseBackup base : r.unrestorable()) {
             problems.add("the base backup " + base.id() + " cannot be restored: " + base.problem());
+        }
+        for (WalContinuity.Rejected x : r.rejected()) {
+            problems.add("the WAL file " + x.name() + " is not counted: " + x.reason());
         }
         for (String p : problems) {
             findings.add(new Finding(

@@ -23,14 +23,21 @@ import java.util.TreeSet;
 /**
  * Is the WAL archive in a store continuous — can every kept base backup be restored, and replayed to the newest
  * archived segment? Reads the listing of {@code wal/} ({@link WalInventory}), the base backups' manifests (kind
- * {@value StoreLayout#BASE_BACKUP_KIND}; source facts {@code timeline}, {@code startWalSegment},
- * {@code stopWalSegment}) and, through a {@link HistoryReader}, the timeline history files.
+ * {@value StoreLayout#BASE_BACKUP_KIND}; source facts {@code systemIdentifier}, {@code timeline},
+ * {@code startWalSegment}, {@code stopWalSegment}), every WAL file's manifest and signature, and, through a
+ * {@link HistoryReader}, the timeline history files.
  *
  * <p>The rules:
  *
  * <ul>
  *   <li>The check runs from the start segment of the oldest base backup (or {@link Builder#since}) to the newest
- *       committed segment of the newest timeline. A segment counts only when committed (its manifest exists).</li>
+ *       committed segment of the newest timeline. A WAL file counts only when committed (its manifest exists) and
+ *       its manifest passes {@link WalArchive#manifest(Sink, BackupTrust, String, String)} — the check a fetch makes:
+ *       its signature checks out with the {@linkplain Builder#trust trust}, it describes this very file (key and
+ *       name), and it records no other cluster than the newest base backup's {@code systemIdentifier}. A file that
+ *       fails is {@linkplain Report#rejected() rejected}: reported, never counted, so a planted or copied manifest
+ *       cannot close a gap or make the archive look fresh. With {@link Builder#deep} each counted file is also
+ *       fetched (downloaded, decrypted, its SHA-256 checked) and discarded.</li>
  *   <li>Timeline switches are followed through the newest timeline's history file: a switch from timeline 1 to 2 at
  *       position X needs the segments of timeline 1 before X's segment, then those of timeline 2 from X's segment on
  *       (the segment holding X is replayed from the new timeline; the old one's copy is only archived as
@@ -86,6 +93,8 @@ public final class WalContinuity {
     private final HistoryReader historyReader;
     private final String since;
     private final Clock clock;
+    private final WalArchive deep;
+    private final int parallelism;
 
     private WalContinuity(Builder b) {
         this.sink = b.sink;
@@ -94,6 +103,8 @@ public final class WalContinuity {
         this.historyReader = b.historyReader;
         this.since = b.since;
         this.clock = b.clock;
+        this.deep = b.deep;
+        this.parallelism = b.parallelism;
     }
 
     /** A new builder. */
@@ -138,6 +149,16 @@ public final class WalContinuity {
             String id, String key, long timeline, String start, String stop, boolean restorable, String problem) {}
 
     /**
+     * A committed WAL file that is not counted: its manifest is not authenticated, describes another file, belongs to
+     * another cluster, or (deep check) its data does not match it.
+     *
+     * @param name    PostgreSQL's name of the file
+     * @param dataKey its data key
+     * @param reason  why, as the check's exception said it
+     */
+    public record Rejected(String name, String dataKey, String reason) {}
+
+    /**
      * What the check found.
      *
      * @param checkedAt            when
@@ -155,6 +176,9 @@ public final class WalContinuity {
      * @param committedSegments    how many committed segments the store holds
      * @param switchPointsInferred true when a timeline switch was inferred from the segments, not read from its history
      * @param notes                anything else worth saying
+     * @param rejected             committed WAL files not counted: their manifest failed the check
+     * @param systemIdentifier     the cluster the WAL files were checked against (the newest base backup's), or null
+     * @param deep                 true when every counted file was also downloaded and decrypted
      */
     public record Report(
             Instant checkedAt,
@@ -171,9 +195,13 @@ public final class WalContinuity {
             List<BaseBackup> bases,
             int committedSegments,
             boolean switchPointsInferred,
-            List<String> notes) {
+            List<String> notes,
+            List<Rejected> rejected,
+            String systemIdentifier,
+            boolean deep) {
         /** Copies the lists. */
         public Report {
+            rejected = List.copyOf(rejected);
             timelines = List.copyOf(timelines);
             gaps = List.copyOf(gaps);
             missingHistories = List.copyOf(missingHistories);
@@ -187,11 +215,15 @@ public final class WalContinuity {
             return newestSegment == null;
         }
 
-        /** True when nothing is missing: no gap, no missing history file, every base backup restorable. */
+        /**
+         * True when nothing is missing and nothing was rejected: no gap, no missing history file, every base backup
+         * restorable, no WAL file whose manifest failed the check.
+         */
         public boolean continuous() {
             return gaps.isEmpty()
                     && missingHistories.isEmpty()
-                    && unrestorable().isEmpty();
+                    && unrestorable().isEmpty()
+                    && rejected.isEmpty();
         }
 
         /** The base backups that cannot be restored. */
@@ -204,7 +236,8 @@ public final class WalContinuity {
          * {@code start}, {@code startReason}, {@code newestSegment}, {@code newestArchived}, {@code newestArchivedAt},
          * {@code ageSeconds}, {@code segments}, {@code timelines}, {@code gaps} (timeline, first, last, count, cut),
          * {@code missingHistories}, {@code unrestorable}, {@code baseBackups}, {@code uncommitted},
-         * {@code switchPointsInferred}, {@code notes}.
+         * {@code switchPointsInferred}, {@code notes}, {@code rejected} (name, key, reason), {@code systemIdentifier},
+         * {@code deep}.
          */
         public Map<String, Object> facts() {
             Map<String, Object> f = new java.util.LinkedHashMap<>();
@@ -232,6 +265,13 @@ public final class WalContinuity {
             f.put("uncommitted", uncommitted);
             f.put("switchPointsInferred", switchPointsInferred);
             f.put("notes", notes);
+            f.put(
+                    "rejected",
+                    rejected.stream()
+                            .map(x -> Map.of("name", x.name(), "key", x.dataKey(), "reason", x.reason()))
+                            .toList());
+            f.put("systemIdentifier", systemIdentifier);
+            f.put("deep", deep);
             return f;
         }
 
@@ -251,17 +291,21 @@ public final class WalContinuity {
     /**
      * Checks the archive.
      *
-     * @throws com.jiffoo.backup.StorageException when the store cannot be listed
+     * @throws com.jiffoo.backup.StorageException when the store cannot be listed or read
      * @throws NotFoundException                  when {@link Builder#since} names no base backup or segment
+     * @throws ConfigurationException             when the trust cannot check a manifest's signature
      */
     public Report check() {
         Instant now = clock.instant();
-        WalInventory inv = WalInventory.read(sink);
+        WalInventory listed = WalInventory.read(sink);
         List<BackupManifest> baseManifests =
                 new ArrayList<>(StoredBackups.of(sink, trust).committed(StoreLayout.BASE_BACKUP_KIND));
         baseManifests.sort(Comparator.comparing(BackupManifest::completedAt));
         long size = segmentSize != null ? segmentSize : WalRetention.sizeOf(baseManifests);
         List<String> notes = new ArrayList<>();
+        String cluster = cluster(baseManifests, notes);
+        List<Rejected> rejected = new ArrayList<>();
+        WalInventory inv = authenticated(listed, cluster, rejected, notes);
 
         Map<Long, NavigableSet<Long>> segments = new HashMap<>();
         for (WalInventory.WalFile f : inv.committed(WalInventory.Type.SEGMENT)) {
@@ -298,7 +342,10 @@ public final class WalContinuity {
                     bases,
                     0,
                     false,
-                    notes);
+                    notes,
+                    rejected,
+                    cluster,
+                    deep != null);
         }
 
         long newestTimeline =
@@ -406,7 +453,115 @@ public final class WalContinuity {
                 bases,
                 committedSegments,
                 inferred[0],
-                notes);
+                notes,
+                rejected,
+                cluster,
+                deep != null);
+    }
+
+    /**
+     * The cluster the WAL must belong to: the newest base backup's {@code systemIdentifier}; null without one. Base
+     * backups of several clusters in one store are noted.
+     */
+    private static String cluster(List<BackupManifest> bases, List<String> notes) {
+        java.util.Set<String> ids = new java.util.LinkedHashSet<>();
+        String newest = null;
+        for (BackupManifest m : bases) {
+            Object id = m.sourceFacts().get(WalArchive.SYSTEM_IDENTIFIER);
+            if (id != null) {
+                ids.add(String.valueOf(id));
+                newest = String.valueOf(id);
+            }
+        }
+        if (ids.size() > 1) {
+            notes.add("the base backups belong to " + ids.size() + " clusters " + ids + ": WAL is checked against the"
+                    + " newest base backup's (" + newest + "); give each cluster its own store or prefix");
+        }
+        return newest;
+    }
+
+    /**
+     * The listing without the committed files whose manifest fails {@link WalArchive#manifest} (or, deep, whose
+     * fetch fails with an integrity or decryption error): those go to {@code rejected}. Manifests are read by
+     * {@link Builder#parallelism} threads.
+     */
+    private WalInventory authenticated(
+            WalInventory listed, String cluster, List<Rejected> rejected, List<String> notes) {
+        List<WalInventory.WalFile> committed =
+                listed.files().stream().filter(WalInventory.WalFile::committed).toList();
+        trust.authenticator().ifPresent(com.jiffoo.backup.Authenticator::prepare);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(
+                Math.max(1, Math.min(parallelism, committed.size())), r -> {
+                    Thread t = new Thread(r, "jiffoo-wal-verify");
+                    t.setDaemon(true);
+                    return t;
+                });
+        List<java.util.concurrent.Future<String>> verdicts = new ArrayList<>();
+        try {
+            for (WalInventory.WalFile f : committed) {
+                verdicts.add(pool.submit(() -> verdict(f, cluster)));
+            }
+            java.util.Set<String> drop = new java.util.HashSet<>();
+            int vanished = 0;
+            for (int i = 0; i < committed.size(); i++) {
+                WalInventory.WalFile f = committed.get(i);
+                String v;
+                try {
+                    v = verdicts.get(i).get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (e.getCause() instanceof RuntimeException re) {
+                        throw re;
+                    }
+                    throw new IllegalStateException(e.getCause());
+                }
+                if (v == null) {
+                    continue;
+                }
+                drop.add(f.dataKey());
+                if (v.equals(VANISHED)) {
+                    vanished++;
+                } else {
+                    rejected.add(new Rejected(f.name(), f.dataKey(), v));
+                }
+            }
+            if (vanished > 0) {
+                notes.add(vanished + " WAL file(s) were deleted while the check ran (a prune?); they are not counted");
+            }
+            return listed.without(drop);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new com.jiffoo.backup.StorageException(
+                    "interrupted while checking the WAL manifests", new java.io.InterruptedIOException());
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private static final String VANISHED = "";
+
+    /** Null when the file counts; {@link #VANISHED} when its manifest is gone; else why it is rejected. */
+    private String verdict(WalInventory.WalFile f, String cluster) {
+        try {
+            if (WalArchive.manifest(sink, trust, f.name(), cluster) == null) {
+                return VANISHED;
+            }
+            if (deep != null) {
+                java.nio.file.Path tmp = java.nio.file.Files.createTempFile("jiffoo-wal-verify-", ".tmp");
+                try {
+                    if (deep.fetch(f.name(), tmp) != WalArchive.Fetched.FOUND) {
+                        return VANISHED;
+                    }
+                } finally {
+                    java.nio.file.Files.deleteIfExists(tmp);
+                }
+            }
+            return null;
+        } catch (com.jiffoo.backup.IntegrityException | com.jiffoo.backup.DecryptionException e) {
+            return e.getMessage();
+        } catch (java.io.IOException e) {
+            throw new com.jiffoo.backup.StorageException(
+                    "Cannot create a temporary file to check " + f.name() + ": " + e.getMessage(), e);
+        }
     }
 
     /** The timelines leading to {@code newest}, oldest first, from its history file or inferred from the segments. */
@@ -512,6 +667,8 @@ public final class WalContinuity {
         private HistoryReader historyReader;
         private String since;
         private Clock clock = Clock.systemUTC();
+        private WalArchive deep;
+        private int parallelism = 8;
 
         private Builder() {}
 
@@ -551,6 +708,26 @@ public final class WalContinuity {
         /** The clock ages are measured with; {@link Clock#systemUTC()} by default. */
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * Also fetches every counted WAL file through {@code archive} (download, SHA-256 of the stored object,
+         * decryption, decompression, SHA-256 of the content, all against the authenticated manifest) into a temporary
+         * file that is deleted at once; a file that fails is rejected. Costs a full download of the archive; null (the
+         * default): manifests and signatures only.
+         */
+        public Builder deep(WalArchive archive) {
+            this.deep = archive;
+            return this;
+        }
+
+        /** How many manifests (or, deep, files) are checked at once; 8 by default (a remote store's latency). */
+        public Builder parallelism(int threads) {
+            if (threads < 1) {
+                throw new IllegalArgumentException("parallelism must be >= 1, got " + threads);
+            }
+            this.parallelism = threads;
             return this;
         }
 

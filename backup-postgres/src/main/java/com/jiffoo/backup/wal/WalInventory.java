@@ -20,7 +20,8 @@ import java.util.regex.Pattern;
  * exists ({@link StoreLayout#MANIFEST_SUFFIX}). A data object without its manifest was never archived (a killed
  * push): PostgreSQL was not told it was, and will push it again.
  *
- * <p>Reads names only, never contents; immutable once read.
+ * <p>Reads names only, never contents (a committed file is not necessarily an authentic one: {@link WalContinuity}
+ * checks the manifests); immutable once read.
  */
 public final class WalInventory {
     /** A file name under {@code wal/<16 hex>/}: a segment, then {@code .partial} or {@code .<offset>.backup}. */
@@ -166,6 +167,12 @@ public final class WalInventory {
                 keys,
                 manifest != null,
                 manifest != null ? manifest.lastModified() : newest);
+    }
+
+    /** This inventory without the files whose data key is in {@code dataKeys} (e.g. those that failed a check). */
+    public WalInventory without(java.util.Set<String> dataKeys) {
+        return new WalInventory(
+                files.stream().filter(f -> !dataKeys.contains(f.dataKey())).toList());
     }
 
     /** Every archived file, by data key. */

@@ -3,9 +3,9 @@ package com.jiffoo.backup.wal;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.StorageException;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,6 +22,8 @@ import org.slf4j.LoggerFactory;
  *   <li>Timeline history files are always kept (they are small, and recovery needs them to follow a switch).</li>
  *   <li>Without a kept base backup nothing is deleted; nor when a kept base backup's manifest names no start
  *       segment (its WAL cannot be told).</li>
+ *   <li>A base backup taken with {@code archive_mode} off ({@link #archivesWal}) never decides: the oldest kept
+ *       base backup is the oldest one whose server archived WAL; with none such, nothing is deleted.</li>
  *   <li>Each file goes manifest first (it is no longer archived), then its signature, then its data — as a
  *       backup is pruned.</li>
  *   <li>A dry run deletes nothing and reports what would go.</li>
@@ -89,9 +91,21 @@ public final class WalRetention {
                     List.of(),
                     inv.files().size());
         }
+        List<BackupManifest> archiving =
+                keptBases.stream().filter(m -> archivesWal(m.sourceFacts())).toList();
+        if (archiving.isEmpty()) {
+            return new Report(
+                    null,
+                    "no kept base backup was taken with archive_mode on (" + keptBases.size() + " taken with it off"
+                            + " cannot be replayed from the archive): WAL is never deleted on their account",
+                    dryRun,
+                    List.of(),
+                    List.of(),
+                    inv.files().size());
+        }
         WalSegment oldest = null;
         String oldestId = null;
-        for (BackupManifest m : keptBases) {
+        for (BackupManifest m : archiving) {
             Object start = m.sourceFacts().get("startWalSegment");
             if (!(start instanceof String s) || !WalSegment.isName(s)) {
                 return new Report(
@@ -125,7 +139,7 @@ public final class WalRetention {
                     oldestId);
             for (String key : f.deletionOrder()) {
                 if (!dryRun) {
-                    delete(key);
+                    com.jiffoo.backup.retention.Pruner.deleteObject(sink, key);
                 }
                 deletedKeys.add(key);
             }
@@ -140,17 +154,14 @@ public final class WalRetention {
                 kept);
     }
 
-    private void delete(String key) {
-        try {
-            sink.delete(key);
-        } catch (IOException e) {
-            throw new StorageException(
-                    "Cannot delete " + key + " from " + sink.location() + ": " + e.getMessage()
-                            + ". What was deleted before stays deleted; run prune again once the store works.",
-                    key,
-                    sink.location(),
-                    e);
-        }
+    /**
+     * True when a base backup's facts say its server archived WAL ({@code archiveMode} {@code on} or {@code always}),
+     * or do not say (manifests written before the fact was recorded). A base backup taken with archive_mode off
+     * ({@code backup base --allow-no-archive}) has none of its WAL archived: it never decides what WAL may go.
+     */
+    public static boolean archivesWal(Map<String, Object> facts) {
+        Object mode = facts.get("archiveMode");
+        return mode == null || "on".equals(mode) || "always".equals(mode);
     }
 
     /** The {@code walSegmentSize} a base backup's manifest records, else 16 MiB. */

@@ -49,11 +49,19 @@ class BaseBackupSourceTest {
     }
 
     static BackupManifest backUp(PgConnection connection, LocalDirectorySink sink, Path keyFile) {
+        return backUp(connection, sink, keyFile, false);
+    }
+
+    /** A base backup; {@code allowNoArchive} for this class's cluster, which runs with archive_mode off. */
+    static BackupManifest backUp(
+            PgConnection connection, LocalDirectorySink sink, Path keyFile, boolean allowNoArchive) {
         OpenPgpTransform pgp = OpenPgpTransform.builder()
                 .passphrase(PassphraseKeyFile.read(keyFile))
                 .build();
         return BackupPipeline.builder()
-                .source(BaseBackupSource.builder(connection).build())
+                .source(BaseBackupSource.builder(connection)
+                        .allowNoArchive(allowNoArchive)
+                        .build())
                 .encryption(pgp)
                 .sink(sink)
                 .build()
@@ -64,9 +72,10 @@ class BaseBackupSourceTest {
     void baseBackupOpensWithGpgZstdAndTarAndRecordsTheServersFacts() throws Exception {
         Path key = TestKeys.keyFile(tmp, "backup.key");
         LocalDirectorySink sink = LocalDirectorySink.create(tmp.resolve("store"));
-        BackupManifest m = backUp(pg.connection(), sink, key);
+        BackupManifest m = backUp(pg.connection(), sink, key, true);
 
         assertThat(m.kind()).isEqualTo("base");
+        assertThat(m.sourceFacts()).containsEntry("archiveMode", "off");
         assertThat(m.objectKey()).startsWith("base/base_backup_").endsWith(".tar.zst.gpg");
         Map<String, Object> f = m.sourceFacts();
         try (Connection c = pg.connect();
@@ -108,6 +117,17 @@ class BaseBackupSourceTest {
     }
 
     @Test
+    void aServerWithArchiveModeOffIsRefusedUnlessAllowed() throws Exception {
+        Path key = TestKeys.keyFile(tmp, "backup.key");
+        LocalDirectorySink sink = LocalDirectorySink.create(tmp.resolve("store"));
+        assertThatThrownBy(() -> backUp(pg.connection(), sink, key))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("archive_mode is off")
+                .hasMessageContaining("--allow-no-archive");
+        assertThat(sink.list("base/")).isEmpty();
+    }
+
+    @Test
     void userWithoutReplicationIsRefusedSayingWhatItNeeds() throws Exception {
         try (Connection c = pg.connect();
                 Statement s = c.createStatement()) {
@@ -132,7 +152,7 @@ class BaseBackupSourceTest {
             org.junit.jupiter.api.Assumptions.assumeTrue(newest < 16, "a pg_basebackup >= 16 is installed");
             Path key = TestKeys.keyFile(tmp, "backup.key");
             LocalDirectorySink sink = LocalDirectorySink.create(tmp.resolve("store"));
-            assertThatThrownBy(() -> backUp(c, sink, key))
+            assertThatThrownBy(() -> backUp(c, sink, key, true))
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("PostgreSQL 16 server")
                     .hasMessageContaining("major version (16) or newer");

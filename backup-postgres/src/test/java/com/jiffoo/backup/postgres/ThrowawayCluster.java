@@ -457,7 +457,21 @@ public final class ThrowawayCluster implements AutoCloseable {
         }
     }
 
-    private static void deleteTree(Path base) throws IOException {
+    /**
+     * Hands {@code paths} (not recursively) to the {@code postgres} OS user when the JVM runs as root, so that what the
+     * server runs as that user ({@code archive_command}, the uploader) can write there; nothing otherwise.
+     */
+    public static void serverOwns(Path... paths) throws IOException, InterruptedException {
+        if (!"root".equals(System.getProperty("user.name"))) {
+            return;
+        }
+        for (Path p : paths) {
+            run(List.of("chown", "postgres:postgres", p.toString()));
+        }
+    }
+
+    /** Deletes {@code base} and everything below it; nothing when it does not exist. */
+    public static void deleteTree(Path base) throws IOException {
         if (!Files.exists(base)) {
             return;
         }

@@ -268,6 +268,7 @@ class WalArchiveTest {
     void aMissingSegmentOrHistoryFileIsNotFoundAndTouchesNothing(String kind) throws Exception {
         try (Sink sink = store(kind)) {
             WalArchive wal = archive(sink);
+            wal.push(segment);
             Path dest = tmp.resolve("RECOVERYXLOG");
             assertThat(wal.fetch("0000000100000000000000FE", dest)).isEqualTo(WalArchive.Fetched.NOT_FOUND);
             assertThat(wal.fetch("00000005.history", dest)).isEqualTo(WalArchive.Fetched.NOT_FOUND);
@@ -275,6 +276,26 @@ class WalArchiveTest {
             try (Stream<Path> left = Files.list(tmp)) {
                 assertThat(left.map(Path::getFileName).map(Path::toString))
                         .doesNotContain("RECOVERYXLOG.jiffoo-fetch.tmp");
+            }
+        }
+    }
+
+    @Test
+    void aLocalStoreWithoutItsWalDirectoryIsUnmountedNeverNotFound() throws Exception {
+        Path mountPoint = Files.createDirectory(tmp.resolve("mnt"));
+        Path dest = tmp.resolve("RECOVERYXLOG");
+        for (Path root : List.of(mountPoint, mountPoint.resolve("backups"))) { // empty; missing altogether
+            try (Sink sink = LocalDirectorySink.create(root)) {
+                WalArchive wal = WalArchive.builder()
+                        .sink(sink)
+                        .encryption(pgp(keyFile))
+                        .fetchAttempts(1, java.time.Duration.ZERO)
+                        .build();
+                assertThatThrownBy(() -> wal.fetch("000000010000000000000001", dest))
+                        .isInstanceOf(StorageException.class)
+                        .hasMessageContaining("has no wal/ directory")
+                        .hasMessageContaining("unmounted");
+                assertThat(dest).doesNotExist();
             }
         }
     }

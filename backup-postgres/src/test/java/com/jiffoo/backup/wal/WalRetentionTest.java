@@ -74,6 +74,29 @@ class WalRetentionTest {
     }
 
     @Test
+    void aBaseBackupTakenWithArchiveModeOffNeverDecidesWhatWalGoes() throws IOException {
+        Sink sink = LocalDirectorySink.create(dir);
+        for (int n = 1; n <= 8; n++) {
+            WalStores.push(sink, seg(1, n), new byte[] {1});
+        }
+        Instant t = Instant.parse("2026-01-11T02:00:00Z");
+        BackupManifest good = WalStores.base(sink, "base_good", 1, seg(1, 3), seg(1, 3), t);
+        BackupManifest off = WalStores.base(sink, "base_off", 1, seg(1, 7), seg(1, 7), t.plusSeconds(3600), "off");
+        Set<String> before = keys(sink);
+
+        // alone, it deletes nothing
+        WalRetention.Report alone = WalRetention.of(sink).prune(List.of(off), false);
+        assertThat(alone.keepFrom()).isNull();
+        assertThat(alone.reason()).contains("archive_mode");
+        assertThat(keys(sink)).isEqualTo(before);
+
+        // beside a good one, the good one decides
+        WalRetention.Report both = WalRetention.of(sink).prune(List.of(off, good), false);
+        assertThat(both.keepFrom()).isEqualTo(seg(1, 3));
+        assertThat(both.deleted()).containsExactly(seg(1, 1), seg(1, 2));
+    }
+
+    @Test
     void withoutAKeptBaseBackupNothingGoes() throws IOException {
         Sink sink = LocalDirectorySink.create(dir);
         WalStores.push(sink, seg(1, 1), new byte[] {1});

@@ -120,7 +120,7 @@ class WalUploaderTest {
             assertThat(Files.readString(spool.resolve(WalUploader.CLUSTER)).trim())
                     .isEqualTo(systemIdentifier(st));
         } finally {
-            deleteTree(base);
+            ThrowawayCluster.deleteTree(base);
         }
     }
 
@@ -155,7 +155,7 @@ class WalUploaderTest {
                     .isEqualTo(systemIdentifier(st));
             assertThat(spool.resolve("000000010000000000000001.ok")).doesNotExist();
         } finally {
-            deleteTree(base);
+            ThrowawayCluster.deleteTree(base);
         }
     }
 
@@ -195,13 +195,5 @@ class WalUploaderTest {
             Thread.sleep(100);
         }
         throw new AssertionError("status files of archived WAL were not removed");
-    }
-
-    private static void deleteTree(Path p) throws Exception {
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(x);
-            }
-        }
     }
 }
