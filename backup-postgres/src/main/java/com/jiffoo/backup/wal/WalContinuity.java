@@ -85,6 +85,7 @@ public final class WalContinuity {
     private final Long segmentSize;
     private final HistoryReader historyReader;
     private final String since;
+    private final Long timeline;
     private final Clock clock;
 
     private WalContinuity(Builder b) {
@@ -93,6 +94,7 @@ public final class WalContinuity {
         this.segmentSize = b.segmentSize;
         this.historyReader = b.historyReader;
         this.since = b.since;
+        this.timeline = b.timeline;
         this.clock = b.clock;
     }
 
@@ -255,8 +257,20 @@ public final class WalContinuity {
      * @throws NotFoundException                  when {@link Builder#since} names no base backup or segment
      */
     public Report check() {
+        return check(WalInventory.read(sink));
+    }
+
+    /**
+     * Checks the archive as {@code inv} lists it (read from the same store), so that a caller who needs the listing
+     * too reads it once.
+     *
+     * @throws com.jiffoo.backup.StorageException when the base backups cannot be listed
+     * @throws NotFoundException                  when {@link Builder#since} names no base backup or segment, or
+     *                                            {@link Builder#timeline} has no archived segment
+     */
+    public Report check(WalInventory inv) {
+        Objects.requireNonNull(inv, "inv");
         Instant now = clock.instant();
-        WalInventory inv = WalInventory.read(sink);
         List<BackupManifest> baseManifests =
                 new ArrayList<>(StoredBackups.of(sink, trust).committed(StoreLayout.BASE_BACKUP_KIND));
         baseManifests.sort(Comparator.comparing(BackupManifest::completedAt));
@@ -303,15 +317,26 @@ public final class WalContinuity {
 
         long newestTimeline =
                 segments.keySet().stream().mapToLong(Long::longValue).max().orElseThrow();
+        if (timeline != null) {
+            if (!segments.containsKey(timeline)) {
+                throw new NotFoundException(
+                        "No WAL segment of timeline " + timeline + " is archived in " + sink.location()
+                                + " (archived timelines: " + new TreeSet<>(segments.keySet()) + ").",
+                        TimelineHistory.fileName(timeline),
+                        sink.location(),
+                        null);
+            }
+            newestTimeline = timeline;
+        }
         long end = segments.get(newestTimeline).last();
         List<String> missingHistories = new ArrayList<>();
         for (long tl : new TreeSet<>(segments.keySet())) {
-            if (tl > 1 && !histories.containsKey(tl)) {
+            if (tl > 1 && tl <= newestTimeline && !histories.containsKey(tl)) {
                 missingHistories.add(TimelineHistory.fileName(tl));
             }
         }
         for (long tl : new TreeSet<>(histories.keySet())) {
-            if (tl > newestTimeline) {
+            if (tl > newestTimeline && timeline == null) {
                 notes.add("timeline " + tl + " has its history file but no archived segment yet: a server was"
                         + " promoted moments ago, or the segments of that timeline are missing");
             }
@@ -511,6 +536,7 @@ public final class WalContinuity {
         private Long segmentSize;
         private HistoryReader historyReader;
         private String since;
+        private Long timeline;
         private Clock clock = Clock.systemUTC();
 
         private Builder() {}
@@ -545,6 +571,18 @@ public final class WalContinuity {
         /** Check from this base backup (id or data key) or this segment (24-hex name), not from the oldest one. */
         public Builder since(String baseOrSegment) {
             this.since = baseOrSegment;
+            return this;
+        }
+
+        /**
+         * Follow the timelines leading to this one (as {@code recovery_target_timeline = 'N'} does) instead of the
+         * newest archived timeline; its newest segment is then the end of the check.
+         */
+        public Builder timeline(long timeline) {
+            if (timeline < 1) {
+                throw new ConfigurationException("A timeline is 1 or more, got " + timeline + ".");
+            }
+            this.timeline = timeline;
             return this;
         }
 
