@@ -187,6 +187,11 @@ final class PitrCommand extends CliCommand {
             throw new ConfigurationException("--target-action pause needs a target (--target-time, --target-lsn or"
                     + " --target-name): with --latest the server replays all archived WAL and then promotes.");
         }
+        if (target.toGap && restoreCommand != null) {
+            throw new ConfigurationException("--to-gap finds the gap in this store's WAL archive, which a"
+                    + " --restore-command of your own does not read; with it, --latest ends at the first segment it"
+                    + " does not find.");
+        }
         OpenPgpTransform pgp = Encryption.forRestore(settings);
         Sink store = Stores.open(settings);
         PitrRestore.Result r;

@@ -48,6 +48,16 @@ import org.slf4j.LoggerFactory;
  * newest (a name has no time this tool can know: {@link Plan#note()} says so). Or the one named with
  * {@link Builder#backup(String)}.
  *
+ * <p><b>Before anything is downloaded.</b> The owner must be a user of the system. With
+ * {@link Builder#checkArchive(boolean)} (the restore_command fetches from this store), the archive's continuity is
+ * checked ({@link WalContinuity}, from the base backup's start segment along the timelines recovery follows): a gap
+ * before the base backup's end, a missing history file, a gap before the target (an LSN at or after it; a time not
+ * before the archiving of the last segment before it), or for {@link RecoveryTarget#LATEST} any gap (unless
+ * {@link Builder#upToGap(boolean)}) is an {@link IntegrityException}. Then ({@link Builder#preflight(boolean)}) the
+ * restore_command is run once as the server will run it, to fetch the start segment into a temporary file; a failure
+ * is a {@link ConfigurationException}. {@link Result#reach()} keeps where the archive ends, for
+ * {@link Reach#requireReached} once recovery ended.
+ *
  * <p><b>Extraction.</b> Through the {@link RestorePipeline} (manifest signature, SHA-256 and OpenPGP checked while it
  * streams, zstd's checksum too) into a {@link DirectoryRestoreTarget}: the tar's safety rules of {@code TarExtraction}
  * (nothing outside the directory, no devices), staged beside the directory and swapped in only when every check

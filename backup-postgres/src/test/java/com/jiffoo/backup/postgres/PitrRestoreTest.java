@@ -216,6 +216,20 @@ class PitrRestoreTest {
     }
 
     @Test
+    void aReplayThatEndedBeforeTheNewestArchivedSegmentIsNotTakenForTheLatest() {
+        Path dir = work.resolve("reach");
+        PitrRestore.Reach reach = new PitrRestore.Reach(
+                true, "000000010000000000000002", "000000010000000000000005", "0/5000000", List.of(1L), null);
+        assertThatThrownBy(() -> reach.requireReached("0/4FFFFD8", dir))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("ended at 0/4FFFFD8, before the newest archived WAL")
+                .hasMessageContaining("000000010000000000000005");
+        assertThatCode(() -> reach.requireReached("0/5000028", dir)).doesNotThrowAnyException();
+        assertThatCode(() -> PitrRestore.Reach.unchecked().requireReached("0/1000000", dir))
+                .doesNotThrowAnyException();
+    }
+
+    @Test
     void aStrayPercentInTheRestoreCommandIsRefusedAsPostgresqlWould() {
         assertThat(PitrRestore.substitute("cp /a%%b/%f %p # %r", "F", "/P", "R"))
                 .isEqualTo("cp /a%b/F /P # R");
