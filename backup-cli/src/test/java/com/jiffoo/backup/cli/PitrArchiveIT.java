@@ -29,8 +29,9 @@ import org.junit.jupiter.api.TestMethodOrder;
  * holds {@code %f} and {@code %41} (PostgreSQL replaces {@code %f} in restore_command; a {@code file:} URI would read
  * {@code %41} as "A"): a restore to the latest through it; the restore_command tried before the extraction (a key
  * file the server's user cannot read, an unknown {@code --owner}); a failed {@code --start} after the swap; and, last
- * (it damages the archive), a segment deleted with {@code rm}: {@code --latest} and a {@code --target-time} past it
- * refused before anything is extracted, {@code --to-gap} recovering what lies before it.
+ * (it damages the archive), a segment deleted with {@code rm}: {@code --latest}, a {@code --target-time} and a
+ * {@code --target-lsn} past it refused before anything is extracted, {@code --to-gap} recovering what lies before it;
+ * then the base backup's own first segment deleted: refused whatever the target.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class PitrArchiveIT {
@@ -177,6 +178,14 @@ class PitrArchiveIT {
         assertThat(past.stderr()).contains("missing " + lost).contains("--to-gap");
         assertThat(dir).doesNotExist();
 
+        // a position in the missing segment (16 MiB segments: log id, then the segment's first byte)
+        String lsn = Long.toHexString(Long.parseLong(lost.substring(8, 16), 16)).toUpperCase() + "/"
+                + Long.toHexString(Long.parseLong(lost.substring(16), 16) << 24).toUpperCase();
+        Jar.Run pastLsn = restore(dir, "--target-lsn", lsn);
+        assertThat(pastLsn.exitCode()).as(pastLsn.toString()).isEqualTo(5);
+        assertThat(pastLsn.stderr()).contains("missing " + lost).contains("before the target " + lsn);
+        assertThat(dir).doesNotExist();
+
         int port = freePort();
         try {
             Jar.Run toGap = restore(dir, "--to-gap", "--start", "--port", Integer.toString(port), "--json");
@@ -187,6 +196,25 @@ class PitrArchiveIT {
         } finally {
             PitrIT.stop(dir);
         }
+
+        // the base backup's own first segment gone: it can never become consistent, whatever the target
+        String start;
+        try (Stream<Path> manifests = Files.list(store.resolve("base"))) {
+            Path m = manifests
+                    .filter(f -> f.toString().endsWith(".manifest.json"))
+                    .findFirst()
+                    .orElseThrow();
+            start = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(m.toFile())
+                    .findValue("startWalSegment")
+                    .asText();
+        }
+        root("sh", "-c", "rm -f '" + store + "/wal/" + start.substring(0, 16) + "/" + start + "'.*");
+        Path base = work.resolve("no-base-wal");
+        Jar.Run broken = restore(base, "--to-gap");
+        assertThat(broken.exitCode()).as(broken.toString()).isEqualTo(5);
+        assertThat(broken.stderr()).contains("missing " + start).contains("needs to become consistent");
+        assertThat(base).doesNotExist();
     }
 
     private static Jar.Run restore(Path dir, String... args) {
