@@ -461,7 +461,8 @@ public final class WalContinuity {
                         + "); the timeline switches were inferred from the segments");
             }
         }
-        List<Long> timelines = new ArrayList<>(new TreeSet<>(segments.keySet()));
+        // the timelines up to the one followed: a later one is not on the way to it
+        List<Long> timelines = new ArrayList<>(new TreeSet<>(segments.keySet()).headSet(newest, true));
         inferred[0] = timelines.size() > 1;
         List<Span> out = new ArrayList<>();
         for (int i = 0; i < timelines.size(); i++) {
