@@ -46,11 +46,11 @@ import picocli.CommandLine.Option;
             " 4:the store failed",
             " 5:the backup is damaged, or the WAL archive misses a segment the restore needs (checked before anything"
                     + " is extracted: a gap before the base backup's end or before the target; for --latest any gap,"
-                    + " --to-gap restores up to it); with --start --latest: recovery ended before the newest archived"
-                    + " segment",
+                    + " --to-gap restores up to it)",
             " 6:the key does not open it",
             " 7:DIR not empty (without --replace) or unsafe; or with --start: recovery failed, e.g. the archive ends"
-                    + " before the target ('recovery ended before configured recovery target was reached')",
+                    + " before the target ('recovery ended before configured recovery target was reached'), or with"
+                    + " --latest the replay ended before the newest archived segment",
             " 8:no base backup ends before the target",
             " 1:internal error"
         })
