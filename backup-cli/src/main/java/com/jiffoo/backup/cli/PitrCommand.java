@@ -1,6 +1,8 @@
 package com.jiffoo.backup.cli;
 
+import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.postgres.PgConnection;
@@ -39,12 +41,16 @@ import picocli.CommandLine.Option;
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             " 0:restored (and with --start: recovery ended at the target)",
-            " 2:bad or missing setting",
+            " 2:bad or missing setting; or the restore_command fails when run as the server will run it (tried"
+                    + " before anything is extracted)",
             " 4:the store failed",
-            " 5:the backup is damaged",
+            " 5:the backup is damaged, or the WAL archive misses a segment the restore needs (checked before anything"
+                    + " is extracted: a gap before the base backup's end or before the target; for --latest any gap,"
+                    + " --to-gap restores up to it)",
             " 6:the key does not open it",
             " 7:DIR not empty (without --replace) or unsafe; or with --start: recovery failed, e.g. the archive ends"
-                    + " before the target ('recovery ended before configured recovery target was reached')",
+                    + " before the target ('recovery ended before configured recovery target was reached'), or with"
+                    + " --latest the replay ended before the newest archived segment",
             " 8:no base backup ends before the target",
             " 1:internal error"
         })
@@ -77,8 +83,14 @@ final class PitrCommand extends CliCommand {
                 description = "recovery_target_name: a pg_create_restore_point('NAME').")
         String name;
 
-        @Option(names = "--latest", description = "Replay all the archived WAL.")
+        @Option(names = "--latest", description = "Replay all the archived WAL (refused when a segment is missing).")
         boolean latest;
+
+        @Option(
+                names = "--to-gap",
+                description = "Replay the archived WAL up to its first missing segment after the base backup, then"
+                        + " promote (the same as --latest when nothing is missing).")
+        boolean toGap;
     }
 
     @Option(
@@ -167,7 +179,7 @@ final class PitrCommand extends CliCommand {
             case "pause" -> PitrRestore.Action.PAUSE;
             default -> throw new ConfigurationException("--target-action is promote or pause, not '" + action + "'.");
         };
-        RecoveryTarget t = target.latest
+        RecoveryTarget t = target.latest || target.toGap
                 ? RecoveryTarget.LATEST
                 : target.lsn != null
                         ? RecoveryTarget.lsn(target.lsn)
@@ -178,9 +190,17 @@ final class PitrCommand extends CliCommand {
             throw new ConfigurationException("--target-action pause needs a target (--target-time, --target-lsn or"
                     + " --target-name): with --latest the server replays all archived WAL and then promotes.");
         }
+        if (target.toGap && restoreCommand != null) {
+            throw new ConfigurationException("--to-gap finds the gap in this store's WAL archive, which a"
+                    + " --restore-command of your own does not read; with it, --latest ends at the first segment it"
+                    + " does not find.");
+        }
         OpenPgpTransform pgp = Encryption.forRestore(settings);
         Sink store = Stores.open(settings);
+        PitrRestore.Result r;
         try {
+            // the default restore_command fetches from this store: its archive is checked before the extraction
+            boolean ours = restoreCommand == null;
             PitrRestore.Builder b = PitrRestore.builder(store, pgp, pgdata)
                     .trust(Encryption.trust(settings, pgp))
                     .target(t)
@@ -190,6 +210,8 @@ final class PitrCommand extends CliCommand {
                     .recoveryEndCommand(restoreCommand != null ? "" : "rm -rf " + PREFETCH_SPOOL)
                     .overwrite(replace)
                     .keepArchiving(keepArchiving)
+                    .checkArchive(ours)
+                    .upToGap(target.toGap)
                     .listener(progress());
             if (backup != null) {
                 b.backup(backup);
@@ -197,7 +219,7 @@ final class PitrCommand extends CliCommand {
             if (owner != null) {
                 b.owner(owner);
             }
-            PitrRestore.Result r = b.build().run();
+            r = b.build().run();
             summary.put("backup", CliCommand.describe(r.plan().manifest(), store));
             summary.put("pgdata", r.dataDirectory().toString());
             summary.put("target", t.toString());
@@ -205,6 +227,21 @@ final class PitrCommand extends CliCommand {
             say("restored " + CliCommand.where(store, r.plan().manifest().objectKey()) + " into " + r.dataDirectory()
                     + String.format(
                             Locale.ROOT, " in %.1f s", r.restore().elapsed().toMillis() / 1000.0));
+            PitrRestore.Reach reach = r.reach();
+            if (reach.checked()) {
+                Map<String, Object> wal = new LinkedHashMap<>();
+                wal.put("start", reach.start());
+                wal.put("end", reach.end());
+                wal.put("endLsn", reach.endLsn());
+                wal.put("timelines", reach.timelines());
+                wal.put("gap", reach.gap() == null ? null : reach.gap().describe());
+                summary.put("wal", wal);
+                say("  archived WAL from " + reach.start() + " to " + reach.end() + " (timelines " + reach.timelines()
+                        + ")"
+                        + (reach.gap() == null
+                                ? ""
+                                : "; missing after it: " + reach.gap().describe()));
+            }
             if (!r.plan().note().isEmpty()) {
                 summary.put("note", r.plan().note());
                 say("  note: " + r.plan().note());
@@ -224,7 +261,15 @@ final class PitrCommand extends CliCommand {
         if (pgBin != null) {
             server.binDirectory(pgBin);
         }
-        RecoveryServer.Outcome o = server.build().startAndWait();
+        RecoveryServer.Outcome o;
+        try {
+            o = server.build().startAndWait();
+        } catch (BackupException e) {
+            throw afterStart(e, r);
+        }
+        if (t.type() == RecoveryTarget.Type.LATEST) {
+            r.reach().requireReached(o.lastReplayedLsn(), r.dataDirectory());
+        }
         Map<String, Object> reached = new LinkedHashMap<>();
         reached.put("state", o.state().name().toLowerCase(Locale.ROOT));
         reached.put("lastTransactionTime", o.lastTransactionTime());
@@ -237,6 +282,19 @@ final class PitrCommand extends CliCommand {
                 + " on port " + port + ": last transaction " + o.lastTransactionTime() + ", WAL "
                 + o.lastReplayedLsn()
                 + String.format(Locale.ROOT, " (%.1f s)", o.elapsed().toMillis() / 1000.0));
+    }
+
+    /** A failure of --start, saying what DIR holds now (the restored base backup, not its former content). */
+    private static BackupException afterStart(BackupException e, PitrRestore.Result r) {
+        String now = " " + r.dataDirectory() + " now holds the base backup "
+                + r.plan().manifest().objectKey()
+                + " with its recovery settings (its former content is gone). Once the cause is fixed, start it again"
+                + " (pg_ctl -D " + r.dataDirectory() + " start, as its owner: recovery goes on from where it stopped),"
+                + " or restore again with --replace.";
+        return switch (e.code()) {
+            case CONFIGURATION -> new ConfigurationException(e.getMessage() + now, e);
+            default -> new RestoreException(e.getMessage() + now, e);
+        };
     }
 
     /** Who asks the restored server whether recovery ended: DB_USER/DB_PASSWORD when set, database postgres. */
@@ -260,7 +318,12 @@ final class PitrCommand extends CliCommand {
         cmd.add(launcherPath().toString());
         cmd.add("wal-fetch");
         cmd.add("--store");
-        cmd.add(store.location()); // a URI without secrets: StoreProviders refuses credentials in one
+        String location = store.location(); // a URI without secrets: StoreProviders refuses credentials in one
+        if (location.startsWith("file:/") && location.contains("%")) {
+            // as a file: URI, "%41" in a directory's name would be read as an escape ('A'): the plain path is exact
+            location = location.substring("file:".length());
+        }
+        cmd.add(location);
         cmd.add("--key-file");
         cmd.add(Path.of(key).toAbsolutePath().normalize().toString());
         if (options.values().config != null) {
@@ -269,7 +332,8 @@ final class PitrCommand extends CliCommand {
         }
         StringBuilder line = new StringBuilder();
         for (String a : cmd) {
-            line.append(shellQuote(a)).append(' ');
+            // PostgreSQL replaces %f, %p, %r and %% in restore_command: a literal % is written %%
+            line.append(shellQuote(a).replace("%", "%%")).append(' ');
         }
         // segments read ahead into the data directory (the command runs there), removed when recovery ends; the
         // chosen base backup's cluster: WAL of another cluster is refused (PitrRestore fills it in)

@@ -55,6 +55,10 @@ class WalTimelineIT {
             Jar.Run base = Jar.run(work, env, "backup", "base");
             assertThat(base.exitCode()).as(base.toString()).isZero();
             sql(pg, "INSERT INTO orders VALUES (1)");
+            Thread.sleep(1100);
+            String t0 = PitrIT.query(pg, "SELECT now()::text");
+            Thread.sleep(1100);
+            sql(pg, "INSERT INTO orders VALUES (10)");
             switchAndWait(pg.port(), store);
 
             Jar.Run one = Jar.run(work, env, "wal-verify", "--json");
@@ -76,9 +80,16 @@ class WalTimelineIT {
                         "--port",
                         Integer.toString(port));
                 assertThat(restore.exitCode()).as(restore.toString()).isZero();
+                String t2;
                 try (Connection c = connect(port);
                         Statement s = c.createStatement()) {
                     s.execute("INSERT INTO orders VALUES (2)");
+                    Thread.sleep(1100);
+                    try (ResultSet r = s.executeQuery("SELECT now()::text")) {
+                        r.next();
+                        t2 = r.getString(1);
+                    }
+                    Thread.sleep(1100);
                 }
                 String firstOnTwo = switchAndWait(port, store);
                 assertThat(firstOnTwo).startsWith("00000002");
@@ -95,6 +106,20 @@ class WalTimelineIT {
                 assertThat(j.get("switchPointsInferred").asBoolean()).isFalse();
                 assertThat(j.get("newestSegment").asText()).isEqualTo(onTwo);
 
+                // the original goes on on timeline 1
+                sql(pg, "INSERT INTO orders VALUES (99)");
+                switchAndWait(pg.port(), store);
+
+                // restores through wal-fetch from the same store: timeline 2 followed by default ...
+                assertThat(restore(work, env, "latest", "--latest")).isEqualTo("1,2,3,10");
+                assertThat(restore(work, env, "after-promotion", "--target-time", t2))
+                        .isEqualTo("1,2,10");
+                // ... and timeline 1 when asked for
+                assertThat(restore(work, env, "tl1-time", "--target-time", t0, "--target-timeline", "1"))
+                        .isEqualTo("1");
+                assertThat(restore(work, env, "tl1-latest", "--latest", "--target-timeline", "1"))
+                        .isEqualTo("1,10,99");
+
                 Path folder = store.resolve("wal/" + firstOnTwo.substring(0, 16));
                 for (String suffix : List.of(".zst.gpg.manifest.json", ".zst.gpg.manifest.json.sig", ".zst.gpg")) {
                     Files.delete(folder.resolve(firstOnTwo + suffix));
@@ -102,11 +127,39 @@ class WalTimelineIT {
                 Jar.Run gap = Jar.run(work, env, "wal-verify");
                 assertThat(gap.exitCode()).as(gap.toString()).isEqualTo(5);
                 assertThat(gap.stdout()).contains("MISSING on timeline 2: " + firstOnTwo);
+                // and restore pitr refuses to follow timeline 2 past it, before extracting anything
+                Path refused = work.resolve("refused");
+                Jar.Run r = Jar.run(work, env, "restore", "pitr", "--pgdata", refused.toString(), "--latest");
+                assertThat(r.exitCode()).as(r.toString()).isEqualTo(5);
+                assertThat(r.stderr()).contains("missing " + firstOnTwo).contains("on timeline 2");
+                assertThat(refused).doesNotExist();
             } finally {
                 PitrIT.stop(copy);
             }
         } finally {
             root("rm", "-rf", work.toString());
+        }
+    }
+
+    /** restore pitr ARGS --start into work/NAME; the ids of the orders it recovered, in order, comma-separated. */
+    private static String restore(Path work, Map<String, String> env, String name, String... args) throws Exception {
+        Path dir = work.resolve(name);
+        int port = freePort();
+        List<String> all = new java.util.ArrayList<>(List.of("restore", "pitr", "--pgdata", dir.toString()));
+        all.addAll(List.of(args));
+        all.addAll(List.of("--start", "--port", Integer.toString(port)));
+        try {
+            Jar.Run r = Jar.run(work, env, all.toArray(String[]::new));
+            assertThat(r.exitCode()).as(r.toString()).isZero();
+            assertThat(Files.readString(dir.resolve("postgresql.auto.conf"))).contains(" wal-fetch --store ");
+            try (Connection c = connect(port);
+                    Statement s = c.createStatement();
+                    ResultSet q = s.executeQuery("SELECT string_agg(id::text, ',' ORDER BY id) FROM orders")) {
+                q.next();
+                return q.getString(1);
+            }
+        } finally {
+            PitrIT.stop(dir);
         }
     }
 

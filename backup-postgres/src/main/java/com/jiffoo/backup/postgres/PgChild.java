@@ -18,8 +18,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one launcher of PostgreSQL client tools (pg_dump, pg_restore, {@code --version} probes, and the tools to come):
- * every child process of this module is started here, and only here.
+ * The one launcher of PostgreSQL client tools (pg_dump, pg_restore, {@code --version} probes, and the tools to come)
+ * and of the other children of this module ({@code pg_ctl} of {@link RecoveryServer}, the trial of a
+ * {@code restore_command} by {@link PitrRestore}): every child process of this module is started here, and only here.
  * <ul>
  *   <li><b>Environment</b>: {@link ChildEnvironment}'s allowlist, never inherited; the libpq settings of the
  *       {@link PgConnection} (the password only there, never in argv) when the tool connects.</li>

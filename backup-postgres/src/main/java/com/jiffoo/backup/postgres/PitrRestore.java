@@ -5,7 +5,9 @@ import com.jiffoo.backup.BackupListener;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.NotFoundException;
+import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.RestoreResult;
 import com.jiffoo.backup.RestoreTarget;
@@ -15,10 +17,18 @@ import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.Transform;
 import com.jiffoo.backup.files.DirectoryRestoreTarget;
 import com.jiffoo.backup.store.StoreLayout;
+import com.jiffoo.backup.wal.WalArchive;
+import com.jiffoo.backup.wal.WalContinuity;
+import com.jiffoo.backup.wal.WalInventory;
+import com.jiffoo.backup.wal.WalSegment;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -38,6 +48,16 @@ import org.slf4j.LoggerFactory;
  * for an LSN, whose {@code stopLsn} is not after it; for a restore point name or {@link RecoveryTarget#LATEST}, the
  * newest (a name has no time this tool can know: {@link Plan#note()} says so). Or the one named with
  * {@link Builder#backup(String)}.
+ *
+ * <p><b>Before anything is downloaded.</b> The owner must be a user of the system. With
+ * {@link Builder#checkArchive(boolean)} (the restore_command fetches from this store), the archive's continuity is
+ * checked ({@link WalContinuity}, from the base backup's start segment along the timelines recovery follows): a gap
+ * before the base backup's end, a missing history file, a gap before the target (an LSN at or after it; a time not
+ * before the archiving of the last segment before it), or for {@link RecoveryTarget#LATEST} any gap (unless
+ * {@link Builder#upToGap(boolean)}) is an {@link IntegrityException}. Then ({@link Builder#preflight(boolean)}) the
+ * restore_command is run once as the server will run it, to fetch the start segment into a temporary file; a failure
+ * is a {@link ConfigurationException}. {@link Result#reach()} keeps where the archive ends, for
+ * {@link Reach#requireReached} once recovery ended.
  *
  * <p><b>Extraction.</b> Through the {@link RestorePipeline} (manifest signature, SHA-256 and OpenPGP checked while it
  * streams, zstd's checksum too) into a {@link DirectoryRestoreTarget}: the tar's safety rules of {@code TarExtraction}
@@ -100,6 +120,9 @@ public final class PitrRestore {
     private final boolean overwrite;
     private final String owner;
     private final boolean keepArchiving;
+    private final boolean checkArchive;
+    private final boolean upToGap;
+    private final boolean preflight;
     private final BackupListener listener;
 
     private PitrRestore(Builder b) {
@@ -116,6 +139,9 @@ public final class PitrRestore {
         this.overwrite = b.overwrite;
         this.owner = b.owner;
         this.keepArchiving = b.keepArchiving;
+        this.checkArchive = b.checkArchive;
+        this.upToGap = b.upToGap;
+        this.preflight = b.preflight;
         this.listener = b.listener;
     }
 
@@ -143,8 +169,66 @@ public final class PitrRestore {
      * @param dataDirectory the data directory, absolute
      * @param settings      the settings appended to {@code postgresql.auto.conf}, in order
      * @param restore       the restore's result (files, bytes, elapsed)
+     * @param reach         what the archive lets recovery reach, as checked before the extraction
      */
-    public record Result(Plan plan, Path dataDirectory, Map<String, String> settings, RestoreResult restore) {}
+    public record Result(
+            Plan plan, Path dataDirectory, Map<String, String> settings, RestoreResult restore, Reach reach) {}
+
+    /**
+     * What the WAL archive lets recovery from the chosen base backup reach, checked before anything was extracted
+     * ({@link Builder#checkArchive}).
+     *
+     * @param checked   whether the archive was checked (false: the restore_command fetches from elsewhere)
+     * @param start     the base backup's start segment, or null when not checked
+     * @param end       the last segment recovery can replay on the followed timelines: the newest archived one, or
+     *                  with {@link Builder#upToGap} the last one before the first gap; null when not checked
+     * @param endLsn    where {@code end} begins ({@code 0/7000000}): recovery to the latest must replay at least this
+     *                  far; null when not checked
+     * @param timelines the timelines recovery follows, oldest first
+     * @param gap       the first missing stretch after the base backup's end that the restore accepted (a target
+     *                  before it, or {@link Builder#upToGap}), or null
+     */
+    public record Reach(
+            boolean checked, String start, String end, String endLsn, List<Long> timelines, WalContinuity.Gap gap) {
+        /** Copies the list. */
+        public Reach {
+            timelines = List.copyOf(timelines);
+        }
+
+        static Reach unchecked() {
+            return new Reach(false, null, null, null, List.of(), null);
+        }
+
+        /**
+         * For a restore to the latest, once recovery ended: refuses a replay that stopped before {@link #endLsn()} —
+         * the server promoted at a point before WAL the archive holds (a segment that could not be read, or one that
+         * does not continue the one before it), so the newest archived changes are missing. Does nothing when the
+         * archive was not checked.
+         *
+         * @param lastReplayedLsn {@code pg_last_wal_replay_lsn()} of the recovered server
+         * @param dataDirectory   the data directory, for the message
+         * @throws RestoreException when the replay stopped before {@code endLsn}
+         */
+        public void requireReached(String lastReplayedLsn, Path dataDirectory) {
+            if (!checked || endLsn == null) {
+                return;
+            }
+            long reached = lastReplayedLsn == null ? 0 : WalSegment.parseLsn(lastReplayedLsn);
+            if (Long.compareUnsigned(reached, WalSegment.parseLsn(endLsn)) < 0) {
+                throw new RestoreException(
+                        "Recovery in " + dataDirectory + " ended at " + lastReplayedLsn + ", before the newest archived"
+                                + " WAL it should have replayed (" + end + ", from " + endLsn + "): the server"
+                                + " promoted without the archive's last changes (a segment it could not fetch or that"
+                                + " does not continue the previous one; see " + RecoveryServer.LOG_FILE + "). It is"
+                                + " running promoted on what it replayed; do not use it as the latest state: stop it"
+                                + " (pg_ctl -D " + dataDirectory + " stop), check the archive (wal-verify) and"
+                                + " restore again.",
+                        null,
+                        dataDirectory.toString(),
+                        null);
+            }
+        }
+    }
 
     /**
      * Chooses the base backup, without restoring anything.
@@ -237,21 +321,370 @@ public final class PitrRestore {
                 plan.manifest().objectKey(),
                 dataDirectory);
         Map<String, String> settings = settings(plan.manifest());
-        RecoveryFiles files = new RecoveryFiles(dataDirectory, owner, settings, plan.manifest());
-        RestoreTarget directory = new DataDirectoryTarget(
-                DirectoryRestoreTarget.builder(dataDirectory)
-                        .replaceExisting(overwrite)
-                        .build(),
-                files);
-        RestoreResult r = RestorePipeline.builder()
+        Reach reach = checkArchive ? checkArchive(plan.manifest()) : Reach.unchecked();
+        Path standIn = preflight ? preflight(plan.manifest(), settings.get("restore_command")) : null;
+        try {
+            RecoveryFiles files = new RecoveryFiles(dataDirectory, owner, settings, plan.manifest());
+            RestoreTarget directory = new DataDirectoryTarget(
+                    DirectoryRestoreTarget.builder(dataDirectory)
+                            .replaceExisting(overwrite)
+                            .build(),
+                    files);
+            RestoreResult r = RestorePipeline.builder()
+                    .sink(store)
+                    .decryption(decryption)
+                    .trust(trust)
+                    .target(directory)
+                    .listener(listener)
+                    .build()
+                    .restore(plan.manifest().objectKey());
+            if (standIn != null) {
+                carryOver(standIn.resolve("pg_wal"), dataDirectory.resolve("pg_wal"));
+            }
+            return new Result(plan, dataDirectory, settings, r, reach);
+        } finally {
+            if (standIn != null) {
+                deleteTree(standIn);
+            }
+        }
+    }
+
+    /**
+     * What the pre-flight's restore_command left in its stand-in data directory's {@code pg_wal} (segments read ahead
+     * by {@code wal-fetch --spool pg_wal/…}) is what the server's first call would have left there: moved into the
+     * restored directory's {@code pg_wal}. Only a help: a failure is logged.
+     */
+    private void carryOver(Path from, Path to) {
+        if (!Files.isDirectory(from)) {
+            return;
+        }
+        try (java.util.stream.Stream<Path> all = Files.walk(from)) {
+            for (Path f : (Iterable<Path>) all::iterator) {
+                Path dest = to.resolve(from.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(dest);
+                } else {
+                    Files.move(f, dest, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+                if (owner != null) {
+                    RecoveryFiles.giveTo(dest, owner);
+                }
+            }
+            LOG.info("moved what the restore_command's trial left in pg_wal (read ahead) into {}", to);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("could not move the trial's pg_wal files into {}: {}", to, e.toString());
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (java.util.stream.Stream<Path> all = Files.walk(dir)) {
+            for (Path f : all.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(f);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("could not delete {}: {}", dir, e.toString());
+        }
+    }
+
+    /**
+     * Checks, before anything is extracted, that the archive holds the WAL recovery will need from the base backup's
+     * start segment on ({@link WalContinuity} from that segment, on the timelines {@code recovery_target_timeline}
+     * follows): refuses a gap before the base backup's end, and a gap before the target (for the latest: any gap,
+     * unless {@link Builder#upToGap}).
+     */
+    Reach checkArchive(BackupManifest m) {
+        String startName = fact(m, "startWalSegment");
+        String stopName = fact(m, "stopWalSegment");
+        if (startName == null || !WalSegment.isName(startName) || stopName == null || !WalSegment.isName(stopName)) {
+            throw new IntegrityException(
+                    "The base backup " + m.objectKey() + " records no start and stop WAL segment (startWalSegment,"
+                            + " stopWalSegment): the archive cannot be checked for the WAL it needs. Restore another"
+                            + " base backup (--backup), or check the archive yourself and give your own"
+                            + " --restore-command.",
+                    m.objectKey(),
+                    store.location(),
+                    null);
+        }
+        WalInventory inv = WalInventory.read(store);
+        WalContinuity.Builder check = WalContinuity.builder()
                 .sink(store)
-                .decryption(decryption)
                 .trust(trust)
-                .target(directory)
-                .listener(listener)
-                .build()
-                .restore(plan.manifest().objectKey());
-        return new Result(plan, dataDirectory, settings, r);
+                .since(startName)
+                .historyReader(WalContinuity.HistoryReader.of(WalArchive.builder()
+                        .sink(store)
+                        .encryption(decryption)
+                        .trust(trust)
+                        .build()));
+        Object size = m.sourceFacts().get("walSegmentSize");
+        long segmentSize = size instanceof Number n ? n.longValue() : WalSegment.DEFAULT_SIZE;
+        check.segmentSize(segmentSize);
+        WalSegment start = WalSegment.parse(startName, segmentSize);
+        WalSegment stop = WalSegment.parse(stopName, segmentSize);
+        if (!"latest".equals(timeline)) {
+            check.timeline(
+                    "current".equals(timeline)
+                            ? start.timeline()
+                            : timeline.startsWith("0x")
+                                    ? Long.parseLong(timeline.substring(2), 16)
+                                    : Long.parseLong(timeline));
+        }
+        WalContinuity.Report r;
+        try {
+            r = check.build().check(inv);
+        } catch (NotFoundException e) {
+            throw new IntegrityException(
+                    "Recovery to timeline " + timeline + " from " + m.objectKey() + " is impossible: " + e.getMessage(),
+                    m.objectKey(),
+                    store.location(),
+                    e);
+        }
+        String base = "the base backup " + m.objectKey() + " (WAL from " + startName + ")";
+        if (r.noWal()) {
+            throw new IntegrityException(
+                    "The store " + store.location() + " holds no archived WAL, so " + base + " cannot even become"
+                            + " consistent: its WAL " + startName + ".." + stopName + " is needed. Nothing was"
+                            + " extracted. Is archive_command set to wal-push into this store? If the WAL is archived"
+                            + " elsewhere, name your own --restore-command.",
+                    m.objectKey(),
+                    store.location(),
+                    null);
+        }
+        if (!r.timelines().contains(start.timeline())) {
+            throw new IntegrityException(
+                    base + " is on timeline " + start.timeline() + ", which does not lead to timeline "
+                            + r.timelines().get(r.timelines().size() - 1) + " (" + String.join("; ", r.notes())
+                            + "). Nothing was extracted. Choose the timeline with --target-timeline, or another base"
+                            + " backup with --backup.",
+                    m.objectKey(),
+                    store.location(),
+                    null);
+        }
+        if (!r.missingHistories().isEmpty()) {
+            throw new IntegrityException(
+                    "The archive in " + store.location() + " lacks the timeline history file(s) "
+                            + String.join(", ", r.missingHistories()) + ": recovery cannot follow the timeline"
+                            + " switch(es) " + r.timelines() + " without them. Nothing was extracted. Push the file"
+                            + " from the promoted server's pg_wal (wal-push pg_wal/NAME), or restore on timeline "
+                            + start.timeline() + " with --target-timeline " + start.timeline() + ".",
+                    m.objectKey(),
+                    store.location(),
+                    null);
+        }
+        String newest = r.newestSegment();
+        if (r.gaps().isEmpty()) {
+            return new Reach(true, startName, newest, lsnOf(newest, segmentSize), r.timelines(), null);
+        }
+        WalContinuity.Gap gap = r.gaps().get(0);
+        WalSegment first = WalSegment.parse(gap.first(), segmentSize);
+        String gapStart = WalSegment.formatLsn(first.startLsn());
+        WalInventory.WalFile before = segmentBefore(inv, first, r.timelines());
+        String reachable = before == null
+                ? "nothing after it"
+                : "the end of " + before.segment() + " (archived " + before.lastModified() + ")";
+        String missing = "The WAL archive in " + store.location() + " is missing " + gap.describe() + " on timeline "
+                + gap.timeline();
+        if (first.timeline() == stop.timeline() && first.number() <= stop.number()) {
+            throw new IntegrityException(
+                    missing + ", which " + base + " needs to become consistent (up to " + stopName + "). Nothing"
+                            + " was extracted. Restore another base backup (--backup; `wal-verify` names the ones"
+                            + " whose WAL is complete).",
+                    m.objectKey(),
+                    store.location(),
+                    null);
+        }
+        String advice = " Nothing was extracted. The last point recovery can reach is " + reachable + ", just before "
+                + gapStart + ": restore up to it with --to-gap (replays everything archived before the gap, then"
+                + " promotes), or to an earlier --target-time/--target-lsn. `wal-verify` lists every gap; a segment"
+                + " still in the server's pg_wal can be pushed again (wal-push pg_wal/NAME).";
+        switch (target.type()) {
+            case LATEST -> {
+                if (!upToGap) {
+                    throw new IntegrityException(
+                            missing + ", after the start of " + base + ": recovery would stop at " + gapStart
+                                    + " and promote, silently losing everything archived after it (up to " + newest
+                                    + ")." + advice,
+                            m.objectKey(),
+                            store.location(),
+                            null);
+                }
+                String end = before == null ? null : before.segment();
+                LOG.warn(
+                        "{}: restoring up to the gap, to the end of {} (--to-gap); WAL archived after it is not"
+                                + " replayed",
+                        missing,
+                        end);
+                return new Reach(
+                        true, startName, end, end == null ? null : lsnOf(end, segmentSize), r.timelines(), gap);
+            }
+            case LSN -> {
+                long lsn = target.position().orElseThrow().value();
+                if (Long.compareUnsigned(lsn, first.startLsn()) >= 0) {
+                    throw new IntegrityException(
+                            missing + ", before the target " + target.text() + ": recovery cannot get there." + advice,
+                            m.objectKey(),
+                            store.location(),
+                            null);
+                }
+            }
+            case TIME -> {
+                Optional<Instant> t = target.instant();
+                // every record before the gap was written before `before` was archived: a target at or after that
+                // time needs records from the gap to know where to stop
+                if (t.isPresent() && before != null && !t.get().isBefore(before.lastModified())) {
+                    throw new IntegrityException(
+                            missing + ", and the target " + target.text() + " is not before "
+                                    + before.lastModified() + ", when the last segment before the gap ("
+                                    + before.segment() + ") was archived: recovery would need the missing WAL to"
+                                    + " reach it." + advice,
+                            m.objectKey(),
+                            store.location(),
+                            null);
+                }
+                LOG.warn(
+                        "{}, after the start of {}; the target {} is before the last segment before the gap was"
+                                + " archived, so recovery may stop before it; if not, the server stops with"
+                                + " 'recovery ended before configured recovery target was reached'",
+                        missing,
+                        m.objectKey(),
+                        target.text());
+            }
+            case NAME ->
+                LOG.warn(
+                        "{}, after the start of {}: if the restore point '{}' lies after {}, the server stops with"
+                                + " 'recovery ended before configured recovery target was reached'",
+                        missing,
+                        m.objectKey(),
+                        target.text(),
+                        gapStart);
+        }
+        return new Reach(true, startName, newest, lsnOf(newest, segmentSize), r.timelines(), gap);
+    }
+
+    private static String lsnOf(String segment, long segmentSize) {
+        return WalSegment.formatLsn(WalSegment.parse(segment, segmentSize).startLsn());
+    }
+
+    /** The committed segment just before {@code first} on the followed timelines (the newest timeline first), or null. */
+    private static WalInventory.WalFile segmentBefore(WalInventory inv, WalSegment first, List<Long> timelines) {
+        if (first.number() == 0) {
+            return null;
+        }
+        List<Long> newestFirst = new ArrayList<>(timelines);
+        java.util.Collections.reverse(newestFirst);
+        for (long tl : newestFirst) {
+            String name = new WalSegment(tl, first.number() - 1, first.segmentSize()).name();
+            for (WalInventory.WalFile f : inv.committed(WalInventory.Type.SEGMENT)) {
+                if (name.equals(f.segment())) {
+                    return f;
+                }
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Runs the restore_command the server will run, the way it will run it ({@code /bin/sh -c}, through
+     * {@link PgChild} with the environment the started server gets, as the owner when root), to fetch the base
+     * backup's first WAL segment into a temporary file; refuses, before anything is extracted, when it fails.
+     */
+    Path preflight(BackupManifest m, String command) {
+        String first = fact(m, "startWalSegment");
+        if (first == null || !WalSegment.isName(first)) {
+            LOG.warn(
+                    "{} records no start WAL segment: the restore_command is not tried before the extraction",
+                    m.objectKey());
+            return null;
+        }
+        Object size = m.sourceFacts().get("walSegmentSize");
+        long segmentSize = size instanceof Number n ? n.longValue() : WalSegment.DEFAULT_SIZE;
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory(
+                    "jiffoo-pitr-preflight-",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            if (owner != null) {
+                RecoveryFiles.giveTo(dir, owner);
+            }
+            Path p = dir.resolve("RECOVERYXLOG");
+            // in a stand-in of the data directory, where PostgreSQL runs it (relative paths resolve there)
+            String line = "cd " + shellQuote(dir.toString()) + " && " + substitute(command, first, p.toString(), first);
+            List<String> argv = new ArrayList<>();
+            if (owner != null) {
+                argv.addAll(RecoveryFiles.asUser(owner));
+            }
+            argv.addAll(List.of("/bin/sh", "-c", line));
+            LOG.info("trying the restore_command on {} before the extraction", first);
+            PgChild child = PgChild.start(argv, null, ProcessBuilder.Redirect.PIPE, false);
+            child.stdin().close();
+            int exit = child.waitFor();
+            long got = Files.isRegularFile(p) ? Files.size(p) : -1;
+            if (exit != 0 || got != segmentSize) {
+                String as = owner != null ? owner : System.getProperty("user.name");
+                throw new ConfigurationException(
+                        "The restore_command failed when run as the server will run it (/bin/sh -c, as " + as
+                                + ", with only PATH, HOME, LANG, LC_*, TZ, TMPDIR and LD_LIBRARY_PATH of this"
+                                + " environment) to fetch the base backup's first WAL segment " + first + ": "
+                                + (exit != 0
+                                        ? PgChild.exitText(exit) + (exit == 1 ? " (\"not found\")" : "")
+                                        : "it exited 0 but wrote "
+                                                + (got < 0 ? "no file" : got + " bytes, not " + segmentSize))
+                                + (child.lastLines().isEmpty() ? "" : ": " + child.lastLines())
+                                + ". The server would fail the same way. Nothing was extracted. Check that " + as
+                                + " can run the launcher and read the key file and the --config file, that the"
+                                + " store's credentials come from the --config file or an instance role (not from"
+                                + " your shell's environment), and that a '%' in a path is written '%%'.",
+                        first,
+                        store.location(),
+                        null);
+            }
+            Files.deleteIfExists(p);
+            Path kept = dir;
+            dir = null;
+            return kept; // the caller moves what it left in pg_wal, then deletes it
+        } catch (IOException e) {
+            throw new ConfigurationException(
+                    "Could not try the restore_command before the extraction: " + e.getMessage(), e);
+        } finally {
+            if (dir != null) {
+                deleteTree(dir);
+            }
+        }
+    }
+
+    private static String shellQuote(String s) {
+        return "'" + s.replace("'", "'\\''") + "'";
+    }
+
+    /**
+     * The command PostgreSQL runs for {@code restore_command}: {@code %f}, {@code %p}, {@code %r} replaced, {@code %%}
+     * made {@code %}.
+     *
+     * @throws ConfigurationException on another {@code %} placeholder or a {@code %} at the end, which PostgreSQL 16
+     *         and later refuse (and 15 passes on as a bare {@code %}): a {@code %} meant literally is written {@code %%}
+     */
+    static String substitute(String command, String f, String p, String r) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < command.length(); i++) {
+            char c = command.charAt(i);
+            if (c != '%') {
+                out.append(c);
+                continue;
+            }
+            char next = i + 1 < command.length() ? command.charAt(i + 1) : 0;
+            switch (next) {
+                case 'f' -> out.append(f);
+                case 'p' -> out.append(p);
+                case 'r' -> out.append(r);
+                case '%' -> out.append('%');
+                default ->
+                    throw new ConfigurationException("The restore_command holds '%"
+                            + (next == 0 ? "" : String.valueOf(next)) + "' at position " + (i + 1) + ": PostgreSQL"
+                            + " replaces only %f, %p, %r and %%; write a '%' meant literally (in a path or a store URI)"
+                            + " as '%%'.");
+            }
+            i++;
+        }
+        return out.toString();
     }
 
     /** The settings for postgresql.auto.conf, in order. */
@@ -315,7 +748,12 @@ public final class PitrRestore {
                 @Override
                 public void commit() throws IOException {
                     staged.commit();
-                    files.write();
+                    // swapped in: from here on, DIR holds the base backup and its old content is gone
+                    try {
+                        files.write();
+                    } catch (IOException | RuntimeException e) {
+                        throw afterSwap(directory.target(), manifest, e);
+                    }
                 }
 
                 @Override
@@ -324,6 +762,23 @@ public final class PitrRestore {
                 }
             };
         }
+    }
+
+    /** The failure of a step after the swap: DIR holds the base backup now, not what it held before. */
+    static RestoreException afterSwap(Path dir, BackupManifest m, Exception e) {
+        boolean signal = Files.exists(dir.resolve("recovery.signal"));
+        return new RestoreException(
+                "The base backup " + m.objectKey() + " was extracted into " + dir + " (swapped in: any previous content"
+                        + " is gone), but its recovery settings could not be written: " + e.getMessage() + ". " + dir
+                        + (signal
+                                ? " holds recovery.signal, but its postgresql.auto.conf may lack settings: do not"
+                                        + " start it."
+                                : " holds no recovery.signal, so PostgreSQL will not recover from it (it refuses to"
+                                        + " start: no checkpoint record).")
+                        + " Fix the cause and run restore pitr again with --replace.",
+                m.objectKey(),
+                dir.toString(),
+                e);
     }
 
     /** Builds a {@link PitrRestore}. Not thread-safe. */
@@ -341,6 +796,9 @@ public final class PitrRestore {
         private boolean overwrite;
         private String owner;
         private boolean keepArchiving;
+        private boolean checkArchive;
+        private boolean upToGap;
+        private boolean preflight = true;
         private BackupListener listener = BackupListener.NONE;
 
         private Builder(Sink store, Transform decryption, Path dataDirectory) {
@@ -433,6 +891,36 @@ public final class PitrRestore {
             return this;
         }
 
+        /**
+         * The restore_command fetches from this store's WAL archive ({@code wal-fetch}): before anything is
+         * extracted, its continuity is checked from the base backup's start segment on, along the timelines
+         * recovery will follow ({@link WalContinuity}), and a gap recovery would stop at is refused — one before the
+         * base backup's end, one before the target, and for {@link RecoveryTarget#LATEST} any (unless
+         * {@link #upToGap}). Default false: a restore_command of your own fetches from elsewhere.
+         */
+        public Builder checkArchive(boolean check) {
+            this.checkArchive = check;
+            return this;
+        }
+
+        /**
+         * With {@link RecoveryTarget#LATEST} and {@link #checkArchive}: accept a gap after the base backup's end and
+         * replay up to it (PostgreSQL ends recovery at the first missing segment and promotes). Default false.
+         */
+        public Builder upToGap(boolean upToGap) {
+            this.upToGap = upToGap;
+            return this;
+        }
+
+        /**
+         * Before anything is extracted, run the restore_command as the server will (default true) to fetch the base
+         * backup's first WAL segment, and refuse when it fails.
+         */
+        public Builder preflight(boolean preflight) {
+            this.preflight = preflight;
+            return this;
+        }
+
         /** Progress of the restore (default none). */
         public Builder listener(BackupListener listener) {
             this.listener = Objects.requireNonNull(listener, "listener");
@@ -449,6 +937,11 @@ public final class PitrRestore {
             if (restoreCommand == null) {
                 throw new ConfigurationException("A point-in-time restore needs a restore_command (restoreCommand).");
             }
+            if (upToGap && target.type() != RecoveryTarget.Type.LATEST) {
+                throw new ConfigurationException("Restoring up to a gap replays everything before it: it takes no"
+                        + " other target (" + target + ").");
+            }
+            substitute(restoreCommand, "F", "P", "R"); // PostgreSQL 16+ refuses a stray %
             owner = RecoveryFiles.checkOwner(owner);
             return new PitrRestore(this);
         }

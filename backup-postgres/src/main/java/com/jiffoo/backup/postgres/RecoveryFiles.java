@@ -49,10 +49,22 @@ final class RecoveryFiles {
         return "root".equals(System.getProperty("user.name"));
     }
 
-    /** The owner to give the files to: null (leave them to the running user) unless root. */
+    /**
+     * The owner to give the files to: null (leave them to the running user) unless root; when root, a user of this
+     * system (checked before anything is downloaded).
+     */
     static String checkOwner(String owner) {
         if (runningAsRoot()) {
-            return owner != null ? owner : DEFAULT_OWNER;
+            String user = owner != null ? owner : DEFAULT_OWNER;
+            try {
+                FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(user);
+            } catch (IOException e) {
+                throw new ConfigurationException(
+                        "The owner " + user + " of the restored data directory (the server's OS user) is not a user"
+                                + " of this system; pass it with --owner (e.g. --owner postgres).",
+                        e);
+            }
+            return user;
         }
         if (owner != null && !owner.equals(System.getProperty("user.name"))) {
             throw new ConfigurationException("Only root can give the restored files to " + owner + "; run the restore"
@@ -101,6 +113,20 @@ final class RecoveryFiles {
         }
     }
 
+    /** Gives {@code f} to {@code owner} and its primary group (root only). */
+    static void giveTo(Path f, String owner) throws IOException {
+        giveAway(f, principals(owner, f));
+    }
+
+    /**
+     * The prefix that runs a command as {@code owner} with its primary group and supplementary groups, as
+     * {@link RecoveryServer} starts the server: {@code setpriv --reuid=U --regid=G --init-groups --}.
+     */
+    static List<String> asUser(String owner) throws IOException {
+        String gid = primaryGroup(owner);
+        return List.of("setpriv", "--reuid=" + owner, "--regid=" + (gid != null ? gid : owner), "--init-groups", "--");
+    }
+
     /** A setting's value in postgresql.conf syntax: single quotes, a quote doubled. */
     static String quote(String value) {
         return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'";
@@ -118,6 +144,10 @@ final class RecoveryFiles {
     private record Principals(UserPrincipal user, GroupPrincipal group) {}
 
     private Principals principals() throws IOException {
+        return principals(owner, dir);
+    }
+
+    private static Principals principals(String owner, Path dir) throws IOException {
         UserPrincipalLookupService lookup = FileSystems.getDefault().getUserPrincipalLookupService();
         try {
             UserPrincipal user = lookup.lookupPrincipalByName(owner);

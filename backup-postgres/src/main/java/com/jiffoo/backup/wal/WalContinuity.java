@@ -92,6 +92,7 @@ public final class WalContinuity {
     private final Long segmentSize;
     private final HistoryReader historyReader;
     private final String since;
+    private final Long timeline;
     private final Clock clock;
     private final WalArchive deep;
     private final int parallelism;
@@ -102,6 +103,7 @@ public final class WalContinuity {
         this.segmentSize = b.segmentSize;
         this.historyReader = b.historyReader;
         this.since = b.since;
+        this.timeline = b.timeline;
         this.clock = b.clock;
         this.deep = b.deep;
         this.parallelism = b.parallelism;
@@ -296,8 +298,20 @@ public final class WalContinuity {
      * @throws ConfigurationException             when the trust cannot check a manifest's signature
      */
     public Report check() {
+        return check(WalInventory.read(sink));
+    }
+
+    /**
+     * Checks the archive as {@code inv} lists it (read from the same store), so that a caller who needs the listing
+     * too reads it once.
+     *
+     * @throws com.jiffoo.backup.StorageException when the base backups cannot be listed
+     * @throws NotFoundException                  when {@link Builder#since} names no base backup or segment, or
+     *                                            {@link Builder#timeline} has no archived segment
+     */
+    public Report check(WalInventory listed) {
+        Objects.requireNonNull(listed, "listed");
         Instant now = clock.instant();
-        WalInventory listed = WalInventory.read(sink);
         List<BackupManifest> baseManifests =
                 new ArrayList<>(StoredBackups.of(sink, trust).committed(StoreLayout.BASE_BACKUP_KIND));
         baseManifests.sort(Comparator.comparing(BackupManifest::completedAt));
@@ -350,15 +364,26 @@ public final class WalContinuity {
 
         long newestTimeline =
                 segments.keySet().stream().mapToLong(Long::longValue).max().orElseThrow();
+        if (timeline != null) {
+            if (!segments.containsKey(timeline)) {
+                throw new NotFoundException(
+                        "No WAL segment of timeline " + timeline + " is archived in " + sink.location()
+                                + " (archived timelines: " + new TreeSet<>(segments.keySet()) + ").",
+                        TimelineHistory.fileName(timeline),
+                        sink.location(),
+                        null);
+            }
+            newestTimeline = timeline;
+        }
         long end = segments.get(newestTimeline).last();
         List<String> missingHistories = new ArrayList<>();
         for (long tl : new TreeSet<>(segments.keySet())) {
-            if (tl > 1 && !histories.containsKey(tl)) {
+            if (tl > 1 && tl <= newestTimeline && !histories.containsKey(tl)) {
                 missingHistories.add(TimelineHistory.fileName(tl));
             }
         }
         for (long tl : new TreeSet<>(histories.keySet())) {
-            if (tl > newestTimeline) {
+            if (tl > newestTimeline && timeline == null) {
                 notes.add("timeline " + tl + " has its history file but no archived segment yet: a server was"
                         + " promoted moments ago, or the segments of that timeline are missing");
             }
@@ -591,7 +616,8 @@ public final class WalContinuity {
                         + "); the timeline switches were inferred from the segments");
             }
         }
-        List<Long> timelines = new ArrayList<>(new TreeSet<>(segments.keySet()));
+        // the timelines up to the one followed: a later one is not on the way to it
+        List<Long> timelines = new ArrayList<>(new TreeSet<>(segments.keySet()).headSet(newest, true));
         inferred[0] = timelines.size() > 1;
         List<Span> out = new ArrayList<>();
         for (int i = 0; i < timelines.size(); i++) {
@@ -666,6 +692,7 @@ public final class WalContinuity {
         private Long segmentSize;
         private HistoryReader historyReader;
         private String since;
+        private Long timeline;
         private Clock clock = Clock.systemUTC();
         private WalArchive deep;
         private int parallelism = 8;
@@ -702,6 +729,18 @@ public final class WalContinuity {
         /** Check from this base backup (id or data key) or this segment (24-hex name), not from the oldest one. */
         public Builder since(String baseOrSegment) {
             this.since = baseOrSegment;
+            return this;
+        }
+
+        /**
+         * Follow the timelines leading to this one (as {@code recovery_target_timeline = 'N'} does) instead of the
+         * newest archived timeline; its newest segment is then the end of the check.
+         */
+        public Builder timeline(long timeline) {
+            if (timeline < 1) {
+                throw new ConfigurationException("A timeline is 1 or more, got " + timeline + ".");
+            }
+            this.timeline = timeline;
             return this;
         }
 

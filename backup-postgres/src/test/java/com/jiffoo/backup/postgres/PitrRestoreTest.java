@@ -1,6 +1,7 @@
 package com.jiffoo.backup.postgres;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.jiffoo.backup.BackupManifest;
@@ -196,6 +197,52 @@ class PitrRestoreTest {
         } finally {
             stopServer(dir);
         }
+    }
+
+    @Test
+    void aRestoreCommandThatFailsAsTheServerRunsItIsRefusedBeforeTheExtraction() {
+        Path dir = work.resolve("preflight");
+        Path elsewhere = work.resolve("no-such-archive");
+        assertThatThrownBy(() -> PitrRestore.builder(sink, pgp, dir)
+                        .restoreCommand("cp " + elsewhere + "/%f %p")
+                        .build()
+                        .run())
+                .isInstanceOf(com.jiffoo.backup.ConfigurationException.class)
+                .hasMessageContaining("restore_command failed when run as the server will run it")
+                .hasMessageContaining(base.sourceFacts().get("startWalSegment").toString())
+                .hasMessageContaining("exit code 1")
+                .hasMessageContaining("Nothing was extracted");
+        assertThat(dir).doesNotExist();
+    }
+
+    @Test
+    void aReplayThatEndedBeforeTheNewestArchivedSegmentIsNotTakenForTheLatest() {
+        Path dir = work.resolve("reach");
+        PitrRestore.Reach reach = new PitrRestore.Reach(
+                true, "000000010000000000000002", "000000010000000000000005", "0/5000000", List.of(1L), null);
+        assertThatThrownBy(() -> reach.requireReached("0/4FFFFD8", dir))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("ended at 0/4FFFFD8, before the newest archived WAL")
+                .hasMessageContaining("000000010000000000000005");
+        assertThatCode(() -> reach.requireReached("0/5000028", dir)).doesNotThrowAnyException();
+        assertThatCode(() -> PitrRestore.Reach.unchecked().requireReached("0/1000000", dir))
+                .doesNotThrowAnyException();
+    }
+
+    @Test
+    void aStrayPercentInTheRestoreCommandIsRefusedAsPostgresqlWould() {
+        assertThat(PitrRestore.substitute("cp /a%%b/%f %p # %r", "F", "/P", "R"))
+                .isEqualTo("cp /a%b/F /P # R");
+        assertThatCode(() -> PitrRestore.builder(sink, pgp, work.resolve("percent"))
+                        .restoreCommand("cp /mnt/50%%off/%f %p")
+                        .build())
+                .doesNotThrowAnyException();
+        assertThatThrownBy(() -> PitrRestore.builder(sink, pgp, work.resolve("percent"))
+                        .restoreCommand("cp /mnt/50%off/%f %p")
+                        .build())
+                .isInstanceOf(com.jiffoo.backup.ConfigurationException.class)
+                .hasMessageContaining("'%o'")
+                .hasMessageContaining("as '%%'");
     }
 
     @Test

@@ -1,6 +1,7 @@
 package com.jiffoo.backup.wal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.store.LocalDirectorySink;
@@ -108,6 +109,42 @@ class WalContinuityTest {
         WalStores.deleteAll(sink, StoreLayout.walSegmentKey(seg(1, 4), WalStores.SUFFIXES));
         assertThat(check(sink).gaps())
                 .containsExactly(new WalContinuity.Gap(1, seg(1, 4), seg(1, 4), 1, java.util.List.of("base_1")));
+    }
+
+    @Test
+    void aGivenTimelineIsFollowedInsteadOfTheNewest() throws IOException {
+        Sink sink = LocalDirectorySink.create(dir);
+        // the old primary goes on on timeline 1 after a copy was promoted to timeline 2 in segment 5
+        for (int n = 1; n <= 8; n++) {
+            WalStores.push(sink, seg(1, n), new byte[] {1});
+        }
+        for (int n = 5; n <= 6; n++) {
+            WalStores.push(sink, seg(2, n), new byte[] {2});
+        }
+        WalStores.pushHistory(sink, 2, "1\t0/5000100\tno recovery target specified\n");
+        WalStores.base(sink, "base_1", 1, seg(1, 2), seg(1, 2), T0);
+        WalStores.deleteAll(sink, StoreLayout.walSegmentKey(seg(1, 7), WalStores.SUFFIXES));
+
+        WalContinuity.Report newest = check(sink);
+        assertThat(newest.timelines()).containsExactly(1L, 2L);
+        assertThat(newest.newestSegment()).isEqualTo(seg(2, 6));
+        assertThat(newest.gaps()).isEmpty(); // timeline 1 after the switch is not on the way to timeline 2
+
+        WalContinuity.Report one = WalContinuity.builder()
+                .sink(sink)
+                .historyReader(plainReader(sink))
+                .timeline(1)
+                .since(seg(1, 2))
+                .build()
+                .check();
+        assertThat(one.timelines()).containsExactly(1L);
+        assertThat(one.newestSegment()).isEqualTo(seg(1, 8));
+        assertThat(one.gaps()).extracting(WalContinuity.Gap::first).containsExactly(seg(1, 7));
+
+        assertThatThrownBy(() ->
+                        WalContinuity.builder().sink(sink).timeline(3).build().check())
+                .isInstanceOf(com.jiffoo.backup.NotFoundException.class)
+                .hasMessageContaining("No WAL segment of timeline 3");
     }
 
     @Test
