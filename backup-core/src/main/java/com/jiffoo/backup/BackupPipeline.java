@@ -532,14 +532,14 @@ public final class BackupPipeline {
         }
 
         private void each(StreamStep step) throws IOException {
-            IOException last = null;
+            Exception last = null;
             for (Target t : targets) {
                 if (!t.live()) {
                     continue;
                 }
                 try {
                     step.run(t.sent);
-                } catch (IOException e) {
+                } catch (IOException | RuntimeException e) { // stores throw StorageException too
                     last = e;
                     storeFailed(t, failure(e, objectKey, where, t.sink, true), objectKey);
                 }

@@ -91,6 +91,7 @@ abstract class CliCommand implements Callable<Integer> {
     static Settings settings(GlobalOptions.Values v) {
         return Settings.load(System.getenv(), v.config)
                 .flag("STORE", v.store)
+                .flag("BACKUP_COPIES", v.copyTo.isEmpty() ? null : String.join(",", v.copyTo))
                 .flag("ENCRYPTION_KEY_FILE", v.keyFile)
                 .flag("ALLOW_UNAUTHENTICATED", v.allowUnauthenticated ? "true" : null)
                 .flag("ALLOW_UNENCRYPTED", v.allowUnencrypted ? "true" : null)

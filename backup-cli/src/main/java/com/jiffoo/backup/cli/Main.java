@@ -55,7 +55,8 @@ import picocli.CommandLine.Mixin;
             " 7:the restore target failed; it keeps its previous content",
             " 8:the backup or object does not exist",
             " 9:monitor: WARNING",
-            "10:monitor: CRITICAL"
+            "10:monitor: CRITICAL",
+            "11:backup: committed in some stores but failed in others (copies, docs/copies.md)"
         })
 public final class Main implements java.util.concurrent.Callable<Integer> {
 
