@@ -3,6 +3,8 @@ package com.jiffoo.backup.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.jiffoo.backup.postgres.PgTestServer;
+import com.jiffoo.backup.postgres.ShopSchema;
 import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -265,5 +267,60 @@ class CopiesIT {
         Jar.Run local = Jar.run(dir, env, "restore", "files", "--latest", "--target", again.toString(), "--json");
         assertThat(local.exitCode()).as(local.toString()).isZero();
         assertThat(local.json().get("store").asText()).isEqualTo("file:" + this.local);
+    }
+
+    @Test
+    void aDatabaseBackedUpWithCopyToIsRestoredFromTheCopyWhenThePrimaryObjectIsDamaged() throws Exception {
+        PgTestServer pg = PgTestServer.get();
+        String source = pg.createDatabase("copies_src");
+        String restored = "jb_copies_restored_" + Long.toHexString(System.nanoTime());
+        try {
+            try (java.sql.Connection c = pg.connect(source)) {
+                ShopSchema.create(c, 200);
+            }
+            Map<String, String> env = env(1);
+            env.remove("BACKUP_COPIES"); // the second region as a flag instead
+            env.putAll(RunbookFixture.databaseEnv(pg, source));
+            Jar.Run backup = Jar.run(dir, env, "--copy-to", westStore(), "backup", "database", "--json");
+            assertThat(backup.exitCode()).as(backup.toString()).isZero();
+            assertThat(backup.json().get("stores")).hasSize(3);
+            String key = backup.json().get("key").asText();
+            Path object = stored(dir.resolve("east-data"), "prod/" + key).get(0);
+            Jar.Run dd = Jar.exec(
+                    dir,
+                    Map.of(),
+                    List.of(
+                            "dd",
+                            "if=/dev/urandom",
+                            "of=" + object,
+                            "bs=1",
+                            "count=32",
+                            "seek=" + Files.size(object) / 3,
+                            "conv=notrunc",
+                            "status=none"));
+            assertThat(dd.exitCode()).as(dd.toString()).isZero();
+
+            Jar.Run restore = Jar.run(
+                    dir,
+                    env,
+                    "--copy-to",
+                    westStore(),
+                    "restore",
+                    "database",
+                    "--latest",
+                    "--into",
+                    restored,
+                    "--json");
+            assertThat(restore.exitCode()).as(restore.toString()).isZero();
+            assertThat(restore.json().get("store").asText())
+                    .isEqualTo(westStore().replaceFirst("\\?.*", ""));
+            assertThat(restore.json().get("storeFailures").get(0).get("error").asText())
+                    .isEqualTo("INTEGRITY");
+            assertThat(restore.json().get("rowCountsMatch").asBoolean()).isTrue();
+            assertThat(pg.databaseExists(restored)).isTrue();
+        } finally {
+            pg.dropDatabase(restored);
+            pg.dropDatabase(source);
+        }
     }
 }
