@@ -156,9 +156,11 @@ public final class BackupPipeline {
     }
 
     /**
-     * Runs one backup and returns its manifest once committed.
+     * Runs one backup and returns its manifest once committed (in every store, with copies).
      *
-     * @throws BackupException naming the failing step; nothing is committed then
+     * @throws PartialBackupException with copies, when some stores committed the backup and others failed: it holds
+     *                                the manifest and names each failed store (the listener hears {@code failed})
+     * @throws BackupException        naming the failing step; nothing is committed then
      */
     public BackupManifest run() {
         Instant started = clock.instant();

@@ -94,7 +94,7 @@ final class BackupCommands {
                 throw p; // exit 11: the message names each failed store
             }
         } finally {
-            stores.forEach(CliCommand::close);
+            CliCommand.close(stores);
         }
     }
 

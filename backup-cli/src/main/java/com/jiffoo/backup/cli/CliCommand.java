@@ -358,6 +358,25 @@ abstract class CliCommand implements Callable<Integer> {
         return d;
     }
 
+    /** Closes every store of the list (the store and its copies), then throws the first failure, if any. */
+    static void close(java.util.List<Sink> stores) {
+        RuntimeException first = null;
+        for (Sink store : stores) {
+            try {
+                close(store);
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
     /** Closes a store, turning its failure into a storage error. */
     static void close(Sink store) {
         try {

@@ -104,4 +104,27 @@ final class Fallback {
         failures.stream().skip(1).forEach(f -> all.addSuppressed(f.error()));
         throw all;
     }
+
+    /**
+     * The key of the newest trusted backup of {@code kind} in any of {@code stores} (by its manifest's completion time),
+     * so that {@code --latest} finds a backup that reached a copy but not the store. Stores that cannot be listed, or
+     * whose newest backup is refused, are skipped here (reading then reports them); empty when none has one.
+     */
+    static java.util.Optional<String> newest(List<Sink> stores, String kind, com.jiffoo.backup.BackupTrust trust) {
+        com.jiffoo.backup.BackupManifest best = null;
+        for (Sink store : stores) {
+            try {
+                java.util.Optional<com.jiffoo.backup.BackupManifest> m = com.jiffoo.backup.StoredBackups.of(
+                                store, trust)
+                        .scan(kind)
+                        .latestTrusted();
+                if (m.isPresent() && (best == null || m.get().completedAt().isAfter(best.completedAt()))) {
+                    best = m.get();
+                }
+            } catch (BackupException e) {
+                log.debug("newest {} backup: skipping {}: {}", kind, store.location(), e.getMessage());
+            }
+        }
+        return java.util.Optional.ofNullable(best).map(com.jiffoo.backup.BackupManifest::objectKey);
+    }
 }

@@ -204,7 +204,7 @@ final class ListCommand extends CliCommand {
                 say("(no committed backups in " + store.location() + ")");
             }
         } finally {
-            stores.forEach(CliCommand::close);
+            CliCommand.close(stores);
         }
         if (firstFailure != null) {
             throw new IntegrityException(

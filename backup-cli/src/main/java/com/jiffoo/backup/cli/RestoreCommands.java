@@ -67,6 +67,11 @@ final class RestoreCommands {
         try {
             OpenPgpTransform pgp = decryption != null ? decryption : Encryption.forRestore(cmd.settings);
             com.jiffoo.backup.BackupTrust trust = Encryption.trust(cmd.settings, pgp);
+            // --latest with copies: the newest backup in any store (one may have missed the last backup), else each
+            // store's own newest, so that a store's refusal is reported as it is without copies
+            String key = at.key() == null && at.stores().size() > 1
+                    ? Fallback.newest(at.stores(), kind, trust).orElse(null)
+                    : at.key();
             Fallback.Served<RestoreResult> served = Fallback.first(at.stores(), "restore", store -> {
                 RestorePipeline p = RestorePipeline.builder()
                         .sink(store)
@@ -75,7 +80,7 @@ final class RestoreCommands {
                         .target(target)
                         .listener(cmd.progress())
                         .build();
-                return at.key() == null ? p.restoreLatest(kind) : p.restore(at.key());
+                return key == null ? p.restoreLatest(kind) : p.restore(key);
             });
             RestoreResult r = served.value();
             Sink store = served.store();
@@ -96,7 +101,7 @@ final class RestoreCommands {
             }
             return r;
         } finally {
-            at.stores().forEach(CliCommand::close);
+            CliCommand.close(at.stores());
         }
     }
 

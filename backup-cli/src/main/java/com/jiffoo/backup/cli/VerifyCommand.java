@@ -78,7 +78,7 @@ final class VerifyCommand extends CliCommand {
                     summary.put("storeFailures", served.describeFailures());
                 }
             }
-            at.stores().forEach(CliCommand::close);
+            CliCommand.close(at.stores());
         }
         // a damaged copy is reported (exit 5) although another store's copy verified
         for (Fallback.Failure f : served.failures()) {

@@ -323,4 +323,40 @@ class CopiesIT {
             pg.dropDatabase(source);
         }
     }
+
+    @Test
+    void restoreLatestTakesTheNewestBackupOfAnyStoreAndListShowsWhereEachIs() throws Exception {
+        Map<String, String> env = env(1);
+        Jar.Run first = Jar.run(dir, env, "backup", "files", "--json");
+        assertThat(first.exitCode()).as(first.toString()).isZero();
+        Thread.sleep(1100); // a new second, a new name
+        Files.writeString(dir.resolve("uploads/notes.txt"), "newer");
+        // a backup that reached the second region only (as when the store failed during it)
+        Map<String, String> westOnly = new HashMap<>(env);
+        westOnly.remove("BACKUP_COPIES");
+        Jar.Run second = Jar.run(dir, westOnly, "--store", westStore(), "backup", "files", "--json");
+        assertThat(second.exitCode()).as(second.toString()).isZero();
+        String newest = second.json().get("key").asText();
+
+        Path target = dir.resolve("restored");
+        Jar.Run restore = Jar.run(dir, env, "restore", "files", "--latest", "--target", target.toString(), "--json");
+        assertThat(restore.exitCode()).as(restore.toString()).isZero();
+        assertThat(restore.json().get("backup").get("key").asText()).isEqualTo(newest);
+        assertThat(restore.json().get("store").asText()).isEqualTo(westStore().replaceFirst("\\?.*", ""));
+        assertThat(restore.json().get("storeFailures").get(0).get("error").asText())
+                .isEqualTo("NOT_FOUND");
+        assertThat(Files.readString(target.resolve("notes.txt"))).isEqualTo("newer");
+
+        Jar.Run list = Jar.run(dir, env, "list", "--kind", "files", "--json");
+        assertThat(list.exitCode()).as(list.toString()).isZero();
+        JsonNode backups = list.json().get("backups");
+        assertThat(backups).hasSize(2);
+        assertThat(backups.get(0).get("key").asText()).isEqualTo(newest);
+        assertThat(backups.get(0).get("stores")).hasSize(1);
+        assertThat(backups.get(0).get("stores").get(0).asText())
+                .isEqualTo(westStore().replaceFirst("\\?.*", ""));
+        assertThat(backups.get(1).get("stores")).hasSize(3);
+        Jar.Run text = Jar.run(dir, env, "list", "--kind", "files");
+        assertThat(text.stdout()).contains(newest).contains("in " + westStore().replaceFirst("\\?.*", ""));
+    }
 }
