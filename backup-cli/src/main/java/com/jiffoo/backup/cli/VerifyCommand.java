@@ -67,8 +67,12 @@ final class VerifyCommand extends CliCommand {
         List<Map<String, Object>> results = new ArrayList<>();
         Fallback.Served<List<Map<String, Object>>> served = null;
         try {
-            served = Fallback.first(at.stores(), "verify", store -> verifyIn(store, at.key()));
-            results.addAll(served.value());
+            // the results of the store that served; on failure, those verified before it (as with one store)
+            served = Fallback.first(at.stores(), "verify", store -> {
+                results.clear();
+                verifyIn(store, at.key(), results);
+                return results;
+            });
         } finally {
             summary.put("deep", deep);
             summary.put("results", results);
@@ -94,8 +98,11 @@ final class VerifyCommand extends CliCommand {
         }
     }
 
-    /** Verifies {@code key} in {@code store}, or ({@code null}) the newest backup of each kind there. */
-    private List<Map<String, Object>> verifyIn(Sink store, String key) {
+    /**
+     * Verifies {@code key} in {@code store}, or ({@code null}) the newest backup of each kind there, adding each result
+     * to {@code results} as it passes.
+     */
+    private void verifyIn(Sink store, String key, List<Map<String, Object>> results) {
         List<String> keys = new ArrayList<>();
         if (key != null) {
             keys.add(key);
@@ -122,11 +129,9 @@ final class VerifyCommand extends CliCommand {
                         null);
             }
         }
-        List<Map<String, Object>> results = new ArrayList<>();
         for (String k : keys) {
             results.add(verify(store, k));
         }
-        return results;
     }
 
     private Map<String, Object> verify(Sink store, String key) {
