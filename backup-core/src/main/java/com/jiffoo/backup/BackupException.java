@@ -58,7 +58,7 @@ public class BackupException extends RuntimeException {
             case DECRYPTION -> new DecryptionException(message, key, location, cause);
             case RESTORE -> new RestoreException(message, key, location, cause);
             case NOT_FOUND -> new NotFoundException(message, key, location, cause);
-            case INTERNAL -> new BackupException(code, message, key, location, cause);
+            case INTERNAL, PARTIAL -> new BackupException(code, message, key, location, cause);
         };
     }
 }

@@ -35,6 +35,11 @@ import org.slf4j.LoggerFactory;
  * the data object is discarded (or deleted if it was already committed), no manifest is written, and a
  * {@link BackupException} names the failing step.
  *
+ * <p>Copies ({@link Builder#copy(Sink)}): the same stored bytes go to the primary sink and to every copy in one pass,
+ * and each store is committed and confirmed on its own. A store that fails is cleaned up and left out while the
+ * others commit; the run then throws a {@link PartialBackupException} (exit 11) naming it. Only a source or
+ * transform failure, or every store failing, fails the whole run.
+ *
  * <p>The source runs on a thread of its own and hands its bytes over through a bounded buffer
  * ({@link Builder#bufferChunkSize} x {@link Builder#bufferChunks}), so the source's work (tar + compression, or
  * pg_dump) and the transforms' work (encryption, hashing) run on two cores. Memory does not depend on the size of
@@ -71,6 +76,7 @@ public final class BackupPipeline {
 
     private final Source source;
     private final Sink sink;
+    private final List<Sink> copies;
     private final List<Transform> transforms;
     private final Transform encryption;
     private final Clock clock;
@@ -82,6 +88,7 @@ public final class BackupPipeline {
     private BackupPipeline(Builder b) {
         this.source = b.source;
         this.sink = b.sink;
+        this.copies = List.copyOf(b.copies);
         this.transforms = List.copyOf(b.transforms);
         this.encryption = b.encryption;
         this.clock = b.clock;
@@ -101,6 +108,7 @@ public final class BackupPipeline {
         Builder b = new Builder();
         b.source = source;
         b.sink = sink;
+        b.copies.addAll(copies);
         b.transforms.addAll(transforms);
         b.encryption = encryption;
         b.unencrypted = encryption == null;
@@ -110,6 +118,14 @@ public final class BackupPipeline {
         b.chunkSize = chunkSize;
         b.chunks = chunks;
         return b;
+    }
+
+    /** The primary store, then the copies. */
+    private List<Sink> stores() {
+        List<Sink> all = new ArrayList<>();
+        all.add(sink);
+        all.addAll(copies);
+        return all;
     }
 
     /** Every transform in encoding order: the configured ones, then encryption. */
@@ -140,9 +156,11 @@ public final class BackupPipeline {
     }
 
     /**
-     * Runs one backup and returns its manifest once committed.
+     * Runs one backup and returns its manifest once committed (in every store, with copies).
      *
-     * @throws BackupException naming the failing step; nothing is committed then
+     * @throws PartialBackupException with copies, when some stores committed the backup and others failed: it holds
+     *                                the manifest and names each failed store (the listener hears {@code failed})
+     * @throws BackupException        naming the failing step; nothing is committed then
      */
     public BackupManifest run() {
         Instant started = clock.instant();
@@ -160,15 +178,17 @@ public final class BackupPipeline {
         String objectKey = StoreLayout.dataKey(source.kind(), id, suffixes.toString());
         ProgressTicker ticker = new ProgressTicker();
         Support.notify(listener, l -> l.started(Operation.BACKUP, objectKey));
-        log.info("backup of {} to {} as {} started", source.describe(), sink.location(), objectKey);
+        log.info("backup of {} to {} as {} started", source.describe(), locations(), objectKey);
         long[] counts = new long[2];
         try {
-            LocalPaths.refuseOverlap(
-                    sink,
-                    source.localPath(),
-                    "back up",
-                    "the backup would read the store's own" + " output and earlier backups",
-                    "Back up a directory outside the store, or move the store" + " (BACKUP_DIR) out of it.");
+            for (Sink store : stores()) {
+                LocalPaths.refuseOverlap(
+                        store,
+                        source.localPath(),
+                        "back up",
+                        "the backup would read the store's own" + " output and earlier backups",
+                        "Back up a directory outside the store, or move the store" + " (BACKUP_DIR) out of it.");
+            }
             BackupManifest m = write(objectKey, id, started, chain, signer, ticker, counts);
             Progress done = Support.progress(objectKey, m.plaintextSize(), m.objectSize(), m.objectSize(), ticker);
             Support.notify(listener, l -> l.finished(Operation.BACKUP, done));
@@ -188,6 +208,24 @@ public final class BackupPipeline {
         }
     }
 
+    /** One store a run writes to: its data output and what this run wrote there. */
+    private static final class Target {
+        final Sink sink;
+        SinkOutput data;
+        UploadCheck.Recorder sent;
+        boolean dataCommitted;
+        final List<String> attempted = new ArrayList<>(); // the sidecar and manifest keys this run tried to write
+        BackupException failure;
+
+        Target(Sink sink) {
+            this.sink = sink;
+        }
+
+        boolean live() {
+            return failure == null;
+        }
+    }
+
     private BackupManifest write(
             String objectKey,
             String id,
@@ -196,37 +234,29 @@ public final class BackupPipeline {
             Authenticator signer,
             ProgressTicker ticker,
             long[] counts) {
-        String where = " (backup of " + source.describe() + " to " + sink.location() + " as " + objectKey + ")";
-        try {
-            if (!sink.list(objectKey).isEmpty()) {
-                throw sameName(objectKey, null);
+        List<Target> targets = new ArrayList<>();
+        targets.add(new Target(sink));
+        copies.forEach(c -> targets.add(new Target(c)));
+        boolean isolate = targets.size() > 1; // with copies, a store's failure is its own; else it ends the run
+        String where = " (backup of " + source.describe() + " to " + locations() + " as " + objectKey + ")";
+        for (Target t : targets) {
+            try {
+                open(t, objectKey, id, where);
+            } catch (BackupException e) {
+                if (!isolate) {
+                    throw e;
+                }
+                storeFailed(t, e, objectKey);
             }
-        } catch (IOException e) {
-            throw new StorageException(
-                    "Cannot list " + sink.location() + ": " + e.getMessage() + where
-                            + ". Check that the store is reachable and writable.",
-                    objectKey,
-                    sink.location(),
-                    e);
         }
-
-        SinkOutput data;
-        try {
-            data = sink.create(objectKey, Map.of(META_BACKUP_ID, id, META_KIND, source.kind()));
-        } catch (IOException e) {
-            throw new StorageException(
-                    "Cannot create " + objectKey + " in " + sink.location() + ": " + e.getMessage()
-                            + ". Check that the store is reachable, writable and has space.",
-                    objectKey,
-                    sink.location(),
-                    e);
+        if (targets.stream().noneMatch(Target::live)) {
+            throw everyStoreFailed(targets, objectKey);
         }
-        boolean dataCommitted = false;
-        List<String> attempted = new ArrayList<>(); // the sidecar and manifest keys this run tried to write
         Pipe pipe = new Pipe(chunkSize, chunks);
         SourceRun sourceRun = new SourceRun(pipe);
         Thread sourceThread = null;
         boolean streaming = false;
+        PartialBackupException partial;
         try {
             // The source starts first: pg_dump connects and reads its catalogs while the transforms set up (the
             // OpenPGP key derivation hashes 64 MiB), filling the bounded pipe until the loop below reads it.
@@ -236,9 +266,14 @@ public final class BackupPipeline {
             if (signer != null) {
                 signer.prepare(); // the manifest's HMAC key derives on another core while the data streams
             }
-            UploadCheck.Recorder sent = new UploadCheck.Recorder(StageStreams.output(
-                    StageStreams.closeShield(data), "store (" + sink.location() + ")", ErrorCode.STORAGE));
-            CountingDigestOutputStream stored = new CountingDigestOutputStream(sent);
+            for (Target t : targets) {
+                if (t.live()) {
+                    t.sent = new UploadCheck.Recorder(StageStreams.output(
+                            StageStreams.closeShield(t.data), "store (" + t.sink.location() + ")", ErrorCode.STORAGE));
+                }
+            }
+            CountingDigestOutputStream stored =
+                    new CountingDigestOutputStream(isolate ? new Tee(targets, objectKey, where) : targets.get(0).sent);
             OutputStream out = stored;
             for (int i = chain.size() - 1; i >= 0; i--) {
                 Transform t = chain.get(i);
@@ -264,15 +299,26 @@ public final class BackupPipeline {
             if (sourceRun.failure != null) {
                 throw sourceFailure(sourceRun.failure, objectKey, where);
             }
-            plain.close(); // finishes every transform; the shield keeps the sink output open
+            plain.close(); // finishes every transform; the shield keeps the sink outputs open
             counts[1] = stored.count();
-            try {
-                data.commit();
-            } catch (ObjectExistsException e) {
-                throw sameName(objectKey, e);
+            // Commit last, per store: each data object is committed and confirmed, then each store gets the sidecar
+            // (and signature) and, last, the manifest. With copies, a store that fails here is cleaned up alone.
+            for (Target t : targets) {
+                if (t.live()) {
+                    perStore(t, isolate, objectKey, where, () -> {
+                        try {
+                            t.data.commit();
+                        } catch (ObjectExistsException e) {
+                            throw sameName(t.sink, objectKey, e);
+                        }
+                        t.dataCommitted = true;
+                        UploadCheck.confirm(t.sink, objectKey, t.sent); // before anything refers to the object
+                    });
+                }
             }
-            dataCommitted = true;
-            UploadCheck.confirm(sink, objectKey, sent); // before anything refers to the object
+            if (targets.stream().noneMatch(Target::live)) {
+                throw everyStoreFailed(targets, objectKey);
+            }
 
             BackupManifest manifest = BackupManifest.builder()
                     .id(id)
@@ -289,49 +335,230 @@ public final class BackupPipeline {
                     .build();
             Map<String, String> meta =
                     Map.of(META_BACKUP_ID, id, META_KIND, source.kind(), META_OBJECT_SHA256, manifest.objectSha256());
-            attempted.add(manifest.sha256Key());
-            writeSmall(
-                    manifest.sha256Key(),
-                    Sha256.sidecarLine(manifest.objectSha256(), objectKey).getBytes(StandardCharsets.UTF_8),
-                    meta);
+            byte[] sidecar =
+                    Sha256.sidecarLine(manifest.objectSha256(), objectKey).getBytes(StandardCharsets.UTF_8);
             byte[] json = manifest.toJson();
-            if (signer != null) {
-                attempted.add(manifest.signatureKey());
-                writeSmall(manifest.signatureKey(), signer.sign(json), meta);
+            byte[] signature = signer == null ? null : signer.sign(json);
+            for (Target t : targets) {
+                if (t.live()) {
+                    perStore(t, isolate, objectKey, where, () -> {
+                        t.attempted.add(manifest.sha256Key());
+                        writeSmall(t.sink, manifest.sha256Key(), sidecar, meta);
+                        if (signature != null) {
+                            t.attempted.add(manifest.signatureKey());
+                            writeSmall(t.sink, manifest.signatureKey(), signature, meta);
+                        }
+                        t.attempted.add(0, manifest.manifestKey()); // deleted first on failure
+                        writeSmall(t.sink, manifest.manifestKey(), json, meta);
+                    });
+                }
             }
-            attempted.add(0, manifest.manifestKey()); // deleted first on failure
-            writeSmall(manifest.manifestKey(), json, meta);
-            return manifest;
+            if (targets.stream().noneMatch(Target::live)) {
+                throw everyStoreFailed(targets, objectKey);
+            }
+            if (targets.stream().allMatch(Target::live)) {
+                return manifest;
+            }
+            Map<String, BackupException> failures = new java.util.LinkedHashMap<>();
+            List<String> committed = new ArrayList<>();
+            for (Target t : targets) {
+                if (t.live()) {
+                    committed.add(t.sink.location());
+                } else {
+                    failures.put(t.sink.location(), t.failure);
+                }
+            }
+            // thrown below, past the clean-up: every store is settled, committed or cleaned up
+            partial = new PartialBackupException(manifest, committed, failures);
         } catch (BackupException e) {
-            cleanUp(data, dataCommitted, attempted, objectKey, pipe, sourceThread, e);
+            cleanUp(targets, objectKey, pipe, sourceThread, e);
             throw e;
         } catch (IOException | RuntimeException e) {
             BackupException be;
             if (sourceRun.failure != null && streaming) { // a transform that cannot even start is the cause
                 be = sourceFailure(sourceRun.failure, objectKey, where);
-            } else if (e instanceof StageFailure sf) {
-                be = BackupException.of(
-                        sf.code(),
-                        "Backup failed at step '" + sf.stage() + "': "
-                                + sf.getCause().getMessage() + where + ". Nothing was committed. "
-                                + advice(sf.code()),
-                        objectKey,
-                        sink.location(),
-                        sf.getCause());
             } else {
-                be = new BackupException(
-                        ErrorCode.INTERNAL,
-                        "Backup failed: " + e + where + ". Nothing was committed.",
-                        objectKey,
-                        sink.location(),
-                        e);
+                be = failure(e, objectKey, where, sink, false);
             }
-            cleanUp(data, dataCommitted, attempted, objectKey, pipe, sourceThread, be);
+            cleanUp(targets, objectKey, pipe, sourceThread, be);
             throw be;
+        }
+        throw partial;
+    }
+
+    /** The failure {@code e} of a step as the pipeline reports it; {@code store} is the one it happened in, if known. */
+    private BackupException failure(Exception e, String objectKey, String where, Sink store, boolean inStore) {
+        if (e instanceof BackupException be) {
+            return be;
+        }
+        String location = store.location();
+        if (e instanceof StageFailure sf) {
+            return BackupException.of(
+                    sf.code(),
+                    "Backup failed at step '" + sf.stage() + "': "
+                            + sf.getCause().getMessage() + where + ". Nothing was committed. "
+                            + advice(sf.code()),
+                    objectKey,
+                    location,
+                    sf.getCause());
+        }
+        if (e instanceof IOException && inStore) {
+            return new StorageException(
+                    "Backup failed in " + location + ": " + e.getMessage() + where + ". Nothing was committed there. "
+                            + advice(ErrorCode.STORAGE),
+                    objectKey,
+                    location,
+                    e);
+        }
+        return new BackupException(
+                ErrorCode.INTERNAL, "Backup failed: " + e + where + ". Nothing was committed.", objectKey, location, e);
+    }
+
+    /** The existence check and the data object's creation in one store. */
+    private void open(Target t, String objectKey, String id, String where) {
+        Sink store = t.sink;
+        try {
+            if (!store.list(objectKey).isEmpty()) {
+                throw sameName(store, objectKey, null);
+            }
+        } catch (IOException e) {
+            throw new StorageException(
+                    "Cannot list " + store.location() + ": " + e.getMessage() + where
+                            + ". Check that the store is reachable and writable.",
+                    objectKey,
+                    store.location(),
+                    e);
+        }
+        try {
+            t.data = store.create(objectKey, Map.of(META_BACKUP_ID, id, META_KIND, source.kind()));
+        } catch (IOException e) {
+            throw new StorageException(
+                    "Cannot create " + objectKey + " in " + store.location() + ": " + e.getMessage()
+                            + ". Check that the store is reachable, writable and has space.",
+                    objectKey,
+                    store.location(),
+                    e);
         }
     }
 
-    private ConfigurationException sameName(String objectKey, Throwable cause) {
+    /** A step in one store; with copies ({@code isolate}), its failure fails that store alone. */
+    private void perStore(Target t, boolean isolate, String objectKey, String where, StoreStep step)
+            throws IOException {
+        if (!isolate) {
+            step.run();
+            return;
+        }
+        try {
+            step.run();
+        } catch (IOException | RuntimeException e) {
+            storeFailed(t, failure(e, objectKey, where, t.sink, true), objectKey);
+        }
+    }
+
+    /** One step of {@link #perStore}. */
+    @FunctionalInterface
+    private interface StoreStep {
+        void run() throws IOException;
+    }
+
+    /** Marks a store failed and removes what this run wrote there; the other stores go on. */
+    private void storeFailed(Target t, BackupException e, String objectKey) {
+        t.failure = e;
+        log.warn(
+                "backup {}: the store {} failed, the other stores go on: {}",
+                objectKey,
+                t.sink.location(),
+                e.getMessage());
+        cleanUpStore(t, objectKey, e);
+    }
+
+    /** The failure of a run in which no store is left: the primary's, naming every store's. */
+    private BackupException everyStoreFailed(List<Target> targets, String objectKey) {
+        BackupException first = targets.get(0).failure;
+        if (targets.size() == 1) {
+            return first;
+        }
+        StringBuilder b = new StringBuilder("The backup " + objectKey + " failed in every store:");
+        for (Target t : targets) {
+            b.append(" ").append(t.sink.location()).append(": ").append(t.failure.getMessage());
+        }
+        BackupException all = BackupException.of(first.code(), b.toString(), objectKey, locations(), first);
+        targets.stream().skip(1).forEach(t -> all.addSuppressed(t.failure));
+        return all;
+    }
+
+    /** The primary's location, and the copies' after it. */
+    private String locations() {
+        if (copies.isEmpty()) {
+            return sink.location();
+        }
+        StringBuilder b = new StringBuilder(sink.location());
+        copies.forEach(c -> b.append(" + ").append(c.location()));
+        return b.toString();
+    }
+
+    /**
+     * The stream of stored bytes to every store still live. A store whose write fails is marked failed (its output
+     * discarded) and left out from then on; the others keep receiving. When none is left, the last failure is
+     * thrown. Memory: nothing is held here; each store's output buffers what it buffers for one store.
+     */
+    private final class Tee extends OutputStream {
+        private final List<Target> targets;
+        private final String objectKey;
+        private final String where;
+
+        Tee(List<Target> targets, String objectKey, String where) {
+            this.targets = targets;
+            this.objectKey = objectKey;
+            this.where = where;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            each(out -> out.write(b, off, len));
+        }
+
+        @Override
+        public void flush() throws IOException {
+            each(OutputStream::flush);
+        }
+
+        @Override
+        public void close() throws IOException {
+            each(OutputStream::close);
+        }
+
+        private void each(StreamStep step) throws IOException {
+            Exception last = null;
+            for (Target t : targets) {
+                if (!t.live()) {
+                    continue;
+                }
+                try {
+                    step.run(t.sent);
+                } catch (IOException | RuntimeException e) { // stores throw StorageException too
+                    last = e;
+                    storeFailed(t, failure(e, objectKey, where, t.sink, true), objectKey);
+                }
+            }
+            if (last != null && targets.stream().noneMatch(Target::live)) {
+                throw everyStoreFailed(targets, objectKey);
+            }
+        }
+    }
+
+    /** One call on a store's stream in {@link Tee}. */
+    @FunctionalInterface
+    private interface StreamStep {
+        void run(OutputStream out) throws IOException;
+    }
+
+    private static ConfigurationException sameName(Sink sink, String objectKey, Throwable cause) {
         return new ConfigurationException(
                 "A backup named " + objectKey + " already exists in " + sink.location()
                         + "; backups started in the same second get the same name (is another backup of this kind running?)."
@@ -362,7 +589,7 @@ public final class BackupPipeline {
                     ? be
                     : BackupException.of(
                             be.code(),
-                            be.getMessage() + " [backup " + objectKey + " to " + sink.location() + "]",
+                            be.getMessage() + " [backup " + objectKey + " to " + locations() + "]",
                             objectKey,
                             be.location().orElse(source.describe()),
                             be);
@@ -383,7 +610,7 @@ public final class BackupPipeline {
         };
     }
 
-    private void writeSmall(String key, byte[] bytes, Map<String, String> metadata) {
+    private static void writeSmall(Sink sink, String key, byte[] bytes, Map<String, String> metadata) {
         try (SinkOutput out = sink.create(key, metadata)) {
             out.write(bytes);
             out.commit();
@@ -399,13 +626,7 @@ public final class BackupPipeline {
     }
 
     private void cleanUp(
-            SinkOutput data,
-            boolean dataCommitted,
-            List<String> attempted,
-            String objectKey,
-            Pipe pipe,
-            Thread sourceThread,
-            BackupException primary) {
+            List<Target> targets, String objectKey, Pipe pipe, Thread sourceThread, BackupException primary) {
         pipe.closeReader();
         if (sourceThread != null) {
             if (sourceThread.isAlive()) {
@@ -433,25 +654,38 @@ public final class BackupPipeline {
                         objectKey);
             }
         }
-        try {
-            data.close();
-        } catch (IOException | RuntimeException e) {
-            Support.addSuppressed(primary, e);
+        for (Target t : targets) {
+            if (t.live()) { // a failed store was cleaned up when it failed
+                cleanUpStore(t, objectKey, primary);
+            }
         }
-        if (dataCommitted) {
+    }
+
+    /** Discards, or deletes, what this run wrote to one store. */
+    private static void cleanUpStore(Target t, String objectKey, BackupException primary) {
+        Sink sink = t.sink;
+        if (t.data != null) {
+            try {
+                t.data.close();
+            } catch (IOException | RuntimeException e) {
+                Support.addSuppressed(primary, e);
+            }
+        }
+        if (t.dataCommitted) {
             // The manifest may be stored although its write failed (a lost answer), so it goes first, then the
             // sidecar, then the data — only keys this run tried to write; if a delete fails, stop: never leave a
             // manifest pointing at deleted data. What stays is an orphan, removed by retention after its grace.
-            List<String> keys = new ArrayList<>(attempted);
+            List<String> keys = new ArrayList<>(t.attempted);
             keys.add(objectKey);
             for (String k : keys) {
                 try {
                     sink.delete(k);
                 } catch (IOException | RuntimeException e) {
                     log.warn(
-                            "could not delete {} after the failed backup {}; leaving it (and the objects after it)"
-                                    + " for retention's orphan clean-up: {}",
+                            "could not delete {} from {} after the failed backup {}; leaving it (and the objects after"
+                                    + " it) for retention's orphan clean-up: {}",
                             k,
+                            sink.location(),
                             objectKey,
                             e.toString());
                     break;
@@ -499,6 +733,7 @@ public final class BackupPipeline {
     public static final class Builder {
         private Source source;
         private Sink sink;
+        private final List<Sink> copies = new ArrayList<>();
         private final List<Transform> transforms = new ArrayList<>();
         private Transform encryption;
         private boolean unencrypted;
@@ -519,6 +754,22 @@ public final class BackupPipeline {
         /** Where the backup goes. Required. The pipeline does not close it. */
         public Builder sink(Sink sink) {
             this.sink = Objects.requireNonNull(sink, "sink");
+            return this;
+        }
+
+        /**
+         * Adds a store that gets a copy of every backup (repeatable; none by default). The stored bytes stream once,
+         * through the transforms, and are written to the primary {@link #sink} and to each copy as they come: no
+         * temporary copy on disk, memory bounded by each store's own buffers (an S3 store's parts in flight). Each
+         * store is committed on its own (data, sidecar, manifest, in that order), and each is confirmed against the
+         * same size, edge bytes and SHA-256. A store that fails (unreachable, refusing, full) is cleaned up (its
+         * partial upload aborted, anything committed deleted) while the others go on; {@link BackupPipeline#run()}
+         * then throws a {@link PartialBackupException} naming it, after the others committed. The pipeline does not
+         * close the copies.
+         */
+        public Builder copy(Sink copy) {
+            Objects.requireNonNull(copy, "copy");
+            copies.add(copy);
             return this;
         }
 

@@ -19,6 +19,11 @@ public enum ErrorCode {
     RESTORE(7),
     /** The named backup or object does not exist in the store. */
     NOT_FOUND(8),
+    /**
+     * A backup written to several stores (copies) was committed in some of them but not in all: the stores that
+     * succeeded keep it, the failed ones were left without it (see {@link PartialBackupException}).
+     */
+    PARTIAL(11),
     /** A bug or an unexpected condition inside the library. */
     INTERNAL(1);
 

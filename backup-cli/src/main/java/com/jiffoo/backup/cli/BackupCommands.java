@@ -1,7 +1,9 @@
 package com.jiffoo.backup.cli;
 
+import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.PartialBackupException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.Source;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
@@ -12,6 +14,7 @@ import com.jiffoo.backup.postgres.PgConnection;
 import com.jiffoo.backup.postgres.PostgresSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -29,20 +32,51 @@ final class BackupCommands {
 
     private BackupCommands() {}
 
-    /** Runs one backup of {@code source} into the configured store and reports it. */
+    /**
+     * Runs one backup of {@code source} into the configured store and its copies, and reports it: with copies,
+     * {@code summary} gets a {@code stores} array (location, status {@code committed} or {@code failed}, the error),
+     * and a copy that failed ends the run with exit 11 after the others committed.
+     */
     static void backup(CliCommand cmd, Source source, Map<String, Object> summary) {
         OpenPgpTransform pgp = Encryption.forBackup(cmd.settings);
-        Sink store = Stores.open(cmd.settings);
+        List<Sink> stores = Stores.openAll(cmd.settings);
         try {
-            BackupManifest m = BackupPipeline.builder()
+            BackupPipeline.Builder b = BackupPipeline.builder()
                     .source(source)
                     .encryption(pgp)
-                    .sink(store)
-                    .listener(cmd.progress())
-                    .build()
-                    .run();
+                    .sink(stores.get(0))
+                    .listener(cmd.progress());
+            stores.stream().skip(1).forEach(b::copy);
+            BackupManifest m;
+            PartialBackupException partial = null;
+            try {
+                m = b.build().run();
+            } catch (PartialBackupException e) {
+                partial = e;
+                m = e.manifest();
+            }
+            PartialBackupException p = partial;
+            Sink store = stores.stream()
+                    .filter(x -> p == null || p.committed().contains(x.location()))
+                    .findFirst()
+                    .orElseThrow();
             summary.putAll(CliCommand.describe(m, store));
             summary.put("durationMs", m.duration().toMillis());
+            if (stores.size() > 1) {
+                List<Map<String, Object>> where = new ArrayList<>();
+                for (Sink x : stores) {
+                    Map<String, Object> d = new LinkedHashMap<>();
+                    d.put("location", x.location());
+                    BackupException failed = p == null ? null : p.failures().get(x.location());
+                    d.put("status", failed == null ? "committed" : "failed");
+                    if (failed != null) {
+                        d.put("error", failed.code().name());
+                        d.put("message", CliCommand.forOperators(failed.getMessage()));
+                    }
+                    where.add(d);
+                }
+                summary.put("stores", where);
+            }
             cmd.say("backed up " + source.describe() + " to " + CliCommand.where(store, m.objectKey()));
             cmd.say(String.format(
                     Locale.ROOT,
@@ -51,8 +85,16 @@ final class BackupCommands {
                     Terminal.bytes(m.plaintextSize()),
                     m.duration().toMillis() / 1000.0,
                     m.objectSha256()));
+            for (Sink x : stores.subList(1, stores.size())) {
+                if (p == null || p.committed().contains(x.location())) {
+                    cmd.say("  copy committed in " + x.location());
+                }
+            }
+            if (p != null) {
+                throw p; // exit 11: the message names each failed store
+            }
         } finally {
-            CliCommand.close(store);
+            CliCommand.close(stores);
         }
     }
 
@@ -72,7 +114,8 @@ final class BackupCommands {
                 " 0:backed up",
                 " 2:bad or missing setting",
                 " 3:pg_dump failed",
-                " 4:the store failed",
+                " 4:the store failed (with copies: every store failed)",
+                "11:committed in some stores, failed in others (copies; the message names them)",
                 " 1:internal error"
             })
     static final class Database extends CliCommand {
@@ -125,7 +168,8 @@ final class BackupCommands {
                 " 0:backed up",
                 " 2:bad or missing setting",
                 " 3:the directory could not be read",
-                " 4:the store failed",
+                " 4:the store failed (with copies: every store failed)",
+                "11:committed in some stores, failed in others (copies; the message names them)",
                 " 1:internal error"
             })
     static final class Files extends CliCommand {
@@ -176,7 +220,8 @@ final class BackupCommands {
                 " 0:backed up",
                 " 2:bad or missing setting; replication refused; tablespaces; pg_basebackup too old",
                 " 3:pg_basebackup failed",
-                " 4:the store failed",
+                " 4:the store failed (with copies: every store failed)",
+                "11:committed in some stores, failed in others (copies; the message names them)",
                 " 1:internal error"
             })
     static final class Base extends CliCommand {

@@ -91,6 +91,7 @@ abstract class CliCommand implements Callable<Integer> {
     static Settings settings(GlobalOptions.Values v) {
         return Settings.load(System.getenv(), v.config)
                 .flag("STORE", v.store)
+                .flag("BACKUP_COPIES", v.copyTo.isEmpty() ? null : String.join(",", v.copyTo))
                 .flag("ENCRYPTION_KEY_FILE", v.keyFile)
                 .flag("ALLOW_UNAUTHENTICATED", v.allowUnauthenticated ? "true" : null)
                 .flag("ALLOW_UNENCRYPTED", v.allowUnencrypted ? "true" : null)
@@ -355,6 +356,25 @@ abstract class CliCommand implements Callable<Integer> {
         d.put("authenticity", m.authenticity().name().toLowerCase(java.util.Locale.ROOT));
         m.signedBy().ifPresent(by -> d.put("signedBy", by));
         return d;
+    }
+
+    /** Closes every store of the list (the store and its copies), then throws the first failure, if any. */
+    static void close(java.util.List<Sink> stores) {
+        RuntimeException first = null;
+        for (Sink store : stores) {
+            try {
+                close(store);
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
     }
 
     /** Closes a store, turning its failure into a storage error. */

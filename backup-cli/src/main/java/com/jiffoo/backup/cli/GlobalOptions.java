@@ -22,6 +22,7 @@ final class GlobalOptions {
         boolean quiet;
         boolean json;
         String store;
+        java.util.List<String> copyTo = java.util.List.of();
         String keyFile;
         boolean allowUnauthenticated;
         boolean allowUnencrypted;
@@ -90,6 +91,16 @@ final class GlobalOptions {
                             + " (s3://bucket/prefix, minio://host:port/bucket/prefix, file:/dir). Default: S3_BUCKET, else BACKUP_DIR.")
     void store(String store) {
         values().store = store;
+    }
+
+    @Option(
+            names = "--copy-to",
+            paramLabel = "STORE",
+            description = "Another store that holds a copy of each backup (repeatable): `backup` writes to it too, and"
+                    + " restore, verify and list fall back to it when the store is down or its copy is damaged."
+                    + " Also BACKUP_COPIES (comma-separated store URIs), which this replaces. See docs/copies.md.")
+    void copyTo(java.util.List<String> stores) {
+        values().copyTo = java.util.List.copyOf(stores);
     }
 
     @Option(

@@ -60,46 +60,87 @@ final class ListCommand extends CliCommand {
 
     @Override
     void run(Map<String, Object> summary) {
-        Sink store = Stores.open(settings);
+        List<Sink> stores = Stores.openAll(settings);
+        Sink store = stores.get(0);
         List<Map<String, Object>> rows = new ArrayList<>();
+        List<Fallback.Failure> unreachable = new ArrayList<>();
         BackupException firstFailure = null;
         try {
             BackupTrust trust = Encryption.trust(settings);
-            StoredBackups backups = StoredBackups.of(store, trust);
+            Map<Sink, StoredBackups> views = new LinkedHashMap<>();
+            stores.forEach(x -> views.put(x, StoredBackups.of(x, trust)));
             say(String.format(ROW, "KIND", "BACKUP", "COMPLETED (UTC)", "SIZE", "LAST VERIFIED (UTC)"));
             for (String k : kind != null ? List.of(kind) : LISTED_KINDS) {
-                StoredBackups.Scan scan = backups.scan(k);
-                for (StoredBackups.Refused r : scan.refused()) {
-                    Map<String, Object> row = new LinkedHashMap<>();
-                    row.put("kind", k);
-                    row.put("key", r.key());
-                    row.put("refused", forOperators(r.reason().getMessage()));
-                    row.put("newest", scan.refusedNewest().contains(r));
-                    rows.add(row);
-                    say(String.format(
-                            ROW,
-                            k,
-                            StoreLayout.dataKeyOf(r.key()),
-                            "-",
-                            "-",
-                            "REFUSED: " + forOperators(r.reason().getMessage())));
-                }
-                if (check && firstFailure == null && !scan.refusedNewest().isEmpty()) {
+                // every store that answers: a backup is listed once, with the stores that hold it
+                Map<String, BackupManifest> backups = new LinkedHashMap<>();
+                Map<String, List<Sink>> holders = new LinkedHashMap<>();
+                for (Sink x : stores) {
+                    if (unreachable.stream().anyMatch(f -> f.store() == x)) {
+                        continue;
+                    }
+                    StoredBackups.Scan scan;
                     try {
-                        scan.latestTrusted(); // the same verdict (and wording) as verify --latest and restore --latest
-                    } catch (IntegrityException e) {
-                        firstFailure = e;
+                        scan = views.get(x).scan(k);
+                    } catch (BackupException e) {
+                        if (stores.size() == 1 || !Fallback.tryNext(e)) {
+                            throw e;
+                        }
+                        unreachable.add(new Fallback.Failure(x, e));
+                        org.slf4j.LoggerFactory.getLogger(ListCommand.class)
+                                .warn(
+                                        "list: the store {} failed, listing the others: {}",
+                                        x.location(),
+                                        e.getMessage());
+                        continue;
+                    }
+                    for (StoredBackups.Refused r : scan.refused()) {
+                        Map<String, Object> row = new LinkedHashMap<>();
+                        row.put("kind", k);
+                        row.put("key", r.key());
+                        row.put("refused", forOperators(r.reason().getMessage()));
+                        row.put("newest", scan.refusedNewest().contains(r));
+                        row.put("location", x.location());
+                        rows.add(row);
+                        say(String.format(
+                                        ROW,
+                                        k,
+                                        StoreLayout.dataKeyOf(r.key()),
+                                        "-",
+                                        "-",
+                                        "REFUSED: " + forOperators(r.reason().getMessage()))
+                                + (stores.size() > 1 ? "  (in " + x.location() + ")" : ""));
+                    }
+                    if (check && firstFailure == null && !scan.refusedNewest().isEmpty()) {
+                        try {
+                            scan.latestTrusted(); // the same verdict (and wording) as verify --latest and restore
+                            // --latest
+                        } catch (IntegrityException e) {
+                            firstFailure = e;
+                        }
+                    }
+                    for (BackupManifest m : scan.committed()) {
+                        backups.putIfAbsent(m.objectKey(), m);
+                        holders.computeIfAbsent(m.objectKey(), key -> new ArrayList<>())
+                                .add(x);
                     }
                 }
-                for (BackupManifest m : scan.committed()) {
-                    Map<String, Object> row = new LinkedHashMap<>(describe(m, store));
+                List<BackupManifest> listed = new ArrayList<>(backups.values());
+                listed.sort(java.util.Comparator.comparing(BackupManifest::completedAt)
+                        .reversed());
+                for (BackupManifest m : listed) {
+                    Sink at = holders.get(m.objectKey()).get(0);
+                    Map<String, Object> row = new LinkedHashMap<>(describe(m, at));
+                    List<String> in = holders.get(m.objectKey()).stream()
+                            .map(Sink::location)
+                            .toList();
+                    row.put("stores", in);
                     // the verdict that stands: a later quick pass does not hide a failed deep verification
-                    Optional<VerificationRecord> standing = backups.standingVerification(m);
+                    Optional<VerificationRecord> standing = views.get(at).standingVerification(m);
                     String verified = standing.map(ListCommand::verdict).orElse("-");
                     if (check) {
                         try {
                             BackupVerifier.builder()
-                                    .sink(store)
+                                    .sink(at)
                                     .trust(trust)
                                     .build()
                                     .verify(m.objectKey(), false);
@@ -117,7 +158,7 @@ final class ListCommand extends CliCommand {
                                                         + r.message()
                                                         + " A quick check does not clear that; a passing `verify --deep` does.",
                                                 m.objectKey(),
-                                                store.location(),
+                                                at.location(),
                                                 null)
                                         : firstFailure;
                             }
@@ -130,28 +171,46 @@ final class ListCommand extends CliCommand {
                     row.put("verified", verified);
                     rows.add(row);
                     say(String.format(
-                            ROW + "%s",
-                            m.kind(),
-                            m.objectKey(),
-                            m.completedAt().toString().replaceFirst("\\.\\d+Z$", "Z"),
-                            Terminal.bytes(m.objectSize()),
-                            verified,
-                            m.authenticity() == BackupTrust.Authenticity.UNAUTHENTICATED ? "  (UNAUTHENTICATED)" : ""));
+                                    ROW + "%s",
+                                    m.kind(),
+                                    m.objectKey(),
+                                    m.completedAt().toString().replaceFirst("\\.\\d+Z$", "Z"),
+                                    Terminal.bytes(m.objectSize()),
+                                    verified,
+                                    m.authenticity() == BackupTrust.Authenticity.UNAUTHENTICATED
+                                            ? "  (UNAUTHENTICATED)"
+                                            : "")
+                            + (stores.size() > 1 ? "  in " + String.join(", ", in) : ""));
                 }
             }
+            if (!unreachable.isEmpty() && unreachable.size() == stores.size()) {
+                throw unreachable.get(0).error();
+            }
             summary.put("location", store.location());
+            if (stores.size() > 1) {
+                summary.put("stores", stores.stream().map(Sink::location).toList());
+            }
+            if (!unreachable.isEmpty()) {
+                summary.put(
+                        "storeFailures",
+                        unreachable.stream().map(Fallback.Failure::describe).toList());
+                for (Fallback.Failure f : unreachable) {
+                    say("(the store " + f.store().location() + " could not be listed: "
+                            + forOperators(f.error().getMessage()) + ")");
+                }
+            }
             summary.put("backups", rows);
             if (rows.isEmpty()) {
                 say("(no committed backups in " + store.location() + ")");
             }
         } finally {
-            CliCommand.close(store);
+            CliCommand.close(stores);
         }
         if (firstFailure != null) {
             throw new IntegrityException(
                     "at least one backup failed its verification (marked FAILED), first: " + firstFailure.getMessage(),
                     firstFailure.key().orElse(null),
-                    store.location(),
+                    firstFailure.location().orElse(store.location()),
                     firstFailure);
         }
     }

@@ -33,6 +33,8 @@ import picocli.CommandLine.Mixin;
             "              MINIO_ENDPOINT (MinIO client), AWS_REGION, AWS_ACCESS_KEY_ID,",
             "              AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE;",
             "              or BACKUP_DIR=/var/backups/jiffoo; or --store",
+            "  Copies:     BACKUP_COPIES=URI,URI or --copy-to URI (repeatable); BACKUP_DIR",
+            "              beside S3_BUCKET is a local copy (docs/copies.md)",
             "  Database:   DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, DB_SSLMODE",
             "              (else PGHOST, ...)",
             "  Keys:       ENCRYPTION_KEY_FILE (passphrase), ENCRYPTION_PUBLIC_KEY_FILE,",
@@ -55,7 +57,8 @@ import picocli.CommandLine.Mixin;
             " 7:the restore target failed; it keeps its previous content",
             " 8:the backup or object does not exist",
             " 9:monitor: WARNING",
-            "10:monitor: CRITICAL"
+            "10:monitor: CRITICAL",
+            "11:backup: committed in some stores but failed in others (copies, docs/copies.md)"
         })
 public final class Main implements java.util.concurrent.Callable<Integer> {
 

@@ -63,28 +63,45 @@ final class RestoreCommands {
             Map<String, Object> summary,
             OpenPgpTransform decryption) {
         which.requireOne(kind);
-        Stores.Located at = which.latest
-                ? new Stores.Located(Stores.open(cmd.settings), null)
-                : Stores.locate(cmd.settings, which.backup);
-        Sink store = at.sink();
+        Stores.Candidates at = Stores.candidates(cmd.settings, which.latest ? null : which.backup);
         try {
             OpenPgpTransform pgp = decryption != null ? decryption : Encryption.forRestore(cmd.settings);
-            RestorePipeline p = RestorePipeline.builder()
-                    .sink(store)
-                    .decryption(pgp)
-                    .trust(Encryption.trust(cmd.settings, pgp))
-                    .target(target)
-                    .listener(cmd.progress())
-                    .build();
-            RestoreResult r = which.latest ? p.restoreLatest(kind) : p.restore(at.key());
+            com.jiffoo.backup.BackupTrust trust = Encryption.trust(cmd.settings, pgp);
+            // --latest with copies: the newest backup in any store (one may have missed the last backup), else each
+            // store's own newest, so that a store's refusal is reported as it is without copies
+            String key = at.key() == null && at.stores().size() > 1
+                    ? Fallback.newest(at.stores(), kind, trust).orElse(null)
+                    : at.key();
+            Fallback.Served<RestoreResult> served = Fallback.first(at.stores(), "restore", store -> {
+                RestorePipeline p = RestorePipeline.builder()
+                        .sink(store)
+                        .decryption(pgp)
+                        .trust(trust)
+                        .target(target)
+                        .listener(cmd.progress())
+                        .build();
+                return key == null ? p.restoreLatest(kind) : p.restore(key);
+            });
+            RestoreResult r = served.value();
+            Sink store = served.store();
             summary.put("backup", CliCommand.describe(r.manifest(), store));
             summary.put("target", target.describe());
             summary.put("durationMs", r.elapsed().toMillis());
+            summary.put("store", store.location());
+            if (!served.failures().isEmpty()) {
+                summary.put("storeFailures", served.describeFailures());
+            }
             cmd.say("restored " + CliCommand.where(store, r.manifest().objectKey()) + " into " + target.describe()
                     + String.format(Locale.ROOT, " in %.1f s", r.elapsed().toMillis() / 1000.0));
+            for (Fallback.Failure f : served.failures()) {
+                cmd.say("  from the copy in " + store.location() + ": the store "
+                        + f.store().location()
+                        + " could not serve it (" + f.error().code() + ": "
+                        + CliCommand.forOperators(f.error().getMessage()) + ")");
+            }
             return r;
         } finally {
-            CliCommand.close(store);
+            CliCommand.close(at.stores());
         }
     }
 

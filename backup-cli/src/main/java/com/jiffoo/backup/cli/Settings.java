@@ -62,6 +62,7 @@ public final class Settings implements StoreSettings {
             "S3_PATH_STYLE",
             "SOURCE_DIR",
             "BACKUP_DIR",
+            "BACKUP_COPIES",
             "SLACK_WEBHOOK_URL",
             "AWS_REGION",
             "AWS_ACCESS_KEY_ID",

@@ -19,6 +19,10 @@ import org.slf4j.LoggerFactory;
  * bare bucket name), else {@code BACKUP_DIR} (a local directory). With {@code MINIO_ENDPOINT}, an {@code s3://}
  * store is the {@code minio://host:port/bucket/prefix} store on that server. The providers read the rest of the
  * settings ({@code S3_ENDPOINT}, {@code AWS_REGION}, the credentials, ...): see {@code docs/s3.md}.
+ *
+ * <p>Copies ({@link #openAll}): {@code --copy-to} (repeatable), else {@code BACKUP_COPIES} (comma-separated store
+ * URIs or paths, each opened as written, with its own query parameters such as {@code ?profile=NAME}); and
+ * {@code BACKUP_DIR} when {@code S3_BUCKET} is the store (the runbook's local copy next to the bucket).
  */
 final class Stores {
     private static final Logger log = LoggerFactory.getLogger(Stores.class);
@@ -48,11 +52,6 @@ final class Stores {
             where = "--store";
             location = store.get();
         } else if (bucket.isPresent()) {
-            s.get("BACKUP_DIR")
-                    .ifPresent(dir -> log.info(
-                            "S3_BUCKET and BACKUP_DIR are both set: using S3_BUCKET;"
-                                    + " BACKUP_DIR ({}) is not needed (backups stream straight to the bucket)",
-                            dir));
             where = "S3_BUCKET";
             location = bucket.get().startsWith("s3://") ? bucket.get() : "s3://" + bucket.get();
         } else {
@@ -60,6 +59,59 @@ final class Stores {
             location = s.get("BACKUP_DIR").orElseThrow(() -> new ConfigurationException(NO_STORE + "."));
         }
         return open(s, location.startsWith("s3://") ? onMinio(s, location) : location, where);
+    }
+
+    /**
+     * The configured store, then each copy ({@link #copies}), all open. A copy that names the store itself, or another
+     * copy, is refused.
+     */
+    static java.util.List<Sink> openAll(Settings s) {
+        java.util.List<Sink> all = new java.util.ArrayList<>();
+        try {
+            all.add(open(s));
+            for (Copy c : copies(s)) {
+                Sink copy = track(open(s, c.location(), c.where()));
+                all.add(copy);
+                for (Sink other : all.subList(0, all.size() - 1)) {
+                    if (other.location().equals(copy.location())) {
+                        throw new ConfigurationException("the store " + copy.location() + " is named twice ("
+                                + c.where() + "); a copy must be another store than the store and the other copies.");
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            for (Sink opened : all) {
+                try {
+                    close(opened);
+                } catch (java.io.IOException | RuntimeException ce) {
+                    e.addSuppressed(ce);
+                }
+            }
+            throw e;
+        }
+        return all;
+    }
+
+    /** A copy's location and the setting that names it. */
+    record Copy(String location, String where) {}
+
+    /**
+     * The copies the settings name: {@code BACKUP_COPIES} (or {@code --copy-to}), and {@code BACKUP_DIR} when
+     * {@code S3_BUCKET} is the store ({@code --store} not given).
+     */
+    static java.util.List<Copy> copies(Settings s) {
+        java.util.List<Copy> out = new java.util.ArrayList<>();
+        s.get("BACKUP_COPIES").ifPresent(list -> {
+            for (String c : list.split(",")) {
+                if (!c.isBlank()) {
+                    out.add(new Copy(c.trim(), "BACKUP_COPIES/--copy-to"));
+                }
+            }
+        });
+        if (s.get("STORE").isEmpty() && s.get("S3_BUCKET").isPresent()) {
+            s.get("BACKUP_DIR").ifPresent(dir -> out.add(new Copy(dir, "BACKUP_DIR, a copy next to S3_BUCKET")));
+        }
+        return out;
     }
 
     private static Sink open(Settings s, String location, String where) {
@@ -94,7 +146,7 @@ final class Stores {
      */
     static Located locate(Settings s, String ref) {
         Path path = Path.of(ref.startsWith("file:") ? ref.substring(5) : ref);
-        if (ref.startsWith("/") || ref.startsWith(".") || ref.startsWith("file:") || Files.isRegularFile(path)) {
+        if (isFile(ref)) {
             BackupFileSink sink = BackupFileSink.open(path);
             return new Located(track(sink), sink.objectKey());
         }
@@ -105,6 +157,28 @@ final class Stores {
         }
         return new Located(open(s), ref);
     }
+
+    /** Whether {@code ref} names a local file (not a key in the store, nor a store URI). */
+    private static boolean isFile(String ref) {
+        Path path = Path.of(ref.startsWith("file:") ? ref.substring(5) : ref);
+        return ref.startsWith("/") || ref.startsWith(".") || ref.startsWith("file:") || Files.isRegularFile(path);
+    }
+
+    /**
+     * The stores that may hold the backup {@code ref} names ({@code null}: the newest of a kind), with its key: every
+     * configured store ({@link #openAll}) for a key or {@code null}, the one store of an {@code s3://} URI or local
+     * file. The key is {@code null} when {@code ref} is.
+     */
+    static Candidates candidates(Settings s, String ref) {
+        if (ref == null || (!isFile(ref) && !StoreProviders.hasScheme(ref))) {
+            return new Candidates(openAll(s), ref);
+        }
+        Located at = locate(s, ref);
+        return new Candidates(java.util.List.of(at.sink()), at.key());
+    }
+
+    /** The stores to read one backup from, in order, and its key ({@code null}: the newest). */
+    record Candidates(java.util.List<Sink> stores, String key) {}
 
     private static Sink track(Sink sink) {
         OPEN.add(sink);

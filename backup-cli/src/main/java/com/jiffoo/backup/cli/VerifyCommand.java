@@ -40,7 +40,7 @@ import picocli.CommandLine.Parameters;
             " 0:every backup verified",
             " 2:bad or missing" + " setting (e.g. no key for --deep)",
             " 4:the store failed",
-            " 5:a backup is damaged or incomplete",
+            " 5:a backup is damaged or incomplete (also when only one store's copy is)",
             " 6:the key does not open it",
             " 8:no such backup, or no backup at all",
             " 1:internal error"
@@ -63,44 +63,74 @@ final class VerifyCommand extends CliCommand {
         if (backup != null && (latest || kind != null)) {
             throw new ConfigurationException("name one BACKUP, or use --latest [--kind KIND]; not both.");
         }
-        Stores.Located at =
-                backup == null ? new Stores.Located(Stores.open(settings), null) : Stores.locate(settings, backup);
-        Sink store = at.sink();
+        Stores.Candidates at = Stores.candidates(settings, backup);
         List<Map<String, Object>> results = new ArrayList<>();
+        Fallback.Served<List<Map<String, Object>>> served = null;
         try {
-            List<String> keys = new ArrayList<>();
-            if (at.key() != null) {
-                keys.add(at.key());
-            } else {
-                StoredBackups backups = StoredBackups.of(store, Encryption.trust(settings));
-                for (String k : kind != null ? List.of(kind) : ListCommand.LISTED_KINDS) {
-                    Optional<BackupManifest> newest = backups.scan(k).latestTrusted();
-                    newest.ifPresent(m -> keys.add(m.objectKey()));
-                    if (newest.isEmpty() && kind != null) {
-                        throw new NotFoundException(
-                                "No committed " + kind + " backup in " + store.location() + ". Run `backup " + kind
-                                        + "` first, or check S3_BUCKET/BACKUP_DIR.",
-                                null,
-                                store.location(),
-                                null);
-                    }
+            // the results of the store that served; on failure, those verified before it (as with one store)
+            served = Fallback.first(at.stores(), "verify", store -> {
+                results.clear();
+                verifyIn(store, at.key(), results);
+                return results;
+            });
+        } finally {
+            summary.put("deep", deep);
+            summary.put("results", results);
+            if (served != null) {
+                summary.put("store", served.store().location());
+                if (!served.failures().isEmpty()) {
+                    summary.put("storeFailures", served.describeFailures());
                 }
-                if (keys.isEmpty()) {
+            }
+            CliCommand.close(at.stores());
+        }
+        // a damaged copy is reported (exit 5) although another store's copy verified
+        for (Fallback.Failure f : served.failures()) {
+            if (f.error().code() == com.jiffoo.backup.ErrorCode.INTEGRITY) {
+                throw new com.jiffoo.backup.IntegrityException(
+                        "the copy in " + f.store().location() + " is damaged (the copy in "
+                                + served.store().location() + " verified): "
+                                + f.error().getMessage(),
+                        f.error().key().orElse(null),
+                        f.store().location(),
+                        f.error());
+            }
+        }
+    }
+
+    /**
+     * Verifies {@code key} in {@code store}, or ({@code null}) the newest backup of each kind there, adding each result
+     * to {@code results} as it passes.
+     */
+    private void verifyIn(Sink store, String key, List<Map<String, Object>> results) {
+        List<String> keys = new ArrayList<>();
+        if (key != null) {
+            keys.add(key);
+        } else {
+            StoredBackups backups = StoredBackups.of(store, Encryption.trust(settings));
+            for (String k : kind != null ? List.of(kind) : ListCommand.LISTED_KINDS) {
+                Optional<BackupManifest> newest = backups.scan(k).latestTrusted();
+                newest.ifPresent(m -> keys.add(m.objectKey()));
+                if (newest.isEmpty() && kind != null) {
                     throw new NotFoundException(
-                            "No committed backup in " + store.location() + ". Check that"
-                                    + " S3_BUCKET or BACKUP_DIR names the store the backups go to.",
+                            "No committed " + kind + " backup in " + store.location() + ". Run `backup " + kind
+                                    + "` first, or check S3_BUCKET/BACKUP_DIR.",
                             null,
                             store.location(),
                             null);
                 }
             }
-            for (String key : keys) {
-                results.add(verify(store, key));
+            if (keys.isEmpty()) {
+                throw new NotFoundException(
+                        "No committed backup in " + store.location() + ". Check that"
+                                + " S3_BUCKET or BACKUP_DIR names the store the backups go to.",
+                        null,
+                        store.location(),
+                        null);
             }
-        } finally {
-            summary.put("deep", deep);
-            summary.put("results", results);
-            CliCommand.close(store);
+        }
+        for (String k : keys) {
+            results.add(verify(store, k));
         }
     }
 

@@ -26,7 +26,8 @@ import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
  * ({@code pathStyle}), {@code S3_CHUNKED_ENCODING}, {@code AWS_REQUEST_CHECKSUM_CALCULATION} and
  * {@code AWS_RESPONSE_CHECKSUM_VALIDATION} ({@code when_supported} or {@code when_required}). Credentials:
  * {@code AWS_ACCESS_KEY_ID} and {@code AWS_SECRET_ACCESS_KEY} (+ {@code AWS_SESSION_TOKEN}), else the profile, else
- * the SDK's default chain (web identity, instance roles). E.g.
+ * the SDK's default chain (web identity, instance roles); a profile named in the URI ({@code ?profile=NAME}) wins
+ * over the keys, so that each store of a backup and its copies can use its own account. E.g.
  * {@code s3://jiffoo-backups/prod?endpoint=http://127.0.0.1:9000&region=us-east-1}.
  */
 public final class S3StoreProvider implements StoreProvider {
@@ -68,11 +69,23 @@ public final class S3StoreProvider implements StoreProvider {
                                 : ResponseChecksumValidation.WHEN_REQUIRED));
         s.bool("S3_CHUNKED_ENCODING").ifPresent(b::chunkedEncoding);
         b.pathStyleAccess(s.bool("S3_PATH_STYLE").orElse(endpoint.isPresent()));
-        credentials(s).ifPresent(b::credentialsProvider);
+        credentials(s, profileInUri(uri)).ifPresent(b::credentialsProvider);
         return b.build();
     }
 
-    private static Optional<AwsCredentialsProvider> credentials(StoreSettings s) {
+    /**
+     * Whether the URI names its own profile ({@code ?profile=NAME}): then that profile's credentials are used even
+     * when {@code AWS_ACCESS_KEY_ID} is set, so that a copy in another account or region has its own credentials.
+     */
+    private static boolean profileInUri(URI uri) {
+        String q = uri.getRawQuery();
+        return q != null && java.util.Arrays.stream(q.split("&")).anyMatch(p -> p.startsWith("profile="));
+    }
+
+    private static Optional<AwsCredentialsProvider> credentials(StoreSettings s, boolean uriProfile) {
+        if (uriProfile && s.get("AWS_PROFILE").isPresent()) {
+            return s.get("AWS_PROFILE").map(ProfileCredentialsProvider::create);
+        }
         Optional<String> id = s.get("AWS_ACCESS_KEY_ID");
         Optional<String> secret = s.get("AWS_SECRET_ACCESS_KEY");
         if (id.isPresent() != secret.isPresent()) {

@@ -32,6 +32,43 @@ class S3StoreProviderTest {
         }
     }
 
+    /** A copy in another account: the URI's own profile wins over the keys of the environment (the primary's). */
+    @Test
+    void aProfileInTheUriWinsOverTheEnvironmentsKeys(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path credentials = dir.resolve("credentials");
+        try (S3ProxyServer server = S3ProxyServer.startTransient()) {
+            java.nio.file.Files.writeString(
+                    credentials,
+                    "[copy]\naws_access_key_id = " + server.accessKey() + "\naws_secret_access_key = "
+                            + server.secretKey() + "\n");
+            java.nio.file.Files.writeString(dir.resolve("config"), "");
+            System.setProperty("aws.sharedCredentialsFile", credentials.toString());
+            System.setProperty("aws.configFile", dir.resolve("config").toString());
+            StoreSettings otherAccount = StoreSettings.of(Map.of(
+                    "AWS_ACCESS_KEY_ID", "AKIAOTHERACCOUNT", "AWS_SECRET_ACCESS_KEY", "not-this-servers-secret"));
+            String store = "s3://" + server.bucket() + "/p?endpoint=" + server.endpoint() + "&region=us-east-1";
+            try (com.jiffoo.backup.Sink copy = StoreProviders.open(store + "&profile=copy", otherAccount)) {
+                assertThat(copy.list("")).isEmpty();
+            }
+            // AWS_PROFILE from the settings, not the URI: the keys win, and this server refuses them
+            try (com.jiffoo.backup.Sink primary = StoreProviders.open(
+                    store,
+                    StoreSettings.of(Map.of(
+                            "AWS_ACCESS_KEY_ID",
+                            "AKIAOTHERACCOUNT",
+                            "AWS_SECRET_ACCESS_KEY",
+                            "not-this-servers-secret",
+                            "AWS_PROFILE",
+                            "copy")))) {
+                assertThatThrownBy(() -> primary.list("")).isInstanceOf(com.jiffoo.backup.BackupException.class);
+            }
+        } finally {
+            System.clearProperty("aws.sharedCredentialsFile");
+            System.clearProperty("aws.configFile");
+        }
+    }
+
     @Test
     void namesWhatIsWrongWithoutShowingSecrets() {
         assertThat(StoreProviders.schemes()).contains("s3", "file");
