@@ -11,7 +11,6 @@ import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.StorageException;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
-import com.jiffoo.backup.postgres.ThrowawayCluster;
 import com.jiffoo.backup.s3.S3Sink;
 import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testing.s3.S3ProxyServer;
@@ -21,12 +20,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -55,50 +50,22 @@ class WalArchiveTest {
 
     @BeforeAll
     static void realWal() throws Exception {
-        Path base = Files.createTempDirectory("jiffoo-wal-test-");
-        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxrwxrwx"));
-        collected = base.resolve("collected");
-        Files.createDirectory(collected);
-        Files.setPosixFilePermissions(collected, PosixFilePermissions.fromString("rwxrwxrwx"));
-        keyFile = TestKeys.keyFile(base, "backup.key");
-        try (ThrowawayCluster pg = ThrowawayCluster.withArchiving("cp %p " + collected + "/%f");
-                Connection c = pg.connect();
-                Statement st = c.createStatement()) {
-            st.execute("create table t (id int, pad text)");
-            st.execute("insert into t select g, repeat('x', 200) from generate_series(1, 20000) g");
-            st.execute("select pg_switch_wal()");
-            st.execute("select pg_backup_start('wal-test', true)");
-            st.execute("select * from pg_backup_stop(true)"); // waits until the .backup file is archived
-            awaitArchived(st);
-        }
-        try (Stream<Path> files = Files.list(collected)) {
-            List<Path> all = files.sorted().toList();
-            segment = all.stream()
-                    .filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}"))
-                    .findFirst()
-                    .orElseThrow();
-            backupHistory = all.stream()
-                    .filter(p -> p.getFileName().toString().endsWith(".backup"))
-                    .findFirst()
-                    .orElseThrow();
-        }
+        RealWal wal = RealWal.archive(
+                2,
+                "create table t (id int, pad text)",
+                "insert into t select g, repeat('x', 200) from generate_series(1, 20000) g",
+                "select pg_switch_wal()",
+                "select pg_backup_start('wal-test', true)",
+                "select * from pg_backup_stop(true)"); // waits until the .backup file is archived
+        collected = wal.collected();
+        keyFile = wal.keyFile();
+        segment = wal.segments().get(0);
+        backupHistory = wal.files().stream()
+                .filter(p -> p.getFileName().toString().endsWith(".backup"))
+                .findFirst()
+                .orElseThrow();
         assertThat(Files.size(segment)).isEqualTo(16L << 20);
         s3 = S3ProxyServer.startTransient();
-    }
-
-    private static void awaitArchived(Statement st) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < deadline) {
-            try (ResultSet r = st.executeQuery("select archived_count, failed_count from pg_stat_archiver")) {
-                r.next();
-                assertThat(r.getLong(2)).as("archive failures").isZero();
-                if (r.getLong(1) >= 2) {
-                    return;
-                }
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("nothing archived in 60 s");
     }
 
     @AfterAll

@@ -4,18 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
-import com.jiffoo.backup.postgres.ThrowawayCluster;
 import com.jiffoo.backup.store.LocalDirectorySink;
-import com.jiffoo.backup.testutil.TestKeys;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -37,39 +30,16 @@ class WalPrefetchTest {
 
     @BeforeAll
     static void realWal() throws Exception {
-        Path base = Files.createTempDirectory("jiffoo-prefetch-test-");
-        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxrwxrwx"));
-        collected = base.resolve("collected");
-        Files.createDirectory(collected);
-        Files.setPosixFilePermissions(collected, PosixFilePermissions.fromString("rwxrwxrwx"));
-        keyFile = TestKeys.keyFile(base, "backup.key");
-        try (ThrowawayCluster pg = ThrowawayCluster.withArchiving("cp %p " + collected + "/%f");
-                Connection c = pg.connect();
-                Statement st = c.createStatement()) {
-            st.execute("create table t (id int, pad text)");
-            for (int i = 0; i < 6; i++) {
-                st.execute("insert into t select g, md5(g::text) from generate_series(1, 2000) g");
-                st.execute("select pg_switch_wal()");
-            }
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (true) {
-                try (ResultSet r = st.executeQuery("select archived_count from pg_stat_archiver")) {
-                    r.next();
-                    if (r.getLong(1) >= 6) {
-                        break;
-                    }
-                }
-                if (System.nanoTime() > deadline) {
-                    throw new AssertionError("six segments not archived in 60 s");
-                }
-                Thread.sleep(100);
-            }
+        List<String> statements = new java.util.ArrayList<>(List.of("create table t (id int, pad text)"));
+        for (int i = 0; i < 6; i++) {
+            statements.add("insert into t select g, md5(g::text) from generate_series(1, 2000) g");
+            statements.add("select pg_switch_wal()");
         }
-        try (Stream<Path> files = Files.list(collected)) {
-            segments = files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{24}"))
-                    .sorted()
-                    .toList();
-        }
+        RealWal wal = RealWal.archive(6, statements.toArray(String[]::new));
+        collected = wal.collected();
+        keyFile = wal.keyFile();
+        segments = wal.segments();
+        Path base = collected.getParent();
         assertThat(segments).hasSizeGreaterThanOrEqualTo(6);
         store = base.resolve("store");
         WalArchive archive = archive();
