@@ -62,8 +62,8 @@ final class Stores {
     }
 
     /**
-     * The configured store, then each copy ({@link #copies}), all open. A copy that names the store itself, or another
-     * copy, is refused.
+     * The configured store, then each copy ({@link #copies}), all open. A copy that names the store itself is left out
+     * (e.g. {@code --store} naming one of {@code BACKUP_COPIES}); one that names another copy is refused.
      */
     static java.util.List<Sink> openAll(Settings s) {
         java.util.List<Sink> all = new java.util.ArrayList<>();
@@ -71,6 +71,18 @@ final class Stores {
             all.add(open(s));
             for (Copy c : copies(s)) {
                 Sink copy = track(open(s, c.location(), c.where()));
+                if (copy.location().equals(all.get(0).location())) {
+                    // `--store COPY` on a host whose BACKUP_COPIES names it (restoring from another region): the
+                    // store itself, not a second copy of it
+                    org.slf4j.LoggerFactory.getLogger(Stores.class)
+                            .info("{} ({}) is the store itself here: not used as a copy", copy.location(), c.where());
+                    try {
+                        close(copy);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                    continue;
+                }
                 all.add(copy);
                 for (Sink other : all.subList(0, all.size() - 1)) {
                     if (other.location().equals(copy.location())) {

@@ -77,8 +77,6 @@ public final class OpenPgpTransform implements Transform {
 
     private final PassphraseEntry encryptionPassphrase;
     private final List<PassphraseEntry> decryptionPassphrases;
-    private final S2kCache s2kCache = new S2kCache();
-    private JcePBEKeyEncryptionMethodGenerator passphraseMethod; // guarded by this
     private final List<PgpKeys.Recipient> recipients;
     private final List<PgpKeys.SecretKey> secretKeys;
     private final Clock clock;
@@ -184,11 +182,15 @@ public final class OpenPgpTransform implements Transform {
         }
         PGPEncryptedDataGenerator gen = new PGPEncryptedDataGenerator(
                 PgpDataCiphers.encryptorBuilder(SymmetricKeyAlgorithmTags.AES_256, random));
-        // a random session key per message, carried under the passphrase's key: one S2K derivation per transform
-        gen.setForceSessionKey(true);
         try {
             if (encryptionPassphrase != null) {
-                gen.addMethod(passphraseMethod());
+                gen.addMethod(new JcePBEKeyEncryptionMethodGenerator(
+                                encryptionPassphrase.passphrase(),
+                                new JcaPGPDigestCalculatorProviderBuilder()
+                                        .build()
+                                        .get(HashAlgorithmTags.SHA256),
+                                S2K_COUNT_BYTE)
+                        .setSecureRandom(random));
             }
             for (PgpKeys.Recipient r : recipients) {
                 gen.addMethod(new BcPublicKeyKeyEncryptionMethodGenerator(r.encryptionKey()).setSecureRandom(random));
@@ -205,23 +207,6 @@ public final class OpenPgpTransform implements Transform {
         } catch (PGPException e) {
             throw new IOException("cannot start OpenPGP encryption: " + e.getMessage(), e);
         }
-    }
-
-    /** How many passphrase key derivations decoding needed so far (tests). */
-    int s2kDerivations() {
-        return s2kCache.derivations();
-    }
-
-    /** The passphrase's encryption method: made once, so that its salt and derived key serve every message. */
-    private synchronized JcePBEKeyEncryptionMethodGenerator passphraseMethod() throws PGPException {
-        if (passphraseMethod == null) {
-            passphraseMethod = S2kCache.encryptionMethod(
-                    encryptionPassphrase.passphrase(),
-                    new JcaPGPDigestCalculatorProviderBuilder().build().get(HashAlgorithmTags.SHA256),
-                    S2K_COUNT_BYTE);
-            passphraseMethod.setSecureRandom(random);
-        }
-        return passphraseMethod;
     }
 
     /**
@@ -250,7 +235,7 @@ public final class OpenPgpTransform implements Transform {
                     + "reading a backup needs a secret key (`gpg --export-secret-keys`) or the passphrase key file "
                     + "it was encrypted with");
         }
-        return PgpDecoder.open(in, decryptionPassphrases, secretKeys, s2kCache);
+        return PgpDecoder.open(in, decryptionPassphrases, secretKeys);
     }
 
     /**

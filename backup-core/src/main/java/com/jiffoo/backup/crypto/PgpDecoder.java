@@ -52,10 +52,7 @@ final class PgpDecoder {
     private PgpDecoder() {}
 
     static InputStream open(
-            InputStream raw,
-            List<OpenPgpTransform.PassphraseEntry> passphrases,
-            List<PgpKeys.SecretKey> secretKeys,
-            S2kCache s2kCache)
+            InputStream raw, List<OpenPgpTransform.PassphraseEntry> passphrases, List<PgpKeys.SecretKey> secretKeys)
             throws IOException {
         BufferedInputStream bin = new BufferedInputStream(raw, OpenPgpTransform.BUFFER_SIZE);
         bin.mark(64);
@@ -92,7 +89,7 @@ final class PgpDecoder {
             throw new IntegrityException("the OpenPGP message is a version " + sip.getVersion() + " integrity "
                     + "protected packet (SEIPDv2), which this version does not read; decrypt it with gpg");
         }
-        return decrypt(bin, list, passphrases, secretKeys, s2kCache);
+        return decrypt(bin, list, passphrases, secretKeys);
     }
 
     private static PGPEncryptedDataList readEncryptedDataList(InputStream pgpIn, byte[] head) {
@@ -133,8 +130,7 @@ final class PgpDecoder {
             InputStream raw,
             PGPEncryptedDataList list,
             List<OpenPgpTransform.PassphraseEntry> passphrases,
-            List<PgpKeys.SecretKey> secretKeys,
-            S2kCache s2kCache) {
+            List<PgpKeys.SecretKey> secretKeys) {
         Set<String> fileKeyIds = new LinkedHashSet<>();
         boolean passphraseEncrypted = false;
         boolean sessionKeyButBadData = false;
@@ -171,10 +167,8 @@ final class PgpDecoder {
                 for (OpenPgpTransform.PassphraseEntry p : passphrases) {
                     PGPSessionKey sessionKey;
                     try {
-                        sessionKey = pbe.getSessionKey(s2kCache.decryptorFactory(
-                                p.passphrase(),
-                                digests,
-                                new JcePBEDataDecryptorFactoryBuilder(digests).build(p.passphrase())));
+                        sessionKey =
+                                pbe.getSessionKey(new JcePBEDataDecryptorFactoryBuilder(digests).build(p.passphrase()));
                     } catch (PGPException | RuntimeException e) {
                         LOG.debug("passphrase {} does not open the session key: {}", p.label(), e.toString());
                         continue;

@@ -290,62 +290,6 @@ class OpenPgpTransformTest {
             assertThat(Files.readAllBytes(out)).isEqualTo(data);
         }
 
-        @Test
-        void messagesOfOneTransformShareOneDerivationButNotASessionKey() throws IOException {
-            OpenPgpTransform writer = passphraseTransform(keyFile);
-            List<String> sessionKeys = new java.util.ArrayList<>();
-            List<String> salts = new java.util.ArrayList<>();
-            List<byte[]> messages = new java.util.ArrayList<>();
-            for (int i = 0; i < 3; i++) {
-                byte[] data = TestKeys.randomBytes(50_000, 40 + i);
-                byte[] enc = encode(writer, data);
-                messages.add(enc);
-                Path file = write("shared-" + i + ".gpg", enc);
-                Path out = dir.resolve("shared-" + i + ".out");
-                GpgCli.Result r = gpg.gpg(
-                                "--batch",
-                                "--pinentry-mode",
-                                "loopback",
-                                "--passphrase-file",
-                                keyFile.toString(),
-                                "--show-session-key",
-                                "-o",
-                                out.toString(),
-                                "-d",
-                                file.toString())
-                        .orThrow();
-                assertThat(Files.readAllBytes(out)).isEqualTo(data);
-                java.util.regex.Matcher sk = java.util.regex.Pattern.compile("session key: '([0-9]+:[0-9A-F]+)'")
-                        .matcher(r.stderr());
-                assertThat(sk.find()).as(r.stderr()).isTrue();
-                sessionKeys.add(sk.group(1));
-                String packets = gpg.gpg(
-                                "--list-packets",
-                                "--batch",
-                                "--pinentry-mode",
-                                "loopback",
-                                "--passphrase-file",
-                                keyFile.toString(),
-                                file.toString())
-                        .out();
-                java.util.regex.Matcher salt =
-                        java.util.regex.Pattern.compile("salt ([0-9A-F]+)").matcher(packets);
-                assertThat(salt.find()).as(packets).isTrue();
-                assertThat(packets).contains("seskey"); // the session key travels encrypted in the SKESK
-                salts.add(salt.group(1));
-            }
-            assertThat(salts).as("one S2K salt per transform").containsOnly(salts.get(0));
-            assertThat(sessionKeys).as("a session key per message").doesNotHaveDuplicates();
-
-            OpenPgpTransform reader = passphraseTransform(keyFile);
-            for (byte[] m : messages) {
-                decode(reader, m);
-            }
-            assertThat(reader.s2kDerivations())
-                    .as("one derivation for the three")
-                    .isEqualTo(1);
-        }
-
         @ParameterizedTest
         @ValueSource(
                 strings = {

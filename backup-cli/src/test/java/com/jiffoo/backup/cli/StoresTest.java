@@ -1,0 +1,47 @@
+package com.jiffoo.backup.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.Sink;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@link Stores#openAll}: the store and its copies as the settings name them. */
+class StoresTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aCopyNamedAsTheStoreIsTheStoreItselfNotASecondCopy() throws Exception {
+        Path a = Files.createDirectory(dir.resolve("a"));
+        Path b = Files.createDirectory(dir.resolve("b"));
+        // docs/copies.md, "Restoring from another region": --store names a copy of BACKUP_COPIES
+        Settings s = Settings.load(Map.of("STORE", b.toString(), "BACKUP_COPIES", a + "," + b), null);
+        List<Sink> all = Stores.openAll(s);
+        try {
+            assertThat(all).hasSize(2);
+            assertThat(all.get(0).location()).contains(b.toString());
+            assertThat(all.get(1).location()).contains(a.toString());
+        } finally {
+            for (Sink x : all) {
+                Stores.close(x);
+            }
+        }
+    }
+
+    @Test
+    void aCopyNamedTwiceIsRefused() throws Exception {
+        Path a = Files.createDirectory(dir.resolve("a"));
+        Path b = Files.createDirectory(dir.resolve("b"));
+        Settings s = Settings.load(Map.of("STORE", a.toString(), "BACKUP_COPIES", b + "," + b), null);
+        assertThatThrownBy(() -> Stores.openAll(s))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("named twice");
+    }
+}
