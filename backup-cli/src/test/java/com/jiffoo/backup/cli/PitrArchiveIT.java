@@ -215,6 +215,30 @@ class PitrArchiveIT {
         assertThat(broken.exitCode()).as(broken.toString()).isEqualTo(5);
         assertThat(broken.stderr()).contains("missing " + start).contains("needs to become consistent");
         assertThat(base).doesNotExist();
+
+        // the archive's tail gone (deleted, or archiving lagging): a new base backup's own stop segment is missing, so
+        // no gap lies inside the archive, but the backup cannot become consistent
+        Jar.Run newer = Jar.run(work, env, "backup", "base", "--json");
+        assertThat(newer.exitCode()).as(newer.toString()).isZero();
+        String stop = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(store.resolve(newer.json().path("key").asText() + ".manifest.json")
+                        .toFile())
+                .findValue("stopWalSegment")
+                .asText();
+        switchAndWait();
+        try (Stream<Path> files = Files.list(store.resolve("wal/" + stop.substring(0, 16)))) {
+            for (Path f : files.toList()) {
+                String name = f.getFileName().toString();
+                if (name.length() >= 24 && name.substring(0, 24).compareTo(stop) >= 0) {
+                    root("rm", "-f", f.toString());
+                }
+            }
+        }
+        Path tail = work.resolve("no-tail");
+        Jar.Run cut = restore(tail, "--latest");
+        assertThat(cut.exitCode()).as(cut.toString()).isEqualTo(5);
+        assertThat(cut.stderr()).contains("before " + stop).contains("Nothing was extracted");
+        assertThat(tail).doesNotExist();
     }
 
     private static Jar.Run restore(Path dir, String... args) {

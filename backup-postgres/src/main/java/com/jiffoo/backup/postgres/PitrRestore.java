@@ -471,6 +471,21 @@ public final class PitrRestore {
                     null);
         }
         String newest = r.newestSegment();
+        WalSegment end = newest == null ? null : WalSegment.parse(newest, segmentSize);
+        if (end == null
+                || end.timeline() < stop.timeline()
+                || (end.timeline() == stop.timeline() && end.number() < stop.number())) {
+            // the archive's tail is missing (deleted, or archiving lags): no gap inside it, but the base backup
+            // cannot become consistent
+            throw new IntegrityException(
+                    "The WAL archive in " + store.location() + " ends at " + newest + ", before " + stopName + ", the"
+                            + " end of " + base + ": recovery could not even make it consistent. Nothing was"
+                            + " extracted. If archiving lags, wait for it (the server's pg_wal/archive_status/*.ready,"
+                            + " `monitor --wal`) and restore again; else restore an older base backup (--backup).",
+                    m.objectKey(),
+                    store.location(),
+                    null);
+        }
         if (r.gaps().isEmpty()) {
             return new Reach(true, startName, newest, lsnOf(newest, segmentSize), r.timelines(), null);
         }
