@@ -220,6 +220,30 @@ class CopyIT {
         assertThat(fromDamaged.exitCode()).as(fromDamaged.toString()).isEqualTo(5);
         assertThat(statuses(fromDamaged.json())).containsExactly(key + " conflict");
         assertThat(sha256sum(other.resolve(key + ".manifest.json"))).isEqualTo(before);
+
+        // whoever damaged the data also rewrites the manifest and checksum file to match it: the manifest's
+        // signature no longer checks out, so the backup is refused as planted
+        String damagedSha = sha256sum(data);
+        for (String k : List.of(key + ".manifest.json", key + ".sha256")) {
+            Jar.Run edit = Jar.exec(
+                    dir,
+                    Map.of(),
+                    List.of(
+                            "sed",
+                            "-i",
+                            "s/" + sha + "/" + damagedSha + "/",
+                            local.resolve(k).toString()));
+            assertThat(edit.exitCode()).as(edit.toString()).isZero();
+        }
+        Jar.Run planted = copy(env, local.toString(), bucket());
+        assertThat(planted.exitCode()).as(planted.toString()).isEqualTo(5);
+        assertThat(statuses(planted.json())).containsExactly(key + " refused");
+        assertThat(planted.json().get("backups").get(0).get("message").asText()).contains("is not authentic");
+        try (Stream<Path> files = Files.walk(dir.resolve("s3-data"))) {
+            assertThat(files.filter(Files::isRegularFile).map(Path::toString))
+                    .as("nothing of it reached the bucket")
+                    .noneMatch(p -> p.contains("/prod/files/"));
+        }
     }
 
     @Test
@@ -243,7 +267,10 @@ class CopyIT {
         assertThat(list.exitCode()).as(list.toString()).isZero();
         assertThat(list.json().get("backups")).isEmpty();
 
-        Jar.Run rerun = copy(env, local.toString(), bucket());
+        // streamed, not buffered: 120 MiB copied within a 96 MiB heap
+        Map<String, String> small = new HashMap<>(env);
+        small.put("JAVA_TOOL_OPTIONS", "-Xmx96m");
+        Jar.Run rerun = copy(small, local.toString(), bucket());
         assertThat(rerun.exitCode()).as(rerun.toString()).isZero();
         assertThat(statuses(rerun.json())).containsExactly(key + " copied");
         sameBytes(key);
