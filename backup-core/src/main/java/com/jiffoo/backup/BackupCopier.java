@@ -394,19 +394,19 @@ public final class BackupCopier {
 
         /** The store to copy from. */
         public Builder from(Sink v) {
-            this.from = v;
+            this.from = Objects.requireNonNull(v, "from");
             return this;
         }
 
         /** The store to bring up to date. */
         public Builder to(Sink v) {
-            this.to = v;
+            this.to = Objects.requireNonNull(v, "to");
             return this;
         }
 
         /** What the source's backups must pass to be copied (and what the destination's manifests are read with). */
         public Builder trust(BackupTrust v) {
-            this.trust = v;
+            this.trust = Objects.requireNonNull(v, "trust");
             return this;
         }
 
