@@ -13,7 +13,7 @@ import picocli.CommandLine.Mixin;
  * exit codes come from the library's {@link com.jiffoo.backup.ErrorCode}.
  *
  * <p>Commands: {@code backup database|files}, {@code restore database|files}, {@code verify}, {@code list},
- * {@code prune}, {@code keygen}, {@code monitor}. A new command is one more class in {@link #COMMANDS}.
+ * {@code prune}, {@code copy}, {@code keygen}, {@code monitor}. A new command is one more class in {@link #COMMANDS}.
  *
  * <p>Start-up: picocli builds a command's model by reflection, which costs more than the JVM's own start. A run builds
  * only the command its arguments name ({@code backup database ...} builds {@code backup}); the whole tree is built for
@@ -80,6 +80,7 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             VerifyCommand.class,
             ListCommand.class,
             PruneCommand.class,
+            CopyCommand.class,
             KeygenCommand.class,
             MonitorCommand.class,
             WalCommands.Push.class,
@@ -98,6 +99,7 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             "verify",
             "list",
             "prune",
+            "copy",
             "keygen",
             "monitor",
             WalCommands.PUSH,

@@ -104,6 +104,15 @@ final class Stores {
         return all;
     }
 
+    /**
+     * The store {@code location} names (a store URI or a local path, as {@code --store} and {@code --copy-to} take
+     * it), open; {@code where} names the flag for messages. An {@code s3://} URI is on the MinIO server of
+     * {@code MINIO_ENDPOINT} when that is set, as for the store.
+     */
+    static Sink openUri(Settings s, String location, String where) {
+        return track(open(s, location.startsWith("s3://") ? onMinio(s, location) : location, where));
+    }
+
     /** A copy's location and the setting that names it. */
     record Copy(String location, String where) {}
 

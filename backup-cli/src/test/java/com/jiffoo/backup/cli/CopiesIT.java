@@ -194,6 +194,19 @@ class CopiesIT {
         assertThat(stored(dir.resolve("west-data"), "prod/" + key + ".sha256")).isEmpty();
         assertThat(stored(dir.resolve("west-data"), "prod/" + key + ".manifest.json"))
                 .isEmpty();
+
+        // the region is back (S3Proxy serves a new, empty bucket): `copy` catches it up from the primary
+        west = S3ProxyServer.startFilesystem(dir.resolve("west-again"));
+        env = env(160);
+        Jar.Run copy = Jar.run(dir, env, "copy", "--from", eastStore(), "--to", westStore(), "--json");
+        assertThat(copy.exitCode()).as(copy.toString()).isZero();
+        assertThat(copy.json().get("copied").asInt()).isEqualTo(1);
+        assertThat(copy.json().get("backups").get(0).get("key").asText()).isEqualTo(key);
+        for (String k : List.of(key, key + ".sha256", key + ".manifest.json")) {
+            List<Path> there = stored(dir.resolve("west-again"), "prod/" + k);
+            assertThat(there).as(k).hasSize(1);
+            assertThat(sha256sum(there.get(0))).as(k).isEqualTo(sha256sum(local.resolve(k)));
+        }
     }
 
     @Test
