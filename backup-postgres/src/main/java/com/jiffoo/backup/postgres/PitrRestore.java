@@ -363,8 +363,10 @@ public final class PitrRestore {
                 Path dest = to.resolve(from.relativize(f).toString());
                 if (Files.isDirectory(f)) {
                     Files.createDirectories(dest);
+                    Files.setPosixFilePermissions(dest, PosixFilePermissions.fromString("rwx------"));
                 } else {
                     Files.move(f, dest, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    Files.setPosixFilePermissions(dest, PosixFilePermissions.fromString("rw-------"));
                 }
                 if (owner != null) {
                     RecoveryFiles.giveTo(dest, owner);
@@ -614,9 +616,14 @@ public final class PitrRestore {
         long segmentSize = size instanceof Number n ? n.longValue() : WalSegment.DEFAULT_SIZE;
         Path dir = null;
         try {
-            dir = Files.createTempDirectory(
-                    "jiffoo-pitr-preflight-",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            // beside DIR (as the extraction's staging is), not in a small /tmp: what it reads ahead is moved into
+            // DIR's pg_wal afterwards, a rename on the same file system
+            Path parent = dataDirectory.toAbsolutePath().normalize().getParent();
+            java.nio.file.attribute.FileAttribute<?> mode =
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
+            dir = parent != null && Files.isDirectory(parent) && Files.isWritable(parent)
+                    ? Files.createTempDirectory(parent, ".jiffoo-pitr-trial-", mode)
+                    : Files.createTempDirectory("jiffoo-pitr-trial-", mode);
             if (owner != null) {
                 RecoveryFiles.giveTo(dir, owner);
             }

@@ -145,14 +145,16 @@ public final class WalPrefetch {
     }
 
     /**
-     * The {@code n} segment names after {@code segment} on its timeline, within its 4 GiB log file: no name this
-     * cannot know without the segment size (the next log file's first segment comes with the next request).
+     * The {@code n} segment names after {@code segment} on its timeline, within its 4 GiB log file. With the default
+     * 16 MiB segments a log file ends at segment {@code FF}; a number above it means smaller segments, whose log files
+     * hold more. (The next log file's first segment comes with the next request.)
      */
     static List<String> following(String segment, int n) {
         String timelineAndLog = segment.substring(0, 16);
         long number = Long.parseLong(segment.substring(16), 16);
+        long last = number <= 0xFF ? 0xFF : 0xFFFFFFFFL;
         List<String> names = new ArrayList<>();
-        for (long s = number + 1; s <= number + n && s <= 0xFFFFFFFFL; s++) {
+        for (long s = number + 1; s <= number + n && s <= last; s++) {
             names.add(timelineAndLog + String.format("%08X", s));
         }
         return names;
@@ -162,11 +164,12 @@ public final class WalPrefetch {
         try {
             if (!Files.isDirectory(spool)) {
                 Files.createDirectories(spool);
-                try {
-                    Files.setPosixFilePermissions(spool, PosixFilePermissions.fromString("rwx------"));
-                } catch (UnsupportedOperationException e) {
-                    // not a POSIX file system
-                }
+            }
+            try {
+                // decrypted WAL: the server's user only, also in a directory someone else made
+                Files.setPosixFilePermissions(spool, PosixFilePermissions.fromString("rwx------"));
+            } catch (UnsupportedOperationException e) {
+                // not a POSIX file system
             }
             Path idFile = spool.resolve(SYSTEM_ID_FILE);
             String want = systemIdentifier == null ? "" : systemIdentifier;

@@ -132,5 +132,7 @@ class WalPrefetchTest {
         assertThat(WalPrefetch.following("00000002000000030000000E", 3))
                 .containsExactly("00000002000000030000000F", "000000020000000300000010", "000000020000000300000011");
         assertThat(WalPrefetch.following("0000000100000003FFFFFFFE", 3)).containsExactly("0000000100000003FFFFFFFF");
+        // 16 MiB segments: a log file ends at FF, no name after it is asked for
+        assertThat(WalPrefetch.following("0000000100000003000000FE", 3)).containsExactly("0000000100000003000000FF");
     }
 }
