@@ -473,10 +473,10 @@ public final class PitrRestore {
                     null);
         }
         String newest = r.newestSegment();
-        WalSegment end = newest == null ? null : WalSegment.parse(newest, segmentSize);
-        if (end == null
-                || end.timeline() < stop.timeline()
-                || (end.timeline() == stop.timeline() && end.number() < stop.number())) {
+        WalSegment archiveEnd = newest == null ? null : WalSegment.parse(newest, segmentSize);
+        if (archiveEnd == null
+                || archiveEnd.timeline() < stop.timeline()
+                || (archiveEnd.timeline() == stop.timeline() && archiveEnd.number() < stop.number())) {
             // the archive's tail is missing (deleted, or archiving lags): no gap inside it, but the base backup
             // cannot become consistent
             throw new IntegrityException(
