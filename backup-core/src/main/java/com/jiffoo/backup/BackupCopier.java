@@ -339,17 +339,8 @@ public final class BackupCopier {
 
     /** The object's bytes, or {@code null} when it is absent and not {@code required}. */
     private static byte[] readSmall(Sink sink, String key, boolean required) {
-        try (InputStream in = sink.open(key)) {
-            byte[] bytes = in.readNBytes(MAX_SMALL_BYTES + 1);
-            if (bytes.length > MAX_SMALL_BYTES) {
-                throw new IntegrityException(
-                        "Not copied: " + key + " in " + sink.location() + " is larger than " + MAX_SMALL_BYTES
-                                + " bytes; it was not written by jiffoo-backup.",
-                        key,
-                        sink.location(),
-                        null);
-            }
-            return bytes;
+        try {
+            return StoredBackups.readSmall(sink, key, MAX_SMALL_BYTES);
         } catch (NotFoundException e) {
             if (required) {
                 throw new IntegrityException(
@@ -359,13 +350,6 @@ public final class BackupCopier {
                         e);
             }
             return null;
-        } catch (IOException e) {
-            throw new StorageException(
-                    "Cannot read " + key + " from " + sink.location() + ": " + e.getMessage()
-                            + ". Check that the store is reachable.",
-                    key,
-                    sink.location(),
-                    e);
         }
     }
 

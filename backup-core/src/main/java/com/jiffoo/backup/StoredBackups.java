@@ -455,6 +455,16 @@ public final class StoredBackups {
     }
 
     private byte[] readSmall(String key, int max) {
+        return readSmall(sink, key, max);
+    }
+
+    /**
+     * A small object written by jiffoo-backup (a manifest, a signature, a checksum file), read whole, refused above
+     * {@code max} bytes.
+     *
+     * @throws NotFoundException when it is absent
+     */
+    static byte[] readSmall(Sink sink, String key, int max) {
         try (InputStream in = sink.open(key)) {
             byte[] bytes = in.readNBytes(max + 1);
             if (bytes.length > max) {
