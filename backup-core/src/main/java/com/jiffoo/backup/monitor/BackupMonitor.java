@@ -66,8 +66,16 @@ import org.slf4j.LoggerFactory;
  *       run, even in another process, can tell a recovery.</li>
  * </ul>
  *
+ * <p><b>Copies</b> ({@link Builder#copy(Sink)}): every copy of the store is checked too, in both the full and the
+ * freshness-only check — per kind, {@code future-dates}, {@code trust}, {@code freshness} with the same limits as
+ * the store (a copy that lags is CRITICAL for that copy, whatever the store holds) and {@code missing} (a backup the
+ * store holds that completed within the freshness limit and more than {@link Builder#copyGrace(Duration) 1 h} ago
+ * but is not in the copy: WARNING); a copy that cannot be read is CRITICAL for that copy and the others are still
+ * checked. Each copy is a {@link CopyHealth} of the report. The deeper checks (checksum file, data object,
+ * verifications, key), integrity verification and the recorded reports concern the store only.
+ *
  * <p>A notifier that fails (webhook down) is logged and noted in the report's {@code notifications}; the report is
- * returned all the same. Thread-safe; does not close the sink.
+ * returned all the same. Thread-safe; does not close the sink or the copies.
  */
 public final class BackupMonitor {
     /** The key prefix of the monitor's recorded reports. */
@@ -78,6 +86,8 @@ public final class BackupMonitor {
     private static final ObjectMapper MAPPER = BoundedJson.mapper();
 
     private final Sink sink;
+    private final List<Sink> copies;
+    private final List<HealthCheck> copyChecks;
     private final List<String> kinds;
     private final List<Transform> transforms;
     private final BackupTrust trust;
@@ -94,6 +104,7 @@ public final class BackupMonitor {
 
     private BackupMonitor(Builder b) {
         this.sink = b.sink;
+        this.copies = List.copyOf(b.copies);
         this.kinds = List.copyOf(b.kinds);
         this.transforms = List.copyOf(b.transforms);
         this.trust = b.trust != null ? b.trust : BackupTrust.of(this.transforms);
@@ -101,14 +112,17 @@ public final class BackupMonitor {
         this.notifiers = List.copyOf(b.notifiers);
         this.notifyOnRecovery = b.notifyOnRecovery;
         this.recordReports = b.recordReports;
+        FreshnessCheck freshness = new FreshnessCheck(b.maxAge, b.maxAges);
         this.checks = List.of(
                 new FutureDatesCheck(),
                 new TrustCheck(),
-                new FreshnessCheck(b.maxAge, b.maxAges),
+                freshness,
                 new ChecksumFileCheck(),
                 new DataObjectCheck(),
                 new VerificationHistoryCheck(b.verificationWithin),
                 new DecryptionKeyCheck(this.transforms, this.trust, b.keyCheckBytes));
+        this.copyChecks = List.of(
+                new FutureDatesCheck(), new TrustCheck(), freshness, new MissingFromCopyCheck(freshness, b.copyGrace));
         this.storeChecks = List.copyOf(b.storeChecks);
         this.clock = b.clock;
         this.clockSkewTolerance = b.clockSkewTolerance;
@@ -228,15 +242,46 @@ public final class BackupMonitor {
         }
     }
 
-    /** Runs the checks on every kind: all of them, or only those that {@linkplain HealthCheck.When#ALWAYS always} run. */
+    /**
+     * Runs the checks on every kind: all of them, or only those that {@linkplain HealthCheck.When#ALWAYS always} run;
+     * then the store checks, then the copies.
+     */
     private HealthReport inspect(boolean full) {
         Instant now = clock.instant();
-        List<KindHealth> out =
-                kinds.stream().map(kind -> inspect(kind, now, full)).toList();
         ClockSkew skew = ClockSkew.at(now, clockSkewTolerance);
+        List<KindInspection> inspections = new ArrayList<>();
+        List<KindHealth> out = new ArrayList<>();
+        for (String kind : kinds) {
+            KindInspection k = new KindInspection(kind, sink, StoredBackups.of(sink, trust), skew);
+            out.add(inspect(k, full));
+            inspections.add(k);
+        }
         List<StoreCheckHealth> extra =
                 storeChecks.stream().map(c -> run(c, skew)).toList();
-        return new HealthReport(now, sink.location(), Support.hostName(), full, out, extra, List.of());
+        List<CopyHealth> copied =
+                copies.stream().map(c -> inspect(c, inspections, skew)).toList();
+        return new HealthReport(now, sink.location(), Support.hostName(), full, out, extra, copied, List.of());
+    }
+
+    /**
+     * Runs the copy checks on every kind in one copy, against the store's inspections of the same kinds. A copy that
+     * cannot be read is one CRITICAL finding; its other kinds are not tried (each try would wait for the store's
+     * retries again).
+     */
+    private CopyHealth inspect(Sink copy, List<KindInspection> store, ClockSkew skew) {
+        List<KindHealth> out = new ArrayList<>();
+        for (KindInspection p : store) {
+            KindInspection k = new KindInspection(p.kind(), copy, StoredBackups.of(copy, trust), skew, p);
+            if (!k.read()) {
+                log.warn("{}", k.findings().get(0).message());
+                return new CopyHealth(copy.location(), k.findings(), out);
+            }
+            for (HealthCheck check : copyChecks) {
+                k.run(check);
+            }
+            out.add(k.health("not checked in a copy"));
+        }
+        return new CopyHealth(copy.location(), List.of(), out);
     }
 
     /** Runs one store check; an unchecked exception becomes its CRITICAL finding: the monitor never says OK blind. */
@@ -259,9 +304,7 @@ public final class BackupMonitor {
         }
     }
 
-    private KindHealth inspect(String kind, Instant now, boolean full) {
-        KindInspection k =
-                new KindInspection(kind, sink, StoredBackups.of(sink, trust), ClockSkew.at(now, clockSkewTolerance));
+    private KindHealth inspect(KindInspection k, boolean full) {
         if (!k.read()) {
             return k.health("store unreadable");
         }
@@ -276,8 +319,8 @@ public final class BackupMonitor {
 
     private Alert alertFor(HealthReport report, boolean recovery) {
         String title = recovery
-                ? "jiffoo-backup recovered: backups in " + report.store() + " are healthy again"
-                : "jiffoo-backup " + report.status() + ": " + report.store();
+                ? "jiffoo-backup recovered: backups in " + report.where() + " are healthy again"
+                : "jiffoo-backup " + report.status() + ": " + report.where();
         return new Alert(report.status(), recovery, title, report.summaryLines(), report);
     }
 
@@ -354,6 +397,8 @@ public final class BackupMonitor {
     public static final class Builder {
         private BackupTrust trust;
         private Sink sink;
+        private final List<Sink> copies = new ArrayList<>();
+        private Duration copyGrace = Duration.ofHours(1);
         private final List<String> kinds = new ArrayList<>();
         private Duration maxAge = Duration.ofHours(26);
         private final Map<String, Duration> maxAges = new LinkedHashMap<>();
@@ -373,6 +418,33 @@ public final class BackupMonitor {
         /** The store to watch. Required. */
         public Builder sink(Sink sink) {
             this.sink = Objects.requireNonNull(sink, "sink");
+            return this;
+        }
+
+        /**
+         * Adds a copy of the store to watch too (repeatable; none by default), e.g. the second region a backup with
+         * {@code BackupPipeline.Builder.copy} writes to: the freshness of each kind there, recent backups of the store
+         * missing there, and whether it can be read at all. See the class description.
+         */
+        public Builder copy(Sink copy) {
+            Objects.requireNonNull(copy, "copy");
+            if (copies.contains(copy)) {
+                throw new IllegalArgumentException("the copy " + copy.location() + " is added twice");
+            }
+            this.copies.add(copy);
+            return this;
+        }
+
+        /**
+         * How long after its completion a backup of the store may still be missing from a copy before the
+         * {@code missing} check warns: time for a {@code copy} catching the copy up; 1 hour by default, zero allowed.
+         */
+        public Builder copyGrace(Duration grace) {
+            Objects.requireNonNull(grace, "grace");
+            if (grace.isNegative()) {
+                throw new IllegalArgumentException("copyGrace must not be negative, got " + grace);
+            }
+            this.copyGrace = grace;
             return this;
         }
 
@@ -498,6 +570,10 @@ public final class BackupMonitor {
         public BackupMonitor build() {
             if (sink == null) {
                 throw new ConfigurationException("A monitor needs a store: call sink(...).");
+            }
+            if (copies.contains(sink)) {
+                throw new ConfigurationException(
+                        "The store " + sink.location() + " is also given as its own copy: a copy is another store.");
             }
             if (kinds.isEmpty()) {
                 throw new ConfigurationException("A monitor needs the kinds of backup to watch: call"

@@ -14,8 +14,9 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * What {@link BackupMonitor} found: one {@link KindHealth} per watched kind and the overall status (the worst of
- * them). {@link #toJson()} gives a stable JSON form for scripts and dashboards.
+ * What {@link BackupMonitor} found: one {@link KindHealth} per watched kind, one {@link CopyHealth} per copy of the
+ * store, and the overall status (the worst of them). {@link #toJson()} gives a stable JSON form for scripts and
+ * dashboards. With copies, every line of {@link #summaryLines()} and every finding in the JSON names its store.
  *
  * @param checkedAt     when the checks ran
  * @param store         the store's location (no credentials)
@@ -23,6 +24,7 @@ import java.util.Objects;
  * @param full          true for {@link BackupMonitor#runHealthChecks()}, false for a freshness-only check
  * @param kinds         per kind, in the order they were configured
  * @param storeChecks   the outcome of each {@link StoreCheck} (the WAL archive, …), in the order they were added
+ * @param copies        each copy's health, in the order the copies were added (none without copies)
  * @param notifications what happened to the alerts this report caused, e.g. {@code "Slack webhook (hooks.slack.com):
  *                      sent"}
  */
@@ -33,6 +35,7 @@ public record HealthReport(
         boolean full,
         List<KindHealth> kinds,
         List<StoreCheckHealth> storeChecks,
+        List<CopyHealth> copies,
         List<String> notifications) {
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
@@ -41,7 +44,20 @@ public record HealthReport(
         Objects.requireNonNull(checkedAt, "checkedAt");
         kinds = List.copyOf(kinds);
         storeChecks = List.copyOf(storeChecks);
+        copies = List.copyOf(copies);
         notifications = List.copyOf(notifications);
+    }
+
+    /** A report of a store without copies. */
+    public HealthReport(
+            Instant checkedAt,
+            String store,
+            String host,
+            boolean full,
+            List<KindHealth> kinds,
+            List<StoreCheckHealth> storeChecks,
+            List<String> notifications) {
+        this(checkedAt, store, host, full, kinds, storeChecks, List.of(), notifications);
     }
 
     /** A report without store checks. */
@@ -52,10 +68,10 @@ public record HealthReport(
             boolean full,
             List<KindHealth> kinds,
             List<String> notifications) {
-        this(checkedAt, store, host, full, kinds, List.of(), notifications);
+        this(checkedAt, store, host, full, kinds, List.of(), List.of(), notifications);
     }
 
-    /** The worst status of any kind or store check ({@link HealthStatus#OK} when nothing is watched). */
+    /** The worst status of any kind, store check or copy ({@link HealthStatus#OK} when nothing is watched). */
     public HealthStatus status() {
         HealthStatus s = HealthStatus.OK;
         for (KindHealth k : kinds) {
@@ -64,7 +80,17 @@ public record HealthReport(
         for (StoreCheckHealth c : storeChecks) {
             s = s.worst(c.status());
         }
+        for (CopyHealth c : copies) {
+            s = s.worst(c.status());
+        }
         return s;
+    }
+
+    /** The stores watched, for a title: the store, e.g. {@code s3://shop-backups/prod}, then each copy after a +. */
+    public String where() {
+        StringBuilder b = new StringBuilder(String.valueOf(store));
+        copies.forEach(c -> b.append(" + ").append(c.store()));
+        return b.toString();
     }
 
     /** True when the status is {@link HealthStatus#OK}. */
@@ -74,14 +100,38 @@ public record HealthReport(
 
     /** This report with the outcome of its alerts. */
     public HealthReport withNotifications(List<String> notifications) {
-        return new HealthReport(checkedAt, store, host, full, kinds, storeChecks, notifications);
+        return new HealthReport(checkedAt, store, host, full, kinds, storeChecks, copies, notifications);
     }
 
-    /** One readable line per kind, e.g. {@code database: OK — newest db_backup_… 3h 12m old, 14 backups, 2.1 GiB}. */
+    /**
+     * One readable line per kind, e.g. {@code database: OK — newest db_backup_… 3h 12m old, 14 backups, 2.1 GiB}, and
+     * one per problem. With copies, each line starts with its store ({@code store s3://… database: OK — …},
+     * {@code copy s3://… database: CRITICAL — …}), and a copy that cannot be read has one line of its own.
+     */
     public List<String> summaryLines() {
         List<String> out = new ArrayList<>();
+        kindLines(out, copies.isEmpty() ? "" : "store " + store + " ", kinds, full);
+        for (StoreCheckHealth c : storeChecks) {
+            out.add(c.name() + ": " + c.status() + " — " + c.summary());
+            for (Finding f : c.findings()) {
+                out.add("  " + c.name() + ": " + f.message());
+            }
+        }
+        for (CopyHealth c : copies) {
+            String prefix = "copy " + c.store() + " ";
+            if (!c.findings().isEmpty()) {
+                out.add(prefix.strip() + ": " + c.status());
+                c.findings().forEach(f -> out.add("  " + prefix.strip() + ": " + f.message()));
+            }
+            kindLines(out, prefix, c.kinds(), false);
+        }
+        return out;
+    }
+
+    private void kindLines(List<String> out, String prefix, List<KindHealth> kinds, boolean full) {
         for (KindHealth k : kinds) {
-            StringBuilder b = new StringBuilder(k.kind()).append(": ").append(k.status());
+            StringBuilder b =
+                    new StringBuilder(prefix).append(k.kind()).append(": ").append(k.status());
             if (k.newest() != null) {
                 b.append(" — newest ")
                         .append(k.newest().id())
@@ -102,16 +152,9 @@ public record HealthReport(
             }
             out.add(b.toString());
             for (String p : k.problems()) {
-                out.add("  " + k.kind() + ": " + p);
+                out.add("  " + prefix + k.kind() + ": " + p);
             }
         }
-        for (StoreCheckHealth c : storeChecks) {
-            out.add(c.name() + ": " + c.status() + " — " + c.summary());
-            for (Finding f : c.findings()) {
-                out.add("  " + c.name() + ": " + f.message());
-            }
-        }
-        return out;
     }
 
     /** The report as one line of JSON. */
@@ -122,32 +165,10 @@ public record HealthReport(
         root.put("store", store);
         root.put("host", host);
         root.put("checks", full ? "full" : "freshness");
+        String named = copies.isEmpty() ? null : store; // with copies, each finding names its store
         ArrayNode ks = root.putArray("kinds");
         for (KindHealth k : kinds) {
-            ObjectNode n = ks.addObject();
-            n.put("kind", k.kind());
-            n.put("status", k.status().name());
-            ArrayNode problems = n.putArray("problems");
-            k.problems().forEach(problems::add);
-            findings(n, k.findings());
-            n.put("count", k.count());
-            n.put("totalBytes", k.totalBytes());
-            if (k.newest() != null) {
-                ObjectNode newest = n.putObject("newest");
-                newest.put("id", k.newest().id());
-                newest.put("key", k.newest().objectKey());
-                newest.put("completedAt", k.newest().completedAt().toString());
-                newest.put("ageSeconds", k.newestAge().toSeconds());
-                newest.put("size", k.newest().objectSize());
-                newest.put("encrypted", k.newest().encrypted());
-            } else {
-                n.putNull("newest");
-            }
-            verification(n, "lastVerification", k.lastVerification());
-            verification(n, "lastPassedVerification", k.lastPassedVerification());
-            ObjectNode key = n.putObject("keyCheck");
-            key.put("result", k.keyCheck().name());
-            key.put("detail", k.keyCheckDetail());
+            kind(ks.addObject(), k, named);
         }
         ArrayNode checks = root.putArray("storeChecks");
         for (StoreCheckHealth c : storeChecks) {
@@ -155,8 +176,19 @@ public record HealthReport(
             n.put("name", c.name());
             n.put("status", c.status().name());
             n.put("summary", c.summary());
-            findings(n, c.findings());
+            findings(n, c.findings(), named);
             n.set("facts", MAPPER.valueToTree(c.facts()));
+        }
+        if (!copies.isEmpty()) {
+            ArrayNode cs = root.putArray("copies");
+            for (CopyHealth c : copies) {
+                ObjectNode n = cs.addObject();
+                n.put("store", c.store());
+                n.put("status", c.status().name());
+                findings(n, c.findings(), c.store());
+                ArrayNode cks = n.putArray("kinds");
+                c.kinds().forEach(k -> kind(cks.addObject(), k, c.store()));
+            }
         }
         ArrayNode notes = root.putArray("notifications");
         notifications.forEach(notes::add);
@@ -167,17 +199,49 @@ public record HealthReport(
         }
     }
 
+    /** One kind's JSON; {@code store} (with copies) is added to each finding. */
+    private static void kind(ObjectNode n, KindHealth k, String store) {
+        n.put("kind", k.kind());
+        n.put("status", k.status().name());
+        ArrayNode problems = n.putArray("problems");
+        k.problems().forEach(problems::add);
+        findings(n, k.findings(), store);
+        n.put("count", k.count());
+        n.put("totalBytes", k.totalBytes());
+        if (k.newest() != null) {
+            ObjectNode newest = n.putObject("newest");
+            newest.put("id", k.newest().id());
+            newest.put("key", k.newest().objectKey());
+            newest.put("completedAt", k.newest().completedAt().toString());
+            newest.put("ageSeconds", k.newestAge().toSeconds());
+            newest.put("size", k.newest().objectSize());
+            newest.put("encrypted", k.newest().encrypted());
+        } else {
+            n.putNull("newest");
+        }
+        verification(n, "lastVerification", k.lastVerification());
+        verification(n, "lastPassedVerification", k.lastPassedVerification());
+        ObjectNode key = n.putObject("keyCheck");
+        key.put("result", k.keyCheck().name());
+        key.put("detail", k.keyCheckDetail());
+    }
+
     /** The report as UTF-8 JSON bytes. */
     byte[] toJsonBytes() {
         return toJson().getBytes(StandardCharsets.UTF_8);
     }
 
-    private static void findings(ObjectNode parent, List<Finding> list) {
+    private static void findings(ObjectNode parent, List<Finding> list, String store) {
         ArrayNode findings = parent.putArray("findings");
-        list.forEach(f -> findings.addObject()
-                .put("check", f.check())
-                .put("status", f.status().name())
-                .put("message", f.message()));
+        for (Finding f : list) {
+            ObjectNode n = findings.addObject()
+                    .put("check", f.check())
+                    .put("status", f.status().name())
+                    .put("message", f.message());
+            if (store != null) {
+                n.put("store", store);
+            }
+        }
     }
 
     private static void verification(ObjectNode parent, String field, VerificationRecord v) {

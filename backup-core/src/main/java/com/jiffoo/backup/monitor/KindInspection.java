@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One kind's health check in progress: what the {@link HealthCheck}s share (the store, the kind's manifests, the
- * clock) and what they find. {@link BackupMonitor} makes one per kind and run; not thread-safe.
+ * clock) and what they find. {@link BackupMonitor} makes one per kind and run, and one per kind and copy (then
+ * {@link #primary()} is the same kind's inspection of the store, which the copy is compared with); not thread-safe.
  */
 final class KindInspection {
     private static final Logger log = LoggerFactory.getLogger(BackupMonitor.class);
@@ -23,6 +24,7 @@ final class KindInspection {
     private final Sink sink;
     private final StoredBackups backups;
     private final ClockSkew skew;
+    private final KindInspection primary;
     private final List<Finding> findings = new ArrayList<>();
     private String check = "store";
     private StoredBackups.Scan scan;
@@ -34,10 +36,16 @@ final class KindInspection {
     private String keyCheckDetail;
 
     KindInspection(String kind, Sink sink, StoredBackups backups, ClockSkew skew) {
+        this(kind, sink, backups, skew, null);
+    }
+
+    /** An inspection of a copy: {@code primary} is the same kind's inspection of the store, already run. */
+    KindInspection(String kind, Sink sink, StoredBackups backups, ClockSkew skew, KindInspection primary) {
         this.kind = kind;
         this.sink = sink;
         this.backups = backups;
         this.skew = skew;
+        this.primary = primary;
     }
 
     /**
@@ -53,7 +61,13 @@ final class KindInspection {
                                 .filter(m -> !skew.isFuture(m.completedAt()))
                                 .toList();
                     } catch (BackupException e) {
-                        find(HealthStatus.CRITICAL, "cannot read the store: " + e.getMessage());
+                        find(
+                                HealthStatus.CRITICAL,
+                                primary == null
+                                        ? "cannot read the store: " + e.getMessage()
+                                        : "cannot read the copy " + sink.location() + ": " + e.getMessage()
+                                                + " Until it answers, restore and verify skip it, and backups"
+                                                + " do not reach it.");
                     }
                 })
                 && scan != null;
@@ -90,6 +104,21 @@ final class KindInspection {
 
     Sink sink() {
         return sink;
+    }
+
+    /** The same kind's inspection of the store when this one is of a copy; null when this is of the store. */
+    KindInspection primary() {
+        return primary;
+    }
+
+    /** Whether the kind's manifests could be read ({@link #read()} succeeded). */
+    boolean readable() {
+        return scan != null;
+    }
+
+    /** What the checks found so far. */
+    List<Finding> findings() {
+        return List.copyOf(findings);
     }
 
     StoredBackups backups() {

@@ -1,0 +1,32 @@
+package com.jiffoo.backup.monitor;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The health of one copy of the store ({@link BackupMonitor.Builder#copy}) in a {@link HealthReport}: per kind, the
+ * cheap checks ({@code future-dates}, {@code trust}, {@code freshness} against the same limits as the store) and
+ * {@code missing} (recent backups of the store that the copy lacks).
+ *
+ * @param store    the copy's location (no credentials)
+ * @param findings what concerns the copy as a whole: {@code store} (CRITICAL) when it cannot be read, in which case
+ *                 {@code kinds} holds only the kinds read before it failed
+ * @param kinds    per kind, in the order the monitor watches them
+ */
+public record CopyHealth(String store, List<Finding> findings, List<KindHealth> kinds) {
+    /** Copies the lists. */
+    public CopyHealth {
+        Objects.requireNonNull(store, "store");
+        findings = List.copyOf(findings);
+        kinds = List.copyOf(kinds);
+    }
+
+    /** The worst status of the copy's own findings and its kinds'; {@link HealthStatus#OK} when there is none. */
+    public HealthStatus status() {
+        HealthStatus s = findings.stream().map(Finding::status).reduce(HealthStatus.OK, HealthStatus::worst);
+        for (KindHealth k : kinds) {
+            s = s.worst(k.status());
+        }
+        return s;
+    }
+}
