@@ -43,14 +43,20 @@ import picocli.CommandLine.Option;
             "WAL archive (when the store holds WAL, or --wal): the newest archived WAL file is younger than"
                     + " --wal-max-lag (default 5m) and no segment is missing since the oldest base backup, else"
                     + " CRITICAL; with DB_HOST (or PGHOST) set, the server's archiver too: not failing, at most"
-                    + " --wal-max-ready (10) segments waiting. See docs/pitr.md."
+                    + " --wal-max-ready (10) segments waiting. See docs/pitr.md.",
+            "Copies (BACKUP_COPIES, --copy-to, or BACKUP_DIR beside S3_BUCKET): each copy is checked too — the"
+                    + " freshness of each kind there (a copy that lags is CRITICAL for that copy), backups of the store"
+                    + " completed within the limit but more than --copy-grace-minutes (60) ago that are missing there"
+                    + " (WARNING), and a copy that cannot be read (CRITICAL). Each finding names its store. See"
+                    + " docs/copies.md."
         },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             " 0:healthy (OK)",
             " 9:WARNING: needs attention soon (e.g. no recent passed verification)",
-            "10:CRITICAL: no or stale backup, damaged newest backup, key cannot open it, store unreadable, a backup"
-                    + " or verification dated in the future, WAL archive behind or with a gap",
+            "10:CRITICAL: no or stale backup (in the store or a copy), damaged newest backup, key cannot open it,"
+                    + " a store or copy unreadable, a backup or verification dated in the future, WAL archive behind"
+                    + " or with a gap",
             " 2:bad or missing setting",
             " 1:internal error"
         })
@@ -91,6 +97,13 @@ final class MonitorCommand extends CliCommand {
             description = "Only check that fresh backups exist (lists the store; reads" + " no backup).")
     boolean freshnessOnly;
 
+    @Option(
+            names = "--copy-grace-minutes",
+            paramLabel = "MINUTES",
+            description = "With copies: how long a backup of the store may be missing from a copy before it is a"
+                    + " WARNING (default: COPY_GRACE_MINUTES, else 60).")
+    Integer copyGraceMinutes;
+
     @Option(names = "--no-alert", description = "Send nothing to Slack, even when SLACK_WEBHOOK_URL is set.")
     boolean noAlert;
 
@@ -127,6 +140,9 @@ final class MonitorCommand extends CliCommand {
         if (maxAgeHours != null) {
             s.flag("MAX_BACKUP_AGE_HOURS", maxAgeHours.toString());
         }
+        if (copyGraceMinutes != null) {
+            s.flag("COPY_GRACE_MINUTES", copyGraceMinutes.toString());
+        }
         clockSkew.flag(s);
         s.flag(WalChecks.MAX_LAG, walMaxLag);
         if (walMaxReady != null) {
@@ -137,14 +153,17 @@ final class MonitorCommand extends CliCommand {
     @Override
     void run(Map<String, Object> summary) throws Exception {
         List<String> watched = kinds.isEmpty() ? ListCommand.KINDS : kinds;
-        Sink store = Stores.open(settings);
+        List<Sink> stores = Stores.openAll(settings);
+        Sink store = stores.get(0);
         try {
             BackupMonitor.Builder b = BackupMonitor.builder()
                     .sink(store)
+                    .copyGrace(Duration.ofMinutes(settings.integer("COPY_GRACE_MINUTES", 60, 0)))
                     .kinds(watched.toArray(String[]::new))
                     .maxAge(Duration.ofHours(settings.integer("MAX_BACKUP_AGE_HOURS", 26, 1)))
                     .clockSkewTolerance(ClockSkewOption.tolerance(settings))
                     .notifyOnRecovery(!noRecoveryAlert);
+            stores.subList(1, stores.size()).forEach(b::copy);
             maxAgePerKind.forEach((kind, hours) -> {
                 if (hours == null || hours < 1) {
                     throw new ConfigurationException("--max-age " + kind + "=" + hours + ": give a whole number of"
@@ -201,7 +220,7 @@ final class MonitorCommand extends CliCommand {
             }
 
             HealthReport report = freshnessOnly ? monitor.checkBackupFreshness() : monitor.runHealthChecks();
-            say((report.full() ? "health" : "freshness") + " of " + store.location() + ": " + report.status());
+            say((report.full() ? "health" : "freshness") + " of " + report.where() + ": " + report.status());
             report.summaryLines().forEach(l -> say(forOperators(l)));
             report.notifications().forEach(n -> say("alert: " + n));
             if (webhook.isEmpty() && !noAlert && !report.healthy()) {
@@ -213,7 +232,7 @@ final class MonitorCommand extends CliCommand {
                     ? 0
                     : report.status() == HealthStatus.WARNING ? EXIT_WARNING : EXIT_CRITICAL;
         } finally {
-            CliCommand.close(store);
+            CliCommand.close(stores);
         }
     }
 

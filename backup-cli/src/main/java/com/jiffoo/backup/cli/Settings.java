@@ -71,6 +71,7 @@ public final class Settings implements StoreSettings {
             "AWS_PROFILE",
             "MAX_BACKUP_AGE_HOURS",
             "CLOCK_SKEW_TOLERANCE_MINUTES",
+            "COPY_GRACE_MINUTES",
             "LOG_DIR",
             "LOG_FILE",
             "QUIET",

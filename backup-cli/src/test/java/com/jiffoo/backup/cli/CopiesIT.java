@@ -3,13 +3,23 @@ package com.jiffoo.backup.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.files.DirectorySource;
 import com.jiffoo.backup.postgres.PgTestServer;
 import com.jiffoo.backup.postgres.ShopSchema;
+import com.jiffoo.backup.store.LocalDirectorySink;
+import com.jiffoo.backup.testing.WebhookServer;
 import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -371,5 +381,108 @@ class CopiesIT {
         assertThat(backups.get(1).get("stores")).hasSize(3);
         Jar.Run text = Jar.run(dir, env, "list", "--kind", "files");
         assertThat(text.stdout()).contains(newest).contains("in " + westStore().replaceFirst("\\?.*", ""));
+    }
+
+    @Test
+    void monitorChecksEveryStoreAndNamesTheCopyThatLagsLacksABackupOrIsDown() throws Exception {
+        Map<String, String> env = env(1);
+        String westLocation = westStore().replaceFirst("\\?.*", "");
+        // a fourth store that stopped receiving backups 30 h ago (made with the library at that clock)
+        Path lagging = Files.createDirectories(dir.resolve("lagging"));
+        try (LocalDirectorySink sink = LocalDirectorySink.create(lagging)) {
+            BackupPipeline.builder()
+                    .source(DirectorySource.builder(dir.resolve("uploads")).build())
+                    .encryption(OpenPgpTransform.builder()
+                            .passphrase(PassphraseKeyFile.read(dir.resolve("backup.key")))
+                            .build())
+                    .sink(sink)
+                    .clock(Clock.fixed(Instant.now().minus(Duration.ofHours(30)), ZoneOffset.UTC))
+                    .build()
+                    .run();
+        }
+        Jar.Run backup = Jar.run(dir, env, "backup", "files");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+
+        // all three fresh: OK, and each store is named
+        Jar.Run fresh = Jar.run(dir, env, "monitor", "--kind", "files", "--freshness-only", "--json");
+        assertThat(fresh.exitCode()).as(fresh.toString()).isZero();
+        JsonNode copies = fresh.json().get("report").get("copies");
+        assertThat(copies).hasSize(2);
+        assertThat(copies.get(0).get("store").asText()).isEqualTo(westLocation);
+        assertThat(copies.get(1).get("store").asText()).isEqualTo("file:" + local);
+        copies.forEach(c -> assertThat(c.get("status").asText()).isEqualTo("OK"));
+        Jar.Run text = Jar.run(dir, env, "monitor", "--kind", "files", "--freshness-only");
+        assertThat(text.stdout())
+                .contains("freshness of " + eastStore() + " + " + westLocation + " + file:" + local + ": OK")
+                .contains("store " + eastStore() + " files: OK")
+                .contains("copy " + westLocation + " files: OK")
+                .contains("copy file:" + local + " files: OK");
+
+        // the lagging store as a copy: CRITICAL for it alone
+        Jar.Run lag = Jar.run(
+                dir,
+                env,
+                "--copy-to",
+                westStore(),
+                "--copy-to",
+                lagging.toString(),
+                "monitor",
+                "--kind",
+                "files",
+                "--freshness-only");
+        assertThat(lag.exitCode()).as(lag.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
+        assertThat(lag.stdout())
+                .contains("copy file:" + lagging + " files: CRITICAL")
+                .contains("the newest backup in the copy file:" + lagging)
+                .containsPattern("completed 30h \\d+m ago, more than the limit of 26h 0m")
+                .contains("copy " + westLocation + " files: OK")
+                .contains("store " + eastStore() + " files: OK");
+
+        // a backup that reached the store only: WARNING naming it and each copy (no grace period here)
+        Thread.sleep(1100); // a new second, a new name
+        Map<String, String> storeOnly = new HashMap<>(env);
+        storeOnly.remove("BACKUP_COPIES");
+        storeOnly.remove("BACKUP_DIR");
+        Jar.Run only = Jar.run(dir, storeOnly, "backup", "files", "--json");
+        assertThat(only.exitCode()).as(only.toString()).isZero();
+        String key = only.json().get("key").asText();
+        Jar.Run missing =
+                Jar.run(dir, env, "monitor", "--kind", "files", "--freshness-only", "--copy-grace-minutes", "0");
+        assertThat(missing.exitCode()).as(missing.toString()).isEqualTo(MonitorCommand.EXIT_WARNING);
+        assertThat(missing.stdout())
+                .contains("copy " + westLocation + " files: 1 files backup in the store " + eastStore()
+                        + " is missing from the copy " + westLocation + ": " + key)
+                .contains("is missing from the copy file:" + local + ": " + key);
+        // within the default grace period (1 h) it may still be copying: no finding
+        Jar.Run graced = Jar.run(dir, env, "monitor", "--kind", "files", "--freshness-only");
+        assertThat(graced.exitCode()).as(graced.toString()).isZero();
+
+        // the second region down: CRITICAL for it, the local copy still checked, Slack names it
+        west.close();
+        try (WebhookServer slack = WebhookServer.start()) {
+            Map<String, String> alerting = new HashMap<>(env);
+            alerting.put("SLACK_WEBHOOK_URL", slack.url());
+            Jar.Run down = Jar.run(dir, alerting, "monitor", "--kind", "files", "--freshness-only", "--json");
+            assertThat(down.exitCode()).as(down.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
+            JsonNode report = down.json().get("report");
+            assertThat(report.get("kinds").get(0).get("status").asText()).isEqualTo("OK");
+            JsonNode westHealth = report.get("copies").get(0);
+            assertThat(westHealth.get("status").asText()).isEqualTo("CRITICAL");
+            assertThat(westHealth.get("findings").get(0).get("check").asText()).isEqualTo("store");
+            assertThat(westHealth.get("findings").get(0).get("store").asText()).isEqualTo(westLocation);
+            assertThat(westHealth.get("findings").get(0).get("message").asText())
+                    .startsWith("cannot read the copy " + westLocation);
+            JsonNode localHealth = report.get("copies").get(1);
+            assertThat(localHealth.get("kinds").get(0).get("kind").asText()).isEqualTo("files");
+            assertThat(slack.bodies()).hasSize(1);
+            String alert = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(slack.bodies().get(0))
+                    .get("blocks")
+                    .get(1)
+                    .get("text")
+                    .get("text")
+                    .asText();
+            assertThat(alert).contains("copy " + westLocation + ": CRITICAL").contains("cannot read the copy");
+        }
     }
 }
