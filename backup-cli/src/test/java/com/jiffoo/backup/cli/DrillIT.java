@@ -17,9 +17,11 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -283,5 +285,60 @@ class DrillIT {
         JsonNode json = drill.json();
         assertThat(json.get("outcome").asText()).isEqualTo("over-target");
         assertThat(json.get("drill").get("findings").toString()).contains("over the RTO target of 0.0 s by");
+    }
+
+    /** The scratch database of a running drill, once it is restored and being checked (marked by the drill). */
+    private static Optional<String> checkedScratch() throws Exception {
+        try (Connection c = pg.connect("postgres");
+                Statement s = c.createStatement();
+                ResultSet r = s.executeQuery("SELECT datname FROM pg_database WHERE datname LIKE 'jiffoo\\_drill\\_2%'"
+                        + " AND shobj_description(oid, 'pg_database') LIKE '%restore drill''s scratch%'")) {
+            return r.next() ? Optional.of(r.getString(1)) : Optional.empty();
+        }
+    }
+
+    private static String awaitChecks(Jar.Started run) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        Optional<String> scratch = checkedScratch();
+        while (scratch.isEmpty() && run.process().isAlive() && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+            scratch = checkedScratch();
+        }
+        assertThat(run.process().isAlive()).as("the drill runs its checks").isTrue();
+        assertThat(scratch).as("the scratch database is being checked").isPresent();
+        Thread.sleep(500); // the slow smoke query runs
+        return scratch.get();
+    }
+
+    @Test
+    void aStoppedDrillDropsItsScratchAndAKilledOnesIsDroppedByTheNextDrill() throws Exception {
+        Map<String, String> env = env();
+        backup(env);
+        Path slow = dir.resolve("slow.sql");
+        Files.writeString(slow, "SELECT 1, pg_sleep(60);\n");
+
+        Jar.Started stopped = Jar.start(dir, env, "drill", "database", "--smoke-sql", slow.toString());
+        String first = awaitChecks(stopped);
+        stopped.process().destroy(); // SIGTERM, as systemd or Kubernetes stop a job
+        Jar.Run r = stopped.await();
+        assertThat(pg.databaseExists(first))
+                .as("SIGTERM: the shutdown hook dropped " + first + ": " + r)
+                .isFalse();
+
+        Jar.Started killed = Jar.start(dir, env, "drill", "database", "--smoke-sql", slow.toString());
+        String second = awaitChecks(killed);
+        killed.process().destroyForcibly(); // kill -9: no hook runs
+        killed.process().waitFor();
+        killed.await();
+        assertThat(pg.databaseExists(second))
+                .as("kill -9 leaves the scratch database")
+                .isTrue();
+
+        Jar.Run next = Jar.run(dir, env, "drill", "database", "--json");
+        assertThat(next.exitCode()).as(next.toString()).isZero();
+        assertThat(pg.databaseExists(second))
+                .as("the next drill dropped the killed one's scratch")
+                .isFalse();
+        assertThat(next.json().get("drill").get("findings").toString()).contains(second);
     }
 }

@@ -146,7 +146,7 @@ public final class DatabaseDrill {
         String key = null;
         BackupManifest manifest = null;
         String store = source.describe();
-        long mark = System.nanoTime();
+        long mark = t0; // locate: from the start, the sweep of leftovers included
         boolean restored = false;
         try {
             try {
@@ -164,6 +164,9 @@ public final class DatabaseDrill {
                 manifest = r.result().manifest();
                 store = r.store();
                 markScratch(databases, scratch);
+                if (r.result().facts().get("abandonedDatabasesDropped") instanceof List<?> dropped) {
+                    findings.add("dropped " + dropped + ", left by a restore or drill that was killed");
+                }
                 checks.add(new Check(
                         "restore",
                         Status.PASSED,
@@ -520,7 +523,8 @@ public final class DatabaseDrill {
                 continue;
             }
             if (t.endsWith(";")) {
-                current.append(t, 0, t.length() - 1);
+                String kept = line.stripTrailing();
+                current.append(kept, 0, kept.length() - 1);
                 if (!current.toString().isBlank()) {
                     out.add(current.toString().strip());
                 }
