@@ -275,9 +275,9 @@ final class DrillCommands {
         }
 
         /** Appends the report's Markdown entry to the drill log, with a title when the log is new. */
-        private static void append(Path file, DrillReport r) {
+        private void append(Path file, DrillReport r) {
             try {
-                String entry = r.toMarkdown();
+                String entry = settings.redact(r.toMarkdown());
                 if (!Files.exists(file) || Files.size(file) == 0) {
                     entry = "# Disaster recovery drills\n\nOne entry per drill, newest last, appended by"
                             + " `jiffoo-backup drill` (docs/drills.md).\n\n" + entry;

@@ -341,4 +341,30 @@ class DrillIT {
                 .isFalse();
         assertThat(next.json().get("drill").get("findings").toString()).contains(second);
     }
+
+    @Test
+    void aDamagedCopyInTheStoreIsRestoredFromTheNextStoreNamedAndFailsTheDrill() throws Exception {
+        Map<String, String> env = env();
+        Path copy = Files.createDirectories(dir.resolve("copy"));
+        env.put("BACKUP_COPIES", copy.toString());
+        Path newest = backup(env);
+        assertThat(copy.resolve(dir.resolve("store").relativize(newest))).exists();
+        Jar.Run dd = Jar.exec(
+                dir,
+                Map.of(),
+                List.of("dd", "if=/dev/zero", "of=" + newest, "bs=1", "seek=2000", "count=64", "conv=notrunc"));
+        assertThat(dd.exitCode()).as(dd.toString()).isZero();
+        Jar.Run drill = Jar.run(dir, env, "drill", "database", "--json");
+        assertThat(drill.exitCode()).as(drill.toString()).isEqualTo(12);
+        JsonNode report = drill.json().get("drill");
+        assertThat(report.get("store").asText()).as("the copy served").contains(copy.toString());
+        List<String> checks = new ArrayList<>();
+        report.get("checks")
+                .forEach(c -> checks.add(
+                        c.get("name").asText() + "=" + c.get("status").asText()));
+        assertThat(checks).contains("restore=passed", "row-counts=passed", "copies=failed");
+        assertThat(report.get("findings").toString())
+                .contains("could not serve the backup (INTEGRITY")
+                .contains("restored from " + report.get("store").asText() + " instead");
+    }
 }
