@@ -304,6 +304,7 @@ final class DrillCommands {
                     say("  report stored as " + CliCommand.where(store, key));
                     return;
                 } catch (BackupException e) {
+                    say("  could not store the report in " + store.location() + ": " + forOperators(e.getMessage()));
                     if (first == null) {
                         first = e;
                     }
