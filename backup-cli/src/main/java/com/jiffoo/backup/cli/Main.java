@@ -13,7 +13,7 @@ import picocli.CommandLine.Mixin;
  * exit codes come from the library's {@link com.jiffoo.backup.ErrorCode}.
  *
  * <p>Commands: {@code backup database|files}, {@code restore database|files}, {@code verify}, {@code list},
- * {@code prune}, {@code copy}, {@code keygen}, {@code monitor}. A new command is one more class in {@link #COMMANDS}.
+ * {@code prune}, {@code copy}, {@code keygen}, {@code monitor}, {@code drill}. A new command is one more class in {@link #COMMANDS}.
  *
  * <p>Start-up: picocli builds a command's model by reflection, which costs more than the JVM's own start. A run builds
  * only the command its arguments name ({@code backup database ...} builds {@code backup}); the whole tree is built for
@@ -58,7 +58,10 @@ import picocli.CommandLine.Mixin;
             " 8:the backup or object does not exist",
             " 9:monitor: WARNING",
             "10:monitor: CRITICAL",
-            "11:backup: committed in some stores but failed in others (copies, docs/copies.md)"
+            "11:backup: committed in some stores but failed in others (copies, docs/copies.md)",
+            "12:drill: the drill failed (the backup did not restore, or a check failed)",
+            "13:drill: every check passed, but over the RTO target",
+            "14:drill: the drill could not run (store or database server unreachable)"
         })
 public final class Main implements java.util.concurrent.Callable<Integer> {
 
@@ -83,6 +86,7 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             CopyCommand.class,
             KeygenCommand.class,
             MonitorCommand.class,
+            DrillCommands.class,
             WalCommands.Push.class,
             WalCommands.Fetch.class,
             WalVerifyCommand.class,
@@ -102,6 +106,7 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             "copy",
             "keygen",
             "monitor",
+            "drill",
             WalCommands.PUSH,
             WalCommands.FETCH,
             "wal-verify",

@@ -51,6 +51,16 @@ final class RestoreMarker {
                 + " restore";
     }
 
+    /**
+     * The marker of a restore drill's scratch database, held while this process checks it: when the process is gone
+     * (the drill was killed), the next restore or drill on this host drops it as it drops a half-restored one.
+     */
+    static String drillText() {
+        return PREFIX + " (a restore drill's scratch database) by pid " + Processes.pid() + " (started "
+                + Processes.started().map(Instant::toString).orElse("") + ") on host " + Processes.host() + " since "
+                + Instant.now() + "; dropped when the drill ends, or by the next restore once that process is gone";
+    }
+
     /** The marked databases of the server {@code c} is connected to. */
     static List<Marked> find(Connection c) throws SQLException {
         List<Marked> out = new ArrayList<>();

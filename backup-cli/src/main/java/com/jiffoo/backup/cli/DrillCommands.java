@@ -1,0 +1,407 @@
+package com.jiffoo.backup.cli;
+
+import com.jiffoo.backup.BackupException;
+import com.jiffoo.backup.BackupTrust;
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.DrillReport;
+import com.jiffoo.backup.DrillSource;
+import com.jiffoo.backup.ErrorCode;
+import com.jiffoo.backup.NotFoundException;
+import com.jiffoo.backup.RestorePipeline;
+import com.jiffoo.backup.RestoreTarget;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.StoredBackups;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.monitor.Alert;
+import com.jiffoo.backup.monitor.HealthStatus;
+import com.jiffoo.backup.monitor.SlackNotifier;
+import com.jiffoo.backup.postgres.DatabaseDrill;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code drill database}: a restore drill of a database backup ({@link DatabaseDrill}). */
+@Command(
+        name = "drill",
+        description = "Restore drills: `drill database` restores a backup into a scratch database, checks it, measures"
+                + " the recovery time and drops the scratch database (docs/drills.md).",
+        mixinStandardHelpOptions = true,
+        subcommands = {DrillCommands.Database.class})
+final class DrillCommands {
+    /** The drill passed. */
+    static final int EXIT_PASSED = 0;
+    /** The backup did not restore, or a check failed. */
+    static final int EXIT_FAILED = 12;
+    /** Every check passed, but the drill took longer than the RTO target. */
+    static final int EXIT_OVER_TARGET = 13;
+    /** The drill could not run (store or database server unreachable). */
+    static final int EXIT_COULD_NOT_RUN = 14;
+
+    private static final Pattern DURATION = Pattern.compile("(?:(\\d+)d)?(?:(\\d+)h)?(?:(\\d+)m)?(?:(\\d+)s)?");
+
+    private DrillCommands() {}
+
+    /** {@code 2h}, {@code 90m}, {@code 1h30m}, {@code 45s}, {@code 1d}, or ISO-8601 ({@code PT2H}). */
+    static Duration parseDuration(String text, String flag) {
+        String t = text.strip().toLowerCase(Locale.ROOT);
+        Matcher m = DURATION.matcher(t);
+        Duration d = null;
+        if (!t.isEmpty() && m.matches()) {
+            d = Duration.ZERO;
+            long[] unit = {86400, 3600, 60, 1};
+            for (int i = 0; i < 4; i++) {
+                if (m.group(i + 1) != null) {
+                    d = d.plusSeconds(Long.parseLong(m.group(i + 1)) * unit[i]);
+                }
+            }
+        } else {
+            try {
+                d = Duration.parse(text.strip().toUpperCase(Locale.ROOT));
+            } catch (java.time.format.DateTimeParseException e) {
+                d = null;
+            }
+        }
+        if (d == null || d.isZero() || d.isNegative()) {
+            throw new ConfigurationException(
+                    flag + " " + text + ": give a positive duration such as 2h, 90m, 1h30m" + " or 45s.");
+        }
+        return d;
+    }
+
+    /** {@code drill database}. */
+    @Command(
+            name = "database",
+            mixinStandardHelpOptions = true,
+            sortOptions = false,
+            description = {
+                "Restore drill of a database backup (pg_dump): restores the newest backup (or --backup NAME) from the"
+                        + " store, or from a copy when the store cannot serve it (as `restore` does), into a scratch"
+                        + " database jiffoo_drill_YYYYMMDD_HHMMSS_<8 hex> on the DB_HOST server (created, never one"
+                        + " that exists), then checks it: every table's row count against the manifest, every table"
+                        + " read to its end (damaged pages), every btree index with amcheck when the extension can be"
+                        + " created (skipped otherwise), and the --smoke-sql queries (each must return a row).",
+                "The scratch database is dropped at the end, also when a check fails or the drill is stopped"
+                        + " (SIGTERM, Ctrl-C); scratch databases of killed drills are dropped by the next drill (this"
+                        + " host's at once, others' after a day). Each phase (locate, restore = download + decrypt +"
+                        + " pg_restore, checks, cleanup) is timed; the total is the measured RTO, judged against"
+                        + " --rto-target.",
+                "The report is stored in the store as _drills/drill-<time>-<tag>.json, signed as manifests are;"
+                        + " --report-file appends it as a Markdown entry to a drill log; a drill that does not pass"
+                        + " is sent to SLACK_WEBHOOK_URL."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {
+                " 0:the drill passed",
+                " 2:bad or missing setting",
+                "12:the drill failed: the backup did not restore (damaged, missing, the key does not open it,"
+                        + " pg_restore refused it) or a check failed",
+                "13:every check passed, but the drill took longer than --rto-target",
+                "14:the drill could not run (the store or the database server cannot be reached, the report"
+                        + " could not be stored)",
+                " 1:internal error"
+            })
+    static final class Database extends CliCommand {
+        @Option(names = "--latest", description = "Drill the newest committed backup (the default).")
+        boolean latest;
+
+        @Option(
+                names = "--backup",
+                paramLabel = "NAME",
+                description = "Drill this backup: its key (database/db_backup_….sql.gpg), s3:// URI, or local file.")
+        String backup;
+
+        @Option(
+                names = "--smoke-sql",
+                paramLabel = "FILE",
+                description = "Queries to run in the restored database, each ending with ; at the end of a line;"
+                        + " each must return at least one row.")
+        Path smokeSql;
+
+        @Option(
+                names = "--rto-target",
+                paramLabel = "DURATION",
+                description = "The recovery time objective (2h, 90m, 1h30m); default 2h. A drill taking longer fails"
+                        + " (exit 13).")
+        String rtoTarget;
+
+        @Option(
+                names = "--report-file",
+                paramLabel = "FILE",
+                description = "Append the drill's report to this Markdown drill log (created when missing), e.g."
+                        + " disaster-recovery-drill.md.")
+        Path reportFile;
+
+        @Option(
+                names = "--no-owner",
+                description = "pg_restore --no-owner --no-privileges (the dump's roles do not exist on this server).")
+        boolean noOwner;
+
+        @Option(names = "--no-alert", description = "Send nothing to Slack, even when SLACK_WEBHOOK_URL is set.")
+        boolean noAlert;
+
+        @picocli.CommandLine.Mixin
+        DbOptions db;
+
+        private int exit = EXIT_PASSED;
+
+        @Override
+        void flags(Settings s) {
+            db.apply(s);
+        }
+
+        @Override
+        int exitCode() {
+            return exit;
+        }
+
+        @Override
+        int failureExitCode(ErrorCode code) {
+            return code == ErrorCode.CONFIGURATION
+                    ? ErrorCode.CONFIGURATION.exitCode()
+                    : code == ErrorCode.INTERNAL ? ErrorCode.INTERNAL.exitCode() : EXIT_COULD_NOT_RUN;
+        }
+
+        @Override
+        void run(Map<String, Object> summary) throws IOException {
+            if (latest && backup != null) {
+                throw new ConfigurationException("pass --latest or --backup NAME, not both.");
+            }
+            Duration target =
+                    rtoTarget == null ? DatabaseDrill.DEFAULT_RTO_TARGET : parseDuration(rtoTarget, "--rto-target");
+            List<String> smoke = List.of();
+            if (smokeSql != null) {
+                try {
+                    smoke = DatabaseDrill.parseSmokeSql(Files.readString(smokeSql, StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                    throw new ConfigurationException(
+                            "cannot read the smoke queries --smoke-sql " + smokeSql + ": " + e.getMessage() + ".");
+                }
+                if (smoke.isEmpty()) {
+                    throw new ConfigurationException("--smoke-sql " + smokeSql + " holds no query.");
+                }
+            }
+            OpenPgpTransform pgp = Encryption.forRestore(settings);
+            pgp.authenticator().ifPresent(com.jiffoo.backup.Authenticator::prepare);
+            BackupTrust trust = Encryption.trust(settings, pgp);
+            Optional<String> webhook = noAlert ? Optional.empty() : settings.get("SLACK_WEBHOOK_URL");
+            Stores.Candidates at = Stores.candidates(settings, backup);
+            try {
+                DrillReport report;
+                try {
+                    report = DatabaseDrill.builder()
+                            .server(Databases.server(settings))
+                            .source(new FallbackSource(this, at, pgp, trust))
+                            .smokeQueries(smoke)
+                            .rtoTarget(target)
+                            .noOwner(noOwner)
+                            .build()
+                            .run();
+                } catch (BackupException e) {
+                    if (e.code() != ErrorCode.CONFIGURATION) {
+                        alert(
+                                webhook,
+                                new Alert(
+                                        HealthStatus.CRITICAL,
+                                        false,
+                                        "jiffoo-backup database restore drill COULD NOT RUN: "
+                                                + at.stores().get(0).location(),
+                                        List.of(forOperators(e.getMessage())),
+                                        null),
+                                summary);
+                    }
+                    throw e;
+                }
+                print(report);
+                summary.put("outcome", report.outcome().label());
+                summary.put("drill", report.toTree());
+                exit = switch (report.outcome()) {
+                    case PASSED -> EXIT_PASSED;
+                    case FAILED -> EXIT_FAILED;
+                    case OVER_TARGET -> EXIT_OVER_TARGET;
+                };
+                if (reportFile != null) {
+                    append(reportFile, report);
+                    summary.put("reportFile", reportFile.toString());
+                    say("appended to the drill log " + reportFile);
+                }
+                if (!report.passed()) {
+                    alert(webhook, report.toAlert(), summary);
+                }
+                store(report, at.stores(), trust, summary);
+                summary.put("status", report.passed() ? "ok" : report.outcome().label());
+                summary.put("exitCode", exit);
+            } finally {
+                CliCommand.close(at.stores());
+            }
+        }
+
+        private void print(DrillReport r) {
+            say("drill of " + (r.backupKey() == null ? "(no backup)" : r.backupKey()) + " from " + r.store() + " into "
+                    + r.scratch() + ": " + r.outcome().label().toUpperCase(Locale.ROOT));
+            StringBuilder phases = new StringBuilder("  phases:");
+            for (DrillReport.Phase p : r.phases()) {
+                phases.append(' ')
+                        .append(p.name())
+                        .append(' ')
+                        .append(DrillReport.human(p.duration()))
+                        .append(',');
+            }
+            phases.setLength(phases.length() - 1);
+            say(phases.toString());
+            say("  RTO " + DrillReport.human(r.total()) + " (target " + DrillReport.human(r.rtoTarget())
+                    + (r.total().compareTo(r.rtoTarget()) > 0
+                            ? ", over by " + DrillReport.human(r.total().minus(r.rtoTarget()))
+                            : "")
+                    + ")");
+            for (DrillReport.Check c : r.checks()) {
+                say("  " + c.name() + ": " + c.status().name().toLowerCase(Locale.ROOT) + " — " + c.detail());
+            }
+            for (String f : r.findings()) {
+                say("  finding: " + f);
+            }
+        }
+
+        /** Appends the report's Markdown entry to the drill log, with a title when the log is new. */
+        private void append(Path file, DrillReport r) {
+            try {
+                String entry = settings.redact(r.toMarkdown());
+                if (!Files.exists(file) || Files.size(file) == 0) {
+                    entry = "# Disaster recovery drills\n\nOne entry per drill, newest last, appended by"
+                            + " `jiffoo-backup drill` (docs/drills.md).\n\n" + entry;
+                }
+                Files.writeString(
+                        file, entry, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            } catch (IOException e) {
+                throw new ConfigurationException(
+                        "cannot append the drill's report to --report-file " + file + ": " + e.getMessage()
+                                + ". The drill itself " + r.outcome().label() + " (see the JSON report in the store).");
+            }
+        }
+
+        /** Stores the report in the first store that takes it (the store, else a copy). */
+        private void store(DrillReport r, List<Sink> stores, BackupTrust trust, Map<String, Object> summary) {
+            BackupException first = null;
+            for (Sink store : stores) {
+                try {
+                    String key = r.storeIn(store, trust);
+                    Map<String, Object> record = new LinkedHashMap<>();
+                    record.put("location", store.location());
+                    record.put("key", key);
+                    summary.put("record", record);
+                    say("  report stored as " + CliCommand.where(store, key));
+                    return;
+                } catch (BackupException e) {
+                    say("  could not store the report in " + store.location() + ": " + forOperators(e.getMessage()));
+                    if (first == null) {
+                        first = e;
+                    }
+                }
+            }
+            if (first != null) {
+                throw first;
+            }
+        }
+
+        private void alert(Optional<String> webhook, Alert alert, Map<String, Object> summary) {
+            if (webhook.isEmpty()) {
+                say("  alert: none sent (" + (noAlert ? "--no-alert" : "SLACK_WEBHOOK_URL is not set") + ")");
+                return;
+            }
+            SlackNotifier slack =
+                    SlackNotifier.builder().webhookUrl(webhook.get()).build();
+            try {
+                slack.send(alert);
+                summary.put("alerted", slack.describe());
+                say("  alert sent to " + slack.describe());
+            } catch (IOException e) {
+                summary.put("alertFailed", e.getMessage());
+                org.slf4j.LoggerFactory.getLogger(DrillCommands.class)
+                        .error("the drill's alert could not be sent: {}", e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * The launcher's source: the named backup or the newest one, read from the store and then each copy in turn
+     * ({@link Fallback}), as {@code restore} does.
+     */
+    private static final class FallbackSource implements DrillSource {
+        private final CliCommand cmd;
+        private final Stores.Candidates at;
+        private final OpenPgpTransform pgp;
+        private final BackupTrust trust;
+
+        FallbackSource(CliCommand cmd, Stores.Candidates at, OpenPgpTransform pgp, BackupTrust trust) {
+            this.cmd = cmd;
+            this.at = at;
+            this.pgp = pgp;
+            this.trust = trust;
+        }
+
+        @Override
+        public String locate() {
+            if (at.key() != null) {
+                return at.key();
+            }
+            if (at.stores().size() > 1) {
+                Optional<String> newest = Fallback.newest(at.stores(), "database", trust);
+                if (newest.isPresent()) {
+                    return newest.get();
+                }
+            }
+            return Fallback.first(
+                            at.stores(),
+                            "drill",
+                            store -> StoredBackups.of(store, trust)
+                                    .scan("database")
+                                    .latestTrusted()
+                                    .map(com.jiffoo.backup.BackupManifest::objectKey)
+                                    .orElseThrow(() -> new NotFoundException(
+                                            "No committed database backup in " + store.location() + " to drill.",
+                                            null,
+                                            store.location(),
+                                            null)))
+                    .value();
+        }
+
+        @Override
+        public Restored restore(String key, RestoreTarget target) {
+            Fallback.Served<com.jiffoo.backup.RestoreResult> served = Fallback.first(at.stores(), "drill", store -> {
+                return RestorePipeline.builder()
+                        .sink(store)
+                        .decryption(pgp)
+                        .trust(trust)
+                        .target(target)
+                        .listener(cmd.progress())
+                        .build()
+                        .restore(key);
+            });
+            List<StoreFailure> failures = new ArrayList<>();
+            for (Fallback.Failure f : served.failures()) {
+                failures.add(new StoreFailure(
+                        f.store().location(),
+                        f.error().code(),
+                        CliCommand.forOperators(f.error().getMessage())));
+            }
+            return new Restored(served.value(), served.store().location(), failures);
+        }
+
+        @Override
+        public String describe() {
+            return at.stores().get(0).location();
+        }
+    }
+}
