@@ -55,6 +55,14 @@ public interface ObjectStore {
     void delete(String name) throws IOException;
 
     /**
+     * The lock that keeps the store from deleting {@code name} now ({@link Sink#lock}); empty by default (stores
+     * without object locks).
+     */
+    default Optional<Sink.ObjectLock> lock(String name) throws IOException {
+        return Optional.empty();
+    }
+
+    /**
      * Deletes up to 1,000 objects with one request ({@code DeleteObjects}) and returns the ones the store refused,
      * each as {@code "name (code: message)"}.
      */

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -322,6 +323,14 @@ public abstract class ObjectStoreSink implements Sink {
             store.delete(name);
             return null;
         });
+    }
+
+    /** The store's lock on the object ({@link Sink#lock}), e.g. an S3 Object Lock retention still running. */
+    @Override
+    public final Optional<ObjectLock> lock(String key) {
+        ensureOpen();
+        String name = name(key);
+        return call("lock check of", key, () -> store.lock(name));
     }
 
     /**
