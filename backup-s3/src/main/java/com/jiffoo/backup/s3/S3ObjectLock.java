@@ -13,7 +13,7 @@ import software.amazon.awssdk.services.s3.model.ObjectLockMode;
  * {@link #period()}), with the {@code Content-MD5} the API requires for such requests, so that nobody, not even the
  * backup host's credentials, can delete or overwrite it before then ({@code COMPLIANCE}), or only credentials allowed
  * {@code s3:BypassGovernanceRetention} can ({@code GOVERNANCE}). The bucket must have Object Lock enabled; the sink
- * checks that before its first write. {@link #NONE} (the default) sends no lock. Immutable.
+ * checks that when a write starts. {@link #NONE} (the default) sends no lock. Immutable.
  */
 public final class S3ObjectLock {
     /** No lock sent: the bucket's default retention, if any, applies. */

@@ -50,6 +50,7 @@ record S3Objects(
     static final String NO_CREDENTIALS_HELP = "Unable to locate credentials for %s. Set AWS_ACCESS_KEY_ID and "
             + "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with a profile in ~/.aws/credentials, or run with an IAM role "
             + "(EC2 instance profile, ECS task role, EKS IRSA / pod identity).";
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(S3Objects.class);
     private static final String OCTETS = "application/octet-stream";
     private static final String LOCK_ON = "on";
     private static final String LOCK_OFF = "off";
@@ -181,6 +182,14 @@ record S3Objects(
         return Base64.getEncoder().encodeToString(md5.digest());
     }
 
+    /** With a lock asked for: that the bucket has Object Lock enabled, before the first write starts. */
+    @Override
+    public void checkWrites() throws IOException {
+        if (objectLock.enabled()) {
+            checkBucketLock();
+        }
+    }
+
     /**
      * Refuses to write with a lock into a bucket without Object Lock (S3 would refuse each write, or an
      * S3-compatible server might store the objects unlocked): asked once, before the sink's first write.
@@ -219,13 +228,12 @@ record S3Objects(
             state = c != null && c.objectLockEnabled() == ObjectLockEnabled.ENABLED ? LOCK_ON : LOCK_OFF;
         } catch (StoreFailure f) {
             // AWS: 404 ObjectLockConfigurationNotFoundError; S3Mock: 400 InvalidRequest "Bucket is missing Object
-            // Lock Configuration"
-            if (f.is("ObjectLockConfigurationNotFoundError")
-                    || f.is("InvalidRequest")
-                    || (f.status() == 404 && !f.is("NoSuchBucket"))) {
-                state = LOCK_OFF;
-            } else if (f.status() == 403) {
+            // Lock Configuration"; S3Proxy: 501 NotImplemented (no Object Lock at all)
+            if (f.status() == 403) {
                 state = LOCK_UNKNOWN;
+            } else if (!f.is("NoSuchBucket")
+                    && ((f.status() >= 400 && f.status() < 500) || f.status() == 501 || f.is("NotImplemented"))) {
+                state = LOCK_OFF;
             } else {
                 throw f;
             }
@@ -255,14 +263,31 @@ record S3Objects(
             }
             return Optional.of(new Sink.ObjectLock(r.modeAsString(), r.retainUntilDate()));
         } catch (StoreFailure f) {
-            if (f.status() == 404 || f.is("NoSuchObjectLockConfiguration") || f.is("InvalidRequest")) {
+            if (f.status() == 404
+                    || f.status() == 501
+                    || f.is("NoSuchObjectLockConfiguration")
+                    || f.is("InvalidRequest")) {
                 return Optional.empty(); // no such object, or no retention on it
+            }
+            if (f.status() == 403 && LOCK_UNKNOWN.equals(state)) {
+                // neither the bucket's configuration nor the object's retention may be read: the credentials of a
+                // prune written before Object Lock; go on as without locks rather than fail every prune
+                log.warn(
+                        "cannot tell whether objects in {} are locked: these credentials may read neither the bucket's"
+                                + " Object Lock configuration nor an object's retention ({}); pruning as if nothing"
+                                + " were locked. On a bucket with Object Lock, allow s3:GetBucketObjectLockConfiguration"
+                                + " and s3:GetObjectRetention to the credentials that prune.",
+                        location,
+                        f.describe());
+                bucketLockState.set(LOCK_OFF);
+                return Optional.empty();
             }
             if (f.status() == 403) {
                 throw new ConfigurationException(
                         "Cannot read the Object Lock retention of " + name + " in the bucket '" + bucket
-                                + "' (access denied: " + f.describe() + "), so a prune cannot tell whether it is"
-                                + " locked. Allow s3:GetObjectRetention to the credentials that prune.",
+                                + "', which has Object Lock enabled (access denied: " + f.describe()
+                                + "), so a prune cannot tell whether it is locked. Allow s3:GetObjectRetention to the"
+                                + " credentials that prune.",
                         name,
                         location,
                         f);

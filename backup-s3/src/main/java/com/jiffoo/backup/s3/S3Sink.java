@@ -330,7 +330,7 @@ public final class S3Sink extends ObjectStoreSink {
 
         /**
          * Object Lock on every object written ({@link S3ObjectLock}); default {@link S3ObjectLock#NONE}. With a lock,
-         * the sink checks before its first write that the bucket has Object Lock enabled, and refuses with a
+         * the sink checks when a write starts ({@code create}) that the bucket has Object Lock enabled, and refuses with a
          * {@link ConfigurationException} when it does not.
          */
         public Builder objectLock(S3ObjectLock lock) {

@@ -245,7 +245,7 @@ class S3ObjectLockIT {
             clock.advance(Duration.ofHours(1));
             newest = backup(s, 100_000, clock);
         }
-        try (DenyingDeletes proxy = new DenyingDeletes(S3MOCK.server().port());
+        try (Denying proxy = Denying.deletes(S3MOCK.server().port());
                 S3Sink s = sink(URI.create("http://127.0.0.1:" + proxy.port()), LOCKED, prefix)
                         .build()) {
             Pruner.PruneReport r = Pruner.builder()
@@ -270,6 +270,54 @@ class S3ObjectLockIT {
         }
     }
 
+    /**
+     * Credentials of a prune set up before Object Lock (neither GetBucketObjectLockConfiguration nor GetObjectRetention
+     * allowed) still prune; on a bucket that says it has Object Lock, a retention that may not be read refuses.
+     */
+    @Test
+    void pruneWithoutTheRightToReadLocksGoesOnOnlyWhereTheBucketCannotSayItLocks() throws Exception {
+        String prefix = "noread" + RUN.incrementAndGet();
+        MutableClock clock = MutableClock.at(Instant.now().minus(Duration.ofDays(3)));
+        BackupManifest oldest;
+        try (S3Sink s = sink(S3MOCK.server().endpoint(), LOCKED, prefix).build()) {
+            oldest = backup(s, 100_000, clock);
+            clock.advance(Duration.ofHours(1));
+            backup(s, 100_000, clock);
+            clock.advance(Duration.ofHours(1));
+            backup(s, 100_000, clock);
+        }
+        try (Denying proxy = new Denying(S3MOCK.server().port(), l -> l.contains("?retention"));
+                S3Sink s = sink(URI.create("http://127.0.0.1:" + proxy.port()), LOCKED, prefix)
+                        .build()) {
+            assertThatThrownBy(() -> Pruner.builder()
+                            .sink(s)
+                            .policy(Retention.builder().keepLast(1).build())
+                            .build()
+                            .prune("files", false))
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("which has Object Lock enabled")
+                    .hasMessageContaining("Allow s3:GetObjectRetention");
+            assertThat(s.list("files/").stream().map(StoredObject::key))
+                    .as("nothing deleted")
+                    .contains(oldest.manifestKey(), oldest.objectKey());
+        }
+        try (Denying proxy = new Denying(
+                        S3MOCK.server().port(), l -> l.contains("?retention") || l.contains("?object-lock"));
+                S3Sink s = sink(URI.create("http://127.0.0.1:" + proxy.port()), LOCKED, prefix)
+                        .build()) {
+            Pruner.PruneReport r = Pruner.builder()
+                    .sink(s)
+                    .policy(Retention.builder().keepLast(1).build())
+                    .build()
+                    .prune("files", false);
+            assertThat(r.deleted()).hasSize(2).contains(oldest.objectKey());
+            assertThat(r.retained()).isEmpty();
+            assertThat(proxy.denied.get())
+                    .as("the bucket asked once, one object once")
+                    .isEqualTo(2);
+        }
+    }
+
     @Test
     void aLockAskedForOnABucketWithoutObjectLockIsRefusedBeforeAnythingIsWritten() throws Exception {
         String prefix = "nolock" + RUN.incrementAndGet();
@@ -282,17 +330,29 @@ class S3ObjectLockIT {
                         .hasMessageContaining("the bucket '" + PLAIN + "' does not have Object Lock enabled")
                         .hasMessageContaining("unset S3_OBJECT_LOCK");
             }
+            // refused when the write starts, before any byte is sent
+            assertThatThrownBy(() -> s.create("files/x.bin"))
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("Nothing was written");
             assertThat(s.list("")).isEmpty();
             assertThat(s.partialWrites("")).isEmpty();
         }
     }
 
-    /** Answers every DELETE (and multi-object delete) with 403 AccessDenied, as a bucket policy without delete. */
-    private static final class DenyingDeletes extends LoopbackProxy {
+    /** Answers the requests whose first line {@code denies} with 403 AccessDenied, as a bucket policy would. */
+    private static final class Denying extends LoopbackProxy {
         final AtomicInteger denied = new AtomicInteger();
+        private final java.util.function.Predicate<String> denies;
 
-        DenyingDeletes(int targetPort) throws IOException {
-            super(targetPort, "denying-deletes");
+        Denying(int targetPort, java.util.function.Predicate<String> denies) throws IOException {
+            super(targetPort, "denying");
+            this.denies = denies;
+        }
+
+        /** Every DELETE and multi-object delete: credentials that may write but not delete. */
+        static Denying deletes(int targetPort) throws IOException {
+            return new Denying(
+                    targetPort, line -> line.startsWith("DELETE ") || line.matches("^POST [^ ]*\\?delete[ &=].*"));
         }
 
         @Override
@@ -303,7 +363,8 @@ class S3ObjectLockIT {
 
         private boolean deny(Socket client, byte[] buf, int n, OutputStream out) throws IOException {
             String text = new String(buf, 0, n, StandardCharsets.ISO_8859_1);
-            if (text.startsWith("DELETE ") || text.matches("(?s)^POST [^ ]*\\?delete[ &].*")) {
+            int eol = text.indexOf("\r\n");
+            if (eol > 0 && denies.test(text.substring(0, eol))) {
                 denied.incrementAndGet();
                 String body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code>"
                         + "<Message>Access Denied</Message><RequestId>denied</RequestId></Error>";

@@ -225,6 +225,10 @@ public abstract class ObjectStoreSink implements Sink {
     @Override
     public final SinkOutput create(String key, Map<String, String> objectMetadata) {
         ensureOpen();
+        call("check before writing", key, () -> {
+            store.checkWrites();
+            return null;
+        });
         Map<String, String> all = new LinkedHashMap<>(metadata);
         all.putAll(checkMetadata(objectMetadata));
         MultipartOutput out = new MultipartOutput(this, key, name(key), Map.copyOf(all));
