@@ -89,6 +89,30 @@ public interface Sink extends Closeable {
     void delete(String key) throws IOException;
 
     /**
+     * The lock that keeps the store from deleting the object {@code key} now (S3 Object Lock retention), or empty
+     * when none does (no lock, a lock that has expired, no such object). A prune asks before it deletes anything of
+     * a backup, so that a backup is never left half-deleted because part of it is locked. The default (stores
+     * without object locks): empty.
+     */
+    default java.util.Optional<ObjectLock> lock(String key) throws IOException {
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * A lock on a stored object.
+     *
+     * @param mode        how it is locked, e.g. {@code COMPLIANCE} or {@code GOVERNANCE} (S3 Object Lock)
+     * @param retainUntil when the lock ends
+     */
+    record ObjectLock(String mode, java.time.Instant retainUntil) {
+        /** Checks the fields are present. */
+        public ObjectLock {
+            java.util.Objects.requireNonNull(mode, "mode");
+            java.util.Objects.requireNonNull(retainUntil, "retainUntil");
+        }
+    }
+
+    /**
      * Writes that were started and neither committed nor discarded, whose key starts with {@code prefix}: what a
      * process killed mid-write ({@code kill -9}, an OOM kill, a lost node) leaves behind — a local store's temporary
      * file, an S3 or MinIO multipart upload still open. Never listed by {@link #list}. Optional: the default (for

@@ -33,6 +33,8 @@ import picocli.CommandLine.Mixin;
             "              MINIO_ENDPOINT (MinIO client), AWS_REGION, AWS_ACCESS_KEY_ID,",
             "              AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE;",
             "              or BACKUP_DIR=/var/backups/jiffoo; or --store",
+            "  Immutable:  S3_OBJECT_LOCK=compliance|governance, S3_OBJECT_LOCK_DAYS",
+            "              (or ?objectLock=...&objectLockDays=N on an s3:// URI; docs/copies.md)",
             "  Copies:     BACKUP_COPIES=URI,URI or --copy-to URI (repeatable); BACKUP_DIR",
             "              beside S3_BUCKET is a local copy (docs/copies.md)",
             "  Database:   DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, DB_SSLMODE",

@@ -29,6 +29,8 @@ import picocli.CommandLine.Option;
                     + " (default 30), or one of the --keep-* rules. Orphans of failed runs (data without a manifest) older"
                     + " than a day are deleted too, and so is what killed runs left (temporary files, open multipart uploads)"
                     + " older than a day.",
+            "A backup any object of which is still locked (S3 Object Lock), or whose manifest the store refuses to"
+                    + " delete (access denied), is kept whole and reported (RETAINED); the exit code is unchanged.",
             "Before deleting, the backups are checked newest first (size and SHA-256 of the stored object"
                     + " against its manifest, and the checksum file) until one passes: that one is kept whatever"
                     + " the rules say, and a damaged one is reported (DAMAGED).",
@@ -198,6 +200,7 @@ final class PruneCommand extends CliCommand {
                 }
                 r.orphansDeleted().forEach(o -> say("  " + (dryRun ? "would delete" : "deleted") + " orphan " + o));
                 r.damaged().forEach((key, why) -> say("  DAMAGED " + key + ": " + why));
+                r.retained().forEach((key, why) -> say("  RETAINED " + key + ": " + why));
                 r.futureDated()
                         .forEach(o -> say("  dated in the future: " + o
                                 + (dryRun && !allowFutureDated
@@ -226,6 +229,7 @@ final class PruneCommand extends CliCommand {
                 d.put("deleted", r.deleted());
                 d.put("orphansDeleted", r.orphansDeleted());
                 d.put("damaged", r.damaged());
+                d.put("retained", r.retained());
                 d.put("futureDated", r.futureDated());
                 d.put(
                         "unfinishedWritesDiscarded",

@@ -60,6 +60,8 @@ public final class Settings implements StoreSettings {
             "AWS_RESPONSE_CHECKSUM_VALIDATION",
             "S3_CHUNKED_ENCODING",
             "S3_PATH_STYLE",
+            "S3_OBJECT_LOCK",
+            "S3_OBJECT_LOCK_DAYS",
             "SOURCE_DIR",
             "BACKUP_DIR",
             "BACKUP_COPIES",

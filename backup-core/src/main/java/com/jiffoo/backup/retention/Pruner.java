@@ -1,5 +1,6 @@
 package com.jiffoo.backup.retention;
 
+import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.BackupVerifier;
@@ -15,6 +16,7 @@ import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.store.StoreLayout;
+import com.jiffoo.backup.store.multipart.StoreFailure;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -48,6 +50,10 @@ import org.slf4j.LoggerFactory;
  *   <li>A backup that goes is deleted <b>manifest first</b>, then its {@code .sha256}, then its data, so a
  *       half-deleted backup is never mistaken for a good one (without its manifest it is not a backup); its
  *       verification records go last.</li>
+ *   <li>A backup any object of which the store keeps locked ({@link Sink#lock}: S3 Object Lock retention) is kept
+ *       whole and reported ({@link PruneReport#retained()}), not an error: the locks are read before anything of it
+ *       is deleted. So is a backup whose manifest the store refuses to delete (access denied: credentials that may
+ *       write but not delete); nothing of it is deleted then.</li>
  *   <li>Orphans — data or sidecars without a manifest, as an interrupted run or deletion leaves them — are deleted
  *       once older than the grace period (default 24 h), so a backup still being written is never touched.</li>
  *   <li>Unfinished writes of killed runs ({@link Sink#partialWrites}: a local store's {@code .tmp-} files, open S3
@@ -120,20 +126,25 @@ public final class Pruner {
         }
         Map<String, String> damaged = keepNewestIntact(kind, real, verdicts);
         List<String> deleted = new ArrayList<>();
-        for (Verdict v : verdicts) {
+        Map<String, String> retained = new LinkedHashMap<>();
+        for (int i = 0; i < verdicts.size(); i++) {
+            Verdict v = verdicts.get(i);
             if (v.keep()) {
                 continue;
             }
             BackupManifest m = v.backup();
-            log.info("{} {} ({})", dryRun ? "would delete" : "deleting", m.objectKey(), v.reason());
-            if (!dryRun) {
-                for (String key : m.keys()) {
-                    delete(key);
-                }
-                for (StoredObject r : records(backups, m)) {
-                    delete(r.key());
-                }
+            List<StoredObject> records = records(backups, m);
+            String why = lockedObject(m, records);
+            if (why == null && !dryRun) {
+                why = deleteWhole(m, records);
             }
+            if (why != null) {
+                log.warn("kept {}, which the retention policy drops: {}", m.objectKey(), why);
+                retained.put(m.objectKey(), why);
+                verdicts.set(i, new Verdict(m, true, "retained: " + why + "; the policy would drop it: " + v.reason()));
+                continue;
+            }
+            log.info("{} {} ({})", dryRun ? "would delete" : "deleted", m.objectKey(), v.reason());
             deleted.add(m.objectKey());
         }
 
@@ -180,8 +191,79 @@ public final class Pruner {
                 orphansTooYoung,
                 futureDated,
                 damaged,
+                retained,
                 partialDiscarded,
                 partialTooYoung);
+    }
+
+    /**
+     * The first object of the backup (its manifest, signature, sidecar, data, verification records) that the store
+     * keeps locked now ({@link Sink#lock}, S3 Object Lock), described; null when none is. Asked before anything of
+     * the backup is deleted, so a lock on any part keeps it whole.
+     */
+    private String lockedObject(BackupManifest m, List<StoredObject> records) {
+        List<String> keys = new ArrayList<>(m.keys());
+        records.forEach(r -> keys.add(r.key()));
+        Instant now = clock.instant();
+        for (String key : keys) {
+            java.util.Optional<Sink.ObjectLock> lock;
+            try {
+                lock = sink.lock(key);
+            } catch (IOException e) {
+                throw new StorageException(
+                        "Cannot read the object lock of " + key + " in " + sink.location() + ": " + e.getMessage()
+                                + ". Nothing of this backup was deleted; run the prune again once the store is"
+                                + " reachable.",
+                        key,
+                        sink.location(),
+                        e);
+            }
+            if (lock.isPresent() && lock.get().retainUntil().isAfter(now)) {
+                return key + " is locked (" + lock.get().mode() + ") until "
+                        + lock.get().retainUntil();
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Deletes the backup, manifest first, then its other objects and its verification records. When the store
+     * refuses to delete the manifest (access denied: the credentials may write but not delete), nothing of the
+     * backup is deleted and what the store said is returned; null when the backup was deleted.
+     *
+     * @throws StorageException when another deletion fails (the backup is then invisible: no manifest)
+     */
+    private String deleteWhole(BackupManifest m, List<StoredObject> records) {
+        List<String> keys = m.keys();
+        try {
+            delete(keys.get(0));
+        } catch (BackupException e) {
+            if (!deleteDenied(e)) {
+                throw e;
+            }
+            return "the store refused to delete " + keys.get(0) + " (" + e.getMessage()
+                    + "); nothing of the backup was deleted";
+        }
+        for (String key : keys.subList(1, keys.size())) {
+            delete(key);
+        }
+        for (StoredObject r : records) {
+            delete(r.key());
+        }
+        return null;
+    }
+
+    /** Whether a failed delete was refused for lack of rights (HTTP 403, AccessDenied, a read-only file). */
+    private static boolean deleteDenied(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof StoreFailure f && (f.status() == 403 || f.is("AccessDenied"))) {
+                return true;
+            }
+            if (t instanceof java.nio.file.AccessDeniedException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** What killed writers of {@code kind} left: temporary files, open multipart uploads ({@link Sink#partialWrites}). */
@@ -360,8 +442,8 @@ public final class Pruner {
             throw new StorageException(
                     "Cannot list the verification records of " + m.objectKey() + " in "
                             + sink.location() + ": " + e.getMessage()
-                            + ". Run the prune again once the store is reachable"
-                            + " (the backup itself is already deleted; its records are orphans).",
+                            + ". Nothing of this backup was deleted; run the prune again once the store is"
+                            + " reachable.",
                     m.objectKey(),
                     sink.location(),
                     e);
@@ -433,6 +515,9 @@ public final class Pruner {
      *                         {@code <data key>.verified-*} for a backup's verification records among those read
      * @param damaged          data keys of the backups that failed the intact check before pruning, with what it
      *                         found (checked newest first until one passed)
+     * @param retained         data keys of the backups the policy drops but that were kept whole, with why: an
+     *                         object of it is still locked ({@link Sink#lock}, S3 Object Lock), or the store refused
+     *                         to delete its manifest (access denied); their verdicts say "retained"
      * @param partialWritesDiscarded  unfinished writes of killed runs (temporary files, open multipart uploads;
      *                         {@link Sink#partialWrites}) older than the grace period, discarded (or that would be)
      * @param partialWritesTooYoung   unfinished writes left because they are younger than the grace period (a
@@ -447,6 +532,7 @@ public final class Pruner {
             List<String> orphansTooYoung,
             List<String> futureDated,
             Map<String, String> damaged,
+            Map<String, String> retained,
             List<PartialWrite> partialWritesDiscarded,
             List<PartialWrite> partialWritesTooYoung) {
         /** Copies the lists. */
@@ -457,6 +543,7 @@ public final class Pruner {
             orphansTooYoung = List.copyOf(orphansTooYoung);
             futureDated = List.copyOf(futureDated);
             damaged = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(damaged));
+            retained = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(retained));
             partialWritesDiscarded = List.copyOf(partialWritesDiscarded);
             partialWritesTooYoung = List.copyOf(partialWritesTooYoung);
         }

@@ -1,6 +1,7 @@
 package com.jiffoo.backup.s3;
 
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.Sink.PartialWrite;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.store.multipart.ObjectStore;
@@ -9,11 +10,16 @@ import com.jiffoo.backup.store.multipart.StoreFailure;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.exception.SdkException;
@@ -25,18 +31,40 @@ import software.amazon.awssdk.services.s3.model.Delete;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
 import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
+import software.amazon.awssdk.services.s3.model.ObjectLockEnabled;
 import software.amazon.awssdk.services.s3.model.PutObjectRequest;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
 import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 
 /** The S3 requests of an {@link S3Sink}, through the AWS SDK for Java v2. */
-record S3Objects(S3Client s3, String bucket, String location, ServerSideEncryption sse, String storageClass)
+record S3Objects(
+        S3Client s3,
+        String bucket,
+        String location,
+        ServerSideEncryption sse,
+        String storageClass,
+        S3ObjectLock objectLock,
+        AtomicReference<String> bucketLockState)
         implements ObjectStore {
     static final String NO_CREDENTIALS_HELP = "Unable to locate credentials for %s. Set AWS_ACCESS_KEY_ID and "
             + "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with a profile in ~/.aws/credentials, or run with an IAM role "
             + "(EC2 instance profile, ECS task role, EKS IRSA / pod identity).";
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(S3Objects.class);
     private static final String OCTETS = "application/octet-stream";
+    private static final String LOCK_ON = "on";
+    private static final String LOCK_OFF = "off";
+    private static final String LOCK_UNKNOWN = "unknown";
+
+    S3Objects(
+            S3Client s3,
+            String bucket,
+            String location,
+            ServerSideEncryption sse,
+            String storageClass,
+            S3ObjectLock objectLock) {
+        this(s3, bucket, location, sse, storageClass, objectLock, new AtomicReference<>());
+    }
 
     @Override
     public String startUpload(String name, Map<String, String> metadata) throws IOException {
@@ -48,17 +76,23 @@ record S3Objects(S3Client s3, String bucket, String location, ServerSideEncrypti
                 .storageClass(storageClass);
         sse.mode().ifPresent(r::serverSideEncryption);
         sse.kmsKeyId().ifPresent(r::ssekmsKeyId);
+        if (objectLock.enabled()) {
+            checkBucketLock();
+            r.objectLockMode(objectLock.mode().orElseThrow()).objectLockRetainUntilDate(retainUntil());
+        }
         return sdk(() -> s3.createMultipartUpload(r.build()).uploadId());
     }
 
     @Override
     public UploadedPart uploadPart(String name, String uploadId, int number, PartBuffer part) throws IOException {
+        String md5 = objectLock.enabled() ? contentMd5(part) : null;
         UploadPartResponse r = sdk(() -> s3.uploadPart(
                 p -> p.bucket(bucket)
                         .key(name)
                         .uploadId(uploadId)
                         .partNumber(number)
-                        .contentLength(part.size()),
+                        .contentLength(part.size())
+                        .contentMD5(md5),
                 body(part)));
         Map<String, String> sums = new LinkedHashMap<>();
         putIfSet(sums, "CRC32", r.checksumCRC32());
@@ -114,7 +148,152 @@ record S3Objects(S3Client s3, String bucket, String location, ServerSideEncrypti
                 .storageClass(storageClass);
         sse.mode().ifPresent(r::serverSideEncryption);
         sse.kmsKeyId().ifPresent(r::ssekmsKeyId);
+        if (objectLock.enabled()) {
+            checkBucketLock();
+            r.objectLockMode(objectLock.mode().orElseThrow())
+                    .objectLockRetainUntilDate(retainUntil())
+                    .contentMD5(contentMd5(data));
+        }
         sdk(() -> s3.putObject(r.build(), data.size() == 0 ? RequestBody.empty() : body(data)));
+    }
+
+    /** When a lock set now ends: now plus the lock's period, to the second. */
+    private Instant retainUntil() {
+        return Instant.now().plus(objectLock.period()).truncatedTo(ChronoUnit.SECONDS);
+    }
+
+    /**
+     * The {@code Content-MD5} of a part or object (base64), which S3 requires on a write with Object Lock parameters
+     * (PutObject) and on each part of an upload that has them, whatever the SDK's checksum settings.
+     */
+    private static String contentMd5(PartBuffer data) throws IOException {
+        MessageDigest md5;
+        try {
+            md5 = MessageDigest.getInstance("MD5");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("this JVM has no MD5", e);
+        }
+        try (InputStream in = data.newInputStream()) {
+            byte[] buffer = new byte[64 * 1024];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                md5.update(buffer, 0, n);
+            }
+        }
+        return Base64.getEncoder().encodeToString(md5.digest());
+    }
+
+    /** With a lock asked for: that the bucket has Object Lock enabled, before the first write starts. */
+    @Override
+    public void checkWrites() throws IOException {
+        if (objectLock.enabled()) {
+            checkBucketLock();
+        }
+    }
+
+    /**
+     * Refuses to write with a lock into a bucket without Object Lock (S3 would refuse each write, or an
+     * S3-compatible server might store the objects unlocked): asked once, before the sink's first write.
+     */
+    private void checkBucketLock() throws IOException {
+        String state = bucketLockState.get();
+        if (state == null || LOCK_UNKNOWN.equals(state)) {
+            state = readBucketLock();
+        }
+        if (LOCK_ON.equals(state)) {
+            return;
+        }
+        throw new ConfigurationException(
+                LOCK_OFF.equals(state)
+                        ? "Object Lock is asked for (" + objectLock + ", S3_OBJECT_LOCK) but the bucket '" + bucket
+                                + "' does not have Object Lock enabled, so its objects could be deleted by anyone"
+                                + " holding these credentials. Enable it on the bucket (aws s3api"
+                                + " put-object-lock-configuration --bucket " + bucket
+                                + " --object-lock-configuration ObjectLockEnabled=Enabled, or create the bucket with"
+                                + " --object-lock-enabled-for-bucket), or unset S3_OBJECT_LOCK. Nothing was written."
+                        : "Object Lock is asked for (" + objectLock + ", S3_OBJECT_LOCK) but these credentials may"
+                                + " not read the Object Lock configuration of the bucket '" + bucket
+                                + "' (access denied). Allow s3:GetBucketObjectLockConfiguration on it. Nothing was"
+                                + " written.",
+                null,
+                location,
+                null);
+    }
+
+    /** Reads whether the bucket has Object Lock enabled: on, off, or unknown (access denied); remembers it. */
+    private String readBucketLock() throws IOException {
+        String state;
+        try {
+            var c = sdk(() -> s3.getObjectLockConfiguration(g -> g.bucket(bucket)))
+                    .objectLockConfiguration();
+            state = c != null && c.objectLockEnabled() == ObjectLockEnabled.ENABLED ? LOCK_ON : LOCK_OFF;
+        } catch (StoreFailure f) {
+            // AWS: 404 ObjectLockConfigurationNotFoundError; S3Mock: 400 InvalidRequest "Bucket is missing Object
+            // Lock Configuration"; S3Proxy: 501 NotImplemented (no Object Lock at all)
+            if (f.status() == 403) {
+                state = LOCK_UNKNOWN;
+            } else if (!f.is("NoSuchBucket")
+                    && ((f.status() >= 400 && f.status() < 500) || f.status() == 501 || f.is("NotImplemented"))) {
+                state = LOCK_OFF;
+            } else {
+                throw f;
+            }
+        }
+        bucketLockState.set(state);
+        return state;
+    }
+
+    /**
+     * The object's Object Lock retention (GetObjectRetention), when the bucket has Object Lock enabled (asked once;
+     * when that may not be read, each object is asked). A legal hold is not read.
+     */
+    @Override
+    public Optional<Sink.ObjectLock> lock(String name) throws IOException {
+        String state = bucketLockState.get();
+        if (state == null) {
+            state = readBucketLock();
+        }
+        if (LOCK_OFF.equals(state)) {
+            return Optional.empty();
+        }
+        try {
+            var r = sdk(() -> s3.getObjectRetention(g -> g.bucket(bucket).key(name)))
+                    .retention();
+            if (r == null || r.mode() == null || r.retainUntilDate() == null) {
+                return Optional.empty();
+            }
+            return Optional.of(new Sink.ObjectLock(r.modeAsString(), r.retainUntilDate()));
+        } catch (StoreFailure f) {
+            if (f.status() == 404
+                    || f.status() == 501
+                    || f.is("NoSuchObjectLockConfiguration")
+                    || f.is("InvalidRequest")) {
+                return Optional.empty(); // no such object, or no retention on it
+            }
+            if (f.status() == 403 && LOCK_UNKNOWN.equals(state)) {
+                // neither the bucket's configuration nor the object's retention may be read: the credentials of a
+                // prune written before Object Lock; go on as without locks rather than fail every prune
+                log.warn(
+                        "cannot tell whether objects in {} are locked: these credentials may read neither the bucket's"
+                                + " Object Lock configuration nor an object's retention ({}); pruning as if nothing"
+                                + " were locked. On a bucket with Object Lock, allow s3:GetBucketObjectLockConfiguration"
+                                + " and s3:GetObjectRetention to the credentials that prune.",
+                        location,
+                        f.describe());
+                bucketLockState.set(LOCK_OFF);
+                return Optional.empty();
+            }
+            if (f.status() == 403) {
+                throw new ConfigurationException(
+                        "Cannot read the Object Lock retention of " + name + " in the bucket '" + bucket
+                                + "', which has Object Lock enabled (access denied: " + f.describe()
+                                + "), so a prune cannot tell whether it is locked. Allow s3:GetObjectRetention to the"
+                                + " credentials that prune.",
+                        name,
+                        location,
+                        f);
+            }
+            throw f;
+        }
     }
 
     private static RequestBody body(PartBuffer part) {

@@ -52,7 +52,7 @@ public final class S3Sink extends ObjectStoreSink {
     private S3Sink(Builder b, S3Client s3, String endpoint) {
         super(
                 b,
-                new S3Objects(s3, b.bucket, locationOf(b), b.serverSideEncryption, b.storageClass),
+                new S3Objects(s3, b.bucket, locationOf(b), b.serverSideEncryption, b.storageClass, b.objectLock),
                 "S3",
                 endpoint,
                 locationOf(b),
@@ -169,6 +169,7 @@ public final class S3Sink extends ObjectStoreSink {
         private Boolean chunkedEncoding;
         private ServerSideEncryption serverSideEncryption = ServerSideEncryption.NONE;
         private String storageClass;
+        private S3ObjectLock objectLock = S3ObjectLock.NONE;
 
         private Builder() {}
 
@@ -324,6 +325,16 @@ public final class S3Sink extends ObjectStoreSink {
                         "unknown storage class '" + storageClass + "'; one of " + StorageClass.knownValues());
             }
             this.storageClass = storageClass;
+            return this;
+        }
+
+        /**
+         * Object Lock on every object written ({@link S3ObjectLock}); default {@link S3ObjectLock#NONE}. With a lock,
+         * the sink checks when a write starts ({@code create}) that the bucket has Object Lock enabled, and refuses with a
+         * {@link ConfigurationException} when it does not.
+         */
+        public Builder objectLock(S3ObjectLock lock) {
+            this.objectLock = Objects.requireNonNull(lock, "lock");
             return this;
         }
 

@@ -29,6 +29,11 @@ import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
  * the SDK's default chain (web identity, instance roles); a profile named in the URI ({@code ?profile=NAME}) wins
  * over the keys, so that each store of a backup and its copies can use its own account. E.g.
  * {@code s3://jiffoo-backups/prod?endpoint=http://127.0.0.1:9000&region=us-east-1}.
+ *
+ * <p>Object Lock ({@link S3ObjectLock}): {@code S3_OBJECT_LOCK} ({@code objectLock}: {@code compliance} or
+ * {@code governance}) and {@code S3_OBJECT_LOCK_DAYS} ({@code objectLockDays}), at least {@code RETENTION_DAYS}
+ * (default 30) plus one backup interval ({@code MAX_BACKUP_AGE_HOURS}, default 24 h), else the store is refused
+ * when it is opened; e.g. {@code s3://jiffoo-backups/prod?objectLock=compliance&objectLockDays=31}.
  */
 public final class S3StoreProvider implements StoreProvider {
     @Override
@@ -46,7 +51,11 @@ public final class S3StoreProvider implements StoreProvider {
                 "profile",
                 "AWS_PROFILE",
                 "pathStyle",
-                "S3_PATH_STYLE");
+                "S3_PATH_STYLE",
+                "objectLock",
+                "S3_OBJECT_LOCK",
+                "objectLockDays",
+                "S3_OBJECT_LOCK_DAYS");
     }
 
     @Override
@@ -70,7 +79,70 @@ public final class S3StoreProvider implements StoreProvider {
         s.bool("S3_CHUNKED_ENCODING").ifPresent(b::chunkedEncoding);
         b.pathStyleAccess(s.bool("S3_PATH_STYLE").orElse(endpoint.isPresent()));
         credentials(s, profileInUri(uri)).ifPresent(b::credentialsProvider);
+        b.objectLock(objectLock(s));
         return b.build();
+    }
+
+    /** The launcher's default of {@code RETENTION_DAYS}, the prune's. */
+    static final int DEFAULT_RETENTION_DAYS = 30;
+
+    /** The backup interval assumed when {@code MAX_BACKUP_AGE_HOURS} is not set: the runbook's daily backup. */
+    static final int DEFAULT_INTERVAL_HOURS = 24;
+
+    /**
+     * The Object Lock asked for by {@code S3_OBJECT_LOCK} and {@code S3_OBJECT_LOCK_DAYS}, checked against the
+     * retention: each object must stay locked at least {@code RETENTION_DAYS} (default 30, the prune's) plus one
+     * backup interval ({@code MAX_BACKUP_AGE_HOURS}, the monitor's limit, default 24 h), so that every backup the
+     * retention keeps is locked for as long as it is kept, and the newest one until the next backup exists.
+     */
+    static S3ObjectLock objectLock(StoreSettings s) {
+        Optional<String> mode = s.get("S3_OBJECT_LOCK");
+        Optional<String> days = s.get("S3_OBJECT_LOCK_DAYS");
+        if (mode.isEmpty()) {
+            if (days.isPresent()) {
+                throw new ConfigurationException("S3_OBJECT_LOCK_DAYS is set but S3_OBJECT_LOCK is not: set"
+                        + " S3_OBJECT_LOCK=compliance (or governance) to lock objects, or unset S3_OBJECT_LOCK_DAYS.");
+            }
+            return S3ObjectLock.NONE;
+        }
+        if (mode.get().trim().equalsIgnoreCase("none") || mode.get().trim().equalsIgnoreCase("off")) {
+            return S3ObjectLock.NONE;
+        }
+        long lockDays = number(
+                s,
+                "S3_OBJECT_LOCK_DAYS",
+                days.orElseThrow(() -> new ConfigurationException(
+                        "S3_OBJECT_LOCK is set but S3_OBJECT_LOCK_DAYS is not: set it to how many days each object stays"
+                                + " locked, at least RETENTION_DAYS plus one backup interval (e.g. 31 with RETENTION_DAYS=30"
+                                + " and a daily backup).")));
+        S3ObjectLock lock = S3ObjectLock.parse(mode.get(), lockDays);
+        long retentionDays =
+                s.get("RETENTION_DAYS").map(v -> number(s, "RETENTION_DAYS", v)).orElse((long) DEFAULT_RETENTION_DAYS);
+        long intervalHours = s.get("MAX_BACKUP_AGE_HOURS")
+                .map(v -> number(s, "MAX_BACKUP_AGE_HOURS", v))
+                .orElse((long) DEFAULT_INTERVAL_HOURS);
+        java.time.Duration needed = java.time.Duration.ofDays(retentionDays).plusHours(intervalHours);
+        if (lock.period().compareTo(needed) < 0) {
+            long neededDays = (needed.toHours() + 23) / 24;
+            throw new ConfigurationException("S3_OBJECT_LOCK_DAYS is " + lockDays + ", shorter than RETENTION_DAYS ("
+                    + retentionDays + ") plus one backup interval (MAX_BACKUP_AGE_HOURS, " + intervalHours
+                    + " h): backups the retention keeps would stand unlocked before prune deletes them. Set"
+                    + " S3_OBJECT_LOCK_DAYS to at least " + neededDays + ".");
+        }
+        return lock;
+    }
+
+    private static long number(StoreSettings s, String name, String value) {
+        try {
+            long n = Long.parseLong(value.trim());
+            if (n >= 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // below
+        }
+        throw new ConfigurationException(name + " is '" + value + "'; set it to a whole number of "
+                + (name.endsWith("HOURS") ? "hours" : "days") + ".");
     }
 
     /**

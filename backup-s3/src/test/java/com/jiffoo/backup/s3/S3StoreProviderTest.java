@@ -74,7 +74,7 @@ class S3StoreProviderTest {
         assertThat(StoreProviders.schemes()).contains("s3", "file");
         assertThatThrownBy(() -> StoreProviders.open("s3://b/p?secretKey=x", StoreSettings.NONE))
                 .isInstanceOf(ConfigurationException.class)
-                .hasMessageContaining("endpoint, pathStyle, profile, region");
+                .hasMessageContaining("endpoint, objectLock, objectLockDays, pathStyle, profile, region");
         assertThatThrownBy(() -> StoreProviders.open(
                         "s3://bucket/p", StoreSettings.of(Map.of("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"))))
                 .isInstanceOf(ConfigurationException.class)
@@ -86,5 +86,43 @@ class S3StoreProviderTest {
                         "s3://bucket/p", StoreSettings.of(Map.of("AWS_REQUEST_CHECKSUM_CALCULATION", "sometimes"))))
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("when_required");
+    }
+
+    /** Object Lock from the URI's parameters next to ?profile=, checked against RETENTION_DAYS plus one interval. */
+    @Test
+    void objectLockComesFromTheUriOrTheSettingsAndMustOutlastTheRetentionPlusOneInterval() {
+        java.net.URI uri = java.net.URI.create("s3://jiffoo-backups/prod?objectLock=compliance&objectLockDays=31");
+        StoreSettings none = StoreSettings.NONE.withQuery(uri, new S3StoreProvider().queryParameters());
+        assertThat(S3StoreProvider.objectLock(none)).isEqualTo(S3ObjectLock.compliance(java.time.Duration.ofDays(31)));
+        assertThat(S3StoreProvider.objectLock(StoreSettings.of(Map.of()))).isEqualTo(S3ObjectLock.NONE);
+        assertThat(S3StoreProvider.objectLock(StoreSettings.of(
+                        Map.of("S3_OBJECT_LOCK", "GOVERNANCE", "S3_OBJECT_LOCK_DAYS", "8", "RETENTION_DAYS", "7"))))
+                .isEqualTo(S3ObjectLock.governance(java.time.Duration.ofDays(8)));
+
+        // 30 days of retention (the default) plus a daily backup need 31 days
+        assertThatThrownBy(() -> S3StoreProvider.objectLock(
+                        StoreSettings.of(Map.of("S3_OBJECT_LOCK", "compliance", "S3_OBJECT_LOCK_DAYS", "30"))))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("S3_OBJECT_LOCK_DAYS is 30, shorter than RETENTION_DAYS (30) plus one backup")
+                .hasMessageContaining("at least 31");
+        // a backup every 36 hours: 7 days + 36 h = 8.5 days, so 9
+        assertThatThrownBy(() -> S3StoreProvider.objectLock(StoreSettings.of(Map.of(
+                        "S3_OBJECT_LOCK",
+                        "compliance",
+                        "S3_OBJECT_LOCK_DAYS",
+                        "8",
+                        "RETENTION_DAYS",
+                        "7",
+                        "MAX_BACKUP_AGE_HOURS",
+                        "36"))))
+                .hasMessageContaining("at least 9");
+        assertThatThrownBy(() -> S3StoreProvider.objectLock(
+                        StoreSettings.of(Map.of("S3_OBJECT_LOCK", "worm", "S3_OBJECT_LOCK_DAYS", "31"))))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("set it to compliance or governance");
+        assertThatThrownBy(() -> S3StoreProvider.objectLock(StoreSettings.of(Map.of("S3_OBJECT_LOCK", "compliance"))))
+                .hasMessageContaining("S3_OBJECT_LOCK_DAYS is not");
+        assertThatThrownBy(() -> S3StoreProvider.objectLock(StoreSettings.of(Map.of("S3_OBJECT_LOCK_DAYS", "31"))))
+                .hasMessageContaining("S3_OBJECT_LOCK is not");
     }
 }

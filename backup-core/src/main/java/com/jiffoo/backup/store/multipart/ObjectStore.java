@@ -55,6 +55,23 @@ public interface ObjectStore {
     void delete(String name) throws IOException;
 
     /**
+     * Checks, when a write starts ({@link ObjectStoreSink#create}), what would make every write fail or go wrong as
+     * configured (an S3 store asked to lock objects: that the bucket has Object Lock), so that a backup is refused
+     * before it streams; by default nothing. A store remembers what it found.
+     *
+     * @throws com.jiffoo.backup.ConfigurationException naming what to change
+     */
+    default void checkWrites() throws IOException {}
+
+    /**
+     * The lock that keeps the store from deleting {@code name} now ({@link Sink#lock}); empty by default (stores
+     * without object locks).
+     */
+    default Optional<Sink.ObjectLock> lock(String name) throws IOException {
+        return Optional.empty();
+    }
+
+    /**
      * Deletes up to 1,000 objects with one request ({@code DeleteObjects}) and returns the ones the store refused,
      * each as {@code "name (code: message)"}.
      */

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -224,6 +225,10 @@ public abstract class ObjectStoreSink implements Sink {
     @Override
     public final SinkOutput create(String key, Map<String, String> objectMetadata) {
         ensureOpen();
+        call("check before writing", key, () -> {
+            store.checkWrites();
+            return null;
+        });
         Map<String, String> all = new LinkedHashMap<>(metadata);
         all.putAll(checkMetadata(objectMetadata));
         MultipartOutput out = new MultipartOutput(this, key, name(key), Map.copyOf(all));
@@ -322,6 +327,14 @@ public abstract class ObjectStoreSink implements Sink {
             store.delete(name);
             return null;
         });
+    }
+
+    /** The store's lock on the object ({@link Sink#lock}), e.g. an S3 Object Lock retention still running. */
+    @Override
+    public final Optional<ObjectLock> lock(String key) {
+        ensureOpen();
+        String name = name(key);
+        return call("lock check of", key, () -> store.lock(name));
     }
 
     /**
