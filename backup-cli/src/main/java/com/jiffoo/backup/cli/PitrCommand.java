@@ -195,6 +195,9 @@ final class PitrCommand extends CliCommand {
                     + " --restore-command of your own does not read; with it, --latest ends at the first segment it"
                     + " does not find.");
         }
+        // --start with a target and promote: the server pauses at the target and is promoted by pg_promote(), which
+        // accepts writes without waiting for the end-of-recovery checkpoint (RecoveryServer.Builder#promoteAtPause)
+        boolean promoteAtPause = start && act == PitrRestore.Action.PROMOTE && t.type() != RecoveryTarget.Type.LATEST;
         OpenPgpTransform pgp = Encryption.forRestore(settings);
         Sink store = Stores.open(settings);
         PitrRestore.Result r;
@@ -204,10 +207,11 @@ final class PitrCommand extends CliCommand {
             PitrRestore.Builder b = PitrRestore.builder(store, pgp, pgdata)
                     .trust(Encryption.trust(settings, pgp))
                     .target(t)
-                    .action(act)
+                    .action(promoteAtPause ? PitrRestore.Action.PAUSE : act)
                     .timeline(timeline)
                     .restoreCommand(restoreCommand != null ? restoreCommand : walFetch(store))
                     .recoveryEndCommand(restoreCommand != null ? "" : "rm -rf " + PREFETCH_SPOOL)
+                    .readAheadSpool(PREFETCH_SPOOL)
                     .overwrite(replace)
                     .keepArchiving(keepArchiving)
                     .checkArchive(ours)
@@ -255,7 +259,8 @@ final class PitrCommand extends CliCommand {
             CliCommand.close(store);
         }
         RecoveryServer.Builder server = RecoveryServer.builder(pgdata, port)
-                .action(act)
+                .action(promoteAtPause ? PitrRestore.Action.PAUSE : act)
+                .promoteAtPause(promoteAtPause)
                 .timeout(Duration.ofSeconds(timeoutSeconds))
                 .connection(queryConnection());
         if (pgBin != null) {
@@ -265,7 +270,7 @@ final class PitrCommand extends CliCommand {
         try {
             o = server.build().startAndWait();
         } catch (BackupException e) {
-            throw afterStart(e, r);
+            throw afterStart(e, r, promoteAtPause);
         }
         if (t.type() == RecoveryTarget.Type.LATEST) {
             r.reach().requireReached(o.lastReplayedLsn(), r.dataDirectory());
@@ -285,12 +290,13 @@ final class PitrCommand extends CliCommand {
     }
 
     /** A failure of --start, saying what DIR holds now (the restored base backup, not its former content). */
-    private static BackupException afterStart(BackupException e, PitrRestore.Result r) {
+    private static BackupException afterStart(BackupException e, PitrRestore.Result r, boolean promoteAtPause) {
         String now = " " + r.dataDirectory() + " now holds the base backup "
                 + r.plan().manifest().objectKey()
                 + " with its recovery settings (its former content is gone). Once the cause is fixed, start it again"
-                + " (pg_ctl -D " + r.dataDirectory() + " start, as its owner: recovery goes on from where it stopped),"
-                + " or restore again with --replace.";
+                + " (pg_ctl -D " + r.dataDirectory() + " start, as its owner: recovery goes on from where it stopped"
+                + (promoteAtPause ? " and pauses at the target; then promote it with SELECT pg_promote()" : "")
+                + "), or restore again with --replace.";
         return switch (e.code()) {
             case CONFIGURATION -> new ConfigurationException(e.getMessage() + now, e);
             default -> new RestoreException(e.getMessage() + now, e);

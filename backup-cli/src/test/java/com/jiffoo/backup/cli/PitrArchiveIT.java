@@ -112,7 +112,7 @@ class PitrArchiveIT {
         assertThat(r.stderr())
                 .contains("restore_command failed when run as the server will run it")
                 .contains("as postgres")
-                .contains("Nothing was extracted");
+                .contains("Nothing was restored");
         assertThat(dir).doesNotExist();
     }
 

@@ -3,6 +3,7 @@ package com.jiffoo.backup.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.jiffoo.backup.postgres.RecoveryServer;
 import com.jiffoo.backup.postgres.ThrowawayCluster;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -105,6 +106,25 @@ class PitrIT {
             assertThat(recovery.path("state").asText()).isEqualTo("promoted");
             assertThat(recovery.path("lastReplayedLsn").asText()).matches("[0-9A-F]+/[0-9A-F]+");
             assertThat(rows(port)).containsExactly("1 A");
+            // paused at the target, then promoted with pg_promote(): it takes writes, and its settings say promote
+            try (Connection c = DriverManager.getConnection(
+                            "jdbc:postgresql://127.0.0.1:" + port + "/postgres", "postgres", "");
+                    Statement s = c.createStatement()) {
+                s.execute("INSERT INTO orders VALUES (3, 'after the restore')");
+                try (ResultSet q = s.executeQuery("SELECT pg_is_in_recovery()")) {
+                    q.next();
+                    assertThat(q.getBoolean(1)).isFalse();
+                }
+            }
+            assertThat(rows(port)).containsExactly("1 A", "3 after the restore");
+            List<String> action = Files.readAllLines(dir.resolve("postgresql.auto.conf")).stream()
+                    .filter(l -> l.startsWith("recovery_target_action"))
+                    .toList();
+            assertThat(action).last().asString().contains("'promote'");
+            assertThat(Files.readString(dir.resolve(RecoveryServer.LOG_FILE)))
+                    .as("no end-of-recovery checkpoint was waited for")
+                    .contains("received promote request")
+                    .doesNotContain("end-of-recovery");
         } finally {
             stop(dir);
         }

@@ -75,6 +75,55 @@ class WalFetchSpoolIT {
     }
 
     @Test
+    void timelineOneHasNoHistoryFileAndJavaIsNotAsked() {
+        Path dest = dir.resolve("RECOVERYHISTORY");
+        Jar.Run r = fetch("7714500228093533409", "00000001.history", dest);
+        assertThat(r.exitCode()).as(r.toString()).isEqualTo(1);
+        assertThat(dest).doesNotExist();
+        // only for a spool filled for this cluster
+        assertThat(fetch("1111111111111111111", "00000001.history", dest).exitCode())
+                .isEqualTo(128);
+    }
+
+    @Test
+    void aLaterTimelineThanTheListedNewestIsNotFoundForAMinuteAfterTheListing() throws Exception {
+        Path dest = dir.resolve("RECOVERYHISTORY");
+        Path hint = spool.resolve("newest-timeline");
+        Files.writeString(hint, "0000000A", StandardCharsets.US_ASCII); // as restore pitr leaves it, by hand
+        assertThat(fetch("7714500228093533409", "0000000B.history", dest).exitCode())
+                .as("timeline 11 after a listing whose newest was 10")
+                .isEqualTo(1);
+        assertThat(fetch("7714500228093533409", "0000000A.history", dest).exitCode())
+                .as("the newest listed one is fetched by Java")
+                .isEqualTo(128);
+        assertThat(fetch("7714500228093533409", "00000002.history", dest).exitCode())
+                .isEqualTo(128);
+        assertThat(fetch("1111111111111111111", "0000000B.history", dest).exitCode())
+                .as("another cluster's spool")
+                .isEqualTo(128);
+
+        Files.setLastModifiedTime(
+                hint,
+                java.nio.file.attribute.FileTime.from(java.time.Instant.now().minusSeconds(61)));
+        assertThat(fetch("7714500228093533409", "0000000B.history", dest).exitCode())
+                .as("a listing older than 60 s: Java asks the store")
+                .isEqualTo(128);
+        Files.setLastModifiedTime(
+                hint,
+                java.nio.file.attribute.FileTime.from(java.time.Instant.now().plusSeconds(3600)));
+        assertThat(fetch("7714500228093533409", "0000000B.history", dest).exitCode())
+                .as("a listing dated in the future (a clock stepped back): Java")
+                .isEqualTo(128);
+
+        Files.setLastModifiedTime(hint, java.nio.file.attribute.FileTime.from(java.time.Instant.now()));
+        Files.writeString(hint, "0000000Z", StandardCharsets.US_ASCII);
+        assertThat(fetch("7714500228093533409", "0000000B.history", dest).exitCode())
+                .as("a damaged hint")
+                .isEqualTo(128);
+        assertThat(dest).doesNotExist();
+    }
+
+    @Test
     void onlySegmentsAreTakenFromTheSpool() {
         Path dest = dir.resolve("RECOVERYHISTORY");
         Jar.Run r = fetch("7714500228093533409", "00000002.history", dest);

@@ -20,6 +20,7 @@ import com.jiffoo.backup.store.StoreLayout;
 import com.jiffoo.backup.wal.WalArchive;
 import com.jiffoo.backup.wal.WalContinuity;
 import com.jiffoo.backup.wal.WalInventory;
+import com.jiffoo.backup.wal.WalPrefetch;
 import com.jiffoo.backup.wal.WalSegment;
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,6 +36,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,8 +58,8 @@ import org.slf4j.LoggerFactory;
  * before the base backup's end, a missing history file, a gap before the target (an LSN at or after it; a time not
  * before the archiving of the last segment before it), or for {@link RecoveryTarget#LATEST} any gap (unless
  * {@link Builder#upToGap(boolean)}) is an {@link IntegrityException}. Then ({@link Builder#preflight(boolean)}) the
- * restore_command is run once as the server will run it, to fetch the start segment into a temporary file; a failure
- * is a {@link ConfigurationException}. {@link Result#reach()} keeps where the archive ends, for
+ * restore_command is run once as the server will run it, to fetch the start segment, beside the extraction; a
+ * failure is a {@link ConfigurationException}, and the extracted copy is not swapped in. {@link Result#reach()} keeps where the archive ends, for
  * {@link Reach#requireReached} once recovery ended.
  *
  * <p><b>Extraction.</b> Through the {@link RestorePipeline} (manifest signature, SHA-256 and OpenPGP checked while it
@@ -123,6 +126,7 @@ public final class PitrRestore {
     private final boolean checkArchive;
     private final boolean upToGap;
     private final boolean preflight;
+    private final String readAheadSpool;
     private final BackupListener listener;
 
     private PitrRestore(Builder b) {
@@ -142,6 +146,7 @@ public final class PitrRestore {
         this.checkArchive = b.checkArchive;
         this.upToGap = b.upToGap;
         this.preflight = b.preflight;
+        this.readAheadSpool = b.readAheadSpool;
         this.listener = b.listener;
     }
 
@@ -321,31 +326,115 @@ public final class PitrRestore {
                 plan.manifest().objectKey(),
                 dataDirectory);
         Map<String, String> settings = settings(plan.manifest());
-        Reach reach = checkArchive ? checkArchive(plan.manifest()) : Reach.unchecked();
-        Path standIn = preflight ? preflight(plan.manifest(), settings.get("restore_command")) : null;
+        Instant listed = Instant.now();
+        WalInventory inventory = checkArchive ? WalInventory.read(store) : null;
+        Reach reach = checkArchive ? checkArchive(plan.manifest(), inventory) : Reach.unchecked();
+        // the restore_command's trial runs beside the extraction (it downloads WAL while the base backup streams);
+        // the restored directory is swapped in only once it passed
+        FutureTask<Path> trial =
+                preflight ? new FutureTask<>(() -> preflight(plan.manifest(), settings.get("restore_command"))) : null;
+        if (trial != null) {
+            Thread t = new Thread(trial, "pitr-restore-command-trial");
+            t.setDaemon(true);
+            t.start();
+        }
+        Path standIn = null;
         try {
             RecoveryFiles files = new RecoveryFiles(dataDirectory, owner, settings, plan.manifest());
             RestoreTarget directory = new DataDirectoryTarget(
                     DirectoryRestoreTarget.builder(dataDirectory)
                             .replaceExisting(overwrite)
                             .build(),
-                    files);
-            RestoreResult r = RestorePipeline.builder()
-                    .sink(store)
-                    .decryption(decryption)
-                    .trust(trust)
-                    .target(directory)
-                    .listener(listener)
-                    .build()
-                    .restore(plan.manifest().objectKey());
+                    files,
+                    () -> trialResult(trial));
+            RestoreResult r;
+            try {
+                r = RestorePipeline.builder()
+                        .sink(store)
+                        .decryption(decryption)
+                        .trust(trust)
+                        .target(directory)
+                        .listener(listener)
+                        .build()
+                        .restore(plan.manifest().objectKey());
+            } catch (RuntimeException e) {
+                // a failed trial is the cause to report (the pipeline wraps it as a failure to put the copy in place)
+                try {
+                    standIn = trialResult(trial);
+                } catch (RuntimeException trialFailed) {
+                    trialFailed.addSuppressed(e);
+                    throw trialFailed;
+                }
+                throw e;
+            }
+            standIn = trialResult(trial);
             if (standIn != null) {
                 carryOver(standIn.resolve("pg_wal"), dataDirectory.resolve("pg_wal"));
             }
+            if (inventory != null && readAheadSpool != null) {
+                newestTimelineHint(inventory, listed, plan.manifest());
+            }
             return new Result(plan, dataDirectory, settings, r, reach);
         } finally {
+            if (standIn == null && trial != null) {
+                // the extraction failed: wait for the trial (a child process) and clean up after it
+                try {
+                    standIn = trialResult(trial);
+                } catch (RuntimeException ignored) {
+                    // the extraction's failure is the one reported
+                }
+            }
             if (standIn != null) {
                 deleteTree(standIn);
             }
+        }
+    }
+
+    /** Waits for the restore_command's trial: its stand-in directory, or its failure; null without a trial. */
+    private static Path trialResult(FutureTask<Path> trial) {
+        if (trial == null) {
+            return null;
+        }
+        try {
+            return trial.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ConfigurationException("Interrupted while trying the restore_command.", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new ConfigurationException("Could not try the restore_command: " + e.getCause(), e.getCause());
+        }
+    }
+
+    /**
+     * Leaves the newest timeline that has a history file in the listed store (any object of one, committed or not;
+     * 1 when none) in the read-ahead spool, dated to the listing ({@link Builder#readAheadSpool}). Only a help: a
+     * failure is logged, and the launcher then asks Java as before.
+     */
+    private void newestTimelineHint(WalInventory inventory, Instant listed, BackupManifest m) {
+        long newest = 1;
+        for (WalInventory.WalFile f : inventory.files()) {
+            if (f.type() == WalInventory.Type.TIMELINE_HISTORY) {
+                newest = Math.max(newest, f.timeline());
+            }
+        }
+        Object cluster = m.sourceFacts().get("systemIdentifier");
+        if (cluster == null) {
+            return; // the launcher answers only for a spool filled for the restore_command's --system-id
+        }
+        try {
+            WalPrefetch.writeNewestTimeline(dataDirectory.resolve(readAheadSpool), cluster.toString(), newest, listed);
+            if (owner != null) {
+                Path spool = dataDirectory.resolve(readAheadSpool);
+                RecoveryFiles.giveTo(spool, owner);
+                for (String f : List.of(WalPrefetch.SYSTEM_ID_FILE, WalPrefetch.NEWEST_TIMELINE_FILE)) {
+                    RecoveryFiles.giveTo(spool.resolve(f), owner);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("could not leave the archive's newest timeline in the read-ahead spool: {}", e.toString());
         }
     }
 
@@ -395,6 +484,10 @@ public final class PitrRestore {
      * unless {@link Builder#upToGap}).
      */
     Reach checkArchive(BackupManifest m) {
+        return checkArchive(m, WalInventory.read(store));
+    }
+
+    private Reach checkArchive(BackupManifest m, WalInventory inv) {
         String startName = fact(m, "startWalSegment");
         String stopName = fact(m, "stopWalSegment");
         if (startName == null || !WalSegment.isName(startName) || stopName == null || !WalSegment.isName(stopName)) {
@@ -407,7 +500,6 @@ public final class PitrRestore {
                     store.location(),
                     null);
         }
-        WalInventory inv = WalInventory.read(store);
         WalContinuity.Builder check = WalContinuity.builder()
                 .sink(store)
                 .trust(trust)
@@ -602,7 +694,9 @@ public final class PitrRestore {
     /**
      * Runs the restore_command the server will run, the way it will run it ({@code /bin/sh -c}, through
      * {@link PgChild} with the environment the started server gets, as the owner when root), to fetch the base
-     * backup's first WAL segment into a temporary file; refuses, before anything is extracted, when it fails.
+     * backup's first WAL segment into a temporary file; refuses, before the extraction is swapped in, when it fails. The
+     * segment is kept in the {@linkplain Builder#readAheadSpool read-ahead spool} (when the restore_command filled
+     * one) for the server's first request.
      */
     Path preflight(BackupManifest m, String command) {
         String first = fact(m, "startWalSegment");
@@ -635,7 +729,7 @@ public final class PitrRestore {
                 argv.addAll(RecoveryFiles.asUser(owner));
             }
             argv.addAll(List.of("/bin/sh", "-c", line));
-            LOG.info("trying the restore_command on {} before the extraction", first);
+            LOG.info("trying the restore_command on {} beside the extraction", first);
             PgChild child = PgChild.start(argv, null, ProcessBuilder.Redirect.PIPE, false);
             child.stdin().close();
             int exit = child.waitFor();
@@ -651,7 +745,8 @@ public final class PitrRestore {
                                         : "it exited 0 but wrote "
                                                 + (got < 0 ? "no file" : got + " bytes, not " + segmentSize))
                                 + (child.lastLines().isEmpty() ? "" : ": " + child.lastLines())
-                                + ". The server would fail the same way. Nothing was extracted. Check that " + as
+                                + ". The server would fail the same way. Nothing was restored: the data directory was left as it was. Check that "
+                                + as
                                 + " can run the launcher and read the key file and the --config file, that the"
                                 + " store's credentials come from the --config file or an instance role (not from"
                                 + " your shell's environment), and that a '%' in a path is written '%%'.",
@@ -659,7 +754,13 @@ public final class PitrRestore {
                         store.location(),
                         null);
             }
-            Files.deleteIfExists(p);
+            Path spooled = readAheadSpool == null ? null : dir.resolve(readAheadSpool);
+            if (spooled != null && Files.isRegularFile(spooled.resolve(WalPrefetch.SYSTEM_ID_FILE))) {
+                // the server's first request: answered from the read-ahead spool like the segments after it
+                Files.move(p, spooled.resolve(first), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            } else {
+                Files.deleteIfExists(p);
+            }
             Path kept = dir;
             dir = null;
             return kept; // the caller moves what it left in pg_wal, then deletes it
@@ -738,6 +839,10 @@ public final class PitrRestore {
         target.setting().ifPresent(name -> {
             s.put(name, target.text());
             s.put("recovery_target_action", action.setting());
+            if (action == Action.PAUSE) {
+                // without hot standby, PostgreSQL shuts down at the target instead of pausing there
+                s.put("hot_standby", "on");
+            }
         });
         s.put("recovery_target_timeline", timeline);
         if (!keepArchiving) {
@@ -747,7 +852,8 @@ public final class PitrRestore {
     }
 
     /** The data directory as a restore target: the directory's restore, then the recovery files on commit. */
-    private record DataDirectoryTarget(DirectoryRestoreTarget directory, RecoveryFiles files) implements RestoreTarget {
+    private record DataDirectoryTarget(DirectoryRestoreTarget directory, RecoveryFiles files, Runnable beforeSwap)
+            implements RestoreTarget {
         @Override
         public String describe() {
             return "PostgreSQL data directory " + directory.target();
@@ -769,6 +875,7 @@ public final class PitrRestore {
 
                 @Override
                 public void commit() throws IOException {
+                    beforeSwap.run(); // the restore_command's trial must have passed: else DIR stays as it was
                     staged.commit();
                     // swapped in: from here on, DIR holds the base backup and its old content is gone
                     try {
@@ -821,6 +928,7 @@ public final class PitrRestore {
         private boolean checkArchive;
         private boolean upToGap;
         private boolean preflight = true;
+        private String readAheadSpool;
         private BackupListener listener = BackupListener.NONE;
 
         private Builder(Sink store, Transform decryption, Path dataDirectory) {
@@ -940,6 +1048,24 @@ public final class PitrRestore {
          */
         public Builder preflight(boolean preflight) {
             this.preflight = preflight;
+            return this;
+        }
+
+        /**
+         * The restore_command's read-ahead spool ({@code wal-fetch --spool}), relative to the data directory, e.g.
+         * {@code pg_wal/jiffoo-prefetch} (default none). With {@link #checkArchive}, the restore leaves there, in
+         * {@value WalPrefetch#NEWEST_TIMELINE_FILE}, the newest timeline that had a history file in the store when it
+         * was listed, dated to the listing: the launcher answers "not found" to PostgreSQL's probes for later
+         * timelines' history files (at the start of recovery and when it picks its new timeline) without starting
+         * Java, for {@value WalPrefetch#NEWEST_TIMELINE_SECONDS} s after the listing.
+         */
+        public Builder readAheadSpool(String relativePath) {
+            Path p = Path.of(Objects.requireNonNull(relativePath, "relativePath"));
+            if (p.isAbsolute() || p.normalize().startsWith("..")) {
+                throw new ConfigurationException(
+                        "The read-ahead spool must be a path inside the data directory, not " + relativePath + ".");
+            }
+            this.readAheadSpool = relativePath;
             return this;
         }
 

@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  *       afterwards.</li>
  *   <li><b>Done</b>: with {@link PitrRestore.Action#PROMOTE} (and for a restore to the latest), when
  *       {@code pg_is_in_recovery()} is false; with {@link PitrRestore.Action#PAUSE}, when
- *       {@code pg_get_wal_replay_pause_state()} is {@code paused}. Asked over JDBC at 127.0.0.1:PORT with the
+ *       {@code pg_get_wal_replay_pause_state()} is {@code paused} (and with {@link Builder#promoteAtPause}, once
+ *       {@code pg_promote()} promoted it there). Asked every 100 ms over JDBC at 127.0.0.1:PORT with the
  *       {@link Builder#connection} (a user the restored cluster lets in from 127.0.0.1).</li>
  *   <li><b>Reported</b>: the last replayed transaction's commit time ({@code pg_last_xact_replay_timestamp()}) and
  *       the last replayed WAL position ({@code pg_last_wal_replay_lsn()}).</li>
@@ -50,6 +51,11 @@ public final class RecoveryServer {
     private static final Logger LOG = LoggerFactory.getLogger(RecoveryServer.class);
     /** The server's log, in the data directory. */
     public static final String LOG_FILE = "pitr-recovery.log";
+
+    /** How often the server is asked whether recovery ended. */
+    private static final long POLL_MILLIS = 100;
+
+    private static final int PROMOTE_WAIT_SECONDS = 60;
 
     private static final String NOT_REACHED = "recovery ended before configured recovery target was reached";
     private static final String BEFORE_CONSISTENT = "requested recovery stop point is before consistent recovery point";
@@ -79,6 +85,7 @@ public final class RecoveryServer {
     private final Path binDirectory;
     private final PgConnection connection;
     private final PitrRestore.Action action;
+    private final boolean promoteAtPause;
     private final Duration timeout;
 
     private RecoveryServer(Builder b) {
@@ -94,6 +101,7 @@ public final class RecoveryServer {
                 .port(b.port)
                 .build();
         this.action = b.action;
+        this.promoteAtPause = b.promoteAtPause;
         this.timeout = b.timeout;
     }
 
@@ -185,6 +193,15 @@ public final class RecoveryServer {
                     return new Outcome(State.PROMOTED, r.getString(3), r.getString(4), elapsed, log);
                 }
                 if (action == PitrRestore.Action.PAUSE && "paused".equals(r.getString(2))) {
+                    if (promoteAtPause) {
+                        promote(c);
+                        return new Outcome(
+                                State.PROMOTED,
+                                r.getString(3),
+                                r.getString(4),
+                                Duration.ofNanos(System.nanoTime() - started),
+                                log);
+                    }
                     return new Outcome(State.PAUSED, r.getString(3), r.getString(4), elapsed, log);
                 }
             } catch (SQLException e) {
@@ -203,7 +220,7 @@ public final class RecoveryServer {
                     && !Files.exists(dataDirectory.resolve("postmaster.pid"))) {
                 throw failed(log, "the server stopped during recovery");
             }
-            sleep(500);
+            sleep(POLL_MILLIS);
         }
         throw new RestoreException(
                 "Recovery on " + dataDirectory + " did not end within " + timeout.toSeconds() + " s (last connection"
@@ -213,6 +230,36 @@ public final class RecoveryServer {
                 null,
                 dataDirectory.toString(),
                 null);
+    }
+
+    /**
+     * Promotes the server paused at its target ({@code pg_promote()}: a fast promotion, the end-of-recovery checkpoint
+     * runs in the background once writes are accepted), then sets {@code recovery_target_action} to {@code promote}
+     * in its {@code postgresql.auto.conf}, what the operator asked for.
+     */
+    private void promote(Connection c) throws SQLException {
+        try (Statement s = c.createStatement();
+                ResultSet r = s.executeQuery("SELECT pg_promote(true, " + PROMOTE_WAIT_SECONDS + ")")) {
+            if (!r.next() || !r.getBoolean(1)) {
+                throw new RestoreException(
+                        "The server on " + dataDirectory + " reached the recovery target and paused, but did not"
+                                + " promote within " + PROMOTE_WAIT_SECONDS + " s of pg_promote(). It is still"
+                                + " running, paused at the target: promote it with SELECT pg_promote(); see "
+                                + dataDirectory.resolve(LOG_FILE),
+                        null,
+                        dataDirectory.toString(),
+                        null);
+            }
+        }
+        LOG.info("recovery paused at the target; promoted with pg_promote()");
+        try (Statement s = c.createStatement()) {
+            s.execute("ALTER SYSTEM SET recovery_target_action = 'promote'");
+        } catch (SQLException e) {
+            LOG.warn(
+                    "promoted, but could not set recovery_target_action back to promote in {}: {}",
+                    dataDirectory.resolve("postgresql.auto.conf"),
+                    e.getMessage());
+        }
     }
 
     private RestoreException failed(Path log, String why) {
@@ -292,6 +339,7 @@ public final class RecoveryServer {
         private Path binDirectory;
         private PgConnection connection;
         private PitrRestore.Action action = PitrRestore.Action.PROMOTE;
+        private boolean promoteAtPause;
         private Duration timeout = Duration.ofHours(1);
 
         private Builder(Path dataDirectory, int port) {
@@ -323,6 +371,18 @@ public final class RecoveryServer {
         /** The recovery_target_action written (default promote): when to say recovery ended. */
         public Builder action(PitrRestore.Action action) {
             this.action = Objects.requireNonNull(action, "action");
+            return this;
+        }
+
+        /**
+         * With the action {@link PitrRestore.Action#PAUSE} written: once replay has paused at the target, promote the
+         * server with {@code pg_promote()} and report {@link State#PROMOTED} (default false). This ends recovery where
+         * {@code recovery_target_action = promote} would, without PostgreSQL's end-of-recovery checkpoint before
+         * writes are accepted (a standby's fast promotion; the checkpoint follows in the background): the server is
+         * usable about a checkpoint's time sooner.
+         */
+        public Builder promoteAtPause(boolean promote) {
+            this.promoteAtPause = promote;
             return this;
         }
 

@@ -44,6 +44,18 @@ public final class WalPrefetch {
     /** The file in the spool that names the cluster its segments belong to. */
     public static final String SYSTEM_ID_FILE = "system-id";
 
+    /**
+     * The file in the spool that names, in 8 hex digits, the newest timeline with a history file in the store when
+     * {@code restore pitr} listed it; its modification time is the listing's. For
+     * {@value #NEWEST_TIMELINE_SECONDS} s after it, the launcher answers "not found" to a request for a later
+     * timeline's history file (PostgreSQL's probes for the newest timeline, at the start and the end of recovery)
+     * without starting Java; {@code 00000001.history} never exists (timeline 1 has no history).
+     */
+    public static final String NEWEST_TIMELINE_FILE = "newest-timeline";
+
+    /** How long after the listing {@value #NEWEST_TIMELINE_FILE} answers (seconds). */
+    public static final int NEWEST_TIMELINE_SECONDS = 60;
+
     /** The default number of segments read ahead (256 MiB of 16 MiB segments). */
     public static final int DEFAULT_COUNT = 16;
 
@@ -161,6 +173,10 @@ public final class WalPrefetch {
     }
 
     private void prepareSpool() {
+        prepareSpool(spool, systemIdentifier);
+    }
+
+    private static void prepareSpool(Path spool, String systemIdentifier) {
         try {
             if (!Files.isDirectory(spool)) {
                 Files.createDirectories(spool);
@@ -176,7 +192,7 @@ public final class WalPrefetch {
             String have = Files.exists(idFile) ? Files.readString(idFile, StandardCharsets.UTF_8) : null;
             if (!want.equals(have)) {
                 // another cluster's (or an unknown one's) read-ahead must never answer for this one
-                clear();
+                clear(spool);
                 Path tmp = spool.resolve("." + SYSTEM_ID_FILE + ".tmp");
                 Files.writeString(tmp, want, StandardCharsets.UTF_8);
                 Files.move(tmp, idFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -189,7 +205,33 @@ public final class WalPrefetch {
         }
     }
 
-    private void clear() throws IOException {
+    /**
+     * Leaves {@value #NEWEST_TIMELINE_FILE} in {@code spool} (created 0700 when missing, emptied when it was filled
+     * for another cluster): {@code newest}, dated {@code listedAt}.
+     *
+     * @param spool            the read-ahead spool the restore_command names
+     * @param systemIdentifier the cluster the restore_command's {@code --system-id} names
+     * @param newest           the newest timeline with a history file in the store when it was listed
+     * @param listedAt         when the store was listed
+     */
+    public static void writeNewestTimeline(Path spool, String systemIdentifier, long newest, java.time.Instant listedAt)
+            throws IOException {
+        if (newest < 1 || newest > 0xFFFFFFFFL) {
+            throw new IllegalArgumentException("timeline " + newest);
+        }
+        spool = spool.toAbsolutePath().normalize();
+        prepareSpool(spool, Objects.requireNonNull(systemIdentifier, "systemIdentifier"));
+        Path tmp = spool.resolve("." + NEWEST_TIMELINE_FILE + ".tmp");
+        Files.writeString(tmp, String.format("%08X", newest), StandardCharsets.US_ASCII);
+        Files.setLastModifiedTime(tmp, java.nio.file.attribute.FileTime.from(listedAt));
+        Files.move(
+                tmp,
+                spool.resolve(NEWEST_TIMELINE_FILE),
+                StandardCopyOption.REPLACE_EXISTING,
+                StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private static void clear(Path spool) throws IOException {
         try (DirectoryStream<Path> files = Files.newDirectoryStream(spool)) {
             for (Path f : files) {
                 if (Files.isRegularFile(f)) {

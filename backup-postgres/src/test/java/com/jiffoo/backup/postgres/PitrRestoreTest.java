@@ -211,7 +211,7 @@ class PitrRestoreTest {
                 .hasMessageContaining("restore_command failed when run as the server will run it")
                 .hasMessageContaining(base.sourceFacts().get("startWalSegment").toString())
                 .hasMessageContaining("exit code 1")
-                .hasMessageContaining("Nothing was extracted");
+                .hasMessageContaining("Nothing was restored");
         assertThat(dir).doesNotExist();
     }
 
