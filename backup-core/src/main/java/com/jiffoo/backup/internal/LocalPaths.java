@@ -7,9 +7,27 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 
-/** The one check that a local directory a pipeline reads or replaces stays apart from a local store. Not public API. */
+/**
+ * Local paths: the one check that a local directory a pipeline reads or replaces stays apart from a local store, and
+ * the one recursive delete. Not public API.
+ */
 public final class LocalPaths {
     private LocalPaths() {}
+
+    /**
+     * Deletes {@code dir} and everything below it, deepest first, without following symbolic links (a link is
+     * deleted, not what it points to). A missing {@code dir} is not an error.
+     */
+    public static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (java.util.stream.Stream<Path> all = Files.walk(dir)) {
+            for (Path f : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(f);
+            }
+        }
+    }
 
     /**
      * Refuses a directory that is, contains or lies inside the sink's local root: backing it up would read the

@@ -1,5 +1,6 @@
 package com.jiffoo.backup.postgres;
 
+import com.jiffoo.backup.internal.LocalPaths;
 import com.jiffoo.backup.internal.Processes;
 import java.io.Closeable;
 import java.io.IOException;
@@ -15,9 +16,7 @@ import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.EnumSet;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -157,7 +156,7 @@ final class DumpSpool implements Closeable {
                                             + " day");
                     continue;
                 }
-                deleteTree(p);
+                LocalPaths.deleteTree(p);
                 log.warn(
                         "removed the plaintext restore spool {} that a killed restore{} left",
                         p,
@@ -165,14 +164,6 @@ final class DumpSpool implements Closeable {
             }
         } catch (IOException e) {
             log.warn("could not remove the restore spools that killed restores left in {}: {}", parent, e.toString());
-        }
-    }
-
-    private static void deleteTree(Path p) throws IOException {
-        try (Stream<Path> walk = Files.walk(p)) {
-            for (Path q : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
-                Files.deleteIfExists(q);
-            }
         }
     }
 }

@@ -16,6 +16,7 @@ import com.jiffoo.backup.StagedRestore;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.Transform;
 import com.jiffoo.backup.files.DirectoryRestoreTarget;
+import com.jiffoo.backup.internal.LocalPaths;
 import com.jiffoo.backup.store.StoreLayout;
 import com.jiffoo.backup.wal.WalArchive;
 import com.jiffoo.backup.wal.WalContinuity;
@@ -29,7 +30,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -468,10 +468,8 @@ public final class PitrRestore {
     }
 
     private static void deleteTree(Path dir) {
-        try (java.util.stream.Stream<Path> all = Files.walk(dir)) {
-            for (Path f : all.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(f);
-            }
+        try {
+            LocalPaths.deleteTree(dir);
         } catch (IOException | RuntimeException e) {
             LOG.warn("could not delete {}: {}", dir, e.toString());
         }

@@ -527,7 +527,11 @@ public final class WalArchive {
                 cause);
     }
 
-    private static void move(Path tmp, Path destination) throws IOException {
+    /**
+     * Renames {@code tmp} to {@code destination} (atomically where the file system can, replacing it), then flushes
+     * the destination's directory, so that a file appears under its name only complete.
+     */
+    static void move(Path tmp, Path destination) throws IOException {
         try {
             Files.move(tmp, destination, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {

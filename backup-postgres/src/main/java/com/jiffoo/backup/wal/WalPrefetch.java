@@ -5,7 +5,6 @@ import com.jiffoo.backup.ConfigurationException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -258,11 +257,7 @@ public final class WalPrefetch {
 
     private static void move(Path from, Path to) {
         try {
-            try {
-                Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
-            }
+            WalArchive.move(from, to);
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot move " + from + " to " + to, e);
         }

@@ -472,13 +472,6 @@ public final class ThrowawayCluster implements AutoCloseable {
 
     /** Deletes {@code base} and everything below it; nothing when it does not exist. */
     public static void deleteTree(Path base) throws IOException {
-        if (!Files.exists(base)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(base)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
+        com.jiffoo.backup.internal.LocalPaths.deleteTree(base);
     }
 }

@@ -200,10 +200,7 @@ public final class S3MockServer implements S3Endpoint, AutoCloseable {
                 }
             } finally {
                 if (dir != null) {
-                    try (var walk = Files.walk(dir)) {
-                        walk.sorted(java.util.Comparator.reverseOrder())
-                                .forEach(p -> p.toFile().delete());
-                    }
+                    com.jiffoo.backup.internal.LocalPaths.deleteTree(dir);
                 }
             }
         }

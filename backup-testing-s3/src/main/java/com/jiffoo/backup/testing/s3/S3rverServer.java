@@ -301,7 +301,7 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
             }
             return out;
         } finally {
-            deleteTree(dir);
+            com.jiffoo.backup.internal.LocalPaths.deleteTree(dir);
         }
     }
 
@@ -353,14 +353,6 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
         }
     }
 
-    private static void deleteTree(Path dir) throws IOException {
-        try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
-            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(f);
-            }
-        }
-    }
-
     /** One server for the test class that registers it; see {@link PerClass}. */
     public static PerClass perClass() {
         return new PerClass();
@@ -400,7 +392,7 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
                 }
             } finally {
                 if (dir != null) {
-                    deleteTree(dir);
+                    com.jiffoo.backup.internal.LocalPaths.deleteTree(dir);
                 }
             }
         }
