@@ -153,7 +153,9 @@ public final class BackupVerifier {
      * @return how many plaintext bytes were decrypted (fewer than {@code bytes} only for a smaller backup)
      * @throws DecryptionException    when the configured keys cannot open the backup
      * @throws ConfigurationException when the backup is encrypted and no decryption key is configured
-     * @throws IntegrityException     when the stored bytes are not a readable backup
+     * @throws IntegrityException     when the stored bytes are not a readable backup, or do not match the manifest
+     *                                (a damaged encryption header fails as a wrong key would; the manifest's SHA-256
+     *                                tells them apart)
      */
     public long checkKey(String key, int bytes) {
         StoredBackups backups = StoredBackups.of(sink, trust);
@@ -161,9 +163,16 @@ public final class BackupVerifier {
         List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
         try (InputStream raw = backups.openData(m)) {
             // tagged, so a decoder does not take a failing store for a damaged backup
-            InputStream in = StageStreams.input(raw, "read (" + sink.location() + ")", ErrorCode.STORAGE);
-            for (Transform t : decoders) {
-                in = t.decode(in);
+            CountingDigestInputStream stored = new CountingDigestInputStream(
+                    StageStreams.input(raw, "read (" + sink.location() + ")", ErrorCode.STORAGE));
+            InputStream in = stored;
+            try {
+                for (Transform t : decoders) {
+                    in = t.decode(in);
+                }
+            } catch (DecryptionException e) {
+                // a damaged header fails as a wrong key does: the manifest's SHA-256 tells which it is
+                throw StoredBackups.decryptionFailure(e, m, stored, sink.location());
             }
             try (InputStream plain = in) {
                 return plain.readNBytes(bytes).length;

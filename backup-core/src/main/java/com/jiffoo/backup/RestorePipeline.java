@@ -227,6 +227,9 @@ public final class RestorePipeline {
                         decoded = t.decode(in);
                     } catch (IOException e) {
                         throw StageStreams.failure(stage, ErrorCode.INTEGRITY, e);
+                    } catch (DecryptionException e) {
+                        // a damaged header fails as a wrong key does: the manifest's SHA-256 tells which it is
+                        throw StoredBackups.decryptionFailure(e, m, stored, location);
                     }
                     in = StageStreams.input(decoded, stage, ErrorCode.INTEGRITY);
                 }

@@ -441,6 +441,56 @@ public final class StoredBackups {
         return out;
     }
 
+    /**
+     * The verdict on a backup the configured keys did not open. A damaged encryption header (the session-key packet's
+     * bytes changed in the store) fails exactly as a wrong key does, so the decryption alone cannot tell them apart;
+     * the authenticated manifest can: the rest of the stored object is read through {@code stored} (which read its
+     * start) and its size and SHA-256 are compared with the manifest's.
+     *
+     * @param e        what the decryption said
+     * @param m        the backup's (authenticated) manifest
+     * @param stored   the stored object as read so far, counting and hashing every byte; read to its end here
+     * @param location the store, for the message
+     * @return an {@link IntegrityException} when the stored object does not match its manifest (it is damaged in this
+     * store: another copy may serve); otherwise {@code e}'s verdict, saying that the object is intact (the key is
+     * wrong); {@code e} itself when the rest cannot be read (undecided)
+     */
+    public static BackupException decryptionFailure(
+            DecryptionException e,
+            BackupManifest m,
+            com.jiffoo.backup.internal.CountingDigestInputStream stored,
+            String location) {
+        String key = m.objectKey();
+        try {
+            stored.transferTo(java.io.OutputStream.nullOutputStream());
+        } catch (IOException | RuntimeException read) {
+            log.warn(
+                    "{} could not be decrypted, and whether it is damaged could not be checked (reading it failed: {})",
+                    key,
+                    read.toString());
+            e.addSuppressed(read);
+            return e;
+        }
+        String sha256 = stored.sha256();
+        if (stored.count() != m.objectSize() || !sha256.equals(m.objectSha256())) {
+            return new IntegrityException(
+                    "The backup " + key + " in " + location + " is damaged: its stored object has " + stored.count()
+                            + " bytes with SHA-256 " + sha256 + ", its manifest records " + m.objectSize()
+                            + " bytes with SHA-256 " + m.objectSha256() + ", and its encryption header no longer"
+                            + " opens (the bytes changed in the store; the key is not to blame). Nothing was"
+                            + " restored from it; use another copy or another backup.",
+                    key,
+                    location,
+                    e);
+        }
+        return new DecryptionException(
+                e.getMessage() + " (The stored object of " + key + " is intact: it matches its manifest's SHA-256 "
+                        + sha256 + ", so the key is what does not fit.)",
+                key,
+                location,
+                e);
+    }
+
     private boolean exists(String key) {
         try {
             return sink.list(key).stream().anyMatch(o -> o.key().equals(key));

@@ -232,6 +232,67 @@ class RestorePipelineTest {
     }
 
     @Test
+    void aDamagedEncryptionHeaderIsDamageAndAWrongKeyOnAnIntactObjectIsTheKey(@TempDir Path keys) throws Exception {
+        com.jiffoo.backup.crypto.OpenPgpTransform pgp = com.jiffoo.backup.crypto.OpenPgpTransform.builder()
+                .passphrase(com.jiffoo.backup.crypto.PassphraseKeyFile.read(
+                        com.jiffoo.backup.testutil.TestKeys.keyFile(keys, "backup.key")))
+                .build();
+        com.jiffoo.backup.crypto.OpenPgpTransform other = com.jiffoo.backup.crypto.OpenPgpTransform.builder()
+                .passphrase(com.jiffoo.backup.crypto.PassphraseKeyFile.read(
+                        com.jiffoo.backup.testutil.TestKeys.keyFile(keys, "other.key")))
+                .build();
+        BackupManifest encrypted = BackupPipeline.builder()
+                .source(new GeneratedSource("files", 300_000, 22))
+                .sink(sink)
+                .encryption(pgp)
+                .clock(Clock.fixed(Instant.parse("2026-01-12T03:00:00Z"), ZoneOffset.UTC))
+                .build()
+                .run();
+        // the manifest authenticated by the right key, the data decrypted with another: the object is intact, so
+        // it is the key (exit 6)
+        assertThatThrownBy(() -> RestorePipeline.builder()
+                        .sink(sink)
+                        .decryption(other)
+                        .trust(BackupTrust.of(java.util.List.of(pgp)))
+                        .target(new MemoryTarget())
+                        .build()
+                        .restore(encrypted.objectKey()))
+                .isInstanceOf(DecryptionException.class)
+                .hasMessageContaining("is intact")
+                .hasMessageContaining("the key is what does not fit");
+
+        // the salt of the first packet (the passphrase's session-key packet) changed with printf and dd: the right
+        // key no longer opens it either, and the manifest's SHA-256 says it is damage (exit 5), not the key
+        Path object = dir.resolve(encrypted.objectKey());
+        Process dd = new ProcessBuilder(
+                        "sh",
+                        "-c",
+                        "printf 'XXXXXXXX' | dd of=\"$0\" bs=1 seek=6 conv=notrunc status=none",
+                        object.toString())
+                .redirectErrorStream(true)
+                .start();
+        assertThat(dd.waitFor()).isZero();
+        MemoryTarget target = new MemoryTarget();
+        assertThatThrownBy(() -> RestorePipeline.builder()
+                        .sink(sink)
+                        .decryption(pgp)
+                        .target(target)
+                        .build()
+                        .restore(encrypted.objectKey()))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("the key is not to blame");
+        assertThat(target.committed()).isNull();
+        BackupVerifier verifier = BackupVerifier.builder()
+                .sink(sink)
+                .transforms(java.util.List.of(pgp))
+                .build();
+        assertThatThrownBy(() -> verifier.verify(encrypted.objectKey(), true)).isInstanceOf(IntegrityException.class);
+        assertThatThrownBy(() -> verifier.checkKey(encrypted.objectKey(), 1024))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("the key is not to blame");
+    }
+
+    @Test
     void aTargetFailingOnAnIntactBackupKeepsItsErrorAndSaysTheBackupIsIntact() {
         MemoryTarget target = new MemoryTarget().failingAfter(100_000);
         assertThatThrownBy(() -> restoreSmallBuffer(target, manifest.objectKey()))

@@ -165,13 +165,16 @@ final class PruneCommand extends CliCommand {
         Sink store = Stores.open(settings);
         List<Map<String, Object>> kinds = new ArrayList<>();
         try {
-            Pruner pruner = Pruner.builder()
+            java.util.function.Function<com.jiffoo.backup.RetentionPolicy, Pruner> pruners = p -> Pruner.builder()
                     .sink(store)
-                    .policy(policy)
+                    .policy(p)
                     .trust(Encryption.trust(settings))
                     .clockSkewTolerance(ClockSkewOption.tolerance(settings))
                     .allowFutureDated(allowFutureDated)
                     .build();
+            Pruner pruner = pruners.apply(policy);
+            // base backups taken with archive_mode off do not count toward the PITR ones a rule keeps
+            Pruner basePruner = pruners.apply(WalRetention.basePolicy(policy));
             say((dryRun ? "dry run: " : "") + "pruning " + store.location() + " by " + policy.describeRules());
             List<String> pruned = new ArrayList<>(kind != null ? List.of(kind) : ListCommand.KINDS);
             boolean wal = (kind == null || kind.equals(StoreLayout.BASE_BACKUP_KIND)) && WalChecks.hasWal(store);
@@ -183,7 +186,7 @@ final class PruneCommand extends CliCommand {
             }
             List<BackupManifest> keptBases = null;
             for (String k : pruned) {
-                Pruner.PruneReport r = pruner.prune(k, dryRun);
+                Pruner.PruneReport r = (k.equals(StoreLayout.BASE_BACKUP_KIND) ? basePruner : pruner).prune(k, dryRun);
                 if (k.equals(StoreLayout.BASE_BACKUP_KIND)) {
                     keptBases = r.verdicts().stream()
                             .filter(Verdict::keep)

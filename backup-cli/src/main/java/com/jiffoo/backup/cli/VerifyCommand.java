@@ -42,7 +42,7 @@ import picocli.CommandLine.Parameters;
             " 4:the store failed",
             " 5:a backup is damaged or incomplete (also when only one store's copy is)",
             " 6:the key does not open it",
-            " 8:no such backup, or no backup at all",
+            " 8:no such backup, or no backup at all (also when only one store holds none: a wiped primary)",
             " 1:internal error"
         })
 final class VerifyCommand extends CliCommand {
@@ -91,6 +91,22 @@ final class VerifyCommand extends CliCommand {
                         "the copy in " + f.store().location() + " is damaged (the copy in "
                                 + served.store().location() + " verified): "
                                 + f.error().getMessage(),
+                        f.error().key().orElse(null),
+                        f.store().location(),
+                        f.error());
+            }
+        }
+        // so is a store that lost its copy (wiped, or the backup never reached it): exit 8, the copy still verified
+        for (Fallback.Failure f : served.failures()) {
+            if (f.error().code() == com.jiffoo.backup.ErrorCode.NOT_FOUND) {
+                throw new NotFoundException(
+                        "the store " + f.store().location() + " holds no "
+                                + (at.key() != null ? "copy of " + at.key() : "backup")
+                                + " (the copy in " + served.store().location() + " verified): "
+                                + f.error().getMessage()
+                                + " Copy the backups back (`copy --from "
+                                + served.store().location() + " --to "
+                                + f.store().location() + "`) or find out who deleted them.",
                         f.error().key().orElse(null),
                         f.store().location(),
                         f.error());

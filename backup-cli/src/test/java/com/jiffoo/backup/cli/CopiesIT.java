@@ -263,6 +263,74 @@ class CopiesIT {
     }
 
     @Test
+    void aDamagedEncryptionHeaderInThePrimaryIsDamageNotAWrongKeyAndTheCopyServes() throws Exception {
+        Map<String, String> env = env(3);
+        Jar.Run backup = Jar.run(dir, env, "backup", "files", "--json");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+        String key = backup.json().get("key").asText();
+        // the first packet (the passphrase's session-key packet: version, cipher, S2K type, hash, then the 8-byte
+        // salt) changed in the primary with printf and dd: the key derived from the passphrase no longer fits, which
+        // the decryption alone cannot tell from a wrong key
+        Path object = stored(dir.resolve("east-data"), "prod/" + key).get(0);
+        long size = Files.size(object);
+        Jar.Run dd = Jar.exec(
+                dir,
+                Map.of(),
+                List.of("sh", "-c", "printf 'XXXXXXXX' | dd of='" + object + "' bs=1 seek=6 conv=notrunc status=none"));
+        assertThat(dd.exitCode()).as(dd.toString()).isZero();
+        assertThat(Files.size(object)).isEqualTo(size);
+
+        Path target = dir.resolve("restored");
+        Jar.Run restore = Jar.run(dir, env, "restore", "files", "--latest", "--target", target.toString(), "--json");
+        assertThat(restore.exitCode()).as(restore.toString()).isZero();
+        JsonNode json = restore.json();
+        String westLocation = westStore().replaceFirst("\\?.*", "");
+        assertThat(json.get("store").asText()).isEqualTo(westLocation);
+        JsonNode failure = json.get("storeFailures").get(0);
+        assertThat(failure.get("location").asText()).isEqualTo(eastStore());
+        assertThat(failure.get("error").asText()).isEqualTo("INTEGRITY");
+        assertThat(failure.get("message").asText()).contains("is damaged").contains("the key is not to blame");
+        assertThat(Files.readAllBytes(target.resolve("2026/photos.bin")))
+                .isEqualTo(Files.readAllBytes(dir.resolve("uploads/2026/photos.bin")));
+
+        // deep verify: the primary's copy is damaged (exit 5), not "wrong key" (6)
+        Jar.Run verify = Jar.run(dir, env, "verify", "--deep", "--latest", "--kind", "files", "--json");
+        assertThat(verify.exitCode()).as(verify.toString()).isEqualTo(5);
+        assertThat(verify.stderr()).contains("the copy in " + eastStore() + " is damaged");
+    }
+
+    @Test
+    void verifyWithThePrimaryWipedSaysItHoldsNoBackupAndFailsThoughTheCopyVerifies() throws Exception {
+        Map<String, String> env = env(3);
+        Jar.Run backup = Jar.run(dir, env, "backup", "files", "--json");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+        String key = backup.json().get("key").asText();
+        // the primary wiped behind the server, with rm
+        List<Path> prod;
+        try (Stream<Path> files = Files.walk(dir.resolve("east-data"))) {
+            prod = files.filter(Files::isRegularFile)
+                    .filter(p -> p.toString().contains("/prod/"))
+                    .toList();
+        }
+        assertThat(prod).isNotEmpty();
+        List<String> rm = new ArrayList<>(List.of("rm", "-f"));
+        prod.forEach(p -> rm.add(p.toString()));
+        Jar.Run wipe = Jar.exec(dir, Map.of(), rm);
+        assertThat(wipe.exitCode()).as(wipe.toString()).isZero();
+
+        Jar.Run verify = Jar.run(dir, env, "verify", "--json");
+        assertThat(verify.exitCode()).as(verify.toString()).isEqualTo(8);
+        String westLocation = westStore().replaceFirst("\\?.*", "");
+        assertThat(verify.stderr())
+                .contains("the store " + eastStore() + " holds no backup (the copy in " + westLocation + " verified)");
+        JsonNode json = verify.json();
+        // the copy was verified all the same
+        assertThat(json.get("store").asText()).isEqualTo(westLocation);
+        assertThat(json.get("results").get(0).get("key").asText()).isEqualTo(key);
+        assertThat(json.get("storeFailures").get(0).get("error").asText()).isEqualTo("NOT_FOUND");
+    }
+
+    @Test
     void withThePrimaryDownRestoreLatestUsesTheCopy() throws Exception {
         Map<String, String> env = env(3);
         Jar.Run backup = Jar.run(dir, env, "backup", "files", "--json");

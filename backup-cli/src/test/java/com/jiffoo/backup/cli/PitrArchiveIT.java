@@ -178,6 +178,23 @@ class PitrArchiveIT {
         assertThat(past.stderr()).contains("missing " + lost).contains("--to-gap");
         assertThat(dir).doesNotExist();
 
+        // the store's date of the last segment before the gap moved to 2099 with touch: the target is still refused,
+        // by the time the segment's signed manifest records, not the date anyone who can write the store can set
+        long n = Long.parseLong(lost.substring(16), 16);
+        assertThat(n).isPositive();
+        String beforeGap = lost.substring(0, 16) + String.format("%08X", n - 1);
+        Path beforeManifest =
+                store.resolve("wal/" + lost.substring(0, 16) + "/" + beforeGap + ".zst.gpg.manifest.json");
+        assertThat(beforeManifest).exists();
+        root("touch", "-d", "2099-01-01 00:00:00", beforeManifest.toString());
+        Jar.Run forged = restore(dir, "--target-time", time);
+        assertThat(forged.exitCode()).as(forged.toString()).isEqualTo(5);
+        assertThat(forged.stderr())
+                .contains("missing " + lost)
+                .contains("when the last segment before the gap (" + beforeGap + ") was archived")
+                .doesNotContain("2099");
+        assertThat(dir).doesNotExist();
+
         // a position in the missing segment (16 MiB segments: log id, then the segment's first byte)
         String lsn = Long.toHexString(Long.parseLong(lost.substring(8, 16), 16)).toUpperCase() + "/"
                 + Long.toHexString(Long.parseLong(lost.substring(16), 16) << 24).toUpperCase();

@@ -498,10 +498,13 @@ public final class PitrRestore {
                     store.location(),
                     null);
         }
+        Object cluster = m.sourceFacts().get(WalArchive.SYSTEM_IDENTIFIER);
         WalContinuity.Builder check = WalContinuity.builder()
                 .sink(store)
                 .trust(trust)
                 .since(startName)
+                // the chosen base backup's cluster: the newest base backup may be another cluster's in this store
+                .systemIdentifier(cluster == null ? null : String.valueOf(cluster))
                 .historyReader(WalContinuity.HistoryReader.of(WalArchive.builder()
                         .sink(store)
                         .encryption(decryption)
@@ -585,9 +588,12 @@ public final class PitrRestore {
         WalSegment first = WalSegment.parse(gap.first(), segmentSize);
         String gapStart = WalSegment.formatLsn(first.startLsn());
         WalInventory.WalFile before = segmentBefore(inv, first, r.timelines());
+        // when it was archived by its signed manifest, not by the store's date of an object (anyone who can touch the
+        // store can set that, and a later date would let a target the archive cannot reach through)
+        Instant beforeArchived = before == null ? null : archivedAt(before, cluster, m);
         String reachable = before == null
                 ? "nothing after it"
-                : "the end of " + before.segment() + " (archived " + before.lastModified() + ")";
+                : "the end of " + before.segment() + " (archived " + beforeArchived + ")";
         String missing = "The WAL archive in " + store.location() + " is missing " + gap.describe() + " on timeline "
                 + gap.timeline();
         if (first.timeline() == stop.timeline() && first.number() <= stop.number()) {
@@ -637,10 +643,10 @@ public final class PitrRestore {
                 Optional<Instant> t = target.instant();
                 // every record before the gap was written before `before` was archived: a target at or after that
                 // time needs records from the gap to know where to stop
-                if (t.isPresent() && before != null && !t.get().isBefore(before.lastModified())) {
+                if (t.isPresent() && before != null && !t.get().isBefore(beforeArchived)) {
                     throw new IntegrityException(
                             missing + ", and the target " + target.text() + " is not before "
-                                    + before.lastModified() + ", when the last segment before the gap ("
+                                    + beforeArchived + ", when the last segment before the gap ("
                                     + before.segment() + ") was archived: recovery would need the missing WAL to"
                                     + " reach it." + advice,
                             m.objectKey(),
@@ -669,6 +675,26 @@ public final class PitrRestore {
 
     private static String lsnOf(String segment, long segmentSize) {
         return WalSegment.formatLsn(WalSegment.parse(segment, segmentSize).startLsn());
+    }
+
+    /**
+     * When {@code f} was archived, as its authenticated manifest records it ({@code completedAt}: the push had read the
+     * whole segment, so every record in it was written before).
+     *
+     * @throws IntegrityException when its manifest is gone or fails the check a fetch makes
+     */
+    private Instant archivedAt(WalInventory.WalFile f, Object cluster, BackupManifest base) {
+        BackupManifest wal =
+                WalArchive.manifest(store, trust, f.name(), cluster == null ? null : String.valueOf(cluster));
+        if (wal == null) {
+            throw new IntegrityException(
+                    "The archived WAL file " + f.name() + " in " + store.location() + " lost its manifest while the"
+                            + " archive was checked (a prune?). Nothing was extracted; restore again.",
+                    base.objectKey(),
+                    store.location(),
+                    null);
+        }
+        return wal.completedAt();
     }
 
     /** The committed segment just before {@code first} on the followed timelines (the newest timeline first), or null. */

@@ -14,6 +14,7 @@ import com.jiffoo.backup.ObjectExistsException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.SinkOutput;
 import com.jiffoo.backup.StorageException;
+import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.Transform;
 import com.jiffoo.backup.internal.CountingDigestInputStream;
 import com.jiffoo.backup.internal.CountingDigestOutputStream;
@@ -407,6 +408,9 @@ public final class WalArchive {
                     plain = new CountingDigestInputStream(new ZstdInputStream(encryption.decode(stored)));
                 } catch (IOException e) {
                     throw storeFailureIn(e, m, "its encryption layer cannot be read: ");
+                } catch (com.jiffoo.backup.DecryptionException e) {
+                    // a damaged header fails as a wrong key does: the manifest's SHA-256 tells which it is
+                    throw StoredBackups.decryptionFailure(e, m, stored, sink.location());
                 }
                 byte[] buf = new byte[BUFFER];
                 ByteBuffer bb = ByteBuffer.wrap(buf);

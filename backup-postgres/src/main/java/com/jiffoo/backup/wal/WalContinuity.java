@@ -34,7 +34,8 @@ import java.util.TreeSet;
  *       committed segment of the newest timeline. A WAL file counts only when committed (its manifest exists) and
  *       its manifest passes {@link WalArchive#manifest(Sink, BackupTrust, String, String)} — the check a fetch makes:
  *       its signature checks out with the {@linkplain Builder#trust trust}, it describes this very file (key and
- *       name), and it records no other cluster than the newest base backup's {@code systemIdentifier}. A file that
+ *       name), and it records no other cluster than the one checked ({@link Builder#systemIdentifier}; by default the
+ *       newest base backup's {@code systemIdentifier}). A file that
  *       fails is {@linkplain Report#rejected() rejected}: reported, never counted, so a planted or copied manifest
  *       cannot close a gap or make the archive look fresh. With {@link Builder#deep} each counted file is also
  *       fetched (downloaded, decrypted, its SHA-256 checked) and discarded.</li>
@@ -96,6 +97,7 @@ public final class WalContinuity {
     private final Clock clock;
     private final WalArchive deep;
     private final int parallelism;
+    private final String systemIdentifier;
 
     private WalContinuity(Builder b) {
         this.sink = b.sink;
@@ -107,6 +109,7 @@ public final class WalContinuity {
         this.clock = b.clock;
         this.deep = b.deep;
         this.parallelism = b.parallelism;
+        this.systemIdentifier = b.systemIdentifier;
     }
 
     /** A new builder. */
@@ -179,7 +182,8 @@ public final class WalContinuity {
      * @param switchPointsInferred true when a timeline switch was inferred from the segments, not read from its history
      * @param notes                anything else worth saying
      * @param rejected             committed WAL files not counted: their manifest failed the check
-     * @param systemIdentifier     the cluster the WAL files were checked against (the newest base backup's), or null
+     * @param systemIdentifier     the cluster the WAL files were checked against (as configured, else the
+     *                             {@code since} base backup's, else the newest base backup's), or null
      * @param deep                 true when every counted file was also downloaded and decrypted
      */
     public record Report(
@@ -317,7 +321,7 @@ public final class WalContinuity {
         baseManifests.sort(Comparator.comparing(BackupManifest::completedAt));
         long size = segmentSize != null ? segmentSize : WalRetention.sizeOf(baseManifests);
         List<String> notes = new ArrayList<>();
-        String cluster = cluster(baseManifests, notes);
+        String cluster = systemIdentifier != null ? systemIdentifier : cluster(baseManifests, since, notes);
         List<Rejected> rejected = new ArrayList<>();
         WalInventory inv = authenticated(listed, cluster, rejected, notes);
 
@@ -485,24 +489,31 @@ public final class WalContinuity {
     }
 
     /**
-     * The cluster the WAL must belong to: the newest base backup's {@code systemIdentifier}; null without one. Base
-     * backups of several clusters in one store are noted.
+     * The cluster the WAL must belong to, unless {@link Builder#systemIdentifier} says: the {@code systemIdentifier}
+     * of the base backup {@code since} names, else of the newest base backup; null without one. Base backups of
+     * several clusters in one store are noted.
      */
-    private static String cluster(List<BackupManifest> bases, List<String> notes) {
+    private static String cluster(List<BackupManifest> bases, String since, List<String> notes) {
         java.util.Set<String> ids = new java.util.LinkedHashSet<>();
         String newest = null;
+        String chosen = null;
         for (BackupManifest m : bases) {
             Object id = m.sourceFacts().get(WalArchive.SYSTEM_IDENTIFIER);
             if (id != null) {
                 ids.add(String.valueOf(id));
                 newest = String.valueOf(id);
+                if (m.id().equals(since) || m.objectKey().equals(since)) {
+                    chosen = newest;
+                }
             }
         }
+        String cluster = chosen != null ? chosen : newest;
         if (ids.size() > 1) {
-            notes.add("the base backups belong to " + ids.size() + " clusters " + ids + ": WAL is checked against the"
-                    + " newest base backup's (" + newest + "); give each cluster its own store or prefix");
+            notes.add("the base backups belong to " + ids.size() + " clusters " + ids + ": WAL is checked against "
+                    + (chosen != null ? "the base backup " + since + "'s" : "the newest base backup's") + " ("
+                    + cluster + "); give each cluster its own store or prefix");
         }
-        return newest;
+        return cluster;
     }
 
     /**
@@ -696,8 +707,20 @@ public final class WalContinuity {
         private Clock clock = Clock.systemUTC();
         private WalArchive deep;
         private int parallelism = 8;
+        private String systemIdentifier;
 
         private Builder() {}
+
+        /**
+         * The cluster whose WAL is checked ({@code pg_control_system()}'s system identifier, as a base backup's
+         * manifest records it): a WAL file recorded for another cluster is rejected. By default the cluster of the
+         * base backup {@link #since} names, else of the newest base backup. A restore passes the base backup it
+         * chose: with two clusters archiving into one store, the newest base backup may be the other cluster's.
+         */
+        public Builder systemIdentifier(String id) {
+            this.systemIdentifier = id;
+            return this;
+        }
 
         /** The store. Required. */
         public Builder sink(Sink sink) {

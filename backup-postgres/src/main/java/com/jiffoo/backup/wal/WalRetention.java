@@ -164,6 +164,53 @@ public final class WalRetention {
         return mode == null || "on".equals(mode) || "always".equals(mode);
     }
 
+    /**
+     * The retention of base backups by {@code policy}, with those taken with {@code archive_mode} off
+     * ({@link #archivesWal} false: {@code backup base --allow-no-archive}) judged apart: they cannot be restored to a
+     * point in time, so they must not count toward the base backups a rule keeps for that ({@code --keep-last 2}
+     * keeps the two newest that can). The policy judges each group on its own: the PITR base backups as if the others
+     * did not exist, the others by the same rules in addition, each verdict on them labelled so.
+     */
+    public static com.jiffoo.backup.RetentionPolicy basePolicy(com.jiffoo.backup.RetentionPolicy policy) {
+        Objects.requireNonNull(policy, "policy");
+        return new com.jiffoo.backup.RetentionPolicy() {
+            @Override
+            public List<com.jiffoo.backup.RetentionPolicy.Verdict> evaluate(
+                    List<BackupManifest> backups, java.time.Clock clock) {
+                List<BackupManifest> pitr = new ArrayList<>();
+                List<BackupManifest> noArchive = new ArrayList<>();
+                for (BackupManifest m : backups) {
+                    (archivesWal(m.sourceFacts()) ? pitr : noArchive).add(m);
+                }
+                java.util.Map<BackupManifest, com.jiffoo.backup.RetentionPolicy.Verdict> byBackup =
+                        new java.util.IdentityHashMap<>();
+                for (com.jiffoo.backup.RetentionPolicy.Verdict v : policy.evaluate(pitr, clock)) {
+                    byBackup.put(v.backup(), v);
+                }
+                for (com.jiffoo.backup.RetentionPolicy.Verdict v : policy.evaluate(noArchive, clock)) {
+                    byBackup.put(
+                            v.backup(),
+                            new com.jiffoo.backup.RetentionPolicy.Verdict(
+                                    v.backup(), v.keep(), NO_ARCHIVE + "; " + v.reason()));
+                }
+                List<com.jiffoo.backup.RetentionPolicy.Verdict> out = new ArrayList<>();
+                for (BackupManifest m : backups) {
+                    out.add(byBackup.get(m));
+                }
+                return out;
+            }
+
+            @Override
+            public String toString() {
+                return policy + " (archive_mode off base backups apart)";
+            }
+        };
+    }
+
+    /** How {@link #basePolicy} labels the verdict on a base backup taken with {@code archive_mode} off. */
+    public static final String NO_ARCHIVE =
+            "archive_mode off: no point-in-time restore (judged apart from the PITR base backups)";
+
     /** The {@code walSegmentSize} a base backup's manifest records, else 16 MiB. */
     static long sizeOf(List<BackupManifest> bases) {
         for (BackupManifest m : bases) {

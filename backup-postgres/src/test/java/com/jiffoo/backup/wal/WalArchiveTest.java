@@ -309,6 +309,34 @@ class WalArchiveTest {
     }
 
     @Test
+    void aDamagedEncryptionHeaderIsDamageNotAWrongKey() throws Exception {
+        Path root = tmp.resolve("store");
+        try (Sink sink = LocalDirectorySink.create(root)) {
+            WalArchive wal = archive(sink);
+            wal.push(segment);
+            Path object = root.resolve("wal/" + name(segment).substring(0, 16) + "/" + name(segment) + ".zst.gpg");
+            object.toFile().setWritable(true);
+            // the salt of the first packet (the passphrase's session-key packet) changed with printf and dd
+            Process dd = new ProcessBuilder(
+                            "sh",
+                            "-c",
+                            "printf 'XXXXXXXX' | dd of=\"$0\" bs=1 seek=6 conv=notrunc status=none",
+                            object.toString())
+                    .redirectErrorStream(true)
+                    .start();
+            assertThat(dd.waitFor())
+                    .as(new String(dd.getInputStream().readAllBytes(), StandardCharsets.UTF_8))
+                    .isZero();
+            Path dest = tmp.resolve("RECOVERYXLOG");
+            assertThatThrownBy(() -> wal.fetch(name(segment), dest))
+                    .isInstanceOf(IntegrityException.class)
+                    .hasMessageContaining("the key is not to blame");
+            assertThat(dest).doesNotExist();
+            assertThat(tmp.resolve("RECOVERYXLOG.jiffoo-fetch.tmp")).doesNotExist();
+        }
+    }
+
+    @Test
     void aForgedOrMovedManifestFails() throws Exception {
         Path root = tmp.resolve("store");
         try (Sink sink = LocalDirectorySink.create(root)) {
@@ -352,6 +380,15 @@ class WalArchiveTest {
             assertThatThrownBy(() -> other.fetch(name(segment), tmp.resolve("x")))
                     .isInstanceOf(BackupException.class)
                     .isNotInstanceOf(StorageException.class);
+            // with the manifest trusted (the store's word), the object matches it: it really is the key
+            WalArchive trusting = WalArchive.builder()
+                    .sink(sink)
+                    .encryption(pgp(TestKeys.keyFile(tmp, "third.key")))
+                    .trust(com.jiffoo.backup.BackupTrust.STORE)
+                    .build();
+            assertThatThrownBy(() -> trusting.fetch(name(segment), tmp.resolve("x")))
+                    .isInstanceOf(com.jiffoo.backup.DecryptionException.class)
+                    .hasMessageContaining("the key is what does not fit");
             assertThat(tmp.resolve("x")).doesNotExist();
         }
     }
