@@ -63,6 +63,7 @@ public final class Settings implements StoreSettings {
             "SOURCE_DIR",
             "BACKUP_DIR",
             "BACKUP_COPIES",
+            "WAL_COPIES",
             "SLACK_WEBHOOK_URL",
             "AWS_REGION",
             "AWS_ACCESS_KEY_ID",

@@ -65,9 +65,8 @@ final class WalUploaderCommand extends CliCommand {
 
     @Override
     void run(Map<String, Object> summary) throws Exception {
-        Sink sink = Stores.open(settings);
-        WalArchive archive = WalArchive.builder()
-                .sink(sink)
+        java.util.List<Sink> stores = WalCommands.pushStores(settings);
+        WalArchive archive = WalCommands.archive(stores)
                 .encryption(Encryption.forBackup(settings))
                 .build();
         WalUploader.Builder b =
@@ -93,7 +92,7 @@ final class WalUploaderCommand extends CliCommand {
             } catch (IllegalStateException e) {
                 // shutting down
             }
-            Stores.close(sink);
+            CliCommand.close(stores);
         }
     }
 
