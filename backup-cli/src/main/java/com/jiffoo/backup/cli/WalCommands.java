@@ -22,8 +22,8 @@ import picocli.CommandLine.Parameters;
  * and never builds picocli's model; {@code --help}, {@code --json} and anything the fast path does not know go
  * through picocli ({@link Push}, {@link Fetch}), which runs the same work.
  *
- * <p>Exit codes. {@code wal-push}: 0 only once the file is durable in the store (or was archived before with the same
- * content); otherwise the error's code (2 a setting or another content under that name, 4 the store), with one line
+ * <p>Exit codes. {@code wal-push}: 0 only once the file is durable in the store and in each copy (or was archived
+ * before with the same content); otherwise the error's code (2 a setting or another content under that name, 4 the store), with one line
  * on stderr that PostgreSQL logs. {@code wal-fetch}: 0 found, 1 not found (PostgreSQL then tries its next source or
  * ends recovery), and {@value #FETCH_ABORT} for every failure — the store unreachable after retries, a damaged or
  * planted object, a wrong key, a bad setting, a usage error — because PostgreSQL aborts recovery on an exit code
@@ -277,8 +277,9 @@ final class WalCommands {
                 "Archives one WAL file: PostgreSQL's archive_command.",
                 "archive_command = '/opt/jiffoo-backup/jiffoo-backup wal-push --store URI --key-file FILE %%p'."
                         + " Stores the segment, partial segment, timeline or backup history file compressed (zstd),"
-                        + " encrypted and committed by a signed manifest under wal/ in the store, and exits 0 only"
-                        + " once it is durable there. A name archived before with the same content is 0 again; with"
+                        + " encrypted and committed by a signed manifest under wal/ in the store and each copy"
+                        + " (BACKUP_COPIES, --copy-to; WAL_COPIES=later: the store only), and exits 0 only once it is"
+                        + " durable in every one; a failed copy is named (PostgreSQL retries). A name archived before with the same content is 0 again; with"
                         + " other content the push fails and the stored file is left as it is. See docs/pitr.md."
             },
             exitCodeListHeading = "%nExit codes:%n",

@@ -179,6 +179,9 @@ class WalCopiesIT {
                 assertThat(fallback.stderr()).contains(segment + ": served by the copy " + copy);
                 assertThat(Files.mismatch(after, before)).isEqualTo(-1L);
 
+                // the spare file (timeline 10, never the server's) would be a timeline without history: removed
+                root("sh", "-c", "rm -rf " + primary + "/wal/0000000A00000000 " + copyRoot + "/wal/0000000A00000000");
+
                 // the store wiped: restore pitr --latest takes the copy's base backup and WAL, and says so
                 root("sh", "-c", "rm -rf " + primary + "/*");
                 Path dir = work.resolve("restored");
