@@ -212,7 +212,9 @@ class WalCopiesIT {
                     assertThat(r.json().path("recovery").path("state").asText()).isEqualTo("promoted");
                     assertThat(PitrIT.rows(port)).containsExactly("1 A", "2 B", "3 C");
                     assertThat(Files.readString(dir.resolve("postgresql.auto.conf")))
-                            .contains("wal-fetch", "--store " + copy, "--copy-to ''")
+                            // the copy as configured (its endpoint), and no other store: the wiped one is left out (''
+                            // quoted in '')
+                            .contains("wal-fetch --store ''" + copy + "?endpoint=" + s3.endpoint(), "--copy-to ")
                             .doesNotContain(s3.secretKey());
                 } finally {
                     PitrIT.stop(dir);
