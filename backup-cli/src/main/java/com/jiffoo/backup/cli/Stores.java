@@ -117,12 +117,14 @@ final class Stores {
     record Copy(String location, String where) {}
 
     /**
-     * The copies the settings name: {@code BACKUP_COPIES} (or {@code --copy-to}), and {@code BACKUP_DIR} when
+     * The copies the settings name: {@code BACKUP_COPIES} (or {@code --copy-to}; {@code --copy-to ''} alone: none),
+     * and {@code BACKUP_DIR} when
      * {@code S3_BUCKET} is the store ({@code --store} not given).
      */
     static java.util.List<Copy> copies(Settings s) {
         java.util.List<Copy> out = new java.util.ArrayList<>();
-        s.get("BACKUP_COPIES").ifPresent(list -> {
+        // `--copy-to ''` (restore pitr's restore_command): no copies, whatever BACKUP_COPIES says
+        s.flagged("BACKUP_COPIES").or(() -> s.get("BACKUP_COPIES")).ifPresent(list -> {
             for (String c : list.split(",")) {
                 if (!c.isBlank()) {
                     out.add(new Copy(c.trim(), "BACKUP_COPIES/--copy-to"));
