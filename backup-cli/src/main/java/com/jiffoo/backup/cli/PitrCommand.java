@@ -32,6 +32,8 @@ import picocli.CommandLine.Option;
                     + " base`) that ended before the target, checked while it streams and extracted safely, then"
                     + " restore_command, the recovery target and recovery.signal written into DIR, so that PostgreSQL"
                     + " fetches the archived WAL (`wal-fetch`) and replays it up to the target.",
+            "With copies (BACKUP_COPIES, --copy-to) the first store that holds a usable base backup and archive is"
+                    + " used, and said; restore_command names it, then the copies after it.",
             "restore_command names the launcher, the store and the key file, so a server started by hand (pg_ctl)"
                     + " recovers too; the key file must be readable by the server's user. archive_mode is set off"
                     + " (the copy must not archive into the original's archive) unless --keep-archiving.",
