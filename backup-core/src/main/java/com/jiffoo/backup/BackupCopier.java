@@ -41,8 +41,17 @@ public final class BackupCopier {
     private static final Logger log = LoggerFactory.getLogger(BackupCopier.class);
     private static final int MAX_SMALL_BYTES = com.jiffoo.backup.internal.BoundedJson.MAX_DOCUMENT_BYTES;
 
-    /** The kinds copied when none are named: database, files and base backups (not WAL segments). */
-    public static final List<String> DEFAULT_KINDS = List.of("database", "files", StoreLayout.BASE_BACKUP_KIND);
+    /**
+     * The kind of archived WAL ({@code com.jiffoo.backup.wal.WalArchive}): its files live under
+     * {@link StoreLayout#WAL_PREFIX}, each committed by a signed manifest without a {@code .sha256} sidecar.
+     */
+    public static final String WAL_KIND = "wal";
+
+    /** Every kind there is to copy: database, files, base backups and archived WAL. */
+    public static final List<String> KINDS = List.of("database", "files", StoreLayout.BASE_BACKUP_KIND, WAL_KIND);
+
+    /** The kinds copied when none are named: all of {@link #KINDS} (a copy restores to a point in time too). */
+    public static final List<String> DEFAULT_KINDS = KINDS;
 
     /** What became of one backup. */
     public enum Status {
@@ -180,7 +189,7 @@ public final class BackupCopier {
                                     to.location(),
                                     e));
                 }
-                if (d.objectSha256().equals(m.objectSha256())) {
+                if (d.objectSha256().equals(m.objectSha256()) || samePlaintext(d, m)) {
                     return new Item(m.kind(), key, Status.PRESENT, 0, null);
                 }
                 return new Item(
@@ -207,6 +216,35 @@ public final class BackupCopier {
         }
     }
 
+    /**
+     * Copies one backup (or archived WAL file) given by its data key, unless the destination holds it already: what
+     * {@code WalArchive} does for each copy store right after a push, so that every store holds the same stored bytes.
+     *
+     * @return the outcome: {@link Status#COPIED} or {@link Status#PRESENT} when the destination now holds it, else
+     *         why not ({@link Item#error()})
+     * @throws NotFoundException when the source holds no committed backup of that key
+     * @throws StorageException  when the destination cannot be listed
+     */
+    public Item copy(String dataKey) {
+        BackupManifest m = StoredBackups.of(from, trust).manifest(dataKey);
+        String prefix = dataKey.startsWith(StoreLayout.WAL_PREFIX) ? dataKey : StoreLayout.kindPrefix(m.kind());
+        return one(m, StoredBackups.of(to, trust), listed(to, prefix));
+    }
+
+    /** Archived WAL whose plaintext is the same: the same file, encrypted twice (pushed to each store on its own). */
+    private static boolean samePlaintext(BackupManifest a, BackupManifest b) {
+        return WAL_KIND.equals(a.kind())
+                && WAL_KIND.equals(b.kind())
+                && a.plaintextSize() == b.plaintextSize()
+                && a.plaintextSha256() != null
+                && a.plaintextSha256().equals(b.plaintextSha256());
+    }
+
+    /** Whether objects of the backup {@code m} have a {@code .sha256} sidecar: all but archived WAL. */
+    private static boolean hasSidecar(BackupManifest m) {
+        return !m.objectKey().startsWith(StoreLayout.WAL_PREFIX);
+    }
+
     /** Copies one backup the destination has no manifest of; returns the data bytes copied. */
     private long copy(BackupManifest m, Set<String> there) {
         String key = m.objectKey();
@@ -223,9 +261,11 @@ public final class BackupCopier {
                     null);
         }
         trust.check(checked, json, signature, from.location()); // as read now, not as listed
-        StoredBackups source = StoredBackups.of(from, trust);
-        source.checkSidecar(m);
-        byte[] sidecar = readSmall(from, m.sha256Key(), true);
+        byte[] sidecar = null;
+        if (hasSidecar(m)) {
+            StoredBackups.of(from, trust).checkSidecar(m);
+            sidecar = readSmall(from, m.sha256Key(), true);
+        }
 
         // leftovers of a copy or backup that did not complete: no manifest, so no reader sees them
         for (String k : List.of(m.signatureKey(), m.sha256Key(), key)) {
@@ -281,7 +321,9 @@ public final class BackupCopier {
                     to.location(),
                     e);
         }
-        writeSmall(m.sha256Key(), sidecar, smallMeta);
+        if (sidecar != null) {
+            writeSmall(m.sha256Key(), sidecar, smallMeta);
+        }
         if (signature != null) {
             writeSmall(m.signatureKey(), signature, smallMeta);
         }
@@ -394,8 +436,13 @@ public final class BackupCopier {
             return this;
         }
 
-        /** The kinds to copy; {@link #DEFAULT_KINDS} unless set. */
+        /** The kinds to copy (of {@link #KINDS}); {@link #DEFAULT_KINDS} unless set. */
         public Builder kinds(List<String> v) {
+            for (String k : v) {
+                if (!KINDS.contains(k)) {
+                    throw new ConfigurationException("Cannot copy the kind " + k + ": the kinds are " + KINDS + ".");
+                }
+            }
             this.kinds = List.copyOf(v);
             return this;
         }

@@ -21,8 +21,8 @@ import picocli.CommandLine.Option;
         sortOptions = false,
         description = {
             "Copies the backups a store lacks from another store.",
-            "Every committed backup of --from (database, files, base; not WAL) that --to does not hold is copied as"
-                    + " stored: the encrypted bytes, never decrypted or re-encrypted; the data first, then its"
+            "Every committed backup of --from (database, files, base, and archived WAL) that --to does not hold is"
+                    + " copied as stored: the encrypted bytes, never decrypted or re-encrypted; the data first, then its"
                     + " checksum file and signature, the manifest last. Only backups whose manifest is trusted"
                     + " (signed, with the configured key) are copied, and only when the data's SHA-256, computed while"
                     + " copying, equals the manifest's: a damaged backup is not copied at all.",
@@ -51,7 +51,7 @@ final class CopyCommand extends CliCommand {
     @Option(
             names = "--kind",
             paramLabel = "KIND",
-            description = "Only this kind (database, files, base); repeatable. Default: all three.")
+            description = "Only this kind (database, files, base, wal); repeatable. Default: all four.")
     List<String> kinds = new ArrayList<>();
 
     @Option(
@@ -71,9 +71,9 @@ final class CopyCommand extends CliCommand {
             }
         }
         for (String k : kinds) {
-            if (!BackupCopier.DEFAULT_KINDS.contains(k)) {
+            if (!BackupCopier.KINDS.contains(k)) {
                 throw new ConfigurationException(
-                        "--kind " + k + ": copy takes " + String.join(", ", BackupCopier.DEFAULT_KINDS) + ".");
+                        "--kind " + k + ": copy takes " + String.join(", ", BackupCopier.KINDS) + ".");
             }
         }
         List<Sink> stores = new ArrayList<>();

@@ -32,6 +32,8 @@ import picocli.CommandLine.Option;
                     + " base`) that ended before the target, checked while it streams and extracted safely, then"
                     + " restore_command, the recovery target and recovery.signal written into DIR, so that PostgreSQL"
                     + " fetches the archived WAL (`wal-fetch`) and replays it up to the target.",
+            "With copies (BACKUP_COPIES, --copy-to) the first store that holds a usable base backup and archive is"
+                    + " used, and said; restore_command names it, then the copies after it.",
             "restore_command names the launcher, the store and the key file, so a server started by hand (pg_ctl)"
                     + " recovers too; the key file must be readable by the server's user. archive_mode is set off"
                     + " (the copy must not archive into the original's archive) unless --keep-archiving.",
@@ -199,31 +201,21 @@ final class PitrCommand extends CliCommand {
         // accepts writes without waiting for the end-of-recovery checkpoint (RecoveryServer.Builder#promoteAtPause)
         boolean promoteAtPause = start && act == PitrRestore.Action.PROMOTE && t.type() != RecoveryTarget.Type.LATEST;
         OpenPgpTransform pgp = Encryption.forRestore(settings);
-        Sink store = Stores.open(settings);
+        List<Sink> stores = Stores.openAll(settings);
         PitrRestore.Result r;
         try {
-            // the default restore_command fetches from this store: its archive is checked before the extraction
-            boolean ours = restoreCommand == null;
-            PitrRestore.Builder b = PitrRestore.builder(store, pgp, pgdata)
-                    .trust(Encryption.trust(settings, pgp))
-                    .target(t)
-                    .action(promoteAtPause ? PitrRestore.Action.PAUSE : act)
-                    .timeline(timeline)
-                    .restoreCommand(restoreCommand != null ? restoreCommand : walFetch(store))
-                    .recoveryEndCommand(restoreCommand != null ? "" : "rm -rf " + PREFETCH_SPOOL)
-                    .readAheadSpool(PREFETCH_SPOOL)
-                    .overwrite(replace)
-                    .keepArchiving(keepArchiving)
-                    .checkArchive(ours)
-                    .upToGap(target.toGap)
-                    .listener(progress());
-            if (backup != null) {
-                b.backup(backup);
+            // the first store that holds a usable base backup (and its archive) serves: the store, then each copy
+            Fallback.Served<PitrRestore.Result> served =
+                    Fallback.first(
+                            stores,
+                            "restore pitr",
+                            from -> restore(from, stores, pgp, t, promoteAtPause ? PitrRestore.Action.PAUSE : act));
+            r = served.value();
+            Sink store = served.store();
+            if (!served.failures().isEmpty()) {
+                summary.put("storeFailures", served.describeFailures());
             }
-            if (owner != null) {
-                b.owner(owner);
-            }
-            r = b.build().run();
+            summary.put("store", store.location());
             summary.put("backup", CliCommand.describe(r.plan().manifest(), store));
             summary.put("pgdata", r.dataDirectory().toString());
             summary.put("target", t.toString());
@@ -256,7 +248,7 @@ final class PitrCommand extends CliCommand {
                 return;
             }
         } finally {
-            CliCommand.close(store);
+            CliCommand.close(stores);
         }
         RecoveryServer.Builder server = RecoveryServer.builder(pgdata, port)
                 .action(promoteAtPause ? PitrRestore.Action.PAUSE : act)
@@ -289,6 +281,33 @@ final class PitrCommand extends CliCommand {
                 + String.format(Locale.ROOT, " (%.1f s)", o.elapsed().toMillis() / 1000.0));
     }
 
+    /** The base backup and recovery settings from {@code store}; the default restore_command reads it first. */
+    private PitrRestore.Result restore(
+            Sink store, List<Sink> stores, OpenPgpTransform pgp, RecoveryTarget t, PitrRestore.Action act) {
+        // the default restore_command fetches from this store: its archive is checked before the extraction
+        boolean ours = restoreCommand == null;
+        PitrRestore.Builder b = PitrRestore.builder(store, pgp, pgdata)
+                .trust(Encryption.trust(settings, pgp))
+                .target(t)
+                .action(act)
+                .timeline(timeline)
+                .restoreCommand(restoreCommand != null ? restoreCommand : walFetch(store, stores))
+                .recoveryEndCommand(restoreCommand != null ? "" : "rm -rf " + PREFETCH_SPOOL)
+                .readAheadSpool(PREFETCH_SPOOL)
+                .overwrite(replace)
+                .keepArchiving(keepArchiving)
+                .checkArchive(ours)
+                .upToGap(target.toGap)
+                .listener(progress());
+        if (backup != null) {
+            b.backup(backup);
+        }
+        if (owner != null) {
+            b.owner(owner);
+        }
+        return b.build().run();
+    }
+
     /** A failure of --start, saying what DIR holds now (the restored base backup, not its former content). */
     private static BackupException afterStart(BackupException e, PitrRestore.Result r, boolean promoteAtPause) {
         String now = " " + r.dataDirectory() + " now holds the base backup "
@@ -315,8 +334,11 @@ final class PitrCommand extends CliCommand {
         return c.build();
     }
 
-    /** The default restore_command: this launcher's wal-fetch from this store with this key file. */
-    private String walFetch(Sink store) {
+    /**
+     * The default restore_command: this launcher's wal-fetch with this key file from {@code store}, then from the
+     * other {@code stores} (the copies it falls back to).
+     */
+    private String walFetch(Sink store, List<Sink> stores) {
         String key = settings.get("ENCRYPTION_KEY_FILE")
                 .orElseThrow(() -> new ConfigurationException("The default restore_command fetches WAL with the key"
                         + " file (ENCRYPTION_KEY_FILE or --key-file); set it, or give your own --restore-command."));
@@ -324,12 +346,18 @@ final class PitrCommand extends CliCommand {
         cmd.add(launcherPath().toString());
         cmd.add("wal-fetch");
         cmd.add("--store");
-        String location = store.location(); // a URI without secrets: StoreProviders refuses credentials in one
-        if (location.startsWith("file:/") && location.contains("%")) {
-            // as a file: URI, "%41" in a directory's name would be read as an escape ('A'): the plain path is exact
-            location = location.substring("file:".length());
+        cmd.add(storeArgument(store));
+        // the copies after it; the stores before it failed here (down, damaged, wiped): left out, so that one that
+        // cannot answer never stops recovery at the archive's end (wal-fetch never says "not found" then)
+        List<Sink> after = stores.subList(stores.indexOf(store) + 1, stores.size());
+        for (Sink other : after) {
+            cmd.add("--copy-to");
+            cmd.add(storeArgument(other));
         }
-        cmd.add(location);
+        if (after.isEmpty() && stores.size() > 1) {
+            cmd.add("--copy-to"); // no copies: not BACKUP_COPIES of the server's environment or --config
+            cmd.add("");
+        }
         cmd.add("--key-file");
         cmd.add(Path.of(key).toAbsolutePath().normalize().toString());
         if (options.values().config != null) {
@@ -349,6 +377,18 @@ final class PitrCommand extends CliCommand {
                 .append(PitrRestore.SYSTEM_ID_TOKEN)
                 .append(" %f %p")
                 .toString();
+    }
+
+    /** A store as restore_command names it. */
+    private static String storeArgument(Sink store) {
+        // a URI without secrets (StoreProviders refuses credentials in one); a remote store's as configured, with its
+        // ?endpoint=, ?profile=, ?region=, which its location leaves out
+        String location = store.localRoot().isPresent() ? store.location() : Stores.uri(store);
+        if (location.startsWith("file:/") && location.contains("%")) {
+            // as a file: URI, "%41" in a directory's name would be read as an escape ('A'): the plain path is exact
+            location = location.substring("file:".length());
+        }
+        return location;
     }
 
     private Path launcherPath() {

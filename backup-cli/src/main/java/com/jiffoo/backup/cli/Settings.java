@@ -65,6 +65,7 @@ public final class Settings implements StoreSettings {
             "SOURCE_DIR",
             "BACKUP_DIR",
             "BACKUP_COPIES",
+            "WAL_COPIES",
             "SLACK_WEBHOOK_URL",
             "AWS_REGION",
             "AWS_ACCESS_KEY_ID",
@@ -146,6 +147,14 @@ public final class Settings implements StoreSettings {
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * The value of a setting given as a flag, blank included (a blank flag is then an explicit "none", where
+     * {@link #get} would fall back to the environment and the config file).
+     */
+    public Optional<String> flagged(String name) {
+        return Optional.ofNullable(flags.get(name)).map(String::trim);
     }
 
     /** Where a setting's value came from, for messages: "--flag", "the environment", "config file X". */

@@ -117,12 +117,14 @@ final class Stores {
     record Copy(String location, String where) {}
 
     /**
-     * The copies the settings name: {@code BACKUP_COPIES} (or {@code --copy-to}), and {@code BACKUP_DIR} when
+     * The copies the settings name: {@code BACKUP_COPIES} (or {@code --copy-to}; {@code --copy-to ''} alone: none),
+     * and {@code BACKUP_DIR} when
      * {@code S3_BUCKET} is the store ({@code --store} not given).
      */
     static java.util.List<Copy> copies(Settings s) {
         java.util.List<Copy> out = new java.util.ArrayList<>();
-        s.get("BACKUP_COPIES").ifPresent(list -> {
+        // `--copy-to ''` (restore pitr's restore_command): no copies, whatever BACKUP_COPIES says
+        s.flagged("BACKUP_COPIES").or(() -> s.get("BACKUP_COPIES")).ifPresent(list -> {
             for (String c : list.split(",")) {
                 if (!c.isBlank()) {
                     out.add(new Copy(c.trim(), "BACKUP_COPIES/--copy-to"));
@@ -135,9 +137,25 @@ final class Stores {
         return out;
     }
 
+    /** The URI (or path) each open store was opened from, with its query parameters ({@link #uri}). */
+    private static final java.util.Map<Sink, String> ORIGIN =
+            java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
+
+    /**
+     * The store URI (or path) {@code sink} was opened from, as configured: with the query parameters
+     * ({@code ?endpoint=}, {@code ?profile=}, {@code ?region=}) its {@link Sink#location()} leaves out, so that another
+     * process given it (a {@code restore_command}) opens the same store; the location for a store not opened here.
+     */
+    static String uri(Sink sink) {
+        String origin = ORIGIN.get(sink);
+        return origin != null ? origin : sink.location();
+    }
+
     private static Sink open(Settings s, String location, String where) {
         try {
-            return StoreProviders.open(location, s);
+            Sink sink = StoreProviders.open(location, s);
+            ORIGIN.put(sink, location);
+            return sink;
         } catch (ConfigurationException e) {
             throw new ConfigurationException(
                     "the store " + StoreProviders.redact(location) + " (" + where + "): " + e.getMessage(), e);
@@ -209,6 +227,7 @@ final class Stores {
     /** Closes a store opened here. */
     static void close(Sink sink) throws java.io.IOException {
         OPEN.remove(sink);
+        ORIGIN.remove(sink);
         sink.close();
     }
 

@@ -22,8 +22,8 @@ import picocli.CommandLine.Parameters;
  * and never builds picocli's model; {@code --help}, {@code --json} and anything the fast path does not know go
  * through picocli ({@link Push}, {@link Fetch}), which runs the same work.
  *
- * <p>Exit codes. {@code wal-push}: 0 only once the file is durable in the store (or was archived before with the same
- * content); otherwise the error's code (2 a setting or another content under that name, 4 the store), with one line
+ * <p>Exit codes. {@code wal-push}: 0 only once the file is durable in the store and in each copy (or was archived
+ * before with the same content); otherwise the error's code (2 a setting or another content under that name, 4 the store), with one line
  * on stderr that PostgreSQL logs. {@code wal-fetch}: 0 found, 1 not found (PostgreSQL then tries its next source or
  * ends recovery), and {@value #FETCH_ABORT} for every failure — the store unreachable after retries, a damaged or
  * planted object, a wrong key, a bad setting, a usage error — because PostgreSQL aborts recovery on an exit code
@@ -38,22 +38,55 @@ final class WalCommands {
 
     /** The options with a value the fast path takes. */
     private static final List<String> VALUED = List.of(
-            "--store", "--key-file", "--config", "--log-file", "--log-dir", "--spool", "--system-id", "--read-ahead");
+            "--store",
+            "--copy-to",
+            "--key-file",
+            "--config",
+            "--log-file",
+            "--log-dir",
+            "--spool",
+            "--system-id",
+            "--read-ahead");
+
+    /** The setting that lets the copies lag behind the store for WAL: {@value #LATER} (default {@value #SYNC}). */
+    static final String WAL_COPIES = "WAL_COPIES";
+
+    static final String SYNC = "sync";
+    static final String LATER = "later";
 
     private WalCommands() {}
 
-    /** Archives one file: {@code wal-push}'s work. */
+    /** Archives one file: {@code wal-push}'s work, in the store and (unless {@code WAL_COPIES=later}) each copy. */
     static WalArchive.Pushed push(Settings s, Path file) {
-        Sink sink = Stores.open(s);
+        List<Sink> stores = pushStores(s);
         try {
-            return WalArchive.builder()
-                    .sink(sink)
-                    .encryption(Encryption.forBackup(s))
-                    .build()
-                    .push(file);
+            return archive(stores).encryption(Encryption.forBackup(s)).build().push(file);
         } finally {
-            closeQuietly(sink);
+            stores.forEach(WalCommands::closeQuietly);
         }
+    }
+
+    /**
+     * The stores WAL is archived in: the store and every copy ({@link Stores#openAll}), or with
+     * {@code WAL_COPIES=later} the store alone (the copies are caught up by {@code copy --kind wal}).
+     */
+    static List<Sink> pushStores(Settings s) {
+        String mode = s.get(WAL_COPIES).orElse(SYNC).trim().toLowerCase(java.util.Locale.ROOT);
+        return switch (mode) {
+            case SYNC -> Stores.openAll(s);
+            case LATER -> List.of(Stores.open(s));
+            default ->
+                throw new ConfigurationException(WAL_COPIES + "=" + mode + ": give " + SYNC + " (the default:"
+                        + " a WAL file is archived once every store holds it) or " + LATER + " (once the store holds"
+                        + " it; the copies are caught up by `copy --kind wal`).");
+        };
+    }
+
+    /** A WAL archive builder on {@code stores}: the first is the store, the others its copies. */
+    static WalArchive.Builder archive(List<Sink> stores) {
+        WalArchive.Builder b = WalArchive.builder().sink(stores.get(0));
+        stores.subList(1, stores.size()).forEach(b::copy);
+        return b;
     }
 
     /**
@@ -63,10 +96,10 @@ final class WalCommands {
     static WalArchive.Fetched fetch(
             Settings s, String name, Path destination, String systemId, Path spool, Integer readAhead) {
         OpenPgpTransform pgp = Encryption.forRestore(s);
-        Sink sink = Stores.open(s);
+        List<Sink> stores = Stores.openAll(s);
         try {
-            WalArchive archive = WalArchive.builder()
-                    .sink(sink)
+            WalArchive archive = archive(stores)
+                    .fallbackNotice(line -> Terminal.err().println(FETCH + ": " + s.redact(line)))
                     .encryption(pgp)
                     .trust(Encryption.trust(s, pgp))
                     .systemIdentifier(systemId)
@@ -81,7 +114,7 @@ final class WalCommands {
             }
             return b.build().fetch(name, destination);
         } finally {
-            closeQuietly(sink);
+            stores.forEach(WalCommands::closeQuietly);
         }
     }
 
@@ -110,6 +143,7 @@ final class WalCommands {
         boolean fetch = args[0].equals(FETCH);
         GlobalOptions.Values v = new GlobalOptions.Values();
         List<String> files = new ArrayList<>();
+        List<String> copyTo = new ArrayList<>();
         Path spool = null;
         String systemId = null;
         Integer readAhead = null;
@@ -135,6 +169,7 @@ final class WalCommands {
                     String value = eq > 0 ? a.substring(eq + 1) : args[++i];
                     switch (option) {
                         case "--store" -> v.store = value;
+                        case "--copy-to" -> copyTo.add(value);
                         case "--key-file" -> v.keyFile = value;
                         case "--config" -> v.config = Path.of(value);
                         case "--log-file" -> v.logFile = Path.of(value);
@@ -155,6 +190,7 @@ final class WalCommands {
         if (files.size() != (fetch ? 2 : 1) || (!fetch && (systemId != null || readAhead != null))) {
             return null;
         }
+        v.copyTo = List.copyOf(copyTo);
         return run(args[0], v, files, spool, systemId, readAhead);
     }
 
@@ -241,8 +277,9 @@ final class WalCommands {
                 "Archives one WAL file: PostgreSQL's archive_command.",
                 "archive_command = '/opt/jiffoo-backup/jiffoo-backup wal-push --store URI --key-file FILE %%p'."
                         + " Stores the segment, partial segment, timeline or backup history file compressed (zstd),"
-                        + " encrypted and committed by a signed manifest under wal/ in the store, and exits 0 only"
-                        + " once it is durable there. A name archived before with the same content is 0 again; with"
+                        + " encrypted and committed by a signed manifest under wal/ in the store and each copy"
+                        + " (BACKUP_COPIES, --copy-to; WAL_COPIES=later: the store only), and exits 0 only once it is"
+                        + " durable in every one; a failed copy is named (PostgreSQL retries). A name archived before with the same content is 0 again; with"
                         + " other content the push fails and the stored file is left as it is. See docs/pitr.md."
             },
             exitCodeListHeading = "%nExit codes:%n",
@@ -285,7 +322,9 @@ final class WalCommands {
                 "Restores one archived WAL file: PostgreSQL's restore_command.",
                 "restore_command = '/opt/jiffoo-backup/jiffoo-backup wal-fetch --store URI --key-file FILE %%f %%p'."
                         + " Checks the file's signed manifest, decrypts and decompresses it next to PATH, checks its"
-                        + " size and SHA-256, and renames it into place. Exits 1 when the archive has no such file"
+                        + " size and SHA-256, and renames it into place. With copies (--copy-to, BACKUP_COPIES) the"
+                        + " next store serves when one is down, holds a damaged file or none (said on stderr)."
+                        + " Exits 1 when no store has such a file"
                         + " (routine: recovery asks for files that do not exist yet), and " + FETCH_ABORT
                         + " for every failure, so that PostgreSQL stops recovery instead of taking a store outage for"
                         + " the end of the archive. See docs/pitr.md."

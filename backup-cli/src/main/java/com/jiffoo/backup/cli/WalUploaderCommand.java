@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
         description = {
             "Archives WAL asynchronously: pushes every file PostgreSQL marks ready (pg_wal/archive_status/*.ready),"
                     + " several at once, ahead of archive_command, and leaves SPOOL/<name>.ok once the file is"
-                    + " committed in the store. With archive_command = '.../jiffoo-backup wal-push --spool SPOOL"
+                    + " committed in the store and in each copy (BACKUP_COPIES; not with WAL_COPIES=later). With archive_command = '.../jiffoo-backup wal-push --spool SPOOL"
                     + " --store URI --key-file FILE %%p' PostgreSQL's archiver then only checks for that file (the"
                     + " launcher does it without Java). Runs until SIGTERM (or --idle-exit). See docs/pitr.md."
         },
@@ -65,9 +65,8 @@ final class WalUploaderCommand extends CliCommand {
 
     @Override
     void run(Map<String, Object> summary) throws Exception {
-        Sink sink = Stores.open(settings);
-        WalArchive archive = WalArchive.builder()
-                .sink(sink)
+        java.util.List<Sink> stores = WalCommands.pushStores(settings);
+        WalArchive archive = WalCommands.archive(stores)
                 .encryption(Encryption.forBackup(settings))
                 .build();
         WalUploader.Builder b =
@@ -93,7 +92,7 @@ final class WalUploaderCommand extends CliCommand {
             } catch (IllegalStateException e) {
                 // shutting down
             }
-            Stores.close(sink);
+            CliCommand.close(stores);
         }
     }
 

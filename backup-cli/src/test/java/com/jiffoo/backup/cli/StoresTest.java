@@ -36,6 +36,18 @@ class StoresTest {
     }
 
     @Test
+    void anEmptyCopyToMeansNoCopiesWhateverBackupCopiesSays() throws Exception {
+        Path a = Files.createDirectory(dir.resolve("a"));
+        Path b = Files.createDirectory(dir.resolve("b"));
+        // restore pitr's restore_command when the store it used has no copies after it
+        Settings s = Settings.load(Map.of("STORE", a.toString(), "BACKUP_COPIES", b.toString()), null)
+                .flag("BACKUP_COPIES", "");
+        assertThat(Stores.copies(s)).isEmpty();
+        Settings given = Settings.load(Map.of("STORE", a.toString(), "BACKUP_COPIES", b.toString()), null);
+        assertThat(Stores.copies(given)).hasSize(1);
+    }
+
+    @Test
     void aCopyNamedTwiceIsRefused() throws Exception {
         Path a = Files.createDirectory(dir.resolve("a"));
         Path b = Files.createDirectory(dir.resolve("b"));

@@ -3,6 +3,7 @@ package com.jiffoo.backup.wal;
 import com.github.luben.zstd.ZstdInputStream;
 import com.github.luben.zstd.ZstdOutputStream;
 import com.jiffoo.backup.Authenticator;
+import com.jiffoo.backup.BackupCopier;
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupTrust;
@@ -127,6 +128,10 @@ public final class WalArchive {
     private final Duration retryDelay;
     private final Clock clock;
     private final String systemIdentifier;
+    /** The copy stores, each as an archive of its own (without copies). */
+    private final List<WalArchive> copies;
+
+    private final java.util.function.Consumer<String> notice;
 
     private WalArchive(Builder b) {
         this.sink = b.sink;
@@ -137,6 +142,22 @@ public final class WalArchive {
         this.retryDelay = b.retryDelay;
         this.clock = b.clock;
         this.systemIdentifier = b.systemIdentifier;
+        this.notice = b.notice;
+        this.copies = b.copies.stream().map(c -> new WalArchive(this, c)).toList();
+    }
+
+    /** The archive {@code base} is, in the store {@code store} alone. */
+    private WalArchive(WalArchive base, Sink store) {
+        this.sink = store;
+        this.encryption = base.encryption;
+        this.trust = base.trust;
+        this.level = base.level;
+        this.attempts = base.attempts;
+        this.retryDelay = base.retryDelay;
+        this.clock = base.clock;
+        this.systemIdentifier = base.systemIdentifier;
+        this.notice = base.notice;
+        this.copies = List.of();
     }
 
     /** A new builder. */
@@ -147,6 +168,11 @@ public final class WalArchive {
     /** The store. */
     public Sink sink() {
         return sink;
+    }
+
+    /** The copy stores ({@link Builder#copy}), in the order of fallback. */
+    public List<Sink> copies() {
+        return copies.stream().map(WalArchive::sink).toList();
     }
 
     /**
@@ -161,6 +187,66 @@ public final class WalArchive {
      */
     public Pushed push(Path file) {
         Objects.requireNonNull(file, "file");
+        Pushed pushed = pushHere(file);
+        if (!copies.isEmpty()) {
+            replicate(WalFileName.parse(String.valueOf(file.getFileName())));
+        }
+        return pushed;
+    }
+
+    /**
+     * Brings each copy store up to the store for one archived file: the store's stored bytes, signature and manifest,
+     * checked against the manifest's size and SHA-256 while they stream ({@link BackupCopier#copy(String)}); a copy
+     * that holds it already (the same stored or plaintext SHA-256) is left as it is.
+     *
+     * @throws BackupException naming every copy that does not hold the file now, with the first failure's code
+     */
+    private void replicate(WalFileName name) {
+        String dataKey = name.dataKey();
+        Map<String, BackupException> failed = new LinkedHashMap<>();
+        for (WalArchive copy : copies) {
+            try {
+                BackupCopier.Item item = BackupCopier.builder()
+                        .from(sink)
+                        .to(copy.sink)
+                        .trust(trust)
+                        .build()
+                        .copy(dataKey);
+                if (item.ok()) {
+                    log.info("{} is archived in the copy {} ({})", name.name(), copy.sink.location(), item.status());
+                } else {
+                    failed.put(copy.sink.location(), item.error());
+                }
+            } catch (BackupException e) {
+                failed.put(copy.sink.location(), e);
+            }
+        }
+        if (failed.isEmpty()) {
+            return;
+        }
+        StringBuilder b = new StringBuilder("The WAL file " + name.name() + " is archived in " + sink.location());
+        for (WalArchive copy : copies) {
+            if (!failed.containsKey(copy.sink.location())) {
+                b.append(" and ").append(copy.sink.location());
+            }
+        }
+        b.append(" but FAILED in");
+        failed.forEach((where, e) -> b.append(" the copy ")
+                .append(where)
+                .append(" (")
+                .append(e.getMessage())
+                .append(");"));
+        b.append(" it is not archived until every store holds it: PostgreSQL retries the push (the stores that hold it"
+                + " answer 'same content'). To let a copy lag instead, see docs/copies.md (WAL_COPIES=later).");
+        BackupException first = failed.values().iterator().next();
+        BackupException all = BackupException.of(
+                first.code(), b.toString(), dataKey, failed.keySet().iterator().next(), first);
+        failed.values().stream().skip(1).forEach(all::addSuppressed);
+        throw all;
+    }
+
+    /** {@link #push} in the store alone. */
+    private Pushed pushHere(Path file) {
         WalFileName name = WalFileName.parse(String.valueOf(file.getFileName()));
         String dataKey = name.dataKey();
         Authenticator signer = signer();
@@ -366,6 +452,68 @@ public final class WalArchive {
      *                         or the name or the keys are wrong ({@link ErrorCode#CONFIGURATION})
      */
     public Fetched fetch(String walFileName, Path destination) {
+        if (copies.isEmpty()) {
+            return fetchHere(walFileName, destination);
+        }
+        List<WalArchive> all = new java.util.ArrayList<>();
+        all.add(this);
+        all.addAll(copies);
+        Map<String, BackupException> failed = new LinkedHashMap<>();
+        List<String> without = new java.util.ArrayList<>();
+        for (WalArchive a : all) {
+            try {
+                if (a.fetchHere(walFileName, destination) == Fetched.NOT_FOUND) {
+                    without.add(a.sink.location());
+                    continue;
+                }
+                if (a != this) {
+                    StringBuilder b = new StringBuilder(walFileName + ": served by the copy " + a.sink.location());
+                    failed.forEach((where, e) -> b.append("; the store ")
+                            .append(where)
+                            .append(" failed (")
+                            .append(e.code())
+                            .append(": ")
+                            .append(e.getMessage())
+                            .append(")"));
+                    without.forEach(where -> b.append("; not in ").append(where));
+                    log.warn("{}", b);
+                    if (notice != null) {
+                        notice.accept(b.toString());
+                    }
+                }
+                return Fetched.FOUND;
+            } catch (BackupException e) {
+                if (e.code() == ErrorCode.CONFIGURATION) {
+                    throw e; // a wrong name or key: every store would answer the same
+                }
+                log.warn(
+                        "fetching {} from {} failed, trying the next store: {}",
+                        walFileName,
+                        a.sink.location(),
+                        e.getMessage());
+                failed.put(a.sink.location(), e);
+            }
+        }
+        if (failed.isEmpty()) {
+            return Fetched.NOT_FOUND;
+        }
+        // "not found" while a store could not answer would end recovery early: a failure instead
+        StringBuilder b = new StringBuilder("No store could serve the WAL file " + walFileName + ":");
+        failed.forEach((where, e) -> b.append(" ").append(where).append(": ").append(e.getMessage()));
+        without.forEach(where -> b.append(" ").append(where).append(": not archived there."));
+        BackupException first = failed.values().iterator().next();
+        BackupException e = BackupException.of(
+                first.code(),
+                b.toString(),
+                first.key().orElse(null),
+                failed.keySet().iterator().next(),
+                first);
+        failed.values().stream().skip(1).forEach(e::addSuppressed);
+        throw e;
+    }
+
+    /** {@link #fetch} from the store alone. */
+    private Fetched fetchHere(String walFileName, Path destination) {
         Objects.requireNonNull(destination, "destination");
         WalFileName name = WalFileName.parse(Objects.requireNonNull(walFileName, "walFileName"));
         trust.authenticator().ifPresent(Authenticator::prepare);
@@ -659,8 +807,31 @@ public final class WalArchive {
         private Duration retryDelay = Duration.ofSeconds(1);
         private Clock clock = Clock.systemUTC();
         private String systemIdentifier;
+        private final List<Sink> copies = new java.util.ArrayList<>();
+        private java.util.function.Consumer<String> notice;
 
         private Builder() {}
+
+        /**
+         * Adds a copy store (repeatable; none by default; the archive does not close it). A {@link #push} then
+         * returns only once the file is committed in the store and in every copy — the same stored bytes, signature
+         * and manifest, copied from the store and checked against its SHA-256 — and fails naming each copy that does
+         * not hold it (PostgreSQL retries; the stores that hold it answer "same content"). A {@link #fetch} tries the
+         * store, then each copy in order, when a store fails, holds a damaged file or none.
+         */
+        public Builder copy(Sink copy) {
+            copies.add(Objects.requireNonNull(copy, "copy"));
+            return this;
+        }
+
+        /**
+         * Told one line when a fetch was served by a copy (which one, and why not the stores before it); none by
+         * default (it is logged as a warning either way).
+         */
+        public Builder fallbackNotice(java.util.function.Consumer<String> notice) {
+            this.notice = notice;
+            return this;
+        }
 
         /** The store. Required; the archive does not close it. */
         public Builder sink(Sink sink) {

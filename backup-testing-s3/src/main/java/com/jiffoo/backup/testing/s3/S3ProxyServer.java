@@ -59,13 +59,18 @@ public final class S3ProxyServer implements S3Endpoint, AutoCloseable {
     private boolean closed;
 
     private S3ProxyServer(BlobStore store) throws Exception {
+        this(store, "AK" + hex(8).toUpperCase(java.util.Locale.ROOT), hex(20), "jiffoo-test-" + hex(4), 0);
+    }
+
+    private S3ProxyServer(BlobStore store, String accessKey, String secretKey, String bucket, int port)
+            throws Exception {
         this.blobStore = new FaultyBlobStore(store);
-        this.accessKey = "AK" + hex(8).toUpperCase(java.util.Locale.ROOT);
-        this.secretKey = hex(20);
-        this.bucket = "jiffoo-test-" + hex(4);
+        this.accessKey = accessKey;
+        this.secretKey = secretKey;
+        this.bucket = bucket;
         this.proxy = S3Proxy.builder()
                 .blobStore(blobStore)
-                .endpoint(URI.create("http://127.0.0.1:0"))
+                .endpoint(URI.create("http://127.0.0.1:" + port))
                 .awsAuthentication(AuthenticationType.AWS_V4, accessKey, secretKey)
                 .ignoreUnknownHeaders(true)
                 .stopTimeout(0)
@@ -80,7 +85,9 @@ public final class S3ProxyServer implements S3Endpoint, AutoCloseable {
             Thread.sleep(10);
         }
         this.endpoint = URI.create("http://127.0.0.1:" + proxy.getPort());
-        blobStore.createContainer(bucket);
+        if (!blobStore.containerExists(bucket)) { // a restart keeps it
+            blobStore.createContainer(bucket);
+        }
     }
 
     /** Starts a server whose objects live in memory. */
@@ -94,6 +101,21 @@ public final class S3ProxyServer implements S3Endpoint, AutoCloseable {
         Files.createDirectories(baseDir);
         return new S3ProxyServer(
                 new FilesystemNio2BlobStore(baseDir.toAbsolutePath().toString()));
+    }
+
+    /**
+     * Starts a server whose objects live as files under {@code baseDir} again, as {@code stopped} did (closed, with
+     * the same {@code baseDir}): the same port, credentials and bucket, so that clients configured for it reach it
+     * again — a region back after an outage.
+     */
+    public static S3ProxyServer restartFilesystem(Path baseDir, S3ProxyServer stopped) throws Exception {
+        Objects.requireNonNull(stopped, "stopped");
+        return new S3ProxyServer(
+                new FilesystemNio2BlobStore(baseDir.toAbsolutePath().toString()),
+                stopped.accessKey,
+                stopped.secretKey,
+                stopped.bucket,
+                stopped.endpoint.getPort());
     }
 
     /** The server's base URI, {@code http://127.0.0.1:PORT}. */
