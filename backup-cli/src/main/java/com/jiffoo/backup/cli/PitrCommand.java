@@ -205,11 +205,10 @@ final class PitrCommand extends CliCommand {
         PitrRestore.Result r;
         try {
             // the first store that holds a usable base backup (and its archive) serves: the store, then each copy
-            Fallback.Served<PitrRestore.Result> served =
-                    Fallback.first(
-                            stores,
-                            "restore pitr",
-                            from -> restore(from, stores, pgp, t, promoteAtPause ? PitrRestore.Action.PAUSE : act));
+            Fallback.Served<PitrRestore.Result> served = Fallback.first(
+                    stores,
+                    "restore pitr",
+                    from -> restore(from, stores, pgp, t, promoteAtPause ? PitrRestore.Action.PAUSE : act));
             r = served.value();
             Sink store = served.store();
             if (!served.failures().isEmpty()) {
