@@ -123,11 +123,24 @@ record S3Objects(
                         .checksumSHA256(p.checksums().get("SHA256"))
                         .build())
                 .toList();
-        sdk(() -> s3.completeMultipartUpload(r -> r.bucket(bucket)
-                .key(name)
-                .uploadId(uploadId)
-                .ifNoneMatch(ifNoneMatch ? "*" : null)
-                .multipartUpload(u -> u.parts(done))));
+        String version = sdk(() -> s3.completeMultipartUpload(r -> r.bucket(bucket)
+                        .key(name)
+                        .uploadId(uploadId)
+                        .ifNoneMatch(ifNoneMatch ? "*" : null)
+                        .multipartUpload(u -> u.parts(done))))
+                .versionId();
+        if (objectLock.enabled()) {
+            // Ceph's RADOS Gateway (16) ignores the lock headers of CreateMultipartUpload and leaves the completed
+            // object unlocked: set the retention on the version just made. Its date is now plus the period, never
+            // before the one asked for at the start, so where the server did apply the headers this only extends
+            // the lock, which S3 allows in both modes without further rights.
+            Instant until = retainUntil();
+            sdk(() -> s3.putObjectRetention(r -> r.bucket(bucket)
+                    .key(name)
+                    .versionId(version)
+                    .retention(t ->
+                            t.mode(objectLock.mode().orElseThrow().toString()).retainUntilDate(until))));
+        }
     }
 
     @Override

@@ -143,12 +143,15 @@ class S3ObjectLockIT {
         List<String> objectPuts = new ArrayList<>();
         List<String> partPuts = new ArrayList<>();
         List<String> uploadStarts = new ArrayList<>();
+        List<String> retentionPuts = new ArrayList<>();
         for (String h : heads) {
             String line = h.substring(0, h.indexOf("\r\n"));
             if (!line.contains("/" + LOCKED + "/" + prefix + "/")) {
                 continue;
             }
-            if (line.startsWith("PUT ")) {
+            if (line.startsWith("PUT ") && line.contains("?retention")) {
+                retentionPuts.add(h);
+            } else if (line.startsWith("PUT ")) {
                 (line.contains("partNumber=") ? partPuts : objectPuts).add(h);
             } else if (line.startsWith("POST ") && line.contains("?uploads")) {
                 uploadStarts.add(h);
@@ -156,6 +159,11 @@ class S3ObjectLockIT {
         }
         assertThat(uploadStarts).as("the data went as a multipart upload").hasSize(1);
         assertThat(partPuts).as("its parts").hasSize(3);
+        assertThat(retentionPuts)
+                .as("the completed upload's version gets its retention set (Ceph's RADOS Gateway ignores the headers"
+                        + " of CreateMultipartUpload)")
+                .hasSize(1)
+                .allMatch(h -> h.startsWith("PUT /" + LOCKED + "/" + prefix + "/" + m.objectKey() + "?retention"));
         assertThat(objectPuts).as("the sidecar and the manifest").hasSizeGreaterThanOrEqualTo(2);
         List<String> locked = new ArrayList<>(objectPuts);
         locked.addAll(uploadStarts);
