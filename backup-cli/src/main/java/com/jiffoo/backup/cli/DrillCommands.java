@@ -41,6 +41,9 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         subcommands = {DrillCommands.Database.class})
 final class DrillCommands {
+    /** The kinds of drill: those the monitor can expect (DRILL_REQUIRED). */
+    static final List<String> KINDS = List.of("database", "files");
+
     /** The drill passed. */
     static final int EXIT_PASSED = 0;
     /** The backup did not restore, or a check failed. */
