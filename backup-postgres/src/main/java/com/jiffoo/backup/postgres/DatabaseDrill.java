@@ -187,7 +187,7 @@ public final class DatabaseDrill {
                             "a store holds a damaged copy of " + manifest.objectKey() + " (see the findings)"));
                 }
             } catch (BackupException e) {
-                if (!failsTheDrill(e)) {
+                if (!DrillReport.failsTheDrill(e)) {
                     throw e;
                 }
                 phases.add(phase(key == null ? "locate" : "restore", mark));
@@ -219,26 +219,8 @@ public final class DatabaseDrill {
             }
         }
         Duration total = Duration.ofNanos(System.nanoTime() - t0);
-        for (Check c : checks) {
-            if (c.status() == Status.FAILED
-                    && !c.name().equals("restore")
-                    && !c.name().equals("locate")) {
-                findings.add(c.name() + " failed: " + c.detail());
-            }
-        }
-        DrillReport.Outcome outcome;
-        if (checks.stream().anyMatch(c -> c.status() == Status.FAILED)) {
-            outcome = DrillReport.Outcome.FAILED;
-        } else if (total.compareTo(rtoTarget) > 0) {
-            outcome = DrillReport.Outcome.OVER_TARGET;
-            findings.add("the drill took " + DrillReport.human(total) + ", over the RTO target of "
-                    + DrillReport.human(rtoTarget) + " by " + DrillReport.human(total.minus(rtoTarget)));
-        } else {
-            outcome = DrillReport.Outcome.PASSED;
-        }
-        DrillReport report = new DrillReport(
+        DrillReport report = DrillReport.judge(
                 "database",
-                outcome,
                 startedAt,
                 Processes.host(),
                 manifest != null ? manifest.objectKey() : key,
@@ -250,19 +232,8 @@ public final class DatabaseDrill {
                 rtoTarget,
                 checks,
                 findings);
-        log.info("drill of {}: {} in {}", report.backupKey(), outcome.label(), DrillReport.human(total));
+        log.info("drill of {}: {} in {}", report.backupKey(), report.outcome().label(), DrillReport.human(total));
         return report;
-    }
-
-    /**
-     * Whether a failure is the drill's finding (the backup would not restore: damaged, missing, the key does not open
-     * it, pg_restore refused it) rather than a reason it could not run (the store or server unreachable, a setting).
-     */
-    private static boolean failsTheDrill(BackupException e) {
-        return switch (e.code()) {
-            case INTEGRITY, DECRYPTION, RESTORE, NOT_FOUND -> true;
-            default -> false;
-        };
     }
 
     private static Phase phase(String name, long since) {
