@@ -131,6 +131,13 @@ final class DrillCommands {
                 description = "pg_restore --no-owner --no-privileges (the dump's roles do not exist on this server).")
         boolean noOwner;
 
+        @Option(
+                names = "--check-table",
+                paramLabel = "TABLE",
+                description = "Compare this table's content fingerprint with the one the backup recorded (backup"
+                        + " database --fingerprint-table); repeatable; a table without a recorded fingerprint fails.")
+        List<String> checkTables = new ArrayList<>();
+
         @picocli.CommandLine.Mixin
         DbOptions db;
 
@@ -162,6 +169,7 @@ final class DrillCommands {
                             .server(Databases.server(settings))
                             .source(source)
                             .smokeQueries(queries)
+                            .checkTables(checkTables)
                             .rtoTarget(target)
                             .noOwner(noOwner)
                             .build()

@@ -261,6 +261,25 @@ class DrillIT {
         }
     }
 
+    @Test
+    void aFingerprintRecordedByTheBackupIsComparedByCheckTable() throws Exception {
+        Map<String, String> env = env();
+        Jar.Run backup = Jar.run(dir, env, "backup", "database", "--fingerprint-table", "public.orders", "--json");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+        Path manifest = dir.resolve("store").resolve(backup.json().get("key").asText() + ".manifest.json");
+        assertThat(Files.readString(manifest)).contains("\"fingerprints\"").contains("\"public.orders\" : \"50000:");
+
+        Jar.Run drill = Jar.run(dir, env, "drill", "database", "--check-table", "orders", "--json");
+        assertThat(drill.exitCode()).as(drill.toString()).isZero();
+        assertThat(drill.json().get("drill").get("checks").toString())
+                .contains("1 table(s) have the content fingerprint recorded at backup time: public.orders");
+
+        Jar.Run unrecorded = Jar.run(dir, env, "drill", "database", "--check-table", "customers", "--json");
+        assertThat(unrecorded.exitCode()).as(unrecorded.toString()).isEqualTo(12);
+        assertThat(unrecorded.json().get("drill").get("checks").toString())
+                .contains("public.customers: the backup recorded no fingerprint of it");
+    }
+
     /** The {@code drills} section of a monitor run's JSON report. */
     private static JsonNode drillsOf(Jar.Run monitor) {
         for (JsonNode c : monitor.json().get("report").get("storeChecks")) {
