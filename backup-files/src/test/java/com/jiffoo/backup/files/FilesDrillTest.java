@@ -7,9 +7,9 @@ import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.DrillReport;
 import com.jiffoo.backup.DrillSource;
-import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.store.LocalDirectorySink;
+import com.jiffoo.backup.testing.DrillSources;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -36,28 +36,7 @@ class FilesDrillTest {
 
     /** A source restoring from the store, then running {@code after} (a shell script) in the restored tree. */
     private static DrillSource tampering(DrillSource real, String after) {
-        return new DrillSource() {
-            @Override
-            public String locate() {
-                return real.locate();
-            }
-
-            @Override
-            public Restored restore(String key, RestoreTarget target) {
-                Restored r = real.restore(key, target);
-                try {
-                    sh("cd '" + target.localPath().orElseThrow() + "' && " + after);
-                } catch (Exception e) {
-                    throw new AssertionError(e);
-                }
-                return r;
-            }
-
-            @Override
-            public String describe() {
-                return real.describe();
-            }
-        };
+        return DrillSources.afterRestore(real, t -> sh("cd '" + t.localPath().orElseThrow() + "' && " + after));
     }
 
     private List<Path> children(Path d) throws Exception {

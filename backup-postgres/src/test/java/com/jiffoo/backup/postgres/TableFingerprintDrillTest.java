@@ -7,8 +7,8 @@ import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.DrillReport;
 import com.jiffoo.backup.DrillSource;
-import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.store.LocalDirectorySink;
+import com.jiffoo.backup.testing.DrillSources;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -87,47 +87,28 @@ class TableFingerprintDrillTest {
 
     /** The real source, then {@code sql} run by psql in the scratch database {@code scratch}. */
     private static DrillSource tampering(DrillSource real, String scratch, String sql) {
-        return new DrillSource() {
-            @Override
-            public String locate() {
-                return real.locate();
-            }
-
-            @Override
-            public Restored restore(String key, RestoreTarget target) {
-                Restored r = real.restore(key, target);
-                try {
-                    ProcessBuilder pb = new ProcessBuilder(
-                                    "psql",
-                                    "-X",
-                                    "-v",
-                                    "ON_ERROR_STOP=1",
-                                    "-h",
-                                    pg.host(),
-                                    "-p",
-                                    String.valueOf(pg.port()),
-                                    "-U",
-                                    pg.user(),
-                                    "-d",
-                                    scratch,
-                                    "-c",
-                                    sql)
-                            .inheritIO();
-                    pb.environment().put("PGPASSWORD", pg.password());
-                    Process p = pb.start();
-                    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-                    assertThat(p.exitValue()).isZero();
-                } catch (Exception e) {
-                    throw new AssertionError(e);
-                }
-                return r;
-            }
-
-            @Override
-            public String describe() {
-                return real.describe();
-            }
-        };
+        return DrillSources.afterRestore(real, target -> {
+            ProcessBuilder pb = new ProcessBuilder(
+                            "psql",
+                            "-X",
+                            "-v",
+                            "ON_ERROR_STOP=1",
+                            "-h",
+                            pg.host(),
+                            "-p",
+                            String.valueOf(pg.port()),
+                            "-U",
+                            pg.user(),
+                            "-d",
+                            scratch,
+                            "-c",
+                            sql)
+                    .inheritIO();
+            pb.environment().put("PGPASSWORD", pg.password());
+            Process p = pb.start();
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).isZero();
+        });
     }
 
     @Test
