@@ -138,6 +138,60 @@ public record DrillReport(
         }
     }
 
+    /**
+     * The report of a drill that ran, its outcome judged: FAILED when a check failed (each failed check other than
+     * {@code locate} and {@code restore}, whose failure is already a finding, is added to the findings), else
+     * OVER_TARGET when {@code total} exceeds {@code rtoTarget} (with a finding saying by how much), else PASSED.
+     *
+     * @param findings the drill's findings so far; the judgement's are appended to a copy
+     */
+    public static DrillReport judge(
+            String kind,
+            Instant startedAt,
+            String host,
+            String backupKey,
+            Instant backupAt,
+            String store,
+            String scratch,
+            List<Phase> phases,
+            Duration total,
+            Duration rtoTarget,
+            List<Check> checks,
+            List<String> findings) {
+        List<String> all = new ArrayList<>(findings);
+        for (Check c : checks) {
+            if (c.status() == Status.FAILED
+                    && !c.name().equals("restore")
+                    && !c.name().equals("locate")) {
+                all.add(c.name() + " failed: " + c.detail());
+            }
+        }
+        Outcome outcome;
+        if (checks.stream().anyMatch(c -> c.status() == Status.FAILED)) {
+            outcome = Outcome.FAILED;
+        } else if (total.compareTo(rtoTarget) > 0) {
+            outcome = Outcome.OVER_TARGET;
+            all.add("the drill took " + human(total) + ", over the RTO target of " + human(rtoTarget) + " by "
+                    + human(total.minus(rtoTarget)));
+        } else {
+            outcome = Outcome.PASSED;
+        }
+        return new DrillReport(
+                kind, outcome, startedAt, host, backupKey, backupAt, store, scratch, phases, total, rtoTarget, checks,
+                all);
+    }
+
+    /**
+     * Whether a failure is the drill's finding (the backup would not restore: damaged, missing, the key does not open
+     * it, the restore refused it) rather than a reason it could not run (the store or server unreachable, a setting).
+     */
+    public static boolean failsTheDrill(BackupException e) {
+        return switch (e.code()) {
+            case INTEGRITY, DECRYPTION, RESTORE, NOT_FOUND -> true;
+            default -> false;
+        };
+    }
+
     /** True when the drill passed: restored, every check passed, within the target. */
     public boolean passed() {
         return outcome == Outcome.PASSED;

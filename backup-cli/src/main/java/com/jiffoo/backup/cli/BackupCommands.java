@@ -138,6 +138,14 @@ final class BackupCommands {
         @Option(names = "--no-owner", description = "pg_dump --no-owner --no-privileges.")
         boolean noOwner;
 
+        @Option(
+                names = "--fingerprint-table",
+                paramLabel = "TABLE",
+                description = "Record a content fingerprint of this table (schema.table) in the manifest, computed by"
+                        + " PostgreSQL in the dump's snapshot, for `drill database --check-table` (repeatable;"
+                        + " reads the table once more).")
+        List<String> fingerprintTables = new ArrayList<>();
+
         @Override
         void flags(Settings s) {
             db.apply(s);
@@ -152,6 +160,7 @@ final class BackupCommands {
                 b.compressionLevel(compressionLevel);
             }
             excludeTables.forEach(b::excludeTable);
+            fingerprintTables.forEach(b::fingerprintTable);
             backup(this, b.build(), summary);
         }
     }

@@ -12,6 +12,7 @@ import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.files.FilesDrill;
 import com.jiffoo.backup.monitor.Alert;
 import com.jiffoo.backup.monitor.HealthStatus;
 import com.jiffoo.backup.monitor.SlackNotifier;
@@ -33,14 +34,18 @@ import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code drill database}: a restore drill of a database backup ({@link DatabaseDrill}). */
+/** {@code drill database|files}: restore drills ({@link DatabaseDrill}, {@link FilesDrill}). */
 @Command(
         name = "drill",
-        description = "Restore drills: `drill database` restores a backup into a scratch database, checks it, measures"
-                + " the recovery time and drops the scratch database (docs/drills.md).",
+        description = "Restore drills: `drill database` restores a backup into a scratch database, `drill files` into a"
+                + " scratch directory; each checks it, measures the recovery time and removes the scratch"
+                + " (docs/drills.md).",
         mixinStandardHelpOptions = true,
-        subcommands = {DrillCommands.Database.class})
+        subcommands = {DrillCommands.Database.class, DrillCommands.FilesCommand.class})
 final class DrillCommands {
+    /** The kinds of drill: those the monitor can expect (DRILL_REQUIRED). */
+    static final List<String> KINDS = List.of("database", "files");
+
     /** The drill passed. */
     static final int EXIT_PASSED = 0;
     /** The backup did not restore, or a check failed. */
@@ -113,22 +118,124 @@ final class DrillCommands {
                         + " could not be stored)",
                 " 1:internal error"
             })
-    static final class Database extends CliCommand {
-        @Option(names = "--latest", description = "Drill the newest committed backup (the default).")
-        boolean latest;
-
-        @Option(
-                names = "--backup",
-                paramLabel = "NAME",
-                description = "Drill this backup: its key (database/db_backup_….sql.gpg), s3:// URI, or local file.")
-        String backup;
-
+    static final class Database extends DrillCommand {
         @Option(
                 names = "--smoke-sql",
                 paramLabel = "FILE",
                 description = "Queries to run in the restored database, each ending with ; at the end of a line;"
                         + " each must return at least one row.")
         Path smokeSql;
+
+        @Option(
+                names = "--no-owner",
+                description = "pg_restore --no-owner --no-privileges (the dump's roles do not exist on this server).")
+        boolean noOwner;
+
+        @Option(
+                names = "--check-table",
+                paramLabel = "TABLE",
+                description = "Compare this table's content fingerprint with the one the backup recorded (backup"
+                        + " database --fingerprint-table); repeatable; a table without a recorded fingerprint fails.")
+        List<String> checkTables = new ArrayList<>();
+
+        @picocli.CommandLine.Mixin
+        DbOptions db;
+
+        @Override
+        void flags(Settings s) {
+            db.apply(s);
+        }
+
+        @Override
+        void run(Map<String, Object> summary) throws IOException {
+            Duration target = target(DatabaseDrill.DEFAULT_RTO_TARGET);
+            List<String> smoke = List.of();
+            if (smokeSql != null) {
+                try {
+                    smoke = DatabaseDrill.parseSmokeSql(Files.readString(smokeSql, StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                    throw new ConfigurationException(
+                            "cannot read the smoke queries --smoke-sql " + smokeSql + ": " + e.getMessage() + ".");
+                }
+                if (smoke.isEmpty()) {
+                    throw new ConfigurationException("--smoke-sql " + smokeSql + " holds no query.");
+                }
+            }
+            List<String> queries = smoke;
+            drill(
+                    summary,
+                    "database",
+                    source -> DatabaseDrill.builder()
+                            .server(Databases.server(settings))
+                            .source(source)
+                            .smokeQueries(queries)
+                            .checkTables(checkTables)
+                            .rtoTarget(target)
+                            .noOwner(noOwner)
+                            .build()
+                            .run());
+        }
+    }
+
+    /** {@code drill files}. */
+    @Command(
+            name = "files",
+            mixinStandardHelpOptions = true,
+            sortOptions = false,
+            description = {
+                "Restore drill of a files backup: restores the newest files backup (or --backup NAME) from the store,"
+                        + " or from a copy when the store cannot serve it (as `restore` does), into a new scratch"
+                        + " directory jiffoo_drill_files_<time>_<random> (0700, a name no directory has) in"
+                        + " --scratch-dir (default: the system temporary directory), then checks it: the number of"
+                        + " files and their bytes against the manifest, and the SHA-256 of each file of the random"
+                        + " sample the backup recorded (20 files by default; skipped for backups made before"
+                        + " samples were recorded).",
+                "The scratch directory is removed at the end, also when a check fails or the drill is stopped"
+                        + " (SIGTERM, Ctrl-C); one left by a killed drill is removed by the next drill after a day."
+                        + " Phases, RTO, report, drill log and Slack as for `drill database`."
+            },
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {
+                " 0:the drill passed",
+                " 2:bad or missing setting (also: the scratch directory cannot be created)",
+                "12:the drill failed: the backup did not restore (damaged, missing, the key does not open it, the"
+                        + " archive was refused) or a check failed",
+                "13:every check passed, but the drill took longer than --rto-target",
+                "14:the drill could not run (the store cannot be reached, the report could not be stored)",
+                " 1:internal error"
+            })
+    static final class FilesCommand extends DrillCommand {
+        @Option(
+                names = "--scratch-dir",
+                paramLabel = "DIR",
+                description = "Create the scratch directory in DIR (needs room for the restored files; default: the"
+                        + " system temporary directory).")
+        Path scratchDir;
+
+        @Override
+        void run(Map<String, Object> summary) throws IOException {
+            Duration target = target(FilesDrill.DEFAULT_RTO_TARGET);
+            drill(summary, "files", source -> {
+                FilesDrill.Builder b = FilesDrill.builder().source(source).rtoTarget(target);
+                if (scratchDir != null) {
+                    b.scratchParent(scratchDir);
+                }
+                return b.build().run();
+            });
+        }
+    }
+
+    /** What both drills share: which backup, the target, the report's four ways, the exit codes. */
+    abstract static class DrillCommand extends CliCommand {
+        @Option(names = "--latest", description = "Drill the newest committed backup (the default).")
+        boolean latest;
+
+        @Option(
+                names = "--backup",
+                paramLabel = "NAME",
+                description =
+                        "Drill this backup: its key (database/db_backup_….sql.gpg, files/files_backup_….tar.gz.gpg), s3:// URI, or local file.")
+        String backup;
 
         @Option(
                 names = "--rto-target",
@@ -144,23 +251,10 @@ final class DrillCommands {
                         + " disaster-recovery-drill.md.")
         Path reportFile;
 
-        @Option(
-                names = "--no-owner",
-                description = "pg_restore --no-owner --no-privileges (the dump's roles do not exist on this server).")
-        boolean noOwner;
-
         @Option(names = "--no-alert", description = "Send nothing to Slack, even when SLACK_WEBHOOK_URL is set.")
         boolean noAlert;
 
-        @picocli.CommandLine.Mixin
-        DbOptions db;
-
         private int exit = EXIT_PASSED;
-
-        @Override
-        void flags(Settings s) {
-            db.apply(s);
-        }
 
         @Override
         int exitCode() {
@@ -174,25 +268,20 @@ final class DrillCommands {
                     : code == ErrorCode.INTERNAL ? ErrorCode.INTERNAL.exitCode() : EXIT_COULD_NOT_RUN;
         }
 
-        @Override
-        void run(Map<String, Object> summary) throws IOException {
+        /** --rto-target, or the default. */
+        Duration target(Duration fallback) {
             if (latest && backup != null) {
                 throw new ConfigurationException("pass --latest or --backup NAME, not both.");
             }
-            Duration target =
-                    rtoTarget == null ? DatabaseDrill.DEFAULT_RTO_TARGET : parseDuration(rtoTarget, "--rto-target");
-            List<String> smoke = List.of();
-            if (smokeSql != null) {
-                try {
-                    smoke = DatabaseDrill.parseSmokeSql(Files.readString(smokeSql, StandardCharsets.UTF_8));
-                } catch (IOException e) {
-                    throw new ConfigurationException(
-                            "cannot read the smoke queries --smoke-sql " + smokeSql + ": " + e.getMessage() + ".");
-                }
-                if (smoke.isEmpty()) {
-                    throw new ConfigurationException("--smoke-sql " + smokeSql + " holds no query.");
-                }
-            }
+            return rtoTarget == null ? fallback : parseDuration(rtoTarget, "--rto-target");
+        }
+
+        /**
+         * Runs a drill of {@code kind} from the store (falling back to the copies), then prints the report, appends it
+         * to the drill log, alerts when it did not pass and stores it.
+         */
+        void drill(
+                Map<String, Object> summary, String kind, java.util.function.Function<DrillSource, DrillReport> run) {
             OpenPgpTransform pgp = Encryption.forRestore(settings);
             pgp.authenticator().ifPresent(com.jiffoo.backup.Authenticator::prepare);
             BackupTrust trust = Encryption.trust(settings, pgp);
@@ -201,14 +290,7 @@ final class DrillCommands {
             try {
                 DrillReport report;
                 try {
-                    report = DatabaseDrill.builder()
-                            .server(Databases.server(settings))
-                            .source(new FallbackSource(this, at, pgp, trust))
-                            .smokeQueries(smoke)
-                            .rtoTarget(target)
-                            .noOwner(noOwner)
-                            .build()
-                            .run();
+                    report = run.apply(new FallbackSource(this, at, pgp, trust, kind));
                 } catch (BackupException e) {
                     if (e.code() != ErrorCode.CONFIGURATION) {
                         alert(
@@ -216,7 +298,7 @@ final class DrillCommands {
                                 new Alert(
                                         HealthStatus.CRITICAL,
                                         false,
-                                        "jiffoo-backup database restore drill COULD NOT RUN: "
+                                        "jiffoo-backup " + kind + " restore drill COULD NOT RUN: "
                                                 + at.stores().get(0).location(),
                                         List.of(forOperators(e.getMessage())),
                                         null),
@@ -343,12 +425,14 @@ final class DrillCommands {
         private final Stores.Candidates at;
         private final OpenPgpTransform pgp;
         private final BackupTrust trust;
+        private final String kind;
 
-        FallbackSource(CliCommand cmd, Stores.Candidates at, OpenPgpTransform pgp, BackupTrust trust) {
+        FallbackSource(CliCommand cmd, Stores.Candidates at, OpenPgpTransform pgp, BackupTrust trust, String kind) {
             this.cmd = cmd;
             this.at = at;
             this.pgp = pgp;
             this.trust = trust;
+            this.kind = kind;
         }
 
         @Override
@@ -357,7 +441,7 @@ final class DrillCommands {
                 return at.key();
             }
             if (at.stores().size() > 1) {
-                Optional<String> newest = Fallback.newest(at.stores(), "database", trust);
+                Optional<String> newest = Fallback.newest(at.stores(), kind, trust);
                 if (newest.isPresent()) {
                     return newest.get();
                 }
@@ -366,11 +450,11 @@ final class DrillCommands {
                             at.stores(),
                             "drill",
                             store -> StoredBackups.of(store, trust)
-                                    .scan("database")
+                                    .scan(kind)
                                     .latestTrusted()
                                     .map(com.jiffoo.backup.BackupManifest::objectKey)
                                     .orElseThrow(() -> new NotFoundException(
-                                            "No committed database backup in " + store.location() + " to drill.",
+                                            "No committed " + kind + " backup in " + store.location() + " to drill.",
                                             null,
                                             store.location(),
                                             null)))

@@ -203,6 +203,7 @@ final class ListCommand extends CliCommand {
             if (rows.isEmpty()) {
                 say("(no committed backups in " + store.location() + ")");
             }
+            drills(stores, unreachable, trust, summary);
         } finally {
             CliCommand.close(stores);
         }
@@ -212,6 +213,68 @@ final class ListCommand extends CliCommand {
                     firstFailure.key().orElse(null),
                     firstFailure.location().orElse(store.location()),
                     firstFailure);
+        }
+    }
+
+    /**
+     * The last authenticated restore drill of each kind (date, verdict, measured RTO against its target) and the
+     * number of reports that do not authenticate; nothing is printed when no drill was ever recorded. A store whose
+     * reports cannot be read is said, never fatal: the backups were listed.
+     */
+    private void drills(
+            List<Sink> stores, List<Fallback.Failure> unreachable, BackupTrust trust, Map<String, Object> summary) {
+        List<Sink> readable = stores.stream()
+                .filter(x -> unreachable.stream().noneMatch(f -> f.store() == x))
+                .toList();
+        com.jiffoo.backup.DrillHistory h;
+        try {
+            h = com.jiffoo.backup.DrillHistory.read(readable, trust);
+        } catch (BackupException e) {
+            say("(the restore drills could not be read: " + forOperators(e.getMessage()) + ")");
+            return;
+        }
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (String k : h.kinds()) {
+            if (kind != null && !kind.equals(k)) {
+                continue;
+            }
+            com.jiffoo.backup.DrillReport r = h.newest(k).orElseThrow();
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("kind", k);
+            row.put("startedAt", r.startedAt().toString());
+            row.put("outcome", r.outcome().label());
+            row.put("backup", r.backupKey());
+            row.put("store", r.store());
+            row.put("rtoSeconds", r.total().toSeconds());
+            row.put("rtoTargetSeconds", r.rtoTarget().toSeconds());
+            h.newestPassed(k).ifPresent(p -> row.put("lastPassed", p.startedAt().toString()));
+            out.add(row);
+        }
+        summary.put("drills", out);
+        summary.put("unauthenticatedDrillReports", h.unauthenticated().size());
+        if (out.isEmpty() && h.unauthenticated().isEmpty()) {
+            return;
+        }
+        say("");
+        say(String.format("%-9s %-21s %-12s %-24s %s", "DRILL", "STARTED (UTC)", "RESULT", "RTO (TARGET)", "BACKUP"));
+        for (Map<String, Object> row : out) {
+            say(String.format(
+                    "%-9s %-21s %-12s %-24s %s",
+                    row.get("kind"),
+                    row.get("startedAt").toString().replaceFirst("\\.\\d+Z$", "Z"),
+                    row.get("outcome").toString().toUpperCase(java.util.Locale.ROOT),
+                    com.jiffoo.backup.DrillReport.human(java.time.Duration.ofSeconds((Long) row.get("rtoSeconds")))
+                            + " ("
+                            + com.jiffoo.backup.DrillReport.human(
+                                    java.time.Duration.ofSeconds((Long) row.get("rtoTargetSeconds")))
+                            + ")",
+                    row.get("backup")));
+        }
+        if (!h.unauthenticated().isEmpty()) {
+            say("(" + h.unauthenticated().size() + " drill report(s) not authenticated, not counted: "
+                    + forOperators(h.unauthenticated().get(0).key() + ": "
+                            + h.unauthenticated().get(0).reason())
+                    + (h.unauthenticated().size() > 1 ? "; …" : "") + ")");
         }
     }
 

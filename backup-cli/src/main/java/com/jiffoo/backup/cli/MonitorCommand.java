@@ -48,13 +48,19 @@ import picocli.CommandLine.Option;
                     + " freshness of each kind there (a copy that lags is CRITICAL for that copy), backups of the store"
                     + " completed within the limit but more than --copy-grace-minutes (60) ago that are missing there"
                     + " (WARNING), and a copy that cannot be read (CRITICAL). Each finding names its store. See"
-                    + " docs/copies.md."
+                    + " docs/copies.md.",
+            "Restore drills: the authenticated drill reports in the store and its copies. For each kind required"
+                    + " (--require-drills / DRILL_REQUIRED) or drilled at least once: the newest drill failed or ran"
+                    + " over its RTO target: CRITICAL; no drill passed within --drill-max-age-days (DRILL_MAX_AGE_DAYS,"
+                    + " 35): WARNING. Reports that do not authenticate never count (a recent one is a WARNING). See"
+                    + " docs/drills.md."
         },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             " 0:healthy (OK)",
-            " 9:WARNING: needs attention soon (e.g. no recent passed verification)",
+            " 9:WARNING: needs attention soon (e.g. no recent passed verification or restore drill)",
             "10:CRITICAL: no or stale backup (in the store or a copy), damaged newest backup, key cannot open it,"
+                    + " the newest restore drill of a kind failed,"
                     + " a store or copy unreadable, a backup or verification dated in the future, WAL archive behind"
                     + " or with a gap",
             " 2:bad or missing setting",
@@ -104,6 +110,21 @@ final class MonitorCommand extends CliCommand {
                     + " WARNING (default: COPY_GRACE_MINUTES, else 60).")
     Integer copyGraceMinutes;
 
+    @Option(
+            names = "--drill-max-age-days",
+            paramLabel = "DAYS",
+            description = "How long ago a restore drill of each expected kind must have passed (default:"
+                    + " DRILL_MAX_AGE_DAYS, else 35).")
+    Integer drillMaxAgeDays;
+
+    @Option(
+            names = "--require-drills",
+            paramLabel = "KINDS",
+            split = ",",
+            description = "Expect restore drills of these kinds even before the first report, e.g."
+                    + " database,files (default: DRILL_REQUIRED, else only kinds already drilled).")
+    List<String> requireDrills;
+
     @Option(names = "--no-alert", description = "Send nothing to Slack, even when SLACK_WEBHOOK_URL is set.")
     boolean noAlert;
 
@@ -143,6 +164,12 @@ final class MonitorCommand extends CliCommand {
         if (copyGraceMinutes != null) {
             s.flag("COPY_GRACE_MINUTES", copyGraceMinutes.toString());
         }
+        if (drillMaxAgeDays != null) {
+            s.flag("DRILL_MAX_AGE_DAYS", drillMaxAgeDays.toString());
+        }
+        if (requireDrills != null) {
+            s.flag("DRILL_REQUIRED", String.join(",", requireDrills));
+        }
         clockSkew.flag(s);
         s.flag(WalChecks.MAX_LAG, walMaxLag);
         if (walMaxReady != null) {
@@ -175,6 +202,7 @@ final class MonitorCommand extends CliCommand {
             key.ifPresent(k -> b.transforms(List.of(k)));
             BackupTrust trust = key.map(k -> Encryption.trust(settings, k)).orElseGet(() -> Encryption.trust(settings));
             b.trust(trust);
+            b.drills(Duration.ofDays(settings.integer("DRILL_MAX_AGE_DAYS", 35, 1)), requiredDrills());
             for (String kind : watched) {
                 RestoreTarget check = VerifyCommand.innerCheck(kind);
                 if (check != null) {
@@ -256,6 +284,24 @@ final class MonitorCommand extends CliCommand {
                 Databases.server(settings),
                 settings.integer(WalChecks.MAX_READY, com.jiffoo.backup.wal.ArchiverCheck.DEFAULT_MAX_READY, 0)));
         return List.of("wal", "archiver");
+    }
+
+    /** The kinds whose drills are expected before any report: DRILL_REQUIRED, comma separated. */
+    private String[] requiredDrills() {
+        List<String> out = new ArrayList<>();
+        for (String k : settings.get("DRILL_REQUIRED").orElse("").split(",")) {
+            String kind = k.strip();
+            if (kind.isEmpty()) {
+                continue;
+            }
+            if (!DrillCommands.KINDS.contains(kind)) {
+                throw new ConfigurationException(
+                        "DRILL_REQUIRED (--require-drills) names '" + kind + "': drills are of "
+                                + String.join(" or ", DrillCommands.KINDS) + ", e.g. DRILL_REQUIRED=database,files.");
+            }
+            out.add(kind);
+        }
+        return out.toArray(String[]::new);
     }
 
     /** The decryption key when one is configured: the key check and deep verification need it. */

@@ -75,6 +75,8 @@ public final class Settings implements StoreSettings {
             "MAX_BACKUP_AGE_HOURS",
             "CLOCK_SKEW_TOLERANCE_MINUTES",
             "COPY_GRACE_MINUTES",
+            "DRILL_MAX_AGE_DAYS",
+            "DRILL_REQUIRED",
             "LOG_DIR",
             "LOG_FILE",
             "QUIET",

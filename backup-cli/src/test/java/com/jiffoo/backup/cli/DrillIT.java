@@ -262,6 +262,115 @@ class DrillIT {
     }
 
     @Test
+    void aFingerprintRecordedByTheBackupIsComparedByCheckTable() throws Exception {
+        Map<String, String> env = env();
+        Jar.Run backup = Jar.run(dir, env, "backup", "database", "--fingerprint-table", "public.orders", "--json");
+        assertThat(backup.exitCode()).as(backup.toString()).isZero();
+        Path manifest = dir.resolve("store").resolve(backup.json().get("key").asText() + ".manifest.json");
+        assertThat(Files.readString(manifest)).contains("\"fingerprints\"").contains("\"public.orders\" : \"50000:");
+
+        Jar.Run drill = Jar.run(dir, env, "drill", "database", "--check-table", "orders", "--json");
+        assertThat(drill.exitCode()).as(drill.toString()).isZero();
+        assertThat(drill.json().get("drill").get("checks").toString())
+                .contains("1 table(s) have the content fingerprint recorded at backup time: public.orders");
+
+        Jar.Run unrecorded = Jar.run(dir, env, "drill", "database", "--check-table", "customers", "--json");
+        assertThat(unrecorded.exitCode()).as(unrecorded.toString()).isEqualTo(12);
+        assertThat(unrecorded.json().get("drill").get("checks").toString())
+                .contains("public.customers: the backup recorded no fingerprint of it");
+    }
+
+    /** The {@code drills} section of a monitor run's JSON report. */
+    private static JsonNode drillsOf(Jar.Run monitor) {
+        for (JsonNode c : monitor.json().get("report").get("storeChecks")) {
+            if (c.get("name").asText().equals("drills")) {
+                return c;
+            }
+        }
+        throw new AssertionError("no drills section: " + monitor);
+    }
+
+    @Test
+    void theMonitorWarnsWithoutAPassedDrillIsCriticalAfterAFailedOneAndListShowsTheLast() throws Exception {
+        Map<String, String> env = env();
+        Path newest = backup(env);
+        env.put("DRILL_REQUIRED", "database");
+        Jar.Run before = Jar.run(dir, env, "monitor", "--kind", "database", "--no-alert", "--json");
+        assertThat(drillsOf(before).get("status").asText())
+                .as(before.toString())
+                .isEqualTo("WARNING");
+        assertThat(drillsOf(before).get("findings").get(0).get("message").asText())
+                .contains("no database restore drill has passed (drills of it are required)");
+
+        Jar.Run passed = Jar.run(dir, env, "drill", "database", "--json");
+        assertThat(passed.exitCode()).as(passed.toString()).isZero();
+        Jar.Run ok = Jar.run(dir, env, "monitor", "--kind", "database", "--no-alert", "--json");
+        JsonNode okDrills = drillsOf(ok);
+        assertThat(okDrills.get("status").asText()).as(ok.toString()).isEqualTo("OK");
+        assertThat(okDrills.get("summary").asText()).startsWith("database passed");
+        Jar.Run text = Jar.run(dir, env, "monitor", "--kind", "database", "--no-alert");
+        assertThat(text.stdout()).as(text.toString()).contains("drills: OK — database passed");
+
+        Jar.Run dd = Jar.exec(
+                dir,
+                Map.of(),
+                List.of(
+                        "dd",
+                        "if=/dev/zero",
+                        "of=" + newest,
+                        "bs=1",
+                        "seek=3000",
+                        "count=64",
+                        "conv=notrunc",
+                        "status=none"));
+        assertThat(dd.exitCode()).as(dd.toString()).isZero();
+        Jar.Run failed = Jar.run(dir, env, "drill", "database", "--no-alert", "--json");
+        assertThat(failed.exitCode()).as(failed.toString()).isEqualTo(12);
+        // a planted "passed" report: the failed one's JSON, edited, under a newer name, without signature
+        String failedKey = failed.json().get("record").get("key").asText();
+        Path planted = dir.resolve("store/_drills/drill-29990101T000000000Z-abcdef.json");
+        Jar.Run sed = Jar.exec(
+                dir,
+                Map.of(),
+                List.of(
+                        "sh",
+                        "-c",
+                        "sed 's/\"outcome\" : \"failed\"/\"outcome\" : \"passed\"/' '"
+                                + dir.resolve("store").resolve(failedKey) + "' > '" + planted + "'"));
+        assertThat(sed.exitCode()).as(sed.toString()).isZero();
+        assertThat(Files.readString(planted)).contains("\"outcome\" : \"passed\"");
+
+        try (WebhookServer slack = WebhookServer.start()) {
+            env.put("SLACK_WEBHOOK_URL", slack.url());
+            Jar.Run critical = Jar.run(dir, env, "monitor", "--kind", "database", "--json");
+            assertThat(critical.exitCode()).as(critical.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
+            JsonNode d = drillsOf(critical);
+            assertThat(d.get("status").asText()).isEqualTo("CRITICAL");
+            assertThat(d.get("summary").asText()).startsWith("database failed");
+            assertThat(d.get("facts").get("unauthenticated").asInt()).isEqualTo(1);
+            assertThat(d.get("findings").toString())
+                    .contains("the newest database restore drill")
+                    .contains("FAILED: restore: INTEGRITY")
+                    .contains("1 recent drill report(s) are not authenticated")
+                    .contains("drill-29990101T000000000Z-abcdef.json");
+            assertThat(slack.bodies()).hasSize(1);
+            assertThat(slack.bodies().get(0)).contains("newest database restore drill");
+        }
+
+        Jar.Run list = Jar.run(dir, env, "list", "--json");
+        assertThat(list.exitCode()).as(list.toString()).isZero();
+        JsonNode row = list.json().get("drills").get(0);
+        assertThat(row.get("kind").asText()).isEqualTo("database");
+        assertThat(row.get("outcome").asText()).isEqualTo("failed");
+        assertThat(row.get("lastPassed").asText())
+                .isEqualTo(passed.json().get("drill").get("startedAt").asText());
+        assertThat(list.json().get("unauthenticatedDrillReports").asInt()).isEqualTo(1);
+        Jar.Run table = Jar.run(dir, env, "list");
+        assertThat(table.stdout()).contains("DRILL").containsPattern("database +20\\S+ +FAILED ");
+        assertThat(table.stdout()).contains("1 drill report(s) not authenticated, not counted");
+    }
+
+    @Test
     void aSmokeQueryReturningNoRowsFailsTheDrill() throws Exception {
         Map<String, String> env = env();
         backup(env);

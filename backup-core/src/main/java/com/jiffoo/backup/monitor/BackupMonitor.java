@@ -74,12 +74,18 @@ import org.slf4j.LoggerFactory;
  * checked. Each copy is a {@link CopyHealth} of the report. The deeper checks (checksum file, data object,
  * verifications, key), integrity verification and the recorded reports concern the store only.
  *
+ * <p><b>Drills</b> ({@link Builder#drills}): the restore drills recorded in the store and its copies; a failed newest
+ * drill of a kind is CRITICAL, no passed drill within the limit WARNING; only authenticated reports count.
+ *
  * <p>A notifier that fails (webhook down) is logged and noted in the report's {@code notifications}; the report is
  * returned all the same. Thread-safe; does not close the sink or the copies.
  */
 public final class BackupMonitor {
     /** The key prefix of the monitor's recorded reports. */
     public static final String REPORT_PREFIX = StoreLayout.MONITOR_REPORT_PREFIX;
+
+    /** The usual limit of {@link Builder#drills}: a monthly drill plus slack (the launcher's default). */
+    public static final Duration DEFAULT_DRILL_MAX_AGE = Duration.ofDays(35);
 
     private static final int REPORTS_KEPT = 30;
     private static final Logger log = LoggerFactory.getLogger(BackupMonitor.class);
@@ -123,7 +129,11 @@ public final class BackupMonitor {
                 new DecryptionKeyCheck(this.transforms, this.trust, b.keyCheckBytes));
         this.copyChecks = List.of(
                 new FutureDatesCheck(), new TrustCheck(), freshness, new MissingFromCopyCheck(freshness, b.copyGrace));
-        this.storeChecks = List.copyOf(b.storeChecks);
+        List<StoreCheck> extra = new ArrayList<>(b.storeChecks);
+        if (b.drillMaxAge != null) {
+            extra.add(new DrillHistoryCheck(this.trust, b.drillMaxAge, b.requiredDrills, this.copies));
+        }
+        this.storeChecks = List.copyOf(extra);
         this.clock = b.clock;
         this.clockSkewTolerance = b.clockSkewTolerance;
     }
@@ -407,6 +417,8 @@ public final class BackupMonitor {
         private final Map<String, RestoreTarget> innerChecks = new LinkedHashMap<>();
         private final List<Notifier> notifiers = new ArrayList<>();
         private final List<StoreCheck> storeChecks = new ArrayList<>();
+        private Duration drillMaxAge;
+        private final List<String> requiredDrills = new ArrayList<>();
         private boolean notifyOnRecovery = true;
         private boolean recordReports = true;
         private int keyCheckBytes = 64 * 1024;
@@ -512,6 +524,28 @@ public final class BackupMonitor {
          */
         public Builder storeCheck(StoreCheck check) {
             this.storeChecks.add(Objects.requireNonNull(check, "check"));
+            return this;
+        }
+
+        /**
+         * Checks the restore drills ({@code drills}, after the other store checks): the authenticated drill reports
+         * ({@link com.jiffoo.backup.DrillHistory}) in the store and its copies. Drills of a kind are expected when
+         * the kind is in {@code required} or once an authenticated report of it exists; then the newest drill of
+         * the kind failed or ran over its RTO target: CRITICAL; no drill of it passed within {@code maxAge}
+         * (35 days is the launcher's default: a monthly drill plus slack): WARNING. Reports that do not
+         * authenticate never count (a recent one is a WARNING naming it); without a key that can check signatures
+         * no report counts. Off unless called.
+         */
+        public Builder drills(Duration maxAge, String... required) {
+            this.drillMaxAge = positive(maxAge, "maxAge");
+            for (String k : required) {
+                if (k == null || k.isBlank() || k.contains("/")) {
+                    throw new IllegalArgumentException("a drill kind is database or files, got '" + k + "'");
+                }
+                if (!requiredDrills.contains(k)) {
+                    requiredDrills.add(k);
+                }
+            }
             return this;
         }
 

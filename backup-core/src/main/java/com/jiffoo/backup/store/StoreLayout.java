@@ -234,6 +234,23 @@ public final class StoreLayout {
     }
 
     /**
+     * Reserved (restore drills): the time a drill report's key was made at ({@link #newDrillReportKey}); empty when
+     * {@code key} is not of that form. Whoever wrote the key chose it: for ordering and display, not for trust.
+     */
+    public static java.util.Optional<Instant> drillReportTime(String key) {
+        if (!key.startsWith(DRILL_REPORT_PREFIX)) {
+            return java.util.Optional.empty();
+        }
+        String rest = key.substring(DRILL_REPORT_PREFIX.length());
+        int dash = rest.indexOf('-');
+        try {
+            return java.util.Optional.of(STAMP.parse(dash < 0 ? rest : rest.substring(0, dash), Instant::from));
+        } catch (java.time.DateTimeException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
+    /**
      * The key of one backup at the end of a path: its last two segments, {@code <kind>/<file>}, as an operator copies
      * a backup's location ({@code prefix/database/db_backup_20260111_020000.sql.gpg}); what comes before is the
      * store's own prefix. A backup's sidecar or manifest path gives that object's key.

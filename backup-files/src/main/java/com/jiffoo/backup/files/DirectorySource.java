@@ -3,6 +3,7 @@ package com.jiffoo.backup.files;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Source;
 import com.jiffoo.backup.SourceException;
+import com.jiffoo.backup.internal.Sha256;
 import com.jiffoo.backup.internal.StageStreams;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -77,6 +78,15 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  */
 public final class DirectorySource implements Source {
+    /**
+     * The fact holding the hashed sample: a list of {@code {"path", "size", "sha256"}}, the SHA-256 of the bytes
+     * stored for each of a random sample of files ({@link Builder#hashSample}), checked by a files restore drill.
+     */
+    public static final String SAMPLE_FACT = "sampleSha256";
+    /** The default size of the hashed sample: 20 files, about 3 KB of manifest. */
+    public static final int DEFAULT_HASH_SAMPLE = 20;
+    /** Files with longer entry names are not sampled (bounds the manifest: at most about 6 KB for 20 files). */
+    static final int MAX_SAMPLE_PATH = 200;
 
     private static final Logger LOG = LoggerFactory.getLogger(DirectorySource.class);
 
@@ -94,8 +104,10 @@ public final class DirectorySource implements Source {
     private final Compression compression;
     private final int compressionLevel;
     private final int compressionThreads;
+    private final int hashSample;
 
     private DirectorySource(Builder b) {
+        this.hashSample = b.hashSample;
         this.directory = b.directory;
         this.compression = b.compression;
         this.compressionLevel = b.compressionLevel;
@@ -183,7 +195,8 @@ public final class DirectorySource implements Source {
      *         {@code fileCount},
      *         {@code directoryCount} (not counting the directory itself), {@code symlinkCount}, {@code totalBytes}
      *         (uncompressed bytes of the files), {@code skipped} (sockets, devices, FIFOs), {@code vanished}
-     *         (removed before being read), {@code changedWhileReading}
+     *         (removed before being read), {@code changedWhileReading}, {@value #SAMPLE_FACT} (the hashed sample, see
+     *         {@link Builder#hashSample})
      * @throws ConfigurationException when the directory does not exist or is not a directory
      * @throws SourceException when a file or directory in the tree cannot be read
      * @throws IOException when writing to {@code out} fails
@@ -246,6 +259,17 @@ public final class DirectorySource implements Source {
         facts.put("skipped", walk.skipped);
         facts.put("vanished", walk.vanished);
         facts.put("changedWhileReading", walk.changed);
+        if (hashSample > 0) {
+            List<Map<String, Object>> sample = new ArrayList<>();
+            for (Sampled x : walk.sample) {
+                Map<String, Object> e = new LinkedHashMap<>();
+                e.put("path", x.path());
+                e.put("size", x.size());
+                e.put("sha256", x.sha256());
+                sample.add(e);
+            }
+            facts.put(SAMPLE_FACT, sample);
+        }
         LOG.info(
                 "Backed up {}: {} files, {} directories, {} symlinks, {} bytes",
                 directory,
@@ -361,8 +385,23 @@ public final class DirectorySource implements Source {
             info.applyTo(entry);
             entry.setSize(info.size);
             tar.putArchiveEntry(entry);
-            long read = copyExactly(in, tar, info.size, walk.buffer, path);
+            int slot = sampleSlot(entryName, walk);
+            java.security.MessageDigest sha = slot < 0 ? null : Sha256.newDigest();
+            long read = copyExactly(
+                    in,
+                    sha == null ? tar : new java.security.DigestOutputStream(tar, sha),
+                    info.size,
+                    walk.buffer,
+                    path);
             tar.closeArchiveEntry();
+            if (sha != null) {
+                Sampled x = new Sampled(entryName, info.size, Sha256.hex(sha.digest()));
+                if (slot == walk.sample.size()) {
+                    walk.sample.add(x);
+                } else {
+                    walk.sample.set(slot, x);
+                }
+            }
             boolean changed = read != info.size;
             if (!changed) {
                 try {
@@ -476,8 +515,29 @@ public final class DirectorySource implements Source {
         return false;
     }
 
+    /**
+     * Reservoir sampling (algorithm R) of the files whose name fits {@link #MAX_SAMPLE_PATH}: the slot of the sample
+     * this file takes, or -1. Decided before the file is read, so only sampled files are hashed.
+     */
+    private int sampleSlot(String entryName, Walk walk) {
+        if (hashSample == 0 || entryName.length() > MAX_SAMPLE_PATH) {
+            return -1;
+        }
+        walk.candidates++;
+        if (walk.sample.size() < hashSample) {
+            return walk.sample.size();
+        }
+        long r = java.util.concurrent.ThreadLocalRandom.current().nextLong(walk.candidates);
+        return r < hashSample ? (int) r : -1;
+    }
+
+    /** A sampled file: its entry name, size and the SHA-256 of the bytes stored for it. */
+    private record Sampled(String path, long size, String sha256) {}
+
     private static final class Walk {
         final byte[] buffer = new byte[BUFFER_SIZE];
+        final List<Sampled> sample = new ArrayList<>();
+        long candidates;
         long files;
         long directories;
         long symlinks;
@@ -566,11 +626,26 @@ public final class DirectorySource implements Source {
         private Compression compression = Compression.GZIP;
         private int compressionLevel = Compression.GZIP.defaultLevel();
         private int compressionThreads = Runtime.getRuntime().availableProcessors();
+        private int hashSample = DEFAULT_HASH_SAMPLE;
 
         private Builder(Path directory) {
             this.directory = Objects.requireNonNull(directory, "directory")
                     .toAbsolutePath()
                     .normalize();
+        }
+
+        /**
+         * How many files, chosen at random (reservoir sampling, so only they are hashed), have the SHA-256 of their
+         * stored bytes recorded in the manifest ({@value #SAMPLE_FACT}) for a files restore drill to compare;
+         * {@value #DEFAULT_HASH_SAMPLE} by default, 0 records none. Files whose path in the archive is longer than
+         * 200 characters are not sampled.
+         */
+        public Builder hashSample(int files) {
+            if (files < 0 || files > 1000) {
+                throw new IllegalArgumentException("hashSample must be between 0 and 1000, got " + files);
+            }
+            this.hashSample = files;
+            return this;
         }
 
         /** Compresses with {@code compression} at its {@linkplain Compression#defaultLevel() default level}. */

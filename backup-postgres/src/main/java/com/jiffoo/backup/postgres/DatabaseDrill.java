@@ -27,6 +27,7 @@ import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Matcher;
@@ -89,6 +90,7 @@ public final class DatabaseDrill {
     private final PgConnection server;
     private final DrillSource source;
     private final List<String> smokeQueries;
+    private final List<String> checkTables;
     private final Duration rtoTarget;
     private final String scratchName;
     private final boolean noOwner;
@@ -98,6 +100,7 @@ public final class DatabaseDrill {
         this.server = Objects.requireNonNull(b.server, "server(...) is required");
         this.source = Objects.requireNonNull(b.source, "source(...) is required");
         this.smokeQueries = List.copyOf(b.smokeQueries);
+        this.checkTables = List.copyOf(b.checkTables);
         this.rtoTarget = b.rtoTarget;
         this.scratchName = b.scratchName;
         this.noOwner = b.noOwner;
@@ -187,7 +190,7 @@ public final class DatabaseDrill {
                             "a store holds a damaged copy of " + manifest.objectKey() + " (see the findings)"));
                 }
             } catch (BackupException e) {
-                if (!failsTheDrill(e)) {
+                if (!DrillReport.failsTheDrill(e)) {
                     throw e;
                 }
                 phases.add(phase(key == null ? "locate" : "restore", mark));
@@ -219,26 +222,8 @@ public final class DatabaseDrill {
             }
         }
         Duration total = Duration.ofNanos(System.nanoTime() - t0);
-        for (Check c : checks) {
-            if (c.status() == Status.FAILED
-                    && !c.name().equals("restore")
-                    && !c.name().equals("locate")) {
-                findings.add(c.name() + " failed: " + c.detail());
-            }
-        }
-        DrillReport.Outcome outcome;
-        if (checks.stream().anyMatch(c -> c.status() == Status.FAILED)) {
-            outcome = DrillReport.Outcome.FAILED;
-        } else if (total.compareTo(rtoTarget) > 0) {
-            outcome = DrillReport.Outcome.OVER_TARGET;
-            findings.add("the drill took " + DrillReport.human(total) + ", over the RTO target of "
-                    + DrillReport.human(rtoTarget) + " by " + DrillReport.human(total.minus(rtoTarget)));
-        } else {
-            outcome = DrillReport.Outcome.PASSED;
-        }
-        DrillReport report = new DrillReport(
+        DrillReport report = DrillReport.judge(
                 "database",
-                outcome,
                 startedAt,
                 Processes.host(),
                 manifest != null ? manifest.objectKey() : key,
@@ -250,19 +235,8 @@ public final class DatabaseDrill {
                 rtoTarget,
                 checks,
                 findings);
-        log.info("drill of {}: {} in {}", report.backupKey(), outcome.label(), DrillReport.human(total));
+        log.info("drill of {}: {} in {}", report.backupKey(), report.outcome().label(), DrillReport.human(total));
         return report;
-    }
-
-    /**
-     * Whether a failure is the drill's finding (the backup would not restore: damaged, missing, the key does not open
-     * it, pg_restore refused it) rather than a reason it could not run (the store or server unreachable, a setting).
-     */
-    private static boolean failsTheDrill(BackupException e) {
-        return switch (e.code()) {
-            case INTEGRITY, DECRYPTION, RESTORE, NOT_FOUND -> true;
-            default -> false;
-        };
     }
 
     private static Phase phase(String name, long since) {
@@ -369,6 +343,9 @@ public final class DatabaseDrill {
         try (Connection c = db.openJdbc()) {
             checks.add(fullRead(c));
             checks.add(amcheck(c));
+            if (!checkTables.isEmpty()) {
+                checks.add(fingerprints(c, manifest));
+            }
             if (!smokeQueries.isEmpty()) {
                 checks.add(smoke(c));
             }
@@ -476,6 +453,56 @@ public final class DatabaseDrill {
                 oids.size() + " btree index(es) checked with bt_index_check (heapallindexed)");
     }
 
+    /**
+     * Each table of {@code checkTables}: its fingerprint ({@link TableFingerprints}) in the scratch database against
+     * the one the backup recorded. A table the backup recorded no fingerprint of fails: it was asked for, and cannot
+     * be compared.
+     */
+    private Check fingerprints(Connection c, BackupManifest manifest) {
+        Map<?, ?> recorded = manifest.sourceFacts().get(TableFingerprints.FACT) instanceof Map<?, ?> m ? m : Map.of();
+        List<String> failed = new ArrayList<>();
+        List<String> matched = new ArrayList<>();
+        try {
+            List<CountedTables.Table> tables =
+                    TableFingerprints.choose(CountedTables.list(c), checkTables, "of the restored database");
+            boolean auto = c.getAutoCommit();
+            c.setAutoCommit(false);
+            try (Statement s = c.createStatement()) {
+                TableFingerprints.pin(s);
+                for (CountedTables.Table t : tables) {
+                    Object want = recorded.get(t.qualified());
+                    if (want == null) {
+                        failed.add(t.qualified() + ": the backup recorded no fingerprint of it (back it up with"
+                                + " --fingerprint-table " + t.qualified() + ")");
+                        continue;
+                    }
+                    String got = TableFingerprints.of(c, t);
+                    if (got.equals(want.toString())) {
+                        matched.add(t.qualified());
+                    } else {
+                        failed.add(t.qualified() + ": restored " + got + " (rows:sum:sum), recorded " + want);
+                    }
+                }
+            } finally {
+                c.rollback();
+                c.setAutoCommit(auto);
+            }
+        } catch (SQLException | ConfigurationException e) {
+            return new Check("fingerprints", Status.FAILED, e.getMessage());
+        }
+        if (!failed.isEmpty()) {
+            return new Check(
+                    "fingerprints",
+                    Status.FAILED,
+                    failed.size() + " of " + checkTables.size() + " table(s) differ: " + String.join("; ", failed));
+        }
+        return new Check(
+                "fingerprints",
+                Status.PASSED,
+                matched.size() + " table(s) have the content fingerprint recorded at backup time: "
+                        + String.join(", ", matched));
+    }
+
     /** Runs each smoke query; each must return at least one row. */
     private Check smoke(Connection c) {
         List<String> failed = new ArrayList<>();
@@ -544,6 +571,7 @@ public final class DatabaseDrill {
         private PgConnection server;
         private DrillSource source;
         private List<String> smokeQueries = List.of();
+        private List<String> checkTables = List.of();
         private Duration rtoTarget = DEFAULT_RTO_TARGET;
         private String scratchName;
         private boolean noOwner;
@@ -563,6 +591,15 @@ public final class DatabaseDrill {
         /** Where the backup comes from ({@link DrillSource#of}). Required. */
         public Builder source(DrillSource source) {
             this.source = source;
+            return this;
+        }
+
+        /**
+         * Tables whose content fingerprint, recorded at backup time ({@code PostgresSource.Builder.fingerprintTable}),
+         * is compared after the restore (check {@code fingerprints}); {@code schema.table} or a bare name.
+         */
+        public Builder checkTables(List<String> tables) {
+            this.checkTables = List.copyOf(tables);
             return this;
         }
 

@@ -92,6 +92,7 @@ public final class PostgresSource implements Source {
     private final PgToolLocator locator;
     private final Path binDirectory;
     private final RowCounts rowCounts;
+    private final List<String> fingerprintTables;
     /** The runs of {@link #writeTo} in progress, for {@link #cancel()}. */
     private final Set<Run> running = ConcurrentHashMap.newKeySet();
 
@@ -112,6 +113,7 @@ public final class PostgresSource implements Source {
                 ? b.locator
                 : b.binDirectory != null ? PgToolLocator.inDirectory(b.binDirectory) : PgToolLocator.system();
         this.rowCounts = b.rowCounts;
+        this.fingerprintTables = List.copyOf(b.fingerprintTables);
     }
 
     /**
@@ -137,6 +139,7 @@ public final class PostgresSource implements Source {
         b.binDirectory = binDirectory;
         b.locator = binDirectory == null ? locator : null;
         b.rowCounts = rowCounts;
+        b.fingerprintTables.addAll(fingerprintTables);
         b.lockWaitTimeout = command.lockWaitTimeout();
         return b;
     }
@@ -218,7 +221,7 @@ public final class PostgresSource implements Source {
             facts.put("pgDumpPath", pgDump.path().toString());
             facts.put("format", "custom");
             facts.put("compressionLevel", command.compressionLevel());
-            RowCounter counter = RowCounter.plan(rowCounts, snapshot, command, connection);
+            RowCounter counter = RowCounter.plan(rowCounts, snapshot, command, connection, fingerprintTables);
 
             List<String> argv = command.argv(pgDump.path(), snapshot.id());
             LOG.info("dumping {} with {} {}", describe(), pgDump.path(), pgDump.version());
@@ -397,6 +400,7 @@ public final class PostgresSource implements Source {
         private Path binDirectory;
         private PgToolLocator locator;
         private RowCounts rowCounts = RowCounts.EXACT;
+        private final List<String> fingerprintTables = new ArrayList<>();
         private Duration lockWaitTimeout = DEFAULT_LOCK_WAIT_TIMEOUT;
 
         private Builder(PgConnection connection) {
@@ -514,8 +518,26 @@ public final class PostgresSource implements Source {
             return this;
         }
 
+        /**
+         * Records a content fingerprint of this table in the manifest ({@code fingerprints}: {@code "schema.table" ->
+         * rows:sum1:sum2}, computed by PostgreSQL in the dump's snapshot after the exact row counts), which a restore
+         * drill's {@code checkTables} compares after its restore. {@code schema.table}, or a bare name of one table;
+         * repeatable. Needs {@link RowCounts#EXACT}; it reads the whole table once more while pg_dump runs.
+         */
+        public Builder fingerprintTable(String table) {
+            if (table == null || table.isBlank()) {
+                throw new IllegalArgumentException("a table to fingerprint is schema.table or a table name");
+            }
+            this.fingerprintTables.add(table.strip());
+            return this;
+        }
+
         /** Builds the source. Nothing is checked against the server until the backup runs. */
         public PostgresSource build() {
+            if (!fingerprintTables.isEmpty() && rowCounts != RowCounts.EXACT) {
+                throw new ConfigurationException("Table fingerprints are taken with the exact row counts: leave"
+                        + " rowCounts at EXACT, or record no fingerprint.");
+            }
             return new PostgresSource(this);
         }
     }

@@ -33,7 +33,9 @@ final class RowCounter {
     private final PgConnection connection;
     private final List<CountedTables.Table> counted;
     private final List<CountedTables.Table> withoutData;
+    private final List<CountedTables.Table> fingerprinted;
     private final Map<String, Long> counts = new LinkedHashMap<>();
+    private final Map<String, String> fingerprints = new TreeMap<>();
     private final Thread thread = new Thread(this::count, "jiffoo-pg-rowcount");
     private volatile Exception failure;
     private volatile long millis;
@@ -45,7 +47,9 @@ final class RowCounter {
             DumpSnapshot snapshot,
             PgConnection connection,
             List<CountedTables.Table> counted,
-            List<CountedTables.Table> withoutData) {
+            List<CountedTables.Table> withoutData,
+            List<CountedTables.Table> fingerprinted) {
+        this.fingerprinted = fingerprinted;
         this.mode = mode;
         this.snapshot = snapshot;
         this.connection = connection;
@@ -54,9 +58,18 @@ final class RowCounter {
         thread.setDaemon(true);
     }
 
-    /** Lists, in the snapshot, the tables {@code command} dumps (none in mode NONE). */
+    /**
+     * Lists, in the snapshot, the tables {@code command} dumps (none in mode NONE), and those of {@code fingerprint}
+     * ({@link TableFingerprints}: only in mode EXACT, after the counts, on the same thread and snapshot).
+     *
+     * @throws com.jiffoo.backup.ConfigurationException when a table to fingerprint is not dumped with its rows
+     */
     static RowCounter plan(
-            PostgresSource.RowCounts mode, DumpSnapshot snapshot, DumpCommand command, PgConnection connection)
+            PostgresSource.RowCounts mode,
+            DumpSnapshot snapshot,
+            DumpCommand command,
+            PgConnection connection,
+            List<String> fingerprint)
             throws SQLException {
         List<CountedTables.Table> counted = new ArrayList<>();
         List<CountedTables.Table> withoutData = new ArrayList<>();
@@ -65,7 +78,10 @@ final class RowCounter {
                 (command.dataLeftOut(t) ? withoutData : counted).add(t);
             }
         }
-        return new RowCounter(mode, snapshot, connection, counted, withoutData);
+        List<CountedTables.Table> chosen = fingerprint.isEmpty()
+                ? List.of()
+                : TableFingerprints.choose(counted, fingerprint, "this backup dumps with their rows");
+        return new RowCounter(mode, snapshot, connection, counted, withoutData, chosen);
     }
 
     /**
@@ -108,6 +124,17 @@ final class RowCounter {
                 } finally {
                     current = null;
                 }
+            }
+            if (!fingerprinted.isEmpty()) {
+                try (Statement s = jdbc.createStatement()) {
+                    TableFingerprints.pin(s);
+                }
+            }
+            for (CountedTables.Table t : fingerprinted) {
+                if (stopped) {
+                    return;
+                }
+                fingerprints.put(t.qualified(), TableFingerprints.of(jdbc, t));
             }
         } catch (SQLException | RuntimeException e) {
             if (!stopped) {
@@ -185,6 +212,9 @@ final class RowCounter {
         facts.put(CountedTables.SCOPE_FACT, CountedTables.Scope.ONLY.fact());
         facts.put("rowCounts", all);
         facts.put("rowCountMillis", mode == PostgresSource.RowCounts.EXACT ? millis : 0L);
+        if (!fingerprinted.isEmpty()) {
+            facts.put(TableFingerprints.FACT, new TreeMap<>(fingerprints));
+        }
         return facts;
     }
 }

@@ -1,0 +1,384 @@
+package com.jiffoo.backup.files;
+
+import com.jiffoo.backup.BackupException;
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.DrillReport;
+import com.jiffoo.backup.DrillReport.Check;
+import com.jiffoo.backup.DrillReport.Phase;
+import com.jiffoo.backup.DrillReport.Status;
+import com.jiffoo.backup.DrillSource;
+import com.jiffoo.backup.ErrorCode;
+import com.jiffoo.backup.internal.Processes;
+import com.jiffoo.backup.internal.Sha256;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A restore drill of a files backup: restores it by the ordinary restore path ({@link DirectoryRestoreTarget}) into
+ * a scratch directory, proves the files came back, measures the recovery time against its objective, and removes
+ * the scratch directory whatever happened.
+ *
+ * <ol>
+ *   <li><b>Sweep</b>: scratch directories of earlier drills ({@code jiffoo_drill_files_*} in the scratch parent)
+ *       older than a day are removed (a drill killed with {@code kill -9} leaves its own).</li>
+ *   <li><b>locate</b>: the backup to drill ({@link DrillSource#locate()}).</li>
+ *   <li><b>restore</b>: download, decrypt and extract into {@code <parent>/jiffoo_drill_files_<UTC time>_<random>/files}:
+ *       the scratch directory is created 0700 by {@link Files#createTempDirectory}, which never reuses a name that
+ *       exists; the stored bytes and the plaintext are checked against the manifest as in any restore.</li>
+ *   <li><b>checks</b>: {@code file-count} (regular files and their bytes against the manifest's {@code fileCount} and
+ *       {@code totalBytes}); {@code sample-hashes} (the SHA-256 of each file of the random sample the backup
+ *       recorded, {@link DirectorySource#SAMPLE_FACT}, against the restored file; skipped for a backup that recorded
+ *       none).</li>
+ *   <li><b>cleanup</b>: the scratch directory is removed; also from a JVM shutdown hook when the process is stopped
+ *       (SIGTERM, Ctrl-C) while the drill runs.</li>
+ * </ol>
+ *
+ * <pre>{@code
+ * DrillReport r = FilesDrill.builder()
+ *         .source(DrillSource.of(store, pgp, trust, "files", null))   // the newest files backup
+ *         .scratchParent(Path.of("/var/tmp"))
+ *         .build()
+ *         .run();
+ * }</pre>
+ *
+ * <p>Immutable; {@link #run()} may be called again.
+ */
+public final class FilesDrill {
+    private static final Logger log = LoggerFactory.getLogger(FilesDrill.class);
+
+    /** The default recovery time objective: the runbook's 2 hours. */
+    public static final Duration DEFAULT_RTO_TARGET = Duration.ofHours(2);
+    /** Scratch directories of earlier drills older than this are removed by the next drill. */
+    public static final Duration LEFTOVER_AGE = Duration.ofDays(1);
+    /** The prefix of every scratch directory's name. */
+    public static final String SCRATCH_PREFIX = "jiffoo_drill_files_";
+
+    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss");
+
+    private final DrillSource source;
+    private final Path scratchParent;
+    private final Duration rtoTarget;
+    private final Clock clock;
+
+    private FilesDrill(Builder b) {
+        this.source = Objects.requireNonNull(b.source, "source(...) is required");
+        this.scratchParent = b.scratchParent.toAbsolutePath().normalize();
+        this.rtoTarget = b.rtoTarget;
+        this.clock = b.clock;
+    }
+
+    /** A new builder. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Runs the drill.
+     *
+     * @return the report: {@link DrillReport.Outcome#FAILED} when the backup did not restore (damaged, not found, the
+     *         key does not open it, the archive is refused) or a check failed
+     * @throws BackupException when the drill could not run: the scratch directory cannot be created, the store cannot
+     *                         be read. The scratch directory is removed in every case.
+     */
+    public DrillReport run() {
+        Instant startedAt = clock.instant();
+        long t0 = System.nanoTime();
+        List<Phase> phases = new ArrayList<>();
+        List<Check> checks = new ArrayList<>();
+        List<String> findings = new ArrayList<>();
+        sweep(startedAt, findings);
+        Path scratch = createScratch(startedAt);
+        Path into = scratch.resolve("files");
+        Thread hook = new Thread(
+                () -> {
+                    log.warn("the drill was stopped: removing its scratch directory {}", scratch);
+                    FileTrees.deleteQuietly(scratch);
+                },
+                "jiffoo-drill-cleanup");
+        Runtime.getRuntime().addShutdownHook(hook);
+        String key = null;
+        BackupManifest manifest = null;
+        String store = source.describe();
+        long mark = t0;
+        try {
+            boolean restored = false;
+            try {
+                key = source.locate();
+                phases.add(phase("locate", mark));
+                log.info("drill: restoring {} from {} into {}", key, store, into);
+                mark = System.nanoTime();
+                DrillSource.Restored r =
+                        source.restore(key, DirectoryRestoreTarget.builder(into).build());
+                phases.add(phase("restore", mark));
+                restored = true;
+                manifest = r.result().manifest();
+                store = r.store();
+                checks.add(new Check(
+                        "restore",
+                        Status.PASSED,
+                        "restored " + manifest.objectKey() + " from " + store + " (" + manifest.objectSize()
+                                + " bytes stored) in "
+                                + DrillReport.human(r.result().elapsed())));
+                boolean damagedCopy = false;
+                for (DrillSource.StoreFailure f : r.storeFailures()) {
+                    findings.add("the store " + f.store() + " could not serve the backup (" + f.code() + ": "
+                            + f.message() + "); restored from " + store + " instead");
+                    damagedCopy |= f.code() == ErrorCode.INTEGRITY;
+                }
+                if (damagedCopy) {
+                    checks.add(new Check(
+                            "copies",
+                            Status.FAILED,
+                            "a store holds a damaged copy of " + manifest.objectKey() + " (see the findings)"));
+                }
+            } catch (BackupException e) {
+                if (!DrillReport.failsTheDrill(e)) {
+                    throw e;
+                }
+                phases.add(phase(key == null ? "locate" : "restore", mark));
+                checks.add(
+                        new Check(key == null ? "locate" : "restore", Status.FAILED, e.code() + ": " + e.getMessage()));
+                findings.add((key == null
+                                ? "no backup could be located to drill: "
+                                : "the backup " + key + " did not restore: ")
+                        + e.getMessage());
+            }
+            if (restored) {
+                mark = System.nanoTime();
+                checks.add(countAndBytes(into, manifest));
+                checks.add(sample(into, manifest));
+                phases.add(phase("checks", mark));
+            }
+        } finally {
+            mark = System.nanoTime();
+            FileTrees.deleteQuietly(scratch);
+            boolean gone = !Files.exists(scratch, LinkOption.NOFOLLOW_LINKS);
+            phases.add(phase("cleanup", mark));
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // shutting down: the hook runs (and finds the directory gone)
+            }
+            if (!gone) {
+                findings.add("the scratch directory " + scratch + " could not be removed: remove it by hand (rm -rf),"
+                        + " or the next drill removes it after a day");
+                checks.add(new Check("cleanup", Status.FAILED, "the scratch directory " + scratch + " is left"));
+            }
+        }
+        DrillReport report = DrillReport.judge(
+                "files",
+                startedAt,
+                Processes.host(),
+                manifest != null ? manifest.objectKey() : key,
+                manifest != null ? manifest.completedAt() : null,
+                store,
+                "directory " + into + " on " + Processes.host(),
+                phases,
+                Duration.ofNanos(System.nanoTime() - t0),
+                rtoTarget,
+                checks,
+                findings);
+        log.info(
+                "drill of {}: {} in {}",
+                report.backupKey(),
+                report.outcome().label(),
+                DrillReport.human(report.total()));
+        return report;
+    }
+
+    private static Phase phase(String name, long since) {
+        return new Phase(name, Duration.ofNanos(System.nanoTime() - since));
+    }
+
+    /** A new scratch directory, 0700, whose name no other directory has (created atomically). */
+    private Path createScratch(Instant at) {
+        try {
+            Files.createDirectories(scratchParent);
+            return Files.createTempDirectory(
+                    scratchParent,
+                    SCRATCH_PREFIX + STAMP.format(LocalDateTime.ofInstant(at, ZoneOffset.UTC)) + "_",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new ConfigurationException(
+                    "Cannot create the drill's scratch directory in " + scratchParent + ": " + e
+                            + ". Give a directory with room for the restored files where this user may write"
+                            + " (--scratch-dir).",
+                    null,
+                    scratchParent.toString(),
+                    e);
+        }
+    }
+
+    /** Removes scratch directories of earlier drills older than {@link #LEFTOVER_AGE}. */
+    private void sweep(Instant now, List<String> findings) {
+        if (!Files.isDirectory(scratchParent)) {
+            return;
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(scratchParent, SCRATCH_PREFIX + "*")) {
+            for (Path p : ds) {
+                BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                if (a.isDirectory() && a.lastModifiedTime().toInstant().isBefore(now.minus(LEFTOVER_AGE))) {
+                    if (FileTrees.deleteQuietly(p)) {
+                        log.warn("removed the scratch directory {} an earlier drill left", p);
+                        findings.add("removed the scratch directory " + p + " that an earlier drill left");
+                    }
+                }
+            }
+        } catch (IOException e) {
+            log.warn("could not look for scratch directories of earlier drills in {}: {}", scratchParent, e.toString());
+        }
+    }
+
+    /** Regular files and their bytes in the restored tree, against the manifest's fileCount and totalBytes. */
+    private static Check countAndBytes(Path into, BackupManifest manifest) {
+        Map<String, Object> facts = manifest.sourceFacts();
+        if (!(facts.get("fileCount") instanceof Number files) || !(facts.get("totalBytes") instanceof Number bytes)) {
+            return new Check("file-count", Status.SKIPPED, "the backup records no file count");
+        }
+        long[] seen = new long[2];
+        try {
+            Files.walkFileTree(into, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult visitFile(Path file, BasicFileAttributes a) {
+                    if (a.isRegularFile()) {
+                        seen[0]++;
+                        seen[1] += a.size();
+                    }
+                    return FileVisitResult.CONTINUE;
+                }
+            });
+        } catch (IOException e) {
+            return new Check("file-count", Status.FAILED, "cannot read the restored tree: " + e);
+        }
+        boolean ok = seen[0] == files.longValue() && seen[1] == bytes.longValue();
+        return new Check(
+                "file-count",
+                ok ? Status.PASSED : Status.FAILED,
+                ok
+                        ? seen[0] + " file(s), " + seen[1] + " byte(s), as the manifest records"
+                        : "restored " + seen[0] + " file(s) and " + seen[1] + " byte(s); the manifest records " + files
+                                + " file(s) and " + bytes + " byte(s)");
+    }
+
+    /** The recorded sample's SHA-256 against the restored files. */
+    private static Check sample(Path into, BackupManifest manifest) {
+        if (!(manifest.sourceFacts().get(DirectorySource.SAMPLE_FACT) instanceof List<?> sample) || sample.isEmpty()) {
+            return new Check(
+                    "sample-hashes",
+                    Status.SKIPPED,
+                    "the backup records no hashed sample (made before samples were recorded, or with hashSample(0))");
+        }
+        List<String> failed = new ArrayList<>();
+        int checked = 0;
+        for (Object o : sample) {
+            if (!(o instanceof Map<?, ?> e)
+                    || !(e.get("path") instanceof String path)
+                    || !(e.get("sha256") instanceof String expected)) {
+                failed.add("an entry of the sample is not {path, sha256}: " + o);
+                continue;
+            }
+            Path file = into.resolve(path).normalize();
+            if (!file.startsWith(into)) {
+                failed.add(path + ": outside the restored tree");
+                continue;
+            }
+            checked++;
+            try {
+                String actual = sha256(file);
+                if (!actual.equals(expected)) {
+                    failed.add(path + ": SHA-256 " + actual + ", recorded " + expected);
+                }
+            } catch (IOException ex) {
+                failed.add(path + ": " + ex);
+            }
+        }
+        if (!failed.isEmpty()) {
+            return new Check(
+                    "sample-hashes",
+                    Status.FAILED,
+                    failed.size() + " of " + sample.size() + " sampled file(s) differ: "
+                            + String.join("; ", failed.subList(0, Math.min(5, failed.size()))));
+        }
+        return new Check(
+                "sample-hashes", Status.PASSED, checked + " sampled file(s) have the SHA-256 recorded at backup time");
+    }
+
+    private static String sha256(Path file) throws IOException {
+        MessageDigest d = Sha256.newDigest();
+        byte[] buf = new byte[64 * 1024];
+        try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
+            for (int n; (n = in.read(buf)) > 0; ) {
+                d.update(buf, 0, n);
+            }
+        }
+        return Sha256.hex(d.digest());
+    }
+
+    /** Builds a {@link FilesDrill}. */
+    public static final class Builder {
+        private DrillSource source;
+        private Path scratchParent = Path.of(System.getProperty("java.io.tmpdir"));
+        private Duration rtoTarget = DEFAULT_RTO_TARGET;
+        private Clock clock = Clock.systemUTC();
+
+        private Builder() {}
+
+        /** Where the backup comes from (required), e.g. {@code DrillSource.of(store, pgp, trust, "files", null)}. */
+        public Builder source(DrillSource source) {
+            this.source = Objects.requireNonNull(source, "source");
+            return this;
+        }
+
+        /**
+         * The directory the scratch directory is created in (created when missing); the system temporary directory
+         * by default. It needs room for the restored files.
+         */
+        public Builder scratchParent(Path parent) {
+            this.scratchParent = Objects.requireNonNull(parent, "parent");
+            return this;
+        }
+
+        /** The recovery time objective; {@link #DEFAULT_RTO_TARGET} by default. */
+        public Builder rtoTarget(Duration target) {
+            Objects.requireNonNull(target, "target");
+            if (target.isZero() || target.isNegative()) {
+                throw new IllegalArgumentException("rtoTarget must be positive, got " + target);
+            }
+            this.rtoTarget = target;
+            return this;
+        }
+
+        /** The clock the report's start time is read from. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /** Builds the drill. */
+        public FilesDrill build() {
+            return new FilesDrill(this);
+        }
+    }
+}
