@@ -192,6 +192,45 @@ public record DrillReport(
         };
     }
 
+    /**
+     * Records a restore that served: a passed {@code restore} check naming the backup, the store that served it,
+     * {@code size} and the time; a finding for each store that could not serve it; and a failed {@code copies} check
+     * when one of them holds a damaged copy.
+     *
+     * @param size what was restored, e.g. {@code "1024 bytes stored"}
+     */
+    public static void restored(DrillSource.Restored r, String size, List<Check> checks, List<String> findings) {
+        BackupManifest manifest = r.result().manifest();
+        checks.add(new Check(
+                "restore",
+                Status.PASSED,
+                "restored " + manifest.objectKey() + " from " + r.store() + " (" + size + ") in "
+                        + human(r.result().elapsed())));
+        boolean damagedCopy = false;
+        for (DrillSource.StoreFailure f : r.storeFailures()) {
+            findings.add("the store " + f.store() + " could not serve the backup (" + f.code() + ": " + f.message()
+                    + "); restored from " + r.store() + " instead");
+            damagedCopy |= f.code() == ErrorCode.INTEGRITY;
+        }
+        if (damagedCopy) {
+            checks.add(new Check(
+                    "copies",
+                    Status.FAILED,
+                    "a store holds a damaged copy of " + manifest.objectKey() + " (see the findings)"));
+        }
+    }
+
+    /**
+     * Records a failure that {@link #failsTheDrill} the drill: of finding a backup ({@code key} null: a failed
+     * {@code locate} check) or of restoring {@code key} (a failed {@code restore} check), with a finding.
+     */
+    public static void notRestored(String key, BackupException e, List<Check> checks, List<String> findings) {
+        checks.add(new Check(key == null ? "locate" : "restore", Status.FAILED, e.code() + ": " + e.getMessage()));
+        findings.add(
+                (key == null ? "no backup could be located to drill: " : "the backup " + key + " did not restore: ")
+                        + e.getMessage());
+    }
+
     /** True when the drill passed: restored, every check passed, within the target. */
     public boolean passed() {
         return outcome == Outcome.PASSED;

@@ -8,7 +8,6 @@ import com.jiffoo.backup.DrillReport.Check;
 import com.jiffoo.backup.DrillReport.Phase;
 import com.jiffoo.backup.DrillReport.Status;
 import com.jiffoo.backup.DrillSource;
-import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.internal.Processes;
 import com.jiffoo.backup.internal.Sha256;
 import java.io.IOException;
@@ -135,35 +134,13 @@ public final class FilesDrill {
                 restored = true;
                 manifest = r.result().manifest();
                 store = r.store();
-                checks.add(new Check(
-                        "restore",
-                        Status.PASSED,
-                        "restored " + manifest.objectKey() + " from " + store + " (" + manifest.objectSize()
-                                + " bytes stored) in "
-                                + DrillReport.human(r.result().elapsed())));
-                boolean damagedCopy = false;
-                for (DrillSource.StoreFailure f : r.storeFailures()) {
-                    findings.add("the store " + f.store() + " could not serve the backup (" + f.code() + ": "
-                            + f.message() + "); restored from " + store + " instead");
-                    damagedCopy |= f.code() == ErrorCode.INTEGRITY;
-                }
-                if (damagedCopy) {
-                    checks.add(new Check(
-                            "copies",
-                            Status.FAILED,
-                            "a store holds a damaged copy of " + manifest.objectKey() + " (see the findings)"));
-                }
+                DrillReport.restored(r, manifest.objectSize() + " bytes stored", checks, findings);
             } catch (BackupException e) {
                 if (!DrillReport.failsTheDrill(e)) {
                     throw e;
                 }
                 phases.add(phase(key == null ? "locate" : "restore", mark));
-                checks.add(
-                        new Check(key == null ? "locate" : "restore", Status.FAILED, e.code() + ": " + e.getMessage()));
-                findings.add((key == null
-                                ? "no backup could be located to drill: "
-                                : "the backup " + key + " did not restore: ")
-                        + e.getMessage());
+                DrillReport.notRestored(key, e, checks, findings);
             }
             if (restored) {
                 mark = System.nanoTime();
