@@ -35,25 +35,19 @@ class WalFetchSpoolIT {
         Files.writeString(spool.resolve("00000002.history"), "1\t0/3000000\tno reason\n", StandardCharsets.UTF_8);
     }
 
-    private Jar.Run fetch(String systemId, String name, Path destination) {
+    private Jar.Run fetch(String systemId, String name, Path destination, String... more) {
         Path launcher = Jar.path().resolveSibling("jiffoo-backup");
         assertThat(launcher).as("mvn package puts the launcher next to the jar").isExecutable();
-        return Jar.exec(
-                dir,
-                Map.of("JAVA_HOME", dir.resolve("no-jvm-here").toString()),
-                List.of(
-                        launcher.toString(),
-                        "wal-fetch",
-                        "--store",
-                        "file:" + dir.resolve("store"),
-                        "--key-file",
-                        dir.resolve("backup.key").toString(),
-                        "--spool",
-                        spool.toString(),
-                        "--system-id",
-                        systemId,
-                        name,
-                        destination.toString()));
+        List<String> argv = new java.util.ArrayList<>(List.of(
+                launcher.toString(),
+                "wal-fetch",
+                "--store",
+                "file:" + dir.resolve("store"),
+                "--key-file",
+                dir.resolve("backup.key").toString()));
+        argv.addAll(List.of(more));
+        argv.addAll(List.of("--spool", spool.toString(), "--system-id", systemId, name, destination.toString()));
+        return Jar.exec(dir, Map.of("JAVA_HOME", dir.resolve("no-jvm-here").toString()), argv);
     }
 
     @Test
@@ -101,6 +95,17 @@ class WalFetchSpoolIT {
         assertThat(fetch("1111111111111111111", "0000000B.history", dest).exitCode())
                 .as("another cluster's spool")
                 .isEqualTo(128);
+        assertThat(fetch("7714500228093533409", "0000000B.history", dest, "--copy-to", "s3://second-region/prod")
+                        .exitCode())
+                .as("copies named: the listing was of one store, a copy may hold it")
+                .isEqualTo(128);
+        assertThat(fetch("7714500228093533409", "0000000B.history", dest, "--copy-to=file:/mnt/copy")
+                        .exitCode())
+                .isEqualTo(128);
+        assertThat(fetch("7714500228093533409", "0000000B.history", dest, "--copy-to", "")
+                        .exitCode())
+                .as("--copy-to '' names no copy")
+                .isEqualTo(1);
 
         Files.setLastModifiedTime(
                 hint,

@@ -43,7 +43,8 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Failures</b> (a {@link RestoreException}, exit code 7 on the command line, with the log's last lines):
  *       "recovery ended before configured recovery target was reached" — the archive ends before the target (a
  *       missing segment, a target in the future, the wrong timeline); "requested recovery stop point is before
- *       consistent recovery point" — the target lies before the end of the base backup; any other exit of the
+ *       consistent recovery point" — the target lies before the end of the base backup; replay paused short of the target
+ *       because of "insufficient parameter settings" (a setting lower than the backed-up server's); any other exit of the
  *       server; and no end of recovery within {@link Builder#timeout} (the server is then left running).</li>
  * </ul>
  */
@@ -57,6 +58,7 @@ public final class RecoveryServer {
 
     private static final int PROMOTE_WAIT_SECONDS = 60;
 
+    private static final String INSUFFICIENT_SETTINGS = "insufficient parameter settings";
     private static final String NOT_REACHED = "recovery ended before configured recovery target was reached";
     private static final String BEFORE_CONSISTENT = "requested recovery stop point is before consistent recovery point";
 
@@ -193,6 +195,18 @@ public final class RecoveryServer {
                     return new Outcome(State.PROMOTED, r.getString(3), r.getString(4), elapsed, log);
                 }
                 if (action == PitrRestore.Action.PAUSE && "paused".equals(r.getString(2))) {
+                    if (read(log).contains(INSUFFICIENT_SETTINGS)) {
+                        // PostgreSQL 14 and later pause replay, wherever it is, when a setting is lower than the
+                        // backed-up server's: that pause is not the target
+                        throw failed(
+                                log,
+                                "replay paused before the target, because a setting of this server is lower than"
+                                        + " the backed-up server's (max_connections, max_worker_processes,"
+                                        + " max_wal_senders, max_prepared_transactions or max_locks_per_transaction;"
+                                        + " the log names it and the value needed). Raise it in " + dataDirectory
+                                        + "/postgresql.conf, then restart the server (pg_ctl -D " + dataDirectory
+                                        + " restart, as its owner): recovery goes on from where it paused");
+                    }
                     if (promoteAtPause) {
                         promote(c);
                         return new Outcome(

@@ -182,6 +182,33 @@ class PitrRestoreTest {
     }
 
     @Test
+    void aSettingLowerThanTheBackedUpServersIsNotTakenForTheTarget() throws Exception {
+        // at the start of recovery PostgreSQL stops (FATAL); a change of the setting in the WAL during replay makes
+        // it pause instead, which RecoveryServer refuses to take for the target (that case is not built here)
+        Path dir = work.resolve("low-setting");
+        restore(dir, RecoveryTarget.time(timeT, true))
+                .action(PitrRestore.Action.PAUSE)
+                .build()
+                .run();
+        // as an operator's edit would: fewer connections than the server that wrote the WAL (100)
+        Files.writeString(
+                dir.resolve("postgresql.auto.conf"), "max_connections = 10\n", java.nio.file.StandardOpenOption.APPEND);
+        try {
+            assertThatThrownBy(() -> RecoveryServer.builder(dir, freePort())
+                            .action(PitrRestore.Action.PAUSE)
+                            .timeout(java.time.Duration.ofMinutes(2))
+                            .build()
+                            .startAndWait())
+                    .isInstanceOf(RestoreException.class)
+                    .hasMessageContaining("the server stopped during recovery")
+                    .hasMessageContaining("insufficient parameter settings")
+                    .hasMessageContaining("max_connections = 10");
+        } finally {
+            stopServer(dir);
+        }
+    }
+
+    @Test
     void aTargetBeyondTheArchiveFailsSayingTheTargetWasNotReached() throws Exception {
         Path dir = work.resolve("future");
         String future = java.time.Instant.now().plusSeconds(3600).toString();
