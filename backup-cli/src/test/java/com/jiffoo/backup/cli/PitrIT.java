@@ -45,7 +45,7 @@ class PitrIT {
                 work.resolve("store"),
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         root("chown", "postgres:postgres", archive.toString());
-        pg = ThrowawayCluster.installed("archive_mode=on", "archive_command=cp %p " + archive + "/%f");
+        pg = ThrowawayCluster.installed("archive_mode=on", "archive_command=" + ThrowawayCluster.copyInto(archive));
         key = work.resolve("backup.key");
         Jar.Run keygen = Jar.run(work, Map.of(), "keygen", key.toString());
         assertThat(keygen.exitCode()).as(keygen.toString()).isZero();

@@ -49,7 +49,7 @@ class PitrRestoreTest {
         archive = work.resolve("archive");
         Files.createDirectories(archive);
         asRoot("chown", "postgres:postgres", archive.toString());
-        pg = ThrowawayCluster.installed("archive_mode=on", "archive_command=cp %p " + archive + "/%f");
+        pg = ThrowawayCluster.installed("archive_mode=on", "archive_command=" + ThrowawayCluster.copyInto(archive));
         sink = LocalDirectorySink.create(work.resolve("store"));
         Path key = TestKeys.keyFile(work, "backup.key");
         pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(key)).build();
@@ -113,8 +113,8 @@ class PitrRestoreTest {
         asRoot(
                 "sh",
                 "-c",
-                "echo \"archive_mode = 'on'\" >> " + first + "/postgresql.auto.conf; echo \"archive_command = 'cp %p "
-                        + archive2 + "/%f'\" >> " + first + "/postgresql.auto.conf");
+                "echo \"archive_mode = 'on'\" >> " + first + "/postgresql.auto.conf; echo \"archive_command = '"
+                        + ThrowawayCluster.copyInto(archive2) + "'\" >> " + first + "/postgresql.auto.conf");
         int port = freePort();
         try {
             RecoveryServer.builder(first, port).build().startAndWait();

@@ -106,6 +106,16 @@ public final class ThrowawayCluster implements AutoCloseable {
     }
 
     /**
+     * An {@code archive_command} that copies each file into {@code directory} under a temporary name and renames it
+     * once complete: a file there under its WAL name is whole, even when the server (and its archiver) is stopped
+     * with {@code -m immediate} in the middle of a copy. A plain {@code cp %p DIR/%f} leaves a short segment that a
+     * later {@code restore_command} hands to recovery ("has wrong size").
+     */
+    public static String copyInto(Path directory) {
+        return "cp %p " + directory + "/%f.part && mv " + directory + "/%f.part " + directory + "/%f";
+    }
+
+    /**
      * PostgreSQL 16 from the zonky binaries, trusting every connection, with WAL archiving on: {@code wal_level=replica},
      * {@code archive_mode=on} and this {@code archive_command} (run by the server, as the {@code postgres} OS user when
      * the JVM runs as root: what it runs and writes must be open to that user), and any further settings

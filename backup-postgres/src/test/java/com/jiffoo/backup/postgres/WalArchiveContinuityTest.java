@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Continuity and retention on a store built from a real archive: a throwaway PostgreSQL 16 with
- * {@code archive_command = 'cp %p DIR/%f'}, segments switched between inserts, each archived file pushed into a local
+ * {@code archive_command} copying into a directory, segments switched between inserts, each archived file pushed into a local
  * store by {@link WalArchive} (as {@code wal-push} does).
  */
 class WalArchiveContinuityTest {
@@ -58,7 +58,7 @@ class WalArchiveContinuityTest {
 
     private void check(Path archive) throws Exception {
         List<String> switched = new ArrayList<>();
-        try (ThrowawayCluster pg = ThrowawayCluster.withArchiving("cp %p " + archive + "/%f");
+        try (ThrowawayCluster pg = ThrowawayCluster.withArchiving(ThrowawayCluster.copyInto(archive));
                 Connection c = pg.connect();
                 Statement st = c.createStatement()) {
             st.execute("CREATE TABLE orders (id int, note text)");

@@ -27,7 +27,7 @@ record RealWal(Path collected, Path keyFile) {
         Files.createDirectory(collected);
         Files.setPosixFilePermissions(collected, PosixFilePermissions.fromString("rwxrwxrwx"));
         Path keyFile = TestKeys.keyFile(base, "backup.key");
-        try (ThrowawayCluster pg = ThrowawayCluster.withArchiving("cp %p " + collected + "/%f");
+        try (ThrowawayCluster pg = ThrowawayCluster.withArchiving(ThrowawayCluster.copyInto(collected));
                 Connection c = pg.connect();
                 Statement st = c.createStatement()) {
             for (String s : statements) {
@@ -51,10 +51,12 @@ record RealWal(Path collected, Path keyFile) {
         return new RealWal(collected, keyFile);
     }
 
-    /** The archived files, sorted by name. */
+    /** The archived files, sorted by name (not a copy the archiver left unfinished). */
     List<Path> files() throws java.io.IOException {
         try (Stream<Path> files = Files.list(collected)) {
-            return files.sorted().toList();
+            return files.filter(p -> !p.getFileName().toString().endsWith(".part"))
+                    .sorted()
+                    .toList();
         }
     }
 
