@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * <p>Format written: one AES-256 symmetrically encrypted, integrity-protected data packet (SEIPD version 1: CFB with
  * an MDC, the newest kind gpg 2.2 reads) holding one binary literal data packet, in 64 KiB partial-length chunks,
  * and no compression packet (backups are compressed before this stage). Passphrase mode derives the key with
- * iterated and salted S2K, SHA-256, count byte {@code 0xFF} (65,011,712 bytes hashed). Public-key mode encrypts the
+ * iterated and salted S2K, SHA-256, count byte {@code 0xFF} (65,011,712 bytes hashed) for a passphrase a person chose
+ * and {@code 0x60} (65,536 bytes) for a random key as {@code keygen} writes it. Public-key mode encrypts the
  * session key to each recipient's encryption subkey (RSA, or ECDH on Curve25519 as gpg makes it).
  *
  * <p>Decryption accepts any number of passphrases and secret keys, so old backups stay readable after a key
@@ -70,8 +71,19 @@ import org.slf4j.LoggerFactory;
 public final class OpenPgpTransform implements Transform {
     private static final Logger LOG = LoggerFactory.getLogger(OpenPgpTransform.class);
 
-    /** The S2K iteration count byte written: 0xFF, the largest, 65,011,712 bytes hashed. */
+    /**
+     * The S2K iteration count byte written for a passphrase a person chose: 0xFF, the largest, 65,011,712 bytes hashed
+     * (about 0.1-0.3 s per message), which slows guessing.
+     */
     public static final int S2K_COUNT_BYTE = 0xFF;
+
+    /**
+     * The S2K iteration count byte written for a random key (32 random bytes in base64, as {@code keygen} and
+     * {@code openssl rand -base64 32} write): 0x60, 65,536 bytes hashed. A 256-bit random key cannot be guessed, so
+     * stretching it adds no protection, while hashing 64 MiB per message costs more than compressing and encrypting a
+     * 16 MiB WAL segment. Each message still has its own random salt, so its own key.
+     */
+    public static final int RANDOM_KEY_S2K_COUNT_BYTE = 0x60;
 
     static final int BUFFER_SIZE = 1 << 16;
 
@@ -189,7 +201,7 @@ public final class OpenPgpTransform implements Transform {
                                 new JcaPGPDigestCalculatorProviderBuilder()
                                         .build()
                                         .get(HashAlgorithmTags.SHA256),
-                                S2K_COUNT_BYTE)
+                                s2kCountByte(encryptionPassphrase.passphrase()))
                         .setSecureRandom(random));
             }
             for (PgpKeys.Recipient r : recipients) {
@@ -261,8 +273,10 @@ public final class OpenPgpTransform implements Transform {
             Map<String, Object> s2k = new LinkedHashMap<>();
             s2k.put("mode", "iterated-salted");
             s2k.put("hash", "SHA-256");
-            s2k.put("countByte", S2K_COUNT_BYTE);
-            s2k.put("iterations", s2kBytes(S2K_COUNT_BYTE));
+            int countByte = s2kCountByte(encryptionPassphrase.passphrase());
+            s2k.put("countByte", countByte);
+            s2k.put("iterations", s2kBytes(countByte));
+            s2k.put("key", countByte == S2K_COUNT_BYTE ? "passphrase" : "random");
             d.put("s2k", s2k);
         }
         if (!recipients.isEmpty()) {
@@ -281,6 +295,47 @@ public final class OpenPgpTransform implements Transform {
             d.put("recipients", Collections.unmodifiableList(rs));
         }
         return Collections.unmodifiableMap(d);
+    }
+
+    /**
+     * The count byte for this passphrase: {@link #RANDOM_KEY_S2K_COUNT_BYTE} when it is the standard base64 (with
+     * padding) of exactly 32 bytes among which at least 20 differ (random bytes have about 30; fewer than 20 happens
+     * once in about 10^8 keys and only costs the slower derivation), else {@link #S2K_COUNT_BYTE}.
+     */
+    static int s2kCountByte(char[] passphrase) {
+        if (passphrase.length != 44 || passphrase[43] != '=' || passphrase[42] == '=') {
+            return S2K_COUNT_BYTE;
+        }
+        byte[] ascii = new byte[44];
+        byte[] decoded = null;
+        try {
+            for (int i = 0; i < 44; i++) {
+                if (passphrase[i] > 0x7f) {
+                    return S2K_COUNT_BYTE;
+                }
+                ascii[i] = (byte) passphrase[i];
+            }
+            decoded = java.util.Base64.getDecoder().decode(ascii);
+            if (decoded.length != 32) {
+                return S2K_COUNT_BYTE;
+            }
+            boolean[] seen = new boolean[256];
+            int distinct = 0;
+            for (byte b : decoded) {
+                if (!seen[b & 0xff]) {
+                    seen[b & 0xff] = true;
+                    distinct++;
+                }
+            }
+            return distinct >= 20 ? RANDOM_KEY_S2K_COUNT_BYTE : S2K_COUNT_BYTE;
+        } catch (IllegalArgumentException e) {
+            return S2K_COUNT_BYTE;
+        } finally {
+            java.util.Arrays.fill(ascii, (byte) 0);
+            if (decoded != null) {
+                java.util.Arrays.fill(decoded, (byte) 0);
+            }
+        }
     }
 
     /** The number of bytes hashed for an S2K count byte (RFC 4880 3.7.1.3). */

@@ -400,13 +400,32 @@ class OpenPgpTransformTest {
         }
 
         @Test
-        void passphraseOutputIsSeipdWithMdcAes256AndStrongS2kWithoutCompression() throws IOException {
+        void aPassphraseAPersonChoseGetsTheStrongestS2kAndGpgDecryptsIt() throws IOException {
+            Path chosen = TestKeys.keyFile(dir, "chosen.key", "correct horse battery staple, twice over\n");
+            Path enc = write("ours-chosen.gpg", encode(passphraseTransform(chosen), TestKeys.randomBytes(70_000, 17)));
+            assertThat(gpg.listPackets(enc, chosen).orThrow().out())
+                    .containsPattern(":symkey enc packet: version 4, cipher 9, (aead 0,)?s2k 3, hash 8")
+                    .containsPattern("count 65011712 \\(255\\)");
+            // a base64 line of 32 bytes with few distinct values is no random key either
+            Path patterned = TestKeys.keyFile(
+                    dir, "patterned.key", java.util.Base64.getEncoder().encodeToString(new byte[32]) + "\n");
+            Path enc2 = write("ours-patterned.gpg", encode(passphraseTransform(patterned), new byte[10]));
+            assertThat(gpg.listPackets(enc2, patterned).orThrow().out()).containsPattern("count 65011712 \\(255\\)");
+            assertThat((Map<String, Object>)
+                            passphraseTransform(patterned).describe().get("s2k"))
+                    .containsEntry("key", "passphrase")
+                    .containsEntry("countByte", 255);
+        }
+
+        @Test
+        void passphraseOutputIsSeipdWithMdcAes256AndS2kWithoutCompression() throws IOException {
             // larger than the 64 KiB buffer: written in partial-length chunks ("length: unknown")
             Path enc = write("ours-list.gpg", encode(passphraseTransform(keyFile), TestKeys.randomBytes(200_000, 15)));
             String packets = gpg.listPackets(enc, keyFile).orThrow().out();
             assertThat(packets)
                     .containsPattern(":symkey enc packet: version 4, cipher 9, (aead 0,)?s2k 3, hash 8")
-                    .containsPattern("count 65011712 \\(255\\)")
+                    // a random key (32 random bytes in base64, as keygen writes): 65,536 bytes hashed, not 64 MiB
+                    .containsPattern("count 65536 \\(96\\)")
                     .containsPattern("tag=18 .*\\n:encrypted data packet:\\s+length: unknown\\s+mdc_method: 2")
                     .contains(":literal data packet:")
                     .doesNotContain("compressed packet");
@@ -673,8 +692,9 @@ class OpenPgpTransformTest {
                     .containsEntry("compression", "none");
             assertThat((Map<String, Object>) d.get("s2k"))
                     .containsEntry("hash", "SHA-256")
-                    .containsEntry("countByte", 255)
-                    .containsEntry("iterations", 65011712L);
+                    .containsEntry("countByte", 96)
+                    .containsEntry("iterations", 65536L)
+                    .containsEntry("key", "random");
             assertThat(d.toString()).doesNotContain(TestKeys.passphraseOf(keyFile));
             assertThat(passphraseTransform(keyFile).toString())
                     .doesNotContain(TestKeys.passphraseOf(keyFile))
