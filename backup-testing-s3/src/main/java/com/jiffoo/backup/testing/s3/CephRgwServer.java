@@ -4,12 +4,10 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -17,9 +15,6 @@ import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.extension.AfterAllCallback;
-import org.junit.jupiter.api.extension.BeforeAllCallback;
-import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * Ceph's RADOS Gateway (Debian's {@code radosgw}, Ceph 16), an S3 server that <em>enforces</em> Object Lock: a
@@ -41,7 +36,6 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * script's standard input. Thread-safe.
  */
 public final class CephRgwServer implements AutoCloseable {
-    private static final SecureRandom RANDOM = new SecureRandom();
     private static final List<String> TOOLS =
             List.of("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "ceph", "ceph-authtool", "monmaptool");
 
@@ -60,7 +54,7 @@ public final class CephRgwServer implements AutoCloseable {
 
     /** Why the gateway cannot run here (which programs are missing), or empty when it can. */
     public static Optional<String> unavailable() {
-        List<String> missing = TOOLS.stream().filter(t -> !onPath(t)).toList();
+        List<String> missing = TOOLS.stream().filter(t -> !Processes.onPath(t)).toList();
         if (missing.isEmpty()) {
             return Optional.empty();
         }
@@ -91,10 +85,11 @@ public final class CephRgwServer implements AutoCloseable {
             }
             Files.write(script, in.readAllBytes());
         }
-        String access = "JIFFOO" + HexFormat.of().formatHex(bytes(7)).toUpperCase(java.util.Locale.ROOT);
-        String secret = HexFormat.of().formatHex(bytes(20));
-        int monPort = freePort();
-        int rgwPort = freePort();
+        String access =
+                "JIFFOO" + HexFormat.of().formatHex(Processes.randomBytes(7)).toUpperCase(java.util.Locale.ROOT);
+        String secret = HexFormat.of().formatHex(Processes.randomBytes(20));
+        int monPort = Processes.freePort();
+        int rgwPort = Processes.freePort();
         Process p = new ProcessBuilder(
                         "bash",
                         script.toString(),
@@ -126,7 +121,7 @@ public final class CephRgwServer implements AutoCloseable {
             while ((line = out.readLine()) != null) {
                 if (line.equals("RGW-READY")) {
                     started.countDown();
-                    Thread drain = new Thread(() -> drain(out), "ceph-rgw-output");
+                    Thread drain = new Thread(() -> Processes.drain(out), "ceph-rgw-output");
                     drain.setDaemon(true);
                     drain.start();
                     return new CephRgwServer(p, rgwPort, access, secret);
@@ -140,41 +135,6 @@ public final class CephRgwServer implements AutoCloseable {
         } finally {
             Files.deleteIfExists(script); // bash has read it by the time it prints or ends
         }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
-    }
-
-    private static boolean onPath(String tool) {
-        String path = System.getenv("PATH");
-        if (path == null) {
-            return false;
-        }
-        for (String d : path.split(java.io.File.pathSeparator)) {
-            if (!d.isEmpty() && Files.isExecutable(Path.of(d, tool))) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static void drain(BufferedReader out) {
-        try {
-            while (out.readLine() != null) {
-                // the script prints nothing after RGW-READY but a failure to stop
-            }
-        } catch (IOException ignored) {
-            // the script ended
-        }
-    }
-
-    private static byte[] bytes(int n) {
-        byte[] b = new byte[n];
-        RANDOM.nextBytes(b);
-        return b;
     }
 
     /** The gateway's base URI, {@code http://127.0.0.1:PORT}; clients must use path-style access. */
@@ -201,40 +161,25 @@ public final class CephRgwServer implements AutoCloseable {
      * A JUnit 5 extension ({@code @RegisterExtension static}) that starts one cluster before the class's tests and
      * stops it after them. The class is skipped, with the reason, when the Ceph packages are missing.
      */
-    public static final class PerClass implements BeforeAllCallback, AfterAllCallback {
-        private CephRgwServer server;
-        private Path parent;
-
-        private PerClass() {}
-
-        /** The running server. */
-        public CephRgwServer server() {
-            if (server == null) {
-                throw new IllegalStateException(
-                        "the RADOS Gateway is not running: register PerClass as a static" + " extension");
-            }
-            return server;
+    public static final class PerClass extends PerClassServer<CephRgwServer> {
+        private PerClass() {
+            super("the RADOS Gateway", "ceph-rgw-");
         }
 
         @Override
-        public void beforeAll(ExtensionContext context) throws Exception {
-            assumeAvailable();
-            parent = Files.createTempDirectory("ceph-rgw-");
-            server = start(parent.resolve("cluster"));
+        void assumeAvailable() {
+            CephRgwServer.assumeAvailable();
         }
 
         @Override
-        public void afterAll(ExtensionContext context) throws Exception {
-            try {
-                if (server != null) {
-                    server.close();
-                }
-            } finally {
-                if (parent != null) {
-                    Files.deleteIfExists(parent.resolve("cluster")); // the script removed what was in it
-                    Files.deleteIfExists(parent);
-                }
-            }
+        CephRgwServer start(Path dir) throws Exception {
+            return CephRgwServer.start(dir.resolve("cluster"));
+        }
+
+        @Override
+        void deleteDirectory(Path dir) throws Exception {
+            Files.deleteIfExists(dir.resolve("cluster")); // the script removed what was in it
+            Files.deleteIfExists(dir);
         }
     }
 

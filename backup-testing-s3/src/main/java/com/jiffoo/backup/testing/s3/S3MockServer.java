@@ -13,9 +13,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.extension.AfterAllCallback;
-import org.junit.jupiter.api.extension.BeforeAllCallback;
-import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * Adobe's S3Mock ({@code com.adobe.testing:s3mock}, version {@value #VERSION}, its executable jar from Maven Central),
@@ -172,37 +169,14 @@ public final class S3MockServer implements S3Endpoint, AutoCloseable {
      * A JUnit 5 extension ({@code @RegisterExtension static}) that starts one S3Mock before the class's tests, with
      * its objects in a temporary directory, and stops it and removes the directory after them.
      */
-    public static final class PerClass implements BeforeAllCallback, AfterAllCallback {
-        private S3MockServer server;
-        private Path dir;
-
-        private PerClass() {}
-
-        /** The running server. */
-        public S3MockServer server() {
-            if (server == null) {
-                throw new IllegalStateException("S3Mock is not running: register PerClass as a static extension");
-            }
-            return server;
+    public static final class PerClass extends PerClassServer<S3MockServer> {
+        private PerClass() {
+            super("S3Mock", "s3mock-");
         }
 
         @Override
-        public void beforeAll(ExtensionContext context) throws Exception {
-            dir = Files.createTempDirectory("s3mock-");
-            server = start(dir);
-        }
-
-        @Override
-        public void afterAll(ExtensionContext context) throws Exception {
-            try {
-                if (server != null) {
-                    server.close();
-                }
-            } finally {
-                if (dir != null) {
-                    com.jiffoo.backup.internal.LocalPaths.deleteTree(dir);
-                }
-            }
+        S3MockServer start(Path dir) throws Exception {
+            return S3MockServer.start(dir);
         }
     }
 

@@ -16,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -24,9 +23,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.extension.AfterAllCallback;
-import org.junit.jupiter.api.extension.BeforeAllCallback;
-import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * The npm package {@code s3rver} ({@value #VERSION}), an S3 server written independently of S3Proxy, run by node on
@@ -56,7 +52,6 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
     /** The s3rver version installed and run. */
     public static final String VERSION = "3.7.1";
 
-    private static final SecureRandom RANDOM = new SecureRandom();
     /** Starts the server from s3rver's library: exits when stdin ends (the JVM is gone), prints the bound port. */
     private static final String LAUNCHER = String.join(
             "\n",
@@ -93,12 +88,12 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
     /** Why s3rver cannot run here (node or npm missing), or empty when it can. */
     public static Optional<String> unavailable() {
         if (Files.isRegularFile(library())) {
-            return onPath("node")
+            return Processes.onPath("node")
                     ? Optional.empty()
                     : Optional.of("node is not installed (s3rver is in " + home()
                             + "); install nodejs (apt-get install nodejs) or run .ci/run");
         }
-        if (!onPath("node") || !onPath("npm")) {
+        if (!Processes.onPath("node") || !Processes.onPath("npm")) {
             return Optional.of("node and npm are needed to install and run s3rver " + VERSION
                     + " (the second S3 implementation); install them (apt-get install nodejs npm) or run .ci/run");
         }
@@ -124,7 +119,7 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
         });
         install();
         Files.createDirectories(dataDir);
-        String bucket = "jiffoo-s3rver-" + HexFormat.of().formatHex(bytes(4));
+        String bucket = "jiffoo-s3rver-" + HexFormat.of().formatHex(Processes.randomBytes(4));
         ProcessBuilder pb = new ProcessBuilder(
                         "node",
                         "--openssl-legacy-provider",
@@ -157,7 +152,7 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
                 started.countDown();
                 int port =
                         Integer.parseInt(line.substring("S3RVER-PORT ".length()).trim());
-                Thread drain = new Thread(() -> drain(out), "s3rver-output");
+                Thread drain = new Thread(() -> Processes.drain(out), "s3rver-output");
                 drain.setDaemon(true);
                 drain.start();
                 return new S3rverServer(p, dataDir.toAbsolutePath(), bucket, port);
@@ -206,35 +201,6 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
     /** s3rver's main module, {@code lib/s3rver.js}. */
     private static Path library() {
         return home().resolve("node_modules/s3rver/lib/s3rver.js");
-    }
-
-    private static boolean onPath(String tool) {
-        String path = System.getenv("PATH");
-        if (path == null) {
-            return false;
-        }
-        for (String dir : path.split(java.io.File.pathSeparator)) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, tool))) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static void drain(BufferedReader out) {
-        try {
-            while (out.readLine() != null) {
-                // s3rver runs silent; anything it prints is dropped
-            }
-        } catch (IOException ignored) {
-            // the server stopped
-        }
-    }
-
-    private static byte[] bytes(int n) {
-        byte[] b = new byte[n];
-        RANDOM.nextBytes(b);
-        return b;
     }
 
     /** The server's base URI, {@code http://127.0.0.1:PORT}; clients must use path-style access. */
@@ -363,38 +329,19 @@ public final class S3rverServer implements S3Endpoint, AutoCloseable {
      * its objects in a temporary directory, and stops it and removes the directory after them. The class is skipped,
      * with the reason, when node or npm is missing.
      */
-    public static final class PerClass implements BeforeAllCallback, AfterAllCallback {
-        private S3rverServer server;
-        private Path dir;
-
-        private PerClass() {}
-
-        /** The running server. */
-        public S3rverServer server() {
-            if (server == null) {
-                throw new IllegalStateException("s3rver is not running: register PerClass as a static extension");
-            }
-            return server;
+    public static final class PerClass extends PerClassServer<S3rverServer> {
+        private PerClass() {
+            super("s3rver", "s3rver-");
         }
 
         @Override
-        public void beforeAll(ExtensionContext context) throws Exception {
-            assumeAvailable();
-            dir = Files.createTempDirectory("s3rver-");
-            server = start(dir);
+        void assumeAvailable() {
+            S3rverServer.assumeAvailable();
         }
 
         @Override
-        public void afterAll(ExtensionContext context) throws Exception {
-            try {
-                if (server != null) {
-                    server.close();
-                }
-            } finally {
-                if (dir != null) {
-                    com.jiffoo.backup.internal.LocalPaths.deleteTree(dir);
-                }
-            }
+        S3rverServer start(Path dir) throws Exception {
+            return S3rverServer.start(dir);
         }
     }
 
