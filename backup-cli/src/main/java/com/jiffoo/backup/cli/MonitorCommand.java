@@ -43,7 +43,10 @@ import picocli.CommandLine.Option;
             "WAL archive (when the store holds WAL, or --wal): the newest archived WAL file is younger than"
                     + " --wal-max-lag (default 5m) and no segment is missing since the oldest base backup, else"
                     + " CRITICAL; with DB_HOST (or PGHOST) set, the server's archiver too: not failing, at most"
-                    + " --wal-max-ready (10) segments waiting. See docs/pitr.md.",
+                    + " --wal-max-ready (10) segments waiting. With copies, each copy's WAL archive too: its newest"
+                    + " file younger than --wal-copy-max-lag, continuity since its oldest base backup, and no WAL file"
+                    + " the store archived longer ago than that limit missing from it (CRITICAL naming the copy)."
+                    + " See docs/pitr.md.",
             "Copies (BACKUP_COPIES, --copy-to, or BACKUP_DIR beside S3_BUCKET): each copy is checked too — the"
                     + " freshness of each kind there (a copy that lags is CRITICAL for that copy), backups of the store"
                     + " completed within the limit but more than --copy-grace-minutes (60) ago that are missing there"
@@ -148,6 +151,14 @@ final class MonitorCommand extends CliCommand {
     String walMaxLag;
 
     @Option(
+            names = "--wal-copy-max-lag",
+            paramLabel = "DURATION",
+            description = "With copies: how old a copy's newest WAL file may be, and how long ago the store may have"
+                    + " archived a WAL file the copy lacks (default: WAL_COPY_MAX_LAG, else --wal-max-lag). Raise it"
+                    + " with WAL_COPIES=later, e.g. 15m for a copy caught up every 5 minutes.")
+    String walCopyMaxLag;
+
+    @Option(
             names = "--wal-max-ready",
             paramLabel = "N",
             description = "With the WAL check and a database configured (DB_HOST or PGHOST): how many segments may"
@@ -172,6 +183,7 @@ final class MonitorCommand extends CliCommand {
         }
         clockSkew.flag(s);
         s.flag(WalChecks.MAX_LAG, walMaxLag);
+        s.flag(WalChecks.COPY_MAX_LAG, walCopyMaxLag);
         if (walMaxReady != null) {
             s.flag(WalChecks.MAX_READY, walMaxReady.toString());
         }
@@ -272,8 +284,11 @@ final class MonitorCommand extends CliCommand {
         if (!wal && settings.get(WalChecks.MAX_LAG).isEmpty() && !WalChecks.hasWal(store)) {
             return List.of();
         }
-        b.storeCheck(com.jiffoo.backup.wal.WalArchiveCheck.create(
-                trust, WalChecks.maxLag(settings), WalChecks.historyReader(settings, store)));
+        WalChecks.Reading reading = WalChecks.reading(settings, store);
+        b.storeCheck(
+                com.jiffoo.backup.wal.WalArchiveCheck.create(trust, WalChecks.maxLag(settings), reading.historyReader())
+                        .copyMaxLag(WalChecks.copyMaxLag(settings))
+                        .historyReaders(reading::historyReader));
         if (settings.get("DB_HOST").isEmpty()
                 && Optional.ofNullable(settings.environment().get("PGHOST"))
                         .orElse("")

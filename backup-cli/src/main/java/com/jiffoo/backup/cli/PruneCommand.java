@@ -1,5 +1,6 @@
 package com.jiffoo.backup.cli;
 
+import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.RetentionPolicy.Verdict;
 import com.jiffoo.backup.Sink;
@@ -39,13 +40,19 @@ import picocli.CommandLine.Option;
             "Base backups (kind base) are pruned by the same rules when the store holds any; then archived WAL"
                     + " older than the start of the oldest kept base backup is deleted (timeline history files are"
                     + " kept). Without a base backup, WAL is never deleted.",
+            "With copies (BACKUP_COPIES, --copy-to, or BACKUP_DIR beside S3_BUCKET), prunes the store and then each"
+                    + " copy by the same rules, each on its own: a copy's backups, its newest intact backup (checked in"
+                    + " that copy) and its WAL decide what goes there. A store that fails (unreachable, refusing) is"
+                    + " reported and the others are still pruned; the exit code is then the failure's, naming that"
+                    + " store. --store STORE: prune that store only. See docs/copies.md.",
             "--dry-run prints each backup's verdict and why, and deletes nothing."
         },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             " 0:pruned (or dry run)",
             " 2:bad or missing" + " setting",
-            " 4:the store failed (a prune can be rerun)",
+            " 4:the store (or, with copies, one of the stores: named) failed; the others were pruned (a prune can be"
+                    + " rerun)",
             " 5:refused, nothing deleted: a backup or"
                     + " verification dated in the future (see --allow-future-dated), or no backup passed the intact check",
             " 1:internal error"
@@ -162,99 +169,151 @@ final class PruneCommand extends CliCommand {
                     + " --keep-last/--keep-daily/... rule.");
         }
         Retention policy = b.build();
-        Sink store = Stores.open(settings);
-        List<Map<String, Object>> kinds = new ArrayList<>();
+        List<Sink> stores = Stores.openEach(settings);
+        List<Map<String, Object>> each = new ArrayList<>();
+        List<String> failed = new ArrayList<>();
+        BackupException first = null;
         try {
-            java.util.function.Function<com.jiffoo.backup.RetentionPolicy, Pruner> pruners = p -> Pruner.builder()
-                    .sink(store)
-                    .policy(p)
-                    .trust(Encryption.trust(settings))
-                    .clockSkewTolerance(ClockSkewOption.tolerance(settings))
-                    .allowFutureDated(allowFutureDated)
-                    .build();
-            Pruner pruner = pruners.apply(policy);
-            // base backups taken with archive_mode off do not count toward the PITR ones a rule keeps
-            Pruner basePruner = pruners.apply(WalRetention.basePolicy(policy));
-            say((dryRun ? "dry run: " : "") + "pruning " + store.location() + " by " + policy.describeRules());
-            List<String> pruned = new ArrayList<>(kind != null ? List.of(kind) : ListCommand.KINDS);
-            boolean wal = (kind == null || kind.equals(StoreLayout.BASE_BACKUP_KIND)) && WalChecks.hasWal(store);
-            if (kind == null
-                    && !pruned.contains(StoreLayout.BASE_BACKUP_KIND)
-                    && !store.list(StoreLayout.kindPrefix(StoreLayout.BASE_BACKUP_KIND))
-                            .isEmpty()) {
-                pruned.add(StoreLayout.BASE_BACKUP_KIND);
-            }
-            List<BackupManifest> keptBases = null;
-            for (String k : pruned) {
-                Pruner.PruneReport r = (k.equals(StoreLayout.BASE_BACKUP_KIND) ? basePruner : pruner).prune(k, dryRun);
-                if (k.equals(StoreLayout.BASE_BACKUP_KIND)) {
-                    keptBases = r.verdicts().stream()
-                            .filter(Verdict::keep)
-                            .map(Verdict::backup)
-                            .toList();
+            for (Sink store : stores) {
+                Map<String, Object> one = new LinkedHashMap<>();
+                one.put("store", store.location());
+                each.add(one);
+                try {
+                    prune(store, policy, one);
+                    one.put("status", "ok");
+                } catch (BackupException | java.io.IOException failure) {
+                    BackupException e = failure instanceof BackupException be
+                            ? be
+                            : new com.jiffoo.backup.StorageException(
+                                    "Cannot list " + store.location() + ": " + failure.getMessage()
+                                            + ". Check that the store is reachable.",
+                                    null,
+                                    store.location(),
+                                    failure);
+                    if (stores.size() == 1) {
+                        throw e;
+                    }
+                    // one store down or refusing: the others are still pruned
+                    one.put("status", "failed");
+                    one.put("error", e.code().name());
+                    one.put("message", e.getMessage());
+                    say("  FAILED: " + e.getMessage());
+                    failed.add((store == stores.get(0) ? "the store " : "the copy ") + store.location() + " ("
+                            + e.getMessage() + ")");
+                    first = first == null ? e : first;
                 }
-                for (Verdict v : r.verdicts()) {
-                    say(String.format(
-                            "  %-12s %-8s %-33s %s",
-                            v.keep() ? "keep" : (dryRun ? "would delete" : "deleted"),
-                            k,
-                            v.backup().id(),
-                            v.reason()));
-                }
-                r.orphansDeleted().forEach(o -> say("  " + (dryRun ? "would delete" : "deleted") + " orphan " + o));
-                r.damaged().forEach((key, why) -> say("  DAMAGED " + key + ": " + why));
-                r.retained().forEach((key, why) -> say("  RETAINED " + key + ": " + why));
-                r.futureDated()
-                        .forEach(o -> say("  dated in the future: " + o
-                                + (dryRun && !allowFutureDated
-                                        ? " (prune without --dry-run refuses while it exists; see --allow-future-dated)"
-                                        : "")));
-                for (Sink.PartialWrite w : r.partialWritesDiscarded()) {
-                    say("  " + (dryRun ? "would discard" : (store.localRoot().isPresent() ? "deleted" : "aborted"))
-                            + " the unfinished write of " + w.key() + " (" + w.id() + ", last written "
-                            + w.lastActivity() + ")");
-                }
-                if (!r.partialWritesTooYoung().isEmpty()) {
-                    say("  left " + r.partialWritesTooYoung().size() + " unfinished write(s) younger than a day (a"
-                            + " backup may be writing them): "
-                            + r.partialWritesTooYoung().stream()
-                                    .map(Sink.PartialWrite::key)
-                                    .toList());
-                }
-                Map<String, Object> d = new LinkedHashMap<>();
-                d.put("kind", k);
-                d.put(
-                        "kept",
-                        r.verdicts().stream()
-                                .filter(Verdict::keep)
-                                .map(v -> v.backup().objectKey())
-                                .toList());
-                d.put("deleted", r.deleted());
-                d.put("orphansDeleted", r.orphansDeleted());
-                d.put("damaged", r.damaged());
-                d.put("retained", r.retained());
-                d.put("futureDated", r.futureDated());
-                d.put(
-                        "unfinishedWritesDiscarded",
-                        r.partialWritesDiscarded().stream()
-                                .map(w -> Map.of(
-                                        "key",
-                                        w.key(),
-                                        "id",
-                                        w.id(),
-                                        "lastActivity",
-                                        w.lastActivity().toString()))
-                                .toList());
-                kinds.add(d);
-            }
-            if (wal) {
-                summary.put("wal", pruneWal(store, keptBases == null ? List.of() : keptBases));
             }
         } finally {
             summary.put("dryRun", dryRun);
             summary.put("rules", policy.describeRules());
-            summary.put("kinds", kinds);
-            CliCommand.close(store);
+            Map<String, Object> top = each.isEmpty() ? Map.of() : each.get(0);
+            summary.put("kinds", top.getOrDefault("kinds", List.of()));
+            if (top.containsKey("wal")) {
+                summary.put("wal", top.get("wal"));
+            }
+            if (stores.size() > 1) {
+                summary.put("stores", each);
+            }
+            CliCommand.close(stores);
+        }
+        if (first != null) {
+            throw new BackupException(
+                    first.code(),
+                    "prune FAILED in " + String.join("; and in ", failed) + ". The other stores were pruned"
+                            + " (each line above names its store). Run the prune again once that store is reachable,"
+                            + " or prune it alone with --store.",
+                    first);
+        }
+    }
+
+    /** Prunes one store: every kind, then its WAL; its facts go into {@code out}. */
+    private void prune(Sink store, Retention policy, Map<String, Object> out) throws java.io.IOException {
+        List<Map<String, Object>> kinds = new ArrayList<>();
+        out.put("kinds", kinds);
+        java.util.function.Function<com.jiffoo.backup.RetentionPolicy, Pruner> pruners = p -> Pruner.builder()
+                .sink(store)
+                .policy(p)
+                .trust(Encryption.trust(settings))
+                .clockSkewTolerance(ClockSkewOption.tolerance(settings))
+                .allowFutureDated(allowFutureDated)
+                .build();
+        Pruner pruner = pruners.apply(policy);
+        // base backups taken with archive_mode off do not count toward the PITR ones a rule keeps
+        Pruner basePruner = pruners.apply(WalRetention.basePolicy(policy));
+        say((dryRun ? "dry run: " : "") + "pruning " + store.location() + " by " + policy.describeRules());
+        List<String> pruned = new ArrayList<>(kind != null ? List.of(kind) : ListCommand.KINDS);
+        boolean wal = (kind == null || kind.equals(StoreLayout.BASE_BACKUP_KIND)) && WalChecks.hasWal(store);
+        if (kind == null
+                && !pruned.contains(StoreLayout.BASE_BACKUP_KIND)
+                && !store.list(StoreLayout.kindPrefix(StoreLayout.BASE_BACKUP_KIND))
+                        .isEmpty()) {
+            pruned.add(StoreLayout.BASE_BACKUP_KIND);
+        }
+        List<BackupManifest> keptBases = null;
+        for (String k : pruned) {
+            Pruner.PruneReport r = (k.equals(StoreLayout.BASE_BACKUP_KIND) ? basePruner : pruner).prune(k, dryRun);
+            if (k.equals(StoreLayout.BASE_BACKUP_KIND)) {
+                keptBases = r.verdicts().stream()
+                        .filter(Verdict::keep)
+                        .map(Verdict::backup)
+                        .toList();
+            }
+            for (Verdict v : r.verdicts()) {
+                say(String.format(
+                        "  %-12s %-8s %-33s %s",
+                        v.keep() ? "keep" : (dryRun ? "would delete" : "deleted"),
+                        k,
+                        v.backup().id(),
+                        v.reason()));
+            }
+            r.orphansDeleted().forEach(o -> say("  " + (dryRun ? "would delete" : "deleted") + " orphan " + o));
+            r.damaged().forEach((key, why) -> say("  DAMAGED " + key + ": " + why));
+            r.retained().forEach((key, why) -> say("  RETAINED " + key + ": " + why));
+            r.futureDated()
+                    .forEach(o -> say("  dated in the future: " + o
+                            + (dryRun && !allowFutureDated
+                                    ? " (prune without --dry-run refuses while it exists; see --allow-future-dated)"
+                                    : "")));
+            for (Sink.PartialWrite w : r.partialWritesDiscarded()) {
+                say("  " + (dryRun ? "would discard" : (store.localRoot().isPresent() ? "deleted" : "aborted"))
+                        + " the unfinished write of " + w.key() + " (" + w.id() + ", last written "
+                        + w.lastActivity() + ")");
+            }
+            if (!r.partialWritesTooYoung().isEmpty()) {
+                say("  left " + r.partialWritesTooYoung().size() + " unfinished write(s) younger than a day (a"
+                        + " backup may be writing them): "
+                        + r.partialWritesTooYoung().stream()
+                                .map(Sink.PartialWrite::key)
+                                .toList());
+            }
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("kind", k);
+            d.put(
+                    "kept",
+                    r.verdicts().stream()
+                            .filter(Verdict::keep)
+                            .map(v -> v.backup().objectKey())
+                            .toList());
+            d.put("deleted", r.deleted());
+            d.put("orphansDeleted", r.orphansDeleted());
+            d.put("damaged", r.damaged());
+            d.put("retained", r.retained());
+            d.put("futureDated", r.futureDated());
+            d.put(
+                    "unfinishedWritesDiscarded",
+                    r.partialWritesDiscarded().stream()
+                            .map(w -> Map.of(
+                                    "key",
+                                    w.key(),
+                                    "id",
+                                    w.id(),
+                                    "lastActivity",
+                                    w.lastActivity().toString()))
+                            .toList());
+            kinds.add(d);
+        }
+        if (wal) {
+            out.put("wal", pruneWal(store, keptBases == null ? List.of() : keptBases));
         }
     }
 }

@@ -105,6 +105,14 @@ final class Stores {
     }
 
     /**
+     * The stores a command that acts on each store on its own ({@code prune}, {@code wal-verify}) acts on: the store
+     * {@code --store} names, alone, when it is given; else the configured store and each copy ({@link #openAll}).
+     */
+    static java.util.List<Sink> openEach(Settings s) {
+        return s.flagged("STORE").isPresent() ? java.util.List.of(open(s)) : openAll(s);
+    }
+
+    /**
      * The store {@code location} names (a store URI or a local path, as {@code --store} and {@code --copy-to} take
      * it), open; {@code where} names the flag for messages. An {@code s3://} URI is on the MinIO server of
      * {@code MINIO_ENDPOINT} when that is set, as for the store.

@@ -21,6 +21,8 @@ import java.util.regex.Pattern;
 final class WalChecks {
     /** The limit on the age of the newest archived WAL file: {@code 5m}, {@code 90s}, {@code 1h}, or minutes. */
     static final String MAX_LAG = "WAL_MAX_LAG";
+    /** The limit on the age of a copy's newest WAL file, and on what it lacks; default {@link #MAX_LAG}'s. */
+    static final String COPY_MAX_LAG = "WAL_COPY_MAX_LAG";
     /** The limit on segments waiting to be archived on the server. */
     static final String MAX_READY = "WAL_MAX_READY";
 
@@ -30,9 +32,18 @@ final class WalChecks {
 
     /** {@code WAL_MAX_LAG}, else 5 minutes. */
     static Duration maxLag(Settings s) {
-        String v = s.get(MAX_LAG).orElse(null);
+        return duration(s, MAX_LAG, WalArchiveCheck.DEFAULT_MAX_LAG);
+    }
+
+    /** {@code WAL_COPY_MAX_LAG}, else {@link #maxLag}. */
+    static Duration copyMaxLag(Settings s) {
+        return duration(s, COPY_MAX_LAG, maxLag(s));
+    }
+
+    private static Duration duration(Settings s, String name, Duration otherwise) {
+        String v = s.get(name).orElse(null);
         if (v == null) {
-            return WalArchiveCheck.DEFAULT_MAX_LAG;
+            return otherwise;
         }
         Matcher m = DURATION.matcher(v.toLowerCase(Locale.ROOT));
         if (m.matches() && Long.parseLong(m.group(1)) > 0) {
@@ -43,21 +54,13 @@ final class WalChecks {
                 default -> Duration.ofMinutes(n);
             };
         }
-        throw new ConfigurationException(MAX_LAG + " is '" + v + "' (from " + s.origin(MAX_LAG) + "): give a positive"
+        throw new ConfigurationException(name + " is '" + v + "' (from " + s.origin(name) + "): give a positive"
                 + " duration such as 5m, 90s or 1h (a plain number is minutes).");
     }
 
     /** True when the store holds anything under {@code wal/}. */
     static boolean hasWal(Sink store) throws IOException {
         return !store.list(StoreLayout.WAL_PREFIX).isEmpty();
-    }
-
-    /**
-     * Reads timeline history files through the WAL archive when a decryption key is configured; null otherwise (the
-     * switch points are then inferred from the segments, and the output says so).
-     */
-    static WalContinuity.HistoryReader historyReader(Settings s, Sink store) {
-        return reading(s, store).historyReader();
     }
 
     /**
@@ -68,23 +71,45 @@ final class WalChecks {
     static Reading reading(Settings s, Sink store) {
         if (s.get("ENCRYPTION_KEY_FILE").isEmpty()
                 && s.get("ENCRYPTION_SECRET_KEY_FILE").isEmpty()) {
-            return new Reading(Encryption.trust(s), null);
+            return new Reading(Encryption.trust(s), null, store);
         }
         OpenPgpTransform key = Encryption.forRestore(s);
         BackupTrust trust = Encryption.trust(s, key);
-        return new Reading(
-                trust,
-                WalArchive.builder().sink(store).encryption(key).trust(trust).build());
+        return new Reading(trust, key, store);
     }
 
     /**
-     * The trust manifests are checked with, and the archive that fetches (history files; every file for
-     * {@code wal-verify --deep}), or null when no decryption key is configured.
+     * The trust manifests are checked with, and the decryption key (null when none is configured) that fetches from
+     * the WAL archive of a store (history files; every file for {@code wal-verify --deep}).
+     *
+     * @param store the store {@link #archive()} and {@link #historyReader()} read
      */
-    record Reading(BackupTrust trust, WalArchive archive) {
-        /** Reads history files through the archive; null without one. */
+    record Reading(BackupTrust trust, OpenPgpTransform key, Sink store) {
+        /** The archive of {@link #store()}, or null without a key. */
+        WalArchive archive() {
+            return archive(store);
+        }
+
+        /** The archive of {@code sink} with the same key and trust, or null without a key. */
+        WalArchive archive(Sink sink) {
+            return key == null
+                    ? null
+                    : WalArchive.builder()
+                            .sink(sink)
+                            .encryption(key)
+                            .trust(trust)
+                            .build();
+        }
+
+        /** Reads history files of {@link #store()}; null without a key. */
         WalContinuity.HistoryReader historyReader() {
-            return archive == null ? null : WalContinuity.HistoryReader.of(archive);
+            return historyReader(store);
+        }
+
+        /** Reads history files of {@code sink}; null without a key. */
+        WalContinuity.HistoryReader historyReader(Sink sink) {
+            WalArchive a = archive(sink);
+            return a == null ? null : WalContinuity.HistoryReader.of(a);
         }
     }
 }

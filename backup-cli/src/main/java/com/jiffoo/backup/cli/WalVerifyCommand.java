@@ -1,10 +1,14 @@
 package com.jiffoo.backup.cli;
 
+import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.internal.Support;
 import com.jiffoo.backup.wal.WalContinuity;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -24,7 +28,10 @@ import picocli.CommandLine.Option;
                     + " names that very file, and records no other cluster than the newest base backup's; other files"
                     + " are listed as rejected. Reads names, manifests and signatures only (history files too, when a"
                     + " key is configured; without one the switch points are inferred from the segments); --deep also"
-                    + " downloads and decrypts every file. See docs/pitr.md."
+                    + " downloads and decrypts every file. See docs/pitr.md.",
+            "With copies (BACKUP_COPIES, --copy-to, or BACKUP_DIR beside S3_BUCKET), checks the store and then each"
+                    + " copy on its own (its own base backups and WAL), one report per store; the exit code is the"
+                    + " worst, and a last line names each store that is not whole. --store STORE: that store only."
         },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
@@ -33,7 +40,7 @@ import picocli.CommandLine.Option;
                     + " rejected (manifest not authenticated, copied, of another cluster; --deep: damaged)",
             " 8:no WAL is archived at all; or the WAL is continuous but there is no base backup to restore from",
             " 2:bad or missing setting",
-            " 4:the store failed",
+            " 4:the store (or, with copies, one of the stores) could not be read",
             " 1:internal error"
         })
 final class WalVerifyCommand extends CliCommand {
@@ -55,43 +62,95 @@ final class WalVerifyCommand extends CliCommand {
 
     @Override
     void run(Map<String, Object> summary) throws Exception {
-        Sink store = Stores.open(settings);
+        List<Sink> stores = Stores.openEach(settings);
         try {
-            WalChecks.Reading reading = WalChecks.reading(settings, store);
-            if (deep && reading.archive() == null) {
+            WalChecks.Reading reading = WalChecks.reading(settings, stores.get(0));
+            if (deep && reading.key() == null) {
                 throw new ConfigurationException("wal-verify --deep decrypts every WAL file: set ENCRYPTION_KEY_FILE"
                         + " (--key-file) or ENCRYPTION_SECRET_KEY_FILE.");
             }
-            WalContinuity.Report r = WalContinuity.builder()
-                    .sink(store)
-                    .trust(reading.trust())
-                    .historyReader(reading.historyReader())
-                    .deep(deep ? reading.archive() : null)
-                    .since(sinceBase)
-                    .build()
-                    .check();
-            report(r, store, summary);
-            if (r.noWal() && r.rejected().isEmpty()) {
-                exit = ErrorCode.NOT_FOUND.exitCode();
-                summary.put("status", "no-wal");
-            } else if (!r.continuous()) {
-                exit = ErrorCode.INTEGRITY.exitCode();
-                summary.put(
-                        "status",
-                        r.gaps().isEmpty()
-                                        && r.missingHistories().isEmpty()
-                                        && r.unrestorable().isEmpty()
-                                ? "rejected"
-                                : "gap");
-            } else if (r.bases().isEmpty()) {
-                exit = ErrorCode.NOT_FOUND.exitCode();
-                summary.put("status", "no-base-backup");
-            } else {
-                summary.put("status", "continuous");
+            List<Map<String, Object>> each = new ArrayList<>();
+            List<String> broken = new ArrayList<>();
+            for (Sink store : stores) {
+                Map<String, Object> one = new LinkedHashMap<>();
+                one.put("store", store.location());
+                int code;
+                try {
+                    code = verify(store, reading, one);
+                } catch (BackupException e) {
+                    if (stores.size() == 1) {
+                        throw e;
+                    }
+                    // one store down or refusing: the others are still checked
+                    code = e.code().exitCode();
+                    one.put("status", "failed");
+                    one.put("error", e.code().name());
+                    one.put("message", e.getMessage());
+                    say("WAL archive in " + store.location() + ": could NOT be checked: " + e.getMessage());
+                }
+                if (code != 0) {
+                    broken.add((store == stores.get(0) ? "the store " : "the copy ") + store.location() + " ("
+                            + one.get("status") + ")");
+                }
+                exit = worse(exit, code);
+                each.add(one);
+            }
+            // the first store's figures at the top, as without copies; every store's under "stores"
+            summary.putAll(each.get(0));
+            summary.remove("store");
+            if (stores.size() > 1) {
+                summary.put("stores", each);
+                if (!broken.isEmpty()) {
+                    summary.put("status", "failed");
+                    say("NOT every store's WAL archive is whole: " + String.join("; ", broken));
+                }
             }
         } finally {
-            CliCommand.close(store);
+            CliCommand.close(stores);
         }
+    }
+
+    /** Of two exit codes the one to report: a gap (5) before a store failure (4) before nothing archived (8). */
+    private static int worse(int a, int b) {
+        List<Integer> order =
+                List.of(ErrorCode.INTEGRITY.exitCode(), ErrorCode.STORAGE.exitCode(), ErrorCode.NOT_FOUND.exitCode());
+        for (int c : order) {
+            if (a == c || b == c) {
+                return c;
+            }
+        }
+        return a != 0 ? a : b;
+    }
+
+    /** Checks one store's archive, prints its report and puts its facts and status into {@code out}. */
+    private int verify(Sink store, WalChecks.Reading reading, Map<String, Object> out) {
+        WalContinuity.Report r = WalContinuity.builder()
+                .sink(store)
+                .trust(reading.trust())
+                .historyReader(reading.historyReader(store))
+                .deep(deep ? reading.archive(store) : null)
+                .since(sinceBase)
+                .build()
+                .check();
+        report(r, store, out);
+        if (r.noWal() && r.rejected().isEmpty()) {
+            out.put("status", "no-wal");
+            return ErrorCode.NOT_FOUND.exitCode();
+        } else if (!r.continuous()) {
+            out.put(
+                    "status",
+                    r.gaps().isEmpty()
+                                    && r.missingHistories().isEmpty()
+                                    && r.unrestorable().isEmpty()
+                            ? "rejected"
+                            : "gap");
+            return ErrorCode.INTEGRITY.exitCode();
+        } else if (r.bases().isEmpty()) {
+            out.put("status", "no-base-backup");
+            return ErrorCode.NOT_FOUND.exitCode();
+        }
+        out.put("status", "continuous");
+        return 0;
     }
 
     private void report(WalContinuity.Report r, Sink store, Map<String, Object> summary) {

@@ -128,4 +128,105 @@ class WalCheckIT {
             assertThat(after.exitCode()).as(after.toString()).isZero();
         }
     }
+
+    private static List<String> walData(Sink sink) throws Exception {
+        return sink.list(StoreLayout.WAL_PREFIX).stream()
+                .map(o -> o.key())
+                .filter(k -> k.endsWith(WalStores.SUFFIXES))
+                .sorted()
+                .toList();
+    }
+
+    @Test
+    void walVerifyMonitorAndPruneTakeEveryStoreOnItsOwn() throws Exception {
+        Path storeDir = Files.createDirectories(dir.resolve("store"));
+        Path copyDir = Files.createDirectories(dir.resolve("copy"));
+        Sink store = LocalDirectorySink.create(storeDir);
+        Sink copy = LocalDirectorySink.create(copyDir);
+        for (Sink s : List.of(store, copy)) {
+            WalStores.base(s, "base_1", 1, seg(3), seg(3), Instant.now());
+            for (int n = 1; n <= 6; n++) {
+                WalStores.push(s, seg(n), new byte[] {(byte) n});
+            }
+        }
+        Map<String, String> env = new java.util.HashMap<>(Map.of(
+                "BACKUP_DIR",
+                storeDir.toString(),
+                "BACKUP_COPIES",
+                copyDir.toString(),
+                "ALLOW_UNAUTHENTICATED",
+                "true",
+                "ALLOW_UNENCRYPTED",
+                "true"));
+
+        Jar.Run ok = Jar.run(dir, env, "wal-verify", "--json");
+        assertThat(ok.exitCode()).as(ok.toString()).isZero();
+        assertThat(ok.json().get("stores")).hasSize(2);
+        assertThat(ok.json().get("stores").get(1).get("store").asText()).isEqualTo(copy.location());
+        assertThat(ok.json().get("stores").get(1).get("status").asText()).isEqualTo("continuous");
+
+        // a segment lost in the copy only: the store is whole, the copy is not, and the run says which
+        WalStores.deleteAll(copy, StoreLayout.walSegmentKey(seg(5), WalStores.SUFFIXES));
+        Jar.Run gap = Jar.run(dir, env, "wal-verify");
+        assertThat(gap.exitCode()).as(gap.toString()).isEqualTo(5);
+        assertThat(gap.stdout())
+                .contains("WAL archive in " + store.location() + ": 6 segments")
+                .contains("WAL archive in " + copy.location() + ": 5 segments")
+                .contains("MISSING on timeline 1: " + seg(5))
+                .contains("NOT every store's WAL archive is whole: the copy " + copy.location() + " (gap)")
+                .doesNotContain("the store " + store.location() + " (");
+        Jar.Run onlyStore = Jar.run(dir, env, "--store", storeDir.toString(), "wal-verify");
+        assertThat(onlyStore.exitCode())
+                .as("--store: that store alone; " + onlyStore)
+                .isZero();
+        assertThat(onlyStore.stdout()).doesNotContain(copy.location());
+
+        Jar.Run monitor = Jar.run(dir, env, "monitor", "--kind", "base", "--freshness-only", "--json");
+        assertThat(monitor.exitCode()).as(monitor.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
+        JsonNode report = monitor.json().get("report");
+        assertThat(report.get("storeChecks").get(0).get("status").asText()).isEqualTo("OK");
+        JsonNode copyWal = report.get("copies").get(0).get("storeChecks").get(0);
+        assertThat(copyWal.get("name").asText()).isEqualTo("wal");
+        assertThat(copyWal.get("findings").get(0).get("check").asText()).isEqualTo("wal-continuity");
+        assertThat(copyWal.get("findings").get(0).get("store").asText()).isEqualTo(copy.location());
+
+        // prune: the same rules in each store, each on its own (the copy's own base backups decide its WAL)
+        WalStores.push(copy, seg(5), new byte[] {5});
+        Jar.Run dry = Jar.run(dir, env, "--store", copyDir.toString(), "prune", "--dry-run");
+        assertThat(dry.exitCode()).as(dry.toString()).isZero();
+        assertThat(dry.stdout()).contains("pruning " + copy.location()).doesNotContain("pruning " + store.location());
+        Jar.Run prune = Jar.run(dir, env, "prune", "--json");
+        assertThat(prune.exitCode()).as(prune.toString()).isZero();
+        assertThat(prune.json().get("stores")).hasSize(2);
+        for (Sink s : List.of(store, copy)) {
+            assertThat(walData(s))
+                    .as(s.location())
+                    .containsExactly(
+                            StoreLayout.walSegmentKey(seg(3), WalStores.SUFFIXES),
+                            StoreLayout.walSegmentKey(seg(4), WalStores.SUFFIXES),
+                            StoreLayout.walSegmentKey(seg(5), WalStores.SUFFIXES),
+                            StoreLayout.walSegmentKey(seg(6), WalStores.SUFFIXES));
+        }
+
+        // a copy that cannot be reached: the others are pruned and checked, the exit names it
+        for (int n = 1; n <= 2; n++) {
+            WalStores.push(store, seg(n), new byte[] {(byte) n});
+            WalStores.push(copy, seg(n), new byte[] {(byte) n});
+        }
+        String down = "s3://gone/prod?endpoint=http://127.0.0.1:1&region=us-east-1";
+        env.put("BACKUP_COPIES", down + "," + copyDir);
+        env.put("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE");
+        env.put("AWS_SECRET_ACCESS_KEY", "secret-example");
+        Jar.Run partial = Jar.run(dir, env, "prune");
+        assertThat(partial.exitCode()).as(partial.toString()).isEqualTo(4);
+        assertThat(partial.stderr() + partial.stdout()).contains("prune FAILED in the copy s3://gone/prod");
+        for (Sink s : List.of(store, copy)) {
+            assertThat(walData(s)).as(s.location()).hasSize(4);
+        }
+        Jar.Run verifyDown = Jar.run(dir, env, "wal-verify");
+        assertThat(verifyDown.exitCode()).as(verifyDown.toString()).isEqualTo(4);
+        assertThat(verifyDown.stdout())
+                .contains("WAL archive in " + copy.location() + ": 4 segments")
+                .contains("NOT every store's WAL archive is whole: the copy s3://gone/prod");
+    }
 }

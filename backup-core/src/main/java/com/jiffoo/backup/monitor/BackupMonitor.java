@@ -71,7 +71,8 @@ import org.slf4j.LoggerFactory;
  * the store (a copy that lags is CRITICAL for that copy, whatever the store holds) and {@code missing} (a backup the
  * store holds that completed within the freshness limit and more than {@link Builder#copyGrace(Duration) 1 h} ago
  * but is not in the copy: WARNING); a copy that cannot be read is CRITICAL for that copy and the others are still
- * checked. Each copy is a {@link CopyHealth} of the report. The deeper checks (checksum file, data object,
+ * checked. The {@linkplain StoreCheck#checksCopies() store checks that concern copies} (the WAL archive) run on each
+ * copy that could be read too. Each copy is a {@link CopyHealth} of the report. The deeper checks (checksum file, data object,
  * verifications, key), integrity verification and the recorded reports concern the store only.
  *
  * <p><b>Drills</b> ({@link Builder#drills}): the restore drills recorded in the store and its copies; a failed newest
@@ -291,16 +292,29 @@ public final class BackupMonitor {
             }
             out.add(k.health("not checked in a copy"));
         }
-        return new CopyHealth(copy.location(), List.of(), out);
+        List<StoreCheckHealth> checks = storeChecks.stream()
+                .filter(StoreCheck::checksCopies)
+                .map(c -> run(c, copy, () -> c.checkCopy(copy, sink, skew)))
+                .toList();
+        return new CopyHealth(copy.location(), List.of(), out, checks);
     }
 
-    /** Runs one store check; an unchecked exception becomes its CRITICAL finding: the monitor never says OK blind. */
+    /** Runs one store check on the store. */
     private StoreCheckHealth run(StoreCheck c, ClockSkew skew) {
+        return run(c, sink, () -> c.check(sink, skew));
+    }
+
+    /**
+     * Runs one store check on {@code where} (the store or a copy); an unchecked exception becomes its CRITICAL
+     * finding: the monitor never says OK blind.
+     */
+    private static StoreCheckHealth run(
+            StoreCheck c, Sink where, java.util.function.Supplier<StoreCheck.Outcome> check) {
         try {
-            StoreCheck.Outcome o = c.check(sink, skew);
+            StoreCheck.Outcome o = check.get();
             return new StoreCheckHealth(c.name(), o.summary(), o.findings(), o.facts());
         } catch (RuntimeException e) {
-            log.warn("the {} check of {} failed", c.name(), sink.location(), e);
+            log.warn("the {} check of {} failed", c.name(), where.location(), e);
             return new StoreCheckHealth(
                     c.name(),
                     "could not check",
@@ -309,7 +323,7 @@ public final class BackupMonitor {
                             HealthStatus.CRITICAL,
                             "the " + c.name() + " check could not run: "
                                     + e.getClass().getSimpleName() + ": " + e.getMessage()
-                                    + ". Check the store and the monitor's log.")),
+                                    + ". Check the store " + where.location() + " and the monitor's log.")),
                     Map.of());
         }
     }

@@ -106,17 +106,22 @@ public record HealthReport(
     /**
      * One readable line per kind, e.g. {@code database: OK — newest db_backup_… 3h 12m old, 14 backups, 2.1 GiB}, and
      * one per problem. With copies, each line starts with its store ({@code store s3://… database: OK — …},
-     * {@code copy s3://… database: CRITICAL — …}), and a copy that cannot be read has one line of its own.
+     * {@code copy s3://… database: CRITICAL — …}, {@code copy s3://… wal: CRITICAL — …}; a store check that runs on
+     * the store only, such as the server's archiver, is not prefixed), and a copy that cannot be read has one line of
+     * its own.
      */
     public List<String> summaryLines() {
         List<String> out = new ArrayList<>();
-        kindLines(out, copies.isEmpty() ? "" : "store " + store + " ", kinds, full);
-        for (StoreCheckHealth c : storeChecks) {
-            out.add(c.name() + ": " + c.status() + " — " + c.summary());
-            for (Finding f : c.findings()) {
-                out.add("  " + c.name() + ": " + f.message());
-            }
-        }
+        String storePrefix = copies.isEmpty() ? "" : "store " + store + " ";
+        kindLines(out, storePrefix, kinds, full);
+        // a store check that also runs on the copies names the store; the others (the server, the drills) do not
+        checkLines(
+                out,
+                storePrefix,
+                storeChecks,
+                c -> copies.stream()
+                        .anyMatch(
+                                x -> x.checks().stream().anyMatch(k -> k.name().equals(c.name()))));
         for (CopyHealth c : copies) {
             String prefix = "copy " + c.store() + " ";
             if (!c.findings().isEmpty()) {
@@ -124,8 +129,23 @@ public record HealthReport(
                 c.findings().forEach(f -> out.add("  " + prefix.strip() + ": " + f.message()));
             }
             kindLines(out, prefix, c.kinds(), false);
+            checkLines(out, prefix, c.checks(), x -> true);
         }
         return out;
+    }
+
+    private static void checkLines(
+            List<String> out,
+            String prefix,
+            List<StoreCheckHealth> checks,
+            java.util.function.Predicate<StoreCheckHealth> named) {
+        for (StoreCheckHealth c : checks) {
+            String p = named.test(c) ? prefix : "";
+            out.add(p + c.name() + ": " + c.status() + " — " + c.summary());
+            for (Finding f : c.findings()) {
+                out.add("  " + p + c.name() + ": " + f.message());
+            }
+        }
     }
 
     private void kindLines(List<String> out, String prefix, List<KindHealth> kinds, boolean full) {
@@ -170,15 +190,7 @@ public record HealthReport(
         for (KindHealth k : kinds) {
             kind(ks.addObject(), k, named);
         }
-        ArrayNode checks = root.putArray("storeChecks");
-        for (StoreCheckHealth c : storeChecks) {
-            ObjectNode n = checks.addObject();
-            n.put("name", c.name());
-            n.put("status", c.status().name());
-            n.put("summary", c.summary());
-            findings(n, c.findings(), named);
-            n.set("facts", MAPPER.valueToTree(c.facts()));
-        }
+        storeChecks(root, storeChecks, named);
         if (!copies.isEmpty()) {
             ArrayNode cs = root.putArray("copies");
             for (CopyHealth c : copies) {
@@ -188,6 +200,7 @@ public record HealthReport(
                 findings(n, c.findings(), c.store());
                 ArrayNode cks = n.putArray("kinds");
                 c.kinds().forEach(k -> kind(cks.addObject(), k, c.store()));
+                storeChecks(n, c.checks(), c.store());
             }
         }
         ArrayNode notes = root.putArray("notifications");
@@ -196,6 +209,19 @@ public record HealthReport(
             return MAPPER.writeValueAsString(root);
         } catch (IOException e) {
             throw new IllegalStateException("cannot serialise the health report", e);
+        }
+    }
+
+    /** The {@code storeChecks} array; {@code store} (with copies) is added to each finding. */
+    private static void storeChecks(ObjectNode parent, List<StoreCheckHealth> list, String store) {
+        ArrayNode checks = parent.putArray("storeChecks");
+        for (StoreCheckHealth c : list) {
+            ObjectNode n = checks.addObject();
+            n.put("name", c.name());
+            n.put("status", c.status().name());
+            n.put("summary", c.summary());
+            findings(n, c.findings(), store);
+            n.set("facts", MAPPER.valueToTree(c.facts()));
         }
     }
 

@@ -30,6 +30,28 @@ public interface StoreCheck {
     Outcome check(Sink store, ClockSkew skew);
 
     /**
+     * Whether this check concerns every store that holds a copy of the backups, not only the store: then the monitor
+     * also runs {@link #checkCopy} on each copy it could read ({@link BackupMonitor.Builder#copy}), and the outcome is
+     * that copy's ({@link CopyHealth#checks()}). False by default (a check of the database server, of the drills).
+     */
+    default boolean checksCopies() {
+        return false;
+    }
+
+    /**
+     * Looks at a copy of the store, for a check that {@link #checksCopies() checks copies}; by default as at the
+     * store, {@link #check check(copy, skew)}. A check may compare the copy with the store (what the store holds that
+     * the copy lacks).
+     *
+     * @param copy  the copy (not to be closed)
+     * @param store the monitor's store (not to be closed); it may be down
+     * @param skew  as for {@link #check}
+     */
+    default Outcome checkCopy(Sink copy, Sink store, ClockSkew skew) {
+        return check(copy, skew);
+    }
+
+    /**
      * What a store check found.
      *
      * @param summary  one line for the report, e.g. {@code newest segment 00000001000000000000000A, 2m old}
