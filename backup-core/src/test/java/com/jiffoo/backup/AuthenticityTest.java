@@ -365,6 +365,73 @@ class AuthenticityTest {
     }
 
     @Test
+    void aSignatureOfTheOtherModeIsAForeignObjectNotAConfigurationError() throws Exception {
+        assertThat(GpgCli.available()).as("needs the gpg CLI").isTrue();
+        try (GpgCli gpg = GpgCli.create(dir.resolve("gnupg"))) {
+            Path pass = TestKeys.keyFile(dir, "pass");
+            GpgCli.Key ops = gpg.generateCurve25519Key("ops@example.com", pass);
+            GpgCli.Key host = gpg.generateSigningOnlyKey("backup-host@example.com", pass);
+            GpgCli.Key attacker = gpg.generateSigningOnlyKey("attacker@example.com", pass);
+            char[] passphrase = Files.readString(pass).strip().toCharArray();
+            OpenPgpTransform publicKeyMode = OpenPgpTransform.builder()
+                    .recipient(gpg.exportPublicKey(ops, dir.resolve("ops.pub.asc"), true))
+                    .signingKey(gpg.exportSecretKey(host, dir.resolve("host.sec.asc"), true, pass), passphrase)
+                    .build();
+
+            // passphrase mode: the attacker replaces the HMAC line with their own gpg signature
+            BackupManifest hmacSigned = backup(pgp, AT);
+            Path sig = root.resolve(hmacSigned.signatureKey());
+            Files.delete(sig);
+            gpg.gpg(
+                            "--passphrase-file",
+                            pass.toString(),
+                            "--local-user",
+                            attacker.fingerprint(),
+                            "--armor",
+                            "--output",
+                            sig.toString(),
+                            "--detach-sign",
+                            root.resolve(hmacSigned.manifestKey()).toString())
+                    .orThrow();
+            BackupTrust passphraseTrust = BackupTrust.of(List.of(pgp));
+            assertThatThrownBy(() -> StoredBackups.of(store, passphraseTrust).manifest(hmacSigned.objectKey()))
+                    .isInstanceOf(ForeignSignatureException.class)
+                    .isInstanceOf(IntegrityException.class)
+                    .hasMessageContaining(hmacSigned.manifestKey())
+                    .hasMessageContaining("an OpenPGP signature");
+
+            // public-key mode: the attacker writes an HMAC line with a text editor (printf)
+            BackupManifest pgpSigned = backup(publicKeyMode, AT.plusSeconds(3600));
+            Path sig2 = root.resolve(pgpSigned.signatureKey());
+            Cli.run(
+                            dir.toFile(),
+                            List.of(
+                                    "sh",
+                                    "-c",
+                                    "printf 'jiffoo-backup-hmac-sha256-v1 %s\\n' \"$(sha256sum < '"
+                                            + root.resolve(pgpSigned.manifestKey()) + "' | cut -c1-64)\" > '" + sig2
+                                            + "'"))
+                    .assertOk();
+            assertThat(Files.readString(sig2)).matches("jiffoo-backup-hmac-sha256-v1 [0-9a-f]{64}\n");
+            BackupTrust publicKeyTrust = BackupTrust.of(List.of(publicKeyMode));
+            BackupException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    BackupException.class,
+                    () -> StoredBackups.of(store, publicKeyTrust).manifest(pgpSigned.objectKey()));
+            assertThat(e).isInstanceOf(ForeignSignatureException.class).hasMessageContaining("an HMAC line");
+            assertThat(e.code()).isEqualTo(ErrorCode.INTEGRITY);
+
+            // the same in every store (here: the only one): this host's configuration, exit 2
+            assertThat(ForeignSignatureException.ifEveryStore(List.of(e)))
+                    .get()
+                    .satisfies(c -> assertThat(c.code()).isEqualTo(ErrorCode.CONFIGURATION))
+                    .satisfies(c -> assertThat(c.getMessage()).contains(pgpSigned.manifestKey()));
+            assertThat(ForeignSignatureException.ifEveryStore(
+                            List.of(e, new StorageException("down", null, "file:/elsewhere", null))))
+                    .isEmpty();
+        }
+    }
+
+    @Test
     void aPlantedPassedVerificationRecordDoesNotMakeADamagedBackupLookGood() throws Exception {
         BackupManifest real = backup(pgp, AT);
         String record = "{\n  \"formatVersion\" : 1,\n  \"objectKey\" : \"" + real.objectKey() + "\",\n"

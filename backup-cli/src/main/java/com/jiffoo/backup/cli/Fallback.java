@@ -1,6 +1,7 @@
 package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.BackupException;
+import com.jiffoo.backup.ForeignSignatureException;
 import com.jiffoo.backup.Sink;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -13,7 +14,9 @@ import org.slf4j.LoggerFactory;
  * A read (restore, verify) from the first store that can serve it: the store, then each copy in the order
  * configured ({@link Stores#openAll}). The next store is tried when one is unreachable or fails (exit 4), holds a
  * damaged copy (5) or none (8); any other failure (a key that does not open the backup, a target that refuses) ends
- * the read, since another copy would fail the same way. Each store that could not serve is logged (a warning) and
+ * the read, since another copy would fail the same way. An object signed in the other authentication mode than this
+ * host's keys ({@link ForeignSignatureException}) is an integrity failure of that store, unless every store holds it
+ * so: then it is this host's configuration (exit 2). Each store that could not serve is logged (a warning) and
  * kept in {@link Served#failures()}.
  */
 final class Fallback {
@@ -72,8 +75,13 @@ final class Fallback {
                 }
                 return new Served<>(value, store, failures);
             } catch (BackupException e) {
-                if (!tryNext(e) || stores.size() == 1) {
+                if (!tryNext(e)) {
                     throw e;
+                }
+                if (stores.size() == 1) {
+                    throw ForeignSignatureException.ifEveryStore(List.of(e))
+                            .map(BackupException.class::cast)
+                            .orElse(e);
                 }
                 failures.add(new Failure(store, e));
                 if (i + 1 < stores.size()) {
@@ -86,6 +94,12 @@ final class Fallback {
                             stores.get(i + 1).location());
                 }
             }
+        }
+        java.util.Optional<com.jiffoo.backup.ConfigurationException> everywhere =
+                ForeignSignatureException.ifEveryStore(
+                        failures.stream().map(Failure::error).toList());
+        if (everywhere.isPresent()) {
+            throw everywhere.get();
         }
         BackupException first = failures.get(0).error();
         StringBuilder b = new StringBuilder(first.getMessage()).append(" No other store could serve it either:");

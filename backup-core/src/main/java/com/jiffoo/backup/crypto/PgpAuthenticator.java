@@ -2,6 +2,7 @@ package com.jiffoo.backup.crypto;
 
 import com.jiffoo.backup.Authenticator;
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.ForeignSignatureException;
 import com.jiffoo.backup.IntegrityException;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -146,6 +147,9 @@ final class PgpAuthenticator implements Authenticator {
             throw bad(key, "its HMAC signature is not 64 lower-case hex digits");
         }
         if (passphrases.isEmpty()) {
+            if (!signers.isEmpty()) {
+                throw foreign(key, "an HMAC line (passphrase mode)", "OpenPGP signatures (public-key mode)");
+            }
             throw new ConfigurationException("The object " + key + " is authenticated with a key file's passphrase,"
                     + " and no key file is configured here: configure the key file the backups are made with"
                     + " (passphrase(...)) to check it.");
@@ -176,6 +180,9 @@ final class PgpAuthenticator implements Authenticator {
                             + ", not a signature of a binary document (type 0, as `gpg --detach-sign` makes)");
         }
         if (signers.isEmpty()) {
+            if (!passphrases.isEmpty()) {
+                throw foreign(key, "an OpenPGP signature (public-key mode)", "HMACs of key files (passphrase mode)");
+            }
             throw new ConfigurationException("The object " + key + " is signed with OpenPGP key "
                     + PgpKeys.keyIdHex(sig.getKeyID()) + ", and no signer's public key is configured here: add the"
                     + " backup host's signing public key (signer(...)).");
@@ -326,6 +333,22 @@ final class PgpAuthenticator implements Authenticator {
         } catch (GeneralSecurityException | CloneNotSupportedException e) {
             throw new IllegalStateException("SHA-256 is not available: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A signature of the mode this host's keys do not check: this host's key material decides the mode, so in one
+     * store it is a foreign (planted or replaced) object, and {@link ForeignSignatureException#ifEveryStore} makes it
+     * a configuration error when every store holds it so.
+     */
+    private static ForeignSignatureException foreign(String key, String found, String expected) {
+        return new ForeignSignatureException(
+                "The object " + key + " is not authentic: it carries " + found + ", while this host's keys check "
+                        + expected + " only. Someone who can write to the store may have planted or replaced it; do"
+                        + " not restore it. If every store holds it so, this host's key configuration is not the one"
+                        + " the backups are made with. See docs/security.md.",
+                key,
+                found,
+                expected);
     }
 
     private static IntegrityException bad(String key, String why) {

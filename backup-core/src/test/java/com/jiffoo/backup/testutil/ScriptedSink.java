@@ -20,6 +20,11 @@ public final class ScriptedSink implements Sink {
     private volatile long failAfterBytes = Long.MAX_VALUE;
     private volatile Predicate<String> failCommitOf = k -> false;
     private volatile Predicate<String> loseCommitAnswerOf = k -> false;
+    private volatile Predicate<String> pauseReadsOf = k -> false;
+    private volatile long pauseAfterBytes = Long.MAX_VALUE;
+    private volatile Runnable pause = () -> {};
+    private final java.util.Map<String, java.util.concurrent.atomic.AtomicLong> read =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     public ScriptedSink(Sink delegate) {
         this.delegate = delegate;
@@ -89,9 +94,59 @@ public final class ScriptedSink implements Sink {
         };
     }
 
+    /**
+     * Reads of keys matching {@code keys} run {@code pause} once, when {@code bytes} bytes of the object have been
+     * read (before handing out more): a deterministic point at which a test lets something else happen.
+     */
+    public ScriptedSink pauseReadsAfter(Predicate<String> keys, long bytes, Runnable pause) {
+        this.pauseReadsOf = keys;
+        this.pauseAfterBytes = bytes;
+        this.pause = pause;
+        return this;
+    }
+
+    /** How many bytes were read from {@code key} so far, over every open. */
+    public long bytesRead(String key) {
+        return read.getOrDefault(key, new java.util.concurrent.atomic.AtomicLong())
+                .get();
+    }
+
     @Override
     public InputStream open(String key) throws IOException {
-        return delegate.open(key);
+        java.util.concurrent.atomic.AtomicLong count =
+                read.computeIfAbsent(key, k -> new java.util.concurrent.atomic.AtomicLong());
+        boolean pauses = pauseReadsOf.test(key);
+        return new java.io.FilterInputStream(delegate.open(key)) {
+            private boolean paused;
+
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                int n = read(one, 0, 1);
+                return n < 0 ? -1 : one[0] & 0xff;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                if (pauses && !paused && count.get() >= pauseAfterBytes) {
+                    paused = true;
+                    pause.run();
+                }
+                int n = super.read(
+                        b, off, pauses && !paused ? (int) Math.min(len, pauseAfterBytes - count.get()) : len);
+                if (n > 0) {
+                    count.addAndGet(n);
+                }
+                return n;
+            }
+
+            @Override
+            public long skip(long n) throws IOException {
+                long skipped = super.skip(n);
+                count.addAndGet(skipped);
+                return skipped;
+            }
+        };
     }
 
     @Override

@@ -350,7 +350,7 @@ public final class PitrRestore {
             RestoreResult r;
             try {
                 r = RestorePipeline.builder()
-                        .sink(store)
+                        .sink(trial == null ? store : new TrialGuard(store, trial))
                         .decryption(decryption)
                         .trust(trust)
                         .target(directory)
@@ -387,6 +387,97 @@ public final class PitrRestore {
             if (standIn != null) {
                 deleteTree(standIn);
             }
+        }
+    }
+
+    /**
+     * The store as the extraction reads it while the restore_command's trial runs: every read first looks whether the
+     * trial has failed, and then fails too, so that a bad restore_command stops the extraction of a large base backup
+     * at once rather than after it (the decoding side fails: nothing more is read, the staging is removed). The
+     * trial's failure is what {@link #run} reports.
+     */
+    private static final class TrialGuard implements Sink {
+        private final Sink store;
+        private final FutureTask<Path> trial;
+
+        TrialGuard(Sink store, FutureTask<Path> trial) {
+            this.store = store;
+            this.trial = trial;
+        }
+
+        private void check() throws IOException {
+            if (!trial.isDone()) {
+                return;
+            }
+            try {
+                trialResult(trial);
+            } catch (RuntimeException failed) {
+                throw new IOException(
+                        "stopped: the restore_command's trial failed (" + failed.getMessage() + ")", failed);
+            }
+        }
+
+        private InputStream guarded(InputStream in) {
+            return new java.io.FilterInputStream(in) {
+                @Override
+                public int read() throws IOException {
+                    check();
+                    return super.read();
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    check();
+                    return super.read(b, off, len);
+                }
+            };
+        }
+
+        @Override
+        public String location() {
+            return store.location();
+        }
+
+        @Override
+        public com.jiffoo.backup.SinkOutput create(String key) throws IOException {
+            return store.create(key);
+        }
+
+        @Override
+        public InputStream open(String key) throws IOException {
+            check();
+            return guarded(store.open(key));
+        }
+
+        @Override
+        public InputStream open(String key, long offset, long length) throws IOException {
+            check();
+            return guarded(store.open(key, offset, length));
+        }
+
+        @Override
+        public String mismatchAdvice() {
+            return store.mismatchAdvice();
+        }
+
+        @Override
+        public List<com.jiffoo.backup.StoredObject> list(String prefix) throws IOException {
+            return store.list(prefix);
+        }
+
+        @Override
+        public Optional<Path> localRoot() {
+            return store.localRoot();
+        }
+
+        @Override
+        public void delete(String key) throws IOException {
+            store.delete(key);
+        }
+
+        @Override
+        public void close() {
+            // the caller's store: closed by the caller
         }
     }
 

@@ -9,6 +9,7 @@ import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.ErrorCode;
+import com.jiffoo.backup.ForeignSignatureException;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.NotFoundException;
 import com.jiffoo.backup.ObjectExistsException;
@@ -453,7 +454,11 @@ public final class WalArchive {
      */
     public Fetched fetch(String walFileName, Path destination) {
         if (copies.isEmpty()) {
-            return fetchHere(walFileName, destination);
+            try {
+                return fetchHere(walFileName, destination);
+            } catch (ForeignSignatureException e) {
+                throw ForeignSignatureException.ifEveryStore(List.of(e)).orElseThrow(() -> e);
+            }
         }
         List<WalArchive> all = new java.util.ArrayList<>();
         all.add(this);
@@ -496,6 +501,14 @@ public final class WalArchive {
         }
         if (failed.isEmpty()) {
             return Fetched.NOT_FOUND;
+        }
+        if (without.isEmpty()) {
+            // every store holds it signed in the other mode: this host's keys, not the stores
+            java.util.Optional<ConfigurationException> everywhere =
+                    ForeignSignatureException.ifEveryStore(failed.values());
+            if (everywhere.isPresent()) {
+                throw everywhere.get();
+            }
         }
         // "not found" while a store could not answer would end recovery early: a failure instead
         StringBuilder b = new StringBuilder("No store could serve the WAL file " + walFileName + ":");

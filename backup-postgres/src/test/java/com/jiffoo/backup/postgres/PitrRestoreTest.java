@@ -41,6 +41,7 @@ class PitrRestoreTest {
     static OpenPgpTransform pgp;
     static BackupManifest base;
     static String timeT;
+    static Path keyFile;
 
     @BeforeAll
     static void setUp() throws Exception {
@@ -52,6 +53,7 @@ class PitrRestoreTest {
         pg = ThrowawayCluster.installed("archive_mode=on", "archive_command=" + ThrowawayCluster.copyInto(archive));
         sink = LocalDirectorySink.create(work.resolve("store"));
         Path key = TestKeys.keyFile(work, "backup.key");
+        keyFile = key;
         pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(key)).build();
         sql("CREATE TABLE orders (id int PRIMARY KEY, note text)", "CREATE TABLE customers AS SELECT 1 AS id");
         base = BaseBackupSourceTest.backUp(pg.connection(), sink, key);
@@ -240,6 +242,53 @@ class PitrRestoreTest {
                 .hasMessageContaining("exit code 1")
                 .hasMessageContaining("Nothing was restored");
         assertThat(dir).doesNotExist();
+    }
+
+    @Test
+    void aRestoreCommandThatFailsStopsTheExtractionOfALargeBaseBackupAtOnce() throws Exception {
+        // a base backup of 24 MiB that does not compress: a random file in the data directory, written with head
+        Path padding = pg.dataDirectory().resolve("jiffoo_padding");
+        asRoot("sh", "-c", "head -c 25165824 /dev/urandom > " + padding + " && chown postgres:postgres " + padding);
+        LocalDirectorySink bigStore = LocalDirectorySink.create(work.resolve("big-store"));
+        BackupManifest big;
+        try {
+            big = BaseBackupSourceTest.backUp(pg.connection(), bigStore, keyFile);
+        } finally {
+            asRoot("rm", "-f", padding.toString());
+        }
+        assertThat(big.objectSize()).isGreaterThan(24L << 20);
+        // the store's reads of the base backup stop after 1 MiB until the trial (a child process that fails at once)
+        // has ended: from then on, the extraction must not read more than what is in flight
+        com.jiffoo.backup.testutil.ScriptedSink store = new com.jiffoo.backup.testutil.ScriptedSink(bigStore)
+                .pauseReadsAfter(big.objectKey()::equals, 1 << 20, PitrRestoreTest::awaitTheTrialsEnd);
+        Path dir = work.resolve("stopped-early");
+        assertThatThrownBy(() -> PitrRestore.builder(store, pgp, dir)
+                        .backup(big.objectKey())
+                        .restoreCommand("cp " + work.resolve("no-such-archive") + "/%f %p")
+                        .build()
+                        .run())
+                .isInstanceOf(com.jiffoo.backup.ConfigurationException.class)
+                .hasMessageContaining("restore_command failed when run as the server will run it")
+                .hasMessageContaining("Nothing was restored");
+        assertThat(store.bytesRead(big.objectKey()))
+                .as("bytes of the %d-byte base backup read", big.objectSize())
+                .isLessThan(big.objectSize() / 4);
+        assertThat(dir).doesNotExist();
+    }
+
+    /** Waits until the restore_command's trial thread (started before the extraction reads) has ended. */
+    private static void awaitTheTrialsEnd() {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (Thread.getAllStackTraces().keySet().stream()
+                .anyMatch(t -> t.getName().equals("pitr-restore-command-trial") && t.isAlive())) {
+            assertThat(System.nanoTime()).as("the trial ended").isLessThan(deadline);
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+        }
     }
 
     @Test

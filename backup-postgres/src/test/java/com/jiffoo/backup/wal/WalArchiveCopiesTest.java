@@ -101,6 +101,60 @@ class WalArchiveCopiesTest {
         assertThat(wal.fetch("00000003.history", tmp.resolve("none"))).isEqualTo(WalArchive.Fetched.NOT_FOUND);
     }
 
+    /** Replaces {@code sig} with an armored detached signature by a fresh gpg key of the attacker's. */
+    private void plantGpgSignature(Path manifest, Path sig) throws Exception {
+        Path home = tmp.resolve("gnupg");
+        List<String> gpg = List.of(
+                "gpg", "--homedir", home.toString(), "--batch", "--pinentry-mode", "loopback", "--passphrase", "");
+        if (!Files.exists(home)) {
+            Files.createDirectory(
+                    home,
+                    java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                            java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+            run(gpg, "--quick-gen-key", "attacker@example.com", "default", "sign", "never");
+        }
+        Files.delete(sig);
+        run(gpg, "--armor", "--output", sig.toString(), "--detach-sign", manifest.toString());
+    }
+
+    private static void run(List<String> base, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(base);
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor()).as(out).isZero();
+    }
+
+    @Test
+    void anOpenPgpSignaturePlantedInTheStoreIsDamageThereAndTheCopyServes() throws Exception {
+        Path store = Files.createDirectory(tmp.resolve("store"));
+        Path copy = Files.createDirectory(tmp.resolve("copy"));
+        List<String> notices = new ArrayList<>();
+        WalArchive wal = archive(store, copy, notices);
+        wal.push(history());
+        plantGpgSignature(store.resolve(KEY + ".manifest.json"), store.resolve(KEY + ".manifest.json.sig"));
+
+        Path out = tmp.resolve("out");
+        assertThat(wal.fetch(HISTORY, out)).isEqualTo(WalArchive.Fetched.FOUND);
+        assertThat(Files.mismatch(out, history())).isEqualTo(-1L);
+        assertThat(notices)
+                .singleElement()
+                .asString()
+                .contains(
+                        "served by the copy " + LocalDirectorySink.create(copy).location())
+                .contains("INTEGRITY")
+                .contains(KEY + ".manifest.json is not authentic");
+
+        // in every store: this host's key configuration (exit 2 of wal-fetch), nothing fetched
+        plantGpgSignature(copy.resolve(KEY + ".manifest.json"), copy.resolve(KEY + ".manifest.json.sig"));
+        Path none = tmp.resolve("none");
+        assertThatThrownBy(() -> wal.fetch(HISTORY, none))
+                .isInstanceOf(com.jiffoo.backup.ConfigurationException.class)
+                .hasMessageContaining("Every store (2) holds " + KEY + ".manifest.json")
+                .hasMessageContaining("key configuration");
+        assertThat(none).doesNotExist();
+    }
+
     @Test
     void neverNotFoundWhileAStoreCouldNotAnswer() throws Exception {
         Path store = Files.createDirectory(tmp.resolve("store"));
