@@ -97,10 +97,56 @@ abstract class CliCommand implements Callable<Integer> {
                 .flag("ALLOW_UNENCRYPTED", v.allowUnencrypted ? "true" : null)
                 .flag("LOG_FILE", v.logFile == null ? null : v.logFile.toString())
                 .flag("LOG_DIR", v.logDir == null ? null : v.logDir.toString())
-                .flag("QUIET", v.quiet ? "true" : null);
+                .flag("QUIET", v.quiet ? "true" : null)
+                .flag("METRICS_FILE", v.metricsFile == null ? null : v.metricsFile.toString());
     }
 
     private int execute(GlobalOptions.Values v) {
+        long started = System.nanoTime();
+        failedWith = null;
+        int code = run(v);
+        if (settings != null) {
+            metrics(code, java.time.Duration.ofNanos(System.nanoTime() - started));
+        }
+        return code;
+    }
+
+    /** The error code of a failed run, for the metrics. */
+    private ErrorCode failedWith;
+
+    /**
+     * Records the run in METRICS_FILE (a node_exporter textfile) and at PUSHGATEWAY_URL when set; a failure to do so
+     * is a warning on stderr and leaves the exit code alone (the work itself is done).
+     */
+    private void metrics(int code, java.time.Duration took) {
+        java.util.Optional<String> file = settings.get("METRICS_FILE");
+        java.util.Optional<String> gateway = settings.get("PUSHGATEWAY_URL");
+        if (file.isEmpty() && gateway.isEmpty()) {
+            return;
+        }
+        String[] ok = PrometheusMetrics.operationAndKind(summary.get("command").toString(), summary.get("kind"));
+        Object size = summary.get("sizeBytes");
+        PrometheusMetrics.Run run = new PrometheusMetrics.Run(
+                ok[0],
+                ok[1],
+                Stores.configuredLocation(settings),
+                code,
+                code == 0
+                        ? null
+                        : failedWith != null ? failedWith.name().toLowerCase(java.util.Locale.ROOT) : "exit_" + code,
+                took,
+                java.time.Instant.now(),
+                code == 0 && size instanceof Number n ? n.longValue() : null);
+        try {
+            file.ifPresent(f -> PrometheusMetrics.writeFile(Path.of(f), run));
+            gateway.ifPresent(g ->
+                    PrometheusMetrics.push(settings.httpUrl("PUSHGATEWAY_URL").orElseThrow(), run));
+        } catch (RuntimeException e) {
+            Terminal.err().println("warning: " + settings.redact(String.valueOf(e.getMessage())));
+        }
+    }
+
+    private int run(GlobalOptions.Values v) {
         try {
             settings = settings(v);
             quiet = settings.bool("QUIET").orElse(false);
@@ -230,6 +276,7 @@ abstract class CliCommand implements Callable<Integer> {
     }
 
     private int fail(ErrorCode code, String message, Throwable e) {
+        failedWith = code;
         message = forOperators(message);
         String text = settings == null ? message : settings.redact(message);
         // a failure before logging was set up (a bad setting): warnings on stderr, as always; else nothing changes

@@ -26,6 +26,7 @@ final class GlobalOptions {
         String keyFile;
         boolean allowUnauthenticated;
         boolean allowUnencrypted;
+        Path metricsFile;
     }
 
     Values values() {
@@ -76,6 +77,17 @@ final class GlobalOptions {
                             + " what a job prints); otherwise print what it held back, and the error on stderr. Also QUIET=true.")
     void quiet(boolean v) {
         values().quiet = v;
+    }
+
+    @Option(
+            names = "--metrics-file",
+            paramLabel = "FILE",
+            description = "Record this run in FILE in Prometheus' text format (a node_exporter textfile collector"
+                    + " file, e.g. /var/lib/node_exporter/textfile/jiffoo_backup.prom), shared by every job: last run,"
+                    + " last success, exit code, duration, size, failures. Also METRICS_FILE; PUSHGATEWAY_URL pushes"
+                    + " the same to a Pushgateway. See docs/monitoring.md.")
+    void metricsFile(Path file) {
+        values().metricsFile = file;
     }
 
     @Option(names = "--json", description = "Print one line of JSON (the result or the error) on stdout, for scripts.")

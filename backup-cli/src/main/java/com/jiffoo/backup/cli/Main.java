@@ -44,8 +44,10 @@ import picocli.CommandLine.Mixin;
             "  Other:      SOURCE_DIR, RETENTION_DAYS (30), SLACK_WEBHOOK_URL,",
             "              MAX_BACKUP_AGE_HOURS (26)",
             "  Logs:       LOG_DIR (a file per job), LOG_FILE, QUIET=true (quiet on success)",
-            "Secrets (DB_PASSWORD, AWS keys, SLACK_WEBHOOK_URL) are read from the",
-            "environment or the config file only, and never printed. Guide: docs/runbook.md."
+            "  Metrics:    METRICS_FILE (node_exporter textfile), PUSHGATEWAY_URL",
+            "Secrets (DB_PASSWORD, AWS keys, SLACK_WEBHOOK_URL, PUSHGATEWAY_URL) are",
+            "read from the environment or the config file only, and never printed.",
+            "Guide: docs/runbook.md."
         },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {

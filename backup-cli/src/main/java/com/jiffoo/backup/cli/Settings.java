@@ -33,7 +33,12 @@ import java.util.Set;
 public final class Settings implements StoreSettings {
     /** Settings whose values are never printed, logged or passed on a command line. */
     public static final Set<String> SECRETS = Set.of(
-            "DB_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SLACK_WEBHOOK_URL");
+            "DB_PASSWORD",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "SLACK_WEBHOOK_URL",
+            "PUSHGATEWAY_URL");
 
     /** Every name the launcher reads, for the config file's check and the documentation. */
     public static final Set<String> NAMES = Set.of(
@@ -79,6 +84,8 @@ public final class Settings implements StoreSettings {
             "DRILL_REQUIRED",
             "LOG_DIR",
             "LOG_FILE",
+            "METRICS_FILE",
+            "PUSHGATEWAY_URL",
             "QUIET",
             "S3_BACKUP_BUCKET");
 

@@ -43,6 +43,19 @@ final class Stores {
         return track(select(s));
     }
 
+    /**
+     * The configured store as a label (the URI or path, secrets and query left out), without opening it; empty when
+     * none is configured.
+     */
+    static String configuredLocation(Settings s) {
+        Optional<String> store = s.get("STORE");
+        Optional<String> bucket = s.get("S3_BUCKET");
+        String location = store.or(() -> bucket.map(b -> b.startsWith("s3://") ? b : "s3://" + b))
+                .or(() -> s.get("BACKUP_DIR"))
+                .orElse("");
+        return StoreProviders.redact(location).replaceFirst("\\?.*$", "");
+    }
+
     private static Sink select(Settings s) {
         String where;
         String location;
