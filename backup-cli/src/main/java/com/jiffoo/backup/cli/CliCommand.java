@@ -131,9 +131,7 @@ abstract class CliCommand implements Callable<Integer> {
                 ok[1],
                 Stores.configuredLocation(settings),
                 code,
-                code == 0
-                        ? null
-                        : failedWith != null ? failedWith.name().toLowerCase(java.util.Locale.ROOT) : "exit_" + code,
+                code == 0 ? null : failedWith != null ? failedWith.name() : "EXIT_" + code,
                 took,
                 java.time.Instant.now(),
                 code == 0 && size instanceof Number n ? n.longValue() : null);

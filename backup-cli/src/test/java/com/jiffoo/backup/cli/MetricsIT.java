@@ -86,7 +86,7 @@ class MetricsIT {
         String restore = "{operation=\"restore\",kind=\"files\"," + store + "}";
         assertThat(value(text, "jiffoo_backup_last_exit_code" + restore)).isEqualTo(8);
         assertThat(text).doesNotContain("jiffoo_backup_last_success_timestamp_seconds" + restore);
-        assertThat(value(text, "jiffoo_backup_failures_total{operation=\"restore\",kind=\"files\",code=\"not_found\"}"))
+        assertThat(value(text, "jiffoo_backup_failures_total{operation=\"restore\",kind=\"files\",code=\"NOT_FOUND\"}"))
                 .isEqualTo(2);
         assertThat(text).contains("jiffoo_backup_last_exit_code{operation=\"verify\"");
         // written whole or not at all: no temporary file left beside it
