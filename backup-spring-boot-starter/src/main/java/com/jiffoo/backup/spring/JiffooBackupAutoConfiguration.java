@@ -4,9 +4,11 @@ import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.files.TarListCheck;
 import com.jiffoo.backup.monitor.BackupMonitor;
 import com.jiffoo.backup.monitor.SlackNotifier;
 import com.jiffoo.backup.postgres.PgConnection;
+import com.jiffoo.backup.postgres.PgRestoreListCheck;
 import com.jiffoo.backup.retention.Retention;
 import com.jiffoo.backup.store.StoreSettings;
 import java.nio.file.Path;
@@ -171,6 +173,14 @@ public class JiffooBackupAutoConfiguration {
                 .transforms(List.of(pgp))
                 .trust(trust);
         m.getMaxAges().forEach(b::maxAge);
+        for (String kind : kinds(p)) {
+            // a deep verification reads the inner format too (the CLI's VerifyCommand.innerCheck makes the same choice)
+            switch (kind) {
+                case "database" -> b.innerCheck(kind, PgRestoreListCheck.create());
+                case "files", "base" -> b.innerCheck(kind, TarListCheck.create());
+                default -> {}
+            }
+        }
         stores.copies().forEach(b::copy);
         if (m.getDrillMaxAge() != null) {
             b.drills(m.getDrillMaxAge());

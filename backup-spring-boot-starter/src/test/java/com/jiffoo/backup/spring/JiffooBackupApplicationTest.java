@@ -156,7 +156,7 @@ class JiffooBackupApplicationTest {
                         .asText())
                 .isEqualTo("PASSED");
 
-        // verified (deep: decrypted, tar read): UP
+        // verified (deep: decrypted, its tar listing read): UP
         VerificationRecord v = backups.verifyLatest("files", true);
         assertThat(v.passed()).isTrue();
         Response up = get("/actuator/health/backup");
