@@ -9,7 +9,7 @@ import java.util.Map;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 
 /**
- * The {@code jiffoo.backup.*} properties. Nothing is created unless {@code jiffoo.backup.store} is set; the other
+ * The jiffoo.backup.* properties. Nothing is created unless jiffoo.backup.store is set; the other
  * groups switch on what they name (a database, a source directory, retention, Slack). Secrets (the database password,
  * the Slack webhook) are never logged; key material stays in the files named here.
  */
@@ -17,8 +17,8 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
 public class JiffooBackupProperties {
 
     /**
-     * The store: a store URI ({@code s3://bucket/prefix}, {@code minio://host:9000/bucket/prefix}, {@code file:/path})
-     * or a local directory path. An {@code s3:} or {@code minio:} store needs backup-s3 or backup-minio on the class
+     * The store: a store URI (s3://bucket/prefix, minio://host:9000/bucket/prefix, file:/path)
+     * or a local directory path. An s3: or minio: store needs backup-s3 or backup-minio on the class
      * path.
      */
     private String store;
@@ -27,8 +27,8 @@ public class JiffooBackupProperties {
     private List<String> copies = new ArrayList<>();
 
     /**
-     * Settings the stores read, by the command line's names ({@code AWS_REGION}, {@code S3_ENDPOINT},
-     * {@code AWS_PROFILE}, ...): see docs/s3.md. Unset ones fall back to the SDKs' defaults.
+     * Settings the stores read, by the command line's names (AWS_REGION, S3_ENDPOINT,
+     * AWS_PROFILE, ...): see docs/s3.md. Unset ones fall back to the SDKs' defaults.
      */
     private Map<String, String> storeSettings = new LinkedHashMap<>();
 
@@ -106,12 +106,12 @@ public class JiffooBackupProperties {
     }
 
     /**
-     * The OpenPGP keys: passphrase mode ({@code key-file}) or public-key mode ({@code public-key-file} with a
-     * {@code signing-key-file} on the backup host; {@code secret-key-file} and {@code signer-public-key-files} where
+     * The OpenPGP keys: passphrase mode (key-file) or public-key mode (public-key-file with a
+     * signing-key-file on the backup host; secret-key-file and signer-public-key-files where
      * backups are restored or verified). See docs/security.md.
      */
     public static class Encryption {
-        /** The passphrase key file (as {@code jiffoo-backup keygen} writes it): encrypts, decrypts, authenticates. */
+        /** The passphrase key file (as jiffoo-backup keygen writes it): encrypts, decrypts, authenticates. */
         private Path keyFile;
 
         /** The recipient's public key file: backups are encrypted to it. */
@@ -120,13 +120,13 @@ public class JiffooBackupProperties {
         /** The secret key file that decrypts backups made to a public key. */
         private Path secretKeyFile;
 
-        /** A file whose first line unlocks {@code secret-key-file}, when that key has a passphrase. */
+        /** A file whose first line unlocks secret-key-file, when that key has a passphrase. */
         private Path secretKeyPassphraseFile;
 
         /** The secret key that signs backups in public-key mode. */
         private Path signingKeyFile;
 
-        /** A file whose first line unlocks {@code signing-key-file}, when that key has a passphrase. */
+        /** A file whose first line unlocks signing-key-file, when that key has a passphrase. */
         private Path signingKeyPassphraseFile;
 
         /** Public keys of the hosts whose signed backups are trusted (public-key mode). */
@@ -204,8 +204,8 @@ public class JiffooBackupProperties {
     }
 
     /**
-     * The PostgreSQL database that {@code backUpDatabase()} dumps with pg_dump; set {@code name} to enable it. Unset
-     * fields fall back to libpq's variables ({@code PGHOST}, ...) and defaults. The password reaches pg_dump through
+     * The PostgreSQL database that backUpDatabase() dumps with pg_dump; set name to enable it. Unset
+     * fields fall back to libpq's variables (PGHOST, ...) and defaults. The password reaches pg_dump through
      * its environment only.
      */
     public static class Database {
@@ -224,7 +224,7 @@ public class JiffooBackupProperties {
         /** The role's password. */
         private String password;
 
-        /** libpq's sslmode ({@code require}, {@code verify-full}, ...). */
+        /** libpq's sslmode (require, verify-full, ...). */
         private String sslMode;
 
         /** The database name. */
@@ -288,7 +288,7 @@ public class JiffooBackupProperties {
         }
     }
 
-    /** The directory that {@code backUpFiles()} archives; set {@code source-directory} to enable it. */
+    /** The directory that backUpFiles() archives; set source-directory to enable it. */
     public static class Files {
         /** The directory to back up (tar, gzip, encrypted). */
         private Path sourceDirectory;
@@ -305,7 +305,7 @@ public class JiffooBackupProperties {
     }
 
     /**
-     * Which backups {@code prune(kind)} keeps (docs/retention.md); pruning is enabled when any rule is set. A backup
+     * Which backups prune(kind) keeps (docs/retention.md); pruning is enabled when any rule is set. A backup
      * kept by any rule is kept.
      */
     public static class Retention {
@@ -400,7 +400,7 @@ public class JiffooBackupProperties {
     /** The monitor's limits (docs/monitoring.md). */
     public static class Monitor {
         /**
-         * The kinds watched; default: {@code database} when a database is configured and {@code files} when a source
+         * The kinds watched; default: database when a database is configured and files when a source
          * directory is.
          */
         private List<String> kinds = new ArrayList<>();
@@ -408,7 +408,7 @@ public class JiffooBackupProperties {
         /** How old the newest backup of a kind may be. */
         private Duration maxAge = Duration.ofHours(26);
 
-        /** Per-kind exceptions to {@code max-age}, e.g. {@code files: 8d}. */
+        /** Per-kind exceptions to max-age, e.g. files: 8d. */
         private Map<String, Duration> maxAges = new LinkedHashMap<>();
 
         /** Some backup must have passed a verification within this period (else WARNING). */
@@ -481,7 +481,7 @@ public class JiffooBackupProperties {
         }
     }
 
-    /** Alerts from {@code check()}, {@code verify()} and failed verifications. */
+    /** Alerts from check(), verify() and failed verifications. */
     public static class Slack {
         /** The Slack incoming-webhook URL (a secret: keep it out of version control). */
         private String webhookUrl;
@@ -497,7 +497,7 @@ public class JiffooBackupProperties {
         }
     }
 
-    /** The {@code backup} health indicator and the last-success gauges. */
+    /** The backup health indicator and the last-success gauges. */
     public static class Health {
         /**
          * How long the monitor's report is reused: health requests and Prometheus scrapes within it read the cached
