@@ -1,0 +1,363 @@
+package com.jiffoo.backup.spring;
+
+import com.jiffoo.backup.BackupException;
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.BackupTrust;
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.NotFoundException;
+import com.jiffoo.backup.PartialBackupException;
+import com.jiffoo.backup.RestorePipeline;
+import com.jiffoo.backup.RestoreResult;
+import com.jiffoo.backup.RestoreTarget;
+import com.jiffoo.backup.Source;
+import com.jiffoo.backup.StoredBackups;
+import com.jiffoo.backup.VerificationRecord;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.files.DirectoryRestoreTarget;
+import com.jiffoo.backup.files.DirectorySource;
+import com.jiffoo.backup.monitor.BackupMonitor;
+import com.jiffoo.backup.monitor.HealthReport;
+import com.jiffoo.backup.postgres.PgConnection;
+import com.jiffoo.backup.postgres.PostgresRestoreTarget;
+import com.jiffoo.backup.postgres.PostgresSource;
+import com.jiffoo.backup.retention.Pruner;
+import com.jiffoo.backup.retention.Retention;
+import com.jiffoo.backup.spring.BackupOperationListener.Operation;
+import com.jiffoo.backup.store.StoreLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What an application does with its backups, wired from the {@code jiffoo.backup.*} properties: back up the database
+ * or the files, restore, verify, check, prune. Inject it:
+ *
+ * <pre>{@code
+ * @Service
+ * class Nightly {
+ *     private final JiffooBackup backups;
+ *     Nightly(JiffooBackup backups) { this.backups = backups; }
+ *     void run() {
+ *         backups.backUpDatabase();
+ *         backups.verifyLatest("database", true);
+ *     }
+ * }
+ * }</pre>
+ *
+ * <p>Each operation is the library's own ({@link BackupPipeline}, {@link RestorePipeline},
+ * {@link BackupMonitor#verifyBackupIntegrity}, {@link BackupMonitor#runHealthChecks}, {@link Pruner}); failures are
+ * {@link BackupException}s with their {@link com.jiffoo.backup.ErrorCode}. Every outcome goes to the
+ * {@link BackupOperationListener}s (metrics) and refreshes the cached {@link BackupStatus}. Thread-safe: operations
+ * may run concurrently; the stores are shared and stay open until the context closes.
+ */
+public class JiffooBackup {
+    private static final Logger log = LoggerFactory.getLogger(JiffooBackup.class);
+
+    private final BackupStores stores;
+    private final OpenPgpTransform pgp;
+    private final BackupTrust trust;
+    private final BackupMonitor monitor;
+    private final PgConnection database;
+    private final Path sourceDirectory;
+    private final Retention retention;
+    private final BackupStatus status;
+    private final List<BackupOperationListener> listeners;
+
+    /**
+     * The facade over configured parts; the auto-configuration builds it.
+     *
+     * @param stores          the store and its copies
+     * @param pgp             encrypts new backups, decrypts restores and deep verifications
+     * @param trust           what a stored backup must be to be read (authenticated, encrypted)
+     * @param monitor         the monitor that verifies and checks (with the configured notifiers)
+     * @param database        the database {@link #backUpDatabase()} dumps, or {@code null}
+     * @param sourceDirectory the directory {@link #backUpFiles()} archives, or {@code null}
+     * @param retention       what {@link #prune(String, boolean)} keeps, or {@code null}
+     * @param status          the cached report, invalidated after each operation
+     * @param listeners       told every outcome
+     */
+    public JiffooBackup(
+            BackupStores stores,
+            OpenPgpTransform pgp,
+            BackupTrust trust,
+            BackupMonitor monitor,
+            PgConnection database,
+            Path sourceDirectory,
+            Retention retention,
+            BackupStatus status,
+            List<BackupOperationListener> listeners) {
+        this.stores = Objects.requireNonNull(stores, "stores");
+        this.pgp = Objects.requireNonNull(pgp, "pgp");
+        this.trust = Objects.requireNonNull(trust, "trust");
+        this.monitor = Objects.requireNonNull(monitor, "monitor");
+        this.database = database;
+        this.sourceDirectory = sourceDirectory;
+        this.retention = retention;
+        this.status = Objects.requireNonNull(status, "status");
+        this.listeners = List.copyOf(listeners);
+    }
+
+    /**
+     * Dumps the configured database ({@code jiffoo.backup.database.*}) with pg_dump, encrypted, into the store and
+     * its copies.
+     *
+     * @throws ConfigurationException when no database is configured
+     * @throws PartialBackupException when some copies committed and others failed
+     * @throws BackupException        when the dump or every store failed
+     */
+    public BackupManifest backUpDatabase() {
+        if (database == null) {
+            throw fail(
+                    Operation.BACKUP,
+                    "database",
+                    0,
+                    new ConfigurationException("no database is configured: set jiffoo.backup.database.name (and"
+                            + " host, port, user, password) to back up a database."));
+        }
+        return backUp("database", () -> PostgresSource.builder(database).build());
+    }
+
+    /**
+     * Archives the configured directory ({@code jiffoo.backup.files.source-directory}) as a tar, compressed and
+     * encrypted, into the store and its copies.
+     *
+     * @throws ConfigurationException when no directory is configured or it is not a directory
+     * @throws PartialBackupException when some copies committed and others failed
+     * @throws BackupException        when reading or every store failed
+     */
+    public BackupManifest backUpFiles() {
+        return backUp("files", () -> {
+            if (sourceDirectory == null) {
+                throw new ConfigurationException("no source directory is configured: set"
+                        + " jiffoo.backup.files.source-directory to the directory to back up.");
+            }
+            if (!Files.isDirectory(sourceDirectory)) {
+                throw new ConfigurationException("jiffoo.backup.files.source-directory is "
+                        + sourceDirectory.toAbsolutePath() + ", which is not a directory; set it to the directory"
+                        + " to back up.");
+            }
+            return DirectorySource.builder(sourceDirectory).build();
+        });
+    }
+
+    /**
+     * Backs up any source, encrypted, into the store and its copies.
+     *
+     * @throws BackupException as {@link BackupPipeline#run()}
+     */
+    public BackupManifest backUp(Source source) {
+        return backUp(source.kind(), () -> source);
+    }
+
+    private BackupManifest backUp(String kind, Supplier<Source> source) {
+        long started = System.nanoTime();
+        try {
+            BackupPipeline.Builder b = BackupPipeline.builder()
+                    .source(source.get())
+                    .encryption(pgp)
+                    .sink(stores.store());
+            stores.copies().forEach(b::copy);
+            BackupManifest m = b.build().run();
+            succeeded(Operation.BACKUP, kind, m, started);
+            log.info("backed up {} as {} ({} bytes)", kind, m.objectKey(), m.objectSize());
+            return m;
+        } catch (BackupException e) {
+            throw fail(Operation.BACKUP, kind, started, e);
+        } finally {
+            status.invalidate();
+        }
+    }
+
+    /**
+     * Restores a backup of the store into {@code target}; the target keeps its previous content when it fails.
+     *
+     * @param key    the backup's data, sidecar or manifest key, e.g. {@code files/files_backup_20260111_020000.tar.gz.gpg}
+     * @param target where to restore (a {@link DirectoryRestoreTarget}, a {@link PostgresRestoreTarget}, ...)
+     * @throws BackupException as {@link RestorePipeline#restore(String)}
+     */
+    public RestoreResult restore(String key, RestoreTarget target) {
+        String kind = kindOf(key);
+        return restore(kind, () -> pipeline(target).restore(key));
+    }
+
+    /**
+     * Restores the newest trusted backup of {@code kind} into {@code target}.
+     *
+     * @throws NotFoundException when the store holds none
+     * @throws BackupException   as {@link RestorePipeline#restoreLatest(String)}
+     */
+    public RestoreResult restoreLatest(String kind, RestoreTarget target) {
+        return restore(kind, () -> pipeline(target).restoreLatest(kind));
+    }
+
+    /**
+     * Restores a files backup into the directory {@code target} (created or, when it exists, replaced only after the
+     * whole archive was verified).
+     *
+     * @param key    the backup's key, or {@code null} for the newest
+     * @param target the directory
+     */
+    public RestoreResult restoreFiles(String key, Path target) {
+        RestoreTarget t =
+                DirectoryRestoreTarget.builder(target).replaceExisting(true).build();
+        return key == null ? restoreLatest("files", t) : restore(key, t);
+    }
+
+    /**
+     * Restores a database backup into a new database {@code name} on the configured server (never over the
+     * application's own database).
+     *
+     * @param key  the backup's key, or {@code null} for the newest
+     * @param name the new database's name
+     * @throws ConfigurationException when no database is configured
+     */
+    public RestoreResult restoreDatabaseAs(String key, String name) {
+        if (database == null) {
+            throw fail(
+                    Operation.RESTORE,
+                    "database",
+                    System.nanoTime(),
+                    new ConfigurationException(
+                            "no database server is configured: set jiffoo.backup.database.* to restore a database."));
+        }
+        RestoreTarget t = PostgresRestoreTarget.newDatabase(database, name);
+        return key == null ? restoreLatest("database", t) : restore(key, t);
+    }
+
+    private RestorePipeline pipeline(RestoreTarget target) {
+        return RestorePipeline.builder()
+                .sink(stores.store())
+                .decryption(pgp)
+                .trust(trust)
+                .target(target)
+                .build();
+    }
+
+    private RestoreResult restore(String kind, Supplier<RestoreResult> run) {
+        long started = System.nanoTime();
+        try {
+            RestoreResult r = run.get();
+            succeeded(Operation.RESTORE, kind, r.manifest(), started);
+            return r;
+        } catch (BackupException e) {
+            throw fail(Operation.RESTORE, kind, started, e);
+        }
+    }
+
+    /**
+     * Verifies one backup of the store and records the outcome there: deep (decrypted and its inner format checked)
+     * or quick (stored bytes against checksum and manifest). A verification that finds the backup bad is returned
+     * (and alerted, and counted as a failure), not thrown.
+     *
+     * @throws BackupException when the verification could not run (no such backup, store unreachable)
+     */
+    public VerificationRecord verify(String key, boolean deep) {
+        String kind = kindOf(key);
+        long started = System.nanoTime();
+        try {
+            VerificationRecord r = monitor.verifyBackupIntegrity(key, deep);
+            Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
+            if (r.passed()) {
+                BackupManifest m = StoredBackups.of(stores.store(), trust).manifest(key);
+                listeners.forEach(l -> call(() -> l.succeeded(Operation.VERIFY, kind, m, elapsed)));
+            } else {
+                listeners.forEach(l -> call(() -> l.failed(Operation.VERIFY, kind, r.errorCode(), elapsed)));
+            }
+            return r;
+        } catch (BackupException e) {
+            throw fail(Operation.VERIFY, kind, started, e);
+        } finally {
+            status.invalidate();
+        }
+    }
+
+    /**
+     * Verifies the newest trusted backup of {@code kind}; see {@link #verify(String, boolean)}.
+     *
+     * @throws NotFoundException when the store holds none
+     */
+    public VerificationRecord verifyLatest(String kind, boolean deep) {
+        BackupManifest newest = StoredBackups.of(stores.store(), trust)
+                .scan(kind)
+                .latestTrusted()
+                .orElseThrow(() -> new NotFoundException(
+                        "No committed " + kind + " backup in " + stores.store().location() + " to verify."));
+        return verify(newest.objectKey(), deep);
+    }
+
+    /**
+     * Runs the monitor's health checks now (alerting through Slack when configured, recording the report in the
+     * store) and refreshes the cached status with a fresh report.
+     */
+    public HealthReport check() {
+        try {
+            return monitor.runHealthChecks();
+        } finally {
+            status.invalidate();
+        }
+    }
+
+    /**
+     * Deletes the backups of {@code kind} the retention rules ({@code jiffoo.backup.retention.*}) no longer keep, in
+     * the store (copies keep their own retention: prune them where they are administered).
+     *
+     * @param dryRun only report what would be deleted
+     * @throws ConfigurationException when no retention rule is configured
+     */
+    public Pruner.PruneReport prune(String kind, boolean dryRun) {
+        if (retention == null) {
+            throw new ConfigurationException("no retention rule is configured: set jiffoo.backup.retention.keep-daily"
+                    + " (or keep-within, keep-last, keep-weekly, keep-monthly) to prune.");
+        }
+        try {
+            return Pruner.builder()
+                    .sink(stores.store())
+                    .trust(trust)
+                    .policy(retention)
+                    .build()
+                    .prune(kind, dryRun);
+        } finally {
+            status.invalidate();
+        }
+    }
+
+    /** The store and its copies. */
+    public BackupStores stores() {
+        return stores;
+    }
+
+    private static String kindOf(String key) {
+        try {
+            return StoreLayout.kindOf(StoreLayout.dataKeyOf(key));
+        } catch (RuntimeException e) {
+            return "unknown";
+        }
+    }
+
+    private void succeeded(Operation op, String kind, BackupManifest m, long started) {
+        Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
+        listeners.forEach(l -> call(() -> l.succeeded(op, kind, m, elapsed)));
+    }
+
+    /** Tells the listeners that {@code e} failed the operation; returns it to be thrown. */
+    private BackupException fail(Operation op, String kind, long started, BackupException e) {
+        Duration elapsed = started == 0 ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - started);
+        String code = BackupOperationListener.codeOf(e);
+        listeners.forEach(l -> call(() -> l.failed(op, kind, code, elapsed)));
+        return e;
+    }
+
+    private static void call(Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            log.warn("a backup operation listener failed: {}", e.toString());
+        }
+    }
+}

@@ -1,0 +1,256 @@
+package com.jiffoo.backup.spring;
+
+import com.jiffoo.backup.BackupTrust;
+import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.files.TarListCheck;
+import com.jiffoo.backup.monitor.BackupMonitor;
+import com.jiffoo.backup.monitor.SlackNotifier;
+import com.jiffoo.backup.postgres.PgConnection;
+import com.jiffoo.backup.postgres.PgRestoreListCheck;
+import com.jiffoo.backup.retention.Retention;
+import com.jiffoo.backup.store.StoreSettings;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Supplier;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.annotation.Bean;
+
+/**
+ * Creates the backup beans from the {@code jiffoo.backup.*} properties, and only when {@code jiffoo.backup.store} is
+ * set: {@link BackupStores}, the {@link OpenPgpTransform}, the {@link BackupTrust}, the {@link BackupMonitor} (with
+ * Slack when {@code jiffoo.backup.slack.webhook-url} is set), the cached {@link BackupStatus} and the
+ * {@link JiffooBackup} facade. An application's own bean of any of these types replaces the one made here.
+ * Misconfiguration fails the start with a {@link ConfigurationException} naming the property.
+ */
+@AutoConfiguration
+@ConditionalOnProperty(prefix = "jiffoo.backup", name = "store")
+@EnableConfigurationProperties(JiffooBackupProperties.class)
+public class JiffooBackupAutoConfiguration {
+
+    /** Used by Spring. */
+    public JiffooBackupAutoConfiguration() {}
+
+    /** The store and its copies, open until the context closes. */
+    @Bean
+    @ConditionalOnMissingBean
+    public BackupStores backupStores(JiffooBackupProperties p) {
+        return BackupStores.open(p.getStore(), p.getCopies(), StoreSettings.of(p.getStoreSettings()));
+    }
+
+    /** Encrypts new backups; decrypts restores and deep verifications; authenticates manifests. */
+    @Bean
+    @ConditionalOnMissingBean
+    public OpenPgpTransform backupEncryption(JiffooBackupProperties p) {
+        JiffooBackupProperties.Encryption e = p.getEncryption();
+        if (e.getKeyFile() == null && e.getPublicKeyFile() == null && e.getSecretKeyFile() == null) {
+            throw new ConfigurationException("jiffoo.backup.encryption.key-file is not set: set it to the key file"
+                    + " (create one with `java -jar jiffoo-backup.jar keygen /etc/jiffoo/backup.key`), or set"
+                    + " jiffoo.backup.encryption.public-key-file for public-key mode.");
+        }
+        OpenPgpTransform.Builder b = OpenPgpTransform.builder();
+        if (e.getKeyFile() != null) {
+            named("encryption.key-file", () -> b.passphrase(PassphraseKeyFile.read(e.getKeyFile())));
+        }
+        if (e.getPublicKeyFile() != null) {
+            named("encryption.public-key-file", () -> b.recipient(e.getPublicKeyFile()));
+        }
+        if (e.getSecretKeyFile() != null) {
+            char[] pass = passphrase("encryption.secret-key-passphrase-file", e.getSecretKeyPassphraseFile());
+            try {
+                named("encryption.secret-key-file", () -> b.secretKey(e.getSecretKeyFile(), pass));
+            } finally {
+                Arrays.fill(pass, '\0');
+            }
+        }
+        if (e.getSigningKeyFile() != null) {
+            char[] pass = passphrase("encryption.signing-key-passphrase-file", e.getSigningKeyPassphraseFile());
+            try {
+                named("encryption.signing-key-file", () -> b.signingKey(e.getSigningKeyFile(), pass));
+            } finally {
+                Arrays.fill(pass, '\0');
+            }
+        }
+        for (Path signer : e.getSignerPublicKeyFiles()) {
+            named("encryption.signer-public-key-files", () -> b.signer(signer));
+        }
+        return named("encryption", b::build);
+    }
+
+    /** What a stored backup must be to be read: authenticated by the configured keys, and encrypted. */
+    @Bean
+    @ConditionalOnMissingBean
+    public BackupTrust backupTrust(OpenPgpTransform backupEncryption) {
+        return BackupTrust.of(List.of(backupEncryption));
+    }
+
+    /** The monitor that {@link JiffooBackup#check()} and {@link JiffooBackup#verify} use: it alerts and records. */
+    @Bean
+    @ConditionalOnMissingBean
+    public BackupMonitor backupMonitor(
+            JiffooBackupProperties p, BackupStores stores, OpenPgpTransform backupEncryption, BackupTrust trust) {
+        BackupMonitor.Builder b = monitor(p, stores, backupEncryption, trust);
+        String webhook = p.getSlack().getWebhookUrl();
+        if (webhook != null && !webhook.isBlank()) {
+            b.notifier(named(
+                    "slack.webhook-url",
+                    () -> SlackNotifier.builder().webhookUrl(webhook).build()));
+        }
+        return b.build();
+    }
+
+    /**
+     * The cached view of the store for health and gauges: a monitor of its own that neither alerts (a health request
+     * must not page anyone) nor records its reports in the store.
+     */
+    @Bean
+    @ConditionalOnMissingBean
+    public BackupStatus backupStatus(
+            JiffooBackupProperties p, BackupStores stores, OpenPgpTransform backupEncryption, BackupTrust trust) {
+        BackupMonitor quiet =
+                monitor(p, stores, backupEncryption, trust).recordReports(false).build();
+        return new BackupStatus(quiet, p.getHealth().getCacheTtl());
+    }
+
+    /** The facade an application injects. */
+    @Bean
+    @ConditionalOnMissingBean
+    public JiffooBackup jiffooBackup(
+            JiffooBackupProperties p,
+            BackupStores stores,
+            OpenPgpTransform backupEncryption,
+            BackupTrust trust,
+            BackupMonitor monitor,
+            BackupStatus status,
+            ObjectProvider<BackupOperationListener> listeners) {
+        return new JiffooBackup(
+                stores,
+                backupEncryption,
+                trust,
+                monitor,
+                database(p.getDatabase()),
+                p.getFiles().getSourceDirectory(),
+                retention(p.getRetention()),
+                status,
+                listeners.orderedStream().toList());
+    }
+
+    /** The kinds watched: as configured, else those a database and a source directory make. */
+    static List<String> kinds(JiffooBackupProperties p) {
+        if (!p.getMonitor().getKinds().isEmpty()) {
+            return List.copyOf(p.getMonitor().getKinds());
+        }
+        List<String> kinds = new ArrayList<>();
+        if (p.getDatabase().getName() != null) {
+            kinds.add("database");
+        }
+        if (p.getFiles().getSourceDirectory() != null) {
+            kinds.add("files");
+        }
+        if (kinds.isEmpty()) {
+            throw new ConfigurationException("nothing to watch: set jiffoo.backup.database.name,"
+                    + " jiffoo.backup.files.source-directory, or jiffoo.backup.monitor.kinds (e.g. database,files).");
+        }
+        return kinds;
+    }
+
+    private static BackupMonitor.Builder monitor(
+            JiffooBackupProperties p, BackupStores stores, OpenPgpTransform pgp, BackupTrust trust) {
+        JiffooBackupProperties.Monitor m = p.getMonitor();
+        BackupMonitor.Builder b = BackupMonitor.builder()
+                .sink(stores.store())
+                .kinds(kinds(p).toArray(String[]::new))
+                .maxAge(m.getMaxAge())
+                .requireVerificationWithin(m.getVerificationWithin())
+                .copyGrace(m.getCopyGrace())
+                .transforms(List.of(pgp))
+                .trust(trust);
+        m.getMaxAges().forEach(b::maxAge);
+        for (String kind : kinds(p)) {
+            // a deep verification reads the inner format too (the CLI's VerifyCommand.innerCheck makes the same choice)
+            switch (kind) {
+                case "database" -> b.innerCheck(kind, PgRestoreListCheck.create());
+                case "files", "base" -> b.innerCheck(kind, TarListCheck.create());
+                default -> {}
+            }
+        }
+        stores.copies().forEach(b::copy);
+        if (m.getDrillMaxAge() != null) {
+            b.drills(m.getDrillMaxAge());
+        }
+        return b;
+    }
+
+    private static PgConnection database(JiffooBackupProperties.Database d) {
+        if (d.getName() == null) {
+            return null;
+        }
+        PgConnection.Builder b = PgConnection.fromEnvironment().toBuilder().database(d.getName());
+        if (d.getHost() != null) {
+            b.host(d.getHost());
+        }
+        if (d.getPort() != null) {
+            b.port(d.getPort());
+        }
+        if (d.getUser() != null) {
+            b.user(d.getUser());
+        }
+        if (d.getPassword() != null) {
+            b.password(d.getPassword().toCharArray());
+        }
+        if (d.getSslMode() != null) {
+            b.sslMode(d.getSslMode());
+        }
+        return named("database", b::build);
+    }
+
+    private static Retention retention(JiffooBackupProperties.Retention r) {
+        if (!r.configured()) {
+            return null;
+        }
+        Retention.Builder b = Retention.builder();
+        if (r.getKeepWithin() != null) {
+            b.keepWithin(r.getKeepWithin());
+        }
+        if (r.getKeepLast() != null) {
+            b.keepLast(r.getKeepLast());
+        }
+        if (r.getKeepDaily() != null) {
+            b.keepDaily(r.getKeepDaily());
+        }
+        if (r.getKeepWeekly() != null) {
+            b.keepWeekly(r.getKeepWeekly());
+        }
+        if (r.getKeepMonthly() != null) {
+            b.keepMonthly(r.getKeepMonthly());
+        }
+        if (r.getMinimum() != null) {
+            b.minimum(r.getMinimum());
+        }
+        return named("retention", b::build);
+    }
+
+    private static char[] passphrase(String property, Path file) {
+        return file == null
+                ? new char[0]
+                : named(property, () -> PassphraseKeyFile.read(file).passphrase());
+    }
+
+    /** Runs {@code step}; a configuration error gets the property's name in front. */
+    private static <T> T named(String property, Supplier<T> step) {
+        try {
+            return step.get();
+        } catch (ConfigurationException e) {
+            throw new ConfigurationException("jiffoo.backup." + property + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigurationException("jiffoo.backup." + property + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,518 @@
+package com.jiffoo.backup.spring;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+/**
+ * The jiffoo.backup.* properties. Nothing is created unless jiffoo.backup.store is set; the other
+ * groups switch on what they name (a database, a source directory, retention, Slack). Secrets (the database password,
+ * the Slack webhook) are never logged; key material stays in the files named here.
+ */
+@ConfigurationProperties(prefix = "jiffoo.backup")
+public class JiffooBackupProperties {
+
+    /**
+     * The store: a store URI (s3://bucket/prefix, minio://host:9000/bucket/prefix, file:/path)
+     * or a local directory path. An s3: or minio: store needs backup-s3 or backup-minio on the class
+     * path.
+     */
+    private String store;
+
+    /** Further stores that receive a copy of every backup (store URIs or paths), checked by the monitor too. */
+    private List<String> copies = new ArrayList<>();
+
+    /**
+     * Settings the stores read, by the command line's names (AWS_REGION, S3_ENDPOINT,
+     * AWS_PROFILE, ...): see docs/s3.md. Unset ones fall back to the SDKs' defaults.
+     */
+    private Map<String, String> storeSettings = new LinkedHashMap<>();
+
+    private final Encryption encryption = new Encryption();
+    private final Database database = new Database();
+    private final Files files = new Files();
+    private final Retention retention = new Retention();
+    private final Monitor monitor = new Monitor();
+    private final Slack slack = new Slack();
+    private final Health health = new Health();
+
+    /** The store URI or path. */
+    public String getStore() {
+        return store;
+    }
+
+    /** Sets the store URI or path. */
+    public void setStore(String store) {
+        this.store = store;
+    }
+
+    /** The copies' store URIs or paths. */
+    public List<String> getCopies() {
+        return copies;
+    }
+
+    /** Sets the copies' store URIs or paths. */
+    public void setCopies(List<String> copies) {
+        this.copies = copies;
+    }
+
+    /** The settings the stores read. */
+    public Map<String, String> getStoreSettings() {
+        return storeSettings;
+    }
+
+    /** Sets the settings the stores read. */
+    public void setStoreSettings(Map<String, String> storeSettings) {
+        this.storeSettings = storeSettings;
+    }
+
+    /** The keys. */
+    public Encryption getEncryption() {
+        return encryption;
+    }
+
+    /** The database to back up. */
+    public Database getDatabase() {
+        return database;
+    }
+
+    /** The directory to back up. */
+    public Files getFiles() {
+        return files;
+    }
+
+    /** Which backups to keep. */
+    public Retention getRetention() {
+        return retention;
+    }
+
+    /** The monitor's limits. */
+    public Monitor getMonitor() {
+        return monitor;
+    }
+
+    /** Where alerts go. */
+    public Slack getSlack() {
+        return slack;
+    }
+
+    /** The Actuator health indicator. */
+    public Health getHealth() {
+        return health;
+    }
+
+    /**
+     * The OpenPGP keys: passphrase mode (key-file) or public-key mode (public-key-file with a
+     * signing-key-file on the backup host; secret-key-file and signer-public-key-files where
+     * backups are restored or verified). See docs/security.md.
+     */
+    public static class Encryption {
+        /** The passphrase key file (as jiffoo-backup keygen writes it): encrypts, decrypts, authenticates. */
+        private Path keyFile;
+
+        /** The recipient's public key file: backups are encrypted to it. */
+        private Path publicKeyFile;
+
+        /** The secret key file that decrypts backups made to a public key. */
+        private Path secretKeyFile;
+
+        /** A file whose first line unlocks secret-key-file, when that key has a passphrase. */
+        private Path secretKeyPassphraseFile;
+
+        /** The secret key that signs backups in public-key mode. */
+        private Path signingKeyFile;
+
+        /** A file whose first line unlocks signing-key-file, when that key has a passphrase. */
+        private Path signingKeyPassphraseFile;
+
+        /** Public keys of the hosts whose signed backups are trusted (public-key mode). */
+        private List<Path> signerPublicKeyFiles = new ArrayList<>();
+
+        /** The passphrase key file. */
+        public Path getKeyFile() {
+            return keyFile;
+        }
+
+        /** Sets the passphrase key file. */
+        public void setKeyFile(Path keyFile) {
+            this.keyFile = keyFile;
+        }
+
+        /** The recipient's public key file. */
+        public Path getPublicKeyFile() {
+            return publicKeyFile;
+        }
+
+        /** Sets the recipient's public key file. */
+        public void setPublicKeyFile(Path publicKeyFile) {
+            this.publicKeyFile = publicKeyFile;
+        }
+
+        /** The decrypting secret key file. */
+        public Path getSecretKeyFile() {
+            return secretKeyFile;
+        }
+
+        /** Sets the decrypting secret key file. */
+        public void setSecretKeyFile(Path secretKeyFile) {
+            this.secretKeyFile = secretKeyFile;
+        }
+
+        /** The file that unlocks the secret key. */
+        public Path getSecretKeyPassphraseFile() {
+            return secretKeyPassphraseFile;
+        }
+
+        /** Sets the file that unlocks the secret key. */
+        public void setSecretKeyPassphraseFile(Path secretKeyPassphraseFile) {
+            this.secretKeyPassphraseFile = secretKeyPassphraseFile;
+        }
+
+        /** The signing key file. */
+        public Path getSigningKeyFile() {
+            return signingKeyFile;
+        }
+
+        /** Sets the signing key file. */
+        public void setSigningKeyFile(Path signingKeyFile) {
+            this.signingKeyFile = signingKeyFile;
+        }
+
+        /** The file that unlocks the signing key. */
+        public Path getSigningKeyPassphraseFile() {
+            return signingKeyPassphraseFile;
+        }
+
+        /** Sets the file that unlocks the signing key. */
+        public void setSigningKeyPassphraseFile(Path signingKeyPassphraseFile) {
+            this.signingKeyPassphraseFile = signingKeyPassphraseFile;
+        }
+
+        /** The trusted signers' public key files. */
+        public List<Path> getSignerPublicKeyFiles() {
+            return signerPublicKeyFiles;
+        }
+
+        /** Sets the trusted signers' public key files. */
+        public void setSignerPublicKeyFiles(List<Path> signerPublicKeyFiles) {
+            this.signerPublicKeyFiles = signerPublicKeyFiles;
+        }
+    }
+
+    /**
+     * The PostgreSQL database that backUpDatabase() dumps with pg_dump; set name to enable it. Unset
+     * fields fall back to libpq's variables (PGHOST, ...) and defaults. The password reaches pg_dump through
+     * its environment only.
+     */
+    public static class Database {
+        /** The database name; database backups are enabled when set. */
+        private String name;
+
+        /** The server's host. */
+        private String host;
+
+        /** The server's port. */
+        private Integer port;
+
+        /** The role pg_dump connects as. */
+        private String user;
+
+        /** The role's password. */
+        private String password;
+
+        /** libpq's sslmode (require, verify-full, ...). */
+        private String sslMode;
+
+        /** The database name. */
+        public String getName() {
+            return name;
+        }
+
+        /** Sets the database name. */
+        public void setName(String name) {
+            this.name = name;
+        }
+
+        /** The host. */
+        public String getHost() {
+            return host;
+        }
+
+        /** Sets the host. */
+        public void setHost(String host) {
+            this.host = host;
+        }
+
+        /** The port. */
+        public Integer getPort() {
+            return port;
+        }
+
+        /** Sets the port. */
+        public void setPort(Integer port) {
+            this.port = port;
+        }
+
+        /** The role. */
+        public String getUser() {
+            return user;
+        }
+
+        /** Sets the role. */
+        public void setUser(String user) {
+            this.user = user;
+        }
+
+        /** The password. */
+        public String getPassword() {
+            return password;
+        }
+
+        /** Sets the password. */
+        public void setPassword(String password) {
+            this.password = password;
+        }
+
+        /** The sslmode. */
+        public String getSslMode() {
+            return sslMode;
+        }
+
+        /** Sets the sslmode. */
+        public void setSslMode(String sslMode) {
+            this.sslMode = sslMode;
+        }
+    }
+
+    /** The directory that backUpFiles() archives; set source-directory to enable it. */
+    public static class Files {
+        /** The directory to back up (tar, gzip, encrypted). */
+        private Path sourceDirectory;
+
+        /** The directory to back up. */
+        public Path getSourceDirectory() {
+            return sourceDirectory;
+        }
+
+        /** Sets the directory to back up. */
+        public void setSourceDirectory(Path sourceDirectory) {
+            this.sourceDirectory = sourceDirectory;
+        }
+    }
+
+    /**
+     * Which backups prune(kind) keeps (docs/retention.md); pruning is enabled when any rule is set. A backup
+     * kept by any rule is kept.
+     */
+    public static class Retention {
+        /** Keep every backup younger than this. */
+        private Duration keepWithin;
+
+        /** Keep the newest N. */
+        private Integer keepLast;
+
+        /** Keep the newest of each of the last N days. */
+        private Integer keepDaily;
+
+        /** Keep the newest of each of the last N weeks. */
+        private Integer keepWeekly;
+
+        /** Keep the newest of each of the last N months. */
+        private Integer keepMonthly;
+
+        /** Never keep fewer than N backups of a kind, whatever the rules say. */
+        private Integer minimum;
+
+        /** Whether any rule is set. */
+        boolean configured() {
+            return keepWithin != null
+                    || keepLast != null
+                    || keepDaily != null
+                    || keepWeekly != null
+                    || keepMonthly != null;
+        }
+
+        /** The age rule. */
+        public Duration getKeepWithin() {
+            return keepWithin;
+        }
+
+        /** Sets the age rule. */
+        public void setKeepWithin(Duration keepWithin) {
+            this.keepWithin = keepWithin;
+        }
+
+        /** The count rule. */
+        public Integer getKeepLast() {
+            return keepLast;
+        }
+
+        /** Sets the count rule. */
+        public void setKeepLast(Integer keepLast) {
+            this.keepLast = keepLast;
+        }
+
+        /** The daily rule. */
+        public Integer getKeepDaily() {
+            return keepDaily;
+        }
+
+        /** Sets the daily rule. */
+        public void setKeepDaily(Integer keepDaily) {
+            this.keepDaily = keepDaily;
+        }
+
+        /** The weekly rule. */
+        public Integer getKeepWeekly() {
+            return keepWeekly;
+        }
+
+        /** Sets the weekly rule. */
+        public void setKeepWeekly(Integer keepWeekly) {
+            this.keepWeekly = keepWeekly;
+        }
+
+        /** The monthly rule. */
+        public Integer getKeepMonthly() {
+            return keepMonthly;
+        }
+
+        /** Sets the monthly rule. */
+        public void setKeepMonthly(Integer keepMonthly) {
+            this.keepMonthly = keepMonthly;
+        }
+
+        /** The floor. */
+        public Integer getMinimum() {
+            return minimum;
+        }
+
+        /** Sets the floor. */
+        public void setMinimum(Integer minimum) {
+            this.minimum = minimum;
+        }
+    }
+
+    /** The monitor's limits (docs/monitoring.md). */
+    public static class Monitor {
+        /**
+         * The kinds watched; default: database when a database is configured and files when a source
+         * directory is.
+         */
+        private List<String> kinds = new ArrayList<>();
+
+        /** How old the newest backup of a kind may be. */
+        private Duration maxAge = Duration.ofHours(26);
+
+        /** Per-kind exceptions to max-age, e.g. files: 8d. */
+        private Map<String, Duration> maxAges = new LinkedHashMap<>();
+
+        /** Some backup must have passed a verification within this period (else WARNING). */
+        private Duration verificationWithin = Duration.ofDays(7);
+
+        /** When set, a passed restore drill of each kind is required within this period (docs/drills.md). */
+        private Duration drillMaxAge;
+
+        /** How long a copy may lag behind the store before a backup missing from it is a WARNING. */
+        private Duration copyGrace = Duration.ofHours(1);
+
+        /** The kinds watched. */
+        public List<String> getKinds() {
+            return kinds;
+        }
+
+        /** Sets the kinds watched. */
+        public void setKinds(List<String> kinds) {
+            this.kinds = kinds;
+        }
+
+        /** The maximum age. */
+        public Duration getMaxAge() {
+            return maxAge;
+        }
+
+        /** Sets the maximum age. */
+        public void setMaxAge(Duration maxAge) {
+            this.maxAge = maxAge;
+        }
+
+        /** The per-kind maximum ages. */
+        public Map<String, Duration> getMaxAges() {
+            return maxAges;
+        }
+
+        /** Sets the per-kind maximum ages. */
+        public void setMaxAges(Map<String, Duration> maxAges) {
+            this.maxAges = maxAges;
+        }
+
+        /** The verification period. */
+        public Duration getVerificationWithin() {
+            return verificationWithin;
+        }
+
+        /** Sets the verification period. */
+        public void setVerificationWithin(Duration verificationWithin) {
+            this.verificationWithin = verificationWithin;
+        }
+
+        /** The drill period, or null. */
+        public Duration getDrillMaxAge() {
+            return drillMaxAge;
+        }
+
+        /** Sets the drill period. */
+        public void setDrillMaxAge(Duration drillMaxAge) {
+            this.drillMaxAge = drillMaxAge;
+        }
+
+        /** The copies' grace period. */
+        public Duration getCopyGrace() {
+            return copyGrace;
+        }
+
+        /** Sets the copies' grace period. */
+        public void setCopyGrace(Duration copyGrace) {
+            this.copyGrace = copyGrace;
+        }
+    }
+
+    /** Alerts from check(), verify() and failed verifications. */
+    public static class Slack {
+        /** The Slack incoming-webhook URL (a secret: keep it out of version control). */
+        private String webhookUrl;
+
+        /** The webhook URL. */
+        public String getWebhookUrl() {
+            return webhookUrl;
+        }
+
+        /** Sets the webhook URL. */
+        public void setWebhookUrl(String webhookUrl) {
+            this.webhookUrl = webhookUrl;
+        }
+    }
+
+    /** The backup health indicator and the last-success gauges. */
+    public static class Health {
+        /**
+         * How long the monitor's report is reused: health requests and Prometheus scrapes within it read the cached
+         * report; the facade's operations refresh it.
+         */
+        private Duration cacheTtl = Duration.ofMinutes(5);
+
+        /** The cache time. */
+        public Duration getCacheTtl() {
+            return cacheTtl;
+        }
+
+        /** Sets the cache time. */
+        public void setCacheTtl(Duration cacheTtl) {
+            this.cacheTtl = cacheTtl;
+        }
+    }
+}

@@ -1,0 +1,82 @@
+package com.jiffoo.backup.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.monitor.BackupMonitor;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+
+/** What the auto-configuration creates, and when: nothing without a store; a clear start failure on a missing key. */
+class JiffooBackupAutoConfigurationTest {
+    private final ApplicationContextRunner runner = new ApplicationContextRunner()
+            .withConfiguration(AutoConfigurations.of(
+                    JiffooBackupAutoConfiguration.class,
+                    JiffooBackupHealthAutoConfiguration.class,
+                    JiffooBackupMetricsAutoConfiguration.class));
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void createsNothingWithoutAStore() {
+        runner.withPropertyValues("jiffoo.backup.files.source-directory=" + dir).run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context).doesNotHaveBean(JiffooBackup.class);
+            assertThat(context).doesNotHaveBean(BackupStores.class);
+            assertThat(context).doesNotHaveBean(BackupMonitor.class);
+            assertThat(context).doesNotHaveBean(BackupHealthIndicator.class);
+            assertThat(context).doesNotHaveBean(BackupMetrics.class);
+        });
+    }
+
+    @Test
+    void createsTheBeansFromTheProperties() throws IOException {
+        Path key = dir.resolve("backup.key");
+        com.jiffoo.backup.crypto.PassphraseKeyFile.generate(key);
+        Files.createDirectories(dir.resolve("store"));
+        runner.withPropertyValues(
+                        "jiffoo.backup.store=" + dir.resolve("store"),
+                        "jiffoo.backup.encryption.key-file=" + key,
+                        "jiffoo.backup.monitor.kinds=database,files")
+                .run(context -> {
+                    assertThat(context).hasSingleBean(JiffooBackup.class);
+                    assertThat(context).hasSingleBean(OpenPgpTransform.class);
+                    assertThat(context.getBean(BackupMonitor.class).kinds()).containsExactly("database", "files");
+                    assertThat(context).hasSingleBean(BackupHealthIndicator.class);
+                    assertThat(context).hasSingleBean(BackupMetrics.class);
+                });
+    }
+
+    @Test
+    void refusesToStartWithoutAKeyAndNamesTheProperty() {
+        runner.withPropertyValues("jiffoo.backup.store=" + dir, "jiffoo.backup.monitor.kinds=files")
+                .run(context -> {
+                    assertThat(context).hasFailed();
+                    assertThat(context.getStartupFailure())
+                            .rootCause()
+                            .hasMessageContaining("jiffoo.backup.encryption.key-file is not set");
+                });
+    }
+
+    @Test
+    void shipsConfigurationMetadataForIdeCompletion() throws IOException {
+        try (InputStream in = getClass().getResourceAsStream("/META-INF/spring-configuration-metadata.json")) {
+            assertThat(in).isNotNull();
+            String json = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(json)
+                    .contains("\"jiffoo.backup.store\"")
+                    .contains("\"jiffoo.backup.encryption.key-file\"")
+                    .contains("\"jiffoo.backup.health.cache-ttl\"")
+                    .contains("\"jiffoo.backup.monitor.max-age\"")
+                    .doesNotContain("{@"); // an IDE shows the description as it is: plain text
+        }
+    }
+}
