@@ -1,0 +1,217 @@
+package com.jiffoo.backup.files;
+
+import static com.jiffoo.backup.files.TestTrees.q;
+import static com.jiffoo.backup.files.TestTrees.sh;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.IntegrityException;
+import com.jiffoo.backup.NotFoundException;
+import com.jiffoo.backup.StoredBackups;
+import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.store.LocalDirectorySink;
+import com.jiffoo.backup.testutil.TestKeys;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Chains of incremental file backups, with GNU tar as the referee: each link, decrypted by gpg and extracted in order
+ * with {@code tar -x -g /dev/null}, must reproduce the tree as it was at that backup, deletions included.
+ */
+class IncrementalChainTest {
+    @TempDir
+    Path dir;
+
+    private Path tree;
+    private Path keyFile;
+    private LocalDirectorySink store;
+    private OpenPgpTransform pgp;
+    private Instant now = Instant.parse("2026-03-01T00:00:00Z");
+
+    @BeforeEach
+    void setUp() throws Exception {
+        tree = dir.resolve("uploads");
+        TestTrees.createSampleTree(tree);
+        keyFile = TestKeys.keyFile(dir, "backup.key");
+        store = LocalDirectorySink.create(dir.resolve("store"));
+        pgp = OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(keyFile))
+                .build();
+    }
+
+    /** One backup planned by the default policy, an hour after the previous one. */
+    private BackupManifest backUp(Compression compression) {
+        now = now.plus(Duration.ofHours(1));
+        FileChain.Plan plan = FileChain.policy().plan(StoredBackups.of(store).committed("files"), tree, now);
+        return BackupPipeline.builder()
+                .source(DirectorySource.builder(tree)
+                        .compression(compression)
+                        .chain(plan.parent().orElse(null))
+                        .build())
+                .encryption(pgp)
+                .sink(store)
+                .clock(Clock.fixed(now, ZoneOffset.UTC))
+                .build()
+                .run();
+    }
+
+    /** Decrypts a link with gpg and applies it with GNU tar's incremental extraction, as docs/incremental.md says. */
+    private void applyWithGnuTar(BackupManifest m, Compression compression, Path into) throws Exception {
+        String decompress =
+                compression == Compression.ZSTD ? " | zstd -d" : compression == Compression.GZIP ? " | gzip -d" : "";
+        sh(
+                dir,
+                "set -o pipefail; gpg --homedir " + q(Files.createDirectories(dir.resolve("gnupg")))
+                        + " --batch --quiet --pinentry-mode loopback --passphrase-file " + q(keyFile) + " -d "
+                        + q(store.pathOf(m.objectKey())) + decompress + " | tar -x -g /dev/null -C " + q(into));
+    }
+
+    /** The changes between links: every kind the issue names. */
+    private void change(int step) throws Exception {
+        switch (step) {
+            case 1 -> { // additions, a content change of the same size, a deletion
+                Files.writeString(tree.resolve("new.txt"), "added");
+                Files.createDirectories(tree.resolve("newdir/inner"));
+                Files.writeString(tree.resolve("newdir/inner/x.bin"), "x".repeat(5000));
+                byte[] secret = Files.readAllBytes(tree.resolve("private.txt"));
+                secret[0] ^= 1;
+                Files.write(tree.resolve("private.txt"), secret);
+                Files.delete(tree.resolve("empty.txt"));
+            }
+            case 2 -> { // a rename of a file and of a directory, a mode change
+                Files.move(tree.resolve("new.txt"), tree.resolve("renamed.txt"));
+                Files.move(tree.resolve("newdir"), tree.resolve("moveddir"));
+                Files.setPosixFilePermissions(
+                        tree.resolve("private.txt"), PosixFilePermissions.fromString("rw-r-----"));
+            }
+            case 3 -> { // a directory replaced by a file, a file by a directory, a link changed
+                sh(tree, "rm -r moveddir && echo now-a-file > moveddir");
+                Files.delete(tree.resolve("renamed.txt"));
+                Files.createDirectories(tree.resolve("renamed.txt/sub"));
+                Files.writeString(tree.resolve("renamed.txt/sub/f"), "in a dir now");
+                sh(tree, "for l in $(find . -type l | head -1); do rm \"$l\"; ln -s private.txt \"$l\"; done");
+            }
+            case 4 -> { // nothing changed
+            }
+            case 5 -> { // a whole subtree deleted, a file appended to
+                sh(tree, "rm -rf renamed.txt && echo more >> private.txt");
+            }
+            default -> throw new IllegalArgumentException();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(
+            value = Compression.class,
+            names = {"GZIP", "ZSTD"})
+    void gnuTarAppliesTheChainInOrderAndReproducesEveryState(Compression compression) throws Exception {
+        Path byTar = Files.createDirectory(dir.resolve("by-tar"));
+        List<BackupManifest> chain = new ArrayList<>();
+        for (int step = 0; step <= 5; step++) {
+            if (step > 0) {
+                change(step);
+            }
+            BackupManifest m = backUp(compression);
+            chain.add(m);
+            assertThat(FileChain.level(m)).contains((long) step);
+            applyWithGnuTar(m, compression, byTar);
+            assertThat(TestTrees.snapshot(byTar)).as("after link %d", step).isEqualTo(TestTrees.snapshot(tree));
+        }
+        // an increment holds only what changed: the unchanged step 4 stores no file at all
+        assertThat(chain.get(4).sourceFacts()).containsEntry("fileCount", 0L);
+        assertThat(((Number) chain.get(1).sourceFacts().get("fileCount")).longValue())
+                .isEqualTo(3); // new.txt, x.bin, private.txt
+        Map<?, ?> c = (Map<?, ?>) chain.get(3).sourceFacts().get(DirectorySource.CHAIN_FACT);
+        assertThat(c.get("base")).isEqualTo(chain.get(0).id());
+        assertThat(((Map<?, ?>) c.get("parent")).get("objectSha256"))
+                .isEqualTo(chain.get(2).objectSha256());
+        // the links of the newest backup, in order
+        assertThat(FileChain.links(chain.get(5), StoredBackups.of(store).committed("files")))
+                .extracting(BackupManifest::id)
+                .containsExactlyElementsOf(
+                        chain.stream().map(BackupManifest::id).toList());
+    }
+
+    @Test
+    void theArchiveCarriesGnuTarsDumpdirRecords() throws Exception {
+        backUp(Compression.NONE);
+        Files.writeString(tree.resolve("added.txt"), "a");
+        Files.delete(tree.resolve("private.txt"));
+        BackupManifest inc = backUp(Compression.NONE);
+        Path plain = dir.resolve("inc.tar");
+        sh(
+                dir,
+                "gpg --homedir " + q(Files.createDirectories(dir.resolve("gnupg")))
+                        + " --batch --quiet --pinentry-mode loopback --passphrase-file " + q(keyFile) + " -o "
+                        + q(plain) + " -d " + q(store.pathOf(inc.objectKey())));
+        String listing = sh(dir, "tar --list --incremental --verbose --verbose -f " + q(plain));
+        assertThat(listing).contains("Y added.txt").doesNotContain("private.txt");
+        assertThat(listing).containsPattern("\\./\\n");
+        assertThat(new String(Files.readAllBytes(plain), StandardCharsets.ISO_8859_1))
+                .contains("GNU.dumpdir=");
+    }
+
+    @Test
+    void theDefaultPolicyStartsAChainAndAFullOneAfterADayOrTwentyThreeIncrements() throws Exception {
+        FileChain.Plan first = FileChain.policy().plan(List.of(), tree, now);
+        assertThat(first.parent()).isEmpty();
+        assertThat(first.reason()).contains("no earlier backup");
+        BackupManifest full = backUp(Compression.NONE);
+        BackupManifest inc = backUp(Compression.NONE);
+        List<BackupManifest> committed = StoredBackups.of(store).committed("files");
+        assertThat(FileChain.policy().plan(committed, tree, now).parent()).contains(inc);
+        assertThat(FileChain.policy()
+                        .plan(committed, tree, full.completedAt().plus(Duration.ofDays(1)))
+                        .parent())
+                .isEmpty();
+        assertThat(FileChain.policy(1, Duration.ofDays(1))
+                        .plan(committed, tree, now)
+                        .parent())
+                .isEmpty();
+        assertThat(FileChain.policy().plan(committed, dir.resolve("other"), now).parent())
+                .isEmpty();
+    }
+
+    @Test
+    void aMissingOrReplacedLinkIsAClearErrorNamingIt() throws Exception {
+        BackupManifest full = backUp(Compression.NONE);
+        Files.writeString(tree.resolve("a"), "1");
+        BackupManifest inc1 = backUp(Compression.NONE);
+        Files.writeString(tree.resolve("b"), "2");
+        BackupManifest inc2 = backUp(Compression.NONE);
+
+        // the middle link deleted, as an operator would with rm
+        sh(dir, "rm " + q(store.pathOf(inc1.manifestKey())));
+        List<BackupManifest> committed = StoredBackups.of(store).committed("files");
+        assertThatThrownBy(() -> FileChain.links(inc2, committed))
+                .isInstanceOf(NotFoundException.class)
+                .hasMessageContaining(inc1.id())
+                .hasMessageContaining("broken");
+
+        // a different backup under the parent's name: the SHA-256 recorded by its successor differs
+        BackupManifest forged = inc1.toBuilder()
+                .object(inc1.objectKey(), inc1.objectSize(), "0".repeat(64))
+                .build();
+        assertThatThrownBy(() -> FileChain.links(inc2, List.of(inc2, forged, full)))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining(inc1.id())
+                .hasMessageContaining("replaced");
+    }
+}
