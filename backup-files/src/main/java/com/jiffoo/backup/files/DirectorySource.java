@@ -92,7 +92,7 @@ public final class DirectorySource implements Source {
      * The fact of a backup of a chain: {@code level} (0 for the full one), and for an increment {@code base} (the
      * full one's id) and {@code parent} ({@code id}, {@code objectKey}, {@code objectSha256}).
      */
-    public static final String CHAIN_FACT = "chain";
+    public static final String CHAIN_FACT = com.jiffoo.backup.BackupChain.FACT;
     /** GNU tar's PAX keyword for a directory's listing in an incremental archive. */
     static final String DUMPDIR = "GNU.dumpdir";
 

@@ -1,13 +1,9 @@
 package com.jiffoo.backup.files;
 
+import com.jiffoo.backup.BackupChain;
 import com.jiffoo.backup.BackupManifest;
-import com.jiffoo.backup.IntegrityException;
-import com.jiffoo.backup.NotFoundException;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -16,7 +12,7 @@ import java.util.Optional;
 /**
  * Chains of incremental file backups: a full backup followed by increments, each holding what changed since the one
  * before it ({@link DirectorySource.Builder#chain}). It decides whether the next backup is a full one or an increment
- * ({@link #plan}) and finds the links to apply, in order, to restore one backup ({@link #links}).
+ * ({@link #plan}) ({@link com.jiffoo.backup.BackupChain#links} finds the links to apply, in order, to restore one).
  *
  * <p>Policy: a new chain (a full backup) starts when there is no backup of a chain of the same directory, when the
  * newest chain already has {@code fullEvery} increments (default {@value #DEFAULT_FULL_EVERY}: with hourly backups,
@@ -106,72 +102,15 @@ public final class FileChain {
 
     /** The chain level of a backup: 0 for a chain's full backup; empty when it is not part of a chain. */
     public static Optional<Long> level(BackupManifest m) {
-        if (m.sourceFacts().get(DirectorySource.CHAIN_FACT) instanceof Map<?, ?> c
-                && c.get("level") instanceof Number n) {
-            return Optional.of(n.longValue());
-        }
-        return Optional.empty();
+        return BackupChain.level(m);
     }
 
     private static Instant baseTime(BackupManifest m, List<BackupManifest> committed) {
-        Object base = ((Map<?, ?>) m.sourceFacts().get(DirectorySource.CHAIN_FACT)).get("base");
+        Object base = ((Map<?, ?>) m.sourceFacts().get(BackupChain.FACT)).get("base");
         return committed.stream()
                 .filter(x -> x.id().equals(base))
                 .map(BackupManifest::completedAt)
                 .findFirst()
                 .orElse(null);
-    }
-
-    /**
-     * The backups to apply, in order, to restore {@code backup}: its chain's full backup first, then each increment
-     * up to {@code backup} itself; just {@code backup} when it is not an increment. Each link must be committed in
-     * {@code committed} with the SHA-256 its successor recorded for it.
-     *
-     * @throws NotFoundException  when a link is missing (deleted, or its manifest refused), naming it
-     * @throws IntegrityException when a link's stored SHA-256 is not the one its successor recorded (it was replaced)
-     */
-    public static List<BackupManifest> links(BackupManifest backup, List<BackupManifest> committed) {
-        Map<String, BackupManifest> byId = new HashMap<>();
-        for (BackupManifest m : committed) {
-            byId.put(m.id(), m);
-        }
-        List<BackupManifest> out = new ArrayList<>();
-        BackupManifest cur = backup;
-        out.add(cur);
-        while (level(cur).orElse(0L) > 0) {
-            Map<?, ?> parent =
-                    (Map<?, ?>) ((Map<?, ?>) cur.sourceFacts().get(DirectorySource.CHAIN_FACT)).get("parent");
-            String id = String.valueOf(parent.get("id"));
-            BackupManifest p = byId.get(id);
-            if (p == null) {
-                throw new NotFoundException(
-                        "The chain of " + backup.id() + " is broken: its link " + id + " (parent of " + cur.id()
-                                + ") is missing from the store or its manifest is refused, so " + backup.id()
-                                + " cannot be restored. Restore a backup of an intact chain (an earlier one, or the"
-                                + " full backup "
-                                + ((Map<?, ?>) cur.sourceFacts().get(DirectorySource.CHAIN_FACT)).get("base")
-                                + " if it is there).",
-                        String.valueOf(parent.get("objectKey")),
-                        null,
-                        null);
-            }
-            if (!p.objectSha256().equals(parent.get("objectSha256"))) {
-                throw new IntegrityException(
-                        "The chain of " + backup.id() + " is broken: its link " + id + " has SHA-256 "
-                                + p.objectSha256() + " but " + cur.id() + " was made on top of one with "
-                                + parent.get("objectSha256") + " (it was replaced). Restore a backup of an intact"
-                                + " chain.",
-                        p.objectKey(),
-                        null,
-                        null);
-            }
-            if (out.size() > 100_000) {
-                throw new IntegrityException("The chain of " + backup.id() + " loops; its manifests were edited.");
-            }
-            out.add(p);
-            cur = p;
-        }
-        Collections.reverse(out);
-        return out;
     }
 }

@@ -8,7 +8,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.IntegrityException;
-import com.jiffoo.backup.NotFoundException;
+import com.jiffoo.backup.RestorePipeline;
+import com.jiffoo.backup.RestoreResult;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
@@ -83,6 +84,16 @@ class IncrementalChainTest {
                         + q(store.pathOf(m.objectKey())) + decompress + " | tar -x -g /dev/null -C " + q(into));
     }
 
+    private RestorePipeline restoreInto(Path target) {
+        return RestorePipeline.builder()
+                .sink(store)
+                .decryption(pgp)
+                .target(DirectoryRestoreTarget.builder(target)
+                        .replaceExisting(true)
+                        .build())
+                .build();
+    }
+
     /** The changes between links: every kind the issue names. */
     private void change(int step) throws Exception {
         switch (step) {
@@ -123,6 +134,7 @@ class IncrementalChainTest {
             names = {"GZIP", "ZSTD"})
     void gnuTarAppliesTheChainInOrderAndReproducesEveryState(Compression compression) throws Exception {
         Path byTar = Files.createDirectory(dir.resolve("by-tar"));
+        Path ours = dir.resolve("ours");
         List<BackupManifest> chain = new ArrayList<>();
         for (int step = 0; step <= 5; step++) {
             if (step > 0) {
@@ -132,7 +144,17 @@ class IncrementalChainTest {
             chain.add(m);
             assertThat(FileChain.level(m)).contains((long) step);
             applyWithGnuTar(m, compression, byTar);
-            assertThat(TestTrees.snapshot(byTar)).as("after link %d", step).isEqualTo(TestTrees.snapshot(tree));
+            Map<String, String> expected = TestTrees.snapshot(tree);
+            assertThat(TestTrees.snapshot(byTar))
+                    .as("GNU tar after link %d", step)
+                    .isEqualTo(expected);
+            RestoreResult r = restoreInto(ours).restoreLatest("files");
+            assertThat(TestTrees.snapshot(ours))
+                    .as("our restore of link %d", step)
+                    .isEqualTo(expected);
+            if (step > 0) {
+                assertThat((List<?>) r.facts().get("chain")).hasSize(step + 1);
+            }
         }
         // an increment holds only what changed: the unchanged step 4 stores no file at all
         assertThat(chain.get(4).sourceFacts()).containsEntry("fileCount", 0L);
@@ -143,10 +165,29 @@ class IncrementalChainTest {
         assertThat(((Map<?, ?>) c.get("parent")).get("objectSha256"))
                 .isEqualTo(chain.get(2).objectSha256());
         // the links of the newest backup, in order
-        assertThat(FileChain.links(chain.get(5), StoredBackups.of(store).committed("files")))
+        assertThat(com.jiffoo.backup.BackupChain.links(
+                        chain.get(5), StoredBackups.of(store).committed("files")))
                 .extracting(BackupManifest::id)
                 .containsExactlyElementsOf(
                         chain.stream().map(BackupManifest::id).toList());
+    }
+
+    @Test
+    void aDamagedLinkFailsTheRestoreNamingItAndLeavesTheTargetAlone() throws Exception {
+        backUp(Compression.GZIP);
+        Files.writeString(tree.resolve("a"), "1");
+        BackupManifest inc1 = backUp(Compression.GZIP);
+        Files.writeString(tree.resolve("b"), "2");
+        backUp(Compression.GZIP);
+        Path target = dir.resolve("restored");
+        restoreInto(target).restoreLatest("files");
+        Map<String, String> before = TestTrees.snapshot(target);
+        // one byte of the middle link overwritten in place, as a failing disk would
+        sh(dir, "printf 'X' | dd of=" + q(store.pathOf(inc1.objectKey())) + " bs=1 seek=200 conv=notrunc status=none");
+        assertThatThrownBy(() -> restoreInto(target).restoreLatest("files"))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining(inc1.objectKey());
+        assertThat(TestTrees.snapshot(target)).isEqualTo(before);
     }
 
     @Test
@@ -200,16 +241,22 @@ class IncrementalChainTest {
         // the middle link deleted, as an operator would with rm
         sh(dir, "rm " + q(store.pathOf(inc1.manifestKey())));
         List<BackupManifest> committed = StoredBackups.of(store).committed("files");
-        assertThatThrownBy(() -> FileChain.links(inc2, committed))
-                .isInstanceOf(NotFoundException.class)
+        assertThatThrownBy(() -> com.jiffoo.backup.BackupChain.links(inc2, committed))
+                .isInstanceOf(IntegrityException.class)
                 .hasMessageContaining(inc1.id())
                 .hasMessageContaining("broken");
+
+        Path target = dir.resolve("restored");
+        assertThatThrownBy(() -> restoreInto(target).restoreLatest("files"))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining(inc1.id());
+        assertThat(target).doesNotExist();
 
         // a different backup under the parent's name: the SHA-256 recorded by its successor differs
         BackupManifest forged = inc1.toBuilder()
                 .object(inc1.objectKey(), inc1.objectSize(), "0".repeat(64))
                 .build();
-        assertThatThrownBy(() -> FileChain.links(inc2, List.of(inc2, forged, full)))
+        assertThatThrownBy(() -> com.jiffoo.backup.BackupChain.links(inc2, List.of(inc2, forged, full)))
                 .isInstanceOf(IntegrityException.class)
                 .hasMessageContaining(inc1.id())
                 .hasMessageContaining("replaced");
