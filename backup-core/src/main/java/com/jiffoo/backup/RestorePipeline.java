@@ -123,6 +123,27 @@ public final class RestorePipeline {
                                 null)));
     }
 
+    /**
+     * Restores the newest committed backup of one kind completed at or before {@code time} (with its chain, when it
+     * is an increment).
+     *
+     * @throws NotFoundException when the store holds no committed backup of that kind that old
+     */
+    public RestoreResult restoreAsOf(String kind, java.time.Instant time) {
+        java.util.Objects.requireNonNull(time, "time");
+        return run(
+                kind + "/ (as of " + time + ")",
+                backups -> backups.committed(kind).stream()
+                        .filter(m -> !m.completedAt().isAfter(time))
+                        .findFirst()
+                        .orElseThrow(() -> new NotFoundException(
+                                "No committed " + kind + " backup in " + sink.location() + " completed at or before "
+                                        + time + ". List the store to see what it holds.",
+                                null,
+                                sink.location(),
+                                null)));
+    }
+
     /** One restore, with exactly one started and one finished or failed event, whatever fails. */
     private RestoreResult run(String label, java.util.function.Function<StoredBackups, BackupManifest> pick) {
         ProgressTicker ticker = new ProgressTicker();

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
+import com.jiffoo.backup.BackupVerifier;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.RestoreResult;
@@ -135,6 +136,7 @@ class IncrementalChainTest {
     void gnuTarAppliesTheChainInOrderAndReproducesEveryState(Compression compression) throws Exception {
         Path byTar = Files.createDirectory(dir.resolve("by-tar"));
         Path ours = dir.resolve("ours");
+        List<Map<String, String>> states = new ArrayList<>();
         List<BackupManifest> chain = new ArrayList<>();
         for (int step = 0; step <= 5; step++) {
             if (step > 0) {
@@ -145,6 +147,7 @@ class IncrementalChainTest {
             assertThat(FileChain.level(m)).contains((long) step);
             applyWithGnuTar(m, compression, byTar);
             Map<String, String> expected = TestTrees.snapshot(tree);
+            states.add(expected);
             assertThat(TestTrees.snapshot(byTar))
                     .as("GNU tar after link %d", step)
                     .isEqualTo(expected);
@@ -156,6 +159,10 @@ class IncrementalChainTest {
                 assertThat((List<?>) r.facts().get("chain")).hasSize(step + 1);
             }
         }
+        // as of the time of link 2: the chain up to it
+        Path asOf = dir.resolve("as-of");
+        restoreInto(asOf).restoreAsOf("files", chain.get(2).completedAt().plusSeconds(60));
+        assertThat(TestTrees.snapshot(asOf)).isEqualTo(states.get(2));
         // an increment holds only what changed: the unchanged step 4 stores no file at all
         assertThat(chain.get(4).sourceFacts()).containsEntry("fileCount", 0L);
         assertThat(((Number) chain.get(1).sourceFacts().get("fileCount")).longValue())
@@ -182,8 +189,21 @@ class IncrementalChainTest {
         Path target = dir.resolve("restored");
         restoreInto(target).restoreLatest("files");
         Map<String, String> before = TestTrees.snapshot(target);
+        BackupVerifier verifier = BackupVerifier.builder()
+                .sink(store)
+                .transforms(List.of(pgp))
+                .innerCheck(TarListCheck.create())
+                .build();
+        BackupManifest latest = StoredBackups.of(store).latest("files").orElseThrow();
+        verifier.verify(latest.objectKey(), true);
         // one byte of the middle link overwritten in place, as a failing disk would
         sh(dir, "printf 'X' | dd of=" + q(store.pathOf(inc1.objectKey())) + " bs=1 seek=200 conv=notrunc status=none");
+        for (boolean deep : new boolean[] {false, true}) {
+            assertThatThrownBy(() -> verifier.verify(latest.objectKey(), deep))
+                    .isInstanceOf(IntegrityException.class)
+                    .hasMessageContaining("chain of " + latest.id() + " is broken")
+                    .hasMessageContaining(inc1.objectKey());
+        }
         assertThatThrownBy(() -> restoreInto(target).restoreLatest("files"))
                 .isInstanceOf(IntegrityException.class)
                 .hasMessageContaining(inc1.objectKey());
