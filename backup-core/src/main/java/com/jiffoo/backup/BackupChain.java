@@ -33,6 +33,16 @@ public final class BackupChain {
         return level(m).orElse(0L) > 0;
     }
 
+    /** The id of the backup an increment was made on; empty for anything else. */
+    public static Optional<String> parentId(BackupManifest m) {
+        if (isIncrement(m)
+                && ((Map<?, ?>) m.sourceFacts().get(FACT)).get("parent") instanceof Map<?, ?> p
+                && p.get("id") instanceof String id) {
+            return Optional.of(id);
+        }
+        return Optional.empty();
+    }
+
     /**
      * The backups to apply, in order, to restore {@code backup}: its chain's full backup first, then each increment
      * up to {@code backup} itself; just {@code backup} when it is not an increment. Each link must be committed in

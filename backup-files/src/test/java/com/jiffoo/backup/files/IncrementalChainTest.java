@@ -11,9 +11,11 @@ import com.jiffoo.backup.BackupVerifier;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.RestoreResult;
+import com.jiffoo.backup.RetentionPolicy;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import com.jiffoo.backup.retention.Pruner;
 import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testutil.TestKeys;
 import java.nio.charset.StandardCharsets;
@@ -208,6 +210,45 @@ class IncrementalChainTest {
                 .isInstanceOf(IntegrityException.class)
                 .hasMessageContaining(inc1.objectKey());
         assertThat(TestTrees.snapshot(target)).isEqualTo(before);
+    }
+
+    @Test
+    void pruneNeverLeavesAnIncrementWithoutItsBase() throws Exception {
+        List<BackupManifest> first = new ArrayList<>();
+        List<Map<String, String>> states = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            Files.writeString(tree.resolve("f" + i), "v" + i);
+            first.add(backUp(Compression.GZIP));
+            states.add(TestTrees.snapshot(tree));
+        }
+        now = now.plus(Duration.ofDays(1)); // the next backup starts a new chain
+        BackupManifest secondFull = backUp(Compression.GZIP);
+        Files.writeString(tree.resolve("g"), "g");
+        BackupManifest secondInc = backUp(Compression.GZIP);
+        assertThat(FileChain.level(secondFull)).contains(0L);
+        assertThat(FileChain.level(first.get(2))).contains(2L);
+
+        // a policy that keeps only the newest backup and the second increment of the first chain
+        String keptId = first.get(2).id();
+        RetentionPolicy policy = (backups, clock) -> backups.stream()
+                .map(b -> new RetentionPolicy.Verdict(
+                        b, b.id().equals(keptId) || b.id().equals(secondInc.id()), "test rule"))
+                .toList();
+        Pruner.PruneReport report = Pruner.builder()
+                .sink(store)
+                .policy(policy)
+                .clock(Clock.fixed(now, ZoneOffset.UTC))
+                .build()
+                .prune("files", false);
+        // the links before each kept increment stay; only the first chain's last increment goes
+        assertThat(report.deleted()).containsExactly(first.get(3).objectKey());
+        assertThat(StoredBackups.of(store).committed("files"))
+                .extracting(BackupManifest::id)
+                .containsExactlyInAnyOrder(
+                        first.get(0).id(), first.get(1).id(), first.get(2).id(), secondFull.id(), secondInc.id());
+        Path target = dir.resolve("restored");
+        restoreInto(target).restore(first.get(2).objectKey());
+        assertThat(TestTrees.snapshot(target)).isEqualTo(states.get(2));
     }
 
     @Test
