@@ -93,6 +93,10 @@ public final class DirectorySource implements Source {
      * full one's id) and {@code parent} ({@code id}, {@code objectKey}, {@code objectSha256}).
      */
     public static final String CHAIN_FACT = com.jiffoo.backup.BackupChain.FACT;
+    /** In a backup of a chain: the regular files of the whole tree (an increment's {@code fileCount} has the changed). */
+    public static final String TREE_FILE_COUNT = "treeFileCount";
+    /** In a backup of a chain: the bytes of the regular files of the whole tree. */
+    public static final String TREE_BYTES = "treeBytes";
     /** GNU tar's PAX keyword for a directory's listing in an incremental archive. */
     static final String DUMPDIR = "GNU.dumpdir";
 
@@ -298,6 +302,8 @@ public final class DirectorySource implements Source {
         facts.put("changedWhileReading", walk.changed);
         if (chain != null) {
             facts.put("unchanged", walk.unchanged);
+            facts.put(TREE_FILE_COUNT, walk.treeFiles);
+            facts.put(TREE_BYTES, walk.treeBytes);
             facts.put(CHAIN_FACT, chain.fact());
             facts.put(FileList.FACT, walk.list.fact());
         }
@@ -356,6 +362,10 @@ public final class DirectorySource implements Source {
                 if (infos[i] != null && infos[i].type != Type.OTHER) {
                     String entryName = prefix + names.get(i);
                     walk.list.add(entryName, infos[i].meta());
+                    if (infos[i].type == Type.FILE) {
+                        walk.treeFiles++;
+                        walk.treeBytes += infos[i].size;
+                    }
                     infos[i].changed = infos[i].type == Type.DIRECTORY || changed(entryName, infos[i], walk);
                     dumpdir.append(infos[i].type == Type.DIRECTORY ? 'D' : infos[i].changed ? 'Y' : 'N')
                             .append(names.get(i))
@@ -646,6 +656,8 @@ public final class DirectorySource implements Source {
         long vanished;
         long changed;
         long unchanged;
+        long treeFiles;
+        long treeBytes;
         FileList.Writer list;
         Map<String, FileList.Meta> previous;
     }

@@ -8,6 +8,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.BackupVerifier;
+import com.jiffoo.backup.DrillReport;
+import com.jiffoo.backup.DrillSource;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.RestoreResult;
@@ -161,6 +163,13 @@ class IncrementalChainTest {
                 assertThat((List<?>) r.facts().get("chain")).hasSize(step + 1);
             }
         }
+        // a restore drill of the newest increment restores its chain and checks the whole tree's count and bytes
+        DrillReport drill = FilesDrill.builder()
+                .source(DrillSource.of(store, pgp, StoredBackups.of(store).trust(), "files", null))
+                .scratchParent(Files.createDirectories(dir.resolve("scratch")))
+                .build()
+                .run();
+        assertThat(drill.passed()).as(drill.toString()).isTrue();
         // as of the time of link 2: the chain up to it
         Path asOf = dir.resolve("as-of");
         restoreInto(asOf).restoreAsOf("files", chain.get(2).completedAt().plusSeconds(60));
