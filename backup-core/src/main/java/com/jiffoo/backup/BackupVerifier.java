@@ -79,7 +79,9 @@ public final class BackupVerifier {
     }
 
     /**
-     * Verifies one backup, given its data, sidecar or manifest key.
+     * Verifies one backup, given its data, sidecar or manifest key. An increment of a chain ({@link BackupChain}) is
+     * verified with every link before it, from its full backup on: a missing, replaced or damaged link fails it,
+     * named.
      *
      * @param deep also decode and check the plaintext (needs the decryption key)
      * @throws IntegrityException  when anything does not match, is missing or truncated
@@ -92,25 +94,23 @@ public final class BackupVerifier {
         BackupManifest m = null;
         try {
             m = backups.manifest(key);
-            backups.checkSidecar(m);
-            if (deep) {
-                List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
-                RestoreTarget check = innerCheck != null ? innerCheck : DiscardingTarget.INSTANCE;
-                try (StagedRestore staged = RestorePipeline.stream(
-                        backups,
-                        m,
-                        decoders,
-                        check,
-                        listener,
-                        Operation.VERIFY,
-                        ticker,
-                        RestorePipeline.DEFAULT_CHUNK,
-                        RestorePipeline.DEFAULT_CHUNKS)) {
-                    log.debug("deep check of {} gave {}", m.objectKey(), staged.facts());
+            if (BackupChain.isIncrement(m)) {
+                // an increment is only as good as its chain: every link before it is checked the same way
+                List<BackupManifest> links = BackupChain.links(m, backups.committed(m.kind()));
+                for (BackupManifest link : links.subList(0, links.size() - 1)) {
+                    try {
+                        check(backups, link, deep, ticker);
+                    } catch (IntegrityException e) {
+                        throw new IntegrityException(
+                                "The chain of " + m.id() + " is broken at its link " + link.objectKey() + ": "
+                                        + e.getMessage(),
+                                link.objectKey(),
+                                sink.location(),
+                                e);
+                    }
                 }
-            } else {
-                quick(backups, m, ticker);
             }
+            check(backups, m, deep, ticker);
             Duration elapsed = Duration.ofNanos(ticker.elapsedNanos());
             Progress done = Support.progress(
                     m.objectKey(), deep ? m.plaintextSize() : 0, m.objectSize(), m.objectSize(), ticker);
@@ -142,6 +142,29 @@ public final class BackupVerifier {
                                 Support.hostName()));
             }
             throw e;
+        }
+    }
+
+    /** The checks of one stored backup: its sidecar, then the quick or the deep check. */
+    private void check(StoredBackups backups, BackupManifest m, boolean deep, ProgressTicker ticker) {
+        backups.checkSidecar(m);
+        if (!deep) {
+            quick(backups, m, ticker);
+            return;
+        }
+        List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
+        RestoreTarget check = innerCheck != null ? innerCheck : DiscardingTarget.INSTANCE;
+        try (StagedRestore staged = RestorePipeline.stream(
+                backups,
+                m,
+                decoders,
+                check,
+                listener,
+                Operation.VERIFY,
+                ticker,
+                RestorePipeline.DEFAULT_CHUNK,
+                RestorePipeline.DEFAULT_CHUNKS)) {
+            log.debug("deep check of {} gave {}", m.objectKey(), staged.facts());
         }
     }
 

@@ -123,6 +123,27 @@ public final class RestorePipeline {
                                 null)));
     }
 
+    /**
+     * Restores the newest committed backup of one kind completed at or before {@code time} (with its chain, when it
+     * is an increment).
+     *
+     * @throws NotFoundException when the store holds no committed backup of that kind that old
+     */
+    public RestoreResult restoreAsOf(String kind, java.time.Instant time) {
+        java.util.Objects.requireNonNull(time, "time");
+        return run(
+                kind + "/ (as of " + time + ")",
+                backups -> backups.committed(kind).stream()
+                        .filter(m -> !m.completedAt().isAfter(time))
+                        .findFirst()
+                        .orElseThrow(() -> new NotFoundException(
+                                "No committed " + kind + " backup in " + sink.location() + " completed at or before "
+                                        + time + ". List the store to see what it holds.",
+                                null,
+                                sink.location(),
+                                null)));
+    }
+
     /** One restore, with exactly one started and one finished or failed event, whatever fails. */
     private RestoreResult run(String label, java.util.function.Function<StoredBackups, BackupManifest> pick) {
         ProgressTicker ticker = new ProgressTicker();
@@ -145,8 +166,14 @@ public final class RestorePipeline {
     }
 
     private RestoreResult restore(StoredBackups backups, BackupManifest m, ProgressTicker ticker) {
-        backups.checkSidecar(m);
-        List<Transform> decoders = StoredBackups.decoders(m, transforms, sink.location());
+        // an increment is restored by applying its whole chain, from the full backup on (each link checked)
+        List<BackupManifest> links =
+                BackupChain.isIncrement(m) ? BackupChain.links(m, backups.committed(m.kind())) : List.of(m);
+        List<List<Transform>> decoders = new java.util.ArrayList<>();
+        for (BackupManifest link : links) {
+            backups.checkSidecar(link);
+            decoders.add(StoredBackups.decoders(link, transforms, sink.location()));
+        }
         if (!target.stagesSafely()) {
             log.info("{} cannot stage safely; verifying {} before touching it", target.describe(), m.objectKey());
             BackupVerifier.builder()
@@ -157,12 +184,48 @@ public final class RestorePipeline {
                     .verify(m.objectKey(), true);
         }
         log.info("restore of {} from {} into {} started", m.objectKey(), sink.location(), target.describe());
-        StagedRestore staged =
-                stream(backups, m, decoders, target, listener, Operation.RESTORE, ticker, chunkSize, chunks);
+        if (links.size() > 1) {
+            log.info("{} is an increment: applying its chain of {} backups in order", m.objectKey(), links.size());
+        }
+        StagedRestore staged = stream(
+                backups, links.get(0), decoders.get(0), target, listener, Operation.RESTORE, ticker, chunkSize, chunks);
+        for (int i = 1; i < links.size(); i++) {
+            StagedRestore previous = staged;
+            RestoreTarget onto = new RestoreTarget() {
+                @Override
+                public String describe() {
+                    return target.describe();
+                }
+
+                @Override
+                public StagedRestore stage(InputStream plaintext, BackupManifest link) throws IOException {
+                    return target.stageOnto(previous, plaintext, link);
+                }
+            };
+            try {
+                staged = stream(
+                        backups,
+                        links.get(i),
+                        decoders.get(i),
+                        onto,
+                        listener,
+                        Operation.RESTORE,
+                        ticker,
+                        chunkSize,
+                        chunks);
+            } catch (RuntimeException e) {
+                previous.close();
+                throw e;
+            }
+        }
         try (StagedRestore s = staged) {
             listener.committing(Operation.RESTORE, m.objectKey()); // may refuse: nothing has changed yet
             s.commit();
             Map<String, Object> facts = s.facts();
+            if (links.size() > 1) {
+                facts = new java.util.LinkedHashMap<>(facts);
+                facts.put("chain", links.stream().map(BackupManifest::id).toList());
+            }
             Duration elapsed = Duration.ofNanos(ticker.elapsedNanos());
             log.info("restore of {} into {} done in {} ms", m.objectKey(), target.describe(), elapsed.toMillis());
             return new RestoreResult(m, facts, elapsed);

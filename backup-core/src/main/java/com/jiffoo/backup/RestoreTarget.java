@@ -31,6 +31,26 @@ public interface RestoreTarget {
     StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException;
 
     /**
+     * Applies the plaintext of the next link of a chain ({@link BackupChain}) onto a restore this target staged from
+     * the links before it, and returns the staged restore to commit: how increments are restored. Targets that
+     * cannot apply increments keep the default, which refuses.
+     *
+     * @param previous  what {@link #stage} (and earlier calls of this method) staged; not committed
+     * @param plaintext the decoded bytes of the increment; not to be closed
+     * @param manifest  the increment's manifest
+     * @throws RestoreException when the content is unsafe or cannot be applied; the caller discards {@code previous}
+     */
+    default StagedRestore stageOnto(StagedRestore previous, InputStream plaintext, BackupManifest manifest)
+            throws IOException {
+        throw new RestoreException(
+                describe() + " cannot apply the increment " + manifest.objectKey()
+                        + " (only file restores into a directory apply chains of increments)",
+                manifest.objectKey(),
+                describe(),
+                null);
+    }
+
+    /**
      * The local directory this target replaces, when it is one (so a restore can refuse a target that overlaps the
      * store it reads from). Empty by default.
      */

@@ -6,9 +6,11 @@ import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.PartialBackupException;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.Source;
+import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.files.Compression;
 import com.jiffoo.backup.files.DirectorySource;
+import com.jiffoo.backup.files.FileChain;
 import com.jiffoo.backup.postgres.BaseBackupSource;
 import com.jiffoo.backup.postgres.PgConnection;
 import com.jiffoo.backup.postgres.PostgresSource;
@@ -38,9 +40,16 @@ final class BackupCommands {
      * and a copy that failed ends the run with exit 11 after the others committed.
      */
     static void backup(CliCommand cmd, Source source, Map<String, Object> summary) {
+        backup(cmd, store -> source, summary);
+    }
+
+    /** A backup whose source depends on what the (first) store holds: an increment of its newest backup. */
+    static void backup(
+            CliCommand cmd, java.util.function.Function<Sink, Source> sourceFor, Map<String, Object> summary) {
         OpenPgpTransform pgp = Encryption.forBackup(cmd.settings);
         List<Sink> stores = Stores.openAll(cmd.settings);
         try {
+            Source source = sourceFor.apply(stores.get(0));
             BackupPipeline.Builder b = BackupPipeline.builder()
                     .source(source)
                     .encryption(pgp)
@@ -188,9 +197,26 @@ final class BackupCommands {
         @Option(names = "--compression", paramLabel = "gzip|zstd", description = "Default gzip (.tar.gz).")
         Compression compression;
 
+        @Option(
+                names = "--incremental",
+                description = "Store only what changed since the newest backup of this directory's chain (GNU tar"
+                        + " listed-incremental records: restore applies the chain; by hand, gpg -d | tar -x -g"
+                        + " /dev/null on each link in order, docs/incremental.md). Makes a full backup, and says so,"
+                        + " when there is none to build on, after FILES_FULL_EVERY increments or when the chain's full"
+                        + " backup is a day old.")
+        boolean incremental;
+
+        @Option(
+                names = "--full-every",
+                paramLabel = "N",
+                description = "With --incremental: a full backup after N increments (FILES_FULL_EVERY; default "
+                        + FileChain.DEFAULT_FULL_EVERY + ", with hourly backups one full backup a day).")
+        String fullEvery;
+
         @Override
         void flags(Settings s) {
             s.flag("SOURCE_DIR", dir);
+            s.flag("FILES_FULL_EVERY", fullEvery);
         }
 
         @Override
@@ -207,7 +233,28 @@ final class BackupCommands {
             if (compression != null) {
                 b.compression(compression);
             }
-            backup(this, b.build(), summary);
+            if (!incremental) {
+                backup(this, b.build(), summary);
+                return;
+            }
+            FileChain policy = FileChain.policy(
+                    settings.integer("FILES_FULL_EVERY", FileChain.DEFAULT_FULL_EVERY, 1),
+                    FileChain.DEFAULT_FULL_AFTER);
+            backup(
+                    this,
+                    store -> {
+                        FileChain.Plan plan = policy.plan(
+                                StoredBackups.of(store, Encryption.trust(settings))
+                                        .committed("files"),
+                                source,
+                                java.time.Instant.now());
+                        say("incremental: " + plan.reason());
+                        summary.put("incremental", plan.parent().isPresent());
+                        plan.parent().ifPresent(p -> summary.put("parent", p.id()));
+                        summary.put("chainPlan", plan.reason());
+                        return b.chain(plan.parent().orElse(null)).build();
+                    },
+                    summary);
         }
     }
 

@@ -39,11 +39,31 @@ final class RestoreCommands {
         @Option(names = "--latest", description = "The newest committed backup of this kind in the store.")
         boolean latest;
 
-        /** Refuses both or neither of BACKUP and --latest. */
+        @Option(
+                names = "--as-of",
+                paramLabel = "TIME",
+                description = "The newest committed backup of this kind completed at or before TIME (ISO-8601,"
+                        + " e.g. 2026-03-01T12:00:00Z). An increment brings its whole chain.")
+        String asOf;
+
+        /** Refuses none or more than one of BACKUP, --latest and --as-of. */
         void requireOne(String kind) {
-            if ((backup == null) == !latest) {
+            if ((backup != null ? 1 : 0) + (latest ? 1 : 0) + (asOf != null ? 1 : 0) != 1) {
                 throw new ConfigurationException("name the backup to restore (its s3:// URI, key or file), or pass"
-                        + " --latest for the newest " + kind + " backup; not both.");
+                        + " --latest for the newest " + kind + " backup, or --as-of TIME; only one of them.");
+            }
+        }
+
+        /** The time of --as-of, or null. */
+        java.time.Instant asOfTime() {
+            if (asOf == null) {
+                return null;
+            }
+            try {
+                return java.time.Instant.parse(asOf);
+            } catch (java.time.format.DateTimeParseException e) {
+                throw new ConfigurationException(
+                        "--as-of is '" + asOf + "', which is not a time; give it as 2026-03-01T12:00:00Z (UTC).");
             }
         }
     }
@@ -63,13 +83,14 @@ final class RestoreCommands {
             Map<String, Object> summary,
             OpenPgpTransform decryption) {
         which.requireOne(kind);
-        Stores.Candidates at = Stores.candidates(cmd.settings, which.latest ? null : which.backup);
+        java.time.Instant asOf = which.asOfTime();
+        Stores.Candidates at = Stores.candidates(cmd.settings, which.backup);
         try {
             OpenPgpTransform pgp = decryption != null ? decryption : Encryption.forRestore(cmd.settings);
             com.jiffoo.backup.BackupTrust trust = Encryption.trust(cmd.settings, pgp);
             // --latest with copies: the newest backup in any store (one may have missed the last backup), else each
             // store's own newest, so that a store's refusal is reported as it is without copies
-            String key = at.key() == null && at.stores().size() > 1
+            String key = at.key() == null && at.stores().size() > 1 && asOf == null
                     ? Fallback.newest(at.stores(), kind, trust).orElse(null)
                     : at.key();
             Fallback.Served<RestoreResult> served = Fallback.first(at.stores(), "restore", store -> {
@@ -80,7 +101,7 @@ final class RestoreCommands {
                         .target(target)
                         .listener(cmd.progress())
                         .build();
-                return key == null ? p.restoreLatest(kind) : p.restore(key);
+                return key != null ? p.restore(key) : asOf != null ? p.restoreAsOf(kind, asOf) : p.restoreLatest(kind);
             });
             RestoreResult r = served.value();
             Sink store = served.store();
@@ -93,6 +114,11 @@ final class RestoreCommands {
             }
             cmd.say("restored " + CliCommand.where(store, r.manifest().objectKey()) + " into " + target.describe()
                     + String.format(Locale.ROOT, " in %.1f s", r.elapsed().toMillis() / 1000.0));
+            if (r.facts().get("chain") instanceof java.util.List<?> chain) {
+                summary.put("chain", chain);
+                cmd.say("  an increment: applied its chain of " + chain.size() + " backups in order, " + chain.get(0)
+                        + " (full) first");
+            }
             for (Fallback.Failure f : served.failures()) {
                 cmd.say("  from the copy in " + store.location() + ": the store "
                         + f.store().location()

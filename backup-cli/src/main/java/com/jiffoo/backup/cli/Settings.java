@@ -68,6 +68,7 @@ public final class Settings implements StoreSettings {
             "S3_OBJECT_LOCK",
             "S3_OBJECT_LOCK_DAYS",
             "SOURCE_DIR",
+            "FILES_FULL_EVERY",
             "BACKUP_DIR",
             "BACKUP_COPIES",
             "WAL_COPIES",

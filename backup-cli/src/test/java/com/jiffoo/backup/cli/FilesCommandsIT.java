@@ -113,6 +113,71 @@ class FilesCommandsIT {
     }
 
     @Test
+    void incrementalBackupsMakeAChainThatVerifyAndRestoreApplyWhole() throws Exception {
+        Path key = dir.resolve("backup.key");
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Map<String, String> env = env(key);
+
+        Jar.Run full = Jar.run(dir, env, "backup", "files", "--incremental", "--json");
+        assertThat(full.exitCode()).as(full.toString()).isZero();
+        assertThat(full.json().get("incremental").asBoolean()).isFalse();
+        assertThat(full.json().get("chainPlan").asText())
+                .contains("no earlier backup")
+                .contains("a full backup");
+
+        Files.writeString(uploads.resolve("2026/01/new.jpg"), "new");
+        Files.delete(uploads.resolve("ünïcode name.txt"));
+        Thread.sleep(1100); // one backup a second: names have seconds
+        Jar.Run inc = Jar.run(dir, env, "backup", "files", "--incremental");
+        assertThat(inc.exitCode()).as(inc.toString()).isZero();
+        assertThat(inc.stdout())
+                .contains(
+                        "incremental: an increment of " + full.json().get("id").asText());
+
+        Jar.Run deep = Jar.run(dir, env, "verify", "--deep", "--latest");
+        assertThat(deep.exitCode()).as(deep.toString()).isZero();
+        Path restored = dir.resolve("restored");
+        Jar.Run restore = Jar.run(dir, env, "restore", "files", "--latest", "--target", restored.toString());
+        assertThat(restore.exitCode()).as(restore.toString()).isZero();
+        assertThat(restore.stdout()).contains("applied its chain of 2 backups");
+        assertThat(tree(restored)).isEqualTo(tree(uploads)).doesNotContainKey("ünïcode name.txt");
+
+        // --full-every 1: the chain has one increment already, so a full backup
+        Thread.sleep(1100);
+        Jar.Run again = Jar.run(dir, env, "backup", "files", "--incremental", "--full-every", "1", "--json");
+        assertThat(again.exitCode()).as(again.toString()).isZero();
+        assertThat(again.json().get("incremental").asBoolean()).isFalse();
+
+        // the first chain's full backup damaged: its increment no longer verifies or restores (exit 5, named)
+        Path stored = store.resolve(full.json().get("key").asText());
+        byte[] bytes = Files.readAllBytes(stored);
+        bytes[bytes.length / 2] ^= 1;
+        Files.write(stored, bytes);
+        String incKey = "files/"
+                + inc.stdout()
+                        .lines()
+                        .filter(l -> l.startsWith("backed up"))
+                        .findFirst()
+                        .orElseThrow()
+                        .replaceAll(".*(files_backup_[0-9_]+\\.tar\\.gz\\.gpg).*", "$1");
+        Jar.Run verify = Jar.run(dir, env, "verify", incKey);
+        assertThat(verify.exitCode()).as(verify.toString()).isEqualTo(5);
+        assertThat(verify.stderr())
+                .contains("chain")
+                .contains(full.json().get("key").asText());
+        Jar.Run broken = Jar.run(
+                dir,
+                env,
+                "restore",
+                "files",
+                incKey,
+                "--target",
+                dir.resolve("r2").toString());
+        assertThat(broken.exitCode()).as(broken.toString()).isEqualTo(5);
+        assertThat(broken.stderr()).contains(full.json().get("key").asText());
+    }
+
+    @Test
     void damagedBackupFailsVerificationWithExitCode5() throws Exception {
         Path key = dir.resolve("backup.key");
         assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();

@@ -1,5 +1,6 @@
 package com.jiffoo.backup.retention;
 
+import com.jiffoo.backup.BackupChain;
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupTrust;
@@ -125,6 +126,7 @@ public final class Pruner {
                     null);
         }
         Map<String, String> damaged = keepNewestIntact(kind, real, verdicts);
+        keepChainLinks(committed, verdicts);
         List<String> deleted = new ArrayList<>();
         Map<String, String> retained = new LinkedHashMap<>();
         for (int i = 0; i < verdicts.size(); i++) {
@@ -405,6 +407,32 @@ public final class Pruner {
     }
 
     /** Turns the verdict on {@code m} into a keep, naming {@code why} and what the policy said. */
+    /**
+     * Never leave an increment without its base: every link before a kept increment of a chain
+     * ({@link BackupChain}) is kept too, whatever the policy says, so what is kept still restores. Increments after
+     * the last kept one may go (their chain is then shorter, still whole).
+     */
+    private static void keepChainLinks(List<BackupManifest> committed, List<Verdict> verdicts) {
+        Map<String, BackupManifest> byId = new java.util.HashMap<>();
+        committed.forEach(m -> byId.put(m.id(), m));
+        for (Verdict v : List.copyOf(verdicts)) {
+            if (!v.keep()) {
+                continue;
+            }
+            BackupManifest cur = v.backup();
+            int hops = 0;
+            while (hops++ < committed.size()) {
+                java.util.Optional<String> parent = BackupChain.parentId(cur);
+                BackupManifest p = parent.map(byId::get).orElse(null);
+                if (p == null) {
+                    break;
+                }
+                keepAnyway(verdicts, p, "a link of the chain of " + v.backup().id() + ", which is kept");
+                cur = p;
+            }
+        }
+    }
+
     private static void keepAnyway(List<Verdict> verdicts, BackupManifest m, String why) {
         for (int i = 0; i < verdicts.size(); i++) {
             Verdict v = verdicts.get(i);

@@ -214,17 +214,49 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
         } catch (BackupException | IOException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw new RestoreException(
-                    "The archive for " + dest + " is malformed: " + e
-                            + ". The backup may be corrupt; the target was not changed.",
-                    null,
-                    dest.toString(),
-                    e);
+            throw malformed(dest, e);
         } finally {
             if (!staged) {
                 FileTrees.deleteQuietly(staging);
                 StagingLeftovers.forget(staging, StagingLeftovers.STAGING);
             }
+        }
+    }
+
+    private static RestoreException malformed(Path dest, RuntimeException e) {
+        return new RestoreException(
+                "The archive for " + dest + " is malformed: " + e
+                        + ". The backup may be corrupt; the target was not changed.",
+                null,
+                dest.toString(),
+                e);
+    }
+
+    /**
+     * Applies an increment of a chain onto the tree {@link #stage} staged from the links before it, the way
+     * {@code tar -x -g /dev/null} does: its files and links replace the staged ones, and each directory's
+     * {@code GNU.dumpdir} record deletes what the directory no longer holds. Every rule of {@link TarExtraction}
+     * applies. The target is still untouched; the returned restore (which is {@code previous}) is committed or
+     * discarded by the caller.
+     *
+     * @throws IllegalArgumentException when {@code previous} was not staged by a restore into this target
+     */
+    @Override
+    public StagedRestore stageOnto(StagedRestore previous, InputStream plaintext, BackupManifest manifest)
+            throws IOException {
+        Objects.requireNonNull(plaintext, "plaintext");
+        if (!(previous instanceof Staged s) || !s.target.equals(target)) {
+            throw new IllegalArgumentException("stageOnto needs a restore staged by stage() into " + target);
+        }
+        LOG.info("Applying {}onto the staged tree of {}", manifest == null ? "" : manifest.objectKey() + " ", target);
+        try {
+            TarExtraction x = new TarExtraction(
+                    target, s.staging, allowSymlinksOutsideTarget, BoundedTarInputStream.name(manifest));
+            x.run(plaintext);
+            x.finish(FileTrees.mode(s.staging, 0755));
+            return previous;
+        } catch (RuntimeException e) {
+            throw e instanceof BackupException ? e : malformed(target, e);
         }
     }
 

@@ -1,5 +1,6 @@
 package com.jiffoo.backup.files;
 
+import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Source;
 import com.jiffoo.backup.SourceException;
@@ -87,6 +88,17 @@ public final class DirectorySource implements Source {
     public static final int DEFAULT_HASH_SAMPLE = 20;
     /** Files with longer entry names are not sampled (bounds the manifest: at most about 6 KB for 20 files). */
     static final int MAX_SAMPLE_PATH = 200;
+    /**
+     * The fact of a backup of a chain: {@code level} (0 for the full one), and for an increment {@code base} (the
+     * full one's id) and {@code parent} ({@code id}, {@code objectKey}, {@code objectSha256}).
+     */
+    public static final String CHAIN_FACT = com.jiffoo.backup.BackupChain.FACT;
+    /** In a backup of a chain: the regular files of the whole tree (an increment's {@code fileCount} has the changed). */
+    public static final String TREE_FILE_COUNT = "treeFileCount";
+    /** In a backup of a chain: the bytes of the regular files of the whole tree. */
+    public static final String TREE_BYTES = "treeBytes";
+    /** GNU tar's PAX keyword for a directory's listing in an incremental archive. */
+    static final String DUMPDIR = "GNU.dumpdir";
 
     private static final Logger LOG = LoggerFactory.getLogger(DirectorySource.class);
 
@@ -98,15 +110,18 @@ public final class DirectorySource implements Source {
     private static final boolean POSIX_VIEW =
             FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
     private static final String UNIX_ATTRIBUTES =
-            "unix:mode,uid,gid,size,lastModifiedTime,isDirectory,isRegularFile,isSymbolicLink,isOther";
+            "unix:mode,uid,gid,size,lastModifiedTime,isDirectory,isRegularFile,isSymbolicLink,isOther,ino,ctime";
 
     private final Path directory;
     private final Compression compression;
     private final int compressionLevel;
     private final int compressionThreads;
     private final int hashSample;
+    /** Null: not part of a chain. Otherwise the chain this backup continues (a full one when it has no parent). */
+    private final Chain chain;
 
     private DirectorySource(Builder b) {
+        this.chain = b.chain;
         this.hashSample = b.hashSample;
         this.directory = b.directory;
         this.compression = b.compression;
@@ -129,12 +144,26 @@ public final class DirectorySource implements Source {
         b.compression = compression;
         b.compressionLevel = compressionLevel;
         b.compressionThreads = compressionThreads;
+        b.hashSample = hashSample;
+        b.chain = chain;
         return b;
     }
 
     /** The directory whose contents are backed up, absolute and normalised. */
     public Path directory() {
         return directory;
+    }
+
+    /**
+     * The backup this one is an increment of, when it is one: empty for a full backup (of a chain or not).
+     */
+    public java.util.Optional<BackupManifest> parent() {
+        return chain == null ? java.util.Optional.empty() : java.util.Optional.ofNullable(chain.parent);
+    }
+
+    /** True when this backup starts or continues a chain (writes GNU tar's incremental directory records). */
+    public boolean chained() {
+        return chain != null;
     }
 
     /** The compression applied to the tar stream. */
@@ -179,7 +208,11 @@ public final class DirectorySource implements Source {
     /** E.g. {@code directory /srv/uploads (tar, gzip level 6, 2 threads)}. */
     @Override
     public String describe() {
-        return "directory " + directory + " (tar, " + compression.id()
+        return "directory " + directory + " (tar"
+                + (chain == null
+                        ? ""
+                        : chain.parent == null ? ", full of a chain" : ", increment of " + chain.parent.id())
+                + ", " + compression.id()
                 + (compression == Compression.NONE ? "" : " level " + compressionLevel)
                 + (compression != Compression.NONE
                         ? ", " + compressionThreads + (compressionThreads == 1 ? " thread" : " threads")
@@ -222,6 +255,10 @@ public final class DirectorySource implements Source {
         }
         LOG.info("Backing up {}", describe());
         Walk walk = new Walk();
+        if (chain != null) {
+            walk.list = new FileList.Writer();
+            walk.previous = chain.parent == null ? null : FileList.read(chain.parent.sourceFacts(), chain.parent.id());
+        }
         OutputStream compressor =
                 compression.compress(StageStreams.closeShield(out), compressionLevel, compressionThreads);
         boolean done = false;
@@ -231,7 +268,11 @@ public final class DirectorySource implements Source {
             tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
             tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
             tar.setAddPaxHeadersForNonAsciiNames(true);
-            walkDirectory(directory, "", tar, walk);
+            FileInfo root = null;
+            if (chain != null) {
+                root = FileInfo.read(directory);
+            }
+            walkDirectory(directory, "", root, tar, walk);
             tar.finish();
             tar.close(); // finishes the compressor and flushes, but does not close out
             done = true;
@@ -259,6 +300,13 @@ public final class DirectorySource implements Source {
         facts.put("skipped", walk.skipped);
         facts.put("vanished", walk.vanished);
         facts.put("changedWhileReading", walk.changed);
+        if (chain != null) {
+            facts.put("unchanged", walk.unchanged);
+            facts.put(TREE_FILE_COUNT, walk.treeFiles);
+            facts.put(TREE_BYTES, walk.treeBytes);
+            facts.put(CHAIN_FACT, chain.fact());
+            facts.put(FileList.FACT, walk.list.fact());
+        }
         if (hashSample > 0) {
             List<Map<String, Object>> sample = new ArrayList<>();
             for (Sampled x : walk.sample) {
@@ -280,7 +328,8 @@ public final class DirectorySource implements Source {
         return facts;
     }
 
-    private void walkDirectory(Path dir, String prefix, TarArchiveOutputStream tar, Walk walk) throws IOException {
+    private void walkDirectory(Path dir, String prefix, FileInfo self, TarArchiveOutputStream tar, Walk walk)
+            throws IOException {
         List<String> names = new ArrayList<>();
         try (DirectoryStream<Path> children = Files.newDirectoryStream(dir)) {
             for (Path child : children) {
@@ -304,34 +353,55 @@ public final class DirectorySource implements Source {
                     e);
         }
         names.sort(null);
-        for (String name : names) {
-            Path path;
-            try {
-                path = dir.resolve(name);
-            } catch (java.nio.file.InvalidPathException e) {
-                throw undecodableName(dir, name, e);
-            }
-            String entryName = prefix + name;
-            FileInfo info;
-            try {
-                info = FileInfo.read(path);
-            } catch (NoSuchFileException e) {
-                if (name.indexOf('\uFFFD') >= 0) {
-                    throw undecodableName(dir, name, e); // bytes that are not UTF-8: Java cannot name this file
+        FileInfo[] infos = new FileInfo[names.size()];
+        if (self != null) {
+            // a chain: read every child first, so that this directory's entry can carry GNU tar's dumpdir record
+            StringBuilder dumpdir = new StringBuilder();
+            for (int i = 0; i < infos.length; i++) {
+                infos[i] = lstat(dir, names.get(i), walk);
+                if (infos[i] != null && infos[i].type != Type.OTHER) {
+                    String entryName = prefix + names.get(i);
+                    walk.list.add(entryName, infos[i].meta());
+                    if (infos[i].type == Type.FILE) {
+                        walk.treeFiles++;
+                        walk.treeBytes += infos[i].size;
+                    }
+                    infos[i].changed = infos[i].type == Type.DIRECTORY || changed(entryName, infos[i], walk);
+                    dumpdir.append(infos[i].type == Type.DIRECTORY ? 'D' : infos[i].changed ? 'Y' : 'N')
+                            .append(names.get(i))
+                            .append('\0');
                 }
-                LOG.warn("{}: file removed before we read it; skipped", path);
-                walk.vanished++;
+            }
+            TarArchiveEntry entry = new TarArchiveEntry(prefix.isEmpty() ? "./" : prefix, TarConstants.LF_DIR, true);
+            self.applyTo(entry);
+            entry.addPaxHeader(DUMPDIR, dumpdir.append('\0').toString());
+            tar.putArchiveEntry(entry);
+            tar.closeArchiveEntry();
+            if (!prefix.isEmpty()) {
+                walk.directories++;
+            }
+        }
+        for (int i = 0; i < infos.length; i++) {
+            String name = names.get(i);
+            FileInfo info = self != null ? infos[i] : lstat(dir, name, walk);
+            if (info == null) {
                 continue;
-            } catch (AccessDeniedException e) {
-                throw unreadable(path, e);
+            }
+            Path path = dir.resolve(name);
+            String entryName = prefix + name;
+            if (!info.changed) {
+                walk.unchanged++;
+                continue;
             }
             if (info.type == Type.DIRECTORY) {
-                TarArchiveEntry entry = new TarArchiveEntry(entryName + "/", TarConstants.LF_DIR);
-                info.applyTo(entry);
-                tar.putArchiveEntry(entry);
-                tar.closeArchiveEntry();
-                walk.directories++;
-                walkDirectory(path, entryName + "/", tar, walk);
+                if (self == null) {
+                    TarArchiveEntry entry = new TarArchiveEntry(entryName + "/", TarConstants.LF_DIR);
+                    info.applyTo(entry);
+                    tar.putArchiveEntry(entry);
+                    tar.closeArchiveEntry();
+                    walk.directories++;
+                }
+                walkDirectory(path, entryName + "/", self == null ? null : info, tar, walk);
             } else if (info.type == Type.SYMLINK) {
                 String target;
                 try {
@@ -366,6 +436,45 @@ public final class DirectorySource implements Source {
                 walk.skipped++;
             }
         }
+    }
+
+    /** The child's lstat, or null when it vanished (counted). */
+    private static FileInfo lstat(Path dir, String name, Walk walk) throws IOException {
+        Path path;
+        try {
+            path = dir.resolve(name);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw undecodableName(dir, name, e);
+        }
+        try {
+            return FileInfo.read(path);
+        } catch (NoSuchFileException e) {
+            if (name.indexOf('\uFFFD') >= 0) {
+                throw undecodableName(dir, name, e); // bytes that are not UTF-8: Java cannot name this file
+            }
+            LOG.warn("{}: file removed before we read it; skipped", path);
+            walk.vanished++;
+            return null;
+        } catch (AccessDeniedException e) {
+            throw unreadable(path, e);
+        }
+    }
+
+    /**
+     * Whether a file or link goes into this increment: always in a full backup; in an increment when the parent's
+     * list does not have it with the same type, size, mtime, inode and ctime (or, when the parent recorded no list,
+     * GNU tar's rule: its ctime or mtime is not older than the parent's start).
+     */
+    private boolean changed(String entryName, FileInfo info, Walk walk) {
+        if (chain.parent == null) {
+            return true;
+        }
+        if (walk.previous == null) {
+            long since = chain.parent.startedAt().getEpochSecond() * 1_000_000_000L - 1_000_000_000L;
+            FileList.Meta m = info.meta();
+            return m.ctimeNanos() >= since || m.mtimeNanos() >= since;
+        }
+        return !info.meta().equals(walk.previous.get(entryName));
     }
 
     private void writeFile(Path path, String entryName, FileInfo info, TarArchiveOutputStream tar, Walk walk)
@@ -546,6 +655,32 @@ public final class DirectorySource implements Source {
         long skipped;
         long vanished;
         long changed;
+        long unchanged;
+        long treeFiles;
+        long treeBytes;
+        FileList.Writer list;
+        Map<String, FileList.Meta> previous;
+    }
+
+    /** The chain a backup continues; a full one when {@code parent} is null. */
+    private record Chain(BackupManifest parent) {
+        Map<String, Object> fact() {
+            Map<String, Object> f = new LinkedHashMap<>();
+            if (parent == null) {
+                f.put("level", 0);
+                return f;
+            }
+            Map<?, ?> p = (Map<?, ?>) parent.sourceFacts().get(CHAIN_FACT);
+            long level = ((Number) p.get("level")).longValue();
+            f.put("level", level + 1);
+            f.put("base", level == 0 ? parent.id() : p.get("base"));
+            Map<String, Object> link = new LinkedHashMap<>();
+            link.put("id", parent.id());
+            link.put("objectKey", parent.objectKey());
+            link.put("objectSha256", parent.objectSha256());
+            f.put("parent", link);
+            return f;
+        }
     }
 
     private enum Type {
@@ -563,6 +698,19 @@ public final class DirectorySource implements Source {
         long gid;
         long size;
         FileTime mtime;
+        long inode;
+        FileTime ctime;
+        /** Whether it goes into the archive (always, outside a chain). */
+        boolean changed = true;
+
+        FileList.Meta meta() {
+            char t = type == Type.DIRECTORY ? 'd' : type == Type.SYMLINK ? 'l' : 'f';
+            return new FileList.Meta(t, size, nanos(mtime), inode, nanos(ctime));
+        }
+
+        private static long nanos(FileTime t) {
+            return t == null ? 0 : t.to(TimeUnit.NANOSECONDS);
+        }
 
         static FileInfo read(Path path) throws IOException {
             FileInfo info = new FileInfo();
@@ -575,6 +723,8 @@ public final class DirectorySource implements Source {
                 info.gid = ((Integer) a.get("gid")) & 0xFFFFFFFFL;
                 info.size = (Long) a.get("size");
                 info.mtime = (FileTime) a.get("lastModifiedTime");
+                info.inode = (Long) a.get("ino");
+                info.ctime = (FileTime) a.get("ctime");
             } else {
                 BasicFileAttributes a;
                 if (POSIX_VIEW) {
@@ -627,6 +777,7 @@ public final class DirectorySource implements Source {
         private int compressionLevel = Compression.GZIP.defaultLevel();
         private int compressionThreads = Runtime.getRuntime().availableProcessors();
         private int hashSample = DEFAULT_HASH_SAMPLE;
+        private Chain chain;
 
         private Builder(Path directory) {
             this.directory = Objects.requireNonNull(directory, "directory")
@@ -645,6 +796,27 @@ public final class DirectorySource implements Source {
                 throw new IllegalArgumentException("hashSample must be between 0 and 1000, got " + files);
             }
             this.hashSample = files;
+            return this;
+        }
+
+        /**
+         * Makes this backup a link of a chain of incremental backups that GNU tar can apply in order
+         * ({@code tar -x -g /dev/null}): every directory's entry carries GNU tar's {@code GNU.dumpdir} record (its
+         * entries, each marked as in this archive, unchanged or a directory), so extracting it deletes what the
+         * directory no longer holds, and the manifest records the whole tree's file list ({@value FileList#FACT}).
+         * With a {@code parent} (a backup of the same directory made this way), only the files and links that
+         * changed since it are stored (compared by type, size, mtime and ctime in nanoseconds and inode with the
+         * parent's list): an increment. With {@code null}, everything is stored: the full backup a chain starts
+         * with. {@link FileChain} chooses between them.
+         *
+         * @throws IllegalArgumentException when {@code parent} is not a backup of a chain
+         */
+        public Builder chain(BackupManifest parent) {
+            if (parent != null && !(parent.sourceFacts().get(CHAIN_FACT) instanceof Map)) {
+                throw new IllegalArgumentException(parent.id() + " is not part of a chain (a backup files without"
+                        + " --incremental): an increment needs a chain's backup as its parent");
+            }
+            this.chain = new Chain(parent);
             return this;
         }
 

@@ -83,27 +83,32 @@ final class FileTrees {
      */
     static boolean deleteQuietly(Path root) {
         try {
-            BasicFileAttributes a = attributes(root);
-            if (a == null) {
-                return true;
-            }
-            if (!a.isDirectory()) {
-                Files.deleteIfExists(root);
-                return true;
-            }
-            Path abs = root.toAbsolutePath();
-            try (DirectoryStream<Path> parent = Files.newDirectoryStream(abs.getParent())) {
-                if (parent instanceof SecureDirectoryStream<Path> secure) {
-                    deleteBelow(secure, abs.getFileName());
-                    return true;
-                }
-            }
-            deleteByPath(root);
+            delete(root);
             return true;
         } catch (IOException | RuntimeException e) {
             LOG.warn("Could not delete {}: {}. Delete it by hand.", root, e.toString());
             return false;
         }
+    }
+
+    /** Deletes a file, link or tree as {@link #deleteQuietly} does, but throws when it fails. */
+    static void delete(Path root) throws IOException {
+        BasicFileAttributes a = attributes(root);
+        if (a == null) {
+            return;
+        }
+        if (!a.isDirectory()) {
+            Files.deleteIfExists(root);
+            return;
+        }
+        Path abs = root.toAbsolutePath();
+        try (DirectoryStream<Path> parent = Files.newDirectoryStream(abs.getParent())) {
+            if (parent instanceof SecureDirectoryStream<Path> secure) {
+                deleteBelow(secure, abs.getFileName());
+                return;
+            }
+        }
+        deleteByPath(root);
     }
 
     /** Deletes the directory {@code name} of {@code parent} and all it holds, through open directories only. */

@@ -228,10 +228,15 @@ public final class FilesDrill {
         }
     }
 
-    /** Regular files and their bytes in the restored tree, against the manifest's fileCount and totalBytes. */
+    /**
+     * Regular files and their bytes in the restored tree, against the manifest's fileCount and totalBytes (for a
+     * backup of a chain, the whole tree's treeFileCount and treeBytes).
+     */
     private static Check countAndBytes(Path into, BackupManifest manifest) {
         Map<String, Object> facts = manifest.sourceFacts();
-        if (!(facts.get("fileCount") instanceof Number files) || !(facts.get("totalBytes") instanceof Number bytes)) {
+        boolean chained = facts.containsKey(DirectorySource.TREE_FILE_COUNT); // an increment restores its whole chain
+        if (!(facts.get(chained ? DirectorySource.TREE_FILE_COUNT : "fileCount") instanceof Number files)
+                || !(facts.get(chained ? DirectorySource.TREE_BYTES : "totalBytes") instanceof Number bytes)) {
             return new Check("file-count", Status.SKIPPED, "the backup records no file count");
         }
         long[] seen = new long[2];

@@ -95,6 +95,7 @@ final class TarExtraction {
     long hardLinks;
     long bytes;
     long skipped;
+    long purged;
 
     TarExtraction(Path dest, Path staging, boolean allowOutsideLinks, String what) {
         this.what = what;
@@ -124,6 +125,7 @@ final class TarExtraction {
             if (entry.isDirectory()) { // "./": the target directory itself
                 rootMode = entry.getMode() & RESTORED_MODE_BITS;
                 rootTime = entry.getLastModifiedTime();
+                purge(staging, entry);
                 return;
             }
             throw refuse(name, "it has an empty path");
@@ -137,6 +139,8 @@ final class TarExtraction {
                 Files.createDirectory(path);
             } else if (!a.isDirectory()) {
                 throw refuse(name, "an earlier entry at the same path is not a directory");
+            } else {
+                purge(path, entry);
             }
             directories.add(
                     new DirectoryTimes(path, entry.getMode() & RESTORED_MODE_BITS, entry.getLastModifiedTime()));
@@ -184,6 +188,45 @@ final class TarExtraction {
             files++;
         } else {
             throw refuse(name, "its type '" + (char) entry.getLinkFlag() + "' is not supported");
+        }
+    }
+
+    /**
+     * GNU tar's incremental extraction ({@code tar -x -g}): a directory entry with a {@code GNU.dumpdir} record
+     * lists what the directory holds at that backup, so an entry already staged (by an earlier link of a chain) that
+     * it does not list, or lists with another type (a directory where it says file, or the reverse), is deleted,
+     * without following links. The directory is also made writable for its owner meanwhile (its mode is set at the
+     * end). Only ever deletes inside the staging directory: the names come from listing the directory, not from the
+     * archive.
+     */
+    private void purge(Path dir, TarArchiveEntry entry) throws IOException {
+        String dumpdir = entry.getExtraPaxHeader(DirectorySource.DUMPDIR);
+        if (dumpdir == null) {
+            return;
+        }
+        FileTrees.setMode(dir, FileTrees.mode(dir, 0700) | 0700);
+        Map<String, Character> listed = new java.util.HashMap<>();
+        for (String item : dumpdir.split("\0")) {
+            if (item.length() > 1) {
+                listed.put(item.substring(1), item.charAt(0));
+            }
+        }
+        List<Path> children = new ArrayList<>();
+        try (java.nio.file.DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
+            s.forEach(children::add);
+        }
+        for (Path child : children) {
+            Character flag = listed.get(child.getFileName().toString());
+            BasicFileAttributes a = lstat(child);
+            if (a == null) {
+                continue;
+            }
+            boolean isDir = a.isDirectory();
+            if (flag == null || (flag == 'D') != isDir) {
+                FileTrees.delete(child);
+                purged++;
+                verifiedParent = "\0"; // checked directories may be gone: check parents again (no name has a NUL)
+            }
         }
     }
 

@@ -1,0 +1,116 @@
+package com.jiffoo.backup.files;
+
+import com.jiffoo.backup.BackupChain;
+import com.jiffoo.backup.BackupManifest;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Chains of incremental file backups: a full backup followed by increments, each holding what changed since the one
+ * before it ({@link DirectorySource.Builder#chain}). It decides whether the next backup is a full one or an increment
+ * ({@link #plan}) ({@link com.jiffoo.backup.BackupChain#links} finds the links to apply, in order, to restore one).
+ *
+ * <p>Policy: a new chain (a full backup) starts when there is no backup of a chain of the same directory, when the
+ * newest chain already has {@code fullEvery} increments (default {@value #DEFAULT_FULL_EVERY}: with hourly backups,
+ * one full backup a day) or when its full backup is older than {@code fullAfter} (default one day). Otherwise the
+ * next backup is an increment of the newest backup of the chain.
+ *
+ * <p>Immutable and thread-safe.
+ */
+public final class FileChain {
+    /** Increments after which the next backup is a full one: 23, so hourly backups make one full backup a day. */
+    public static final int DEFAULT_FULL_EVERY = 23;
+    /** Age of the chain's full backup after which the next backup is a full one. */
+    public static final Duration DEFAULT_FULL_AFTER = Duration.ofDays(1);
+
+    private final int fullEvery;
+    private final Duration fullAfter;
+
+    private FileChain(int fullEvery, Duration fullAfter) {
+        this.fullEvery = fullEvery;
+        this.fullAfter = fullAfter;
+    }
+
+    /** The default policy: a full backup after 23 increments or when the chain's full backup is a day old. */
+    public static FileChain policy() {
+        return new FileChain(DEFAULT_FULL_EVERY, DEFAULT_FULL_AFTER);
+    }
+
+    /**
+     * A policy.
+     *
+     * @param fullEvery increments after which the next backup is full (at least 1)
+     * @param fullAfter age of the chain's full backup after which the next backup is full
+     */
+    public static FileChain policy(int fullEvery, Duration fullAfter) {
+        if (fullEvery < 1) {
+            throw new IllegalArgumentException("fullEvery must be at least 1, got " + fullEvery);
+        }
+        if (Objects.requireNonNull(fullAfter, "fullAfter").isNegative() || fullAfter.isZero()) {
+            throw new IllegalArgumentException("fullAfter must be positive, got " + fullAfter);
+        }
+        return new FileChain(fullEvery, fullAfter);
+    }
+
+    /**
+     * What the next backup of {@code directory} is.
+     *
+     * @param parent the backup it is an increment of; empty for a full backup
+     * @param reason why, for the log and the summary
+     */
+    public record Plan(Optional<BackupManifest> parent, String reason) {}
+
+    /**
+     * Plans the next backup of {@code directory} from the store's committed files backups (newest first, as
+     * {@link com.jiffoo.backup.StoredBackups#committed} gives them).
+     */
+    public Plan plan(List<BackupManifest> committed, java.nio.file.Path directory, Instant now) {
+        String dir = directory.toAbsolutePath().normalize().toString();
+        for (BackupManifest m : committed) {
+            if (!dir.equals(m.sourceFacts().get("directory"))) {
+                continue;
+            }
+            Optional<Long> level = level(m);
+            if (level.isEmpty()) {
+                return new Plan(
+                        Optional.empty(),
+                        "the newest backup of " + dir + ", " + m.id()
+                                + ", is not part of a chain: starting one with a full backup");
+            }
+            if (level.get() >= fullEvery) {
+                return new Plan(
+                        Optional.empty(),
+                        "the chain of " + m.id() + " has " + level.get() + " increments (full every " + fullEvery
+                                + "): a full backup");
+            }
+            BackupManifest base = level.get() == 0 ? m : null;
+            Instant baseTime = base != null ? base.completedAt() : baseTime(m, committed);
+            if (baseTime == null || !baseTime.plus(fullAfter).isAfter(now)) {
+                return new Plan(
+                        Optional.empty(),
+                        "the full backup of the chain of " + m.id() + " is older than " + fullAfter
+                                + " (or gone): a full backup");
+            }
+            return new Plan(Optional.of(m), "an increment of " + m.id() + " (level " + (level.get() + 1) + ")");
+        }
+        return new Plan(Optional.empty(), "no earlier backup of " + dir + " in the store: a full backup");
+    }
+
+    /** The chain level of a backup: 0 for a chain's full backup; empty when it is not part of a chain. */
+    public static Optional<Long> level(BackupManifest m) {
+        return BackupChain.level(m);
+    }
+
+    private static Instant baseTime(BackupManifest m, List<BackupManifest> committed) {
+        Object base = ((Map<?, ?>) m.sourceFacts().get(BackupChain.FACT)).get("base");
+        return committed.stream()
+                .filter(x -> x.id().equals(base))
+                .map(BackupManifest::completedAt)
+                .findFirst()
+                .orElse(null);
+    }
+}
