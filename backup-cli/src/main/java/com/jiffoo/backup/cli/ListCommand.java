@@ -228,7 +228,9 @@ final class ListCommand extends CliCommand {
                 .toList();
         com.jiffoo.backup.DrillHistory h;
         try {
-            h = com.jiffoo.backup.DrillHistory.read(readable, trust);
+            // a report counts when it records any configured store (also one down now)
+            h = com.jiffoo.backup.DrillHistory.read(
+                    readable, stores.stream().map(Sink::location).toList(), trust, r -> false);
         } catch (BackupException e) {
             say("(the restore drills could not be read: " + forOperators(e.getMessage()) + ")");
             return;
@@ -251,7 +253,7 @@ final class ListCommand extends CliCommand {
             out.add(row);
         }
         summary.put("drills", out);
-        summary.put("unauthenticatedDrillReports", h.unauthenticated().size());
+        summary.put("unauthenticatedDrillReports", h.setAsideCount());
         if (out.isEmpty() && h.unauthenticated().isEmpty()) {
             return;
         }
@@ -271,7 +273,7 @@ final class ListCommand extends CliCommand {
                     row.get("backup")));
         }
         if (!h.unauthenticated().isEmpty()) {
-            say("(" + h.unauthenticated().size() + " drill report(s) not authenticated, not counted: "
+            say("(" + h.setAsideCount() + " drill report(s) not authenticated (or of another store), not counted: "
                     + forOperators(h.unauthenticated().get(0).key() + ": "
                             + h.unauthenticated().get(0).reason())
                     + (h.unauthenticated().size() > 1 ? "; …" : "") + ")");
