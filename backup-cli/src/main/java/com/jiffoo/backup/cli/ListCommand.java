@@ -36,7 +36,7 @@ import picocli.CommandLine.Option;
         exitCodeList = {
             " 0:listed (and, with --check, all verified)",
             " 2:bad or missing setting",
-            " 4:the store failed",
+            " 4:the store failed (also when only one store could not be listed: the others are listed)",
             " 5:with --check: a backup is damaged",
             " 1:internal error"
         })
@@ -206,6 +206,19 @@ final class ListCommand extends CliCommand {
             drills(stores, unreachable, trust, summary);
         } finally {
             CliCommand.close(stores);
+        }
+        if (!unreachable.isEmpty()) {
+            // the others were listed, but a store that cannot be is not "listed": exit 4 naming it
+            Fallback.Failure f = unreachable.get(0);
+            throw BackupException.of(
+                    f.error().code(),
+                    "the store " + f.store().location() + " could not be listed (the other stores were): "
+                            + f.error().getMessage()
+                            + (unreachable.size() > 1 ? " (and " + (unreachable.size() - 1) + " more store(s))" : "")
+                            + (firstFailure != null ? " Also: " + firstFailure.getMessage() : ""),
+                    f.error().key().orElse(null),
+                    f.store().location(),
+                    f.error());
         }
         if (firstFailure != null) {
             throw new IntegrityException(
