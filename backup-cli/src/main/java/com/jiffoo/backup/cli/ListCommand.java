@@ -36,7 +36,7 @@ import picocli.CommandLine.Option;
         exitCodeList = {
             " 0:listed (and, with --check, all verified)",
             " 2:bad or missing setting",
-            " 4:the store failed",
+            " 4:the store failed (also when only one store could not be listed: the others are listed)",
             " 5:with --check: a backup is damaged",
             " 1:internal error"
         })
@@ -207,6 +207,19 @@ final class ListCommand extends CliCommand {
         } finally {
             CliCommand.close(stores);
         }
+        if (!unreachable.isEmpty()) {
+            // the others were listed, but a store that cannot be is not "listed": exit 4 naming it
+            Fallback.Failure f = unreachable.get(0);
+            throw BackupException.of(
+                    f.error().code(),
+                    "the store " + f.store().location() + " could not be listed (the other stores were): "
+                            + f.error().getMessage()
+                            + (unreachable.size() > 1 ? " (and " + (unreachable.size() - 1) + " more store(s))" : "")
+                            + (firstFailure != null ? " Also: " + firstFailure.getMessage() : ""),
+                    f.error().key().orElse(null),
+                    f.store().location(),
+                    f.error());
+        }
         if (firstFailure != null) {
             throw new IntegrityException(
                     "at least one backup failed its verification (marked FAILED), first: " + firstFailure.getMessage(),
@@ -228,7 +241,9 @@ final class ListCommand extends CliCommand {
                 .toList();
         com.jiffoo.backup.DrillHistory h;
         try {
-            h = com.jiffoo.backup.DrillHistory.read(readable, trust);
+            // a report counts when it records any configured store (also one down now)
+            h = com.jiffoo.backup.DrillHistory.read(
+                    readable, stores.stream().map(Sink::location).toList(), trust, r -> false);
         } catch (BackupException e) {
             say("(the restore drills could not be read: " + forOperators(e.getMessage()) + ")");
             return;
@@ -251,7 +266,7 @@ final class ListCommand extends CliCommand {
             out.add(row);
         }
         summary.put("drills", out);
-        summary.put("unauthenticatedDrillReports", h.unauthenticated().size());
+        summary.put("unauthenticatedDrillReports", h.setAsideCount());
         if (out.isEmpty() && h.unauthenticated().isEmpty()) {
             return;
         }
@@ -271,7 +286,7 @@ final class ListCommand extends CliCommand {
                     row.get("backup")));
         }
         if (!h.unauthenticated().isEmpty()) {
-            say("(" + h.unauthenticated().size() + " drill report(s) not authenticated, not counted: "
+            say("(" + h.setAsideCount() + " drill report(s) not authenticated (or of another store), not counted: "
                     + forOperators(h.unauthenticated().get(0).key() + ": "
                             + h.unauthenticated().get(0).reason())
                     + (h.unauthenticated().size() > 1 ? "; …" : "") + ")");

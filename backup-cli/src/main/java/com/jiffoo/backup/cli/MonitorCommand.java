@@ -281,7 +281,7 @@ final class MonitorCommand extends CliCommand {
      * with it the server's archiver check when a database server is configured ({@code DB_HOST} or {@code PGHOST}).
      */
     private List<String> walChecks(BackupMonitor.Builder b, Sink store, BackupTrust trust) throws java.io.IOException {
-        if (!wal && settings.get(WalChecks.MAX_LAG).isEmpty() && !WalChecks.hasWal(store)) {
+        if (!wal && settings.get(WalChecks.MAX_LAG).isEmpty() && !holdsWal(store)) {
             return List.of();
         }
         WalChecks.Reading reading = WalChecks.reading(settings, store);
@@ -299,6 +299,24 @@ final class MonitorCommand extends CliCommand {
                 Databases.server(settings),
                 settings.integer(WalChecks.MAX_READY, com.jiffoo.backup.wal.ArchiverCheck.DEFAULT_MAX_READY, 0)));
         return List.of("wal", "archiver");
+    }
+
+    /**
+     * Whether the store holds WAL; true when it cannot be listed (down): the WAL check then says CRITICAL for it, as
+     * the other checks do, instead of the whole monitor failing (exit 4) before it checked anything, the copies
+     * included.
+     */
+    private static boolean holdsWal(Sink store) {
+        try {
+            return WalChecks.hasWal(store);
+        } catch (java.io.IOException | com.jiffoo.backup.BackupException e) {
+            org.slf4j.LoggerFactory.getLogger(MonitorCommand.class)
+                    .warn(
+                            "monitor: cannot tell whether {} holds WAL ({}); checking it",
+                            store.location(),
+                            e.getMessage());
+            return true;
+        }
     }
 
     /** The kinds whose drills are expected before any report: DRILL_REQUIRED, comma separated. */

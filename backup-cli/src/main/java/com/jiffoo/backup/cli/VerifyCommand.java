@@ -39,7 +39,7 @@ import picocli.CommandLine.Parameters;
         exitCodeList = {
             " 0:every backup verified",
             " 2:bad or missing" + " setting (e.g. no key for --deep)",
-            " 4:the store failed",
+            " 4:the store failed (also when only one store failed and a copy verified)",
             " 5:a backup is damaged or incomplete (also when only one store's copy is)",
             " 6:the key does not open it",
             " 8:no such backup, or no backup at all (also when only one store holds none: a wiped primary)",
@@ -107,6 +107,22 @@ final class VerifyCommand extends CliCommand {
                                 + " Copy the backups back (`copy --from "
                                 + served.store().location() + " --to "
                                 + f.store().location() + "`) or find out who deleted them.",
+                        f.error().key().orElse(null),
+                        f.store().location(),
+                        f.error());
+            }
+        }
+        // and so is a store that could not be reached: exit 4, the copy still verified (the operator must learn it)
+        for (Fallback.Failure f : served.failures()) {
+            if (f.error().code() == com.jiffoo.backup.ErrorCode.STORAGE) {
+                throw new com.jiffoo.backup.StorageException(
+                        "the store " + f.store().location() + " could not be reached or failed (the copy in "
+                                + served.store().location() + " verified): "
+                                + f.error().getMessage()
+                                + " Fix that store (its endpoint, credentials, network or disk) and verify again;"
+                                + " backups made meanwhile miss it (`copy --from "
+                                + served.store().location()
+                                + " --to " + f.store().location() + "` catches it up).",
                         f.error().key().orElse(null),
                         f.store().location(),
                         f.error());

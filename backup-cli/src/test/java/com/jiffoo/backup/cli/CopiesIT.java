@@ -346,11 +346,34 @@ class CopiesIT {
         assertThat(Files.readAllBytes(target.resolve("2026/photos.bin")))
                 .isEqualTo(Files.readAllBytes(dir.resolve("uploads/2026/photos.bin")));
 
+        // verify uses the copy too, but does not say "all good": exit 4 naming the store that is down
+        Jar.Run verify = Jar.run(dir, env, "verify", "--latest", "--kind", "files", "--json");
+        assertThat(verify.exitCode()).as(verify.toString()).isEqualTo(4);
+        String westLocation = westStore().replaceFirst("\\?.*", "");
+        assertThat(verify.stderr())
+                .contains("the store " + eastStore() + " could not be reached or failed (the copy in " + westLocation
+                        + " verified)");
+        JsonNode verified = verify.json();
+        assertThat(verified.get("error").asText()).isEqualTo("STORAGE");
+        assertThat(verified.get("message").asText()).contains(eastStore());
+        assertThat(verified.get("store").asText()).isEqualTo(westLocation);
+        assertThat(verified.get("results").get(0).get("key").asText())
+                .isEqualTo(backup.json().get("key").asText());
+        assertThat(verified.get("storeFailures").get(0).get("location").asText())
+                .isEqualTo(eastStore());
+
+        // list lists the others, then exits 4 naming it
         Jar.Run list = Jar.run(dir, env, "list", "--json");
-        assertThat(list.exitCode()).as(list.toString()).isZero();
+        assertThat(list.exitCode()).as(list.toString()).isEqualTo(4);
+        assertThat(list.json().get("message").asText()).contains("the store " + eastStore() + " could not be listed");
         assertThat(list.json().get("storeFailures").get(0).get("location").asText())
                 .isEqualTo(eastStore());
         assertThat(list.json().get("backups").get(0).get("stores")).hasSize(2);
+
+        // the monitor: CRITICAL for the store, the copies still checked
+        Jar.Run monitor = Jar.run(dir, env, "monitor", "--kind", "files", "--no-alert");
+        assertThat(monitor.exitCode()).as(monitor.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
+        assertThat(monitor.stdout()).contains("store " + eastStore()).contains("copy " + westLocation + " files: OK");
 
         // the local copy alone, after the second region is gone too
         west.close();

@@ -351,7 +351,7 @@ class DrillIT {
             assertThat(d.get("findings").toString())
                     .contains("the newest database restore drill")
                     .contains("FAILED: restore: INTEGRITY")
-                    .contains("1 recent drill report(s) are not authenticated")
+                    .contains("1 recent drill report(s) do not count (not authenticated")
                     .contains("drill-29990101T000000000Z-abcdef.json");
             assertThat(slack.bodies()).hasSize(1);
             assertThat(slack.bodies().get(0)).contains("newest database restore drill");
@@ -367,7 +367,7 @@ class DrillIT {
         assertThat(list.json().get("unauthenticatedDrillReports").asInt()).isEqualTo(1);
         Jar.Run table = Jar.run(dir, env, "list");
         assertThat(table.stdout()).contains("DRILL").containsPattern("database +20\\S+ +FAILED ");
-        assertThat(table.stdout()).contains("1 drill report(s) not authenticated, not counted");
+        assertThat(table.stdout()).contains("1 drill report(s) not authenticated (or of another store), not counted");
     }
 
     @Test

@@ -14,8 +14,8 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * {@code drills}: the restore drills recorded in the store and its copies ({@link DrillHistory}; only authenticated
- * reports count). Drills are expected of a kind when it is {@linkplain BackupMonitor.Builder#drills required} or once
+ * {@code drills}: the restore drills recorded in the store and its copies ({@link DrillHistory}: every report read,
+ * ordered by the date signed inside it; only authenticated reports that record the store or one of its copies count). Drills are expected of a kind when it is {@linkplain BackupMonitor.Builder#drills required} or once
  * an authenticated drill report of that kind exists; then, per kind: the newest drill failed (or ran over its RTO
  * target): CRITICAL; no drill passed within the limit (default 35 days): WARNING. Reports that do not authenticate
  * are never counted and, when recent (within the limit), are a WARNING naming them; a report dated in the future is
@@ -45,17 +45,18 @@ final class DrillHistoryCheck implements StoreCheck {
         List<Sink> stores = new ArrayList<>();
         stores.add(store);
         stores.addAll(copies);
-        DrillHistory all = DrillHistory.read(stores, trust);
+        // every report of the store and its copies, by the date signed inside it; one that records another store
+        // (copied from elsewhere) does not count here
+        DrillHistory h = DrillHistory.read(
+                stores, stores.stream().map(Sink::location).toList(), trust, r -> skew.isFuture(r.startedAt()));
         List<Finding> findings = new ArrayList<>();
-        List<String> future = all.reports().stream()
-                .filter(r -> skew.isFuture(r.startedAt()))
+        List<String> future = h.excluded().stream()
                 .map(r -> skew.describe("the " + r.kind() + " drill report of " + r.backupKey(), r.startedAt()))
                 .toList();
         if (!future.isEmpty()) {
             findings.add(new Finding(
                     name(), HealthStatus.CRITICAL, skew.finding(future.size() + " drill report(s)", future)));
         }
-        DrillHistory h = all.without(r -> skew.isFuture(r.startedAt()));
         for (String u : h.unreadable()) {
             findings.add(new Finding(
                     name(),
@@ -128,18 +129,18 @@ final class DrillHistoryCheck implements StoreCheck {
             findings.add(new Finding(
                     name(),
                     HealthStatus.WARNING,
-                    recentAside.size() + " recent drill report(s) are not authenticated and do not count: "
+                    recentAside.size() + " recent drill report(s) do not count (not authenticated, or recorded"
+                            + " for another store): "
                             + String.join("; ", recentAside.subList(0, Math.min(3, recentAside.size())))
                             + (recentAside.size() > 3 ? "; …" : "")
                             + ". Give the drill host the key the backups are signed with, or find out who wrote"
                             + " them."));
         }
-        facts.put("unauthenticated", h.unauthenticated().size());
+        facts.put("unauthenticated", h.setAsideCount());
         String line = expected.isEmpty()
                 ? (h.unauthenticated().isEmpty()
                         ? "no drill report; drills not required (DRILL_REQUIRED)"
-                        : "no authenticated drill report; "
-                                + h.unauthenticated().size() + " set aside")
+                        : "no authenticated drill report; " + h.setAsideCount() + " set aside")
                 : String.join("; ", summary);
         return new Outcome(line, findings, facts);
     }

@@ -40,6 +40,11 @@ class DrillMonitorTest {
     }
 
     private static DrillReport drill(DrillReport.Outcome outcome, Instant at) {
+        return drill(outcome, at, "file:/var/backups/jiffoo");
+    }
+
+    /** A drill of a backup restored from {@code store} (the location the report records). */
+    private static DrillReport drill(DrillReport.Outcome outcome, Instant at, String store) {
         return new DrillReport(
                 "database",
                 outcome,
@@ -47,7 +52,7 @@ class DrillMonitorTest {
                 "drill-host",
                 "database/db_backup_20261201_020000.sql.gpg",
                 at.minus(Duration.ofHours(2)),
-                "file:/var/backups/jiffoo",
+                store,
                 "database jiffoo_drill_x on 127.0.0.1:5432",
                 List.of(new DrillReport.Phase("restore", Duration.ofMinutes(3))),
                 Duration.ofMinutes(4),
@@ -97,7 +102,7 @@ class DrillMonitorTest {
             assertEquals(HealthStatus.OK, none.status());
             assertTrue(none.summary().contains("drills not required"), none.summary());
 
-            drill(DrillReport.Outcome.PASSED, T).storeIn(store, trust());
+            drill(DrillReport.Outcome.PASSED, T, store.location()).storeIn(store, trust());
             StoreCheckHealth fresh = drills(m.checkBackupFreshness());
             assertEquals(HealthStatus.OK, fresh.status(), fresh.toString());
             assertTrue(fresh.summary().startsWith("database passed 24h"), fresh.summary());
@@ -109,7 +114,7 @@ class DrillMonitorTest {
                     stale.findings().get(0).message().contains("the last passed database restore drill was 36d"),
                     stale.toString());
 
-            drill(DrillReport.Outcome.FAILED, clock.instant().minus(Duration.ofHours(1)))
+            drill(DrillReport.Outcome.FAILED, clock.instant().minus(Duration.ofHours(1)), store.location())
                     .storeIn(store, trust());
             int before = slack.bodies().size();
             HealthReport failed = m.checkBackupFreshness();
@@ -125,8 +130,52 @@ class DrillMonitorTest {
                     slack.bodies().get(before).contains("newest database restore drill"),
                     slack.bodies().get(before));
 
-            drill(DrillReport.Outcome.PASSED, clock.instant()).storeIn(store, trust());
+            drill(DrillReport.Outcome.PASSED, clock.instant(), store.location()).storeIn(store, trust());
             assertEquals(HealthStatus.OK, drills(m.checkBackupFreshness()).status());
+        }
+    }
+
+    @Test
+    void everyReportCountsByItsSignedDateNotItsNameAndAReportOfAnotherStoreDoesNot() throws Exception {
+        try (LocalDirectorySink store = LocalDirectorySink.create(dir.resolve("store"));
+                LocalDirectorySink other = LocalDirectorySink.create(dir.resolve("other-store"))) {
+            MutableClock clock = MutableClock.at(T.plus(Duration.ofDays(1)));
+            BackupMonitor m = monitor(store, clock, trust(), null);
+            drill(DrillReport.Outcome.PASSED, T, store.location()).storeIn(store, trust());
+            drill(DrillReport.Outcome.FAILED, T.plus(Duration.ofHours(1)), store.location())
+                    .storeIn(store, trust());
+            assertEquals(HealthStatus.CRITICAL, drills(m.checkBackupFreshness()).status());
+
+            // a newer passed drill of another store (the same key signs both): its two files copied here with cp
+            String foreign = drill(DrillReport.Outcome.PASSED, T.plus(Duration.ofHours(2)), other.location())
+                    .storeIn(other, trust());
+            Path drills = dir.resolve("store/_drills");
+            sh("cp '" + dir.resolve("other-store").resolve(foreign) + "' '"
+                    + dir.resolve("other-store").resolve(foreign) + ".sig' '" + drills + "/'");
+            StoreCheckHealth copied = drills(m.checkBackupFreshness());
+            assertEquals(HealthStatus.CRITICAL, copied.status(), copied.toString());
+            assertTrue(copied.toString().contains("FAILED: restore: INTEGRITY: damaged"), copied.toString());
+            assertTrue(
+                    copied.toString().contains("a report copied from another store does not count here"),
+                    copied.toString());
+
+            // an old passed report copied (signature and all) to a name that sorts last: its signed date decides
+            String first = store.list("_drills/").stream()
+                    .map(o -> o.key())
+                    .filter(k -> k.endsWith(".json"))
+                    .sorted()
+                    .findFirst()
+                    .orElseThrow();
+            sh("cd '" + dir.resolve("store") + "' && cp " + first + " _drills/drill-20991231T235959999Z-ffffff.json"
+                    + " && cp " + first + ".sig _drills/drill-20991231T235959999Z-ffffff.json.sig");
+            // and 250 junk reports named after every real one, written with printf
+            sh("cd '" + drills
+                    + "' && for i in $(seq 100 349); do printf '{}' > drill-20991231T000000${i}Z-abcdef.json;"
+                    + " done");
+            StoreCheckHealth flooded = drills(m.checkBackupFreshness());
+            assertEquals(HealthStatus.CRITICAL, flooded.status(), flooded.toString());
+            assertTrue(flooded.toString().contains("FAILED: restore: INTEGRITY: damaged"), flooded.toString());
+            assertEquals(251, flooded.facts().get("unauthenticated"), flooded.toString());
         }
     }
 
@@ -143,7 +192,7 @@ class DrillMonitorTest {
                     .message()
                     .contains("no files restore drill has passed (drills of it" + " are required)"));
 
-            String key = drill(DrillReport.Outcome.FAILED, T).storeIn(store, trust());
+            String key = drill(DrillReport.Outcome.FAILED, T, store.location()).storeIn(store, trust());
             Path report = dir.resolve("store").resolve(key);
             assertTrue(Files.readString(report).contains("\"outcome\" : \"failed\""));
             // an attacker with write access rewrites the verdict: with the signature kept, and as an unsigned copy
@@ -156,12 +205,16 @@ class DrillMonitorTest {
             assertEquals(HealthStatus.WARNING, h.status(), h.toString());
             assertTrue(h.summary().contains("no authenticated drill report; 2 set aside"), h.summary());
             assertTrue(
-                    h.findings().get(0).message().startsWith("2 recent drill report(s) are not authenticated"),
+                    h.findings()
+                            .get(0)
+                            .message()
+                            .startsWith("2 recent drill report(s) do not count (not authenticated"),
                     h.toString());
             assertEquals(2, h.facts().get("unauthenticated"));
 
             // a report of the right key, read by a monitor without a key: nothing can be checked, nothing counts
-            String signed = drill(DrillReport.Outcome.PASSED, T).storeIn(store, trust());
+            String signed =
+                    drill(DrillReport.Outcome.PASSED, T, store.location()).storeIn(store, trust());
             StoreCheckHealth counted = drills(m.checkBackupFreshness());
             assertTrue(counted.summary().startsWith("database passed"), counted.summary());
             assertEquals(1, counted.findings().size(), "only the edited reports are still named: " + counted);
