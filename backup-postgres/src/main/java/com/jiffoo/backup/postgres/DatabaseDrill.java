@@ -46,6 +46,9 @@ import org.slf4j.LoggerFactory;
  *       died) that are older than a day; only names of the strict form {@code jiffoo_drill_YYYYMMDD_HHMMSS_<8 hex>}
  *       are touched. A killed drill's scratch on this host is dropped sooner, by its in-progress mark
  *       ({@link RestoreMarker}), as the next restore drops a half-restored database.</li>
+ *   <li><b>Lock</b>: the scratch name is reserved with a session advisory lock on the server, held until after the
+ *       drop: a concurrent drill given the same name refuses ({@link ConfigurationException}) and drops nothing, and
+ *       the sweep skips a name a running drill holds.</li>
  *   <li><b>locate</b>: the backup to drill ({@link DrillSource#locate()}).</li>
  *   <li><b>restore</b>: download, decrypt and {@code pg_restore} into a new database named as above, which must not
  *       exist (a name that exists is refused, never restored over): {@link PostgresRestoreTarget} in new-database
