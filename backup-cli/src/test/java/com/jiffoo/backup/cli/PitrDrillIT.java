@@ -6,6 +6,7 @@ import static com.jiffoo.backup.cli.PitrIT.sql;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.jiffoo.backup.postgres.PitrDrill;
 import com.jiffoo.backup.postgres.ThrowawayCluster;
 import com.jiffoo.backup.testutil.TestKeys;
 import java.io.IOException;
@@ -14,10 +15,16 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -29,7 +36,9 @@ import org.junit.jupiter.api.Test;
  * {@code wal-push} into a local store (a base backup, order 1, time T, order 2): a drill as of T passes with order 1
  * and without order 2 and reports its RPO (JSON, drill log, stored report); one whose smoke query finds no row exits
  * 12; a target after the end of the archive or before the base backup is refused (exit 2); a drill of the base backup
- * by name replays to the end of the archive. No drill leaves a scratch directory or a server on its port.
+ * by name replays to the end of the archive; a drill stopped with SIGTERM stops its server and removes its scratch
+ * directory, and the next drill stops and removes the one a drill killed with SIGKILL left. No drill leaves a scratch
+ * directory or a server on its port.
  */
 class PitrDrillIT {
     static ThrowawayCluster pg;
@@ -172,10 +181,79 @@ class PitrDrillIT {
         assertThat(report.get("checks").toString()).contains("replayed to the end of the archive");
     }
 
+    @Test
+    void aStoppedDrillRemovesItsScratchClusterAndTheNextDrillRemovesAKilledOnes() throws Exception {
+        Path slow = smoke("slow.sql", "SELECT 1, pg_sleep(60);\n");
+        String[] args = {
+            "drill", "database", "--scratch-dir", scratch.toString(), "--as-of", timeT, "--smoke-sql", slow.toString()
+        };
+        Jar.Started stopped = Jar.start(work, env, args);
+        int first = awaitSmoke(stopped);
+        stopped.process().destroy(); // SIGTERM, as systemd or Kubernetes stop a job
+        Jar.Run r = stopped.await();
+        try (Stream<Path> left = Files.list(scratch)) {
+            assertThat(left.toList())
+                    .as("SIGTERM: the hook removed the scratch directory: %s", r)
+                    .isEmpty();
+        }
+        assertThat(listening(first)).as("SIGTERM: the hook stopped the server").isFalse();
+
+        Jar.Started killed = Jar.start(work, env, args);
+        int second = awaitSmoke(killed);
+        killed.process().destroyForcibly(); // kill -9: no hook runs
+        killed.process().waitFor();
+        killed.await();
+        assertThat(listening(second)).as("kill -9 leaves the server running").isTrue();
+
+        Jar.Run next = drill("--as-of", timeT, "--json");
+        assertThat(next.exitCode()).as(next.toString()).isZero();
+        assertThat(next.json().get("drill").get("findings").toString())
+                .contains("removed the scratch cluster " + scratch.resolve(PitrDrill.SCRATCH_PREFIX));
+        assertThat(listening(second))
+                .as("the next drill stopped the killed one's server")
+                .isFalse();
+    }
+
+    /** Waits until the drill's scratch server runs its smoke query; returns the server's port. */
+    private static int awaitSmoke(Jar.Started run) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+        while (System.nanoTime() < deadline) {
+            assertThat(run.process().isAlive()).as("the drill runs").isTrue();
+            try (Stream<Path> dirs = Files.list(scratch)) {
+                for (Path d : dirs.toList()) {
+                    Path pid = d.resolve("data/postmaster.pid");
+                    List<String> lines = Files.exists(pid) ? Files.readAllLines(pid) : List.of();
+                    if (lines.size() < 4) {
+                        continue;
+                    }
+                    int port = Integer.parseInt(lines.get(3).strip());
+                    try (Connection c = DriverManager.getConnection(
+                                    "jdbc:postgresql://127.0.0.1:" + port + "/postgres", "postgres", "");
+                            Statement s = c.createStatement();
+                            ResultSet q = s.executeQuery("SELECT 1 FROM pg_stat_activity WHERE query LIKE"
+                                    + " '%pg_sleep(60)%' AND pid <> pg_backend_pid()")) {
+                        if (q.next()) {
+                            return port;
+                        }
+                    } catch (SQLException e) {
+                        // starting or recovering
+                    }
+                }
+            } catch (IOException e) {
+                // a directory went while listed
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("the drill's smoke query did not start in 180 s");
+    }
+
     /** Whether a server answers on the port the report names ({@code cluster … on 127.0.0.1:PORT}). */
     private static boolean listening(JsonNode report) {
         String where = report.get("scratch").asText();
-        int port = Integer.parseInt(where.substring(where.lastIndexOf(':') + 1));
+        return listening(Integer.parseInt(where.substring(where.lastIndexOf(':') + 1)));
+    }
+
+    private static boolean listening(int port) {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 1000);
             return true;

@@ -219,11 +219,11 @@ public final class PitrDrill {
             sb.binDirectory(binDirectory);
         }
         RecoveryServer server = sb.build();
+        Cleanup cleanup = new Cleanup(server, scratch);
         Thread hook = new Thread(
                 () -> {
                     log.warn("the drill was stopped: stopping its scratch cluster and removing {}", scratch);
-                    server.stopImmediately();
-                    deleteQuietly(scratch);
+                    cleanup.run();
                 },
                 "jiffoo-drill-cleanup");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -312,8 +312,7 @@ public final class PitrDrill {
             }
         } finally {
             mark = System.nanoTime();
-            boolean stopped = server.stopImmediately();
-            deleteQuietly(scratch);
+            boolean stopped = cleanup.run();
             boolean gone = stopped && !Files.exists(scratch, LinkOption.NOFOLLOW_LINKS);
             phases.add(DatabaseDrill.phase("cleanup", mark));
             try {
@@ -520,13 +519,44 @@ public final class PitrDrill {
         }
     }
 
+    /**
+     * Stops the scratch server and removes the scratch directory, once: the shutdown hook and the drill's
+     * {@code finally} may both get here at the same time (a launcher that lets a stopped command finish).
+     */
+    private static final class Cleanup {
+        private final RecoveryServer server;
+        private final Path scratch;
+        private Boolean stopped;
+
+        Cleanup(RecoveryServer server, Path scratch) {
+            this.server = server;
+            this.scratch = scratch;
+        }
+
+        /** Whether the server is stopped (the directory's removal is checked by the caller). */
+        synchronized boolean run() {
+            if (stopped == null) {
+                stopped = server.stopImmediately();
+                deleteQuietly(scratch);
+            }
+            return stopped;
+        }
+    }
+
     private static boolean deleteQuietly(Path dir) {
-        try {
-            LocalPaths.deleteTree(dir);
-            return true;
-        } catch (IOException | RuntimeException e) {
-            log.warn("could not remove {}: {}", dir, e.toString());
-            return !Files.exists(dir, LinkOption.NOFOLLOW_LINKS);
+        for (int attempt = 1; ; attempt++) {
+            try {
+                LocalPaths.deleteTree(dir);
+                return true;
+            } catch (IOException | RuntimeException e) {
+                if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+                    return true;
+                }
+                if (attempt == 3) {
+                    log.warn("could not remove {}: {}", dir, e.toString());
+                    return false;
+                }
+            }
         }
     }
 

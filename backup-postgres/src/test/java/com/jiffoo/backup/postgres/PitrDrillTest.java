@@ -1,5 +1,7 @@
 package com.jiffoo.backup.postgres;
 
+import static com.jiffoo.backup.postgres.PitrRestoreTest.asRoot;
+import static com.jiffoo.backup.postgres.PitrRestoreTest.freePort;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -13,16 +15,11 @@ import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testutil.TestKeys;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -64,17 +61,20 @@ class PitrDrillTest {
         sink = LocalDirectorySink.create(work.resolve("store"));
         Path key = TestKeys.keyFile(work, "backup.key");
         pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(key)).build();
-        sql("CREATE TABLE orders (id int PRIMARY KEY, note text, made timestamptz DEFAULT clock_timestamp())");
+        PitrRestoreTest.sql(
+                pg, "CREATE TABLE orders (id int PRIMARY KEY, note text, made timestamptz DEFAULT clock_timestamp())");
         base = BaseBackupSourceTest.backUp(pg.connection(), sink, key);
-        sql("INSERT INTO orders (id, note) VALUES (1, 'before T')");
-        order1 = Instant.parse(query("SELECT to_char(made AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-                + " FROM orders WHERE id = 1"));
+        PitrRestoreTest.sql(pg, "INSERT INTO orders (id, note) VALUES (1, 'before T')");
+        order1 = Instant.parse(PitrRestoreTest.query(
+                pg,
+                "SELECT to_char(made AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+                        + " FROM orders WHERE id = 1"));
         Thread.sleep(1100);
-        timeT = query("SELECT now()::text");
+        timeT = PitrRestoreTest.query(pg, "SELECT now()::text");
         Thread.sleep(1100);
-        sql("INSERT INTO orders (id, note) VALUES (2, 'after T')");
-        String last = query("SELECT pg_walfile_name(pg_current_wal_lsn())");
-        sql("SELECT pg_switch_wal()");
+        PitrRestoreTest.sql(pg, "INSERT INTO orders (id, note) VALUES (2, 'after T')");
+        String last = PitrRestoreTest.query(pg, "SELECT pg_walfile_name(pg_current_wal_lsn())");
+        PitrRestoreTest.sql(pg, "SELECT pg_switch_wal()");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (!Files.exists(archive.resolve(last))) {
             assertThat(System.nanoTime()).as("segment %s archived", last).isLessThan(deadline);
@@ -180,37 +180,5 @@ class PitrDrillTest {
         } catch (IOException e) {
             return false;
         }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private static void sql(String... statements) throws SQLException {
-        try (Connection c = pg.connect();
-                Statement s = c.createStatement()) {
-            for (String q : statements) {
-                s.execute(q);
-            }
-        }
-    }
-
-    private static String query(String q) throws SQLException {
-        try (Connection c = pg.connect();
-                Statement s = c.createStatement();
-                ResultSet r = s.executeQuery(q)) {
-            r.next();
-            return r.getString(1);
-        }
-    }
-
-    private static void asRoot(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as("%s: %s", List.of(cmd), out).isZero();
     }
 }
