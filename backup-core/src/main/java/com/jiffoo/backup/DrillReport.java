@@ -43,6 +43,8 @@ import org.slf4j.LoggerFactory;
  * @param checks      each check and its status
  * @param findings    what someone should look at (a store that could not serve, a check's failure, leftovers
  *                    dropped); empty when there is nothing
+ * @param recovery    for a drill through point-in-time recovery: the target and the point recovery reached (the
+ *                    achieved RPO); null otherwise
  */
 public record DrillReport(
         String kind,
@@ -57,7 +59,8 @@ public record DrillReport(
         Duration total,
         Duration rtoTarget,
         List<Check> checks,
-        List<String> findings) {
+        List<String> findings,
+        Recovery recovery) {
     private static final Logger log = LoggerFactory.getLogger(DrillReport.class);
     private static final ObjectMapper MAPPER = BoundedJson.mapper();
     private static final int MAX_REPORT_BYTES = 256 * 1024;
@@ -73,6 +76,75 @@ public record DrillReport(
         phases = List.copyOf(phases);
         checks = List.copyOf(checks);
         findings = List.copyOf(findings);
+    }
+
+    /** A report without a point-in-time recovery ({@link #recovery()} null). */
+    public DrillReport(
+            String kind,
+            Outcome outcome,
+            Instant startedAt,
+            String host,
+            String backupKey,
+            Instant backupAt,
+            String store,
+            String scratch,
+            List<Phase> phases,
+            Duration total,
+            Duration rtoTarget,
+            List<Check> checks,
+            List<String> findings) {
+        this(
+                kind, outcome, startedAt, host, backupKey, backupAt, store, scratch, phases, total, rtoTarget, checks,
+                findings, null);
+    }
+
+    /**
+     * Where a drill through point-in-time recovery asked recovery to stop, and where it stopped.
+     *
+     * @param target          the recovery target as given ({@code 2026-12-02 03:00:00+00}, or {@code latest})
+     * @param targetTime      the target as an instant; null for a target that is no time (the latest)
+     * @param lastTransaction the commit time of the last replayed transaction
+     *                        ({@code pg_last_xact_replay_timestamp()}); null when recovery replayed none
+     * @param lastReplayedLsn the last replayed WAL position; null when not known
+     */
+    public record Recovery(String target, Instant targetTime, Instant lastTransaction, String lastReplayedLsn) {
+        /** Checks the target. */
+        public Recovery {
+            Objects.requireNonNull(target, "target");
+        }
+
+        /**
+         * The achieved recovery point objective: how long before the target the last recovered transaction committed
+         * (what a restore to this target would lose at most); empty when either time is unknown.
+         */
+        public java.util.Optional<Duration> rpo() {
+            return targetTime == null || lastTransaction == null
+                    ? java.util.Optional.empty()
+                    : java.util.Optional.of(Duration.between(lastTransaction, targetTime));
+        }
+
+        /** One line for people: the target, the last recovered transaction and the RPO. */
+        public String describe() {
+            StringBuilder b = new StringBuilder("target ").append(target);
+            b.append(", last recovered transaction ")
+                    .append(
+                            lastTransaction == null
+                                    ? "none (nothing committed after the base backup was replayed)"
+                                    : lastTransaction.toString());
+            rpo().ifPresent(d -> b.append(", RPO ")
+                    .append(d.isNegative() ? "-" + human(d.negated()) + " (AFTER the target)" : human(d)));
+            if (lastReplayedLsn != null) {
+                b.append(", WAL ").append(lastReplayedLsn);
+            }
+            return b.toString();
+        }
+    }
+
+    /** This report with {@code recovery} (a point-in-time drill's target and the point reached). */
+    public DrillReport withRecovery(Recovery recovery) {
+        return new DrillReport(
+                kind, outcome, startedAt, host, backupKey, backupAt, store, scratch, phases, total, rtoTarget, checks,
+                findings, recovery);
     }
 
     /** The verdict of a drill. */
@@ -280,6 +352,24 @@ public record DrillReport(
         }
         ArrayNode fs = n.putArray("findings");
         findings.forEach(fs::add);
+        if (recovery != null) {
+            ObjectNode r = n.putObject("recovery");
+            r.put("target", recovery.target());
+            r.put(
+                    "targetTime",
+                    recovery.targetTime() == null ? null : recovery.targetTime().toString());
+            r.put(
+                    "lastTransaction",
+                    recovery.lastTransaction() == null
+                            ? null
+                            : recovery.lastTransaction().toString());
+            r.put("lastReplayedLsn", recovery.lastReplayedLsn());
+            if (recovery.rpo().isPresent()) {
+                r.put("rpoMillis", recovery.rpo().get().toMillis());
+            } else {
+                r.putNull("rpoMillis");
+            }
+        }
         return n;
     }
 
@@ -309,6 +399,18 @@ public record DrillReport(
             }
             List<String> findings = new ArrayList<>();
             n.path("findings").forEach(f -> findings.add(f.asText()));
+            JsonNode r = n.path("recovery");
+            Recovery recovery = r.isObject()
+                    ? new Recovery(
+                            r.path("target").asText(),
+                            r.hasNonNull("targetTime")
+                                    ? Instant.parse(r.path("targetTime").asText())
+                                    : null,
+                            r.hasNonNull("lastTransaction")
+                                    ? Instant.parse(r.path("lastTransaction").asText())
+                                    : null,
+                            r.path("lastReplayedLsn").asText(null))
+                    : null;
             return new DrillReport(
                     n.path("kind").asText(),
                     Outcome.ofLabel(n.path("outcome").asText()),
@@ -322,7 +424,8 @@ public record DrillReport(
                     Duration.ofMillis(n.path("totalMillis").asLong()),
                     Duration.ofMillis(n.path("rtoTargetMillis").asLong()),
                     checks,
-                    findings);
+                    findings,
+                    recovery);
         } catch (IOException | RuntimeException e) {
             throw new IntegrityException(
                     "The drill report " + key + " cannot be read (" + e.getMessage() + "); it was not written by"
@@ -478,7 +581,16 @@ public record DrillReport(
                         total.compareTo(rtoTarget) > 0
                                 ? " — **over target by " + human(total.minus(rtoTarget)) + "**"
                                 : "")
-                .append("\n\n");
+                .append(recovery == null ? "\n\n" : "\n");
+        if (recovery != null) {
+            b.append("- **RPO**: ")
+                    .append(recovery.rpo()
+                            .map(d -> d.isNegative() ? "-" + human(d.negated()) + " (after the target)" : human(d))
+                            .orElse("not measured"))
+                    .append(" (")
+                    .append(recovery.describe())
+                    .append(")\n\n");
+        }
         b.append("| Phase | Time |\n|---|---|\n");
         for (Phase p : phases) {
             b.append("| ")

@@ -17,6 +17,10 @@ import com.jiffoo.backup.monitor.Alert;
 import com.jiffoo.backup.monitor.HealthStatus;
 import com.jiffoo.backup.monitor.SlackNotifier;
 import com.jiffoo.backup.postgres.DatabaseDrill;
+import com.jiffoo.backup.postgres.PitrDrill;
+import com.jiffoo.backup.postgres.PitrRestore;
+import com.jiffoo.backup.postgres.RecoveryTarget;
+import com.jiffoo.backup.store.StoreLayout;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -29,6 +33,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
@@ -98,6 +103,12 @@ final class DrillCommands {
                         + " that exists), then checks it: every table's row count against the manifest, every table"
                         + " read to its end (damaged pages), every btree index with amcheck when the extension can be"
                         + " created (skipped otherwise), and the --smoke-sql queries (each must return a row).",
+                "With --as-of TIME (or --backup base/…): a point-in-time recovery from the base backups and the archived"
+                        + " WAL into a scratch cluster in --scratch-dir, started on a free port of 127.0.0.1 and"
+                        + " recovered to TIME (or to the end of the archive); every database read, amcheck, the smoke"
+                        + " queries (in DB_NAME, default postgres), and the achieved RPO (the last recovered"
+                        + " transaction against TIME); then the server is stopped and the directory removed. A TIME"
+                        + " outside what the store can recover is refused (exit 2).",
                 "The scratch database is dropped at the end, also when a check fails or the drill is stopped"
                         + " (SIGTERM, Ctrl-C); scratch databases of killed drills are dropped by the next drill (this"
                         + " host's at once, others' after a day). Each phase (locate, restore = download + decrypt +"
@@ -138,6 +149,38 @@ final class DrillCommands {
                         + " database --fingerprint-table); repeatable; a table without a recorded fingerprint fails.")
         List<String> checkTables = new ArrayList<>();
 
+        @Option(
+                names = "--as-of",
+                paramLabel = "TIME",
+                description =
+                        "Drill a point-in-time recovery to TIME (with a zone: '2026-12-02 03:00:00+00', ISO 8601):"
+                                + " the newest base backup that ended before it and the archived WAL, restored into a scratch"
+                                + " cluster on a free port of 127.0.0.1 and checked there; reports the achieved RPO. With"
+                                + " --backup base/…, that base backup.")
+        String asOf;
+
+        @Option(
+                names = "--scratch-dir",
+                paramLabel = "DIR",
+                description = "With --as-of or --backup base/…: create the scratch cluster's directory in DIR (room for"
+                        + " the whole cluster; the server's user must reach it; default: the system temporary"
+                        + " directory).")
+        Path scratchDir;
+
+        @Option(
+                names = "--pg-bin",
+                paramLabel = "DIR",
+                description = "With --as-of: pg_ctl's directory for the data's version (default"
+                        + " /usr/lib/postgresql/N/bin).")
+        Path pgBin;
+
+        @Option(
+                names = "--launcher",
+                paramLabel = "PATH",
+                description = "With --as-of: the jiffoo-backup launcher named in the scratch cluster's restore_command"
+                        + " (default: the one next to this jar).")
+        Path launcher;
+
         @picocli.CommandLine.Mixin
         DbOptions db;
 
@@ -162,6 +205,17 @@ final class DrillCommands {
                 }
             }
             List<String> queries = smoke;
+            if (asOf != null
+                    || (backup != null
+                            && (backup.startsWith(StoreLayout.BASE_BACKUP_KIND + "/")
+                                    || backup.contains("/base/base_backup_")))) {
+                if (!checkTables.isEmpty() || noOwner) {
+                    throw new ConfigurationException("--check-table and --no-owner are for drills of a database backup"
+                            + " (pg_dump); a point-in-time drill restores the whole cluster (every table is read).");
+                }
+                drill(summary, "database", source -> pointInTime(source, target, queries));
+                return;
+            }
             drill(
                     summary,
                     "database",
@@ -175,6 +229,29 @@ final class DrillCommands {
                             .build()
                             .run());
         }
+    }
+
+    /** {@code drill database --as-of TIME} (or of a base backup): a {@link PitrDrill} from the store or a copy. */
+    private static DrillReport pointInTime(FallbackSource source, Duration target, List<String> queries) {
+        Database cmd = (Database) source.cmd;
+        Settings settings = cmd.settings;
+        PitrDrill.Builder b = PitrDrill.builder()
+                .source(source.pointInTime(cmd.launcher))
+                .target(cmd.asOf != null ? RecoveryTarget.time(cmd.asOf, true) : RecoveryTarget.LATEST)
+                .connection(PitrCommand.queryConnection(settings, null))
+                .smokeQueries(queries)
+                .smokeDatabase(settings.get("DB_NAME").orElse("postgres"))
+                .rtoTarget(target);
+        if (source.at.key() != null) {
+            b.backup(source.at.key());
+        }
+        if (cmd.scratchDir != null) {
+            b.scratchParent(cmd.scratchDir);
+        }
+        if (cmd.pgBin != null) {
+            b.binDirectory(cmd.pgBin);
+        }
+        return b.build().run();
     }
 
     /** {@code drill files}. */
@@ -281,7 +358,9 @@ final class DrillCommands {
          * to the drill log, alerts when it did not pass and stores it.
          */
         void drill(
-                Map<String, Object> summary, String kind, java.util.function.Function<DrillSource, DrillReport> run) {
+                Map<String, Object> summary,
+                String kind,
+                java.util.function.Function<FallbackSource, DrillReport> run) {
             OpenPgpTransform pgp = Encryption.forRestore(settings);
             pgp.authenticator().ifPresent(com.jiffoo.backup.Authenticator::prepare);
             BackupTrust trust = Encryption.trust(settings, pgp);
@@ -343,6 +422,10 @@ final class DrillCommands {
             }
             phases.setLength(phases.length() - 1);
             say(phases.toString());
+            if (r.recovery() != null) {
+                say("  RPO " + r.recovery().rpo().map(DrillReport::human).orElse("not measured") + " ("
+                        + r.recovery().describe() + ")");
+            }
             say("  RTO " + DrillReport.human(r.total()) + " (target " + DrillReport.human(r.rtoTarget())
                     + (r.total().compareTo(r.rtoTarget()) > 0
                             ? ", over by " + DrillReport.human(r.total().minus(r.rtoTarget()))
@@ -473,6 +556,48 @@ final class DrillCommands {
                         .build()
                         .restore(key);
             });
+            return new Restored(served.value(), served.store().location(), failures(served));
+        }
+
+        @Override
+        public String describe() {
+            return at.stores().get(0).location();
+        }
+
+        /**
+         * The point-in-time source: the first store whose base backup and archive serve (the store, then each copy),
+         * with the default restore_command of {@code restore pitr} (this launcher's wal-fetch from that store, then
+         * the copies after it).
+         */
+        PitrDrill.Source pointInTime(Path launcher) {
+            return new PitrDrill.Source() {
+                @Override
+                public PitrDrill.Restored restore(Path dir, UnaryOperator<PitrRestore.Builder> drill) {
+                    List<Sink> stores = at.stores();
+                    Fallback.Served<PitrRestore.Result> served = Fallback.first(
+                            stores,
+                            "drill",
+                            store -> drill.apply(PitrRestore.builder(store, pgp, dir)
+                                            .trust(trust)
+                                            .restoreCommand(PitrCommand.walFetch(
+                                                    cmd.settings, cmd.options.values().config, launcher, store, stores))
+                                            .recoveryEndCommand("rm -rf " + PitrCommand.PREFETCH_SPOOL)
+                                            .readAheadSpool(PitrCommand.PREFETCH_SPOOL)
+                                            .checkArchive(true)
+                                            .listener(cmd.progress()))
+                                    .build()
+                                    .run());
+                    return new PitrDrill.Restored(served.value(), served.store().location(), failures(served));
+                }
+
+                @Override
+                public String describe() {
+                    return FallbackSource.this.describe();
+                }
+            };
+        }
+
+        private static List<StoreFailure> failures(Fallback.Served<?> served) {
             List<StoreFailure> failures = new ArrayList<>();
             for (Fallback.Failure f : served.failures()) {
                 failures.add(new StoreFailure(
@@ -480,12 +605,7 @@ final class DrillCommands {
                         f.error().code(),
                         CliCommand.forOperators(f.error().getMessage())));
             }
-            return new Restored(served.value(), served.store().location(), failures);
-        }
-
-        @Override
-        public String describe() {
-            return at.stores().get(0).location();
+            return failures;
         }
     }
 }

@@ -323,6 +323,14 @@ final class PitrCommand extends CliCommand {
 
     /** Who asks the restored server whether recovery ended: DB_USER/DB_PASSWORD when set, database postgres. */
     private PgConnection queryConnection() {
+        return queryConnection(settings, owner);
+    }
+
+    /**
+     * Who connects to a restored cluster: DB_USER/DB_PASSWORD (or PGUSER) when set, else {@code owner} (default
+     * {@code postgres}) when root; database postgres.
+     */
+    static PgConnection queryConnection(Settings settings, String owner) {
         PgConnection.Builder c = PgConnection.builder().database("postgres");
         PgConnection configured = Databases.server(settings);
         if (settings.get("DB_USER").isPresent() || settings.environment().get("PGUSER") != null) {
@@ -333,16 +341,20 @@ final class PitrCommand extends CliCommand {
         return c.build();
     }
 
-    /**
-     * The default restore_command: this launcher's wal-fetch with this key file from {@code store}, then from the
-     * other {@code stores} (the copies it falls back to).
-     */
     private String walFetch(Sink store, List<Sink> stores) {
+        return walFetch(settings, options.values().config, launcher, store, stores);
+    }
+
+    /**
+     * The default restore_command: the launcher's wal-fetch with the key file (and {@code config}, when given) from
+     * {@code store}, then from the other {@code stores} (the copies it falls back to).
+     */
+    static String walFetch(Settings settings, Path config, Path launcher, Sink store, List<Sink> stores) {
         String key = settings.get("ENCRYPTION_KEY_FILE")
                 .orElseThrow(() -> new ConfigurationException("The default restore_command fetches WAL with the key"
                         + " file (ENCRYPTION_KEY_FILE or --key-file); set it, or give your own --restore-command."));
         List<String> cmd = new ArrayList<>();
-        cmd.add(launcherPath().toString());
+        cmd.add(launcherPath(launcher).toString());
         cmd.add("wal-fetch");
         cmd.add("--store");
         cmd.add(storeArgument(store));
@@ -359,9 +371,9 @@ final class PitrCommand extends CliCommand {
         }
         cmd.add("--key-file");
         cmd.add(Path.of(key).toAbsolutePath().normalize().toString());
-        if (options.values().config != null) {
+        if (config != null) {
             cmd.add("--config");
-            cmd.add(options.values().config.toAbsolutePath().normalize().toString());
+            cmd.add(config.toAbsolutePath().normalize().toString());
         }
         StringBuilder line = new StringBuilder();
         for (String a : cmd) {
@@ -390,7 +402,7 @@ final class PitrCommand extends CliCommand {
         return location;
     }
 
-    private Path launcherPath() {
+    private static Path launcherPath(Path launcher) {
         if (launcher != null) {
             return launcher.toAbsolutePath().normalize();
         }

@@ -46,6 +46,9 @@ import org.slf4j.LoggerFactory;
  *       died) that are older than a day; only names of the strict form {@code jiffoo_drill_YYYYMMDD_HHMMSS_<8 hex>}
  *       are touched. A killed drill's scratch on this host is dropped sooner, by its in-progress mark
  *       ({@link RestoreMarker}), as the next restore drops a half-restored database.</li>
+ *   <li><b>Lock</b>: the scratch name is reserved with a session advisory lock on the server, held until after the
+ *       drop: a concurrent drill given the same name refuses ({@link ConfigurationException}) and drops nothing, and
+ *       the sweep skips a name a running drill holds.</li>
  *   <li><b>locate</b>: the backup to drill ({@link DrillSource#locate()}).</li>
  *   <li><b>restore</b>: download, decrypt and {@code pg_restore} into a new database named as above, which must not
  *       exist (a name that exists is refused, never restored over): {@link PostgresRestoreTarget} in new-database
@@ -85,6 +88,8 @@ public final class DatabaseDrill {
 
     private static final Pattern SCRATCH = Pattern.compile("^" + SCRATCH_PREFIX + "([0-9]{8}_[0-9]{6})_([0-9a-f]{8})$");
     private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss");
+    /** The first key of the drills' advisory locks on scratch names ({@code 'jdrl'}); the second is the name's hash. */
+    private static final int LOCK_SPACE = 0x6a64726c;
 
     private final PgConnection server;
     private final DrillSource source;
@@ -138,7 +143,27 @@ public final class DatabaseDrill {
         List<Phase> phases = new ArrayList<>();
         List<Check> checks = new ArrayList<>();
         List<String> findings = new ArrayList<>();
-        String scratch = pickScratchName(startedAt, findings);
+        // held to the end: the lock on the scratch name (released when it closes, also when the process dies)
+        Connection lock = openMaintenance();
+        try {
+            return run(lock, startedAt, t0, phases, checks, findings);
+        } finally {
+            try {
+                lock.close();
+            } catch (SQLException e) {
+                log.debug("closing the drill's lock connection: {}", e.toString());
+            }
+        }
+    }
+
+    private DrillReport run(
+            Connection lock,
+            Instant startedAt,
+            long t0,
+            List<Phase> phases,
+            List<Check> checks,
+            List<String> findings) {
+        String scratch = pickScratchName(lock, startedAt, findings);
         PgConnection scratchDb = server.withDatabase(scratch);
         RestoreDatabases databases = new RestoreDatabases(
                 scratchDb, server.database(), "template0", null, "database " + scratch + " (drill scratch)");
@@ -219,16 +244,17 @@ public final class DatabaseDrill {
         return report;
     }
 
-    private static Phase phase(String name, long since) {
+    static Phase phase(String name, long since) {
         return new Phase(name, Duration.ofNanos(System.nanoTime() - since));
     }
 
     /**
-     * The scratch name: the one set (refused when it exists or is not of the strict form), else a new one; drops the
-     * leftovers of earlier drills first.
+     * The scratch name, reserved for this drill by an advisory lock held on {@code lock} until the drill ends: the
+     * one set (refused when another drill holds it, when it exists, or when it is not of the strict form), else a new
+     * one. Drops the leftovers of earlier drills first (never one whose name another drill holds).
      */
-    private String pickScratchName(Instant now, List<String> findings) {
-        List<String> existing = databaseNames();
+    private String pickScratchName(Connection lock, Instant now, List<String> findings) {
+        List<String> existing = databaseNames(lock);
         for (String name : existing) {
             Matcher m = SCRATCH.matcher(name);
             if (!m.matches()) {
@@ -240,7 +266,7 @@ public final class DatabaseDrill {
             } catch (DateTimeParseException e) {
                 continue;
             }
-            if (made.isBefore(now.minus(LEFTOVER_AGE))) {
+            if (made.isBefore(now.minus(LEFTOVER_AGE)) && tryLock(lock, name)) {
                 RestoreDatabases leftover =
                         new RestoreDatabases(server.withDatabase(name), server.database(), "template0", null, name);
                 if (leftover.dropQuietly(name)) {
@@ -248,10 +274,18 @@ public final class DatabaseDrill {
                     findings.add(
                             "dropped the scratch database " + name + " that an earlier drill left (made " + made + ")");
                 }
+                unlock(lock, name);
             }
         }
         if (scratchName != null) {
-            if (existing.contains(scratchName)) {
+            if (!tryLock(lock, scratchName)) {
+                throw new ConfigurationException("Another drill is using the scratch database " + scratchName + " on "
+                        + server.host() + ":" + server.port() + " right now (it holds the drill lock on that name);"
+                        + " a drill restores only into a database it creates, and drops only that one. Let it finish,"
+                        + " or leave the name out: each drill then makes a new one.");
+            }
+            // listed again under the lock: a drill that held the name before may have left it
+            if (databaseNames(lock).contains(scratchName)) {
                 throw new ConfigurationException("The scratch database " + scratchName + " already exists on "
                         + server.host() + ":" + server.port() + "; a drill restores only into a database it creates."
                         + " Choose another name, or leave it out (a new one is made).");
@@ -260,29 +294,70 @@ public final class DatabaseDrill {
         }
         for (int i = 0; i < 5; i++) {
             String name = newScratchName(now);
-            if (!existing.contains(name)) {
-                return name;
+            if (!existing.contains(name) && tryLock(lock, name)) {
+                if (!databaseNames(lock).contains(name)) {
+                    return name;
+                }
+                unlock(lock, name);
             }
         }
         throw new IllegalStateException("no free scratch database name"); // 2^32 names per second
     }
 
-    private List<String> databaseNames() {
+    /**
+     * Takes the session advisory lock of a scratch name on {@code lock}'s server, without waiting: false when another
+     * session (another drill) holds it. Two different names share a lock only when their hashes collide (about one in
+     * four billion): the second drill then refuses, nothing worse.
+     */
+    private boolean tryLock(Connection lock, String name) {
+        try (PreparedStatement p = lock.prepareStatement("SELECT pg_catalog.pg_try_advisory_lock(?, hashtext(?))")) {
+            p.setInt(1, LOCK_SPACE);
+            p.setString(2, name);
+            try (ResultSet r = p.executeQuery()) {
+                return r.next() && r.getBoolean(1);
+            }
+        } catch (SQLException e) {
+            throw cannotConnect(e);
+        }
+    }
+
+    private static void unlock(Connection lock, String name) {
+        try (PreparedStatement p = lock.prepareStatement("SELECT pg_catalog.pg_advisory_unlock(?, hashtext(?))")) {
+            p.setInt(1, LOCK_SPACE);
+            p.setString(2, name);
+            p.executeQuery().close();
+        } catch (SQLException e) {
+            log.debug("could not release the drill lock on {}: {}", name, e.toString());
+        }
+    }
+
+    private Connection openMaintenance() {
+        try {
+            return server.openJdbc();
+        } catch (SQLException e) {
+            throw cannotConnect(e);
+        }
+    }
+
+    private RestoreException cannotConnect(SQLException e) {
+        return new RestoreException(
+                "Cannot connect to PostgreSQL at " + server.describe() + " to run the drill: " + e.getMessage()
+                        + ". Check that the server runs and that host, port, user and password are right;"
+                        + " nothing was restored.",
+                null,
+                server.describe(),
+                e);
+    }
+
+    private List<String> databaseNames(Connection c) {
         List<String> out = new ArrayList<>();
-        try (Connection c = server.openJdbc();
-                Statement s = c.createStatement();
+        try (Statement s = c.createStatement();
                 ResultSet r = s.executeQuery("SELECT datname FROM pg_catalog.pg_database")) {
             while (r.next()) {
                 out.add(r.getString(1));
             }
         } catch (SQLException e) {
-            throw new RestoreException(
-                    "Cannot connect to PostgreSQL at " + server.describe() + " to run the drill: " + e.getMessage()
-                            + ". Check that the server runs and that host, port, user and password are right;"
-                            + " nothing was restored.",
-                    null,
-                    server.describe(),
-                    e);
+            throw cannotConnect(e);
         }
         return out;
     }
@@ -327,7 +402,7 @@ public final class DatabaseDrill {
                 checks.add(fingerprints(c, manifest));
             }
             if (!smokeQueries.isEmpty()) {
-                checks.add(smoke(c));
+                checks.add(smoke(c, smokeQueries));
             }
         } catch (SQLException e) {
             checks.add(
@@ -350,7 +425,7 @@ public final class DatabaseDrill {
     }
 
     /** Reads every counted table to its end with COPY, discarding what it reads. */
-    private static Check fullRead(Connection c) {
+    static Check fullRead(Connection c) {
         List<String> failed = new ArrayList<>();
         long rows = 0;
         int tables = 0;
@@ -378,7 +453,7 @@ public final class DatabaseDrill {
     }
 
     /** amcheck's bt_index_check on every valid btree index, when the extension can be created here. */
-    private static Check amcheck(Connection c) {
+    static Check amcheck(Connection c) {
         try (Statement s = c.createStatement()) {
             s.execute("CREATE EXTENSION IF NOT EXISTS amcheck");
         } catch (SQLException e) {
@@ -484,7 +559,7 @@ public final class DatabaseDrill {
     }
 
     /** Runs each smoke query; each must return at least one row. */
-    private Check smoke(Connection c) {
+    static Check smoke(Connection c, List<String> smokeQueries) {
         List<String> failed = new ArrayList<>();
         for (String sql : smokeQueries) {
             String shown = shorten(sql);

@@ -126,6 +126,7 @@ public final class PitrRestore {
     private final boolean checkArchive;
     private final boolean upToGap;
     private final boolean preflight;
+    private final boolean refuseUnreachable;
     private final String readAheadSpool;
     private final BackupListener listener;
 
@@ -146,6 +147,7 @@ public final class PitrRestore {
         this.checkArchive = b.checkArchive;
         this.upToGap = b.upToGap;
         this.preflight = b.preflight;
+        this.refuseUnreachable = b.refuseUnreachable;
         this.readAheadSpool = b.readAheadSpool;
         this.listener = b.listener;
     }
@@ -277,14 +279,13 @@ public final class PitrRestore {
             }
         }
         BackupManifest oldest = all.get(all.size() - 1);
-        throw new NotFoundException(
-                "No base backup in " + store.location() + " ends before the target " + target + ": the oldest, "
-                        + oldest.objectKey() + ", ended at " + stopTime(oldest) + " (WAL " + fact(oldest, "stopLsn")
-                        + "). A point-in-time restore can only reach points after the end of a base backup it starts"
-                        + " from.",
-                null,
-                store.location(),
-                null);
+        String why = "No base backup in " + store.location() + " ends before the target " + target + ": the oldest, "
+                + oldest.objectKey() + ", ended at " + stopTime(oldest) + " (WAL " + fact(oldest, "stopLsn")
+                + "). A point-in-time restore can only reach points after the end of a base backup it starts from.";
+        if (refuseUnreachable) {
+            throw new ConfigurationException(why + " Choose a later target.", null, store.location(), null);
+        }
+        throw new NotFoundException(why, null, store.location(), null);
     }
 
     private boolean endsBefore(BackupManifest m) {
@@ -673,6 +674,7 @@ public final class PitrRestore {
                     null);
         }
         if (r.gaps().isEmpty()) {
+            refuseAfterTheArchive(inv, newest, cluster, m);
             return new Reach(true, startName, newest, lsnOf(newest, segmentSize), r.timelines(), null);
         }
         WalContinuity.Gap gap = r.gaps().get(0);
@@ -762,6 +764,36 @@ public final class PitrRestore {
                         gapStart);
         }
         return new Reach(true, startName, newest, lsnOf(newest, segmentSize), r.timelines(), gap);
+    }
+
+    /**
+     * With {@link Builder#refuseUnreachable}: a time target not before the archiving of the archive's newest segment
+     * is refused. Every record recovery could replay was written before that segment was archived; to stop at a time
+     * PostgreSQL must replay a commit after it, so it would reach the end of the archive and stop with "recovery ended
+     * before configured recovery target was reached".
+     */
+    private void refuseAfterTheArchive(WalInventory inv, String newest, Object cluster, BackupManifest m) {
+        Optional<Instant> t = target.instant();
+        if (!refuseUnreachable || target.type() != RecoveryTarget.Type.TIME || t.isEmpty()) {
+            return;
+        }
+        for (WalInventory.WalFile f : inv.committed(WalInventory.Type.SEGMENT)) {
+            if (newest.equals(f.segment())) {
+                Instant archived = archivedAt(f, cluster, m);
+                if (!t.get().isBefore(archived)) {
+                    throw new ConfigurationException(
+                            "The target " + target.text() + " is not before the end of the WAL archive in "
+                                    + store.location() + ": its newest segment, " + newest + ", was archived at "
+                                    + archived + ", and recovery cannot reach a point after the last archived"
+                                    + " change. Nothing was extracted. Choose an earlier target (or wait until the"
+                                    + " server archived its WAL past it: archive_timeout).",
+                            m.objectKey(),
+                            store.location(),
+                            null);
+                }
+                return;
+            }
+        }
     }
 
     private static String lsnOf(String segment, long segmentSize) {
@@ -1043,6 +1075,7 @@ public final class PitrRestore {
         private boolean checkArchive;
         private boolean upToGap;
         private boolean preflight = true;
+        private boolean refuseUnreachable;
         private String readAheadSpool;
         private BackupListener listener = BackupListener.NONE;
 
@@ -1163,6 +1196,18 @@ public final class PitrRestore {
          */
         public Builder preflight(boolean preflight) {
             this.preflight = preflight;
+            return this;
+        }
+
+        /**
+         * Refuse, as a {@link ConfigurationException} before anything is extracted, a target outside what the store
+         * can recover (default false): a target before the end of every base backup (without it: a
+         * {@link NotFoundException}), and with {@link #checkArchive} a time not before the archiving of the newest
+         * archived segment (without it: left to the server, which stops with "recovery ended before configured
+         * recovery target was reached"). For a restore drill, where such a target is a mistake of its settings.
+         */
+        public Builder refuseUnreachable(boolean refuse) {
+            this.refuseUnreachable = refuse;
             return this;
         }
 

@@ -89,6 +89,7 @@ public final class RecoveryServer {
     private final PitrRestore.Action action;
     private final boolean promoteAtPause;
     private final Duration timeout;
+    private final List<String> settings;
 
     private RecoveryServer(Builder b) {
         this.dataDirectory = b.dataDirectory;
@@ -105,6 +106,7 @@ public final class RecoveryServer {
         this.action = b.action;
         this.promoteAtPause = b.promoteAtPause;
         this.timeout = b.timeout;
+        this.settings = List.copyOf(b.settings);
     }
 
     /** A builder for the server on {@code dataDirectory}, to listen on {@code port}. */
@@ -122,21 +124,10 @@ public final class RecoveryServer {
         int major = dataMajor();
         PgTool pgCtl = pgCtl(major);
         Path log = dataDirectory.resolve(LOG_FILE);
-        List<String> argv = new ArrayList<>();
-        if (RecoveryFiles.runningAsRoot()) {
-            PosixFileAttributes a =
-                    Files.readAttributes(dataDirectory, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            if ("root".equals(a.owner().getName())) {
-                throw new ConfigurationException("The data directory " + dataDirectory + " belongs to root, and"
-                        + " PostgreSQL refuses to run as root; give it to the server's user (chown -R postgres:postgres)"
-                        + " or restore with --owner.");
-            }
-            argv.addAll(List.of(
-                    "setpriv",
-                    "--reuid=" + a.owner().getName(),
-                    "--regid=" + a.group().getName(),
-                    "--init-groups",
-                    "--"));
+        List<String> argv = asOwner();
+        StringBuilder options = new StringBuilder("-p " + port);
+        for (String setting : settings) {
+            options.append(" -c ").append(setting);
         }
         argv.addAll(List.of(
                 pgCtl.path().toString(),
@@ -145,7 +136,7 @@ public final class RecoveryServer {
                 "-l",
                 log.toString(),
                 "-o",
-                "-p " + port,
+                options.toString(),
                 "-W",
                 "start"));
         long started = System.nanoTime();
@@ -162,6 +153,63 @@ public final class RecoveryServer {
                     null);
         }
         return await(log, started);
+    }
+
+    /** When root: the prefix running a command as the data directory's owner (never root); else nothing. */
+    private List<String> asOwner() throws IOException {
+        List<String> argv = new ArrayList<>();
+        if (RecoveryFiles.runningAsRoot()) {
+            PosixFileAttributes a =
+                    Files.readAttributes(dataDirectory, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if ("root".equals(a.owner().getName())) {
+                throw new ConfigurationException("The data directory " + dataDirectory + " belongs to root, and"
+                        + " PostgreSQL refuses to run as root; give it to the server's user (chown -R postgres:postgres)"
+                        + " or restore with --owner.");
+            }
+            argv.addAll(List.of(
+                    "setpriv",
+                    "--reuid=" + a.owner().getName(),
+                    "--regid=" + a.group().getName(),
+                    "--init-groups",
+                    "--"));
+        }
+        return argv;
+    }
+
+    /**
+     * Stops the server running on the data directory at once ({@code pg_ctl stop -m immediate}, as the directory's
+     * owner): for a scratch copy that is thrown away afterwards (a restore drill's), not for one that is kept — the
+     * next start of an immediately stopped server recovers from its last checkpoint. Does nothing when no server
+     * runs there ({@code postmaster.pid} absent).
+     *
+     * @return whether no server runs on the directory afterwards
+     */
+    public boolean stopImmediately() {
+        if (!Files.exists(dataDirectory.resolve("postmaster.pid"))) {
+            return true;
+        }
+        try {
+            List<String> argv = asOwner();
+            argv.addAll(List.of(
+                    pgCtl(dataMajor()).path().toString(),
+                    "-D",
+                    dataDirectory.toString(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "-t",
+                    "60",
+                    "stop"));
+            PgChild child = PgChild.start(argv, null, ProcessBuilder.Redirect.PIPE, false);
+            child.stdin().close();
+            int exit = child.waitFor();
+            if (exit != 0) {
+                LOG.warn("pg_ctl stop on {} {}: {}", dataDirectory, PgChild.exitText(exit), child.lastLines());
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("could not stop the server on {}: {}", dataDirectory, e.toString());
+        }
+        return !Files.exists(dataDirectory.resolve("postmaster.pid"));
     }
 
     private Outcome await(Path log, long started) throws IOException {
@@ -355,6 +403,7 @@ public final class RecoveryServer {
         private PitrRestore.Action action = PitrRestore.Action.PROMOTE;
         private boolean promoteAtPause;
         private Duration timeout = Duration.ofHours(1);
+        private final List<String> settings = new ArrayList<>();
 
         private Builder(Path dataDirectory, int port) {
             this.dataDirectory = Objects.requireNonNull(dataDirectory, "dataDirectory")
@@ -406,6 +455,19 @@ public final class RecoveryServer {
                 throw new ConfigurationException("The recovery timeout must be positive.");
             }
             this.timeout = timeout;
+            return this;
+        }
+
+        /**
+         * A setting the server is started with ({@code -c NAME=VALUE}, e.g. {@code listen_addresses=127.0.0.1});
+         * repeatable. The value must hold no space or quote.
+         */
+        public Builder setting(String nameEqualsValue) {
+            if (nameEqualsValue == null || !nameEqualsValue.matches("[a-z_.]+=[A-Za-z0-9_.,:/+-]*")) {
+                throw new ConfigurationException(
+                        "A server setting is NAME=VALUE without spaces or quotes, got '" + nameEqualsValue + "'.");
+            }
+            settings.add(nameEqualsValue);
             return this;
         }
 

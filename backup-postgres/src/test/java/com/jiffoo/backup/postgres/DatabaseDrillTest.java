@@ -3,23 +3,29 @@ package com.jiffoo.backup.postgres;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.DrillReport;
 import com.jiffoo.backup.DrillSource;
+import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.store.LocalDirectorySink;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Scratch names and smoke SQL files of {@link DatabaseDrill}; on the test server: a scratch name that exists is
  * refused before anything is read and that database keeps its content; an empty store fails the drill (nothing to
- * restore) and leaves no scratch database.
+ * restore) and leaves no scratch database; two drills at once: the second with the same scratch name refuses while
+ * the first holds it (and drops nothing), one with a name of its own passes beside it.
  */
 class DatabaseDrillTest {
     @Test
@@ -97,6 +103,83 @@ class DatabaseDrillTest {
             String scratch = r.scratch().split(" ")[1];
             assertThat(DatabaseDrill.isScratchName(scratch)).isTrue();
             assertThat(pg.databaseExists(scratch)).isFalse();
+        }
+    }
+
+    @Test
+    void aSecondDrillWithTheSameScratchNameRefusesWhileTheFirstHoldsItAndDropsNothing() throws Exception {
+        PgTestServer pg = PgTestServer.get();
+        String db = pg.createDatabase("drill_concurrent");
+        CountDownLatch located = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (LocalDirectorySink sink = LocalDirectorySink.create(dir)) {
+            try (Connection c = pg.connect(db);
+                    Statement s = c.createStatement()) {
+                s.execute("CREATE TABLE orders AS SELECT g AS id FROM generate_series(1, 1000) g");
+            }
+            BackupPipeline.builder()
+                    .unencrypted()
+                    .source(PostgresSource.builder(pg.connection(db)).build())
+                    .sink(sink)
+                    .build()
+                    .run();
+            DrillSource real = DrillSource.of(sink, null, BackupTrust.STORE, "database", null);
+            // the first drill stops after choosing its scratch name, before it creates the database: the moment
+            // a second drill that lists the databases finds the name free
+            DrillSource held = new DrillSource() {
+                @Override
+                public String locate() {
+                    located.countDown();
+                    try {
+                        assertThat(release.await(120, TimeUnit.SECONDS)).isTrue();
+                    } catch (InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
+                    return real.locate();
+                }
+
+                @Override
+                public Restored restore(String key, RestoreTarget target) {
+                    return real.restore(key, target);
+                }
+
+                @Override
+                public String describe() {
+                    return real.describe();
+                }
+            };
+            String name = DatabaseDrill.newScratchName(Instant.now());
+            CompletableFuture<DrillReport> first = CompletableFuture.supplyAsync(() -> DatabaseDrill.builder()
+                    .server(pg.connection("postgres"))
+                    .source(held)
+                    .scratchName(name)
+                    .smokeQueries(java.util.List.of("SELECT 1 FROM orders HAVING count(*) = 1000"))
+                    .build()
+                    .run());
+            assertThat(located.await(60, TimeUnit.SECONDS)).isTrue();
+            assertThatThrownBy(() -> DatabaseDrill.builder()
+                            .server(pg.connection("postgres"))
+                            .source(real)
+                            .scratchName(name)
+                            .build()
+                            .run())
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("Another drill is using the scratch database " + name);
+            // a drill with a name of its own runs beside it
+            DrillReport beside = DatabaseDrill.builder()
+                    .server(pg.connection("postgres"))
+                    .source(real)
+                    .build()
+                    .run();
+            assertThat(beside.passed()).as(beside.toString()).isTrue();
+            release.countDown();
+            DrillReport r = first.get(120, TimeUnit.SECONDS);
+            assertThat(r.passed()).as(r.toString()).isTrue();
+            assertThat(r.scratch()).startsWith("database " + name + " ");
+            assertThat(pg.databaseExists(name)).isFalse();
+        } finally {
+            release.countDown();
+            pg.dropDatabase(db);
         }
     }
 }

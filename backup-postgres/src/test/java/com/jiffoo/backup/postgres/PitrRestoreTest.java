@@ -403,14 +403,19 @@ class PitrRestoreTest {
         ThrowawayCluster.stopServer(dir);
     }
 
-    private static int freePort() throws IOException {
+    static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }
     }
 
     private static void sql(String... statements) throws SQLException {
-        try (Connection c = pg.connect();
+        sql(pg, statements);
+    }
+
+    /** Runs {@code statements} in the {@code postgres} database of {@code cluster}. */
+    static void sql(ThrowawayCluster cluster, String... statements) throws SQLException {
+        try (Connection c = cluster.connect();
                 Statement s = c.createStatement()) {
             for (String q : statements) {
                 s.execute(q);
@@ -419,7 +424,12 @@ class PitrRestoreTest {
     }
 
     private static String query(String q) throws SQLException {
-        try (Connection c = pg.connect();
+        return query(pg, q);
+    }
+
+    /** The first column of the first row of {@code q} in the {@code postgres} database of {@code cluster}. */
+    static String query(ThrowawayCluster cluster, String q) throws SQLException {
+        try (Connection c = cluster.connect();
                 Statement s = c.createStatement();
                 ResultSet r = s.executeQuery(q)) {
             r.next();
@@ -427,7 +437,7 @@ class PitrRestoreTest {
         }
     }
 
-    private static void asRoot(String... cmd) throws IOException, InterruptedException {
+    static void asRoot(String... cmd) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         p.getOutputStream().close();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
