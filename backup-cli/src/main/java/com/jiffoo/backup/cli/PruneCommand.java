@@ -128,11 +128,18 @@ final class PruneCommand extends CliCommand {
                             : ", " + w.deleted().get(0) + " to "
                                     + w.deleted().get(w.deleted().size() - 1)));
         }
+        if (!w.retained().isEmpty()) {
+            var first = w.retained().entrySet().iterator().next();
+            say("  WAL: RETAINED " + w.retained().size() + " archived file(s) before " + w.keepFrom()
+                    + " (locked, or the store refused to delete them; they go once their lock ends), first "
+                    + first.getKey() + ": " + first.getValue());
+        }
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("keepFrom", w.keepFrom());
         d.put("reason", w.reason());
         d.put("deleted", w.deleted());
         d.put("kept", w.kept());
+        d.put("retained", w.retained());
         return d;
     }
 

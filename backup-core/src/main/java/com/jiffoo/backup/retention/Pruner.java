@@ -206,7 +206,17 @@ public final class Pruner {
     private String lockedObject(BackupManifest m, List<StoredObject> records) {
         List<String> keys = new ArrayList<>(m.keys());
         records.forEach(r -> keys.add(r.key()));
-        Instant now = clock.instant();
+        return locked(sink, keys, clock.instant());
+    }
+
+    /**
+     * The first of {@code keys} that {@code sink} keeps locked at {@code now} ({@link Sink#lock}, S3 Object Lock),
+     * described ({@code KEY is locked (COMPLIANCE) until …}); null when none is. A prune asks this of every object of
+     * a backup (or an archived WAL file) before it deletes any, so that a lock on one part keeps it whole.
+     *
+     * @throws StorageException when a lock cannot be read (nothing should then be deleted)
+     */
+    public static String locked(Sink sink, List<String> keys, Instant now) {
         for (String key : keys) {
             java.util.Optional<Sink.ObjectLock> lock;
             try {
@@ -214,8 +224,7 @@ public final class Pruner {
             } catch (IOException e) {
                 throw new StorageException(
                         "Cannot read the object lock of " + key + " in " + sink.location() + ": " + e.getMessage()
-                                + ". Nothing of this backup was deleted; run the prune again once the store is"
-                                + " reachable.",
+                                + ". Nothing of it was deleted; run the prune again once the store is reachable.",
                         key,
                         sink.location(),
                         e);
@@ -236,21 +245,30 @@ public final class Pruner {
      * @throws StorageException when another deletion fails (the backup is then invisible: no manifest)
      */
     private String deleteWhole(BackupManifest m, List<StoredObject> records) {
-        List<String> keys = m.keys();
+        List<String> keys = new ArrayList<>(m.keys());
+        records.forEach(r -> keys.add(r.key()));
+        String refused = deleteAll(sink, keys);
+        return refused == null ? null : refused + "; nothing of the backup was deleted";
+    }
+
+    /**
+     * Deletes {@code keys} from {@code sink} in their order, the first being the one whose deletion makes the rest
+     * invisible (a manifest). When the store refuses to delete that first one (access denied: the credentials may
+     * write but not delete), nothing is deleted and what the store said is returned; null when all were deleted.
+     *
+     * @throws StorageException when a deletion fails otherwise (what was deleted before stays deleted)
+     */
+    public static String deleteAll(Sink sink, List<String> keys) {
         try {
-            delete(keys.get(0));
+            deleteObject(sink, keys.get(0));
         } catch (BackupException e) {
             if (!deleteDenied(e)) {
                 throw e;
             }
-            return "the store refused to delete " + keys.get(0) + " (" + e.getMessage()
-                    + "); nothing of the backup was deleted";
+            return "the store refused to delete " + keys.get(0) + " (" + e.getMessage() + ")";
         }
         for (String key : keys.subList(1, keys.size())) {
-            delete(key);
-        }
-        for (StoredObject r : records) {
-            delete(r.key());
+            deleteObject(sink, key);
         }
         return null;
     }

@@ -121,7 +121,7 @@ public final class WalArchiveCheck implements StoreCheck {
     @Override
     public Outcome check(Sink store, ClockSkew skew) {
         WalInventory listed = WalInventory.read(store);
-        return check(store, listed, report(store, listed, skew), skew, maxLag, null, new ArrayList<>());
+        return check(store, listed, report(store, listed, skew), skew, maxLag, null, new ArrayList<>(), "");
     }
 
     @Override
@@ -129,7 +129,7 @@ public final class WalArchiveCheck implements StoreCheck {
         WalInventory listed = WalInventory.read(copy);
         WalContinuity.Report r = report(copy, listed, skew);
         List<Finding> findings = new ArrayList<>();
-        String compared = behind(copy, listed, r, store, skew, findings);
+        String compared = behind(listed, r, store, skew, findings);
         return check(copy, listed, r, skew, copyMaxLag, store, findings, compared);
     }
 
@@ -149,8 +149,7 @@ public final class WalArchiveCheck implements StoreCheck {
      * {@code wal-behind}: the committed files of the store after the copy's newest segment, committed there more than
      * the copy's limit ago, that the copy does not hold. Returns a note for the summary.
      */
-    private String behind(
-            Sink copy, WalInventory listed, WalContinuity.Report r, Sink store, ClockSkew skew, List<Finding> out) {
+    private String behind(WalInventory listed, WalContinuity.Report r, Sink store, ClockSkew skew, List<Finding> out) {
         if (r.newestSegment() == null) {
             return ""; // no WAL in the copy: wal-lag says so
         }
@@ -188,17 +187,6 @@ public final class WalArchiveCheck implements StoreCheck {
             "Find why in wal-push's log (`FAILED in the copy`) or, with WAL_COPIES=later,"
                     + " in the scheduled `copy --kind wal`; catch the copy up with `jiffoo-backup copy --from STORE --to COPY"
                     + " --kind wal --kind base` (docs/copies.md).";
-
-    private Outcome check(
-            Sink store,
-            WalInventory listed,
-            WalContinuity.Report r,
-            ClockSkew skew,
-            Duration limit,
-            Sink primary,
-            List<Finding> findings) {
-        return check(store, listed, r, skew, limit, primary, findings, "");
-    }
 
     /**
      * The findings on one store's report; {@code primary} is null for the store itself, else the store whose copy

@@ -3,6 +3,7 @@ package com.jiffoo.backup.wal;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.StorageException;
+import com.jiffoo.backup.retention.Pruner;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -26,6 +27,12 @@ import org.slf4j.LoggerFactory;
  *       base backup is the oldest one whose server archived WAL; with none such, nothing is deleted.</li>
  *   <li>Each file goes manifest first (it is no longer archived), then its signature, then its data — as a
  *       backup is pruned.</li>
+ *   <li>A file any object of which the store keeps locked ({@link Sink#lock}: S3 Object Lock retention, read before
+ *       anything of it is deleted), or whose first object the store refuses to delete (access denied: credentials
+ *       that may write but not delete), is kept whole and reported ({@link Report#retained()}), not an error — as
+ *       {@link com.jiffoo.backup.retention.Pruner} keeps a locked backup. It goes at the first prune after its lock
+ *       ends. So a file is never left with its data but not its manifest (or the other way round) because part of
+ *       it is locked.</li>
  *   <li>A dry run deletes nothing and reports what would go.</li>
  * </ul>
  *
@@ -36,20 +43,27 @@ public final class WalRetention {
 
     private final Sink sink;
     private final Long segmentSize;
+    private final java.time.Clock clock;
 
-    private WalRetention(Sink sink, Long segmentSize) {
+    private WalRetention(Sink sink, Long segmentSize, java.time.Clock clock) {
         this.sink = sink;
         this.segmentSize = segmentSize;
+        this.clock = clock;
     }
 
     /** Retention of the WAL in {@code sink}, with the segment size the base backups' manifests record (else 16 MiB). */
     public static WalRetention of(Sink sink) {
-        return new WalRetention(Objects.requireNonNull(sink, "sink"), null);
+        return new WalRetention(Objects.requireNonNull(sink, "sink"), null, java.time.Clock.systemUTC());
     }
 
     /** This retention with a fixed WAL segment size. */
     public WalRetention withSegmentSize(long bytes) {
-        return new WalRetention(sink, WalSegment.checkSize(bytes));
+        return new WalRetention(sink, WalSegment.checkSize(bytes), clock);
+    }
+
+    /** This retention judging locks ({@link Sink#lock}) at {@code clock}'s time; the system clock by default. */
+    public WalRetention withClock(java.time.Clock clock) {
+        return new WalRetention(sink, segmentSize, Objects.requireNonNull(clock, "clock"));
     }
 
     /**
@@ -60,14 +74,34 @@ public final class WalRetention {
      * @param dryRun     true when nothing was deleted
      * @param deleted    the archived files deleted (or that would be), by name, oldest first
      * @param deletedKeys every object key deleted (or that would be), in deletion order
-     * @param kept       how many archived files are kept
+     * @param kept       how many archived files are kept (the retained ones included)
+     * @param retained   the files the rule drops but that were kept whole, by name (oldest first), with why: an
+     *                   object of it is still locked, or the store refused to delete it
      */
     public record Report(
-            String keepFrom, String reason, boolean dryRun, List<String> deleted, List<String> deletedKeys, int kept) {
+            String keepFrom,
+            String reason,
+            boolean dryRun,
+            List<String> deleted,
+            List<String> deletedKeys,
+            int kept,
+            Map<String, String> retained) {
         /** Copies the lists. */
         public Report {
             deleted = List.copyOf(deleted);
             deletedKeys = List.copyOf(deletedKeys);
+            retained = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(retained));
+        }
+
+        /** A report with nothing retained. */
+        public Report(
+                String keepFrom,
+                String reason,
+                boolean dryRun,
+                List<String> deleted,
+                List<String> deletedKeys,
+                int kept) {
+            this(keepFrom, reason, dryRun, deleted, deletedKeys, kept, Map.of());
         }
     }
 
@@ -76,8 +110,9 @@ public final class WalRetention {
      *
      * @param keptBases the base backups kept (committed manifests); none: nothing is deleted
      * @param dryRun    true to delete nothing and only report
-     * @throws StorageException when the store cannot be listed or an object cannot be deleted (what was deleted
-     *                          before stays deleted; a file whose manifest went is no longer archived)
+     * @throws StorageException when the store cannot be listed, a lock cannot be read, or an object cannot be deleted
+     *                          (what was deleted before stays deleted; a file whose manifest went is no longer
+     *                          archived, and the next prune deletes the rest of it)
      */
     public Report prune(List<BackupManifest> keptBases, boolean dryRun) {
         WalInventory inv = WalInventory.read(sink);
@@ -124,6 +159,8 @@ public final class WalRetention {
         }
         List<String> deleted = new ArrayList<>();
         List<String> deletedKeys = new ArrayList<>();
+        Map<String, String> retained = new java.util.LinkedHashMap<>();
+        java.time.Instant now = clock.instant();
         int kept = 0;
         for (WalInventory.WalFile f : inv.files()) {
             if (f.type() == WalInventory.Type.TIMELINE_HISTORY
@@ -131,18 +168,25 @@ public final class WalRetention {
                 kept++;
                 continue;
             }
+            List<String> keys = f.deletionOrder();
+            // every lock first: a file is deleted whole or not at all
+            String why = Pruner.locked(sink, keys, now);
+            if (why == null && !dryRun) {
+                why = Pruner.deleteAll(sink, keys);
+            }
+            if (why != null) {
+                log.warn("kept {}, which is before the oldest kept base backup's start: {}", f.dataKey(), why);
+                retained.put(f.name(), why);
+                kept++;
+                continue;
+            }
             log.info(
                     "{} {} (before {}, the start of the oldest kept base backup {})",
-                    dryRun ? "would delete" : "deleting",
+                    dryRun ? "would delete" : "deleted",
                     f.dataKey(),
                     oldest.name(),
                     oldestId);
-            for (String key : f.deletionOrder()) {
-                if (!dryRun) {
-                    com.jiffoo.backup.retention.Pruner.deleteObject(sink, key);
-                }
-                deletedKeys.add(key);
-            }
+            deletedKeys.addAll(keys);
             deleted.add(f.name());
         }
         return new Report(
@@ -151,7 +195,8 @@ public final class WalRetention {
                 dryRun,
                 deleted,
                 deletedKeys,
-                kept);
+                kept,
+                retained);
     }
 
     /**

@@ -16,15 +16,11 @@ import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.retention.Pruner;
 import com.jiffoo.backup.retention.Retention;
 import com.jiffoo.backup.testing.MutableClock;
-import com.jiffoo.backup.testing.s3.LoopbackProxy;
+import com.jiffoo.backup.testing.s3.DenyingProxy;
 import com.jiffoo.backup.testing.s3.S3MockServer;
 import com.jiffoo.backup.testing.s3.TappingProxy;
 import com.jiffoo.backup.testutil.GeneratedSource;
-import java.io.IOException;
-import java.io.OutputStream;
-import java.net.Socket;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -253,7 +249,7 @@ class S3ObjectLockIT {
             clock.advance(Duration.ofHours(1));
             newest = backup(s, 100_000, clock);
         }
-        try (Denying proxy = Denying.deletes(S3MOCK.server().port());
+        try (DenyingProxy proxy = DenyingProxy.deletes(S3MOCK.server().port());
                 S3Sink s = sink(URI.create("http://127.0.0.1:" + proxy.port()), LOCKED, prefix)
                         .build()) {
             Pruner.PruneReport r = Pruner.builder()
@@ -267,7 +263,7 @@ class S3ObjectLockIT {
                     .contains("the store refused to delete " + oldest.manifestKey())
                     .contains("AccessDenied")
                     .contains("nothing of the backup was deleted");
-            assertThat(proxy.denied.get()).as("one delete asked, none after it").isEqualTo(1);
+            assertThat(proxy.denied()).as("one delete asked, none after it").isEqualTo(1);
         }
         try (S3Sink s = sink(S3MOCK.server().endpoint(), LOCKED, prefix).build()) {
             List<String> keys = s.list("files/").stream().map(StoredObject::key).toList();
@@ -294,7 +290,7 @@ class S3ObjectLockIT {
             clock.advance(Duration.ofHours(1));
             backup(s, 100_000, clock);
         }
-        try (Denying proxy = new Denying(S3MOCK.server().port(), l -> l.contains("?retention"));
+        try (DenyingProxy proxy = new DenyingProxy(S3MOCK.server().port(), l -> l.contains("?retention"));
                 S3Sink s = sink(URI.create("http://127.0.0.1:" + proxy.port()), LOCKED, prefix)
                         .build()) {
             assertThatThrownBy(() -> Pruner.builder()
@@ -309,7 +305,7 @@ class S3ObjectLockIT {
                     .as("nothing deleted")
                     .contains(oldest.manifestKey(), oldest.objectKey());
         }
-        try (Denying proxy = new Denying(
+        try (DenyingProxy proxy = new DenyingProxy(
                         S3MOCK.server().port(), l -> l.contains("?retention") || l.contains("?object-lock"));
                 S3Sink s = sink(URI.create("http://127.0.0.1:" + proxy.port()), LOCKED, prefix)
                         .build()) {
@@ -320,7 +316,7 @@ class S3ObjectLockIT {
                     .prune("files", false);
             assertThat(r.deleted()).hasSize(2).contains(oldest.objectKey());
             assertThat(r.retained()).isEmpty();
-            assertThat(proxy.denied.get())
+            assertThat(proxy.denied())
                     .as("the bucket asked once, one object once")
                     .isEqualTo(2);
         }
@@ -344,48 +340,6 @@ class S3ObjectLockIT {
                     .hasMessageContaining("Nothing was written");
             assertThat(s.list("")).isEmpty();
             assertThat(s.partialWrites("")).isEmpty();
-        }
-    }
-
-    /** Answers the requests whose first line {@code denies} with 403 AccessDenied, as a bucket policy would. */
-    private static final class Denying extends LoopbackProxy {
-        final AtomicInteger denied = new AtomicInteger();
-        private final java.util.function.Predicate<String> denies;
-
-        Denying(int targetPort, java.util.function.Predicate<String> denies) throws IOException {
-            super(targetPort, "denying");
-            this.denies = denies;
-        }
-
-        /** Every DELETE and multi-object delete: credentials that may write but not delete. */
-        static Denying deletes(int targetPort) throws IOException {
-            return new Denying(
-                    targetPort, line -> line.startsWith("DELETE ") || line.matches("^POST [^ ]*\\?delete[ &=].*"));
-        }
-
-        @Override
-        protected void serve(Socket client, Socket upstream) {
-            start(() -> pump(client, upstream, (buf, n, in, out) -> deny(client, buf, n, out)), "deny-up");
-            start(() -> pump(upstream, client), "deny-down");
-        }
-
-        private boolean deny(Socket client, byte[] buf, int n, OutputStream out) throws IOException {
-            String text = new String(buf, 0, n, StandardCharsets.ISO_8859_1);
-            int eol = text.indexOf("\r\n");
-            if (eol > 0 && denies.test(text.substring(0, eol))) {
-                denied.incrementAndGet();
-                String body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code>"
-                        + "<Message>Access Denied</Message><RequestId>denied</RequestId></Error>";
-                client.getOutputStream()
-                        .write(("HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: "
-                                        + body.length() + "\r\nConnection: close\r\n\r\n" + body)
-                                .getBytes(StandardCharsets.ISO_8859_1));
-                client.getOutputStream().flush();
-                return false;
-            }
-            out.write(buf, 0, n);
-            out.flush();
-            return true;
         }
     }
 }
