@@ -672,6 +672,7 @@ public final class PitrRestore {
                     store.location(),
                     null);
         }
+        refuseLostTail(r, m, base);
         if (r.gaps().isEmpty()) {
             return new Reach(true, startName, newest, lsnOf(newest, segmentSize), r.timelines(), null);
         }
@@ -762,6 +763,39 @@ public final class PitrRestore {
                         gapStart);
         }
         return new Reach(true, startName, newest, lsnOf(newest, segmentSize), r.timelines(), gap);
+    }
+
+    /**
+     * For {@link RecoveryTarget#LATEST}: refuses an archive whose signed head says its tail was deleted, or cannot be
+     * trusted ({@link WalContinuity.Report#headProblem()}) — the newest archived WAL is not the latest state. With
+     * {@link Builder#upToGap}, warns and restores what is there. A head on a timeline this restore does not follow
+     * (an explicit {@code --target-timeline}) says nothing about it.
+     */
+    private void refuseLostTail(WalContinuity.Report r, BackupManifest m, String base) {
+        String problem = r.headProblem();
+        if (problem == null || target.type() != RecoveryTarget.Type.LATEST) {
+            return;
+        }
+        if (r.tailMissing() != null
+                && !"latest".equals(timeline)
+                && !r.timelines()
+                        .contains(WalSegment.parse(r.tailMissing().headSegment(), WalSegment.DEFAULT_SIZE)
+                                .timeline())) {
+            return;
+        }
+        if (upToGap) {
+            LOG.warn("{}: restoring what the archive holds, up to {} (--to-gap)", problem, r.newestSegment());
+            return;
+        }
+        throw new IntegrityException(
+                "Not restored to the latest: " + problem + ". Recovery from " + base + " would end at "
+                        + r.newestSegment() + " and report success. Nothing was extracted. Push any segment still in"
+                        + " the server's pg_wal again (wal-push pg_wal/NAME) and check with `wal-verify`; or restore"
+                        + " what the archive holds on purpose with --to-gap, or to an earlier --target-time/--target-lsn."
+                        + " See docs/pitr.md (The archive's head).",
+                m.objectKey(),
+                store.location(),
+                null);
     }
 
     private static String lsnOf(String segment, long segmentSize) {
