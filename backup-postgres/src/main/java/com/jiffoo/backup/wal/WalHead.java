@@ -107,7 +107,7 @@ public final class WalHead {
      * @param state  what was found
      * @param head   the head ({@link State#VALID}, {@link State#UNCHECKED}; for {@link State#INVALID} when it parsed),
      *               or null
-     * @param reason why it is invalid or unchecked, else null
+     * @param reason why it is invalid or unchecked, what an absent one means, else null
      */
     public record Status(State state, Head head, String reason) {
         /** The head that counts: only a {@link State#VALID} one. */
@@ -142,7 +142,11 @@ public final class WalHead {
         try (InputStream in = sink.open(KEY)) {
             bytes = in.readNBytes(LIMIT + 1);
         } catch (NotFoundException e) {
-            return new Status(State.ABSENT, null, null);
+            return new Status(
+                    State.ABSENT,
+                    null,
+                    "an archive written before heads existed, or the head was deleted: a deleted tail of the archive"
+                            + " cannot be found (docs/pitr.md)");
         } catch (IOException e) {
             throw new StorageException(
                     "Cannot read the WAL archive's head " + KEY + " in " + sink.location() + ": " + e.getMessage()
@@ -234,7 +238,7 @@ public final class WalHead {
      * recorded cluster) naming a later segment than {@code newestPresent} that the store does not hold now, or holds
      * without a trusted manifest, is a {@link TailMissing}. A valid head of another cluster is invalid, unless that
      * cluster is the newest base backup's ({@code newestBaseCluster}: a store two clusters archive into, checked for
-     * the older one), which is only noted. An absent or unchecked head is noted.
+     * the older one), which is only noted. An unchecked head is noted; an absent one is only its state.
      *
      * @param inListing whether a file of that name was committed in the listing the check counted
      */
@@ -250,10 +254,6 @@ public final class WalHead {
         Head h = s.head();
         switch (s.state()) {
             case ABSENT -> {
-                if (newestPresent != null) {
-                    notes.add("the archive has no signed head (" + KEY + "): written before heads existed, or the"
-                            + " head was deleted; a deleted tail of the archive cannot be found (docs/pitr.md)");
-                }
                 return new Judged(s, null);
             }
             case UNCHECKED -> {
