@@ -56,8 +56,9 @@ import org.slf4j.LoggerFactory;
  * {@link Builder#checkArchive(boolean)} (the restore_command fetches from this store), the archive's continuity is
  * checked ({@link WalContinuity}, from the base backup's start segment along the timelines recovery follows): a gap
  * before the base backup's end, a missing history file, a gap before the target (an LSN at or after it; a time not
- * before the archiving of the last segment before it), or for {@link RecoveryTarget#LATEST} any gap (unless
- * {@link Builder#upToGap(boolean)}) is an {@link IntegrityException}. Then ({@link Builder#preflight(boolean)}) the
+ * before the archiving of the last segment before it), or for {@link RecoveryTarget#LATEST} any gap or a lost tail
+ * by the archive's signed head ({@link com.jiffoo.backup.wal.WalHead}; unless {@link Builder#upToGap(boolean)}) is
+ * an {@link IntegrityException}. Then ({@link Builder#preflight(boolean)}) the
  * restore_command is run once as the server will run it, to fetch the start segment, beside the extraction; a
  * failure is a {@link ConfigurationException}, and the extracted copy is not swapped in. {@link Result#reach()} keeps where the archive ends, for
  * {@link Reach#requireReached} once recovery ended.
@@ -1184,7 +1185,9 @@ public final class PitrRestore {
 
         /**
          * With {@link RecoveryTarget#LATEST} and {@link #checkArchive}: accept a gap after the base backup's end and
-         * replay up to it (PostgreSQL ends recovery at the first missing segment and promotes). Default false.
+         * replay up to it (PostgreSQL ends recovery at the first missing segment and promotes), and accept an archive
+         * whose signed head says its newest segments are missing, or cannot be trusted
+         * ({@link WalContinuity.Report#headProblem()}), replaying what it holds. Default false: both are refused.
          */
         public Builder upToGap(boolean upToGap) {
             this.upToGap = upToGap;
