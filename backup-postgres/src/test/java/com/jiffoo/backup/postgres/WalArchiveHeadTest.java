@@ -23,7 +23,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
@@ -69,13 +68,8 @@ class WalArchiveHeadTest {
         }
         base = BaseBackupSourceTest.backUp(pg.connection(), sink, key);
         pg.switchSegments(5, "INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 1000) g", archive);
-        String cluster;
-        try (Connection c = pg.connect();
-                Statement st = c.createStatement();
-                ResultSet r = st.executeQuery("SELECT system_identifier::text FROM pg_control_system()")) {
-            r.next();
-            cluster = r.getString(1);
-        }
+        // the cluster as the base backup recorded it (the pushed files lie outside pg_wal, where it is read)
+        String cluster = String.valueOf(base.sourceFacts().get(WalArchive.SYSTEM_IDENTIFIER));
         WalArchive wal = WalArchive.builder()
                 .sink(sink)
                 .encryption(pgp)
