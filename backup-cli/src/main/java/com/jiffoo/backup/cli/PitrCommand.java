@@ -48,7 +48,8 @@ import picocli.CommandLine.Option;
             " 4:the store failed",
             " 5:the backup is damaged, or the WAL archive misses a segment the restore needs (checked before anything"
                     + " is extracted: a gap before the base backup's end or before the target; for --latest any gap,"
-                    + " --to-gap restores up to it)",
+                    + " or an archive whose signed head (wal/HEAD) names a later segment than it holds or is invalid;"
+                    + " --to-gap restores up to what is there)",
             " 6:the key does not open it",
             " 7:DIR not empty (without --replace) or unsafe; or with --start: recovery failed, e.g. the archive ends"
                     + " before the target ('recovery ended before configured recovery target was reached'), or with"
@@ -91,7 +92,8 @@ final class PitrCommand extends CliCommand {
         @Option(
                 names = "--to-gap",
                 description = "Replay the archived WAL up to its first missing segment after the base backup, then"
-                        + " promote (the same as --latest when nothing is missing).")
+                        + " promote (the same as --latest when nothing is missing); also accepts an archive whose"
+                        + " newest segments are missing by its signed head (wal/HEAD), replaying what it holds.")
         boolean toGap;
     }
 

@@ -37,7 +37,9 @@ import picocli.CommandLine.Option;
         exitCodeList = {
             " 0:continuous, and there is a base backup to restore from",
             " 5:a gap: a segment or history file is missing, a base backup cannot be restored, or a WAL file was"
-                    + " rejected (manifest not authenticated, copied, of another cluster; --deep: damaged)",
+                    + " rejected (manifest not authenticated, copied, of another cluster; --deep: damaged); or the"
+                    + " archive's signed head names a later segment than the newest present (its tail was deleted)"
+                    + " or is invalid",
             " 8:no WAL is archived at all; or the WAL is continuous but there is no base backup to restore from",
             " 2:bad or missing setting",
             " 4:the store (or, with copies, one of the stores) could not be read",
@@ -133,17 +135,19 @@ final class WalVerifyCommand extends CliCommand {
                 .build()
                 .check();
         report(r, store, out);
-        if (r.noWal() && r.rejected().isEmpty()) {
+        if (r.noWal() && r.rejected().isEmpty() && r.headProblem() == null) {
             out.put("status", "no-wal");
             return ErrorCode.NOT_FOUND.exitCode();
         } else if (!r.continuous()) {
             out.put(
                     "status",
-                    r.gaps().isEmpty()
-                                    && r.missingHistories().isEmpty()
-                                    && r.unrestorable().isEmpty()
-                            ? "rejected"
-                            : "gap");
+                    !r.gaps().isEmpty()
+                                    || !r.missingHistories().isEmpty()
+                                    || !r.unrestorable().isEmpty()
+                            ? "gap"
+                            : r.tailMissing() != null
+                                    ? "tail-missing"
+                                    : r.rejected().isEmpty() ? "head-invalid" : "rejected");
             return ErrorCode.INTEGRITY.exitCode();
         } else if (r.bases().isEmpty()) {
             out.put("status", "no-base-backup");
@@ -172,6 +176,11 @@ final class WalVerifyCommand extends CliCommand {
                     + (g.cut().isEmpty() ? "" : "; cannot be replayed past it: " + String.join(", ", g.cut())));
         }
         r.missingHistories().forEach(h -> say("  MISSING history file " + h));
+        if (r.headProblem() != null) {
+            say("  " + (r.tailMissing() != null ? "TAIL MISSING: " : "HEAD INVALID: ") + r.headProblem());
+        } else if (r.head() != null) {
+            say("  archive head: " + r.head().describe());
+        }
         for (WalContinuity.Rejected x : r.rejected()) {
             say("  REJECTED " + x.name() + " (not counted): " + x.reason());
         }

@@ -56,8 +56,9 @@ import org.slf4j.LoggerFactory;
  * {@link Builder#checkArchive(boolean)} (the restore_command fetches from this store), the archive's continuity is
  * checked ({@link WalContinuity}, from the base backup's start segment along the timelines recovery follows): a gap
  * before the base backup's end, a missing history file, a gap before the target (an LSN at or after it; a time not
- * before the archiving of the last segment before it), or for {@link RecoveryTarget#LATEST} any gap (unless
- * {@link Builder#upToGap(boolean)}) is an {@link IntegrityException}. Then ({@link Builder#preflight(boolean)}) the
+ * before the archiving of the last segment before it), or for {@link RecoveryTarget#LATEST} any gap or a lost tail
+ * by the archive's signed head ({@link com.jiffoo.backup.wal.WalHead}; unless {@link Builder#upToGap(boolean)}) is
+ * an {@link IntegrityException}. Then ({@link Builder#preflight(boolean)}) the
  * restore_command is run once as the server will run it, to fetch the start segment, beside the extraction; a
  * failure is a {@link ConfigurationException}, and the extracted copy is not swapped in. {@link Result#reach()} keeps where the archive ends, for
  * {@link Reach#requireReached} once recovery ended.
@@ -673,6 +674,7 @@ public final class PitrRestore {
                     store.location(),
                     null);
         }
+        refuseLostTail(r, m, base);
         if (r.gaps().isEmpty()) {
             refuseAfterTheArchive(inv, newest, cluster, m);
             return new Reach(true, startName, newest, lsnOf(newest, segmentSize), r.timelines(), null);
@@ -794,6 +796,39 @@ public final class PitrRestore {
                 return;
             }
         }
+    }
+
+    /**
+     * For {@link RecoveryTarget#LATEST}: refuses an archive whose signed head says its tail was deleted, or cannot be
+     * trusted ({@link WalContinuity.Report#headProblem()}) — the newest archived WAL is not the latest state. With
+     * {@link Builder#upToGap}, warns and restores what is there. A head on a timeline this restore does not follow
+     * (an explicit {@code --target-timeline}) says nothing about it.
+     */
+    private void refuseLostTail(WalContinuity.Report r, BackupManifest m, String base) {
+        String problem = r.headProblem();
+        if (problem == null || target.type() != RecoveryTarget.Type.LATEST) {
+            return;
+        }
+        if (r.tailMissing() != null
+                && !"latest".equals(timeline)
+                && !r.timelines()
+                        .contains(WalSegment.parse(r.tailMissing().headSegment(), WalSegment.DEFAULT_SIZE)
+                                .timeline())) {
+            return;
+        }
+        if (upToGap) {
+            LOG.warn("{}: restoring what the archive holds, up to {} (--to-gap)", problem, r.newestSegment());
+            return;
+        }
+        throw new IntegrityException(
+                "Not restored to the latest: " + problem + ". Recovery from " + base + " would end at "
+                        + r.newestSegment() + " and report success. Nothing was extracted. Push any segment still in"
+                        + " the server's pg_wal again (wal-push pg_wal/NAME) and check with `wal-verify`; or restore"
+                        + " what the archive holds on purpose with --to-gap, or to an earlier --target-time/--target-lsn."
+                        + " See docs/pitr.md (The archive's head).",
+                m.objectKey(),
+                store.location(),
+                null);
     }
 
     private static String lsnOf(String segment, long segmentSize) {
@@ -1183,7 +1218,9 @@ public final class PitrRestore {
 
         /**
          * With {@link RecoveryTarget#LATEST} and {@link #checkArchive}: accept a gap after the base backup's end and
-         * replay up to it (PostgreSQL ends recovery at the first missing segment and promotes). Default false.
+         * replay up to it (PostgreSQL ends recovery at the first missing segment and promotes), and accept an archive
+         * whose signed head says its newest segments are missing, or cannot be trusted
+         * ({@link WalContinuity.Report#headProblem()}), replaying what it holds. Default false: both are refused.
          */
         public Builder upToGap(boolean upToGap) {
             this.upToGap = upToGap;

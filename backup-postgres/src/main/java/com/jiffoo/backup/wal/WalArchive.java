@@ -65,6 +65,11 @@ import org.slf4j.LoggerFactory;
  * holds the same digest. A file is archived only once its manifest is: a data object without one (a push killed
  * mid-way) is invisible and the next push of that name replaces it.
  *
+ * <p>After a whole segment is committed (or found archived already), the push advances the archive's signed head,
+ * {@value WalHead#KEY}, when the segment is newer than the head stored ({@link WalHead}; with copies, in each store
+ * that holds the segment): what lets {@link WalContinuity} find a deleted tail. Failing to write it is logged, not
+ * a failed push.
+ *
  * <p>PostgreSQL's rules for {@code archive_command} are kept: {@link #push} returns only once the object, its
  * signature and its manifest are committed (durable: a local store fsyncs, S3 has completed the upload); a name
  * already archived with the same content is {@link Pushed#ALREADY_ARCHIVED} and nothing is written; with other
@@ -133,6 +138,8 @@ public final class WalArchive {
     private final List<WalArchive> copies;
 
     private final java.util.function.Consumer<String> notice;
+    /** Serializes this archive's updates of its store's {@link WalHead}. */
+    private final Object headLock = new Object();
 
     private WalArchive(Builder b) {
         this.sink = b.sink;
@@ -188,11 +195,36 @@ public final class WalArchive {
      */
     public Pushed push(Path file) {
         Objects.requireNonNull(file, "file");
-        Pushed pushed = pushHere(file);
+        Committed here = pushHere(file);
+        WalFileName name = WalFileName.parse(String.valueOf(file.getFileName()));
+        advanceHead(name, here.manifest());
         if (!copies.isEmpty()) {
-            replicate(WalFileName.parse(String.valueOf(file.getFileName())));
+            replicate(name, here.manifest());
         }
-        return pushed;
+        return here.pushed();
+    }
+
+    /** How {@link #pushHere} ended, with the manifest committed (or found) in the store. */
+    private record Committed(Pushed pushed, BackupManifest manifest) {}
+
+    /**
+     * Advances the store's signed head ({@link WalHead}) to {@code name} when it is a whole segment, committed here with
+     * the manifest {@code m}; a failure is logged, never thrown (the segment is durable).
+     */
+    private void advanceHead(WalFileName name, BackupManifest m) {
+        if (name.type() != WalFileName.Type.SEGMENT) {
+            return;
+        }
+        Object cluster = m.sourceFacts().get(SYSTEM_IDENTIFIER);
+        synchronized (headLock) {
+            WalHead.advance(
+                    sink,
+                    trust,
+                    signer(),
+                    name.name(),
+                    cluster == null ? null : String.valueOf(cluster),
+                    clock.instant());
+        }
     }
 
     /**
@@ -202,7 +234,7 @@ public final class WalArchive {
      *
      * @throws BackupException naming every copy that does not hold the file now, with the first failure's code
      */
-    private void replicate(WalFileName name) {
+    private void replicate(WalFileName name, BackupManifest m) {
         String dataKey = name.dataKey();
         Map<String, BackupException> failed = new LinkedHashMap<>();
         for (WalArchive copy : copies) {
@@ -215,6 +247,7 @@ public final class WalArchive {
                         .copy(dataKey);
                 if (item.ok()) {
                     log.info("{} is archived in the copy {} ({})", name.name(), copy.sink.location(), item.status());
+                    copy.advanceHead(name, m);
                 } else {
                     failed.put(copy.sink.location(), item.error());
                 }
@@ -247,7 +280,7 @@ public final class WalArchive {
     }
 
     /** {@link #push} in the store alone. */
-    private Pushed pushHere(Path file) {
+    private Committed pushHere(Path file) {
         WalFileName name = WalFileName.parse(String.valueOf(file.getFileName()));
         String dataKey = name.dataKey();
         Authenticator signer = signer();
@@ -255,7 +288,7 @@ public final class WalArchive {
         Instant started = clock.instant();
         BackupManifest existing = readManifest(name, dataKey);
         if (existing != null) {
-            return compare(file, name, existing);
+            return new Committed(compare(file, name, existing), existing);
         }
         try {
             // a data object or signature without a manifest is what a killed push left: never visible, replaced here;
@@ -282,7 +315,7 @@ public final class WalArchive {
         }
         BackupManifest m = write(file, name, dataKey, started, signer);
         log.info("archived {} as {}: {} bytes ({} stored)", name.name(), dataKey, m.plaintextSize(), m.objectSize());
-        return Pushed.STORED;
+        return new Committed(Pushed.STORED, m);
     }
 
     private Authenticator signer() {

@@ -26,6 +26,9 @@ import java.util.function.Function;
  *   <li>{@code wal-continuity}: {@link WalContinuity} from the oldest base backup finds no missing segment, no missing
  *       history file, no base backup that cannot be restored and no WAL file whose manifest fails authentication
  *       (signature, name, cluster), else CRITICAL. Only authenticated files count, for the lag too.</li>
+ *   <li>{@code wal-head}: the archive's signed head ({@link WalHead}) names a later segment than the newest one
+ *       present (its tail was deleted), or the head is invalid (tampered or damaged): CRITICAL. An absent head (an
+ *       archive written before heads existed) is only said in the summary.</li>
  *   <li>{@code wal-uncommitted}: a data object without manifest older than the limit (a push that died and was not
  *       retried) is a WARNING.</li>
  * </ul>
@@ -264,6 +267,16 @@ public final class WalArchiveCheck implements StoreCheck {
                             : p + " in the copy. " + CATCH_UP + " When the store lacks it too, take a new base"
                                     + " backup now (`backup base`)."));
         }
+        if (r.headProblem() != null) {
+            findings.add(new Finding(
+                    "wal-head",
+                    HealthStatus.CRITICAL,
+                    r.headProblem() + (primary == null ? "" : " (in the copy)") + ". A restore to the latest would"
+                            + " silently end before the lost WAL: find who deleted or changed objects in "
+                            + store.location() + " (the store's access log), push any segment still in the server's"
+                            + " pg_wal again (wal-push pg_wal/NAME) and take a new base backup now (`backup base`);"
+                            + " docs/pitr.md (The archive's head)."));
+        }
         long stale = r.uncommitted().isEmpty()
                 ? 0
                 : listed.uncommitted().stream()
@@ -282,7 +295,9 @@ public final class WalArchiveCheck implements StoreCheck {
                 ? "no WAL archived"
                 : "newest " + r.newestArchived() + " " + Support.humanDuration(r.newestAge()) + " old; "
                         + r.committedSegments() + " segments from " + r.start() + " to " + r.newestSegment()
-                        + (r.gaps().isEmpty() ? ", continuous" : ", " + r.gaps().size() + " gap(s)") + note;
+                        + (r.gaps().isEmpty() ? ", continuous" : ", " + r.gaps().size() + " gap(s)")
+                        + (r.head() != null && r.head().state() == WalHead.State.ABSENT ? "; no signed head" : "")
+                        + note;
         return new Outcome(summary, findings, facts);
     }
 }

@@ -48,6 +48,10 @@ import java.util.TreeSet;
  *       switch without it.</li>
  *   <li>A base backup is restorable when every segment from its start to its stop segment is archived on its
  *       timeline.</li>
+ *   <li>The archive's signed head ({@link WalHead}, written by every push of a segment) must not name a later
+ *       segment than the newest one counted: else the archive lost its tail ({@link Report#tailMissing()}), which a
+ *       listing alone cannot tell from a tail never written. An invalid head is reported too; an absent one is
+ *       noted only ({@link Report#headProblem()}).</li>
  * </ul>
  *
  * <pre>{@code
@@ -185,6 +189,10 @@ public final class WalContinuity {
      * @param systemIdentifier     the cluster the WAL files were checked against (as configured, else the
      *                             {@code since} base backup's, else the newest base backup's), or null
      * @param deep                 true when every counted file was also downloaded and decrypted
+     * @param head                 the archive's signed head ({@link WalHead}) as read and judged: valid, absent,
+     *                             invalid (with the reason), unchecked
+     * @param tailMissing          when a valid head names a later segment than the newest present: the archive
+     *                             lost its tail; else null
      */
     public record Report(
             Instant checkedAt,
@@ -204,7 +212,9 @@ public final class WalContinuity {
             List<String> notes,
             List<Rejected> rejected,
             String systemIdentifier,
-            boolean deep) {
+            boolean deep,
+            WalHead.Status head,
+            WalHead.TailMissing tailMissing) {
         /** Copies the lists. */
         public Report {
             rejected = List.copyOf(rejected);
@@ -223,13 +233,32 @@ public final class WalContinuity {
 
         /**
          * True when nothing is missing and nothing was rejected: no gap, no missing history file, every base backup
-         * restorable, no WAL file whose manifest failed the check.
+         * restorable, no WAL file whose manifest failed the check, no lost tail and no invalid head
+         * ({@link #headProblem()}).
          */
         public boolean continuous() {
             return gaps.isEmpty()
                     && missingHistories.isEmpty()
                     && unrestorable().isEmpty()
-                    && rejected.isEmpty();
+                    && rejected.isEmpty()
+                    && headProblem() == null;
+        }
+
+        /**
+         * What the archive's signed head says is wrong: its tail is missing, or the head is invalid (tampered or
+         * damaged: where the archive ends cannot be told); null when neither. An absent head is no problem (a
+         * note): archives written before heads existed have none.
+         */
+        public String headProblem() {
+            if (tailMissing != null) {
+                return tailMissing.describe();
+            }
+            if (head != null && head.state() == WalHead.State.INVALID) {
+                return "the WAL archive's signed head (" + WalHead.KEY + ") is invalid, tampered or damaged: "
+                        + head.reason() + "; where the archive ends cannot be told (its newest segments may have"
+                        + " been deleted)";
+            }
+            return null;
         }
 
         /** The base backups that cannot be restored. */
@@ -243,7 +272,7 @@ public final class WalContinuity {
          * {@code ageSeconds}, {@code segments}, {@code timelines}, {@code gaps} (timeline, first, last, count, cut),
          * {@code missingHistories}, {@code unrestorable}, {@code baseBackups}, {@code uncommitted},
          * {@code switchPointsInferred}, {@code notes}, {@code rejected} (name, key, reason), {@code systemIdentifier},
-         * {@code deep}.
+         * {@code deep}, {@code head} ({@link WalHead.Status#describe()}), {@code tailMissing} (null or why).
          */
         public Map<String, Object> facts() {
             Map<String, Object> f = new java.util.LinkedHashMap<>();
@@ -278,6 +307,8 @@ public final class WalContinuity {
                             .toList());
             f.put("systemIdentifier", systemIdentifier);
             f.put("deep", deep);
+            f.put("head", head == null ? null : head.describe());
+            f.put("tailMissing", tailMissing == null ? null : tailMissing.describe());
             return f;
         }
 
@@ -332,6 +363,7 @@ public final class WalContinuity {
         }
         int committedSegments =
                 segments.values().stream().mapToInt(NavigableSet::size).sum();
+        WalHead.Judged head = judgeHead(listed, baseManifests, cluster, segments, size, notes);
         Map<Long, WalInventory.WalFile> histories = new HashMap<>();
         for (WalInventory.WalFile f : inv.committed(WalInventory.Type.TIMELINE_HISTORY)) {
             histories.put(f.timeline(), f);
@@ -363,7 +395,9 @@ public final class WalContinuity {
                     notes,
                     rejected,
                     cluster,
-                    deep != null);
+                    deep != null,
+                    head.status(),
+                    head.tail());
         }
 
         long newestTimeline =
@@ -485,7 +519,32 @@ public final class WalContinuity {
                 notes,
                 rejected,
                 cluster,
-                deep != null);
+                deep != null,
+                head.status(),
+                head.tail());
+    }
+
+    /** The archive's head judged against the counted segments ({@link WalHead#judge}). */
+    private WalHead.Judged judgeHead(
+            WalInventory listed,
+            List<BackupManifest> bases,
+            String cluster,
+            Map<Long, NavigableSet<Long>> segments,
+            long size,
+            List<String> notes) {
+        String newestPresent = null;
+        for (Map.Entry<Long, NavigableSet<Long>> e : segments.entrySet()) {
+            String name = new WalSegment(e.getKey(), e.getValue().last(), size).name();
+            newestPresent = newestPresent == null || name.compareTo(newestPresent) > 0 ? name : newestPresent;
+        }
+        String newestBaseCluster = null;
+        for (BackupManifest m : bases) { // oldest first
+            Object id = m.sourceFacts().get(WalArchive.SYSTEM_IDENTIFIER);
+            newestBaseCluster = id == null ? newestBaseCluster : String.valueOf(id);
+        }
+        java.util.Set<String> names = new java.util.HashSet<>();
+        listed.committed(WalInventory.Type.SEGMENT).forEach(f -> names.add(f.name()));
+        return WalHead.judge(sink, trust, cluster, newestBaseCluster, newestPresent, names::contains, notes);
     }
 
     /**

@@ -348,6 +348,36 @@ public final class ThrowawayCluster implements AutoCloseable {
         return base.resolve("data");
     }
 
+    /**
+     * Runs {@code statement} and switches to a new WAL segment, {@code times} times, then waits (60 s at most) until
+     * the last segment switched away from is in {@code archive}, where this cluster's {@code archive_command} copies
+     * ({@link #copyInto}).
+     *
+     * @return the names of the segments switched away from, in order
+     */
+    public List<String> switchSegments(int times, String statement, Path archive) throws Exception {
+        List<String> switched = new ArrayList<>();
+        try (Connection c = connect();
+                Statement st = c.createStatement()) {
+            for (int i = 0; i < times; i++) {
+                st.execute(statement);
+                try (ResultSet rs = st.executeQuery("SELECT pg_walfile_name(pg_switch_wal())")) {
+                    rs.next();
+                    switched.add(rs.getString(1));
+                }
+            }
+        }
+        Path last = archive.resolve(switched.get(switched.size() - 1));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!Files.exists(last) && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        if (!Files.exists(last)) {
+            throw new AssertionError(last + " was not archived in 60 s: " + log());
+        }
+        return switched;
+    }
+
     /** A JDBC connection to the {@code postgres} database as the superuser. */
     public Connection connect() throws SQLException {
         return server().connect("postgres");

@@ -118,7 +118,7 @@ class WalArchiveTest {
             assertThat(wal.push(segment)).isEqualTo(WalArchive.Pushed.STORED);
             String dataKey = "wal/" + name(segment).substring(0, 16) + "/" + name(segment) + ".zst.gpg";
             assertThat(sink.list("wal/").stream().map(o -> o.key()))
-                    .containsExactly(dataKey, dataKey + ".manifest.json", dataKey + ".manifest.json.sig");
+                    .containsExactly(dataKey, dataKey + ".manifest.json", dataKey + ".manifest.json.sig", WalHead.KEY);
             String manifest = new String(sink.open(dataKey + ".manifest.json").readAllBytes(), StandardCharsets.UTF_8);
             assertThat(manifest)
                     .contains("\"kind\" : \"wal\"", "\"walFile\" : \"" + name(segment) + "\"", "\"timeline\" : 1")
