@@ -88,6 +88,17 @@ class SettingsTest {
                 .hasMessageContaining("true or false");
     }
 
+    /** Every setting a command reads by name may come from the config file (the monitor's WAL limits were refused). */
+    @Test
+    void theMonitorsWalLimitsAreSettingsOfTheConfigFile() throws Exception {
+        Path file = dir.resolve("wal.properties");
+        Files.writeString(file, "WAL_MAX_LAG=10m\nWAL_MAX_READY=20\nWAL_COPY_MAX_LAG=30m\n");
+        Settings s = Settings.load(Map.of(), file);
+        assertThat(s.get(WalChecks.MAX_LAG)).contains("10m");
+        assertThat(s.get("WAL_MAX_READY")).contains("20");
+        assertThat(s.get(WalChecks.COPY_MAX_LAG)).contains("30m");
+    }
+
     @Test
     void badNumberIsNamedWithItsOrigin() {
         Settings s = Settings.load(Map.of("RETENTION_DAYS", "-3"), null);
