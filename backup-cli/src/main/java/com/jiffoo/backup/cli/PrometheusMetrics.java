@@ -109,7 +109,11 @@ final class PrometheusMetrics {
         return new String[] {operation, kind};
     }
 
-    /** Merges this run into the file (created with its directory's permissions when missing), atomically. */
+    /**
+     * Merges this run into the file (mode 0644, owned by the user that ran the job), atomically. Jobs of different
+     * users need different files (e.g. {@code jiffoo_backup.prom} for root's jobs, {@code jiffoo_wal.prom} for the
+     * postgres user's {@code wal-push}): one cannot replace the other's file.
+     */
     static void writeFile(Path file, Run run) {
         Path abs = file.toAbsolutePath();
         Path dir = abs.getParent();
@@ -119,11 +123,13 @@ final class PrometheusMetrics {
         }
         Path lockFile = dir.resolve("." + abs.getFileName() + ".lock");
         try (FileChannel lockChannel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                FileLock ignored = lockChannel.lock()) {
+                FileLock ignored = lock(lockChannel, abs)) {
             Map<String, Double> samples = Files.exists(abs) ? read(Files.readString(abs)) : new TreeMap<>();
             merge(samples, run, true);
             Path tmp = dir.resolve("." + abs.getFileName() + ".tmp");
             Files.writeString(tmp, format(samples), StandardCharsets.UTF_8);
+            // node_exporter runs as another user: readable by all, writable by this job's user
+            Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
             try {
                 Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
@@ -134,9 +140,31 @@ final class PrometheusMetrics {
         }
     }
 
+    /** The lock of the file, waiting at most 10 s (an archive_command must not hang on a stuck job). */
+    private static FileLock lock(FileChannel channel, Path file) throws IOException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            FileLock l = channel.tryLock();
+            if (l != null) {
+                return l;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IOException(
+                        "another job has held the lock of " + file + " for 10 s; this run is not" + " recorded there");
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while waiting for the lock of " + file);
+            }
+        }
+    }
+
     /**
-     * Pushes this run's series to a Pushgateway with {@code POST URL/metrics/job/jiffoo-backup/operation/O/kind/K}: in
-     * the group of this operation and kind, the gateway replaces the series of the names pushed and keeps the others,
+     * Pushes this run's series to a Pushgateway with
+     * {@code POST URL/metrics/job/jiffoo-backup/operation/O/kind/K/store@base64/S}: in the group of this operation, kind
+     * and store, the gateway replaces the series of the names pushed and keeps the others,
      * so a failed run leaves the last success's time and size as they were. The gateway cannot add to a counter, so
      * {@code jiffoo_backup_failures_total} is not pushed: alert on {@code jiffoo_backup_last_exit_code} and on the
      * age of {@code jiffoo_backup_last_success_timestamp_seconds}.
@@ -145,8 +173,12 @@ final class PrometheusMetrics {
         Map<String, Double> samples = new TreeMap<>();
         merge(samples, run, false);
         String base = gateway.toString().replaceAll("/+$", "");
-        URI target = URI.create(base + "/metrics/job/jiffoo-backup/operation/" + pathSegment(run.operation()) + "/kind/"
-                + pathSegment(run.kind()));
+        URI target = URI.create(base + "/metrics/job/jiffoo-backup/operation/" + pathSegment(run.operation())
+                + "/kind/" + pathSegment(run.kind()) + "/store@base64/"
+                + (run.store().isEmpty()
+                        ? "="
+                        : java.util.Base64.getUrlEncoder()
+                                .encodeToString(run.store().getBytes(StandardCharsets.UTF_8))));
         HttpRequest request = HttpRequest.newBuilder(target)
                 .timeout(Duration.ofSeconds(10))
                 .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

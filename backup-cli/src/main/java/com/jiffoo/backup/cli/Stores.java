@@ -53,7 +53,32 @@ final class Stores {
         String location = store.or(() -> bucket.map(b -> b.startsWith("s3://") ? b : "s3://" + b))
                 .or(() -> s.get("BACKUP_DIR"))
                 .orElse("");
-        return StoreProviders.redact(location).replaceFirst("\\?.*$", "");
+        return s.redact(label(location));
+    }
+
+    /**
+     * A store location as a label: {@code scheme://host[:port]/path} of a URI, without user info, query or fragment,
+     * or a plain path as it is; what cannot be parsed is cut to its scheme and host (a secret in it must not reach a
+     * metrics file).
+     */
+    static String label(String location) {
+        if (!location.contains("://")) {
+            return location.startsWith("file:") ? location.substring("file:".length()) : location;
+        }
+        String scheme = location.substring(0, location.indexOf("://"));
+        String rest = location.substring(location.indexOf("://") + 3);
+        // user info first (a secret may hold '?', '#', '/' or '@'): everything up to the last '@' goes
+        int at = rest.lastIndexOf('@');
+        if (at >= 0) {
+            rest = rest.substring(at + 1);
+        }
+        for (char c : new char[] {'?', '#'}) {
+            int i = rest.indexOf(c);
+            if (i >= 0) {
+                rest = rest.substring(0, i);
+            }
+        }
+        return scheme + "://" + rest;
     }
 
     private static Sink select(Settings s) {

@@ -17,6 +17,23 @@ class StoresTest {
     @TempDir
     Path dir;
 
+    /** The store's label in metrics: no credentials, whatever characters they hold, no query, no fragment. */
+    @Test
+    void theMetricsLabelOfAStoreHoldsNoSecret() {
+        assertThat(Stores.label("s3://AKIAEXAMPLE:se#cr?e/t@jiffoo-backups/prod?profile=eu#x"))
+                .isEqualTo("s3://jiffoo-backups/prod");
+        assertThat(Stores.label("minio://minio:p@ss@10.0.0.5:9000/bucket/prefix"))
+                .isEqualTo("minio://10.0.0.5:9000/bucket/prefix");
+        assertThat(Stores.label("s3://jiffoo-backups/prod?endpoint=http://127.0.0.1:9000"))
+                .isEqualTo("s3://jiffoo-backups/prod");
+        assertThat(Stores.label("/var/backups/jiffoo")).isEqualTo("/var/backups/jiffoo");
+        assertThat(Stores.label("file:/var/backups/jiffoo")).isEqualTo("/var/backups/jiffoo");
+        Settings s = Settings.load(
+                Map.of("S3_BUCKET", "s3://AKIAEXAMPLE:topsecret@jiffoo-backups/prod", "AWS_SECRET_ACCESS_KEY", "zzz"),
+                null);
+        assertThat(Stores.configuredLocation(s)).isEqualTo("s3://jiffoo-backups/prod");
+    }
+
     @Test
     void aCopyNamedAsTheStoreIsTheStoreItselfNotASecondCopy() throws Exception {
         Path a = Files.createDirectory(dir.resolve("a"));

@@ -300,7 +300,8 @@ public final class OpenPgpTransform implements Transform {
     /**
      * The count byte for this passphrase: {@link #RANDOM_KEY_S2K_COUNT_BYTE} when it is the standard base64 (with
      * padding) of exactly 32 bytes among which at least 20 differ (random bytes have about 30; fewer than 20 happens
-     * once in about 10^8 keys and only costs the slower derivation), else {@link #S2K_COUNT_BYTE}.
+     * once in about 10^8 keys and only costs the slower derivation) and which are not UTF-8 text (the base64 of a
+     * typed phrase is), else {@link #S2K_COUNT_BYTE}.
      */
     static int s2kCountByte(char[] passphrase) {
         if (passphrase.length != 44 || passphrase[43] != '=' || passphrase[42] == '=') {
@@ -327,7 +328,7 @@ public final class OpenPgpTransform implements Transform {
                     distinct++;
                 }
             }
-            return distinct >= 20 ? RANDOM_KEY_S2K_COUNT_BYTE : S2K_COUNT_BYTE;
+            return distinct >= 20 && !utf8Text(decoded) ? RANDOM_KEY_S2K_COUNT_BYTE : S2K_COUNT_BYTE;
         } catch (IllegalArgumentException e) {
             return S2K_COUNT_BYTE;
         } finally {
@@ -335,6 +336,23 @@ public final class OpenPgpTransform implements Transform {
             if (decoded != null) {
                 java.util.Arrays.fill(decoded, (byte) 0);
             }
+        }
+    }
+
+    /**
+     * Whether the bytes are UTF-8 text: the base64 of a phrase a person typed ({@code echo -n "…" | base64}) is, random
+     * bytes almost never are (the chance that 32 random bytes form valid UTF-8 is far below 10^-6).
+     */
+    private static boolean utf8Text(byte[] bytes) {
+        try {
+            java.nio.charset.StandardCharsets.UTF_8
+                    .newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(bytes));
+            return true;
+        } catch (java.nio.charset.CharacterCodingException e) {
+            return false;
         }
     }
 

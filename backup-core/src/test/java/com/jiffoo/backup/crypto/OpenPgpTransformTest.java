@@ -415,6 +415,20 @@ class OpenPgpTransformTest {
                             passphraseTransform(patterned).describe().get("s2k"))
                     .containsEntry("key", "passphrase")
                     .containsEntry("countByte", 255);
+            // nor the base64 of a 32-character phrase a person typed (echo -n "…" | base64): UTF-8 text, many distinct
+            Path typed = TestKeys.keyFile(
+                    dir,
+                    "typed.key",
+                    java.util.Base64.getEncoder()
+                                    .encodeToString("Tr0ub4dor&3 horse, battery; st@p"
+                                            .getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                            + "\n");
+            assertThat(java.util.Base64.getDecoder().decode(TestKeys.passphraseOf(typed)))
+                    .hasSize(32);
+            assertThat((Map<String, Object>)
+                            passphraseTransform(typed).describe().get("s2k"))
+                    .containsEntry("key", "passphrase")
+                    .containsEntry("countByte", 255);
         }
 
         @Test
