@@ -377,6 +377,9 @@ public final class WalArchive {
         if (id != null) {
             f.put(SYSTEM_IDENTIFIER, id);
         }
+        if (name.type() == WalFileName.Type.SEGMENT) {
+            f.put(WalHead.KEPT, true); // this archive keeps a head: an absent one was deleted
+        }
         return f;
     }
 
