@@ -45,12 +45,14 @@ import org.slf4j.LoggerFactory;
  * is absent, cannot be trusted or names another cluster is replaced. Objects are write-once, so a replacement deletes
  * the old head and writes the new one: a reader in between sees none. Pushes of one archive are serialized; pushes
  * from several processes may race and leave a slightly older head: the head is a lower bound of the archive's end,
- * which weakens detection a little and never raises a false alarm. A failure to write it is logged and does not fail
- * the push (the segment is durable).
+ * which weakens detection a little and raises no alarm of its own (a head on a higher timeline whose segments were
+ * pruned since does: docs/pitr.md). A failure to write it is logged and does not fail the push (the segment is
+ * durable). Every segment's manifest records {@value #KEPT}, so that a deleted head is found ({@link State#MISSING});
+ * a head that cannot be replaced (a store that refuses the delete) is found stale by {@link #judge}.
  *
- * <p>What it does not stop (docs/pitr.md): the deletion of the head itself (an absent head cannot be told from an
- * archive written before heads existed: Object Lock or versioning protects it, docs/copies.md), and the replay of an
- * older signed head saved by the attacker.
+ * <p>What it does not stop (docs/pitr.md): the replay of an older signed head saved by the attacker (versioning or
+ * Object Lock does not help: readers see the current version), and the deletion of the head together with every
+ * segment whose manifest records {@value #KEPT}.
  *
  * <p>Immutable; the static methods are thread-safe.
  */
@@ -93,7 +95,7 @@ public final class WalHead {
     public enum State {
         /** A head whose signature checks out (or, with a store that trusts itself, any well-formed head). */
         VALID,
-        /** No head: an archive written before heads existed, one that is empty, or a deleted head. */
+        /** No head: an archive written before heads existed, one that is empty (a deleted head is judged MISSING). */
         ABSENT,
         /** A head that is garbled, not authenticated, or of a cluster it cannot be: tampered or damaged. */
         INVALID,
