@@ -210,13 +210,7 @@ class WalArchiveHeadTest {
         LocalDirectorySink sink = copy("stale");
         // as on a bucket that refuses the delete: the head stays where an hour-old push left it
         Files.delete(sink.localRoot().orElseThrow().resolve(WalHead.KEY));
-        WalArchive.builder()
-                .sink(sink)
-                .encryption(pgp)
-                .systemIdentifier(String.valueOf(base.sourceFacts().get(WalArchive.SYSTEM_IDENTIFIER)))
-                .clock(Clock.fixed(Instant.now().minus(Duration.ofHours(1)), ZoneOffset.UTC))
-                .build()
-                .push(archive.resolve(segments.get(0)));
+        pushFirstAgain(sink, Clock.fixed(Instant.now().minus(Duration.ofHours(1)), ZoneOffset.UTC));
         assertThat(WalHead.read(sink, trust).head().walFile()).isEqualTo(segments.get(0));
 
         WalContinuity.Report r = continuity(sink);
@@ -230,12 +224,7 @@ class WalArchiveHeadTest {
         // a head a few segments behind, written moments before (concurrent pushers), is no finding
         LocalDirectorySink recent = copy("recent");
         Files.delete(recent.localRoot().orElseThrow().resolve(WalHead.KEY));
-        WalArchive.builder()
-                .sink(recent)
-                .encryption(pgp)
-                .systemIdentifier(String.valueOf(base.sourceFacts().get(WalArchive.SYSTEM_IDENTIFIER)))
-                .build()
-                .push(archive.resolve(segments.get(0)));
+        pushFirstAgain(recent, Clock.systemUTC());
         assertThat(continuity(recent).headStale()).isNull();
     }
 
@@ -274,6 +263,17 @@ class WalArchiveHeadTest {
                 .isInstanceOf(IntegrityException.class)
                 .hasMessageContaining(segments.get(segments.size() - 2));
         assertThat(work.resolve("garbage-gap-restore")).doesNotExist();
+    }
+
+    /** Pushes the first segment again, into a store without a head: the head then names it, written at clock's now. */
+    private static void pushFirstAgain(LocalDirectorySink sink, Clock clock) {
+        WalArchive.builder()
+                .sink(sink)
+                .encryption(pgp)
+                .systemIdentifier(String.valueOf(base.sourceFacts().get(WalArchive.SYSTEM_IDENTIFIER)))
+                .clock(clock)
+                .build()
+                .push(archive.resolve(segments.get(0)));
     }
 
     private static String newest() {
