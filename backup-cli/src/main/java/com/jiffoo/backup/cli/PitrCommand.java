@@ -49,7 +49,7 @@ import picocli.CommandLine.Option;
             " 5:the backup is damaged, or the WAL archive misses a segment the restore needs (checked before anything"
                     + " is extracted: a gap before the base backup's end or before the target; for --latest any gap,"
                     + " or an archive whose signed head (wal/HEAD) names a later segment than it holds or is invalid;"
-                    + " --to-gap restores up to what is there)",
+                    + " --to-gap restores up to what is there; --ignore-head skips only the head's check)",
             " 6:the key does not open it",
             " 7:DIR not empty (without --replace) or unsafe; or with --start: recovery failed, e.g. the archive ends"
                     + " before the target ('recovery ended before configured recovery target was reached'), or with"
@@ -96,6 +96,13 @@ final class PitrCommand extends CliCommand {
                         + " newest segments are missing by its signed head (wal/HEAD), replaying what it holds.")
         boolean toGap;
     }
+
+    @Option(
+            names = "--ignore-head",
+            description = "With --latest: do not consult the archive's signed head (wal/HEAD) - for a head known to be"
+                    + " wrong (garbage, or naming a segment pruned since); unlike --to-gap, a missing segment is"
+                    + " still refused.")
+    boolean ignoreHead;
 
     @Option(
             names = "--target-action",
@@ -299,6 +306,7 @@ final class PitrCommand extends CliCommand {
                 .keepArchiving(keepArchiving)
                 .checkArchive(ours)
                 .upToGap(target.toGap)
+                .ignoreHead(ignoreHead)
                 .listener(progress());
         if (backup != null) {
             b.backup(backup);

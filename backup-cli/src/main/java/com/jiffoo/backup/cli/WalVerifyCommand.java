@@ -177,9 +177,18 @@ final class WalVerifyCommand extends CliCommand {
         }
         r.missingHistories().forEach(h -> say("  MISSING history file " + h));
         if (r.headProblem() != null) {
-            say("  " + (r.tailMissing() != null ? "TAIL MISSING: " : "HEAD INVALID: ") + r.headProblem());
+            say("  "
+                    + (r.tailMissing() != null
+                            ? "TAIL MISSING: "
+                            : r.head().state() == com.jiffoo.backup.wal.WalHead.State.MISSING
+                                    ? "HEAD MISSING: "
+                                    : "HEAD INVALID: ")
+                    + r.headProblem());
         } else if (r.head() != null) {
             say("  archive head: " + r.head().describe());
+        }
+        if (r.headStale() != null) {
+            say("  WARNING: " + r.headStale());
         }
         for (WalContinuity.Rejected x : r.rejected()) {
             say("  REJECTED " + x.name() + " (not counted): " + x.reason());

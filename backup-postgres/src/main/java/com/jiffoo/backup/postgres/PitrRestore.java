@@ -126,6 +126,7 @@ public final class PitrRestore {
     private final boolean keepArchiving;
     private final boolean checkArchive;
     private final boolean upToGap;
+    private final boolean ignoreHead;
     private final boolean preflight;
     private final boolean refuseUnreachable;
     private final String readAheadSpool;
@@ -147,6 +148,7 @@ public final class PitrRestore {
         this.keepArchiving = b.keepArchiving;
         this.checkArchive = b.checkArchive;
         this.upToGap = b.upToGap;
+        this.ignoreHead = b.ignoreHead;
         this.preflight = b.preflight;
         this.refuseUnreachable = b.refuseUnreachable;
         this.readAheadSpool = b.readAheadSpool;
@@ -801,12 +803,17 @@ public final class PitrRestore {
     /**
      * For {@link RecoveryTarget#LATEST}: refuses an archive whose signed head says its tail was deleted, or cannot be
      * trusted ({@link WalContinuity.Report#headProblem()}) — the newest archived WAL is not the latest state. With
-     * {@link Builder#upToGap}, warns and restores what is there. A head on a timeline this restore does not follow
+     * {@link Builder#upToGap}, warns and restores what is there; with {@link Builder#ignoreHead} the head is not
+     * consulted at all (gaps are still refused). A head on a timeline this restore does not follow
      * (an explicit {@code --target-timeline}) says nothing about it.
      */
     private void refuseLostTail(WalContinuity.Report r, BackupManifest m, String base) {
         String problem = r.headProblem();
         if (problem == null || target.type() != RecoveryTarget.Type.LATEST) {
+            return;
+        }
+        if (ignoreHead) {
+            LOG.warn("{}: ignored (--ignore-head), restoring up to {}", problem, r.newestSegment());
             return;
         }
         if (r.tailMissing() != null
@@ -824,7 +831,8 @@ public final class PitrRestore {
                 "Not restored to the latest: " + problem + ". Recovery from " + base + " would end at "
                         + r.newestSegment() + " and report success. Nothing was extracted. Push any segment still in"
                         + " the server's pg_wal again (wal-push pg_wal/NAME) and check with `wal-verify`; or restore"
-                        + " what the archive holds on purpose with --to-gap, or to an earlier --target-time/--target-lsn."
+                        + " what the archive holds on purpose with --ignore-head (when you know the head is wrong;"
+                        + " gaps are still refused) or --to-gap, or to an earlier --target-time/--target-lsn."
                         + " See docs/pitr.md (The archive's head).",
                 m.objectKey(),
                 store.location(),
@@ -1109,6 +1117,7 @@ public final class PitrRestore {
         private boolean keepArchiving;
         private boolean checkArchive;
         private boolean upToGap;
+        private boolean ignoreHead;
         private boolean preflight = true;
         private boolean refuseUnreachable;
         private String readAheadSpool;
@@ -1224,6 +1233,17 @@ public final class PitrRestore {
          */
         public Builder upToGap(boolean upToGap) {
             this.upToGap = upToGap;
+            return this;
+        }
+
+        /**
+         * With {@link RecoveryTarget#LATEST} and {@link #checkArchive}: do not consult the archive's signed head
+         * ({@link WalContinuity.Report#headProblem()}: a lost tail, an invalid or a deleted head) — for a head known
+         * to be wrong, e.g. garbage written by someone with write access, or one naming a segment of a timeline
+         * pruned since. Unlike {@link #upToGap}, a gap is still refused. Default false.
+         */
+        public Builder ignoreHead(boolean ignoreHead) {
+            this.ignoreHead = ignoreHead;
             return this;
         }
 

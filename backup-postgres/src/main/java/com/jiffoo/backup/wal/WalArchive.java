@@ -60,7 +60,8 @@ import org.slf4j.LoggerFactory;
  * </pre>
  *
  * The manifest is a {@link BackupManifest} of kind {@value #KIND} whose id is the file's name; its source facts hold
- * the name, type, timeline and, for a segment, its size and start LSN; it records the plaintext's and the stored
+ * the name, type, timeline and, for a segment, its size, start LSN and {@value WalHead#KEPT} (true: this archive
+ * keeps a signed head); it records the plaintext's and the stored
  * object's size and SHA-256. There is no {@code .sha256} sidecar: one object fewer per segment, and the manifest
  * holds the same digest. A file is archived only once its manifest is: a data object without one (a push killed
  * mid-way) is invisible and the next push of that name replaces it.
@@ -376,6 +377,9 @@ public final class WalArchive {
         }
         if (id != null) {
             f.put(SYSTEM_IDENTIFIER, id);
+        }
+        if (name.type() == WalFileName.Type.SEGMENT) {
+            f.put(WalHead.KEPT, true); // this archive keeps a head: an absent one was deleted
         }
         return f;
     }

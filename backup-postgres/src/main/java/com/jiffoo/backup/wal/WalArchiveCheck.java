@@ -277,6 +277,13 @@ public final class WalArchiveCheck implements StoreCheck {
                             + " pg_wal again (wal-push pg_wal/NAME) and take a new base backup now (`backup base`);"
                             + " docs/pitr.md (The archive's head)."));
         }
+        if (r.headStale() != null) {
+            findings.add(new Finding(
+                    "wal-head",
+                    HealthStatus.WARNING,
+                    r.headStale() + (primary == null ? "" : " (in the copy)") + ". Allow s3:DeleteObject on the"
+                            + " single key " + WalHead.KEY + " (docs/s3.md); the next push advances it."));
+        }
         long stale = r.uncommitted().isEmpty()
                 ? 0
                 : listed.uncommitted().stream()

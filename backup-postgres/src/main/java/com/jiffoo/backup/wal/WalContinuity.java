@@ -193,6 +193,8 @@ public final class WalContinuity {
      *                             invalid (with the reason), unchecked
      * @param tailMissing          when a valid head names a later segment than the newest present: the archive
      *                             lost its tail; else null
+     * @param headStale            when a valid head is not advancing (a warning: the backup host may lack delete
+     *                             permission on {@link WalHead#KEY}); else null
      */
     public record Report(
             Instant checkedAt,
@@ -214,7 +216,8 @@ public final class WalContinuity {
             String systemIdentifier,
             boolean deep,
             WalHead.Status head,
-            WalHead.TailMissing tailMissing) {
+            WalHead.TailMissing tailMissing,
+            String headStale) {
         /** Copies the lists. */
         public Report {
             rejected = List.copyOf(rejected);
@@ -245,9 +248,10 @@ public final class WalContinuity {
         }
 
         /**
-         * What the archive's signed head says is wrong: its tail is missing, or the head is invalid (tampered or
-         * damaged: where the archive ends cannot be told); null when neither. An absent head is no problem (a
-         * note): archives written before heads existed have none.
+         * What the archive's signed head says is wrong: its tail is missing, the head is invalid (tampered or
+         * damaged: where the archive ends cannot be told), or it is missing although the newest segment's signed
+         * manifest says the archive keeps one (deleted); null when none. An absent head of an archive written before
+         * heads existed is no problem (a note). A stale head ({@link #headStale()}) is a warning, not a problem.
          */
         public String headProblem() {
             if (tailMissing != null) {
@@ -257,6 +261,10 @@ public final class WalContinuity {
                 return "the WAL archive's signed head (" + WalHead.KEY + ") is invalid, tampered or damaged: "
                         + head.reason() + "; where the archive ends cannot be told (its newest segments may have"
                         + " been deleted)";
+            }
+            if (head != null && head.state() == WalHead.State.MISSING) {
+                return head.reason() + " (" + WalHead.KEY + "); where the archive ends cannot be told (its newest"
+                        + " segments may have been deleted with it)";
             }
             return null;
         }
@@ -272,7 +280,8 @@ public final class WalContinuity {
          * {@code ageSeconds}, {@code segments}, {@code timelines}, {@code gaps} (timeline, first, last, count, cut),
          * {@code missingHistories}, {@code unrestorable}, {@code baseBackups}, {@code uncommitted},
          * {@code switchPointsInferred}, {@code notes}, {@code rejected} (name, key, reason), {@code systemIdentifier},
-         * {@code deep}, {@code head} ({@link WalHead.Status#describe()}), {@code tailMissing} (null or why).
+         * {@code deep}, {@code head} ({@link WalHead.Status#describe()}), {@code tailMissing} (null or why),
+         * {@code headStale} (null or why).
          */
         public Map<String, Object> facts() {
             Map<String, Object> f = new java.util.LinkedHashMap<>();
@@ -309,6 +318,7 @@ public final class WalContinuity {
             f.put("deep", deep);
             f.put("head", head == null ? null : head.describe());
             f.put("tailMissing", tailMissing == null ? null : tailMissing.describe());
+            f.put("headStale", headStale);
             return f;
         }
 
@@ -397,7 +407,8 @@ public final class WalContinuity {
                     cluster,
                     deep != null,
                     head.status(),
-                    head.tail());
+                    head.tail(),
+                    head.stale());
         }
 
         long newestTimeline =
@@ -521,7 +532,8 @@ public final class WalContinuity {
                 cluster,
                 deep != null,
                 head.status(),
-                head.tail());
+                head.tail(),
+                head.stale());
     }
 
     /** The archive's head judged against the counted segments ({@link WalHead#judge}). */
@@ -544,7 +556,19 @@ public final class WalContinuity {
         }
         java.util.Set<String> names = new java.util.HashSet<>();
         listed.committed(WalInventory.Type.SEGMENT).forEach(f -> names.add(f.name()));
-        return WalHead.judge(sink, trust, cluster, newestBaseCluster, newestPresent, names::contains, notes);
+        long segmentSize = size;
+        return WalHead.judge(
+                sink,
+                trust,
+                cluster,
+                newestBaseCluster,
+                newestPresent,
+                names::contains,
+                tl -> segments.containsKey(tl)
+                        ? new WalSegment(tl, segments.get(tl).last(), segmentSize).name()
+                        : null,
+                size,
+                notes);
     }
 
     /**

@@ -45,12 +45,14 @@ import org.slf4j.LoggerFactory;
  * is absent, cannot be trusted or names another cluster is replaced. Objects are write-once, so a replacement deletes
  * the old head and writes the new one: a reader in between sees none. Pushes of one archive are serialized; pushes
  * from several processes may race and leave a slightly older head: the head is a lower bound of the archive's end,
- * which weakens detection a little and never raises a false alarm. A failure to write it is logged and does not fail
- * the push (the segment is durable).
+ * which weakens detection a little and raises no alarm of its own (a head on a higher timeline whose segments were
+ * pruned since does: docs/pitr.md). A failure to write it is logged and does not fail the push (the segment is
+ * durable). Every segment's manifest records {@value #KEPT}, so that a deleted head is found ({@link State#MISSING});
+ * a head that cannot be replaced (a store that refuses the delete) is found stale by {@link #judge}.
  *
- * <p>What it does not stop (docs/pitr.md): the deletion of the head itself (an absent head cannot be told from an
- * archive written before heads existed: Object Lock or versioning protects it, docs/copies.md), and the replay of an
- * older signed head saved by the attacker.
+ * <p>What it does not stop (docs/pitr.md): the replay of an older signed head saved by the attacker (versioning or
+ * Object Lock does not help: readers see the current version), and the deletion of the head together with every
+ * segment whose manifest records {@value #KEPT}.
  *
  * <p>Immutable; the static methods are thread-safe.
  */
@@ -93,13 +95,28 @@ public final class WalHead {
     public enum State {
         /** A head whose signature checks out (or, with a store that trusts itself, any well-formed head). */
         VALID,
-        /** No head: an archive written before heads existed, one that is empty, or a deleted head. */
+        /** No head: an archive written before heads existed, one that is empty (a deleted head is judged MISSING). */
         ABSENT,
         /** A head that is garbled, not authenticated, or of a cluster it cannot be: tampered or damaged. */
         INVALID,
         /** A head whose signature cannot be checked here (no key of its kind is configured). */
-        UNCHECKED
+        UNCHECKED,
+        /**
+         * No head, although the newest segment's authenticated manifest records {@value WalHead#KEPT} (the archive
+         * keeps a head): deleted, with or without its tail ({@link #judge}); only a judged status has it.
+         */
+        MISSING
     }
+
+    /**
+     * The source fact a WAL manifest of a segment holds (true) once the archive keeps a head: an absent head of an
+     * archive whose newest segment says so was deleted.
+     */
+    public static final String KEPT = "headKept";
+    /** A valid head further behind the newest segment of its timeline than this many segments … */
+    static final int STALE_SEGMENTS = 4;
+    /** … and written this long before that segment was committed is not advancing. */
+    static final java.time.Duration STALE_AGE = java.time.Duration.ofMinutes(15);
 
     /**
      * A head as read from a store.
@@ -230,17 +247,30 @@ public final class WalHead {
         }
     }
 
-    /** A head as judged against an archive's listing. */
-    record Judged(Status status, TailMissing tail) {}
+    /**
+     * A head as judged against an archive's listing.
+     *
+     * @param stale why a valid head is not advancing ({@link #STALE_SEGMENTS}, {@link #STALE_AGE}), else null
+     */
+    record Judged(Status status, TailMissing tail, String stale) {
+        Judged(Status status, TailMissing tail) {
+            this(status, tail, null);
+        }
+    }
 
     /**
      * Reads the head of {@code sink} and judges it against the archive: a valid head of {@code cluster} (or of no
      * recorded cluster) naming a later segment than {@code newestPresent} that the store does not hold now, or holds
      * without a trusted manifest, is a {@link TailMissing}. A valid head of another cluster is invalid, unless that
      * cluster is the newest base backup's ({@code newestBaseCluster}: a store two clusters archive into, checked for
-     * the older one), which is only noted. An unchecked head is noted; an absent one is only its state.
+     * the older one), which is only noted. An unchecked head is noted. An absent one is only its state, unless the
+     * authenticated manifest of {@code newestPresent} records {@value #KEPT}: then it is {@link State#MISSING}. A
+     * valid head more than {@link #STALE_SEGMENTS} segments behind {@code newestOfItsTimeline} and written more than
+     * {@link #STALE_AGE} before that segment's manifest was completed is stale (not advancing).
      *
-     * @param inListing whether a file of that name was committed in the listing the check counted
+     * @param inListing           whether a file of that name was committed in the listing the check counted
+     * @param newestOfItsTimeline the newest segment counted on a timeline, or null when none
+     * @param size                the segment size
      */
     static Judged judge(
             Sink sink,
@@ -249,18 +279,30 @@ public final class WalHead {
             String newestBaseCluster,
             String newestPresent,
             java.util.function.Predicate<String> inListing,
+            java.util.function.LongFunction<String> newestOfItsTimeline,
+            long size,
             java.util.List<String> notes) {
         Status s = read(sink, trust);
         Head h = s.head();
         switch (s.state()) {
             case ABSENT -> {
+                com.jiffoo.backup.BackupManifest m = manifestOf(sink, trust, newestPresent, cluster);
+                if (m != null && Boolean.TRUE.equals(m.sourceFacts().get(KEPT))) {
+                    return new Judged(
+                            new Status(
+                                    State.MISSING,
+                                    null,
+                                    "the archive's signed head is missing although the archive keeps one (the signed"
+                                            + " manifest of " + newestPresent + " says so): deleted?"),
+                            null);
+                }
                 return new Judged(s, null);
             }
             case UNCHECKED -> {
                 notes.add("the archive's head cannot be checked: " + s.reason());
                 return new Judged(s, null);
             }
-            case INVALID -> {
+            case INVALID, MISSING -> {
                 return new Judged(s, null);
             }
             case VALID -> {}
@@ -278,7 +320,7 @@ public final class WalHead {
                     null);
         }
         if (!h.isAfter(newestPresent)) {
-            return new Judged(s, null);
+            return new Judged(s, null, stale(sink, trust, h, newestOfItsTimeline.apply(h.timeline()), cluster, size));
         }
         if (!inListing.test(h.walFile())) {
             // pushed after the listing was read (the head is written after its segment)?
@@ -292,6 +334,37 @@ public final class WalHead {
             }
         }
         return new Judged(s, new TailMissing(h.walFile(), h.archivedAt(), newestPresent));
+    }
+
+    /** Why {@code h} is not advancing, or null: see {@link #judge}. */
+    private static String stale(Sink sink, BackupTrust trust, Head h, String newest, String cluster, long size) {
+        if (newest == null
+                || WalSegment.parse(newest, size).number()
+                                - WalSegment.parse(h.walFile(), size).number()
+                        <= STALE_SEGMENTS) {
+            return null;
+        }
+        com.jiffoo.backup.BackupManifest m = manifestOf(sink, trust, newest, cluster);
+        if (m == null
+                || java.time.Duration.between(h.archivedAt(), m.completedAt()).compareTo(STALE_AGE) <= 0) {
+            return null;
+        }
+        return "the archive head is not advancing: it names " + h.walFile() + ", archived " + h.archivedAt()
+                + ", but " + newest + " was committed at " + m.completedAt() + " (the backup host may lack delete"
+                + " permission on " + KEY + ": docs/s3.md); a deleted tail of the archive goes unnoticed";
+    }
+
+    /** The authenticated manifest of {@code segment}, or null when it is gone or not trusted. */
+    private static com.jiffoo.backup.BackupManifest manifestOf(
+            Sink sink, BackupTrust trust, String segment, String cluster) {
+        if (segment == null) {
+            return null;
+        }
+        try {
+            return WalArchive.manifest(sink, trust, segment, cluster);
+        } catch (IntegrityException e) {
+            return null;
+        }
     }
 
     /**

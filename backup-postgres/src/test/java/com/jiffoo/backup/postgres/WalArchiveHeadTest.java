@@ -24,8 +24,10 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.Statement;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -67,7 +69,7 @@ class WalArchiveHeadTest {
             st.execute("CREATE TABLE orders (id int, note text)");
         }
         base = BaseBackupSourceTest.backUp(pg.connection(), sink, key);
-        pg.switchSegments(5, "INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 1000) g", archive);
+        pg.switchSegments(7, "INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 1000) g", archive);
         // the cluster as the base backup recorded it (the pushed files lie outside pg_wal, where it is read)
         String cluster = String.valueOf(base.sourceFacts().get(WalArchive.SYSTEM_IDENTIFIER));
         WalArchive wal = WalArchive.builder()
@@ -180,14 +182,98 @@ class WalArchiveHeadTest {
     }
 
     @Test
-    void anAbsentHeadIsANoticeNotAFinding() throws Exception {
-        LocalDirectorySink sink = copy("absent");
-        Files.delete(sink.localRoot().orElseThrow().resolve(WalHead.KEY));
+    void deletingTheHeadWithTheTailIsFoundByTheNewestManifestsFact() throws Exception {
+        LocalDirectorySink sink = copy("head-and-tail");
+        rm(sink, segments.get(segments.size() - 2));
+        rm(sink, newest());
+        Files.delete(sink.localRoot().orElseThrow().resolve(WalHead.KEY)); // plain file deletion
+        String present = segments.get(segments.size() - 3);
+        assertThat(WalArchive.manifest(sink, trust, present, null).sourceFacts())
+                .containsEntry(WalHead.KEPT, true);
+
         WalContinuity.Report r = continuity(sink);
-        assertThat(r.head().state()).isEqualTo(WalHead.State.ABSENT);
-        assertThat(r.continuous()).as(r.toString()).isTrue();
-        assertThat(r.head().describe()).contains("absent", "written before heads existed");
-        assertThat(findings(sink)).isEmpty();
+        assertThat(r.gaps()).isEmpty();
+        assertThat(r.head().state()).isEqualTo(WalHead.State.MISSING);
+        assertThat(r.continuous()).isFalse();
+        assertThat(r.headProblem()).contains("missing although the archive keeps one", present, "deleted");
+        assertThat(findings(sink))
+                .anySatisfy(f -> assertThat(f.check() + " " + f.status()).isEqualTo("wal-head CRITICAL"));
+        assertThatThrownBy(() -> restore(sink, work.resolve("head-and-tail-restore"), false)
+                        .run())
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("missing although");
+        assertThat(work.resolve("head-and-tail-restore")).doesNotExist();
+    }
+
+    @Test
+    void aHeadThatStopsAdvancingIsAWarning() throws Exception {
+        LocalDirectorySink sink = copy("stale");
+        // as on a bucket that refuses the delete: the head stays where an hour-old push left it
+        Files.delete(sink.localRoot().orElseThrow().resolve(WalHead.KEY));
+        pushFirstAgain(sink, Clock.fixed(Instant.now().minus(Duration.ofHours(1)), ZoneOffset.UTC));
+        assertThat(WalHead.read(sink, trust).head().walFile()).isEqualTo(segments.get(0));
+
+        WalContinuity.Report r = continuity(sink);
+        assertThat(r.continuous()).as(r.toString()).isTrue(); // not an error for a restore
+        assertThat(r.headStale()).contains("not advancing", segments.get(0), newest(), "delete permission");
+        List<Finding> found = findings(sink);
+        assertThat(found)
+                .anySatisfy(f -> assertThat(f.check() + " " + f.status()).isEqualTo("wal-head WARNING"));
+        assertThat(found).noneMatch(f -> f.status() == HealthStatus.CRITICAL);
+
+        // a head a few segments behind, written moments before (concurrent pushers), is no finding
+        LocalDirectorySink recent = copy("recent");
+        Files.delete(recent.localRoot().orElseThrow().resolve(WalHead.KEY));
+        pushFirstAgain(recent, Clock.systemUTC());
+        assertThat(continuity(recent).headStale()).isNull();
+    }
+
+    @Test
+    void ignoreHeadSkipsOnlyTheHeadCheck() throws Exception {
+        LocalDirectorySink sink = copy("garbage");
+        // anyone with write access can put garbage there
+        Files.writeString(sink.localRoot().orElseThrow().resolve(WalHead.KEY), "garbage", StandardCharsets.UTF_8);
+        assertThatThrownBy(() ->
+                        restore(sink, work.resolve("garbage-refused"), false).run())
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("invalid")
+                .hasMessageContaining("--ignore-head");
+        Path ignored = work.resolve("garbage-ignored");
+        PitrRestore.Result done = PitrRestore.builder(sink, pgp, ignored)
+                .backup(base.objectKey())
+                .restoreCommand("cp " + archive + "/%f %p")
+                .checkArchive(true)
+                .ignoreHead(true)
+                .build()
+                .run();
+        assertThat(done.reach().end()).isEqualTo(newest());
+        assertThat(ignored.resolve("recovery.signal")).exists();
+
+        // a real gap is still refused with --ignore-head
+        LocalDirectorySink gap = copy("garbage-gap");
+        Files.writeString(gap.localRoot().orElseThrow().resolve(WalHead.KEY), "garbage", StandardCharsets.UTF_8);
+        rm(gap, segments.get(segments.size() - 2));
+        assertThatThrownBy(() -> PitrRestore.builder(gap, pgp, work.resolve("garbage-gap-restore"))
+                        .backup(base.objectKey())
+                        .restoreCommand("cp " + archive + "/%f %p")
+                        .checkArchive(true)
+                        .ignoreHead(true)
+                        .build()
+                        .run())
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining(segments.get(segments.size() - 2));
+        assertThat(work.resolve("garbage-gap-restore")).doesNotExist();
+    }
+
+    /** Pushes the first segment again, into a store without a head: the head then names it, written at clock's now. */
+    private static void pushFirstAgain(LocalDirectorySink sink, Clock clock) {
+        WalArchive.builder()
+                .sink(sink)
+                .encryption(pgp)
+                .systemIdentifier(String.valueOf(base.sourceFacts().get(WalArchive.SYSTEM_IDENTIFIER)))
+                .clock(clock)
+                .build()
+                .push(archive.resolve(segments.get(0)));
     }
 
     private static String newest() {
