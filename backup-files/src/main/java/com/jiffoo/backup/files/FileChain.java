@@ -2,6 +2,7 @@ package com.jiffoo.backup.files;
 
 import com.jiffoo.backup.BackupChain;
 import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.IntegrityException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -17,7 +18,9 @@ import java.util.Optional;
  * <p>Policy: a new chain (a full backup) starts when there is no backup of a chain of the same directory, when the
  * newest chain already has {@code fullEvery} increments (default {@value #DEFAULT_FULL_EVERY}: with hourly backups,
  * one full backup a day) or when its full backup is older than {@code fullAfter} (default one day). Otherwise the
- * next backup is an increment of the newest backup of the chain.
+ * next backup is an increment of the newest backup of the chain. A chain that cannot be restored (a link missing, its
+ * manifest refused, or replaced: {@link BackupChain#links} fails) is never built on: the next backup is a full one,
+ * and the plan's reason says why.
  *
  * <p>Immutable and thread-safe.
  */
@@ -94,6 +97,14 @@ public final class FileChain {
                         Optional.empty(),
                         "the full backup of the chain of " + m.id() + " is older than " + fullAfter
                                 + " (or gone): a full backup");
+            }
+            try {
+                BackupChain.links(m, committed);
+            } catch (IntegrityException e) {
+                return new Plan(
+                        Optional.empty(),
+                        "the chain of " + m.id() + " cannot be restored (" + e.getMessage()
+                                + "): a full backup instead of an increment of it");
             }
             return new Plan(Optional.of(m), "an increment of " + m.id() + " (level " + (level.get() + 1) + ")");
         }

@@ -331,4 +331,27 @@ class IncrementalChainTest {
                 .hasMessageContaining(inc1.id())
                 .hasMessageContaining("replaced");
     }
+
+    @Test
+    void aChainWithAMissingLinkIsNotBuiltOnTheNextBackupIsFullAndRestorable() throws Exception {
+        backUp(Compression.GZIP);
+        Files.writeString(tree.resolve("a"), "1");
+        BackupManifest inc1 = backUp(Compression.GZIP);
+        Files.writeString(tree.resolve("b"), "2");
+        BackupManifest inc2 = backUp(Compression.GZIP);
+        // the middle link's manifest deleted by hand, as an operator would with rm
+        sh(dir, "rm " + q(store.pathOf(inc1.manifestKey())));
+
+        Files.writeString(tree.resolve("c"), "3");
+        FileChain.Plan plan =
+                FileChain.policy().plan(StoredBackups.of(store).committed("files"), tree, now.plusSeconds(60));
+        assertThat(plan.parent()).isEmpty();
+        assertThat(plan.reason()).contains(inc2.id()).contains(inc1.id()).contains("full backup");
+
+        BackupManifest next = backUp(Compression.GZIP);
+        assertThat(FileChain.level(next)).contains(0L);
+        Path target = dir.resolve("restored");
+        restoreInto(target).restore(next.objectKey());
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(tree));
+    }
 }
