@@ -40,16 +40,19 @@ final class BackupCommands {
      * and a copy that failed ends the run with exit 11 after the others committed.
      */
     static void backup(CliCommand cmd, Source source, Map<String, Object> summary) {
-        backup(cmd, store -> source, summary);
+        backup(cmd, stores -> source, summary);
     }
 
-    /** A backup whose source depends on what the (first) store holds: an increment of its newest backup. */
+    /**
+     * A backup whose source depends on what the stores hold (the store first, then its copies): an increment of the
+     * store's newest backup.
+     */
     static void backup(
-            CliCommand cmd, java.util.function.Function<Sink, Source> sourceFor, Map<String, Object> summary) {
+            CliCommand cmd, java.util.function.Function<List<Sink>, Source> sourceFor, Map<String, Object> summary) {
         OpenPgpTransform pgp = Encryption.forBackup(cmd.settings);
         List<Sink> stores = Stores.openAll(cmd.settings);
         try {
-            Source source = sourceFor.apply(stores.get(0));
+            Source source = sourceFor.apply(stores);
             BackupPipeline.Builder b = BackupPipeline.builder()
                     .source(source)
                     .encryption(pgp)
@@ -242,9 +245,10 @@ final class BackupCommands {
                     FileChain.DEFAULT_FULL_AFTER);
             backup(
                     this,
-                    store -> {
+                    stores -> {
                         FileChain.Plan plan = policy.plan(
-                                StoredBackups.of(store, Encryption.trust(settings))
+                                stores,
+                                store -> StoredBackups.of(store, Encryption.trust(settings))
                                         .committed("files"),
                                 source,
                                 java.time.Instant.now());
