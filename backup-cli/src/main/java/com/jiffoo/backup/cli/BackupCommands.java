@@ -205,8 +205,10 @@ final class BackupCommands {
                 description = "Store only what changed since the newest backup of this directory's chain (GNU tar"
                         + " listed-incremental records: restore applies the chain; by hand, gpg -d | tar -x -g"
                         + " /dev/null on each link in order, docs/incremental.md). Makes a full backup, and says so,"
-                        + " when there is none to build on, after FILES_FULL_EVERY increments or when the chain's full"
-                        + " backup is a day old.")
+                        + " when there is none to build on, after FILES_FULL_EVERY increments, when the chain's full"
+                        + " backup is a day old, when the chain cannot be restored (a link missing or replaced), when"
+                        + " a copy store lacks the parent or when the store cannot be listed (the copies still get"
+                        + " one).")
         boolean incremental;
 
         @Option(
