@@ -40,16 +40,19 @@ final class BackupCommands {
      * and a copy that failed ends the run with exit 11 after the others committed.
      */
     static void backup(CliCommand cmd, Source source, Map<String, Object> summary) {
-        backup(cmd, store -> source, summary);
+        backup(cmd, stores -> source, summary);
     }
 
-    /** A backup whose source depends on what the (first) store holds: an increment of its newest backup. */
+    /**
+     * A backup whose source depends on what the stores hold (the store first, then its copies): an increment of the
+     * store's newest backup.
+     */
     static void backup(
-            CliCommand cmd, java.util.function.Function<Sink, Source> sourceFor, Map<String, Object> summary) {
+            CliCommand cmd, java.util.function.Function<List<Sink>, Source> sourceFor, Map<String, Object> summary) {
         OpenPgpTransform pgp = Encryption.forBackup(cmd.settings);
         List<Sink> stores = Stores.openAll(cmd.settings);
         try {
-            Source source = sourceFor.apply(stores.get(0));
+            Source source = sourceFor.apply(stores);
             BackupPipeline.Builder b = BackupPipeline.builder()
                     .source(source)
                     .encryption(pgp)
@@ -202,8 +205,10 @@ final class BackupCommands {
                 description = "Store only what changed since the newest backup of this directory's chain (GNU tar"
                         + " listed-incremental records: restore applies the chain; by hand, gpg -d | tar -x -g"
                         + " /dev/null on each link in order, docs/incremental.md). Makes a full backup, and says so,"
-                        + " when there is none to build on, after FILES_FULL_EVERY increments or when the chain's full"
-                        + " backup is a day old.")
+                        + " when there is none to build on, after FILES_FULL_EVERY increments, when the chain's full"
+                        + " backup is a day old, when the chain cannot be restored (a link missing or replaced), when"
+                        + " a copy store lacks the parent or when the store cannot be listed (the copies still get"
+                        + " one).")
         boolean incremental;
 
         @Option(
@@ -242,9 +247,10 @@ final class BackupCommands {
                     FileChain.DEFAULT_FULL_AFTER);
             backup(
                     this,
-                    store -> {
+                    stores -> {
                         FileChain.Plan plan = policy.plan(
-                                StoredBackups.of(store, Encryption.trust(settings))
+                                stores,
+                                store -> StoredBackups.of(store, Encryption.trust(settings))
                                         .committed("files"),
                                 source,
                                 java.time.Instant.now());

@@ -237,7 +237,8 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
      * {@code tar -x -g /dev/null} does: its files and links replace the staged ones, and each directory's
      * {@code GNU.dumpdir} record deletes what the directory no longer holds. Every rule of {@link TarExtraction}
      * applies. The target is still untouched; the returned restore (which is {@code previous}) is committed or
-     * discarded by the caller.
+     * discarded by the caller. Its {@link StagedRestore#facts() facts} stay those of the first link staged (the
+     * chain's full backup): the counts are not those of the final tree.
      *
      * @throws IllegalArgumentException when {@code previous} was not staged by a restore into this target
      */

@@ -2,12 +2,20 @@ package com.jiffoo.backup.files;
 
 import com.jiffoo.backup.BackupChain;
 import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.IntegrityException;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.StorageException;
+import com.jiffoo.backup.StoredObject;
+import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Chains of incremental file backups: a full backup followed by increments, each holding what changed since the one
@@ -17,11 +25,14 @@ import java.util.Optional;
  * <p>Policy: a new chain (a full backup) starts when there is no backup of a chain of the same directory, when the
  * newest chain already has {@code fullEvery} increments (default {@value #DEFAULT_FULL_EVERY}: with hourly backups,
  * one full backup a day) or when its full backup is older than {@code fullAfter} (default one day). Otherwise the
- * next backup is an increment of the newest backup of the chain.
+ * next backup is an increment of the newest backup of the chain. A chain that cannot be restored (a link missing, its
+ * manifest refused, or replaced: {@link BackupChain#links} fails) is never built on: the next backup is a full one,
+ * and the plan's reason says why.
  *
  * <p>Immutable and thread-safe.
  */
 public final class FileChain {
+    private static final Logger log = LoggerFactory.getLogger(FileChain.class);
     /** Increments after which the next backup is a full one: 23, so hourly backups make one full backup a day. */
     public static final int DEFAULT_FULL_EVERY = 23;
     /** Age of the chain's full backup after which the next backup is a full one. */
@@ -95,9 +106,73 @@ public final class FileChain {
                         "the full backup of the chain of " + m.id() + " is older than " + fullAfter
                                 + " (or gone): a full backup");
             }
+            try {
+                BackupChain.links(m, committed);
+            } catch (IntegrityException e) {
+                return new Plan(
+                        Optional.empty(),
+                        "the chain of " + m.id() + " cannot be restored (" + e.getMessage()
+                                + "): a full backup instead of an increment of it");
+            }
             return new Plan(Optional.of(m), "an increment of " + m.id() + " (level " + (level.get() + 1) + ")");
         }
         return new Plan(Optional.empty(), "no earlier backup of " + dir + " in the store: a full backup");
+    }
+
+    /**
+     * Plans the next backup of {@code directory} when it is written to several stores: {@code receivers}, the store
+     * first, then its copies. The plan is made from the store's backups ({@code committed} lists them, e.g.
+     * {@code s -> StoredBackups.of(s, trust).committed("files")}), and an increment is kept only when every receiver
+     * holds its parent (object and manifest): a copy that missed the parent would get an increment it cannot restore,
+     * so the backup is a full one instead. When the store cannot be listed and there are copies, the backup is a full
+     * one too, so the copies still get a backup (writing to the store then fails as it would have, and is reported).
+     *
+     * @throws com.jiffoo.backup.StorageException when the store cannot be listed and there are no copies
+     */
+    public Plan plan(
+            List<Sink> receivers,
+            Function<Sink, List<BackupManifest>> committed,
+            java.nio.file.Path directory,
+            Instant now) {
+        Plan plan;
+        try {
+            plan = plan(committed.apply(receivers.get(0)), directory, now);
+        } catch (StorageException e) {
+            if (receivers.size() < 2) {
+                throw e;
+            }
+            log.warn("Cannot list the store to plan the increment: {}", e.getMessage());
+            return new Plan(
+                    Optional.empty(),
+                    "the store " + receivers.get(0).location()
+                            + " cannot be listed, so there is no parent to build on: a full backup, so the copies"
+                            + " still get one");
+        }
+        if (plan.parent().isEmpty()) {
+            return plan;
+        }
+        BackupManifest parent = plan.parent().get();
+        for (Sink s : receivers.subList(1, receivers.size())) {
+            String lacks;
+            try {
+                List<String> keys = s.list(parent.objectKey()).stream()
+                        .map(StoredObject::key)
+                        .toList();
+                lacks = keys.contains(parent.objectKey()) && keys.contains(parent.manifestKey())
+                        ? null
+                        : "does not hold it";
+            } catch (IOException | RuntimeException e) {
+                lacks = "cannot be listed (" + e.getMessage() + ")";
+            }
+            if (lacks != null) {
+                return new Plan(
+                        Optional.empty(),
+                        "the copy store " + s.location() + " " + lacks + ", the parent " + parent.id()
+                                + " of the planned increment: a full backup, so every store gets one it can"
+                                + " restore");
+            }
+        }
+        return plan;
     }
 
     /** The chain level of a backup: 0 for a chain's full backup; empty when it is not part of a chain. */

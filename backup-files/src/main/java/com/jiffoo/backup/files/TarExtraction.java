@@ -224,6 +224,9 @@ final class TarExtraction {
             boolean isDir = a.isDirectory();
             if (flag == null || (flag == 'D') != isDir) {
                 FileTrees.delete(child);
+                // its directories' modes and times are not set at the end: a later entry may put a symbolic link
+                // where they were, and setting them would follow it out of the staging directory
+                directories.removeIf(d -> d.path().startsWith(child));
                 purged++;
                 verifiedParent = "\0"; // checked directories may be gone: check parents again (no name has a NUL)
             }
@@ -398,6 +401,10 @@ final class TarExtraction {
         }
         for (int i = directories.size() - 1; i >= 0; i--) {
             DirectoryTimes d = directories.get(i);
+            if (!staysInside(d.path())) {
+                LOG.warn("Not setting the mode and time of {}: a symbolic link now stands on its path", d.path());
+                continue;
+            }
             FileTrees.setMode(d.path(), d.mode());
             FileTrees.setModifiedTime(d.path(), d.time());
         }
@@ -466,6 +473,17 @@ final class TarExtraction {
         } catch (NoSuchFileException e) {
             return null;
         }
+    }
+
+    /** True when no component of {@code path} below the staging directory is a symbolic link (or gone). */
+    private boolean staysInside(Path path) throws IOException {
+        for (Path p = path; p != null && p.startsWith(staging) && !p.equals(staging); p = p.getParent()) {
+            BasicFileAttributes a = lstat(p);
+            if (a == null || !a.isDirectory()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private record DirectoryTimes(Path path, int mode, FileTime time) {}

@@ -111,6 +111,33 @@ class DirectoryRestoreTargetTest {
     }
 
     @Test
+    void aDumpdirPurgeThenASymlinkNeverLetsDirectoryModesReachOutside() throws Exception {
+        // built with GNU tar alone, as an attacker would: d/ and d/sub/, then "./" with a GNU.dumpdir that does not
+        // list d (tar -g), then a symbolic link d -> outside; concatenated with tar -A
+        Files.createDirectories(outside.resolve("sub"));
+        sh(tmp, "chmod 700 " + q(outside.resolve("sub")) + " && touch -d 2001-01-01 " + q(outside.resolve("sub")));
+        java.nio.file.attribute.FileTime before = Files.getLastModifiedTime(outside.resolve("sub"));
+        Path a = tmp.resolve("a.tar");
+        sh(
+                tmp,
+                "mkdir -p s1/d/sub s2 s3 && chmod 777 s1/d/sub && touch s2/x && ln -s " + q(outside) + " s3/d"
+                        + " && tar --format=pax -C s1 -cf a.tar d"
+                        + " && tar --format=posix -g snar -C s2 -cf b.tar ."
+                        + " && tar --format=pax -C s3 -cf c.tar d"
+                        + " && tar -Af a.tar b.tar && tar -Af a.tar c.tar");
+        assertThat(sh(tmp, "tar -tvf a.tar")).contains("d/sub/").contains("d -> " + outside);
+        restore(
+                DirectoryRestoreTarget.builder(target)
+                        .allowSymlinksOutsideTarget(true)
+                        .build(),
+                Files.readAllBytes(a));
+        assertThat(Files.isSymbolicLink(target.resolve("d"))).isTrue();
+        assertThat(sh(tmp, "stat -c %a " + q(outside.resolve("sub"))).trim()).isEqualTo("700");
+        assertThat(Files.getLastModifiedTime(outside.resolve("sub"))).isEqualTo(before);
+        assertThat(outside.resolve("victim")).hasContent("do not touch\n");
+    }
+
+    @Test
     void restoresAnArchiveMadeByGnuTar() throws IOException {
         TestTrees.createSampleTree(source);
         Path archive = tmp.resolve("gnu.tar.gz");

@@ -331,4 +331,84 @@ class IncrementalChainTest {
                 .hasMessageContaining(inc1.id())
                 .hasMessageContaining("replaced");
     }
+
+    @Test
+    void aChainWithAMissingLinkIsNotBuiltOnTheNextBackupIsFullAndRestorable() throws Exception {
+        backUp(Compression.GZIP);
+        Files.writeString(tree.resolve("a"), "1");
+        BackupManifest inc1 = backUp(Compression.GZIP);
+        Files.writeString(tree.resolve("b"), "2");
+        BackupManifest inc2 = backUp(Compression.GZIP);
+        // the middle link's manifest deleted by hand, as an operator would with rm
+        sh(dir, "rm " + q(store.pathOf(inc1.manifestKey())));
+
+        Files.writeString(tree.resolve("c"), "3");
+        FileChain.Plan plan =
+                FileChain.policy().plan(StoredBackups.of(store).committed("files"), tree, now.plusSeconds(60));
+        assertThat(plan.parent()).isEmpty();
+        assertThat(plan.reason()).contains(inc2.id()).contains(inc1.id()).contains("full backup");
+
+        BackupManifest next = backUp(Compression.GZIP);
+        assertThat(FileChain.level(next)).contains(0L);
+        Path target = dir.resolve("restored");
+        restoreInto(target).restore(next.objectKey());
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(tree));
+    }
+
+    @Test
+    void anIncrementGoesToCopiesOnlyWhenEveryOneHoldsItsParent() throws Exception {
+        LocalDirectorySink copy = LocalDirectorySink.create(dir.resolve("copy"));
+        List<com.jiffoo.backup.Sink> both = List.of(store, copy);
+        java.util.function.Function<com.jiffoo.backup.Sink, List<BackupManifest>> committed =
+                s -> StoredBackups.of(s).committed("files");
+        backUp(Compression.GZIP); // the full backup, in the store only: the copy missed it
+        Files.writeString(tree.resolve("a"), "1");
+        BackupManifest inc1 = backUp(Compression.GZIP);
+
+        FileChain.Plan storeOnly = FileChain.policy().plan(List.of(store), committed, tree, now);
+        assertThat(storeOnly.parent()).contains(inc1);
+        FileChain.Plan plan = FileChain.policy().plan(both, committed, tree, now);
+        assertThat(plan.parent()).isEmpty();
+        assertThat(plan.reason()).contains(copy.location()).contains(inc1.id()).contains("full backup");
+
+        // the full backup it plans, written to both, restores from the copy alone
+        BackupManifest full = BackupPipeline.builder()
+                .source(DirectorySource.builder(tree).chain(null).build())
+                .encryption(pgp)
+                .sink(store)
+                .copy(copy)
+                .build()
+                .run();
+        assertThat(FileChain.level(full)).contains(0L);
+        Files.writeString(tree.resolve("b"), "2");
+        FileChain.Plan next = FileChain.policy().plan(both, committed, tree, now.plusSeconds(60));
+        assertThat(next.parent()).map(BackupManifest::id).contains(full.id());
+        Path target = dir.resolve("from-copy");
+        RestorePipeline.builder()
+                .sink(copy)
+                .decryption(pgp)
+                .target(DirectoryRestoreTarget.builder(target).build())
+                .build()
+                .restore(full.objectKey());
+        assertThat(target.resolve("a")).hasContent("1");
+    }
+
+    @Test
+    void whenTheStoreCannotBeListedTheCopiesGetAFullBackup() throws Exception {
+        LocalDirectorySink copy = LocalDirectorySink.create(dir.resolve("copy"));
+        backUp(Compression.GZIP);
+        // the listing fails as StoredBackups reports an unreachable store (a local directory store cannot be made
+        // to fail listing when the tests run as root)
+        java.util.function.Function<com.jiffoo.backup.Sink, List<BackupManifest>> down = s -> {
+            if (s == store) {
+                throw new com.jiffoo.backup.StorageException("Cannot list files/", null, s.location(), null);
+            }
+            return StoredBackups.of(s).committed("files");
+        };
+        assertThatThrownBy(() -> FileChain.policy().plan(List.of(store), down, tree, now))
+                .isInstanceOf(com.jiffoo.backup.StorageException.class);
+        FileChain.Plan plan = FileChain.policy().plan(List.of(store, copy), down, tree, now);
+        assertThat(plan.parent()).isEmpty();
+        assertThat(plan.reason()).contains(store.location()).contains("cannot be listed");
+    }
 }
