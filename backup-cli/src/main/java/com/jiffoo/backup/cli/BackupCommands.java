@@ -142,6 +142,14 @@ final class BackupCommands {
         Integer compressionLevel;
 
         @Option(
+                names = "--compression-threads",
+                paramLabel = "N",
+                description = "Threads that compress the dump beside pg_dump (default: one per processor). 0 lets"
+                        + " pg_dump compress on its one core, as before; the archive is pg_dump's custom format either"
+                        + " way.")
+        Integer compressionThreads;
+
+        @Option(
                 names = "--exclude-table",
                 paramLabel = "PATTERN",
                 description = "pg_dump --exclude-table (repeatable).")
@@ -170,6 +178,9 @@ final class BackupCommands {
                     PostgresSource.builder(connection).noOwner(noOwner).noPrivileges(noOwner);
             if (compressionLevel != null) {
                 b.compressionLevel(compressionLevel);
+            }
+            if (compressionThreads != null) {
+                b.compressionThreads(compressionThreads);
             }
             excludeTables.forEach(b::excludeTable);
             fingerprintTables.forEach(b::fingerprintTable);

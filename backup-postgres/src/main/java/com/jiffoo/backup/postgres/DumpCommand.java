@@ -58,12 +58,20 @@ record DumpCommand(
         extraArgs = List.copyOf(extraArgs);
     }
 
-    /** The command line dumping in the exported {@code snapshot} (none when null). */
+    /** The command line dumping in the exported {@code snapshot} (none when null) at {@link #compressionLevel}. */
     List<String> argv(Path pgDump, String snapshot) {
+        return argv(pgDump, snapshot, compressionLevel);
+    }
+
+    /**
+     * The command line dumping in the exported {@code snapshot} (none when null) with pg_dump's {@code --compress} at
+     * {@code compress} (0 when the library compresses).
+     */
+    List<String> argv(Path pgDump, String snapshot, int compress) {
         List<String> cmd = new ArrayList<>();
         cmd.add(pgDump.toString());
         cmd.add("--format=custom");
-        cmd.add("--compress=" + compressionLevel);
+        cmd.add("--compress=" + compress);
         cmd.add("--no-password"); // never prompt: a missing password fails instead of hanging
         if (!lockWaitTimeout.isZero() && extraArgs.stream().noneMatch(a -> a.startsWith("--lock-wait-timeout"))) {
             cmd.add("--lock-wait-timeout=" + lockWaitTimeout.toMillis());

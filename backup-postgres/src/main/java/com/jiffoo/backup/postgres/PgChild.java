@@ -189,6 +189,35 @@ final class PgChild {
         return total;
     }
 
+    /** Reads a tool's stdout and writes what becomes of it: {@link #transformStdout}. */
+    @FunctionalInterface
+    interface StdoutTransform {
+        /** Reads {@code in} to its end, writes to {@code out}; returns the bytes read. */
+        long transfer(InputStream in, OutputStream out) throws IOException;
+    }
+
+    /**
+     * Like {@link #copyStdoutTo} through {@code transform}: when writing fails downstream or the transform refuses
+     * what it reads, kills the tool and rethrows; when the tool's output ends early ({@link java.io.EOFException}),
+     * leaves it alone, so that its exit code and stderr tell why.
+     *
+     * @return the bytes read from the tool
+     */
+    long transformStdout(StdoutTransform transform, OutputStream out) throws IOException {
+        long total;
+        try (InputStream in = stdout()) {
+            total = transform.transfer(in, out);
+        } catch (java.io.EOFException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("transforming the output of {} failed: {}; killing it (pid {})", name, e.toString(), pid());
+            process.destroyForcibly();
+            throw e;
+        }
+        out.flush();
+        return total;
+    }
+
     /**
      * Copies {@code in} into the tool's stdin and closes it; stops early when the tool stops reading (it ended: its
      * exit code and stderr tell why). When reading {@code in} fails, kills the tool (it must not finish on part of

@@ -464,6 +464,34 @@ class PostgresSourceTest {
                 .hasMessageContaining(
                         "pg_dump was killed by signal 9 (SIGKILL, exit code 137) while dumping database " + db);
         assertThat(ChildProcesses.pgDumps()).isEmpty();
+        // the same with the library compressing: the archive ends early, and pg_dump's fate is the message
+        OutputStream compressed =
+                ChildProcesses.onceAfter(OutputStream.nullOutputStream(), 1, ChildProcesses::killPgDumps);
+        assertThatThrownBy(() -> source().compressionThreads(2).build().writeTo(compressed))
+                .isInstanceOf(SourceException.class)
+                .hasMessageContaining(
+                        "pg_dump was killed by signal 9 (SIGKILL, exit code 137) while dumping database " + db);
+        assertThat(ChildProcesses.pgDumps()).isEmpty();
+    }
+
+    @Test
+    void theLibraryCompressesWithThreadsAndPgDumpWithout() throws Exception {
+        sql(db, "CREATE TABLE public.big AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 100000) g");
+        java.io.ByteArrayOutputStream ours = new java.io.ByteArrayOutputStream();
+        Map<String, Object> facts = source().compressionThreads(2).build().writeTo(ours);
+        assertThat(facts)
+                .containsEntry("compressedBy", "jiffoo-backup")
+                .containsEntry("compressionThreads", 2)
+                .containsEntry("compressionLevel", 9);
+        java.io.ByteArrayOutputStream theirs = new java.io.ByteArrayOutputStream();
+        Map<String, Object> own = source().compressionThreads(0).build().writeTo(theirs);
+        assertThat(own).containsEntry("compressedBy", "pg_dump").doesNotContainKey("compressionThreads");
+        // dumpBytes is the archive's size; pgDumpBytes what pg_dump wrote, uncompressed
+        assertThat(facts.get("dumpBytes")).isEqualTo((long) ours.size());
+        assertThat((long) facts.get("pgDumpBytes")).isGreaterThan(2L * ours.size());
+        assertThat(own).doesNotContainKey("pgDumpBytes");
+        assertThat((double) ours.size() / theirs.size()).isBetween(0.97, 1.01);
+        assertThatThrownBy(() -> source().compressionThreads(-1)).isInstanceOf(ConfigurationException.class);
     }
 
     @Test
@@ -524,6 +552,16 @@ class PostgresSourceTest {
                 .hasMessage("disk full (test)");
         assertThat(pids).hasSize(1);
         assertThat(ProcessHandle.of(pids.get(0)).map(ProcessHandle::isAlive).orElse(false))
+                .isFalse();
+        // and through the library's compressor
+        List<Long> more = new CopyOnWriteArrayList<>();
+        OutputStream failingToo = ChildProcesses.failingAfter(
+                100_000, () -> ChildProcesses.pgDumps().forEach(h -> more.add(h.pid())));
+        assertThatThrownBy(() -> source().compressionThreads(2).build().writeTo(failingToo))
+                .isInstanceOf(IOException.class)
+                .hasMessage("disk full (test)");
+        assertThat(more).hasSize(1);
+        assertThat(ProcessHandle.of(more.get(0)).map(ProcessHandle::isAlive).orElse(false))
                 .isFalse();
     }
 
