@@ -41,6 +41,16 @@ public interface BackupOperationListener {
      */
     default void failed(Operation operation, String kind, String code, Duration elapsed) {}
 
+    /**
+     * A scheduled job's run ended ({@link BackupJobs}): ran, failed, skipped because another replica holds its lock,
+     * or not run because the lock could not be asked for.
+     *
+     * @param job     the job's name ({@code database}, {@code files}, {@code verify}, {@code prune},
+     *                {@code monitor}, or a name given to {@link BackupJobs#runExclusively})
+     * @param outcome how it ended
+     */
+    default void scheduled(String job, BackupJobs.Outcome outcome) {}
+
     /** Why a backup exception failed: its code's name. */
     static String codeOf(BackupException e) {
         return e.code().name();

@@ -10,6 +10,7 @@ import com.jiffoo.backup.PartialBackupException;
 import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.RestoreResult;
 import com.jiffoo.backup.RestoreTarget;
+import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.Source;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.VerificationRecord;
@@ -63,6 +64,7 @@ public class JiffooBackup {
     private final OpenPgpTransform pgp;
     private final BackupTrust trust;
     private final BackupMonitor monitor;
+    private final List<BackupMonitor> copyMonitors;
     private final PgConnection database;
     private final Path sourceDirectory;
     private final Retention retention;
@@ -76,6 +78,8 @@ public class JiffooBackup {
      * @param pgp             encrypts new backups, decrypts restores and deep verifications
      * @param trust           what a stored backup must be to be read (authenticated, encrypted)
      * @param monitor         the monitor that verifies and checks (with the configured notifiers)
+     * @param copyMonitors    one monitor per copy ({@link BackupStores#copies()}, in order) that verifies there when
+     *                        the store cannot serve
      * @param database        the database {@link #backUpDatabase()} dumps, or {@code null}
      * @param sourceDirectory the directory {@link #backUpFiles()} archives, or {@code null}
      * @param retention       what {@link #prune(String, boolean)} keeps, or {@code null}
@@ -87,6 +91,7 @@ public class JiffooBackup {
             OpenPgpTransform pgp,
             BackupTrust trust,
             BackupMonitor monitor,
+            List<BackupMonitor> copyMonitors,
             PgConnection database,
             Path sourceDirectory,
             Retention retention,
@@ -96,6 +101,11 @@ public class JiffooBackup {
         this.pgp = Objects.requireNonNull(pgp, "pgp");
         this.trust = Objects.requireNonNull(trust, "trust");
         this.monitor = Objects.requireNonNull(monitor, "monitor");
+        this.copyMonitors = List.copyOf(copyMonitors);
+        if (this.copyMonitors.size() != stores.copies().size()) {
+            throw new IllegalArgumentException("one copy monitor per copy: " + this.copyMonitors.size() + " for "
+                    + stores.copies().size() + " copies");
+        }
         this.database = database;
         this.sourceDirectory = sourceDirectory;
         this.retention = retention;
@@ -175,7 +185,9 @@ public class JiffooBackup {
     }
 
     /**
-     * Restores a backup of the store into {@code target}; the target keeps its previous content when it fails.
+     * Restores a backup into {@code target}: from the store, or, when the store cannot serve it (unreachable, the
+     * backup missing or damaged there), from the first copy that can, as the command line does. The target keeps its
+     * previous content when it fails.
      *
      * @param key    the backup's data, sidecar or manifest key, e.g. {@code files/files_backup_20260111_020000.tar.gz.gpg}
      * @param target where to restore (a {@link DirectoryRestoreTarget}, a {@link PostgresRestoreTarget}, ...)
@@ -183,17 +195,35 @@ public class JiffooBackup {
      */
     public RestoreResult restore(String key, RestoreTarget target) {
         String kind = kindOf(key);
-        return restore(kind, () -> pipeline(target).restore(key));
+        return restore(
+                kind,
+                () -> StoreFallback.first(
+                                stores.all(),
+                                "restore",
+                                store -> pipeline(store, target).restore(key))
+                        .value());
     }
 
     /**
-     * Restores the newest trusted backup of {@code kind} into {@code target}.
+     * Restores the newest trusted backup of {@code kind} into {@code target}: with copies, the newest in any store
+     * (one may have missed the last backup), read from the store or the first copy that can serve it.
      *
-     * @throws NotFoundException when the store holds none
+     * @throws NotFoundException when no store holds one
      * @throws BackupException   as {@link RestorePipeline#restoreLatest(String)}
      */
     public RestoreResult restoreLatest(String kind, RestoreTarget target) {
-        return restore(kind, () -> pipeline(target).restoreLatest(kind));
+        return restore(kind, () -> {
+            String key = stores.all().size() > 1
+                    ? StoreFallback.newest(stores.all(), kind, trust).orElse(null)
+                    : null;
+            return StoreFallback.first(
+                            stores.all(),
+                            "restore",
+                            store -> key != null
+                                    ? pipeline(store, target).restore(key)
+                                    : pipeline(store, target).restoreLatest(kind))
+                    .value();
+        });
     }
 
     /**
@@ -230,9 +260,9 @@ public class JiffooBackup {
         return key == null ? restoreLatest("database", t) : restore(key, t);
     }
 
-    private RestorePipeline pipeline(RestoreTarget target) {
+    private RestorePipeline pipeline(Sink store, RestoreTarget target) {
         return RestorePipeline.builder()
-                .sink(stores.store())
+                .sink(store)
                 .decryption(pgp)
                 .trust(trust)
                 .target(target)
@@ -253,18 +283,21 @@ public class JiffooBackup {
     /**
      * Verifies one backup of the store and records the outcome there: deep (decrypted and its inner format checked)
      * or quick (stored bytes against checksum and manifest). A verification that finds the backup bad is returned
-     * (and alerted, and counted as a failure), not thrown.
+     * (and alerted, and counted as a failure), not thrown. When the store cannot be read or does not hold the backup,
+     * the first copy that does verifies it (and records the outcome in that copy), as the command line does.
      *
-     * @throws BackupException when the verification could not run (no such backup, store unreachable)
+     * @throws BackupException when the verification could not run anywhere (no such backup, stores unreachable)
      */
     public VerificationRecord verify(String key, boolean deep) {
         String kind = kindOf(key);
         long started = System.nanoTime();
         try {
-            VerificationRecord r = monitor.verifyBackupIntegrity(key, deep);
+            StoreFallback.Served<VerificationRecord> served = StoreFallback.first(
+                    stores.all(), "verify", store -> monitorOf(store).verifyBackupIntegrity(key, deep));
+            VerificationRecord r = served.value();
             Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
             if (r.passed()) {
-                BackupManifest m = StoredBackups.of(stores.store(), trust).manifest(key);
+                BackupManifest m = StoredBackups.of(served.store(), trust).manifest(key);
                 listeners.forEach(l -> call(() -> l.succeeded(Operation.VERIFY, kind, m, elapsed)));
             } else {
                 listeners.forEach(l -> call(() -> l.failed(Operation.VERIFY, kind, r.errorCode(), elapsed)));
@@ -278,17 +311,31 @@ public class JiffooBackup {
     }
 
     /**
-     * Verifies the newest trusted backup of {@code kind}; see {@link #verify(String, boolean)}.
+     * Verifies the newest trusted backup of {@code kind} (with copies: the newest in any store); see
+     * {@link #verify(String, boolean)}.
      *
-     * @throws NotFoundException when the store holds none
+     * @throws NotFoundException when no store holds one
      */
     public VerificationRecord verifyLatest(String kind, boolean deep) {
-        BackupManifest newest = StoredBackups.of(stores.store(), trust)
-                .scan(kind)
-                .latestTrusted()
-                .orElseThrow(() -> new NotFoundException(
-                        "No committed " + kind + " backup in " + stores.store().location() + " to verify."));
-        return verify(newest.objectKey(), deep);
+        String newest;
+        if (stores.all().size() > 1) {
+            newest = StoreFallback.newest(stores.all(), kind, trust)
+                    .orElseThrow(() -> new NotFoundException("No committed " + kind + " backup in "
+                            + stores.store().location() + " or its copies to verify (or none could be listed)."));
+        } else {
+            newest = StoredBackups.of(stores.store(), trust)
+                    .scan(kind)
+                    .latestTrusted()
+                    .orElseThrow(() -> new NotFoundException("No committed " + kind + " backup in "
+                            + stores.store().location() + " to verify."))
+                    .objectKey();
+        }
+        return verify(newest, deep);
+    }
+
+    private BackupMonitor monitorOf(Sink store) {
+        int i = stores.copies().indexOf(store);
+        return i < 0 ? monitor : copyMonitors.get(i);
     }
 
     /**
