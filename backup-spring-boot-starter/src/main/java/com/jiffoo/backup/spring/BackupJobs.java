@@ -99,10 +99,10 @@ public final class BackupJobs implements SmartLifecycle {
      *
      * @param backups       the facade the jobs call
      * @param crons         cron expression by job name ({@code database}, {@code files}, {@code verify},
-     *                      {@code prune}, {@code monitor}); empty: nothing scheduled
+     *                      {@code prune}, {@code drill}, {@code monitor}); empty: nothing scheduled
      * @param zone          the cron expressions' zone, or null for the system's
      * @param verifyDeep    whether the {@code verify} job verifies deep
-     * @param kinds         the kinds the {@code verify} and {@code prune} jobs go through
+     * @param kinds         the kinds the {@code verify}, {@code prune} and {@code drill} jobs go through
      * @param connections   the lock's connections, or null to run without a lock (a single instance)
      * @param lockNamespace what the lock keys are derived from besides the job's name (the store's location)
      * @param checkInterval how often a running job checks its lock's connection
@@ -142,7 +142,7 @@ public final class BackupJobs implements SmartLifecycle {
     }
 
     /** The jobs there are. */
-    public static final List<String> JOBS = List.of("database", "files", "verify", "prune", "monitor");
+    public static final List<String> JOBS = List.of("database", "files", "verify", "prune", "drill", "monitor");
 
     /** The scheduled jobs and their cron expressions. */
     public Map<String, String> schedule() {
@@ -157,7 +157,7 @@ public final class BackupJobs implements SmartLifecycle {
     /**
      * Runs a job now, under its lock: the same as its scheduled run.
      *
-     * @param job {@code database}, {@code files}, {@code verify}, {@code prune} or {@code monitor}
+     * @param job {@code database}, {@code files}, {@code verify}, {@code prune}, {@code drill} or {@code monitor}
      */
     public Run run(String job) {
         if (!JOBS.contains(job)) {
@@ -272,6 +272,21 @@ public final class BackupJobs implements SmartLifecycle {
                     }
                 });
             case "prune" -> eachKind(job, kind -> backups.prune(kind, false));
+            case "drill" ->
+                eachKind(job, kind -> {
+                    if (!kind.equals("database") && !kind.equals("files")) {
+                        return; // drills restore database and files backups
+                    }
+                    com.jiffoo.backup.DrillReport r = backups.drill(kind);
+                    if (!r.passed()) {
+                        throw BackupException.of(
+                                com.jiffoo.backup.ErrorCode.INTEGRITY,
+                                "the " + kind + " restore drill " + r.outcome().label() + ": " + r.findings(),
+                                r.backupKey(),
+                                null,
+                                null);
+                    }
+                });
             default -> throw new IllegalArgumentException(job);
         }
     }
@@ -305,8 +320,10 @@ public final class BackupJobs implements SmartLifecycle {
         s.setPoolSize(crons.size());
         s.setThreadNamePrefix("jiffoo-backup-");
         s.setDaemon(true);
-        s.setWaitForTasksToCompleteOnShutdown(false); // running jobs are interrupted at shutdown...
-        s.setAwaitTerminationSeconds(30); // ...and given time to clean up and release their locks
+        // at shutdown a running job is left to finish (not interrupted), for at most 30 s; then the context goes on
+        // closing (the stores), which fails what still runs, and its lock goes with its connection
+        s.setWaitForTasksToCompleteOnShutdown(true);
+        s.setAwaitTerminationSeconds(30);
         s.setErrorHandler(e -> log.error("backup job failed: {}", e.toString()));
         s.initialize();
         for (Map.Entry<String, String> e : crons.entrySet()) {

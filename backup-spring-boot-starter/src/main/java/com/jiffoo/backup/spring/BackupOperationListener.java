@@ -18,7 +18,9 @@ public interface BackupOperationListener {
         /** A restore. */
         RESTORE,
         /** A verification of a stored backup. */
-        VERIFY
+        VERIFY,
+        /** A restore drill (a drill that ran but did not pass is a failure: code EXIT_12 failed, EXIT_13 over target). */
+        DRILL
     }
 
     /**

@@ -5,6 +5,8 @@ import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.DrillReport;
+import com.jiffoo.backup.DrillSource;
 import com.jiffoo.backup.NotFoundException;
 import com.jiffoo.backup.PartialBackupException;
 import com.jiffoo.backup.RestorePipeline;
@@ -17,8 +19,13 @@ import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.files.DirectoryRestoreTarget;
 import com.jiffoo.backup.files.DirectorySource;
+import com.jiffoo.backup.files.FilesDrill;
+import com.jiffoo.backup.monitor.Alert;
 import com.jiffoo.backup.monitor.BackupMonitor;
 import com.jiffoo.backup.monitor.HealthReport;
+import com.jiffoo.backup.monitor.HealthStatus;
+import com.jiffoo.backup.monitor.Notifier;
+import com.jiffoo.backup.postgres.DatabaseDrill;
 import com.jiffoo.backup.postgres.PgConnection;
 import com.jiffoo.backup.postgres.PostgresRestoreTarget;
 import com.jiffoo.backup.postgres.PostgresSource;
@@ -37,7 +44,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What an application does with its backups, wired from the {@code jiffoo.backup.*} properties: back up the database
- * or the files, restore, verify, check, prune. Inject it:
+ * or the files, restore, verify, drill, check, prune. Inject it:
  *
  * <pre>{@code
  * @Service
@@ -70,6 +77,22 @@ public class JiffooBackup {
     private final Retention retention;
     private final BackupStatus status;
     private final List<BackupOperationListener> listeners;
+    private volatile Drills drills = new Drills(null, null, Notifier.NONE);
+
+    /**
+     * How {@link #drill(String)} runs.
+     *
+     * @param rtoTarget        the RTO target, or null for the kind's default (2 hours)
+     * @param scratchDirectory where a files drill restores (a new directory inside it), or null for the system's
+     *                         temporary directory
+     * @param notifier         told a drill that did not pass or could not run (Slack when configured)
+     */
+    public record Drills(Duration rtoTarget, Path scratchDirectory, Notifier notifier) {
+        /** Null notifier: none. */
+        public Drills {
+            notifier = notifier == null ? Notifier.NONE : notifier;
+        }
+    }
 
     /**
      * The facade over configured parts; the auto-configuration builds it.
@@ -371,6 +394,173 @@ public class JiffooBackup {
                     .prune(kind, dryRun);
         } finally {
             status.invalidate();
+        }
+    }
+
+    /** Sets how {@link #drill(String)} runs (the auto-configuration does, from {@code jiffoo.backup.drill.*}). */
+    public void drills(Drills drills) {
+        this.drills = Objects.requireNonNull(drills, "drills");
+    }
+
+    /**
+     * A restore drill of the newest backup of {@code kind} ({@code files}: {@link FilesDrill} into a scratch
+     * directory; {@code database}: {@link DatabaseDrill} into a scratch database on the configured server), read from
+     * the store or, when it cannot serve, a copy, as {@link #restore} does. The report is stored in the first store
+     * that takes it (the store, else a copy), where the monitor, the health and the meters find it; a drill that did
+     * not pass is sent to the notifier and counted as a failure ({@code EXIT_12} failed, {@code EXIT_13} over the RTO
+     * target, as the command line's exit codes).
+     *
+     * @return the report (its {@link DrillReport#outcome()} says whether it passed)
+     * @throws ConfigurationException when the kind cannot be drilled (not database or files; no database configured)
+     * @throws BackupException        when the drill could not run (no backup, stores or server unreachable) or its
+     *                                report could not be stored anywhere
+     */
+    public DrillReport drill(String kind) {
+        long started = System.nanoTime();
+        Drills d = drills;
+        try {
+            DrillSource source = new FallbackDrillSource(kind);
+            DrillReport report = switch (kind) {
+                case "files" -> {
+                    FilesDrill.Builder b = FilesDrill.builder().source(source);
+                    if (d.rtoTarget() != null) {
+                        b.rtoTarget(d.rtoTarget());
+                    }
+                    if (d.scratchDirectory() != null) {
+                        b.scratchParent(d.scratchDirectory());
+                    }
+                    yield b.build().run();
+                }
+                case "database" -> {
+                    if (database == null) {
+                        throw new ConfigurationException("no database server is configured: set"
+                                + " jiffoo.backup.database.* to drill database backups.");
+                    }
+                    DatabaseDrill.Builder b = DatabaseDrill.builder()
+                            .server(database.withDatabase("postgres"))
+                            .source(source);
+                    if (d.rtoTarget() != null) {
+                        b.rtoTarget(d.rtoTarget());
+                    }
+                    yield b.build().run();
+                }
+                default ->
+                    throw new ConfigurationException(
+                            "no drill for backups of kind " + kind + ": drills restore database or files backups.");
+            };
+            storeReport(report);
+            Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
+            if (report.passed()) {
+                log.info(
+                        "restore drill of {} passed: {} in {}",
+                        kind,
+                        report.backupKey(),
+                        DrillReport.human(report.total()));
+                BackupManifest m = StoredBackups.of(
+                                stores.all().stream()
+                                        .filter(s -> s.location().equals(report.store()))
+                                        .findFirst()
+                                        .orElse(stores.store()),
+                                trust)
+                        .manifest(report.backupKey());
+                listeners.forEach(l -> call(() -> l.succeeded(Operation.DRILL, kind, m, elapsed)));
+            } else {
+                log.error("restore drill of {} {}: {}", kind, report.outcome().label(), report.findings());
+                String code = report.outcome() == DrillReport.Outcome.OVER_TARGET ? "EXIT_13" : "EXIT_12";
+                listeners.forEach(l -> call(() -> l.failed(Operation.DRILL, kind, code, elapsed)));
+                alert(d.notifier(), report.toAlert());
+            }
+            return report;
+        } catch (BackupException e) {
+            if (e.code() != com.jiffoo.backup.ErrorCode.CONFIGURATION) {
+                alert(
+                        d.notifier(),
+                        new Alert(
+                                HealthStatus.CRITICAL,
+                                false,
+                                "jiffoo-backup " + kind + " restore drill COULD NOT RUN: "
+                                        + stores.store().location(),
+                                List.of(e.getMessage()),
+                                null));
+            }
+            throw fail(Operation.DRILL, kind, started, e);
+        } finally {
+            status.invalidate();
+        }
+    }
+
+    private static void alert(Notifier notifier, Alert alert) {
+        try {
+            notifier.send(alert);
+        } catch (java.io.IOException | RuntimeException e) {
+            log.error("the drill's alert could not be sent to {}: {}", notifier.describe(), e.getMessage());
+        }
+    }
+
+    /** Stores the report in the first store that takes it: the store, else each copy. */
+    private void storeReport(DrillReport report) {
+        BackupException first = null;
+        for (Sink store : stores.all()) {
+            try {
+                String key = report.storeIn(store, trust);
+                log.info("drill report stored as {} in {}", key, store.location());
+                return;
+            } catch (BackupException e) {
+                log.warn("could not store the drill report in {}: {}", store.location(), e.getMessage());
+                if (first == null) {
+                    first = e;
+                }
+            }
+        }
+        throw first;
+    }
+
+    /** The newest (or the named) backup, read from the store or a copy ({@link StoreFallback}). */
+    private final class FallbackDrillSource implements DrillSource {
+        private final String kind;
+
+        FallbackDrillSource(String kind) {
+            this.kind = kind;
+        }
+
+        @Override
+        public String locate() {
+            if (stores.all().size() > 1) {
+                java.util.Optional<String> newest = StoreFallback.newest(stores.all(), kind, trust);
+                if (newest.isPresent()) {
+                    return newest.get();
+                }
+            }
+            return StoreFallback.first(
+                            stores.all(),
+                            "drill",
+                            store -> StoredBackups.of(store, trust)
+                                    .scan(kind)
+                                    .latestTrusted()
+                                    .map(BackupManifest::objectKey)
+                                    .orElseThrow(() -> new NotFoundException(
+                                            "No committed " + kind + " backup in " + store.location() + " to drill.",
+                                            null,
+                                            store.location(),
+                                            null)))
+                    .value();
+        }
+
+        @Override
+        public Restored restore(String key, RestoreTarget target) {
+            StoreFallback.Served<RestoreResult> served = StoreFallback.first(
+                    stores.all(), "drill", store -> pipeline(store, target).restore(key));
+            List<StoreFailure> failures = new java.util.ArrayList<>();
+            for (int i = 0; i < served.failures().size(); i++) {
+                BackupException e = served.failures().get(i);
+                failures.add(new StoreFailure(stores.all().get(i).location(), e.code(), e.getMessage()));
+            }
+            return new Restored(served.value(), served.store().location(), failures);
+        }
+
+        @Override
+        public String describe() {
+            return stores.store().location();
         }
     }
 

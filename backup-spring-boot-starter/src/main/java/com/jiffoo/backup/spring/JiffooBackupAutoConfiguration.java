@@ -135,7 +135,7 @@ public class JiffooBackupAutoConfiguration {
             BackupMonitor monitor,
             BackupStatus status,
             ObjectProvider<BackupOperationListener> listeners) {
-        return new JiffooBackup(
+        JiffooBackup facade = new JiffooBackup(
                 stores,
                 backupEncryption,
                 trust,
@@ -148,6 +148,14 @@ public class JiffooBackupAutoConfiguration {
                 retention(p.getRetention()),
                 status,
                 listeners.orderedStream().toList());
+        String webhook = p.getSlack().getWebhookUrl();
+        facade.drills(new JiffooBackup.Drills(
+                p.getDrill().getRtoTarget(),
+                p.getDrill().getScratchDirectory(),
+                webhook == null || webhook.isBlank()
+                        ? null
+                        : SlackNotifier.builder().webhookUrl(webhook).build()));
+        return facade;
     }
 
     /** The kinds watched: as configured, else those a database and a source directory make. */

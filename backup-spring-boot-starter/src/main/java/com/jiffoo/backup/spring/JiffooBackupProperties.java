@@ -40,6 +40,7 @@ public class JiffooBackupProperties {
     private final Slack slack = new Slack();
     private final Health health = new Health();
     private final Schedule schedule = new Schedule();
+    private final Drill drill = new Drill();
 
     /** The store URI or path. */
     public String getStore() {
@@ -104,6 +105,11 @@ public class JiffooBackupProperties {
     /** The Actuator health indicator. */
     public Health getHealth() {
         return health;
+    }
+
+    /** The restore drills. */
+    public Drill getDrill() {
+        return drill;
     }
 
     /** The scheduled jobs. */
@@ -586,6 +592,9 @@ public class JiffooBackupProperties {
         /** When to prune each kind watched by the retention rules. */
         private String prune;
 
+        /** When to run a restore drill of each kind watched that can be drilled (database, files). */
+        private String drill;
+
         /** The time zone of the cron expressions; default: the system's. */
         private String zone;
 
@@ -644,6 +653,16 @@ public class JiffooBackupProperties {
             this.prune = prune;
         }
 
+        /** The drill's cron expression. */
+        public String getDrill() {
+            return drill;
+        }
+
+        /** Sets the drill's cron expression. */
+        public void setDrill(String drill) {
+            this.drill = drill;
+        }
+
         /** The cron expressions' time zone. */
         public String getZone() {
             return zone;
@@ -676,6 +695,7 @@ public class JiffooBackupProperties {
             put(jobs, "files", files);
             put(jobs, "verify", verify);
             put(jobs, "prune", prune);
+            put(jobs, "drill", drill);
             put(jobs, "monitor", monitor);
             return jobs;
         }
@@ -723,6 +743,38 @@ public class JiffooBackupProperties {
         /** Sets how often the lock's connection is checked. */
         public void setCheckInterval(Duration checkInterval) {
             this.checkInterval = checkInterval;
+        }
+    }
+
+    /** How drill(kind) restores drills (docs/drills.md). */
+    public static class Drill {
+        /** The recovery time objective a drill is judged against (a drill taking longer fails); default 2h. */
+        private Duration rtoTarget;
+
+        /**
+         * Where a files drill creates its scratch directory (room for the restored files); default: the system's
+         * temporary directory.
+         */
+        private Path scratchDirectory;
+
+        /** The RTO target, or null. */
+        public Duration getRtoTarget() {
+            return rtoTarget;
+        }
+
+        /** Sets the RTO target. */
+        public void setRtoTarget(Duration rtoTarget) {
+            this.rtoTarget = rtoTarget;
+        }
+
+        /** The files drill's scratch parent, or null. */
+        public Path getScratchDirectory() {
+            return scratchDirectory;
+        }
+
+        /** Sets the files drill's scratch parent. */
+        public void setScratchDirectory(Path scratchDirectory) {
+            this.scratchDirectory = scratchDirectory;
         }
     }
 }

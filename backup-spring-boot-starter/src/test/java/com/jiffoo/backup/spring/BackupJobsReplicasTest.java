@@ -246,8 +246,14 @@ class BackupJobsReplicasTest {
         }
         assertThat(heldLocks(lockKey)).isZero();
         // the lock is free again: the other replica runs the job now
+        Thread.sleep(1100); // a backup's name has the second it started in
         assertThat(b.getBean(BackupJobs.class).run("files").outcome()).isEqualTo(BackupJobs.Outcome.RAN);
         assertThat(filesBackups(a)).hasSize(2);
+        // the drill job: a restore drill of the newest files backup, its report in the store
+        assertThat(b.getBean(BackupJobs.class).run("drill").outcome()).isEqualTo(BackupJobs.Outcome.RAN);
+        assertThat(com.jiffoo.backup.DrillReport.keysIn(
+                        a.getBean(BackupStores.class).store()))
+                .hasSize(1);
     }
 
     @Test

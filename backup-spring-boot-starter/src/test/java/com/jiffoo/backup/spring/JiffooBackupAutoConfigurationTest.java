@@ -123,6 +123,8 @@ class JiffooBackupAutoConfigurationTest {
                     .contains("\"jiffoo.backup.schedule.database\"")
                     .contains("\"jiffoo.backup.schedule.lock.enabled\"")
                     .contains("\"jiffoo.backup.schedule.lock.check-interval\"")
+                    .contains("\"jiffoo.backup.schedule.drill\"")
+                    .contains("\"jiffoo.backup.drill.rto-target\"")
                     .doesNotContain("{@"); // an IDE shows the description as it is: plain text
         }
     }

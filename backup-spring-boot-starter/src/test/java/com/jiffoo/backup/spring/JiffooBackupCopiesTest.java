@@ -8,7 +8,6 @@ import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.DrillReport;
-import com.jiffoo.backup.DrillSource;
 import com.jiffoo.backup.RestoreResult;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.StoredBackups;
@@ -16,7 +15,6 @@ import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.files.DirectorySource;
-import com.jiffoo.backup.files.FilesDrill;
 import com.jiffoo.backup.wal.WalArchive;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -43,7 +41,7 @@ import org.springframework.test.context.DynamicPropertySource;
 /**
  * A real application (random port) whose store is an S3 server that is down (nothing listens on its port) and whose
  * copy is a local directory: the facade's restore and verification are served by the copy, as the command line's
- * are; the WAL archive's lag and the restore drills (a real {@link FilesDrill} whose report is stored in the copy) show
+ * are; the facade's restore drill runs from the copy and stores its report there; the WAL archive's lag and the drill show
  * in {@code /actuator/prometheus} and in the health details.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, classes = JiffooBackupCopiesTest.App.class)
@@ -63,6 +61,7 @@ class JiffooBackupCopiesTest {
         root = Files.createTempDirectory("jiffoo-boot-copies");
         Path copy = Files.createDirectories(root.resolve("copy"));
         Path source = Files.createDirectories(root.resolve("uploads"));
+        Files.createDirectories(root.resolve("scratch"));
         Files.writeString(source.resolve("order-1.json"), "{\"order\":1}\n");
         Files.write(source.resolve("logo.png"), new byte[32 * 1024]);
         Path key = root.resolve("backup.key");
@@ -79,6 +78,10 @@ class JiffooBackupCopiesTest {
         r.add("jiffoo.backup.encryption.key-file", key::toString);
         r.add("jiffoo.backup.files.source-directory", source::toString);
         r.add("jiffoo.backup.health.cache-ttl", () -> "10m");
+        r.add(
+                "jiffoo.backup.drill.scratch-directory",
+                () -> root.resolve("scratch").toString());
+        r.add("jiffoo.backup.drill.rto-target", () -> "30m");
         r.add("management.endpoints.web.exposure.include", () -> "health,prometheus");
         r.add("management.endpoint.health.show-details", () -> "always");
     }
@@ -143,14 +146,15 @@ class JiffooBackupCopiesTest {
         assertThat(WalArchive.builder().sink(copy).encryption(pgp).build().push(segment))
                 .isEqualTo(WalArchive.Pushed.STORED);
 
-        // a real restore drill of the copy's files backup, its report stored in the copy
-        DrillReport drill = FilesDrill.builder()
-                .source(DrillSource.of(copy, pgp, trust, "files", null))
-                .scratchParent(Files.createDirectories(root.resolve("scratch")))
-                .build()
-                .run();
+        // a restore drill through the facade: the newest files backup, read from the copy (the store is down), its
+        // report stored in the copy since the store cannot take it
+        DrillReport drill = backups.drill("files");
         assertThat(drill.passed()).as(drill.toMarkdown()).isTrue();
-        drill.storeIn(copy, trust);
+        assertThat(drill.backupKey()).isEqualTo(made.objectKey());
+        assertThat(drill.store()).isEqualTo(copy.location());
+        assertThat(drill.findings().toString()).contains(stores.store().location());
+        assertThat(DrillReport.keysIn(copy)).hasSize(1);
+        assertThat(drill.scratch()).contains(root.resolve("scratch").toString());
 
         backups.check(); // the store is down: CRITICAL (alerts nobody here), and the cache is refreshed
 
@@ -179,7 +183,9 @@ class JiffooBackupCopiesTest {
         assertThat(value(metrics, "jiffoo_backup_drill_rto_seconds", "kind=\"files\""))
                 .isCloseTo(drill.total().toMillis() / 1000.0, org.assertj.core.data.Offset.offset(0.01));
         assertThat(value(metrics, "jiffoo_backup_drill_rto_target_seconds", "kind=\"files\""))
-                .isEqualTo((double) FilesDrill.DEFAULT_RTO_TARGET.toSeconds());
+                .isEqualTo(1800.0); // jiffoo.backup.drill.rto-target
+        assertThat(value(metrics, "jiffoo_backup_duration_seconds_count", "kind=\"files\"", "operation=\"drill\""))
+                .isEqualTo(1.0);
         assertThat(value(
                         metrics,
                         "jiffoo_backup_last_success_timestamp_seconds",
