@@ -720,6 +720,12 @@ public class JiffooBackupProperties {
         private boolean enabled = true;
 
         /**
+         * Whether the lock is taken through the application's DataSource (when there is exactly one; it must be
+         * PostgreSQL's); false: always through the database of jiffoo.backup.database.*.
+         */
+        private boolean dataSource = true;
+
+        /**
          * How often a running job checks that the connection holding its lock is alive; when it is not, the job
          * no longer counts as holding the lock (the server released it) and says so.
          */
@@ -733,6 +739,16 @@ public class JiffooBackupProperties {
         /** Sets whether jobs take the lock. */
         public void setEnabled(boolean enabled) {
             this.enabled = enabled;
+        }
+
+        /** Whether the lock uses the application's DataSource. */
+        public boolean isDataSource() {
+            return dataSource;
+        }
+
+        /** Sets whether the lock uses the application's DataSource. */
+        public void setDataSource(boolean dataSource) {
+            this.dataSource = dataSource;
         }
 
         /** How often the lock's connection is checked. */

@@ -15,8 +15,8 @@ import org.springframework.context.annotation.Bean;
 
 /**
  * The scheduled jobs ({@link BackupJobs}) from {@code jiffoo.backup.schedule.*}, when the backup beans exist. The
- * advisory lock's connections come from the application's {@link DataSource} when there is exactly one, else from
- * {@code jiffoo.backup.database.*}; a schedule without either (and with {@code lock.enabled} true) fails the start.
+ * advisory lock's connections come from the application's {@link DataSource} when there is exactly one (unless
+ * {@code lock.data-source=false}), else from {@code jiffoo.backup.database.*}; a schedule without either (and with {@code lock.enabled} true) fails the start.
  */
 @AutoConfiguration(after = JiffooBackupAutoConfiguration.class)
 @ConditionalOnBean(JiffooBackup.class)
@@ -47,7 +47,7 @@ public class JiffooBackupSchedulingAutoConfiguration {
         }
         BackupJobs.LockConnections connections = null;
         if (s.getLock().isEnabled()) {
-            DataSource ds = dataSources.getIfUnique();
+            DataSource ds = s.getLock().isDataSource() ? dataSources.getIfUnique() : null;
             PgConnection db = JiffooBackupAutoConfiguration.database(p.getDatabase());
             if (ds != null) {
                 connections = ds::getConnection;

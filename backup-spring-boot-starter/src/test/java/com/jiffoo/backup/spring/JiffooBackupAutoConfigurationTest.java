@@ -86,6 +86,18 @@ class JiffooBackupAutoConfigurationTest {
                             .hasMessageContaining("no database for the lock")
                             .hasMessageContaining("jiffoo.backup.schedule.lock.enabled=false");
                 });
+        // the application's DataSource serves the lock; unless told not to use it
+        configured
+                .withBean(javax.sql.DataSource.class, org.postgresql.ds.PGSimpleDataSource::new)
+                .withPropertyValues("jiffoo.backup.schedule.files=0 0 2 * * *")
+                .run(context -> assertThat(context).hasNotFailed());
+        configured
+                .withBean(javax.sql.DataSource.class, org.postgresql.ds.PGSimpleDataSource::new)
+                .withPropertyValues(
+                        "jiffoo.backup.schedule.files=0 0 2 * * *", "jiffoo.backup.schedule.lock.data-source=false")
+                .run(context -> assertThat(context.getStartupFailure())
+                        .rootCause()
+                        .hasMessageContaining("no database for the lock"));
         configured
                 .withPropertyValues(
                         "jiffoo.backup.schedule.files=0 0 2 * * *",
