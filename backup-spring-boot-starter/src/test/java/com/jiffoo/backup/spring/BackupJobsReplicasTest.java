@@ -254,6 +254,18 @@ class BackupJobsReplicasTest {
         assertThat(com.jiffoo.backup.DrillReport.keysIn(
                         a.getBean(BackupStores.class).store()))
                 .hasSize(1);
+        // the verify job (deep) and the monitor job run too; prune without retention rules fails and says why
+        assertThat(a.getBean(BackupJobs.class).run("verify").outcome()).isEqualTo(BackupJobs.Outcome.RAN);
+        BackupManifest newest = filesBackups(a).stream()
+                .max(java.util.Comparator.comparing(BackupManifest::completedAt))
+                .orElseThrow();
+        assertThat(StoredBackups.of(a.getBean(BackupStores.class).store(), a.getBean(BackupTrust.class))
+                        .verifications(newest))
+                .anyMatch(v -> v.passed() && v.deep());
+        assertThat(b.getBean(BackupJobs.class).run("monitor").outcome()).isEqualTo(BackupJobs.Outcome.RAN);
+        BackupJobs.Run prune = b.getBean(BackupJobs.class).run("prune");
+        assertThat(prune.outcome()).isEqualTo(BackupJobs.Outcome.FAILED);
+        assertThat(prune.error()).hasMessageContaining("no retention rule is configured");
     }
 
     @Test
