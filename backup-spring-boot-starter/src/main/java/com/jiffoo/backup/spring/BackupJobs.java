@@ -89,6 +89,8 @@ public final class BackupJobs implements SmartLifecycle {
     private final LockConnections connections;
     private final String lockNamespace;
     private final Duration checkInterval;
+    private volatile Duration minHold = Duration.ZERO;
+    private final java.util.concurrent.CountDownLatch stopping = new java.util.concurrent.CountDownLatch(1);
     private final List<BackupOperationListener> listeners;
     private ThreadPoolTaskScheduler scheduler; // guarded by this
     private ScheduledExecutorService watchdog; // guarded by this
@@ -160,10 +162,25 @@ public final class BackupJobs implements SmartLifecycle {
      * @param job {@code database}, {@code files}, {@code verify}, {@code prune}, {@code drill} or {@code monitor}
      */
     public Run run(String job) {
+        return run(job, Duration.ZERO);
+    }
+
+    private Run run(String job, Duration hold) {
         if (!JOBS.contains(job)) {
             throw new IllegalArgumentException("no backup job " + job + "; the jobs are " + String.join(", ", JOBS));
         }
-        return runExclusively(job, () -> work(job));
+        return runExclusively(job, () -> work(job), hold);
+    }
+
+    /**
+     * How long a scheduled run holds its lock at least, from its start: a run that ends sooner keeps the lock for the
+     * rest of it, so that a replica whose clock is a little behind, and whose run of the same cron time starts only
+     * after this one ended, finds the lock held and skips, instead of running the job a second time. Zero: released
+     * at once. Only scheduled runs hold it ({@link #run(String)} and {@link #runExclusively} release at once);
+     * stopping the context ends the hold.
+     */
+    public void minHold(Duration minHold) {
+        this.minHold = Objects.requireNonNull(minHold, "minHold");
     }
 
     /**
@@ -171,6 +188,10 @@ public final class BackupJobs implements SmartLifecycle {
      * at INFO). A failure of {@code work} is logged and returned, not thrown.
      */
     public Run runExclusively(String name, Runnable work) {
+        return runExclusively(name, work, Duration.ZERO);
+    }
+
+    private Run runExclusively(String name, Runnable work, Duration hold) {
         AdvisoryLock lock = null;
         if (connections != null) {
             try {
@@ -201,22 +222,27 @@ public final class BackupJobs implements SmartLifecycle {
         long started = System.nanoTime();
         ScheduledFuture<?> watching = lock == null ? null : watch(lock);
         RuntimeException error = null;
+        long ended = started;
+        boolean lost = false;
         try {
             log.info("backup job {}: started", name);
-            work.run();
-        } catch (RuntimeException e) {
-            error = e;
+            try {
+                work.run();
+            } catch (RuntimeException e) {
+                error = e;
+            }
+            ended = System.nanoTime();
+            holdRest(lock, started, hold);
         } finally {
             if (watching != null) {
                 watching.cancel(false);
             }
+            if (lock != null) { // released whatever happened, an Error too
+                lost = !lock.check(5);
+                lock.close();
+            }
         }
-        boolean lost = false;
-        if (lock != null) {
-            lost = !lock.check(5);
-            lock.close();
-        }
-        Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
+        Duration elapsed = Duration.ofNanos(ended - started);
         if (error == null) {
             log.info("backup job {}: done in {} ms", name, elapsed.toMillis());
         } else {
@@ -227,6 +253,19 @@ public final class BackupJobs implements SmartLifecycle {
                     error instanceof BackupException b ? b.code() + ": " + b.getMessage() : error.toString());
         }
         return finished(new Run(name, error == null ? Outcome.RAN : Outcome.FAILED, elapsed, error, lost));
+    }
+
+    /** Keeps the lock until {@code hold} has passed since {@code started} (or the context stops). */
+    private void holdRest(AdvisoryLock lock, long started, Duration hold) {
+        long rest = hold.toNanos() - (System.nanoTime() - started);
+        if (lock == null || rest <= 0) {
+            return;
+        }
+        try {
+            stopping.await(rest, TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private synchronized ScheduledFuture<?> watch(AdvisoryLock lock) {
@@ -329,7 +368,7 @@ public final class BackupJobs implements SmartLifecycle {
         for (Map.Entry<String, String> e : crons.entrySet()) {
             String job = e.getKey();
             CronTrigger trigger = zone == null ? new CronTrigger(e.getValue()) : new CronTrigger(e.getValue(), zone);
-            scheduled.add(s.schedule(() -> run(job), trigger));
+            scheduled.add(s.schedule(() -> run(job, minHold), trigger));
             log.info("backup job {} scheduled: {}{}", job, e.getValue(), zone == null ? "" : " (" + zone + ")");
         }
         scheduler = s;
@@ -337,6 +376,7 @@ public final class BackupJobs implements SmartLifecycle {
 
     @Override
     public synchronized void stop() {
+        stopping.countDown(); // scheduled runs holding their lock past their end release it now
         scheduled.forEach(f -> f.cancel(false));
         scheduled.clear();
         if (scheduler != null) {

@@ -731,6 +731,23 @@ public class JiffooBackupProperties {
          */
         private Duration checkInterval = Duration.ofSeconds(30);
 
+        /**
+         * How long a scheduled run holds its lock at least, from its start: a run that ends sooner keeps the lock for
+         * the rest, so that a replica whose clock is behind by up to this much skips the same cron time instead of
+         * running the job again. Keep it above the replicas' clock difference and below the job's period.
+         */
+        private Duration minHold = Duration.ofSeconds(30);
+
+        /** The least time a scheduled run holds its lock. */
+        public Duration getMinHold() {
+            return minHold;
+        }
+
+        /** Sets the least time a scheduled run holds its lock. */
+        public void setMinHold(Duration minHold) {
+            this.minHold = minHold;
+        }
+
         /** Whether jobs take the lock. */
         public boolean isEnabled() {
             return enabled;

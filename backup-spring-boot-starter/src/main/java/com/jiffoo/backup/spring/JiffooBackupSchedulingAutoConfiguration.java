@@ -67,7 +67,7 @@ public class JiffooBackupSchedulingAutoConfiguration {
                 };
             }
         }
-        return new BackupJobs(
+        BackupJobs jobsBean = new BackupJobs(
                 backups,
                 jobs,
                 zone,
@@ -77,5 +77,11 @@ public class JiffooBackupSchedulingAutoConfiguration {
                 stores.store().location(),
                 s.getLock().getCheckInterval(),
                 listeners.orderedStream().toList());
+        java.time.Duration hold = s.getLock().getMinHold();
+        if (hold == null || hold.isNegative()) {
+            throw new ConfigurationException("jiffoo.backup.schedule.lock.min-hold must be zero or more, e.g. 30s.");
+        }
+        jobsBean.minHold(hold);
+        return jobsBean;
     }
 }

@@ -46,7 +46,7 @@ import org.springframework.context.annotation.Bean;
  * {@link DataSource} bean. A job triggered in both at once runs once (one backup in the store) and the other replica
  * records a skip; a job holding the lock makes the other replica skip until it ends; a lock whose connection is killed
  * is free for the other replica and the run says it lost it; a cron expression of every second runs the job in one
- * replica per tick.
+ * replica per tick; a scheduled run keeps its lock for the least hold, so a replica whose clock is behind skips.
  */
 class BackupJobsReplicasTest {
     private static final String HOST = env("PGHOST", "127.0.0.1");
@@ -315,7 +315,8 @@ class BackupJobsReplicasTest {
 
     @Test
     void aCronOfEverySecondRunsTheJobInOneReplicaPerTick() throws Exception {
-        Map<String, String> cron = Map.of("jiffoo.backup.schedule.files", "* * * * * *");
+        Map<String, String> cron =
+                Map.of("jiffoo.backup.schedule.files", "* * * * * *", "jiffoo.backup.schedule.lock.min-hold", "2s");
         ConfigurableApplicationContext a = start(ReplicaA.class, cron);
         ConfigurableApplicationContext b = start(ReplicaB.class, cron);
         assertThat(a.getBean(BackupJobs.class).schedule()).containsEntry("files", "* * * * * *");
@@ -337,6 +338,38 @@ class BackupJobsReplicasTest {
                 store.toString(), com.jiffoo.backup.store.StoreSettings.of(Map.of()))) {
             assertThat(StoredBackups.of(s).committed("files")).hasSize((int) ran);
         }
+    }
+
+    @Test
+    void aScheduledRunHoldsItsLockLongEnoughForAReplicaWhoseClockIsBehind() throws Exception {
+        // the same job, one second later in B, as on a replica whose clock is a second behind: the monitor job takes
+        // well under a second, so without the least hold B would run it again for the same cron time
+        ConfigurableApplicationContext a = start(
+                ReplicaA.class,
+                Map.of(
+                        "jiffoo.backup.schedule.monitor",
+                        "0/5 * * * * *",
+                        "jiffoo.backup.schedule.lock.min-hold",
+                        "3s"));
+        ConfigurableApplicationContext b = start(
+                ReplicaB.class,
+                Map.of(
+                        "jiffoo.backup.schedule.monitor",
+                        "1/5 * * * * *",
+                        "jiffoo.backup.schedule.lock.min-hold",
+                        "3s"));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (outcomes.stream().filter("monitor:skipped"::equals).count() < 2 && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        a.close();
+        b.close();
+        List<String> seen = List.copyOf(outcomes);
+        long ran = seen.stream().filter("monitor:ran"::equals).count();
+        long skipped = seen.stream().filter("monitor:skipped"::equals).count();
+        assertThat(skipped).as(seen.toString()).isGreaterThanOrEqualTo(2);
+        assertThat(ran).as(seen.toString()).isBetween(skipped - 1, skipped + 1); // once per cron time
+        assertThat(seen).doesNotContain("monitor:failed", "monitor:lock_failed");
     }
 
     private static void await(CountDownLatch latch) {
