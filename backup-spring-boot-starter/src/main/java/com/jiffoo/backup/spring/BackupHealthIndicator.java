@@ -1,6 +1,7 @@
 package com.jiffoo.backup.spring;
 
 import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.DrillHistory;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.monitor.CopyHealth;
 import com.jiffoo.backup.monitor.Finding;
@@ -71,6 +72,14 @@ public final class BackupHealthIndicator implements HealthIndicator {
             }
             b.withDetail("checks", checks);
         }
+        Map<String, Object> wal = wal(r);
+        if (!wal.isEmpty()) {
+            b.withDetail("wal", wal);
+        }
+        Map<String, Object> drills = drills(s.drills());
+        if (!drills.isEmpty()) {
+            b.withDetail("drills", drills);
+        }
         if (!r.copies().isEmpty()) {
             Map<String, Object> copies = new LinkedHashMap<>();
             for (CopyHealth c : r.copies()) {
@@ -85,6 +94,54 @@ public final class BackupHealthIndicator implements HealthIndicator {
             b.withDetail("copies", copies);
         }
         return b.build();
+    }
+
+    /**
+     * Per store (the store, then each copy) whose WAL archive was checked and holds WAL: the newest archived file,
+     * when it was committed and the lag (seconds since then, at this request).
+     */
+    private static Map<String, Object> wal(HealthReport r) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        for (int i = 0; i <= r.copies().size(); i++) {
+            StoreCheckHealth c = BackupMetrics.walCheck(r, i);
+            java.time.Instant at = BackupMetrics.walArchivedAt(c);
+            if (c == null || at == null) {
+                continue;
+            }
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("status", c.status().name());
+            d.put("newestArchived", c.facts().get("newestArchived"));
+            d.put("newestArchivedAt", at.toString());
+            d.put(
+                    "lagSeconds",
+                    Math.max(0, Duration.between(at, java.time.Instant.now()).toSeconds()));
+            d.put("maxLagSeconds", c.facts().get("maxLagSeconds"));
+            out.put(i == 0 ? r.store() : r.copies().get(i - 1).store(), d);
+        }
+        return out;
+    }
+
+    /** Per kind drilled: the newest drill (when, outcome, measured RTO, target, backup) and the last passed one. */
+    private static Map<String, Object> drills(DrillHistory h) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        if (h == null) {
+            return out;
+        }
+        for (String kind : h.kinds()) {
+            Map<String, Object> d = new LinkedHashMap<>();
+            h.newest(kind).ifPresent(n -> {
+                d.put("at", n.startedAt().toString());
+                d.put("outcome", n.outcome().label());
+                d.put("rtoSeconds", n.total().toSeconds());
+                d.put("rtoTargetSeconds", n.rtoTarget().toSeconds());
+                d.put("backup", n.backupKey());
+                d.put("store", n.store());
+            });
+            h.newestPassed(kind)
+                    .ifPresent(pd -> d.put("lastPassedAt", pd.startedAt().toString()));
+            out.put(kind, d);
+        }
+        return out;
     }
 
     /** UP, WARNING or DOWN for the monitor's OK, WARNING or CRITICAL. */

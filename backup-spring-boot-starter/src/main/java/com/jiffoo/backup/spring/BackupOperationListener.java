@@ -18,7 +18,9 @@ public interface BackupOperationListener {
         /** A restore. */
         RESTORE,
         /** A verification of a stored backup. */
-        VERIFY
+        VERIFY,
+        /** A restore drill (a drill that ran but did not pass is a failure: code EXIT_12 failed, EXIT_13 over target). */
+        DRILL
     }
 
     /**
@@ -40,6 +42,16 @@ public interface BackupOperationListener {
      * @param elapsed   how long the operation ran
      */
     default void failed(Operation operation, String kind, String code, Duration elapsed) {}
+
+    /**
+     * A scheduled job's run ended ({@link BackupJobs}): ran, failed, skipped because another replica holds its lock,
+     * or not run because the lock could not be asked for.
+     *
+     * @param job     the job's name ({@code database}, {@code files}, {@code verify}, {@code prune},
+     *                {@code monitor}, or a name given to {@link BackupJobs#runExclusively})
+     * @param outcome how it ended
+     */
+    default void scheduled(String job, BackupJobs.Outcome outcome) {}
 
     /** Why a backup exception failed: its code's name. */
     static String codeOf(BackupException e) {

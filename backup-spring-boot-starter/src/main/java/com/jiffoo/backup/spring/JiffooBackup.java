@@ -5,19 +5,27 @@ import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.BackupPipeline;
 import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.DrillReport;
+import com.jiffoo.backup.DrillSource;
 import com.jiffoo.backup.NotFoundException;
 import com.jiffoo.backup.PartialBackupException;
 import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.RestoreResult;
 import com.jiffoo.backup.RestoreTarget;
+import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.Source;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.files.DirectoryRestoreTarget;
 import com.jiffoo.backup.files.DirectorySource;
+import com.jiffoo.backup.files.FilesDrill;
+import com.jiffoo.backup.monitor.Alert;
 import com.jiffoo.backup.monitor.BackupMonitor;
 import com.jiffoo.backup.monitor.HealthReport;
+import com.jiffoo.backup.monitor.HealthStatus;
+import com.jiffoo.backup.monitor.Notifier;
+import com.jiffoo.backup.postgres.DatabaseDrill;
 import com.jiffoo.backup.postgres.PgConnection;
 import com.jiffoo.backup.postgres.PostgresRestoreTarget;
 import com.jiffoo.backup.postgres.PostgresSource;
@@ -36,7 +44,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What an application does with its backups, wired from the {@code jiffoo.backup.*} properties: back up the database
- * or the files, restore, verify, check, prune. Inject it:
+ * or the files, restore, verify, drill, check, prune. Inject it:
  *
  * <pre>{@code
  * @Service
@@ -63,11 +71,28 @@ public class JiffooBackup {
     private final OpenPgpTransform pgp;
     private final BackupTrust trust;
     private final BackupMonitor monitor;
+    private final List<BackupMonitor> copyMonitors;
     private final PgConnection database;
     private final Path sourceDirectory;
     private final Retention retention;
     private final BackupStatus status;
     private final List<BackupOperationListener> listeners;
+    private volatile Drills drills = new Drills(null, null, Notifier.NONE);
+
+    /**
+     * How {@link #drill(String)} runs.
+     *
+     * @param rtoTarget        the RTO target, or null for the kind's default (2 hours)
+     * @param scratchDirectory where a files drill restores (a new directory inside it), or null for the system's
+     *                         temporary directory
+     * @param notifier         told a drill that did not pass or could not run (Slack when configured)
+     */
+    public record Drills(Duration rtoTarget, Path scratchDirectory, Notifier notifier) {
+        /** Null notifier: none. */
+        public Drills {
+            notifier = notifier == null ? Notifier.NONE : notifier;
+        }
+    }
 
     /**
      * The facade over configured parts; the auto-configuration builds it.
@@ -76,6 +101,8 @@ public class JiffooBackup {
      * @param pgp             encrypts new backups, decrypts restores and deep verifications
      * @param trust           what a stored backup must be to be read (authenticated, encrypted)
      * @param monitor         the monitor that verifies and checks (with the configured notifiers)
+     * @param copyMonitors    one monitor per copy ({@link BackupStores#copies()}, in order) that verifies there when
+     *                        the store cannot serve
      * @param database        the database {@link #backUpDatabase()} dumps, or {@code null}
      * @param sourceDirectory the directory {@link #backUpFiles()} archives, or {@code null}
      * @param retention       what {@link #prune(String, boolean)} keeps, or {@code null}
@@ -87,6 +114,7 @@ public class JiffooBackup {
             OpenPgpTransform pgp,
             BackupTrust trust,
             BackupMonitor monitor,
+            List<BackupMonitor> copyMonitors,
             PgConnection database,
             Path sourceDirectory,
             Retention retention,
@@ -96,6 +124,11 @@ public class JiffooBackup {
         this.pgp = Objects.requireNonNull(pgp, "pgp");
         this.trust = Objects.requireNonNull(trust, "trust");
         this.monitor = Objects.requireNonNull(monitor, "monitor");
+        this.copyMonitors = List.copyOf(copyMonitors);
+        if (this.copyMonitors.size() != stores.copies().size()) {
+            throw new IllegalArgumentException("one copy monitor per copy: " + this.copyMonitors.size() + " for "
+                    + stores.copies().size() + " copies");
+        }
         this.database = database;
         this.sourceDirectory = sourceDirectory;
         this.retention = retention;
@@ -175,7 +208,9 @@ public class JiffooBackup {
     }
 
     /**
-     * Restores a backup of the store into {@code target}; the target keeps its previous content when it fails.
+     * Restores a backup into {@code target}: from the store, or, when the store cannot serve it (unreachable, the
+     * backup missing or damaged there), from the first copy that can, as the command line does. The target keeps its
+     * previous content when it fails.
      *
      * @param key    the backup's data, sidecar or manifest key, e.g. {@code files/files_backup_20260111_020000.tar.gz.gpg}
      * @param target where to restore (a {@link DirectoryRestoreTarget}, a {@link PostgresRestoreTarget}, ...)
@@ -183,17 +218,35 @@ public class JiffooBackup {
      */
     public RestoreResult restore(String key, RestoreTarget target) {
         String kind = kindOf(key);
-        return restore(kind, () -> pipeline(target).restore(key));
+        return restore(
+                kind,
+                () -> StoreFallback.first(
+                                stores.all(),
+                                "restore",
+                                store -> pipeline(store, target).restore(key))
+                        .value());
     }
 
     /**
-     * Restores the newest trusted backup of {@code kind} into {@code target}.
+     * Restores the newest trusted backup of {@code kind} into {@code target}: with copies, the newest in any store
+     * (one may have missed the last backup), read from the store or the first copy that can serve it.
      *
-     * @throws NotFoundException when the store holds none
+     * @throws NotFoundException when no store holds one
      * @throws BackupException   as {@link RestorePipeline#restoreLatest(String)}
      */
     public RestoreResult restoreLatest(String kind, RestoreTarget target) {
-        return restore(kind, () -> pipeline(target).restoreLatest(kind));
+        return restore(kind, () -> {
+            String key = stores.all().size() > 1
+                    ? StoreFallback.newest(stores.all(), kind, trust).orElse(null)
+                    : null;
+            return StoreFallback.first(
+                            stores.all(),
+                            "restore",
+                            store -> key != null
+                                    ? pipeline(store, target).restore(key)
+                                    : pipeline(store, target).restoreLatest(kind))
+                    .value();
+        });
     }
 
     /**
@@ -230,9 +283,9 @@ public class JiffooBackup {
         return key == null ? restoreLatest("database", t) : restore(key, t);
     }
 
-    private RestorePipeline pipeline(RestoreTarget target) {
+    private RestorePipeline pipeline(Sink store, RestoreTarget target) {
         return RestorePipeline.builder()
-                .sink(stores.store())
+                .sink(store)
                 .decryption(pgp)
                 .trust(trust)
                 .target(target)
@@ -253,18 +306,21 @@ public class JiffooBackup {
     /**
      * Verifies one backup of the store and records the outcome there: deep (decrypted and its inner format checked)
      * or quick (stored bytes against checksum and manifest). A verification that finds the backup bad is returned
-     * (and alerted, and counted as a failure), not thrown.
+     * (and alerted, and counted as a failure), not thrown. When the store cannot be read or does not hold the backup,
+     * the first copy that does verifies it (and records the outcome in that copy), as the command line does.
      *
-     * @throws BackupException when the verification could not run (no such backup, store unreachable)
+     * @throws BackupException when the verification could not run anywhere (no such backup, stores unreachable)
      */
     public VerificationRecord verify(String key, boolean deep) {
         String kind = kindOf(key);
         long started = System.nanoTime();
         try {
-            VerificationRecord r = monitor.verifyBackupIntegrity(key, deep);
+            StoreFallback.Served<VerificationRecord> served = StoreFallback.first(
+                    stores.all(), "verify", store -> monitorOf(store).verifyBackupIntegrity(key, deep));
+            VerificationRecord r = served.value();
             Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
             if (r.passed()) {
-                BackupManifest m = StoredBackups.of(stores.store(), trust).manifest(key);
+                BackupManifest m = StoredBackups.of(served.store(), trust).manifest(key);
                 listeners.forEach(l -> call(() -> l.succeeded(Operation.VERIFY, kind, m, elapsed)));
             } else {
                 listeners.forEach(l -> call(() -> l.failed(Operation.VERIFY, kind, r.errorCode(), elapsed)));
@@ -278,17 +334,31 @@ public class JiffooBackup {
     }
 
     /**
-     * Verifies the newest trusted backup of {@code kind}; see {@link #verify(String, boolean)}.
+     * Verifies the newest trusted backup of {@code kind} (with copies: the newest in any store); see
+     * {@link #verify(String, boolean)}.
      *
-     * @throws NotFoundException when the store holds none
+     * @throws NotFoundException when no store holds one
      */
     public VerificationRecord verifyLatest(String kind, boolean deep) {
-        BackupManifest newest = StoredBackups.of(stores.store(), trust)
-                .scan(kind)
-                .latestTrusted()
-                .orElseThrow(() -> new NotFoundException(
-                        "No committed " + kind + " backup in " + stores.store().location() + " to verify."));
-        return verify(newest.objectKey(), deep);
+        String newest;
+        if (stores.all().size() > 1) {
+            newest = StoreFallback.newest(stores.all(), kind, trust)
+                    .orElseThrow(() -> new NotFoundException("No committed " + kind + " backup in "
+                            + stores.store().location() + " or its copies to verify (or none could be listed)."));
+        } else {
+            newest = StoredBackups.of(stores.store(), trust)
+                    .scan(kind)
+                    .latestTrusted()
+                    .orElseThrow(() -> new NotFoundException("No committed " + kind + " backup in "
+                            + stores.store().location() + " to verify."))
+                    .objectKey();
+        }
+        return verify(newest, deep);
+    }
+
+    private BackupMonitor monitorOf(Sink store) {
+        int i = stores.copies().indexOf(store);
+        return i < 0 ? monitor : copyMonitors.get(i);
     }
 
     /**
@@ -324,6 +394,173 @@ public class JiffooBackup {
                     .prune(kind, dryRun);
         } finally {
             status.invalidate();
+        }
+    }
+
+    /** Sets how {@link #drill(String)} runs (the auto-configuration does, from {@code jiffoo.backup.drill.*}). */
+    public void drills(Drills drills) {
+        this.drills = Objects.requireNonNull(drills, "drills");
+    }
+
+    /**
+     * A restore drill of the newest backup of {@code kind} ({@code files}: {@link FilesDrill} into a scratch
+     * directory; {@code database}: {@link DatabaseDrill} into a scratch database on the configured server), read from
+     * the store or, when it cannot serve, a copy, as {@link #restore} does. The report is stored in the first store
+     * that takes it (the store, else a copy), where the monitor, the health and the meters find it; a drill that did
+     * not pass is sent to the notifier and counted as a failure ({@code EXIT_12} failed, {@code EXIT_13} over the RTO
+     * target, as the command line's exit codes).
+     *
+     * @return the report (its {@link DrillReport#outcome()} says whether it passed)
+     * @throws ConfigurationException when the kind cannot be drilled (not database or files; no database configured)
+     * @throws BackupException        when the drill could not run (no backup, stores or server unreachable) or its
+     *                                report could not be stored anywhere
+     */
+    public DrillReport drill(String kind) {
+        long started = System.nanoTime();
+        Drills d = drills;
+        try {
+            DrillSource source = new FallbackDrillSource(kind);
+            DrillReport report = switch (kind) {
+                case "files" -> {
+                    FilesDrill.Builder b = FilesDrill.builder().source(source);
+                    if (d.rtoTarget() != null) {
+                        b.rtoTarget(d.rtoTarget());
+                    }
+                    if (d.scratchDirectory() != null) {
+                        b.scratchParent(d.scratchDirectory());
+                    }
+                    yield b.build().run();
+                }
+                case "database" -> {
+                    if (database == null) {
+                        throw new ConfigurationException("no database server is configured: set"
+                                + " jiffoo.backup.database.* to drill database backups.");
+                    }
+                    DatabaseDrill.Builder b = DatabaseDrill.builder()
+                            .server(database.withDatabase("postgres"))
+                            .source(source);
+                    if (d.rtoTarget() != null) {
+                        b.rtoTarget(d.rtoTarget());
+                    }
+                    yield b.build().run();
+                }
+                default ->
+                    throw new ConfigurationException(
+                            "no drill for backups of kind " + kind + ": drills restore database or files backups.");
+            };
+            storeReport(report);
+            Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
+            if (report.passed()) {
+                log.info(
+                        "restore drill of {} passed: {} in {}",
+                        kind,
+                        report.backupKey(),
+                        DrillReport.human(report.total()));
+                BackupManifest m = StoredBackups.of(
+                                stores.all().stream()
+                                        .filter(s -> s.location().equals(report.store()))
+                                        .findFirst()
+                                        .orElse(stores.store()),
+                                trust)
+                        .manifest(report.backupKey());
+                listeners.forEach(l -> call(() -> l.succeeded(Operation.DRILL, kind, m, elapsed)));
+            } else {
+                log.error("restore drill of {} {}: {}", kind, report.outcome().label(), report.findings());
+                String code = report.outcome() == DrillReport.Outcome.OVER_TARGET ? "EXIT_13" : "EXIT_12";
+                listeners.forEach(l -> call(() -> l.failed(Operation.DRILL, kind, code, elapsed)));
+                alert(d.notifier(), report.toAlert());
+            }
+            return report;
+        } catch (BackupException e) {
+            if (e.code() != com.jiffoo.backup.ErrorCode.CONFIGURATION) {
+                alert(
+                        d.notifier(),
+                        new Alert(
+                                HealthStatus.CRITICAL,
+                                false,
+                                "jiffoo-backup " + kind + " restore drill COULD NOT RUN: "
+                                        + stores.store().location(),
+                                List.of(e.getMessage()),
+                                null));
+            }
+            throw fail(Operation.DRILL, kind, started, e);
+        } finally {
+            status.invalidate();
+        }
+    }
+
+    private static void alert(Notifier notifier, Alert alert) {
+        try {
+            notifier.send(alert);
+        } catch (java.io.IOException | RuntimeException e) {
+            log.error("the drill's alert could not be sent to {}: {}", notifier.describe(), e.getMessage());
+        }
+    }
+
+    /** Stores the report in the first store that takes it: the store, else each copy. */
+    private void storeReport(DrillReport report) {
+        BackupException first = null;
+        for (Sink store : stores.all()) {
+            try {
+                String key = report.storeIn(store, trust);
+                log.info("drill report stored as {} in {}", key, store.location());
+                return;
+            } catch (BackupException e) {
+                log.warn("could not store the drill report in {}: {}", store.location(), e.getMessage());
+                if (first == null) {
+                    first = e;
+                }
+            }
+        }
+        throw first;
+    }
+
+    /** The newest (or the named) backup, read from the store or a copy ({@link StoreFallback}). */
+    private final class FallbackDrillSource implements DrillSource {
+        private final String kind;
+
+        FallbackDrillSource(String kind) {
+            this.kind = kind;
+        }
+
+        @Override
+        public String locate() {
+            if (stores.all().size() > 1) {
+                java.util.Optional<String> newest = StoreFallback.newest(stores.all(), kind, trust);
+                if (newest.isPresent()) {
+                    return newest.get();
+                }
+            }
+            return StoreFallback.first(
+                            stores.all(),
+                            "drill",
+                            store -> StoredBackups.of(store, trust)
+                                    .scan(kind)
+                                    .latestTrusted()
+                                    .map(BackupManifest::objectKey)
+                                    .orElseThrow(() -> new NotFoundException(
+                                            "No committed " + kind + " backup in " + store.location() + " to drill.",
+                                            null,
+                                            store.location(),
+                                            null)))
+                    .value();
+        }
+
+        @Override
+        public Restored restore(String key, RestoreTarget target) {
+            StoreFallback.Served<RestoreResult> served = StoreFallback.first(
+                    stores.all(), "drill", store -> pipeline(store, target).restore(key));
+            List<StoreFailure> failures = new java.util.ArrayList<>();
+            for (int i = 0; i < served.failures().size(); i++) {
+                BackupException e = served.failures().get(i);
+                failures.add(new StoreFailure(stores.all().get(i).location(), e.code(), e.getMessage()));
+            }
+            return new Restored(served.value(), served.store().location(), failures);
+        }
+
+        @Override
+        public String describe() {
+            return stores.store().location();
         }
     }
 

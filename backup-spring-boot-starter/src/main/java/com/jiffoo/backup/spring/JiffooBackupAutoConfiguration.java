@@ -2,6 +2,7 @@ package com.jiffoo.backup.spring;
 
 import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.files.TarListCheck;
@@ -11,6 +12,9 @@ import com.jiffoo.backup.postgres.PgConnection;
 import com.jiffoo.backup.postgres.PgRestoreListCheck;
 import com.jiffoo.backup.retention.Retention;
 import com.jiffoo.backup.store.StoreSettings;
+import com.jiffoo.backup.wal.WalArchive;
+import com.jiffoo.backup.wal.WalArchiveCheck;
+import com.jiffoo.backup.wal.WalContinuity;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -116,7 +120,8 @@ public class JiffooBackupAutoConfiguration {
             JiffooBackupProperties p, BackupStores stores, OpenPgpTransform backupEncryption, BackupTrust trust) {
         BackupMonitor quiet =
                 monitor(p, stores, backupEncryption, trust).recordReports(false).build();
-        return new BackupStatus(quiet, p.getHealth().getCacheTtl());
+        return new BackupStatus(
+                quiet, p.getHealth().getCacheTtl(), () -> com.jiffoo.backup.DrillHistory.read(stores.all(), trust));
     }
 
     /** The facade an application injects. */
@@ -130,16 +135,27 @@ public class JiffooBackupAutoConfiguration {
             BackupMonitor monitor,
             BackupStatus status,
             ObjectProvider<BackupOperationListener> listeners) {
-        return new JiffooBackup(
+        JiffooBackup facade = new JiffooBackup(
                 stores,
                 backupEncryption,
                 trust,
                 monitor,
+                stores.copies().stream()
+                        .map(copy -> copyMonitor(p, stores, copy, backupEncryption, trust))
+                        .toList(),
                 database(p.getDatabase()),
                 p.getFiles().getSourceDirectory(),
                 retention(p.getRetention()),
                 status,
                 listeners.orderedStream().toList());
+        String webhook = p.getSlack().getWebhookUrl();
+        facade.drills(new JiffooBackup.Drills(
+                p.getDrill().getRtoTarget(),
+                p.getDrill().getScratchDirectory(),
+                webhook == null || webhook.isBlank()
+                        ? null
+                        : SlackNotifier.builder().webhookUrl(webhook).build()));
+        return facade;
     }
 
     /** The kinds watched: as configured, else those a database and a source directory make. */
@@ -173,13 +189,15 @@ public class JiffooBackupAutoConfiguration {
                 .transforms(List.of(pgp))
                 .trust(trust);
         m.getMaxAges().forEach(b::maxAge);
-        for (String kind : kinds(p)) {
-            // a deep verification reads the inner format too (the CLI's VerifyCommand.innerCheck makes the same choice)
-            switch (kind) {
-                case "database" -> b.innerCheck(kind, PgRestoreListCheck.create());
-                case "files", "base" -> b.innerCheck(kind, TarListCheck.create());
-                default -> {}
+        innerChecks(p, b);
+        if (!Boolean.FALSE.equals(m.getWal())) {
+            WalArchiveCheck wal = WalArchiveCheck.create(
+                            trust, m.getWalMaxLag(), historyReader(p, pgp, trust, stores.store()))
+                    .historyReaders(s -> historyReader(p, pgp, trust, s));
+            if (m.getWalCopyMaxLag() != null) {
+                wal = wal.copyMaxLag(m.getWalCopyMaxLag());
             }
+            b.storeCheck(new WalCheck(wal, Boolean.TRUE.equals(m.getWal())));
         }
         stores.copies().forEach(b::copy);
         if (m.getDrillMaxAge() != null) {
@@ -188,7 +206,48 @@ public class JiffooBackupAutoConfiguration {
         return b;
     }
 
-    private static PgConnection database(JiffooBackupProperties.Database d) {
+    /**
+     * A monitor that verifies in {@code copy} when the store cannot serve (the facade's fallback): the same keys,
+     * inner checks and Slack notifier, the copy as its store.
+     */
+    private static BackupMonitor copyMonitor(
+            JiffooBackupProperties p, BackupStores stores, Sink copy, OpenPgpTransform pgp, BackupTrust trust) {
+        BackupMonitor.Builder b = BackupMonitor.builder()
+                .sink(copy)
+                .kinds(kinds(p).toArray(String[]::new))
+                .transforms(List.of(pgp))
+                .trust(trust);
+        innerChecks(p, b);
+        String webhook = p.getSlack().getWebhookUrl();
+        if (webhook != null && !webhook.isBlank()) {
+            b.notifier(SlackNotifier.builder().webhookUrl(webhook).build());
+        }
+        return b.build();
+    }
+
+    /** Reads the timeline history files of {@code store}'s WAL archive; null without a decryption key. */
+    private static WalContinuity.HistoryReader historyReader(
+            JiffooBackupProperties p, OpenPgpTransform pgp, BackupTrust trust, Sink store) {
+        JiffooBackupProperties.Encryption e = p.getEncryption();
+        if (e.getKeyFile() == null && e.getSecretKeyFile() == null) {
+            return null;
+        }
+        return WalContinuity.HistoryReader.of(
+                WalArchive.builder().sink(store).encryption(pgp).trust(trust).build());
+    }
+
+    private static void innerChecks(JiffooBackupProperties p, BackupMonitor.Builder b) {
+        for (String kind : kinds(p)) {
+            // a deep verification reads the inner format too (the CLI's VerifyCommand.innerCheck makes the same choice)
+            switch (kind) {
+                case "database" -> b.innerCheck(kind, PgRestoreListCheck.create());
+                case "files", "base" -> b.innerCheck(kind, TarListCheck.create());
+                default -> {}
+            }
+        }
+    }
+
+    static PgConnection database(JiffooBackupProperties.Database d) {
         if (d.getName() == null) {
             return null;
         }

@@ -23,6 +23,10 @@ public class JiffooBackupMetricsAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     public BackupMetrics backupMetrics(BackupStatus status, BackupStores stores, JiffooBackupProperties p) {
-        return new BackupMetrics(status, JiffooBackupAutoConfiguration.kinds(p), stores);
+        return new BackupMetrics(
+                status,
+                JiffooBackupAutoConfiguration.kinds(p),
+                stores,
+                !Boolean.FALSE.equals(p.getMonitor().getWal()));
     }
 }

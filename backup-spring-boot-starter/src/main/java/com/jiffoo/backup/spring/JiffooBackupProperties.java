@@ -39,6 +39,8 @@ public class JiffooBackupProperties {
     private final Monitor monitor = new Monitor();
     private final Slack slack = new Slack();
     private final Health health = new Health();
+    private final Schedule schedule = new Schedule();
+    private final Drill drill = new Drill();
 
     /** The store URI or path. */
     public String getStore() {
@@ -103,6 +105,16 @@ public class JiffooBackupProperties {
     /** The Actuator health indicator. */
     public Health getHealth() {
         return health;
+    }
+
+    /** The restore drills. */
+    public Drill getDrill() {
+        return drill;
+    }
+
+    /** The scheduled jobs. */
+    public Schedule getSchedule() {
+        return schedule;
     }
 
     /**
@@ -420,6 +432,18 @@ public class JiffooBackupProperties {
         /** How long a copy may lag behind the store before a backup missing from it is a WARNING. */
         private Duration copyGrace = Duration.ofHours(1);
 
+        /**
+         * Whether the WAL archive (point-in-time recovery) is checked: true always (no WAL at all is then CRITICAL),
+         * false never; unset: whenever the store holds WAL (wal/).
+         */
+        private Boolean wal;
+
+        /** How old the newest archived WAL file may be (CRITICAL beyond). */
+        private Duration walMaxLag = Duration.ofMinutes(5);
+
+        /** How old a copy's newest WAL file may be; default: wal-max-lag. */
+        private Duration walCopyMaxLag;
+
         /** The kinds watched. */
         public List<String> getKinds() {
             return kinds;
@@ -479,6 +503,36 @@ public class JiffooBackupProperties {
         public void setCopyGrace(Duration copyGrace) {
             this.copyGrace = copyGrace;
         }
+
+        /** Whether the WAL archive is checked; null: when the store holds WAL. */
+        public Boolean getWal() {
+            return wal;
+        }
+
+        /** Sets whether the WAL archive is checked. */
+        public void setWal(Boolean wal) {
+            this.wal = wal;
+        }
+
+        /** The WAL lag limit. */
+        public Duration getWalMaxLag() {
+            return walMaxLag;
+        }
+
+        /** Sets the WAL lag limit. */
+        public void setWalMaxLag(Duration walMaxLag) {
+            this.walMaxLag = walMaxLag;
+        }
+
+        /** The copies' WAL lag limit, or null for wal-max-lag. */
+        public Duration getWalCopyMaxLag() {
+            return walCopyMaxLag;
+        }
+
+        /** Sets the copies' WAL lag limit. */
+        public void setWalCopyMaxLag(Duration walCopyMaxLag) {
+            this.walCopyMaxLag = walCopyMaxLag;
+        }
     }
 
     /** Alerts from check(), verify() and failed verifications. */
@@ -513,6 +567,247 @@ public class JiffooBackupProperties {
         /** Sets the cache time. */
         public void setCacheTtl(Duration cacheTtl) {
             this.cacheTtl = cacheTtl;
+        }
+    }
+
+    /**
+     * Jobs run on cron expressions (Spring's six fields: second minute hour day-of-month month day-of-week, e.g.
+     * 0 0 2 * * * for 02:00 every day); nothing is scheduled unless one is set. With several replicas a job runs in
+     * one of them at a time: each run first takes a PostgreSQL advisory lock on the application's database; the
+     * replicas that do not get it skip the run (docs/spring-boot.md).
+     */
+    public static class Schedule {
+        /** When to back up the database (backUpDatabase()). */
+        private String database;
+
+        /** When to back up the files (backUpFiles()). */
+        private String files;
+
+        /** When to verify the newest backup of each kind watched (verify-deep says how). */
+        private String verify;
+
+        /** When to run the monitor's health checks (check(): Slack on WARNING and CRITICAL). */
+        private String monitor;
+
+        /** When to prune each kind watched by the retention rules. */
+        private String prune;
+
+        /** When to run a restore drill of each kind watched that can be drilled (database, files). */
+        private String drill;
+
+        /** The time zone of the cron expressions; default: the system's. */
+        private String zone;
+
+        /** Whether the scheduled verification is deep (decrypted, inner format read) rather than quick. */
+        private boolean verifyDeep = true;
+
+        private final Lock lock = new Lock();
+
+        /** The database backup's cron expression. */
+        public String getDatabase() {
+            return database;
+        }
+
+        /** Sets the database backup's cron expression. */
+        public void setDatabase(String database) {
+            this.database = database;
+        }
+
+        /** The files backup's cron expression. */
+        public String getFiles() {
+            return files;
+        }
+
+        /** Sets the files backup's cron expression. */
+        public void setFiles(String files) {
+            this.files = files;
+        }
+
+        /** The verification's cron expression. */
+        public String getVerify() {
+            return verify;
+        }
+
+        /** Sets the verification's cron expression. */
+        public void setVerify(String verify) {
+            this.verify = verify;
+        }
+
+        /** The monitor's cron expression. */
+        public String getMonitor() {
+            return monitor;
+        }
+
+        /** Sets the monitor's cron expression. */
+        public void setMonitor(String monitor) {
+            this.monitor = monitor;
+        }
+
+        /** The pruning's cron expression. */
+        public String getPrune() {
+            return prune;
+        }
+
+        /** Sets the pruning's cron expression. */
+        public void setPrune(String prune) {
+            this.prune = prune;
+        }
+
+        /** The drill's cron expression. */
+        public String getDrill() {
+            return drill;
+        }
+
+        /** Sets the drill's cron expression. */
+        public void setDrill(String drill) {
+            this.drill = drill;
+        }
+
+        /** The cron expressions' time zone. */
+        public String getZone() {
+            return zone;
+        }
+
+        /** Sets the cron expressions' time zone. */
+        public void setZone(String zone) {
+            this.zone = zone;
+        }
+
+        /** Whether the scheduled verification is deep. */
+        public boolean isVerifyDeep() {
+            return verifyDeep;
+        }
+
+        /** Sets whether the scheduled verification is deep. */
+        public void setVerifyDeep(boolean verifyDeep) {
+            this.verifyDeep = verifyDeep;
+        }
+
+        /** The replicas' lock. */
+        public Lock getLock() {
+            return lock;
+        }
+
+        /** The cron expressions by job name, only those set, in a fixed order. */
+        java.util.Map<String, String> jobs() {
+            java.util.Map<String, String> jobs = new java.util.LinkedHashMap<>();
+            put(jobs, "database", database);
+            put(jobs, "files", files);
+            put(jobs, "verify", verify);
+            put(jobs, "prune", prune);
+            put(jobs, "drill", drill);
+            put(jobs, "monitor", monitor);
+            return jobs;
+        }
+
+        private static void put(java.util.Map<String, String> jobs, String name, String cron) {
+            if (cron != null && !cron.isBlank() && !"-".equals(cron.trim())) {
+                jobs.put(name, cron.trim());
+            }
+        }
+    }
+
+    /**
+     * The PostgreSQL advisory lock that lets one replica at a time run a job. It is taken on a connection to the
+     * application's database: the application's DataSource bean when there is exactly one, else the database of
+     * jiffoo.backup.database.*.
+     */
+    public static class Lock {
+        /**
+         * Whether scheduled jobs take the lock; false runs them without it (only for an application that runs as a
+         * single instance).
+         */
+        private boolean enabled = true;
+
+        /**
+         * Whether the lock is taken through the application's DataSource (when there is exactly one; it must be
+         * PostgreSQL's); false: always through the database of jiffoo.backup.database.*.
+         */
+        private boolean dataSource = true;
+
+        /**
+         * How often a running job checks that the connection holding its lock is alive; when it is not, the job
+         * no longer counts as holding the lock (the server released it) and says so.
+         */
+        private Duration checkInterval = Duration.ofSeconds(30);
+
+        /**
+         * How long a scheduled run holds its lock at least, from its start: a run that ends sooner keeps the lock for
+         * the rest, so that a replica whose clock is behind by up to this much skips the same cron time instead of
+         * running the job again. Keep it above the replicas' clock difference and below the job's period.
+         */
+        private Duration minHold = Duration.ofSeconds(30);
+
+        /** The least time a scheduled run holds its lock. */
+        public Duration getMinHold() {
+            return minHold;
+        }
+
+        /** Sets the least time a scheduled run holds its lock. */
+        public void setMinHold(Duration minHold) {
+            this.minHold = minHold;
+        }
+
+        /** Whether jobs take the lock. */
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        /** Sets whether jobs take the lock. */
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        /** Whether the lock uses the application's DataSource. */
+        public boolean isDataSource() {
+            return dataSource;
+        }
+
+        /** Sets whether the lock uses the application's DataSource. */
+        public void setDataSource(boolean dataSource) {
+            this.dataSource = dataSource;
+        }
+
+        /** How often the lock's connection is checked. */
+        public Duration getCheckInterval() {
+            return checkInterval;
+        }
+
+        /** Sets how often the lock's connection is checked. */
+        public void setCheckInterval(Duration checkInterval) {
+            this.checkInterval = checkInterval;
+        }
+    }
+
+    /** How drill(kind) restores drills (docs/drills.md). */
+    public static class Drill {
+        /** The recovery time objective a drill is judged against (a drill taking longer fails); default 2h. */
+        private Duration rtoTarget;
+
+        /**
+         * Where a files drill creates its scratch directory (room for the restored files); default: the system's
+         * temporary directory.
+         */
+        private Path scratchDirectory;
+
+        /** The RTO target, or null. */
+        public Duration getRtoTarget() {
+            return rtoTarget;
+        }
+
+        /** Sets the RTO target. */
+        public void setRtoTarget(Duration rtoTarget) {
+            this.rtoTarget = rtoTarget;
+        }
+
+        /** The files drill's scratch parent, or null. */
+        public Path getScratchDirectory() {
+            return scratchDirectory;
+        }
+
+        /** Sets the files drill's scratch parent. */
+        public void setScratchDirectory(Path scratchDirectory) {
+            this.scratchDirectory = scratchDirectory;
         }
     }
 }

@@ -182,7 +182,12 @@ class JiffooBackupApplicationTest {
 
         String metrics = get("/actuator/prometheus").body();
         String store = stores.store().location();
-        assertThat(value(metrics, "jiffoo_backup_last_success_timestamp_seconds", "kind=\"files\"", "store=\"" + store))
+        assertThat(value(
+                        metrics,
+                        "jiffoo_backup_last_success_timestamp_seconds",
+                        "operation=\"backup\"",
+                        "kind=\"files\"",
+                        "store=\"" + store))
                 .isCloseTo(fresh.completedAt().toEpochMilli() / 1000.0, org.assertj.core.data.Offset.offset(0.01));
         assertThat(value(metrics, "jiffoo_backup_last_verification_timestamp_seconds", "kind=\"files\""))
                 .isCloseTo(v.verifiedAt().toEpochMilli() / 1000.0, org.assertj.core.data.Offset.offset(0.01));

@@ -20,7 +20,8 @@ class JiffooBackupAutoConfigurationTest {
             .withConfiguration(AutoConfigurations.of(
                     JiffooBackupAutoConfiguration.class,
                     JiffooBackupHealthAutoConfiguration.class,
-                    JiffooBackupMetricsAutoConfiguration.class));
+                    JiffooBackupMetricsAutoConfiguration.class,
+                    JiffooBackupSchedulingAutoConfiguration.class));
 
     @TempDir
     Path dir;
@@ -34,6 +35,7 @@ class JiffooBackupAutoConfigurationTest {
             assertThat(context).doesNotHaveBean(BackupMonitor.class);
             assertThat(context).doesNotHaveBean(BackupHealthIndicator.class);
             assertThat(context).doesNotHaveBean(BackupMetrics.class);
+            assertThat(context).doesNotHaveBean(BackupJobs.class);
         });
     }
 
@@ -52,6 +54,59 @@ class JiffooBackupAutoConfigurationTest {
                     assertThat(context.getBean(BackupMonitor.class).kinds()).containsExactly("database", "files");
                     assertThat(context).hasSingleBean(BackupHealthIndicator.class);
                     assertThat(context).hasSingleBean(BackupMetrics.class);
+                    assertThat(context.getBean(BackupJobs.class).schedule()).isEmpty(); // nothing scheduled
+                    assertThat(context.getBean(BackupJobs.class).isRunning()).isFalse();
+                });
+    }
+
+    @Test
+    void refusesAWrongCronExpressionOrAScheduleWithoutADatabaseForTheLock() throws IOException {
+        Path key = dir.resolve("backup.key");
+        com.jiffoo.backup.crypto.PassphraseKeyFile.generate(key);
+        Files.createDirectories(dir.resolve("store"));
+        ApplicationContextRunner configured = runner.withPropertyValues(
+                "jiffoo.backup.store=" + dir.resolve("store"),
+                "jiffoo.backup.encryption.key-file=" + key,
+                "jiffoo.backup.files.source-directory=" + dir);
+        configured
+                .withPropertyValues(
+                        "jiffoo.backup.schedule.files=every night", "jiffoo.backup.schedule.lock.enabled=false")
+                .run(context -> {
+                    assertThat(context).hasFailed();
+                    assertThat(context.getStartupFailure())
+                            .rootCause()
+                            .hasMessageContaining("jiffoo.backup.schedule.files is 'every night'");
+                });
+        configured
+                .withPropertyValues("jiffoo.backup.schedule.files=0 0 2 * * *")
+                .run(context -> {
+                    assertThat(context).hasFailed();
+                    assertThat(context.getStartupFailure())
+                            .rootCause()
+                            .hasMessageContaining("no database for the lock")
+                            .hasMessageContaining("jiffoo.backup.schedule.lock.enabled=false");
+                });
+        // the application's DataSource serves the lock; unless told not to use it
+        configured
+                .withBean(javax.sql.DataSource.class, org.postgresql.ds.PGSimpleDataSource::new)
+                .withPropertyValues("jiffoo.backup.schedule.files=0 0 2 * * *")
+                .run(context -> assertThat(context).hasNotFailed());
+        configured
+                .withBean(javax.sql.DataSource.class, org.postgresql.ds.PGSimpleDataSource::new)
+                .withPropertyValues(
+                        "jiffoo.backup.schedule.files=0 0 2 * * *", "jiffoo.backup.schedule.lock.data-source=false")
+                .run(context -> assertThat(context.getStartupFailure())
+                        .rootCause()
+                        .hasMessageContaining("no database for the lock"));
+        configured
+                .withPropertyValues(
+                        "jiffoo.backup.schedule.files=0 0 2 * * *",
+                        "jiffoo.backup.schedule.zone=Europe/Berlin",
+                        "jiffoo.backup.schedule.lock.enabled=false")
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    assertThat(context.getBean(BackupJobs.class).schedule()).containsEntry("files", "0 0 2 * * *");
+                    assertThat(context.getBean(BackupJobs.class).isRunning()).isTrue();
                 });
     }
 
@@ -76,6 +131,12 @@ class JiffooBackupAutoConfigurationTest {
                     .contains("\"jiffoo.backup.encryption.key-file\"")
                     .contains("\"jiffoo.backup.health.cache-ttl\"")
                     .contains("\"jiffoo.backup.monitor.max-age\"")
+                    .contains("\"jiffoo.backup.monitor.wal-max-lag\"")
+                    .contains("\"jiffoo.backup.schedule.database\"")
+                    .contains("\"jiffoo.backup.schedule.lock.enabled\"")
+                    .contains("\"jiffoo.backup.schedule.lock.check-interval\"")
+                    .contains("\"jiffoo.backup.schedule.drill\"")
+                    .contains("\"jiffoo.backup.drill.rto-target\"")
                     .doesNotContain("{@"); // an IDE shows the description as it is: plain text
         }
     }
