@@ -48,9 +48,12 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p>What is stored: regular files with their bytes, directories (empty ones too), symbolic links as links (never
- * followed), the mode bits (including set-user-ID, set-group-ID and sticky), the modification time to the second
- * and the numeric owner and group. Not stored: owner and group names, access and change times, ACLs, extended
- * attributes, hard-link identity (each hard link is stored as a separate file). Sockets, devices and FIFOs are
+ * followed), hard links (a file with several names in the tree is stored once, under the first name met; its later
+ * names are tar hard-link entries, type {@code 1}, naming that first name, as GNU tar writes them; see
+ * {@link Builder#hardLinkMemory} for the bound), the mode bits (including set-user-ID, set-group-ID and sticky), the
+ * modification time to the nanosecond (the whole seconds in the header, the fraction in a PAX {@code mtime} record
+ * such as {@code 1733140000.123456789}, which GNU tar reads) and the numeric owner and group. Not stored: owner and
+ * group names, access and change times, ACLs, extended attributes. Sockets, devices and FIFOs are
  * skipped with a warning and counted in the facts ({@code skipped}). Entries are written in a deterministic order
  * (each directory's children sorted by name), so the same tree gives the same archive.
  *
@@ -62,7 +65,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Memory is constant in the size of the tree (one 64 KiB buffer plus the compressor's state; with gzip on
  * several threads, about 1 MiB per thread), apart from the names of the children of the directories on the
- * current path, which are sorted.
+ * current path, which are sorted, and the table of hard-linked files, bounded by {@link Builder#hardLinkMemory}.
+ *
+ * <p>In an increment ({@link Builder#chain}), a name is written as a hard link only to a name stored in the same
+ * archive, as GNU tar does: when a changed name's first name is unchanged (not in the increment), the changed name
+ * is stored with its data. All names of a file share its size, times and inode, so a change of the file (content,
+ * mode, a name added or removed, which changes its ctime) puts every name into the increment and the links are
+ * kept; only a name that is new without the file changing (its directory renamed or moved) is stored as a copy, and
+ * comes back as one until the file next changes or the next full backup.
  *
  * <p>Compression happens here rather than in a separate transform on purpose: the pipeline runs the source on its
  * own thread, so compressing and encrypting use separate cores. gzip also deflates on several threads by default
@@ -233,7 +243,10 @@ public final class DirectorySource implements Source {
      *         {@code fileCount},
      *         {@code directoryCount} (not counting the directory itself), {@code symlinkCount}, {@code totalBytes}
      *         (uncompressed bytes of the files), {@code skipped} (sockets, devices, FIFOs), {@code vanished}
-     *         (removed before being read), {@code changedWhileReading}, {@value #SAMPLE_FACT} (the hashed sample, see
+     *         (removed before being read), {@code changedWhileReading}, {@code hardLinks} (names stored as hard-link
+     *         entries; {@code fileCount} and {@code totalBytes} count them, with their size, as the regular files of the
+     *         restored tree they are), {@code hardLinksAsCopies} (when the table of hard-linked files was full: names
+     *         stored as copies), {@value #SAMPLE_FACT} (the hashed sample, see
      *         {@link Builder#hashSample})
      * @throws ConfigurationException when the directory does not exist or is not a directory
      * @throws SourceException when a file or directory in the tree cannot be read

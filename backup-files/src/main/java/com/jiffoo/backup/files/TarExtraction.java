@@ -44,19 +44,23 @@ import org.slf4j.LoggerFactory;
  *       and again once every link exists, by resolving each inside the staging directory through the links it meets
  *       as the kernel would;</li>
  *   <li>a hard link whose target is absolute, has a {@code ..} component, is the link itself, or is not a regular
- *       file extracted earlier reached without links;</li>
+ *       file extracted earlier (by this archive, or by an earlier link of its chain: the staging directory holds
+ *       nothing else) reached without links (no component of its path, the last included, is a symbolic link);</li>
  *   <li>an entry type that is not understood, or file data stored in a way the reader does not support (sparse);</li>
  *   <li>a staged path longer than PATH_MAX ({@value #PATH_MAX} bytes) or a name longer than NAME_MAX
  *       ({@value #NAME_MAX} bytes), with what to do;</li>
- *   <li>headers beyond the bounds of {@link BoundedTarInputStream} (1 MiB per PAX header or GNU long name, 1 MiB of
- *       global PAX headers in all, 16 headers or 4 MiB before one entry): an {@code IntegrityException}, raised
- *       before such a header is read into memory.</li>
+ *   <li>headers beyond the bounds of {@link BoundedTarInputStream} (8 MiB, configurable, per PAX header; 1 MiB per
+ *       GNU long name, 1 MiB of global PAX headers in all, 16 headers or 4 MiB before one entry): an
+ *       {@code IntegrityException}, raised before such a header is read into memory.</li>
  * </ol>
  *
  * <p><b>Skipped</b> with a warning and counted ({@code skipped}): character and block devices, FIFOs.
  *
  * <p><b>Written</b>: files are created with {@code O_EXCL} and without following links; an earlier file or link at
- * the same path is replaced (the link itself, never what it names), as tar does. Modes keep only rwx for user, group
+ * the same path is replaced (the link itself, never what it names), as tar does. Hard links are made with
+ * {@code Files.createLink} (link(2), which does not follow a symbolic link). Modification times are set to the
+ * nanosecond the archive gives (a PAX {@code mtime} record), a symbolic link's to the microsecond (Java 17 uses
+ * lutimes for it). Modes keep only rwx for user, group
  * and others and the sticky bit (mask {@code 01777}: never set-user-ID or set-group-ID); owners are not restored.
  * Directories get their modes and times at the end, so a read-only directory can still be filled. Nothing is
  * written outside the staging directory, not even transiently. A damaged stream (gzip CRC, zstd checksum, a tar
