@@ -177,6 +177,49 @@ class FilesCommandsIT {
         assertThat(broken.stderr()).contains(full.json().get("key").asText());
     }
 
+    /** Issue 17: hard links and nanosecond modification times come back through {@code restore files}, chain too. */
+    @Test
+    void hardLinksAndNanosecondTimesComeBackThroughRestoreFiles() throws Exception {
+        Path key = dir.resolve("backup.key");
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Map<String, String> env = env(key);
+        Path photo = uploads.resolve("2026/01/photo.jpg");
+        Files.createLink(uploads.resolve("2026/01/same-photo.jpg"), photo);
+        Files.createLink(uploads.resolve("photo-again.jpg"), photo);
+        java.nio.file.attribute.FileTime t =
+                java.nio.file.attribute.FileTime.from(java.time.Instant.parse("2026-01-02T03:04:05.123456789Z"));
+        Files.setLastModifiedTime(photo, t);
+        Files.setLastModifiedTime(
+                uploads.resolve("2026/01"),
+                java.nio.file.attribute.FileTime.from(java.time.Instant.parse("2026-01-02T03:04:06.987654321Z")));
+
+        Jar.Run full = Jar.run(dir, env, "backup", "files", "--incremental", "--json");
+        assertThat(full.exitCode()).as(full.toString()).isZero();
+        Files.writeString(photo, "changed through one name");
+        Files.setLastModifiedTime(
+                photo,
+                java.nio.file.attribute.FileTime.from(java.time.Instant.parse("2026-01-03T00:00:00.000000001Z")));
+        Thread.sleep(1100); // one backup a second: names have seconds
+        Jar.Run inc = Jar.run(dir, env, "backup", "files", "--incremental", "--json");
+        assertThat(inc.exitCode()).as(inc.toString()).isZero();
+        assertThat(inc.json().get("incremental").asBoolean()).isTrue();
+        assertThat(Jar.run(dir, env, "verify", "--deep", "--latest").exitCode()).isZero();
+
+        Path restored = dir.resolve("restored");
+        Jar.Run restore = Jar.run(dir, env, "restore", "files", "--latest", "--target", restored.toString());
+        assertThat(restore.exitCode()).as(restore.toString()).isZero();
+        assertThat(tree(restored)).isEqualTo(tree(uploads));
+        Path back = restored.resolve("2026/01/photo.jpg");
+        assertThat(Files.isSameFile(back, restored.resolve("2026/01/same-photo.jpg")))
+                .isTrue();
+        assertThat(Files.isSameFile(back, restored.resolve("photo-again.jpg"))).isTrue();
+        assertThat(back).hasContent("changed through one name");
+        assertThat(Files.getLastModifiedTime(back)).isEqualTo(Files.getLastModifiedTime(photo));
+        assertThat(Files.getLastModifiedTime(back).toInstant().getNano()).isEqualTo(1);
+        assertThat(Files.getLastModifiedTime(restored.resolve("2026/01")))
+                .isEqualTo(Files.getLastModifiedTime(uploads.resolve("2026/01")));
+    }
+
     @Test
     void damagedBackupFailsVerificationWithExitCode5() throws Exception {
         Path key = dir.resolve("backup.key");

@@ -19,12 +19,19 @@ import org.apache.commons.compress.archivers.tar.TarUtils;
  * chain of empty headers to a StackOverflowError. This reader refuses, with an {@link IntegrityException} naming the
  * header, the entry before it and the limit, and before reading it:
  * <ul>
- *   <li>a PAX extended header ({@code x}), GNU long name ({@code L}) or long link name ({@code K}) declaring more
- *       than {@value #MAX_HEADER_BYTES} bytes (1 MiB; a path is at most 4 KiB on Linux);</li>
+ *   <li>a GNU long name ({@code L}) or long link name ({@code K}) declaring more than {@value #MAX_HEADER_BYTES}
+ *       bytes (1 MiB; a path is at most 4 KiB on Linux);</li>
+ *   <li>a PAX extended header ({@code x}) declaring more than {@link #maxPaxHeaderBytes()}: 8 MiB by default, set by
+ *       the system property {@value #MAX_PAX_PROPERTY} (bytes, at least 1 MiB). Its size is bounded by the
+ *       configuration rather than by 1 MiB because in an incremental archive a directory's entry carries the
+ *       directory's whole listing ({@code GNU.dumpdir}: each name, a flag and a NUL), which for a directory of
+ *       100,000 names of 20 bytes is 2.2 MB; 8 MiB holds some 380,000 such names. Reading one costs about three
+ *       times its size in heap while it is applied (the header's bytes and string, and the index
+ *       {@link TarExtraction} makes of the names);</li>
  *   <li>global PAX headers ({@code g}) of more than 1 MiB in all;</li>
  *   <li>more than {@value #MAX_HEADERS_PER_ENTRY} such headers before one entry (GNU tar writes at most three);</li>
- *   <li>more than {@value #MAX_BYTES_BEFORE_ENTRY} bytes (4 MiB) read before one entry, whatever they are (sparse
- *       maps, which the reader also keeps, included).</li>
+ *   <li>more than 4 MiB, or the PAX limit and 1 MiB, whichever is more, read before one entry, whatever they are
+ *       (sparse maps, which the reader also keeps, included).</li>
  * </ul>
  * Entry data is not bounded: it is streamed. Not thread-safe, like its parent.
  */
@@ -32,6 +39,32 @@ final class BoundedTarInputStream extends TarArchiveInputStream {
     static final int MAX_HEADER_BYTES = 1 << 20;
     static final int MAX_HEADERS_PER_ENTRY = 16;
     static final long MAX_BYTES_BEFORE_ENTRY = 4L << 20;
+    /** The system property bounding a PAX extended header ({@code x}), in bytes. */
+    static final String MAX_PAX_PROPERTY = "jiffoo.tar.maxPaxHeaderBytes";
+    /** The default bound of a PAX extended header: 8 MiB. */
+    static final int DEFAULT_MAX_PAX_HEADER_BYTES = 8 << 20;
+
+    /**
+     * The largest PAX extended header ({@code x}) read, in bytes: the system property {@value #MAX_PAX_PROPERTY}
+     * when set to a number of at least 1 MiB (and below 2 GiB), else {@value #DEFAULT_MAX_PAX_HEADER_BYTES}.
+     */
+    static int maxPaxHeaderBytes() {
+        String v = System.getProperty(MAX_PAX_PROPERTY);
+        if (v != null) {
+            try {
+                long n = Long.parseLong(v.trim());
+                if (n >= MAX_HEADER_BYTES && n < Integer.MAX_VALUE - 1024) {
+                    return (int) n;
+                }
+            } catch (NumberFormatException e) {
+                // the default
+            }
+        }
+        return DEFAULT_MAX_PAX_HEADER_BYTES;
+    }
+
+    private final int maxPax = maxPaxHeaderBytes();
+    private final long maxBeforeEntry = Math.max(MAX_BYTES_BEFORE_ENTRY, maxPax + (long) MAX_HEADER_BYTES);
 
     private final Counting counted;
     private final String what;
@@ -70,7 +103,7 @@ final class BoundedTarInputStream extends TarArchiveInputStream {
             transferTo(OutputStream.nullOutputStream()); // the rest of the previous entry's data: not a header
         }
         headers = 0;
-        counted.budget = MAX_BYTES_BEFORE_ENTRY;
+        counted.budget = maxBeforeEntry;
         depth++;
         try {
             TarArchiveEntry entry = super.getNextEntry();
@@ -116,7 +149,14 @@ final class BoundedTarInputStream extends TarArchiveInputStream {
             throw refuse("more than " + MAX_HEADERS_PER_ENTRY + " headers (PAX extended headers, GNU long names) "
                     + "precede one entry, the last " + header + "; the limit is " + MAX_HEADERS_PER_ENTRY + " headers");
         }
-        if (size > MAX_HEADER_BYTES) {
+        boolean pax = kind.startsWith("PAX");
+        if (pax && size > maxPax) {
+            throw refuse("the " + header + " declares " + size + " bytes; the limit is " + maxPax + " bytes (an"
+                    + " incremental backup's listing of a directory with very many names, GNU.dumpdir, can need more:"
+                    + " then restore with the JVM option -D" + MAX_PAX_PROPERTY + "=" + (size + (1 << 20))
+                    + ", e.g. in JAVA_OPTS; GNU tar reads it as it is)");
+        }
+        if (!pax && size > MAX_HEADER_BYTES) {
             throw refuse("the " + header + " declares " + size + " bytes; the limit is 1 MiB (" + MAX_HEADER_BYTES
                     + " bytes)");
         }
@@ -162,8 +202,9 @@ final class BoundedTarInputStream extends TarArchiveInputStream {
         private void spend(long n) {
             if (budget >= 0 && n > 0 && (budget -= n) < 0) {
                 budget = -1;
-                throw owner.refuse("more than 4 MiB (" + MAX_BYTES_BEFORE_ENTRY + " bytes) of headers precede one "
-                        + "entry (PAX extended headers, GNU long names, sparse maps); the limit is 4 MiB");
+                throw owner.refuse("more than " + owner.maxBeforeEntry + " bytes of headers precede one "
+                        + "entry (PAX extended headers, GNU long names, sparse maps); the limit is "
+                        + owner.maxBeforeEntry + " bytes");
             }
         }
 

@@ -130,6 +130,17 @@ public enum Compression {
         };
     }
 
+    /**
+     * Reads a decompressor {@link #decompress} made to its end, so that the gzip CRC or the zstd checksum is checked
+     * even when the tar inside ended before the compressed stream did (its last block, the compressor's trailer). A
+     * plain stream is left as it is: the caller owns what follows the tar.
+     */
+    static void drainChecked(InputStream decompressed) throws IOException {
+        if (decompressed instanceof GZIPInputStream || decompressed instanceof ZstdInputStreamNoFinalizer) {
+            decompressed.transferTo(java.io.OutputStream.nullOutputStream());
+        }
+    }
+
     /** A {@link GZIPOutputStream} with a compression level and a 64 KiB buffer. */
     private static final class LevelGzipOutputStream extends GZIPOutputStream {
         LevelGzipOutputStream(OutputStream out, int level) throws IOException {

@@ -58,8 +58,10 @@ import org.slf4j.LoggerFactory;
  * the tar end-of-archive marker and is never closed: the caller owns it (the pipeline drains and closes it).
  *
  * <p><b>What is restored.</b> Regular files, directories, symbolic links (as links), hard links to files extracted
- * earlier, permission bits (rwx for user, group, others and the sticky bit), modification times (of directories after
- * their content, of links themselves). Not restored: ownership (files belong to the user running the restore, as
+ * earlier (the same inode again, with {@code Files.createLink}), permission bits (rwx for user, group, others and the
+ * sticky bit), modification times to the nanosecond when the archive has them (PAX {@code mtime} records, as
+ * {@link DirectorySource} and GNU tar's {@code --format=posix} write them; of directories after their content, of
+ * links themselves to the microsecond). Not restored: ownership (files belong to the user running the restore, as
  * with {@code tar --no-same-owner}), and therefore not the set-user-ID and set-group-ID bits either; access times,
  * ACLs, extended attributes. Character and block devices and FIFOs are skipped with a warning and counted in the
  * facts ({@code skipped}). The mode of the target directory itself comes from a {@code ./} entry when the archive has

@@ -48,9 +48,12 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p>What is stored: regular files with their bytes, directories (empty ones too), symbolic links as links (never
- * followed), the mode bits (including set-user-ID, set-group-ID and sticky), the modification time to the second
- * and the numeric owner and group. Not stored: owner and group names, access and change times, ACLs, extended
- * attributes, hard-link identity (each hard link is stored as a separate file). Sockets, devices and FIFOs are
+ * followed), hard links (a file with several names in the tree is stored once, under the first name met; its later
+ * names are tar hard-link entries, type {@code 1}, naming that first name, as GNU tar writes them; see
+ * {@link Builder#hardLinkMemory} for the bound), the mode bits (including set-user-ID, set-group-ID and sticky), the
+ * modification time to the nanosecond (the whole seconds in the header, the fraction in a PAX {@code mtime} record
+ * such as {@code 1733140000.123456789}, which GNU tar reads) and the numeric owner and group. Not stored: owner and
+ * group names, access and change times, ACLs, extended attributes. Sockets, devices and FIFOs are
  * skipped with a warning and counted in the facts ({@code skipped}). Entries are written in a deterministic order
  * (each directory's children sorted by name), so the same tree gives the same archive.
  *
@@ -62,7 +65,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Memory is constant in the size of the tree (one 64 KiB buffer plus the compressor's state; with gzip on
  * several threads, about 1 MiB per thread), apart from the names of the children of the directories on the
- * current path, which are sorted.
+ * current path, which are sorted, and the table of hard-linked files, bounded by {@link Builder#hardLinkMemory}.
+ *
+ * <p>In an increment ({@link Builder#chain}), a name is written as a hard link only to a name stored in the same
+ * archive, as GNU tar does: when a changed name's first name is unchanged (not in the increment), the changed name
+ * is stored with its data. All names of a file share its size, times and inode, so a change of the file (content,
+ * mode, a name added or removed, which changes its ctime) puts every name into the increment and the links are
+ * kept; only a name that is new without the file changing (its directory renamed or moved) is stored as a copy, and
+ * comes back as one until the file next changes or the next full backup.
  *
  * <p>Compression happens here rather than in a separate transform on purpose: the pipeline runs the source on its
  * own thread, so compressing and encrypting use separate cores. gzip also deflates on several threads by default
@@ -97,6 +107,8 @@ public final class DirectorySource implements Source {
     public static final String TREE_FILE_COUNT = "treeFileCount";
     /** In a backup of a chain: the bytes of the regular files of the whole tree. */
     public static final String TREE_BYTES = "treeBytes";
+    /** The default bound of the table of hard-linked files ({@link Builder#hardLinkMemory}): 8 MiB. */
+    public static final long DEFAULT_HARD_LINK_MEMORY = 8L << 20;
     /** GNU tar's PAX keyword for a directory's listing in an incremental archive. */
     static final String DUMPDIR = "GNU.dumpdir";
 
@@ -110,19 +122,21 @@ public final class DirectorySource implements Source {
     private static final boolean POSIX_VIEW =
             FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
     private static final String UNIX_ATTRIBUTES =
-            "unix:mode,uid,gid,size,lastModifiedTime,isDirectory,isRegularFile,isSymbolicLink,isOther,ino,ctime";
+            "unix:mode,uid,gid,size,lastModifiedTime,isDirectory,isRegularFile,isSymbolicLink,isOther,ino,ctime,dev,nlink";
 
     private final Path directory;
     private final Compression compression;
     private final int compressionLevel;
     private final int compressionThreads;
     private final int hashSample;
+    private final long hardLinkMemory;
     /** Null: not part of a chain. Otherwise the chain this backup continues (a full one when it has no parent). */
     private final Chain chain;
 
     private DirectorySource(Builder b) {
         this.chain = b.chain;
         this.hashSample = b.hashSample;
+        this.hardLinkMemory = b.hardLinkMemory;
         this.directory = b.directory;
         this.compression = b.compression;
         this.compressionLevel = b.compressionLevel;
@@ -145,6 +159,7 @@ public final class DirectorySource implements Source {
         b.compressionLevel = compressionLevel;
         b.compressionThreads = compressionThreads;
         b.hashSample = hashSample;
+        b.hardLinkMemory = hardLinkMemory;
         b.chain = chain;
         return b;
     }
@@ -228,7 +243,10 @@ public final class DirectorySource implements Source {
      *         {@code fileCount},
      *         {@code directoryCount} (not counting the directory itself), {@code symlinkCount}, {@code totalBytes}
      *         (uncompressed bytes of the files), {@code skipped} (sockets, devices, FIFOs), {@code vanished}
-     *         (removed before being read), {@code changedWhileReading}, {@value #SAMPLE_FACT} (the hashed sample, see
+     *         (removed before being read), {@code changedWhileReading}, {@code hardLinks} (names stored as hard-link
+     *         entries; {@code fileCount} and {@code totalBytes} count them, with their size, as the regular files of the
+     *         restored tree they are), {@code hardLinksAsCopies} (when the table of hard-linked files was full: names
+     *         stored as copies), {@value #SAMPLE_FACT} (the hashed sample, see
      *         {@link Builder#hashSample})
      * @throws ConfigurationException when the directory does not exist or is not a directory
      * @throws SourceException when a file or directory in the tree cannot be read
@@ -255,6 +273,7 @@ public final class DirectorySource implements Source {
         }
         LOG.info("Backing up {}", describe());
         Walk walk = new Walk();
+        walk.hardLinks = new HardLinks(hardLinkMemory);
         if (chain != null) {
             walk.list = new FileList.Writer();
             walk.previous = chain.parent == null ? null : FileList.read(chain.parent.sourceFacts(), chain.parent.id());
@@ -300,6 +319,10 @@ public final class DirectorySource implements Source {
         facts.put("skipped", walk.skipped);
         facts.put("vanished", walk.vanished);
         facts.put("changedWhileReading", walk.changed);
+        facts.put("hardLinks", walk.hardLinkEntries);
+        if (walk.hardLinks.asCopies > 0) {
+            facts.put("hardLinksAsCopies", walk.hardLinks.asCopies);
+        }
         if (chain != null) {
             facts.put("unchanged", walk.unchanged);
             facts.put(TREE_FILE_COUNT, walk.treeFiles);
@@ -372,9 +395,26 @@ public final class DirectorySource implements Source {
                             .append('\0');
                 }
             }
-            TarArchiveEntry entry = new TarArchiveEntry(prefix.isEmpty() ? "./" : prefix, TarConstants.LF_DIR, true);
+            Entry entry = new Entry(prefix.isEmpty() ? "./" : prefix, TarConstants.LF_DIR);
             self.applyTo(entry);
-            entry.addPaxHeader(DUMPDIR, dumpdir.append('\0').toString());
+            String listing = dumpdir.append('\0').toString();
+            int maxPax = BoundedTarInputStream.maxPaxHeaderBytes();
+            if (listing.length() * 3L + 1024 > maxPax) {
+                long bytes = listing.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1024L;
+                if (bytes > maxPax) {
+                    LOG.warn(
+                            "{}: its listing in this incremental backup (GNU.dumpdir, about {} bytes for {} names) is"
+                                    + " larger than a restore reads by default ({} bytes): restore this chain with the"
+                                    + " JVM option -D{}={} (GNU tar reads it as it is)",
+                            dir,
+                            bytes,
+                            infos.length,
+                            maxPax,
+                            BoundedTarInputStream.MAX_PAX_PROPERTY,
+                            bytes + (1 << 20));
+                }
+            }
+            entry.addPaxHeader(DUMPDIR, listing);
             tar.putArchiveEntry(entry);
             tar.closeArchiveEntry();
             if (!prefix.isEmpty()) {
@@ -395,7 +435,7 @@ public final class DirectorySource implements Source {
             }
             if (info.type == Type.DIRECTORY) {
                 if (self == null) {
-                    TarArchiveEntry entry = new TarArchiveEntry(entryName + "/", TarConstants.LF_DIR);
+                    Entry entry = new Entry(entryName + "/", TarConstants.LF_DIR);
                     info.applyTo(entry);
                     tar.putArchiveEntry(entry);
                     tar.closeArchiveEntry();
@@ -411,7 +451,7 @@ public final class DirectorySource implements Source {
                     walk.vanished++;
                     continue;
                 }
-                TarArchiveEntry entry = new TarArchiveEntry(entryName, TarConstants.LF_SYMLINK);
+                Entry entry = new Entry(entryName, TarConstants.LF_SYMLINK);
                 info.applyTo(entry);
                 entry.setLinkName(target);
                 tar.putArchiveEntry(entry);
@@ -428,7 +468,12 @@ public final class DirectorySource implements Source {
                     }
                 }
             } else if (info.type == Type.FILE) {
-                writeFile(path, entryName, info, tar, walk);
+                String first = info.nlink > 1 ? walk.hardLinks.firstName(info) : null;
+                if (first != null) {
+                    writeHardLink(entryName, first, info, tar, walk);
+                } else if (writeFile(path, entryName, info, tar, walk) && info.nlink > 1) {
+                    walk.hardLinks.remember(entryName, info);
+                }
             } else {
                 LOG.warn(
                         "{}: socket, device or FIFO; skipped (only files, directories and symlinks are backed up)",
@@ -477,7 +522,26 @@ public final class DirectorySource implements Source {
         return !info.meta().equals(walk.previous.get(entryName));
     }
 
-    private void writeFile(Path path, String entryName, FileInfo info, TarArchiveOutputStream tar, Walk walk)
+    /**
+     * A name of a file already stored under {@code first} in this archive: a hard-link entry (type {@code 1}, no
+     * data), as GNU tar writes it. Counted in {@code fileCount} and {@code totalBytes} (each name is a regular file
+     * of the restored tree) and in {@code hardLinks}.
+     */
+    private static void writeHardLink(
+            String entryName, String first, FileInfo info, TarArchiveOutputStream tar, Walk walk) throws IOException {
+        Entry entry = new Entry(entryName, TarConstants.LF_LINK);
+        info.applyTo(entry);
+        entry.setLinkName(first);
+        entry.setSize(0);
+        tar.putArchiveEntry(entry);
+        tar.closeArchiveEntry();
+        walk.hardLinkEntries++;
+        walk.files++;
+        walk.bytes += info.size;
+    }
+
+    /** Stores a file with its data; false when it vanished before it could be opened (nothing written). */
+    private boolean writeFile(Path path, String entryName, FileInfo info, TarArchiveOutputStream tar, Walk walk)
             throws IOException {
         InputStream in;
         try {
@@ -485,12 +549,12 @@ public final class DirectorySource implements Source {
         } catch (NoSuchFileException e) {
             LOG.warn("{}: file removed before we read it; skipped", path);
             walk.vanished++;
-            return;
+            return false;
         } catch (IOException e) {
             throw unreadable(path, e);
         }
         try (in) {
-            TarArchiveEntry entry = new TarArchiveEntry(entryName, TarConstants.LF_NORMAL);
+            Entry entry = new Entry(entryName, TarConstants.LF_NORMAL);
             info.applyTo(entry);
             entry.setSize(info.size);
             tar.putArchiveEntry(entry);
@@ -530,6 +594,7 @@ public final class DirectorySource implements Source {
             walk.files++;
             walk.bytes += info.size;
         }
+        return true;
     }
 
     /**
@@ -658,8 +723,121 @@ public final class DirectorySource implements Source {
         long unchanged;
         long treeFiles;
         long treeBytes;
+        long hardLinkEntries;
         FileList.Writer list;
         Map<String, FileList.Meta> previous;
+        HardLinks hardLinks;
+    }
+
+    /**
+     * The files with several names (hard links) stored with their data in this archive, by device and inode, with
+     * the name they were stored under, while names of theirs may still come: a later name is then written as a
+     * hard-link entry to that first name. Bounded: each file takes an estimated {@code 2 * name length + 120} bytes,
+     * and once {@code budget} is spent further files with several names are not remembered (each of their names is
+     * then stored with its data, a separate copy on restore; counted in {@code hardLinksAsCopies}, warned once). A
+     * file is forgotten once as many names as it has were met. Only files stored with their data are remembered,
+     * as GNU tar does: in an increment, a name whose first name is unchanged (not in the increment) is stored with
+     * its data, not as a link to a file the archive does not hold.
+     */
+    private static final class HardLinks {
+        private final long budget;
+        private final Map<Key, First> first = new java.util.HashMap<>();
+        private long used;
+        private boolean warned;
+        long asCopies;
+
+        HardLinks(long budget) {
+            this.budget = budget;
+        }
+
+        private record Key(long dev, long inode) {}
+
+        private static final class First {
+            final String name;
+            long remaining;
+
+            First(String name, long remaining) {
+                this.name = name;
+                this.remaining = remaining;
+            }
+        }
+
+        private static long cost(String name) {
+            return 2L * name.length() + 120;
+        }
+
+        /** The name the file was first stored under in this archive, or null; counts this name as met. */
+        String firstName(FileInfo info) {
+            Key key = new Key(info.dev, info.inode);
+            First f = first.get(key);
+            if (f == null) {
+                return null;
+            }
+            if (--f.remaining <= 0) {
+                first.remove(key);
+                used -= cost(f.name);
+            }
+            return f.name;
+        }
+
+        /** Remembers a file with several names just stored with its data under {@code name}, when it fits. */
+        void remember(String name, FileInfo info) {
+            long c = cost(name);
+            if (used + c > budget) {
+                asCopies++;
+                if (!warned && budget > 0) {
+                    warned = true;
+                    LOG.warn(
+                            "{}: more files with several names (hard links) than the table of {} bytes holds;"
+                                    + " further names of such files are stored as separate copies"
+                                    + " (DirectorySource.Builder.hardLinkMemory)",
+                            name,
+                            budget);
+                }
+                return;
+            }
+            first.put(new Key(info.dev, info.inode), new First(name, info.nlink - 1L));
+            used += c;
+        }
+    }
+
+    /**
+     * A tar entry whose modification time keeps its nanoseconds. The header's octal field holds the whole seconds;
+     * when there is a fraction, a PAX {@code mtime} record carries the time with nine decimals
+     * ({@code 1733140000.123456789}), as GNU tar's {@code --format=posix} writes it and reads it back. (Commons
+     * Compress alone writes that record cut to seven decimals, 100 ns.)
+     */
+    static final class Entry extends TarArchiveEntry {
+        private String paxMtime;
+
+        Entry(String name, byte flag) {
+            super(name, flag, name.equals("./"));
+        }
+
+        /** Sets the modification time, to the nanosecond. */
+        void time(FileTime time) {
+            java.time.Instant t = time.toInstant();
+            setModTime(FileTime.from(t.getEpochSecond(), TimeUnit.SECONDS));
+            paxMtime = t.getNano() == 0 ? null : paxTime(t);
+        }
+
+        /** {@code seconds.nanoseconds}, e.g. {@code 1733140000.123456789} or {@code -1.500000000}. */
+        static String paxTime(java.time.Instant t) {
+            return java.math.BigDecimal.valueOf(t.getEpochSecond())
+                    .add(java.math.BigDecimal.valueOf(t.getNano(), 9))
+                    .toPlainString();
+        }
+
+        @Override
+        public Map<String, String> getExtraPaxHeaders() {
+            Map<String, String> extra = super.getExtraPaxHeaders();
+            if (paxMtime == null) {
+                return extra;
+            }
+            Map<String, String> all = new LinkedHashMap<>(extra);
+            all.put("mtime", paxMtime); // written after, so it replaces, Commons Compress's own record
+            return all;
+        }
     }
 
     /** The chain a backup continues; a full one when {@code parent} is null. */
@@ -700,6 +878,9 @@ public final class DirectorySource implements Source {
         FileTime mtime;
         long inode;
         FileTime ctime;
+        long dev;
+        /** The number of names of the file (1 where the platform does not say). */
+        int nlink = 1;
         /** Whether it goes into the archive (always, outside a chain). */
         boolean changed = true;
 
@@ -725,6 +906,8 @@ public final class DirectorySource implements Source {
                 info.mtime = (FileTime) a.get("lastModifiedTime");
                 info.inode = (Long) a.get("ino");
                 info.ctime = (FileTime) a.get("ctime");
+                info.dev = (Long) a.get("dev");
+                info.nlink = (Integer) a.get("nlink");
             } else {
                 BasicFileAttributes a;
                 if (POSIX_VIEW) {
@@ -758,12 +941,11 @@ public final class DirectorySource implements Source {
             return mode;
         }
 
-        void applyTo(TarArchiveEntry entry) {
+        void applyTo(Entry entry) {
             entry.setMode(mode);
             entry.setUserId(uid);
             entry.setGroupId(gid);
-            // whole seconds, as GNU tar stores them: no per-entry PAX header for the fraction
-            entry.setModTime(FileTime.from(mtime.toInstant().getEpochSecond(), TimeUnit.SECONDS));
+            entry.time(mtime);
         }
     }
 
@@ -777,6 +959,7 @@ public final class DirectorySource implements Source {
         private int compressionLevel = Compression.GZIP.defaultLevel();
         private int compressionThreads = Runtime.getRuntime().availableProcessors();
         private int hashSample = DEFAULT_HASH_SAMPLE;
+        private long hardLinkMemory = DEFAULT_HARD_LINK_MEMORY;
         private Chain chain;
 
         private Builder(Path directory) {
@@ -817,6 +1000,24 @@ public final class DirectorySource implements Source {
                         + " --incremental): an increment needs a chain's backup as its parent");
             }
             this.chain = new Chain(parent);
+            return this;
+        }
+
+        /**
+         * The most memory the table of hard-linked files takes: the files with several names stored in this archive,
+         * by device and inode, with the name each was stored under, kept until all its names were met, so that later
+         * names are written as hard-link entries. Each file takes about {@code 2 * path length + 120} bytes; default
+         * {@value #DEFAULT_HARD_LINK_MEMORY} bytes (8 MiB: some 45,000 files with several names and 40-character
+         * paths at once). Beyond it, further such files have each name stored as a separate copy (counted in the
+         * fact {@code hardLinksAsCopies}, with a warning). 0 stores every name as a copy.
+         *
+         * @throws IllegalArgumentException when {@code bytes} is negative
+         */
+        public Builder hardLinkMemory(long bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("hardLinkMemory must not be negative, got " + bytes);
+            }
+            this.hardLinkMemory = bytes;
             return this;
         }
 

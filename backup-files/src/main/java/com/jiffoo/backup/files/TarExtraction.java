@@ -44,19 +44,23 @@ import org.slf4j.LoggerFactory;
  *       and again once every link exists, by resolving each inside the staging directory through the links it meets
  *       as the kernel would;</li>
  *   <li>a hard link whose target is absolute, has a {@code ..} component, is the link itself, or is not a regular
- *       file extracted earlier reached without links;</li>
+ *       file extracted earlier (by this archive, or by an earlier link of its chain: the staging directory holds
+ *       nothing else) reached without links (no component of its path, the last included, is a symbolic link);</li>
  *   <li>an entry type that is not understood, or file data stored in a way the reader does not support (sparse);</li>
  *   <li>a staged path longer than PATH_MAX ({@value #PATH_MAX} bytes) or a name longer than NAME_MAX
  *       ({@value #NAME_MAX} bytes), with what to do;</li>
- *   <li>headers beyond the bounds of {@link BoundedTarInputStream} (1 MiB per PAX header or GNU long name, 1 MiB of
- *       global PAX headers in all, 16 headers or 4 MiB before one entry): an {@code IntegrityException}, raised
- *       before such a header is read into memory.</li>
+ *   <li>headers beyond the bounds of {@link BoundedTarInputStream} (8 MiB, configurable, per PAX header; 1 MiB per
+ *       GNU long name, 1 MiB of global PAX headers in all, 16 headers or 4 MiB before one entry): an
+ *       {@code IntegrityException}, raised before such a header is read into memory.</li>
  * </ol>
  *
  * <p><b>Skipped</b> with a warning and counted ({@code skipped}): character and block devices, FIFOs.
  *
  * <p><b>Written</b>: files are created with {@code O_EXCL} and without following links; an earlier file or link at
- * the same path is replaced (the link itself, never what it names), as tar does. Modes keep only rwx for user, group
+ * the same path is replaced (the link itself, never what it names), as tar does. Hard links are made with
+ * {@code Files.createLink} (link(2), which does not follow a symbolic link). Modification times are set to the
+ * nanosecond the archive gives (a PAX {@code mtime} record), a symbolic link's to the microsecond (Java 17 uses
+ * lutimes for it). Modes keep only rwx for user, group
  * and others and the sticky bit (mask {@code 01777}: never set-user-ID or set-group-ID); owners are not restored.
  * Directories get their modes and times at the end, so a read-only directory can still be filled. Nothing is
  * written outside the staging directory, not even transiently. A damaged stream (gzip CRC, zstd checksum, a tar
@@ -115,6 +119,7 @@ final class TarExtraction {
                     throw tooLong(entry.getName()).orElseThrow(() -> e);
                 }
             }
+            Compression.drainChecked(in); // a damaged gzip or zstd stream fails here, even past the tar's end
         }
     }
 
@@ -205,24 +210,19 @@ final class TarExtraction {
             return;
         }
         FileTrees.setMode(dir, FileTrees.mode(dir, 0700) | 0700);
-        Map<String, Character> listed = new java.util.HashMap<>();
-        for (String item : dumpdir.split("\0")) {
-            if (item.length() > 1) {
-                listed.put(item.substring(1), item.charAt(0));
-            }
-        }
+        Dumpdir listed = new Dumpdir(dumpdir);
         List<Path> children = new ArrayList<>();
         try (java.nio.file.DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
             s.forEach(children::add);
         }
         for (Path child : children) {
-            Character flag = listed.get(child.getFileName().toString());
+            char flag = listed.flag(child.getFileName().toString());
             BasicFileAttributes a = lstat(child);
             if (a == null) {
                 continue;
             }
             boolean isDir = a.isDirectory();
-            if (flag == null || (flag == 'D') != isDir) {
+            if (flag == 0 || (flag == 'D') != isDir) {
                 FileTrees.delete(child);
                 // its directories' modes and times are not set at the end: a later entry may put a symbolic link
                 // where they were, and setting them would follow it out of the staging directory
@@ -487,4 +487,113 @@ final class TarExtraction {
     }
 
     private record DirectoryTimes(Path path, int mode, FileTime time) {}
+
+    /**
+     * The names of a {@code GNU.dumpdir} record ({@code Fname\0} items, the flag first), looked up without a string
+     * per name: the items' offsets in the record, sorted by name (a merge sort: n log n comparisons whatever the
+     * names, so a hostile record cannot make it slow), searched by bisection. Memory is the record and two int arrays
+     * of one slot per item (a directory of 100,000 names: 800 KB besides the record). When a name is listed twice,
+     * the later item counts, as it would in a map.
+     */
+    static final class Dumpdir {
+        private final String record;
+        private final int[] items; // offsets of the items' flags, sorted by name
+
+        Dumpdir(String record) {
+            this.record = record;
+            int count = 0;
+            for (int start = 0; start < record.length(); start = nameEnd(start) + 1) {
+                if (nameEnd(start) - start > 1) {
+                    count++;
+                }
+            }
+            int[] offsets = new int[count];
+            int n = 0;
+            for (int start = 0; start < record.length(); start = nameEnd(start) + 1) {
+                if (nameEnd(start) - start > 1) { // a flag and a name; the record ends with an empty item
+                    offsets[n++] = start;
+                }
+            }
+            int[] scratch = new int[count];
+            sort(offsets, scratch, 0, count);
+            items = offsets;
+        }
+
+        /** The flag ({@code Y}, {@code N}, {@code D}, …) the record gives {@code name}, or 0 when it lists none. */
+        char flag(String name) {
+            int lo = 0;
+            int hi = items.length - 1;
+            int found = -1;
+            while (lo <= hi) {
+                int mid = (lo + hi) >>> 1;
+                int c = compare(items[mid], name);
+                if (c < 0) {
+                    lo = mid + 1;
+                } else if (c > 0) {
+                    hi = mid - 1;
+                } else {
+                    found = mid;
+                    lo = mid + 1; // the last of equal names: the later item (the sort is stable)
+                }
+            }
+            return found < 0 ? 0 : record.charAt(items[found]);
+        }
+
+        /** The end (the NUL, or the record's end) of the item starting at {@code from}. */
+        private int nameEnd(int from) {
+            int end = record.indexOf('\0', from);
+            return end < 0 ? record.length() : end;
+        }
+
+        /** The name of the item whose flag is at {@code a} against {@code name}. */
+        private int compare(int a, String name) {
+            int end = nameEnd(a + 1);
+            int len = end - a - 1;
+            int n = Math.min(len, name.length());
+            for (int i = 0; i < n; i++) {
+                int c = Character.compare(record.charAt(a + 1 + i), name.charAt(i));
+                if (c != 0) {
+                    return c;
+                }
+            }
+            return Integer.compare(len, name.length());
+        }
+
+        /** The names of the items whose flags are at {@code a} and {@code b}. */
+        private int compare(int a, int b) {
+            int i = a + 1;
+            int j = b + 1;
+            while (true) {
+                char x = i < record.length() ? record.charAt(i) : '\0';
+                char y = j < record.length() ? record.charAt(j) : '\0';
+                if (x != y) {
+                    return x == '\0' ? -1 : y == '\0' ? 1 : Character.compare(x, y);
+                }
+                if (x == '\0') {
+                    return 0;
+                }
+                i++;
+                j++;
+            }
+        }
+
+        /** A stable merge sort of {@code a[from, to)} by name. */
+        private void sort(int[] a, int[] scratch, int from, int to) {
+            if (to - from < 2) {
+                return;
+            }
+            int mid = (from + to) >>> 1;
+            sort(a, scratch, from, mid);
+            sort(a, scratch, mid, to);
+            if (compare(a[mid - 1], a[mid]) <= 0) {
+                return;
+            }
+            System.arraycopy(a, from, scratch, from, to - from);
+            int i = from;
+            int j = mid;
+            for (int k = from; k < to; k++) {
+                a[k] = j >= to || (i < mid && compare(scratch[i], scratch[j]) <= 0) ? scratch[i++] : scratch[j++];
+            }
+        }
+    }
 }

@@ -64,7 +64,10 @@ final class TestTrees {
         setTimes(root);
     }
 
-    /** Gives every entry under {@code root} a distinct whole-second mtime, directories after their content. */
+    /**
+     * Gives every entry under {@code root} a distinct mtime with a fraction of a second (nanoseconds), directories
+     * after their content.
+     */
     static void setTimes(Path root) throws IOException {
         List<Path> all;
         try (Stream<Path> s = Files.walk(root)) {
@@ -73,17 +76,41 @@ final class TestTrees {
                     .toList();
         }
         long t = BASE_TIME.getEpochSecond();
+        int nanos = 123_456_789;
         for (Path p : all) {
-            FileTrees.setModifiedTime(p, FileTime.from(t, TimeUnit.SECONDS));
+            FileTrees.setModifiedTime(p, FileTime.from(Instant.ofEpochSecond(t, nanos)));
             t += 3601;
+            nanos = (nanos + 87_654_321) % 1_000_000_000;
         }
     }
 
     /**
      * An exact description of the tree under {@code root} (not the root itself): for each relative path its type,
-     * permission bits, mtime in seconds, and the SHA-256 of a file or the target of a link.
+     * permission bits, mtime to the nanosecond (of a symbolic link to the microsecond: Java 17 sets a link's time
+     * with lutimes), the SHA-256 of a file or the target of a link, and for a file with several names in the tree the
+     * other names (hard links).
      */
     static Map<String, String> snapshot(Path root) throws IOException {
+        return snapshot(root, true);
+    }
+
+    /** {@link #snapshot} with mtimes to the second: for archives that store no more (GNU tar's gnu format). */
+    static Map<String, String> snapshotSeconds(Path root) throws IOException {
+        return snapshot(root, false);
+    }
+
+    private static Map<String, String> snapshot(Path root, boolean nanos) throws IOException {
+        Map<Object, List<String>> names = new java.util.HashMap<>();
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                java.nio.file.attribute.BasicFileAttributes a = Files.readAttributes(
+                        p, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                if (a.isRegularFile()) {
+                    names.computeIfAbsent(a.fileKey(), k -> new java.util.ArrayList<>())
+                            .add(root.relativize(p).toString());
+                }
+            }
+        }
         Map<String, String> out = new TreeMap<>();
         try (Stream<Path> s = Files.walk(root)) {
             for (Path p : (Iterable<Path>) s::iterator) {
@@ -91,9 +118,10 @@ final class TestTrees {
                     continue;
                 }
                 String rel = root.relativize(p).toString();
-                long mtime = Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS)
-                        .toInstant()
-                        .getEpochSecond();
+                Instant t =
+                        Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toInstant();
+                int fraction = Files.isSymbolicLink(p) ? t.getNano() / 1000 * 1000 : t.getNano();
+                String mtime = t.getEpochSecond() + (nanos ? String.format(".%09d", fraction) : "");
                 String d;
                 if (Files.isSymbolicLink(p)) {
                     d = "link -> " + Files.readSymbolicLink(p);
@@ -101,6 +129,12 @@ final class TestTrees {
                     d = "dir " + Integer.toOctalString(FileTrees.mode(p, 0));
                 } else {
                     d = "file " + Integer.toOctalString(FileTrees.mode(p, 0)) + " " + sha256(Files.readAllBytes(p));
+                    List<String> others = names.get(Files.readAttributes(
+                                    p, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+                            .fileKey());
+                    if (others != null && others.size() > 1) {
+                        d += " links " + others.stream().sorted().toList();
+                    }
                 }
                 out.put(rel, d + " @" + mtime);
             }
