@@ -119,6 +119,24 @@ final class RestoreCommands {
                 cmd.say("  an increment: applied its chain of " + chain.size() + " backups in order, " + chain.get(0)
                         + " (full) first");
             }
+            if ("files".equals(kind) && r.facts().get("files") != null) {
+                for (String f : java.util.List.of(
+                        "links", "files", "directories", "symlinks", "bytes", "deleted", "treeCheck")) {
+                    if (r.facts().get(f) != null) {
+                        summary.put(f, r.facts().get(f));
+                    }
+                }
+                cmd.say("  the restored tree: " + r.facts().get("files") + " files, "
+                        + r.facts().get("directories")
+                        + " directories, " + r.facts().get("symlinks") + " symlinks, "
+                        + r.facts().get("bytes")
+                        + " bytes"
+                        + (r.facts().get("links") != null
+                                ? "; " + r.facts().get("links") + " links applied, "
+                                        + r.facts().get("deleted") + " entries deleted by the increments; checked: "
+                                        + r.facts().get("treeCheck")
+                                : ""));
+            }
             for (Fallback.Failure f : served.failures()) {
                 cmd.say("  from the copy in " + store.location() + ": the store "
                         + f.store().location()

@@ -221,6 +221,98 @@ class FilesCommandsIT {
     }
 
     @Test
+    void theMonitorReportsEachChainAndRestoreCountsWhatTheChainApplied() throws Exception {
+        Path key = dir.resolve("backup.key");
+        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Map<String, String> env = env(key);
+        Jar.Run full = Jar.run(dir, env, "backup", "files", "--incremental", "--json");
+        assertThat(full.exitCode()).as(full.toString()).isZero();
+        Files.writeString(uploads.resolve("2026/01/new.jpg"), "new");
+        Files.delete(uploads.resolve("ünïcode name.txt"));
+        Thread.sleep(1100); // one backup a second: names have seconds
+        Jar.Run inc1 = Jar.run(dir, env, "backup", "files", "--incremental", "--json");
+        assertThat(inc1.json().get("incremental").asBoolean())
+                .as(inc1.toString())
+                .isTrue();
+        Files.writeString(uploads.resolve("later.txt"), "later");
+        Thread.sleep(1100);
+        Jar.Run inc2 = Jar.run(dir, env, "backup", "files", "--incremental", "--json");
+        assertThat(inc2.json().get("incremental").asBoolean())
+                .as(inc2.toString())
+                .isTrue();
+        String fullId = full.json().get("id").asText();
+        String inc1Id = inc1.json().get("id").asText();
+
+        // a whole chain, its newest link verified deep by the monitor: OK, in the text and the JSON
+        Jar.Run ok = Jar.run(dir, env, "monitor", "--kind", "files", "--verify");
+        assertThat(ok.exitCode()).as(ok.toString()).isZero();
+        assertThat(ok.stdout())
+                .contains("files chain " + fullId + ": OK — full backup ")
+                .contains("2 increments, newest link " + inc2.json().get("id").asText())
+                .contains("every link present and bound; verified (");
+        JsonNode chain = Jar.run(dir, env, "monitor", "--kind", "files", "--json")
+                .json()
+                .get("report")
+                .get("kinds")
+                .get(0)
+                .get("chains")
+                .get(0);
+        assertThat(chain.get("base").asText()).isEqualTo(fullId);
+        assertThat(chain.get("increments").asInt()).isEqualTo(2);
+        assertThat(chain.get("whole").asBoolean()).isTrue();
+        assertThat(chain.get("verified").asText()).isEqualTo("PASSED");
+
+        // restore counts the links, the tree and the deletions, and checks the tree against the file list
+        Path restored = dir.resolve("restored");
+        Jar.Run restore = Jar.run(dir, env, "restore", "files", "--latest", "--target", restored.toString(), "--json");
+        assertThat(restore.exitCode()).as(restore.toString()).isZero();
+        assertThat(tree(restored)).isEqualTo(tree(uploads));
+        JsonNode r = restore.json();
+        assertThat(r.get("links").asInt()).isEqualTo(3);
+        assertThat(r.get("files").asInt()).isEqualTo(3); // photo.jpg, new.jpg, later.txt
+        assertThat(r.get("directories").asInt()).isEqualTo(3); // 2026, 2026/01, empty
+        assertThat(r.get("deleted").asInt()).isEqualTo(1); // ünïcode name.txt
+        assertThat(r.get("treeCheck").asText())
+                .isEqualTo(
+                        "3 files, as the file list of " + inc2.json().get("id").asText() + " records");
+
+        // the first increment's bytes changed in place with dd: the monitor's deep verification finds it, and the
+        // chain is CRITICAL naming the link (exit 10)
+        Path inc1Object = store.resolve(inc1.json().get("key").asText());
+        Process dd = new ProcessBuilder(
+                        "sh",
+                        "-c",
+                        "printf 'XXXXXXXX' | dd of='" + inc1Object + "' bs=1 seek=200 conv=notrunc status=none")
+                .inheritIO()
+                .start();
+        assertThat(dd.waitFor()).isZero();
+        Jar.Run damaged = Jar.run(dir, env, "monitor", "--kind", "files", "--verify", "--json");
+        assertThat(damaged.exitCode()).as(damaged.toString()).isEqualTo(10);
+        chain = damaged.json().get("report").get("kinds").get(0).get("chains").get(0);
+        assertThat(chain.get("status").asText()).isEqualTo("CRITICAL");
+        assertThat(chain.get("verified").asText()).isEqualTo("FAILED");
+        assertThat(chain.get("damage").asText()).startsWith("its link " + inc1Id + " is damaged");
+
+        // the link deleted with rm: CRITICAL naming it, in the text too
+        Files.delete(inc1Object);
+        Jar.Run missing = Jar.run(dir, env, "monitor", "--kind", "files");
+        assertThat(missing.exitCode()).as(missing.toString()).isEqualTo(10);
+        assertThat(missing.stdout())
+                .contains("files chain " + fullId + ": CRITICAL")
+                .contains("its link " + inc1Id + " is missing its data object "
+                        + inc1.json().get("key").asText());
+        Jar.Run noRestore = Jar.run(
+                dir,
+                env,
+                "restore",
+                "files",
+                "--latest",
+                "--target",
+                dir.resolve("r2").toString());
+        assertThat(noRestore.exitCode()).as(noRestore.toString()).isEqualTo(5);
+    }
+
+    @Test
     void damagedBackupFailsVerificationWithExitCode5() throws Exception {
         Path key = dir.resolve("backup.key");
         assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();

@@ -123,13 +123,18 @@ public final class BackupMonitor {
         this.checks = List.of(
                 new FutureDatesCheck(),
                 new TrustCheck(),
+                new ChainCheck(),
                 freshness,
                 new ChecksumFileCheck(),
                 new DataObjectCheck(),
                 new VerificationHistoryCheck(b.verificationWithin),
                 new DecryptionKeyCheck(this.transforms, this.trust, b.keyCheckBytes));
         this.copyChecks = List.of(
-                new FutureDatesCheck(), new TrustCheck(), freshness, new MissingFromCopyCheck(freshness, b.copyGrace));
+                new FutureDatesCheck(),
+                new TrustCheck(),
+                new ChainCheck(),
+                freshness,
+                new MissingFromCopyCheck(freshness, b.copyGrace));
         List<StoreCheck> extra = new ArrayList<>(b.storeChecks);
         if (b.drillMaxAge != null) {
             extra.add(new DrillHistoryCheck(this.trust, b.drillMaxAge, b.requiredDrills, this.copies));
@@ -329,6 +334,7 @@ public final class BackupMonitor {
     }
 
     private KindHealth inspect(KindInspection k, boolean full) {
+        k.full(full);
         if (!k.read()) {
             return k.health("store unreadable");
         }

@@ -171,9 +171,41 @@ public record HealthReport(
                                         + " ago (" + v.mode() + ")");
             }
             out.add(b.toString());
+            chainLines(out, prefix, k);
             for (String p : k.problems()) {
                 out.add("  " + prefix + k.kind() + ": " + p);
             }
+        }
+    }
+
+    /**
+     * One line per chain of incremental backups: the newest {@value ChainCheck#CHAINS_SHOWN} and every broken one;
+     * the others are counted.
+     */
+    private static void chainLines(List<String> out, String prefix, KindHealth k) {
+        int shown = 0;
+        int whole = 0;
+        for (ChainHealth c : k.chains()) {
+            if (shown >= ChainCheck.CHAINS_SHOWN && c.status() == HealthStatus.OK) {
+                whole++;
+                continue;
+            }
+            shown++;
+            out.add("  " + prefix + k.kind() + " chain " + c.base() + ": " + c.status() + " — full backup "
+                    + (c.baseAge() == null ? "missing" : human(c.baseAge()) + " old") + ", " + c.increments()
+                    + (c.increments() == 1 ? " increment" : " increments") + ", newest link " + c.newest() + " "
+                    + human(c.newestAge()) + " old; "
+                    + (c.whole() ? "every link present and bound" : "BROKEN (below)")
+                    + switch (c.verified()) {
+                        case PASSED -> "; verified (" + c.verifiedDetail() + ")";
+                        case FAILED -> "; verification FAILED (" + c.verifiedDetail() + ")";
+                        case NOT_VERIFIED -> "; not verified (" + c.verifiedDetail() + ")";
+                        case NOT_CHECKED -> "";
+                    });
+        }
+        if (whole > 0) {
+            out.add("  " + prefix + k.kind() + ": " + whole + " older " + (whole == 1 ? "chain" : "chains")
+                    + ", every link present and bound");
         }
     }
 
@@ -250,6 +282,24 @@ public record HealthReport(
         ObjectNode key = n.putObject("keyCheck");
         key.put("result", k.keyCheck().name());
         key.put("detail", k.keyCheckDetail());
+        ArrayNode chains = n.putArray("chains");
+        for (ChainHealth c : k.chains()) {
+            ObjectNode cn = chains.addObject();
+            cn.put("base", c.base());
+            cn.put("status", c.status().name());
+            if (c.baseAge() == null) {
+                cn.putNull("baseAgeSeconds");
+            } else {
+                cn.put("baseAgeSeconds", c.baseAge().toSeconds());
+            }
+            cn.put("increments", c.increments());
+            cn.put("newest", c.newest());
+            cn.put("newestAgeSeconds", c.newestAge().toSeconds());
+            cn.put("whole", c.whole());
+            cn.put("damage", c.damage());
+            cn.put("verified", c.verified().name());
+            cn.put("verifiedDetail", c.verifiedDetail());
+        }
     }
 
     /** The report as UTF-8 JSON bytes. */

@@ -13,7 +13,8 @@ import java.util.Objects;
  * @param findings               what the checks found wrong, in the order they ran (none: {@link HealthStatus#OK})
  * @param count                  how many committed backups there are
  * @param totalBytes             their stored size together
- * @param newest                 the newest committed backup, {@code null} when there is none
+ * @param newest                 the newest committed backup that can be restored (an increment only when every link
+ *                               of its chain up to it is whole), {@code null} when there is none
  * @param newestAge              how long ago the newest completed, {@code null} when there is none
  * @param lastVerification       the most recent recorded verification of any backup of this kind, or {@code null}
  * @param lastPassedVerification the most recent one that passed, of a backup whose standing verification passed
@@ -21,6 +22,8 @@ import java.util.Objects;
  *                               does not count), or {@code null}
  * @param keyCheck               whether the configured decryption key opens the newest backup
  * @param keyCheckDetail         what the key check found, in words
+ * @param chains                 the chains of incremental backups ({@link ChainHealth}), newest first; empty when the
+ *                               kind has none
  */
 public record KindHealth(
         String kind,
@@ -32,12 +35,40 @@ public record KindHealth(
         VerificationRecord lastVerification,
         VerificationRecord lastPassedVerification,
         KeyCheck keyCheck,
-        String keyCheckDetail) {
-    /** Copies the findings. */
+        String keyCheckDetail,
+        List<ChainHealth> chains) {
+    /** Copies the lists. */
     public KindHealth {
         Objects.requireNonNull(kind, "kind");
         Objects.requireNonNull(keyCheck, "keyCheck");
         findings = List.copyOf(findings);
+        chains = chains == null ? List.of() : List.copyOf(chains);
+    }
+
+    /** The health of a kind without chains of incremental backups. */
+    public KindHealth(
+            String kind,
+            List<Finding> findings,
+            int count,
+            long totalBytes,
+            BackupManifest newest,
+            Duration newestAge,
+            VerificationRecord lastVerification,
+            VerificationRecord lastPassedVerification,
+            KeyCheck keyCheck,
+            String keyCheckDetail) {
+        this(
+                kind,
+                findings,
+                count,
+                totalBytes,
+                newest,
+                newestAge,
+                lastVerification,
+                lastPassedVerification,
+                keyCheck,
+                keyCheckDetail,
+                List.of());
     }
 
     /** The worst finding's status; {@link HealthStatus#OK} when there is none. */

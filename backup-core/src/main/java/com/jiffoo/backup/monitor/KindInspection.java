@@ -34,6 +34,9 @@ final class KindInspection {
     private VerificationRecord lastPassedVerification;
     private KindHealth.KeyCheck keyCheck = KindHealth.KeyCheck.NOT_CHECKED;
     private String keyCheckDetail;
+    private boolean full;
+    private java.util.Set<String> unrestorable = java.util.Set.of();
+    private List<ChainHealth> chains = List.of();
 
     KindInspection(String kind, Sink sink, StoredBackups backups, ClockSkew skew) {
         this(kind, sink, backups, skew, null);
@@ -144,9 +147,32 @@ final class KindInspection {
         return committed;
     }
 
-    /** The newest committed backup dated in the past, or null. */
+    /**
+     * The newest committed backup dated in the past that can be restored, or null: an increment of a chain whose
+     * link up to it is missing or damaged ({@link ChainCheck}) is skipped.
+     */
     BackupManifest newest() {
-        return committed.isEmpty() ? null : committed.get(0);
+        for (BackupManifest m : committed) {
+            if (!unrestorable.contains(m.id())) {
+                return m;
+            }
+        }
+        return null;
+    }
+
+    /** Whether this is the full check (verification records are read) rather than the freshness-only one. */
+    boolean full() {
+        return full;
+    }
+
+    void full(boolean full) {
+        this.full = full;
+    }
+
+    /** What the chain check found: the chains, and the ids of the backups their damage makes unrestorable. */
+    void chains(List<ChainHealth> chains, java.util.Set<String> unrestorable) {
+        this.chains = List.copyOf(chains);
+        this.unrestorable = java.util.Set.copyOf(unrestorable);
     }
 
     /** What the verification history check found: the last recorded verification, and the last that counts. */
@@ -174,6 +200,7 @@ final class KindInspection {
                 lastVerification,
                 lastPassedVerification,
                 keyCheck,
-                keyCheck == KindHealth.KeyCheck.NOT_CHECKED ? notChecked : keyCheckDetail);
+                keyCheck == KindHealth.KeyCheck.NOT_CHECKED ? notChecked : keyCheckDetail,
+                chains);
     }
 }

@@ -2,6 +2,7 @@ package com.jiffoo.backup.files;
 
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.StagedRestore;
@@ -239,10 +240,15 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
      * {@code tar -x -g /dev/null} does: its files and links replace the staged ones, and each directory's
      * {@code GNU.dumpdir} record deletes what the directory no longer holds. Every rule of {@link TarExtraction}
      * applies. The target is still untouched; the returned restore (which is {@code previous}) is committed or
-     * discarded by the caller. Its {@link StagedRestore#facts() facts} stay those of the first link staged (the
-     * chain's full backup): the counts are not those of the final tree.
+     * discarded by the caller. Its {@link StagedRestore#facts() facts} then describe the staged tree after this link:
+     * {@code links} (how many were applied), {@code files}, {@code directories}, {@code symlinks} and {@code bytes}
+     * (counted in the staged tree), {@code deleted} (the entries the increments' {@code GNU.dumpdir} records removed)
+     * and {@code incrementFiles} (the files the increments wrote). The staged tree's regular files are checked against
+     * the full file list the link's manifest records ({@code fileList}; less the files that vanished while it was
+     * made): a different count is an {@link IntegrityException}, and the caller discards the staged tree.
      *
      * @throws IllegalArgumentException when {@code previous} was not staged by a restore into this target
+     * @throws IntegrityException       when the staged tree does not hold the files the link's file list records
      */
     @Override
     public StagedRestore stageOnto(StagedRestore previous, InputStream plaintext, BackupManifest manifest)
@@ -252,15 +258,89 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
             throw new IllegalArgumentException("stageOnto needs a restore staged by stage() into " + target);
         }
         LOG.info("Applying {}onto the staged tree of {}", manifest == null ? "" : manifest.objectKey() + " ", target);
+        TarExtraction x;
         try {
-            TarExtraction x = new TarExtraction(
-                    target, s.staging, allowSymlinksOutsideTarget, BoundedTarInputStream.name(manifest));
+            x = new TarExtraction(target, s.staging, allowSymlinksOutsideTarget, BoundedTarInputStream.name(manifest));
             x.run(plaintext);
             x.finish(FileTrees.mode(s.staging, 0755));
-            return previous;
         } catch (RuntimeException e) {
             throw e instanceof BackupException ? e : malformed(target, e);
         }
+        long[] tree = countTree(s.staging);
+        Map<String, Object> f = s.facts;
+        f.put("links", ((Number) f.getOrDefault("links", 1)).longValue() + 1);
+        f.put("files", tree[0]);
+        f.put("directories", tree[1]);
+        f.put("symlinks", tree[2]);
+        f.put("bytes", tree[3]);
+        f.put("deleted", ((Number) f.getOrDefault("deleted", 0L)).longValue() + x.purged);
+        f.put("incrementFiles", ((Number) f.getOrDefault("incrementFiles", 0L)).longValue() + x.files);
+        if (manifest != null) {
+            f.put("treeCheck", checkTree(tree[0], manifest));
+        }
+        LOG.info(
+                "Applied {}: the staged tree holds {} files, {} directories, {} symlinks, {} bytes ({} entries deleted"
+                        + " by this link)",
+                manifest == null ? "a link" : manifest.id(),
+                tree[0],
+                tree[1],
+                tree[2],
+                tree[3],
+                x.purged);
+        return previous;
+    }
+
+    /** Regular files, directories (the top not counted), symbolic links and bytes of a staged tree. */
+    private static long[] countTree(Path root) throws IOException {
+        long[] n = new long[4];
+        Files.walkFileTree(root, new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult preVisitDirectory(
+                    Path dir, java.nio.file.attribute.BasicFileAttributes a) {
+                if (!dir.equals(root)) {
+                    n[1]++;
+                }
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public java.nio.file.FileVisitResult visitFile(Path file, java.nio.file.attribute.BasicFileAttributes a) {
+                if (a.isRegularFile()) {
+                    n[0]++;
+                    n[3] += a.size();
+                } else if (a.isSymbolicLink()) {
+                    n[2]++;
+                }
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+        });
+        return n;
+    }
+
+    /**
+     * Compares the staged tree's regular files with the file list of the link just applied: what the check found,
+     * in words, or an {@link IntegrityException} when they differ.
+     */
+    private static String checkTree(long files, BackupManifest link) {
+        Map<String, FileList.Meta> list = FileList.read(link.sourceFacts(), link.id());
+        if (list == null) {
+            return "not checked: " + link.id() + " records no file list (omitted for size)";
+        }
+        long listed = list.values().stream().filter(m -> m.type() == 'f').count();
+        long vanished = link.sourceFacts().get("vanished") instanceof Number v ? v.longValue() : 0;
+        if (files > listed || files < listed - vanished) {
+            throw new IntegrityException(
+                    "The chain restored up to " + link.id() + " holds " + files + " files, but the file list its"
+                            + " manifest records has " + listed
+                            + (vanished > 0 ? " (" + vanished + " vanished while" + " it was made)" : "")
+                            + ": a link of the chain does not hold what its manifest"
+                            + " says. The target was not changed. Verify the chain (verify --deep) and restore an"
+                            + " earlier backup of an intact chain.",
+                    link.objectKey(),
+                    null,
+                    null);
+        }
+        return files + " files, as the file list of " + link.id() + " records";
     }
 
     /** Checks the target may be (re)placed; returns its mode, or -1 when it does not exist. */
@@ -450,7 +530,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
             this.target = target;
             this.staging = staging;
             this.replaceExisting = replaceExisting;
-            this.facts = Collections.unmodifiableMap(facts);
+            this.facts = new java.util.LinkedHashMap<>(facts);
         }
 
         /** Puts the staged tree in place of the target's content; on failure the previous content stays. */
@@ -458,7 +538,7 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
 
         @Override
         public Map<String, Object> facts() {
-            return facts;
+            return Collections.unmodifiableMap(facts);
         }
 
         @Override

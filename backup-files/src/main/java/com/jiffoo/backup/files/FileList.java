@@ -125,8 +125,10 @@ final class FileList {
                 throw new IllegalArgumentException("longer than " + MAX_ENCODED);
             }
             Map<String, Meta> out = new HashMap<>();
-            try (InputStream in = new GZIPInputStream(
-                    new ByteArrayInputStream(Base64.getDecoder().decode(all.toString())))) {
+            try (InputStream in = new java.io.BufferedInputStream(
+                    new GZIPInputStream(
+                            new ByteArrayInputStream(Base64.getDecoder().decode(all.toString()))),
+                    1 << 16)) {
                 ByteArrayOutputStream rec = new ByteArrayOutputStream();
                 int b;
                 while ((b = in.read()) >= 0) {
