@@ -61,11 +61,58 @@ public final class S3Bucket implements ObjectBucket {
         return location;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>A one-level listing is made here from the flat listing (rolling up each run of keys below a {@code /} into
+     * one prefix item, in the flat listing's order) rather than with S3's delimiter: s3rver (and possibly other
+     * servers) leaves out a common prefix that holds no object directly, only deeper ones. The cost: a walk of the
+     * tree lists each key once per level above it (pages of 1,000); memory stays one page.
+     */
     @Override
     public Iterator<Item> list(String under, boolean oneLevel) throws IOException {
-        Iterator<ListObjectsV2Response> pages = sdk(() -> s3.listObjectsV2Paginator(
-                        r -> r.bucket(bucket).prefix(prefix + under).delimiter(oneLevel ? "/" : null))
-                .iterator());
+        Iterator<Item> flat = flat(under);
+        if (!oneLevel) {
+            return flat;
+        }
+        return new Iterator<>() {
+            private Item next;
+            private String lastPrefix;
+
+            @Override
+            public boolean hasNext() {
+                while (next == null && flat.hasNext()) {
+                    Item item = flat.next();
+                    int slash = item.key().indexOf('/', under.length());
+                    if (slash < 0) {
+                        next = item;
+                    } else {
+                        String p = item.key().substring(0, slash + 1);
+                        if (!p.equals(lastPrefix)) {
+                            lastPrefix = p;
+                            next = new Item(p, true, 0, null, null);
+                        }
+                    }
+                }
+                return next != null;
+            }
+
+            @Override
+            public Item next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                Item out = next;
+                next = null;
+                return out;
+            }
+        };
+    }
+
+    private Iterator<Item> flat(String under) throws IOException {
+        Iterator<ListObjectsV2Response> pages =
+                sdk(() -> s3.listObjectsV2Paginator(r -> r.bucket(bucket).prefix(prefix + under))
+                        .iterator());
         return new Iterator<>() {
             private Iterator<Item> page = java.util.Collections.emptyIterator();
 
