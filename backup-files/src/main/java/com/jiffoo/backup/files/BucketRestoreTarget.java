@@ -251,12 +251,12 @@ public final class BucketRestoreTarget implements RestoreTarget {
             } else if (!files.contains(name)) {
                 gone.add(item.key());
                 if (gone.size() == 1000) {
-                    bucket.delete(gone);
+                    deleteBatch(gone);
                     gone.clear();
                 }
             }
         }
-        bucket.delete(gone);
+        deleteBatch(gone);
         for (String d : goneDirs) {
             deleteAll(d);
         }
@@ -269,11 +269,26 @@ public final class BucketRestoreTarget implements RestoreTarget {
         while (it.hasNext()) {
             batch.add(it.next().key());
             if (batch.size() == 1000) {
-                bucket.delete(batch);
+                deleteBatch(batch);
                 batch.clear();
             }
         }
-        bucket.delete(batch);
+        deleteBatch(batch);
+    }
+
+    /**
+     * Deletes a batch of keys; when the batch request fails, each key on its own (s3rver fails a batch whose parallel
+     * deletions race on its directories).
+     */
+    private void deleteBatch(List<String> keys) throws IOException {
+        try {
+            bucket.delete(keys);
+        } catch (IOException e) {
+            LOG.debug("Deleting {} objects at once failed ({}); deleting them one by one", keys.size(), e.toString());
+            for (String k : keys) {
+                bucket.delete(List.of(k));
+            }
+        }
     }
 
     private Iterator<ObjectBucket.Item> list(String prefix, boolean oneLevel) throws IOException {
@@ -378,12 +393,12 @@ public final class BucketRestoreTarget implements RestoreTarget {
                 if (next == null || !next.equals(key)) {
                     batch.add(key);
                     if (batch.size() == 1000) {
-                        bucket.delete(batch);
+                        deleteBatch(batch);
                         batch.clear();
                     }
                 }
             }
-            bucket.delete(batch);
+            deleteBatch(batch);
         }
 
         @Override

@@ -42,7 +42,8 @@ import org.slf4j.LoggerFactory;
  * {@code .jiffoo-restore-…/} (a restore's staging, {@link BucketRestoreTarget}) are skipped with a warning.
  *
  * <p>Memory: the content is streamed, one object at a time (one 64 KiB buffer plus the compressor's state). The
- * bucket is listed one level at a time (S3's delimiter listing, fetched in pages of at most 1,000 keys); the
+ * bucket is listed one level at a time ({@link ObjectBucket#list} with {@code oneLevel}, fetched in pages of at most
+ * 1,000 keys); the
  * listing of each "directory" on the current path is held (name, size, ETag, time: about 200 bytes a key), because a
  * directory's entry (and GNU tar's {@code GNU.dumpdir} record in a chain) names all its children before them and the
  * file/directory conflict is found among them. So memory grows with the largest directory, never with the content:
@@ -244,7 +245,13 @@ public final class BucketSource implements Source {
                             key);
                     continue;
                 }
-                checkSegment(segment, key);
+                try {
+                    checkSegment(segment, key);
+                } catch (SourceException e) {
+                    // name a whole key under the prefix, as the operator sees it in a listing
+                    Iterator<ObjectBucket.Item> under = bucket.list(key, false);
+                    checkSegment(segment, under.hasNext() ? under.next().key() : key);
+                }
                 out.add(new Child(segment, true, 0, null, null));
             } else if (name.isEmpty()) {
                 if (item.size() != 0) {
