@@ -242,6 +242,7 @@ abstract class BucketFilesContract {
     @Test
     void unsafeKeysAreRefusedNamingTheKey() throws Exception {
         LocalDirectorySink store = LocalDirectorySink.create(tmp.resolve("store"));
+        List<String> tested = new ArrayList<>();
         for (String bad : List.of("a/../b", "a//b", "x/./y", "/leading")) {
             String prefix = newPrefix();
             try (ObjectBucket source = bucket(server(), prefix)) {
@@ -255,11 +256,22 @@ abstract class BucketFilesContract {
                             getClass().getSimpleName(), bad, e);
                     continue;
                 }
+                List<String> held = new ArrayList<>();
+                source.list("", false).forEachRemaining(i -> held.add(i.key()));
+                if (!held.contains(bad)) {
+                    // the HTTP stack normalised the path ("x/./y" became "x/y"): a safe key was stored
+                    System.out.printf(
+                            "%s: the server stored %s as %s%n", getClass().getSimpleName(), bad, held);
+                    continue;
+                }
+                tested.add(bad);
                 assertThatThrownBy(() -> backUp(source, store, null, false, Instant.now()))
                         .isInstanceOf(SourceException.class)
+                        .hasMessageContaining("The key '" + bad + "'")
                         .hasMessageContaining("is not a safe path");
             }
         }
+        System.out.printf("%s: unsafe keys tested: %s%n", getClass().getSimpleName(), tested);
         String prefix = newPrefix();
         try (ObjectBucket source = bucket(server(), prefix)) {
             put(source, "both", "a file", "text/plain", Map.of());
