@@ -163,14 +163,23 @@ abstract class BucketFilesContract {
                         + " -d " + store.pathOf(m.objectKey()) + " | tar -tz 2>/dev/null");
     }
 
+    /**
+     * How many small objects the round trip puts: 10,000 against S3Proxy (the issue's figure); a server that is slower
+     * per request may use fewer, since what it must show is the same protocol, not the same scale.
+     */
+    int manyObjects() {
+        return 10_000;
+    }
+
     @Test
-    void tenThousandObjectsRoundTripWithContentTypeAndMetadata() throws Exception {
+    void manyObjectsRoundTripWithContentTypeAndMetadata() throws Exception {
         String prefix = newPrefix();
         LocalDirectorySink store = LocalDirectorySink.create(tmp.resolve("store"));
         try (ObjectBucket source = bucket(server(), prefix + "/src");
                 ObjectBucket target = bucket(server(), prefix + "/dst")) {
             long t0 = System.nanoTime();
-            putMany(source, 10_000);
+            int many = manyObjects();
+            putMany(source, many);
             put(
                     source,
                     "photos/cat.jpg",
@@ -179,21 +188,23 @@ abstract class BucketFilesContract {
                     Map.of("owner", "shop-42", "alt", "a cat"));
             put(source, "top.txt", "at the top", "text/plain; charset=utf-8", Map.of());
             System.out.printf(
-                    "%s: 10,002 objects put in %d ms%n",
-                    getClass().getSimpleName(), (System.nanoTime() - t0) / 1_000_000);
+                    "%s: %d objects put in %d ms%n",
+                    getClass().getSimpleName(), many + 2, (System.nanoTime() - t0) / 1_000_000);
             Map<String, String> before = snapshot(source);
-            assertThat(before).hasSize(10_002);
+            assertThat(before).hasSize(many + 2);
 
             t0 = System.nanoTime();
             BackupManifest m = backUp(source, store, null, false, Instant.now());
             System.out.printf(
                     "%s: backup in %d ms%n", getClass().getSimpleName(), (System.nanoTime() - t0) / 1_000_000);
-            assertThat(m.sourceFacts()).containsEntry("fileCount", 10_002L).containsEntry("bucket", source.location());
+            assertThat(m.sourceFacts())
+                    .containsEntry("fileCount", (long) many + 2)
+                    .containsEntry("bucket", source.location());
 
             // GNU tar, after gpg, lists every key as a path
             List<String> listed = gpgTarList(store, m).lines().toList();
             assertThat(listed).contains("photos/cat.jpg", "top.txt", "many/d3/obj-13.txt", "many/", "many/d3/");
-            assertThat(listed.stream().filter(l -> !l.endsWith("/")).count()).isEqualTo(10_002);
+            assertThat(listed.stream().filter(l -> !l.endsWith("/")).count()).isEqualTo(many + 2);
 
             t0 = System.nanoTime();
             restoreInto(store, target, false).restore(m.objectKey());
