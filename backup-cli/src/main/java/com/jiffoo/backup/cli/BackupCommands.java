@@ -193,13 +193,14 @@ final class BackupCommands {
             name = "files",
             mixinStandardHelpOptions = true,
             sortOptions = false,
-            description = "Backs up the directory SOURCE_DIR (or DIR) as a tar (gzip, or zstd), encrypted with"
-                    + " ENCRYPTION_KEY_FILE, into the store as files/files_backup_YYYYMMDD_HHMMSS.tar.gz.gpg.",
+            description = "Backs up the directory SOURCE_DIR (or DIR), or the objects of the bucket --from"
+                    + " (SOURCE_BUCKET), as a tar (gzip, or zstd), encrypted with ENCRYPTION_KEY_FILE, into the store"
+                    + " as files/files_backup_YYYYMMDD_HHMMSS.tar.gz.gpg.",
             exitCodeListHeading = "%nExit codes:%n",
             exitCodeList = {
                 " 0:backed up",
                 " 2:bad or missing setting",
-                " 3:the directory could not be read",
+                " 3:the directory or bucket could not be read (or holds a key that is no safe path)",
                 " 4:the store failed (with copies: every store failed)",
                 "11:committed in some stores, failed in others (copies; the message names them)",
                 " 1:internal error"
@@ -207,6 +208,14 @@ final class BackupCommands {
     static final class Files extends CliCommand {
         @Parameters(arity = "0..1", paramLabel = "DIR", description = "The directory; default SOURCE_DIR.")
         String dir;
+
+        @Option(
+                names = "--from",
+                paramLabel = "BUCKET",
+                description = "Back up the objects of a bucket instead of a directory: s3://bucket/prefix or"
+                        + " minio://host:port/bucket/prefix (SOURCE_BUCKET). Its endpoint and credentials: the"
+                        + " UPLOADS_* settings when any is set, else the store's (docs/runbook-files.md).")
+        String from;
 
         @Option(names = "--compression", paramLabel = "gzip|zstd", description = "Default gzip (.tar.gz).")
         Compression compression;
@@ -232,11 +241,23 @@ final class BackupCommands {
         @Override
         void flags(Settings s) {
             s.flag("SOURCE_DIR", dir);
+            s.flag("SOURCE_BUCKET", from);
             s.flag("FILES_FULL_EVERY", fullEvery);
         }
 
         @Override
-        void run(Map<String, Object> summary) {
+        void run(Map<String, Object> summary) throws java.io.IOException {
+            if (settings.get("SOURCE_BUCKET").isPresent() && (dir == null || from != null)) {
+                if (dir != null) {
+                    throw new com.jiffoo.backup.ConfigurationException(
+                            "give either a directory or --from BUCKET, not both.");
+                }
+                try (com.jiffoo.backup.store.ObjectBucket bucket = Buckets.open(
+                        settings, settings.get("SOURCE_BUCKET").get(), from != null ? "--from" : "SOURCE_BUCKET")) {
+                    backupBucket(bucket, summary);
+                }
+                return;
+            }
             Path source = Path.of(settings.require(
                     "SOURCE_DIR",
                     "set SOURCE_DIR to the directory to back up, e.g."
@@ -264,6 +285,36 @@ final class BackupCommands {
                                 store -> StoredBackups.of(store, Encryption.trust(settings))
                                         .committed("files"),
                                 source,
+                                java.time.Instant.now());
+                        say("incremental: " + plan.reason());
+                        summary.put("incremental", plan.parent().isPresent());
+                        plan.parent().ifPresent(p -> summary.put("parent", p.id()));
+                        summary.put("chainPlan", plan.reason());
+                        return b.chain(plan.parent().orElse(null)).build();
+                    },
+                    summary);
+        }
+
+        private void backupBucket(com.jiffoo.backup.store.ObjectBucket bucket, Map<String, Object> summary) {
+            com.jiffoo.backup.files.BucketSource.Builder b = com.jiffoo.backup.files.BucketSource.builder(bucket);
+            if (compression != null) {
+                b.compression(compression);
+            }
+            if (!incremental) {
+                backup(this, b.build(), summary);
+                return;
+            }
+            FileChain policy = FileChain.policy(
+                    settings.integer("FILES_FULL_EVERY", FileChain.DEFAULT_FULL_EVERY, 1),
+                    FileChain.DEFAULT_FULL_AFTER);
+            backup(
+                    this,
+                    stores -> {
+                        FileChain.Plan plan = policy.planBucket(
+                                stores,
+                                store -> StoredBackups.of(store, Encryption.trust(settings))
+                                        .committed("files"),
+                                bucket.location(),
                                 java.time.Instant.now());
                         say("incremental: " + plan.reason());
                         summary.put("incremental", plan.parent().isPresent());

@@ -305,7 +305,7 @@ final class RestoreCommands {
             mixinStandardHelpOptions = true,
             sortOptions = false,
             description = {
-                "Restores a files backup into --target DIR. It is extracted into a new sibling directory"
+                "Restores a files backup into --target DIR (or the bucket --to). It is extracted into a new sibling directory"
                         + " and swapped in only when every check passed; on any failure DIR is untouched.",
                 "A non-empty DIR is refused unless --replace is given (to restore in place:"
                         + " --target \"$SOURCE_DIR\" --replace).",
@@ -327,10 +327,21 @@ final class RestoreCommands {
         @picocli.CommandLine.Mixin
         Which which;
 
-        @Option(names = "--target", paramLabel = "DIR", required = true, description = "Where to restore.")
+        @Option(names = "--target", paramLabel = "DIR", description = "Where to restore.")
         Path target;
 
-        @Option(names = "--replace", description = "Replace DIR's current content.")
+        @Option(
+                names = "--to",
+                paramLabel = "BUCKET",
+                description = "Restore into a bucket instead: s3://bucket/prefix or minio://host:port/bucket/prefix"
+                        + " (settings as backup files --from). Objects are staged under"
+                        + " .jiffoo-restore-…/ in it and copied into place only after every check passed.")
+        String to;
+
+        @Option(
+                names = "--replace",
+                description = "Replace DIR's current content (with --to: the prefix ends up holding exactly the"
+                        + " backup; objects it does not have are deleted).")
         boolean replace;
 
         @Option(
@@ -340,6 +351,23 @@ final class RestoreCommands {
 
         @Override
         void run(Map<String, Object> summary) throws java.io.IOException {
+            if ((target == null) == (to == null)) {
+                throw new ConfigurationException(
+                        "say where to restore: --target DIR or --to s3://bucket/prefix (one).");
+            }
+            if (to != null) {
+                try (com.jiffoo.backup.store.ObjectBucket bucket = Buckets.open(settings, to, "--to")) {
+                    restore(
+                            this,
+                            which,
+                            "files",
+                            com.jiffoo.backup.files.BucketRestoreTarget.builder(bucket)
+                                    .replaceExisting(replace)
+                                    .build(),
+                            summary);
+                }
+                return;
+            }
             // an in-place restore into this target interrupted during its swap: finished (or rolled back) first
             java.util.Optional<DirectoryRestoreTarget.Recovery> recovered = DirectoryRestoreTarget.recover(target);
             if (recovered.isPresent()) {

@@ -38,7 +38,10 @@ public final class Settings implements StoreSettings {
             "AWS_SECRET_ACCESS_KEY",
             "AWS_SESSION_TOKEN",
             "SLACK_WEBHOOK_URL",
-            "PUSHGATEWAY_URL");
+            "PUSHGATEWAY_URL",
+            "UPLOADS_AWS_ACCESS_KEY_ID",
+            "UPLOADS_AWS_SECRET_ACCESS_KEY",
+            "UPLOADS_AWS_SESSION_TOKEN");
 
     /** Every name the launcher reads, for the config file's check and the documentation. */
     public static final Set<String> NAMES = Set.of(
@@ -91,7 +94,19 @@ public final class Settings implements StoreSettings {
             "METRICS_FILE",
             "PUSHGATEWAY_URL",
             "QUIET",
-            "S3_BACKUP_BUCKET");
+            "S3_BACKUP_BUCKET",
+            "SOURCE_BUCKET",
+            "UPLOADS_S3_ENDPOINT",
+            "UPLOADS_MINIO_ENDPOINT",
+            "UPLOADS_AWS_REGION",
+            "UPLOADS_AWS_PROFILE",
+            "UPLOADS_S3_PATH_STYLE",
+            "UPLOADS_S3_CHUNKED_ENCODING",
+            "UPLOADS_AWS_REQUEST_CHECKSUM_CALCULATION",
+            "UPLOADS_AWS_RESPONSE_CHECKSUM_VALIDATION",
+            "UPLOADS_AWS_ACCESS_KEY_ID",
+            "UPLOADS_AWS_SECRET_ACCESS_KEY",
+            "UPLOADS_AWS_SESSION_TOKEN");
 
     /** Other names of a setting, read when the setting itself is not set: the runbook's monitor calls S3_BUCKET so. */
     private static final Map<String, String> ALIASES = Map.of("S3_BUCKET", "S3_BACKUP_BUCKET");

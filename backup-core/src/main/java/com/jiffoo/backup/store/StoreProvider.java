@@ -45,4 +45,17 @@ public interface StoreProvider {
      * @throws com.jiffoo.backup.ConfigurationException when the URI or a setting is wrong or missing, naming which
      */
     Sink open(URI uri, StoreSettings settings);
+
+    /**
+     * Opens the bucket {@code uri} names (with its prefix in the URI's path) as a source or target of files
+     * backups ({@code backup files --from}, {@code restore files --to}), with the same settings as {@link #open}.
+     * Default: refused, for schemes that are no object stores.
+     *
+     * @throws com.jiffoo.backup.ConfigurationException when this provider cannot open buckets, or a setting is wrong
+     */
+    default ObjectBucket openBucket(URI uri, StoreSettings settings) {
+        throw new com.jiffoo.backup.ConfigurationException("'" + uri.getScheme()
+                + ":' cannot be the source or target of a files backup; name a bucket as s3://bucket/prefix or"
+                + " minio://host:port/bucket/prefix.");
+    }
 }

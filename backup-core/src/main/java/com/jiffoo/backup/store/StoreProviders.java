@@ -71,6 +71,26 @@ public final class StoreProviders {
     }
 
     /**
+     * Opens the bucket {@code location} names ({@code s3://bucket/prefix}, {@code minio://host:port/bucket/prefix}) as
+     * the source or target of a files backup; settings and query parameters as for {@link #open(String,
+     * StoreSettings)}.
+     *
+     * @throws ConfigurationException as {@link #open(String, StoreSettings)}, or when the scheme is no object store
+     */
+    public static ObjectBucket openBucket(String location, StoreSettings settings) {
+        Objects.requireNonNull(settings, "settings");
+        URI uri = toUri(location);
+        if (uri.getRawUserInfo() != null || holdsCredentials(uri.toString())) {
+            throw credentials(uri.getScheme());
+        }
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        StoreProvider provider = find(scheme)
+                .orElseThrow(() -> new ConfigurationException("No store provider opens '" + scheme
+                        + ":' URIs; the known schemes are " + String.join(", ", schemes()) + "."));
+        return provider.openBucket(uri, settings.withQuery(uri, provider.queryParameters()));
+    }
+
+    /**
      * Opens the store of the backup {@code backupUri} names, {@code <store URI>/<kind>/<file>} as
      * {@link #backupUri} prints it, and returns it with the backup's key ({@link StoreLayout#backupKeyAtEndOf}).
      * Query parameters stay with the store ({@code s3://b/p/database/x.sql.gpg?region=eu-west-1}).

@@ -80,9 +80,31 @@ public final class FileChain {
      * {@link com.jiffoo.backup.StoredBackups#committed} gives them).
      */
     public Plan plan(List<BackupManifest> committed, java.nio.file.Path directory, Instant now) {
-        String dir = directory.toAbsolutePath().normalize().toString();
+        return plan(
+                committed, "directory", directory.toAbsolutePath().normalize().toString(), now);
+    }
+
+    /**
+     * Plans the next backup of the bucket {@code bucketLocation} ({@link BucketSource}'s {@code bucket} fact, e.g.
+     * {@code s3://shop-uploads/media}) from the store's committed files backups, as {@link #plan(List,
+     * java.nio.file.Path, Instant)} does for a directory.
+     */
+    public Plan planBucket(List<BackupManifest> committed, String bucketLocation, Instant now) {
+        return plan(committed, "bucket", bucketLocation, now);
+    }
+
+    /**
+     * Plans the next backup of a bucket written to several stores, as {@link #plan(List, Function,
+     * java.nio.file.Path, Instant)} does for a directory.
+     */
+    public Plan planBucket(
+            List<Sink> receivers, Function<Sink, List<BackupManifest>> committed, String bucketLocation, Instant now) {
+        return plan(receivers, list -> planBucket(list, bucketLocation, now), committed);
+    }
+
+    private Plan plan(List<BackupManifest> committed, String fact, String dir, Instant now) {
         for (BackupManifest m : committed) {
-            if (!dir.equals(m.sourceFacts().get("directory"))) {
+            if (!dir.equals(m.sourceFacts().get(fact))) {
                 continue;
             }
             Optional<Long> level = level(m);
@@ -134,9 +156,16 @@ public final class FileChain {
             Function<Sink, List<BackupManifest>> committed,
             java.nio.file.Path directory,
             Instant now) {
+        return plan(receivers, list -> plan(list, directory, now), committed);
+    }
+
+    private Plan plan(
+            List<Sink> receivers,
+            Function<List<BackupManifest>, Plan> planner,
+            Function<Sink, List<BackupManifest>> committed) {
         Plan plan;
         try {
-            plan = plan(committed.apply(receivers.get(0)), directory, now);
+            plan = planner.apply(committed.apply(receivers.get(0)));
         } catch (StorageException e) {
             if (receivers.size() < 2) {
                 throw e;

@@ -411,7 +411,7 @@ record S3Objects(
      * be reused; a reader that stops early (the monitor's key check reads 64 KiB, a restore that fails) must not
      * download gigabytes, so closing before the end aborts the connection instead.
      */
-    private static final class AbortingStream extends FilterInputStream {
+    static final class AbortingStream extends FilterInputStream {
         private final ResponseInputStream<?> response;
         private boolean ended;
 

@@ -66,7 +66,18 @@ public final class S3Sink extends ObjectStoreSink {
         return "s3://" + b.bucket + (b.prefix.isEmpty() ? "" : "/" + b.prefix.substring(0, b.prefix.length() - 1));
     }
 
-    private static S3Sink create(Builder b) {
+    /**
+     * The bucket and prefix the builder names, as an {@link S3Bucket} with the same client settings (endpoint,
+     * region, credentials, path style, checksums); Object Lock, encryption and storage class do not apply.
+     */
+    static S3Bucket bucket(Builder b) {
+        if (b.bucket == null) {
+            throw new ConfigurationException("No bucket: name it as s3://bucket/prefix.");
+        }
+        return new S3Bucket(client(b), b.bucket, b.prefix);
+    }
+
+    private static S3Client client(Builder b) {
         Region region = resolveRegion(b);
         var client = S3Client.builder()
                 .region(region)
@@ -89,9 +100,14 @@ public final class S3Sink extends ObjectStoreSink {
         if (b.endpointOverride != null) {
             client.endpointOverride(b.endpointOverride);
         }
+        return client.build();
+    }
+
+    private static S3Sink create(Builder b) {
+        Region region = resolveRegion(b);
         return new S3Sink(
                 b,
-                client.build(),
+                client(b),
                 b.endpointOverride != null
                         ? b.endpointOverride.toString()
                         : "https://s3." + region.id() + ".amazonaws.com");

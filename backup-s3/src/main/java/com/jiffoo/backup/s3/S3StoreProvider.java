@@ -60,6 +60,22 @@ public final class S3StoreProvider implements StoreProvider {
 
     @Override
     public Sink open(URI uri, StoreSettings s) {
+        S3Sink.Builder b = builder(uri, s);
+        b.objectLock(objectLock(s));
+        return b.build();
+    }
+
+    /**
+     * Opens {@code s3://bucket/prefix} as an {@link S3Bucket}: the source of {@code backup files --from} or the
+     * target of {@code restore files --to}, with the same settings as a store (endpoint, region, credentials, path
+     * style, checksums; not Object Lock).
+     */
+    @Override
+    public com.jiffoo.backup.store.ObjectBucket openBucket(URI uri, StoreSettings s) {
+        return S3Sink.bucket(builder(uri, s));
+    }
+
+    private static S3Sink.Builder builder(URI uri, StoreSettings s) {
         Optional<URI> endpoint = s.httpUrl("S3_ENDPOINT");
         S3Sink.Builder b = S3Sink.builder()
                 .uri("s3://" + uri.getRawAuthority()
@@ -79,8 +95,7 @@ public final class S3StoreProvider implements StoreProvider {
         s.bool("S3_CHUNKED_ENCODING").ifPresent(b::chunkedEncoding);
         b.pathStyleAccess(s.bool("S3_PATH_STYLE").orElse(endpoint.isPresent()));
         credentials(s, profileInUri(uri)).ifPresent(b::credentialsProvider);
-        b.objectLock(objectLock(s));
-        return b.build();
+        return b;
     }
 
     /** The launcher's default of {@code RETENTION_DAYS}, the prune's. */

@@ -1,0 +1,452 @@
+package com.jiffoo.backup.files;
+
+import com.jiffoo.backup.BackupException;
+import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.RestoreException;
+import com.jiffoo.backup.RestoreTarget;
+import com.jiffoo.backup.StagedRestore;
+import com.jiffoo.backup.internal.StageStreams;
+import com.jiffoo.backup.store.ObjectBucket;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Restores a files backup into a bucket and prefix ({@code restore files --to s3://bucket/prefix}): each regular
+ * file of the tar becomes an object whose key is its path under the prefix, with the content type and user metadata
+ * of its PAX headers ({@link BucketSource#CONTENT_TYPE}, {@link BucketSource#META}); without them (a backup of a
+ * directory) {@code application/octet-stream} and no metadata. Directories are implied by the keys (an empty one is
+ * not restored); symbolic links, hard links and special files are skipped and counted ({@code skipped}), with a
+ * warning. An entry whose path is absolute or has a {@code ..} segment is refused, naming it.
+ *
+ * <p>Verify before trust: the objects are first written under a staging prefix inside the target,
+ * {@code .jiffoo-restore-<UTC time>-<hex>/}, and copied into place (server-side copies) only by
+ * {@link StagedRestore#commit()}, after the restore pipeline checked every checksum. When a check fails, or the restore
+ * fails or is stopped, the staged objects are deleted and the target's own objects were never touched. An increment
+ * of a chain is applied onto the staging prefix ({@link #stageOnto}): its objects replace the staged ones and each
+ * directory's {@code GNU.dumpdir} record deletes what the directory no longer holds. A process killed during a restore
+ * leaves its staging prefix behind; the next restore into the target deletes such leftovers first, and a backup
+ * of the bucket skips them.
+ *
+ * <p>A target that already holds objects (other than staging leftovers) is refused unless
+ * {@link Builder#replaceExisting}: then the commit first deletes the objects the backup does not have, then copies the
+ * backup's objects over the existing ones, so the prefix ends up holding exactly the backup. A commit that fails part way
+ * (the server fails during the copies) leaves the target partly restored; the message says so and keeps the staging
+ * prefix, which holds the whole verified backup, for a later restore.
+ *
+ * <p>Memory: one object is streamed at a time (a part buffer of the bucket, 16 MiB for S3), and listings are paged;
+ * an increment's deletions hold the names of one directory at a time.
+ */
+public final class BucketRestoreTarget implements RestoreTarget {
+    private static final Logger LOG = LoggerFactory.getLogger(BucketRestoreTarget.class);
+    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'");
+
+    private final ObjectBucket bucket;
+    private final boolean replaceExisting;
+
+    private BucketRestoreTarget(ObjectBucket bucket, boolean replaceExisting) {
+        this.bucket = bucket;
+        this.replaceExisting = replaceExisting;
+    }
+
+    /** A builder for a restore into {@code bucket} (a bucket and a prefix). */
+    public static Builder builder(ObjectBucket bucket) {
+        return new Builder(bucket);
+    }
+
+    @Override
+    public String describe() {
+        return "bucket " + bucket.location();
+    }
+
+    @Override
+    public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
+        Objects.requireNonNull(plaintext, "plaintext");
+        cleanLeftovers();
+        if (!replaceExisting) {
+            Iterator<ObjectBucket.Item> it = list("", true);
+            while (it.hasNext()) {
+                ObjectBucket.Item item = it.next();
+                if (!(item.prefix() && item.key().startsWith(BucketSource.STAGING))) {
+                    throw new RestoreException(
+                            "The target " + bucket.location() + " is not empty (it holds '" + item.key()
+                                    + "'); restore into an empty prefix, or pass --replace to make it hold exactly"
+                                    + " the backup (objects the backup does not have are deleted). Nothing was"
+                                    + " changed.",
+                            manifest == null ? null : manifest.objectKey(),
+                            bucket.location(),
+                            null);
+                }
+            }
+        }
+        String staging = BucketSource.STAGING
+                + ZonedDateTime.now(ZoneOffset.UTC).format(STAMP) + "-"
+                + java.util.HexFormat.of()
+                        .toHexDigits(
+                                java.util.concurrent.ThreadLocalRandom.current().nextInt())
+                + "/";
+        Staged s = new Staged(staging);
+        LOG.info(
+                "Restoring {}into {} (staging under {})",
+                manifest == null ? "" : manifest.objectKey() + " ",
+                bucket.location(),
+                staging);
+        boolean ok = false;
+        try {
+            apply(s, plaintext, manifest);
+            ok = true;
+            return s;
+        } finally {
+            if (!ok) {
+                s.close();
+            }
+        }
+    }
+
+    @Override
+    public StagedRestore stageOnto(StagedRestore previous, InputStream plaintext, BackupManifest manifest)
+            throws IOException {
+        if (!(previous instanceof Staged s) || s.owner() != this) {
+            throw new IllegalArgumentException("stageOnto needs a restore staged by stage() into " + describe());
+        }
+        LOG.info(
+                "Applying {}onto the staged objects of {}",
+                manifest == null ? "" : manifest.objectKey() + " ",
+                bucket.location());
+        apply(s, plaintext, manifest);
+        return s;
+    }
+
+    private void apply(Staged s, InputStream plaintext, BackupManifest manifest) throws IOException {
+        String what = BoundedTarInputStream.name(manifest);
+        try (InputStream in = Compression.decompress(StageStreams.closeShield(plaintext));
+                TarArchiveInputStream tar = BoundedTarInputStream.open(in, what)) {
+            TarArchiveEntry entry;
+            while ((entry = tar.getNextEntry()) != null) {
+                String path = path(entry.getName(), what);
+                if (entry.isDirectory()) {
+                    String dumpdir = entry.getExtraPaxHeader(DirectorySource.DUMPDIR);
+                    if (dumpdir != null) {
+                        prune(s, path.isEmpty() ? "" : path + "/", dumpdir);
+                    }
+                    continue;
+                }
+                if (!entry.isFile() || entry.isLink()) {
+                    LOG.warn(
+                            "{}: {} in {}: not a regular file, skipped (a bucket holds objects only)",
+                            entry.getName(),
+                            entry.isSymbolicLink()
+                                    ? "a symbolic link"
+                                    : entry.isLink() ? "a hard link" : "a special file",
+                            what);
+                    s.skipped++;
+                    continue;
+                }
+                if (path.isEmpty()) {
+                    throw refuse(entry.getName(), what, "it has an empty path");
+                }
+                Map<String, String> meta = new LinkedHashMap<>();
+                for (Map.Entry<String, String> h : entry.getExtraPaxHeaders().entrySet()) {
+                    if (h.getKey().startsWith(BucketSource.META)) {
+                        meta.put(h.getKey().substring(BucketSource.META.length()), h.getValue());
+                    }
+                }
+                bucket.put(
+                        s.staging + path,
+                        tar,
+                        entry.getSize(),
+                        entry.getExtraPaxHeader(BucketSource.CONTENT_TYPE),
+                        meta);
+                s.files++;
+                s.bytes += entry.getSize();
+            }
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        } catch (BackupException | IOException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new RestoreException(
+                    "The archive for " + bucket.location() + " is malformed: " + e
+                            + ". The backup may be corrupt; the target was not changed.",
+                    null,
+                    bucket.location(),
+                    e);
+        }
+    }
+
+    /** The entry's path as a key under the prefix ("" for the top), or refused. */
+    private String path(String name, String what) {
+        String n = name;
+        while (n.startsWith("./")) {
+            n = n.substring(2);
+        }
+        if (n.equals(".")) {
+            n = "";
+        }
+        if (n.endsWith("/")) {
+            n = n.substring(0, n.length() - 1);
+        }
+        if (n.isEmpty()) {
+            return "";
+        }
+        if (n.startsWith("/")) {
+            throw refuse(name, what, "its path is absolute");
+        }
+        for (String part : n.split("/", -1)) {
+            if (part.isEmpty() || part.equals(".") || part.equals("..")) {
+                throw refuse(name, what, "its path has a segment '" + part + "'");
+            }
+        }
+        if (n.startsWith(BucketSource.STAGING)) {
+            throw refuse(name, what, "it lies under the staging prefix of restores");
+        }
+        return n;
+    }
+
+    private RestoreException refuse(String name, String what, String why) {
+        return new RestoreException(
+                "The entry '" + name + "' of " + what + " cannot be restored into " + bucket.location() + ": " + why
+                        + ". The backup may have been tampered with; nothing in the target was changed.",
+                null,
+                bucket.location(),
+                null);
+    }
+
+    /** Deletes from the staged {@code dir} what its {@code GNU.dumpdir} record does not list with the same type. */
+    private void prune(Staged s, String dir, String dumpdir) throws IOException {
+        Set<String> files = new HashSet<>();
+        Set<String> dirs = new HashSet<>();
+        for (String rec : dumpdir.split("\0")) {
+            if (rec.length() < 2) {
+                continue;
+            }
+            (rec.charAt(0) == 'D' ? dirs : files).add(rec.substring(1));
+        }
+        List<String> gone = new ArrayList<>();
+        List<String> goneDirs = new ArrayList<>();
+        Iterator<ObjectBucket.Item> it = list(s.staging + dir, true);
+        while (it.hasNext()) {
+            ObjectBucket.Item item = it.next();
+            String name = item.key().substring(s.staging.length() + dir.length());
+            if (item.prefix()) {
+                String segment = name.substring(0, name.length() - 1);
+                if (!dirs.contains(segment)) {
+                    goneDirs.add(item.key());
+                }
+            } else if (!files.contains(name)) {
+                gone.add(item.key());
+                if (gone.size() == 1000) {
+                    deleteBatch(gone);
+                    gone.clear();
+                }
+            }
+        }
+        deleteBatch(gone);
+        for (String d : goneDirs) {
+            deleteAll(d);
+        }
+    }
+
+    /** Deletes every object under {@code prefix}, a page at a time. */
+    private void deleteAll(String prefix) throws IOException {
+        List<String> batch = new ArrayList<>();
+        Iterator<ObjectBucket.Item> it = list(prefix, false);
+        while (it.hasNext()) {
+            batch.add(it.next().key());
+            if (batch.size() == 1000) {
+                deleteBatch(batch);
+                batch.clear();
+            }
+        }
+        deleteBatch(batch);
+    }
+
+    /**
+     * Deletes a batch of keys; when the batch request fails, each key on its own (s3rver fails a batch whose parallel
+     * deletions race on its directories).
+     */
+    private void deleteBatch(List<String> keys) throws IOException {
+        try {
+            bucket.delete(keys);
+        } catch (IOException e) {
+            LOG.debug("Deleting {} objects at once failed ({}); deleting them one by one", keys.size(), e.toString());
+            for (String k : keys) {
+                bucket.delete(List.of(k));
+            }
+        }
+    }
+
+    private Iterator<ObjectBucket.Item> list(String prefix, boolean oneLevel) throws IOException {
+        return bucket.list(prefix, oneLevel);
+    }
+
+    /** Deletes the staging prefixes restores left behind (killed mid-way). */
+    private void cleanLeftovers() throws IOException {
+        List<String> left = new ArrayList<>();
+        Iterator<ObjectBucket.Item> it = list(BucketSource.STAGING, true);
+        while (it.hasNext()) {
+            ObjectBucket.Item item = it.next();
+            if (item.prefix()) {
+                left.add(item.key());
+            }
+        }
+        for (String p : left) {
+            LOG.warn("{}/{}: the staging of an earlier restore that was stopped; deleted", bucket.location(), p);
+            deleteAll(p);
+        }
+    }
+
+    private final class Staged implements StagedRestore {
+        final String staging;
+        long files;
+        long bytes;
+        long skipped;
+        private boolean committed;
+        private boolean closed;
+
+        Staged(String staging) {
+            this.staging = staging;
+        }
+
+        BucketRestoreTarget owner() {
+            return BucketRestoreTarget.this;
+        }
+
+        @Override
+        public Map<String, Object> facts() {
+            Map<String, Object> f = new LinkedHashMap<>();
+            f.put("target", bucket.location());
+            f.put("files", files);
+            f.put("bytes", bytes);
+            f.put("skipped", skipped);
+            return f;
+        }
+
+        @Override
+        public synchronized void commit() throws IOException {
+            if (committed) {
+                return;
+            }
+            long copied = 0;
+            try {
+                if (replaceExisting) {
+                    // first: a server that keeps objects as files (MinIO, S3Proxy) cannot hold "a" while "a/b" exists
+                    deleteNotIn();
+                }
+                Iterator<ObjectBucket.Item> it = list(staging, false);
+                while (it.hasNext()) {
+                    ObjectBucket.Item o = it.next();
+                    bucket.copy(o.key(), o.key().substring(staging.length()), o.size());
+                    copied++;
+                }
+            } catch (IOException | RuntimeException e) {
+                throw new RestoreException(
+                        "Copying the verified objects from " + bucket.location() + "/" + staging + " into place failed"
+                                + " after " + copied + " objects (" + e.getMessage() + "): the target is partly"
+                                + " restored. The staging prefix still holds the whole verified backup; restore again.",
+                        null,
+                        bucket.location(),
+                        e);
+            }
+            committed = true;
+            LOG.info("Copied {} objects into {}", copied, bucket.location());
+            try {
+                deleteAll(staging);
+            } catch (IOException | RuntimeException e) {
+                LOG.warn(
+                        "Deleting the staging prefix {}/{} failed: {}; the next restore deletes it",
+                        bucket.location(),
+                        staging,
+                        e.toString());
+            }
+        }
+
+        /** Deletes the target's objects that the staged backup does not have: a merge of two sorted listings. */
+        private void deleteNotIn() throws IOException {
+            Iterator<ObjectBucket.Item> target = list("", false);
+            Iterator<ObjectBucket.Item> staged = list(staging, false);
+            String next = staged.hasNext() ? staged.next().key().substring(staging.length()) : null;
+            List<String> batch = new ArrayList<>();
+            while (target.hasNext()) {
+                String key = target.next().key();
+                if (key.startsWith(BucketSource.STAGING)) {
+                    continue;
+                }
+                while (next != null && compareUtf8(next, key) < 0) {
+                    next = staged.hasNext() ? staged.next().key().substring(staging.length()) : null;
+                }
+                if (next == null || !next.equals(key)) {
+                    batch.add(key);
+                    if (batch.size() == 1000) {
+                        deleteBatch(batch);
+                        batch.clear();
+                    }
+                }
+            }
+            deleteBatch(batch);
+        }
+
+        @Override
+        public synchronized void close() {
+            if (committed || closed) {
+                return;
+            }
+            closed = true;
+            try {
+                deleteAll(staging);
+                LOG.info("Deleted the staged objects under {}/{}; the target is unchanged", bucket.location(), staging);
+            } catch (IOException | RuntimeException e) {
+                LOG.warn(
+                        "Deleting the staging prefix {}/{} failed: {}; the next restore deletes it",
+                        bucket.location(),
+                        staging,
+                        e.toString());
+            }
+        }
+    }
+
+    private static int compareUtf8(String a, String b) {
+        return java.util.Arrays.compareUnsigned(
+                a.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                b.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** Builds a {@link BucketRestoreTarget}. */
+    public static final class Builder {
+        private final ObjectBucket bucket;
+        private boolean replaceExisting;
+
+        private Builder(ObjectBucket bucket) {
+            this.bucket = Objects.requireNonNull(bucket, "bucket");
+        }
+
+        /**
+         * Whether a target that holds objects may be replaced (default false: refused). When true, the commit makes
+         * the prefix hold exactly the backup: objects the backup does not have are deleted.
+         */
+        public Builder replaceExisting(boolean replace) {
+            this.replaceExisting = replace;
+            return this;
+        }
+
+        /** Builds the target. */
+        public BucketRestoreTarget build() {
+            return new BucketRestoreTarget(bucket, replaceExisting);
+        }
+    }
+}
