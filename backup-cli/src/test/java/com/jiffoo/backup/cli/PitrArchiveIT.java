@@ -60,10 +60,7 @@ class PitrArchiveIT {
 
     @AfterAll
     static void tearDown() throws Exception {
-        if (pg != null) {
-            pg.close();
-        }
-        root("rm", "-rf", work.toString());
+        PitrFixture.tearDown(pg, work);
     }
 
     @Test

@@ -1,6 +1,5 @@
 package com.jiffoo.backup.cli;
 
-import static com.jiffoo.backup.cli.PitrIT.root;
 import static com.jiffoo.backup.cli.PitrIT.sql;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -69,17 +68,12 @@ class PitrDrillIT {
 
     @AfterAll
     static void tearDown() throws Exception {
-        if (pg != null) {
-            pg.close();
-        }
-        root("rm", "-rf", work.toString());
+        PitrFixture.tearDown(pg, work);
     }
 
     @AfterEach
     void noScratchLeft() throws IOException {
-        try (Stream<Path> left = Files.list(scratch)) {
-            assertThat(left.toList()).as("no scratch directory is left").isEmpty();
-        }
+        PitrFixture.assertNoScratchLeft(scratch);
     }
 
     private static Jar.Run drill(String... args) {

@@ -1,7 +1,6 @@
 package com.jiffoo.backup.cli;
 
 import static com.jiffoo.backup.cli.PitrIT.freePort;
-import static com.jiffoo.backup.cli.PitrIT.root;
 import static com.jiffoo.backup.cli.PitrIT.sql;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -59,10 +58,7 @@ class PitrEndToEndIT {
 
     @AfterAll
     static void tearDown() throws Exception {
-        if (pg != null) {
-            pg.close();
-        }
-        root("rm", "-rf", work.toString());
+        PitrFixture.tearDown(pg, work);
     }
 
     @Test

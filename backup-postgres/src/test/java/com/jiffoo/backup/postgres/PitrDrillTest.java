@@ -1,6 +1,5 @@
 package com.jiffoo.backup.postgres;
 
-import static com.jiffoo.backup.postgres.PitrFixture.asRoot;
 import static com.jiffoo.backup.postgres.PitrFixture.query;
 import static com.jiffoo.backup.postgres.PitrFixture.sql;
 import static com.jiffoo.backup.postgres.PitrRestoreTest.freePort;
@@ -24,7 +23,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -71,17 +69,12 @@ class PitrDrillTest {
 
     @AfterAll
     static void tearDown() throws Exception {
-        if (pg != null) {
-            pg.close();
-        }
-        asRoot("rm", "-rf", work.toString());
+        PitrFixture.tearDown(pg, work);
     }
 
     @AfterEach
     void noScratchLeft() throws IOException {
-        try (Stream<Path> left = Files.list(scratch)) {
-            assertThat(left.toList()).as("no scratch directory is left").isEmpty();
-        }
+        PitrFixture.assertNoScratchLeft(scratch);
     }
 
     private static PitrDrill.Builder drill() {

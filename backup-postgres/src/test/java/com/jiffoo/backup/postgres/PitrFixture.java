@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.stream.Stream;
 
 /**
  * The set-up the point-in-time recovery tests share (PitrRestoreTest, PitrDrillTest, and through the test jar the
@@ -127,6 +128,21 @@ public final class PitrFixture {
                 ResultSet r = s.executeQuery(q)) {
             r.next();
             return r.getString(1);
+        }
+    }
+
+    /** Stops {@code cluster} (when it was started) and removes {@code work} as root (the server's files are in it). */
+    public static void tearDown(ThrowawayCluster cluster, Path work) throws IOException, InterruptedException {
+        if (cluster != null) {
+            cluster.close();
+        }
+        asRoot("rm", "-rf", work.toString());
+    }
+
+    /** Requires the scratch parent {@code scratch} to be empty: no drill left a scratch directory. */
+    public static void assertNoScratchLeft(Path scratch) throws IOException {
+        try (Stream<Path> left = Files.list(scratch)) {
+            assertThat(left.toList()).as("no scratch directory is left").isEmpty();
         }
     }
 
