@@ -405,21 +405,7 @@ abstract class CliCommand implements Callable<Integer> {
 
     /** Closes every store of the list (the store and its copies), then throws the first failure, if any. */
     static void close(java.util.List<Sink> stores) {
-        RuntimeException first = null;
-        for (Sink store : stores) {
-            try {
-                close(store);
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        com.jiffoo.backup.internal.Closing.closeAll(stores, RuntimeException.class, store -> close(store));
     }
 
     /** Closes a store, turning its failure into a storage error. */

@@ -7,6 +7,7 @@ import static com.jiffoo.backup.cli.PitrIT.sql;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.jiffoo.backup.postgres.PitrFixture;
 import com.jiffoo.backup.postgres.ThrowawayCluster;
 import com.jiffoo.backup.testutil.TestKeys;
 import java.nio.file.Files;
@@ -43,26 +44,13 @@ class PitrArchiveIT {
 
     @BeforeAll
     static void setUp() throws Exception {
-        work = Files.createTempDirectory(
-                "jiffoo-pitr-archive-",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
-        store = Files.createDirectory(
-                work.resolve("st%f%41ore"),
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        work = PitrFixture.workDirectory("jiffoo-pitr-archive-");
+        store = PitrFixture.privateDirectory(work.resolve("st%f%41ore"));
         key = TestKeys.keyFile(work, "backup.key");
-        root("chown", "postgres:postgres", store.toString(), key.toString());
-        String launcher = Jar.path().resolveSibling("jiffoo-backup").toString();
         // archive_command has the same placeholders: the % of the directory's name doubled
-        pg = ThrowawayCluster.installed(
-                "archive_mode=on",
-                "archive_command=" + launcher + " wal-push --store "
-                        + store.toString().replace("%", "%%") + " --key-file " + key + " %p");
-        env = Map.of(
-                "DB_HOST", "127.0.0.1",
-                "DB_PORT", Integer.toString(pg.port()),
-                "DB_USER", "postgres",
-                "BACKUP_DIR", store.toString(),
-                "ENCRYPTION_KEY_FILE", key.toString());
+        pg = PitrFixture.archivingWithWalPush(
+                Jar.path().resolveSibling("jiffoo-backup"), store.toString().replace("%", "%%"), store, key);
+        env = PitrFixture.environment(pg, store, key);
         sql(pg, "CREATE TABLE orders (id int PRIMARY KEY, note text)");
         Jar.Run base = Jar.run(work, env, "backup", "base");
         assertThat(base.exitCode()).as(base.toString()).isZero();
@@ -72,10 +60,7 @@ class PitrArchiveIT {
 
     @AfterAll
     static void tearDown() throws Exception {
-        if (pg != null) {
-            pg.close();
-        }
-        root("rm", "-rf", work.toString());
+        PitrFixture.tearDown(pg, work);
     }
 
     @Test
@@ -266,8 +251,7 @@ class PitrArchiveIT {
 
     private static String switchAndWait() throws Exception {
         String last = query(pg, "SELECT pg_walfile_name(pg_current_wal_lsn())");
-        PitrIT.switchAndWait(
-                pg, s -> Files.exists(store.resolve("wal/" + s.substring(0, 16) + "/" + s + ".zst.gpg.manifest.json")));
+        PitrFixture.switchAndWait(pg, PitrFixture.inStore(store));
         return last;
     }
 }

@@ -1,17 +1,15 @@
 package com.jiffoo.backup.cli;
 
 import static com.jiffoo.backup.cli.PitrIT.freePort;
-import static com.jiffoo.backup.cli.PitrIT.query;
-import static com.jiffoo.backup.cli.PitrIT.root;
 import static com.jiffoo.backup.cli.PitrIT.sql;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.jiffoo.backup.postgres.PitrFixture;
 import com.jiffoo.backup.postgres.ThrowawayCluster;
 import com.jiffoo.backup.testutil.TestKeys;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -38,49 +36,29 @@ class PitrEndToEndIT {
 
     @BeforeAll
     static void setUp() throws Exception {
-        work = Files.createTempDirectory(
-                "jiffoo-pitr-e2e-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
-        store = Files.createDirectory(
-                work.resolve("store"),
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        work = PitrFixture.workDirectory("jiffoo-pitr-e2e-");
+        store = PitrFixture.privateDirectory(work.resolve("store"));
         Path key = TestKeys.keyFile(work, "backup.key");
         // the server runs wal-push and wal-fetch as its own user
-        root("chown", "postgres:postgres", store.toString(), key.toString());
-        String launcher = Jar.path().resolveSibling("jiffoo-backup").toString();
-        pg = ThrowawayCluster.installed(
-                "archive_mode=on",
-                "archive_command=" + launcher + " wal-push --store file:" + store + " --key-file " + key + " %p");
-        env = Map.of(
-                "DB_HOST", "127.0.0.1",
-                "DB_PORT", Integer.toString(pg.port()),
-                "DB_USER", "postgres",
-                "BACKUP_DIR", store.toString(),
-                "ENCRYPTION_KEY_FILE", key.toString());
+        pg = PitrFixture.archivingWithWalPush(Jar.path().resolveSibling("jiffoo-backup"), "file:" + store, store, key);
+        env = PitrFixture.environment(pg, store, key);
 
         sql(pg, "CREATE TABLE orders (id int PRIMARY KEY, note text)", "CREATE TABLE customers AS SELECT 1 AS id");
         Jar.Run base = Jar.run(work, env, "backup", "base");
         assertThat(base.exitCode()).as(base.toString()).isZero();
         sql(pg, "INSERT INTO orders VALUES (1, 'A')");
-        Thread.sleep(1100);
-        timeT = query(pg, "SELECT now()::text");
-        Thread.sleep(1100);
+        timeT = PitrFixture.timeBetween(pg);
         sql(
                 pg,
                 "INSERT INTO orders VALUES (2, 'B')",
                 "SELECT pg_create_restore_point('before_drop')",
                 "DROP TABLE customers");
-        PitrIT.switchAndWait(
-                pg,
-                last -> Files.exists(
-                        store.resolve("wal/" + last.substring(0, 16) + "/" + last + ".zst.gpg.manifest.json")));
+        PitrFixture.switchAndWait(pg, PitrFixture.inStore(store));
     }
 
     @AfterAll
     static void tearDown() throws Exception {
-        if (pg != null) {
-            pg.close();
-        }
-        root("rm", "-rf", work.toString());
+        PitrFixture.tearDown(pg, work);
     }
 
     @Test

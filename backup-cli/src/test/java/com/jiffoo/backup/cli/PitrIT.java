@@ -3,6 +3,7 @@ package com.jiffoo.backup.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.jiffoo.backup.postgres.PitrFixture;
 import com.jiffoo.backup.postgres.RecoveryServer;
 import com.jiffoo.backup.postgres.ThrowawayCluster;
 import java.io.IOException;
@@ -18,7 +19,6 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -201,15 +201,7 @@ class PitrIT {
     /** Switches to a new WAL segment and waits until {@code archived} says the previous one is archived. */
     static void switchAndWait(ThrowawayCluster cluster, java.util.function.Predicate<String> archived)
             throws Exception {
-        String last = query(cluster, "SELECT pg_walfile_name(pg_current_wal_lsn())");
-        sql(cluster, "SELECT pg_switch_wal()");
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (!archived.test(last)) {
-            assertThat(System.nanoTime())
-                    .as("segment %s archived; server log:\n%s", last, cluster.log())
-                    .isLessThan(deadline);
-            Thread.sleep(200);
-        }
+        PitrFixture.switchAndWait(cluster, archived);
     }
 
     static List<String> rows(int port) throws SQLException {
@@ -240,12 +232,7 @@ class PitrIT {
     }
 
     static void sql(ThrowawayCluster cluster, String... statements) throws SQLException {
-        try (Connection c = cluster.connect();
-                Statement s = c.createStatement()) {
-            for (String q : statements) {
-                s.execute(q);
-            }
-        }
+        PitrFixture.sql(cluster, statements);
     }
 
     private static String query(String q) throws SQLException {
@@ -253,12 +240,7 @@ class PitrIT {
     }
 
     static String query(ThrowawayCluster cluster, String q) throws SQLException {
-        try (Connection c = cluster.connect();
-                Statement s = c.createStatement();
-                ResultSet r = s.executeQuery(q)) {
-            r.next();
-            return r.getString(1);
-        }
+        return PitrFixture.query(cluster, q);
     }
 
     static void root(String... cmd) throws Exception {

@@ -2,31 +2,25 @@ package com.jiffoo.backup.files;
 
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
-import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.DrillReport;
 import com.jiffoo.backup.DrillReport.Check;
-import com.jiffoo.backup.DrillReport.Phase;
 import com.jiffoo.backup.DrillReport.Status;
 import com.jiffoo.backup.DrillSource;
+import com.jiffoo.backup.internal.DrillRun;
 import com.jiffoo.backup.internal.Processes;
+import com.jiffoo.backup.internal.ScratchDirectories;
 import com.jiffoo.backup.internal.Sha256;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.DirectoryStream;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.LocalDateTime;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -68,13 +62,11 @@ public final class FilesDrill {
     private static final Logger log = LoggerFactory.getLogger(FilesDrill.class);
 
     /** The default recovery time objective: the runbook's 2 hours. */
-    public static final Duration DEFAULT_RTO_TARGET = Duration.ofHours(2);
+    public static final Duration DEFAULT_RTO_TARGET = DrillRun.DEFAULT_RTO_TARGET;
     /** Scratch directories of earlier drills older than this are removed by the next drill. */
     public static final Duration LEFTOVER_AGE = Duration.ofDays(1);
     /** The prefix of every scratch directory's name. */
     public static final String SCRATCH_PREFIX = "jiffoo_drill_files_";
-
-    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss");
 
     private final DrillSource source;
     private final Path scratchParent;
@@ -102,130 +94,68 @@ public final class FilesDrill {
      *                         be read. The scratch directory is removed in every case.
      */
     public DrillReport run() {
-        Instant startedAt = clock.instant();
-        long t0 = System.nanoTime();
-        List<Phase> phases = new ArrayList<>();
-        List<Check> checks = new ArrayList<>();
-        List<String> findings = new ArrayList<>();
-        sweep(startedAt, findings);
-        Path scratch = createScratch(startedAt);
+        DrillRun run = DrillRun.start(clock);
+        ScratchDirectories.sweep(
+                scratchParent,
+                SCRATCH_PREFIX,
+                run.startedAt(),
+                LEFTOVER_AGE,
+                p -> false,
+                FileTrees::deleteQuietly,
+                "directory",
+                "directories",
+                log,
+                run.findings());
+        Path scratch = ScratchDirectories.create(
+                scratchParent,
+                SCRATCH_PREFIX,
+                run.startedAt(),
+                "Give a directory with room for the restored files where this user may write (--scratch-dir).",
+                dir -> {});
         Path into = scratch.resolve("files");
-        Thread hook = new Thread(
-                () -> {
-                    log.warn("the drill was stopped: removing its scratch directory {}", scratch);
-                    FileTrees.deleteQuietly(scratch);
-                },
-                "jiffoo-drill-cleanup");
-        Runtime.getRuntime().addShutdownHook(hook);
-        String key = null;
-        BackupManifest manifest = null;
-        String store = source.describe();
-        long mark = t0;
+        run.onStop(() -> {
+            log.warn("the drill was stopped: removing its scratch directory {}", scratch);
+            FileTrees.deleteQuietly(scratch);
+        });
+        DrillRun.Restore restore;
         try {
-            boolean restored = false;
-            try {
-                key = source.locate();
-                phases.add(phase("locate", mark));
-                log.info("drill: restoring {} from {} into {}", key, store, into);
-                mark = System.nanoTime();
-                DrillSource.Restored r =
-                        source.restore(key, DirectoryRestoreTarget.builder(into).build());
-                phases.add(phase("restore", mark));
-                restored = true;
-                manifest = r.result().manifest();
-                store = r.store();
-                DrillReport.restored(r, manifest.objectSize() + " bytes stored", checks, findings);
-            } catch (BackupException e) {
-                if (!DrillReport.failsTheDrill(e)) {
-                    throw e;
-                }
-                phases.add(phase(key == null ? "locate" : "restore", mark));
-                DrillReport.notRestored(key, e, checks, findings);
-            }
-            if (restored) {
-                mark = System.nanoTime();
-                checks.add(countAndBytes(into, manifest));
-                checks.add(sample(into, manifest));
-                phases.add(phase("checks", mark));
+            restore = run.restore(
+                    source,
+                    () -> DirectoryRestoreTarget.builder(into).build(),
+                    log,
+                    into,
+                    r -> {},
+                    manifest -> manifest.objectSize() + " bytes stored");
+            if (restore.restored() != null) {
+                run.mark();
+                run.checks().add(countAndBytes(into, restore.manifest()));
+                run.checks().add(sample(into, restore.manifest()));
+                run.endPhase("checks");
             }
         } finally {
-            mark = System.nanoTime();
-            FileTrees.deleteQuietly(scratch);
-            boolean gone = !Files.exists(scratch, LinkOption.NOFOLLOW_LINKS);
-            phases.add(phase("cleanup", mark));
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException e) {
-                // shutting down: the hook runs (and finds the directory gone)
-            }
-            if (!gone) {
-                findings.add("the scratch directory " + scratch + " could not be removed: remove it by hand (rm -rf),"
-                        + " or the next drill removes it after a day");
-                checks.add(new Check("cleanup", Status.FAILED, "the scratch directory " + scratch + " is left"));
-            }
+            run.cleanUp(() -> {
+                FileTrees.deleteQuietly(scratch);
+                return Files.exists(scratch, LinkOption.NOFOLLOW_LINKS)
+                        ? new DrillRun.Left(
+                                "the scratch directory " + scratch + " could not be removed: remove it by hand"
+                                        + " (rm -rf), or the next drill removes it after a day",
+                                "the scratch directory " + scratch + " is left")
+                        : null;
+            });
         }
-        DrillReport report = DrillReport.judge(
+        DrillReport report = run.judge(
                 "files",
-                startedAt,
-                Processes.host(),
-                manifest != null ? manifest.objectKey() : key,
-                manifest != null ? manifest.completedAt() : null,
-                store,
+                restore.backupKey(),
+                restore.backupAt(),
+                restore.store(),
                 "directory " + into + " on " + Processes.host(),
-                phases,
-                Duration.ofNanos(System.nanoTime() - t0),
-                rtoTarget,
-                checks,
-                findings);
+                rtoTarget);
         log.info(
                 "drill of {}: {} in {}",
                 report.backupKey(),
                 report.outcome().label(),
                 DrillReport.human(report.total()));
         return report;
-    }
-
-    private static Phase phase(String name, long since) {
-        return new Phase(name, Duration.ofNanos(System.nanoTime() - since));
-    }
-
-    /** A new scratch directory, 0700, whose name no other directory has (created atomically). */
-    private Path createScratch(Instant at) {
-        try {
-            Files.createDirectories(scratchParent);
-            return Files.createTempDirectory(
-                    scratchParent,
-                    SCRATCH_PREFIX + STAMP.format(LocalDateTime.ofInstant(at, ZoneOffset.UTC)) + "_",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        } catch (IOException | UnsupportedOperationException e) {
-            throw new ConfigurationException(
-                    "Cannot create the drill's scratch directory in " + scratchParent + ": " + e
-                            + ". Give a directory with room for the restored files where this user may write"
-                            + " (--scratch-dir).",
-                    null,
-                    scratchParent.toString(),
-                    e);
-        }
-    }
-
-    /** Removes scratch directories of earlier drills older than {@link #LEFTOVER_AGE}. */
-    private void sweep(Instant now, List<String> findings) {
-        if (!Files.isDirectory(scratchParent)) {
-            return;
-        }
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(scratchParent, SCRATCH_PREFIX + "*")) {
-            for (Path p : ds) {
-                BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-                if (a.isDirectory() && a.lastModifiedTime().toInstant().isBefore(now.minus(LEFTOVER_AGE))) {
-                    if (FileTrees.deleteQuietly(p)) {
-                        log.warn("removed the scratch directory {} an earlier drill left", p);
-                        findings.add("removed the scratch directory " + p + " that an earlier drill left");
-                    }
-                }
-            }
-        } catch (IOException e) {
-            log.warn("could not look for scratch directories of earlier drills in {}: {}", scratchParent, e.toString());
-        }
     }
 
     /**

@@ -5,11 +5,10 @@ import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.DrillReport;
 import com.jiffoo.backup.DrillReport.Check;
-import com.jiffoo.backup.DrillReport.Phase;
 import com.jiffoo.backup.DrillReport.Status;
 import com.jiffoo.backup.DrillSource;
 import com.jiffoo.backup.RestoreException;
-import com.jiffoo.backup.internal.Processes;
+import com.jiffoo.backup.internal.DrillRun;
 import java.io.OutputStream;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -21,7 +20,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
@@ -80,14 +78,13 @@ public final class DatabaseDrill {
     private static final Logger log = LoggerFactory.getLogger(DatabaseDrill.class);
 
     /** The default recovery time objective: the runbook's 2 hours. */
-    public static final Duration DEFAULT_RTO_TARGET = Duration.ofHours(2);
+    public static final Duration DEFAULT_RTO_TARGET = DrillRun.DEFAULT_RTO_TARGET;
     /** Scratch databases of earlier drills older than this are dropped by the next drill's sweep. */
     public static final Duration LEFTOVER_AGE = Duration.ofDays(1);
     /** The prefix of every scratch database's name. */
     public static final String SCRATCH_PREFIX = "jiffoo_drill_";
 
     private static final Pattern SCRATCH = Pattern.compile("^" + SCRATCH_PREFIX + "([0-9]{8}_[0-9]{6})_([0-9a-f]{8})$");
-    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss");
     /** The first key of the drills' advisory locks on scratch names ({@code 'jdrl'}); the second is the name's hash. */
     private static final int LOCK_SPACE = 0x6a64726c;
 
@@ -124,7 +121,7 @@ public final class DatabaseDrill {
     /** A new scratch database name made at {@code at}: {@code jiffoo_drill_YYYYMMDD_HHMMSS_<8 hex>} (UTC). */
     public static String newScratchName(Instant at) {
         return SCRATCH_PREFIX
-                + STAMP.format(LocalDateTime.ofInstant(at, ZoneOffset.UTC))
+                + DrillRun.stamp(at)
                 + "_"
                 + String.format(Locale.ROOT, "%08x", ThreadLocalRandom.current().nextInt());
     }
@@ -138,15 +135,11 @@ public final class DatabaseDrill {
      *                         exists, the store cannot be read. The scratch database is dropped in every case.
      */
     public DrillReport run() {
-        Instant startedAt = clock.instant();
-        long t0 = System.nanoTime();
-        List<Phase> phases = new ArrayList<>();
-        List<Check> checks = new ArrayList<>();
-        List<String> findings = new ArrayList<>();
+        DrillRun run = DrillRun.start(clock);
         // held to the end: the lock on the scratch name (released when it closes, also when the process dies)
         Connection lock = openMaintenance();
         try {
-            return run(lock, startedAt, t0, phases, checks, findings);
+            return run(lock, run);
         } finally {
             try {
                 lock.close();
@@ -156,96 +149,53 @@ public final class DatabaseDrill {
         }
     }
 
-    private DrillReport run(
-            Connection lock,
-            Instant startedAt,
-            long t0,
-            List<Phase> phases,
-            List<Check> checks,
-            List<String> findings) {
-        String scratch = pickScratchName(lock, startedAt, findings);
+    private DrillReport run(Connection lock, DrillRun run) {
+        String scratch = pickScratchName(lock, run.startedAt(), run.findings());
         PgConnection scratchDb = server.withDatabase(scratch);
         RestoreDatabases databases = new RestoreDatabases(
                 scratchDb, server.database(), "template0", null, "database " + scratch + " (drill scratch)");
         String where = "database " + scratch + " on " + server.host() + ":" + server.port();
-        Thread hook = new Thread(() -> dropOnShutdown(databases, scratch), "jiffoo-drill-cleanup");
-        Runtime.getRuntime().addShutdownHook(hook);
-        String key = null;
-        BackupManifest manifest = null;
-        String store = source.describe();
-        long mark = t0; // locate: from the start, the sweep of leftovers included
-        boolean restored = false;
+        run.onStop(() -> dropOnShutdown(databases, scratch));
+        DrillRun.Restore restore;
         try {
-            try {
-                key = source.locate();
-                phases.add(phase("locate", mark));
-                log.info("drill: restoring {} from {} into {}", key, store, where);
-                mark = System.nanoTime();
-                PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(server, scratch)
-                        .noOwner(noOwner)
-                        .noPrivileges(noOwner)
-                        .build();
-                DrillSource.Restored r = source.restore(key, target);
-                phases.add(phase("restore", mark));
-                restored = true;
-                manifest = r.result().manifest();
-                store = r.store();
-                markScratch(databases, scratch);
-                if (r.result().facts().get("abandonedDatabasesDropped") instanceof List<?> dropped) {
-                    findings.add("dropped " + dropped + ", left by a restore or drill that was killed");
-                }
-                DrillReport.restored(
-                        r,
-                        manifest.objectSize() + " bytes stored, " + manifest.plaintextSize() + " bytes of dump",
-                        checks,
-                        findings);
-            } catch (BackupException e) {
-                if (!DrillReport.failsTheDrill(e)) {
-                    throw e;
-                }
-                phases.add(phase(key == null ? "locate" : "restore", mark));
-                DrillReport.notRestored(key, e, checks, findings);
-            }
-            if (restored) {
-                mark = System.nanoTime();
-                runChecks(scratchDb, manifest, checks);
-                phases.add(phase("checks", mark));
+            restore = run.restore(
+                    source,
+                    () -> PostgresRestoreTarget.newDatabaseBuilder(server, scratch)
+                            .noOwner(noOwner)
+                            .noPrivileges(noOwner)
+                            .build(),
+                    log,
+                    where,
+                    r -> {
+                        markScratch(databases, scratch);
+                        if (r.result().facts().get("abandonedDatabasesDropped") instanceof List<?> dropped) {
+                            run.findings().add("dropped " + dropped + ", left by a restore or drill that was killed");
+                        }
+                    },
+                    manifest ->
+                            manifest.objectSize() + " bytes stored, " + manifest.plaintextSize() + " bytes of dump");
+            if (restore.restored() != null) {
+                run.mark();
+                runChecks(scratchDb, restore.manifest(), run.checks());
+                run.endPhase("checks");
             }
         } finally {
-            mark = System.nanoTime();
-            boolean gone = drop(databases, scratch);
-            phases.add(phase("cleanup", mark));
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException e) {
-                // shutting down: the hook runs (and finds the database gone)
-            }
-            if (!gone) {
-                findings.add("the scratch database " + scratch + " could not be dropped: drop it by hand (DROP"
-                        + " DATABASE \"" + scratch + "\" WITH (FORCE)), or the next drill drops it after a day");
-                checks.add(new Check("cleanup", Status.FAILED, "the scratch database " + scratch + " is left"));
-            }
+            run.cleanUp(() -> drop(databases, scratch)
+                    ? null
+                    : new DrillRun.Left(
+                            "the scratch database " + scratch + " could not be dropped: drop it by hand (DROP"
+                                    + " DATABASE \"" + scratch + "\" WITH (FORCE)), or the next drill drops it after a"
+                                    + " day",
+                            "the scratch database " + scratch + " is left"));
         }
-        Duration total = Duration.ofNanos(System.nanoTime() - t0);
-        DrillReport report = DrillReport.judge(
-                "database",
-                startedAt,
-                Processes.host(),
-                manifest != null ? manifest.objectKey() : key,
-                manifest != null ? manifest.completedAt() : null,
-                store,
-                where,
-                phases,
-                total,
-                rtoTarget,
-                checks,
-                findings);
-        log.info("drill of {}: {} in {}", report.backupKey(), report.outcome().label(), DrillReport.human(total));
+        DrillReport report =
+                run.judge("database", restore.backupKey(), restore.backupAt(), restore.store(), where, rtoTarget);
+        log.info(
+                "drill of {}: {} in {}",
+                report.backupKey(),
+                report.outcome().label(),
+                DrillReport.human(report.total()));
         return report;
-    }
-
-    static Phase phase(String name, long since) {
-        return new Phase(name, Duration.ofNanos(System.nanoTime() - since));
     }
 
     /**
@@ -262,7 +212,7 @@ public final class DatabaseDrill {
             }
             Instant made;
             try {
-                made = LocalDateTime.parse(m.group(1), STAMP).toInstant(ZoneOffset.UTC);
+                made = LocalDateTime.parse(m.group(1), DrillRun.STAMP).toInstant(ZoneOffset.UTC);
             } catch (DateTimeParseException e) {
                 continue;
             }
@@ -666,10 +616,7 @@ public final class DatabaseDrill {
 
         /** The recovery time objective; {@link #DEFAULT_RTO_TARGET} by default. */
         public Builder rtoTarget(Duration target) {
-            if (target == null || target.isNegative() || target.isZero()) {
-                throw new ConfigurationException("The RTO target must be a positive duration, e.g. 2h.");
-            }
-            this.rtoTarget = target;
+            this.rtoTarget = DrillRun.requireRtoTarget(target);
             return this;
         }
 

@@ -11,17 +11,17 @@ import com.jiffoo.backup.DrillReport.Status;
 import com.jiffoo.backup.DrillSource;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.Transform;
+import com.jiffoo.backup.internal.DrillRun;
 import com.jiffoo.backup.internal.LocalPaths;
 import com.jiffoo.backup.internal.Processes;
+import com.jiffoo.backup.internal.ScratchDirectories;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -30,9 +30,6 @@ import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.LocalDateTime;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -87,8 +84,6 @@ public final class PitrDrill {
     public static final Duration LEFTOVER_AGE = Duration.ofDays(1);
     /** In the scratch directory: the pid, start and host of the drill's process. */
     static final String OWNER_FILE = "jiffoo-drill.owner";
-
-    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss");
 
     /**
      * Where the base backup and the WAL come from: restores a base backup into a data directory with its recovery
@@ -193,14 +188,12 @@ public final class PitrDrill {
      *                         server is stopped and the scratch directory removed in every case.
      */
     public DrillReport run() {
-        Instant startedAt = clock.instant();
-        long t0 = System.nanoTime();
-        List<Phase> phases = new ArrayList<>();
-        List<Check> checks = new ArrayList<>();
-        List<String> findings = new ArrayList<>();
+        DrillRun run = DrillRun.start(clock);
+        List<Check> checks = run.checks();
+        List<String> findings = run.findings();
         String owner = RecoveryFiles.checkOwner(null);
-        sweep(startedAt, findings);
-        Path scratch = createScratch(startedAt);
+        sweep(run.startedAt(), findings);
+        Path scratch = createScratch(run.startedAt());
         Path data = scratch.resolve("data");
         int p = port != 0 ? port : freePort();
         boolean toTime = target.type() != RecoveryTarget.Type.LATEST;
@@ -220,18 +213,14 @@ public final class PitrDrill {
         }
         RecoveryServer server = sb.build();
         Cleanup cleanup = new Cleanup(server, scratch);
-        Thread hook = new Thread(
-                () -> {
-                    log.warn("the drill was stopped: stopping its scratch cluster and removing {}", scratch);
-                    cleanup.run();
-                },
-                "jiffoo-drill-cleanup");
-        Runtime.getRuntime().addShutdownHook(hook);
+        run.onStop(() -> {
+            log.warn("the drill was stopped: stopping its scratch cluster and removing {}", scratch);
+            cleanup.run();
+        });
         String where = "cluster " + data + " on 127.0.0.1:" + p;
         String store = source.describe();
         BackupManifest manifest = null;
         DrillReport.Recovery recovery = null;
-        long mark = t0;
         try {
             Restored r = null;
             try {
@@ -248,11 +237,12 @@ public final class PitrDrill {
                     }
                     return b;
                 });
-                Duration all = Duration.ofNanos(System.nanoTime() - mark);
+                Duration all = run.sinceMark();
                 Duration extract = r.result().restore().elapsed();
                 // locate: the choice of the base backup and the archive's check; restore: download, decrypt, extract
-                phases.add(new Phase("locate", all.minus(extract).isNegative() ? Duration.ZERO : all.minus(extract)));
-                phases.add(new Phase("restore", extract));
+                run.phases()
+                        .add(new Phase("locate", all.minus(extract).isNegative() ? Duration.ZERO : all.minus(extract)));
+                run.phases().add(new Phase("restore", extract));
                 manifest = r.result().plan().manifest();
                 store = r.store();
                 DrillReport.restored(
@@ -269,18 +259,18 @@ public final class PitrDrill {
                 if (!DrillReport.failsTheDrill(e)) {
                     throw e;
                 }
-                phases.add(DatabaseDrill.phase("restore", mark));
+                run.endPhase("restore");
                 DrillReport.notRestored(backup != null ? backup : e.key().orElse(null), e, checks, findings);
             }
             RecoveryServer.Outcome o = null;
             if (r != null) {
-                mark = System.nanoTime();
+                run.mark();
                 try {
                     o = server.startAndWait();
                     if (!toTime) {
                         r.result().reach().requireReached(o.lastReplayedLsn(), data);
                     }
-                    phases.add(DatabaseDrill.phase("recovery", mark));
+                    run.endPhase("recovery");
                     checks.add(new Check(
                             "recovery",
                             Status.PASSED,
@@ -290,7 +280,7 @@ public final class PitrDrill {
                 } catch (ConfigurationException e) {
                     throw e;
                 } catch (BackupException | IOException e) {
-                    phases.add(DatabaseDrill.phase("recovery", mark));
+                    run.endPhase("recovery");
                     checks.add(new Check("recovery", Status.FAILED, e.getMessage()));
                     findings.add("point-in-time recovery of " + manifest.objectKey() + " failed: " + e.getMessage());
                     o = null;
@@ -306,50 +296,37 @@ public final class PitrDrill {
                                         .instant()
                                         .orElse(null),
                         o.lastReplayedLsn());
-                mark = System.nanoTime();
+                run.mark();
                 runChecks(p, recovery, checks);
-                phases.add(DatabaseDrill.phase("checks", mark));
+                run.endPhase("checks");
             }
         } finally {
-            mark = System.nanoTime();
-            boolean stopped = cleanup.run();
-            boolean gone = stopped && !Files.exists(scratch, LinkOption.NOFOLLOW_LINKS);
-            phases.add(DatabaseDrill.phase("cleanup", mark));
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException e) {
-                // shutting down: the hook runs (and finds the server stopped and the directory gone)
-            }
-            if (!gone) {
+            run.cleanUp(() -> {
+                boolean stopped = cleanup.run();
+                if (stopped && !Files.exists(scratch, LinkOption.NOFOLLOW_LINKS)) {
+                    return null;
+                }
                 String left = stopped
                         ? "the scratch directory " + scratch + " could not be removed: remove it by hand (rm -rf)"
                         : "the scratch cluster on " + data + " could not be stopped: stop it by hand (pg_ctl -D " + data
                                 + " -m immediate stop, as its owner), then rm -rf " + scratch;
-                findings.add(left + ", or the next drill does");
-                checks.add(new Check("cleanup", Status.FAILED, left));
-            }
+                return new DrillRun.Left(left + ", or the next drill does", left);
+            });
         }
-        Duration total = Duration.ofNanos(System.nanoTime() - t0);
-        DrillReport report = DrillReport.judge(
+        DrillReport report = run.judge(
                         "database",
-                        startedAt,
-                        Processes.host(),
                         manifest != null ? manifest.objectKey() : backup,
                         manifest != null ? manifest.completedAt() : null,
                         store,
                         where,
-                        phases,
-                        total,
-                        rtoTarget,
-                        checks,
-                        findings)
+                        rtoTarget)
                 .withRecovery(recovery);
         log.info(
                 "drill of {} to {}: {} in {}{}",
                 report.backupKey(),
                 target,
                 report.outcome().label(),
-                DrillReport.human(total),
+                DrillReport.human(report.total()),
                 recovery == null ? "" : " (" + recovery.describe() + ")");
         return report;
     }
@@ -441,30 +418,23 @@ public final class PitrDrill {
 
     /** A new scratch directory, 0711, whose name no other directory has. */
     private Path createScratch(Instant at) {
-        try {
-            Files.createDirectories(scratchParent);
-            Path dir = Files.createTempDirectory(
-                    scratchParent,
-                    SCRATCH_PREFIX + STAMP.format(LocalDateTime.ofInstant(at, ZoneOffset.UTC)) + "_",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-            // ours (the restore refuses a parent another user could swap), passable to the server's user: its data
-            // directory inside is 0700 and its own
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
-            Files.writeString(
-                    dir.resolve(OWNER_FILE),
-                    Processes.pid() + " "
-                            + Processes.started().map(Instant::toString).orElse("-") + " " + Processes.host() + "\n",
-                    StandardCharsets.UTF_8);
-            return dir;
-        } catch (IOException | UnsupportedOperationException e) {
-            throw new ConfigurationException(
-                    "Cannot create the drill's scratch directory in " + scratchParent + ": " + e
-                            + ". Give a directory with room for the restored cluster where this user may write, and"
-                            + " that the server's user can reach (--scratch-dir).",
-                    null,
-                    scratchParent.toString(),
-                    e);
-        }
+        return ScratchDirectories.create(
+                scratchParent,
+                SCRATCH_PREFIX,
+                at,
+                "Give a directory with room for the restored cluster where this user may write, and that the server's"
+                        + " user can reach (--scratch-dir).",
+                dir -> {
+                    // ours (the restore refuses a parent another user could swap), passable to the server's user: its
+                    // data directory inside is 0700 and its own
+                    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+                    Files.writeString(
+                            dir.resolve(OWNER_FILE),
+                            Processes.pid() + " "
+                                    + Processes.started().map(Instant::toString).orElse("-") + " " + Processes.host()
+                                    + "\n",
+                            StandardCharsets.UTF_8);
+                });
     }
 
     /**
@@ -472,35 +442,27 @@ public final class PitrDrill {
      * whose drill process is gone, and any older than {@link #LEFTOVER_AGE}.
      */
     private void sweep(Instant now, List<String> findings) {
-        if (!Files.isDirectory(scratchParent)) {
-            return;
-        }
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(scratchParent, SCRATCH_PREFIX + "*")) {
-            for (Path p : ds) {
-                BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-                if (!a.isDirectory()) {
-                    continue;
-                }
-                boolean old = a.lastModifiedTime().toInstant().isBefore(now.minus(LEFTOVER_AGE));
-                if (!old && !abandoned(p)) {
-                    continue;
-                }
-                Path data = p.resolve("data");
-                if (Files.exists(data.resolve("postmaster.pid"))) {
-                    RecoveryServer.Builder b = RecoveryServer.builder(data, 1);
-                    if (binDirectory != null) {
-                        b.binDirectory(binDirectory);
+        ScratchDirectories.sweep(
+                scratchParent,
+                SCRATCH_PREFIX,
+                now,
+                LEFTOVER_AGE,
+                PitrDrill::abandoned,
+                p -> {
+                    Path data = p.resolve("data");
+                    if (Files.exists(data.resolve("postmaster.pid"))) {
+                        RecoveryServer.Builder b = RecoveryServer.builder(data, 1);
+                        if (binDirectory != null) {
+                            b.binDirectory(binDirectory);
+                        }
+                        b.build().stopImmediately();
                     }
-                    b.build().stopImmediately();
-                }
-                if (deleteQuietly(p)) {
-                    log.warn("removed the scratch cluster {} an earlier drill left", p);
-                    findings.add("removed the scratch cluster " + p + " that an earlier drill left");
-                }
-            }
-        } catch (IOException e) {
-            log.warn("could not look for scratch clusters of earlier drills in {}: {}", scratchParent, e.toString());
-        }
+                    return deleteQuietly(p);
+                },
+                "cluster",
+                "clusters",
+                log,
+                findings);
     }
 
     /** Whether the drill that made {@code dir} ran on this host and its process is gone. */
@@ -579,7 +541,7 @@ public final class PitrDrill {
         private PgConnection connection;
         private List<String> smokeQueries = List.of();
         private String smokeDatabase = "postgres";
-        private Duration rtoTarget = DatabaseDrill.DEFAULT_RTO_TARGET;
+        private Duration rtoTarget = DrillRun.DEFAULT_RTO_TARGET;
         private Duration recoveryTimeout = Duration.ofHours(2);
         private Clock clock = Clock.systemUTC();
 
@@ -658,10 +620,7 @@ public final class PitrDrill {
 
         /** The recovery time objective; {@link DatabaseDrill#DEFAULT_RTO_TARGET} by default. */
         public Builder rtoTarget(Duration target) {
-            if (target == null || target.isNegative() || target.isZero()) {
-                throw new ConfigurationException("The RTO target must be a positive duration, e.g. 2h.");
-            }
-            this.rtoTarget = target;
+            this.rtoTarget = DrillRun.requireRtoTarget(target);
             return this;
         }
 

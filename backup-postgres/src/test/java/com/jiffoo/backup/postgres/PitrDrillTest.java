@@ -1,6 +1,7 @@
 package com.jiffoo.backup.postgres;
 
-import static com.jiffoo.backup.postgres.PitrRestoreTest.asRoot;
+import static com.jiffoo.backup.postgres.PitrFixture.query;
+import static com.jiffoo.backup.postgres.PitrFixture.sql;
 import static com.jiffoo.backup.postgres.PitrRestoreTest.freePort;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -19,12 +20,9 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -49,52 +47,34 @@ class PitrDrillTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        work = Files.createTempDirectory(
-                "jiffoo-pitr-drill-",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        work = PitrFixture.workDirectory("jiffoo-pitr-drill-");
         archive = work.resolve("archive");
         scratch = work.resolve("scratch");
-        Files.createDirectories(archive);
         Files.createDirectories(scratch);
-        asRoot("chown", "postgres:postgres", archive.toString());
-        pg = ThrowawayCluster.installed("archive_mode=on", "archive_command=" + ThrowawayCluster.copyInto(archive));
+        pg = PitrFixture.archivingInto(archive);
         sink = LocalDirectorySink.create(work.resolve("store"));
         Path key = TestKeys.keyFile(work, "backup.key");
         pgp = OpenPgpTransform.builder().passphrase(PassphraseKeyFile.read(key)).build();
-        PitrRestoreTest.sql(
-                pg, "CREATE TABLE orders (id int PRIMARY KEY, note text, made timestamptz DEFAULT clock_timestamp())");
+        sql(pg, "CREATE TABLE orders (id int PRIMARY KEY, note text, made timestamptz DEFAULT clock_timestamp())");
         base = BaseBackupSourceTest.backUp(pg.connection(), sink, key);
-        PitrRestoreTest.sql(pg, "INSERT INTO orders (id, note) VALUES (1, 'before T')");
-        order1 = Instant.parse(PitrRestoreTest.query(
+        sql(pg, "INSERT INTO orders (id, note) VALUES (1, 'before T')");
+        order1 = Instant.parse(query(
                 pg,
                 "SELECT to_char(made AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
                         + " FROM orders WHERE id = 1"));
-        Thread.sleep(1100);
-        timeT = PitrRestoreTest.query(pg, "SELECT now()::text");
-        Thread.sleep(1100);
-        PitrRestoreTest.sql(pg, "INSERT INTO orders (id, note) VALUES (2, 'after T')");
-        String last = PitrRestoreTest.query(pg, "SELECT pg_walfile_name(pg_current_wal_lsn())");
-        PitrRestoreTest.sql(pg, "SELECT pg_switch_wal()");
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!Files.exists(archive.resolve(last))) {
-            assertThat(System.nanoTime()).as("segment %s archived", last).isLessThan(deadline);
-            Thread.sleep(200);
-        }
+        timeT = PitrFixture.timeBetween(pg);
+        sql(pg, "INSERT INTO orders (id, note) VALUES (2, 'after T')");
+        PitrFixture.switchAndWait(pg, PitrFixture.inArchive(archive));
     }
 
     @AfterAll
     static void tearDown() throws Exception {
-        if (pg != null) {
-            pg.close();
-        }
-        asRoot("rm", "-rf", work.toString());
+        PitrFixture.tearDown(pg, work);
     }
 
     @AfterEach
     void noScratchLeft() throws IOException {
-        try (Stream<Path> left = Files.list(scratch)) {
-            assertThat(left.toList()).as("no scratch directory is left").isEmpty();
-        }
+        PitrFixture.assertNoScratchLeft(scratch);
     }
 
     private static PitrDrill.Builder drill() {

@@ -1,5 +1,6 @@
 package com.jiffoo.backup.postgres;
 
+import static com.jiffoo.backup.postgres.PitrFixture.asRoot;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -13,7 +14,6 @@ import com.jiffoo.backup.store.LocalDirectorySink;
 import com.jiffoo.backup.testutil.TestKeys;
 import java.io.IOException;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -45,12 +45,9 @@ class PitrRestoreTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        work = Files.createTempDirectory(
-                "jiffoo-pitr-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        work = PitrFixture.workDirectory("jiffoo-pitr-");
         archive = work.resolve("archive");
-        Files.createDirectories(archive);
-        asRoot("chown", "postgres:postgres", archive.toString());
-        pg = ThrowawayCluster.installed("archive_mode=on", "archive_command=" + ThrowawayCluster.copyInto(archive));
+        pg = PitrFixture.archivingInto(archive);
         sink = LocalDirectorySink.create(work.resolve("store"));
         Path key = TestKeys.keyFile(work, "backup.key");
         keyFile = key;
@@ -58,28 +55,17 @@ class PitrRestoreTest {
         sql("CREATE TABLE orders (id int PRIMARY KEY, note text)", "CREATE TABLE customers AS SELECT 1 AS id");
         base = BaseBackupSourceTest.backUp(pg.connection(), sink, key);
         sql("INSERT INTO orders VALUES (1, 'A')");
-        Thread.sleep(1100);
-        timeT = query("SELECT now()::text");
-        Thread.sleep(1100);
+        timeT = PitrFixture.timeBetween(pg);
         sql(
                 "INSERT INTO orders VALUES (2, 'B')",
                 "SELECT pg_create_restore_point('before_drop')",
                 "DROP TABLE customers");
-        String last = query("SELECT pg_walfile_name(pg_current_wal_lsn())");
-        sql("SELECT pg_switch_wal()");
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!Files.exists(archive.resolve(last))) {
-            assertThat(System.nanoTime()).as("segment %s archived", last).isLessThan(deadline);
-            Thread.sleep(200);
-        }
+        PitrFixture.switchAndWait(pg, PitrFixture.inArchive(archive));
     }
 
     @AfterAll
     static void tearDown() throws Exception {
-        if (pg != null) {
-            pg.close();
-        }
-        asRoot("rm", "-rf", work.toString());
+        PitrFixture.tearDown(pg, work);
     }
 
     @Test
@@ -410,38 +396,10 @@ class PitrRestoreTest {
     }
 
     private static void sql(String... statements) throws SQLException {
-        sql(pg, statements);
-    }
-
-    /** Runs {@code statements} in the {@code postgres} database of {@code cluster}. */
-    static void sql(ThrowawayCluster cluster, String... statements) throws SQLException {
-        try (Connection c = cluster.connect();
-                Statement s = c.createStatement()) {
-            for (String q : statements) {
-                s.execute(q);
-            }
-        }
+        PitrFixture.sql(pg, statements);
     }
 
     private static String query(String q) throws SQLException {
-        return query(pg, q);
-    }
-
-    /** The first column of the first row of {@code q} in the {@code postgres} database of {@code cluster}. */
-    static String query(ThrowawayCluster cluster, String q) throws SQLException {
-        try (Connection c = cluster.connect();
-                Statement s = c.createStatement();
-                ResultSet r = s.executeQuery(q)) {
-            r.next();
-            return r.getString(1);
-        }
-    }
-
-    static void asRoot(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as("%s: %s", List.of(cmd), out).isZero();
+        return PitrFixture.query(pg, q);
     }
 }

@@ -86,20 +86,6 @@ public final class BackupStores implements AutoCloseable {
     /** Closes every store; keeps the first error and throws it after closing the others. */
     @Override
     public void close() throws IOException {
-        IOException first = null;
-        for (Sink s : all) {
-            try {
-                s.close();
-            } catch (IOException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        com.jiffoo.backup.internal.Closing.closeAll(all, IOException.class, Sink::close);
     }
 }
