@@ -1,6 +1,7 @@
 package com.jiffoo.backup.examples.boot;
 
 import com.jiffoo.backup.crypto.PassphraseKeyFile;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import javax.sql.DataSource;
@@ -26,11 +27,13 @@ public class ExampleApplication {
     public ExampleApplication() {}
 
     /**
-     * Starts the application. A demo convenience: when the key file ({@code ENCRYPTION_KEY_FILE}, by default
+     * Starts the application. A demo convenience: the store directory ({@code BACKUP_DIR}, by default
+     * {@code target/backups}) is created when missing, and when the key file ({@code ENCRYPTION_KEY_FILE}, by default
      * {@code target/backup.key}) does not exist yet, a new one is generated there first (mode 600). A real
      * deployment makes its key once with {@code jiffoo-backup keygen} and keeps a copy off the host.
      */
-    public static void main(String[] args) {
+    public static void main(String[] args) throws IOException {
+        Files.createDirectories(Path.of(setting("BACKUP_DIR", "target/backups")));
         Path key = Path.of(setting("ENCRYPTION_KEY_FILE", "target/backup.key"));
         if (!Files.exists(key)) {
             PassphraseKeyFile.generate(key);
