@@ -254,6 +254,11 @@ public final class BackupPipeline {
         }
         Pipe pipe = new Pipe(chunkSize, chunks);
         SourceRun sourceRun = new SourceRun(pipe);
+        if (Thread.currentThread().isInterrupted()) { // asked to stop already: start no source, derive no key
+            BackupException be = interrupted(null, objectKey, where);
+            cleanUp(targets, objectKey, pipe, null, be);
+            throw be;
+        }
         Thread sourceThread = null;
         boolean streaming = false;
         PartialBackupException partial;
@@ -371,11 +376,14 @@ public final class BackupPipeline {
             // thrown below, past the clean-up: every store is settled, committed or cleaned up
             partial = new PartialBackupException(manifest, committed, failures);
         } catch (BackupException e) {
-            cleanUp(targets, objectKey, pipe, sourceThread, e);
-            throw e;
+            BackupException be = interruptedRun(e) ? interrupted(e, objectKey, where) : e;
+            cleanUp(targets, objectKey, pipe, sourceThread, be);
+            throw be;
         } catch (IOException | RuntimeException e) {
             BackupException be;
-            if (sourceRun.failure != null && streaming) { // a transform that cannot even start is the cause
+            if (interruptedRun(e)) { // a scheduler shutting down: say so, not what the interrupt broke on its way
+                be = interrupted(e, objectKey, where);
+            } else if (sourceRun.failure != null && streaming) { // a transform that cannot even start is the cause
                 be = sourceFailure(sourceRun.failure, objectKey, where);
             } else {
                 be = failure(e, objectKey, where, sink, false);
@@ -396,7 +404,7 @@ public final class BackupPipeline {
             return BackupException.of(
                     sf.code(),
                     "Backup failed at step '" + sf.stage() + "': "
-                            + sf.getCause().getMessage() + where + ". Nothing was committed. "
+                            + Support.message(sf.getCause()) + where + ". Nothing was committed. "
                             + advice(sf.code()),
                     objectKey,
                     location,
@@ -412,6 +420,36 @@ public final class BackupPipeline {
         }
         return new BackupException(
                 ErrorCode.INTERNAL, "Backup failed: " + e + where + ". Nothing was committed.", objectKey, location, e);
+    }
+
+    /**
+     * True when the run failed because its thread was interrupted: the interrupt status is set, or the failure comes
+     * from an interrupt (a file channel closed by it, an interrupted wait).
+     */
+    private static boolean interruptedRun(Throwable e) {
+        if (Thread.currentThread().isInterrupted()) {
+            return true;
+        }
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof java.nio.channels.ClosedByInterruptException
+                    || c instanceof java.io.InterruptedIOException && !(c instanceof java.net.SocketTimeoutException)
+                    || c instanceof InterruptedException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The failure of a run whose thread was interrupted; the interrupt status stays set for the caller. */
+    private BackupException interrupted(Throwable e, String objectKey, String where) {
+        Thread.currentThread().interrupt();
+        return new BackupException(
+                ErrorCode.INTERNAL,
+                "Backup interrupted" + where + ": its thread was interrupted (the application or scheduler is"
+                        + " stopping?). Nothing was committed; what this run wrote was removed. Run the backup again.",
+                objectKey,
+                locations(),
+                e);
     }
 
     /** The existence check and the data object's creation in one store. */
@@ -578,7 +616,7 @@ public final class BackupPipeline {
         try {
             return t.encode(out);
         } catch (IOException e) {
-            throw new IOException(stage + " could not start: " + e.getMessage(), e);
+            throw new IOException(stage + " could not start: " + Support.message(e), e);
         }
     }
 

@@ -2,10 +2,9 @@ package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.crypto.EncryptionSetup;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
-import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Optional;
 
 /**
@@ -20,6 +19,9 @@ import java.util.Optional;
  * and checks against {@code ENCRYPTION_SIGNER_PUBLIC_KEY_FILE} (comma-separated files). {@link #trust} is what
  * every command that reads the store accepts; {@code --allow-unauthenticated} / {@code --allow-unencrypted}
  * ({@code ALLOW_UNAUTHENTICATED}, {@code ALLOW_UNENCRYPTED}) loosen it explicitly.
+ *
+ * <p>The files are loaded by the library's {@link EncryptionSetup} (the Spring Boot starter uses it too); this class
+ * maps the settings onto it and keeps the launcher's rules on which settings must be set.
  */
 final class Encryption {
     static final String NO_KEY = "ENCRYPTION_KEY_FILE is not set: set ENCRYPTION_KEY_FILE=/etc/jiffoo/backup.key"
@@ -27,48 +29,57 @@ final class Encryption {
 
     private Encryption() {}
 
+    /** The key files of the settings, each named by its setting in errors; ALLOW_* are read by the trust methods. */
+    static EncryptionSetup.Builder setup(Settings s) {
+        EncryptionSetup.Builder b = EncryptionSetup.builder()
+                .settingName(EncryptionSetup.Setting.KEY_FILE, "ENCRYPTION_KEY_FILE")
+                .settingName(EncryptionSetup.Setting.PUBLIC_KEY_FILE, "ENCRYPTION_PUBLIC_KEY_FILE")
+                .settingName(EncryptionSetup.Setting.SECRET_KEY_FILE, "ENCRYPTION_SECRET_KEY_FILE")
+                .settingName(
+                        EncryptionSetup.Setting.SECRET_KEY_PASSPHRASE_FILE, "ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE")
+                .settingName(EncryptionSetup.Setting.SIGNING_KEY_FILE, "ENCRYPTION_SIGNING_KEY_FILE")
+                .settingName(
+                        EncryptionSetup.Setting.SIGNING_KEY_PASSPHRASE_FILE, "ENCRYPTION_SIGNING_KEY_PASSPHRASE_FILE")
+                .settingName(EncryptionSetup.Setting.SIGNER_PUBLIC_KEY_FILES, "ENCRYPTION_SIGNER_PUBLIC_KEY_FILE")
+                .unauthenticatedOption("pass --allow-unauthenticated");
+        s.get("ENCRYPTION_KEY_FILE").ifPresent(f -> b.keyFile(Path.of(f)));
+        s.get("ENCRYPTION_PUBLIC_KEY_FILE").ifPresent(f -> b.publicKeyFile(Path.of(f)));
+        s.get("ENCRYPTION_SECRET_KEY_FILE").ifPresent(f -> b.secretKeyFile(Path.of(f)));
+        s.get("ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE").ifPresent(f -> b.secretKeyPassphraseFile(Path.of(f)));
+        s.get("ENCRYPTION_SIGNING_KEY_FILE").ifPresent(f -> b.signingKeyFile(Path.of(f)));
+        s.get("ENCRYPTION_SIGNING_KEY_PASSPHRASE_FILE").ifPresent(f -> b.signingKeyPassphraseFile(Path.of(f)));
+        s.get("ENCRYPTION_SIGNER_PUBLIC_KEY_FILE").ifPresent(files -> {
+            for (String f : files.split(",")) {
+                if (!f.isBlank()) {
+                    b.signerPublicKeyFile(Path.of(f.trim()));
+                }
+            }
+        });
+        return b;
+    }
+
     /** The transform that encrypts new backups. */
     static OpenPgpTransform forBackup(Settings s) {
-        OpenPgpTransform.Builder b = OpenPgpTransform.builder();
         Optional<String> keyFile = s.get("ENCRYPTION_KEY_FILE");
         Optional<String> publicKey = s.get("ENCRYPTION_PUBLIC_KEY_FILE");
         if (keyFile.isPresent() && publicKey.isPresent()) {
             throw new ConfigurationException("ENCRYPTION_KEY_FILE and ENCRYPTION_PUBLIC_KEY_FILE are both set: a backup"
                     + " is encrypted either with the key file's passphrase or to a public key; unset one.");
         }
-        if (publicKey.isPresent()) {
-            named("ENCRYPTION_PUBLIC_KEY_FILE", () -> b.recipient(Path.of(publicKey.get())));
-            signing(s, b);
-        } else {
-            b.passphrase(keyFile(
-                    s,
-                    keyFile.orElseThrow(() -> new ConfigurationException(
-                            NO_KEY + "; or ENCRYPTION_PUBLIC_KEY_FILE for public-key mode."))));
+        if (keyFile.isEmpty() && publicKey.isEmpty()) {
+            throw new ConfigurationException(NO_KEY + "; or ENCRYPTION_PUBLIC_KEY_FILE for public-key mode.");
         }
-        return b.build();
+        return setup(s).build().forBackup();
     }
 
     /** The transform that decrypts backups, from whichever keys are configured. */
     static OpenPgpTransform forRestore(Settings s) {
-        OpenPgpTransform.Builder b = OpenPgpTransform.builder();
-        Optional<String> keyFile = s.get("ENCRYPTION_KEY_FILE");
-        Optional<String> secretKey = s.get("ENCRYPTION_SECRET_KEY_FILE");
-        if (keyFile.isEmpty() && secretKey.isEmpty()) {
+        if (s.get("ENCRYPTION_KEY_FILE").isEmpty()
+                && s.get("ENCRYPTION_SECRET_KEY_FILE").isEmpty()) {
             throw new ConfigurationException(
                     NO_KEY + "; or ENCRYPTION_SECRET_KEY_FILE for backups made to a public" + " key.");
         }
-        keyFile.ifPresent(f -> b.decryptionPassphrase(keyFile(s, f)));
-        if (secretKey.isPresent()) {
-            char[] pass = s.get("ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE")
-                    .map(f -> named("ENCRYPTION_SECRET_KEY_PASSPHRASE_FILE", () -> PassphraseKeyFile.read(Path.of(f)))
-                            .passphrase())
-                    .orElse(new char[0]);
-            named("ENCRYPTION_SECRET_KEY_FILE", () -> b.secretKey(Path.of(secretKey.get()), pass));
-            java.util.Arrays.fill(pass, '\0');
-        }
-        signers(s, b);
-        signing(s, b);
-        return b.build();
+        return setup(s).build().forRestore();
     }
 
     /**
@@ -80,80 +91,21 @@ final class Encryption {
      *                                backup from a real one
      */
     static BackupTrust trust(Settings s) {
-        OpenPgpTransform.Builder b = OpenPgpTransform.builder();
-        s.get("ENCRYPTION_KEY_FILE").ifPresent(f -> b.decryptionPassphrase(keyFile(s, f)));
-        signers(s, b);
-        signing(s, b);
-        boolean allowUnauthenticated = on(s, "ALLOW_UNAUTHENTICATED");
-        BackupTrust.Builder trust;
-        try {
-            trust = BackupTrust.of(List.of(b.build())).toBuilder();
-        } catch (ConfigurationException e) {
-            if (!allowUnauthenticated) {
-                throw new ConfigurationException(
-                        "No key is configured to tell real backups from planted ones: set"
-                                + " ENCRYPTION_KEY_FILE (passphrase mode) or ENCRYPTION_SIGNER_PUBLIC_KEY_FILE (public-key"
-                                + " mode: the backup host's signing public key, not secret), or pass --allow-unauthenticated"
-                                + " to trust whatever the store holds.",
-                        e);
-            }
-            trust = BackupTrust.builder();
-        }
-        return trust.allowUnauthenticated(allowUnauthenticated)
+        return setup(s).allowUnauthenticated(on(s, "ALLOW_UNAUTHENTICATED"))
                 .allowUnencrypted(on(s, "ALLOW_UNENCRYPTED"))
-                .build();
+                .build()
+                .trust();
     }
 
     /** {@link #trust} for readers that also decrypt with {@code pgp} (restore, deep verification). */
     static BackupTrust trust(Settings s, OpenPgpTransform pgp) {
-        return BackupTrust.of(List.of(pgp)).toBuilder()
-                .allowUnauthenticated(on(s, "ALLOW_UNAUTHENTICATED"))
+        return setup(s).allowUnauthenticated(on(s, "ALLOW_UNAUTHENTICATED"))
                 .allowUnencrypted(on(s, "ALLOW_UNENCRYPTED"))
-                .build();
+                .build()
+                .trust(pgp);
     }
 
     private static boolean on(Settings s, String name) {
         return s.bool(name).orElse(false);
-    }
-
-    /** The signers' public keys of ENCRYPTION_SIGNER_PUBLIC_KEY_FILE (comma-separated files). */
-    private static void signers(Settings s, OpenPgpTransform.Builder b) {
-        s.get("ENCRYPTION_SIGNER_PUBLIC_KEY_FILE").ifPresent(files -> {
-            for (String f : files.split(",")) {
-                if (!f.isBlank()) {
-                    named("ENCRYPTION_SIGNER_PUBLIC_KEY_FILE", () -> b.signer(Path.of(f.trim())));
-                }
-            }
-        });
-    }
-
-    /** The signing key of ENCRYPTION_SIGNING_KEY_FILE, unlocked with ENCRYPTION_SIGNING_KEY_PASSPHRASE_FILE. */
-    private static void signing(Settings s, OpenPgpTransform.Builder b) {
-        Optional<String> file = s.get("ENCRYPTION_SIGNING_KEY_FILE");
-        if (file.isEmpty()) {
-            return;
-        }
-        char[] pass = s.get("ENCRYPTION_SIGNING_KEY_PASSPHRASE_FILE")
-                .map(f -> named("ENCRYPTION_SIGNING_KEY_PASSPHRASE_FILE", () -> PassphraseKeyFile.read(Path.of(f)))
-                        .passphrase())
-                .orElse(new char[0]);
-        try {
-            named("ENCRYPTION_SIGNING_KEY_FILE", () -> b.signingKey(Path.of(file.get()), pass));
-        } finally {
-            java.util.Arrays.fill(pass, '\0');
-        }
-    }
-
-    private static PassphraseKeyFile keyFile(Settings s, String path) {
-        return named("ENCRYPTION_KEY_FILE", () -> PassphraseKeyFile.read(Path.of(path)));
-    }
-
-    /** Runs {@code step}; a configuration error gets the setting's name in front. */
-    private static <T> T named(String name, java.util.function.Supplier<T> step) {
-        try {
-            return step.get();
-        } catch (ConfigurationException e) {
-            throw new ConfigurationException(name + ": " + e.getMessage(), e);
-        }
     }
 }

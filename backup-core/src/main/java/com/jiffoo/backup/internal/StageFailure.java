@@ -13,7 +13,7 @@ public final class StageFailure extends IOException {
     private final transient ErrorCode code;
 
     StageFailure(String stage, ErrorCode code, Throwable cause) {
-        super(stage + ": " + cause.getMessage(), cause);
+        super(stage + ": " + Support.message(cause), cause);
         this.stage = stage;
         this.code = code;
     }

@@ -183,4 +183,10 @@ public final class Support {
             throw be;
         }
     }
+
+    /** The message of {@code t}, or its class's simple name when it has none (a {@code ClosedByInterruptException}). */
+    public static String message(Throwable t) {
+        String m = t.getMessage();
+        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
+    }
 }

@@ -3,8 +3,8 @@ package com.jiffoo.backup.spring;
 import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.crypto.EncryptionSetup;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
-import com.jiffoo.backup.crypto.PassphraseKeyFile;
 import com.jiffoo.backup.files.TarListCheck;
 import com.jiffoo.backup.monitor.BackupMonitor;
 import com.jiffoo.backup.monitor.SlackNotifier;
@@ -15,9 +15,7 @@ import com.jiffoo.backup.store.StoreSettings;
 import com.jiffoo.backup.wal.WalArchive;
 import com.jiffoo.backup.wal.WalArchiveCheck;
 import com.jiffoo.backup.wal.WalContinuity;
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.function.Supplier;
 import org.springframework.beans.factory.ObjectProvider;
@@ -59,33 +57,37 @@ public class JiffooBackupAutoConfiguration {
                     + " (create one with `java -jar jiffoo-backup.jar keygen /etc/jiffoo/backup.key`), or set"
                     + " jiffoo.backup.encryption.public-key-file for public-key mode.");
         }
-        OpenPgpTransform.Builder b = OpenPgpTransform.builder();
-        if (e.getKeyFile() != null) {
-            named("encryption.key-file", () -> b.passphrase(PassphraseKeyFile.read(e.getKeyFile())));
-        }
-        if (e.getPublicKeyFile() != null) {
-            named("encryption.public-key-file", () -> b.recipient(e.getPublicKeyFile()));
-        }
-        if (e.getSecretKeyFile() != null) {
-            char[] pass = passphrase("encryption.secret-key-passphrase-file", e.getSecretKeyPassphraseFile());
-            try {
-                named("encryption.secret-key-file", () -> b.secretKey(e.getSecretKeyFile(), pass));
-            } finally {
-                Arrays.fill(pass, '\0');
+        EncryptionSetup.Builder b = EncryptionSetup.builder()
+                .keyFile(e.getKeyFile())
+                .publicKeyFile(e.getPublicKeyFile())
+                .secretKeyFile(e.getSecretKeyFile())
+                .secretKeyPassphraseFile(e.getSecretKeyPassphraseFile())
+                .signingKeyFile(e.getSigningKeyFile())
+                .signingKeyPassphraseFile(e.getSigningKeyPassphraseFile());
+        e.getSignerPublicKeyFiles().forEach(b::signerPublicKeyFile);
+        property(b, EncryptionSetup.Setting.KEY_FILE, "key-file");
+        property(b, EncryptionSetup.Setting.PUBLIC_KEY_FILE, "public-key-file");
+        property(b, EncryptionSetup.Setting.SECRET_KEY_FILE, "secret-key-file");
+        property(b, EncryptionSetup.Setting.SECRET_KEY_PASSPHRASE_FILE, "secret-key-passphrase-file");
+        property(b, EncryptionSetup.Setting.SIGNING_KEY_FILE, "signing-key-file");
+        property(b, EncryptionSetup.Setting.SIGNING_KEY_PASSPHRASE_FILE, "signing-key-passphrase-file");
+        property(b, EncryptionSetup.Setting.SIGNER_PUBLIC_KEY_FILES, "signer-public-key-files");
+        EncryptionSetup keys = b.build();
+        try {
+            return keys.forBackupAndRestore();
+        } catch (ConfigurationException ex) {
+            if (ex.getMessage().startsWith("jiffoo.backup.")) {
+                throw ex; // a file's error, named by its property already
             }
+            throw new ConfigurationException("jiffoo.backup.encryption: " + ex.getMessage(), ex);
+        } catch (IllegalArgumentException ex) {
+            throw new ConfigurationException("jiffoo.backup.encryption: " + ex.getMessage(), ex);
         }
-        if (e.getSigningKeyFile() != null) {
-            char[] pass = passphrase("encryption.signing-key-passphrase-file", e.getSigningKeyPassphraseFile());
-            try {
-                named("encryption.signing-key-file", () -> b.signingKey(e.getSigningKeyFile(), pass));
-            } finally {
-                Arrays.fill(pass, '\0');
-            }
-        }
-        for (Path signer : e.getSignerPublicKeyFiles()) {
-            named("encryption.signer-public-key-files", () -> b.signer(signer));
-        }
-        return named("encryption", b::build);
+    }
+
+    /** Names {@code setting} by its property in the setup's errors. */
+    private static void property(EncryptionSetup.Builder b, EncryptionSetup.Setting setting, String property) {
+        b.settingName(setting, "jiffoo.backup.encryption." + property);
     }
 
     /** What a stored backup must be to be read: authenticated by the configured keys, and encrypted. */
@@ -294,12 +296,6 @@ public class JiffooBackupAutoConfiguration {
             b.minimum(r.getMinimum());
         }
         return named("retention", b::build);
-    }
-
-    private static char[] passphrase(String property, Path file) {
-        return file == null
-                ? new char[0]
-                : named(property, () -> PassphraseKeyFile.read(file).passphrase());
     }
 
     /** Runs {@code step}; a configuration error gets the property's name in front. */
