@@ -49,7 +49,7 @@ import java.util.zip.Deflater;
 final class CustomFormatCompressor implements AutoCloseable {
 
     /** Bytes of pg_dump's data per independently deflated piece. */
-    static final int PIECE = 256 * 1024;
+    static final int PIECE = 1024 * 1024;
 
     private static final int DICTIONARY = 32 * 1024;
     private static final int BLK_DATA = 1;
