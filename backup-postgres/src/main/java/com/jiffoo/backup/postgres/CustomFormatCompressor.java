@@ -452,8 +452,17 @@ final class CustomFormatCompressor implements AutoCloseable {
         return len;
     }
 
-    private EOFException truncated() {
-        return new EOFException("pg_dump's archive ended early, after " + read + " bytes");
+    private Truncated truncated() {
+        return new Truncated("pg_dump's archive ended early, after " + read + " bytes");
+    }
+
+    /** pg_dump's archive ended before its structure did: pg_dump stopped (its exit code tells why). */
+    static final class Truncated extends EOFException {
+        private static final long serialVersionUID = 1L;
+
+        Truncated(String message) {
+            super(message);
+        }
     }
 
     /** The bytes read from the archive so far. */

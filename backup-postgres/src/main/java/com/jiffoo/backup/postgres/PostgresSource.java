@@ -290,7 +290,7 @@ public final class PostgresSource implements Source {
         try {
             facts.put("pgDumpBytes", child.transformStdout(compressor::compress, out));
             return compressor.bytesWritten();
-        } catch (java.io.EOFException e) {
+        } catch (CustomFormatCompressor.Truncated e) {
             int exit = child.waitFor();
             if (exit != 0) {
                 throw failure(exit, child.tail(), compressor.bytesRead(), child.cancelled());
@@ -458,6 +458,9 @@ public final class PostgresSource implements Source {
         private RowCounts rowCounts = RowCounts.EXACT;
         private final List<String> fingerprintTables = new ArrayList<>();
         private Duration lockWaitTimeout = DEFAULT_LOCK_WAIT_TIMEOUT;
+        /** The default's cap: a container without a CPU limit reports the host's cores. */
+        static final int MAX_DEFAULT_COMPRESSION_THREADS = 8;
+
         private int compressionThreads = defaultCompressionThreads();
 
         private Builder(PgConnection connection) {
@@ -480,12 +483,14 @@ public final class PostgresSource implements Source {
         }
 
         /**
-         * How many threads compress the dump's data (default: the number of processors, 0 on a single one). pg_dump
+         * How many threads compress the dump's data (default: the number of processors, at most {@value
+         * #MAX_DEFAULT_COMPRESSION_THREADS}; 0 on a single one). pg_dump
          * compresses on one core, which makes it the slowest stage of a backup at {@code -Z 9}; with threads, pg_dump
          * runs with {@code --compress=0} and the library deflates its table data at {@link #compressionLevel} on these
          * threads into the archive pg_dump would have written: {@code pg_restore} reads it as ever, its size is
          * within about 1 % of pg_dump's. 0 lets pg_dump compress. Taken for pg_dump 11 to 15 (archive versions 1.13
-         * and 1.14); with a newer pg_dump, pg_dump compresses (the manifest's {@code compressedBy} tells which).
+         * and 1.14; tested with pg_dump 15); with a newer pg_dump, pg_dump compresses (the manifest's
+         * {@code compressedBy} tells which). Memory: about 3 MiB per thread.
          */
         public Builder compressionThreads(int threads) {
             if (threads < 0 || threads > 64) {
@@ -497,7 +502,7 @@ public final class PostgresSource implements Source {
 
         private static int defaultCompressionThreads() {
             int cpus = Runtime.getRuntime().availableProcessors();
-            return cpus > 1 ? cpus : 0;
+            return cpus > 1 ? Math.min(cpus, MAX_DEFAULT_COMPRESSION_THREADS) : 0;
         }
 
         /** Dumps only schemas matching this pattern ({@code -n}); may be called several times. */
