@@ -54,7 +54,8 @@ import org.slf4j.LoggerFactory;
  * which holds the whole verified backup, is kept (not deleted by {@link StagedRestore#close()}) for a later restore.
  *
  * <p>Memory: one object is streamed at a time (a part buffer of the bucket, 16 MiB for S3), and listings are paged;
- * an increment's deletions hold the names of one directory at a time.
+ * an increment's deletions hold the names of one directory at a time. The keys staged are held (for the commit's
+ * count), about 100 bytes a key.
  */
 public final class BucketRestoreTarget implements RestoreTarget {
     private static final Logger LOG = LoggerFactory.getLogger(BucketRestoreTarget.class);
