@@ -14,7 +14,10 @@ import java.util.Optional;
  * {@code minio://host:port/bucket/prefix}), opened with its own settings: when any {@code UPLOADS_*} setting is set
  * ({@code UPLOADS_S3_ENDPOINT}, {@code UPLOADS_AWS_ACCESS_KEY_ID}, ...), the bucket reads only those (the uploads
  * live in another account or server than the backups); otherwise the store's own settings ({@code S3_ENDPOINT},
- * {@code AWS_ACCESS_KEY_ID}, ...). A {@code minio://} bucket is reached with the AWS SDK (MinIO speaks S3) at
+ * {@code AWS_ACCESS_KEY_ID}, ...); then the bucket needs its own credentials ({@code UPLOADS_AWS_ACCESS_KEY_ID} and
+ * {@code UPLOADS_AWS_SECRET_ACCESS_KEY}, or {@code UPLOADS_AWS_PROFILE}) and refuses to open without them, rather than
+ * letting the SDK find the store's keys in the environment. A location with user information
+ * ({@code minio://user:secret@host/...}) is refused. A {@code minio://} bucket is reached with the AWS SDK (MinIO speaks S3) at
  * {@code http://host:port} (https when {@code MINIO_ENDPOINT}, or {@code UPLOADS_MINIO_ENDPOINT}, names that host
  * with https), path-style.
  */
@@ -52,7 +55,21 @@ final class Buckets {
         StoreSettings view = settings(s);
         String uri = location;
         if (location.startsWith("minio://")) {
-            URI u = URI.create(location);
+            // read from the raw text: a secret with a '/' ends the URI's authority early
+            if (location.matches("(?s)minio://[^?#]*@.*")) {
+                throw new ConfigurationException(where + " is '" + StoreProviders.redact(location)
+                        + "', with user information before the host; a bucket location must not hold credentials:"
+                        + " set UPLOADS_AWS_ACCESS_KEY_ID and UPLOADS_AWS_SECRET_ACCESS_KEY (or UPLOADS_AWS_PROFILE)"
+                        + " and name the bucket as minio://host:port/bucket/prefix.");
+            }
+            URI u;
+            try {
+                u = new URI(location);
+            } catch (java.net.URISyntaxException e) {
+                throw new ConfigurationException(where + " is '" + StoreProviders.redact(location)
+                        + "', which is no valid URI (" + e.getReason() + ", at index " + e.getIndex()
+                        + "); name a MinIO bucket as minio://host:port/bucket/prefix.");
+            }
             if (u.getHost() == null
                     || u.getPath() == null
                     || u.getPath().replaceAll("^/+", "").isEmpty()) {
@@ -89,6 +106,15 @@ final class Buckets {
      */
     static StoreSettings settings(Settings s) {
         boolean own = NAMES.stream().anyMatch(n -> s.get(PREFIX + n).isPresent());
+        if (own
+                && s.get(PREFIX + "AWS_PROFILE").isEmpty()
+                && (s.get(PREFIX + "AWS_ACCESS_KEY_ID").isEmpty()
+                        || s.get(PREFIX + "AWS_SECRET_ACCESS_KEY").isEmpty())) {
+            throw new ConfigurationException("an UPLOADS_* setting is set, so the bucket reads only its own settings,"
+                    + " but it has no credentials of its own: set UPLOADS_AWS_ACCESS_KEY_ID and"
+                    + " UPLOADS_AWS_SECRET_ACCESS_KEY, or UPLOADS_AWS_PROFILE (the bucket never falls back to the"
+                    + " store's AWS_ACCESS_KEY_ID or the SDK's default credentials).");
+        }
         Map<String, Boolean> known = new java.util.HashMap<>();
         NAMES.forEach(n -> known.put(n, true));
         return name -> known.containsKey(name) ? s.get(own ? PREFIX + name : name) : Optional.empty();

@@ -54,4 +54,59 @@ class BucketsTest {
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("minio://host:port/bucket/prefix");
     }
+
+    @Test
+    void uploadsSettingsWithoutUploadsCredentialsAreRefusedRatherThanFallingBackToTheStoresKeys() {
+        Settings s = Settings.load(
+                Map.of(
+                        "UPLOADS_S3_ENDPOINT", "http://uploads:9000",
+                        "AWS_ACCESS_KEY_ID", "store-key",
+                        "AWS_SECRET_ACCESS_KEY", "store-secret"),
+                null);
+        assertThatThrownBy(() -> Buckets.settings(s))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("UPLOADS_AWS_ACCESS_KEY_ID")
+                .hasMessageContaining("UPLOADS_AWS_SECRET_ACCESS_KEY")
+                .hasMessageContaining("UPLOADS_AWS_PROFILE")
+                .hasMessageNotContaining("store-secret");
+        assertThatThrownBy(() -> Buckets.open(s, "s3://uploads/prefix", "--from"))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("UPLOADS_AWS_ACCESS_KEY_ID");
+        Settings keyOnly = Settings.load(
+                Map.of("UPLOADS_AWS_ACCESS_KEY_ID", "uploads-key", "AWS_SECRET_ACCESS_KEY", "store-secret"), null);
+        assertThatThrownBy(() -> Buckets.settings(keyOnly))
+                .as("a key without its secret")
+                .isInstanceOf(ConfigurationException.class);
+        StoreSettings profile = Buckets.settings(
+                Settings.load(Map.of("UPLOADS_S3_ENDPOINT", "http://uploads:9000", "UPLOADS_AWS_PROFILE", "up"), null));
+        assertThat(profile.get("AWS_PROFILE")).contains("up");
+        assertThat(profile.get("AWS_ACCESS_KEY_ID")).isEmpty();
+    }
+
+    @Test
+    void aBucketLocationWithUserInfoIsRefusedWithoutEchoingIt() {
+        Settings s = Settings.load(Map.of(), null);
+        for (String location : new String[] {
+            "minio://user:hunter2-secret@host:9000/bucket/prefix",
+            "minio://user:hunter2/secret@host:9000/bucket/prefix",
+            "s3://user:hunter2-secret@bucket/prefix"
+        }) {
+            assertThatThrownBy(() -> Buckets.open(s, location, "--to"))
+                    .as(location)
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageNotContaining("hunter2");
+        }
+    }
+
+    @Test
+    void aMalformedBucketLocationIsAConfigurationErrorThatDoesNotEchoUserInfo() {
+        Settings s = Settings.load(Map.of(), null);
+        assertThatThrownBy(() -> Buckets.open(s, "minio://host:9000/bucket/a b{c}", "--from"))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("--from")
+                .hasMessageContaining("minio://host:port/bucket/prefix");
+        assertThatThrownBy(() -> Buckets.open(s, "minio://u:hunter2@host:9000/bucket/a b", "--from"))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageNotContaining("hunter2");
+    }
 }

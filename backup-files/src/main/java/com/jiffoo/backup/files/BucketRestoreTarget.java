@@ -2,6 +2,7 @@ package com.jiffoo.backup.files;
 
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
+import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.StagedRestore;
@@ -40,21 +41,32 @@ import org.slf4j.LoggerFactory;
  * fails or is stopped, the staged objects are deleted and the target's own objects were never touched. An increment
  * of a chain is applied onto the staging prefix ({@link #stageOnto}): its objects replace the staged ones and each
  * directory's {@code GNU.dumpdir} record deletes what the directory no longer holds. A process killed during a restore
- * leaves its staging prefix behind; the next restore into the target deletes such leftovers first, and a backup
- * of the bucket skips them.
+ * leaves its staging prefix behind; the next restore into the target deletes such leftovers first when they are
+ * older than {@link #LEFTOVER_AGE} (by the time in their name: a younger one may be the staging of a restore still
+ * running, and a name that does not parse is left alone, with a warning), and a backup of the bucket skips them. The
+ * commit first counts the staged objects and refuses, touching nothing in the target, when they are not the ones
+ * this restore staged (another process deleted some).
  *
  * <p>A target that already holds objects (other than staging leftovers) is refused unless
  * {@link Builder#replaceExisting}: then the commit first deletes the objects the backup does not have, then copies the
  * backup's objects over the existing ones, so the prefix ends up holding exactly the backup. A commit that fails part way
- * (the server fails during the copies) leaves the target partly restored; the message says so and keeps the staging
- * prefix, which holds the whole verified backup, for a later restore.
+ * (the server fails during the copies) leaves the target partly restored; the message says so and the staging prefix,
+ * which holds the whole verified backup, is kept (not deleted by {@link StagedRestore#close()}) for a later restore.
  *
  * <p>Memory: one object is streamed at a time (a part buffer of the bucket, 16 MiB for S3), and listings are paged;
- * an increment's deletions hold the names of one directory at a time.
+ * an increment's deletions hold the names of one directory at a time. The keys staged are held (for the commit's
+ * count), about 100 bytes a key.
  */
 public final class BucketRestoreTarget implements RestoreTarget {
     private static final Logger LOG = LoggerFactory.getLogger(BucketRestoreTarget.class);
     private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'");
+
+    /** A staging prefix's name: {@code .jiffoo-restore-<UTC time>-<8 hex digits>/}, the time in group 1. */
+    static final java.util.regex.Pattern STAGING_NAME =
+            java.util.regex.Pattern.compile("\\.jiffoo-restore-(\\d{8}T\\d{6}Z)-[0-9a-f]{8}/");
+
+    /** The age above which a restore deletes another restore's staging prefix as a leftover: 24 hours. */
+    public static final java.time.Duration LEFTOVER_AGE = java.time.Duration.ofHours(24);
 
     private final ObjectBucket bucket;
     private final boolean replaceExisting;
@@ -166,6 +178,7 @@ public final class BucketRestoreTarget implements RestoreTarget {
                         meta.put(h.getKey().substring(BucketSource.META.length()), h.getValue());
                     }
                 }
+                s.keys.add(s.staging + path);
                 bucket.put(
                         s.staging + path,
                         tar,
@@ -252,13 +265,16 @@ public final class BucketRestoreTarget implements RestoreTarget {
                 gone.add(item.key());
                 if (gone.size() == 1000) {
                     deleteBatch(gone);
+                    gone.forEach(s.keys::remove);
                     gone.clear();
                 }
             }
         }
         deleteBatch(gone);
+        gone.forEach(s.keys::remove);
         for (String d : goneDirs) {
             deleteAll(d);
+            s.keys.removeIf(k -> k.startsWith(d));
         }
     }
 
@@ -295,18 +311,51 @@ public final class BucketRestoreTarget implements RestoreTarget {
         return bucket.list(prefix, oneLevel);
     }
 
-    /** Deletes the staging prefixes restores left behind (killed mid-way). */
+    /**
+     * Deletes the staging prefixes restores left behind (killed mid-way) whose name's time is older than
+     * {@link #LEFTOVER_AGE}; a younger one may belong to a restore still running, and a name that does not parse is
+     * left alone.
+     */
     private void cleanLeftovers() throws IOException {
         List<String> left = new ArrayList<>();
+        java.time.Instant before = java.time.Instant.now().minus(LEFTOVER_AGE);
         Iterator<ObjectBucket.Item> it = list(BucketSource.STAGING, true);
         while (it.hasNext()) {
             ObjectBucket.Item item = it.next();
-            if (item.prefix()) {
+            if (!item.prefix()) {
+                continue;
+            }
+            java.util.regex.Matcher m = STAGING_NAME.matcher(item.key());
+            java.time.Instant at = null;
+            if (m.matches()) {
+                try {
+                    at = java.time.LocalDateTime.parse(m.group(1), STAMP).toInstant(ZoneOffset.UTC);
+                } catch (java.time.format.DateTimeParseException e) {
+                    at = null;
+                }
+            }
+            if (at == null) {
+                LOG.warn(
+                        "{}/{}: looks like a restore's staging prefix but its name is not one; left alone",
+                        bucket.location(),
+                        item.key());
+            } else if (at.isBefore(before)) {
                 left.add(item.key());
+            } else {
+                LOG.info(
+                        "{}/{}: the staging of another restore, younger than {} h (it may still be running); left"
+                                + " alone",
+                        bucket.location(),
+                        item.key(),
+                        LEFTOVER_AGE.toHours());
             }
         }
         for (String p : left) {
-            LOG.warn("{}/{}: the staging of an earlier restore that was stopped; deleted", bucket.location(), p);
+            LOG.warn(
+                    "{}/{}: the staging of an earlier restore that was stopped (older than {} h); deleted",
+                    bucket.location(),
+                    p,
+                    LEFTOVER_AGE.toHours());
             deleteAll(p);
         }
     }
@@ -316,8 +365,15 @@ public final class BucketRestoreTarget implements RestoreTarget {
         long files;
         long bytes;
         long skipped;
+        /** The distinct keys staged (and not pruned since): what the commit expects to find under the staging. */
+        final Set<String> keys = new HashSet<>();
+
         private boolean committed;
         private boolean closed;
+        /** Whether a commit that failed had changed the target: the staging prefix is then kept for the operator. */
+        private boolean keepStaging;
+        /** Whether this commit changed the target already (deleted or copied an object). */
+        private boolean changed;
 
         Staged(String staging) {
             this.staging = staging;
@@ -342,6 +398,22 @@ public final class BucketRestoreTarget implements RestoreTarget {
             if (committed) {
                 return;
             }
+            long found = 0;
+            Iterator<ObjectBucket.Item> staged = list(staging, false);
+            while (staged.hasNext()) {
+                staged.next();
+                found++;
+            }
+            if (found != keys.size()) {
+                throw new IntegrityException(
+                        "The staging prefix " + bucket.location() + "/" + staging + " holds " + found
+                                + " objects where this restore staged " + keys.size() + " (another process, such as"
+                                + " another restore into the same prefix, changed it): nothing in the target was"
+                                + " changed; restore again.",
+                        null,
+                        bucket.location(),
+                        null);
+            }
             long copied = 0;
             try {
                 if (replaceExisting) {
@@ -351,10 +423,21 @@ public final class BucketRestoreTarget implements RestoreTarget {
                 Iterator<ObjectBucket.Item> it = list(staging, false);
                 while (it.hasNext()) {
                     ObjectBucket.Item o = it.next();
+                    changed = true;
                     bucket.copy(o.key(), o.key().substring(staging.length()), o.size());
                     copied++;
                 }
             } catch (IOException | RuntimeException e) {
+                if (!changed) {
+                    throw new RestoreException(
+                            "Copying the verified objects from " + bucket.location() + "/" + staging + " into place"
+                                    + " failed before any object of the target was changed (" + e.getMessage()
+                                    + "): the target is unchanged; restore again.",
+                            null,
+                            bucket.location(),
+                            e);
+                }
+                keepStaging = true;
                 throw new RestoreException(
                         "Copying the verified objects from " + bucket.location() + "/" + staging + " into place failed"
                                 + " after " + copied + " objects (" + e.getMessage() + "): the target is partly"
@@ -393,10 +476,14 @@ public final class BucketRestoreTarget implements RestoreTarget {
                 if (next == null || !next.equals(key)) {
                     batch.add(key);
                     if (batch.size() == 1000) {
+                        changed = true;
                         deleteBatch(batch);
                         batch.clear();
                     }
                 }
+            }
+            if (!batch.isEmpty()) {
+                changed = true;
             }
             deleteBatch(batch);
         }
@@ -407,6 +494,14 @@ public final class BucketRestoreTarget implements RestoreTarget {
                 return;
             }
             closed = true;
+            if (keepStaging) {
+                LOG.warn(
+                        "Kept the staging prefix {}/{}: it holds the whole verified backup of a partly restored"
+                                + " target",
+                        bucket.location(),
+                        staging);
+                return;
+            }
             try {
                 deleteAll(staging);
                 LOG.info("Deleted the staged objects under {}/{}; the target is unchanged", bucket.location(), staging);
