@@ -2,7 +2,6 @@ package com.jiffoo.backup.postgres;
 
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,6 +11,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Queue;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -43,8 +44,9 @@ import java.util.zip.Deflater;
  *
  * <p>Only archive versions 1.13 and 1.14 (pg_dump 11 to 15) are taken; {@link #supports(int)} tells by pg_dump's
  * major version, and a newer archive is refused with an {@link IOException} before any output (the caller lets pg_dump
- * compress then). Memory: at most {@code 2 * threads + 1} pieces of {@value #PIECE} bytes and their output, whatever
- * the size of the database. Not thread-safe; one instance per archive.
+ * compress then). Memory: at most {@code 2 * threads + 2} pieces of {@value #PIECE} bytes and as many output buffers
+ * of about that size, reused from piece to piece and table to table, whatever the size of the database; a stream of
+ * one piece (a small table or large object) is deflated on the calling thread. Not thread-safe; one instance per archive.
  */
 final class CustomFormatCompressor implements AutoCloseable {
 
@@ -52,6 +54,9 @@ final class CustomFormatCompressor implements AutoCloseable {
     static final int PIECE = 1024 * 1024;
 
     private static final int DICTIONARY = 32 * 1024;
+    /** An output buffer: a piece's deflate bound (zlib's deflateBound: n + n/4096 + n/16384 + ...) with room. */
+    private static final int OUTPUT = PIECE + PIECE / 64 + 64;
+
     private static final int BLK_DATA = 1;
     private static final int BLK_BLOBS = 3;
     private static final int FORMAT_CUSTOM = 1;
@@ -64,6 +69,9 @@ final class CustomFormatCompressor implements AutoCloseable {
     private final ExecutorService pool;
     private final ThreadLocal<Deflater> deflaters;
     private final Queue<Deflater> made = new ConcurrentLinkedQueue<>();
+    // buffers reused from piece to piece and from stream to stream: at most as many as pieces can be in flight
+    private final BlockingQueue<byte[]> freePieces;
+    private final BlockingQueue<byte[]> freeOutputs;
 
     private InputStream in;
     private OutputStream out;
@@ -87,6 +95,8 @@ final class CustomFormatCompressor implements AutoCloseable {
         }
         this.level = level;
         this.threads = threads;
+        this.freePieces = new ArrayBlockingQueue<>(2 * threads + 2);
+        this.freeOutputs = new ArrayBlockingQueue<>(2 * threads + 2);
         int id = POOLS.incrementAndGet();
         AtomicInteger n = new AtomicInteger();
         this.pool = Executors.newFixedThreadPool(threads, r -> {
@@ -257,9 +267,9 @@ final class CustomFormatCompressor implements AutoCloseable {
 
     /** One zlib stream being built from pieces deflated on the pool, written in order. */
     private final class Stream {
-        private final ArrayDeque<Future<byte[]>> pending = new ArrayDeque<>();
+        private final ArrayDeque<Future<Deflated>> pending = new ArrayDeque<>();
         private final Adler32 adler = new Adler32();
-        private byte[] piece = new byte[PIECE];
+        private byte[] piece = takePiece();
         private int fill;
         private byte[] dictionary;
         private boolean first = true;
@@ -277,36 +287,49 @@ final class CustomFormatCompressor implements AutoCloseable {
         }
 
         void finish() throws IOException {
-            submit(true);
-            while (!pending.isEmpty()) {
-                writeNext();
+            if (first) {
+                // the whole stream is one piece (most tables and large objects are small): deflated here, without
+                // a hand-over to the pool
+                adler.update(piece, 0, fill);
+                byte[] input = piece;
+                piece = null;
+                Deflated d = deflate(input, fill, null, true, true);
+                writeChunk(d);
+                recycle(d);
+            } else {
+                submit(true);
+                while (!pending.isEmpty()) {
+                    writeNext();
+                }
             }
             long sum = adler.getValue();
             byte[] trailer = {(byte) (sum >>> 24), (byte) (sum >>> 16), (byte) (sum >>> 8), (byte) sum};
-            writeChunk(trailer);
+            writeInt(trailer.length);
+            out.write(trailer);
         }
 
         private void submit(boolean last) throws IOException {
-            byte[] input = fill == PIECE ? piece : Arrays.copyOf(piece, fill);
-            adler.update(input, 0, fill);
+            byte[] input = piece;
+            int length = fill;
+            adler.update(input, 0, length);
             byte[] dict = dictionary;
             boolean header = first;
             first = false;
-            dictionary = nextDictionary(dict, input);
-            if (input == piece) {
-                piece = new byte[PIECE];
-            }
+            dictionary = nextDictionary(dict, input, length);
+            piece = last ? null : takePiece();
             fill = 0;
-            pending.add(pool.submit(() -> deflate(input, dict, header, last)));
+            pending.add(pool.submit(() -> deflate(input, length, dict, header, last)));
             while (pending.size() > 2 * threads) {
                 writeNext();
             }
         }
 
         private void writeNext() throws IOException {
-            Future<byte[]> next = pending.removeFirst();
+            Future<Deflated> next = pending.removeFirst();
             try {
-                writeChunk(next.get());
+                Deflated d = next.get();
+                writeChunk(d);
+                recycle(d);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("interrupted while compressing pg_dump's archive");
@@ -316,45 +339,67 @@ final class CustomFormatCompressor implements AutoCloseable {
         }
     }
 
-    private static byte[] nextDictionary(byte[] previous, byte[] input) {
-        if (input.length >= DICTIONARY) {
-            return Arrays.copyOfRange(input, input.length - DICTIONARY, input.length);
+    /** A deflated piece: the first {@code length} bytes of {@code bytes} (a buffer returned to the pool once written). */
+    private record Deflated(byte[] bytes, int length) {}
+
+    /** A piece buffer: a free one when there is one (they are reused from stream to stream), else a new one. */
+    private byte[] takePiece() {
+        byte[] b = freePieces.poll();
+        return b != null ? b : new byte[PIECE];
+    }
+
+    private void recycle(Deflated d) {
+        freeOutputs.offer(d.bytes());
+    }
+
+    private static byte[] nextDictionary(byte[] previous, byte[] input, int length) {
+        if (length >= DICTIONARY) {
+            return Arrays.copyOfRange(input, length - DICTIONARY, length);
         }
         byte[] before = previous == null ? new byte[0] : previous;
-        int keep = Math.min(before.length, DICTIONARY - input.length);
-        byte[] d = new byte[keep + input.length];
+        int keep = Math.min(before.length, DICTIONARY - length);
+        byte[] d = new byte[keep + length];
         System.arraycopy(before, before.length - keep, d, 0, keep);
-        System.arraycopy(input, 0, d, keep, input.length);
+        System.arraycopy(input, 0, d, keep, length);
         return d;
     }
 
-    private byte[] deflate(byte[] input, byte[] dictionary, boolean header, boolean last) {
+    /**
+     * Deflates {@code input[0, length)} (raw deflate, primed with {@code dictionary}), into a reused output buffer;
+     * {@code input} goes back to the free pieces afterwards. {@code header}: the zlib header first; {@code last}: the
+     * final block, else a sync flush (the next piece starts on a byte boundary).
+     */
+    private Deflated deflate(byte[] input, int length, byte[] dictionary, boolean header, boolean last) {
         Deflater d = deflaters.get();
         d.reset();
         if (dictionary != null && dictionary.length > 0) {
             d.setDictionary(dictionary);
         }
-        d.setInput(input);
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(input.length / 3 + 64);
-        if (header) {
-            bytes.write(0x78);
-            bytes.write(zlibFlags(level));
+        d.setInput(input, 0, length);
+        byte[] o = freeOutputs.poll();
+        if (o == null) {
+            o = new byte[OUTPUT];
         }
-        byte[] buf = new byte[64 * 1024];
+        int n = 0;
+        if (header) {
+            o[n++] = 0x78;
+            o[n++] = (byte) zlibFlags(level);
+        }
         if (last) {
             d.finish();
-            while (!d.finished()) {
-                int n = d.deflate(buf);
-                bytes.write(buf, 0, n);
-            }
-        } else {
-            int n;
-            do {
-                n = d.deflate(buf, 0, buf.length, Deflater.SYNC_FLUSH);
-                bytes.write(buf, 0, n);
-            } while (n == buf.length || !d.needsInput());
         }
-        return bytes.toByteArray();
+        while (true) {
+            if (n == o.length) {
+                o = Arrays.copyOf(o, o.length + o.length / 2); // incompressible input: past deflate's bound
+            }
+            int k = last ? d.deflate(o, n, o.length - n) : d.deflate(o, n, o.length - n, Deflater.SYNC_FLUSH);
+            n += k;
+            if (last ? d.finished() : n < o.length && d.needsInput()) {
+                break;
+            }
+        }
+        freePieces.offer(input);
+        return new Deflated(o, n);
     }
 
     /** The second byte of a zlib header for {@code level} (FLEVEL and the check bits; no preset dictionary). */
@@ -365,12 +410,12 @@ final class CustomFormatCompressor implements AutoCloseable {
         return check == 0 ? flg : flg + 31 - check;
     }
 
-    private void writeChunk(byte[] bytes) throws IOException {
-        if (bytes.length == 0) {
+    private void writeChunk(Deflated d) throws IOException {
+        if (d.length() == 0) {
             return; // a zero length would end the data
         }
-        writeInt(bytes.length);
-        out.write(bytes);
+        writeInt(d.length());
+        out.write(d.bytes(), 0, d.length());
     }
 
     private int copyByte() throws IOException {

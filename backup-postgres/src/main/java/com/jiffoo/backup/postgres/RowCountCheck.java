@@ -9,12 +9,20 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * Compares the row counts of a restored database with those the backup recorded: the manifest's source facts
@@ -127,14 +135,19 @@ public final class RowCountCheck {
      * @throws RestoreException       when the database cannot be reached or counted
      */
     public static Report compare(PgConnection restored, BackupManifest manifest) {
+        return compare(restored, manifest, PARALLEL_BYTES);
+    }
+
+    /** {@link #compare(PgConnection, BackupManifest)}, counting on several connections from {@code parallelBytes}. */
+    static Report compare(PgConnection restored, BackupManifest manifest, long parallelBytes) {
         Objects.requireNonNull(restored, "restored");
         Map<String, Long> expected = expected(manifest);
         Object exactFact = manifest.sourceFacts().get(ROW_COUNTS_EXACT);
         boolean exact = Boolean.TRUE.equals(exactFact) || "true".equals(String.valueOf(exactFact));
         CountedTables.Scope scope = CountedTables.Scope.of(manifest.sourceFacts());
         Map<String, Long> actual;
-        try (Connection c = restored.openJdbc()) {
-            actual = count(c, scope);
+        try {
+            actual = count(restored, scope, parallelBytes);
         } catch (SQLException e) {
             throw new RestoreException(
                     "Cannot count the rows of " + restored.describe() + ": " + e.getMessage()
@@ -188,16 +201,108 @@ public final class RowCountCheck {
         return out;
     }
 
-    private static Map<String, Long> count(Connection c, CountedTables.Scope scope) throws SQLException {
-        Map<String, Long> counts = new LinkedHashMap<>();
-        try (Statement s = c.createStatement()) {
-            for (CountedTables.Table t : CountedTables.list(c)) {
-                try (ResultSet r = s.executeQuery(t.countSql(scope))) {
-                    r.next();
-                    counts.put(t.qualified(), r.getLong(1));
+    /**
+     * Bytes of table data from which the counts run on several connections at once (one per processor, at most
+     * {@value #MAX_COUNTING_CONNECTIONS}): a count reads its whole table, and after a restore the server is otherwise
+     * idle, so the tables are counted side by side, largest first. Below it one connection counts them in turn.
+     * {@code -Djiffoo.rowCounts.parallelBytes=N} changes it (tests).
+     */
+    static final long PARALLEL_BYTES = Long.getLong("jiffoo.rowCounts.parallelBytes", 64L * 1024 * 1024);
+
+    static final int MAX_COUNTING_CONNECTIONS = 4;
+
+    private static Map<String, Long> count(PgConnection restored, CountedTables.Scope scope, long parallelBytes)
+            throws SQLException {
+        List<CountedTables.Table> tables;
+        Map<String, Long> sizes = new HashMap<>();
+        Map<String, Long> counts = new ConcurrentHashMap<>();
+        int workers;
+        try (Connection c = restored.openJdbc()) {
+            tables = CountedTables.list(c);
+            long total = 0;
+            try (Statement s = c.createStatement();
+                    ResultSet r = s.executeQuery("SELECT n.nspname, c.relname, pg_catalog.pg_relation_size(c.oid)"
+                            + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                            + " WHERE c.relkind = 'r'")) {
+                while (r.next()) {
+                    sizes.put(r.getString(1) + "." + r.getString(2), r.getLong(3));
+                    total += r.getLong(3);
                 }
             }
+            workers = Math.min(
+                    tables.size(),
+                    Math.min(MAX_COUNTING_CONNECTIONS, Runtime.getRuntime().availableProcessors()));
+            if (total < parallelBytes || workers < 2) {
+                countEach(c, tables, scope, counts);
+                return ordered(tables, counts);
+            }
         }
-        return counts;
+        // largest first, so that the last table to finish is a small one
+        List<CountedTables.Table> bySize = new ArrayList<>(tables);
+        bySize.sort(Comparator.comparingLong((CountedTables.Table t) -> sizes.getOrDefault(t.qualified(), 0L))
+                .reversed());
+        ConcurrentLinkedQueue<CountedTables.Table> queue = new ConcurrentLinkedQueue<>(bySize);
+        ExecutorService pool = Executors.newFixedThreadPool(workers, r -> {
+            Thread t = new Thread(r, "jiffoo-row-count-check");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<Void>> done = new ArrayList<>();
+            for (int i = 0; i < workers; i++) {
+                done.add(pool.submit(() -> {
+                    try (Connection c = restored.openJdbc();
+                            Statement s = c.createStatement()) {
+                        CountedTables.Table t;
+                        while ((t = queue.poll()) != null) {
+                            countOne(s, t, scope, counts);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<Void> f : done) {
+                f.get();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SQLException("interrupted while counting rows", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof SQLException se) {
+                throw se;
+            }
+            throw new SQLException(String.valueOf(e.getCause()), e.getCause());
+        } finally {
+            pool.shutdownNow();
+        }
+        return ordered(tables, counts);
+    }
+
+    private static void countEach(
+            Connection c, List<CountedTables.Table> tables, CountedTables.Scope scope, Map<String, Long> counts)
+            throws SQLException {
+        try (Statement s = c.createStatement()) {
+            for (CountedTables.Table t : tables) {
+                countOne(s, t, scope, counts);
+            }
+        }
+    }
+
+    private static void countOne(
+            Statement s, CountedTables.Table t, CountedTables.Scope scope, Map<String, Long> counts)
+            throws SQLException {
+        try (ResultSet r = s.executeQuery(t.countSql(scope))) {
+            r.next();
+            counts.put(t.qualified(), r.getLong(1));
+        }
+    }
+
+    /** The counts in the tables' order (schema, name). */
+    private static Map<String, Long> ordered(List<CountedTables.Table> tables, Map<String, Long> counts) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (CountedTables.Table t : tables) {
+            out.put(t.qualified(), counts.get(t.qualified()));
+        }
+        return out;
     }
 }

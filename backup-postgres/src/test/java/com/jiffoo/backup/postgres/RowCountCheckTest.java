@@ -43,6 +43,12 @@ class RowCountCheckTest {
         return db;
     }
 
+    private static Map<String, Object> counts(String db) throws Exception {
+        try (Connection c = PgTestServer.get().connect(db)) {
+            return ShopSchema.rowCounts(c);
+        }
+    }
+
     /** A manifest as the pg_dump side writes it, read back from JSON (so counts are JSON numbers). */
     static BackupManifest manifest(Map<String, Object> counts, Boolean exact) {
         Map<String, Object> facts = new LinkedHashMap<>();
@@ -73,10 +79,7 @@ class RowCountCheckTest {
     @Test
     void countsMatchAfterARestoreAndDifferAfterDeletingRows() throws Exception {
         String source = shop(5_000);
-        Map<String, Object> counts;
-        try (Connection c = PgTestServer.get().connect(source)) {
-            counts = ShopSchema.rowCounts(c);
-        }
+        Map<String, Object> counts = counts(source);
         Path dump = PgTools.dump(source, tmp.resolve("shop.dump"));
         String restored = "jb_rc_restored_" + Long.toHexString(System.nanoTime());
         created.add(restored);
@@ -108,12 +111,37 @@ class RowCountCheckTest {
     }
 
     @Test
+    void countingOnSeveralConnectionsGivesTheSameReportAsOne() throws Exception {
+        String db = shop(3_000);
+        Map<String, Object> counts = counts(db);
+        sql(db, "CREATE TABLE \"Odd Name\" (x int); INSERT INTO \"Odd Name\" SELECT generate_series(1, 77)");
+        counts.put("public.Odd Name", 77L);
+        BackupManifest m = manifest(counts, true);
+        // from 0 bytes on, every table is counted on its own connection (as many as processors, at most 4)
+        RowCountCheck.Report parallel = RowCountCheck.compare(PgTools.connection(db), m, 0);
+        RowCountCheck.Report serial = RowCountCheck.compare(PgTools.connection(db), m, Long.MAX_VALUE);
+        assertThat(parallel.passed()).isTrue();
+        assertThat(parallel.matches()).isEqualTo(serial.matches()).hasSize(counts.size());
+        assertThat(parallel.matches())
+                .containsEntry("public.Odd Name", 77L)
+                .containsEntry("public.order_items", 6_000L);
+
+        sql(db, "DELETE FROM order_items WHERE order_id <= 5; DELETE FROM \"Odd Name\" WHERE x > 70");
+        RowCountCheck.Report bad = RowCountCheck.compare(PgTools.connection(db), m, 0);
+        assertThat(bad.passed()).isFalse();
+        assertThat(bad.differences())
+                .containsExactlyInAnyOrder(
+                        new RowCountCheck.Difference("public.Odd Name", 77L, 70L),
+                        new RowCountCheck.Difference("public.order_items", 6_000L, 5_990L));
+        assertThat(bad.differences())
+                .isEqualTo(RowCountCheck.compare(PgTools.connection(db), m, Long.MAX_VALUE)
+                        .differences());
+    }
+
+    @Test
     void estimatedCountsAreReportedButDoNotFail() throws Exception {
         String db = shop(500);
-        Map<String, Object> counts;
-        try (Connection c = PgTestServer.get().connect(db)) {
-            counts = ShopSchema.rowCounts(c);
-        }
+        Map<String, Object> counts = counts(db);
         counts.put("public.orders", 480L);
         RowCountCheck.Report r = RowCountCheck.compare(PgTools.connection(db), manifest(counts, false));
         assertThat(r.exact()).isFalse();
@@ -128,10 +156,7 @@ class RowCountCheckTest {
     @Test
     void reportsMissingAndExtraTables() throws Exception {
         String db = shop(200);
-        Map<String, Object> counts;
-        try (Connection c = PgTestServer.get().connect(db)) {
-            counts = ShopSchema.rowCounts(c);
-        }
+        Map<String, Object> counts = counts(db);
         sql(db, "DROP TABLE shop_audit.events; CREATE TABLE \"Odd Name\" (x int); INSERT INTO \"Odd Name\" VALUES (1)");
         RowCountCheck.Report r = RowCountCheck.compare(PgTools.connection(db), manifest(counts, true));
         assertThat(r.missingTables()).containsExactly("shop_audit.events");
