@@ -382,6 +382,14 @@ public class JiffooBackup {
      * @throws ConfigurationException when no retention rule is configured
      */
     public Pruner.PruneReport prune(String kind, boolean dryRun) {
+        return prune(kind, dryRun, () -> {});
+    }
+
+    /**
+     * As {@link #prune(String, boolean)}, running {@code beforeDeleting} before each deletion
+     * ({@link Pruner.Builder#beforeDeleting}): the prune job checks there that it still holds its lock.
+     */
+    Pruner.PruneReport prune(String kind, boolean dryRun, Runnable beforeDeleting) {
         if (retention == null) {
             throw new ConfigurationException("no retention rule is configured: set jiffoo.backup.retention.keep-daily"
                     + " (or keep-within, keep-last, keep-weekly, keep-monthly) to prune.");
@@ -391,6 +399,7 @@ public class JiffooBackup {
                     .sink(stores.store())
                     .trust(trust)
                     .policy(retention)
+                    .beforeDeleting(beforeDeleting)
                     .build()
                     .prune(kind, dryRun);
         } finally {
