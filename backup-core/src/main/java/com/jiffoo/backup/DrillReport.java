@@ -156,6 +156,19 @@ public record DrillReport(
         /** Restored and every check passed, but it took longer than the RTO target. */
         OVER_TARGET;
 
+        /**
+         * The command line's exit code for a drill that ran with this outcome: 0 passed, 12 failed, 13 over the RTO
+         * target (docs/drills.md). The Spring Boot starter counts a drill that did not pass as a failure with the
+         * code {@code EXIT_12} or {@code EXIT_13}, as the launcher's own metrics do.
+         */
+        public int exitCode() {
+            return switch (this) {
+                case PASSED -> 0;
+                case FAILED -> 12;
+                case OVER_TARGET -> 13;
+            };
+        }
+
         /** {@code passed}, {@code failed}, {@code over-target}: as JSON and the drill log write it. */
         public String label() {
             return name().toLowerCase(Locale.ROOT).replace('_', '-');

@@ -89,4 +89,11 @@ class DrillReportTest {
                 .startsWith("jiffoo-backup database restore drill OVER-TARGET: file:/var/backups/jiffoo")
                 .contains("over by 5m 02s");
     }
+
+    @Test
+    void outcomesMapToTheLaunchersExitCodes() {
+        assertThat(DrillReport.Outcome.PASSED.exitCode()).isZero();
+        assertThat(DrillReport.Outcome.FAILED.exitCode()).isEqualTo(12);
+        assertThat(DrillReport.Outcome.OVER_TARGET.exitCode()).isEqualTo(13);
+    }
 }

@@ -7,12 +7,14 @@ import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.StoreFallback;
 import com.jiffoo.backup.store.StoreProviders;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;
@@ -384,6 +386,23 @@ abstract class CliCommand implements Callable<Integer> {
      */
     static String uri(Sink store, String key) {
         return store instanceof BackupFileSink ? "file:" + where(store, key) : StoreProviders.backupUri(store, key);
+    }
+
+    /**
+     * The stores that could not serve a read ({@link StoreFallback}), as the JSON summary shows them
+     * ({@code storeFailures}): each store's {@code location}, its {@code error} code and the {@code message} in the
+     * launcher's terms ({@link #forOperators}).
+     */
+    static List<Map<String, Object>> storeFailures(List<StoreFallback.Failure> failures) {
+        return failures.stream()
+                .map(f -> {
+                    Map<String, Object> d = new LinkedHashMap<>();
+                    d.put("location", f.store().location());
+                    d.put("error", f.error().code().name());
+                    d.put("message", forOperators(f.error().getMessage()));
+                    return d;
+                })
+                .toList();
     }
 
     /** The facts of one backup for a summary. */

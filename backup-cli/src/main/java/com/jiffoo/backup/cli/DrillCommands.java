@@ -10,6 +10,7 @@ import com.jiffoo.backup.NotFoundException;
 import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.StoreFallback;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.files.FilesDrill;
@@ -51,12 +52,6 @@ final class DrillCommands {
     /** The kinds of drill: those the monitor can expect (DRILL_REQUIRED). */
     static final List<String> KINDS = List.of("database", "files");
 
-    /** The drill passed. */
-    static final int EXIT_PASSED = 0;
-    /** The backup did not restore, or a check failed. */
-    static final int EXIT_FAILED = 12;
-    /** Every check passed, but the drill took longer than the RTO target. */
-    static final int EXIT_OVER_TARGET = 13;
     /** The drill could not run (store or database server unreachable). */
     static final int EXIT_COULD_NOT_RUN = 14;
 
@@ -331,7 +326,7 @@ final class DrillCommands {
         @Option(names = "--no-alert", description = "Send nothing to Slack, even when SLACK_WEBHOOK_URL is set.")
         boolean noAlert;
 
-        private int exit = EXIT_PASSED;
+        private int exit;
 
         @Override
         int exitCode() {
@@ -388,11 +383,7 @@ final class DrillCommands {
                 print(report);
                 summary.put("outcome", report.outcome().label());
                 summary.put("drill", report.toTree());
-                exit = switch (report.outcome()) {
-                    case PASSED -> EXIT_PASSED;
-                    case FAILED -> EXIT_FAILED;
-                    case OVER_TARGET -> EXIT_OVER_TARGET;
-                };
+                exit = report.outcome().exitCode();
                 if (reportFile != null) {
                     append(reportFile, report);
                     summary.put("reportFile", reportFile.toString());
@@ -501,7 +492,7 @@ final class DrillCommands {
 
     /**
      * The launcher's source: the named backup or the newest one, read from the store and then each copy in turn
-     * ({@link Fallback}), as {@code restore} does.
+     * ({@link StoreFallback}), as {@code restore} does.
      */
     private static final class FallbackSource implements DrillSource {
         private final CliCommand cmd;
@@ -524,12 +515,12 @@ final class DrillCommands {
                 return at.key();
             }
             if (at.stores().size() > 1) {
-                Optional<String> newest = Fallback.newest(at.stores(), kind, trust);
+                Optional<String> newest = StoreFallback.newest(at.stores(), kind, trust);
                 if (newest.isPresent()) {
                     return newest.get();
                 }
             }
-            return Fallback.first(
+            return StoreFallback.first(
                             at.stores(),
                             "drill",
                             store -> StoredBackups.of(store, trust)
@@ -546,16 +537,17 @@ final class DrillCommands {
 
         @Override
         public Restored restore(String key, RestoreTarget target) {
-            Fallback.Served<com.jiffoo.backup.RestoreResult> served = Fallback.first(at.stores(), "drill", store -> {
-                return RestorePipeline.builder()
-                        .sink(store)
-                        .decryption(pgp)
-                        .trust(trust)
-                        .target(target)
-                        .listener(cmd.progress())
-                        .build()
-                        .restore(key);
-            });
+            StoreFallback.Served<com.jiffoo.backup.RestoreResult> served =
+                    StoreFallback.first(at.stores(), "drill", store -> {
+                        return RestorePipeline.builder()
+                                .sink(store)
+                                .decryption(pgp)
+                                .trust(trust)
+                                .target(target)
+                                .listener(cmd.progress())
+                                .build()
+                                .restore(key);
+                    });
             return new Restored(served.value(), served.store().location(), failures(served));
         }
 
@@ -574,7 +566,7 @@ final class DrillCommands {
                 @Override
                 public PitrDrill.Restored restore(Path dir, UnaryOperator<PitrRestore.Builder> drill) {
                     List<Sink> stores = at.stores();
-                    Fallback.Served<PitrRestore.Result> served = Fallback.first(
+                    StoreFallback.Served<PitrRestore.Result> served = StoreFallback.first(
                             stores,
                             "drill",
                             store -> drill.apply(PitrRestore.builder(store, pgp, dir)
@@ -597,9 +589,9 @@ final class DrillCommands {
             };
         }
 
-        private static List<StoreFailure> failures(Fallback.Served<?> served) {
+        private static List<StoreFailure> failures(StoreFallback.Served<?> served) {
             List<StoreFailure> failures = new ArrayList<>();
-            for (Fallback.Failure f : served.failures()) {
+            for (StoreFallback.Failure f : served.failures()) {
                 failures.add(new StoreFailure(
                         f.store().location(),
                         f.error().code(),

@@ -6,6 +6,7 @@ import com.jiffoo.backup.BackupTrust;
 import com.jiffoo.backup.BackupVerifier;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.StoreFallback;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.store.StoreLayout;
@@ -63,7 +64,7 @@ final class ListCommand extends CliCommand {
         List<Sink> stores = Stores.openAll(settings);
         Sink store = stores.get(0);
         List<Map<String, Object>> rows = new ArrayList<>();
-        List<Fallback.Failure> unreachable = new ArrayList<>();
+        List<StoreFallback.Failure> unreachable = new ArrayList<>();
         BackupException firstFailure = null;
         try {
             BackupTrust trust = Encryption.trust(settings);
@@ -82,10 +83,10 @@ final class ListCommand extends CliCommand {
                     try {
                         scan = views.get(x).scan(k);
                     } catch (BackupException e) {
-                        if (stores.size() == 1 || !Fallback.tryNext(e)) {
+                        if (stores.size() == 1 || !StoreFallback.tryNext(e)) {
                             throw e;
                         }
-                        unreachable.add(new Fallback.Failure(x, e));
+                        unreachable.add(new StoreFallback.Failure(x, e));
                         org.slf4j.LoggerFactory.getLogger(ListCommand.class)
                                 .warn(
                                         "list: the store {} failed, listing the others: {}",
@@ -191,10 +192,8 @@ final class ListCommand extends CliCommand {
                 summary.put("stores", stores.stream().map(Sink::location).toList());
             }
             if (!unreachable.isEmpty()) {
-                summary.put(
-                        "storeFailures",
-                        unreachable.stream().map(Fallback.Failure::describe).toList());
-                for (Fallback.Failure f : unreachable) {
+                summary.put("storeFailures", CliCommand.storeFailures(unreachable));
+                for (StoreFallback.Failure f : unreachable) {
                     say("(the store " + f.store().location() + " could not be listed: "
                             + forOperators(f.error().getMessage()) + ")");
                 }
@@ -209,7 +208,7 @@ final class ListCommand extends CliCommand {
         }
         if (!unreachable.isEmpty()) {
             // the others were listed, but a store that cannot be is not "listed": exit 4 naming it
-            Fallback.Failure f = unreachable.get(0);
+            StoreFallback.Failure f = unreachable.get(0);
             throw BackupException.of(
                     f.error().code(),
                     "the store " + f.store().location() + " could not be listed (the other stores were): "
@@ -235,7 +234,10 @@ final class ListCommand extends CliCommand {
      * reports cannot be read is said, never fatal: the backups were listed.
      */
     private void drills(
-            List<Sink> stores, List<Fallback.Failure> unreachable, BackupTrust trust, Map<String, Object> summary) {
+            List<Sink> stores,
+            List<StoreFallback.Failure> unreachable,
+            BackupTrust trust,
+            Map<String, Object> summary) {
         List<Sink> readable = stores.stream()
                 .filter(x -> unreachable.stream().noneMatch(f -> f.store() == x))
                 .toList();

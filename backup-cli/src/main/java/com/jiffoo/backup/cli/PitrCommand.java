@@ -4,6 +4,7 @@ import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.RestoreException;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.StoreFallback;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.postgres.PgConnection;
 import com.jiffoo.backup.postgres.PitrRestore;
@@ -214,14 +215,14 @@ final class PitrCommand extends CliCommand {
         PitrRestore.Result r;
         try {
             // the first store that holds a usable base backup (and its archive) serves: the store, then each copy
-            Fallback.Served<PitrRestore.Result> served = Fallback.first(
+            StoreFallback.Served<PitrRestore.Result> served = StoreFallback.first(
                     stores,
                     "restore pitr",
                     from -> restore(from, stores, pgp, t, promoteAtPause ? PitrRestore.Action.PAUSE : act));
             r = served.value();
             Sink store = served.store();
             if (!served.failures().isEmpty()) {
-                summary.put("storeFailures", served.describeFailures());
+                summary.put("storeFailures", CliCommand.storeFailures(served.failures()));
             }
             summary.put("store", store.location());
             summary.put("backup", CliCommand.describe(r.plan().manifest(), store));

@@ -5,6 +5,7 @@ import com.jiffoo.backup.RestorePipeline;
 import com.jiffoo.backup.RestoreResult;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.StoreFallback;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.files.DirectoryRestoreTarget;
 import com.jiffoo.backup.postgres.PgConnection;
@@ -91,9 +92,9 @@ final class RestoreCommands {
             // --latest with copies: the newest backup in any store (one may have missed the last backup), else each
             // store's own newest, so that a store's refusal is reported as it is without copies
             String key = at.key() == null && at.stores().size() > 1 && asOf == null
-                    ? Fallback.newest(at.stores(), kind, trust).orElse(null)
+                    ? StoreFallback.newest(at.stores(), kind, trust).orElse(null)
                     : at.key();
-            Fallback.Served<RestoreResult> served = Fallback.first(at.stores(), "restore", store -> {
+            StoreFallback.Served<RestoreResult> served = StoreFallback.first(at.stores(), "restore", store -> {
                 RestorePipeline p = RestorePipeline.builder()
                         .sink(store)
                         .decryption(pgp)
@@ -110,7 +111,7 @@ final class RestoreCommands {
             summary.put("durationMs", r.elapsed().toMillis());
             summary.put("store", store.location());
             if (!served.failures().isEmpty()) {
-                summary.put("storeFailures", served.describeFailures());
+                summary.put("storeFailures", CliCommand.storeFailures(served.failures()));
             }
             cmd.say("restored " + CliCommand.where(store, r.manifest().objectKey()) + " into " + target.describe()
                     + String.format(Locale.ROOT, " in %.1f s", r.elapsed().toMillis() / 1000.0));
@@ -137,7 +138,7 @@ final class RestoreCommands {
                                         + r.facts().get("treeCheck")
                                 : ""));
             }
-            for (Fallback.Failure f : served.failures()) {
+            for (StoreFallback.Failure f : served.failures()) {
                 cmd.say("  from the copy in " + store.location() + ": the store "
                         + f.store().location()
                         + " could not serve it (" + f.error().code() + ": "

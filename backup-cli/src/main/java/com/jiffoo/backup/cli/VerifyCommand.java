@@ -7,6 +7,7 @@ import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.NotFoundException;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.StoreFallback;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.VerificationResult;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
@@ -65,10 +66,10 @@ final class VerifyCommand extends CliCommand {
         }
         Stores.Candidates at = Stores.candidates(settings, backup);
         List<Map<String, Object>> results = new ArrayList<>();
-        Fallback.Served<List<Map<String, Object>>> served = null;
+        StoreFallback.Served<List<Map<String, Object>>> served = null;
         try {
             // the results of the store that served; on failure, those verified before it (as with one store)
-            served = Fallback.first(at.stores(), "verify", store -> {
+            served = StoreFallback.first(at.stores(), "verify", store -> {
                 results.clear();
                 verifyIn(store, at.key(), results);
                 return results;
@@ -79,13 +80,13 @@ final class VerifyCommand extends CliCommand {
             if (served != null) {
                 summary.put("store", served.store().location());
                 if (!served.failures().isEmpty()) {
-                    summary.put("storeFailures", served.describeFailures());
+                    summary.put("storeFailures", CliCommand.storeFailures(served.failures()));
                 }
             }
             CliCommand.close(at.stores());
         }
         // a damaged copy is reported (exit 5) although another store's copy verified
-        for (Fallback.Failure f : served.failures()) {
+        for (StoreFallback.Failure f : served.failures()) {
             if (f.error().code() == com.jiffoo.backup.ErrorCode.INTEGRITY) {
                 throw new com.jiffoo.backup.IntegrityException(
                         "the copy in " + f.store().location() + " is damaged (the copy in "
@@ -97,7 +98,7 @@ final class VerifyCommand extends CliCommand {
             }
         }
         // so is a store that lost its copy (wiped, or the backup never reached it): exit 8, the copy still verified
-        for (Fallback.Failure f : served.failures()) {
+        for (StoreFallback.Failure f : served.failures()) {
             if (f.error().code() == com.jiffoo.backup.ErrorCode.NOT_FOUND) {
                 throw new NotFoundException(
                         "the store " + f.store().location() + " holds no "
@@ -113,7 +114,7 @@ final class VerifyCommand extends CliCommand {
             }
         }
         // and so is a store that could not be reached: exit 4, the copy still verified (the operator must learn it)
-        for (Fallback.Failure f : served.failures()) {
+        for (StoreFallback.Failure f : served.failures()) {
             if (f.error().code() == com.jiffoo.backup.ErrorCode.STORAGE) {
                 throw new com.jiffoo.backup.StorageException(
                         "the store " + f.store().location() + " could not be reached or failed (the copy in "

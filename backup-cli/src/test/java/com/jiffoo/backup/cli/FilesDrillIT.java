@@ -136,7 +136,7 @@ class FilesDrillIT {
         try (WebhookServer slack = WebhookServer.start()) {
             env.put("SLACK_WEBHOOK_URL", slack.url());
             Jar.Run drill = Jar.run(dir, env, "drill", "files", "--scratch-dir", scratch.toString(), "--json");
-            assertThat(drill.exitCode()).as(drill.toString()).isEqualTo(DrillCommands.EXIT_FAILED);
+            assertThat(drill.exitCode()).as(drill.toString()).isEqualTo(12);
             JsonNode check = drill.json().get("drill").get("checks").get(0);
             assertThat(check.get("name").asText()).isEqualTo("restore");
             assertThat(check.get("status").asText()).isEqualTo("failed");

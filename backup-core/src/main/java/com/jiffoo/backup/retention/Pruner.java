@@ -80,6 +80,7 @@ public final class Pruner {
     private final BackupTrust trust;
     private final Duration clockSkewTolerance;
     private final boolean allowFutureDated;
+    private final Runnable beforeDeleting;
 
     private Pruner(Builder b) {
         this.sink = b.sink;
@@ -89,6 +90,7 @@ public final class Pruner {
         this.orphanGrace = b.orphanGrace;
         this.clockSkewTolerance = b.clockSkewTolerance;
         this.allowFutureDated = b.allowFutureDated;
+        this.beforeDeleting = b.beforeDeleting;
     }
 
     /** A new builder. */
@@ -138,6 +140,7 @@ public final class Pruner {
             List<StoredObject> records = records(backups, m);
             String why = lockedObject(m, records);
             if (why == null && !dryRun) {
+                beforeDeleting.run();
                 why = deleteWhole(m, records);
             }
             if (why != null) {
@@ -161,6 +164,7 @@ public final class Pruner {
                         o.key(),
                         o.lastModified());
                 if (!dryRun) {
+                    beforeDeleting.run();
                     delete(o.key());
                 }
                 orphansDeleted.add(o.key());
@@ -181,6 +185,7 @@ public final class Pruner {
                     w.id(),
                     w.lastActivity());
             if (!dryRun) {
+                beforeDeleting.run();
                 discard(w);
             }
         }
@@ -604,6 +609,7 @@ public final class Pruner {
         private Duration orphanGrace = Duration.ofHours(24);
         private Duration clockSkewTolerance = ClockSkew.DEFAULT_TOLERANCE;
         private boolean allowFutureDated;
+        private Runnable beforeDeleting = () -> {};
 
         private Builder() {}
 
@@ -666,6 +672,17 @@ public final class Pruner {
          */
         public Builder allowFutureDated(boolean allow) {
             this.allowFutureDated = allow;
+            return this;
+        }
+
+        /**
+         * Runs {@code check} before each deletion (a backup, an orphan, an unfinished write; never in a dry run). A
+         * {@link RuntimeException} it throws ends the prune there and is thrown by {@link #prune}: what was deleted
+         * before stays deleted, every backup still listed is whole. The Spring Boot starter's prune job checks there
+         * that it still holds its advisory lock. Nothing by default.
+         */
+        public Builder beforeDeleting(Runnable check) {
+            this.beforeDeleting = Objects.requireNonNull(check, "check");
             return this;
         }
 

@@ -106,6 +106,29 @@ class PrunerTest {
     }
 
     @Test
+    void aCheckBeforeDeletingThatThrowsEndsThePruneThere() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+        Pruner stopping = Pruner.builder()
+                .sink(sink)
+                .policy(Retention.builder().keepLast(3).build())
+                .clock(Clock.fixed(NOW, ZoneOffset.UTC))
+                .beforeDeleting(() -> {
+                    if (asked.incrementAndGet() > 2) {
+                        throw new IllegalStateException("lost the lock");
+                    }
+                })
+                .build();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> stopping.prune("database", false))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("lost the lock");
+        assertThat(asked).hasValue(3);
+        assertThat(local.list("")).hasSize(30 - 2 * 3); // two backups deleted whole, then nothing
+        assertThat(pruner().prune("database", true).deleted()).hasSize(5);
+        stopping.prune("database", true); // a dry run deletes nothing, so asks nothing
+        assertThat(asked).hasValue(3);
+    }
+
+    @Test
     void orphansOfFailedRunsGoOnlyAfterTheGracePeriod() throws Exception {
         orphan("database/db_backup_20260301_020000.sql", NOW.minusSeconds(3 * 86_400)); // a failed run
         orphan("database/db_backup_20260302_020000.sql.sha256", NOW.minusSeconds(3 * 86_400)); // half deleted

@@ -36,7 +36,8 @@ import org.springframework.scheduling.support.CronTrigger;
  * the {@link BackupOperationListener}s are told ({@code jiffoo_backup_scheduled_runs_total{outcome="skipped"}}).
  * While the job runs, the lock's connection is checked every {@code lock.check-interval}; once it is found dead the
  * server has released the lock, and the run no longer counts as holding it (a warning says another replica may start
- * the job).
+ * the job). The {@code prune} job asks before each kind and each deletion, and stops at the first loss: the run
+ * fails and deletes nothing more, since another replica may be pruning.
  *
  * <p>{@link #run(String)} runs a job now, under the same lock; {@link #runExclusively(String, Runnable)} runs the
  * application's own work under a lock of that name. Thread-safe.
@@ -106,7 +107,8 @@ public final class BackupJobs implements SmartLifecycle {
      * @param verifyDeep    whether the {@code verify} job verifies deep
      * @param kinds         the kinds the {@code verify}, {@code prune} and {@code drill} jobs go through
      * @param connections   the lock's connections, or null to run without a lock (a single instance)
-     * @param lockNamespace what the lock keys are derived from besides the job's name (the store's location)
+     * @param lockNamespace what the lock keys are derived from besides the job's name: the opened store's
+     *                      {@link com.jiffoo.backup.Sink#location()}, the same however the store is spelled
      * @param checkInterval how often a running job checks its lock's connection
      * @param listeners     told skipped and finished runs
      * @throws ConfigurationException naming the property when a cron expression or the zone is wrong
@@ -169,7 +171,7 @@ public final class BackupJobs implements SmartLifecycle {
         if (!JOBS.contains(job)) {
             throw new IllegalArgumentException("no backup job " + job + "; the jobs are " + String.join(", ", JOBS));
         }
-        return runExclusively(job, () -> work(job), hold);
+        return runExclusively(job, stillHeld -> work(job, stillHeld), hold);
     }
 
     /**
@@ -188,10 +190,14 @@ public final class BackupJobs implements SmartLifecycle {
      * at INFO). A failure of {@code work} is logged and returned, not thrown.
      */
     public Run runExclusively(String name, Runnable work) {
-        return runExclusively(name, work, Duration.ZERO);
+        return runExclusively(name, stillHeld -> work.run(), Duration.ZERO);
     }
 
-    private Run runExclusively(String name, Runnable work, Duration hold) {
+    /**
+     * As {@link #runExclusively(String, Runnable)}; {@code work} is given a check that asks the server whether the
+     * lock's session is still alive and throws {@link LockLost} when it is not (a no-op without a lock).
+     */
+    private Run runExclusively(String name, java.util.function.Consumer<Runnable> work, Duration hold) {
         AdvisoryLock lock = null;
         if (connections != null) {
             try {
@@ -226,8 +232,16 @@ public final class BackupJobs implements SmartLifecycle {
         boolean lost = false;
         try {
             log.info("backup job {}: started", name);
+            AdvisoryLock held = lock;
+            Runnable stillHeld = held == null
+                    ? () -> {}
+                    : () -> {
+                        if (!held.check(5)) {
+                            throw new LockLost(name, held.key());
+                        }
+                    };
             try {
-                work.run();
+                work.accept(stillHeld);
             } catch (RuntimeException e) {
                 error = e;
             }
@@ -291,8 +305,26 @@ public final class BackupJobs implements SmartLifecycle {
         return run;
     }
 
-    /** What each job does. */
-    private void work(String job) {
+    /**
+     * A running job found its advisory lock lost (the connection that held it died, so the server released it):
+     * another replica may be running the same job now, so the job stops before it deletes anything more.
+     */
+    static final class LockLost extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        LockLost(String job, long key) {
+            super("backup job " + job + " lost its advisory lock (key " + key + "): the database connection that held"
+                    + " it died and the server released the lock, so another replica may be running " + job + " now;"
+                    + " stopped before deleting anything more (what was deleted before stays deleted; the next run"
+                    + " prunes the rest).");
+        }
+    }
+
+    /**
+     * What each job does; {@code stillHeld} throws {@link LockLost} once the job's lock is lost: the prune job asks it
+     * before each kind and before each deletion, and stops at the first loss.
+     */
+    private void work(String job, Runnable stillHeld) {
         switch (job) {
             case "database" -> backups.backUpDatabase();
             case "files" -> backups.backUpFiles();
@@ -310,7 +342,11 @@ public final class BackupJobs implements SmartLifecycle {
                                 null);
                     }
                 });
-            case "prune" -> eachKind(job, kind -> backups.prune(kind, false));
+            case "prune" ->
+                eachKind(job, kind -> {
+                    stillHeld.run();
+                    backups.prune(kind, false, stillHeld);
+                });
             case "drill" ->
                 eachKind(job, kind -> {
                     if (!kind.equals("database") && !kind.equals("files")) {
@@ -330,12 +366,20 @@ public final class BackupJobs implements SmartLifecycle {
         }
     }
 
-    /** Runs {@code step} for every kind, all of them even when one fails; throws the first failure. */
+    /**
+     * Runs {@code step} for every kind, all of them even when one fails; throws the first failure. A lost lock
+     * ({@link LockLost}) ends it at once: the kinds after it are not run.
+     */
     private void eachKind(String job, java.util.function.Consumer<String> step) {
         RuntimeException first = null;
         for (String kind : kinds) {
             try {
                 step.accept(kind);
+            } catch (LockLost e) {
+                if (first != null) {
+                    e.addSuppressed(first);
+                }
+                throw e;
             } catch (RuntimeException e) {
                 log.warn("backup job {}: {} failed: {}", job, kind, e.getMessage());
                 if (first == null) {

@@ -143,7 +143,10 @@ public final class BackupMetrics implements MeterBinder, BackupOperationListener
                 .tags("operation", "drill", "kind", kind, "store", store)
                 .strongReference(true)
                 .register(registry);
-        Gauge.builder("jiffoo.backup.last.exit.code", this, m -> m.drill(kind, false, BackupMetrics::exitCode))
+        Gauge.builder(
+                        "jiffoo.backup.last.exit.code",
+                        this,
+                        m -> m.drill(kind, false, r -> r.outcome().exitCode()))
                 .description("The newest restore drill's outcome as the command line's drill exit code: 0 passed, 12"
                         + " failed, 13 over its RTO target")
                 .tags("operation", "drill", "kind", kind, "store", store)
@@ -179,15 +182,6 @@ public final class BackupMetrics implements MeterBinder, BackupOperationListener
 
     private static double seconds(Duration d) {
         return d.toMillis() / 1000.0;
-    }
-
-    /** The command line's drill exit codes (DrillCommands): 0 passed, 12 failed, 13 over the RTO target. */
-    private static double exitCode(DrillReport r) {
-        return switch (r.outcome()) {
-            case PASSED -> 0;
-            case FAILED -> 12;
-            case OVER_TARGET -> 13;
-        };
     }
 
     /** When the newest archived WAL file was committed, from a {@code wal} check's facts; null when unknown. */

@@ -14,6 +14,7 @@ import com.jiffoo.backup.RestoreResult;
 import com.jiffoo.backup.RestoreTarget;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.Source;
+import com.jiffoo.backup.StoreFallback;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
@@ -381,6 +382,14 @@ public class JiffooBackup {
      * @throws ConfigurationException when no retention rule is configured
      */
     public Pruner.PruneReport prune(String kind, boolean dryRun) {
+        return prune(kind, dryRun, () -> {});
+    }
+
+    /**
+     * As {@link #prune(String, boolean)}, running {@code beforeDeleting} before each deletion
+     * ({@link Pruner.Builder#beforeDeleting}): the prune job checks there that it still holds its lock.
+     */
+    Pruner.PruneReport prune(String kind, boolean dryRun, Runnable beforeDeleting) {
         if (retention == null) {
             throw new ConfigurationException("no retention rule is configured: set jiffoo.backup.retention.keep-daily"
                     + " (or keep-within, keep-last, keep-weekly, keep-monthly) to prune.");
@@ -390,6 +399,7 @@ public class JiffooBackup {
                     .sink(stores.store())
                     .trust(trust)
                     .policy(retention)
+                    .beforeDeleting(beforeDeleting)
                     .build()
                     .prune(kind, dryRun);
         } finally {
@@ -466,7 +476,7 @@ public class JiffooBackup {
                 listeners.forEach(l -> call(() -> l.succeeded(Operation.DRILL, kind, m, elapsed)));
             } else {
                 log.error("restore drill of {} {}: {}", kind, report.outcome().label(), report.findings());
-                String code = report.outcome() == DrillReport.Outcome.OVER_TARGET ? "EXIT_13" : "EXIT_12";
+                String code = "EXIT_" + report.outcome().exitCode();
                 listeners.forEach(l -> call(() -> l.failed(Operation.DRILL, kind, code, elapsed)));
                 alert(d.notifier(), report.toAlert());
             }
@@ -550,11 +560,10 @@ public class JiffooBackup {
         public Restored restore(String key, RestoreTarget target) {
             StoreFallback.Served<RestoreResult> served = StoreFallback.first(
                     stores.all(), "drill", store -> pipeline(store, target).restore(key));
-            List<StoreFailure> failures = new java.util.ArrayList<>();
-            for (int i = 0; i < served.failures().size(); i++) {
-                BackupException e = served.failures().get(i);
-                failures.add(new StoreFailure(stores.all().get(i).location(), e.code(), e.getMessage()));
-            }
+            List<StoreFailure> failures = served.failures().stream()
+                    .map(f -> new StoreFailure(
+                            f.store().location(), f.error().code(), f.error().getMessage()))
+                    .toList();
             return new Restored(served.value(), served.store().location(), failures);
         }
 

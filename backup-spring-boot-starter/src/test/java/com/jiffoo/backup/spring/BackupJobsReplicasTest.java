@@ -46,7 +46,8 @@ import org.springframework.context.annotation.Bean;
  * {@link DataSource} bean. A job triggered in both at once runs once (one backup in the store) and the other replica
  * records a skip; a job holding the lock makes the other replica skip until it ends; a lock whose connection is killed
  * is free for the other replica and the run says it lost it; a cron expression of every second runs the job in one
- * replica per tick; a scheduled run keeps its lock for the least hold, so a replica whose clock is behind skips.
+ * replica per tick; a scheduled run keeps its lock for the least hold, so a replica whose clock is behind skips; a
+ * prune whose lock was lost deletes nothing.
  */
 class BackupJobsReplicasTest {
     private static final String HOST = env("PGHOST", "127.0.0.1");
@@ -289,16 +290,7 @@ class BackupJobsReplicasTest {
                     .isEqualTo(BackupJobs.Outcome.SKIPPED);
 
             // the connection holding the lock dies (as when the network or the server drops it)
-            try (Connection c = connect();
-                    PreparedStatement ps = c.prepareStatement("select pg_terminate_backend(pid) from pg_locks where"
-                            + " locktype = 'advisory' and granted and ((classid::bigint << 32) | objid::bigint) = ?")) {
-                ps.setLong(1, lockKey);
-                ps.execute();
-            }
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (heldLocks(lockKey) > 0 && System.nanoTime() < deadline) {
-                Thread.sleep(50);
-            }
+            terminate(lockKey);
             // the server released it: the other replica gets it while the first run is still going
             assertThat(b.getBean(BackupJobs.class)
                             .runExclusively("export", () -> {})
@@ -310,6 +302,76 @@ class BackupJobsReplicasTest {
         } finally {
             release.countDown();
             pool.shutdownNow();
+        }
+    }
+
+    /**
+     * The prune job's lock is killed (pg_terminate_backend from another connection) as the run starts, before it
+     * deletes anything: another replica may take the lock and prune too, so the run deletes nothing, fails and says it
+     * lost its lock.
+     */
+    @Test
+    void aPruneThatLostItsLockDeletesNothing() throws Exception {
+        skipSeen.countDown(); // no waiting in the listener: one replica here
+        ConfigurableApplicationContext a = start(ReplicaA.class, Map.of("jiffoo.backup.retention.keep-last", "1"));
+        JiffooBackup backups = a.getBean(JiffooBackup.class);
+        backups.backUpFiles();
+        Thread.sleep(1100); // a backup's name has the second it started in
+        backups.backUpFiles();
+        assertThat(filesBackups(a)).hasSize(2);
+        BackupJobs jobs = a.getBean(BackupJobs.class);
+        long lockKey = jobs.lockKey("prune");
+
+        // on the job's thread, once it holds its lock and before it prunes: its connection dies
+        ch.qos.logback.classic.Logger logger =
+                (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(BackupJobs.class);
+        List<Exception> killFailed = new CopyOnWriteArrayList<>();
+        ch.qos.logback.core.AppenderBase<ch.qos.logback.classic.spi.ILoggingEvent> killer =
+                new ch.qos.logback.core.AppenderBase<>() {
+                    @Override
+                    protected void append(ch.qos.logback.classic.spi.ILoggingEvent event) {
+                        if (!event.getFormattedMessage().equals("backup job prune: started")) {
+                            return;
+                        }
+                        try {
+                            terminate(lockKey);
+                        } catch (Exception e) {
+                            killFailed.add(e);
+                        }
+                    }
+                };
+        killer.start();
+        logger.addAppender(killer);
+        BackupJobs.Run run;
+        try {
+            run = jobs.run("prune");
+        } finally {
+            logger.detachAppender(killer);
+        }
+        assertThat(killFailed).isEmpty();
+        assertThat(run.outcome()).isEqualTo(BackupJobs.Outcome.FAILED);
+        assertThat(run.lockLost()).isTrue();
+        assertThat(run.error())
+                .hasMessageContaining("backup job prune lost its advisory lock (key " + lockKey + ")")
+                .hasMessageContaining("another replica may be running prune");
+        assertThat(filesBackups(a)).hasSize(2); // nothing pruned
+
+        // with its lock, the job prunes
+        assertThat(jobs.run("prune").outcome()).isEqualTo(BackupJobs.Outcome.RAN);
+        assertThat(filesBackups(a)).hasSize(1);
+    }
+
+    /** Terminates the session holding the advisory lock {@code key} and waits until the server released it. */
+    private static void terminate(long key) throws SQLException, InterruptedException {
+        try (Connection c = connect();
+                PreparedStatement ps = c.prepareStatement("select pg_terminate_backend(pid) from pg_locks where"
+                        + " locktype = 'advisory' and granted and ((classid::bigint << 32) | objid::bigint) = ?")) {
+            ps.setLong(1, key);
+            ps.execute();
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (heldLocks(key) > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(50);
         }
     }
 

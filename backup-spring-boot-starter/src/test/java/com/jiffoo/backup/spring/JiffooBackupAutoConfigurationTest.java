@@ -110,6 +110,54 @@ class JiffooBackupAutoConfigurationTest {
                 });
     }
 
+    /**
+     * Two replicas that spell the same store differently (a trailing slash, {@code file:} or not, {@code ./} in the
+     * path; an upper-case scheme and a trailing slash in s3://) take the same advisory locks: the keys derive from
+     * the opened store's location, not from the configured string.
+     */
+    @Test
+    void theLockKeysDoNotDependOnHowTheStoreIsSpelled() throws IOException {
+        Path key = dir.resolve("backup.key");
+        com.jiffoo.backup.crypto.PassphraseKeyFile.generate(key);
+        Path store = Files.createDirectories(dir.resolve("store"));
+        java.util.List<Long> local = new java.util.ArrayList<>();
+        for (String spelled : java.util.List.of(
+                store.toString(),
+                store + "/",
+                "file:" + store,
+                "file:" + store + "/",
+                "file://" + store,
+                dir + "/./store")) {
+            lockKey(key, local, "jiffoo.backup.store=" + spelled);
+        }
+        assertThat(local).hasSize(6).containsOnly(local.get(0));
+        java.util.List<Long> s3 = new java.util.ArrayList<>();
+        for (String spelled : java.util.List.of(
+                "s3://shop-backups/prod", "S3://shop-backups/prod/", "s3://shop-backups/prod?region=us-east-1")) {
+            lockKey(
+                    key,
+                    s3,
+                    "jiffoo.backup.store=" + spelled,
+                    "jiffoo.backup.store-settings.S3_ENDPOINT=http://127.0.0.1:9",
+                    "jiffoo.backup.store-settings.AWS_REGION=us-east-1",
+                    "jiffoo.backup.store-settings.AWS_ACCESS_KEY_ID=test",
+                    "jiffoo.backup.store-settings.AWS_SECRET_ACCESS_KEY=test-secret");
+        }
+        assertThat(s3).hasSize(3).containsOnly(s3.get(0)).doesNotContain(local.get(0));
+    }
+
+    private void lockKey(Path key, java.util.List<Long> keys, String... store) {
+        runner.withPropertyValues(store)
+                .withPropertyValues(
+                        "jiffoo.backup.encryption.key-file=" + key,
+                        "jiffoo.backup.monitor.kinds=files",
+                        "jiffoo.backup.files.source-directory=" + dir)
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    keys.add(context.getBean(BackupJobs.class).lockKey("files"));
+                });
+    }
+
     @Test
     void refusesToStartWithoutAKeyAndNamesTheProperty() {
         runner.withPropertyValues("jiffoo.backup.store=" + dir, "jiffoo.backup.monitor.kinds=files")
