@@ -65,6 +65,15 @@ public final class BucketRestoreTarget implements RestoreTarget {
     static final java.util.regex.Pattern STAGING_NAME =
             java.util.regex.Pattern.compile("\\.jiffoo-restore-(\\d{8}T\\d{6}Z)-[0-9a-f]{8}/");
 
+    /**
+     * Whether {@code key} (relative to the target's prefix) lies under a restore's staging prefix: its first segment
+     * is exactly {@link #STAGING_NAME} ({@code .jiffoo-restore-notes.txt} or {@code .jiffoo-restore-x/a} do not).
+     */
+    static boolean isStaging(String key) {
+        int slash = key.indexOf('/');
+        return slash > 0 && STAGING_NAME.matcher(key.substring(0, slash + 1)).matches();
+    }
+
     /** The age above which a restore deletes another restore's staging prefix as a leftover: 24 hours. */
     public static final java.time.Duration LEFTOVER_AGE = java.time.Duration.ofHours(24);
 
@@ -225,7 +234,7 @@ public final class BucketRestoreTarget implements RestoreTarget {
                 throw refuse(name, what, "its path has a segment '" + part + "'");
             }
         }
-        if (n.startsWith(BucketSource.STAGING)) {
+        if (isStaging(n + "/")) {
             throw refuse(name, what, "it lies under the staging prefix of restores");
         }
         return n;
@@ -467,7 +476,7 @@ public final class BucketRestoreTarget implements RestoreTarget {
             List<String> batch = new ArrayList<>();
             while (target.hasNext()) {
                 String key = target.next().key();
-                if (key.startsWith(BucketSource.STAGING)) {
+                if (isStaging(key)) {
                     continue;
                 }
                 while (next != null && compareUtf8(next, key) < 0) {

@@ -35,8 +35,10 @@ import org.slf4j.LoggerFactory;
  * <p>Keys that are not safe paths are refused, naming the key: an empty segment ({@code a//b}, a leading
  * {@code /}), a segment {@code .} or {@code ..}, and a key that is both an object and a "directory" ({@code a} and
  * {@code a/b}). A zero-byte object whose key ends in {@code /} (the "folder" a console creates) is no file: it is
- * skipped and counted ({@code folderMarkers}); one with content is refused. Top-level prefixes named
- * {@code .jiffoo-restore-…/} (a restore's staging, {@link BucketRestoreTarget}) are skipped with a warning.
+ * skipped and counted ({@code folderMarkers}); one with content is refused. A top-level prefix named exactly as a
+ * restore's staging, {@code .jiffoo-restore-<yyyyMMddTHHmmssZ>-<8 hex digits>/} ({@link BucketRestoreTarget}), is
+ * skipped with a warning; other keys starting with {@code .jiffoo-restore-} (a {@code .jiffoo-restore-notes.txt}) are
+ * backed up like any other.
  *
  * <p>Memory: the content is streamed, one object at a time (one 64 KiB buffer plus the compressor's state). The
  * bucket is listed one level at a time ({@link ObjectBucket#list} with {@code oneLevel}, fetched in pages of at most
@@ -60,7 +62,7 @@ public final class BucketSource implements Source {
     public static final String META = "JIFFOO.s3.meta.";
     /** The PAX keyword of an object's ETag (informational). */
     public static final String ETAG = "JIFFOO.s3.etag";
-    /** The prefix of a restore's staging, skipped at the top of a bucket. */
+    /** How the name of a restore's staging starts ({@link BucketRestoreTarget#STAGING_NAME} is the whole name). */
     static final String STAGING = ".jiffoo-restore-";
 
     private static final Logger LOG = LoggerFactory.getLogger(BucketSource.class);
@@ -208,7 +210,7 @@ public final class BucketSource implements Source {
             String name = key.substring(prefix.length());
             if (item.prefix()) {
                 String segment = name.substring(0, name.length() - 1);
-                if (prefix.isEmpty() && segment.startsWith(STAGING)) {
+                if (prefix.isEmpty() && BucketRestoreTarget.isStaging(key)) {
                     LOG.warn(
                             "{}/{}: the staging of a restore (left by one that was stopped); skipped",
                             bucket.location(),
