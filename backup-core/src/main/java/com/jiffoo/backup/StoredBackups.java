@@ -263,9 +263,35 @@ public final class StoredBackups {
 
     /**
      * The recorded verifications of a backup, newest first (see {@link VerificationRecord}). A record that cannot
-     * be read is logged and skipped.
+     * be read is logged and skipped ({@link #readVerifications} names them).
      */
     public List<VerificationRecord> verifications(BackupManifest m) {
+        return readVerifications(m).records();
+    }
+
+    /**
+     * A backup's verification records as read: those that could be read, newest first, and those that could not.
+     *
+     * @param records    the records read (and authenticated where the trust requires it), newest first
+     * @param unreadable the key of each record that could not be read, parsed or authenticated, with why (in key
+     *                   order); such a record may have been a failed verification, so its backup's state cannot be
+     *                   told from the others
+     */
+    public record Verifications(List<VerificationRecord> records, Map<String, String> unreadable) {
+        /** Copies the lists. */
+        public Verifications {
+            records = List.copyOf(records);
+            unreadable = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(unreadable));
+        }
+    }
+
+    /**
+     * The recorded verifications of a backup and the keys of those that cannot be read ({@link Verifications}). A
+     * record deleted between the listing and the reading is neither.
+     *
+     * @throws StorageException when the records cannot be listed
+     */
+    public Verifications readVerifications(BackupManifest m) {
         List<StoredObject> objects;
         try {
             objects = recordObjects(m.objectKey());
@@ -278,6 +304,7 @@ public final class StoredBackups {
                     e);
         }
         List<VerificationRecord> out = new ArrayList<>();
+        Map<String, String> unreadable = new java.util.HashMap<>();
         for (StoredObject o : objects) {
             try {
                 byte[] json = readSmall(o.key(), MAX_SIDECAR_BYTES * 4);
@@ -290,12 +317,15 @@ public final class StoredBackups {
                 } else {
                     log.warn("skipping {}: it records a verification of {}", o.key(), r.objectKey());
                 }
-            } catch (IntegrityException | NotFoundException | ConfigurationException e) {
+            } catch (NotFoundException e) {
                 log.warn("skipping {}: {}", o.key(), e.getMessage());
+            } catch (IntegrityException | ConfigurationException e) {
+                log.warn("skipping {}: {}", o.key(), e.getMessage());
+                unreadable.put(o.key(), e.getMessage());
             }
         }
         out.sort(Comparator.comparing(VerificationRecord::verifiedAt).reversed());
-        return out;
+        return new Verifications(out, unreadable);
     }
 
     /** The newest recorded verification of a backup, if it was ever verified. */

@@ -4,6 +4,7 @@ import com.jiffoo.backup.BackupChain;
 import com.jiffoo.backup.BackupException;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.IntegrityException;
+import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.StoredObject;
 import com.jiffoo.backup.VerificationRecord;
 import com.jiffoo.backup.store.StoreLayout;
@@ -21,7 +22,10 @@ import java.util.Set;
  * {@code chains}: each chain of incremental backups ({@link BackupChain}: a full backup and its increments) is whole.
  * Every link must be in the store (its manifest accepted, its data object there with the size its manifest records),
  * bound to its successor (the parent's id and SHA-256 the successor recorded), and, in the full check, no link's
- * standing verification may have failed. A chain that is not whole is CRITICAL, naming the link. The backups a break
+ * standing verification may have failed. A chain that is not whole is CRITICAL, naming the link. In the full check, a
+ * link whose verification records cannot all be read (garbled, unparseable, failing their signature, or not listable)
+ * leaves the chain's state unknown: one of them may have been a failed verification, so the chain is not reported OK
+ * but WARNING ({@link ChainHealth.Verified#UNREADABLE}), naming the record. The backups a break
  * makes unrestorable (the link and every increment after it) no longer count as the kind's newest backup, so a fresh
  * increment on a broken chain cannot make the freshness check pass. Runs before {@code freshness}; one listing of
  * the kind's objects, and in the full check one read of the verification records of each link.
@@ -52,9 +56,10 @@ final class ChainCheck extends HealthCheck {
         Set<String> unrestorable = new HashSet<>();
         Map<String, String> linkDamage = new HashMap<>(); // id -> what is wrong with that link itself
         Map<String, VerificationRecord> standing = new HashMap<>();
+        Map<String, String> unreadable = new HashMap<>(); // id -> which of its records cannot be read, and why
         for (List<BackupManifest> members : byBase.values()) {
             for (BackupManifest m : members) {
-                linkDamage.put(m.id(), ownDamage(k, m, sizes, standing));
+                linkDamage.put(m.id(), ownDamage(k, m, sizes, standing, unreadable));
             }
         }
         // verifying an increment checks every link before it, and a damaged earlier link fails the increment's
@@ -134,6 +139,11 @@ final class ChainCheck extends HealthCheck {
                         .reduce((a, b) -> b) // the oldest link's
                         .orElse(null);
                 VerificationRecord newestRecord = standing.get(newest.id());
+                String cannotTell = members.stream()
+                        .map(m -> unreadable.get(m.id()))
+                        .filter(java.util.Objects::nonNull)
+                        .reduce((a, b) -> b + "; " + a) // the oldest link's first
+                        .orElse(null);
                 if (failed != null) {
                     verified = ChainHealth.Verified.FAILED;
                     detail = "the " + (failed.deep() ? "deep" : "quick") + " verification of " + failed.backupId()
@@ -141,6 +151,16 @@ final class ChainCheck extends HealthCheck {
                             + HealthReport.human(Duration.between(
                                     failed.verifiedAt(), k.skew().now()))
                             + " ago";
+                } else if (cannotTell != null) {
+                    verified = ChainHealth.Verified.UNREADABLE;
+                    detail = cannotTell;
+                    k.find(
+                            HealthStatus.WARNING,
+                            "the chain of " + base + " cannot be told intact: " + cannotTell + ". A record that cannot"
+                                    + " be read may have been a failed verification. Run a deep verification of the"
+                                    + " newest link (verify --deep " + newest.objectKey() + "): its record then"
+                                    + " stands; delete the unreadable record once it is understood (who or what"
+                                    + " changed it).");
                 } else if (newestRecord != null && newestRecord.passed()) {
                     verified = ChainHealth.Verified.PASSED;
                     detail = "the newest link passed a " + (newestRecord.deep() ? "deep" : "quick")
@@ -188,9 +208,16 @@ final class ChainCheck extends HealthCheck {
         return base instanceof String s ? s : String.valueOf(base);
     }
 
-    /** "" when the link itself is fine, else what is wrong with it (its data object, a failed verification). */
+    /**
+     * "" when the link itself is fine, else what is wrong with it (its data object, a failed verification). Records
+     * its standing verification in {@code standing}, and in {@code unreadable} which of its records cannot be read.
+     */
     private static String ownDamage(
-            KindInspection k, BackupManifest m, Map<String, Long> sizes, Map<String, VerificationRecord> standing) {
+            KindInspection k,
+            BackupManifest m,
+            Map<String, Long> sizes,
+            Map<String, VerificationRecord> standing,
+            Map<String, String> unreadable) {
         Long size = sizes.get(m.objectKey());
         if (size == null) {
             return "its link " + m.id() + " is missing its data object " + m.objectKey()
@@ -203,8 +230,20 @@ final class ChainCheck extends HealthCheck {
         if (k.full() && k.primary() == null) {
             VerificationRecord r;
             try {
-                r = k.backups().standingVerification(m).orElse(null);
+                StoredBackups.Verifications read = k.backups().readVerifications(m);
+                if (!read.unreadable().isEmpty()) {
+                    List<String> named = new ArrayList<>();
+                    read.unreadable().forEach((key, why) -> named.add(key + " (" + why + ")"));
+                    unreadable.put(
+                            m.id(),
+                            "the verification record" + (named.size() == 1 ? " " : "s ") + String.join(", ", named)
+                                    + " of its link " + m.id() + " cannot be read");
+                }
+                r = VerificationRecord.standing(read.records()).orElse(null);
             } catch (BackupException e) {
+                unreadable.put(
+                        m.id(),
+                        "the verification records of its link " + m.id() + " cannot be read (" + e.getMessage() + ")");
                 return "";
             }
             if (r != null && k.skew().isFuture(r.verifiedAt())) {

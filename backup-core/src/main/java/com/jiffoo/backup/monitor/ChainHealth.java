@@ -35,9 +35,15 @@ public record ChainHealth(
         Objects.requireNonNull(verified, "verified");
     }
 
-    /** The chain's status: CRITICAL when a link is missing or damaged. */
+    /**
+     * The chain's status: CRITICAL when a link is missing or damaged, WARNING when a link's verification records
+     * cannot be read (whether it is damaged cannot be told), else OK.
+     */
     public HealthStatus status() {
-        return whole && verified != Verified.FAILED ? HealthStatus.OK : HealthStatus.CRITICAL;
+        if (!whole || verified == Verified.FAILED) {
+            return HealthStatus.CRITICAL;
+        }
+        return verified == Verified.UNREADABLE ? HealthStatus.WARNING : HealthStatus.OK;
     }
 
     /** What the recorded verifications say about a chain. */
@@ -51,6 +57,11 @@ public record ChainHealth(
         FAILED,
         /** The newest link has no verification that passed (none recorded yet). */
         NOT_VERIFIED,
+        /**
+         * A link's verification records cannot all be read (garbled, unparseable, failing their signature, or not
+         * listable): one may have been a failed verification, so whether the chain is intact cannot be told.
+         */
+        UNREADABLE,
         /** Not checked: the freshness-only check, or a copy (verifications concern the store). */
         NOT_CHECKED
     }

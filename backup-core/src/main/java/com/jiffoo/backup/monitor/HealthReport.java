@@ -200,6 +200,7 @@ public record HealthReport(
                         case PASSED -> "; verified (" + c.verifiedDetail() + ")";
                         case FAILED -> "; verification FAILED (" + c.verifiedDetail() + ")";
                         case NOT_VERIFIED -> "; not verified (" + c.verifiedDetail() + ")";
+                        case UNREADABLE -> "; cannot tell (" + c.verifiedDetail() + ")";
                         case NOT_CHECKED -> "";
                     });
         }

@@ -55,7 +55,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Memory: one object is streamed at a time (a part buffer of the bucket, 16 MiB for S3), and listings are paged;
  * an increment's deletions hold the names of one directory at a time. The keys staged are held (for the commit's
- * count), about 100 bytes a key.
+ * count), relative to the staging prefix: about 85 bytes plus the key's length each (115 MB for a million objects
+ * with 30-character paths).
  */
 public final class BucketRestoreTarget implements RestoreTarget {
     private static final Logger LOG = LoggerFactory.getLogger(BucketRestoreTarget.class);
@@ -64,6 +65,15 @@ public final class BucketRestoreTarget implements RestoreTarget {
     /** A staging prefix's name: {@code .jiffoo-restore-<UTC time>-<8 hex digits>/}, the time in group 1. */
     static final java.util.regex.Pattern STAGING_NAME =
             java.util.regex.Pattern.compile("\\.jiffoo-restore-(\\d{8}T\\d{6}Z)-[0-9a-f]{8}/");
+
+    /**
+     * Whether {@code key} (relative to the target's prefix) lies under a restore's staging prefix: its first segment
+     * is exactly {@link #STAGING_NAME} ({@code .jiffoo-restore-notes.txt} or {@code .jiffoo-restore-x/a} do not).
+     */
+    static boolean isStaging(String key) {
+        int slash = key.indexOf('/');
+        return slash > 0 && STAGING_NAME.matcher(key.substring(0, slash + 1)).matches();
+    }
 
     /** The age above which a restore deletes another restore's staging prefix as a leftover: 24 hours. */
     public static final java.time.Duration LEFTOVER_AGE = java.time.Duration.ofHours(24);
@@ -178,7 +188,7 @@ public final class BucketRestoreTarget implements RestoreTarget {
                         meta.put(h.getKey().substring(BucketSource.META.length()), h.getValue());
                     }
                 }
-                s.keys.add(s.staging + path);
+                s.keys.add(path);
                 bucket.put(
                         s.staging + path,
                         tar,
@@ -225,7 +235,7 @@ public final class BucketRestoreTarget implements RestoreTarget {
                 throw refuse(name, what, "its path has a segment '" + part + "'");
             }
         }
-        if (n.startsWith(BucketSource.STAGING)) {
+        if (isStaging(n + "/")) {
             throw refuse(name, what, "it lies under the staging prefix of restores");
         }
         return n;
@@ -265,16 +275,17 @@ public final class BucketRestoreTarget implements RestoreTarget {
                 gone.add(item.key());
                 if (gone.size() == 1000) {
                     deleteBatch(gone);
-                    gone.forEach(s.keys::remove);
+                    s.forget(gone);
                     gone.clear();
                 }
             }
         }
         deleteBatch(gone);
-        gone.forEach(s.keys::remove);
+        s.forget(gone);
         for (String d : goneDirs) {
             deleteAll(d);
-            s.keys.removeIf(k -> k.startsWith(d));
+            String under = d.substring(s.staging.length());
+            s.keys.removeIf(k -> k.startsWith(under));
         }
     }
 
@@ -365,7 +376,10 @@ public final class BucketRestoreTarget implements RestoreTarget {
         long files;
         long bytes;
         long skipped;
-        /** The distinct keys staged (and not pruned since): what the commit expects to find under the staging. */
+        /**
+         * The distinct keys staged (and not pruned since), relative to the staging prefix: what the commit expects to
+         * find under the staging. About 85 bytes plus the key's length each.
+         */
         final Set<String> keys = new HashSet<>();
 
         private boolean committed;
@@ -377,6 +391,11 @@ public final class BucketRestoreTarget implements RestoreTarget {
 
         Staged(String staging) {
             this.staging = staging;
+        }
+
+        /** Forgets staged objects deleted by their whole key (staging prefix included). */
+        void forget(List<String> deleted) {
+            deleted.forEach(k -> keys.remove(k.substring(staging.length())));
         }
 
         BucketRestoreTarget owner() {
@@ -467,7 +486,7 @@ public final class BucketRestoreTarget implements RestoreTarget {
             List<String> batch = new ArrayList<>();
             while (target.hasNext()) {
                 String key = target.next().key();
-                if (key.startsWith(BucketSource.STAGING)) {
+                if (isStaging(key)) {
                     continue;
                 }
                 while (next != null && compareUtf8(next, key) < 0) {

@@ -3,14 +3,13 @@ package com.jiffoo.backup.files;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.Source;
 import com.jiffoo.backup.SourceException;
-import com.jiffoo.backup.internal.StageStreams;
 import com.jiffoo.backup.store.ObjectBucket;
-import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -18,9 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
-import org.apache.commons.compress.archivers.tar.TarConstants;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,8 +35,10 @@ import org.slf4j.LoggerFactory;
  * <p>Keys that are not safe paths are refused, naming the key: an empty segment ({@code a//b}, a leading
  * {@code /}), a segment {@code .} or {@code ..}, and a key that is both an object and a "directory" ({@code a} and
  * {@code a/b}). A zero-byte object whose key ends in {@code /} (the "folder" a console creates) is no file: it is
- * skipped and counted ({@code folderMarkers}); one with content is refused. Top-level prefixes named
- * {@code .jiffoo-restore-…/} (a restore's staging, {@link BucketRestoreTarget}) are skipped with a warning.
+ * skipped and counted ({@code folderMarkers}); one with content is refused. A top-level prefix named exactly as a
+ * restore's staging, {@code .jiffoo-restore-<yyyyMMddTHHmmssZ>-<8 hex digits>/} ({@link BucketRestoreTarget}), is
+ * skipped with a warning; other keys starting with {@code .jiffoo-restore-} (a {@code .jiffoo-restore-notes.txt}) are
+ * backed up like any other.
  *
  * <p>Memory: the content is streamed, one object at a time (one 64 KiB buffer plus the compressor's state). The
  * bucket is listed one level at a time ({@link ObjectBucket#list} with {@code oneLevel}, fetched in pages of at most
@@ -63,7 +62,7 @@ public final class BucketSource implements Source {
     public static final String META = "JIFFOO.s3.meta.";
     /** The PAX keyword of an object's ETag (informational). */
     public static final String ETAG = "JIFFOO.s3.etag";
-    /** The prefix of a restore's staging, skipped at the top of a bucket. */
+    /** How the name of a restore's staging starts ({@link BucketRestoreTarget#STAGING_NAME} is the whole name). */
     static final String STAGING = ".jiffoo-restore-";
 
     private static final Logger LOG = LoggerFactory.getLogger(BucketSource.class);
@@ -72,16 +71,15 @@ public final class BucketSource implements Source {
     private final Compression compression;
     private final int compressionLevel;
     private final int compressionThreads;
-    private final BackupManifest parent;
-    private final boolean chained;
+    /** Null: not part of a chain. */
+    private final TarEntries.Chain chain;
 
     private BucketSource(Builder b) {
         this.bucket = b.bucket;
         this.compression = b.compression;
         this.compressionLevel = b.compressionLevel;
         this.compressionThreads = b.compressionThreads;
-        this.parent = b.parent;
-        this.chained = b.chained;
+        this.chain = b.chain;
     }
 
     /** A builder for a backup of {@code bucket} (a bucket and a prefix). */
@@ -109,8 +107,7 @@ public final class BucketSource implements Source {
     /** E.g. {@code bucket s3://shop-uploads/media (tar, gzip level 6)}. */
     @Override
     public String describe() {
-        return "bucket " + bucket.location() + " (tar"
-                + (!chained ? "" : parent == null ? ", full of a chain" : ", increment of " + parent.id()) + ", "
+        return "bucket " + bucket.location() + " (tar" + (chain == null ? "" : chain.describe()) + ", "
                 + compression.id() + (compression == Compression.NONE ? "" : " level " + compressionLevel) + ")";
     }
 
@@ -127,52 +124,27 @@ public final class BucketSource implements Source {
     public Map<String, Object> writeTo(OutputStream out) throws IOException {
         Objects.requireNonNull(out, "out");
         LOG.info("Backing up {}", describe());
-        Walk walk = new Walk();
-        if (chained) {
-            walk.list = new FileList.Writer();
-            walk.previous = parent == null ? null : FileList.read(parent.sourceFacts(), parent.id());
-        }
-        OutputStream compressor =
-                compression.compress(StageStreams.closeShield(out), compressionLevel, compressionThreads);
-        boolean done = false;
+        long[] markers = {0};
+        TarEntries tar = TarEntries.open(out, compression, compressionLevel, compressionThreads, chain);
         try {
-            TarArchiveOutputStream tar = new TarArchiveOutputStream(
-                    new BufferedOutputStream(compressor, DirectorySource.BUFFER_SIZE), "UTF-8");
-            tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
-            tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
-            tar.setAddPaxHeadersForNonAsciiNames(true);
-            walkPrefix("", tar, walk);
+            walkPrefix("", tar, markers);
             tar.finish();
-            tar.close();
-            done = true;
         } catch (UncheckedIOException e) {
             throw unreadable(e.getCause());
         } finally {
-            if (!done) {
-                try {
-                    compressor.close();
-                } catch (IOException | RuntimeException e) {
-                    LOG.debug("Closing the compressor after a failure also failed", e);
-                }
-            }
+            tar.closeUnfinished();
         }
         Map<String, Object> facts = new LinkedHashMap<>();
         facts.put("bucket", bucket.location());
         facts.put("compression", compression.id());
         facts.put("level", compressionLevel);
-        facts.put("fileCount", walk.files);
-        facts.put("directoryCount", walk.directories);
-        facts.put("totalBytes", walk.bytes);
-        facts.put("folderMarkers", walk.markers);
-        facts.put("vanished", walk.vanished);
-        if (chained) {
-            facts.put("unchanged", walk.unchanged);
-            facts.put(DirectorySource.TREE_FILE_COUNT, walk.treeFiles);
-            facts.put(DirectorySource.TREE_BYTES, walk.treeBytes);
-            facts.put(DirectorySource.CHAIN_FACT, chainFact());
-            facts.put(FileList.FACT, walk.list.fact());
-        }
-        LOG.info("Backed up {}: {} objects, {} bytes", bucket.location(), walk.files, walk.bytes);
+        facts.put("fileCount", tar.files);
+        facts.put("directoryCount", tar.directories);
+        facts.put("totalBytes", tar.bytes);
+        facts.put("folderMarkers", markers[0]);
+        facts.put("vanished", tar.vanished);
+        tar.putChainFacts(facts);
+        LOG.info("Backed up {}: {} objects, {} bytes", bucket.location(), tar.files, tar.bytes);
         return facts;
     }
 
@@ -228,7 +200,7 @@ public final class BucketSource implements Source {
     }
 
     /** Lists the prefix one level deep: its children, checked, sorted by key. */
-    private List<Child> children(String prefix, Walk walk) throws IOException {
+    private List<Child> children(String prefix, long[] markers) throws IOException {
         List<Child> out = new ArrayList<>();
         java.util.Set<String> objectNames = new java.util.HashSet<>();
         Iterator<ObjectBucket.Item> it = bucket.list(prefix, true);
@@ -238,7 +210,7 @@ public final class BucketSource implements Source {
             String name = key.substring(prefix.length());
             if (item.prefix()) {
                 String segment = name.substring(0, name.length() - 1);
-                if (prefix.isEmpty() && segment.startsWith(STAGING)) {
+                if (prefix.isEmpty() && BucketRestoreTarget.isStaging(key)) {
                     LOG.warn(
                             "{}/{}: the staging of a restore (left by one that was stopped); skipped",
                             bucket.location(),
@@ -257,7 +229,7 @@ public final class BucketSource implements Source {
                 if (item.size() != 0) {
                     throw unsafe(key, "it ends in '/' but holds " + item.size() + " bytes (a file cannot be named so)");
                 }
-                walk.markers++; // the "folder" object of a console
+                markers[0]++; // the "folder" object of a console
             } else {
                 checkSegment(name, key);
                 objectNames.add(name);
@@ -298,82 +270,48 @@ public final class BucketSource implements Source {
                 null);
     }
 
-    private void walkPrefix(String prefix, TarArchiveOutputStream tar, Walk walk) throws IOException {
-        List<Child> children = children(prefix, walk);
+    private void walkPrefix(String prefix, TarEntries tar, long[] markers) throws IOException {
+        List<Child> children = children(prefix, markers);
         Instant newest = Instant.EPOCH;
         for (Child c : children) {
             if (!c.dir && c.modified != null && c.modified.isAfter(newest)) {
                 newest = c.modified;
             }
         }
-        if (chained) {
-            StringBuilder dumpdir = new StringBuilder();
+        FileTime mtime = seconds(newest);
+        if (tar.chained()) {
+            TarEntries.Listing listing = tar.listing(prefix);
             for (Child c : children) {
-                String entryName = prefix + c.name;
-                walk.list.add(entryName, c.meta());
-                if (!c.dir) {
-                    walk.treeFiles++;
-                    walk.treeBytes += c.size;
-                    c.changed = changed(entryName, c, walk);
-                }
-                dumpdir.append(c.dir ? 'D' : c.changed ? 'Y' : 'N')
-                        .append(c.name)
-                        .append('\0');
+                c.changed = listing.add(c.name, c.meta());
             }
-            TarArchiveEntry entry = new TarArchiveEntry(prefix.isEmpty() ? "./" : prefix, TarConstants.LF_DIR, true);
-            directory(entry, newest);
-            entry.addPaxHeader(DirectorySource.DUMPDIR, dumpdir.append('\0').toString());
-            tar.putArchiveEntry(entry);
-            tar.closeArchiveEntry();
-            if (!prefix.isEmpty()) {
-                walk.directories++;
-            }
+            tar.directory(prefix, listing, 0755, 0, 0, mtime, bucket.location() + "/" + prefix);
         } else if (!prefix.isEmpty()) {
-            TarArchiveEntry entry = new TarArchiveEntry(prefix, TarConstants.LF_DIR);
-            directory(entry, newest);
-            tar.putArchiveEntry(entry);
-            tar.closeArchiveEntry();
-            walk.directories++;
+            tar.directory(prefix, null, 0755, 0, 0, mtime, bucket.location() + "/" + prefix);
         }
         for (Child c : children) {
             if (c.dir) {
-                walkPrefix(prefix + c.name + "/", tar, walk);
+                walkPrefix(prefix + c.name + "/", tar, markers);
             } else if (!c.changed) {
-                walk.unchanged++;
+                tar.unchanged++;
             } else {
-                writeObject(prefix + c.name, tar, walk);
+                writeObject(prefix + c.name, tar);
             }
         }
     }
 
-    private static void directory(TarArchiveEntry entry, Instant modified) {
-        entry.setMode(0755);
-        entry.setUserId(0);
-        entry.setGroupId(0);
-        entry.setModTime(java.nio.file.attribute.FileTime.from(
-                modified.getEpochSecond(), java.util.concurrent.TimeUnit.SECONDS));
+    /** An object's time as its entry holds it: the whole seconds. */
+    private static FileTime seconds(Instant t) {
+        return FileTime.from(t.getEpochSecond(), TimeUnit.SECONDS);
     }
 
-    /** Whether an object goes into this increment (always in a full backup), as {@link DirectorySource} decides. */
-    private boolean changed(String entryName, Child c, Walk walk) {
-        if (parent == null) {
-            return true;
-        }
-        if (walk.previous == null) {
-            long since = parent.startedAt().getEpochSecond() * 1_000_000_000L - 1_000_000_000L;
-            return nanos(c.modified) >= since;
-        }
-        return !c.meta().equals(walk.previous.get(entryName));
-    }
-
-    private void writeObject(String key, TarArchiveOutputStream tar, Walk walk) throws IOException {
+    private void writeObject(String key, TarEntries tar) throws IOException {
         ObjectBucket.Content content;
         try {
             content = bucket.get(key);
         } catch (com.jiffoo.backup.store.multipart.StoreFailure e) {
             if (e.status() == 404) {
                 LOG.warn("{}/{}: object deleted before we read it; skipped", bucket.location(), key);
-                walk.vanished++;
+                tar.vanished++;
                 return;
             }
             throw unreadable(e);
@@ -381,31 +319,25 @@ public final class BucketSource implements Source {
             throw unreadable(e);
         }
         try (InputStream in = content.content()) {
-            TarArchiveEntry entry = new TarArchiveEntry(key, TarConstants.LF_NORMAL);
-            entry.setMode(0644);
-            entry.setUserId(0);
-            entry.setGroupId(0);
-            Instant modified = content.lastModified() != null ? content.lastModified() : Instant.EPOCH;
-            entry.setModTime(java.nio.file.attribute.FileTime.from(
-                    modified.getEpochSecond(), java.util.concurrent.TimeUnit.SECONDS));
-            entry.setSize(content.size());
+            Map<String, String> pax = new LinkedHashMap<>();
             if (content.contentType() != null && !content.contentType().isEmpty()) {
-                entry.addPaxHeader(CONTENT_TYPE, content.contentType());
+                pax.put(CONTENT_TYPE, content.contentType());
             }
             if (content.etag() != null) {
-                entry.addPaxHeader(ETAG, content.etag());
+                pax.put(ETAG, content.etag());
             }
             for (Map.Entry<String, String> m : new java.util.TreeMap<>(content.metadata()).entrySet()) {
                 if (m.getKey().isEmpty() || m.getKey().indexOf('=') >= 0) {
                     throw unsafe(key, "its metadata name '" + m.getKey() + "' cannot be a PAX keyword");
                 }
-                entry.addPaxHeader(META + m.getKey(), m.getValue() == null ? "" : m.getValue());
+                pax.put(META + m.getKey(), m.getValue() == null ? "" : m.getValue());
             }
-            tar.putArchiveEntry(entry);
+            Instant modified = content.lastModified() != null ? content.lastModified() : Instant.EPOCH;
+            tar.startFile(key, 0644, 0, 0, seconds(modified), content.size(), pax);
             long copied;
             try {
-                copied = copy(in, tar, content.size(), walk.buffer);
-            } catch (ReadFailure e) {
+                copied = TarEntries.copy(in, tar.content(), content.size(), tar.buffer);
+            } catch (TarEntries.ReadFailure e) {
                 throw unreadable(e.getCause());
             }
             if (copied != content.size()) {
@@ -416,67 +348,8 @@ public final class BucketSource implements Source {
                         bucket.location() + "/" + key,
                         null);
             }
-            tar.closeArchiveEntry();
-            walk.files++;
-            walk.bytes += content.size();
+            tar.endFile(content.size());
         }
-    }
-
-    /** A failure to read the object (not to write the archive). */
-    private static final class ReadFailure extends IOException {
-        ReadFailure(IOException cause) {
-            super(cause);
-        }
-    }
-
-    private static long copy(InputStream in, OutputStream out, long size, byte[] buffer) throws IOException {
-        long left = size;
-        while (left > 0) {
-            int n;
-            try {
-                n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
-            } catch (IOException e) {
-                throw new ReadFailure(e);
-            }
-            if (n < 0) {
-                break;
-            }
-            out.write(buffer, 0, n);
-            left -= n;
-        }
-        return size - left;
-    }
-
-    private Map<String, Object> chainFact() {
-        Map<String, Object> f = new LinkedHashMap<>();
-        if (parent == null) {
-            f.put("level", 0);
-            return f;
-        }
-        Map<?, ?> p = (Map<?, ?>) parent.sourceFacts().get(DirectorySource.CHAIN_FACT);
-        long level = ((Number) p.get("level")).longValue();
-        f.put("level", level + 1);
-        f.put("base", level == 0 ? parent.id() : p.get("base"));
-        Map<String, Object> link = new LinkedHashMap<>();
-        link.put("id", parent.id());
-        link.put("objectKey", parent.objectKey());
-        link.put("objectSha256", parent.objectSha256());
-        f.put("parent", link);
-        return f;
-    }
-
-    private static final class Walk {
-        final byte[] buffer = new byte[DirectorySource.BUFFER_SIZE];
-        long files;
-        long directories;
-        long bytes;
-        long markers;
-        long vanished;
-        long unchanged;
-        long treeFiles;
-        long treeBytes;
-        FileList.Writer list;
-        Map<String, FileList.Meta> previous;
     }
 
     /** Builds a {@link BucketSource}. Not thread-safe. */
@@ -485,8 +358,7 @@ public final class BucketSource implements Source {
         private Compression compression = Compression.GZIP;
         private int compressionLevel = Compression.GZIP.defaultLevel();
         private int compressionThreads = Runtime.getRuntime().availableProcessors();
-        private BackupManifest parent;
-        private boolean chained;
+        private TarEntries.Chain chain;
 
         private Builder(ObjectBucket bucket) {
             this.bucket = Objects.requireNonNull(bucket, "bucket");
@@ -515,12 +387,7 @@ public final class BucketSource implements Source {
          * @throws IllegalArgumentException when {@code parent} is not a backup of a chain
          */
         public Builder chain(BackupManifest parent) {
-            if (parent != null && !(parent.sourceFacts().get(DirectorySource.CHAIN_FACT) instanceof Map)) {
-                throw new IllegalArgumentException(parent.id() + " is not part of a chain (a backup files without"
-                        + " --incremental): an increment needs a chain's backup as its parent");
-            }
-            this.parent = parent;
-            this.chained = true;
+            this.chain = TarEntries.Chain.of(parent);
             return this;
         }
 

@@ -5,8 +5,6 @@ import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.Source;
 import com.jiffoo.backup.SourceException;
 import com.jiffoo.backup.internal.Sha256;
-import com.jiffoo.backup.internal.StageStreams;
-import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -29,8 +27,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.GZIPOutputStream;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.apache.commons.compress.archivers.tar.TarConstants;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -131,7 +127,7 @@ public final class DirectorySource implements Source {
     private final int hashSample;
     private final long hardLinkMemory;
     /** Null: not part of a chain. Otherwise the chain this backup continues (a full one when it has no parent). */
-    private final Chain chain;
+    private final TarEntries.Chain chain;
 
     private DirectorySource(Builder b) {
         this.chain = b.chain;
@@ -173,7 +169,7 @@ public final class DirectorySource implements Source {
      * The backup this one is an increment of, when it is one: empty for a full backup (of a chain or not).
      */
     public java.util.Optional<BackupManifest> parent() {
-        return chain == null ? java.util.Optional.empty() : java.util.Optional.ofNullable(chain.parent);
+        return chain == null ? java.util.Optional.empty() : java.util.Optional.ofNullable(chain.parent());
     }
 
     /** True when this backup starts or continues a chain (writes GNU tar's incremental directory records). */
@@ -224,9 +220,7 @@ public final class DirectorySource implements Source {
     @Override
     public String describe() {
         return "directory " + directory + " (tar"
-                + (chain == null
-                        ? ""
-                        : chain.parent == null ? ", full of a chain" : ", increment of " + chain.parent.id())
+                + (chain == null ? "" : chain.describe())
                 + ", " + compression.id()
                 + (compression == Compression.NONE ? "" : " level " + compressionLevel)
                 + (compression != Compression.NONE
@@ -274,35 +268,16 @@ public final class DirectorySource implements Source {
         LOG.info("Backing up {}", describe());
         Walk walk = new Walk();
         walk.hardLinks = new HardLinks(hardLinkMemory);
-        if (chain != null) {
-            walk.list = new FileList.Writer();
-            walk.previous = chain.parent == null ? null : FileList.read(chain.parent.sourceFacts(), chain.parent.id());
-        }
-        OutputStream compressor =
-                compression.compress(StageStreams.closeShield(out), compressionLevel, compressionThreads);
-        boolean done = false;
+        TarEntries tar = TarEntries.open(out, compression, compressionLevel, compressionThreads, chain);
         try {
-            TarArchiveOutputStream tar =
-                    new TarArchiveOutputStream(new BufferedOutputStream(compressor, BUFFER_SIZE), "UTF-8");
-            tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
-            tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
-            tar.setAddPaxHeadersForNonAsciiNames(true);
             FileInfo root = null;
             if (chain != null) {
                 root = FileInfo.read(directory);
             }
             walkDirectory(directory, "", root, tar, walk);
             tar.finish();
-            tar.close(); // finishes the compressor and flushes, but does not close out
-            done = true;
         } finally {
-            if (!done) {
-                try {
-                    compressor.close(); // frees the native zstd context; out stays open
-                } catch (IOException | RuntimeException e) {
-                    LOG.debug("Closing the compressor after a failure also failed", e);
-                }
-            }
+            tar.closeUnfinished();
         }
         Map<String, Object> facts = new LinkedHashMap<>();
         facts.put("directory", directory.toString());
@@ -311,25 +286,19 @@ public final class DirectorySource implements Source {
         if (compression != Compression.NONE) {
             facts.put("compressionThreads", compressionThreads);
         }
-        facts.put("fileCount", walk.files);
-        facts.put("directoryCount", walk.directories);
+        facts.put("fileCount", tar.files);
+        facts.put("directoryCount", tar.directories);
         facts.put("symlinkCount", walk.symlinks);
         facts.put("symlinksOutsideTree", walk.symlinksOutside);
-        facts.put("totalBytes", walk.bytes);
+        facts.put("totalBytes", tar.bytes);
         facts.put("skipped", walk.skipped);
-        facts.put("vanished", walk.vanished);
+        facts.put("vanished", tar.vanished);
         facts.put("changedWhileReading", walk.changed);
         facts.put("hardLinks", walk.hardLinkEntries);
         if (walk.hardLinks.asCopies > 0) {
             facts.put("hardLinksAsCopies", walk.hardLinks.asCopies);
         }
-        if (chain != null) {
-            facts.put("unchanged", walk.unchanged);
-            facts.put(TREE_FILE_COUNT, walk.treeFiles);
-            facts.put(TREE_BYTES, walk.treeBytes);
-            facts.put(CHAIN_FACT, chain.fact());
-            facts.put(FileList.FACT, walk.list.fact());
-        }
+        tar.putChainFacts(facts);
         if (hashSample > 0) {
             List<Map<String, Object>> sample = new ArrayList<>();
             for (Sampled x : walk.sample) {
@@ -344,15 +313,14 @@ public final class DirectorySource implements Source {
         LOG.info(
                 "Backed up {}: {} files, {} directories, {} symlinks, {} bytes",
                 directory,
-                walk.files,
-                walk.directories,
+                tar.files,
+                tar.directories,
                 walk.symlinks,
-                walk.bytes);
+                tar.bytes);
         return facts;
     }
 
-    private void walkDirectory(Path dir, String prefix, FileInfo self, TarArchiveOutputStream tar, Walk walk)
-            throws IOException {
+    private void walkDirectory(Path dir, String prefix, FileInfo self, TarEntries tar, Walk walk) throws IOException {
         List<String> names = new ArrayList<>();
         try (DirectoryStream<Path> children = Files.newDirectoryStream(dir)) {
             for (Path child : children) {
@@ -365,7 +333,7 @@ public final class DirectorySource implements Source {
                 throw e;
             }
             LOG.warn("{}: directory removed before we read it; skipped", dir);
-            walk.vanished++;
+            tar.vanished++;
             return;
         } catch (IOException e) {
             throw new SourceException(
@@ -379,67 +347,30 @@ public final class DirectorySource implements Source {
         FileInfo[] infos = new FileInfo[names.size()];
         if (self != null) {
             // a chain: read every child first, so that this directory's entry can carry GNU tar's dumpdir record
-            StringBuilder dumpdir = new StringBuilder();
+            TarEntries.Listing listing = tar.listing(prefix);
             for (int i = 0; i < infos.length; i++) {
-                infos[i] = lstat(dir, names.get(i), walk);
+                infos[i] = lstat(dir, names.get(i), tar);
                 if (infos[i] != null && infos[i].type != Type.OTHER) {
-                    String entryName = prefix + names.get(i);
-                    walk.list.add(entryName, infos[i].meta());
-                    if (infos[i].type == Type.FILE) {
-                        walk.treeFiles++;
-                        walk.treeBytes += infos[i].size;
-                    }
-                    infos[i].changed = infos[i].type == Type.DIRECTORY || changed(entryName, infos[i], walk);
-                    dumpdir.append(infos[i].type == Type.DIRECTORY ? 'D' : infos[i].changed ? 'Y' : 'N')
-                            .append(names.get(i))
-                            .append('\0');
+                    infos[i].changed = listing.add(names.get(i), infos[i].meta());
                 }
             }
-            Entry entry = new Entry(prefix.isEmpty() ? "./" : prefix, TarConstants.LF_DIR);
-            self.applyTo(entry);
-            String listing = dumpdir.append('\0').toString();
-            int maxPax = BoundedTarInputStream.maxPaxHeaderBytes();
-            if (listing.length() * 3L + 1024 > maxPax) {
-                long bytes = listing.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1024L;
-                if (bytes > maxPax) {
-                    LOG.warn(
-                            "{}: its listing in this incremental backup (GNU.dumpdir, about {} bytes for {} names) is"
-                                    + " larger than a restore reads by default ({} bytes): restore this chain with the"
-                                    + " JVM option -D{}={} (GNU tar reads it as it is)",
-                            dir,
-                            bytes,
-                            infos.length,
-                            maxPax,
-                            BoundedTarInputStream.MAX_PAX_PROPERTY,
-                            bytes + (1 << 20));
-                }
-            }
-            entry.addPaxHeader(DUMPDIR, listing);
-            tar.putArchiveEntry(entry);
-            tar.closeArchiveEntry();
-            if (!prefix.isEmpty()) {
-                walk.directories++;
-            }
+            tar.directory(prefix, listing, self.mode, self.uid, self.gid, self.mtime, dir);
         }
         for (int i = 0; i < infos.length; i++) {
             String name = names.get(i);
-            FileInfo info = self != null ? infos[i] : lstat(dir, name, walk);
+            FileInfo info = self != null ? infos[i] : lstat(dir, name, tar);
             if (info == null) {
                 continue;
             }
             Path path = dir.resolve(name);
             String entryName = prefix + name;
             if (!info.changed) {
-                walk.unchanged++;
+                tar.unchanged++;
                 continue;
             }
             if (info.type == Type.DIRECTORY) {
                 if (self == null) {
-                    Entry entry = new Entry(entryName + "/", TarConstants.LF_DIR);
-                    info.applyTo(entry);
-                    tar.putArchiveEntry(entry);
-                    tar.closeArchiveEntry();
-                    walk.directories++;
+                    tar.directory(entryName + "/", null, info.mode, info.uid, info.gid, info.mtime, path);
                 }
                 walkDirectory(path, entryName + "/", self == null ? null : info, tar, walk);
             } else if (info.type == Type.SYMLINK) {
@@ -448,14 +379,10 @@ public final class DirectorySource implements Source {
                     target = Files.readSymbolicLink(path).toString();
                 } catch (NoSuchFileException e) {
                     LOG.warn("{}: link removed before we read it; skipped", path);
-                    walk.vanished++;
+                    tar.vanished++;
                     continue;
                 }
-                Entry entry = new Entry(entryName, TarConstants.LF_SYMLINK);
-                info.applyTo(entry);
-                entry.setLinkName(target);
-                tar.putArchiveEntry(entry);
-                tar.closeArchiveEntry();
+                tar.link(entryName, TarConstants.LF_SYMLINK, target, info.mode, info.uid, info.gid, info.mtime);
                 walk.symlinks++;
                 if (pointsOutside(entryName, target)) {
                     if (walk.symlinksOutside++ == 0) {
@@ -484,7 +411,7 @@ public final class DirectorySource implements Source {
     }
 
     /** The child's lstat, or null when it vanished (counted). */
-    private static FileInfo lstat(Path dir, String name, Walk walk) throws IOException {
+    private static FileInfo lstat(Path dir, String name, TarEntries tar) throws IOException {
         Path path;
         try {
             path = dir.resolve(name);
@@ -498,7 +425,7 @@ public final class DirectorySource implements Source {
                 throw undecodableName(dir, name, e); // bytes that are not UTF-8: Java cannot name this file
             }
             LOG.warn("{}: file removed before we read it; skipped", path);
-            walk.vanished++;
+            tar.vanished++;
             return null;
         } catch (AccessDeniedException e) {
             throw unreadable(path, e);
@@ -506,67 +433,41 @@ public final class DirectorySource implements Source {
     }
 
     /**
-     * Whether a file or link goes into this increment: always in a full backup; in an increment when the parent's
-     * list does not have it with the same type, size, mtime, inode and ctime (or, when the parent recorded no list,
-     * GNU tar's rule: its ctime or mtime is not older than the parent's start).
-     */
-    private boolean changed(String entryName, FileInfo info, Walk walk) {
-        if (chain.parent == null) {
-            return true;
-        }
-        if (walk.previous == null) {
-            long since = chain.parent.startedAt().getEpochSecond() * 1_000_000_000L - 1_000_000_000L;
-            FileList.Meta m = info.meta();
-            return m.ctimeNanos() >= since || m.mtimeNanos() >= since;
-        }
-        return !info.meta().equals(walk.previous.get(entryName));
-    }
-
-    /**
      * A name of a file already stored under {@code first} in this archive: a hard-link entry (type {@code 1}, no
      * data), as GNU tar writes it. Counted in {@code fileCount} and {@code totalBytes} (each name is a regular file
      * of the restored tree) and in {@code hardLinks}.
      */
-    private static void writeHardLink(
-            String entryName, String first, FileInfo info, TarArchiveOutputStream tar, Walk walk) throws IOException {
-        Entry entry = new Entry(entryName, TarConstants.LF_LINK);
-        info.applyTo(entry);
-        entry.setLinkName(first);
-        entry.setSize(0);
-        tar.putArchiveEntry(entry);
-        tar.closeArchiveEntry();
+    private static void writeHardLink(String entryName, String first, FileInfo info, TarEntries tar, Walk walk)
+            throws IOException {
+        tar.link(entryName, TarConstants.LF_LINK, first, info.mode, info.uid, info.gid, info.mtime);
         walk.hardLinkEntries++;
-        walk.files++;
-        walk.bytes += info.size;
+        tar.files++;
+        tar.bytes += info.size;
     }
 
     /** Stores a file with its data; false when it vanished before it could be opened (nothing written). */
-    private boolean writeFile(Path path, String entryName, FileInfo info, TarArchiveOutputStream tar, Walk walk)
+    private boolean writeFile(Path path, String entryName, FileInfo info, TarEntries tar, Walk walk)
             throws IOException {
         InputStream in;
         try {
             in = Files.newInputStream(path, LinkOption.NOFOLLOW_LINKS);
         } catch (NoSuchFileException e) {
             LOG.warn("{}: file removed before we read it; skipped", path);
-            walk.vanished++;
+            tar.vanished++;
             return false;
         } catch (IOException e) {
             throw unreadable(path, e);
         }
         try (in) {
-            Entry entry = new Entry(entryName, TarConstants.LF_NORMAL);
-            info.applyTo(entry);
-            entry.setSize(info.size);
-            tar.putArchiveEntry(entry);
+            tar.startFile(entryName, info.mode, info.uid, info.gid, info.mtime, info.size, Map.of());
             int slot = sampleSlot(entryName, walk);
             java.security.MessageDigest sha = slot < 0 ? null : Sha256.newDigest();
             long read = copyExactly(
                     in,
-                    sha == null ? tar : new java.security.DigestOutputStream(tar, sha),
+                    sha == null ? tar.content() : new java.security.DigestOutputStream(tar.content(), sha),
                     info.size,
-                    walk.buffer,
+                    tar.buffer,
                     path);
-            tar.closeArchiveEntry();
             if (sha != null) {
                 Sampled x = new Sampled(entryName, info.size, Sha256.hex(sha.digest()));
                 if (slot == walk.sample.size()) {
@@ -591,8 +492,7 @@ public final class DirectorySource implements Source {
                         info.size);
                 walk.changed++;
             }
-            walk.files++;
-            walk.bytes += info.size;
+            tar.endFile(info.size);
         }
         return true;
     }
@@ -606,22 +506,13 @@ public final class DirectorySource implements Source {
      * @throws SourceException when reading {@code in} fails (writing failures are thrown as they are)
      */
     static long copyExactly(InputStream in, OutputStream out, long size, byte[] buffer, Path path) throws IOException {
-        long remaining = size;
-        long read = 0;
-        while (remaining > 0) {
-            int n;
-            try {
-                n = in.read(buffer, 0, (int) Math.min(buffer.length, remaining));
-            } catch (IOException e) {
-                throw unreadable(path, e);
-            }
-            if (n < 0) {
-                break;
-            }
-            out.write(buffer, 0, n);
-            remaining -= n;
-            read += n;
+        long read;
+        try {
+            read = TarEntries.copy(in, out, size, buffer);
+        } catch (TarEntries.ReadFailure e) {
+            throw unreadable(path, e.getCause());
         }
+        long remaining = size - read;
         if (remaining > 0) {
             Arrays.fill(buffer, (byte) 0);
             while (remaining > 0) {
@@ -654,7 +545,6 @@ public final class DirectorySource implements Source {
         return "DirectorySource{" + describe() + "}";
     }
 
-    /** Counters and the buffer of one {@link #writeTo} call. */
     /**
      * A file whose name this JVM cannot represent: refusing is better than a backup that silently lacks it.
      */
@@ -708,24 +598,15 @@ public final class DirectorySource implements Source {
     /** A sampled file: its entry name, size and the SHA-256 of the bytes stored for it. */
     private record Sampled(String path, long size, String sha256) {}
 
+    /** What one {@link #writeTo} call counts besides {@link TarEntries}' counters. */
     private static final class Walk {
-        final byte[] buffer = new byte[BUFFER_SIZE];
         final List<Sampled> sample = new ArrayList<>();
         long candidates;
-        long files;
-        long directories;
         long symlinks;
         long symlinksOutside;
-        long bytes;
         long skipped;
-        long vanished;
         long changed;
-        long unchanged;
-        long treeFiles;
-        long treeBytes;
         long hardLinkEntries;
-        FileList.Writer list;
-        Map<String, FileList.Meta> previous;
         HardLinks hardLinks;
     }
 
@@ -798,66 +679,6 @@ public final class DirectorySource implements Source {
             }
             first.put(new Key(info.dev, info.inode), new First(name, info.nlink - 1L));
             used += c;
-        }
-    }
-
-    /**
-     * A tar entry whose modification time keeps its nanoseconds. The header's octal field holds the whole seconds;
-     * when there is a fraction, a PAX {@code mtime} record carries the time with nine decimals
-     * ({@code 1733140000.123456789}), as GNU tar's {@code --format=posix} writes it and reads it back. (Commons
-     * Compress alone writes that record cut to seven decimals, 100 ns.)
-     */
-    static final class Entry extends TarArchiveEntry {
-        private String paxMtime;
-
-        Entry(String name, byte flag) {
-            super(name, flag, name.equals("./"));
-        }
-
-        /** Sets the modification time, to the nanosecond. */
-        void time(FileTime time) {
-            java.time.Instant t = time.toInstant();
-            setModTime(FileTime.from(t.getEpochSecond(), TimeUnit.SECONDS));
-            paxMtime = t.getNano() == 0 ? null : paxTime(t);
-        }
-
-        /** {@code seconds.nanoseconds}, e.g. {@code 1733140000.123456789} or {@code -1.500000000}. */
-        static String paxTime(java.time.Instant t) {
-            return java.math.BigDecimal.valueOf(t.getEpochSecond())
-                    .add(java.math.BigDecimal.valueOf(t.getNano(), 9))
-                    .toPlainString();
-        }
-
-        @Override
-        public Map<String, String> getExtraPaxHeaders() {
-            Map<String, String> extra = super.getExtraPaxHeaders();
-            if (paxMtime == null) {
-                return extra;
-            }
-            Map<String, String> all = new LinkedHashMap<>(extra);
-            all.put("mtime", paxMtime); // written after, so it replaces, Commons Compress's own record
-            return all;
-        }
-    }
-
-    /** The chain a backup continues; a full one when {@code parent} is null. */
-    private record Chain(BackupManifest parent) {
-        Map<String, Object> fact() {
-            Map<String, Object> f = new LinkedHashMap<>();
-            if (parent == null) {
-                f.put("level", 0);
-                return f;
-            }
-            Map<?, ?> p = (Map<?, ?>) parent.sourceFacts().get(CHAIN_FACT);
-            long level = ((Number) p.get("level")).longValue();
-            f.put("level", level + 1);
-            f.put("base", level == 0 ? parent.id() : p.get("base"));
-            Map<String, Object> link = new LinkedHashMap<>();
-            link.put("id", parent.id());
-            link.put("objectKey", parent.objectKey());
-            link.put("objectSha256", parent.objectSha256());
-            f.put("parent", link);
-            return f;
         }
     }
 
@@ -940,13 +761,6 @@ public final class DirectorySource implements Source {
             }
             return mode;
         }
-
-        void applyTo(Entry entry) {
-            entry.setMode(mode);
-            entry.setUserId(uid);
-            entry.setGroupId(gid);
-            entry.time(mtime);
-        }
     }
 
     /**
@@ -960,7 +774,7 @@ public final class DirectorySource implements Source {
         private int compressionThreads = Runtime.getRuntime().availableProcessors();
         private int hashSample = DEFAULT_HASH_SAMPLE;
         private long hardLinkMemory = DEFAULT_HARD_LINK_MEMORY;
-        private Chain chain;
+        private TarEntries.Chain chain;
 
         private Builder(Path directory) {
             this.directory = Objects.requireNonNull(directory, "directory")
@@ -995,11 +809,7 @@ public final class DirectorySource implements Source {
          * @throws IllegalArgumentException when {@code parent} is not a backup of a chain
          */
         public Builder chain(BackupManifest parent) {
-            if (parent != null && !(parent.sourceFacts().get(CHAIN_FACT) instanceof Map)) {
-                throw new IllegalArgumentException(parent.id() + " is not part of a chain (a backup files without"
-                        + " --incremental): an increment needs a chain's backup as its parent");
-            }
-            this.chain = new Chain(parent);
+            this.chain = TarEntries.Chain.of(parent);
             return this;
         }
 

@@ -48,6 +48,8 @@ class ChainMonitorTest {
     private OpenPgpTransform pgp;
     private Instant now = Instant.parse("2026-03-01T00:00:00Z");
     private final List<Alert> alerts = new ArrayList<>();
+    /** How long after the last backup the monitor's clock reads. */
+    private Duration monitorAfter = Duration.ofMinutes(10);
 
     @BeforeEach
     void setUp() throws Exception {
@@ -75,7 +77,7 @@ class ChainMonitorTest {
                 .run();
     }
 
-    /** A monitor whose clock reads ten minutes after the last backup; the files limit is two hours. */
+    /** A monitor whose clock reads {@link #monitorAfter} (ten minutes) after the last backup; the files limit is 2 h. */
     private BackupMonitor monitor() {
         return BackupMonitor.builder()
                 .sink(store)
@@ -95,12 +97,30 @@ class ChainMonitorTest {
                     }
                 })
                 .recordReports(false)
-                .clock(Clock.fixed(now.plus(Duration.ofMinutes(10)), ZoneOffset.UTC))
+                .clock(Clock.fixed(now.plus(monitorAfter), ZoneOffset.UTC))
                 .build();
     }
 
     private static KindHealth files(HealthReport r) {
         return r.kinds().get(0);
+    }
+
+    /** The JSON of the report's first chain. */
+    private static JsonNode firstChainJson(HealthReport r) throws Exception {
+        return new ObjectMapper()
+                .readTree(r.toJson())
+                .path("kinds")
+                .path(0)
+                .path("chains")
+                .path(0);
+    }
+
+    /** Overwrites bytes of a link's data object in place with dd: same size, so only a verification sees it. */
+    private void overwriteInPlace(BackupManifest link) throws Exception {
+        sh(
+                dir,
+                "printf 'XXXXXXXX' | dd of=" + q(store.pathOf(link.objectKey()))
+                        + " bs=1 seek=300 conv=notrunc status=none");
     }
 
     @Test
@@ -220,10 +240,7 @@ class ChainMonitorTest {
         backUp();
         BackupManifest inc3 = backUp();
         // bytes of the first increment overwritten in place: same size, so only a verification can see it
-        sh(
-                dir,
-                "printf 'XXXXXXXX' | dd of=" + q(store.pathOf(inc1.objectKey()))
-                        + " bs=1 seek=300 conv=notrunc status=none");
+        overwriteInPlace(inc1);
         HealthReport before = monitor().checkBackupFreshness();
         assertThat(before.status()).isEqualTo(HealthStatus.OK);
         assertThat(files(before).chains().get(0).verified()).isEqualTo(ChainHealth.Verified.NOT_CHECKED);
@@ -246,15 +263,57 @@ class ChainMonitorTest {
                         .contains("the chain of " + full.id() + " (3 increments")
                         .contains(inc1.id()))
                 .anySatisfy(f -> assertThat(f.message()).contains("the newest backup " + full.id()));
-        JsonNode jc = new ObjectMapper()
-                .readTree(r.toJson())
-                .path("kinds")
-                .path(0)
-                .path("chains")
-                .path(0);
+        JsonNode jc = firstChainJson(r);
         assertThat(jc.path("status").asText()).isEqualTo("CRITICAL");
         assertThat(jc.path("whole").asBoolean()).isFalse();
         assertThat(jc.path("verified").asText()).isEqualTo("FAILED");
         assertThat(jc.path("damage").asText()).contains(inc1.id());
+    }
+
+    @Test
+    void anUnreadableVerificationRecordMakesTheChainWarningNamingItNeverOk() throws Exception {
+        BackupManifest full = backUp();
+        BackupManifest inc1 = backUp();
+        backUp();
+        BackupManifest inc3 = backUp();
+        assertThat(monitor().verifyBackupIntegrity(inc3.objectKey(), true).passed())
+                .isTrue();
+        HealthReport ok = monitor().runHealthChecks();
+        assertThat(ok.status()).as(ok.summaryLines().toString()).isEqualTo(HealthStatus.OK);
+
+        // the first increment damaged in place, then found by a later deep verification of the newest link
+        overwriteInPlace(inc1);
+        monitorAfter = Duration.ofMinutes(20);
+        assertThat(monitor().verifyBackupIntegrity(inc3.objectKey(), true).passed())
+                .isFalse();
+        assertThat(monitor().runHealthChecks().status()).isEqualTo(HealthStatus.CRITICAL);
+
+        // that failed record garbled (a disk, a hand): the earlier passed one must not make the chain OK
+        String failedRecord = StoredBackups.of(store).recordObjects(inc3.objectKey()).stream()
+                .map(o -> o.key())
+                .max(String::compareTo)
+                .orElseThrow();
+        sh(dir, "printf '{\"formatVersion\": 1, \"resu' > " + q(store.pathOf(failedRecord)));
+        HealthReport r = monitor().runHealthChecks();
+        assertThat(r.status()).as(r.summaryLines().toString()).isEqualTo(HealthStatus.WARNING);
+        ChainHealth c = files(r).chains().get(0);
+        assertThat(c.verified()).isEqualTo(ChainHealth.Verified.UNREADABLE);
+        assertThat(c.status()).isEqualTo(HealthStatus.WARNING);
+        assertThat(c.verifiedDetail()).contains(failedRecord).contains(inc3.id());
+        assertThat(files(r).findings()).anySatisfy(f -> {
+            assertThat(f.check()).isEqualTo("chains");
+            assertThat(f.status()).isEqualTo(HealthStatus.WARNING);
+            assertThat(f.message())
+                    .contains("the chain of " + full.id() + " cannot be told intact")
+                    .contains(failedRecord);
+        });
+        assertThat(r.summaryLines())
+                .anySatisfy(l -> assertThat(l)
+                        .startsWith("  files chain " + full.id() + ": WARNING")
+                        .contains("cannot tell (")
+                        .contains(failedRecord));
+        JsonNode jc = firstChainJson(r);
+        assertThat(jc.path("status").asText()).isEqualTo("WARNING");
+        assertThat(jc.path("verified").asText()).isEqualTo("UNREADABLE");
     }
 }

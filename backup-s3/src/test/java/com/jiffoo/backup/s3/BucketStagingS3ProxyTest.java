@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.jiffoo.backup.IntegrityException;
 import com.jiffoo.backup.StagedRestore;
 import com.jiffoo.backup.files.BucketRestoreTarget;
+import com.jiffoo.backup.files.BucketSource;
+import com.jiffoo.backup.files.Compression;
 import com.jiffoo.backup.store.ObjectBucket;
 import com.jiffoo.backup.testing.s3.S3ProxyServer;
 import java.io.ByteArrayInputStream;
@@ -24,8 +26,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Two restores into one prefix (S3Proxy, in-process): a restore's start deletes only staging prefixes older than
- * 24 hours, and a commit whose staging lost objects (another process deleted them) refuses, touching nothing.
- * The archives are made by GNU tar.
+ * 24 hours, and a commit whose staging lost objects (another process deleted them) refuses, touching nothing; a
+ * backup skips only prefixes named exactly as a staging, not a user's keys that start alike. The archives are made
+ * (or read) by GNU tar.
  */
 class BucketStagingS3ProxyTest {
     @RegisterExtension
@@ -102,6 +105,43 @@ class BucketStagingS3ProxyTest {
                 staged.commit();
             }
             assertThat(keys(b, "")).containsExactlyInAnyOrder(young, odd, "a.txt", "d/b.txt", "d/c.txt");
+        }
+    }
+
+    @Test
+    void onlyAPrefixNamedExactlyAsAStagingIsSkippedAndKeysThatStartAlikeAreBackedUpAndRestored() throws Exception {
+        try (ObjectBucket b = open()) {
+            String staging = ".jiffoo-restore-20200101T000000Z-89abcdef/y.txt";
+            List<String> users = List.of(
+                    ".jiffoo-restore-notes.txt",
+                    ".jiffoo-restore-notes/a.txt",
+                    ".jiffoo-restore-20200101T000000Z-89abcdef.txt",
+                    ".jiffoo-restore-20200101T000000Z-XYZ/b.txt",
+                    "media/x.txt");
+            for (String k : users) {
+                BucketFilesContract.put(b, k, k, "text/plain", Map.of());
+            }
+            BucketFilesContract.put(b, staging, "staged", "text/plain", Map.of());
+
+            Path archive = tmp.resolve("bucket.tar");
+            try (var out = Files.newOutputStream(archive)) {
+                Map<String, Object> facts = BucketSource.builder(b)
+                        .compression(Compression.NONE)
+                        .build()
+                        .writeTo(out);
+                assertThat(facts).containsEntry("fileCount", 5L);
+            }
+            String listing = BucketFilesContract.sh(tmp, "tar -tf " + archive);
+            assertThat(listing.lines().filter(l -> !l.endsWith("/")))
+                    .as("GNU tar's listing of the backup")
+                    .containsExactlyInAnyOrderElementsOf(users);
+
+            try (ObjectBucket restored = BucketFilesContract.bucket(S3PROXY.server(), "restored-" + System.nanoTime());
+                    StagedRestore staged =
+                            BucketRestoreTarget.builder(restored).build().stage(Files.newInputStream(archive), null)) {
+                staged.commit();
+                assertThat(keys(restored, "")).containsExactlyInAnyOrderElementsOf(users);
+            }
         }
     }
 }
