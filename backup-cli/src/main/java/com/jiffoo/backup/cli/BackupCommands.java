@@ -296,6 +296,7 @@ final class BackupCommands {
         }
 
         private void backupBucket(com.jiffoo.backup.store.ObjectBucket bucket, Map<String, Object> summary) {
+            Buckets.refuseOverlap(settings, bucket.location(), from != null ? "--from" : "SOURCE_BUCKET");
             com.jiffoo.backup.files.BucketSource.Builder b = com.jiffoo.backup.files.BucketSource.builder(bucket);
             if (compression != null) {
                 b.compression(compression);

@@ -119,4 +119,63 @@ final class Buckets {
         NAMES.forEach(n -> known.put(n, true));
         return name -> known.containsKey(name) ? s.get(own ? PREFIX + name : name) : Optional.empty();
     }
+
+    /**
+     * Refuses a bucket that is, holds or lies inside the store or one of its copies: a restore {@code --replace}
+     * there would delete the backups, and a backup of it would hold the store's own objects (each backup all the
+     * earlier ones). Compared by bucket name and prefix, whatever the server: the same names on two servers are refused
+     * too, as the safe side.
+     *
+     * @param bucketLocation the bucket's {@code s3://bucket/prefix}
+     * @param where          the flag or setting naming it, for the message
+     */
+    static void refuseOverlap(Settings s, String bucketLocation, String where) {
+        List<String> stores = new java.util.ArrayList<>();
+        stores.add(Stores.configuredLocation(s));
+        Stores.copies(s).forEach(c -> stores.add(c.location()));
+        String[] mine = bucketAndPrefix(bucketLocation);
+        for (String store : stores) {
+            String[] theirs = bucketAndPrefix(Stores.label(store));
+            if (mine == null || theirs == null || !mine[0].equals(theirs[0])) {
+                continue;
+            }
+            if (nested(mine[1], theirs[1]) || nested(theirs[1], mine[1])) {
+                throw new ConfigurationException(where + " is " + bucketLocation + ", which "
+                        + (nested(theirs[1], mine[1]) ? "holds" : "lies inside") + " the backup store "
+                        + StoreProviders.redact(Stores.label(store)) + ": a restore there could delete the backups"
+                        + " (--replace deletes what the backup lacks), and a backup of it would store the store's own"
+                        + " objects. Name a prefix outside the store (e.g. s3://" + mine[0] + "/media when the store"
+                        + " is s3://" + mine[0] + "/backups), or keep the backups in another bucket.");
+            }
+        }
+    }
+
+    /** Whether the prefix {@code inner} is {@code outer} or lies under it, path segment by segment. */
+    private static boolean nested(String inner, String outer) {
+        return outer.isEmpty() || inner.equals(outer) || inner.startsWith(outer + "/");
+    }
+
+    /** {@code [bucket, prefix]} of {@code s3://bucket/prefix} or {@code minio://host/bucket/prefix}; else null. */
+    private static String[] bucketAndPrefix(String location) {
+        String rest;
+        if (location.startsWith("s3://")) {
+            rest = location.substring("s3://".length());
+        } else if (location.startsWith("minio://")) {
+            rest = location.substring("minio://".length());
+            int slash = rest.indexOf('/');
+            rest = slash < 0 ? "" : rest.substring(slash + 1);
+        } else {
+            return null;
+        }
+        rest = rest.replaceAll("[?#].*", "").replaceAll("/+$", "").replaceAll("^/+", "");
+        if (rest.isEmpty()) {
+            return null;
+        }
+        int slash = rest.indexOf('/');
+        return slash < 0
+                ? new String[] {rest, ""}
+                : new String[] {
+                    rest.substring(0, slash), rest.substring(slash + 1).replaceAll("/+", "/")
+                };
+    }
 }

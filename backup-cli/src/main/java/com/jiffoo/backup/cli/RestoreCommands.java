@@ -358,6 +358,7 @@ final class RestoreCommands {
             }
             if (to != null) {
                 try (com.jiffoo.backup.store.ObjectBucket bucket = Buckets.open(settings, to, "--to")) {
+                    Buckets.refuseOverlap(settings, bucket.location(), "--to");
                     restore(
                             this,
                             which,

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.store.StoreSettings;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -108,5 +109,25 @@ class BucketsTest {
         assertThatThrownBy(() -> Buckets.open(s, "minio://u:hunter2@host:9000/bucket/a b", "--from"))
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageNotContaining("hunter2");
+    }
+
+    @Test
+    void aBucketThatIsHoldsOrLiesInsideTheStoreIsRefused() {
+        Settings store =
+                Settings.load(Map.of("STORE", "s3://shop/backups", "BACKUP_COPIES", "minio://m:9000/dr/x"), null);
+        for (String overlapping : List.of("s3://shop", "s3://shop/backups", "s3://shop/backups/database", "s3://dr")) {
+            assertThatThrownBy(() -> Buckets.refuseOverlap(store, overlapping, "--to"))
+                    .as(overlapping)
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining("--to is " + overlapping)
+                    .hasMessageContaining("backup store");
+        }
+        for (String apart : List.of("s3://shop/media", "s3://shop/backups2", "s3://other/backups", "s3://dr/y")) {
+            Buckets.refuseOverlap(store, apart, "--to"); // no exception
+        }
+        Settings legacy = Settings.load(Map.of("S3_BUCKET", "shop"), null); // the whole bucket is the store
+        assertThatThrownBy(() -> Buckets.refuseOverlap(legacy, "s3://shop/media", "--from"))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("lies inside");
     }
 }

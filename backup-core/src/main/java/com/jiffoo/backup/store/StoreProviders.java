@@ -141,9 +141,12 @@ public final class StoreProviders {
                 + " AWS_SECRET_ACCESS_KEY).");
     }
 
-    /** {@code location} with any user info replaced: {@code s3://***@bucket/prefix}, for messages. */
+    /**
+     * {@code location} with any user info replaced: {@code s3://***@bucket/prefix}, for messages. Everything up to
+     * the last {@code @} before any query or fragment goes, so a password holding {@code @} or {@code /} shows no part.
+     */
     public static String redact(String location) {
-        return location.replaceAll("//[^?#@]*@", "//***@");
+        return location.replaceAll("//[^?#]*@", "//***@");
     }
 
     /**

@@ -65,6 +65,9 @@ class StoreProvidersTest {
                 .hasMessageNotContaining("S3cret")
                 .hasMessageNotContaining("Someone");
         assertThat(StoreProviders.redact("s3://KEY:S3cret@bucket/p")).isEqualTo("s3://***@bucket/p");
+        // a password typed with '@' or '/' in it: no part of it shows
+        assertThat(StoreProviders.redact("minio://admin:p@ss@host:9000/b")).isEqualTo("minio://***@host:9000/b");
+        assertThat(StoreProviders.redact("minio://admin:p/s@s@host:9000/b")).isEqualTo("minio://***@host:9000/b");
     }
 
     /**

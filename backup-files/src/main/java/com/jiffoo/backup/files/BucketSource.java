@@ -126,6 +126,17 @@ public final class BucketSource implements Source {
         LOG.info("Backing up {}", describe());
         long[] markers = {0};
         TarEntries tar = TarEntries.open(out, compression, compressionLevel, compressionThreads, chain);
+        tar.withoutTimeRule();
+        if (tar.parentListMissing()) {
+            // an object's Last-Modified is the server's (or the uploader's, for a multipart upload begun before the
+            // parent listed) and cannot be compared with this host's clock: without the parent's list, all again
+            LOG.warn(
+                    "{}: the parent backup {} recorded no usable file list (too many keys for its manifest, or too"
+                            + " many vanished while it ran), so this increment stores every object again; start a"
+                            + " new chain (a full backup) more often, or back up smaller prefixes",
+                    bucket.location(),
+                    chain.parent().id());
+        }
         try {
             walkPrefix("", tar, markers);
             tar.finish();
@@ -310,8 +321,11 @@ public final class BucketSource implements Source {
             content = bucket.get(key);
         } catch (com.jiffoo.backup.store.multipart.StoreFailure e) {
             if (e.status() == 404) {
-                LOG.warn("{}/{}: object deleted before we read it; skipped", bucket.location(), key);
-                tar.vanished++;
+                LOG.warn(
+                        "{}/{}: object deleted before we read it; skipped (the next increment looks at it again)",
+                        bucket.location(),
+                        key);
+                tar.vanished(key);
                 return;
             }
             throw unreadable(e);

@@ -8,7 +8,10 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
@@ -45,6 +48,23 @@ final class TarEntries {
     private final FileList.Writer list;
     /** The parent's file list; null in a full backup, or when the parent recorded none. */
     private final Map<String, FileList.Meta> previous;
+    /**
+     * Whether an increment whose parent recorded no file list may fall back to GNU tar's time rule (local files: a
+     * ctime no one can set); false for a bucket, whose times come from the server and the objects' uploaders: there
+     * every object is stored again.
+     */
+    private boolean timeRule = true;
+    /** The paths recorded in this backup's file list but not stored because they vanished (at most a bound). */
+    private final List<String> vanishedPaths = new ArrayList<>();
+
+    private boolean vanishedPathsOmitted;
+
+    /** The fact naming the paths a chain link lists but did not store (deleted between listing and reading). */
+    static final String VANISHED_PATHS = "vanishedPaths";
+    /** The fact saying that more paths vanished than {@link #VANISHED_PATHS} holds. */
+    static final String VANISHED_PATHS_OMITTED = "vanishedPathsOmitted";
+    /** At most this many vanished paths are recorded; past it the next increment does without the parent's list. */
+    static final int MAX_VANISHED_PATHS = 1000;
 
     /** One buffer for copying content. */
     final byte[] buffer = new byte[DirectorySource.BUFFER_SIZE];
@@ -68,9 +88,49 @@ final class TarEntries {
         this.tar = tar;
         this.chain = chain;
         this.list = chain == null ? null : new FileList.Writer();
-        this.previous = chain == null || chain.parent() == null
-                ? null
-                : FileList.read(chain.parent().sourceFacts(), chain.parent().id());
+        this.previous = chain == null || chain.parent() == null ? null : previousList(chain.parent());
+    }
+
+    /**
+     * The parent's file list without the paths it listed but could not store (they vanished while it ran, e.g. an
+     * object a server listed and then answered 404 for): those count as changed, so this increment stores them if
+     * they are there now. Null when the parent recorded no list, or more vanished paths than it could name.
+     */
+    private static Map<String, FileList.Meta> previousList(BackupManifest parent) {
+        Map<String, Object> facts = parent.sourceFacts();
+        Map<String, FileList.Meta> list = FileList.read(facts, parent.id());
+        if (list == null || Boolean.TRUE.equals(facts.get(VANISHED_PATHS_OMITTED))) {
+            return null;
+        }
+        if (facts.get(VANISHED_PATHS) instanceof List<?> gone) {
+            Map<String, FileList.Meta> copy = new HashMap<>(list);
+            gone.forEach(copy::remove);
+            return copy;
+        }
+        return list;
+    }
+
+    /** For a bucket: an increment whose parent recorded no file list stores every object again (see timeRule). */
+    void withoutTimeRule() {
+        this.timeRule = false;
+    }
+
+    /** True in an increment whose parent recorded no usable file list. */
+    boolean parentListMissing() {
+        return chain != null && chain.parent() != null && previous == null;
+    }
+
+    /** {@code entryName}, listed in this backup's file list, vanished before it was stored. */
+    void vanished(String entryName) {
+        vanished++;
+        if (chain == null) {
+            return;
+        }
+        if (vanishedPaths.size() < MAX_VANISHED_PATHS) {
+            vanishedPaths.add(entryName);
+        } else {
+            vanishedPathsOmitted = true;
+        }
     }
 
     /**
@@ -159,6 +219,9 @@ final class TarEntries {
             return true;
         }
         if (previous == null) {
+            if (!timeRule) {
+                return true;
+            }
             long since = chain.parent().startedAt().getEpochSecond() * 1_000_000_000L - 1_000_000_000L;
             return meta.ctimeNanos() >= since || meta.mtimeNanos() >= since;
         }
@@ -250,6 +313,12 @@ final class TarEntries {
             facts.put(DirectorySource.TREE_BYTES, treeBytes);
             facts.put(DirectorySource.CHAIN_FACT, chain.fact());
             facts.put(FileList.FACT, list.fact());
+            if (!vanishedPaths.isEmpty()) {
+                facts.put(VANISHED_PATHS, List.copyOf(vanishedPaths));
+            }
+            if (vanishedPathsOmitted) {
+                facts.put(VANISHED_PATHS_OMITTED, true);
+            }
         }
     }
 

@@ -374,4 +374,96 @@ abstract class BucketFilesContract {
             }
         }
     }
+
+    /**
+     * A bucket whose GET of the keys {@code missing} asks the server for a key that is not there, so the server's own
+     * 404 comes back for an object its listing just showed (a key deleted between listing and reading, or a server
+     * that is only eventually consistent). Everything else goes to the bucket unchanged.
+     */
+    record ListedButMissing(ObjectBucket bucket, java.util.function.Predicate<String> missing) implements ObjectBucket {
+        @Override
+        public String location() {
+            return bucket.location();
+        }
+
+        @Override
+        public Iterator<Item> list(String prefix, boolean oneLevel) throws java.io.IOException {
+            return bucket.list(prefix, oneLevel);
+        }
+
+        @Override
+        public Content get(String key) throws java.io.IOException {
+            return bucket.get(missing.test(key) ? key + ".not-there-" + System.nanoTime() : key);
+        }
+
+        @Override
+        public void put(String key, java.io.InputStream content, long size, String type, Map<String, String> meta)
+                throws java.io.IOException {
+            bucket.put(key, content, size, type, meta);
+        }
+
+        @Override
+        public void copy(String from, String to, long size) throws java.io.IOException {
+            bucket.copy(from, to, size);
+        }
+
+        @Override
+        public void delete(List<String> keys) throws java.io.IOException {
+            bucket.delete(keys);
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    private static long fileCount(BackupManifest m) {
+        return ((Number) m.sourceFacts().get("fileCount")).longValue();
+    }
+
+    @Test
+    void anObjectListedButNotReadIsStoredByTheNextIncrement() throws Exception {
+        String prefix = newPrefix();
+        LocalDirectorySink store = LocalDirectorySink.create(tmp.resolve("store"));
+        try (ObjectBucket source = bucket(server(), prefix + "/src")) {
+            for (int i = 0; i < 5; i++) {
+                put(source, "d/f" + i + ".txt", "content " + i, "text/plain", Map.of());
+            }
+            Instant now = Instant.now().plus(Duration.ofMinutes(5));
+            BackupManifest full = backUp(new ListedButMissing(source, "d/f2.txt"::equals), store, null, true, now);
+            assertThat(fileCount(full)).isEqualTo(4);
+            assertThat(full.sourceFacts().get("vanished")).isEqualTo(1L);
+            assertThat(full.sourceFacts().get("vanishedPaths")).isEqualTo(List.of("d/f2.txt"));
+
+            // nothing changed in the bucket: the increment still stores the object the full backup could not read
+            BackupManifest next = backUp(source, store, full, true, now.plus(Duration.ofMinutes(5)));
+            assertThat(fileCount(next)).isEqualTo(1);
+            assertThat(gpgTarList(store, next)).contains("d/f2.txt");
+            try (ObjectBucket target = bucket(server(), prefix + "/restored")) {
+                restoreInto(store, target, false).restore(next.objectKey());
+                assertThat(snapshot(target)).isEqualTo(snapshot(source));
+            }
+        }
+    }
+
+    @Test
+    void withoutTheParentsFileListAnIncrementStoresEveryObjectAgain() throws Exception {
+        String prefix = newPrefix();
+        LocalDirectorySink store = LocalDirectorySink.create(tmp.resolve("store"));
+        try (ObjectBucket source = bucket(server(), prefix + "/src")) {
+            // more vanished keys than a manifest names (1000): the parent's list cannot be trusted for any of them
+            putMany(source, 1001);
+            Instant now = Instant.now().plus(Duration.ofMinutes(5));
+            BackupManifest full = backUp(new ListedButMissing(source, k -> true), store, null, true, now);
+            assertThat(fileCount(full)).isZero();
+            assertThat(full.sourceFacts().get("vanishedPathsOmitted")).isEqualTo(true);
+
+            // the objects are older than the parent's start: GNU tar's time rule would store none of them
+            BackupManifest next = backUp(source, store, full, true, now.plus(Duration.ofMinutes(5)));
+            assertThat(fileCount(next)).isEqualTo(1001);
+            try (ObjectBucket target = bucket(server(), prefix + "/restored")) {
+                restoreInto(store, target, false).restore(next.objectKey());
+                assertThat(snapshot(target)).isEqualTo(snapshot(source));
+            }
+        }
+    }
 }
