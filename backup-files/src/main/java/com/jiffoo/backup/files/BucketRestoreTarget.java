@@ -285,7 +285,13 @@ public final class BucketRestoreTarget implements RestoreTarget {
         for (String d : goneDirs) {
             deleteAll(d);
             String under = d.substring(s.staging.length());
-            s.keys.removeIf(k -> k.startsWith(under));
+            // the keys under it are one range of the sorted set: removed without a pass over all the others
+            for (Iterator<String> it = s.keys.tailSet(under).iterator(); it.hasNext(); ) {
+                if (!it.next().startsWith(under)) {
+                    break;
+                }
+                it.remove();
+            }
         }
     }
 
@@ -380,7 +386,7 @@ public final class BucketRestoreTarget implements RestoreTarget {
          * The distinct keys staged (and not pruned since), relative to the staging prefix: what the commit expects to
          * find under the staging. About 85 bytes plus the key's length each.
          */
-        final Set<String> keys = new HashSet<>();
+        final java.util.TreeSet<String> keys = new java.util.TreeSet<>();
 
         private boolean committed;
         private boolean closed;
