@@ -286,11 +286,11 @@ public final class BucketRestoreTarget implements RestoreTarget {
             deleteAll(d);
             String under = d.substring(s.staging.length());
             // the keys under it are one range of the sorted set: removed without a pass over all the others
-            for (Iterator<String> it = s.keys.tailSet(under).iterator(); it.hasNext(); ) {
-                if (!it.next().startsWith(under)) {
+            for (Iterator<String> staged = s.keys.tailSet(under).iterator(); staged.hasNext(); ) {
+                if (!staged.next().startsWith(under)) {
                     break;
                 }
-                it.remove();
+                staged.remove();
             }
         }
     }
