@@ -276,9 +276,11 @@ final class PgpAuthenticator implements Authenticator {
 
     /**
      * PBKDF2-HMAC-SHA256 (RFC 8018) of the passphrase as UTF-8, fixed salt, 32 bytes: the same bytes as the JDK's
-     * {@code PBKDF2WithHmacSHA256} (a test compares them), in half its hashing. The JDK re-hashes HMAC's inner and
-     * outer pad blocks for every iteration; here they are hashed once and their SHA-256 states copied, so each of the
-     * 200,000 iterations costs two compressions instead of four.
+     * {@code PBKDF2WithHmacSHA256} (a test compares them), in half its hashing and without allocating. The JDK re-hashes
+     * HMAC's inner and outer pad blocks for every iteration; here their SHA-256 states are computed once, and each of
+     * the 200,000 iterations is two SHA-256 compressions of one padded 32-byte block, in {@code int}s
+     * ({@link #compress}). Cloning a {@code MessageDigest} per iteration instead made 190 MB of garbage, which grew a
+     * short-lived JVM's heap and its page faults (docs/benchmarks.md, issue 17).
      */
     static byte[] derive(OpenPgpTransform.PassphraseEntry p) {
         char[] chars = p.passphrase();
@@ -295,43 +297,75 @@ final class PgpAuthenticator implements Authenticator {
 
     /** One 32-byte block of PBKDF2-HMAC-SHA256 with the pads' hash states computed once. */
     static byte[] pbkdf2HmacSha256(byte[] password, byte[] salt, int iterations) {
+        byte[] key;
+        MessageDigest inner;
+        MessageDigest outer;
         try {
-            MessageDigest inner = MessageDigest.getInstance("SHA-256");
-            MessageDigest outer = MessageDigest.getInstance("SHA-256");
-            byte[] key =
-                    password.length > 64 ? MessageDigest.getInstance("SHA-256").digest(password) : password;
-            byte[] pad = new byte[64];
+            key = password.length > 64 ? MessageDigest.getInstance("SHA-256").digest(password) : password;
+            inner = MessageDigest.getInstance("SHA-256");
+            outer = MessageDigest.getInstance("SHA-256");
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("SHA-256 is not available: " + e.getMessage(), e);
+        }
+        byte[] pad = new byte[64];
+        int[] w = new int[64];
+        int[] innerState = new int[8];
+        int[] outerState = new int[8];
+        int[] u = new int[8];
+        int[] t = new int[8];
+        byte[] first = new byte[32];
+        try {
             for (int i = 0; i < 64; i++) {
                 pad[i] = (byte) ((i < key.length ? key[i] : 0) ^ 0x36);
             }
             inner.update(pad);
+            Sha256Block.compress(Sha256Block.initial(), Sha256Block.words(pad, w), innerState);
             for (int i = 0; i < 64; i++) {
                 pad[i] = (byte) ((i < key.length ? key[i] : 0) ^ 0x5c);
             }
             outer.update(pad);
-            java.util.Arrays.fill(pad, (byte) 0);
-            MessageDigest h = (MessageDigest) inner.clone();
-            h.update(salt);
-            h.update(new byte[] {0, 0, 0, 1});
-            byte[] u = h.digest();
-            h = (MessageDigest) outer.clone();
-            h.update(u);
-            h.digest(u, 0, 32);
-            byte[] t = u.clone();
-            for (int i = 1; i < iterations; i++) {
-                h = (MessageDigest) inner.clone();
-                h.update(u);
-                h.digest(u, 0, 32);
-                h = (MessageDigest) outer.clone();
-                h.update(u);
-                h.digest(u, 0, 32);
-                for (int j = 0; j < 32; j++) {
-                    t[j] ^= u[j];
+            Sha256Block.compress(Sha256Block.initial(), Sha256Block.words(pad, w), outerState);
+            // U1 = HMAC(salt || INT(1)), of any salt's length, through the digests
+            inner.update(salt);
+            inner.update(new byte[] {0, 0, 0, 1});
+            inner.digest(first, 0, 32);
+            outer.update(first);
+            outer.digest(first, 0, 32);
+            for (int i = 0; i < 8; i++) {
+                u[i] = (first[4 * i] & 0xFF) << 24
+                        | (first[4 * i + 1] & 0xFF) << 16
+                        | (first[4 * i + 2] & 0xFF) << 8
+                        | first[4 * i + 3] & 0xFF;
+                t[i] = u[i];
+            }
+            // U2..Un: each HMAC of a 32-byte U is one block after each pad's state
+            for (int n = 1; n < iterations; n++) {
+                Sha256Block.padded32(u, w);
+                Sha256Block.compress(innerState, w, u);
+                Sha256Block.padded32(u, w);
+                Sha256Block.compress(outerState, w, u);
+                for (int i = 0; i < 8; i++) {
+                    t[i] ^= u[i];
                 }
             }
-            return t;
-        } catch (GeneralSecurityException | CloneNotSupportedException e) {
-            throw new IllegalStateException("SHA-256 is not available: " + e.getMessage(), e);
+            byte[] out = new byte[32];
+            for (int i = 0; i < 8; i++) {
+                out[4 * i] = (byte) (t[i] >>> 24);
+                out[4 * i + 1] = (byte) (t[i] >>> 16);
+                out[4 * i + 2] = (byte) (t[i] >>> 8);
+                out[4 * i + 3] = (byte) t[i];
+            }
+            return out;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("SHA-256 failed: " + e.getMessage(), e);
+        } finally {
+            java.util.Arrays.fill(pad, (byte) 0);
+            java.util.Arrays.fill(first, (byte) 0);
+            java.util.Arrays.fill(w, 0);
+            java.util.Arrays.fill(innerState, 0);
+            java.util.Arrays.fill(outerState, 0);
+            java.util.Arrays.fill(u, 0);
+            java.util.Arrays.fill(t, 0);
         }
     }
 

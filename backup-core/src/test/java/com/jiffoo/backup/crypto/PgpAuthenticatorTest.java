@@ -51,6 +51,22 @@ class PgpAuthenticatorTest {
                 .isEqualTo("55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc");
     }
 
+    /**
+     * The 200,000 iterations allocate nothing per iteration: cloning a {@code MessageDigest} per block made ~190 MB of
+     * garbage, which grew a short-lived JVM's heap (docs/benchmarks.md, issue 17).
+     */
+    @Test
+    void theIterationsAllocateNothing() {
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        byte[] password = "a passphrase".getBytes(StandardCharsets.UTF_8);
+        byte[] salt = PgpAuthenticator.HMAC_SALT.getBytes(StandardCharsets.US_ASCII);
+        PgpAuthenticator.pbkdf2HmacSha256(password, salt, 10); // loads the classes
+        long before = threads.getCurrentThreadAllocatedBytes();
+        PgpAuthenticator.pbkdf2HmacSha256(password, salt, PgpAuthenticator.HMAC_ITERATIONS);
+        assertThat(threads.getCurrentThreadAllocatedBytes() - before).isLessThan(64 * 1024);
+    }
+
     /** The key the manifests are signed with: the JDK's derivation with the documented salt and 200,000 iterations. */
     @Test
     void manifestKeyIsTheDocumentedPbkdf2(@TempDir Path dir) throws Exception {

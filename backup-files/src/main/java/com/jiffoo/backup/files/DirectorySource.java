@@ -117,8 +117,18 @@ public final class DirectorySource implements Source {
             FileSystems.getDefault().supportedFileAttributeViews().contains("unix");
     private static final boolean POSIX_VIEW =
             FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
-    private static final String UNIX_ATTRIBUTES =
-            "unix:mode,uid,gid,size,lastModifiedTime,isDirectory,isRegularFile,isSymbolicLink,isOther,ino,ctime,dev,nlink";
+    /**
+     * The attributes of one lstat that a tar entry and change detection need: nine names (the type comes from the
+     * mode's file-type bits), since the JDK builds a map of every name asked for on every call (docs/benchmarks.md,
+     * issue 17).
+     */
+    private static final String UNIX_ATTRIBUTES = "unix:mode,uid,gid,size,lastModifiedTime,ino,ctime,dev,nlink";
+    /** The file-type bits of a mode ({@code S_IFMT}) and the types among them that are backed up. */
+    private static final int S_IFMT = 0170000;
+
+    private static final int S_IFREG = 0100000;
+    private static final int S_IFDIR = 0040000;
+    private static final int S_IFLNK = 0120000;
 
     private final Path directory;
     private final Compression compression;
@@ -718,9 +728,10 @@ public final class DirectorySource implements Source {
             FileInfo info = new FileInfo();
             if (UNIX_VIEW) {
                 Map<String, Object> a = Files.readAttributes(path, UNIX_ATTRIBUTES, LinkOption.NOFOLLOW_LINKS);
-                info.type = typeOf((Boolean) a.get("isRegularFile"), (Boolean) a.get("isDirectory"), (Boolean)
-                        a.get("isSymbolicLink"));
-                info.mode = ((Integer) a.get("mode")) & 07777;
+                int mode = (Integer) a.get("mode");
+                int format = mode & S_IFMT;
+                info.type = typeOf(format == S_IFREG, format == S_IFDIR, format == S_IFLNK);
+                info.mode = mode & 07777;
                 info.uid = ((Integer) a.get("uid")) & 0xFFFFFFFFL;
                 info.gid = ((Integer) a.get("gid")) & 0xFFFFFFFFL;
                 info.size = (Long) a.get("size");

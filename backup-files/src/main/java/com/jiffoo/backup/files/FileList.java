@@ -38,6 +38,57 @@ final class FileList {
 
     private FileList() {}
 
+    /** The initial capacity of the map of {@code entries} records (bounded: the count is read from the manifest). */
+    private static int capacity(Object entries) {
+        long n = entries instanceof Number x ? x.longValue() : 0;
+        return (int) Math.min(Math.max(n, 16) * 4 / 3 + 1, 1 << 20);
+    }
+
+    /**
+     * One record {@code T SIZE MTIME_NS INODE CTIME_NS PATH} from {@code b[from, to)}, parsed from its bytes (only the
+     * path becomes a string).
+     *
+     * @throws IllegalArgumentException when it is not such a record
+     */
+    static void parse(byte[] b, int from, int to, Map<String, Meta> out) {
+        if (to - from < 2 || b[from + 1] != ' ' || b[from] < 0) {
+            throw new IllegalArgumentException("a record without a type");
+        }
+        char type = (char) b[from];
+        long[] v = new long[4];
+        int p = from + 2;
+        for (int k = 0; k < 4; k++) {
+            int end = p;
+            while (end < to && b[end] != ' ') {
+                end++;
+            }
+            if (end == to) {
+                throw new IllegalArgumentException("a record with fewer than six fields");
+            }
+            v[k] = parseLong(b, p, end);
+            p = end + 1;
+        }
+        out.put(new String(b, p, to - p, StandardCharsets.UTF_8), new Meta(type, v[0], v[1], v[2], v[3]));
+    }
+
+    /** The decimal number in {@code b[from, to)}, with an optional {@code -}, as {@link Long#parseLong} reads it. */
+    private static long parseLong(byte[] b, int from, int to) {
+        boolean negative = from < to && b[from] == '-';
+        int i = negative ? from + 1 : from;
+        if (i == to) {
+            throw new NumberFormatException("an empty number");
+        }
+        long r = 0; // accumulated negatively, so that Long.MIN_VALUE fits
+        for (; i < to; i++) {
+            int d = b[i] - '0';
+            if (d < 0 || d > 9) {
+                throw new NumberFormatException("not a digit: " + (char) (b[i] & 0xFF));
+            }
+            r = Math.subtractExact(Math.multiplyExact(r, 10), d);
+        }
+        return negative ? r : Math.negateExact(r);
+    }
+
     /** What identifies one version of a path. */
     record Meta(char type, long size, long mtimeNanos, long inode, long ctimeNanos) {}
 
@@ -124,29 +175,26 @@ final class FileList {
             if (all.length() > MAX_ENCODED) {
                 throw new IllegalArgumentException("longer than " + MAX_ENCODED);
             }
-            Map<String, Meta> out = new HashMap<>();
-            try (InputStream in = new java.io.BufferedInputStream(
-                    new GZIPInputStream(
-                            new ByteArrayInputStream(Base64.getDecoder().decode(all.toString()))),
-                    1 << 16)) {
-                ByteArrayOutputStream rec = new ByteArrayOutputStream();
-                int b;
-                while ((b = in.read()) >= 0) {
-                    if (b != 0) {
-                        rec.write(b);
-                        continue;
+            Map<String, Meta> out = new HashMap<>(capacity(f.get("entries")));
+            try (InputStream in = new GZIPInputStream(
+                    new ByteArrayInputStream(Base64.getDecoder().decode(all.toString())), 1 << 16)) {
+                byte[] buf = new byte[1 << 16];
+                int have = 0; // bytes in buf; a record starts at 0
+                int n;
+                while ((n = in.read(buf, have, buf.length - have)) >= 0) {
+                    int start = 0;
+                    for (int i = have; i < have + n; i++) { // the bytes before have hold no separator
+                        if (buf[i] == 0) {
+                            parse(buf, start, i, out);
+                            start = i + 1;
+                        }
                     }
-                    String r = rec.toString(StandardCharsets.UTF_8);
-                    rec.reset();
-                    String[] p = r.split(" ", 6);
-                    out.put(
-                            p[5],
-                            new Meta(
-                                    p[0].charAt(0),
-                                    Long.parseLong(p[1]),
-                                    Long.parseLong(p[2]),
-                                    Long.parseLong(p[3]),
-                                    Long.parseLong(p[4])));
+                    have += n;
+                    System.arraycopy(buf, start, buf, 0, have - start); // the record not ended yet
+                    have -= start;
+                    if (have == buf.length) {
+                        buf = java.util.Arrays.copyOf(buf, buf.length * 2); // a path longer than the buffer
+                    }
                 }
             }
             return out;
