@@ -277,8 +277,8 @@ final class PgpAuthenticator implements Authenticator {
     /**
      * PBKDF2-HMAC-SHA256 (RFC 8018) of the passphrase as UTF-8, fixed salt, 32 bytes: the same bytes as the JDK's
      * {@code PBKDF2WithHmacSHA256} (a test compares them), in half its hashing. The JDK re-hashes HMAC's inner and
-     * outer pad blocks for every iteration; here they are hashed once and their SHA-256 states copied, so each of the
-     * 200,000 iterations costs two compressions instead of four.
+     * outer pad blocks for every iteration; here they are hashed once, so each of the 200,000 iterations costs two
+     * compressions instead of four ({@link Pbkdf2Sha256}).
      */
     static byte[] derive(OpenPgpTransform.PassphraseEntry p) {
         char[] chars = p.passphrase();
@@ -293,46 +293,9 @@ final class PgpAuthenticator implements Authenticator {
         }
     }
 
-    /** One 32-byte block of PBKDF2-HMAC-SHA256 with the pads' hash states computed once. */
+    /** One 32-byte block of PBKDF2-HMAC-SHA256 ({@link Pbkdf2Sha256}). */
     static byte[] pbkdf2HmacSha256(byte[] password, byte[] salt, int iterations) {
-        try {
-            MessageDigest inner = MessageDigest.getInstance("SHA-256");
-            MessageDigest outer = MessageDigest.getInstance("SHA-256");
-            byte[] key =
-                    password.length > 64 ? MessageDigest.getInstance("SHA-256").digest(password) : password;
-            byte[] pad = new byte[64];
-            for (int i = 0; i < 64; i++) {
-                pad[i] = (byte) ((i < key.length ? key[i] : 0) ^ 0x36);
-            }
-            inner.update(pad);
-            for (int i = 0; i < 64; i++) {
-                pad[i] = (byte) ((i < key.length ? key[i] : 0) ^ 0x5c);
-            }
-            outer.update(pad);
-            java.util.Arrays.fill(pad, (byte) 0);
-            MessageDigest h = (MessageDigest) inner.clone();
-            h.update(salt);
-            h.update(new byte[] {0, 0, 0, 1});
-            byte[] u = h.digest();
-            h = (MessageDigest) outer.clone();
-            h.update(u);
-            h.digest(u, 0, 32);
-            byte[] t = u.clone();
-            for (int i = 1; i < iterations; i++) {
-                h = (MessageDigest) inner.clone();
-                h.update(u);
-                h.digest(u, 0, 32);
-                h = (MessageDigest) outer.clone();
-                h.update(u);
-                h.digest(u, 0, 32);
-                for (int j = 0; j < 32; j++) {
-                    t[j] ^= u[j];
-                }
-            }
-            return t;
-        } catch (GeneralSecurityException | CloneNotSupportedException e) {
-            throw new IllegalStateException("SHA-256 is not available: " + e.getMessage(), e);
-        }
+        return Pbkdf2Sha256.derive(password, salt, iterations);
     }
 
     /**
