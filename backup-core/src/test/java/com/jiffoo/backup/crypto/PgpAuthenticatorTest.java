@@ -24,7 +24,7 @@ class PgpAuthenticatorTest {
                 .getEncoded();
     }
 
-    /** Short, long (over HMAC's 64-byte block: the key is hashed first) and non-ASCII passwords. */
+    /** Short, long (over HMAC's 64-byte block: the key is hashed first), 64-byte and non-ASCII passwords; long salts. */
     @ParameterizedTest
     @CsvSource({
         "passwd, salt, 1",
@@ -32,7 +32,9 @@ class PgpAuthenticatorTest {
         "dGhpcyBpcyBhIGJhc2U2NCBrZXkgZmlsZSBsaWtlIG9wZW5zc2wgcmFuZCBt, jiffoo-backup manifest authentication v1, 1000",
         "'a passphrase that is longer than sixty-four bytes, so HMAC hashes it first to make its key', salt, 777",
         "pässwörd ✓ 鍵, jiffoo-backup manifest authentication v1, 3",
-        "x, s, 5"
+        "x, s, 5",
+        "passwd, 'a salt longer than sixty-four bytes: the first iteration's input spans two blocks', 4",
+        "'exactly sixty-four bytes of password, the size of HMAC''s block!!', salt, 6"
     })
     void equalsTheJdk(String password, String salt, int iterations) throws Exception {
         assertThat(PgpAuthenticator.pbkdf2HmacSha256(

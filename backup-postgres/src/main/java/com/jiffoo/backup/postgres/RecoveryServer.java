@@ -36,8 +36,9 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Done</b>: with {@link PitrRestore.Action#PROMOTE} (and for a restore to the latest), when
  *       {@code pg_is_in_recovery()} is false; with {@link PitrRestore.Action#PAUSE}, when
  *       {@code pg_get_wal_replay_pause_state()} is {@code paused} (and with {@link Builder#promoteAtPause}, once
- *       {@code pg_promote()} promoted it there). Asked every 100 ms over JDBC at 127.0.0.1:PORT with the
- *       {@link Builder#connection} (a user the restored cluster lets in from 127.0.0.1).</li>
+ *       {@code pg_promote()} promoted it there). Asked every 100 ms over one JDBC connection at 127.0.0.1:PORT with the
+ *       {@link Builder#connection} (a user the restored cluster lets in from 127.0.0.1), kept open between the polls
+ *       (connected again only when it fails): a backend started per poll would take CPU from the replay.</li>
  *   <li><b>Reported</b>: the last replayed transaction's commit time ({@code pg_last_xact_replay_timestamp()}) and
  *       the last replayed WAL position ({@code pg_last_wal_replay_lsn()}).</li>
  *   <li><b>Failures</b> (a {@link RestoreException}, exit code 7 on the command line, with the log's last lines):
@@ -213,6 +214,17 @@ public final class RecoveryServer {
     }
 
     private Outcome await(Path log, long started) throws IOException {
+        // one connection for every poll while it lasts: a new one every 100 ms would start a backend each time,
+        // ~0.05 s of server CPU taken from the replay on a loaded machine (docs/benchmarks.md, issue 14)
+        Connection[] held = {null};
+        try {
+            return await(log, started, held);
+        } finally {
+            closeQuietly(held[0]);
+        }
+    }
+
+    private Outcome await(Path log, long started, Connection[] held) throws IOException {
         long deadline = started + timeout.toNanos();
         SQLException last = null;
         while (System.nanoTime() < deadline) {
@@ -231,8 +243,18 @@ public final class RecoveryServer {
                         "the target lies before the end of the base backup, where the data first becomes"
                                 + " consistent. Restore again from an older base backup (--backup)");
             }
-            try (Connection c = connection.openJdbc();
-                    Statement s = c.createStatement();
+            try {
+                if (held[0] == null) {
+                    held[0] = connection.openJdbc();
+                }
+            } catch (SQLException e) {
+                refused(e, log);
+                last = e; // starting, or recovering before consistency: no connections yet
+                sleepOrFail(log, started);
+                continue;
+            }
+            Connection c = held[0];
+            try (Statement s = c.createStatement();
                     ResultSet r = s.executeQuery("SELECT pg_is_in_recovery(),"
                             + " CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() END,"
                             + " pg_last_xact_replay_timestamp()::text, pg_last_wal_replay_lsn()::text")) {
@@ -267,22 +289,13 @@ public final class RecoveryServer {
                     return new Outcome(State.PAUSED, r.getString(3), r.getString(4), elapsed, log);
                 }
             } catch (SQLException e) {
-                if (e.getSQLState() != null && e.getSQLState().startsWith("28")) {
-                    // the server answers, but refuses us: waiting longer changes nothing
-                    throw new RestoreException(
-                            "The recovering server on port " + connection.port() + " refuses the connection that checks"
-                                    + " its recovery (" + e.getMessage() + "). Recovery may well go on: connect with"
-                                    + " a user the server lets in from 127.0.0.1 (DB_USER, DB_PASSWORD) or check its log"
-                                    + " " + log + ".",
-                            e);
-                }
-                last = e; // starting, or recovering before consistency: no connections yet
+                // the session ended (a restart, a recovery conflict): the next poll connects again
+                closeQuietly(c);
+                held[0] = null;
+                refused(e, log);
+                last = e;
             }
-            if (System.nanoTime() - started > TimeUnit.SECONDS.toNanos(5)
-                    && !Files.exists(dataDirectory.resolve("postmaster.pid"))) {
-                throw failed(log, "the server stopped during recovery");
-            }
-            sleep(POLL_MILLIS);
+            sleepOrFail(log, started);
         }
         throw new RestoreException(
                 "Recovery on " + dataDirectory + " did not end within " + timeout.toSeconds() + " s (last connection"
@@ -330,6 +343,37 @@ public final class RecoveryServer {
                 null,
                 dataDirectory.toString(),
                 null);
+    }
+
+    /** The server answers, but refuses us: waiting longer changes nothing. */
+    private void refused(SQLException e, Path log) {
+        if (e.getSQLState() != null && e.getSQLState().startsWith("28")) {
+            throw new RestoreException(
+                    "The recovering server on port " + connection.port() + " refuses the connection that checks"
+                            + " its recovery (" + e.getMessage() + "). Recovery may well go on: connect with"
+                            + " a user the server lets in from 127.0.0.1 (DB_USER, DB_PASSWORD) or check its log"
+                            + " " + log + ".",
+                    e);
+        }
+    }
+
+    /** Waits for the next poll; refuses a server that stopped (its postmaster.pid gone, 5 s after the start). */
+    private void sleepOrFail(Path log, long started) throws InterruptedIOException {
+        if (System.nanoTime() - started > TimeUnit.SECONDS.toNanos(5)
+                && !Files.exists(dataDirectory.resolve("postmaster.pid"))) {
+            throw failed(log, "the server stopped during recovery");
+        }
+        sleep(POLL_MILLIS);
+    }
+
+    private static void closeQuietly(Connection c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException ignored) {
+                // the poll's session: nothing to keep
+            }
+        }
     }
 
     private static void sleep(long millis) throws InterruptedIOException {

@@ -169,6 +169,35 @@ class PitrRestoreTest {
         }
     }
 
+    /**
+     * The end of recovery is polled over one connection kept open, not over a new backend every 100 ms (each one server
+     * CPU taken from the replay). A restore_command that takes a second per file keeps the server consistent and
+     * recovering for seconds: dozens of polls.
+     */
+    @Test
+    void recoveryIsPolledOverOneConnection() throws Exception {
+        Path dir = work.resolve("one-poll-connection");
+        PitrRestore.builder(sink, pgp, dir)
+                .target(RecoveryTarget.LATEST)
+                .restoreCommand("sleep 1 && cp " + archive + "/%f %p")
+                .build()
+                .run();
+        int port = freePort();
+        try {
+            RecoveryServer.Outcome o = RecoveryServer.builder(dir, port)
+                    .setting("log_connections=on")
+                    .build()
+                    .startAndWait();
+            assertThat(o.state()).isEqualTo(RecoveryServer.State.PROMOTED);
+            long connections = Files.readAllLines(dir.resolve(RecoveryServer.LOG_FILE)).stream()
+                    .filter(l -> l.contains("connection authorized"))
+                    .count();
+            assertThat(connections).isEqualTo(1);
+        } finally {
+            stopServer(dir);
+        }
+    }
+
     @Test
     void aSettingLowerThanTheBackedUpServersIsNotTakenForTheTarget() throws Exception {
         // at the start of recovery PostgreSQL stops (FATAL); a change of the setting in the WAL during replay makes
