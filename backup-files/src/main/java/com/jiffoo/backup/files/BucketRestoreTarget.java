@@ -188,6 +188,20 @@ public final class BucketRestoreTarget implements RestoreTarget {
                         meta.put(h.getKey().substring(BucketSource.META.length()), h.getValue());
                     }
                 }
+                int keyBytes =
+                        keyPrefixBytes() + (s.staging + path).getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+                if (keyBytes > MAX_KEY_BYTES) {
+                    throw new RestoreException(
+                            "The object '" + path + "' of " + what + " cannot be restored into " + bucket.location()
+                                    + ": under this restore's staging prefix its key would be " + keyBytes
+                                    + " bytes, over S3's limit of " + MAX_KEY_BYTES + ". Restore into a shorter"
+                                    + " prefix, or put this object back by hand (gpg -d the backup | tar -xzO '"
+                                    + path + "' | aws s3 cp - s3://…/" + path + "); nothing in the target was"
+                                    + " changed.",
+                            null,
+                            bucket.location(),
+                            null);
+                }
                 s.keys.add(path);
                 bucket.put(
                         s.staging + path,
@@ -239,6 +253,17 @@ public final class BucketRestoreTarget implements RestoreTarget {
             throw refuse(name, what, "it lies under the staging prefix of restores");
         }
         return n;
+    }
+
+    /** S3's longest key, in UTF-8 bytes (MinIO and most S3-compatible servers share it). */
+    static final int MAX_KEY_BYTES = 1024;
+
+    /** The bytes the bucket's prefix (and its '/') add before every key: {@code s3://bucket/prefix} → "prefix/". */
+    private int keyPrefixBytes() {
+        String loc = bucket.location();
+        int scheme = loc.indexOf("://");
+        int slash = loc.indexOf('/', scheme < 0 ? 0 : scheme + 3);
+        return slash < 0 ? 0 : loc.substring(slash + 1).getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1;
     }
 
     private RestoreException refuse(String name, String what, String why) {

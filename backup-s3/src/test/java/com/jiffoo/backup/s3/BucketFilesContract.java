@@ -466,4 +466,27 @@ abstract class BucketFilesContract {
             }
         }
     }
+
+    @Test
+    void anObjectWhoseStagedKeyWouldBeTooLongIsRefusedNamingItAndTheTargetStaysUntouched() throws Exception {
+        String prefix = newPrefix();
+        LocalDirectorySink store = LocalDirectorySink.create(tmp.resolve("store"));
+        // 5 segments of 190 characters (a file system server keeps each as a file name): a key of 954 bytes, valid
+        // in the source; a restore's staging prefix (.jiffoo-restore-<time>-<hex>/, 42 bytes) and the target's
+        // prefix push it over S3's 1024
+        String longKey = String.join("/", java.util.Collections.nCopies(5, "x".repeat(190)));
+        try (ObjectBucket source = bucket(server(), prefix + "/src");
+                ObjectBucket target = bucket(server(), prefix + "/restored")) {
+            put(source, "short.txt", "short", "text/plain", Map.of());
+            put(source, longKey, "long", "text/plain", Map.of());
+            BackupManifest m = backUp(source, store, null, false, Instant.now());
+            assertThatThrownBy(() -> restoreInto(store, target, false).restore(m.objectKey()))
+                    .isInstanceOf(RestoreException.class)
+                    .hasMessageContaining(longKey)
+                    .hasMessageContaining("over S3's limit of 1024");
+            assertThat(snapshot(target))
+                    .as("nothing staged or restored is left")
+                    .isEmpty();
+        }
+    }
 }
