@@ -80,10 +80,13 @@ public final class BucketRestoreTarget implements RestoreTarget {
 
     private final ObjectBucket bucket;
     private final boolean replaceExisting;
+    /** The bytes the bucket's prefix adds before every key (its location does not change). */
+    private final int keyPrefixBytes;
 
     private BucketRestoreTarget(ObjectBucket bucket, boolean replaceExisting) {
         this.bucket = bucket;
         this.replaceExisting = replaceExisting;
+        this.keyPrefixBytes = keyPrefixBytes(bucket.location());
     }
 
     /** A builder for a restore into {@code bucket} (a bucket and a prefix). */
@@ -189,7 +192,7 @@ public final class BucketRestoreTarget implements RestoreTarget {
                     }
                 }
                 int keyBytes =
-                        keyPrefixBytes() + (s.staging + path).getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+                        keyPrefixBytes + (s.staging + path).getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
                 if (keyBytes > MAX_KEY_BYTES) {
                     throw new RestoreException(
                             "The object '" + path + "' of " + what + " cannot be restored into " + bucket.location()
@@ -259,8 +262,7 @@ public final class BucketRestoreTarget implements RestoreTarget {
     static final int MAX_KEY_BYTES = 1024;
 
     /** The bytes the bucket's prefix (and its '/') add before every key: {@code s3://bucket/prefix} → "prefix/". */
-    private int keyPrefixBytes() {
-        String loc = bucket.location();
+    private static int keyPrefixBytes(String loc) {
         int scheme = loc.indexOf("://");
         int slash = loc.indexOf('/', scheme < 0 ? 0 : scheme + 3);
         return slash < 0 ? 0 : loc.substring(slash + 1).getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1;
