@@ -205,9 +205,8 @@ public final class RowCountCheck {
      * Bytes of table data from which the counts run on several connections at once (one per processor, at most
      * {@value #MAX_COUNTING_CONNECTIONS}): a count reads its whole table, and after a restore the server is otherwise
      * idle, so the tables are counted side by side, largest first. Below it one connection counts them in turn.
-     * {@code -Djiffoo.rowCounts.parallelBytes=N} changes it (tests).
      */
-    static final long PARALLEL_BYTES = Long.getLong("jiffoo.rowCounts.parallelBytes", 64L * 1024 * 1024);
+    static final long PARALLEL_BYTES = 64L * 1024 * 1024;
 
     static final int MAX_COUNTING_CONNECTIONS = 4;
 
