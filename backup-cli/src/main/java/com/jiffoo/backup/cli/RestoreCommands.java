@@ -257,7 +257,7 @@ final class RestoreCommands {
                         + r.facts().get("relationsOnlyInPrevious") + ", which the backup lacks; copy what you need,"
                         + " then DROP DATABASE \"" + previous + "\"");
             }
-            // a swap (--existing) compared the counts on the restored copy before it replaced DB_NAME
+            // the target counted (mostly while pg_restore ran); a swap (--existing) before it replaced DB_NAME
             RowCountCheck.Report counts =
                     r.facts().get(PostgresRestoreTarget.ROW_COUNT_CHECK) instanceof RowCountCheck.Report before
                             ? before

@@ -54,10 +54,13 @@ final class PgChild {
     private final Deque<String> lastLines = new ArrayDeque<>();
     private int warnings;
     private volatile boolean cancelled;
+    /** Sees each stderr line first; a line it returns true for is its own (not kept, logged at trace). */
+    private volatile java.util.function.Predicate<String> progress;
 
-    private PgChild(Process process, String name) {
+    private PgChild(Process process, String name, java.util.function.Predicate<String> progress) {
         this.process = process;
         this.name = name;
+        this.progress = progress;
         this.drainer = new Thread(this::drain, "jiffoo-" + name + "-stderr-" + process.pid());
         this.drainer.setDaemon(true);
         this.drainer.start();
@@ -71,12 +74,27 @@ final class PgChild {
     static PgChild start(
             List<String> command, PgConnection connection, ProcessBuilder.Redirect stdin, boolean keepStdout)
             throws IOException {
+        return start(command, connection, stdin, keepStdout, null);
+    }
+
+    /**
+     * {@link #start(List, PgConnection, ProcessBuilder.Redirect, boolean)}, with {@code progress} seeing every line
+     * of stderr first (on the draining thread): the lines it returns true for are progress, not kept for error
+     * messages. It must not block; if it throws, it is dropped and the lines are kept again.
+     */
+    static PgChild start(
+            List<String> command,
+            PgConnection connection,
+            ProcessBuilder.Redirect stdin,
+            boolean keepStdout,
+            java.util.function.Predicate<String> progress)
+            throws IOException {
         List<String> cmd = new ArrayList<>(DeathSignal.PREFIX);
         cmd.addAll(command);
         ProcessBuilder pb = processBuilder(cmd, connection, toolName(command))
                 .redirectOutput(keepStdout ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.DISCARD)
                 .redirectInput(stdin);
-        return new PgChild(pb.start(), toolName(command));
+        return new PgChild(pb.start(), toolName(command), progress);
     }
 
     private static String toolName(List<String> command) {
@@ -143,6 +161,10 @@ final class PgChild {
                 new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8))) {
             String line;
             while ((line = r.readLine()) != null) {
+                if (isProgress(line)) {
+                    LOG.trace("{}: {}", name, line);
+                    continue;
+                }
                 LOG.debug("{}: {}", name, line);
                 synchronized (lastLines) {
                     if (line.contains("warning:")) {
@@ -156,6 +178,20 @@ final class PgChild {
             }
         } catch (IOException e) {
             LOG.debug("reading the stderr of {} failed: {}", name, e.toString());
+        }
+    }
+
+    private boolean isProgress(String line) {
+        java.util.function.Predicate<String> p = progress;
+        if (p == null) {
+            return false;
+        }
+        try {
+            return p.test(line);
+        } catch (RuntimeException e) {
+            progress = null;
+            LOG.debug("following the progress of {} failed: {}", name, e.toString());
+            return false;
         }
     }
 

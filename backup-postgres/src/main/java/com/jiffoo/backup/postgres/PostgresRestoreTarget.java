@@ -95,7 +95,10 @@ import org.slf4j.LoggerFactory;
  * {@code method} (existing database: {@code swap}/{@code clean-in-place}; after a swap's commit also
  * {@code previousDatabase}, {@code relationsOnlyInPrevious}),
  * {@code jobs}, {@code singleTransaction}, {@code durationMillis}, {@code warnings} (pg_restore's warning lines),
- * {@code spooledBytes} and {@code spool} (when parallel).
+ * {@code spooledBytes} and {@code spool} (when parallel); when the manifest records row counts (and
+ * {@link Builder#checkRowCounts(boolean)} is on, the default), {@value #ROW_COUNT_CHECK} (the
+ * {@link RowCountCheck.Report}) and {@code tablesCountedDuringRestore} (how many tables were counted while pg_restore
+ * was still running: with one job and no single transaction, each table once pg_restore has moved past its data).
  *
  * <pre>{@code
  * RestoreTarget drill = PostgresRestoreTarget.newDatabase(PgConnection.fromEnvironment(), "jiffoo_drill_20260111")
@@ -143,6 +146,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     private final RestoreCommand command;
     private final Path spoolDirectory;
     private final RestoreDatabases databases;
+    private final boolean checkRowCounts;
 
     private PostgresRestoreTarget(Builder b) {
         this.mode = b.mode;
@@ -162,6 +166,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                 b.jobs);
         this.spoolDirectory = b.spoolDirectory;
         this.databases = new RestoreDatabases(connection, maintenanceDatabase, template, owner, describe());
+        this.checkRowCounts = b.checkRowCounts;
     }
 
     /**
@@ -214,6 +219,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         b.spoolDirectory = spoolDirectory;
         b.pgRestore = command.pgRestore();
         b.cleanInPlace = command.cleanInPlace();
+        b.checkRowCounts = checkRowCounts;
         return b;
     }
 
@@ -310,13 +316,29 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                 command.singleTransaction() ? ", single transaction" : "",
                 swap == null ? "" : ", into " + swap.staging() + " to be swapped in by name");
         boolean ok = false;
+        RowCountCheck.WhileRestoring early = null;
         try {
-            Map<String, Object> facts = run(plaintext, what, into);
-            if (swap != null && manifest != null && manifest.sourceFacts().get(RowCountCheck.ROW_COUNTS) != null) {
-                // judged before the swap, so that a restore the backup's counts reject never replaces the database
-                RowCountCheck.Report counts = RowCountCheck.compare(into, manifest);
+            boolean counted = (checkRowCounts || swap != null)
+                    && manifest != null
+                    && manifest.sourceFacts().get(RowCountCheck.ROW_COUNTS) != null;
+            if (counted
+                    && command.jobs() == 1
+                    && !command.singleTransaction()
+                    // a count with inheritance children (old manifests) changes until the children's data is in
+                    && CountedTables.Scope.of(manifest.sourceFacts()) == CountedTables.Scope.ONLY) {
+                early = new RowCountCheck.WhileRestoring(into, manifest);
+            }
+            Map<String, Object> facts = run(plaintext, what, into, early);
+            if (counted) {
+                // judged before a swap, so that a restore the backup's counts reject never replaces the database
+                RowCountCheck.Report counts = early != null ? early.finish() : RowCountCheck.compare(into, manifest);
                 facts.put(ROW_COUNT_CHECK, counts);
-                counts.orThrow();
+                facts.put(
+                        "tablesCountedDuringRestore",
+                        early == null ? 0 : early.countedSoFar().size());
+                if (swap != null) {
+                    counts.orThrow();
+                }
             }
             facts.put("durationMillis", (System.nanoTime() - started) / 1_000_000);
             if (mode == Mode.EXISTING_DATABASE) {
@@ -332,6 +354,9 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                     facts.get("warnings"));
             return new Staged(facts, swap);
         } finally {
+            if (early != null) {
+                early.close(); // its connection closes before the database may be dropped
+            }
             if (!ok && mode == Mode.NEW_DATABASE) {
                 databases.dropQuietly(connection.database());
             } else if (!ok && swap != null) {
@@ -340,7 +365,9 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         }
     }
 
-    private Map<String, Object> run(InputStream plaintext, String what, PgConnection into) throws IOException {
+    private Map<String, Object> run(
+            InputStream plaintext, String what, PgConnection into, RowCountCheck.WhileRestoring early)
+            throws IOException {
         DumpSpool spool = null;
         long spooled = -1;
         try {
@@ -355,6 +382,11 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                     spool.close(); // pg_restore holds the file: it goes when pg_restore ends
                 }
                 child.stdin().close();
+            } else if (early != null) {
+                cmd.add("--verbose"); // names each table as its data goes in: counted while the rest restores
+                child = PgChild.start(
+                        cmd, into, ProcessBuilder.Redirect.PIPE, false, new RestoreCommand.Progress(early::loaded));
+                child.feed(plaintext);
             } else {
                 child = PgChild.start(cmd, into, ProcessBuilder.Redirect.PIPE, false);
                 child.feed(plaintext); // a failing stream kills pg_restore: it must not commit a partial restore
@@ -546,6 +578,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         private Path spoolDirectory;
         private Path pgRestore;
         private boolean cleanInPlace;
+        private boolean checkRowCounts = true;
 
         private Builder(Mode mode, PgConnection connection) {
             this.mode = mode;
@@ -575,6 +608,19 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         /** New-database mode: the new database's owner role; null (default) for the connecting user. */
         public Builder owner(String owner) {
             this.owner = owner == null ? null : checkName(owner);
+            return this;
+        }
+
+        /**
+         * Whether {@link #stage} compares the restored database's row counts with those the backup's manifest records
+         * (when it records any), into the fact {@value #ROW_COUNT_CHECK}; true by default. With one job and no
+         * single transaction the tables are counted while pg_restore goes on ({@code --verbose} names each table whose
+         * data is in), so the check adds little time after pg_restore. A swap ({@link #existingDatabase}) never
+         * replaces the database when the counts differ; a new database is kept, and the caller judges the report. A
+         * swap always checks when the manifest records counts.
+         */
+        public Builder checkRowCounts(boolean check) {
+            this.checkRowCounts = check;
             return this;
         }
 

@@ -84,4 +84,45 @@ record RestoreCommand(
         }
         return "See pg_restore's messages above; fix the cause and restore again.";
     }
+
+    /**
+     * Follows pg_restore's {@code --verbose} progress on stderr: tells {@code loaded} each table whose data pg_restore
+     * has finished loading (it names a table when it starts its data, "processing data for table
+     * \"schema.table\""; any later progress line means that COPY has ended) and swallows the progress lines, so
+     * that the lines kept for error messages are pg_restore's errors and warnings. A line it does not know (an
+     * error, a warning, a server notice, a translated message) is left to the caller. The table still loading when
+     * pg_restore ends is not reported.
+     */
+    static final class Progress implements java.util.function.Predicate<String> {
+        private static final java.util.regex.Pattern PROGRESS = java.util.regex.Pattern.compile("pg_restore:"
+                + " (connecting|creating|processing|executing|restoring|restored|setting|disabling|enabling"
+                + "|dropping|launching|finished|entering|implied) .*");
+        private static final java.util.regex.Pattern DATA =
+                java.util.regex.Pattern.compile("pg_restore: processing data for table \"(.*)\"");
+
+        private final java.util.function.Consumer<String> loaded;
+        private String loading;
+
+        Progress(java.util.function.Consumer<String> loaded) {
+            this.loaded = loaded;
+        }
+
+        /** Returns true for a progress line (handled here), false for any other. */
+        @Override
+        public boolean test(String line) {
+            if (!PROGRESS.matcher(line).matches()) {
+                return false;
+            }
+            if (loading != null) {
+                String done = loading;
+                loading = null;
+                loaded.accept(done);
+            }
+            java.util.regex.Matcher m = DATA.matcher(line);
+            if (m.matches()) {
+                loading = m.group(1);
+            }
+            return true;
+        }
+    }
 }

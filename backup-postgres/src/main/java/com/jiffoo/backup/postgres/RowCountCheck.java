@@ -140,6 +140,15 @@ public final class RowCountCheck {
 
     /** {@link #compare(PgConnection, BackupManifest)}, counting on several connections from {@code parallelBytes}. */
     static Report compare(PgConnection restored, BackupManifest manifest, long parallelBytes) {
+        return compare(restored, manifest, parallelBytes, Map.of());
+    }
+
+    /**
+     * {@link #compare(PgConnection, BackupManifest, long)}, taking the counts in {@code counted} (table → rows, counted
+     * earlier by {@link WhileRestoring}) as they are and counting only the other tables.
+     */
+    private static Report compare(
+            PgConnection restored, BackupManifest manifest, long parallelBytes, Map<String, Long> counted) {
         Objects.requireNonNull(restored, "restored");
         Map<String, Long> expected = expected(manifest);
         Object exactFact = manifest.sourceFacts().get(ROW_COUNTS_EXACT);
@@ -147,7 +156,7 @@ public final class RowCountCheck {
         CountedTables.Scope scope = CountedTables.Scope.of(manifest.sourceFacts());
         Map<String, Long> actual;
         try {
-            actual = count(restored, scope, parallelBytes);
+            actual = count(restored, scope, parallelBytes, counted);
         } catch (SQLException e) {
             throw new RestoreException(
                     "Cannot count the rows of " + restored.describe() + ": " + e.getMessage()
@@ -210,14 +219,27 @@ public final class RowCountCheck {
 
     static final int MAX_COUNTING_CONNECTIONS = 4;
 
-    private static Map<String, Long> count(PgConnection restored, CountedTables.Scope scope, long parallelBytes)
+    private static Map<String, Long> count(
+            PgConnection restored, CountedTables.Scope scope, long parallelBytes, Map<String, Long> counted)
             throws SQLException {
         List<CountedTables.Table> tables;
+        List<CountedTables.Table> uncounted = new ArrayList<>();
         Map<String, Long> sizes = new HashMap<>();
         Map<String, Long> counts = new ConcurrentHashMap<>();
         int workers;
         try (Connection c = restored.openJdbc()) {
             tables = CountedTables.list(c);
+            for (CountedTables.Table t : tables) {
+                Long early = counted.get(t.qualified());
+                if (early != null) {
+                    counts.put(t.qualified(), early);
+                } else {
+                    uncounted.add(t);
+                }
+            }
+            if (uncounted.isEmpty()) {
+                return ordered(tables, counts);
+            }
             long total = 0;
             try (Statement s = c.createStatement();
                     ResultSet r = s.executeQuery("SELECT n.nspname, c.relname, pg_catalog.pg_relation_size(c.oid)"
@@ -225,19 +247,21 @@ public final class RowCountCheck {
                             + " WHERE c.relkind = 'r'")) {
                 while (r.next()) {
                     sizes.put(r.getString(1) + "." + r.getString(2), r.getLong(3));
-                    total += r.getLong(3);
                 }
             }
+            for (CountedTables.Table t : uncounted) {
+                total += sizes.getOrDefault(t.qualified(), 0L);
+            }
             workers = Math.min(
-                    tables.size(),
+                    uncounted.size(),
                     Math.min(MAX_COUNTING_CONNECTIONS, Runtime.getRuntime().availableProcessors()));
             if (total < parallelBytes || workers < 2) {
-                countEach(c, tables, scope, counts);
+                countEach(c, uncounted, scope, counts);
                 return ordered(tables, counts);
             }
         }
         // largest first, so that the last table to finish is a small one
-        List<CountedTables.Table> bySize = new ArrayList<>(tables);
+        List<CountedTables.Table> bySize = new ArrayList<>(uncounted);
         bySize.sort(Comparator.comparingLong((CountedTables.Table t) -> sizes.getOrDefault(t.qualified(), 0L))
                 .reversed());
         ConcurrentLinkedQueue<CountedTables.Table> queue = new ConcurrentLinkedQueue<>(bySize);
@@ -303,5 +327,140 @@ public final class RowCountCheck {
             out.put(t.qualified(), counts.get(t.qualified()));
         }
         return out;
+    }
+
+    /**
+     * Counts a database's tables while pg_restore is still restoring into it, so that the check after the restore
+     * has little left to do. pg_restore (one job, {@code --verbose}, not in a single transaction) names each table
+     * whose data it loads; once it has moved on to the next item, that table's COPY has been committed and no later
+     * item of a restore changes its rows (triggers, rules and foreign keys come after all data, in post-data), so
+     * {@link #loaded} queues it and one connection of its own counts it, beside pg_restore's next table or its index
+     * builds. Not counted early, so counted by {@link #finish()} after pg_restore: leaf partitions (a dump made with
+     * {@code --load-via-partition-root} routes each partition's rows through the root, so another partition's data
+     * may still land in one counted before), tables pg_restore did not name (a translated pg_restore, the last table
+     * of the data section), and every table when counting early failed. The report is the same as
+     * {@link #compare(PgConnection, BackupManifest)}'s.
+     *
+     * <p>{@link #loaded} may be called from any thread; {@link #finish()} and {@link #close()} from one.
+     */
+    static final class WhileRestoring implements AutoCloseable {
+        private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WhileRestoring.class);
+        private static final String END = new String("end of the restore"); // compared by identity
+
+        private final PgConnection database;
+        private final BackupManifest manifest;
+        private final CountedTables.Scope scope;
+        private final java.util.concurrent.BlockingQueue<String> queue =
+                new java.util.concurrent.LinkedBlockingQueue<>();
+        private final Map<String, Long> counts = new ConcurrentHashMap<>();
+        private final Thread worker;
+        private volatile boolean started;
+
+        /**
+         * @param database the database pg_restore restores into
+         * @param manifest the backup's manifest, which records the row counts
+         */
+        WhileRestoring(PgConnection database, BackupManifest manifest) {
+            this.database = Objects.requireNonNull(database, "database");
+            this.manifest = Objects.requireNonNull(manifest, "manifest");
+            this.scope = CountedTables.Scope.of(manifest.sourceFacts());
+            this.worker = new Thread(this::work, "jiffoo-row-count-early");
+            this.worker.setDaemon(true);
+        }
+
+        /** pg_restore has loaded and committed the data of {@code table}, as it names it ({@code schema.table}). */
+        void loaded(String table) {
+            synchronized (this) {
+                if (!started) {
+                    started = true;
+                    worker.start();
+                }
+            }
+            queue.add(table);
+        }
+
+        /** The tables counted so far (for tests). */
+        Map<String, Long> countedSoFar() {
+            return Map.copyOf(counts);
+        }
+
+        /**
+         * Waits for the early counts, counts every table not counted yet, and compares all with the manifest.
+         *
+         * @throws RestoreException when the database cannot be reached or counted
+         */
+        Report finish() {
+            stopWorker(false);
+            return compare(database, manifest, PARALLEL_BYTES, Map.copyOf(counts));
+        }
+
+        @Override
+        public void close() {
+            stopWorker(true);
+        }
+
+        private void stopWorker(boolean interrupt) {
+            synchronized (this) {
+                if (!started) {
+                    started = true; // nothing may start it now
+                    return;
+                }
+            }
+            queue.add(END);
+            if (interrupt) {
+                worker.interrupt();
+            }
+            try {
+                worker.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                worker.interrupt();
+            }
+        }
+
+        private void work() {
+            Map<String, CountedTables.Table> byName = null;
+            java.util.Set<String> partitions = null;
+            try (Connection c = database.openJdbc();
+                    Statement s = c.createStatement()) {
+                String table;
+                while ((table = queue.take()) != END) {
+                    if (byName == null) {
+                        byName = new HashMap<>();
+                        for (CountedTables.Table t : CountedTables.list(c)) {
+                            // two tables printed alike ("a.b"."c" and "a"."b.c") are left to the end
+                            byName.merge(t.qualified(), t, (x, y) -> AMBIGUOUS);
+                        }
+                        partitions = leafPartitions(s);
+                    }
+                    CountedTables.Table t = byName.get(table);
+                    if (t != null && t != AMBIGUOUS && !partitions.contains(table)) {
+                        countOne(s, t, scope, counts);
+                    }
+                }
+            } catch (InterruptedException e) {
+                // closed: the restore failed
+            } catch (SQLException | RuntimeException e) {
+                // what was not counted yet is counted after pg_restore, where a failure is reported
+                counts.clear();
+                log.debug("counting rows during the restore into {} failed: {}", database.describe(), e.toString());
+            }
+        }
+
+        private static final CountedTables.Table AMBIGUOUS = new CountedTables.Table("", "", 0, false, false);
+
+        private static java.util.Set<String> leafPartitions(Statement s) throws SQLException {
+            java.util.Set<String> out = new java.util.HashSet<>();
+            try (ResultSet r = s.executeQuery("SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
+                    + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                    + " WHERE c.relkind = 'r' AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i"
+                    + "   JOIN pg_catalog.pg_class p ON p.oid = i.inhparent"
+                    + "   WHERE i.inhrelid = c.oid AND p.relkind = 'p')")) {
+                while (r.next()) {
+                    out.add(r.getString(1) + "." + r.getString(2));
+                }
+            }
+            return out;
+        }
     }
 }
