@@ -113,6 +113,16 @@ class BucketsTest {
                 .hasMessageNotContaining("hunter2");
     }
 
+    /** The settings of an S3 server that is not contacted (nothing listens on port 9), with {@code more}. */
+    private static Settings server(String... more) {
+        Map<String, String> env = new java.util.HashMap<>(
+                Map.of("S3_ENDPOINT", "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID", "k", "AWS_SECRET_ACCESS_KEY", "s"));
+        for (int i = 0; i < more.length; i += 2) {
+            env.put(more[i], more[i + 1]);
+        }
+        return Settings.load(env, null);
+    }
+
     /**
      * The command line's check is the library's ({@code StoreOverlap}, the rule in {@code BucketLocationTest}), run
      * against the configured store and copies as opened from the settings, with the flag named; a minio:// bucket on
@@ -121,13 +131,7 @@ class BucketsTest {
      */
     @Test
     void aBucketThatIsHoldsOrLiesInsideTheStoreOrACopyIsRefusedNamingTheFlag() throws Exception {
-        Map<String, String> env = Map.of(
-                "STORE", "s3://shop/backups",
-                "S3_ENDPOINT", "http://127.0.0.1:9",
-                "AWS_ACCESS_KEY_ID", "k",
-                "AWS_SECRET_ACCESS_KEY", "s",
-                "BACKUP_COPIES", "s3://drc/x");
-        Settings store = Settings.load(env, null);
+        Settings store = server("STORE", "s3://shop/backups", "BACKUP_COPIES", "s3://drc/x");
         for (String overlapping : List.of(
                 "s3://shop",
                 "s3://shop/backups/",
@@ -149,17 +153,7 @@ class BucketsTest {
                 Buckets.refuseOverlap(store, b, "--to", StoreOverlap.Use.RESTORE); // no exception
             }
         }
-        Settings legacy = Settings.load(
-                Map.of(
-                        "S3_BUCKET",
-                        "shop",
-                        "S3_ENDPOINT",
-                        "http://127.0.0.1:9",
-                        "AWS_ACCESS_KEY_ID",
-                        "k",
-                        "AWS_SECRET_ACCESS_KEY",
-                        "s"),
-                null); // the whole bucket is the store
+        Settings legacy = server("S3_BUCKET", "shop"); // the whole bucket is the store
         try (ObjectBucket b = Buckets.open(legacy, "s3://shop/media", "--from")) {
             assertThatThrownBy(() -> Buckets.refuseOverlap(legacy, b, "--from", StoreOverlap.Use.BACKUP))
                     .isInstanceOf(ConfigurationException.class)
@@ -167,19 +161,8 @@ class BucketsTest {
                     .hasMessageContaining("it lies inside the store")
                     .hasMessageContaining("The store takes the whole bucket s3://shop");
         }
-        Settings none = Settings.load(Map.of("AWS_ACCESS_KEY_ID", "k", "AWS_SECRET_ACCESS_KEY", "s"), null);
-        try (ObjectBucket b = Buckets.open(
-                Settings.load(
-                        Map.of(
-                                "S3_ENDPOINT",
-                                "http://127.0.0.1:9",
-                                "AWS_ACCESS_KEY_ID",
-                                "k",
-                                "AWS_SECRET_ACCESS_KEY",
-                                "s"),
-                        null),
-                "s3://shop",
-                "--to")) {
+        Settings none = server();
+        try (ObjectBucket b = Buckets.open(none, "s3://shop", "--to")) {
             Buckets.refuseOverlap(none, b, "--to", StoreOverlap.Use.RESTORE); // no store configured: nothing to check
         }
     }

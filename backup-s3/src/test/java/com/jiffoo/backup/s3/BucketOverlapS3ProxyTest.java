@@ -66,6 +66,28 @@ class BucketOverlapS3ProxyTest {
                 .build();
     }
 
+    private BackupPipeline backUp(ObjectBucket source, Sink store, Sink... copies) {
+        BackupPipeline.Builder b = BackupPipeline.builder()
+                .source(BucketSource.builder(source).build())
+                .encryption(pgp())
+                .sink(store);
+        for (Sink c : copies) {
+            b.copy(c);
+        }
+        return b.build();
+    }
+
+    private RestorePipeline restoreInto(ObjectBucket target, Sink store, Sink... protect) {
+        return RestorePipeline.builder()
+                .sink(store)
+                .protect(List.of(protect))
+                .decryption(pgp())
+                .target(BucketRestoreTarget.builder(target)
+                        .replaceExisting(true)
+                        .build())
+                .build();
+    }
+
     private static List<StoredObject> objects(Sink s) throws Exception {
         return s.list("");
     }
@@ -75,11 +97,7 @@ class BucketOverlapS3ProxyTest {
         try (S3Sink store = store("backups");
                 ObjectBucket uploads = bucket("")) {
             BucketFilesContract.put(uploads, "media/a.txt", "a", "text/plain", Map.of());
-            BackupPipeline pipeline = BackupPipeline.builder()
-                    .source(BucketSource.builder(uploads).build())
-                    .encryption(pgp())
-                    .sink(store)
-                    .build();
+            BackupPipeline pipeline = backUp(uploads, store);
             assertThatThrownBy(pipeline::run)
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("Refusing to back up the bucket s3://"
@@ -100,12 +118,7 @@ class BucketOverlapS3ProxyTest {
         try (S3Sink copy = store("uploads/.backups");
                 ObjectBucket uploads = bucket("uploads")) {
             BucketFilesContract.put(uploads, "a.txt", "a", "text/plain", Map.of());
-            BackupPipeline pipeline = BackupPipeline.builder()
-                    .source(BucketSource.builder(uploads).build())
-                    .encryption(pgp())
-                    .sink(local)
-                    .copy(copy)
-                    .build();
+            BackupPipeline pipeline = backUp(uploads, local, copy);
             assertThatThrownBy(pipeline::run)
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("it overlaps the backup store "
@@ -121,20 +134,9 @@ class BucketOverlapS3ProxyTest {
                 ObjectBucket media = bucket("media");
                 ObjectBucket inside = bucket("backups/files")) {
             BucketFilesContract.put(media, "a.txt", "a", "text/plain", Map.of());
-            BackupManifest made = BackupPipeline.builder()
-                    .source(BucketSource.builder(media).build())
-                    .encryption(pgp())
-                    .sink(store)
-                    .build()
-                    .run();
+            BackupManifest made = backUp(media, store).run();
             List<StoredObject> before = objects(store);
-            RestorePipeline restore = RestorePipeline.builder()
-                    .sink(store)
-                    .decryption(pgp())
-                    .target(BucketRestoreTarget.builder(inside)
-                            .replaceExisting(true)
-                            .build())
-                    .build();
+            RestorePipeline restore = restoreInto(inside, store);
             assertThatThrownBy(() -> restore.restore(made.objectKey()))
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("Refusing to restore into the bucket " + inside.location())
@@ -151,22 +153,9 @@ class BucketOverlapS3ProxyTest {
                 ObjectBucket media = bucket("media");
                 ObjectBucket intoCopy = bucket("dr")) {
             BucketFilesContract.put(media, "a.txt", "a", "text/plain", Map.of());
-            BackupManifest made = BackupPipeline.builder()
-                    .source(BucketSource.builder(media).build())
-                    .encryption(pgp())
-                    .sink(local)
-                    .copy(copy)
-                    .build()
-                    .run();
+            BackupManifest made = backUp(media, local, copy).run();
             List<StoredObject> before = objects(copy);
-            RestorePipeline restore = RestorePipeline.builder()
-                    .sink(local)
-                    .protect(List.of(local, copy))
-                    .decryption(pgp())
-                    .target(BucketRestoreTarget.builder(intoCopy)
-                            .replaceExisting(true)
-                            .build())
-                    .build();
+            RestorePipeline restore = restoreInto(intoCopy, local, local, copy);
             assertThatThrownBy(() -> restore.restore(made.objectKey()))
                     .isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("it is the store");
@@ -180,18 +169,8 @@ class BucketOverlapS3ProxyTest {
                 ObjectBucket beside = bucket("back/upsx");
                 ObjectBucket into = bucket("back/up")) {
             BucketFilesContract.put(beside, "a.txt", "a", "text/plain", Map.of());
-            BackupManifest made = BackupPipeline.builder()
-                    .source(BucketSource.builder(beside).build())
-                    .encryption(pgp())
-                    .sink(store)
-                    .build()
-                    .run();
-            RestorePipeline.builder()
-                    .sink(store)
-                    .decryption(pgp())
-                    .target(BucketRestoreTarget.builder(into).build())
-                    .build()
-                    .restore(made.objectKey());
+            BackupManifest made = backUp(beside, store).run();
+            restoreInto(into, store).restore(made.objectKey());
             assertThat(BucketFilesContract.snapshot(into)).containsOnlyKeys("a.txt");
         }
     }
