@@ -2,11 +2,11 @@ package com.jiffoo.backup;
 
 import com.jiffoo.backup.BackupListener.Operation;
 import com.jiffoo.backup.internal.CountingDigestOutputStream;
-import com.jiffoo.backup.internal.LocalPaths;
 import com.jiffoo.backup.internal.Pipe;
 import com.jiffoo.backup.internal.Sha256;
 import com.jiffoo.backup.internal.StageFailure;
 import com.jiffoo.backup.internal.StageStreams;
+import com.jiffoo.backup.internal.StoreOverlap;
 import com.jiffoo.backup.internal.Support;
 import com.jiffoo.backup.internal.Support.ProgressTicker;
 import com.jiffoo.backup.internal.UploadCheck;
@@ -181,14 +181,7 @@ public final class BackupPipeline {
         log.info("backup of {} to {} as {} started", source.describe(), locations(), objectKey);
         long[] counts = new long[2];
         try {
-            for (Sink store : stores()) {
-                LocalPaths.refuseOverlap(
-                        store,
-                        source.localPath(),
-                        "back up",
-                        "the backup would read the store's own" + " output and earlier backups",
-                        "Back up a directory outside the store, or move the store" + " (BACKUP_DIR) out of it.");
-            }
+            StoreOverlap.refuse(StoreOverlap.Use.BACKUP, stores(), source.localPath(), source.bucketLocation(), null);
             BackupManifest m = write(objectKey, id, started, chain, signer, ticker, counts);
             Progress done = Support.progress(objectKey, m.plaintextSize(), m.objectSize(), m.objectSize(), ticker);
             Support.notify(listener, l -> l.finished(Operation.BACKUP, done));

@@ -2,10 +2,10 @@ package com.jiffoo.backup;
 
 import com.jiffoo.backup.BackupListener.Operation;
 import com.jiffoo.backup.internal.CountingDigestInputStream;
-import com.jiffoo.backup.internal.LocalPaths;
 import com.jiffoo.backup.internal.Pipe;
 import com.jiffoo.backup.internal.StageFailure;
 import com.jiffoo.backup.internal.StageStreams;
+import com.jiffoo.backup.internal.StoreOverlap;
 import com.jiffoo.backup.internal.Support;
 import com.jiffoo.backup.internal.Support.ProgressTicker;
 import java.io.IOException;
@@ -58,6 +58,7 @@ public final class RestorePipeline {
     private static final Duration TARGET_STOP_WAIT = Duration.ofSeconds(60);
 
     private final Sink sink;
+    private final List<Sink> protectedStores;
     private final RestoreTarget target;
     private final List<Transform> transforms;
     private final BackupTrust trust;
@@ -67,6 +68,7 @@ public final class RestorePipeline {
 
     private RestorePipeline(Builder b) {
         this.sink = b.sink;
+        this.protectedStores = List.copyOf(b.protectedStores);
         this.target = b.target;
         this.transforms = List.copyOf(b.transforms);
         this.trust = b.trust != null ? b.trust : BackupTrust.of(this.transforms);
@@ -84,6 +86,7 @@ public final class RestorePipeline {
     public Builder toBuilder() {
         Builder b = new Builder();
         b.sink = sink;
+        b.protectedStores.addAll(protectedStores);
         b.target = target;
         b.transforms.addAll(transforms);
         b.trust = trust;
@@ -243,14 +246,15 @@ public final class RestorePipeline {
         }
     }
 
-    /** Refuses a target that is, contains or lies inside the store: replacing it would destroy the backups. */
+    /**
+     * Refuses a target (a directory, a bucket) that is, holds or lies inside the store or a protected store: writing
+     * there could overwrite the backups, replacing would delete them.
+     */
     private void refuseOverlap() {
-        LocalPaths.refuseOverlap(
-                sink,
-                target.localPath(),
-                "restore into",
-                "replacing it would destroy the backups",
-                "Restore into a directory outside the store.");
+        List<Sink> stores = new ArrayList<>();
+        stores.add(sink);
+        stores.addAll(protectedStores);
+        StoreOverlap.refuse(StoreOverlap.Use.RESTORE, stores, target.localPath(), target.bucketLocation(), null);
     }
 
     /**
@@ -550,6 +554,7 @@ public final class RestorePipeline {
     /** Builds a {@link RestorePipeline}. Not thread-safe. */
     public static final class Builder {
         private Sink sink;
+        private final List<Sink> protectedStores = new ArrayList<>();
         private RestoreTarget target;
         private final List<Transform> transforms = new ArrayList<>();
         private BackupTrust trust;
@@ -583,6 +588,17 @@ public final class RestorePipeline {
         /** Where the backups are. Required. Not closed by the pipeline. */
         public Builder sink(Sink sink) {
             this.sink = Objects.requireNonNull(sink, "sink");
+            return this;
+        }
+
+        /**
+         * Other stores the target must stay apart from, as it must from the {@link #sink}: the copies of the store
+         * (or, restoring from a copy, the store and the other copies). A target (a directory, a bucket) that is, holds
+         * or lies inside any of them is refused before anything is read or written. The sink may be among them. Not
+         * closed by the pipeline.
+         */
+        public Builder protect(java.util.Collection<? extends Sink> stores) {
+            stores.forEach(st -> protectedStores.add(Objects.requireNonNull(st, "store")));
             return this;
         }
 

@@ -58,6 +58,14 @@ public interface RestoreTarget {
         return java.util.Optional.empty();
     }
 
+    /**
+     * The bucket and prefix this target writes into, when it is one (so a restore can refuse a bucket that overlaps the
+     * store it reads from). Empty by default.
+     */
+    default java.util.Optional<com.jiffoo.backup.store.BucketLocation> bucketLocation() {
+        return java.util.Optional.empty();
+    }
+
     /** True (the default) when {@link #stage} leaves the real target untouched until {@link StagedRestore#commit()}. */
     default boolean stagesSafely() {
         return true;

@@ -85,6 +85,14 @@ public interface Sink extends Closeable {
         return java.util.Optional.empty();
     }
 
+    /**
+     * The bucket and prefix this sink stores in, when it is one (so that a files backup of a bucket, or a restore into
+     * one, can refuse a bucket that overlaps the store). Empty for local stores (the default).
+     */
+    default java.util.Optional<com.jiffoo.backup.store.BucketLocation> bucketLocation() {
+        return java.util.Optional.empty();
+    }
+
     /** Deletes an object. Deleting an absent key is not an error. */
     void delete(String key) throws IOException;
 

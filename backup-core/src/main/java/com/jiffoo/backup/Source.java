@@ -41,6 +41,14 @@ public interface Source {
     }
 
     /**
+     * The bucket and prefix this source reads, when it is one (so a backup can refuse a bucket that overlaps the store
+     * or a copy it writes to). Empty by default.
+     */
+    default java.util.Optional<com.jiffoo.backup.store.BucketLocation> bucketLocation() {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * Writes the whole content to {@code out}, which the caller closes.
      *
      * @return facts for the manifest; values are strings, numbers, booleans, lists or maps of those

@@ -11,6 +11,7 @@ import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.files.Compression;
 import com.jiffoo.backup.files.DirectorySource;
 import com.jiffoo.backup.files.FileChain;
+import com.jiffoo.backup.internal.StoreOverlap;
 import com.jiffoo.backup.postgres.BaseBackupSource;
 import com.jiffoo.backup.postgres.PgConnection;
 import com.jiffoo.backup.postgres.PostgresSource;
@@ -296,13 +297,20 @@ final class BackupCommands {
         }
 
         private void backupBucket(com.jiffoo.backup.store.ObjectBucket bucket, Map<String, Object> summary) {
-            Buckets.refuseOverlap(settings, bucket.location(), from != null ? "--from" : "SOURCE_BUCKET");
+            String where = from != null ? "--from" : "SOURCE_BUCKET";
             com.jiffoo.backup.files.BucketSource.Builder b = com.jiffoo.backup.files.BucketSource.builder(bucket);
             if (compression != null) {
                 b.compression(compression);
             }
             if (!incremental) {
-                backup(this, b.build(), summary);
+                backup(
+                        this,
+                        stores -> {
+                            // the pipeline refuses it too; here first, naming the flag
+                            Buckets.refuseOverlap(stores, bucket, where, StoreOverlap.Use.BACKUP);
+                            return b.build();
+                        },
+                        summary);
                 return;
             }
             FileChain policy = FileChain.policy(
@@ -311,6 +319,7 @@ final class BackupCommands {
             backup(
                     this,
                     stores -> {
+                        Buckets.refuseOverlap(stores, bucket, where, StoreOverlap.Use.BACKUP);
                         FileChain.Plan plan = policy.planBucket(
                                 stores,
                                 store -> StoredBackups.of(store, Encryption.trust(settings))

@@ -1,6 +1,8 @@
 package com.jiffoo.backup.cli;
 
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.Sink;
+import com.jiffoo.backup.internal.StoreOverlap;
 import com.jiffoo.backup.store.ObjectBucket;
 import com.jiffoo.backup.store.StoreProviders;
 import com.jiffoo.backup.store.StoreSettings;
@@ -121,61 +123,36 @@ final class Buckets {
     }
 
     /**
-     * Refuses a bucket that is, holds or lies inside the store or one of its copies: a restore {@code --replace}
-     * there would delete the backups, and a backup of it would hold the store's own objects (each backup all the
-     * earlier ones). Compared by bucket name and prefix, whatever the server: the same names on two servers are refused
-     * too, as the safe side.
+     * Refuses a bucket that is, holds or lies inside one of {@code stores} (the store and its copies): a restore
+     * {@code --replace} there would delete the backups, and a backup of it would hold the store's own objects (each
+     * backup all the earlier ones). The library's own check ({@link StoreOverlap}, which the pipelines run too),
+     * here with the flag or setting named: the same server, the same bucket, one prefix holding the other.
      *
-     * @param bucketLocation the bucket's {@code s3://bucket/prefix}
-     * @param where          the flag or setting naming it, for the message
+     * @param where the flag or setting naming the bucket, for the message
+     * @throws ConfigurationException (exit 2) saying what overlaps and what to do
      */
-    static void refuseOverlap(Settings s, String bucketLocation, String where) {
-        List<String> stores = new java.util.ArrayList<>();
-        stores.add(Stores.configuredLocation(s));
-        Stores.copies(s).forEach(c -> stores.add(c.location()));
-        String[] mine = bucketAndPrefix(bucketLocation);
-        for (String store : stores) {
-            String[] theirs = bucketAndPrefix(Stores.label(store));
-            if (mine == null || theirs == null || !mine[0].equals(theirs[0])) {
-                continue;
-            }
-            if (nested(mine[1], theirs[1]) || nested(theirs[1], mine[1])) {
-                throw new ConfigurationException(where + " is " + bucketLocation + ", which "
-                        + (nested(theirs[1], mine[1]) ? "holds" : "lies inside") + " the backup store "
-                        + StoreProviders.redact(Stores.label(store)) + ": a restore there could delete the backups"
-                        + " (--replace deletes what the backup lacks), and a backup of it would store the store's own"
-                        + " objects. Name a prefix outside the store (e.g. s3://" + mine[0] + "/media when the store"
-                        + " is s3://" + mine[0] + "/backups), or keep the backups in another bucket.");
-            }
-        }
+    static void refuseOverlap(List<Sink> stores, ObjectBucket bucket, String where, StoreOverlap.Use use) {
+        StoreOverlap.refuse(
+                use,
+                stores,
+                Optional.empty(),
+                Optional.of(bucket.bucketLocation()),
+                "the bucket " + bucket.location() + " (" + where + ")");
     }
 
-    /** Whether the prefix {@code inner} is {@code outer} or lies under it, path segment by segment. */
-    private static boolean nested(String inner, String outer) {
-        return outer.isEmpty() || inner.equals(outer) || inner.startsWith(outer + "/");
-    }
-
-    /** {@code [bucket, prefix]} of {@code s3://bucket/prefix} or {@code minio://host/bucket/prefix}; else null. */
-    private static String[] bucketAndPrefix(String location) {
-        String rest;
-        if (location.startsWith("s3://")) {
-            rest = location.substring("s3://".length());
-        } else if (location.startsWith("minio://")) {
-            rest = location.substring("minio://".length());
-            int slash = rest.indexOf('/');
-            rest = slash < 0 ? "" : rest.substring(slash + 1);
-        } else {
-            return null;
+    /**
+     * {@link #refuseOverlap(List, ObjectBucket, String, StoreOverlap.Use)} against the configured store and its copies,
+     * opened for it (none when no store is configured: a restore from a backup named by its URI).
+     */
+    static void refuseOverlap(Settings s, ObjectBucket bucket, String where, StoreOverlap.Use use) {
+        if (Stores.configuredLocation(s).isEmpty()) {
+            return;
         }
-        rest = rest.replaceAll("[?#].*", "").replaceAll("/+$", "").replaceAll("^/+", "");
-        if (rest.isEmpty()) {
-            return null;
+        List<Sink> stores = Stores.openAll(s);
+        try {
+            refuseOverlap(stores, bucket, where, use);
+        } finally {
+            CliCommand.close(stores);
         }
-        int slash = rest.indexOf('/');
-        return slash < 0
-                ? new String[] {rest, ""}
-                : new String[] {
-                    rest.substring(0, slash), rest.substring(slash + 1).replaceAll("/+", "/")
-                };
     }
 }

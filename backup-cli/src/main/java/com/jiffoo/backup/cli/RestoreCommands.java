@@ -8,6 +8,7 @@ import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.StoreFallback;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
 import com.jiffoo.backup.files.DirectoryRestoreTarget;
+import com.jiffoo.backup.internal.StoreOverlap;
 import com.jiffoo.backup.postgres.PgConnection;
 import com.jiffoo.backup.postgres.PostgresRestoreTarget;
 import com.jiffoo.backup.postgres.RowCountCheck;
@@ -97,6 +98,7 @@ final class RestoreCommands {
             StoreFallback.Served<RestoreResult> served = StoreFallback.first(at.stores(), "restore", store -> {
                 RestorePipeline p = RestorePipeline.builder()
                         .sink(store)
+                        .protect(at.stores())
                         .decryption(pgp)
                         .trust(trust)
                         .target(target)
@@ -358,7 +360,7 @@ final class RestoreCommands {
             }
             if (to != null) {
                 try (com.jiffoo.backup.store.ObjectBucket bucket = Buckets.open(settings, to, "--to")) {
-                    Buckets.refuseOverlap(settings, bucket.location(), "--to");
+                    Buckets.refuseOverlap(settings, bucket, "--to", StoreOverlap.Use.RESTORE);
                     restore(
                             this,
                             which,

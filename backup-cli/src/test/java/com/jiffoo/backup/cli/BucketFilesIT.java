@@ -278,4 +278,35 @@ class BucketFilesIT {
                 .contains("passed its integrity checks");
         assertThat(keys(target)).as("the target prefix, staging included").isEmpty();
     }
+
+    /**
+     * The store in S3Proxy ({@code S3_BUCKET}, the local {@code BACKUP_DIR} then its copy): a {@code --from} bucket that
+     * holds it and a {@code --to} prefix inside it are refused with exit 2, the flag named, nothing written.
+     */
+    @Test
+    void aBucketThatHoldsTheStoreOrLiesInsideItIsRefusedWithExit2() throws Exception {
+        S3ProxyServer server = S3.server();
+        String root = "overlap-" + System.nanoTime();
+        put(root + "/media/a.txt", "a", "text/plain", Map.of());
+        env.put("S3_BUCKET", uri(root + "/backups"));
+        env.put("S3_ENDPOINT", server.endpoint().toString());
+        env.put("AWS_REGION", "us-east-1");
+        env.put("AWS_ACCESS_KEY_ID", server.accessKey());
+        env.put("AWS_SECRET_ACCESS_KEY", server.secretKey());
+
+        Jar.Run backup = jar("backup", "files", "--from", uri(root));
+        assertThat(backup.exitCode()).as(backup.toString()).isEqualTo(2);
+        assertThat(backup.stderr())
+                .contains("Refusing to back up the bucket " + uri(root) + " (--from)", "it holds the store");
+        assertThat(keys(root)).containsExactly(root + "/media/a.txt");
+        try (var files = Files.list(store)) {
+            assertThat(files).as("the copy").isEmpty();
+        }
+
+        Jar.Run restore = jar("restore", "files", "--latest", "--to", uri(root + "/backups/restored"), "--replace");
+        assertThat(restore.exitCode()).as(restore.toString()).isEqualTo(2);
+        assertThat(restore.stderr())
+                .contains("Refusing to restore into the bucket " + uri(root + "/backups/restored") + " (--to)");
+        assertThat(keys(root)).containsExactly(root + "/media/a.txt");
+    }
 }

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.jiffoo.backup.ConfigurationException;
+import com.jiffoo.backup.internal.StoreOverlap;
+import com.jiffoo.backup.store.ObjectBucket;
 import com.jiffoo.backup.store.StoreSettings;
 import java.util.List;
 import java.util.Map;
@@ -111,23 +113,57 @@ class BucketsTest {
                 .hasMessageNotContaining("hunter2");
     }
 
+    /** The settings of an S3 server that is not contacted (nothing listens on port 9), with {@code more}. */
+    private static Settings server(String... more) {
+        Map<String, String> env = new java.util.HashMap<>(
+                Map.of("S3_ENDPOINT", "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID", "k", "AWS_SECRET_ACCESS_KEY", "s"));
+        for (int i = 0; i < more.length; i += 2) {
+            env.put(more[i], more[i + 1]);
+        }
+        return Settings.load(env, null);
+    }
+
+    /**
+     * The command line's check is the library's ({@code StoreOverlap}, the rule in {@code BucketLocationTest}), run
+     * against the configured store and copies as opened from the settings, with the flag named; a minio:// bucket on
+     * the store's server (127.0.0.1 and localhost alike) is the same server. Nothing is contacted: the stores and
+     * buckets are only opened.
+     */
     @Test
-    void aBucketThatIsHoldsOrLiesInsideTheStoreIsRefused() {
-        Settings store =
-                Settings.load(Map.of("STORE", "s3://shop/backups", "BACKUP_COPIES", "minio://m:9000/dr/x"), null);
-        for (String overlapping : List.of("s3://shop", "s3://shop/backups", "s3://shop/backups/database", "s3://dr")) {
-            assertThatThrownBy(() -> Buckets.refuseOverlap(store, overlapping, "--to"))
-                    .as(overlapping)
+    void aBucketThatIsHoldsOrLiesInsideTheStoreOrACopyIsRefusedNamingTheFlag() throws Exception {
+        Settings store = server("STORE", "s3://shop/backups", "BACKUP_COPIES", "s3://drc/x");
+        for (String overlapping : List.of(
+                "s3://shop",
+                "s3://shop/backups/",
+                "s3://shop/backups/database",
+                "s3://drc",
+                "minio://localhost:9/drc/x/y")) {
+            try (ObjectBucket b = Buckets.open(store, overlapping, "--to")) {
+                assertThatThrownBy(() -> Buckets.refuseOverlap(store, b, "--to", StoreOverlap.Use.RESTORE))
+                        .as(overlapping)
+                        .isInstanceOf(ConfigurationException.class)
+                        .hasMessageContaining("Refusing to restore into the bucket s3://")
+                        .hasMessageContaining("(--to): it overlaps the backup store")
+                        .hasMessageNotContaining("AWS_SECRET");
+            }
+        }
+        for (String apart : List.of(
+                "s3://shop/media", "s3://shop/backups2", "s3://other/backups", "s3://drc/y", "minio://m2:9000/drc")) {
+            try (ObjectBucket b = Buckets.open(store, apart, "--to")) {
+                Buckets.refuseOverlap(store, b, "--to", StoreOverlap.Use.RESTORE); // no exception
+            }
+        }
+        Settings legacy = server("S3_BUCKET", "shop"); // the whole bucket is the store
+        try (ObjectBucket b = Buckets.open(legacy, "s3://shop/media", "--from")) {
+            assertThatThrownBy(() -> Buckets.refuseOverlap(legacy, b, "--from", StoreOverlap.Use.BACKUP))
                     .isInstanceOf(ConfigurationException.class)
-                    .hasMessageContaining("--to is " + overlapping)
-                    .hasMessageContaining("backup store");
+                    .hasMessageContaining("Refusing to back up the bucket s3://shop/media (--from)")
+                    .hasMessageContaining("it lies inside the store")
+                    .hasMessageContaining("The store takes the whole bucket s3://shop");
         }
-        for (String apart : List.of("s3://shop/media", "s3://shop/backups2", "s3://other/backups", "s3://dr/y")) {
-            Buckets.refuseOverlap(store, apart, "--to"); // no exception
+        Settings none = server();
+        try (ObjectBucket b = Buckets.open(none, "s3://shop", "--to")) {
+            Buckets.refuseOverlap(none, b, "--to", StoreOverlap.Use.RESTORE); // no store configured: nothing to check
         }
-        Settings legacy = Settings.load(Map.of("S3_BUCKET", "shop"), null); // the whole bucket is the store
-        assertThatThrownBy(() -> Buckets.refuseOverlap(legacy, "s3://shop/media", "--from"))
-                .isInstanceOf(ConfigurationException.class)
-                .hasMessageContaining("lies inside");
     }
 }

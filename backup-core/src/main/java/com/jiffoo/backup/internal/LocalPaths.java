@@ -1,15 +1,12 @@
 package com.jiffoo.backup.internal;
 
-import com.jiffoo.backup.ConfigurationException;
-import com.jiffoo.backup.Sink;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Optional;
 
 /**
- * Local paths: the one check that a local directory a pipeline reads or replaces stays apart from a local store, and
- * the one recursive delete. Not public API.
+ * Local paths: the canonical form a local directory is compared with a local store by ({@link StoreOverlap}), and the
+ * one recursive delete. Not public API.
  */
 public final class LocalPaths {
     private LocalPaths() {}
@@ -26,30 +23,6 @@ public final class LocalPaths {
             for (Path f : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(f);
             }
-        }
-    }
-
-    /**
-     * Refuses a directory that is, contains or lies inside the sink's local root: backing it up would read the
-     * store's own growing output, replacing it would destroy the backups. Does nothing for a sink or a directory that
-     * is not local.
-     *
-     * @param doing  what is refused, e.g. {@code "restore into"} or {@code "back up"}
-     * @param advice how to proceed, e.g. {@code "Restore into a directory outside the store."}
-     * @throws ConfigurationException naming both canonical paths
-     */
-    public static void refuseOverlap(Sink sink, Optional<Path> directory, String doing, String why, String advice) {
-        Optional<Path> store = sink.localRoot().map(LocalPaths::canonical);
-        Optional<Path> local = directory.map(LocalPaths::canonical);
-        if (store.isPresent()
-                && local.isPresent()
-                && (store.get().startsWith(local.get()) || local.get().startsWith(store.get()))) {
-            throw new ConfigurationException(
-                    "Refusing to " + doing + " " + local.get() + ": it overlaps the backup" + " store " + store.get()
-                            + ", and " + why + ". " + advice,
-                    null,
-                    local.get().toString(),
-                    null);
         }
     }
 

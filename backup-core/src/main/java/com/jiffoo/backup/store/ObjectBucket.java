@@ -35,6 +35,12 @@ public interface ObjectBucket extends Closeable {
     String location();
 
     /**
+     * Where it is, comparable with a store's ({@link com.jiffoo.backup.Sink#bucketLocation()}): the server, the bucket
+     * and the prefix. The backup and restore pipelines refuse a bucket that overlaps their store.
+     */
+    BucketLocation bucketLocation();
+
+    /**
      * The objects whose key starts with {@code prefix}, in key order (UTF-8 binary), fetched page by page. With
      * {@code oneLevel}, keys with a {@code /} after the prefix are rolled up into one {@link Item#prefix()} item each
      * (S3's delimiter listing). The iterator throws {@link java.io.UncheckedIOException} when a page fails.

@@ -99,6 +99,12 @@ public final class BucketRestoreTarget implements RestoreTarget {
         return "bucket " + bucket.location();
     }
 
+    /** The bucket's location: a pipeline refuses it when it overlaps the store (or a copy). */
+    @Override
+    public java.util.Optional<com.jiffoo.backup.store.BucketLocation> bucketLocation() {
+        return java.util.Optional.of(bucket.bucketLocation());
+    }
+
     @Override
     public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
         Objects.requireNonNull(plaintext, "plaintext");

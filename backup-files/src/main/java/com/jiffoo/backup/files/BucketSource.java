@@ -111,6 +111,12 @@ public final class BucketSource implements Source {
                 + compression.id() + (compression == Compression.NONE ? "" : " level " + compressionLevel) + ")";
     }
 
+    /** The bucket's location: a pipeline refuses it when it overlaps the store (or a copy). */
+    @Override
+    public java.util.Optional<com.jiffoo.backup.store.BucketLocation> bucketLocation() {
+        return java.util.Optional.of(bucket.bucketLocation());
+    }
+
     /**
      * Writes the (compressed) tar of the bucket's objects to {@code out}, which stays open.
      *

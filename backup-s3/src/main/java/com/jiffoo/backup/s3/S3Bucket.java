@@ -1,5 +1,6 @@
 package com.jiffoo.backup.s3;
 
+import com.jiffoo.backup.store.BucketLocation;
 import com.jiffoo.backup.store.ObjectBucket;
 import java.io.IOException;
 import java.io.InputStream;
@@ -48,17 +49,25 @@ public final class S3Bucket implements ObjectBucket {
     private final String prefix;
 
     private final String location;
+    private final BucketLocation where;
 
-    S3Bucket(S3Client s3, String bucket, String prefix) {
+    /** {@code prefix} (empty or ending in {@code /}) in {@code bucket}, over {@code s3}, which is at {@code endpoint}. */
+    S3Bucket(S3Client s3, String bucket, String prefix, String endpoint) {
         this.s3 = s3;
         this.bucket = bucket;
         this.prefix = prefix;
         this.location = "s3://" + bucket + (prefix.isEmpty() ? "" : "/" + prefix.substring(0, prefix.length() - 1));
+        this.where = BucketLocation.of(endpoint, bucket, prefix);
     }
 
     @Override
     public String location() {
         return location;
+    }
+
+    @Override
+    public BucketLocation bucketLocation() {
+        return where;
     }
 
     /**

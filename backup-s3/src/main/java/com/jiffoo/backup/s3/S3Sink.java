@@ -74,7 +74,7 @@ public final class S3Sink extends ObjectStoreSink {
         if (b.bucket == null) {
             throw new ConfigurationException("No bucket: name it as s3://bucket/prefix.");
         }
-        return new S3Bucket(client(b), b.bucket, b.prefix);
+        return new S3Bucket(client(b), b.bucket, b.prefix, endpoint(b));
     }
 
     private static S3Client client(Builder b) {
@@ -104,13 +104,14 @@ public final class S3Sink extends ObjectStoreSink {
     }
 
     private static S3Sink create(Builder b) {
-        Region region = resolveRegion(b);
-        return new S3Sink(
-                b,
-                client(b),
-                b.endpointOverride != null
-                        ? b.endpointOverride.toString()
-                        : "https://s3." + region.id() + ".amazonaws.com");
+        return new S3Sink(b, client(b), endpoint(b));
+    }
+
+    /** The endpoint: the override, else AWS S3's of the region. */
+    private static String endpoint(Builder b) {
+        return b.endpointOverride != null
+                ? b.endpointOverride.toString()
+                : "https://s3." + resolveRegion(b).id() + ".amazonaws.com";
     }
 
     private static Region resolveRegion(Builder b) {

@@ -390,6 +390,11 @@ abstract class BucketFilesContract {
         }
 
         @Override
+        public com.jiffoo.backup.store.BucketLocation bucketLocation() {
+            return bucket.bucketLocation();
+        }
+
+        @Override
         public Iterator<Item> list(String prefix, boolean oneLevel) throws java.io.IOException {
             return bucket.list(prefix, oneLevel);
         }

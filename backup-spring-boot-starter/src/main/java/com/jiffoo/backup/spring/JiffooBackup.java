@@ -287,6 +287,7 @@ public class JiffooBackup {
     private RestorePipeline pipeline(Sink store, RestoreTarget target) {
         return RestorePipeline.builder()
                 .sink(store)
+                .protect(stores.all())
                 .decryption(pgp)
                 .trust(trust)
                 .target(target)

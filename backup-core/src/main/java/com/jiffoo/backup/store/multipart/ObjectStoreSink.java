@@ -94,6 +94,7 @@ public abstract class ObjectStoreSink implements Sink {
     private final String bucket;
     private final String root;
     private final String location;
+    private final com.jiffoo.backup.store.BucketLocation bucketLocation;
 
     /**
      * A sink over {@code store}.
@@ -125,6 +126,7 @@ public abstract class ObjectStoreSink implements Sink {
         this.bucket = bucket;
         this.root = prefix;
         this.location = location;
+        this.bucketLocation = com.jiffoo.backup.store.BucketLocation.of(endpoint, bucket, prefix);
         int pool = POOLS.incrementAndGet();
         AtomicInteger thread = new AtomicInteger();
         // each writer has at most partsInFlight parts on their way (its memory bound), so the threads are bounded
@@ -157,6 +159,12 @@ public abstract class ObjectStoreSink implements Sink {
     @Override
     public final String location() {
         return location;
+    }
+
+    /** The endpoint it was built with, the bucket and the prefix. */
+    @Override
+    public final Optional<com.jiffoo.backup.store.BucketLocation> bucketLocation() {
+        return Optional.of(bucketLocation);
     }
 
     /** The bucket. */
