@@ -372,12 +372,12 @@ public final class DirectorySource implements Source {
             if (info == null) {
                 continue;
             }
-            Path path = dir.resolve(name);
-            String entryName = prefix + name;
             if (!info.changed) {
                 tar.unchanged++;
                 continue;
             }
+            Path path = dir.resolve(name);
+            String entryName = prefix + name;
             if (info.type == Type.DIRECTORY) {
                 if (self == null) {
                     tar.directory(entryName + "/", null, info.mode, info.uid, info.gid, info.mtime, path);

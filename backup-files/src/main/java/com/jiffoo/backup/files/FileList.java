@@ -92,10 +92,16 @@ final class FileList {
     /** What identifies one version of a path. */
     record Meta(char type, long size, long mtimeNanos, long inode, long ctimeNanos) {}
 
-    /** Collects the records of one walk, up to the cap. Not thread-safe. */
+    /**
+     * Collects the records of one walk, up to the cap. Each record is written as bytes into a 64 KiB buffer that is
+     * deflated when full (one call per buffer, not per record; no string per record but the caller's path). Not
+     * thread-safe.
+     */
     static final class Writer {
         private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         private OutputStream gz;
+        private byte[] buf = new byte[1 << 16];
+        private int used;
         private long entries;
         private boolean overflow;
 
@@ -112,16 +118,66 @@ final class FileList {
                 return;
             }
             entries++;
-            String rec = m.type() + " " + m.size() + " " + m.mtimeNanos() + " " + m.inode() + " " + m.ctimeNanos() + " "
-                    + path + "\0";
+            byte[] name = path.getBytes(StandardCharsets.UTF_8);
+            if (used + 5 * 21 + name.length + 1 > buf.length) {
+                flush();
+                if (overflow) {
+                    return;
+                }
+                if (5 * 21 + name.length + 1 > buf.length) {
+                    buf = new byte[5 * 21 + name.length + 1]; // a path longer than the buffer
+                }
+            }
+            buf[used++] = (byte) m.type();
+            buf[used++] = ' ';
+            number(m.size());
+            number(m.mtimeNanos());
+            number(m.inode());
+            number(m.ctimeNanos());
+            System.arraycopy(name, 0, buf, used, name.length);
+            used += name.length;
+            buf[used++] = 0;
+        }
+
+        /** {@code v} in decimal as {@link Long#toString} writes it, then a space (at most 21 bytes). */
+        private void number(long v) {
+            if (v == Long.MIN_VALUE) {
+                byte[] min = Long.toString(v).getBytes(StandardCharsets.US_ASCII);
+                System.arraycopy(min, 0, buf, used, min.length);
+                used += min.length;
+            } else {
+                if (v < 0) {
+                    buf[used++] = '-';
+                    v = -v;
+                }
+                int digits = 1;
+                for (long x = v; x >= 10; x /= 10) {
+                    digits++;
+                }
+                for (int i = used + digits - 1; i >= used; i--) {
+                    buf[i] = (byte) ('0' + v % 10);
+                    v /= 10;
+                }
+                used += digits;
+            }
+            buf[used++] = ' ';
+        }
+
+        /** Deflates the buffered records; past the cap, drops the list ({@code omitted}). */
+        private void flush() {
+            if (used == 0) {
+                return;
+            }
             try {
-                gz.write(rec.getBytes(StandardCharsets.UTF_8));
+                gz.write(buf, 0, used);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
+            used = 0;
             if (bytes.size() / 3 * 4 > MAX_ENCODED) {
                 overflow = true;
                 gz = null;
+                buf = null;
                 bytes.reset();
             }
         }
@@ -130,6 +186,9 @@ final class FileList {
         Map<String, Object> fact() {
             Map<String, Object> f = new LinkedHashMap<>();
             f.put("entries", entries);
+            if (!overflow) {
+                flush();
+            }
             if (!overflow) {
                 try {
                     gz.close();

@@ -46,6 +46,38 @@ class FileListTest {
     }
 
     @Test
+    void writesEachRecordAsItsDecimalTextFields() throws java.io.IOException {
+        FileList.Writer w = new FileList.Writer();
+        w.add("a/b c", new FileList.Meta('f', 12, 1_733_140_000_123_456_789L, 42, -7));
+        w.add("ü", new FileList.Meta('l', 0, Long.MIN_VALUE, Long.MAX_VALUE, -1_000_000_000_000L));
+        w.add("d", new FileList.Meta('d', 0, 0, 9, 10));
+        List<?> chunks = (List<?>) w.fact().get("chunks");
+        byte[] gz = Base64.getDecoder()
+                .decode(String.join("", chunks.stream().map(String.class::cast).toList()));
+        String records;
+        try (java.io.InputStream in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(gz))) {
+            records = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        assertThat(records)
+                .isEqualTo("f 12 1733140000123456789 42 -7 a/b c\0"
+                        + "l 0 " + Long.MIN_VALUE + " " + Long.MAX_VALUE + " -1000000000000 ü\0"
+                        + "d 0 0 9 10 d\0");
+    }
+
+    @Test
+    void aListOverTheCapIsOmitted() {
+        FileList.Writer w = new FileList.Writer();
+        java.util.Random random = new java.util.Random(17);
+        for (int i = 0; i < 200_000; i++) { // random names and numbers hardly compress: far over the cap
+            w.add(Long.toHexString(random.nextLong()) + "/" + i, new FileList.Meta('f', random.nextLong(), i, i, i));
+        }
+        Map<String, Object> fact = w.fact();
+        assertThat(fact).containsKey("omitted").doesNotContainKey("chunks");
+        assertThat(FileList.read(Map.of(FileList.FACT, fact), "files_backup_test"))
+                .isNull();
+    }
+
+    @Test
     void aGarbledRecordIsAnIntegrityError() {
         for (String bad : List.of(
                 "f 1 2 3 x4 a\0",
