@@ -53,14 +53,6 @@ class DatabaseCommandsIT {
         return rb.env(key, "prod");
     }
 
-    /** A key file made by `keygen`. */
-    private Path keygen() {
-        Path key = dir.resolve("backup.key");
-        Jar.Run keygen = Jar.run(dir, Map.of(), "keygen", key.toString());
-        assertThat(keygen.exitCode()).as(keygen.toString()).isZero();
-        return key;
-    }
-
     /** An uploads directory holding {@code mib} MiB of incompressible data in one file (0: a small file). */
     private Path uploads(int mib) throws Exception {
         Path uploads = dir.resolve("uploads");
@@ -73,7 +65,7 @@ class DatabaseCommandsIT {
 
     @Test
     void backupListVerifyAndRestoreIntoANewDatabaseAsTheRunbookDoes() throws Exception {
-        Path key = keygen();
+        Path key = RunbookFixture.keyFile(dir);
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(key)))
                 .isEqualTo("rw-------");
         Map<String, String> env = runbookEnv(key);
@@ -181,7 +173,7 @@ class DatabaseCommandsIT {
         String restored = "jb_cli_mall_restored_" + Long.toHexString(System.nanoTime());
         try {
             MallSchema.create(rb.pg(), mall);
-            Map<String, String> env = new HashMap<>(rb.env(keygen(), "mall"));
+            Map<String, String> env = new HashMap<>(rb.env(RunbookFixture.keyFile(dir), "mall"));
             env.put("DB_NAME", mall);
             Jar.Run backup = Jar.run(dir, env, "backup", "database", "--json");
             assertThat(backup.exitCode()).as(backup.toString()).isZero();
@@ -218,7 +210,7 @@ class DatabaseCommandsIT {
     @Test
     void minioEndpointSelectsTheMinioClient() throws Exception {
         Path uploads = uploads(0);
-        Map<String, String> env = runbookEnv(keygen());
+        Map<String, String> env = runbookEnv(RunbookFixture.keyFile(dir));
         env.remove("S3_ENDPOINT");
         env.put("MINIO_ENDPOINT", rb.s3().endpoint().toString());
         env.put("S3_BUCKET", rb.s3().bucket() + "/minio");
@@ -240,7 +232,7 @@ class DatabaseCommandsIT {
 
     @Test
     void wrongStoreCredentialsAreNamedWithoutShowingThem() throws Exception {
-        Map<String, String> env = runbookEnv(keygen());
+        Map<String, String> env = runbookEnv(RunbookFixture.keyFile(dir));
         env.put("AWS_SECRET_ACCESS_KEY", "wrong-secret-0123456789abcdef");
         Jar.Run r = Jar.run(dir, env, "list", "--json");
         assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
@@ -254,7 +246,7 @@ class DatabaseCommandsIT {
     @Test
     void aStoppedBackupAbortsItsUploadAndCommitsNothing() throws Exception {
         Path uploads = uploads(256); // incompressible: gzip makes the backup take seconds
-        Map<String, String> env = rb.env(keygen(), "stopped");
+        Map<String, String> env = rb.env(RunbookFixture.keyFile(dir), "stopped");
         env.put("SOURCE_DIR", uploads.toString());
         Jar.Started backup = Jar.start(dir, env, "backup", "files");
         while (rb.s3().openMultipartUploads().stream().noneMatch(k -> k.startsWith("stopped/"))
@@ -284,7 +276,7 @@ class DatabaseCommandsIT {
                         + " FROM generate_series(1, 1500000) g");
             }
             Path store = Files.createDirectories(dir.resolve("store"));
-            Map<String, String> env = runbookEnv(keygen());
+            Map<String, String> env = runbookEnv(RunbookFixture.keyFile(dir));
             env.remove("S3_BUCKET");
             env.put("BACKUP_DIR", store.toString());
             env.put("DB_NAME", big);
@@ -319,7 +311,7 @@ class DatabaseCommandsIT {
      */
     @Test
     void pgDumpAndPgRestoreOfTheJarSeeNoneOfItsSecrets() throws Exception {
-        Map<String, String> env = rb.env(keygen(), "childenv");
+        Map<String, String> env = rb.env(RunbookFixture.keyFile(dir), "childenv");
         // trust auth ignores it; the children must get it as PGPASSWORD only
         env.putIfAbsent("DB_PASSWORD", "Jar-deliberate-db-pw-1");
         env.put("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0JAR/B0ONLY/jarOnlyWebhookPath");
@@ -441,8 +433,7 @@ class DatabaseCommandsIT {
      */
     @Test
     void aPlantedPlainDumpIsNeitherVerifiedNorRestoredAndItsSqlNeverRuns() throws Exception {
-        Path key = dir.resolve("backup.key");
-        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Path key = RunbookFixture.keyFile(dir);
         Map<String, String> env = rb.env(key, "planted");
         Jar.Run backup = Jar.run(dir, env, "backup", "database", "--json");
         assertThat(backup.exitCode()).as(backup.toString()).isZero();

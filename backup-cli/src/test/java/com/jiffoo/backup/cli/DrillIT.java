@@ -70,8 +70,7 @@ class DrillIT {
         Files.createDirectories(dir.resolve("store"));
         Path key = dir.resolve("backup.key");
         if (!Files.exists(key)) {
-            Jar.Run keygen = Jar.run(dir, Map.of(), "keygen", key.toString());
-            assertThat(keygen.exitCode()).as(keygen.toString()).isZero();
+            RunbookFixture.keyFile(dir);
         }
         Map<String, String> env = RunbookFixture.databaseEnv(pg, sourceDb);
         env.put("ENCRYPTION_KEY_FILE", key.toString());

@@ -114,8 +114,7 @@ class FilesCommandsIT {
 
     @Test
     void incrementalBackupsMakeAChainThatVerifyAndRestoreApplyWhole() throws Exception {
-        Path key = dir.resolve("backup.key");
-        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Path key = RunbookFixture.keyFile(dir);
         Map<String, String> env = env(key);
 
         Jar.Run full = Jar.run(dir, env, "backup", "files", "--incremental", "--json");
@@ -180,8 +179,7 @@ class FilesCommandsIT {
     /** Issue 17: hard links and nanosecond modification times come back through {@code restore files}, chain too. */
     @Test
     void hardLinksAndNanosecondTimesComeBackThroughRestoreFiles() throws Exception {
-        Path key = dir.resolve("backup.key");
-        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Path key = RunbookFixture.keyFile(dir);
         Map<String, String> env = env(key);
         Path photo = uploads.resolve("2026/01/photo.jpg");
         Files.createLink(uploads.resolve("2026/01/same-photo.jpg"), photo);
@@ -222,8 +220,7 @@ class FilesCommandsIT {
 
     @Test
     void theMonitorReportsEachChainAndRestoreCountsWhatTheChainApplied() throws Exception {
-        Path key = dir.resolve("backup.key");
-        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Path key = RunbookFixture.keyFile(dir);
         Map<String, String> env = env(key);
         Jar.Run full = Jar.run(dir, env, "backup", "files", "--incremental", "--json");
         assertThat(full.exitCode()).as(full.toString()).isZero();
@@ -314,8 +311,7 @@ class FilesCommandsIT {
 
     @Test
     void damagedBackupFailsVerificationWithExitCode5() throws Exception {
-        Path key = dir.resolve("backup.key");
-        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Path key = RunbookFixture.keyFile(dir);
         Map<String, String> env = env(key);
         JsonNode b = Jar.run(dir, env, "backup", "files", "--json").json();
         Path stored = store.resolve(b.get("key").asText());
@@ -422,8 +418,7 @@ class FilesCommandsIT {
 
     @Test
     void progressLineOnATerminalOnly() throws Exception {
-        Path key = dir.resolve("backup.key");
-        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Path key = RunbookFixture.keyFile(dir);
         Map<String, String> env = env(key);
         // incompressible: gzip takes seconds, long enough to draw progress
         RunbookFixture.writeRandom(uploads.resolve("big.bin"), 128, 5);
@@ -468,8 +463,7 @@ class FilesCommandsIT {
 
     @Test
     void aStoppedBackupToALocalStoreCommitsNothing() throws Exception {
-        Path key = dir.resolve("backup.key");
-        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Path key = RunbookFixture.keyFile(dir);
         Map<String, String> env = env(key);
         // incompressible: gzip makes the backup take seconds
         RunbookFixture.writeRandom(uploads.resolve("big.bin"), 200, 5);
@@ -495,8 +489,7 @@ class FilesCommandsIT {
 
     @Test
     void aStoppedRestoreLeavesNeitherTheTargetNorItsStagingDirectory() throws Exception {
-        Path key = dir.resolve("backup.key");
-        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Path key = RunbookFixture.keyFile(dir);
         Map<String, String> env = env(key);
         RunbookFixture.writeRandom(uploads.resolve("big.bin"), 200, 7);
         Jar.Run backup = Jar.run(dir, env, "backup", "files");
@@ -528,8 +521,7 @@ class FilesCommandsIT {
      */
     @Test
     void aPlantedLinkAsTargetAndASourceHoldingTheStoreAreRefused() throws Exception {
-        Path key = dir.resolve("backup.key");
-        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Path key = RunbookFixture.keyFile(dir);
         Map<String, String> env = env(key);
         assertThat(Jar.run(dir, env, "backup", "files").exitCode()).isZero();
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x")); // nobody may look in
@@ -642,8 +634,7 @@ class FilesCommandsIT {
 
     /** A backup of {@code uploads} holding twelve top-level entries (one, "shared", also in the old tree). */
     private Map<String, String> inPlaceFixture() throws Exception {
-        Path key = dir.resolve("backup.key");
-        assertThat(Jar.run(dir, Map.of(), "keygen", key.toString()).exitCode()).isZero();
+        Path key = RunbookFixture.keyFile(dir);
         Map<String, String> env = env(key);
         for (int i = 0; i < 8; i++) {
             Files.writeString(uploads.resolve("new-" + i + ".txt"), "new " + i);

@@ -3,6 +3,7 @@ package com.jiffoo.backup.cli;
 import com.jiffoo.backup.postgres.PgTestServer;
 import com.jiffoo.backup.postgres.ShopSchema;
 import com.jiffoo.backup.testing.s3.S3ProxyServer;
+import com.jiffoo.backup.testutil.TestKeys;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.util.HashMap;
@@ -40,6 +41,14 @@ public final class RunbookFixture implements AutoCloseable {
                 out.write(chunk);
             }
         }
+    }
+
+    /**
+     * Writes {@code dir/backup.key} as {@code jiffoo-backup keygen} does (a random passphrase, base64 of 32 bytes,
+     * mode 0600) without a JVM start: for tests whose subject is not keygen (FilesCommandsIT runs keygen itself).
+     */
+    public static Path keyFile(Path dir) {
+        return TestKeys.keyFile(dir, "backup.key");
     }
 
     public static RunbookFixture start(String name) throws Exception {

@@ -70,7 +70,7 @@ public final class WalUploader implements AutoCloseable {
     public static final String LOCK = "uploader.lock";
     /** The file that names the cluster the spool belongs to (its system identifier). */
     public static final String CLUSTER = "cluster";
-    /** How long a starting uploader tries for the spool's lock (a wal-push may hold it for one push). */
+    /** How long a starting uploader tries for the spool's lock by default (a wal-push may hold it for one push). */
     private static final Duration LOCK_WAIT = Duration.ofSeconds(60);
     /** How often a backlog is logged. */
     private static final Duration REPORT_EVERY = Duration.ofMinutes(1);
@@ -82,6 +82,7 @@ public final class WalUploader implements AutoCloseable {
     private final Duration poll;
     private final Duration idleExit;
     private final Duration retryDelay;
+    private final Duration lockWait;
     private final Clock clock;
     private volatile boolean stopped;
     private volatile String cluster = "";
@@ -95,6 +96,7 @@ public final class WalUploader implements AutoCloseable {
         this.poll = b.poll;
         this.idleExit = b.idleExit;
         this.retryDelay = b.retryDelay;
+        this.lockWait = b.lockWait;
         this.clock = b.clock;
     }
 
@@ -135,7 +137,7 @@ public final class WalUploader implements AutoCloseable {
         }
         try (FileChannel ch =
                         FileChannel.open(spool.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                FileLock lock = lockWithin(ch, LOCK_WAIT)) {
+                FileLock lock = lockWithin(ch, lockWait)) {
             if (lock == null) {
                 throw new ConfigurationException(
                         "Another WAL uploader runs on " + spool + " (it holds " + LOCK + "); one uploader per spool.");
@@ -487,6 +489,7 @@ public final class WalUploader implements AutoCloseable {
         private Duration poll = Duration.ofMillis(200);
         private Duration idleExit = Duration.ZERO;
         private Duration retryDelay = Duration.ofSeconds(10);
+        private Duration lockWait = LOCK_WAIT;
         private Clock clock = Clock.systemUTC();
 
         private Builder() {}
@@ -534,6 +537,15 @@ public final class WalUploader implements AutoCloseable {
         /** How long a file whose push failed waits before the next attempt (default 10 s). */
         public Builder retryDelay(Duration delay) {
             this.retryDelay = Objects.requireNonNull(delay, "delay");
+            return this;
+        }
+
+        /**
+         * How long {@link #run} tries for the spool's lock before it refuses to start because another uploader holds
+         * it (default 60 s: a {@code wal-push} may hold the lock for one push). Tests that check the refusal shorten it.
+         */
+        public Builder lockWait(Duration wait) {
+            this.lockWait = Objects.requireNonNull(wait, "wait");
             return this;
         }
 

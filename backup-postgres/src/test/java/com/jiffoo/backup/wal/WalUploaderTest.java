@@ -88,6 +88,7 @@ class WalUploaderTest {
                         .archive(archive)
                         .pgdata(pg.dataDirectory())
                         .spool(spool)
+                        .lockWait(Duration.ofMillis(500)) // the default, 60 s, allows for a wal-push's one push
                         .build();
                 try {
                     second.run();
