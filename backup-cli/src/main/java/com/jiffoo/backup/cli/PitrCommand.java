@@ -10,6 +10,7 @@ import com.jiffoo.backup.postgres.PgConnection;
 import com.jiffoo.backup.postgres.PitrRestore;
 import com.jiffoo.backup.postgres.RecoveryServer;
 import com.jiffoo.backup.postgres.RecoveryTarget;
+import com.jiffoo.backup.wal.WalReadAhead;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -213,12 +214,13 @@ final class PitrCommand extends CliCommand {
         OpenPgpTransform pgp = Encryption.forRestore(settings);
         List<Sink> stores = Stores.openAll(settings);
         PitrRestore.Result r;
+        PitrRestore[] restore = {null};
         try {
             // the first store that holds a usable base backup (and its archive) serves: the store, then each copy
             StoreFallback.Served<PitrRestore.Result> served = StoreFallback.first(
                     stores,
                     "restore pitr",
-                    from -> restore(from, stores, pgp, t, promoteAtPause ? PitrRestore.Action.PAUSE : act));
+                    from -> restore(from, stores, pgp, t, promoteAtPause ? PitrRestore.Action.PAUSE : act, restore));
             r = served.value();
             Sink store = served.store();
             if (!served.failures().isEmpty()) {
@@ -256,9 +258,23 @@ final class PitrCommand extends CliCommand {
                 say("  start it with: pg_ctl -D " + r.dataDirectory() + " -o '-p PORT' start (as the data's owner)");
                 return;
             }
+            // this JVM reads the WAL ahead while the server recovers: no wal-fetch JVM per 16 segments
+            try (WalReadAhead ahead = restore[0].readAhead(r).orElse(null)) {
+                recover(r, t, promoteAtPause, act, summary);
+            }
         } finally {
             CliCommand.close(stores);
         }
+    }
+
+    /** With --start: starts the server on the restored directory, waits until recovery ended, reports the point. */
+    private void recover(
+            PitrRestore.Result r,
+            RecoveryTarget t,
+            boolean promoteAtPause,
+            PitrRestore.Action act,
+            Map<String, Object> summary)
+            throws java.io.IOException {
         RecoveryServer.Builder server = RecoveryServer.builder(pgdata, port)
                 .action(promoteAtPause ? PitrRestore.Action.PAUSE : act)
                 .promoteAtPause(promoteAtPause)
@@ -292,7 +308,12 @@ final class PitrCommand extends CliCommand {
 
     /** The base backup and recovery settings from {@code store}; the default restore_command reads it first. */
     private PitrRestore.Result restore(
-            Sink store, List<Sink> stores, OpenPgpTransform pgp, RecoveryTarget t, PitrRestore.Action act) {
+            Sink store,
+            List<Sink> stores,
+            OpenPgpTransform pgp,
+            RecoveryTarget t,
+            PitrRestore.Action act,
+            PitrRestore[] built) {
         // the default restore_command fetches from this store: its archive is checked before the extraction
         boolean ours = restoreCommand == null;
         PitrRestore.Builder b = PitrRestore.builder(store, pgp, pgdata)
@@ -315,7 +336,8 @@ final class PitrCommand extends CliCommand {
         if (owner != null) {
             b.owner(owner);
         }
-        return b.build().run();
+        built[0] = b.build();
+        return built[0].run();
     }
 
     /** A failure of --start, saying what DIR holds now (the restored base backup, not its former content). */

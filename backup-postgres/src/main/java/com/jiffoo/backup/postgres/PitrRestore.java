@@ -22,6 +22,7 @@ import com.jiffoo.backup.wal.WalArchive;
 import com.jiffoo.backup.wal.WalContinuity;
 import com.jiffoo.backup.wal.WalInventory;
 import com.jiffoo.backup.wal.WalPrefetch;
+import com.jiffoo.backup.wal.WalReadAhead;
 import com.jiffoo.backup.wal.WalSegment;
 import java.io.IOException;
 import java.io.InputStream;
@@ -392,6 +393,79 @@ public final class PitrRestore {
                 deleteTree(standIn);
             }
         }
+    }
+
+    /**
+     * Reads the WAL that recovery from {@code r} needs ahead into the data directory's read-ahead spool, from this
+     * process, while the server recovers ({@link WalReadAhead}): the segments after the base backup's start segment,
+     * up to the last one the target needs (for a time, the first segment archived at or after it, by its signed
+     * manifest; for an LSN, the segment holding it; else the archive's newest, {@link Reach#end()}), at most
+     * {@link WalPrefetch#DEFAULT_COUNT} waiting at a time, each given to the {@link Builder#owner}. The caller closes it
+     * once recovery ended.
+     *
+     * @return empty when there is nothing to read ahead for: no {@link Builder#readAheadSpool}, the archive not
+     *         checked (a restore_command of another archive), recovery following a timeline switch, a base backup
+     *         that records no cluster or start segment, or no spool in the data directory
+     */
+    public Optional<WalReadAhead> readAhead(Result r) {
+        BackupManifest m = r.plan().manifest();
+        Reach reach = r.reach();
+        Object cluster = m.sourceFacts().get(WalArchive.SYSTEM_IDENTIFIER);
+        String startName = fact(m, "startWalSegment");
+        Path spool = readAheadSpool == null ? null : dataDirectory.resolve(readAheadSpool);
+        if (spool == null
+                || !reach.checked()
+                || reach.end() == null
+                || reach.timelines().size() != 1
+                || cluster == null
+                || startName == null
+                || !Files.isDirectory(spool)) {
+            return Optional.empty();
+        }
+        Object size = m.sourceFacts().get("walSegmentSize");
+        long segmentSize = size instanceof Number n ? n.longValue() : WalSegment.DEFAULT_SIZE;
+        WalSegment start = WalSegment.parse(startName, segmentSize);
+        WalSegment end = WalSegment.parse(reach.end(), segmentSize);
+        if (start.timeline() != end.timeline()) {
+            return Optional.empty();
+        }
+        String id = String.valueOf(cluster);
+        java.util.function.Predicate<String> last = switch (target.type()) {
+            case TIME -> {
+                Instant t = target.instant().orElse(null);
+                yield name -> {
+                    BackupManifest wal = t == null ? null : WalArchive.manifest(store, trust, name, id);
+                    return wal == null || !wal.completedAt().isBefore(t);
+                };
+            }
+            case LSN -> {
+                String holding = WalSegment.containing(
+                                start.timeline(),
+                                target.position().orElseThrow().value(),
+                                segmentSize)
+                        .name();
+                yield name -> name.compareTo(holding) >= 0;
+            }
+            case NAME, LATEST -> name -> false;
+        };
+        String endName = end.name();
+        return Optional.of(WalReadAhead.builder()
+                .archive(WalArchive.builder()
+                        .sink(store)
+                        .encryption(decryption)
+                        .trust(trust)
+                        .systemIdentifier(id)
+                        .build())
+                .spool(spool)
+                .first(start.next())
+                .last(name -> name.compareTo(endName) >= 0 || last.test(name))
+                .prepare(f -> {
+                    Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-------"));
+                    if (owner != null) {
+                        RecoveryFiles.giveTo(f, owner);
+                    }
+                })
+                .start());
     }
 
     /**

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -17,7 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@link WalPrefetch} over real WAL of a throwaway cluster (six segments archived by {@code cp}, pushed into a local
  * store): what is asked for and what is read ahead are the server's bytes, the spool answers the next request, a spool
- * of another cluster is never used.
+ * of another cluster is never used; and {@link WalReadAhead}, which keeps a spool filled: at most its window, refilled
+ * as the server takes segments, up to the last one asked for or the archive's end, no partial file left.
  */
 class WalPrefetchTest {
     private static Path collected;
@@ -134,5 +136,74 @@ class WalPrefetchTest {
         assertThat(WalPrefetch.following("0000000100000003FFFFFFFE", 3)).containsExactly("0000000100000003FFFFFFFF");
         // 16 MiB segments: a log file ends at FF, no name after it is asked for
         assertThat(WalPrefetch.following("0000000100000003000000FE", 3)).containsExactly("0000000100000003000000FF");
+    }
+
+    private static String name(int i) {
+        return WalPrefetchTest.name(segments.get(i));
+    }
+
+    private static void await(BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (!condition.getAsBoolean() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(condition.getAsBoolean()).as("within 60 s").isTrue();
+    }
+
+    private List<String> spooled(Path spool) throws Exception {
+        try (Stream<Path> files = Files.list(spool)) {
+            return files.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void keepsAWindowOfTheServersBytesRefilledAsTheServerTakesThemUntilTheArchiveEnds() throws Exception {
+        Path spool = Files.createDirectory(tmp.resolve("spool"));
+        try (WalReadAhead ahead = WalReadAhead.builder()
+                .archive(archive())
+                .spool(spool)
+                .first(WalSegment.parse(name(0), WalSegment.DEFAULT_SIZE))
+                .window(2)
+                .start()) {
+            await(() -> Files.exists(spool.resolve(name(1))));
+            Thread.sleep(500);
+            assertThat(spooled(spool)).as("the window").containsExactly(name(0), name(1));
+            for (int i = 0; i < segments.size(); i++) {
+                int taken = i;
+                await(() -> Files.exists(spool.resolve(name(taken))));
+                assertThat(Files.mismatch(spool.resolve(name(i)), segments.get(i)))
+                        .isEqualTo(-1L);
+                // the server takes it (the launcher moves it into pg_wal): the next one is read
+                Files.move(
+                        spool.resolve(name(i)),
+                        tmp.resolve("RECOVERYXLOG"),
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+            await(() -> ahead.fetched() == segments.size());
+        }
+        assertThat(spooled(spool))
+                .as("nothing partial left; the end of the archive stopped it")
+                .isEmpty();
+    }
+
+    @Test
+    void stopsAfterTheLastSegmentRecoveryNeedsAndGoesOnAfterWhatAWalFetchReadAhead() throws Exception {
+        Path spool = Files.createDirectory(tmp.resolve("spool"));
+        // a wal-fetch started on a miss read segment 1 ahead: the thread goes on after it
+        Files.copy(segments.get(1), spool.resolve(name(1)));
+        try (WalReadAhead ahead = WalReadAhead.builder()
+                .archive(archive())
+                .spool(spool)
+                .first(WalSegment.parse(name(1), WalSegment.DEFAULT_SIZE))
+                .last(name(3)::equals)
+                .window(4)
+                .start()) {
+            await(() -> Files.exists(spool.resolve(name(3))));
+            Thread.sleep(500);
+            assertThat(ahead.fetched()).isEqualTo(2);
+        }
+        assertThat(spooled(spool)).containsExactly(name(1), name(2), name(3));
+        assertThat(Files.mismatch(spool.resolve(name(2)), segments.get(2))).isEqualTo(-1L);
+        assertThat(Files.mismatch(spool.resolve(name(3)), segments.get(3))).isEqualTo(-1L);
     }
 }
