@@ -94,6 +94,9 @@ public final class CdsTraining {
                     failed.add("load " + name + ": " + e);
                 }
             }
+            // the database commands' classes that only a connection would load (no server here): the JDBC driver's
+            // and this project's PostgreSQL module, loaded without initialising; ~0.05 s less per database command
+            loadAll(failed, "org/postgresql/", "com/jiffoo/backup/postgres/", "com/jiffoo/backup/wal/");
         } finally {
             System.setOut(out);
             System.setErr(err);
@@ -103,6 +106,45 @@ public final class CdsTraining {
         }
         for (String f : failed) {
             err.println("cds training: " + f + " (the archive holds fewer classes; start-up is slower, nothing else)");
+        }
+    }
+
+    /** Loads (without initialising) every class under the given paths of the jar this class came from. */
+    private static void loadAll(List<String> failed, String... prefixes) {
+        ClassLoader loader = CdsTraining.class.getClassLoader();
+        int loaded = 0;
+        try (java.util.jar.JarFile jar = new java.util.jar.JarFile(Path.of(CdsTraining.class
+                        .getProtectionDomain()
+                        .getCodeSource()
+                        .getLocation()
+                        .toURI())
+                .toFile())) {
+            for (java.util.Enumeration<java.util.jar.JarEntry> e = jar.entries(); e.hasMoreElements(); ) {
+                String entry = e.nextElement().getName();
+                if (!entry.endsWith(".class") || entry.contains("-")) {
+                    continue; // module-info, package-info, META-INF/versions/...
+                }
+                for (String prefix : prefixes) {
+                    if (entry.startsWith(prefix)) {
+                        try {
+                            Class.forName(
+                                    entry.substring(0, entry.length() - ".class".length())
+                                            .replace('/', '.'),
+                                    false,
+                                    loader);
+                            loaded++;
+                        } catch (ClassNotFoundException | LinkageError skipped) {
+                            // an optional integration (OSGi, Waffle, ...) whose library is not in the jar
+                        }
+                        break;
+                    }
+                }
+            }
+        } catch (IOException | java.net.URISyntaxException | RuntimeException e) {
+            failed.add("load the PostgreSQL classes: " + e);
+        }
+        if (loaded == 0) {
+            failed.add("load the PostgreSQL classes: none found in the jar");
         }
     }
 

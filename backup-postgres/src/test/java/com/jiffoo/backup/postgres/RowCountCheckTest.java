@@ -51,11 +51,19 @@ class RowCountCheckTest {
 
     /** A manifest as the pg_dump side writes it, read back from JSON (so counts are JSON numbers). */
     static BackupManifest manifest(Map<String, Object> counts, Boolean exact) {
+        return manifest(counts, exact, null);
+    }
+
+    /** {@link #manifest(Map, Boolean)} with the {@code rowCountScope} fact ({@code "only"}), or without it (null). */
+    static BackupManifest manifest(Map<String, ?> counts, Boolean exact, String scope) {
         Map<String, Object> facts = new LinkedHashMap<>();
         facts.put("database", "shop");
         facts.put("rowCounts", counts);
         if (exact != null) {
             facts.put("rowCountsExact", exact);
+        }
+        if (scope != null) {
+            facts.put(CountedTables.SCOPE_FACT, scope);
         }
         BackupManifest m = BackupManifest.builder()
                 .id("db_backup_20260111_020000")

@@ -13,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -64,21 +63,7 @@ class RowCountsWhileRestoringTest {
 
     /** A manifest as a backup of the source writes it: exact counts, each table's own rows. */
     private static BackupManifest manifest(Map<String, Long> rowCounts) {
-        Map<String, Object> facts = new LinkedHashMap<>();
-        facts.put("database", source);
-        facts.put(RowCountCheck.ROW_COUNTS, new java.util.TreeMap<>(rowCounts));
-        facts.put(RowCountCheck.ROW_COUNTS_EXACT, true);
-        facts.put(CountedTables.SCOPE_FACT, CountedTables.Scope.ONLY.fact());
-        BackupManifest m = BackupManifest.builder()
-                .id("db_backup_20261202_020000")
-                .kind("database")
-                .startedAt(Instant.parse("2026-12-02T02:00:00Z"))
-                .completedAt(Instant.parse("2026-12-02T02:01:00Z"))
-                .sourceFacts(facts)
-                .object("database/db_backup_20261202_020000.sql.gpg", 1, "0".repeat(64))
-                .plaintext(1, "0".repeat(64))
-                .build();
-        return BackupManifest.fromJson(m.toJson(), m.manifestKey());
+        return RowCountCheckTest.manifest(new java.util.TreeMap<>(rowCounts), true, CountedTables.Scope.ONLY.fact());
     }
 
     private static final List<String> LEAF_PARTITIONS = MallSchema.TABLES_WITH_DATA.stream()
