@@ -248,7 +248,11 @@ final class RestoreCommands {
             OpenPgpTransform pgp = Encryption.forRestore(settings);
             pgp.authenticator().ifPresent(com.jiffoo.backup.Authenticator::prepare);
             refuseUnlessAsked(target);
-            RestoreResult r = restore(this, which, "database", target, summary, pgp);
+            RestoreResult r;
+            // CREATE DATABASE (or a swap's fresh copy) runs while the store is listed and the manifest checked
+            try (PostgresRestoreTarget.Prepared prepared = target.prepare()) {
+                r = restore(this, which, "database", prepared, summary, pgp);
+            }
             summary.put("database", database);
             Object previous = r.facts().get("previousDatabase");
             if (previous != null && !"dropped".equals(previous)) {

@@ -294,20 +294,46 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     @Override
     public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
         Objects.requireNonNull(plaintext, "plaintext");
-        String what = manifest == null ? "a dump" : manifest.objectKey();
+        return stage(setUp(), plaintext, manifest);
+    }
+
+    /**
+     * What a restore does before it needs a byte of the backup: drops what killed restores left, creates the new
+     * database (or, for a swap, the fresh copy to restore into), or checks that the database to clean exists.
+     */
+    private Setup setUp() {
         long started = System.nanoTime();
         Map<String, Object> leftovers = databases.dropAbandoned();
-        PgConnection into = connection;
-        DatabaseSwap swap = null;
         if (mode == Mode.NEW_DATABASE) {
             databases.create(connection.database(), null);
+            return new Setup(started, leftovers, connection, null);
         } else if (command.cleanInPlace()) {
             databases.requireExisting();
-        } else {
-            swap = DatabaseSwap.prepare(databases, connection, maintenanceDatabase);
-            databases.create(swap.staging(), swap);
-            into = connection.withDatabase(swap.staging());
+            return new Setup(started, leftovers, connection, null);
         }
+        DatabaseSwap swap = DatabaseSwap.prepare(databases, connection, maintenanceDatabase);
+        databases.create(swap.staging(), swap);
+        return new Setup(started, leftovers, connection.withDatabase(swap.staging()), swap);
+    }
+
+    /** The outcome of {@link #setUp()}: where pg_restore restores into. */
+    private record Setup(long started, Map<String, Object> leftovers, PgConnection into, DatabaseSwap swap) {}
+
+    /** Drops what {@link #setUp()} created (the new database, a swap's fresh copy); never throws. */
+    private void undo(Setup setup) {
+        if (mode == Mode.NEW_DATABASE) {
+            databases.dropQuietly(connection.database());
+        } else if (setup.swap() != null) {
+            databases.dropQuietly(setup.swap().staging());
+        }
+    }
+
+    private StagedRestore stage(Setup setup, InputStream plaintext, BackupManifest manifest) throws IOException {
+        String what = manifest == null ? "a dump" : manifest.objectKey();
+        long started = setup.started();
+        Map<String, Object> leftovers = setup.leftovers();
+        PgConnection into = setup.into();
+        DatabaseSwap swap = setup.swap();
         log.info(
                 "pg_restore of {} into {} started ({} job(s){}{})",
                 what,
@@ -357,11 +383,113 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             if (early != null) {
                 early.close(); // its connection closes before the database may be dropped
             }
-            if (!ok && mode == Mode.NEW_DATABASE) {
-                databases.dropQuietly(connection.database());
-            } else if (!ok && swap != null) {
-                databases.dropQuietly(swap.staging());
+            if (!ok) {
+                undo(setup);
             }
+        }
+    }
+
+    /**
+     * Starts, on a thread of its own, what a restore does before it needs a byte of the backup — dropping what killed
+     * restores left and {@code CREATE DATABASE} (for a swap: the fresh copy) — so that it runs while the caller lists
+     * the store and checks the manifest, and pg_restore starts sooner. The returned target's {@link #stage} waits for
+     * that work (and throws what it threw), then restores as this target does (a second stage, e.g. from another store
+     * after a failure, starts from the beginning as this target's would).
+     * {@link Prepared#close()} drops what the preparation created unless a stage took it over: close it when the
+     * restore ends, however it ends.
+     *
+     * <pre>{@code
+     * try (PostgresRestoreTarget.Prepared target = PostgresRestoreTarget.newDatabase(server, "shop_copy").prepare()) {
+     *     RestorePipeline.builder().sink(sink).decryption(pgp).target(target).build().restoreLatest("database");
+     * }
+     * }</pre>
+     */
+    public Prepared prepare() {
+        return new Prepared();
+    }
+
+    /** A target whose database work has started: see {@link #prepare()}. Thread-safe. */
+    public final class Prepared implements RestoreTarget, AutoCloseable {
+        private final java.util.concurrent.CompletableFuture<Setup> setup;
+        private boolean taken;
+        private boolean closed;
+
+        private Prepared() {
+            setup = new java.util.concurrent.CompletableFuture<>();
+            Thread t = new Thread(
+                    () -> {
+                        try {
+                            setup.complete(setUp());
+                        } catch (Throwable e) {
+                            setup.completeExceptionally(e);
+                        }
+                    },
+                    "jiffoo-restore-prepare");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        @Override
+        public String describe() {
+            return PostgresRestoreTarget.this.describe();
+        }
+
+        @Override
+        public boolean stagesSafely() {
+            return PostgresRestoreTarget.this.stagesSafely();
+        }
+
+        @Override
+        public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
+            Objects.requireNonNull(plaintext, "plaintext");
+            synchronized (this) {
+                if (closed) {
+                    throw new IllegalStateException(
+                            "the prepared restore into " + describe() + " was closed; prepare() again");
+                }
+                if (taken) {
+                    // staged again (another store after a failure): as the target itself does, from the start
+                    return PostgresRestoreTarget.this.stage(plaintext, manifest);
+                }
+                taken = true;
+            }
+            return PostgresRestoreTarget.this.stage(awaitSetup(), plaintext, manifest);
+        }
+
+        private Setup awaitSetup() {
+            try {
+                return setup.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                if (e.getCause() instanceof Error err) {
+                    throw err;
+                }
+                throw e;
+            }
+        }
+
+        /** Waits for the preparation; drops what it created unless a stage took it over. Never throws. */
+        @Override
+        public void close() {
+            synchronized (this) {
+                if (closed) {
+                    return;
+                }
+                closed = true;
+                if (taken) {
+                    return;
+                }
+            }
+            Setup s;
+            try {
+                s = setup.join();
+            } catch (RuntimeException e) {
+                return; // nothing was created (a failed creation drops its own database)
+            }
+            log.info("the restore into {} did not start; dropping what was prepared for it", describe());
+            undo(s);
         }
     }
 

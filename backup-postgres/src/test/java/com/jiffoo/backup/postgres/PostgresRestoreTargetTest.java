@@ -103,6 +103,73 @@ class PostgresRestoreTargetTest {
         }
     }
 
+    /** Waits (up to a minute) until {@code db} exists or not. */
+    private static void awaitExists(String db, boolean exists) throws Exception {
+        long end = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
+        while (PgTestServer.get().databaseExists(db) != exists) {
+            assertThat(System.nanoTime())
+                    .as("database " + db + " exists: " + exists)
+                    .isLessThan(end);
+            Thread.sleep(20);
+        }
+    }
+
+    @Test
+    void aPreparedTargetCreatesTheDatabaseBeforeTheStreamComesAndDropsItWhenNoStageTakesIt() throws Exception {
+        String db = dbs.newName("rt_prep");
+        PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db);
+        try (PostgresRestoreTarget.Prepared prepared = target.prepare()) {
+            awaitExists(db, true); // created on its own thread, before any byte of the backup
+            assertThat(prepared.stagesSafely()).isTrue();
+            assertThat(prepared.describe()).isEqualTo(target.describe());
+            try (StagedRestore staged = prepared.stage(Files.newInputStream(dump), null)) {
+                assertThat(staged.facts()).containsEntry("database", db).containsEntry("mode", "new-database");
+                staged.commit();
+            }
+        }
+        assertThat(PgTools.hashes(db)).isEqualTo(original); // closing after the stage leaves the restore
+
+        // never staged (the store had no backup, the manifest was refused): close drops the database it made
+        String unused = dbs.newName("rt_prep_unused");
+        try (PostgresRestoreTarget.Prepared prepared = PostgresRestoreTarget.newDatabase(
+                        PgTools.connection("postgres"), unused)
+                .prepare()) {
+            awaitExists(unused, true);
+        }
+        assertThat(PgTestServer.get().databaseExists(unused)).isFalse();
+    }
+
+    @Test
+    void aPreparedTargetForANameThatExistsFailsAtStageAndLeavesThatDatabase() throws Exception {
+        String db = existing("rt_prep_exists", 50);
+        TableHashes before = PgTools.hashes(db);
+        PostgresRestoreTarget.Prepared prepared = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db)
+                .prepare();
+        assertThatThrownBy(() -> prepared.stage(Files.newInputStream(dump), null))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("already exists");
+        prepared.close();
+        prepared.close();
+        assertThat(PgTools.hashes(db)).isEqualTo(before);
+    }
+
+    @Test
+    void aPreparedTargetStagedAgainAfterAFailureStartsFromTheBeginning() throws Exception {
+        String db = dbs.newName("rt_prep_again");
+        Path bad = PgTools.truncated(dump, 0.5, tmp.resolve("half.dump"));
+        try (PostgresRestoreTarget.Prepared prepared = PostgresRestoreTarget.newDatabase(
+                        PgTools.connection("postgres"), db)
+                .prepare()) {
+            assertThatThrownBy(() -> prepared.stage(Files.newInputStream(bad), null))
+                    .isInstanceOf(RestoreException.class);
+            assertThat(PgTestServer.get().databaseExists(db)).isFalse(); // dropped by the failed stage
+            try (StagedRestore staged = prepared.stage(Files.newInputStream(dump), null)) {
+                staged.commit();
+            }
+        }
+        assertThat(PgTools.hashes(db)).isEqualTo(original);
+    }
+
     @Test
     void databaseExistsCountsNeitherAMissingDatabaseNorOneAKilledRestoreLeft() throws Exception {
         PgConnection server = PgTools.connection("postgres");
