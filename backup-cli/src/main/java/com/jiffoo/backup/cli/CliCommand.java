@@ -27,7 +27,10 @@ import picocli.CommandLine.Spec;
  * replaced, whatever the message holds.
  */
 abstract class CliCommand implements Callable<Integer> {
-    private static final ObjectMapper JSON = new ObjectMapper().disable(SerializationFeature.INDENT_OUTPUT);
+    /** The {@code --json} writer, made on first use: a command without {@code --json} does not build a mapper. */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper().disable(SerializationFeature.INDENT_OUTPUT);
+    }
 
     @Mixin
     GlobalOptions options;
@@ -438,7 +441,7 @@ abstract class CliCommand implements Callable<Integer> {
 
     private String json(Map<String, Object> map) {
         try {
-            String line = JSON.writeValueAsString(map);
+            String line = Json.MAPPER.writeValueAsString(map);
             return settings == null ? line : settings.redact(line);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
