@@ -442,18 +442,19 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         @Override
         public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
             Objects.requireNonNull(plaintext, "plaintext");
+            boolean again;
             synchronized (this) {
                 if (closed) {
                     throw new IllegalStateException(
                             "the prepared restore into " + describe() + " was closed; prepare() again");
                 }
-                if (taken) {
-                    // staged again (another store after a failure): as the target itself does, from the start
-                    return PostgresRestoreTarget.this.stage(plaintext, manifest);
-                }
+                again = taken;
                 taken = true;
             }
-            return PostgresRestoreTarget.this.stage(awaitSetup(), plaintext, manifest);
+            // staged again (another store after a failure): from the start, as the target itself does
+            return again
+                    ? PostgresRestoreTarget.this.stage(plaintext, manifest)
+                    : PostgresRestoreTarget.this.stage(awaitSetup(), plaintext, manifest);
         }
 
         private Setup awaitSetup() {
