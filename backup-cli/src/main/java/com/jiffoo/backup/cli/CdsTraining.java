@@ -19,7 +19,8 @@ import java.util.stream.Stream;
  * <p>It runs, in one JVM and on a temporary directory only, what the commands load: a key file, a files backup into a
  * local store, {@code list}, a deep {@code verify}, a restore, {@code wal-push} and {@code wal-fetch}, an S3 store that is not reachable (127.0.0.1, port 9:
  * only the client's classes matter), and it loads the PostgreSQL classes without connecting. The JVM started with
- * {@code -XX:ArchiveClassesAtExit} then writes every class it loaded into the archive. A step that fails makes the
+ * {@code -XX:DumpLoadedClassList} lists every class it loaded, and a second JVM ({@code -Xshare:dump}) writes them
+ * into a static archive. A step that fails makes the
  * archive smaller, never wrong: the JVM checks the archive against the jar and the JDK each time it starts and ignores
  * it when they differ. The launcher runs it with an empty environment (PATH, HOME, LANG and TMPDIR only), so that
  * no setting of the host (a Slack webhook, a log directory, a store, credentials) reaches it.
