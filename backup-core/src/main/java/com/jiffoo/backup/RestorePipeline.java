@@ -177,6 +177,7 @@ public final class RestorePipeline {
             backups.checkSidecar(link);
             decoders.add(StoredBackups.decoders(link, transforms, sink.location()));
         }
+        target.checkReady(m); // a target that refuses does so before a byte of the backup is read
         if (!target.stagesSafely()) {
             log.info("{} cannot stage safely; verifying {} before touching it", target.describe(), m.objectKey());
             BackupVerifier.builder()

@@ -31,6 +31,17 @@ public interface RestoreTarget {
     StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException;
 
     /**
+     * Called by the pipeline once per restore, after it chose the backup and checked its manifest and sidecar and
+     * before it reads any byte of the backup's content (for a target that does not stage safely, before the whole
+     * backup is verified). A target that cannot take the restore (its database exists, say) throws here, so that the
+     * backup is not read for nothing; what it throws reaches the caller as it is. A target that prepares in the
+     * background (PostgreSQL's {@code prepare()}) waits for that here. Does nothing by default.
+     *
+     * @param manifest the backup about to be restored (for a chain of increments, the newest link)
+     */
+    default void checkReady(BackupManifest manifest) {}
+
+    /**
      * Applies the plaintext of the next link of a chain ({@link BackupChain}) onto a restore this target staged from
      * the links before it, and returns the staged restore to commit: how increments are restored. Targets that
      * cannot apply increments keep the default, which refuses.

@@ -65,6 +65,46 @@ class RestorePipelineTest {
     }
 
     @Test
+    void aTargetThatRefusesAtCheckReadyGetsNoByteAndItsRefusalReachesTheCaller() throws Exception {
+        com.jiffoo.backup.testutil.ScriptedSink counting = new com.jiffoo.backup.testutil.ScriptedSink(sink);
+        ConfigurationException refusal = new ConfigurationException("the database exists");
+        java.util.List<String> calls = new java.util.ArrayList<>();
+        RestoreTarget refusing = new RestoreTarget() {
+            @Override
+            public String describe() {
+                return "a refusing target";
+            }
+
+            @Override
+            public void checkReady(BackupManifest m) {
+                calls.add("checkReady " + m.objectKey());
+                throw refusal;
+            }
+
+            @Override
+            public StagedRestore stage(InputStream plaintext, BackupManifest m) {
+                calls.add("stage");
+                throw new AssertionError("staged after a refusal");
+            }
+        };
+        assertThatThrownBy(() -> RestorePipeline.builder()
+                        .sink(counting)
+                        .target(refusing)
+                        .build()
+                        .restoreLatest("files"))
+                .isSameAs(refusal);
+        assertThat(calls).containsExactly("checkReady " + manifest.objectKey());
+        assertThat(counting.bytesRead(manifest.objectKey()))
+                .as("not a byte of the backup's content was read")
+                .isZero();
+
+        // a target that is ready: checkReady comes once, before stage
+        MemoryTarget ready = new MemoryTarget();
+        RestorePipeline.builder().sink(counting).target(ready).build().restoreLatest("files");
+        assertThat(counting.bytesRead(manifest.objectKey())).isEqualTo(manifest.objectSize());
+    }
+
+    @Test
     void acceptsTheManifestOrSidecarKeyToo() {
         assertThat(restore(new MemoryTarget(), manifest.manifestKey())
                         .manifest()

@@ -229,6 +229,10 @@ final class RestoreCommands {
                 throw new ConfigurationException(
                         "--existing restores over DB_NAME and --into names a new database;" + " pass one of them.");
             }
+            // first: the manifests' HMAC key (a PBKDF2, ~0.2 s of one core) derives on its own thread from here on,
+            // beside the database work below and the listing of the store, and is ready when the manifest is checked
+            OpenPgpTransform pgp = Encryption.forRestore(settings);
+            pgp.authenticator().ifPresent(com.jiffoo.backup.Authenticator::prepare);
             PostgresRestoreTarget.Builder b;
             String database;
             if (existing) {
@@ -244,13 +248,11 @@ final class RestoreCommands {
                 b.jobs(jobs);
             }
             PostgresRestoreTarget target = b.build();
-            // the manifests' HMAC key (a PBKDF2) derives on another core while the database and the store are asked
-            OpenPgpTransform pgp = Encryption.forRestore(settings);
-            pgp.authenticator().ifPresent(com.jiffoo.backup.Authenticator::prepare);
-            refuseUnlessAsked(target);
             RestoreResult r;
-            // CREATE DATABASE (or a swap's fresh copy) runs while the store is listed and the manifest checked
-            try (PostgresRestoreTarget.Prepared prepared = target.prepare()) {
+            // On the target's own thread, from here on: whether DB_NAME exists (refused unless asked), then CREATE
+            // DATABASE (or a swap's fresh copy), while the store is listed and the manifest checked.
+            // The pipeline waits for it before reading a byte of the backup, so a refusal still reads nothing.
+            try (PostgresRestoreTarget.Prepared prepared = target.prepare(() -> refuseUnlessAsked(target))) {
                 r = restore(this, which, "database", prepared, summary, pgp);
             }
             summary.put("database", database);

@@ -109,6 +109,16 @@ final class PgChild {
         return pb;
     }
 
+    /**
+     * Probes now, on the calling thread, what the first {@link #start} would otherwise probe first (whether setpriv
+     * can set the death signal): for a caller that prepares on another thread while it waits for something else.
+     */
+    static void warmUp() {
+        if (DeathSignal.PREFIX == null) {
+            throw new IllegalStateException("unreachable");
+        }
+    }
+
     /** {@code setpriv --pdeathsig KILL}, when this system's setpriv has it (probed once), else nothing. */
     private static final class DeathSignal {
         static final List<String> PREFIX = probe();

@@ -306,18 +306,26 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         Map<String, Object> leftovers = databases.dropAbandoned();
         if (mode == Mode.NEW_DATABASE) {
             databases.create(connection.database(), null);
-            return new Setup(started, leftovers, connection, null);
+            return new Setup(started, leftovers, connection, null, null);
         } else if (command.cleanInPlace()) {
             databases.requireExisting();
-            return new Setup(started, leftovers, connection, null);
+            return new Setup(started, leftovers, connection, null, null);
         }
         DatabaseSwap swap = DatabaseSwap.prepare(databases, connection, maintenanceDatabase);
         databases.create(swap.staging(), swap);
-        return new Setup(started, leftovers, connection.withDatabase(swap.staging()), swap);
+        return new Setup(started, leftovers, connection.withDatabase(swap.staging()), swap, null);
     }
 
-    /** The outcome of {@link #setUp()}: where pg_restore restores into. */
-    private record Setup(long started, Map<String, Object> leftovers, PgConnection into, DatabaseSwap swap) {}
+    /**
+     * The outcome of {@link #setUp()}: where pg_restore restores into, and (when {@link #prepare()} found it
+     * beforehand) which pg_restore, else null.
+     */
+    private record Setup(
+            long started, Map<String, Object> leftovers, PgConnection into, DatabaseSwap swap, Path pgRestore) {
+        Setup withPgRestore(Path bin) {
+            return new Setup(started, leftovers, into, swap, bin);
+        }
+    }
 
     /** Drops what {@link #setUp()} created (the new database, a swap's fresh copy); never throws. */
     private void undo(Setup setup) {
@@ -354,7 +362,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                     && CountedTables.Scope.of(manifest.sourceFacts()) == CountedTables.Scope.ONLY) {
                 early = new RowCountCheck.WhileRestoring(into, manifest);
             }
-            Map<String, Object> facts = run(plaintext, what, into, early);
+            Map<String, Object> facts = run(plaintext, what, into, early, setup.pgRestore());
             if (counted) {
                 // judged before a swap, so that a restore the backup's counts reject never replaces the database
                 RowCountCheck.Report counts = early != null ? early.finish() : RowCountCheck.compare(into, manifest);
@@ -405,20 +413,48 @@ public final class PostgresRestoreTarget implements RestoreTarget {
      * }</pre>
      */
     public Prepared prepare() {
-        return new Prepared();
+        return new Prepared(() -> {});
+    }
+
+    /**
+     * {@link #prepare()} with a check of the caller's that runs first on the preparing thread, e.g. whether the
+     * database exists ({@link #databaseExists()}) where the caller refuses one that does. What the check throws,
+     * {@link Prepared#checkReady} and {@link Prepared#stage} throw, and nothing is created: a refusal is reported
+     * before any byte of the backup is read, without holding up the listing of the store and the manifest's checks.
+     */
+    public Prepared prepare(Runnable check) {
+        Objects.requireNonNull(check, "check");
+        return new Prepared(check);
     }
 
     /** A target whose database work has started: see {@link #prepare()}. Thread-safe. */
     public final class Prepared implements RestoreTarget, AutoCloseable {
         private final java.util.concurrent.CompletableFuture<Setup> setup;
+        private final java.util.concurrent.CompletableFuture<Path> pgRestore =
+                new java.util.concurrent.CompletableFuture<>();
         private boolean taken;
         private boolean closed;
 
-        private Prepared() {
+        private Prepared(Runnable check) {
             setup = new java.util.concurrent.CompletableFuture<>();
+            // which pg_restore (each candidate asked its version) and the child processes' death-signal probe: two
+            // process starts that would otherwise come after CREATE DATABASE, before pg_restore starts
+            Thread tool = new Thread(
+                    () -> {
+                        try {
+                            PgChild.warmUp();
+                            pgRestore.complete(command.binary());
+                        } catch (Throwable e) {
+                            pgRestore.completeExceptionally(e);
+                        }
+                    },
+                    "jiffoo-restore-tool");
+            tool.setDaemon(true);
+            tool.start();
             Thread t = new Thread(
                     () -> {
                         try {
+                            check.run();
                             setup.complete(setUp());
                         } catch (Throwable e) {
                             setup.completeExceptionally(e);
@@ -439,6 +475,22 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             return PostgresRestoreTarget.this.stagesSafely();
         }
 
+        /**
+         * Waits for the preparation (the caller's check, then {@code CREATE DATABASE}) and throws what it threw, so
+         * that a refusal comes before the pipeline reads the backup. Once a stage took the preparation over, returns
+         * at once.
+         */
+        @Override
+        public void checkReady(BackupManifest manifest) {
+            synchronized (this) {
+                if (taken || closed) {
+                    return;
+                }
+            }
+            awaitSetup();
+            await(pgRestore); // pg_restore not found: before the backup is read, too
+        }
+
         @Override
         public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
             Objects.requireNonNull(plaintext, "plaintext");
@@ -454,12 +506,27 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             // staged again (another store after a failure): from the start, as the target itself does
             return again
                     ? PostgresRestoreTarget.this.stage(plaintext, manifest)
-                    : PostgresRestoreTarget.this.stage(awaitSetup(), plaintext, manifest);
+                    : PostgresRestoreTarget.this.stage(firstSetup(), plaintext, manifest);
+        }
+
+        /** The preparation with the pg_restore found beforehand; drops the database when pg_restore was not found. */
+        private Setup firstSetup() {
+            Setup s = awaitSetup();
+            try {
+                return s.withPgRestore(await(pgRestore));
+            } catch (RuntimeException | Error e) {
+                undo(s);
+                throw e;
+            }
         }
 
         private Setup awaitSetup() {
+            return await(setup);
+        }
+
+        private static <T> T await(java.util.concurrent.CompletableFuture<T> f) {
             try {
-                return setup.join();
+                return f.join();
             } catch (java.util.concurrent.CompletionException e) {
                 if (e.getCause() instanceof RuntimeException r) {
                     throw r;
@@ -495,12 +562,12 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     }
 
     private Map<String, Object> run(
-            InputStream plaintext, String what, PgConnection into, RowCountCheck.WhileRestoring early)
+            InputStream plaintext, String what, PgConnection into, RowCountCheck.WhileRestoring early, Path pgRestore)
             throws IOException {
         DumpSpool spool = null;
         long spooled = -1;
         try {
-            List<String> cmd = command.argv(into);
+            List<String> cmd = command.argv(into, pgRestore);
             PgChild child;
             if (command.jobs() > 1) {
                 spool = createSpool();

@@ -23,11 +23,18 @@ record RestoreCommand(
         String role,
         int jobs) {
 
-    /** The command line restoring into {@code into}'s database. */
-    List<String> argv(PgConnection into) {
-        Path bin = pgRestore != null
+    /** The pg_restore to run: the configured one, else the newest installed (each candidate asked its version). */
+    Path binary() {
+        return pgRestore != null
                 ? pgRestore
                 : PgToolLocator.system().locateNewest("pg_restore").path();
+    }
+
+    /** The command line restoring into {@code into}'s database with {@code bin} (null: {@link #binary()}). */
+    List<String> argv(PgConnection into, Path bin) {
+        if (bin == null) {
+            bin = binary();
+        }
         List<String> cmd = new ArrayList<>();
         cmd.add(bin.toString());
         cmd.add("--dbname=dbname=" + conninfoQuote(into.database()));

@@ -154,6 +154,44 @@ class PostgresRestoreTargetTest {
     }
 
     @Test
+    void aPreparedTargetWhoseCheckRefusesCreatesNothingAndReportsTheRefusalAtCheckReady() throws Exception {
+        String db = dbs.newName("rt_prep_refused");
+        PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db);
+        java.util.concurrent.atomic.AtomicReference<String> checkedOn =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        IllegalStateException refusal = new IllegalStateException("refused by the caller's check");
+        PostgresRestoreTarget.Prepared prepared = target.prepare(() -> {
+            checkedOn.set(Thread.currentThread().getName());
+            throw refusal;
+        });
+        assertThatThrownBy(() -> prepared.checkReady(null)).isSameAs(refusal);
+        assertThat(checkedOn.get())
+                .as("the check ran on the preparing thread")
+                .isNotEqualTo(Thread.currentThread().getName());
+        assertThatThrownBy(() -> prepared.stage(Files.newInputStream(dump), null))
+                .isSameAs(refusal);
+        prepared.close();
+        assertThat(PgTestServer.get().databaseExists(db)).as("nothing created").isFalse();
+
+        // a check that passes: checkReady waits for CREATE DATABASE, so the database is there when it returns
+        String ok = dbs.newName("rt_prep_checked");
+        PostgresRestoreTarget okTarget = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), ok);
+        try (PostgresRestoreTarget.Prepared p = okTarget.prepare(() -> {
+            if (okTarget.databaseExists()) {
+                throw new IllegalStateException("exists");
+            }
+        })) {
+            p.checkReady(null);
+            assertThat(PgTestServer.get().databaseExists(ok)).isTrue();
+            try (StagedRestore staged = p.stage(Files.newInputStream(dump), null)) {
+                staged.commit();
+            }
+            p.checkReady(null); // taken over: returns at once
+        }
+        assertThat(PgTools.hashes(ok)).isEqualTo(original);
+    }
+
+    @Test
     void aPreparedTargetStagedAgainAfterAFailureStartsFromTheBeginning() throws Exception {
         String db = dbs.newName("rt_prep_again");
         Path bad = PgTools.truncated(dump, 0.5, tmp.resolve("half.dump"));
