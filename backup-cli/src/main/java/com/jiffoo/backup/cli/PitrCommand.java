@@ -208,10 +208,13 @@ final class PitrCommand extends CliCommand {
                     + " --restore-command of your own does not read; with it, --latest ends at the first segment it"
                     + " does not find.");
         }
-        // --start with a target and promote: the server pauses at the target and is promoted by pg_promote(), which
-        // accepts writes without waiting for the end-of-recovery checkpoint (RecoveryServer.Builder#promoteAtPause)
+        // --start with a target and promote: the server is asked to promote during replay and pauses at the target
+        // no more; pg_promote() accepts writes without waiting for the end-of-recovery checkpoint
+        // (RecoveryServer.Builder#promoteAtPause)
         boolean promoteAtPause = start && act == PitrRestore.Action.PROMOTE && t.type() != RecoveryTarget.Type.LATEST;
         OpenPgpTransform pgp = Encryption.forRestore(settings);
+        // the manifests' HMAC key (a PBKDF2, ~0.2 s of one core) derives on its own thread while the stores open
+        pgp.authenticator().ifPresent(com.jiffoo.backup.Authenticator::prepare);
         List<Sink> stores = Stores.openAll(settings);
         PitrRestore.Result r;
         PitrRestore[] restore = {null};

@@ -89,6 +89,14 @@ class PitrTwoClustersIT {
                 i++) {
             sql(newer, "INSERT INTO orders VALUES (" + (100 + i) + ", 'newer')", "SELECT pg_switch_wal()");
         }
+        // every segment switched out so far discarded (none waits as .ready), else the archiver could push one of
+        // them with the new script: a newer-cluster file under a name the older cluster's recovery asks for
+        for (int i = 0;
+                !"0".equals(query(newer, "SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'"));
+                i++) {
+            assertThat(i).as("the newer cluster's archiver did not catch up").isLessThan(300);
+            Thread.sleep(100);
+        }
         script(newerScript, push);
         assertThat(query(newer, "SELECT system_identifier::text FROM pg_control_system()"))
                 .isNotEqualTo(query(older, "SELECT system_identifier::text FROM pg_control_system()"));

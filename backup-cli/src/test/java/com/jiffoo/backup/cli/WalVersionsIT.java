@@ -61,10 +61,15 @@ class WalVersionsIT {
                     "archive_command=" + launcher + " wal-push" + options + "%p")) {
                 sql(pg, "CREATE TABLE orders (id int PRIMARY KEY, note text)", "INSERT INTO orders VALUES (1, 'A')");
                 baseCopy(pg, copy);
+                // WAL to replay after the copy, so that recovery to a time is still replaying when RecoveryServer
+                // first connects (its promotion asked for during replay, below)
+                sql(pg, "CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 400000) g");
                 String beforeB = query(pg, "SELECT now()::text");
                 sql(pg, "INSERT INTO orders VALUES (2, 'B')");
                 PitrIT.switchAndWait(pg, last -> archived(pg, last));
                 pg.stop();
+                Path toTime = work.resolve("to-time");
+                root("cp", "-a", copy.toString(), toTime.toString());
 
                 // recovery with the same version's binaries, its restore_command our wal-fetch
                 Files.writeString(
@@ -100,6 +105,47 @@ class WalVersionsIT {
                             .isEqualTo("t");
                 } finally {
                     ThrowawayCluster.stopServer(copy, pg.binDirectory());
+                }
+
+                // to a time between A and B, paused there and promoted (as restore pitr --start does): the promotion
+                // is asked for during replay, and replay still stops at the target
+                Files.writeString(
+                        toTime.resolve("postgresql.auto.conf"),
+                        "\nrestore_command = '" + launcher + " wal-fetch" + options + "%f %p'\n"
+                                + "recovery_target_time = '" + beforeB + "'\nrecovery_target_action = 'pause'\n",
+                        StandardCharsets.UTF_8,
+                        StandardOpenOption.APPEND);
+                Files.write(toTime.resolve("recovery.signal"), new byte[0]);
+                root("chown", "-R", "postgres:postgres", toTime.toString());
+                int timePort = freePort();
+                try {
+                    RecoveryServer.Outcome outcome = RecoveryServer.builder(toTime, timePort)
+                            .binDirectory(pg.binDirectory())
+                            .action(com.jiffoo.backup.postgres.PitrRestore.Action.PAUSE)
+                            .promoteAtPause(true)
+                            .timeout(Duration.ofMinutes(3))
+                            .build()
+                            .startAndWait();
+                    assertThat(outcome.state()).isEqualTo(RecoveryServer.State.PROMOTED);
+                    String log = Files.readString(outcome.log(), StandardCharsets.UTF_8);
+                    assertThat(PitrIT.rows(timePort)).as("log:\n%s", log).containsExactly("1 A");
+                    assertThat(recovered(timePort, "SELECT count(*) FROM filler"))
+                            .isEqualTo("400000");
+                    assertThat(recovered(timePort, "SELECT pg_is_in_recovery()"))
+                            .isEqualTo("f");
+                    assertThat(Files.readString(toTime.resolve("postgresql.auto.conf"), StandardCharsets.UTF_8))
+                            .as("set back to what was asked for, for a restart")
+                            .contains("recovery_target_action = 'promote'")
+                            .doesNotContain("recovery_target_action = 'pause'");
+                    int asked = log.indexOf("received promote request");
+                    int stopped = log.indexOf("recovery stopping before commit");
+                    assertThat(asked)
+                            .as("promotion asked for during replay; log:\n%s", log)
+                            .isPositive();
+                    assertThat(stopped).as("log:\n%s", log).isGreaterThan(asked);
+                    assertThat(log).as("no pause at the target").doesNotContain("pausing at the end of recovery");
+                } finally {
+                    ThrowawayCluster.stopServer(toTime, pg.binDirectory());
                 }
             }
         } finally {

@@ -169,6 +169,33 @@ public final class DirectoryRestoreTarget implements RestoreTarget {
      * @throws IOException when reading {@code plaintext} or writing the staging directory fails; the staging
      *                     directory is deleted and the target is unchanged
      */
+    /**
+     * What {@link #stage} refuses before it writes anything, checked before the pipeline reads the backup: a path
+     * another user controls or a symbolic link, a target that is not a directory, or one that is not empty without
+     * {@code replaceExisting(true)} (unless an interrupted in-place restore's journal is there: {@link #stage}
+     * finishes that first). {@link #stage} checks again.
+     *
+     * @throws RestoreException as {@link #stage} would, nothing read or written
+     */
+    @Override
+    public void checkReady(BackupManifest manifest) {
+        try {
+            boolean inside = inPlace != null ? inPlace : isMountPoint(target);
+            TargetPaths.check(target, inside);
+            if (!InPlaceJournal.present(target)) {
+                checkTarget(target);
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            // a parent that does not exist yet: stage creates it
+        } catch (IOException e) {
+            throw new RestoreException(
+                    "Cannot check the restore target " + target + ": " + e.getMessage() + ". Nothing was restored.",
+                    manifest == null ? null : manifest.objectKey(),
+                    target.toString(),
+                    e);
+        }
+    }
+
     @Override
     public StagedRestore stage(InputStream plaintext, BackupManifest manifest) throws IOException {
         Objects.requireNonNull(plaintext, "plaintext");

@@ -53,7 +53,8 @@ import org.slf4j.LoggerFactory;
  * newest (a name has no time this tool can know: {@link Plan#note()} says so). Or the one named with
  * {@link Builder#backup(String)}.
  *
- * <p><b>Before anything is downloaded.</b> The owner must be a user of the system. With
+ * <p><b>Before anything is downloaded.</b> The owner must be a user of the system. <b>Beside the extraction</b>,
+ * before it is swapped in (a failure stops it at its next read from the store; nothing of it is kept): with
  * {@link Builder#checkArchive(boolean)} (the restore_command fetches from this store), the archive's continuity is
  * checked ({@link WalContinuity}, from the base backup's start segment along the timelines recovery follows): a gap
  * before the base backup's end, a missing history file, a gap before the target (an LSN at or after it; a time not
@@ -180,13 +181,13 @@ public final class PitrRestore {
      * @param dataDirectory the data directory, absolute
      * @param settings      the settings appended to {@code postgresql.auto.conf}, in order
      * @param restore       the restore's result (files, bytes, elapsed)
-     * @param reach         what the archive lets recovery reach, as checked before the extraction
+     * @param reach         what the archive lets recovery reach, as checked beside the extraction (before the swap)
      */
     public record Result(
             Plan plan, Path dataDirectory, Map<String, String> settings, RestoreResult restore, Reach reach) {}
 
     /**
-     * What the WAL archive lets recovery from the chosen base backup reach, checked before anything was extracted
+     * What the WAL archive lets recovery from the chosen base backup reach, checked beside the extraction, before it was swapped in
      * ({@link Builder#checkArchive}).
      *
      * @param checked   whether the archive was checked (false: the restore_command fetches from elsewhere)
@@ -331,18 +332,22 @@ public final class PitrRestore {
                 plan.manifest().objectKey(),
                 dataDirectory);
         Map<String, String> settings = settings(plan.manifest());
-        Instant listed = Instant.now();
-        WalInventory inventory = checkArchive ? WalInventory.read(store) : null;
-        Reach reach = checkArchive ? checkArchive(plan.manifest(), inventory) : Reach.unchecked();
-        // the restore_command's trial runs beside the extraction (it downloads WAL while the base backup streams);
-        // the restored directory is swapped in only once it passed
+        // Beside the extraction, each on a thread of its own: the check of the archive (listing every WAL object and
+        // reading their manifests) and the restore_command's trial (it downloads WAL while the base backup streams).
+        // A failure of either stops the extraction; the restored directory is swapped in only once both passed.
+        FutureTask<ArchiveCheck> archive = new FutureTask<>(() -> {
+            Instant listed = Instant.now();
+            WalInventory inventory = checkArchive ? WalInventory.read(store) : null;
+            Reach reach = checkArchive ? checkArchive(plan.manifest(), inventory) : Reach.unchecked();
+            return new ArchiveCheck(inventory, listed, reach);
+        });
+        start(archive, "pitr-archive-check");
         FutureTask<Path> trial =
                 preflight ? new FutureTask<>(() -> preflight(plan.manifest(), settings.get("restore_command"))) : null;
         if (trial != null) {
-            Thread t = new Thread(trial, "pitr-restore-command-trial");
-            t.setDaemon(true);
-            t.start();
+            start(trial, "pitr-restore-command-trial");
         }
+        List<FutureTask<?>> beside = trial == null ? List.of(archive) : List.of(archive, trial);
         Path standIn = null;
         try {
             RecoveryFiles files = new RecoveryFiles(dataDirectory, owner, settings, plan.manifest());
@@ -351,11 +356,14 @@ public final class PitrRestore {
                             .replaceExisting(overwrite)
                             .build(),
                     files,
-                    () -> trialResult(trial));
+                    () -> {
+                        result(archive);
+                        trialResult(trial);
+                    });
             RestoreResult r;
             try {
                 r = RestorePipeline.builder()
-                        .sink(trial == null ? store : new TrialGuard(store, trial))
+                        .sink(new TrialGuard(store, beside))
                         .decryption(decryption)
                         .trust(trust)
                         .target(directory)
@@ -363,23 +371,27 @@ public final class PitrRestore {
                         .build()
                         .restore(plan.manifest().objectKey());
             } catch (RuntimeException e) {
-                // a failed trial is the cause to report (the pipeline wraps it as a failure to put the copy in place)
+                // a failed check of the archive, then a failed trial, is the cause to report (the pipeline wraps it
+                // as a failure to put the copy in place); a gap in the archive comes first, as before the extraction
+                // ran beside it
                 try {
+                    result(archive);
                     standIn = trialResult(trial);
-                } catch (RuntimeException trialFailed) {
-                    trialFailed.addSuppressed(e);
-                    throw trialFailed;
+                } catch (RuntimeException besideFailed) {
+                    besideFailed.addSuppressed(e);
+                    throw besideFailed;
                 }
                 throw e;
             }
+            ArchiveCheck checked = result(archive);
             standIn = trialResult(trial);
             if (standIn != null) {
                 carryOver(standIn.resolve("pg_wal"), dataDirectory.resolve("pg_wal"));
             }
-            if (inventory != null && readAheadSpool != null) {
-                newestTimelineHint(inventory, listed, plan.manifest());
+            if (checked.inventory() != null && readAheadSpool != null) {
+                newestTimelineHint(checked.inventory(), checked.listed(), plan.manifest());
             }
-            return new Result(plan, dataDirectory, settings, r, reach);
+            return new Result(plan, dataDirectory, settings, r, checked.reach());
         } finally {
             if (standIn == null && trial != null) {
                 // the extraction failed: wait for the trial (a child process) and clean up after it
@@ -469,29 +481,33 @@ public final class PitrRestore {
     }
 
     /**
-     * The store as the extraction reads it while the restore_command's trial runs: every read first looks whether the
-     * trial has failed, and then fails too, so that a bad restore_command stops the extraction of a large base backup
-     * at once rather than after it (the decoding side fails: nothing more is read, the staging is removed). The
-     * trial's failure is what {@link #run} reports.
+     * The store as the extraction reads it while the check of the archive and the restore_command's trial run beside
+     * it: every read first looks whether one of them has failed, and then fails too, so that a gap in the archive or a
+     * bad restore_command stops the extraction of a large base backup at once rather than after it (the decoding side
+     * fails: nothing more is read, the staging is removed). Their failure is what {@link #run} reports.
      */
     private static final class TrialGuard implements Sink {
         private final Sink store;
-        private final FutureTask<Path> trial;
+        private final List<FutureTask<?>> watched;
 
-        TrialGuard(Sink store, FutureTask<Path> trial) {
+        TrialGuard(Sink store, List<FutureTask<?>> watched) {
             this.store = store;
-            this.trial = trial;
+            this.watched = watched;
         }
 
         private void check() throws IOException {
-            if (!trial.isDone()) {
-                return;
-            }
-            try {
-                trialResult(trial);
-            } catch (RuntimeException failed) {
-                throw new IOException(
-                        "stopped: the restore_command's trial failed (" + failed.getMessage() + ")", failed);
+            for (FutureTask<?> task : watched) {
+                if (!task.isDone()) {
+                    continue;
+                }
+                try {
+                    result(task);
+                } catch (RuntimeException failed) {
+                    throw new IOException(
+                            "stopped: the check of the archive or the restore_command's trial failed ("
+                                    + failed.getMessage() + ")",
+                            failed);
+                }
             }
         }
 
@@ -559,21 +575,33 @@ public final class PitrRestore {
         }
     }
 
+    /** What the check of the archive beside the extraction found: the listing, when it was made, what it allows. */
+    private record ArchiveCheck(WalInventory inventory, Instant listed, Reach reach) {}
+
+    private static void start(FutureTask<?> task, String name) {
+        Thread t = new Thread(task, name);
+        t.setDaemon(true);
+        t.start();
+    }
+
     /** Waits for the restore_command's trial: its stand-in directory, or its failure; null without a trial. */
     private static Path trialResult(FutureTask<Path> trial) {
-        if (trial == null) {
-            return null;
-        }
+        return trial == null ? null : result(trial);
+    }
+
+    /** Waits for a task run beside the extraction: its result, or its failure as it threw it. */
+    private static <T> T result(FutureTask<T> task) {
         try {
-            return trial.get();
+            return task.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new ConfigurationException("Interrupted while trying the restore_command.", e);
+            throw new ConfigurationException("Interrupted while checking the archive and the restore_command.", e);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException r) {
                 throw r;
             }
-            throw new ConfigurationException("Could not try the restore_command: " + e.getCause(), e.getCause());
+            throw new ConfigurationException(
+                    "Could not check the archive or try the restore_command: " + e.getCause(), e.getCause());
         }
     }
 
@@ -1126,6 +1154,11 @@ public final class PitrRestore {
         @Override
         public Optional<Path> localPath() {
             return directory.localPath();
+        }
+
+        @Override
+        public void checkReady(BackupManifest manifest) {
+            directory.checkReady(manifest); // refused before a byte of the base backup is read
         }
 
         @Override

@@ -227,8 +227,23 @@ public final class RecoveryServer {
     private Outcome await(Path log, long started, Connection[] held) throws IOException {
         long deadline = started + timeout.toNanos();
         SQLException last = null;
+        // With promoteAtPause: the promotion is asked for during replay, as soon as the server takes connections
+        // (pg_promote(false)), and a poll later a pause (pg_wal_replay_pause()). The paused startup process looks for
+        // a promotion only once a second, so a promotion asked for at the pause cost up to a second; asked for
+        // before, the pause request makes the startup process see it at once (recoveryPausesHere), after which it
+        // never pauses: replay goes on to the target (outside standby mode a promotion does not end recovery
+        // early, and a target not reached still fails), then ends with a fast promotion. A pause of up to a second
+        // mid-replay (the pause request came before the signal) ends by itself.
+        boolean early = promoteAtPause && action == PitrRestore.Action.PAUSE;
+        boolean promoteAsked = false;
+        boolean pauseAsked = false;
+        long pausedSince = 0;
         while (System.nanoTime() < deadline) {
             String text = read(log);
+            if (promoteAsked && text.contains(INSUFFICIENT_SETTINGS)) {
+                // with a promotion asked for, PostgreSQL stops the server instead of pausing
+                throw failed(log, insufficientSettings(true));
+            }
             if (text.contains(NOT_REACHED)) {
                 throw failed(
                         log,
@@ -262,31 +277,39 @@ public final class RecoveryServer {
                 boolean inRecovery = r.getBoolean(1);
                 Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
                 if (!inRecovery) {
+                    if (promoteAtPause) {
+                        promoted(c, promoteAsked);
+                    }
                     return new Outcome(State.PROMOTED, r.getString(3), r.getString(4), elapsed, log);
                 }
-                if (action == PitrRestore.Action.PAUSE && "paused".equals(r.getString(2))) {
-                    if (read(log).contains(INSUFFICIENT_SETTINGS)) {
-                        // PostgreSQL 14 and later pause replay, wherever it is, when a setting is lower than the
-                        // backed-up server's: that pause is not the target
-                        throw failed(
-                                log,
-                                "replay paused before the target, because a setting of this server is lower than"
-                                        + " the backed-up server's (max_connections, max_worker_processes,"
-                                        + " max_wal_senders, max_prepared_transactions or max_locks_per_transaction;"
-                                        + " the log names it and the value needed). Raise it in " + dataDirectory
-                                        + "/postgresql.conf, then restart the server (pg_ctl -D " + dataDirectory
-                                        + " restart, as its owner): recovery goes on from where it paused");
-                    }
+                boolean paused = "paused".equals(r.getString(2));
+                if (paused && read(log).contains(INSUFFICIENT_SETTINGS)) {
+                    // PostgreSQL 14 and later pause replay, wherever it is, when a setting is lower than the
+                    // backed-up server's: that pause is not the target
+                    throw failed(log, insufficientSettings(false));
+                }
+                if (action == PitrRestore.Action.PAUSE && paused && !promoteAsked) {
                     if (promoteAtPause) {
-                        promote(c);
-                        return new Outcome(
-                                State.PROMOTED,
-                                r.getString(3),
-                                r.getString(4),
-                                Duration.ofNanos(System.nanoTime() - started),
-                                log);
+                        promote(c); // paused at the target before a promotion was asked for: promoted now
+                        continue; // the next poll reports the point reached
                     }
                     return new Outcome(State.PAUSED, r.getString(3), r.getString(4), elapsed, log);
+                }
+                pausedSince = paused ? pausedSince : 0;
+                if (paused) {
+                    // asked for already: the startup process sees it within a second; should it not (its signal
+                    // file was removed), ask again
+                    pausedSince = pausedSince == 0 ? System.nanoTime() : pausedSince;
+                    if (System.nanoTime() - pausedSince > TimeUnit.SECONDS.toNanos(5)) {
+                        promote(c);
+                        continue;
+                    }
+                } else if (early && !promoteAsked) {
+                    askPromotion(c);
+                    promoteAsked = true;
+                } else if (early && !pauseAsked) {
+                    askPause(c);
+                    pauseAsked = true;
                 }
             } catch (SQLException e) {
                 // the session ended (a restart, a recovery conflict): the next poll connects again
@@ -307,10 +330,61 @@ public final class RecoveryServer {
                 null);
     }
 
+    private String insufficientSettings(boolean stopped) {
+        return "replay " + (stopped ? "stopped" : "paused") + " before the target, because a setting of this server is"
+                + " lower than the backed-up server's (max_connections, max_worker_processes, max_wal_senders,"
+                + " max_prepared_transactions or max_locks_per_transaction; the log names it and the value needed)."
+                + " Raise it in " + dataDirectory + "/postgresql.conf, then " + (stopped ? "start" : "restart")
+                + " the server (pg_ctl -D " + dataDirectory + (stopped ? " start" : " restart") + ", as its owner):"
+                + " recovery goes on from " + (stopped ? "its last restartpoint" : "where it paused")
+                + ", pauses at the target, and SELECT pg_promote() then opens it for writes";
+    }
+
+    /** Asks for the promotion during replay ({@code pg_promote(false)}: signals, does not wait). */
+    private void askPromotion(Connection c) throws SQLException {
+        try (Statement s = c.createStatement();
+                ResultSet r = s.executeQuery("SELECT pg_promote(false)")) {
+            r.next();
+        }
+        LOG.debug("promotion asked for during replay on {}", dataDirectory);
+    }
+
+    /**
+     * Asks for a pause ({@code pg_wal_replay_pause()}), which makes the startup process look for the promotion asked
+     * for; refused once it saw it ("standby promotion is ongoing"), which is what was wanted.
+     */
+    private void askPause(Connection c) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute("SELECT pg_wal_replay_pause()");
+        } catch (SQLException e) {
+            if (!"55000".equals(e.getSQLState())) {
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * Once promoted: logs how, and sets {@code recovery_target_action} back to {@code promote} in the server's
+     * {@code postgresql.auto.conf}, what the operator asked for.
+     */
+    private void promoted(Connection c, boolean askedDuringReplay) {
+        LOG.info(
+                askedDuringReplay
+                        ? "recovery reached the target; promoted (pg_promote() asked for during replay: no pause)"
+                        : "recovery paused at the target; promoted with pg_promote()");
+        try (Statement s = c.createStatement()) {
+            s.execute("ALTER SYSTEM SET recovery_target_action = 'promote'");
+        } catch (SQLException e) {
+            LOG.warn(
+                    "promoted, but could not set recovery_target_action back to promote in {}: {}",
+                    dataDirectory.resolve("postgresql.auto.conf"),
+                    e.getMessage());
+        }
+    }
+
     /**
      * Promotes the server paused at its target ({@code pg_promote()}: a fast promotion, the end-of-recovery checkpoint
-     * runs in the background once writes are accepted), then sets {@code recovery_target_action} to {@code promote}
-     * in its {@code postgresql.auto.conf}, what the operator asked for.
+     * runs in the background once writes are accepted) and waits until it accepts writes.
      */
     private void promote(Connection c) throws SQLException {
         try (Statement s = c.createStatement();
@@ -325,15 +399,6 @@ public final class RecoveryServer {
                         dataDirectory.toString(),
                         null);
             }
-        }
-        LOG.info("recovery paused at the target; promoted with pg_promote()");
-        try (Statement s = c.createStatement()) {
-            s.execute("ALTER SYSTEM SET recovery_target_action = 'promote'");
-        } catch (SQLException e) {
-            LOG.warn(
-                    "promoted, but could not set recovery_target_action back to promote in {}: {}",
-                    dataDirectory.resolve("postgresql.auto.conf"),
-                    e.getMessage());
         }
     }
 

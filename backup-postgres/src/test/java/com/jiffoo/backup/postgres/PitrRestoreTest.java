@@ -341,9 +341,16 @@ class PitrRestoreTest {
         Path dir = work.resolve("busy");
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("keep.txt"), "mine");
-        assertThatThrownBy(() -> restore(dir, RecoveryTarget.LATEST).build().run())
+        com.jiffoo.backup.testutil.ScriptedSink counting = new com.jiffoo.backup.testutil.ScriptedSink(sink);
+        assertThatThrownBy(() -> PitrRestore.builder(counting, pgp, dir)
+                        .restoreCommand("cp " + archive + "/%f %p")
+                        .build()
+                        .run())
                 .isInstanceOf(RestoreException.class)
                 .hasMessageContaining("not empty");
+        assertThat(counting.bytesRead(base.objectKey()))
+                .as("refused before a byte of the base backup was read")
+                .isZero();
         try (var files = Files.list(dir)) {
             assertThat(files.map(p -> p.getFileName().toString()).toList()).containsExactly("keep.txt");
         }
