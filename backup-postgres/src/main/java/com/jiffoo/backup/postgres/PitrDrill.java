@@ -198,7 +198,8 @@ public final class PitrDrill {
         int p = port != 0 ? port : freePort();
         boolean toTime = target.type() != RecoveryTarget.Type.LATEST;
         RecoveryServer.Builder sb = RecoveryServer.builder(data, p)
-                // at a target: paused there, then promoted by pg_promote() (no end-of-recovery checkpoint waited for)
+                // at a target: promoted there by pg_promote(), asked for during replay (no pause, no end-of-recovery
+                // checkpoint waited for)
                 .action(toTime ? PitrRestore.Action.PAUSE : PitrRestore.Action.PROMOTE)
                 .promoteAtPause(toTime)
                 .timeout(recoveryTimeout)

@@ -35,8 +35,8 @@ import org.slf4j.LoggerFactory;
  *       afterwards.</li>
  *   <li><b>Done</b>: with {@link PitrRestore.Action#PROMOTE} (and for a restore to the latest), when
  *       {@code pg_is_in_recovery()} is false; with {@link PitrRestore.Action#PAUSE}, when
- *       {@code pg_get_wal_replay_pause_state()} is {@code paused} (and with {@link Builder#promoteAtPause}, once
- *       {@code pg_promote()} promoted it there). Asked every 100 ms over one JDBC connection at 127.0.0.1:PORT with the
+ *       {@code pg_get_wal_replay_pause_state()} is {@code paused} (with {@link Builder#promoteAtPause}, once it
+ *       promoted at the target: the promotion asked for during replay). Asked every 100 ms over one JDBC connection at 127.0.0.1:PORT with the
  *       {@link Builder#connection} (a user the restored cluster lets in from 127.0.0.1), kept open between the polls
  *       (connected again only when it fails): a backend started per poll would take CPU from the replay.</li>
  *   <li><b>Reported</b>: the last replayed transaction's commit time ({@code pg_last_xact_replay_timestamp()}) and
@@ -126,7 +126,8 @@ public final class RecoveryServer {
         PgTool pgCtl = pgCtl(major);
         Path log = dataDirectory.resolve(LOG_FILE);
         List<String> argv = asOwner();
-        StringBuilder options = new StringBuilder("-p " + port);
+        // its log where the checks above read it, whatever the restored postgresql.conf says
+        StringBuilder options = new StringBuilder("-p " + port + " -c logging_collector=off");
         for (String setting : settings) {
             options.append(" -c ").append(setting);
         }
@@ -228,21 +229,19 @@ public final class RecoveryServer {
         long deadline = started + timeout.toNanos();
         SQLException last = null;
         // With promoteAtPause: the promotion is asked for during replay, as soon as the server takes connections
-        // (pg_promote(false)), and a poll later a pause (pg_wal_replay_pause()). The paused startup process looks for
-        // a promotion only once a second, so a promotion asked for at the pause cost up to a second; asked for
-        // before, the pause request makes the startup process see it at once (recoveryPausesHere), after which it
-        // never pauses: replay goes on to the target (outside standby mode a promotion does not end recovery
-        // early, and a target not reached still fails), then ends with a fast promotion. A pause of up to a second
-        // mid-replay (the pause request came before the signal) ends by itself.
+        // (pg_promote(false)). The paused startup process looks for a promotion once a second, so one asked for at
+        // the pause cost up to a second; asked for before, the startup process finds it the moment it reaches the
+        // target (recoveryPausesHere looks before it sleeps) and ends recovery there with a fast promotion. Outside
+        // standby mode nothing looks for it earlier: replay goes on to the target, and a target not reached still
+        // fails.
         boolean early = promoteAtPause && action == PitrRestore.Action.PAUSE;
         boolean promoteAsked = false;
-        boolean pauseAsked = false;
         long pausedSince = 0;
         while (System.nanoTime() < deadline) {
             String text = read(log);
             if (promoteAsked && text.contains(INSUFFICIENT_SETTINGS)) {
-                // with a promotion asked for, PostgreSQL stops the server instead of pausing
-                throw failed(log, insufficientSettings(true));
+                // with a promotion asked for, PostgreSQL refuses it there, and pauses or stops the server
+                throw failed(log, insufficientSettings());
             }
             if (text.contains(NOT_REACHED)) {
                 throw failed(
@@ -286,7 +285,7 @@ public final class RecoveryServer {
                 if (paused && read(log).contains(INSUFFICIENT_SETTINGS)) {
                     // PostgreSQL 14 and later pause replay, wherever it is, when a setting is lower than the
                     // backed-up server's: that pause is not the target
-                    throw failed(log, insufficientSettings(false));
+                    throw failed(log, insufficientSettings());
                 }
                 if (action == PitrRestore.Action.PAUSE && paused && !promoteAsked) {
                     if (promoteAtPause) {
@@ -295,21 +294,17 @@ public final class RecoveryServer {
                     }
                     return new Outcome(State.PAUSED, r.getString(3), r.getString(4), elapsed, log);
                 }
-                pausedSince = paused ? pausedSince : 0;
-                if (paused) {
-                    // asked for already: the startup process sees it within a second; should it not (its signal
-                    // file was removed), ask again
+                pausedSince = paused && promoteAsked ? pausedSince : 0;
+                if (paused && promoteAsked) {
+                    // paused although a promotion was asked for: the startup process finds it within a second;
+                    // should it not (its signal file was removed), ask again
                     pausedSince = pausedSince == 0 ? System.nanoTime() : pausedSince;
                     if (System.nanoTime() - pausedSince > TimeUnit.SECONDS.toNanos(5)) {
-                        promote(c);
-                        continue;
+                        askPromotion(c);
+                        pausedSince = 0;
                     }
                 } else if (early && !promoteAsked) {
-                    askPromotion(c);
-                    promoteAsked = true;
-                } else if (early && !pauseAsked) {
-                    askPause(c);
-                    pauseAsked = true;
+                    promoteAsked = askPromotion(c);
                 }
             } catch (SQLException e) {
                 // the session ended (a restart, a recovery conflict): the next poll connects again
@@ -330,36 +325,26 @@ public final class RecoveryServer {
                 null);
     }
 
-    private String insufficientSettings(boolean stopped) {
-        return "replay " + (stopped ? "stopped" : "paused") + " before the target, because a setting of this server is"
-                + " lower than the backed-up server's (max_connections, max_worker_processes, max_wal_senders,"
-                + " max_prepared_transactions or max_locks_per_transaction; the log names it and the value needed)."
-                + " Raise it in " + dataDirectory + "/postgresql.conf, then " + (stopped ? "start" : "restart")
-                + " the server (pg_ctl -D " + dataDirectory + (stopped ? " start" : " restart") + ", as its owner):"
-                + " recovery goes on from " + (stopped ? "its last restartpoint" : "where it paused")
-                + ", pauses at the target, and SELECT pg_promote() then opens it for writes";
-    }
-
-    /** Asks for the promotion during replay ({@code pg_promote(false)}: signals, does not wait). */
-    private void askPromotion(Connection c) throws SQLException {
-        try (Statement s = c.createStatement();
-                ResultSet r = s.executeQuery("SELECT pg_promote(false)")) {
-            r.next();
-        }
-        LOG.debug("promotion asked for during replay on {}", dataDirectory);
+    private String insufficientSettings() {
+        return "replay stopped before the target, because a setting of this server is lower than the backed-up"
+                + " server's (max_connections, max_worker_processes, max_wal_senders, max_prepared_transactions or"
+                + " max_locks_per_transaction; the log names it and the value needed). Raise it in " + dataDirectory
+                + "/postgresql.conf, then restart the server (pg_ctl -D " + dataDirectory + " restart, as its owner;"
+                + " it also starts one that stopped): recovery goes on from where it stopped, pauses at the target,"
+                + " and SELECT pg_promote() then opens it for writes";
     }
 
     /**
-     * Asks for a pause ({@code pg_wal_replay_pause()}), which makes the startup process look for the promotion asked
-     * for; refused once it saw it ("standby promotion is ongoing"), which is what was wanted.
+     * Asks for the promotion during replay ({@code pg_promote(false)}: signals, does not wait).
+     *
+     * @return whether the server took the request (false: it could not signal; asked again at the next poll)
      */
-    private void askPause(Connection c) throws SQLException {
-        try (Statement s = c.createStatement()) {
-            s.execute("SELECT pg_wal_replay_pause()");
-        } catch (SQLException e) {
-            if (!"55000".equals(e.getSQLState())) {
-                throw e;
-            }
+    private boolean askPromotion(Connection c) throws SQLException {
+        try (Statement s = c.createStatement();
+                ResultSet r = s.executeQuery("SELECT pg_promote(false)")) {
+            boolean sent = r.next() && r.getBoolean(1);
+            LOG.debug("promotion {} during replay on {}", sent ? "asked for" : "not taken", dataDirectory);
+            return sent;
         }
     }
 
@@ -370,7 +355,7 @@ public final class RecoveryServer {
     private void promoted(Connection c, boolean askedDuringReplay) {
         LOG.info(
                 askedDuringReplay
-                        ? "recovery reached the target; promoted (pg_promote() asked for during replay: no pause)"
+                        ? "recovery reached the target; promoted (pg_promote() asked for during replay)"
                         : "recovery paused at the target; promoted with pg_promote()");
         try (Statement s = c.createStatement()) {
             s.execute("ALTER SYSTEM SET recovery_target_action = 'promote'");
@@ -547,11 +532,16 @@ public final class RecoveryServer {
         }
 
         /**
-         * With the action {@link PitrRestore.Action#PAUSE} written: once replay has paused at the target, promote the
-         * server with {@code pg_promote()} and report {@link State#PROMOTED} (default false). This ends recovery where
-         * {@code recovery_target_action = promote} would, without PostgreSQL's end-of-recovery checkpoint before
-         * writes are accepted (a standby's fast promotion; the checkpoint follows in the background): the server is
-         * usable about a checkpoint's time sooner.
+         * With the action {@link PitrRestore.Action#PAUSE} written: promote the server at the target and report
+         * {@link State#PROMOTED} (default false). This ends recovery where {@code recovery_target_action = promote}
+         * would, without PostgreSQL's end-of-recovery checkpoint before writes are accepted (a standby's fast
+         * promotion; the checkpoint follows in the background): the server is usable about a checkpoint's time sooner.
+         * The promotion is asked for during replay ({@code pg_promote(false)} once connections are taken): the startup
+         * process finds it the moment it reaches the target, instead of up to a second later (a paused startup process
+         * looks for a promotion once a second). Outside standby mode a promotion does
+         * not end recovery before the target; a target not reached still fails. A server that paused at the target
+         * before the first connection is promoted there with {@code pg_promote()}. The recovery_target_action in
+         * {@code postgresql.auto.conf} is set back to {@code promote} afterwards.
          */
         public Builder promoteAtPause(boolean promote) {
             this.promoteAtPause = promote;
