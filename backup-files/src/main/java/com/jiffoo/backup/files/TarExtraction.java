@@ -3,7 +3,6 @@ package com.jiffoo.backup.files;
 import com.jiffoo.backup.RestoreException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
@@ -93,6 +92,7 @@ final class TarExtraction {
     private String verifiedParent = "";
     private int rootMode = -1;
     private FileTime rootTime;
+    private FileSyncer syncer;
     long files;
     long directoriesCount;
     long symlinks;
@@ -106,6 +106,12 @@ final class TarExtraction {
         this.dest = dest;
         this.staging = staging;
         this.allowOutsideLinks = allowOutsideLinks;
+    }
+
+    /** Files and directories are forced to disk by {@code syncer} (null: left to the kernel). */
+    TarExtraction durable(FileSyncer syncer) {
+        this.syncer = syncer;
+        return this;
     }
 
     void run(InputStream plaintext) throws IOException {
@@ -180,13 +186,26 @@ final class TarExtraction {
                 throw refuse(name, "its data is stored in a way this reader does not support (sparse?)");
             }
             removeNonDirectory(path, name);
-            try (OutputStream out = Files.newOutputStream(
-                    path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+            java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(
+                    path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+            try {
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(buffer);
                 int n;
                 while ((n = tar.read(buffer)) >= 0) {
-                    out.write(buffer, 0, n);
+                    b.clear().limit(n);
+                    while (b.hasRemaining()) {
+                        out.write(b);
+                    }
                     bytes += n;
                 }
+            } catch (IOException | RuntimeException e) {
+                out.close();
+                throw e;
+            }
+            if (syncer != null) {
+                syncer.add(out); // forced to disk and closed on the syncer's thread
+            } else {
+                out.close();
             }
             FileTrees.setMode(path, entry.getMode() & RESTORED_MODE_BITS);
             FileTrees.setModifiedTime(path, entry.getLastModifiedTime());
@@ -412,6 +431,16 @@ final class TarExtraction {
         FileTrees.setMode(staging, mode);
         if (rootTime != null) {
             FileTrees.setModifiedTime(staging, rootTime);
+        }
+        if (syncer != null) {
+            List<Path> dirs = new ArrayList<>();
+            for (DirectoryTimes d : directories) {
+                if (staysInside(d.path()) && Files.isDirectory(d.path(), LinkOption.NOFOLLOW_LINKS)) {
+                    dirs.add(d.path());
+                }
+            }
+            dirs.add(staging);
+            syncer.finish(dirs);
         }
     }
 

@@ -87,6 +87,43 @@ class DirectoryRestoreTargetTest {
     }
 
     @Test
+    void aDurableRestoreIsTheSameTreeAndClosesEveryFileItForced() throws Exception {
+        TestTrees.createSampleTree(source);
+        // more files than the fsync thread's queue holds, so that the extraction waits for it at times
+        Path many = Files.createDirectories(source.resolve("many"));
+        for (int i = 0; i < FileSyncer.PENDING * 3; i++) {
+            Files.writeString(many.resolve("f" + i), "file " + i + "\n".repeat(i));
+        }
+        byte[] archive = backup(Compression.ZSTD);
+        long fdsBefore = openFileDescriptors();
+        Map<String, Object> facts = restore(
+                DirectoryRestoreTarget.builder(target)
+                        .replaceExisting(true)
+                        .durable(true)
+                        .build(),
+                archive);
+        assertThat(TestTrees.snapshot(target)).isEqualTo(TestTrees.snapshot(source));
+        assertThat(facts).containsEntry("files", 8L + FileSyncer.PENDING * 3);
+        assertThat(openFileDescriptors()).as("every forced file closed").isLessThanOrEqualTo(fdsBefore);
+        assertNoLeftovers();
+
+        // a damaged archive: nothing kept, nothing left open
+        byte[] damaged = Arrays.copyOf(archive, archive.length / 2);
+        Path other = tmp.resolve("other");
+        assertThatThrownBy(() -> restore(
+                        DirectoryRestoreTarget.builder(other).durable(true).build(), damaged))
+                .isInstanceOf(Exception.class);
+        assertThat(other).doesNotExist();
+        assertThat(openFileDescriptors()).isLessThanOrEqualTo(fdsBefore);
+    }
+
+    private static long openFileDescriptors() throws IOException {
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+
+    @Test
     void roundTripThroughAPipeWithTheSourceOnItsOwnThread() throws Exception {
         TestTrees.createSampleTree(source);
         PipedInputStream in = new PipedInputStream(64 * 1024);

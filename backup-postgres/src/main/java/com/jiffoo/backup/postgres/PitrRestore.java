@@ -354,6 +354,7 @@ public final class PitrRestore {
             RestoreTarget directory = new DataDirectoryTarget(
                     DirectoryRestoreTarget.builder(dataDirectory)
                             .replaceExisting(overwrite)
+                            .durable(true) // on disk while it extracts: the server's start fsyncs every file
                             .build(),
                     files,
                     () -> {
