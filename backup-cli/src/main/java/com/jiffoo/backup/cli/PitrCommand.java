@@ -327,6 +327,8 @@ final class PitrCommand extends CliCommand {
                 .restoreCommand(restoreCommand != null ? restoreCommand : walFetch(store, stores))
                 .recoveryEndCommand(restoreCommand != null ? "" : "rm -rf " + PREFETCH_SPOOL)
                 .readAheadSpool(PREFETCH_SPOOL)
+                // with --start this process reads ahead while the server replays: the trial fetches one segment
+                .trialReadsAhead(!start)
                 .overwrite(replace)
                 .keepArchiving(keepArchiving)
                 .checkArchive(ours)

@@ -5,6 +5,7 @@ import com.jiffoo.backup.ConfigurationException;
 import com.jiffoo.backup.ErrorCode;
 import com.jiffoo.backup.Sink;
 import com.jiffoo.backup.crypto.OpenPgpTransform;
+import com.jiffoo.backup.postgres.PitrRestore;
 import com.jiffoo.backup.wal.WalArchive;
 import com.jiffoo.backup.wal.WalPrefetch;
 import java.io.IOException;
@@ -109,13 +110,27 @@ final class WalCommands {
             }
             WalPrefetch.Builder b =
                     WalPrefetch.builder().archive(archive).spool(spool).systemIdentifier(systemId);
-            if (readAhead != null) {
-                b.count(readAhead);
+            Integer count = readAhead != null ? readAhead : trialReadAhead();
+            if (count != null) {
+                b.count(count);
             }
             return b.build().fetch(name, destination);
         } finally {
             stores.forEach(WalCommands::closeQuietly);
         }
+    }
+
+    /**
+     * The read-ahead {@code restore pitr --start} asks of its trial of the restore_command
+     * ({@value PitrRestore#TRIAL_READ_AHEAD_VARIABLE}=0: the restore reads ahead itself while the server replays,
+     * on the core replay leaves free, instead of beside the extraction); null when not set or not a number.
+     */
+    private static Integer trialReadAhead() {
+        String v = System.getenv(PitrRestore.TRIAL_READ_AHEAD_VARIABLE);
+        if (v == null || !v.matches("[0-9]{1,4}")) {
+            return null;
+        }
+        return Math.min(Integer.parseInt(v), 1024);
     }
 
     /** The work is done (or failed on its own): a store that then fails to close changes nothing. */

@@ -2,6 +2,7 @@ package com.jiffoo.backup.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.jiffoo.backup.postgres.PitrRestore;
 import com.jiffoo.backup.postgres.ThrowawayCluster;
 import com.jiffoo.backup.testutil.TestKeys;
 import java.net.ServerSocket;
@@ -73,6 +74,33 @@ class WalCommandsIT {
                             .as(segment)
                             .isEqualTo(-1L);
                     Files.delete(dest);
+                }
+
+                // with a spool: the next archived segment is read ahead, unless restore pitr's trial asks for none
+                for (String readAhead : new String[] {"0", null}) {
+                    Path spool = Files.createDirectories(tmp.resolve("spool-" + readAhead));
+                    Path dest = tmp.resolve("RECOVERYXLOG");
+                    Jar.Run fetched = Jar.run(
+                            tmp,
+                            readAhead == null ? Map.of() : Map.of(PitrRestore.TRIAL_READ_AHEAD_VARIABLE, readAhead),
+                            "wal-fetch",
+                            "--store",
+                            "file:" + store,
+                            "--key-file",
+                            key.toString(),
+                            "--spool",
+                            spool.toString(),
+                            "--system-id",
+                            cluster,
+                            first,
+                            dest.toString());
+                    assertThat(fetched.exitCode()).as(fetched.toString()).isZero();
+                    assertThat(Files.mismatch(dest, pgWal.resolve(first))).isEqualTo(-1L);
+                    Files.delete(dest);
+                    boolean next = Files.exists(spool.resolve(archived.get(1)));
+                    assertThat(next)
+                            .as("read ahead with %s=%s", PitrRestore.TRIAL_READ_AHEAD_VARIABLE, readAhead)
+                            .isEqualTo(readAhead == null);
                 }
 
                 // bounded memory: a 16 MiB segment through push and fetch with a 12 MiB heap

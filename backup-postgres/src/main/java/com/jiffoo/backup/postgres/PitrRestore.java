@@ -130,6 +130,7 @@ public final class PitrRestore {
     private final boolean upToGap;
     private final boolean ignoreHead;
     private final boolean preflight;
+    private final boolean trialReadsAhead;
     private final boolean refuseUnreachable;
     private final String readAheadSpool;
     private final BackupListener listener;
@@ -152,6 +153,7 @@ public final class PitrRestore {
         this.upToGap = b.upToGap;
         this.ignoreHead = b.ignoreHead;
         this.preflight = b.preflight;
+        this.trialReadsAhead = b.trialReadsAhead;
         this.refuseUnreachable = b.refuseUnreachable;
         this.readAheadSpool = b.readAheadSpool;
         this.listener = b.listener;
@@ -1016,7 +1018,8 @@ public final class PitrRestore {
             }
             Path p = dir.resolve("RECOVERYXLOG");
             // in a stand-in of the data directory, where PostgreSQL runs it (relative paths resolve there)
-            String line = "cd " + shellQuote(dir.toString()) + " && " + substitute(command, first, p.toString(), first);
+            String line = (trialReadsAhead ? "" : "export " + TRIAL_READ_AHEAD_VARIABLE + "=0; ") + "cd "
+                    + shellQuote(dir.toString()) + " && " + substitute(command, first, p.toString(), first);
             List<String> argv = new ArrayList<>();
             if (owner != null) {
                 argv.addAll(RecoveryFiles.asUser(owner));
@@ -1208,6 +1211,12 @@ public final class PitrRestore {
                 e);
     }
 
+    /**
+     * The environment variable with which the restore_command's trial asks {@code wal-fetch --spool} for a read-ahead
+     * of N segments instead of its default ({@link Builder#trialReadsAhead}); an explicit {@code --read-ahead} wins.
+     */
+    public static final String TRIAL_READ_AHEAD_VARIABLE = "JIFFOO_WAL_READ_AHEAD";
+
     /** Builds a {@link PitrRestore}. Not thread-safe. */
     public static final class Builder {
         private final Sink store;
@@ -1227,6 +1236,7 @@ public final class PitrRestore {
         private boolean upToGap;
         private boolean ignoreHead;
         private boolean preflight = true;
+        private boolean trialReadsAhead = true;
         private boolean refuseUnreachable;
         private String readAheadSpool;
         private BackupListener listener = BackupListener.NONE;
@@ -1361,6 +1371,18 @@ public final class PitrRestore {
          */
         public Builder preflight(boolean preflight) {
             this.preflight = preflight;
+            return this;
+        }
+
+        /**
+         * Whether the restore_command's trial may read ahead (default true: {@code wal-fetch --spool} fetches the
+         * next segments too, which the server's first requests then find). False runs the trial with
+         * {@value #TRIAL_READ_AHEAD_VARIABLE}{@code =0} in its environment, so that it fetches the first segment only:
+         * for a restore that reads ahead itself while the server replays ({@link #readAhead}), which then has the
+         * extraction's CPU to itself instead of sharing it with a second JVM decrypting 16 segments.
+         */
+        public Builder trialReadsAhead(boolean readAhead) {
+            this.trialReadsAhead = readAhead;
             return this;
         }
 

@@ -87,6 +87,26 @@ class PitrRestoreTest {
     }
 
     @Test
+    void theTrialRunsWithoutReadAheadOnlyWhenAskedTo() throws Exception {
+        for (boolean readsAhead : new boolean[] {false, true}) {
+            Path dir = work.resolve("trial-" + readsAhead);
+            Path seenDir = Files.createDirectories(work.resolve("seen-" + readsAhead));
+            Files.setPosixFilePermissions(
+                    seenDir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+            Path seen = seenDir.resolve("variable"); // written by the trial, as the server's user when root
+            PitrRestore.builder(sink, pgp, dir)
+                    .target(RecoveryTarget.LATEST)
+                    .restoreCommand("echo \"${" + PitrRestore.TRIAL_READ_AHEAD_VARIABLE + "-unset}\" > " + seen
+                            + " && cp " + archive + "/%f %p")
+                    .trialReadsAhead(readsAhead)
+                    .build()
+                    .run();
+            assertThat(Files.readString(seen).trim()).isEqualTo(readsAhead ? "unset" : "0");
+            assertThat(dir.resolve("recovery.signal")).exists();
+        }
+    }
+
+    @Test
     void afterAPromotionARestoreToLatestFollowsTheNewTimeline() throws Exception {
         // an archive of its own: timeline 2 must not reach the other tests' archive
         Path archive2 = work.resolve("archive2");
