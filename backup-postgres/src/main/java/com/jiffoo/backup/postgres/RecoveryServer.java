@@ -276,7 +276,7 @@ public final class RecoveryServer {
                 boolean inRecovery = r.getBoolean(1);
                 Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
                 if (!inRecovery) {
-                    if (promoteAtPause) {
+                    if (early) {
                         promoted(c, promoteAsked);
                     }
                     return new Outcome(State.PROMOTED, r.getString(3), r.getString(4), elapsed, log);
