@@ -104,6 +104,7 @@ final class WalCommands {
                     .encryption(pgp)
                     .trust(Encryption.trust(s, pgp))
                     .systemIdentifier(systemId)
+                    .hashPlaintext(false) // recovery: the stored object's authenticated SHA-256 is checked
                     .build();
             if (spool == null) {
                 return archive.fetch(name, destination);

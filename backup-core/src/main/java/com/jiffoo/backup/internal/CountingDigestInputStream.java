@@ -5,22 +5,33 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.security.MessageDigest;
 
-/** Counts and hashes (SHA-256) the bytes read from {@code in}. The digest is read once the stream is exhausted. */
+/**
+ * Counts and hashes (SHA-256) the bytes read from {@code in}, or only counts them. The digest is read once the stream is
+ * exhausted.
+ */
 public final class CountingDigestInputStream extends FilterInputStream {
-    private final MessageDigest digest = Sha256.newDigest();
+    private final MessageDigest digest;
     private volatile long count;
     private boolean eof;
 
-    /** Wraps {@code in}. */
+    /** Wraps {@code in}, counting and hashing. */
     public CountingDigestInputStream(InputStream in) {
+        this(in, true);
+    }
+
+    /** Wraps {@code in}, counting, and hashing when {@code hash}. */
+    public CountingDigestInputStream(InputStream in, boolean hash) {
         super(in);
+        this.digest = hash ? Sha256.newDigest() : null;
     }
 
     @Override
     public int read() throws IOException {
         int b = in.read();
         if (b >= 0) {
-            digest.update((byte) b);
+            if (digest != null) {
+                digest.update((byte) b);
+            }
             count++;
         } else {
             eof = true;
@@ -32,7 +43,9 @@ public final class CountingDigestInputStream extends FilterInputStream {
     public int read(byte[] b, int off, int len) throws IOException {
         int n = in.read(b, off, len);
         if (n > 0) {
-            digest.update(b, off, n);
+            if (digest != null) {
+                digest.update(b, off, n);
+            }
             count += n;
         } else if (n < 0) {
             eof = true;
@@ -77,8 +90,8 @@ public final class CountingDigestInputStream extends FilterInputStream {
         return eof;
     }
 
-    /** The hex SHA-256 of everything read. Call once, at the end. */
+    /** The hex SHA-256 of everything read, or null when not hashing. Call once, at the end. */
     public String sha256() {
-        return Sha256.hex(digest.digest());
+        return digest == null ? null : Sha256.hex(digest.digest());
     }
 }

@@ -470,6 +470,7 @@ public final class PitrRestore {
                         .encryption(decryption)
                         .trust(trust)
                         .systemIdentifier(id)
+                        .hashPlaintext(false) // as wal-fetch: the stored object's authenticated SHA-256 is checked
                         .build())
                 .spool(spool)
                 .first(start.next())

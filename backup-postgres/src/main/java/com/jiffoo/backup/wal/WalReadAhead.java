@@ -17,8 +17,8 @@ import org.slf4j.LoggerFactory;
  * every {@value WalPrefetch#DEFAULT_COUNT} segments.
  *
  * <p>One thread fetches the segments from {@code first} on, in order, through {@link WalArchive#fetch} (every check of
- * a fetch: manifest signature, SHA-256 of the stored and the decoded bytes, the cluster), each under a name the
- * launcher ignores, then given to the server's user ({@link Builder#prepare}) and renamed to its own name: a segment
+ * a fetch: manifest signature, SHA-256 of the stored bytes, the decoded ones' size and checksums, the cluster), each
+ * under a name the launcher ignores, then given to the server's user ({@link Builder#prepare}) and renamed to its own name: a segment
  * appears in the spool only complete and readable by the server. At most {@link Builder#window} segments wait there:
  * a segment that the server took (it left the spool) marks every lower one as passed (deleted, not counted). A
  * {@code wal-fetch} that ran anyway (this thread was behind) leaves its own read-ahead: the thread goes on after the
