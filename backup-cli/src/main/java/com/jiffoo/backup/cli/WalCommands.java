@@ -337,8 +337,8 @@ final class WalCommands {
             description = {
                 "Restores one archived WAL file: PostgreSQL's restore_command.",
                 "restore_command = '/opt/jiffoo-backup/jiffoo-backup wal-fetch --store URI --key-file FILE %%f %%p'."
-                        + " Checks the file's signed manifest, decrypts and decompresses it next to PATH, checks its"
-                        + " size and SHA-256, and renames it into place. With copies (--copy-to, BACKUP_COPIES) the"
+                        + " Checks the file's signed manifest, decrypts and decompresses it next to PATH, checks the"
+                        + " stored object's SHA-256 and the file's size, and renames it into place. With copies (--copy-to, BACKUP_COPIES) the"
                         + " next store serves when one is down, holds a damaged file or none (said on stderr)."
                         + " Exits 1 when no store has such a file"
                         + " (routine: recovery asks for files that do not exist yet), and " + FETCH_ABORT

@@ -960,8 +960,8 @@ public final class WalArchive {
          * (default true: a deep verification does). False for recovery ({@code wal-fetch}, the read-ahead): the
          * stored object's size and SHA-256 (recorded in the authenticated manifest) are still checked before the
          * file is given its name, and so are the OpenPGP integrity check (MDC), zstd's checksum of the decoded bytes
-         * and their size, and PostgreSQL checks each WAL record's CRC; the stored bytes being the archived ones, the
-         * decoded bytes are too. It saves hashing 16 MiB per segment (about 0.4 s of CPU per 33 segments here,
+         * and their size (in a segment PostgreSQL also checks each record's CRC); the stored bytes being the archived
+         * ones, the decoded bytes are too. It saves hashing 16 MiB per segment (about 0.4 s of CPU per 33 segments here,
          * docs/benchmarks.md), on a path that competes with the server's replay for the CPU.
          */
         public Builder hashPlaintext(boolean hash) {

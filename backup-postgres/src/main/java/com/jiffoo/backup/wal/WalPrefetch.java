@@ -27,8 +27,10 @@ import org.slf4j.LoggerFactory;
  * script, without starting Java) instead of one JVM and one round trip to the store per 16 MiB segment. This is what
  * pgBackRest's asynchronous {@code archive-get} and WAL-G's prefetch do.
  *
- * <p>Every file in the spool went through {@link WalArchive#fetch} — manifest signature, SHA-256 of the stored and
- * of the decoded bytes, the cluster's system identifier — and appears only complete (written beside, then renamed).
+ * <p>Every file in the spool went through {@link WalArchive#fetch} — manifest signature, SHA-256 of the stored bytes
+ * (and of the decoded ones when the archive hashes them, {@link WalArchive.Builder#hashPlaintext}), the decoded
+ * size and zstd's checksum, the cluster's system identifier — and appears only complete (written beside, then
+ * renamed).
  * A spool belongs to one cluster: it records the system identifier it was filled for ({@value #SYSTEM_ID_FILE}) and
  * is emptied when asked for another or for none. Only segments are read ahead (same timeline, the next
  * {@code count} numbers); history, backup-history and partial files are fetched when asked. Segments below the one
