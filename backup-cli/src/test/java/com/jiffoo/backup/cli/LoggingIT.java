@@ -99,13 +99,18 @@ class LoggingIT {
         assertTagged(
                 logs.resolve("backup-list.log"), "backup-list", verify.process().pid());
 
-        // one file for both (LOG_FILE wins over LOG_DIR): each line whole, each job's lines with its own pid
+        // one file for both (LOG_FILE wins over LOG_DIR): each line whole, each job's lines with its own pid.
+        // Backup names hold the second the backup started: on a fast machine the first backup may have started in
+        // this very second, and a second one now would be refused as a same-named backup (exit 2)
+        Thread.sleep(1000 - System.currentTimeMillis() % 1000 + 10);
         Path shared = dir.resolve("shared/jiffoo-backup.log");
         env.put("LOG_FILE", shared.toString());
         Jar.Started one = Jar.start(dir, env, "--verbose", "backup", "files");
         Jar.Started two = Jar.start(dir, env, "--verbose", "verify", "--deep", "--latest");
-        assertThat(one.await().exitCode()).isZero();
-        assertThat(two.await().exitCode()).isZero();
+        Jar.Run oneRun = one.await();
+        Jar.Run twoRun = two.await();
+        assertThat(oneRun.exitCode()).as(oneRun.toString()).isZero();
+        assertThat(twoRun.exitCode()).as(twoRun.toString()).isZero();
         String pattern = String.format(
                 LINE,
                 tag("backup-files", one.process().pid()) + "|"
