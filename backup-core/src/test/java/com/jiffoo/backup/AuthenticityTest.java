@@ -174,6 +174,14 @@ class AuthenticityTest {
                         StoredBackups.of(store, BackupTrust.of(List.of(pgp))).manifest(planted))
                 .isInstanceOf(IntegrityException.class)
                 .hasMessageContaining("not authentic");
+        // and in the scheme of random key files (one PBKDF2 iteration) alike
+        Files.writeString(
+                root.resolve(planted + ".manifest.json.sig"), "jiffoo-backup-hmac-sha256-v2 " + "ab".repeat(32) + "\n");
+        assertThatThrownBy(() ->
+                        StoredBackups.of(store, BackupTrust.of(List.of(pgp))).manifest(planted))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("not authentic")
+                .hasMessageContaining("HMAC does not match");
         // a bad signature is refused even when unauthenticated backups are allowed
         assertThatThrownBy(() -> StoredBackups.of(
                                 store,
@@ -200,9 +208,26 @@ class AuthenticityTest {
                 .hasMessageContaining("HMAC does not match");
     }
 
-    @Test
-    void theHmacCanBeCheckedByHandWithOpenssl() throws Exception {
+    /**
+     * docs/security.md's checks by hand, for both kinds of key file: a random key (as keygen and {@code openssl rand
+     * -base64 32} write) signs in scheme v2 (one PBKDF2 iteration), a passphrase a person chose in v1 (200,000).
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({
+        "random,, jiffoo-backup-hmac-sha256-v2, jiffoo-backup manifest authentication v2, 1",
+        "passphrase, correct horse battery staple, jiffoo-backup-hmac-sha256-v1,"
+                + " jiffoo-backup manifest authentication v1, 200000"
+    })
+    void theHmacCanBeCheckedByHandWithOpenssl(String kind, String phrase, String tag, String salt, String iterations)
+            throws Exception {
+        if (phrase != null) {
+            keyFile = TestKeys.keyFile(dir, "backup.key", phrase + "\n");
+            pgp = OpenPgpTransform.builder()
+                    .passphrase(PassphraseKeyFile.read(keyFile))
+                    .build();
+        }
         BackupManifest real = backup(pgp, AT);
+        assertThat(Files.readString(root.resolve(real.signatureKey()))).as(kind).startsWith(tag + " ");
         String passphrase = Files.readString(keyFile).lines().findFirst().orElseThrow();
         // as docs/security.md says: the key with `openssl kdf`, then the HMAC with `openssl dgst`
         String k = Cli.run(
@@ -217,9 +242,9 @@ class AuthenticityTest {
                                 "-kdfopt",
                                 "pass:" + passphrase,
                                 "-kdfopt",
-                                "salt:jiffoo-backup manifest authentication v1",
+                                "salt:" + salt,
                                 "-kdfopt",
-                                "iter:200000",
+                                "iter:" + iterations,
                                 "PBKDF2"))
                 .assertOk()
                 .stdout()
@@ -240,8 +265,7 @@ class AuthenticityTest {
                 .assertOk()
                 .stdout()
                 .substring(0, 64);
-        assertThat(Files.readString(root.resolve(real.signatureKey())))
-                .isEqualTo("jiffoo-backup-hmac-sha256-v1 " + mac + "\n");
+        assertThat(Files.readString(root.resolve(real.signatureKey()))).isEqualTo(tag + " " + mac + "\n");
 
         // and docs/security.md's python3 recipe, where python3 is installed
         org.junit.jupiter.api.Assumptions.assumeTrue(
@@ -249,9 +273,11 @@ class AuthenticityTest {
                 "python3 is not installed");
         String script = "import hashlib, hmac, sys\n"
                 + "p = open(sys.argv[1], 'rb').read().split(b'\\n')[0].rstrip(b'\\r')\n"
-                + "k = hashlib.pbkdf2_hmac('sha256', p, b'jiffoo-backup manifest authentication v1', 200000)\n"
-                + "print('jiffoo-backup-hmac-sha256-v1', hmac.new(k, open(sys.argv[2], 'rb').read(), 'sha256')"
-                + ".hexdigest())\n";
+                + "tag = open(sys.argv[3]).read().split(' ')[0]\n"
+                + "salt, n = {'jiffoo-backup-hmac-sha256-v1': (b'jiffoo-backup manifest authentication v1', 200000),\n"
+                + "           'jiffoo-backup-hmac-sha256-v2': (b'jiffoo-backup manifest authentication v2', 1)}[tag]\n"
+                + "k = hashlib.pbkdf2_hmac('sha256', p, salt, n)\n"
+                + "print(tag, hmac.new(k, open(sys.argv[2], 'rb').read(), 'sha256').hexdigest())\n";
         Path py = dir.resolve("check.py");
         Files.writeString(py, script);
         assertThat(Cli.run(
@@ -260,7 +286,8 @@ class AuthenticityTest {
                                         "python3",
                                         py.toString(),
                                         keyFile.toString(),
-                                        root.resolve(real.manifestKey()).toString()))
+                                        root.resolve(real.manifestKey()).toString(),
+                                        root.resolve(real.signatureKey()).toString()))
                         .assertOk()
                         .stdout())
                 .isEqualTo(Files.readString(root.resolve(real.signatureKey())));

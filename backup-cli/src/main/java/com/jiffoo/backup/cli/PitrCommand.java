@@ -213,7 +213,8 @@ final class PitrCommand extends CliCommand {
         // (RecoveryServer.Builder#promoteAtPause)
         boolean promoteAtPause = start && act == PitrRestore.Action.PROMOTE && t.type() != RecoveryTarget.Type.LATEST;
         OpenPgpTransform pgp = Encryption.forRestore(settings);
-        // the manifests' HMAC key (a PBKDF2, ~0.2 s of one core) derives on its own thread while the stores open
+        // the manifests' HMAC key (for a passphrase a person chose: a PBKDF2, ~0.1-0.2 s of one core) derives on its
+        // own thread while the stores open
         pgp.authenticator().ifPresent(com.jiffoo.backup.Authenticator::prepare);
         List<Sink> stores = Stores.openAll(settings);
         PitrRestore.Result r;

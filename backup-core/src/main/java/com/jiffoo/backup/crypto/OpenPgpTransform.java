@@ -298,27 +298,35 @@ public final class OpenPgpTransform implements Transform {
     }
 
     /**
-     * The count byte for this passphrase: {@link #RANDOM_KEY_S2K_COUNT_BYTE} when it is the standard base64 (with
-     * padding) of exactly 32 bytes among which at least 20 differ (random bytes have about 30; fewer than 20 happens
-     * once in about 10^8 keys and only costs the slower derivation) and which are not UTF-8 text (the base64 of a
-     * typed phrase is), else {@link #S2K_COUNT_BYTE}.
+     * The count byte for this passphrase: {@link #RANDOM_KEY_S2K_COUNT_BYTE} for a {@linkplain #randomKey random key},
+     * else {@link #S2K_COUNT_BYTE}.
      */
     static int s2kCountByte(char[] passphrase) {
+        return randomKey(passphrase) ? RANDOM_KEY_S2K_COUNT_BYTE : S2K_COUNT_BYTE;
+    }
+
+    /**
+     * Whether this passphrase is a random key, which stretching cannot protect further: the standard base64 (with
+     * padding) of exactly 32 bytes among which at least 20 differ (random bytes have about 30; fewer than 20 happens
+     * once in about 10^8 keys and only costs the slower derivation) and which are not UTF-8 text (the base64 of a
+     * typed phrase is). {@code keygen} and {@code openssl rand -base64 32} write such keys.
+     */
+    static boolean randomKey(char[] passphrase) {
         if (passphrase.length != 44 || passphrase[43] != '=' || passphrase[42] == '=') {
-            return S2K_COUNT_BYTE;
+            return false;
         }
         byte[] ascii = new byte[44];
         byte[] decoded = null;
         try {
             for (int i = 0; i < 44; i++) {
                 if (passphrase[i] > 0x7f) {
-                    return S2K_COUNT_BYTE;
+                    return false;
                 }
                 ascii[i] = (byte) passphrase[i];
             }
             decoded = java.util.Base64.getDecoder().decode(ascii);
             if (decoded.length != 32) {
-                return S2K_COUNT_BYTE;
+                return false;
             }
             boolean[] seen = new boolean[256];
             int distinct = 0;
@@ -328,9 +336,9 @@ public final class OpenPgpTransform implements Transform {
                     distinct++;
                 }
             }
-            return distinct >= 20 && !utf8Text(decoded) ? RANDOM_KEY_S2K_COUNT_BYTE : S2K_COUNT_BYTE;
+            return distinct >= 20 && !utf8Text(decoded);
         } catch (IllegalArgumentException e) {
-            return S2K_COUNT_BYTE;
+            return false;
         } finally {
             java.util.Arrays.fill(ascii, (byte) 0);
             if (decoded != null) {

@@ -37,21 +37,56 @@ import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
  * The {@link Authenticator} of an {@link OpenPgpTransform}: HMAC-SHA256 with material derived from the key files'
  * passphrases, and OpenPGP detached signatures by a signing key, checked against the configured signers.
  *
- * <p>HMAC: {@code K = PBKDF2-HMAC-SHA256(passphrase as UTF-8, salt "jiffoo-backup manifest authentication v1",
- * 200000 iterations, 32 bytes)}; the signature object is the line {@code jiffoo-backup-hmac-sha256-v1 <hex>} with
- * {@code <hex> = HMAC-SHA256(K, content)}. Every configured passphrase (the encryption one and those kept for
- * decryption after a rotation) is tried when checking; the encryption passphrase signs.
+ * <p>HMAC, in one of two schemes ({@link HmacScheme}): the signature object is the line {@code TAG <hex>} with
+ * {@code <hex> = HMAC-SHA256(K, content)} and
+ * <ul>
+ *   <li>{@code jiffoo-backup-hmac-sha256-v1}: {@code K = PBKDF2-HMAC-SHA256(passphrase as UTF-8, salt "jiffoo-backup
+ *       manifest authentication v1", 200000 iterations, 32 bytes)}, for passphrases a person chose, where the
+ *       stretching slows guessing;
+ *   <li>{@code jiffoo-backup-hmac-sha256-v2}: the same with salt {@code "jiffoo-backup manifest authentication v2"}
+ *       and 1 iteration, for {@linkplain OpenPgpTransform#randomKey random keys} (as {@code keygen} writes them),
+ *       which 256 random bits protect and stretching cannot: it would only cost every run ~0.1 s of CPU.
+ * </ul>
+ * The encryption passphrase signs, in its scheme. Every configured passphrase (the encryption one and those kept for
+ * decryption after a rotation) is tried when checking, in the scheme the signature names; a v2 signature is checked
+ * only with random keys (no passphrase a person chose ever makes one).
  *
  * <p>OpenPGP: a binary-document (type 0x00) signature, SHA-256, ASCII-armored, as {@code gpg --detach-sign
  * --armor} makes it; {@code gpg --verify} checks it and this class checks gpg's.
  */
 final class PgpAuthenticator implements Authenticator {
-    /** First word of an HMAC signature object. */
+    /** First word of a v1 HMAC signature object (a passphrase a person chose). */
     static final String HMAC_TAG = "jiffoo-backup-hmac-sha256-v1";
-    /** PBKDF2 salt of the HMAC key; documented for checks by hand. */
+    /** PBKDF2 salt of the v1 HMAC key; documented for checks by hand. */
     static final String HMAC_SALT = "jiffoo-backup manifest authentication v1";
-    /** PBKDF2 iterations of the HMAC key; documented for checks by hand. */
+    /** PBKDF2 iterations of the v1 HMAC key; documented for checks by hand. */
     static final int HMAC_ITERATIONS = 200_000;
+
+    /** How the HMAC key is derived from a key file's passphrase, named by the signature line's first word. */
+    enum HmacScheme {
+        /** A passphrase a person chose: 200,000 PBKDF2 iterations slow guessing. */
+        V1(HMAC_TAG, HMAC_SALT, HMAC_ITERATIONS),
+        /** A random key (256 bits): one PBKDF2 iteration, i.e. {@code HMAC-SHA256(key, salt || 00000001)}. */
+        V2("jiffoo-backup-hmac-sha256-v2", "jiffoo-backup manifest authentication v2", 1);
+
+        final String tag;
+        final String salt;
+        final int iterations;
+
+        HmacScheme(String tag, String salt, int iterations) {
+            this.tag = tag;
+            this.salt = salt;
+            this.iterations = iterations;
+        }
+
+        /** The scheme a passphrase signs with: v2 for a random key, else v1. */
+        static HmacScheme of(OpenPgpTransform.PassphraseEntry p) {
+            return OpenPgpTransform.randomKey(p.passphrase()) ? V2 : V1;
+        }
+    }
+
+    /** One derived key: a passphrase in a scheme. */
+    private record Derivation(OpenPgpTransform.PassphraseEntry passphrase, HmacScheme scheme) {}
 
     private static final int MAX_SIGNATURE_BYTES = 64 * 1024;
 
@@ -59,7 +94,7 @@ final class PgpAuthenticator implements Authenticator {
     private final List<OpenPgpTransform.PassphraseEntry> passphrases;
     private final PgpKeys.SigningKey signingKey;
     private final List<PgpKeys.Signer> signers;
-    private final Map<OpenPgpTransform.PassphraseEntry, CompletableFuture<byte[]>> derived = new ConcurrentHashMap<>();
+    private final Map<Derivation, CompletableFuture<byte[]>> derived = new ConcurrentHashMap<>();
 
     PgpAuthenticator(
             OpenPgpTransform.PassphraseEntry signingPassphrase,
@@ -78,25 +113,27 @@ final class PgpAuthenticator implements Authenticator {
 
     /**
      * Derives the key the HMACs most likely need ahead: the signing key file's, else the first key file's (further
-     * ones, rotated out, are derived when a signature needs them). Nothing when an OpenPGP key signs. A thread that
-     * cannot be started leaves the derivation to the first use.
+     * ones, rotated out, are derived when a signature needs them). Nothing when an OpenPGP key signs, or when that key
+     * file is a random key (its v2 key costs one HMAC). A thread that cannot be started leaves the derivation to the
+     * first use.
      */
     @Override
     public void prepare() {
         OpenPgpTransform.PassphraseEntry first = signingKey != null
                 ? null
                 : signingPassphrase != null ? signingPassphrase : passphrases.isEmpty() ? null : passphrases.get(0);
-        if (first == null) {
+        if (first == null || HmacScheme.of(first) != HmacScheme.V1) {
             return;
         }
+        Derivation d = new Derivation(first, HmacScheme.V1);
         CompletableFuture<byte[]> key = new CompletableFuture<>();
-        if (derived.putIfAbsent(first, key) != null) {
+        if (derived.putIfAbsent(d, key) != null) {
             return;
         }
         Thread t = new Thread(
                 () -> {
                     try {
-                        key.complete(derive(first));
+                        key.complete(derive(d));
                     } catch (RuntimeException | Error x) {
                         key.completeExceptionally(x);
                     }
@@ -106,7 +143,7 @@ final class PgpAuthenticator implements Authenticator {
         try {
             t.start();
         } catch (OutOfMemoryError | RuntimeException e) {
-            derived.remove(first, key);
+            derived.remove(d, key);
         }
     }
 
@@ -121,7 +158,8 @@ final class PgpAuthenticator implements Authenticator {
             return openPgpSignature(content);
         }
         if (signingPassphrase != null) {
-            return (HMAC_TAG + " " + HexFormat.of().formatHex(hmac(signingPassphrase, content)) + "\n")
+            HmacScheme scheme = HmacScheme.of(signingPassphrase);
+            return (scheme.tag + " " + HexFormat.of().formatHex(hmac(signingPassphrase, scheme, content)) + "\n")
                     .getBytes(StandardCharsets.US_ASCII);
         }
         throw new ConfigurationException("Backups in public-key mode must be signed, and no signing key is"
@@ -135,14 +173,16 @@ final class PgpAuthenticator implements Authenticator {
             throw bad(key, "its signature object is larger than " + MAX_SIGNATURE_BYTES + " bytes");
         }
         String text = new String(signature, StandardCharsets.US_ASCII);
-        if (text.startsWith(HMAC_TAG + " ")) {
-            return verifyHmac(content, text, key);
+        for (HmacScheme scheme : HmacScheme.values()) {
+            if (text.startsWith(scheme.tag + " ")) {
+                return verifyHmac(content, text, scheme, key);
+            }
         }
         return verifyOpenPgp(content, signature, key);
     }
 
-    private String verifyHmac(byte[] content, String text, String key) {
-        String hex = text.substring(HMAC_TAG.length() + 1).strip();
+    private String verifyHmac(byte[] content, String text, HmacScheme scheme, String key) {
+        String hex = text.substring(scheme.tag.length() + 1).strip();
         if (!hex.matches("[0-9a-f]{64}")) {
             throw bad(key, "its HMAC signature is not 64 lower-case hex digits");
         }
@@ -155,10 +195,25 @@ final class PgpAuthenticator implements Authenticator {
                     + " (passphrase(...)) to check it.");
         }
         byte[] given = HexFormat.of().parseHex(hex);
+        int tried = 0;
         for (OpenPgpTransform.PassphraseEntry p : passphrases) {
-            if (MessageDigest.isEqual(given, hmac(p, content))) {
+            // a v2 line is made only with a random key: a passphrase a person chose is never tried against one
+            if (scheme == HmacScheme.V2 && HmacScheme.of(p) != HmacScheme.V2) {
+                continue;
+            }
+            tried++;
+            if (MessageDigest.isEqual(given, hmac(p, scheme, content))) {
                 return p.label();
             }
+        }
+        if (tried == 0) {
+            throw bad(
+                    key,
+                    "its HMAC line (" + scheme.tag + ") is one only a random key file (as `keygen` writes) makes,"
+                            + " and the configured key file"
+                            + (passphrases.size() > 1 ? "s are passphrases" : " is a passphrase")
+                            + " a person chose. Either this host's key file is not the one the backups are made with"
+                            + " (compare them), or the object was written by someone without the key file");
         }
         throw bad(
                 key,
@@ -257,10 +312,10 @@ final class PgpAuthenticator implements Authenticator {
         }
     }
 
-    private byte[] hmac(OpenPgpTransform.PassphraseEntry p, byte[] content) {
+    private byte[] hmac(OpenPgpTransform.PassphraseEntry p, HmacScheme scheme, byte[] content) {
         byte[] k;
         try {
-            k = derived.computeIfAbsent(p, e -> CompletableFuture.completedFuture(derive(e)))
+            k = derived.computeIfAbsent(new Derivation(p, scheme), d -> CompletableFuture.completedFuture(derive(d)))
                     .join();
         } catch (CompletionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
@@ -283,13 +338,18 @@ final class PgpAuthenticator implements Authenticator {
      * short-lived JVM's heap and its page faults (docs/benchmarks.md, issue 17).
      */
     static byte[] derive(OpenPgpTransform.PassphraseEntry p) {
-        char[] chars = p.passphrase();
+        return derive(new Derivation(p, HmacScheme.V1));
+    }
+
+    private static byte[] derive(Derivation d) {
+        char[] chars = d.passphrase().passphrase();
         java.nio.ByteBuffer utf8 = StandardCharsets.UTF_8.encode(java.nio.CharBuffer.wrap(chars));
         byte[] password = new byte[utf8.remaining()];
         utf8.get(password);
         java.util.Arrays.fill(utf8.array(), (byte) 0);
         try {
-            return pbkdf2HmacSha256(password, HMAC_SALT.getBytes(StandardCharsets.US_ASCII), HMAC_ITERATIONS);
+            return pbkdf2HmacSha256(
+                    password, d.scheme().salt.getBytes(StandardCharsets.US_ASCII), d.scheme().iterations);
         } finally {
             java.util.Arrays.fill(password, (byte) 0);
         }

@@ -79,10 +79,84 @@ class PgpAuthenticatorTest {
                 .isEqualTo(jdk(passphrase, PgpAuthenticator.HMAC_SALT, PgpAuthenticator.HMAC_ITERATIONS));
     }
 
+    /**
+     * A random key file (as keygen writes) signs in scheme v2, whose key is the JDK's PBKDF2 with the v2 salt and one
+     * iteration; a passphrase a person chose signs in v1. Each checks the other kind's old lines as before: backups
+     * signed in v1 by a random key (before v2 existed) still verify.
+     */
+    @Test
+    void aRandomKeySignsInV2AndAPassphraseInV1(@TempDir Path dir) throws Exception {
+        byte[] content = "{\"manifest\":2}".getBytes(StandardCharsets.UTF_8);
+        Path random = TestKeys.keyFile(dir, "random.key");
+        Authenticator r = authenticator(random);
+        String line = new String(r.sign(content), StandardCharsets.US_ASCII);
+        byte[] k2 = jdk(TestKeys.passphraseOf(random), "jiffoo-backup manifest authentication v2", 1);
+        assertThat(line).isEqualTo("jiffoo-backup-hmac-sha256-v2 " + hmacHex(k2, content) + "\n");
+        assertThat(r.verify(content, line.getBytes(StandardCharsets.US_ASCII), "m"))
+                .contains("random.key");
+        // an old v1 line of the same random key still verifies
+        byte[] k1 = jdk(TestKeys.passphraseOf(random), PgpAuthenticator.HMAC_SALT, PgpAuthenticator.HMAC_ITERATIONS);
+        String old = "jiffoo-backup-hmac-sha256-v1 " + hmacHex(k1, content) + "\n";
+        assertThat(r.verify(content, old.getBytes(StandardCharsets.US_ASCII), "m"))
+                .contains("random.key");
+
+        Path phrase = TestKeys.keyFile(dir, "phrase.key", "correct horse battery staple\n");
+        Authenticator p = authenticator(phrase);
+        String v1 = new String(p.sign(content), StandardCharsets.US_ASCII);
+        assertThat(v1)
+                .isEqualTo("jiffoo-backup-hmac-sha256-v1 "
+                        + hmacHex(
+                                jdk(
+                                        "correct horse battery staple",
+                                        PgpAuthenticator.HMAC_SALT,
+                                        PgpAuthenticator.HMAC_ITERATIONS),
+                                content)
+                        + "\n");
+        // a v2 line is never checked with a passphrase: one made with it (by hand, one iteration) is refused
+        String forged = "jiffoo-backup-hmac-sha256-v2 "
+                + hmacHex(jdk("correct horse battery staple", "jiffoo-backup manifest authentication v2", 1), content)
+                + "\n";
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> p.verify(content, forged.getBytes(StandardCharsets.US_ASCII), "m.manifest.json"))
+                .isInstanceOf(com.jiffoo.backup.IntegrityException.class)
+                .hasMessageContaining("m.manifest.json")
+                .hasMessageContaining("only a random key file");
+    }
+
+    /** What signs in v2: keygen's random keys only; not the base64 of a phrase, not short or typed passphrases. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(
+            strings = {
+                "ZGVhZGJlZWZkZWFkYmVlZmRlYWRiZWVmZGVhZGJlZWY=", // 32 bytes of text: echo -n deadbeef... | base64
+                "c2hvcnQ=",
+                "correct horse battery staple"
+            })
+    void onlyRandomKeysSignInV2(String passphrase, @TempDir Path dir) {
+        assertThat(OpenPgpTransform.randomKey(passphrase.toCharArray())).isFalse();
+        assertThat(OpenPgpTransform.randomKey(
+                        TestKeys.passphraseOf(TestKeys.keyFile(dir, "k.key")).toCharArray()))
+                .isTrue();
+    }
+
+    private static Authenticator authenticator(Path keyFile) {
+        return OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(keyFile))
+                .build()
+                .authenticator()
+                .orElseThrow();
+    }
+
+    private static String hmacHex(byte[] key, byte[] content) throws Exception {
+        javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+        mac.init(new javax.crypto.spec.SecretKeySpec(key, "HmacSHA256"));
+        return HexFormat.of().formatHex(mac.doFinal(content));
+    }
+
     /** A key derived ahead by {@link Authenticator#prepare()} signs and checks exactly as one derived on demand. */
     @Test
     void preparedKeySignsTheSame(@TempDir Path dir) {
-        Path keyFile = TestKeys.keyFile(dir, "k.key");
+        // a passphrase: its v1 key is what prepare() derives ahead (a random key's v2 key needs no thread)
+        Path keyFile = TestKeys.keyFile(dir, "k.key", "a passphrase a person chose\n");
         Authenticator prepared = OpenPgpTransform.builder()
                 .passphrase(PassphraseKeyFile.read(keyFile))
                 .build()
