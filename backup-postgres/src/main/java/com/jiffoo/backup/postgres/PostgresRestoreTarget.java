@@ -454,8 +454,11 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             Thread t = new Thread(
                     () -> {
                         try {
-                            check.run();
-                            setup.complete(setUp());
+                            // one maintenance connection for the check, the abandoned restores and CREATE DATABASE
+                            databases.inSession(() -> {
+                                check.run();
+                                setup.complete(setUp());
+                            });
                         } catch (Throwable e) {
                             setup.completeExceptionally(e);
                         }

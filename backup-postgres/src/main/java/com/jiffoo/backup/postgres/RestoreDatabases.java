@@ -27,6 +27,14 @@ final class RestoreDatabases {
     private final String template;
     private final String owner;
     private final String describe;
+    /** The maintenance connection that {@link #inSession} keeps for its thread (opened on first use), or none. */
+    private final ThreadLocal<Connection[]> session = new ThreadLocal<>();
+
+    /** A step on a maintenance connection. */
+    @FunctionalInterface
+    private interface Step<T> {
+        T run(Connection c) throws SQLException;
+    }
 
     /**
      * @param connection the database restored into (its name is the target's)
@@ -42,6 +50,44 @@ final class RestoreDatabases {
         this.describe = describe;
     }
 
+    /**
+     * Runs {@code work} with one maintenance connection for every step it takes on this thread (whether the database
+     * exists, the databases killed restores left, {@code CREATE DATABASE}) instead of one connection per step: a
+     * restore's preparation is on the way to pg_restore's start, and each connection costs the server a process and
+     * an authentication. The connection is opened by the first step that needs one and closed when {@code work}
+     * returns.
+     */
+    void inSession(Runnable work) {
+        Connection[] held = new Connection[1];
+        session.set(held);
+        try {
+            work.run();
+        } finally {
+            session.remove();
+            if (held[0] != null) {
+                try {
+                    held[0].close();
+                } catch (SQLException e) {
+                    log.debug("closing the maintenance connection failed: {}", e.toString());
+                }
+            }
+        }
+    }
+
+    /** Runs {@code step} on this thread's session connection (see {@link #inSession}), else on a new connection. */
+    private <T> T onMaintenance(Step<T> step) throws SQLException {
+        Connection[] held = session.get();
+        if (held == null) {
+            try (Connection c = maintenance()) {
+                return step.run(c);
+            }
+        }
+        if (held[0] == null) {
+            held[0] = maintenance();
+        }
+        return step.run(held[0]);
+    }
+
     /** The target's description. */
     String describe() {
         return describe;
@@ -52,12 +98,10 @@ final class RestoreDatabases {
      * process gone): the next restore drops that first.
      */
     boolean existsUnabandoned() {
-        try (Connection c = maintenance()) {
-            if (!exists(c, connection.database())) {
-                return false;
-            }
-            return RestoreMarker.find(c).stream()
-                    .noneMatch(m -> m.database().equals(connection.database()) && m.abandoned());
+        try {
+            return onMaintenance(c -> exists(c, connection.database())
+                    && RestoreMarker.find(c).stream()
+                            .noneMatch(m -> m.database().equals(connection.database()) && m.abandoned()));
         } catch (SQLException e) {
             throw unreachable(connection.withDatabase(maintenanceDatabase), e);
         }
@@ -97,8 +141,28 @@ final class RestoreDatabases {
      * owner, encoding, locale, tablespace, connection limit, privileges and settings of the database it replaces.
      */
     void create(String name, DatabaseSwap swap) {
-        try (Connection c = maintenance();
-                Statement s = c.createStatement()) {
+        try {
+            onMaintenance(c -> {
+                create(c, name, swap);
+                return null;
+            });
+        } catch (SQLException e) {
+            throw new RestoreException(
+                    "Cannot create the database " + name + " on "
+                            + connection.host() + ":" + connection.port() + ": " + e.getMessage() + ". The user "
+                            + connection.user() + " needs CREATEDB (and membership in the owner role, if one is set);"
+                            + " the template " + template + " must exist."
+                            + (swap == null
+                                    ? ""
+                                    : " Nothing was restored; " + connection.database() + " is unchanged."),
+                    null,
+                    describe,
+                    e);
+        }
+    }
+
+    private void create(Connection c, String name, DatabaseSwap swap) throws SQLException {
+        try (Statement s = c.createStatement()) {
             if (exists(c, name)) {
                 throw new RestoreException(
                         "The database " + name + " already exists on "
@@ -134,24 +198,12 @@ final class RestoreDatabases {
                 dropQuietly(name);
                 throw e;
             }
-        } catch (SQLException e) {
-            throw new RestoreException(
-                    "Cannot create the database " + name + " on "
-                            + connection.host() + ":" + connection.port() + ": " + e.getMessage() + ". The user "
-                            + connection.user() + " needs CREATEDB (and membership in the owner role, if one is set);"
-                            + " the template " + template + " must exist."
-                            + (swap == null
-                                    ? ""
-                                    : " Nothing was restored; " + connection.database() + " is unchanged."),
-                    null,
-                    describe,
-                    e);
         }
     }
 
     void requireExisting() {
-        try (Connection c = maintenance()) {
-            if (!exists(c, connection.database())) {
+        try {
+            if (!onMaintenance(c -> exists(c, connection.database()))) {
                 throw new RestoreException(
                         "The database " + connection.database() + " does not exist on "
                                 + connection.host() + ":" + connection.port() + ". Create it first, or restore with"
@@ -173,9 +225,9 @@ final class RestoreDatabases {
         List<String> dropped = new ArrayList<>();
         List<String> running = new ArrayList<>();
         List<RestoreMarker.Marked> marked;
-        try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc()) {
-            marked = RestoreMarker.find(c);
-        } catch (SQLException e) {
+        try {
+            marked = onMaintenance(RestoreMarker::find);
+        } catch (SQLException | RestoreException e) {
             log.debug("cannot look for databases left by killed restores: {}", e.toString());
             return Map.of();
         }
