@@ -16,7 +16,8 @@
 #   java $JAVA_OPTS -jar JAR)
 # --rows takes a comma-separated subset (default all five). With --jar-b JAR2 (A/B comparison of two builds, e.g.
 # before and after a change) the rows backup_b and restore_b run JAR2 with JAVA_OPTS_B (default JAVA_OPTS) right
-# next to backup and restore in every round (after them in odd rounds, before them in even ones).
+# next to backup and restore in every round (after them in odd rounds, before them in even ones); each jar restores
+# a backup it made itself (its own store), so that two builds whose formats differ can be compared.
 #
 # Sizes: 300m = pgbench -s 10 + a 1,000,000-row orders table with jsonb (~340 MB, pg_database_size);
 #        1g   = pgbench -s 50 + the same orders table (~1 GiB). Database bench_cli_SIZE, reused when present.
@@ -159,7 +160,7 @@ sample_backends() {
 gpg_sym() { gpg --homedir "$WORK/gnupg" --batch --symmetric --cipher-algo AES256 --passphrase-file "$KEY" \
     --pinentry-mode loopback; }
 gpg_dec() { gpg --homedir "$WORK/gnupg" --batch --quiet --decrypt --passphrase-file "$KEY" --pinentry-mode loopback; }
-jar_env() { env DB_HOST="$PGHOST" DB_PORT="$PGPORT" DB_USER="$PGUSER" BACKUP_DIR="$OUT/store" \
+jar_env() { env DB_HOST="$PGHOST" DB_PORT="$PGPORT" DB_USER="$PGUSER" BACKUP_DIR="${STORE:-$OUT/store}" \
     ENCRYPTION_KEY_FILE="$KEY" "$@"; }
 row_dump() { pg_dump -Fc -Z9 "$DB" > /dev/null; }
 row_shell() {
@@ -177,15 +178,16 @@ jb() {
 row_backup() { jar_env DB_NAME="$DB" bash -c 'jb "$@"' jb "$JAVA_OPTS" "$JAR" backup database; }
 row_pgrest() { createdb "$R_PLAIN" && gpg_dec < "$OUT/shell.sql.gpg" | pg_restore -d "$R_PLAIN"; }
 row_restore() { jar_env DB_NAME="$DB" bash -c 'jb "$@"' jb "$JAVA_OPTS" "$JAR" restore database --latest --into "$R_OURS"; }
-row_backup_b() { jar_env DB_NAME="$DB" bash -c 'jb "$@"' jb "$JAVA_OPTS_B" "$JAR_B" backup database; }
-row_restore_b() { jar_env DB_NAME="$DB" bash -c 'jb "$@"' jb "$JAVA_OPTS_B" "$JAR_B" restore database --latest --into "$R_OURS"; }
+row_backup_b() { STORE=$OUT/store_b jar_env DB_NAME="$DB" bash -c 'jb "$@"' jb "$JAVA_OPTS_B" "$JAR_B" backup database; }
+row_restore_b() { STORE=$OUT/store_b jar_env DB_NAME="$DB" bash -c 'jb "$@"' jb "$JAVA_OPTS_B" "$JAR_B" restore database --latest --into "$R_OURS"; }
 export -f gpg_sym gpg_dec jar_env jb row_dump row_shell row_backup row_pgrest row_restore row_backup_b row_restore_b
 export DB R_PLAIN R_OURS KEY OUT WORK JAR JAVA_OPTS JAR_B JAVA_OPTS_B PGHOST PGPORT PGUSER
 
 before_row() {
     case $1 in
-        backup|backup_b) rm -rf "$OUT/store.old" && if [ -d "$OUT/store" ]; then mv "$OUT/store" "$OUT/store.old"; fi
-                mkdir -p "$OUT/store"; rm -rf "$OUT/store.old" ;;
+        backup|backup_b) local st=$OUT/store${1#backup}
+                rm -rf "$st.old" && if [ -d "$st" ]; then mv "$st" "$st.old"; fi
+                mkdir -p "$st"; rm -rf "$st.old" ;;
         pgrest) dropdb --if-exists "$R_PLAIN" 2> /dev/null ;;
         restore|restore_b) dropdb --if-exists "$R_OURS" 2> /dev/null ;;
     esac
@@ -215,11 +217,12 @@ run_row() { # ROUND ROW
         "backends $srv s (load $(cut -d' ' -f1 /proc/loadavg))"
 }
 
-rm -rf "$OUT" && mkdir -p "$OUT/store"
+rm -rf "$OUT" && mkdir -p "$OUT/store" "$OUT/store_b"
 log "warm-up (untimed): pg_dump -Z0 of $DB"
 pg_dump -Fc -Z0 "$DB" > /dev/null
 [[ ",$ROWS," != *",pgrest,"* || ",$ROWS," == *",shell,"* ]] || row_shell
 [[ ",$ROWS," != *",restore,"* || ",$ROWS," == *",backup,"* ]] || { before_row backup; row_backup > /dev/null 2>&1; }
+[[ ",$ROWS," != *",restore_b,"* || ",$ROWS," == *",backup_b,"* ]] || { before_row backup_b; row_backup_b > /dev/null 2>&1; }
 : > "$TSV"
 IFS=, read -r -a rows <<< "$ROWS"
 for ((round = 1; round <= ROUNDS; round++)); do
