@@ -272,7 +272,7 @@ class AuthenticityTest {
                 Cli.run(dir.toFile(), List.of("sh", "-c", "command -v python3")).exitCode() == 0,
                 "python3 is not installed");
         String script = "import hashlib, hmac, sys\n"
-                + "p = open(sys.argv[1], 'rb').read().split(b'\\n')[0].rstrip(b'\\r')\n"
+                + "p = open(sys.argv[1], 'rb').read().split(b'\\n')[0]\n"
                 + "tag = open(sys.argv[3]).read().split(' ')[0]\n"
                 + "salt, n = {'jiffoo-backup-hmac-sha256-v1': (b'jiffoo-backup manifest authentication v1', 200000),\n"
                 + "           'jiffoo-backup-hmac-sha256-v2': (b'jiffoo-backup manifest authentication v2', 1)}[tag]\n"

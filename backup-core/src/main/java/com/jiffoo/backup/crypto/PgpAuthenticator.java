@@ -219,7 +219,12 @@ final class PgpAuthenticator implements Authenticator {
                 key,
                 "its HMAC does not match the configured key file"
                         + (passphrases.size() > 1
-                                ? "s (" + passphrases.size() + " tried)"
+                                ? "s (" + tried + " tried"
+                                        + (tried < passphrases.size()
+                                                ? " of " + passphrases.size() + ": a " + scheme.tag
+                                                        + " line is checked with random key files only"
+                                                : "")
+                                        + ")"
                                 : " (" + passphrases.get(0).label() + ")")
                         + ". Either this"
                         + " host's key file is not the one the backups are made with (compare them), or the object was"
@@ -330,17 +335,13 @@ final class PgpAuthenticator implements Authenticator {
     }
 
     /**
-     * PBKDF2-HMAC-SHA256 (RFC 8018) of the passphrase as UTF-8, fixed salt, 32 bytes: the same bytes as the JDK's
-     * {@code PBKDF2WithHmacSHA256} (a test compares them), in half its hashing and without allocating. The JDK re-hashes
-     * HMAC's inner and outer pad blocks for every iteration; here their SHA-256 states are computed once, and each of
-     * the 200,000 iterations is two SHA-256 compressions of one padded 32-byte block, in {@code int}s
-     * ({@link #compress}). Cloning a {@code MessageDigest} per iteration instead made 190 MB of garbage, which grew a
-     * short-lived JVM's heap and its page faults (docs/benchmarks.md, issue 17).
+     * PBKDF2-HMAC-SHA256 (RFC 8018) of the passphrase as UTF-8 with the scheme's salt and iterations, 32 bytes: the
+     * same bytes as the JDK's {@code PBKDF2WithHmacSHA256} (a test compares them), in half its hashing and without
+     * allocating. The JDK re-hashes HMAC's inner and outer pad blocks for every iteration; here their SHA-256 states
+     * are computed once, and each of v1's 200,000 iterations is two SHA-256 compressions of one padded 32-byte block,
+     * in {@code int}s ({@link #compress}). Cloning a {@code MessageDigest} per iteration instead made 190 MB of garbage,
+     * which grew a short-lived JVM's heap and its page faults (docs/benchmarks.md, issue 17).
      */
-    static byte[] derive(OpenPgpTransform.PassphraseEntry p) {
-        return derive(new Derivation(p, HmacScheme.V1));
-    }
-
     private static byte[] derive(Derivation d) {
         char[] chars = d.passphrase().passphrase();
         java.nio.ByteBuffer utf8 = StandardCharsets.UTF_8.encode(java.nio.CharBuffer.wrap(chars));

@@ -69,16 +69,6 @@ class PgpAuthenticatorTest {
         assertThat(threads.getCurrentThreadAllocatedBytes() - before).isLessThan(64 * 1024);
     }
 
-    /** The key the manifests are signed with: the JDK's derivation with the documented salt and 200,000 iterations. */
-    @Test
-    void manifestKeyIsTheDocumentedPbkdf2(@TempDir Path dir) throws Exception {
-        Path keyFile = TestKeys.keyFile(dir, "k.key");
-        String passphrase = TestKeys.passphraseOf(keyFile);
-        OpenPgpTransform.PassphraseEntry entry = new OpenPgpTransform.PassphraseEntry(passphrase.toCharArray(), "k");
-        assertThat(PgpAuthenticator.derive(entry))
-                .isEqualTo(jdk(passphrase, PgpAuthenticator.HMAC_SALT, PgpAuthenticator.HMAC_ITERATIONS));
-    }
-
     /**
      * A random key file (as keygen writes) signs in scheme v2, whose key is the JDK's PBKDF2 with the v2 salt and one
      * iteration; a passphrase a person chose signs in v1. Each checks the other kind's old lines as before: backups
@@ -127,7 +117,8 @@ class PgpAuthenticatorTest {
     @ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(
             strings = {
-                "ZGVhZGJlZWZkZWFkYmVlZmRlYWRiZWVmZGVhZGJlZWY=", // 32 bytes of text: echo -n deadbeef... | base64
+                "ZGVhZGJlZWZkZWFkYmVlZmRlYWRiZWVmZGVhZGJlZWY=", // 32 bytes, only 5 different: echo -n deadbeef...
+                "UGFjayBteSBib3ggd2l0aCBmaXZlIGRvemVuIGp1Z3M=", // 32 bytes, 24 different, but UTF-8 text: a phrase
                 "c2hvcnQ=",
                 "correct horse battery staple"
             })
@@ -136,6 +127,43 @@ class PgpAuthenticatorTest {
         assertThat(OpenPgpTransform.randomKey(
                         TestKeys.passphraseOf(TestKeys.keyFile(dir, "k.key")).toCharArray()))
                 .isTrue();
+    }
+
+    /**
+     * An attacker relabels a valid line with the other scheme's tag: refused both ways (the two keys differ). With key
+     * files rotated, a v2 line is checked with the random ones only, whichever key file signs.
+     */
+    @Test
+    void relabelledLinesAreRefusedAndRotationsCheckEachSchemeWithItsKeys(@TempDir Path dir) {
+        byte[] content = "{\"manifest\":3}".getBytes(StandardCharsets.UTF_8);
+        Path random = TestKeys.keyFile(dir, "random.key");
+        Path phrase = TestKeys.keyFile(dir, "phrase.key", "correct horse battery staple\n");
+        Authenticator r = authenticator(random);
+        String v2 = new String(r.sign(content), StandardCharsets.US_ASCII);
+        String asV1 = v2.replace("jiffoo-backup-hmac-sha256-v2 ", "jiffoo-backup-hmac-sha256-v1 ");
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> r.verify(content, asV1.getBytes(StandardCharsets.US_ASCII), "m"))
+                .hasMessageContaining("HMAC does not match");
+        Authenticator p = authenticator(phrase);
+        String v1 = new String(p.sign(content), StandardCharsets.US_ASCII);
+        String asV2 = v1.replace("jiffoo-backup-hmac-sha256-v1 ", "jiffoo-backup-hmac-sha256-v2 ");
+        // checked with a random key too (rotation: the passphrase signs, the random key decrypts old backups)
+        Authenticator rotated = OpenPgpTransform.builder()
+                .passphrase(PassphraseKeyFile.read(phrase))
+                .decryptionPassphrase(PassphraseKeyFile.read(random))
+                .build()
+                .authenticator()
+                .orElseThrow();
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> rotated.verify(content, asV2.getBytes(StandardCharsets.US_ASCII), "m"))
+                .hasMessageContaining("HMAC does not match")
+                .hasMessageContaining("1 tried");
+        // the rotated host still checks the random key's old v2 lines and the passphrase's v1 lines
+        assertThat(rotated.verify(content, v2.getBytes(StandardCharsets.US_ASCII), "m"))
+                .contains("random.key");
+        assertThat(rotated.verify(content, v1.getBytes(StandardCharsets.US_ASCII), "m"))
+                .contains("phrase.key");
+        assertThat(new String(rotated.sign(content), StandardCharsets.US_ASCII)).isEqualTo(v1);
     }
 
     private static Authenticator authenticator(Path keyFile) {
@@ -152,11 +180,16 @@ class PgpAuthenticatorTest {
         return HexFormat.of().formatHex(mac.doFinal(content));
     }
 
-    /** A key derived ahead by {@link Authenticator#prepare()} signs and checks exactly as one derived on demand. */
-    @Test
-    void preparedKeySignsTheSame(@TempDir Path dir) {
-        // a passphrase: its v1 key is what prepare() derives ahead (a random key's v2 key needs no thread)
-        Path keyFile = TestKeys.keyFile(dir, "k.key", "a passphrase a person chose\n");
+    /**
+     * A key derived ahead by {@link Authenticator#prepare()} (a passphrase's v1 key; a random key's v2 key needs no
+     * thread) signs and checks exactly as one derived on demand.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void preparedKeySignsTheSame(boolean randomKey, @TempDir Path dir) {
+        Path keyFile = randomKey
+                ? TestKeys.keyFile(dir, "k.key")
+                : TestKeys.keyFile(dir, "k.key", "a passphrase a person chose\n");
         Authenticator prepared = OpenPgpTransform.builder()
                 .passphrase(PassphraseKeyFile.read(keyFile))
                 .build()
