@@ -69,8 +69,9 @@ final class CountedTables {
      * @param estimate the planner's row estimate ({@code pg_class.reltuples}; -1 when never analyzed)
      * @param visible  whether it is visible in the search path (for unqualified name patterns)
      * @param unlogged whether it is an unlogged table
+     * @param partition whether it is a partition of a partitioned table ({@code pg_class.relispartition})
      */
-    record Table(String schema, String name, long estimate, boolean visible, boolean unlogged) {
+    record Table(String schema, String name, long estimate, boolean visible, boolean unlogged, boolean partition) {
         /** {@code schema.name} as the manifest keys it (not quoted). */
         String qualified() {
             return schema + "." + name;
@@ -96,7 +97,7 @@ final class CountedTables {
     static List<Table> list(Connection c) throws SQLException {
         List<Table> out = new ArrayList<>();
         String sql = "SELECT n.nspname, c.relname, c.reltuples::bigint, pg_catalog.pg_table_is_visible(c.oid),"
-                + " c.relpersistence = 'u'"
+                + " c.relpersistence = 'u', c.relispartition"
                 + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                 + " WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"
                 + " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass"
@@ -105,7 +106,13 @@ final class CountedTables {
         try (Statement s = c.createStatement();
                 ResultSet r = s.executeQuery(sql)) {
             while (r.next()) {
-                out.add(new Table(r.getString(1), r.getString(2), r.getLong(3), r.getBoolean(4), r.getBoolean(5)));
+                out.add(new Table(
+                        r.getString(1),
+                        r.getString(2),
+                        r.getLong(3),
+                        r.getBoolean(4),
+                        r.getBoolean(5),
+                        r.getBoolean(6)));
             }
         }
         return out;
