@@ -267,14 +267,12 @@ final class RestoreCommands {
                         + " then DROP DATABASE \"" + previous + "\"");
             }
             // the target counted (mostly while pg_restore ran); a swap (--existing) before it replaced DB_NAME
-            RowCountCheck.Report counts =
-                    r.facts().get(PostgresRestoreTarget.ROW_COUNT_CHECK) instanceof RowCountCheck.Report before
-                            ? before
-                            : RowCountCheck.compare(
-                                    Databases.server(settings).toBuilder()
-                                            .database(database)
-                                            .build(),
-                                    r.manifest());
+            RowCountCheck.Report counts = PostgresRestoreTarget.rowCountCheck(r.facts())
+                    .orElseGet(() -> RowCountCheck.compare(
+                            Databases.server(settings).toBuilder()
+                                    .database(database)
+                                    .build(),
+                            r.manifest()));
             summary.put("rowCountsMatch", counts.passed());
             say("  " + counts.summary());
             counts.orThrow();

@@ -179,7 +179,9 @@ public final class DatabaseDrill {
                 runChecks(
                         scratchDb,
                         restore.manifest(),
-                        restore.restored().result().facts().get(PostgresRestoreTarget.ROW_COUNT_CHECK),
+                        PostgresRestoreTarget.rowCountCheck(
+                                        restore.restored().result().facts())
+                                .orElse(null),
                         run.checks());
                 run.endPhase("checks");
             }
@@ -348,7 +350,7 @@ public final class DatabaseDrill {
     }
 
     /** @param counted the row-count report the restore target made while restoring, or null */
-    private void runChecks(PgConnection db, BackupManifest manifest, Object counted, List<Check> checks) {
+    private void runChecks(PgConnection db, BackupManifest manifest, RowCountCheck.Report counted, List<Check> checks) {
         checks.add(rowCounts(db, manifest, counted));
         try (Connection c = db.openJdbc()) {
             checks.add(fullRead(c));
@@ -365,10 +367,10 @@ public final class DatabaseDrill {
         }
     }
 
-    private static Check rowCounts(PgConnection db, BackupManifest manifest, Object counted) {
+    private static Check rowCounts(PgConnection db, BackupManifest manifest, RowCountCheck.Report counted) {
         try {
-            RowCountCheck.Report r = counted instanceof RowCountCheck.Report during
-                    ? during // counted by the target, mostly while pg_restore was still restoring
+            RowCountCheck.Report r = counted != null
+                    ? counted // counted by the target, mostly while pg_restore was still restoring
                     : RowCountCheck.compare(db, manifest);
             return new Check(
                     "row-counts",

@@ -138,6 +138,13 @@ public final class PostgresRestoreTarget implements RestoreTarget {
      */
     public static final String ROW_COUNT_CHECK = "rowCountCheck";
 
+    /** The {@value #ROW_COUNT_CHECK} report among a restore's facts, if the target made one. */
+    public static java.util.Optional<RowCountCheck.Report> rowCountCheck(Map<String, Object> facts) {
+        return facts.get(ROW_COUNT_CHECK) instanceof RowCountCheck.Report r
+                ? java.util.Optional.of(r)
+                : java.util.Optional.empty();
+    }
+
     private final Mode mode;
     private final PgConnection connection;
     private final String maintenanceDatabase;
