@@ -9,8 +9,8 @@ import java.util.Map;
  * <p>Two kinds, both made by {@link com.jiffoo.backup.crypto.OpenPgpTransform#authenticator()}:
  * <ul>
  *   <li><b>Passphrase mode</b>: an HMAC-SHA256 keyed with material derived from the key file's passphrase
- *       (PBKDF2-HMAC-SHA256: one iteration for a random key file, 200,000 for a passphrase a person chose); anyone holding the key file can check it, e.g. with {@code python3} or
- *       {@code openssl} (docs/security.md).</li>
+ *       (PBKDF2-HMAC-SHA256: one iteration for a random key file, 200,000 for a passphrase a person chose); anyone
+ *       holding the key file can check it, e.g. with {@code python3} or {@code openssl} (docs/security.md).</li>
  *   <li><b>Public-key mode</b>: a detached OpenPGP signature by the backup host's signing key, checked against the
  *       configured signers' public keys; {@code gpg --verify X.manifest.json.sig X.manifest.json} checks it by
  *       hand.</li>
@@ -46,9 +46,8 @@ public interface Authenticator {
 
     /**
      * Starts deriving key material in the background (the HMAC key of a passphrase a person chose costs a PBKDF2 of
-     * 200,000 iterations),
-     * so that the first {@link #sign} or {@link #verify} does not wait for it. Optional and idempotent; the pipelines
-     * call it when they start.
+     * 200,000 iterations), so that the first {@link #sign} or {@link #verify} does not wait for it. Optional and
+     * idempotent; the pipelines call it when they start.
      */
     default void prepare() {}
 

@@ -230,8 +230,8 @@ final class RestoreCommands {
                         "--existing restores over DB_NAME and --into names a new database;" + " pass one of them.");
             }
             // first: the manifests' HMAC key (for a passphrase a person chose: a PBKDF2, ~0.1-0.2 s of one core)
-            // derives on its own thread from here on,
-            // beside the database work below and the listing of the store, and is ready when the manifest is checked
+            // derives on its own thread from here on, beside the database work below and the listing of the store,
+            // and is ready when the manifest is checked
             OpenPgpTransform pgp = Encryption.forRestore(settings);
             pgp.authenticator().ifPresent(com.jiffoo.backup.Authenticator::prepare);
             PostgresRestoreTarget.Builder b;

@@ -30,8 +30,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A passphrase read from a key file, the way {@code gpg --passphrase-file} reads it: the passphrase is the file's
- * first line, up to its {@code \n}: a {@code \r} before it belongs to the passphrase, as gpg reads it. The runbook makes such a file with
- * {@code openssl rand -base64 32 > backup.key && chmod 600 backup.key}, or with {@link #generate(Path)}.
+ * first line, up to its {@code \n}: a {@code \r} before it belongs to the passphrase, as gpg reads it. The runbook
+ * makes such a file with {@code openssl rand -base64 32 > backup.key && chmod 600 backup.key}, or with
+ * {@link #generate(Path)}.
  *
  * <p>A key file readable or writable by group or others (any of the POSIX bits {@code 077}) is refused unless
  * {@link #read(Path, boolean)} is called with {@code allowInsecurePermissions = true}. On file systems without
