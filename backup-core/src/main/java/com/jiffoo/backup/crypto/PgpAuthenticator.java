@@ -95,6 +95,8 @@ final class PgpAuthenticator implements Authenticator {
     private final PgpKeys.SigningKey signingKey;
     private final List<PgpKeys.Signer> signers;
     private final Map<Derivation, CompletableFuture<byte[]>> derived = new ConcurrentHashMap<>();
+    /** Each key file's scheme, decided once: a manifest check must not re-decode every key file. */
+    private final Map<OpenPgpTransform.PassphraseEntry, HmacScheme> schemes = new java.util.HashMap<>();
 
     PgpAuthenticator(
             OpenPgpTransform.PassphraseEntry signingPassphrase,
@@ -109,6 +111,12 @@ final class PgpAuthenticator implements Authenticator {
             all.add(signingKey.asSigner());
         }
         this.signers = List.copyOf(all);
+        for (OpenPgpTransform.PassphraseEntry p : this.passphrases) {
+            schemes.put(p, HmacScheme.of(p));
+        }
+        if (signingPassphrase != null) {
+            schemes.computeIfAbsent(signingPassphrase, HmacScheme::of);
+        }
     }
 
     /**
@@ -122,7 +130,7 @@ final class PgpAuthenticator implements Authenticator {
         OpenPgpTransform.PassphraseEntry first = signingKey != null
                 ? null
                 : signingPassphrase != null ? signingPassphrase : passphrases.isEmpty() ? null : passphrases.get(0);
-        if (first == null || HmacScheme.of(first) != HmacScheme.V1) {
+        if (first == null || schemes.get(first) != HmacScheme.V1) {
             return;
         }
         Derivation d = new Derivation(first, HmacScheme.V1);
@@ -158,7 +166,7 @@ final class PgpAuthenticator implements Authenticator {
             return openPgpSignature(content);
         }
         if (signingPassphrase != null) {
-            HmacScheme scheme = HmacScheme.of(signingPassphrase);
+            HmacScheme scheme = schemes.get(signingPassphrase);
             return (scheme.tag + " " + HexFormat.of().formatHex(hmac(signingPassphrase, scheme, content)) + "\n")
                     .getBytes(StandardCharsets.US_ASCII);
         }
@@ -198,7 +206,7 @@ final class PgpAuthenticator implements Authenticator {
         int tried = 0;
         for (OpenPgpTransform.PassphraseEntry p : passphrases) {
             // a v2 line is made only with a random key: a passphrase a person chose is never tried against one
-            if (scheme == HmacScheme.V2 && HmacScheme.of(p) != HmacScheme.V2) {
+            if (scheme == HmacScheme.V2 && schemes.get(p) != HmacScheme.V2) {
                 continue;
             }
             tried++;
