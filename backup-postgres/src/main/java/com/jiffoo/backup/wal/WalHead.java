@@ -43,7 +43,8 @@ import org.slf4j.LoggerFactory;
  * <p>{@link WalArchive#push} advances it after a whole segment is committed (or found archived already) when that
  * segment is newer — by timeline, then segment number — than the head stored (read and checked first); a head that
  * is absent, cannot be trusted or names another cluster is replaced. Objects are write-once, so a replacement deletes
- * the old head and writes the new one: a reader in between sees none. Pushes of one archive are serialized; pushes
+ * the old head and writes the new one: a reader in between sees none, so {@link #judge} reads an absent head again
+ * for up to {@link #REPLACE_WAIT} before it calls it deleted. Pushes of one archive are serialized; pushes
  * from several processes may race and leave a slightly older head: the head is a lower bound of the archive's end,
  * which weakens detection a little and raises no alarm of its own (a head on a higher timeline whose segments were
  * pruned since does: docs/pitr.md). A failure to write it is logged and does not fail the push (the segment is
@@ -117,6 +118,15 @@ public final class WalHead {
     static final int STALE_SEGMENTS = 4;
     /** … and written this long before that segment was committed is not advancing. */
     static final java.time.Duration STALE_AGE = java.time.Duration.ofMinutes(15);
+
+    /**
+     * How long an absent head is read again before an archive whose manifests say it keeps one is judged
+     * {@link State#MISSING}: far longer than a push takes to replace it (one delete, one small put).
+     */
+    static final java.time.Duration REPLACE_WAIT = java.time.Duration.ofSeconds(5);
+
+    /** How often {@link #REPLACE_WAIT} reads the head again. */
+    private static final java.time.Duration REPLACE_POLL = java.time.Duration.ofMillis(200);
 
     /**
      * A head as read from a store.
@@ -283,26 +293,31 @@ public final class WalHead {
             long size,
             java.util.List<String> notes) {
         Status s = read(sink, trust);
-        Head h = s.head();
-        switch (s.state()) {
-            case ABSENT -> {
-                com.jiffoo.backup.BackupManifest m = manifestOf(sink, trust, newestPresent, cluster);
-                if (m != null && Boolean.TRUE.equals(m.sourceFacts().get(KEPT))) {
-                    return new Judged(
-                            new Status(
-                                    State.MISSING,
-                                    null,
-                                    "the archive's signed head is missing although the archive keeps one (the signed"
-                                            + " manifest of " + newestPresent + " says so): deleted?"),
-                            null);
-                }
+        if (s.state() == State.ABSENT) {
+            com.jiffoo.backup.BackupManifest m = manifestOf(sink, trust, newestPresent, cluster);
+            if (m == null || !Boolean.TRUE.equals(m.sourceFacts().get(KEPT))) {
                 return new Judged(s, null);
             }
+            // a push replaces the head by deleting it and writing the new one: read again before calling it deleted
+            s = awaitReplacement(sink, trust);
+            if (s.state() == State.ABSENT) {
+                return new Judged(
+                        new Status(
+                                State.MISSING,
+                                null,
+                                "the archive's signed head is missing although the archive keeps one (the signed"
+                                        + " manifest of " + newestPresent + " says so, and it stayed missing for "
+                                        + REPLACE_WAIT.toSeconds() + " s): deleted?"),
+                        null);
+            }
+        }
+        Head h = s.head();
+        switch (s.state()) {
             case UNCHECKED -> {
                 notes.add("the archive's head cannot be checked: " + s.reason());
                 return new Judged(s, null);
             }
-            case INVALID, MISSING -> {
+            case ABSENT, INVALID, MISSING -> {
                 return new Judged(s, null);
             }
             case VALID -> {}
@@ -334,6 +349,26 @@ public final class WalHead {
             }
         }
         return new Judged(s, new TailMissing(h.walFile(), h.archivedAt(), newestPresent));
+    }
+
+    /**
+     * The head read again every {@link #REPLACE_POLL} until it is there or {@link #REPLACE_WAIT} has passed: a push
+     * replacing it ({@link #advance}) deletes the old head before it writes the new one, and a reader in between must
+     * not take the moment for a deletion.
+     */
+    private static Status awaitReplacement(Sink sink, BackupTrust trust) {
+        long deadline = System.nanoTime() + REPLACE_WAIT.toNanos();
+        Status s;
+        do {
+            try {
+                Thread.sleep(REPLACE_POLL.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return read(sink, trust);
+            }
+            s = read(sink, trust);
+        } while (s.state() == State.ABSENT && System.nanoTime() < deadline);
+        return s;
     }
 
     /** Why {@code h} is not advancing, or null: see {@link #judge}. */

@@ -206,6 +206,29 @@ class WalArchiveHeadTest {
     }
 
     @Test
+    void aHeadBeingReplacedIsNotTakenForADeletedOne() throws Exception {
+        LocalDirectorySink sink = copy("replacing");
+        Path head = sink.localRoot().orElseThrow().resolve(WalHead.KEY);
+        Path aside = work.resolve("replacing-head");
+        // as a push replacing the head does: the old one deleted, the new one written a moment later
+        Files.move(head, aside);
+        Thread back = new Thread(() -> {
+            try {
+                Thread.sleep(700);
+                Files.move(aside, head);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        back.start();
+        WalContinuity.Report r = continuity(sink);
+        back.join();
+        assertThat(r.head().state()).as(r.toString()).isEqualTo(WalHead.State.VALID);
+        assertThat(r.continuous()).as(r.toString()).isTrue();
+        assertThat(r.headProblem()).isNull();
+    }
+
+    @Test
     void aHeadThatStopsAdvancingIsAWarning() throws Exception {
         LocalDirectorySink sink = copy("stale");
         // as on a bucket that refuses the delete: the head stays where an hour-old push left it
