@@ -11,6 +11,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -169,12 +170,35 @@ class FilesDrillIT {
         assertThat(made).as("the drill created its scratch directory").isNotNull();
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(made)))
                 .isEqualTo("rwx------");
-        Thread.sleep(500); // into the restore
+        // into the restore: the big file is there, partly written (a fixed sleep could outlast a fast machine's drill)
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!partlyRestored(made, 150_000_000L) && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(started.process().isAlive())
+                .as("the drill still runs when its restore is under way")
+                .isTrue();
         started.process().destroy(); // SIGTERM
         Jar.Run r = started.await();
         assertThat(r.exitCode()).as("stopped, not finished: " + r).isNotZero();
         assertThat(children(scratch))
                 .as("the shutdown hook removed " + made + ": " + r)
                 .isEmpty();
+    }
+
+    /** Whether a regular file below {@code dir} holds more than nothing and less than {@code size} bytes. */
+    private static boolean partlyRestored(Path dir, long size) throws java.io.IOException {
+        try (var files = Files.walk(dir)) {
+            return files.anyMatch(f -> {
+                try {
+                    long n = Files.isRegularFile(f) ? Files.size(f) : 0;
+                    return n > 0 && n < size;
+                } catch (java.io.IOException e) {
+                    return false; // renamed or removed while walked
+                }
+            });
+        } catch (java.io.UncheckedIOException | java.nio.file.NoSuchFileException e) {
+            return false;
+        }
     }
 }

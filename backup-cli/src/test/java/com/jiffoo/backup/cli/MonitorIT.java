@@ -63,7 +63,7 @@ class MonitorIT {
             assertThat(stale.exitCode()).as(stale.toString()).isEqualTo(MonitorCommand.EXIT_CRITICAL);
             assertThat(stale.stdout())
                     .contains("files: CRITICAL")
-                    .contains("27h 0m ago")
+                    .containsPattern("27h [01]m ago")
                     .contains("alert: Slack webhook (127.0.0.1): sent");
             assertThat(slack.bodies()).hasSize(1);
             JsonNode alert = JSON.readTree(slack.bodies().get(0));

@@ -45,7 +45,7 @@ public final class WalReadAhead implements AutoCloseable {
     private final Thread thread;
     private final Object lock = new Object();
     private volatile boolean closed;
-    private int fetched;
+    private volatile int fetched; // written by the read-ahead thread alone, read by others
 
     /** Gives a file to the server's user (or nothing). */
     @FunctionalInterface
