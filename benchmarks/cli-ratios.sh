@@ -134,27 +134,36 @@ PM=$(head -1 "$(psql -d postgres -Atc 'SHOW data_directory')/postmaster.pid" 2> 
 [ -n "$PM" ] || log "cannot read the postmaster's pid (not a superuser?): no backend CPU column"
 
 # Samples the CPU ticks of the backends whose process title names one of the databases in $1 (comma-separated)
-# until the file $2 disappears; prints the sum of each backend's last sample.
+# until the file $2 disappears; prints the sum of each backend's last sample. One perl process reading /proc (perl is
+# Essential in Debian): no process is started per sample, so the sampler takes ~3 % of a core from the rows it
+# measures. (The bash loop before it, which forked ps, tr, sed and awk every 0.1 s, took ~19 % of a core on an idle
+# server and more in rows with more backends: docs/benchmarks.md, "2026-12-03, 11:58-12:55".)
 sample_backends() {
-    local dbs=$1 flag=$2 p t title d hit
-    declare -A ticks=()
-    while [ -e "$flag" ]; do
-        for p in $(ps --ppid "$PM" -o pid= 2> /dev/null); do
-            # "postgres: [cluster: ]user database host(port) activity"
-            title=$({ tr '\0' ' ' < "/proc/$p/cmdline"; } 2> /dev/null) || continue
-            hit=0
-            for d in ${dbs//,/ }; do case " $title " in *" $d "*) hit=1 ;; esac; done
-            # a parallel worker's title names its leader, not the database ("parallel worker for PID n")
-            if [[ $title =~ "parallel worker for PID "([0-9]+) ]] && [ -n "${ticks[${BASH_REMATCH[1]}]:-}" ]; then hit=1; fi
-            [ "$hit" = 1 ] || continue
-            t=$({ sed 's/^.*) //' "/proc/$p/stat"; } 2> /dev/null | awk '{ print $12 + $13 }') || continue
-            [ -n "$t" ] && ticks[$p]=$t
-        done
-        sleep 0.1
-    done
-    t=0
-    for p in "${!ticks[@]}"; do t=$((t + ticks[$p])); done
-    awk -v t="$t" -v h="$clk_tck" 'BEGIN { printf "%.2f", t / h }'
+    perl -e '
+        my ($pm, $dbs, $flag, $hz) = @ARGV;
+        my %want = map { $_ => 1 } split /,/, $dbs;
+        my %ticks;
+        sub slurp { my $f = shift; open(my $h, "<", $f) or return undef; local $/; my $c = <$h>; close $h; $c }
+        while (-e $flag) {
+            opendir(my $d, "/proc") or die;
+            for my $p (grep { /^\d+$/ } readdir $d) {
+                my $st = slurp("/proc/$p/stat") // next;
+                $st =~ s/^.*\) //s;
+                my @f = split / /, $st; # state ppid ... utime (12th after the name) stime (13th)
+                next unless $f[1] == $pm;
+                my $title = slurp("/proc/$p/cmdline") // next;
+                $title =~ tr/\0/ /;
+                # "postgres: [cluster: ]user database host(port) activity"; a parallel worker names its leader
+                my $hit = grep { index(" $title ", " $_ ") >= 0 } keys %want;
+                $hit ||= ($title =~ /parallel worker for PID (\d+)/ && exists $ticks{$1});
+                $ticks{$p} = $f[11] + $f[12] if $hit;
+            }
+            closedir $d;
+            select(undef, undef, undef, 0.1);
+        }
+        my $t = 0; $t += $_ for values %ticks;
+        printf "%.2f", $t / $hz;
+    ' "$PM" "$1" "$2" "$clk_tck"
 }
 
 gpg_sym() { gpg --homedir "$WORK/gnupg" --batch --symmetric --cipher-algo AES256 --passphrase-file "$KEY" \
@@ -188,9 +197,10 @@ before_row() {
         backup|backup_b) local st=$OUT/store${1#backup}
                 rm -rf "$st.old" && if [ -d "$st" ]; then mv "$st" "$st.old"; fi
                 mkdir -p "$st"; rm -rf "$st.old" ;;
-        pgrest) dropdb --if-exists "$R_PLAIN" 2> /dev/null ;;
-        restore|restore_b) dropdb --if-exists "$R_OURS" 2> /dev/null ;;
     esac
+    # every row starts with the same databases on the server: no restored database of an earlier row is left
+    dropdb --if-exists "$R_PLAIN" 2> /dev/null
+    dropdb --if-exists "$R_OURS" 2> /dev/null
     # every row starts with no dirty pages of an earlier row's writes (a restore leaves 1 GiB of them)
     psql -d postgres -qc CHECKPOINT 2> /dev/null || true
     sync
