@@ -18,7 +18,8 @@ import java.util.stream.Stream;
  *
  * <p>It runs, in one JVM and on a temporary directory only, what the commands load: a key file, a files backup into a
  * local store, {@code list}, a deep {@code verify}, a restore, {@code wal-push} and {@code wal-fetch}, an S3 store that is not reachable (127.0.0.1, port 9:
- * only the client's classes matter), and it loads the PostgreSQL classes without connecting. The JVM started with
+ * only the client's classes matter), a database restore whose connection a closed port refuses (nothing is created), and
+ * it loads the PostgreSQL classes. The JVM started with
  * {@code -XX:DumpLoadedClassList} lists every class it loaded, and a second JVM ({@code -Xshare:dump}) writes them
  * into a static archive. A step that fails makes the
  * archive smaller, never wrong: the JVM checks the archive against the jar and the JDK each time it starts and ignores
@@ -78,6 +79,31 @@ public final class CdsTraining {
                     k,
                     "00000002.history",
                     dir.resolve("RECOVERYHISTORY").toString());
+            // a database restore up to its connection, which a closed port refuses (one just given up by this
+            // process, so never a server of the host, and nothing that would accept and then not answer): the
+            // command's own code, the JDBC driver's connect and the child processes' lambdas, which no --help loads;
+            // the store holds no database backup, so it ends in "no such backup" (8) or the refused connection;
+            // either way nothing is created anywhere
+            int closed;
+            try (java.net.ServerSocket free =
+                    new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+                closed = free.getLocalPort();
+            }
+            step(
+                    failed,
+                    -1,
+                    "restore",
+                    "database",
+                    "--latest",
+                    "--into=jiffoo_cds_training",
+                    "--db-host=127.0.0.1",
+                    "--db-port=" + closed,
+                    "--db-user=jiffoo_cds_training",
+                    s,
+                    k,
+                    "--quiet");
+            // what the JDBC driver loads once connected (its result buffer's bound asks for the heap's size)
+            java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
             step(failed, 0, "backup", "database", "--help");
             step(failed, 0, "restore", "database", "--help");
             if (System.getenv("S3_ENDPOINT") == null && System.getenv("S3_BUCKET") == null) {

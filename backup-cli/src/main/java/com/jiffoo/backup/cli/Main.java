@@ -162,6 +162,7 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
             return 0;
         }
         List<Class<?>> commands = commandsFor(args);
+        WarmUp.start(commands.size() == 1 ? commands.get(0) : null, args);
         CommandLine cl = commandLine(commands);
         if (commands != COMMANDS) {
             // a usage error is reported by the whole tree, as if it had been built from the start (nothing has run)

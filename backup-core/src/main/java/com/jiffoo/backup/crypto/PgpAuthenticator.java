@@ -86,7 +86,18 @@ final class PgpAuthenticator implements Authenticator {
     }
 
     /** One derived key: a passphrase in a scheme. */
-    private record Derivation(OpenPgpTransform.PassphraseEntry passphrase, HmacScheme scheme) {}
+    private record Derivation(OpenPgpTransform.PassphraseEntry passphrase, HmacScheme scheme) {
+        // written out: see PassphraseEntry
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Derivation d && d.passphrase.equals(passphrase) && d.scheme == scheme;
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * passphrase.hashCode() + scheme.hashCode();
+        }
+    }
 
     private static final int MAX_SIGNATURE_BYTES = 64 * 1024;
 

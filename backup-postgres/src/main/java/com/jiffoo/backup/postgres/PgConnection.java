@@ -2,7 +2,6 @@ package com.jiffoo.backup.postgres;
 
 import com.jiffoo.backup.ConfigurationException;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -161,7 +160,19 @@ public final class PgConnection {
         p.setProperty("sslmode", sslMode);
         p.setProperty("ApplicationName", "jiffoo-backup");
         String h = host.startsWith("/") ? "localhost" : host; // a socket directory: the JDBC driver speaks TCP only
-        return DriverManager.getConnection("jdbc:postgresql://" + bracket(h) + ":" + port + "/" + database, p);
+        String url = "jdbc:postgresql://" + bracket(h) + ":" + port + "/" + database;
+        // the driver itself, not DriverManager: no scan of the class path for drivers, and no other driver that
+        // claims the URL first
+        Connection c = Jdbc.DRIVER.connect(url, p);
+        if (c == null) {
+            throw new SQLException("The PostgreSQL JDBC driver does not accept " + url + "; check DB_HOST.");
+        }
+        return c;
+    }
+
+    /** The driver, made when the first connection opens (so that a command that opens none never loads it). */
+    private static final class Jdbc {
+        static final java.sql.Driver DRIVER = new org.postgresql.Driver();
     }
 
     private static String bracket(String h) {
