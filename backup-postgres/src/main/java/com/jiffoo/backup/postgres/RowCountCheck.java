@@ -335,7 +335,8 @@ public final class RowCountCheck {
      * whose data it loads; once it has moved on to the next item, that table's COPY has been committed and no later
      * item of a restore changes its rows (triggers, rules and foreign keys come after all data, in post-data), so
      * {@link #loaded} queues it and one connection of its own counts it, beside pg_restore's next table or its index
-     * builds. Not counted early, so counted by {@link #finish()} after pg_restore: leaf partitions (a dump made with
+     * builds: in one server process (no parallel workers) and without JIT, so that it takes at most one core from
+     * pg_restore's backend (docs/benchmarks.md, "A small restore's fixed cost"). Not counted early, so counted by {@link #finish()} after pg_restore: leaf partitions (a dump made with
      * {@code --load-via-partition-root} routes each partition's rows through the root, so another partition's data
      * may still land in one counted before), tables pg_restore did not name (a translated pg_restore, the last table
      * of the data section), and every table when counting early failed. The report is the same as
@@ -422,6 +423,8 @@ public final class RowCountCheck {
             Map<String, CountedTables.Table> byName = null;
             try (Connection c = database.openJdbc();
                     Statement s = c.createStatement()) {
+                // one process, not JIT-compiled: pg_restore's backend (a COPY, an index build) keeps the other core
+                RowCounter.leanCounts(s, c.getMetaData().getDatabaseMajorVersion() * 10000, false);
                 String table;
                 while ((table = queue.take()) != END) {
                     if (byName == null) {

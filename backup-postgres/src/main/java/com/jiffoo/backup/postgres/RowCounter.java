@@ -91,9 +91,18 @@ final class RowCounter {
      * than it saved). The counts stay {@code count(*)} in the dump's snapshot: exactly as exact.
      */
     static void leanCounts(Statement s, int serverVersionNum) throws SQLException {
-        s.execute("SET LOCAL max_parallel_workers_per_gather = 0");
+        leanCounts(s, serverVersionNum, true);
+    }
+
+    /**
+     * {@link #leanCounts(Statement, int)} for the rest of the transaction ({@code local}) or of the session (a
+     * connection in autocommit that only counts, as {@link RowCountCheck.WhileRestoring}'s beside pg_restore).
+     */
+    static void leanCounts(Statement s, int serverVersionNum, boolean local) throws SQLException {
+        String set = local ? "SET LOCAL " : "SET ";
+        s.execute(set + "max_parallel_workers_per_gather = 0");
         if (serverVersionNum >= 110000) { // jit exists since PostgreSQL 11
-            s.execute("SET LOCAL jit = off");
+            s.execute(set + "jit = off");
         }
     }
 

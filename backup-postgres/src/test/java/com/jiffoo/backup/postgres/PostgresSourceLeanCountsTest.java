@@ -53,14 +53,19 @@ class PostgresSourceLeanCountsTest {
         }
     }
 
+    /** Makes the planner count {@code big} with parallel workers, as it would a larger table, and checks it does. */
+    private static void parallelByDefault(Statement s) throws SQLException {
+        s.execute("SET max_parallel_workers_per_gather = 2");
+        s.execute("SET parallel_setup_cost = 0");
+        s.execute("SET parallel_tuple_cost = 0");
+        assertThat(plan(s)).as("the planner's choice without the settings").contains("Gather");
+    }
+
     @Test
     void countsInTheDumpTransactionUseOneProcessAndNoJitAndOnlyThere() throws SQLException {
         try (Connection c = PG.connect(db);
                 Statement s = c.createStatement()) {
-            s.execute("SET max_parallel_workers_per_gather = 2");
-            s.execute("SET parallel_setup_cost = 0");
-            s.execute("SET parallel_tuple_cost = 0");
-            assertThat(plan(s)).as("the planner's choice without the settings").contains("Gather");
+            parallelByDefault(s);
             String jit = show(s, "jit");
 
             c.setAutoCommit(false);
@@ -71,6 +76,21 @@ class PostgresSourceLeanCountsTest {
 
             assertThat(show(s, "max_parallel_workers_per_gather")).isEqualTo("2");
             assertThat(show(s, "jit")).isEqualTo(jit);
+        }
+    }
+
+    /** The counting connection beside pg_restore (autocommit): the settings hold for the session, across statements. */
+    @Test
+    void countsBesideARestoreUseOneProcessAndNoJitForTheSession() throws SQLException {
+        try (Connection c = PG.connect(db);
+                Statement s = c.createStatement()) {
+            parallelByDefault(s);
+
+            RowCounter.leanCounts(s, c.getMetaData().getDatabaseMajorVersion() * 10000, false);
+            assertThat(c.getAutoCommit()).isTrue();
+            assertThat(plan(s)).doesNotContain("Gather").doesNotContain("Parallel");
+            assertThat(show(s, "jit")).isEqualTo("off");
+            assertThat(show(s, "max_parallel_workers_per_gather")).isEqualTo("0");
         }
     }
 
