@@ -17,9 +17,9 @@ import java.util.stream.Stream;
  * class-data-sharing archive {@code jiffoo-backup.jsa} that the {@code jiffoo-backup} launcher starts the JVM with.
  *
  * <p>It runs, in one JVM and on a temporary directory only, what the commands load: a key file, a files backup into a
- * local store, {@code list}, a deep {@code verify}, a restore, {@code wal-push} and {@code wal-fetch}, an S3 store that is not reachable (127.0.0.1, port 9:
- * only the client's classes matter), a database restore whose connection a closed port refuses (nothing is created), and
- * it loads the PostgreSQL classes. The JVM started with
+ * local store, {@code list}, a deep {@code verify}, a restore, {@code wal-push} and {@code wal-fetch}, an S3 store
+ * that is not reachable (127.0.0.1, port 9: only the client's classes matter), a database restore whose connection a
+ * closed port refuses (nothing is created), and it loads the PostgreSQL classes. The JVM started with
  * {@code -XX:DumpLoadedClassList} lists every class it loaded, and a second JVM ({@code -Xshare:dump}) writes them
  * into a static archive. A step that fails makes the
  * archive smaller, never wrong: the JVM checks the archive against the jar and the JDK each time it starts and ignores

@@ -336,11 +336,11 @@ public final class RowCountCheck {
      * item of a restore changes its rows (triggers, rules and foreign keys come after all data, in post-data), so
      * {@link #loaded} queues it and one connection of its own counts it, beside pg_restore's next table or its index
      * builds: in one server process (no parallel workers) and without JIT, so that it takes at most one core from
-     * pg_restore's backend (docs/benchmarks.md, "A small restore's fixed cost"). Not counted early, so counted by {@link #finish()} after pg_restore: leaf partitions (a dump made with
-     * {@code --load-via-partition-root} routes each partition's rows through the root, so another partition's data
-     * may still land in one counted before), tables pg_restore did not name (a translated pg_restore, the last table
-     * of the data section), and every table when counting early failed. The report is the same as
-     * {@link #compare(PgConnection, BackupManifest)}'s.
+     * pg_restore's backend (docs/benchmarks.md, "A small restore's fixed cost"). Not counted early, so counted by
+     * {@link #finish()} after pg_restore: leaf partitions (a dump made with {@code --load-via-partition-root} routes
+     * each partition's rows through the root, so another partition's data may still land in one counted before),
+     * tables pg_restore did not name (a translated pg_restore, the last table of the data section), and every table
+     * when counting early failed. The report is the same as {@link #compare(PgConnection, BackupManifest)}'s.
      *
      * <p>{@link #loaded} may be called from any thread; {@link #finish()} and {@link #close()} from one.
      */
