@@ -12,8 +12,10 @@ import java.util.List;
  * is not on that path), so only the driver is warmed.
  *
  * <p>Only class initialisation, which the JVM makes safe across threads (a thread that needs a class another one is
- * initialising waits for it); nothing here has an effect a command could see, and a class that fails here fails again,
- * with its error, where the command uses it.
+ * initialising waits for it); nothing here has an effect a command could see. A class whose initialisation fails here
+ * fails again where the command uses it, but on JDK 17 as {@code NoClassDefFoundError: Could not initialize class}
+ * without the first error's cause (the JDK attaches it from 18 on); pgjdbc's initialisers only make loggers, enums and
+ * constants.
  */
 final class WarmUp {
     private static final List<String> JDBC = List.of(
@@ -61,8 +63,9 @@ final class WarmUp {
         for (String name : classes) {
             try {
                 Class.forName(name, true, loader);
-            } catch (Throwable e) { // NOPMD: it fails again where it is used, with its error
-                // nothing to do
+            } catch (Throwable e) { // NOPMD: it fails again where it is used
+                // not logged: this thread may run before the command has configured logging, and a logger made now
+                // would fix slf4j-simple's settings (level, file, redaction) before it does
             }
         }
     }

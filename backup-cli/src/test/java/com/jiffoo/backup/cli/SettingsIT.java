@@ -8,6 +8,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -229,5 +231,56 @@ class SettingsIT {
                 "2");
         assertThat(parallelOver.exitCode()).as(parallelOver.toString()).isEqualTo(2);
         assertThat(parallelOver.stderr()).doesNotContain("--jobs").doesNotContain("singleTransaction");
+    }
+
+    /**
+     * A key file that cannot be read fails before the database server is contacted: no connection, no database
+     * created and dropped again, and no wait on a server that accepts and never answers (pgjdbc would wait for it).
+     */
+    @Test
+    void aMissingKeyFileFailsBeforeTheDatabaseServerIsContacted() throws Exception {
+        List<java.net.Socket> held = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        AtomicInteger accepted = new AtomicInteger();
+        try (java.net.ServerSocket silent =
+                new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            Thread acceptor = new Thread(() -> {
+                try {
+                    while (true) {
+                        held.add(silent.accept());
+                        accepted.incrementAndGet();
+                    }
+                } catch (java.io.IOException closed) {
+                    // the test is over
+                }
+            });
+            acceptor.setDaemon(true);
+            acceptor.start();
+            Jar.Started run = Jar.start(
+                    dir,
+                    Map.of(
+                            "BACKUP_DIR", dir.toString(),
+                            "ENCRYPTION_KEY_FILE", dir.resolve("no-such.key").toString(),
+                            "DB_HOST", "127.0.0.1",
+                            "DB_PORT", Integer.toString(silent.getLocalPort()),
+                            "DB_USER", "jb_nobody"),
+                    "restore",
+                    "database",
+                    "--latest",
+                    "--into",
+                    "jb_never_created");
+            boolean ended = run.process().waitFor(60, TimeUnit.SECONDS);
+            if (!ended) {
+                run.process().destroyForcibly();
+            }
+            assertThat(ended).as("ended without waiting on the server").isTrue();
+            assertFailsNaming(run.await(), "ENCRYPTION_KEY_FILE");
+            assertThat(accepted.get())
+                    .as("connections made to the database server")
+                    .isZero();
+        } finally {
+            for (java.net.Socket s : held) {
+                s.close();
+            }
+        }
     }
 }
