@@ -245,16 +245,16 @@ final class RestoreCommands {
             }
             PostgresRestoreTarget target = b.build();
             RestoreResult r;
-            // On the target's own thread, from here on: whether DB_NAME exists (refused unless asked), then CREATE
-            // DATABASE (or a swap's fresh copy), while the store is listed and the manifest checked.
-            // The pipeline waits for it before reading a byte of the backup, so a refusal still reads nothing.
             // The key is read before the database server is contacted: a key file that is missing or unreadable fails
             // at once and changes nothing (a run never waits on the server, nor creates and drops a database, only to
-            // report the key). The database work is what pg_restore waits for (CREATE DATABASE alone takes 0.1-0.4 s),
-            // so it starts next; the manifests' HMAC key (for a passphrase a person chose: a PBKDF2, ~0.1-0.2 s of one
-            // core) then derives on its own thread, beside it and the listing of the store, and is ready when the
-            // manifest is checked.
+            // report the key).
             OpenPgpTransform pgp = Encryption.forRestore(settings);
+            // On the target's own thread, from here on: whether DB_NAME exists (refused unless asked), then CREATE
+            // DATABASE (or a swap's fresh copy), what pg_restore waits for (CREATE DATABASE alone takes 0.1-0.4 s),
+            // while the store is listed and the manifest checked. The pipeline waits for it before reading a byte of
+            // the backup, so a refusal still reads nothing. The manifests' HMAC key (for a passphrase a person chose:
+            // a PBKDF2, ~0.1-0.2 s of one core) derives on its own thread beside it, ready when the manifest is
+            // checked.
             try (PostgresRestoreTarget.Prepared prepared = target.prepare(() -> refuseUnlessAsked(target))) {
                 pgp.authenticator().ifPresent(com.jiffoo.backup.Authenticator::prepare);
                 r = restore(this, which, "database", prepared, summary, pgp);
