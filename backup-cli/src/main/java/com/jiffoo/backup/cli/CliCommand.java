@@ -41,6 +41,9 @@ abstract class CliCommand implements Callable<Integer> {
     /** The settings of this run; set before {@link #run}. */
     Settings settings;
 
+    /** The global options' values of this run: from picocli's root, or from a fast path ({@link FastArgs}). */
+    private GlobalOptions.Values values;
+
     private final Map<String, Object> summary = new LinkedHashMap<>();
     private final CommitGate gate = new CommitGate();
     /** --quiet: what {@link #say} held back, printed only when the command does not succeed. */
@@ -70,8 +73,15 @@ abstract class CliCommand implements Callable<Integer> {
 
     @Override
     public final Integer call() {
-        GlobalOptions.Values v = options.values();
-        String name = spec.qualifiedName(" ").replaceFirst("^jiffoo-backup ", "");
+        return call(options.values(), spec.qualifiedName(" ").replaceFirst("^jiffoo-backup ", ""));
+    }
+
+    /**
+     * Runs the command with the global options {@code v} as {@code name} ({@code restore database}): what picocli's
+     * {@link #call()} does, and what a fast path that parsed the command line by hand calls.
+     */
+    final int call(GlobalOptions.Values v, String name) {
+        values = v;
         summary.put("command", name);
         java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
         Thread worker = Thread.currentThread();
@@ -283,16 +293,16 @@ abstract class CliCommand implements Callable<Integer> {
         message = forOperators(message);
         String text = settings == null ? message : settings.redact(message);
         // a failure before logging was set up (a bad setting): warnings on stderr, as always; else nothing changes
-        Logging.configure(options.values().verbose, null, null, "", CliCommand::forOperators);
+        Logging.configure(values.verbose, null, null, "", CliCommand::forOperators);
         org.slf4j.LoggerFactory.getLogger(CliCommand.class)
-                .debug("{} failed", summary.get("command"), options.values().verbose ? redacted(e) : null);
+                .debug("{} failed", summary.get("command"), values.verbose ? redacted(e) : null);
         if (logged) {
             org.slf4j.LoggerFactory.getLogger(CliCommand.class)
                     .error("{} failed ({}): {}", summary.get("command"), code, text);
         }
         printHeldBack();
         Terminal.err().println("error: " + text);
-        if (options.values().json) {
+        if (values.json) {
             summary.put("status", "error");
             summary.put("error", code.name());
             summary.put("exitCode", failureExitCode(code));
@@ -322,7 +332,7 @@ abstract class CliCommand implements Callable<Integer> {
         if (logged) {
             org.slf4j.LoggerFactory.getLogger(CliCommand.class).info("{}", text);
         }
-        if (!options.values().json) {
+        if (!values.json) {
             if (quiet) {
                 heldBack.add(text);
             } else {
@@ -339,7 +349,7 @@ abstract class CliCommand implements Callable<Integer> {
 
     /** Whether --json is on. */
     boolean json() {
-        return options.values().json;
+        return values.json;
     }
 
     /**

@@ -18,7 +18,8 @@ import picocli.CommandLine.Mixin;
  * <p>Start-up: picocli builds a command's model by reflection, which costs more than the JVM's own start. A run builds
  * only the command its arguments name ({@code backup database ...} builds {@code backup}); the whole tree is built for
  * help, for a usage error (so the message can list every command) and when no command is named but arguments are
- * given that the top level does not take.
+ * given that the top level does not take. {@code wal-push}, {@code wal-fetch} and {@code restore database} in their plain
+ * forms are read by hand and build no model at all ({@link FastArgs}).
  */
 @Command(
         name = "jiffoo-backup",
@@ -154,6 +155,9 @@ public final class Main implements java.util.concurrent.Callable<Integer> {
     /** Runs the command line and returns its exit code. */
     public static int run(String... args) {
         Integer fast = WalCommands.fastPath(args); // one process per WAL file: no picocli model
+        if (fast == null) {
+            fast = RestoreCommands.Database.fastPath(args); // an emergency's critical path: no picocli model
+        }
         if (fast != null) {
             return fast;
         }

@@ -206,7 +206,7 @@ final class RestoreCommands {
                 paramLabel = "N",
                 description = "pg_restore -j N (spools the decrypted dump to a" + " 0600 temporary file first).",
                 defaultValue = "1")
-        int jobs;
+        int jobs = 1;
 
         @Option(
                 names = "--no-owner",
@@ -216,6 +216,113 @@ final class RestoreCommands {
 
         @picocli.CommandLine.Mixin
         DbOptions db;
+
+        /** A run of {@code restore database} read by {@link #parse}: the command and the global options' values. */
+        record Parsed(Database command, GlobalOptions.Values values) {}
+
+        /**
+         * Runs {@code restore database} without building picocli's model when its command line is of a plain form
+         * ({@link #parse}): the start of a restore is on the critical path of an emergency, and picocli's model
+         * costs ~0.1 s of it. The run is the same {@link CliCommand#call(GlobalOptions.Values, String)}.
+         *
+         * @return the exit code, or null when picocli must read {@code args}
+         */
+        static Integer fastPath(String[] args) {
+            Parsed p = parse(args);
+            if (p == null) {
+                return null;
+            }
+            WarmUp.start(RestoreCommands.class, args);
+            return p.command().call(p.values(), "restore database");
+        }
+
+        /**
+         * {@code args} as picocli would read them, when they are {@code restore database} with global options before
+         * or after the two words, then the backup (its name, {@code --latest} or {@code --as-of}), {@code --into},
+         * {@code --existing}, {@code --jobs}, {@code --no-owner}, {@code --db-host}, {@code --db-port},
+         * {@code --db-name}, {@code --db-user}, {@code --json} and {@code --metrics-file}, each at most once, values
+         * after a space or {@code =}; null for anything else ({@link FastArgs}).
+         */
+        static Parsed parse(String[] args) {
+            FastArgs f = new FastArgs(args, 0);
+            Database d = new Database();
+            d.which = new Which();
+            d.db = new DbOptions();
+            GlobalOptions.Values v = f.values();
+            int words = 0; // 1 after "restore", 2 after "database"
+            try {
+                while (f.hasNext()) {
+                    if (!FastArgs.isOption(f.peek())) {
+                        String a = f.positional();
+                        if (words < 2 && a.equals(words == 0 ? "restore" : "database")) {
+                            words++;
+                        } else if (words == 2 && d.which.backup == null) {
+                            d.which.backup = a;
+                        } else {
+                            return null;
+                        }
+                        continue;
+                    }
+                    if (words == 1) {
+                        return null; // an option of `restore` itself: picocli
+                    }
+                    String o = f.take();
+                    if (f.global(o)) {
+                        continue;
+                    }
+                    switch (o) {
+                        case "--json" -> {
+                            f.flag(o);
+                            v.json = true;
+                        }
+                        case "--metrics-file" -> v.metricsFile = Path.of(f.value(o));
+                        default -> {
+                            if (words != 2 || !d.option(f, o)) {
+                                return null;
+                            }
+                        }
+                    }
+                }
+            } catch (FastArgs.GiveUp e) {
+                return null;
+            }
+            return words == 2 ? new Parsed(d, f.values()) : null;
+        }
+
+        /** Takes the option {@code o} of this command from {@code f}; false when it is not one. */
+        private boolean option(FastArgs f, String o) {
+            switch (o) {
+                case "--latest" -> {
+                    f.flag(o);
+                    which.latest = true;
+                }
+                case "--existing" -> {
+                    f.flag(o);
+                    existing = true;
+                }
+                case "--no-owner" -> {
+                    f.flag(o);
+                    noOwner = true;
+                }
+                case "--as-of" -> which.asOf = f.value(o);
+                case "--into" -> into = f.value(o);
+                case "--db-host" -> db.host = f.value(o);
+                case "--db-port" -> db.port = f.value(o);
+                case "--db-name" -> db.name = f.value(o);
+                case "--db-user" -> db.user = f.value(o);
+                case "--jobs" -> {
+                    String n = f.value(o);
+                    if (!n.matches("[1-9][0-9]{0,5}")) {
+                        throw new FastArgs.GiveUp(); // picocli says what is wrong with it
+                    }
+                    jobs = Integer.parseInt(n);
+                }
+                default -> {
+                    return false;
+                }
+            }
+            return true;
+        }
 
         @Override
         void flags(Settings s) {

@@ -37,18 +37,6 @@ final class WalCommands {
     static final String PUSH = "wal-push";
     static final String FETCH = "wal-fetch";
 
-    /** The options with a value the fast path takes. */
-    private static final List<String> VALUED = List.of(
-            "--store",
-            "--copy-to",
-            "--key-file",
-            "--config",
-            "--log-file",
-            "--log-dir",
-            "--spool",
-            "--system-id",
-            "--read-ahead");
-
     /** The setting that lets the copies lag behind the store for WAL: {@value #LATER} (default {@value #SYNC}). */
     static final String WAL_COPIES = "WAL_COPIES";
 
@@ -146,9 +134,10 @@ final class WalCommands {
 
     /**
      * Runs {@code wal-push} or {@code wal-fetch} given in the usual form — the command first, then any of
-     * {@code --store}, {@code --key-file}, {@code --config}, {@code --log-file}, {@code --log-dir} (with their value
-     * after a space or {@code =}), {@code --allow-unauthenticated}, {@code --allow-unencrypted}, {@code -v},
-     * {@code -q}, {@code --}, and the file arguments — without picocli.
+     * {@code --store}, {@code --copy-to}, {@code --key-file}, {@code --config}, {@code --log-file}, {@code --log-dir},
+     * {@code --spool}, {@code --system-id}, {@code --read-ahead} (with their value after a space or {@code =}),
+     * {@code --allow-unauthenticated}, {@code --allow-unencrypted}, {@code -v}, {@code -q}, each at most once,
+     * {@code --}, and the file arguments — without picocli ({@link FastArgs}).
      *
      * @return the exit code, or null when {@code args} are not of that form (picocli handles them: help, usage errors)
      */
@@ -157,57 +146,42 @@ final class WalCommands {
             return null;
         }
         boolean fetch = args[0].equals(FETCH);
-        GlobalOptions.Values v = new GlobalOptions.Values();
+        FastArgs f = new FastArgs(args, 1);
         List<String> files = new ArrayList<>();
-        List<String> copyTo = new ArrayList<>();
         Path spool = null;
         String systemId = null;
         Integer readAhead = null;
         boolean onlyFiles = false;
-        for (int i = 1; i < args.length; i++) {
-            String a = args[i];
-            if (onlyFiles || !a.startsWith("-") || a.equals("-")) {
-                files.add(a);
-                continue;
-            }
-            switch (a) {
-                case "--" -> onlyFiles = true;
-                case "--allow-unauthenticated" -> v.allowUnauthenticated = true;
-                case "--allow-unencrypted" -> v.allowUnencrypted = true;
-                case "-v", "--verbose" -> v.verbose = true;
-                case "-q", "--quiet" -> v.quiet = true;
-                default -> {
-                    int eq = a.indexOf('=');
-                    String option = eq > 0 ? a.substring(0, eq) : a;
-                    if (!VALUED.contains(option) || (eq < 0 && i + 1 >= args.length)) {
-                        return null; // --help, --json, -V, an unknown option, a missing value: picocli
-                    }
-                    String value = eq > 0 ? a.substring(eq + 1) : args[++i];
-                    switch (option) {
-                        case "--store" -> v.store = value;
-                        case "--copy-to" -> copyTo.add(value);
-                        case "--key-file" -> v.keyFile = value;
-                        case "--config" -> v.config = Path.of(value);
-                        case "--log-file" -> v.logFile = Path.of(value);
-                        case "--spool" -> spool = Path.of(value);
-                        case "--system-id" -> systemId = value;
-                        case "--read-ahead" -> {
-                            try {
-                                readAhead = Integer.valueOf(value);
-                            } catch (NumberFormatException e) {
-                                return null; // picocli says what is wrong
-                            }
-                        }
-                        default -> v.logDir = Path.of(value);
-                    }
+        try {
+            while (f.hasNext()) {
+                String a = f.peek();
+                if (onlyFiles || !FastArgs.isOption(a) || a.equals("-")) {
+                    files.add(f.positional());
+                    continue;
+                }
+                if (a.equals("--")) {
+                    f.positional();
+                    onlyFiles = true;
+                    continue;
+                }
+                String option = f.take();
+                if (f.global(option)) {
+                    continue;
+                }
+                switch (option) {
+                    case "--spool" -> spool = Path.of(f.value(option));
+                    case "--system-id" -> systemId = f.value(option);
+                    case "--read-ahead" -> readAhead = Integer.valueOf(f.value(option));
+                    default -> throw new FastArgs.GiveUp(); // --help, --json, -V, an unknown option: picocli
                 }
             }
+        } catch (FastArgs.GiveUp | NumberFormatException e) {
+            return null; // picocli says what is wrong
         }
         if (files.size() != (fetch ? 2 : 1) || (!fetch && (systemId != null || readAhead != null))) {
             return null;
         }
-        v.copyTo = List.copyOf(copyTo);
-        return run(args[0], v, files, spool, systemId, readAhead);
+        return run(args[0], f.values(), files, spool, systemId, readAhead);
     }
 
     private static int run(
