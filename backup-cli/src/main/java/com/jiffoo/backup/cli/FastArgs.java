@@ -88,7 +88,7 @@ final class FastArgs {
 
     /**
      * The value of the option {@code name} just taken: attached, or the next argument. Gives up when it is missing,
-     * looks like an option, or the option was given before.
+     * starts with {@code -} or {@code @} (attached or not), or the option was given before.
      */
     String value(String name) {
         once(name);
@@ -99,12 +99,20 @@ final class FastArgs {
                 throw new GiveUp();
             }
             v = args[next++];
-            if (v.startsWith("-") || v.startsWith("@")) {
-                throw new GiveUp();
-            }
         }
+        if (v.startsWith("-") || v.startsWith("@")) {
+            throw new GiveUp(); // picocli refuses some such values (an option's name, --), takes others
+        }
+        lastValue = v;
         return v;
     }
+
+    /** The value {@link #value} gave last, or null. */
+    String lastValue() {
+        return lastValue;
+    }
+
+    private String lastValue;
 
     /** The flag {@code name} just taken: gives up when a value was attached or it was given before. */
     void flag(String name) {

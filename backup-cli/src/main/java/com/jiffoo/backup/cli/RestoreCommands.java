@@ -250,6 +250,7 @@ final class RestoreCommands {
             d.db = new DbOptions();
             GlobalOptions.Values v = f.values();
             int words = 0; // 1 after "restore", 2 after "database"
+            int copyToAt = -1; // where --copy-to was given: picocli keeps only the last side's
             try {
                 while (f.hasNext()) {
                     if (!FastArgs.isOption(f.peek())) {
@@ -268,25 +269,33 @@ final class RestoreCommands {
                     }
                     String o = f.take();
                     if (f.global(o)) {
-                        continue;
-                    }
-                    switch (o) {
-                        case "--json" -> {
-                            f.flag(o);
-                            v.json = true;
-                        }
-                        case "--metrics-file" -> v.metricsFile = Path.of(f.value(o));
-                        default -> {
-                            if (words != 2 || !d.option(f, o)) {
-                                return null;
+                        if (o.equals("--copy-to")) {
+                            if (copyToAt >= 0 && copyToAt != words) {
+                                return null; // before and after the command: picocli's second list replaces the first
                             }
+                            copyToAt = words;
                         }
+                    } else if (o.equals("--json")) {
+                        f.flag(o);
+                        v.json = true;
+                    } else if (o.equals("--metrics-file")) {
+                        v.metricsFile = Path.of(f.value(o));
+                    } else if (words != 2 || !d.option(f, o)) {
+                        return null;
+                    }
+                    if (words == 0 && f.lastValue() != null && isCommandName(f.lastValue())) {
+                        return null; // picocli takes a command's name before the command for that command
                     }
                 }
             } catch (FastArgs.GiveUp e) {
                 return null;
             }
             return words == 2 ? new Parsed(d, f.values()) : null;
+        }
+
+        /** Whether {@code word} names a command of the top level (picocli would start that command there). */
+        private static boolean isCommandName(String word) {
+            return word.equals("help") || Main.NAMES.contains(word);
         }
 
         /** Takes the option {@code o} of this command from {@code f}; false when it is not one. */

@@ -178,8 +178,10 @@ final class WalCommands {
         } catch (FastArgs.GiveUp | NumberFormatException e) {
             return null; // picocli says what is wrong
         }
-        if (files.size() != (fetch ? 2 : 1) || (!fetch && (systemId != null || readAhead != null))) {
-            return null;
+        if (files.size() != (fetch ? 2 : 1)
+                || (!fetch && (systemId != null || readAhead != null))
+                || (readAhead != null && spool == null)) {
+            return null; // picocli's commands say what is wrong (--read-ahead needs --spool)
         }
         return run(args[0], f.values(), files, spool, systemId, readAhead);
     }

@@ -36,6 +36,8 @@ class RestoreFastPathTest {
             a("restore", "database", "--latest", "--log-dir", "/var/log/jiffoo", "--metrics-file", "/m.prom"),
             a("restore", "database", "--latest", "--log-file=/l.log", "--allow-unauthenticated"),
             a("restore", "database", "--allow-unencrypted", "--latest", "--store="),
+            a("--copy-to", "file:/c1", "--copy-to", "file:/c2", "restore", "database", "--latest"),
+            a("--store", "file:/b", "restore", "database", "restore"),
             a("restore", "database"));
 
     /** Command lines it leaves to picocli: help, errors, and forms it does not read. */
@@ -62,6 +64,17 @@ class RestoreFastPathTest {
             a("restore", "database", "--", "--latest"),
             a("restore", "database", "@/tmp/args"),
             a("restore", "database", "--latest", "-"),
+            // found in review: picocli keeps only the copies given after the command, the fast path had both
+            a("--copy-to", "file:/c1", "restore", "database", "--latest", "--copy-to", "file:/c2"),
+            // attached values that picocli refuses (an option's name, --) or reads its own way
+            a("restore", "database", "--latest", "--into=--existing"),
+            a("restore", "database", "--latest", "--db-name=-vacuum"),
+            a("restore", "database", "--latest", "--into=--"),
+            a("--store=--json", "restore", "database", "--latest"),
+            // a command's name as a value before the command: picocli starts that command there
+            a("--store", "backup", "restore", "database", "--latest"),
+            a("--store=restore", "restore", "database", "--latest"),
+            a("--log-dir", "help", "restore", "database", "--latest"),
             a("--version"),
             a());
 

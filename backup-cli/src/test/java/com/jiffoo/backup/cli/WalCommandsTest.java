@@ -24,6 +24,11 @@ class WalCommandsTest {
         assertThat(WalCommands.fastPath(new String[] {"wal-fetch", "a"})).isNull();
         assertThat(WalCommands.fastPath(new String[] {"wal-push", "a", "b"})).isNull();
         assertThat(WalCommands.fastPath(new String[] {"wal-push", "--store"})).isNull();
+        // --read-ahead without --spool: picocli's wal-fetch refuses it (the fast path used to ignore it)
+        assertThat(WalCommands.fastPath(new String[] {"wal-fetch", "--read-ahead", "4", "a", "b"}))
+                .isNull();
+        assertThat(WalCommands.fastPath(new String[] {"wal-push", "--store", "a", "--store", "b", "f"}))
+                .isNull();
         assertThat(WalCommands.fastPath(new String[] {"list"})).isNull();
         assertThat(WalCommands.fastPath(new String[] {"--verbose", "wal-push", "a"}))
                 .isNull();
