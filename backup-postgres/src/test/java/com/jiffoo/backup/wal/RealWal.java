@@ -18,7 +18,7 @@ import java.util.stream.Stream;
  * Real WAL for the tests: a throwaway cluster archives by {@code cp} into {@code collected} while the given statements
  * run, until at least {@code atLeast} files are archived (none failing); a key file lies beside.
  */
-record RealWal(Path collected, Path keyFile) {
+record RealWal(Path collected, Path keyFile) implements AutoCloseable {
 
     static RealWal archive(long atLeast, String... statements) throws Exception {
         Path base = Files.createTempDirectory("jiffoo-wal-test-");
@@ -49,6 +49,16 @@ record RealWal(Path collected, Path keyFile) {
             }
         }
         return new RealWal(collected, keyFile);
+    }
+
+    /** Deletes the directory the archived files, the key and whatever the test put beside them lie in. */
+    @Override
+    public void close() throws java.io.IOException {
+        try (Stream<Path> walk = Files.walk(collected.getParent())) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
     }
 
     /** The archived files, sorted by name (not a copy the archiver left unfinished). */

@@ -39,6 +39,7 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 class WalArchiveTest {
     private static final String HISTORY = "00000002.history";
 
+    private static RealWal wal;
     private static Path collected;
     private static Path segment;
     private static Path backupHistory;
@@ -50,7 +51,7 @@ class WalArchiveTest {
 
     @BeforeAll
     static void realWal() throws Exception {
-        RealWal wal = RealWal.archive(
+        wal = RealWal.archive(
                 2,
                 "create table t (id int, pad text)",
                 "insert into t select g, repeat('x', 200) from generate_series(1, 20000) g",
@@ -70,6 +71,9 @@ class WalArchiveTest {
 
     @AfterAll
     static void stop() throws Exception {
+        if (wal != null) {
+            wal.close();
+        }
         if (s3 != null) {
             s3.close();
         }

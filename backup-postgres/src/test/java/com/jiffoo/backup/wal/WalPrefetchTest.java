@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * as the server takes segments, up to the last one asked for or the archive's end, no partial file left.
  */
 class WalPrefetchTest {
+    private static RealWal wal;
     private static Path collected;
     private static List<Path> segments;
     private static Path keyFile;
@@ -37,7 +39,7 @@ class WalPrefetchTest {
             statements.add("insert into t select g, md5(g::text) from generate_series(1, 2000) g");
             statements.add("select pg_switch_wal()");
         }
-        RealWal wal = RealWal.archive(6, statements.toArray(String[]::new));
+        wal = RealWal.archive(6, statements.toArray(String[]::new));
         collected = wal.collected();
         keyFile = wal.keyFile();
         segments = wal.segments();
@@ -47,6 +49,13 @@ class WalPrefetchTest {
         WalArchive archive = archive();
         for (Path s : segments) {
             archive.push(s);
+        }
+    }
+
+    @AfterAll
+    static void removeTheWal() throws Exception {
+        if (wal != null) {
+            wal.close();
         }
     }
 
