@@ -11,8 +11,9 @@ import java.util.Set;
  * {@code wal-fetch}, once per WAL file; {@code restore database}, in an emergency): picocli builds its model of the
  * commands by reflection, which costs more than the rest of the start. A fast path takes only the plain forms of the
  * options it knows, each at most once ({@code --copy-to} repeatable); on anything else — {@code --help}, an unknown,
- * repeated or clustered option, a missing value, an {@code @file}, {@code --} — it gives up ({@link GiveUp}) before
- * anything has run, and picocli parses the same arguments and reports what is wrong as it always does.
+ * repeated or clustered option, a missing value, a value starting with {@code -} or {@code @}, an {@code @file},
+ * {@code --} — it gives up ({@link GiveUp}) before anything has run, and picocli parses the same arguments and reports
+ * what is wrong as it always does.
  */
 final class FastArgs {
     /** Leaves the fast path: picocli reads the command line instead. */
@@ -33,6 +34,10 @@ final class FastArgs {
     private final Set<String> given = new HashSet<>();
     private final List<String> copyTo = new ArrayList<>();
     private final GlobalOptions.Values values = new GlobalOptions.Values();
+    /** The value attached to the option just taken ({@code --into=x}), or null. */
+    private String pending;
+    /** The value {@link #value} gave last, or null. */
+    private String lastValue;
 
     /** The arguments {@code args} from index {@code from} on. */
     FastArgs(String[] args, int from) {
@@ -78,9 +83,6 @@ final class FastArgs {
         return a;
     }
 
-    /** The value attached to the option just taken ({@code --into=x}), or null. */
-    private String pending;
-
     /** Whether {@code a} (as {@link #take} gave it) is an option rather than a positional argument. */
     static boolean isOption(String a) {
         return a.startsWith("-");
@@ -111,8 +113,6 @@ final class FastArgs {
     String lastValue() {
         return lastValue;
     }
-
-    private String lastValue;
 
     /** The flag {@code name} just taken: gives up when a value was attached or it was given before. */
     void flag(String name) {

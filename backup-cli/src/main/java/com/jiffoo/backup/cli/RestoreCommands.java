@@ -244,6 +244,9 @@ final class RestoreCommands {
          * after a space or {@code =}; null for anything else ({@link FastArgs}).
          */
         static Parsed parse(String[] args) {
+            if (!java.util.Arrays.asList(args).contains("database")) {
+                return null; // another command: nothing of this one is loaded for it
+            }
             FastArgs f = new FastArgs(args, 0);
             Database d = new Database();
             d.which = new Which();
