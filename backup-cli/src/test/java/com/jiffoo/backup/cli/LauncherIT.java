@@ -40,6 +40,74 @@ class LauncherIT {
         assertThat(run.stdout()).startsWith("jiffoo-backup ");
     }
 
+    /**
+     * {@code backup database} and {@code restore database} on a local store start with the smaller database archive;
+     * anything that may reach S3 and every other command start with the full one. The JVM option
+     * {@code -XX:+PrintSharedArchiveAndExit} prints the archive the launcher chose (and checks that it fits) and exits
+     * before the command runs.
+     */
+    @Test
+    void theDatabaseCommandsOnALocalStoreStartWithTheirOwnArchive() {
+        Path built = Jar.path().getParent();
+        Path database = built.resolve("jiffoo-backup-database.jsa");
+        Path full = built.resolve("jiffoo-backup.jsa");
+        assertThat(database).as("mvn package made the database archive").isRegularFile();
+        assertThat(database.toFile().length())
+                .as("it holds fewer classes than the full archive")
+                .isLessThan(full.toFile().length() * 3 / 4);
+        String store = "--store=" + dir;
+        assertThat(archiveChosen(Map.of(), "restore", "database", "--latest", "--into=jb_x", store))
+                .isEqualTo(database.toString());
+        assertThat(archiveChosen(Map.of(), "--quiet", "backup", "database", store))
+                .isEqualTo(database.toString());
+        assertThat(archiveChosen(Map.of(), "restore", "database", "s3://bucket/database/b.sql.gpg", "--into=jb_x"))
+                .as("a backup in S3")
+                .isEqualTo(full.toString());
+        assertThat(archiveChosen(Map.of(), "backup", "database", "--store=minio://127.0.0.1:9000/b"))
+                .isEqualTo(full.toString());
+        assertThat(archiveChosen(Map.of("S3_BUCKET", "b"), "backup", "database"))
+                .as("S3_BUCKET")
+                .isEqualTo(full.toString());
+        assertThat(archiveChosen(
+                        Map.of(),
+                        "backup",
+                        "database",
+                        "--config",
+                        dir.resolve("c").toString()))
+                .as("a config file may name a bucket")
+                .isEqualTo(full.toString());
+        assertThat(archiveChosen(Map.of(), "backup", "database", store, "--copy-to=" + dir))
+                .isEqualTo(full.toString());
+        assertThat(archiveChosen(Map.of(), "backup", "files", dir.toString(), store))
+                .isEqualTo(full.toString());
+        assertThat(archiveChosen(Map.of(), "list", store)).isEqualTo(full.toString());
+        assertThat(archiveChosen(Map.of("JIFFOO_BACKUP_JSA", full.toString()), "restore", "database", "--latest"))
+                .as("JIFFOO_BACKUP_JSA names the archive for every command")
+                .isEqualTo(full.toString());
+        Jar.Run help =
+                Jar.exec(dir, env("-Xshare:on"), List.of(launcher(built).toString(), "restore", "database", "--help"));
+        assertThat(help.exitCode()).as(help.stderr()).isZero();
+        assertThat(help.stdout()).contains("--into");
+    }
+
+    private String archiveChosen(Map<String, String> settings, String... args) {
+        Map<String, String> env = new java.util.HashMap<>(env("-XX:+PrintSharedArchiveAndExit"));
+        env.putAll(settings);
+        List<String> command = new java.util.ArrayList<>(
+                List.of(launcher(Jar.path().getParent()).toString()));
+        command.addAll(List.of(args));
+        Jar.Run run = Jar.exec(dir, env, command);
+        assertThat(run.exitCode())
+                .as("the archive fits: " + run.stdout() + run.stderr())
+                .isZero();
+        return run.stdout()
+                .lines()
+                .filter(l -> l.startsWith("Static archive name: "))
+                .map(l -> l.substring("Static archive name: ".length()))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no archive named in " + run.stdout()));
+    }
+
     /** A jar moved with its archive runs without it, silently; {@code cds-archive} makes one that fits again. */
     @Test
     void aMovedJarRunsWithoutTheArchiveUntilCdsArchiveRemakesIt() throws Exception {
@@ -61,7 +129,17 @@ class LauncherIT {
 
         Jar.Run remade = Jar.exec(dir, env(""), List.of(launcher(moved).toString(), "cds-archive"));
         assertThat(remade.exitCode()).as(remade.stderr()).isZero();
-        assertThat(remade.stdout()).contains(moved.resolve("jiffoo-backup.jsa").toString());
+        assertThat(remade.stdout())
+                .contains(moved.resolve("jiffoo-backup.jsa").toString())
+                .contains(moved.resolve("jiffoo-backup-database.jsa").toString());
+        assertThat(moved.resolve("jiffoo-backup-database.jsa")).isRegularFile();
+        assertThat(Jar.exec(
+                                dir,
+                                env("-Xshare:on"),
+                                List.of(launcher(moved).toString(), "restore", "database", "--help"))
+                        .exitCode())
+                .as("the remade database archive fits")
+                .isZero();
         Jar.Run shared =
                 Jar.exec(dir, env("-Xshare:on"), List.of(launcher(moved).toString(), "--version"));
         assertThat(shared.exitCode()).as(shared.stderr()).isZero();
