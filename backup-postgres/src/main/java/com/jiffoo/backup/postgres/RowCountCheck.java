@@ -149,6 +149,19 @@ public final class RowCountCheck {
      */
     private static Report compare(
             PgConnection restored, BackupManifest manifest, long parallelBytes, Map<String, Long> counted) {
+        return compare(restored, null, manifest, parallelBytes, counted);
+    }
+
+    /**
+     * {@link #compare(PgConnection, BackupManifest, long, Map)} on {@code open} (a connection to {@code restored},
+     * left open) when not null, else on a connection of its own.
+     */
+    private static Report compare(
+            PgConnection restored,
+            Connection open,
+            BackupManifest manifest,
+            long parallelBytes,
+            Map<String, Long> counted) {
         Objects.requireNonNull(restored, "restored");
         Map<String, Long> expected = expected(manifest);
         Object exactFact = manifest.sourceFacts().get(ROW_COUNTS_EXACT);
@@ -156,7 +169,7 @@ public final class RowCountCheck {
         CountedTables.Scope scope = CountedTables.Scope.of(manifest.sourceFacts());
         Map<String, Long> actual;
         try {
-            actual = count(restored, scope, parallelBytes, counted);
+            actual = count(restored, open, scope, parallelBytes, counted);
         } catch (SQLException e) {
             throw new RestoreException(
                     "Cannot count the rows of " + restored.describe() + ": " + e.getMessage()
@@ -220,14 +233,19 @@ public final class RowCountCheck {
     static final int MAX_COUNTING_CONNECTIONS = 4;
 
     private static Map<String, Long> count(
-            PgConnection restored, CountedTables.Scope scope, long parallelBytes, Map<String, Long> counted)
+            PgConnection restored,
+            Connection open,
+            CountedTables.Scope scope,
+            long parallelBytes,
+            Map<String, Long> counted)
             throws SQLException {
         List<CountedTables.Table> tables;
         List<CountedTables.Table> uncounted = new ArrayList<>();
         Map<String, Long> sizes = new HashMap<>();
         Map<String, Long> counts = new ConcurrentHashMap<>();
         int workers;
-        try (Connection c = restored.openJdbc()) {
+        try (Connection own = open == null ? restored.openJdbc() : null) {
+            Connection c = open == null ? own : open;
             tables = CountedTables.list(c);
             for (CountedTables.Table t : tables) {
                 Long early = counted.get(t.qualified());
@@ -356,6 +374,10 @@ public final class RowCountCheck {
         private final Map<String, Long> counts = new ConcurrentHashMap<>();
         private final Thread worker;
         private volatile boolean started;
+        /** Set by {@link #finish()} before it ends the worker: the worker then compares on its own connection. */
+        private volatile boolean finishing;
+        /** The worker's comparison (on the connection it counted on), or null when it made none. */
+        private volatile Report finished;
 
         /**
          * @param database the database pg_restore restores into
@@ -391,8 +413,12 @@ public final class RowCountCheck {
          * @throws RestoreException when the database cannot be reached or counted
          */
         Report finish() {
+            finishing = true;
             stopWorker(false);
-            return compare(database, manifest, PARALLEL_BYTES, Map.copyOf(counts));
+            Report report = finished;
+            // the worker compared on the connection it counted on (no new connection after pg_restore, ~30 ms of
+            // the server's time to a backend); else, or when that failed, on a connection of its own
+            return report != null ? report : compare(database, manifest, PARALLEL_BYTES, Map.copyOf(counts));
         }
 
         @Override
@@ -424,7 +450,8 @@ public final class RowCountCheck {
             try (Connection c = database.openJdbc();
                     Statement s = c.createStatement()) {
                 // one process, not JIT-compiled: pg_restore's backend (a COPY, an index build) keeps the other core
-                RowCounter.leanCounts(s, c.getMetaData().getDatabaseMajorVersion() * 10000, false);
+                int version = c.getMetaData().getDatabaseMajorVersion() * 10000;
+                RowCounter.leanCounts(s, version, false);
                 String table;
                 while ((table = queue.take()) != END) {
                     if (byName == null) {
@@ -439,6 +466,14 @@ public final class RowCountCheck {
                     if (t != null && t != AMBIGUOUS && !t.partition()) {
                         countOne(s, t, scope, counts);
                     }
+                }
+                if (finishing) {
+                    // pg_restore is done: what is left to count may use the server's parallel workers again
+                    s.execute("RESET max_parallel_workers_per_gather");
+                    if (version >= 110000) {
+                        s.execute("RESET jit");
+                    }
+                    finished = compare(database, c, manifest, PARALLEL_BYTES, Map.copyOf(counts));
                 }
             } catch (InterruptedException e) {
                 // closed: the restore failed

@@ -136,9 +136,9 @@ class RowCountsWhileRestoringTest {
         assertThat(badKept).noneMatch(l -> l.contains("processing data for table"));
     }
 
-    @Test
-    void countsMadeWhileRestoringAgreeWithACountAfterAndLeaveLeafPartitionsToTheEnd() throws Exception {
-        String db = dbs.newName("rcwr_w");
+    /** A committed restore of the dump with the target's own row-count check turned off; returns its name. */
+    private String restoredWithoutCounts(String prefix) throws Exception {
+        String db = dbs.newName(prefix);
         try (InputStream in = Files.newInputStream(dump);
                 StagedRestore staged = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
                         .checkRowCounts(false)
@@ -147,6 +147,12 @@ class RowCountsWhileRestoringTest {
             assertThat(staged.facts()).doesNotContainKey(PostgresRestoreTarget.ROW_COUNT_CHECK);
             staged.commit();
         }
+        return db;
+    }
+
+    @Test
+    void countsMadeWhileRestoringAgreeWithACountAfterAndLeaveLeafPartitionsToTheEnd() throws Exception {
+        String db = restoredWithoutCounts("rcwr_w");
         BackupManifest m = manifest(counts);
         RowCountCheck.Report after = RowCountCheck.compare(PgTools.connection(db), m);
         assertThat(after.passed()).isTrue();
@@ -171,6 +177,39 @@ class RowCountsWhileRestoringTest {
         try (RowCountCheck.WhileRestoring w = new RowCountCheck.WhileRestoring(PgTools.connection(db), m)) {
             assertThat(w.finish()).isEqualTo(after);
             assertThat(w.countedSoFar()).isEmpty();
+        }
+    }
+
+    /**
+     * After pg_restore, what is left (the listing, the leaf partitions) is counted on the connection that counted
+     * during the restore: no new backend on the way to the result. The database refuses new connections
+     * ({@code ALLOW_CONNECTIONS false}, which leaves open ones alone) once the early counts have started.
+     */
+    @Test
+    void theCountsAfterPgRestoreUseTheConnectionThatCountedDuringIt() throws Exception {
+        String db = restoredWithoutCounts("rcwr_c");
+        BackupManifest m = manifest(counts);
+        RowCountCheck.Report after = RowCountCheck.compare(PgTools.connection(db), m);
+        try (Connection admin = PgTestServer.get().connect("postgres");
+                RowCountCheck.WhileRestoring w = new RowCountCheck.WhileRestoring(PgTools.connection(db), m)) {
+            w.loaded("public.customers");
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+            while (w.countedSoFar().isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(w.countedSoFar()).containsOnlyKeys("public.customers");
+            try (java.sql.Statement st = admin.createStatement()) {
+                st.execute("ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
+            }
+            assertThatThrownBy(() -> RowCountCheck.compare(PgTools.connection(db), m))
+                    .as("a new connection is refused")
+                    .isInstanceOf(RestoreException.class);
+            RowCountCheck.Report finished = w.finish();
+            assertThat(finished).isEqualTo(after);
+            assertThat(finished.passed()).isTrue();
+            try (java.sql.Statement st = admin.createStatement()) {
+                st.execute("ALTER DATABASE " + db + " ALLOW_CONNECTIONS true");
+            }
         }
     }
 
