@@ -29,8 +29,8 @@ import java.util.stream.Stream;
  * <p>With the argument {@code database} it trains only what {@code backup database} and {@code restore database}
  * load on a local store (a key file, a files backup and restore for the pipeline's classes, both database commands
  * up to their connection, the PostgreSQL classes), for the launcher's second archive {@code jiffoo-backup-database.jsa}:
- * the JVM relocates its archive at every start, at about 2.3 ms per MB on the machines measured, and these commands
- * load 28 of the full archive's 55 MB (docs/benchmarks.md, "One archive per command family").
+ * the JVM relocates its archive at every start, at about 2.3 ms per MB on the machines measured, and this one is 35 MB
+ * against the full archive's 55 MB (docs/benchmarks.md, "One archive per command family").
  */
 public final class CdsTraining {
 

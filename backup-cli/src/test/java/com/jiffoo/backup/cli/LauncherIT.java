@@ -78,6 +78,15 @@ class LauncherIT {
                 .isEqualTo(full.toString());
         assertThat(archiveChosen(Map.of(), "backup", "database", store, "--copy-to=" + dir))
                 .isEqualTo(full.toString());
+        assertThat(archiveChosen(Map.of(), "backup", "database", store, "--copy-to", dir.toString()))
+                .isEqualTo(full.toString());
+        assertThat(archiveChosen(Map.of("BACKUP_COPIES", dir.toString()), "backup", "database", store))
+                .isEqualTo(full.toString());
+        assertThat(archiveChosen(Map.of("S3_BACKUP_BUCKET", "b"), "restore", "database", "--latest"))
+                .isEqualTo(full.toString());
+        assertThat(archiveChosen(Map.of(), "restore", "database", "--latest", "--into=a b", store))
+                .as("an argument with a space")
+                .isEqualTo(database.toString());
         assertThat(archiveChosen(Map.of(), "backup", "files", dir.toString(), store))
                 .isEqualTo(full.toString());
         assertThat(archiveChosen(Map.of(), "list", store)).isEqualTo(full.toString());
@@ -91,10 +100,15 @@ class LauncherIT {
     }
 
     private String archiveChosen(Map<String, String> settings, String... args) {
+        return archiveChosen(Jar.path().getParent(), settings, args);
+    }
+
+    /** The archive the launcher in {@code jarDir} starts the JVM with for {@code args}. */
+    private String archiveChosen(Path jarDir, Map<String, String> settings, String... args) {
         Map<String, String> env = new java.util.HashMap<>(env("-XX:+PrintSharedArchiveAndExit"));
         env.putAll(settings);
-        List<String> command = new java.util.ArrayList<>(
-                List.of(launcher(Jar.path().getParent()).toString()));
+        List<String> command =
+                new java.util.ArrayList<>(List.of(launcher(jarDir).toString()));
         command.addAll(List.of(args));
         Jar.Run run = Jar.exec(dir, env, command);
         assertThat(run.exitCode())
@@ -127,6 +141,14 @@ class LauncherIT {
                 .as("the archive made for target/ does not fit the moved jar")
                 .isNotZero();
 
+        Jar.Run none = Jar.exec(
+                dir,
+                Map.of("JAVA_HOME", System.getProperty("java.home"), "JIFFOO_BACKUP_JSA", "none"),
+                List.of(launcher(moved).toString(), "cds-archive"));
+        assertThat(none.exitCode()).isEqualTo(2);
+        assertThat(none.stderr()).contains("JIFFOO_BACKUP_JSA=none");
+        assertThat(dir.resolve("none")).doesNotExist();
+
         Jar.Run remade = Jar.exec(dir, env(""), List.of(launcher(moved).toString(), "cds-archive"));
         assertThat(remade.exitCode()).as(remade.stderr()).isZero();
         assertThat(remade.stdout())
@@ -140,6 +162,10 @@ class LauncherIT {
                         .exitCode())
                 .as("the remade database archive fits")
                 .isZero();
+        java.nio.file.Files.delete(moved.resolve("jiffoo-backup-database.jsa"));
+        assertThat(archiveChosen(moved, Map.of(), "restore", "database", "--latest", "--store=" + dir))
+                .as("no database archive beside the jar (an install from before there was one): the full one")
+                .isEqualTo(moved.resolve("jiffoo-backup.jsa").toString());
         Jar.Run shared =
                 Jar.exec(dir, env("-Xshare:on"), List.of(launcher(moved).toString(), "--version"));
         assertThat(shared.exitCode()).as(shared.stderr()).isZero();

@@ -358,7 +358,6 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                 swap == null ? "" : ", into " + swap.staging() + " to be swapped in by name");
         boolean ok = false;
         RowCountCheck.WhileRestoring early = null;
-        java.util.concurrent.CompletableFuture<Connection> forCommit = null;
         try {
             boolean counted = (checkRowCounts || swap != null)
                     && manifest != null
@@ -371,11 +370,6 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                 early = new RowCountCheck.WhileRestoring(into, manifest);
             }
             Map<String, Object> facts = run(plaintext, what, into, early, setup.pgRestore());
-            if (mode == Mode.NEW_DATABASE && swap == null) {
-                // the connection that commit() clears the in-progress mark on, opened while the counts finish
-                // rather than after them (a backend's start, ~30 ms of the server's time)
-                forCommit = openInBackground(connection.withDatabase(maintenanceDatabase));
-            }
             if (counted) {
                 // judged before a swap, so that a restore the backup's counts reject never replaces the database
                 RowCountCheck.Report counts = early != null ? early.finish() : RowCountCheck.compare(into, manifest);
@@ -399,45 +393,14 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                     describe(),
                     facts.get("durationMillis"),
                     facts.get("warnings"));
-            return new Staged(facts, swap, forCommit);
+            return new Staged(facts, swap);
         } finally {
             if (early != null) {
                 early.close(); // its connection closes before the database may be dropped
             }
             if (!ok) {
-                closeQuietly(forCommit);
                 undo(setup);
             }
-        }
-    }
-
-    /** Opens a connection on a thread of its own; the future fails with what opening threw. */
-    private static java.util.concurrent.CompletableFuture<Connection> openInBackground(PgConnection to) {
-        java.util.concurrent.CompletableFuture<Connection> f = new java.util.concurrent.CompletableFuture<>();
-        Thread t = new Thread(
-                () -> {
-                    try {
-                        f.complete(to.openJdbc());
-                    } catch (Throwable e) {
-                        f.completeExceptionally(e);
-                    }
-                },
-                "jiffoo-restore-commit-connection");
-        t.setDaemon(true);
-        t.start();
-        return f;
-    }
-
-    /** Closes the connection {@code f} opened (or will open), if any; never throws. */
-    private static void closeQuietly(java.util.concurrent.CompletableFuture<Connection> f) {
-        if (f != null) {
-            f.thenAccept(c -> {
-                try {
-                    c.close();
-                } catch (SQLException e) {
-                    log.debug("closing a maintenance connection failed: {}", e.toString());
-                }
-            });
         }
     }
 
@@ -744,44 +707,12 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     private final class Staged implements StagedRestore {
         private final Map<String, Object> facts;
         private final DatabaseSwap swap;
-        /** A maintenance connection being opened for {@link #commit()} (a new database), or null. */
-        private java.util.concurrent.CompletableFuture<Connection> forCommit;
-
         private boolean committed;
         private boolean closed;
 
-        Staged(
-                Map<String, Object> facts,
-                DatabaseSwap swap,
-                java.util.concurrent.CompletableFuture<Connection> forCommit) {
+        Staged(Map<String, Object> facts, DatabaseSwap swap) {
             this.facts = facts;
             this.swap = swap;
-            this.forCommit = forCommit;
-        }
-
-        /**
-         * Clears the in-progress mark: on the connection opened for it while the counts finished, else (it could not
-         * be opened, or the server has closed it since) on a new one, whose failure is the one reported.
-         */
-        private void clearMark() throws SQLException {
-            String sql = "COMMENT ON DATABASE " + ident(connection.database()) + " IS NULL";
-            java.util.concurrent.CompletableFuture<Connection> f = forCommit;
-            forCommit = null;
-            if (f != null) {
-                try (Connection c = f.join();
-                        Statement s = c.createStatement()) {
-                    s.execute(sql);
-                    return;
-                } catch (java.util.concurrent.CompletionException | SQLException e) {
-                    log.debug(
-                            "the maintenance connection opened for the commit failed, opening another: {}",
-                            e.toString());
-                }
-            }
-            try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc();
-                    Statement s = c.createStatement()) {
-                s.execute(sql);
-            }
         }
 
         @Override
@@ -800,8 +731,9 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             if (swap != null) {
                 facts.putAll(swap.swapIn());
             } else if (mode == Mode.NEW_DATABASE) {
-                try {
-                    clearMark();
+                try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc();
+                        Statement s = c.createStatement()) {
+                    s.execute("COMMENT ON DATABASE " + ident(connection.database()) + " IS NULL");
                 } catch (SQLException e) {
                     throw new RestoreException(
                             "Cannot clear the in-progress mark of the restored database "
@@ -822,8 +754,6 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                 return;
             }
             closed = true;
-            closeQuietly(forCommit);
-            forCommit = null;
             if (!committed && mode == Mode.NEW_DATABASE) {
                 log.info("discarding the staged restore into {}", describe());
                 databases.dropQuietly(connection.database());

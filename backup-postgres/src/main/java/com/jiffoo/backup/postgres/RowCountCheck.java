@@ -283,24 +283,25 @@ public final class RowCountCheck {
         bySize.sort(Comparator.comparingLong((CountedTables.Table t) -> sizes.getOrDefault(t.qualified(), 0L))
                 .reversed());
         ConcurrentLinkedQueue<CountedTables.Table> queue = new ConcurrentLinkedQueue<>(bySize);
-        ExecutorService pool = Executors.newFixedThreadPool(workers, r -> {
+        // an open connection is one of the workers (this thread's): no more connections than without it
+        int opened = open == null ? workers : workers - 1;
+        ExecutorService pool = Executors.newFixedThreadPool(opened, r -> {
             Thread t = new Thread(r, "jiffoo-row-count-check");
             t.setDaemon(true);
             return t;
         });
         try {
             List<Future<Void>> done = new ArrayList<>();
-            for (int i = 0; i < workers; i++) {
+            for (int i = 0; i < opened; i++) {
                 done.add(pool.submit(() -> {
-                    try (Connection c = restored.openJdbc();
-                            Statement s = c.createStatement()) {
-                        CountedTables.Table t;
-                        while ((t = queue.poll()) != null) {
-                            countOne(s, t, scope, counts);
-                        }
+                    try (Connection c = restored.openJdbc()) {
+                        countQueued(c, queue, scope, counts);
                     }
                     return null;
                 }));
+            }
+            if (open != null) {
+                countQueued(open, queue, scope, counts);
             }
             for (Future<Void> f : done) {
                 f.get();
@@ -317,6 +318,20 @@ public final class RowCountCheck {
             pool.shutdownNow();
         }
         return ordered(tables, counts);
+    }
+
+    private static void countQueued(
+            Connection c,
+            ConcurrentLinkedQueue<CountedTables.Table> queue,
+            CountedTables.Scope scope,
+            Map<String, Long> counts)
+            throws SQLException {
+        try (Statement s = c.createStatement()) {
+            CountedTables.Table t;
+            while ((t = queue.poll()) != null) {
+                countOne(s, t, scope, counts);
+            }
+        }
     }
 
     private static void countEach(
@@ -368,6 +383,7 @@ public final class RowCountCheck {
 
         private final PgConnection database;
         private final BackupManifest manifest;
+        private final long parallelBytes;
         private final CountedTables.Scope scope;
         private final java.util.concurrent.BlockingQueue<String> queue =
                 new java.util.concurrent.LinkedBlockingQueue<>();
@@ -384,6 +400,12 @@ public final class RowCountCheck {
          * @param manifest the backup's manifest, which records the row counts
          */
         WhileRestoring(PgConnection database, BackupManifest manifest) {
+            this(database, manifest, PARALLEL_BYTES);
+        }
+
+        /** With the table data from which the counts after pg_restore use several connections (tests). */
+        WhileRestoring(PgConnection database, BackupManifest manifest, long parallelBytes) {
+            this.parallelBytes = parallelBytes;
             this.database = Objects.requireNonNull(database, "database");
             this.manifest = Objects.requireNonNull(manifest, "manifest");
             this.scope = CountedTables.Scope.of(manifest.sourceFacts());
@@ -418,7 +440,7 @@ public final class RowCountCheck {
             Report report = finished;
             // the worker compared on the connection it counted on (no new connection after pg_restore, ~30 ms of
             // the server's time to a backend); else, or when that failed, on a connection of its own
-            return report != null ? report : compare(database, manifest, PARALLEL_BYTES, Map.copyOf(counts));
+            return report != null ? report : compare(database, manifest, parallelBytes, Map.copyOf(counts));
         }
 
         @Override
@@ -468,12 +490,7 @@ public final class RowCountCheck {
                     }
                 }
                 if (finishing) {
-                    // pg_restore is done: what is left to count may use the server's parallel workers again
-                    s.execute("RESET max_parallel_workers_per_gather");
-                    if (version >= 110000) {
-                        s.execute("RESET jit");
-                    }
-                    finished = compare(database, c, manifest, PARALLEL_BYTES, Map.copyOf(counts));
+                    finishOn(c, s, version);
                 }
             } catch (InterruptedException e) {
                 // closed: the restore failed
@@ -483,6 +500,34 @@ public final class RowCountCheck {
                 log.debug("counting rows during the restore into {} failed: {}", database.describe(), e.toString());
             }
         }
+
+        /**
+         * The comparison after pg_restore on the connection that counted during it. It sat idle through pg_restore's
+         * index builds, which may take hours: when it no longer answers within {@value #VALID_SECONDS} s (closed by
+         * the server's {@code idle_session_timeout}, dropped by a firewall), or fails here at all, {@link #finish()}
+         * compares on a new connection, keeping the early counts; a real error is reported from there.
+         */
+        private void finishOn(Connection c, Statement s, int version) {
+            try {
+                if (!c.isValid(VALID_SECONDS)) {
+                    log.debug("the connection that counted during the restore into {} is gone", database.describe());
+                    return;
+                }
+                // pg_restore is done: what is left to count may use the server's parallel workers again
+                s.execute("RESET max_parallel_workers_per_gather");
+                if (version >= 110000) { // jit exists since PostgreSQL 11
+                    s.execute("RESET jit");
+                }
+                finished = compare(database, c, manifest, parallelBytes, Map.copyOf(counts));
+            } catch (SQLException | RuntimeException e) {
+                log.debug(
+                        "counting after the restore into {} on the connection that counted during it failed: {}",
+                        database.describe(),
+                        e.toString());
+            }
+        }
+
+        private static final int VALID_SECONDS = 5;
 
         private static final CountedTables.Table AMBIGUOUS = new CountedTables.Table("", "", 0, false, false, false);
     }

@@ -593,43 +593,6 @@ class PostgresRestoreTargetTest {
         assertThat(comment(db)).isNull();
     }
 
-    /**
-     * The connection that clears the mark is opened while the restore finishes (before {@code stage} returns); when
-     * the server has closed it by the time of the commit, the commit opens another and still clears the mark.
-     */
-    @Test
-    void aCommitClearsTheMarkEvenWhenTheConnectionOpenedForItWasClosedByTheServer() throws Exception {
-        String db = dbs.newName("rt_commit");
-        PostgresRestoreTarget target = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db);
-        try (StagedRestore staged = stage(target, dump);
-                Connection admin = PgTestServer.get().connect("postgres");
-                java.sql.Statement s = admin.createStatement()) {
-            String opened = "SELECT pid FROM pg_stat_activity WHERE datname = 'postgres'"
-                    + " AND application_name = 'jiffoo-backup' AND pid <> pg_backend_pid()";
-            List<Integer> pids = new java.util.ArrayList<>();
-            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
-            while (pids.isEmpty() && System.nanoTime() < deadline) {
-                try (java.sql.ResultSet r = s.executeQuery(opened)) {
-                    while (r.next()) {
-                        pids.add(r.getInt(1));
-                    }
-                }
-                Thread.sleep(10);
-            }
-            assertThat(pids)
-                    .as("a maintenance connection was opened for the commit")
-                    .hasSize(1);
-            try (java.sql.ResultSet r = s.executeQuery("SELECT pg_terminate_backend(" + pids.get(0) + ")")) {
-                assertThat(r.next()).isTrue();
-                assertThat(r.getBoolean(1)).isTrue();
-            }
-            assertThat(comment(db)).startsWith(RestoreMarker.PREFIX);
-            staged.commit();
-        }
-        assertThat(comment(db)).isNull();
-        assertThat(PgTestServer.get().databaseExists(db)).isTrue();
-    }
-
     private static void comment(String db, String text) throws Exception {
         try (Connection c = PgTestServer.get().connect("postgres");
                 Statement s = c.createStatement()) {

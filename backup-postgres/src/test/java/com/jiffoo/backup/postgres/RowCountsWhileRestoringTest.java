@@ -192,12 +192,7 @@ class RowCountsWhileRestoringTest {
         RowCountCheck.Report after = RowCountCheck.compare(PgTools.connection(db), m);
         try (Connection admin = PgTestServer.get().connect("postgres");
                 RowCountCheck.WhileRestoring w = new RowCountCheck.WhileRestoring(PgTools.connection(db), m)) {
-            w.loaded("public.customers");
-            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
-            while (w.countedSoFar().isEmpty() && System.nanoTime() < deadline) {
-                Thread.sleep(10);
-            }
-            assertThat(w.countedSoFar()).containsOnlyKeys("public.customers");
+            countCustomersEarly(w);
             try (java.sql.Statement st = admin.createStatement()) {
                 st.execute("ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
             }
@@ -210,6 +205,58 @@ class RowCountsWhileRestoringTest {
             try (java.sql.Statement st = admin.createStatement()) {
                 st.execute("ALTER DATABASE " + db + " ALLOW_CONNECTIONS true");
             }
+        }
+    }
+
+    /**
+     * Much left to count after pg_restore (here every table but one, and any size counts as much): the connection
+     * that counted during the restore is one of the connections that count in parallel, and the result is the same.
+     */
+    @Test
+    void theCountsAfterPgRestoreInParallelIncludeTheConnectionThatCountedDuringIt() throws Exception {
+        String db = restoredWithoutCounts("rcwr_p");
+        BackupManifest m = manifest(counts);
+        RowCountCheck.Report after = RowCountCheck.compare(PgTools.connection(db), m);
+        try (RowCountCheck.WhileRestoring w = new RowCountCheck.WhileRestoring(PgTools.connection(db), m, 0)) {
+            countCustomersEarly(w);
+            RowCountCheck.Report finished = w.finish();
+            assertThat(finished).isEqualTo(after);
+            assertThat(finished.passed()).isTrue();
+        }
+    }
+
+    /** Names one table to {@code w} and waits until its worker (connected by then) has counted it. */
+    private static void countCustomersEarly(RowCountCheck.WhileRestoring w) throws InterruptedException {
+        w.loaded("public.customers");
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+        while (w.countedSoFar().isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(w.countedSoFar()).containsOnlyKeys("public.customers");
+    }
+
+    /**
+     * The connection that counted during the restore was closed by the server before pg_restore ended (an
+     * {@code idle_session_timeout}, here {@code pg_terminate_backend}): the counts after it run on a new connection,
+     * and the early ones are kept, not counted again.
+     */
+    @Test
+    void aCountingConnectionTheServerClosedFallsBackToANewOneAndKeepsTheEarlyCounts() throws Exception {
+        String db = restoredWithoutCounts("rcwr_k");
+        BackupManifest m = manifest(counts);
+        RowCountCheck.Report after = RowCountCheck.compare(PgTools.connection(db), m);
+        try (Connection admin = PgTestServer.get().connect("postgres");
+                java.sql.Statement st = admin.createStatement();
+                RowCountCheck.WhileRestoring w = new RowCountCheck.WhileRestoring(PgTools.connection(db), m)) {
+            countCustomersEarly(w);
+            try (java.sql.ResultSet r = st.executeQuery("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    + " WHERE datname = '" + db + "' AND pid <> pg_backend_pid()")) {
+                assertThat(r.next()).isTrue();
+                assertThat(r.getInt(1)).as("the worker's connection").isEqualTo(1);
+            }
+            RowCountCheck.Report finished = w.finish();
+            assertThat(finished).isEqualTo(after);
+            assertThat(w.countedSoFar()).as("the early count is kept").containsOnlyKeys("public.customers");
         }
     }
 
