@@ -187,9 +187,10 @@ class RowCountsWhileRestoringTest {
      */
     @Test
     void theCountsAfterPgRestoreUseTheConnectionThatCountedDuringIt() throws Exception {
-        String db = restoredWithoutCounts("rcwr_c");
-        BackupManifest m = manifest(counts);
-        RowCountCheck.Report after = RowCountCheck.compare(PgTools.connection(db), m);
+        Restored restored = restoredAndCountedAfter("rcwr_c");
+        String db = restored.db();
+        BackupManifest m = restored.manifest();
+        RowCountCheck.Report after = restored.after();
         try (Connection admin = PgTestServer.get().connect("postgres");
                 RowCountCheck.WhileRestoring w = new RowCountCheck.WhileRestoring(PgTools.connection(db), m)) {
             countCustomersEarly(w);
@@ -214,15 +215,25 @@ class RowCountsWhileRestoringTest {
      */
     @Test
     void theCountsAfterPgRestoreInParallelIncludeTheConnectionThatCountedDuringIt() throws Exception {
-        String db = restoredWithoutCounts("rcwr_p");
-        BackupManifest m = manifest(counts);
-        RowCountCheck.Report after = RowCountCheck.compare(PgTools.connection(db), m);
+        Restored restored = restoredAndCountedAfter("rcwr_p");
+        String db = restored.db();
+        BackupManifest m = restored.manifest();
+        RowCountCheck.Report after = restored.after();
         try (RowCountCheck.WhileRestoring w = new RowCountCheck.WhileRestoring(PgTools.connection(db), m, 0)) {
             countCustomersEarly(w);
             RowCountCheck.Report finished = w.finish();
             assertThat(finished).isEqualTo(after);
             assertThat(finished.passed()).isTrue();
         }
+    }
+
+    /** A restored copy of the dump, the manifest of its counts, and the check's report counted after the restore. */
+    private record Restored(String db, BackupManifest manifest, RowCountCheck.Report after) {}
+
+    private Restored restoredAndCountedAfter(String prefix) throws Exception {
+        String db = restoredWithoutCounts(prefix);
+        BackupManifest m = manifest(counts);
+        return new Restored(db, m, RowCountCheck.compare(PgTools.connection(db), m));
     }
 
     /** Names one table to {@code w} and waits until its worker (connected by then) has counted it. */
@@ -242,9 +253,10 @@ class RowCountsWhileRestoringTest {
      */
     @Test
     void aCountingConnectionTheServerClosedFallsBackToANewOneAndKeepsTheEarlyCounts() throws Exception {
-        String db = restoredWithoutCounts("rcwr_k");
-        BackupManifest m = manifest(counts);
-        RowCountCheck.Report after = RowCountCheck.compare(PgTools.connection(db), m);
+        Restored restored = restoredAndCountedAfter("rcwr_k");
+        String db = restored.db();
+        BackupManifest m = restored.manifest();
+        RowCountCheck.Report after = restored.after();
         try (Connection admin = PgTestServer.get().connect("postgres");
                 java.sql.Statement st = admin.createStatement();
                 RowCountCheck.WhileRestoring w = new RowCountCheck.WhileRestoring(PgTools.connection(db), m)) {
