@@ -274,7 +274,7 @@ public final class RowCountCheck {
                     uncounted.size(),
                     Math.min(MAX_COUNTING_CONNECTIONS, Runtime.getRuntime().availableProcessors()));
             if (total < parallelBytes || workers < 2) {
-                countEach(c, uncounted, scope, counts);
+                countQueued(c, new ConcurrentLinkedQueue<>(uncounted), scope, counts);
                 return ordered(tables, counts);
             }
         }
@@ -320,6 +320,7 @@ public final class RowCountCheck {
         return ordered(tables, counts);
     }
 
+    /** Counts the tables it takes from {@code queue} until none is left (other connections may take some too). */
     private static void countQueued(
             Connection c,
             ConcurrentLinkedQueue<CountedTables.Table> queue,
@@ -329,16 +330,6 @@ public final class RowCountCheck {
         try (Statement s = c.createStatement()) {
             CountedTables.Table t;
             while ((t = queue.poll()) != null) {
-                countOne(s, t, scope, counts);
-            }
-        }
-    }
-
-    private static void countEach(
-            Connection c, List<CountedTables.Table> tables, CountedTables.Scope scope, Map<String, Long> counts)
-            throws SQLException {
-        try (Statement s = c.createStatement()) {
-            for (CountedTables.Table t : tables) {
                 countOne(s, t, scope, counts);
             }
         }
@@ -514,10 +505,7 @@ public final class RowCountCheck {
                     return;
                 }
                 // pg_restore is done: what is left to count may use the server's parallel workers again
-                s.execute("RESET max_parallel_workers_per_gather");
-                if (version >= 110000) { // jit exists since PostgreSQL 11
-                    s.execute("RESET jit");
-                }
+                RowCounter.ordinaryCounts(s, version);
                 finished = compare(database, c, manifest, parallelBytes, Map.copyOf(counts));
             } catch (SQLException | RuntimeException e) {
                 log.debug(

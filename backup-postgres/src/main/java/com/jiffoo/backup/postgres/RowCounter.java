@@ -106,6 +106,14 @@ final class RowCounter {
         }
     }
 
+    /** Undoes {@link #leanCounts(Statement, int, boolean)} for the session (the server's settings again). */
+    static void ordinaryCounts(Statement s, int serverVersionNum) throws SQLException {
+        s.execute("RESET max_parallel_workers_per_gather");
+        if (serverVersionNum >= 110000) {
+            s.execute("RESET jit");
+        }
+    }
+
     /** Starts the exact counts (in mode EXACT; nothing otherwise). */
     void start() {
         if (mode == PostgresSource.RowCounts.EXACT) {

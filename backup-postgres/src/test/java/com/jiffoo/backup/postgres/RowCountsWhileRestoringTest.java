@@ -189,19 +189,16 @@ class RowCountsWhileRestoringTest {
     void theCountsAfterPgRestoreUseTheConnectionThatCountedDuringIt() throws Exception {
         Restored restored = restoredAndCountedAfter("rcwr_c");
         String db = restored.db();
-        BackupManifest m = restored.manifest();
-        RowCountCheck.Report after = restored.after();
         try (Connection admin = PgTestServer.get().connect("postgres");
-                RowCountCheck.WhileRestoring w = new RowCountCheck.WhileRestoring(PgTools.connection(db), m)) {
-            countCustomersEarly(w);
+                RowCountCheck.WhileRestoring w = restored.countingCustomersEarly(RowCountCheck.PARALLEL_BYTES)) {
             try (java.sql.Statement st = admin.createStatement()) {
                 st.execute("ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
             }
-            assertThatThrownBy(() -> RowCountCheck.compare(PgTools.connection(db), m))
+            assertThatThrownBy(() -> RowCountCheck.compare(PgTools.connection(db), restored.manifest()))
                     .as("a new connection is refused")
                     .isInstanceOf(RestoreException.class);
             RowCountCheck.Report finished = w.finish();
-            assertThat(finished).isEqualTo(after);
+            assertThat(finished).isEqualTo(restored.after());
             assertThat(finished.passed()).isTrue();
             try (java.sql.Statement st = admin.createStatement()) {
                 st.execute("ALTER DATABASE " + db + " ALLOW_CONNECTIONS true");
@@ -217,18 +214,31 @@ class RowCountsWhileRestoringTest {
     void theCountsAfterPgRestoreInParallelIncludeTheConnectionThatCountedDuringIt() throws Exception {
         Restored restored = restoredAndCountedAfter("rcwr_p");
         String db = restored.db();
-        BackupManifest m = restored.manifest();
-        RowCountCheck.Report after = restored.after();
-        try (RowCountCheck.WhileRestoring w = new RowCountCheck.WhileRestoring(PgTools.connection(db), m, 0)) {
-            countCustomersEarly(w);
+        try (RowCountCheck.WhileRestoring w = restored.countingCustomersEarly(0)) {
             RowCountCheck.Report finished = w.finish();
-            assertThat(finished).isEqualTo(after);
+            assertThat(finished).isEqualTo(restored.after());
             assertThat(finished.passed()).isTrue();
         }
     }
 
     /** A restored copy of the dump, the manifest of its counts, and the check's report counted after the restore. */
-    private record Restored(String db, BackupManifest manifest, RowCountCheck.Report after) {}
+    private record Restored(String db, BackupManifest manifest, RowCountCheck.Report after) {
+        /**
+         * Counts on {@code db} as during a restore (several connections after it from {@code parallelBytes}), with
+         * one table named and counted early.
+         */
+        RowCountCheck.WhileRestoring countingCustomersEarly(long parallelBytes) throws InterruptedException {
+            RowCountCheck.WhileRestoring w =
+                    new RowCountCheck.WhileRestoring(PgTools.connection(db), manifest, parallelBytes);
+            try {
+                countCustomersEarly(w);
+            } catch (Throwable e) {
+                w.close();
+                throw e;
+            }
+            return w;
+        }
+    }
 
     private Restored restoredAndCountedAfter(String prefix) throws Exception {
         String db = restoredWithoutCounts(prefix);
@@ -255,19 +265,16 @@ class RowCountsWhileRestoringTest {
     void aCountingConnectionTheServerClosedFallsBackToANewOneAndKeepsTheEarlyCounts() throws Exception {
         Restored restored = restoredAndCountedAfter("rcwr_k");
         String db = restored.db();
-        BackupManifest m = restored.manifest();
-        RowCountCheck.Report after = restored.after();
         try (Connection admin = PgTestServer.get().connect("postgres");
                 java.sql.Statement st = admin.createStatement();
-                RowCountCheck.WhileRestoring w = new RowCountCheck.WhileRestoring(PgTools.connection(db), m)) {
-            countCustomersEarly(w);
+                RowCountCheck.WhileRestoring w = restored.countingCustomersEarly(RowCountCheck.PARALLEL_BYTES)) {
             try (java.sql.ResultSet r = st.executeQuery("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                     + " WHERE datname = '" + db + "' AND pid <> pg_backend_pid()")) {
                 assertThat(r.next()).isTrue();
                 assertThat(r.getInt(1)).as("the worker's connection").isEqualTo(1);
             }
             RowCountCheck.Report finished = w.finish();
-            assertThat(finished).isEqualTo(after);
+            assertThat(finished).isEqualTo(restored.after());
             assertThat(w.countedSoFar()).as("the early count is kept").containsOnlyKeys("public.customers");
         }
     }
