@@ -45,6 +45,26 @@ final class ChildProcesses {
         return found;
     }
 
+    /**
+     * {@code h}'s info once its arguments can be read, waiting up to 10 s: while a child execs, the kernel shows the
+     * new executable in {@code /proc/PID/exe} a moment before it has set up the argument list that
+     * {@code /proc/PID/cmdline} reads (empty until then).
+     */
+    static ProcessHandle.Info awaitArguments(ProcessHandle h) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        ProcessHandle.Info info = h.info();
+        while (info.arguments().isEmpty() && h.isAlive() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            info = h.info();
+        }
+        return info;
+    }
+
     /** Kills every pg_dump child with SIGKILL and waits until they are gone. */
     static int killPgDumps() {
         int n = 0;
@@ -116,9 +136,10 @@ final class ChildProcesses {
     static Runnable recordArguments(String tool, List<List<String>> into) {
         return () -> {
             for (ProcessHandle h : awaitChildren(tool, 1)) {
+                ProcessHandle.Info info = awaitArguments(h);
                 List<String> args = new ArrayList<>();
-                h.info().command().ifPresent(args::add);
-                h.info().arguments().ifPresent(a -> args.addAll(List.of(a)));
+                info.command().ifPresent(args::add);
+                info.arguments().ifPresent(a -> args.addAll(List.of(a)));
                 into.add(args);
             }
         };
