@@ -35,7 +35,9 @@ public interface RestoreTarget {
      * before it reads any byte of the backup's content (for a target that does not stage safely, before the whole
      * backup is verified). A target that cannot take the restore (its database exists, say) throws here, so that the
      * backup is not read for nothing; what it throws reaches the caller as it is. A target that prepares in the
-     * background (PostgreSQL's {@code prepare()}) waits for that here. Does nothing by default.
+     * background (PostgreSQL's {@code prepare()}) waits here for the part that decides a refusal, and may let the rest
+     * (creating its database) go on while the pipeline opens the backup and sets up its decoders. Does nothing by
+     * default.
      *
      * @param manifest the backup about to be restored (for a chain of increments, the newest link)
      */

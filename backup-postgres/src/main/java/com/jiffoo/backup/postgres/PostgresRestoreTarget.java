@@ -393,7 +393,11 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                     describe(),
                     facts.get("durationMillis"),
                     facts.get("warnings"));
-            return new Staged(facts, swap);
+            // a new database's commit clears its mark on the connection that counted (a swap renames the database:
+            // no connection to it may stay open)
+            Connection counting =
+                    early != null && swap == null && mode == Mode.NEW_DATABASE ? early.takeConnection() : null;
+            return new Staged(facts, swap, counting);
         } finally {
             if (early != null) {
                 early.close(); // its connection closes before the database may be dropped
@@ -437,6 +441,10 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     /** A target whose database work has started: see {@link #prepare()}. Thread-safe. */
     public final class Prepared implements RestoreTarget, AutoCloseable {
         private final java.util.concurrent.CompletableFuture<Setup> setup;
+        /** Completed once the caller's check passed (before {@code CREATE DATABASE}); failed with what it threw. */
+        private final java.util.concurrent.CompletableFuture<Void> checked =
+                new java.util.concurrent.CompletableFuture<>();
+
         private final java.util.concurrent.CompletableFuture<Path> pgRestore =
                 new java.util.concurrent.CompletableFuture<>();
         private boolean taken;
@@ -464,9 +472,11 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                             // one maintenance connection for the check, the abandoned restores and CREATE DATABASE
                             databases.inSession(() -> {
                                 check.run();
+                                checked.complete(null);
                                 setup.complete(setUp());
                             });
                         } catch (Throwable e) {
+                            checked.completeExceptionally(e); // no effect once the check passed
                             setup.completeExceptionally(e);
                         }
                     },
@@ -486,9 +496,10 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         }
 
         /**
-         * Waits for the preparation (the caller's check, then {@code CREATE DATABASE}) and throws what it threw, so
-         * that a refusal comes before the pipeline reads the backup. Once a stage took the preparation over, returns
-         * at once.
+         * Waits for the caller's check (and the search for pg_restore) and throws what it threw, so that a refusal
+         * comes before the pipeline reads the backup. Does not wait for {@code CREATE DATABASE}: the pipeline opens
+         * the backup and sets up its decoders while the server creates the database, and {@link #stage} waits for it
+         * (and throws what it threw). Once a stage took the preparation over, returns at once.
          */
         @Override
         public void checkReady(BackupManifest manifest) {
@@ -497,7 +508,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                     return;
                 }
             }
-            awaitSetup();
+            await(checked);
             await(pgRestore); // pg_restore not found: before the backup is read, too
         }
 
@@ -707,12 +718,16 @@ public final class PostgresRestoreTarget implements RestoreTarget {
     private final class Staged implements StagedRestore {
         private final Map<String, Object> facts;
         private final DatabaseSwap swap;
+        /** An open connection to the restored database the commit may use, or null; closed by commit or close. */
+        private Connection counted;
+
         private boolean committed;
         private boolean closed;
 
-        Staged(Map<String, Object> facts, DatabaseSwap swap) {
+        Staged(Map<String, Object> facts, DatabaseSwap swap, Connection counted) {
             this.facts = facts;
             this.swap = swap;
+            this.counted = counted;
         }
 
         @Override
@@ -730,10 +745,10 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             }
             if (swap != null) {
                 facts.putAll(swap.swapIn());
-            } else if (mode == Mode.NEW_DATABASE) {
+            } else if (mode == Mode.NEW_DATABASE && !clearedOnCountingConnection(clear())) {
                 try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc();
                         Statement s = c.createStatement()) {
-                    s.execute("COMMENT ON DATABASE " + ident(connection.database()) + " IS NULL");
+                    s.execute(clear());
                 } catch (SQLException e) {
                     throw new RestoreException(
                             "Cannot clear the in-progress mark of the restored database "
@@ -748,12 +763,45 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             committed = true;
         }
 
+        /** The statement that clears a new database's in-progress mark: the commit. */
+        private String clear() {
+            return "COMMENT ON DATABASE " + ident(connection.database()) + " IS NULL";
+        }
+
+        /**
+         * Runs {@code clear} on the connection that counted the rows and closes it; false when there is none or it
+         * failed (the server closed it, say), for the caller to clear on a new connection (clearing twice is harmless).
+         */
+        private boolean clearedOnCountingConnection(String clear) {
+            Connection c = counted;
+            counted = null;
+            if (c == null) {
+                return false;
+            }
+            try (c;
+                    Statement s = c.createStatement()) {
+                s.execute(clear);
+                return true;
+            } catch (SQLException e) {
+                log.debug("clearing the mark of {} on the counting connection failed: {}", describe(), e.toString());
+                return false;
+            }
+        }
+
         @Override
         public synchronized void close() {
             if (closed) {
                 return;
             }
             closed = true;
+            if (counted != null) { // before the database may be dropped
+                try {
+                    counted.close();
+                } catch (SQLException e) {
+                    log.debug("closing the counting connection to {} failed: {}", describe(), e.toString());
+                }
+                counted = null;
+            }
             if (!committed && mode == Mode.NEW_DATABASE) {
                 log.info("discarding the staged restore into {}", describe());
                 databases.dropQuietly(connection.database());

@@ -385,6 +385,10 @@ public final class RowCountCheck {
         private volatile boolean finishing;
         /** The worker's comparison (on the connection it counted on), or null when it made none. */
         private volatile Report finished;
+        /** The connection the worker compared on, left open for {@link #takeConnection()}; null once taken. */
+        private Connection kept;
+        /** Set by {@link #close()}: a worker that ends later closes its connection instead of keeping it. */
+        private boolean closed;
 
         /**
          * @param database the database pg_restore restores into
@@ -434,9 +438,36 @@ public final class RowCountCheck {
             return report != null ? report : compare(database, manifest, parallelBytes, Map.copyOf(counts));
         }
 
+        /**
+         * After {@link #finish()}: the open connection (to the restored database) the counts were compared on, for
+         * the caller to use and close, or null when there is none. {@link #close()} no longer closes it.
+         */
+        synchronized Connection takeConnection() {
+            Connection c = kept;
+            kept = null;
+            return c;
+        }
+
+        /** Ends the counting; closes the connection it compared on unless {@link #takeConnection()} took it. */
         @Override
         public void close() {
             stopWorker(true);
+            Connection c;
+            synchronized (this) {
+                closed = true;
+                c = takeConnection();
+            }
+            if (c != null) {
+                closeQuietly(c);
+            }
+        }
+
+        private void closeQuietly(Connection c) {
+            try {
+                c.close();
+            } catch (SQLException e) {
+                log.debug("closing the counting connection to {} failed: {}", database.describe(), e.toString());
+            }
         }
 
         private void stopWorker(boolean interrupt) {
@@ -460,28 +491,39 @@ public final class RowCountCheck {
 
         private void work() {
             Map<String, CountedTables.Table> byName = null;
-            try (Connection c = database.openJdbc();
-                    Statement s = c.createStatement()) {
-                // one process, not JIT-compiled: pg_restore's backend (a COPY, an index build) keeps the other core
-                int version = c.getMetaData().getDatabaseMajorVersion() * 10000;
-                RowCounter.leanCounts(s, version, false);
-                String table;
-                while ((table = queue.take()) != END) {
-                    if (byName == null) {
-                        byName = new HashMap<>();
-                        for (CountedTables.Table t : CountedTables.list(c)) {
-                            // two tables printed alike ("a.b"."c" and "a"."b.c") are left to the end
-                            byName.merge(t.qualified(), t, (x, y) -> AMBIGUOUS);
+            Connection c = null;
+            try {
+                c = database.openJdbc();
+                try (Statement s = c.createStatement()) {
+                    // one process, not JIT-compiled: pg_restore's backend (a COPY, an index build) keeps the other core
+                    int version = c.getMetaData().getDatabaseMajorVersion() * 10000;
+                    RowCounter.leanCounts(s, version, false);
+                    String table;
+                    while ((table = queue.take()) != END) {
+                        if (byName == null) {
+                            byName = new HashMap<>();
+                            for (CountedTables.Table t : CountedTables.list(c)) {
+                                // two tables printed alike ("a.b"."c" and "a"."b.c") are left to the end
+                                byName.merge(t.qualified(), t, (x, y) -> AMBIGUOUS);
+                            }
+                        }
+                        CountedTables.Table t = byName.get(table);
+                        // a partition's rows may also come with another table's data (--load-via-partition-root)
+                        if (t != null && t != AMBIGUOUS && !t.partition()) {
+                            countOne(s, t, scope, counts);
                         }
                     }
-                    CountedTables.Table t = byName.get(table);
-                    // a partition's rows may also come with another table's data (--load-via-partition-root)
-                    if (t != null && t != AMBIGUOUS && !t.partition()) {
-                        countOne(s, t, scope, counts);
+                    if (finishing) {
+                        finishOn(c, s, version);
                     }
                 }
-                if (finishing) {
-                    finishOn(c, s, version);
+                if (finished != null) {
+                    synchronized (this) {
+                        if (!closed) {
+                            kept = c; // the commit may use it: no new connection, no new backend after pg_restore
+                            c = null;
+                        }
+                    }
                 }
             } catch (InterruptedException e) {
                 // closed: the restore failed
@@ -489,6 +531,10 @@ public final class RowCountCheck {
                 // what was not counted yet is counted after pg_restore, where a failure is reported
                 counts.clear();
                 log.debug("counting rows during the restore into {} failed: {}", database.describe(), e.toString());
+            } finally {
+                if (c != null) {
+                    closeQuietly(c);
+                }
             }
         }
 

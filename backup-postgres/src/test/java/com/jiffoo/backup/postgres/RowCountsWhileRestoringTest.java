@@ -319,6 +319,56 @@ class RowCountsWhileRestoringTest {
     }
 
     @Test
+    void theCommitClearsTheMarkOnTheConnectionThatCountedAndOnANewOneWhenThatIsGone() throws Exception {
+        // a maintenance database of the test's own, dropped before the commit: the commit has only the counting
+        // connection (to the restored database), which a commit on a new maintenance connection would not use
+        String maintenance = dbs.create("rcwr_maint");
+        String db = dbs.newName("rcwr_c");
+        PostgresRestoreTarget target = PostgresRestoreTarget.newDatabaseBuilder(PgTools.connection("postgres"), db)
+                .maintenanceDatabase(maintenance)
+                .build();
+        try (InputStream in = Files.newInputStream(dump);
+                StagedRestore staged = target.stage(in, manifest(counts))) {
+            assertThat(staged.facts().get("tablesCountedDuringRestore")).isNotEqualTo(0);
+            assertThat(mark(db)).as("the in-progress mark before the commit").isNotNull();
+            PgTestServer.get().dropDatabase(maintenance);
+            staged.commit();
+        }
+        assertThat(mark(db)).as("cleared by the commit").isNull();
+        assertThat(PgTools.hashes(db)).isEqualTo(PgTools.hashes(source));
+
+        // the counting connection closed by the server (idle_session_timeout, a firewall): a new connection clears it
+        String db2 = dbs.newName("rcwr_c2");
+        try (InputStream in = Files.newInputStream(dump);
+                StagedRestore staged = PostgresRestoreTarget.newDatabase(PgTools.connection("postgres"), db2)
+                        .stage(in, manifest(counts));
+                Connection admin = PgTestServer.get().connect("postgres");
+                java.sql.Statement st = admin.createStatement();
+                java.sql.ResultSet r = st.executeQuery("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        + " WHERE datname = '" + db2 + "'")) {
+            assertThat(r.next()).isTrue();
+            assertThat(r.getInt(1)).as("the counting connection").isEqualTo(1);
+            assertThat(mark(db2)).isNotNull();
+            staged.commit();
+        }
+        assertThat(mark(db2)).as("cleared on a new connection").isNull();
+        assertThat(PgTools.hashes(db2)).isEqualTo(PgTools.hashes(source));
+    }
+
+    /** The comment of database {@code db}: a restore's in-progress mark until its commit. */
+    private static String mark(String db) throws Exception {
+        try (Connection c = PgTestServer.get().connect("postgres");
+                java.sql.PreparedStatement ps = c.prepareStatement(
+                        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = ?")) {
+            ps.setString(1, db);
+            try (java.sql.ResultSet r = ps.executeQuery()) {
+                assertThat(r.next()).as("database %s exists", db).isTrue();
+                return r.getString(1);
+            }
+        }
+    }
+
+    @Test
     void aFailedRestoreQuotesPgRestoresErrorNotItsProgressAndLeavesNoDatabase() throws Exception {
         String db = dbs.newName("rcwr_f");
         Path bad = PgTools.truncated(dump, 0.7, shared.resolve("bad2.dump"));
