@@ -2,6 +2,9 @@ package com.jiffoo.backup.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.MappingIterator;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.jiffoo.backup.BackupManifest;
 import com.jiffoo.backup.StoredBackups;
 import com.jiffoo.backup.cli.Jar;
@@ -174,8 +177,7 @@ class ScriptsTest {
     void theCronLinesPrintNothingOnSuccessAndTheErrorOnFailure() throws Exception {
         Path key = dir.resolve("backup.key");
         PassphraseKeyFile.generate(key);
-        Path uploads = Files.createDirectories(dir.resolve("uploads"));
-        Files.writeString(uploads.resolve("a.txt"), "a");
+        Path uploads = uploads();
         Files.createSymbolicLink(uploads.resolve("tz"), Path.of("/usr/share/zoneinfo/UTC")); // a warning: to the log
         Path logs = dir.resolve("log-jiffoo");
         Map<String, String> settings = rb.env(key, "cron");
@@ -222,11 +224,86 @@ class ScriptsTest {
         assertThat(Files.readString(logs.resolve("backup-files.log")))
                 .contains("WARN")
                 .contains("tz");
+        try (Stream<Path> files = Files.list(logs)) {
+            for (Path log : files.toList()) {
+                String job = log.getFileName().toString().replaceFirst("\\.log$", "");
+                assertThat(Files.readAllLines(log))
+                        .as(log + ": every line carries its time, its job (" + job + ") and a pid")
+                        .isNotEmpty()
+                        .allMatch(l -> l.matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\S* "
+                                + java.util.regex.Pattern.quote(job) + "\\[\\d+] (INFO|WARN|ERROR|DEBUG) .*"));
+            }
+        }
 
         Files.writeString(envFile, "DB_NAME='jb_no_such_database'\n", java.nio.file.StandardOpenOption.APPEND);
         Jar.Run failed = Jar.exec(dir, cronEnv, List.of("bash", "-c", jobs.get(0)));
         assertThat(failed.exitCode()).isNotZero();
         assertThat(failed.stderr()).as(failed.toString()).startsWith("error: ").contains("jb_no_such_database");
+    }
+
+    /**
+     * The Kubernetes example's CronJobs as a pod runs them: each container's command and arguments, with the
+     * ConfigMap's settings (the places in it replaced by the test's: database, S3 store, key, uploads) and no other
+     * environment. On success each prints nothing, so the pod's log is empty, as the cron lines' mail is.
+     */
+    @Test
+    void theKubernetesCronJobsPrintNothingOnSuccess() throws Exception {
+        Path key = dir.resolve("backup.key");
+        PassphraseKeyFile.generate(key);
+        Path uploads = uploads();
+        List<JsonNode> docs;
+        try (MappingIterator<JsonNode> it = new YAMLMapper()
+                .readerFor(JsonNode.class)
+                .readValues(SCRIPTS.resolveSibling("k8s")
+                        .resolve("backup-cronjob.yaml")
+                        .toFile())) {
+            docs = it.readAll();
+        }
+        JsonNode config = docs.stream()
+                .filter(d -> d.path("kind").asText().equals("ConfigMap"))
+                .findFirst()
+                .orElseThrow();
+        Map<String, String> env = new HashMap<>();
+        config.path("data")
+                .fields()
+                .forEachRemaining(e -> env.put(e.getKey(), e.getValue().asText()));
+        assertThat(env).containsEntry("QUIET", "true").containsKey("JAVA_OPTS");
+        env.putAll(rb.env(key, "k8s")); // the Secret's and the places: this test's server, S3Proxy, key
+        env.put("SOURCE_DIR", uploads.toString());
+        String launcher = Jar.path().resolveSibling("jiffoo-backup").toString();
+
+        List<String> names = new ArrayList<>();
+        for (JsonNode d : docs) {
+            if (!d.path("kind").asText().equals("CronJob")) {
+                continue;
+            }
+            String name = d.at("/metadata/name").asText();
+            names.add(name);
+            JsonNode container = d.at("/spec/jobTemplate/spec/template/spec/containers/0");
+            assertThat(container.at("/envFrom/0/configMapRef/name").asText())
+                    .as(name + " takes the ConfigMap's settings")
+                    .isEqualTo(config.at("/metadata/name").asText());
+            List<String> argv = new ArrayList<>();
+            container.path("command").forEach(a -> argv.add(a.asText()));
+            container.path("args").forEach(a -> argv.add(a.asText()));
+            argv.replaceAll(a -> a.replace("/opt/jiffoo-backup/jiffoo-backup", launcher));
+            Jar.Run r = Jar.exec(dir, env, argv);
+            assertThat(r.exitCode()).as(name + ": " + argv + "\n" + r).isZero();
+            assertThat(r.stdout() + r.stderr()).as("the pod's log of " + name).isEmpty();
+        }
+        assertThat(names)
+                .containsExactly(
+                        "jiffoo-backup-database",
+                        "jiffoo-backup-files",
+                        "jiffoo-backup-verify",
+                        "jiffoo-backup-monitor");
+    }
+
+    /** SOURCE_DIR of the scheduled jobs: a directory holding one file. */
+    private Path uploads() throws java.io.IOException {
+        Path uploads = Files.createDirectories(dir.resolve("uploads"));
+        Files.writeString(uploads.resolve("a.txt"), "a");
+        return uploads;
     }
 
     @Test
