@@ -326,7 +326,8 @@ class PostgresRestoreTargetTest {
     }
 
     /** Databases whose names start with {@code prefix}. */
-    private static List<String> databasesStartingWith(String prefix) throws Exception {
+    /** The databases whose name starts with {@code prefix}, sorted. */
+    static List<String> databasesStartingWith(String prefix) throws Exception {
         List<String> out = new ArrayList<>();
         try (Connection c = PgTestServer.get().connect("postgres");
                 java.sql.PreparedStatement s = c.prepareStatement(

@@ -184,6 +184,26 @@ class RealisticSchemaRoundTripTest {
                 .hasMessageContaining("keeps its previous content");
         assertThat(PgTools.hashes(db)).isEqualTo(changed);
 
+        // a swap whose fresh copy does not match the backup's counts (pg_dump's own dump of the source, one
+        // partition's count recorded one higher) never replaces the database and leaves no copy
+        Path dump = PgTools.dump(source, shared.resolve("mall-swap.dump"));
+        @SuppressWarnings("unchecked")
+        Map<String, Object> wrong =
+                new TreeMap<>((Map<String, Object>) manifest.sourceFacts().get("rowCounts"));
+        long orders = ((Number) wrong.get("sales.orders_2026_02")).longValue();
+        wrong.put("sales.orders_2026_02", orders + 1);
+        assertThatThrownBy(() -> {
+                    try (java.io.InputStream in = java.nio.file.Files.newInputStream(dump)) {
+                        PostgresRestoreTarget.existingDatabase(PgTools.connection(db))
+                                .stage(in, RowCountCheckTest.manifest(wrong, true, CountedTables.Scope.ONLY.fact()))
+                                .close();
+                    }
+                })
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("sales.orders_2026_02 " + (orders + 1) + " -> " + orders);
+        assertThat(PgTools.hashes(db)).isEqualTo(changed);
+        assertThat(PostgresRestoreTargetTest.databasesStartingWith(db + "_jb")).isEmpty();
+
         RestoreResult r = restore(PostgresRestoreTarget.existingDatabase(PgTools.connection(db)));
         // the partition made after the backup is not in it: the previous content is kept, not silently dropped
         String previous = dbs.remember(String.valueOf(r.facts().get("previousDatabase")));
