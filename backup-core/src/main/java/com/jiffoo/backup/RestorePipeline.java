@@ -330,6 +330,11 @@ public final class RestorePipeline {
                     if (targetFailure == null || !Pipe.isReaderClosed(e)) {
                         throw e;
                     }
+                    if (!checked && !pipe.readerTookAny()) {
+                        // The target failed before it took a byte (its database could not be created, say): its
+                        // error has nothing to do with this backup's bytes, and reading the rest would only delay it.
+                        throw e;
+                    }
                     // The target stopped first. A target choking on damaged data (pg_restore: "could not
                     // uncompress data") must not hide the damage: finish the checks, then decide whose error it is.
                     BackupException unconfirmed = checked ? null : readRest(plain, stored, m, target, location);

@@ -228,6 +228,34 @@ class RestorePipelineTest {
     }
 
     @Test
+    void aTargetThatFailsBeforeTakingAByteStopsTheRestoreWithItsOwnErrorWithoutReadingTheRest() throws Exception {
+        // as a database target whose CREATE DATABASE fails while the pipeline sets up its decoders: the damage lies
+        // far after the first chunk, so only reading the whole object would find it
+        flipByte(dir.resolve(manifest.objectKey()), 1_500_000);
+        RestoreTarget failing = new RestoreTarget() {
+            @Override
+            public String describe() {
+                return "a target that cannot be created";
+            }
+
+            @Override
+            public StagedRestore stage(InputStream plaintext, BackupManifest m) {
+                throw new RestoreException("permission denied to create the target (test)", null, describe(), null);
+            }
+        };
+        assertThatThrownBy(() -> RestorePipeline.builder()
+                        .sink(sink)
+                        .target(failing)
+                        .bufferChunkSize(4096)
+                        .bufferChunks(1)
+                        .build()
+                        .restore(manifest.objectKey()))
+                .isInstanceOf(RestoreException.class)
+                .hasMessageContaining("permission denied to create the target (test)")
+                .hasMessageNotContaining("integrity");
+    }
+
+    @Test
     void aTargetChokingOnATruncatedObjectDoesNotHideTheTruncation() throws Exception {
         try (RandomAccessFile f =
                 new RandomAccessFile(dir.resolve(manifest.objectKey()).toFile(), "rw")) {

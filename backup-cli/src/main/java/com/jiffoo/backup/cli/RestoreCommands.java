@@ -370,8 +370,10 @@ final class RestoreCommands {
             OpenPgpTransform pgp = Encryption.forRestore(settings);
             // On the target's own thread, from here on: whether DB_NAME exists (refused unless asked), then CREATE
             // DATABASE (or a swap's fresh copy), what pg_restore waits for (CREATE DATABASE alone takes 0.1-0.4 s),
-            // while the store is listed and the manifest checked. The pipeline waits for it before reading a byte of
-            // the backup, so a refusal still reads nothing. The manifests' HMAC key (for a passphrase a person chose:
+            // while the store is listed and the manifest checked. The pipeline waits for the existence check before
+            // reading a byte of the backup, so a refusal still reads nothing; it sets up its decoders while the server
+            // creates the database (a failed CREATE DATABASE stops it after at most one chunk, and is reported as the
+            // target's error). The manifests' HMAC key (for a passphrase a person chose:
             // a PBKDF2, ~0.1-0.2 s of one core) derives on its own thread beside it, ready when the manifest is
             // checked.
             try (PostgresRestoreTarget.Prepared prepared = target.prepare(() -> refuseUnlessAsked(target))) {

@@ -26,6 +26,7 @@ public final class Pipe {
     private final In in = new In();
     private volatile Throwable writerFailure;
     private volatile boolean readerClosed;
+    private volatile boolean readerTook;
 
     /**
      * @param chunkSize bytes per chunk
@@ -64,6 +65,11 @@ public final class Pipe {
     /** The reader's end. Closing it early makes further writes fail. */
     public InputStream inputStream() {
         return in;
+    }
+
+    /** Whether the reader has taken at least one byte. */
+    public boolean readerTookAny() {
+        return readerTook;
     }
 
     /** Closes the reader's end (what {@code inputStream().close()} does), without a checked exception. */
@@ -157,6 +163,7 @@ public final class Pipe {
         private byte[] cur;
         private int pos;
         private boolean eof;
+        private boolean took;
 
         @Override
         public int read() throws IOException {
@@ -201,6 +208,10 @@ public final class Pipe {
             int n = Math.min(len, cur.length - pos);
             System.arraycopy(cur, pos, b, off, n);
             pos += n;
+            if (!took) {
+                took = true;
+                readerTook = true;
+            }
             return n;
         }
 

@@ -763,6 +763,9 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             committed = true;
         }
 
+        /** How long the commit waits for the counting connection to answer before it uses a new one. */
+        private static final int VALID_SECONDS = 5;
+
         /** The statement that clears a new database's in-progress mark: the commit. */
         private String clear() {
             return "COMMENT ON DATABASE " + ident(connection.database()) + " IS NULL";
@@ -780,6 +783,12 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             }
             try (c;
                     Statement s = c.createStatement()) {
+                // a caller may hold the staged restore a while: a connection a firewall dropped silently would
+                // otherwise block the statement for the kernel's TCP retries (~15 min)
+                if (!c.isValid(VALID_SECONDS)) {
+                    log.debug("the counting connection to {} is gone; clearing the mark on a new one", describe());
+                    return false;
+                }
                 s.execute(clear);
                 return true;
             } catch (SQLException e) {
