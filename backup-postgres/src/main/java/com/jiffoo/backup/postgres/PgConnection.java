@@ -150,6 +150,22 @@ public final class PgConnection {
         return env;
     }
 
+    /**
+     * Closes a connection {@link #openJdbc()} opened (null: nothing). A failure to close means the session is gone
+     * already: logged at debug, never thrown.
+     */
+    static void closeQuietly(Connection c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (SQLException e) {
+            org.slf4j.LoggerFactory.getLogger(PgConnection.class)
+                    .debug("closing a connection failed: {}", e.toString());
+        }
+    }
+
     /** Opens a JDBC connection (for checks: versions, sizes, row counts). The caller closes it. */
     public Connection openJdbc() throws SQLException {
         Properties p = new Properties();

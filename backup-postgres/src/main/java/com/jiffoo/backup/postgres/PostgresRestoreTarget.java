@@ -745,7 +745,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
             }
             if (swap != null) {
                 facts.putAll(swap.swapIn());
-            } else if (mode == Mode.NEW_DATABASE && !clearedOnCountingConnection(clear())) {
+            } else if (mode == Mode.NEW_DATABASE && !clearedOnCountingConnection()) {
                 try (Connection c = connection.withDatabase(maintenanceDatabase).openJdbc();
                         Statement s = c.createStatement()) {
                     s.execute(clear());
@@ -772,10 +772,10 @@ public final class PostgresRestoreTarget implements RestoreTarget {
         }
 
         /**
-         * Runs {@code clear} on the connection that counted the rows and closes it; false when there is none or it
+         * Runs {@link #clear()} on the connection that counted the rows and closes it; false when there is none or it
          * failed (the server closed it, say), for the caller to clear on a new connection (clearing twice is harmless).
          */
-        private boolean clearedOnCountingConnection(String clear) {
+        private boolean clearedOnCountingConnection() {
             Connection c = counted;
             counted = null;
             if (c == null) {
@@ -789,7 +789,7 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                     log.debug("the counting connection to {} is gone; clearing the mark on a new one", describe());
                     return false;
                 }
-                s.execute(clear);
+                s.execute(clear());
                 return true;
             } catch (SQLException e) {
                 log.debug("clearing the mark of {} on the counting connection failed: {}", describe(), e.toString());
@@ -803,14 +803,8 @@ public final class PostgresRestoreTarget implements RestoreTarget {
                 return;
             }
             closed = true;
-            if (counted != null) { // before the database may be dropped
-                try {
-                    counted.close();
-                } catch (SQLException e) {
-                    log.debug("closing the counting connection to {} failed: {}", describe(), e.toString());
-                }
-                counted = null;
-            }
+            PgConnection.closeQuietly(counted); // before the database may be dropped
+            counted = null;
             if (!committed && mode == Mode.NEW_DATABASE) {
                 log.info("discarding the staged restore into {}", describe());
                 databases.dropQuietly(connection.database());

@@ -221,7 +221,7 @@ public final class RecoveryServer {
         try {
             return await(log, started, held);
         } finally {
-            closeQuietly(held[0]);
+            PgConnection.closeQuietly(held[0]);
         }
     }
 
@@ -308,7 +308,7 @@ public final class RecoveryServer {
                 }
             } catch (SQLException e) {
                 // the session ended (a restart, a recovery conflict): the next poll connects again
-                closeQuietly(c);
+                PgConnection.closeQuietly(c);
                 held[0] = null;
                 refused(e, log);
                 last = e;
@@ -414,16 +414,6 @@ public final class RecoveryServer {
             throw failed(log, "the server stopped during recovery");
         }
         sleep(POLL_MILLIS);
-    }
-
-    private static void closeQuietly(Connection c) {
-        if (c != null) {
-            try {
-                c.close();
-            } catch (SQLException ignored) {
-                // the poll's session: nothing to keep
-            }
-        }
     }
 
     private static void sleep(long millis) throws InterruptedIOException {

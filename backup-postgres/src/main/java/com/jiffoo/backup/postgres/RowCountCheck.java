@@ -457,17 +457,7 @@ public final class RowCountCheck {
                 closed = true;
                 c = takeConnection();
             }
-            if (c != null) {
-                closeQuietly(c);
-            }
-        }
-
-        private void closeQuietly(Connection c) {
-            try {
-                c.close();
-            } catch (SQLException e) {
-                log.debug("closing the counting connection to {} failed: {}", database.describe(), e.toString());
-            }
+            PgConnection.closeQuietly(c);
         }
 
         private void stopWorker(boolean interrupt) {
@@ -532,9 +522,7 @@ public final class RowCountCheck {
                 counts.clear();
                 log.debug("counting rows during the restore into {} failed: {}", database.describe(), e.toString());
             } finally {
-                if (c != null) {
-                    closeQuietly(c);
-                }
+                PgConnection.closeQuietly(c);
             }
         }
 
